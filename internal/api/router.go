@@ -1,0 +1,65 @@
+package api
+
+import (
+	"context"
+
+	"github.com/palisade-project/palisade/internal/model"
+)
+
+// API versions by product.
+const (
+	VersionECS      = "2014-05-26"
+	VersionVPC      = "2016-04-28"
+	VersionPalisade = "2026-11-01" // Palisade's own actions (accounts, analysis, ...)
+)
+
+// Request is one authenticated API call.
+type Request struct {
+	RequestID string
+	Account   model.Account // the caller's account
+	Version   string
+	Action    string
+	RegionID  string // RegionId parameter (may be empty)
+	Params    Params
+}
+
+// Handler serves one action. It returns the response body (a struct or map
+// whose JSON field names are exactly those of the SDK's response struct; the
+// RequestId field is added by the server) or an error (coded errors from
+// package errs are sent as they are, others as InternalError).
+type Handler func(ctx context.Context, r *Request) (any, error)
+
+type routeKey struct{ version, action string }
+
+// Router maps (Version, Action) to handlers.
+type Router struct {
+	routes map[routeKey]Handler
+}
+
+// NewRouter returns an empty router.
+func NewRouter() *Router { return &Router{routes: map[routeKey]Handler{}} }
+
+// Handle registers h for (version, action). Registering twice panics: it
+// is a programming error.
+func (rt *Router) Handle(version, action string, h Handler) {
+	k := routeKey{version, action}
+	if _, dup := rt.routes[k]; dup {
+		panic("api: duplicate route " + version + " " + action)
+	}
+	rt.routes[k] = h
+}
+
+// Lookup returns the handler for (version, action).
+func (rt *Router) Lookup(version, action string) (Handler, bool) {
+	h, ok := rt.routes[routeKey{version, action}]
+	return h, ok
+}
+
+// Actions lists the registered (version, action) pairs.
+func (rt *Router) Actions() [][2]string {
+	out := make([][2]string, 0, len(rt.routes))
+	for k := range rt.routes {
+		out = append(out, [2]string{k.version, k.action})
+	}
+	return out
+}

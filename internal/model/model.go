@@ -1,0 +1,253 @@
+// Package model holds Palisade's resource types as they are stored.
+//
+// The types are plain data: JSON-encoded into the store, read by the service
+// layer, the agent and the policy evaluator. Addresses use net/netip. A zero
+// netip.Prefix or netip.Addr means "not set"; each field says what empty means.
+package model
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Store key prefixes, one per resource kind. A resource lives at Prefix+ID.
+const (
+	PrefixAccount       = "account/"
+	PrefixAccessKey     = "accesskey/"
+	PrefixVPC           = "vpc/"
+	PrefixVSwitch       = "vsw/"
+	PrefixSecurityGroup = "sg/"
+	PrefixInstance      = "instance/"
+	PrefixENI           = "eni/"
+	// PrefixIPAM + vswID + "/" + ip -> ENI ID holding that address.
+	PrefixIPAM = "ipam/"
+	// PrefixMember + sgID + "/" + eniID -> "" (ENI membership of a group).
+	PrefixMember = "member/"
+	// PrefixIdempotency + accountID + "/" + action + "/" + clientToken -> stored result.
+	PrefixIdempotency = "idem/"
+	// PrefixZoneStatus + zoneID -> ZoneStatus (written by agents).
+	PrefixZoneStatus = "zone/"
+)
+
+// Tag is a resource tag.
+type Tag struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
+}
+
+// Account owns resources. The admin account may create accounts and keys.
+type Account struct {
+	ID        string    `json:"id"` // numeric string, like an Alibaba UID
+	Name      string    `json:"name"`
+	Admin     bool      `json:"admin"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// AccessKey authenticates requests of its account.
+type AccessKey struct {
+	ID        string    `json:"id"`
+	Secret    string    `json:"secret"`
+	AccountID string    `json:"account_id"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// VPC is a private network.
+type VPC struct {
+	ID             string         `json:"id"`
+	AccountID      string         `json:"account_id"`
+	Name           string         `json:"name"`
+	Description    string         `json:"description"`
+	CidrBlock      netip.Prefix   `json:"cidr_block"`
+	SecondaryCidrs []netip.Prefix `json:"secondary_cidrs,omitempty"`
+	Ipv6CidrBlock  netip.Prefix   `json:"ipv6_cidr_block"` // zero: IPv6 not enabled
+	IsDefault      bool           `json:"is_default"`
+	Status         string         `json:"status"` // Available
+	VRouterID      string         `json:"vrouter_id"`
+	RouteTableID   string         `json:"route_table_id"`
+	ResourceGroup  string         `json:"resource_group,omitempty"`
+	// DefaultSecurityGroupID is the group made when an instance is launched
+	// in this VPC without one; empty until then.
+	DefaultSecurityGroupID string    `json:"default_security_group_id,omitempty"`
+	Tags                   []Tag     `json:"tags,omitempty"`
+	CreatedAt              time.Time `json:"created_at"`
+}
+
+// VSwitch is a zone-scoped subnet of a VPC.
+type VSwitch struct {
+	ID            string       `json:"id"`
+	AccountID     string       `json:"account_id"`
+	VpcID         string       `json:"vpc_id"`
+	ZoneID        string       `json:"zone_id"`
+	Name          string       `json:"name"`
+	Description   string       `json:"description"`
+	CidrBlock     netip.Prefix `json:"cidr_block"`
+	Ipv6CidrBlock netip.Prefix `json:"ipv6_cidr_block"` // zero: no IPv6
+	Status        string       `json:"status"`          // Available
+	NetworkAclID  string       `json:"network_acl_id,omitempty"`
+	Tags          []Tag        `json:"tags,omitempty"`
+	CreatedAt     time.Time    `json:"created_at"`
+}
+
+// Security group types (API values of SecurityGroupType).
+const (
+	GroupTypeBasic    = "normal"
+	GroupTypeAdvanced = "enterprise"
+)
+
+// InnerAccessPolicy values.
+const (
+	InnerAccept = "Accept"
+	InnerDrop   = "Drop"
+)
+
+// SecurityGroup is a stateful firewall attached to ENIs.
+type SecurityGroup struct {
+	ID                string    `json:"id"`
+	AccountID         string    `json:"account_id"`
+	VpcID             string    `json:"vpc_id"`
+	Name              string    `json:"name"`
+	Description       string    `json:"description"`
+	Type              string    `json:"type"`                // GroupTypeBasic or GroupTypeAdvanced
+	InnerAccessPolicy string    `json:"inner_access_policy"` // InnerAccept or InnerDrop (advanced: always Drop)
+	IsDefault         bool      `json:"is_default,omitempty"`
+	ResourceGroup     string    `json:"resource_group,omitempty"`
+	Rules             []Rule    `json:"rules"`
+	Tags              []Tag     `json:"tags,omitempty"`
+	CreatedAt         time.Time `json:"created_at"`
+}
+
+// Directions.
+const (
+	Ingress = "ingress"
+	Egress  = "egress"
+)
+
+// Protocols, canonical spelling (the API is case-insensitive).
+const (
+	ProtoTCP    = "TCP"
+	ProtoUDP    = "UDP"
+	ProtoICMP   = "ICMP"
+	ProtoICMPv6 = "ICMPv6"
+	ProtoGRE    = "GRE"
+	ProtoALL    = "ALL"
+)
+
+// Policies.
+const (
+	PolicyAccept = "accept"
+	PolicyDrop   = "drop"
+)
+
+// PortRange is an inclusive range. For TCP/UDP 1..65535; {-1,-1} means all
+// (protocols without ports). A zero value in an optional field means "any".
+type PortRange struct {
+	From int `json:"from"`
+	To   int `json:"to"`
+}
+
+// IsZero reports whether the range is unset.
+func (p PortRange) IsZero() bool { return p.From == 0 && p.To == 0 }
+
+// Rule is one security group rule. For ingress the peer is the source and
+// the local address is the destination (DestCidrIp); for egress the peer is
+// the destination and the local address is the source (SourceCidrIp).
+type Rule struct {
+	ID        string `json:"id"` // sgr-...
+	Direction string `json:"direction"`
+	Protocol  string `json:"protocol"`
+	// Ports is the destination port range; {-1,-1} for ICMP/ICMPv6/GRE/ALL.
+	Ports PortRange `json:"ports"`
+	// SourcePorts restricts the source port; zero means any.
+	SourcePorts PortRange `json:"source_ports"`
+	// Exactly one peer selector is set.
+	PeerCidr         netip.Prefix `json:"peer_cidr"`           // IPv4 or IPv6 CIDR
+	PeerGroupID      string       `json:"peer_group_id"`       // SourceGroupId / DestGroupId
+	PeerGroupOwnerID string       `json:"peer_group_owner_id"` // account owning PeerGroupID (same account unless cross-account)
+	PeerPrefixListID string       `json:"peer_prefix_list_id"`
+	// LocalCidr restricts the ENI-side address; zero means any address of the ENI.
+	LocalCidr   netip.Prefix `json:"local_cidr"`
+	Policy      string       `json:"policy"`   // PolicyAccept or PolicyDrop
+	Priority    int          `json:"priority"` // 1..100, smaller first
+	NicType     string       `json:"nic_type"` // intranet
+	Description string       `json:"description"`
+	CreatedAt   time.Time    `json:"created_at"`
+}
+
+// Instance states.
+const (
+	InstancePending  = "Pending"
+	InstanceRunning  = "Running"
+	InstanceStopped  = "Stopped"
+	InstanceStarting = "Starting"
+	InstanceStopping = "Stopping"
+)
+
+// Instance is a network endpoint: on a host it is a network namespace.
+type Instance struct {
+	ID           string    `json:"id"`
+	AccountID    string    `json:"account_id"`
+	Name         string    `json:"name"`
+	HostName     string    `json:"host_name"`
+	Description  string    `json:"description"`
+	ImageID      string    `json:"image_id"`
+	InstanceType string    `json:"instance_type"`
+	ZoneID       string    `json:"zone_id"`
+	VpcID        string    `json:"vpc_id"`
+	VSwitchID    string    `json:"vswitch_id"`
+	PrimaryENIID string    `json:"primary_eni_id"`
+	Status       string    `json:"status"`
+	Tags         []Tag     `json:"tags,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// ENI types and states.
+const (
+	ENITypePrimary   = "Primary"
+	ENITypeSecondary = "Secondary"
+	ENIAvailable     = "Available"
+	ENIInUse         = "InUse"
+	ENIAttaching     = "Attaching"
+	ENIDetaching     = "Detaching"
+)
+
+// ENI is an elastic network interface.
+type ENI struct {
+	ID           string       `json:"id"`
+	AccountID    string       `json:"account_id"`
+	Name         string       `json:"name"`
+	Description  string       `json:"description"`
+	Type         string       `json:"type"` // ENITypePrimary or ENITypeSecondary
+	VpcID        string       `json:"vpc_id"`
+	VSwitchID    string       `json:"vswitch_id"`
+	ZoneID       string       `json:"zone_id"`
+	InstanceID   string       `json:"instance_id"`  // empty: not attached
+	DeviceIndex  int          `json:"device_index"` // 0 for eth0, 1 for eth1, ...
+	MAC          string       `json:"mac"`
+	PrimaryIP    netip.Addr   `json:"primary_ip"`
+	SecondaryIPs []netip.Addr `json:"secondary_ips,omitempty"`
+	IPv6s        []netip.Addr `json:"ipv6s,omitempty"`
+	// SecurityGroupIDs in the order they were joined; at most 10, all of one type.
+	SecurityGroupIDs []string  `json:"security_group_ids"`
+	Status           string    `json:"status"`
+	Tags             []Tag     `json:"tags,omitempty"`
+	CreatedAt        time.Time `json:"created_at"`
+}
+
+// Addrs returns every address of the ENI (primary first).
+func (e *ENI) Addrs() []netip.Addr {
+	out := make([]netip.Addr, 0, 1+len(e.SecondaryIPs)+len(e.IPv6s))
+	if e.PrimaryIP.IsValid() {
+		out = append(out, e.PrimaryIP)
+	}
+	out = append(out, e.SecondaryIPs...)
+	return append(out, e.IPv6s...)
+}
+
+// ZoneStatus is written by the agent that serves a zone.
+type ZoneStatus struct {
+	ZoneID   string    `json:"zone_id"`
+	Host     string    `json:"host"`
+	LastSeen time.Time `json:"last_seen"`
+	// AppliedRevision is the store revision the kernel reflects.
+	AppliedRevision int64 `json:"applied_revision"`
+}

@@ -1,0 +1,160 @@
+// Package service holds Palisade's business logic: validation, quotas, IDs,
+// IP address management and the invariants between resources. It reads and
+// writes the store and returns coded errors (package errs); it knows nothing
+// of HTTP.
+//
+// Every method takes the caller's account ID; a resource of another account
+// is reported as not found.
+package service
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/palisade-project/palisade/internal/store"
+)
+
+// Quotas are the per-deployment limits (SEMANTICS.md Part A).
+type Quotas struct {
+	VpcsPerAccount           int // default 10
+	SecondaryCidrsPerVpc     int // 5
+	VSwitchesPerVpc          int // 150
+	SecurityGroupsPerAccount int // default 100000 (large: benchmarks create 10,000)
+	GroupsPerENI             int // 10
+	RulesPerENI              int // 1000 (ingress + egress, across the ENI's groups)
+	RulesPerGroup            int // 1000 (bounded by RulesPerENI in practice)
+	GroupRefRulesPerGroup    int // 20 (rules referencing another group, basic groups)
+	BasicGroupIPs            int // 6000 private IPs in a basic group
+	AdvancedGroupENIs        int // 65536
+	ENIsPerInstance          int // 8 (incl. primary)
+	PrivateIPsPerENI         int // 10 (incl. primary)
+	InstancesPerRunCall      int // 100 (RunInstances Amount)
+}
+
+// DefaultQuotas returns the limits of SEMANTICS.md Part A.
+func DefaultQuotas() Quotas {
+	return Quotas{
+		VpcsPerAccount:           10,
+		SecondaryCidrsPerVpc:     5,
+		VSwitchesPerVpc:          150,
+		SecurityGroupsPerAccount: 100000,
+		GroupsPerENI:             10,
+		RulesPerENI:              1000,
+		RulesPerGroup:            1000,
+		GroupRefRulesPerGroup:    20,
+		BasicGroupIPs:            6000,
+		AdvancedGroupENIs:        65536,
+		ENIsPerInstance:          8,
+		PrivateIPsPerENI:         10,
+		InstancesPerRunCall:      100,
+	}
+}
+
+// Config configures a Service.
+type Config struct {
+	Region string // e.g. "local"
+	Quotas Quotas
+	// ZoneServed reports whether an agent serves the zone. When no agent
+	// serves it, new instances go straight to Running. Nil means none.
+	ZoneServed func(zoneID string) bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service implements the API's actions on a store.
+type Service struct {
+	st  store.Store
+	cfg Config
+}
+
+// New returns a Service over st.
+func New(st store.Store, cfg Config) *Service {
+	if cfg.Region == "" {
+		cfg.Region = "local"
+	}
+	if cfg.Quotas == (Quotas{}) {
+		cfg.Quotas = DefaultQuotas()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{st: st, cfg: cfg}
+}
+
+// Region returns the region this control plane serves.
+func (s *Service) Region() string { return s.cfg.Region }
+
+// DefaultZone is the zone that exists with no agent: "<region>-a".
+func (s *Service) DefaultZone() string { return s.cfg.Region + "-a" }
+
+// Store returns the underlying store (for components that watch it).
+func (s *Service) Store() store.Store { return s.st }
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Second) }
+
+// NewID returns prefix + "-" + 20 lowercase alphanumerics, like the cloud's IDs.
+func NewID(prefix string) string {
+	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, 20)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return prefix + "-" + string(b)
+}
+
+// NewSecret returns n random bytes hex-encoded.
+func NewSecret(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(fmt.Sprintf("crypto/rand: %v", err))
+	}
+	return hex.EncodeToString(b)
+}
+
+// getJSON reads key into v; ok is false when absent.
+func getJSON(tx store.ReadTxn, key string, v any) (bool, error) {
+	b, ok, err := tx.Get(key)
+	if err != nil || !ok {
+		return false, err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return false, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return true, nil
+}
+
+// putJSON writes v at key.
+func putJSON(tx store.Txn, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", key, err)
+	}
+	return tx.Put(key, b)
+}
+
+// listJSON decodes every value under prefix with newT and calls fn.
+func listJSON[T any](tx store.ReadTxn, prefix string, fn func(*T) error) error {
+	return tx.List(prefix, func(key string, value []byte) error {
+		v := new(T)
+		if err := json.Unmarshal(value, v); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		return fn(v)
+	})
+}
+
+// view and update are shorthands with context.
+func (s *Service) view(ctx context.Context, fn func(tx store.ReadTxn) error) error {
+	return s.st.View(ctx, fn)
+}
+
+func (s *Service) update(ctx context.Context, fn func(tx store.Txn) error) (int64, error) {
+	return s.st.Update(ctx, fn)
+}
