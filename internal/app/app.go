@@ -1,0 +1,292 @@
+// Package app assembles the Palisade API server: store, service, router,
+// HTTP server, admin credentials. cmd/palisade calls Run; tests use New,
+// Serve and Close (see package apitest).
+//
+// The app does not read the environment: the caller fills Options (use
+// RootKeyFromEnv for PALISADE_ROOT_ACCESS_KEY_ID and
+// PALISADE_ROOT_ACCESS_KEY_SECRET), so tests are not affected by the
+// environment they run in.
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/palisade-project/palisade/internal/api"
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/service"
+	"github.com/palisade-project/palisade/internal/store"
+)
+
+// Defaults.
+const (
+	DefaultListen  = "127.0.0.1:8787"
+	DefaultDataDir = "./palisade-data"
+	DefaultRegion  = "local"
+
+	// CredentialsFile is the admin key file in the data directory.
+	CredentialsFile = "credentials.json"
+	// DBFile is the bbolt database in the data directory.
+	DBFile = "palisade.db"
+
+	// EnvRootKeyID and EnvRootKeySecret preset the admin key pair.
+	EnvRootKeyID     = "PALISADE_ROOT_ACCESS_KEY_ID"
+	EnvRootKeySecret = "PALISADE_ROOT_ACCESS_KEY_SECRET"
+
+	shutdownTimeout = 10 * time.Second
+)
+
+// Backends.
+const (
+	BackendBolt   = "bolt"
+	BackendMemory = "memory" // nothing persists; tests and benchmark baselines
+)
+
+// Options configures an App. Zero values mean the defaults above.
+type Options struct {
+	Listen  string // host:port; ":0" or "127.0.0.1:0" picks a free port (see Addr)
+	DataDir string
+	Region  string
+	Backend string // BackendBolt (default) or BackendMemory
+	// RootAccessKeyID and RootAccessKeySecret preset the admin key (both
+	// or neither); see RootKeyFromEnv.
+	RootAccessKeyID     string
+	RootAccessKeySecret string
+	Quotas              service.Quotas // zero: service.DefaultQuotas()
+	Logger              *slog.Logger   // nil: slog.Default()
+	// ZoneServed is passed to the service (nil: no agent serves any zone).
+	ZoneServed func(zoneID string) bool
+}
+
+// RootKeyFromEnv reads PALISADE_ROOT_ACCESS_KEY_ID and
+// PALISADE_ROOT_ACCESS_KEY_SECRET with getenv (os.Getenv in main).
+func RootKeyFromEnv(getenv func(string) string) (id, secret string) {
+	return getenv(EnvRootKeyID), getenv(EnvRootKeySecret)
+}
+
+// Credentials is the content of credentials.json.
+type Credentials struct {
+	AccessKeyID     string `json:"access_key_id"`
+	AccessKeySecret string `json:"access_key_secret"`
+}
+
+// App is a running Palisade control plane.
+type App struct {
+	opts     Options
+	log      *slog.Logger
+	st       store.Store
+	svc      *service.Service
+	router   *api.Router
+	ln       net.Listener
+	srv      *http.Server
+	admin    model.Account
+	adminKey model.AccessKey
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// New opens the store, ensures the admin account, writes credentials.json
+// and binds the listener. It does not serve until Serve.
+func New(opts Options) (*App, error) {
+	if opts.Listen == "" {
+		opts.Listen = DefaultListen
+	}
+	if opts.DataDir == "" {
+		opts.DataDir = DefaultDataDir
+	}
+	if opts.Region == "" {
+		opts.Region = DefaultRegion
+	}
+	if opts.Backend == "" {
+		opts.Backend = BackendBolt
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	a := &App{opts: opts, log: opts.Logger}
+	if err := a.init(); err != nil {
+		a.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+func (a *App) init() error {
+	if err := os.MkdirAll(a.opts.DataDir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	st, err := openStore(a.opts.Backend, filepath.Join(a.opts.DataDir, DBFile))
+	if err != nil {
+		return err
+	}
+	a.st = st
+	a.svc = service.New(st, service.Config{Region: a.opts.Region, Quotas: a.opts.Quotas, ZoneServed: a.opts.ZoneServed})
+	a.router = api.NewRouter()
+	registerAll(a.router, a.svc)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, key, created, err := a.svc.EnsureAdmin(ctx, a.opts.RootAccessKeyID, a.opts.RootAccessKeySecret)
+	if err != nil {
+		return err
+	}
+	a.admin, a.adminKey = admin, key
+	credPath := filepath.Join(a.opts.DataDir, CredentialsFile)
+	if err := writeCredentials(credPath, Credentials{AccessKeyID: key.ID, AccessKeySecret: key.Secret}); err != nil {
+		return err
+	}
+	a.log.Info("admin account ready", "account", admin.ID, "access_key_id", key.ID,
+		"created", created, "credentials", credPath)
+
+	ln, err := net.Listen("tcp", a.opts.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", a.opts.Listen, err)
+	}
+	a.ln = ln
+	handler := api.NewServer(api.ServerOptions{
+		Router: a.router,
+		Keys:   a.svc.LookupAccessKey,
+		Region: a.opts.Region,
+		Logger: a.log,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/", handler)
+	a.srv = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+	}
+	return nil
+}
+
+// writeCredentials writes the admin key atomically with mode 0600.
+func writeCredentials(path string, c Credentials) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".credentials-*.tmp")
+	if err != nil {
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // no-op after the rename
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	if _, err := f.Write(append(b, '\n')); err != nil {
+		f.Close()
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write credentials: %w", err)
+	}
+	return nil
+}
+
+// ReadCredentials reads <dataDir>/credentials.json.
+func ReadCredentials(dataDir string) (Credentials, error) {
+	var c Credentials
+	b, err := os.ReadFile(filepath.Join(dataDir, CredentialsFile))
+	if err != nil {
+		return c, err
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return c, fmt.Errorf("parse %s: %w", CredentialsFile, err)
+	}
+	return c, nil
+}
+
+// Addr is the address the server listens on (the real port when the
+// configured one was 0).
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// Service returns the service layer (for in-process components and tests).
+func (a *App) Service() *service.Service { return a.svc }
+
+// Router returns the API router (tests may register extra routes before Serve).
+func (a *App) Router() *api.Router { return a.router }
+
+// Admin returns the admin account and the key written to credentials.json.
+func (a *App) Admin() (model.Account, model.AccessKey) { return a.admin, a.adminKey }
+
+// Serve serves HTTP until ctx ends, then shuts down gracefully and closes
+// the app. It returns nil after a clean shutdown.
+func (a *App) Serve(ctx context.Context) error {
+	a.log.Info("palisade API listening", "addr", a.Addr(), "region", a.opts.Region, "backend", a.opts.Backend)
+	errc := make(chan error, 1)
+	go func() { errc <- a.srv.Serve(a.ln) }()
+	select {
+	case err := <-errc:
+		a.Close()
+		if errors.Is(err, http.ErrServerClosed) {
+			return nil
+		}
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	err := a.srv.Shutdown(sctx)
+	<-errc
+	if cerr := a.Close(); err == nil {
+		err = cerr
+	}
+	a.log.Info("palisade API stopped")
+	return err
+}
+
+// Close stops the HTTP server (without waiting for requests) and closes
+// the store. It is safe to call more than once.
+func (a *App) Close() error {
+	a.closeOnce.Do(func() {
+		var errList []error
+		if a.srv != nil {
+			if err := a.srv.Close(); err != nil {
+				errList = append(errList, err)
+			}
+		}
+		// srv.Close only closes listeners it serves; Serve may not have run.
+		if a.ln != nil {
+			if err := a.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errList = append(errList, err)
+			}
+		}
+		if a.st != nil {
+			if err := a.st.Close(); err != nil {
+				errList = append(errList, fmt.Errorf("close store: %w", err))
+			}
+		}
+		a.closeErr = errors.Join(errList...)
+	})
+	return a.closeErr
+}
+
+// Run is New followed by Serve.
+func Run(ctx context.Context, opts Options) error {
+	a, err := New(opts)
+	if err != nil {
+		return err
+	}
+	return a.Serve(ctx)
+}
