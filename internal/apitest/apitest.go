@@ -31,6 +31,7 @@ import (
 	"github.com/palisade-project/palisade/internal/api"
 	"github.com/palisade-project/palisade/internal/app"
 	"github.com/palisade-project/palisade/internal/service"
+	"github.com/palisade-project/palisade/internal/store"
 )
 
 // Region is the region of the test server and of every client.
@@ -238,4 +239,36 @@ func ServerErr(t testing.TB, err error) (status int, code string) {
 	}
 	t.Fatalf("apitest: expected an API error, got %T: %v", err, err)
 	return 0, ""
+}
+
+// Snapshot returns every key and value in the server's store, so a test
+// can check that a refused call changed nothing at all.
+func (e *Env) Snapshot(t testing.TB) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := e.App.Service().Store().View(context.Background(), func(tx store.ReadTxn) error {
+		return tx.List("", func(k string, v []byte) error {
+			out[k] = string(v)
+			return nil
+		})
+	})
+	if err != nil {
+		t.Fatalf("apitest: snapshot: %v", err)
+	}
+	return out
+}
+
+// PutRecord writes a JSON record straight into the store (fixtures for
+// resources whose actions a test does not exercise).
+func (e *Env) PutRecord(t testing.TB, key string, v any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatalf("apitest: encode %s: %v", key, err)
+	}
+	if _, err := e.App.Service().Store().Update(context.Background(), func(tx store.Txn) error {
+		return tx.Put(key, b)
+	}); err != nil {
+		t.Fatalf("apitest: put %s: %v", key, err)
+	}
 }

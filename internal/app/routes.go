@@ -8,9 +8,9 @@ import (
 // registerAll registers every API family on rt.
 func registerAll(rt *api.Router, svc *service.Service) {
 	api.RegisterPalisade(rt, svc)
+	api.RegisterSecurityGroups(rt, svc)
 	// TODO(lead): enable each family as its helper lands it.
 	// api.RegisterRegions(rt, svc)
 	// api.RegisterVPC(rt, svc)
-	// api.RegisterSecurityGroups(rt, svc)
 	// api.RegisterInstances(rt, svc)
 }
