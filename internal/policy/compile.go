@@ -1,0 +1,358 @@
+package policy
+
+import (
+	"cmp"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/palisade-project/palisade/internal/model"
+)
+
+// Program is the compiled form of the security groups of a set of ENIs
+// (those filtered in one namespace). It is plain data: Render prints it as
+// an nftables script, and the kernel data plane loads the same shapes
+// through google/nftables. Every slice is in a deterministic order.
+//
+// Shape: each (group, direction, priority, action) becomes a Class, a chain
+// whose few rules look the packet up in concatenated interval sets and
+// return the class's verdict. Classes are shared by all ENIs of the group.
+// Each ENI gets one chain per direction that accepts intra-group traffic,
+// then jumps through the classes of all its groups in pooled order
+// (priority ascending, drop before accept), then applies the default.
+type Program struct {
+	// Classes sorted by group ID, direction (ingress first), priority,
+	// drop before accept.
+	Classes []*Class
+	// MemberSets of the groups that are referenced by a rule or give
+	// intra-group access, sorted by group ID.
+	MemberSets []MemberSet
+	// ENIs sorted by ENI ID.
+	ENIs []ENIProgram
+}
+
+// Range is an inclusive range of ports or protocol numbers.
+type Range struct{ From, To uint16 }
+
+// AddrRange is an inclusive range of addresses of one family.
+type AddrRange struct{ From, To netip.Addr }
+
+// Element is one element of a class set: peer . proto . dport . sport .
+// local. In the "any" sets (protocols without ports) DPort and SPort are
+// always 0-65535 and are not part of the nft key.
+type Element struct {
+	Peer         AddrRange
+	Proto        Range
+	DPort, SPort Range
+	Local        AddrRange
+}
+
+// RefRule is a rule whose peer is a group. It cannot be an element of an
+// interval set (a set cannot hold a set), so it is one nft rule matching the
+// referenced group's member set; the API caps these at 20 per basic group.
+type RefRule struct {
+	RuleID string
+	// PeerGroupID is the referenced group.
+	PeerGroupID string
+	V4, V6      bool
+	Proto       Range
+	// Ports: TCP/UDP, DPort and SPort apply.
+	Ports        bool
+	DPort, SPort Range
+	// Local restricts the ENI-side address; zero means any.
+	Local netip.Prefix
+}
+
+// Class is the rules of one group with one direction, priority and action.
+type Class struct {
+	// Name is the chain name; set names derive from it.
+	Name     string
+	GroupID  string
+	Dir      Direction
+	Priority int
+	Drop     bool
+	// Ports4/Ports6: TCP and UDP rules, keyed peer . proto . dport . sport
+	// . local. Any4/Any6: the other protocols, keyed peer . proto . local.
+	// Elements are pairwise disjoint (the kernel refuses overlaps).
+	Ports4, Ports6, Any4, Any6 []Element
+	// Refs are the group-reference rules, in rule order.
+	Refs []RefRule
+}
+
+// MemberSet holds the addresses of a group's member ENIs.
+type MemberSet struct {
+	GroupID      string
+	Name4, Name6 string
+	V4, V6       []netip.Addr
+}
+
+// ENIProgram is the policy of one ENI.
+type ENIProgram struct {
+	ENIID  string
+	IfName string
+	// Failed, when not empty, says why the ENI's policy could not be
+	// built; the ENI then passes nothing (fail closed) and has no chains.
+	Failed          string
+	Ingress, Egress ChainProgram
+}
+
+// ChainProgram is the per-ENI chain of one direction.
+type ChainProgram struct {
+	Name string
+	// IntraGroups are the basic Accept groups of the ENI: traffic with
+	// their members is accepted before any class.
+	IntraGroups []string
+	// Classes are class names in pooled evaluation order.
+	Classes      []string
+	DefaultAllow bool
+}
+
+// Compile builds the program for the ENIs in ifaces (ENI ID -> name of the
+// interface whose traffic is that ENI's, as the filtering namespace sees
+// it). Only the groups of those ENIs are compiled. Member sets hold the
+// addresses of every member of a referenced group in the group's VPC,
+// wherever the member runs. This equals the evaluator's lookup as long as
+// addresses are unique within a VPC and ENIs use groups of their own VPC,
+// which the service enforces.
+func Compile(w World, ifaces map[string]string) *Program {
+	p := &Program{}
+	classes := map[string]*Class{} // by name
+	compiled := map[string]bool{}  // group IDs whose classes exist
+	memberGroups := map[string]bool{}
+	for _, eniID := range sortedKeys(ifaces) {
+		ep := ENIProgram{ENIID: eniID, IfName: ifaces[eniID]}
+		eni := w.ENI(eniID)
+		if eni == nil {
+			ep.Failed = "unknown ENI"
+			p.ENIs = append(p.ENIs, ep)
+			continue
+		}
+		groups, d, ok := eniGroups(w, eni)
+		if !ok {
+			ep.Failed = d.String()
+			p.ENIs = append(p.ENIs, ep)
+			continue
+		}
+		for _, g := range groups {
+			if !compiled[g.ID] {
+				compiled[g.ID] = true
+				for _, c := range compileGroup(w, g) {
+					classes[c.Name] = c
+					for _, r := range c.Refs {
+						memberGroups[r.PeerGroupID] = true
+					}
+				}
+			}
+			if innerAccept(g) {
+				memberGroups[g.ID] = true
+			}
+		}
+		suffix := nameSuffix(eniID)
+		ep.Ingress = eniChain(w, "e_"+suffix+"_in", groups, Ingress)
+		ep.Egress = eniChain(w, "e_"+suffix+"_out", groups, Egress)
+		p.ENIs = append(p.ENIs, ep)
+	}
+	for _, name := range sortedKeys(classes) {
+		p.Classes = append(p.Classes, classes[name])
+	}
+	slices.SortFunc(p.Classes, cmpClass)
+	for _, gid := range sortedKeys(memberGroups) {
+		p.MemberSets = append(p.MemberSets, memberSet(w, gid))
+	}
+	return p
+}
+
+func cmpClass(a, b *Class) int {
+	if c := cmp.Compare(a.GroupID, b.GroupID); c != 0 {
+		return c
+	}
+	if a.Dir != b.Dir {
+		if a.Dir == Ingress {
+			return -1
+		}
+		return 1
+	}
+	if c := cmp.Compare(a.Priority, b.Priority); c != 0 {
+		return c
+	}
+	return cmpDropFirst(a.Drop, b.Drop)
+}
+
+// eniChain pools the classes of groups for dir, in the same order pool()
+// gives rules: the first class that matches has the verdict the evaluator's
+// first matching rule has.
+func eniChain(w World, name string, groups []*model.SecurityGroup, dir Direction) ChainProgram {
+	ch := ChainProgram{Name: name, DefaultAllow: defaultAllow(groups, dir)}
+	for _, g := range groups {
+		if innerAccept(g) {
+			ch.IntraGroups = append(ch.IntraGroups, g.ID)
+		}
+	}
+	seen := map[string]bool{}
+	for _, e := range pool(w, groups, dir) {
+		// pool() is sorted; a class appears where its first rule does.
+		n := className(e.groupID, dir, e.priority, e.n.drop)
+		if !seen[n] {
+			seen[n] = true
+			ch.Classes = append(ch.Classes, n)
+		}
+	}
+	return ch
+}
+
+// compileGroup turns a group's rules into classes.
+func compileGroup(w World, g *model.SecurityGroup) []*Class {
+	byName := map[string]*Class{}
+	type raw struct{ p4, p6, a4, a6 []box }
+	raws := map[string]*raw{}
+	var order []string
+	for _, dir := range []Direction{Ingress, Egress} {
+		for _, e := range pool(w, []*model.SecurityGroup{g}, dir) {
+			name := className(g.ID, dir, e.priority, e.n.drop)
+			c := byName[name]
+			if c == nil {
+				c = &Class{Name: name, GroupID: g.ID, Dir: dir, Priority: e.priority, Drop: e.n.drop}
+				byName[name] = c
+				raws[name] = &raw{}
+				order = append(order, name)
+			}
+			n := e.n
+			if n.peerGroup != "" {
+				c.Refs = append(c.Refs, refRule(e.rule.ID, &n))
+				continue
+			}
+			b := ruleBox(&n)
+			r := raws[name]
+			switch {
+			case n.ports && n.family == fam4:
+				r.p4 = append(r.p4, b)
+			case n.ports:
+				r.p6 = append(r.p6, b)
+			case n.family == fam4:
+				r.a4 = append(r.a4, b)
+			default:
+				r.a6 = append(r.a6, b)
+			}
+		}
+	}
+	out := make([]*Class, 0, len(order))
+	for _, name := range order {
+		c, r := byName[name], raws[name]
+		c.Ports4 = elements(r.p4, fam4)
+		c.Ports6 = elements(r.p6, fam6)
+		c.Any4 = elements(r.a4, fam4)
+		c.Any6 = elements(r.a6, fam6)
+		out = append(out, c)
+	}
+	return out
+}
+
+// ruleBox is the box of a CIDR-peer rule (its family is known: the peer's).
+func ruleBox(n *normRule) box {
+	var b box
+	b[dimPeer] = prefixIval(n.peer)
+	b[dimProto] = spanIval(n.proto)
+	b[dimDPort] = spanIval(n.dport)
+	b[dimSPort] = spanIval(n.sport)
+	local := n.local
+	if !local.IsValid() {
+		local = netip.PrefixFrom(n.peer.Addr(), 0).Masked()
+	}
+	b[dimLocal] = prefixIval(local)
+	return b
+}
+
+func elements(bs []box, family int) []Element {
+	if len(bs) == 0 {
+		return nil
+	}
+	var out []Element
+	for _, b := range disjoint(bs) {
+		out = append(out, Element{
+			Peer:  AddrRange{uAddr(b[dimPeer].lo, family), uAddr(b[dimPeer].hi, family)},
+			Proto: Range{uint16(b[dimProto].lo.lo), uint16(b[dimProto].hi.lo)},
+			DPort: Range{uint16(b[dimDPort].lo.lo), uint16(b[dimDPort].hi.lo)},
+			SPort: Range{uint16(b[dimSPort].lo.lo), uint16(b[dimSPort].hi.lo)},
+			Local: AddrRange{uAddr(b[dimLocal].lo, family), uAddr(b[dimLocal].hi, family)},
+		})
+	}
+	return out
+}
+
+func refRule(id string, n *normRule) RefRule {
+	return RefRule{
+		RuleID:      id,
+		PeerGroupID: n.peerGroup,
+		V4:          n.family != fam6,
+		V6:          n.family != fam4,
+		Proto:       Range{n.proto.lo, n.proto.hi},
+		Ports:       n.ports,
+		DPort:       Range{n.dport.lo, n.dport.hi},
+		SPort:       Range{n.sport.lo, n.sport.hi},
+		Local:       n.local,
+	}
+}
+
+func memberSet(w World, gid string) MemberSet {
+	s := nameSuffix(gid)
+	ms := MemberSet{GroupID: gid, Name4: "m4_" + s, Name6: "m6_" + s}
+	for _, eniID := range w.Members(gid) {
+		if !isMember(w, gid, eniID) {
+			continue
+		}
+		for _, a := range w.ENI(eniID).Addrs() {
+			if a = a.Unmap(); a.Is4() {
+				ms.V4 = append(ms.V4, a)
+			} else if a.IsValid() {
+				ms.V6 = append(ms.V6, a)
+			}
+		}
+	}
+	// Sorted and deduplicated: a set refuses a duplicate element.
+	slices.SortFunc(ms.V4, netip.Addr.Compare)
+	slices.SortFunc(ms.V6, netip.Addr.Compare)
+	ms.V4 = slices.Compact(ms.V4)
+	ms.V6 = slices.Compact(ms.V6)
+	return ms
+}
+
+// className names the class chain of (group, dir, priority, action).
+func className(gid string, dir Direction, prio int, drop bool) string {
+	d, a := "i", "a"
+	if dir == Egress {
+		d = "o"
+	}
+	if drop {
+		a = "d"
+	}
+	p := fmt.Sprint(prio)
+	if prio < 0 { // the API forbids it; keep the name an nft identifier anyway
+		p = fmt.Sprint("n", -prio)
+	}
+	return fmt.Sprintf("c_%s_%s_%s_%s", nameSuffix(gid), d, p, a)
+}
+
+// nameSuffix turns an ID like "sg-abc123" into "abc123", the part that
+// tells resources of one kind apart, with anything nft would not accept in
+// a name replaced by '_'.
+func nameSuffix(id string) string {
+	if i := strings.IndexByte(id, '-'); i >= 0 && i < len(id)-1 {
+		id = id[i+1:]
+	}
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' {
+			return r
+		}
+		return '_'
+	}, id)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}

@@ -1,0 +1,212 @@
+package policy
+
+import (
+	"bytes"
+	"flag"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/palisade-project/palisade/internal/model"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
+
+// goldenWorld has one of everything the compiler handles: overlapping rules
+// in one class (split into disjoint elements), group references, intra-group
+// groups, IPv6, ICMP/ICMPv6/GRE/ALL, source ports, local CIDRs, an advanced
+// group, and ENIs that fail closed.
+func goldenWorld() (*Snapshot, map[string]string) {
+	w := NewSnapshot([]model.SecurityGroup{
+		group("sg-web", basic, "Accept",
+			rl("sgr-http", in, "TCP", "80/80", "0.0.0.0/0", acc, 100),
+			rl("sgr-https6", in, "TCP", "443/443", "::/0", acc, 100),
+			rl("sgr-ssh-wide", in, "TCP", "22/22", "10.0.0.0/8", acc, 1),
+			rl("sgr-ssh-range", in, "TCP", "20/25", "10.1.0.0/16", acc, 1),
+			rl("sgr-admin", in, "TCP", "22/22", "sg-admin", acc, 1),
+			rl("sgr-bad", in, "ALL", "", "192.168.66.0/24", drp, 1),
+			rl("sgr-ping", in, "ICMP", "", "0.0.0.0/0", acc, 50),
+			rl("sgr-ping6", in, "ICMPv6", "", "::/0", acc, 50),
+			withSrcPorts(rl("sgr-dns", in, "UDP", "53/53", "10.0.0.0/24", acc, 50), "1024/65535"),
+			withLocal(rl("sgr-gre", in, "GRE", "", "172.16.0.0/12", acc, 50), "10.0.0.10/32"),
+			rl("sgr-smtp", out, "TCP", "25/25", "0.0.0.0/0", drp, 1),
+			rl("sgr-admin-out", out, "ALL", "", "sg-admin", acc, 1),
+		),
+		group("sg-admin", basic, "Drop",
+			rl("sgr-a-ssh", in, "TCP", "22/22", "10.0.0.0/8", drp, 1),
+			withLocal(rl("sgr-a-udp", in, "UDP", "1000/2000", "sg-web", acc, 5), "fd00::/64"),
+		),
+		group("sg-adv", advanced, "Drop",
+			rl("sgr-adv-in", in, "TCP", "8080/8080", "10.0.0.0/24", acc, 1),
+			rl("sgr-adv-out", out, "UDP", "123/123", "0.0.0.0/0", acc, 1),
+		),
+	}, []model.ENI{
+		eni("eni-web1", "vpc-1", []string{"sg-web"}, "10.0.0.10", "fd00::10"),
+		eni("eni-web2", "vpc-1", []string{"sg-web", "sg-admin"}, "10.0.0.11", "10.0.0.12"),
+		eni("eni-adv", "vpc-1", []string{"sg-adv"}, "10.0.0.20"),
+		eni("eni-none", "vpc-1", nil, "10.0.0.30"),
+		eni("eni-bad", "vpc-1", []string{"sg-gone"}, "10.0.0.31"),
+		eni("eni-remote", "vpc-1", []string{"sg-admin"}, "10.0.0.40", "fd00::40"),
+	})
+	return w, map[string]string{
+		"eni-web1": "pv-web1", "eni-web2": "pv-web2", "eni-adv": "pv-adv",
+		"eni-none": "pv-none", "eni-bad": "pv-bad",
+	}
+}
+
+func TestRenderGolden(t *testing.T) {
+	w, ifaces := goldenWorld()
+	got := Compile(w, ifaces).Render()
+	if again := Compile(w, ifaces).Render(); again != got {
+		t.Fatal("Render is not deterministic")
+	}
+	path := filepath.Join("testdata", "program.golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden (run with -update to create): %v", err)
+	}
+	if got != string(want) {
+		t.Fatalf("rendered program differs from %s (run with -update if intended):\n%s", path, lineDiff(string(want), got))
+	}
+}
+
+// TestCompileShape checks facts of the golden program that a golden diff
+// would not explain: the pooled order and the fail-closed ENIs.
+func TestCompileShape(t *testing.T) {
+	w, ifaces := goldenWorld()
+	p := Compile(w, ifaces)
+	byID := map[string]ENIProgram{}
+	for _, e := range p.ENIs {
+		byID[e.ENIID] = e
+	}
+	web2 := byID["eni-web2"]
+	want := []string{"c_web_i_1_d", "c_admin_i_1_d", "c_web_i_1_a", "c_admin_i_5_a", "c_web_i_50_a", "c_web_i_100_a"}
+	if strings.Join(web2.Ingress.Classes, " ") != strings.Join(want, " ") {
+		t.Errorf("eni-web2 ingress classes %v, want %v", web2.Ingress.Classes, want)
+	}
+	if web2.Ingress.DefaultAllow || !web2.Egress.DefaultAllow || strings.Join(web2.Ingress.IntraGroups, " ") != "sg-web" {
+		t.Errorf("eni-web2 chains: %+v", web2)
+	}
+	if adv := byID["eni-adv"]; adv.Ingress.DefaultAllow || adv.Egress.DefaultAllow {
+		t.Errorf("advanced ENI must default to drop both ways: %+v", adv)
+	}
+	for _, id := range []string{"eni-none", "eni-bad"} {
+		if byID[id].Failed == "" {
+			t.Errorf("%s should fail closed", id)
+		}
+	}
+	// The two overlapping SSH rules of class c_web_i_1_a become disjoint
+	// elements whose union is both rules.
+	for _, c := range p.Classes {
+		if c.Name == "c_web_i_1_a" && (len(c.Ports4) < 2 || len(c.Refs) != 1) {
+			t.Errorf("c_web_i_1_a: %+v", c)
+		}
+	}
+	checkDisjoint(t, p)
+}
+
+// TestNftAccepts asks nft itself, in check mode (nothing is applied), to
+// parse the golden program and random ones; the kernel validates the sets,
+// which is what catches overlapping interval elements. It runs in a fresh
+// network namespace when unshare is available, so tables of the host cannot
+// interfere.
+func TestNftAccepts(t *testing.T) {
+	nft, err := exec.LookPath("nft")
+	if err != nil {
+		t.Skip("nft not installed")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("nft -c needs root")
+	}
+	check := func(name, script string) {
+		t.Helper()
+		f := filepath.Join(t.TempDir(), name+".nft")
+		if err := os.WriteFile(f, []byte(script), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(nft, "-c", "-f", f)
+		if un, err := exec.LookPath("unshare"); err == nil {
+			cmd = exec.Command(un, "--net", nft, "-c", "-f", f)
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("nft -c rejects %s: %v\n%s\n--- script ---\n%s", name, err, out, script)
+		}
+	}
+	w, ifaces := goldenWorld()
+	check("golden", Compile(w, ifaces).Render())
+	check("empty", Compile(w, nil).Render())
+	seed := testSeed(t)
+	r := rand.New(rand.NewPCG(seed, 3))
+	n := 10
+	if testing.Short() {
+		n = 2
+	}
+	for i := range n {
+		w := randWorld(r)
+		check("random"+string(rune('a'+i)), Compile(w, ifacesOf(w)).Render())
+	}
+}
+
+// TestRenderOverlapSplit shows the splitting on the smallest case nft
+// rejects when loaded naively: r2 lies inside r3 and vanishes, r1
+// overlaps r3 and keeps only its part outside r3.
+func TestRenderOverlapSplit(t *testing.T) {
+	w := NewSnapshot([]model.SecurityGroup{group("sg-x", basic, "Drop",
+		rl("r1", in, "TCP", "20/25", "10.1.0.0/16", acc, 1),
+		rl("r2", in, "TCP", "22/22", "10.0.0.0/8", acc, 1),
+		rl("r3", in, "TCP", "22/30", "10.0.0.0/8", acc, 1),
+	)}, []model.ENI{eni("eni-x", "vpc-1", []string{"sg-x"}, "10.9.9.9")})
+	p := Compile(w, map[string]string{"eni-x": "pv-x"})
+	var got []string
+	for _, e := range p.Classes[0].Ports4 {
+		got = append(got, addrRange(e.Peer)+" "+rng(e.DPort))
+	}
+	want := []string{"10.0.0.0/8 22-30", "10.1.0.0/16 20-21"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Fatalf("elements %q, want %q", got, want)
+	}
+	for _, pt := range []struct {
+		src   string
+		port  uint16
+		allow bool
+	}{{"10.1.2.3", 20, true}, {"10.2.0.1", 20, false}, {"10.2.0.1", 30, true}, {"10.1.0.1", 31, false}} {
+		pk := pkt(IPProtoTCP, pt.src, "10.9.9.9", 5, pt.port)
+		if got := runProgram(t, p, w, "eni-x", Ingress, pk); got != pt.allow || EvaluateENI(w, "eni-x", Ingress, pk).Allow != pt.allow {
+			t.Errorf("%s:%d: program %v, want %v", pt.src, pt.port, got, pt.allow)
+		}
+	}
+}
+
+// lineDiff returns the first differing lines of two texts.
+func lineDiff(want, got string) string {
+	wl, gl := strings.Split(want, "\n"), strings.Split(got, "\n")
+	var b bytes.Buffer
+	for i := 0; i < len(wl) || i < len(gl); i++ {
+		var w, g string
+		if i < len(wl) {
+			w = wl[i]
+		}
+		if i < len(gl) {
+			g = gl[i]
+		}
+		if w != g {
+			b.WriteString("line " + strconv.Itoa(i+1) + ":\n- " + w + "\n+ " + g + "\n")
+			if b.Len() > 2000 {
+				break
+			}
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,119 @@
+// Package policy is the pure model of Palisade's security-group semantics
+// (SEMANTICS.md Part A, "Security groups"): an evaluator that returns the
+// verdict of one packet with the reason that decided it, and a compiler that
+// turns the same rules into the interval-set shape the nftables data plane
+// loads. It touches neither the kernel nor the store, so the evaluator can be
+// used as the oracle of differential tests against the kernel.
+//
+// Decisions taken here where SEMANTICS.md leaves room (the evaluator and
+// the compiler share the code that implements them):
+//   - Rule order: priority ascending, drop before accept at equal priority,
+//     then the order of the groups on the ENI, then rule order in a group.
+//     The last two only change which rule a trace names, never the verdict.
+//   - Prefix-list peers are not modelled: such rules never match.
+//   - A group reference matches a peer address held by an ENI of the local
+//     ENI's VPC that is a member of the referenced group; members outside
+//     the group's VPC, unknown groups and groups of another VPC match none.
+//   - An ENI with no group, or with a group that does not exist, passes
+//     nothing either way (fail closed). An ENI mixing basic and advanced
+//     groups (forbidden by the API) gets the advanced defaults.
+//   - Rules do not filter on ICMP type or code; a rule whose address
+//     families disagree (ICMP with an IPv6 CIDR, ...) never matches.
+//   - Only the first packet of a flow is evaluated; established and related
+//     packets pass (conntrack in the data plane).
+package policy
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/palisade-project/palisade/internal/model"
+)
+
+// World is the read-only view the evaluator and the compiler need. Callers
+// may implement it over a store view; NewSnapshot builds one from slices.
+type World interface {
+	// Group returns the group with that ID, or nil.
+	Group(id string) *model.SecurityGroup
+	// ENI returns the ENI with that ID, or nil.
+	ENI(id string) *model.ENI
+	// Members returns the IDs of the ENIs that are members of the group,
+	// sorted, so compiled member sets are deterministic.
+	Members(groupID string) []string
+	// ENIByAddr returns the ID of the ENI of VPC vpcID that holds addr, or "".
+	// Addresses are only unique inside a VPC (VPCs may overlap), hence vpcID.
+	ENIByAddr(vpcID string, addr netip.Addr) string
+}
+
+// Snapshot is an immutable World built from plain slices.
+type Snapshot struct {
+	groups  map[string]*model.SecurityGroup
+	enis    map[string]*model.ENI
+	members map[string][]string
+	byAddr  map[vpcAddr]string
+}
+
+type vpcAddr struct {
+	vpc  string
+	addr netip.Addr
+}
+
+// NewSnapshot indexes groups and ENIs. Membership is taken from each ENI's
+// SecurityGroupIDs (the same fact the store keeps under model.PrefixMember).
+// The slices are copied, so later changes by the caller do not leak in.
+func NewSnapshot(groups []model.SecurityGroup, enis []model.ENI) *Snapshot {
+	s := &Snapshot{
+		groups:  make(map[string]*model.SecurityGroup, len(groups)),
+		enis:    make(map[string]*model.ENI, len(enis)),
+		members: make(map[string][]string),
+		byAddr:  make(map[vpcAddr]string),
+	}
+	for i := range groups {
+		g := groups[i]
+		g.Rules = slices.Clone(g.Rules)
+		s.groups[g.ID] = &g
+	}
+	for i := range enis {
+		e := enis[i]
+		e.SecurityGroupIDs = slices.Clone(e.SecurityGroupIDs)
+		e.SecondaryIPs = slices.Clone(e.SecondaryIPs)
+		e.IPv6s = slices.Clone(e.IPv6s)
+		s.enis[e.ID] = &e
+		for _, gid := range uniq(e.SecurityGroupIDs) {
+			s.members[gid] = append(s.members[gid], e.ID)
+		}
+		for _, a := range e.Addrs() {
+			s.byAddr[vpcAddr{e.VpcID, a.Unmap()}] = e.ID
+		}
+	}
+	for gid := range s.members {
+		slices.Sort(s.members[gid])
+	}
+	return s
+}
+
+// Group implements World.
+func (s *Snapshot) Group(id string) *model.SecurityGroup { return s.groups[id] }
+
+// ENI implements World.
+func (s *Snapshot) ENI(id string) *model.ENI { return s.enis[id] }
+
+// Members implements World.
+func (s *Snapshot) Members(groupID string) []string { return s.members[groupID] }
+
+// ENIByAddr implements World.
+func (s *Snapshot) ENIByAddr(vpcID string, addr netip.Addr) string {
+	return s.byAddr[vpcAddr{vpcID, addr.Unmap()}]
+}
+
+// uniq returns ids without repeats, first occurrence kept, order preserved:
+// a group listed twice on an ENI must not count its rules twice.
+func uniq(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
