@@ -2,17 +2,26 @@ package app
 
 import (
 	"fmt"
+
+	"github.com/palisade-project/palisade/internal/store"
+	"github.com/palisade-project/palisade/internal/store/bolt"
+	"github.com/palisade-project/palisade/internal/store/memory"
 )
 
-// openStore opens the configured backend.
+// storeT is the store type the app uses.
+type storeT = store.Store
+
+// openStore opens the configured backend; path is the bolt database file.
 func openStore(backend, path string) (storeT, error) {
 	switch backend {
 	case BackendMemory:
-		return newTempMemStore(), nil
+		return memory.New(), nil
 	case BackendBolt:
-		// TODO(H2): switch to internal/store/bolt when it lands; until then
-		// the bolt backend falls back to memory (nothing persists).
-		return newTempMemStore(), nil
+		st, err := bolt.Open(path, nil)
+		if err != nil {
+			return nil, fmt.Errorf("open bolt store: %w", err)
+		}
+		return st, nil
 	}
 	return nil, fmt.Errorf("unknown store backend %q (want %q or %q)", backend, BackendBolt, BackendMemory)
 }
