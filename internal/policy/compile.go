@@ -22,6 +22,10 @@ import (
 // then jumps through the classes of all its groups in pooled order
 // (priority ascending, drop before accept), then applies the default.
 type Program struct {
+	// GuardPrefix, when set, makes the rendered base chains drop packets
+	// of any interface whose name starts with it but that is not in the
+	// interface maps (fail closed), and drop conntrack-invalid packets.
+	GuardPrefix string
 	// Classes sorted by group ID, direction (ingress first), priority,
 	// drop before accept.
 	Classes []*Class

@@ -51,8 +51,8 @@ func (p *Program) Render() string {
 	}
 	renderMap(&b, IngressIfaces, p.ENIs, func(e ENIProgram) string { return e.Ingress.Name })
 	renderMap(&b, EgressIfaces, p.ENIs, func(e ENIProgram) string { return e.Egress.Name })
-	renderBase(&b, EgressChain, "filter", "iifname", EgressIfaces)
-	renderBase(&b, IngressChain, "filter + 1", "oifname", IngressIfaces)
+	renderBase(&b, EgressChain, "filter", "iifname", EgressIfaces, p.GuardPrefix)
+	renderBase(&b, IngressChain, "filter + 1", "oifname", IngressIfaces, p.GuardPrefix)
 	b.WriteString("}\n")
 	return b.String()
 }
@@ -217,11 +217,19 @@ func renderMap(b *strings.Builder, name string, enis []ENIProgram, chain func(EN
 	b.WriteString("\t}\n")
 }
 
-func renderBase(b *strings.Builder, name, prio, key, vmap string) {
+func renderBase(b *strings.Builder, name, prio, key, vmap, guard string) {
 	fmt.Fprintf(b, "\tchain %s {\n", name)
 	fmt.Fprintf(b, "\t\ttype filter hook forward priority %s; policy accept;\n", prio)
 	b.WriteString("\t\tct state established,related accept\n")
+	if guard != "" {
+		b.WriteString("\t\tct state invalid drop\n")
+	}
 	fmt.Fprintf(b, "\t\t%s vmap @%s\n", key, vmap)
+	if guard != "" {
+		// Fail closed: an ENI interface that is not in the map (its rules
+		// are not installed yet) passes nothing.
+		fmt.Fprintf(b, "\t\t%s %q drop\n", key, guard+"*")
+	}
 	b.WriteString("\t}\n")
 }
 

@@ -1,0 +1,215 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/palisade-project/palisade/internal/dataplane"
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy"
+	"github.com/palisade-project/palisade/internal/store"
+)
+
+// Topology applies namespaces, links, addresses and routes.
+type Topology interface {
+	Apply(ctx context.Context, h dataplane.Host) (dataplane.Status, error)
+}
+
+// Firewall installs the security-group program of one VPC namespace and
+// cuts the established flows the policy now denies.
+type Firewall interface {
+	Load(ctx context.Context, vpcID string, p *policy.Program) error
+	CutDenied(ctx context.Context, vpcID string, w policy.World) (int, error)
+}
+
+// StatusSink receives the status of local instances and ENIs.
+type StatusSink interface {
+	SetInstanceStatus(ctx context.Context, instanceID, status string) error
+	SetENIStatus(ctx context.Context, eniID, status string) error
+}
+
+// Config configures an Agent.
+type Config struct {
+	Store    store.Store
+	Zone     string
+	Topology Topology
+	Firewall Firewall
+	Status   StatusSink
+	// IfName is the data plane's host-side interface name of an ENI.
+	IfName func(eniID string) string
+	// Resync is the period of the full reconciliation that repairs drift
+	// (default 10 s).
+	Resync time.Duration
+	// Debounce gathers bursts of store events into one reconciliation
+	// (default 5 ms).
+	Debounce time.Duration
+	Logger   *slog.Logger
+}
+
+// Agent reconciles the kernel of one host to the store.
+type Agent struct {
+	cfg Config
+	log *slog.Logger
+	// applied is the last revision fully applied (read by tests and the
+	// status heartbeat).
+	applied chan int64
+}
+
+// New returns an agent.
+func New(cfg Config) *Agent {
+	if cfg.Resync == 0 {
+		cfg.Resync = 10 * time.Second
+	}
+	if cfg.Debounce == 0 {
+		cfg.Debounce = 5 * time.Millisecond
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1)}
+}
+
+// Applied returns a channel that receives the revision of every completed
+// reconciliation (the latest one; older ones are dropped).
+func (a *Agent) Applied() <-chan int64 { return a.applied }
+
+// Run reconciles at once, then on every store change and every Resync,
+// until ctx ends. A failed reconciliation is retried on the next trigger;
+// the kernel keeps its last state meanwhile (stopping the agent tears
+// nothing down).
+func (a *Agent) Run(ctx context.Context) error {
+	rev := a.cfg.Store.Revision()
+	events, err := a.cfg.Store.Watch(ctx, "", rev)
+	if err != nil {
+		return fmt.Errorf("watch store: %w", err)
+	}
+	if err := a.Reconcile(ctx); err != nil {
+		a.log.Error("reconcile", "err", err)
+	}
+	ticker := time.NewTicker(a.cfg.Resync)
+	defer ticker.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case _, ok := <-events:
+			if !ok {
+				if ctx.Err() != nil {
+					return nil
+				}
+				// Closed because we fell behind: re-watch from now and
+				// do a full reconciliation, which needs no history.
+				if events, err = a.cfg.Store.Watch(ctx, "", a.cfg.Store.Revision()); err != nil {
+					return fmt.Errorf("re-watch store: %w", err)
+				}
+			}
+			a.drain(events)
+		case <-ticker.C:
+		}
+		if err := a.Reconcile(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			a.log.Error("reconcile", "err", err)
+		}
+	}
+}
+
+// drain swallows the events of a burst: reconciliation reads a fresh
+// snapshot, so only the fact that something changed matters.
+func (a *Agent) drain(events <-chan store.Event) {
+	timer := time.NewTimer(a.cfg.Debounce)
+	defer timer.Stop()
+	for {
+		select {
+		case _, ok := <-events:
+			if !ok {
+				return
+			}
+		case <-timer.C:
+			return
+		}
+	}
+}
+
+// Reconcile applies the desired state of one store snapshot: topology
+// first, then each VPC's security-group program (until it is loaded the
+// VPC's ENIs pass nothing: the program's guard drops unknown ENI
+// interfaces), then the flows the new policy denies are cut, then status
+// is reported.
+func (a *Agent) Reconcile(ctx context.Context) error {
+	var d *Desired
+	err := a.cfg.Store.View(ctx, func(tx store.ReadTxn) error {
+		var err error
+		d, err = Build(tx, a.cfg.Zone, a.cfg.IfName)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("build desired state: %w", err)
+	}
+	st, topoErr := a.cfg.Topology.Apply(ctx, d.Host)
+	var errList []error
+	if topoErr != nil {
+		errList = append(errList, fmt.Errorf("topology: %w", topoErr))
+	}
+	fwOK := map[string]bool{}
+	for _, v := range d.Host.VPCs {
+		p := d.Programs[v.ID]
+		if err := a.cfg.Firewall.Load(ctx, v.ID, p); err != nil {
+			errList = append(errList, fmt.Errorf("security groups of %s: %w", v.ID, err))
+			continue
+		}
+		fwOK[v.ID] = true
+		n, err := a.cfg.Firewall.CutDenied(ctx, v.ID, d.World)
+		if err != nil {
+			errList = append(errList, fmt.Errorf("cut denied flows in %s: %w", v.ID, err))
+		} else if n > 0 {
+			a.log.Info("cut flows the policy now denies", "vpc", v.ID, "flows", n)
+		}
+	}
+	a.report(ctx, d, st, fwOK)
+	select {
+	case <-a.applied:
+	default:
+	}
+	a.applied <- d.Revision
+	return errors.Join(errList...)
+}
+
+// report moves local instances to Running and their ENIs to InUse once
+// they are in place in the kernel, and back to Pending when they are not.
+func (a *Agent) report(ctx context.Context, d *Desired, st dataplane.Status, fwOK map[string]bool) {
+	if a.cfg.Status == nil {
+		return
+	}
+	ready := map[string]bool{} // instance ID -> all its ENIs ready
+	for _, e := range d.ENIs {
+		ok := st.Ready(e.ID) && fwOK[e.VpcID]
+		if prev, seen := ready[e.InstanceID]; !seen || prev {
+			ready[e.InstanceID] = ok
+		}
+		want := model.ENIInUse
+		if !ok {
+			want = model.ENIAttaching
+		}
+		if e.Status != want {
+			if err := a.cfg.Status.SetENIStatus(ctx, e.ID, want); err != nil {
+				a.log.Warn("report ENI status", "eni", e.ID, "err", err)
+			}
+		}
+	}
+	for _, inst := range d.Instances {
+		if inst.Status != model.InstancePending && inst.Status != model.InstanceRunning {
+			continue
+		}
+		want := model.InstancePending
+		if ready[inst.ID] {
+			want = model.InstanceRunning
+		}
+		if inst.Status != want {
+			if err := a.cfg.Status.SetInstanceStatus(ctx, inst.ID, want); err != nil {
+				a.log.Warn("report instance status", "instance", inst.ID, "err", err)
+			}
+		}
+	}
+}

@@ -1,0 +1,170 @@
+// Package agent reconciles one host's kernel to the store: it computes the
+// full desired state for its zone (namespaces, links, routes, the compiled
+// security-group program of each VPC) from a store snapshot and hands it
+// to the data plane, then reports instance and ENI status back.
+package agent
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/palisade-project/palisade/internal/dataplane"
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy"
+	"github.com/palisade-project/palisade/internal/store"
+)
+
+// Desired is the state one host must have, computed from one snapshot.
+type Desired struct {
+	Revision int64
+	Host     dataplane.Host
+	// World holds every group and every ENI of the VPCs present on the
+	// host (member sets need members wherever they run).
+	World *policy.Snapshot
+	// Programs is the security-group program of each VPC on the host.
+	Programs map[string]*policy.Program
+	// Instances and ENIs are the local ones, for status reporting.
+	Instances []model.Instance
+	ENIs      []model.ENI
+}
+
+// snapshot is everything read from the store in one transaction.
+type snapshot struct {
+	vpcs      map[string]model.VPC
+	vswitches map[string]model.VSwitch
+	groups    []model.SecurityGroup
+	enis      []model.ENI
+	instances []model.Instance
+}
+
+func listAll[T any](tx store.ReadTxn, prefix string, each func(T)) error {
+	return tx.List(prefix, func(key string, value []byte) error {
+		var v T
+		if err := json.Unmarshal(value, &v); err != nil {
+			return fmt.Errorf("decode %s: %w", key, err)
+		}
+		each(v)
+		return nil
+	})
+}
+
+func readSnapshot(tx store.ReadTxn) (*snapshot, error) {
+	s := &snapshot{vpcs: map[string]model.VPC{}, vswitches: map[string]model.VSwitch{}}
+	if err := listAll(tx, model.PrefixVPC, func(v model.VPC) { s.vpcs[v.ID] = v }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixVSwitch, func(v model.VSwitch) { s.vswitches[v.ID] = v }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixSecurityGroup, func(g model.SecurityGroup) { s.groups = append(s.groups, g) }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixENI, func(e model.ENI) { s.enis = append(s.enis, e) }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixInstance, func(i model.Instance) { s.instances = append(s.instances, i) }); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Build computes the desired state of the host serving zone. ifName maps
+// an ENI ID to the name of its host-side interface in the VPC namespace
+// (the data plane's naming).
+func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*Desired, error) {
+	s, err := readSnapshot(tx)
+	if err != nil {
+		return nil, err
+	}
+	d := &Desired{Revision: tx.Revision(), Programs: map[string]*policy.Program{}}
+	local := map[string]bool{}
+	for _, inst := range s.instances {
+		if inst.ZoneID == zone {
+			local[inst.ID] = true
+			d.Instances = append(d.Instances, inst)
+		}
+	}
+	byVPC := map[string]*dataplane.VPC{}
+	for _, e := range s.enis {
+		if e.InstanceID == "" || !local[e.InstanceID] {
+			continue
+		}
+		vsw, ok := s.vswitches[e.VSwitchID]
+		if !ok {
+			continue // being deleted; nothing to route to
+		}
+		v := byVPC[e.VpcID]
+		if v == nil {
+			v = &dataplane.VPC{ID: e.VpcID}
+			byVPC[e.VpcID] = v
+		}
+		de := dataplane.ENI{
+			ID: e.ID, InstanceID: e.InstanceID, DeviceIndex: e.DeviceIndex, MAC: e.MAC,
+			Addrs: e.Addrs(), VSwitchCidr: vsw.CidrBlock, Gateway: model.VSwitchGateway(vsw.CidrBlock),
+		}
+		if vsw.Ipv6CidrBlock.IsValid() {
+			de.VSwitchCidr6 = vsw.Ipv6CidrBlock
+			de.Gateway6 = model.VSwitchGateway(vsw.Ipv6CidrBlock)
+		}
+		v.ENIs = append(v.ENIs, de)
+		d.ENIs = append(d.ENIs, e)
+	}
+	// Gateways: every vSwitch of a present VPC, so that a vSwitch's gateway
+	// exists before its first ENI arrives.
+	for _, vsw := range s.vswitches {
+		v := byVPC[vsw.VpcID]
+		if v == nil {
+			continue
+		}
+		gw := netip.PrefixFrom(model.VSwitchGateway(vsw.CidrBlock), vsw.CidrBlock.Bits())
+		v.Gateways = append(v.Gateways, gw)
+		if vsw.Ipv6CidrBlock.IsValid() {
+			v.Gateways = append(v.Gateways, netip.PrefixFrom(model.VSwitchGateway(vsw.Ipv6CidrBlock), vsw.Ipv6CidrBlock.Bits()))
+		}
+	}
+	ids := make([]string, 0, len(byVPC))
+	for id := range byVPC {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+
+	// The policy world: groups and ENIs of the VPCs on this host.
+	var groups []model.SecurityGroup
+	for _, g := range s.groups {
+		if byVPC[g.VpcID] != nil {
+			groups = append(groups, g)
+		}
+	}
+	var enis []model.ENI
+	for _, e := range s.enis {
+		if byVPC[e.VpcID] != nil {
+			enis = append(enis, e)
+		}
+	}
+	d.World = policy.NewSnapshot(groups, enis)
+
+	for _, id := range ids {
+		v := byVPC[id]
+		slices.SortFunc(v.ENIs, func(a, b dataplane.ENI) int { return cmpString(a.ID, b.ID) })
+		slices.SortFunc(v.Gateways, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+		d.Host.VPCs = append(d.Host.VPCs, *v)
+		ifaces := map[string]string{}
+		for _, e := range v.ENIs {
+			ifaces[e.ID] = ifName(e.ID)
+		}
+		d.Programs[id] = policy.Compile(d.World, ifaces)
+	}
+	return d, nil
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
