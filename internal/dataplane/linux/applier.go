@@ -1,0 +1,915 @@
+// Package linux applies a dataplane.Host to the Linux kernel: one network
+// namespace per VPC acting as its router, one per instance, a veth pair per
+// ENI, /32 and /128 routes, proxy ARP/NDP and anti-spoofing in nftables
+// (ARCHITECTURE.md §4). It knows nothing of the API or the store.
+//
+// Ownership: every namespace Palisade creates is named after a resource ID
+// (vpc-…, i-…) and carries a marker, the alias "palisade" (or
+// "palisade:<tag>") on its loopback device, which cannot be deleted. An
+// Applier creates, changes and deletes only namespaces with its own marker
+// and, inside them, only veths named "pv…"/"eth…", the dummy "pgw", routes
+// with protocol 0x9a, and the nftables table inet palisade_spoof.
+package linux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/palisade-project/palisade/internal/dataplane"
+)
+
+// Config configures an Applier.
+type Config struct {
+	// Tag separates appliers that share a host (parallel tests, several
+	// agents): each sees only namespaces whose marker carries its tag.
+	// Empty in production, giving the marker "palisade".
+	Tag string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+}
+
+// Applier reconciles the kernel with a desired dataplane.Host. Its methods
+// are safe for concurrent use; Applies are serialised.
+type Applier struct {
+	mu     sync.Mutex
+	marker string
+	log    *slog.Logger
+	// warned remembers optional sysctls already reported missing, so a
+	// resync loop does not repeat the warning.
+	warned map[string]bool
+}
+
+// New returns an Applier.
+func New(cfg Config) *Applier {
+	marker := markerPrefix
+	if cfg.Tag != "" {
+		marker += ":" + cfg.Tag
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Applier{marker: marker, log: log, warned: map[string]bool{}}
+}
+
+// Marker is the loopback alias that marks this Applier's namespaces.
+func (a *Applier) Marker() string { return a.marker }
+
+// Apply makes the kernel match h: it creates what is missing, repairs what
+// differs and deletes what is this Applier's and no longer desired. It
+// carries on past the failure of one VPC or ENI and reports every error
+// joined; the Status says which ENIs are fully in place.
+func (a *Applier) Apply(ctx context.Context, h dataplane.Host) (dataplane.Status, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+
+	st := dataplane.Status{ENIs: map[string]dataplane.ENIStatus{}}
+	plans, errs := planHost(h, st)
+	desired := map[string]bool{}
+	for _, p := range plans {
+		desired[p.vpc.ID] = true
+		for _, e := range p.enis {
+			desired[e.InstanceID] = true
+		}
+	}
+
+	insts := map[string]*nsRef{}
+	defer func() {
+		for _, r := range insts {
+			r.Close()
+		}
+	}()
+	instEths := map[string]map[string]bool{} // instance -> desired eth names
+	for _, p := range plans {
+		if err := ctx.Err(); err != nil {
+			return st, errors.Join(append(errs, err)...)
+		}
+		for _, e := range p.enis {
+			if instEths[e.InstanceID] == nil {
+				instEths[e.InstanceID] = map[string]bool{}
+			}
+			instEths[e.InstanceID][InstanceIfName(e.DeviceIndex)] = true
+		}
+		if err := a.applyVPC(p, insts, st); err != nil {
+			errs = append(errs, fmt.Errorf("vpc %s: %w", p.vpc.ID, err))
+		}
+	}
+	for id, ref := range insts {
+		if err := pruneInstanceLinks(ref, instEths[id]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return st, errors.Join(append(errs, err)...)
+	}
+	if err := a.pruneNamespaces(desired); err != nil {
+		errs = append(errs, err)
+	}
+	return st, errors.Join(errs...)
+}
+
+// vpcPlan is a validated VPC with the ENIs that passed validation.
+type vpcPlan struct {
+	vpc     dataplane.VPC
+	enis    []dataplane.ENI
+	names   map[string]string // ENI ID -> host veth
+	primary map[string]int    // instance ID -> device index carrying the default route
+}
+
+// planHost validates h. Invalid VPCs and ENIs are left out of the plans and
+// marked not ready with the reason; valid ones start as "not applied".
+func planHost(h dataplane.Host, st dataplane.Status) ([]vpcPlan, []error) {
+	var errs []error
+	fail := func(id string, err error) {
+		st.ENIs[id] = dataplane.ENIStatus{Error: err.Error()}
+		errs = append(errs, err)
+	}
+	instVPC := map[string]string{}
+	seenVPC := map[string]bool{}
+	seenENI := map[string]bool{}
+	seenDev := map[string]bool{}
+	var plans []vpcPlan
+	for _, v := range h.VPCs {
+		if err := validNSName(v.ID, vpcNSPrefix); err != nil || seenVPC[v.ID] {
+			if err == nil {
+				err = fmt.Errorf("vpc %s listed twice", v.ID)
+			}
+			for _, e := range v.ENIs {
+				fail(e.ID, fmt.Errorf("eni %s: %w", e.ID, err))
+			}
+			continue
+		}
+		seenVPC[v.ID] = true
+		p := vpcPlan{vpc: v, primary: map[string]int{}}
+		for _, e := range v.ENIs {
+			dev := fmt.Sprintf("%s/%d", e.InstanceID, e.DeviceIndex)
+			err := validENI(e)
+			switch {
+			case err != nil:
+			case seenENI[e.ID]:
+				err = fmt.Errorf("eni %s listed twice", e.ID)
+			case instVPC[e.InstanceID] != "" && instVPC[e.InstanceID] != v.ID:
+				err = fmt.Errorf("eni %s: instance %s already has ENIs in %s", e.ID, e.InstanceID, instVPC[e.InstanceID])
+			case seenDev[dev]:
+				err = fmt.Errorf("eni %s: instance %s has two ENIs at device index %d", e.ID, e.InstanceID, e.DeviceIndex)
+			}
+			if err != nil {
+				fail(e.ID, err)
+				continue
+			}
+			seenENI[e.ID], seenDev[dev] = true, true
+			instVPC[e.InstanceID] = v.ID
+			st.ENIs[e.ID] = dataplane.ENIStatus{Error: "not applied"}
+			p.enis = append(p.enis, e)
+			if cur, ok := p.primary[e.InstanceID]; !ok || e.DeviceIndex < cur {
+				p.primary[e.InstanceID] = e.DeviceIndex
+			}
+		}
+		ids := make([]string, len(p.enis))
+		for i, e := range p.enis {
+			ids[i] = e.ID
+		}
+		p.names = assignVethNames(ids)
+		plans = append(plans, p)
+	}
+	return plans, errs
+}
+
+func validNSName(name, prefix string) error {
+	if !strings.HasPrefix(name, prefix) || len(name) == len(prefix) || len(name) > 200 ||
+		strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
+		return fmt.Errorf("invalid namespace name %q (want %s…)", name, prefix)
+	}
+	return nil
+}
+
+func validENI(e dataplane.ENI) error {
+	if e.ID == "" {
+		return errors.New("eni without ID")
+	}
+	if err := validNSName(e.InstanceID, instanceNSPrefix); err != nil {
+		return fmt.Errorf("eni %s: %w", e.ID, err)
+	}
+	if e.DeviceIndex < 0 || len(InstanceIfName(e.DeviceIndex)) > maxIfName {
+		return fmt.Errorf("eni %s: invalid device index %d", e.ID, e.DeviceIndex)
+	}
+	if _, err := net.ParseMAC(e.MAC); err != nil {
+		return fmt.Errorf("eni %s: mac %q: %w", e.ID, e.MAC, err)
+	}
+	for _, ad := range e.Addrs {
+		if !ad.IsValid() || ad.Is4In6() {
+			return fmt.Errorf("eni %s: invalid address %v", e.ID, ad)
+		}
+	}
+	return nil
+}
+
+// applyVPC reconciles one VPC namespace and its ENIs.
+func (a *Applier) applyVPC(p vpcPlan, insts map[string]*nsRef, st dataplane.Status) error {
+	notReady := func(e dataplane.ENI, err error) {
+		st.ENIs[e.ID] = dataplane.ENIStatus{Error: err.Error()}
+	}
+	vref, err := a.ensureNS(p.vpc.ID)
+	if err == nil {
+		defer vref.Close()
+		err = a.setupVPC(vref, p)
+	}
+	if err != nil {
+		for _, e := range p.enis {
+			notReady(e, err)
+		}
+		return err
+	}
+
+	var errs []error
+	hostIdx := map[string]int{} // ENI ID -> host veth index
+	for _, e := range p.enis {
+		iref, err := a.instanceNS(e.InstanceID, insts)
+		if err == nil {
+			var idx int
+			idx, err = a.ensureENI(vref, iref, e, p.names[e.ID], p.primary[e.InstanceID] == e.DeviceIndex)
+			hostIdx[e.ID] = idx
+		}
+		if err != nil {
+			err = fmt.Errorf("eni %s: %w", e.ID, err)
+			notReady(e, err)
+			errs = append(errs, err)
+			continue
+		}
+		st.ENIs[e.ID] = dataplane.ENIStatus{Ready: true}
+	}
+
+	// Routes last: a /32 needs its veth.
+	routeErrs := syncVPCRoutes(vref, p.enis, hostIdx)
+	for id, err := range routeErrs {
+		notReady(dataplane.ENI{ID: id}, err)
+		errs = append(errs, fmt.Errorf("eni %s: %w", id, err))
+	}
+	if err := pruneVPCLinks(vref, p.names); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// setupVPC makes the router namespace: sysctls, the gateway dummy and the
+// anti-spoofing table. The table comes before any veth so that a new veth
+// is filtered from its first packet.
+func (a *Applier) setupVPC(vref *nsRef, p vpcPlan) error {
+	settings := []sysctl{
+		{Key: "net/ipv4/ip_forward", Value: "1"},
+		{Key: "net/ipv6/conf/all/forwarding", Value: "1", Optional: true},
+		// Conntrack must not pick up mid-stream TCP flows it never saw open,
+		// and must count bytes for flow logs. Both exist only once
+		// nf_conntrack is loaded.
+		{Key: "net/netfilter/nf_conntrack_tcp_loose", Value: "0", Optional: true},
+		{Key: "net/netfilter/nf_conntrack_acct", Value: "1", Optional: true},
+	}
+	missing, err := applySysctls(vref.ns, settings)
+	if err != nil {
+		return err
+	}
+	a.warnMissing(vref.name, missing)
+
+	if err := ensureGateway(vref, p.vpc.Gateways); err != nil {
+		return err
+	}
+	var entries []spoofEntry
+	for _, e := range p.enis {
+		for _, ad := range e.Addrs {
+			entries = append(entries, spoofEntry{IfName: p.names[e.ID], Addr: ad})
+		}
+	}
+	if err := applySpoofTable(int(vref.ns), entries); err != nil {
+		return fmt.Errorf("anti-spoofing table: %w", err)
+	}
+	return nil
+}
+
+func (a *Applier) warnMissing(ns string, keys []string) {
+	for _, k := range keys {
+		if !a.warned[k] {
+			a.warned[k] = true
+			a.log.Warn("sysctl not available in namespace, skipped", "netns", ns, "sysctl", k)
+		}
+	}
+}
+
+// ensureGateway makes the dummy "pgw" hold exactly the gateway addresses.
+// The instance ARPs for its gateway on its veth; Linux answers ARP for any
+// local address of the namespace, and for IPv6 the veth proxies NDP.
+func ensureGateway(vref *nsRef, gws []netip.Prefix) error {
+	link, err := vref.nl.LinkByName(gatewayLink)
+	if err != nil && !isNotFound(err) {
+		return fmt.Errorf("look up %s: %w", gatewayLink, err)
+	}
+	if link != nil && link.Type() != "dummy" && link.Type() != "bridge" {
+		if err := vref.nl.LinkDel(link); err != nil {
+			return fmt.Errorf("delete foreign %s: %w", gatewayLink, err)
+		}
+		link = nil
+	}
+	if link == nil {
+		attrs := netlink.LinkAttrs{Name: gatewayLink}
+		if derr := vref.nl.LinkAdd(&netlink.Dummy{LinkAttrs: attrs}); derr != nil {
+			// Kernels built without the dummy driver: a bridge without
+			// ports holds addresses just as well and carries no traffic.
+			if berr := vref.nl.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); berr != nil {
+				return fmt.Errorf("create %s: dummy: %w; bridge: %w", gatewayLink, derr, berr)
+			}
+		}
+		if link, err = vref.nl.LinkByName(gatewayLink); err != nil {
+			return fmt.Errorf("look up %s: %w", gatewayLink, err)
+		}
+	}
+	want := make([]netip.Prefix, 0, len(gws))
+	for _, g := range gws {
+		if g.IsValid() {
+			want = append(want, g)
+		}
+	}
+	if err := syncAddrs(vref.nl, link, want); err != nil {
+		return fmt.Errorf("%s addresses: %w", gatewayLink, err)
+	}
+	return linkUp(vref.nl, link)
+}
+
+// instanceNS opens (creating if needed) an instance namespace once per Apply.
+func (a *Applier) instanceNS(id string, insts map[string]*nsRef) (*nsRef, error) {
+	if r, ok := insts[id]; ok {
+		return r, nil
+	}
+	r, err := a.ensureNS(id)
+	if err != nil {
+		return nil, err
+	}
+	insts[id] = r
+	return r, nil
+}
+
+// ensureNS opens the named namespace, creating and marking it when missing.
+// A namespace of that name without this Applier's marker is refused unless
+// it is empty (only lo), which is what a crash between creating and
+// marking leaves behind.
+func (a *Applier) ensureNS(name string) (*nsRef, error) {
+	if _, err := os.Stat(filepath.Join(netnsDir, name)); errors.Is(err, fs.ErrNotExist) {
+		if err := createNamedNS(name); err != nil {
+			return nil, err
+		}
+		a.log.Info("created namespace", "netns", name)
+	}
+	r, err := openNS(name)
+	if err != nil {
+		return nil, err
+	}
+	marker, err := nsMarker(r)
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	if marker != a.marker {
+		empty, err := onlyLoopback(r)
+		if err != nil || !empty {
+			r.Close()
+			return nil, errors.Join(err, fmt.Errorf("namespace %s exists and is not ours (marker %q)", name, marker))
+		}
+	}
+	if err := markNS(r, a.marker); err != nil {
+		r.Close()
+		return nil, err
+	}
+	return r, nil
+}
+
+// ensureENI puts one ENI in place and returns the index of its host veth.
+func (a *Applier) ensureENI(vref, iref *nsRef, e dataplane.ENI, hostName string, primary bool) (int, error) {
+	ethName := InstanceIfName(e.DeviceIndex)
+	mac, err := net.ParseMAC(e.MAC)
+	if err != nil {
+		return 0, fmt.Errorf("mac: %w", err)
+	}
+	host, peer, err := lookupPair(vref, iref, hostName, ethName)
+	if err != nil {
+		return 0, err
+	}
+	if !vethPair(host, peer) {
+		// Half a pair, a pair into another namespace or a foreign link of
+		// that name: start over, the two ends must be one pair.
+		for _, del := range []struct {
+			nl   *netlink.Handle
+			link netlink.Link
+		}{{vref.nl, host}, {iref.nl, peer}} {
+			if del.link == nil {
+				continue
+			}
+			if err := del.nl.LinkDel(del.link); err != nil && !errors.Is(err, unix.ENODEV) {
+				return 0, fmt.Errorf("delete stale %s: %w", del.link.Attrs().Name, err)
+			}
+		}
+		veth := &netlink.Veth{
+			LinkAttrs:        netlink.LinkAttrs{Name: hostName},
+			PeerName:         ethName,
+			PeerNamespace:    netlink.NsFd(iref.ns),
+			PeerHardwareAddr: mac,
+		}
+		if err := vref.nl.LinkAdd(veth); err != nil {
+			return 0, fmt.Errorf("create veth %s/%s: %w", hostName, ethName, err)
+		}
+		a.log.Info("created veth", "eni", e.ID, "vpc_netns", vref.name, "host", hostName, "instance", e.InstanceID, "peer", ethName)
+		if host, peer, err = lookupPair(vref, iref, hostName, ethName); err != nil {
+			return 0, err
+		}
+		if host == nil || peer == nil {
+			return 0, fmt.Errorf("veth %s/%s missing right after creation", hostName, ethName)
+		}
+	}
+	if peer.Attrs().HardwareAddr.String() != mac.String() {
+		if err := iref.nl.LinkSetHardwareAddr(peer, mac); err != nil {
+			return 0, fmt.Errorf("set mac of %s: %w", ethName, err)
+		}
+	}
+
+	v6 := e.Gateway6.IsValid()
+	// Proxy ARP/NDP answers broadcasts only after a random delay of up to
+	// 0.8 s unless the device's proxy_delay is 0 (neigh/default is not
+	// exposed outside the initial namespace, so it is set per veth).
+	settings := []sysctl{
+		{Key: "net/ipv4/conf/" + hostName + "/proxy_arp", Value: "1"},
+		{Key: "net/ipv4/neigh/" + hostName + "/proxy_delay", Value: "0"},
+	}
+	if v6 {
+		settings = append(settings,
+			sysctl{Key: "net/ipv6/conf/" + hostName + "/proxy_ndp", Value: "1"},
+			// The veth has only a link-local address, and the kernel sends no
+			// neighbour solicitation while it is tentative: without this the
+			// ENI is unreachable over IPv6 for the first seconds.
+			sysctl{Key: "net/ipv6/conf/" + hostName + "/accept_dad", Value: "0"},
+			sysctl{Key: "net/ipv6/neigh/" + hostName + "/proxy_delay", Value: "0"})
+	}
+	if _, err := applySysctls(vref.ns, settings); err != nil {
+		return 0, err
+	}
+	if err := syncProxyNDP(vref.nl, host, e.Gateway6); err != nil {
+		return 0, err
+	}
+
+	if err := syncAddrs(iref.nl, peer, eniPrefixes(e)); err != nil {
+		return 0, fmt.Errorf("%s addresses: %w", ethName, err)
+	}
+	if err := linkUp(vref.nl, host); err != nil {
+		return 0, err
+	}
+	if err := linkUp(iref.nl, peer); err != nil {
+		return 0, err
+	}
+	if primary {
+		if err := ensureDefaultRoutes(iref.nl, peer, e); err != nil {
+			return 0, err
+		}
+	}
+	return host.Attrs().Index, nil
+}
+
+func lookupPair(vref, iref *nsRef, hostName, ethName string) (host, peer netlink.Link, err error) {
+	host, err = vref.nl.LinkByName(hostName)
+	if err != nil && !isNotFound(err) {
+		return nil, nil, fmt.Errorf("look up %s: %w", hostName, err)
+	}
+	peer, err = iref.nl.LinkByName(ethName)
+	if err != nil && !isNotFound(err) {
+		return nil, nil, fmt.Errorf("look up %s: %w", ethName, err)
+	}
+	return host, peer, nil
+}
+
+// vethPair reports whether host and peer are the two ends of one veth pair
+// (each one's IFLA_LINK is the other's index).
+func vethPair(host, peer netlink.Link) bool {
+	if host == nil || peer == nil || host.Type() != "veth" || peer.Type() != "veth" {
+		return false
+	}
+	return host.Attrs().ParentIndex == peer.Attrs().Index && peer.Attrs().ParentIndex == host.Attrs().Index
+}
+
+func isNotFound(err error) bool {
+	var nf netlink.LinkNotFoundError
+	return errors.As(err, &nf)
+}
+
+func linkUp(h *netlink.Handle, l netlink.Link) error {
+	if l.Attrs().Flags&net.FlagUp != 0 {
+		return nil
+	}
+	if err := h.LinkSetUp(l); err != nil {
+		return fmt.Errorf("set %s up: %w", l.Attrs().Name, err)
+	}
+	return nil
+}
+
+// eniPrefixes are the instance-side addresses: IPv4 with the vSwitch prefix
+// length so the instance sees its subnet, IPv6 likewise.
+func eniPrefixes(e dataplane.ENI) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(e.Addrs))
+	for _, ad := range e.Addrs {
+		bits := ad.BitLen()
+		switch {
+		case ad.Is4() && e.VSwitchCidr.IsValid():
+			bits = e.VSwitchCidr.Bits()
+		case ad.Is6() && e.VSwitchCidr6.IsValid():
+			bits = e.VSwitchCidr6.Bits()
+		}
+		out = append(out, netip.PrefixFrom(ad, bits))
+	}
+	return out
+}
+
+// syncAddrs makes the link's global addresses exactly want. IPv6 addresses
+// skip DAD (the VPC guarantees uniqueness) and get no prefix route: all
+// IPv6 traffic goes via the gateway, so the VPC namespace only has to
+// proxy NDP for the gateway, not for every neighbour.
+func syncAddrs(h *netlink.Handle, l netlink.Link, want []netip.Prefix) error {
+	have, err := h.AddrList(l, netlink.FAMILY_ALL)
+	if err != nil {
+		return fmt.Errorf("list addresses of %s: %w", l.Attrs().Name, err)
+	}
+	wantSet := map[netip.Prefix]bool{}
+	for _, p := range want {
+		wantSet[p] = true
+	}
+	haveSet := map[netip.Prefix]bool{}
+	for _, ad := range have {
+		ip, ok := netip.AddrFromSlice(ad.IP)
+		if !ok || ip.Unmap().IsLinkLocalUnicast() {
+			continue
+		}
+		ones, _ := ad.Mask.Size()
+		p := netip.PrefixFrom(ip.Unmap(), ones)
+		if wantSet[p] {
+			haveSet[p] = true
+			continue
+		}
+		if err := h.AddrDel(l, &ad); err != nil {
+			return fmt.Errorf("delete %s: %w", p, err)
+		}
+	}
+	for _, p := range want {
+		if haveSet[p] {
+			continue
+		}
+		ad := &netlink.Addr{IPNet: prefixIPNet(p)}
+		if p.Addr().Is6() {
+			ad.Flags = unix.IFA_F_NODAD | unix.IFA_F_NOPREFIXROUTE
+		}
+		if err := h.AddrReplace(l, ad); err != nil {
+			return fmt.Errorf("add %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func prefixIPNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}
+
+// ensureDefaultRoutes points the instance's default routes at the gateways.
+// onlink: the IPv6 gateway is not covered by a connected route.
+func ensureDefaultRoutes(h *netlink.Handle, eth netlink.Link, e dataplane.ENI) error {
+	for _, gw := range []netip.Addr{e.Gateway, e.Gateway6} {
+		if !gw.IsValid() {
+			continue
+		}
+		family := netlink.FAMILY_V4
+		if gw.Is6() {
+			family = netlink.FAMILY_V6
+		}
+		routes, err := h.RouteList(nil, family)
+		if err != nil {
+			return fmt.Errorf("list routes: %w", err)
+		}
+		ok := false
+		for _, r := range routes {
+			if isDefault(r) && r.LinkIndex == eth.Attrs().Index && r.Gw != nil && r.Gw.Equal(net.IP(gw.AsSlice())) {
+				ok = true
+			}
+		}
+		if ok {
+			continue
+		}
+		r := &netlink.Route{
+			Dst:       prefixIPNet(netip.PrefixFrom(netip.IPv6Unspecified(), 0)),
+			LinkIndex: eth.Attrs().Index,
+			Gw:        gw.AsSlice(),
+			Flags:     int(netlink.FLAG_ONLINK),
+			Protocol:  routeProto,
+		}
+		if gw.Is4() {
+			r.Dst = prefixIPNet(netip.PrefixFrom(netip.IPv4Unspecified(), 0))
+		}
+		if err := h.RouteReplace(r); err != nil {
+			return fmt.Errorf("default route via %s: %w", gw, err)
+		}
+	}
+	return nil
+}
+
+func isDefault(r netlink.Route) bool {
+	if r.Dst == nil {
+		return true
+	}
+	ones, _ := r.Dst.Mask.Size()
+	return ones == 0
+}
+
+// syncProxyNDP answers neighbour solicitations for the IPv6 gateway on the
+// host veth (IPv6 has no proxy_arp equivalent for whole subnets).
+func syncProxyNDP(h *netlink.Handle, host netlink.Link, gw6 netip.Addr) error {
+	have, err := h.NeighProxyList(host.Attrs().Index, netlink.FAMILY_V6)
+	if err != nil {
+		return fmt.Errorf("list proxy neighbours: %w", err)
+	}
+	found := false
+	for _, n := range have {
+		if gw6.IsValid() && n.IP.Equal(net.IP(gw6.AsSlice())) {
+			found = true
+			continue
+		}
+		if err := h.NeighDel(&n); err != nil {
+			return fmt.Errorf("delete proxy neighbour %s: %w", n.IP, err)
+		}
+	}
+	if found || !gw6.IsValid() {
+		return nil
+	}
+	n := &netlink.Neigh{
+		LinkIndex: host.Attrs().Index,
+		Family:    netlink.FAMILY_V6,
+		Flags:     netlink.NTF_PROXY,
+		IP:        gw6.AsSlice(),
+	}
+	if err := h.NeighAdd(n); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("proxy neighbour %s: %w", gw6, err)
+	}
+	return nil
+}
+
+// syncVPCRoutes makes the VPC namespace's Palisade routes exactly one host
+// route per ENI address through its veth. It returns errors per ENI.
+func syncVPCRoutes(vref *nsRef, enis []dataplane.ENI, hostIdx map[string]int) map[string]error {
+	errs := map[string]error{}
+	type target struct {
+		eni string
+		idx int
+	}
+	want := map[netip.Prefix]target{}
+	for _, e := range enis {
+		idx, ok := hostIdx[e.ID]
+		if !ok || idx == 0 {
+			continue
+		}
+		for _, ad := range e.Addrs {
+			want[netip.PrefixFrom(ad, ad.BitLen())] = target{e.ID, idx}
+		}
+	}
+	have := map[netip.Prefix]int{}
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		routes, err := vref.nl.RouteListFiltered(fam, &netlink.Route{Protocol: routeProto}, netlink.RT_FILTER_PROTOCOL)
+		if err != nil {
+			for _, e := range enis {
+				errs[e.ID] = fmt.Errorf("list routes: %w", err)
+			}
+			return errs
+		}
+		for _, r := range routes {
+			p, ok := ipNetPrefix(r.Dst)
+			if t, wanted := want[p]; ok && wanted && t.idx == r.LinkIndex {
+				have[p] = r.LinkIndex
+				continue
+			}
+			// Not desired (or through the wrong veth): ours, so delete.
+			if err := vref.nl.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
+				if t, wanted := want[p]; wanted {
+					errs[t.eni] = fmt.Errorf("delete route %s: %w", p, err)
+				}
+			}
+		}
+	}
+	for p, t := range want {
+		if _, ok := have[p]; ok {
+			continue
+		}
+		r := &netlink.Route{Dst: prefixIPNet(p), LinkIndex: t.idx, Protocol: routeProto}
+		if p.Addr().Is4() {
+			r.Scope = netlink.SCOPE_LINK
+		}
+		if err := vref.nl.RouteReplace(r); err != nil {
+			errs[t.eni] = fmt.Errorf("route %s: %w", p, err)
+		}
+	}
+	return errs
+}
+
+func ipNetPrefix(n *net.IPNet) (netip.Prefix, bool) {
+	if n == nil {
+		return netip.Prefix{}, false
+	}
+	ip, ok := netip.AddrFromSlice(n.IP)
+	if !ok {
+		return netip.Prefix{}, false
+	}
+	ones, _ := n.Mask.Size()
+	return netip.PrefixFrom(ip.Unmap(), ones), true
+}
+
+// pruneVPCLinks deletes host veths of ENIs no longer in the VPC.
+func pruneVPCLinks(vref *nsRef, names map[string]string) error {
+	keep := map[string]bool{}
+	for _, n := range names {
+		keep[n] = true
+	}
+	links, err := vref.nl.LinkList()
+	if err != nil {
+		return fmt.Errorf("netns %s: list links: %w", vref.name, err)
+	}
+	var errs []error
+	for _, l := range links {
+		name := l.Attrs().Name
+		if l.Type() != "veth" || !strings.HasPrefix(name, vethPrefix) || keep[name] {
+			continue
+		}
+		if err := vref.nl.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+			errs = append(errs, fmt.Errorf("netns %s: delete %s: %w", vref.name, name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// pruneInstanceLinks deletes the instance's veths that are not desired ENIs
+// (also removing their host ends in whatever VPC namespace they are).
+func pruneInstanceLinks(iref *nsRef, keep map[string]bool) error {
+	links, err := iref.nl.LinkList()
+	if err != nil {
+		return fmt.Errorf("netns %s: list links: %w", iref.name, err)
+	}
+	var errs []error
+	for _, l := range links {
+		if l.Type() != "veth" || keep[l.Attrs().Name] {
+			continue
+		}
+		if err := iref.nl.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+			errs = append(errs, fmt.Errorf("netns %s: delete %s: %w", iref.name, l.Attrs().Name, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// owned lists the namespaces carrying this Applier's marker.
+func (a *Applier) owned() ([]string, error) {
+	names, err := listNamedNS()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, n := range names {
+		if !isPalisadeNSName(n) {
+			continue
+		}
+		r, err := openNS(n)
+		if err != nil {
+			// Not a live namespace (e.g. a stale file): not provably ours.
+			continue
+		}
+		marker, err := nsMarker(r)
+		r.Close()
+		if err == nil && marker == a.marker {
+			out = append(out, n)
+		}
+	}
+	return out, nil
+}
+
+// pruneNamespaces deletes this Applier's namespaces that are not desired,
+// instances before VPCs.
+func (a *Applier) pruneNamespaces(desired map[string]bool) error {
+	names, err := a.owned()
+	if err != nil {
+		return err
+	}
+	var stale []string
+	for _, n := range names {
+		if !desired[n] {
+			stale = append(stale, n)
+		}
+	}
+	return a.deleteNamespaces(stale)
+}
+
+func (a *Applier) deleteNamespaces(names []string) error {
+	// Instances go first, so their veths (and the host ends) vanish before
+	// the router namespaces.
+	slices.SortFunc(names, func(x, y string) int {
+		xi, yi := strings.HasPrefix(x, instanceNSPrefix), strings.HasPrefix(y, instanceNSPrefix)
+		if xi != yi {
+			if xi {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(x, y)
+	})
+	var errs []error
+	for _, n := range names {
+		if err := a.deleteNS(n); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		a.log.Info("deleted namespace", "netns", n)
+	}
+	return errors.Join(errs...)
+}
+
+// deleteNS removes the namespace's veths first: the namespace itself lives
+// on while any process remains in it, but its links should not.
+func (a *Applier) deleteNS(name string) error {
+	if r, err := openNS(name); err == nil {
+		links, lerr := r.nl.LinkList()
+		if lerr == nil {
+			for _, l := range links {
+				if l.Type() == "veth" {
+					_ = r.nl.LinkDel(l) // best effort: namespace teardown removes it anyway
+				}
+			}
+		}
+		r.Close()
+	}
+	return deleteNamedNS(name)
+}
+
+// Cleanup removes every namespace carrying this Applier's marker, and with
+// them all links, routes and nftables tables Palisade made; nothing else.
+func (a *Applier) Cleanup(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	names, err := a.owned()
+	if err != nil {
+		return err
+	}
+	return a.deleteNamespaces(names)
+}
+
+// Namespaces lists the namespaces carrying this Applier's marker.
+func (a *Applier) Namespaces() ([]string, error) {
+	return a.owned()
+}
+
+// InstanceExec runs cmd inside the instance's namespace with the given
+// standard streams and returns its exit code. err is set only when the
+// command could not be run at all (or the instance is not ours).
+func (a *Applier) InstanceExec(ctx context.Context, instanceID string, cmd []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
+	if len(cmd) == 0 {
+		return -1, errors.New("instance exec: empty command")
+	}
+	if err := validNSName(instanceID, instanceNSPrefix); err != nil {
+		return -1, fmt.Errorf("instance exec: %w", err)
+	}
+	r, err := openNS(instanceID)
+	if err != nil {
+		return -1, fmt.Errorf("instance exec: %w", err)
+	}
+	marker, err := nsMarker(r)
+	r.Close()
+	if err != nil {
+		return -1, fmt.Errorf("instance exec: %w", err)
+	}
+	if marker != a.marker {
+		return -1, fmt.Errorf("instance exec: namespace %s is not Palisade's", instanceID)
+	}
+	// `ip netns exec` also remounts /sys for the namespace, as users expect.
+	c := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", instanceID}, cmd...)...)
+	c.Stdin, c.Stdout, c.Stderr = stdin, stdout, stderr
+	err = c.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode(), nil
+	}
+	if err != nil {
+		return -1, fmt.Errorf("instance exec %s: %w", instanceID, err)
+	}
+	return 0, nil
+}
