@@ -9,8 +9,7 @@ import (
 func registerAll(rt *api.Router, svc *service.Service) {
 	api.RegisterPalisade(rt, svc)
 	api.RegisterSecurityGroups(rt, svc)
-	// TODO(lead): enable each family as its helper lands it.
-	// api.RegisterRegions(rt, svc)
-	// api.RegisterVPC(rt, svc)
+	api.RegisterRegions(rt, svc)
+	api.RegisterVPC(rt, svc)
 	// api.RegisterInstances(rt, svc)
 }

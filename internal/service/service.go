@@ -96,6 +96,11 @@ func (s *Service) Store() store.Store { return s.st }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Second) }
 
+// stamp is the creation time of listed resources: full precision, so that
+// resources created within one second still list in creation order (the
+// API shows it to the second).
+func (s *Service) stamp() time.Time { return s.cfg.Now().UTC() }
+
 // NewID returns prefix + "-" + 20 lowercase alphanumerics, like the cloud's IDs.
 func NewID(prefix string) string {
 	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
