@@ -17,21 +17,21 @@ type ipv6CidrItem struct {
 }
 
 type vpcItem struct {
-	VpcId           string
-	RegionId        string
-	Status          string
-	VpcName         string
-	CreationTime    string
-	CidrBlock       string
-	Ipv6CidrBlock   string
-	EnabledIpv6     bool
-	VRouterId       string
-	Description     string
-	IsDefault       bool
-	OwnerId         int64
-	ResourceGroupId string
-	NetworkAclNum   string
-	VSwitchIds      struct{ VSwitchId []string }
+	VpcId               string
+	RegionId            string
+	Status              string
+	VpcName             string
+	CreationTime        string
+	CidrBlock           string
+	Ipv6CidrBlock       string
+	EnabledIpv6         bool
+	VRouterId           string
+	Description         string
+	IsDefault           bool
+	OwnerId             int64
+	ResourceGroupId     string
+	NetworkAclNum       string
+	VSwitchIds          struct{ VSwitchId []string }
 	SecondaryCidrBlocks struct {
 		SecondaryCidrBlock []string
 	}
@@ -372,7 +372,7 @@ func RegisterRegions(rt *Router, svc *service.Service) {
 		}
 		type zone struct {
 			ZoneId, LocalName, ZoneType string
-			AvailableResourceCreation  struct{ ResourceTypes []string }
+			AvailableResourceCreation   struct{ ResourceTypes []string }
 		}
 		var resp struct{ Zones struct{ Zone []zone } }
 		resp.Zones.Zone = make([]zone, 0, len(zones))
