@@ -11,5 +11,5 @@ func registerAll(rt *api.Router, svc *service.Service) {
 	api.RegisterSecurityGroups(rt, svc)
 	api.RegisterRegions(rt, svc)
 	api.RegisterVPC(rt, svc)
-	// api.RegisterInstances(rt, svc)
+	api.RegisterInstances(rt, svc)
 }
