@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/palisade-project/palisade/internal/dataplane"
@@ -56,6 +58,9 @@ type Agent struct {
 	// applied is the last revision fully applied (read by tests and the
 	// status heartbeat).
 	applied chan int64
+	// fwLoaded holds the VPCs whose program this agent has loaded into
+	// their current namespace (only the reconciling goroutine uses it).
+	fwLoaded map[string]bool
 }
 
 // New returns an agent.
@@ -69,7 +74,7 @@ func New(cfg Config) *Agent {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1)}
+	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}}
 }
 
 // Applied returns a channel that receives the revision of every completed
@@ -132,11 +137,17 @@ func (a *Agent) drain(events <-chan store.Event) {
 	}
 }
 
-// Reconcile applies the desired state of one store snapshot: topology
-// first, then each VPC's security-group program (until it is loaded the
-// VPC's ENIs pass nothing: the program's guard drops unknown ENI
-// interfaces), then the flows the new policy denies are cut, then status
-// is reported.
+// Reconcile applies the desired state of one store snapshot. Each VPC's
+// security-group program is loaded before the topology changes, so a new
+// ENI is filtered from its first packet (until its chain is in the program
+// the guard drops its unknown interface). A VPC whose namespace does not
+// exist yet cannot hold a program: it is first applied without ENIs (which
+// creates the namespace), its program is loaded, and only then do its ENIs
+// get their links; if that load fails they stay out (fail closed: a VPC
+// namespace without the table would forward everything). So do the ENIs
+// of a VPC whose load fails and into which this agent has not loaded a
+// program yet. Then the flows the new policy denies are cut, and status
+// is reported. Reconcile must not run concurrently with itself or Run.
 func (a *Agent) Reconcile(ctx context.Context) error {
 	var d *Desired
 	err := a.cfg.Store.View(ctx, func(tx store.ReadTxn) error {
@@ -147,19 +158,60 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("build desired state: %w", err)
 	}
-	st, topoErr := a.cfg.Topology.Apply(ctx, d.Host)
 	var errList []error
+	fwOK := map[string]bool{}
+	var missing, failed []string // VPCs without namespace; without a program
+	present := map[string]bool{}
+	for _, v := range d.Host.VPCs {
+		present[v.ID] = true
+		err := a.cfg.Firewall.Load(ctx, v.ID, d.Programs[v.ID])
+		switch {
+		case err == nil:
+			fwOK[v.ID] = true
+		case errors.Is(err, fs.ErrNotExist):
+			missing = append(missing, v.ID)
+		default:
+			errList = append(errList, fmt.Errorf("security groups of %s: %w", v.ID, err))
+			// A program this agent loaded earlier is still in place (its
+			// guard drops interfaces it does not know): the ENIs stay.
+			// Otherwise the namespace may have no table at all.
+			if !a.fwLoaded[v.ID] {
+				failed = append(failed, v.ID)
+			}
+		}
+	}
+	for id := range a.fwLoaded {
+		if !present[id] {
+			delete(a.fwLoaded, id) // its namespace goes away
+		}
+	}
+	if len(missing) > 0 {
+		// Create the missing namespaces without ENIs, then load their
+		// programs.
+		if _, err := a.cfg.Topology.Apply(ctx, withoutENIs(d.Host, append(slices.Clone(failed), missing...))); err != nil {
+			a.log.Warn("create namespaces of new VPCs", "err", err)
+		}
+		for _, id := range missing {
+			if err := a.cfg.Firewall.Load(ctx, id, d.Programs[id]); err != nil {
+				failed = append(failed, id)
+				errList = append(errList, fmt.Errorf("security groups of %s: %w", id, err))
+				continue
+			}
+			fwOK[id] = true
+		}
+	}
+	for id := range fwOK {
+		a.fwLoaded[id] = true
+	}
+	host := withoutENIs(d.Host, failed)
+	st, topoErr := a.cfg.Topology.Apply(ctx, host)
 	if topoErr != nil {
 		errList = append(errList, fmt.Errorf("topology: %w", topoErr))
 	}
-	fwOK := map[string]bool{}
 	for _, v := range d.Host.VPCs {
-		p := d.Programs[v.ID]
-		if err := a.cfg.Firewall.Load(ctx, v.ID, p); err != nil {
-			errList = append(errList, fmt.Errorf("security groups of %s: %w", v.ID, err))
+		if !fwOK[v.ID] {
 			continue
 		}
-		fwOK[v.ID] = true
 		n, err := a.cfg.Firewall.CutDenied(ctx, v.ID, d.World)
 		if err != nil {
 			errList = append(errList, fmt.Errorf("cut denied flows in %s: %w", v.ID, err))
@@ -174,6 +226,22 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	}
 	a.applied <- d.Revision
 	return errors.Join(errList...)
+}
+
+// withoutENIs returns h with the ENIs of the listed VPCs left out (the
+// VPCs themselves, their namespaces and gateways, stay).
+func withoutENIs(h dataplane.Host, vpcIDs []string) dataplane.Host {
+	if len(vpcIDs) == 0 {
+		return h
+	}
+	out := dataplane.Host{VPCs: make([]dataplane.VPC, len(h.VPCs))}
+	for i, v := range h.VPCs {
+		if slices.Contains(vpcIDs, v.ID) {
+			v.ENIs = nil
+		}
+		out.VPCs[i] = v
+	}
+	return out
 }
 
 // report moves local instances to Running and their ENIs to InUse once

@@ -48,8 +48,12 @@ func (f *NftFirewall) Script(p *policy.Program) string {
 	return "table inet " + policy.TableName + " {}\ndelete table inet " + policy.TableName + "\n" + p.Render()
 }
 
-// Load implements Firewall.
+// Load implements Firewall. It fails with an error wrapping
+// fs.ErrNotExist when the VPC namespace does not exist.
 func (f *NftFirewall) Load(ctx context.Context, vpcID string, p *policy.Program) error {
+	if _, err := os.Stat(f.nsPath(vpcID)); err != nil {
+		return fmt.Errorf("namespace of %s: %w", vpcID, err)
+	}
 	script := f.Script(p)
 	if f.loaded == nil {
 		f.loaded = map[string]loadedTable{}

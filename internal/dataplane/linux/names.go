@@ -36,6 +36,10 @@ const (
 	instanceNSPrefix = "i-"
 )
 
+// VethPrefix starts the host-side interface name of every ENI; the agent's
+// fail-closed guard drops packets of unknown interfaces with this prefix.
+const VethPrefix = vethPrefix
+
 // VethName derives the host-side veth name of an ENI: "pv" followed by the
 // first 13 characters of the part of the ID after its last '-'. It is
 // deterministic and at most 15 characters. Palisade's IDs carry 20 random

@@ -116,10 +116,17 @@ func createNamedNS(name string) error {
 		if err := os.MkdirAll(netnsDir, 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", netnsDir, err)
 		}
-		// Like iproute2: shared propagation so the bind mounts show up in
-		// other mount namespaces. Best effort: it fails harmlessly when
-		// /run/netns is not a mount point, and the bind still works here.
-		_ = unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+		// Like iproute2: make /run/netns a shared mount point (binding it
+		// onto itself first if it is not one), so the bind mounts show up
+		// in other mount namespaces. It must be a mount point before the
+		// first namespace is bound in it: otherwise a later `ip netns add`
+		// binds /run/netns over our mounts, hiding them, and deleting
+		// their files fails with EBUSY. Best effort beyond that.
+		if err := unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, ""); errors.Is(err, unix.EINVAL) {
+			if unix.Mount(netnsDir, netnsDir, "none", unix.MS_BIND|unix.MS_REC, "") == nil {
+				_ = unix.Mount("", netnsDir, "none", unix.MS_SHARED|unix.MS_REC, "")
+			}
+		}
 		path := filepath.Join(netnsDir, name)
 		f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE|os.O_EXCL, 0o444)
 		if err != nil {

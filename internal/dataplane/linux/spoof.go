@@ -169,12 +169,15 @@ func rebuildSpoofTable(conn *nftables.Conn, table *nftables.Table, want4, want6 
 	conn.AddTable(table)
 	conn.DelTable(table)
 	conn.AddTable(table)
+	// Explicit set IDs (they only need to be unique within this
+	// transaction): with ID 0, AddSet increments a package-global counter
+	// without synchronisation, a data race between concurrent Appliers.
 	set4 := &nftables.Set{
-		Table: table, Name: spoofSet4, Concatenation: true,
+		Table: table, Name: spoofSet4, Concatenation: true, ID: 1,
 		KeyType: nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIPAddr),
 	}
 	set6 := &nftables.Set{
-		Table: table, Name: spoofSet6, Concatenation: true,
+		Table: table, Name: spoofSet6, Concatenation: true, ID: 2,
 		KeyType: nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIP6Addr),
 	}
 	if err := conn.AddSet(set4, elements(want4)); err != nil {
