@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
 	ecsv2 "github.com/alibabacloud-go/ecs-20140526/v7/client"
@@ -54,12 +55,22 @@ type Env struct {
 	Admin    Creds
 	DataDir  string
 	App      *app.App
+	// Up is the control plane with its local agent when Start was given
+	// WithAgent; nil otherwise.
+	Up *app.Up
 }
 
 type config struct {
 	opts   app.Options
 	routes []func(*api.Router, *service.Service)
+	agent  bool
+	tag    string
 }
+
+// WithAgent runs a local agent beside the server (as `palisade up` does):
+// the default zone's instances become real namespaces tagged with tag, and
+// they are removed from the kernel in t.Cleanup. Needs root.
+func WithAgent(tag string) Option { return func(c *config) { c.agent, c.tag = true, tag } }
 
 // Option changes how Start builds the server.
 type Option func(*config)
@@ -100,7 +111,19 @@ func Start(t testing.TB, opts ...Option) *Env {
 	if c.opts.Logger == nil {
 		c.opts.Logger = slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	a, err := app.New(c.opts)
+	var (
+		a   *app.App
+		up  *app.Up
+		err error
+	)
+	if c.agent {
+		up, err = app.NewUp(app.UpOptions{Options: c.opts, Tag: c.tag, Resync: time.Second})
+		if up != nil {
+			a = up.App
+		}
+	} else {
+		a, err = app.New(c.opts)
+	}
 	if err != nil {
 		t.Fatalf("apitest: start server: %v", err)
 	}
@@ -109,11 +132,20 @@ func Start(t testing.TB, opts ...Option) *Env {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx) }()
+	if up != nil {
+		go func() { done <- up.Run(ctx) }()
+	} else {
+		go func() { done <- a.Serve(ctx) }()
+	}
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("apitest: server shutdown: %v", err)
+		}
+		if up != nil {
+			if err := up.Applier.Cleanup(context.Background()); err != nil {
+				t.Errorf("apitest: kernel cleanup: %v", err)
+			}
 		}
 	})
 	acct, key := a.Admin()
@@ -122,6 +154,7 @@ func Start(t testing.TB, opts ...Option) *Env {
 		Admin:    Creds{AccessKeyID: key.ID, Secret: key.Secret, AccountID: acct.ID},
 		DataDir:  c.opts.DataDir,
 		App:      a,
+		Up:       up,
 	}
 }
 

@@ -1,0 +1,218 @@
+// Package apiclient calls Palisade's RPC API (ECS, VPC and Palisade's own
+// actions) with the official Alibaba Cloud Go SDK's CommonRequest, so the
+// CLI signs and sends requests exactly as any SDK user does.
+//
+//	c, err := apiclient.New(apiclient.Options{Endpoint: "127.0.0.1:8787", AccessKeyID: id, AccessKeySecret: secret})
+//	out, err := c.Call(ctx, apiclient.VersionECS, "DescribeSecurityGroups", nil)
+//	var ae *apiclient.APIError
+//	if errors.As(err, &ae) { fmt.Println(ae.Code) }
+package apiclient
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	stderrors "errors"
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
+	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+)
+
+// API versions (the server dispatches on Version and Action).
+const (
+	VersionECS      = "2014-05-26"
+	VersionVPC      = "2016-04-28"
+	VersionPalisade = "2026-11-01"
+)
+
+// DefaultRegion is the region of a Palisade server unless started with another.
+const DefaultRegion = "local"
+
+// Options configures a Client.
+type Options struct {
+	// Endpoint is "host:port" (plain HTTP) or "http://host:port" /
+	// "https://host:port".
+	Endpoint        string
+	AccessKeyID     string
+	AccessKeySecret string
+	Region          string // empty: DefaultRegion
+	// InsecureTLS skips certificate verification for https endpoints.
+	InsecureTLS bool
+	// Timeout bounds each request (connect + read); zero: 30s.
+	Timeout time.Duration
+}
+
+// Client sends RPC requests to one Palisade endpoint.
+type Client struct {
+	sdk    *sdk.Client
+	scheme string // requests.HTTP or requests.HTTPS
+	domain string // host:port
+}
+
+// APIError is an error answered by the server (a non-2xx response).
+type APIError struct {
+	Code       string
+	Message    string
+	RequestID  string
+	HTTPStatus int
+}
+
+func (e *APIError) Error() string {
+	if e.Code == "" {
+		return e.Message
+	}
+	return e.Code + ": " + e.Message
+}
+
+// ParseEndpoint splits an endpoint into the SDK's scheme ("HTTP" or
+// "HTTPS") and domain (host:port). A bare host:port means plain HTTP; a
+// missing port is 80 for http and 443 for https.
+func ParseEndpoint(endpoint string) (scheme, domain string, err error) {
+	ep := strings.TrimSpace(endpoint)
+	if ep == "" {
+		return "", "", fmt.Errorf("empty endpoint")
+	}
+	scheme = requests.HTTP
+	if strings.Contains(ep, "://") {
+		u, err := url.Parse(ep)
+		if err != nil {
+			return "", "", fmt.Errorf("invalid endpoint %q: %v", endpoint, err)
+		}
+		switch strings.ToLower(u.Scheme) {
+		case "http":
+		case "https":
+			scheme = requests.HTTPS
+		default:
+			return "", "", fmt.Errorf("invalid endpoint %q: scheme must be http or https", endpoint)
+		}
+		if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil {
+			return "", "", fmt.Errorf("invalid endpoint %q: only scheme://host:port is allowed", endpoint)
+		}
+		ep = u.Host
+	}
+	if ep == "" || strings.ContainsAny(ep, "/?#@ ") {
+		return "", "", fmt.Errorf("invalid endpoint %q: want host:port or http(s)://host:port", endpoint)
+	}
+	host, port, err := net.SplitHostPort(ep)
+	if err != nil {
+		// No port: use the scheme's default.
+		host, port = strings.Trim(ep, "[]"), "80"
+		if scheme == requests.HTTPS {
+			port = "443"
+		}
+	}
+	if host == "" {
+		return "", "", fmt.Errorf("invalid endpoint %q: empty host", endpoint)
+	}
+	return scheme, net.JoinHostPort(host, port), nil
+}
+
+// New returns a client; it does not contact the server.
+func New(opts Options) (*Client, error) {
+	scheme, domain, err := ParseEndpoint(opts.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if opts.AccessKeyID == "" || opts.AccessKeySecret == "" {
+		return nil, fmt.Errorf("missing access key id or secret")
+	}
+	region := opts.Region
+	if region == "" {
+		region = DefaultRegion
+	}
+	c, err := sdk.NewClientWithAccessKey(region, opts.AccessKeyID, opts.AccessKeySecret)
+	if err != nil {
+		return nil, fmt.Errorf("create SDK client: %w", err)
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
+	c.SetConnectTimeout(timeout)
+	c.SetReadTimeout(timeout)
+	// Never send loopback traffic through an HTTP(S)_PROXY of the environment.
+	c.SetNoProxy("127.0.0.1,localhost,::1")
+	if opts.InsecureTLS {
+		c.SetHTTPSInsecure(true)
+	}
+	return &Client{sdk: c, scheme: scheme, domain: domain}, nil
+}
+
+// Domain is the endpoint's host:port.
+func (c *Client) Domain() string { return c.domain }
+
+// Scheme is "HTTP" or "HTTPS".
+func (c *Client) Scheme() string { return c.scheme }
+
+func product(version string) string {
+	switch version {
+	case VersionECS:
+		return "Ecs"
+	case VersionVPC:
+		return "Vpc"
+	default:
+		return "Palisade"
+	}
+}
+
+// Call sends action (POST, parameters in the query string, signature 1.0)
+// and returns the decoded JSON response. Numbers are json.Number. A server
+// error is an *APIError; transport errors are returned wrapped.
+func (c *Client) Call(ctx context.Context, version, action string, params map[string]string) (map[string]any, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	req := requests.NewCommonRequest()
+	req.Method = requests.POST
+	req.Scheme = c.scheme
+	req.Domain = c.domain
+	req.Product = product(version)
+	req.Version = version
+	req.ApiName = action
+	for k, v := range params {
+		req.QueryParams[k] = v
+	}
+
+	type result struct {
+		body []byte
+		err  error
+	}
+	done := make(chan result, 1)
+	go func() {
+		resp, err := c.sdk.ProcessCommonRequest(req)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		done <- result{body: resp.GetHttpContentBytes()}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if r.err != nil {
+		var se *sdkerrors.ServerError
+		if stderrors.As(r.err, &se) {
+			return nil, &APIError{Code: se.ErrorCode(), Message: se.Message(), RequestID: se.RequestId(), HTTPStatus: se.HttpStatus()}
+		}
+		return nil, fmt.Errorf("%s: %w", action, r.err)
+	}
+	out := map[string]any{}
+	if len(bytes.TrimSpace(r.body)) == 0 {
+		return out, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec.UseNumber()
+	if err := dec.Decode(&out); err != nil {
+		return nil, fmt.Errorf("%s: response is not a JSON object: %v", action, err)
+	}
+	return out, nil
+}

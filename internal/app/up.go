@@ -1,0 +1,153 @@
+package app
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/palisade-project/palisade/internal/agent"
+	"github.com/palisade-project/palisade/internal/dataplane/linux"
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/store"
+)
+
+// UpOptions configures RunUp: a control plane and a local agent that puts
+// the zone's VPCs, vSwitches, instances and security groups in the kernel.
+type UpOptions struct {
+	Options
+	// Zone is the zone this host serves (default "<region>-a").
+	Zone string
+	// Tag separates the kernel objects of several Palisades on one host
+	// (tests); empty in production.
+	Tag string
+	// Resync is the period of the agent's drift repair (default 10 s).
+	Resync time.Duration
+	// Started, when set, is called once the API serves and the agent runs.
+	Started func(*App, *agent.Agent)
+}
+
+// Up is a running control plane with its local agent.
+type Up struct {
+	*App
+	Agent   *agent.Agent
+	Applier *linux.Applier
+	zone    string
+}
+
+// NewUp opens the control plane for the local zone and builds the agent.
+func NewUp(o UpOptions) (*Up, error) {
+	if o.Region == "" {
+		o.Region = DefaultRegion
+	}
+	if o.Zone == "" {
+		o.Zone = o.Region + "-a"
+	}
+	zone := o.Zone
+	o.ZoneServed = func(z string) bool { return z == zone }
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	a, err := New(o.Options)
+	if err != nil {
+		return nil, err
+	}
+	if err := registerZone(a, zone); err != nil {
+		a.Close()
+		return nil, err
+	}
+	applier := linux.New(linux.Config{Tag: o.Tag, Logger: o.Logger})
+	ag := agent.New(agent.Config{
+		Store:    a.Service().Store(),
+		Zone:     zone,
+		Topology: applier,
+		Firewall: &agent.NftFirewall{GuardPrefix: linux.VethPrefix},
+		Status:   a.Service(),
+		IfName:   linux.VethName,
+		Resync:   o.Resync,
+		Logger:   o.Logger,
+	})
+	return &Up{App: a, Agent: ag, Applier: applier, zone: zone}, nil
+}
+
+func putZone(tx store.Txn, z model.ZoneStatus) error {
+	b, err := json.Marshal(z)
+	if err != nil {
+		return err
+	}
+	return tx.Put(model.PrefixZoneStatus+z.ZoneID, b)
+}
+
+func hostname() string {
+	h, err := os.Hostname()
+	if err != nil {
+		return "localhost"
+	}
+	return h
+}
+
+// registerZone records the zone so that DescribeZones lists it.
+func registerZone(a *App, zone string) error {
+	_, err := a.Service().Store().Update(context.Background(), func(tx store.Txn) error {
+		return putZone(tx, model.ZoneStatus{ZoneID: zone, Host: hostname(), LastSeen: time.Now().UTC()})
+	})
+	if err != nil {
+		return fmt.Errorf("register zone %s: %w", zone, err)
+	}
+	return nil
+}
+
+// Run serves the API and runs the agent until ctx ends. The kernel keeps
+// its state when Palisade stops (workloads keep their network); CleanupKernel
+// removes it.
+func (u *Up) Run(ctx context.Context) error {
+	// The agent stops before the server: Serve closes the store the agent
+	// reads and reports status through.
+	agentCtx, stopAgent := context.WithCancel(context.Background())
+	defer stopAgent()
+	agentErr := make(chan error, 1)
+	go func() { agentErr <- u.Agent.Run(agentCtx) }()
+	serveCtx, stopServe := context.WithCancel(context.Background())
+	defer stopServe()
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- u.Serve(serveCtx) }()
+	var errServe error
+	select {
+	case <-ctx.Done():
+		stopAgent()
+		errAgent := <-agentErr
+		stopServe()
+		return errors.Join(errAgent, <-serveErr)
+	case errServe = <-serveErr:
+	case errAgent := <-agentErr:
+		// The agent gave up (it retries transient errors itself): stop serving
+		// rather than pretend the zone is enforced.
+		stopServe()
+		return errors.Join(fmt.Errorf("agent: %w", errAgent), <-serveErr)
+	}
+	stopAgent()
+	return errors.Join(errServe, <-agentErr)
+}
+
+// RunUp runs NewUp(o).Run(ctx) and closes everything after.
+func RunUp(ctx context.Context, o UpOptions) error {
+	u, err := NewUp(o)
+	if err != nil {
+		return err
+	}
+	defer u.Close()
+	if o.Started != nil {
+		o.Started(u.App, u.Agent)
+	}
+	u.log.Info("palisade up", "listen", u.Addr(), "zone", u.zone, "data_dir", u.opts.DataDir)
+	return u.Run(ctx)
+}
+
+// CleanupKernel removes every namespace, link, route and nftables table
+// that Palisade made on this host (those carrying the marker of tag).
+func CleanupKernel(ctx context.Context, tag string, log *slog.Logger) error {
+	return linux.New(linux.Config{Tag: tag, Logger: log}).Cleanup(ctx)
+}

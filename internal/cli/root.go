@@ -1,0 +1,229 @@
+// Package cli is the palisade command line: the server and a client of
+// Palisade's ECS/VPC-compatible API (accounts, VPCs, vSwitches, security
+// groups, instances, ENIs).
+//
+// The command tree is built by NewRootCommand from an Env, so tests run it
+// in-process; Execute runs it and turns errors into "Error: ..." on stderr
+// and an exit code; Main is the binary's entry point.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palisade-project/palisade/internal/apiclient"
+	"github.com/palisade-project/palisade/internal/app"
+)
+
+// Environment variables read by the CLI.
+const (
+	EnvEndpoint     = "PALISADE_ENDPOINT"
+	EnvAccessKeyID  = "ALIBABA_CLOUD_ACCESS_KEY_ID"
+	EnvAccessSecret = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+)
+
+// Output formats.
+const (
+	OutputTable = "table"
+	OutputJSON  = "json"
+)
+
+// Env is what the commands read and write instead of the process globals.
+type Env struct {
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	Getenv func(string) string
+	// Exec runs an external program with the given stdio and returns its
+	// exit code (instance exec); nil runs it with os/exec.
+	Exec func(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) (int, error)
+}
+
+// OSEnv is the process's environment.
+func OSEnv() Env {
+	return Env{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Getenv: os.Getenv}
+}
+
+func (e Env) withDefaults() Env {
+	if e.Stdin == nil {
+		e.Stdin = eofReader{}
+	}
+	if e.Stdout == nil {
+		e.Stdout = io.Discard
+	}
+	if e.Stderr == nil {
+		e.Stderr = io.Discard
+	}
+	if e.Getenv == nil {
+		e.Getenv = func(string) string { return "" }
+	}
+	if e.Exec == nil {
+		e.Exec = runProgram
+	}
+	return e
+}
+
+type eofReader struct{}
+
+func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
+
+// ExitError asks Execute to exit with Code without printing anything more
+// (the exit status of a program run by instance exec).
+type ExitError struct{ Code int }
+
+func (e *ExitError) Error() string { return fmt.Sprintf("exit status %d", e.Code) }
+
+// Main runs the CLI with the process's arguments and environment and exits.
+// SIGINT and SIGTERM cancel the command's context.
+func Main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := Execute(ctx, OSEnv(), os.Args[1:])
+	stop()
+	os.Exit(code)
+}
+
+// Execute runs the command tree with args and returns the exit code: 0 on
+// success, the program's code for instance exec, else 1 after printing
+// "Error: <Code>: <Message>" (API errors) or "Error: <message>" to stderr.
+func Execute(ctx context.Context, env Env, args []string) int {
+	env = env.withDefaults()
+	root := NewRootCommand(env)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return 0
+	}
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	fmt.Fprintf(env.Stderr, "Error: %v\n", err)
+	return 1
+}
+
+// cli holds the global flags and the environment of one command tree.
+type cli struct {
+	env      Env
+	endpoint string
+	output   string
+	dataDir  string
+	region   string
+}
+
+// NewRootCommand builds the palisade command tree. Errors are returned by
+// Execute*, not printed (SilenceErrors); use Execute for the printing.
+func NewRootCommand(env Env) *cobra.Command {
+	env = env.withDefaults()
+	c := &cli{env: env}
+	defEndpoint := env.Getenv(EnvEndpoint)
+	if defEndpoint == "" {
+		defEndpoint = app.DefaultListen
+	}
+	root := &cobra.Command{
+		Use:   "palisade",
+		Short: "Self-hosted emulator of Alibaba Cloud's ECS/VPC network API",
+		Long: `Palisade emulates Alibaba Cloud's ECS and VPC network API (VPCs, vSwitches,
+security groups, instances, ENIs) on your own hosts. "palisade server" runs the
+API; the other commands are a client of it, signed with an access key like any
+Alibaba Cloud SDK.
+
+Credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID and
+ALIBABA_CLOUD_ACCESS_KEY_SECRET, or else from <data-dir>/credentials.json,
+which the server writes with the admin key when it starts.`,
+		Example: `  palisade server --data-dir ./palisade-data &
+  palisade account create alice
+  palisade sg create --vpc vpc-xxx --name web
+  palisade sg rule add sg-xxx --direction ingress --protocol tcp --port 80 --cidr 0.0.0.0/0
+  palisade sg list --output json`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if c.output != OutputTable && c.output != OutputJSON {
+				return fmt.Errorf("invalid --output %q: use table or json", c.output)
+			}
+			return nil
+		},
+	}
+	root.SetIn(env.Stdin)
+	root.SetOut(env.Stdout)
+	root.SetErr(env.Stderr)
+	pf := root.PersistentFlags()
+	pf.StringVar(&c.endpoint, "endpoint", defEndpoint, "API endpoint, host:port or http(s)://host:port (env "+EnvEndpoint+")")
+	pf.StringVarP(&c.output, "output", "o", OutputTable, "output format: table or json")
+	pf.StringVar(&c.dataDir, "data-dir", app.DefaultDataDir, "data directory (the server's store; the client reads credentials.json from it)")
+	pf.StringVar(&c.region, "region", app.DefaultRegion, "region ID (the server's region; clients must send the same)")
+	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{OutputTable, OutputJSON}, cobra.ShellCompDirectiveNoFileComp))
+
+	root.AddCommand(
+		c.serverCommand(),
+		c.accountCommand(),
+		c.vpcCommand(),
+		c.vswitchCommand(),
+		c.sgCommand(),
+		c.instanceCommand(),
+		c.eniCommand(),
+	)
+	markGroups(root)
+	return root
+}
+
+// markGroups makes every command without an action refuse arguments, so
+// "palisade sg frobnicate" is an error ("unknown command") rather than a
+// help screen with exit code 0.
+func markGroups(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		if !sub.Runnable() && sub.HasSubCommands() {
+			sub.Args = cobra.NoArgs
+			sub.RunE = func(cmd *cobra.Command, args []string) error { return cmd.Help() }
+		}
+		markGroups(sub)
+	}
+}
+
+// credentials returns the access key: the environment first, else
+// <data-dir>/credentials.json.
+func (c *cli) credentials() (id, secret string, err error) {
+	id, secret = c.env.Getenv(EnvAccessKeyID), c.env.Getenv(EnvAccessSecret)
+	if id != "" && secret != "" {
+		return id, secret, nil
+	}
+	if id != "" || secret != "" {
+		return "", "", fmt.Errorf("set both %s and %s, or neither", EnvAccessKeyID, EnvAccessSecret)
+	}
+	cr, err := app.ReadCredentials(c.dataDir)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return "", "", fmt.Errorf("no credentials: set %s and %s, or point --data-dir at the server's data directory (no %s in %q)",
+				EnvAccessKeyID, EnvAccessSecret, app.CredentialsFile, c.dataDir)
+		}
+		return "", "", fmt.Errorf("read credentials: %w", err)
+	}
+	if cr.AccessKeyID == "" || cr.AccessKeySecret == "" {
+		return "", "", fmt.Errorf("%s in %q has no access key", app.CredentialsFile, c.dataDir)
+	}
+	return cr.AccessKeyID, cr.AccessKeySecret, nil
+}
+
+func (c *cli) client() (*apiclient.Client, error) {
+	id, secret, err := c.credentials()
+	if err != nil {
+		return nil, err
+	}
+	return apiclient.New(apiclient.Options{Endpoint: c.endpoint, AccessKeyID: id, AccessKeySecret: secret, Region: c.region})
+}
+
+// call sends one action.
+func (c *cli) call(cmd *cobra.Command, version, action string, params map[string]string) (map[string]any, error) {
+	cl, err := c.client()
+	if err != nil {
+		return nil, err
+	}
+	return cl.Call(cmd.Context(), version, action, params)
+}

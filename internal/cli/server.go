@@ -1,0 +1,42 @@
+package cli
+
+import (
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palisade-project/palisade/internal/app"
+)
+
+func (c *cli) serverCommand() *cobra.Command {
+	var listen string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run the Palisade API server",
+		Long: `Run the Palisade API server (ECS 2014-05-26, VPC 2016-04-28 and Palisade
+2026-11-01 actions) on --listen, with its bbolt store in --data-dir and serving
+the region --region. It stops gracefully on SIGINT or SIGTERM.
+
+On start it ensures the admin account and writes its access key to
+<data-dir>/credentials.json (mode 0600), where the client commands find it.
+PALISADE_ROOT_ACCESS_KEY_ID and PALISADE_ROOT_ACCESS_KEY_SECRET preset that key.`,
+		Example: `  palisade server
+  palisade server --listen 0.0.0.0:8787 --data-dir /var/lib/palisade`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, secret := app.RootKeyFromEnv(c.env.Getenv)
+			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+			return app.Run(cmd.Context(), app.Options{
+				Listen:              listen,
+				DataDir:             c.dataDir,
+				Region:              c.region,
+				Backend:             app.BackendBolt,
+				RootAccessKeyID:     id,
+				RootAccessKeySecret: secret,
+				Logger:              logger,
+			})
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", app.DefaultListen, "address to listen on (host:port)")
+	return cmd
+}

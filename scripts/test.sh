@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Installs what Palisade's tests need, then runs them all: format and vet
+# checks, the unit, API (official SDK), kernel (real namespaces, nftables,
+# conntrack; needs root) and end-to-end tests with the race detector, and a
+# short run of every fuzz target.
+#
+# Usage: bash scripts/test.sh            (everything)
+#        FUZZTIME=30s bash scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH="$PATH:/usr/local/go/bin:$(go env GOPATH 2>/dev/null || echo /root/go)/bin"
+
+FUZZTIME=${FUZZTIME:-10s}
+
+# Tools the kernel tests call; installed from Debian when missing.
+need=()
+command -v nft >/dev/null       || need+=(nftables)
+command -v ip >/dev/null        || need+=(iproute2)
+command -v conntrack >/dev/null || need+=(conntrack)
+command -v ncat >/dev/null      || need+=(ncat)
+command -v ping >/dev/null      || need+=(iputils-ping)
+command -v nsenter >/dev/null   || need+=(util-linux)
+if ((${#need[@]})); then
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "missing ${need[*]}: run as root so that they can be installed" >&2
+		exit 1
+	fi
+	echo "--- installing ${need[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+if [[ $(id -u) -ne 0 ]]; then
+	echo "the kernel data-plane tests need root (network namespaces, nftables); run as root" >&2
+	exit 1
+fi
+modprobe nf_conntrack 2>/dev/null || true
+
+echo "--- go mod download"
+go mod download
+
+echo "--- gofmt"
+unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
+if [[ -n $unformatted ]]; then
+	echo "not gofmt-ed:" >&2
+	echo "$unformatted" >&2
+	exit 1
+fi
+
+echo "--- go vet"
+go vet ./...
+
+echo "--- go test -race"
+go test -race -count=1 -timeout 20m ./...
+
+echo "--- fuzz ($FUZZTIME each)"
+# Every Fuzz target, found in the test files, run briefly.
+grep -rl --include='*_test.go' '^func Fuzz' internal | while read -r file; do
+	pkg=./$(dirname "$file")
+	for target in $(grep -o '^func Fuzz[A-Za-z0-9_]*' "$file" | cut -d' ' -f2); do
+		echo "fuzz $pkg $target"
+		go test -run '^$' -fuzz "^${target}\$" -fuzztime "$FUZZTIME" "$pkg"
+	done
+done
+
+echo "--- all tests passed"
