@@ -163,6 +163,7 @@ which the server writes with the admin key when it starts.`,
 
 	root.AddCommand(
 		c.serverCommand(),
+		c.upCommand(),
 		c.accountCommand(),
 		c.vpcCommand(),
 		c.vswitchCommand(),

@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palisade-project/palisade/internal/app"
+)
+
+func (c *cli) upCommand() *cobra.Command {
+	var (
+		listen, zone string
+		cleanup      bool
+	)
+	cmd := &cobra.Command{
+		Use:   "up",
+		Short: "Run the API server and the local agent that enforces it in the kernel (root)",
+		Long: `Run the Palisade API server together with a local agent, in one process.
+
+The agent serves one zone (--zone, default <region>-a): every VPC gets a
+network namespace named after its ID, every instance a namespace named after
+its ID (so "ip netns exec i-... CMD" and "palisade instance exec" work), every
+ENI a veth pair routed through its VPC's namespace, and the security groups
+are compiled to nftables with conntrack state. Instances in the zone are
+Pending until the agent has put them in the kernel, then Running.
+
+Palisade touches only namespaces, links and nftables tables it made (all
+named pv*/vpc-*/i-*, marked as its own). Stopping "palisade up" leaves them
+in place so that workloads keep their network; "palisade up --cleanup"
+removes everything it made and exits. Needs root.`,
+		Example: `  sudo palisade up
+  sudo palisade up --listen 0.0.0.0:8787 --data-dir /var/lib/palisade
+  sudo palisade up --cleanup`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+			if cleanup {
+				if err := app.CleanupKernel(cmd.Context(), "", logger); err != nil {
+					return fmt.Errorf("cleanup: %w", err)
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), "removed every namespace, link and nftables table Palisade made")
+				return nil
+			}
+			id, secret := app.RootKeyFromEnv(c.env.Getenv)
+			return app.RunUp(cmd.Context(), app.UpOptions{
+				Options: app.Options{
+					Listen:              listen,
+					DataDir:             c.dataDir,
+					Region:              c.region,
+					Backend:             app.BackendBolt,
+					RootAccessKeyID:     id,
+					RootAccessKeySecret: secret,
+					Logger:              logger,
+				},
+				Zone: zone,
+			})
+		},
+	}
+	cmd.Flags().StringVar(&listen, "listen", app.DefaultListen, "address to listen on (host:port)")
+	cmd.Flags().StringVar(&zone, "zone", "", "zone this host serves (default <region>-a)")
+	cmd.Flags().BoolVar(&cleanup, "cleanup", false, "remove every kernel object Palisade made on this host, then exit")
+	return cmd
+}
