@@ -12,4 +12,5 @@ func registerAll(rt *api.Router, svc *service.Service) {
 	api.RegisterRegions(rt, svc)
 	api.RegisterVPC(rt, svc)
 	api.RegisterInstances(rt, svc)
+	api.RegisterAgentAPI(rt, svc)
 }

@@ -164,6 +164,7 @@ which the server writes with the admin key when it starts.`,
 	root.AddCommand(
 		c.serverCommand(),
 		c.upCommand(),
+		c.agentCommand(),
 		c.accountCommand(),
 		c.vpcCommand(),
 		c.vswitchCommand(),

@@ -250,4 +250,7 @@ type ZoneStatus struct {
 	LastSeen time.Time `json:"last_seen"`
 	// AppliedRevision is the store revision the kernel reflects.
 	AppliedRevision int64 `json:"applied_revision"`
+	// Agent is set by agents' heartbeats (RegisterZone); a zone recorded
+	// only by an in-process agent at startup leaves it false.
+	Agent bool `json:"agent,omitempty"`
 }

@@ -390,7 +390,7 @@ func (s *Service) AttachNetworkInterface(ctx context.Context, accountID, eniID, 
 			idx++
 		}
 		e.InstanceID, e.DeviceIndex, e.Status = inst.ID, idx, model.ENIInUse
-		if s.zoneServed(inst.ZoneID) {
+		if s.zoneServed(tx, inst.ZoneID) {
 			e.Status = model.ENIAttaching
 		}
 		return putJSON(tx, model.PrefixENI+e.ID, e)

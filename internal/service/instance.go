@@ -43,10 +43,6 @@ func instanceENIs(tx store.ReadTxn, instanceID string) ([]*model.ENI, error) {
 	return out, err
 }
 
-func (s *Service) zoneServed(zone string) bool {
-	return s.cfg.ZoneServed != nil && s.cfg.ZoneServed(zone)
-}
-
 // RunInstancesInput is the request of RunInstances. ENIs[0] configures the
 // primary ENI (its VSwitchID defaults to VSwitchID, its groups to
 // SecurityGroupIDs); further entries are secondary ENIs made and attached
@@ -133,7 +129,7 @@ func (s *Service) RunInstances(ctx context.Context, accountID string, in RunInst
 					"An instance may have at most %d network interfaces; %d were requested.", s.cfg.Quotas.ENIsPerInstance, len(in.ENIs))
 			}
 			status := model.InstanceRunning
-			if s.zoneServed(vsw.ZoneID) {
+			if s.zoneServed(tx, vsw.ZoneID) {
 				status = model.InstancePending
 			}
 			for range in.Amount {
@@ -370,7 +366,7 @@ func (s *Service) setInstanceState(ctx context.Context, accountID, id, to string
 				return nil
 			}
 			to = model.InstanceRunning
-			if s.zoneServed(inst.ZoneID) {
+			if s.zoneServed(tx, inst.ZoneID) {
 				to = model.InstancePending
 			}
 		}

@@ -1,0 +1,44 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/palisade-project/palisade/internal/agent"
+	"github.com/palisade-project/palisade/internal/dataplane/linux"
+	"github.com/palisade-project/palisade/internal/remote"
+)
+
+// RunAgent runs an agent for zone against a remote server (palisade agent):
+// it registers the zone, mirrors the server's records and enforces them in
+// this host's kernel until ctx ends. tag separates test instances.
+func RunAgent(ctx context.Context, client remote.Caller, zone, tag string, logger *slog.Logger) error {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	m := remote.New(client, zone, logger)
+	if err := m.Heartbeat(ctx); err != nil {
+		return fmt.Errorf("register zone %s: %w", zone, err)
+	}
+	if _, err := m.Sync(ctx); err != nil {
+		return err
+	}
+	ag := agent.New(agent.Config{
+		Store:    m.Store(),
+		Zone:     zone,
+		Topology: linux.New(linux.Config{Tag: tag, Logger: logger}),
+		Firewall: &agent.NftFirewall{GuardPrefix: linux.VethPrefix},
+		Status:   m,
+		IfName:   linux.VethName,
+		Logger:   logger,
+	})
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	mirrorDone := make(chan error, 1)
+	go func() { mirrorDone <- m.Run(ctx) }()
+	err := ag.Run(ctx)
+	cancel()
+	return errors.Join(err, <-mirrorDone)
+}

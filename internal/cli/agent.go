@@ -1,0 +1,46 @@
+package cli
+
+import (
+	"errors"
+	"log/slog"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palisade-project/palisade/internal/app"
+)
+
+func (c *cli) agentCommand() *cobra.Command {
+	var zone string
+	cmd := &cobra.Command{
+		Use:   "agent --server URL --zone NAME",
+		Short: "Run an agent that enforces one zone of a remote Palisade server in this host's kernel (root)",
+		Long: `Run a Palisade agent alone, against a server elsewhere ("palisade server" or
+"palisade up" on another host). The agent registers the zone (--zone) with the
+server, mirrors the VPCs, vSwitches, security groups, instances and ENIs over
+the API, and puts the zone's instances in this host's kernel exactly as
+"palisade up" does for its own zone; it reports instances Running once they
+are in place. It heartbeats every 10 s; a zone without a heartbeat for 30 s
+is treated as unserved.
+
+The server is --server (or --endpoint / PALISADE_ENDPOINT); the agent needs the
+admin key (ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET or <data-dir>/credentials.json).
+Needs root.`,
+		Example: `  sudo palisade agent --server http://10.0.0.1:8787 --zone local-b`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if zone == "" {
+				return errors.New("--zone is required: the zone this host serves (for example " + c.region + "-b)")
+			}
+			client, err := c.client()
+			if err != nil {
+				return err
+			}
+			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
+			return app.RunAgent(cmd.Context(), client, zone, "", logger)
+		},
+	}
+	cmd.Flags().StringVar(&zone, "zone", "", "zone this host serves (required)")
+	cmd.Flags().StringVar(&c.endpoint, "server", c.endpoint, "server endpoint (same as --endpoint)")
+	return cmd
+}
+

@@ -1,0 +1,193 @@
+// Package remote connects an agent on another host to a Palisade control
+// plane over the API (palisade agent --server): it mirrors the records the
+// data plane needs into a local in-memory store, which the agent watches as
+// it would the server's own; it heartbeats the zone; and it reports the
+// statuses the agent observes.
+package remote
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/palisade-project/palisade/internal/service"
+	"github.com/palisade-project/palisade/internal/store"
+	"github.com/palisade-project/palisade/internal/store/memory"
+)
+
+// VersionPalisade is the API version of the agent actions.
+const VersionPalisade = "2026-11-01"
+
+// Caller sends one API action (apiclient.Client implements it).
+type Caller interface {
+	Call(ctx context.Context, version, action string, params map[string]string) (map[string]any, error)
+}
+
+// Mirror keeps a local copy of the server's data-plane records.
+type Mirror struct {
+	c         Caller
+	st        store.Store
+	zone      string
+	log       *slog.Logger
+	heartbeat time.Duration
+	// applied is the server revision of the last sync (for heartbeats).
+	applied int64
+}
+
+// New returns a Mirror for zone.
+func New(c Caller, zone string, log *slog.Logger) *Mirror {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Mirror{c: c, st: memory.New(), zone: zone, log: log.With("component", "mirror", "zone", zone), heartbeat: 10 * time.Second}
+}
+
+// Store is the local mirror; the agent reads and watches it.
+func (m *Mirror) Store() store.Store { return m.st }
+
+// Sync copies the server's records into the mirror in one transaction and
+// returns the server revision they reflect. Unchanged records are not
+// rewritten, so the mirror's watchers only see real changes.
+func (m *Mirror) Sync(ctx context.Context) (int64, error) {
+	out, err := m.c.Call(ctx, VersionPalisade, "DescribeState", nil)
+	if err != nil {
+		return 0, fmt.Errorf("DescribeState: %w", err)
+	}
+	rev, err := number(out["Revision"])
+	if err != nil {
+		return 0, fmt.Errorf("DescribeState revision: %w", err)
+	}
+	want := map[string][]byte{}
+	recs, _ := out["Records"].([]any)
+	for _, r := range recs {
+		rec, _ := r.(map[string]any)
+		key, _ := rec["Key"].(string)
+		if key == "" {
+			continue
+		}
+		b, err := json.Marshal(rec["Value"])
+		if err != nil {
+			return 0, fmt.Errorf("record %s: %w", key, err)
+		}
+		want[key] = b
+	}
+	_, err = m.st.Update(ctx, func(tx store.Txn) error {
+		for _, p := range service.AgentPrefixes {
+			var stale []string
+			if err := tx.List(p, func(k string, _ []byte) error {
+				if _, ok := want[k]; !ok {
+					stale = append(stale, k)
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			for _, k := range stale {
+				if err := tx.Delete(k); err != nil {
+					return err
+				}
+			}
+		}
+		for k, v := range want {
+			old, ok, err := tx.Get(k)
+			if err != nil {
+				return err
+			}
+			if ok && bytes.Equal(old, v) {
+				continue
+			}
+			if err := tx.Put(k, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("update mirror: %w", err)
+	}
+	m.applied = rev
+	return rev, nil
+}
+
+// Run syncs, then long-polls the server for changes and syncs again, and
+// heartbeats the zone, until ctx ends. Errors are logged and retried.
+func (m *Mirror) Run(ctx context.Context) error {
+	var rev int64
+	lastBeat := time.Time{}
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		if time.Since(lastBeat) >= m.heartbeat {
+			if err := m.Heartbeat(ctx); err != nil {
+				m.log.Warn("heartbeat", "err", err)
+			} else {
+				lastBeat = time.Now()
+			}
+		}
+		r, err := m.Sync(ctx)
+		if err != nil {
+			m.log.Warn("sync", "err", err)
+			sleep(ctx, backoff)
+			backoff = min(2*backoff, 5*time.Second)
+			continue
+		}
+		backoff = 100 * time.Millisecond
+		rev = r
+		wait := min(m.heartbeat, 25*time.Second)
+		_, err = m.c.Call(ctx, VersionPalisade, "WaitState", map[string]string{
+			"AfterRevision": strconv.FormatInt(rev, 10),
+			"WaitSeconds":   strconv.Itoa(int(wait / time.Second)),
+		})
+		if err != nil && ctx.Err() == nil {
+			m.log.Warn("wait for changes", "err", err)
+			sleep(ctx, backoff)
+		}
+	}
+	return nil
+}
+
+// Heartbeat registers the zone as served by this agent.
+func (m *Mirror) Heartbeat(ctx context.Context) error {
+	host, _ := os.Hostname()
+	_, err := m.c.Call(ctx, VersionPalisade, "RegisterZone", map[string]string{
+		"ZoneId": m.zone, "Host": host, "AppliedRevision": strconv.FormatInt(m.applied, 10),
+	})
+	return err
+}
+
+// SetInstanceStatus reports an instance's status to the server.
+func (m *Mirror) SetInstanceStatus(ctx context.Context, id, status string) error {
+	_, err := m.c.Call(ctx, VersionPalisade, "ReportStatus", map[string]string{"Instance.1.Id": id, "Instance.1.Status": status})
+	return err
+}
+
+// SetENIStatus reports an ENI's status to the server.
+func (m *Mirror) SetENIStatus(ctx context.Context, id, status string) error {
+	_, err := m.c.Call(ctx, VersionPalisade, "ReportStatus", map[string]string{"NetworkInterface.1.Id": id, "NetworkInterface.1.Status": status})
+	return err
+}
+
+func number(v any) (int64, error) {
+	switch n := v.(type) {
+	case json.Number:
+		return n.Int64()
+	case float64:
+		return int64(n), nil
+	case string:
+		return strconv.ParseInt(n, 10, 64)
+	}
+	return 0, fmt.Errorf("not a number: %v", v)
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}

@@ -1,0 +1,140 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"time"
+
+	"github.com/palisade-project/palisade/internal/errs"
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/store"
+)
+
+// Remote agents (palisade agent --server) mirror the part of the store the
+// data plane needs, through the admin-only actions below. Accounts, access
+// keys and idempotency records never leave the server.
+
+// AgentPrefixes are the key prefixes an agent mirrors.
+var AgentPrefixes = []string{
+	model.PrefixVPC, model.PrefixVSwitch, model.PrefixSecurityGroup,
+	model.PrefixInstance, model.PrefixENI, model.PrefixMember,
+}
+
+// ZoneTTL is how long a zone counts as served after its agent's last
+// heartbeat; agents heartbeat well within it.
+const ZoneTTL = 30 * time.Second
+
+// Record is one store entry.
+type Record struct {
+	Key   string
+	Value json.RawMessage
+}
+
+// ExportState returns the records agents mirror, at one revision.
+func (s *Service) ExportState(ctx context.Context, callerID string) (int64, []Record, error) {
+	var rev int64
+	var out []Record
+	err := s.view(ctx, func(tx store.ReadTxn) error {
+		if err := requireAdmin(tx, callerID); err != nil {
+			return err
+		}
+		rev, out = tx.Revision(), nil
+		for _, p := range AgentPrefixes {
+			if err := tx.List(p, func(k string, v []byte) error {
+				if len(v) == 0 {
+					v = []byte("null")
+				}
+				out = append(out, Record{Key: k, Value: append(json.RawMessage(nil), v...)})
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return rev, out, err
+}
+
+// WaitRevision returns as soon as the store's revision is greater than
+// after, or when wait has passed; it returns the revision then.
+func (s *Service) WaitRevision(ctx context.Context, callerID string, after int64, wait time.Duration) (int64, error) {
+	if err := s.view(ctx, func(tx store.ReadTxn) error { return requireAdmin(tx, callerID) }); err != nil {
+		return 0, err
+	}
+	if rev := s.st.Revision(); rev > after || wait <= 0 {
+		return rev, nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	events, err := s.st.Watch(ctx, "", after)
+	if err != nil {
+		// Compacted history: the caller re-lists anyway.
+		return s.st.Revision(), nil
+	}
+	select {
+	case <-events:
+	case <-ctx.Done():
+	}
+	return s.st.Revision(), nil
+}
+
+var zoneIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// RegisterZone records (or refreshes) the agent that serves zone: the zone
+// then appears in DescribeZones, and instances launched in it stay Pending
+// until the agent has put them in the kernel.
+func (s *Service) RegisterZone(ctx context.Context, callerID, zone, host string, appliedRev int64) error {
+	if !zoneIDRe.MatchString(zone) {
+		return errs.InvalidParam("InvalidZoneId.Malformed",
+			"The specified ZoneId %q is not valid: use lowercase letters, digits and '-', at most 63 characters.", zone)
+	}
+	_, err := s.update(ctx, func(tx store.Txn) error {
+		if err := requireAdmin(tx, callerID); err != nil {
+			return err
+		}
+		return putJSON(tx, model.PrefixZoneStatus+zone, model.ZoneStatus{
+			ZoneID: zone, Host: host, LastSeen: s.cfg.Now().UTC(), AppliedRevision: appliedRev, Agent: true,
+		})
+	})
+	return err
+}
+
+// ReportStatus records the statuses an agent observed (admin only).
+func (s *Service) ReportStatus(ctx context.Context, callerID string, instances, enis map[string]string) error {
+	if err := s.view(ctx, func(tx store.ReadTxn) error { return requireAdmin(tx, callerID) }); err != nil {
+		return err
+	}
+	for id, st := range instances {
+		if st != model.InstancePending && st != model.InstanceRunning {
+			return errs.InvalidParameter("Instance.N.Status", "an agent reports Pending or Running, got %q for %s", st, id)
+		}
+	}
+	for id, st := range enis {
+		if st != model.ENIAttaching && st != model.ENIInUse {
+			return errs.InvalidParameter("NetworkInterface.N.Status", "an agent reports Attaching or InUse, got %q for %s", st, id)
+		}
+	}
+	for id, st := range enis {
+		if err := s.SetENIStatus(ctx, id, st); err != nil {
+			return err
+		}
+	}
+	for id, st := range instances {
+		if err := s.SetInstanceStatus(ctx, id, st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// zoneServed reports whether an agent serves zone: the in-process agent
+// (Config.ZoneServed) or a remote one whose heartbeat is recent.
+func (s *Service) zoneServed(tx store.ReadTxn, zone string) bool {
+	if s.cfg.ZoneServed != nil && s.cfg.ZoneServed(zone) {
+		return true
+	}
+	var z model.ZoneStatus
+	ok, err := getJSON(tx, model.PrefixZoneStatus+zone, &z)
+	return err == nil && ok && z.Agent && s.cfg.Now().Sub(z.LastSeen) < ZoneTTL
+}
