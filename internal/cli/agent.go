@@ -43,4 +43,3 @@ Needs root.`,
 	cmd.Flags().StringVar(&c.endpoint, "server", c.endpoint, "server endpoint (same as --endpoint)")
 	return cmd
 }
-
