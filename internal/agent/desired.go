@@ -80,9 +80,14 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 	}
 	d := &Desired{Revision: tx.Revision(), Programs: map[string]*policy.Program{}}
 	local := map[string]bool{}
+	// A stopped instance keeps its namespace and addresses, but its ENIs
+	// are left out of the security-group program: the fail-closed guard
+	// then drops every packet from and to them, as for a powered-off VM.
+	stopped := map[string]bool{}
 	for _, inst := range s.instances {
 		if inst.ZoneID == zone {
 			local[inst.ID] = true
+			stopped[inst.ID] = inst.Status == model.InstanceStopped
 			d.Instances = append(d.Instances, inst)
 		}
 	}
@@ -152,7 +157,9 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 		d.Host.VPCs = append(d.Host.VPCs, *v)
 		ifaces := map[string]string{}
 		for _, e := range v.ENIs {
-			ifaces[e.ID] = ifName(e.ID)
+			if !stopped[e.InstanceID] {
+				ifaces[e.ID] = ifName(e.ID)
+			}
 		}
 		d.Programs[id] = policy.Compile(d.World, ifaces)
 	}
