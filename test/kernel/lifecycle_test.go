@@ -8,8 +8,8 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
-	"github.com/palisade-project/palisade/internal/app"
 	"github.com/palisade-project/palisade/internal/apitest"
+	"github.com/palisade-project/palisade/internal/app"
 	"github.com/palisade-project/palisade/internal/probe"
 )
 
