@@ -13,10 +13,12 @@ import (
 )
 
 // NftFirewall loads security-group programs with nft(8) into the VPC
-// namespaces (named after the VPC IDs under /run/netns). Each load
-// replaces the table in one nftables transaction: the script deletes and
-// recreates "table inet palisade", and nft commits a script atomically, so
-// no packet ever sees a half-loaded or empty rule set. Established flows
+// namespaces (named after the VPC IDs under /run/netns). A change that
+// only adds or removes set elements (policy.Incremental: a rule in an
+// existing class, a membership) is applied as element additions and
+// deletions; any other change replaces the table: the script deletes and
+// recreates "table inet palisade". Either way nft commits the script as one
+// transaction, so no packet ever sees a half-loaded or empty rule set. Established flows
 // live in conntrack, not in the table, so a reload does not break them;
 // CutDenied then removes exactly those the new policy denies.
 type NftFirewall struct {
@@ -34,6 +36,12 @@ type NftFirewall struct {
 
 type loadedTable struct{ script, listing string }
 
+// rendered is the program part of a full-replacement script.
+func rendered(script string) string {
+	_, text, _ := strings.Cut(script, "delete table inet "+policy.TableName+"\n")
+	return text
+}
+
 func (f *NftFirewall) nsPath(vpcID string) string {
 	dir := f.NetnsDir
 	if dir == "" {
@@ -42,10 +50,25 @@ func (f *NftFirewall) nsPath(vpcID string) string {
 	return filepath.Join(dir, vpcID)
 }
 
-// Script returns the nft script that atomically replaces the table.
+// Script returns the nft script that atomically replaces the table (and,
+// with a GuardPrefix, the guard table first).
 func (f *NftFirewall) Script(p *policy.Program) string {
 	p.GuardPrefix = f.GuardPrefix
-	return "table inet " + policy.TableName + " {}\ndelete table inet " + policy.TableName + "\n" + p.Render()
+	return f.guardScript() + "table inet " + policy.TableName + " {}\ndelete table inet " + policy.TableName + "\n" + p.Render()
+}
+
+// guardScript replaces the guard table: ENI traffic that the program's
+// egress chain did not mark (policy.GuardMark) is dropped, so a namespace
+// whose program table was deleted fails closed until the next load.
+func (f *NftFirewall) guardScript() string {
+	if f.GuardPrefix == "" {
+		return ""
+	}
+	return fmt.Sprintf("table inet %[1]s {}\ndelete table inet %[1]s\ntable inet %[1]s {\n\tchain forward {\n"+
+		"\t\ttype filter hook forward priority filter + 10; policy accept;\n"+
+		"\t\tmeta mark & 0x%08[2]x == 0 iifname %[3]q drop\n"+
+		"\t\tmeta mark & 0x%08[2]x == 0 oifname %[3]q drop\n\t}\n}\n",
+		policy.GuardTable, policy.GuardMark, f.GuardPrefix+"*")
 }
 
 // Load implements Firewall. It fails with an error wrapping
@@ -58,13 +81,21 @@ func (f *NftFirewall) Load(ctx context.Context, vpcID string, p *policy.Program)
 	if f.loaded == nil {
 		f.loaded = map[string]loadedTable{}
 	}
-	if prev, ok := f.loaded[vpcID]; ok && prev.script == script {
+	load := script
+	if prev, ok := f.loaded[vpcID]; ok {
+		// Without drift, a change of set elements only (a rule in an
+		// existing class, a membership) is applied element by element.
 		if listing, err := f.listing(ctx, vpcID); err == nil && listing == prev.listing {
-			return nil
+			if prev.script == script {
+				return nil
+			}
+			if inc, ok := policy.Incremental(rendered(prev.script), rendered(script)); ok {
+				load = inc
+			}
 		}
 	}
 	cmd := exec.CommandContext(ctx, "nsenter", "--net="+f.nsPath(vpcID), "nft", "-f", "-")
-	cmd.Stdin = strings.NewReader(script)
+	cmd.Stdin = strings.NewReader(load)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
@@ -79,14 +110,23 @@ func (f *NftFirewall) Load(ctx context.Context, vpcID string, p *policy.Program)
 	return nil
 }
 
-// listing is the kernel's view of the table (used to detect drift).
+// listing is the kernel's view of the table, and of the guard table when
+// there is one (used to detect drift).
 func (f *NftFirewall) listing(ctx context.Context, vpcID string) (string, error) {
-	cmd := exec.CommandContext(ctx, "nsenter", "--net="+f.nsPath(vpcID), "nft", "list", "table", "inet", policy.TableName)
-	out, err := cmd.Output()
-	if err != nil {
-		return "", fmt.Errorf("nft list table in %s: %w", vpcID, err)
+	tables := []string{policy.TableName}
+	if f.GuardPrefix != "" {
+		tables = append(tables, policy.GuardTable)
 	}
-	return string(out), nil
+	var all strings.Builder
+	for _, table := range tables {
+		cmd := exec.CommandContext(ctx, "nsenter", "--net="+f.nsPath(vpcID), "nft", "list", "table", "inet", table)
+		out, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("nft list table %s in %s: %w", table, vpcID, err)
+		}
+		all.Write(out)
+	}
+	return all.String(), nil
 }
 
 // CutDenied implements Firewall.

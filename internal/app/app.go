@@ -161,13 +161,19 @@ func (a *App) init() error {
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/", handler)
+	// Requests' contexts end when shutdown begins, so that long polls
+	// (WaitState of remote agents) return at once instead of holding the
+	// graceful shutdown for their whole wait.
+	base, cancelBase := context.WithCancel(context.Background())
 	a.srv = &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
+		BaseContext:       func(net.Listener) context.Context { return base },
 	}
+	a.srv.RegisterOnShutdown(cancelBase)
 	return nil
 }
 

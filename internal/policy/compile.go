@@ -12,8 +12,9 @@ import (
 
 // Program is the compiled form of the security groups of a set of ENIs
 // (those filtered in one namespace). It is plain data: Render prints it as
-// an nftables script, and the kernel data plane loads the same shapes
-// through google/nftables. Every slice is in a deterministic order.
+// an nftables script, which the agent loads with nft(8) in one transaction
+// (whole, or as set-element changes: see Incremental). Every slice is in a
+// deterministic order.
 //
 // Shape: each (group, direction, priority, action) becomes a Class, a chain
 // whose few rules look the packet up in concatenated interval sets and
