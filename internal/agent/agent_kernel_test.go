@@ -6,7 +6,6 @@ package agent_test
 // between instance namespaces. They need root, ip, nft, ping and conntrack.
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -20,16 +19,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/vishvananda/netns"
-
 	"github.com/palisade-project/palisade/internal/agent"
+	"github.com/palisade-project/palisade/internal/probe"
 	"github.com/palisade-project/palisade/internal/dataplane/linux"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
@@ -335,120 +332,24 @@ func (e *env) exec(short string, args ...string) {
 	}
 }
 
-// inNetns runs fn on an OS thread inside the named namespace; sockets made
-// by fn stay in that namespace.
-func inNetns(name string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		ns, err := netns.GetFromPath(filepath.Join("/run/netns", name))
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		defer ns.Close()
-		if err := netns.Set(ns); err != nil {
-			runtime.UnlockOSThread()
-			errc <- err
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			// The thread stays locked and dies with the goroutine.
-			errc <- errors.Join(ferr, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
-
 // listen starts a TCP line echo server in the instance on port.
 func (e *env) listen(short string, port int) {
 	e.t.Helper()
-	var ln net.Listener
-	err := inNetns(e.inst[short].id, func() error {
-		var err error
-		ln, err = net.Listen("tcp4", ":"+strconv.Itoa(port))
-		return err
-	})
+	srv, err := probe.Serve(e.inst[short].id, []int{port}, nil)
 	if err != nil {
 		e.t.Fatalf("listen in %s: %v", short, err)
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Go(func() {
-				r := bufio.NewReader(c)
-				for {
-					line, err := r.ReadString('\n')
-					if err != nil {
-						return
-					}
-					if _, err := c.Write([]byte(line)); err != nil {
-						return
-					}
-				}
-			})
-		}
-	})
-	e.t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
+	e.t.Cleanup(srv.Close)
 }
 
 // dial opens a TCP connection from the instance (1 s timeout).
 func (e *env) dial(from, dst string, port int) (net.Conn, error) {
-	var c net.Conn
-	err := inNetns(e.inst[from].id, func() error {
-		var err error
-		c, err = net.DialTimeout("tcp4", net.JoinHostPort(dst, strconv.Itoa(port)), time.Second)
-		return err
-	})
-	return c, err
+	return probe.DialTCP(context.Background(), e.inst[from].id,
+		netip.AddrPortFrom(netip.MustParseAddr(dst), uint16(port)), time.Second)
 }
 
 // echo sends one line on c and waits up to 1 s for it to come back.
-func echo(c net.Conn, line string) error {
-	if err := c.SetDeadline(time.Now().Add(time.Second)); err != nil {
-		return err
-	}
-	if _, err := c.Write([]byte(line + "\n")); err != nil {
-		return err
-	}
-	got, err := bufio.NewReader(c).ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if got != line+"\n" {
-		return fmt.Errorf("echo: got %q, want %q", got, line)
-	}
-	return nil
-}
+func echo(c net.Conn, line string) error { return probe.Echo(c, line, time.Second) }
 
 // tcp connects and exchanges one line: nil when the path is open.
 func (e *env) tcp(from, dst string, port int) error {
