@@ -26,10 +26,10 @@ import (
 	"time"
 
 	"github.com/palisade-project/palisade/internal/agent"
-	"github.com/palisade-project/palisade/internal/probe"
 	"github.com/palisade-project/palisade/internal/dataplane/linux"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
+	"github.com/palisade-project/palisade/internal/probe"
 	"github.com/palisade-project/palisade/internal/store"
 	"github.com/palisade-project/palisade/internal/store/memory"
 )
