@@ -19,16 +19,13 @@ func FlowVerdict(w policy.World, vpcID string, f conntrack.Flow) bool {
 	}
 	from := w.ENIByAddr(vpcID, pkt.Src)
 	to := w.ENIByAddr(vpcID, pkt.Dst)
-	switch {
-	case from != "" && to != "":
+	if from != "" && to != "" {
 		return policy.Evaluate(w, from, to, pkt).Allow
-	case from != "":
-		return policy.EvaluateENI(w, from, policy.Egress, pkt).Allow
-	case to != "":
-		return policy.EvaluateENI(w, to, policy.Ingress, pkt).Allow
 	}
-	// Neither end is an ENI of this VPC (e.g. the gateway's own traffic):
-	// security groups do not apply.
+	// One end is not an ENI of this VPC: the VPC namespace's own traffic
+	// (its gateway addresses), which it delivers locally instead of
+	// forwarding. The security-group chains hook forward only, so these
+	// flows were never subject to them and are not cut.
 	return true
 }
 
