@@ -81,6 +81,11 @@ func (f *NftFirewall) Load(ctx context.Context, vpcID string, p *policy.Program)
 	if f.loaded == nil {
 		f.loaded = map[string]loadedTable{}
 	}
+	for id := range f.loaded { // forget VPCs whose namespace is gone
+		if _, err := os.Stat(f.nsPath(id)); err != nil {
+			delete(f.loaded, id)
+		}
+	}
 	load := script
 	if prev, ok := f.loaded[vpcID]; ok {
 		// Without drift, a change of set elements only (a rule in an
