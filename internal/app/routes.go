@@ -12,5 +12,6 @@ func registerAll(rt *api.Router, svc *service.Service) {
 	api.RegisterRegions(rt, svc)
 	api.RegisterVPC(rt, svc)
 	api.RegisterInstances(rt, svc)
+	api.RegisterNetworkACLs(rt, svc)
 	api.RegisterAgentAPI(rt, svc)
 }

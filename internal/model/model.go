@@ -27,6 +27,7 @@ const (
 	PrefixIdempotency = "idem/"
 	// PrefixZoneStatus + zoneID -> ZoneStatus (written by agents).
 	PrefixZoneStatus = "zone/"
+	PrefixNetworkACL = "nacl/"
 )
 
 // Tag is a resource tag.
@@ -241,6 +242,44 @@ func (e *ENI) Addrs() []netip.Addr {
 	}
 	out = append(out, e.SecondaryIPs...)
 	return append(out, e.IPv6s...)
+}
+
+// NetworkACL is a stateless filter of the vSwitches associated with it
+// (VSwitch.NetworkAclID). The order of each entry list is its priority.
+type NetworkACL struct {
+	ID          string     `json:"id"`
+	AccountID   string     `json:"account_id"`
+	VpcID       string     `json:"vpc_id"`
+	Name        string     `json:"name"`
+	Description string     `json:"description"`
+	Status      string     `json:"status"` // Available
+	Ingress     []ACLEntry `json:"ingress"`
+	Egress      []ACLEntry `json:"egress"`
+	Tags        []Tag      `json:"tags,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+}
+
+// ACL protocols (the API spells them in lowercase).
+const (
+	ACLProtoTCP  = "tcp"
+	ACLProtoUDP  = "udp"
+	ACLProtoICMP = "icmp"
+	ACLProtoGRE  = "gre"
+	ACLProtoAll  = "all"
+)
+
+// ACLEntry is one network ACL entry. Cidr is the source of an ingress
+// entry and the destination of an egress entry; Ports always match the
+// packet's destination port ({-1,-1} for protocols without ports).
+type ACLEntry struct {
+	ID          string       `json:"id"` // nae-...
+	Name        string       `json:"name"`
+	Description string       `json:"description"`
+	Policy      string       `json:"policy"`   // PolicyAccept or PolicyDrop
+	Protocol    string       `json:"protocol"` // ACLProto*
+	Ports       PortRange    `json:"ports"`
+	Cidr        netip.Prefix `json:"cidr"`
+	EntryType   string       `json:"entry_type"` // custom
 }
 
 // ZoneStatus is written by the agent that serves a zone.

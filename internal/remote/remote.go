@@ -77,7 +77,7 @@ func (m *Mirror) Sync(ctx context.Context) (int64, error) {
 		want[key] = b
 	}
 	_, err = m.st.Update(ctx, func(tx store.Txn) error {
-		for _, p := range service.AgentPrefixes {
+		for _, p := range service.AgentPrefixes() {
 			var stale []string
 			if err := tx.List(p, func(k string, _ []byte) error {
 				if _, ok := want[k]; !ok {

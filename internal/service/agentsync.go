@@ -15,10 +15,12 @@ import (
 // data plane needs, through the admin-only actions below. Accounts, access
 // keys and idempotency records never leave the server.
 
-// AgentPrefixes are the key prefixes an agent mirrors.
-var AgentPrefixes = []string{
-	model.PrefixVPC, model.PrefixVSwitch, model.PrefixSecurityGroup,
-	model.PrefixInstance, model.PrefixENI, model.PrefixMember,
+// AgentPrefixes returns the key prefixes an agent mirrors.
+func AgentPrefixes() []string {
+	return []string{
+		model.PrefixVPC, model.PrefixVSwitch, model.PrefixSecurityGroup,
+		model.PrefixInstance, model.PrefixENI, model.PrefixMember, model.PrefixNetworkACL,
+	}
 }
 
 // ZoneTTL is how long a zone counts as served after its agent's last
@@ -40,7 +42,7 @@ func (s *Service) ExportState(ctx context.Context, callerID string) (int64, []Re
 			return err
 		}
 		rev, out = tx.Revision(), nil
-		for _, p := range AgentPrefixes {
+		for _, p := range AgentPrefixes() {
 			if err := tx.List(p, func(k string, v []byte) error {
 				if len(v) == 0 {
 					v = []byte("null")

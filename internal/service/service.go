@@ -33,6 +33,8 @@ type Quotas struct {
 	ENIsPerInstance          int // 8 (incl. primary)
 	PrivateIPsPerENI         int // 10 (incl. primary)
 	InstancesPerRunCall      int // 100 (RunInstances Amount)
+	NetworkAclsPerVpc        int // 20
+	ACLEntriesPerDirection   int // 100 (ingress and egress each)
 }
 
 // DefaultQuotas returns the limits of SEMANTICS.md Part A.
@@ -51,6 +53,8 @@ func DefaultQuotas() Quotas {
 		ENIsPerInstance:          8,
 		PrivateIPsPerENI:         10,
 		InstancesPerRunCall:      100,
+		NetworkAclsPerVpc:        20,
+		ACLEntriesPerDirection:   100,
 	}
 }
 

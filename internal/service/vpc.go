@@ -437,8 +437,25 @@ func (s *Service) DeleteVpc(ctx context.Context, accountID, id string, force, dr
 				return errs.DependencyViolation("Security group %s of VPC %s still has %d network interfaces.", g.ID, id, len(members))
 			}
 		}
+		var acls []string
+		if err := listJSON(tx, model.PrefixNetworkACL, func(a *model.NetworkACL) error {
+			if a.VpcID == id {
+				acls = append(acls, a.ID)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if len(acls) > 0 && !force {
+			return errs.DependencyViolation("VPC %s still has network ACL %s; delete it first (or pass ForceDelete=true).", id, acls[0])
+		}
 		if dryRun {
 			return errDryRun
+		}
+		for _, a := range acls {
+			if err := tx.Delete(model.PrefixNetworkACL + a); err != nil {
+				return err
+			}
 		}
 		for _, w := range vsws {
 			if err := tx.Delete(model.PrefixVSwitch + w.ID); err != nil {
