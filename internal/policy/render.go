@@ -9,7 +9,16 @@ import (
 // Names of the nftables objects Render makes besides classes, member sets
 // and ENI chains.
 const (
-	TableName     = "palisade"
+	TableName = "palisade"
+	// GuardTable is the loader's table beside TableName (see GuardMark).
+	GuardTable = "palisade_guard"
+	// GuardMark: with a GuardPrefix, the egress base chain first ORs it
+	// into the packet mark of every forwarded packet; the guard table, at
+	// a later forward priority, drops ENI traffic without it. So a
+	// namespace whose table is gone (deleted by hand) forwards nothing
+	// from or to ENIs until the table is loaded again, rather than
+	// everything (fail closed).
+	GuardMark     = 0x00100000
 	EgressChain   = "sg_egress"
 	IngressChain  = "sg_ingress"
 	EgressIfaces  = "sg_out_ifaces"
@@ -220,6 +229,9 @@ func renderMap(b *strings.Builder, name string, enis []ENIProgram, chain func(EN
 func renderBase(b *strings.Builder, name, prio, key, vmap, guard string) {
 	fmt.Fprintf(b, "\tchain %s {\n", name)
 	fmt.Fprintf(b, "\t\ttype filter hook forward priority %s; policy accept;\n", prio)
+	if guard != "" && name == EgressChain {
+		fmt.Fprintf(b, "\t\tmeta mark set meta mark | 0x%08x\n", GuardMark)
+	}
 	b.WriteString("\t\tct state established,related accept\n")
 	if guard != "" {
 		b.WriteString("\t\tct state invalid drop\n")

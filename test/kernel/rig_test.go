@@ -1,0 +1,352 @@
+package kernel_test
+
+// A store-level rig: a memory store written with model records, the Linux
+// applier and an agent (run by hand with Reconcile or in the background),
+// one VPC with two vSwitches and a few instances. It gives the
+// differential, restart and drift tests direct control of the agent,
+// which apitest's control plane keeps to itself.
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/palisade-project/palisade/internal/agent"
+	"github.com/palisade-project/palisade/internal/dataplane/linux"
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/probe"
+	"github.com/palisade-project/palisade/internal/store"
+	"github.com/palisade-project/palisade/internal/store/memory"
+)
+
+const rigZone = "local-a"
+
+// node is one instance with its primary ENI.
+type node struct {
+	name, inst, eni, vsw string
+	addr                 netip.Addr
+}
+
+type rig struct {
+	t      *testing.T
+	ctx    context.Context
+	tag    string // applier tag (marker); IDs carry it too
+	st     store.Store
+	log    *slog.Logger
+	ap     *linux.Applier
+	fw     *agent.NftFirewall
+	a      *agent.Agent
+	vpc    string
+	vswCID map[string]netip.Prefix // vSwitch ID -> CIDR
+	nodes  []node
+	resync time.Duration
+}
+
+// newRig makes the store and the agent (not running). idp is a short
+// prefix that keeps IDs of several rigs of one test apart.
+func newRig(t *testing.T, idp string, resync time.Duration) *rig {
+	t.Helper()
+	requireKernel(t)
+	if _, err := exec.LookPath("conntrack"); err != nil {
+		t.Fatalf("kernel tests need conntrack (scripts/test.sh installs it): %v", err)
+	}
+	tag := randTag(t) + idp
+	r := &rig{t: t, ctx: context.Background(), tag: tag, st: memory.New(), vswCID: map[string]netip.Prefix{}, resync: resync}
+	r.log = slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	t.Cleanup(func() { r.st.Close() })
+	r.ap = linux.New(linux.Config{Tag: "k-" + tag, Logger: r.log})
+	// Registered first, so it runs last: after agent loops and servers stop.
+	t.Cleanup(func() {
+		if err := r.ap.Cleanup(context.Background()); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+		ents, _ := os.ReadDir("/run/netns")
+		for _, ent := range ents {
+			if strings.Contains(ent.Name(), tag) {
+				t.Errorf("namespace %s left after cleanup", ent.Name())
+			}
+		}
+	})
+	r.newAgent()
+	r.vpc = "vpc-" + tag
+	r.put(model.PrefixVPC+r.vpc, model.VPC{ID: r.vpc, CidrBlock: netip.MustParsePrefix("10.77.0.0/16"), Status: "Available"})
+	return r
+}
+
+// newAgent replaces the agent with a new one with a new applier of the same
+// tag and a new firewall: what a restarted process has.
+func (r *rig) newAgent() {
+	r.ap = linux.New(linux.Config{Tag: "k-" + r.tag, Logger: r.log})
+	r.fw = &agent.NftFirewall{GuardPrefix: linux.VethPrefix}
+	r.a = agent.New(agent.Config{
+		Store: r.st, Zone: rigZone, Topology: r.ap, Firewall: r.fw,
+		IfName: linux.VethName, Resync: r.resync, Logger: r.log,
+	})
+}
+
+func (r *rig) put(key string, v any) {
+	r.t.Helper()
+	r.update(func(tx store.Txn) error { return putJSON(tx, key, v) })
+}
+
+func putJSON(tx store.Txn, key string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Put(key, b)
+}
+
+func (r *rig) update(fn func(tx store.Txn) error) {
+	r.t.Helper()
+	if _, err := r.st.Update(r.ctx, fn); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+func (r *rig) vswitch(short, cidr string) string {
+	id := "vsw-" + r.tag + short
+	p := netip.MustParsePrefix(cidr)
+	r.vswCID[id] = p
+	r.put(model.PrefixVSwitch+id, model.VSwitch{ID: id, VpcID: r.vpc, ZoneID: rigZone, CidrBlock: p, Status: "Available"})
+	return id
+}
+
+func (r *rig) groupID(short string) string { return "sg-" + r.tag + short }
+
+// eniRecord is the ENI of n in the given groups.
+func (r *rig) eniRecord(i int, groups []string) model.ENI {
+	n := r.nodes[i]
+	mac := fmt.Sprintf("02:%s:%s:%s:00:%02x", r.tag[1:3], r.tag[3:5], r.tag[5:7], i+1)
+	return model.ENI{
+		ID: n.eni, Type: model.ENITypePrimary, VpcID: r.vpc, VSwitchID: n.vsw, ZoneID: rigZone,
+		InstanceID: n.inst, MAC: mac, PrimaryIP: n.addr, SecurityGroupIDs: groups, Status: model.ENIInUse,
+	}
+}
+
+// instance adds a node in the groups.
+func (r *rig) instance(short, vsw, addr string, groups ...string) node {
+	r.t.Helper()
+	n := node{name: short, inst: "i-" + r.tag + short, eni: "eni-" + r.tag + short, vsw: vsw, addr: netip.MustParseAddr(addr)}
+	r.nodes = append(r.nodes, n)
+	r.put(model.PrefixInstance+n.inst, model.Instance{
+		ID: n.inst, ZoneID: rigZone, VpcID: r.vpc, VSwitchID: vsw, PrimaryENIID: n.eni, Status: model.InstanceRunning,
+	})
+	r.put(model.PrefixENI+n.eni, r.eniRecord(len(r.nodes)-1, groups))
+	return n
+}
+
+func (r *rig) reconcile() {
+	r.t.Helper()
+	if err := r.a.Reconcile(r.ctx); err != nil {
+		r.t.Fatalf("reconcile: %v", err)
+	}
+}
+
+// run runs the current agent in the background; the returned stop cancels
+// it and waits for it to return.
+func (r *rig) run() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	a := r.a
+	go func() { done <- a.Run(ctx) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				r.t.Errorf("agent run: %v", err)
+			}
+		})
+	}
+	r.t.Cleanup(stop)
+	return stop
+}
+
+// waitApplied waits until the running agent applied the store as it is now.
+func (r *rig) waitApplied() {
+	r.t.Helper()
+	want := r.st.Revision()
+	deadline := time.After(10 * time.Second)
+	for {
+		select {
+		case got := <-r.a.Applied():
+			if got >= want {
+				return
+			}
+		case <-deadline:
+			r.t.Fatalf("revision %d not applied within 10 s", want)
+		}
+	}
+}
+
+func (r *rig) serve(n node, tcp, udp []int) {
+	r.t.Helper()
+	srv, err := probe.Serve(n.inst, tcp, udp)
+	if err != nil {
+		r.t.Fatalf("serve in %s: %v", n.name, err)
+	}
+	r.t.Cleanup(srv.Close)
+}
+
+// vpcExec runs a command in the VPC namespace.
+func (r *rig) vpcExec(args ...string) (string, error) {
+	out, err := exec.Command("nsenter", append([]string{"--net=/run/netns/" + r.vpc}, args...)...).CombinedOutput()
+	if err != nil {
+		return string(out), fmt.Errorf("%v in %s: %w: %s", args, r.vpc, err, out)
+	}
+	return string(out), nil
+}
+
+func (r *rig) flushConntrack() {
+	r.t.Helper()
+	if _, err := r.vpcExec("conntrack", "-F"); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// reuseAddr lets a probe bind a source port a finished connection of the
+// same port still holds in TIME_WAIT toward another peer.
+func reuseAddr(_, _ string, c syscall.RawConn) error {
+	var serr error
+	if err := c.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// tcpProbe connects from ns (source port sport, 0 for any) and echoes a line.
+func tcpProbe(ns string, sport uint16, dst netip.AddrPort, timeout time.Duration) error {
+	var c net.Conn
+	err := probe.InNetns(ns, func() error {
+		d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{Port: int(sport)}, Control: reuseAddr}
+		var err error
+		c, err = d.Dial("tcp4", dst.String())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return probe.Echo(c, "probe", timeout)
+}
+
+// udpProbe sends one datagram from ns (source port sport) and waits for its echo.
+func udpProbe(ns string, sport uint16, dst netip.AddrPort, timeout time.Duration) error {
+	var c net.Conn
+	err := probe.InNetns(ns, func() error {
+		d := net.Dialer{LocalAddr: &net.UDPAddr{Port: int(sport)}, Control: reuseAddr}
+		var err error
+		c, err = d.Dial("udp4", dst.String())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	if _, err := c.Write([]byte("probe")); err != nil {
+		return err
+	}
+	buf := make([]byte, 64)
+	n, err := c.Read(buf)
+	if err != nil {
+		return err
+	}
+	if string(buf[:n]) != "probe" {
+		return fmt.Errorf("udp echo: got %q", buf[:n])
+	}
+	return nil
+}
+
+var icmpID atomic.Uint32
+
+func init() { icmpID.Store(rand.Uint32N(30000)) }
+
+// timeoutErr is the error of an unanswered ICMP probe.
+type timeoutErr struct{ what string }
+
+func (e timeoutErr) Error() string   { return e.what + ": timeout" }
+func (e timeoutErr) Timeout() bool   { return true }
+func (e timeoutErr) Temporary() bool { return true }
+
+// icmpProbe sends one echo request from ns over a raw socket and waits up
+// to timeout for the reply (sub-second, unlike ping(8)). Each probe has its
+// own identifier; replies to other probes are skipped.
+func icmpProbe(ns string, dst netip.Addr, timeout time.Duration) error {
+	var c net.PacketConn
+	if err := probe.InNetns(ns, func() error {
+		var err error
+		c, err = net.ListenPacket("ip4:icmp", "0.0.0.0")
+		return err
+	}); err != nil {
+		return err
+	}
+	defer c.Close()
+	id := uint16(icmpID.Add(1))
+	msg := make([]byte, 16)
+	msg[0] = 8 // echo request
+	binary.BigEndian.PutUint16(msg[4:], id)
+	binary.BigEndian.PutUint16(msg[6:], 1)
+	copy(msg[8:], "palisade")
+	binary.BigEndian.PutUint16(msg[2:], icmpChecksum(msg))
+	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	if _, err := c.WriteTo(msg, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
+		return err
+	}
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return timeoutErr{fmt.Sprintf("icmp echo %s from %s", dst, ns)}
+			}
+			return err
+		}
+		ip, _ := from.(*net.IPAddr)
+		if n >= 8 && buf[0] == 0 && binary.BigEndian.Uint16(buf[4:]) == id && ip != nil && ip.IP.Equal(dst.AsSlice()) {
+			return nil
+		}
+		if n >= 8 && (buf[0] == 3 || buf[0] == 11) {
+			// An ICMP error to our request: not a silent drop.
+			if n >= 8+20+8 && binary.BigEndian.Uint16(buf[8+20+4:]) == id {
+				return fmt.Errorf("icmp echo %s from %s: icmp error type %d code %d", dst, ns, buf[0], buf[1])
+			}
+		}
+	}
+}
+
+func icmpChecksum(b []byte) uint16 {
+	var s uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		s += uint32(b[len(b)-1]) << 8
+	}
+	for s>>16 != 0 {
+		s = s&0xffff + s>>16
+	}
+	return ^uint16(s)
+}
