@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
@@ -48,11 +49,17 @@ type Options struct {
 	Timeout time.Duration
 }
 
-// Client sends RPC requests to one Palisade endpoint.
+// Client sends RPC requests to one Palisade endpoint. It is safe for
+// concurrent use: the SDK's client is not (each request rewrites its
+// timeouts), so every request in flight has an SDK client of its own, kept
+// in a small pool for reuse of connections.
 type Client struct {
-	sdk    *sdk.Client
+	opts   Options
 	scheme string // requests.HTTP or requests.HTTPS
 	domain string // host:port
+
+	mu   sync.Mutex
+	idle []*sdk.Client
 }
 
 // APIError is an error answered by the server (a non-2xx response).
@@ -122,26 +129,55 @@ func New(opts Options) (*Client, error) {
 	if opts.AccessKeyID == "" || opts.AccessKeySecret == "" {
 		return nil, fmt.Errorf("missing access key id or secret")
 	}
-	region := opts.Region
-	if region == "" {
-		region = DefaultRegion
+	if opts.Region == "" {
+		opts.Region = DefaultRegion
 	}
-	c, err := sdk.NewClientWithAccessKey(region, opts.AccessKeyID, opts.AccessKeySecret)
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	c := &Client{opts: opts, scheme: scheme, domain: domain}
+	first, err := c.newSDK()
+	if err != nil {
+		return nil, err
+	}
+	c.idle = append(c.idle, first)
+	return c, nil
+}
+
+func (c *Client) newSDK() (*sdk.Client, error) {
+	s, err := sdk.NewClientWithAccessKey(c.opts.Region, c.opts.AccessKeyID, c.opts.AccessKeySecret)
 	if err != nil {
 		return nil, fmt.Errorf("create SDK client: %w", err)
 	}
-	timeout := opts.Timeout
-	if timeout <= 0 {
-		timeout = 30 * time.Second
-	}
-	c.SetConnectTimeout(timeout)
-	c.SetReadTimeout(timeout)
+	s.SetConnectTimeout(c.opts.Timeout)
+	s.SetReadTimeout(c.opts.Timeout)
 	// Never send loopback traffic through an HTTP(S)_PROXY of the environment.
-	c.SetNoProxy("127.0.0.1,localhost,::1")
-	if opts.InsecureTLS {
-		c.SetHTTPSInsecure(true)
+	s.SetNoProxy("127.0.0.1,localhost,::1")
+	if c.opts.InsecureTLS {
+		s.SetHTTPSInsecure(true)
 	}
-	return &Client{sdk: c, scheme: scheme, domain: domain}, nil
+	return s, nil
+}
+
+// take returns an idle SDK client or a new one; put gives it back.
+func (c *Client) take() (*sdk.Client, error) {
+	c.mu.Lock()
+	if n := len(c.idle); n > 0 {
+		s := c.idle[n-1]
+		c.idle = c.idle[:n-1]
+		c.mu.Unlock()
+		return s, nil
+	}
+	c.mu.Unlock()
+	return c.newSDK()
+}
+
+func (c *Client) put(s *sdk.Client) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.idle) < 8 {
+		c.idle = append(c.idle, s)
+	}
 }
 
 // Domain is the endpoint's host:port.
@@ -183,9 +219,16 @@ func (c *Client) Call(ctx context.Context, version, action string, params map[st
 		body []byte
 		err  error
 	}
+	s, err := c.take()
+	if err != nil {
+		return nil, err
+	}
 	done := make(chan result, 1)
 	go func() {
-		resp, err := c.sdk.ProcessCommonRequest(req)
+		// The SDK client returns to the pool only when its request is over,
+		// even if the caller gave up waiting.
+		defer c.put(s)
+		resp, err := s.ProcessCommonRequest(req)
 		if err != nil {
 			done <- result{err: err}
 			return

@@ -171,6 +171,7 @@ which the server writes with the admin key when it starts.`,
 		c.sgCommand(),
 		c.instanceCommand(),
 		c.eniCommand(),
+		c.aclCommand(),
 	)
 	markGroups(root)
 	return root
