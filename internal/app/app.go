@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
@@ -65,6 +66,8 @@ type Options struct {
 	Logger              *slog.Logger   // nil: slog.Default()
 	// ZoneServed is passed to the service (nil: no agent serves any zone).
 	ZoneServed func(zoneID string) bool
+	// PublicCIDR is the elastic IP pool (zero: service.DefaultPublicCIDR).
+	PublicCIDR netip.Prefix
 }
 
 // RootKeyFromEnv reads PALISADE_ROOT_ACCESS_KEY_ID and
@@ -130,7 +133,7 @@ func (a *App) init() error {
 		return err
 	}
 	a.st = st
-	a.svc = service.New(st, service.Config{Region: a.opts.Region, Quotas: a.opts.Quotas, ZoneServed: a.opts.ZoneServed})
+	a.svc = service.New(st, service.Config{Region: a.opts.Region, Quotas: a.opts.Quotas, ZoneServed: a.opts.ZoneServed, PublicCIDR: a.opts.PublicCIDR})
 	a.router = api.NewRouter()
 	registerAll(a.router, a.svc)
 

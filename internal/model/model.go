@@ -28,6 +28,9 @@ const (
 	// PrefixZoneStatus + zoneID -> ZoneStatus (written by agents).
 	PrefixZoneStatus = "zone/"
 	PrefixNetworkACL = "nacl/"
+	PrefixEIP        = "eip/"
+	// PrefixEIPAddr + address -> allocation ID (an address is given out once).
+	PrefixEIPAddr = "eipaddr/"
 )
 
 // Tag is a resource tag.
@@ -280,6 +283,38 @@ type ACLEntry struct {
 	Ports       PortRange    `json:"ports"`
 	Cidr        netip.Prefix `json:"cidr"`
 	EntryType   string       `json:"entry_type"` // custom
+}
+
+// EIP states.
+const (
+	EIPAvailable     = "Available"
+	EIPInUse         = "InUse"
+	EIPAssociating   = "Associating"
+	EIPUnassociating = "Unassociating"
+)
+
+// EIP is an elastic (public) IP address: traffic to it reaches the private
+// IP of the ENI it is associated with, and that ENI's traffic to the
+// internet leaves with it as its source.
+type EIP struct {
+	ID                 string     `json:"id"` // eip-...
+	AccountID          string     `json:"account_id"`
+	Address            netip.Addr `json:"address"`
+	Name               string     `json:"name"`
+	Description        string     `json:"description"`
+	Bandwidth          int        `json:"bandwidth"` // Mbit/s, recorded
+	InternetChargeType string     `json:"internet_charge_type"`
+	ISP                string     `json:"isp"`
+	Status             string     `json:"status"`
+	// Association: the instance or ENI as given, and the ENI and private
+	// IP the address maps to. Empty when Available.
+	InstanceID   string     `json:"instance_id,omitempty"`
+	InstanceType string     `json:"instance_type,omitempty"` // EcsInstance or NetworkInterface
+	ENIID        string     `json:"eni_id,omitempty"`
+	PrivateIP    netip.Addr `json:"private_ip"`
+	VpcID        string     `json:"vpc_id,omitempty"`
+	ZoneID       string     `json:"zone_id,omitempty"`
+	CreatedAt    time.Time  `json:"created_at"`
 }
 
 // ZoneStatus is written by the agent that serves a zone.

@@ -19,7 +19,7 @@ import (
 func AgentPrefixes() []string {
 	return []string{
 		model.PrefixVPC, model.PrefixVSwitch, model.PrefixSecurityGroup,
-		model.PrefixInstance, model.PrefixENI, model.PrefixMember, model.PrefixNetworkACL,
+		model.PrefixInstance, model.PrefixENI, model.PrefixMember, model.PrefixNetworkACL, model.PrefixEIP,
 	}
 }
 

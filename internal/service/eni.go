@@ -229,10 +229,27 @@ func (s *Service) allocMore(al allocator, eniID, param string, explicit []string
 	return out, nil
 }
 
-// deleteENI removes an ENI with its addresses and memberships.
+// deleteENI removes an ENI with its addresses and memberships; EIPs
+// mapped to it become Available again (their address stays allocated).
 func (s *Service) deleteENI(tx store.Txn, e *model.ENI) error {
 	if err := releaseAddrs(tx, e); err != nil {
 		return err
+	}
+	var eips []*model.EIP
+	if err := listJSON(tx, model.PrefixEIP, func(x *model.EIP) error {
+		if x.ENIID == e.ID {
+			eips = append(eips, x)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, x := range eips {
+		x.InstanceID, x.InstanceType, x.ENIID, x.PrivateIP, x.VpcID, x.ZoneID = "", "", "", netip.Addr{}, "", ""
+		x.Status = model.EIPAvailable
+		if err := putJSON(tx, model.PrefixEIP+x.ID, x); err != nil {
+			return err
+		}
 	}
 	for _, g := range e.SecurityGroupIDs {
 		if err := s.removeMember(tx, g, e.ID); err != nil {
@@ -560,6 +577,14 @@ func (s *Service) UnassignPrivateIpAddresses(ctx context.Context, accountID, eni
 			if a == e.PrimaryIP {
 				return errs.Forbidden("InvalidOperation.UnassignPrimaryIp",
 					"%s is the primary private IP of %s; it cannot be unassigned.", a, e.ID)
+			}
+			if err := listJSON(tx, model.PrefixEIP, func(x *model.EIP) error {
+				if x.ENIID == e.ID && x.PrivateIP == a {
+					return errs.DependencyViolation("%s of %s is mapped to EIP %s (%s); unassociate it first.", a, e.ID, x.ID, x.Address)
+				}
+				return nil
+			}); err != nil {
+				return err
 			}
 			i := slices.Index(e.SecondaryIPs, a)
 			if i < 0 {

@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/palisade-project/palisade/internal/store"
@@ -67,6 +68,8 @@ type Config struct {
 	ZoneServed func(zoneID string) bool
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// PublicCIDR is the pool of elastic IP addresses (zero: DefaultPublicCIDR).
+	PublicCIDR netip.Prefix
 }
 
 // Service implements the API's actions on a store.
