@@ -7,12 +7,13 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/palisade-project/palisade/internal/app"
+	"github.com/palisade-project/palisade/internal/service"
 )
 
 func (c *cli) upCommand() *cobra.Command {
 	var (
-		listen, zone string
-		cleanup      bool
+		listen, zone, publicCIDR string
+		cleanup                  bool
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -43,10 +44,15 @@ removes everything it made and exits. Needs root.`,
 				fmt.Fprintln(cmd.OutOrStdout(), "removed every namespace, link and nftables table Palisade made")
 				return nil
 			}
+			pool, err := parsePublicCIDR(publicCIDR)
+			if err != nil {
+				return err
+			}
 			id, secret := app.RootKeyFromEnv(c.env.Getenv)
 			return app.RunUp(cmd.Context(), app.UpOptions{
 				Options: app.Options{
 					Listen:              listen,
+					PublicCIDR:          pool,
 					DataDir:             c.dataDir,
 					Region:              c.region,
 					Backend:             app.BackendBolt,
@@ -59,6 +65,7 @@ removes everything it made and exits. Needs root.`,
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", app.DefaultListen, "address to listen on (host:port)")
+	cmd.Flags().StringVar(&publicCIDR, "public-cidr", service.DefaultPublicCIDR.String(), "pool of elastic IP addresses (a CIDR; its first address is kept for the host)")
 	cmd.Flags().StringVar(&zone, "zone", "", "zone this host serves (default <region>-a)")
 	cmd.Flags().BoolVar(&cleanup, "cleanup", false, "remove every kernel object Palisade made on this host, then exit")
 	return cmd
