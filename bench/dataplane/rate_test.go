@@ -1,0 +1,448 @@
+package dataplane_test
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"unsafe"
+
+	"golang.org/x/net/ipv4"
+	"golang.org/x/sys/unix"
+
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy"
+	"github.com/palisade-project/palisade/internal/probe"
+)
+
+const (
+	tcpPort = 5001
+	udpPort = 5002
+	// otherGroups x otherRules are the rules of groups on other ENIs of
+	// the same VPC namespace (not on the benchmarked pair).
+	otherGroups = 10
+	otherRules  = 1000
+	dialers     = 4
+	senders     = 4
+	// udpPayload makes 64-byte Ethernet frames (14 + 20 + 8 + 18 + 4 FCS).
+	udpPayload = 18
+)
+
+var ruleCounts = []int{1, 100, 1000}
+
+// rateEnv is one VPC with a client and a server instance on one vSwitch,
+// plus otherGroups instances carrying the other groups. It is built once
+// and shared by the rate benchmarks; only the policy changes.
+type rateEnv struct {
+	w              *kworld
+	vpcID          string
+	client, server string // instance (namespace) IDs
+	clientENI      string
+	serverENI      string
+	other          string // an instance that the server's group denies
+	clientIP       netip.Addr
+	serverIP       netip.Addr
+	groupC, groupS string
+	mode           string
+	sink           *sink
+	// none holds the rates measured with policy=none, per benchmark.
+	none map[string][]float64
+}
+
+var (
+	rateOnce sync.Once
+	rateE    *rateEnv
+	rateErr  error
+)
+
+func getRateEnv(b *testing.B) *rateEnv {
+	b.Helper()
+	needKernel(b)
+	rateOnce.Do(func() {
+		rateE, rateErr = buildRateEnv()
+	})
+	if rateErr != nil {
+		b.Fatal(rateErr)
+	}
+	return rateE
+}
+
+func buildRateEnv() (*rateEnv, error) {
+	w := newKWorld(randTag())
+	cleanups = append(cleanups, w.close)
+	e := &rateEnv{w: w, none: map[string][]float64{},
+		clientIP: netip.MustParseAddr("10.77.1.10"), serverIP: netip.MustParseAddr("10.77.1.20")}
+	var vswID string
+	var err error
+	if e.vpcID, vswID, err = w.vpc("v", "10.77.0.0/16"); err != nil {
+		return nil, err
+	}
+	e.groupC, e.groupS = "sg-"+w.tag+"c", "sg-"+w.tag+"s"
+	if err := e.setRules(1); err != nil {
+		return nil, err
+	}
+	if e.client, e.clientENI, err = w.instance("c", e.vpcID, vswID, e.clientIP, e.groupC); err != nil {
+		return nil, err
+	}
+	if e.server, e.serverENI, err = w.instance("s", e.vpcID, vswID, e.serverIP, e.groupS); err != nil {
+		return nil, err
+	}
+	r := rand.New(rand.NewPCG(5, 6))
+	for g := range otherGroups {
+		gid := fmt.Sprintf("sg-%so%d", w.tag, g)
+		rules := randomRules(r, fmt.Sprintf("%so%di", w.tag, g), "ingress", otherRules/2)
+		rules = append(rules, randomRules(r, fmt.Sprintf("%so%de", w.tag, g), "egress", otherRules/2)...)
+		if err := w.group(gid, e.vpcID, rules); err != nil {
+			return nil, err
+		}
+		inst, _, err := w.instance(fmt.Sprintf("o%d", g), e.vpcID, vswID, netip.AddrFrom4([4]byte{10, 77, 1, byte(100 + g)}), gid)
+		if err != nil {
+			return nil, err
+		}
+		if g == 0 {
+			e.other = inst
+		}
+	}
+	if err := w.a.Reconcile(w.ctx); err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+	e.mode = "compiled/1"
+	srv, err := startSink(e.server)
+	if err != nil {
+		return nil, err
+	}
+	cleanups = append(cleanups, srv.close)
+	e.sink = srv
+	return e, nil
+}
+
+// setRules gives the client's group n egress rules and the server's group
+// n ingress rules: n-1 random non-matching ones and, last in priority
+// order, the accept rule the traffic needs.
+func (e *rateEnv) setRules(n int) error {
+	r := rand.New(rand.NewPCG(uint64(n), 7))
+	c := append(randomRules(r, e.w.tag+"c", model.Egress, n-1), matchRule("sgr-"+e.w.tag+"cm", model.Egress, e.serverIP))
+	s := append(randomRules(r, e.w.tag+"s", model.Ingress, n-1), matchRule("sgr-"+e.w.tag+"sm", model.Ingress, e.clientIP))
+	if err := e.w.group(e.groupC, e.vpcID, c); err != nil {
+		return err
+	}
+	return e.w.group(e.groupS, e.vpcID, s)
+}
+
+// setPolicy installs mode ("none", "compiled/N", "linear/N") unless it is
+// in place, then checks the path: the client reaches the server, and (with
+// a policy) another instance of the VPC does not.
+func (e *rateEnv) setPolicy(b *testing.B, kind string, n int) {
+	b.Helper()
+	mode := kind
+	if kind != "none" {
+		mode = fmt.Sprintf("%s/%d", kind, n)
+	}
+	if e.mode == mode {
+		return
+	}
+	start := time.Now()
+	switch kind {
+	case "none":
+		// Both of the loader's tables: the program and the guard that
+		// fails closed without it.
+		script := fmt.Sprintf("table inet %[1]s {}\ndelete table inet %[1]s\ntable inet %[2]s {}\ndelete table inet %[2]s\n",
+			policy.TableName, policy.GuardTable)
+		if _, err := nsNft(e.vpcID, script, "-f", "-"); err != nil {
+			b.Fatal(err)
+		}
+	case "compiled":
+		if err := e.setRules(n); err != nil {
+			b.Fatal(err)
+		}
+		if err := e.w.a.Reconcile(e.w.ctx); err != nil {
+			b.Fatal(err)
+		}
+	case "linear":
+		if err := e.setRules(n); err != nil {
+			b.Fatal(err)
+		}
+		// The benchmarked pair first, then the other ENIs: the pair's
+		// packets never walk the other ENIs' rules (the linear chain's
+		// most favourable order).
+		enis := []model.ENI{e.w.enis[e.clientENI], e.w.enis[e.serverENI]}
+		for id, en := range e.w.enis {
+			if id != e.clientENI && id != e.serverENI {
+				enis = append(enis, en)
+			}
+		}
+		if _, err := nsNft(e.vpcID, renderLinear(e.w.groups, enis), "-f", "-"); err != nil {
+			b.Fatal(err)
+		}
+	}
+	e.mode = mode
+	b.Logf("policy %s loaded in %v", mode, time.Since(start).Round(time.Millisecond))
+	ctx := e.w.ctx
+	if err := probeRetry(func() error {
+		c, err := probe.DialTCP(ctx, e.client, netip.AddrPortFrom(e.serverIP, tcpPort), time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}); err != nil {
+		b.Fatalf("%s: client cannot reach server: %v", mode, err)
+	}
+	c, err := probe.DialTCP(ctx, e.other, netip.AddrPortFrom(e.serverIP, tcpPort), 300*time.Millisecond)
+	switch {
+	case kind == "none" && err != nil:
+		b.Fatalf("none: other instance cannot reach server: %v", err)
+	case kind != "none" && err == nil:
+		c.Close()
+		b.Fatalf("%s: other instance reaches the server: the policy is not enforced", mode)
+	case err == nil:
+		c.Close()
+	}
+}
+
+// finalRun reports whether b is the run whose result the framework prints
+// (not one of the short runs it makes to size b.N): with -benchtime Nx,
+// b.N is N; with a duration, the run lasted at least 3/4 of it.
+func finalRun(b *testing.B) bool {
+	bt := "1s"
+	if f := flag.Lookup("test.benchtime"); f != nil {
+		bt = f.Value.String()
+	}
+	if n, ok := strings.CutSuffix(bt, "x"); ok {
+		return n == strconv.Itoa(b.N)
+	}
+	d, err := time.ParseDuration(bt)
+	return err != nil || b.Elapsed() >= d*3/4
+}
+
+func probeRetry(fn func() error) error {
+	var err error
+	for range 5 {
+		if err = fn(); err == nil {
+			return nil
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return err
+}
+
+// sink is the server side: a TCP accept loop that closes every connection
+// and a UDP socket that counts datagrams (never answering).
+type sink struct {
+	ln       net.Listener
+	pc       net.PacketConn
+	wg       sync.WaitGroup
+	accepted atomic.Int64
+	received atomic.Int64
+	lastRecv atomic.Int64 // unix nanos of the last datagram batch
+}
+
+func startSink(ns string) (*sink, error) {
+	s := &sink{}
+	err := probe.InNetns(ns, func() error {
+		var err error
+		if s.ln, err = net.Listen("tcp4", fmt.Sprintf(":%d", tcpPort)); err != nil {
+			return err
+		}
+		s.pc, err = net.ListenPacket("udp4", fmt.Sprintf(":%d", udpPort))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if uc, ok := s.pc.(*net.UDPConn); ok {
+		_ = uc.SetReadBuffer(8 << 20)
+		if rc, err := uc.SyscallConn(); err == nil {
+			_ = rc.Control(func(fd uintptr) {
+				_ = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20)
+			})
+		}
+	}
+	s.wg.Go(func() {
+		for {
+			c, err := s.ln.Accept()
+			if err != nil {
+				return
+			}
+			s.accepted.Add(1)
+			c.Close()
+		}
+	})
+	s.wg.Go(func() {
+		pc := ipv4.NewPacketConn(s.pc)
+		msgs := make([]ipv4.Message, 64)
+		for i := range msgs {
+			msgs[i].Buffers = [][]byte{make([]byte, 256)}
+		}
+		for {
+			n, err := pc.ReadBatch(msgs, 0)
+			if err != nil {
+				return
+			}
+			s.received.Add(int64(n))
+			s.lastRecv.Store(time.Now().UnixNano())
+		}
+	})
+	return s, nil
+}
+
+func (s *sink) close() {
+	s.ln.Close()
+	s.pc.Close()
+	s.wg.Wait()
+}
+
+// policies runs fn under each policy as sub-benchmarks.
+func (e *rateEnv) policies(b *testing.B, name string, fn func(b *testing.B) float64, unit string) {
+	report := func(b *testing.B, kind string, rate float64) {
+		b.ReportMetric(rate, unit)
+		if kind == "none" && finalRun(b) {
+			e.none[name] = append(e.none[name], rate)
+		}
+		if base := median(e.none[name]); base > 0 {
+			b.ReportMetric(rate/base, "ratio-to-none")
+		}
+	}
+	b.Run("policy=none", func(b *testing.B) {
+		e.setPolicy(b, "none", 0)
+		report(b, "none", fn(b))
+	})
+	for _, kind := range []string{"compiled", "linear"} {
+		b.Run("policy="+kind, func(b *testing.B) {
+			for _, n := range ruleCounts {
+				b.Run(fmt.Sprintf("rules=%d", n), func(b *testing.B) {
+					e.setPolicy(b, kind, n)
+					report(b, kind, fn(b))
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkConnRate opens and closes b.N TCP connections from the client
+// to the server with several concurrent dialers (blocking connect, close
+// with SO_LINGER 0 so no TIME_WAIT eats the ports) and reports conns/s.
+func BenchmarkConnRate(b *testing.B) {
+	e := getRateEnv(b)
+	sa := &unix.SockaddrInet4{Port: tcpPort, Addr: e.serverIP.As4()}
+	e.policies(b, "conn", func(b *testing.B) float64 {
+		var next, fails atomic.Int64
+		var wg sync.WaitGroup
+		b.ResetTimer()
+		start := time.Now()
+		for range dialers {
+			wg.Go(func() {
+				err := probe.InNetns(e.client, func() error {
+					tv := unix.Timeval{Sec: 2}
+					for next.Add(1) <= int64(b.N) {
+						fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+						if err != nil {
+							return err
+						}
+						_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+						if err := unix.Connect(fd, sa); err != nil {
+							fails.Add(1)
+						}
+						_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+						unix.Close(fd)
+					}
+					return nil
+				})
+				if err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		elapsed := time.Since(start)
+		b.StopTimer()
+		if f := fails.Load(); f > 0 {
+			b.ReportMetric(float64(f), "failed-conns")
+		}
+		return float64(b.N) / elapsed.Seconds()
+	}, "conns/s")
+}
+
+// BenchmarkPacketRate sends b.N 64-byte-frame UDP datagrams from the client
+// to the server, unthrottled, from several sockets with sendmmsg, and
+// reports the datagrams the server received per second (from the first
+// send to the last datagram received).
+func BenchmarkPacketRate(b *testing.B) {
+	e := getRateEnv(b)
+	sa := &unix.SockaddrInet4{Port: udpPort, Addr: e.serverIP.As4()}
+	s := e.sink
+	e.policies(b, "packet", func(b *testing.B) float64 {
+		const batch = 64
+		var next, sent atomic.Int64
+		var wg sync.WaitGroup
+		before := s.received.Load()
+		b.ResetTimer()
+		start := time.Now()
+		for range senders {
+			wg.Go(func() {
+				err := probe.InNetns(e.client, func() error {
+					fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+					if err != nil {
+						return err
+					}
+					defer unix.Close(fd)
+					if err := unix.Connect(fd, sa); err != nil {
+						return err
+					}
+					payload := make([]byte, udpPayload)
+					iov := unix.Iovec{Base: &payload[0]}
+					iov.SetLen(len(payload))
+					msgs := make([]unix.Mmsghdr, batch)
+					for i := range msgs {
+						msgs[i].Hdr.Iov = &iov
+						msgs[i].Hdr.SetIovlen(1)
+					}
+					for {
+						left := int64(b.N) - next.Add(batch) + batch
+						if left <= 0 {
+							return nil
+						}
+						n := min(left, batch)
+						r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(n), 0, 0, 0)
+						if errno == 0 {
+							sent.Add(int64(r))
+						} else if !errors.Is(errno, unix.ENOBUFS) && !errors.Is(errno, unix.EAGAIN) {
+							return errno
+						}
+					}
+				})
+				if err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		sendElapsed := time.Since(start)
+		// Let the receiver drain, then take the time of its last batch.
+		for prev := int64(-1); ; {
+			time.Sleep(50 * time.Millisecond)
+			cur := s.received.Load()
+			if cur == prev {
+				break
+			}
+			prev = cur
+		}
+		b.StopTimer()
+		got := s.received.Load() - before
+		last := time.Unix(0, s.lastRecv.Load())
+		elapsed := last.Sub(start)
+		if elapsed < sendElapsed {
+			elapsed = sendElapsed
+		}
+		b.ReportMetric(float64(sent.Load())/sendElapsed.Seconds(), "sent-pps")
+		b.ReportMetric(100*(1-float64(got)/float64(max(1, sent.Load()))), "loss-%")
+		return float64(got) / elapsed.Seconds()
+	}, "pps")
+}
