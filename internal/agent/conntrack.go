@@ -10,23 +10,39 @@ import (
 )
 
 // FlowVerdict decides whether an established flow of a VPC may continue
-// under the current policy, from its original-direction tuple.
+// under the current policy: its original direction must pass security
+// groups (first packet) and network ACLs, and its reply direction the
+// network ACLs too (they are stateless: every reply packet is checked, so
+// a flow whose replies the ACLs now drop is dead anyway; cutting it keeps
+// conntrack honest).
 func FlowVerdict(w policy.World, vpcID string, f conntrack.Flow) bool {
-	orig := f.TupleOrig
-	pkt := policy.Packet{
-		Src: orig.IP.SourceAddress.Unmap(), Dst: orig.IP.DestinationAddress.Unmap(),
-		Proto: orig.Proto.Protocol, SrcPort: orig.Proto.SourcePort, DstPort: orig.Proto.DestinationPort,
-	}
+	pkt := tuplePacket(f.TupleOrig)
 	from := w.ENIByAddr(vpcID, pkt.Src)
 	to := w.ENIByAddr(vpcID, pkt.Dst)
 	if from != "" && to != "" {
-		return policy.Evaluate(w, from, to, pkt).Allow
+		if !policy.Evaluate(w, from, to, pkt).Allow {
+			return false
+		}
+		rpkt := tuplePacket(f.TupleReply)
+		rfrom, rto := w.ENIByAddr(vpcID, rpkt.Src), w.ENIByAddr(vpcID, rpkt.Dst)
+		if rfrom == "" || rto == "" {
+			return true // not a plain ENI-to-ENI reply (NAT); not ours to judge
+		}
+		out, in := policy.EvaluateACLs(w, rfrom, rto, rpkt)
+		return out.Allow && in.Allow
 	}
 	// One end is not an ENI of this VPC: the VPC namespace's own traffic
 	// (its gateway addresses), which it delivers locally instead of
 	// forwarding. The security-group chains hook forward only, so these
 	// flows were never subject to them and are not cut.
 	return true
+}
+
+func tuplePacket(t conntrack.Tuple) policy.Packet {
+	return policy.Packet{
+		Src: t.IP.SourceAddress.Unmap(), Dst: t.IP.DestinationAddress.Unmap(),
+		Proto: t.Proto.Protocol, SrcPort: t.Proto.SourcePort, DstPort: t.Proto.DestinationPort,
+	}
 }
 
 // CutDeniedFlows deletes, in the network namespace nsFd, every conntrack

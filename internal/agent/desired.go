@@ -20,10 +20,11 @@ import (
 type Desired struct {
 	Revision int64
 	Host     dataplane.Host
-	// World holds every group and every ENI of the VPCs present on the
-	// host (member sets need members wherever they run).
+	// World holds every group, ENI, vSwitch and network ACL of the VPCs
+	// present on the host (member sets need members wherever they run).
 	World *policy.Snapshot
-	// Programs is the security-group program of each VPC on the host.
+	// Programs is the security-group and network-ACL program of each VPC
+	// on the host (one table, so one transaction changes both).
 	Programs map[string]*policy.Program
 	// Instances and ENIs are the local ones, for status reporting.
 	Instances []model.Instance
@@ -37,6 +38,7 @@ type snapshot struct {
 	groups    []model.SecurityGroup
 	enis      []model.ENI
 	instances []model.Instance
+	acls      []model.NetworkACL
 }
 
 func listAll[T any](tx store.ReadTxn, prefix string, each func(T)) error {
@@ -65,6 +67,9 @@ func readSnapshot(tx store.ReadTxn) (*snapshot, error) {
 		return nil, err
 	}
 	if err := listAll(tx, model.PrefixInstance, func(i model.Instance) { s.instances = append(s.instances, i) }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixNetworkACL, func(a model.NetworkACL) { s.acls = append(s.acls, a) }); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -135,7 +140,8 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 	}
 	slices.Sort(ids)
 
-	// The policy world: groups and ENIs of the VPCs on this host.
+	// The policy world: groups, ENIs, vSwitches and network ACLs of the
+	// VPCs on this host.
 	var groups []model.SecurityGroup
 	for _, g := range s.groups {
 		if byVPC[g.VpcID] != nil {
@@ -148,7 +154,19 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 			enis = append(enis, e)
 		}
 	}
-	d.World = policy.NewSnapshot(groups, enis)
+	var vswitches []model.VSwitch
+	for _, id := range sortedKeys(s.vswitches) {
+		if vsw := s.vswitches[id]; byVPC[vsw.VpcID] != nil {
+			vswitches = append(vswitches, vsw)
+		}
+	}
+	var acls []model.NetworkACL
+	for _, a := range s.acls {
+		if byVPC[a.VpcID] != nil {
+			acls = append(acls, a)
+		}
+	}
+	d.World = policy.NewWorld(groups, enis, vswitches, acls)
 
 	for _, id := range ids {
 		v := byVPC[id]
@@ -164,6 +182,15 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 		d.Programs[id] = policy.Compile(d.World, ifaces)
 	}
 	return d, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
 }
 
 func cmpString(a, b string) int {

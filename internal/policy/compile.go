@@ -16,7 +16,9 @@ import (
 // (whole, or as set-element changes: see Incremental). Every slice is in a
 // deterministic order.
 //
-// Shape: each (group, direction, priority, action) becomes a Class, a chain
+// Shape: network ACLs first (see ACLChain and VSwitchChain: stateless, on
+// every packet, in a base chain of their own ahead of the security groups).
+// Then each (group, direction, priority, action) becomes a Class, a chain
 // whose few rules look the packet up in concatenated interval sets and
 // return the class's verdict. Classes are shared by all ENIs of the group.
 // Each ENI gets one chain per direction that accepts intra-group traffic,
@@ -35,6 +37,11 @@ type Program struct {
 	MemberSets []MemberSet
 	// ENIs sorted by ENI ID.
 	ENIs []ENIProgram
+	// ACLChains are the network ACL directions used by the vSwitches of
+	// the ENIs, sorted by name; VSwitchChains the vSwitches' entry
+	// points, sorted by name. Both empty when no ENI's vSwitch has an ACL.
+	ACLChains     []*ACLChain
+	VSwitchChains []VSwitchChain
 }
 
 // Range is an inclusive range of ports or protocol numbers.
@@ -100,6 +107,9 @@ type ENIProgram struct {
 	// built; the ENI then passes nothing (fail closed) and has no chains.
 	Failed          string
 	Ingress, Egress ChainProgram
+	// ACLIngress and ACLEgress name the VSwitchChain that filters packets
+	// to and from the ENI; empty when its vSwitch has no network ACL.
+	ACLIngress, ACLEgress string
 }
 
 // ChainProgram is the per-ENI chain of one direction.
@@ -165,6 +175,7 @@ func Compile(w World, ifaces map[string]string) *Program {
 	for _, gid := range sortedKeys(memberGroups) {
 		p.MemberSets = append(p.MemberSets, memberSet(w, gid))
 	}
+	compileACLs(w, p)
 	return p
 }
 

@@ -45,6 +45,26 @@ const (
 	// ReasonInvalidPacket: the packet's addresses are missing or of
 	// different families; denied.
 	ReasonInvalidPacket
+
+	// Network ACL stage (Decision of PathDecision.ACLEgress/ACLIngress).
+
+	// ReasonNoACL: the ENI's vSwitch has no network ACL; passes.
+	ReasonNoACL
+	// ReasonACLSameVSwitch: both ENIs are in one vSwitch; ACLs do not
+	// filter traffic inside a vSwitch.
+	ReasonACLSameVSwitch
+	// ReasonACLExempt: the peer is an exempt service address (DNS,
+	// metadata) or the packet is DHCP; passes.
+	ReasonACLExempt
+	// ReasonACLEntry: an entry matched (ACLID, RuleID = entry ID,
+	// EntryName, Priority = 1-based position in the list, Policy).
+	ReasonACLEntry
+	// ReasonACLDefault: no entry of ACLID matched (an ACL without entries
+	// included): the implicit deny.
+	ReasonACLDefault
+	// ReasonUnknownACL: the vSwitch names an ACL (ACLID) that does not
+	// exist; denied (fail closed).
+	ReasonUnknownACL
 )
 
 func (k ReasonKind) String() string {
@@ -63,6 +83,18 @@ func (k ReasonKind) String() string {
 		return "unknown-group"
 	case ReasonInvalidPacket:
 		return "invalid-packet"
+	case ReasonNoACL:
+		return "no-acl"
+	case ReasonACLSameVSwitch:
+		return "acl-same-vswitch"
+	case ReasonACLExempt:
+		return "acl-exempt"
+	case ReasonACLEntry:
+		return "acl-entry"
+	case ReasonACLDefault:
+		return "acl-default"
+	case ReasonUnknownACL:
+		return "unknown-acl"
 	}
 	return fmt.Sprintf("ReasonKind(%d)", uint8(k))
 }
@@ -75,6 +107,11 @@ type Reason struct {
 	Priority int
 	// Policy is model.PolicyAccept or model.PolicyDrop.
 	Policy string
+	// ACLID and EntryName name the network ACL (and its entry) of the ACL
+	// kinds; VSwitchID is the vSwitch whose ACL was consulted.
+	ACLID     string
+	EntryName string
+	VSwitchID string
 }
 
 // Decision is the verdict for one packet in one direction at one ENI.
@@ -95,27 +132,63 @@ func (d Decision) String() string {
 		return fmt.Sprintf("%s by rule %s of %s (priority %d, %s)", v, r.RuleID, r.GroupID, r.Priority, r.Policy)
 	case ReasonIntraGroup, ReasonUnknownGroup:
 		return fmt.Sprintf("%s by %s %s", v, r.Kind, r.GroupID)
+	case ReasonACLEntry:
+		return fmt.Sprintf("%s by entry %d %s (%q) of %s (%s)", v, r.Priority, r.RuleID, r.EntryName, r.ACLID, r.Policy)
+	case ReasonACLDefault:
+		return fmt.Sprintf("%s by the implicit deny of %s (no entry matched)", v, r.ACLID)
+	case ReasonUnknownACL:
+		return fmt.Sprintf("%s by %s %s", v, r.Kind, r.ACLID)
 	default:
 		return fmt.Sprintf("%s by %s", v, r.Kind)
 	}
 }
 
-// PathDecision is the verdict for a packet from one ENI to another: egress
-// at the sender, then ingress at the receiver; both must allow.
+// PathDecision is the verdict for a packet from one ENI to another: the
+// sender vSwitch's network ACL (egress entries), the receiver vSwitch's
+// network ACL (ingress entries), the sender's security groups (egress) and
+// the receiver's (ingress); all must allow.
 type PathDecision struct {
-	Allow   bool
-	Egress  Decision
-	Ingress Decision
+	Allow      bool
+	ACLEgress  Decision
+	ACLIngress Decision
+	Egress     Decision
+	Ingress    Decision
 }
 
-// Evaluate decides a packet sent by ENI from to ENI to. It evaluates
-// security groups only: VPC isolation, routing and network ACLs are the
-// caller's business. ENIs are named explicitly because addresses are only
-// unique inside a VPC.
+// Decisive returns the stage that decided the path: the first that denies
+// in evaluation order (ACL egress, ACL ingress, SG egress, SG ingress), or,
+// when all allow, the receiver's security-group decision.
+func (p PathDecision) Decisive() Decision {
+	for _, d := range []Decision{p.ACLEgress, p.ACLIngress, p.Egress} {
+		if !d.Allow {
+			return d
+		}
+	}
+	return p.Ingress
+}
+
+// String renders all four stages.
+func (p PathDecision) String() string {
+	v := "deny"
+	if p.Allow {
+		v = "allow"
+	}
+	return fmt.Sprintf("%s [acl out: %v; acl in: %v; sg out: %v; sg in: %v]", v, p.ACLEgress, p.ACLIngress, p.Egress, p.Ingress)
+}
+
+// Evaluate decides a packet sent by ENI from to ENI to: network ACLs of
+// both vSwitches (stateless, see EvaluateACLs) and security groups of both
+// ENIs (first packet of a flow, see EvaluateENI). VPC isolation and routing
+// are the caller's business. ENIs are named explicitly because addresses
+// are only unique inside a VPC.
 func Evaluate(w World, from, to string, pkt Packet) PathDecision {
+	aout, ain := EvaluateACLs(w, from, to, pkt)
 	out := EvaluateENI(w, from, Egress, pkt)
 	in := EvaluateENI(w, to, Ingress, pkt)
-	return PathDecision{Allow: out.Allow && in.Allow, Egress: out, Ingress: in}
+	return PathDecision{
+		Allow:     aout.Allow && ain.Allow && out.Allow && in.Allow,
+		ACLEgress: aout, ACLIngress: ain, Egress: out, Ingress: in,
+	}
 }
 
 // EvaluateENI decides pkt in direction dir at ENI eniID (SEMANTICS.md Part A):

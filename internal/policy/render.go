@@ -23,6 +23,12 @@ const (
 	IngressChain  = "sg_ingress"
 	EgressIfaces  = "sg_out_ifaces"
 	IngressIfaces = "sg_in_ifaces"
+	// ACLChain is the base chain of network ACLs (forward hook, before
+	// the security-group chains, stateless), rendered only when some ENI's
+	// vSwitch has an ACL; it dispatches on the interface maps below.
+	ACLBaseChain     = "acl_forward"
+	ACLEgressIfaces  = "acl_out_ifaces"
+	ACLIngressIfaces = "acl_in_ifaces"
 )
 
 // Render prints the program as an nftables script for `nft -f`: one table
@@ -62,8 +68,120 @@ func (p *Program) Render() string {
 	renderMap(&b, EgressIfaces, p.ENIs, func(e ENIProgram) string { return e.Egress.Name })
 	renderBase(&b, EgressChain, "filter", "iifname", EgressIfaces, p.GuardPrefix)
 	renderBase(&b, IngressChain, "filter + 1", "oifname", IngressIfaces, p.GuardPrefix)
+	p.renderACLs(&b)
 	b.WriteString("}\n")
 	return b.String()
+}
+
+// renderACLs prints the network ACL part: per ACL direction four accept
+// sets (always present, possibly empty, so that a changed entry list is a
+// change of set elements only: see Incremental) and a chain that returns
+// for their elements and drops the rest; per vSwitch direction a chain
+// that returns for traffic staying in the vSwitch and exempt traffic and
+// goes to the ACL's chain; two interface maps and the base chain. The base
+// chain has no "ct state established accept": ACLs are stateless, every
+// packet passes them, and a verdict of return (not accept) lets the
+// ingress lookup follow the egress one. It hooks forward at priority
+// filter - 1, so security groups only see what the ACLs passed.
+func (p *Program) renderACLs(b *strings.Builder) {
+	if len(p.VSwitchChains) == 0 {
+		return
+	}
+	for _, c := range p.ACLChains {
+		renderACLChain(b, c)
+	}
+	for _, v := range p.VSwitchChains {
+		renderVSwitchChain(b, v)
+	}
+	renderACLMap(b, ACLIngressIfaces, p.ENIs, func(e ENIProgram) string { return e.ACLIngress })
+	renderACLMap(b, ACLEgressIfaces, p.ENIs, func(e ENIProgram) string { return e.ACLEgress })
+	fmt.Fprintf(b, "\tchain %s {\n", ACLBaseChain)
+	b.WriteString("\t\ttype filter hook forward priority filter - 1; policy accept;\n")
+	fmt.Fprintf(b, "\t\tiifname vmap @%s\n", ACLEgressIfaces)
+	fmt.Fprintf(b, "\t\toifname vmap @%s\n", ACLIngressIfaces)
+	b.WriteString("\t}\n")
+}
+
+func renderACLChain(b *strings.Builder, c *ACLChain) {
+	peer := "saddr"
+	if c.Dir == Egress {
+		peer = "daddr"
+	}
+	if c.Missing {
+		fmt.Fprintf(b, "\tchain %s {\n\t\tdrop comment \"unknown network ACL\"\n\t}\n", c.Name)
+		return
+	}
+	type aset struct {
+		suffix, addr, ip string
+		ports            bool
+		elems            []ACLElement
+	}
+	sets := []aset{
+		{"_p4", "ipv4_addr", "ip", true, c.Ports4},
+		{"_p6", "ipv6_addr", "ip6", true, c.Ports6},
+		{"_a4", "ipv4_addr", "ip", false, c.Any4},
+		{"_a6", "ipv6_addr", "ip6", false, c.Any6},
+	}
+	for _, s := range sets {
+		typ := s.addr + " . inet_proto"
+		if s.ports {
+			typ += " . inet_service"
+		}
+		elems := make([]string, 0, len(s.elems))
+		for _, e := range s.elems {
+			el := addrRange(e.Peer) + " . " + rng(e.Proto)
+			if s.ports {
+				el += " . " + rng(e.DPort)
+			}
+			elems = append(elems, el)
+		}
+		renderSet(b, c.Name+s.suffix, typ, true, elems)
+	}
+	fmt.Fprintf(b, "\tchain %s {\n", c.Name)
+	for _, s := range sets {
+		if s.ports {
+			fmt.Fprintf(b, "\t\tmeta l4proto { tcp, udp } %s %s . meta l4proto . th dport @%s%s return\n", s.ip, peer, c.Name, s.suffix)
+		} else {
+			fmt.Fprintf(b, "\t\tmeta l4proto != { tcp, udp } %s %s . meta l4proto @%s%s return\n", s.ip, peer, c.Name, s.suffix)
+		}
+	}
+	b.WriteString("\t\tdrop\n\t}\n")
+}
+
+func renderVSwitchChain(b *strings.Builder, v VSwitchChain) {
+	peer := "saddr"
+	if v.Dir == Egress {
+		peer = "daddr"
+	}
+	fmt.Fprintf(b, "\tchain %s {\n", v.Name)
+	for _, l := range v.Local {
+		ip := "ip"
+		if l.Addr().Is6() {
+			ip = "ip6"
+		}
+		fmt.Fprintf(b, "\t\t%s %s %s return\n", ip, peer, l)
+	}
+	ex := make([]string, 0, len(aclExempt))
+	for _, e := range aclExempt {
+		ex = append(ex, addrRange(AddrRange{e.Addr(), uAddr(prefixIval(e).hi, fam4)}))
+	}
+	fmt.Fprintf(b, "\t\tip %s { %s } return\n", peer, strings.Join(ex, ", "))
+	fmt.Fprintf(b, "\t\tudp sport . udp dport { %d . %d, %d . %d } return\n", dhcpClient, dhcpServer, dhcpServer, dhcpClient)
+	fmt.Fprintf(b, "\t\tgoto %s\n\t}\n", v.ACL)
+}
+
+func renderACLMap(b *strings.Builder, name string, enis []ENIProgram, chain func(ENIProgram) string) {
+	fmt.Fprintf(b, "\tmap %s {\n\t\ttype ifname : verdict\n", name)
+	var elems []string
+	for _, e := range enis {
+		if e.IfName != "" && chain(e) != "" {
+			elems = append(elems, fmt.Sprintf("%q : jump %s", e.IfName, chain(e)))
+		}
+	}
+	if len(elems) > 0 {
+		fmt.Fprintf(b, "\t\telements = {\n\t\t\t%s\n\t\t}\n", strings.Join(elems, ",\n\t\t\t"))
+	}
+	b.WriteString("\t}\n")
 }
 
 func renderSet(b *strings.Builder, name, typ string, interval bool, elems []string) {

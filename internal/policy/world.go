@@ -1,5 +1,6 @@
-// Package policy is the pure model of Palisade's security-group semantics
-// (SEMANTICS.md Part A, "Security groups"): an evaluator that returns the
+// Package policy is the pure model of Palisade's security-group and
+// network-ACL semantics (SEMANTICS.md Part A, "Security groups" and
+// "Network ACLs"; ACL decisions are documented in acl.go): an evaluator that returns the
 // verdict of one packet with the reason that decided it, and a compiler that
 // turns the same rules into the interval-set shape the nftables data plane
 // loads. It touches neither the kernel nor the store, so the evaluator can be
@@ -43,14 +44,21 @@ type World interface {
 	// ENIByAddr returns the ID of the ENI of VPC vpcID that holds addr, or "".
 	// Addresses are only unique inside a VPC (VPCs may overlap), hence vpcID.
 	ENIByAddr(vpcID string, addr netip.Addr) string
+	// VSwitch returns the vSwitch with that ID, or nil. A world that does
+	// not know an ENI's vSwitch applies no network ACL to it.
+	VSwitch(id string) *model.VSwitch
+	// NetworkACL returns the network ACL with that ID, or nil.
+	NetworkACL(id string) *model.NetworkACL
 }
 
 // Snapshot is an immutable World built from plain slices.
 type Snapshot struct {
-	groups  map[string]*model.SecurityGroup
-	enis    map[string]*model.ENI
-	members map[string][]string
-	byAddr  map[vpcAddr]string
+	groups    map[string]*model.SecurityGroup
+	enis      map[string]*model.ENI
+	members   map[string][]string
+	byAddr    map[vpcAddr]string
+	vswitches map[string]*model.VSwitch
+	acls      map[string]*model.NetworkACL
 }
 
 type vpcAddr struct {
@@ -61,12 +69,34 @@ type vpcAddr struct {
 // NewSnapshot indexes groups and ENIs. Membership is taken from each ENI's
 // SecurityGroupIDs (the same fact the store keeps under model.PrefixMember).
 // The slices are copied, so later changes by the caller do not leak in.
+// The snapshot knows no vSwitch, so no network ACL applies (see NewWorld).
 func NewSnapshot(groups []model.SecurityGroup, enis []model.ENI) *Snapshot {
+	return NewWorld(groups, enis, nil, nil)
+}
+
+// NewWorld is NewSnapshot with the vSwitches and network ACLs of the VPCs
+// too: an ENI whose vSwitch has an ACL (VSwitch.NetworkAclID) is filtered
+// by it (SEMANTICS.md Part A, "Network ACLs").
+func NewWorld(groups []model.SecurityGroup, enis []model.ENI, vswitches []model.VSwitch, acls []model.NetworkACL) *Snapshot {
 	s := &Snapshot{
-		groups:  make(map[string]*model.SecurityGroup, len(groups)),
-		enis:    make(map[string]*model.ENI, len(enis)),
-		members: make(map[string][]string),
-		byAddr:  make(map[vpcAddr]string),
+		groups:    make(map[string]*model.SecurityGroup, len(groups)),
+		enis:      make(map[string]*model.ENI, len(enis)),
+		members:   make(map[string][]string),
+		byAddr:    make(map[vpcAddr]string),
+		vswitches: make(map[string]*model.VSwitch, len(vswitches)),
+		acls:      make(map[string]*model.NetworkACL, len(acls)),
+	}
+	for i := range vswitches {
+		v := vswitches[i]
+		v.Tags = slices.Clone(v.Tags)
+		s.vswitches[v.ID] = &v
+	}
+	for i := range acls {
+		a := acls[i]
+		a.Ingress = slices.Clone(a.Ingress)
+		a.Egress = slices.Clone(a.Egress)
+		a.Tags = slices.Clone(a.Tags)
+		s.acls[a.ID] = &a
 	}
 	for i := range groups {
 		g := groups[i]
@@ -105,6 +135,12 @@ func (s *Snapshot) Members(groupID string) []string { return s.members[groupID] 
 func (s *Snapshot) ENIByAddr(vpcID string, addr netip.Addr) string {
 	return s.byAddr[vpcAddr{vpcID, addr.Unmap()}]
 }
+
+// VSwitch implements World.
+func (s *Snapshot) VSwitch(id string) *model.VSwitch { return s.vswitches[id] }
+
+// NetworkACL implements World.
+func (s *Snapshot) NetworkACL(id string) *model.NetworkACL { return s.acls[id] }
 
 // uniq returns ids without repeats, first occurrence kept, order preserved:
 // a group listed twice on an ENI must not count its rules twice.
