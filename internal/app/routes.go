@@ -13,6 +13,7 @@ func registerAll(rt *api.Router, svc *service.Service) {
 	api.RegisterVPC(rt, svc)
 	api.RegisterInstances(rt, svc)
 	api.RegisterNetworkACLs(rt, svc)
+	api.RegisterAnalysis(rt, svc)
 	api.RegisterEIPs(rt, svc)
 	api.RegisterAgentAPI(rt, svc)
 }

@@ -172,6 +172,7 @@ which the server writes with the admin key when it starts.`,
 		c.instanceCommand(),
 		c.eniCommand(),
 		c.aclCommand(),
+		c.analyzeCommand(), c.auditCommand(),
 		c.eipCommand(),
 	)
 	markGroups(root)

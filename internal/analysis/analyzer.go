@@ -1,0 +1,321 @@
+// Package analysis answers questions about a Palisade world without
+// touching the kernel or the store: can X reach Y and why (each decision
+// point with the rule or default that decided), who reaches whom in a VPC,
+// and what in a configuration is dangerous, dead or close to a quota.
+//
+// It reads security groups exactly as package policy does (the same rule
+// normalization, pooled order, intra-group precedence, defaults and
+// fail-closed cases; differential tests compare the two on random worlds)
+// and adds what policy leaves to the caller: VPC isolation, the state of
+// instances, and network ACLs (SEMANTICS.md Part A, "Network ACLs").
+//
+// The service builds a World from the store (one account's resources) and
+// calls New; nothing here does I/O, so answers are reproducible and what-if
+// changes are just a modified World.
+package analysis
+
+import (
+	"net/netip"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/palisade-project/palisade/internal/model"
+)
+
+// World is the input of an analysis: the resources of one account.
+// Membership comes from each ENI's SecurityGroupIDs.
+type World struct {
+	VPCs      []model.VPC
+	VSwitches []model.VSwitch
+	Groups    []model.SecurityGroup
+	ENIs      []model.ENI
+	Instances []model.Instance
+	ACLs      []model.NetworkACL
+	// EIPs route the internet to and from the ENIs they are associated
+	// with (IPv4 only); an ENI without one is not on the internet.
+	EIPs []model.EIP
+	// Limits are the deployment's quotas, for the audit; zero fields are
+	// not checked.
+	Limits Limits
+}
+
+// Limits are the quotas the audit compares usage with.
+type Limits struct {
+	VpcsPerAccount           int
+	VSwitchesPerVpc          int
+	SecurityGroupsPerAccount int
+	GroupsPerENI             int
+	RulesPerENI              int
+	RulesPerGroup            int
+	GroupRefRulesPerGroup    int
+	BasicGroupIPs            int
+	ENIsPerInstance          int
+	PrivateIPsPerENI         int
+	NetworkAclsPerVpc        int
+	ACLEntriesPerDirection   int
+}
+
+type eniAddr struct {
+	eni  string
+	addr netip.Addr
+}
+
+type vpcAddr struct {
+	vpc  string
+	addr netip.Addr
+}
+
+// eniInfo is an ENI with what evaluation needs.
+type eniInfo struct {
+	e        *model.ENI
+	idx      int32
+	memberOf []int32 // groups it counts as a member of, sorted
+	inst     *model.Instance
+	vsw      *model.VSwitch
+	ctx      *context
+}
+
+// Analyzer holds a World with its indexes. It is safe for concurrent use.
+type Analyzer struct {
+	w        *World
+	vpcs     map[string]*model.VPC
+	vsws     map[string]*model.VSwitch
+	acls     map[string]*aclInfo
+	aclList  []*aclInfo
+	groups   []*groupInfo
+	groupIdx map[string]int32
+	enis     []*eniInfo
+	eniIdx   map[string]int32
+	insts    map[string]*model.Instance
+	byAddr   map[vpcAddr]int32
+	// eipByAddr maps an associated EIP's address to it; eipByPrivate maps
+	// (ENI, private IP) to the EIP mapped to it.
+	eipByAddr    map[netip.Addr]*model.EIP
+	eipByPrivate map[eniAddr]*model.EIP
+
+	mu   sync.Mutex
+	ctxs map[string]*context
+}
+
+// New indexes w. The World must not be modified afterwards.
+func New(w *World) *Analyzer {
+	a := &Analyzer{
+		w:        w,
+		vpcs:     make(map[string]*model.VPC, len(w.VPCs)),
+		vsws:     make(map[string]*model.VSwitch, len(w.VSwitches)),
+		acls:     make(map[string]*aclInfo, len(w.ACLs)),
+		groupIdx: make(map[string]int32, len(w.Groups)),
+		eniIdx:   make(map[string]int32, len(w.ENIs)),
+		insts:    make(map[string]*model.Instance, len(w.Instances)),
+		byAddr:   make(map[vpcAddr]int32, len(w.ENIs)),
+		ctxs:     map[string]*context{},
+
+		eipByAddr:    map[netip.Addr]*model.EIP{},
+		eipByPrivate: map[eniAddr]*model.EIP{},
+	}
+	for i := range w.EIPs {
+		e := &w.EIPs[i]
+		if e.ENIID == "" || !e.Address.IsValid() {
+			continue
+		}
+		a.eipByAddr[e.Address.Unmap()] = e
+		a.eipByPrivate[eniAddr{e.ENIID, e.PrivateIP.Unmap()}] = e
+	}
+	for i := range w.VPCs {
+		a.vpcs[w.VPCs[i].ID] = &w.VPCs[i]
+	}
+	for i := range w.VSwitches {
+		a.vsws[w.VSwitches[i].ID] = &w.VSwitches[i]
+	}
+	for i := range w.ACLs {
+		ai := newACLInfo(&w.ACLs[i])
+		a.acls[ai.acl.ID] = ai
+		a.aclList = append(a.aclList, ai)
+	}
+	for i := range w.Instances {
+		a.insts[w.Instances[i].ID] = &w.Instances[i]
+	}
+	for i := range w.Groups {
+		g := &w.Groups[i]
+		a.groupIdx[g.ID] = int32(len(a.groups))
+		a.groups = append(a.groups, &groupInfo{g: g, idx: int32(len(a.groups))})
+	}
+	for _, gi := range a.groups {
+		for i := range gi.g.Rules {
+			r := &gi.g.Rules[i]
+			n, ok, why := normalize(r)
+			n.groupID, n.group = gi.g.ID, gi.idx
+			if ok && n.peerGroup != "" {
+				pi, found := a.groupIdx[n.peerGroup]
+				switch {
+				case !found:
+					ok, why = false, "peer group "+n.peerGroup+" does not exist"
+				case gi.g.VpcID != "" && a.groups[pi].g.VpcID != "" && a.groups[pi].g.VpcID != gi.g.VpcID:
+					ok, why = false, "peer group "+n.peerGroup+" is in another VPC"
+				default:
+					n.peerIdx = pi
+				}
+			}
+			n.inert, n.why = !ok, why
+			if ok {
+				n.cov[0], n.covOK[0] = cover(&n, fam4, nil)
+				n.cov[1], n.covOK[1] = cover(&n, fam6, nil)
+			}
+			switch {
+			case strings.EqualFold(r.Direction, model.Ingress):
+				gi.ingress = append(gi.ingress, n)
+			case strings.EqualFold(r.Direction, model.Egress):
+				gi.egress = append(gi.egress, n)
+			}
+		}
+	}
+	for i := range w.ENIs {
+		e := &w.ENIs[i]
+		ei := &eniInfo{e: e, idx: int32(i), inst: a.insts[e.InstanceID], vsw: a.vsws[e.VSwitchID]}
+		a.eniIdx[e.ID] = ei.idx
+		a.enis = append(a.enis, ei)
+		for _, gid := range uniq(e.SecurityGroupIDs) {
+			gi, ok := a.groupIdx[gid]
+			if !ok {
+				continue
+			}
+			g := a.groups[gi]
+			if g.g.VpcID == "" || g.g.VpcID == e.VpcID {
+				ei.memberOf = append(ei.memberOf, gi)
+				g.members = append(g.members, ei.idx)
+			}
+		}
+		slices.Sort(ei.memberOf)
+		for _, ad := range e.Addrs() {
+			a.byAddr[vpcAddr{e.VpcID, ad.Unmap()}] = ei.idx
+		}
+	}
+	return a
+}
+
+func uniq(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// contextOf returns the (cached) evaluation context of an ENI.
+func (a *Analyzer) contextOf(e *eniInfo) *context {
+	a.mu.Lock()
+	if c := e.ctx; c != nil {
+		a.mu.Unlock()
+		return c
+	}
+	ids := uniq(e.e.SecurityGroupIDs)
+	key := strings.Join(ids, ",")
+	c := a.ctxs[key]
+	a.mu.Unlock()
+	if c == nil {
+		c = a.buildContext(ids) // outside the lock: Prepare builds in parallel
+		c.key = key
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if old := a.ctxs[key]; old != nil {
+		c = old
+	} else {
+		a.ctxs[key] = c
+	}
+	e.ctx = c
+	return c
+}
+
+// Prepare builds the evaluation context (the pooled, sorted rule lists) of
+// every ENI now, in parallel, instead of on first use: afterwards every
+// query runs on ready indexes.
+func (a *Analyzer) Prepare() {
+	ch := make(chan *eniInfo, 256)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for e := range ch {
+				a.contextOf(e)
+			}
+		})
+	}
+	for _, e := range a.enis {
+		ch <- e
+	}
+	close(ch)
+	wg.Wait()
+}
+
+// buildContext pools the rules of a set of groups (given in ENI order).
+func (a *Analyzer) buildContext(ids []string) *context {
+	c := &context{}
+	if len(ids) == 0 {
+		c.none = true
+		return c
+	}
+	var gs []*groupInfo
+	for _, id := range ids {
+		gi, ok := a.groupIdx[id]
+		if !ok {
+			c.missing = id
+			return c
+		}
+		gs = append(gs, a.groups[gi])
+		c.groups = append(c.groups, gi)
+	}
+	c.defaultEgress = true
+	for _, g := range gs {
+		if innerAccept(g.g) {
+			c.inner = append(c.inner, g.idx)
+		}
+		if !isBasic(g.g) {
+			c.defaultEgress = false
+		}
+	}
+	slices.Sort(c.inner)
+	c.ingress = pool(gs, model.Ingress)
+	c.egress = pool(gs, model.Egress)
+	return c
+}
+
+// contexts returns the context of every ENI (built as needed) and, for
+// each group, the contexts that contain it.
+func (a *Analyzer) allContexts() []*context {
+	seen := map[*context]bool{}
+	var out []*context
+	for _, e := range a.enis {
+		c := a.contextOf(e)
+		if !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	a.mu.Lock()
+	for _, c := range out {
+		c.enis = c.enis[:0]
+	}
+	for _, e := range a.enis {
+		e.ctx.enis = append(e.ctx.enis, e.idx)
+	}
+	a.mu.Unlock()
+	slices.SortFunc(out, func(x, y *context) int { return strings.Compare(x.key, y.key) })
+	return out
+}
+
+// isMember reports whether ENI e counts as a member of group g.
+func (a *Analyzer) isMember(e int32, g int32) bool {
+	return e >= 0 && g >= 0 && slices.Contains(a.enis[e].memberOf, g)
+}
+
+// eniByAddr is the ENI of vpc holding addr, or -1.
+func (a *Analyzer) eniByAddr(vpc string, addr netip.Addr) int32 {
+	if i, ok := a.byAddr[vpcAddr{vpc, addr.Unmap()}]; ok {
+		return i
+	}
+	return -1
+}

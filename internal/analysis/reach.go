@@ -1,0 +1,714 @@
+package analysis
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/palisade-project/palisade/internal/errs"
+	"github.com/palisade-project/palisade/internal/model"
+)
+
+// DefaultSourcePort is the source port of reach and matrix queries that do
+// not give one: the first port of the IANA ephemeral range.
+const DefaultSourcePort = 49152
+
+// ReachQuery asks whether From can open a flow to To.
+type ReachQuery struct {
+	// From and To are an instance ID (its primary ENI), an ENI ID, an IP
+	// address or a CIDR. An address outside every VPC is the internet.
+	From, To string
+	// Protocol is tcp, udp, icmp, icmpv6, gre or a protocol number.
+	Protocol string
+	// Port is the destination port (tcp and udp; required for them).
+	Port int
+	// SourcePort is the source port; 0 means DefaultSourcePort.
+	SourcePort int
+}
+
+// Endpoint is one end of a path.
+type Endpoint struct {
+	// Kind is "eni", "address" (an address of a VPC that no ENI holds),
+	// "service" (the DNS and metadata addresses) or "internet".
+	Kind     string
+	Address  string
+	Range    string `json:",omitempty"` // the addresses this answer covers (CIDR queries)
+	ENI      string `json:",omitempty"`
+	PublicIP string `json:",omitempty"` // the EIP mapped to Address
+	Instance string `json:",omitempty"`
+	VSwitch  string `json:",omitempty"`
+	VPC      string `json:",omitempty"`
+}
+
+func (e Endpoint) String() string {
+	switch e.Kind {
+	case "eni":
+		s := e.ENI
+		if e.Instance != "" {
+			s = e.Instance + "/" + e.ENI
+		}
+		if e.PublicIP != "" {
+			return s + " (" + e.Address + ", EIP " + e.PublicIP + ")"
+		}
+		return s + " (" + e.Address + ")"
+	case "internet", "service":
+		if e.Range != "" {
+			return e.Kind + " " + e.Range
+		}
+		return e.Kind + " " + e.Address
+	}
+	return e.Address + " in " + e.VPC
+}
+
+// Decision points of a Step, in path order.
+const (
+	PointSource      = "source"
+	PointSGEgress    = "sg-egress"
+	PointACLEgress   = "acl-egress"
+	PointRoute       = "route"
+	PointACLIngress  = "acl-ingress"
+	PointSGIngress   = "sg-ingress"
+	PointDestination = "destination"
+)
+
+// Step is one decision point of a path.
+type Step struct {
+	Point string
+	// Resource is the ENI (security groups), the vSwitch (ACLs), the VPC
+	// (route) or the endpoint (source, destination) the step is about.
+	Resource string
+	Allow    bool
+	// DecidedBy is one of the By* kinds.
+	DecidedBy string
+	Groups    []string `json:",omitempty"` // the groups evaluated (security group steps)
+	GroupID   string   `json:",omitempty"`
+	RuleID    string   `json:",omitempty"`
+	Priority  int      `json:",omitempty"`
+	Action    string   `json:",omitempty"` // accept | drop
+	ACLID     string   `json:",omitempty"`
+	EntryName string   `json:",omitempty"`
+	Detail    string
+}
+
+// PathResult is the answer for one pair of concrete endpoints.
+type PathResult struct {
+	From, To Endpoint
+	Packet   string
+	// Reachable: the first packet passes every step and so do the replies
+	// (security groups are stateful; network ACLs are not).
+	Reachable   bool
+	Forward     bool
+	ReplyPasses bool
+	Steps       []Step
+	// Reply holds the network ACL steps of the reply packet; empty when no
+	// ACL is on the path.
+	Reply []Step `json:",omitempty"`
+}
+
+// ReachResult is the answer of Reach.
+type ReachResult struct {
+	From, To   string
+	Protocol   string
+	Port       int
+	SourcePort int
+	// Verdict is reachable, unreachable or partial (some of the pairs a
+	// CIDR stands for are reachable).
+	Verdict   string
+	Reachable bool
+	Paths     []PathResult
+	Notes     []string `json:",omitempty"`
+	// WhatIf lists the proposed changes the answer assumes (not applied).
+	WhatIf []string `json:",omitempty"`
+}
+
+// ParseProtocol reads a protocol name or number.
+func ParseProtocol(s string) (uint8, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "tcp":
+		return ProtoTCP, nil
+	case "udp":
+		return ProtoUDP, nil
+	case "icmp":
+		return ProtoICMP, nil
+	case "icmpv6":
+		return ProtoICMPv6, nil
+	case "gre":
+		return ProtoGRE, nil
+	case "":
+		return 0, errs.MissingParameter("Protocol")
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 0 || n > 255 {
+		return 0, errs.InvalidParameter("Protocol", "use tcp, udp, icmp, icmpv6, gre or a protocol number 0-255, got %q", s)
+	}
+	return uint8(n), nil
+}
+
+// target is a resolved endpoint: an ENI, or an address (with the VPC it
+// belongs to, "" for the internet).
+type target struct {
+	eni    *eniInfo
+	addr   netip.Addr
+	vpc    string
+	rng    string
+	public netip.Addr // the EIP the endpoint was named by, if any
+}
+
+func (a *Analyzer) endpointOf(t target) Endpoint {
+	if t.eni != nil {
+		e := t.eni.e
+		ep := Endpoint{Kind: "eni", Address: t.addr.String(), Range: t.rng, ENI: e.ID, Instance: e.InstanceID, VSwitch: e.VSwitchID, VPC: e.VpcID}
+		if eip := a.eipByPrivate[eniAddr{e.ID, t.addr}]; eip != nil {
+			ep.PublicIP = eip.Address.String()
+		}
+		return ep
+	}
+	if t.vpc == "" {
+		if isServiceAddr(t.addr) {
+			return Endpoint{Kind: "service", Address: t.addr.String(), Range: t.rng}
+		}
+		return Endpoint{Kind: "internet", Address: t.addr.String(), Range: t.rng}
+	}
+	return Endpoint{Kind: "address", Address: t.addr.String(), Range: t.rng, VPC: t.vpc}
+}
+
+// vpcOfAddr returns the VPCs whose CIDRs contain addr.
+func (a *Analyzer) vpcsOfAddr(addr netip.Addr) []string {
+	var out []string
+	for _, v := range a.w.VPCs {
+		in := v.CidrBlock.Contains(addr) || (v.Ipv6CidrBlock.IsValid() && v.Ipv6CidrBlock.Contains(addr))
+		for _, c := range v.SecondaryCidrs {
+			in = in || c.Contains(addr)
+		}
+		if in {
+			out = append(out, v.ID)
+		}
+	}
+	return out
+}
+
+// resolve reads an endpoint. hintVPC is the VPC of the other end when it is
+// an ENI (addresses are only unique inside a VPC).
+func (a *Analyzer) resolve(param, s, hintVPC string) ([]target, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, errs.MissingParameter(param)
+	}
+	switch {
+	case strings.HasPrefix(s, "i-"):
+		inst := a.insts[s]
+		if inst == nil {
+			return nil, errs.NotFound("InvalidInstanceId.NotFound", "The specified instance %q (%s) does not exist.", s, param)
+		}
+		i, ok := a.eniIdx[inst.PrimaryENIID]
+		if !ok {
+			return nil, errs.NotFound("InvalidNetworkInterfaceId.NotFound", "Instance %s has no primary ENI.", s)
+		}
+		e := a.enis[i]
+		return []target{{eni: e, addr: e.e.PrimaryIP, vpc: e.e.VpcID}}, nil
+	case strings.HasPrefix(s, "eni-"):
+		i, ok := a.eniIdx[s]
+		if !ok {
+			return nil, errs.NotFound("InvalidNetworkInterfaceId.NotFound", "The specified ENI %q (%s) does not exist.", s, param)
+		}
+		e := a.enis[i]
+		return []target{{eni: e, addr: e.e.PrimaryIP, vpc: e.e.VpcID}}, nil
+	}
+	if addr, err := netip.ParseAddr(s); err == nil {
+		addr = addr.Unmap()
+		if eip := a.eipByAddr[addr]; eip != nil && len(a.vpcsOfAddr(addr)) == 0 {
+			if i, ok := a.eniIdx[eip.ENIID]; ok {
+				e := a.enis[i]
+				return []target{{eni: e, addr: eip.PrivateIP.Unmap(), vpc: e.e.VpcID, public: addr}}, nil
+			}
+		}
+		return []target{a.resolveAddr(addr, hintVPC)}, nil
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil {
+		return nil, errs.InvalidParameter(param, "use an instance ID (i-...), an ENI ID (eni-...), an IP address or a CIDR, got %q", s)
+	}
+	p = p.Masked()
+	var out []target
+	// ENIs of the VPC in the CIDR.
+	for _, e := range a.enis {
+		if hintVPC != "" && e.e.VpcID != hintVPC {
+			continue
+		}
+		for _, ad := range e.e.Addrs() {
+			if p.Contains(ad) {
+				out = append(out, target{eni: e, addr: ad, vpc: e.e.VpcID})
+				break
+			}
+		}
+	}
+	inVPC := false
+	for _, v := range a.w.VPCs {
+		if hintVPC != "" && v.ID != hintVPC {
+			continue
+		}
+		for _, c := range append([]netip.Prefix{v.CidrBlock, v.Ipv6CidrBlock}, v.SecondaryCidrs...) {
+			if c.IsValid() && c.Overlaps(p) {
+				inVPC = true
+			}
+		}
+	}
+	if !inVPC && len(out) == 0 {
+		// The internet: one representative address per range of
+		// addresses the rules treat alike.
+		out = append(out, target{addr: p.Addr(), rng: p.String()})
+	}
+	if len(out) == 0 {
+		return nil, errs.InvalidParameter(param, "no ENI holds an address of %s", p)
+	}
+	if len(out) > maxPairs {
+		out = out[:maxPairs]
+	}
+	return out, nil
+}
+
+const maxPairs = 256
+
+func (a *Analyzer) resolveAddr(addr netip.Addr, hintVPC string) target {
+	if hintVPC != "" {
+		if i := a.eniByAddr(hintVPC, addr); i >= 0 {
+			return target{eni: a.enis[i], addr: addr, vpc: hintVPC}
+		}
+		if slices.Contains(a.vpcsOfAddr(addr), hintVPC) {
+			return target{addr: addr, vpc: hintVPC}
+		}
+	}
+	vpcs := a.vpcsOfAddr(addr)
+	for _, v := range vpcs {
+		if i := a.eniByAddr(v, addr); i >= 0 {
+			return target{eni: a.enis[i], addr: addr, vpc: v}
+		}
+	}
+	if len(vpcs) > 0 {
+		return target{addr: addr, vpc: vpcs[0]}
+	}
+	return target{addr: addr}
+}
+
+// Reach answers q.
+func (a *Analyzer) Reach(q ReachQuery) (*ReachResult, error) {
+	proto, err := ParseProtocol(q.Protocol)
+	if err != nil {
+		return nil, err
+	}
+	res := &ReachResult{From: q.From, To: q.To, Protocol: ProtoName(proto), SourcePort: q.SourcePort}
+	if hasPorts(proto) {
+		if q.Port < 1 || q.Port > 65535 {
+			if q.Port == 0 {
+				return nil, errs.MissingParameter("Port")
+			}
+			return nil, errs.InvalidParameter("Port", "use 1-65535, got %d", q.Port)
+		}
+		if q.SourcePort == 0 {
+			res.SourcePort = DefaultSourcePort
+		}
+		if res.SourcePort < 1 || res.SourcePort > 65535 {
+			return nil, errs.InvalidParameter("SourcePort", "use 1-65535, got %d", q.SourcePort)
+		}
+		res.Port = q.Port
+	} else {
+		res.SourcePort = 0
+	}
+	// Resolve ENI IDs first so that addresses are looked up in their VPC.
+	hint := func(s string) string {
+		ts, err := a.resolve("x", s, "")
+		if err == nil && len(ts) == 1 && ts[0].eni != nil && !strings.Contains(s, "/") {
+			return ts[0].vpc
+		}
+		return ""
+	}
+	froms, err := a.resolve("From", q.From, hint(q.To))
+	if err != nil {
+		return nil, err
+	}
+	tos, err := a.resolve("To", q.To, hint(q.From))
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range froms {
+		for _, t := range tos {
+			if f.eni != nil && t.eni != nil && f.eni == t.eni {
+				continue
+			}
+			for _, fs := range a.segments(f, t, proto) {
+				for _, ts := range a.segments(t, f, proto) {
+					pkt := Packet{Src: fs.addr, Dst: ts.addr, Proto: proto}
+					if hasPorts(proto) {
+						pkt.SrcPort, pkt.DstPort = uint16(res.SourcePort), uint16(res.Port)
+					}
+					if fs.addr.Is4() != ts.addr.Is4() {
+						continue
+					}
+					res.Paths = append(res.Paths, a.path(fs, ts, pkt))
+					if len(res.Paths) >= maxPairs {
+						break
+					}
+				}
+			}
+		}
+	}
+	if len(res.Paths) == 0 {
+		return nil, errs.InvalidParameter("To", "no pair of endpoints of the same address family (and distinct) to analyse between %s and %s", q.From, q.To)
+	}
+	n := 0
+	for _, p := range res.Paths {
+		if p.Reachable {
+			n++
+		}
+	}
+	switch {
+	case n == len(res.Paths):
+		res.Verdict, res.Reachable = "reachable", true
+	case n == 0:
+		res.Verdict = "unreachable"
+	default:
+		res.Verdict = "partial"
+	}
+	if hasPorts(proto) && q.SourcePort == 0 && a.sportMatters(res.Paths) {
+		res.Notes = append(res.Notes, fmt.Sprintf("some rules on this path restrict source ports; the answer is for source port %d (set SourcePort to ask about another)", res.SourcePort))
+	}
+	return res, nil
+}
+
+// segments splits an internet CIDR endpoint into ranges the rules of the
+// other end treat alike, one representative address each; other targets
+// are returned as they are.
+func (a *Analyzer) segments(t, other target, proto uint8) []target {
+	if t.eni != nil || t.vpc != "" || t.rng == "" {
+		return []target{t}
+	}
+	p := netip.MustParsePrefix(t.rng)
+	whole := prefixIval(p)
+	cuts := []u128{whole.lo}
+	add := func(q netip.Prefix) {
+		if !q.IsValid() || q.Addr().Is4() != p.Addr().Is4() || !q.Overlaps(p) {
+			return
+		}
+		iv := prefixIval(q)
+		if iv.lo.cmp(whole.lo) > 0 {
+			cuts = append(cuts, iv.lo)
+		}
+		if iv.hi.cmp(whole.hi) < 0 {
+			cuts = append(cuts, iv.hi.inc())
+		}
+	}
+	if other.eni != nil {
+		c := a.contextOf(other.eni)
+		for _, r := range c.ingress {
+			add(r.peer)
+		}
+		for _, r := range c.egress {
+			add(r.peer)
+		}
+		if other.eni.vsw != nil {
+			if ai := a.acls[other.eni.vsw.NetworkAclID]; ai != nil {
+				for _, r := range ai.ingress {
+					add(r.cidr)
+				}
+				for _, r := range ai.egress {
+					add(r.cidr)
+				}
+			}
+		}
+		for _, x := range aclExemptPrefixes {
+			add(x)
+		}
+	}
+	slices.SortFunc(cuts, func(x, y u128) int { return x.cmp(y) })
+	cuts = slices.Compact(cuts)
+	fam := prefixFamily(p)
+	var out []target
+	for i, c := range cuts {
+		hi := whole.hi
+		if i+1 < len(cuts) {
+			hi = cuts[i+1].dec()
+		}
+		lo := u128Addr(c, fam)
+		rng := lo.String()
+		if c.cmp(hi) != 0 {
+			rng = lo.String() + "-" + u128Addr(hi, fam).String()
+		}
+		out = append(out, target{addr: lo, rng: rng})
+		if len(out) >= 64 {
+			break
+		}
+	}
+	return out
+}
+
+// sportMatters reports whether a rule that restricts source ports is in
+// the groups of an ENI of the paths.
+func (a *Analyzer) sportMatters(paths []PathResult) bool {
+	for _, p := range paths {
+		for _, id := range []string{p.From.ENI, p.To.ENI} {
+			i, ok := a.eniIdx[id]
+			if !ok {
+				continue
+			}
+			c := a.contextOf(a.enis[i])
+			for _, l := range []pooled{c.ingress, c.egress} {
+				for _, r := range l {
+					if r.ports && r.sport != anyPort {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
+}
+
+// path evaluates every decision point of pkt from f to t, in path order,
+// and the reply's network ACLs.
+func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
+	pr := PathResult{From: a.endpointOf(f), To: a.endpointOf(t), Packet: pkt.String()}
+	var steps []Step
+	// Source and destination state: the data plane drops everything of a
+	// stopped instance and knows nothing of a detached ENI.
+	if s, ok := a.stateStep(PointSource, f); ok {
+		steps = append(steps, s)
+	}
+	if f.eni != nil {
+		steps = append(steps, a.sgStep(PointSGEgress, f.eni, model.Egress, pkt))
+		steps = append(steps, a.aclStep(PointACLEgress, f.eni, t, model.Egress, pkt))
+	}
+	steps = append(steps, a.routeStep(f, t))
+	if t.eni != nil {
+		steps = append(steps, a.aclStep(PointACLIngress, t.eni, f, model.Ingress, pkt))
+		steps = append(steps, a.sgStep(PointSGIngress, t.eni, model.Ingress, pkt))
+	}
+	if s, ok := a.stateStep(PointDestination, t); ok {
+		steps = append(steps, s)
+	}
+	pr.Steps = steps
+	pr.Forward = true
+	for _, s := range steps {
+		pr.Forward = pr.Forward && s.Allow
+	}
+	// Replies: conntrack passes them through security groups; ACLs see
+	// them as packets of their own.
+	rp := pkt.reverse()
+	pr.ReplyPasses = true
+	if t.eni != nil {
+		if s := a.aclStep(PointACLEgress, t.eni, f, model.Egress, rp); s.DecidedBy != ByNoACL {
+			pr.Reply = append(pr.Reply, s)
+			pr.ReplyPasses = pr.ReplyPasses && s.Allow
+		}
+	}
+	if f.eni != nil {
+		if s := a.aclStep(PointACLIngress, f.eni, t, model.Ingress, rp); s.DecidedBy != ByNoACL {
+			pr.Reply = append(pr.Reply, s)
+			pr.ReplyPasses = pr.ReplyPasses && s.Allow
+		}
+	}
+	if len(pr.Reply) > 0 {
+		pr.Reply = append([]Step{{Point: "reply", Allow: pr.ReplyPasses, DecidedBy: ByState, Detail: "reply " + rp.String() + ": security groups pass it (stateful), network ACLs evaluate it"}}, pr.Reply...)
+	}
+	pr.Reachable = pr.Forward && pr.ReplyPasses
+	return pr
+}
+
+func (a *Analyzer) stateStep(point string, t target) (Step, bool) {
+	if t.eni == nil {
+		if t.vpc != "" && point == PointDestination {
+			return Step{Point: point, Resource: t.addr.String(), DecidedBy: ByState, Detail: "no ENI of " + t.vpc + " holds " + t.addr.String()}, true
+		}
+		return Step{}, false
+	}
+	e := t.eni
+	s := Step{Point: point, Resource: e.e.ID, DecidedBy: ByState}
+	switch {
+	case e.e.InstanceID == "":
+		s.Detail = "ENI " + e.e.ID + " is not attached to an instance"
+	case e.inst == nil:
+		s.Detail = "instance " + e.e.InstanceID + " of ENI " + e.e.ID + " does not exist"
+	case e.inst.Status == model.InstanceStopped:
+		s.Detail = "instance " + e.inst.ID + " is stopped: its ENIs pass nothing"
+	default:
+		return Step{}, false
+	}
+	return s, true
+}
+
+func (a *Analyzer) routeStep(f, t target) Step {
+	s := Step{Point: PointRoute, DecidedBy: ByRoute}
+	switch {
+	case f.vpc == "" && t.vpc == "":
+		s.Detail = "both ends are outside every VPC"
+	case (f.vpc == "" && isServiceAddr(f.addr)) || (t.vpc == "" && isServiceAddr(t.addr)):
+		s.Resource, s.Allow = f.vpc+t.vpc, true
+		s.Detail = "DNS or metadata service address, never filtered by network ACLs (whether it answers is outside this analysis)"
+	case f.vpc == "" || t.vpc == "":
+		// The internet: only through an EIP (IPv4), inbound to the EIP
+		// (translated to the private IP before the filters), outbound from
+		// a private IP that has one (translated to it).
+		end, dir := t, "from"
+		if f.vpc != "" {
+			end, dir = f, "to"
+		}
+		s.Resource = end.vpc
+		switch {
+		case end.eni == nil:
+			s.Detail = "no ENI holds " + end.addr.String() + ": nothing to route " + dir + " the internet"
+		case !end.addr.Is4():
+			s.Detail = "EIPs are IPv4 only: " + end.addr.String() + " is not reachable " + dir + " the internet"
+		default:
+			eip := a.eipByPrivate[eniAddr{end.eni.e.ID, end.addr}]
+			if eip == nil {
+				s.Detail = "no EIP is associated with " + end.addr.String() + " of " + end.eni.e.ID + ": it is not on the internet"
+				break
+			}
+			s.Allow = true
+			if dir == "from" {
+				s.Detail = "inbound through EIP " + eip.Address.String() + " (" + eip.ID + "), translated to " + end.addr.String()
+			} else {
+				s.Detail = "outbound through EIP " + eip.Address.String() + " (" + eip.ID + "): source translated from " + end.addr.String()
+			}
+		}
+	case f.vpc != t.vpc:
+		s.Resource = f.vpc
+		s.Detail = "different VPCs (" + f.vpc + ", " + t.vpc + ") never reach each other"
+	default:
+		s.Resource, s.Allow = f.vpc, true
+		fv, tv := "", ""
+		if f.eni != nil {
+			fv = f.eni.e.VSwitchID
+		}
+		if t.eni != nil {
+			tv = t.eni.e.VSwitchID
+		}
+		switch {
+		case fv != "" && fv == tv:
+			s.Detail = "local route inside vSwitch " + fv + " of " + f.vpc
+		case fv != "" && tv != "":
+			s.Detail = "system route of " + f.vpc + " from vSwitch " + fv + " to vSwitch " + tv
+		default:
+			s.Detail = "system route of " + f.vpc
+		}
+	}
+	return s
+}
+
+func (a *Analyzer) sgStep(point string, e *eniInfo, dir string, pkt Packet) Step {
+	d := a.evalSG(e, dir, pkt)
+	c := a.contextOf(e)
+	s := Step{Point: point, Resource: e.e.ID, Allow: d.allow, DecidedBy: d.by}
+	for _, g := range c.groups {
+		s.Groups = append(s.Groups, a.groups[g].g.ID)
+	}
+	switch d.by {
+	case ByRule:
+		r := d.rule
+		s.GroupID, s.RuleID, s.Priority, s.Action = r.groupID, r.rule.ID, r.priority, policyWord(r.drop)
+		s.Detail = fmt.Sprintf("%s rule %s of %s (priority %d, %s %s) matched first", dir, r.rule.ID, r.groupID, r.priority, s.Action, ruleSummary(r.rule))
+	case ByIntraGroup:
+		s.GroupID, s.Action = d.group, model.PolicyAccept
+		s.Detail = "both ENIs are members of " + d.group + " (InnerAccessPolicy Accept), before any rule"
+	case ByDefault:
+		if d.allow {
+			s.Action = model.PolicyAccept
+			s.Detail = "no " + dir + " rule matched: basic groups allow egress by default"
+		} else {
+			s.Action = model.PolicyDrop
+			if dir == model.Egress {
+				s.Detail = "no egress rule matched: advanced groups deny egress by default"
+			} else {
+				s.Detail = "no ingress rule matched: security groups deny ingress by default"
+			}
+		}
+	case ByNoGroups:
+		s.Detail = "the ENI is in no security group: it passes nothing (fail closed)"
+	case ByUnknownGroup:
+		s.GroupID = d.group
+		s.Detail = "the ENI lists group " + d.group + ", which does not exist: it passes nothing (fail closed)"
+	case ByInvalid:
+		s.Detail = "addresses of different families"
+	}
+	return s
+}
+
+func (a *Analyzer) aclStep(point string, e *eniInfo, other target, dir string, pkt Packet) Step {
+	ov := ""
+	if other.eni != nil {
+		ov = other.eni.e.VSwitchID
+	}
+	d := a.evalACL(e.vsw, ov, dir, pkt)
+	s := Step{Point: point, Resource: e.e.VSwitchID, Allow: d.allow, DecidedBy: d.by, Detail: d.note}
+	if e.vsw != nil {
+		s.ACLID = e.vsw.NetworkAclID
+	}
+	switch d.by {
+	case ByNoACL:
+		s.Detail = "vSwitch " + e.e.VSwitchID + " has no network ACL"
+	case ByACLEntry:
+		r := d.entry
+		s.RuleID, s.EntryName, s.Priority, s.Action = r.e.ID, r.e.Name, r.index, policyWord(r.drop)
+		s.Detail = fmt.Sprintf("%s entry %d %s of %s (%s %s %s %s) matched first", dir, r.index, r.e.ID, s.ACLID, s.Action, r.e.Protocol, portText(r.e.Ports), r.e.Cidr)
+	case ByACLDefault:
+		s.Action = model.PolicyDrop
+		s.Detail = "no " + dir + " entry of " + s.ACLID + " matched: network ACLs deny by default"
+	}
+	return s
+}
+
+func policyWord(drop bool) string {
+	if drop {
+		return model.PolicyDrop
+	}
+	return model.PolicyAccept
+}
+
+func portText(p model.PortRange) string {
+	if p.IsZero() || (p.From == -1 && p.To == -1) {
+		return "any port"
+	}
+	if p.From == p.To {
+		return "port " + strconv.Itoa(p.From)
+	}
+	return fmt.Sprintf("ports %d-%d", p.From, p.To)
+}
+
+// ruleSummary renders the match of a rule: "tcp port 22 from 0.0.0.0/0".
+func ruleSummary(r *model.Rule) string {
+	var b strings.Builder
+	b.WriteString(strings.ToLower(r.Protocol))
+	if strings.EqualFold(r.Protocol, model.ProtoTCP) || strings.EqualFold(r.Protocol, model.ProtoUDP) {
+		b.WriteString(" " + portText(r.Ports))
+		if !r.SourcePorts.IsZero() {
+			b.WriteString(" source " + portText(r.SourcePorts))
+		}
+	}
+	dir := " from "
+	if strings.EqualFold(r.Direction, model.Egress) {
+		dir = " to "
+	}
+	switch {
+	case r.PeerCidr.IsValid():
+		b.WriteString(dir + r.PeerCidr.String())
+	case r.PeerGroupID != "":
+		b.WriteString(dir + "group " + r.PeerGroupID)
+	case r.PeerPrefixListID != "":
+		b.WriteString(dir + "prefix list " + r.PeerPrefixListID)
+	}
+	if r.LocalCidr.IsValid() {
+		b.WriteString(" local " + r.LocalCidr.String())
+	}
+	return b.String()
+}
+
+// isServiceAddr reports whether addr is a DNS or metadata service address.
+func isServiceAddr(addr netip.Addr) bool {
+	for _, p := range aclExemptPrefixes {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,247 @@
+package service
+
+import (
+	"context"
+	"strings"
+	"sync"
+
+	"github.com/palisade-project/palisade/internal/analysis"
+	"github.com/palisade-project/palisade/internal/errs"
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/store"
+)
+
+// ChangeSpec is a proposed security group change for a what-if analysis:
+// Action "add" (Direction and Rule as AuthorizeSecurityGroup[Egress] take
+// them) or "remove" (RuleID).
+type ChangeSpec struct {
+	Action    string
+	GroupID   string
+	RuleID    string
+	Direction string
+	Rule      RuleSpec
+}
+
+// analysisCache keeps the analyzers of the last few (account, store
+// revision) pairs: a repeated query on an unchanged store skips reading and
+// indexing the account (any write changes the revision, so an entry is
+// never stale).
+var analysisCache struct {
+	sync.Mutex
+	entries []*cachedAnalyzer
+}
+
+const analysisCacheSize = 4
+
+type cachedAnalyzer struct {
+	svc      *Service
+	account  string
+	revision int64
+	world    *analysis.World
+	analyzer *analysis.Analyzer
+}
+
+func cachedAnalysis(svc *Service, account string, rev int64) *cachedAnalyzer {
+	analysisCache.Lock()
+	defer analysisCache.Unlock()
+	for _, e := range analysisCache.entries {
+		if e.svc == svc && e.account == account && e.revision == rev {
+			return e
+		}
+	}
+	return nil
+}
+
+func storeAnalysis(e *cachedAnalyzer) {
+	analysisCache.Lock()
+	defer analysisCache.Unlock()
+	c := &analysisCache.entries
+	*c = append([]*cachedAnalyzer{e}, *c...)
+	if len(*c) > analysisCacheSize {
+		(*c)[analysisCacheSize] = nil
+		*c = (*c)[:analysisCacheSize]
+	}
+}
+
+// analysisWorld reads the caller's account's resources in one view: every
+// analysis sees only them. It returns the revision read.
+func (s *Service) analysisWorld(ctx context.Context, accountID string) (*analysis.World, int64, error) {
+	var rev int64
+	q := s.cfg.Quotas
+	w := &analysis.World{Limits: analysis.Limits{
+		VpcsPerAccount: q.VpcsPerAccount, VSwitchesPerVpc: q.VSwitchesPerVpc, SecurityGroupsPerAccount: q.SecurityGroupsPerAccount,
+		GroupsPerENI: q.GroupsPerENI, RulesPerENI: q.RulesPerENI, RulesPerGroup: q.RulesPerGroup,
+		GroupRefRulesPerGroup: q.GroupRefRulesPerGroup, BasicGroupIPs: q.BasicGroupIPs, ENIsPerInstance: q.ENIsPerInstance,
+		PrivateIPsPerENI: q.PrivateIPsPerENI, NetworkAclsPerVpc: q.NetworkAclsPerVpc, ACLEntriesPerDirection: q.ACLEntriesPerDirection,
+	}}
+	err := s.view(ctx, func(tx store.ReadTxn) error {
+		*w = analysis.World{Limits: w.Limits}
+		rev = tx.Revision()
+		if err := listJSON(tx, model.PrefixVPC, func(v *model.VPC) error {
+			if v.AccountID == accountID {
+				w.VPCs = append(w.VPCs, *v)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := listJSON(tx, model.PrefixVSwitch, func(v *model.VSwitch) error {
+			if v.AccountID == accountID {
+				w.VSwitches = append(w.VSwitches, *v)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := listJSON(tx, model.PrefixSecurityGroup, func(v *model.SecurityGroup) error {
+			if v.AccountID == accountID {
+				w.Groups = append(w.Groups, *v)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := listJSON(tx, model.PrefixENI, func(v *model.ENI) error {
+			if v.AccountID == accountID {
+				w.ENIs = append(w.ENIs, *v)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := listJSON(tx, model.PrefixInstance, func(v *model.Instance) error {
+			if v.AccountID == accountID {
+				w.Instances = append(w.Instances, *v)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if err := listJSON(tx, model.PrefixNetworkACL, func(v *model.NetworkACL) error {
+			if v.AccountID == accountID {
+				w.ACLs = append(w.ACLs, *v)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		return listJSON(tx, model.PrefixEIP, func(v *model.EIP) error {
+			if v.AccountID == accountID {
+				w.EIPs = append(w.EIPs, *v)
+			}
+			return nil
+		})
+	})
+	return w, rev, err
+}
+
+// analyzer builds the analyzer of the account with the proposed changes
+// applied (to a copy: nothing is written).
+func (s *Service) analyzer(ctx context.Context, accountID string, changes []ChangeSpec) (*analysis.Analyzer, []string, error) {
+	ce := cachedAnalysis(s, accountID, s.st.Revision())
+	if ce == nil {
+		w, rev, err := s.analysisWorld(ctx, accountID)
+		if err != nil {
+			return nil, nil, err
+		}
+		a := analysis.New(w)
+		a.Prepare()
+		ce = &cachedAnalyzer{svc: s, account: accountID, revision: rev, world: w, analyzer: a}
+		storeAnalysis(ce)
+	}
+	if len(changes) == 0 {
+		return ce.analyzer, nil, nil
+	}
+	w := ce.world
+	groups := map[string]*model.SecurityGroup{}
+	for i := range w.Groups {
+		groups[w.Groups[i].ID] = &w.Groups[i]
+	}
+	var cs []analysis.Change
+	for i, c := range changes {
+		g := groups[c.GroupID]
+		if c.GroupID == "" {
+			return nil, nil, errs.MissingParameter("Changes[" + itoa(i+1) + "].SecurityGroupId")
+		}
+		if g == nil {
+			return nil, nil, errGroupNotFound(c.GroupID)
+		}
+		ch := analysis.Change{Action: strings.ToLower(c.Action), GroupID: c.GroupID, RuleID: c.RuleID}
+		switch ch.Action {
+		case "add":
+			dir := strings.ToLower(c.Direction)
+			if err := checkDirection(dir); err != nil {
+				return nil, nil, err
+			}
+			r, err := ParseRule(dir, c.Rule)
+			if err != nil {
+				return nil, nil, err
+			}
+			if r.PeerGroupID != "" {
+				pg := groups[r.PeerGroupID]
+				if pg == nil {
+					return nil, nil, errGroupNotFound(r.PeerGroupID)
+				}
+				if pg.VpcID != g.VpcID {
+					return nil, nil, errs.InvalidParameter("Changes", "change %d: group %s is in another VPC than %s", i+1, pg.ID, g.ID)
+				}
+			}
+			ch.Rule = r
+		case "remove":
+			if c.RuleID == "" {
+				return nil, nil, errs.MissingParameter("Changes[" + itoa(i+1) + "].RuleId")
+			}
+		default:
+			return nil, nil, errs.InvalidParameter("Changes", "change %d: Action must be add or remove, got %q", i+1, c.Action)
+		}
+		cs = append(cs, ch)
+	}
+	w2, desc, err := w.WithChanges(cs)
+	if err != nil {
+		return nil, nil, err
+	}
+	return analysis.New(w2), desc, nil
+}
+
+// AnalyzeReachability answers whether From reaches To (analysis.Reach) in
+// the caller's account, as if changes were applied.
+func (s *Service) AnalyzeReachability(ctx context.Context, accountID string, q analysis.ReachQuery, changes []ChangeSpec) (*analysis.ReachResult, error) {
+	a, desc, err := s.analyzer(ctx, accountID, changes)
+	if err != nil {
+		return nil, err
+	}
+	r, err := a.Reach(q)
+	if err != nil {
+		return nil, err
+	}
+	r.WhatIf = desc
+	return r, nil
+}
+
+// AnalyzeMatrix answers who reaches whom in a VPC of the caller.
+func (s *Service) AnalyzeMatrix(ctx context.Context, accountID string, q analysis.MatrixQuery, changes []ChangeSpec) (*analysis.MatrixResult, error) {
+	a, desc, err := s.analyzer(ctx, accountID, changes)
+	if err != nil {
+		return nil, err
+	}
+	r, err := a.Matrix(q)
+	if err != nil {
+		return nil, err
+	}
+	r.WhatIf = desc
+	return r, nil
+}
+
+// AuditSecurity audits the caller's account or one of its VPCs.
+func (s *Service) AuditSecurity(ctx context.Context, accountID string, q analysis.AuditQuery, changes []ChangeSpec) (*analysis.AuditResult, error) {
+	a, desc, err := s.analyzer(ctx, accountID, changes)
+	if err != nil {
+		return nil, err
+	}
+	r, err := a.Audit(q)
+	if err != nil {
+		return nil, err
+	}
+	r.WhatIf = desc
+	return r, nil
+}
