@@ -195,10 +195,12 @@ func (w *kworld) instance(short, vpcID, vswID string, addr netip.Addr, groups ..
 }
 
 // rulePriorities is the number of distinct priorities (1..rulePriorities)
-// of the random rules. The compiled program makes one class chain per
-// (group, direction, priority, action), so a wide spread means more chains
-// to jump through and more sets to load; 10 is a moderate spread (real
-// groups mostly use priority 1). -prios 99 gives the worst case.
+// of the random rules. The compiled program flattens each group set into
+// one verdict map per direction and key, so the spread should not matter;
+// it did when every (group, direction, priority, action) was a chain of its
+// own (still the fallback for group sets that fragment too much). 10 is a
+// moderate spread (real groups mostly use priority 1); -prios 99 the worst
+// case for the fallback.
 var rulePriorities = flag.Int("prios", 10, "distinct priorities of the random rules (1..N)")
 
 // randomRules returns n rules of direction dir that match no address of

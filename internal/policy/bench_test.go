@@ -12,7 +12,7 @@ import (
 // bigWorld is 100 ENIs sharing groups that total 1,000 rules each, the
 // size of the resync goal in issue 3, with overlapping CIDRs and ports so
 // the disjoint split has work to do.
-func bigWorld(b *testing.B) (*Snapshot, map[string]string) {
+func bigWorld(b testing.TB) (*Snapshot, map[string]string) {
 	b.Helper()
 	r := rand.New(rand.NewPCG(1, 2))
 	var groups []model.SecurityGroup
@@ -45,7 +45,7 @@ func BenchmarkCompile(b *testing.B) {
 	var elems int
 	for b.Loop() {
 		p := Compile(w, ifaces)
-		elems = 0
+		elems, _ = flatElements(p)
 		for _, c := range p.Classes {
 			elems += len(c.Ports4)
 		}

@@ -2,6 +2,8 @@ package policy
 
 import (
 	"cmp"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -18,22 +20,31 @@ import (
 //
 // Shape: network ACLs first (see ACLChain and VSwitchChain: stateless, on
 // every packet, in a base chain of their own ahead of the security groups).
-// Then each (group, direction, priority, action) becomes a Class, a chain
-// whose few rules look the packet up in concatenated interval sets and
-// return the class's verdict. Classes are shared by all ENIs of the group.
-// Each ENI gets one chain per direction that accepts intra-group traffic,
-// then jumps through the classes of all its groups in pooled order
-// (priority ascending, drop before accept), then applies the default.
+// Then, per distinct group set of the ENIs and direction, a Flat: the
+// pooled rules of the set (SEMANTICS.md Part A, group references expanded
+// to the members' addresses) resolved into first-match-disjoint elements,
+// each carrying its verdict, in four interval verdict maps shared by every
+// ENI with that group set. Each ENI gets one chain per direction that
+// accepts intra-group traffic, looks the packet up in its flat's map (one
+// lookup whatever the number of rules and priorities) and applies the
+// default. A group set whose flattening would exceed MaxFlatElements falls
+// back to classes: each (group, direction, priority, action) becomes a
+// Class, a chain whose few rules look the packet up in concatenated
+// interval sets and return the class's verdict, shared by all ENIs of the
+// group, and the ENI chain jumps through the classes of all its groups in
+// pooled order (priority ascending, drop before accept).
 type Program struct {
 	// GuardPrefix, when set, makes the rendered base chains drop packets
 	// of any interface whose name starts with it but that is not in the
 	// interface maps (fail closed), and drop conntrack-invalid packets.
 	GuardPrefix string
-	// Classes sorted by group ID, direction (ingress first), priority,
-	// drop before accept.
+	// Flats sorted by name.
+	Flats []*Flat
+	// Classes (of the groups of group sets that fell back) sorted by group
+	// ID, direction (ingress first), priority, drop before accept.
 	Classes []*Class
-	// MemberSets of the groups that are referenced by a rule or give
-	// intra-group access, sorted by group ID.
+	// MemberSets of the groups that give intra-group access or are
+	// referenced by a rule of a class, sorted by group ID.
 	MemberSets []MemberSet
 	// ENIs sorted by ENI ID.
 	ENIs []ENIProgram
@@ -118,9 +129,47 @@ type ChainProgram struct {
 	// IntraGroups are the basic Accept groups of the ENI: traffic with
 	// their members is accepted before any class.
 	IntraGroups []string
-	// Classes are class names in pooled evaluation order.
+	// Flat names the Flat of the ENI's group set for this direction;
+	// empty when the group set fell back to classes.
+	Flat string
+	// Classes are class names in pooled evaluation order (fallback only).
 	Classes      []string
 	DefaultAllow bool
+}
+
+// MaxFlatElements bounds the elements of one Flat (before the elements
+// whose verdict is the default are left out). A group set whose pooled
+// rules fragment into more falls back to per-class chains for that
+// direction: more lookups per packet, but a bounded load.
+const MaxFlatElements = 20000
+
+// Flat is the pooled rules of one group set in one direction, flattened:
+// every element is the part of a rule's box that no earlier rule (in
+// pooled order) covers, with that rule's verdict, so the elements are
+// pairwise disjoint and a single lookup finds the first matching rule.
+// Elements whose verdict equals the group set's default are left out (a
+// miss falls through to the default). Group-reference rules are expanded
+// to the addresses of the referenced group's members, so a membership
+// change is a change of elements. The four maps are always rendered, even
+// empty, so that any rule or membership change that keeps the group sets
+// is a change of elements only (see Incremental).
+type Flat struct {
+	// Name is the map name prefix: f_<group suffix>_<i|o> for one group,
+	// f_<hash>_<i|o> for several.
+	Name string
+	// GroupIDs is the group set, sorted.
+	GroupIDs []string
+	Dir      Direction
+	// Keys as in Class: Ports4/Ports6 (TCP and UDP packets) hold the TCP,
+	// UDP and all-protocol rules; Any4/Any6 (other protocols) the rules
+	// without ports. Each slice is sorted and pairwise disjoint.
+	Ports4, Ports6, Any4, Any6 []FlatElement
+}
+
+// FlatElement is an element of a flat verdict map.
+type FlatElement struct {
+	Element
+	Drop bool
 }
 
 // Compile builds the program for the ENIs in ifaces (ENI ID -> name of the
@@ -131,10 +180,27 @@ type ChainProgram struct {
 // addresses are unique within a VPC and ENIs use groups of their own VPC,
 // which the service enforces.
 func Compile(w World, ifaces map[string]string) *Program {
+	return compile(w, ifaces, MaxFlatElements)
+}
+
+// compile is Compile with the flattening bound as a parameter (tests use
+// a small one to exercise the fallback).
+func compile(w World, ifaces map[string]string, maxFlat int) *Program {
 	p := &Program{}
 	classes := map[string]*Class{} // by name
 	compiled := map[string]bool{}  // group IDs whose classes exist
 	memberGroups := map[string]bool{}
+	flats := map[string]*Flat{} // by group set key and direction
+	fellBack := map[string]bool{}
+	members := map[string]MemberSet{} // cache for the expansion of references
+	memberOf := func(gid string) MemberSet {
+		m, ok := members[gid]
+		if !ok {
+			m = memberSet(w, gid)
+			members[gid] = m
+		}
+		return m
+	}
 	for _, eniID := range sortedKeys(ifaces) {
 		ep := ENIProgram{ENIID: eniID, IfName: ifaces[eniID]}
 		eni := w.ENI(eniID)
@@ -150,33 +216,218 @@ func Compile(w World, ifaces map[string]string) *Program {
 			continue
 		}
 		for _, g := range groups {
-			if !compiled[g.ID] {
-				compiled[g.ID] = true
-				for _, c := range compileGroup(w, g) {
-					classes[c.Name] = c
-					for _, r := range c.Refs {
-						memberGroups[r.PeerGroupID] = true
-					}
-				}
-			}
 			if innerAccept(g) {
 				memberGroups[g.ID] = true
 			}
 		}
 		suffix := nameSuffix(eniID)
-		ep.Ingress = eniChain(w, "e_"+suffix+"_in", groups, Ingress)
-		ep.Egress = eniChain(w, "e_"+suffix+"_out", groups, Egress)
+		chains := [2]*ChainProgram{&ep.Ingress, &ep.Egress}
+		for i, dir := range []Direction{Ingress, Egress} {
+			name := "e_" + suffix + "_in"
+			if dir == Egress {
+				name = "e_" + suffix + "_out"
+			}
+			key := groupSetKey(groups) + "/" + string(dir)
+			f, seen := flats[key]
+			if !seen && !fellBack[key] {
+				var ok bool
+				if f, ok = flatten(w, groups, dir, maxFlat, memberOf); ok {
+					flats[key] = f
+				} else {
+					fellBack[key] = true
+				}
+			}
+			if f != nil {
+				*chains[i] = ChainProgram{Name: name, IntraGroups: intraGroups(groups), Flat: f.Name, DefaultAllow: defaultAllow(groups, dir)}
+				continue
+			}
+			for _, g := range groups {
+				if !compiled[g.ID] {
+					compiled[g.ID] = true
+					for _, c := range compileGroup(w, g) {
+						classes[c.Name] = c
+						for _, r := range c.Refs {
+							memberGroups[r.PeerGroupID] = true
+						}
+					}
+				}
+			}
+			*chains[i] = eniChain(w, name, groups, dir)
+		}
 		p.ENIs = append(p.ENIs, ep)
 	}
+	for _, key := range sortedKeys(flats) {
+		p.Flats = append(p.Flats, flats[key])
+	}
+	slices.SortFunc(p.Flats, func(a, b *Flat) int { return cmp.Compare(a.Name, b.Name) })
 	for _, name := range sortedKeys(classes) {
 		p.Classes = append(p.Classes, classes[name])
 	}
 	slices.SortFunc(p.Classes, cmpClass)
 	for _, gid := range sortedKeys(memberGroups) {
-		p.MemberSets = append(p.MemberSets, memberSet(w, gid))
+		p.MemberSets = append(p.MemberSets, memberOf(gid))
 	}
 	compileACLs(w, p)
 	return p
+}
+
+// groupSetKey identifies a group set: its IDs sorted, NUL-separated.
+func groupSetKey(groups []*model.SecurityGroup) string {
+	ids := make([]string, len(groups))
+	for i, g := range groups {
+		ids[i] = g.ID
+	}
+	slices.Sort(ids)
+	return strings.Join(ids, "\x00")
+}
+
+// flatName names the flat of a group set: the group's suffix for one
+// group, a hash of the sorted IDs for several (names stay short and
+// stable while rules and members change).
+func flatName(ids []string, dir Direction) string {
+	d := "i"
+	if dir == Egress {
+		d = "o"
+	}
+	if len(ids) == 1 {
+		return "f_" + nameSuffix(ids[0]) + "_" + d
+	}
+	h := sha256.Sum256([]byte(strings.Join(ids, "\x00")))
+	return "f_" + hex.EncodeToString(h[:6]) + "_" + d
+}
+
+func intraGroups(groups []*model.SecurityGroup) []string {
+	var out []string
+	for _, g := range groups {
+		if innerAccept(g) {
+			out = append(out, g.ID)
+		}
+	}
+	return out
+}
+
+// Key spaces of a flat, in Flat field order.
+const (
+	spacePorts4 = iota
+	spacePorts6
+	spaceAny4
+	spaceAny6
+	numSpaces
+)
+
+// flatten resolves the pooled rules of groups for dir into a Flat. The
+// groups are taken sorted by ID: ties in pooled order are rules of one
+// (priority, action), whose verdicts agree, so any order gives the same
+// verdicts and the sorted one gives the same elements for every ENI of
+// the set. ok is false when the elements would exceed limit (always for
+// a negative limit).
+func flatten(w World, groups []*model.SecurityGroup, dir Direction, limit int, members func(string) MemberSet) (*Flat, bool) {
+	if limit < 0 {
+		return nil, false
+	}
+	sorted := slices.Clone(groups)
+	slices.SortFunc(sorted, func(a, b *model.SecurityGroup) int { return cmp.Compare(a.ID, b.ID) })
+	f := &Flat{Dir: dir}
+	for _, g := range sorted {
+		f.GroupIDs = append(f.GroupIDs, g.ID)
+	}
+	f.Name = flatName(f.GroupIDs, dir)
+	type piece struct {
+		b    box
+		drop bool
+	}
+	var spaces [numSpaces][]piece
+	total := 0
+	for _, e := range pool(w, sorted, dir) {
+		for _, sb := range flatBoxes(&e.n, members) {
+			pieces := []box{sb.b}
+			for _, o := range spaces[sb.space] {
+				if !o.b.overlaps(sb.b) {
+					continue
+				}
+				var next []box
+				for _, x := range pieces {
+					next = append(next, x.minus(o.b)...)
+				}
+				if pieces = next; len(pieces) == 0 {
+					break
+				}
+			}
+			if total += len(pieces); total > limit {
+				return nil, false
+			}
+			for _, x := range pieces {
+				spaces[sb.space] = append(spaces[sb.space], piece{x, e.n.drop})
+			}
+		}
+	}
+	def := defaultAllow(groups, dir)
+	out := [numSpaces]*[]FlatElement{&f.Ports4, &f.Ports6, &f.Any4, &f.Any6}
+	for s, ps := range spaces {
+		family := fam4
+		if s == spacePorts6 || s == spaceAny6 {
+			family = fam6
+		}
+		slices.SortFunc(ps, func(a, b piece) int { return cmpBox(a.b, b.b) })
+		for _, x := range ps {
+			if x.drop == !def {
+				continue // the default decides the same
+			}
+			*out[s] = append(*out[s], FlatElement{Element: boxElement(x.b, family), Drop: x.drop})
+		}
+	}
+	return f, true
+}
+
+type spaceBox struct {
+	space int
+	b     box
+}
+
+// flatBoxes returns the boxes of a rule in the flat key spaces: TCP, UDP
+// and all-protocol rules in the ports space of their family (ports of an
+// all-protocol rule are any), rules without ports in the other space. A
+// group reference becomes one box per member address of its family.
+func flatBoxes(n *normRule, members func(string) MemberSet) []spaceBox {
+	var out []spaceBox
+	add := func(family int, b box) {
+		if n.proto.has(uint16(IPProtoTCP)) || n.proto.has(uint16(IPProtoUDP)) {
+			out = append(out, spaceBox{spacePorts4 + boolInt(family == fam6), b})
+		}
+		if !n.ports {
+			out = append(out, spaceBox{spaceAny4 + boolInt(family == fam6), b})
+		}
+	}
+	if n.peerGroup == "" {
+		add(prefixFamily(n.peer), ruleBox(n))
+		return out
+	}
+	m := members(n.peerGroup)
+	for _, a := range append(slices.Clone(m.V4), m.V6...) {
+		family := addrFamily(a)
+		if n.family != famAny && n.family != family {
+			continue
+		}
+		var b box
+		b[dimPeer] = ival{addrU(a), addrU(a)}
+		b[dimProto] = spanIval(n.proto)
+		b[dimDPort] = spanIval(n.dport)
+		b[dimSPort] = spanIval(n.sport)
+		local := n.local
+		if !local.IsValid() {
+			local = netip.PrefixFrom(a, 0).Masked()
+		}
+		b[dimLocal] = prefixIval(local)
+		add(family, b)
+	}
+	return out
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func cmpClass(a, b *Class) int {
@@ -285,15 +536,19 @@ func elements(bs []box, family int) []Element {
 	}
 	var out []Element
 	for _, b := range disjoint(bs) {
-		out = append(out, Element{
-			Peer:  AddrRange{uAddr(b[dimPeer].lo, family), uAddr(b[dimPeer].hi, family)},
-			Proto: Range{uint16(b[dimProto].lo.lo), uint16(b[dimProto].hi.lo)},
-			DPort: Range{uint16(b[dimDPort].lo.lo), uint16(b[dimDPort].hi.lo)},
-			SPort: Range{uint16(b[dimSPort].lo.lo), uint16(b[dimSPort].hi.lo)},
-			Local: AddrRange{uAddr(b[dimLocal].lo, family), uAddr(b[dimLocal].hi, family)},
-		})
+		out = append(out, boxElement(b, family))
 	}
 	return out
+}
+
+func boxElement(b box, family int) Element {
+	return Element{
+		Peer:  AddrRange{uAddr(b[dimPeer].lo, family), uAddr(b[dimPeer].hi, family)},
+		Proto: Range{uint16(b[dimProto].lo.lo), uint16(b[dimProto].hi.lo)},
+		DPort: Range{uint16(b[dimDPort].lo.lo), uint16(b[dimDPort].hi.lo)},
+		SPort: Range{uint16(b[dimSPort].lo.lo), uint16(b[dimSPort].hi.lo)},
+		Local: AddrRange{uAddr(b[dimLocal].lo, family), uAddr(b[dimLocal].hi, family)},
+	}
 }
 
 func refRule(id string, n *normRule) RefRule {

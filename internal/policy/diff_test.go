@@ -269,8 +269,8 @@ func randPacket(r *rand.Rand) Packet {
 }
 
 // checkAll compares the evaluator with the brute force and with the
-// compiled program for one packet at every ENI, both directions.
-func checkAll(t *testing.T, w *Snapshot, prog *Program, p Packet, kinds map[string]int) {
+// compiled programs for one packet at every ENI, both directions.
+func checkAll(t *testing.T, w *Snapshot, progs []*Program, p Packet, kinds map[string]int) {
 	t.Helper()
 	for _, id := range allENIs(w) {
 		if w.ENI(id).VpcID != "vpc-1" {
@@ -285,8 +285,10 @@ func checkAll(t *testing.T, w *Snapshot, prog *Program, p Packet, kinds map[stri
 			if kinds != nil {
 				kinds[fmt.Sprintf("%v/%v", d.Reason.Kind, d.Allow)]++
 			}
-			if got := runProgram(t, prog, w, id, dir, p); got != d.Allow {
-				t.Fatalf("%s %s %+v: compiled program allow=%v, evaluator %v", id, dir, p, got, d)
+			for _, prog := range progs {
+				if got := runProgram(t, prog, w, id, dir, p); got != d.Allow {
+					t.Fatalf("%s %s %+v: compiled program (%d flats, %d classes) allow=%v, evaluator %v", id, dir, p, len(prog.Flats), len(prog.Classes), got, d)
+				}
 			}
 		}
 	}
@@ -312,10 +314,9 @@ func TestDifferential(t *testing.T) {
 	kinds := map[string]int{}
 	for range worlds {
 		w := randWorld(r)
-		prog := Compile(w, ifacesOf(w))
-		checkDisjoint(t, prog)
+		progs := diffPrograms(t, w, r.IntN(12))
 		for range 60 {
-			checkAll(t, w, prog, randPacket(r), kinds)
+			checkAll(t, w, progs, randPacket(r), kinds)
 		}
 	}
 	// The mix shows the random worlds exercise every outcome.
@@ -333,8 +334,8 @@ func FuzzEvaluate(f *testing.F) {
 	f.Add(uint64(3), uint8(1), uint8(4), uint8(4), uint16(25), uint16(1001), false)
 	f.Fuzz(func(t *testing.T, seed uint64, proto, src, dst uint8, dport, sport uint16, v6 bool) {
 		w := randWorld(rand.New(rand.NewPCG(seed, 1)))
-		prog := Compile(w, ifacesOf(w))
-		checkDisjoint(t, prog)
+		progs := diffPrograms(t, w, int(seed%12))
+		prog := progs[0]
 		p := Packet{Proto: proto, DstPort: dport, SrcPort: sport}
 		if v6 {
 			p.Src = netip.MustParseAddr(randV6[int(src)%len(randV6)])
@@ -343,9 +344,25 @@ func FuzzEvaluate(f *testing.F) {
 			p.Src = netip.MustParseAddr(randV4[int(src)%len(randV4)])
 			p.Dst = netip.MustParseAddr(randV4[int(dst)%len(randV4)])
 		}
-		checkAll(t, w, prog, p, nil)
+		checkAll(t, w, progs, p, nil)
 		_ = prog.Render()
 	})
+}
+
+// diffPrograms compiles w three ways: flattened (the default bound), all
+// fallback classes (bound -1), and mixed (a small bound, so group sets
+// whose flattening is larger fall back).
+func diffPrograms(t *testing.T, w *Snapshot, small int) []*Program {
+	t.Helper()
+	ifaces := ifacesOf(w)
+	progs := []*Program{Compile(w, ifaces), compile(w, ifaces, -1), compile(w, ifaces, small)}
+	for _, p := range progs {
+		checkDisjoint(t, p)
+	}
+	if len(progs[1].Flats) != 0 {
+		t.Fatalf("bound -1 left flats: %v", progs[1].Flats[0].Name)
+	}
+	return progs
 }
 
 // runProgram interprets a compiled program the way the rendered nftables
@@ -386,6 +403,42 @@ func runProgram(t *testing.T, p *Program, _ World, eniID string, dir Direction, 
 			return true
 		}
 	}
+	if ch.Flat != "" {
+		if len(ch.Classes) != 0 {
+			t.Fatalf("chain %s has a flat and classes", ch.Name)
+		}
+		var f *Flat
+		for _, x := range p.Flats {
+			if x.Name == ch.Flat {
+				f = x
+			}
+		}
+		if f == nil || f.Dir != dir {
+			t.Fatalf("flat %s of %s missing", ch.Flat, ch.Name)
+		}
+		es := f.Any4
+		tcpudp := pkt.Proto == IPProtoTCP || pkt.Proto == IPProtoUDP
+		switch {
+		case tcpudp && peer.Is4():
+			es = f.Ports4
+		case tcpudp:
+			es = f.Ports6
+		case peer.Is6():
+			es = f.Any6
+		}
+		hits := 0
+		allow := ch.DefaultAllow
+		for _, e := range es {
+			if elemHas(e.Element, peer, local, pkt, tcpudp) {
+				hits++
+				allow = !e.Drop
+			}
+		}
+		if hits > 1 {
+			t.Fatalf("flat %s: %d elements hold %+v", f.Name, hits, pkt)
+		}
+		return allow
+	}
 	classes := map[string]*Class{}
 	for _, c := range p.Classes {
 		classes[c.Name] = c
@@ -400,6 +453,16 @@ func runProgram(t *testing.T, p *Program, _ World, eniID string, dir Direction, 
 		}
 	}
 	return ch.DefaultAllow
+}
+
+// elemHas reports whether the packet's key is in e (ports only with ports).
+func elemHas(e Element, peer, local netip.Addr, pkt Packet, ports bool) bool {
+	within := func(r AddrRange, a netip.Addr) bool {
+		return r.From.Is4() == a.Is4() && r.From.Compare(a) <= 0 && a.Compare(r.To) <= 0
+	}
+	inR := func(r Range, v uint16) bool { return r.From <= v && v <= r.To }
+	return within(e.Peer, peer) && inR(e.Proto, uint16(pkt.Proto)) && within(e.Local, local) &&
+		(!ports || (inR(e.DPort, pkt.DstPort) && inR(e.SPort, pkt.SrcPort)))
 }
 
 func classMatches(c *Class, inSet func(string) bool, peer, local netip.Addr, pkt Packet) bool {
@@ -438,10 +501,21 @@ func classMatches(c *Class, inSet func(string) bool, peer, local netip.Addr, pkt
 	return false
 }
 
-// checkDisjoint asserts what the kernel requires of interval sets: no two
-// elements of one set overlap.
+// checkDisjoint asserts what the kernel requires of interval sets and
+// maps: no two elements of one set overlap.
 func checkDisjoint(t *testing.T, p *Program) {
 	t.Helper()
+	for _, f := range p.Flats {
+		for _, fes := range [][]FlatElement{f.Ports4, f.Ports6, f.Any4, f.Any6} {
+			for i := range fes {
+				for j := range i {
+					if elemOverlap(fes[i].Element, fes[j].Element) {
+						t.Fatalf("flat %s: elements overlap: %+v and %+v", f.Name, fes[i], fes[j])
+					}
+				}
+			}
+		}
+	}
 	for _, c := range p.Classes {
 		for _, es := range [][]Element{c.Ports4, c.Ports6, c.Any4, c.Any6} {
 			for i := range es {

@@ -5,12 +5,19 @@ import (
 	"strings"
 )
 
+// flatPrefix starts the names of flat verdict maps (see flatName).
+const flatPrefix = "f_"
+
 // Incremental returns the nft script that turns the table rendered as
 // oldText into the one rendered as newText by adding and deleting set
 // elements only, when the two differ in set elements and nothing else
 // (same chains, rules, maps and sets). That is the common case of a rule
-// added to or removed from an existing (group, direction, priority, action)
-// class, and of a membership change, which only touches member sets. nft
+// added, changed or removed while the ENIs' group sets stay (it changes
+// elements of the flat verdict maps; with fallback classes, it must stay
+// in an existing (group, direction, priority, action) class), and of a
+// membership change (member sets, and the flat elements of references).
+// Elements of verdict maps are written with their verdict; a changed
+// verdict is a deletion and an addition. nft
 // commits a script as one transaction, so the change is atomic; deletions
 // come first so that a re-split interval never overlaps its old self.
 //
@@ -46,7 +53,15 @@ func splitRendered(text string) (string, renderedSets) {
 	current := ""
 	for i := 0; i < len(lines); i++ {
 		line := lines[i]
-		if name, ok := strings.CutPrefix(line, "\tset "); ok {
+		name, ok := strings.CutPrefix(line, "\tset ")
+		if !ok {
+			// The flats' verdict maps too (not the interface maps,
+			// whose elements name chains).
+			if name, ok = strings.CutPrefix(line, "\tmap "); ok && !strings.HasPrefix(name, flatPrefix) {
+				ok = false
+			}
+		}
+		if ok {
 			current = strings.TrimSuffix(name, " {")
 			sets.order = append(sets.order, current)
 			sets.elems[current] = nil

@@ -29,36 +29,68 @@ func incrementalWorld(webMembers []string, appRules ...model.Rule) (*Snapshot, m
 }
 
 func render(w *Snapshot, ifaces map[string]string) string {
-	p := Compile(w, ifaces)
+	return renderLimit(w, ifaces, MaxFlatElements)
+}
+
+// renderLimit renders with a flattening bound (-1: classes only).
+func renderLimit(w *Snapshot, ifaces map[string]string, limit int) string {
+	p := compile(w, ifaces, limit)
 	p.GuardPrefix = "pv"
 	return p.Render()
 }
 
 func TestIncremental(t *testing.T) {
-	base := render(incrementalWorld([]string{"10.0.0.10"}, rl("r3", model.Ingress, "UDP", "53/53", "10.0.0.0/16", "accept", 5)))
-	tests := []struct {
-		name   string
-		next   string
-		ok     bool
-		script string
-	}{
-		{"unchanged", base, true, ""},
-		{"member joins", render(incrementalWorld([]string{"10.0.0.10", "10.0.0.11"}, rl("r3", model.Ingress, "UDP", "53/53", "10.0.0.0/16", "accept", 5))), true,
-			"add element inet palisade m4_web { 10.0.0.11 }\n"},
-		{"member leaves", render(incrementalWorld(nil, rl("r3", model.Ingress, "UDP", "53/53", "10.0.0.0/16", "accept", 5))), true,
-			"delete element inet palisade m4_web { 10.0.0.10 }\n"},
-		{"rule in the same class", render(incrementalWorld([]string{"10.0.0.10"},
-			rl("r3", model.Ingress, "UDP", "53/53", "10.0.0.0/16", "accept", 5),
-			rl("r4", model.Ingress, "UDP", "123/123", "192.168.0.0/24", "accept", 5))), true,
-			"add element inet palisade c_app_i_5_a_p4 { 192.168.0.0/24 . 17 . 123 . 0-65535 . 0.0.0.0/0 }\n"},
-		{"rule moved to another priority", render(incrementalWorld([]string{"10.0.0.10"}, rl("r3", model.Ingress, "UDP", "53/53", "10.0.0.0/16", "accept", 6))), false, ""},
-		{"last rule of a class removed", render(incrementalWorld([]string{"10.0.0.10"})), false, ""},
+	r3 := rl("r3", model.Ingress, "UDP", "53/53", "10.0.0.0/16", "accept", 5)
+	type change struct {
+		name       string
+		webMembers []string
+		appRules   []model.Rule
+		ifaces     map[string]string
+		// want (flat) and wantClasses (fallback): "" with ok false means
+		// the structure changed.
+		ok, okClasses         bool
+		script, scriptClasses string
 	}
+	tests := []change{
+		{name: "unchanged", webMembers: []string{"10.0.0.10"}, appRules: []model.Rule{r3}, ok: true, okClasses: true},
+		{name: "member joins", webMembers: []string{"10.0.0.10", "10.0.0.11"}, appRules: []model.Rule{r3},
+			ok: true, script: "add element inet palisade f_app_i_p4 { 10.0.0.11 . 6 . 8080 . 0-65535 . 0.0.0.0/0 : accept }\n",
+			okClasses: true, scriptClasses: "add element inet palisade m4_web { 10.0.0.11 }\n"},
+		{name: "member leaves", appRules: []model.Rule{r3},
+			ok: true, script: "delete element inet palisade f_app_i_p4 { 10.0.0.10 . 6 . 8080 . 0-65535 . 0.0.0.0/0 : accept }\n",
+			okClasses: true, scriptClasses: "delete element inet palisade m4_web { 10.0.0.10 }\n"},
+		{name: "rule in the same class", webMembers: []string{"10.0.0.10"},
+			appRules: []model.Rule{r3, rl("r4", model.Ingress, "UDP", "123/123", "192.168.0.0/24", "accept", 5)},
+			ok:       true, script: "add element inet palisade f_app_i_p4 { 192.168.0.0/24 . 17 . 123 . 0-65535 . 0.0.0.0/0 : accept }\n",
+			okClasses: true, scriptClasses: "add element inet palisade c_app_i_5_a_p4 { 192.168.0.0/24 . 17 . 123 . 0-65535 . 0.0.0.0/0 }\n"},
+		// Same verdicts for every packet: the flat is unchanged.
+		{name: "rule moved to another priority", webMembers: []string{"10.0.0.10"},
+			appRules: []model.Rule{rl("r3", model.Ingress, "UDP", "53/53", "10.0.0.0/16", "accept", 6)}, ok: true},
+		{name: "last rule of a class removed", webMembers: []string{"10.0.0.10"},
+			ok: true, script: "delete element inet palisade f_app_i_p4 { 10.0.0.0/16 . 17 . 53 . 0-65535 . 0.0.0.0/0 : accept }\n"},
+		// A drop rule ahead of r3 carves it: elements only.
+		{name: "drop rule at a new priority", webMembers: []string{"10.0.0.10"},
+			appRules: []model.Rule{r3, rl("r5", model.Ingress, "UDP", "53/53", "10.0.1.0/24", "drop", 2)},
+			ok:       true, script: "delete element inet palisade f_app_i_p4 { 10.0.0.0/16 . 17 . 53 . 0-65535 . 0.0.0.0/0 : accept }\n" +
+				"add element inet palisade f_app_i_p4 { 10.0.0.0/24 . 17 . 53 . 0-65535 . 0.0.0.0/0 : accept, 10.0.2.0-10.0.255.255 . 17 . 53 . 0-65535 . 0.0.0.0/0 : accept }\n"},
+		// A new group set (a web ENI filtered here too): new maps and chains.
+		{name: "new group set", webMembers: []string{"10.0.0.10"}, appRules: []model.Rule{r3},
+			ifaces: map[string]string{"eni-app": "pvapp", "eni-weba": "pvweb"}},
+	}
+	base, ifaces := incrementalWorld([]string{"10.0.0.10"}, r3)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			script, ok := Incremental(base, tc.next)
+			w, nextIfaces := incrementalWorld(tc.webMembers, tc.appRules...)
+			if tc.ifaces != nil {
+				nextIfaces = tc.ifaces
+			}
+			script, ok := Incremental(render(base, ifaces), render(w, nextIfaces))
 			if ok != tc.ok || script != tc.script {
-				t.Errorf("Incremental: ok=%v script=%q, want ok=%v %q", ok, script, tc.ok, tc.script)
+				t.Errorf("flat: Incremental: ok=%v script=%q, want ok=%v %q", ok, script, tc.ok, tc.script)
+			}
+			script, ok = Incremental(renderLimit(base, ifaces, -1), renderLimit(w, nextIfaces, -1))
+			if ok != tc.okClasses || script != tc.scriptClasses {
+				t.Errorf("classes: Incremental: ok=%v script=%q, want ok=%v %q", ok, script, tc.okClasses, tc.scriptClasses)
 			}
 		})
 	}
@@ -95,7 +127,9 @@ func TestIncrementalInKernel(t *testing.T) {
 	for round := range 40 {
 		w1 := randWorld(r)
 		ifaces := ifacesOf(w1)
-		old := render(w1, ifaces)
+		// Flattened, classes only, or mixed.
+		limit := []int{MaxFlatElements, -1, r.IntN(12)}[round%3]
+		old := renderLimit(w1, ifaces, limit)
 		// A small change: membership or one rule of one group.
 		groups, enis := snapshotSlices(w1)
 		switch gi := r.IntN(len(groups)); r.IntN(3) {
@@ -109,7 +143,7 @@ func TestIncrementalInKernel(t *testing.T) {
 			ei := r.IntN(len(enis))
 			enis[ei].SecurityGroupIDs = []string{groups[gi].ID}
 		}
-		next := render(NewSnapshot(groups, enis), ifaces)
+		next := renderLimit(NewSnapshot(groups, enis), ifaces, limit)
 		load(nsInc, replace(old))
 		script, ok := Incremental(old, next)
 		if ok {

@@ -32,8 +32,9 @@ const (
 )
 
 // Render prints the program as an nftables script for `nft -f`: one table
-// inet palisade holding member sets, class sets and chains, ENI chains, two
-// interface verdict maps and two forward-hook base chains. The output is a
+// inet palisade holding member sets, class sets and chains (fallback), flat
+// verdict maps, ENI chains, two interface verdict maps and two forward-hook
+// base chains. The output is a
 // function of the program only, so it can be compared with golden files.
 //
 // Two base chains, because an ENI's egress and its peer's ingress must both
@@ -56,6 +57,9 @@ func (p *Program) Render() string {
 	}
 	for _, c := range p.Classes {
 		renderClass(&b, c, members)
+	}
+	for _, f := range p.Flats {
+		renderFlat(&b, f)
 	}
 	for _, e := range p.ENIs {
 		if e.Failed != "" {
@@ -314,6 +318,11 @@ func renderENIChain(b *strings.Builder, ch ChainProgram, dir Direction, members 
 		fmt.Fprintf(b, "\t\tip %s @%s accept\n", peerDir, m.Name4)
 		fmt.Fprintf(b, "\t\tip6 %s @%s accept\n", peerDir, m.Name6)
 	}
+	if ch.Flat != "" {
+		for _, s := range flatKeys(ch.Flat, dir) {
+			fmt.Fprintf(b, "\t\t%s vmap @%s\n", s.match, s.name)
+		}
+	}
 	for _, c := range ch.Classes {
 		fmt.Fprintf(b, "\t\tjump %s\n", c)
 	}
@@ -323,6 +332,70 @@ func renderENIChain(b *strings.Builder, ch ChainProgram, dir Direction, members 
 		b.WriteString("\t\tdrop\n")
 	}
 	b.WriteString("\t}\n")
+}
+
+// flatKey is one of the four maps of a flat: its name, nft key type and
+// the rule that looks a packet up in it.
+type flatKey struct {
+	name, typ, match string
+	ports            bool
+}
+
+func flatKeys(name string, dir Direction) []flatKey {
+	peerDir, localDir := "saddr", "daddr"
+	if dir == Egress {
+		peerDir, localDir = "daddr", "saddr"
+	}
+	var out []flatKey
+	for _, k := range []struct {
+		suffix, ip, addr string
+		ports            bool
+	}{
+		{"_p4", "ip", "ipv4_addr", true},
+		{"_p6", "ip6", "ipv6_addr", true},
+		{"_a4", "ip", "ipv4_addr", false},
+		{"_a6", "ip6", "ipv6_addr", false},
+	} {
+		fk := flatKey{name: name + k.suffix, ports: k.ports}
+		if k.ports {
+			fk.typ = k.addr + " . inet_proto . inet_service . inet_service . " + k.addr
+			fk.match = fmt.Sprintf("meta l4proto { tcp, udp } %[1]s %[2]s . meta l4proto . th dport . th sport . %[1]s %[3]s", k.ip, peerDir, localDir)
+		} else {
+			fk.typ = k.addr + " . inet_proto . " + k.addr
+			fk.match = fmt.Sprintf("meta l4proto != { tcp, udp } %[1]s %[2]s . meta l4proto . %[1]s %[3]s", k.ip, peerDir, localDir)
+		}
+		out = append(out, fk)
+	}
+	return out
+}
+
+// renderFlat prints the four verdict maps of a flat, empty ones included
+// (so that changes of rules and members stay changes of elements).
+func renderFlat(b *strings.Builder, f *Flat) {
+	elems := [][]FlatElement{f.Ports4, f.Ports6, f.Any4, f.Any6}
+	for i, k := range flatKeys(f.Name, f.Dir) {
+		fmt.Fprintf(b, "\tmap %s {\n\t\ttype %s : verdict\n\t\tflags interval\n", k.name, k.typ)
+		if len(elems[i]) > 0 {
+			b.WriteString("\t\telements = {\n")
+			for j, e := range elems[i] {
+				parts := []string{addrRange(e.Peer), rng(e.Proto)}
+				if k.ports {
+					parts = append(parts, rng(e.DPort), rng(e.SPort))
+				}
+				v := "accept"
+				if e.Drop {
+					v = "drop"
+				}
+				sep := ","
+				if j == len(elems[i])-1 {
+					sep = ""
+				}
+				fmt.Fprintf(b, "\t\t\t%s : %s%s\n", strings.Join(append(parts, addrRange(e.Local)), " . "), v, sep)
+			}
+			b.WriteString("\t\t}\n")
+		}
+		b.WriteString("\t}\n")
+	}
 }
 
 func renderMap(b *strings.Builder, name string, enis []ENIProgram, chain func(ENIProgram) string) {
