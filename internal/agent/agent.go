@@ -31,6 +31,7 @@ type Firewall interface {
 type StatusSink interface {
 	SetInstanceStatus(ctx context.Context, instanceID, status string) error
 	SetENIStatus(ctx context.Context, eniID, status string) error
+	SetEIPStatus(ctx context.Context, eipID, status string) error
 }
 
 // Config configures an Agent.
@@ -228,8 +229,8 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	return errors.Join(errList...)
 }
 
-// withoutENIs returns h with the ENIs of the listed VPCs left out (the
-// VPCs themselves, their namespaces and gateways, stay).
+// withoutENIs returns h with the ENIs (and so the EIPs) of the listed VPCs
+// left out (the VPCs themselves, their namespaces and gateways, stay).
 func withoutENIs(h dataplane.Host, vpcIDs []string) dataplane.Host {
 	if len(vpcIDs) == 0 {
 		return h
@@ -237,7 +238,7 @@ func withoutENIs(h dataplane.Host, vpcIDs []string) dataplane.Host {
 	out := dataplane.Host{VPCs: make([]dataplane.VPC, len(h.VPCs))}
 	for i, v := range h.VPCs {
 		if slices.Contains(vpcIDs, v.ID) {
-			v.ENIs = nil
+			v.ENIs, v.EIPs = nil, nil
 		}
 		out.VPCs[i] = v
 	}
@@ -245,7 +246,8 @@ func withoutENIs(h dataplane.Host, vpcIDs []string) dataplane.Host {
 }
 
 // report moves local instances to Running and their ENIs to InUse once
-// they are in place in the kernel, and back to Pending when they are not.
+// they are in place in the kernel, and back to Pending when they are not;
+// likewise EIPs between Associating and InUse.
 func (a *Agent) report(ctx context.Context, d *Desired, st dataplane.Status, fwOK map[string]bool) {
 	if a.cfg.Status == nil {
 		return
@@ -263,6 +265,20 @@ func (a *Agent) report(ctx context.Context, d *Desired, st dataplane.Status, fwO
 		if e.Status != want {
 			if err := a.cfg.Status.SetENIStatus(ctx, e.ID, want); err != nil {
 				a.log.Warn("report ENI status", "eni", e.ID, "err", err)
+			}
+		}
+	}
+	for _, e := range d.EIPs {
+		if e.Status != model.EIPAssociating && e.Status != model.EIPInUse {
+			continue
+		}
+		want := model.EIPAssociating
+		if st.EIPReady(e.ID) && fwOK[e.VpcID] {
+			want = model.EIPInUse
+		}
+		if e.Status != want {
+			if err := a.cfg.Status.SetEIPStatus(ctx, e.ID, want); err != nil {
+				a.log.Warn("report EIP status", "eip", e.ID, "err", err)
 			}
 		}
 	}

@@ -74,6 +74,8 @@ func (r *statusRecorder) set(ctx context.Context, key string, m map[string]strin
 			v.Status = status
 		case *model.ENI:
 			v.Status = status
+		case *model.EIP:
+			v.Status = status
 		}
 		b, err = json.Marshal(v)
 		if err != nil {
@@ -90,6 +92,10 @@ func (r *statusRecorder) SetInstanceStatus(ctx context.Context, id, status strin
 
 func (r *statusRecorder) SetENIStatus(ctx context.Context, id, status string) error {
 	return r.set(ctx, model.PrefixENI+id, r.eni, id, status, &model.ENI{})
+}
+
+func (r *statusRecorder) SetEIPStatus(ctx context.Context, id, status string) error {
+	return r.set(ctx, model.PrefixEIP+id, map[string]string{}, id, status, &model.EIP{})
 }
 
 func (r *statusRecorder) instance(id string) string {

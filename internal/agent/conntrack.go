@@ -15,8 +15,30 @@ import (
 // network ACLs too (they are stateless: every reply packet is checked, so
 // a flow whose replies the ACLs now drop is dead anyway; cutting it keeps
 // conntrack honest).
+//
+// A flow through the VPC's uplink (an elastic IP's address translation)
+// has one ENI end: an inbound one (DNAT) must still pass the ingress
+// security groups of the ENI it was translated to, with the internet
+// peer's real address as source; an outbound one (SNAT) the egress groups
+// of its sender. Network ACLs are not judged for these flows.
 func FlowVerdict(w policy.World, vpcID string, f conntrack.Flow) bool {
 	pkt := tuplePacket(f.TupleOrig)
+	if f.Status.DstNAT() {
+		// original: peer -> EIP; the reply comes from the private address.
+		rpkt := tuplePacket(f.TupleReply)
+		if to := w.ENIByAddr(vpcID, rpkt.Src); to != "" {
+			in := pkt
+			in.Dst, in.DstPort = rpkt.Src, rpkt.SrcPort
+			return policy.EvaluateENI(w, to, policy.Ingress, in).Allow
+		}
+		return true
+	}
+	if f.Status.SrcNAT() {
+		if from := w.ENIByAddr(vpcID, pkt.Src); from != "" {
+			return policy.EvaluateENI(w, from, policy.Egress, pkt).Allow
+		}
+		return true
+	}
 	from := w.ENIByAddr(vpcID, pkt.Src)
 	to := w.ENIByAddr(vpcID, pkt.Dst)
 	if from != "" && to != "" {

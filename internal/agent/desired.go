@@ -29,6 +29,8 @@ type Desired struct {
 	// Instances and ENIs are the local ones, for status reporting.
 	Instances []model.Instance
 	ENIs      []model.ENI
+	// EIPs are the ones mapped to local ENIs, for status reporting.
+	EIPs []model.EIP
 }
 
 // snapshot is everything read from the store in one transaction.
@@ -39,6 +41,7 @@ type snapshot struct {
 	enis      []model.ENI
 	instances []model.Instance
 	acls      []model.NetworkACL
+	eips      []model.EIP
 }
 
 func listAll[T any](tx store.ReadTxn, prefix string, each func(T)) error {
@@ -72,6 +75,9 @@ func readSnapshot(tx store.ReadTxn) (*snapshot, error) {
 	if err := listAll(tx, model.PrefixNetworkACL, func(a model.NetworkACL) { s.acls = append(s.acls, a) }); err != nil {
 		return nil, err
 	}
+	if err := listAll(tx, model.PrefixEIP, func(e model.EIP) { s.eips = append(s.eips, e) }); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -97,6 +103,7 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 		}
 	}
 	byVPC := map[string]*dataplane.VPC{}
+	localENI := map[string]string{} // ENI ID -> VPC ID
 	for _, e := range s.enis {
 		if e.InstanceID == "" || !local[e.InstanceID] {
 			continue
@@ -120,6 +127,16 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 		}
 		v.ENIs = append(v.ENIs, de)
 		d.ENIs = append(d.ENIs, e)
+		localENI[e.ID] = e.VpcID
+	}
+	// Elastic IPs mapped to local ENIs: the VPC's uplink and translation.
+	for _, e := range s.eips {
+		vpc, ok := localENI[e.ENIID]
+		if !ok || !e.Address.IsValid() || !e.PrivateIP.IsValid() {
+			continue
+		}
+		byVPC[vpc].EIPs = append(byVPC[vpc].EIPs, dataplane.EIP{ID: e.ID, Address: e.Address, ENIID: e.ENIID, PrivateIP: e.PrivateIP})
+		d.EIPs = append(d.EIPs, e)
 	}
 	// Gateways: every vSwitch of a present VPC, so that a vSwitch's gateway
 	// exists before its first ENI arrives.
@@ -172,6 +189,7 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 		v := byVPC[id]
 		slices.SortFunc(v.ENIs, func(a, b dataplane.ENI) int { return cmpString(a.ID, b.ID) })
 		slices.SortFunc(v.Gateways, func(a, b netip.Prefix) int { return a.Addr().Compare(b.Addr()) })
+		slices.SortFunc(v.EIPs, func(a, b dataplane.EIP) int { return a.Address.Compare(b.Address) })
 		d.Host.VPCs = append(d.Host.VPCs, *v)
 		ifaces := map[string]string{}
 		for _, e := range v.ENIs {

@@ -61,6 +61,12 @@ func RegisterAgentAPI(rt *Router, svc *service.Service) {
 				enis[id] = st
 			}
 		}
-		return empty{}, svc.ReportStatus(ctx, r.Account.ID, inst, enis)
+		eips := map[string]string{}
+		for _, s := range r.Params.Structs("Eip") {
+			if id, st := s.Get("Id"), s.Get("Status"); id != "" && st != "" {
+				eips[id] = st
+			}
+		}
+		return empty{}, svc.ReportStatus(ctx, r.Account.ID, inst, enis, eips)
 	})
 }

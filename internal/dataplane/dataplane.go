@@ -2,6 +2,26 @@
 // as plain values. It knows nothing of the API or the store: the agent
 // translates stored resources into a Host and hands it to an applier (see
 // the linux subpackage), so dependencies point inward.
+//
+// # North-south: the public edge
+//
+// The host's own network stack plays the internet. A VPC with at least one
+// elastic IP on the host gets an uplink, a link between its router and the
+// host, and the host routes each EIP of the VPC over it. On the router the
+// EIP is translated to the private address of its ENI on the way in and
+// back on the way out; an ENI without an EIP has no path to or from the
+// uplink at all. The translation happens at the router, never in the
+// instance: the instance knows only its private address, and its security
+// groups see the real internet address of the peer, as in the public
+// clouds. Associating, moving or releasing an EIP ends the connections that
+// used the old mapping.
+//
+// Every EIP has its own edge: a stage that sees each inbound packet for that
+// public address, with the public address still as destination, after the
+// uplink and before the translation. It passes everything today. The
+// internet firewall, anti-DDoS meters, SYN proxy and blackholing, and the
+// redirection of HTTP(S) to the WAF attach there, per EIP, without touching
+// the translation or the security groups behind it.
 package dataplane
 
 import "net/netip"
@@ -19,6 +39,19 @@ type VPC struct {
 	// vSwitch's prefix length (192.168.1.253/24), IPv6 too when enabled.
 	Gateways []netip.Prefix
 	ENIs     []ENI
+	// EIPs are the elastic IPs mapped to ENIs of this VPC on this host;
+	// the VPC has an uplink exactly when there is at least one.
+	EIPs []EIP
+}
+
+// EIP maps one public IPv4 address to a private address of an ENI in the
+// same VPC (both directions: DNAT in, SNAT out).
+type EIP struct {
+	// ID is the allocation ID (eip-...), for status.
+	ID        string
+	Address   netip.Addr
+	ENIID     string
+	PrivateIP netip.Addr
 }
 
 // ENI is one elastic network interface attached to an instance.
@@ -40,6 +73,10 @@ type ENI struct {
 type Status struct {
 	// ENIs is keyed by ENI ID and holds every ENI of the desired Host.
 	ENIs map[string]ENIStatus
+	// EIPs is keyed by allocation ID and holds every EIP of the desired
+	// Host; Ready means the public address reaches its private address
+	// (uplink, routes and translation in place, its ENI ready).
+	EIPs map[string]ENIStatus
 }
 
 // ENIStatus says whether an ENI is fully in place in the kernel.
@@ -52,4 +89,10 @@ type ENIStatus struct {
 // Ready reports whether the ENI with the given ID is fully in place.
 func (s Status) Ready(eniID string) bool {
 	return s.ENIs[eniID].Ready
+}
+
+// EIPReady reports whether the EIP with the given allocation ID is fully in
+// place.
+func (s Status) EIPReady(id string) bool {
+	return s.EIPs[id].Ready
 }

@@ -171,6 +171,12 @@ func (m *Mirror) SetENIStatus(ctx context.Context, id, status string) error {
 	return err
 }
 
+// SetEIPStatus reports an EIP's status to the server.
+func (m *Mirror) SetEIPStatus(ctx context.Context, id, status string) error {
+	_, err := m.c.Call(ctx, VersionPalisade, "ReportStatus", map[string]string{"Eip.1.Id": id, "Eip.1.Status": status})
+	return err
+}
+
 func number(v any) (int64, error) {
 	switch n := v.(type) {
 	case json.Number:

@@ -103,7 +103,7 @@ func (s *Service) RegisterZone(ctx context.Context, callerID, zone, host string,
 }
 
 // ReportStatus records the statuses an agent observed (admin only).
-func (s *Service) ReportStatus(ctx context.Context, callerID string, instances, enis map[string]string) error {
+func (s *Service) ReportStatus(ctx context.Context, callerID string, instances, enis, eips map[string]string) error {
 	if err := s.view(ctx, func(tx store.ReadTxn) error { return requireAdmin(tx, callerID) }); err != nil {
 		return err
 	}
@@ -115,6 +115,16 @@ func (s *Service) ReportStatus(ctx context.Context, callerID string, instances, 
 	for id, st := range enis {
 		if st != model.ENIAttaching && st != model.ENIInUse {
 			return errs.InvalidParameter("NetworkInterface.N.Status", "an agent reports Attaching or InUse, got %q for %s", st, id)
+		}
+	}
+	for id, st := range eips {
+		if st != model.EIPAssociating && st != model.EIPInUse {
+			return errs.InvalidParameter("Eip.N.Status", "an agent reports Associating or InUse, got %q for %s", st, id)
+		}
+	}
+	for id, st := range eips {
+		if err := s.SetEIPStatus(ctx, id, st); err != nil {
+			return err
 		}
 	}
 	for id, st := range enis {

@@ -1,14 +1,20 @@
 // Package linux applies a dataplane.Host to the Linux kernel: one network
 // namespace per VPC acting as its router, one per instance, a veth pair per
 // ENI, /32 and /128 routes, proxy ARP/NDP and anti-spoofing in nftables
-// (ARCHITECTURE.md §4). It knows nothing of the API or the store.
+// (ARCHITECTURE.md §4), and for VPCs with elastic IPs an uplink to the
+// host's own namespace with the address translation and the public edge
+// (uplink.go, nat.go). It knows nothing of the API or the store.
 //
 // Ownership: every namespace Palisade creates is named after a resource ID
 // (vpc-…, i-…) and carries a marker, the alias "palisade" (or
 // "palisade:<tag>") on its loopback device, which cannot be deleted. An
 // Applier creates, changes and deletes only namespaces with its own marker
-// and, inside them, only veths named "pv…"/"eth…", the dummy "pgw", routes
-// with protocol 0x9a, and the nftables table inet palisade_spoof.
+// and, inside them, only veths named "pv…"/"eth…"/"uplink", the dummy
+// "pgw", routes with protocol 0x9a, and the nftables tables inet
+// palisade_spoof and inet palisade_nat. In the host's own (root) namespace
+// it touches only the host ends of its uplinks, veths named "pu…" whose
+// alias is its marker, and the routes with protocol 0x9a through them; they
+// vanish with the VPC namespaces, and Cleanup removes any left over.
 package linux
 
 import (
@@ -28,6 +34,7 @@ import (
 	"sync"
 
 	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/palisade-project/palisade/internal/dataplane"
@@ -52,6 +59,10 @@ type Applier struct {
 	// warned remembers optional sysctls already reported missing, so a
 	// resync loop does not repeat the warning.
 	warned map[string]bool
+	// root is the host's own namespace (where New ran), the host side of
+	// the uplinks; rootErr says why it could not be opened.
+	root    netns.NsHandle
+	rootErr error
 }
 
 // New returns an Applier.
@@ -64,7 +75,8 @@ func New(cfg Config) *Applier {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Applier{marker: marker, log: log, warned: map[string]bool{}}
+	root, rootErr := hostNS()
+	return &Applier{marker: marker, log: log, warned: map[string]bool{}, root: root, rootErr: rootErr}
 }
 
 // Marker is the loopback alias that marks this Applier's namespaces.
@@ -78,8 +90,16 @@ func (a *Applier) Apply(ctx context.Context, h dataplane.Host) (dataplane.Status
 	a.mu.Lock()
 	defer a.mu.Unlock()
 
-	st := dataplane.Status{ENIs: map[string]dataplane.ENIStatus{}}
+	st := dataplane.Status{ENIs: map[string]dataplane.ENIStatus{}, EIPs: map[string]dataplane.ENIStatus{}}
 	plans, errs := planHost(h, st)
+	root, rootErr := a.openRootNS()
+	if rootErr != nil {
+		errs = append(errs, rootErr)
+	} else {
+		defer root.Close()
+	}
+	routes := map[netip.Addr]rootRoute{}
+	keepUplinks := map[string]bool{}
 	desired := map[string]bool{}
 	for _, p := range plans {
 		desired[p.vpc.ID] = true
@@ -105,8 +125,20 @@ func (a *Applier) Apply(ctx context.Context, h dataplane.Host) (dataplane.Status
 			}
 			instEths[e.InstanceID][InstanceIfName(e.DeviceIndex)] = true
 		}
-		if err := a.applyVPC(p, insts, st); err != nil {
+		if len(p.eips) > 0 {
+			keepUplinks[UplinkName(p.vpc.ID)] = true
+		}
+		if err := a.applyVPC(p, root, insts, st, routes); err != nil {
 			errs = append(errs, fmt.Errorf("vpc %s: %w", p.vpc.ID, err))
+		}
+	}
+	if root != nil {
+		for id, err := range a.syncRootRoutes(root, routes) {
+			st.EIPs[id] = dataplane.ENIStatus{Error: err.Error()}
+			errs = append(errs, fmt.Errorf("eip %s: %w", id, err))
+		}
+		if err := a.pruneUplinks(root, keepUplinks); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	for id, ref := range insts {
@@ -129,6 +161,7 @@ type vpcPlan struct {
 	enis    []dataplane.ENI
 	names   map[string]string // ENI ID -> host veth
 	primary map[string]int    // instance ID -> device index carrying the default route
+	eips    []dataplane.EIP
 }
 
 // planHost validates h. Invalid VPCs and ENIs are left out of the plans and
@@ -143,6 +176,7 @@ func planHost(h dataplane.Host, st dataplane.Status) ([]vpcPlan, []error) {
 	seenVPC := map[string]bool{}
 	seenENI := map[string]bool{}
 	seenDev := map[string]bool{}
+	seenEIP := map[netip.Addr]bool{}
 	var plans []vpcPlan
 	for _, v := range h.VPCs {
 		if err := validNSName(v.ID, vpcNSPrefix); err != nil || seenVPC[v.ID] {
@@ -151,6 +185,9 @@ func planHost(h dataplane.Host, st dataplane.Status) ([]vpcPlan, []error) {
 			}
 			for _, e := range v.ENIs {
 				fail(e.ID, fmt.Errorf("eni %s: %w", e.ID, err))
+			}
+			for _, e := range v.EIPs {
+				st.EIPs[e.ID] = dataplane.ENIStatus{Error: err.Error()}
 			}
 			continue
 		}
@@ -185,9 +222,45 @@ func planHost(h dataplane.Host, st dataplane.Status) ([]vpcPlan, []error) {
 			ids[i] = e.ID
 		}
 		p.names = assignVethNames(ids)
+		p.eips = planEIPs(v, p.enis, seenEIP, st)
 		plans = append(plans, p)
 	}
 	return plans, errs
+}
+
+// planEIPs keeps the VPC's EIPs that map a distinct public IPv4 address to
+// a distinct IPv4 address of a valid ENI of the VPC; the others are marked
+// not ready with the reason.
+func planEIPs(v dataplane.VPC, enis []dataplane.ENI, seen map[netip.Addr]bool, st dataplane.Status) []dataplane.EIP {
+	addrs := map[string][]netip.Addr{}
+	for _, e := range enis {
+		addrs[e.ID] = e.Addrs
+	}
+	private := map[netip.Addr]bool{}
+	var out []dataplane.EIP
+	for _, e := range v.EIPs {
+		var err error
+		switch {
+		case e.ID == "":
+			continue
+		case !e.Address.Is4() || !e.PrivateIP.Is4():
+			err = fmt.Errorf("eip %s: %v -> %v: both addresses must be IPv4", e.ID, e.Address, e.PrivateIP)
+		case !slices.Contains(addrs[e.ENIID], e.PrivateIP):
+			err = fmt.Errorf("eip %s: %v is not an address of a ready ENI %s in %s", e.ID, e.PrivateIP, e.ENIID, v.ID)
+		case seen[e.Address]:
+			err = fmt.Errorf("eip %s: address %v listed twice", e.ID, e.Address)
+		case private[e.PrivateIP]:
+			err = fmt.Errorf("eip %s: private address %v has two EIPs", e.ID, e.PrivateIP)
+		}
+		if err != nil {
+			st.EIPs[e.ID] = dataplane.ENIStatus{Error: err.Error()}
+			continue
+		}
+		seen[e.Address], private[e.PrivateIP] = true, true
+		st.EIPs[e.ID] = dataplane.ENIStatus{Error: "not applied"}
+		out = append(out, e)
+	}
+	return out
 }
 
 func validNSName(name, prefix string) error {
@@ -219,10 +292,16 @@ func validENI(e dataplane.ENI) error {
 	return nil
 }
 
-// applyVPC reconciles one VPC namespace and its ENIs.
-func (a *Applier) applyVPC(p vpcPlan, insts map[string]*nsRef, st dataplane.Status) error {
+// applyVPC reconciles one VPC namespace and its ENIs, and its uplink:
+// the EIP routes it needs in the root namespace are added to routes.
+func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st dataplane.Status, routes map[netip.Addr]rootRoute) error {
 	notReady := func(e dataplane.ENI, err error) {
 		st.ENIs[e.ID] = dataplane.ENIStatus{Error: err.Error()}
+	}
+	eipsNotReady := func(err error) {
+		for _, e := range p.eips {
+			st.EIPs[e.ID] = dataplane.ENIStatus{Error: err.Error()}
+		}
 	}
 	vref, err := a.ensureNS(p.vpc.ID)
 	if err == nil {
@@ -233,6 +312,7 @@ func (a *Applier) applyVPC(p vpcPlan, insts map[string]*nsRef, st dataplane.Stat
 		for _, e := range p.enis {
 			notReady(e, err)
 		}
+		eipsNotReady(err)
 		return err
 	}
 
@@ -254,14 +334,57 @@ func (a *Applier) applyVPC(p vpcPlan, insts map[string]*nsRef, st dataplane.Stat
 		st.ENIs[e.ID] = dataplane.ENIStatus{Ready: true}
 	}
 
+	// The public edge: the NAT table before the uplink, so the uplink is
+	// filtered from its first packet; without EIPs, neither.
+	uplinkIdx := 0
+	if len(p.eips) > 0 {
+		err := applyNATTable(int(vref.ns), p.eips)
+		if err == nil && root == nil {
+			err = errors.New("root netns not available")
+		}
+		var rootIdx int
+		if err == nil {
+			rootIdx, uplinkIdx, err = a.ensureUplink(root, vref, p.vpc.ID)
+		}
+		if err != nil {
+			err = fmt.Errorf("uplink: %w", err)
+			eipsNotReady(err)
+			errs = append(errs, err)
+		} else {
+			for _, e := range p.eips {
+				routes[e.Address] = rootRoute{eip: e, linkIdx: rootIdx}
+			}
+		}
+	} else {
+		if err := removeUplink(vref); err != nil {
+			errs = append(errs, err)
+		}
+		if err := applyNATTable(int(vref.ns), nil); err != nil {
+			errs = append(errs, err)
+		}
+	}
+
 	// Routes last: a /32 needs its veth.
-	routeErrs := syncVPCRoutes(vref, p.enis, hostIdx)
+	routeErrs := syncVPCRoutes(vref, p.enis, hostIdx, uplinkIdx)
 	for id, err := range routeErrs {
 		notReady(dataplane.ENI{ID: id}, err)
 		errs = append(errs, fmt.Errorf("eni %s: %w", id, err))
 	}
 	if err := pruneVPCLinks(vref, p.names); err != nil {
 		errs = append(errs, err)
+	}
+	// Connections whose translation no longer holds end now.
+	if n, err := flushStaleNAT(int(vref.ns), p.eips); err != nil {
+		errs = append(errs, fmt.Errorf("flush stale NAT flows: %w", err))
+	} else if n > 0 {
+		a.log.Info("ended flows of changed EIP mappings", "vpc_netns", vref.name, "flows", n)
+	}
+	for _, e := range p.eips {
+		if _, routed := routes[e.Address]; routed && st.Ready(e.ENIID) {
+			st.EIPs[e.ID] = dataplane.ENIStatus{Ready: true}
+		} else if routed {
+			st.EIPs[e.ID] = dataplane.ENIStatus{Error: "eni " + e.ENIID + " not ready"}
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -668,7 +791,9 @@ func syncProxyNDP(h *netlink.Handle, host netlink.Link, gw6 netip.Addr) error {
 
 // syncVPCRoutes makes the VPC namespace's Palisade routes exactly one host
 // route per ENI address through its veth. It returns errors per ENI.
-func syncVPCRoutes(vref *nsRef, enis []dataplane.ENI, hostIdx map[string]int) map[string]error {
+// Routes through the uplink (uplinkIdx, 0 when there is none) are the
+// uplink's own and left alone.
+func syncVPCRoutes(vref *nsRef, enis []dataplane.ENI, hostIdx map[string]int, uplinkIdx int) map[string]error {
 	errs := map[string]error{}
 	type target struct {
 		eni string
@@ -694,6 +819,9 @@ func syncVPCRoutes(vref *nsRef, enis []dataplane.ENI, hostIdx map[string]int) ma
 			return errs
 		}
 		for _, r := range routes {
+			if uplinkIdx != 0 && r.LinkIndex == uplinkIdx {
+				continue
+			}
 			p, ok := ipNetPrefix(r.Dst)
 			if t, wanted := want[p]; ok && wanted && t.idx == r.LinkIndex {
 				have[p] = r.LinkIndex
@@ -870,7 +998,15 @@ func (a *Applier) Cleanup(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return a.deleteNamespaces(names)
+	err = a.deleteNamespaces(names)
+	// The uplinks went with their VPC namespaces; remove any left over
+	// (a namespace kept alive by a process in it).
+	root, rerr := a.openRootNS()
+	if rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	defer root.Close()
+	return errors.Join(err, a.pruneUplinks(root, nil))
 }
 
 // Namespaces lists the namespaces carrying this Applier's marker.

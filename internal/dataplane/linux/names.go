@@ -121,3 +121,27 @@ func truncate(s string, n int) string {
 func isPalisadeNSName(name string) bool {
 	return strings.HasPrefix(name, vpcNSPrefix) || strings.HasPrefix(name, instanceNSPrefix)
 }
+
+// Names of the uplink, the link between a VPC's router namespace and the
+// host's own namespace (the "internet") that carries its EIPs.
+const (
+	// uplinkLink is the router-side end of the uplink in a VPC namespace.
+	uplinkLink = "uplink"
+	// uplinkPrefix starts the host-side end of every uplink in the root
+	// namespace; Palisade's marker is its alias.
+	uplinkPrefix = "pu"
+)
+
+// UplinkName derives the host-side (root namespace) name of a VPC's
+// uplink: "pu" followed by the first 13 characters of the part of the VPC
+// ID after its last '-' (a hash of the ID if nothing of it is usable).
+func UplinkName(vpcID string) string {
+	suffix := vpcID
+	if i := strings.LastIndexByte(vpcID, '-'); i >= 0 && i+1 < len(vpcID) {
+		suffix = vpcID[i+1:]
+	}
+	if suffix = sanitizeIfName(suffix); suffix == "" {
+		return uplinkPrefix + strings.TrimPrefix(hashedVethName(vpcID), vethPrefix)
+	}
+	return truncate(uplinkPrefix+suffix, maxIfName)
+}

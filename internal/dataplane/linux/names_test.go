@@ -63,3 +63,18 @@ func TestInstanceIfName(t *testing.T) {
 		t.Errorf("InstanceIfName(12) = %q", got)
 	}
 }
+
+func TestUplinkName(t *testing.T) {
+	for _, id := range []string{"vpc-abcdefghijklmnopqrst", "vpc-x", "vpc-", "---", "vpc-ab.cd"} {
+		n := UplinkName(id)
+		if !strings.HasPrefix(n, uplinkPrefix) || len(n) > maxIfName || len(n) <= len(uplinkPrefix) {
+			t.Errorf("UplinkName(%q) = %q", id, n)
+		}
+		if strings.HasPrefix(n, vethPrefix) || n == uplinkLink {
+			t.Errorf("UplinkName(%q) = %q collides with ENI or VPC-side names", id, n)
+		}
+	}
+	if got := UplinkName("vpc-abcdefghijklmnopqrst"); got != "puabcdefghijklm" {
+		t.Errorf("UplinkName = %q, want puabcdefghijklm", got)
+	}
+}

@@ -1,0 +1,297 @@
+package linux
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	mnl "github.com/mdlayher/netlink"
+	"github.com/ti-mo/conntrack"
+	"golang.org/x/sys/unix"
+
+	"github.com/palisade-project/palisade/internal/dataplane"
+)
+
+// The public edge of a VPC namespace with EIPs: Palisade's own table, the
+// only one this file touches, replaced in one transaction whenever the
+// mappings change.
+//
+//	table inet palisade_nat {
+//	  map dnat4 { type ipv4_addr : ipv4_addr }     # EIP -> private IP
+//	  map snat4 { type ipv4_addr : ipv4_addr }     # private IP -> EIP
+//	  set natted4 { type ipv4_addr }               # private IPs with an EIP
+//	  map edge4 { type ipv4_addr : verdict }       # EIP -> jump edge_<eip>
+//	  chain edge_198_18_0_2 { }                    # one per EIP, empty today
+//	  chain edge { type filter hook prerouting priority mangle; policy accept;
+//	    iifname "uplink" meta nfproto ipv4 ip daddr vmap @edge4
+//	  }
+//	  chain prerouting { type nat hook prerouting priority dstnat; policy accept;
+//	    iifname "uplink" meta nfproto ipv4 dnat ip to ip daddr map @dnat4
+//	  }
+//	  chain postrouting { type nat hook postrouting priority srcnat; policy accept;
+//	    oifname "uplink" meta nfproto ipv4 snat ip to ip saddr map @snat4
+//	  }
+//	  chain forward { type filter hook forward priority filter - 20; policy accept;
+//	    iifname "uplink" meta nfproto != ipv4 drop
+//	    oifname "uplink" meta nfproto != ipv4 drop
+//	    iifname "uplink" ct status & (snat|dnat) == 0 drop   # only translated flows come in
+//	    oifname "uplink" ip saddr != @natted4 drop           # only ENIs with an EIP go out
+//	  }
+//	  chain input { type filter hook input priority filter; policy accept;
+//	    iifname "uplink" drop                                # the router itself is not on the internet
+//	  }
+//	}
+//
+// The edge chains are the per-EIP attachment point of the public edge
+// (dataplane package doc): a filter chain, so it sees every inbound packet
+// (not only a connection's first, as nat chains do), after conntrack and
+// before the translation, with the EIP still as destination. The
+// security-group chains of the VPC's program run later, in forward, on the
+// translated packet: keyed by the ENI's interface, with the internet peer's
+// real address, exactly as between ENIs.
+const (
+	natTable       = "palisade_nat"
+	natDNAT        = "dnat4"
+	natSNAT        = "snat4"
+	natNatted      = "natted4"
+	natEdgeMap     = "edge4"
+	natEdgeChain   = "edge"
+	natPrerouting  = "prerouting"
+	natPostrouting = "postrouting"
+	natForward     = "forward"
+	natInput       = "input"
+	natVersion     = "palisade-nat-v1"
+)
+
+// EdgeChain is the name of the per-EIP chain on the public edge of a VPC
+// namespace (table inet palisade_nat): "edge_" and the address with
+// underscores.
+func EdgeChain(eip netip.Addr) string {
+	return "edge_" + strings.ReplaceAll(eip.String(), ".", "_")
+}
+
+// natFingerprint identifies a set of mappings: the comment on the last
+// rule of the forward chain, so an unchanged table is left alone.
+func natFingerprint(eips []dataplane.EIP) string {
+	lines := make([]string, 0, len(eips))
+	for _, e := range eips {
+		lines = append(lines, e.Address.String()+">"+e.PrivateIP.String())
+	}
+	slices.Sort(lines)
+	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
+	return natVersion + " " + hex.EncodeToString(sum[:8])
+}
+
+// applyNATTable makes the namespace's NAT table carry exactly eips, or
+// removes it when there are none.
+func applyNATTable(nsFd int, eips []dataplane.EIP) error {
+	conn, err := nftables.New(nftables.WithNetNSFd(nsFd), nftables.WithSockOptions(bigBuffers))
+	if err != nil {
+		return fmt.Errorf("nftables connection: %w", err)
+	}
+	table := &nftables.Table{Name: natTable, Family: nftables.TableFamilyINet}
+	_, terr := conn.ListTableOfFamily(natTable, nftables.TableFamilyINet)
+	if len(eips) == 0 {
+		if terr != nil {
+			return nil
+		}
+		conn.DelTable(table)
+		if err := conn.Flush(); err != nil {
+			return fmt.Errorf("delete %s: %w", natTable, err)
+		}
+		return nil
+	}
+	fp := natFingerprint(eips)
+	if terr == nil && natTableIntact(conn, table, fp) {
+		return nil
+	}
+	conn.AddTable(table)
+	conn.DelTable(table)
+	conn.AddTable(table)
+	v4 := func(a netip.Addr) []byte { b := a.As4(); return b[:] }
+	var dnat, snat, natted, edge []nftables.SetElement
+	for _, e := range eips {
+		conn.AddChain(&nftables.Chain{Name: EdgeChain(e.Address), Table: table})
+		dnat = append(dnat, nftables.SetElement{Key: v4(e.Address), Val: v4(e.PrivateIP)})
+		snat = append(snat, nftables.SetElement{Key: v4(e.PrivateIP), Val: v4(e.Address)})
+		natted = append(natted, nftables.SetElement{Key: v4(e.PrivateIP)})
+		edge = append(edge, nftables.SetElement{Key: v4(e.Address),
+			VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: EdgeChain(e.Address)}})
+	}
+	// Explicit set IDs, as in the spoof table (no shared global counter).
+	sets := []struct {
+		set   *nftables.Set
+		elems []nftables.SetElement
+	}{
+		{&nftables.Set{Table: table, Name: natDNAT, ID: 1, IsMap: true, KeyType: nftables.TypeIPAddr, DataType: nftables.TypeIPAddr}, dnat},
+		{&nftables.Set{Table: table, Name: natSNAT, ID: 2, IsMap: true, KeyType: nftables.TypeIPAddr, DataType: nftables.TypeIPAddr}, snat},
+		{&nftables.Set{Table: table, Name: natNatted, ID: 3, KeyType: nftables.TypeIPAddr}, natted},
+		{&nftables.Set{Table: table, Name: natEdgeMap, ID: 4, IsMap: true, KeyType: nftables.TypeIPAddr, DataType: nftables.TypeVerdict}, edge},
+	}
+	for _, s := range sets {
+		if err := conn.AddSet(s.set, s.elems); err != nil {
+			return fmt.Errorf("add set %s: %w", s.set.Name, err)
+		}
+	}
+	accept := nftables.ChainPolicyAccept
+	for _, c := range natBaseChains(table) {
+		c.Policy = &accept
+		conn.AddChain(c)
+	}
+	for _, r := range natRules(table, sets[0].set, sets[1].set, sets[2].set, sets[3].set, fp) {
+		conn.AddRule(r)
+	}
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("commit %s: %w", natTable, err)
+	}
+	return nil
+}
+
+func natBaseChains(table *nftables.Table) []*nftables.Chain {
+	forwardPrio := nftables.ChainPriorityRef(*nftables.ChainPriorityFilter - 20)
+	return []*nftables.Chain{
+		{Name: natEdgeChain, Table: table, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityMangle},
+		{Name: natPrerouting, Table: table, Type: nftables.ChainTypeNAT, Hooknum: nftables.ChainHookPrerouting, Priority: nftables.ChainPriorityNATDest},
+		{Name: natPostrouting, Table: table, Type: nftables.ChainTypeNAT, Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource},
+		{Name: natForward, Table: table, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookForward, Priority: forwardPrio},
+		{Name: natInput, Table: table, Type: nftables.ChainTypeFilter, Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter},
+	}
+}
+
+// natTableIntact reports whether every chain has its rules and the last
+// forward rule carries the fingerprint of the wanted mappings.
+func natTableIntact(conn *nftables.Conn, table *nftables.Table, fp string) bool {
+	want := map[string]int{}
+	for _, r := range natRules(table, &nftables.Set{}, &nftables.Set{}, &nftables.Set{}, &nftables.Set{}, fp) {
+		want[r.Chain.Name]++
+	}
+	for name, n := range want {
+		rules, err := conn.GetRules(table, &nftables.Chain{Name: name, Table: table})
+		if err != nil || len(rules) != n {
+			return false
+		}
+		if name == natForward {
+			if c, _ := userdata.GetString(rules[n-1].UserData, userdata.TypeComment); c != fp {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func natRules(table *nftables.Table, dnat, snat, natted, edge *nftables.Set, fp string) []*nftables.Rule {
+	chain := func(n string) *nftables.Chain { return &nftables.Chain{Name: n, Table: table} }
+	iif := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte(uplinkLink + "\x00")},
+	}
+	oif := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte(uplinkLink + "\x00")},
+	}
+	nfproto := func(op expr.CmpOp) []expr.Any {
+		return []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+			&expr.Cmp{Op: op, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
+		}
+	}
+	daddr := &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4}
+	saddr := &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4}
+	drop := &expr.Verdict{Kind: expr.VerdictDrop}
+	cat := func(parts ...[]expr.Any) []expr.Any {
+		var out []expr.Any
+		for _, p := range parts {
+			out = append(out, p...)
+		}
+		return out
+	}
+	const ipsSrcNAT, ipsDstNAT = 1 << 4, 1 << 5 // IPS_SRC_NAT, IPS_DST_NAT
+	natMask := uint32(ipsSrcNAT | ipsDstNAT)
+	return []*nftables.Rule{
+		{Table: table, Chain: chain(natEdgeChain), Exprs: cat(iif, nfproto(expr.CmpOpEq), []expr.Any{
+			daddr,
+			&expr.Lookup{SourceRegister: 1, DestRegister: 0, IsDestRegSet: true, SetName: edge.Name, SetID: edge.ID},
+		})},
+		{Table: table, Chain: chain(natPrerouting), Exprs: cat(iif, nfproto(expr.CmpOpEq), []expr.Any{
+			daddr,
+			&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: dnat.Name, SetID: dnat.ID},
+			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1},
+		})},
+		{Table: table, Chain: chain(natPostrouting), Exprs: cat(oif, nfproto(expr.CmpOpEq), []expr.Any{
+			saddr,
+			&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: snat.Name, SetID: snat.ID},
+			&expr.NAT{Type: expr.NATTypeSourceNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1},
+		})},
+		{Table: table, Chain: chain(natForward), Exprs: cat(iif, nfproto(expr.CmpOpNeq), []expr.Any{drop})},
+		{Table: table, Chain: chain(natForward), Exprs: cat(oif, nfproto(expr.CmpOpNeq), []expr.Any{drop})},
+		{Table: table, Chain: chain(natForward), Exprs: cat(iif, []expr.Any{
+			&expr.Ct{Key: expr.CtKeySTATUS, Register: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+				Mask: binaryutil.NativeEndian.PutUint32(natMask), Xor: binaryutil.NativeEndian.PutUint32(0)},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+			&expr.Counter{},
+			drop,
+		})},
+		{Table: table, Chain: chain(natForward), UserData: userdata.AppendString(nil, userdata.TypeComment, fp),
+			Exprs: cat(oif, nfproto(expr.CmpOpEq), []expr.Any{
+				saddr,
+				&expr.Lookup{SourceRegister: 1, SetName: natted.Name, SetID: natted.ID, Invert: true},
+				&expr.Counter{},
+				drop,
+			})},
+		{Table: table, Chain: chain(natInput), Exprs: cat(iif, []expr.Any{drop})},
+	}
+}
+
+// flushStaleNAT deletes, in the namespace nsFd, every conntrack entry
+// whose address translation no longer matches eips: an inbound flow whose
+// EIP now maps elsewhere (or nowhere), an outbound flow whose private
+// address now leaves with another EIP (or none). The flow's next packets
+// then find no state; TCP ones are invalid and dropped, so the connection
+// ends as it does in the cloud when the address moves.
+func flushStaleNAT(nsFd int, eips []dataplane.EIP) (int, error) {
+	in := map[netip.Addr]netip.Addr{}  // EIP -> private
+	out := map[netip.Addr]netip.Addr{} // private -> EIP
+	for _, e := range eips {
+		in[e.Address] = e.PrivateIP
+		out[e.PrivateIP] = e.Address
+	}
+	c, err := conntrack.Dial(&mnl.Config{NetNS: nsFd})
+	if err != nil {
+		return 0, fmt.Errorf("conntrack dial: %w", err)
+	}
+	defer c.Close()
+	flows, err := c.Dump(nil)
+	if err != nil {
+		return 0, fmt.Errorf("conntrack dump: %w", err)
+	}
+	n := 0
+	for _, f := range flows {
+		stale := false
+		if f.Status.DstNAT() {
+			// original: peer -> EIP; reply: private -> peer
+			want, ok := in[f.TupleOrig.IP.DestinationAddress.Unmap()]
+			stale = !ok || want != f.TupleReply.IP.SourceAddress.Unmap()
+		}
+		if f.Status.SrcNAT() {
+			// original: private -> peer; reply: peer -> EIP
+			want, ok := out[f.TupleOrig.IP.SourceAddress.Unmap()]
+			stale = stale || !ok || want != f.TupleReply.IP.DestinationAddress.Unmap()
+		}
+		if !stale {
+			continue
+		}
+		if err := c.Delete(f); err != nil {
+			return n, fmt.Errorf("conntrack delete %v: %w", f.TupleOrig, err)
+		}
+		n++
+	}
+	return n, nil
+}
