@@ -14,8 +14,9 @@ import (
 
 // NftFirewall loads security-group programs with nft(8) into the VPC
 // namespaces (named after the VPC IDs under /run/netns). A change that
-// only adds or removes set elements (policy.Incremental: a rule in an
-// existing class, a membership) is applied as element additions and
+// only adds or removes set or map elements (policy.Incremental: a rule or a
+// membership change of a group set that exists already, an ACL entry list)
+// is applied as element additions and
 // deletions; any other change replaces the table: the script deletes and
 // recreates "table inet palisade". Either way nft commits the script as one
 // transaction, so no packet ever sees a half-loaded or empty rule set. Established flows
@@ -88,8 +89,9 @@ func (f *NftFirewall) Load(ctx context.Context, vpcID string, p *policy.Program)
 	}
 	load := script
 	if prev, ok := f.loaded[vpcID]; ok {
-		// Without drift, a change of set elements only (a rule in an
-		// existing class, a membership) is applied element by element.
+		// Without drift, a change of set or map elements only (rules and
+		// memberships of existing group sets, ACL entries) is applied
+		// element by element.
 		if listing, err := f.listing(ctx, vpcID); err == nil && listing == prev.listing {
 			if prev.script == script {
 				return nil
