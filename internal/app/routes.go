@@ -14,6 +14,7 @@ func registerAll(rt *api.Router, svc *service.Service) {
 	api.RegisterInstances(rt, svc)
 	api.RegisterNetworkACLs(rt, svc)
 	api.RegisterAnalysis(rt, svc)
+	api.RegisterWAF(rt, svc)
 	api.RegisterEIPs(rt, svc)
 	api.RegisterAgentAPI(rt, svc)
 }

@@ -174,6 +174,7 @@ which the server writes with the admin key when it starts.`,
 		c.aclCommand(),
 		c.analyzeCommand(), c.auditCommand(),
 		c.eipCommand(),
+		c.wafCommand(),
 	)
 	markGroups(root)
 	return root

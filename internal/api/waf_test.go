@@ -1,0 +1,335 @@
+package api_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/palisade-project/palisade/internal/api"
+	"github.com/palisade-project/palisade/internal/apitest"
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/waf"
+	"github.com/palisade-project/palisade/internal/waf/wafrule"
+)
+
+func wafCall(t *testing.T, env *apitest.Env, c apitest.Creds, action string, p map[string]string) (map[string]any, int, string) {
+	t.Helper()
+	out, err := env.Common(t, c, api.VersionPalisade, action, p)
+	if err != nil {
+		status, code := apitest.ServerErr(t, err)
+		return nil, status, code
+	}
+	return out, 200, ""
+}
+
+func putInstance(t *testing.T, env *apitest.Env, acct, id, ip string) {
+	env.PutRecord(t, model.PrefixInstance+id, model.Instance{ID: id, AccountID: acct, PrimaryENIID: "eni-" + id, Status: model.InstanceRunning})
+	env.PutRecord(t, model.PrefixENI+"eni-"+id, model.ENI{ID: "eni-" + id, AccountID: acct, InstanceID: id, PrimaryIP: netip.MustParseAddr(ip)})
+}
+
+// TestWAFActions covers the WAF actions: templates, protected objects,
+// rules, config, logs; bad input and account isolation.
+func TestWAFActions(t *testing.T) {
+	env := apitest.Start(t)
+	bob := env.NewAccount(t, "bob")
+	eve := env.NewAccount(t, "eve")
+	putInstance(t, env, bob.AccountID, "i-web", "10.0.1.7")
+	putInstance(t, env, eve.AccountID, "i-eve", "10.0.1.8")
+	ok := func(c apitest.Creds, action string, p map[string]string) map[string]any {
+		t.Helper()
+		out, status, code := wafCall(t, env, c, action, p)
+		if status != 200 {
+			t.Fatalf("%s %v: %d %s", action, p, status, code)
+		}
+		return out
+	}
+	tpl := ok(bob, "CreateWafTemplate", map[string]string{"Name": "strict", "Mode": "monitor", "ParanoiaLevel": "2",
+		"InboundThreshold": "10", "ExcludeRuleIds": "942100,920350", "ExcludeTags": `["attack-xss"]`, "BodyLimit": "65536", "BodyAction": "block"})["TemplateId"].(string)
+	obj := ok(bob, "CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "80", "TemplateId": tpl,
+		"BlockStatus": "403", "BlockHeaders": `{"X-Blocked":"1"}`, "BlockBody": "no"})["ProtectionId"].(string)
+	rules := map[string]map[string]string{
+		"whitelist": {"Conditions": "ip in-cidr 192.0.2.0/24", "Bypass": "crs,custom"},
+		"blacklist": {"Addresses": "198.51.100.0/24,203.0.113.5", "Ttl": "3600"},
+		"custom":    {"Conditions": "path prefix /admin && method equals post", "RuleAction": "block"},
+		"ratelimit": {"By": "header", "Header": "x-api-key", "Interval": "10", "Threshold": "100", "BlockDuration": "60", "Status": "404", "RuleAction": "monitor"},
+	}
+	for kind, p := range rules {
+		p["ProtectionId"], p["Kind"] = obj, kind
+		ok(bob, "CreateWafRule", p)
+	}
+	out := ok(bob, "DescribeWafRules", map[string]string{"ProtectionId": obj})
+	if out["TotalCount"].(float64) != 4 {
+		t.Fatalf("rules: %v", out)
+	}
+	out = ok(bob, "DescribeWafProtections", nil)
+	prot := out["Protections"].(map[string]any)["Protection"].([]any)[0].(map[string]any)
+	if prot["Port"].(float64) != 80 || prot["BlockStatus"].(float64) != 403 || prot["Protocol"] != "HTTP" || prot["TemplateId"] != tpl {
+		t.Errorf("protection: %v", prot)
+	}
+	out = ok(bob, "DescribeWafConfig", nil)
+	b, _ := json.Marshal(out["Objects"])
+	var cfgs []wafrule.ObjectConfig
+	if err := json.Unmarshal(b, &cfgs); err != nil || len(cfgs) != 1 {
+		t.Fatalf("config: %v %s", err, b)
+	}
+	if c := cfgs[0]; c.Upstream != "10.0.1.7:80" || c.Listen != ":80" || c.Profile.ParanoiaLevel != 2 || c.Profile.Action != "monitor" || len(c.Rules) != 4 {
+		t.Errorf("config object: %+v", c)
+	}
+	if _, err := waf.PolicyFromConfig(cfgs[0]); err != nil {
+		t.Errorf("config does not convert: %v", err)
+	}
+	hash := out["Hash"]
+	ok(bob, "ModifyWafTemplate", map[string]string{"TemplateId": tpl, "ParanoiaLevel": "3"})
+	if h := ok(bob, "DescribeWafConfig", nil)["Hash"]; h == hash {
+		t.Error("config hash did not change after a template change")
+	}
+
+	// Bad input: every error is coded and nothing is written.
+	bad := []struct {
+		action string
+		p      map[string]string
+		status int
+		code   string
+	}{
+		{"CreateWafTemplate", map[string]string{"ParanoiaLevel": "5"}, 400, "InvalidParameter"},
+		{"CreateWafTemplate", map[string]string{"Mode": "drop"}, 400, "InvalidParameter"},
+		{"CreateWafTemplate", map[string]string{"BodyLimit": "999999999"}, 400, "InvalidParameter"},
+		{"CreateWafTemplate", map[string]string{"ExcludeRuleIds": "x"}, 400, "InvalidParameter"},
+		{"CreateWafTemplate", map[string]string{"ExcludeTags": "a b"}, 400, "InvalidParameter"},
+		{"CreateWafProtection", map[string]string{"Port": "80"}, 400, "MissingParameter"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web"}, 400, "MissingParameter"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "70000"}, 400, "InvalidParameter"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "80"}, 400, "InvalidProtection.Duplicate"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "81", "BlockStatus": "204"}, 400, "InvalidParameter"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "81", "BlockStatus": "304"}, 400, "InvalidParameter"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "81", "BlockStatus": "601"}, 400, "InvalidParameter"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "81", "BlockHeaders": "[1]"}, 400, "InvalidParameter"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "81", "TlsCertificate": "x", "TlsPrivateKey": "y"}, 400, "InvalidParameter"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "81", "TemplateId": "waftpl-none"}, 404, "InvalidTemplateId.NotFound"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-none", "Port": "81"}, 404, ""},
+		{"CreateWafRule", map[string]string{"Kind": "custom", "Conditions": "path equals /", "RuleAction": "block"}, 400, "MissingParameter"},
+		{"CreateWafRule", map[string]string{"ProtectionId": obj, "Kind": "nope"}, 400, "InvalidParameter"},
+		{"CreateWafRule", map[string]string{"ProtectionId": obj, "Kind": "custom", "Conditions": "path like /", "RuleAction": "block"}, 400, "InvalidParameter"},
+		{"CreateWafRule", map[string]string{"ProtectionId": obj, "Kind": "custom", "Conditions": "path equals /"}, 400, "MissingParameter"},
+		{"CreateWafRule", map[string]string{"ProtectionId": obj, "Kind": "custom", "Conditions": "path equals /", "RuleAction": "allow"}, 400, "InvalidParameter"},
+		{"CreateWafRule", map[string]string{"ProtectionId": obj, "Kind": "blacklist", "Addresses": "10.0.0.1/8"}, 400, "InvalidParameter"},
+		{"CreateWafRule", map[string]string{"ProtectionId": obj, "Kind": "blacklist"}, 400, "MissingParameter"},
+		{"CreateWafRule", map[string]string{"ProtectionId": obj, "Kind": "whitelist", "Conditions": "path equals /", "Bypass": "whitelist"}, 400, "InvalidParameter"},
+		{"CreateWafRule", map[string]string{"ProtectionId": obj, "Kind": "ratelimit", "RuleAction": "block", "Interval": "0", "Threshold": "1", "BlockDuration": "1"}, 400, "InvalidParameter"},
+		{"CreateWafRule", map[string]string{"ProtectionId": obj, "Kind": "ratelimit", "RuleAction": "block", "By": "header", "Interval": "1", "Threshold": "1", "BlockDuration": "1"}, 400, "MissingParameter"},
+		{"DeleteWafTemplate", map[string]string{"TemplateId": tpl}, 403, "DependencyViolation"},
+		{"DescribeWafLogs", map[string]string{"StartTime": "yesterday"}, 400, "InvalidParameter"},
+		{"DescribeWafLogs", map[string]string{"MaxResults": "5000"}, 400, "InvalidParameter"},
+		{"PutWafLogs", map[string]string{"Records": "{"}, 400, "InvalidParameter"},
+	}
+	before := env.Snapshot(t)
+	for _, tc := range bad {
+		_, status, code := wafCall(t, env, bob, tc.action, tc.p)
+		if status != tc.status || (tc.code != "" && code != tc.code) {
+			t.Errorf("%s %v: %d %s, want %d %s", tc.action, tc.p, status, code, tc.status, tc.code)
+		}
+	}
+	if after := env.Snapshot(t); len(after) != len(before) {
+		t.Errorf("bad input wrote to the store: %d -> %d keys", len(before), len(after))
+	}
+
+	// Isolation: eve sees and touches nothing of bob's.
+	for _, tc := range []struct {
+		action string
+		p      map[string]string
+	}{
+		{"DescribeWafProtections", map[string]string{"ProtectionId": obj}},
+		{"ModifyWafProtection", map[string]string{"ProtectionId": obj, "BlockStatus": "200"}},
+		{"DeleteWafProtection", map[string]string{"ProtectionId": obj}},
+		{"DescribeWafTemplates", map[string]string{"TemplateId": tpl}},
+		{"ModifyWafTemplate", map[string]string{"TemplateId": tpl, "ParanoiaLevel": "1"}},
+		{"DeleteWafTemplate", map[string]string{"TemplateId": tpl}},
+		{"CreateWafRule", map[string]string{"ProtectionId": obj, "Kind": "blacklist", "Addresses": "1.2.3.4"}},
+		{"DescribeWafRules", map[string]string{"ProtectionId": obj}},
+		{"DescribeWafLogs", map[string]string{"ProtectionId": obj}},
+		{"PutWafLogs", map[string]string{"Records": fmt.Sprintf(`[{"object":%q,"action":"block"}]`, obj)}},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "80"}},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-eve", "Port": "80", "TemplateId": tpl}},
+	} {
+		if _, status, code := wafCall(t, env, eve, tc.action, tc.p); status != 404 {
+			t.Errorf("eve %s: %d %s, want 404", tc.action, status, code)
+		}
+	}
+	for _, a := range []string{"DescribeWafProtections", "DescribeWafTemplates", "DescribeWafRules", "DescribeWafLogs"} {
+		if out := ok(eve, a, nil); out["TotalCount"].(float64) != 0 {
+			t.Errorf("eve %s: %v", a, out)
+		}
+	}
+	if out := ok(eve, "DescribeWafConfig", nil); len(out["Objects"].([]any)) != 0 {
+		t.Errorf("eve config: %v", out)
+	}
+
+	// Logs: put, filter, newest first.
+	recs := fmt.Sprintf(`[{"time":"2026-11-25T10:00:00Z","object":%[1]q,"client_ip":"203.0.113.9","method":"GET","uri":"/?q=1","status":405,"module":"crs","rule_ids":["942100"],"action":"block","score":5},
+		{"time":"2026-11-25T10:00:01Z","object":%[1]q,"client_ip":"203.0.113.10","method":"GET","uri":"/","status":200,"action":"pass"}]`, obj)
+	if out := ok(bob, "PutWafLogs", map[string]string{"Records": recs}); out["Accepted"].(float64) != 2 {
+		t.Errorf("put logs: %v", out)
+	}
+	out = ok(bob, "DescribeWafLogs", map[string]string{"WafAction": "block"})
+	logs := out["Logs"].(map[string]any)["Log"].([]any)
+	if out["TotalCount"].(float64) != 1 || logs[0].(map[string]any)["Module"] != "crs" || logs[0].(map[string]any)["Score"].(float64) != 5 {
+		t.Errorf("logs: %v", out)
+	}
+	out = ok(bob, "DescribeWafLogs", map[string]string{"ProtectionId": obj})
+	if l := out["Logs"].(map[string]any)["Log"].([]any); len(l) != 2 || l[0].(map[string]any)["ClientIp"] != "203.0.113.10" {
+		t.Errorf("logs newest first: %v", out)
+	}
+
+	ok(bob, "DeleteWafProtection", map[string]string{"ProtectionId": obj})
+	if out := ok(bob, "DescribeWafRules", nil); out["TotalCount"].(float64) != 0 {
+		t.Errorf("rules left after deleting their object: %v", out)
+	}
+	ok(bob, "DeleteWafTemplate", map[string]string{"TemplateId": tpl})
+}
+
+// TestWAFEndToEnd protects an upstream through the API, runs the data
+// plane on the API's configuration, and checks detection, logging through
+// PutWafLogs, and that a rule change is in force within a second while
+// clients keep sending requests (none fails).
+func TestWAFEndToEnd(t *testing.T) {
+	env := apitest.Start(t)
+	bob := env.NewAccount(t, "bob")
+	putInstance(t, env, bob.AccountID, "i-web", "10.0.1.7")
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "hello ", r.Header.Get("X-Real-IP"))
+	}))
+	defer up.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	ln.Close()
+	obj, _, _ := wafCall(t, env, bob, "CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "80",
+		"UpstreamAddress": strings.TrimPrefix(up.URL, "http://"), "ListenAddress": listen})
+	id := obj["ProtectionId"].(string)
+	rule, _, _ := wafCall(t, env, bob, "CreateWafRule", map[string]string{"ProtectionId": id, "Kind": "custom", "Conditions": "path prefix /a", "RuleAction": "block"})
+	ruleID := rule["RuleId"].(string)
+
+	var mu sync.Mutex
+	var pending []waf.Record
+	rt := waf.NewRuntime(waf.SinkFunc(func(r waf.Record) { mu.Lock(); pending = append(pending, r); mu.Unlock() }), nil)
+	fetch := func(ctx context.Context) ([]wafrule.ObjectConfig, string, error) {
+		out, err := env.Common(t, bob, api.VersionPalisade, "DescribeWafConfig", nil)
+		if err != nil {
+			return nil, "", err
+		}
+		b, _ := json.Marshal(out["Objects"])
+		var cfgs []wafrule.ObjectConfig
+		err = json.Unmarshal(b, &cfgs)
+		return cfgs, out["Hash"].(string), err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	runDone := make(chan struct{})
+	go func() { defer close(runDone); rt.Run(ctx, fetch, 100*time.Millisecond) }()
+	defer func() { cancel(); <-runDone }()
+
+	base := "http://" + listen
+	get := func(path string) (int, string) {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if s, _ := get("/ready"); s == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("proxy did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s, body := get("/x"); s != 200 || body != "hello 127.0.0.1" {
+		t.Errorf("clean: %d %q", s, body)
+	}
+	if s, _ := get("/a/1"); s != 405 {
+		t.Errorf("custom rule: %d", s)
+	}
+	if s, _ := get("/?q=1%27%20OR%20%271%27%3D%271"); s != 405 {
+		t.Errorf("sqli: %d", s)
+	}
+
+	// Rule change under load.
+	var failed, sent atomic.Int64
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if s, _ := get("/c/load"); s != 200 {
+					failed.Add(1)
+				}
+				sent.Add(1)
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	changed := time.Now()
+	wafCall(t, env, bob, "ModifyWafRule", map[string]string{"RuleId": ruleID, "Conditions": "path prefix /b", "RuleAction": "block"})
+	for {
+		sa, _ := get("/a/1")
+		sb, _ := get("/b/1")
+		if sa == 200 && sb == 405 {
+			break
+		}
+		if time.Since(changed) > time.Second {
+			t.Fatalf("rule change not in force after 1s: /a %d /b %d", sa, sb)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	took := time.Since(changed)
+	time.Sleep(100 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	if failed.Load() != 0 {
+		t.Errorf("%d of %d requests failed during the reload", failed.Load(), sent.Load())
+	}
+	t.Logf("rule change in force after %v; %d requests during reload, %d failed", took, sent.Load(), failed.Load())
+
+	// Ship the logs as `palisade waf serve` does, and query them.
+	mu.Lock()
+	var blocked []waf.Record
+	for _, r := range pending {
+		if r.Action == "block" {
+			blocked = append(blocked, r)
+		}
+	}
+	mu.Unlock()
+	b, _ := json.Marshal(blocked)
+	if _, status, code := wafCall(t, env, bob, "PutWafLogs", map[string]string{"Records": string(b)}); status != 200 {
+		t.Fatalf("put logs: %d %s", status, code)
+	}
+	out, _, _ := wafCall(t, env, bob, "DescribeWafLogs", map[string]string{"ProtectionId": id, "Module": "crs"})
+	if out["TotalCount"].(float64) != 1 {
+		t.Errorf("crs logs: %v", out)
+	} else if l := out["Logs"].(map[string]any)["Log"].([]any)[0].(map[string]any); l["Status"].(float64) != 405 || len(l["RuleIds"].([]any)) == 0 || l["Score"].(float64) < 5 {
+		t.Errorf("crs log record: %v", l)
+	}
+}

@@ -1,0 +1,149 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisade-project/palisade/internal/apitest"
+	"github.com/palisade-project/palisade/internal/cli"
+	"github.com/palisade-project/palisade/internal/model"
+)
+
+func TestWAFCommands(t *testing.T) {
+	env := apitest.Start(t)
+	r := newRunner(t, env)
+	acct := env.Admin.AccountID
+	env.PutRecord(t, model.PrefixInstance+"i-web", model.Instance{ID: "i-web", AccountID: acct, PrimaryENIID: "eni-web", Status: model.InstanceRunning})
+	env.PutRecord(t, model.PrefixENI+"eni-web", model.ENI{ID: "eni-web", AccountID: acct, InstanceID: "i-web", PrimaryIP: netip.MustParseAddr("10.0.1.7")})
+
+	tpl := strings.TrimSpace(r.ok("waf", "template", "create", "--name", "strict", "--mode", "monitor", "--paranoia", "2", "--exclude-tag", "attack-xss"))
+	if !strings.HasPrefix(tpl, "waftpl-") {
+		t.Fatalf("template create printed %q", tpl)
+	}
+	obj := strings.TrimSpace(r.ok("waf", "protect", "--instance", "i-web", "--port", "8080", "--template", tpl,
+		"--block-status", "403", "--block-header", "X-Why=waf", "--block-body", "denied"))
+	if !strings.HasPrefix(obj, "waf-") {
+		t.Fatalf("protect printed %q", obj)
+	}
+	out := r.ok("waf", "list")
+	for _, want := range []string{obj, "i-web", "8080", "HTTP", tpl, "403"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("waf list lacks %q:\n%s", want, out)
+		}
+	}
+	r.ok("waf", "rule", "add", "--protection", obj, "--if", "path prefix /admin && method equals post", "--action", "block")
+	r.ok("waf", "blacklist", "add", "--protection", obj, "--address", "198.51.100.0/24", "--address", "203.0.113.5", "--ttl", "1h")
+	r.ok("waf", "whitelist", "add", "--protection", obj, "--if", "ip in-cidr 192.0.2.0/24", "--bypass", "crs")
+	r.ok("waf", "ratelimit", "add", "--protection", obj, "--status", "404", "--interval", "60s", "--threshold", "20", "--block-for", "10m")
+	out = r.ok("waf", "rules", "list", "--protection", obj)
+	for _, want := range []string{"custom", "blacklist", "whitelist", "ratelimit", `path prefix "/admin"`, "198.51.100.0/24", "404", "600"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("rules list lacks %q:\n%s", want, out)
+		}
+	}
+	if out := r.ok("waf", "blacklist", "list", "--protection", obj); strings.Contains(out, "custom") || !strings.Contains(out, "203.0.113.5/32") {
+		t.Errorf("blacklist list:\n%s", out)
+	}
+	if e := r.fail("waf", "rule", "add", "--protection", obj, "--if", "path like /x"); !strings.Contains(e, "InvalidParameter") {
+		t.Errorf("bad condition: %s", e)
+	}
+	if e := r.fail("waf", "protect", "--instance", "i-web", "--port", "8081", "--block-status", "304"); !strings.Contains(e, "BlockStatus") {
+		t.Errorf("bad block status: %s", e)
+	}
+	if e := r.fail("waf", "protect", "--instance", "i-web", "--port", "8081", "--tls-cert", "x.pem"); !strings.Contains(e, "--tls-key") {
+		t.Errorf("cert without key: %s", e)
+	}
+	r.ok("waf", "logs")
+	r.ok("waf", "unprotect", "--instance", "i-web", "--port", "8080")
+	if out := r.ok("waf", "list"); strings.Contains(out, obj) {
+		t.Errorf("unprotected object still listed:\n%s", out)
+	}
+	r.ok("waf", "template", "delete", tpl)
+	r.fail("waf", "frobnicate")
+}
+
+// TestWAFServe runs the data plane command against the API: a protected
+// object with an upstream, an attack blocked, logs shipped and listed by
+// "waf logs", a rule change in force within a second.
+func TestWAFServe(t *testing.T) {
+	env := apitest.Start(t)
+	r := newRunner(t, env)
+	acct := env.Admin.AccountID
+	env.PutRecord(t, model.PrefixInstance+"i-web", model.Instance{ID: "i-web", AccountID: acct, PrimaryENIID: "eni-web", Status: model.InstanceRunning})
+	env.PutRecord(t, model.PrefixENI+"eni-web", model.ENI{ID: "eni-web", AccountID: acct, InstanceID: "i-web", PrimaryIP: netip.MustParseAddr("10.0.1.7")})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "origin") }))
+	defer up.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := ln.Addr().String()
+	ln.Close()
+	obj := strings.TrimSpace(r.ok("waf", "protect", "--instance", "i-web", "--port", "80", "--upstream", strings.TrimPrefix(up.URL, "http://"), "--listen", listen))
+	rule := strings.TrimSpace(r.ok("waf", "rule", "add", "--protection", obj, "--if", "path prefix /a", "--action", "block"))
+
+	logFile := t.TempDir() + "/waf.jsonl"
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan int)
+	var stderr bytes.Buffer
+	go func() {
+		done <- cli.Execute(ctx, r.cliEnv(io.Discard, &stderr), []string{"waf", "serve", "--log-file", logFile, "--interval", "100ms"})
+	}()
+	get := func(path string) int {
+		resp, err := http.Get("http://" + listen + path)
+		if err != nil {
+			return 0
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := 0; get("/") != 200; i++ {
+		if i > 200 {
+			t.Fatalf("waf serve did not start: %s", stderr.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s := get("/a"); s != 405 {
+		t.Errorf("custom rule: %d", s)
+	}
+	if s := get("/?file=../../../../etc/passwd"); s != 405 {
+		t.Errorf("path traversal: %d", s)
+	}
+	r.ok("waf", "rules", "set", rule, "--if", "path prefix /b", "--action", "block")
+	start := time.Now()
+	for get("/b") != 405 || get("/a") != 200 {
+		if time.Since(start) > time.Second {
+			t.Fatal("rule change not in force within a second")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	var out string
+	for i := 0; ; i++ {
+		out = r.ok("waf", "logs", "--protection", obj, "--action", "block")
+		if strings.Contains(out, "crs") && strings.Contains(out, rule) {
+			break
+		}
+		if i > 60 {
+			t.Fatalf("block decisions not shipped to the API:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	cancel()
+	if code := <-done; code != 0 {
+		t.Errorf("waf serve exit %d: %s", code, stderr.String())
+	}
+	b, _ := os.ReadFile(logFile)
+	if n := strings.Count(string(b), "\n"); n < 4 || !strings.Contains(string(b), `"action":"pass"`) {
+		t.Errorf("log file has %d lines:\n%s", n, b)
+	}
+}

@@ -1,0 +1,117 @@
+package waf
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
+	"github.com/corazawaf/coraza/v3"
+)
+
+// Cache holds compiled Coraza engines by profile, so that every object with
+// the same profile shares one engine (compiling the CRS takes hundreds of
+// milliseconds and tens of megabytes). Safe for concurrent use.
+type Cache struct {
+	mu      sync.Mutex
+	engines map[string]*cacheEntry
+	builds  int // engines compiled, for tests
+}
+
+type cacheEntry struct {
+	once sync.Once
+	waf  coraza.WAF
+	err  error
+}
+
+// NewCache returns an empty cache.
+func NewCache() *Cache { return &Cache{engines: map[string]*cacheEntry{}} }
+
+// engine returns the engine of p, compiling it on first use. Concurrent
+// callers for one profile wait for a single compilation.
+func (c *Cache) engine(p Profile) (coraza.WAF, error) {
+	key := p.engineKey()
+	c.mu.Lock()
+	e := c.engines[key]
+	if e == nil {
+		e = &cacheEntry{}
+		c.engines[key] = e
+	}
+	c.mu.Unlock()
+	e.once.Do(func() {
+		e.waf, e.err = coraza.NewWAF(coraza.NewWAFConfig().WithRootFS(coreruleset.FS).WithDirectives(Directives(p)))
+		c.mu.Lock()
+		c.builds++
+		if e.err != nil {
+			delete(c.engines, key)
+		}
+		c.mu.Unlock()
+	})
+	return e.waf, e.err
+}
+
+// Retain drops the engines of profiles not in keep (call after a reload so
+// that unused engines are freed).
+func (c *Cache) Retain(keep []Profile) {
+	want := map[string]bool{}
+	for _, p := range keep {
+		want[p.engineKey()] = true
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.engines {
+		if !want[k] {
+			delete(c.engines, k)
+		}
+	}
+}
+
+// Len is the number of cached engines.
+func (c *Cache) Len() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.engines)
+}
+
+// Builds is the number of engines compiled so far.
+func (c *Cache) Builds() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.builds
+}
+
+// Directives is the SecLang configuration of a profile: Coraza's
+// recommended base, the CRS setup with the profile's paranoia level and
+// threshold, the CRS rules, then the exclusions. The engine always runs
+// On: whether a detection blocks is Palisade's decision (Profile.Action).
+func Directives(p Profile) string { return directives(p, "") }
+
+// directives inserts extra (tests' CRS settings) before the CRS rules.
+func directives(p Profile, extra string) string {
+	p = p.normalized()
+	var b strings.Builder
+	b.WriteString("Include @coraza.conf-recommended\n")
+	b.WriteString("SecRuleEngine On\n")
+	b.WriteString("SecResponseBodyAccess Off\n")
+	b.WriteString("SecAuditEngine Off\n")
+	fmt.Fprintf(&b, "SecRequestBodyLimit %d\n", p.BodyLimit)
+	fmt.Fprintf(&b, "SecRequestBodyInMemoryLimit %d\n", p.BodyLimit)
+	b.WriteString("SecRequestBodyLimitAction ProcessPartial\n")
+	b.WriteString("Include @crs-setup.conf.example\n")
+	fmt.Fprintf(&b, "SecAction \"id:900000,phase:1,pass,t:none,nolog,setvar:tx.blocking_paranoia_level=%d\"\n", p.ParanoiaLevel)
+	fmt.Fprintf(&b, "SecAction \"id:900110,phase:1,pass,t:none,nolog,setvar:tx.inbound_anomaly_score_threshold=%d,setvar:tx.outbound_anomaly_score_threshold=4\"\n", p.InboundThreshold)
+	b.WriteString(extra)
+	b.WriteString("Include @owasp_crs/*.conf\n")
+	if len(p.ExcludeRuleIDs) > 0 {
+		ids := make([]string, len(p.ExcludeRuleIDs))
+		for i, id := range p.ExcludeRuleIDs {
+			ids[i] = strconv.Itoa(id)
+		}
+		b.WriteString("SecRuleRemoveById " + strings.Join(ids, " ") + "\n")
+	}
+	for _, t := range p.ExcludeTags {
+		fmt.Fprintf(&b, "SecRuleRemoveByTag %q\n", t)
+	}
+	return b.String()
+}

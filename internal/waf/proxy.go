@@ -1,0 +1,337 @@
+package waf
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/palisade-project/palisade/internal/waf/wafrule"
+)
+
+// Record is one logged decision.
+type Record struct {
+	Time      time.Time `json:"time"`
+	Object    string    `json:"object"`
+	ClientIP  string    `json:"client_ip"`
+	Method    string    `json:"method"`
+	Host      string    `json:"host"`
+	URI       string    `json:"uri"`
+	Status    int       `json:"status"`
+	Module    string    `json:"module,omitempty"` // deciding module; empty when nothing matched
+	RuleIDs   []string  `json:"rule_ids,omitempty"`
+	Action    string    `json:"action"` // pass, monitor or block
+	Score     int       `json:"score"`  // CRS inbound anomaly score
+	Whitelist []string  `json:"whitelist,omitempty"`
+	Matches   []Match   `json:"matches,omitempty"`
+}
+
+// Sink receives every decision. Log must be safe for concurrent use and
+// must not block for long (it runs on the request path).
+type Sink interface{ Log(Record) }
+
+// SinkFunc adapts a function to Sink.
+type SinkFunc func(Record)
+
+// Log calls f.
+func (f SinkFunc) Log(r Record) { f(r) }
+
+// Options configure a Proxy.
+type Options struct {
+	ObjectID string
+	// Upstream is the origin, e.g. http://10.0.1.7:80.
+	Upstream *url.URL
+	Cache    *Cache // shared engines; nil: a private cache
+	State    *State // rate-limit state; nil: a private one
+	Sink     Sink   // nil: decisions are not logged
+	// Transport to the upstream; nil: a pooled transport.
+	Transport http.RoundTripper
+	Now       func() time.Time
+	// MaxBuffered bounds the request-body bytes held for inspection by all
+	// requests in flight together; 0 means DefaultMaxBuffered. A request
+	// that would exceed it is answered 503 (and logged) rather than
+	// buffered.
+	MaxBuffered int64
+}
+
+// DefaultMaxBuffered is the default of Options.MaxBuffered.
+const DefaultMaxBuffered = 256 << 20
+
+// Proxy is the WAF as an http.Handler: it inspects each request and
+// forwards clean ones to the upstream with X-Forwarded-For and X-Real-IP
+// set to the client address.
+type Proxy struct {
+	opts     Options
+	upstream atomic.Pointer[url.URL]
+	cur      atomic.Pointer[published]
+	buffered atomic.Int64 // body bytes reserved by requests in flight
+}
+
+// published is what a request uses from start to end: a reload publishes a
+// new one and requests in flight finish with theirs.
+type published struct {
+	c  *Compiled
+	rp *httputil.ReverseProxy
+}
+
+// NewProxy compiles p and returns a proxy serving it.
+func NewProxy(opts Options, p Policy) (*Proxy, error) {
+	if opts.Upstream == nil || opts.Upstream.Host == "" {
+		return nil, errors.New("waf: proxy needs an upstream such as http://10.0.1.7:80")
+	}
+	if opts.Cache == nil {
+		opts.Cache = NewCache()
+	}
+	if opts.State == nil {
+		opts.State = NewState()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Transport == nil {
+		opts.Transport = NewTransport()
+	}
+	if opts.MaxBuffered <= 0 {
+		opts.MaxBuffered = DefaultMaxBuffered
+	}
+	if p.ObjectID == "" {
+		p.ObjectID = opts.ObjectID
+	}
+	px := &Proxy{opts: opts}
+	px.upstream.Store(opts.Upstream)
+	if err := px.Update(p); err != nil {
+		return nil, err
+	}
+	return px, nil
+}
+
+// NewTransport is a pooled transport for upstreams.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+// Update compiles p and publishes it; requests that started before keep
+// the previous policy. On error the running policy is kept.
+func (px *Proxy) Update(p Policy) error {
+	if p.ObjectID == "" {
+		p.ObjectID = px.opts.ObjectID
+	}
+	c, err := Compile(p, px.opts.Cache)
+	if err != nil {
+		return err
+	}
+	px.Publish(c)
+	return nil
+}
+
+// SetUpstream changes the origin for requests that start from now on.
+func (px *Proxy) SetUpstream(u *url.URL) {
+	px.upstream.Store(u)
+	px.Publish(px.Compiled())
+}
+
+// Publish swaps in an already compiled policy.
+func (px *Proxy) Publish(c *Compiled) {
+	up := px.upstream.Load()
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(up)
+			pr.Out.Host = pr.In.Host
+			pr.SetXForwarded()
+			if ip, err := clientAddr(pr.In.RemoteAddr); err == nil {
+				pr.Out.Header.Set("X-Real-IP", ip.String())
+			}
+		},
+		Transport:     px.opts.Transport,
+		FlushInterval: -1,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			w.WriteHeader(http.StatusBadGateway)
+		},
+	}
+	px.cur.Store(&published{c: c, rp: rp})
+}
+
+// Compiled is the policy in force.
+func (px *Proxy) Compiled() *Compiled { return px.cur.Load().c }
+
+func clientAddr(remote string) (netip.Addr, error) {
+	ap, err := netip.ParseAddrPort(remote)
+	if err != nil {
+		a, err2 := netip.ParseAddr(remote)
+		if err2 != nil {
+			return netip.Addr{}, err
+		}
+		return a.Unmap(), nil
+	}
+	return ap.Addr().Unmap(), nil
+}
+
+// ServeHTTP inspects r and blocks or forwards it.
+func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	pub := px.cur.Load()
+	c := pub.c
+	now := px.opts.Now()
+	ip, _ := clientAddr(r.RemoteAddr)
+	req := &wafrule.Request{
+		IP: ip, Method: r.Method, URI: r.RequestURI, Path: r.URL.Path, Query: r.URL.RawQuery,
+		Host: r.Host, Header: r.Header,
+	}
+	if req.URI == "" {
+		req.URI = r.URL.RequestURI()
+	}
+	var local netip.AddrPort
+	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
+		local, _ = netip.ParseAddrPort(la.String())
+	}
+	tooLarge, skipCRSBody := false, false
+	if c.needsBody && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 {
+		limit := c.profile.BodyLimit
+		reserve := int64(limit + 1)
+		if r.ContentLength > 0 && r.ContentLength < reserve {
+			reserve = r.ContentLength
+		}
+		if px.buffered.Add(reserve) > px.opts.MaxBuffered {
+			px.buffered.Add(-reserve)
+			d := Decision{}
+			d.add(wafrule.ModuleCoreRules, "body-buffer-full", wafrule.Block)
+			px.log(c, r, req, &d, http.StatusServiceUnavailable, now)
+			http.Error(w, "WAF busy, retry later", http.StatusServiceUnavailable)
+			return
+		}
+		defer px.buffered.Add(-reserve)
+		buf, err := readUpTo(r.Body, limit+1, r.ContentLength)
+		if err != nil {
+			http.Error(w, "bad request body", http.StatusBadRequest)
+			return
+		}
+		orig := r.Body
+		if len(buf) > limit {
+			tooLarge = true
+			switch c.profile.BodyAction {
+			case BodyBlock:
+				d := Decision{BodyTooLarge: true}
+				d.add(wafrule.ModuleCoreRules, "body-limit", wafrule.Block)
+				px.log(c, r, req, &d, http.StatusRequestEntityTooLarge, now)
+				http.Error(w, "request body too large", http.StatusRequestEntityTooLarge)
+				return
+			case BodySkip:
+				req.Body = nil
+			default:
+				req.Body = buf[:limit]
+				// A cut JSON, XML or multipart body cannot be parsed: the
+				// CRS would see a parse error (rule 200002) in every large
+				// valid body. Custom rules still see the first bytes.
+				skipCRSBody = structuredBody(r.Header.Get("Content-Type"))
+			}
+			r.Body = readCloser{io.MultiReader(bytes.NewReader(buf), orig), orig}
+		} else {
+			req.Body = buf
+			_ = orig.Close()
+			r.Body = io.NopCloser(bytes.NewReader(buf))
+		}
+	}
+	d := c.Evaluate(Input{HTTP: r, Req: req, LocalAddr: local, SkipCRSBody: skipCRSBody}, px.opts.State, now)
+	d.BodyTooLarge = tooLarge
+	if d.Action == wafrule.Block {
+		status := c.writeBlock(w)
+		px.log(c, r, req, &d, status, now)
+		return
+	}
+	rec := &statusWriter{ResponseWriter: w}
+	pub.rp.ServeHTTP(rec, r)
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	c.ObserveResponse(req, &d, rec.status, px.opts.State, px.opts.Now())
+	px.log(c, r, req, &d, rec.status, now)
+}
+
+func (c *Compiled) writeBlock(w http.ResponseWriter) int {
+	h := w.Header()
+	for k, v := range c.response.Headers {
+		h.Set(k, v)
+	}
+	body := c.response.Body
+	if body == "" && c.response.Status == DefaultBlockStatus && len(c.response.Headers) == 0 {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		body = "Request blocked by Palisade WAF.\n"
+	}
+	w.WriteHeader(c.response.Status)
+	_, _ = io.WriteString(w, body)
+	return c.response.Status
+}
+
+func (px *Proxy) log(c *Compiled, r *http.Request, req *wafrule.Request, d *Decision, status int, now time.Time) {
+	if px.opts.Sink == nil {
+		return
+	}
+	px.opts.Sink.Log(Record{
+		Time: now.UTC(), Object: c.objectID, ClientIP: req.IP.String(), Method: r.Method,
+		Host: truncate(r.Host, 256), URI: truncate(req.URI, 2048), Status: status,
+		Module: d.Module.String(), RuleIDs: d.RuleIDs, Action: d.Action.String(), Score: d.Score,
+		Whitelist: d.Whitelist, Matches: d.Matches,
+	})
+}
+
+// structuredBody reports whether Coraza parses bodies of this content type
+// as a whole (JSON, XML, multipart) rather than as bytes or form fields.
+func structuredBody(ct string) bool {
+	ct = strings.ToLower(ct)
+	return strings.Contains(ct, "json") || strings.Contains(ct, "xml") || strings.HasPrefix(ct, "multipart/")
+}
+
+// readUpTo reads at most n bytes of r.
+func readUpTo(r io.Reader, n int, contentLength int64) ([]byte, error) {
+	size := n
+	if contentLength > 0 && contentLength < int64(n) {
+		size = int(contentLength)
+	} else if contentLength < 0 && size > 32<<10 {
+		size = 32 << 10
+	}
+	var b bytes.Buffer
+	b.Grow(size)
+	_, err := b.ReadFrom(io.LimitReader(r, int64(n)))
+	return b.Bytes(), err
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
+// statusWriter records the status the upstream answered.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 && code >= 200 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	return s.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush and friends.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }

@@ -1,0 +1,328 @@
+package waf
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/palisade-project/palisade/internal/waf/wafrule"
+)
+
+// PolicyFromConfig converts the control plane's object configuration into
+// an engine policy: the one boundary conversion, strict about every field.
+func PolicyFromConfig(oc wafrule.ObjectConfig) (Policy, error) {
+	p := Policy{ObjectID: oc.ID, Response: BlockResponse{Status: oc.Response.Status, Headers: oc.Response.Headers, Body: oc.Response.Body}}
+	switch oc.Profile.Action {
+	case "off":
+		p.Profile.Action = wafrule.Pass
+	default:
+		a, err := wafrule.ParseAction(oc.Profile.Action)
+		if err != nil {
+			return p, fmt.Errorf("object %s: core rule set %w", oc.ID, err)
+		}
+		p.Profile.Action = a
+	}
+	p.Profile.ParanoiaLevel = oc.Profile.ParanoiaLevel
+	p.Profile.InboundThreshold = oc.Profile.InboundThreshold
+	p.Profile.ExcludeRuleIDs = oc.Profile.ExcludeRuleIDs
+	p.Profile.ExcludeTags = oc.Profile.ExcludeTags
+	p.Profile.BodyLimit = oc.Profile.BodyLimit
+	p.Profile.BodyAction = BodyAction(oc.Profile.BodyAction)
+	if err := p.Profile.Validate(); err != nil {
+		return p, fmt.Errorf("object %s: %w", oc.ID, err)
+	}
+	p.BlacklistAction = wafrule.Block
+	if oc.BlacklistAction != "" {
+		a, err := wafrule.ParseAction(oc.BlacklistAction)
+		if err != nil {
+			return p, fmt.Errorf("object %s: blacklist %w", oc.ID, err)
+		}
+		p.BlacklistAction = a
+	}
+	for _, r := range oc.Rules {
+		var cs []Condition
+		if r.Conditions != "" {
+			var err error
+			if cs, err = wafrule.ParseConditions(r.Conditions); err != nil {
+				return p, fmt.Errorf("rule %s: %w", r.ID, err)
+			}
+		}
+		switch r.Kind {
+		case wafrule.KindWhitelist:
+			w := WhitelistRule{ID: r.ID, Conditions: cs}
+			for _, m := range r.Bypass {
+				mod, err := wafrule.ParseModule(m)
+				if err != nil {
+					return p, fmt.Errorf("rule %s: %w", r.ID, err)
+				}
+				w.Bypass = w.Bypass.With(mod)
+			}
+			p.Whitelist = append(p.Whitelist, w)
+		case wafrule.KindBlacklist:
+			for _, a := range r.Addresses {
+				pfx, err := wafrule.ParsePrefix(a)
+				if err != nil {
+					return p, fmt.Errorf("rule %s: %w", r.ID, err)
+				}
+				p.Blacklist = append(p.Blacklist, BlacklistEntry{ID: r.ID, Prefix: pfx, Expires: r.Expires})
+			}
+		case wafrule.KindCustom, wafrule.KindRateLimit:
+			a, err := wafrule.ParseAction(r.Action)
+			if err != nil {
+				return p, fmt.Errorf("rule %s: %w", r.ID, err)
+			}
+			if r.Kind == wafrule.KindCustom {
+				p.Custom = append(p.Custom, CustomRule{ID: r.ID, Conditions: cs, Action: a})
+				continue
+			}
+			p.RateLimits = append(p.RateLimits, RateLimit{ID: r.ID, Conditions: cs, By: RateKey(r.By), Header: r.Header,
+				Interval: time.Duration(r.Interval) * time.Second, Threshold: r.Threshold,
+				BlockFor: time.Duration(r.BlockFor) * time.Second, Status: r.Status, Action: a})
+		default:
+			return p, fmt.Errorf("rule %s: unknown kind %q", r.ID, r.Kind)
+		}
+	}
+	return p, nil
+}
+
+// Runtime runs one listening proxy per protected object and applies
+// configuration changes: a changed policy is swapped into the running
+// proxy (connections stay up); a changed listener, upstream or certificate
+// restarts that object's server gracefully.
+type Runtime struct {
+	Cache *Cache
+	State *State
+	Sink  Sink
+	Log   *slog.Logger
+
+	mu      sync.Mutex
+	objects map[string]*runningObject
+}
+
+type runningObject struct {
+	cfg    wafrule.ObjectConfig
+	proxy  *Proxy
+	server *http.Server
+	addr   net.Addr
+	cert   atomic.Pointer[tls.Certificate] // TLS objects: rotated in place
+	done   chan struct{}
+}
+
+func upstreamURL(hostport string) (*url.URL, error) {
+	u, err := url.Parse("http://" + hostport)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("upstream %q: want host:port", hostport)
+	}
+	return u, nil
+}
+
+// updateLocked swaps a running object's policy, upstream and certificate
+// in place: its listener and open connections stay. Must be called with
+// rt.mu held.
+func (rt *Runtime) updateLocked(ro *runningObject, oc wafrule.ObjectConfig, pol Policy) error {
+	var cert *tls.Certificate
+	if oc.TLSCert != ro.cfg.TLSCert || oc.TLSKey != ro.cfg.TLSKey {
+		c, err := tls.X509KeyPair([]byte(oc.TLSCert), []byte(oc.TLSKey))
+		if err != nil {
+			return fmt.Errorf("certificate: %w", err)
+		}
+		cert = &c
+	}
+	var up *url.URL
+	if oc.Upstream != ro.cfg.Upstream {
+		u, err := upstreamURL(oc.Upstream)
+		if err != nil {
+			return err
+		}
+		up = u
+	}
+	if err := ro.proxy.Update(pol); err != nil {
+		return err
+	}
+	if up != nil {
+		ro.proxy.SetUpstream(up)
+	}
+	if cert != nil {
+		ro.cert.Store(cert)
+	}
+	ro.cfg = oc
+	return nil
+}
+
+// NewRuntime returns a runtime with fresh caches.
+func NewRuntime(sink Sink, log *slog.Logger) *Runtime {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Runtime{Cache: NewCache(), State: NewState(), Sink: sink, Log: log, objects: map[string]*runningObject{}}
+}
+
+// Apply makes the running objects those of cfgs. Errors of single objects
+// are joined; the other objects are still applied.
+func (rt *Runtime) Apply(cfgs []wafrule.ObjectConfig) error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	var errsOut []error
+	keep := map[string]bool{}
+	var profiles []Profile
+	for _, oc := range cfgs {
+		keep[oc.ID] = true
+		pol, err := PolicyFromConfig(oc)
+		if err != nil {
+			errsOut = append(errsOut, err)
+			continue
+		}
+		profiles = append(profiles, pol.Profile)
+		cur := rt.objects[oc.ID]
+		if cur != nil && cur.cfg.Listen == oc.Listen && (cur.cfg.TLSCert == "") == (oc.TLSCert == "") {
+			if err := rt.updateLocked(cur, oc, pol); err != nil {
+				errsOut = append(errsOut, fmt.Errorf("object %s: %w", oc.ID, err))
+			}
+			continue
+		}
+		if cur != nil {
+			rt.stopLocked(oc.ID)
+		}
+		ro, err := rt.start(oc, pol)
+		if err != nil {
+			errsOut = append(errsOut, fmt.Errorf("object %s: %w", oc.ID, err))
+			continue
+		}
+		rt.objects[oc.ID] = ro
+	}
+	for id := range rt.objects {
+		if !keep[id] {
+			rt.stopLocked(id)
+		}
+	}
+	for _, ro := range rt.objects {
+		profiles = append(profiles, ro.proxy.Compiled().Profile())
+	}
+	rt.Cache.Retain(profiles)
+	return errors.Join(errsOut...)
+}
+
+func (rt *Runtime) start(oc wafrule.ObjectConfig, pol Policy) (*runningObject, error) {
+	if oc.Upstream == "" {
+		return nil, errors.New("no upstream address (the instance has no primary address)")
+	}
+	u, err := upstreamURL(oc.Upstream)
+	if err != nil {
+		return nil, err
+	}
+	px, err := NewProxy(Options{ObjectID: oc.ID, Upstream: u, Cache: rt.Cache, State: rt.State, Sink: rt.Sink}, pol)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", oc.Listen)
+	if err != nil {
+		return nil, err
+	}
+	srv := &http.Server{Handler: px, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	ro := &runningObject{cfg: oc, proxy: px, server: srv, addr: ln.Addr(), done: make(chan struct{})}
+	if oc.TLSCert != "" {
+		cert, err := tls.X509KeyPair([]byte(oc.TLSCert), []byte(oc.TLSKey))
+		if err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("certificate: %w", err)
+		}
+		ro.cert.Store(&cert)
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12,
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return ro.cert.Load(), nil }}
+		ln = tls.NewListener(ln, srv.TLSConfig)
+	}
+	go func() {
+		defer close(ro.done)
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			rt.Log.Error("waf listener stopped", "object", oc.ID, "err", err)
+		}
+	}()
+	rt.Log.Info("waf protecting", "object", oc.ID, "listen", ln.Addr().String(), "upstream", oc.Upstream, "tls", oc.TLSCert != "")
+	return ro, nil
+}
+
+// stopLocked shuts an object's server down, letting requests in flight
+// finish (up to 10 s). Must be called with rt.mu held.
+func (rt *Runtime) stopLocked(id string) {
+	ro := rt.objects[id]
+	if ro == nil {
+		return
+	}
+	delete(rt.objects, id)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = ro.server.Shutdown(ctx)
+	<-ro.done
+}
+
+// Addr is the listening address of an object (nil when not running).
+func (rt *Runtime) Addr(id string) net.Addr {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if ro := rt.objects[id]; ro != nil {
+		return ro.addr
+	}
+	return nil
+}
+
+// Close stops every object.
+func (rt *Runtime) Close() {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	for id := range rt.objects {
+		rt.stopLocked(id)
+	}
+}
+
+// Fetch returns the current configuration and its hash.
+type Fetch func(ctx context.Context) ([]wafrule.ObjectConfig, string, error)
+
+// PollInterval is how often Run asks for the configuration: a change is in
+// force within about this time plus the compile time.
+const PollInterval = 250 * time.Millisecond
+
+// Run applies the configuration from fetch, then polls it every interval
+// (0: PollInterval) and applies it when its hash changes, until ctx ends.
+// It then stops every object.
+func (rt *Runtime) Run(ctx context.Context, fetch Fetch, interval time.Duration) error {
+	if interval <= 0 {
+		interval = PollInterval
+	}
+	defer rt.Close()
+	last := ""
+	lastSweep := time.Now()
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		cfgs, hash, err := fetch(ctx)
+		switch {
+		case err != nil:
+			rt.Log.Warn("waf config fetch failed", "err", err)
+		case hash != last:
+			// On errors the hash is not recorded, so the next poll retries
+			// (for example a listener whose port was busy).
+			if err := rt.Apply(cfgs); err != nil {
+				rt.Log.Error("waf config applied with errors", "err", err)
+			} else {
+				last = hash
+			}
+		}
+		if time.Since(lastSweep) > 30*time.Second {
+			rt.State.Sweep(time.Now())
+			lastSweep = time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}

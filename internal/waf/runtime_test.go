@@ -1,0 +1,143 @@
+package waf
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"io"
+	"math/big"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/palisade-project/palisade/internal/waf/wafrule"
+)
+
+func selfSigned(t *testing.T) (certPEM, keyPEM string) { return selfSignedCN(t, "waf.test") }
+
+func selfSignedCN(t *testing.T, cn string) (certPEM, keyPEM string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: cn}, DNSNames: []string{"waf.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
+}
+
+// TestRuntimeTLS: the runtime terminates TLS with the object's certificate,
+// applies a rule change in place and stops removed objects.
+func TestRuntimeTLS(t *testing.T) {
+	up := upstream(t)
+	cert, key := selfSigned(t)
+	sink := &memSink{}
+	rt := NewRuntime(sink, nil)
+	rt.Cache = testCache
+	defer rt.Close()
+	oc := wafrule.ObjectConfig{ID: "waf-tls", Listen: "127.0.0.1:0", Upstream: strings.TrimPrefix(up.URL, "http://"), TLSCert: cert, TLSKey: key,
+		Profile: wafrule.ProfileConfig{Action: "block", ParanoiaLevel: 1},
+		Rules:   []wafrule.RuleConfig{{ID: "r1", Kind: wafrule.KindCustom, Conditions: "path prefix /a", Action: "block"}}}
+	if err := rt.Apply([]wafrule.ObjectConfig{oc}); err != nil {
+		t.Fatal(err)
+	}
+	addr := rt.Addr("waf-tls").String()
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true, ServerName: "waf.test"}}}
+	wantCN := "waf.test"
+	get := func(path string) int {
+		resp, err := client.Get("https://" + addr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.TLS == nil || resp.TLS.PeerCertificates[0].Subject.CommonName != wantCN {
+			t.Errorf("not served with the object's certificate %s", wantCN)
+		}
+		return resp.StatusCode
+	}
+	if s := get("/x"); s != 200 {
+		t.Errorf("clean over TLS: %d", s)
+	}
+	if s := get("/a"); s != 405 {
+		t.Errorf("rule over TLS: %d", s)
+	}
+	oc.Rules[0].Conditions = "path prefix /b"
+	if err := rt.Apply([]wafrule.ObjectConfig{oc}); err != nil {
+		t.Fatal(err)
+	}
+	if rt.Addr("waf-tls").String() != addr {
+		t.Errorf("a rule change restarted the listener")
+	}
+	if a, b := get("/a"), get("/b"); a != 200 || b != 405 {
+		t.Errorf("after reload /a %d /b %d", a, b)
+	}
+	// New upstream and a rotated certificate: swapped in place too.
+	up2 := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "second") }))
+	defer up2.Close()
+	oc.Upstream = strings.TrimPrefix(up2.URL, "http://")
+	oc.TLSCert, oc.TLSKey = selfSignedCN(t, "rotated")
+	if err := rt.Apply([]wafrule.ObjectConfig{oc}); err != nil {
+		t.Fatal(err)
+	}
+	if s := get("/x"); s != 200 { // an open connection keeps working with the old certificate
+		t.Errorf("open connection after rotation: %d", s)
+	}
+	client.CloseIdleConnections()
+	wantCN = "rotated"
+	if get("/x"); rt.Addr("waf-tls").String() != addr {
+		t.Errorf("an upstream or certificate change restarted the listener")
+	}
+	resp, err := client.Get("https://" + addr + "/x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(b) != "second" {
+		t.Errorf("new upstream not in force: %q", b)
+	}
+	if err := rt.Apply(nil); err != nil {
+		t.Fatal(err)
+	}
+	if rt.Addr("waf-tls") != nil {
+		t.Error("removed object still running")
+	}
+	if _, err := client.Get("https://" + addr + "/x"); err == nil {
+		t.Error("listener of a removed object still answers")
+	}
+	bad := oc
+	bad.Rules = []wafrule.RuleConfig{{ID: "r", Kind: "nope"}}
+	if err := rt.Apply([]wafrule.ObjectConfig{bad}); err == nil {
+		t.Error("bad rule kind applied")
+	}
+}
+
+// TestNoAllocsModules: the module path (no CRS) allocates at most once per
+// request (the rate-limit key of the client address).
+func TestNoAllocsModules(t *testing.T) {
+	c := mustCompile(t, Policy{ObjectID: "o",
+		Whitelist:  []WhitelistRule{{ID: "w", Conditions: conds(t, "ip in-cidr 192.0.2.0/24")}},
+		Blacklist:  []BlacklistEntry{{ID: "b", Prefix: mustPrefix("198.51.100.0/24")}},
+		Custom:     []CustomRule{{ID: "c", Conditions: conds(t, "path prefix /admin && method equals post"), Action: wafrule.Block}},
+		RateLimits: []RateLimit{{ID: "r", By: RateByIP, Interval: time.Second, Threshold: 1 << 30, BlockFor: time.Second, Action: wafrule.Block}},
+	})
+	st := NewState()
+	r := mkReq(reqSpec{target: "/products?id=1"})
+	ip, _ := clientAddr(r.RemoteAddr)
+	req := &wafrule.Request{IP: ip, Method: r.Method, URI: r.RequestURI, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header}
+	if n := testing.AllocsPerRun(1000, func() { c.Evaluate(Input{HTTP: r, Req: req}, st, t0) }); n > 1 {
+		t.Errorf("Evaluate allocates %v times per request, budget 1", n)
+	}
+}
