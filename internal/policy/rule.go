@@ -172,6 +172,22 @@ type poolEntry struct {
 // of another VPC is dropped: it could only name addresses of that VPC,
 // which never reach this one.
 func pool(w World, groups []*model.SecurityGroup, dir Direction) []poolEntry {
+	if c, ok := w.(interface {
+		cachedPool(string, func() []poolEntry) []poolEntry
+	}); ok {
+		var key strings.Builder
+		key.WriteString(string(dir))
+		for _, g := range groups {
+			key.WriteByte('|')
+			key.WriteString(g.ID)
+		}
+		return c.cachedPool(key.String(), func() []poolEntry { return buildPool(w, groups, dir) })
+	}
+	return buildPool(w, groups, dir)
+}
+
+// buildPool normalizes and sorts the rules of groups for dir.
+func buildPool(w World, groups []*model.SecurityGroup, dir Direction) []poolEntry {
 	var out []poolEntry
 	for _, g := range groups {
 		for i := range g.Rules {

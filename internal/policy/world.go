@@ -27,6 +27,7 @@ package policy
 import (
 	"net/netip"
 	"slices"
+	"sync"
 
 	"github.com/palisade-project/palisade/internal/model"
 )
@@ -59,6 +60,28 @@ type Snapshot struct {
 	byAddr    map[vpcAddr]string
 	vswitches map[string]*model.VSwitch
 	acls      map[string]*model.NetworkACL
+
+	// pools memoizes pooled rule lists per (direction, group list): the
+	// snapshot never changes, and evaluating many packets against one
+	// snapshot (the agent judging every conntrack flow after a change)
+	// would otherwise normalize and sort the same rules each time.
+	poolMu sync.Mutex
+	pools  map[string][]poolEntry
+}
+
+// cachedPool returns the pooled rules under key, building them once.
+func (s *Snapshot) cachedPool(key string, build func() []poolEntry) []poolEntry {
+	s.poolMu.Lock()
+	defer s.poolMu.Unlock()
+	if p, ok := s.pools[key]; ok {
+		return p
+	}
+	p := build()
+	if s.pools == nil {
+		s.pools = map[string][]poolEntry{}
+	}
+	s.pools[key] = p
+	return p
 }
 
 type vpcAddr struct {
