@@ -332,42 +332,90 @@ func (e *rateEnv) policies(b *testing.B, name string, fn func(b *testing.B) floa
 func BenchmarkConnRate(b *testing.B) {
 	e := getRateEnv(b)
 	sa := &unix.SockaddrInet4{Port: tcpPort, Addr: e.serverIP.As4()}
-	e.policies(b, "conn", func(b *testing.B) float64 {
-		var next, fails atomic.Int64
-		var wg sync.WaitGroup
-		b.ResetTimer()
-		start := time.Now()
-		for range dialers {
-			wg.Go(func() {
-				err := probe.InNetns(e.client, func() error {
-					tv := unix.Timeval{Sec: 2}
-					for next.Add(1) <= int64(b.N) {
-						fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-						if err != nil {
-							return err
-						}
-						_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
-						if err := unix.Connect(fd, sa); err != nil {
-							fails.Add(1)
-						}
-						_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
-						unix.Close(fd)
+	e.policies(b, "conn", func(b *testing.B) float64 { return dialLoop(b, e.client, sa) }, "conns/s")
+}
+
+// dialLoop opens and closes b.N TCP connections from namespace ns to sa
+// with several concurrent dialers and returns the rate in conns/s.
+func dialLoop(b *testing.B, ns string, sa *unix.SockaddrInet4) float64 {
+	b.ResetTimer()
+	rate, fails, err := dialN(ns, sa, int64(b.N))
+	b.StopTimer()
+	if err != nil {
+		b.Error(err)
+	}
+	if fails > 0 {
+		b.ReportMetric(float64(fails), "failed-conns")
+	}
+	return rate
+}
+
+// dialN opens and closes n TCP connections from namespace ns to sa with
+// several concurrent dialers (blocking connect, close with SO_LINGER 0 so
+// no TIME_WAIT eats the ports) and returns conns/s and the failures.
+func dialN(ns string, sa *unix.SockaddrInet4, n int64) (rate float64, fails int64, err error) {
+	var next, failed atomic.Int64
+	var wg sync.WaitGroup
+	var errOnce sync.Once
+	start := time.Now()
+	for range dialers {
+		wg.Go(func() {
+			e := probe.InNetns(ns, func() error {
+				tv := unix.Timeval{Sec: 2}
+				for next.Add(1) <= n {
+					fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+					if err != nil {
+						return err
 					}
-					return nil
-				})
-				if err != nil {
-					b.Error(err)
+					_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_SNDTIMEO, &tv)
+					if err := unix.Connect(fd, sa); err != nil {
+						failed.Add(1)
+					}
+					_ = unix.SetsockoptLinger(fd, unix.SOL_SOCKET, unix.SO_LINGER, &unix.Linger{Onoff: 1, Linger: 0})
+					unix.Close(fd)
 				}
+				return nil
 			})
+			if e != nil {
+				errOnce.Do(func() { err = e })
+			}
+		})
+	}
+	wg.Wait()
+	return float64(n) / time.Since(start).Seconds(), failed.Load(), err
+}
+
+// BenchmarkInterleavedRatio measures no policy and the compiled program
+// with 1,000 rules per ENI in alternation, one round per iteration, so the
+// machine's drift hits both alike, and reports the median of the rounds'
+// ratios (run with -benchtime 7x for seven rounds).
+func BenchmarkInterleavedRatio(b *testing.B) {
+	e := getRateEnv(b)
+	udp := &unix.SockaddrInet4{Port: udpPort, Addr: e.serverIP.As4()}
+	tcp := &unix.SockaddrInet4{Port: tcpPort, Addr: e.serverIP.As4()}
+	const packets, conns = 400_000, 20_000
+	var pkt, conn []float64
+	for range b.N {
+		var rates [2]burstResult
+		var cr [2]float64
+		for i, mode := range []string{"none", "compiled"} {
+			e.setPolicy(b, mode, 1000)
+			r, err := udpBurst(e.client, udp, e.sink, packets)
+			if err != nil {
+				b.Fatal(err)
+			}
+			c, _, err := dialN(e.client, tcp, conns)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rates[i], cr[i] = r, c
 		}
-		wg.Wait()
-		elapsed := time.Since(start)
-		b.StopTimer()
-		if f := fails.Load(); f > 0 {
-			b.ReportMetric(float64(f), "failed-conns")
-		}
-		return float64(b.N) / elapsed.Seconds()
-	}, "conns/s")
+		pkt = append(pkt, rates[1].pps/rates[0].pps)
+		conn = append(conn, cr[1]/cr[0])
+		b.Logf("round: none %.0f pps %.0f conns/s; compiled/1000 %.0f pps %.0f conns/s", rates[0].pps, cr[0], rates[1].pps, cr[1])
+	}
+	b.ReportMetric(median(pkt), "pps-ratio")
+	b.ReportMetric(median(conn), "conns-ratio")
 }
 
 // BenchmarkPacketRate sends b.N 64-byte-frame UDP datagrams from the client
@@ -377,72 +425,88 @@ func BenchmarkConnRate(b *testing.B) {
 func BenchmarkPacketRate(b *testing.B) {
 	e := getRateEnv(b)
 	sa := &unix.SockaddrInet4{Port: udpPort, Addr: e.serverIP.As4()}
-	s := e.sink
 	e.policies(b, "packet", func(b *testing.B) float64 {
-		const batch = 64
-		var next, sent atomic.Int64
-		var wg sync.WaitGroup
-		before := s.received.Load()
 		b.ResetTimer()
-		start := time.Now()
-		for range senders {
-			wg.Go(func() {
-				err := probe.InNetns(e.client, func() error {
-					fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-					if err != nil {
-						return err
-					}
-					defer unix.Close(fd)
-					if err := unix.Connect(fd, sa); err != nil {
-						return err
-					}
-					payload := make([]byte, udpPayload)
-					iov := unix.Iovec{Base: &payload[0]}
-					iov.SetLen(len(payload))
-					msgs := make([]unix.Mmsghdr, batch)
-					for i := range msgs {
-						msgs[i].Hdr.Iov = &iov
-						msgs[i].Hdr.SetIovlen(1)
-					}
-					for {
-						left := int64(b.N) - next.Add(batch) + batch
-						if left <= 0 {
-							return nil
-						}
-						n := min(left, batch)
-						r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(n), 0, 0, 0)
-						if errno == 0 {
-							sent.Add(int64(r))
-						} else if !errors.Is(errno, unix.ENOBUFS) && !errors.Is(errno, unix.EAGAIN) {
-							return errno
-						}
-					}
-				})
+		r, err := udpBurst(e.client, sa, e.sink, int64(b.N))
+		b.StopTimer()
+		if err != nil {
+			b.Error(err)
+		}
+		b.ReportMetric(r.sentPPS, "sent-pps")
+		b.ReportMetric(r.lossPct, "loss-%")
+		return r.pps
+	}, "pps")
+}
+
+type burstResult struct{ pps, sentPPS, lossPct float64 }
+
+// udpBurst sends n 64-byte datagrams from namespace ns to sa with several
+// unthrottled senders (sendmmsg) and returns the rate the sink received.
+func udpBurst(ns string, sa *unix.SockaddrInet4, s *sink, n int64) (burstResult, error) {
+	const batch = 64
+	var next, sent atomic.Int64
+	var wg sync.WaitGroup
+	var errOnce sync.Once
+	var firstErr error
+	before := s.received.Load()
+	start := time.Now()
+	for range senders {
+		wg.Go(func() {
+			err := probe.InNetns(ns, func() error {
+				fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 				if err != nil {
-					b.Error(err)
+					return err
+				}
+				defer unix.Close(fd)
+				if err := unix.Connect(fd, sa); err != nil {
+					return err
+				}
+				payload := make([]byte, udpPayload)
+				iov := unix.Iovec{Base: &payload[0]}
+				iov.SetLen(len(payload))
+				msgs := make([]unix.Mmsghdr, batch)
+				for i := range msgs {
+					msgs[i].Hdr.Iov = &iov
+					msgs[i].Hdr.SetIovlen(1)
+				}
+				for {
+					left := n - next.Add(batch) + batch
+					if left <= 0 {
+						return nil
+					}
+					k := min(left, batch)
+					r, _, errno := unix.Syscall6(unix.SYS_SENDMMSG, uintptr(fd), uintptr(unsafe.Pointer(&msgs[0])), uintptr(k), 0, 0, 0)
+					if errno == 0 {
+						sent.Add(int64(r))
+					} else if !errors.Is(errno, unix.ENOBUFS) && !errors.Is(errno, unix.EAGAIN) {
+						return errno
+					}
 				}
 			})
-		}
-		wg.Wait()
-		sendElapsed := time.Since(start)
-		// Let the receiver drain, then take the time of its last batch.
-		for prev := int64(-1); ; {
-			time.Sleep(50 * time.Millisecond)
-			cur := s.received.Load()
-			if cur == prev {
-				break
+			if err != nil {
+				errOnce.Do(func() { firstErr = err })
 			}
-			prev = cur
+		})
+	}
+	wg.Wait()
+	sendElapsed := time.Since(start)
+	// Let the receiver drain, then take the time of its last batch.
+	for prev := int64(-1); ; {
+		time.Sleep(50 * time.Millisecond)
+		cur := s.received.Load()
+		if cur == prev {
+			break
 		}
-		b.StopTimer()
-		got := s.received.Load() - before
-		last := time.Unix(0, s.lastRecv.Load())
-		elapsed := last.Sub(start)
-		if elapsed < sendElapsed {
-			elapsed = sendElapsed
-		}
-		b.ReportMetric(float64(sent.Load())/sendElapsed.Seconds(), "sent-pps")
-		b.ReportMetric(100*(1-float64(got)/float64(max(1, sent.Load()))), "loss-%")
-		return float64(got) / elapsed.Seconds()
-	}, "pps")
+		prev = cur
+	}
+	got := s.received.Load() - before
+	elapsed := time.Unix(0, s.lastRecv.Load()).Sub(start)
+	if elapsed < sendElapsed {
+		elapsed = sendElapsed
+	}
+	return burstResult{
+		pps:     float64(got) / elapsed.Seconds(),
+		sentPPS: float64(sent.Load()) / sendElapsed.Seconds(),
+		lossPct: 100 * (1 - float64(got)/float64(max(1, sent.Load()))),
+	}, firstErr
 }
