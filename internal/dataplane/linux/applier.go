@@ -30,6 +30,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -389,6 +390,10 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 	return errors.Join(errs...)
 }
 
+// IdleTimeoutSeconds is how long an established flow lives without
+// packets, as in the cloud's security groups.
+const IdleTimeoutSeconds = 910
+
 // setupVPC makes the router namespace: sysctls, the gateway dummy and the
 // anti-spoofing table. The table comes before any veth so that a new veth
 // is filtered from its first packet.
@@ -401,6 +406,11 @@ func (a *Applier) setupVPC(vref *nsRef, p vpcPlan) error {
 		// nf_conntrack is loaded.
 		{Key: "net/netfilter/nf_conntrack_tcp_loose", Value: "0", Optional: true},
 		{Key: "net/netfilter/nf_conntrack_acct", Value: "1", Optional: true},
+		// Security groups are stateful with a 910 s idle timeout
+		// (SEMANTICS.md Part A): established TCP flows and UDP flows
+		// that have seen replies expire after 910 s without a packet.
+		{Key: "net/netfilter/nf_conntrack_tcp_timeout_established", Value: strconv.Itoa(IdleTimeoutSeconds), Optional: true},
+		{Key: "net/netfilter/nf_conntrack_udp_timeout_stream", Value: strconv.Itoa(IdleTimeoutSeconds), Optional: true},
 	}
 	missing, err := applySysctls(vref.ns, settings)
 	if err != nil {

@@ -227,12 +227,14 @@ func TestTopology(t *testing.T) {
 			t.Errorf("IPv6 default route of a1: %q", r)
 		}
 		sysctls := map[string]string{
-			"net.ipv4.ip_forward":                              "1",
-			"net.ipv4.conf." + w.veths["a1"] + ".proxy_arp":    "1",
-			"net.ipv4.neigh." + w.veths["a1"] + ".proxy_delay": "0",
-			"net.ipv6.conf." + w.veths["a1"] + ".proxy_ndp":    "1",
-			"net.netfilter.nf_conntrack_tcp_loose":             "0",
-			"net.netfilter.nf_conntrack_acct":                  "1",
+			"net.ipv4.ip_forward":                                "1",
+			"net.ipv4.conf." + w.veths["a1"] + ".proxy_arp":      "1",
+			"net.ipv4.neigh." + w.veths["a1"] + ".proxy_delay":   "0",
+			"net.ipv6.conf." + w.veths["a1"] + ".proxy_ndp":      "1",
+			"net.netfilter.nf_conntrack_tcp_loose":               "0",
+			"net.netfilter.nf_conntrack_acct":                    "1",
+			"net.netfilter.nf_conntrack_tcp_timeout_established": "910",
+			"net.netfilter.nf_conntrack_udp_timeout_stream":      "910",
 		}
 		for k, v := range sysctls {
 			if got := strings.TrimSpace(mustNS(t, w.vpcA, "sysctl", "-n", k)); got != v {
