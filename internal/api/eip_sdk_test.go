@@ -170,6 +170,14 @@ func TestEIPBadInputSDK(t *testing.T) {
 		})
 	}
 	bob := env.NewAccount(t, "bob")
+	bn := newNet(t, env, bob, "10.0.0.0/16", "10.0.1.0/24")
+	bobInst := runInstance(t, env.ECS(t, bob), bn.vsw, bn.sg, "10.0.1.10")
+	// Alice's EIP to Bob's instance: Bob's instance does not exist for her.
+	if _, err := env.Common(t, env.Admin, api.VersionVPC, "AssociateEipAddress", map[string]string{"AllocationId": id, "InstanceId": bobInst}); err == nil {
+		t.Error("associated an EIP with another account's instance")
+	} else if _, code := apitest.ServerErr(t, err); code != "InvalidInstanceId.NotFound" {
+		t.Errorf("EIP to another account's instance: %s", code)
+	}
 	for action, params := range map[string]map[string]string{
 		"AssociateEipAddress":       {"AllocationId": id, "InstanceId": inst},
 		"ReleaseEipAddress":         {"AllocationId": id},
