@@ -360,7 +360,7 @@ func dialN(ns string, sa *unix.SockaddrInet4, n int64) (rate float64, fails int6
 	start := time.Now()
 	for range dialers {
 		wg.Go(func() {
-			e := probe.InNetns(ns, func() error {
+			e := inNS(ns, func() error {
 				tv := unix.Timeval{Sec: 2}
 				for next.Add(1) <= n {
 					fd, err := unix.Socket(unix.AF_INET, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
