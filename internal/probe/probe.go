@@ -10,8 +10,10 @@ package probe
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"os/exec"
@@ -19,6 +21,7 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netns"
@@ -203,7 +206,19 @@ func Echo(c net.Conn, line string, timeout time.Duration) error {
 // TCP connects from ns to dst and exchanges one line. It returns nil when
 // the path is open both ways.
 func TCP(ctx context.Context, ns string, dst netip.AddrPort, timeout time.Duration) error {
-	c, err := DialTCP(ctx, ns, dst, timeout)
+	return TCPFrom(ctx, ns, 0, dst, timeout)
+}
+
+// TCPFrom is TCP from source port sport (0: any). The port may be reused
+// while an earlier connection from it is in TIME_WAIT.
+func TCPFrom(ctx context.Context, ns string, sport uint16, dst netip.AddrPort, timeout time.Duration) error {
+	var c net.Conn
+	err := InNetns(ns, func() error {
+		d := net.Dialer{Timeout: timeout, LocalAddr: localAddr("tcp", dst, sport), Control: reuseAddr}
+		var err error
+		c, err = d.DialContext(ctx, "tcp", dst.String())
+		return err
+	})
 	if err != nil {
 		return err
 	}
@@ -213,10 +228,16 @@ func TCP(ctx context.Context, ns string, dst netip.AddrPort, timeout time.Durati
 
 // UDP sends one datagram from ns to dst and waits for its echo.
 func UDP(ctx context.Context, ns string, dst netip.AddrPort, timeout time.Duration) error {
+	return UDPFrom(ctx, ns, 0, dst, timeout)
+}
+
+// UDPFrom is UDP from source port sport (0: any).
+func UDPFrom(ctx context.Context, ns string, sport uint16, dst netip.AddrPort, timeout time.Duration) error {
 	var c net.Conn
 	err := InNetns(ns, func() error {
+		d := net.Dialer{LocalAddr: localAddr("udp", dst, sport), Control: reuseAddr}
 		var err error
-		c, err = (&net.Dialer{}).DialContext(ctx, "udp", dst.String())
+		c, err = d.DialContext(ctx, "udp", dst.String())
 		return err
 	})
 	if err != nil {
@@ -238,6 +259,102 @@ func UDP(ctx context.Context, ns string, dst netip.AddrPort, timeout time.Durati
 		return fmt.Errorf("udp echo: got %q", buf[:n])
 	}
 	return nil
+}
+
+// localAddr binds sport in dst's family; nil (any port) when sport is 0.
+func localAddr(network string, dst netip.AddrPort, sport uint16) net.Addr {
+	if sport == 0 {
+		return nil
+	}
+	unspec := netip.IPv4Unspecified()
+	if dst.Addr().Is6() {
+		unspec = netip.IPv6Unspecified()
+	}
+	ap := netip.AddrPortFrom(unspec, sport)
+	if network == "udp" {
+		return net.UDPAddrFromAddrPort(ap)
+	}
+	return net.TCPAddrFromAddrPort(ap)
+}
+
+// reuseAddr lets a probe bind a source port a finished connection of the
+// same port still holds in TIME_WAIT toward another peer.
+func reuseAddr(_, _ string, c syscall.RawConn) error {
+	var serr error
+	if err := c.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+	}); err != nil {
+		return err
+	}
+	return serr
+}
+
+// timeoutErr is the error of an unanswered ICMP probe.
+type timeoutErr struct{ what string }
+
+func (e timeoutErr) Error() string   { return e.what + ": timeout" }
+func (e timeoutErr) Timeout() bool   { return true }
+func (e timeoutErr) Temporary() bool { return true }
+
+// Ping sends one IPv4 echo request from ns over a raw socket and waits up
+// to timeout for the reply (sub-second, unlike ping(8)). Each probe has a
+// random identifier; replies to other probes are skipped. An ICMP error
+// answering it is an error that is not a timeout (not a silent drop).
+func Ping(ns string, dst netip.Addr, timeout time.Duration) error {
+	var c net.PacketConn
+	if err := InNetns(ns, func() error {
+		var err error
+		c, err = net.ListenPacket("ip4:icmp", "0.0.0.0")
+		return err
+	}); err != nil {
+		return err
+	}
+	defer c.Close()
+	id := uint16(1 + rand.IntN(65534))
+	msg := make([]byte, 16)
+	msg[0] = 8 // echo request
+	binary.BigEndian.PutUint16(msg[4:], id)
+	binary.BigEndian.PutUint16(msg[6:], 1)
+	copy(msg[8:], "palisade")
+	binary.BigEndian.PutUint16(msg[2:], icmpChecksum(msg))
+	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
+		return err
+	}
+	if _, err := c.WriteTo(msg, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
+		return err
+	}
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				return timeoutErr{fmt.Sprintf("icmp echo %s from %s", dst, ns)}
+			}
+			return err
+		}
+		ip, _ := from.(*net.IPAddr)
+		if n >= 8 && buf[0] == 0 && binary.BigEndian.Uint16(buf[4:]) == id && ip != nil && ip.IP.Equal(dst.AsSlice()) {
+			return nil
+		}
+		if n >= 8+20+8 && (buf[0] == 3 || buf[0] == 11) && binary.BigEndian.Uint16(buf[8+20+4:]) == id {
+			return fmt.Errorf("icmp echo %s from %s: icmp error type %d code %d", dst, ns, buf[0], buf[1])
+		}
+	}
+}
+
+func icmpChecksum(b []byte) uint16 {
+	var s uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		s += uint32(binary.BigEndian.Uint16(b[i:]))
+	}
+	if len(b)%2 == 1 {
+		s += uint32(b[len(b)-1]) << 8
+	}
+	for s>>16 != 0 {
+		s = s&0xffff + s>>16
+	}
+	return ^uint16(s)
 }
 
 // ICMP pings dst once from ns with the system's ping.

@@ -8,20 +8,14 @@ package kernel_test
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"strings"
 	"sync"
-	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -219,134 +213,15 @@ func (r *rig) flushConntrack() {
 	}
 }
 
-// reuseAddr lets a probe bind a source port a finished connection of the
-// same port still holds in TIME_WAIT toward another peer.
-func reuseAddr(_, _ string, c syscall.RawConn) error {
-	var serr error
-	if err := c.Control(func(fd uintptr) {
-		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
-	}); err != nil {
-		return err
-	}
-	return serr
-}
-
-// tcpProbe connects from ns (source port sport, 0 for any) and echoes a line.
+// The probes of these tests: source-port-aware TCP and UDP, sub-second ICMP.
 func tcpProbe(ns string, sport uint16, dst netip.AddrPort, timeout time.Duration) error {
-	var c net.Conn
-	err := probe.InNetns(ns, func() error {
-		d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{Port: int(sport)}, Control: reuseAddr}
-		var err error
-		c, err = d.Dial("tcp4", dst.String())
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	return probe.Echo(c, "probe", timeout)
+	return probe.TCPFrom(context.Background(), ns, sport, dst, timeout)
 }
 
-// udpProbe sends one datagram from ns (source port sport) and waits for its echo.
 func udpProbe(ns string, sport uint16, dst netip.AddrPort, timeout time.Duration) error {
-	var c net.Conn
-	err := probe.InNetns(ns, func() error {
-		d := net.Dialer{LocalAddr: &net.UDPAddr{Port: int(sport)}, Control: reuseAddr}
-		var err error
-		c, err = d.Dial("udp4", dst.String())
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
-		return err
-	}
-	if _, err := c.Write([]byte("probe")); err != nil {
-		return err
-	}
-	buf := make([]byte, 64)
-	n, err := c.Read(buf)
-	if err != nil {
-		return err
-	}
-	if string(buf[:n]) != "probe" {
-		return fmt.Errorf("udp echo: got %q", buf[:n])
-	}
-	return nil
+	return probe.UDPFrom(context.Background(), ns, sport, dst, timeout)
 }
 
-var icmpID atomic.Uint32
-
-func init() { icmpID.Store(rand.Uint32N(30000)) }
-
-// timeoutErr is the error of an unanswered ICMP probe.
-type timeoutErr struct{ what string }
-
-func (e timeoutErr) Error() string   { return e.what + ": timeout" }
-func (e timeoutErr) Timeout() bool   { return true }
-func (e timeoutErr) Temporary() bool { return true }
-
-// icmpProbe sends one echo request from ns over a raw socket and waits up
-// to timeout for the reply (sub-second, unlike ping(8)). Each probe has its
-// own identifier; replies to other probes are skipped.
 func icmpProbe(ns string, dst netip.Addr, timeout time.Duration) error {
-	var c net.PacketConn
-	if err := probe.InNetns(ns, func() error {
-		var err error
-		c, err = net.ListenPacket("ip4:icmp", "0.0.0.0")
-		return err
-	}); err != nil {
-		return err
-	}
-	defer c.Close()
-	id := uint16(icmpID.Add(1))
-	msg := make([]byte, 16)
-	msg[0] = 8 // echo request
-	binary.BigEndian.PutUint16(msg[4:], id)
-	binary.BigEndian.PutUint16(msg[6:], 1)
-	copy(msg[8:], "palisade")
-	binary.BigEndian.PutUint16(msg[2:], icmpChecksum(msg))
-	if err := c.SetDeadline(time.Now().Add(timeout)); err != nil {
-		return err
-	}
-	if _, err := c.WriteTo(msg, &net.IPAddr{IP: dst.AsSlice()}); err != nil {
-		return err
-	}
-	buf := make([]byte, 1500)
-	for {
-		n, from, err := c.ReadFrom(buf)
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				return timeoutErr{fmt.Sprintf("icmp echo %s from %s", dst, ns)}
-			}
-			return err
-		}
-		ip, _ := from.(*net.IPAddr)
-		if n >= 8 && buf[0] == 0 && binary.BigEndian.Uint16(buf[4:]) == id && ip != nil && ip.IP.Equal(dst.AsSlice()) {
-			return nil
-		}
-		if n >= 8 && (buf[0] == 3 || buf[0] == 11) {
-			// An ICMP error to our request: not a silent drop.
-			if n >= 8+20+8 && binary.BigEndian.Uint16(buf[8+20+4:]) == id {
-				return fmt.Errorf("icmp echo %s from %s: icmp error type %d code %d", dst, ns, buf[0], buf[1])
-			}
-		}
-	}
-}
-
-func icmpChecksum(b []byte) uint16 {
-	var s uint32
-	for i := 0; i+1 < len(b); i += 2 {
-		s += uint32(binary.BigEndian.Uint16(b[i:]))
-	}
-	if len(b)%2 == 1 {
-		s += uint32(b[len(b)-1]) << 8
-	}
-	for s>>16 != 0 {
-		s = s&0xffff + s>>16
-	}
-	return ^uint16(s)
+	return probe.Ping(ns, dst, timeout)
 }
