@@ -128,11 +128,14 @@ func NewRootCommand(env Env) *cobra.Command {
 	}
 	root := &cobra.Command{
 		Use:   "palisade",
-		Short: "Self-hosted emulator of Alibaba Cloud's ECS/VPC network API",
-		Long: `Palisade emulates Alibaba Cloud's ECS and VPC network API (VPCs, vSwitches,
-security groups, instances, ENIs) on your own hosts. "palisade server" runs the
-API; the other commands are a client of it, signed with an access key like any
-Alibaba Cloud SDK.
+		Short: "Self-hosted cloud network security stack with Alibaba Cloud's ECS/VPC API",
+		Long: `Palisade gives workloads on your own Linux hosts what a public cloud gives its
+instances: VPCs and vSwitches, stateful security groups, network ACLs and
+elastic IPs, enforced in the kernel (namespaces, nftables, conntrack), behind
+Alibaba Cloud's ECS and VPC API. "palisade up" runs the API with the local
+data plane (root), "palisade server" the API alone, "palisade agent" the data
+plane of one zone against a remote server; the other commands are a client of
+the API, signed with an access key like any Alibaba Cloud SDK.
 
 Credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID and
 ALIBABA_CLOUD_ACCESS_KEY_SECRET, or else from <data-dir>/credentials.json,
