@@ -34,18 +34,7 @@ func errEIPNotFound(id string) *errs.Error {
 }
 
 func getEIP(tx store.ReadTxn, accountID, id string) (*model.EIP, error) {
-	if id == "" {
-		return nil, errs.MissingParameter("AllocationId")
-	}
-	var e model.EIP
-	ok, err := getJSON(tx, model.PrefixEIP+id, &e)
-	if err != nil {
-		return nil, err
-	}
-	if !ok || e.AccountID != accountID {
-		return nil, errEIPNotFound(id)
-	}
-	return &e, nil
+	return getOwned(tx, model.PrefixEIP, "AllocationId", accountID, id, func(v *model.EIP) string { return v.AccountID }, errEIPNotFound)
 }
 
 // AllocateEipInput is the request of AllocateEipAddress.

@@ -27,18 +27,7 @@ func errENINotFound(id string) *errs.Error {
 
 // getENI reads an ENI of the account.
 func getENI(tx store.ReadTxn, accountID, id string) (*model.ENI, error) {
-	if id == "" {
-		return nil, errs.MissingParameter("NetworkInterfaceId")
-	}
-	var e model.ENI
-	ok, err := getJSON(tx, model.PrefixENI+id, &e)
-	if err != nil {
-		return nil, err
-	}
-	if !ok || e.AccountID != accountID {
-		return nil, errENINotFound(id)
-	}
-	return &e, nil
+	return getOwned(tx, model.PrefixENI, "NetworkInterfaceId", accountID, id, func(v *model.ENI) string { return v.AccountID }, errENINotFound)
 }
 
 // allocator hands out addresses of one vSwitch inside a transaction.

@@ -16,18 +16,7 @@ func errInstanceNotFound(id string) *errs.Error {
 
 // getInstance reads an instance of the account.
 func getInstance(tx store.ReadTxn, accountID, id string) (*model.Instance, error) {
-	if id == "" {
-		return nil, errs.MissingParameter("InstanceId")
-	}
-	var inst model.Instance
-	ok, err := getJSON(tx, model.PrefixInstance+id, &inst)
-	if err != nil {
-		return nil, err
-	}
-	if !ok || inst.AccountID != accountID {
-		return nil, errInstanceNotFound(id)
-	}
-	return &inst, nil
+	return getOwned(tx, model.PrefixInstance, "InstanceId", accountID, id, func(v *model.Instance) string { return v.AccountID }, errInstanceNotFound)
 }
 
 // instanceENIs returns the ENIs attached to an instance, by device index.

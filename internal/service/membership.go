@@ -27,18 +27,7 @@ func errGroupNotFound(id string) *errs.Error {
 
 // getGroup reads a group of the account.
 func getGroup(tx store.ReadTxn, accountID, id string) (*model.SecurityGroup, error) {
-	if id == "" {
-		return nil, errs.MissingParameter("SecurityGroupId")
-	}
-	var sg model.SecurityGroup
-	ok, err := getJSON(tx, model.PrefixSecurityGroup+id, &sg)
-	if err != nil {
-		return nil, err
-	}
-	if !ok || sg.AccountID != accountID {
-		return nil, errGroupNotFound(id)
-	}
-	return &sg, nil
+	return getOwned(tx, model.PrefixSecurityGroup, "SecurityGroupId", accountID, id, func(v *model.SecurityGroup) string { return v.AccountID }, errGroupNotFound)
 }
 
 // groupMemberENIs returns the IDs of the ENIs in a group, sorted.

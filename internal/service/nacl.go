@@ -18,18 +18,7 @@ func errACLNotFound(id string) *errs.Error {
 
 // getACL reads a network ACL of the account.
 func getACL(tx store.ReadTxn, accountID, id string) (*model.NetworkACL, error) {
-	if id == "" {
-		return nil, errs.MissingParameter("NetworkAclId")
-	}
-	var a model.NetworkACL
-	ok, err := getJSON(tx, model.PrefixNetworkACL+id, &a)
-	if err != nil {
-		return nil, err
-	}
-	if !ok || a.AccountID != accountID {
-		return nil, errACLNotFound(id)
-	}
-	return &a, nil
+	return getOwned(tx, model.PrefixNetworkACL, "NetworkAclId", accountID, id, func(v *model.NetworkACL) string { return v.AccountID }, errACLNotFound)
 }
 
 // ACLEntrySpec is an ACL entry as the API gives it.

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/store"
 )
 
@@ -140,6 +141,24 @@ func getJSON(tx store.ReadTxn, key string, v any) (bool, error) {
 		return false, fmt.Errorf("decode %s: %w", key, err)
 	}
 	return true, nil
+}
+
+// getOwned reads the record prefix+id of the caller's account. A record of
+// another account is reported exactly like a missing one (notFound), so IDs
+// cannot be probed across accounts; an empty id is a missing parameter.
+func getOwned[T any](tx store.ReadTxn, prefix, param, accountID, id string, owner func(*T) string, notFound func(string) *errs.Error) (*T, error) {
+	if id == "" {
+		return nil, errs.MissingParameter(param)
+	}
+	v := new(T)
+	ok, err := getJSON(tx, prefix+id, v)
+	if err != nil {
+		return nil, err
+	}
+	if !ok || owner(v) != accountID {
+		return nil, notFound(id)
+	}
+	return v, nil
 }
 
 // putJSON writes v at key.

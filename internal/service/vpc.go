@@ -88,34 +88,12 @@ func newULA56() netip.Prefix {
 
 // getVPC reads a VPC of the account.
 func getVPC(tx store.ReadTxn, accountID, id string) (*model.VPC, error) {
-	if id == "" {
-		return nil, errs.MissingParameter("VpcId")
-	}
-	var v model.VPC
-	ok, err := getJSON(tx, model.PrefixVPC+id, &v)
-	if err != nil {
-		return nil, err
-	}
-	if !ok || v.AccountID != accountID {
-		return nil, errVpcNotFound(id)
-	}
-	return &v, nil
+	return getOwned(tx, model.PrefixVPC, "VpcId", accountID, id, func(v *model.VPC) string { return v.AccountID }, errVpcNotFound)
 }
 
 // getVSwitch reads a vSwitch of the account.
 func getVSwitch(tx store.ReadTxn, accountID, id string) (*model.VSwitch, error) {
-	if id == "" {
-		return nil, errs.MissingParameter("VSwitchId")
-	}
-	var v model.VSwitch
-	ok, err := getJSON(tx, model.PrefixVSwitch+id, &v)
-	if err != nil {
-		return nil, err
-	}
-	if !ok || v.AccountID != accountID {
-		return nil, errVSwitchNotFound(id)
-	}
-	return &v, nil
+	return getOwned(tx, model.PrefixVSwitch, "VSwitchId", accountID, id, func(v *model.VSwitch) string { return v.AccountID }, errVSwitchNotFound)
 }
 
 // vpcVSwitches lists the vSwitches of a VPC, sorted by ID.

@@ -47,48 +47,15 @@ func errWAFRuleNotFound(id string) *errs.Error {
 }
 
 func getWAFProtection(tx store.ReadTxn, accountID, id string) (*model.WAFProtection, error) {
-	if id == "" {
-		return nil, errs.MissingParameter("ProtectionId")
-	}
-	var p model.WAFProtection
-	ok, err := getJSON(tx, model.PrefixWAFProtection+id, &p)
-	if err != nil {
-		return nil, err
-	}
-	if !ok || p.AccountID != accountID {
-		return nil, errWAFProtectionNotFound(id)
-	}
-	return &p, nil
+	return getOwned(tx, model.PrefixWAFProtection, "ProtectionId", accountID, id, func(v *model.WAFProtection) string { return v.AccountID }, errWAFProtectionNotFound)
 }
 
 func getWAFTemplate(tx store.ReadTxn, accountID, id string) (*model.WAFTemplate, error) {
-	if id == "" {
-		return nil, errs.MissingParameter("TemplateId")
-	}
-	var t model.WAFTemplate
-	ok, err := getJSON(tx, model.PrefixWAFTemplate+id, &t)
-	if err != nil {
-		return nil, err
-	}
-	if !ok || t.AccountID != accountID {
-		return nil, errWAFTemplateNotFound(id)
-	}
-	return &t, nil
+	return getOwned(tx, model.PrefixWAFTemplate, "TemplateId", accountID, id, func(v *model.WAFTemplate) string { return v.AccountID }, errWAFTemplateNotFound)
 }
 
 func getWAFRule(tx store.ReadTxn, accountID, id string) (*model.WAFRule, error) {
-	if id == "" {
-		return nil, errs.MissingParameter("RuleId")
-	}
-	var r model.WAFRule
-	ok, err := getJSON(tx, model.PrefixWAFRule+id, &r)
-	if err != nil {
-		return nil, err
-	}
-	if !ok || r.AccountID != accountID {
-		return nil, errWAFRuleNotFound(id)
-	}
-	return &r, nil
+	return getOwned(tx, model.PrefixWAFRule, "RuleId", accountID, id, func(v *model.WAFRule) string { return v.AccountID }, errWAFRuleNotFound)
 }
 
 // --- templates ---
