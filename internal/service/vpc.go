@@ -202,6 +202,16 @@ func (s *Service) DescribeVpcs(ctx context.Context, accountID string, f VpcFilte
 	var out []VpcView
 	err := s.view(ctx, func(tx store.ReadTxn) error {
 		out = nil
+		// One pass over the vSwitches for all VPCs, not one per VPC.
+		byVPC := map[string][]string{}
+		if err := listJSON(tx, model.PrefixVSwitch, func(w *model.VSwitch) error {
+			if w.AccountID == accountID {
+				byVPC[w.VpcID] = append(byVPC[w.VpcID], w.ID)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 		return listJSON(tx, model.PrefixVPC, func(v *model.VPC) error {
 			if v.AccountID != accountID ||
 				(len(f.IDs) > 0 && !slices.Contains(f.IDs, v.ID)) ||
@@ -211,20 +221,11 @@ func (s *Service) DescribeVpcs(ctx context.Context, accountID string, f VpcFilte
 				!hasTags(v.Tags, f.Tags) {
 				return nil
 			}
-			view, err := vpcView(tx, v)
-			if err != nil {
-				return err
-			}
-			out = append(out, view)
+			out = append(out, VpcView{VPC: *v, VSwitchIDs: append([]string{}, byVPC[v.ID]...)})
 			return nil
 		})
 	})
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.Before(out[j].CreatedAt)
-		}
-		return out[i].ID < out[j].ID
-	})
+	sortByCreation(out, func(v VpcView) (int64, string) { return v.CreatedAt.UnixNano(), v.ID })
 	return out, err
 }
 
@@ -641,12 +642,7 @@ func (s *Service) DescribeVSwitches(ctx context.Context, accountID string, f VSw
 			return nil
 		})
 	})
-	sort.SliceStable(out, func(i, j int) bool {
-		if !out[i].CreatedAt.Equal(out[j].CreatedAt) {
-			return out[i].CreatedAt.Before(out[j].CreatedAt)
-		}
-		return out[i].ID < out[j].ID
-	})
+	sortByCreation(out, func(v VSwitchView) (int64, string) { return v.CreatedAt.UnixNano(), v.ID })
 	return out, err
 }
 
