@@ -631,6 +631,12 @@ func TestBufferBudget(t *testing.T) {
 	if s := <-first; s != 200 {
 		t.Errorf("first request: %d", s)
 	}
+	// The handler releases its reservation after the client has its
+	// response, so give it a moment; it must reach zero.
+	deadline := time.Now().Add(2 * time.Second)
+	for px.buffered.Load() != 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 	if n := px.buffered.Load(); n != 0 {
 		t.Errorf("%d bytes still reserved", n)
 	}
