@@ -57,7 +57,8 @@ func splitRendered(text string) (string, renderedSets) {
 		if !ok {
 			// The flats' verdict maps too (not the interface maps,
 			// whose elements name chains).
-			if name, ok = strings.CutPrefix(line, "\tmap "); ok && !strings.HasPrefix(name, flatPrefix) {
+			// and the generation map.
+			if name, ok = strings.CutPrefix(line, "\tmap "); ok && !strings.HasPrefix(name, flatPrefix) && !strings.HasPrefix(name, GenMap+" ") {
 				ok = false
 			}
 		}
