@@ -20,6 +20,7 @@ command -v conntrack >/dev/null || need+=(conntrack)
 command -v ncat >/dev/null      || need+=(ncat)
 command -v ping >/dev/null      || need+=(iputils-ping)
 command -v nsenter >/dev/null   || need+=(util-linux)
+command -v nfcapd >/dev/null    || need+=(nfdump)
 if ((${#need[@]})); then
 	if [[ $(id -u) -ne 0 ]]; then
 		echo "missing ${need[*]}: run as root so that they can be installed" >&2

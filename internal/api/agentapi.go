@@ -69,4 +69,13 @@ func RegisterAgentAPI(rt *Router, svc *service.Service) {
 		}
 		return empty{}, svc.ReportStatus(ctx, r.Account.ID, inst, enis, eips)
 	})
+	// PalisadeReportFlowRecords: the Batch parameter is a flowlog.Batch as
+	// JSON (records of closed windows and missed counts per flow log).
+	rt.Handle(VersionPalisade, "PalisadeReportFlowRecords", func(ctx context.Context, r *Request) (any, error) {
+		b, err := DecodeFlowBatch(r.Params.Get("Batch"))
+		if err != nil {
+			return nil, err
+		}
+		return empty{}, svc.IngestFlowRecords(ctx, r.Account.ID, b)
+	})
 }

@@ -68,6 +68,11 @@ type Options struct {
 	ZoneServed func(zoneID string) bool
 	// PublicCIDR is the elastic IP pool (zero: service.DefaultPublicCIDR).
 	PublicCIDR netip.Prefix
+	// FlowLogWindowScale divides flow-log capture windows (demos, tests;
+	// 0 or 1 in production). FlowLogRetention is how long flow-log records
+	// are kept (0: DefaultFlowLogRetention).
+	FlowLogWindowScale int
+	FlowLogRetention   time.Duration
 }
 
 // RootKeyFromEnv reads PALISADE_ROOT_ACCESS_KEY_ID and
@@ -133,12 +138,23 @@ func (a *App) init() error {
 		return err
 	}
 	a.st = st
-	a.svc = service.New(st, service.Config{Region: a.opts.Region, Quotas: a.opts.Quotas, ZoneServed: a.opts.ZoneServed, PublicCIDR: a.opts.PublicCIDR})
+	if a.opts.FlowLogRetention <= 0 {
+		a.opts.FlowLogRetention = DefaultFlowLogRetention
+	}
+	flowRecs, err := openFlowRecords(a.opts.Backend, a.opts.DataDir, a.opts.FlowLogRetention)
+	if err != nil {
+		return err
+	}
+	a.svc = service.New(st, service.Config{Region: a.opts.Region, Quotas: a.opts.Quotas, ZoneServed: a.opts.ZoneServed, PublicCIDR: a.opts.PublicCIDR,
+		FlowLogWindowScale: a.opts.FlowLogWindowScale, FlowLogRetention: a.opts.FlowLogRetention, FlowRecords: flowRecs, Logger: a.log})
 	a.router = api.NewRouter()
 	registerAll(a.router, a.svc)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	if err := a.svc.ReconcileFlowLogWindows(ctx); err != nil {
+		return fmt.Errorf("flow-log windows: %w", err)
+	}
 	admin, key, created, err := a.svc.EnsureAdmin(ctx, a.opts.RootAccessKeyID, a.opts.RootAccessKeySecret)
 	if err != nil {
 		return err
@@ -279,6 +295,11 @@ func (a *App) Close() error {
 		if a.ln != nil {
 			if err := a.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 				errList = append(errList, err)
+			}
+		}
+		if a.svc != nil {
+			if err := a.svc.CloseFlowLogs(); err != nil {
+				errList = append(errList, fmt.Errorf("close flow logs: %w", err))
 			}
 		}
 		if a.st != nil {

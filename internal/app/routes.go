@@ -16,5 +16,6 @@ func registerAll(rt *api.Router, svc *service.Service) {
 	api.RegisterAnalysis(rt, svc)
 	api.RegisterWAF(rt, svc)
 	api.RegisterEIPs(rt, svc)
+	api.RegisterFlowLogs(rt, svc)
 	api.RegisterAgentAPI(rt, svc)
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +14,10 @@ import (
 
 func (c *cli) serverCommand() *cobra.Command {
 	var listen, publicCIDR string
+	var (
+		flowScale     int
+		flowRetention time.Duration
+	)
 	cmd := &cobra.Command{
 		Use:   "server",
 		Short: "Run the Palisade API server",
@@ -42,10 +47,13 @@ PALISADE_ROOT_ACCESS_KEY_ID and PALISADE_ROOT_ACCESS_KEY_SECRET preset that key.
 				RootAccessKeyID:     id,
 				RootAccessKeySecret: secret,
 				Logger:              logger,
+				FlowLogWindowScale:  flowScale,
+				FlowLogRetention:    flowRetention,
 			})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", app.DefaultListen, "address to listen on (host:port)")
+	addFlowLogFlags(cmd, &flowScale, &flowRetention)
 	cmd.Flags().StringVar(&publicCIDR, "public-cidr", service.DefaultPublicCIDR.String(), "pool of elastic IP addresses (a CIDR; its first address is kept for the host)")
 	return cmd
 }

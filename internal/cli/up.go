@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,6 +15,10 @@ func (c *cli) upCommand() *cobra.Command {
 	var (
 		listen, zone, publicCIDR string
 		cleanup                  bool
+	)
+	var (
+		flowScale     int
+		flowRetention time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -59,12 +64,15 @@ removes everything it made and exits. Needs root.`,
 					RootAccessKeyID:     id,
 					RootAccessKeySecret: secret,
 					Logger:              logger,
+					FlowLogWindowScale:  flowScale,
+					FlowLogRetention:    flowRetention,
 				},
 				Zone: zone,
 			})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", app.DefaultListen, "address to listen on (host:port)")
+	addFlowLogFlags(cmd, &flowScale, &flowRetention)
 	cmd.Flags().StringVar(&publicCIDR, "public-cidr", service.DefaultPublicCIDR.String(), "pool of elastic IP addresses (a CIDR; its first address is kept for the host)")
 	cmd.Flags().StringVar(&zone, "zone", "", "zone this host serves (default <region>-a)")
 	cmd.Flags().BoolVar(&cleanup, "cleanup", false, "remove every kernel object Palisade made on this host, then exit")

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/palisade-project/palisade/internal/flowlog"
 	"github.com/palisade-project/palisade/internal/service"
 	"github.com/palisade-project/palisade/internal/store"
 	"github.com/palisade-project/palisade/internal/store/memory"
@@ -175,6 +176,38 @@ func (m *Mirror) SetENIStatus(ctx context.Context, id, status string) error {
 func (m *Mirror) SetEIPStatus(ctx context.Context, id, status string) error {
 	_, err := m.c.Call(ctx, VersionPalisade, "ReportStatus", map[string]string{"Eip.1.Id": id, "Eip.1.Status": status})
 	return err
+}
+
+// flowRecordsPerCall bounds one PalisadeReportFlowRecords call: the batch
+// travels as a query parameter, which the server's request line limits.
+const flowRecordsPerCall = 500
+
+// ReportFlowRecords sends a flow-log batch to the server
+// (PalisadeReportFlowRecords), in calls of at most flowRecordsPerCall
+// records; the missed counts go with the first call. On an error the
+// calls before it have been stored.
+func (m *Mirror) ReportFlowRecords(ctx context.Context, b flowlog.Batch) error {
+	recs := b.Records
+	first := true
+	for first || len(recs) > 0 {
+		n := min(len(recs), flowRecordsPerCall)
+		part := flowlog.Batch{Records: recs[:n]}
+		if first {
+			part.Missed = b.Missed
+		}
+		if len(part.Records) == 0 && len(part.Missed) == 0 {
+			return nil
+		}
+		js, err := json.Marshal(part)
+		if err != nil {
+			return fmt.Errorf("encode flow-log batch: %w", err)
+		}
+		if _, err := m.c.Call(ctx, VersionPalisade, "PalisadeReportFlowRecords", map[string]string{"Batch": string(js)}); err != nil {
+			return fmt.Errorf("PalisadeReportFlowRecords: %w", err)
+		}
+		recs, first = recs[n:], false
+	}
+	return nil
 }
 
 func number(v any) (int64, error) {

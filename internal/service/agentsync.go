@@ -20,6 +20,7 @@ func AgentPrefixes() []string {
 	return []string{
 		model.PrefixVPC, model.PrefixVSwitch, model.PrefixSecurityGroup,
 		model.PrefixInstance, model.PrefixENI, model.PrefixMember, model.PrefixNetworkACL, model.PrefixEIP,
+		model.PrefixFlowLog,
 	}
 }
 

@@ -224,6 +224,10 @@ func (s *Service) deleteENI(tx store.Txn, e *model.ENI) error {
 	if err := releaseAddrs(tx, e); err != nil {
 		return err
 	}
+	// Flow logs of exactly this ENI go with it (see flowlog.go).
+	if err := deleteFlowLogsOn(tx, e.ID); err != nil {
+		return err
+	}
 	var eips []*model.EIP
 	if err := listJSON(tx, model.PrefixEIP, func(x *model.EIP) error {
 		if x.ENIID == e.ID {

@@ -13,10 +13,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"time"
 
 	"github.com/palisade-project/palisade/internal/errs"
+	"github.com/palisade-project/palisade/internal/flowlog/sink"
 	"github.com/palisade-project/palisade/internal/store"
 )
 
@@ -37,6 +39,7 @@ type Quotas struct {
 	InstancesPerRunCall      int // 100 (RunInstances Amount)
 	NetworkAclsPerVpc        int // 20
 	ACLEntriesPerDirection   int // 100 (ingress and egress each)
+	FlowLogsPerAccount       int // 100 (0 also means 100)
 }
 
 // DefaultQuotas returns the limits of SEMANTICS.md Part A.
@@ -57,6 +60,7 @@ func DefaultQuotas() Quotas {
 		InstancesPerRunCall:      100,
 		NetworkAclsPerVpc:        20,
 		ACLEntriesPerDirection:   100,
+		FlowLogsPerAccount:       DefaultFlowLogsPerAcct,
 	}
 }
 
@@ -71,12 +75,29 @@ type Config struct {
 	Now func() time.Time
 	// PublicCIDR is the pool of elastic IP addresses (zero: DefaultPublicCIDR).
 	PublicCIDR netip.Prefix
+	// FlowLogWindowScale divides flow-log capture windows (demos and tests
+	// only; 0 or 1 in production: 1, 5 or 10 minutes as configured).
+	FlowLogWindowScale int
+	// FlowLogRetention is how long flow-log records are kept (the record
+	// store prunes older ones; 0 keeps them forever). The app builds the
+	// record store with it.
+	FlowLogRetention time.Duration
+	// FlowRecords is the embedded flow-log record store (nil: in memory,
+	// with FlowLogRetention). The service closes it in CloseFlowLogs.
+	FlowRecords sink.RecordStore
+	// Logger logs what has no caller to answer (flow-log sink failures);
+	// nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // Service implements the API's actions on a store.
 type Service struct {
 	st  store.Store
 	cfg Config
+	log *slog.Logger
+	// flowRecords and flowSinks receive flow-log records (IngestFlowRecords).
+	flowRecords sink.RecordStore
+	flowSinks   *sink.Fanout
 }
 
 // New returns a Service over st.
@@ -90,7 +111,16 @@ func New(st store.Store, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Service{st: st, cfg: cfg}
+	if cfg.FlowLogWindowScale < 1 {
+		cfg.FlowLogWindowScale = 1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.FlowRecords == nil {
+		cfg.FlowRecords = sink.NewMemory(sink.Retention{Keep: cfg.FlowLogRetention})
+	}
+	return &Service{st: st, cfg: cfg, log: cfg.Logger, flowRecords: cfg.FlowRecords, flowSinks: sink.NewFanout(sink.IPFIXOptions{})}
 }
 
 // Region returns the region this control plane serves.

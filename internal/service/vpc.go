@@ -428,8 +428,22 @@ func (s *Service) DeleteVpc(ctx context.Context, accountID, id string, force, dr
 		if len(acls) > 0 && !force {
 			return errs.DependencyViolation("VPC %s still has network ACL %s; delete it first (or pass ForceDelete=true).", id, acls[0])
 		}
+		// Flow logs on the VPC or its vSwitches: refused, or deleted with
+		// ForceDelete (see flowlog.go).
+		covered := []string{id}
+		for _, w := range vsws {
+			covered = append(covered, w.ID)
+		}
+		if !force {
+			if err := refuseFlowLogsOn(tx, "VPC or vSwitch", covered...); err != nil {
+				return err
+			}
+		}
 		if dryRun {
 			return errDryRun
+		}
+		if err := deleteFlowLogsOn(tx, covered...); err != nil {
+			return err
 		}
 		for _, a := range acls {
 			if err := tx.Delete(model.PrefixNetworkACL + a); err != nil {
@@ -702,6 +716,9 @@ func (s *Service) DeleteVSwitch(ctx context.Context, accountID, id string) error
 		}
 		if w.NetworkAclID != "" {
 			return errs.DependencyViolation("vSwitch %s is associated with network ACL %s; unassociate it first.", id, w.NetworkAclID)
+		}
+		if err := refuseFlowLogsOn(tx, "vSwitch", w.ID); err != nil {
+			return err
 		}
 		return tx.Delete(model.PrefixVSwitch + w.ID)
 	})

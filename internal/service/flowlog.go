@@ -1,0 +1,820 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/palisade-project/palisade/internal/errs"
+	"github.com/palisade-project/palisade/internal/flowlog"
+	"github.com/palisade-project/palisade/internal/flowlog/sink"
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/store"
+)
+
+// Flow logs (VPC 2016-04-28: CreateFlowLog, DescribeFlowLogs,
+// ModifyFlowLogAttribute, ActiveFlowLog, DeactiveFlowLog, DeleteFlowLog),
+// the records agents report (IngestFlowRecords) and the queries over them.
+//
+// Decisions where the cloud's documentation is silent:
+//   - A flow log is created Active (the cloud creates and starts it).
+//   - ActiveFlowLog on an active flow log and DeactiveFlowLog on an inactive
+//     one succeed and change nothing (the cloud documents only a rate limit
+//     on repeated calls, which a local control plane does not need).
+//   - Deleting an ENI deletes the flow logs that cover exactly that ENI (an
+//     instance's primary ENI goes with the instance, which must not be
+//     blocked by a log). Deleting a vSwitch or a VPC that a flow log covers
+//     is refused with DependencyViolation, like any other dependent
+//     resource; DeleteVpc with ForceDelete deletes those flow logs too.
+//   - ProjectName and LogStoreName are required and validated as the cloud
+//     does, but Palisade has no Simple Log Service: records go to the
+//     embedded store (always) and to the Palisade sinks of the flow log.
+//   - FileSink is a path on the server: only the admin account may set it
+//     (a tenant must not make the server append to files of its choice).
+
+// prefixFlowLogStats + ID -> flowLogStats: counters the server keeps per
+// flow log. Not mirrored to agents (they change with every report).
+const prefixFlowLogStats = "flowlogstat/"
+
+type flowLogStats struct {
+	// Skipped counts the packets or flows capture missed (SKIPDATA).
+	Skipped int64 `json:"skipped"`
+	// Filtered counts records refused by the flow log's TrafficType.
+	Filtered int64 `json:"filtered"`
+}
+
+// Defaults of flow logs.
+const (
+	DefaultFlowLogInterval  = 10 // minutes
+	DefaultFlowLogsPerAcct  = 100
+	maxFlowRecordsPerBatch  = 100000
+	maxFlowLogFileSinkChars = 1024
+	// FileSinkNone and IPFIXNone clear a sink in ModifyFlowLogAttribute (the
+	// SDKs never send an empty parameter).
+	FileSinkNone  = "none"
+	IPFIXNone     = "none"
+	flowLogIDName = "FlowLogId"
+)
+
+var slsNameRe = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$`)
+
+func errFlowLogNotFound(id string) *errs.Error {
+	return errs.NotFound("InvalidFlowLogId.NotFound", "The specified FlowLogId %q does not exist.", id)
+}
+
+func getFlowLog(tx store.ReadTxn, accountID, id string) (*model.FlowLog, error) {
+	return getOwned(tx, model.PrefixFlowLog, flowLogIDName, accountID, id, func(v *model.FlowLog) string { return v.AccountID }, errFlowLogNotFound)
+}
+
+// windowSeconds is the capture window agents use for an interval.
+func (s *Service) windowSeconds(interval int) int {
+	return max(1, interval*60/s.cfg.FlowLogWindowScale)
+}
+
+func validateFlowLogText(code, param, v string, maxLen int) error {
+	if v == "" {
+		return nil
+	}
+	if len(v) > maxLen || strings.HasPrefix(v, "http://") || strings.HasPrefix(v, "https://") {
+		return errs.InvalidParam(code, "The specified %s is not valid: use 1-%d characters, not starting with http:// or https://.", param, maxLen)
+	}
+	return nil
+}
+
+func validateSLSName(param, v string) error {
+	if v == "" {
+		return errs.MissingParameter(param)
+	}
+	if !slsNameRe.MatchString(v) {
+		return errs.InvalidParam("IllegalParam."+param,
+			"The specified %s %q is not valid: use 3-63 lowercase letters, digits, hyphens (-) and underscores (_), starting and ending with a letter or digit.", param, v)
+	}
+	return nil
+}
+
+func parseAggregationInterval(v int) error {
+	switch v {
+	case 1, 5, 10:
+		return nil
+	}
+	return errs.InvalidParam("IllegalParam.AggregationInterval", "The specified AggregationInterval %d is not valid; use 1, 5 or 10 (minutes).", v)
+}
+
+// FlowLogSinks are the Palisade extension parameters of CreateFlowLog and
+// ModifyFlowLogAttribute; nil fields are left alone by a modification.
+type FlowLogSinks struct {
+	FileSink       *string // absolute path, or FileSinkNone
+	FileFormat     *string // alibaba | aws-v2
+	IPFIXCollector *string // host:port, or IPFIXNone
+}
+
+// applySinks validates and applies sinks to fl. admin tells whether the
+// caller may set a file sink.
+func applySinks(fl *model.FlowLog, in FlowLogSinks, admin bool) error {
+	if in.FileSink != nil {
+		p := *in.FileSink
+		switch {
+		case p == FileSinkNone || p == "":
+			fl.FileSink = ""
+		case !admin:
+			return errs.Forbidden("Forbidden.FileSink", "FileSink is a path on the Palisade server: only the admin account may set it.")
+		case len(p) > maxFlowLogFileSinkChars || !filepath.IsAbs(p) || strings.ContainsRune(p, 0) || filepath.Clean(p) != p:
+			return errs.InvalidParam("IllegalParam.FileSink", "The specified FileSink %q is not valid: use a clean absolute path such as /var/log/palisade/flows.log.", p)
+		default:
+			if st, err := os.Stat(filepath.Dir(p)); err != nil || !st.IsDir() {
+				return errs.InvalidParam("IllegalParam.FileSink", "The directory of FileSink %q does not exist on the server.", p)
+			}
+			if st, err := os.Stat(p); err == nil && !st.Mode().IsRegular() {
+				return errs.InvalidParam("IllegalParam.FileSink", "FileSink %q exists and is not a regular file.", p)
+			}
+			fl.FileSink = p
+		}
+	}
+	if in.FileFormat != nil {
+		switch f := strings.ToLower(*in.FileFormat); f {
+		case "", sink.FormatAlibaba, sink.FormatAWSv2:
+			fl.FileFormat = f
+		default:
+			return errs.InvalidParam("IllegalParam.FileFormat", "The specified FileFormat %q is not valid; use alibaba or aws-v2.", *in.FileFormat)
+		}
+	}
+	if fl.FileFormat == "" {
+		fl.FileFormat = sink.FormatAlibaba
+	}
+	if in.IPFIXCollector != nil {
+		v := *in.IPFIXCollector
+		if v == IPFIXNone || v == "" {
+			fl.IPFIXCollector = ""
+		} else {
+			host, port, err := net.SplitHostPort(v)
+			n, perr := strconv.Atoi(port)
+			if err != nil || host == "" || perr != nil || n < 1 || n > 65535 || strings.ContainsAny(host, "/ ") {
+				return errs.InvalidParam("IllegalParam.IpfixCollector",
+					"The specified IpfixCollector %q is not valid: use host:port (UDP), for example 192.0.2.10:4739 or [2001:db8::1]:4739.", v)
+			}
+			fl.IPFIXCollector = v
+		}
+	}
+	return nil
+}
+
+func isAdmin(tx store.ReadTxn, accountID string) (bool, error) {
+	var a model.Account
+	ok, err := getJSON(tx, model.PrefixAccount+accountID, &a)
+	return ok && a.Admin, err
+}
+
+// CreateFlowLogInput is the request of CreateFlowLog.
+type CreateFlowLogInput struct {
+	Name, Description         string
+	ResourceType, ResourceID  string
+	TrafficType               string
+	ProjectName, LogStoreName string
+	AggregationInterval       int // minutes; 0 means the default, 10
+	Sinks                     FlowLogSinks
+}
+
+func normalizeResourceType(v string) (string, bool) {
+	for _, t := range []string{model.FlowLogResourceENI, model.FlowLogResourceVSwitch, model.FlowLogResourceVPC} {
+		if strings.EqualFold(v, t) {
+			return t, true
+		}
+	}
+	return "", false
+}
+
+func normalizeTrafficType(v string) (string, bool) {
+	for _, t := range []string{model.FlowLogTrafficAll, model.FlowLogTrafficAllow, model.FlowLogTrafficDrop} {
+		if strings.EqualFold(v, t) {
+			return t, true
+		}
+	}
+	return "", false
+}
+
+// CreateFlowLog creates an active flow log on an ENI, a vSwitch or a VPC of
+// the account.
+func (s *Service) CreateFlowLog(ctx context.Context, accountID string, in CreateFlowLogInput) (model.FlowLog, error) {
+	var out model.FlowLog
+	rt, ok := normalizeResourceType(in.ResourceType)
+	switch {
+	case in.ResourceType == "":
+		return out, errs.MissingParameter("ResourceType")
+	case !ok:
+		return out, errs.InvalidParam("IllegalParam.ResourceType", "The specified ResourceType %q is not valid; use NetworkInterface, VSwitch or VPC.", in.ResourceType)
+	case in.ResourceID == "":
+		return out, errs.MissingParameter("ResourceId")
+	}
+	tt, ok := normalizeTrafficType(in.TrafficType)
+	switch {
+	case in.TrafficType == "":
+		return out, errs.MissingParameter("TrafficType")
+	case !ok:
+		return out, errs.InvalidParam("IllegalParam.TrafficType", "The specified TrafficType %q is not valid; use All, Allow or Drop.", in.TrafficType)
+	}
+	if err := validateSLSName("ProjectName", in.ProjectName); err != nil {
+		return out, err
+	}
+	if err := validateSLSName("LogStoreName", in.LogStoreName); err != nil {
+		return out, err
+	}
+	if err := validateFlowLogText("IllegalParam.FlowLogName", "FlowLogName", in.Name, 128); err != nil {
+		return out, err
+	}
+	if err := validateFlowLogText("IllegalParam.Description", "Description", in.Description, 256); err != nil {
+		return out, err
+	}
+	if in.AggregationInterval == 0 {
+		in.AggregationInterval = DefaultFlowLogInterval
+	}
+	if err := parseAggregationInterval(in.AggregationInterval); err != nil {
+		return out, err
+	}
+	_, err := s.update(ctx, func(tx store.Txn) error {
+		vpcID, err := flowLogResourceVpc(tx, accountID, rt, in.ResourceID)
+		if err != nil {
+			return err
+		}
+		admin, err := isAdmin(tx, accountID)
+		if err != nil {
+			return err
+		}
+		out = model.FlowLog{
+			ID: NewID("fl"), AccountID: accountID, RegionID: s.cfg.Region, Name: in.Name, Description: in.Description,
+			ResourceType: rt, ResourceID: in.ResourceID, VpcID: vpcID, TrafficType: tt,
+			AggregationInterval: in.AggregationInterval, WindowSeconds: s.windowSeconds(in.AggregationInterval),
+			ProjectName: in.ProjectName, LogStoreName: in.LogStoreName, Status: model.FlowLogActive, CreatedAt: s.stamp(),
+		}
+		if err := applySinks(&out, in.Sinks, admin); err != nil {
+			return err
+		}
+		n := 0
+		if err := listJSON(tx, model.PrefixFlowLog, func(f *model.FlowLog) error {
+			if f.AccountID == accountID {
+				n++
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if n >= s.flowLogQuota() {
+			return errs.Quota("QuotaExceeded.FlowLog", "The account already has %d flow logs, the maximum.", n)
+		}
+		return putJSON(tx, model.PrefixFlowLog+out.ID, &out)
+	})
+	return out, err
+}
+
+func (s *Service) flowLogQuota() int {
+	if s.cfg.Quotas.FlowLogsPerAccount > 0 {
+		return s.cfg.Quotas.FlowLogsPerAccount
+	}
+	return DefaultFlowLogsPerAcct
+}
+
+// flowLogResourceVpc checks that the resource exists and belongs to the
+// account, and returns its VPC.
+func flowLogResourceVpc(tx store.ReadTxn, accountID, rt, id string) (string, error) {
+	switch rt {
+	case model.FlowLogResourceENI:
+		e, err := getOwned(tx, model.PrefixENI, "ResourceId", accountID, id, func(v *model.ENI) string { return v.AccountID }, errENINotFound)
+		if err != nil {
+			return "", err
+		}
+		return e.VpcID, nil
+	case model.FlowLogResourceVSwitch:
+		w, err := getVSwitch(tx, accountID, id)
+		if err != nil {
+			return "", err
+		}
+		return w.VpcID, nil
+	default:
+		v, err := getVPC(tx, accountID, id)
+		if err != nil {
+			return "", err
+		}
+		return v.ID, nil
+	}
+}
+
+// FlowLogView is a flow log with its counters.
+type FlowLogView struct {
+	model.FlowLog
+	// SkippedRecords is how many packets or flows capture missed (the
+	// SKIPDATA counter, summed over every agent report).
+	SkippedRecords int64
+}
+
+func flowLogView(tx store.ReadTxn, f *model.FlowLog) (FlowLogView, error) {
+	var st flowLogStats
+	_, err := getJSON(tx, prefixFlowLogStats+f.ID, &st)
+	return FlowLogView{FlowLog: *f, SkippedRecords: st.Skipped}, err
+}
+
+// FlowLogFilter selects flow logs in DescribeFlowLogs; empty fields match all.
+type FlowLogFilter struct {
+	ID, Name, Description, ResourceID, ResourceType, VpcID, TrafficType, Status, ProjectName, LogStoreName string
+}
+
+// DescribeFlowLogs lists the account's flow logs, oldest first.
+func (s *Service) DescribeFlowLogs(ctx context.Context, accountID string, f FlowLogFilter) ([]FlowLogView, error) {
+	var out []FlowLogView
+	err := s.view(ctx, func(tx store.ReadTxn) error {
+		out = nil
+		return listJSON(tx, model.PrefixFlowLog, func(fl *model.FlowLog) error {
+			if fl.AccountID != accountID || (f.ID != "" && fl.ID != f.ID) || (f.Name != "" && fl.Name != f.Name) ||
+				(f.Description != "" && fl.Description != f.Description) || (f.ResourceID != "" && fl.ResourceID != f.ResourceID) ||
+				(f.ResourceType != "" && !strings.EqualFold(fl.ResourceType, f.ResourceType)) || (f.VpcID != "" && fl.VpcID != f.VpcID) ||
+				(f.TrafficType != "" && !strings.EqualFold(fl.TrafficType, f.TrafficType)) || (f.Status != "" && !strings.EqualFold(fl.Status, f.Status)) ||
+				(f.ProjectName != "" && fl.ProjectName != f.ProjectName) || (f.LogStoreName != "" && fl.LogStoreName != f.LogStoreName) {
+				return nil
+			}
+			v, err := flowLogView(tx, fl)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+			return nil
+		})
+	})
+	sortByCreation(out, func(v FlowLogView) (int64, string) { return v.CreatedAt.UnixNano(), v.ID })
+	return out, err
+}
+
+// ModifyFlowLogInput is the request of ModifyFlowLogAttribute; nil fields
+// stay as they are.
+type ModifyFlowLogInput struct {
+	Name, Description   *string
+	AggregationInterval *int
+	Sinks               FlowLogSinks
+}
+
+// ModifyFlowLogAttribute changes a flow log's name, description, window
+// or sinks.
+func (s *Service) ModifyFlowLogAttribute(ctx context.Context, accountID, id string, in ModifyFlowLogInput) error {
+	if id == "" {
+		return errs.MissingParameter(flowLogIDName)
+	}
+	if in.Name != nil {
+		if err := validateFlowLogText("IllegalParam.FlowLogName", "FlowLogName", *in.Name, 128); err != nil {
+			return err
+		}
+	}
+	if in.Description != nil {
+		if err := validateFlowLogText("IllegalParam.Description", "Description", *in.Description, 256); err != nil {
+			return err
+		}
+	}
+	if in.AggregationInterval != nil {
+		if err := parseAggregationInterval(*in.AggregationInterval); err != nil {
+			return err
+		}
+	}
+	_, err := s.update(ctx, func(tx store.Txn) error {
+		fl, err := getFlowLog(tx, accountID, id)
+		if err != nil {
+			return err
+		}
+		if in.Name != nil {
+			fl.Name = *in.Name
+		}
+		if in.Description != nil {
+			fl.Description = *in.Description
+		}
+		if in.AggregationInterval != nil {
+			fl.AggregationInterval = *in.AggregationInterval
+			fl.WindowSeconds = s.windowSeconds(fl.AggregationInterval)
+		}
+		admin, err := isAdmin(tx, accountID)
+		if err != nil {
+			return err
+		}
+		if err := applySinks(fl, in.Sinks, admin); err != nil {
+			return err
+		}
+		return putJSON(tx, model.PrefixFlowLog+fl.ID, fl)
+	})
+	return err
+}
+
+func (s *Service) setFlowLogStatus(ctx context.Context, accountID, id, status string) error {
+	_, err := s.update(ctx, func(tx store.Txn) error {
+		fl, err := getFlowLog(tx, accountID, id)
+		if err != nil || fl.Status == status {
+			return err
+		}
+		fl.Status = status
+		return putJSON(tx, model.PrefixFlowLog+fl.ID, fl)
+	})
+	return err
+}
+
+// ActiveFlowLog starts a flow log (no-op when active).
+func (s *Service) ActiveFlowLog(ctx context.Context, accountID, id string) error {
+	return s.setFlowLogStatus(ctx, accountID, id, model.FlowLogActive)
+}
+
+// DeactiveFlowLog stops a flow log (no-op when inactive); its records stay.
+func (s *Service) DeactiveFlowLog(ctx context.Context, accountID, id string) error {
+	return s.setFlowLogStatus(ctx, accountID, id, model.FlowLogInactive)
+}
+
+// DeleteFlowLog deletes a flow log and its counters; records already
+// stored stay until the retention removes them.
+func (s *Service) DeleteFlowLog(ctx context.Context, accountID, id string) error {
+	_, err := s.update(ctx, func(tx store.Txn) error {
+		fl, err := getFlowLog(tx, accountID, id)
+		if err != nil {
+			return err
+		}
+		return deleteFlowLog(tx, fl.ID)
+	})
+	return err
+}
+
+func deleteFlowLog(tx store.Txn, id string) error {
+	if err := tx.Delete(prefixFlowLogStats + id); err != nil {
+		return err
+	}
+	return tx.Delete(model.PrefixFlowLog + id)
+}
+
+// flowLogsOn returns the flow logs whose resource is one of ids.
+func flowLogsOn(tx store.ReadTxn, ids ...string) ([]*model.FlowLog, error) {
+	var out []*model.FlowLog
+	err := listJSON(tx, model.PrefixFlowLog, func(f *model.FlowLog) error {
+		for _, id := range ids {
+			if f.ResourceID == id {
+				out = append(out, f)
+				break
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// refuseFlowLogsOn is the DependencyViolation of deleting a vSwitch or
+// VPC that a flow log covers.
+func refuseFlowLogsOn(tx store.ReadTxn, kind string, ids ...string) error {
+	fls, err := flowLogsOn(tx, ids...)
+	if err != nil || len(fls) == 0 {
+		return err
+	}
+	return errs.DependencyViolation("%s %s is covered by flow log %s; delete the flow log first.", kind, fls[0].ResourceID, fls[0].ID)
+}
+
+// deleteFlowLogsOn deletes the flow logs whose resource is one of ids.
+func deleteFlowLogsOn(tx store.Txn, ids ...string) error {
+	fls, err := flowLogsOn(tx, ids...)
+	if err != nil {
+		return err
+	}
+	for _, f := range fls {
+		if err := deleteFlowLog(tx, f.ID); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ---------------------------------------------------------------------------
+// Records
+
+// IngestFlowRecords takes a batch an agent reports (admin caller only):
+// records of unknown flow logs are dropped (the flow log was deleted while
+// the window was open); each record gets its flow log's account and VPC
+// (agents are not trusted with tenancy); the flow log's TrafficType is
+// applied again as a safety net; records go to the embedded store, then to
+// the flow log's sinks. Missed counts are added to the flow logs' SKIPDATA
+// counters. A sink failure is logged and does not fail the batch: the
+// records are in the embedded store, and a retry would store them twice.
+func (s *Service) IngestFlowRecords(ctx context.Context, callerID string, b flowlog.Batch) error {
+	if len(b.Records) > maxFlowRecordsPerBatch {
+		return errs.InvalidParameter("Batch", "at most %d records per batch, got %d", maxFlowRecordsPerBatch, len(b.Records))
+	}
+	for id, n := range b.Missed {
+		if n < 0 {
+			return errs.InvalidParameter("Batch", "missed count of %s is negative (%d)", id, n)
+		}
+	}
+	logs := map[string]*model.FlowLog{}
+	filtered := map[string]int64{}
+	err := s.view(ctx, func(tx store.ReadTxn) error {
+		if err := requireAdmin(tx, callerID); err != nil {
+			return err
+		}
+		get := func(id string) error {
+			if _, ok := logs[id]; ok {
+				return nil
+			}
+			fl := new(model.FlowLog)
+			ok, err := getJSON(tx, model.PrefixFlowLog+id, fl)
+			if err != nil || !ok {
+				fl = nil
+			}
+			logs[id] = fl
+			return err
+		}
+		for i := range b.Records {
+			if err := get(b.Records[i].FlowLogID); err != nil {
+				return err
+			}
+		}
+		for id := range b.Missed {
+			if err := get(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for i := range b.Records {
+		r := &b.Records[i]
+		if fl := logs[r.FlowLogID]; fl != nil && !trafficAdmits(fl.TrafficType, r.Action) {
+			filtered[fl.ID]++
+		}
+	}
+	// Counters, when there is something to count (rare: agents filter by
+	// traffic type themselves and miss records only under overload), in
+	// one read-modify-write per flow log. A flow log deleted meanwhile
+	// gets no counter.
+	touched := map[string]bool{}
+	for id, n := range b.Missed {
+		if n > 0 && logs[id] != nil {
+			touched[id] = true
+		}
+	}
+	for id := range filtered {
+		touched[id] = true
+	}
+	if len(touched) > 0 {
+		if _, err := s.update(ctx, func(tx store.Txn) error {
+			for id := range touched {
+				if _, ok, err := tx.Get(model.PrefixFlowLog + id); err != nil {
+					return err
+				} else if !ok {
+					continue
+				}
+				var st flowLogStats
+				if _, err := getJSON(tx, prefixFlowLogStats+id, &st); err != nil {
+					return err
+				}
+				st.Skipped += b.Missed[id]
+				st.Filtered += filtered[id]
+				if err := putJSON(tx, prefixFlowLogStats+id, &st); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+	byLog := map[string][]flowlog.Record{}
+	var all []flowlog.Record
+	for _, r := range b.Records {
+		fl := logs[r.FlowLogID]
+		if fl == nil || !trafficAdmits(fl.TrafficType, r.Action) {
+			continue
+		}
+		r.AccountID, r.VpcID, r.Region = fl.AccountID, fl.VpcID, fl.RegionID
+		if r.Version == 0 {
+			r.Version = flowlog.Version
+		}
+		if r.LogStatus == "" {
+			r.LogStatus = flowlog.StatusOK
+		}
+		all = append(all, r)
+		byLog[fl.ID] = append(byLog[fl.ID], r)
+	}
+	if len(all) == 0 {
+		return nil
+	}
+	if err := s.flowRecords.Append(ctx, all); err != nil {
+		return fmt.Errorf("store flow-log records: %w", err)
+	}
+	for id, recs := range byLog {
+		fl := logs[id]
+		t := sink.Target{FilePath: fl.FileSink, FileFormat: fl.FileFormat, IPFIXCollector: fl.IPFIXCollector}
+		if err := s.flowSinks.Write(t, recs); err != nil {
+			s.log.Warn("flow-log sink", "flow_log", id, "records", len(recs), "err", err)
+		}
+	}
+	return nil
+}
+
+// trafficAdmits reports whether a record with action belongs in a flow
+// log of traffic type tt. Records without an action (NODATA, SKIPDATA)
+// belong everywhere.
+func trafficAdmits(tt, action string) bool {
+	switch {
+	case action == "":
+		return true
+	case tt == model.FlowLogTrafficAllow:
+		return action == flowlog.ActionAccept
+	case tt == model.FlowLogTrafficDrop:
+		return action == flowlog.ActionReject
+	}
+	return true
+}
+
+// FlowRecordQuery selects records in DescribeFlowLogRecords and
+// DescribeFlowLogTopTalkers. Since and Until are Unix seconds (0: open).
+type FlowRecordQuery struct {
+	FlowLogID, ENIID, VpcID string
+	Since, Until            int64
+	Action                  string // ACCEPT | REJECT (case-insensitive)
+	Src, Dst                string // address or CIDR
+	Port                    int
+}
+
+func parseAddrOrPrefix(param, v string) (netip.Prefix, error) {
+	if v == "" {
+		return netip.Prefix{}, nil
+	}
+	if a, err := netip.ParseAddr(v); err == nil {
+		return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+	}
+	p, err := netip.ParsePrefix(v)
+	if err != nil {
+		return p, errs.InvalidParam("IllegalParam."+param, "The specified %s %q is not an IP address or a CIDR block.", param, v)
+	}
+	return p.Masked(), nil
+}
+
+func (q FlowRecordQuery) toSink(accountID string) (sink.Query, error) {
+	out := sink.Query{AccountID: accountID, FlowLogID: q.FlowLogID, ENIID: q.ENIID, VpcID: q.VpcID, Since: q.Since, Until: q.Until, Port: q.Port}
+	switch a := strings.ToUpper(q.Action); a {
+	case "", flowlog.ActionAccept, flowlog.ActionReject:
+		out.Action = a
+	default:
+		return out, errs.InvalidParam("IllegalParam.Action", "The specified Action %q is not valid; use ACCEPT or REJECT.", q.Action)
+	}
+	if q.Port < 0 || q.Port > 65535 {
+		return out, errs.InvalidParam("IllegalParam.Port", "The specified Port %d is not valid; use 1-65535.", q.Port)
+	}
+	if q.Until > 0 && q.Since > q.Until {
+		return out, errs.InvalidParam("IllegalParam.TimeRange", "Since (%d) is after Until (%d).", q.Since, q.Until)
+	}
+	var err error
+	if out.Src, err = parseAddrOrPrefix("SrcAddr", q.Src); err != nil {
+		return out, err
+	}
+	if out.Dst, err = parseAddrOrPrefix("DstAddr", q.Dst); err != nil {
+		return out, err
+	}
+	return out, nil
+}
+
+// checkFlowLogOwned answers InvalidFlowLogId.NotFound for a flow log ID of
+// another account (or none), so queries cannot probe other accounts' IDs.
+func (s *Service) checkFlowLogOwned(ctx context.Context, accountID, id string) error {
+	if id == "" {
+		return nil
+	}
+	return s.view(ctx, func(tx store.ReadTxn) error {
+		_, err := getFlowLog(tx, accountID, id)
+		return err
+	})
+}
+
+// FlowRecordsResult is the answer of DescribeFlowLogRecords.
+type FlowRecordsResult struct {
+	Records []flowlog.Record // oldest first
+	// SkippedRecords is the SKIPDATA counter of the flow logs in scope (the
+	// one of FlowLogId, else all of the account's).
+	SkippedRecords int64
+}
+
+// DescribeFlowLogRecords returns the account's records that match q.
+func (s *Service) DescribeFlowLogRecords(ctx context.Context, accountID string, q FlowRecordQuery) (FlowRecordsResult, error) {
+	var res FlowRecordsResult
+	sq, err := q.toSink(accountID)
+	if err != nil {
+		return res, err
+	}
+	if err := s.checkFlowLogOwned(ctx, accountID, q.FlowLogID); err != nil {
+		return res, err
+	}
+	if res.Records, err = s.flowRecords.Query(ctx, sq); err != nil {
+		return res, fmt.Errorf("query flow-log records: %w", err)
+	}
+	logs, err := s.DescribeFlowLogs(ctx, accountID, FlowLogFilter{ID: q.FlowLogID})
+	for _, l := range logs {
+		res.SkippedRecords += l.SkippedRecords
+	}
+	return res, err
+}
+
+// Top-talker orderings.
+const (
+	TopByBytes   = "bytes"
+	TopByPackets = "packets"
+	TopByFlows   = "flows"
+)
+
+// TopTalker is one source address with its traffic in the query's scope.
+type TopTalker struct {
+	SrcAddr string
+	Bytes   uint64
+	Packets uint64
+	Flows   int64 // records
+}
+
+// DescribeFlowLogTopTalkers ranks the source addresses of the matching
+// records by bytes, packets or flows (records), largest first; with Action
+// REJECT it gives the top rejected sources.
+func (s *Service) DescribeFlowLogTopTalkers(ctx context.Context, accountID string, q FlowRecordQuery, by string, limit int) ([]TopTalker, error) {
+	by = strings.ToLower(by)
+	switch by {
+	case "":
+		by = TopByBytes
+	case TopByBytes, TopByPackets, TopByFlows:
+	default:
+		return nil, errs.InvalidParam("IllegalParam.By", "The specified By %q is not valid; use bytes, packets or flows.", by)
+	}
+	res, err := s.DescribeFlowLogRecords(ctx, accountID, q)
+	if err != nil {
+		return nil, err
+	}
+	agg := map[string]*TopTalker{}
+	for _, r := range res.Records {
+		if r.SrcAddr == "" {
+			continue
+		}
+		t := agg[r.SrcAddr]
+		if t == nil {
+			t = &TopTalker{SrcAddr: r.SrcAddr}
+			agg[r.SrcAddr] = t
+		}
+		t.Bytes += r.Bytes
+		t.Packets += r.Packets
+		t.Flows++
+	}
+	out := make([]TopTalker, 0, len(agg))
+	for _, t := range agg {
+		out = append(out, *t)
+	}
+	key := func(t TopTalker) uint64 {
+		switch by {
+		case TopByPackets:
+			return t.Packets
+		case TopByFlows:
+			return uint64(t.Flows)
+		}
+		return t.Bytes
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if ki, kj := key(out[i]), key(out[j]); ki != kj {
+			return ki > kj
+		}
+		return out[i].SrcAddr < out[j].SrcAddr
+	})
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// ReconcileFlowLogWindows rewrites the WindowSeconds of every flow log for
+// this server's window scale (the app calls it at start: a flow log
+// created under a demo scale must not keep its short window after a
+// restart without it).
+func (s *Service) ReconcileFlowLogWindows(ctx context.Context) error {
+	_, err := s.update(ctx, func(tx store.Txn) error {
+		var stale []*model.FlowLog
+		if err := listJSON(tx, model.PrefixFlowLog, func(f *model.FlowLog) error {
+			if w := s.windowSeconds(f.AggregationInterval); f.WindowSeconds != w {
+				f.WindowSeconds = w
+				stale = append(stale, f)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, f := range stale {
+			if err := putJSON(tx, model.PrefixFlowLog+f.ID, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return err
+}
+
+// CloseFlowLogs closes the flow-log record store and sinks (the app calls
+// it on shutdown).
+func (s *Service) CloseFlowLogs() error {
+	return errors.Join(s.flowSinks.Close(), s.flowRecords.Close())
+}

@@ -1,0 +1,360 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/palisade-project/palisade/internal/errs"
+	"github.com/palisade-project/palisade/internal/flowlog"
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/store"
+	"github.com/palisade-project/palisade/internal/store/memory"
+)
+
+// flowFixture is a service with an admin ("0"), a tenant ("1") and, for
+// the tenant, vpc-1 / vsw-1 / eni-1 and, for the admin, vpc-a / eni-a.
+func flowFixture(t *testing.T, cfg Config) *Service {
+	t.Helper()
+	s := New(memory.New(), cfg)
+	if _, err := s.update(context.Background(), func(tx store.Txn) error {
+		for _, p := range []struct {
+			key string
+			v   any
+		}{
+			{model.PrefixAccount + "0", model.Account{ID: "0", Name: "admin", Admin: true}},
+			{model.PrefixAccount + "1", model.Account{ID: "1", Name: "bob"}},
+			{model.PrefixVPC + "vpc-1", model.VPC{ID: "vpc-1", AccountID: "1"}},
+			{model.PrefixVSwitch + "vsw-1", model.VSwitch{ID: "vsw-1", AccountID: "1", VpcID: "vpc-1"}},
+			{model.PrefixENI + "eni-1", model.ENI{ID: "eni-1", AccountID: "1", VpcID: "vpc-1", VSwitchID: "vsw-1"}},
+			{model.PrefixVPC + "vpc-2", model.VPC{ID: "vpc-2", AccountID: "1"}},
+			{model.PrefixVPC + "vpc-a", model.VPC{ID: "vpc-a", AccountID: "0"}},
+			{model.PrefixENI + "eni-a", model.ENI{ID: "eni-a", AccountID: "0", VpcID: "vpc-a"}},
+		} {
+			if err := putJSON(tx, p.key, p.v); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func flowInput(rt, id, tt string) CreateFlowLogInput {
+	return CreateFlowLogInput{ResourceType: rt, ResourceID: id, TrafficType: tt, ProjectName: "proj", LogStoreName: "store"}
+}
+
+func TestCreateFlowLogValidation(t *testing.T) {
+	s := flowFixture(t, Config{FlowLogWindowScale: 60})
+	ctx := context.Background()
+	ok := flowInput("NetworkInterface", "eni-1", "All")
+	str := func(v string) *string { return &v }
+	tests := []struct {
+		name string
+		acct string
+		edit func(*CreateFlowLogInput)
+		code string
+	}{
+		{"ok", "1", func(*CreateFlowLogInput) {}, ""},
+		{"type case-insensitive", "1", func(in *CreateFlowLogInput) { in.ResourceType = "vswitch"; in.ResourceID = "vsw-1" }, ""},
+		{"no type", "1", func(in *CreateFlowLogInput) { in.ResourceType = "" }, "MissingParameter"},
+		{"bad type", "1", func(in *CreateFlowLogInput) { in.ResourceType = "Instance" }, "IllegalParam.ResourceType"},
+		{"no resource", "1", func(in *CreateFlowLogInput) { in.ResourceID = "" }, "MissingParameter"},
+		{"unknown eni", "1", func(in *CreateFlowLogInput) { in.ResourceID = "eni-x" }, "InvalidEniId.NotFound"},
+		{"other account's eni", "1", func(in *CreateFlowLogInput) { in.ResourceID = "eni-a" }, "InvalidEniId.NotFound"},
+		{"other account's vpc", "1", func(in *CreateFlowLogInput) { in.ResourceType, in.ResourceID = "VPC", "vpc-a" }, "InvalidVpcId.NotFound"},
+		{"vswitch id as vpc", "1", func(in *CreateFlowLogInput) { in.ResourceType = "VPC"; in.ResourceID = "vsw-1" }, "InvalidVpcId.NotFound"},
+		{"no traffic type", "1", func(in *CreateFlowLogInput) { in.TrafficType = "" }, "MissingParameter"},
+		{"bad traffic type", "1", func(in *CreateFlowLogInput) { in.TrafficType = "Reject" }, "IllegalParam.TrafficType"},
+		{"no project", "1", func(in *CreateFlowLogInput) { in.ProjectName = "" }, "MissingParameter"},
+		{"project upper case", "1", func(in *CreateFlowLogInput) { in.ProjectName = "Proj" }, "IllegalParam.ProjectName"},
+		{"project too short", "1", func(in *CreateFlowLogInput) { in.ProjectName = "ab" }, "IllegalParam.ProjectName"},
+		{"logstore too long", "1", func(in *CreateFlowLogInput) { in.LogStoreName = strings.Repeat("a", 64) }, "IllegalParam.LogStoreName"},
+		{"logstore 63", "1", func(in *CreateFlowLogInput) { in.LogStoreName = strings.Repeat("a", 63) }, ""},
+		{"name too long", "1", func(in *CreateFlowLogInput) { in.Name = strings.Repeat("n", 129) }, "IllegalParam.FlowLogName"},
+		{"name url", "1", func(in *CreateFlowLogInput) { in.Name = "http://x" }, "IllegalParam.FlowLogName"},
+		{"description too long", "1", func(in *CreateFlowLogInput) { in.Description = strings.Repeat("d", 257) }, "IllegalParam.Description"},
+		{"interval 2", "1", func(in *CreateFlowLogInput) { in.AggregationInterval = 2 }, "IllegalParam.AggregationInterval"},
+		{"file sink by tenant", "1", func(in *CreateFlowLogInput) { in.Sinks.FileSink = str("/tmp/x.log") }, "Forbidden.FileSink"},
+		{"relative file sink", "0", func(in *CreateFlowLogInput) { in.ResourceID = "eni-a"; in.Sinks.FileSink = str("x.log") }, "IllegalParam.FileSink"},
+		{"file sink dir missing", "0", func(in *CreateFlowLogInput) {
+			in.ResourceID = "eni-a"
+			in.Sinks.FileSink = str("/nonexistent-dir/x.log")
+		}, "IllegalParam.FileSink"},
+		{"bad format", "0", func(in *CreateFlowLogInput) { in.ResourceID = "eni-a"; in.Sinks.FileFormat = str("csv") }, "IllegalParam.FileFormat"},
+		{"ipfix no port", "1", func(in *CreateFlowLogInput) { in.Sinks.IPFIXCollector = str("127.0.0.1") }, "IllegalParam.IpfixCollector"},
+		{"ipfix port 0", "1", func(in *CreateFlowLogInput) { in.Sinks.IPFIXCollector = str("127.0.0.1:0") }, "IllegalParam.IpfixCollector"},
+		{"ipfix ok", "1", func(in *CreateFlowLogInput) { in.Sinks.IPFIXCollector = str("[::1]:4739") }, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			in := ok
+			tc.edit(&in)
+			fl, err := s.CreateFlowLog(ctx, tc.acct, in)
+			if tc.code != "" {
+				if !errs.HasCode(err, tc.code) {
+					t.Fatalf("got %v, want %s", err, tc.code)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fl.Status != model.FlowLogActive || fl.AggregationInterval != 10 || fl.WindowSeconds != 10 || fl.VpcID != "vpc-1" ||
+				!strings.HasPrefix(fl.ID, "fl-") || fl.AccountID != "1" || fl.RegionID != "local" {
+				t.Errorf("created %+v", fl)
+			}
+		})
+	}
+}
+
+func TestFlowLogQuota(t *testing.T) {
+	q := DefaultQuotas()
+	q.FlowLogsPerAccount = 2
+	s := flowFixture(t, Config{Quotas: q})
+	ctx := context.Background()
+	for i := range 3 {
+		_, err := s.CreateFlowLog(ctx, "1", flowInput("VPC", "vpc-1", "All"))
+		if i < 2 && err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 && !errs.HasCode(err, "QuotaExceeded.FlowLog") {
+			t.Fatalf("third flow log: %v", err)
+		}
+	}
+	// The quota is per account.
+	if _, err := s.CreateFlowLog(ctx, "0", flowInput("VPC", "vpc-a", "All")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFlowLogDependencies(t *testing.T) {
+	s := flowFixture(t, Config{})
+	ctx := context.Background()
+	onVsw, err := s.CreateFlowLog(ctx, "1", flowInput("VSwitch", "vsw-1", "All"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	onENI, err := s.CreateFlowLog(ctx, "1", flowInput("NetworkInterface", "eni-1", "All"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A VPC with nothing but a flow log: the flow log is what blocks it.
+	if _, err := s.CreateFlowLog(ctx, "1", flowInput("VPC", "vpc-2", "All")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteVpc(ctx, "1", "vpc-2", false, false); !errs.HasCode(err, "DependencyViolation") || !strings.Contains(err.Error(), "flow log") {
+		t.Errorf("delete VPC with a flow log: %v", err)
+	}
+	if err := s.DeleteVpc(ctx, "1", "vpc-2", true, true); !ErrDryRun(err) {
+		t.Errorf("dry run: %v", err)
+	}
+	if err := s.DeleteVpc(ctx, "1", "vpc-2", true, false); err != nil {
+		t.Errorf("force delete VPC with a flow log: %v", err)
+	}
+	if err := s.DeleteVSwitch(ctx, "1", "vsw-1"); !errs.HasCode(err, "DependencyViolation") || !strings.Contains(err.Error(), "flow log") {
+		t.Errorf("delete covered vSwitch: %v", err)
+	}
+	// Deleting the ENI deletes its flow log, and only that one.
+	if _, err := s.update(ctx, func(tx store.Txn) error {
+		e, err := getENI(tx, "1", "eni-1")
+		if err != nil {
+			return err
+		}
+		return s.deleteENI(tx, e)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	left, _ := s.DescribeFlowLogs(ctx, "1", FlowLogFilter{})
+	if len(left) != 1 || left[0].ID != onVsw.ID {
+		t.Errorf("after ENI deletion: %+v (flow log %s should be gone)", left, onENI.ID)
+	}
+	if err := s.DeleteVpc(ctx, "1", "vpc-1", false, false); !errs.HasCode(err, "DependencyViolation") {
+		t.Errorf("delete VPC: %v", err)
+	}
+	if err := s.DeleteVpc(ctx, "1", "vpc-1", true, false); err != nil {
+		t.Fatalf("force delete VPC: %v", err)
+	}
+	if left, _ := s.DescribeFlowLogs(ctx, "1", FlowLogFilter{}); len(left) != 0 {
+		t.Errorf("force delete left %+v", left)
+	}
+}
+
+func TestIngestFlowRecords(t *testing.T) {
+	s := flowFixture(t, Config{})
+	ctx := context.Background()
+	dir := t.TempDir()
+	file := filepath.Join(dir, "flows.log")
+	allowOnly, err := s.CreateFlowLog(ctx, "1", flowInput("VPC", "vpc-1", "Allow"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := flowInput("NetworkInterface", "eni-a", "All")
+	in.Sinks.FileSink, in.Sinks.FileFormat = &file, new(string)
+	*in.Sinks.FileFormat = "aws-v2"
+	adminLog, err := s.CreateFlowLog(ctx, "0", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := func(fl, action, acct string, bytes uint64) flowlog.Record {
+		return flowlog.Record{FlowLogID: fl, AccountID: acct, VpcID: "vpc-forged", ENIID: "eni-1", SrcAddr: "10.0.0.1", DstAddr: "10.0.0.2",
+			SrcPort: 1234, DstPort: 80, Protocol: 6, Packets: 1, Bytes: bytes, Start: 100, End: 160, Action: action}
+	}
+	batch := flowlog.Batch{
+		Records: []flowlog.Record{
+			r(allowOnly.ID, flowlog.ActionAccept, "0", 10), // account forged: the flow log's wins
+			r(allowOnly.ID, flowlog.ActionReject, "1", 20), // filtered by TrafficType Allow
+			r(adminLog.ID, flowlog.ActionReject, "0", 30),
+			r("fl-deleted", flowlog.ActionAccept, "1", 40), // unknown flow log: dropped
+			{FlowLogID: allowOnly.ID, ENIID: "eni-1", Start: 100, End: 160, LogStatus: flowlog.StatusNoData},
+		},
+		Missed: map[string]int64{allowOnly.ID: 7, "fl-deleted": 3},
+	}
+	if err := s.IngestFlowRecords(ctx, "1", batch); !errs.HasCode(err, "Forbidden.NotAdmin") {
+		t.Fatal("a tenant reported flow records")
+	}
+	if err := s.IngestFlowRecords(ctx, "0", flowlog.Batch{Missed: map[string]int64{allowOnly.ID: -1}}); err == nil {
+		t.Error("negative missed count accepted")
+	}
+	if err := s.IngestFlowRecords(ctx, "0", batch); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.DescribeFlowLogRecords(ctx, "1", FlowRecordQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Records) != 2 || res.Records[0].Bytes != 10 || res.Records[0].AccountID != "1" || res.Records[0].VpcID != "vpc-1" ||
+		res.Records[0].LogStatus != flowlog.StatusOK || res.Records[0].Version != flowlog.Version || res.Records[1].LogStatus != flowlog.StatusNoData {
+		t.Errorf("tenant records: %+v", res.Records)
+	}
+	if res.SkippedRecords != 7 {
+		t.Errorf("SkippedRecords = %d, want 7", res.SkippedRecords)
+	}
+	if v, _ := s.DescribeFlowLogs(ctx, "1", FlowLogFilter{ID: allowOnly.ID}); len(v) != 1 || v[0].SkippedRecords != 7 {
+		t.Errorf("DescribeFlowLogs counter: %+v", v)
+	}
+	adminRes, _ := s.DescribeFlowLogRecords(ctx, "0", FlowRecordQuery{Action: "reject"})
+	if len(adminRes.Records) != 1 || adminRes.Records[0].Bytes != 30 {
+		t.Errorf("admin records: %+v", adminRes.Records)
+	}
+	// Isolation: the tenant cannot name the admin's flow log.
+	if _, err := s.DescribeFlowLogRecords(ctx, "1", FlowRecordQuery{FlowLogID: adminLog.ID}); !errs.HasCode(err, "InvalidFlowLogId.NotFound") {
+		t.Errorf("tenant queries admin's flow log: %v", err)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil || strings.Count(string(b), "\n") != 1 || !strings.HasPrefix(string(b), "2 0 eni-1 10.0.0.1 10.0.0.2 1234 80 6 1 30 100 160 REJECT OK") {
+		t.Errorf("file sink: %q %v", b, err)
+	}
+	top, err := s.DescribeFlowLogTopTalkers(ctx, "1", FlowRecordQuery{}, "flows", 5)
+	if err != nil || len(top) != 1 || top[0].SrcAddr != "10.0.0.1" || top[0].Flows != 1 || top[0].Bytes != 10 {
+		t.Errorf("top talkers: %+v %v", top, err)
+	}
+	if _, err := s.DescribeFlowLogTopTalkers(ctx, "1", FlowRecordQuery{}, "octets", 5); !errs.HasCode(err, "IllegalParam.By") {
+		t.Errorf("bad By: %v", err)
+	}
+	for _, q := range []FlowRecordQuery{{Action: "DROP"}, {Src: "10.0.0.300"}, {Port: 70000}, {Since: 10, Until: 5}} {
+		if _, err := s.DescribeFlowLogRecords(ctx, "1", q); err == nil {
+			t.Errorf("query %+v accepted", q)
+		}
+	}
+}
+
+func TestFlowLogModifyAndStatus(t *testing.T) {
+	s := flowFixture(t, Config{FlowLogWindowScale: 30})
+	ctx := context.Background()
+	fl, err := s.CreateFlowLog(ctx, "1", flowInput("VPC", "vpc-1", "Drop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, one, none := "renamed", 1, IPFIXNone
+	collector := "127.0.0.1:4739"
+	if err := s.ModifyFlowLogAttribute(ctx, "1", fl.ID, ModifyFlowLogInput{Name: &name, AggregationInterval: &one, Sinks: FlowLogSinks{IPFIXCollector: &collector}}); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := s.DescribeFlowLogs(ctx, "1", FlowLogFilter{Name: "renamed"})
+	if len(v) != 1 || v[0].AggregationInterval != 1 || v[0].WindowSeconds != 2 || v[0].IPFIXCollector != collector {
+		t.Fatalf("after modify: %+v", v)
+	}
+	if err := s.ModifyFlowLogAttribute(ctx, "1", fl.ID, ModifyFlowLogInput{Sinks: FlowLogSinks{IPFIXCollector: &none}}); err != nil {
+		t.Fatal(err)
+	}
+	five := 3
+	if err := s.ModifyFlowLogAttribute(ctx, "1", fl.ID, ModifyFlowLogInput{AggregationInterval: &five}); !errs.HasCode(err, "IllegalParam.AggregationInterval") {
+		t.Errorf("interval 3: %v", err)
+	}
+	for i, step := range []struct {
+		fn   func(context.Context, string, string) error
+		want string
+	}{{s.DeactiveFlowLog, "Inactive"}, {s.DeactiveFlowLog, "Inactive"}, {s.ActiveFlowLog, "Active"}, {s.ActiveFlowLog, "Active"}} {
+		if err := step.fn(ctx, "1", fl.ID); err != nil {
+			t.Fatal(err)
+		}
+		v, _ := s.DescribeFlowLogs(ctx, "1", FlowLogFilter{ID: fl.ID})
+		if v[0].Status != step.want || v[0].IPFIXCollector != "" {
+			t.Errorf("step %d: %+v", i, v[0])
+		}
+	}
+	// Agents mirror flow logs.
+	_, recs, err := s.ExportState(ctx, "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, r := range recs {
+		if r.Key == model.PrefixFlowLog+fl.ID {
+			var got model.FlowLog
+			found = json.Unmarshal(r.Value, &got) == nil && got.WindowSeconds == 2
+		}
+		if strings.HasPrefix(r.Key, prefixFlowLogStats) {
+			t.Errorf("counter mirrored to agents: %s", r.Key)
+		}
+	}
+	if !found {
+		t.Error("flow log not in the agents' state")
+	}
+	if err := s.DeleteFlowLog(ctx, "0", fl.ID); !errs.HasCode(err, "InvalidFlowLogId.NotFound") {
+		t.Errorf("admin deletes tenant's flow log by ID: %v", err)
+	}
+	if err := s.DeleteFlowLog(ctx, "1", fl.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ActiveFlowLog(ctx, "1", fl.ID); !errs.HasCode(err, "InvalidFlowLogId.NotFound") {
+		t.Errorf("activate deleted: %v", err)
+	}
+}
+
+func TestReconcileFlowLogWindows(t *testing.T) {
+	st := memory.New()
+	demo := New(st, Config{FlowLogWindowScale: 60})
+	ctx := context.Background()
+	if _, err := demo.update(ctx, func(tx store.Txn) error {
+		if err := putJSON(tx, model.PrefixAccount+"1", model.Account{ID: "1"}); err != nil {
+			return err
+		}
+		return putJSON(tx, model.PrefixVPC+"vpc-1", model.VPC{ID: "vpc-1", AccountID: "1"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	in := flowInput("VPC", "vpc-1", "All")
+	in.AggregationInterval = 5
+	fl, err := demo.CreateFlowLog(ctx, "1", in)
+	if err != nil || fl.WindowSeconds != 5 {
+		t.Fatalf("demo window: %+v %v", fl, err)
+	}
+	prod := New(st, Config{})
+	if err := prod.ReconcileFlowLogWindows(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := prod.DescribeFlowLogs(ctx, "1", FlowLogFilter{}); len(v) != 1 || v[0].WindowSeconds != 300 {
+		t.Errorf("after restart without scale: %+v", v)
+	}
+	rev := st.Revision()
+	if err := prod.ReconcileFlowLogWindows(ctx); err != nil || st.Revision() != rev {
+		t.Errorf("second reconcile wrote: %v", err)
+	}
+}
