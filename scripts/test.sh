@@ -54,6 +54,12 @@ go vet ./...
 echo "--- go test -race"
 go test -race -count=1 -timeout 20m ./...
 
+echo "--- WAF: OWASP CRS regression suite through go-ftw (about a minute)"
+PALISADE_CRS_REGRESSION=1 go test -count=1 -timeout 20m -run '^TestCRSRegression$' ./internal/waf
+
+echo "--- WAF: gotestwaf detection goal at paranoia level 1"
+bash scripts/gotestwaf.sh 1
+
 echo "--- fuzz ($FUZZTIME each)"
 # Every Fuzz target, found in the test files, run briefly.
 grep -rl --include='*_test.go' '^func Fuzz' internal | while read -r file; do

@@ -1,17 +1,20 @@
 package waf
 
 import (
-	"bufio"
+	"bytes"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"io/fs"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path"
+	"path/filepath"
+	"regexp"
 	"slices"
-	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -21,230 +24,183 @@ import (
 	crstests "github.com/corazawaf/coraza-coreruleset/v4/tests"
 	"github.com/corazawaf/coraza/v3"
 	"github.com/corazawaf/coraza/v3/types"
-	"gopkg.in/yaml.v3"
+	ftwconfig "github.com/coreruleset/go-ftw/v2/config"
+	ftwoutput "github.com/coreruleset/go-ftw/v2/output"
+	ftwrunner "github.com/coreruleset/go-ftw/v2/runner"
+	ftwtest "github.com/coreruleset/go-ftw/v2/test"
+	"github.com/rs/zerolog"
 
 	"github.com/palisade-project/palisade/internal/waf/wafrule"
 )
 
-// The OWASP CRS regression tests shipped in coraza-coreruleset (tests/),
-// run through Palisade's proxy (raw HTTP over TCP, Go's HTTP server, the
-// proxy's Coraza integration) with the CRS test settings (paranoia 4,
-// Monitor so that every rule is evaluated). A case passes when every
-// expected rule ID matched and no unexpected one did. Response-phase
-// tests, encoded/raw requests and expected-error cases are out of scope.
+// TestCRSRegression runs the OWASP CRS regression suite shipped in
+// coraza-coreruleset (tests/) with go-ftw, used as a library, against
+// Palisade's WAF proxy listening on loopback in front of a small
+// httpbin-like upstream. The proxy runs the engine Palisade builds
+// (Directives: Palisade's rules and @rx operator included, but none of
+// its CRS exclusions, so that every CRS rule is tested) at paranoia level 4 in Monitor mode with the CRS test
+// settings, so that every rule is evaluated and nothing is blocked, as in
+// the CRS project's own runs. go-ftw checks the rule IDs through the WAF's
+// error log: the engine's error callback writes each matched rule's
+// ModSecurity-style line to a file, and rule 999999 logs go-ftw's
+// X-CRS-Test marker requests.
 //
-// Opt-in (it takes a while): PALISADE_CRS_REGRESSION=1 go test ./internal/waf -run CRSRegression -v
-
-type crsFile struct {
-	RuleID int       `yaml:"rule_id"`
-	Tests  []crsTest `yaml:"tests"`
-}
-
-type crsTest struct {
-	TestID int `yaml:"test_id"`
-	Stages []struct {
-		Input struct {
-			Method              *string           `yaml:"method"`
-			URI                 *string           `yaml:"uri"`
-			Version             *string           `yaml:"version"`
-			Headers             map[string]string `yaml:"headers"`
-			Data                *string           `yaml:"data"`
-			EncodedRequest      string            `yaml:"encoded_request"`
-			AutocompleteHeaders *bool             `yaml:"autocomplete_headers"`
-		} `yaml:"input"`
-		Output struct {
-			Log struct {
-				ExpectIDs   []int `yaml:"expect_ids"`
-				NoExpectIDs []int `yaml:"no_expect_ids"`
-			} `yaml:"log"`
-			ExpectError bool `yaml:"expect_error"`
-		} `yaml:"output"`
-	} `yaml:"stages"`
-}
-
-const crsTestSetup = `SecAction "id:900005,phase:1,nolog,pass,setvar:tx.crs_validate_utf8_encoding=1,setvar:tx.arg_name_length=100,setvar:tx.arg_length=400,setvar:tx.total_arg_length=64000,setvar:tx.max_num_args=255,setvar:tx.max_file_size=64100,setvar:tx.combined_file_sizes=65535"
-`
-
+// Response-phase tests (RESPONSE-95x, 980) are excluded: Palisade's WAF
+// inspects requests only. Every failure must be one of crsKnownFailures
+// (each explained there and in BENCHMARKS.md) and at least 99.5% of the
+// cases run must pass.
+//
+// It takes a few minutes, so it is opt-in (scripts/test.sh sets it):
+//
+//	PALISADE_CRS_REGRESSION=1 go test ./internal/waf -run CRSRegression -v
 func TestCRSRegression(t *testing.T) {
 	if os.Getenv("PALISADE_CRS_REGRESSION") == "" {
-		t.Skip("set PALISADE_CRS_REGRESSION=1 to run the 4,000+ CRS regression cases")
+		t.Skip("set PALISADE_CRS_REGRESSION=1 to run the CRS regression suite (4,500+ cases, a few minutes)")
 	}
-	var mu sync.Mutex
-	matched := map[string][]int{} // X-CRS-Case -> rule IDs
-	prof := Profile{Action: wafrule.Monitor, ParanoiaLevel: 4, BodyLimit: MaxBodyLimit}
-	eng, err := coraza.NewWAF(coraza.NewWAFConfig().WithRootFS(coreruleset.FS).WithDirectives(directives(prof, crsTestSetup)))
+	logPath := filepath.Join(t.TempDir(), "error.log")
+	logFile, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	up := upstream(t)
+	defer logFile.Close()
+	var logMu sync.Mutex
+	prof := Profile{Action: wafrule.Monitor, ParanoiaLevel: 4, BodyLimit: MaxBodyLimit}
+	eng, err := coraza.NewWAF(coraza.NewWAFConfig().
+		WithRootFS(coreruleset.FS).
+		WithDirectives(directives(prof, crsTestSetup, nil)).
+		WithErrorCallback(func(mr types.MatchedRule) {
+			logMu.Lock()
+			defer logMu.Unlock()
+			_, _ = io.WriteString(logFile, strings.ReplaceAll(mr.ErrorLog(), "\n", " ")+"\n")
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := httptest.NewServer(http.HandlerFunc(httpbin))
+	defer up.Close()
 	u, _ := url.Parse(up.URL)
 	px, err := NewProxy(Options{ObjectID: "crs", Upstream: u}, Policy{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Every rule ID that matched, per case: through a wrapping engine that
-	// records the transaction's matched rules.
-	rec := &recordingEngine{WAF: eng, onClose: func(caseID string, ids []int) {
-		mu.Lock()
-		matched[caseID] = ids
-		mu.Unlock()
-	}}
-	px.Publish(&Compiled{objectID: "crs", engine: rec, profile: prof.normalized(), needsBody: true,
+	px.Publish(&Compiled{objectID: "crs", engine: eng, profile: prof.normalized(), needsBody: true,
 		response: BlockResponse{Status: DefaultBlockStatus}})
 	front := httptest.NewServer(px)
 	defer front.Close()
-	addr := strings.TrimPrefix(front.URL, "http://")
+	fu, _ := url.Parse(front.URL)
+	host := fu.Hostname()
+	port, _ := strconv.Atoi(fu.Port())
 
-	type result struct{ pass, fail, skipped, rejected, positive int }
-	var res result
-	var failures []string
+	var tests []*ftwtest.FTWTest
 	err = fs.WalkDir(crstests.FS, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".yaml") || strings.HasPrefix(p, "RESPONSE-") {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".yaml") {
 			return err
 		}
 		b, err := fs.ReadFile(crstests.FS, p)
 		if err != nil {
 			return err
 		}
-		var f crsFile
-		if err := yaml.Unmarshal(b, &f); err != nil {
+		ft, err := ftwtest.GetTestFromYaml(b, path.Base(p))
+		if err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
-		for _, tc := range f.Tests {
-			name := fmt.Sprintf("%d-%d", f.RuleID, tc.TestID)
-			if len(tc.Stages) != 1 {
-				res.skipped++
-				continue
-			}
-			st := tc.Stages[0]
-			if st.Input.EncodedRequest != "" || st.Output.ExpectError || (st.Input.Version != nil && *st.Input.Version != "HTTP/1.1" && *st.Input.Version != "HTTP/1.0") ||
-				(len(st.Output.Log.ExpectIDs) == 0 && len(st.Output.Log.NoExpectIDs) == 0) {
-				res.skipped++
-				continue
-			}
-			status, err := sendRaw(addr, name, st.Input.Method, st.Input.URI, st.Input.Version, st.Input.Headers, st.Input.Data,
-				st.Input.AutocompleteHeaders == nil || *st.Input.AutocompleteHeaders)
-			mu.Lock()
-			ids, ran := matched[name]
-			mu.Unlock()
-			if err != nil || (!ran && status == http.StatusBadRequest) {
-				res.rejected++ // refused by Go's HTTP server before the WAF
-				continue
-			}
-			ok := true
-			for _, id := range st.Output.Log.ExpectIDs {
-				ok = ok && slices.Contains(ids, id)
-			}
-			for _, id := range st.Output.Log.NoExpectIDs {
-				ok = ok && !slices.Contains(ids, id)
-			}
-			if ok {
-				res.pass++
-				if len(st.Output.Log.ExpectIDs) > 0 {
-					res.positive++
-				}
-			} else {
-				res.fail++
-				failures = append(failures, name)
-			}
-		}
+		tests = append(tests, ft)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	total := res.pass + res.fail
-	t.Logf("CRS regression: %d passed (%d of them detections), %d failed (%.1f%% of %d run); %d refused by Go's HTTP server; %d out of scope",
-		res.pass, res.positive, res.fail, 100*float64(res.pass)/float64(max(total, 1)), total, res.rejected, res.skipped)
-	sort.Strings(failures)
-	if len(failures) > 0 {
-		t.Logf("failed: %s", strings.Join(failures[:min(len(failures), 200)], " "))
-	}
-	if res.positive < 3000 || float64(res.pass) < 0.9*float64(total) {
-		t.Errorf("pass rate below 90%%")
-	}
-}
 
-// recordingEngine wraps a Coraza engine; at transaction close it reports
-// the IDs of every matched rule with the request's X-CRS-Case header.
-type recordingEngine struct {
-	coraza.WAF
-	onClose func(caseID string, ids []int)
-}
-
-func (r *recordingEngine) NewTransaction() types.Transaction {
-	return &recordingTx{Transaction: r.WAF.NewTransaction(), e: r}
-}
-
-type recordingTx struct {
-	types.Transaction
-	e      *recordingEngine
-	caseID string
-}
-
-func (t *recordingTx) AddRequestHeader(k, v string) {
-	if http.CanonicalHeaderKey(k) == "X-Crs-Case" {
-		t.caseID = v
+	zerolog.SetGlobalLevel(zerolog.ErrorLevel)
+	rc := ftwconfig.NewRunnerConfiguration(ftwconfig.NewDefaultConfig())
+	rc.LogFilePath = logPath
+	rc.TestOverride.Overrides.DestAddr = &host
+	rc.TestOverride.Overrides.Port = &port
+	rc.Exclude = regexp.MustCompile(`^9(5\d|80)\d{3}-`)
+	if inc := os.Getenv("PALISADE_CRS_INCLUDE"); inc != "" {
+		rc.Include = regexp.MustCompile(inc) // e.g. ^941310- to rerun one rule's cases
 	}
-	t.Transaction.AddRequestHeader(k, v)
-}
-
-func (t *recordingTx) Close() error {
-	var ids []int
-	for _, mr := range t.Transaction.MatchedRules() {
-		ids = append(ids, mr.Rule().ID())
+	rc.ConnectTimeout = 3 * time.Second
+	rc.ReadTimeout = 10 * time.Second
+	rc.ShowOnlyFailed = true
+	var out bytes.Buffer
+	start := time.Now()
+	res, err := ftwrunner.Run(rc, tests, ftwoutput.NewOutput("quiet", &out))
+	if err != nil {
+		t.Fatalf("go-ftw: %v\n%s", err, out.String())
 	}
-	t.e.onClose(t.caseID, ids)
-	return t.Transaction.Close()
-}
-
-func sendRaw(addr, caseID string, method, uri, version *string, headers map[string]string, data *string, autocomplete bool) (int, error) {
-	m, u, v := "GET", "/", "HTTP/1.1"
-	if method != nil {
-		m = *method
-	}
-	if uri != nil {
-		u = *uri
-	}
-	if version != nil {
-		v = *version
-	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s %s\r\n", m, u, v)
-	keys := make([]string, 0, len(headers))
-	for k := range headers {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(&b, "%s: %s\r\n", k, headers[k])
-	}
-	fmt.Fprintf(&b, "X-CRS-Case: %s\r\n", caseID)
-	body := ""
-	if data != nil {
-		body = *data
-	}
-	if autocomplete {
-		b.WriteString("Connection: close\r\n")
-		if body != "" && headers["Content-Length"] == "" {
-			fmt.Fprintf(&b, "Content-Length: %d\r\n", len(body))
+	st := res.Stats
+	run := len(st.Success) + len(st.Failed)
+	rate := 100 * float64(len(st.Success)) / float64(max(run, 1))
+	t.Logf("CRS regression (go-ftw, CRS v4.25.0): %d of %d cases passed (%.2f%%), %d failed, %d skipped (response phase) in %v",
+		len(st.Success), run, rate, len(st.Failed), len(st.Skipped), time.Since(start).Round(time.Second))
+	failed := slices.Sorted(slices.Values(st.Failed))
+	var unknown []string
+	for _, id := range failed {
+		why, ok := crsKnownFailures[id]
+		if !ok {
+			unknown = append(unknown, id)
+			why = "NOT EXPLAINED"
 		}
+		t.Logf("failed %s (rules logged: %v): %s", id, st.TriggeredRules[id], why)
 	}
-	b.WriteString("\r\n")
-	b.WriteString(body)
-	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
-	if err != nil {
-		return 0, err
+	if len(unknown) > 0 {
+		t.Errorf("unexplained CRS regression failures: %s", strings.Join(unknown, " "))
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.WriteString(c, b.String()); err != nil {
-		return 0, err
+	if run < 4000 || rate < 99.5 {
+		t.Errorf("pass rate %.2f%% of %d cases: want at least 99.5%% of 4,000+", rate, run)
 	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		return 0, err
+}
+
+// crsTestSetup is the CRS project's test configuration (crs-setup values
+// its tests assume) plus the marker rule go-ftw needs.
+const crsTestSetup = `SecAction "id:900005,phase:1,nolog,pass,setvar:tx.crs_validate_utf8_encoding=1,setvar:tx.arg_name_length=100,setvar:tx.arg_length=400,setvar:tx.total_arg_length=64000,setvar:tx.max_num_args=255,setvar:tx.max_file_size=64100,setvar:tx.combined_file_sizes=65535"
+SecRule REQUEST_HEADERS:X-CRS-Test "@rx ^.*$" "id:999999,phase:1,pass,log,t:none,msg:'X-CRS-Test %{MATCHED_VAR}'"
+`
+
+// crsKnownFailures are the cases that fail through Palisade's proxy, with
+// the reason (copied to BENCHMARKS.md).
+var crsKnownFailures = map[string]string{
+	// The test expects Apache's own 400; the WAF detects it (Block: 405).
+	"920100-5": "CONNECT to a host without port: Apache answers 400; Go's server accepts it and the WAF matches 920100 (detected, Block answers 405)",
+	"920100-8": "colon in the path: Apache answers 400; Go accepts it and the WAF matches 920610 (detected)",
+	"920270-4": "Host: localhost%00: Apache answers 400; the WAF matches 920270-920274 (detected)",
+	"920274-1": "Host: localhost%1F: Apache answers 400; the WAF matches 920271-920274 (detected)",
+	"920290-1": "empty Host (HTTP/1.1): Apache answers 400; the WAF matches 920290 (detected)",
+	"920610-2": "raw # fragment in the request line: Apache answers 400; the WAF matches 920610 (detected)",
+	// Refused by Go's HTTP server before the WAF: never forwarded.
+	"920280-3": "HTTP/0.9 request line: Go's server answers 505 itself (the test expects Apache's 400); nothing reaches the WAF or the upstream",
+	"920430-3": "HTTP/0.9: Go's server answers 505 itself (the test expects 400); never forwarded",
+	"920430-5": "request line without version: Go's server answers 400 itself, before the WAF, so 920430 is not logged; never forwarded",
+	"920430-8": "HTTP/4.0: Go's server answers 505 itself, before the WAF, so 920430 is not logged; never forwarded",
+	"920430-9": "HTTP/0.8: Go's server answers 505 itself (the test expects 400); never forwarded",
+	// Go cannot tell an empty Host from a missing one in HTTP/1.0.
+	"920290-4": "HTTP/1.0 with an empty Host: Go's server drops the header, so the WAF sees no Host and matches 920280 (missing Host) instead of 920290 (empty Host); still detected",
+	// httpd-specific expectation.
+	"920620-1": "two Content-Type headers: httpd concatenates them, so the test expects no 920620; Go keeps both and the WAF flags them (920620), which is the rule's purpose",
+	// Coraza's multipart parser words its errors differently.
+	"922130-1": "multipart part header with a control character: Coraza's multipart parser rejects the body (rule 200002, blocked) but not with ModSecurity's 'Invalid part header' message the test's match_regex expects",
+	"922130-2": "as 922130-1",
+	"922130-7": "as 922130-1",
+}
+
+// httpbin answers like the httpbin service the CRS tests are written
+// against, for the endpoints they use.
+func httpbin(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	w.Header().Set("Content-Type", "text/plain")
+	switch {
+	case r.URL.Path == "/anything":
+		if r.Header.Get("Content-Type") == "application/x-www-form-urlencoded" {
+			if s, err := url.QueryUnescape(string(body)); err == nil {
+				body = []byte(s)
+			}
+		}
+		_, _ = w.Write(body)
+	case strings.HasPrefix(r.URL.Path, "/base64/"):
+		b, _ := base64.StdEncoding.DecodeString(strings.TrimPrefix(r.URL.Path, "/base64/"))
+		_, _ = w.Write(b)
+	default:
+		_, _ = io.WriteString(w, "Hello!")
 	}
-	resp.Body.Close()
-	return resp.StatusCode, nil
 }

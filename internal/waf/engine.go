@@ -83,12 +83,15 @@ func (c *Cache) Builds() int {
 
 // Directives is the SecLang configuration of a profile: Coraza's
 // recommended base, the CRS setup with the profile's paranoia level and
-// threshold, the CRS rules, then the exclusions. The engine always runs
+// threshold, Palisade's rules (rules.go), the CRS rules, then Palisade's
+// and the profile's exclusions. The engine always runs
 // On: whether a detection blocks is Palisade's decision (Profile.Action).
-func Directives(p Profile) string { return directives(p, "") }
+func Directives(p Profile) string { return directives(p, "", palisadeExclusions()) }
 
-// directives inserts extra (tests' CRS settings) before the CRS rules.
-func directives(p Profile, extra string) string {
+// directives inserts extra (tests' CRS settings) before the CRS rules and
+// removes the CRS rules in exclude (Palisade's exclusions, or none for the
+// CRS regression suite) besides the profile's.
+func directives(p Profile, extra string, exclude []int) string {
 	p = p.normalized()
 	var b strings.Builder
 	b.WriteString("Include @coraza.conf-recommended\n")
@@ -102,12 +105,16 @@ func directives(p Profile, extra string) string {
 	fmt.Fprintf(&b, "SecAction \"id:900000,phase:1,pass,t:none,nolog,setvar:tx.blocking_paranoia_level=%d\"\n", p.ParanoiaLevel)
 	fmt.Fprintf(&b, "SecAction \"id:900110,phase:1,pass,t:none,nolog,setvar:tx.inbound_anomaly_score_threshold=%d,setvar:tx.outbound_anomaly_score_threshold=4\"\n", p.InboundThreshold)
 	b.WriteString(extra)
+	b.WriteString(palisadeRules())
 	b.WriteString("Include @owasp_crs/*.conf\n")
-	if len(p.ExcludeRuleIDs) > 0 {
-		ids := make([]string, len(p.ExcludeRuleIDs))
-		for i, id := range p.ExcludeRuleIDs {
-			ids[i] = strconv.Itoa(id)
-		}
+	var ids []string
+	for _, id := range exclude {
+		ids = append(ids, strconv.Itoa(id))
+	}
+	for _, id := range p.ExcludeRuleIDs {
+		ids = append(ids, strconv.Itoa(id))
+	}
+	if len(ids) > 0 {
 		b.WriteString("SecRuleRemoveById " + strings.Join(ids, " ") + "\n")
 	}
 	for _, t := range p.ExcludeTags {

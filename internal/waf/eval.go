@@ -309,7 +309,10 @@ func (c *Compiled) runCRS(in Input, d *Decision) {
 			tx.AddRequestHeader(k, v)
 		}
 	}
-	if r.Host != "" {
+	// Go's server moves Host out of the header map. HTTP/1.1 requires the
+	// header, so an empty r.Host there means "Host:" was sent empty (CRS
+	// rule 920290); in HTTP/1.0 an empty r.Host means no Host (920280).
+	if r.Host != "" || r.ProtoAtLeast(1, 1) {
 		tx.AddRequestHeader("Host", r.Host)
 		host, _, err := net.SplitHostPort(r.Host)
 		if err != nil {

@@ -59,6 +59,10 @@ type Options struct {
 	// that would exceed it is answered 503 (and logged) rather than
 	// buffered.
 	MaxBuffered int64
+	// BodyReadTimeout bounds reading the inspected part of a request body
+	// (a client trickling it is answered 400 and disconnected); 0 means
+	// DefaultBodyReadTimeout.
+	BodyReadTimeout time.Duration
 }
 
 // DefaultMaxBuffered is the default of Options.MaxBuffered.
@@ -100,6 +104,9 @@ func NewProxy(opts Options, p Policy) (*Proxy, error) {
 	}
 	if opts.MaxBuffered <= 0 {
 		opts.MaxBuffered = DefaultMaxBuffered
+	}
+	if opts.BodyReadTimeout <= 0 {
+		opts.BodyReadTimeout = DefaultBodyReadTimeout
 	}
 	if p.ObjectID == "" {
 		p.ObjectID = opts.ObjectID
@@ -213,11 +220,17 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer px.buffered.Add(-reserve)
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(px.opts.BodyReadTimeout))
 		buf, err := readUpTo(r.Body, limit+1, r.ContentLength)
 		if err != nil {
+			// Malformed, cut or too slow: answer and drop the connection
+			// (the deadline stays, so the server does not wait for more).
+			w.Header().Set("Connection", "close")
 			http.Error(w, "bad request body", http.StatusBadRequest)
 			return
 		}
+		_ = rc.SetReadDeadline(time.Time{})
 		orig := r.Body
 		if len(buf) > limit {
 			tooLarge = true

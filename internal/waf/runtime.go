@@ -226,7 +226,7 @@ func (rt *Runtime) start(oc wafrule.ObjectConfig, pol Policy) (*runningObject, e
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: px, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 120 * time.Second}
+	srv := &http.Server{Handler: px, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout, MaxHeaderBytes: MaxHeaderBytes}
 	ro := &runningObject{cfg: oc, proxy: px, server: srv, addr: ln.Addr(), done: make(chan struct{})}
 	if oc.TLSCert != "" {
 		cert, err := tls.X509KeyPair([]byte(oc.TLSCert), []byte(oc.TLSKey))
