@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/palisade-project/palisade/internal/dataplane"
+	"github.com/palisade-project/palisade/internal/flowlog/capture"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
 	"github.com/palisade-project/palisade/internal/store"
@@ -41,6 +42,14 @@ type Config struct {
 	Topology Topology
 	Firewall Firewall
 	Status   StatusSink
+	// WAF, when set, runs the WAF of the protected objects steered on
+	// this host.
+	WAF WAF
+	// FlowRecords, when set, receives the flow-log records captured on
+	// this host (flowlog.go); FlowLogDir holds the capture checkpoints
+	// (none when empty: a restart then says SKIPDATA for open windows).
+	FlowRecords FlowRecordSink
+	FlowLogDir  string
 	// IfName is the data plane's host-side interface name of an ENI.
 	IfName func(eniID string) string
 	// Resync is the period of the full reconciliation that repairs drift
@@ -62,6 +71,9 @@ type Agent struct {
 	// fwLoaded holds the VPCs whose program this agent has loaded into
 	// their current namespace (only the reconciling goroutine uses it).
 	fwLoaded map[string]bool
+	// captures are the flow-log captures by VPC (flowlog.go; only the
+	// reconciling goroutine uses it).
+	captures map[string]*capture.Capture
 }
 
 // New returns an agent.
@@ -75,7 +87,7 @@ func New(cfg Config) *Agent {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}}
+	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}}
 }
 
 // Applied returns a channel that receives the revision of every completed
@@ -92,6 +104,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("watch store: %w", err)
 	}
+	defer a.stopFlowLogs()
 	if err := a.Reconcile(ctx); err != nil {
 		a.log.Error("reconcile", "err", err)
 	}
@@ -209,6 +222,14 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	if topoErr != nil {
 		errList = append(errList, fmt.Errorf("topology: %w", topoErr))
 	}
+	if a.cfg.WAF != nil {
+		// After the topology: the listeners live in the VPC namespaces.
+		// Until an object's listener is up its steered port drops new
+		// connections (fail closed), so this follows at once.
+		if err := a.cfg.WAF.Apply(ctx, d.WAF); err != nil {
+			errList = append(errList, fmt.Errorf("waf: %w", err))
+		}
+	}
 	for _, v := range d.Host.VPCs {
 		if !fwOK[v.ID] {
 			continue
@@ -220,6 +241,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 			a.log.Info("cut flows the policy now denies", "vpc", v.ID, "flows", n)
 		}
 	}
+	a.syncFlowLogs(d, fwOK)
 	a.report(ctx, d, st, fwOK)
 	select {
 	case <-a.applied:

@@ -11,6 +11,7 @@ import (
 	"slices"
 
 	"github.com/palisade-project/palisade/internal/dataplane"
+	"github.com/palisade-project/palisade/internal/flowlog"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
 	"github.com/palisade-project/palisade/internal/store"
@@ -31,6 +32,11 @@ type Desired struct {
 	ENIs      []model.ENI
 	// EIPs are the ones mapped to local ENIs, for status reporting.
 	EIPs []model.EIP
+	// FlowLogs are, per VPC, the active flow logs with the local ENIs
+	// they cover (flowlog.go).
+	FlowLogs map[string][]flowlog.Log
+	// WAF holds the protected objects steered on this host (waf.go).
+	WAF []WAFObject
 }
 
 // snapshot is everything read from the store in one transaction.
@@ -138,6 +144,9 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 		byVPC[vpc].EIPs = append(byVPC[vpc].EIPs, dataplane.EIP{ID: e.ID, Address: e.Address, ENIID: e.ENIID, PrivateIP: e.PrivateIP})
 		d.EIPs = append(d.EIPs, e)
 	}
+	if d.WAF, err = buildWAF(tx, s, byVPC); err != nil {
+		return nil, err
+	}
 	// Gateways: every vSwitch of a present VPC, so that a vSwitch's gateway
 	// exists before its first ENI arrives.
 	for _, vsw := range s.vswitches {
@@ -198,6 +207,12 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 			}
 		}
 		d.Programs[id] = policy.Compile(d.World, ifaces)
+	}
+	for _, o := range d.WAF {
+		d.Programs[o.VPCID].Transparent = true // filter the WAF's upstream connections
+	}
+	if d.FlowLogs, err = buildFlowLogs(tx, d, ifName); err != nil {
+		return nil, err
 	}
 	return d, nil
 }

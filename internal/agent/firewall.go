@@ -65,11 +65,15 @@ func (f *NftFirewall) guardScript() string {
 	if f.GuardPrefix == "" {
 		return ""
 	}
+	// The output chain does the same for the WAF's upstream connections
+	// (policy.TransparentMark), which the program's output chain marks.
 	return fmt.Sprintf("table inet %[1]s {}\ndelete table inet %[1]s\ntable inet %[1]s {\n\tchain forward {\n"+
 		"\t\ttype filter hook forward priority filter + 10; policy accept;\n"+
 		"\t\tmeta mark & 0x%08[2]x == 0 iifname %[3]q drop\n"+
-		"\t\tmeta mark & 0x%08[2]x == 0 oifname %[3]q drop\n\t}\n}\n",
-		policy.GuardTable, policy.GuardMark, f.GuardPrefix+"*")
+		"\t\tmeta mark & 0x%08[2]x == 0 oifname %[3]q drop\n\t}\n"+
+		"\tchain output {\n\t\ttype filter hook output priority filter + 10; policy accept;\n"+
+		"\t\tmeta mark & 0x%08[4]x != 0 meta mark & 0x%08[2]x == 0 drop\n\t}\n}\n",
+		policy.GuardTable, policy.GuardMark, f.GuardPrefix+"*", policy.TransparentMark)
 }
 
 // Load implements Firewall. It fails with an error wrapping
@@ -118,7 +122,8 @@ func (f *NftFirewall) Load(ctx context.Context, vpcID string, p *policy.Program)
 }
 
 // listing is the kernel's view of the table, and of the guard table when
-// there is one (used to detect drift).
+// there is one (used to detect drift). Stateless (nft -s): the values of
+// counters (the flow-log drop counters) are traffic, not drift.
 func (f *NftFirewall) listing(ctx context.Context, vpcID string) (string, error) {
 	tables := []string{policy.TableName}
 	if f.GuardPrefix != "" {
@@ -126,7 +131,7 @@ func (f *NftFirewall) listing(ctx context.Context, vpcID string) (string, error)
 	}
 	var all strings.Builder
 	for _, table := range tables {
-		cmd := exec.CommandContext(ctx, "nsenter", "--net="+f.nsPath(vpcID), "nft", "list", "table", "inet", table)
+		cmd := exec.CommandContext(ctx, "nsenter", "--net="+f.nsPath(vpcID), "nft", "-s", "list", "table", "inet", table)
 		out, err := cmd.Output()
 		if err != nil {
 			return "", fmt.Errorf("nft list table %s in %s: %w", table, vpcID, err)

@@ -42,9 +42,10 @@ type wafProtectionItem struct {
 	BlockHeaders    map[string]string
 	BlockBody       string
 	BlacklistAction string
-	// Steering is how traffic reaches the WAF: "listener" (clients or DNS
-	// point at the WAF's listener; kernel steering from the instance's
-	// public IP is not wired yet).
+	// Steering is how traffic reaches the WAF: "eip" (connections to Port
+	// of the instance's EIP are steered to the WAF in the kernel by the
+	// instance's agent, transparently; `palisade waf serve` listens on
+	// ListenAddress besides).
 	Steering     string
 	CreationTime string
 }
@@ -98,7 +99,7 @@ func toWafTemplate(t model.WAFTemplate) wafTemplateItem {
 func toWafProtection(p model.WAFProtection) wafProtectionItem {
 	return wafProtectionItem{ProtectionId: p.ID, InstanceId: p.InstanceID, Port: p.Port, Protocol: p.Protocol, UpstreamAddress: p.Upstream,
 		ListenAddress: p.Listen, TemplateId: p.TemplateID, BlockStatus: p.BlockStatus, BlockHeaders: p.BlockHeaders, BlockBody: p.BlockBody,
-		BlacklistAction: p.BlacklistAction, Steering: "listener", CreationTime: rfc3339(p.CreatedAt)}
+		BlacklistAction: p.BlacklistAction, Steering: "eip", CreationTime: rfc3339(p.CreatedAt)}
 }
 
 func toWafRule(r model.WAFRule) wafRuleItem {

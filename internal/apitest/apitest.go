@@ -94,6 +94,10 @@ func WithRoutes(fn func(rt *api.Router, svc *service.Service)) Option {
 	return func(c *config) { c.routes = append(c.routes, fn) }
 }
 
+// WithFlowLogWindowScale divides flow-log capture windows (the server's
+// --flowlog-window-scale): 30 makes a 1-minute window 2 s.
+func WithFlowLogWindowScale(n int) Option { return func(c *config) { c.opts.FlowLogWindowScale = n } }
+
 // WithLogger sets the server's logger (default: warnings and errors go to t.Log).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.opts.Logger = l } }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 
 	"github.com/palisade-project/palisade/internal/agent"
 	"github.com/palisade-project/palisade/internal/dataplane/linux"
@@ -25,14 +26,23 @@ func RunAgent(ctx context.Context, client remote.Caller, zone, tag string, logge
 	if _, err := m.Sync(ctx); err != nil {
 		return err
 	}
+	// The WAF of the steered protected objects; its decisions are not
+	// stored (PutWafLogs takes an object's own account's credentials).
+	hw, _ := newHostWAF(logger, nil)
+	defer hw.Close()
 	ag := agent.New(agent.Config{
 		Store:    m.Store(),
 		Zone:     zone,
 		Topology: linux.New(linux.Config{Tag: tag, Logger: logger}),
 		Firewall: &agent.NftFirewall{GuardPrefix: linux.VethPrefix},
 		Status:   m,
-		IfName:   linux.VethName,
-		Logger:   logger,
+		WAF:      hw,
+		// Flow-log records go to the server; capture checkpoints
+		// survive an agent restart (not a reboot) under /run.
+		FlowRecords: m,
+		FlowLogDir:  filepath.Join("/run/palisade", "flowlog"+tag),
+		IfName:      linux.VethName,
+		Logger:      logger,
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/palisade-project/palisade/internal/agent"
@@ -36,6 +37,9 @@ type Up struct {
 	Agent   *agent.Agent
 	Applier *linux.Applier
 	zone    string
+	// waf serves the protected objects steered on this host (waf.go).
+	waf     *hostWAF
+	wafLogs *wafLogBatcher
 }
 
 // NewUp opens the control plane for the local zone and builds the agent.
@@ -60,17 +64,23 @@ func NewUp(o UpOptions) (*Up, error) {
 		return nil, err
 	}
 	applier := linux.New(linux.Config{Tag: o.Tag, Logger: o.Logger})
+	hw, wafLogs := newHostWAF(o.Logger, storeWAFLogs(a.Service()))
 	ag := agent.New(agent.Config{
 		Store:    a.Service().Store(),
 		Zone:     zone,
 		Topology: applier,
 		Firewall: &agent.NftFirewall{GuardPrefix: linux.VethPrefix},
 		Status:   a.Service(),
-		IfName:   linux.VethName,
-		Resync:   o.Resync,
-		Logger:   o.Logger,
+		WAF:      hw,
+		// Flow-log records go to the service as the admin; capture
+		// checkpoints live in the data directory.
+		FlowRecords: a.FlowRecordReporter(),
+		FlowLogDir:  filepath.Join(a.opts.DataDir, "flowlog"),
+		IfName:      linux.VethName,
+		Resync:      o.Resync,
+		Logger:      o.Logger,
 	})
-	return &Up{App: a, Agent: ag, Applier: applier, zone: zone}, nil
+	return &Up{App: a, Agent: ag, Applier: applier, zone: zone, waf: hw, wafLogs: wafLogs}, nil
 }
 
 func putZone(tx store.Txn, z model.ZoneStatus) error {
@@ -109,7 +119,22 @@ func (u *Up) Run(ctx context.Context) error {
 	agentCtx, stopAgent := context.WithCancel(context.Background())
 	defer stopAgent()
 	agentErr := make(chan error, 1)
-	go func() { agentErr <- u.Agent.Run(agentCtx) }()
+	// The WAF's listeners go with the agent, then its last decisions are
+	// stored (the store is still open).
+	logsCtx, stopLogs := context.WithCancel(context.Background())
+	defer stopLogs()
+	logsDone := make(chan struct{})
+	go func() {
+		defer close(logsDone)
+		u.wafLogs.run(logsCtx)
+	}()
+	go func() {
+		err := u.Agent.Run(agentCtx)
+		u.waf.Close()
+		stopLogs()
+		<-logsDone
+		agentErr <- err
+	}()
 	serveCtx, stopServe := context.WithCancel(context.Background())
 	defer stopServe()
 	serveErr := make(chan error, 1)

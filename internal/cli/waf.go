@@ -32,12 +32,16 @@ rule set (OWASP CRS 4 on Coraza). Each module acts block or monitor; the
 strongest action wins. Blocked requests get 405 unless the object sets
 another status (200-600 except 204/304), headers and body.
 
-"waf protect" records a protected object; "waf serve" is the data plane: it
-listens on each object's port (or --listen address), inspects requests and
-forwards clean ones to the instance with X-Forwarded-For and X-Real-IP. It
-reloads within a second of any change. Traffic reaches the WAF when clients
-(or DNS) use the WAF's address: steering an EIP's traffic to it in the kernel
-is not wired yet.`,
+"waf protect" protects a port of an instance: the agent serving the instance
+(palisade up or palisade agent) steers new connections to that port of the
+instance's EIP through the WAF, transparently (no DNS change), and forwards
+clean requests to the instance from the client's own address, with
+X-Forwarded-For and X-Real-IP; the instance's security groups still decide
+on the client. With --tls-cert/--tls-key the WAF terminates TLS on the port.
+"waf unprotect" restores the direct path. Changes are in force within a
+second, without dropping connections. "waf serve" is a standalone data plane
+besides: it listens on each object's port (or --listen address) for clients
+that use its address.`,
 		Example: `  palisade waf protect --instance i-xxx --port 80
   palisade waf template create --name strict --mode block --paranoia 2
   palisade waf rule add --protection waf-xxx --if 'path prefix /admin && method equals post' --action block

@@ -18,10 +18,10 @@
 //
 // Every EIP has its own edge: a stage that sees each inbound packet for that
 // public address, with the public address still as destination, after the
-// uplink and before the translation. It passes everything today. The
-// internet firewall, anti-DDoS meters, SYN proxy and blackholing, and the
-// redirection of HTTP(S) to the WAF attach there, per EIP, without touching
-// the translation or the security groups behind it.
+// uplink and before the translation. The redirection of HTTP(S) to the WAF
+// attaches there (EIP.WAFPorts); the internet firewall, anti-DDoS meters,
+// SYN proxy and blackholing will too, per EIP, without touching the
+// translation or the security groups behind it.
 package dataplane
 
 import "net/netip"
@@ -52,6 +52,13 @@ type EIP struct {
 	Address   netip.Addr
 	ENIID     string
 	PrivateIP netip.Addr
+	// WAFPorts are the TCP ports of this address steered to the WAF
+	// (protected objects): new connections to them are handed to a
+	// transparent listener in the VPC namespace (linux.ListenTransparent)
+	// instead of being translated to PrivateIP, and are dropped while no
+	// such listener exists (fail closed: a protected port never bypasses
+	// the WAF).
+	WAFPorts []uint16
 }
 
 // ENI is one elastic network interface attached to an instance.

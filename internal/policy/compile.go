@@ -53,6 +53,14 @@ type Program struct {
 	// points, sorted by name. Both empty when no ENI's vSwitch has an ACL.
 	ACLChains     []*ACLChain
 	VSwitchChains []VSwitchChain
+	// FlowLogIfaces are the interfaces of the ENIs an active flow log
+	// covers, sorted: their policy drops are logged (see DenyChain).
+	// Compile leaves it empty; the agent sets it.
+	FlowLogIfaces []string
+	// Transparent adds the chains that filter the WAF's transparent
+	// upstream connections (see TransparentMark). Compile leaves it false;
+	// the agent sets it for VPCs with protected ports.
+	Transparent bool
 }
 
 // Range is an inclusive range of ports or protocol numbers.

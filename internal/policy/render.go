@@ -47,6 +47,87 @@ const (
 	CommitChain = "sg_commit"
 )
 
+// Drop logging for flow logs (issue 6). Every policy drop of the
+// security-group and network-ACL stages goes to a deny chain of its stage
+// and direction (DenyChain) instead of dropping in place. The deny chain
+// drops too, but first, when the dropping ENI or (for ingress stages) the
+// sending ENI is in the set FlowLogIfaces (the interfaces of ENIs covered
+// by an active flow log: an element change turns capture on or off), it
+// hands the packet to NFLOG group FlowLogGroup with the prefix
+// FlowLogPrefix(stage, dir), rate-limited to FlowLogRate packets per
+// second per stage and direction; what the limit keeps from NFLOG is
+// counted in the named counter FlowLogOverCounter, what is logged in
+// FlowLogLoggedCounter (capture compares it with what it received).
+// Verdicts are unchanged: every deny chain ends in drop.
+const (
+	FlowLogIfaces        = "flowlog_ifaces"
+	FlowLogGroup         = 7
+	FlowLogRate          = 20000
+	FlowLogBurst         = 2000
+	FlowLogSnaplen       = 128
+	FlowLogOverCounter   = "flowlog_over"
+	FlowLogLoggedCounter = "flowlog_logged"
+	// Deny stages as they appear in prefixes and chain names.
+	StageSG  = "sg"
+	StageACL = "acl"
+)
+
+// DenyChain is the chain a drop of the stage (StageSG or StageACL) and
+// direction goes to.
+func DenyChain(stage string, dir Direction) string {
+	return "fl_" + stage + "_" + dirShort(dir)
+}
+
+// FlowLogPrefix is the NFLOG prefix of drops of the stage and direction:
+// "palisade <stage> <in|out>".
+func FlowLogPrefix(stage string, dir Direction) string {
+	return "palisade " + stage + " " + dirShort(dir)
+}
+
+func dirShort(dir Direction) string {
+	if dir == Egress {
+		return "out"
+	}
+	return "in"
+}
+
+// renderDeny prints the flow-log counters, the covered-interface set and
+// the deny chains with their logging chains (those of the ACL stage only
+// when there are ACLs).
+func (p *Program) renderDeny(b *strings.Builder) {
+	fmt.Fprintf(b, "\tcounter %s {\n\t}\n\tcounter %s {\n\t}\n", FlowLogOverCounter, FlowLogLoggedCounter)
+	renderSet(b, FlowLogIfaces, "ifname", false, quoted(p.FlowLogIfaces))
+	stages := []string{StageSG}
+	if len(p.VSwitchChains) > 0 {
+		stages = []string{StageACL, StageSG}
+	}
+	for _, stage := range stages {
+		for _, dir := range []Direction{Ingress, Egress} {
+			name := DenyChain(stage, dir)
+			fmt.Fprintf(b, "\tchain %s_log {\n", name)
+			fmt.Fprintf(b, "\t\tlimit rate over %d/second burst %d packets counter name %q drop\n", FlowLogRate, FlowLogBurst, FlowLogOverCounter)
+			fmt.Fprintf(b, "\t\tcounter name %q log prefix %q group %d snaplen %d drop\n", FlowLogLoggedCounter, FlowLogPrefix(stage, dir), FlowLogGroup, FlowLogSnaplen)
+			b.WriteString("\t}\n")
+			fmt.Fprintf(b, "\tchain %s {\n", name)
+			if dir == Ingress {
+				// The receiver's ingress record (REJECT) and the
+				// sender's egress record (its own decision).
+				fmt.Fprintf(b, "\t\toifname @%s goto %s_log\n", FlowLogIfaces, name)
+			}
+			fmt.Fprintf(b, "\t\tiifname @%s goto %s_log\n", FlowLogIfaces, name)
+			b.WriteString("\t\tdrop\n\t}\n")
+		}
+	}
+}
+
+func quoted(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = fmt.Sprintf("%q", s)
+	}
+	return out
+}
+
 // Render prints the program as an nftables script for `nft -f`: one table
 // inet palisade holding member sets, class sets and chains (fallback), flat
 // verdict maps, ENI chains, two interface verdict maps and two forward-hook
@@ -119,6 +200,8 @@ func (p *Program) renderBody(b *strings.Builder) {
 	fmt.Fprintf(b, "\tchain %s {\n\t\ttype filter hook forward priority filter + 2; policy accept;\n", CommitChain)
 	fmt.Fprintf(b, "\t\tct state new ct mark != @%s ct mark set meta nfproto map @%s\n\t}\n", GenSet, GenMap)
 	p.renderACLs(b)
+	p.renderDeny(b)
+	p.renderTransparent(b)
 }
 
 // renderACLs prints the network ACL part: per ACL direction four accept
@@ -156,7 +239,7 @@ func renderACLChain(b *strings.Builder, c *ACLChain) {
 		peer = "daddr"
 	}
 	if c.Missing {
-		fmt.Fprintf(b, "\tchain %s {\n\t\tdrop comment \"unknown network ACL\"\n\t}\n", c.Name)
+		fmt.Fprintf(b, "\tchain %s {\n\t\tgoto %s comment \"unknown network ACL\"\n\t}\n", c.Name, DenyChain(StageACL, c.Dir))
 		return
 	}
 	type aset struct {
@@ -193,7 +276,7 @@ func renderACLChain(b *strings.Builder, c *ACLChain) {
 			fmt.Fprintf(b, "\t\tmeta l4proto != { tcp, udp } %s %s . meta l4proto @%s%s return\n", s.ip, peer, c.Name, s.suffix)
 		}
 	}
-	b.WriteString("\t\tdrop\n\t}\n")
+	fmt.Fprintf(b, "\t\tgoto %s\n\t}\n", DenyChain(StageACL, c.Dir))
 }
 
 func renderVSwitchChain(b *strings.Builder, v VSwitchChain) {
@@ -298,7 +381,7 @@ func renderClass(b *strings.Builder, c *Class, members map[string]MemberSet) {
 	}
 	verdict := "accept"
 	if c.Drop {
-		verdict = "drop"
+		verdict = "goto " + DenyChain(StageSG, c.Dir)
 	}
 	peerDir, localDir := "saddr", "daddr"
 	if c.Dir == Egress {
@@ -373,7 +456,7 @@ func renderENIChain(b *strings.Builder, ch ChainProgram, dir Direction, members 
 	if ch.DefaultAllow {
 		b.WriteString("\t\taccept\n")
 	} else {
-		b.WriteString("\t\tdrop\n")
+		fmt.Fprintf(b, "\t\tgoto %s\n", DenyChain(StageSG, dir))
 	}
 	b.WriteString("\t}\n")
 }
@@ -428,7 +511,7 @@ func renderFlat(b *strings.Builder, f *Flat) {
 				}
 				v := "accept"
 				if e.Drop {
-					v = "drop"
+					v = "goto " + DenyChain(StageSG, f.Dir)
 				}
 				sep := ","
 				if j == len(elems[i])-1 {

@@ -21,6 +21,10 @@ func AgentPrefixes() []string {
 		model.PrefixVPC, model.PrefixVSwitch, model.PrefixSecurityGroup,
 		model.PrefixInstance, model.PrefixENI, model.PrefixMember, model.PrefixNetworkACL, model.PrefixEIP,
 		model.PrefixFlowLog,
+		// WAF protected objects, templates and rules: agents run the WAF
+		// for the steered EIP ports of their instances (TLS keys included:
+		// the agent terminates TLS). Not the WAF logs.
+		model.PrefixWAFProtection, model.PrefixWAFTemplate, model.PrefixWAFRule,
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/store"
+	"github.com/palisade-project/palisade/internal/waf/wafconfig"
 	"github.com/palisade-project/palisade/internal/waf/wafrule"
 )
 
@@ -26,7 +27,7 @@ const (
 	WAFTemplatesPerAccount   = 50
 	WAFRulesPerProtection    = 1000
 	WAFMaxBodyLimit          = 8 << 20
-	WAFDefaultBodyLimit      = 128 << 10
+	WAFDefaultBodyLimit      = wafconfig.DefaultBodyLimit
 	// WAFLogRetention is how many log records an account keeps; older ones
 	// are dropped when new ones arrive.
 	WAFLogRetention = 10000
@@ -681,33 +682,20 @@ func (s *Service) DescribeWafConfig(ctx context.Context, accountID string) ([]wa
 			if p.AccountID != accountID {
 				return nil
 			}
-			oc := wafrule.ObjectConfig{ID: p.ID, Listen: p.Listen, Upstream: p.Upstream, TLSCert: p.TLSCert, TLSKey: p.TLSKey,
-				BlacklistAction: p.BlacklistAction,
-				Response:        wafrule.ResponseConfig{Status: p.BlockStatus, Headers: p.BlockHeaders, Body: p.BlockBody}}
-			if oc.Listen == "" {
-				oc.Listen = ":" + strconv.Itoa(p.Port)
-			}
-			if oc.Upstream == "" {
+			upstream := ""
+			if p.Upstream == "" {
 				inst, err := getInstance(tx, accountID, p.InstanceID)
 				if err == nil {
 					if eni, err := getENI(tx, accountID, inst.PrimaryENIID); err == nil && eni.PrimaryIP.IsValid() {
-						oc.Upstream = net.JoinHostPort(eni.PrimaryIP.String(), strconv.Itoa(p.Port))
+						upstream = wafconfig.Upstream(eni.PrimaryIP.String(), p.Port)
 					}
 				}
 			}
-			t, ok := tpls[p.TemplateID]
-			if !ok {
-				t = model.WAFTemplate{Action: "block", ParanoiaLevel: 1, InboundThreshold: 5, BodyLimit: WAFDefaultBodyLimit, BodyAction: "inspect-partial"}
+			var tpl *model.WAFTemplate
+			if t, ok := tpls[p.TemplateID]; ok {
+				tpl = &t
 			}
-			oc.Profile = wafrule.ProfileConfig{Action: t.Action, ParanoiaLevel: t.ParanoiaLevel, InboundThreshold: t.InboundThreshold,
-				ExcludeRuleIDs: t.ExcludeRuleIDs, ExcludeTags: t.ExcludeTags, BodyLimit: t.BodyLimit, BodyAction: t.BodyAction}
-			rs := rules[p.ID]
-			sortByCreation(rs, func(r model.WAFRule) (int64, string) { return r.CreatedAt.UnixNano(), r.ID })
-			for _, r := range rs {
-				oc.Rules = append(oc.Rules, wafrule.RuleConfig{ID: r.ID, Kind: r.Kind, Conditions: r.Conditions, Action: r.Action,
-					Bypass: r.Bypass, Addresses: r.Addresses, Expires: r.ExpiresAt, By: r.By, Header: r.Header,
-					Interval: r.Interval, Threshold: r.Threshold, BlockFor: r.BlockFor, Status: r.Status})
-			}
+			oc := wafconfig.Object(*p, tpl, rules[p.ID], upstream)
 			out = append(out, oc)
 			return nil
 		})

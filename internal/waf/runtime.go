@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -102,6 +103,15 @@ type Runtime struct {
 	State *State
 	Sink  Sink
 	Log   *slog.Logger
+	// Listen, when set, makes an object's listener instead of
+	// net.Listen("tcp", Listen); Listen is then the hook's to interpret
+	// (a changed Listen still restarts the object). The agents use it for
+	// transparent listeners inside VPC namespaces.
+	Listen func(oc wafrule.ObjectConfig) (net.Listener, error)
+	// Transport, when set, returns the round tripper to an object's
+	// upstream (nil from it: the default pooled transport). Requests'
+	// contexts carry the client's address (ClientAddr).
+	Transport func(oc wafrule.ObjectConfig) http.RoundTripper
 
 	mu      sync.Mutex
 	objects map[string]*runningObject
@@ -218,15 +228,27 @@ func (rt *Runtime) start(oc wafrule.ObjectConfig, pol Policy) (*runningObject, e
 	if err != nil {
 		return nil, err
 	}
-	px, err := NewProxy(Options{ObjectID: oc.ID, Upstream: u, Cache: rt.Cache, State: rt.State, Sink: rt.Sink}, pol)
+	opts := Options{ObjectID: oc.ID, Upstream: u, Cache: rt.Cache, State: rt.State, Sink: rt.Sink}
+	if rt.Transport != nil {
+		opts.Transport = rt.Transport(oc)
+	}
+	px, err := NewProxy(opts, pol)
 	if err != nil {
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", oc.Listen)
+	var ln net.Listener
+	if rt.Listen != nil {
+		ln, err = rt.Listen(oc)
+	} else {
+		ln, err = net.Listen("tcp", oc.Listen)
+	}
 	if err != nil {
 		return nil, err
 	}
-	srv := &http.Server{Handler: px, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout, MaxHeaderBytes: MaxHeaderBytes}
+	srv := &http.Server{Handler: px, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout, MaxHeaderBytes: MaxHeaderBytes,
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			return context.WithValue(ctx, clientAddrKey{}, c.RemoteAddr())
+		}}
 	ro := &runningObject{cfg: oc, proxy: px, server: srv, addr: ln.Addr(), done: make(chan struct{})}
 	if oc.TLSCert != "" {
 		cert, err := tls.X509KeyPair([]byte(oc.TLSCert), []byte(oc.TLSKey))
@@ -247,6 +269,20 @@ func (rt *Runtime) start(oc wafrule.ObjectConfig, pol Policy) (*runningObject, e
 	}()
 	rt.Log.Info("waf protecting", "object", oc.ID, "listen", ln.Addr().String(), "upstream", oc.Upstream, "tls", oc.TLSCert != "")
 	return ro, nil
+}
+
+type clientAddrKey struct{}
+
+// ClientAddr is the address of the client whose request ctx belongs to
+// (the context of a request the runtime serves, and of the upstream
+// request derived from it): a transparent upstream connects from it.
+func ClientAddr(ctx context.Context) (netip.Addr, bool) {
+	a, ok := ctx.Value(clientAddrKey{}).(net.Addr)
+	if !ok {
+		return netip.Addr{}, false
+	}
+	ip, err := clientAddr(a.String())
+	return ip, err == nil
 }
 
 // stopLocked shuts an object's server down, letting requests in flight

@@ -10,8 +10,9 @@
 // "palisade:<tag>") on its loopback device, which cannot be deleted. An
 // Applier creates, changes and deletes only namespaces with its own marker
 // and, inside them, only veths named "pv…"/"eth…"/"uplink", the dummy
-// "pgw", routes with protocol 0x9a, and the nftables tables inet
-// palisade_spoof and inet palisade_nat. In the host's own (root) namespace
+// "pgw", routes with protocol 0x9a, the nftables tables inet
+// palisade_spoof and inet palisade_nat, and for WAF steering the ip rule
+// of SteerMark and routing table 154 (waf.go). In the host's own (root) namespace
 // it touches only the host ends of its uplinks, veths named "pu…" whose
 // alias is its marker, and the routes with protocol 0x9a through them; they
 // vanish with the VPC namespaces, and Cleanup removes any left over.
@@ -339,7 +340,11 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 	// filtered from its first packet; without EIPs, neither.
 	uplinkIdx := 0
 	if len(p.eips) > 0 {
-		err := applyNATTable(int(vref.ns), p.eips)
+		// WAF steering's routing before the rules that mark for it.
+		err := syncSteerRouting(vref, slices.ContainsFunc(p.eips, func(e dataplane.EIP) bool { return len(e.WAFPorts) > 0 }))
+		if err == nil {
+			err = applyNATTable(int(vref.ns), p.eips)
+		}
 		if err == nil && root == nil {
 			err = errors.New("root netns not available")
 		}
@@ -361,6 +366,9 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 			errs = append(errs, err)
 		}
 		if err := applyNATTable(int(vref.ns), nil); err != nil {
+			errs = append(errs, err)
+		}
+		if err := syncSteerRouting(vref, false); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -406,6 +414,9 @@ func (a *Applier) setupVPC(vref *nsRef, p vpcPlan) error {
 		// nf_conntrack is loaded.
 		{Key: "net/netfilter/nf_conntrack_tcp_loose", Value: "0", Optional: true},
 		{Key: "net/netfilter/nf_conntrack_acct", Value: "1", Optional: true},
+		// Flow start times in conntrack dumps (flow logs: a flow first seen
+		// in a dump started before or after the last one).
+		{Key: "net/netfilter/nf_conntrack_timestamp", Value: "1", Optional: true},
 		// Security groups are stateful with a 910 s idle timeout
 		// (SEMANTICS.md Part A): established TCP flows and UDP flows
 		// that have seen replies expire after 910 s without a packet.

@@ -28,11 +28,16 @@ import (
 //	  map snat4 { type ipv4_addr : ipv4_addr }     # private IP -> EIP
 //	  set natted4 { type ipv4_addr }               # private IPs with an EIP
 //	  map edge4 { type ipv4_addr : verdict }       # EIP -> jump edge_<eip>
-//	  chain edge_198_18_0_2 { }                    # one per EIP, empty today
+//	  chain edge_198_18_0_2 {                      # one per EIP
+//	    tcp dport 80 ct state new tproxy ip to 198.18.0.2:80 meta mark set meta mark | 0x00400000 accept  # per WAF port
+//	    tcp dport 80 ct state new drop             # no WAF listener: fail closed
+//	  }
 //	  chain edge { type filter hook prerouting priority mangle; policy accept;
+//	    meta l4proto tcp ct status & dnat == 0 socket transparent 1 meta mark set meta mark | 0x00400000 accept  # with WAF ports only
 //	    iifname "uplink" meta nfproto ipv4 ip daddr vmap @edge4
 //	  }
 //	  chain prerouting { type nat hook prerouting priority dstnat; policy accept;
+//	    meta mark & 0x00400000 == 0x00400000 accept  # with WAF ports only: steered, not translated
 //	    iifname "uplink" meta nfproto ipv4 dnat ip to ip daddr map @dnat4
 //	  }
 //	  chain postrouting { type nat hook postrouting priority srcnat; policy accept;
@@ -45,9 +50,20 @@ import (
 //	    oifname "uplink" ip saddr != @natted4 drop           # only ENIs with an EIP go out
 //	  }
 //	  chain input { type filter hook input priority filter; policy accept;
+//	    meta mark & 0x00400000 == 0x00400000 accept          # with WAF ports only
 //	    iifname "uplink" drop                                # the router itself is not on the internet
 //	  }
 //	}
+//
+// WAF steering (waf.go in this package has the sockets and the policy
+// routing): a new connection to a protected port of an EIP is handed by
+// tproxy to the WAF's transparent listener bound to EIP:port in this
+// namespace, and marked so that the mark's routing table delivers it
+// locally; it is neither translated nor forwarded. The WAF connects on to
+// the instance from the client's own address (a transparent socket, so
+// the security groups see the client, in the output hook), and the
+// instance's answers, addressed to the client, match that socket and are
+// delivered locally by the same mark instead of going out the uplink.
 //
 // The edge chains are the per-EIP attachment point of the public edge
 // (dataplane package doc): a filter chain, so it sees every inbound packet
@@ -67,8 +83,13 @@ const (
 	natPostrouting = "postrouting"
 	natForward     = "forward"
 	natInput       = "input"
-	natVersion     = "palisade-nat-v1"
+	natVersion     = "palisade-nat-v2"
 )
+
+// SteerMark marks, in a VPC namespace, the packets of connections steered
+// to the WAF (to the listener, and the instance's answers to the WAF's
+// upstream connections): a policy-routing rule delivers them locally.
+const SteerMark = 0x00400000
 
 // EdgeChain is the name of the per-EIP chain on the public edge of a VPC
 // namespace (table inet palisade_nat): "edge_" and the address with
@@ -82,7 +103,7 @@ func EdgeChain(eip netip.Addr) string {
 func natFingerprint(eips []dataplane.EIP) string {
 	lines := make([]string, 0, len(eips))
 	for _, e := range eips {
-		lines = append(lines, e.Address.String()+">"+e.PrivateIP.String())
+		lines = append(lines, e.Address.String()+">"+e.PrivateIP.String()+fmt.Sprint(e.WAFPorts))
 	}
 	slices.Sort(lines)
 	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
@@ -109,7 +130,7 @@ func applyNATTable(nsFd int, eips []dataplane.EIP) error {
 		return nil
 	}
 	fp := natFingerprint(eips)
-	if terr == nil && natTableIntact(conn, table, fp) {
+	if terr == nil && natTableIntact(conn, table, fp, eips) {
 		return nil
 	}
 	conn.AddTable(table)
@@ -145,7 +166,7 @@ func applyNATTable(nsFd int, eips []dataplane.EIP) error {
 		c.Policy = &accept
 		conn.AddChain(c)
 	}
-	for _, r := range natRules(table, sets[0].set, sets[1].set, sets[2].set, sets[3].set, fp) {
+	for _, r := range natRules(table, sets[0].set, sets[1].set, sets[2].set, sets[3].set, fp, eips) {
 		conn.AddRule(r)
 	}
 	if err := conn.Flush(); err != nil {
@@ -167,9 +188,9 @@ func natBaseChains(table *nftables.Table) []*nftables.Chain {
 
 // natTableIntact reports whether every chain has its rules and the last
 // forward rule carries the fingerprint of the wanted mappings.
-func natTableIntact(conn *nftables.Conn, table *nftables.Table, fp string) bool {
+func natTableIntact(conn *nftables.Conn, table *nftables.Table, fp string, eips []dataplane.EIP) bool {
 	want := map[string]int{}
-	for _, r := range natRules(table, &nftables.Set{}, &nftables.Set{}, &nftables.Set{}, &nftables.Set{}, fp) {
+	for _, r := range natRules(table, &nftables.Set{}, &nftables.Set{}, &nftables.Set{}, &nftables.Set{}, fp, eips) {
 		want[r.Chain.Name]++
 	}
 	for name, n := range want {
@@ -186,7 +207,7 @@ func natTableIntact(conn *nftables.Conn, table *nftables.Table, fp string) bool 
 	return true
 }
 
-func natRules(table *nftables.Table, dnat, snat, natted, edge *nftables.Set, fp string) []*nftables.Rule {
+func natRules(table *nftables.Table, dnat, snat, natted, edge *nftables.Set, fp string, eips []dataplane.EIP) []*nftables.Rule {
 	chain := func(n string) *nftables.Chain { return &nftables.Chain{Name: n, Table: table} }
 	iif := []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
@@ -214,7 +235,33 @@ func natRules(table *nftables.Table, dnat, snat, natted, edge *nftables.Set, fp 
 	}
 	const ipsSrcNAT, ipsDstNAT = 1 << 4, 1 << 5 // IPS_SRC_NAT, IPS_DST_NAT
 	natMask := uint32(ipsSrcNAT | ipsDstNAT)
-	return []*nftables.Rule{
+	steered := steerMarked()
+	accept := &expr.Verdict{Kind: expr.VerdictAccept}
+	var pre, input, edgeBase []*nftables.Rule
+	var perEIP []*nftables.Rule
+	for _, e := range eips {
+		for _, port := range e.WAFPorts {
+			perEIP = append(perEIP, steerRules(table, chain(EdgeChain(e.Address)), e.Address, port)...)
+		}
+	}
+	if len(perEIP) > 0 {
+		// Flows translated to an instance (the direct path, opened before
+		// the port was protected) are left alone: they end on their own.
+		edgeBase = append(edgeBase, &nftables.Rule{Table: table, Chain: chain(natEdgeChain), Exprs: cat(tcpOnly(), []expr.Any{
+			&expr.Ct{Key: expr.CtKeySTATUS, Register: 1},
+			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+				Mask: binaryutil.NativeEndian.PutUint32(ipsDstNAT), Xor: binaryutil.NativeEndian.PutUint32(0)},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+			&expr.Socket{Key: expr.SocketKeyTransparent, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{1}},
+		}, setSteerMark(), []expr.Any{accept})})
+		pre = append(pre, &nftables.Rule{Table: table, Chain: chain(natPrerouting), Exprs: cat(steered, []expr.Any{accept})})
+		input = append(input, &nftables.Rule{Table: table, Chain: chain(natInput), Exprs: cat(steered, []expr.Any{accept})})
+	}
+	out := append(perEIP, edgeBase...)
+	out = append(out, pre...)
+	out = append(out, input...)
+	return append(out, []*nftables.Rule{
 		{Table: table, Chain: chain(natEdgeChain), Exprs: cat(iif, nfproto(expr.CmpOpEq), []expr.Any{
 			daddr,
 			&expr.Lookup{SourceRegister: 1, DestRegister: 0, IsDestRegSet: true, SetName: edge.Name, SetID: edge.ID},
@@ -247,6 +294,62 @@ func natRules(table *nftables.Table, dnat, snat, natted, edge *nftables.Set, fp 
 				drop,
 			})},
 		{Table: table, Chain: chain(natInput), Exprs: cat(iif, []expr.Any{drop})},
+	}...)
+}
+
+func tcpOnly() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+	}
+}
+
+// steerMarked matches packets carrying SteerMark.
+func steerMarked() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(SteerMark), Xor: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(SteerMark)},
+	}
+}
+
+// setSteerMark ORs SteerMark into the packet mark.
+func setSteerMark() []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(^uint32(SteerMark)), Xor: binaryutil.NativeEndian.PutUint32(SteerMark)},
+		&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1},
+	}
+}
+
+// steerRules hands new TCP connections to eip:port to the WAF's
+// transparent listener bound to exactly eip:port (tproxy), or drops them
+// while there is none (tproxy finds no socket and ends the rule).
+func steerRules(table *nftables.Table, ch *nftables.Chain, eip netip.Addr, port uint16) []*nftables.Rule {
+	a4 := eip.As4()
+	dport := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)},
+		&expr.Ct{Key: expr.CtKeySTATE, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitNEW), Xor: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+	}
+	tproxy := []expr.Any{
+		&expr.Immediate{Register: 1, Data: a4[:]},
+		&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(port)},
+		&expr.TProxy{Family: byte(nftables.TableFamilyIPv4), TableFamily: byte(nftables.TableFamilyINet), RegAddr: 1, RegPort: 2},
+	}
+	var steer, fallback []expr.Any
+	steer = append(append(append(append(steer, dport...), tproxy...), setSteerMark()...), &expr.Verdict{Kind: expr.VerdictAccept})
+	fallback = append(append(fallback, dport...), &expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})
+	return []*nftables.Rule{
+		{Table: table, Chain: ch, Exprs: steer},
+		{Table: table, Chain: ch, Exprs: fallback},
 	}
 }
 

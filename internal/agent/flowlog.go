@@ -1,0 +1,133 @@
+package agent
+
+import (
+	"net/netip"
+	"slices"
+
+	"github.com/palisade-project/palisade/internal/flowlog"
+	"github.com/palisade-project/palisade/internal/flowlog/capture"
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy"
+	"github.com/palisade-project/palisade/internal/store"
+)
+
+// FlowRecordSink receives the flow-log records captured on this host
+// (remote.Mirror for a remote agent, the service for palisade up).
+type FlowRecordSink = capture.Sink
+
+// buildFlowLogs reads the active flow logs and returns, per VPC on the
+// host, each log with the local ENIs it covers (a host captures its own
+// ENIs); it puts the interfaces of covered ENIs into the VPC's program,
+// whose drops of them are then logged (policy.DenyChain).
+func buildFlowLogs(tx store.ReadTxn, d *Desired, ifName func(eniID string) string) (map[string][]flowlog.Log, error) {
+	var fls []model.FlowLog
+	if err := listAll(tx, model.PrefixFlowLog, func(f model.FlowLog) { fls = append(fls, f) }); err != nil {
+		return nil, err
+	}
+	out := map[string][]flowlog.Log{}
+	if len(fls) == 0 {
+		return out, nil
+	}
+	slices.SortFunc(fls, func(a, b model.FlowLog) int { return cmpString(a.ID, b.ID) })
+	ifaces := map[string][]string{}
+	for _, f := range fls {
+		if f.Status != model.FlowLogActive || d.Programs[f.VpcID] == nil {
+			continue
+		}
+		l := flowlog.Log{ID: f.ID, AccountID: f.AccountID, TrafficType: f.TrafficType, WindowSeconds: int64(f.WindowSeconds)}
+		if l.WindowSeconds <= 0 {
+			l.WindowSeconds = int64(f.AggregationInterval) * 60
+		}
+		for _, e := range d.ENIs {
+			if e.VpcID != f.VpcID || !covers(f, e) {
+				continue
+			}
+			l.ENIs = append(l.ENIs, flowlog.ENI{ID: e.ID, VMID: e.InstanceID, VSwitchID: e.VSwitchID, VpcID: e.VpcID})
+			if n := ifName(e.ID); !slices.Contains(ifaces[f.VpcID], n) {
+				ifaces[f.VpcID] = append(ifaces[f.VpcID], n)
+			}
+		}
+		if len(l.ENIs) > 0 {
+			slices.SortFunc(l.ENIs, func(a, b flowlog.ENI) int { return cmpString(a.ID, b.ID) })
+			out[f.VpcID] = append(out[f.VpcID], l)
+		}
+	}
+	for vpc, names := range ifaces {
+		slices.Sort(names)
+		d.Programs[vpc].FlowLogIfaces = names
+	}
+	return out, nil
+}
+
+func covers(f model.FlowLog, e model.ENI) bool {
+	switch f.ResourceType {
+	case model.FlowLogResourceENI:
+		return e.ID == f.ResourceID
+	case model.FlowLogResourceVSwitch:
+		return e.VSwitchID == f.ResourceID
+	case model.FlowLogResourceVPC:
+		return e.VpcID == f.ResourceID
+	}
+	return false
+}
+
+// syncFlowLogs starts, updates and stops the capture of each VPC
+// namespace after the programs are loaded: a VPC has a capture while an
+// active flow log covers one of its local ENIs and its program is in.
+// Starting a capture opens a few sockets; updating one hands it the new
+// view without waiting.
+func (a *Agent) syncFlowLogs(d *Desired, fwOK map[string]bool) {
+	if a.cfg.FlowRecords == nil {
+		return
+	}
+	for vpc, logs := range d.FlowLogs {
+		if !fwOK[vpc] {
+			continue
+		}
+		w, vpcID := d.World, vpc
+		v := capture.View{
+			Logs:  logs,
+			ENIOf: func(addr netip.Addr) string { return w.ENIByAddr(vpcID, addr) },
+			EgressAllowed: func(eniID string, p capture.Packet) bool {
+				pkt := policy.Packet{Src: p.Src, Dst: p.Dst, Proto: p.Proto, SrcPort: p.SrcPort, DstPort: p.DstPort}
+				return policy.EvaluateENI(w, eniID, policy.Egress, pkt).Allow
+			},
+		}
+		if c := a.captures[vpc]; c != nil {
+			c.Update(v)
+			continue
+		}
+		c, err := capture.Start(capture.Config{VpcID: vpc, Sink: a.cfg.FlowRecords, CheckpointDir: a.cfg.FlowLogDir, Logger: a.cfg.Logger}, v)
+		if err != nil {
+			a.log.Warn("start flow-log capture", "vpc", vpc, "err", err)
+			continue
+		}
+		a.captures[vpc] = c
+	}
+	for vpc, c := range a.captures {
+		if len(d.FlowLogs[vpc]) == 0 {
+			c.Update(capture.View{}) // the logs' open windows are emitted
+			c.Stop()
+			delete(a.captures, vpc)
+		}
+	}
+}
+
+// stopFlowLogs stops every capture (the agent stops): open windows are
+// saved in the checkpoints and continue when the agent comes back.
+func (a *Agent) stopFlowLogs() {
+	for vpc, c := range a.captures {
+		c.Stop()
+		delete(a.captures, vpc)
+	}
+}
+
+// FlowLogStats returns the capture counters of a VPC (tests, benchmarks;
+// call it from the goroutine that reconciles, or while the agent is idle).
+func (a *Agent) FlowLogStats(vpcID string) (capture.Stats, bool) {
+	c := a.captures[vpcID]
+	if c == nil {
+		return capture.Stats{}, false
+	}
+	return c.Stats(), true
+}

@@ -1,0 +1,108 @@
+package agent
+
+import (
+	"context"
+	"net/netip"
+	"slices"
+
+	"github.com/palisade-project/palisade/internal/dataplane"
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/store"
+	"github.com/palisade-project/palisade/internal/waf/wafconfig"
+	"github.com/palisade-project/palisade/internal/waf/wafrule"
+)
+
+// WAFObject is a protected object this host serves: its instance runs
+// here and has an EIP, whose port Port is steered to the WAF in the VPC
+// namespace (dataplane.EIP.WAFPorts).
+type WAFObject struct {
+	AccountID string
+	VPCID     string
+	EIP       netip.Addr
+	Port      uint16
+	// Config is the object's WAF configuration; its Upstream is the
+	// instance (the object's own upstream, or the EIP's private address and
+	// Port), its Listen is opaque ("<vpc>/<eip>:<port>": a change restarts
+	// the listener).
+	Config wafrule.ObjectConfig
+}
+
+// WAF runs the WAF for the steered protected objects of the host: a
+// transparent listener in the VPC namespace per object, connecting on to
+// the instance from the client's address. Apply is called after every
+// topology apply with the full set; changed rules take effect for new
+// requests without dropping connections.
+type WAF interface {
+	Apply(ctx context.Context, objs []WAFObject) error
+}
+
+// buildWAF finds the protected objects whose instance has an EIP on this
+// host (byVPC holds the local VPCs with their EIPs), adds their ports to
+// the EIPs' WAFPorts and returns them, sorted by ID. A protected object
+// whose instance has no EIP here is not steered (nothing of it reaches
+// this host from the internet).
+func buildWAF(tx store.ReadTxn, s *snapshot, byVPC map[string]*dataplane.VPC) ([]WAFObject, error) {
+	var prots []model.WAFProtection
+	if err := listAll(tx, model.PrefixWAFProtection, func(p model.WAFProtection) { prots = append(prots, p) }); err != nil {
+		return nil, err
+	}
+	if len(prots) == 0 {
+		return nil, nil
+	}
+	tpls := map[string]model.WAFTemplate{}
+	if err := listAll(tx, model.PrefixWAFTemplate, func(t model.WAFTemplate) { tpls[t.ID] = t }); err != nil {
+		return nil, err
+	}
+	rules := map[string][]model.WAFRule{}
+	if err := listAll(tx, model.PrefixWAFRule, func(r model.WAFRule) { rules[r.ProtectionID] = append(rules[r.ProtectionID], r) }); err != nil {
+		return nil, err
+	}
+	insts := map[string]model.Instance{}
+	for _, i := range s.instances {
+		insts[i.ID] = i
+	}
+	eniInst := map[string]string{} // ENI ID -> instance ID
+	for _, e := range s.enis {
+		eniInst[e.ID] = e.InstanceID
+	}
+	var out []WAFObject
+	for _, p := range prots {
+		inst, ok := insts[p.InstanceID]
+		if !ok || p.Port < 1 || p.Port > 65535 {
+			continue
+		}
+		v := byVPC[inst.VpcID]
+		if v == nil {
+			continue // not on this host
+		}
+		// The EIP of the primary ENI, else of another ENI of the instance.
+		idx := -1
+		for i, e := range v.EIPs {
+			if eniInst[e.ENIID] != inst.ID {
+				continue
+			}
+			if idx < 0 || e.ENIID == inst.PrimaryENIID {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			continue
+		}
+		e := &v.EIPs[idx]
+		port := uint16(p.Port)
+		if !slices.Contains(e.WAFPorts, port) {
+			e.WAFPorts = append(e.WAFPorts, port)
+			slices.Sort(e.WAFPorts)
+		}
+		var tpl *model.WAFTemplate
+		if t, ok := tpls[p.TemplateID]; ok && t.AccountID == p.AccountID {
+			tpl = &t
+		}
+		oc := wafconfig.Object(p, tpl, rules[p.ID], wafconfig.Upstream(e.PrivateIP.String(), p.Port))
+		ap := netip.AddrPortFrom(e.Address, port)
+		oc.Listen = v.ID + "/" + ap.String()
+		out = append(out, WAFObject{AccountID: p.AccountID, VPCID: v.ID, EIP: e.Address, Port: port, Config: oc})
+	}
+	slices.SortFunc(out, func(a, b WAFObject) int { return cmpString(a.Config.ID, b.Config.ID) })
+	return out, nil
+}

@@ -1,0 +1,88 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"net/netip"
+	"slices"
+	"testing"
+
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/store"
+	"github.com/palisade-project/palisade/internal/store/memory"
+)
+
+// TestBuildWAF checks which protected objects a host steers: those of its
+// instances with an EIP, on the EIP of their primary ENI, with the
+// object's template and rules, and the VPC's program filtering the WAF's
+// upstream connections; not those of instances without an EIP or in
+// another zone.
+func TestBuildWAF(t *testing.T) {
+	st := memory.New()
+	t.Cleanup(func() { st.Close() })
+	put := func(tx store.Txn, key string, v any) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.Put(key, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eip := netip.MustParseAddr("198.18.0.9")
+	_, err := st.Update(context.Background(), func(tx store.Txn) error {
+		put(tx, model.PrefixVPC+"vpc-a", model.VPC{ID: "vpc-a", CidrBlock: netip.MustParsePrefix("10.0.0.0/16")})
+		put(tx, model.PrefixVSwitch+"vsw-a", model.VSwitch{ID: "vsw-a", VpcID: "vpc-a", ZoneID: "z1", CidrBlock: netip.MustParsePrefix("10.0.1.0/24")})
+		for _, i := range []struct{ id, zone, ip string }{{"i-web", "z1", "10.0.1.5"}, {"i-noeip", "z1", "10.0.1.6"}, {"i-far", "z2", "10.0.1.7"}} {
+			put(tx, model.PrefixInstance+i.id, model.Instance{ID: i.id, ZoneID: i.zone, VpcID: "vpc-a", VSwitchID: "vsw-a", PrimaryENIID: "eni-" + i.id[2:], Status: model.InstanceRunning})
+			put(tx, model.PrefixENI+"eni-"+i.id[2:], model.ENI{ID: "eni-" + i.id[2:], VpcID: "vpc-a", VSwitchID: "vsw-a", ZoneID: i.zone, InstanceID: i.id,
+				MAC: "02:00:00:00:00:01", PrimaryIP: netip.MustParseAddr(i.ip)})
+		}
+		put(tx, model.PrefixEIP+"eip-1", model.EIP{ID: "eip-1", Address: eip, ENIID: "eni-web", PrivateIP: netip.MustParseAddr("10.0.1.5"), VpcID: "vpc-a", Status: model.EIPInUse})
+		put(tx, model.PrefixWAFTemplate+"wtpl-1", model.WAFTemplate{ID: "wtpl-1", AccountID: "acct", Action: "monitor", ParanoiaLevel: 2, InboundThreshold: 7, BodyLimit: 1024})
+		for _, p := range []model.WAFProtection{
+			{ID: "waf-web", AccountID: "acct", InstanceID: "i-web", Port: 80, TemplateID: "wtpl-1"},
+			{ID: "waf-web443", AccountID: "acct", InstanceID: "i-web", Port: 443},
+			{ID: "waf-noeip", AccountID: "acct", InstanceID: "i-noeip", Port: 80},
+			{ID: "waf-far", AccountID: "acct", InstanceID: "i-far", Port: 80},
+		} {
+			put(tx, model.PrefixWAFProtection+p.ID, p)
+		}
+		put(tx, model.PrefixWAFRule+"wr-1", model.WAFRule{ID: "wr-1", AccountID: "acct", ProtectionID: "waf-web", Kind: "custom", Conditions: "path prefix /admin", Action: "block"})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d *Desired
+	if err := st.View(context.Background(), func(tx store.ReadTxn) error {
+		var err error
+		d, err = Build(tx, "z1", func(id string) string { return "pv" + id })
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, o := range d.WAF {
+		ids = append(ids, o.Config.ID)
+		if o.VPCID != "vpc-a" || o.EIP != eip || o.AccountID != "acct" || o.Config.Upstream != "10.0.1.5:"+map[string]string{"waf-web": "80", "waf-web443": "443"}[o.Config.ID] {
+			t.Errorf("object %s: %+v", o.Config.ID, o)
+		}
+	}
+	if !slices.Equal(ids, []string{"waf-web", "waf-web443"}) {
+		t.Fatalf("steered objects %v, want waf-web and waf-web443", ids)
+	}
+	web := d.WAF[0].Config
+	if web.Listen != "vpc-a/198.18.0.9:80" || web.Profile.Action != "monitor" || web.Profile.ParanoiaLevel != 2 || len(web.Rules) != 1 || web.Rules[0].ID != "wr-1" {
+		t.Errorf("waf-web config: %+v", web)
+	}
+	if d.WAF[1].Config.Profile.Action != "block" || d.WAF[1].Config.Profile.ParanoiaLevel != 1 {
+		t.Errorf("waf-web443 without template: profile %+v, want the default", d.WAF[1].Config.Profile)
+	}
+	if len(d.Host.VPCs) != 1 || len(d.Host.VPCs[0].EIPs) != 1 || !slices.Equal(d.Host.VPCs[0].EIPs[0].WAFPorts, []uint16{80, 443}) {
+		t.Errorf("EIP steering: %+v", d.Host.VPCs)
+	}
+	if !d.Programs["vpc-a"].Transparent {
+		t.Errorf("the program of vpc-a does not filter the WAF's upstream connections")
+	}
+}

@@ -1,0 +1,229 @@
+package app
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/palisade-project/palisade/internal/agent"
+	"github.com/palisade-project/palisade/internal/dataplane/linux"
+	"github.com/palisade-project/palisade/internal/errs"
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/service"
+	"github.com/palisade-project/palisade/internal/waf"
+	"github.com/palisade-project/palisade/internal/waf/wafrule"
+)
+
+// hostWAF runs the WAF inside `palisade up` and `palisade agent` for the
+// protected objects whose instance has an EIP on this host (agent.WAF):
+// each object listens transparently on EIP:port inside its VPC namespace,
+// where the kernel steers the port's new connections (see
+// linux.ListenTransparent), and forwards clean requests to the instance
+// from the client's own address (linux.DialTransparent), one upstream
+// connection per request, so that the instance and its security groups
+// see the client as on the direct path.
+type hostWAF struct {
+	rt  *waf.Runtime
+	log *slog.Logger
+
+	mu      sync.Mutex
+	hash    string            // of the configuration applied last without error
+	account map[string]string // object ID -> account, for the log sink
+}
+
+// newHostWAF returns the WAF of a host. put, when set, stores decision
+// records of an account (PutWafLogs); without it decisions are not kept.
+func newHostWAF(log *slog.Logger, put func(ctx context.Context, accountID string, recs []model.WAFLog) error) (*hostWAF, *wafLogBatcher) {
+	h := &hostWAF{log: log.With("component", "waf"), account: map[string]string{}}
+	var sink waf.Sink
+	var batch *wafLogBatcher
+	if put != nil {
+		batch = &wafLogBatcher{put: put, account: h.accountOf, log: h.log}
+		sink = batch
+	}
+	h.rt = waf.NewRuntime(sink, h.log)
+	h.rt.Listen = listenSteered
+	h.rt.Transport = func(oc wafrule.ObjectConfig) http.RoundTripper {
+		vpcID, _, _ := strings.Cut(oc.Listen, "/")
+		t := waf.NewTransport()
+		// The source address is the client's, so no connection is kept
+		// for another request (which may come from another client). One
+		// connection per request also keeps the upstream leg as fresh as
+		// the security groups: a flow they cut is never reused.
+		t.DisableKeepAlives = true
+		t.DialContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
+			from, ok := waf.ClientAddr(ctx)
+			if !ok {
+				return nil, errors.New("waf: no client address to connect from")
+			}
+			c, err := linux.DialTransparent(ctx, vpcID, from, addr)
+			if err != nil {
+				h.log.Debug("waf upstream connection failed", "object", oc.ID, "err", err)
+			}
+			return c, err
+		}
+		return t
+	}
+	return h, batch
+}
+
+// listenSteered opens the transparent listener of an object whose Listen
+// is "<vpc>/<eip>:<port>" (agent.WAFObject), with "@<netns inode>" added by
+// Apply.
+func listenSteered(oc wafrule.ObjectConfig) (net.Listener, error) {
+	vpcID, ap, ok := strings.Cut(oc.Listen, "/")
+	ap, _, _ = strings.Cut(ap, "@")
+	if !ok {
+		return nil, fmt.Errorf("steered listener %q: want <vpc>/<eip>:<port>", oc.Listen)
+	}
+	addr, err := netip.ParseAddrPort(ap)
+	if err != nil {
+		return nil, fmt.Errorf("steered listener %q: %w", oc.Listen, err)
+	}
+	return linux.ListenTransparent(vpcID, addr)
+}
+
+// storeWAFLogs stores decision records through the service (palisade
+// up). The records of an object deleted meanwhile go with it.
+func storeWAFLogs(svc *service.Service) func(ctx context.Context, accountID string, recs []model.WAFLog) error {
+	return func(ctx context.Context, accountID string, recs []model.WAFLog) error {
+		_, err := svc.PutWafLogs(ctx, accountID, recs)
+		if e, ok := errors.AsType[*errs.Error](err); ok && strings.HasSuffix(e.Code, ".NotFound") {
+			return nil
+		}
+		return err
+	}
+}
+
+func (h *hostWAF) accountOf(objectID string) string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.account[objectID]
+}
+
+// Apply implements agent.WAF: it runs exactly objs, and does nothing when
+// they are what it applied last.
+func (h *hostWAF) Apply(_ context.Context, objs []agent.WAFObject) error {
+	cfgs := make([]wafrule.ObjectConfig, len(objs))
+	account := make(map[string]string, len(objs))
+	for i, o := range objs {
+		cfgs[i] = o.Config
+		// A listener stays in the namespace it was made in: when the VPC
+		// namespace is made anew (deleted by hand, recreated by the
+		// agent), the new inode restarts the object's listener there.
+		var st unix.Stat_t
+		if err := unix.Stat(filepath.Join("/run/netns", o.VPCID), &st); err == nil {
+			cfgs[i].Listen += "@" + strconv.FormatUint(st.Ino, 10)
+		}
+		account[o.Config.ID] = o.AccountID
+	}
+	b, err := json.Marshal(cfgs)
+	if err != nil {
+		return fmt.Errorf("encode waf config: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	hash := hex.EncodeToString(sum[:])
+	h.mu.Lock()
+	h.account = account
+	same := hash == h.hash
+	h.mu.Unlock()
+	if same {
+		return nil
+	}
+	if err := h.rt.Apply(cfgs); err != nil {
+		return err // retried at the next reconciliation
+	}
+	h.mu.Lock()
+	h.hash = hash
+	h.mu.Unlock()
+	return nil
+}
+
+// Close stops every listener (requests in flight finish first).
+func (h *hostWAF) Close() { h.rt.Close() }
+
+// wafLogBatcher collects decisions and stores them per account every
+// second; beyond wafLogQueueMax waiting records new ones are dropped (and
+// counted in a warning).
+type wafLogBatcher struct {
+	put     func(ctx context.Context, accountID string, recs []model.WAFLog) error
+	account func(objectID string) string
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	queue   []model.WAFLog
+	dropped int
+}
+
+const wafLogQueueMax = 20000
+
+// Log implements waf.Sink.
+func (b *wafLogBatcher) Log(r waf.Record) {
+	acct := b.account(r.Object)
+	if acct == "" {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.queue) >= wafLogQueueMax {
+		b.dropped++
+		return
+	}
+	b.queue = append(b.queue, model.WAFLog{Time: r.Time, AccountID: acct, ProtectionID: r.Object, ClientIP: r.ClientIP,
+		Method: r.Method, Host: r.Host, URI: r.URI, Status: r.Status, Module: r.Module, RuleIDs: r.RuleIDs,
+		Action: r.Action, Score: r.Score})
+}
+
+// run flushes every second until ctx ends, then once more.
+func (b *wafLogBatcher) run(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			b.flush(context.Background())
+			return
+		case <-t.C:
+			b.flush(ctx)
+		}
+	}
+}
+
+func (b *wafLogBatcher) flush(ctx context.Context) {
+	b.mu.Lock()
+	q, dropped := b.queue, b.dropped
+	b.queue, b.dropped = nil, 0
+	b.mu.Unlock()
+	if dropped > 0 {
+		b.log.Warn("waf log queue full, records dropped", "dropped", dropped)
+	}
+	// Per object: the records of an object deleted meanwhile are refused
+	// without taking the others along.
+	byObj := map[string][]model.WAFLog{}
+	for _, r := range q {
+		byObj[r.ProtectionID] = append(byObj[r.ProtectionID], r)
+	}
+	for obj, recs := range byObj {
+		for len(recs) > 0 {
+			n := min(len(recs), 1000)
+			if err := b.put(ctx, recs[0].AccountID, recs[:n]); err != nil {
+				b.log.Warn("storing waf logs failed", "object", obj, "records", n, "err", err)
+			}
+			recs = recs[n:]
+		}
+	}
+}

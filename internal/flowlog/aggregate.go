@@ -1,0 +1,436 @@
+package flowlog
+
+import (
+	"cmp"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/palisade-project/palisade/internal/model"
+)
+
+// ENI is what a record says about the ENI it belongs to.
+type ENI struct {
+	ID        string `json:"id"`
+	VMID      string `json:"vm_id"`
+	VSwitchID string `json:"vswitch_id"`
+	VpcID     string `json:"vpc_id"`
+}
+
+// Log is one active flow log as capture sees it: the ENIs it covers now,
+// its traffic filter and its window length.
+type Log struct {
+	ID          string `json:"id"`
+	AccountID   string `json:"account_id"`
+	TrafficType string `json:"traffic_type"` // model.FlowLogTraffic*
+	// WindowSeconds is the capture window; windows are aligned to Unix
+	// time multiples of it.
+	WindowSeconds int64 `json:"window_seconds"`
+	ENIs          []ENI `json:"enis"`
+}
+
+// Observation is traffic seen by capture for one ENI and direction: a
+// conntrack counter delta (ACCEPT) or NFLOG'd packets (REJECT).
+type Observation struct {
+	ENI       string
+	Direction string // DirIn or DirOut
+	Src, Dst  netip.Addr
+	SrcPort   uint16
+	DstPort   uint16
+	Proto     uint8
+	Action    string // ActionAccept or ActionReject
+	Packets   uint64
+	Bytes     uint64
+	// TCPFlags is ORed into the record's flags.
+	TCPFlags int
+	// First and Last bound the packets in time (Unix seconds); both are
+	// clamped into the window. Zero First means the window start, zero
+	// Last the window end.
+	First, Last int64
+}
+
+// recKey identifies a record inside one window of one flow log.
+type recKey struct {
+	ENI, Dir, Action string
+	Src, Dst         netip.Addr
+	SrcPort, DstPort uint16
+	Proto            uint8
+}
+
+// window is one open capture window of one flow log.
+type window struct {
+	start   int64
+	recs    map[recKey]*Record
+	skipped map[string]int64 // ENI -> missed count (SKIPDATA)
+}
+
+type logState struct {
+	Log
+	enis    map[string]ENI
+	windows map[int64]*window // by start
+	// closed is the end of the last window emitted: observations before
+	// it are late (counted as missed in the current window).
+	closed int64
+}
+
+// Aggregator turns observations into records per flow log, ENI,
+// direction, 5-tuple, action and window. It is pure (the caller passes
+// the time) and not safe for concurrent use: capture feeds it from one
+// goroutine.
+type Aggregator struct {
+	logs  map[string]*logState
+	byENI map[string][]*logState
+	// missed accumulates per flow log what was missed since the last Flush.
+	missed map[string]int64
+}
+
+// NewAggregator returns an empty aggregator.
+func NewAggregator() *Aggregator {
+	return &Aggregator{logs: map[string]*logState{}, byENI: map[string][]*logState{}, missed: map[string]int64{}}
+}
+
+func windowStart(t, w int64) int64 {
+	s := t - t%w
+	if t < 0 && t%w != 0 {
+		s -= w
+	}
+	return s
+}
+
+// SetLogs replaces the set of active flow logs at time now. A new log's
+// first window is the one containing now (a partial first window). A log
+// that is gone (or whose window changed) has its open windows, the
+// current partial one included, emitted now: they are returned. ENIs
+// added to a log are covered from then on (records, or NODATA when their
+// window closes).
+func (a *Aggregator) SetLogs(logs []Log, now time.Time) (gone []Record) {
+	keep := map[string]bool{}
+	a.byENI = map[string][]*logState{}
+	for _, l := range logs {
+		if l.WindowSeconds <= 0 {
+			l.WindowSeconds = 600
+		}
+		keep[l.ID] = true
+		s := a.logs[l.ID]
+		if s == nil || s.WindowSeconds != l.WindowSeconds {
+			if s != nil {
+				gone = append(gone, a.emit(s, s.final(now.Unix()))...)
+			}
+			s = &logState{windows: map[int64]*window{}, closed: windowStart(now.Unix(), l.WindowSeconds)}
+			a.logs[l.ID] = s
+		}
+		s.Log = l
+		s.enis = map[string]ENI{}
+		for _, e := range l.ENIs {
+			s.enis[e.ID] = e
+			a.byENI[e.ID] = append(a.byENI[e.ID], s)
+		}
+	}
+	for id, s := range a.logs {
+		if !keep[id] {
+			gone = append(gone, a.emit(s, s.final(now.Unix()))...)
+			delete(a.logs, id)
+		}
+	}
+	sortRecords(gone)
+	return gone
+}
+
+// Covered reports whether some active log covers the ENI.
+func (a *Aggregator) Covered(eniID string) bool { return len(a.byENI[eniID]) > 0 }
+
+func wants(trafficType, action string) bool {
+	switch trafficType {
+	case model.FlowLogTrafficAllow:
+		return action == ActionAccept
+	case model.FlowLogTrafficDrop:
+		return action == ActionReject
+	}
+	return true
+}
+
+func (s *logState) window(start int64) *window {
+	w := s.windows[start]
+	if w == nil {
+		w = &window{start: start, recs: map[recKey]*Record{}, skipped: map[string]int64{}}
+		s.windows[start] = w
+	}
+	return w
+}
+
+// Add records an observation made at time t (it belongs to the window
+// containing t) for every log covering o.ENI whose traffic type wants it.
+func (a *Aggregator) Add(t time.Time, o Observation) {
+	if o.Packets == 0 {
+		return
+	}
+	for _, s := range a.byENI[o.ENI] {
+		if !wants(s.TrafficType, o.Action) {
+			continue
+		}
+		start := windowStart(t.Unix(), s.WindowSeconds)
+		if start < s.closed {
+			// Late: its window is emitted already. Say so in the
+			// current one rather than lose it silently.
+			s.window(windowStart(s.closed, s.WindowSeconds)).skipped[o.ENI] += int64(o.Packets)
+			a.missed[s.ID] += int64(o.Packets)
+			continue
+		}
+		w := s.window(start)
+		end := start + s.WindowSeconds
+		first, last := clamp(o.First, start, end, start), clamp(o.Last, start, end, end)
+		k := recKey{ENI: o.ENI, Dir: o.Direction, Action: o.Action, Src: o.Src, Dst: o.Dst, SrcPort: o.SrcPort, DstPort: o.DstPort, Proto: o.Proto}
+		r := w.recs[k]
+		if r == nil {
+			e := s.enis[o.ENI]
+			r = &Record{
+				Version: Version, FlowLogID: s.ID, AccountID: s.AccountID, ENIID: e.ID, VMID: e.VMID,
+				VSwitchID: e.VSwitchID, VpcID: e.VpcID, SrcAddr: o.Src.String(), SrcPort: int(o.SrcPort),
+				DstAddr: o.Dst.String(), DstPort: int(o.DstPort), Protocol: int(o.Proto), Direction: o.Direction,
+				Start: first, End: last, Action: o.Action, LogStatus: StatusOK,
+			}
+			w.recs[k] = r
+		}
+		r.Packets += o.Packets
+		r.Bytes += o.Bytes
+		r.TCPFlags |= o.TCPFlags
+		r.Start = min(r.Start, first)
+		r.End = max(r.End, last)
+	}
+}
+
+func clamp(v, lo, hi, zero int64) int64 {
+	if v == 0 {
+		return zero
+	}
+	return max(lo, min(v, hi))
+}
+
+// Miss says capture missed n packets or flows (at least one when n is 0)
+// of the ENI at time t: the ENI's window gets a SKIPDATA record and the
+// logs' missed counters grow. An empty eniID means every covered ENI
+// (capture cannot tell whose traffic it missed).
+func (a *Aggregator) Miss(t time.Time, eniID string, n int64, action string) {
+	if n <= 0 {
+		n = 1
+	}
+	var states []*logState
+	if eniID == "" {
+		for _, s := range a.logs {
+			states = append(states, s)
+		}
+	} else {
+		states = a.byENI[eniID]
+	}
+	for _, s := range states {
+		if action != "" && !wants(s.TrafficType, action) {
+			continue
+		}
+		start := max(windowStart(t.Unix(), s.WindowSeconds), s.closed)
+		w := s.window(start)
+		if eniID == "" {
+			for id := range s.enis {
+				w.skipped[id] += n
+			}
+		} else {
+			w.skipped[eniID] += n
+		}
+		a.missed[s.ID] += n
+	}
+}
+
+// MissSpan says capture did not run from from to to (an agent restart):
+// every window of every log that overlaps the span says SKIPDATA for all
+// its covered ENIs (unless it was emitted already), and each log's missed
+// counter grows by one.
+func (a *Aggregator) MissSpan(from, to time.Time) {
+	for _, s := range a.logs {
+		for st := max(windowStart(from.Unix(), s.WindowSeconds), s.closed); st <= to.Unix(); st += s.WindowSeconds {
+			w := s.window(st)
+			for id := range s.enis {
+				w.skipped[id]++
+			}
+		}
+		a.missed[s.ID]++
+	}
+}
+
+// Flush emits the records of every window that ended at or before now,
+// with a NODATA record for each covered ENI that has no record in it and
+// a SKIPDATA record for each ENI whose capture missed something, and
+// returns with them what was missed per log since the last Flush.
+func (a *Aggregator) Flush(now time.Time) Batch {
+	var b Batch
+	for _, s := range a.logs {
+		b.Records = append(b.Records, a.emit(s, now.Unix())...)
+	}
+	sortRecords(b.Records)
+	if len(a.missed) > 0 {
+		b.Missed = a.missed
+		a.missed = map[string]int64{}
+	}
+	return b
+}
+
+// emit closes the windows of s that end at or before upTo, in order from
+// the last one emitted, filling gaps with NODATA windows.
+func (a *Aggregator) emit(s *logState, upTo int64) []Record {
+	var out []Record
+	W := s.WindowSeconds
+	for st := s.closed; st+W <= upTo; st += W {
+		w := s.windows[st]
+		delete(s.windows, st)
+		seen := map[string]bool{}
+		if w != nil {
+			for _, r := range w.recs {
+				out = append(out, *r)
+				seen[r.ENIID] = true
+			}
+			for id := range w.skipped {
+				e, ok := s.enis[id]
+				if !ok {
+					e = ENI{ID: id}
+				}
+				out = append(out, s.marker(e, st, StatusSkipData))
+				seen[id] = true
+			}
+		}
+		for _, e := range s.enis {
+			if !seen[e.ID] {
+				out = append(out, s.marker(e, st, StatusNoData))
+			}
+		}
+		s.closed = st + W
+	}
+	return out
+}
+
+// final is the end of the last window of a log that goes away at now:
+// the window containing now, or a later one holding data.
+func (s *logState) final(now int64) int64 {
+	end := windowStart(now, s.WindowSeconds) + s.WindowSeconds
+	for st := range s.windows {
+		end = max(end, st+s.WindowSeconds)
+	}
+	return end
+}
+
+func (s *logState) marker(e ENI, start int64, status string) Record {
+	return Record{
+		Version: Version, FlowLogID: s.ID, AccountID: s.AccountID, ENIID: e.ID, VMID: e.VMID,
+		VSwitchID: e.VSwitchID, VpcID: e.VpcID, Start: start, End: start + s.WindowSeconds, LogStatus: status,
+	}
+}
+
+// sortRecords orders records deterministically: log, window, ENI,
+// status, direction, action, addresses, ports, protocol.
+func sortRecords(rs []Record) {
+	slices.SortFunc(rs, func(x, y Record) int {
+		// Short-circuit (cmp.Or would evaluate every comparison).
+		if c := cmp.Compare(x.FlowLogID, y.FlowLogID); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.Start, y.Start); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.ENIID, y.ENIID); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.LogStatus, y.LogStatus); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.Direction, y.Direction); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.Action, y.Action); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.SrcAddr, y.SrcAddr); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.DstAddr, y.DstAddr); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.SrcPort, y.SrcPort); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(x.DstPort, y.DstPort); c != 0 {
+			return c
+		}
+		return cmp.Compare(x.Protocol, y.Protocol)
+	})
+}
+
+// AggState is the aggregator's open state, for a checkpoint: the logs'
+// open windows with their records so far.
+type AggState struct {
+	Logs []LogCheckpoint `json:"logs"`
+}
+
+// LogCheckpoint is one log's open state.
+type LogCheckpoint struct {
+	ID            string             `json:"id"`
+	WindowSeconds int64              `json:"window_seconds"`
+	Closed        int64              `json:"closed"`
+	Records       []Record           `json:"records,omitempty"`
+	Skipped       map[int64][]string `json:"skipped,omitempty"`
+	Missed        int64              `json:"missed,omitempty"`
+}
+
+// State returns the open state (for a checkpoint).
+func (a *Aggregator) State() AggState {
+	var st AggState
+	for _, s := range a.logs {
+		lc := LogCheckpoint{ID: s.ID, WindowSeconds: s.WindowSeconds, Closed: s.closed, Missed: a.missed[s.ID]}
+		for start, w := range s.windows {
+			for _, r := range w.recs {
+				lc.Records = append(lc.Records, *r)
+			}
+			for id := range w.skipped {
+				if lc.Skipped == nil {
+					lc.Skipped = map[int64][]string{}
+				}
+				lc.Skipped[start] = append(lc.Skipped[start], id)
+			}
+		}
+		sortRecords(lc.Records)
+		st.Logs = append(st.Logs, lc)
+	}
+	slices.SortFunc(st.Logs, func(x, y LogCheckpoint) int { return cmp.Compare(x.ID, y.ID) })
+	return st
+}
+
+// Restore loads a checkpoint into an aggregator whose logs are set
+// (SetLogs): the open windows of logs that are still active with the same
+// window continue; what was emitted before (Closed) is not emitted again.
+func (a *Aggregator) Restore(st AggState) {
+	for _, lc := range st.Logs {
+		s := a.logs[lc.ID]
+		if s == nil || s.WindowSeconds != lc.WindowSeconds {
+			continue
+		}
+		s.closed = lc.Closed
+		for _, r := range lc.Records {
+			start := windowStart(r.Start, s.WindowSeconds)
+			if start < s.closed {
+				continue
+			}
+			src, _ := netip.ParseAddr(r.SrcAddr)
+			dst, _ := netip.ParseAddr(r.DstAddr)
+			k := recKey{ENI: r.ENIID, Dir: r.Direction, Action: r.Action, Src: src, Dst: dst, SrcPort: uint16(r.SrcPort), DstPort: uint16(r.DstPort), Proto: uint8(r.Protocol)}
+			r := r
+			s.window(start).recs[k] = &r
+		}
+		for start, ids := range lc.Skipped {
+			if start < s.closed {
+				continue
+			}
+			for _, id := range ids {
+				s.window(start).skipped[id]++
+			}
+		}
+		if lc.Missed > 0 {
+			a.missed[lc.ID] += lc.Missed
+		}
+	}
+}

@@ -1,0 +1,643 @@
+package capture
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	nflog "github.com/florianl/go-nflog/v2"
+	"github.com/mdlayher/netlink"
+
+	"github.com/palisade-project/palisade/internal/flowlog"
+	"github.com/palisade-project/palisade/internal/policy"
+)
+
+// Sink receives the records of closed windows.
+type Sink interface {
+	ReportFlowRecords(ctx context.Context, b flowlog.Batch) error
+}
+
+// View is what capture needs to know of the VPC, from the agent's desired
+// state: the active flow logs with the ENIs they cover, the ENI of each
+// address of the VPC, and optionally the sender-side egress verdict (see
+// Tracker.EgressAllowed).
+type View struct {
+	Logs          []flowlog.Log
+	ENIOf         func(netip.Addr) string
+	EgressAllowed func(eniID string, p Packet) bool
+}
+
+// Config configures the capture of one VPC namespace.
+type Config struct {
+	VpcID string
+	// NetnsPath is the VPC namespace (/run/netns/<vpc-id>).
+	NetnsPath string
+	Sink      Sink
+	// CheckpointDir, when set, holds a checkpoint per VPC written at every
+	// window boundary and on Stop, so that a restarted capture neither
+	// repeats nor silently loses records.
+	CheckpointDir string
+	// GapTolerance: a restart whose checkpoint is older than this may have
+	// missed flows that began and ended meanwhile, and says SKIPDATA
+	// (default 10 s, the shortest conntrack timeout of a closed flow).
+	GapTolerance time.Duration
+	Logger       *slog.Logger
+}
+
+// Capture is the running capture of one VPC namespace.
+type Capture struct {
+	cfg    Config
+	log    *slog.Logger
+	views  chan View
+	cancel context.CancelFunc
+	done   chan struct{}
+	// received counts NFLOG messages (the hook's goroutine adds).
+	received atomic.Uint64
+	// dropped counts NFLOG messages the hook could not hand over.
+	dropped atomic.Uint64
+	packets chan Packet
+	// Stats for tests and benchmarks.
+	stats atomic.Pointer[Stats]
+}
+
+// Stats are a capture's counters since it started.
+type Stats struct {
+	Flows    int   // tracked conntrack entries
+	Logged   int64 // NFLOG messages received
+	Missed   int64 // what was reported missed (SKIPDATA)
+	Reported int   // records reported
+	Windows  int   // window boundaries handled
+}
+
+// checkpoint is what a capture saves per VPC.
+type checkpoint struct {
+	Time time.Time        `json:"time"`
+	Agg  flowlog.AggState `json:"agg"`
+	// The flows' baselines follow the header, one JSON value each
+	// (streamed: a checkpoint of 100,000 flows needs no buffer of them).
+	Flows   []flowBase      `json:"-"`
+	Pending []flowlog.Batch `json:"pending,omitempty"`
+	Logged  uint64          `json:"logged"`
+	Over    uint64          `json:"over"`
+}
+
+type flowBase struct {
+	K FlowKey `json:"k"`
+	C Counts  `json:"c"`
+}
+
+// Start starts capturing in the VPC namespace with the first view.
+func Start(cfg Config, v View) (*Capture, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.GapTolerance == 0 {
+		cfg.GapTolerance = 10 * time.Second
+	}
+	if cfg.NetnsPath == "" {
+		cfg.NetnsPath = filepath.Join("/run/netns", cfg.VpcID)
+	}
+	// Accounting and flow timestamps (the data plane sets both when it
+	// creates the namespace; a namespace of an older agent may lack the
+	// timestamps).
+	if out, err := exec.Command("nsenter", "--net="+cfg.NetnsPath, "sysctl", "-q", "-w",
+		"net.netfilter.nf_conntrack_acct=1", "net.netfilter.nf_conntrack_timestamp=1").CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("conntrack accounting in %s: %w: %s", cfg.VpcID, err, bytes.TrimSpace(out))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	c := &Capture{cfg: cfg, log: cfg.Logger.With("component", "flowlog", "vpc", cfg.VpcID), views: make(chan View, 1),
+		cancel: cancel, done: make(chan struct{}), packets: make(chan Packet, 16384)}
+	c.stats.Store(&Stats{})
+	r, err := c.open(ctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	go func() {
+		defer close(c.done)
+		defer r.close()
+		c.run(ctx, r, v)
+	}()
+	return c, nil
+}
+
+// Update hands capture a new view (non-blocking; the latest one wins).
+func (c *Capture) Update(v View) {
+	for {
+		select {
+		case c.views <- v:
+			return
+		default:
+		}
+		select {
+		case <-c.views:
+		default:
+		}
+	}
+}
+
+// Stop ends the capture: the counters are dumped, the open windows saved
+// in the checkpoint (they continue after a restart) and what closed is
+// reported.
+func (c *Capture) Stop() {
+	c.cancel()
+	<-c.done
+}
+
+// Stats returns the capture's counters.
+func (c *Capture) Stats() Stats { return *c.stats.Load() }
+
+// resources are the kernel sockets of one capture.
+type resources struct {
+	ns *os.File
+	ct *dumper
+	nf *nflog.Nflog
+}
+
+func (r *resources) close() {
+	if r.ct != nil {
+		r.ct.Close()
+	}
+	if r.nf != nil {
+		r.nf.Close()
+	}
+	if r.ns != nil {
+		r.ns.Close()
+	}
+}
+
+func (c *Capture) open(ctx context.Context) (*resources, error) {
+	r := &resources{}
+	var err error
+	if r.ns, err = os.Open(c.cfg.NetnsPath); err != nil {
+		return nil, fmt.Errorf("open namespace %s: %w", c.cfg.VpcID, err)
+	}
+	fd := int(r.ns.Fd())
+	if r.ct, err = newDumper(fd); err != nil {
+		r.close()
+		return nil, err
+	}
+	r.nf, err = nflog.Open(&nflog.Config{NetNS: fd, Group: policy.FlowLogGroup, Copymode: nflog.CopyPacket,
+		// Every message at once (no batching for up to a second), so
+		// that a packet lands in the window it was dropped in.
+		QThresh: 1, Timeout: 1})
+	if err != nil {
+		r.close()
+		return nil, fmt.Errorf("nflog open: %w", err)
+	}
+	if err := r.nf.Con.SetReadBuffer(8 << 20); err != nil {
+		c.log.Debug("nflog read buffer", "err", err)
+	}
+	hook := func(a nflog.Attribute) int {
+		c.received.Add(1)
+		p, ok := parseLogged(a)
+		if !ok {
+			return 0
+		}
+		select {
+		case c.packets <- p:
+		default:
+			c.dropped.Add(1)
+		}
+		return 0
+	}
+	errFn := func(err error) int {
+		if ctx.Err() != nil {
+			return 1
+		}
+		var op *netlink.OpError
+		if errors.As(err, &op) && op.Timeout() {
+			return 0
+		}
+		// ENOBUFS: the kernel dropped messages; the logged counter
+		// says how many (compared at every window boundary).
+		c.log.Debug("nflog receive", "err", err)
+		return 0
+	}
+	if err := r.nf.RegisterWithErrorFunc(ctx, hook, errFn); err != nil {
+		r.close()
+		return nil, fmt.Errorf("nflog register: %w", err)
+	}
+	return r, nil
+}
+
+func (c *Capture) ckptPath() string {
+	if c.cfg.CheckpointDir == "" {
+		return ""
+	}
+	return filepath.Join(c.cfg.CheckpointDir, "flowlog-"+c.cfg.VpcID+".json")
+}
+
+// nextBoundary is the first boundary of any log's window after now.
+func nextBoundary(logs []flowlog.Log, now time.Time) time.Time {
+	best := time.Time{}
+	for _, l := range logs {
+		w := l.WindowSeconds
+		if w <= 0 {
+			w = 600
+		}
+		s := now.Unix() - now.Unix()%w + w
+		t := time.Unix(s, 0)
+		if best.IsZero() || t.Before(best) {
+			best = t
+		}
+	}
+	if best.IsZero() {
+		best = now.Add(time.Minute)
+	}
+	return best
+}
+
+func (c *Capture) run(ctx context.Context, r *resources, v View) {
+	start := time.Now()
+	agg := flowlog.NewAggregator()
+	tr := NewTracker(start)
+	apply := func(v View) []flowlog.Record {
+		tr.ENIOf, tr.EgressAllowed = v.ENIOf, v.EgressAllowed
+		if tr.ENIOf == nil {
+			tr.ENIOf = func(netip.Addr) string { return "" }
+		}
+		return agg.SetLogs(v.Logs, time.Now())
+	}
+	var pending []flowlog.Batch
+	var loggedTotal, loggedPrev, overPrev, missedLogged uint64
+	gone := apply(v)
+	logs := v.Logs
+	emit := func(t time.Time, o flowlog.Observation) { agg.Add(t, o) }
+	// Restore the checkpoint of an earlier capture of this VPC.
+	if path := c.ckptPath(); path != "" {
+		if ck, err := readCheckpoint(path); !errors.Is(err, os.ErrNotExist) {
+			if err != nil {
+				c.log.Warn("flow-log checkpoint unreadable; the open window says SKIPDATA", "err", err)
+				agg.Miss(start, "", 1, "")
+			} else {
+				agg.Restore(ck.Agg)
+				base := make(map[FlowKey]Counts, len(ck.Flows))
+				for _, f := range ck.Flows {
+					base[f.K] = f.C
+				}
+				tr.Restore(ck.Time, base)
+				pending = ck.Pending
+				loggedPrev, overPrev = ck.Logged, ck.Over
+				if len(ck.Agg.Logs) > 0 {
+					c.restartGap(agg, logs, ck.Time, start)
+				}
+			}
+		}
+	}
+	if len(gone) > 0 {
+		pending = append(pending, flowlog.Batch{Records: gone})
+	}
+	// The first dump sets the baselines.
+	c.dump(r, tr, time.Now(), emit, agg)
+	// Logged before this capture listened (the agent was down): missed.
+	if lg, ov, err := c.counters(); err == nil {
+		if lg >= loggedPrev && ov >= overPrev && (loggedPrev != 0 || overPrev != 0) {
+			if n := (lg - loggedPrev) + (ov - overPrev); n > 0 {
+				agg.Miss(time.Now(), "", int64(n), flowlog.ActionReject)
+			}
+		}
+		loggedPrev, overPrev = lg, ov
+	}
+	received0 := c.received.Load()
+
+	report := func() {
+		b := agg.Flush(time.Now())
+		if len(b.Records) > 0 || len(b.Missed) > 0 {
+			pending = append(pending, b)
+		}
+		for len(pending) > 0 && c.cfg.Sink != nil {
+			rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			err := c.cfg.Sink.ReportFlowRecords(rctx, pending[0])
+			cancel()
+			if err != nil {
+				c.log.Warn("report flow records; retried at the next window", "err", err)
+				break
+			}
+			st := *c.stats.Load()
+			st.Reported += len(pending[0].Records)
+			for _, n := range pending[0].Missed {
+				st.Missed += n
+			}
+			c.stats.Store(&st)
+			pending = pending[1:]
+		}
+		if path := c.ckptPath(); path != "" {
+			ck := checkpoint{Time: time.Now(), Agg: agg.State(), Pending: pending, Logged: loggedPrev, Over: overPrev}
+			if err := writeCheckpoint(path, ck, tr); err != nil {
+				c.log.Warn("flow-log checkpoint", "err", err)
+			}
+		}
+	}
+	boundary := func(edge time.Time) {
+		at := edge.Add(-time.Nanosecond)
+		c.drain(tr, at, emit) // what arrived before the boundary
+		c.dump(r, tr, at, emit, agg)
+		// Drops the rate limit kept from NFLOG, and NFLOG messages that
+		// never arrived (socket overflow, agent down): SKIPDATA.
+		if lg, ov, err := c.counters(); err == nil {
+			reset := lg < loggedPrev // the table was replaced
+			loggedTotal += delta(lg, loggedPrev)
+			if over := delta(ov, overPrev); over > 0 {
+				agg.Miss(at, "", int64(over), flowlog.ActionReject)
+			}
+			loggedPrev, overPrev = lg, ov
+			time.Sleep(20 * time.Millisecond) // messages in flight
+			c.drain(tr, at, emit)
+			got := c.received.Load() - received0
+			if reset && got+missedLogged > loggedTotal {
+				// What was logged between the last read and the
+				// replacement is not in the new counter: align, so
+				// that later losses are not hidden behind it.
+				loggedTotal = got + missedLogged
+			}
+			if loggedTotal > got+missedLogged {
+				n := loggedTotal - got - missedLogged
+				missedLogged += n
+				agg.Miss(at, "", int64(n), flowlog.ActionReject)
+			}
+		} else {
+			c.log.Debug("flow-log counters", "err", err)
+		}
+		if n := c.dropped.Swap(0); n > 0 {
+			agg.Miss(at, "", int64(n), flowlog.ActionReject)
+		}
+		report()
+		st := *c.stats.Load()
+		st.Windows++
+		st.Flows = tr.Len()
+		st.Logged = int64(c.received.Load())
+		c.stats.Store(&st)
+	}
+	// edge is the next window boundary; between boundaries the counters
+	// are dumped every DumpInterval (see DumpInterval).
+	edge := nextBoundary(logs, time.Now())
+	wake := func() time.Time { return minTime(edge, time.Now().Add(DumpInterval)) }
+	at := wake()
+	timer := time.NewTimer(time.Until(at))
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// Final: attribute counters so far to the open window and
+			// save it; closed windows are reported. A view handed over
+			// just before (logs removed) is applied first.
+			select {
+			case nv := <-c.views:
+				if g := apply(nv); len(g) > 0 {
+					pending = append(pending, flowlog.Batch{Records: g})
+				}
+				logs = nv.Logs
+			default:
+			}
+			now := time.Now()
+			c.drain(tr, now, emit)
+			c.dump(r, tr, now, emit, agg)
+			report()
+			if path := c.ckptPath(); path != "" && len(logs) == 0 && len(pending) == 0 {
+				// No log left: the capture ends for good; a later one
+				// starts afresh.
+				_ = os.Remove(path)
+			}
+			return
+		case nv := <-c.views:
+			if g := apply(nv); len(g) > 0 {
+				pending = append(pending, flowlog.Batch{Records: g})
+			}
+			logs = nv.Logs
+			// A shorter window may bring the next boundary closer; a
+			// boundary that passed is still handled (the timer fires).
+			if nb := nextBoundary(logs, time.Now()); nb.Before(edge) {
+				edge = nb
+				at = wake()
+				timer.Reset(time.Until(at))
+			}
+		case p := <-c.packets:
+			tr.Logged(time.Now(), p, emit)
+		case <-timer.C:
+			if at.Equal(edge) {
+				boundary(edge)
+				edge = nextBoundary(logs, time.Now())
+			} else {
+				c.drain(tr, time.Now(), emit)
+				c.dump(r, tr, time.Now(), emit, agg)
+			}
+			at = wake()
+			timer.Reset(time.Until(at))
+		}
+	}
+}
+
+// DumpInterval bounds the time between two conntrack dumps. It is below
+// the shortest conntrack timeout of the namespace (10 s, a TCP flow after
+// a reset), and a flow's timeout restarts with each of its packets, so
+// every flow is still in the table at the first dump after its last
+// packet: every counter's final value is read, no destroy event is needed
+// (events can be lost under load; dumps cannot). Only flows deleted by
+// hand or by the agent (cut by a policy change) lose their traffic since
+// the last dump.
+const DumpInterval = 5 * time.Second
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+// restartGap marks SKIPDATA where a restart may have lost or misplaced
+// traffic: with a checkpoint older than GapTolerance, flows may have come
+// and gone unseen; across a window boundary, the counts of the downtime
+// are attributed to the window of the restart. Then every window from
+// the checkpoint to now says SKIPDATA.
+func (c *Capture) restartGap(agg *flowlog.Aggregator, logs []flowlog.Log, ckpt, now time.Time) {
+	gap := now.Sub(ckpt) > c.cfg.GapTolerance
+	for _, l := range logs {
+		if w := l.WindowSeconds; w > 0 && ckpt.Unix()/w != now.Unix()/w {
+			gap = true
+		}
+	}
+	if gap {
+		agg.MissSpan(ckpt, now)
+	}
+}
+
+func delta(cur, prev uint64) uint64 {
+	if cur < prev {
+		return cur // the table was replaced: its counters restarted
+	}
+	return cur - prev
+}
+
+// drain handles the logged packets queued now.
+func (c *Capture) drain(tr *Tracker, at time.Time, emit Emit) {
+	for {
+		select {
+		case p := <-c.packets:
+			tr.Logged(at, p, emit)
+		default:
+			return
+		}
+	}
+}
+
+func (c *Capture) dump(r *resources, tr *Tracker, at time.Time, emit Emit, agg *flowlog.Aggregator) {
+	tr.begin()
+	err := r.ct.dump(func(f *Flow) { tr.flow(at, f, emit) })
+	if err != nil {
+		// The flows not read keep their baselines (see Tracker.end);
+		// their growth goes to the next dump's window.
+		c.log.Warn("conntrack dump; the window says SKIPDATA", "err", err)
+		agg.Miss(at, "", 1, flowlog.ActionAccept)
+	}
+	tr.end(at)
+}
+
+var counterRE = regexp.MustCompile(`counter (\w+) \{\s*packets (\d+) bytes \d+`)
+
+// counters reads the flow-log counters of the namespace's table.
+func (c *Capture) counters() (logged, over uint64, err error) {
+	out, err := exec.Command("nsenter", "--net="+c.cfg.NetnsPath, "nft", "list", "counters", "table", "inet", policy.TableName).Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("nft list counters: %w", err)
+	}
+	found := 0
+	for _, m := range counterRE.FindAllStringSubmatch(string(out), -1) {
+		n, _ := strconv.ParseUint(m[2], 10, 64)
+		switch m[1] {
+		case policy.FlowLogLoggedCounter:
+			logged, found = n, found+1
+		case policy.FlowLogOverCounter:
+			over, found = n, found+1
+		}
+	}
+	if found != 2 {
+		return 0, 0, fmt.Errorf("flow-log counters not in the table")
+	}
+	return logged, over, nil
+}
+
+// writeCheckpoint writes the header and then every flow's baseline,
+// streamed, to a temporary file renamed over path.
+func writeCheckpoint(path string, ck checkpoint, tr *Tracker) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(filepath.Dir(path), ".flowlog-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name()) // after the rename, a no-op
+	w := bufio.NewWriterSize(f, 64<<10)
+	enc := json.NewEncoder(w)
+	err = enc.Encode(ck)
+	for k, e := range tr.base {
+		if err != nil {
+			break
+		}
+		err = enc.Encode(flowBase{k, e.c})
+	}
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	return os.Rename(f.Name(), path)
+}
+
+// readCheckpoint reads what writeCheckpoint wrote.
+func readCheckpoint(path string) (checkpoint, error) {
+	var ck checkpoint
+	f, err := os.Open(path)
+	if err != nil {
+		return ck, err
+	}
+	defer f.Close()
+	dec := json.NewDecoder(bufio.NewReaderSize(f, 64<<10))
+	if err := dec.Decode(&ck); err != nil {
+		return ck, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	for {
+		var fb flowBase
+		if err := dec.Decode(&fb); err == io.EOF {
+			return ck, nil
+		} else if err != nil {
+			return ck, fmt.Errorf("checkpoint %s: %w", path, err)
+		}
+		ck.Flows = append(ck.Flows, fb)
+	}
+}
+
+// parseLogged decodes an NFLOG message of a deny chain.
+func parseLogged(a nflog.Attribute) (Packet, bool) {
+	if a.Prefix == nil || a.Payload == nil {
+		return Packet{}, false
+	}
+	f := strings.Fields(*a.Prefix)
+	if len(f) != 3 || f[0] != "palisade" {
+		return Packet{}, false
+	}
+	p := Packet{Stage: f[1], Direction: f[2]}
+	return p, parseIP(*a.Payload, &p)
+}
+
+// parseIP reads addresses, protocol, ports, length and TCP flags of an IP
+// packet (possibly truncated to the snap length).
+func parseIP(b []byte, p *Packet) bool {
+	if len(b) < 1 {
+		return false
+	}
+	var l4 []byte
+	switch b[0] >> 4 {
+	case 4:
+		if len(b) < 20 {
+			return false
+		}
+		ihl := int(b[0]&0x0f) * 4
+		p.Length = uint64(binary.BigEndian.Uint16(b[2:4]))
+		p.Proto = b[9]
+		p.Src = netip.AddrFrom4([4]byte(b[12:16]))
+		p.Dst = netip.AddrFrom4([4]byte(b[16:20]))
+		if ihl < len(b) {
+			l4 = b[ihl:]
+		}
+	case 6:
+		if len(b) < 40 {
+			return false
+		}
+		p.Length = uint64(binary.BigEndian.Uint16(b[4:6])) + 40
+		p.Proto = b[6] // extension headers are not followed
+		p.Src = netip.AddrFrom16([16]byte(b[8:24]))
+		p.Dst = netip.AddrFrom16([16]byte(b[24:40]))
+		l4 = b[40:]
+	default:
+		return false
+	}
+	if (p.Proto == 6 || p.Proto == 17) && len(l4) >= 4 {
+		p.SrcPort = binary.BigEndian.Uint16(l4[0:2])
+		p.DstPort = binary.BigEndian.Uint16(l4[2:4])
+	}
+	if p.Proto == 6 && len(l4) >= 14 {
+		p.TCPFlags = int(l4[13] & 0x3f)
+	}
+	return true
+}

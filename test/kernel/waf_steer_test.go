@@ -1,0 +1,501 @@
+package kernel_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	nethttp "net/http"
+	"net/netip"
+	"net/url"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
+	"golang.org/x/sys/unix"
+
+	"github.com/palisade-project/palisade/internal/apiclient"
+	"github.com/palisade-project/palisade/internal/apitest"
+	"github.com/palisade-project/palisade/internal/app"
+	"github.com/palisade-project/palisade/internal/dataplane/linux"
+	"github.com/palisade-project/palisade/internal/probe"
+)
+
+// origin is a web server inside an instance namespace that records what
+// it saw of each request.
+type origin struct {
+	srv *nethttp.Server
+	mu  sync.Mutex
+	got []seen
+}
+
+type seen struct {
+	path, peer, xff, realIP string
+}
+
+func serveOrigin(t *testing.T, ns string, port int) *origin {
+	t.Helper()
+	o := &origin{}
+	var ln net.Listener
+	if err := probe.InNetns(ns, func() error {
+		var err error
+		ln, err = net.Listen("tcp4", fmt.Sprintf(":%d", port))
+		return err
+	}); err != nil {
+		t.Fatalf("origin listen in %s: %v", ns, err)
+	}
+	o.srv = &nethttp.Server{Handler: nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+		o.mu.Lock()
+		o.got = append(o.got, seen{path: r.URL.RequestURI(), peer: r.RemoteAddr, xff: r.Header.Get("X-Forwarded-For"), realIP: r.Header.Get("X-Real-IP")})
+		o.mu.Unlock()
+		if r.URL.Path == "/slow" {
+			time.Sleep(1500 * time.Millisecond)
+		}
+		fmt.Fprintf(w, "origin %s", r.URL.Path)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go o.srv.Serve(ln) //nolint:errcheck // ends with Close
+	t.Cleanup(func() { o.srv.Close() })
+	return o
+}
+
+// last returns what the origin saw of the last request for path.
+func (o *origin) last(path string) (seen, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for i := len(o.got) - 1; i >= 0; i-- {
+		if o.got[i].path == path {
+			return o.got[i], true
+		}
+	}
+	return seen{}, false
+}
+
+// get sends one request from the root namespace (the internet) and
+// returns the status, the body and the client's local address.
+func get(c *nethttp.Client, u string) (int, string, error) {
+	resp, err := c.Get(u)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), err
+}
+
+func selfSigned(t *testing.T, host string) (certPEM, keyPEM string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: host},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP(host)}}
+	der, err := x509.CreateCertificate(rand.Reader, tpl, tpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})),
+		string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
+}
+
+// TestWAFSteering protects an instance's port 80 behind its EIP, end to
+// end through the API with `palisade up`'s own agent and WAF: a client on
+// the internet (the root namespace) still connects to the EIP; clean
+// requests reach the instance from the client's own address with
+// X-Forwarded-For and X-Real-IP; attacks get 405 and never reach it; a
+// custom rule is in force within a second without dropping a request in
+// flight or a kept-alive connection; the instance's security group still
+// decides on the client's address; TLS is terminated at the WAF with the
+// object's certificate; unprotect restores the direct path; nothing of
+// the steering is left after unprotect and after cleanup.
+func TestWAFSteering(t *testing.T) {
+	requireKernel(t)
+	tag := randTag(t)
+	var vpcID string
+	// Registered before the environment: runs after the agent stopped and
+	// the kernel cleanup ran.
+	t.Cleanup(func() {
+		if vpcID == "" {
+			return
+		}
+		if out, _ := exec.Command("ip", "netns", "list").CombinedOutput(); strings.Contains(string(out), vpcID) {
+			t.Errorf("cleanup left the VPC namespace (and its WAF steering): %s", out)
+		}
+	})
+	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(tag))
+	w := &eipWorld{world: &world{t: t, env: env, ecs: env.ECS(t, env.Admin), vpc: env.VPC(t, env.Admin),
+		ids: map[string]string{}, addr: map[string]netip.Addr{}, sgs: map[string]string{}, rule: map[string]string{}}}
+	call := func(action string, p map[string]string) map[string]any {
+		t.Helper()
+		resp, err := env.Common(t, env.Admin, apiclient.VersionPalisade, action, p)
+		if err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+		return resp
+	}
+
+	vpcID = w.mustVPC("10.9.0.0/16")
+	vsw := w.mustVSwitch(vpcID, "10.9.1.0/24")
+	w.mustGroup("web", vpcID, "normal", "")
+	w.authorize("web", ruleSpec{proto: "tcp", ports: "80/80", peer: "0.0.0.0/0", policy: "accept", priority: 5})
+	w.run("web1", vsw, "10.9.1.11", "web")
+	w.waitRunning()
+	org := serveOrigin(t, w.ids["web1"], 80)
+	eipID, eip := w.allocate()
+	w.associate(eipID, "web1")
+	w.waitInUse(eipID)
+	w.settle()
+	base := "http://" + eip.String()
+	plain := &nethttp.Client{Timeout: 8 * time.Second, Transport: &nethttp.Transport{DisableKeepAlives: true}}
+
+	// Direct path: the instance sees the client's connection itself.
+	if code, body, err := get(plain, base+"/direct"); err != nil || code != 200 || body != "origin /direct" {
+		t.Fatalf("direct GET: %d %q %v", code, body, err)
+	}
+	direct, _ := org.last("/direct")
+	client, _, _ := strings.Cut(direct.peer, ":")
+	if direct.xff != "" {
+		t.Errorf("direct path: X-Forwarded-For %q, want none", direct.xff)
+	}
+	t.Logf("client address %s, EIP %s", client, eip)
+
+	// Protect port 80.
+	prot := call("CreateWafProtection", map[string]string{"InstanceId": w.ids["web1"], "Port": "80"})["ProtectionId"].(string)
+	w.settle()
+	out, _ := w.vpcExecNS(vpcID, "nft", "list", "table", "inet", "palisade_nat")
+	if !strings.Contains(out, "tproxy") {
+		t.Errorf("no tproxy steering in palisade_nat after protect:\n%s", out)
+	}
+
+	code, body, err := get(plain, base+"/hello?q=1")
+	if err != nil || code != 200 || body != "origin /hello" {
+		t.Fatalf("clean GET through the WAF: %d %q %v", code, body, err)
+	}
+	s, ok := org.last("/hello?q=1")
+	switch {
+	case !ok:
+		t.Errorf("clean request did not reach the origin")
+	case s.xff != client || s.realIP != client:
+		t.Errorf("origin saw X-Forwarded-For %q, X-Real-IP %q; want the client %s", s.xff, s.realIP, client)
+	case !strings.HasPrefix(s.peer, client+":"):
+		t.Errorf("origin saw the TCP peer %s; want the client's address %s (transparent upstream)", s.peer, client)
+	}
+
+	for _, attack := range []string{"/?id=" + url.QueryEscape("1' OR 1=1--"), "/?file=" + url.QueryEscape("../../../../etc/passwd")} {
+		code, _, err := get(plain, base+attack)
+		if err != nil || code != 405 {
+			t.Errorf("attack %s: %d %v, want 405", attack, code, err)
+		}
+		if _, ok := org.last(attack); ok {
+			t.Errorf("attack %s reached the origin", attack)
+		}
+	}
+
+	// The decisions are logged with the client's address (`waf logs`).
+	var logs []any
+	for deadline := time.Now().Add(4 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		resp := call("DescribeWafLogs", map[string]string{"ProtectionId": prot, "WafAction": "block", "ClientIp": client})
+		if l, ok := resp["Logs"].(map[string]any); ok {
+			logs, _ = l["Log"].([]any)
+		}
+		if len(logs) >= 2 {
+			break
+		}
+	}
+	if len(logs) < 2 {
+		t.Errorf("waf logs: %d block records of client %s, want the 2 attacks", len(logs), client)
+	}
+
+	// Hot reload: a kept-alive connection and a request in flight survive
+	// a rule change, which is in force for new requests within a second.
+	keep := &nethttp.Client{Timeout: 8 * time.Second, Transport: &nethttp.Transport{MaxIdleConnsPerHost: 1}}
+	var conns sync.Map
+	keep.Transport.(*nethttp.Transport).DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+		if err == nil {
+			conns.Store(c.LocalAddr().String(), true)
+		}
+		return c, err
+	}
+	if code, _, err := get(keep, base+"/admin"); err != nil || code != 200 {
+		t.Fatalf("GET /admin before the rule: %d %v", code, err)
+	}
+	slow := make(chan error, 1)
+	go func() {
+		code, body, err := get(plain, base+"/slow")
+		if err == nil && (code != 200 || body != "origin /slow") {
+			err = fmt.Errorf("%d %q", code, body)
+		}
+		slow <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	call("CreateWafRule", map[string]string{"ProtectionId": prot, "Kind": "custom", "Conditions": "path prefix /admin", "RuleAction": "block"})
+	changed := time.Now()
+	for {
+		code, _, err := get(keep, base+"/admin")
+		if err != nil {
+			t.Fatalf("GET /admin on the kept-alive connection after the rule: %v", err)
+		}
+		if code == 405 {
+			t.Logf("custom rule in force %v after the API answered", time.Since(changed).Round(time.Millisecond))
+			break
+		}
+		if time.Since(changed) > time.Second {
+			t.Fatalf("custom rule not in force 1 s after the API answered (status %d)", code)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := <-slow; err != nil {
+		t.Errorf("request in flight during the reload: %v", err)
+	}
+	n := 0
+	conns.Range(func(_, _ any) bool { n++; return true })
+	if n != 1 {
+		t.Errorf("the kept-alive client needed %d connections across the reload, want 1", n)
+	}
+
+	// Drift: the VPC namespace deleted by hand is made anew by the agent
+	// (the instance's too: its veth went with the old one), and the WAF's
+	// listener follows it there (the old one stays in the old namespace,
+	// which lives on as long as a socket does).
+	instIno := nsIno(t, w.ids["web1"])
+	if out, err := exec.Command("ip", "netns", "del", vpcID).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns del %s: %v: %s", vpcID, err, out)
+	}
+	var driftErr error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if ino := nsIno(t, w.ids["web1"]); ino != 0 && ino != instIno {
+			org = serveOrigin(t, w.ids["web1"], 80) // the web server of the new instance namespace
+			instIno = ino
+		}
+		code, body, err := get(plain, base+"/drift")
+		if driftErr = err; err == nil && (code != 200 || body != "origin /drift") {
+			driftErr = fmt.Errorf("%d %q", code, body)
+		}
+		if driftErr == nil {
+			break
+		}
+	}
+	if driftErr != nil {
+		t.Fatalf("protected path after the VPC namespace was deleted by hand: %v", driftErr)
+	}
+	if s, _ := org.last("/drift"); s.xff != client {
+		t.Errorf("after drift repair the origin saw X-Forwarded-For %q, want %s", s.xff, client)
+	}
+
+	// The security group applies to the WAF's connection as to the
+	// client's: a drop for the client's address stops the protected path.
+	w.authorize("web", ruleSpec{name: "deny-client", proto: "tcp", ports: "80/80", peer: client + "/32", policy: "drop", priority: 1})
+	w.settle()
+	if code, body, err := get(plain, base+"/denied"); err == nil && code == 200 {
+		t.Errorf("GET with the client denied by the security group: %d %q, want a failure", code, body)
+	}
+	if _, ok := org.last("/denied"); ok {
+		t.Errorf("the origin got a request from a client its security group denies")
+	}
+	rev := ecs.CreateRevokeSecurityGroupRequest()
+	rev.SecurityGroupId, rev.SecurityGroupRuleId = w.sgs["web"], &[]string{w.rule["deny-client"]}
+	if _, err := w.ecs.RevokeSecurityGroup(rev); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+	if code, _, err := get(plain, base+"/again"); err != nil || code != 200 {
+		t.Errorf("GET after revoking the drop: %d %v", code, err)
+	}
+
+	// TLS terminated at the WAF with the object's certificate.
+	certPEM, keyPEM := selfSigned(t, eip.String())
+	call("ModifyWafProtection", map[string]string{"ProtectionId": prot, "TlsCertificate": certPEM, "TlsPrivateKey": keyPEM})
+	w.settle()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM([]byte(certPEM))
+	secure := &nethttp.Client{Timeout: 8 * time.Second, Transport: &nethttp.Transport{DisableKeepAlives: true, TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	tbase := "https://" + eip.String() + ":80"
+	var tlsErr error
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if code, body, err := get(secure, tbase+"/tls"); err == nil && code == 200 && body == "origin /tls" {
+			tlsErr = nil
+			break
+		} else {
+			tlsErr = fmt.Errorf("%d %q %v", code, body, err)
+		}
+	}
+	if tlsErr != nil {
+		t.Errorf("HTTPS through the WAF: %v", tlsErr)
+	} else if s, _ := org.last("/tls"); s.xff != client {
+		t.Errorf("HTTPS: origin saw X-Forwarded-For %q, want %s", s.xff, client)
+	}
+	if code, _, err := get(secure, tbase+"/?id="+url.QueryEscape("1' OR 1=1--")); err != nil || code != 405 {
+		t.Errorf("HTTPS attack: %d %v, want 405", code, err)
+	}
+
+	// Unprotect: the direct path again, attacks included.
+	call("DeleteWafProtection", map[string]string{"ProtectionId": prot})
+	w.settle()
+	attack := "/?id=" + url.QueryEscape("1' OR 1=1--") + "&after=unprotect"
+	if code, _, err := get(plain, base+attack); err != nil || code != 200 {
+		t.Fatalf("GET after unprotect: %d %v", code, err)
+	}
+	if s, ok := org.last(attack); !ok || s.xff != "" || !strings.HasPrefix(s.peer, client+":") {
+		t.Errorf("after unprotect the origin saw %+v (found %v), want the client directly without X-Forwarded-For", s, ok)
+	}
+	out, _ = w.vpcExecNS(vpcID, "nft", "list", "table", "inet", "palisade_nat")
+	if strings.Contains(out, "tproxy") || strings.Contains(out, "socket") {
+		t.Errorf("steering left in palisade_nat after unprotect:\n%s", out)
+	}
+	if out, _ := w.vpcExecNS(vpcID, "ip", "rule"); strings.Contains(out, "fwmark") {
+		t.Errorf("steering ip rule left after unprotect:\n%s", out)
+	}
+	if out, _ := w.vpcExecNS(vpcID, "ip", "route", "show", "table", "all"); strings.Contains(out, "table 154") {
+		t.Errorf("steering route left after unprotect:\n%s", out)
+	}
+	if out, _ := w.vpcExecNS(vpcID, "nft", "list", "table", "inet", "palisade"); strings.Contains(out, "sg_output") {
+		t.Errorf("output chain left after unprotect:\n%s", out)
+	}
+
+	// Protected again, and left so: the kernel cleanup (what `palisade up
+	// --cleanup` runs) removes the steering with the namespace (checked in
+	// the cleanup registered first).
+	call("CreateWafProtection", map[string]string{"InstanceId": w.ids["web1"], "Port": "80"})
+	w.settle()
+	if code, _, err := get(plain, base+attack+"2"); err != nil || code != 405 {
+		t.Errorf("attack after protecting again: %d %v, want 405", code, err)
+	}
+}
+
+// nsIno is the inode of the named namespace (0 when absent).
+func nsIno(t *testing.T, name string) uint64 {
+	var st unix.Stat_t
+	if err := unix.Stat("/run/netns/"+name, &st); err != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+// vpcExecNS runs a command in the namespace ns.
+func (w *eipWorld) vpcExecNS(ns string, args ...string) (string, error) {
+	out, err := exec.Command("nsenter", append([]string{"--net=/run/netns/" + ns}, args...)...).CombinedOutput()
+	if err != nil {
+		w.t.Logf("%v in %s: %v: %s", args, ns, err, out)
+	}
+	return string(out), err
+}
+
+// TestWAFSteeringRemoteAgent checks the same steering with `palisade
+// agent`: the agent mirrors the protected objects over the API and runs
+// their WAF itself.
+func TestWAFSteeringRemoteAgent(t *testing.T) {
+	requireKernel(t)
+	tag := randTag(t)
+	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory))
+	client, err := apiclient.New(apiclient.Options{Endpoint: env.Endpoint, AccessKeyID: env.Admin.AccessKeyID, AccessKeySecret: env.Admin.Secret, Region: apitest.Region})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- app.RunAgent(ctx, client, "local-b", tag, nil) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+		if err := linux.New(linux.Config{Tag: tag}).Cleanup(context.Background()); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
+	})
+	w := &eipWorld{world: &world{t: t, env: env, ecs: env.ECS(t, env.Admin), vpc: env.VPC(t, env.Admin),
+		ids: map[string]string{}, addr: map[string]netip.Addr{}, sgs: map[string]string{}, rule: map[string]string{}}}
+	eventually := func(what string, fn func() error) {
+		t.Helper()
+		var err error
+		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if err = fn(); err == nil {
+				return
+			}
+		}
+		t.Fatalf("%s: %v", what, err)
+	}
+	eventually("zone local-b registered", func() error {
+		z, err := w.ecs.DescribeZones(ecs.CreateDescribeZonesRequest())
+		if err != nil || len(z.Zones.Zone) < 2 {
+			return fmt.Errorf("zones %+v, %v", z, err)
+		}
+		return nil
+	})
+	vpcID := w.mustVPC("10.10.0.0/16")
+	cw := vpc.CreateCreateVSwitchRequest()
+	cw.VpcId, cw.CidrBlock, cw.ZoneId = vpcID, "10.10.1.0/24", "local-b"
+	vr, err := w.vpc.CreateVSwitch(cw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.mustGroup("web", vpcID, "normal", "")
+	w.authorize("web", ruleSpec{proto: "tcp", ports: "80/80", peer: "0.0.0.0/0", policy: "accept", priority: 5})
+	w.run("web1", vr.VSwitchId, "10.10.1.11", "web")
+	w.waitRunning()
+	org := serveOrigin(t, w.ids["web1"], 80)
+	eipID, eip := w.allocate()
+	w.associate(eipID, "web1")
+	w.waitInUse(eipID)
+	base := "http://" + eip.String()
+	plain := &nethttp.Client{Timeout: 3 * time.Second, Transport: &nethttp.Transport{DisableKeepAlives: true}}
+	attack := "/?id=" + url.QueryEscape("1' OR 1=1--")
+
+	eventually("direct path", func() error {
+		if code, _, err := get(plain, base+"/direct"); err != nil || code != 200 {
+			return fmt.Errorf("%d %v", code, err)
+		}
+		return nil
+	})
+	direct, _ := org.last("/direct")
+	clientIP, _, _ := strings.Cut(direct.peer, ":")
+
+	resp, err := env.Common(t, env.Admin, apiclient.VersionPalisade, "CreateWafProtection", map[string]string{"InstanceId": w.ids["web1"], "Port": "80"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prot := resp["ProtectionId"].(string)
+	eventually("attack blocked by the agent's WAF", func() error {
+		if code, _, err := get(plain, base+attack); err != nil || code != 405 {
+			return fmt.Errorf("%d %v", code, err)
+		}
+		return nil
+	})
+	if code, _, err := get(plain, base+"/clean"); err != nil || code != 200 {
+		t.Fatalf("clean GET: %d %v", code, err)
+	}
+	if s, ok := org.last("/clean"); !ok || s.xff != clientIP || !strings.HasPrefix(s.peer, clientIP+":") {
+		t.Errorf("origin saw %+v (found %v), want peer and X-Forwarded-For %s", s, ok, clientIP)
+	}
+
+	if _, err := env.Common(t, env.Admin, apiclient.VersionPalisade, "DeleteWafProtection", map[string]string{"ProtectionId": prot}); err != nil {
+		t.Fatal(err)
+	}
+	eventually("direct path after unprotect", func() error {
+		if code, _, err := get(plain, base+attack); err != nil || code != 200 {
+			return fmt.Errorf("%d %v", code, err)
+		}
+		return nil
+	})
+	if s, _ := org.last(attack); s.xff != "" {
+		t.Errorf("after unprotect the origin saw X-Forwarded-For %q", s.xff)
+	}
+}
