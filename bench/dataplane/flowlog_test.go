@@ -98,7 +98,7 @@ func buildFlowEnv() (*flowEnv, error) {
 		return nil, err
 	}
 	cleanups = append(cleanups, func() { os.RemoveAll(dir) }, w.close)
-	w.fw = &agent.NftFirewall{GuardPrefix: linux.VethPrefix}
+	w.fw = &agent.NlFirewall{GuardPrefix: linux.VethPrefix}
 	w.a = agent.New(agent.Config{Store: w.st, Zone: zone, Topology: w.ap, Firewall: w.fw, IfName: linux.VethName,
 		Resync: 1 << 40, Logger: quietLogger(), FlowRecords: e.sink, FlowLogDir: dir})
 	var vswID string

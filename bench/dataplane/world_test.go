@@ -95,7 +95,7 @@ type kworld struct {
 	ctx  context.Context
 	st   store.Store
 	ap   *linux.Applier
-	fw   *agent.NftFirewall
+	fw   *agent.NlFirewall
 	a    *agent.Agent
 	topo *timedTopology
 	fwT  *timedFirewall
@@ -117,7 +117,7 @@ func newKWorld(tag string) *kworld {
 // second load of the same program a no-op): a fresh agent is what a
 // restarted host runs.
 func (w *kworld) newAgent() {
-	w.fw = &agent.NftFirewall{GuardPrefix: linux.VethPrefix}
+	w.fw = &agent.NlFirewall{GuardPrefix: linux.VethPrefix}
 	if w.topo == nil {
 		w.topo = &timedTopology{inner: w.ap}
 		w.fwT = &timedFirewall{}

@@ -112,7 +112,7 @@ func (r *statusRecorder) eniStatus(id string) string {
 
 // flakyFirewall fails every Load while fail is set.
 type flakyFirewall struct {
-	*agent.NftFirewall
+	*agent.NlFirewall
 	mu   sync.Mutex
 	fail bool
 }
@@ -122,12 +122,12 @@ func (f *flakyFirewall) Load(ctx context.Context, vpcID string, p *policy.Progra
 	fail := f.fail
 	f.mu.Unlock()
 	if _, err := os.Stat(filepath.Join("/run/netns", vpcID)); err != nil {
-		return f.NftFirewall.Load(ctx, vpcID, p) // namespace missing: as is
+		return f.NlFirewall.Load(ctx, vpcID, p) // namespace missing: as is
 	}
 	if fail {
 		return errors.New("injected load failure")
 	}
-	return f.NftFirewall.Load(ctx, vpcID, p)
+	return f.NlFirewall.Load(ctx, vpcID, p)
 }
 
 // env is one test's store, applier and agent. Every ID carries a random
@@ -138,7 +138,7 @@ type env struct {
 	tag    string
 	st     store.Store
 	ap     *linux.Applier
-	fw     *agent.NftFirewall
+	fw     *agent.NlFirewall
 	status *statusRecorder
 	a      *agent.Agent
 	// inst maps a short name to its instance, ENI and address.
@@ -159,7 +159,7 @@ func randTag(t *testing.T) string {
 }
 
 // newEnv makes the environment; fw wraps the firewall when not nil.
-func newEnv(t *testing.T, wrap func(*agent.NftFirewall) agent.Firewall) *env {
+func newEnv(t *testing.T, wrap func(*agent.NlFirewall) agent.Firewall) *env {
 	t.Helper()
 	needKernel(t)
 	e := &env{t: t, ctx: context.Background(), tag: randTag(t), st: memory.New(), inst: map[string]inst{}}
@@ -178,7 +178,7 @@ func newEnv(t *testing.T, wrap func(*agent.NftFirewall) agent.Firewall) *env {
 			}
 		}
 	})
-	e.fw = &agent.NftFirewall{GuardPrefix: "pv"}
+	e.fw = &agent.NlFirewall{GuardPrefix: "pv"}
 	var fw agent.Firewall = e.fw
 	if wrap != nil {
 		fw = wrap(e.fw)
@@ -718,8 +718,8 @@ func TestKernelFailClosed(t *testing.T) {
 	t.Run("program load fails", func(t *testing.T) {
 		t.Parallel()
 		var ff *flakyFirewall
-		e := newEnv(t, func(fw *agent.NftFirewall) agent.Firewall {
-			ff = &flakyFirewall{NftFirewall: fw, fail: true}
+		e := newEnv(t, func(fw *agent.NlFirewall) agent.Firewall {
+			ff = &flakyFirewall{NlFirewall: fw, fail: true}
 			return ff
 		})
 		vpc, vsw := e.vpc("a", "10.10.1.0/24")

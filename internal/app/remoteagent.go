@@ -34,7 +34,7 @@ func RunAgent(ctx context.Context, client remote.Caller, zone, tag string, logge
 		Store:    m.Store(),
 		Zone:     zone,
 		Topology: linux.New(linux.Config{Tag: tag, Logger: logger}),
-		Firewall: &agent.NftFirewall{GuardPrefix: linux.VethPrefix},
+		Firewall: &agent.NlFirewall{GuardPrefix: linux.VethPrefix},
 		Status:   m,
 		WAF:      hw,
 		// Flow-log records go to the server; capture checkpoints

@@ -69,7 +69,7 @@ func NewUp(o UpOptions) (*Up, error) {
 		Store:    a.Service().Store(),
 		Zone:     zone,
 		Topology: applier,
-		Firewall: &agent.NftFirewall{GuardPrefix: linux.VethPrefix},
+		Firewall: &agent.NlFirewall{GuardPrefix: linux.VethPrefix},
 		Status:   a.Service(),
 		WAF:      hw,
 		// Flow-log records go to the service as the admin; capture

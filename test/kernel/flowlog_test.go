@@ -102,7 +102,7 @@ const flowWindow = 2 // seconds
 // into sink, with its checkpoints in dir.
 func (r *rig) withFlowAgent(sink agent.FlowRecordSink, dir string) {
 	r.ap = linux.New(linux.Config{Tag: "k-" + r.tag, Logger: r.log})
-	r.fw = &agent.NftFirewall{GuardPrefix: linux.VethPrefix}
+	r.fw = &agent.NlFirewall{GuardPrefix: linux.VethPrefix}
 	r.a = agent.New(agent.Config{
 		Store: r.st, Zone: rigZone, Topology: r.ap, Firewall: r.fw,
 		IfName: linux.VethName, Resync: r.resync, Logger: r.log,

@@ -42,7 +42,7 @@ type rig struct {
 	st     store.Store
 	log    *slog.Logger
 	ap     *linux.Applier
-	fw     *agent.NftFirewall
+	fw     *agent.NlFirewall
 	a      *agent.Agent
 	vpc    string
 	vswCID map[string]netip.Prefix // vSwitch ID -> CIDR
@@ -85,7 +85,7 @@ func newRig(t *testing.T, idp string, resync time.Duration) *rig {
 // tag and a new firewall: what a restarted process has.
 func (r *rig) newAgent() {
 	r.ap = linux.New(linux.Config{Tag: "k-" + r.tag, Logger: r.log})
-	r.fw = &agent.NftFirewall{GuardPrefix: linux.VethPrefix}
+	r.fw = &agent.NlFirewall{GuardPrefix: linux.VethPrefix}
 	r.a = agent.New(agent.Config{
 		Store: r.st, Zone: rigZone, Topology: r.ap, Firewall: r.fw,
 		IfName: linux.VethName, Resync: r.resync, Logger: r.log,
