@@ -9,6 +9,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/ti-mo/conntrack"
+
 	"github.com/palisade-project/palisade/internal/dataplane"
 	"github.com/palisade-project/palisade/internal/flowlog/capture"
 	"github.com/palisade-project/palisade/internal/model"
@@ -25,7 +27,9 @@ type Topology interface {
 // cuts the established flows the policy now denies.
 type Firewall interface {
 	Load(ctx context.Context, vpcID string, p *policy.Program) error
-	CutDenied(ctx context.Context, vpcID string, w policy.World) (int, error)
+	// CutDenied calls beforeCut, when set, with the flows it is about to
+	// delete (flow logs take their last counters).
+	CutDenied(ctx context.Context, vpcID string, w policy.World, beforeCut func([]conntrack.Flow)) (int, error)
 }
 
 // StatusSink receives the status of local instances and ENIs.
@@ -234,7 +238,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 		if !fwOK[v.ID] {
 			continue
 		}
-		n, err := a.cfg.Firewall.CutDenied(ctx, v.ID, d.World)
+		n, err := a.cfg.Firewall.CutDenied(ctx, v.ID, d.World, a.beforeCut(v.ID))
 		if err != nil {
 			errList = append(errList, fmt.Errorf("cut denied flows in %s: %w", v.ID, err))
 		} else if n > 0 {

@@ -70,8 +70,9 @@ func tuplePacket(t conntrack.Tuple) policy.Packet {
 // CutDeniedFlows deletes, in the network namespace nsFd, every conntrack
 // entry whose flow the policy now denies, and leaves the others alone.
 // This is what makes a rule or membership change cut exactly the
-// established flows it turns to deny (SEMANTICS.md Part A).
-func CutDeniedFlows(nsFd int, vpcID string, w policy.World) (int, error) {
+// established flows it turns to deny (SEMANTICS.md Part A). beforeCut,
+// when set, gets the flows (with their counters) before they go.
+func CutDeniedFlows(nsFd int, vpcID string, w policy.World, beforeCut func([]conntrack.Flow)) (int, error) {
 	c, err := conntrack.Dial(&netlink.Config{NetNS: nsFd})
 	if err != nil {
 		return 0, fmt.Errorf("conntrack dial: %w", err)
@@ -81,11 +82,17 @@ func CutDeniedFlows(nsFd int, vpcID string, w policy.World) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("conntrack dump: %w", err)
 	}
-	cut := 0
+	var denied []conntrack.Flow
 	for _, f := range flows {
-		if FlowVerdict(w, vpcID, f) {
-			continue
+		if !FlowVerdict(w, vpcID, f) {
+			denied = append(denied, f)
 		}
+	}
+	if beforeCut != nil && len(denied) > 0 {
+		beforeCut(denied)
+	}
+	cut := 0
+	for _, f := range denied {
 		if err := c.Delete(f); err != nil {
 			return cut, fmt.Errorf("conntrack delete %v: %w", f.TupleOrig, err)
 		}

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/ti-mo/conntrack"
+
 	"github.com/palisade-project/palisade/internal/flowlog"
 	"github.com/palisade-project/palisade/internal/flowlog/capture"
 	"github.com/palisade-project/palisade/internal/model"
@@ -119,6 +121,24 @@ func (a *Agent) stopFlowLogs() {
 	for vpc, c := range a.captures {
 		c.Stop()
 		delete(a.captures, vpc)
+	}
+}
+
+// beforeCut returns what the firewall calls with the flows it is about to
+// cut in the VPC: their last counters go to the VPC's flow-log capture, so
+// a cut flow is reported up to the cut and its leaving is no loss (nil
+// without a capture).
+func (a *Agent) beforeCut(vpcID string) func([]conntrack.Flow) {
+	c := a.captures[vpcID]
+	if c == nil {
+		return nil
+	}
+	return func(flows []conntrack.Flow) {
+		out := make([]capture.Flow, len(flows))
+		for i, f := range flows {
+			out[i] = capture.FromConntrack(f)
+		}
+		c.Cutting(out)
 	}
 }
 

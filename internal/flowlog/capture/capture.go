@@ -22,6 +22,7 @@ import (
 
 	nflog "github.com/florianl/go-nflog/v2"
 	"github.com/mdlayher/netlink"
+	"github.com/ti-mo/conntrack"
 
 	"github.com/palisade-project/palisade/internal/flowlog"
 	"github.com/palisade-project/palisade/internal/policy"
@@ -71,6 +72,9 @@ type Capture struct {
 	// dropped counts NFLOG messages the hook could not hand over.
 	dropped atomic.Uint64
 	packets chan Packet
+	// cuts carries the last counters of flows the agent is about to cut
+	// (Cutting) to the capture's goroutine.
+	cuts chan cutRequest
 	// Stats for tests and benchmarks.
 	stats atomic.Pointer[Stats]
 }
@@ -121,7 +125,7 @@ func Start(cfg Config, v View) (*Capture, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Capture{cfg: cfg, log: cfg.Logger.With("component", "flowlog", "vpc", cfg.VpcID), views: make(chan View, 1),
-		cancel: cancel, done: make(chan struct{}), packets: make(chan Packet, 16384)}
+		cancel: cancel, done: make(chan struct{}), packets: make(chan Packet, 16384), cuts: make(chan cutRequest)}
 	c.stats.Store(&Stats{})
 	r, err := c.open(ctx)
 	if err != nil {
@@ -149,6 +153,49 @@ func (c *Capture) Update(v View) {
 		default:
 		}
 	}
+}
+
+type cutRequest struct {
+	flows []Flow
+	done  chan struct{}
+}
+
+// Cutting hands capture the last counters of flows the agent deletes next
+// (a policy change denies them), so that they are reported up to that
+// moment and their leaving the table is not taken for a loss (see
+// Tracker.Lost). It returns when capture has taken them, or at once when
+// the capture has stopped.
+func (c *Capture) Cutting(flows []Flow) {
+	if len(flows) == 0 {
+		return
+	}
+	req := cutRequest{flows: flows, done: make(chan struct{})}
+	select {
+	case c.cuts <- req:
+		select {
+		case <-req.done:
+		case <-c.done:
+		}
+	case <-c.done:
+	}
+}
+
+// FromConntrack converts an entry read with github.com/ti-mo/conntrack.
+func FromConntrack(f conntrack.Flow) Flow {
+	tuple := func(t conntrack.Tuple) Tuple {
+		return Tuple{Src: t.IP.SourceAddress, Dst: t.IP.DestinationAddress, SrcPort: t.Proto.SourcePort,
+			DstPort: t.Proto.DestinationPort, Proto: t.Proto.Protocol}
+	}
+	out := Flow{ID: f.ID, Orig: tuple(f.TupleOrig), Reply: tuple(f.TupleReply), Timeout: f.Timeout,
+		Counts: Counts{OrigPackets: f.CountersOrig.Packets, OrigBytes: f.CountersOrig.Bytes,
+			ReplyPackets: f.CountersReply.Packets, ReplyBytes: f.CountersReply.Bytes}}
+	if !f.Timestamp.Start.IsZero() {
+		out.Start = f.Timestamp.Start.UnixNano()
+	}
+	if f.ProtoInfo.TCP != nil {
+		out.TCPState = f.ProtoInfo.TCP.State
+	}
+	return out
 }
 
 // Stop ends the capture: the counters are dumped, the open windows saved
@@ -279,6 +326,7 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 	gone := apply(v)
 	logs := v.Logs
 	emit := func(t time.Time, o flowlog.Observation) { agg.Add(t, o) }
+	tr.Lost = func(at time.Time, eniID string) { agg.Miss(at, eniID, 1, flowlog.ActionAccept) }
 	// Restore the checkpoint of an earlier capture of this VPC.
 	if path := c.ckptPath(); path != "" {
 		if ck, err := readCheckpoint(path); !errors.Is(err, os.ErrNotExist) {
@@ -429,6 +477,9 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 			}
 		case p := <-c.packets:
 			tr.Logged(time.Now(), p, emit)
+		case req := <-c.cuts:
+			tr.Final(time.Now(), req.flows, emit)
+			close(req.done)
 		case <-timer.C:
 			if at.Equal(edge) {
 				boundary(edge)

@@ -21,6 +21,9 @@ type Flow struct {
 	Counts
 	// TCPState is the conntrack TCP state (0 for other protocols).
 	TCPState uint8
+	// Timeout is the entry's remaining lifetime in seconds at the dump
+	// (without a new packet it expires then).
+	Timeout uint32
 }
 
 // Tuple is one direction of a conntrack entry.
@@ -41,6 +44,7 @@ const (
 	ctaCountersOrig = 9
 	ctaCountersRepl = 10
 	ctaID           = 12
+	ctaTimeout      = 7
 	ctaTimestamp    = 20
 	ctaTupleIP      = 1
 	ctaTupleProto   = 2
@@ -167,6 +171,10 @@ func parseFlow(b []byte, f *Flow) bool {
 		case ctaID:
 			if len(v) >= 4 {
 				f.ID = binary.BigEndian.Uint32(v)
+			}
+		case ctaTimeout:
+			if len(v) >= 4 {
+				f.Timeout = binary.BigEndian.Uint32(v)
 			}
 		case ctaTimestamp:
 			attrs(v, func(t uint16, v []byte) {

@@ -13,6 +13,7 @@ package capture
 
 import (
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/palisade-project/palisade/internal/flowlog"
@@ -67,7 +68,12 @@ type Tracker struct {
 	// dropped (that stage runs before the sender's groups); without it
 	// such a packet counts as accepted on the sender's side.
 	EgressAllowed func(eniID string, p Packet) bool
-	base          map[FlowKey]*entry
+	// Lost, when set, hears of a flow that left the table before its
+	// timeout (deleted by hand, a conntrack flush, a cut nobody announced
+	// with Final): its traffic since the last dump is unknown, so the
+	// ENIs at its ends must say SKIPDATA.
+	Lost func(at time.Time, eniID string)
+	base map[FlowKey]*entry
 	// exemptNets are the DNS and metadata addresses (never logged).
 	exemptNets []netip.Prefix
 	// lastDump is when the last dump was taken: a flow that started after
@@ -80,7 +86,18 @@ type entry struct {
 	c Counts
 	// seen is the dump generation that last saw the flow.
 	seen uint64
+	// expires is when the flow leaves the table without another packet
+	// (Unix nanoseconds; 0: unknown); final says its last counters were
+	// read (Final) so that leaving early is expected.
+	expires int64
+	final   bool
+	// src, dst, replySrc are the addresses at its ends (for Lost).
+	src, dst, replySrc netip.Addr
 }
+
+// lostSlack absorbs the rounding of conntrack timeouts to seconds and the
+// time a dump takes.
+const lostSlack = 2 * time.Second
 
 // NewTracker returns a tracker whose flows started before since have
 // unknown baselines (they are taken from the first dump).
@@ -134,15 +151,48 @@ func (t *Tracker) flow(at time.Time, f *Flow, emit Emit) {
 	}
 	t.observe(at, f, e.c, c, emit)
 	e.c, e.seen = c, t.gen
+	e.src, e.dst, e.replySrc = f.Orig.Src.Unmap(), f.Orig.Dst.Unmap(), f.Reply.Src.Unmap()
+	if f.Timeout > 0 {
+		e.expires = at.UnixNano() + int64(f.Timeout)*int64(time.Second)
+	}
+}
+
+// Final takes the last counters of flows about to be deleted on purpose
+// (the agent cuts flows a policy change denies): their growth is
+// attributed like a dump's, and their leaving the table is not a loss.
+func (t *Tracker) Final(at time.Time, flows []Flow, emit Emit) {
+	for i := range flows {
+		t.flow(at, &flows[i], emit)
+		t.base[flowKey(&flows[i])].final = true
+	}
 }
 
 func (t *Tracker) end(at time.Time) {
 	for k, e := range t.base {
+		if e.seen+1 == t.gen && !e.final && e.expires > at.Add(lostSlack).UnixNano() && t.Lost != nil {
+			// Missing from this dump, long before its timeout.
+			for _, a := range uniqueAddrs(e.src, e.dst, e.replySrc) {
+				if eni := t.ENIOf(a); eni != "" {
+					t.Lost(at, eni)
+				}
+			}
+			e.final = true // said once
+		}
 		if e.seen+1 < t.gen {
 			delete(t.base, k)
 		}
 	}
 	t.lastDump = at
+}
+
+func uniqueAddrs(as ...netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range as {
+		if a.IsValid() && !slices.Contains(out, a) {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // observe emits the growth from prev to cur of one flow for the covered

@@ -209,3 +209,53 @@ func concat(parts ...[]byte) []byte {
 	}
 	return out
 }
+
+// TestTrackerLost: a flow that leaves the table long before its timeout
+// (a flush, a deletion by hand) is a loss at both its ENIs, said once; one
+// that expires on time is not; one whose last counters came through Final
+// (the agent's cut) is reported up to the cut and is not a loss.
+func TestTrackerLost(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	tests := []struct {
+		name     string
+		timeout  uint32 // at the last dump that saw it
+		final    bool
+		wantLost string
+		wantObs  int
+	}{
+		{name: "deleted early", timeout: 900, wantLost: "a@1010 b@1010"},
+		{name: "expired on time", timeout: 3},
+		{name: "within the slack", timeout: 6},
+		{name: "cut with its last counters", timeout: 900, final: true, wantObs: 4},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := NewTracker(t0)
+			tr.ENIOf = eniOf
+			var lost []string
+			tr.Lost = func(at time.Time, eni string) { lost = append(lost, fmt.Sprintf("%s@%d", eni, at.Unix())) }
+			var got collected
+			f := flow(1, 17, ipA, ipB, 5000, 9000, t0.Add(time.Second), 2, 200, 1, 100)
+			f.Timeout = tc.timeout
+			tr.Dump(t0.Add(5*time.Second), []Flow{f}, got.emit)
+			got = nil
+			if tc.final {
+				last := f
+				last.Counts = Counts{4, 400, 2, 200}
+				tr.Final(t0.Add(7*time.Second), []Flow{last}, got.emit)
+			}
+			tr.Dump(t0.Add(10*time.Second), nil, got.emit)
+			tr.Dump(t0.Add(15*time.Second), nil, got.emit)
+			slices.Sort(lost)
+			if g := strings.Join(lost, " "); g != tc.wantLost {
+				t.Errorf("lost %q, want %q", g, tc.wantLost)
+			}
+			if len(got) != tc.wantObs {
+				t.Errorf("observations after the first dump: %v, want %d", got, tc.wantObs)
+			}
+			if tr.Len() != 0 {
+				t.Errorf("still tracking %d flows", tr.Len())
+			}
+		})
+	}
+}
