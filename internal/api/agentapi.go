@@ -2,8 +2,14 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
 	"time"
 
+	"github.com/palisade-project/palisade/internal/errs"
+	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/service"
 )
 
@@ -78,4 +84,41 @@ func RegisterAgentAPI(rt *Router, svc *service.Service) {
 		}
 		return empty{}, svc.IngestFlowRecords(ctx, r.Account.ID, b)
 	})
+	// PalisadeReportWafLogs: the Records parameter is a JSON array of WAF
+	// decisions (model.WAFLog) of any accounts; the server takes each
+	// record's account from its protected object and drops records of
+	// unknown objects.
+	rt.Handle(VersionPalisade, "PalisadeReportWafLogs", func(ctx context.Context, r *Request) (any, error) {
+		recs, err := DecodeWafLogs(r.Params.Get("Records"))
+		if err != nil {
+			return nil, err
+		}
+		n, err := svc.IngestWafLogs(ctx, r.Account.ID, recs)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]int{"Accepted": n}, nil
+	})
+}
+
+// DecodeWafLogs reads the Records parameter of PalisadeReportWafLogs: a JSON
+// array of model.WAFLog, at most service.WAFLogsPerPut long; unknown fields
+// and trailing data are refused.
+func DecodeWafLogs(v string) ([]model.WAFLog, error) {
+	if strings.TrimSpace(v) == "" {
+		return nil, errs.MissingParameter("Records")
+	}
+	var recs []model.WAFLog
+	dec := json.NewDecoder(strings.NewReader(v))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&recs); err != nil {
+		return nil, errs.InvalidParameter("Records", "expected a JSON array of WAF log records [{\"protection_id\":...}]: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, errs.InvalidParameter("Records", "trailing data after the JSON array")
+	}
+	if len(recs) > service.WAFLogsPerPut {
+		return nil, errs.InvalidParameter("Records", "at most %d records per call, got %d", service.WAFLogsPerPut, len(recs))
+	}
+	return recs, nil
 }

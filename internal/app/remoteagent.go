@@ -26,10 +26,21 @@ func RunAgent(ctx context.Context, client remote.Caller, zone, tag string, logge
 	if _, err := m.Sync(ctx); err != nil {
 		return err
 	}
-	// The WAF of the steered protected objects; its decisions are not
-	// stored (PutWafLogs takes an object's own account's credentials).
-	hw, _ := newHostWAF(logger, nil)
-	defer hw.Close()
+	// The WAF of the steered protected objects; its decisions go to the
+	// server (PalisadeReportWafLogs), which stores each under its object's
+	// account. The listeners stop first, then the last decisions are sent.
+	hw, wafLogs := newHostWAF(logger, m.ReportWafLogs)
+	logsCtx, stopLogs := context.WithCancel(context.Background())
+	logsDone := make(chan struct{})
+	go func() {
+		defer close(logsDone)
+		wafLogs.run(logsCtx)
+	}()
+	defer func() {
+		hw.Close()
+		stopLogs()
+		<-logsDone
+	}()
 	ag := agent.New(agent.Config{
 		Store:    m.Store(),
 		Zone:     zone,

@@ -46,7 +46,9 @@ type hostWAF struct {
 }
 
 // newHostWAF returns the WAF of a host. put, when set, stores decision
-// records of an account (PutWafLogs); without it decisions are not kept.
+// records of an account (PutWafLogs on the server itself,
+// PalisadeReportWafLogs from a remote agent); without it decisions are not
+// kept.
 func newHostWAF(log *slog.Logger, put func(ctx context.Context, accountID string, recs []model.WAFLog) error) (*hostWAF, *wafLogBatcher) {
 	h := &hostWAF{log: log.With("component", "waf"), account: map[string]string{}}
 	var sink waf.Sink
@@ -188,6 +190,10 @@ func (b *wafLogBatcher) Log(r waf.Record) {
 		Action: r.Action, Score: r.Score})
 }
 
+// wafLogLastFlush bounds the flush after the batcher stops (a remote
+// agent's server may be unreachable then).
+const wafLogLastFlush = 10 * time.Second
+
 // run flushes every second until ctx ends, then once more.
 func (b *wafLogBatcher) run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
@@ -195,7 +201,9 @@ func (b *wafLogBatcher) run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			b.flush(context.Background())
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), wafLogLastFlush)
+			b.flush(fctx)
+			cancel()
 			return
 		case <-t.C:
 			b.flush(ctx)

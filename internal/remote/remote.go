@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/palisade-project/palisade/internal/flowlog"
+	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/service"
 	"github.com/palisade-project/palisade/internal/store"
 	"github.com/palisade-project/palisade/internal/store/memory"
@@ -208,6 +209,55 @@ func (m *Mirror) ReportFlowRecords(ctx context.Context, b flowlog.Batch) error {
 		recs, first = recs[n:], false
 	}
 	return nil
+}
+
+// wafLogsPerCall and wafLogBytesPerCall bound one PalisadeReportWafLogs
+// call (the records travel as a query parameter, which the server's
+// request line limits; a record's URI may be 2 KiB long).
+const (
+	wafLogsPerCall     = 500
+	wafLogBytesPerCall = 256 << 10
+)
+
+// ReportWafLogs sends WAF decisions to the server (PalisadeReportWafLogs),
+// in calls of at most wafLogsPerCall records and about wafLogBytesPerCall
+// bytes. accountID is not sent: the server takes each record's account
+// from its protected object. On an error the calls before it have been
+// stored. Its signature is that of the host WAF's log sink.
+func (m *Mirror) ReportWafLogs(ctx context.Context, _ string, recs []model.WAFLog) error {
+	var buf bytes.Buffer
+	n := 0
+	send := func() error {
+		if n == 0 {
+			return nil
+		}
+		buf.WriteByte(']')
+		if _, err := m.c.Call(ctx, VersionPalisade, "PalisadeReportWafLogs", map[string]string{"Records": buf.String()}); err != nil {
+			return fmt.Errorf("PalisadeReportWafLogs: %w", err)
+		}
+		buf.Reset()
+		n = 0
+		return nil
+	}
+	for i := range recs {
+		js, err := json.Marshal(&recs[i])
+		if err != nil {
+			return fmt.Errorf("encode waf log: %w", err)
+		}
+		if n > 0 && (n >= wafLogsPerCall || buf.Len()+len(js)+2 > wafLogBytesPerCall) {
+			if err := send(); err != nil {
+				return err
+			}
+		}
+		if n == 0 {
+			buf.WriteByte('[')
+		} else {
+			buf.WriteByte(',')
+		}
+		buf.Write(js)
+		n++
+	}
+	return send()
 }
 
 func number(v any) (int64, error) {

@@ -730,30 +730,93 @@ func (s *Service) PutWafLogs(ctx context.Context, accountID string, recs []model
 				}
 				owned[r.ProtectionID] = true
 			}
-			if r.Time.IsZero() {
-				r.Time = s.cfg.Now().UTC()
-			}
-			r.AccountID = accountID
-			key := fmt.Sprintf("%s%s/%020d-%s", model.PrefixWAFLog, accountID, r.Time.UnixNano(), NewSecret(4))
-			if err := putJSON(tx, key, r); err != nil {
-				return err
-			}
 		}
-		var keys []string
-		if err := tx.List(model.PrefixWAFLog+accountID+"/", func(k string, _ []byte) error {
-			keys = append(keys, k)
-			return nil
-		}); err != nil {
+		return s.appendWAFLogs(tx, accountID, recs)
+	})
+	return len(recs), err
+}
+
+// IngestWafLogs stores decisions a remote agent reports (admin caller
+// only), for any number of accounts: each record takes the account of the
+// protected object it names (agents are not trusted with tenancy), and
+// records of unknown objects (deleted meanwhile) are dropped. The bounds
+// and retention are PutWafLogs's. It returns how many records were stored.
+func (s *Service) IngestWafLogs(ctx context.Context, callerID string, recs []model.WAFLog) (int, error) {
+	if len(recs) > WAFLogsPerPut {
+		return 0, errs.InvalidParameter("Records", "at most %d records per call, got %d", WAFLogsPerPut, len(recs))
+	}
+	stored := 0
+	_, err := s.update(ctx, func(tx store.Txn) error {
+		stored = 0
+		if err := requireAdmin(tx, callerID); err != nil {
 			return err
 		}
-		for i := 0; i < len(keys)-WAFLogRetention; i++ {
-			if err := tx.Delete(keys[i]); err != nil {
+		owner := map[string]string{} // object ID -> account, "" when unknown
+		byAccount := map[string][]model.WAFLog{}
+		var accounts []string
+		for _, r := range recs {
+			acct, seen := owner[r.ProtectionID]
+			if !seen {
+				var p model.WAFProtection
+				ok, err := getJSON(tx, model.PrefixWAFProtection+r.ProtectionID, &p)
+				if err != nil {
+					return err
+				}
+				if ok && p.ID != "" && p.ID == r.ProtectionID {
+					acct = p.AccountID
+				}
+				owner[r.ProtectionID] = acct
+			}
+			if acct == "" {
+				continue
+			}
+			if byAccount[acct] == nil {
+				accounts = append(accounts, acct)
+			}
+			byAccount[acct] = append(byAccount[acct], r)
+		}
+		for _, acct := range accounts {
+			if err := s.appendWAFLogs(tx, acct, byAccount[acct]); err != nil {
 				return err
 			}
+			stored += len(byAccount[acct])
 		}
 		return nil
 	})
-	return len(recs), err
+	if err != nil {
+		return 0, err
+	}
+	return stored, nil
+}
+
+// appendWAFLogs stores records of objects of accountID (checked by the
+// caller), stamping them with the account (and the time when they have
+// none), then drops the account's oldest records beyond WAFLogRetention.
+func (s *Service) appendWAFLogs(tx store.Txn, accountID string, recs []model.WAFLog) error {
+	for i := range recs {
+		r := &recs[i]
+		if r.Time.IsZero() {
+			r.Time = s.cfg.Now().UTC()
+		}
+		r.AccountID = accountID
+		key := fmt.Sprintf("%s%s/%020d-%s", model.PrefixWAFLog, accountID, r.Time.UnixNano(), NewSecret(4))
+		if err := putJSON(tx, key, r); err != nil {
+			return err
+		}
+	}
+	var keys []string
+	if err := tx.List(model.PrefixWAFLog+accountID+"/", func(k string, _ []byte) error {
+		keys = append(keys, k)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("list waf logs of %s: %w", accountID, err)
+	}
+	for i := 0; i < len(keys)-WAFLogRetention; i++ {
+		if err := tx.Delete(keys[i]); err != nil {
+			return fmt.Errorf("drop waf log %s: %w", keys[i], err)
+		}
+	}
+	return nil
 }
 
 // WAFLogFilter selects log records; empty fields match all.
