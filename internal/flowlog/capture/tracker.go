@@ -91,6 +91,10 @@ type entry struct {
 	// read (Final) so that leaving early is expected.
 	expires int64
 	final   bool
+	// done: a TCP flow last seen in TIME_WAIT or CLOSE; it carries no more
+	// data, and a new connection on its tuple replaces it before its
+	// timeout (conntrack reopens the tuple), which is no loss.
+	done bool
 	// src, dst, replySrc are the addresses at its ends (for Lost).
 	src, dst, replySrc netip.Addr
 }
@@ -152,6 +156,7 @@ func (t *Tracker) flow(at time.Time, f *Flow, emit Emit) {
 	t.observe(at, f, e.c, c, emit)
 	e.c, e.seen = c, t.gen
 	e.src, e.dst, e.replySrc = f.Orig.Src.Unmap(), f.Orig.Dst.Unmap(), f.Reply.Src.Unmap()
+	e.done = f.Orig.Proto == 6 && (f.TCPState == tcpTimeWait || f.TCPState == tcpClose)
 	if f.Timeout > 0 {
 		e.expires = at.UnixNano() + int64(f.Timeout)*int64(time.Second)
 	}
@@ -169,7 +174,7 @@ func (t *Tracker) Final(at time.Time, flows []Flow, emit Emit) {
 
 func (t *Tracker) end(at time.Time) {
 	for k, e := range t.base {
-		if e.seen+1 == t.gen && !e.final && e.expires > at.Add(lostSlack).UnixNano() && t.Lost != nil {
+		if e.seen+1 == t.gen && !e.final && !e.done && e.expires > at.Add(lostSlack).UnixNano() && t.Lost != nil {
 			// Missing from this dump, long before its timeout.
 			for _, a := range uniqueAddrs(e.src, e.dst, e.replySrc) {
 				if eni := t.ENIOf(a); eni != "" {

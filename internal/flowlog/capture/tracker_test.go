@@ -219,6 +219,7 @@ func TestTrackerLost(t *testing.T) {
 	tests := []struct {
 		name     string
 		timeout  uint32 // at the last dump that saw it
+		tcpState uint8  // TCP (with this conntrack state) when not 0
 		final    bool
 		wantLost string
 		wantObs  int
@@ -227,6 +228,8 @@ func TestTrackerLost(t *testing.T) {
 		{name: "expired on time", timeout: 3},
 		{name: "within the slack", timeout: 6},
 		{name: "cut with its last counters", timeout: 900, final: true, wantObs: 4},
+		{name: "closed TCP replaced by a new connection", tcpState: tcpClose, timeout: 9},
+		{name: "established TCP deleted early", tcpState: 3, timeout: 900, wantLost: "a@1010 b@1010"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -236,6 +239,10 @@ func TestTrackerLost(t *testing.T) {
 			tr.Lost = func(at time.Time, eni string) { lost = append(lost, fmt.Sprintf("%s@%d", eni, at.Unix())) }
 			var got collected
 			f := flow(1, 17, ipA, ipB, 5000, 9000, t0.Add(time.Second), 2, 200, 1, 100)
+			if tc.tcpState != 0 {
+				f = flow(1, 6, ipA, ipB, 5000, 9000, t0.Add(time.Second), 2, 200, 1, 100)
+				f.TCPState = tc.tcpState
+			}
 			f.Timeout = tc.timeout
 			tr.Dump(t0.Add(5*time.Second), []Flow{f}, got.emit)
 			got = nil
