@@ -56,6 +56,10 @@ type Record struct {
 // packets or flows capture missed per flow log since the last batch (the
 // server adds them to the flow log's SKIPDATA counter).
 type Batch struct {
+	// ID names the batch so that a batch sent twice (an agent that
+	// crashed after reporting it and before checkpointing that it had) is
+	// taken once; empty: no deduplication.
+	ID      string           `json:"id,omitempty"`
 	Records []Record         `json:"records"`
 	Missed  map[string]int64 `json:"missed,omitempty"` // flow-log ID -> count
 }

@@ -193,6 +193,9 @@ func (m *Mirror) ReportFlowRecords(ctx context.Context, b flowlog.Batch) error {
 	for first || len(recs) > 0 {
 		n := min(len(recs), flowRecordsPerCall)
 		part := flowlog.Batch{Records: recs[:n]}
+		if b.ID != "" {
+			part.ID = fmt.Sprintf("%s/%d", b.ID, len(b.Records)-len(recs))
+		}
 		if first {
 			part.Missed = b.Missed
 		}

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/flowlog"
@@ -539,6 +540,9 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID string, b flow
 	if err != nil {
 		return err
 	}
+	if b.ID != "" && s.flowBatches.seen(b.ID) {
+		return nil // sent again by an agent that did not know it arrived
+	}
 	for i := range b.Records {
 		r := &b.Records[i]
 		if fl := logs[r.FlowLogID]; fl != nil && !trafficAdmits(fl.TrafficType, r.Action) {
@@ -599,6 +603,7 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID string, b flow
 		byLog[fl.ID] = append(byLog[fl.ID], r)
 	}
 	if len(all) == 0 {
+		s.flowBatches.add(b.ID)
 		return nil
 	}
 	if err := s.flowRecords.Append(ctx, all); err != nil {
@@ -611,6 +616,7 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID string, b flow
 			s.log.Warn("flow-log sink", "flow_log", id, "records", len(recs), "err", err)
 		}
 	}
+	s.flowBatches.add(b.ID)
 	return nil
 }
 
@@ -817,4 +823,42 @@ func (s *Service) ReconcileFlowLogWindows(ctx context.Context) error {
 // it on shutdown).
 func (s *Service) CloseFlowLogs() error {
 	return errors.Join(s.flowSinks.Close(), s.flowRecords.Close())
+}
+
+// recentIDs is a bounded set of recently seen IDs (oldest forgotten first),
+// safe for concurrent use. It lives in memory: a server restart forgets it,
+// which only matters if an agent's crash-resend meets it.
+type recentIDs struct {
+	mu    sync.Mutex
+	max   int
+	ids   map[string]struct{}
+	order []string
+}
+
+func newRecentIDs(max int) *recentIDs {
+	return &recentIDs{max: max, ids: map[string]struct{}{}}
+}
+
+func (r *recentIDs) seen(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.ids[id]
+	return ok
+}
+
+func (r *recentIDs) add(id string) {
+	if id == "" {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.ids[id]; ok {
+		return
+	}
+	r.ids[id] = struct{}{}
+	r.order = append(r.order, id)
+	if len(r.order) > r.max {
+		delete(r.ids, r.order[0])
+		r.order = r.order[1:]
+	}
 }

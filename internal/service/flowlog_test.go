@@ -264,6 +264,50 @@ func TestIngestFlowRecords(t *testing.T) {
 	}
 }
 
+// TestIngestFlowRecordsOnce: a batch sent again with its ID (an agent that
+// crashed after reporting it, before its checkpoint said so) is taken once:
+// records, missed counts and sinks; a new ID is a new batch.
+func TestIngestFlowRecordsOnce(t *testing.T) {
+	s := flowFixture(t, Config{})
+	ctx := context.Background()
+	fl, err := s.CreateFlowLog(ctx, "1", flowInput("VPC", "vpc-1", "All"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := flowlog.Record{FlowLogID: fl.ID, ENIID: "eni-1", SrcAddr: "10.0.0.1", DstAddr: "10.0.0.2",
+		SrcPort: 1234, DstPort: 80, Protocol: 6, Packets: 1, Bytes: 60, Start: 100, End: 160, Action: flowlog.ActionAccept}
+	batch := flowlog.Batch{ID: "b-1", Records: []flowlog.Record{rec}, Missed: map[string]int64{fl.ID: 2}}
+	for range 2 {
+		if err := s.IngestFlowRecords(ctx, "0", batch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := s.DescribeFlowLogRecords(ctx, "1", FlowRecordQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Records) != 1 || res.SkippedRecords != 2 {
+		t.Fatalf("after the same batch twice: %d records, %d skipped; want 1 and 2", len(res.Records), res.SkippedRecords)
+	}
+	batch.ID = "b-2"
+	if err := s.IngestFlowRecords(ctx, "0", batch); err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := s.DescribeFlowLogRecords(ctx, "1", FlowRecordQuery{}); len(res.Records) != 2 || res.SkippedRecords != 4 {
+		t.Errorf("a new batch: %d records, %d skipped; want 2 and 4", len(res.Records), res.SkippedRecords)
+	}
+}
+
+func TestRecentIDsForgetsOldest(t *testing.T) {
+	r := newRecentIDs(2)
+	for _, id := range []string{"a", "b", "c"} {
+		r.add(id)
+	}
+	if r.seen("a") || !r.seen("b") || !r.seen("c") {
+		t.Errorf("after a, b, c with room for 2: a=%v b=%v c=%v", r.seen("a"), r.seen("b"), r.seen("c"))
+	}
+}
+
 func TestFlowLogModifyAndStatus(t *testing.T) {
 	s := flowFixture(t, Config{FlowLogWindowScale: 30})
 	ctx := context.Background()

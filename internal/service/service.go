@@ -98,6 +98,8 @@ type Service struct {
 	// flowRecords and flowSinks receive flow-log records (IngestFlowRecords).
 	flowRecords sink.RecordStore
 	flowSinks   *sink.Fanout
+	// flowBatches remembers the IDs of flow-record batches taken lately.
+	flowBatches *recentIDs
 }
 
 // New returns a Service over st.
@@ -120,7 +122,8 @@ func New(st store.Store, cfg Config) *Service {
 	if cfg.FlowRecords == nil {
 		cfg.FlowRecords = sink.NewMemory(sink.Retention{Keep: cfg.FlowLogRetention})
 	}
-	return &Service{st: st, cfg: cfg, log: cfg.Logger, flowRecords: cfg.FlowRecords, flowSinks: sink.NewFanout(sink.IPFIXOptions{})}
+	return &Service{st: st, cfg: cfg, log: cfg.Logger, flowRecords: cfg.FlowRecords, flowSinks: sink.NewFanout(sink.IPFIXOptions{}),
+		flowBatches: newRecentIDs(100_000)}
 }
 
 // Region returns the region this control plane serves.

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -349,7 +351,7 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 		}
 	}
 	if len(gone) > 0 {
-		pending = append(pending, flowlog.Batch{Records: gone})
+		pending = append(pending, flowlog.Batch{ID: newBatchID(), Records: gone})
 	}
 	// The first dump sets the baselines.
 	c.dump(r, tr, time.Now(), emit, agg)
@@ -366,6 +368,7 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 
 	report := func() {
 		b := agg.Flush(time.Now())
+		b.ID = newBatchID()
 		if len(b.Records) > 0 || len(b.Missed) > 0 {
 			pending = append(pending, b)
 		}
@@ -448,7 +451,7 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 			select {
 			case nv := <-c.views:
 				if g := apply(nv); len(g) > 0 {
-					pending = append(pending, flowlog.Batch{Records: g})
+					pending = append(pending, flowlog.Batch{ID: newBatchID(), Records: g})
 				}
 				logs = nv.Logs
 			default:
@@ -465,7 +468,7 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 			return
 		case nv := <-c.views:
 			if g := apply(nv); len(g) > 0 {
-				pending = append(pending, flowlog.Batch{Records: g})
+				pending = append(pending, flowlog.Batch{ID: newBatchID(), Records: g})
 			}
 			logs = nv.Logs
 			// A shorter window may bring the next boundary closer; a
@@ -492,6 +495,14 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 			timer.Reset(time.Until(at))
 		}
 	}
+}
+
+// newBatchID returns a random batch ID (kept with the batch in the
+// checkpoint until the sink took it).
+func newBatchID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read does not fail
+	return hex.EncodeToString(b[:])
 }
 
 // DumpInterval bounds the time between two conntrack dumps. It is below
