@@ -372,6 +372,7 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 		if len(b.Records) > 0 || len(b.Missed) > 0 {
 			pending = append(pending, b)
 		}
+		pending = boundPending(pending, MaxPendingRecords)
 		for len(pending) > 0 && c.cfg.Sink != nil {
 			rctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			err := c.cfg.Sink.ReportFlowRecords(rctx, pending[0])
@@ -495,6 +496,43 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 			timer.Reset(time.Until(at))
 		}
 	}
+}
+
+// MaxPendingRecords bounds the records a capture keeps while its sink is
+// unreachable; beyond it the oldest batches go, and their records are
+// counted as missed in the batch that follows (so the flow logs' missed
+// counters still say what was lost).
+const MaxPendingRecords = 1_000_000
+
+// boundPending drops the oldest batches while more than max records wait,
+// moving their record counts (and missed counts) per flow log into the
+// missed counts of the oldest batch kept.
+func boundPending(pending []flowlog.Batch, max int) []flowlog.Batch {
+	total := 0
+	for _, b := range pending {
+		total += len(b.Records)
+	}
+	lost := map[string]int64{}
+	for total > max && len(pending) > 1 {
+		for _, r := range pending[0].Records {
+			lost[r.FlowLogID]++
+		}
+		for id, n := range pending[0].Missed {
+			lost[id] += n
+		}
+		total -= len(pending[0].Records)
+		pending = pending[1:]
+	}
+	if len(lost) > 0 {
+		kept := &pending[0]
+		if kept.Missed == nil {
+			kept.Missed = map[string]int64{}
+		}
+		for id, n := range lost {
+			kept.Missed[id] += n
+		}
+	}
+	return pending
 }
 
 // newBatchID returns a random batch ID (kept with the batch in the

@@ -266,3 +266,24 @@ func TestTrackerLost(t *testing.T) {
 		})
 	}
 }
+
+// TestBoundPending: past the bound the oldest batches go and their records
+// and missed counts move into the missed counts of the oldest batch kept.
+func TestBoundPending(t *testing.T) {
+	rec := func(fl string) flowlog.Record { return flowlog.Record{FlowLogID: fl} }
+	pending := []flowlog.Batch{
+		{ID: "1", Records: []flowlog.Record{rec("fl-a"), rec("fl-a"), rec("fl-b")}, Missed: map[string]int64{"fl-b": 5}},
+		{ID: "2", Records: []flowlog.Record{rec("fl-a")}},
+		{ID: "3", Records: []flowlog.Record{rec("fl-a"), rec("fl-b")}},
+	}
+	got := boundPending(pending, 3)
+	if len(got) != 2 || got[0].ID != "2" {
+		t.Fatalf("kept %+v", got)
+	}
+	if got[0].Missed["fl-a"] != 2 || got[0].Missed["fl-b"] != 6 {
+		t.Errorf("missed moved to the oldest kept batch: %v", got[0].Missed)
+	}
+	if same := boundPending(got, 3); len(same) != 2 {
+		t.Errorf("within the bound, %d batches kept of 2", len(same))
+	}
+}
