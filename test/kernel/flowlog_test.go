@@ -641,11 +641,10 @@ func TestFlowLogRateLimit(t *testing.T) {
 
 // TestFlowLogCutAndFlush: a flow that a policy change denies is cut by the
 // agent; its records count it exactly up to the cut and its window says OK
-// (the cut is announced to capture with the flow's last counters). A flow
-// capture has seen that leaves conntrack behind its back (conntrack -F)
-// is a loss the window's records say: SKIPDATA for both its ENIs, not
-// silence. (A flow born and flushed between two dumps leaves no trace to
-// see: a documented gap.)
+// (the cut is announced to capture with the flow's last counters). Flows
+// that leave conntrack behind capture's back (conntrack -F), one that a
+// dump has seen and one born and flushed between two dumps, are reported
+// exactly too, from conntrack's DESTROY events.
 func TestFlowLogCutAndFlush(t *testing.T) {
 	const window = 4
 	r := newRig(t, "fc", 10*time.Second)
@@ -731,10 +730,25 @@ func TestFlowLogCutAndFlush(t *testing.T) {
 	start = boundary()
 	sendUDP(t, a.inst, 46000, dst, 5, 100, true)
 	r.flushConntrack()
-	got := windowLines(start)
-	for _, eni := range []string{a.eni, b.eni} {
-		if !slices.Contains(got, eni+" SKIPDATA") {
-			t.Errorf("window of the flush: no SKIPDATA for %s:\n%s", eni, strings.Join(got, "\n"))
+	exact := func(sport, n int) []string {
+		w := []string{
+			fmt.Sprintf("%s in ACCEPT %s:%d>%s:9000 p17 %d/%d f0", b.eni, A, sport, B, n, n*128),
+			fmt.Sprintf("%s in ACCEPT %s:9000>%s:%d p17 %d/%d f0", a.eni, B, A, sport, n, n*128),
+			fmt.Sprintf("%s out ACCEPT %s:%d>%s:9000 p17 %d/%d f0", a.eni, A, sport, B, n, n*128),
+			fmt.Sprintf("%s out ACCEPT %s:9000>%s:%d p17 %d/%d f0", b.eni, B, A, sport, n, n*128),
 		}
+		slices.Sort(w)
+		return w
+	}
+	if got := windowLines(start); !slices.Equal(got, exact(46000, 5)) {
+		t.Errorf("window of the flush:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(exact(46000, 5), "\n"))
+	}
+
+	// A flow born and flushed between two dumps: no dump ever lists it.
+	start = boundary()
+	sendUDP(t, a.inst, 47000, dst, 3, 100, true)
+	r.flushConntrack()
+	if got := windowLines(start); !slices.Equal(got, exact(47000, 3)) {
+		t.Errorf("window of the unseen flow:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(exact(47000, 3), "\n"))
 	}
 }

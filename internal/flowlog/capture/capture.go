@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -25,6 +26,7 @@ import (
 	nflog "github.com/florianl/go-nflog/v2"
 	"github.com/mdlayher/netlink"
 	"github.com/ti-mo/conntrack"
+	"golang.org/x/sys/unix"
 
 	"github.com/palisade-project/palisade/internal/flowlog"
 	"github.com/palisade-project/palisade/internal/policy"
@@ -73,7 +75,13 @@ type Capture struct {
 	received atomic.Uint64
 	// dropped counts NFLOG messages the hook could not hand over.
 	dropped atomic.Uint64
-	packets chan Packet
+	// newFlows counts conntrack NEW events; newLost says events were lost.
+	newFlows atomic.Uint64
+	newLost  atomic.Uint64
+	// destroyed carries flows conntrack destroyed, with their final
+	// counters, to the run loop.
+	destroyed chan Flow
+	packets   chan Packet
 	// cuts carries the last counters of flows the agent is about to cut
 	// (Cutting) to the capture's goroutine.
 	cuts chan cutRequest
@@ -127,7 +135,7 @@ func Start(cfg Config, v View) (*Capture, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Capture{cfg: cfg, log: cfg.Logger.With("component", "flowlog", "vpc", cfg.VpcID), views: make(chan View, 1),
-		cancel: cancel, done: make(chan struct{}), packets: make(chan Packet, 16384), cuts: make(chan cutRequest)}
+		cancel: cancel, done: make(chan struct{}), packets: make(chan Packet, 16384), cuts: make(chan cutRequest), destroyed: make(chan Flow, 65536)}
 	c.stats.Store(&Stats{})
 	r, err := c.open(ctx)
 	if err != nil {
@@ -215,10 +223,23 @@ func (c *Capture) Stats() Stats { return *c.stats.Load() }
 type resources struct {
 	ns *os.File
 	ct *dumper
-	nf *nflog.Nflog
+	// newEvents listens to conntrack's NEW events (counted: newFlows) and
+	// DESTROY events (decoded: destroyed); events is the NEW count at the
+	// last dump,
+	// unseen the new flows not yet matched by flows the tracker met
+	// (negative: flows met before their event was counted).
+	newEvents *netlink.Conn
+	events    uint64
+	unseen    int64
+	created   uint64 // the tracker's Created at the last dump
+	counted   bool   // a dump set the balance
+	nf        *nflog.Nflog
 }
 
 func (r *resources) close() {
+	if r.newEvents != nil {
+		r.newEvents.Close()
+	}
 	if r.ct != nil {
 		r.ct.Close()
 	}
@@ -241,6 +262,16 @@ func (c *Capture) open(ctx context.Context) (*resources, error) {
 		r.close()
 		return nil, err
 	}
+	// NFNLGRP_CONNTRACK_NEW and _DESTROY are groups 1 and 3 of
+	// NETLINK_NETFILTER.
+	if r.newEvents, err = netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: fd, Groups: 1 | 1<<2}); err != nil {
+		r.close()
+		return nil, fmt.Errorf("conntrack new-flow events: %w", err)
+	}
+	if err := r.newEvents.SetReadBuffer(8 << 20); err != nil {
+		c.log.Debug("conntrack event read buffer", "err", err)
+	}
+	go c.watchEvents(ctx, r.newEvents)
 	r.nf, err = nflog.Open(&nflog.Config{NetNS: fd, Group: policy.FlowLogGroup, Copymode: nflog.CopyPacket,
 		// Every message at once (no batching for up to a second), so
 		// that a packet lands in the window it was dropped in.
@@ -481,6 +512,8 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 			}
 		case p := <-c.packets:
 			tr.Logged(time.Now(), p, emit)
+		case f := <-c.destroyed:
+			tr.Destroyed(time.Now(), &f, emit)
 		case req := <-c.cuts:
 			tr.Final(time.Now(), req.flows, emit)
 			close(req.done)
@@ -588,6 +621,8 @@ func delta(cur, prev uint64) uint64 {
 func (c *Capture) drain(tr *Tracker, at time.Time, emit Emit) {
 	for {
 		select {
+		case f := <-c.destroyed:
+			tr.Destroyed(at, &f, emit)
 		case p := <-c.packets:
 			tr.Logged(at, p, emit)
 		default:
@@ -597,6 +632,14 @@ func (c *Capture) drain(tr *Tracker, at time.Time, emit Emit) {
 }
 
 func (c *Capture) dump(r *resources, tr *Tracker, at time.Time, emit Emit, agg *flowlog.Aggregator) {
+	// Flows whose NEW event was counted before the dump are flows the dump
+	// (or an earlier one, or Final) must meet: every flow outlives its
+	// last packet by more than the time between dumps, unless conntrack
+	// replaced it early (a port reused while the old connection is in
+	// TIME_WAIT or CLOSE) or someone deleted it. More new flows than flows
+	// met means flows came and went unseen: their ENIs are unknown, so
+	// every covered ENI's window says SKIPDATA. So does a lost event.
+	events := c.newFlows.Load()
 	tr.begin()
 	err := r.ct.dump(func(f *Flow) { tr.flow(at, f, emit) })
 	if err != nil {
@@ -606,6 +649,80 @@ func (c *Capture) dump(r *resources, tr *Tracker, at time.Time, emit Emit, agg *
 		agg.Miss(at, "", 1, flowlog.ActionAccept)
 	}
 	tr.end(at)
+	r.unseen += int64(events-r.events) - int64(tr.Created-r.created)
+	r.events, r.created = events, tr.Created
+	if !r.counted {
+		r.counted, r.unseen = true, 0 // the first dump met what was there
+	}
+	if r.unseen > 0 {
+		agg.Miss(at, "", r.unseen, flowlog.ActionAccept)
+		r.unseen = 0
+	}
+	if n := c.newLost.Swap(0); n > 0 {
+		agg.Miss(at, "", int64(n), flowlog.ActionAccept)
+	}
+}
+
+// watchEvents reads conntrack's NEW and DESTROY events until the socket
+// closes, straight from the socket without allocating per event: NEW
+// events are counted (see dump), DESTROY events, which carry the flow's
+// final counters, are decoded like dump entries and handed to the run
+// loop, so a flow that came and went between two dumps (a short
+// connection whose port is reused at once, a flush) is still reported
+// exactly. An overflow of the socket or of the hand-over is counted in
+// newLost.
+func (c *Capture) watchEvents(ctx context.Context, conn *netlink.Conn) {
+	rc, err := conn.SyscallConn()
+	if err != nil {
+		c.log.Warn("conntrack events", "err", err)
+		c.newLost.Add(1)
+		return
+	}
+	buf := make([]byte, 1<<20)
+	var f Flow
+	for {
+		var n int
+		var rerr error
+		err := rc.Read(func(fd uintptr) bool {
+			n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
+			return !errors.Is(rerr, unix.EAGAIN)
+		})
+		if err == nil {
+			err = rerr
+		}
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
+				return
+			}
+			if errors.Is(err, unix.ENOBUFS) {
+				c.newLost.Add(1)
+				continue
+			}
+			c.log.Debug("conntrack events", "err", err)
+			c.newLost.Add(1)
+			return
+		}
+		b := buf[:n]
+		for len(b) >= unix.NLMSG_HDRLEN {
+			l := int(binary.NativeEndian.Uint32(b[0:4]))
+			if l < unix.NLMSG_HDRLEN || l > len(b) {
+				break
+			}
+			switch binary.NativeEndian.Uint16(b[4:6]) {
+			case ctNewMsg:
+				c.newFlows.Add(1)
+			case ctDeleteMsg:
+				if data := b[unix.NLMSG_HDRLEN:l]; len(data) > 4 && parseFlow(data[4:], &f) {
+					select {
+					case c.destroyed <- f:
+					default:
+						c.newLost.Add(1)
+					}
+				}
+			}
+			b = b[min(align4(l), len(b)):]
+		}
+	}
 }
 
 var counterRE = regexp.MustCompile(`counter (\w+) \{\s*packets (\d+) bytes \d+`)

@@ -36,8 +36,9 @@ type Tuple struct {
 // ctnetlink message and attribute numbers (linux/netfilter/nfnetlink.h,
 // nfnetlink_conntrack.h).
 const (
-	ctGet           = 1      // IPCTNL_MSG_CT_GET
-	ctNewMsg        = 1 << 8 // NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW
+	ctGet           = 1        // IPCTNL_MSG_CT_GET
+	ctNewMsg        = 1 << 8   // NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_NEW
+	ctDeleteMsg     = 1<<8 | 2 // NFNL_SUBSYS_CTNETLINK << 8 | IPCTNL_MSG_CT_DELETE
 	ctaTupleOrig    = 1
 	ctaTupleReply   = 2
 	ctaProtoinfo    = 4

@@ -80,6 +80,10 @@ type Tracker struct {
 	// it has a zero baseline.
 	lastDump time.Time
 	gen      uint64
+	// Created counts the flows the tracker has met for the first time (in
+	// dumps and Final): capture compares it with conntrack's insertions to
+	// notice flows that came and went unseen.
+	Created uint64
 }
 
 type entry struct {
@@ -145,6 +149,7 @@ func (t *Tracker) flow(at time.Time, f *Flow, emit Emit) {
 	c := f.Counts
 	e := t.base[k]
 	if e == nil {
+		t.Created++
 		e = &entry{}
 		if f.Start != 0 && f.Start < t.lastDump.UnixNano() {
 			// Older than what this tracker has seen: its earlier
@@ -170,6 +175,13 @@ func (t *Tracker) Final(at time.Time, flows []Flow, emit Emit) {
 		t.flow(at, &flows[i], emit)
 		t.base[flowKey(&flows[i])].final = true
 	}
+}
+
+// Destroyed takes a flow conntrack destroyed, with its final counters
+// (a DESTROY event): like Final for one flow.
+func (t *Tracker) Destroyed(at time.Time, f *Flow, emit Emit) {
+	t.flow(at, f, emit)
+	t.base[flowKey(f)].final = true
 }
 
 func (t *Tracker) end(at time.Time) {

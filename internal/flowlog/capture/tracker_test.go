@@ -287,3 +287,29 @@ func TestBoundPending(t *testing.T) {
 		t.Errorf("within the bound, %d batches kept of 2", len(same))
 	}
 }
+
+// TestTrackerDestroyed: a DESTROY event of a flow no dump met reports all
+// of it; of a flow a dump met, its growth since; neither is a loss.
+func TestTrackerDestroyed(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	tr := NewTracker(t0)
+	tr.ENIOf = eniOf
+	tr.Lost = func(at time.Time, eni string) { t.Errorf("lost %s at %d", eni, at.Unix()) }
+	var got collected
+	seen := flow(1, 17, ipA, ipB, 5000, 9000, t0.Add(time.Second), 2, 200, 0, 0)
+	seen.Timeout = 30
+	tr.Dump(t0.Add(2*time.Second), []Flow{seen}, got.emit)
+	got = nil
+	seen.Counts = Counts{5, 500, 0, 0}
+	unseen := flow(2, 17, ipA, ipB, 5001, 9000, t0.Add(3*time.Second), 3, 300, 0, 0)
+	tr.Destroyed(t0.Add(4*time.Second), &seen, got.emit)
+	tr.Destroyed(t0.Add(4*time.Second), &unseen, got.emit)
+	tr.Dump(t0.Add(7*time.Second), nil, got.emit)
+	want := `@1004 a out ACCEPT 10.0.1.10:5000>10.0.2.20:9000 p17 3/300 f0
+@1004 a out ACCEPT 10.0.1.10:5001>10.0.2.20:9000 p17 3/300 f0
+@1004 b in ACCEPT 10.0.1.10:5000>10.0.2.20:9000 p17 3/300 f0
+@1004 b in ACCEPT 10.0.1.10:5001>10.0.2.20:9000 p17 3/300 f0`
+	if got.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got.String(), want)
+	}
+}
