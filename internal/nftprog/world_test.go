@@ -6,85 +6,24 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
+	"github.com/palisade-project/palisade/internal/policy/policytest"
 )
 
-// The golden worlds of internal/policy (render_test.go, acl_test.go).
+// The golden worlds of internal/policy, and terse constructors, from
+// policytest.
 
 func rl(id, dir, proto, ports, peer, pol string, prio int) model.Rule {
-	r := model.Rule{ID: id, Direction: dir, Protocol: proto, Policy: pol, Priority: prio, Ports: model.PortRange{From: -1, To: -1}}
-	if ports != "" {
-		r.Ports = portRange(ports)
-	}
-	switch {
-	case strings.HasPrefix(peer, "sg-"):
-		r.PeerGroupID = peer
-	case strings.HasPrefix(peer, "pl-"):
-		r.PeerPrefixListID = peer
-	default:
-		r.PeerCidr = netip.MustParsePrefix(peer)
-	}
-	return r
+	return policytest.Rule(id, dir, proto, ports, peer, pol, prio)
 }
-
-func portRange(s string) model.PortRange {
-	from, to, _ := strings.Cut(s, "/")
-	f, _ := strconv.Atoi(from)
-	t, _ := strconv.Atoi(to)
-	return model.PortRange{From: f, To: t}
-}
-
-func withSrcPorts(r model.Rule, ports string) model.Rule { r.SourcePorts = portRange(ports); return r }
-func withLocal(r model.Rule, cidr string) model.Rule {
-	r.LocalCidr = netip.MustParsePrefix(cidr)
-	return r
-}
-
 func group(id, typ, inner string, rules ...model.Rule) model.SecurityGroup {
-	return model.SecurityGroup{ID: id, VpcID: "vpc-1", Type: typ, InnerAccessPolicy: inner, Rules: rules}
+	return policytest.Group(id, typ, inner, rules...)
 }
-
 func eni(id, vpc string, groups []string, addrs ...string) model.ENI {
-	e := model.ENI{ID: id, VpcID: vpc, SecurityGroupIDs: groups}
-	for _, a := range addrs {
-		ip := netip.MustParseAddr(a)
-		switch {
-		case ip.Is6():
-			e.IPv6s = append(e.IPv6s, ip)
-		case !e.PrimaryIP.IsValid():
-			e.PrimaryIP = ip
-		default:
-			e.SecondaryIPs = append(e.SecondaryIPs, ip)
-		}
-	}
-	return e
+	return policytest.ENI(id, vpc, groups, addrs...)
 }
-
-func ae(id, name, pol, proto, ports, cidr string) model.ACLEntry {
-	e := model.ACLEntry{ID: id, Name: name, Policy: pol, Protocol: proto, Ports: model.PortRange{From: -1, To: -1},
-		Cidr: netip.MustParsePrefix(cidr), EntryType: "custom"}
-	if ports != "" {
-		e.Ports = portRange(ports)
-	}
-	return e
-}
-
-func nacl(id string, ingress, egress []model.ACLEntry) model.NetworkACL {
-	return model.NetworkACL{ID: id, VpcID: "vpc-1", Ingress: ingress, Egress: egress}
-}
-
-func vswitch(id, cidr, cidr6, aclID string) model.VSwitch {
-	v := model.VSwitch{ID: id, VpcID: "vpc-1", CidrBlock: netip.MustParsePrefix(cidr), NetworkAclID: aclID}
-	if cidr6 != "" {
-		v.Ipv6CidrBlock = netip.MustParsePrefix(cidr6)
-	}
-	return v
-}
-
-func inVSwitch(e model.ENI, vsw string) model.ENI { e.VSwitchID = vsw; return e }
 
 const (
 	basic    = model.GroupTypeBasic
@@ -96,77 +35,13 @@ const (
 )
 
 func goldenWorld() (*policy.Snapshot, map[string]string) {
-	w := policy.NewSnapshot([]model.SecurityGroup{
-		group("sg-web", basic, "Accept",
-			rl("sgr-http", in, "TCP", "80/80", "0.0.0.0/0", acc, 100),
-			rl("sgr-https6", in, "TCP", "443/443", "::/0", acc, 100),
-			rl("sgr-ssh-wide", in, "TCP", "22/22", "10.0.0.0/8", acc, 1),
-			rl("sgr-ssh-range", in, "TCP", "20/25", "10.1.0.0/16", acc, 1),
-			rl("sgr-admin", in, "TCP", "22/22", "sg-admin", acc, 1),
-			rl("sgr-bad", in, "ALL", "", "192.168.66.0/24", drp, 1),
-			rl("sgr-ping", in, "ICMP", "", "0.0.0.0/0", acc, 50),
-			rl("sgr-ping6", in, "ICMPv6", "", "::/0", acc, 50),
-			withSrcPorts(rl("sgr-dns", in, "UDP", "53/53", "10.0.0.0/24", acc, 50), "1024/65535"),
-			withLocal(rl("sgr-gre", in, "GRE", "", "172.16.0.0/12", acc, 50), "10.0.0.10/32"),
-			rl("sgr-smtp", out, "TCP", "25/25", "0.0.0.0/0", drp, 1),
-			rl("sgr-admin-out", out, "ALL", "", "sg-admin", acc, 1),
-		),
-		group("sg-admin", basic, "Drop",
-			rl("sgr-a-ssh", in, "TCP", "22/22", "10.0.0.0/8", drp, 1),
-			withLocal(rl("sgr-a-udp", in, "UDP", "1000/2000", "sg-web", acc, 5), "fd00::/64"),
-		),
-		group("sg-adv", advanced, "Drop",
-			rl("sgr-adv-in", in, "TCP", "8080/8080", "10.0.0.0/24", acc, 1),
-			rl("sgr-adv-out", out, "UDP", "123/123", "0.0.0.0/0", acc, 1),
-		),
-	}, []model.ENI{
-		eni("eni-web1", "vpc-1", []string{"sg-web"}, "10.0.0.10", "fd00::10"),
-		eni("eni-web2", "vpc-1", []string{"sg-web", "sg-admin"}, "10.0.0.11", "10.0.0.12"),
-		eni("eni-adv", "vpc-1", []string{"sg-adv"}, "10.0.0.20"),
-		eni("eni-none", "vpc-1", nil, "10.0.0.30"),
-		eni("eni-bad", "vpc-1", []string{"sg-gone"}, "10.0.0.31"),
-		eni("eni-remote", "vpc-1", []string{"sg-admin"}, "10.0.0.40", "fd00::40"),
-	})
-	return w, map[string]string{
-		"eni-web1": "pv-web1", "eni-web2": "pv-web2", "eni-adv": "pv-adv",
-		"eni-none": "pv-none", "eni-bad": "pv-bad",
-	}
+	g := policytest.Golden()
+	return policy.NewSnapshot(g.Groups, g.ENIs), g.Ifaces
 }
 
 func aclGoldenWorld() (*policy.Snapshot, map[string]string) {
-	web := nacl("nacl-web",
-		[]model.ACLEntry{
-			ae("nae-1", "no-ssh-from-b", drp, "tcp", "22/22", "10.0.2.0/24"),
-			ae("nae-2", "ssh", acc, "tcp", "22/22", "10.0.0.0/16"),
-			ae("nae-3", "web", acc, "tcp", "80/443", "0.0.0.0/0"),
-			ae("nae-4", "no-gre", drp, "gre", "", "0.0.0.0/0"),
-			ae("nae-5", "vpc", acc, "all", "", "10.0.0.0/16"),
-			ae("nae-6", "ping6", acc, "icmp", "", "fd00::/16"),
-		},
-		[]model.ACLEntry{
-			ae("nae-7", "ephemeral", acc, "tcp", "1024/65535", "0.0.0.0/0"),
-			ae("nae-8", "dns", acc, "udp", "53/53", "10.0.0.0/8"),
-			ae("nae-9", "v6", acc, "all", "", "::/0"),
-		},
-	)
-	empty := nacl("nacl-empty", nil, nil)
-	w := policy.NewWorld([]model.SecurityGroup{group("sg-open", basic, "Accept", rl("r", in, "ALL", "", "0.0.0.0/0", acc, 1))},
-		[]model.ENI{
-			inVSwitch(eni("eni-a1", "vpc-1", []string{"sg-open"}, "10.0.1.11", "fd00:1::11"), "vsw-a"),
-			inVSwitch(eni("eni-b1", "vpc-1", []string{"sg-open"}, "10.0.2.21"), "vsw-b"),
-			inVSwitch(eni("eni-c1", "vpc-1", []string{"sg-open"}, "10.0.3.31"), "vsw-c"),
-			inVSwitch(eni("eni-d1", "vpc-1", []string{"sg-open"}, "10.0.4.41"), "vsw-d"),
-			inVSwitch(eni("eni-e1", "vpc-1", []string{"sg-open"}, "10.0.5.51"), "vsw-e"),
-		},
-		[]model.VSwitch{
-			vswitch("vsw-a", "10.0.1.0/24", "fd00:1::/64", "nacl-web"),
-			vswitch("vsw-b", "10.0.2.0/24", "", "nacl-web"),
-			vswitch("vsw-c", "10.0.3.0/24", "", ""),
-			vswitch("vsw-d", "10.0.4.0/24", "", "nacl-empty"),
-			vswitch("vsw-e", "10.0.5.0/24", "", "nacl-gone"),
-		},
-		[]model.NetworkACL{web, empty})
-	return w, map[string]string{"eni-a1": "pv-a1", "eni-b1": "pv-b1", "eni-c1": "pv-c1", "eni-d1": "pv-d1", "eni-e1": "pv-e1"}
+	g := policytest.ACLGolden()
+	return policy.NewWorld(g.Groups, g.ENIs, g.VSwitches, g.ACLs), g.Ifaces
 }
 
 // Random worlds: a small universe so that rules overlap and split.
@@ -286,7 +161,7 @@ func randWorldSpec(r *rand.Rand) *worldSpec {
 			s.acls = append(s.acls, a)
 		}
 		for vi, acl := range []string{"nacl-0", "nacl-1", "", "nacl-gone"} {
-			v := vswitch(fmt.Sprintf("vsw-%d", vi), fmt.Sprintf("10.0.%d.0/24", vi), "", acl)
+			v := policytest.VSwitch(fmt.Sprintf("vsw-%d", vi), fmt.Sprintf("10.0.%d.0/24", vi), "", acl)
 			if vi == 0 {
 				v.Ipv6CidrBlock = netip.MustParsePrefix("fd00::/64")
 			}

@@ -8,32 +8,19 @@ import (
 	"testing"
 
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy/policytest"
 )
 
-// ae builds an ACL entry: ports "from/to" ("" for -1/-1), cidr the source
-// (ingress) or destination (egress).
-func ae(id, name, policy, proto, ports, cidr string) model.ACLEntry {
-	e := model.ACLEntry{ID: id, Name: name, Policy: policy, Protocol: proto, Ports: model.PortRange{From: -1, To: -1},
-		Cidr: netip.MustParsePrefix(cidr), EntryType: "custom"}
-	if ports != "" {
-		e.Ports = portRange(ports)
-	}
-	return e
+func ae(id, name, pol, proto, ports, cidr string) model.ACLEntry {
+	return policytest.ACLEntry(id, name, pol, proto, ports, cidr)
 }
-
 func nacl(id string, ingress, egress []model.ACLEntry) model.NetworkACL {
-	return model.NetworkACL{ID: id, VpcID: "vpc-1", Ingress: ingress, Egress: egress}
+	return policytest.NACL(id, ingress, egress)
 }
-
 func vswitch(id, cidr, cidr6, aclID string) model.VSwitch {
-	v := model.VSwitch{ID: id, VpcID: "vpc-1", CidrBlock: netip.MustParsePrefix(cidr), NetworkAclID: aclID}
-	if cidr6 != "" {
-		v.Ipv6CidrBlock = netip.MustParsePrefix(cidr6)
-	}
-	return v
+	return policytest.VSwitch(id, cidr, cidr6, aclID)
 }
-
-func inVSwitch(e model.ENI, vsw string) model.ENI { e.VSwitchID = vsw; return e }
+func inVSwitch(e model.ENI, vsw string) model.ENI { return policytest.InVSwitch(e, vsw) }
 
 // aclWorld: vsw-a 10.0.1.0/24 (a1 .11, a2 .12, fd00:1::11 on a1),
 // vsw-b 10.0.2.0/24 (b1 .21), vsw-c 10.0.3.0/24 (c1 .31, no ACL unless a
@@ -218,43 +205,10 @@ func TestACLTrace(t *testing.T) {
 	}
 }
 
-// aclGoldenWorld has two ACLs (one shared by two vSwitches), ordered
-// accept/drop entries that overlap (the compiler resolves first match),
-// IPv6 entries, a vSwitch without ACL and one whose ACL is missing.
+// aclGoldenWorld is policytest.ACLGolden as a snapshot.
 func aclGoldenWorld() (*Snapshot, map[string]string) {
-	web := nacl("nacl-web",
-		[]model.ACLEntry{
-			ae("nae-1", "no-ssh-from-b", drp, "tcp", "22/22", "10.0.2.0/24"),
-			ae("nae-2", "ssh", acc, "tcp", "22/22", "10.0.0.0/16"),
-			ae("nae-3", "web", acc, "tcp", "80/443", "0.0.0.0/0"),
-			ae("nae-4", "no-gre", drp, "gre", "", "0.0.0.0/0"),
-			ae("nae-5", "vpc", acc, "all", "", "10.0.0.0/16"),
-			ae("nae-6", "ping6", acc, "icmp", "", "fd00::/16"),
-		},
-		[]model.ACLEntry{
-			ae("nae-7", "ephemeral", acc, "tcp", "1024/65535", "0.0.0.0/0"),
-			ae("nae-8", "dns", acc, "udp", "53/53", "10.0.0.0/8"),
-			ae("nae-9", "v6", acc, "all", "", "::/0"),
-		},
-	)
-	empty := nacl("nacl-empty", nil, nil)
-	w := NewWorld([]model.SecurityGroup{group("sg-open", basic, "Accept", rl("r", in, "ALL", "", "0.0.0.0/0", acc, 1))},
-		[]model.ENI{
-			inVSwitch(eni("eni-a1", "vpc-1", []string{"sg-open"}, "10.0.1.11", "fd00:1::11"), "vsw-a"),
-			inVSwitch(eni("eni-b1", "vpc-1", []string{"sg-open"}, "10.0.2.21"), "vsw-b"),
-			inVSwitch(eni("eni-c1", "vpc-1", []string{"sg-open"}, "10.0.3.31"), "vsw-c"),
-			inVSwitch(eni("eni-d1", "vpc-1", []string{"sg-open"}, "10.0.4.41"), "vsw-d"),
-			inVSwitch(eni("eni-e1", "vpc-1", []string{"sg-open"}, "10.0.5.51"), "vsw-e"),
-		},
-		[]model.VSwitch{
-			vswitch("vsw-a", "10.0.1.0/24", "fd00:1::/64", "nacl-web"),
-			vswitch("vsw-b", "10.0.2.0/24", "", "nacl-web"),
-			vswitch("vsw-c", "10.0.3.0/24", "", ""),
-			vswitch("vsw-d", "10.0.4.0/24", "", "nacl-empty"),
-			vswitch("vsw-e", "10.0.5.0/24", "", "nacl-gone"),
-		},
-		[]model.NetworkACL{web, empty})
-	return w, map[string]string{"eni-a1": "pv-a1", "eni-b1": "pv-b1", "eni-c1": "pv-c1", "eni-d1": "pv-d1", "eni-e1": "pv-e1"}
+	g := policytest.ACLGolden()
+	return NewWorld(g.Groups, g.ENIs, g.VSwitches, g.ACLs), g.Ifaces
 }
 
 func TestRenderACLGolden(t *testing.T) {

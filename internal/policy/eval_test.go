@@ -2,62 +2,24 @@ package policy
 
 import (
 	"net/netip"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy/policytest"
 )
 
-// rl builds a rule. ports is "from/to" ("" for -1/-1); peer is a CIDR, a
-// group ID ("sg-...") or a prefix list ("pl-...").
-func rl(id, dir, proto, ports, peer, policy string, prio int) model.Rule {
-	r := model.Rule{ID: id, Direction: dir, Protocol: proto, Policy: policy, Priority: prio, Ports: model.PortRange{From: -1, To: -1}}
-	if ports != "" {
-		r.Ports = portRange(ports)
-	}
-	switch {
-	case strings.HasPrefix(peer, "sg-"):
-		r.PeerGroupID = peer
-	case strings.HasPrefix(peer, "pl-"):
-		r.PeerPrefixListID = peer
-	default:
-		r.PeerCidr = netip.MustParsePrefix(peer)
-	}
-	return r
+// Terse constructors, from policytest (shared with the netlink loader's tests).
+func rl(id, dir, proto, ports, peer, pol string, prio int) model.Rule {
+	return policytest.Rule(id, dir, proto, ports, peer, pol, prio)
 }
-
-func portRange(s string) model.PortRange {
-	from, to, _ := strings.Cut(s, "/")
-	f, _ := strconv.Atoi(from)
-	t, _ := strconv.Atoi(to)
-	return model.PortRange{From: f, To: t}
-}
-
-func withSrcPorts(r model.Rule, ports string) model.Rule { r.SourcePorts = portRange(ports); return r }
-func withLocal(r model.Rule, cidr string) model.Rule {
-	r.LocalCidr = netip.MustParsePrefix(cidr)
-	return r
-}
-
+func portRange(s string) model.PortRange                 { return policytest.PortRange(s) }
+func withSrcPorts(r model.Rule, ports string) model.Rule { return policytest.WithSrcPorts(r, ports) }
+func withLocal(r model.Rule, cidr string) model.Rule     { return policytest.WithLocal(r, cidr) }
 func group(id, typ, inner string, rules ...model.Rule) model.SecurityGroup {
-	return model.SecurityGroup{ID: id, VpcID: "vpc-1", Type: typ, InnerAccessPolicy: inner, Rules: rules}
+	return policytest.Group(id, typ, inner, rules...)
 }
-
 func eni(id, vpc string, groups []string, addrs ...string) model.ENI {
-	e := model.ENI{ID: id, VpcID: vpc, SecurityGroupIDs: groups}
-	for _, a := range addrs {
-		ip := netip.MustParseAddr(a)
-		switch {
-		case ip.Is6():
-			e.IPv6s = append(e.IPv6s, ip)
-		case !e.PrimaryIP.IsValid():
-			e.PrimaryIP = ip
-		default:
-			e.SecondaryIPs = append(e.SecondaryIPs, ip)
-		}
-	}
-	return e
+	return policytest.ENI(id, vpc, groups, addrs...)
 }
 
 func pkt(proto uint8, src, dst string, sport, dport uint16) Packet {

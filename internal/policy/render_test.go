@@ -13,50 +13,15 @@ import (
 	"testing"
 
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy/policytest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden from the current output")
 
-// goldenWorld has one of everything the compiler handles: overlapping rules
-// in one class (split into disjoint elements), group references, intra-group
-// groups, IPv6, ICMP/ICMPv6/GRE/ALL, source ports, local CIDRs, an advanced
-// group, and ENIs that fail closed.
+// goldenWorld is policytest.Golden as a snapshot.
 func goldenWorld() (*Snapshot, map[string]string) {
-	w := NewSnapshot([]model.SecurityGroup{
-		group("sg-web", basic, "Accept",
-			rl("sgr-http", in, "TCP", "80/80", "0.0.0.0/0", acc, 100),
-			rl("sgr-https6", in, "TCP", "443/443", "::/0", acc, 100),
-			rl("sgr-ssh-wide", in, "TCP", "22/22", "10.0.0.0/8", acc, 1),
-			rl("sgr-ssh-range", in, "TCP", "20/25", "10.1.0.0/16", acc, 1),
-			rl("sgr-admin", in, "TCP", "22/22", "sg-admin", acc, 1),
-			rl("sgr-bad", in, "ALL", "", "192.168.66.0/24", drp, 1),
-			rl("sgr-ping", in, "ICMP", "", "0.0.0.0/0", acc, 50),
-			rl("sgr-ping6", in, "ICMPv6", "", "::/0", acc, 50),
-			withSrcPorts(rl("sgr-dns", in, "UDP", "53/53", "10.0.0.0/24", acc, 50), "1024/65535"),
-			withLocal(rl("sgr-gre", in, "GRE", "", "172.16.0.0/12", acc, 50), "10.0.0.10/32"),
-			rl("sgr-smtp", out, "TCP", "25/25", "0.0.0.0/0", drp, 1),
-			rl("sgr-admin-out", out, "ALL", "", "sg-admin", acc, 1),
-		),
-		group("sg-admin", basic, "Drop",
-			rl("sgr-a-ssh", in, "TCP", "22/22", "10.0.0.0/8", drp, 1),
-			withLocal(rl("sgr-a-udp", in, "UDP", "1000/2000", "sg-web", acc, 5), "fd00::/64"),
-		),
-		group("sg-adv", advanced, "Drop",
-			rl("sgr-adv-in", in, "TCP", "8080/8080", "10.0.0.0/24", acc, 1),
-			rl("sgr-adv-out", out, "UDP", "123/123", "0.0.0.0/0", acc, 1),
-		),
-	}, []model.ENI{
-		eni("eni-web1", "vpc-1", []string{"sg-web"}, "10.0.0.10", "fd00::10"),
-		eni("eni-web2", "vpc-1", []string{"sg-web", "sg-admin"}, "10.0.0.11", "10.0.0.12"),
-		eni("eni-adv", "vpc-1", []string{"sg-adv"}, "10.0.0.20"),
-		eni("eni-none", "vpc-1", nil, "10.0.0.30"),
-		eni("eni-bad", "vpc-1", []string{"sg-gone"}, "10.0.0.31"),
-		eni("eni-remote", "vpc-1", []string{"sg-admin"}, "10.0.0.40", "fd00::40"),
-	})
-	return w, map[string]string{
-		"eni-web1": "pv-web1", "eni-web2": "pv-web2", "eni-adv": "pv-adv",
-		"eni-none": "pv-none", "eni-bad": "pv-bad",
-	}
+	g := policytest.Golden()
+	return NewSnapshot(g.Groups, g.ENIs), g.Ifaces
 }
 
 // TestRenderGolden pins the rendering of the golden world twice: as
