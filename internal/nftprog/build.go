@@ -577,13 +577,30 @@ func (b *builder) class(c *policy.Class, members map[string]policy.MemberSet) {
 				ex = append(ex, &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1})
 				ex = append(ex, rangeMatch([]byte{byte(r.Proto.From)}, []byte{byte(r.Proto.To)})...)
 			}
-			if r.Ports && r.DPort != (policy.Range{From: 0, To: 65535}) {
+			anyPort := policy.Range{From: 0, To: 65535}
+			dport := func() {
 				ex = append(ex, loadPort(true, 0))
 				ex = append(ex, rangeMatch(be16(r.DPort.From), be16(r.DPort.To))...)
 			}
-			if r.Ports && r.SPort != (policy.Range{From: 0, To: 65535}) {
+			sport := func() {
 				ex = append(ex, loadPort(false, 0))
 				ex = append(ex, rangeMatch(be16(r.SPort.From), be16(r.SPort.To))...)
+			}
+			switch {
+			case !r.Ports:
+			case r.DPort != anyPort && r.SPort != anyPort && r.DPort.From == r.DPort.To && r.SPort.From == r.SPort.To:
+				// nft merges two exact compares of adjacent header
+				// fields into one, in header order (source port
+				// first); the same order here lists the same.
+				sport()
+				dport()
+			default:
+				if r.DPort != anyPort {
+					dport()
+				}
+				if r.SPort != anyPort {
+					sport()
+				}
 			}
 			if r.Local.IsValid() {
 				ex = append(ex, prefixMatch(r.Local, !peerSrc)[2:]...) // the family is known already

@@ -2,6 +2,7 @@ package nftprog_test
 
 import (
 	"bytes"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -203,10 +204,22 @@ func TestGoldenEquivalence(t *testing.T) {
 	}
 }
 
+var seedFlag = flag.Uint64("seed", 0, "seed of the random programs (0: from the clock)")
+
+// testSeed returns the seed of a random test and logs how to replay it.
+func testSeed(t *testing.T) uint64 {
+	t.Helper()
+	seed := *seedFlag
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("seed %d (replay with -seed %d)", seed, seed)
+	return seed
+}
+
 func TestRandomEquivalence(t *testing.T) {
 	needRoot(t)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := testSeed(t)
 	r := rand.New(rand.NewPCG(seed, 1))
 	for i := range 25 {
 		p := randProgram(r)
@@ -218,8 +231,7 @@ func TestRandomEquivalence(t *testing.T) {
 // of each other and compares every result with a full nft -f load.
 func TestIncremental(t *testing.T) {
 	needRoot(t)
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d", seed)
+	seed := testSeed(t)
 	r := rand.New(rand.NewPCG(seed, 2))
 	inc := 0
 	for round := range 6 {
