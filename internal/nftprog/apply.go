@@ -116,6 +116,21 @@ func Apply(c *Conn, old, new *Spec) (Mode, error) {
 }
 
 func queueFull(conn *nftables.Conn, s *Spec) error {
+	// Named counters keep their values across the replacement (capture
+	// reads them as running totals); what is counted between this read and
+	// the commit is lost, a window of one batch.
+	kept := map[string]*nftables.CounterObj{}
+	for _, t := range s.Tables {
+		objs, err := conn.GetObjects(t.Table)
+		if err != nil {
+			continue // no such table yet
+		}
+		for _, o := range objs {
+			if c, ok := o.(*nftables.CounterObj); ok {
+				kept[t.Table.Name+"/"+c.Name] = c
+			}
+		}
+	}
 	for _, t := range s.Tables {
 		// Adding first makes the delete succeed whether or not the
 		// table exists; the last add creates it anew.
@@ -125,7 +140,11 @@ func queueFull(conn *nftables.Conn, s *Spec) error {
 	}
 	for _, t := range s.Tables {
 		for _, name := range t.Counters {
-			conn.AddObj(&nftables.CounterObj{Table: t.Table, Name: name})
+			c := &nftables.CounterObj{Table: t.Table, Name: name}
+			if k := kept[t.Table.Name+"/"+name]; k != nil {
+				c.Packets, c.Bytes = k.Packets, k.Bytes
+			}
+			conn.AddObj(c)
 		}
 		// Chains before sets (verdict maps name chains), sets before
 		// rules (rules look sets up).
