@@ -323,11 +323,13 @@ func TestLargeBatch(t *testing.T) {
 	apply(t, ns, nil, spec)
 	t.Logf("%d elements: build %v, full load %v", spec.Elements(), built, time.Since(start)-built)
 	// Once more on top of itself (replacing a large table), then an
-	// element change.
+	// element change (a second covered ENI: the first one adds chains).
+	p.FlowLogIfaces = []string{"pv-l1"}
+	spec = build(t, p)
 	start = time.Now()
 	apply(t, ns, nil, spec)
 	t.Logf("replace: %v", time.Since(start))
-	p.FlowLogIfaces = []string{"pv-l0"}
+	p.FlowLogIfaces = []string{"pv-l0", "pv-l1"}
 	next := build(t, p)
 	start = time.Now()
 	if m := apply(t, ns, spec, next); m != nftprog.Incremental {
@@ -426,5 +428,48 @@ func TestDigestDetectsDrift(t *testing.T) {
 			t.Errorf("digest unchanged after %q", change)
 		}
 		d0 = d
+	}
+}
+
+// TestCountersSurviveReplace: a full replacement of the table keeps the
+// named counters' totals (capture reads them as running totals: a reset
+// would hide what was counted since its last read).
+func TestCountersSurviveReplace(t *testing.T) {
+	needRoot(t)
+	w, ifaces := goldenWorld()
+	p := policy.Compile(w, ifaces)
+	p.FlowLogIfaces = []string{"pv-a1"}
+	ns := newNS(t)
+	first := build(t, p)
+	apply(t, ns, nil, first)
+	// Local pings begin flows: the new-flow counter counts them.
+	for _, args := range [][]string{{"ip", "link", "set", "lo", "up"}, {"ping", "-c", "3", "-i", "0.2", "-W", "1", "127.0.0.1"}} {
+		if out, err := exec.Command("nsenter", append([]string{"--net=/run/netns/" + ns}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", args, err, out)
+		}
+	}
+	count := func() string {
+		t.Helper()
+		out, err := nftIn(t, ns, "", "list", "counter", "inet", policy.TableName, policy.FlowLogNewCounter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		i := strings.Index(out, "packets ")
+		if i < 0 {
+			t.Fatalf("no counter:\n%s", out)
+		}
+		return strings.Fields(out[i:])[1]
+	}
+	before := count()
+	if before == "0" {
+		t.Fatal("the pings were not counted")
+	}
+	p.FlowLogIfaces = append(p.FlowLogIfaces, "pv-b1")
+	p.Transparent = !p.Transparent // a structural change
+	if m := apply(t, ns, first, build(t, p)); m != nftprog.Full {
+		t.Fatalf("change was %s, want a full replacement", m)
+	}
+	if after := count(); after != before {
+		t.Errorf("new-flow counter after a full replacement: %s, want %s", after, before)
 	}
 }

@@ -5,20 +5,34 @@ import (
 	"testing"
 )
 
-// TestFlowLogIfacesIncremental: turning a flow log on or off for an ENI is
-// a change of the covered-interface set's elements only, and every policy
-// drop goes through a deny chain that ends in drop.
+// TestFlowLogIfacesIncremental: covering more or fewer ENIs of a namespace
+// that already has a covered ENI is a change of the covered-interface
+// set's elements only; the first covered ENI adds the new-flow counting
+// chains, the last one removes them. Every policy drop goes through a deny
+// chain that ends in drop.
 func TestFlowLogIfacesIncremental(t *testing.T) {
 	w, ifaces := goldenWorld()
-	off := Compile(w, ifaces)
+	none := Compile(w, ifaces)
+	one := Compile(w, ifaces)
+	one.FlowLogIfaces = []string{"pv-a1"}
 	on := Compile(w, ifaces)
 	on.FlowLogIfaces = []string{"pv-a1", "pv-b1"}
-	script, ok := Incremental(off.Render(), on.Render())
+	script, ok := Incremental(one.Render(), on.Render())
 	if !ok {
-		t.Fatal("turning flow logs on changed the table's structure")
+		t.Fatal("covering a second ENI changed the table's structure")
 	}
-	if !strings.Contains(script, `add element inet palisade flowlog_ifaces { "pv-a1", "pv-b1" }`) {
-		t.Errorf("script does not add the covered interfaces:\n%s", script)
+	if !strings.Contains(script, `add element inet palisade flowlog_ifaces { "pv-b1" }`) {
+		t.Errorf("script does not add the covered interface:\n%s", script)
+	}
+	if _, ok := Incremental(none.Render(), one.Render()); ok {
+		t.Error("the first covered ENI did not add the counting chains")
+	}
+	for _, p := range []*Program{none, one} {
+		text := p.Render()
+		has := strings.Contains(text, "chain "+FlowLogNewChain+" {") && strings.Contains(text, "chain "+FlowLogNewInChain+" {")
+		if has != (len(p.FlowLogIfaces) > 0) {
+			t.Errorf("with %d covered ENIs, counting chains present: %v", len(p.FlowLogIfaces), has)
+		}
 	}
 	text := on.Render()
 	for _, line := range strings.Split(text, "\n") {

@@ -644,7 +644,8 @@ func TestFlowLogRateLimit(t *testing.T) {
 // (the cut is announced to capture with the flow's last counters). Flows
 // that leave conntrack behind capture's back (conntrack -F), one that a
 // dump has seen and one born and flushed between two dumps, are reported
-// exactly too, from conntrack's DESTROY events.
+// exactly too, from conntrack's DESTROY events; without events, such a
+// flow makes the window say SKIPDATA.
 func TestFlowLogCutAndFlush(t *testing.T) {
 	const window = 4
 	r := newRig(t, "fc", 10*time.Second)
@@ -750,5 +751,21 @@ func TestFlowLogCutAndFlush(t *testing.T) {
 	r.flushConntrack()
 	if got := windowLines(start); !slices.Equal(got, exact(47000, 3)) {
 		t.Errorf("window of the unseen flow:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(exact(47000, 3), "\n"))
+	}
+
+	// The same without conntrack events (new flows get none): nothing
+	// reports the flow, but the table's new-flow counter says one began,
+	// so the covered ENIs' window says SKIPDATA instead of staying quiet.
+	if _, err := r.vpcExec("sysctl", "-q", "-w", "net.netfilter.nf_conntrack_events=0"); err != nil {
+		t.Fatal(err)
+	}
+	start = boundary()
+	sendUDP(t, a.inst, 48000, dst, 3, 100, true)
+	r.flushConntrack()
+	got := windowLines(start)
+	for _, eni := range []string{a.eni, b.eni} {
+		if !slices.Contains(got, eni+" "+flowlog.StatusSkipData) {
+			t.Errorf("window of a flow no event reported: %s does not say SKIPDATA:\n%s", eni, strings.Join(got, "\n"))
+		}
 	}
 }

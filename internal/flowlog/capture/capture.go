@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -26,7 +25,6 @@ import (
 	nflog "github.com/florianl/go-nflog/v2"
 	"github.com/mdlayher/netlink"
 	"github.com/ti-mo/conntrack"
-	"golang.org/x/sys/unix"
 
 	"github.com/palisade-project/palisade/internal/flowlog"
 	"github.com/palisade-project/palisade/internal/policy"
@@ -75,13 +73,14 @@ type Capture struct {
 	received atomic.Uint64
 	// dropped counts NFLOG messages the hook could not hand over.
 	dropped atomic.Uint64
-	// newFlows counts conntrack NEW events; newLost says events were lost.
-	newFlows atomic.Uint64
-	newLost  atomic.Uint64
-	// destroyed carries flows conntrack destroyed, with their final
-	// counters, to the run loop.
-	destroyed chan Flow
-	packets   chan Packet
+	// newLost counts lost conntrack events (and batches not handed over).
+	newLost atomic.Uint64
+	// destroyed carries batches of flows conntrack destroyed, with their
+	// final counters, to the run loop; flushEvents asks the event reader
+	// to hand over what is queued at once (a window boundary).
+	destroyed   chan []Flow
+	flushEvents chan chan struct{}
+	packets     chan Packet
 	// cuts carries the last counters of flows the agent is about to cut
 	// (Cutting) to the capture's goroutine.
 	cuts chan cutRequest
@@ -96,6 +95,7 @@ type Stats struct {
 	Missed   int64 // what was reported missed (SKIPDATA)
 	Reported int   // records reported
 	Windows  int   // window boundaries handled
+	Dumps    int   // conntrack dumps done (the first sets the baselines)
 }
 
 // checkpoint is what a capture saves per VPC.
@@ -135,7 +135,8 @@ func Start(cfg Config, v View) (*Capture, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Capture{cfg: cfg, log: cfg.Logger.With("component", "flowlog", "vpc", cfg.VpcID), views: make(chan View, 1),
-		cancel: cancel, done: make(chan struct{}), packets: make(chan Packet, 16384), cuts: make(chan cutRequest), destroyed: make(chan Flow, 65536)}
+		cancel: cancel, done: make(chan struct{}), packets: make(chan Packet, 16384), cuts: make(chan cutRequest), destroyed: make(chan []Flow, 256),
+		flushEvents: make(chan chan struct{})}
 	c.stats.Store(&Stats{})
 	r, err := c.open(ctx)
 	if err != nil {
@@ -223,23 +224,19 @@ func (c *Capture) Stats() Stats { return *c.stats.Load() }
 type resources struct {
 	ns *os.File
 	ct *dumper
-	// newEvents listens to conntrack's NEW events (counted: newFlows) and
-	// DESTROY events (decoded: destroyed); events is the NEW count at the
-	// last dump,
-	// unseen the new flows not yet matched by flows the tracker met
-	// (negative: flows met before their event was counted).
-	newEvents *netlink.Conn
-	events    uint64
-	unseen    int64
-	created   uint64 // the tracker's Created at the last dump
-	counted   bool   // a dump set the balance
-	nf        *nflog.Nflog
+	// newFlows is the table's new-flow counter (policy.FlowLogNewCounter)
+	// read before the last dump; surplus the flows the last dump met
+	// beyond those counted (flows begun between the counter's read and
+	// the dump, counted at the next read); created the tracker's Created
+	// at the last dump; counted says a dump set the balance.
+	newFlows uint64
+	surplus  int64
+	created  uint64
+	counted  bool
+	nf       *nflog.Nflog
 }
 
 func (r *resources) close() {
-	if r.newEvents != nil {
-		r.newEvents.Close()
-	}
 	if r.ct != nil {
 		r.ct.Close()
 	}
@@ -264,14 +261,13 @@ func (c *Capture) open(ctx context.Context) (*resources, error) {
 	}
 	// NFNLGRP_CONNTRACK_NEW and _DESTROY are groups 1 and 3 of
 	// NETLINK_NETFILTER.
-	if r.newEvents, err = netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: fd, Groups: 1 | 1<<2}); err != nil {
+	// NFNLGRP_CONNTRACK_DESTROY is group 3 of NETLINK_NETFILTER.
+	events, err := openEvents(fd, 1<<2)
+	if err != nil {
 		r.close()
-		return nil, fmt.Errorf("conntrack new-flow events: %w", err)
+		return nil, fmt.Errorf("conntrack events: %w", err)
 	}
-	if err := r.newEvents.SetReadBuffer(8 << 20); err != nil {
-		c.log.Debug("conntrack event read buffer", "err", err)
-	}
-	go c.watchEvents(ctx, r.newEvents)
+	go c.watchEvents(ctx, events) // closes the socket when ctx ends
 	r.nf, err = nflog.Open(&nflog.Config{NetNS: fd, Group: policy.FlowLogGroup, Copymode: nflog.CopyPacket,
 		// Every message at once (no batching for up to a second), so
 		// that a packet lands in the window it was dropped in.
@@ -387,7 +383,8 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 	// The first dump sets the baselines.
 	c.dump(r, tr, time.Now(), emit, agg)
 	// Logged before this capture listened (the agent was down): missed.
-	if lg, ov, err := c.counters(); err == nil {
+	if cnt, err := c.counters(); err == nil {
+		lg, ov := cnt.logged, cnt.over
 		if lg >= loggedPrev && ov >= overPrev && (loggedPrev != 0 || overPrev != 0) {
 			if n := (lg - loggedPrev) + (ov - overPrev); n > 0 {
 				agg.Miss(time.Now(), "", int64(n), flowlog.ActionReject)
@@ -433,7 +430,8 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 		c.dump(r, tr, at, emit, agg)
 		// Drops the rate limit kept from NFLOG, and NFLOG messages that
 		// never arrived (socket overflow, agent down): SKIPDATA.
-		if lg, ov, err := c.counters(); err == nil {
+		if cnt, err := c.counters(); err == nil {
+			lg, ov := cnt.logged, cnt.over
 			reset := lg < loggedPrev // the table was replaced
 			loggedTotal += delta(lg, loggedPrev)
 			if over := delta(ov, overPrev); over > 0 {
@@ -512,8 +510,11 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 			}
 		case p := <-c.packets:
 			tr.Logged(time.Now(), p, emit)
-		case f := <-c.destroyed:
-			tr.Destroyed(time.Now(), &f, emit)
+		case fs := <-c.destroyed:
+			now := time.Now()
+			for i := range fs {
+				tr.Destroyed(now, &fs[i], emit)
+			}
 		case req := <-c.cuts:
 			tr.Final(time.Now(), req.flows, emit)
 			close(req.done)
@@ -617,12 +618,21 @@ func delta(cur, prev uint64) uint64 {
 	return cur - prev
 }
 
-// drain handles the logged packets queued now.
+// drain handles the logged packets and destroyed flows queued now,
+// first asking the event reader for what it has not handed over yet.
 func (c *Capture) drain(tr *Tracker, at time.Time, emit Emit) {
+	ack := make(chan struct{})
+	select {
+	case c.flushEvents <- ack:
+		<-ack
+	default: // the reader is reading or waiting for the socket
+	}
 	for {
 		select {
-		case f := <-c.destroyed:
-			tr.Destroyed(at, &f, emit)
+		case fs := <-c.destroyed:
+			for i := range fs {
+				tr.Destroyed(at, &fs[i], emit)
+			}
 		case p := <-c.packets:
 			tr.Logged(at, p, emit)
 		default:
@@ -632,14 +642,16 @@ func (c *Capture) drain(tr *Tracker, at time.Time, emit Emit) {
 }
 
 func (c *Capture) dump(r *resources, tr *Tracker, at time.Time, emit Emit, agg *flowlog.Aggregator) {
-	// Flows whose NEW event was counted before the dump are flows the dump
-	// (or an earlier one, or Final) must meet: every flow outlives its
-	// last packet by more than the time between dumps, unless conntrack
-	// replaced it early (a port reused while the old connection is in
-	// TIME_WAIT or CLOSE) or someone deleted it. More new flows than flows
-	// met means flows came and went unseen: their ENIs are unknown, so
-	// every covered ENI's window says SKIPDATA. So does a lost event.
-	events := c.newFlows.Load()
+	// Flows the table counted as new before the dump are flows the dump
+	// (or an earlier one, a DESTROY event, or Final) must meet: every flow
+	// outlives its last packet by more than the time between dumps,
+	// unless conntrack replaced it early (a port reused while the old
+	// connection is in TIME_WAIT or CLOSE) or someone deleted it, and
+	// then its DESTROY event tells. More new flows than flows met means
+	// flows came and went unseen: their ENIs are unknown, so every covered
+	// ENI's window says SKIPDATA. So does a lost event, or a counter that
+	// cannot be read.
+	cnt, cerr := c.counters()
 	tr.begin()
 	err := r.ct.dump(func(f *Flow) { tr.flow(at, f, emit) })
 	if err != nil {
@@ -649,104 +661,72 @@ func (c *Capture) dump(r *resources, tr *Tracker, at time.Time, emit Emit, agg *
 		agg.Miss(at, "", 1, flowlog.ActionAccept)
 	}
 	tr.end(at)
-	r.unseen += int64(events-r.events) - int64(tr.Created-r.created)
-	r.events, r.created = events, tr.Created
-	if !r.counted {
-		r.counted, r.unseen = true, 0 // the first dump met what was there
+	// Flows that left during the walk, unseen by it, are in DESTROY
+	// events: met before the balance.
+	c.drain(tr, at, emit)
+	st := *c.stats.Load()
+	st.Dumps++
+	c.stats.Store(&st)
+	met := int64(tr.Created - r.created)
+	r.created = tr.Created
+	switch {
+	case cerr != nil:
+		if r.counted {
+			c.log.Warn("flow-log counters; the window says SKIPDATA", "err", cerr)
+			agg.Miss(at, "", 1, flowlog.ActionAccept)
+		}
+		r.counted = false // the next read sets the balance again
+	case !r.counted:
+		r.counted, r.surplus = true, 0 // the first dump met what was there
+	default:
+		// A replaced table restarts its counter (delta). A surplus is
+		// forgiven once: flows met but not counted beyond that (made
+		// through ctnetlink, counted in a table since replaced) must not
+		// hide later losses.
+		d := int64(delta(cnt.newFlows, r.newFlows)) - met
+		if unseen := r.surplus + d; unseen > 0 {
+			agg.Miss(at, "", unseen, flowlog.ActionAccept)
+		}
+		r.surplus = min(0, d)
 	}
-	if r.unseen > 0 {
-		agg.Miss(at, "", r.unseen, flowlog.ActionAccept)
-		r.unseen = 0
+	if cerr == nil {
+		r.newFlows = cnt.newFlows
 	}
 	if n := c.newLost.Swap(0); n > 0 {
 		agg.Miss(at, "", int64(n), flowlog.ActionAccept)
 	}
 }
 
-// watchEvents reads conntrack's NEW and DESTROY events until the socket
-// closes, straight from the socket without allocating per event: NEW
-// events are counted (see dump), DESTROY events, which carry the flow's
-// final counters, are decoded like dump entries and handed to the run
-// loop, so a flow that came and went between two dumps (a short
-// connection whose port is reused at once, a flush) is still reported
-// exactly. An overflow of the socket or of the hand-over is counted in
-// newLost.
-func (c *Capture) watchEvents(ctx context.Context, conn *netlink.Conn) {
-	rc, err := conn.SyscallConn()
-	if err != nil {
-		c.log.Warn("conntrack events", "err", err)
-		c.newLost.Add(1)
-		return
-	}
-	buf := make([]byte, 1<<20)
-	var f Flow
-	for {
-		var n int
-		var rerr error
-		err := rc.Read(func(fd uintptr) bool {
-			n, _, rerr = unix.Recvfrom(int(fd), buf, unix.MSG_DONTWAIT)
-			return !errors.Is(rerr, unix.EAGAIN)
-		})
-		if err == nil {
-			err = rerr
-		}
-		if err != nil {
-			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
-				return
-			}
-			if errors.Is(err, unix.ENOBUFS) {
-				c.newLost.Add(1)
-				continue
-			}
-			c.log.Debug("conntrack events", "err", err)
-			c.newLost.Add(1)
-			return
-		}
-		b := buf[:n]
-		for len(b) >= unix.NLMSG_HDRLEN {
-			l := int(binary.NativeEndian.Uint32(b[0:4]))
-			if l < unix.NLMSG_HDRLEN || l > len(b) {
-				break
-			}
-			switch binary.NativeEndian.Uint16(b[4:6]) {
-			case ctNewMsg:
-				c.newFlows.Add(1)
-			case ctDeleteMsg:
-				if data := b[unix.NLMSG_HDRLEN:l]; len(data) > 4 && parseFlow(data[4:], &f) {
-					select {
-					case c.destroyed <- f:
-					default:
-						c.newLost.Add(1)
-					}
-				}
-			}
-			b = b[min(align4(l), len(b)):]
-		}
-	}
-}
-
 var counterRE = regexp.MustCompile(`counter (\w+) \{\s*packets (\d+) bytes \d+`)
 
+// tableCounters are the flow-log counters of a namespace's table.
+type tableCounters struct {
+	logged, over, newFlows uint64
+}
+
 // counters reads the flow-log counters of the namespace's table.
-func (c *Capture) counters() (logged, over uint64, err error) {
+func (c *Capture) counters() (tableCounters, error) {
+	var tc tableCounters
 	out, err := exec.Command("nsenter", "--net="+c.cfg.NetnsPath, "nft", "list", "counters", "table", "inet", policy.TableName).Output()
 	if err != nil {
-		return 0, 0, fmt.Errorf("nft list counters: %w", err)
+		return tc, fmt.Errorf("nft list counters: %w", err)
 	}
 	found := 0
 	for _, m := range counterRE.FindAllStringSubmatch(string(out), -1) {
 		n, _ := strconv.ParseUint(m[2], 10, 64)
 		switch m[1] {
 		case policy.FlowLogLoggedCounter:
-			logged, found = n, found+1
+			tc.logged, found = n, found+1
 		case policy.FlowLogOverCounter:
-			over, found = n, found+1
+			tc.over, found = n, found+1
+		case policy.FlowLogNewCounter:
+			tc.newFlows, found = n, found+1
 		}
 	}
-	if found != 2 {
-		return 0, 0, fmt.Errorf("flow-log counters not in the table")
+	if found != 3 {
+		return tc, fmt.Errorf("flow-log counters not in the table")
 	}
-	return logged, over, nil
+	return tc, nil
 }
 
 // writeCheckpoint writes the header and then every flow's baseline,
