@@ -552,3 +552,46 @@ func BenchmarkInterleavedRuleCost(b *testing.B) {
 	b.ReportMetric(median(thousand), "1000rules/none")
 	b.ReportMetric(median(rules), "1000rules/1rule")
 }
+
+// BenchmarkInterleavedStateCost separates the cost of conntrack from the
+// cost of the program's chains: no policy; a table with one forward-hook
+// chain whose one rule reads conntrack state; the compiled program with 1
+// rule per ENI; in alternation round by round, 64-byte unreplied UDP. It
+// reports the median per-round ratios to no policy.
+func BenchmarkInterleavedStateCost(b *testing.B) {
+	e := getRateEnv(b)
+	udp := &unix.SockaddrInet4{Port: udpPort, Addr: e.serverIP.As4()}
+	const packets = 400_000
+	const probe = "palisade_bench_ct"
+	ctOnly := fmt.Sprintf("table inet %[1]s {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tct state established accept\n\t}\n}\n", probe)
+	dropProbe := fmt.Sprintf("table inet %[1]s {}\ndelete table inet %[1]s\n", probe)
+	var ct, one []float64
+	for range b.N {
+		var pps [3]float64
+		for i, mode := range []string{"none", "ct", "compiled"} {
+			switch mode {
+			case "none":
+				e.setPolicy(b, "none", 0)
+			case "ct":
+				if out, err := nsNft(e.vpcID, ctOnly, "-f", "-"); err != nil {
+					b.Fatalf("%v: %s", err, out)
+				}
+			case "compiled":
+				if out, err := nsNft(e.vpcID, dropProbe, "-f", "-"); err != nil {
+					b.Fatalf("%v: %s", err, out)
+				}
+				e.setPolicy(b, "compiled", 1)
+			}
+			r, err := udpBurst(e.client, udp, e.sink, packets)
+			if err != nil {
+				b.Fatal(err)
+			}
+			pps[i] = r.pps
+		}
+		ct = append(ct, pps[1]/pps[0])
+		one = append(one, pps[2]/pps[0])
+		b.Logf("round: none %.0f pps, conntrack chain %.0f, 1 rule %.0f", pps[0], pps[1], pps[2])
+	}
+	b.ReportMetric(median(ct), "ctchain/none")
+	b.ReportMetric(median(one), "1rule/none")
+}

@@ -170,7 +170,7 @@ func (b *builder) programTable(p *policy.Program, gen uint32) *Table {
 	b.ifaceMap(policy.EgressIfaces, p.ENIs, func(e policy.ENIProgram) string { return e.Egress.Name }, true)
 	b.sgBase(policy.EgressChain, 0, expr.MetaKeyIIFNAME, policy.EgressIfaces, p.GuardPrefix)
 	b.sgBase(policy.IngressChain, 1, expr.MetaKeyOIFNAME, policy.IngressIfaces, p.GuardPrefix)
-	commit := b.baseChain(policy.CommitChain, nftables.ChainHookForward, 2)
+	commit := b.chain(policy.CommitChain)
 	commit.add(nil, cat(ctState(8, expr.CmpOpNeq),
 		[]expr.Any{
 			&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
@@ -179,6 +179,7 @@ func (b *builder) programTable(p *policy.Program, gen uint32) *Table {
 			&expr.Lookup{SourceRegister: 1, SetName: policy.GenMap, SetID: gm.Set.ID, IsDestRegSet: true, DestRegister: 1},
 			&expr.Ct{Key: expr.CtKeyMARK, Register: 1, SourceRegister: true},
 		}))
+	commit.add(nil, verdict(expr.VerdictAccept, ""))
 	b.acls(p)
 	b.deny(p)
 	b.transparent(p)
@@ -553,7 +554,7 @@ func (b *builder) class(c *policy.Class, members map[string]policy.MemberSet) {
 		sets = append(sets, s)
 		used = append(used, sp)
 	}
-	v := verdict(expr.VerdictAccept, "")
+	v := passVerdict(c.Dir)
 	if c.Drop {
 		v = gotoDeny(policy.StageSG, c.Dir)
 	}
@@ -639,7 +640,7 @@ func (b *builder) flat(f *policy.Flat) {
 		for _, e := range elems[i] {
 			iv := elementInterval(e.Element, sp.ports)
 			el := iv.elem()
-			el.VerdictData = &expr.Verdict{Kind: expr.VerdictAccept}
+			el.VerdictData = passVerdict(f.Dir)[0].(*expr.Verdict)
 			if e.Drop {
 				el.VerdictData = &expr.Verdict{Kind: expr.VerdictGoto, Chain: policy.DenyChain(policy.StageSG, f.Dir)}
 			}
@@ -661,7 +662,7 @@ func (b *builder) eniChain(cp policy.ChainProgram, dir policy.Direction, members
 			ch.add(nil, cat(nfproto(v6), []expr.Any{
 				loadAddr(v6, peerSrc, 0),
 				&expr.Lookup{SourceRegister: 1, SetName: set, SetID: b.setID(set)},
-			}, verdict(expr.VerdictAccept, "")))
+			}, passVerdict(dir)))
 		}
 	}
 	if cp.Flat != "" {
@@ -677,7 +678,7 @@ func (b *builder) eniChain(cp policy.ChainProgram, dir policy.Direction, members
 		ch.add(nil, verdict(expr.VerdictJump, c))
 	}
 	if cp.DefaultAllow {
-		ch.add(nil, verdict(expr.VerdictAccept, ""))
+		ch.add(nil, passVerdict(dir))
 	} else {
 		ch.add(nil, gotoDeny(policy.StageSG, dir))
 	}
@@ -724,6 +725,18 @@ func (b *builder) sgBase(name string, prio int32, key expr.MetaKey, vmap, guard 
 		// are not installed yet) passes nothing.
 		ch.add(nil, cat(ifPrefix(key, guard), verdict(expr.VerdictDrop, "")))
 	}
+	if name == policy.IngressChain {
+		ch.add(nil, verdict(expr.VerdictGoto, policy.CommitChain))
+	}
+}
+
+// passVerdict is what a pass of a security-group stage does (see
+// policy.GenSet): egress accepts, ingress goes to the commit chain.
+func passVerdict(dir policy.Direction) []expr.Any {
+	if dir == policy.Ingress {
+		return verdict(expr.VerdictGoto, policy.CommitChain)
+	}
+	return verdict(expr.VerdictAccept, "")
 }
 
 // named returns the named set of the table being built.

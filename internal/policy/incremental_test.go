@@ -54,25 +54,25 @@ func TestIncremental(t *testing.T) {
 	tests := []change{
 		{name: "unchanged", webMembers: []string{"10.0.0.10"}, appRules: []model.Rule{r3}, ok: true, okClasses: true},
 		{name: "member joins", webMembers: []string{"10.0.0.10", "10.0.0.11"}, appRules: []model.Rule{r3},
-			ok: true, script: "add element inet palisade f_app_i_p4 { 10.0.0.11 . 6 . 8080 . 0-65535 . 0.0.0.0/0 : accept }\n",
+			ok: true, script: "add element inet palisade f_app_i_p4 { 10.0.0.11 . 6 . 8080 . 0-65535 . 0.0.0.0/0 : goto sg_commit }\n",
 			okClasses: true, scriptClasses: "add element inet palisade m4_web { 10.0.0.11 }\n"},
 		{name: "member leaves", appRules: []model.Rule{r3},
-			ok: true, script: "delete element inet palisade f_app_i_p4 { 10.0.0.10 . 6 . 8080 . 0-65535 . 0.0.0.0/0 : accept }\n",
+			ok: true, script: "delete element inet palisade f_app_i_p4 { 10.0.0.10 . 6 . 8080 . 0-65535 . 0.0.0.0/0 : goto sg_commit }\n",
 			okClasses: true, scriptClasses: "delete element inet palisade m4_web { 10.0.0.10 }\n"},
 		{name: "rule in the same class", webMembers: []string{"10.0.0.10"},
 			appRules: []model.Rule{r3, rl("r4", model.Ingress, "UDP", "123/123", "192.168.0.0/24", "accept", 5)},
-			ok:       true, script: "add element inet palisade f_app_i_p4 { 192.168.0.0/24 . 17 . 123 . 0-65535 . 0.0.0.0/0 : accept }\n",
+			ok:       true, script: "add element inet palisade f_app_i_p4 { 192.168.0.0/24 . 17 . 123 . 0-65535 . 0.0.0.0/0 : goto sg_commit }\n",
 			okClasses: true, scriptClasses: "add element inet palisade c_app_i_5_a_p4 { 192.168.0.0/24 . 17 . 123 . 0-65535 . 0.0.0.0/0 }\n"},
 		// Same verdicts for every packet: the flat is unchanged.
 		{name: "rule moved to another priority", webMembers: []string{"10.0.0.10"},
 			appRules: []model.Rule{rl("r3", model.Ingress, "UDP", "53/53", "10.0.0.0/16", "accept", 6)}, ok: true},
 		{name: "last rule of a class removed", webMembers: []string{"10.0.0.10"},
-			ok: true, script: "delete element inet palisade f_app_i_p4 { 10.0.0.0/16 . 17 . 53 . 0-65535 . 0.0.0.0/0 : accept }\n"},
+			ok: true, script: "delete element inet palisade f_app_i_p4 { 10.0.0.0/16 . 17 . 53 . 0-65535 . 0.0.0.0/0 : goto sg_commit }\n"},
 		// A drop rule ahead of r3 carves it: elements only.
 		{name: "drop rule at a new priority", webMembers: []string{"10.0.0.10"},
 			appRules: []model.Rule{r3, rl("r5", model.Ingress, "UDP", "53/53", "10.0.1.0/24", "drop", 2)},
-			ok:       true, script: "delete element inet palisade f_app_i_p4 { 10.0.0.0/16 . 17 . 53 . 0-65535 . 0.0.0.0/0 : accept }\n" +
-				"add element inet palisade f_app_i_p4 { 10.0.0.0/24 . 17 . 53 . 0-65535 . 0.0.0.0/0 : accept, 10.0.2.0-10.0.255.255 . 17 . 53 . 0-65535 . 0.0.0.0/0 : accept }\n"},
+			ok:       true, script: "delete element inet palisade f_app_i_p4 { 10.0.0.0/16 . 17 . 53 . 0-65535 . 0.0.0.0/0 : goto sg_commit }\n" +
+				"add element inet palisade f_app_i_p4 { 10.0.0.0/24 . 17 . 53 . 0-65535 . 0.0.0.0/0 : goto sg_commit, 10.0.2.0-10.0.255.255 . 17 . 53 . 0-65535 . 0.0.0.0/0 : goto sg_commit }\n"},
 		// A new group set (a web ENI filtered here too): new maps and chains.
 		{name: "new group set", webMembers: []string{"10.0.0.10"}, appRules: []model.Rule{r3},
 			ifaces: map[string]string{"eni-app": "pvapp", "eni-weba": "pvweb"}},

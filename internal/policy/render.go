@@ -32,9 +32,13 @@ const (
 	ACLIngressIfaces = "acl_in_ifaces"
 
 	// The verdict cache of flows that are not established yet (an
-	// unreplied UDP stream, a TCP handshake): the commit chain, after both
-	// security-group base chains, stamps every new flow they let through
-	// with the program's generation in its conntrack mark; the base chains
+	// unreplied UDP stream, a TCP handshake): every pass of the ingress
+	// stage (which runs after the egress stage) goes to the commit chain,
+	// which stamps a new flow with the program's generation in its
+	// conntrack mark and accepts; so does a packet the ingress base chain
+	// lets through without an ENI verdict. The commit is not a base chain
+	// of its own: every hook a packet meets costs about 5% of the
+	// small-packet rate. The base chains
 	// accept later packets of a flow whose mark is in GenSet without
 	// looking the rules up again. The generation is a hash of the rest of
 	// the program, so any change (a rule, a member, an ENI) makes every
@@ -156,7 +160,8 @@ func quoted(ss []string) []string {
 // only, and sg_ingress (a later priority) still sees the packet; a drop in
 // either is final. Established and related packets are accepted first in
 // both (stateful), then packets of flows the verdict cache vouches for (see
-// GenSet; a third chain, sg_commit, stamps the new flows both let through).
+// GenSet; the chain sg_commit, where the ingress stage's passes go, stamps
+// the new flows both let through).
 // A packet whose interface is in neither map is not a security-group
 // matter here.
 func (p *Program) Render() string {
@@ -214,8 +219,8 @@ func (p *Program) renderBody(b *strings.Builder) {
 	renderMap(b, EgressIfaces, p.ENIs, func(e ENIProgram) string { return e.Egress.Name })
 	renderBase(b, EgressChain, "filter", "iifname", EgressIfaces, p.GuardPrefix)
 	renderBase(b, IngressChain, "filter + 1", "oifname", IngressIfaces, p.GuardPrefix)
-	fmt.Fprintf(b, "\tchain %s {\n\t\ttype filter hook forward priority filter + 2; policy accept;\n", CommitChain)
-	fmt.Fprintf(b, "\t\tct state new ct mark != @%s ct mark set meta nfproto map @%s\n\t}\n", GenSet, GenMap)
+	fmt.Fprintf(b, "\tchain %s {\n", CommitChain)
+	fmt.Fprintf(b, "\t\tct state new ct mark != @%s ct mark set meta nfproto map @%s\n\t\taccept\n\t}\n", GenSet, GenMap)
 	p.renderACLs(b)
 	p.renderDeny(b)
 	p.renderTransparent(b)
@@ -396,7 +401,7 @@ func renderClass(b *strings.Builder, c *Class, members map[string]MemberSet) {
 		}
 		renderSet(b, c.Name+s.suffix, typ, true, elems)
 	}
-	verdict := "accept"
+	verdict := passVerdict(c.Dir)
 	if c.Drop {
 		verdict = "goto " + DenyChain(StageSG, c.Dir)
 	}
@@ -451,6 +456,16 @@ func renderClass(b *strings.Builder, c *Class, members map[string]MemberSet) {
 	b.WriteString("\t}\n")
 }
 
+// passVerdict is what a pass of a security-group stage does: egress
+// accepts (the ingress base chain still sees the packet), ingress commits
+// the flow to the verdict cache and accepts (see GenSet).
+func passVerdict(dir Direction) string {
+	if dir == Ingress {
+		return "goto " + CommitChain
+	}
+	return "accept"
+}
+
 func renderENIChain(b *strings.Builder, ch ChainProgram, dir Direction, members map[string]MemberSet) {
 	peerDir := "saddr"
 	if dir == Egress {
@@ -459,8 +474,8 @@ func renderENIChain(b *strings.Builder, ch ChainProgram, dir Direction, members 
 	fmt.Fprintf(b, "\tchain %s {\n", ch.Name)
 	for _, gid := range ch.IntraGroups {
 		m := members[gid]
-		fmt.Fprintf(b, "\t\tip %s @%s accept\n", peerDir, m.Name4)
-		fmt.Fprintf(b, "\t\tip6 %s @%s accept\n", peerDir, m.Name6)
+		fmt.Fprintf(b, "\t\tip %s @%s %s\n", peerDir, m.Name4, passVerdict(dir))
+		fmt.Fprintf(b, "\t\tip6 %s @%s %s\n", peerDir, m.Name6, passVerdict(dir))
 	}
 	if ch.Flat != "" {
 		for _, s := range flatKeys(ch.Flat, dir) {
@@ -471,7 +486,7 @@ func renderENIChain(b *strings.Builder, ch ChainProgram, dir Direction, members 
 		fmt.Fprintf(b, "\t\tjump %s\n", c)
 	}
 	if ch.DefaultAllow {
-		b.WriteString("\t\taccept\n")
+		fmt.Fprintf(b, "\t\t%s\n", passVerdict(dir))
 	} else {
 		fmt.Fprintf(b, "\t\tgoto %s\n", DenyChain(StageSG, dir))
 	}
@@ -526,7 +541,7 @@ func renderFlat(b *strings.Builder, f *Flat) {
 				if k.ports {
 					parts = append(parts, rng(e.DPort), rng(e.SPort))
 				}
-				v := "accept"
+				v := passVerdict(f.Dir)
 				if e.Drop {
 					v = "goto " + DenyChain(StageSG, f.Dir)
 				}
@@ -577,6 +592,9 @@ func renderBase(b *strings.Builder, name, prio, key, vmap, guard string) {
 		// Fail closed: an ENI interface that is not in the map (its rules
 		// are not installed yet) passes nothing.
 		fmt.Fprintf(b, "\t\t%s %q drop\n", key, guard+"*")
+	}
+	if name == IngressChain {
+		fmt.Fprintf(b, "\t\tgoto %s\n", CommitChain)
 	}
 	b.WriteString("\t}\n")
 }
