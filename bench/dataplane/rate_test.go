@@ -403,10 +403,11 @@ func BenchmarkInterleavedRatio(b *testing.B) {
 	tcp := &unix.SockaddrInet4{Port: tcpPort, Addr: e.serverIP.As4()}
 	const packets, conns = 400_000, 20_000
 	var pkt, conn []float64
-	for range b.N {
+	for round := range b.N {
 		var rates [2]burstResult
 		var cr [2]float64
-		for i, mode := range []string{"none", "compiled"} {
+		for _, i := range counterbalanced(round, 2) {
+			mode := []string{"none", "compiled"}[i]
 			e.setPolicy(b, mode, 1000)
 			r, err := udpBurst(e.client, udp, e.sink, packets)
 			if err != nil {
@@ -529,9 +530,10 @@ func BenchmarkInterleavedRuleCost(b *testing.B) {
 	udp := &unix.SockaddrInet4{Port: udpPort, Addr: e.serverIP.As4()}
 	const packets = 400_000
 	var one, thousand, rules []float64
-	for range b.N {
+	for round := range b.N {
 		var pps [3]float64
-		for i, n := range []int{0, 1, 1000} {
+		for _, i := range counterbalanced(round, 3) {
+			n := []int{0, 1, 1000}[i]
 			if n == 0 {
 				e.setPolicy(b, "none", 0)
 			} else {
@@ -566,20 +568,18 @@ func BenchmarkInterleavedStateCost(b *testing.B) {
 	ctOnly := fmt.Sprintf("table inet %[1]s {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tct state established accept\n\t}\n}\n", probe)
 	dropProbe := fmt.Sprintf("table inet %[1]s {}\ndelete table inet %[1]s\n", probe)
 	var ct, one []float64
-	for range b.N {
+	for round := range b.N {
 		var pps [3]float64
-		for i, mode := range []string{"none", "ct", "compiled"} {
-			switch mode {
-			case "none":
+		for _, i := range counterbalanced(round, 3) {
+			switch i {
+			case 0:
 				e.setPolicy(b, "none", 0)
-			case "ct":
+			case 1:
+				e.setPolicy(b, "none", 0)
 				if out, err := nsNft(e.vpcID, ctOnly, "-f", "-"); err != nil {
 					b.Fatalf("%v: %s", err, out)
 				}
-			case "compiled":
-				if out, err := nsNft(e.vpcID, dropProbe, "-f", "-"); err != nil {
-					b.Fatalf("%v: %s", err, out)
-				}
+			case 2:
 				e.setPolicy(b, "compiled", 1)
 			}
 			r, err := udpBurst(e.client, udp, e.sink, packets)
@@ -587,6 +587,11 @@ func BenchmarkInterleavedStateCost(b *testing.B) {
 				b.Fatal(err)
 			}
 			pps[i] = r.pps
+			if i == 1 {
+				if out, err := nsNft(e.vpcID, dropProbe, "-f", "-"); err != nil {
+					b.Fatalf("%v: %s", err, out)
+				}
+			}
 		}
 		ct = append(ct, pps[1]/pps[0])
 		one = append(one, pps[2]/pps[0])
@@ -594,4 +599,19 @@ func BenchmarkInterleavedStateCost(b *testing.B) {
 	}
 	b.ReportMetric(median(ct), "ctchain/none")
 	b.ReportMetric(median(one), "1rule/none")
+}
+
+// counterbalanced is the order of n modes in a round: forward in even
+// rounds, backward in odd ones, so that whatever a position in the round
+// favours (the first burst after a pause, the one after a policy load)
+// favours every mode alike.
+func counterbalanced(round, n int) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+		if round%2 == 1 {
+			order[i] = n - 1 - i
+		}
+	}
+	return order
 }

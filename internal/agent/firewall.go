@@ -71,6 +71,7 @@ func (f *NftFirewall) guardScript() string {
 	// (policy.TransparentMark), which the program's output chain marks.
 	return fmt.Sprintf("table inet %[1]s {}\ndelete table inet %[1]s\ntable inet %[1]s {\n\tchain forward {\n"+
 		"\t\ttype filter hook forward priority filter + 10; policy accept;\n"+
+		"\t\tmeta mark & 0x%08[2]x != 0 accept\n"+
 		"\t\tmeta mark & 0x%08[2]x == 0 iifname %[3]q drop\n"+
 		"\t\tmeta mark & 0x%08[2]x == 0 oifname %[3]q drop\n\t}\n"+
 		"\tchain output {\n\t\ttype filter hook output priority filter + 10; policy accept;\n"+

@@ -128,6 +128,8 @@ func (b *builder) begin(name string) {
 func (b *builder) guardTable(prefix string) *Table {
 	b.begin(policy.GuardTable)
 	ch := b.baseChain("forward", nftables.ChainHookForward, 10)
+	// Marked packets (nearly all) leave after one rule.
+	ch.add(nil, cat(markMask(policy.GuardMark, expr.CmpOpNeq), verdict(expr.VerdictAccept, "")))
 	for _, key := range []expr.MetaKey{expr.MetaKeyIIFNAME, expr.MetaKeyOIFNAME} {
 		ch.add(nil, cat(markMask(policy.GuardMark, expr.CmpOpEq), ifPrefix(key, prefix), verdict(expr.VerdictDrop, "")))
 	}
@@ -168,8 +170,7 @@ func (b *builder) programTable(p *policy.Program, gen uint32) *Table {
 	}
 	b.ifaceMap(policy.IngressIfaces, p.ENIs, func(e policy.ENIProgram) string { return e.Ingress.Name }, true)
 	b.ifaceMap(policy.EgressIfaces, p.ENIs, func(e policy.ENIProgram) string { return e.Egress.Name }, true)
-	b.sgBase(policy.EgressChain, 0, expr.MetaKeyIIFNAME, policy.EgressIfaces, p.GuardPrefix)
-	b.sgBase(policy.IngressChain, 1, expr.MetaKeyOIFNAME, policy.IngressIfaces, p.GuardPrefix)
+	b.sgBase(p.GuardPrefix)
 	commit := b.chain(policy.CommitChain)
 	commit.add(nil, cat(ctState(8, expr.CmpOpNeq),
 		[]expr.Any{
@@ -705,38 +706,43 @@ func (b *builder) ifaceMap(name string, enis []policy.ENIProgram, chain func(pol
 	return s
 }
 
-func (b *builder) sgBase(name string, prio int32, key expr.MetaKey, vmap, guard string) {
-	ch := b.baseChain(name, nftables.ChainHookForward, prio)
-	if guard != "" && name == policy.EgressChain {
-		ch.add(nil, markOr(policy.GuardMark))
-	}
-	ch.add(nil, cat(ctState(2|4, expr.CmpOpNeq), verdict(expr.VerdictAccept, "")))
+// sgBase builds the security groups' forward-hook chain (the egress
+// stage) and the ingress stage's chain (see policy.Render).
+func (b *builder) sgBase(guard string) {
+	ch := b.baseChain(policy.EgressChain, nftables.ChainHookForward, 0)
 	if guard != "" {
-		ch.add(nil, cat(ctState(1, expr.CmpOpNeq), verdict(expr.VerdictDrop, "")))
+		ch.add(nil, markOr(policy.GuardMark))
 	}
 	ch.add(nil, []expr.Any{
 		&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
 		&expr.Lookup{SourceRegister: 1, SetName: policy.GenSet, SetID: b.setID(policy.GenSet)},
 		&expr.Verdict{Kind: expr.VerdictAccept},
 	})
-	ch.add(nil, lookupIf(key, b.named(vmap), true))
+	ch.add(nil, cat(ctState(2|4, expr.CmpOpNeq), verdict(expr.VerdictAccept, "")))
 	if guard != "" {
-		// Fail closed: an ENI interface that is not in the map (its rules
-		// are not installed yet) passes nothing.
-		ch.add(nil, cat(ifPrefix(key, guard), verdict(expr.VerdictDrop, "")))
+		ch.add(nil, cat(ctState(1, expr.CmpOpNeq), verdict(expr.VerdictDrop, "")))
 	}
-	if name == policy.IngressChain {
-		ch.add(nil, verdict(expr.VerdictGoto, policy.CommitChain))
+	stage := func(ch *Chain, key expr.MetaKey, vmap, next string) {
+		ch.add(nil, lookupIf(key, b.named(vmap), true))
+		if guard != "" {
+			// Fail closed: an ENI interface that is not in the map
+			// (its rules are not installed yet) passes nothing.
+			ch.add(nil, cat(ifPrefix(key, guard), verdict(expr.VerdictDrop, "")))
+		}
+		ch.add(nil, verdict(expr.VerdictGoto, next))
 	}
+	stage(ch, expr.MetaKeyIIFNAME, policy.EgressIfaces, policy.IngressChain)
+	stage(b.chain(policy.IngressChain), expr.MetaKeyOIFNAME, policy.IngressIfaces, policy.CommitChain)
 }
 
 // passVerdict is what a pass of a security-group stage does (see
-// policy.GenSet): egress accepts, ingress goes to the commit chain.
+// policy.Render): egress goes on to the ingress stage, ingress to the
+// commit chain.
 func passVerdict(dir policy.Direction) []expr.Any {
 	if dir == policy.Ingress {
 		return verdict(expr.VerdictGoto, policy.CommitChain)
 	}
-	return verdict(expr.VerdictAccept, "")
+	return verdict(expr.VerdictGoto, policy.IngressChain)
 }
 
 // named returns the named set of the table being built.

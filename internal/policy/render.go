@@ -19,7 +19,10 @@ const (
 	// namespace whose table is gone (deleted by hand) forwards nothing
 	// from or to ENIs until the table is loaded again, rather than
 	// everything (fail closed).
-	GuardMark     = 0x00100000
+	GuardMark = 0x00100000
+	// EgressChain is the security groups' one forward-hook chain (the
+	// egress stage); IngressChain, the ingress stage, is where its passes
+	// go (see Render).
 	EgressChain   = "sg_egress"
 	IngressChain  = "sg_ingress"
 	EgressIfaces  = "sg_out_ifaces"
@@ -35,12 +38,10 @@ const (
 	// unreplied UDP stream, a TCP handshake): every pass of the ingress
 	// stage (which runs after the egress stage) goes to the commit chain,
 	// which stamps a new flow with the program's generation in its
-	// conntrack mark and accepts; so does a packet the ingress base chain
-	// lets through without an ENI verdict. The commit is not a base chain
-	// of its own: every hook a packet meets costs about 5% of the
-	// small-packet rate. The base chains
-	// accept later packets of a flow whose mark is in GenSet without
-	// looking the rules up again. The generation is a hash of the rest of
+	// conntrack mark and accepts; so does a packet the ingress stage lets
+	// through without an ENI verdict. The base chain accepts later packets
+	// of a flow whose mark is in GenSet without looking the rules up
+	// again. The generation is a hash of the rest of
 	// the program, so any change (a rule, a member, an ENI) makes every
 	// stamp stale and the next packet of each such flow meets the rules
 	// again; established flows the change denies are cut from conntrack by
@@ -151,19 +152,22 @@ func quoted(ss []string) []string {
 
 // Render prints the program as an nftables script for `nft -f`: one table
 // inet palisade holding member sets, class sets and chains (fallback), flat
-// verdict maps, ENI chains, two interface verdict maps and two forward-hook
-// base chains. The output is a
-// function of the program only, so it can be compared with golden files.
+// verdict maps, ENI chains, two interface verdict maps and one forward-hook
+// base chain. The output is a function of the program only, so it can be
+// compared with golden files.
 //
-// Two base chains, because an ENI's egress and its peer's ingress must both
-// be checked on the one forward hook: an accept in sg_egress ends that chain
-// only, and sg_ingress (a later priority) still sees the packet; a drop in
-// either is final. Established and related packets are accepted first in
-// both (stateful), then packets of flows the verdict cache vouches for (see
-// GenSet; the chain sg_commit, where the ingress stage's passes go, stamps
-// the new flows both let through).
-// A packet whose interface is in neither map is not a security-group
-// matter here.
+// One base chain, because every hook a packet meets costs (about 5% of
+// the small-packet rate each): sg_egress accepts packets of flows the
+// verdict cache vouches for (see GenSet), then established and related
+// packets (stateful; a flow stamped under an earlier program), then
+// dispatches on the input interface to the sending
+// ENI's egress chain. Every egress pass goes to the chain sg_ingress (a
+// goto: whatever depth of jumps it is reached from, the verdict there is
+// final), which dispatches on the output interface to the receiving ENI's
+// ingress chain; every ingress pass goes to sg_commit, which stamps a new
+// flow for the verdict cache and accepts. A drop anywhere is final. A
+// packet whose interface is in neither map is not a security-group
+// matter here: it goes through both stages to sg_commit.
 func (p *Program) Render() string {
 	var body strings.Builder
 	p.renderBody(&body)
@@ -217,8 +221,7 @@ func (p *Program) renderBody(b *strings.Builder) {
 	}
 	renderMap(b, IngressIfaces, p.ENIs, func(e ENIProgram) string { return e.Ingress.Name })
 	renderMap(b, EgressIfaces, p.ENIs, func(e ENIProgram) string { return e.Egress.Name })
-	renderBase(b, EgressChain, "filter", "iifname", EgressIfaces, p.GuardPrefix)
-	renderBase(b, IngressChain, "filter + 1", "oifname", IngressIfaces, p.GuardPrefix)
+	renderBase(b, p.GuardPrefix)
 	fmt.Fprintf(b, "\tchain %s {\n", CommitChain)
 	fmt.Fprintf(b, "\t\tct state new ct mark != @%s ct mark set meta nfproto map @%s\n\t\taccept\n\t}\n", GenSet, GenMap)
 	p.renderACLs(b)
@@ -456,14 +459,14 @@ func renderClass(b *strings.Builder, c *Class, members map[string]MemberSet) {
 	b.WriteString("\t}\n")
 }
 
-// passVerdict is what a pass of a security-group stage does: egress
-// accepts (the ingress base chain still sees the packet), ingress commits
-// the flow to the verdict cache and accepts (see GenSet).
+// passVerdict is what a pass of a security-group stage does: egress goes
+// on to the ingress stage, ingress commits the flow to the verdict cache
+// and accepts (see GenSet).
 func passVerdict(dir Direction) string {
 	if dir == Ingress {
 		return "goto " + CommitChain
 	}
-	return "accept"
+	return "goto " + IngressChain
 }
 
 func renderENIChain(b *strings.Builder, ch ChainProgram, dir Direction, members map[string]MemberSet) {
@@ -576,26 +579,36 @@ func renderMap(b *strings.Builder, name string, enis []ENIProgram, chain func(EN
 	b.WriteString("\t}\n")
 }
 
-func renderBase(b *strings.Builder, name, prio, key, vmap, guard string) {
-	fmt.Fprintf(b, "\tchain %s {\n", name)
-	fmt.Fprintf(b, "\t\ttype filter hook forward priority %s; policy accept;\n", prio)
-	if guard != "" && name == EgressChain {
+// renderBase prints the one forward-hook chain of the security groups
+// (the egress stage) and the ingress stage's chain, which egress passes
+// go to (see Render).
+func renderBase(b *strings.Builder, guard string) {
+	fmt.Fprintf(b, "\tchain %s {\n", EgressChain)
+	b.WriteString("\t\ttype filter hook forward priority filter; policy accept;\n")
+	if guard != "" {
 		fmt.Fprintf(b, "\t\tmeta mark set meta mark | 0x%08x\n", GuardMark)
 	}
+	// The verdict cache first: most packets (of flows stamped under this
+	// program, established or not) leave here. A packet without a flow
+	// (invalid) has no mark to match.
+	fmt.Fprintf(b, "\t\tct mark @%s accept\n", GenSet)
 	b.WriteString("\t\tct state established,related accept\n")
 	if guard != "" {
 		b.WriteString("\t\tct state invalid drop\n")
 	}
-	fmt.Fprintf(b, "\t\tct mark @%s accept\n", GenSet)
-	fmt.Fprintf(b, "\t\t%s vmap @%s\n", key, vmap)
-	if guard != "" {
-		// Fail closed: an ENI interface that is not in the map (its rules
-		// are not installed yet) passes nothing.
-		fmt.Fprintf(b, "\t\t%s %q drop\n", key, guard+"*")
+	stage := func(key, vmap, next string) {
+		fmt.Fprintf(b, "\t\t%s vmap @%s\n", key, vmap)
+		if guard != "" {
+			// Fail closed: an ENI interface that is not in the map
+			// (its rules are not installed yet) passes nothing.
+			fmt.Fprintf(b, "\t\t%s %q drop\n", key, guard+"*")
+		}
+		fmt.Fprintf(b, "\t\tgoto %s\n", next)
 	}
-	if name == IngressChain {
-		fmt.Fprintf(b, "\t\tgoto %s\n", CommitChain)
-	}
+	stage("iifname", EgressIfaces, IngressChain)
+	b.WriteString("\t}\n")
+	fmt.Fprintf(b, "\tchain %s {\n", IngressChain)
+	stage("oifname", IngressIfaces, CommitChain)
 	b.WriteString("\t}\n")
 }
 
