@@ -558,18 +558,20 @@ func BenchmarkInterleavedRuleCost(b *testing.B) {
 // BenchmarkInterleavedStateCost separates the cost of conntrack from the
 // cost of the program's chains: no policy; a table with one forward-hook
 // chain whose one rule reads conntrack state; the compiled program with 1
-// rule per ENI; in alternation round by round, 64-byte unreplied UDP. It
-// reports the median per-round ratios to no policy.
+// rule per ENI; in alternation round by round (counterbalanced), 64-byte
+// unreplied UDP and new TCP connections. It reports the median per-round
+// ratios to no policy.
 func BenchmarkInterleavedStateCost(b *testing.B) {
 	e := getRateEnv(b)
 	udp := &unix.SockaddrInet4{Port: udpPort, Addr: e.serverIP.As4()}
-	const packets = 400_000
+	tcp := &unix.SockaddrInet4{Port: tcpPort, Addr: e.serverIP.As4()}
+	const packets, conns = 400_000, 20_000
 	const probe = "palisade_bench_ct"
 	ctOnly := fmt.Sprintf("table inet %[1]s {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tct state established accept\n\t}\n}\n", probe)
 	dropProbe := fmt.Sprintf("table inet %[1]s {}\ndelete table inet %[1]s\n", probe)
-	var ct, one []float64
+	var ct, one, ctConns, oneConns []float64
 	for round := range b.N {
-		var pps [3]float64
+		var pps, cps [3]float64
 		for _, i := range counterbalanced(round, 3) {
 			switch i {
 			case 0:
@@ -587,6 +589,9 @@ func BenchmarkInterleavedStateCost(b *testing.B) {
 				b.Fatal(err)
 			}
 			pps[i] = r.pps
+			if cps[i], _, err = dialN(e.client, tcp, conns); err != nil {
+				b.Fatal(err)
+			}
 			if i == 1 {
 				if out, err := nsNft(e.vpcID, dropProbe, "-f", "-"); err != nil {
 					b.Fatalf("%v: %s", err, out)
@@ -595,10 +600,15 @@ func BenchmarkInterleavedStateCost(b *testing.B) {
 		}
 		ct = append(ct, pps[1]/pps[0])
 		one = append(one, pps[2]/pps[0])
-		b.Logf("round: none %.0f pps, conntrack chain %.0f, 1 rule %.0f", pps[0], pps[1], pps[2])
+		ctConns = append(ctConns, cps[1]/cps[0])
+		oneConns = append(oneConns, cps[2]/cps[0])
+		b.Logf("round: none %.0f pps %.0f conns/s, conntrack chain %.0f pps %.0f conns/s, 1 rule %.0f pps %.0f conns/s",
+			pps[0], cps[0], pps[1], cps[1], pps[2], cps[2])
 	}
 	b.ReportMetric(median(ct), "ctchain/none")
 	b.ReportMetric(median(one), "1rule/none")
+	b.ReportMetric(median(ctConns), "ctchain/none-conns")
+	b.ReportMetric(median(oneConns), "1rule/none-conns")
 }
 
 // counterbalanced is the order of n modes in a round: forward in even
