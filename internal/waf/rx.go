@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/corazawaf/coraza/v3/experimental/plugins"
@@ -26,9 +27,12 @@ import (
 // rxLongInput with Go's regexp and longer ones with RE2; both implement the
 // same RE2 syntax and semantics, so the verdict does not depend on the
 // length (the CRS regression suite runs through this operator). Before
-// either, two sound prefilters skip inputs that cannot match: shorter than
-// the expression's minimum match, or containing none of the literals every
-// match must contain (TestRxOperatorAgrees checks against regexp).
+// either, three sound prefilters skip inputs that cannot match: shorter
+// than the expression's minimum match, containing none of the bytes of
+// which every match contains one (when none of them is a letter, digit or
+// space: ordinary text then skips the expression), or none of the
+// literals every match must contain (TestRxOperatorAgrees checks against
+// regexp).
 //
 // Coraza's operator registry is process-wide: registering in init makes
 // every engine of the process use this operator, which is what we want.
@@ -46,6 +50,10 @@ type rxOp struct {
 	lits [][]byte
 	fold bool
 	bufs *sync.Pool // lowercase copies for mayMatch
+	// need: every match contains one of these ASCII bytes, none of them
+	// a letter, digit or space (so that plain text skips the expression);
+	// nil: no such set.
+	need *byteSet
 }
 
 type rxBinary struct{ re *binaryregexp.Regexp }
@@ -69,6 +77,9 @@ func newRx(o plugintypes.OperatorOptions) (plugintypes.Operator, error) {
 		if re, err := syntax.Parse(expr, syntax.Perl); err == nil {
 			re = re.Simplify()
 			op.minLen = minMatchLen(re)
+			if set, ok := requiredBytes(re); ok && set.selective() {
+				op.need = &set
+			}
 			if lits, fold, ok := requiredLiterals(re); ok && minStringLen(lits) >= 3 {
 				for _, l := range lits {
 					if fold {
@@ -99,7 +110,7 @@ func memoize(m plugintypes.Memoizer, key string, fn func() (any, error)) (any, e
 }
 
 func (o *rxOp) Evaluate(tx plugintypes.TransactionState, v string) bool {
-	if len(v) < o.minLen || !o.mayMatch(v) {
+	if len(v) < o.minLen || !o.mayContain(v) || !o.mayMatch(v) {
 		return false
 	}
 	if o.long == nil || len(v) < rxLongInput {
@@ -171,6 +182,121 @@ func (o *rxOp) mayMatch(v string) bool {
 		}
 	}
 	return false
+}
+
+// byteSet is a set of ASCII bytes.
+type byteSet [2]uint64
+
+func (s *byteSet) add(c rune) {
+	if c >= 0 && c < utf8.RuneSelf {
+		s[c>>6] |= 1 << (c & 63)
+	}
+}
+
+func (s *byteSet) has(c byte) bool { return s[c>>6]&(1<<(c&63)) != 0 }
+
+func (s *byteSet) union(o byteSet) { s[0], s[1] = s[0]|o[0], s[1]|o[1] }
+
+// selective reports whether the set leaves out letters, digits and space,
+// the bytes of ordinary text.
+func (s *byteSet) selective() bool {
+	for c := byte(0); c < utf8.RuneSelf; c++ {
+		if s.has(c) && (c == ' ' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	return s[0]|s[1] != 0
+}
+
+// cost ranks sets for a concatenation: fewer ordinary-text bytes first,
+// then fewer bytes.
+func (s *byteSet) cost() int {
+	n := 0
+	for c := byte(0); c < utf8.RuneSelf; c++ {
+		if s.has(c) {
+			n++
+			if c == ' ' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' {
+				n += 1000
+			}
+		}
+	}
+	return n
+}
+
+// mayContain is false when v, all ASCII, has no byte of the required set.
+// An input with non-ASCII bytes always may match (see mayMatch: class
+// members and folds outside ASCII are not in the set).
+func (o *rxOp) mayContain(v string) bool {
+	if o.need == nil {
+		return true
+	}
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c >= utf8.RuneSelf || o.need.has(c) {
+			return true
+		}
+	}
+	return false
+}
+
+// requiredBytes returns a set of ASCII bytes of which every match of re
+// contains at least one, or ok false when it cannot tell. A match may also
+// contain the byte through a non-ASCII fold or class member; mayContain
+// lets every non-ASCII input through for that.
+func requiredBytes(re *syntax.Regexp) (set byteSet, ok bool) {
+	switch re.Op {
+	case syntax.OpLiteral:
+		// Each rune is required; the cheapest one for ordinary text.
+		best, found := byteSet{}, false
+		for _, r := range re.Rune {
+			if r >= utf8.RuneSelf {
+				continue
+			}
+			var s byteSet
+			s.add(r)
+			if re.Flags&syntax.FoldCase != 0 {
+				s.add(unicode.SimpleFold(r))
+				for f := unicode.SimpleFold(r); f != r; f = unicode.SimpleFold(f) {
+					s.add(f)
+				}
+			}
+			if !found || s.cost() < best.cost() {
+				best, found = s, true
+			}
+		}
+		return best, found
+	case syntax.OpCharClass:
+		for i := 0; i+1 < len(re.Rune); i += 2 {
+			for r := re.Rune[i]; r <= re.Rune[i+1] && r < utf8.RuneSelf; r++ {
+				set.add(r)
+			}
+		}
+		return set, set[0]|set[1] != 0
+	case syntax.OpCapture, syntax.OpPlus:
+		return requiredBytes(re.Sub[0])
+	case syntax.OpRepeat:
+		if re.Min < 1 {
+			return set, false
+		}
+		return requiredBytes(re.Sub[0])
+	case syntax.OpConcat:
+		for _, sub := range re.Sub {
+			if s, k := requiredBytes(sub); k && (!ok || s.cost() < set.cost()) {
+				set, ok = s, true
+			}
+		}
+		return set, ok
+	case syntax.OpAlternate:
+		for _, sub := range re.Sub {
+			s, k := requiredBytes(sub)
+			if !k {
+				return byteSet{}, false
+			}
+			set.union(s)
+		}
+		return set, true
+	default: // any char, empty, anchors, star, quest, no match
+		return set, false
+	}
 }
 
 // requiredLiterals returns literals of which every match of re contains

@@ -3,8 +3,10 @@ package waf
 import (
 	"io/fs"
 	"regexp"
+	"regexp/syntax"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
@@ -99,4 +101,73 @@ func TestRequiredLiterals(t *testing.T) {
 			t.Errorf("%s: literals %q, want %q", expr, got, want)
 		}
 	}
+}
+
+func TestRequiredBytes(t *testing.T) {
+	for expr, want := range map[string]string{
+		`<script`:           "<",
+		`(?i)on\w+\s*=`:     "=",
+		`['"]\s*or`:         `"'`,
+		`a(?:\(|;)b`:        "(;",
+		`(?:<|%3c)x`:        "%<", // a literal needs its cheapest byte
+		`[<>]|\$\{`:         "$<>",
+		`x*`:                "",
+		`(?i)select\s+from`: "",
+	} {
+		re, err := syntax.Parse("(?sm)"+expr, syntax.Perl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		set, ok := requiredBytes(re.Simplify())
+		got := ""
+		if ok && set.selective() {
+			for c := byte(0); c < utf8.RuneSelf; c++ {
+				if set.has(c) {
+					got += string(rune(c))
+				}
+			}
+		}
+		if got != want {
+			t.Errorf("%s: required bytes %q, want %q", expr, got, want)
+		}
+	}
+}
+
+// TestRequiredBytesSound: every match of every CRS request expression on
+// the attack samples contains a byte of the expression's required set (or
+// a non-ASCII byte, which mayContain lets through).
+func TestRequiredBytesSound(t *testing.T) {
+	samples := []string{
+		"1' OR '1'='1", "<script>alert(1)</script>", "../../etc/passwd", ";cat /etc/passwd", "$(id)", "${jndi:ldap://x/a}",
+		"<?php system($_GET['c']); ?>", "onerror=alert(1)", "eval(base64_decode('x'))", "cmd.exe /c dir", "; DROP TABLE users",
+		"<!ENTITY xxe SYSTEM \"file:///\">", "java.lang.Runtime.getRuntime().exec", "a|b&c`d`", "{{7*7}}", "%0d%0aSet-Cookie:",
+	}
+	withSet := 0
+	for _, expr := range crsRegexes(t) {
+		re, err := syntax.Parse("(?sm)"+expr, syntax.Perl)
+		if err != nil {
+			continue
+		}
+		set, ok := requiredBytes(re.Simplify())
+		if !ok || !set.selective() {
+			continue
+		}
+		withSet++
+		std := regexp.MustCompile("(?sm)" + expr)
+		for _, s := range samples {
+			for _, m := range std.FindAllString(strings.ToUpper(s)+" "+s, -1) {
+				found := false
+				for i := 0; i < len(m); i++ {
+					if m[i] >= utf8.RuneSelf || set.has(m[i]) {
+						found = true
+						break
+					}
+				}
+				if !found && m != "" {
+					t.Errorf("%.60s matched %q, which has no required byte", expr, m)
+				}
+			}
+		}
+	}
+	t.Logf("%d CRS request expressions have a selective required-byte set", withSet)
 }
