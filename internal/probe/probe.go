@@ -18,13 +18,14 @@ import (
 	"net/netip"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"sync"
 	"syscall"
 	"time"
 
 	"github.com/vishvananda/netns"
+
+	"github.com/palisade-project/palisade/internal/netnsrun"
 )
 
 // NetnsDir is where named namespaces live (as made by `ip netns add`).
@@ -32,38 +33,12 @@ const NetnsDir = "/run/netns"
 
 // InNetns runs fn on an OS thread inside the named namespace.
 func InNetns(name string, fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("current netns: %w", err)
-			return
-		}
-		defer orig.Close()
-		ns, err := netns.GetFromPath(filepath.Join(NetnsDir, name))
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("open netns %s: %w", name, err)
-			return
-		}
-		defer ns.Close()
-		if err := netns.Set(ns); err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("enter netns %s: %w", name, err)
-			return
-		}
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			// The thread stays locked and dies with the goroutine.
-			errc <- errors.Join(ferr, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
+	ns, err := netns.GetFromPath(filepath.Join(NetnsDir, name))
+	if err != nil {
+		return fmt.Errorf("open netns %s: %w", name, err)
+	}
+	defer ns.Close()
+	return netnsrun.In(ns, fn)
 }
 
 // Server answers probes in one namespace: TCP ports echo lines, UDP ports

@@ -6,12 +6,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/palisade-project/palisade/internal/netnsrun"
 )
 
 // netnsDir is where iproute2 keeps named namespaces; binding ours there
@@ -112,7 +113,7 @@ func markNS(r *nsRef, marker string) error {
 // createNamedNS creates a network namespace bound at /run/netns/NAME the way
 // `ip netns add` does, without leaving any goroutine's thread in it.
 func createNamedNS(name string) error {
-	return onLockedThread(func() error {
+	return netnsrun.OnLockedThread(func() error {
 		if err := os.MkdirAll(netnsDir, 0o755); err != nil {
 			return fmt.Errorf("create %s: %w", netnsDir, err)
 		}
@@ -159,42 +160,6 @@ func deleteNamedNS(name string) error {
 	return nil
 }
 
-// onLockedThread runs fn on a dedicated OS thread and puts the thread back
-// into its original network namespace afterwards. If that fails the thread
-// stays locked, so the runtime kills it when the goroutine ends instead of
-// reusing a thread in the wrong namespace.
-func onLockedThread(fn func() error) error {
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			errc <- fmt.Errorf("get current netns: %w", err)
-			return
-		}
-		defer orig.Close()
-		ferr := fn()
-		if err := netns.Set(orig); err != nil {
-			errc <- errors.Join(ferr, fmt.Errorf("restore netns: %w", err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
-
-// inNS runs fn with the calling OS thread inside ns.
-func inNS(ns netns.NsHandle, fn func() error) error {
-	return onLockedThread(func() error {
-		if err := netns.Set(ns); err != nil {
-			return fmt.Errorf("enter netns: %w", err)
-		}
-		return fn()
-	})
-}
-
 // sysctl is one /proc/sys setting: Key uses slashes (net/ipv4/ip_forward).
 type sysctl struct {
 	Key, Value string
@@ -207,7 +172,7 @@ type sysctl struct {
 // returns the optional keys that do not exist there. /proc/sys/net follows
 // the network namespace of the thread that opens it.
 func applySysctls(ns netns.NsHandle, settings []sysctl) (missing []string, err error) {
-	err = inNS(ns, func() error {
+	err = netnsrun.In(ns, func() error {
 		for _, s := range settings {
 			path := "/proc/sys/" + s.Key
 			cur, err := os.ReadFile(path)

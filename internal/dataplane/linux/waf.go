@@ -12,6 +12,8 @@ import (
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/palisade-project/palisade/internal/netnsrun"
 )
 
 // WAF steering, the socket side (nat.go has the nftables side).
@@ -123,7 +125,7 @@ func ListenTransparent(vpcID string, addr netip.AddrPort) (net.Listener, error) 
 	}
 	defer ns.Close()
 	var ln net.Listener
-	err = inNS(ns, func() error {
+	err = netnsrun.In(ns, func() error {
 		var err error
 		lc := net.ListenConfig{Control: transparent(0)}
 		ln, err = lc.Listen(context.Background(), "tcp4", addr.String())
@@ -149,7 +151,7 @@ func DialTransparent(ctx context.Context, vpcID string, from netip.Addr, address
 		d.LocalAddr = &net.TCPAddr{IP: from.Unmap().AsSlice()}
 	}
 	var c net.Conn
-	err = inNS(ns, func() error {
+	err = netnsrun.In(ns, func() error {
 		var err error
 		c, err = d.DialContext(ctx, "tcp4", address)
 		return err

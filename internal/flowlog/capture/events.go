@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"runtime"
 	"time"
 
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
+
+	"github.com/palisade-project/palisade/internal/netnsrun"
 )
 
 // The conntrack event socket (DESTROY events only: new flows are counted
@@ -30,39 +32,15 @@ const (
 // subscribed to the conntrack event groups (a bit mask: NEW is 1,
 // DESTROY 4), outside Go's network poller.
 func openEvents(nsFd int, groups uint32) (int, error) {
-	type result struct {
-		fd  int
-		err error
+	fd := -1
+	err := netnsrun.In(netns.NsHandle(nsFd), func() error {
+		var err error
+		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_NETFILTER)
+		return err
+	})
+	if err != nil {
+		return -1, fmt.Errorf("netlink socket: %w", err)
 	}
-	ch := make(chan result, 1)
-	go func() {
-		// The socket belongs to the namespace of the thread that makes
-		// it; a thread that cannot return to its own namespace is
-		// not given back (it ends with this goroutine).
-		runtime.LockOSThread()
-		orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{-1, fmt.Errorf("own namespace: %w", err)}
-			return
-		}
-		defer unix.Close(orig)
-		if err := unix.Setns(nsFd, unix.CLONE_NEWNET); err != nil {
-			runtime.UnlockOSThread()
-			ch <- result{-1, fmt.Errorf("enter namespace: %w", err)}
-			return
-		}
-		fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, unix.NETLINK_NETFILTER)
-		if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
-			runtime.UnlockOSThread()
-		}
-		ch <- result{fd, err}
-	}()
-	r := <-ch
-	if r.err != nil {
-		return -1, fmt.Errorf("netlink socket: %w", r.err)
-	}
-	fd := r.fd
 	if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 8<<20); err != nil {
 		_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_RCVBUF, 8<<20)
 	}
