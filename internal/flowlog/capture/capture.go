@@ -381,9 +381,8 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 		pending = append(pending, flowlog.Batch{ID: newBatchID(), Records: gone})
 	}
 	// The first dump sets the baselines.
-	c.dump(r, tr, time.Now(), emit, agg)
 	// Logged before this capture listened (the agent was down): missed.
-	if cnt, err := c.counters(); err == nil {
+	if cnt, err := c.dump(r, tr, time.Now(), emit, agg); err == nil {
 		lg, ov := cnt.logged, cnt.over
 		if lg >= loggedPrev && ov >= overPrev && (loggedPrev != 0 || overPrev != 0) {
 			if n := (lg - loggedPrev) + (ov - overPrev); n > 0 {
@@ -427,10 +426,9 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 	boundary := func(edge time.Time) {
 		at := edge.Add(-time.Nanosecond)
 		c.drain(tr, at, emit) // what arrived before the boundary
-		c.dump(r, tr, at, emit, agg)
 		// Drops the rate limit kept from NFLOG, and NFLOG messages that
 		// never arrived (socket overflow, agent down): SKIPDATA.
-		if cnt, err := c.counters(); err == nil {
+		if cnt, err := c.dump(r, tr, at, emit, agg); err == nil {
 			lg, ov := cnt.logged, cnt.over
 			reset := lg < loggedPrev // the table was replaced
 			loggedTotal += delta(lg, loggedPrev)
@@ -641,7 +639,9 @@ func (c *Capture) drain(tr *Tracker, at time.Time, emit Emit) {
 	}
 }
 
-func (c *Capture) dump(r *resources, tr *Tracker, at time.Time, emit Emit, agg *flowlog.Aggregator) {
+// dump reads the table's flow-log counters and then conntrack's table, and
+// returns the counters it read.
+func (c *Capture) dump(r *resources, tr *Tracker, at time.Time, emit Emit, agg *flowlog.Aggregator) (tableCounters, error) {
 	// Flows the table counted as new before the dump are flows the dump
 	// (or an earlier one, a DESTROY event, or Final) must meet: every flow
 	// outlives its last packet by more than the time between dumps,
@@ -695,6 +695,7 @@ func (c *Capture) dump(r *resources, tr *Tracker, at time.Time, emit Emit, agg *
 	if n := c.newLost.Swap(0); n > 0 {
 		agg.Miss(at, "", int64(n), flowlog.ActionAccept)
 	}
+	return cnt, cerr
 }
 
 var counterRE = regexp.MustCompile(`counter (\w+) \{\s*packets (\d+) bytes \d+`)
