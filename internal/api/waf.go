@@ -27,6 +27,7 @@ type wafTemplateItem struct {
 	ExcludeTags      []string
 	BodyLimit        int
 	BodyAction       string
+	InspectResponses bool
 	CreationTime     string
 }
 
@@ -93,7 +94,7 @@ func rfc3339(t time.Time) string {
 func toWafTemplate(t model.WAFTemplate) wafTemplateItem {
 	return wafTemplateItem{TemplateId: t.ID, Name: t.Name, Mode: t.Action, ParanoiaLevel: t.ParanoiaLevel, InboundThreshold: t.InboundThreshold,
 		ExcludeRuleIds: orEmpty(t.ExcludeRuleIDs), ExcludeTags: orEmpty(t.ExcludeTags), BodyLimit: t.BodyLimit, BodyAction: t.BodyAction,
-		CreationTime: rfc3339(t.CreatedAt)}
+		InspectResponses: t.InspectResponses, CreationTime: rfc3339(t.CreatedAt)}
 }
 
 func toWafProtection(p model.WAFProtection) wafProtectionItem {
@@ -147,6 +148,13 @@ func wafTemplateInput(p Params) (service.WAFTemplateInput, error) {
 	}
 	if in.BodyLimit, err = optInt(p, "BodyLimit"); err != nil {
 		return in, err
+	}
+	if p.Get("InspectResponses") != "" {
+		v, err := p.Bool("InspectResponses", false)
+		if err != nil {
+			return in, err
+		}
+		in.InspectResponses = &v
 	}
 	if p.Has("ExcludeRuleIds") {
 		items, err := p.JSONList("ExcludeRuleIds")

@@ -54,7 +54,7 @@ func TestWAFActions(t *testing.T) {
 		return out
 	}
 	tpl := ok(bob, "CreateWafTemplate", map[string]string{"Name": "strict", "Mode": "monitor", "ParanoiaLevel": "2",
-		"InboundThreshold": "10", "ExcludeRuleIds": "942100,920350", "ExcludeTags": `["attack-xss"]`, "BodyLimit": "65536", "BodyAction": "block"})["TemplateId"].(string)
+		"InboundThreshold": "10", "ExcludeRuleIds": "942100,920350", "ExcludeTags": `["attack-xss"]`, "BodyLimit": "65536", "BodyAction": "block", "InspectResponses": "true"})["TemplateId"].(string)
 	obj := ok(bob, "CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "80", "TemplateId": tpl,
 		"BlockStatus": "403", "BlockHeaders": `{"X-Blocked":"1"}`, "BlockBody": "no"})["ProtectionId"].(string)
 	rules := map[string]map[string]string{
@@ -82,14 +82,18 @@ func TestWAFActions(t *testing.T) {
 	if err := json.Unmarshal(b, &cfgs); err != nil || len(cfgs) != 1 {
 		t.Fatalf("config: %v %s", err, b)
 	}
-	if c := cfgs[0]; c.Upstream != "10.0.1.7:80" || c.Listen != ":80" || c.Profile.ParanoiaLevel != 2 || c.Profile.Action != "monitor" || len(c.Rules) != 4 {
+	if c := cfgs[0]; c.Upstream != "10.0.1.7:80" || c.Listen != ":80" || c.Profile.ParanoiaLevel != 2 || c.Profile.Action != "monitor" || !c.Profile.InspectResponses || len(c.Rules) != 4 {
 		t.Errorf("config object: %+v", c)
 	}
-	if _, err := waf.PolicyFromConfig(cfgs[0]); err != nil {
-		t.Errorf("config does not convert: %v", err)
+	if pol, err := waf.PolicyFromConfig(cfgs[0]); err != nil || !pol.Profile.InspectResponses {
+		t.Errorf("config does not convert: %v %+v", err, pol.Profile)
 	}
 	hash := out["Hash"]
-	ok(bob, "ModifyWafTemplate", map[string]string{"TemplateId": tpl, "ParanoiaLevel": "3"})
+	ok(bob, "ModifyWafTemplate", map[string]string{"TemplateId": tpl, "ParanoiaLevel": "3", "InspectResponses": "false"})
+	tplOut := ok(bob, "DescribeWafTemplates", map[string]string{"TemplateId": tpl})["Templates"].(map[string]any)["Template"].([]any)[0].(map[string]any)
+	if tplOut["ParanoiaLevel"].(float64) != 3 || tplOut["InspectResponses"] != false || tplOut["BodyAction"] != "block" {
+		t.Errorf("modified template: %v", tplOut)
+	}
 	if h := ok(bob, "DescribeWafConfig", nil)["Hash"]; h == hash {
 		t.Error("config hash did not change after a template change")
 	}
@@ -105,6 +109,7 @@ func TestWAFActions(t *testing.T) {
 		{"CreateWafTemplate", map[string]string{"Mode": "drop"}, 400, "InvalidParameter"},
 		{"CreateWafTemplate", map[string]string{"BodyLimit": "999999999"}, 400, "InvalidParameter"},
 		{"CreateWafTemplate", map[string]string{"ExcludeRuleIds": "x"}, 400, "InvalidParameter"},
+		{"CreateWafTemplate", map[string]string{"InspectResponses": "yes"}, 400, "InvalidParameter"},
 		{"CreateWafTemplate", map[string]string{"ExcludeTags": "a b"}, 400, "InvalidParameter"},
 		{"CreateWafProtection", map[string]string{"Port": "80"}, 400, "MissingParameter"},
 		{"CreateWafProtection", map[string]string{"InstanceId": "i-web"}, 400, "MissingParameter"},

@@ -230,11 +230,15 @@ func (c *cli) wafTemplateCommand() *cobra.Command {
 threshold, rules excluded by ID or tag, and how much of a request body is
 inspected (above the limit: inspect-partial, block with 413, or skip; a cut
 JSON, XML or multipart body cannot be parsed, so inspect-partial checks only
-its headers against the core rule set).
+its headers against the core rule set), and whether the upstream's answers
+are inspected too (--inspect-responses: the CRS's data-leakage rules on the
+status, headers and the first body-limit bytes of textual, uncompressed
+bodies; in block mode a leaking answer is replaced by the block response).
 Objects with equal settings share one compiled rule set.`,
 	}
 	var name, mode, bodyAction string
 	var pl, threshold, bodyLimit int
+	var inspectResponses bool
 	var excludeIDs, excludeTags []string
 	flags := func(cmd *cobra.Command) {
 		fl := cmd.Flags()
@@ -246,6 +250,7 @@ Objects with equal settings share one compiled rule set.`,
 		fl.StringSliceVar(&excludeTags, "exclude-tag", nil, "CRS rule tags to remove, e.g. attack-xss")
 		fl.IntVar(&bodyLimit, "body-limit", 0, "body bytes inspected (default 131072, at most 8 MiB)")
 		fl.StringVar(&bodyAction, "body-action", "", "above the body limit: inspect-partial (default), block or skip")
+		fl.BoolVar(&inspectResponses, "inspect-responses", false, "also inspect the upstream's answers (CRS data-leakage rules)")
 	}
 	params := func(cmd *cobra.Command) map[string]string {
 		p := map[string]string{}
@@ -274,6 +279,9 @@ Objects with equal settings share one compiled rule set.`,
 		}
 		if ch("body-action") {
 			p["BodyAction"] = bodyAction
+		}
+		if ch("inspect-responses") {
+			p["InspectResponses"] = strconv.FormatBool(inspectResponses)
 		}
 		return p
 	}
@@ -313,7 +321,7 @@ Objects with equal settings share one compiled rule set.`,
 			return c.renderList(cmd, resp, objects(resp, "Templates", "Template"), []column{
 				field("ID", "TemplateId"), field("NAME", "Name"), field("MODE", "Mode"), field("PARANOIA", "ParanoiaLevel"),
 				field("THRESHOLD", "InboundThreshold"), joined("EXCLUDED IDS", "ExcludeRuleIds"), joined("EXCLUDED TAGS", "ExcludeTags"),
-				field("BODY LIMIT", "BodyLimit"), field("BODY ACTION", "BodyAction"),
+				field("BODY LIMIT", "BodyLimit"), field("BODY ACTION", "BodyAction"), field("RESPONSES", "InspectResponses"),
 			})
 		},
 	}

@@ -41,16 +41,19 @@ type WAFProtection struct {
 
 // WAFTemplate is a core-rule-set profile shared by protected objects.
 type WAFTemplate struct {
-	ID               string    `json:"id"`
-	AccountID        string    `json:"account_id"`
-	Name             string    `json:"name"`
-	Action           string    `json:"action"` // block, monitor or off
-	ParanoiaLevel    int       `json:"paranoia_level"`
-	InboundThreshold int       `json:"inbound_threshold"`
-	ExcludeRuleIDs   []int     `json:"exclude_rule_ids,omitempty"`
-	ExcludeTags      []string  `json:"exclude_tags,omitempty"`
-	BodyLimit        int       `json:"body_limit"`
-	BodyAction       string    `json:"body_action"`
+	ID               string   `json:"id"`
+	AccountID        string   `json:"account_id"`
+	Name             string   `json:"name"`
+	Action           string   `json:"action"` // block, monitor or off
+	ParanoiaLevel    int      `json:"paranoia_level"`
+	InboundThreshold int      `json:"inbound_threshold"`
+	ExcludeRuleIDs   []int    `json:"exclude_rule_ids,omitempty"`
+	ExcludeTags      []string `json:"exclude_tags,omitempty"`
+	BodyLimit        int      `json:"body_limit"`
+	BodyAction       string   `json:"body_action"`
+	// InspectResponses runs the CRS's response rules (data leakage) on
+	// the upstream's answers.
+	InspectResponses bool      `json:"inspect_responses,omitempty"`
 	CreatedAt        time.Time `json:"created_at"`
 }
 

@@ -72,6 +72,7 @@ type WAFTemplateInput struct {
 	ExcludeTags      *[]string
 	BodyLimit        *int
 	BodyAction       *string
+	InspectResponses *bool
 }
 
 func applyTemplate(t *model.WAFTemplate, in WAFTemplateInput) error {
@@ -127,6 +128,9 @@ func applyTemplate(t *model.WAFTemplate, in WAFTemplateInput) error {
 			return errs.InvalidParameter("BodyLimit", "%d is out of range, expected 1 to %d bytes", *in.BodyLimit, WAFMaxBodyLimit)
 		}
 		t.BodyLimit = *in.BodyLimit
+	}
+	if in.InspectResponses != nil {
+		t.InspectResponses = *in.InspectResponses
 	}
 	if in.BodyAction != nil {
 		a := strings.ToLower(*in.BodyAction)

@@ -8,6 +8,8 @@ import (
 
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
 	"github.com/corazawaf/coraza/v3"
+
+	"github.com/palisade-project/palisade/internal/waf/wafrule"
 )
 
 // Cache holds compiled Coraza engines by profile, so that every object with
@@ -84,8 +86,9 @@ func (c *Cache) Builds() int {
 // Directives is the SecLang configuration of a profile: Coraza's
 // recommended base, the CRS setup with the profile's paranoia level and
 // threshold, Palisade's rules (rules.go), the CRS rules, then Palisade's
-// and the profile's exclusions. The engine always runs
-// On: whether a detection blocks is Palisade's decision (Profile.Action).
+// and the profile's exclusions. Whether a detection blocks is Palisade's
+// decision (Profile.Action); a Monitor profile's engine runs
+// DetectionOnly so that nothing after a detection goes unevaluated.
 func Directives(p Profile) string { return directives(p, "", palisadeExclusions()) }
 
 // directives inserts extra (tests' CRS settings) before the CRS rules and
@@ -95,13 +98,35 @@ func directives(p Profile, extra string, exclude []int) string {
 	p = p.normalized()
 	var b strings.Builder
 	b.WriteString("Include @coraza.conf-recommended\n")
-	b.WriteString("SecRuleEngine On\n")
-	b.WriteString("SecResponseBodyAccess Off\n")
+	if p.Action == wafrule.Monitor {
+		// Monitor evaluates every rule of every phase (the response's
+		// too): an inbound detection does not end the transaction.
+		b.WriteString("SecRuleEngine DetectionOnly\n")
+	} else {
+		b.WriteString("SecRuleEngine On\n")
+	}
+	if p.InspectResponses {
+		// Textual bodies only: the CRS's response rules look for error
+		// messages and source code, which compressed or binary bodies
+		// do not show (the proxy skips encoded bodies).
+		b.WriteString("SecResponseBodyAccess On\n")
+		b.WriteString("SecResponseBodyMimeType text/plain text/html text/xml application/xml application/json application/problem+json\n")
+		fmt.Fprintf(&b, "SecResponseBodyLimit %d\n", p.BodyLimit)
+		b.WriteString("SecResponseBodyLimitAction ProcessPartial\n")
+	} else {
+		b.WriteString("SecResponseBodyAccess Off\n")
+	}
 	b.WriteString("SecAuditEngine Off\n")
 	fmt.Fprintf(&b, "SecRequestBodyLimit %d\n", p.BodyLimit)
 	fmt.Fprintf(&b, "SecRequestBodyInMemoryLimit %d\n", p.BodyLimit)
 	b.WriteString("SecRequestBodyLimitAction ProcessPartial\n")
 	b.WriteString("Include @crs-setup.conf.example\n")
+	// crs-setup sets the default actions of phases 1 and 2 only; as in
+	// ModSecurity, the later phases' rules (responses, the CRS's
+	// reports) log and pass by default too.
+	for phase := 3; phase <= 5; phase++ {
+		fmt.Fprintf(&b, "SecDefaultAction \"phase:%d,log,auditlog,pass\"\n", phase)
+	}
 	fmt.Fprintf(&b, "SecAction \"id:900000,phase:1,pass,t:none,nolog,setvar:tx.blocking_paranoia_level=%d\"\n", p.ParanoiaLevel)
 	fmt.Fprintf(&b, "SecAction \"id:900110,phase:1,pass,t:none,nolog,setvar:tx.inbound_anomaly_score_threshold=%d,setvar:tx.outbound_anomaly_score_threshold=4\"\n", p.InboundThreshold)
 	b.WriteString(extra)

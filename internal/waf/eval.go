@@ -11,6 +11,7 @@ import (
 
 	"github.com/corazawaf/coraza/v3"
 	"github.com/corazawaf/coraza/v3/experimental/plugins/plugintypes"
+	"github.com/corazawaf/coraza/v3/types"
 
 	"github.com/palisade-project/palisade/internal/waf/wafrule"
 )
@@ -158,6 +159,21 @@ type Decision struct {
 	Score int
 	// BodyTooLarge: the body exceeded the limit (see Profile.BodyAction).
 	BodyTooLarge bool
+	// crs is the CRS transaction of a clean request, kept open for the
+	// response phases (Profile.InspectResponses) until Finish; crsSeen
+	// is how many rules it had matched in the request phases.
+	crs     types.Transaction
+	crsSeen int
+}
+
+// Finish ends the CRS transaction a decision kept open for the response
+// (a no-op otherwise). Every caller of Evaluate must call it.
+func (d *Decision) Finish() {
+	if d.crs != nil {
+		d.crs.ProcessLogging()
+		_ = d.crs.Close()
+		d.crs = nil
+	}
 }
 
 func (d *Decision) add(m Module, id string, a Action) {
@@ -290,9 +306,12 @@ func (c *Compiled) blacklisted(ip netip.Addr, now time.Time) (string, bool) {
 func (c *Compiled) runCRS(in Input, d *Decision) {
 	r := in.HTTP
 	tx := c.engine.NewTransaction()
+	keep := false
 	defer func() {
-		tx.ProcessLogging()
-		_ = tx.Close()
+		if !keep {
+			tx.ProcessLogging()
+			_ = tx.Close()
+		}
 	}()
 	cport := 0
 	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
@@ -340,12 +359,36 @@ func (c *Compiled) runCRS(in Input, d *Decision) {
 		}
 	}
 	if it == nil {
-		return
+		if c.profile.InspectResponses {
+			keep = true
+			d.crs, d.crsSeen = tx, len(tx.MatchedRules())
+		}
+		it = detectionOnly(tx)
 	}
+	if it != nil {
+		c.addCRSMatches(d, tx.MatchedRules(), it)
+	}
+}
+
+// detectionOnly is the interruption a DetectionOnly engine (Monitor)
+// recorded without acting on it, or nil.
+func detectionOnly(tx types.Transaction) *types.Interruption {
+	if dt, ok := tx.(interface {
+		DetectionOnlyInterruption() *types.Interruption
+	}); ok {
+		return dt.DetectionOnlyInterruption()
+	}
+	return nil
+}
+
+// addCRSMatches adds the rules that matched (those with a message, not
+// the anomaly evaluations and reports) to d, or the interrupting rule if
+// none did.
+func (c *Compiled) addCRSMatches(d *Decision, matched []types.MatchedRule, it *types.Interruption) {
 	var ids []string
-	for _, mr := range tx.MatchedRules() {
+	for _, mr := range matched {
 		id := mr.Rule().ID()
-		if mr.Message() == "" || id == 949110 || id == 980170 || (id >= 900000 && id < 902000) {
+		if mr.Message() == "" || id == 949110 || id == 959100 || (id >= 980000 && id < 981000) || (id >= 900000 && id < 902000) {
 			continue
 		}
 		ids = append(ids, strconv.Itoa(id))
@@ -357,6 +400,62 @@ func (c *Compiled) runCRS(in Input, d *Decision) {
 	for _, id := range ids {
 		d.add(wafrule.ModuleCoreRules, id, a)
 	}
+}
+
+// InspectResponse runs the CRS's response phases for a decision whose
+// transaction is open (see Decision.Finish): the status and headers, then
+// phase 4 with the first body bytes readBody returns when the engine
+// wants the body (a textual type, no Content-Encoding; readBody gets the
+// profile's body limit). A detection is added to d; the result says
+// whether to answer with the block response instead (Block mode).
+func (c *Compiled) InspectResponse(d *Decision, status int, proto string, h http.Header, readBody func(limit int) ([]byte, error)) (bool, error) {
+	tx := d.crs
+	if tx == nil {
+		return false, nil
+	}
+	for k, vs := range h {
+		for _, v := range vs {
+			tx.AddResponseHeader(k, v)
+		}
+	}
+	hadDetection := detectionOnly(tx) != nil
+	it := tx.ProcessResponseHeaders(status, proto)
+	if it == nil {
+		enc := strings.ToLower(strings.TrimSpace(h.Get("Content-Encoding")))
+		if readBody != nil && tx.IsResponseBodyAccessible() && tx.IsResponseBodyProcessable() && (enc == "" || enc == "identity") {
+			b, err := readBody(c.profile.BodyLimit)
+			if err != nil {
+				return false, err
+			}
+			if len(b) > 0 {
+				it, _, _ = tx.WriteResponseBody(b[:min(len(b), c.profile.BodyLimit)])
+			}
+		}
+		if it == nil {
+			var err error
+			if it, err = tx.ProcessResponseBody(); err != nil {
+				return false, fmt.Errorf("waf: response body: %w", err)
+			}
+		}
+	}
+	fresh := tx.MatchedRules()[d.crsSeen:]
+	if it == nil {
+		// Monitor: the outbound evaluation (959100) matched, or the
+		// first detection of the transaction came now.
+		for _, mr := range fresh {
+			if mr.Rule().ID() == 959100 {
+				it = &types.Interruption{RuleID: 959100}
+			}
+		}
+		if it == nil && !hadDetection {
+			it = detectionOnly(tx)
+		}
+	}
+	if it == nil {
+		return false, nil
+	}
+	c.addCRSMatches(d, fresh, it)
+	return c.profile.Action == wafrule.Block, nil
 }
 
 // truncate shortens s for logs.

@@ -73,6 +73,12 @@ type Profile struct {
 	// BodyInspectPartial.
 	BodyLimit  int
 	BodyAction BodyAction
+	// InspectResponses runs the CRS's response rules (data leakage: SQL,
+	// Java, PHP, IIS and Ruby errors, web shells, directory listings) on
+	// the upstream's status, headers and the first BodyLimit bytes of
+	// textual bodies (text/*, JSON, XML). A detection in Block mode
+	// replaces the response with the block response.
+	InspectResponses bool
 }
 
 func (p Profile) normalized() Profile {
@@ -125,11 +131,11 @@ func (p Profile) Validate() error {
 }
 
 // engineKey is the part of a profile that shapes the Coraza engine (the
-// action is applied by Palisade, so Block and Monitor share an engine).
+// action is applied by Palisade; Monitor engines run DetectionOnly).
 func (p Profile) engineKey() string {
 	p = p.normalized()
 	var b strings.Builder
-	fmt.Fprintf(&b, "pl=%d;in=%d;body=%d;ids=", p.ParanoiaLevel, p.InboundThreshold, p.BodyLimit)
+	fmt.Fprintf(&b, "pl=%d;in=%d;body=%d;resp=%t;monitor=%t;ids=", p.ParanoiaLevel, p.InboundThreshold, p.BodyLimit, p.InspectResponses, p.Action == wafrule.Monitor)
 	for _, id := range p.ExcludeRuleIDs {
 		b.WriteString(strconv.Itoa(id) + ",")
 	}

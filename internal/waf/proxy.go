@@ -2,13 +2,16 @@ package waf
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -163,8 +166,9 @@ func (px *Proxy) Publish(c *Compiled) {
 				pr.Out.Header.Set("X-Real-IP", ip.String())
 			}
 		},
-		Transport:     px.opts.Transport,
-		FlushInterval: -1,
+		Transport:      px.opts.Transport,
+		FlushInterval:  -1,
+		ModifyResponse: px.inspectResponse,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			w.WriteHeader(http.StatusBadGateway)
 		},
@@ -258,11 +262,17 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	d := c.Evaluate(Input{HTTP: r, Req: req, LocalAddr: local, SkipCRSBody: skipCRSBody}, px.opts.State, now)
+	defer d.Finish()
 	d.BodyTooLarge = tooLarge
 	if d.Action == wafrule.Block {
 		status := c.writeBlock(w)
 		px.log(c, r, req, &d, status, now)
 		return
+	}
+	if d.crs != nil {
+		rs := &responseState{c: c, d: &d}
+		defer func() { px.buffered.Add(-rs.reserved) }()
+		r = r.WithContext(context.WithValue(r.Context(), responseKey{}, rs))
 	}
 	rec := &statusWriter{ResponseWriter: w}
 	pub.rp.ServeHTTP(rec, r)
@@ -274,7 +284,15 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Compiled) writeBlock(w http.ResponseWriter) int {
-	h := w.Header()
+	body := c.blockResponse(w.Header())
+	w.WriteHeader(c.response.Status)
+	_, _ = io.WriteString(w, body)
+	return c.response.Status
+}
+
+// blockResponse sets the block response's headers in h and returns its
+// body.
+func (c *Compiled) blockResponse(h http.Header) string {
 	for k, v := range c.response.Headers {
 		h.Set(k, v)
 	}
@@ -283,9 +301,70 @@ func (c *Compiled) writeBlock(w http.ResponseWriter) int {
 		h.Set("Content-Type", "text/plain; charset=utf-8")
 		body = "Request blocked by Palisade WAF.\n"
 	}
-	w.WriteHeader(c.response.Status)
-	_, _ = io.WriteString(w, body)
-	return c.response.Status
+	return body
+}
+
+// responseKey carries a request's responseState to inspectResponse.
+type responseKey struct{}
+
+// responseState is what inspectResponse needs of the request's decision,
+// and the body bytes it reserved (released when the request ends).
+type responseState struct {
+	c        *Compiled
+	d        *Decision
+	reserved int64
+}
+
+// inspectResponse is the reverse proxy's ModifyResponse: for a request
+// whose decision kept its CRS transaction open, it runs the response
+// rules on the upstream's answer (reading at most the profile's body
+// limit ahead, within Options.MaxBuffered) and, on a detection in Block
+// mode, replaces the answer with the block response. Upgrades (101) pass
+// untouched: their body is the connection.
+func (px *Proxy) inspectResponse(resp *http.Response) error {
+	rs, _ := resp.Request.Context().Value(responseKey{}).(*responseState)
+	if rs == nil || rs.d.crs == nil || resp.StatusCode == http.StatusSwitchingProtocols {
+		return nil
+	}
+	var read func(int) ([]byte, error)
+	if resp.Body != nil && resp.Body != http.NoBody && resp.ContentLength != 0 {
+		read = func(limit int) ([]byte, error) {
+			reserve := int64(limit + 1)
+			if resp.ContentLength > 0 && resp.ContentLength < reserve {
+				reserve = resp.ContentLength
+			}
+			if px.buffered.Add(reserve) > px.opts.MaxBuffered {
+				// Out of buffer: the status and headers are inspected,
+				// the body passes uninspected (like one over the limit).
+				px.buffered.Add(-reserve)
+				return nil, nil
+			}
+			rs.reserved += reserve
+			buf, err := readUpTo(resp.Body, limit+1, resp.ContentLength)
+			if err != nil {
+				return nil, fmt.Errorf("waf: read upstream response: %w", err)
+			}
+			orig := resp.Body
+			resp.Body = readCloser{io.MultiReader(bytes.NewReader(buf), orig), orig}
+			return buf, nil
+		}
+	}
+	block, err := rs.c.InspectResponse(rs.d, resp.StatusCode, resp.Proto, resp.Header, read)
+	// The engine has seen all it will see: its logging phase (the CRS's
+	// reports) runs now rather than after the body was copied.
+	rs.d.Finish()
+	if err != nil || !block {
+		return err
+	}
+	_ = resp.Body.Close()
+	resp.Header = http.Header{}
+	body := rs.c.blockResponse(resp.Header)
+	resp.StatusCode, resp.Status = rs.c.response.Status, ""
+	resp.Body = io.NopCloser(strings.NewReader(body))
+	resp.ContentLength = int64(len(body))
+	resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	resp.TransferEncoding, resp.Trailer = nil, nil
+	return nil
 }
 
 func (px *Proxy) log(c *Compiled, r *http.Request, req *wafrule.Request, d *Decision, status int, now time.Time) {

@@ -37,6 +37,7 @@ func PolicyFromConfig(oc wafrule.ObjectConfig) (Policy, error) {
 	p.Profile.ExcludeTags = oc.Profile.ExcludeTags
 	p.Profile.BodyLimit = oc.Profile.BodyLimit
 	p.Profile.BodyAction = BodyAction(oc.Profile.BodyAction)
+	p.Profile.InspectResponses = oc.Profile.InspectResponses
 	if err := p.Profile.Validate(); err != nil {
 		return p, fmt.Errorf("object %s: %w", oc.ID, err)
 	}

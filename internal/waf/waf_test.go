@@ -249,6 +249,19 @@ func upstream(t testing.TB) *httptest.Server {
 			w.WriteHeader(code)
 			return
 		}
+		if kind, ok := strings.CutPrefix(r.URL.Path, "/leak/"); ok {
+			// An application that leaks what the CRS's response rules
+			// look for, after pad bytes of ordinary text.
+			var pad int
+			fmt.Sscan(r.URL.Query().Get("pad"), &pad)
+			if enc := r.URL.Query().Get("encoding"); enc != "" {
+				w.Header().Set("Content-Encoding", enc)
+			}
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, strings.Repeat("all is well ", pad/12))
+			_, _ = io.WriteString(w, leaks[kind])
+			return
+		}
 		b, _ := io.ReadAll(r.Body)
 		w.Header().Set("X-Seen-XFF", r.Header.Get("X-Forwarded-For"))
 		w.Header().Set("X-Seen-Real-IP", r.Header.Get("X-Real-IP"))
@@ -353,15 +366,15 @@ func TestCoreRuleSet(t *testing.T) {
 	}
 }
 
-// TestEngineShared: objects with equal profiles share one compiled engine
-// whatever their mode; another paranoia level compiles another.
+// TestEngineShared: objects with equal profiles share one compiled engine;
+// another paranoia level, Monitor or response inspection compiles another.
 func TestEngineShared(t *testing.T) {
 	cache := NewCache()
 	a, err := Compile(Policy{ObjectID: "a", Profile: Profile{Action: wafrule.Block, ExcludeRuleIDs: []int{942100, 920350}}}, cache)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := Compile(Policy{ObjectID: "b", Profile: Profile{Action: wafrule.Monitor, ParanoiaLevel: 1, InboundThreshold: 5, ExcludeRuleIDs: []int{920350, 942100}}}, cache)
+	b, err := Compile(Policy{ObjectID: "b", Profile: Profile{Action: wafrule.Block, ParanoiaLevel: 1, InboundThreshold: 5, ExcludeRuleIDs: []int{920350, 942100}}}, cache)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,6 +387,19 @@ func TestEngineShared(t *testing.T) {
 	}
 	if c.engine == a.engine || cache.Builds() != 2 {
 		t.Errorf("paranoia 2 shares the paranoia 1 engine")
+	}
+	// Monitor runs its engine DetectionOnly, and response inspection
+	// changes the engine's settings: each is an engine of its own.
+	m, err := Compile(Policy{ObjectID: "m", Profile: Profile{Action: wafrule.Monitor, ExcludeRuleIDs: []int{942100, 920350}}}, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := Compile(Policy{ObjectID: "r", Profile: Profile{Action: wafrule.Block, InspectResponses: true, ExcludeRuleIDs: []int{942100, 920350}}}, cache)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.engine == a.engine || r.engine == a.engine || r.engine == m.engine || cache.Builds() != 4 {
+		t.Errorf("monitor or response inspection shares an engine (%d built)", cache.Builds())
 	}
 	cache.Retain([]Profile{c.Profile()})
 	if cache.Len() != 1 {
@@ -639,5 +665,63 @@ func TestBufferBudget(t *testing.T) {
 	}
 	if n := px.buffered.Load(); n != 0 {
 		t.Errorf("%d bytes still reserved", n)
+	}
+}
+
+// leaks are response bodies the CRS's response rules detect.
+var leaks = map[string]string{
+	"sql":   "Warning: mysql_fetch_array() expects parameter 1 to be resource, boolean given in /var/www/list.php on line 12: You have an error in your SQL syntax; check the manual that corresponds to your MySQL server version",
+	"php":   "<?php echo \"Hello World!\"; ?>",
+	"java":  "java.lang.NullPointerException\n\tat com.example.Shop.list(Shop.java:42)\n\tat javax.servlet.http.HttpServlet.service(HttpServlet.java:790)",
+	"clean": "<html><body>Products: 42</body></html>",
+}
+
+// TestResponseInspection: with InspectResponses, an upstream answer that
+// leaks errors or source code is replaced by the block response (Block) or
+// passed and logged (Monitor); clean answers, answers past the inspection
+// limit and compressed answers pass whole; without it nothing is read.
+func TestResponseInspection(t *testing.T) {
+	h := map[string]string{"User-Agent": "Mozilla/5.0 test", "Accept": "text/html"}
+	for _, tc := range []struct {
+		name    string
+		profile Profile
+		target  string
+		status  int
+		action  string
+		rule    string // a rule ID the log must name; "" for none
+	}{
+		{"block sql error", Profile{Action: wafrule.Block, InspectResponses: true}, "/leak/sql", 405, "block", "951"},
+		{"block php source", Profile{Action: wafrule.Block, InspectResponses: true}, "/leak/php", 405, "block", "953"},
+		{"block java error", Profile{Action: wafrule.Block, InspectResponses: true}, "/leak/java", 405, "block", "952"},
+		{"monitor php source", Profile{Action: wafrule.Monitor, InspectResponses: true}, "/leak/php", 200, "monitor", "953"},
+		{"clean", Profile{Action: wafrule.Block, InspectResponses: true}, "/leak/clean", 200, "pass", ""},
+		{"leak past the limit", Profile{Action: wafrule.Block, InspectResponses: true, BodyLimit: 1024}, "/leak/php?pad=4096", 200, "pass", ""},
+		{"leak inside the limit", Profile{Action: wafrule.Block, InspectResponses: true, BodyLimit: 8192}, "/leak/php?pad=4096", 405, "block", "953"},
+		{"compressed", Profile{Action: wafrule.Block, InspectResponses: true}, "/leak/php?encoding=br", 200, "pass", ""},
+		{"not inspected", Profile{Action: wafrule.Block}, "/leak/php", 200, "pass", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, front, sink := startProxy(t, Policy{Profile: tc.profile})
+			tr := &http.Transport{DisableCompression: true}
+			defer tr.CloseIdleConnections()
+			resp, body := do(t, &http.Client{Transport: tr}, "GET", front.URL+tc.target, "", h)
+			rec := sink.last()
+			if resp.StatusCode != tc.status || rec.Action != tc.action || rec.Status != tc.status {
+				t.Fatalf("status %d, log %+v; want %d, %s", resp.StatusCode, rec, tc.status, tc.action)
+			}
+			if tc.rule != "" && (rec.Module != "crs" || !slices.ContainsFunc(rec.RuleIDs, func(id string) bool { return strings.HasPrefix(id, tc.rule) })) {
+				t.Errorf("log names %s %v, want a %sxxx rule", rec.Module, rec.RuleIDs, tc.rule)
+			}
+			if tc.status == 405 {
+				if strings.Contains(body, "php") || strings.Contains(body, "SQL") || strings.Contains(body, "java") {
+					t.Errorf("blocked answer leaks: %q", body)
+				}
+				return
+			}
+			kind, _, _ := strings.Cut(strings.TrimPrefix(tc.target, "/leak/"), "?")
+			if !strings.HasSuffix(body, leaks[kind]) {
+				t.Errorf("answer not passed whole: %d bytes, ends %q", len(body), body[max(0, len(body)-40):])
+			}
+		})
 	}
 }

@@ -42,7 +42,8 @@ func Object(p model.WAFProtection, t *model.WAFTemplate, rules []model.WAFRule, 
 		tpl = *t
 	}
 	oc.Profile = wafrule.ProfileConfig{Action: tpl.Action, ParanoiaLevel: tpl.ParanoiaLevel, InboundThreshold: tpl.InboundThreshold,
-		ExcludeRuleIDs: tpl.ExcludeRuleIDs, ExcludeTags: tpl.ExcludeTags, BodyLimit: tpl.BodyLimit, BodyAction: tpl.BodyAction}
+		ExcludeRuleIDs: tpl.ExcludeRuleIDs, ExcludeTags: tpl.ExcludeTags, BodyLimit: tpl.BodyLimit, BodyAction: tpl.BodyAction,
+		InspectResponses: tpl.InspectResponses}
 	rs := slices.Clone(rules)
 	slices.SortFunc(rs, func(a, b model.WAFRule) int {
 		if c := a.CreatedAt.Compare(b.CreatedAt); c != 0 {

@@ -35,6 +35,7 @@ type ProfileConfig struct {
 	ExcludeTags      []string `json:"exclude_tags,omitempty"`
 	BodyLimit        int      `json:"body_limit"`
 	BodyAction       string   `json:"body_action,omitempty"`
+	InspectResponses bool     `json:"inspect_responses,omitempty"`
 }
 
 // ResponseConfig is the block response (Status 0: 405).
