@@ -1,10 +1,13 @@
 package waf
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"net/http"
 	"net/netip"
+	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -358,6 +361,11 @@ func (c *Compiled) runCRS(in Input, d *Decision) {
 			d.Score, _ = strconv.Atoi(v[0])
 		}
 	}
+	if c.rawXMLEntity(r, in) {
+		// Critical, like the CRS's own: a detection whatever the rest.
+		d.Score += 5
+		d.add(wafrule.ModuleCoreRules, strconv.Itoa(RawXMLEntityRule), c.profile.Action)
+	}
 	if it == nil {
 		if c.profile.InspectResponses {
 			keep = true
@@ -368,6 +376,31 @@ func (c *Compiled) runCRS(in Input, d *Decision) {
 	if it != nil {
 		c.addCRSMatches(d, tx.MatchedRules(), it)
 	}
+}
+
+// RawXMLEntityRule is Palisade's rule for an external entity or DTD in a
+// raw XML body. Coraza's XML body processor keeps only the elements' text
+// and attributes (XML:/*), so no SecLang rule sees a DOCTYPE or ENTITY
+// declaration; rule 99101 covers them in arguments, headers and cookies.
+// It is excluded like a CRS rule (Profile.ExcludeRuleIDs).
+const RawXMLEntityRule = 99102
+
+// xmlEntityPattern is rule 99101's XML patterns (see palisadePatterns).
+var xmlEntityPattern = regexp.MustCompile(`(?i)<!(?:DOCTYPE|ENTITY)\b[^>]*\b(?:SYSTEM|PUBLIC)\b|<!ENTITY\s+%`)
+
+// rawXMLEntity reports whether the inspected body of r is not one that
+// the CRS parses into arguments (a form, JSON, multipart) and declares an
+// external entity or DTD.
+func (c *Compiled) rawXMLEntity(r *http.Request, in Input) bool {
+	body := in.Req.Body
+	if len(body) == 0 || in.SkipCRSBody || !bytes.Contains(body, []byte("<!")) || slices.Contains(c.profile.ExcludeRuleIDs, RawXMLEntityRule) {
+		return false
+	}
+	ct := strings.ToLower(r.Header.Get("Content-Type"))
+	if strings.Contains(ct, "x-www-form-urlencoded") || strings.Contains(ct, "json") || strings.HasPrefix(ct, "multipart/") {
+		return false
+	}
+	return xmlEntityPattern.Match(body)
 }
 
 // detectionOnly is the interruption a DetectionOnly engine (Monitor)

