@@ -274,3 +274,42 @@ func processCPU() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkResponseInspection measures what InspectResponses costs: the
+// small GET through the WAF (CRS PL1, Block) with an upstream answering an
+// 8 KiB HTML page, with response inspection off and on, alternating in
+// rounds like BenchmarkWAFRatio; it reports the medians and the ratio on/off:
+//
+//	go test ./internal/waf -run '^$' -bench ResponseInspection -benchtime 5x
+func BenchmarkResponseInspection(b *testing.B) {
+	page := "<!DOCTYPE html><html><head><title>Products</title></head><body><table>" +
+		strings.Repeat(`<tr><td class="name">Garden chair, teak</td><td class="price">129.00</td><td><a href="/products/42">details</a></td></tr>`, 70) +
+		"</table></body></html>"
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, page)
+	}))
+	b.Cleanup(up.Close)
+	withResponses := benchCRSPolicy
+	withResponses.Profile.InspectResponses = true
+	fronts := []string{benchFront(b, up, benchCRSPolicy), benchFront(b, up, withResponses)}
+	var rps [2][]float64
+	round := 0
+	for b.Loop() {
+		for i := range 2 {
+			which := (i + round) % 2
+			r, _ := benchLoad(b, fronts[which], "get", 8, benchRound)
+			rps[which] = append(rps[which], r)
+		}
+		round++
+	}
+	ratio := make([]float64, len(rps[0]))
+	for i := range ratio {
+		ratio[i] = rps[1][i] / rps[0][i]
+	}
+	b.ReportMetric(float64(len(page)), "page-bytes")
+	b.ReportMetric(median(rps[0]), "off-req/s")
+	b.ReportMetric(median(rps[1]), "on-req/s")
+	b.ReportMetric(median(ratio), "on/off")
+}
