@@ -577,12 +577,13 @@ func newBatchID() string {
 
 // DumpInterval bounds the time between two conntrack dumps. It is below
 // the shortest conntrack timeout of the namespace (10 s, a TCP flow after
-// a reset), and a flow's timeout restarts with each of its packets, so
-// every flow is still in the table at the first dump after its last
-// packet: every counter's final value is read, no destroy event is needed
-// (events can be lost under load; dumps cannot). Only flows deleted by
-// hand or by the agent (cut by a policy change) lose their traffic since
-// the last dump.
+// a reset), and a flow's timeout restarts with each of its packets, so a
+// flow that times out is still in the table at the first dump after its
+// last packet and its final counters are read even if its DESTROY event
+// is lost (events can be lost under load; dumps cannot). Flows that leave
+// early (a port reused while the old connection is in TIME_WAIT or CLOSE,
+// a deletion by hand) are reported by their DESTROY events; flows the
+// agent cuts hand over their last counters first (Cutting).
 const DumpInterval = 5 * time.Second
 
 func minTime(a, b time.Time) time.Time {
