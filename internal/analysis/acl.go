@@ -2,12 +2,13 @@ package analysis
 
 import (
 	"net/netip"
-	"strings"
 
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy"
 )
 
-// Network ACLs, read as package policy reads them (policy/acl.go):
+// Network ACLs, read by policy.ReadACLEntry and walked as policy's
+// evaluator walks them (policy/acl.go; the differential tests check it):
 // stateless, one per vSwitch; a packet crossing vSwitches passes the sender
 // vSwitch's egress entries, then the receiver vSwitch's ingress entries;
 // first match decides, no match denies; an ACL that does not exist denies.
@@ -34,42 +35,14 @@ type aclInfo struct {
 	egress  []aclRule
 }
 
+// readACLEntries reads es through policy.ReadACLEntry (the evaluator's
+// and the compiler's reading), keeping the inert entries for the record.
 func readACLEntries(es []model.ACLEntry) []aclRule {
 	out := make([]aclRule, 0, len(es))
 	for i := range es {
-		e := &es[i]
-		r := aclRule{e: e, index: i + 1, drop: strings.EqualFold(e.Policy, model.PolicyDrop), dport: anyPort}
-		switch strings.ToLower(e.Protocol) {
-		case model.ACLProtoTCP:
-			r.proto = span{6, 6}
-		case model.ACLProtoUDP:
-			r.proto = span{17, 17}
-		case model.ACLProtoICMP:
-			r.proto = span{1, 1}
-			if e.Cidr.IsValid() && e.Cidr.Addr().Is6() {
-				r.proto = span{58, 58}
-			}
-		case model.ACLProtoGRE:
-			r.proto = span{47, 47}
-		case model.ACLProtoAll:
-			r.proto = anyProto
-		default:
-			r.inert = true
-		}
-		r.ports = r.proto.lo == r.proto.hi && hasPorts(uint8(r.proto.lo))
-		if r.ports {
-			var ok bool
-			if r.dport, ok = portSpan(e.Ports); !ok {
-				r.inert = true
-			}
-		}
-		if !e.Cidr.IsValid() {
-			r.inert = true
-		} else {
-			r.cidr = e.Cidr.Masked()
-			r.family = prefixFamily(r.cidr)
-		}
-		out = append(out, r)
+		m, ok := policy.ReadACLEntry(&es[i])
+		out = append(out, aclRule{e: &es[i], index: i + 1, drop: m.Drop, family: m.Family, proto: spanOf(m.Proto),
+			ports: m.Ports, dport: spanOf(m.DstPort), cidr: m.Peer, inert: !ok})
 	}
 	return out
 }

@@ -22,6 +22,7 @@ import (
 	"sync"
 
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy"
 )
 
 // World is the input of an analysis: the resources of one account.
@@ -270,10 +271,10 @@ func (a *Analyzer) buildContext(ids []string) *context {
 	}
 	c.defaultEgress = true
 	for _, g := range gs {
-		if innerAccept(g.g) {
+		if policy.InnerAccept(g.g) {
 			c.inner = append(c.inner, g.idx)
 		}
-		if !isBasic(g.g) {
+		if !policy.IsBasic(g.g) {
 			c.defaultEgress = false
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy"
 )
 
 // Severities, most severe first.
@@ -457,7 +458,7 @@ func (a *Analyzer) quotaFindings(q AuditQuery, in func(string) bool, add func(Fi
 			continue
 		}
 		check(g.g.ID, "rules per security group", len(g.g.Rules), l.RulesPerGroup, "merge rules or split the group")
-		if isBasic(g.g) {
+		if policy.IsBasic(g.g) {
 			refs, ips := 0, 0
 			for _, r := range g.g.Rules {
 				if r.PeerGroupID != "" {

@@ -1,20 +1,19 @@
 package analysis
 
 import (
-	"cmp"
 	"net/netip"
 	"slices"
-	"strings"
 
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy"
 )
 
-// Address families: famAny only for rules (a group reference without a
-// local CIDR covers both).
+// Address families, policy's: famAny only for rules (a group reference
+// without a local CIDR covers both).
 const (
-	famAny = 0
-	fam4   = 4
-	fam6   = 6
+	famAny = policy.FamilyAny
+	fam4   = policy.Family4
+	fam6   = policy.Family6
 )
 
 // IP protocol numbers.
@@ -38,8 +37,10 @@ var (
 	anyProto = span{0, 255}
 )
 
-// srule is a security group rule reduced to what matching needs, read
-// exactly as package policy reads it (the differential tests check it).
+// srule is a security group rule reduced to what matching needs: policy's
+// reading (policy.ReadRule) plus the analyzer's indexes and covers. How
+// the pooled list is then walked is checked against policy's evaluator by
+// the differential tests.
 type srule struct {
 	groupID   string
 	group     int32 // index of groupID in the analyzer
@@ -79,77 +80,17 @@ func addrFamily(a netip.Addr) int {
 	return fam6
 }
 
-func portSpan(p model.PortRange) (span, bool) {
-	if p.IsZero() || (p.From == -1 && p.To == -1) {
-		return anyPort, true
-	}
-	if p.From < 0 || p.To > 65535 || p.From > p.To {
-		return span{}, false
-	}
-	return span{uint16(p.From), uint16(p.To)}, true
-}
-
-// normalize reads r as policy's normalize does; ok false means inert.
+// normalize reads r through policy.ReadRule, so that the analyzer reads
+// rules exactly as the evaluator and the compiler do; ok false means inert
+// and why says why.
 func normalize(r *model.Rule) (n srule, ok bool, why string) {
-	n = srule{rule: r, priority: r.Priority, dport: anyPort, sport: anyPort, drop: strings.EqualFold(r.Policy, model.PolicyDrop), peerIdx: -1}
-	famOK := func(f int) bool {
-		if n.family != famAny && n.family != f {
-			return false
-		}
-		n.family = f
-		return true
-	}
-	switch strings.ToUpper(r.Protocol) {
-	case "TCP":
-		n.proto, n.ports = span{6, 6}, true
-	case "UDP":
-		n.proto, n.ports = span{17, 17}, true
-	case "ICMP":
-		n.proto, n.family = span{1, 1}, fam4
-	case "ICMPV6":
-		n.proto, n.family = span{58, 58}, fam6
-	case "GRE":
-		n.proto = span{47, 47}
-	case "ALL":
-		n.proto = anyProto
-	default:
-		return n, false, "unknown protocol " + r.Protocol
-	}
-	if n.ports {
-		var ok bool
-		if n.dport, ok = portSpan(r.Ports); !ok {
-			return n, false, "invalid port range"
-		}
-		if n.sport, ok = portSpan(r.SourcePorts); !ok {
-			return n, false, "invalid source port range"
-		}
-	}
-	switch {
-	case r.PeerCidr.IsValid():
-		n.peer = r.PeerCidr.Masked()
-		if !famOK(prefixFamily(n.peer)) {
-			return n, false, "protocol and peer CIDR of different address families"
-		}
-	case r.PeerGroupID != "":
-		n.peerGroup = r.PeerGroupID
-	default:
-		return n, false, "prefix lists are not modelled"
-	}
-	if r.LocalCidr.IsValid() {
-		n.local = r.LocalCidr.Masked()
-		if !famOK(prefixFamily(n.local)) {
-			return n, false, "local CIDR of another address family"
-		}
-	}
-	return n, true, ""
+	m, why := policy.ReadRule(r)
+	n = srule{rule: r, priority: r.Priority, drop: m.Drop, family: m.Family, proto: spanOf(m.Proto), ports: m.Ports,
+		dport: spanOf(m.DstPort), sport: spanOf(m.SrcPort), peer: m.Peer, peerGroup: m.PeerGroup, local: m.Local, peerIdx: -1}
+	return n, why == "", why
 }
 
-// isBasic and innerAccept as policy reads them.
-func isBasic(g *model.SecurityGroup) bool { return !strings.EqualFold(g.Type, model.GroupTypeAdvanced) }
-
-func innerAccept(g *model.SecurityGroup) bool {
-	return isBasic(g) && (g.InnerAccessPolicy == "" || strings.EqualFold(g.InnerAccessPolicy, model.InnerAccept))
-}
+func spanOf(s policy.Span) span { return span{s.From, s.To} }
 
 // groupInfo is a group with its rules read once.
 type groupInfo struct {
@@ -185,8 +126,8 @@ func (c *context) list(dir string) pooled {
 	return c.ingress
 }
 
-// pool orders rules as policy does: priority ascending, drop before
-// accept, then group order on the ENI, then rule order (stable sort).
+// pool orders rules as policy does (policy.CompareRuleOrder), then by
+// group order on the ENI, then rule order (stable sort).
 func pool(groups []*groupInfo, dir string) pooled {
 	var out pooled
 	for _, g := range groups {
@@ -201,16 +142,7 @@ func pool(groups []*groupInfo, dir string) pooled {
 		}
 	}
 	slices.SortStableFunc(out, func(a, b *srule) int {
-		if c := cmp.Compare(a.priority, b.priority); c != 0 {
-			return c
-		}
-		switch {
-		case a.drop == b.drop:
-			return 0
-		case a.drop:
-			return -1
-		}
-		return 1
+		return policy.CompareRuleOrder(a.priority, a.drop, b.priority, b.drop)
 	})
 	return out
 }

@@ -99,6 +99,25 @@ func normalizeACL(e *model.ACLEntry) (aclRule, bool) {
 	return n, true
 }
 
+// ACLMatch is a network ACL entry as the evaluator and the compiler read
+// it (for the analyzer): the CIDR is the peer, the ports the destination
+// port (TCP and UDP only); "icmp" is ICMPv6 for an IPv6 CIDR.
+type ACLMatch struct {
+	Family  int // Family4 or Family6
+	Proto   Span
+	Ports   bool
+	DstPort Span
+	Peer    netip.Prefix
+	Drop    bool
+}
+
+// ReadACLEntry reads e as the evaluator and the compiler do; ok is false
+// when the entry can never match.
+func ReadACLEntry(e *model.ACLEntry) (m ACLMatch, ok bool) {
+	n, ok := normalizeACL(e)
+	return ACLMatch{Family: n.family, Proto: n.proto.exported(), Ports: n.ports, DstPort: n.dport.exported(), Peer: n.peer, Drop: n.drop}, ok
+}
+
 func (n *aclRule) matches(peer netip.Addr, pkt Packet) bool {
 	return n.family == addrFamily(peer) && n.proto.has(uint16(pkt.Proto)) &&
 		(!n.ports || n.dport.has(pkt.DstPort)) && n.peer.Contains(peer)

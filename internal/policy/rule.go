@@ -45,6 +45,8 @@ func anyProto() span { return span{0, 255} }
 
 func (s span) has(v uint16) bool { return s.lo <= v && v <= s.hi }
 
+func (s span) exported() Span { return Span{s.lo, s.hi} }
+
 // normRule is a rule reduced to what matching needs. The evaluator and the
 // compiler both work from it, so they cannot disagree on how a model.Rule is
 // read; the differential test checks it against an independent reading.
@@ -60,13 +62,21 @@ type normRule struct {
 	drop      bool
 }
 
-// normalize reads r. ok is false when the rule can never match: prefix-list
-// peers (not modelled yet), unknown protocols, impossible port ranges, or
-// fields of different address families (e.g. ICMP with an IPv6 CIDR). The
-// service rejects most of these; treating them as inert keeps the evaluator
-// and the compiler total and in agreement.
+// normalize reads r. ok is false when the rule can never match (see
+// readRule).
 func normalize(r *model.Rule) (normRule, bool) {
-	n := normRule{dport: anyPort(), sport: anyPort(), drop: strings.EqualFold(r.Policy, model.PolicyDrop)}
+	n, why := readRule(r)
+	return n, why == ""
+}
+
+// readRule reads r; why is empty when the rule can match, and otherwise
+// says why it never does: prefix-list peers (not modelled yet), unknown
+// protocols, impossible port ranges, or fields of different address
+// families (e.g. ICMP with an IPv6 CIDR). The service rejects most of
+// these; treating them as inert keeps the evaluator, the compiler and the
+// analyzer total and in agreement.
+func readRule(r *model.Rule) (n normRule, why string) {
+	n = normRule{dport: anyPort(), sport: anyPort(), drop: strings.EqualFold(r.Policy, model.PolicyDrop)}
 	famOK := func(f int) bool {
 		if n.family != famAny && n.family != f {
 			return false
@@ -88,37 +98,86 @@ func normalize(r *model.Rule) (normRule, bool) {
 	case "ALL":
 		n.proto = anyProto()
 	default:
-		return n, false
+		return n, "unknown protocol " + r.Protocol
 	}
 	if n.ports {
 		var ok bool
 		if n.dport, ok = portSpan(r.Ports); !ok {
-			return n, false
+			return n, "invalid port range"
 		}
 		if n.sport, ok = portSpan(r.SourcePorts); !ok {
-			return n, false
+			return n, "invalid source port range"
 		}
 	}
 	switch {
 	case r.PeerCidr.IsValid():
 		n.peer = r.PeerCidr.Masked()
 		if !famOK(prefixFamily(n.peer)) {
-			return n, false
+			return n, "protocol and peer CIDR of different address families"
 		}
 	case r.PeerGroupID != "":
 		n.peerGroup = r.PeerGroupID
 	default:
 		// Prefix lists are not modelled yet: such a rule never matches
 		// (for an accept rule that is the fail-closed reading).
-		return n, false
+		return n, "prefix lists are not modelled"
 	}
 	if r.LocalCidr.IsValid() {
 		n.local = r.LocalCidr.Masked()
 		if !famOK(prefixFamily(n.local)) {
-			return n, false
+			return n, "local CIDR of another address family"
 		}
 	}
-	return n, true
+	return n, ""
+}
+
+// Address families of RuleMatch and ACLMatch: FamilyAny only for rules (a
+// group reference without a local CIDR covers IPv4 and IPv6 members).
+const (
+	FamilyAny = famAny
+	Family4   = fam4
+	Family6   = fam6
+)
+
+// Span is an inclusive interval of protocol numbers or ports.
+type Span struct{ From, To uint16 }
+
+// RuleMatch is a security group rule as the evaluator and the compiler
+// read it, for the analyzer, which reasons over the same fields.
+type RuleMatch struct {
+	Family           int  // FamilyAny, Family4 or Family6
+	Proto            Span // one protocol, or 0-255 for ALL
+	Ports            bool // TCP or UDP: DstPort and SrcPort are meaningful
+	DstPort, SrcPort Span
+	Peer             netip.Prefix // valid: a CIDR peer
+	PeerGroup        string       // non-empty: a group-reference peer
+	Local            netip.Prefix // valid: a LocalCidr restriction
+	Drop             bool
+}
+
+// ReadRule reads r as the evaluator and the compiler do. why is empty when
+// the rule can match, and otherwise says why it never does.
+func ReadRule(r *model.Rule) (m RuleMatch, why string) {
+	n, why := readRule(r)
+	return RuleMatch{Family: n.family, Proto: n.proto.exported(), Ports: n.ports, DstPort: n.dport.exported(), SrcPort: n.sport.exported(),
+		Peer: n.peer, PeerGroup: n.peerGroup, Local: n.local, Drop: n.drop}, why
+}
+
+// IsBasic reports whether g has basic semantics (an empty type is basic).
+func IsBasic(g *model.SecurityGroup) bool { return isBasic(g) }
+
+// InnerAccept reports whether g lets its members talk to each other before
+// any rule.
+func InnerAccept(g *model.SecurityGroup) bool { return innerAccept(g) }
+
+// CompareRuleOrder orders two rules of an ENI's pooled list for
+// evaluation: priority ascending, drop before accept at equal priority
+// (a stable sort keeps group and rule order after that).
+func CompareRuleOrder(aPriority int, aDrop bool, bPriority int, bDrop bool) int {
+	if c := cmp.Compare(aPriority, bPriority); c != 0 {
+		return c
+	}
+	return cmpDropFirst(aDrop, bDrop)
 }
 
 // portSpan reads an optional port range: zero and -1/-1 mean any port.
@@ -203,10 +262,7 @@ func buildPool(w World, groups []*model.SecurityGroup, dir Direction) []poolEntr
 		}
 	}
 	slices.SortStableFunc(out, func(a, b poolEntry) int {
-		if c := cmp.Compare(a.priority, b.priority); c != 0 {
-			return c
-		}
-		return cmpDropFirst(a.n.drop, b.n.drop)
+		return CompareRuleOrder(a.priority, a.n.drop, b.priority, b.n.drop)
 	})
 	return out
 }
