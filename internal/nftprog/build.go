@@ -14,11 +14,8 @@ package nftprog
 
 import (
 	"cmp"
-	"fmt"
 	"net/netip"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -86,10 +83,7 @@ func (b *builder) id() uint32 {
 func Build(p *policy.Program, guardPrefix string) (*Spec, error) {
 	q := *p
 	q.GuardPrefix = guardPrefix
-	gen, err := generation(&q)
-	if err != nil {
-		return nil, err
-	}
+	gen := q.Generation()
 	b := &builder{}
 	s := &Spec{}
 	if guardPrefix != "" {
@@ -98,22 +92,6 @@ func Build(p *policy.Program, guardPrefix string) (*Spec, error) {
 	s.Tables = append(s.Tables, b.programTable(&q, gen))
 	s.skeleton = skeleton(s)
 	return s, nil
-}
-
-// generation is the verdict-cache stamp Render writes into sg_gen (a hash
-// of the rest of the rendered table; see policy.GenSet).
-func generation(p *policy.Program) (uint32, error) {
-	text := p.Render()
-	marker := "\tset " + policy.GenSet + " {\n\t\ttype mark\n\t\telements = {\n\t\t\t0x"
-	i := strings.Index(text, marker)
-	if i < 0 || len(text) < i+len(marker)+8 {
-		return 0, fmt.Errorf("rendered program has no %s element", policy.GenSet)
-	}
-	v, err := strconv.ParseUint(text[i+len(marker):i+len(marker)+8], 16, 32)
-	if err != nil {
-		return 0, fmt.Errorf("parse %s element: %w", policy.GenSet, err)
-	}
-	return uint32(v), nil
 }
 
 func (b *builder) begin(name string) {

@@ -180,6 +180,14 @@ func (p *Program) Render() string {
 	return b.String()
 }
 
+// Generation is the program's verdict-cache stamp, the element Render
+// writes into GenSet (for builders of the same table through netlink).
+func (p *Program) Generation() uint32 {
+	var body strings.Builder
+	p.renderBody(&body)
+	return generation(body.String())
+}
+
 // generation is the program's stamp for the verdict cache (see GenSet):
 // FNV-1a of everything else in the table, never 0 (the mark of flows
 // nothing stamped).
