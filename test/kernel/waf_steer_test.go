@@ -63,6 +63,12 @@ func serveOrigin(t *testing.T, ns string, port int) *origin {
 		if r.URL.Path == "/slow" {
 			time.Sleep(1500 * time.Millisecond)
 		}
+		if r.URL.Path == "/leak" {
+			// An application that leaks its source (CRS rule 953120).
+			w.Header().Set("Content-Type", "text/html")
+			fmt.Fprint(w, `<html><body><?php $db = mysqli_connect("db", "app", "s3cret"); ?></body></html>`)
+			return
+		}
 		fmt.Fprintf(w, "origin %s", r.URL.Path)
 	}), ReadHeaderTimeout: 5 * time.Second}
 	go o.srv.Serve(ln) //nolint:errcheck // ends with Close
@@ -319,6 +325,34 @@ func TestWAFSteering(t *testing.T) {
 	if code, _, err := get(plain, base+"/again"); err != nil || code != 200 {
 		t.Errorf("GET after revoking the drop: %d %v", code, err)
 	}
+
+	// Response inspection: the default template lets the leaking answer
+	// through; a template that inspects responses replaces it with the
+	// block response, and clean answers still pass.
+	if code, body, err := get(plain, base+"/leak"); err != nil || code != 200 || !strings.Contains(body, "<?php") {
+		t.Errorf("leaking answer without response inspection: %d %q %v, want it passed", code, body, err)
+	}
+	respTpl := call("CreateWafTemplate", map[string]string{"Name": "responses", "InspectResponses": "true"})["TemplateId"].(string)
+	call("ModifyWafProtection", map[string]string{"ProtectionId": prot, "TemplateId": respTpl})
+	w.settle()
+	var leakErr error
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		code, body, err := get(plain, base+"/leak")
+		if leakErr = err; err == nil && (code != 405 || strings.Contains(body, "s3cret")) {
+			leakErr = fmt.Errorf("%d %q", code, body)
+		}
+		if leakErr == nil {
+			break
+		}
+	}
+	if leakErr != nil {
+		t.Errorf("leaking answer with response inspection: %v, want the block response (405)", leakErr)
+	}
+	if code, body, err := get(plain, base+"/clean-answer"); err != nil || code != 200 || body != "origin /clean-answer" {
+		t.Errorf("clean answer with response inspection: %d %q %v", code, body, err)
+	}
+	call("ModifyWafProtection", map[string]string{"ProtectionId": prot, "TemplateId": ""})
+	w.settle()
 
 	// TLS terminated at the WAF with the object's certificate.
 	certPEM, keyPEM := selfSigned(t, eip.String())
