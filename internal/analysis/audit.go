@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/palisade-project/palisade/internal/errs"
+	"github.com/palisade-project/palisade/internal/ipspace"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
 )
@@ -376,8 +377,8 @@ func (a *Analyzer) decidesSome(r *srule, fam int, ctxs []*context, proto uint8, 
 			continue
 		}
 		b, _ := cover(r, fam, c.inner)
-		b.d[dimProto] = ival{u64(uint64(proto)), u64(uint64(proto))}
-		b.d[dimDport] = ival{u64(uint64(port)), u64(uint64(port))}
+		b.d[dimProto] = ival{Lo: ipspace.U64(uint64(proto)), Hi: ipspace.U64(uint64(proto))}
+		b.d[dimDport] = ival{Lo: ipspace.U64(uint64(port)), Hi: ipspace.U64(uint64(port))}
 		if covered, _ := coveredBy(b, list, k, famIndex(fam), nil); !covered {
 			return true
 		}

@@ -1,10 +1,10 @@
 package analysis
 
 import (
-	"math/bits"
-	"net/netip"
 	"slices"
 	"sync"
+
+	"github.com/palisade-project/palisade/internal/ipspace"
 )
 
 // Interval arithmetic over the packet space of one address family, used to
@@ -18,94 +18,18 @@ import (
 // inclusive intervals with a conjunction of membership literals (the peer
 // is in every group of pos and in no group of neg).
 
-// u128 is an unsigned 128-bit number: ports, protocols and addresses of
-// both families are intervals over it.
-type u128 struct{ hi, lo uint64 }
-
-func (a u128) cmp(b u128) int {
-	switch {
-	case a.hi < b.hi:
-		return -1
-	case a.hi > b.hi:
-		return 1
-	case a.lo < b.lo:
-		return -1
-	case a.lo > b.lo:
-		return 1
-	}
-	return 0
-}
-
-func (a u128) inc() u128 {
-	lo, c := bits.Add64(a.lo, 1, 0)
-	return u128{a.hi + c, lo}
-}
-
-func (a u128) dec() u128 {
-	lo, b := bits.Sub64(a.lo, 1, 0)
-	return u128{a.hi - b, lo}
-}
-
-func u64(v uint64) u128 { return u128{0, v} }
-
-// addrU128 maps an address to a number; IPv4 addresses are 32-bit numbers.
-func addrU128(a netip.Addr) u128 {
-	a = a.Unmap()
-	if a.Is4() {
-		b := a.As4()
-		return u64(uint64(b[0])<<24 | uint64(b[1])<<16 | uint64(b[2])<<8 | uint64(b[3]))
-	}
-	b := a.As16()
-	var hi, lo uint64
-	for i := range 8 {
-		hi = hi<<8 | uint64(b[i])
-		lo = lo<<8 | uint64(b[8+i])
-	}
-	return u128{hi, lo}
-}
-
-// u128Addr is the inverse of addrU128 for family fam.
-func u128Addr(v u128, fam int) netip.Addr {
-	if fam == fam4 {
-		x := uint32(v.lo)
-		return netip.AddrFrom4([4]byte{byte(x >> 24), byte(x >> 16), byte(x >> 8), byte(x)})
-	}
-	var b [16]byte
-	for i := range 8 {
-		b[7-i] = byte(v.hi >> (8 * i))
-		b[15-i] = byte(v.lo >> (8 * i))
-	}
-	return netip.AddrFrom16(b)
-}
-
-// ival is an inclusive interval.
-type ival struct{ lo, hi u128 }
-
-func (a ival) overlaps(b ival) bool { return a.lo.cmp(b.hi) <= 0 && b.lo.cmp(a.hi) <= 0 }
-
-// prefixIval is the interval of addresses of p.
-func prefixIval(p netip.Prefix) ival {
-	p = p.Masked()
-	lo := addrU128(p.Addr())
-	var span u128 // number of host bits set to one
-	host := p.Addr().BitLen() - p.Bits()
-	switch {
-	case host >= 128:
-		span = u128{^uint64(0), ^uint64(0)}
-	case host >= 64:
-		span = u128{(uint64(1) << (host - 64)) - 1, ^uint64(0)}
-	default:
-		span = u128{0, (uint64(1) << host) - 1}
-	}
-	return ival{lo, u128{lo.hi | span.hi, lo.lo | span.lo}}
-}
+// u128 and ival are ipspace's (shared with the policy compiler).
+type (
+	u128 = ipspace.U128
+	ival = ipspace.Interval
+)
 
 // famSpace is the whole address interval of a family.
 func famSpace(fam int) ival {
 	if fam == fam4 {
-		return ival{u64(0), u64(1<<32 - 1)}
+		return ival{Lo: ipspace.U64(0), Hi: ipspace.U64(1<<32 - 1)}
 	}
-	return ival{u64(0), u128{^uint64(0), ^uint64(0)}}
+	return ival{Lo: ipspace.U64(0), Hi: ipspace.Max()}
 }
 
 // Dimensions of a box.
@@ -147,7 +71,7 @@ func subsetOf(a, b []int32) bool {
 // intersects reports whether a and b share a packet.
 func (a *box) intersects(b *box) bool {
 	for i := range nDims {
-		if !a.d[i].overlaps(b.d[i]) {
+		if !a.d[i].Overlaps(b.d[i]) {
 			return false
 		}
 	}
@@ -162,17 +86,17 @@ func subtract(a *box, b *box, out []box) []box {
 	}
 	cur := *a
 	for i := range nDims {
-		if cur.d[i].lo.cmp(b.d[i].lo) < 0 {
+		if cur.d[i].Lo.Cmp(b.d[i].Lo) < 0 {
 			p := cur
-			p.d[i] = ival{cur.d[i].lo, b.d[i].lo.dec()}
+			p.d[i] = ival{Lo: cur.d[i].Lo, Hi: b.d[i].Lo.Sub1()}
 			out = append(out, p)
-			cur.d[i].lo = b.d[i].lo
+			cur.d[i].Lo = b.d[i].Lo
 		}
-		if cur.d[i].hi.cmp(b.d[i].hi) > 0 {
+		if cur.d[i].Hi.Cmp(b.d[i].Hi) > 0 {
 			p := cur
-			p.d[i] = ival{b.d[i].hi.inc(), cur.d[i].hi}
+			p.d[i] = ival{Lo: b.d[i].Hi.Add1(), Hi: cur.d[i].Hi}
 			out = append(out, p)
-			cur.d[i].hi = b.d[i].hi
+			cur.d[i].Hi = b.d[i].Hi
 		}
 	}
 	// cur is inside b's intervals: it survives only for peers that miss

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/palisade-project/palisade/internal/errs"
+	"github.com/palisade-project/palisade/internal/ipspace"
 	"github.com/palisade-project/palisade/internal/model"
 )
 
@@ -385,18 +386,18 @@ func (a *Analyzer) segments(t, other target, proto uint8) []target {
 		return []target{t}
 	}
 	p := netip.MustParsePrefix(t.rng)
-	whole := prefixIval(p)
-	cuts := []u128{whole.lo}
+	whole := ipspace.PrefixInterval(p)
+	cuts := []u128{whole.Lo}
 	add := func(q netip.Prefix) {
 		if !q.IsValid() || q.Addr().Is4() != p.Addr().Is4() || !q.Overlaps(p) {
 			return
 		}
-		iv := prefixIval(q)
-		if iv.lo.cmp(whole.lo) > 0 {
-			cuts = append(cuts, iv.lo)
+		iv := ipspace.PrefixInterval(q)
+		if iv.Lo.Cmp(whole.Lo) > 0 {
+			cuts = append(cuts, iv.Lo)
 		}
-		if iv.hi.cmp(whole.hi) < 0 {
-			cuts = append(cuts, iv.hi.inc())
+		if iv.Hi.Cmp(whole.Hi) < 0 {
+			cuts = append(cuts, iv.Hi.Add1())
 		}
 	}
 	if other.eni != nil {
@@ -421,19 +422,19 @@ func (a *Analyzer) segments(t, other target, proto uint8) []target {
 			add(x)
 		}
 	}
-	slices.SortFunc(cuts, func(x, y u128) int { return x.cmp(y) })
+	slices.SortFunc(cuts, func(x, y u128) int { return x.Cmp(y) })
 	cuts = slices.Compact(cuts)
 	fam := prefixFamily(p)
 	var out []target
 	for i, c := range cuts {
-		hi := whole.hi
+		hi := whole.Hi
 		if i+1 < len(cuts) {
-			hi = cuts[i+1].dec()
+			hi = cuts[i+1].Sub1()
 		}
-		lo := u128Addr(c, fam)
+		lo := ipspace.ToAddr(c, fam)
 		rng := lo.String()
-		if c.cmp(hi) != 0 {
-			rng = lo.String() + "-" + u128Addr(hi, fam).String()
+		if c.Cmp(hi) != 0 {
+			rng = lo.String() + "-" + ipspace.ToAddr(hi, fam).String()
 		}
 		out = append(out, target{addr: lo, rng: rng})
 		if len(out) >= 64 {

@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 
+	"github.com/palisade-project/palisade/internal/ipspace"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
 )
@@ -30,7 +31,7 @@ type span struct{ lo, hi uint16 }
 
 func (s span) has(v uint16) bool { return s.lo <= v && v <= s.hi }
 
-func (s span) ival() ival { return ival{u64(uint64(s.lo)), u64(uint64(s.hi))} }
+func (s span) ival() ival { return ival{Lo: ipspace.U64(uint64(s.lo)), Hi: ipspace.U64(uint64(s.hi))} }
 
 var (
 	anyPort  = span{0, 65535}

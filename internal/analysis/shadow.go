@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/palisade-project/palisade/internal/ipspace"
 	"github.com/palisade-project/palisade/internal/model"
 )
 
@@ -36,11 +37,11 @@ func cover(r *srule, fam int, inner []int32) (box, bool) {
 		b.d[dimPeer] = famSpace(fam)
 		b.pos = []int32{r.peerIdx}
 	} else {
-		b.d[dimPeer] = prefixIval(r.peer)
+		b.d[dimPeer] = ipspace.PrefixInterval(r.peer)
 	}
 	b.d[dimLocal] = famSpace(fam)
 	if r.local.IsValid() {
-		b.d[dimLocal] = prefixIval(r.local)
+		b.d[dimLocal] = ipspace.PrefixInterval(r.local)
 	}
 	b.neg = inner
 	return b, true
@@ -101,8 +102,8 @@ func (a *Analyzer) analyzeIn(list pooled, k int, fam int, inner []int32) (bool, 
 		coveredBy(b, list, k, fi, func(j int) { hits = append(hits, list[j]) })
 		return true, hits, nil
 	}
-	w := &Witness{Family: fam, Proto: uint8(p.d[dimProto].lo.lo), SrcPort: uint16(p.d[dimSport].lo.lo), DstPort: uint16(p.d[dimDport].lo.lo),
-		Peer: u128Addr(p.d[dimPeer].lo, fam), Local: u128Addr(p.d[dimLocal].lo, fam)}
+	w := &Witness{Family: fam, Proto: uint8(p.d[dimProto].Lo.Lo), SrcPort: uint16(p.d[dimSport].Lo.Lo), DstPort: uint16(p.d[dimDport].Lo.Lo),
+		Peer: ipspace.ToAddr(p.d[dimPeer].Lo, fam), Local: ipspace.ToAddr(p.d[dimLocal].Lo, fam)}
 	for _, g := range p.pos {
 		w.PeerGroups = append(w.PeerGroups, a.groups[g].g.ID)
 	}
@@ -238,7 +239,7 @@ func aclCover(r *aclRule) box {
 	if r.ports {
 		b.d[dimDport] = r.dport.ival()
 	}
-	b.d[dimPeer] = prefixIval(r.cidr)
+	b.d[dimPeer] = ipspace.PrefixInterval(r.cidr)
 	b.d[dimLocal] = ival{}
 	return b
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/palisade-project/palisade/internal/ipspace"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
 )
@@ -39,18 +40,18 @@ func probePacket(dir string, fam int, proto uint8, sport, dport uint16, peer, lo
 func randIn(rng *rand.Rand, iv ival) u128 {
 	switch rng.IntN(4) {
 	case 0:
-		return iv.lo
+		return iv.Lo
 	case 1:
-		return iv.hi
+		return iv.Hi
 	}
-	if iv.lo.hi == iv.hi.hi {
-		w := iv.hi.lo - iv.lo.lo
+	if iv.Lo.Hi == iv.Hi.Hi {
+		w := iv.Hi.Lo - iv.Lo.Lo
 		if w == ^uint64(0) {
-			return u128{iv.lo.hi, rng.Uint64()}
+			return u128{Hi: iv.Lo.Hi, Lo: rng.Uint64()}
 		}
-		return u128{iv.lo.hi, iv.lo.lo + rng.Uint64N(w+1)}
+		return u128{Hi: iv.Lo.Hi, Lo: iv.Lo.Lo + rng.Uint64N(w+1)}
 	}
-	return u128{iv.lo.hi + rng.Uint64N(iv.hi.hi-iv.lo.hi), rng.Uint64()}
+	return u128{Hi: iv.Lo.Hi + rng.Uint64N(iv.Hi.Hi-iv.Lo.Hi), Lo: rng.Uint64()}
 }
 
 // contextsOf returns the group lists of the ENIs that have g, or g alone.
@@ -125,9 +126,9 @@ func TestShadowingExact(t *testing.T) {
 									if r.peerGroup == "" && rng.IntN(2) == 0 {
 										m = nil
 									}
-									proto := uint8(randIn(rng, b.d[dimProto]).lo)
-									sport, dport := uint16(randIn(rng, b.d[dimSport]).lo), uint16(randIn(rng, b.d[dimDport]).lo)
-									peer, local := u128Addr(randIn(rng, b.d[dimPeer]), fam), u128Addr(randIn(rng, b.d[dimLocal]), fam)
+									proto := uint8(randIn(rng, b.d[dimProto]).Lo)
+									sport, dport := uint16(randIn(rng, b.d[dimSport]).Lo), uint16(randIn(rng, b.d[dimDport]).Lo)
+									peer, local := ipspace.ToAddr(randIn(rng, b.d[dimPeer]), fam), ipspace.ToAddr(randIn(rng, b.d[dimLocal]), fam)
 									if decidedBy(ctx, fam, proto, sport, dport, peer, local, m) {
 										t.Fatalf("world %d: rule %s of %s reported shadowed (by %s) but decides %s %d %d->%d peer %s local %s members %v in context %v",
 											wi, r.rule.ID, r.groupID, ruleNames(sr.by), dir, proto, sport, dport, peer, local, m, ctx)
@@ -187,7 +188,7 @@ func TestSubtractExact(t *testing.T) {
 			if d > dimDport {
 				lo, hi = 0, 0
 			}
-			b.d[d] = ival{u64(lo), u64(hi)}
+			b.d[d] = ival{Lo: ipspace.U64(lo), Hi: ipspace.U64(hi)}
 		}
 		if rng.IntN(3) == 0 {
 			b.pos = []int32{int32(rng.IntN(3))}
@@ -196,7 +197,7 @@ func TestSubtractExact(t *testing.T) {
 	}
 	in := func(b *box, x [3]uint64, m int) bool {
 		for d := range 3 {
-			if x[d] < b.d[d].lo.lo || x[d] > b.d[d].hi.lo {
+			if x[d] < b.d[d].Lo.Lo || x[d] > b.d[d].Hi.Lo {
 				return false
 			}
 		}
@@ -289,11 +290,11 @@ func TestACLShadowingExact(t *testing.T) {
 					if sh[k] {
 						nSh++
 						for range 50 {
-							peer := u128Addr(randIn(rng, b.d[dimPeer]), r.family)
+							peer := ipspace.ToAddr(randIn(rng, b.d[dimPeer]), r.family)
 							if aclExempt(peer, Packet{}) != "" {
 								continue
 							}
-							if decides(k, uint8(randIn(rng, b.d[dimProto]).lo), uint16(randIn(rng, b.d[dimDport]).lo), peer) {
+							if decides(k, uint8(randIn(rng, b.d[dimProto]).Lo), uint16(randIn(rng, b.d[dimDport]).Lo), peer) {
 								t.Fatalf("world %d: ACL entry %s reported shadowed decides a packet", wi, r.e.ID)
 							}
 						}
@@ -308,7 +309,7 @@ func TestACLShadowingExact(t *testing.T) {
 					}
 					rest := remainder(b, preds, nil, nil)
 					p := rest[0]
-					if !decides(k, uint8(p.d[dimProto].lo.lo), uint16(p.d[dimDport].lo.lo), u128Addr(p.d[dimPeer].lo, r.family)) {
+					if !decides(k, uint8(p.d[dimProto].Lo.Lo), uint16(p.d[dimDport].Lo.Lo), ipspace.ToAddr(p.d[dimPeer].Lo, r.family)) {
 						t.Fatalf("world %d: ACL entry %s not shadowed but its witness is not decided by it", wi, r.e.ID)
 					}
 				}

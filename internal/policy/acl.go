@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/palisade-project/palisade/internal/ipspace"
 	"github.com/palisade-project/palisade/internal/model"
 )
 
@@ -310,7 +311,7 @@ func compileACL(acl *model.NetworkACL, id string, dir Direction) *ACLChain {
 		}
 		mk := func(proto, dport span) box {
 			var b box
-			b[dimPeer] = prefixIval(n.peer)
+			b[dimPeer] = ipspace.PrefixInterval(n.peer)
 			b[dimProto] = spanIval(proto)
 			b[dimDPort] = spanIval(dport)
 			// sport and local are not keys of ACL sets: fixed, so they
@@ -357,12 +358,12 @@ func compileACL(acl *model.NetworkACL, id string, dir Direction) *ACLChain {
 		var out []ACLElement
 		for _, b := range accepted(es) {
 			el := ACLElement{
-				Peer:  AddrRange{uAddr(b[dimPeer].lo, family), uAddr(b[dimPeer].hi, family)},
-				Proto: Range{uint16(b[dimProto].lo.lo), uint16(b[dimProto].hi.lo)},
+				Peer:  AddrRange{ipspace.ToAddr(b[dimPeer].Lo, family), ipspace.ToAddr(b[dimPeer].Hi, family)},
+				Proto: Range{uint16(b[dimProto].Lo.Lo), uint16(b[dimProto].Hi.Lo)},
 				DPort: Range{0, 65535},
 			}
 			if ports {
-				el.DPort = Range{uint16(b[dimDPort].lo.lo), uint16(b[dimDPort].hi.lo)}
+				el.DPort = Range{uint16(b[dimDPort].Lo.Lo), uint16(b[dimDPort].Hi.Lo)}
 			}
 			out = append(out, el)
 		}

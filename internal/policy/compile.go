@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/palisade-project/palisade/internal/ipspace"
 	"github.com/palisade-project/palisade/internal/model"
 )
 
@@ -417,7 +418,7 @@ func flatBoxes(n *normRule, members func(string) MemberSet) []spaceBox {
 			continue
 		}
 		var b box
-		b[dimPeer] = ival{addrU(a), addrU(a)}
+		b[dimPeer] = ival{Lo: ipspace.FromAddr(a), Hi: ipspace.FromAddr(a)}
 		b[dimProto] = spanIval(n.proto)
 		b[dimDPort] = spanIval(n.dport)
 		b[dimSPort] = spanIval(n.sport)
@@ -425,7 +426,7 @@ func flatBoxes(n *normRule, members func(string) MemberSet) []spaceBox {
 		if !local.IsValid() {
 			local = netip.PrefixFrom(a, 0).Masked()
 		}
-		b[dimLocal] = prefixIval(local)
+		b[dimLocal] = ipspace.PrefixInterval(local)
 		add(family, b)
 	}
 	return out
@@ -526,7 +527,7 @@ func compileGroup(w World, g *model.SecurityGroup) []*Class {
 // ruleBox is the box of a CIDR-peer rule (its family is known: the peer's).
 func ruleBox(n *normRule) box {
 	var b box
-	b[dimPeer] = prefixIval(n.peer)
+	b[dimPeer] = ipspace.PrefixInterval(n.peer)
 	b[dimProto] = spanIval(n.proto)
 	b[dimDPort] = spanIval(n.dport)
 	b[dimSPort] = spanIval(n.sport)
@@ -534,7 +535,7 @@ func ruleBox(n *normRule) box {
 	if !local.IsValid() {
 		local = netip.PrefixFrom(n.peer.Addr(), 0).Masked()
 	}
-	b[dimLocal] = prefixIval(local)
+	b[dimLocal] = ipspace.PrefixInterval(local)
 	return b
 }
 
@@ -551,11 +552,11 @@ func elements(bs []box, family int) []Element {
 
 func boxElement(b box, family int) Element {
 	return Element{
-		Peer:  AddrRange{uAddr(b[dimPeer].lo, family), uAddr(b[dimPeer].hi, family)},
-		Proto: Range{uint16(b[dimProto].lo.lo), uint16(b[dimProto].hi.lo)},
-		DPort: Range{uint16(b[dimDPort].lo.lo), uint16(b[dimDPort].hi.lo)},
-		SPort: Range{uint16(b[dimSPort].lo.lo), uint16(b[dimSPort].hi.lo)},
-		Local: AddrRange{uAddr(b[dimLocal].lo, family), uAddr(b[dimLocal].hi, family)},
+		Peer:  AddrRange{ipspace.ToAddr(b[dimPeer].Lo, family), ipspace.ToAddr(b[dimPeer].Hi, family)},
+		Proto: Range{uint16(b[dimProto].Lo.Lo), uint16(b[dimProto].Hi.Lo)},
+		DPort: Range{uint16(b[dimDPort].Lo.Lo), uint16(b[dimDPort].Hi.Lo)},
+		SPort: Range{uint16(b[dimSPort].Lo.Lo), uint16(b[dimSPort].Hi.Lo)},
+		Local: AddrRange{ipspace.ToAddr(b[dimLocal].Lo, family), ipspace.ToAddr(b[dimLocal].Hi, family)},
 	}
 }
 

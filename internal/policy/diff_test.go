@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/palisade-project/palisade/internal/ipspace"
 	"github.com/palisade-project/palisade/internal/model"
 )
 
@@ -544,7 +545,7 @@ func TestBoxMinus(t *testing.T) {
 		var b box
 		for i := range b {
 			lo := uint64(r.IntN(6))
-			b[i] = ival{u128{0, lo}, u128{0, lo + uint64(r.IntN(3))}}
+			b[i] = ival{Lo: ipspace.U64(lo), Hi: ipspace.U64(lo + uint64(r.IntN(3)))}
 		}
 		return b
 	}
@@ -554,8 +555,8 @@ func TestBoxMinus(t *testing.T) {
 		for range 200 {
 			var pt box
 			for i := range pt {
-				v := u128{0, uint64(r.IntN(9))}
-				pt[i] = ival{v, v}
+				v := ipspace.U64(uint64(r.IntN(9)))
+				pt[i] = ival{Lo: v, Hi: v}
 			}
 			want := pt.overlaps(a) && !pt.overlaps(b)
 			n := 0
@@ -594,7 +595,7 @@ func TestAsPrefix(t *testing.T) {
 		if p.Addr().Is4() {
 			fam = fam4
 		}
-		got, ok := prefixIval(p).asPrefix(fam)
+		got, ok := ipspace.PrefixInterval(p).AsPrefix(fam)
 		if !ok || got != p {
 			t.Errorf("%s: round trip gave %v %v", s, got, ok)
 		}

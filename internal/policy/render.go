@@ -5,6 +5,8 @@ import (
 	"hash/fnv"
 	"net/netip"
 	"strings"
+
+	"github.com/palisade-project/palisade/internal/ipspace"
 )
 
 // Names of the nftables objects Render makes besides classes, member sets
@@ -327,7 +329,7 @@ func renderVSwitchChain(b *strings.Builder, v VSwitchChain) {
 	}
 	ex := make([]string, 0, len(aclExempt))
 	for _, e := range aclExempt {
-		ex = append(ex, addrRange(AddrRange{e.Addr(), uAddr(prefixIval(e).hi, fam4)}))
+		ex = append(ex, addrRange(AddrRange{e.Addr(), ipspace.ToAddr(ipspace.PrefixInterval(e).Hi, fam4)}))
 	}
 	fmt.Fprintf(b, "\t\tip %s { %s } return\n", peer, strings.Join(ex, ", "))
 	fmt.Fprintf(b, "\t\tudp sport . udp dport { %d . %d, %d . %d } return\n", dhcpClient, dhcpServer, dhcpServer, dhcpClient)
@@ -644,7 +646,7 @@ func addrRange(r AddrRange) string {
 	if r.From.Is4() {
 		fam = fam4
 	}
-	if p, ok := (ival{addrU(r.From), addrU(r.To)}).asPrefix(fam); ok {
+	if p, ok := (ival{Lo: ipspace.FromAddr(r.From), Hi: ipspace.FromAddr(r.To)}).AsPrefix(fam); ok {
 		return p.String()
 	}
 	return r.From.String() + "-" + r.To.String()
