@@ -5,14 +5,12 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
-	"github.com/palisade-project/palisade/internal/probe"
 	"github.com/palisade-project/palisade/internal/store"
 )
 
@@ -128,12 +126,6 @@ func genACLDiffSet(r *rig, rng *rand.Rand, i int) aclDiffSet {
 	return s
 }
 
-type aclDiffProbe struct {
-	from, to     int
-	proto        uint8
-	sport, dport uint16
-}
-
 func (r *rig) runACLDiffSet(seed uint64, s aclDiffSet, vsw [2]string, sport *atomic.Uint32, kinds map[string]int) (int, int, bool) {
 	t := r.t
 	t.Helper()
@@ -163,13 +155,13 @@ func (r *rig) runACLDiffSet(seed uint64, s aclDiffSet, vsw [2]string, sport *ato
 	r.flushConntrack()
 	world := policy.NewWorld([]model.SecurityGroup{s.group}, enis, vswitches, s.acls)
 
-	var probes []aclDiffProbe
+	var probes []diffProbe
 	for from := range r.nodes {
 		for to := range r.nodes {
 			if from == to {
 				continue
 			}
-			probes = append(probes, aclDiffProbe{from: from, to: to, proto: policy.IPProtoICMP})
+			probes = append(probes, diffProbe{from: from, to: to, proto: policy.IPProtoICMP})
 			for _, k := range []struct {
 				proto uint8
 				port  uint16
@@ -180,38 +172,11 @@ func (r *rig) runACLDiffSet(seed uint64, s aclDiffSet, vsw [2]string, sport *ato
 				if n%2 == 1 {
 					sp = 40000 + n
 				}
-				probes = append(probes, aclDiffProbe{from, to, k.proto, sp, k.port})
+				probes = append(probes, diffProbe{from, to, k.proto, sp, k.port})
 			}
 		}
 	}
-	type result struct {
-		ok  bool
-		err error
-	}
-	results := make([]result, len(probes))
-	var wg sync.WaitGroup
-	for i, p := range probes {
-		wg.Go(func() {
-			from, to := r.nodes[p.from], r.nodes[p.to]
-			var err error
-			switch p.proto {
-			case policy.IPProtoICMP:
-				err = icmpProbe(from.inst, to.addr, aclDiffTimeout)
-			case policy.IPProtoTCP:
-				err = tcpProbe(from.inst, p.sport, netip.AddrPortFrom(to.addr, p.dport), aclDiffTimeout)
-			default:
-				err = udpProbe(from.inst, p.sport, netip.AddrPortFrom(to.addr, p.dport), aclDiffTimeout)
-			}
-			switch {
-			case err == nil:
-				results[i] = result{ok: true}
-			case probe.IsTimeout(err):
-			default:
-				results[i] = result{err: err}
-			}
-		})
-	}
-	wg.Wait()
+	results := r.sendProbes(probes, aclDiffTimeout)
 
 	var diffs []string
 	delivered := 0

@@ -5,14 +5,12 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/palisade-project/palisade/internal/analysis"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
-	"github.com/palisade-project/palisade/internal/probe"
 	"github.com/palisade-project/palisade/internal/store"
 )
 
@@ -120,34 +118,7 @@ func (r *rig) runAnalysisSet(seed uint64, i int, vsw [2]string, verdicts map[str
 	r.flushConntrack()
 	a := analysis.New(w)
 
-	type result struct {
-		ok  bool
-		err error
-	}
-	results := make([]result, len(s.probes))
-	var wg sync.WaitGroup
-	for k, p := range s.probes {
-		wg.Go(func() {
-			from, to := r.nodes[p.from], r.nodes[p.to]
-			var err error
-			switch p.proto {
-			case policy.IPProtoICMP:
-				err = icmpProbe(from.inst, to.addr, diffTimeout)
-			case policy.IPProtoTCP:
-				err = tcpProbe(from.inst, p.sport, netip.AddrPortFrom(to.addr, p.dport), diffTimeout)
-			default:
-				err = udpProbe(from.inst, p.sport, netip.AddrPortFrom(to.addr, p.dport), diffTimeout)
-			}
-			switch {
-			case err == nil:
-				results[k] = result{ok: true}
-			case probe.IsTimeout(err):
-			default:
-				results[k] = result{err: err}
-			}
-		})
-	}
-	wg.Wait()
+	results := r.sendProbes(s.probes, diffTimeout)
 
 	var diffs []string
 	delivered := 0

@@ -8,14 +8,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
-	"github.com/palisade-project/palisade/internal/probe"
 	"github.com/palisade-project/palisade/internal/store"
 )
 
@@ -323,35 +321,7 @@ func (r *rig) runDiffSet(seed uint64, s diffSet) (int, int, bool) {
 	r.flushConntrack()
 	world := policy.NewSnapshot(s.groups, enis)
 
-	type result struct {
-		ok  bool
-		err error
-	}
-	results := make([]result, len(s.probes))
-	var wg sync.WaitGroup
-	for i, p := range s.probes {
-		wg.Go(func() {
-			from, to := r.nodes[p.from], r.nodes[p.to]
-			var err error
-			switch p.proto {
-			case policy.IPProtoICMP:
-				err = icmpProbe(from.inst, to.addr, diffTimeout)
-			case policy.IPProtoTCP:
-				err = tcpProbe(from.inst, p.sport, netip.AddrPortFrom(to.addr, p.dport), diffTimeout)
-			default:
-				err = udpProbe(from.inst, p.sport, netip.AddrPortFrom(to.addr, p.dport), diffTimeout)
-			}
-			switch {
-			case err == nil:
-				results[i] = result{ok: true}
-			case probe.IsTimeout(err):
-				results[i] = result{}
-			default:
-				results[i] = result{err: err}
-			}
-		})
-	}
-	wg.Wait()
+	results := r.sendProbes(s.probes, diffTimeout)
 
 	var diffs []string
 	delivered := 0

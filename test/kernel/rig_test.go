@@ -22,6 +22,7 @@ import (
 	"github.com/palisade-project/palisade/internal/agent"
 	"github.com/palisade-project/palisade/internal/dataplane/linux"
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy"
 	"github.com/palisade-project/palisade/internal/probe"
 	"github.com/palisade-project/palisade/internal/store"
 	"github.com/palisade-project/palisade/internal/store/memory"
@@ -224,4 +225,42 @@ func udpProbe(ns string, sport uint16, dst netip.AddrPort, timeout time.Duration
 
 func icmpProbe(ns string, dst netip.Addr, timeout time.Duration) error {
 	return probe.Ping(ns, dst, timeout)
+}
+
+// probeResult is one probe's outcome: ok when it was answered; err for a
+// failure other than a timeout (a timeout is a silent drop: neither).
+type probeResult struct {
+	ok  bool
+	err error
+}
+
+// sendProbes sends every probe (ICMP echo, or TCP/UDP from its source
+// port to its destination port) from its node to its target node at once
+// and returns the outcomes in probe order.
+func (r *rig) sendProbes(probes []diffProbe, timeout time.Duration) []probeResult {
+	results := make([]probeResult, len(probes))
+	var wg sync.WaitGroup
+	for i, p := range probes {
+		wg.Go(func() {
+			from, to := r.nodes[p.from], r.nodes[p.to]
+			var err error
+			switch p.proto {
+			case policy.IPProtoICMP:
+				err = icmpProbe(from.inst, to.addr, timeout)
+			case policy.IPProtoTCP:
+				err = tcpProbe(from.inst, p.sport, netip.AddrPortFrom(to.addr, p.dport), timeout)
+			default:
+				err = udpProbe(from.inst, p.sport, netip.AddrPortFrom(to.addr, p.dport), timeout)
+			}
+			switch {
+			case err == nil:
+				results[i] = probeResult{ok: true}
+			case probe.IsTimeout(err):
+			default:
+				results[i] = probeResult{err: err}
+			}
+		})
+	}
+	wg.Wait()
+	return results
 }
