@@ -694,6 +694,9 @@ func TestResponseInspection(t *testing.T) {
 		{"block php source", Profile{Action: wafrule.Block, InspectResponses: true}, "/leak/php", 405, "block", "953"},
 		{"block java error", Profile{Action: wafrule.Block, InspectResponses: true}, "/leak/java", 405, "block", "952"},
 		{"monitor php source", Profile{Action: wafrule.Monitor, InspectResponses: true}, "/leak/php", 200, "monitor", "953"},
+		// Monitor goes on after an inbound detection (DetectionOnly):
+		// the flagged request's answer is inspected too.
+		{"monitor flagged request, php source", Profile{Action: wafrule.Monitor, InspectResponses: true}, "/leak/php?q=%3Cscript%3Ealert(1)%3C/script%3E", 200, "monitor", "953"},
 		{"clean", Profile{Action: wafrule.Block, InspectResponses: true}, "/leak/clean", 200, "pass", ""},
 		{"leak past the limit", Profile{Action: wafrule.Block, InspectResponses: true, BodyLimit: 1024}, "/leak/php?pad=4096", 200, "pass", ""},
 		{"leak inside the limit", Profile{Action: wafrule.Block, InspectResponses: true, BodyLimit: 8192}, "/leak/php?pad=4096", 405, "block", "953"},
