@@ -385,8 +385,8 @@ func (c *Compiled) runCRS(in Input, d *Decision) {
 // It is excluded like a CRS rule (Profile.ExcludeRuleIDs).
 const RawXMLEntityRule = 99102
 
-// xmlEntityPattern is rule 99101's XML patterns (see palisadePatterns).
-var xmlEntityPattern = regexp.MustCompile(`(?i)<!(?:DOCTYPE|ENTITY)\b[^>]*\b(?:SYSTEM|PUBLIC)\b|<!ENTITY\s+%`)
+// xmlEntityPattern is xmlEntityPatterns as one expression.
+var xmlEntityPattern = regexp.MustCompile(strings.Join(xmlEntityPatterns(), "|"))
 
 // rawXMLEntity reports whether the inspected body of r is not one that
 // the CRS parses into arguments (a form, JSON, multipart) and declares an
@@ -478,6 +478,7 @@ func (c *Compiled) InspectResponse(d *Decision, status int, proto string, h http
 		for _, mr := range fresh {
 			if mr.Rule().ID() == 959100 {
 				it = &types.Interruption{RuleID: 959100}
+				break
 			}
 		}
 		if it == nil && !hadDetection {

@@ -37,10 +37,7 @@ func palisadeExclusions() []int {
 // palisadePatterns are attack patterns beyond the CRS at paranoia level 1.
 // Go regexp (RE2) syntax; (?s)(?m) are set by the engine.
 func palisadePatterns() []string {
-	return []string{
-		// XML external entities and DTDs pulling remote content.
-		`(?i)<!(?:DOCTYPE|ENTITY)\b[^>]*\b(?:SYSTEM|PUBLIC)\b`,
-		`(?i)<!ENTITY\s+%`,
+	return append(xmlEntityPatterns(),
 		// Server-side includes.
 		`(?i)<!--\s*#\s*(?:exec|include|echo|config|printenv|fsize|flastmod)\b`,
 		// Template expressions that compute or call (SSTI).
@@ -62,11 +59,21 @@ func palisadePatterns() []string {
 		`\\[a-zA-Z]\$\\`,
 		// Shell command chains.
 		// (common words such as cat or id only with an argument or operator).
-		`(?:[;|&` + "`" + `]|\$\()\s*(?:wget|curl|getent|nc|ncat|bash|sh|zsh|uname|whoami|nslookup|set /a|chmod|python\d?|perl|php)\b`,
-		`(?:[;|&` + "`" + `]|\$\()\s*(?:cat|ls|id|echo|ping|rm|dig)(?:\s+[-/$.~'"\\]|\s*(?:[;|&` + "`" + `)]|$))`,
+		`(?:[;|&`+"`"+`]|\$\()\s*(?:wget|curl|getent|nc|ncat|bash|sh|zsh|uname|whoami|nslookup|set /a|chmod|python\d?|perl|php)\b`,
+		`(?:[;|&`+"`"+`]|\$\()\s*(?:cat|ls|id|echo|ping|rm|dig)(?:\s+[-/$.~'"\\]|\s*(?:[;|&`+"`"+`)]|$))`,
 		`\$IFS\b|\$\{IFS\}`,
 		// JavaScript calls in obfuscated forms.
 		`\b(?:alert|confirm|prompt|eval)\s*(?:\?\.\s*\(|\.\s*(?:call|apply|bind)\s*\()`,
+	)
+}
+
+// xmlEntityPatterns are XML external entities and DTDs pulling remote
+// content: in rule 99101 (arguments, headers, cookies) and rule 99102
+// (raw XML bodies, see RawXMLEntityRule).
+func xmlEntityPatterns() []string {
+	return []string{
+		`(?i)<!(?:DOCTYPE|ENTITY)\b[^>]*\b(?:SYSTEM|PUBLIC)\b`,
+		`(?i)<!ENTITY\s+%`,
 	}
 }
 
