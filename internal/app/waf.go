@@ -61,24 +61,27 @@ func newHostWAF(log *slog.Logger, put func(ctx context.Context, accountID string
 	h.rt.Listen = listenSteered
 	h.rt.Transport = func(oc wafrule.ObjectConfig) http.RoundTripper {
 		vpcID, _, _ := strings.Cut(oc.Listen, "/")
-		t := waf.NewTransport()
-		// The source address is the client's, so no connection is kept
-		// for another request (which may come from another client). One
-		// connection per request also keeps the upstream leg as fresh as
-		// the security groups: a flow they cut is never reused.
-		t.DisableKeepAlives = true
-		t.DialContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
-			from, ok := waf.ClientAddr(ctx)
-			if !ok {
-				return nil, errors.New("waf: no client address to connect from")
+		// Each client connection gets its own upstream connection, from
+		// the client's address and port, kept while the client's is:
+		// the instance and its security groups see the client's
+		// connection as on the direct path (a flow they cut hangs as the
+		// client's own would), and no other client's request ever
+		// travels on it.
+		return waf.PerClientConnection(func() *http.Transport {
+			t := waf.NewTransport()
+			t.DialContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
+				from, ok := waf.ClientAddr(ctx)
+				if !ok {
+					return nil, errors.New("waf: no client address to connect from")
+				}
+				c, err := linux.DialTransparent(ctx, vpcID, from, addr)
+				if err != nil {
+					h.log.Debug("waf upstream connection failed", "object", oc.ID, "err", err)
+				}
+				return c, err
 			}
-			c, err := linux.DialTransparent(ctx, vpcID, from, addr)
-			if err != nil {
-				h.log.Debug("waf upstream connection failed", "object", oc.ID, "err", err)
-			}
-			return c, err
-		}
-		return t
+			return t
+		})
 	}
 	return h, batch
 }

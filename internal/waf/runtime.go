@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -111,7 +110,8 @@ type Runtime struct {
 	Listen func(oc wafrule.ObjectConfig) (net.Listener, error)
 	// Transport, when set, returns the round tripper to an object's
 	// upstream (nil from it: the default pooled transport). Requests'
-	// contexts carry the client's address (ClientAddr).
+	// contexts carry the client's connection: its address (ClientAddr),
+	// and its own upstream connections (PerClientConnection).
 	Transport func(oc wafrule.ObjectConfig) http.RoundTripper
 
 	mu      sync.Mutex
@@ -246,9 +246,20 @@ func (rt *Runtime) start(oc wafrule.ObjectConfig, pol Policy) (*runningObject, e
 	if err != nil {
 		return nil, err
 	}
+	var conns sync.Map // net.Conn -> *clientConn
 	srv := &http.Server{Handler: px, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout, MaxHeaderBytes: MaxHeaderBytes,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
-			return context.WithValue(ctx, clientAddrKey{}, c.RemoteAddr())
+			cc := newClientConn(c)
+			conns.Store(c, cc)
+			return context.WithValue(ctx, clientConnKey{}, cc)
+		},
+		ConnState: func(c net.Conn, st http.ConnState) {
+			if st != http.StateClosed && st != http.StateHijacked {
+				return
+			}
+			if cc, ok := conns.LoadAndDelete(c); ok {
+				cc.(*clientConn).close()
+			}
 		}}
 	ro := &runningObject{cfg: oc, proxy: px, server: srv, addr: ln.Addr(), done: make(chan struct{})}
 	if oc.TLSCert != "" {
@@ -270,20 +281,6 @@ func (rt *Runtime) start(oc wafrule.ObjectConfig, pol Policy) (*runningObject, e
 	}()
 	rt.Log.Info("waf protecting", "object", oc.ID, "listen", ln.Addr().String(), "upstream", oc.Upstream, "tls", oc.TLSCert != "")
 	return ro, nil
-}
-
-type clientAddrKey struct{}
-
-// ClientAddr is the address of the client whose request ctx belongs to
-// (the context of a request the runtime serves, and of the upstream
-// request derived from it): a transparent upstream connects from it.
-func ClientAddr(ctx context.Context) (netip.Addr, bool) {
-	a, ok := ctx.Value(clientAddrKey{}).(net.Addr)
-	if !ok {
-		return netip.Addr{}, false
-	}
-	ip, err := clientAddr(a.String())
-	return ip, err == nil
 }
 
 // stopLocked shuts an object's server down, letting requests in flight

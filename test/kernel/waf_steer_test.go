@@ -190,19 +190,25 @@ func TestWAFSteering(t *testing.T) {
 		t.Errorf("no tproxy steering in palisade_nat after protect:\n%s", out)
 	}
 
-	code, body, err := get(plain, base+"/hello?q=1")
-	if err != nil || code != 200 || body != "origin /hello" {
-		t.Fatalf("clean GET through the WAF: %d %q %v", code, body, err)
+	// Clean requests of one kept-alive client connection reach the origin
+	// on one connection from the client's own address and port.
+	kept, local := localAddrClient(0)
+	for _, path := range []string{"/hello?q=1", "/hello?q=2", "/hello?q=3"} {
+		code, body, err := get(kept, base+path)
+		if err != nil || code != 200 || body != "origin /hello" {
+			t.Fatalf("clean GET %s through the WAF: %d %q %v", path, code, body, err)
+		}
+		s, ok := org.last(path)
+		switch {
+		case !ok:
+			t.Errorf("clean request %s did not reach the origin", path)
+		case s.xff != client || s.realIP != client:
+			t.Errorf("origin saw X-Forwarded-For %q, X-Real-IP %q; want the client %s", s.xff, s.realIP, client)
+		case s.peer != local():
+			t.Errorf("origin saw %s from the TCP peer %s; want the client's connection %s (transparent upstream, one per client connection)", path, s.peer, local())
+		}
 	}
-	s, ok := org.last("/hello?q=1")
-	switch {
-	case !ok:
-		t.Errorf("clean request did not reach the origin")
-	case s.xff != client || s.realIP != client:
-		t.Errorf("origin saw X-Forwarded-For %q, X-Real-IP %q; want the client %s", s.xff, s.realIP, client)
-	case !strings.HasPrefix(s.peer, client+":"):
-		t.Errorf("origin saw the TCP peer %s; want the client's address %s (transparent upstream)", s.peer, client)
-	}
+	kept.CloseIdleConnections()
 
 	for _, attack := range []string{"/?id=" + url.QueryEscape("1' OR 1=1--"), "/?file=" + url.QueryEscape("../../../../etc/passwd")} {
 		code, _, err := get(plain, base+attack)
@@ -326,6 +332,27 @@ func TestWAFSteering(t *testing.T) {
 		t.Errorf("GET after revoking the drop: %d %v", code, err)
 	}
 
+	// ... and on the client's source port: a drop of one source port stops
+	// the protected path from that port only.
+	deniedPort := 20000 + int(time.Now().UnixNano()%10000)
+	w.authorize("web", ruleSpec{name: "deny-port", proto: "tcp", ports: "80/80", peer: "0.0.0.0/0", sports: fmt.Sprintf("%d/%d", deniedPort, deniedPort), policy: "drop", priority: 1})
+	w.settle()
+	fromDenied, _ := localAddrClient(deniedPort)
+	if code, body, err := get(fromDenied, base+"/denied-port"); err == nil && code == 200 {
+		t.Errorf("GET from source port %d, which the security group drops: %d %q, want a failure", deniedPort, code, body)
+	}
+	if _, ok := org.last("/denied-port"); ok {
+		t.Errorf("the origin got a request from a source port its security group denies")
+	}
+	if code, _, err := get(plain, base+"/other-port"); err != nil || code != 200 {
+		t.Errorf("GET from another source port with port %d denied: %d %v", deniedPort, code, err)
+	}
+	rev.SecurityGroupRuleId = &[]string{w.rule["deny-port"]}
+	if _, err := w.ecs.RevokeSecurityGroup(rev); err != nil {
+		t.Fatal(err)
+	}
+	w.settle()
+
 	// Response inspection: the default template lets the leaking answer
 	// through; a template that inspects responses replaces it with the
 	// block response, and clean answers still pass.
@@ -412,6 +439,29 @@ func TestWAFSteering(t *testing.T) {
 	if code, _, err := get(plain, base+attack+"2"); err != nil || code != 405 {
 		t.Errorf("attack after protecting again: %d %v, want 405", code, err)
 	}
+}
+
+// localAddrClient is an HTTP client with one kept-alive connection from
+// the root namespace, bound to port (0: any); local returns the address of
+// its last connection.
+func localAddrClient(port int) (c *nethttp.Client, local func() string) {
+	var mu sync.Mutex
+	var last string
+	d := &net.Dialer{}
+	if port != 0 {
+		d.LocalAddr = &net.TCPAddr{Port: port}
+	}
+	c = &nethttp.Client{Timeout: 8 * time.Second, Transport: &nethttp.Transport{MaxConnsPerHost: 1,
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := d.DialContext(ctx, network, addr)
+			if err == nil {
+				mu.Lock()
+				last = conn.LocalAddr().String()
+				mu.Unlock()
+			}
+			return conn, err
+		}}}
+	return c, func() string { mu.Lock(); defer mu.Unlock(); return last }
 }
 
 // nsIno is the inode of the named namespace (0 when absent).

@@ -134,6 +134,7 @@ func (w *world) setInner(group, policy string) {
 // ruleSpec is one rule to authorize; name lets a later step find its ID.
 type ruleSpec struct {
 	name, dir, proto, ports, peer, peerGroup, policy string
+	sports                                           string // SourcePortRange (ingress)
 	priority                                         int
 }
 
@@ -156,7 +157,7 @@ func (w *world) authorize(group string, r ruleSpec) {
 		req := ecs.CreateAuthorizeSecurityGroupRequest()
 		req.SecurityGroupId = w.sgs[group]
 		p := ecs.AuthorizeSecurityGroupPermissions{IpProtocol: r.proto, PortRange: r.ports, SourceCidrIp: r.peer,
-			Policy: r.policy, Priority: string(prio), Description: r.name}
+			SourcePortRange: r.sports, Policy: r.policy, Priority: string(prio), Description: r.name}
 		if r.peerGroup != "" {
 			p.SourceGroupId = w.sgs[r.peerGroup]
 		}

@@ -138,24 +138,35 @@ func ListenTransparent(vpcID string, addr netip.AddrPort) (net.Listener, error) 
 }
 
 // DialTransparent connects, from inside the VPC's namespace, to address
-// (host:port) with from as source address (any port), marked UpstreamMark:
-// the WAF's connection to the instance on behalf of client from.
-func DialTransparent(ctx context.Context, vpcID string, from netip.Addr, address string) (net.Conn, error) {
+// (host:port) with from as source, marked UpstreamMark: the WAF's
+// connection to the instance on behalf of client from. It binds the
+// client's own port, so that the instance and security-group rules on
+// source ports see what they see on the direct path; when that port is
+// taken (a second concurrent upstream connection of one client
+// connection, or the same pair of ends still in TIME_WAIT) it takes any
+// port. A from without port takes any port.
+func DialTransparent(ctx context.Context, vpcID string, from netip.AddrPort, address string) (net.Conn, error) {
 	ns, err := openVPCNS(vpcID)
 	if err != nil {
 		return nil, err
 	}
 	defer ns.Close()
-	d := net.Dialer{Control: transparent(UpstreamMark)}
-	if from.IsValid() {
-		d.LocalAddr = &net.TCPAddr{IP: from.Unmap().AsSlice()}
+	dial := func(port uint16) (c net.Conn, err error) {
+		d := net.Dialer{Control: transparent(UpstreamMark)}
+		if from.IsValid() {
+			d.LocalAddr = &net.TCPAddr{IP: from.Addr().Unmap().AsSlice(), Port: int(port)}
+		}
+		err = netnsrun.In(ns, func() error {
+			var err error
+			c, err = d.DialContext(ctx, "tcp4", address)
+			return err
+		})
+		return c, err
 	}
-	var c net.Conn
-	err = netnsrun.In(ns, func() error {
-		var err error
-		c, err = d.DialContext(ctx, "tcp4", address)
-		return err
-	})
+	c, err := dial(from.Port())
+	if err != nil && from.Port() != 0 && (errors.Is(err, unix.EADDRINUSE) || errors.Is(err, unix.EADDRNOTAVAIL)) {
+		c, err = dial(0)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("dial %s from %s in %s: %w", address, from, vpcID, err)
 	}

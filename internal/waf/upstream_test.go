@@ -1,0 +1,184 @@
+package waf
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palisade-project/palisade/internal/waf/wafrule"
+)
+
+// connLog is an upstream that answers each request with the address of
+// the connection it came on and records its connections' ends.
+type connLog struct {
+	srv    *httptest.Server
+	mu     sync.Mutex
+	opened []string
+	closed map[string]bool
+}
+
+func newConnLog(t *testing.T) *connLog {
+	l := &connLog{closed: map[string]bool{}}
+	l.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, r.RemoteAddr)
+	}))
+	l.srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		switch st {
+		case http.StateNew:
+			l.opened = append(l.opened, c.RemoteAddr().String())
+		case http.StateClosed:
+			l.closed[c.RemoteAddr().String()] = true
+		}
+	}
+	l.srv.Start()
+	t.Cleanup(l.srv.Close)
+	return l
+}
+
+func (l *connLog) waitClosed(t *testing.T, peer string) {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		l.mu.Lock()
+		done := l.closed[peer]
+		l.mu.Unlock()
+		if done {
+			return
+		}
+	}
+	t.Errorf("upstream connection %s still open", peer)
+}
+
+// TestPerClientConnection: through a runtime whose transport is
+// PerClientConnection, each client connection has exactly one upstream
+// connection of its own for all its requests, the dial sees the client's
+// address and port, and the upstream connection ends with the client's.
+func TestPerClientConnection(t *testing.T) {
+	up := newConnLog(t)
+	rt := NewRuntime(nil, nil)
+	rt.Cache = testCache
+	defer rt.Close()
+	var mu sync.Mutex
+	dialedFor := map[string]int{} // client address -> upstream dials
+	rt.Transport = func(wafrule.ObjectConfig) http.RoundTripper {
+		return PerClientConnection(func() *http.Transport {
+			tr := NewTransport()
+			tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+				from, ok := ClientAddr(ctx)
+				if !ok {
+					t.Errorf("upstream dial without the client's address")
+				}
+				mu.Lock()
+				dialedFor[from.String()]++
+				mu.Unlock()
+				return (&net.Dialer{}).DialContext(ctx, network, addr)
+			}
+			return tr
+		})
+	}
+	oc := wafrule.ObjectConfig{ID: "waf-conns", Listen: "127.0.0.1:0", Upstream: strings.TrimPrefix(up.srv.URL, "http://"),
+		Profile: wafrule.ProfileConfig{Action: "block", ParanoiaLevel: 1}}
+	if err := rt.Apply([]wafrule.ObjectConfig{oc}); err != nil {
+		t.Fatal(err)
+	}
+	base := "http://" + rt.Addr("waf-conns").String()
+
+	type client struct {
+		*http.Client
+		local string // the address of its one connection to the WAF
+	}
+	newClient := func() *client {
+		c := &client{}
+		c.Client = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxConnsPerHost: 1,
+			DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+				conn, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+				if err == nil {
+					c.local = conn.LocalAddr().String()
+				}
+				return conn, err
+			}}}
+		return c
+	}
+	peerOf := func(c *client, path string) string {
+		t.Helper()
+		resp, err := c.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b)
+	}
+
+	a, b := newClient(), newClient()
+	pa := peerOf(a, "/a1")
+	pb := peerOf(b, "/b1")
+	for i := range 3 { // interleaved: each keeps its own upstream connection
+		if p := peerOf(a, "/a"); p != pa {
+			t.Errorf("request %d of client A came on upstream connection %s, its first on %s", i, p, pa)
+		}
+		if p := peerOf(b, "/b"); p != pb {
+			t.Errorf("request %d of client B came on upstream connection %s, its first on %s", i, p, pb)
+		}
+	}
+	if pa == pb {
+		t.Fatalf("two clients shared the upstream connection %s", pa)
+	}
+	mu.Lock()
+	if dialedFor[a.local] != 1 || dialedFor[b.local] != 1 || len(dialedFor) != 2 {
+		t.Errorf("upstream dials by client address %v, want one for %s and one for %s", dialedFor, a.local, b.local)
+	}
+	mu.Unlock()
+
+	// Client A leaves: its upstream connection ends, B's stays.
+	a.CloseIdleConnections()
+	up.waitClosed(t, pa)
+	if p := peerOf(b, "/b-after"); p != pb {
+		t.Errorf("client B moved to upstream connection %s after A left", p)
+	}
+	up.mu.Lock()
+	if up.closed[pb] || len(up.opened) != 2 {
+		t.Errorf("upstream connections opened %v, closed %v; want A's and B's, only A's closed", up.opened, up.closed)
+	}
+	up.mu.Unlock()
+}
+
+// TestPerClientConnectionClosedInFlight: an upstream connection whose
+// response was still being read when its client connection ended (an
+// HTTP/2 stream, a request in flight) is closed with the response body,
+// not left idle; and a closed client connection makes no new one.
+func TestPerClientConnectionClosedInFlight(t *testing.T) {
+	up := newConnLog(t)
+	rtp := PerClientConnection(NewTransport)
+	cc := &clientConn{remote: netip.MustParseAddrPort("192.0.2.7:40001")}
+	ctx := context.WithValue(context.Background(), clientConnKey{}, cc)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, up.srv.URL, nil)
+	resp, err := rtp.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if from, ok := ClientAddr(ctx); !ok || from != cc.remote {
+		t.Errorf("ClientAddr %v %v, want %v", from, ok, cc.remote)
+	}
+	cc.close()
+	peer, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	up.waitClosed(t, string(peer))
+	if _, err := rtp.RoundTrip(req.Clone(ctx)); err == nil {
+		t.Error("a request of a closed client connection went upstream")
+	}
+	if _, err := rtp.RoundTrip(req.Clone(context.Background())); err == nil {
+		t.Error("a request without a client connection went upstream")
+	}
+}
