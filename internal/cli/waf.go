@@ -35,9 +35,10 @@ another status (200-600 except 204/304), headers and body.
 "waf protect" protects a port of an instance: the agent serving the instance
 (palisade up or palisade agent) steers new connections to that port of the
 instance's EIP through the WAF, transparently (no DNS change), and forwards
-clean requests to the instance from the client's own address, with
-X-Forwarded-For and X-Real-IP; the instance's security groups still decide
-on the client. With --tls-cert/--tls-key the WAF terminates TLS on the port.
+clean requests to the instance from the client's own address and port (one
+connection per client connection), with X-Forwarded-For and X-Real-IP; the
+instance's security groups still decide on the client. With
+--tls-cert/--tls-key the WAF terminates TLS on the port (HTTP/2 or HTTP/1.1).
 "waf unprotect" restores the direct path. Changes are in force within a
 second, without dropping connections. "waf serve" is a standalone data plane
 besides: it listens on each object's port (or --listen address) for clients
@@ -132,9 +133,12 @@ func (c *cli) wafProtectCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "protect",
 		Short: "Protect an instance's HTTP(S) port and print the protected object's ID",
-		Long: `Record a protected object for an instance's port. "palisade waf serve" then
-listens for it and forwards clean requests to the instance. With --tls-cert and
---tls-key the WAF terminates TLS and talks HTTP to the instance.`,
+		Long: `Record a protected object for an instance's port. The agent serving the
+instance steers new connections to that port of the instance's EIP through its
+WAF, which forwards clean requests to the instance ("palisade waf serve" also
+listens for the object on its own address). With --tls-cert and --tls-key the
+WAF terminates TLS (HTTP/2 or HTTP/1.1 to clients) and talks HTTP/1.1 to the
+instance.`,
 		Example: `  palisade waf protect --instance i-xxx --port 80
   palisade waf protect --instance i-xxx --port 443 --tls-cert site.crt --tls-key site.key --upstream 10.0.1.7:80`,
 		Args: cobra.NoArgs,

@@ -269,7 +269,11 @@ func (rt *Runtime) start(oc wafrule.ObjectConfig, pol Policy) (*runningObject, e
 			return nil, fmt.Errorf("certificate: %w", err)
 		}
 		ro.cert.Store(&cert)
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12,
+		// HTTP/2 as well as HTTP/1.1, as clients expect of a TLS front:
+		// each stream is one request to the engine, and goes upstream as
+		// HTTP/1.1 (PerClientConnection keeps a client's streams on its
+		// own upstream connections).
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"},
 			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return ro.cert.Load(), nil }}
 		ln = tls.NewListener(ln, srv.TLSConfig)
 	}

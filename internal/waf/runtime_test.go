@@ -12,7 +12,9 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -139,5 +141,77 @@ func TestNoAllocsModules(t *testing.T) {
 	req := &wafrule.Request{IP: ip, Method: r.Method, URI: r.RequestURI, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header}
 	if n := testing.AllocsPerRun(1000, func() { c.Evaluate(Input{HTTP: r, Req: req}, st, t0) }); n > 1 {
 		t.Errorf("Evaluate allocates %v times per request, budget 1", n)
+	}
+}
+
+// TestRuntimeHTTP2: a TLS object speaks HTTP/2 to clients that offer it
+// (and HTTP/1.1 to those that do not); every stream is inspected, and
+// concurrent streams of one connection go upstream on that client
+// connection's own upstream connections, closed with it.
+func TestRuntimeHTTP2(t *testing.T) {
+	up := newConnLog(t)
+	cert, key := selfSigned(t)
+	rt := NewRuntime(nil, nil)
+	rt.Cache = testCache
+	rt.Transport = func(wafrule.ObjectConfig) http.RoundTripper { return PerClientConnection(NewTransport) }
+	defer rt.Close()
+	oc := wafrule.ObjectConfig{ID: "waf-h2", Listen: "127.0.0.1:0", Upstream: strings.TrimPrefix(up.srv.URL, "http://"), TLSCert: cert, TLSKey: key,
+		Profile: wafrule.ProfileConfig{Action: "block", ParanoiaLevel: 1},
+		Rules:   []wafrule.RuleConfig{{ID: "r1", Kind: wafrule.KindCustom, Conditions: "path prefix /a", Action: "block"}}}
+	if err := rt.Apply([]wafrule.ObjectConfig{oc}); err != nil {
+		t.Fatal(err)
+	}
+	base := "https://" + rt.Addr("waf-h2").String()
+	tlsConf := &tls.Config{InsecureSkipVerify: true, ServerName: "waf.test"}
+	h2 := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf.Clone(), ForceAttemptHTTP2: true}}
+	h1 := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsConf.Clone()}}
+	get := func(c *http.Client, path string) (int, int) {
+		t.Helper()
+		resp, err := c.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, resp.ProtoMajor
+	}
+	for _, tc := range []struct {
+		c          *http.Client
+		path       string
+		code, prot int
+	}{
+		{h2, "/x", 200, 2},
+		{h2, "/a", 405, 2},
+		{h2, "/?id=" + url.QueryEscape("1' OR 1=1--"), 405, 2},
+		{h1, "/x", 200, 1},
+	} {
+		if code, prot := get(tc.c, tc.path); code != tc.code || prot != tc.prot {
+			t.Errorf("GET %s: %d over HTTP/%d, want %d over HTTP/%d", tc.path, code, prot, tc.code, tc.prot)
+		}
+	}
+	// Concurrent streams of one HTTP/2 connection.
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			resp, err := h2.Get(base + "/concurrent")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+				t.Errorf("concurrent stream: %d over HTTP/%d", resp.StatusCode, resp.ProtoMajor)
+			}
+		})
+	}
+	wg.Wait()
+	h1.CloseIdleConnections()
+	h2.CloseIdleConnections()
+	up.mu.Lock()
+	opened := append([]string(nil), up.opened...)
+	up.mu.Unlock()
+	for _, peer := range opened {
+		up.waitClosed(t, peer)
 	}
 }

@@ -406,6 +406,27 @@ func TestWAFSteering(t *testing.T) {
 	if code, _, err := get(secure, tbase+"/?id="+url.QueryEscape("1' OR 1=1--")); err != nil || code != 405 {
 		t.Errorf("HTTPS attack: %d %v, want 405", code, err)
 	}
+	// HTTP/2 for clients that offer it, inspected stream by stream.
+	h2 := &nethttp.Client{Timeout: 8 * time.Second, Transport: &nethttp.Transport{ForceAttemptHTTP2: true, TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	for _, tc := range []struct {
+		path string
+		code int
+	}{{"/h2", 200}, {"/?id=" + url.QueryEscape("1' OR 1=1--") + "&h2", 405}} {
+		resp, err := h2.Get(tbase + tc.path)
+		if err != nil {
+			t.Errorf("HTTP/2 GET %s: %v", tc.path, err)
+			continue
+		}
+		io.Copy(io.Discard, resp.Body) //nolint:errcheck // drained
+		resp.Body.Close()
+		if resp.StatusCode != tc.code || resp.ProtoMajor != 2 {
+			t.Errorf("HTTP/2 GET %s: %d over %s, want %d over HTTP/2", tc.path, resp.StatusCode, resp.Proto, tc.code)
+		}
+	}
+	if s, ok := org.last("/h2"); !ok || s.xff != client {
+		t.Errorf("HTTP/2: origin saw %+v (found %v), want X-Forwarded-For %s", s, ok, client)
+	}
+	h2.CloseIdleConnections()
 
 	// Unprotect: the direct path again, attacks included.
 	call("DeleteWafProtection", map[string]string{"ProtectionId": prot})
