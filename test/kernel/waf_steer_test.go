@@ -45,7 +45,7 @@ type seen struct {
 	path, peer, xff, realIP string
 }
 
-func serveOrigin(t *testing.T, ns string, port int) *origin {
+func serveOrigin(t testing.TB, ns string, port int) *origin {
 	t.Helper()
 	o := &origin{}
 	var ln net.Listener

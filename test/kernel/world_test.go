@@ -28,7 +28,7 @@ import (
 
 // requireKernel fails (not skips) when the test cannot touch the kernel:
 // scripts/test.sh runs as root and installs the tools.
-func requireKernel(t *testing.T) {
+func requireKernel(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Fatal("kernel tests need root (network namespaces, nftables); run scripts/test.sh as root")
@@ -40,7 +40,7 @@ func requireKernel(t *testing.T) {
 	}
 }
 
-func randTag(t *testing.T) string {
+func randTag(t testing.TB) string {
 	b := make([]byte, 3)
 	if _, err := rand.Read(b); err != nil {
 		t.Fatal(err)
@@ -80,7 +80,7 @@ type cell struct {
 
 // world is the SDK-built test network.
 type world struct {
-	t    *testing.T
+	t    testing.TB
 	env  *apitest.Env
 	ecs  *ecs.Client
 	vpc  *vpc.Client
