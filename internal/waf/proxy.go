@@ -322,6 +322,7 @@ type responseState struct {
 // mode, replaces the answer with the block response. Upgrades (101) pass
 // untouched: their body is the connection.
 func (px *Proxy) inspectResponse(resp *http.Response) error {
+	mirrorClose(resp)
 	rs, _ := resp.Request.Context().Value(responseKey{}).(*responseState)
 	if rs == nil || rs.d.crs == nil || resp.StatusCode == http.StatusSwitchingProtocols {
 		return nil

@@ -128,3 +128,25 @@ func (b *closeBody) Close() error {
 	}
 	return err
 }
+
+// mirrorClose ends an HTTP/1 client connection after this response when
+// its own upstream connection (PerClientConnection) ends after it: the
+// upstream said Connection: close, as it would have to the client on a
+// direct path. The client then reconnects, and its next connection gets a
+// fresh upstream connection, rather than this client connection being
+// carried on over another one.
+func mirrorClose(resp *http.Response) {
+	if !resp.Close || resp.Request == nil || resp.Request.ProtoMajor != 1 {
+		return
+	}
+	cc, ok := clientConnOf(resp.Request.Context())
+	if !ok {
+		return
+	}
+	cc.mu.Lock()
+	own := cc.upstream != nil
+	cc.mu.Unlock()
+	if own {
+		resp.Header.Set("Connection", "close")
+	}
+}

@@ -27,6 +27,9 @@ type connLog struct {
 func newConnLog(t *testing.T) *connLog {
 	l := &connLog{closed: map[string]bool{}}
 	l.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/close" {
+			w.Header().Set("Connection", "close")
+		}
 		io.WriteString(w, r.RemoteAddr)
 	}))
 	l.srv.Config.ConnState = func(c net.Conn, st http.ConnState) {
@@ -136,10 +139,27 @@ func TestPerClientConnection(t *testing.T) {
 		t.Fatalf("two clients shared the upstream connection %s", pa)
 	}
 	mu.Lock()
-	if dialedFor[a.local] != 1 || dialedFor[b.local] != 1 || len(dialedFor) != 2 {
+	if dialedFor[a.local] != 1 || dialedFor[b.local] != 1 || len(dialedFor) != 2 { // before B reconnects
 		t.Errorf("upstream dials by client address %v, want one for %s and one for %s", dialedFor, a.local, b.local)
 	}
 	mu.Unlock()
+
+	// The upstream ends B's connection after an answer: so does the WAF,
+	// and B's next connection gets a fresh upstream connection.
+	resp, err := b.Get(base + "/close")
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if !resp.Close {
+		t.Errorf("the upstream closed client B's upstream connection, the WAF kept B's connection open")
+	}
+	up.waitClosed(t, pb)
+	firstB := b.local
+	if pb = peerOf(b, "/b-reconnected"); b.local == firstB || pb == "" {
+		t.Errorf("client B kept its connection %s after the upstream closed", firstB)
+	}
 
 	// Client A leaves: its upstream connection ends, B's stays.
 	a.CloseIdleConnections()
@@ -148,8 +168,8 @@ func TestPerClientConnection(t *testing.T) {
 		t.Errorf("client B moved to upstream connection %s after A left", p)
 	}
 	up.mu.Lock()
-	if up.closed[pb] || len(up.opened) != 2 {
-		t.Errorf("upstream connections opened %v, closed %v; want A's and B's, only A's closed", up.opened, up.closed)
+	if up.closed[pb] || len(up.opened) != 3 {
+		t.Errorf("upstream connections opened %v, closed %v; want A's and B's two, A's and B's first closed", up.opened, up.closed)
 	}
 	up.mu.Unlock()
 }
