@@ -139,7 +139,8 @@ line. Each instance gets a primary ENI in the vSwitch, in the --sg groups.`,
 		Short: "Run a command inside an instance's network namespace",
 		Long: `Run COMMAND in the instance's network namespace, as
 "ip netns exec INSTANCE_ID COMMAND...", with stdin, stdout and stderr passed
-through; palisade exits with the command's exit code.
+through; palisade exits with the command's exit code. Deleting the instance
+kills whatever still runs in it, as terminating a VM would.
 
 This does not go through the API: it must run as root on the host where the
 instance lives (the host running "palisade up" or the agent serving its zone).`,

@@ -96,6 +96,16 @@ func TestDeleteLeavesNothing(t *testing.T) {
 		}
 	}
 
+	// A workload in i1 (what `palisade instance exec` starts): it must
+	// not outlive its instance.
+	workload := exec.Command("ip", "netns", "exec", w.ids["i1"], "sleep", "600")
+	if err := workload.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- workload.Wait() }()
+	t.Cleanup(func() { _ = workload.Process.Kill() })
+
 	// Delete everything through the SDK.
 	for _, name := range []string{"i1", "i2"} {
 		req := ecs.CreateDeleteInstanceRequest()
@@ -130,6 +140,14 @@ func TestDeleteLeavesNothing(t *testing.T) {
 	w.settle()
 	t.Logf("agent applied the deletion %v after the last call", time.Since(began).Round(time.Millisecond))
 
+	select {
+	case err := <-exited:
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != -1 {
+			t.Errorf("workload of the deleted instance ended with %v, want killed", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Errorf("workload of the deleted instance still running 5 s after the agent applied the deletion")
+	}
 	if owned, err := env.Up.Applier.Namespaces(); err != nil || len(owned) > 0 {
 		t.Errorf("namespaces with the agent's marker left: %v (%v)", owned, err)
 	}

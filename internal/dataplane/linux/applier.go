@@ -990,9 +990,26 @@ func (a *Applier) deleteNamespaces(names []string) error {
 	return errors.Join(errs...)
 }
 
-// deleteNS removes the namespace's veths first: the namespace itself lives
-// on while any process remains in it, but its links should not.
+// deleteNS kills the processes in the namespace (a deleted instance runs
+// nothing; see killProcessesIn), removes its veths (were a process to
+// keep the namespace alive, its links should still go), then the
+// namespace. It kills again after the unmount: a process that entered
+// in between would otherwise keep the namespace alive unseen.
 func (a *Applier) deleteNS(name string) error {
+	id, idErr := nsIDOf(filepath.Join(netnsDir, name))
+	kill := func() {
+		if idErr != nil {
+			return
+		}
+		pids, err := killProcessesIn(id)
+		if len(pids) > 0 {
+			a.log.Info("killed the processes of a deleted namespace", "netns", name, "pids", pids)
+		}
+		if err != nil {
+			a.log.Warn("processes of a deleted namespace", "netns", name, "err", err)
+		}
+	}
+	kill()
 	if r, err := openNS(name); err == nil {
 		links, lerr := r.nl.LinkList()
 		if lerr == nil {
@@ -1004,7 +1021,9 @@ func (a *Applier) deleteNS(name string) error {
 		}
 		r.Close()
 	}
-	return deleteNamedNS(name)
+	err := deleteNamedNS(name)
+	kill()
+	return err
 }
 
 // Cleanup removes every namespace carrying this Applier's marker, and with
