@@ -1,12 +1,15 @@
 package waf
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -200,5 +203,75 @@ func TestPerClientConnectionClosedInFlight(t *testing.T) {
 	}
 	if _, err := rtp.RoundTrip(req.Clone(context.Background())); err == nil {
 		t.Error("a request without a client connection went upstream")
+	}
+}
+
+// TestUpgradeThroughRuntime: a protocol upgrade (WebSocket) passes the
+// WAF after its request was inspected, and the upgraded connection then
+// carries bytes both ways.
+func TestUpgradeThroughRuntime(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") != "websocket" {
+			http.Error(w, "want an upgrade", http.StatusBadRequest)
+			return
+		}
+		conn, rw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		rw.WriteString("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n")
+		rw.Flush()
+		line, err := rw.ReadString('\n')
+		if err != nil {
+			return
+		}
+		rw.WriteString("echo " + line)
+		rw.Flush()
+	}))
+	defer up.Close()
+	rt := NewRuntime(nil, nil)
+	rt.Cache = testCache
+	rt.Transport = func(wafrule.ObjectConfig) http.RoundTripper { return PerClientConnection(NewTransport) }
+	defer rt.Close()
+	oc := wafrule.ObjectConfig{ID: "waf-ws", Listen: "127.0.0.1:0", Upstream: strings.TrimPrefix(up.URL, "http://"),
+		Profile: wafrule.ProfileConfig{Action: "block", ParanoiaLevel: 1}}
+	if err := rt.Apply([]wafrule.ObjectConfig{oc}); err != nil {
+		t.Fatal(err)
+	}
+	upgrade := func(path string) (status string, c net.Conn, rd *bufio.Reader) {
+		t.Helper()
+		c, err := net.Dial("tcp", rt.Addr("waf-ws").String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: ws.test\r\nUser-Agent: test\r\nAccept: */*\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", path)
+		rd = bufio.NewReader(c)
+		status, err = rd.ReadString('\n')
+		if err != nil {
+			t.Fatal(err)
+		}
+		for { // the rest of the head
+			l, err := rd.ReadString('\n')
+			if err != nil || l == "\r\n" {
+				break
+			}
+		}
+		return strings.TrimSpace(status), c, rd
+	}
+	status, c, rd := upgrade("/chat")
+	defer c.Close()
+	if status != "HTTP/1.1 101 Switching Protocols" {
+		t.Fatalf("upgrade answered %q", status)
+	}
+	fmt.Fprintf(c, "hello\n")
+	if got, err := rd.ReadString('\n'); err != nil || got != "echo hello\n" {
+		t.Errorf("upgraded connection carried %q, %v", got, err)
+	}
+	status, c2, _ := upgrade("/chat?q=" + url.QueryEscape("1' OR 1=1--"))
+	defer c2.Close()
+	if !strings.Contains(status, " 405 ") && !strings.HasSuffix(status, " 405") {
+		t.Errorf("attack in an upgrade request answered %q, want 405", status)
 	}
 }
