@@ -75,20 +75,17 @@ func buildWAF(tx store.ReadTxn, s *snapshot, byVPC map[string]*dataplane.VPC) ([
 		if v == nil {
 			continue // not on this host
 		}
-		// The EIP of the primary ENI, else of another ENI of the instance.
-		idx := -1
+		var mine []int // indexes in v.EIPs of the instance's EIPs
 		for i, e := range v.EIPs {
-			if eniInst[e.ENIID] != inst.ID {
-				continue
-			}
-			if idx < 0 || e.ENIID == inst.PrimaryENIID {
-				idx = i
+			if eniInst[e.ENIID] == inst.ID {
+				mine = append(mine, i)
 			}
 		}
-		if idx < 0 {
+		pick := model.SteeredEIP(inst.PrimaryENIID, mine, func(i int) (string, string) { return v.EIPs[i].ID, v.EIPs[i].ENIID })
+		if pick < 0 {
 			continue
 		}
-		e := &v.EIPs[idx]
+		e := &v.EIPs[mine[pick]]
 		port := uint16(p.Port)
 		if !slices.Contains(e.WAFPorts, port) {
 			e.WAFPorts = append(e.WAFPorts, port)

@@ -37,9 +37,25 @@ type World struct {
 	// EIPs route the internet to and from the ENIs they are associated
 	// with (IPv4 only); an ENI without one is not on the internet.
 	EIPs []model.EIP
+	// WAF lists the protected ports: connections from the internet to
+	// such a port of an instance's steered EIP (model.SteeredEIP) end at
+	// the WAF, which connects on to the instance from the client's
+	// address and port.
+	WAF []WAFSteer
 	// Limits are the deployment's quotas, for the audit; zero fields are
 	// not checked.
 	Limits Limits
+}
+
+// WAFSteer is one protected port of an instance (a WAF protected object)
+// with the mode of its template.
+type WAFSteer struct {
+	ProtectionID string
+	InstanceID   string
+	Port         int
+	Protocol     string // HTTP or HTTPS (TLS terminated by the WAF)
+	Mode         string // block, monitor or off (the core rule set's)
+	Paranoia     int
 }
 
 // Limits are the quotas the audit compares usage with.
@@ -95,6 +111,10 @@ type Analyzer struct {
 	// (ENI, private IP) to the EIP mapped to it.
 	eipByAddr    map[netip.Addr]*model.EIP
 	eipByPrivate map[eniAddr]*model.EIP
+	// waf maps an instance's protected port to its steering; steered
+	// maps an instance to the ID of the EIP its ports are steered on.
+	waf     map[instPort]*WAFSteer
+	steered map[string]string
 
 	mu   sync.Mutex
 	ctxs map[string]*context
@@ -115,6 +135,12 @@ func New(w *World) *Analyzer {
 
 		eipByAddr:    map[netip.Addr]*model.EIP{},
 		eipByPrivate: map[eniAddr]*model.EIP{},
+		waf:          map[instPort]*WAFSteer{},
+		steered:      map[string]string{},
+	}
+	for i := range w.WAF {
+		s := &w.WAF[i]
+		a.waf[instPort{s.InstanceID, s.Port}] = s
 	}
 	for i := range w.EIPs {
 		e := &w.EIPs[i]
@@ -193,7 +219,24 @@ func New(w *World) *Analyzer {
 			a.byAddr[vpcAddr{e.VpcID, ad.Unmap()}] = ei.idx
 		}
 	}
+	byInst := map[string][]*model.EIP{}
+	for _, e := range a.eipByAddr {
+		if i, ok := a.eniIdx[e.ENIID]; ok && a.enis[i].inst != nil {
+			byInst[a.enis[i].inst.ID] = append(byInst[a.enis[i].inst.ID], e)
+		}
+	}
+	for id, eips := range byInst {
+		if k := model.SteeredEIP(a.insts[id].PrimaryENIID, eips, func(e *model.EIP) (string, string) { return e.ID, e.ENIID }); k >= 0 {
+			a.steered[id] = eips[k].ID
+		}
+	}
 	return a
+}
+
+// instPort is a port of an instance.
+type instPort struct {
+	inst string
+	port int
 }
 
 func uniq(ids []string) []string {

@@ -64,6 +64,7 @@ const (
 	ByUnknownACL   = "unknown-acl"
 	ByRoute        = "route"
 	ByState        = "state"
+	ByWAF          = "waf"
 )
 
 // sgDecision is the verdict of the security groups of one ENI.

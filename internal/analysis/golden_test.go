@@ -100,6 +100,10 @@ func fixedWorld() *World {
 		{ID: "eip-web1", Address: ip("198.18.0.10"), ENIID: "eni-web1", PrivateIP: ip("10.0.1.10"), InstanceID: "i-web1", Status: model.EIPInUse},
 		{ID: "eip-free", Address: ip("198.18.0.11"), Status: model.EIPAvailable},
 	}
+	w.WAF = []WAFSteer{
+		{ProtectionID: "waf-web1", InstanceID: "i-web1", Port: 443, Protocol: "HTTPS", Mode: "block", Paranoia: 1},
+		{ProtectionID: "waf-db1", InstanceID: "i-db1", Port: 8080, Protocol: "HTTP", Mode: "monitor", Paranoia: 2}, // no EIP
+	}
 	return w
 }
 

@@ -69,6 +69,7 @@ const (
 	PointSGEgress    = "sg-egress"
 	PointACLEgress   = "acl-egress"
 	PointRoute       = "route"
+	PointWAF         = "waf"
 	PointACLIngress  = "acl-ingress"
 	PointSGIngress   = "sg-ingress"
 	PointDestination = "destination"
@@ -481,6 +482,9 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 		steps = append(steps, a.aclStep(PointACLEgress, f.eni, t, model.Egress, pkt))
 	}
 	steps = append(steps, a.routeStep(f, t))
+	if s, ok := a.wafStep(f, t, pkt); ok {
+		steps = append(steps, s)
+	}
 	if t.eni != nil {
 		steps = append(steps, a.aclStep(PointACLIngress, t.eni, f, model.Ingress, pkt))
 		steps = append(steps, a.sgStep(PointSGIngress, t.eni, model.Ingress, pkt))
@@ -595,6 +599,31 @@ func (a *Analyzer) routeStep(f, t target) Step {
 		}
 	}
 	return s
+}
+
+// wafStep is the WAF on the path of a TCP connection from the internet to
+// a protected port of an instance, through the EIP its ports are steered
+// on. It passes the connection on: whether a request reaches the instance
+// depends on its content, which a packet does not say. The steps after it
+// (network ACL, security groups) decide on the WAF's own connection to
+// the instance, which has the client's address and port.
+func (a *Analyzer) wafStep(f, t target, pkt Packet) (Step, bool) {
+	if f.vpc != "" || t.eni == nil || t.eni.inst == nil || pkt.Proto != ProtoTCP {
+		return Step{}, false
+	}
+	eip := a.eipByPrivate[eniAddr{t.eni.e.ID, t.addr}]
+	w := a.waf[instPort{t.eni.inst.ID, int(pkt.DstPort)}]
+	if eip == nil || w == nil || a.steered[t.eni.inst.ID] != eip.ID {
+		return Step{}, false
+	}
+	mode := "core rule set off"
+	switch w.Mode {
+	case "block", "monitor":
+		mode = fmt.Sprintf("core rule set paranoia %d, %s", w.Paranoia, w.Mode)
+	}
+	return Step{Point: PointWAF, Resource: w.ProtectionID, Allow: true, DecidedBy: ByWAF,
+		Detail: fmt.Sprintf("port %d of EIP %s is protected (%s, %s): the connection ends at the WAF, which inspects each request and forwards those it passes on its own connection from the client's address and port, which the next steps decide on",
+			pkt.DstPort, eip.Address, w.Protocol, mode)}, true
 }
 
 func (a *Analyzer) sgStep(point string, e *eniInfo, dir string, pkt Packet) Step {

@@ -173,7 +173,10 @@ for egress, the sender vSwitch's network ACL egress entries, the route, the
 receiver vSwitch's ACL ingress entries, the receiver's security groups for
 ingress), each with the group or ACL, rule or entry, priority and action, or
 the implicit default that decided. Network ACLs are stateless, so the reply
-is checked too.
+is checked too. A TCP connection from the internet to a port the WAF protects
+shows the WAF after the route: it inspects each request (by content, which the
+analysis cannot see) and the filters after it decide on its own connection to
+the instance, from the client's address and port.
 
 FROM and TO are instance IDs (their primary ENI), ENI IDs, IP addresses or
 CIDRs; an address outside every VPC is the internet.`,

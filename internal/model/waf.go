@@ -94,3 +94,20 @@ type WAFLog struct {
 	Action       string    `json:"action"`
 	Score        int       `json:"score"`
 }
+
+// SteeredEIP is which of an instance's EIPs (eips: those associated with
+// its ENIs; of gives an EIP's ID and ENI) carries the steering of its
+// protected ports: one on the primary ENI, else any; the smallest ID
+// among equals. It returns the index in eips, -1 for none. The agent
+// steers through it and the analyzer reports the WAF on its path.
+func SteeredEIP[E any](primaryENI string, eips []E, of func(E) (id, eniID string)) int {
+	best, bestID, bestPrimary := -1, "", false
+	for i, e := range eips {
+		id, eni := of(e)
+		primary := eni == primaryENI
+		if best < 0 || (primary && !bestPrimary) || (primary == bestPrimary && id < bestID) {
+			best, bestID, bestPrimary = i, id, primary
+		}
+	}
+	return best
+}

@@ -9,6 +9,7 @@ import (
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/store"
+	"github.com/palisade-project/palisade/internal/waf/wafconfig"
 )
 
 // ChangeSpec is a proposed security group change for a what-if analysis:
@@ -125,14 +126,38 @@ func (s *Service) analysisWorld(ctx context.Context, accountID string) (*analysi
 		}); err != nil {
 			return err
 		}
-		return listJSON(tx, model.PrefixEIP, func(v *model.EIP) error {
+		if err := listJSON(tx, model.PrefixEIP, func(v *model.EIP) error {
 			if v.AccountID == accountID {
 				w.EIPs = append(w.EIPs, *v)
 			}
 			return nil
-		})
+		}); err != nil {
+			return err
+		}
+		return listWAFSteering(tx, accountID, &w.WAF)
 	})
 	return w, rev, err
+}
+
+// listWAFSteering appends the account's protected ports with their
+// template's mode (the built-in default for objects without one).
+func listWAFSteering(tx store.ReadTxn, accountID string, out *[]analysis.WAFSteer) error {
+	tpls, err := accountWAFTemplates(tx, accountID)
+	if err != nil {
+		return err
+	}
+	return listJSON(tx, model.PrefixWAFProtection, func(p *model.WAFProtection) error {
+		if p.AccountID != accountID {
+			return nil
+		}
+		tpl, ok := tpls[p.TemplateID]
+		if !ok {
+			tpl = wafconfig.DefaultTemplate()
+		}
+		*out = append(*out, analysis.WAFSteer{ProtectionID: p.ID, InstanceID: p.InstanceID, Port: p.Port,
+			Protocol: p.Protocol, Mode: tpl.Action, Paranoia: tpl.ParanoiaLevel})
+		return nil
+	})
 }
 
 // analyzer builds the analyzer of the account with the proposed changes

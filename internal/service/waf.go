@@ -657,6 +657,18 @@ func (s *Service) DeleteWafRule(ctx context.Context, accountID, id string) error
 
 // --- data plane ---
 
+// accountWAFTemplates reads the account's WAF templates by ID.
+func accountWAFTemplates(tx store.ReadTxn, accountID string) (map[string]model.WAFTemplate, error) {
+	tpls := map[string]model.WAFTemplate{}
+	err := listJSON(tx, model.PrefixWAFTemplate, func(t *model.WAFTemplate) error {
+		if t.AccountID == accountID {
+			tpls[t.ID] = *t
+		}
+		return nil
+	})
+	return tpls, err
+}
+
 // DescribeWafConfig returns the data plane's configuration of every
 // protected object of the account, and a hash that changes whenever it
 // does (a data plane polls and reloads on change).
@@ -664,13 +676,8 @@ func (s *Service) DescribeWafConfig(ctx context.Context, accountID string) ([]wa
 	var out []wafrule.ObjectConfig
 	err := s.view(ctx, func(tx store.ReadTxn) error {
 		out = nil
-		tpls := map[string]model.WAFTemplate{}
-		if err := listJSON(tx, model.PrefixWAFTemplate, func(t *model.WAFTemplate) error {
-			if t.AccountID == accountID {
-				tpls[t.ID] = *t
-			}
-			return nil
-		}); err != nil {
+		tpls, err := accountWAFTemplates(tx, accountID)
+		if err != nil {
 			return err
 		}
 		rules := map[string][]model.WAFRule{}

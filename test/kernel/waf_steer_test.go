@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -188,6 +189,28 @@ func TestWAFSteering(t *testing.T) {
 	out, _ := w.vpcExecNS(vpcID, "nft", "list", "table", "inet", "palisade_nat")
 	if !strings.Contains(out, "tproxy") {
 		t.Errorf("no tproxy steering in palisade_nat after protect:\n%s", out)
+	}
+	// The reachability analysis shows the WAF on the path.
+	wafOnPath := func() string {
+		resp := call("AnalyzeReachability", map[string]string{"From": client, "To": w.ids["web1"], "Protocol": "tcp", "Port": "80"})
+		b, _ := json.Marshal(resp)
+		var r struct {
+			Paths []struct {
+				Steps []struct{ Point, Resource string }
+			}
+		}
+		if err := json.Unmarshal(b, &r); err != nil || len(r.Paths) == 0 {
+			t.Fatalf("AnalyzeReachability: %s (%v)", b, err)
+		}
+		for _, st := range r.Paths[0].Steps {
+			if st.Point == "waf" {
+				return st.Resource
+			}
+		}
+		return ""
+	}
+	if got := wafOnPath(); got != prot {
+		t.Errorf("reachability analysis after protect: WAF step %q, want %s", got, prot)
 	}
 
 	// Clean requests of one kept-alive client connection reach the origin
@@ -431,6 +454,9 @@ func TestWAFSteering(t *testing.T) {
 	// Unprotect: the direct path again, attacks included.
 	call("DeleteWafProtection", map[string]string{"ProtectionId": prot})
 	w.settle()
+	if got := wafOnPath(); got != "" {
+		t.Errorf("reachability analysis after unprotect: WAF step %q, want none", got)
+	}
 	attack := "/?id=" + url.QueryEscape("1' OR 1=1--") + "&after=unprotect"
 	if code, _, err := get(plain, base+attack); err != nil || code != 200 {
 		t.Fatalf("GET after unprotect: %d %v", code, err)
