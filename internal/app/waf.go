@@ -69,6 +69,11 @@ func newHostWAF(log *slog.Logger, put func(ctx context.Context, accountID string
 		// travels on it.
 		return waf.PerClientConnection(func() *http.Transport {
 			t := waf.NewTransport()
+			// Idle as long as the client's connection is (the server's
+			// IdleTimeout ends both): closing it earlier would leave the
+			// client's port in TIME_WAIT here and the next request would
+			// come from another port.
+			t.IdleConnTimeout = 0
 			t.DialContext = func(ctx context.Context, _, addr string) (net.Conn, error) {
 				from, ok := waf.ClientAddr(ctx)
 				if !ok {
