@@ -79,6 +79,8 @@ func newHostWAF(log *slog.Logger, put func(ctx context.Context, accountID string
 				if !ok {
 					return nil, errors.New("waf: no client address to connect from")
 				}
+				ctx, cancel := context.WithTimeout(ctx, waf.UpstreamDialTimeout)
+				defer cancel()
 				c, err := linux.DialTransparent(ctx, vpcID, from, addr)
 				if err != nil {
 					h.log.Debug("waf upstream connection failed", "object", oc.ID, "err", err)

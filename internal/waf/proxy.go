@@ -122,11 +122,16 @@ func NewProxy(opts Options, p Policy) (*Proxy, error) {
 	return px, nil
 }
 
+// UpstreamDialTimeout bounds the connection to an upstream: an upstream
+// that drops the SYN (a security group denying the client, on the steered
+// path) is answered 502 after it, not held until the client gives up.
+const UpstreamDialTimeout = 5 * time.Second
+
 // NewTransport is a pooled transport for upstreams.
 func NewTransport() *http.Transport {
 	return &http.Transport{
 		Proxy:                 nil,
-		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           (&net.Dialer{Timeout: UpstreamDialTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns:          1024,
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,

@@ -339,8 +339,8 @@ func TestWAFSteering(t *testing.T) {
 	// client's: a drop for the client's address stops the protected path.
 	w.authorize("web", ruleSpec{name: "deny-client", proto: "tcp", ports: "80/80", peer: client + "/32", policy: "drop", priority: 1})
 	w.settle()
-	if code, body, err := get(plain, base+"/denied"); err == nil && code == 200 {
-		t.Errorf("GET with the client denied by the security group: %d %q, want a failure", code, body)
+	if code, body, err := get(plain, base+"/denied"); err != nil || code != nethttp.StatusBadGateway {
+		t.Errorf("GET with the client denied by the security group: %d %q %v, want 502 from the WAF (its upstream connection dropped)", code, body, err)
 	}
 	if _, ok := org.last("/denied"); ok {
 		t.Errorf("the origin got a request from a client its security group denies")
@@ -357,12 +357,21 @@ func TestWAFSteering(t *testing.T) {
 
 	// ... and on the client's source port: a drop of one source port stops
 	// the protected path from that port only.
-	deniedPort := 20000 + int(time.Now().UnixNano()%10000)
+	// A port free here (the client binds it), so that a failure below is
+	// the WAF's answer, not a local one.
+	probeLn, err := net.Listen("tcp4", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deniedPort := probeLn.Addr().(*net.TCPAddr).Port
+	probeLn.Close()
 	w.authorize("web", ruleSpec{name: "deny-port", proto: "tcp", ports: "80/80", peer: "0.0.0.0/0", sports: fmt.Sprintf("%d/%d", deniedPort, deniedPort), policy: "drop", priority: 1})
 	w.settle()
 	fromDenied, _ := localAddrClient(deniedPort)
-	if code, body, err := get(fromDenied, base+"/denied-port"); err == nil && code == 200 {
-		t.Errorf("GET from source port %d, which the security group drops: %d %q, want a failure", deniedPort, code, body)
+	// The WAF accepted the client; its upstream connection from the
+	// client's port is dropped, so the answer is 502 once its dial times out.
+	if code, body, err := get(fromDenied, base+"/denied-port"); err != nil || code != nethttp.StatusBadGateway {
+		t.Errorf("GET from source port %d, which the security group drops: %d %q %v, want 502 from the WAF", deniedPort, code, body, err)
 	}
 	if _, ok := org.last("/denied-port"); ok {
 		t.Errorf("the origin got a request from a source port its security group denies")
