@@ -79,8 +79,7 @@ func TestACLMatrix(t *testing.T) {
 	requireKernel(t)
 	tag := randTag(t)
 	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(tag))
-	w := &world{t: t, env: env, ecs: env.ECS(t, env.Admin), vpc: env.VPC(t, env.Admin),
-		ids: map[string]string{}, addr: map[string]netip.Addr{}, sgs: map[string]string{}, rule: map[string]string{}}
+	w := newWorld(t, env)
 
 	v := w.mustVPC("10.0.0.0/16")
 	vswA, vswB := w.mustVSwitch(v, "10.0.1.0/24"), w.mustVSwitch(v, "10.0.2.0/24")

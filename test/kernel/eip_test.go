@@ -324,8 +324,7 @@ func TestEIPInternet(t *testing.T) {
 		}
 	})
 	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(tag))
-	w := &eipWorld{world: &world{t: t, env: env, ecs: env.ECS(t, env.Admin), vpc: env.VPC(t, env.Admin),
-		ids: map[string]string{}, addr: map[string]netip.Addr{}, sgs: map[string]string{}, rule: map[string]string{}}}
+	w := &eipWorld{world: newWorld(t, env)}
 
 	vpcID = w.mustVPC("10.7.0.0/16")
 	w.vpcID = vpcID

@@ -487,8 +487,7 @@ func TestFlowLogSDK(t *testing.T) {
 	requireKernel(t)
 	tag := randTag(t)
 	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(tag), apitest.WithFlowLogWindowScale(60/flowWindow))
-	w := &world{t: t, env: env, ecs: env.ECS(t, env.Admin), vpc: env.VPC(t, env.Admin),
-		ids: map[string]string{}, addr: map[string]netip.Addr{}, sgs: map[string]string{}, rule: map[string]string{}}
+	w := newWorld(t, env)
 	v := w.mustVPC("10.0.0.0/16")
 	vs := w.mustVSwitch(v, "10.0.1.0/24")
 	w.mustGroup("open", v, "normal", "")

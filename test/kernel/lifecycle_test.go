@@ -2,7 +2,6 @@ package kernel_test
 
 import (
 	"context"
-	"net/netip"
 	"testing"
 	"time"
 
@@ -19,8 +18,7 @@ import (
 func TestStopStartInstance(t *testing.T) {
 	requireKernel(t)
 	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(randTag(t)))
-	w := &world{t: t, env: env, ecs: env.ECS(t, env.Admin), vpc: env.VPC(t, env.Admin),
-		ids: map[string]string{}, addr: map[string]netip.Addr{}, sgs: map[string]string{}, rule: map[string]string{}}
+	w := newWorld(t, env)
 	v := w.mustVPC("10.9.0.0/16")
 	sw := w.mustVSwitch(v, "10.9.1.0/24")
 	w.mustGroup("grp", v, "normal", "Accept")

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	nethttp "net/http"
-	"net/netip"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -35,8 +34,7 @@ import (
 func BenchmarkWAFSteered(b *testing.B) {
 	requireKernel(b)
 	env := apitest.Start(b, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(randTag(b)))
-	w := &eipWorld{world: &world{t: b, env: env, ecs: env.ECS(b, env.Admin), vpc: env.VPC(b, env.Admin),
-		ids: map[string]string{}, addr: map[string]netip.Addr{}, sgs: map[string]string{}, rule: map[string]string{}}}
+	w := &eipWorld{world: newWorld(b, env)}
 	vpcID := w.mustVPC("10.9.0.0/16")
 	vsw := w.mustVSwitch(vpcID, "10.9.1.0/24")
 	w.mustGroup("web", vpcID, "normal", "")

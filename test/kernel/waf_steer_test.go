@@ -15,7 +15,6 @@ import (
 	"math/big"
 	"net"
 	nethttp "net/http"
-	"net/netip"
 	"net/url"
 	"os/exec"
 	"strings"
@@ -147,8 +146,7 @@ func TestWAFSteering(t *testing.T) {
 		}
 	})
 	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(tag))
-	w := &eipWorld{world: &world{t: t, env: env, ecs: env.ECS(t, env.Admin), vpc: env.VPC(t, env.Admin),
-		ids: map[string]string{}, addr: map[string]netip.Addr{}, sgs: map[string]string{}, rule: map[string]string{}}}
+	w := &eipWorld{world: newWorld(t, env)}
 	call := func(action string, p map[string]string) map[string]any {
 		t.Helper()
 		resp, err := env.Common(t, env.Admin, apiclient.VersionPalisade, action, p)
@@ -561,8 +559,7 @@ func TestWAFSteeringRemoteAgent(t *testing.T) {
 			t.Errorf("cleanup: %v", err)
 		}
 	})
-	w := &eipWorld{world: &world{t: t, env: env, ecs: env.ECS(t, env.Admin), vpc: env.VPC(t, env.Admin),
-		ids: map[string]string{}, addr: map[string]netip.Addr{}, sgs: map[string]string{}, rule: map[string]string{}}}
+	w := &eipWorld{world: newWorld(t, env)}
 	eventually := func(what string, fn func() error) {
 		t.Helper()
 		var err error

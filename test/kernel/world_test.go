@@ -90,6 +90,12 @@ type world struct {
 	rule map[string]string     // rule name -> SecurityGroupRuleId
 }
 
+// newWorld is an empty world driven through env's admin account.
+func newWorld(t testing.TB, env *apitest.Env) *world {
+	return &world{t: t, env: env, ecs: env.ECS(t, env.Admin), vpc: env.VPC(t, env.Admin),
+		ids: map[string]string{}, addr: map[string]netip.Addr{}, sgs: map[string]string{}, rule: map[string]string{}}
+}
+
 func (w *world) mustVPC(cidr string) string {
 	req := vpc.CreateCreateVpcRequest()
 	req.CidrBlock = cidr
@@ -330,8 +336,7 @@ func TestWorldMatrix(t *testing.T) {
 	requireKernel(t)
 	tag := randTag(t)
 	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(tag))
-	w := &world{t: t, env: env, ecs: env.ECS(t, env.Admin), vpc: env.VPC(t, env.Admin),
-		ids: map[string]string{}, addr: map[string]netip.Addr{}, sgs: map[string]string{}, rule: map[string]string{}}
+	w := newWorld(t, env)
 
 	v1, v2 := w.mustVPC("10.0.0.0/16"), w.mustVPC("10.0.0.0/16") // overlapping on purpose
 	v1a, v1b := w.mustVSwitch(v1, "10.0.1.0/24"), w.mustVSwitch(v1, "10.0.2.0/24")
