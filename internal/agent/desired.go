@@ -193,6 +193,7 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 		}
 	}
 	d.World = policy.NewWorld(groups, enis, vswitches, acls)
+	admitWAFClients(d.World, d.WAF, byVPC)
 
 	for _, id := range ids {
 		v := byVPC[id]

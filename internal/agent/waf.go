@@ -7,6 +7,7 @@ import (
 
 	"github.com/palisade-project/palisade/internal/dataplane"
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy"
 	"github.com/palisade-project/palisade/internal/store"
 	"github.com/palisade-project/palisade/internal/waf/wafconfig"
 	"github.com/palisade-project/palisade/internal/waf/wafrule"
@@ -102,4 +103,39 @@ func buildWAF(tx store.ReadTxn, s *snapshot, byVPC map[string]*dataplane.VPC) ([
 	}
 	slices.SortFunc(out, func(a, b WAFObject) int { return cmpString(a.Config.ID, b.Config.ID) })
 	return out, nil
+}
+
+// MaxAdmitRanges bounds the client ranges loaded for one steered port. A
+// port whose filters need more admits every client at the SYN, and its
+// upstream connections alone are filtered (as before admission existed).
+const MaxAdmitRanges = 1024
+
+// admitWAFClients sets, on the EIP of every steered object, the clients
+// that the instance's network ACL and security groups admit to the port
+// (policy.AdmittedSources), so that the others are dropped at their SYN.
+// Only objects that forward to the instance's own port get one.
+func admitWAFClients(w policy.World, objs []WAFObject, byVPC map[string]*dataplane.VPC) {
+	for _, o := range objs {
+		v := byVPC[o.VPCID]
+		i := slices.IndexFunc(v.EIPs, func(e dataplane.EIP) bool { return e.Address == o.EIP })
+		if i < 0 {
+			continue
+		}
+		e := &v.EIPs[i]
+		if o.Config.Upstream != wafconfig.Upstream(e.PrivateIP.String(), int(o.Port)) {
+			continue // an upstream of its own: its filters are not the port's
+		}
+		ranges, all, ok := policy.AdmittedSources(w, e.ENIID, e.PrivateIP, o.Port, MaxAdmitRanges)
+		if all || !ok {
+			continue
+		}
+		if e.WAFAdmit == nil {
+			e.WAFAdmit = map[uint16][]dataplane.SourceRange{}
+		}
+		out := make([]dataplane.SourceRange, 0, len(ranges))
+		for _, r := range ranges {
+			out = append(out, dataplane.SourceRange{From: r.Addr.From, To: r.Addr.To, PortFrom: r.SPort.From, PortTo: r.SPort.To})
+		}
+		e.WAFAdmit[o.Port] = out
+	}
 }

@@ -7,7 +7,9 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/palisade-project/palisade/internal/dataplane"
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy/policytest"
 	"github.com/palisade-project/palisade/internal/store"
 	"github.com/palisade-project/palisade/internal/store/memory"
 )
@@ -36,8 +38,14 @@ func TestBuildWAF(t *testing.T) {
 		for _, i := range []struct{ id, zone, ip string }{{"i-web", "z1", "10.0.1.5"}, {"i-noeip", "z1", "10.0.1.6"}, {"i-far", "z2", "10.0.1.7"}} {
 			put(tx, model.PrefixInstance+i.id, model.Instance{ID: i.id, ZoneID: i.zone, VpcID: "vpc-a", VSwitchID: "vsw-a", PrimaryENIID: "eni-" + i.id[2:], Status: model.InstanceRunning})
 			put(tx, model.PrefixENI+"eni-"+i.id[2:], model.ENI{ID: "eni-" + i.id[2:], VpcID: "vpc-a", VSwitchID: "vsw-a", ZoneID: i.zone, InstanceID: i.id,
-				MAC: "02:00:00:00:00:01", PrimaryIP: netip.MustParseAddr(i.ip)})
+				MAC: "02:00:00:00:00:01", PrimaryIP: netip.MustParseAddr(i.ip), SecurityGroupIDs: []string{"sg-web"}})
 		}
+		// Port 80 open to all, 443 to one office only.
+		put(tx, model.PrefixSecurityGroup+"sg-web", model.SecurityGroup{ID: "sg-web", VpcID: "vpc-a", Type: model.GroupTypeBasic, InnerAccessPolicy: model.InnerDrop,
+			Rules: []model.Rule{
+				policytest.Rule("sgr-80", model.Ingress, "TCP", "80/80", "0.0.0.0/0", model.PolicyAccept, 1),
+				policytest.Rule("sgr-443", model.Ingress, "TCP", "443/443", "203.0.113.0/24", model.PolicyAccept, 1),
+			}})
 		put(tx, model.PrefixEIP+"eip-1", model.EIP{ID: "eip-1", Address: eip, ENIID: "eni-web", PrivateIP: netip.MustParseAddr("10.0.1.5"), VpcID: "vpc-a", Status: model.EIPInUse})
 		put(tx, model.PrefixWAFTemplate+"wtpl-1", model.WAFTemplate{ID: "wtpl-1", AccountID: "acct", Action: "monitor", ParanoiaLevel: 2, InboundThreshold: 7, BodyLimit: 1024})
 		for _, p := range []model.WAFProtection{
@@ -81,6 +89,13 @@ func TestBuildWAF(t *testing.T) {
 	}
 	if len(d.Host.VPCs) != 1 || len(d.Host.VPCs[0].EIPs) != 1 || !slices.Equal(d.Host.VPCs[0].EIPs[0].WAFPorts, []uint16{80, 443}) {
 		t.Errorf("EIP steering: %+v", d.Host.VPCs)
+	}
+	// The clients admitted at the SYN: every client on 80 (no set), the
+	// office on 443.
+	admit := d.Host.VPCs[0].EIPs[0].WAFAdmit
+	office := []dataplane.SourceRange{{From: netip.MustParseAddr("203.0.113.0"), To: netip.MustParseAddr("203.0.113.255"), PortFrom: 0, PortTo: 65535}}
+	if _, ok := admit[80]; ok || !slices.Equal(admit[443], office) {
+		t.Errorf("admitted clients %v, want none for 80 (all admitted) and %v for 443", admit, office)
 	}
 	if !d.Programs["vpc-a"].Transparent {
 		t.Errorf("the program of vpc-a does not filter the WAF's upstream connections")

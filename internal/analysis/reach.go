@@ -605,8 +605,10 @@ func (a *Analyzer) routeStep(f, t target) Step {
 // a protected port of an instance, through the EIP its ports are steered
 // on. It passes the connection on: whether a request reaches the instance
 // depends on its content, which a packet does not say. The steps after it
-// (network ACL, security groups) decide on the WAF's own connection to
-// the instance, which has the client's address and port.
+// (network ACL, security groups) decide on the client: the edge drops the
+// SYN of a client they deny (policy.AdmittedSources), and they filter the
+// WAF's own connection to the instance, which has the client's address
+// and port.
 func (a *Analyzer) wafStep(f, t target, pkt Packet) (Step, bool) {
 	if f.vpc != "" || t.eni == nil || t.eni.inst == nil || pkt.Proto != ProtoTCP {
 		return Step{}, false
@@ -622,7 +624,7 @@ func (a *Analyzer) wafStep(f, t target, pkt Packet) (Step, bool) {
 		mode = fmt.Sprintf("core rule set paranoia %d, %s", w.Paranoia, w.Mode)
 	}
 	return Step{Point: PointWAF, Resource: w.ProtectionID, Allow: true, DecidedBy: ByWAF,
-		Detail: fmt.Sprintf("port %d of EIP %s is protected (%s, %s): the connection ends at the WAF, which inspects each request and forwards those it passes on its own connection from the client's address and port, which the next steps decide on",
+		Detail: fmt.Sprintf("port %d of EIP %s is protected (%s, %s): the connection ends at the WAF, which inspects each request and forwards those it passes on its own connection from the client's address and port; the next steps decide on the client (one they deny is dropped at its SYN)",
 			pkt.DstPort, eip.Address, w.Protocol, mode)}, true
 }
 

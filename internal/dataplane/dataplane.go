@@ -59,6 +59,21 @@ type EIP struct {
 	// such listener exists (fail closed: a protected port never bypasses
 	// the WAF).
 	WAFPorts []uint16
+	// WAFAdmit holds, per steered port, the clients (address and source
+	// port) that the instance's network ACL and security groups admit: a
+	// new connection from any other client is dropped at its SYN, as on
+	// the direct path, instead of reaching the WAF and failing on its
+	// upstream connection. A port without an entry admits every client at
+	// the SYN (its filters admit all, or the answer was too large to load);
+	// the upstream connection's filters decide either way.
+	WAFAdmit map[uint16][]SourceRange
+}
+
+// SourceRange is a block of IPv4 clients: the addresses From-To, each with
+// the source ports PortFrom-PortTo.
+type SourceRange struct {
+	From, To         netip.Addr
+	PortFrom, PortTo uint16
 }
 
 // ENI is one elastic network interface attached to an instance.

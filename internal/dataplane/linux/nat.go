@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -28,11 +29,13 @@ import (
 //	  map snat4 { type ipv4_addr : ipv4_addr }     # private IP -> EIP
 //	  set natted4 { type ipv4_addr }               # private IPs with an EIP
 //	  map edge4 { type ipv4_addr : verdict }       # EIP -> jump edge_<eip>
+//	  set admit_198_18_0_2_80 { type ipv4_addr . inet_service; flags interval }  # per WAF port with EIP.WAFAdmit
 //	  chain edge_198_18_0_2 {                      # one per EIP
 //	    tcp dport 80 ct state new tproxy ip to 198.18.0.2:80 meta mark set meta mark | 0x00400000 accept  # per WAF port
 //	    tcp dport 80 ct state new drop             # no WAF listener: fail closed
 //	  }
 //	  chain edge { type filter hook prerouting priority mangle; policy accept;
+//	    iifname "uplink" ip daddr 198.18.0.2 tcp dport 80 ct state new ip saddr . tcp sport != @admit_198_18_0_2_80 counter drop  # per WAF port with EIP.WAFAdmit
 //	    meta l4proto tcp ct status & dnat == 0 socket transparent 1 meta mark set meta mark | 0x00400000 accept  # with WAF ports only
 //	    iifname "uplink" meta nfproto ipv4 ip daddr vmap @edge4
 //	  }
@@ -64,6 +67,9 @@ import (
 // the security groups see the client, in the output hook), and the
 // instance's answers, addressed to the client, match that socket and are
 // delivered locally by the same mark instead of going out the uplink.
+// Clients that the instance's network ACL and security groups deny
+// (EIP.WAFAdmit) are dropped at their SYN, before the tproxy, as the
+// direct path drops them: they never see the WAF accept a connection.
 //
 // The edge chains are the per-EIP attachment point of the public edge
 // (dataplane package doc): a filter chain, so it sees every inbound packet
@@ -91,6 +97,12 @@ const (
 // upstream connections): a policy-routing rule delivers them locally.
 const SteerMark = 0x00400000
 
+// AdmitSet is the name of the set of clients admitted to a WAF port of an
+// EIP (EIP.WAFAdmit).
+func AdmitSet(eip netip.Addr, port uint16) string {
+	return fmt.Sprintf("admit_%s_%d", strings.ReplaceAll(eip.String(), ".", "_"), port)
+}
+
 // EdgeChain is the name of the per-EIP chain on the public edge of a VPC
 // namespace (table inet palisade_nat): "edge_" and the address with
 // underscores.
@@ -104,6 +116,9 @@ func natFingerprint(eips []dataplane.EIP) string {
 	lines := make([]string, 0, len(eips))
 	for _, e := range eips {
 		lines = append(lines, e.Address.String()+">"+e.PrivateIP.String()+fmt.Sprint(e.WAFPorts))
+		for _, port := range slices.Sorted(maps.Keys(e.WAFAdmit)) {
+			lines = append(lines, fmt.Sprint(e.Address, " admit ", port, e.WAFAdmit[port]))
+		}
 	}
 	slices.Sort(lines)
 	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
@@ -156,9 +171,15 @@ func applyNATTable(nsFd int, eips []dataplane.EIP) error {
 		{&nftables.Set{Table: table, Name: natNatted, ID: 3, KeyType: nftables.TypeIPAddr}, natted},
 		{&nftables.Set{Table: table, Name: natEdgeMap, ID: 4, IsMap: true, KeyType: nftables.TypeIPAddr, DataType: nftables.TypeVerdict}, edge},
 	}
+	admit := admitSets(table, eips, uint32(len(sets)+1))
 	for _, s := range sets {
 		if err := conn.AddSet(s.set, s.elems); err != nil {
 			return fmt.Errorf("add set %s: %w", s.set.Name, err)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(admit)) {
+		if err := conn.AddSet(admit[name].set, admit[name].elems); err != nil {
+			return fmt.Errorf("add set %s: %w", name, err)
 		}
 	}
 	accept := nftables.ChainPolicyAccept
@@ -166,7 +187,8 @@ func applyNATTable(nsFd int, eips []dataplane.EIP) error {
 		c.Policy = &accept
 		conn.AddChain(c)
 	}
-	for _, r := range natRules(table, sets[0].set, sets[1].set, sets[2].set, sets[3].set, fp, eips) {
+	admitSet := func(name string) *nftables.Set { return admit[name].set }
+	for _, r := range natRules(table, sets[0].set, sets[1].set, sets[2].set, sets[3].set, admitSet, fp, eips) {
 		conn.AddRule(r)
 	}
 	if err := conn.Flush(); err != nil {
@@ -190,7 +212,8 @@ func natBaseChains(table *nftables.Table) []*nftables.Chain {
 // forward rule carries the fingerprint of the wanted mappings.
 func natTableIntact(conn *nftables.Conn, table *nftables.Table, fp string, eips []dataplane.EIP) bool {
 	want := map[string]int{}
-	for _, r := range natRules(table, &nftables.Set{}, &nftables.Set{}, &nftables.Set{}, &nftables.Set{}, fp, eips) {
+	none := func(string) *nftables.Set { return &nftables.Set{} }
+	for _, r := range natRules(table, &nftables.Set{}, &nftables.Set{}, &nftables.Set{}, &nftables.Set{}, none, fp, eips) {
 		want[r.Chain.Name]++
 	}
 	for name, n := range want {
@@ -207,7 +230,43 @@ func natTableIntact(conn *nftables.Conn, table *nftables.Table, fp string, eips 
 	return true
 }
 
-func natRules(table *nftables.Table, dnat, snat, natted, edge *nftables.Set, fp string, eips []dataplane.EIP) []*nftables.Rule {
+// admitSets returns the sets of EIP.WAFAdmit by name, with IDs from
+// firstID on, in name order.
+func admitSets(table *nftables.Table, eips []dataplane.EIP, firstID uint32) map[string]struct {
+	set   *nftables.Set
+	elems []nftables.SetElement
+} {
+	out := map[string]struct {
+		set   *nftables.Set
+		elems []nftables.SetElement
+	}{}
+	for _, e := range eips {
+		for port, ranges := range e.WAFAdmit {
+			elems := make([]nftables.SetElement, 0, len(ranges))
+			for _, r := range ranges {
+				from, to := r.From.As4(), r.To.As4()
+				elems = append(elems, nftables.SetElement{
+					Key:    append(from[:], byte(r.PortFrom>>8), byte(r.PortFrom), 0, 0),
+					KeyEnd: append(to[:], byte(r.PortTo>>8), byte(r.PortTo), 0, 0),
+				})
+			}
+			name := AdmitSet(e.Address, port)
+			out[name] = struct {
+				set   *nftables.Set
+				elems []nftables.SetElement
+			}{&nftables.Set{Table: table, Name: name, KeyType: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService),
+				Interval: true, Concatenation: true}, elems}
+		}
+	}
+	id := firstID
+	for _, name := range slices.Sorted(maps.Keys(out)) {
+		out[name].set.ID = id
+		id++
+	}
+	return out
+}
+
+func natRules(table *nftables.Table, dnat, snat, natted, edge *nftables.Set, admitSet func(string) *nftables.Set, fp string, eips []dataplane.EIP) []*nftables.Rule {
 	chain := func(n string) *nftables.Chain { return &nftables.Chain{Name: n, Table: table} }
 	iif := []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
@@ -238,10 +297,13 @@ func natRules(table *nftables.Table, dnat, snat, natted, edge *nftables.Set, fp 
 	steered := steerMarked()
 	accept := &expr.Verdict{Kind: expr.VerdictAccept}
 	var pre, input, edgeBase []*nftables.Rule
-	var perEIP []*nftables.Rule
+	var perEIP, refuse []*nftables.Rule
 	for _, e := range eips {
 		for _, port := range e.WAFPorts {
 			perEIP = append(perEIP, steerRules(table, chain(EdgeChain(e.Address)), e.Address, port)...)
+			if _, ok := e.WAFAdmit[port]; ok {
+				refuse = append(refuse, refuseRule(table, chain(natEdgeChain), iif, e.Address, port, admitSet(AdmitSet(e.Address, port))))
+			}
 		}
 	}
 	if len(perEIP) > 0 {
@@ -258,7 +320,7 @@ func natRules(table *nftables.Table, dnat, snat, natted, edge *nftables.Set, fp 
 		pre = append(pre, &nftables.Rule{Table: table, Chain: chain(natPrerouting), Exprs: cat(steered, []expr.Any{accept})})
 		input = append(input, &nftables.Rule{Table: table, Chain: chain(natInput), Exprs: cat(steered, []expr.Any{accept})})
 	}
-	out := append(perEIP, edgeBase...)
+	out := append(append(perEIP, refuse...), edgeBase...)
 	out = append(out, pre...)
 	out = append(out, input...)
 	return append(out, []*nftables.Rule{
@@ -351,6 +413,33 @@ func steerRules(table *nftables.Table, ch *nftables.Chain, eip netip.Addr, port 
 		{Table: table, Chain: ch, Exprs: steer},
 		{Table: table, Chain: ch, Exprs: fallback},
 	}
+}
+
+// refuseRule drops a new TCP connection from the internet (iif) to
+// eip:port from a client outside the admit set. It sits at the head of the
+// edge base chain: a SYN to a port with a WAF listener matches that
+// listening transparent socket there and is delivered to it at once.
+func refuseRule(table *nftables.Table, ch *nftables.Chain, iif []expr.Any, eip netip.Addr, port uint16, admit *nftables.Set) *nftables.Rule {
+	a4 := eip.As4()
+	ex := append([]expr.Any{}, iif...)
+	ex = append(ex,
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: a4[:]},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)},
+		&expr.Ct{Key: expr.CtKeySTATE, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitNEW), Xor: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		&expr.Payload{DestRegister: unix.NFT_REG32_01, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
+		&expr.Lookup{SourceRegister: 1, SetName: admit.Name, SetID: admit.ID, Invert: true},
+		&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})
+	return &nftables.Rule{Table: table, Chain: ch, Exprs: ex}
 }
 
 // flushStaleNAT deletes, in the namespace nsFd, every conntrack entry
