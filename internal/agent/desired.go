@@ -215,6 +215,7 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 	if d.FlowLogs, err = buildFlowLogs(tx, d, ifName); err != nil {
 		return nil, err
 	}
+	logRefusedWAFClients(d, ifName)
 	return d, nil
 }
 

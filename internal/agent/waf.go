@@ -139,3 +139,30 @@ func admitWAFClients(w policy.World, objs []WAFObject, byVPC map[string]*datapla
 		e.WAFAdmit[o.Port] = out
 	}
 }
+
+// logRefusedWAFClients makes the EIPs of ENIs that an active flow log
+// covers log the SYNs their WAF ports refuse, as the security groups'
+// drops of those ENIs are logged: the ENI's REJECT records. The prefix
+// carries the ENI's address, the destination the packet would have had
+// after translation (as on the direct path), so that capture attributes it.
+func logRefusedWAFClients(d *Desired, ifName func(eniID string) string) {
+	for i := range d.Host.VPCs {
+		v := &d.Host.VPCs[i]
+		prog := d.Programs[v.ID]
+		if prog == nil {
+			continue
+		}
+		for j := range v.EIPs {
+			e := &v.EIPs[j]
+			if len(e.WAFAdmit) == 0 || !slices.Contains(prog.FlowLogIfaces, ifName(e.ENIID)) {
+				continue
+			}
+			e.RefuseLog = dataplane.NFLog{
+				Prefix: policy.FlowLogPrefix(policy.StageSG, policy.Ingress) + " " + e.PrivateIP.String(),
+				Group:  policy.FlowLogGroup, Snaplen: policy.FlowLogSnaplen,
+				Rate: policy.FlowLogRate, Burst: policy.FlowLogBurst,
+				LoggedCounter: policy.FlowLogLoggedCounter, OverCounter: policy.FlowLogOverCounter,
+			}
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/palisade-project/palisade/internal/dataplane"
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy"
 	"github.com/palisade-project/palisade/internal/policy/policytest"
 	"github.com/palisade-project/palisade/internal/store"
 	"github.com/palisade-project/palisade/internal/store/memory"
@@ -56,6 +57,10 @@ func TestBuildWAF(t *testing.T) {
 		} {
 			put(tx, model.PrefixWAFProtection+p.ID, p)
 		}
+		// A flow log on the web instance's ENI: the SYNs its WAF ports
+		// refuse are its REJECT records.
+		put(tx, model.PrefixFlowLog+"fl-1", model.FlowLog{ID: "fl-1", AccountID: "acct", ResourceType: model.FlowLogResourceENI, ResourceID: "eni-web",
+			VpcID: "vpc-a", TrafficType: "All", AggregationInterval: 1, Status: model.FlowLogActive})
 		put(tx, model.PrefixWAFRule+"wr-1", model.WAFRule{ID: "wr-1", AccountID: "acct", ProtectionID: "waf-web", Kind: "custom", Conditions: "path prefix /admin", Action: "block"})
 		return nil
 	})
@@ -96,6 +101,9 @@ func TestBuildWAF(t *testing.T) {
 	office := []dataplane.SourceRange{{From: netip.MustParseAddr("203.0.113.0"), To: netip.MustParseAddr("203.0.113.255"), PortFrom: 0, PortTo: 65535}}
 	if _, ok := admit[80]; ok || !slices.Equal(admit[443], office) {
 		t.Errorf("admitted clients %v, want none for 80 (all admitted) and %v for 443", admit, office)
+	}
+	if l := d.Host.VPCs[0].EIPs[0].RefuseLog; l.Prefix != "palisade sg in 10.0.1.5" || l.Group != policy.FlowLogGroup || l.LoggedCounter != policy.FlowLogLoggedCounter {
+		t.Errorf("refused SYNs of the covered ENI logged as %+v, want prefix \"palisade sg in 10.0.1.5\" to the flow-log group", l)
 	}
 	if !d.Programs["vpc-a"].Transparent {
 		t.Errorf("the program of vpc-a does not filter the WAF's upstream connections")

@@ -67,6 +67,21 @@ type EIP struct {
 	// the SYN (its filters admit all, or the answer was too large to load);
 	// the upstream connection's filters decide either way.
 	WAFAdmit map[uint16][]SourceRange
+	// RefuseLog, when its Prefix is set, hands the SYNs refused by
+	// WAFAdmit to NFLOG (the ENI is covered by a flow log: they are its
+	// REJECT records, as the security groups' drops are).
+	RefuseLog NFLog
+}
+
+// NFLog says how a data-plane drop is handed to NFLOG: with Prefix, to
+// Group, at most Rate packets a second (Burst), each of at most Snaplen
+// bytes; the named counters LoggedCounter and OverCounter (in the table of
+// the rule) count what was handed over and what the rate kept back.
+type NFLog struct {
+	Prefix                     string
+	Group                      uint16
+	Snaplen, Rate, Burst       uint32
+	LoggedCounter, OverCounter string
 }
 
 // SourceRange is a block of IPv4 clients: the addresses From-To, each with

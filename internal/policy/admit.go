@@ -55,15 +55,7 @@ func AdmittedSources(w World, eniID string, local netip.Addr, port uint16, limit
 	// then the ingress default (deny).
 	var sg firstMatch
 	sg.slice, sg.budget = slice, budget
-	memo := map[string]MemberSet{}
-	members := func(gid string) MemberSet {
-		m, ok := memo[gid]
-		if !ok {
-			m = memberSet(w, gid)
-			memo[gid] = m
-		}
-		return m
-	}
+	members := memberCache(w)
 	for _, g := range groups {
 		if !innerAccept(g) {
 			continue

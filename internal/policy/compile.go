@@ -201,15 +201,7 @@ func compile(w World, ifaces map[string]string, maxFlat int) *Program {
 	memberGroups := map[string]bool{}
 	flats := map[string]*Flat{} // by group set key and direction
 	fellBack := map[string]bool{}
-	members := map[string]MemberSet{} // cache for the expansion of references
-	memberOf := func(gid string) MemberSet {
-		m, ok := members[gid]
-		if !ok {
-			m = memberSet(w, gid)
-			members[gid] = m
-		}
-		return m
-	}
+	memberOf := memberCache(w) // for the expansion of references
 	for _, eniID := range sortedKeys(ifaces) {
 		ep := ENIProgram{ENIID: eniID, IfName: ifaces[eniID]}
 		eni := w.ENI(eniID)
@@ -595,6 +587,19 @@ func memberSet(w World, gid string) MemberSet {
 	ms.V4 = slices.Compact(ms.V4)
 	ms.V6 = slices.Compact(ms.V6)
 	return ms
+}
+
+// memberCache returns memberSet of w, computed once per group.
+func memberCache(w World) func(gid string) MemberSet {
+	members := map[string]MemberSet{}
+	return func(gid string) MemberSet {
+		m, ok := members[gid]
+		if !ok {
+			m = memberSet(w, gid)
+			members[gid] = m
+		}
+		return m
+	}
 }
 
 // className names the class chain of (group, dir, priority, action).

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 	"golang.org/x/sys/unix"
@@ -31,7 +32,9 @@ import (
 	"github.com/palisade-project/palisade/internal/apitest"
 	"github.com/palisade-project/palisade/internal/app"
 	"github.com/palisade-project/palisade/internal/dataplane/linux"
+	"github.com/palisade-project/palisade/internal/flowlog"
 	"github.com/palisade-project/palisade/internal/probe"
+	"github.com/palisade-project/palisade/internal/service"
 )
 
 // origin is a web server inside an instance namespace that records what
@@ -146,7 +149,7 @@ func TestWAFSteering(t *testing.T) {
 			t.Errorf("cleanup left the VPC namespace (and its WAF steering): %s", out)
 		}
 	})
-	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(tag))
+	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(tag), apitest.WithFlowLogWindowScale(60/flowWindow))
 	w := &eipWorld{world: newWorld(t, env)}
 	call := func(action string, p map[string]string) map[string]any {
 		t.Helper()
@@ -338,10 +341,54 @@ func TestWAFSteering(t *testing.T) {
 	// one: a drop for the client's address drops its SYN at the edge, so
 	// the WAF never accepts the connection (and the WAF's own upstream
 	// connection from that address would be dropped too).
+	// A flow log on the VPC (drops only) shows the refused SYNs as the
+	// instance's REJECT records, from the client to the instance's own
+	// address, as it would the direct path's drops.
+	flReq := vpc.CreateCreateFlowLogRequest()
+	flReq.ResourceType, flReq.ResourceId, flReq.TrafficType = "VPC", vpcID, "Drop"
+	flReq.AggregationInterval = requests.NewInteger(1)
+	flReq.FlowLogName, flReq.ProjectName, flReq.LogStoreName = "waf-"+tag, "palisade", "flows"
+	flResp, err := w.vpc.CreateFlowLog(flReq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flowRecords := func() []flowlog.Record {
+		res, err := env.App.Service().DescribeFlowLogRecords(context.Background(), env.Admin.AccountID, service.FlowRecordQuery{FlowLogID: flResp.FlowLogId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.Records
+	}
+	for deadline := time.Now().Add(20 * time.Second); len(flowRecords()) == 0; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the flow log's capture wrote no record within 20 s")
+		}
+	}
 	w.authorize("web", ruleSpec{name: "deny-client", proto: "tcp", ports: "80/80", peer: client + "/32", policy: "drop", priority: 1})
 	w.settle()
 	if err := synDropped(0, eip.String()+":80"); err != nil {
 		t.Errorf("new connection from a client the security group denies: %v", err)
+	}
+	var refused []string
+	for deadline := time.Now().Add(10 * time.Second); len(refused) == 0 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		for _, r := range flowRecords() {
+			if r.Action == "REJECT" && r.SrcAddr == client && r.DstAddr == w.addr["web1"].String() && r.DstPort == 80 && r.Protocol == 6 &&
+				r.Direction == "in" && r.VMID == w.ids["web1"] && r.TCPFlags&2 != 0 && r.Packets > 0 {
+				refused = append(refused, recordLine(r))
+			}
+		}
+	}
+	if len(refused) == 0 {
+		var all []string
+		for _, r := range flowRecords() {
+			all = append(all, recordLine(r))
+		}
+		t.Errorf("no REJECT record of the refused SYN (%s -> %s:80) on the instance's ENI; records:\n%s", client, w.addr["web1"], strings.Join(all, "\n"))
+	}
+	delReq := vpc.CreateDeleteFlowLogRequest()
+	delReq.FlowLogId = flResp.FlowLogId
+	if _, err := w.vpc.DeleteFlowLog(delReq); err != nil {
+		t.Fatal(err)
 	}
 	rev := ecs.CreateRevokeSecurityGroupRequest()
 	rev.SecurityGroupId, rev.SecurityGroupRuleId = w.sgs["web"], &[]string{w.rule["deny-client"]}

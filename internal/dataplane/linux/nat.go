@@ -36,6 +36,7 @@ import (
 //	  }
 //	  chain edge { type filter hook prerouting priority mangle; policy accept;
 //	    iifname "uplink" ip daddr 198.18.0.2 tcp dport 80 ct state new ip saddr . tcp sport != @admit_198_18_0_2_80 counter drop  # per WAF port with EIP.WAFAdmit
+//	      # (with EIP.RefuseLog: a limit rule and a log rule instead, as the program's deny chains have)
 //	    meta l4proto tcp ct status & dnat == 0 socket transparent 1 meta mark set meta mark | 0x00400000 accept  # with WAF ports only
 //	    iifname "uplink" meta nfproto ipv4 ip daddr vmap @edge4
 //	  }
@@ -119,6 +120,9 @@ func natFingerprint(eips []dataplane.EIP) string {
 		for _, port := range slices.Sorted(maps.Keys(e.WAFAdmit)) {
 			lines = append(lines, fmt.Sprint(e.Address, " admit ", port, e.WAFAdmit[port]))
 		}
+		if e.RefuseLog.Prefix != "" {
+			lines = append(lines, fmt.Sprintf("%s log %+v", e.Address, e.RefuseLog))
+		}
 	}
 	slices.Sort(lines)
 	sum := sha256.Sum256([]byte(strings.Join(lines, "\n")))
@@ -181,6 +185,9 @@ func applyNATTable(nsFd int, eips []dataplane.EIP) error {
 		if err := conn.AddSet(admit[name].set, admit[name].elems); err != nil {
 			return fmt.Errorf("add set %s: %w", name, err)
 		}
+	}
+	for _, name := range refuseCounters(eips) {
+		conn.AddObj(&nftables.CounterObj{Table: table, Name: name})
 	}
 	accept := nftables.ChainPolicyAccept
 	for _, c := range natBaseChains(table) {
@@ -302,7 +309,7 @@ func natRules(table *nftables.Table, dnat, snat, natted, edge *nftables.Set, adm
 		for _, port := range e.WAFPorts {
 			perEIP = append(perEIP, steerRules(table, chain(EdgeChain(e.Address)), e.Address, port)...)
 			if _, ok := e.WAFAdmit[port]; ok {
-				refuse = append(refuse, refuseRule(table, chain(natEdgeChain), iif, e.Address, port, admitSet(AdmitSet(e.Address, port))))
+				refuse = append(refuse, refuseRules(table, chain(natEdgeChain), iif, e.Address, port, admitSet(AdmitSet(e.Address, port)), e.RefuseLog)...)
 			}
 		}
 	}
@@ -391,16 +398,7 @@ func setSteerMark() []expr.Any {
 // while there is none (tproxy finds no socket and ends the rule).
 func steerRules(table *nftables.Table, ch *nftables.Chain, eip netip.Addr, port uint16) []*nftables.Rule {
 	a4 := eip.As4()
-	dport := []expr.Any{
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)},
-		&expr.Ct{Key: expr.CtKeySTATE, Register: 1},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
-			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitNEW), Xor: binaryutil.NativeEndian.PutUint32(0)},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
-	}
+	dport := newTCPTo(port)
 	tproxy := []expr.Any{
 		&expr.Immediate{Register: 1, Data: a4[:]},
 		&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(port)},
@@ -415,31 +413,74 @@ func steerRules(table *nftables.Table, ch *nftables.Chain, eip netip.Addr, port 
 	}
 }
 
-// refuseRule drops a new TCP connection from the internet (iif) to
-// eip:port from a client outside the admit set. It sits at the head of the
-// edge base chain: a SYN to a port with a WAF listener matches that
-// listening transparent socket there and is delivered to it at once.
-func refuseRule(table *nftables.Table, ch *nftables.Chain, iif []expr.Any, eip netip.Addr, port uint16, admit *nftables.Set) *nftables.Rule {
-	a4 := eip.As4()
-	ex := append([]expr.Any{}, iif...)
-	ex = append(ex,
-		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
+// newTCPTo matches the first packet of a TCP connection to port.
+func newTCPTo(port uint16) []expr.Any {
+	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: a4[:]},
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)},
 		&expr.Ct{Key: expr.CtKeySTATE, Register: 1},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
 			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitNEW), Xor: binaryutil.NativeEndian.PutUint32(0)},
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+	}
+}
+
+// refuseCounters are the named counters the refuse rules' logging needs,
+// sorted.
+func refuseCounters(eips []dataplane.EIP) []string {
+	var out []string
+	for _, e := range eips {
+		if l := e.RefuseLog; l.Prefix != "" {
+			for _, n := range []string{l.LoggedCounter, l.OverCounter} {
+				if !slices.Contains(out, n) {
+					out = append(out, n)
+				}
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// refuseRules drop a new TCP connection from the internet (iif) to
+// eip:port from a client outside the admit set, handing the SYN to NFLOG
+// first when log has a prefix. They sit at the head of the edge base
+// chain: a SYN to a port with a WAF listener matches that listening
+// transparent socket there and is delivered to it at once.
+func refuseRules(table *nftables.Table, ch *nftables.Chain, iif []expr.Any, eip netip.Addr, port uint16, admit *nftables.Set, log dataplane.NFLog) []*nftables.Rule {
+	match := refuseMatch(iif, eip, port, admit)
+	drop := &expr.Verdict{Kind: expr.VerdictDrop}
+	if log.Prefix == "" {
+		return []*nftables.Rule{{Table: table, Chain: ch, Exprs: append(match, &expr.Counter{}, drop)}}
+	}
+	counter := func(name string) expr.Any { return &expr.Objref{Type: int(nftables.ObjTypeCounter), Name: name} }
+	over := append(slices.Clone(match),
+		&expr.Limit{Type: expr.LimitTypePkts, Rate: uint64(log.Rate), Over: true, Unit: expr.LimitTimeSecond, Burst: log.Burst},
+		counter(log.OverCounter), drop)
+	logged := append(slices.Clone(match), counter(log.LoggedCounter),
+		&expr.Log{Key: 1<<unix.NFTA_LOG_PREFIX | 1<<unix.NFTA_LOG_GROUP | 1<<unix.NFTA_LOG_SNAPLEN,
+			Data: []byte(log.Prefix), Group: log.Group, Snaplen: log.Snaplen},
+		drop)
+	return []*nftables.Rule{{Table: table, Chain: ch, Exprs: over}, {Table: table, Chain: ch, Exprs: logged}}
+}
+
+// refuseMatch matches the SYN of a client outside admit to eip:port.
+func refuseMatch(iif []expr.Any, eip netip.Addr, port uint16, admit *nftables.Set) []expr.Any {
+	a4 := eip.As4()
+	ex := append([]expr.Any{}, iif...)
+	ex = append(ex,
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: a4[:]})
+	ex = append(ex, newTCPTo(port)...)
+	ex = append(ex,
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
 		&expr.Payload{DestRegister: unix.NFT_REG32_01, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 2},
-		&expr.Lookup{SourceRegister: 1, SetName: admit.Name, SetID: admit.ID, Invert: true},
-		&expr.Counter{}, &expr.Verdict{Kind: expr.VerdictDrop})
-	return &nftables.Rule{Table: table, Chain: ch, Exprs: ex}
+		&expr.Lookup{SourceRegister: 1, SetName: admit.Name, SetID: admit.ID, Invert: true})
+	return ex
 }
 
 // flushStaleNAT deletes, in the namespace nsFd, every conntrack entry

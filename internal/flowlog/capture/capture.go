@@ -86,6 +86,11 @@ type Capture struct {
 	cuts chan cutRequest
 	// Stats for tests and benchmarks.
 	stats atomic.Pointer[Stats]
+	// rawCounters are the logging counters last read, by table and name;
+	// loggedSum and overSum add up their growth (see counters). Only the
+	// run loop touches them.
+	rawCounters        map[string]uint64
+	loggedSum, overSum uint64
 }
 
 // Stats are a capture's counters since it started.
@@ -430,7 +435,7 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 		// never arrived (socket overflow, agent down): SKIPDATA.
 		if cnt, err := c.dump(r, tr, at, emit, agg); err == nil {
 			lg, ov := cnt.logged, cnt.over
-			reset := lg < loggedPrev // the table was replaced
+			reset := cnt.reset || lg < loggedPrev // a table was replaced
 			loggedTotal += delta(lg, loggedPrev)
 			if over := delta(ov, overPrev); over > 0 {
 				agg.Miss(at, "", int64(over), flowlog.ActionReject)
@@ -699,36 +704,82 @@ func (c *Capture) dump(r *resources, tr *Tracker, at time.Time, emit Emit, agg *
 	return cnt, cerr
 }
 
-var counterRE = regexp.MustCompile(`counter (\w+) \{\s*packets (\d+) bytes \d+`)
+var (
+	counterRE = regexp.MustCompile(`counter (\w+) \{\s*packets (\d+) bytes \d+`)
+	tableRE   = regexp.MustCompile(`(?m)^table (\w+ \w+) \{`)
+)
 
-// tableCounters are the flow-log counters of a namespace's table.
+// tableCounters are the flow-log counters of a namespace: logged and over
+// add up the logging counters of every table that has them (the
+// program's deny chains, the NAT table's refused WAF clients) and only
+// grow, except that the first read gives the counters' values; reset says
+// that a table's counters restarted since the last read (it was
+// replaced). newFlows is the program table's.
 type tableCounters struct {
 	logged, over, newFlows uint64
+	reset                  bool
 }
 
-// counters reads the flow-log counters of the namespace's table.
+// counters reads the flow-log counters of the namespace's tables.
 func (c *Capture) counters() (tableCounters, error) {
 	var tc tableCounters
-	out, err := exec.Command("nsenter", "--net="+c.cfg.NetnsPath, "nft", "list", "counters", "table", "inet", policy.TableName).Output()
+	out, err := exec.Command("nsenter", "--net="+c.cfg.NetnsPath, "nft", "list", "counters").Output()
 	if err != nil {
 		return tc, fmt.Errorf("nft list counters: %w", err)
 	}
-	found := 0
-	for _, m := range counterRE.FindAllStringSubmatch(string(out), -1) {
-		n, _ := strconv.ParseUint(m[2], 10, 64)
-		switch m[1] {
-		case policy.FlowLogLoggedCounter:
-			tc.logged, found = n, found+1
-		case policy.FlowLogOverCounter:
-			tc.over, found = n, found+1
-		case policy.FlowLogNewCounter:
-			tc.newFlows, found = n, found+1
+	raw := parseNftCounters(string(out))
+	prog := raw["inet "+policy.TableName]
+	for _, name := range []string{policy.FlowLogLoggedCounter, policy.FlowLogOverCounter, policy.FlowLogNewCounter} {
+		if _, ok := prog[name]; !ok {
+			return tc, fmt.Errorf("flow-log counters not in the table")
 		}
 	}
-	if found != 3 {
-		return tc, fmt.Errorf("flow-log counters not in the table")
+	tc.newFlows = prog[policy.FlowLogNewCounter]
+	if c.rawCounters == nil {
+		c.rawCounters = map[string]uint64{}
 	}
+	for table, cs := range raw {
+		for _, name := range []string{policy.FlowLogLoggedCounter, policy.FlowLogOverCounter} {
+			v, ok := cs[name]
+			if !ok {
+				continue
+			}
+			key := table + "/" + name
+			d := v
+			if prev, seen := c.rawCounters[key]; seen {
+				tc.reset = tc.reset || v < prev
+				d = delta(v, prev)
+			}
+			c.rawCounters[key] = v
+			if name == policy.FlowLogLoggedCounter {
+				c.loggedSum += d
+			} else {
+				c.overSum += d
+			}
+		}
+	}
+	tc.logged, tc.over = c.loggedSum, c.overSum
 	return tc, nil
+}
+
+// parseNftCounters reads `nft list counters`: packets by table ("family
+// name") and counter name.
+func parseNftCounters(out string) map[string]map[string]uint64 {
+	res := map[string]map[string]uint64{}
+	starts := tableRE.FindAllStringSubmatchIndex(out, -1)
+	for i, st := range starts {
+		end := len(out)
+		if i+1 < len(starts) {
+			end = starts[i+1][0]
+		}
+		table := out[st[2]:st[3]]
+		cs := map[string]uint64{}
+		for _, m := range counterRE.FindAllStringSubmatch(out[st[1]:end], -1) {
+			cs[m[1]], _ = strconv.ParseUint(m[2], 10, 64)
+		}
+		res[table] = cs
+	}
+	return res
 }
 
 // writeCheckpoint writes the header and then every flow's baseline,
@@ -792,11 +843,24 @@ func parseLogged(a nflog.Attribute) (Packet, bool) {
 		return Packet{}, false
 	}
 	f := strings.Fields(*a.Prefix)
-	if len(f) != 3 || f[0] != "palisade" {
+	if (len(f) != 3 && len(f) != 4) || f[0] != "palisade" {
 		return Packet{}, false
 	}
 	p := Packet{Stage: f[1], Direction: f[2]}
-	return p, parseIP(*a.Payload, &p)
+	if !parseIP(*a.Payload, &p) {
+		return Packet{}, false
+	}
+	if len(f) == 4 {
+		// Dropped before its destination was translated (a WAF port's
+		// refused client): the fourth field is the ENI's address the
+		// packet was bound for, as the direct path would have seen it.
+		dst, err := netip.ParseAddr(f[3])
+		if err != nil {
+			return Packet{}, false
+		}
+		p.Dst = dst
+	}
+	return p, true
 }
 
 // parseIP reads addresses, protocol, ports, length and TCP flags of an IP

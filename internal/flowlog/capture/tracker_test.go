@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	nflog "github.com/florianl/go-nflog/v2"
+
 	"github.com/palisade-project/palisade/internal/flowlog"
 	"github.com/palisade-project/palisade/internal/policy"
 )
@@ -153,6 +155,44 @@ func TestParseIP(t *testing.T) {
 	var p Packet
 	if !parseIP(b, &p) || p.Src != ipA || p.Dst != ipB || p.SrcPort != 40000 || p.DstPort != 80 || p.Proto != 6 || p.Length != 60 || p.TCPFlags != 2 {
 		t.Errorf("parsed %+v", p)
+	}
+}
+
+// TestParseLogged reads the deny chains' prefixes, and the prefix of a
+// WAF port's refused SYN, which names the ENI's address the packet was
+// bound for before translation.
+func TestParseLogged(t *testing.T) {
+	b := make([]byte, 40)
+	b[0], b[3], b[9] = 0x45, 40, 6
+	copy(b[12:], ipX.AsSlice())
+	copy(b[16:], netip.MustParseAddr("198.18.0.2").AsSlice())
+	b[22], b[23] = 0, 80
+	for _, tc := range []struct {
+		prefix string
+		ok     bool
+		dst    netip.Addr
+	}{
+		{"palisade sg in", true, netip.MustParseAddr("198.18.0.2")},
+		{"palisade sg in " + ipB.String(), true, ipB},
+		{"palisade sg in not-an-address", false, netip.Addr{}},
+		{"palisade sg", false, netip.Addr{}},
+		{"other sg in", false, netip.Addr{}},
+	} {
+		prefix := tc.prefix
+		p, ok := parseLogged(nflog.Attribute{Prefix: &prefix, Payload: &b})
+		if ok != tc.ok || (ok && (p.Dst != tc.dst || p.Src != ipX || p.Stage != policy.StageSG || p.Direction != flowlog.DirIn || p.DstPort != 80)) {
+			t.Errorf("%q: %+v %v", tc.prefix, p, ok)
+		}
+	}
+}
+
+// TestParseNftCounters reads `nft list counters` of two tables.
+func TestParseNftCounters(t *testing.T) {
+	out := "table inet palisade {\n\tcounter flowlog_logged {\n\t\tpackets 7 bytes 700\n\t}\n\tcounter flowlog_new {\n\t\tpackets 3 bytes 1\n\t}\n}\n" +
+		"table inet palisade_nat {\n\tcounter flowlog_logged {\n\t\tpackets 2 bytes 80\n\t}\n}\n"
+	got := parseNftCounters(out)
+	if got["inet palisade"]["flowlog_logged"] != 7 || got["inet palisade"]["flowlog_new"] != 3 || got["inet palisade_nat"]["flowlog_logged"] != 2 || len(got["inet palisade_nat"]) != 1 {
+		t.Errorf("parsed %v", got)
 	}
 }
 
