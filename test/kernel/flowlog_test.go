@@ -498,15 +498,7 @@ func TestFlowLogSDK(t *testing.T) {
 	w.waitRunning()
 	w.settle()
 
-	req := vpc.CreateCreateFlowLogRequest()
-	req.ResourceType, req.ResourceId, req.TrafficType = "VPC", v, "All"
-	req.AggregationInterval = requests.NewInteger(1)
-	req.FlowLogName, req.ProjectName, req.LogStoreName = "sdk-"+tag, "palisade", "flows"
-	resp, err := w.vpc.CreateFlowLog(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fl := resp.FlowLogId
+	fl := w.createFlowLog("VPC", v, "All", "sdk-"+tag)
 	svc := env.App.Service()
 	records := func(since int64) []flowlog.Record {
 		res, err := svc.DescribeFlowLogRecords(context.Background(), env.Admin.AccountID, service.FlowRecordQuery{FlowLogID: fl, Since: since})
@@ -565,6 +557,21 @@ func TestFlowLogSDK(t *testing.T) {
 	if !slices.Equal(lines, want) {
 		t.Errorf("records of window %d:\n%s\nwant:\n%s", start, strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// createFlowLog creates an active flow log of 1-minute windows through
+// the SDK and returns its ID.
+func (w *world) createFlowLog(resType, resID, traffic, name string) string {
+	w.t.Helper()
+	req := vpc.CreateCreateFlowLogRequest()
+	req.ResourceType, req.ResourceId, req.TrafficType = resType, resID, traffic
+	req.AggregationInterval = requests.NewInteger(1)
+	req.FlowLogName, req.ProjectName, req.LogStoreName = name, "palisade", "flows"
+	resp, err := w.vpc.CreateFlowLog(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return resp.FlowLogId
 }
 
 // TestFlowLogRateLimit floods an SG deny with more packets than the deny

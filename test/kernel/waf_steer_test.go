@@ -23,7 +23,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 	"golang.org/x/sys/unix"
@@ -344,16 +343,9 @@ func TestWAFSteering(t *testing.T) {
 	// A flow log on the VPC (drops only) shows the refused SYNs as the
 	// instance's REJECT records, from the client to the instance's own
 	// address, as it would the direct path's drops.
-	flReq := vpc.CreateCreateFlowLogRequest()
-	flReq.ResourceType, flReq.ResourceId, flReq.TrafficType = "VPC", vpcID, "Drop"
-	flReq.AggregationInterval = requests.NewInteger(1)
-	flReq.FlowLogName, flReq.ProjectName, flReq.LogStoreName = "waf-"+tag, "palisade", "flows"
-	flResp, err := w.vpc.CreateFlowLog(flReq)
-	if err != nil {
-		t.Fatal(err)
-	}
+	flID := w.createFlowLog("VPC", vpcID, "Drop", "waf-"+tag)
 	flowRecords := func() []flowlog.Record {
-		res, err := env.App.Service().DescribeFlowLogRecords(context.Background(), env.Admin.AccountID, service.FlowRecordQuery{FlowLogID: flResp.FlowLogId})
+		res, err := env.App.Service().DescribeFlowLogRecords(context.Background(), env.Admin.AccountID, service.FlowRecordQuery{FlowLogID: flID})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -386,7 +378,7 @@ func TestWAFSteering(t *testing.T) {
 		t.Errorf("no REJECT record of the refused SYN (%s -> %s:80) on the instance's ENI; records:\n%s", client, w.addr["web1"], strings.Join(all, "\n"))
 	}
 	delReq := vpc.CreateDeleteFlowLogRequest()
-	delReq.FlowLogId = flResp.FlowLogId
+	delReq.FlowLogId = flID
 	if _, err := w.vpc.DeleteFlowLog(delReq); err != nil {
 		t.Fatal(err)
 	}
