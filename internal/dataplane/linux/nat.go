@@ -314,8 +314,14 @@ func natRules(table *nftables.Table, dnat, snat, natted, edge *nftables.Set, adm
 		}
 	}
 	if len(perEIP) > 0 {
-		// Flows translated to an instance (the direct path, opened before
-		// the port was protected) are left alone: they end on their own.
+		// A packet for one of the WAF's transparent sockets is delivered
+		// locally. The socket lookup finds listening sockets too, so a
+		// SYN to a protected port whose listener is up ends here, not in
+		// the per-EIP chain's tproxy rule (which then only meets SYNs
+		// while no listener exists, and drops them): the refuse rules
+		// must come first. Flows translated to an instance (the direct
+		// path, opened before the port was protected) are left alone:
+		// they end on their own.
 		edgeBase = append(edgeBase, &nftables.Rule{Table: table, Chain: chain(natEdgeChain), Exprs: cat(tcpOnly(), []expr.Any{
 			&expr.Ct{Key: expr.CtKeySTATUS, Register: 1},
 			&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
