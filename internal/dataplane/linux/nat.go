@@ -69,8 +69,9 @@ import (
 // instance's answers, addressed to the client, match that socket and are
 // delivered locally by the same mark instead of going out the uplink.
 // Clients that the instance's network ACL and security groups deny
-// (EIP.WAFAdmit) are dropped at their SYN, before the tproxy, as the
-// direct path drops them: they never see the WAF accept a connection.
+// (EIP.WAFAdmit) are dropped at their SYN, at the head of the edge chain,
+// as the direct path drops them: they never see the WAF accept a
+// connection.
 //
 // The edge chains are the per-EIP attachment point of the public edge
 // (dataplane package doc): a filter chain, so it sees every inbound packet
@@ -166,10 +167,7 @@ func applyNATTable(nsFd int, eips []dataplane.EIP) error {
 			VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: EdgeChain(e.Address)}})
 	}
 	// Explicit set IDs, as in the spoof table (no shared global counter).
-	sets := []struct {
-		set   *nftables.Set
-		elems []nftables.SetElement
-	}{
+	sets := []natSet{
 		{&nftables.Set{Table: table, Name: natDNAT, ID: 1, IsMap: true, KeyType: nftables.TypeIPAddr, DataType: nftables.TypeIPAddr}, dnat},
 		{&nftables.Set{Table: table, Name: natSNAT, ID: 2, IsMap: true, KeyType: nftables.TypeIPAddr, DataType: nftables.TypeIPAddr}, snat},
 		{&nftables.Set{Table: table, Name: natNatted, ID: 3, KeyType: nftables.TypeIPAddr}, natted},
@@ -237,16 +235,16 @@ func natTableIntact(conn *nftables.Conn, table *nftables.Table, fp string, eips 
 	return true
 }
 
-// admitSets returns the sets of EIP.WAFAdmit by name, with IDs from
-// firstID on, in name order.
-func admitSets(table *nftables.Table, eips []dataplane.EIP, firstID uint32) map[string]struct {
+// natSet is a set of the NAT table with its elements.
+type natSet struct {
 	set   *nftables.Set
 	elems []nftables.SetElement
-} {
-	out := map[string]struct {
-		set   *nftables.Set
-		elems []nftables.SetElement
-	}{}
+}
+
+// admitSets returns the sets of EIP.WAFAdmit by name, with IDs from
+// firstID on, in name order.
+func admitSets(table *nftables.Table, eips []dataplane.EIP, firstID uint32) map[string]natSet {
+	out := map[string]natSet{}
 	for _, e := range eips {
 		for port, ranges := range e.WAFAdmit {
 			elems := make([]nftables.SetElement, 0, len(ranges))
@@ -258,10 +256,7 @@ func admitSets(table *nftables.Table, eips []dataplane.EIP, firstID uint32) map[
 				})
 			}
 			name := AdmitSet(e.Address, port)
-			out[name] = struct {
-				set   *nftables.Set
-				elems []nftables.SetElement
-			}{&nftables.Set{Table: table, Name: name, KeyType: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService),
+			out[name] = natSet{&nftables.Set{Table: table, Name: name, KeyType: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetService),
 				Interval: true, Concatenation: true}, elems}
 		}
 	}
