@@ -713,8 +713,8 @@ var (
 // add up the logging counters of every table that has them (the
 // program's deny chains, the NAT table's refused WAF clients) and only
 // grow, except that the first read gives the counters' values; reset says
-// that a table's counters restarted since the last read (it was
-// replaced). newFlows is the program table's.
+// that a table's counters restarted since the last read (it was replaced)
+// or that a table went away. newFlows is the program table's.
 type tableCounters struct {
 	logged, over, newFlows uint64
 	reset                  bool
@@ -727,7 +727,13 @@ func (c *Capture) counters() (tableCounters, error) {
 	if err != nil {
 		return tc, fmt.Errorf("nft list counters: %w", err)
 	}
-	raw := parseNftCounters(string(out))
+	return c.accumulate(parseNftCounters(string(out)))
+}
+
+// accumulate adds the growth of the logging counters in raw (by table and
+// name, as parseNftCounters reads them) to the capture's sums.
+func (c *Capture) accumulate(raw map[string]map[string]uint64) (tableCounters, error) {
+	var tc tableCounters
 	prog := raw["inet "+policy.TableName]
 	for _, name := range []string{policy.FlowLogLoggedCounter, policy.FlowLogOverCounter, policy.FlowLogNewCounter} {
 		if _, ok := prog[name]; !ok {
@@ -737,6 +743,14 @@ func (c *Capture) counters() (tableCounters, error) {
 	tc.newFlows = prog[policy.FlowLogNewCounter]
 	if c.rawCounters == nil {
 		c.rawCounters = map[string]uint64{}
+	}
+	for key := range c.rawCounters {
+		if table, _, _ := strings.Cut(key, "/"); raw[table] == nil {
+			// The table went away with what it logged since the last
+			// read; if it comes back, its counters start afresh.
+			tc.reset = true
+			delete(c.rawCounters, key)
+		}
 	}
 	for table, cs := range raw {
 		for _, name := range []string{policy.FlowLogLoggedCounter, policy.FlowLogOverCounter} {

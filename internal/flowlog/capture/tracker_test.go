@@ -196,6 +196,43 @@ func TestParseNftCounters(t *testing.T) {
 	}
 }
 
+// TestAccumulateCounters follows the logging counters of the program
+// table and the NAT table through growth, a replacement and a table that
+// goes away and comes back: the sums only grow, by what was counted, and
+// every restart is said.
+func TestAccumulateCounters(t *testing.T) {
+	prog := func(logged, over uint64) map[string]uint64 {
+		return map[string]uint64{policy.FlowLogLoggedCounter: logged, policy.FlowLogOverCounter: over, policy.FlowLogNewCounter: 9}
+	}
+	nat := func(logged uint64) map[string]uint64 {
+		return map[string]uint64{policy.FlowLogLoggedCounter: logged, policy.FlowLogOverCounter: 0}
+	}
+	const p, n = "inet " + policy.TableName, "inet palisade_nat"
+	c := &Capture{}
+	steps := []struct {
+		raw           map[string]map[string]uint64
+		logged, over  uint64
+		reset, failed bool
+	}{
+		{map[string]map[string]uint64{p: prog(5, 1)}, 5, 1, false, false},             // first read: the values
+		{map[string]map[string]uint64{p: prog(7, 1), n: nat(3)}, 10, 1, false, false}, // a new table counts from 0
+		{map[string]map[string]uint64{p: prog(8, 2), n: nat(1)}, 12, 2, true, false},  // the NAT table replaced
+		{map[string]map[string]uint64{p: prog(8, 2)}, 12, 2, true, false},             // ... and gone
+		{map[string]map[string]uint64{p: prog(9, 2), n: nat(2)}, 15, 2, false, false}, // ... and back
+		{map[string]map[string]uint64{p: prog(1, 0), n: nat(2)}, 16, 2, true, false},  // the program replaced
+		{map[string]map[string]uint64{n: nat(4)}, 0, 0, false, true},                  // no program table
+	}
+	for i, st := range steps {
+		got, err := c.accumulate(st.raw)
+		if (err != nil) != st.failed {
+			t.Fatalf("step %d: error %v, want failure %v", i, err, st.failed)
+		}
+		if err == nil && (got.logged != st.logged || got.over != st.over || got.reset != st.reset || got.newFlows != 9) {
+			t.Errorf("step %d: %+v, want logged %d over %d reset %v", i, got, st.logged, st.over, st.reset)
+		}
+	}
+}
+
 // TestParseFlow decodes a conntrack entry in the kernel's attribute
 // layout (the kernel tests decode real dumps).
 func TestParseFlow(t *testing.T) {
