@@ -193,7 +193,6 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 		}
 	}
 	d.World = policy.NewWorld(groups, enis, vswitches, acls)
-	admitWAFClients(d.World, d.WAF, byVPC)
 
 	for _, id := range ids {
 		v := byVPC[id]
@@ -215,7 +214,7 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 	if d.FlowLogs, err = buildFlowLogs(tx, d, ifName); err != nil {
 		return nil, err
 	}
-	logRefusedWAFClients(d, ifName)
+	admitWAFClients(d, ifName)
 	return d, nil
 }
 

@@ -111,58 +111,51 @@ func buildWAF(tx store.ReadTxn, s *snapshot, byVPC map[string]*dataplane.VPC) ([
 const MaxAdmitRanges = 1024
 
 // admitWAFClients sets, on the EIP of every steered object, the clients
-// that the instance's network ACL and security groups admit to the port
+// that the network ACL and security groups of the object's upstream admit
 // (policy.AdmittedSources), so that the others are dropped at their SYN.
-// Only objects that forward to the instance's own port get one.
-func admitWAFClients(w policy.World, objs []WAFObject, byVPC map[string]*dataplane.VPC) {
-	for _, o := range objs {
-		v := byVPC[o.VPCID]
-		i := slices.IndexFunc(v.EIPs, func(e dataplane.EIP) bool { return e.Address == o.EIP })
+// The upstream must be an ENI address of the VPC (the instance, by
+// default): the WAF's upstream connection goes there from the client's
+// address and port, and those filters decide it. When an active flow log
+// covers that ENI, the refused SYNs are logged as its security groups'
+// drops are: its REJECT records. The log prefix carries the upstream's
+// address, the destination capture attributes the packet by (it still
+// bears the EIP). Run after buildFlowLogs.
+func admitWAFClients(d *Desired, ifName func(eniID string) string) {
+	for _, o := range d.WAF {
+		i := slices.IndexFunc(d.Host.VPCs, func(v dataplane.VPC) bool { return v.ID == o.VPCID })
 		if i < 0 {
 			continue
 		}
-		e := &v.EIPs[i]
-		if o.Config.Upstream != wafconfig.Upstream(e.PrivateIP.String(), int(o.Port)) {
-			continue // an upstream of its own: its filters are not the port's
+		v := &d.Host.VPCs[i]
+		j := slices.IndexFunc(v.EIPs, func(e dataplane.EIP) bool { return e.Address == o.EIP })
+		up, err := netip.ParseAddrPort(o.Config.Upstream)
+		if j < 0 || err != nil || !up.Addr().Unmap().Is4() {
+			continue // a host name, or IPv6 (which a client of the EIP cannot reach)
 		}
-		ranges, all, ok := policy.AdmittedSources(w, e.ENIID, e.PrivateIP, o.Port, MaxAdmitRanges)
+		eni := d.World.ENIByAddr(o.VPCID, up.Addr().Unmap())
+		if eni == "" {
+			continue // not an ENI of the VPC: no group of ours decides
+		}
+		ranges, all, ok := policy.AdmittedSources(d.World, eni, up.Addr(), up.Port(), MaxAdmitRanges)
 		if all || !ok {
 			continue
 		}
-		if e.WAFAdmit == nil {
-			e.WAFAdmit = map[uint16][]dataplane.SourceRange{}
-		}
-		out := make([]dataplane.SourceRange, 0, len(ranges))
+		a := dataplane.WAFAdmission{Clients: make([]dataplane.SourceRange, 0, len(ranges))}
 		for _, r := range ranges {
-			out = append(out, dataplane.SourceRange{From: r.Addr.From, To: r.Addr.To, PortFrom: r.SPort.From, PortTo: r.SPort.To})
+			a.Clients = append(a.Clients, dataplane.SourceRange{From: r.Addr.From, To: r.Addr.To, PortFrom: r.SPort.From, PortTo: r.SPort.To})
 		}
-		e.WAFAdmit[o.Port] = out
-	}
-}
-
-// logRefusedWAFClients makes the EIPs of ENIs that an active flow log
-// covers log the SYNs their WAF ports refuse, as the security groups'
-// drops of those ENIs are logged: the ENI's REJECT records. The prefix
-// carries the ENI's address, the destination the packet would have had
-// after translation (as on the direct path), so that capture attributes it.
-func logRefusedWAFClients(d *Desired, ifName func(eniID string) string) {
-	for i := range d.Host.VPCs {
-		v := &d.Host.VPCs[i]
-		prog := d.Programs[v.ID]
-		if prog == nil {
-			continue
-		}
-		for j := range v.EIPs {
-			e := &v.EIPs[j]
-			if len(e.WAFAdmit) == 0 || !slices.Contains(prog.FlowLogIfaces, ifName(e.ENIID)) {
-				continue
-			}
-			e.RefuseLog = dataplane.NFLog{
-				Prefix: policy.FlowLogPrefix(policy.StageSG, policy.Ingress) + " " + e.PrivateIP.String(),
+		if prog := d.Programs[o.VPCID]; prog != nil && slices.Contains(prog.FlowLogIfaces, ifName(eni)) {
+			a.Log = dataplane.NFLog{
+				Prefix: policy.FlowLogPrefix(policy.StageSG, policy.Ingress) + " " + up.Addr().Unmap().String(),
 				Group:  policy.FlowLogGroup, Snaplen: policy.FlowLogSnaplen,
 				Rate: policy.FlowLogRate, Burst: policy.FlowLogBurst,
 				LoggedCounter: policy.FlowLogLoggedCounter, OverCounter: policy.FlowLogOverCounter,
 			}
 		}
+		e := &v.EIPs[j]
+		if e.WAFAdmit == nil {
+			e.WAFAdmit = map[uint16]dataplane.WAFAdmission{}
+		}
+		e.WAFAdmit[o.Port] = a
 	}
 }

@@ -52,6 +52,8 @@ func TestBuildWAF(t *testing.T) {
 		for _, p := range []model.WAFProtection{
 			{ID: "waf-web", AccountID: "acct", InstanceID: "i-web", Port: 80, TemplateID: "wtpl-1"},
 			{ID: "waf-web443", AccountID: "acct", InstanceID: "i-web", Port: 443},
+			// TLS at the WAF, plain HTTP to the instance's port 80.
+			{ID: "waf-web8443", AccountID: "acct", InstanceID: "i-web", Port: 8443, Upstream: "10.0.1.5:80"},
 			{ID: "waf-noeip", AccountID: "acct", InstanceID: "i-noeip", Port: 80},
 			{ID: "waf-far", AccountID: "acct", InstanceID: "i-far", Port: 80},
 		} {
@@ -78,12 +80,12 @@ func TestBuildWAF(t *testing.T) {
 	var ids []string
 	for _, o := range d.WAF {
 		ids = append(ids, o.Config.ID)
-		if o.VPCID != "vpc-a" || o.EIP != eip || o.AccountID != "acct" || o.Config.Upstream != "10.0.1.5:"+map[string]string{"waf-web": "80", "waf-web443": "443"}[o.Config.ID] {
+		if o.VPCID != "vpc-a" || o.EIP != eip || o.AccountID != "acct" || o.Config.Upstream != "10.0.1.5:"+map[string]string{"waf-web": "80", "waf-web443": "443", "waf-web8443": "80"}[o.Config.ID] {
 			t.Errorf("object %s: %+v", o.Config.ID, o)
 		}
 	}
-	if !slices.Equal(ids, []string{"waf-web", "waf-web443"}) {
-		t.Fatalf("steered objects %v, want waf-web and waf-web443", ids)
+	if !slices.Equal(ids, []string{"waf-web", "waf-web443", "waf-web8443"}) {
+		t.Fatalf("steered objects %v, want waf-web, waf-web443 and waf-web8443", ids)
 	}
 	web := d.WAF[0].Config
 	if web.Listen != "vpc-a/198.18.0.9:80" || web.Profile.Action != "monitor" || web.Profile.ParanoiaLevel != 2 || len(web.Rules) != 1 || web.Rules[0].ID != "wr-1" {
@@ -92,17 +94,20 @@ func TestBuildWAF(t *testing.T) {
 	if d.WAF[1].Config.Profile.Action != "block" || d.WAF[1].Config.Profile.ParanoiaLevel != 1 {
 		t.Errorf("waf-web443 without template: profile %+v, want the default", d.WAF[1].Config.Profile)
 	}
-	if len(d.Host.VPCs) != 1 || len(d.Host.VPCs[0].EIPs) != 1 || !slices.Equal(d.Host.VPCs[0].EIPs[0].WAFPorts, []uint16{80, 443}) {
+	if len(d.Host.VPCs) != 1 || len(d.Host.VPCs[0].EIPs) != 1 || !slices.Equal(d.Host.VPCs[0].EIPs[0].WAFPorts, []uint16{80, 443, 8443}) {
 		t.Errorf("EIP steering: %+v", d.Host.VPCs)
 	}
-	// The clients admitted at the SYN: every client on 80 (no set), the
-	// office on 443.
+	// The clients admitted at the SYN, by the upstream's port: every
+	// client on 80 and on 8443 (which forwards to 80): no set; the office
+	// on 443, logged for the covered ENI.
 	admit := d.Host.VPCs[0].EIPs[0].WAFAdmit
 	office := []dataplane.SourceRange{{From: netip.MustParseAddr("203.0.113.0"), To: netip.MustParseAddr("203.0.113.255"), PortFrom: 0, PortTo: 65535}}
-	if _, ok := admit[80]; ok || !slices.Equal(admit[443], office) {
-		t.Errorf("admitted clients %v, want none for 80 (all admitted) and %v for 443", admit, office)
+	_, on80 := admit[80]
+	_, on8443 := admit[8443]
+	if on80 || on8443 || !slices.Equal(admit[443].Clients, office) {
+		t.Errorf("admitted clients %+v, want none for 80 and 8443 (all admitted) and %v for 443", admit, office)
 	}
-	if l := d.Host.VPCs[0].EIPs[0].RefuseLog; l.Prefix != "palisade sg in 10.0.1.5" || l.Group != policy.FlowLogGroup || l.LoggedCounter != policy.FlowLogLoggedCounter {
+	if l := admit[443].Log; l.Prefix != "palisade sg in 10.0.1.5" || l.Group != policy.FlowLogGroup || l.LoggedCounter != policy.FlowLogLoggedCounter {
 		t.Errorf("refused SYNs of the covered ENI logged as %+v, want prefix \"palisade sg in 10.0.1.5\" to the flow-log group", l)
 	}
 	if !d.Programs["vpc-a"].Transparent {

@@ -59,18 +59,24 @@ type EIP struct {
 	// such listener exists (fail closed: a protected port never bypasses
 	// the WAF).
 	WAFPorts []uint16
-	// WAFAdmit holds, per steered port, the clients (address and source
-	// port) that the instance's network ACL and security groups admit: a
+	// WAFAdmit holds, per steered port, the clients that the network ACL
+	// and security groups of the WAF's upstream (the instance) admit: a
 	// new connection from any other client is dropped at its SYN, as on
 	// the direct path, instead of reaching the WAF and failing on its
 	// upstream connection. A port without an entry admits every client at
 	// the SYN (its filters admit all, or the answer was too large to load);
 	// the upstream connection's filters decide either way.
-	WAFAdmit map[uint16][]SourceRange
-	// RefuseLog, when its Prefix is set, hands the SYNs refused by
-	// WAFAdmit to NFLOG (the ENI is covered by a flow log: they are its
-	// REJECT records, as the security groups' drops are).
-	RefuseLog NFLog
+	WAFAdmit map[uint16]WAFAdmission
+}
+
+// WAFAdmission is what a steered port admits at the SYN.
+type WAFAdmission struct {
+	// Clients are the admitted (address, source port) ranges.
+	Clients []SourceRange
+	// Log, when its Prefix is set, hands the refused SYNs to NFLOG (the
+	// upstream's ENI is covered by a flow log: they are its REJECT
+	// records, as its security groups' drops are).
+	Log NFLog
 }
 
 // NFLog says how a data-plane drop is handed to NFLOG: with Prefix, to

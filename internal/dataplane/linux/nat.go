@@ -36,7 +36,7 @@ import (
 //	  }
 //	  chain edge { type filter hook prerouting priority mangle; policy accept;
 //	    iifname "uplink" ip daddr 198.18.0.2 tcp dport 80 ct state new ip saddr . tcp sport != @admit_198_18_0_2_80 counter drop  # per WAF port with EIP.WAFAdmit
-//	      # (with EIP.RefuseLog: a limit rule and a log rule instead, as the program's deny chains have)
+//	      # (with a WAFAdmission.Log: a limit rule and a log rule instead, as the program's deny chains have)
 //	    meta l4proto tcp ct status & dnat == 0 socket transparent 1 meta mark set meta mark | 0x00400000 accept  # with WAF ports only
 //	    iifname "uplink" meta nfproto ipv4 ip daddr vmap @edge4
 //	  }
@@ -119,10 +119,7 @@ func natFingerprint(eips []dataplane.EIP) string {
 	for _, e := range eips {
 		lines = append(lines, e.Address.String()+">"+e.PrivateIP.String()+fmt.Sprint(e.WAFPorts))
 		for _, port := range slices.Sorted(maps.Keys(e.WAFAdmit)) {
-			lines = append(lines, fmt.Sprint(e.Address, " admit ", port, e.WAFAdmit[port]))
-		}
-		if e.RefuseLog.Prefix != "" {
-			lines = append(lines, fmt.Sprintf("%s log %+v", e.Address, e.RefuseLog))
+			lines = append(lines, fmt.Sprintf("%s admit %d %+v", e.Address, port, e.WAFAdmit[port]))
 		}
 	}
 	slices.Sort(lines)
@@ -246,9 +243,9 @@ type natSet struct {
 func admitSets(table *nftables.Table, eips []dataplane.EIP, firstID uint32) map[string]natSet {
 	out := map[string]natSet{}
 	for _, e := range eips {
-		for port, ranges := range e.WAFAdmit {
-			elems := make([]nftables.SetElement, 0, len(ranges))
-			for _, r := range ranges {
+		for port, a := range e.WAFAdmit {
+			elems := make([]nftables.SetElement, 0, len(a.Clients))
+			for _, r := range a.Clients {
 				from, to := r.From.As4(), r.To.As4()
 				elems = append(elems, nftables.SetElement{
 					Key:    append(from[:], byte(r.PortFrom>>8), byte(r.PortFrom), 0, 0),
@@ -303,8 +300,8 @@ func natRules(table *nftables.Table, dnat, snat, natted, edge *nftables.Set, adm
 	for _, e := range eips {
 		for _, port := range e.WAFPorts {
 			perEIP = append(perEIP, steerRules(table, chain(EdgeChain(e.Address)), e.Address, port)...)
-			if _, ok := e.WAFAdmit[port]; ok {
-				refuse = append(refuse, refuseRules(table, chain(natEdgeChain), iif, e.Address, port, admitSet(AdmitSet(e.Address, port)), e.RefuseLog)...)
+			if a, ok := e.WAFAdmit[port]; ok {
+				refuse = append(refuse, refuseRules(table, chain(natEdgeChain), iif, e.Address, port, admitSet(AdmitSet(e.Address, port)), a.Log)...)
 			}
 		}
 	}
@@ -433,10 +430,12 @@ func newTCPTo(port uint16) []expr.Any {
 func refuseCounters(eips []dataplane.EIP) []string {
 	var out []string
 	for _, e := range eips {
-		if l := e.RefuseLog; l.Prefix != "" {
-			for _, n := range []string{l.LoggedCounter, l.OverCounter} {
-				if !slices.Contains(out, n) {
-					out = append(out, n)
+		for _, a := range e.WAFAdmit {
+			if l := a.Log; l.Prefix != "" {
+				for _, n := range []string{l.LoggedCounter, l.OverCounter} {
+					if !slices.Contains(out, n) {
+						out = append(out, n)
+					}
 				}
 			}
 		}
