@@ -277,3 +277,53 @@ func TestConflictingFraming(t *testing.T) {
 		t.Errorf("upstream saw %q", seen)
 	}
 }
+
+// TestUpstreamFailures checks the answers to requests the upstream fails:
+// 504 for an upstream that accepts the request but does not answer within
+// the transport's read timeout (NewTransport's is UpstreamReadTimeout,
+// shortened here), 502 for one that refuses the connection. The client is
+// answered either way, not held.
+func TestUpstreamFailures(t *testing.T) {
+	if got := NewTransport().ResponseHeaderTimeout; got != UpstreamReadTimeout {
+		t.Errorf("NewTransport's read timeout %v, want UpstreamReadTimeout (%v)", got, UpstreamReadTimeout)
+	}
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); slow.Close() })
+	refused := httptest.NewServer(http.NotFoundHandler())
+	refusedURL := refused.URL
+	refused.Close() // nothing listens there now
+	for _, tc := range []struct {
+		name, upstream string
+		want           int
+	}{
+		{"no answer", slow.URL, http.StatusGatewayTimeout},
+		{"refused", refusedURL, http.StatusBadGateway},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tr := NewTransport()
+			tr.ResponseHeaderTimeout = 200 * time.Millisecond
+			u, _ := url.Parse(tc.upstream)
+			px, err := NewProxy(Options{Upstream: u, Cache: testCache, Transport: tr}, Policy{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			front := httptest.NewServer(px)
+			defer front.Close()
+			start := time.Now()
+			resp, err := http.Get(front.URL + "/page")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != tc.want || time.Since(start) > 3*time.Second {
+				t.Errorf("status %d after %v, want %d at once", resp.StatusCode, time.Since(start), tc.want)
+			}
+		})
+	}
+}

@@ -123,9 +123,15 @@ func NewProxy(opts Options, p Policy) (*Proxy, error) {
 }
 
 // UpstreamDialTimeout bounds the connection to an upstream: an upstream
-// that drops the SYN (a security group denying the client, on the steered
-// path) is answered 502 after it, not held until the client gives up.
+// that drops the SYN is answered 504 after it, not held until the client
+// gives up.
 const UpstreamDialTimeout = 5 * time.Second
+
+// UpstreamReadTimeout bounds the wait for an upstream's answer (its status
+// line and headers) once the request is sent, as the cloud WAF's
+// back-to-origin read timeout does (120 s by default): an upstream that
+// never answers is answered 504, not held until the client gives up.
+const UpstreamReadTimeout = 120 * time.Second
 
 // NewTransport is a pooled transport for upstreams.
 func NewTransport() *http.Transport {
@@ -136,6 +142,7 @@ func NewTransport() *http.Transport {
 		MaxIdleConnsPerHost:   256,
 		IdleConnTimeout:       90 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: UpstreamReadTimeout,
 	}
 }
 
@@ -175,10 +182,21 @@ func (px *Proxy) Publish(c *Compiled) {
 		FlushInterval:  -1,
 		ModifyResponse: px.inspectResponse,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			w.WriteHeader(http.StatusBadGateway)
+			w.WriteHeader(upstreamErrorStatus(err))
 		},
 	}
 	px.cur.Store(&published{c: c, rp: rp})
+}
+
+// upstreamErrorStatus is the answer to a request the upstream failed:
+// 504 when it timed out (connecting or answering), as gateways answer,
+// 502 otherwise (refused, reset, a malformed answer).
+func upstreamErrorStatus(err error) int {
+	var ne net.Error
+	if (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, context.DeadlineExceeded) {
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
 }
 
 // Compiled is the policy in force.
