@@ -28,6 +28,9 @@ type SourceRange struct {
 // data plane compares the peer with the vSwitch's CIDR, the evaluator asks
 // for an ENI of that vSwitch): the answer is never narrower than either.
 //
+// An unknown ENI, one with no or unknown groups, and a local address that
+// is not IPv4 admit nobody (as the evaluator denies them).
+//
 // ranges are pairwise disjoint and sorted; all reports that every client
 // is admitted (ranges is then nil). ok is false when the answer would take
 // more than limit ranges: the caller then admits every client at the SYN
