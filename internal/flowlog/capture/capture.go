@@ -745,9 +745,10 @@ func (c *Capture) accumulate(raw map[string]map[string]uint64) (tableCounters, e
 		c.rawCounters = map[string]uint64{}
 	}
 	for key := range c.rawCounters {
-		if table, _, _ := strings.Cut(key, "/"); raw[table] == nil {
-			// The table went away with what it logged since the last
-			// read; if it comes back, its counters start afresh.
+		table, name, _ := strings.Cut(key, "/")
+		if _, ok := raw[table][name]; !ok {
+			// The counter (or its table) went away with what it counted
+			// since the last read; if it comes back, it starts afresh.
 			tc.reset = true
 			delete(c.rawCounters, key)
 		}

@@ -219,7 +219,9 @@ func TestAccumulateCounters(t *testing.T) {
 		{map[string]map[string]uint64{p: prog(8, 2), n: nat(1)}, 12, 2, true, false},  // the NAT table replaced
 		{map[string]map[string]uint64{p: prog(8, 2)}, 12, 2, true, false},             // ... and gone
 		{map[string]map[string]uint64{p: prog(9, 2), n: nat(2)}, 15, 2, false, false}, // ... and back
-		{map[string]map[string]uint64{p: prog(1, 0), n: nat(2)}, 16, 2, true, false},  // the program replaced
+		{map[string]map[string]uint64{p: prog(9, 2), n: {}}, 15, 2, true, false},      // its counters gone, the table kept
+		{map[string]map[string]uint64{p: prog(9, 2), n: nat(2)}, 17, 2, false, false}, // ... and back
+		{map[string]map[string]uint64{p: prog(1, 0), n: nat(2)}, 18, 2, true, false},  // the program replaced
 		{map[string]map[string]uint64{n: nat(4)}, 0, 0, false, true},                  // no program table
 	}
 	for i, st := range steps {
