@@ -238,9 +238,21 @@ func TestAccumulateCounters(t *testing.T) {
 // TestParseFlow decodes a conntrack entry in the kernel's attribute
 // layout (the kernel tests decode real dumps).
 func TestParseFlow(t *testing.T) {
+	b, want := sampleFlowAttrs()
+	var f Flow
+	if !parseFlow(b, &f) {
+		t.Fatal("not parsed")
+	}
+	if f != want {
+		t.Errorf("parsed %+v\nwant   %+v", f, want)
+	}
+}
+
+// sampleFlowAttrs is a TCP flow in TIME_WAIT as ctnetlink_dump_info writes
+// its attributes (nested ones with NLA_F_NESTED; values in network order),
+// and the Flow it decodes to.
+func sampleFlowAttrs() ([]byte, Flow) {
 	ts := time.Unix(1700000000, 123)
-	// Attributes as ctnetlink_dump_info writes them (nested ones with
-	// NLA_F_NESTED; values in network order).
 	nest := func(typ uint16, parts ...[]byte) []byte { return attr(typ|0x8000, concat(parts...)) }
 	u16 := func(v uint16) []byte { return []byte{byte(v >> 8), byte(v)} }
 	u32 := func(v uint32) []byte { return []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)} }
@@ -260,16 +272,9 @@ func TestParseFlow(t *testing.T) {
 		attr(ctaID, u32(0xdeadbeef)),
 		nest(ctaTimestamp, attr(ctaTSStart, u64(uint64(ts.UnixNano())))),
 	)
-	var f Flow
-	if !parseFlow(b, &f) {
-		t.Fatal("not parsed")
-	}
-	want := Flow{ID: 0xdeadbeef, Start: ts.UnixNano(),
+	return b, Flow{ID: 0xdeadbeef, Start: ts.UnixNano(),
 		Orig:  Tuple{Src: ipA, Dst: ipB, SrcPort: 40000, DstPort: 80, Proto: 6},
 		Reply: Tuple{Src: ipB, Dst: ipA, SrcPort: 80, DstPort: 40000, Proto: 6}, Counts: Counts{6, 360, 3, 180}, TCPState: tcpTimeWait}
-	if f != want {
-		t.Errorf("parsed %+v\nwant   %+v", f, want)
-	}
 }
 
 func attr(typ uint16, v []byte) []byte {
