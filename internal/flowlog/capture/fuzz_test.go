@@ -33,10 +33,7 @@ func FuzzParseFlow(f *testing.F) {
 // panic; an accepted packet has a source and a destination, and a fourth
 // prefix field is its destination.
 func FuzzParseLogged(f *testing.F) {
-	syn := make([]byte, 40)
-	syn[0], syn[3], syn[9] = 0x45, 40, 6
-	copy(syn[12:], ipX.AsSlice())
-	copy(syn[16:], netip.MustParseAddr("198.18.0.2").AsSlice())
+	syn := synTo(ipX, netip.MustParseAddr("198.18.0.2"), 80)
 	f.Add("palisade sg in", syn)
 	f.Add("palisade sg in 10.0.2.20", syn)
 	f.Add("palisade acl out fd00::1", syn[:20])

@@ -162,11 +162,7 @@ func TestParseIP(t *testing.T) {
 // WAF port's refused SYN, which names the ENI's address the packet was
 // bound for before translation.
 func TestParseLogged(t *testing.T) {
-	b := make([]byte, 40)
-	b[0], b[3], b[9] = 0x45, 40, 6
-	copy(b[12:], ipX.AsSlice())
-	copy(b[16:], netip.MustParseAddr("198.18.0.2").AsSlice())
-	b[22], b[23] = 0, 80
+	b := synTo(ipX, netip.MustParseAddr("198.18.0.2"), 80)
 	for _, tc := range []struct {
 		prefix string
 		ok     bool
@@ -184,6 +180,17 @@ func TestParseLogged(t *testing.T) {
 			t.Errorf("%q: %+v %v", tc.prefix, p, ok)
 		}
 	}
+}
+
+// synTo is a 40-byte IPv4 TCP SYN from src to dst:dport (source port 0).
+func synTo(src, dst netip.Addr, dport uint16) []byte {
+	b := make([]byte, 40)
+	b[0], b[3], b[9] = 0x45, 40, 6
+	copy(b[12:], src.AsSlice())
+	copy(b[16:], dst.AsSlice())
+	b[22], b[23] = byte(dport>>8), byte(dport)
+	b[33] = 0x02
+	return b
 }
 
 // TestParseNftCounters reads `nft list counters` of two tables.
