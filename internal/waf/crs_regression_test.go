@@ -66,9 +66,13 @@ func TestCRSRegression(t *testing.T) {
 	defer logFile.Close()
 	var logMu sync.Mutex
 	prof := Profile{Action: wafrule.Monitor, ParanoiaLevel: 4, BodyLimit: MaxBodyLimit, InspectResponses: true}
+	dirs, err := directives(prof, crsTestSetup, nil, true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	eng, err := coraza.NewWAF(coraza.NewWAFConfig().
 		WithRootFS(coreruleset.FS).
-		WithDirectives(directives(prof, crsTestSetup, nil)).
+		WithDirectives(dirs).
 		WithErrorCallback(func(mr types.MatchedRule) {
 			logMu.Lock()
 			defer logMu.Unlock()

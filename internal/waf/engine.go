@@ -2,6 +2,7 @@ package waf
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -42,7 +43,10 @@ func (c *Cache) engine(p Profile) (coraza.WAF, error) {
 	}
 	c.mu.Unlock()
 	e.once.Do(func() {
-		e.waf, e.err = coraza.NewWAF(coraza.NewWAFConfig().WithRootFS(coreruleset.FS).WithDirectives(Directives(p)))
+		var dirs string
+		if dirs, e.err = Directives(p); e.err == nil {
+			e.waf, e.err = coraza.NewWAF(coraza.NewWAFConfig().WithRootFS(coreruleset.FS).WithDirectives(dirs))
+		}
 		c.mu.Lock()
 		c.builds++
 		if e.err != nil {
@@ -86,16 +90,25 @@ func (c *Cache) Builds() int {
 // Directives is the SecLang configuration of a profile: Coraza's
 // recommended base, the CRS setup with the profile's paranoia level and
 // threshold, Palisade's rules (rules.go), the CRS rules, then Palisade's
-// and the profile's exclusions. Whether a detection blocks is Palisade's
+// and the profile's exclusions and the rules the profile's paranoia level
+// can never run (prune.go). Whether a detection blocks is Palisade's
 // decision (Profile.Action); a Monitor profile's engine runs
 // DetectionOnly so that nothing after a detection goes unevaluated.
-func Directives(p Profile) string { return directives(p, "", palisadeExclusions()) }
+func Directives(p Profile) (string, error) { return directives(p, "", palisadeExclusions(), true) }
 
 // directives inserts extra (tests' CRS settings) before the CRS rules and
 // removes the CRS rules in exclude (Palisade's exclusions, or none for the
-// CRS regression suite) besides the profile's.
-func directives(p Profile, extra string, exclude []int) string {
+// CRS regression suite) besides the profile's, and with prune the rules
+// its paranoia level can never run.
+func directives(p Profile, extra string, exclude []int, prune bool) (string, error) {
 	p = p.normalized()
+	if prune {
+		pruned, err := paranoiaPruned(coreruleset.FS, p.ParanoiaLevel)
+		if err != nil {
+			return "", fmt.Errorf("paranoia level %d: %w", p.ParanoiaLevel, err)
+		}
+		exclude = append(slices.Clip(exclude), pruned...)
+	}
 	var b strings.Builder
 	b.WriteString("Include @coraza.conf-recommended\n")
 	if p.Action == wafrule.Monitor {
@@ -145,5 +158,5 @@ func directives(p Profile, extra string, exclude []int) string {
 	for _, t := range p.ExcludeTags {
 		fmt.Fprintf(&b, "SecRuleRemoveByTag %q\n", t)
 	}
-	return b.String()
+	return b.String(), nil
 }
