@@ -26,6 +26,38 @@ type WAFObject struct {
 	// Port), its Listen is opaque ("<vpc>/<eip>:<port>": a change restarts
 	// the listener).
 	Config wafrule.ObjectConfig
+	// Clients, when set, says which clients the upstream's network ACL and
+	// security groups admit (nil: every client, or the upstream is not an
+	// ENI of the VPC). The WAF closes the live connections of the others,
+	// as the agent cuts the direct path's flows a change denies.
+	Clients *ClientAdmission
+}
+
+// ClientAdmission is the set of clients a protected port admits.
+type ClientAdmission struct {
+	// Ranges are the admitted (address, source port) ranges, sorted and
+	// disjoint, when Eval is nil.
+	Ranges []policy.SourceRange
+	// Eval decides one client with the evaluator, when the ranges would
+	// have been more than MaxAdmitRanges.
+	Eval func(client netip.AddrPort) bool
+}
+
+// Admits reports whether client may hold a connection to the port.
+func (a *ClientAdmission) Admits(client netip.AddrPort) bool {
+	if a.Eval != nil {
+		return a.Eval(client)
+	}
+	addr, port := client.Addr().Unmap(), client.Port()
+	// Linear: ranges are disjoint as (address, port) boxes, so their
+	// address spans overlap and are not ordered by their ends; there are
+	// at most MaxAdmitRanges, and this runs only when they change.
+	for _, r := range a.Ranges {
+		if r.Addr.From.Compare(addr) <= 0 && addr.Compare(r.Addr.To) <= 0 && r.SPort.From <= port && port <= r.SPort.To {
+			return true
+		}
+	}
+	return false
 }
 
 // WAF runs the WAF for the steered protected objects of the host: a
@@ -121,7 +153,8 @@ const MaxAdmitRanges = 1024
 // address, the destination capture attributes the packet by (it still
 // bears the EIP). Run after buildFlowLogs.
 func admitWAFClients(d *Desired, ifName func(eniID string) string) {
-	for _, o := range d.WAF {
+	for oi := range d.WAF {
+		o := &d.WAF[oi]
 		i := slices.IndexFunc(d.Host.VPCs, func(v dataplane.VPC) bool { return v.ID == o.VPCID })
 		if i < 0 {
 			continue
@@ -137,9 +170,16 @@ func admitWAFClients(d *Desired, ifName func(eniID string) string) {
 			continue // not an ENI of the VPC: no group of ours decides
 		}
 		ranges, all, ok := policy.AdmittedSources(d.World, eni, up.Addr(), up.Port(), MaxAdmitRanges)
+		if !ok {
+			world := d.World
+			o.Clients = &ClientAdmission{Eval: func(c netip.AddrPort) bool {
+				return policy.AdmitsClient(world, eni, up.Addr(), up.Port(), c)
+			}}
+		}
 		if all || !ok {
 			continue
 		}
+		o.Clients = &ClientAdmission{Ranges: ranges}
 		a := dataplane.WAFAdmission{Clients: make([]dataplane.SourceRange, 0, len(ranges))}
 		for _, r := range ranges {
 			a.Clients = append(a.Clients, dataplane.SourceRange{From: r.Addr.From, To: r.Addr.To, PortFrom: r.SPort.From, PortTo: r.SPort.To})

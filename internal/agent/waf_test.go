@@ -107,10 +107,51 @@ func TestBuildWAF(t *testing.T) {
 	if on80 || on8443 || !slices.Equal(admit[443].Clients, office) {
 		t.Errorf("admitted clients %+v, want none for 80 and 8443 (all admitted) and %v for 443", admit, office)
 	}
+	// The WAF's view of the same answer, to close the live connections of
+	// clients a change denies: none for 80 and 8443, the office for 443.
+	if d.WAF[0].Clients != nil || d.WAF[2].Clients != nil {
+		t.Errorf("client admission of ports 80 and 8443: %+v, %+v, want none (every client)", d.WAF[0].Clients, d.WAF[2].Clients)
+	}
+	if a := d.WAF[1].Clients; a == nil || a.Eval != nil || !a.Admits(netip.MustParseAddrPort("203.0.113.7:40000")) || a.Admits(netip.MustParseAddrPort("198.51.100.7:40000")) {
+		t.Errorf("client admission of port 443: %+v, want the office", a)
+	}
 	if l := admit[443].Log; l.Prefix != "palisade sg in 10.0.1.5" || l.Group != policy.FlowLogGroup || l.LoggedCounter != policy.FlowLogLoggedCounter {
 		t.Errorf("refused SYNs of the covered ENI logged as %+v, want prefix \"palisade sg in 10.0.1.5\" to the flow-log group", l)
 	}
 	if !d.Programs["vpc-a"].Transparent {
 		t.Errorf("the program of vpc-a does not filter the WAF's upstream connections")
+	}
+}
+
+func TestClientAdmission(t *testing.T) {
+	r := func(from, to string, pf, pt uint16) policy.SourceRange {
+		return policy.SourceRange{Addr: policy.AddrRange{From: netip.MustParseAddr(from), To: netip.MustParseAddr(to)}, SPort: policy.Range{From: pf, To: pt}}
+	}
+	// Boxes whose address spans overlap (one source port dropped for a
+	// /24, the rest of a /16 open).
+	a := &ClientAdmission{Ranges: []policy.SourceRange{
+		r("10.0.0.0", "10.0.255.255", 0, 999),
+		r("10.0.0.0", "10.0.255.255", 1001, 65535),
+		r("10.0.1.0", "10.0.1.255", 1000, 1000),
+		r("192.0.2.7", "192.0.2.7", 0, 65535),
+	}}
+	for _, tc := range []struct {
+		client string
+		want   bool
+	}{
+		{"10.0.0.1:999", true}, {"10.0.0.1:1000", false}, {"10.0.0.1:1001", true}, {"10.0.1.9:1000", true},
+		{"10.0.255.255:65535", true}, {"10.1.0.0:80", false}, {"9.255.255.255:80", false},
+		{"192.0.2.7:1", true}, {"192.0.2.8:1", false}, {"[::ffff:10.0.0.1]:80", true},
+	} {
+		if got := a.Admits(netip.MustParseAddrPort(tc.client)); got != tc.want {
+			t.Errorf("%s: admitted %v, want %v", tc.client, got, tc.want)
+		}
+	}
+	if (&ClientAdmission{}).Admits(netip.MustParseAddrPort("10.0.0.1:80")) {
+		t.Error("no ranges admitted a client")
+	}
+	eval := &ClientAdmission{Eval: func(c netip.AddrPort) bool { return c.Port() == 7 }}
+	if !eval.Admits(netip.MustParseAddrPort("1.2.3.4:7")) || eval.Admits(netip.MustParseAddrPort("1.2.3.4:8")) {
+		t.Error("Eval not used")
 	}
 }

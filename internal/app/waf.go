@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/netip"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,6 +24,7 @@ import (
 	"github.com/palisade-project/palisade/internal/dataplane/linux"
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy"
 	"github.com/palisade-project/palisade/internal/service"
 	"github.com/palisade-project/palisade/internal/waf"
 	"github.com/palisade-project/palisade/internal/waf/wafrule"
@@ -33,9 +35,10 @@ import (
 // each object listens transparently on EIP:port inside its VPC namespace,
 // where the kernel steers the port's new connections (see
 // linux.ListenTransparent), and forwards clean requests to the instance
-// from the client's own address (linux.DialTransparent), one upstream
-// connection per request, so that the instance and its security groups
-// see the client as on the direct path.
+// from the client's own address and port (linux.DialTransparent), on one
+// upstream connection per client connection, so that the instance and its
+// security groups see the client as on the direct path. A change that
+// denies a connected client closes its connection (closeDenied).
 type hostWAF struct {
 	rt  *waf.Runtime
 	log *slog.Logger
@@ -43,6 +46,9 @@ type hostWAF struct {
 	mu      sync.Mutex
 	hash    string            // of the configuration applied last without error
 	account map[string]string // object ID -> account, for the log sink
+	// admitted holds the client ranges each object's live connections
+	// were last checked against (Apply only).
+	admitted map[string][]policy.SourceRange
 }
 
 // newHostWAF returns the WAF of a host. put, when set, stores decision
@@ -50,7 +56,7 @@ type hostWAF struct {
 // PalisadeReportWafLogs from a remote agent); without it decisions are not
 // kept.
 func newHostWAF(log *slog.Logger, put func(ctx context.Context, accountID string, recs []model.WAFLog) error) (*hostWAF, *wafLogBatcher) {
-	h := &hostWAF{log: log.With("component", "waf"), account: map[string]string{}}
+	h := &hostWAF{log: log.With("component", "waf"), account: map[string]string{}, admitted: map[string][]policy.SourceRange{}}
 	var sink waf.Sink
 	var batch *wafLogBatcher
 	if put != nil {
@@ -143,9 +149,9 @@ func (h *hostWAF) Apply(_ context.Context, objs []agent.WAFObject) error {
 		}
 		account[o.Config.ID] = o.AccountID
 	}
-	b, err := json.Marshal(cfgs)
-	if err != nil {
-		return fmt.Errorf("encode waf config: %w", err)
+	b, jerr := json.Marshal(cfgs)
+	if jerr != nil {
+		return fmt.Errorf("encode waf config: %w", jerr)
 	}
 	sum := sha256.Sum256(b)
 	hash := hex.EncodeToString(sum[:])
@@ -153,16 +159,49 @@ func (h *hostWAF) Apply(_ context.Context, objs []agent.WAFObject) error {
 	h.account = account
 	same := hash == h.hash
 	h.mu.Unlock()
-	if same {
-		return nil
+	var err error
+	if !same {
+		if err = h.rt.Apply(cfgs); err == nil { // else retried at the next reconciliation
+			h.mu.Lock()
+			h.hash = hash
+			h.mu.Unlock()
+		}
 	}
-	if err := h.rt.Apply(cfgs); err != nil {
-		return err // retried at the next reconciliation
-	}
+	h.closeDenied(objs)
+	return err
+}
+
+// closeDenied closes the client connections that the objects' upstream
+// filters no longer admit, when those changed.
+func (h *hostWAF) closeDenied(objs []agent.WAFObject) {
 	h.mu.Lock()
-	h.hash = hash
-	h.mu.Unlock()
-	return nil
+	defer h.mu.Unlock()
+	seen := map[string]bool{}
+	for _, o := range objs {
+		id := o.Config.ID
+		seen[id] = true
+		a := o.Clients
+		if a == nil {
+			delete(h.admitted, id)
+			continue
+		}
+		if a.Eval == nil {
+			if last, ok := h.admitted[id]; ok && slices.Equal(last, a.Ranges) {
+				continue
+			}
+			h.admitted[id] = a.Ranges
+		} else {
+			delete(h.admitted, id) // evaluated on every apply
+		}
+		if n := h.rt.CloseClients(id, a.Admits); n > 0 {
+			h.log.Info("waf closed client connections its instance's filters now deny", "object", id, "connections", n)
+		}
+	}
+	for id := range h.admitted {
+		if !seen[id] {
+			delete(h.admitted, id)
+		}
+	}
 }
 
 // Close stops every listener (requests in flight finish first).

@@ -15,6 +15,28 @@ type SourceRange struct {
 	SPort Range
 }
 
+// AdmitsClient answers AdmittedSources' question for one client: whether
+// the receiver's network ACL and security groups let in the first packet
+// of a TCP connection from client to port port of the IPv4 address local
+// of ENI eniID (a client inside the ENI's own vSwitch passes the ACL
+// stage). The WAF asks it of its live client connections after a change,
+// to close those that a new connection would no longer be allowed.
+func AdmitsClient(w World, eniID string, local netip.Addr, port uint16, client netip.AddrPort) bool {
+	eni := w.ENI(eniID)
+	src, local := client.Addr().Unmap(), local.Unmap()
+	if eni == nil || !local.Is4() || !src.Is4() {
+		return false
+	}
+	p := Packet{Src: src, Dst: local, Proto: IPProtoTCP, SrcPort: client.Port(), DstPort: port}
+	if !EvaluateENI(w, eniID, Ingress, p).Allow {
+		return false
+	}
+	if vsw := w.VSwitch(eni.VSwitchID); vsw != nil && vsw.CidrBlock.Contains(src) {
+		return true
+	}
+	return evaluateACL(w, eni, nil, Ingress, p).Allow
+}
+
 // AdmittedSources answers, for TCP port port of the IPv4 address local of
 // ENI eniID, which clients outside the VPC may open a connection to it:
 // the (source address, source port) ranges whose first packet the

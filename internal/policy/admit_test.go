@@ -71,6 +71,10 @@ func TestAdmittedSourcesDifferential(t *testing.T) {
 						acl := evaluateACL(s.w, s.w.ENI(e.ID), nil, Ingress, p)
 						inVSwitch := vsw != nil && vsw.CidrBlock.Contains(src)
 						want := sg.Allow && (acl.Allow || inVSwitch)
+						if got := AdmitsClient(s.w, e.ID, local, port, netip.AddrPortFrom(src, sport)); got != want {
+							t.Fatalf("world %d %s %s:%d from %s:%d: AdmitsClient %v, evaluator groups %v, ACL %v (in vSwitch %v)",
+								wi, e.ID, local, port, src, sport, got, sg, acl, inVSwitch)
+						}
 						if got := admitted(ranges, all, src, sport); got != want {
 							t.Fatalf("world %d %s %s:%d from %s:%d: admitted %v, evaluator groups %v, ACL %v (in vSwitch %v)\nranges %v",
 								wi, e.ID, local, port, src, sport, got, sg, acl, inVSwitch, ranges)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"sync"
 	"sync/atomic"
@@ -124,6 +125,7 @@ type runningObject struct {
 	server *http.Server
 	addr   net.Addr
 	cert   atomic.Pointer[tls.Certificate] // TLS objects: rotated in place
+	conns  *sync.Map                       // live client connections: net.Conn -> *clientConn
 	done   chan struct{}
 }
 
@@ -246,7 +248,7 @@ func (rt *Runtime) start(oc wafrule.ObjectConfig, pol Policy) (*runningObject, e
 	if err != nil {
 		return nil, err
 	}
-	var conns sync.Map // net.Conn -> *clientConn
+	conns := &sync.Map{}
 	srv := &http.Server{Handler: px, ReadHeaderTimeout: ReadHeaderTimeout, IdleTimeout: IdleTimeout, MaxHeaderBytes: MaxHeaderBytes,
 		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
 			cc := newClientConn(c)
@@ -261,7 +263,7 @@ func (rt *Runtime) start(oc wafrule.ObjectConfig, pol Policy) (*runningObject, e
 				cc.(*clientConn).close()
 			}
 		}}
-	ro := &runningObject{cfg: oc, proxy: px, server: srv, addr: ln.Addr(), done: make(chan struct{})}
+	ro := &runningObject{cfg: oc, proxy: px, server: srv, addr: ln.Addr(), conns: conns, done: make(chan struct{})}
 	if oc.TLSCert != "" {
 		cert, err := tls.X509KeyPair([]byte(oc.TLSCert), []byte(oc.TLSKey))
 		if err != nil {
@@ -299,6 +301,30 @@ func (rt *Runtime) stopLocked(id string) {
 	defer cancel()
 	_ = ro.server.Shutdown(ctx)
 	<-ro.done
+}
+
+// CloseClients closes the live client connections of object id whose
+// client address and port admits rejects, and returns how many. A
+// security-group or ACL change cuts the direct path's established flows
+// that it now denies; for a protected port it is called with the new
+// filters, so that a client they deny loses its connection to the WAF at
+// once (with its upstream connection) instead of waiting on a cut upstream.
+func (rt *Runtime) CloseClients(id string, admits func(client netip.AddrPort) bool) int {
+	rt.mu.Lock()
+	ro := rt.objects[id]
+	rt.mu.Unlock()
+	if ro == nil {
+		return 0
+	}
+	n := 0
+	ro.conns.Range(func(k, v any) bool {
+		if cc := v.(*clientConn); cc.remote.IsValid() && !admits(cc.remote) {
+			_ = k.(net.Conn).Close() // ConnState(StateClosed) closes its upstream connections
+			n++
+		}
+		return true
+	})
+	return n
 }
 
 // Addr is the listening address of an object (nil when not running).

@@ -3,6 +3,7 @@ package waf
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -273,5 +275,77 @@ func TestUpgradeThroughRuntime(t *testing.T) {
 	defer c2.Close()
 	if !strings.Contains(status, " 405 ") && !strings.HasSuffix(status, " 405") {
 		t.Errorf("attack in an upgrade request answered %q, want 405", status)
+	}
+}
+
+// TestRuntimeCloseClients: CloseClients closes exactly the client
+// connections the predicate rejects, with their upstream connections; the
+// others keep serving on their connections.
+func TestRuntimeCloseClients(t *testing.T) {
+	up := newConnLog(t)
+	rt := NewRuntime(nil, nil)
+	rt.Cache = testCache
+	rt.Transport = func(wafrule.ObjectConfig) http.RoundTripper { return PerClientConnection(NewTransport) }
+	defer rt.Close()
+	oc := wafrule.ObjectConfig{ID: "waf-cut", Listen: "127.0.0.1:0", Upstream: strings.TrimPrefix(up.srv.URL, "http://"),
+		Profile: wafrule.ProfileConfig{Action: "block", ParanoiaLevel: 1}}
+	if err := rt.Apply([]wafrule.ObjectConfig{oc}); err != nil {
+		t.Fatal(err)
+	}
+	if n := rt.CloseClients("no-such-object", func(netip.AddrPort) bool { return false }); n != 0 {
+		t.Errorf("CloseClients of an unknown object closed %d", n)
+	}
+	addr := rt.Addr("waf-cut").String()
+	// Raw kept-alive connections: a closed one must show as EOF, not be
+	// redialled by an HTTP client.
+	type conn struct {
+		net.Conn
+		r        *bufio.Reader
+		upstream string // its upstream connection's address, as the origin saw it
+	}
+	request := func(c *conn, path string) (string, error) {
+		if _, err := io.WriteString(c, "GET "+path+" HTTP/1.1\r\nHost: waf.test\r\n\r\n"); err != nil {
+			return "", err
+		}
+		_ = c.SetReadDeadline(time.Now().Add(3 * time.Second))
+		resp, err := http.ReadResponse(c.r, nil)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			return "", fmt.Errorf("GET %s: %d %s", path, resp.StatusCode, b)
+		}
+		return string(b), err
+	}
+	var conns []*conn
+	for range 3 {
+		nc, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		c := &conn{Conn: nc, r: bufio.NewReader(nc)}
+		if c.upstream, err = request(c, "/first"); err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	denied := netip.MustParseAddrPort(conns[1].LocalAddr().String())
+	asked := 0
+	n := rt.CloseClients("waf-cut", func(c netip.AddrPort) bool { asked++; return c != denied })
+	if n != 1 || asked != 3 {
+		t.Fatalf("CloseClients closed %d of the %d connections it asked about, want 1 of 3", n, asked)
+	}
+	_ = conns[1].SetReadDeadline(time.Now().Add(2 * time.Second))
+	if _, err := conns[1].r.ReadByte(); err != io.EOF && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("the denied client's connection: read %v, want EOF (closed by the WAF)", err)
+	}
+	up.waitClosed(t, conns[1].upstream)
+	for _, i := range []int{0, 2} {
+		if got, err := request(conns[i], "/again"); err != nil || got != conns[i].upstream {
+			t.Errorf("admitted client %d after CloseClients: %q %v, want its upstream connection %s", i, got, err, conns[i].upstream)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package kernel_test
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -20,6 +21,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -356,7 +358,34 @@ func TestWAFSteering(t *testing.T) {
 			t.Fatal("the flow log's capture wrote no record within 20 s")
 		}
 	}
+	// A kept-alive connection of the client, open before the drop: as the
+	// direct path's established flow is cut, the WAF closes it (and its
+	// upstream connection) instead of answering its next request with a
+	// 504 once the cut upstream times out.
+	live, err := net.Dial("tcp4", eip.String()+":80")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	liveR := bufio.NewReader(live)
+	if _, err := io.WriteString(live, "GET /live HTTP/1.1\r\nHost: "+eip.String()+"\r\n\r\n"); err != nil {
+		t.Fatal(err)
+	}
+	_ = live.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if resp, err := nethttp.ReadResponse(liveR, nil); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /live on a kept-alive connection: %v %v", resp, err)
+	} else {
+		io.Copy(io.Discard, resp.Body) //nolint:errcheck // drained
+		resp.Body.Close()
+	}
 	w.authorize("web", ruleSpec{name: "deny-client", proto: "tcp", ports: "80/80", peer: client + "/32", policy: "drop", priority: 1})
+	denied := time.Now()
+	_ = live.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := liveR.ReadByte(); err != io.EOF && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("the denied client's kept-alive connection: read %v, want it closed by the WAF", err)
+	} else {
+		t.Logf("the denied client's kept-alive connection closed %v after the API answered", time.Since(denied).Round(time.Millisecond))
+	}
 	w.settle()
 	if err := synDropped(0, eip.String()+":80"); err != nil {
 		t.Errorf("new connection from a client the security group denies: %v", err)
