@@ -96,25 +96,7 @@ func TestCRSRegression(t *testing.T) {
 	host := fu.Hostname()
 	port, _ := strconv.Atoi(fu.Port())
 
-	var tests []*ftwtest.FTWTest
-	err = fs.WalkDir(crstests.FS, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".yaml") {
-			return err
-		}
-		b, err := fs.ReadFile(crstests.FS, p)
-		if err != nil {
-			return err
-		}
-		ft, err := ftwtest.GetTestFromYaml(b, path.Base(p))
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		tests = append(tests, ft)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	tests := crsTests(t)
 
 	zerolog.SetGlobalLevel(zerolog.ErrorLevel)
 	rc := ftwconfig.NewRunnerConfiguration(ftwconfig.NewDefaultConfig())
@@ -237,4 +219,29 @@ func httpbin(w http.ResponseWriter, r *http.Request) {
 	default:
 		_, _ = io.WriteString(w, "Hello!")
 	}
+}
+
+// crsTests loads the CRS regression suite's test files.
+func crsTests(t *testing.T) []*ftwtest.FTWTest {
+	t.Helper()
+	var tests []*ftwtest.FTWTest
+	err := fs.WalkDir(crstests.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".yaml") {
+			return err
+		}
+		b, err := fs.ReadFile(crstests.FS, p)
+		if err != nil {
+			return err
+		}
+		ft, err := ftwtest.GetTestFromYaml(b, path.Base(p))
+		if err != nil {
+			return fmt.Errorf("%s: %w", p, err)
+		}
+		tests = append(tests, ft)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tests
 }

@@ -4,14 +4,12 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	coreruleset "github.com/corazawaf/coraza-coreruleset/v4"
-	crstests "github.com/corazawaf/coraza-coreruleset/v4/tests"
 	"github.com/corazawaf/coraza/v3"
 	ftwtest "github.com/coreruleset/go-ftw/v2/test"
 
@@ -273,18 +271,7 @@ type crsInput struct {
 func crsTestInputs(t *testing.T) []crsInput {
 	t.Helper()
 	var inputs []crsInput
-	err := fs.WalkDir(crstests.FS, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".yaml") {
-			return err
-		}
-		b, err := fs.ReadFile(crstests.FS, p)
-		if err != nil {
-			return err
-		}
-		ft, err := ftwtest.GetTestFromYaml(b, path.Base(p))
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
+	for _, ft := range crsTests(t) {
 		for _, tc := range ft.Tests {
 			for si := range tc.Stages {
 				in := ftwtest.NewInput(&tc.Stages[si].Input)
@@ -298,10 +285,6 @@ func crsTestInputs(t *testing.T) []crsInput {
 				inputs = append(inputs, ci)
 			}
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 	if len(inputs) < 3000 {
 		t.Fatalf("only %d CRS test requests", len(inputs))
