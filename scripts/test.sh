@@ -59,7 +59,7 @@ go vet ./...
 echo "--- go test -race"
 go test -race -count=1 -timeout 20m ./...
 
-echo "--- WAF: OWASP CRS regression suite through go-ftw (about a minute)"
+echo "--- WAF: OWASP CRS regression suite through go-ftw, and its requests through pruned and unpruned engines (about two minutes)"
 PALISADE_CRS_REGRESSION=1 go test -count=1 -timeout 20m -run '^(TestCRSRegression|TestParanoiaPruningEquivalent)$' ./internal/waf
 
 echo "--- WAF: gotestwaf detection goal at paranoia level 1"
