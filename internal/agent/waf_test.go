@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -41,12 +42,18 @@ func TestBuildWAF(t *testing.T) {
 			put(tx, model.PrefixENI+"eni-"+i.id[2:], model.ENI{ID: "eni-" + i.id[2:], VpcID: "vpc-a", VSwitchID: "vsw-a", ZoneID: i.zone, InstanceID: i.id,
 				MAC: "02:00:00:00:00:01", PrimaryIP: netip.MustParseAddr(i.ip), SecurityGroupIDs: []string{"sg-web"}})
 		}
-		// Port 80 open to all, 443 to one office only.
+		// Port 80 open to all, 443 to one office only, 8080 to more
+		// single addresses than the SYN admission loads.
+		rules := []model.Rule{
+			policytest.Rule("sgr-80", model.Ingress, "TCP", "80/80", "0.0.0.0/0", model.PolicyAccept, 1),
+			policytest.Rule("sgr-443", model.Ingress, "TCP", "443/443", "203.0.113.0/24", model.PolicyAccept, 1),
+		}
+		for i := range MaxAdmitRanges + 10 {
+			rules = append(rules, policytest.Rule(fmt.Sprintf("sgr-8080-%d", i), model.Ingress, "TCP", "8080/8080",
+				netip.AddrFrom4([4]byte{100, 64, byte(i >> 7), byte(2 * (i & 127))}).String()+"/32", model.PolicyAccept, 1))
+		}
 		put(tx, model.PrefixSecurityGroup+"sg-web", model.SecurityGroup{ID: "sg-web", VpcID: "vpc-a", Type: model.GroupTypeBasic, InnerAccessPolicy: model.InnerDrop,
-			Rules: []model.Rule{
-				policytest.Rule("sgr-80", model.Ingress, "TCP", "80/80", "0.0.0.0/0", model.PolicyAccept, 1),
-				policytest.Rule("sgr-443", model.Ingress, "TCP", "443/443", "203.0.113.0/24", model.PolicyAccept, 1),
-			}})
+			Rules: rules})
 		put(tx, model.PrefixEIP+"eip-1", model.EIP{ID: "eip-1", Address: eip, ENIID: "eni-web", PrivateIP: netip.MustParseAddr("10.0.1.5"), VpcID: "vpc-a", Status: model.EIPInUse})
 		put(tx, model.PrefixWAFTemplate+"wtpl-1", model.WAFTemplate{ID: "wtpl-1", AccountID: "acct", Action: "monitor", ParanoiaLevel: 2, InboundThreshold: 7, BodyLimit: 1024})
 		for _, p := range []model.WAFProtection{
@@ -54,6 +61,7 @@ func TestBuildWAF(t *testing.T) {
 			{ID: "waf-web443", AccountID: "acct", InstanceID: "i-web", Port: 443},
 			// TLS at the WAF, plain HTTP to the instance's port 80.
 			{ID: "waf-web8443", AccountID: "acct", InstanceID: "i-web", Port: 8443, Upstream: "10.0.1.5:80"},
+			{ID: "waf-web8080", AccountID: "acct", InstanceID: "i-web", Port: 8080},
 			{ID: "waf-noeip", AccountID: "acct", InstanceID: "i-noeip", Port: 80},
 			{ID: "waf-far", AccountID: "acct", InstanceID: "i-far", Port: 80},
 		} {
@@ -80,12 +88,12 @@ func TestBuildWAF(t *testing.T) {
 	var ids []string
 	for _, o := range d.WAF {
 		ids = append(ids, o.Config.ID)
-		if o.VPCID != "vpc-a" || o.EIP != eip || o.AccountID != "acct" || o.Config.Upstream != "10.0.1.5:"+map[string]string{"waf-web": "80", "waf-web443": "443", "waf-web8443": "80"}[o.Config.ID] {
+		if o.VPCID != "vpc-a" || o.EIP != eip || o.AccountID != "acct" || o.Config.Upstream != "10.0.1.5:"+map[string]string{"waf-web": "80", "waf-web443": "443", "waf-web8443": "80", "waf-web8080": "8080"}[o.Config.ID] {
 			t.Errorf("object %s: %+v", o.Config.ID, o)
 		}
 	}
-	if !slices.Equal(ids, []string{"waf-web", "waf-web443", "waf-web8443"}) {
-		t.Fatalf("steered objects %v, want waf-web, waf-web443 and waf-web8443", ids)
+	if !slices.Equal(ids, []string{"waf-web", "waf-web443", "waf-web8080", "waf-web8443"}) {
+		t.Fatalf("steered objects %v, want waf-web, waf-web443, waf-web8080 and waf-web8443", ids)
 	}
 	web := d.WAF[0].Config
 	if web.Listen != "vpc-a/198.18.0.9:80" || web.Profile.Action != "monitor" || web.Profile.ParanoiaLevel != 2 || len(web.Rules) != 1 || web.Rules[0].ID != "wr-1" {
@@ -94,7 +102,7 @@ func TestBuildWAF(t *testing.T) {
 	if d.WAF[1].Config.Profile.Action != "block" || d.WAF[1].Config.Profile.ParanoiaLevel != 1 {
 		t.Errorf("waf-web443 without template: profile %+v, want the default", d.WAF[1].Config.Profile)
 	}
-	if len(d.Host.VPCs) != 1 || len(d.Host.VPCs[0].EIPs) != 1 || !slices.Equal(d.Host.VPCs[0].EIPs[0].WAFPorts, []uint16{80, 443, 8443}) {
+	if len(d.Host.VPCs) != 1 || len(d.Host.VPCs[0].EIPs) != 1 || !slices.Equal(d.Host.VPCs[0].EIPs[0].WAFPorts, []uint16{80, 443, 8080, 8443}) {
 		t.Errorf("EIP steering: %+v", d.Host.VPCs)
 	}
 	// The clients admitted at the SYN, by the upstream's port: every
@@ -104,16 +112,22 @@ func TestBuildWAF(t *testing.T) {
 	office := []dataplane.SourceRange{{From: netip.MustParseAddr("203.0.113.0"), To: netip.MustParseAddr("203.0.113.255"), PortFrom: 0, PortTo: 65535}}
 	_, on80 := admit[80]
 	_, on8443 := admit[8443]
-	if on80 || on8443 || !slices.Equal(admit[443].Clients, office) {
-		t.Errorf("admitted clients %+v, want none for 80 and 8443 (all admitted) and %v for 443", admit, office)
+	_, on8080 := admit[8080]
+	if on80 || on8443 || on8080 || !slices.Equal(admit[443].Clients, office) {
+		t.Errorf("admitted clients %+v, want none for 80 and 8443 (all admitted), none for 8080 (over the limit) and %v for 443", admit, office)
 	}
 	// The WAF's view of the same answer, to close the live connections of
 	// clients a change denies: none for 80 and 8443, the office for 443.
-	if d.WAF[0].Clients != nil || d.WAF[2].Clients != nil {
-		t.Errorf("client admission of ports 80 and 8443: %+v, %+v, want none (every client)", d.WAF[0].Clients, d.WAF[2].Clients)
+	// Port 8080's answer is over the limit: the evaluator decides.
+	if d.WAF[0].Clients != nil || d.WAF[3].Clients != nil {
+		t.Errorf("client admission of ports 80 and 8443: %+v, %+v, want none (every client)", d.WAF[0].Clients, d.WAF[3].Clients)
 	}
 	if a := d.WAF[1].Clients; a == nil || a.Eval != nil || !a.Admits(netip.MustParseAddrPort("203.0.113.7:40000")) || a.Admits(netip.MustParseAddrPort("198.51.100.7:40000")) {
 		t.Errorf("client admission of port 443: %+v, want the office", a)
+	}
+	if a := d.WAF[2].Clients; a == nil || a.Eval == nil || !a.Admits(netip.MustParseAddrPort("100.64.1.4:40000")) ||
+		a.Admits(netip.MustParseAddrPort("100.64.1.5:40000")) || a.Admits(netip.MustParseAddrPort("203.0.113.7:40000")) {
+		t.Errorf("client admission of port 8080: %+v, want the evaluator, admitting 100.64.1.4 only of the three", a)
 	}
 	if l := admit[443].Log; l.Prefix != "palisade sg in 10.0.1.5" || l.Group != policy.FlowLogGroup || l.LoggedCounter != policy.FlowLogLoggedCounter {
 		t.Errorf("refused SYNs of the covered ENI logged as %+v, want prefix \"palisade sg in 10.0.1.5\" to the flow-log group", l)
