@@ -144,7 +144,9 @@ const MaxAdmitRanges = 1024
 
 // admitWAFClients sets, on the EIP of every steered object, the clients
 // that the network ACL and security groups of the object's upstream admit
-// (policy.AdmittedSources), so that the others are dropped at their SYN.
+// (policy.AdmittedSources), so that the others are dropped at their SYN,
+// and the same answer on the object (WAFObject.Clients), so that the WAF
+// closes the connections a change denies.
 // The upstream must be an ENI address of the VPC (the instance, by
 // default): the WAF's upstream connection goes there from the client's
 // address and port, and those filters decide it. When an active flow log
