@@ -210,7 +210,7 @@ func BenchmarkEvaluateModules(b *testing.B) {
 	st := NewState()
 	r := mkReq(reqSpec{target: "/products?id=1"})
 	ip, _ := clientAddr(r.RemoteAddr)
-	req := &wafrule.Request{IP: ip, Method: r.Method, URI: r.RequestURI, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header}
+	req := ruleRequest(r, ip)
 	b.ReportAllocs()
 	for b.Loop() {
 		c.Evaluate(Input{HTTP: r, Req: req}, st, t0)

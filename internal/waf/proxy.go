@@ -214,19 +214,26 @@ func clientAddr(remote string) (netip.Addr, error) {
 	return ap.Addr().Unmap(), nil
 }
 
+// ruleRequest is what the modules' conditions see of r (its body is added
+// once read): the path normalized (wafrule.NormalizePath).
+func ruleRequest(r *http.Request, ip netip.Addr) *wafrule.Request {
+	req := &wafrule.Request{
+		IP: ip, Method: r.Method, URI: r.RequestURI, Path: wafrule.NormalizePath(r.URL.Path), Query: r.URL.RawQuery,
+		Host: r.Host, Header: r.Header,
+	}
+	if req.URI == "" {
+		req.URI = r.URL.RequestURI()
+	}
+	return req
+}
+
 // ServeHTTP inspects r and blocks or forwards it.
 func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	pub := px.cur.Load()
 	c := pub.c
 	now := px.opts.Now()
 	ip, _ := clientAddr(r.RemoteAddr)
-	req := &wafrule.Request{
-		IP: ip, Method: r.Method, URI: r.RequestURI, Path: r.URL.Path, Query: r.URL.RawQuery,
-		Host: r.Host, Header: r.Header,
-	}
-	if req.URI == "" {
-		req.URI = r.URL.RequestURI()
-	}
+	req := ruleRequest(r, ip)
 	var local netip.AddrPort
 	if la, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr); ok {
 		local, _ = netip.ParseAddrPort(la.String())

@@ -138,7 +138,7 @@ func TestNoAllocsModules(t *testing.T) {
 	st := NewState()
 	r := mkReq(reqSpec{target: "/products?id=1"})
 	ip, _ := clientAddr(r.RemoteAddr)
-	req := &wafrule.Request{IP: ip, Method: r.Method, URI: r.RequestURI, Path: r.URL.Path, Query: r.URL.RawQuery, Header: r.Header}
+	req := ruleRequest(r, ip)
 	if n := testing.AllocsPerRun(1000, func() { c.Evaluate(Input{HTTP: r, Req: req}, st, t0) }); n > 1 {
 		t.Errorf("Evaluate allocates %v times per request, budget 1", n)
 	}

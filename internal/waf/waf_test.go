@@ -60,7 +60,8 @@ func evaluate(t testing.TB, c *Compiled, st *State, now time.Time, s reqSpec) De
 	t.Helper()
 	r := mkReq(s)
 	ip, _ := clientAddr(r.RemoteAddr)
-	req := &wafrule.Request{IP: ip, Method: r.Method, URI: r.RequestURI, Path: r.URL.Path, Query: r.URL.RawQuery, Host: r.Host, Header: r.Header, Body: []byte(s.body)}
+	req := ruleRequest(r, ip)
+	req.Body = []byte(s.body)
 	return c.Evaluate(Input{HTTP: r, Req: req}, st, now)
 }
 
@@ -126,6 +127,14 @@ func TestModules(t *testing.T) {
 		{"ip equals", reqSpec{ip: "203.0.113.77"}, monitor, wafrule.ModuleCustom, []string{"cr-ip"}, 1},
 		{"whitelist bypasses only custom", reqSpec{target: "/healthz"}, wafrule.Pass, 0, nil, 0},
 		{"partial bypass keeps blacklist", reqSpec{ip: "198.51.100.9", target: "/healthz"}, block, wafrule.ModuleBlacklist, []string{"bl-1"}, 1},
+		// The path as the origin resolves it: another spelling of /admin
+		// is still /admin, and /healthz/.. is not /healthz.
+		{"path double slash", reqSpec{method: "POST", target: "//admin/users"}, block, wafrule.ModuleCustom, []string{"cr-admin"}, 1},
+		{"path dot segment", reqSpec{method: "POST", target: "/./admin"}, block, wafrule.ModuleCustom, []string{"cr-admin"}, 1},
+		{"path dot-dot", reqSpec{method: "POST", target: "/static/../admin"}, block, wafrule.ModuleCustom, []string{"cr-admin"}, 1},
+		{"path encoded slash", reqSpec{method: "POST", target: "/%2fadmin"}, block, wafrule.ModuleCustom, []string{"cr-admin"}, 1},
+		{"path backslash", reqSpec{method: "POST", target: "/%5cadmin"}, block, wafrule.ModuleCustom, []string{"cr-admin"}, 1},
+		{"whitelist path not by dot-dot", reqSpec{ip: "198.51.100.9", target: "/healthz/../admin"}, block, wafrule.ModuleBlacklist, []string{"bl-1"}, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -213,7 +222,7 @@ func TestRateLimits(t *testing.T) {
 			}
 			r := mkReq(reqSpec{target: "/missing"})
 			ip, _ := clientAddr(r.RemoteAddr)
-			c.ObserveResponse(&wafrule.Request{IP: ip, Header: r.Header, Path: r.URL.Path}, &d, 404, st, t0)
+			c.ObserveResponse(ruleRequest(r, ip), &d, 404, st, t0)
 		}
 		if d := evaluate(t, c, st, t0.Add(time.Second), reqSpec{target: "/fine"}); d.Action != wafrule.Block || d.RuleIDs[0] != "rl-404" {
 			t.Errorf("after three 404s: %+v", d)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,7 +18,7 @@ type Field string
 const (
 	FieldIP     Field = "ip"     // client address
 	FieldURL    Field = "url"    // request URI as sent: path and query
-	FieldPath   Field = "path"   // decoded path
+	FieldPath   Field = "path"   // decoded and normalized path (NormalizePath)
 	FieldQuery  Field = "query"  // raw query; with a key, that argument's values
 	FieldHeader Field = "header" // key required: the header's values
 	FieldCookie Field = "cookie" // key required: the cookie's value
@@ -281,6 +282,27 @@ func ParsePrefix(s string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("CIDR %s has host bits set (did you mean %s?)", p, p.Masked())
 	}
 	return p, nil
+}
+
+// NormalizePath is the form of a decoded request path that path
+// conditions see: backslashes read as slashes, repeated slashes collapsed
+// and "." and ".." segments resolved, as origin servers resolve them, so
+// that "//admin", "/./admin", "/x/../admin", "/%2fadmin" and "\\admin" all
+// read "/admin" (otherwise a rule on the path prefix /admin is bypassed by
+// spelling it differently, and a whitelist on /public bypasses every module
+// for "/public/../admin"). A trailing slash is kept ("equals /dir/" still
+// works); an empty or relative path reads from the root.
+func NormalizePath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	trailing := strings.HasSuffix(p, "/") || strings.HasSuffix(p, "\\")
+	p = strings.ReplaceAll(p, "\\", "/")
+	c := path.Clean("/" + p)
+	if trailing && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 // Request is what conditions look at. Body is the inspected part of the

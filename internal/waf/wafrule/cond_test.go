@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -99,6 +100,38 @@ func FuzzParseConditions(f *testing.F) {
 		again, err := ParseConditions(FormatConditions(cs))
 		if err != nil || !reflect.DeepEqual(again, cs) {
 			t.Fatalf("%q: round trip %q gave %+v, %v", s, FormatConditions(cs), again, err)
+		}
+	})
+}
+
+func TestNormalizePath(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"", "/"}, {"/", "/"}, {"/admin", "/admin"}, {"//admin", "/admin"}, {"/./admin", "/admin"},
+		{"/x/../admin", "/admin"}, {"/../../admin", "/admin"}, {"admin", "/admin"}, {"\\admin", "/admin"},
+		{"/public\\..\\admin", "/admin"}, {"/dir/", "/dir/"}, {"/dir//", "/dir/"}, {"/dir/.", "/dir"},
+		{"/a/b/../../", "/"}, {"/a%2Fb", "/a%2Fb"}, {"/caf\u00e9/", "/caf\u00e9/"},
+	} {
+		if got := NormalizePath(tc.in); got != tc.want {
+			t.Errorf("NormalizePath(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
+
+// FuzzNormalizePath: the result is rooted, has no empty, "." or ".."
+// segment and no backslash, and normalizing it again changes nothing.
+func FuzzNormalizePath(f *testing.F) {
+	for _, s := range []string{"", "/", "//a", "/./a/../b/", "\\a\\..\\b", "a//b/./c/.."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		n := NormalizePath(p)
+		if !strings.HasPrefix(n, "/") || strings.Contains(n, "\\") || NormalizePath(n) != n {
+			t.Fatalf("NormalizePath(%q) = %q", p, n)
+		}
+		for _, seg := range strings.Split(strings.TrimSuffix(n[1:], "/"), "/") {
+			if n != "/" && (seg == "" || seg == "." || seg == "..") {
+				t.Fatalf("NormalizePath(%q) = %q has segment %q", p, n, seg)
+			}
 		}
 	})
 }
