@@ -220,6 +220,47 @@ func wafRuleInput(p Params) (service.WAFRuleInput, error) {
 	return in, nil
 }
 
+// keepRuleParams is ModifyWafRule's input: the parameters given, and the
+// rule's current values for the others, as Alibaba's Modify actions keep
+// what they are not given. (Replacing them would, for instance, widen a
+// whitelist rule modified without Bypass to bypass every module.) A
+// blacklist rule keeps its expiry time; one that has expired needs a new
+// Ttl.
+func keepRuleParams(cur model.WAFRule, given Params, now time.Time) (Params, error) {
+	p := Params{}
+	for k, v := range given {
+		p[k] = v
+	}
+	keep := func(name, v string) {
+		if !given.Has(name) {
+			p[name] = v
+		}
+	}
+	addrs, err := json.Marshal(cur.Addresses)
+	if err != nil {
+		return nil, err
+	}
+	keep("Name", cur.Name)
+	keep("Conditions", cur.Conditions)
+	keep("RuleAction", cur.Action)
+	keep("Bypass", strings.Join(cur.Bypass, ","))
+	keep("Addresses", string(addrs))
+	keep("By", cur.By)
+	keep("Header", cur.Header)
+	keep("Interval", strconv.Itoa(cur.Interval))
+	keep("Threshold", strconv.Itoa(cur.Threshold))
+	keep("BlockDuration", strconv.Itoa(cur.BlockFor))
+	keep("Status", strconv.Itoa(cur.Status))
+	if !given.Has("Ttl") && !cur.ExpiresAt.IsZero() {
+		left := cur.ExpiresAt.Sub(now)
+		if left <= 0 {
+			return nil, errs.InvalidParameter("Ttl", "blacklist rule %s expired at %s: give a new Ttl (seconds, 0 for never)", cur.ID, cur.ExpiresAt.UTC().Format(time.RFC3339))
+		}
+		p["Ttl"] = strconv.FormatInt(int64((left+time.Second-1)/time.Second), 10)
+	}
+	return p, nil
+}
+
 // RegisterWAF registers the WAF actions.
 func RegisterWAF(rt *Router, svc *service.Service) {
 	rt.Handle(VersionPalisade, "CreateWafTemplate", func(ctx context.Context, r *Request) (any, error) {
@@ -320,10 +361,23 @@ func RegisterWAF(rt *Router, svc *service.Service) {
 		return map[string]string{"RuleId": rule.ID}, nil
 	})
 	rt.Handle(VersionPalisade, "ModifyWafRule", func(ctx context.Context, r *Request) (any, error) {
-		in, err := wafRuleInput(r.Params)
+		params := r.Params
+		rs, err := svc.DescribeWafRules(ctx, r.Account.ID, "", "")
 		if err != nil {
 			return nil, err
 		}
+		for _, cur := range rs {
+			if cur.ID == r.Params.Get("RuleId") {
+				if params, err = keepRuleParams(cur, r.Params, time.Now()); err != nil {
+					return nil, err
+				}
+			}
+		}
+		in, err := wafRuleInput(params)
+		if err != nil {
+			return nil, err
+		}
+		// An unknown rule: the service says NotFound.
 		return struct{}{}, svc.ModifyWafRule(ctx, r.Account.ID, r.Params.Get("RuleId"), in)
 	})
 	rt.Handle(VersionPalisade, "DescribeWafRules", func(ctx context.Context, r *Request) (any, error) {

@@ -382,14 +382,26 @@ of them; quote values with spaces or commas in double quotes.`}
 					p["Bypass"] = strings.Join(bypass, ",")
 				}
 			case wafrule.KindBlacklist:
+				if len(addrs) == 0 {
+					return fmt.Errorf("give at least one --address")
+				}
 				b, _ := json.Marshal(addrs)
 				p["Addresses"] = string(b)
-				p["Ttl"] = strconv.Itoa(int(ttl / time.Second))
+				secs, err := wholeSeconds("--ttl", ttl, true)
+				if err != nil {
+					return err
+				}
+				p["Ttl"] = secs
 			case wafrule.KindRateLimit:
 				p["By"], p["Header"] = by, header
-				p["Interval"] = strconv.Itoa(int(interval / time.Second))
+				var err error
+				if p["Interval"], err = wholeSeconds("--interval", interval, false); err != nil {
+					return err
+				}
+				if p["BlockDuration"], err = wholeSeconds("--block-for", blockFor, false); err != nil {
+					return err
+				}
 				p["Threshold"] = strconv.Itoa(threshold)
-				p["BlockDuration"] = strconv.Itoa(int(blockFor / time.Second))
 				p["Status"] = strconv.Itoa(status)
 				p = nonEmpty(p)
 			}
@@ -458,20 +470,35 @@ func (c *cli) wafRulesCommand() *cobra.Command {
 	}
 	list.Flags().StringVar(&protection, "protection", "", "only this object's rules")
 	list.Flags().StringVar(&kind, "kind", "", "whitelist, blacklist, custom or ratelimit")
-	var cond, action string
+	var cond, action, setName string
+	var setBypass []string
 	set := &cobra.Command{
-		Use: "set RULE_ID", Short: "Change a custom rule's conditions and action (in force within a second)", Args: cobra.ExactArgs(1),
-		Example: "  palisade waf rules set wafr-xxx --if 'path prefix /private' --action monitor",
+		Use:   "set RULE_ID",
+		Short: "Change a rule's conditions, action, name or bypassed modules; the rest is kept (in force within a second)",
+		Args:  cobra.ExactArgs(1),
+		Example: `  palisade waf rules set wafr-xxx --if 'path prefix /private' --action monitor
+  palisade waf rules set wafr-yyy --bypass crs,ratelimit`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := c.call(cmd, apiclient.VersionPalisade, "ModifyWafRule", nonEmpty(map[string]string{"RuleId": args[0], "Conditions": cond, "RuleAction": action}))
+			p := map[string]string{"RuleId": args[0]}
+			for flag, param := range map[string]string{"if": "Conditions", "action": "RuleAction", "name": "Name", "bypass": "Bypass"} {
+				if cmd.Flags().Changed(flag) {
+					p[param] = map[string]string{"if": cond, "action": action, "name": setName, "bypass": strings.Join(setBypass, ",")}[flag]
+				}
+			}
+			if len(p) == 1 {
+				return fmt.Errorf("nothing to change: give --if, --action, --name or --bypass")
+			}
+			resp, err := c.call(cmd, apiclient.VersionPalisade, "ModifyWafRule", p)
 			if err != nil {
 				return err
 			}
 			return c.renderDone(cmd, resp)
 		},
 	}
-	set.Flags().StringVar(&cond, "if", "", "conditions")
-	set.Flags().StringVar(&action, "action", "block", "block or monitor")
+	set.Flags().StringVar(&cond, "if", "", "new conditions (custom, whitelist and rate-limit rules)")
+	set.Flags().StringVar(&action, "action", "", "new action: block or monitor (custom and rate-limit rules)")
+	set.Flags().StringVar(&setName, "name", "", "new name")
+	set.Flags().StringSliceVar(&setBypass, "bypass", nil, "modules a whitelist rule skips: blacklist, custom, ratelimit, crs (empty: all)")
 	del := &cobra.Command{
 		Use: "delete RULE_ID...", Short: "Delete rules", Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -647,4 +674,19 @@ func (s *logShipper) flush(ctx context.Context) {
 		}
 		q = q[n:]
 	}
+}
+
+// wholeSeconds is a duration flag in the API's whole seconds, rounded up;
+// a positive duration under a second is refused rather than sent as 0,
+// which means "never expires" for a TTL.
+func wholeSeconds(flag string, d time.Duration, zeroOK bool) (string, error) {
+	switch {
+	case d < 0:
+		return "", fmt.Errorf("%s %v: must not be negative", flag, d)
+	case d == 0 && zeroOK:
+		return "0", nil
+	case d < time.Second:
+		return "", fmt.Errorf("%s %v: the API counts whole seconds; give at least 1s", flag, d)
+	}
+	return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10), nil
 }

@@ -3,6 +3,7 @@ package cli_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -41,8 +42,9 @@ func TestWAFCommands(t *testing.T) {
 		}
 	}
 	r.ok("waf", "rule", "add", "--protection", obj, "--if", "path prefix /admin && method equals post", "--action", "block")
-	r.ok("waf", "blacklist", "add", "--protection", obj, "--address", "198.51.100.0/24", "--address", "203.0.113.5", "--ttl", "1h")
-	r.ok("waf", "whitelist", "add", "--protection", obj, "--if", "ip in-cidr 192.0.2.0/24", "--bypass", "crs")
+	bl := strings.TrimSpace(r.ok("waf", "blacklist", "add", "--protection", obj, "--address", "198.51.100.0/24", "--address", "203.0.113.5", "--ttl", "1h"))
+	wl := strings.TrimSpace(r.ok("waf", "whitelist", "add", "--protection", obj, "--if", "ip in-cidr 192.0.2.0/24", "--bypass", "crs"))
+	mon := strings.TrimSpace(r.ok("waf", "rule", "add", "--protection", obj, "--name", "mon", "--if", "path prefix /m", "--action", "monitor"))
 	r.ok("waf", "ratelimit", "add", "--protection", obj, "--status", "404", "--interval", "60s", "--threshold", "20", "--block-for", "10m")
 	out = r.ok("waf", "rules", "list", "--protection", obj)
 	for _, want := range []string{"custom", "blacklist", "whitelist", "ratelimit", `path prefix "/admin"`, "198.51.100.0/24", "404", "600"} {
@@ -52,6 +54,44 @@ func TestWAFCommands(t *testing.T) {
 	}
 	if out := r.ok("waf", "blacklist", "list", "--protection", obj); strings.Contains(out, "custom") || !strings.Contains(out, "203.0.113.5/32") {
 		t.Errorf("blacklist list:\n%s", out)
+	}
+	// "rules set" changes what it is given and keeps the rest: the
+	// whitelist's bypass list (empty would mean every module), the monitor
+	// rule's action and name, the blacklist's addresses and expiry.
+	ruleByID := func() map[string]map[string]any {
+		out := map[string]map[string]any{}
+		for _, o := range r.okJSON("waf", "rules", "list", "--protection", obj)["Rules"].(map[string]any)["Rule"].([]any) {
+			m := o.(map[string]any)
+			out[m["RuleId"].(string)] = m
+		}
+		return out
+	}
+	before := ruleByID()
+	r.ok("waf", "rules", "set", wl, "--if", "ip in-cidr 192.0.2.0/25")
+	r.ok("waf", "rules", "set", mon, "--if", "path prefix /n")
+	r.ok("waf", "rules", "set", bl, "--name", "bad-nets")
+	after := ruleByID()
+	if w := after[wl]; w["Conditions"] != `ip in-cidr "192.0.2.0/25"` || fmt.Sprint(w["Bypass"]) != "[crs]" {
+		t.Errorf("whitelist after set --if: %v, want the new conditions and Bypass [crs]", w)
+	}
+	if m := after[mon]; m["Conditions"] != `path prefix "/n"` || m["RuleAction"] != "monitor" || m["Name"] != "mon" {
+		t.Errorf("monitor rule after set --if: %v, want the new conditions, monitor and its name", m)
+	}
+	if b := after[bl]; b["Name"] != "bad-nets" || fmt.Sprint(b["Addresses"]) != fmt.Sprint(before[bl]["Addresses"]) || b["ExpireTime"] != before[bl]["ExpireTime"] {
+		t.Errorf("blacklist after set --name: %v, want the name changed and addresses and expiry %v kept", b, before[bl])
+	}
+	n := len(ruleByID())
+	if e := r.fail("waf", "blacklist", "add", "--protection", obj, "--address", "192.0.2.99", "--ttl", "1ms"); !strings.Contains(e, "at least 1s") {
+		t.Errorf("blacklist --ttl 1ms (would never expire): %s", e)
+	}
+	if e := r.fail("waf", "blacklist", "add", "--protection", obj); !strings.Contains(e, "--address") {
+		t.Errorf("blacklist without an address: %s", e)
+	}
+	if got := len(ruleByID()); got != n {
+		t.Errorf("refused blacklist adds left %d rules, want %d", got, n)
+	}
+	if e := r.fail("waf", "rules", "set", mon); !strings.Contains(e, "nothing to change") {
+		t.Errorf("rules set without a change: %s", e)
 	}
 	if e := r.fail("waf", "rule", "add", "--protection", obj, "--if", "path like /x"); !strings.Contains(e, "InvalidParameter") {
 		t.Errorf("bad condition: %s", e)
