@@ -94,9 +94,15 @@ func buildWAF(tx store.ReadTxn, s *snapshot, byVPC map[string]*dataplane.VPC) ([
 	for _, i := range s.instances {
 		insts[i.ID] = i
 	}
-	eniInst := map[string]string{} // ENI ID -> instance ID
+	eniInst := map[string]string{}         // ENI ID -> instance ID
+	instAddrs := map[string][]netip.Addr{} // instance ID -> its ENIs' private IPv4 addresses
 	for _, e := range s.enis {
 		eniInst[e.ID] = e.InstanceID
+		for _, a := range append([]netip.Addr{e.PrimaryIP}, e.SecondaryIPs...) {
+			if a.Is4() {
+				instAddrs[e.InstanceID] = append(instAddrs[e.InstanceID], a)
+			}
+		}
 	}
 	var out []WAFObject
 	for _, p := range prots {
@@ -120,15 +126,22 @@ func buildWAF(tx store.ReadTxn, s *snapshot, byVPC map[string]*dataplane.VPC) ([
 		}
 		e := &v.EIPs[mine[pick]]
 		port := uint16(p.Port)
-		if !slices.Contains(e.WAFPorts, port) {
-			e.WAFPorts = append(e.WAFPorts, port)
-			slices.Sort(e.WAFPorts)
-		}
 		var tpl *model.WAFTemplate
 		if t, ok := tpls[p.TemplateID]; ok && t.AccountID == p.AccountID {
 			tpl = &t
 		}
 		oc := wafconfig.Object(p, tpl, rules[p.ID], wafconfig.Upstream(e.PrivateIP.String(), p.Port))
+		if up, err := netip.ParseAddrPort(oc.Upstream); err != nil || !slices.Contains(instAddrs[inst.ID], up.Addr()) {
+			// The API refuses an upstream outside the instance; one stored
+			// before it did, or an address the instance has released, is
+			// not steered: the port stays on the direct path, where the
+			// instance's own filters decide.
+			continue
+		}
+		if !slices.Contains(e.WAFPorts, port) {
+			e.WAFPorts = append(e.WAFPorts, port)
+			slices.Sort(e.WAFPorts)
+		}
 		ap := netip.AddrPortFrom(e.Address, port)
 		oc.Listen = v.ID + "/" + ap.String()
 		out = append(out, WAFObject{AccountID: p.AccountID, VPCID: v.ID, EIP: e.Address, Port: port, Config: oc})

@@ -62,6 +62,10 @@ func TestBuildWAF(t *testing.T) {
 			// TLS at the WAF, plain HTTP to the instance's port 80.
 			{ID: "waf-web8443", AccountID: "acct", InstanceID: "i-web", Port: 8443, Upstream: "10.0.1.5:80"},
 			{ID: "waf-web8080", AccountID: "acct", InstanceID: "i-web", Port: 8080},
+			// Stored before the API refused upstreams outside the
+			// instance: not steered, the port stays on the direct path.
+			{ID: "waf-web8088", AccountID: "acct", InstanceID: "i-web", Port: 8088, Upstream: "192.168.1.1:80"},
+			{ID: "waf-web8089", AccountID: "acct", InstanceID: "i-web", Port: 8089, Upstream: "10.0.1.6:80"}, // i-noeip's address
 			{ID: "waf-noeip", AccountID: "acct", InstanceID: "i-noeip", Port: 80},
 			{ID: "waf-far", AccountID: "acct", InstanceID: "i-far", Port: 80},
 		} {

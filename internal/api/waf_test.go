@@ -122,6 +122,19 @@ func TestWAFActions(t *testing.T) {
 		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "81", "TlsCertificate": "x", "TlsPrivateKey": "y"}, 400, "InvalidParameter"},
 		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "81", "TemplateId": "waftpl-none"}, 404, "InvalidTemplateId.NotFound"},
 		{"CreateWafProtection", map[string]string{"InstanceId": "i-none", "Port": "81"}, 404, ""},
+		// The upstream is the instance's own address or nothing: anywhere
+		// else the internet would reach past its security groups.
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "83", "UpstreamAddress": "192.168.1.1:80"}, 400, "InvalidParameter"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "83", "UpstreamAddress": "8.8.8.8:80"}, 400, "InvalidParameter"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "83", "UpstreamAddress": "127.0.0.1:18787"}, 400, "InvalidParameter"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "83", "UpstreamAddress": "[::1]:80"}, 400, "InvalidParameter"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "83", "UpstreamAddress": ":80"}, 400, "InvalidParameter"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "83", "UpstreamAddress": "10.0.1.8:80"}, 400, "InvalidParameter"}, // eve's instance
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "83", "UpstreamAddress": "10.0.1.7:0"}, 400, "InvalidParameter"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "83", "UpstreamAddress": "web:80"}, 400, "InvalidParameter"},
+		{"ModifyWafProtection", map[string]string{"ProtectionId": obj, "UpstreamAddress": "192.168.1.1:80"}, 400, "InvalidParameter"},
+		{"ModifyWafProtection", map[string]string{"ProtectionId": obj, "UpstreamAddress": "127.0.0.1:18787"}, 400, "InvalidParameter"},
+		{"ModifyWafProtection", map[string]string{"ProtectionId": obj, "InstanceId": "i-eve", "UpstreamAddress": "10.0.1.8:80"}, 400, "InvalidParameter"},
 		{"CreateWafRule", map[string]string{"Kind": "custom", "Conditions": "path equals /", "RuleAction": "block"}, 400, "MissingParameter"},
 		{"CreateWafRule", map[string]string{"ProtectionId": obj, "Kind": "nope"}, 400, "InvalidParameter"},
 		{"CreateWafRule", map[string]string{"ProtectionId": obj, "Kind": "custom", "Conditions": "path like /", "RuleAction": "block"}, 400, "InvalidParameter"},
@@ -147,6 +160,18 @@ func TestWAFActions(t *testing.T) {
 	if after := env.Snapshot(t); len(after) != len(before) {
 		t.Errorf("bad input wrote to the store: %d -> %d keys", len(before), len(after))
 	}
+	// A refused upstream's message says what is allowed.
+	if _, err := env.Common(t, bob, api.VersionPalisade, "CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "83", "UpstreamAddress": "8.8.8.8:80"}); err == nil || !strings.Contains(err.Error(), "private IPv4 address of instance i-web (10.0.1.7)") {
+		t.Errorf("upstream 8.8.8.8:80: %v, want a message naming the instance's addresses", err)
+	}
+	// The instance's own address with another port: TLS at the WAF, plain
+	// HTTP to the instance's port 80.
+	tlsObj := ok(bob, "CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "443", "UpstreamAddress": "10.0.1.7:80"})["ProtectionId"].(string)
+	ok(bob, "ModifyWafProtection", map[string]string{"ProtectionId": tlsObj, "UpstreamAddress": "10.0.1.7:8080"})
+	if p := ok(bob, "DescribeWafProtections", map[string]string{"ProtectionId": tlsObj})["Protections"].(map[string]any)["Protection"].([]any)[0].(map[string]any); p["UpstreamAddress"] != "10.0.1.7:8080" {
+		t.Errorf("modified upstream: %v", p)
+	}
+	ok(bob, "DeleteWafProtection", map[string]string{"ProtectionId": tlsObj})
 
 	// Isolation: eve sees and touches nothing of bob's.
 	for _, tc := range []struct {
@@ -220,8 +245,16 @@ func TestWAFEndToEnd(t *testing.T) {
 	}
 	listen := ln.Addr().String()
 	ln.Close()
-	obj, _, _ := wafCall(t, env, bob, "CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "80",
-		"UpstreamAddress": strings.TrimPrefix(up.URL, "http://"), "ListenAddress": listen})
+	// The API takes only the instance's own addresses as the upstream;
+	// 10.0.1.7 is not on the test host, so the data plane below is handed
+	// the test's origin in its place.
+	const upstream = "10.0.1.7:8080"
+	origin := strings.TrimPrefix(up.URL, "http://")
+	obj, status, code := wafCall(t, env, bob, "CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "80",
+		"UpstreamAddress": upstream, "ListenAddress": listen})
+	if status != 200 {
+		t.Fatalf("protect: %d %s", status, code)
+	}
 	id := obj["ProtectionId"].(string)
 	rule, _, _ := wafCall(t, env, bob, "CreateWafRule", map[string]string{"ProtectionId": id, "Kind": "custom", "Conditions": "path prefix /a", "RuleAction": "block"})
 	ruleID := rule["RuleId"].(string)
@@ -237,6 +270,12 @@ func TestWAFEndToEnd(t *testing.T) {
 		b, _ := json.Marshal(out["Objects"])
 		var cfgs []wafrule.ObjectConfig
 		err = json.Unmarshal(b, &cfgs)
+		for i := range cfgs {
+			if cfgs[i].Upstream != upstream {
+				return nil, "", fmt.Errorf("object %s: upstream %q, want %q", cfgs[i].ID, cfgs[i].Upstream, upstream)
+			}
+			cfgs[i].Upstream = origin
+		}
 		return cfgs, out["Hash"].(string), err
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -119,7 +119,9 @@ func TestWAFServe(t *testing.T) {
 	r := newRunner(t, env)
 	acct := env.Admin.AccountID
 	env.PutRecord(t, model.PrefixInstance+"i-web", model.Instance{ID: "i-web", AccountID: acct, PrimaryENIID: "eni-web", Status: model.InstanceRunning})
-	env.PutRecord(t, model.PrefixENI+"eni-web", model.ENI{ID: "eni-web", AccountID: acct, InstanceID: "i-web", PrimaryIP: netip.MustParseAddr("10.0.1.7")})
+	// The upstream must be an address of the instance: here the fixture's
+	// instance has the loopback address, where the test's origin listens.
+	env.PutRecord(t, model.PrefixENI+"eni-web", model.ENI{ID: "eni-web", AccountID: acct, InstanceID: "i-web", PrimaryIP: netip.MustParseAddr("127.0.0.1")})
 	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "origin") }))
 	defer up.Close()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -282,8 +282,8 @@ func (s *Service) DescribeInstance(ctx context.Context, accountID, id string) (I
 }
 
 // DeleteInstance deletes a Stopped instance (any state with force): its
-// primary ENI and addresses go with it, secondary ENIs are detached and kept,
-// as in the cloud.
+// primary ENI and addresses go with it, and its WAF protected objects with
+// their rules; secondary ENIs are detached and kept, as in the cloud.
 func (s *Service) DeleteInstance(ctx context.Context, accountID, id string, force bool) error {
 	return s.DeleteInstances(ctx, accountID, []string{id}, force)
 }
@@ -318,6 +318,11 @@ func (s *Service) DeleteInstances(ctx context.Context, accountID string, ids []s
 				if err := putJSON(tx, model.PrefixENI+e.ID, e); err != nil {
 					return err
 				}
+			}
+			// Its WAF objects go with it as its primary ENI's flow logs do
+			// (deleteENI): in this transaction, so all or nothing.
+			if err := deleteInstanceWAF(tx, accountID, id); err != nil {
+				return err
 			}
 			if err := tx.Delete(model.PrefixInstance + id); err != nil {
 				return err

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -257,12 +258,84 @@ func validHostPort(v string) bool {
 	return err == nil && n >= 0 && n <= 65535
 }
 
+// instanceIPv4s returns the private IPv4 addresses (primary and secondary)
+// of the ENIs of an instance of the account.
+func instanceIPv4s(tx store.ReadTxn, accountID, instanceID string) ([]netip.Addr, error) {
+	inst, err := getInstance(tx, accountID, instanceID)
+	if err != nil {
+		return nil, err
+	}
+	enis, err := instanceENIs(tx, inst.ID)
+	if err != nil {
+		return nil, fmt.Errorf("list ENIs of %s: %w", inst.ID, err)
+	}
+	// The primary ENI is read by ID as well, as DescribeWafConfig finds the
+	// default upstream, in case its record does not name the instance.
+	if !slices.ContainsFunc(enis, func(e *model.ENI) bool { return e.ID == inst.PrimaryENIID }) {
+		var e model.ENI
+		ok, err := getJSON(tx, model.PrefixENI+inst.PrimaryENIID, &e)
+		if err != nil {
+			return nil, fmt.Errorf("read primary ENI %s of %s: %w", inst.PrimaryENIID, inst.ID, err)
+		}
+		if ok {
+			enis = append(enis, &e)
+		}
+	}
+	var out []netip.Addr
+	for _, e := range enis {
+		if e.AccountID != accountID {
+			continue
+		}
+		for _, a := range append([]netip.Addr{e.PrimaryIP}, e.SecondaryIPs...) {
+			if a.Is4() && !slices.Contains(out, a) {
+				out = append(out, a)
+			}
+		}
+	}
+	return out, nil
+}
+
+// checkUpstream refuses an upstream outside the protected instance. The
+// agent steers the EIP's port to the WAF and admits clients at the SYN by
+// the network ACL and security groups of the upstream's address, so an
+// upstream elsewhere (another host, the host's loopback, a public address)
+// would carry internet traffic past the instance's filters to whatever it
+// names. Hence: empty (the instance's primary address and the protected
+// port), or IP:PORT with IP one of the instance's private IPv4 addresses.
+// On success p.Upstream is in canonical form.
+func checkUpstream(tx store.ReadTxn, accountID string, p *model.WAFProtection) error {
+	if p.Upstream == "" {
+		return nil
+	}
+	addrs, err := instanceIPv4s(tx, accountID, p.InstanceID)
+	if err != nil {
+		return err
+	}
+	ap, perr := netip.ParseAddrPort(p.Upstream)
+	// Is4 is false for IPv4-mapped IPv6 ([::ffff:10.0.1.7]:80): one
+	// spelling per address keeps the agent's lookup by address exact.
+	if perr != nil || !ap.Addr().Is4() || ap.Port() == 0 || !slices.Contains(addrs, ap.Addr()) {
+		list := make([]string, len(addrs))
+		for i, a := range addrs {
+			list[i] = a.String()
+		}
+		return errs.InvalidParameter("UpstreamAddress",
+			"%q: leave it empty (the instance's primary private address and port %d) or give IP:PORT, with IP a private IPv4 address of instance %s (%s) and PORT 1 to 65535",
+			p.Upstream, p.Port, p.InstanceID, strings.Join(list, ", "))
+	}
+	p.Upstream = ap.String()
+	return nil
+}
+
 func (s *Service) applyProtection(tx store.ReadTxn, accountID string, p *model.WAFProtection, in WAFProtectionInput) error {
 	if in.Upstream != nil {
-		if *in.Upstream != "" && (!validHostPort(*in.Upstream) || strings.HasSuffix(*in.Upstream, ":0")) {
-			return errs.InvalidParameter("UpstreamAddress", "%q: use host:port such as 10.0.1.7:80", *in.Upstream)
-		}
 		p.Upstream = *in.Upstream
+	}
+	// Checked even when the request leaves it unchanged: an object stored
+	// before this check, or whose address the instance has since released,
+	// is not modified without a valid upstream.
+	if err := checkUpstream(tx, accountID, p); err != nil {
+		return err
 	}
 	if in.Listen != nil {
 		if *in.Listen != "" && !validHostPort(*in.Listen) {
@@ -421,23 +494,53 @@ func (s *Service) DeleteWafProtection(ctx context.Context, accountID, id string)
 		if _, err := getWAFProtection(tx, accountID, id); err != nil {
 			return err
 		}
-		var rules []string
-		if err := listJSON(tx, model.PrefixWAFRule, func(r *model.WAFRule) error {
-			if r.ProtectionID == id {
-				rules = append(rules, r.ID)
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		for _, r := range rules {
-			if err := tx.Delete(model.PrefixWAFRule + r); err != nil {
-				return err
-			}
-		}
-		return tx.Delete(model.PrefixWAFProtection + id)
+		return deleteWAFProtections(tx, []string{id})
 	})
 	return err
+}
+
+// deleteWAFProtections deletes protected objects and their rules.
+func deleteWAFProtections(tx store.Txn, ids []string) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	var rules []string
+	if err := listJSON(tx, model.PrefixWAFRule, func(r *model.WAFRule) error {
+		if slices.Contains(ids, r.ProtectionID) {
+			rules = append(rules, r.ID)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, r := range rules {
+		if err := tx.Delete(model.PrefixWAFRule + r); err != nil {
+			return fmt.Errorf("delete waf rule %s: %w", r, err)
+		}
+	}
+	for _, id := range ids {
+		if err := tx.Delete(model.PrefixWAFProtection + id); err != nil {
+			return fmt.Errorf("delete waf protection %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// deleteInstanceWAF deletes the protected objects of an instance and their
+// rules, in the caller's transaction (DeleteInstances): an object outliving
+// its instance would still be listed, take rules and count toward the
+// account's quota.
+func deleteInstanceWAF(tx store.Txn, accountID, instanceID string) error {
+	var ids []string
+	if err := listJSON(tx, model.PrefixWAFProtection, func(p *model.WAFProtection) error {
+		if p.AccountID == accountID && p.InstanceID == instanceID {
+			ids = append(ids, p.ID)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return deleteWAFProtections(tx, ids)
 }
 
 // --- rules ---

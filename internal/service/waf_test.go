@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -131,5 +133,216 @@ func TestIngestWafLogs(t *testing.T) {
 	}
 	if _, total, _ := s.DescribeWafLogs(ctx, "0", WAFLogFilter{}); total != 0 {
 		t.Errorf("the admin got %d records", total)
+	}
+}
+
+// wafInstances makes, through the API, a VPC with two instances of account
+// "1": i-web (primary ENI 10.0.1.7 with secondary 10.0.1.8, and a second
+// ENI 10.0.1.9 with secondary 10.0.1.10) and i-other (10.0.1.20). It
+// returns their IDs.
+func wafInstances(t *testing.T, s *Service) (web, other string) {
+	t.Helper()
+	ctx := context.Background()
+	vpc, err := s.CreateVpc(ctx, "1", CreateVpcInput{CidrBlock: "10.0.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vsw, err := s.CreateVSwitch(ctx, "1", CreateVSwitchInput{VpcID: vpc.VpcID, ZoneID: s.DefaultZone(), CidrBlock: "10.0.1.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sg, err := s.CreateSecurityGroup(ctx, "1", CreateSecurityGroupInput{VpcID: vpc.VpcID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(enis ...ENISpec) string {
+		t.Helper()
+		ids, err := s.RunInstances(ctx, "1", RunInstancesInput{ImageID: "img", InstanceType: "t", VSwitchID: vsw, SecurityGroupIDs: []string{sg}, ENIs: enis})
+		if err != nil || len(ids) != 1 {
+			t.Fatalf("run instances: %v %v", ids, err)
+		}
+		return ids[0]
+	}
+	web = run(ENISpec{PrimaryIP: "10.0.1.7", SecondaryIPs: []string{"10.0.1.8"}},
+		ENISpec{VSwitchID: vsw, PrimaryIP: "10.0.1.9", SecondaryIPs: []string{"10.0.1.10"}})
+	other = run(ENISpec{PrimaryIP: "10.0.1.20"})
+	return web, other
+}
+
+// TestDeleteInstanceDeletesWAF: an instance's protected objects and their
+// rules go with it, forced or not, and no longer count toward the quota;
+// another instance's stay. A deletion that fails deletes nothing.
+func TestDeleteInstanceDeletesWAF(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		force bool
+	}{
+		{"stopped", false},
+		{"force", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := New(memory.New(), Config{})
+			web, other := wafInstances(t, s)
+			protect := func(inst string, port int) model.WAFProtection {
+				t.Helper()
+				p, err := s.CreateWafProtection(ctx, "1", WAFProtectionInput{InstanceID: inst, Port: port})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := s.CreateWafRule(ctx, "1", WAFRuleInput{ProtectionID: p.ID, Kind: "blacklist", Addresses: []string{"203.0.113.5"}}); err != nil {
+					t.Fatal(err)
+				}
+				return p
+			}
+			p80, p443, kept := protect(web, 80), protect(web, 443), protect(other, 80)
+
+			// Running without force: refused, and nothing is deleted.
+			if !tc.force {
+				if err := s.DeleteInstance(ctx, "1", web, false); !errs.HasCode(err, "IncorrectInstanceStatus") {
+					t.Fatalf("deleting a running instance: %v", err)
+				}
+				if ps, _ := s.DescribeWafProtections(ctx, "1", WAFProtectionFilter{InstanceID: web}); len(ps) != 2 {
+					t.Fatalf("a refused deletion left %d of 2 protections", len(ps))
+				}
+				if err := s.StopInstance(ctx, "1", web); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := s.DeleteInstance(ctx, "1", web, tc.force); err != nil {
+				t.Fatal(err)
+			}
+			if ps, err := s.DescribeWafProtections(ctx, "1", WAFProtectionFilter{InstanceID: web}); err != nil || len(ps) != 0 {
+				t.Errorf("protections of the deleted instance: %+v %v", ps, err)
+			}
+			for _, p := range []model.WAFProtection{p80, p443} {
+				if _, err := s.DescribeWafProtections(ctx, "1", WAFProtectionFilter{ID: p.ID}); !errs.HasCode(err, "InvalidProtectionId.NotFound") {
+					t.Errorf("protection %s: %v, want InvalidProtectionId.NotFound", p.ID, err)
+				}
+				if _, err := s.CreateWafRule(ctx, "1", WAFRuleInput{ProtectionID: p.ID, Kind: "blacklist", Addresses: []string{"203.0.113.6"}}); !errs.HasCode(err, "InvalidProtectionId.NotFound") {
+					t.Errorf("rule added to deleted protection %s: %v", p.ID, err)
+				}
+			}
+			rules, err := s.DescribeWafRules(ctx, "1", "", "")
+			if err != nil || len(rules) != 1 || rules[0].ProtectionID != kept.ID {
+				t.Errorf("rules left: %+v %v, want only the one of %s", rules, err, kept.ID)
+			}
+			all, err := s.DescribeWafProtections(ctx, "1", WAFProtectionFilter{})
+			if err != nil || len(all) != 1 || all[0].ID != kept.ID {
+				t.Errorf("protections left: %+v %v, want only %s", all, err, kept.ID)
+			}
+			// The quota counts the remaining object only: the account can
+			// fill it up again to exactly WAFProtectionsPerAccount.
+			for port := 1; port < WAFProtectionsPerAccount; port++ {
+				if _, err := s.CreateWafProtection(ctx, "1", WAFProtectionInput{InstanceID: other, Port: 1000 + port}); err != nil {
+					t.Fatalf("protection %d of %d: %v", port+1, WAFProtectionsPerAccount, err)
+				}
+			}
+			if _, err := s.CreateWafProtection(ctx, "1", WAFProtectionInput{InstanceID: other, Port: 999}); !errs.HasCode(err, "QuotaExceeded.WafProtection") {
+				t.Errorf("over the quota: %v", err)
+			}
+		})
+	}
+}
+
+// TestWafProtectionUpstream: an upstream is empty or IP:PORT with IP a
+// private IPv4 address of the protected instance's own ENIs; anything else
+// (another host, the host's loopback, IPv6, another instance) would let
+// internet traffic past the instance's security groups and is refused, on
+// Create and Modify alike, with nothing written.
+func TestWafProtectionUpstream(t *testing.T) {
+	ctx := context.Background()
+	s := New(memory.New(), Config{})
+	web, other := wafInstances(t, s)
+	str := func(v string) *string { return &v }
+	tests := []struct {
+		upstream string
+		want     string // stored upstream; "" with ok false: refused
+		ok       bool
+	}{
+		{"", "", true},
+		{"10.0.1.7:8080", "10.0.1.7:8080", true}, // own primary address, another port
+		{"10.0.1.8:80", "10.0.1.8:80", true},     // secondary address of the primary ENI
+		{"10.0.1.9:80", "10.0.1.9:80", true},     // second ENI
+		{"10.0.1.10:65535", "10.0.1.10:65535", true},
+		{"10.0.1.7:080", "10.0.1.7:80", true}, // stored canonical
+		{"192.168.1.1:80", "", false},
+		{"8.8.8.8:80", "", false},
+		{"127.0.0.1:18787", "", false},
+		{"[::1]:80", "", false},
+		{":80", "", false},
+		{"10.0.1.20:80", "", false}, // another instance of the account
+		{"10.0.1.11:80", "", false}, // free address of the vSwitch
+		{"[::ffff:10.0.1.7]:80", "", false},
+		{"10.0.1.7:0", "", false},
+		{"10.0.1.7:65536", "", false},
+		{"10.0.1.7", "", false},
+		{"10.0.1.7:", "", false},
+		{"web:80", "", false},
+		{"localhost:80", "", false},
+		{"10.0.1.7/32:80", "", false},
+	}
+	base, err := s.CreateWafProtection(ctx, "1", WAFProtectionInput{InstanceID: web, Port: 81})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range tests {
+		t.Run(tc.upstream, func(t *testing.T) {
+			check := func(op string, err error) {
+				t.Helper()
+				if tc.ok {
+					if err != nil {
+						t.Errorf("%s: %v", op, err)
+					}
+					return
+				}
+				e, isErr := errs.As(err)
+				if !isErr || e.Code != "InvalidParameter" || e.Status != 400 || !strings.Contains(e.Message, "UpstreamAddress") || !strings.Contains(e.Message, "10.0.1.7, 10.0.1.8, 10.0.1.9, 10.0.1.10") {
+					t.Errorf("%s: %v, want a 400 InvalidParameter on UpstreamAddress listing the instance's addresses", op, err)
+				}
+			}
+			p, err := s.CreateWafProtection(ctx, "1", WAFProtectionInput{InstanceID: web, Port: 2000 + i, Upstream: str(tc.upstream)})
+			check("create", err)
+			if tc.ok {
+				if got, _ := s.DescribeWafProtections(ctx, "1", WAFProtectionFilter{ID: p.ID}); len(got) != 1 || got[0].Upstream != tc.want {
+					t.Errorf("create stored %+v, want upstream %q", got, tc.want)
+				}
+			} else if got, _ := s.DescribeWafProtections(ctx, "1", WAFProtectionFilter{InstanceID: web}); slices.ContainsFunc(got, func(x model.WAFProtection) bool { return x.Port == 2000+i }) {
+				t.Errorf("a refused create was stored")
+			}
+			check("modify", s.ModifyWafProtection(ctx, "1", base.ID, WAFProtectionInput{Upstream: str(tc.upstream)}))
+			got, _ := s.DescribeWafProtections(ctx, "1", WAFProtectionFilter{ID: base.ID})
+			if want := map[bool]string{true: tc.want, false: ""}[tc.ok]; len(got) != 1 || got[0].Upstream != want {
+				t.Errorf("modify stored %+v, want upstream %q", got, want)
+			}
+			if err := s.ModifyWafProtection(ctx, "1", base.ID, WAFProtectionInput{Upstream: str("")}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+
+	// Modify keeps the object's instance: another instance's ID does not
+	// make that instance's address acceptable, nor move the object.
+	err = s.ModifyWafProtection(ctx, "1", base.ID, WAFProtectionInput{InstanceID: other, Upstream: str("10.0.1.20:80")})
+	if !errs.HasCode(err, "InvalidParameter") {
+		t.Errorf("modify with another instance's ID and address: %v", err)
+	}
+	if got, _ := s.DescribeWafProtections(ctx, "1", WAFProtectionFilter{ID: base.ID}); len(got) != 1 || got[0].InstanceID != web || got[0].Upstream != "" {
+		t.Errorf("after the refused modify: %+v", got)
+	}
+
+	// An object stored with an upstream now refused (before this check
+	// existed) is not modified until its upstream is fixed.
+	if _, err := s.update(ctx, func(tx store.Txn) error {
+		return putJSON(tx, model.PrefixWAFProtection+"waf-legacy",
+			model.WAFProtection{ID: "waf-legacy", AccountID: "1", InstanceID: web, Port: 82, Upstream: "192.168.1.1:80"})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ModifyWafProtection(ctx, "1", "waf-legacy", WAFProtectionInput{BlockStatus: new(403)}); !errs.HasCode(err, "InvalidParameter") {
+		t.Errorf("modify of a stored bad upstream: %v", err)
+	}
+	if err := s.ModifyWafProtection(ctx, "1", "waf-legacy", WAFProtectionInput{Upstream: str("10.0.1.7:80"), BlockStatus: new(403)}); err != nil {
+		t.Errorf("fixing a stored bad upstream: %v", err)
 	}
 }
