@@ -146,7 +146,7 @@ func (a *App) init() error {
 		return err
 	}
 	a.svc = service.New(st, service.Config{Region: a.opts.Region, Quotas: a.opts.Quotas, ZoneServed: a.opts.ZoneServed, PublicCIDR: a.opts.PublicCIDR,
-		FlowLogWindowScale: a.opts.FlowLogWindowScale, FlowLogRetention: a.opts.FlowLogRetention, FlowRecords: flowRecs, Logger: a.log})
+		FlowLogWindowScale: a.opts.FlowLogWindowScale, FlowLogRetention: a.opts.FlowLogRetention, FlowRecords: flowRecs, DataDir: a.opts.DataDir, Logger: a.log})
 	a.router = api.NewRouter()
 	registerAll(a.router, a.svc)
 

@@ -97,7 +97,9 @@ an IPFIX collector. What capture could not keep up with is counted
 --logstore name the Simple Log Service destination the cloud requires
 (validated, 3-63 lowercase letters, digits, - and _); Palisade keeps the
 records itself and, with --file or --ipfix, sends them on. --file is a path
-on the server and only the admin account may set it.`,
+on the server and only the admin account may set it: outside the server's
+data directory, and a new file, an empty one or one Palisade wrote (the
+server refuses to append to anything else).`,
 		Example: `  palisade flowlog create --eni eni-xxx --traffic Drop
   palisade flowlog create --vswitch vsw-xxx --traffic All --interval 5 --file /var/log/palisade/flows.log --file-format aws-v2`,
 		Args: cobra.NoArgs,
@@ -241,8 +243,11 @@ and --ipfix none remove a sink.`,
 			}
 			items := objects(resp, "Records", "Record")
 			return c.render(cmd, resp, func(w io.Writer) error {
+				// FlowLogId tells apart the records of flow logs that cover
+				// the same ENI (its own, its vSwitch's, its VPC's), which
+				// otherwise look like duplicates.
 				h, r := rowsOf(items, []column{
-					field("Start", "start"), field("End", "end"), field("ENI", "eni-id"), field("Dir", "direction"),
+					field("FlowLogId", "flow-log-id"), field("Start", "start"), field("End", "end"), field("ENI", "eni-id"), field("Dir", "direction"),
 					field("Src", "srcaddr"), field("SrcPort", "srcport"), field("Dst", "dstaddr"), field("DstPort", "dstport"),
 					field("Proto", "protocol"), field("Packets", "packets"), field("Bytes", "bytes"), field("Action", "action"),
 					field("Status", "log-status"),
@@ -264,6 +269,9 @@ and --ipfix none remove a sink.`,
 	top := &cobra.Command{
 		Use:   "top",
 		Short: "Rank source addresses by bytes, packets or flows (top talkers, top rejected sources)",
+		Long: `Rank source addresses by bytes, packets or flows (top talkers, top rejected
+sources). Traffic recorded by several flow logs (an ENI's, its vSwitch's,
+its VPC's) counts once.`,
 		Example: `  palisade flowlog top --by bytes
   palisade flowlog top --by flows --action REJECT --since 2026-11-25T10:00:00Z`,
 		Args: cobra.NoArgs,

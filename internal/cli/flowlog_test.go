@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/palisade-project/palisade/internal/apitest"
+	"github.com/palisade-project/palisade/internal/app"
 	"github.com/palisade-project/palisade/internal/flowlog"
 )
 
@@ -25,6 +26,17 @@ func TestFlowLogCommands(t *testing.T) {
 	}
 	if e := r.fail("flowlog", "create", "--vswitch", vsw, "--vpc", vpcID); !strings.Contains(e, "exactly one of") {
 		t.Errorf("two resources: %s", e)
+	}
+	// The server's data directory (its database, a new file) and a file
+	// of another kind are refused.
+	passwd := filepath.Join(t.TempDir(), "passwd")
+	if err := os.WriteFile(passwd, []byte("root:x:0:0:root:/root:/bin/bash\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{filepath.Join(env.DataDir, app.DBFile), filepath.Join(env.DataDir, "flows.log"), passwd} {
+		if e := r.fail("flowlog", "create", "--vpc", vpcID, "--file", p); !strings.Contains(e, "IllegalParam.FileSink") {
+			t.Errorf("--file %s: %s", p, e)
+		}
 	}
 	if e := r.fail("flowlog", "create", "--vpc", vpcID, "--interval", "3"); !strings.Contains(e, "IllegalParam.AggregationInterval") {
 		t.Errorf("bad interval: %s", e)
@@ -71,6 +83,24 @@ func TestFlowLogCommands(t *testing.T) {
 	out = r.ok("flowlog", "top", "--by", "bytes", "--action", "REJECT")
 	if i, j := strings.Index(out, "192.0.2.3"), strings.Index(out, "192.0.2.1"); i < 0 || j < 0 || i > j || strings.Contains(out, "192.0.2.2") {
 		t.Errorf("flowlog top:\n%s", out)
+	}
+	// A VPC flow log over the same ENI records the same rejected packets:
+	// records tell the two flow logs apart, top counts the traffic once.
+	vpcLog := strings.TrimSpace(r.ok("flowlog", "create", "--vpc", vpcID, "--traffic", "Drop", "--interval", "1"))
+	again := []flowlog.Record{rec("192.0.2.1", 22, flowlog.ActionReject, 60), rec("192.0.2.3", 22, flowlog.ActionReject, 70)}
+	for i := range again {
+		again[i].FlowLogID = vpcLog
+	}
+	if err := env.App.FlowRecordReporter().ReportFlowRecords(context.Background(), flowlog.Batch{Records: again}); err != nil {
+		t.Fatal(err)
+	}
+	out = r.ok("flowlog", "records", "--action", "reject")
+	if h, _, _ := strings.Cut(out, "\n"); !strings.HasPrefix(h, "FlowLogId") || strings.Count(out, fl) != 2 || strings.Count(out, vpcLog) != 2 {
+		t.Errorf("flowlog records over two flow logs:\n%s", out)
+	}
+	js = r.okJSON("flowlog", "top", "--by", "flows", "--action", "REJECT")
+	if tops := list(js, "TopTalkers", "TopTalker"); len(tops) != 2 || tops[0]["Flows"] != float64(1) || tops[1]["Flows"] != float64(1) {
+		t.Errorf("flowlog top over two flow logs: %v", js)
 	}
 	if e := r.fail("flowlog", "top", "--by", "octets"); !strings.Contains(e, "IllegalParam.By") {
 		t.Errorf("bad --by: %s", e)

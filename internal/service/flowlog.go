@@ -118,8 +118,8 @@ type FlowLogSinks struct {
 }
 
 // applySinks validates and applies sinks to fl. admin tells whether the
-// caller may set a file sink.
-func applySinks(fl *model.FlowLog, in FlowLogSinks, admin bool) error {
+// caller may set a file sink; dataDir is the server's data directory.
+func applySinks(fl *model.FlowLog, in FlowLogSinks, admin bool, dataDir string) error {
 	if in.FileSink != nil {
 		p := *in.FileSink
 		switch {
@@ -135,6 +135,9 @@ func applySinks(fl *model.FlowLog, in FlowLogSinks, admin bool) error {
 			}
 			if st, err := os.Stat(p); err == nil && !st.Mode().IsRegular() {
 				return errs.InvalidParam("IllegalParam.FileSink", "FileSink %q exists and is not a regular file.", p)
+			}
+			if err := checkFileSinkTarget(p, dataDir); err != nil {
+				return err
 			}
 			fl.FileSink = p
 		}
@@ -165,6 +168,55 @@ func applySinks(fl *model.FlowLog, in FlowLogSinks, admin bool) error {
 		}
 	}
 	return nil
+}
+
+// checkFileSinkTarget refuses a FileSink the server must not append to,
+// even for the admin (a typo, or a QA run, must not corrupt the server's
+// own database or a system file): a path inside the data directory
+// (symbolic links resolved, so another name for it does not pass), and an
+// existing file that is not a flow-log file Palisade wrote. An empty file
+// and one of Palisade's own (a sink reused after a restart, or shared by
+// flow logs) are fine.
+func checkFileSinkTarget(p, dataDir string) error {
+	resolved, err := resolveSinkPath(p)
+	if err != nil {
+		return errs.InvalidParam("IllegalParam.FileSink", "FileSink %q cannot be resolved on the server (%v): use a path to a regular file or a new file.", p, err)
+	}
+	if dataDir != "" {
+		dir, err := filepath.Abs(dataDir)
+		if err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		if r, err := filepath.EvalSymlinks(dir); err == nil {
+			dir = r
+		}
+		if rel, err := filepath.Rel(dir, resolved); err == nil && filepath.IsLocal(rel) {
+			return errs.InvalidParam("IllegalParam.FileSink",
+				"FileSink %q is inside the server's data directory, which holds Palisade's database and credentials: use a path outside it, such as /var/log/palisade/flows.log.", p)
+		}
+	}
+	if err := sink.CheckFile(resolved); errors.Is(err, sink.ErrNotFlowLogFile) {
+		return errs.InvalidParam("IllegalParam.FileSink",
+			"FileSink %q already exists and is not a Palisade flow-log file: Palisade appends only to a new file, an empty one or one it wrote; use a new path, or empty the file first.", p)
+	} else if err != nil {
+		return errs.InvalidParam("IllegalParam.FileSink", "FileSink %q cannot be read on the server (%v): use a new path.", p, err)
+	}
+	return nil
+}
+
+// resolveSinkPath returns p with its symbolic links resolved; a file that
+// does not exist yet resolves through its directory (which must exist).
+func resolveSinkPath(p string) (string, error) {
+	if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+		dir, err := filepath.EvalSymlinks(filepath.Dir(p))
+		if err != nil {
+			return "", err
+		}
+		return filepath.Join(dir, filepath.Base(p)), nil
+	}
+	// A dangling symbolic link fails here: opening it would create its
+	// target, wherever it points.
+	return filepath.EvalSymlinks(p)
 }
 
 func isAdmin(tx store.ReadTxn, accountID string) (bool, error) {
@@ -254,7 +306,7 @@ func (s *Service) CreateFlowLog(ctx context.Context, accountID string, in Create
 			AggregationInterval: in.AggregationInterval, WindowSeconds: s.windowSeconds(in.AggregationInterval),
 			ProjectName: in.ProjectName, LogStoreName: in.LogStoreName, Status: model.FlowLogActive, CreatedAt: s.stamp(),
 		}
-		if err := applySinks(&out, in.Sinks, admin); err != nil {
+		if err := applySinks(&out, in.Sinks, admin, s.cfg.DataDir); err != nil {
 			return err
 		}
 		n := 0
@@ -398,7 +450,7 @@ func (s *Service) ModifyFlowLogAttribute(ctx context.Context, accountID, id stri
 		if err != nil {
 			return err
 		}
-		if err := applySinks(fl, in.Sinks, admin); err != nil {
+		if err := applySinks(fl, in.Sinks, admin, s.cfg.DataDir); err != nil {
 			return err
 		}
 		return putJSON(tx, model.PrefixFlowLog+fl.ID, fl)
@@ -735,12 +787,13 @@ type TopTalker struct {
 	SrcAddr string
 	Bytes   uint64
 	Packets uint64
-	Flows   int64 // records
+	Flows   int64 // records, the same traffic counted once (see distinctTraffic)
 }
 
 // DescribeFlowLogTopTalkers ranks the source addresses of the matching
 // records by bytes, packets or flows (records), largest first; with Action
-// REJECT it gives the top rejected sources.
+// REJECT it gives the top rejected sources. Traffic recorded by several
+// flow logs (an ENI's, its vSwitch's, its VPC's) counts once.
 func (s *Service) DescribeFlowLogTopTalkers(ctx context.Context, accountID string, q FlowRecordQuery, by string, limit int) ([]TopTalker, error) {
 	by = strings.ToLower(by)
 	switch by {
@@ -755,18 +808,15 @@ func (s *Service) DescribeFlowLogTopTalkers(ctx context.Context, accountID strin
 		return nil, err
 	}
 	agg := map[string]*TopTalker{}
-	for _, r := range res.Records {
-		if r.SrcAddr == "" {
-			continue
-		}
-		t := agg[r.SrcAddr]
+	for k, c := range distinctTraffic(res.Records) {
+		t := agg[k.src]
 		if t == nil {
-			t = &TopTalker{SrcAddr: r.SrcAddr}
-			agg[r.SrcAddr] = t
+			t = &TopTalker{SrcAddr: k.src}
+			agg[k.src] = t
 		}
-		t.Bytes += r.Bytes
-		t.Packets += r.Packets
-		t.Flows++
+		t.Bytes += c.bytes
+		t.Packets += c.packets
+		t.Flows += c.flows
 	}
 	out := make([]TopTalker, 0, len(agg))
 	for _, t := range agg {
@@ -791,6 +841,63 @@ func (s *Service) DescribeFlowLogTopTalkers(ctx context.Context, accountID strin
 		out = out[:limit]
 	}
 	return out, nil
+}
+
+// trafficKey identifies the traffic of a record independently of the flow
+// log that recorded it: ENI, direction, 5-tuple, action and window.
+type trafficKey struct {
+	eni, dir, action string
+	src, dst         string
+	srcPort, dstPort int
+	proto            int
+	start, end       int64
+}
+
+type trafficCount struct {
+	bytes, packets uint64
+	flows          int64
+}
+
+// distinctTraffic counts the traffic of recs once per trafficKey. The flow
+// logs of an ENI, of its vSwitch and of its VPC each record the same
+// traffic, rightly (each flow log has its records), but a ranking over
+// several of them must not count it once per flow log. Within one flow log
+// the records of a key add up (as before: a window may be reported in
+// parts); across flow logs the largest count is taken (a flow log
+// activated in the middle of a window saw only part of it). Records
+// without a source address (NODATA, SKIPDATA) are left out.
+func distinctTraffic(recs []flowlog.Record) map[trafficKey]trafficCount {
+	perLog := map[trafficKey]map[string]*trafficCount{}
+	for i := range recs {
+		r := &recs[i]
+		if r.SrcAddr == "" {
+			continue
+		}
+		k := trafficKey{eni: r.ENIID, dir: r.Direction, action: r.Action, src: r.SrcAddr, dst: r.DstAddr,
+			srcPort: r.SrcPort, dstPort: r.DstPort, proto: r.Protocol, start: r.Start, end: r.End}
+		logs := perLog[k]
+		if logs == nil {
+			logs = map[string]*trafficCount{}
+			perLog[k] = logs
+		}
+		c := logs[r.FlowLogID]
+		if c == nil {
+			c = new(trafficCount)
+			logs[r.FlowLogID] = c
+		}
+		c.bytes += r.Bytes
+		c.packets += r.Packets
+		c.flows++
+	}
+	out := make(map[trafficKey]trafficCount, len(perLog))
+	for k, logs := range perLog {
+		var m trafficCount
+		for _, c := range logs {
+			m.bytes, m.packets, m.flows = max(m.bytes, c.bytes), max(m.packets, c.packets), max(m.flows, c.flows)
+		}
+		out[k] = m
+	}
+	return out
 }
 
 // ReconcileFlowLogWindows rewrites the WindowSeconds of every flow log for

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/flowlog"
+	"github.com/palisade-project/palisade/internal/flowlog/sink"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/store"
 	"github.com/palisade-project/palisade/internal/store/memory"
@@ -19,7 +21,13 @@ import (
 // the tenant, vpc-1 / vsw-1 / eni-1 and, for the admin, vpc-a / eni-a.
 func flowFixture(t *testing.T, cfg Config) *Service {
 	t.Helper()
-	s := New(memory.New(), cfg)
+	return flowFixtureOn(t, memory.New(), cfg)
+}
+
+// flowFixtureOn is flowFixture on a given store (to restart on it).
+func flowFixtureOn(t *testing.T, st store.Store, cfg Config) *Service {
+	t.Helper()
+	s := New(st, cfg)
 	if _, err := s.update(context.Background(), func(tx store.Txn) error {
 		for _, p := range []struct {
 			key string
@@ -49,11 +57,59 @@ func flowInput(rt, id, tt string) CreateFlowLogInput {
 	return CreateFlowLogInput{ResourceType: rt, ResourceID: id, TrafficType: tt, ProjectName: "proj", LogStoreName: "store"}
 }
 
+// fileSinkFixture lays out the files of the FileSink cases: the server's
+// data directory (with its database), a link to it, and existing files of
+// every kind next to it.
+type fileSinkFixture struct {
+	dataDir, dataLink, passwd, passwdLink, empty, jsonLog, awsLog string
+}
+
+func newFileSinkFixture(t *testing.T) fileSinkFixture {
+	t.Helper()
+	root := t.TempDir()
+	f := fileSinkFixture{
+		dataDir: filepath.Join(root, "data"), dataLink: filepath.Join(root, "data-link"),
+		passwd: filepath.Join(root, "passwd"), passwdLink: filepath.Join(root, "passwd-link"),
+		empty: filepath.Join(root, "empty.log"), jsonLog: filepath.Join(root, "flows.json"), awsLog: filepath.Join(root, "flows.aws"),
+	}
+	r := flowlog.Record{Version: 1, FlowLogID: "fl-old", AccountID: "0", ENIID: "eni-a", SrcAddr: "10.0.0.1", DstAddr: "10.0.0.2",
+		SrcPort: 1234, DstPort: 80, Protocol: 6, Packets: 1, Bytes: 60, Start: 100, End: 160, Action: flowlog.ActionAccept, LogStatus: flowlog.StatusOK}
+	js, err := sink.FormatJSON(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(f.dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for path, content := range map[string]string{
+		filepath.Join(f.dataDir, "palisade.db"): "\x00\x00\x00\x00\xed\xda\x0c\xed",
+		f.passwd:                                "root:x:0:0:root:/root:/bin/bash\n",
+		f.empty:                                 "",
+		f.jsonLog:                               string(js) + "\n",
+		f.awsLog:                                sink.AWSv2Line(&r) + "\n",
+	} {
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Symlink(f.dataDir, f.dataLink); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(f.passwd, f.passwdLink); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
 func TestCreateFlowLogValidation(t *testing.T) {
-	s := flowFixture(t, Config{FlowLogWindowScale: 60})
+	fs := newFileSinkFixture(t)
+	s := flowFixture(t, Config{FlowLogWindowScale: 60, DataDir: fs.dataDir})
 	ctx := context.Background()
 	ok := flowInput("NetworkInterface", "eni-1", "All")
 	str := func(v string) *string { return &v }
+	fileSink := func(p string) func(*CreateFlowLogInput) {
+		return func(in *CreateFlowLogInput) { in.ResourceID = "eni-a"; in.Sinks.FileSink = str(p) }
+	}
 	tests := []struct {
 		name string
 		acct string
@@ -86,6 +142,15 @@ func TestCreateFlowLogValidation(t *testing.T) {
 			in.ResourceID = "eni-a"
 			in.Sinks.FileSink = str("/nonexistent-dir/x.log")
 		}, "IllegalParam.FileSink"},
+		{"file sink database in data dir", "0", fileSink(filepath.Join(fs.dataDir, "palisade.db")), "IllegalParam.FileSink"},
+		{"file sink new file in data dir", "0", fileSink(filepath.Join(fs.dataDir, "flows.log")), "IllegalParam.FileSink"},
+		{"file sink in data dir via link", "0", fileSink(filepath.Join(fs.dataLink, "flows.log")), "IllegalParam.FileSink"},
+		{"file sink existing non-flow-log file", "0", fileSink(fs.passwd), "IllegalParam.FileSink"},
+		{"file sink link to non-flow-log file", "0", fileSink(fs.passwdLink), "IllegalParam.FileSink"},
+		{"file sink existing empty file", "0", fileSink(fs.empty), ""},
+		{"file sink existing JSON flow-log file", "0", fileSink(fs.jsonLog), ""},
+		{"file sink existing AWS flow-log file", "0", fileSink(fs.awsLog), ""},
+		{"file sink new file", "0", fileSink(filepath.Join(filepath.Dir(fs.dataDir), "new.log")), ""},
 		{"bad format", "0", func(in *CreateFlowLogInput) { in.ResourceID = "eni-a"; in.Sinks.FileFormat = str("csv") }, "IllegalParam.FileFormat"},
 		{"ipfix no port", "1", func(in *CreateFlowLogInput) { in.Sinks.IPFIXCollector = str("127.0.0.1") }, "IllegalParam.IpfixCollector"},
 		{"ipfix port 0", "1", func(in *CreateFlowLogInput) { in.Sinks.IPFIXCollector = str("127.0.0.1:0") }, "IllegalParam.IpfixCollector"},
@@ -100,14 +165,22 @@ func TestCreateFlowLogValidation(t *testing.T) {
 				if !errs.HasCode(err, tc.code) {
 					t.Fatalf("got %v, want %s", err, tc.code)
 				}
+				var e *errs.Error
+				if strings.HasPrefix(tc.code, "IllegalParam.") && (!errors.As(err, &e) || e.Status != 400) {
+					t.Errorf("got %#v, want HTTP 400", err)
+				}
 				return
 			}
 			if err != nil {
 				t.Fatal(err)
 			}
-			if fl.Status != model.FlowLogActive || fl.AggregationInterval != 10 || fl.WindowSeconds != 10 || fl.VpcID != "vpc-1" ||
-				!strings.HasPrefix(fl.ID, "fl-") || fl.AccountID != "1" || fl.RegionID != "local" {
+			wantVpc := map[string]string{"0": "vpc-a", "1": "vpc-1"}[tc.acct]
+			if fl.Status != model.FlowLogActive || fl.AggregationInterval != 10 || fl.WindowSeconds != 10 || fl.VpcID != wantVpc ||
+				!strings.HasPrefix(fl.ID, "fl-") || fl.AccountID != tc.acct || fl.RegionID != "local" {
 				t.Errorf("created %+v", fl)
+			}
+			if in.Sinks.FileSink != nil && fl.FileSink != *in.Sinks.FileSink {
+				t.Errorf("FileSink = %q, want %q", fl.FileSink, *in.Sinks.FileSink)
 			}
 		})
 	}
@@ -400,5 +473,142 @@ func TestReconcileFlowLogWindows(t *testing.T) {
 	rev := st.Revision()
 	if err := prod.ReconcileFlowLogWindows(ctx); err != nil || st.Revision() != rev {
 		t.Errorf("second reconcile wrote: %v", err)
+	}
+}
+
+// TestFlowLogFileSinkRestart: ModifyFlowLogAttribute validates FileSink as
+// CreateFlowLog does, and a file sink keeps working after a restart: the
+// new server reopens its own file, and setting that file again is fine.
+func TestFlowLogFileSinkRestart(t *testing.T) {
+	fs := newFileSinkFixture(t)
+	st := memory.New()
+	s := flowFixtureOn(t, st, Config{DataDir: fs.dataDir})
+	ctx := context.Background()
+	path := filepath.Join(filepath.Dir(fs.dataDir), "restart.log")
+	in := flowInput("NetworkInterface", "eni-a", "All")
+	in.Sinks.FileSink = &path
+	fl, err := s.CreateFlowLog(ctx, "0", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{fs.passwd, filepath.Join(fs.dataDir, "palisade.db")} {
+		if err := s.ModifyFlowLogAttribute(ctx, "0", fl.ID, ModifyFlowLogInput{Sinks: FlowLogSinks{FileSink: &p}}); !errs.HasCode(err, "IllegalParam.FileSink") {
+			t.Errorf("modify FileSink to %s: %v", p, err)
+		}
+	}
+	rec := flowlog.Record{FlowLogID: fl.ID, ENIID: "eni-a", SrcAddr: "10.0.0.1", DstAddr: "10.0.0.2",
+		SrcPort: 1234, DstPort: 80, Protocol: 6, Packets: 1, Bytes: 60, Start: 100, End: 160, Action: flowlog.ActionAccept}
+	if err := s.IngestFlowRecords(ctx, "0", flowlog.Batch{Records: []flowlog.Record{rec}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CloseFlowLogs(); err != nil {
+		t.Fatal(err)
+	}
+	restarted := New(st, Config{DataDir: fs.dataDir})
+	defer restarted.CloseFlowLogs()
+	if err := restarted.ModifyFlowLogAttribute(ctx, "0", fl.ID, ModifyFlowLogInput{Sinks: FlowLogSinks{FileSink: &path}}); err != nil {
+		t.Errorf("setting the sink's own file again: %v", err)
+	}
+	if err := restarted.IngestFlowRecords(ctx, "0", flowlog.Batch{Records: []flowlog.Record{rec}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(path); err != nil || strings.Count(string(b), "\n") != 2 {
+		t.Errorf("file sink after a restart: %q %v", b, err)
+	}
+}
+
+// TestTopTalkersOverlappingFlowLogs: three flow logs over one ENI (its own,
+// its vSwitch's and its VPC's) each keep a record of the same traffic;
+// top talkers count that traffic once, however the query is scoped.
+func TestTopTalkersOverlappingFlowLogs(t *testing.T) {
+	s := flowFixture(t, Config{})
+	ctx := context.Background()
+	var logs []string
+	for _, res := range [][2]string{{"NetworkInterface", "eni-1"}, {"VSwitch", "vsw-1"}, {"VPC", "vpc-1"}} {
+		fl, err := s.CreateFlowLog(ctx, "1", flowInput(res[0], res[1], "All"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs = append(logs, fl.ID)
+	}
+	// Three rejected SYNs (three source ports) into eni-1, as the agent
+	// reports them: once per flow log that covers the ENI.
+	var batch flowlog.Batch
+	for _, fl := range logs {
+		for port := range 3 {
+			batch.Records = append(batch.Records, flowlog.Record{FlowLogID: fl, ENIID: "eni-1", Direction: flowlog.DirIn,
+				SrcAddr: "192.0.2.9", DstAddr: "10.0.1.5", SrcPort: 40000 + port, DstPort: 22, Protocol: 6,
+				Packets: 1, Bytes: 60, Start: 100, End: 160, Action: flowlog.ActionReject, TCPFlags: 2})
+		}
+	}
+	// The same 5-tuple in another window is other traffic.
+	batch.Records = append(batch.Records, flowlog.Record{FlowLogID: logs[0], ENIID: "eni-1", Direction: flowlog.DirIn,
+		SrcAddr: "192.0.2.9", DstAddr: "10.0.1.5", SrcPort: 40000, DstPort: 22, Protocol: 6,
+		Packets: 1, Bytes: 60, Start: 160, End: 220, Action: flowlog.ActionReject, TCPFlags: 2})
+	if err := s.IngestFlowRecords(ctx, "0", batch); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		q     FlowRecordQuery
+		flows int64
+	}{
+		{"all flow logs", FlowRecordQuery{Action: "REJECT"}, 4},
+		{"by ENI", FlowRecordQuery{ENIID: "eni-1", Action: "REJECT"}, 4},
+		{"by VPC", FlowRecordQuery{VpcID: "vpc-1"}, 4},
+		{"one window", FlowRecordQuery{Until: 150}, 3},
+		{"ENI flow log", FlowRecordQuery{FlowLogID: logs[0]}, 4},
+		{"VPC flow log", FlowRecordQuery{FlowLogID: logs[2]}, 3},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			top, err := s.DescribeFlowLogTopTalkers(ctx, "1", tt.q, TopByFlows, 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := TopTalker{SrcAddr: "192.0.2.9", Flows: tt.flows, Packets: uint64(tt.flows), Bytes: 60 * uint64(tt.flows)}
+			if len(top) != 1 || top[0] != want {
+				t.Errorf("top talkers: %+v, want [%+v]", top, want)
+			}
+		})
+	}
+	// Each flow log keeps its own records.
+	if res, err := s.DescribeFlowLogRecords(ctx, "1", FlowRecordQuery{}); err != nil || len(res.Records) != 10 {
+		t.Errorf("records: %d %v, want 10", len(res.Records), err)
+	}
+}
+
+func TestDistinctTraffic(t *testing.T) {
+	rec := func(fl string, srcPort int, start int64, bytes uint64) flowlog.Record {
+		return flowlog.Record{FlowLogID: fl, ENIID: "eni-1", Direction: flowlog.DirIn, SrcAddr: "192.0.2.9", DstAddr: "10.0.1.5",
+			SrcPort: srcPort, DstPort: 22, Protocol: 6, Packets: bytes / 60, Bytes: bytes, Start: start, End: start + 60, Action: flowlog.ActionAccept}
+	}
+	tests := []struct {
+		name  string
+		recs  []flowlog.Record
+		want  trafficCount // summed over keys
+		nkeys int
+	}{
+		{"same traffic in three flow logs", []flowlog.Record{rec("fl-1", 1, 0, 60), rec("fl-2", 1, 0, 60), rec("fl-3", 1, 0, 60)},
+			trafficCount{bytes: 60, packets: 1, flows: 1}, 1},
+		{"a flow log that saw part of the window", []flowlog.Record{rec("fl-1", 1, 0, 600), rec("fl-2", 1, 0, 120)},
+			trafficCount{bytes: 600, packets: 10, flows: 1}, 1},
+		{"one flow log reporting a window in parts", []flowlog.Record{rec("fl-1", 1, 0, 60), rec("fl-1", 1, 0, 120), rec("fl-2", 1, 0, 180)},
+			trafficCount{bytes: 180, packets: 3, flows: 2}, 1},
+		{"other port, other window", []flowlog.Record{rec("fl-1", 1, 0, 60), rec("fl-2", 2, 0, 60), rec("fl-2", 1, 60, 60)},
+			trafficCount{bytes: 180, packets: 3, flows: 3}, 3},
+		{"nodata left out", []flowlog.Record{{FlowLogID: "fl-1", ENIID: "eni-1", LogStatus: flowlog.StatusNoData}}, trafficCount{}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := distinctTraffic(tt.recs)
+			var sum trafficCount
+			for _, c := range got {
+				sum.bytes, sum.packets, sum.flows = sum.bytes+c.bytes, sum.packets+c.packets, sum.flows+c.flows
+			}
+			if len(got) != tt.nkeys || sum != tt.want {
+				t.Errorf("%d keys, %+v; want %d, %+v", len(got), sum, tt.nkeys, tt.want)
+			}
+		})
 	}
 }

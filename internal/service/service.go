@@ -85,6 +85,10 @@ type Config struct {
 	// FlowRecords is the embedded flow-log record store (nil: in memory,
 	// with FlowLogRetention). The service closes it in CloseFlowLogs.
 	FlowRecords sink.RecordStore
+	// DataDir is the server's data directory: a flow-log FileSink may not
+	// point into it (appending would corrupt the database or the
+	// credentials). Empty: no data directory (tests).
+	DataDir string
 	// Logger logs what has no caller to answer (flow-log sink failures);
 	// nil means slog.Default().
 	Logger *slog.Logger

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"net"
 	"net/netip"
 	"os"
@@ -358,4 +359,95 @@ func equalU64(a, b []uint64) bool {
 		}
 	}
 	return true
+}
+
+// TestCheckFile: a file sink appends only to a new or empty file or to one
+// that starts with a line of its own formats, never to a file of another
+// kind (a password file, a database).
+func TestCheckFile(t *testing.T) {
+	r := rec("a", "fl-1", "eni-1", "10.0.0.1", "10.0.0.2", 1000, 80, flowlog.ActionAccept, 100, 500)
+	js, err := sink.FormatJSON(&r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodata := flowlog.Record{AccountID: "a", ENIID: "eni-1", Start: 10, End: 70, LogStatus: flowlog.StatusNoData}
+	tests := []struct {
+		name    string
+		content string // "" with create false: no file
+		create  bool
+		ok      bool
+	}{
+		{"missing", "", false, true},
+		{"empty", "", true, true},
+		{"json record", string(js) + "\n" + string(js) + "\n", true, true},
+		{"json record without newline", string(js), true, true},
+		{"aws header", sink.AWSv2Header + "\n", true, true},
+		{"aws record", sink.AWSv2Line(&r) + "\n", true, true},
+		{"aws nodata", sink.AWSv2Line(&nodata) + "\n", true, true},
+		{"passwd", "root:x:0:0:root:/root:/bin/bash\n", true, false},
+		{"bolt", "\x00\x00\x00\x00\x00\x00\x00\x00\x04\x00\xed\xda\x0c\xed", true, false},
+		{"other json", `{"user":"root","admin":true}` + "\n", true, false},
+		{"json without flow-log id", `{"version":1,"log-status":"OK"}` + "\n", true, false},
+		{"json then garbage", string(js) + " x\n", true, false},
+		{"aws wrong field count", "2 a eni-1 - - - - - - - 10 70 -\n", true, false},
+		{"aws bad status", "2 a eni-1 - - - - - - - 10 70 - FINE\n", true, false},
+		{"long first line", strings.Repeat("2", 70<<10), true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "flows.log")
+			if tt.create {
+				if err := os.WriteFile(path, []byte(tt.content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := sink.CheckFile(path)
+			if tt.ok != (err == nil) {
+				t.Fatalf("CheckFile: %v, want ok=%v", err, tt.ok)
+			}
+			if err != nil && !errors.Is(err, sink.ErrNotFlowLogFile) {
+				t.Errorf("CheckFile: %v, want ErrNotFlowLogFile", err)
+			}
+			// OpenFile refuses what CheckFile refuses, and leaves it alone.
+			s, err := sink.OpenFile(path, sink.FormatAlibaba)
+			if tt.ok != (err == nil) {
+				t.Fatalf("OpenFile: %v, want ok=%v", err, tt.ok)
+			}
+			if err == nil {
+				s.Close()
+				return
+			}
+			if b, _ := os.ReadFile(path); string(b) != tt.content {
+				t.Errorf("refused file changed: %q", b)
+			}
+		})
+	}
+	if err := sink.CheckFile(t.TempDir()); !errors.Is(err, sink.ErrNotFlowLogFile) {
+		t.Errorf("CheckFile on a directory: %v", err)
+	}
+}
+
+// TestFileSinkReopen: a server restart reopens its own file and appends.
+func TestFileSinkReopen(t *testing.T) {
+	r := rec("a", "fl-1", "eni-1", "10.0.0.1", "10.0.0.2", 1000, 80, flowlog.ActionAccept, 100, 500)
+	for _, format := range []string{sink.FormatAlibaba, sink.FormatAWSv2} {
+		t.Run(format, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "flows.log")
+			for i := range 2 {
+				s, err := sink.OpenFile(path, format)
+				if err != nil {
+					t.Fatalf("open %d: %v", i, err)
+				}
+				if err := s.Write([]flowlog.Record{r}); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if b, err := os.ReadFile(path); err != nil || strings.Count(string(b), "\n") != 2 {
+				t.Errorf("after reopening: %q %v", b, err)
+			}
+		})
+	}
 }
