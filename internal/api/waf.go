@@ -1,8 +1,10 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/service"
+	"github.com/palisade-project/palisade/internal/waf/wafrule"
 )
 
 // WAF actions (VersionPalisade): protected objects, templates (core rule
@@ -99,7 +102,7 @@ func toWafTemplate(t model.WAFTemplate) wafTemplateItem {
 
 func toWafProtection(p model.WAFProtection) wafProtectionItem {
 	return wafProtectionItem{ProtectionId: p.ID, InstanceId: p.InstanceID, Port: p.Port, Protocol: p.Protocol, UpstreamAddress: p.Upstream,
-		ListenAddress: p.Listen, TemplateId: p.TemplateID, BlockStatus: p.BlockStatus, BlockHeaders: p.BlockHeaders, BlockBody: p.BlockBody,
+		ListenAddress: p.Listen, TemplateId: p.TemplateID, BlockStatus: cmp.Or(p.BlockStatus, wafrule.DefaultBlockStatus), BlockHeaders: p.BlockHeaders, BlockBody: p.BlockBody,
 		BlacklistAction: p.BlacklistAction, Steering: "eip", CreationTime: rfc3339(p.CreatedAt)}
 }
 
@@ -450,6 +453,23 @@ func RegisterWAF(rt *Router, svc *service.Service) {
 	rt.Handle(VersionPalisade, "DescribeWafLogs", func(ctx context.Context, r *Request) (any, error) {
 		p := r.Params
 		f := service.WAFLogFilter{ProtectionID: p.Get("ProtectionId"), ClientIP: p.Get("ClientIp"), Action: p.Get("WafAction"), Module: p.Get("Module")}
+		// A filter that can match nothing is a mistake to report, not an
+		// empty answer.
+		switch strings.ToLower(f.Action) {
+		case "", "block", "monitor", "pass":
+		default:
+			return nil, errs.InvalidParameter("WafAction", "%q: use block, monitor or pass", f.Action)
+		}
+		if f.Module != "" {
+			if _, err := wafrule.ParseModule(f.Module); err != nil {
+				return nil, errs.InvalidParameter("Module", "%v", err)
+			}
+		}
+		if f.ClientIP != "" {
+			if _, err := netip.ParseAddr(f.ClientIP); err != nil {
+				return nil, errs.InvalidParameter("ClientIp", "%q: use one IP address such as 203.0.113.9", f.ClientIP)
+			}
+		}
 		var err error
 		if f.Limit, err = p.IntRange("MaxResults", 100, 1, 1000); err != nil {
 			return nil, err

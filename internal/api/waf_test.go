@@ -119,6 +119,8 @@ func TestWAFActions(t *testing.T) {
 		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "81", "BlockStatus": "304"}, 400, "InvalidParameter"},
 		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "81", "BlockStatus": "601"}, 400, "InvalidParameter"},
 		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "81", "BlockHeaders": "[1]"}, 400, "InvalidParameter"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "81", "BlockHeaders": `{"content-length":"5"}`}, 400, "InvalidParameter"},
+		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "81", "BlockHeaders": `{"Transfer-Encoding":"chunked"}`}, 400, "InvalidParameter"},
 		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "81", "TlsCertificate": "x", "TlsPrivateKey": "y"}, 400, "InvalidParameter"},
 		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "81", "TemplateId": "waftpl-none"}, 404, "InvalidTemplateId.NotFound"},
 		{"CreateWafProtection", map[string]string{"InstanceId": "i-none", "Port": "81"}, 404, ""},
@@ -148,6 +150,10 @@ func TestWAFActions(t *testing.T) {
 		{"DeleteWafTemplate", map[string]string{"TemplateId": tpl}, 403, "DependencyViolation"},
 		{"DescribeWafLogs", map[string]string{"StartTime": "yesterday"}, 400, "InvalidParameter"},
 		{"DescribeWafLogs", map[string]string{"MaxResults": "5000"}, 400, "InvalidParameter"},
+		{"DescribeWafLogs", map[string]string{"WafAction": "deny"}, 400, "InvalidParameter"},
+		{"DescribeWafLogs", map[string]string{"Module": "waf"}, 400, "InvalidParameter"},
+		{"DescribeWafLogs", map[string]string{"ClientIp": "1.2.3"}, 400, "InvalidParameter"},
+		{"DescribeWafLogs", map[string]string{"ClientIp": "192.0.2.0/24"}, 400, "InvalidParameter"},
 		{"PutWafLogs", map[string]string{"Records": "{"}, 400, "InvalidParameter"},
 	}
 	before := env.Snapshot(t)

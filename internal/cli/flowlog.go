@@ -112,8 +112,8 @@ server refuses to append to anything else).`,
 				"ResourceType": typ, "ResourceId": id, "TrafficType": traffic, "FlowLogName": name, "Description": desc,
 				"ProjectName": project, "LogStoreName": logstore, "FileSink": fileSink, "FileFormat": fileFormat, "IpfixCollector": ipfix,
 			})
-			if interval != 0 {
-				p["AggregationInterval"] = strconv.Itoa(interval)
+			if cmd.Flags().Changed("interval") {
+				p["AggregationInterval"] = strconv.Itoa(interval) // 0 is refused by the API, not read as the default
 			}
 			resp, err := c.call(cmd, apiclient.VersionVPC, "CreateFlowLog", p)
 			if err != nil {
@@ -171,7 +171,7 @@ server refuses to append to anything else).`,
 			}
 			items := objects(resp, "FlowLogs", "FlowLog")
 			if len(items) == 0 {
-				return fmt.Errorf("InvalidFlowLogId.NotFound: the specified FlowLogId %q does not exist", args[0])
+				return fmt.Errorf("InvalidFlowLogId.NotFound: The specified FlowLogId %q does not exist.", args[0])
 			}
 			return c.render(cmd, items[0], func(w io.Writer) error { return printObject(w, items[0]) })
 		},
@@ -236,7 +236,7 @@ and --ipfix none remove a sink.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := rf.params()
-			p["MaxResults"] = strconv.Itoa(min(max(limit, 1), 1000))
+			p["MaxResults"] = strconv.Itoa(limit) // the API refuses outside 1-1000
 			resp, err := c.call(cmd, apiclient.VersionPalisade, "DescribeFlowLogRecords", p)
 			if err != nil {
 				return err

@@ -41,6 +41,12 @@ func TestFlowLogCommands(t *testing.T) {
 	if e := r.fail("flowlog", "create", "--vpc", vpcID, "--interval", "3"); !strings.Contains(e, "IllegalParam.AggregationInterval") {
 		t.Errorf("bad interval: %s", e)
 	}
+	if e := r.fail("flowlog", "create", "--vpc", vpcID, "--interval", "0"); !strings.Contains(e, "IllegalParam.AggregationInterval") {
+		t.Errorf("--interval 0 (not the default 10): %s", e)
+	}
+	if e := r.fail("flowlog", "records", "--limit", "0"); !strings.Contains(e, "MaxResults") {
+		t.Errorf("records --limit 0: %s", e)
+	}
 	out := r.ok("flowlog", "list")
 	for _, want := range []string{fl, "web", "VSwitch", vsw, "Active"} {
 		if !strings.Contains(out, want) {

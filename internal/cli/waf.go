@@ -45,13 +45,14 @@ besides: it listens on each object's port (or --listen address) for clients
 that use its address.`,
 		Example: `  palisade waf protect --instance i-xxx --port 80
   palisade waf template create --name strict --mode block --paranoia 2
+  palisade waf modify waf-xxx --template waftpl-xxx
   palisade waf rule add --protection waf-xxx --if 'path prefix /admin && method equals post' --action block
   palisade waf blacklist add --protection waf-xxx --address 198.51.100.0/24 --ttl 1h
   palisade waf ratelimit add --protection waf-xxx --by ip --interval 10s --threshold 100 --block-for 5m
   palisade waf serve --log-file waf.jsonl
   palisade waf logs --action block`,
 	}
-	cmd.AddCommand(c.wafProtectCommand(), c.wafUnprotectCommand(), c.wafListCommand(), c.wafTemplateCommand(),
+	cmd.AddCommand(c.wafProtectCommand(), c.wafModifyCommand(), c.wafUnprotectCommand(), c.wafListCommand(), c.wafTemplateCommand(),
 		c.wafRuleKindCommand(wafrule.KindWhitelist), c.wafRuleKindCommand(wafrule.KindBlacklist),
 		c.wafRuleKindCommand(wafrule.KindCustom), c.wafRuleKindCommand(wafrule.KindRateLimit),
 		c.wafRulesCommand(), c.wafLogsCommand(), c.wafServeCommand())
@@ -161,6 +162,34 @@ instance.`,
 	return cmd
 }
 
+func (c *cli) wafModifyCommand() *cobra.Command {
+	var f wafObjectFlags
+	cmd := &cobra.Command{
+		Use:   "modify PROTECTION_ID",
+		Short: "Change a protected object's template, upstream, certificate or block response; the rest is kept",
+		Example: `  palisade waf modify waf-xxx --template waftpl-xxx
+  palisade waf modify waf-xxx --template ""          # back to the default profile
+  palisade waf modify waf-xxx --block-status 403 --block-body denied`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := map[string]string{"ProtectionId": args[0]}
+			if err := f.params(cmd, p); err != nil {
+				return err
+			}
+			if len(p) == 1 {
+				return fmt.Errorf("nothing to change: give at least one flag (see --help)")
+			}
+			resp, err := c.call(cmd, apiclient.VersionPalisade, "ModifyWafProtection", p)
+			if err != nil {
+				return err
+			}
+			return c.renderDone(cmd, resp)
+		},
+	}
+	f.register(cmd)
+	return cmd
+}
+
 func (c *cli) wafUnprotectCommand() *cobra.Command {
 	var instance string
 	var port int
@@ -173,6 +202,9 @@ func (c *cli) wafUnprotectCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id := ""
 			if len(args) == 1 {
+				if cmd.Flags().Changed("instance") || cmd.Flags().Changed("port") {
+					return fmt.Errorf("give a protection ID or --instance and --port, not both")
+				}
 				id = args[0]
 			} else {
 				if instance == "" {
@@ -362,12 +394,19 @@ func (c *cli) wafRuleKindCommand(kind string) *cobra.Command {
 		example = `  palisade waf ratelimit add --protection waf-xxx --by ip --interval 10s --threshold 100 --block-for 5m
   palisade waf ratelimit add --protection waf-xxx --status 404 --interval 60s --threshold 20 --block-for 10m`
 	}
-	cmd := &cobra.Command{Use: use, Short: short, Long: short + `.
+	long := short + "."
+	if kind != wafrule.KindBlacklist {
+		long += `
 
 Conditions (--if) are "field[:name] op value[,value...]" joined by &&: fields
-ip, url, path, query[:arg], header:NAME, cookie:NAME, method, body; operators
-contains, equals, prefix, regex, in-cidr (ip only). Several values match any
-of them; quote values with spaces or commas in double quotes.`}
+ip, url (as sent), path (decoded, with "//", "." and ".." resolved as the
+origin resolves them), query[:arg], header:NAME, cookie:NAME, method, body;
+operators contains, equals, prefix (case-sensitive, except that method
+values are upper-cased), regex (add (?i) for case-insensitive) and in-cidr
+(ip only). Several values match any of them;
+quote values with spaces or commas in double quotes.`
+	}
+	cmd := &cobra.Command{Use: use, Short: short, Long: long}
 	var protection, cond, action, name, by, header string
 	var bypass, addrs []string
 	var ttl, interval, blockFor time.Duration
@@ -500,8 +539,23 @@ func (c *cli) wafRulesCommand() *cobra.Command {
 	set.Flags().StringVar(&setName, "name", "", "new name")
 	set.Flags().StringSliceVar(&setBypass, "bypass", nil, "modules a whitelist rule skips: blacklist, custom, ratelimit, crs (empty: all)")
 	del := &cobra.Command{
-		Use: "delete RULE_ID...", Short: "Delete rules", Args: cobra.MinimumNArgs(1),
+		Use: "delete RULE_ID...", Short: "Delete rules (none when one of them does not exist)", Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// Every ID is checked first, so that a typo in the list deletes
+			// nothing rather than the rules before it.
+			resp, err := c.call(cmd, apiclient.VersionPalisade, "DescribeWafRules", map[string]string{})
+			if err != nil {
+				return err
+			}
+			known := map[string]bool{}
+			for _, o := range objects(resp, "Rules", "Rule") {
+				known[str(o, "RuleId")] = true
+			}
+			for _, id := range args {
+				if !known[id] {
+					return fmt.Errorf("InvalidRuleId.NotFound: The specified RuleId %q does not exist; nothing was deleted.", id)
+				}
+			}
 			for _, id := range args {
 				if _, err := c.call(cmd, apiclient.VersionPalisade, "DeleteWafRule", map[string]string{"RuleId": id}); err != nil {
 					return err
@@ -527,6 +581,9 @@ func (c *cli) wafLogsCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := nonEmpty(map[string]string{"ProtectionId": protection, "WafAction": action, "ClientIp": clientIP, "Module": module,
 				"MaxResults": strconv.Itoa(limit)})
+			if since < 0 {
+				return fmt.Errorf("--since %v: give how far back, such as 1h", since)
+			}
 			if since > 0 {
 				p["StartTime"] = time.Now().Add(-since).UTC().Format(time.RFC3339)
 			}

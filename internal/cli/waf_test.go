@@ -90,6 +90,12 @@ func TestWAFCommands(t *testing.T) {
 	if got := len(ruleByID()); got != n {
 		t.Errorf("refused blacklist adds left %d rules, want %d", got, n)
 	}
+	if e := r.fail("waf", "rules", "delete", mon, "wafr-doesnotexist"); !strings.Contains(e, "nothing was deleted") {
+		t.Errorf("rules delete with an unknown ID: %s", e)
+	}
+	if _, ok := ruleByID()[mon]; !ok {
+		t.Errorf("rules delete with an unknown ID deleted %s", mon)
+	}
 	if e := r.fail("waf", "rules", "set", mon); !strings.Contains(e, "nothing to change") {
 		t.Errorf("rules set without a change: %s", e)
 	}
@@ -101,6 +107,18 @@ func TestWAFCommands(t *testing.T) {
 	}
 	if e := r.fail("waf", "protect", "--instance", "i-web", "--port", "8081", "--tls-cert", "x.pem"); !strings.Contains(e, "--tls-key") {
 		t.Errorf("cert without key: %s", e)
+	}
+	// modify changes what it is given: the template back to the default,
+	// the block status; the block body stays.
+	r.ok("waf", "modify", obj, "--template", "", "--block-status", "401")
+	if o := r.okJSON("waf", "list")["Protections"].(map[string]any)["Protection"].([]any)[0].(map[string]any); o["TemplateId"] != "" || o["BlockStatus"] != float64(401) || o["BlockBody"] != "denied" {
+		t.Errorf("after waf modify: %v, want no template, block status 401 and the body kept", o)
+	}
+	if e := r.fail("waf", "modify", obj); !strings.Contains(e, "nothing to change") {
+		t.Errorf("waf modify without a flag: %s", e)
+	}
+	if e := r.fail("waf", "unprotect", obj, "--instance", "i-web"); !strings.Contains(e, "not both") {
+		t.Errorf("unprotect with an ID and --instance: %s", e)
 	}
 	r.ok("waf", "logs")
 	r.ok("waf", "unprotect", "--instance", "i-web", "--port", "8080")
@@ -131,6 +149,9 @@ func TestWAFServe(t *testing.T) {
 	listen := ln.Addr().String()
 	ln.Close()
 	obj := strings.TrimSpace(r.ok("waf", "protect", "--instance", "i-web", "--port", "80", "--upstream", strings.TrimPrefix(up.URL, "http://"), "--listen", listen))
+	if o := r.okJSON("waf", "list")["Protections"].(map[string]any)["Protection"].([]any)[0].(map[string]any); o["BlockStatus"] != float64(405) {
+		t.Errorf("block status of an object that sets none: %v, want 405 (the status it answers)", o["BlockStatus"])
+	}
 	rule := strings.TrimSpace(r.ok("waf", "rule", "add", "--protection", obj, "--if", "path prefix /a", "--action", "block"))
 
 	logFile := t.TempDir() + "/waf.jsonl"

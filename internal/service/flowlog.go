@@ -516,13 +516,14 @@ func flowLogsOn(tx store.ReadTxn, ids ...string) ([]*model.FlowLog, error) {
 }
 
 // refuseFlowLogsOn is the DependencyViolation of deleting a vSwitch or
-// VPC that a flow log covers.
-func refuseFlowLogsOn(tx store.ReadTxn, kind string, ids ...string) error {
+// VPC that a flow log covers; hint ends the message (how else to proceed).
+func refuseFlowLogsOn(tx store.ReadTxn, hint string, ids ...string) error {
 	fls, err := flowLogsOn(tx, ids...)
 	if err != nil || len(fls) == 0 {
 		return err
 	}
-	return errs.DependencyViolation("%s %s is covered by flow log %s; delete the flow log first.", kind, fls[0].ResourceID, fls[0].ID)
+	kind := map[string]string{model.FlowLogResourceVPC: "VPC", model.FlowLogResourceVSwitch: "vSwitch", model.FlowLogResourceENI: "ENI"}[fls[0].ResourceType]
+	return errs.DependencyViolation("%s %s is covered by flow log %s; delete the flow log first%s.", kind, fls[0].ResourceID, fls[0].ID, hint)
 }
 
 // deleteFlowLogsOn deletes the flow logs whose resource is one of ids.

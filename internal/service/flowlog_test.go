@@ -221,7 +221,7 @@ func TestFlowLogDependencies(t *testing.T) {
 	if _, err := s.CreateFlowLog(ctx, "1", flowInput("VPC", "vpc-2", "All")); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.DeleteVpc(ctx, "1", "vpc-2", false, false); !errs.HasCode(err, "DependencyViolation") || !strings.Contains(err.Error(), "flow log") {
+	if err := s.DeleteVpc(ctx, "1", "vpc-2", false, false); !errs.HasCode(err, "DependencyViolation") || !strings.Contains(err.Error(), "VPC vpc-2 is covered by flow log") || !strings.Contains(err.Error(), "ForceDelete") {
 		t.Errorf("delete VPC with a flow log: %v", err)
 	}
 	if err := s.DeleteVpc(ctx, "1", "vpc-2", true, true); !ErrDryRun(err) {
@@ -230,7 +230,7 @@ func TestFlowLogDependencies(t *testing.T) {
 	if err := s.DeleteVpc(ctx, "1", "vpc-2", true, false); err != nil {
 		t.Errorf("force delete VPC with a flow log: %v", err)
 	}
-	if err := s.DeleteVSwitch(ctx, "1", "vsw-1"); !errs.HasCode(err, "DependencyViolation") || !strings.Contains(err.Error(), "flow log") {
+	if err := s.DeleteVSwitch(ctx, "1", "vsw-1"); !errs.HasCode(err, "DependencyViolation") || !strings.Contains(err.Error(), "vSwitch vsw-1 is covered by flow log") {
 		t.Errorf("delete covered vSwitch: %v", err)
 	}
 	// Deleting the ENI deletes its flow log, and only that one.

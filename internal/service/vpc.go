@@ -435,7 +435,7 @@ func (s *Service) DeleteVpc(ctx context.Context, accountID, id string, force, dr
 			covered = append(covered, w.ID)
 		}
 		if !force {
-			if err := refuseFlowLogsOn(tx, "VPC or vSwitch", covered...); err != nil {
+			if err := refuseFlowLogsOn(tx, " (or pass ForceDelete=true)", covered...); err != nil {
 				return err
 			}
 		}
@@ -717,7 +717,7 @@ func (s *Service) DeleteVSwitch(ctx context.Context, accountID, id string) error
 		if w.NetworkAclID != "" {
 			return errs.DependencyViolation("vSwitch %s is associated with network ACL %s; unassociate it first.", id, w.NetworkAclID)
 		}
-		if err := refuseFlowLogsOn(tx, "vSwitch", w.ID); err != nil {
+		if err := refuseFlowLogsOn(tx, "", w.ID); err != nil {
 			return err
 		}
 		return tx.Delete(model.PrefixVSwitch + w.ID)

@@ -388,6 +388,12 @@ func (s *Service) applyProtection(tx store.ReadTxn, accountID string, p *model.W
 			if k == "" || len(k) > 128 || len(v) > 1024 || strings.ContainsAny(k, " :\r\n") || strings.ContainsAny(v, "\r\n") {
 				return errs.InvalidParameter("BlockHeaders", "header %q: use a token name and a single-line value", k)
 			}
+			// The server frames the block response itself: a stated
+			// length or encoding would contradict the body it sends.
+			switch http.CanonicalHeaderKey(k) {
+			case "Content-Length", "Transfer-Encoding", "Connection", "Keep-Alive", "Upgrade", "Trailer", "Te":
+				return errs.InvalidParameter("BlockHeaders", "header %q frames the HTTP message, which the WAF sets itself: leave it out", k)
+			}
 		}
 		p.BlockHeaders = *in.BlockHeaders
 	}

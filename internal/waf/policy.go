@@ -14,7 +14,6 @@ package waf
 
 import (
 	"fmt"
-	"net/http"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -218,4 +217,4 @@ type Policy struct {
 type ModuleSet = wafrule.ModuleSet
 
 // DefaultBlockStatus is the status of a block response.
-const DefaultBlockStatus = http.StatusMethodNotAllowed
+const DefaultBlockStatus = wafrule.DefaultBlockStatus

@@ -38,7 +38,10 @@ type ProfileConfig struct {
 	InspectResponses bool     `json:"inspect_responses,omitempty"`
 }
 
-// ResponseConfig is the block response (Status 0: 405).
+// DefaultBlockStatus is the status of a block response that sets none.
+const DefaultBlockStatus = 405
+
+// ResponseConfig is the block response (Status 0: DefaultBlockStatus).
 type ResponseConfig struct {
 	Status  int               `json:"status,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
