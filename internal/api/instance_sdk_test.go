@@ -378,6 +378,15 @@ func TestInstanceBadInputSDK(t *testing.T) {
 		{"delete unknown", "DeleteInstance", map[string]string{"InstanceId": "i-nope"}, 404, "InvalidInstanceId.NotFound"},
 		{"delete running", "DeleteInstance", map[string]string{"InstanceId": inst}, 403, "IncorrectInstanceStatus"},
 		{"delete bad force", "DeleteInstance", map[string]string{"InstanceId": inst, "Force": "sure"}, 400, "InvalidParameter"},
+		// Dry runs check and change nothing (the table checks the store).
+		{"delete dry run", "DeleteInstance", map[string]string{"InstanceId": inst, "Force": "true", "DryRun": "true"}, 400, "DryRunOperation"},
+		{"delete dry run running", "DeleteInstance", map[string]string{"InstanceId": inst, "DryRun": "true"}, 403, "IncorrectInstanceStatus"},
+		{"delete many dry run", "DeleteInstances", map[string]string{"InstanceId.1": inst, "Force": "true", "DryRun": "true"}, 400, "DryRunOperation"},
+		{"stop dry run", "StopInstance", map[string]string{"InstanceId": inst, "DryRun": "true"}, 400, "DryRunOperation"},
+		{"start dry run", "StartInstance", map[string]string{"InstanceId": inst, "DryRun": "true"}, 400, "DryRunOperation"},
+		// An action without a dry run refuses one rather than running.
+		{"authorize dry run", "AuthorizeSecurityGroup", map[string]string{"SecurityGroupId": n.sg, "IpProtocol": "tcp", "PortRange": "22/22", "SourceCidrIp": "0.0.0.0/0", "DryRun": "true"}, 400, "InvalidParameter"},
+		{"modify policy dry run", "ModifySecurityGroupPolicy", map[string]string{"SecurityGroupId": n.sg, "InnerAccessPolicy": "Drop", "DryRun": "true"}, 400, "InvalidParameter"},
 		{"eni no vswitch", "CreateNetworkInterface", map[string]string{"SecurityGroupId": n.sg}, 400, "MissingParameter"},
 		{"eni no group", "CreateNetworkInterface", map[string]string{"VSwitchId": n.vsw}, 400, "MissingParameter"},
 		{"eni too many ips", "CreateNetworkInterface", map[string]string{"VSwitchId": n.vsw, "SecurityGroupId": n.sg, "SecondaryPrivateIpAddressCount": "3"}, 403, "QuotaExceed.PrivateIpAddress"},

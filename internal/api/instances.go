@@ -168,13 +168,13 @@ func groupIDs(p Params) []string {
 // RegisterInstances registers the ECS instance and ENI actions.
 func RegisterInstances(rt *Router, svc *service.Service) {
 	h := instanceHandlers{svc}
-	rt.Handle(VersionECS, "RunInstances", h.run)
+	rt.HandleDryRun(VersionECS, "RunInstances", h.run)
 	rt.Handle(VersionECS, "DescribeInstances", h.describe)
 	rt.Handle(VersionECS, "DescribeInstanceAttribute", h.describeAttribute)
-	rt.Handle(VersionECS, "DeleteInstance", h.delete)
-	rt.Handle(VersionECS, "DeleteInstances", h.deleteMany)
-	rt.Handle(VersionECS, "StopInstance", h.stop)
-	rt.Handle(VersionECS, "StartInstance", h.start)
+	rt.HandleDryRun(VersionECS, "DeleteInstance", h.delete)
+	rt.HandleDryRun(VersionECS, "DeleteInstances", h.deleteMany)
+	rt.HandleDryRun(VersionECS, "StopInstance", h.stop)
+	rt.HandleDryRun(VersionECS, "StartInstance", h.start)
 	rt.Handle(VersionECS, "CreateNetworkInterface", h.createENI)
 	rt.Handle(VersionECS, "DescribeNetworkInterfaces", h.describeENIs)
 	rt.Handle(VersionECS, "DeleteNetworkInterface", h.deleteENI)
@@ -300,19 +300,29 @@ func (h instanceHandlers) delete(ctx context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	force, err := r.Params.Bool("Force", false)
+	force, dry, err := forceAndDryRun(r.Params)
 	if err != nil {
 		return nil, err
 	}
-	return empty{}, h.svc.DeleteInstance(ctx, r.Account.ID, id, force)
+	return empty{}, h.svc.DeleteInstance(ctx, r.Account.ID, id, force, dry)
 }
 
 func (h instanceHandlers) deleteMany(ctx context.Context, r *Request) (any, error) {
-	force, err := r.Params.Bool("Force", false)
+	force, dry, err := forceAndDryRun(r.Params)
 	if err != nil {
 		return nil, err
 	}
-	return empty{}, h.svc.DeleteInstances(ctx, r.Account.ID, r.Params.List("InstanceId"), force)
+	return empty{}, h.svc.DeleteInstances(ctx, r.Account.ID, r.Params.List("InstanceId"), force, dry)
+}
+
+// forceAndDryRun reads the Force and DryRun flags of the delete and stop
+// actions.
+func forceAndDryRun(p Params) (force, dry bool, err error) {
+	if force, err = p.Bool("Force", false); err != nil {
+		return false, false, err
+	}
+	dry, err = p.Bool("DryRun", false)
+	return force, dry, err
 }
 
 func (h instanceHandlers) stop(ctx context.Context, r *Request) (any, error) {
@@ -320,7 +330,11 @@ func (h instanceHandlers) stop(ctx context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return empty{}, h.svc.StopInstance(ctx, r.Account.ID, id)
+	_, dry, err := forceAndDryRun(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	return empty{}, h.svc.StopInstance(ctx, r.Account.ID, id, dry)
 }
 
 func (h instanceHandlers) start(ctx context.Context, r *Request) (any, error) {
@@ -328,7 +342,11 @@ func (h instanceHandlers) start(ctx context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return empty{}, h.svc.StartInstance(ctx, r.Account.ID, id)
+	_, dry, err := forceAndDryRun(r.Params)
+	if err != nil {
+		return nil, err
+	}
+	return empty{}, h.svc.StartInstance(ctx, r.Account.ID, id, dry)
 }
 
 func (h instanceHandlers) createENI(ctx context.Context, r *Request) (any, error) {

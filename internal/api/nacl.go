@@ -116,7 +116,7 @@ func aclResources(p Params) []service.ACLResource {
 
 // RegisterNetworkACLs registers the network ACL actions.
 func RegisterNetworkACLs(rt *Router, svc *service.Service) {
-	rt.Handle(VersionVPC, "CreateNetworkAcl", func(ctx context.Context, r *Request) (any, error) {
+	rt.HandleDryRun(VersionVPC, "CreateNetworkAcl", func(ctx context.Context, r *Request) (any, error) {
 		tags, err := r.Params.Tags("Tag")
 		if err != nil {
 			return nil, err

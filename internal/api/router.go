@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 
+	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/model"
 )
 
@@ -39,9 +40,24 @@ type Router struct {
 // NewRouter returns an empty router.
 func NewRouter() *Router { return &Router{routes: map[routeKey]Handler{}} }
 
-// Handle registers h for (version, action). Registering twice panics: it
-// is a programming error.
+// Handle registers h for (version, action), an action without a dry run:
+// a request that asks for one (DryRun=true) is refused before h runs. The
+// cloud ignores parameters an action does not have, but a caller who asks
+// for a dry run of, say, AuthorizeSecurityGroup expects nothing to happen,
+// and it would happen. Registering twice panics: it is a programming error.
 func (rt *Router) Handle(version, action string, h Handler) {
+	rt.HandleDryRun(version, action, func(ctx context.Context, r *Request) (any, error) {
+		if dry, err := r.Params.Bool("DryRun", false); err != nil || dry {
+			return nil, errs.InvalidParameter("DryRun", "%s has no dry run: nothing was done; send the request without DryRun=true to run it", action)
+		}
+		return h(ctx, r)
+	})
+}
+
+// HandleDryRun registers h for (version, action), an action that honours
+// DryRun=true itself (checks everything, changes nothing, answers
+// DryRunOperation).
+func (rt *Router) HandleDryRun(version, action string, h Handler) {
 	k := routeKey{version, action}
 	if _, dup := rt.routes[k]; dup {
 		panic("api: duplicate route " + version + " " + action)

@@ -132,11 +132,11 @@ func optionalBool(p Params, name string) (*bool, error) {
 // RegisterVPC registers the VPC and vSwitch actions.
 func RegisterVPC(rt *Router, svc *service.Service) {
 	h := vpcHandlers{svc}
-	rt.Handle(VersionVPC, "CreateVpc", h.createVpc)
+	rt.HandleDryRun(VersionVPC, "CreateVpc", h.createVpc)
 	rt.Handle(VersionVPC, "DescribeVpcs", h.describeVpcs)
 	rt.Handle(VersionVPC, "DescribeVpcAttribute", h.describeVpcAttribute)
 	rt.Handle(VersionVPC, "ModifyVpcAttribute", h.modifyVpc)
-	rt.Handle(VersionVPC, "DeleteVpc", h.deleteVpc)
+	rt.HandleDryRun(VersionVPC, "DeleteVpc", h.deleteVpc)
 	rt.Handle(VersionVPC, "AssociateVpcCidrBlock", h.associateCidr)
 	rt.Handle(VersionVPC, "UnassociateVpcCidrBlock", h.unassociateCidr)
 	rt.Handle(VersionVPC, "CreateVSwitch", h.createVSwitch)

@@ -284,12 +284,13 @@ func (s *Service) DescribeInstance(ctx context.Context, accountID, id string) (I
 // DeleteInstance deletes a Stopped instance (any state with force): its
 // primary ENI and addresses go with it, and its WAF protected objects with
 // their rules; secondary ENIs are detached and kept, as in the cloud.
-func (s *Service) DeleteInstance(ctx context.Context, accountID, id string, force bool) error {
-	return s.DeleteInstances(ctx, accountID, []string{id}, force)
+// With dryRun, everything is checked and nothing changes (errDryRun).
+func (s *Service) DeleteInstance(ctx context.Context, accountID, id string, force, dryRun bool) error {
+	return s.DeleteInstances(ctx, accountID, []string{id}, force, dryRun)
 }
 
 // DeleteInstances deletes several instances at once (all or none).
-func (s *Service) DeleteInstances(ctx context.Context, accountID string, ids []string, force bool) error {
+func (s *Service) DeleteInstances(ctx context.Context, accountID string, ids []string, force, dryRun bool) error {
 	if len(ids) == 0 {
 		return errs.MissingParameter("InstanceId")
 	}
@@ -328,6 +329,9 @@ func (s *Service) DeleteInstances(ctx context.Context, accountID string, ids []s
 				return err
 			}
 		}
+		if dryRun {
+			return errDryRun // every check passed; the transaction is dropped
+		}
 		return nil
 	})
 	return err
@@ -336,17 +340,18 @@ func (s *Service) DeleteInstances(ctx context.Context, accountID string, ids []s
 // StopInstance and StartInstance move an instance between Running and
 // Stopped. A stopped instance keeps its addresses; its namespace stays but
 // its interfaces pass nothing (the agent takes them down).
-func (s *Service) StopInstance(ctx context.Context, accountID, id string) error {
+// With dryRun, the state is checked and not changed (errDryRun).
+func (s *Service) StopInstance(ctx context.Context, accountID, id string, dryRun bool) error {
 	return s.setInstanceState(ctx, accountID, id, model.InstanceStopped,
-		[]string{model.InstanceRunning, model.InstancePending, model.InstanceStopped})
+		[]string{model.InstanceRunning, model.InstancePending, model.InstanceStopped}, dryRun)
 }
 
 // StartInstance starts a stopped instance.
-func (s *Service) StartInstance(ctx context.Context, accountID, id string) error {
-	return s.setInstanceState(ctx, accountID, id, "", []string{model.InstanceStopped, model.InstanceRunning})
+func (s *Service) StartInstance(ctx context.Context, accountID, id string, dryRun bool) error {
+	return s.setInstanceState(ctx, accountID, id, "", []string{model.InstanceStopped, model.InstanceRunning}, dryRun)
 }
 
-func (s *Service) setInstanceState(ctx context.Context, accountID, id, to string, from []string) error {
+func (s *Service) setInstanceState(ctx context.Context, accountID, id, to string, from []string, dryRun bool) error {
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		inst, err := getInstance(tx, accountID, id)
 		if err != nil {
@@ -354,6 +359,9 @@ func (s *Service) setInstanceState(ctx context.Context, accountID, id, to string
 		}
 		if !slices.Contains(from, inst.Status) {
 			return errs.Forbidden("IncorrectInstanceStatus", "Instance %s is %s; the operation needs one of %v.", id, inst.Status, from)
+		}
+		if dryRun {
+			return errDryRun
 		}
 		if to == "" { // start
 			if inst.Status == model.InstanceRunning {

@@ -199,17 +199,17 @@ func TestDeleteInstanceDeletesWAF(t *testing.T) {
 
 			// Running without force: refused, and nothing is deleted.
 			if !tc.force {
-				if err := s.DeleteInstance(ctx, "1", web, false); !errs.HasCode(err, "IncorrectInstanceStatus") {
+				if err := s.DeleteInstance(ctx, "1", web, false, false); !errs.HasCode(err, "IncorrectInstanceStatus") {
 					t.Fatalf("deleting a running instance: %v", err)
 				}
 				if ps, _ := s.DescribeWafProtections(ctx, "1", WAFProtectionFilter{InstanceID: web}); len(ps) != 2 {
 					t.Fatalf("a refused deletion left %d of 2 protections", len(ps))
 				}
-				if err := s.StopInstance(ctx, "1", web); err != nil {
+				if err := s.StopInstance(ctx, "1", web, false); err != nil {
 					t.Fatal(err)
 				}
 			}
-			if err := s.DeleteInstance(ctx, "1", web, tc.force); err != nil {
+			if err := s.DeleteInstance(ctx, "1", web, tc.force, false); err != nil {
 				t.Fatal(err)
 			}
 			if ps, err := s.DescribeWafProtections(ctx, "1", WAFProtectionFilter{InstanceID: web}); err != nil || len(ps) != 0 {
