@@ -19,6 +19,11 @@ func RunAgent(ctx context.Context, client remote.Caller, zone, tag string, logge
 	if logger == nil {
 		logger = slog.Default()
 	}
+	release, err := lockKernel(kernelLockDir, tag)
+	if err != nil {
+		return err
+	}
+	defer release()
 	m := remote.New(client, zone, logger)
 	if err := m.Heartbeat(ctx); err != nil {
 		return fmt.Errorf("register zone %s: %w", zone, err)
@@ -59,7 +64,7 @@ func RunAgent(ctx context.Context, client remote.Caller, zone, tag string, logge
 	defer cancel()
 	mirrorDone := make(chan error, 1)
 	go func() { mirrorDone <- m.Run(ctx) }()
-	err := ag.Run(ctx)
+	err = ag.Run(ctx)
 	cancel()
 	return errors.Join(err, <-mirrorDone)
 }

@@ -37,6 +37,7 @@ type Up struct {
 	Agent   *agent.Agent
 	Applier *linux.Applier
 	zone    string
+	tag     string // marker of its kernel objects (lockKernel)
 	// waf serves the protected objects steered on this host (waf.go).
 	waf     *hostWAF
 	wafLogs *wafLogBatcher
@@ -80,7 +81,7 @@ func NewUp(o UpOptions) (*Up, error) {
 		Resync:      o.Resync,
 		Logger:      o.Logger,
 	})
-	return &Up{App: a, Agent: ag, Applier: applier, zone: zone, waf: hw, wafLogs: wafLogs}, nil
+	return &Up{App: a, Agent: ag, Applier: applier, zone: zone, tag: o.Tag, waf: hw, wafLogs: wafLogs}, nil
 }
 
 func putZone(tx store.Txn, z model.ZoneStatus) error {
@@ -114,6 +115,11 @@ func registerZone(a *App, zone string) error {
 // its state when Palisade stops (workloads keep their network); CleanupKernel
 // removes it.
 func (u *Up) Run(ctx context.Context) error {
+	release, err := lockKernel(kernelLockDir, u.tag)
+	if err != nil {
+		return err
+	}
+	defer release()
 	// The agent stops before the server: Serve closes the store the agent
 	// reads and reports status through.
 	agentCtx, stopAgent := context.WithCancel(context.Background())
@@ -174,5 +180,10 @@ func RunUp(ctx context.Context, o UpOptions) error {
 // CleanupKernel removes every namespace, link, route and nftables table
 // that Palisade made on this host (those carrying the marker of tag).
 func CleanupKernel(ctx context.Context, tag string, log *slog.Logger) error {
+	release, err := lockKernel(kernelLockDir, tag) // not under a running up or agent
+	if err != nil {
+		return err
+	}
+	defer release()
 	return linux.New(linux.Config{Tag: tag, Logger: log}).Cleanup(ctx)
 }

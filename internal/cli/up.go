@@ -35,7 +35,9 @@ Pending until the agent has put them in the kernel, then Running.
 Palisade touches only namespaces, links and nftables tables it made (all
 named pv*/vpc-*/i-*, marked as its own). Stopping "palisade up" leaves them
 in place so that workloads keep their network; "palisade up --cleanup"
-removes everything it made and exits. Needs root.`,
+removes everything it made and exits. One "palisade up" or "palisade agent"
+manages a host's kernel objects: a second one (whatever its data directory)
+and a cleanup while one runs are refused. Needs root.`,
 		Example: `  sudo palisade up
   sudo palisade up --listen 0.0.0.0:8787 --data-dir /var/lib/palisade
   sudo palisade up --cleanup`,
