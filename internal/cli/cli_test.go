@@ -184,14 +184,26 @@ func TestSecurityGroupCommands(t *testing.T) {
 	r.ok("sg", "rule", "add", web, "--direction", "egress", "--protocol", "all", "--cidr", "::/0")
 	r.ok("sg", "rule", "add", web, "--direction", "egress", "--protocol", "udp", "--port", "53-54", "--cidr", "8.8.8.8/32")
 
+	// Source ports: shown in the table, refused for protocols without ports.
+	r.ok("sg", "rule", "add", web, "--protocol", "tcp", "--port", "443", "--source-port", "1024-65535", "--cidr", "192.0.2.0/24")
+	if out := r.ok("sg", "show", web); !strings.Contains(out, "SrcPorts") || !strings.Contains(out, "1024/65535") {
+		t.Errorf("sg show does not show the rule's source ports:\n%s", out)
+	}
+	if e := r.fail("sg", "rule", "add", web, "--protocol", "icmp", "--source-port", "1/2", "--cidr", "192.0.2.0/24"); !strings.Contains(e, "tcp and udp") {
+		t.Errorf("--source-port with icmp: %s", e)
+	}
 	attr := r.okJSON("sg", "show", web)
 	perms := list(attr, "Permissions", "Permission")
-	if len(perms) != 4 {
-		t.Fatalf("sg show -o json: %d rules, want 4: %v", len(perms), perms)
+	if len(perms) != 5 {
+		t.Fatalf("sg show -o json: %d rules, want 5: %v", len(perms), perms)
 	}
+
 	byPorts := map[string]map[string]any{}
 	for _, p := range perms {
 		byPorts[p["PortRange"].(string)] = p
+	}
+	if p := byPorts["443/443"]; p == nil || p["SourcePortRange"] != "1024/65535" {
+		t.Errorf("source-port rule: %v", p)
 	}
 	if p := byPorts["80/80"]; p == nil || p["SourceCidrIp"] != "10.0.0.0/8" || !strings.EqualFold(p["Direction"].(string), "ingress") || p["Description"] != "http" {
 		t.Errorf("port 80 rule: %v", p)
@@ -222,8 +234,8 @@ func TestSecurityGroupCommands(t *testing.T) {
 	}
 	r.ok("sg", "rule", "remove", web, ingressID, egressID)
 	perms = list(r.okJSON("sg", "show", web), "Permissions", "Permission")
-	if len(perms) != 2 {
-		t.Errorf("after rule remove: %d rules, want 2", len(perms))
+	if len(perms) != 3 {
+		t.Errorf("after rule remove: %d rules, want 3", len(perms))
 	}
 	for _, p := range perms {
 		if id := p["SecurityGroupRuleId"]; id == ingressID || id == egressID {

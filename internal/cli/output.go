@@ -75,14 +75,14 @@ func strs(m map[string]any, path ...string) []string {
 	return out
 }
 
-// writeJSON prints v indented.
+// writeJSON prints v indented, with <, > and & as themselves ("a -> b",
+// not "a -\u003e b": this JSON is read by people and jq, not embedded in
+// HTML).
 func writeJSON(w io.Writer, v any) error {
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }
 
 // table prints rows under headers, aligned; empty cells print as "-".

@@ -151,6 +151,13 @@ var ruleColumns = []column{
 	field("Priority", "Priority"),
 	field("Protocol", "IpProtocol"),
 	field("Ports", "PortRange"),
+	{"SrcPorts", func(m map[string]any) string {
+		// Shown only when it narrows: a rule's source ports decide too.
+		if p := str(m, "SourcePortRange"); p != "" && p != "-1/-1" && p != "1/65535" {
+			return p
+		}
+		return ""
+	}},
 	{"Peer", rulePeer},
 	field("Description", "Description"),
 }
@@ -178,7 +185,7 @@ func (c *cli) sgRuleCommand() *cobra.Command {
   palisade sg rule remove sg-xxx sgr-aaa`,
 	}
 
-	var dir, proto, port, cidr, group, pol, prio, desc string
+	var dir, proto, port, srcPort, cidr, group, pol, prio, desc string
 	add := &cobra.Command{
 		Use:   "add SG_ID",
 		Short: "Add a rule to a security group",
@@ -186,7 +193,8 @@ func (c *cli) sgRuleCommand() *cobra.Command {
 for egress). The peer is --cidr (IPv4 or IPv6) or --group: the source of an
 ingress rule, the destination of an egress rule. --port is "80" or "80/90"
 ("80-90" also works) and is required for tcp and udp; other protocols
-(icmp, icmpv6, gre, all) use -1/-1. Priority is 1 (first) to 100.`,
+(icmp, icmpv6, gre, all) use -1/-1. --source-port narrows a tcp or udp
+rule to the peer's source ports (default any). Priority is 1 (first) to 100.`,
 		Example: `  palisade sg rule add sg-xxx --protocol tcp --port 80 --cidr 0.0.0.0/0
   palisade sg rule add sg-xxx --direction egress --protocol all --cidr ::/0 --policy drop --priority 100
   palisade sg rule add sg-xxx --protocol udp --port 53 --group sg-yyy --description dns`,
@@ -203,13 +211,22 @@ ingress rule, the destination of an egress rule. --port is "80" or "80/90"
 			if err != nil {
 				return err
 			}
+			if srcPort != "" {
+				if pr := strings.ToLower(proto); pr != "tcp" && pr != "udp" {
+					return fmt.Errorf("--source-port is for tcp and udp rules, not %s", proto)
+				}
+				if srcPort, err = portRange(proto, srcPort); err != nil {
+					return fmt.Errorf("--source-port: %w", err)
+				}
+			}
 			p := map[string]string{
-				"SecurityGroupId":           args[0],
-				"Permissions.1.IpProtocol":  proto,
-				"Permissions.1.PortRange":   ports,
-				"Permissions.1.Policy":      strings.ToLower(pol),
-				"Permissions.1.Priority":    prio,
-				"Permissions.1.Description": desc,
+				"SecurityGroupId":               args[0],
+				"Permissions.1.SourcePortRange": srcPort,
+				"Permissions.1.IpProtocol":      proto,
+				"Permissions.1.PortRange":       ports,
+				"Permissions.1.Policy":          strings.ToLower(pol),
+				"Permissions.1.Priority":        prio,
+				"Permissions.1.Description":     desc,
 			}
 			action := "AuthorizeSecurityGroup"
 			cidrKey, groupKey := "SourceCidrIp", "SourceGroupId"
@@ -233,6 +250,7 @@ ingress rule, the destination of an egress rule. --port is "80" or "80/90"
 	f.StringVar(&dir, "direction", "ingress", "ingress or egress")
 	f.StringVar(&proto, "protocol", "tcp", "tcp, udp, icmp, icmpv6, gre or all")
 	f.StringVar(&port, "port", "", `port or range: "80", "80/90" (tcp/udp only)`)
+	f.StringVar(&srcPort, "source-port", "", `the peer's source port or range, "1024/65535" (tcp/udp only; default any)`)
 	f.StringVar(&cidr, "cidr", "", "peer IPv4 or IPv6 CIDR")
 	f.StringVar(&group, "group", "", "peer security group ID")
 	f.StringVar(&pol, "policy", "accept", "accept or drop")
