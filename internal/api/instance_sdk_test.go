@@ -429,6 +429,10 @@ func TestInstanceBadInputSDK(t *testing.T) {
 			}
 		})
 	}
+	// Messages name the parameter the caller sent.
+	if _, err := env.Common(t, env.Admin, api.VersionECS, "RunInstances", run(map[string]string{"PrivateIpAddress": "192.168.1.x"})); err == nil || !strings.Contains(err.Error(), "PrivateIpAddress") {
+		t.Errorf("RunInstances with a malformed PrivateIpAddress: %v, want the message to name PrivateIpAddress", err)
+	}
 	// A vSwitch holding instances cannot be deleted.
 	_, err = env.Common(t, env.Admin, api.VersionVPC, "DeleteVSwitch", map[string]string{"VSwitchId": n.vsw})
 	if _, code := apitest.ServerErr(t, err); code != "DependencyViolation" {

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"fmt"
@@ -125,6 +126,7 @@ type ENISpec struct {
 	VSwitchID        string
 	SecurityGroupIDs []string
 	PrimaryIP        string   // "" = automatic
+	PrimaryIPParam   string   // the request parameter PrimaryIP came from, for errors ("": PrimaryIpAddress)
 	SecondaryIPs     []string // explicit secondary private IPv4 addresses
 	SecondaryCount   int      // additional automatic secondary IPv4 addresses
 	IPv6s            []string // explicit IPv6 addresses
@@ -171,9 +173,10 @@ func (s *Service) newENI(tx store.Txn, accountID string, spec ENISpec, typ, inst
 	}
 	al := allocator{tx: tx, vsw: vsw}
 	if spec.PrimaryIP != "" {
-		e.PrimaryIP, err = al.claim("PrimaryIpAddress", spec.PrimaryIP, e.ID)
+		param := cmp.Or(spec.PrimaryIPParam, "PrimaryIpAddress")
+		e.PrimaryIP, err = al.claim(param, spec.PrimaryIP, e.ID)
 		if err == nil && !e.PrimaryIP.Is4() {
-			err = errs.InvalidParam("InvalidPrivateIpAddress.Malformed", "PrimaryIpAddress must be an IPv4 address, got %s.", e.PrimaryIP)
+			err = errs.InvalidParam("InvalidPrivateIpAddress.Malformed", "%s must be an IPv4 address, got %s.", param, e.PrimaryIP)
 		}
 	} else {
 		e.PrimaryIP, err = al.next(e.ID, false)

@@ -84,7 +84,7 @@ func (s *Service) RunInstances(ctx context.Context, accountID string, in RunInst
 		primary.SecurityGroupIDs = in.SecurityGroupIDs
 	}
 	if primary.PrimaryIP == "" {
-		primary.PrimaryIP = in.PrivateIP
+		primary.PrimaryIP, primary.PrimaryIPParam = in.PrivateIP, "PrivateIpAddress"
 	}
 	if primary.IPv6Count == 0 {
 		primary.IPv6Count = in.IPv6Count
