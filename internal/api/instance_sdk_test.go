@@ -289,6 +289,14 @@ func TestRunInstancesDefaultGroupAndAmountSDK(t *testing.T) {
 	if err != nil || r2.InstanceIdSets.InstanceIdSet[0] != r1.InstanceIdSets.InstanceIdSet[0] {
 		t.Errorf("ClientToken replay: %v %v %v", err, r1.InstanceIdSets, r2.InstanceIdSets)
 	}
+	// The same token with other parameters is refused, not replayed.
+	tok3 := ecs.CreateRunInstancesRequest()
+	tok3.ImageId, tok3.InstanceType, tok3.VSwitchId, tok3.ClientToken, tok3.InstanceName = "img", "t", big, "tok-1", "other"
+	if _, err := c.RunInstances(tok3); err == nil {
+		t.Error("ClientToken reused with another InstanceName: accepted")
+	} else if _, code := apitest.ServerErr(t, err); code != "IdempotentParameterMismatch" {
+		t.Errorf("ClientToken reused with another InstanceName: %v, want IdempotentParameterMismatch", err)
+	}
 
 	// Token paging over the instances.
 	seen := map[string]bool{}

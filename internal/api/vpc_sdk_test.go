@@ -361,6 +361,13 @@ func TestVPCTenantIsolationAndIdempotencySDK(t *testing.T) {
 	if err != nil || r2.VpcId != r1.VpcId {
 		t.Fatalf("ClientToken replay: %v %s != %s", err, r2.VpcId, r1.VpcId)
 	}
+	req3 := vpc.CreateCreateVpcRequest()
+	req3.CidrBlock, req3.ClientToken = "10.9.0.0/16", "token-1"
+	if _, err := alice.CreateVpc(req3); err == nil {
+		t.Error("ClientToken reused with another CidrBlock: accepted")
+	} else if _, code := apitest.ServerErr(t, err); code != "IdempotentParameterMismatch" {
+		t.Errorf("ClientToken reused with another CidrBlock: %v, want IdempotentParameterMismatch", err)
+	}
 	// Paging: PageSize 1 walks both VPCs.
 	seen := map[string]bool{}
 	for p := 1; p <= 2; p++ {

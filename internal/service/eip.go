@@ -85,7 +85,7 @@ func (s *Service) AllocateEipAddress(ctx context.Context, accountID string, in A
 	}
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		var id string
-		replayed, err := withClientToken(tx, accountID, "AllocateEipAddress", in.ClientToken, &id, func() error {
+		replayed, err := withClientToken(tx, accountID, "AllocateEipAddress", in.ClientToken, in, &id, func() error {
 			addr, err := allocPublic(tx, pool, want)
 			if err != nil {
 				return err

@@ -272,7 +272,7 @@ func (s *Service) CreateNetworkInterface(ctx context.Context, accountID string, 
 	var out model.ENI
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		var id string
-		replayed, err := withClientToken(tx, accountID, "CreateNetworkInterface", clientToken, &id, func() error {
+		replayed, err := withClientToken(tx, accountID, "CreateNetworkInterface", clientToken, spec, &id, func() error {
 			e, err := s.newENI(tx, accountID, spec, model.ENITypeSecondary, "", 0)
 			if err != nil {
 				return err

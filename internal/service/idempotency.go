@@ -1,6 +1,13 @@
 package service
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/store"
 )
@@ -9,19 +16,41 @@ import (
 // result is stored for (account, action, token) it is decoded into result
 // and create is not run; otherwise create runs (filling result) and the
 // result is stored in the same transaction. An empty token disables it.
-func withClientToken(tx store.Txn, accountID, action, token string, result any, create func() error) (replayed bool, err error) {
+//
+// params is the request's input: a token reused with other parameters is
+// IdempotentParameterMismatch, as in the cloud, not the earlier result (a
+// retry loop that changed its request would otherwise believe it created
+// what it asked for). Results stored before fingerprints were kept replay
+// without the check.
+func withClientToken(tx store.Txn, accountID, action, token string, params any, result any, create func() error) (replayed bool, err error) {
 	if token == "" {
 		return false, create()
 	}
 	key := model.PrefixIdempotency + accountID + "/" + action + "/" + token
+	b, err := json.Marshal(params)
+	if err != nil {
+		return false, fmt.Errorf("client token parameters: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	fingerprint := hex.EncodeToString(sum[:])
 	ok, err := getJSON(tx, key, result)
 	if err != nil {
 		return false, err
 	}
 	if ok {
+		var stored string
+		if has, err := getJSON(tx, key+"#params", &stored); err != nil {
+			return false, err
+		} else if has && stored != fingerprint {
+			return false, errs.New(http.StatusBadRequest, "IdempotentParameterMismatch",
+				"The ClientToken %q was used with other parameters for %s: use a new ClientToken for a different request.", token, action)
+		}
 		return true, nil
 	}
 	if err := create(); err != nil {
+		return false, err
+	}
+	if err := putJSON(tx, key+"#params", fingerprint); err != nil {
 		return false, err
 	}
 	return false, putJSON(tx, key, result)

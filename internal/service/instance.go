@@ -104,7 +104,7 @@ func (s *Service) RunInstances(ctx context.Context, accountID string, in RunInst
 	var ids []string
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		ids = nil
-		_, err := withClientToken(tx, accountID, "RunInstances", in.ClientToken, &ids, func() error {
+		_, err := withClientToken(tx, accountID, "RunInstances", in.ClientToken, in, &ids, func() error {
 			vsw, err := getVSwitch(tx, accountID, primary.VSwitchID)
 			if err != nil {
 				return err

@@ -183,7 +183,7 @@ func (s *Service) CreateNetworkAcl(ctx context.Context, accountID string, in Cre
 	}
 	_, err = s.update(ctx, func(tx store.Txn) error {
 		var id string
-		replayed, err := withClientToken(tx, accountID, "CreateNetworkAcl", in.ClientToken, &id, func() error {
+		replayed, err := withClientToken(tx, accountID, "CreateNetworkAcl", in.ClientToken, in, &id, func() error {
 			if _, err := getVPC(tx, accountID, in.VpcID); err != nil {
 				return err
 			}

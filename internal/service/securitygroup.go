@@ -84,7 +84,7 @@ func (s *Service) CreateSecurityGroup(ctx context.Context, accountID string, in 
 	}
 	var id string
 	_, err := s.update(ctx, func(tx store.Txn) error {
-		_, err := withClientToken(tx, accountID, "CreateSecurityGroup", in.ClientToken, &id, func() error {
+		_, err := withClientToken(tx, accountID, "CreateSecurityGroup", in.ClientToken, in, &id, func() error {
 			var vpc model.VPC
 			ok, err := getJSON(tx, model.PrefixVPC+in.VpcID, &vpc)
 			if err != nil {

@@ -144,7 +144,7 @@ func (s *Service) AuthorizeRules(ctx context.Context, accountID, sgID, dir strin
 	}
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		var done bool
-		_, err := withClientToken(tx, accountID, action+"/"+sgID, clientToken, &done, func() error {
+		_, err := withClientToken(tx, accountID, action+"/"+sgID, clientToken, specs, &done, func() error {
 			done = true
 			sg, err := getGroup(tx, accountID, sgID)
 			if err != nil {

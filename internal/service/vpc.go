@@ -149,7 +149,7 @@ func (s *Service) CreateVpc(ctx context.Context, accountID string, in CreateVpcI
 		return res, err
 	}
 	_, err := s.update(ctx, func(tx store.Txn) error {
-		_, err := withClientToken(tx, accountID, "CreateVpc", in.ClientToken, &res, func() error {
+		_, err := withClientToken(tx, accountID, "CreateVpc", in.ClientToken, in, &res, func() error {
 			n := 0
 			if err := listJSON(tx, model.PrefixVPC, func(v *model.VPC) error {
 				if v.AccountID == accountID {
@@ -546,7 +546,7 @@ func (s *Service) CreateVSwitch(ctx context.Context, accountID string, in Create
 	}
 	var id string
 	_, err = s.update(ctx, func(tx store.Txn) error {
-		_, err := withClientToken(tx, accountID, "CreateVSwitch", in.ClientToken, &id, func() error {
+		_, err := withClientToken(tx, accountID, "CreateVSwitch", in.ClientToken, in, &id, func() error {
 			v, err := getVPC(tx, accountID, in.VpcID)
 			if err != nil {
 				return err
