@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -150,6 +151,27 @@ func TestAccount(t *testing.T) {
 	r.vars[cli.EnvAccessKeyID], r.vars[cli.EnvAccessSecret] = key["AccessKeyId"].(string), key["AccessKeySecret"].(string)
 	if errOut := r.fail("account", "create", "mallory"); !strings.Contains(errOut, "Error: ") {
 		t.Errorf("non-admin account create: %q", errOut)
+	}
+}
+
+// With -o json an error is a JSON object on stderr: the API's code,
+// message and request ID, or the CLI's own message.
+func TestJSONErrors(t *testing.T) {
+	env := apitest.Start(t)
+	r := newRunner(t, env)
+	var e map[string]any
+	if err := json.Unmarshal([]byte(r.fail("sg", "show", "sg-nope", "-o", "json")), &e); err != nil {
+		t.Fatalf("API error with -o json is not JSON: %v", err)
+	}
+	if e["Code"] != "InvalidSecurityGroupId.NotFound" || e["RequestId"] == "" || e["HttpStatus"] != float64(404) || e["Message"] == "" {
+		t.Errorf("API error with -o json: %v", e)
+	}
+	e = nil
+	if err := json.Unmarshal([]byte(r.fail("sg", "rule", "add", "sg-x", "--direction", "sideways", "-o", "json")), &e); err != nil || !strings.Contains(fmt.Sprint(e["Message"]), "--direction") {
+		t.Errorf("CLI error with -o json: %v %v", e, err)
+	}
+	if out := r.fail("sg", "show", "sg-nope"); !strings.HasPrefix(out, "Error: InvalidSecurityGroupId.NotFound") {
+		t.Errorf("table output error: %q", out)
 	}
 }
 

@@ -91,7 +91,9 @@ func Main() {
 
 // Execute runs the command tree with args and returns the exit code: 0 on
 // success, the program's code for instance exec, else 1 after printing
-// "Error: <Code>: <Message>" (API errors) or "Error: <message>" to stderr.
+// "Error: <Code>: <Message>" (API errors) or "Error: <message>" to stderr;
+// with -o json, the error as a JSON object (Code, Message, RequestId,
+// HttpStatus) instead.
 func Execute(ctx context.Context, env Env, args []string) int {
 	env = env.withDefaults()
 	root := NewRootCommand(env)
@@ -103,6 +105,18 @@ func Execute(ctx context.Context, env Env, args []string) int {
 	var ee *ExitError
 	if errors.As(err, &ee) {
 		return ee.Code
+	}
+	if f := root.PersistentFlags().Lookup("output"); f != nil && f.Value.String() == OutputJSON {
+		// Scripts that asked for JSON get the error as JSON too, in the
+		// cloud's shape (Code, Message, RequestId, HttpStatus).
+		out := map[string]any{"Message": err.Error()}
+		var ae *apiclient.APIError
+		if errors.As(err, &ae) {
+			out = map[string]any{"Code": ae.Code, "Message": ae.Message, "RequestId": ae.RequestID, "HttpStatus": ae.HTTPStatus}
+		}
+		if writeJSON(env.Stderr, out) == nil {
+			return 1
+		}
 	}
 	fmt.Fprintf(env.Stderr, "Error: %v\n", err)
 	return 1
