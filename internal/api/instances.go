@@ -315,8 +315,7 @@ func (h instanceHandlers) deleteMany(ctx context.Context, r *Request) (any, erro
 	return empty{}, h.svc.DeleteInstances(ctx, r.Account.ID, r.Params.List("InstanceId"), force, dry)
 }
 
-// forceAndDryRun reads the Force and DryRun flags of the delete and stop
-// actions.
+// forceAndDryRun reads the Force and DryRun flags of the delete actions.
 func forceAndDryRun(p Params) (force, dry bool, err error) {
 	if force, err = p.Bool("Force", false); err != nil {
 		return false, false, err
@@ -330,7 +329,7 @@ func (h instanceHandlers) stop(ctx context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, dry, err := forceAndDryRun(r.Params)
+	dry, err := r.Params.Bool("DryRun", false)
 	if err != nil {
 		return nil, err
 	}
@@ -342,7 +341,7 @@ func (h instanceHandlers) start(ctx context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, dry, err := forceAndDryRun(r.Params)
+	dry, err := r.Params.Bool("DryRun", false)
 	if err != nil {
 		return nil, err
 	}

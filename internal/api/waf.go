@@ -364,24 +364,23 @@ func RegisterWAF(rt *Router, svc *service.Service) {
 		return map[string]string{"RuleId": rule.ID}, nil
 	})
 	rt.Handle(VersionPalisade, "ModifyWafRule", func(ctx context.Context, r *Request) (any, error) {
-		params := r.Params
-		rs, err := svc.DescribeWafRules(ctx, r.Account.ID, "", "")
+		id, err := r.Params.Required("RuleId")
 		if err != nil {
 			return nil, err
 		}
-		for _, cur := range rs {
-			if cur.ID == r.Params.Get("RuleId") {
-				if params, err = keepRuleParams(cur, r.Params, time.Now()); err != nil {
-					return nil, err
-				}
-			}
+		cur, err := svc.WafRule(ctx, r.Account.ID, id)
+		if err != nil {
+			return nil, err
+		}
+		params, err := keepRuleParams(cur, r.Params, time.Now())
+		if err != nil {
+			return nil, err
 		}
 		in, err := wafRuleInput(params)
 		if err != nil {
 			return nil, err
 		}
-		// An unknown rule: the service says NotFound.
-		return struct{}{}, svc.ModifyWafRule(ctx, r.Account.ID, r.Params.Get("RuleId"), in)
+		return struct{}{}, svc.ModifyWafRule(ctx, r.Account.ID, id, in)
 	})
 	rt.Handle(VersionPalisade, "DescribeWafRules", func(ctx context.Context, r *Request) (any, error) {
 		rs, err := svc.DescribeWafRules(ctx, r.Account.ID, r.Params.Get("ProtectionId"), r.Params.Get("Kind"))

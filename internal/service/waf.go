@@ -731,6 +731,19 @@ func (s *Service) ModifyWafRule(ctx context.Context, accountID, id string, in WA
 	return err
 }
 
+// WafRule returns one rule of the account.
+func (s *Service) WafRule(ctx context.Context, accountID, id string) (model.WAFRule, error) {
+	var out model.WAFRule
+	err := s.view(ctx, func(tx store.ReadTxn) error {
+		r, err := getWAFRule(tx, accountID, id)
+		if err == nil {
+			out = *r
+		}
+		return err
+	})
+	return out, err
+}
+
 // DescribeWafRules lists rules, optionally of one object and kind.
 func (s *Service) DescribeWafRules(ctx context.Context, accountID, protectionID, kind string) ([]model.WAFRule, error) {
 	var out []model.WAFRule
