@@ -161,7 +161,7 @@ func parseCRSDirectives(text string) ([]crsDirective, error) {
 		var actions string
 		switch args[0] {
 		case "SecMarker":
-			if len(args) != 2 {
+			if len(args) != 2 || args[1] == "" {
 				return nil, fmt.Errorf("line %d: SecMarker wants one name", i+1)
 			}
 			dirs = append(dirs, crsDirective{marker: args[1]})

@@ -55,6 +55,7 @@ SecMarker END-Y
 		`SecRule ARGS "@rx a" "id:1,phase:9"`,       // bad phase
 		`SecRule ARGS`,                              // no operator
 		`SecMarker`,                                 // no name
+		`SecMarker ""`,                              // empty name
 		`SecAction "id:1,pass" "extra"`,             // too many arguments
 		`SecRule A "@rx b" "id:1" "x" "y"`,          // too many arguments
 		`SecAction "id:1,phase:logging,pass`,        // unterminated
