@@ -50,7 +50,14 @@ type wafProtectionItem struct {
 	// of the instance's EIP are steered to the WAF in the kernel by the
 	// instance's agent, transparently; `palisade waf serve` listens on
 	// ListenAddress besides).
-	Steering     string
+	Steering string
+	// Status says whether the object is in force: Active (EipAddress is
+	// the address whose Port goes through the WAF), NoEip or
+	// UpstreamNotOnInstance (nothing is steered; StatusReason says what to
+	// do).
+	Status       string
+	EipAddress   string
+	StatusReason string
 	CreationTime string
 }
 
@@ -100,8 +107,24 @@ func toWafTemplate(t model.WAFTemplate) wafTemplateItem {
 		InspectResponses: t.InspectResponses, CreationTime: rfc3339(t.CreatedAt)}
 }
 
-func toWafProtection(p model.WAFProtection) wafProtectionItem {
-	return wafProtectionItem{ProtectionId: p.ID, InstanceId: p.InstanceID, Port: p.Port, Protocol: p.Protocol, UpstreamAddress: p.Upstream,
+// protectionStatus is the answer of CreateWafProtection and
+// ModifyWafProtection: the object's ID and whether it is in force, so that
+// a caller learns at once that, say, the instance has no EIP yet.
+func protectionStatus(ctx context.Context, svc *service.Service, accountID string, p model.WAFProtection) (any, error) {
+	st, err := svc.WafSteering(ctx, accountID, []model.WAFProtection{p})
+	if err != nil {
+		return nil, err
+	}
+	return map[string]string{"ProtectionId": p.ID, "Status": st[p.ID].Status, "StatusReason": st[p.ID].Reason}, nil
+}
+
+func toWafProtection(p model.WAFProtection, st service.WAFSteering) wafProtectionItem {
+	var eip string
+	if st.EIPAddress.IsValid() {
+		eip = st.EIPAddress.String()
+	}
+	return wafProtectionItem{Status: st.Status, EipAddress: eip, StatusReason: st.Reason,
+		ProtectionId: p.ID, InstanceId: p.InstanceID, Port: p.Port, Protocol: p.Protocol, UpstreamAddress: p.Upstream,
 		ListenAddress: p.Listen, TemplateId: p.TemplateID, BlockStatus: cmp.Or(p.BlockStatus, wafrule.DefaultBlockStatus), BlockHeaders: p.BlockHeaders, BlockBody: p.BlockBody,
 		BlacklistAction: p.BlacklistAction, Steering: "eip", CreationTime: rfc3339(p.CreatedAt)}
 }
@@ -320,14 +343,22 @@ func RegisterWAF(rt *Router, svc *service.Service) {
 		if err != nil {
 			return nil, err
 		}
-		return map[string]string{"ProtectionId": p.ID}, nil
+		return protectionStatus(ctx, svc, r.Account.ID, p)
 	})
 	rt.Handle(VersionPalisade, "ModifyWafProtection", func(ctx context.Context, r *Request) (any, error) {
 		in, err := wafProtectionInput(r.Params)
 		if err != nil {
 			return nil, err
 		}
-		return struct{}{}, svc.ModifyWafProtection(ctx, r.Account.ID, r.Params.Get("ProtectionId"), in)
+		id := r.Params.Get("ProtectionId")
+		if err := svc.ModifyWafProtection(ctx, r.Account.ID, id, in); err != nil {
+			return nil, err
+		}
+		ps, err := svc.DescribeWafProtections(ctx, r.Account.ID, service.WAFProtectionFilter{ID: id})
+		if err != nil {
+			return nil, err
+		}
+		return protectionStatus(ctx, svc, r.Account.ID, ps[0])
 	})
 	rt.Handle(VersionPalisade, "DescribeWafProtections", func(ctx context.Context, r *Request) (any, error) {
 		ps, err := svc.DescribeWafProtections(ctx, r.Account.ID, service.WAFProtectionFilter{ID: r.Params.Get("ProtectionId"), InstanceID: r.Params.Get("InstanceId")})
@@ -338,10 +369,14 @@ func RegisterWAF(rt *Router, svc *service.Service) {
 			TotalCount  int
 			Protections struct{ Protection []wafProtectionItem }
 		}
+		steering, err := svc.WafSteering(ctx, r.Account.ID, ps)
+		if err != nil {
+			return nil, err
+		}
 		resp.TotalCount = len(ps)
 		resp.Protections.Protection = make([]wafProtectionItem, 0, len(ps))
 		for _, p := range ps {
-			resp.Protections.Protection = append(resp.Protections.Protection, toWafProtection(p))
+			resp.Protections.Protection = append(resp.Protections.Protection, toWafProtection(p, steering[p.ID]))
 		}
 		return resp, nil
 	})

@@ -55,8 +55,13 @@ func TestWAFActions(t *testing.T) {
 	}
 	tpl := ok(bob, "CreateWafTemplate", map[string]string{"Name": "strict", "Mode": "monitor", "ParanoiaLevel": "2",
 		"InboundThreshold": "10", "ExcludeRuleIds": "942100,920350", "ExcludeTags": `["attack-xss"]`, "BodyLimit": "65536", "BodyAction": "block", "InspectResponses": "true"})["TemplateId"].(string)
-	obj := ok(bob, "CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "80", "TemplateId": tpl,
-		"BlockStatus": "403", "BlockHeaders": `{"X-Blocked":"1"}`, "BlockBody": "no"})["ProtectionId"].(string)
+	created := ok(bob, "CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "80", "TemplateId": tpl,
+		"BlockStatus": "403", "BlockHeaders": `{"X-Blocked":"1"}`, "BlockBody": "no"})
+	obj := created["ProtectionId"].(string)
+	// The instance has no EIP: the answer says the object is not in force.
+	if created["Status"] != "NoEip" || !strings.Contains(created["StatusReason"].(string), "no EIP") {
+		t.Errorf("created without an EIP: %v", created)
+	}
 	rules := map[string]map[string]string{
 		"whitelist": {"Conditions": "ip in-cidr 192.0.2.0/24", "Bypass": "crs,custom"},
 		"blacklist": {"Addresses": "198.51.100.0/24,203.0.113.5", "Ttl": "3600"},
@@ -73,7 +78,8 @@ func TestWAFActions(t *testing.T) {
 	}
 	out = ok(bob, "DescribeWafProtections", nil)
 	prot := out["Protections"].(map[string]any)["Protection"].([]any)[0].(map[string]any)
-	if prot["Port"].(float64) != 80 || prot["BlockStatus"].(float64) != 403 || prot["Protocol"] != "HTTP" || prot["TemplateId"] != tpl {
+	if prot["Port"].(float64) != 80 || prot["BlockStatus"].(float64) != 403 || prot["Protocol"] != "HTTP" || prot["TemplateId"] != tpl ||
+		prot["Status"] != "NoEip" || prot["EipAddress"] != "" {
 		t.Errorf("protection: %v", prot)
 	}
 	out = ok(bob, "DescribeWafConfig", nil)

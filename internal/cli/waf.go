@@ -139,7 +139,10 @@ instance steers new connections to that port of the instance's EIP through its
 WAF, which forwards clean requests to the instance ("palisade waf serve" also
 listens for the object on its own address). With --tls-cert and --tls-key the
 WAF terminates TLS (HTTP/2 or HTTP/1.1 to clients) and talks HTTP/1.1 to the
-instance.`,
+instance. The object is in force only while the instance has an EIP (and
+its upstream is one of the instance's addresses): otherwise it is recorded,
+a warning on standard error says why nothing is steered, and "waf list"
+shows its STATUS.`,
 		Example: `  palisade waf protect --instance i-xxx --port 80
   palisade waf protect --instance i-xxx --port 443 --tls-cert site.crt --tls-key site.key --upstream 10.0.1.7:80`,
 		Args: cobra.NoArgs,
@@ -152,6 +155,7 @@ instance.`,
 			if err != nil {
 				return err
 			}
+			warnNotSteered(cmd, resp)
 			return c.renderID(cmd, resp, "ProtectionId")
 		},
 	}
@@ -160,6 +164,15 @@ instance.`,
 	f.register(cmd)
 	_ = cmd.MarkFlagRequired("instance")
 	return cmd
+}
+
+// warnNotSteered tells, on standard error, that a protected object just
+// created or changed is not in force (no EIP, or an upstream the instance
+// no longer has), with what to do: the object is recorded either way.
+func warnNotSteered(cmd *cobra.Command, resp map[string]any) {
+	if st := str(resp, "Status"); st != "" && st != "Active" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: %s is not in force (%s): %s\n", str(resp, "ProtectionId"), st, str(resp, "StatusReason"))
+	}
 }
 
 func (c *cli) wafModifyCommand() *cobra.Command {
@@ -183,6 +196,7 @@ func (c *cli) wafModifyCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			warnNotSteered(cmd, resp)
 			return c.renderDone(cmd, resp)
 		},
 	}
@@ -249,6 +263,7 @@ func (c *cli) wafListCommand() *cobra.Command {
 			}
 			return c.renderList(cmd, resp, objects(resp, "Protections", "Protection"), []column{
 				field("ID", "ProtectionId"), field("INSTANCE", "InstanceId"), field("PORT", "Port"), field("PROTOCOL", "Protocol"),
+				field("STATUS", "Status"), field("EIP", "EipAddress"),
 				field("TEMPLATE", "TemplateId"), field("UPSTREAM", "UpstreamAddress"), field("LISTEN", "ListenAddress"), field("BLOCK STATUS", "BlockStatus"),
 			})
 		},

@@ -30,13 +30,19 @@ func TestWAFCommands(t *testing.T) {
 	if !strings.HasPrefix(tpl, "waftpl-") {
 		t.Fatalf("template create printed %q", tpl)
 	}
-	obj := strings.TrimSpace(r.ok("waf", "protect", "--instance", "i-web", "--port", "8080", "--template", tpl,
-		"--block-status", "403", "--block-header", "X-Why=waf", "--block-body", "denied"))
-	if !strings.HasPrefix(obj, "waf-") {
-		t.Fatalf("protect printed %q", obj)
+	stdout, stderr, code := r.run("waf", "protect", "--instance", "i-web", "--port", "8080", "--template", tpl,
+		"--block-status", "403", "--block-header", "X-Why=waf", "--block-body", "denied")
+	obj := strings.TrimSpace(stdout)
+	if code != 0 || !strings.HasPrefix(obj, "waf-") {
+		t.Fatalf("protect printed %q (exit %d, stderr %q)", obj, code, stderr)
+	}
+	// The instance has no EIP: the object is recorded, and the user told
+	// that nothing reaches it yet (on stderr: stdout stays the bare ID).
+	if !strings.Contains(stderr, "warning: "+obj+" is not in force (NoEip)") || !strings.Contains(stderr, "eip associate") {
+		t.Errorf("protect without an EIP: stderr %q, want a warning", stderr)
 	}
 	out := r.ok("waf", "list")
-	for _, want := range []string{obj, "i-web", "8080", "HTTP", tpl, "403"} {
+	for _, want := range []string{obj, "i-web", "8080", "HTTP", tpl, "403", "NoEip"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("waf list lacks %q:\n%s", want, out)
 		}

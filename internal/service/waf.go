@@ -494,6 +494,93 @@ func (s *Service) DescribeWafProtections(ctx context.Context, accountID string, 
 	return out, err
 }
 
+// WAF steering states, as DescribeWafProtections reports them.
+const (
+	// WAFSteeringActive: connections to the port of EipAddress go through
+	// the WAF.
+	WAFSteeringActive = "Active"
+	// WAFSteeringNoEIP: the instance has no EIP, so nothing reaches the
+	// WAF; the object takes effect when one is associated.
+	WAFSteeringNoEIP = "NoEip"
+	// WAFSteeringUpstreamGone: the upstream address is no longer one of the
+	// instance's, so the agent does not steer the port (it stays on the
+	// direct path, under the instance's own filters) until the upstream is
+	// changed or the address comes back.
+	WAFSteeringUpstreamGone = "UpstreamNotOnInstance"
+)
+
+// WAFSteering says whether a protected object is in force and through which
+// address, by the same choices the agent makes (model.SteeredEIP, the
+// upstream among the instance's addresses).
+type WAFSteering struct {
+	Status     string
+	EIPAddress netip.Addr // the steered EIP; invalid unless Active
+	Reason     string     // what to do, unless Active
+}
+
+// WafSteering reports the steering state of each of the account's given
+// protected objects, by ID.
+func (s *Service) WafSteering(ctx context.Context, accountID string, ps []model.WAFProtection) (map[string]WAFSteering, error) {
+	out := make(map[string]WAFSteering, len(ps))
+	if len(ps) == 0 {
+		return out, nil
+	}
+	err := s.view(ctx, func(tx store.ReadTxn) error {
+		clear(out)
+		eniInstance := map[string]string{}
+		if err := listJSON(tx, model.PrefixENI, func(e *model.ENI) error {
+			if e.AccountID == accountID && e.InstanceID != "" {
+				eniInstance[e.ID] = e.InstanceID
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		instEIPs := map[string][]*model.EIP{} // instance ID -> its associated EIPs
+		if err := listJSON(tx, model.PrefixEIP, func(e *model.EIP) error {
+			if e.AccountID != accountID || e.ENIID == "" {
+				return nil
+			}
+			if inst := eniInstance[e.ENIID]; inst != "" {
+				instEIPs[inst] = append(instEIPs[inst], e)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if p.AccountID != accountID {
+				continue
+			}
+			inst, err := getInstance(tx, accountID, p.InstanceID)
+			if err != nil {
+				return err
+			}
+			eips := instEIPs[inst.ID]
+			pick := model.SteeredEIP(inst.PrimaryENIID, eips, func(e *model.EIP) (string, string) { return e.ID, e.ENIID })
+			if pick < 0 {
+				out[p.ID] = WAFSteering{Status: WAFSteeringNoEIP,
+					Reason: fmt.Sprintf("instance %s has no EIP: nothing reaches the WAF until one is associated (palisade eip associate)", inst.ID)}
+				continue
+			}
+			if p.Upstream != "" {
+				addrs, err := instanceIPv4s(tx, accountID, inst.ID)
+				if err != nil {
+					return err
+				}
+				if ap, err := netip.ParseAddrPort(p.Upstream); err != nil || !slices.Contains(addrs, ap.Addr()) {
+					out[p.ID] = WAFSteering{Status: WAFSteeringUpstreamGone,
+						Reason: fmt.Sprintf("upstream %s is no longer an address of instance %s: port %d is not steered (it is on the direct path) until the upstream is changed", p.Upstream, inst.ID, p.Port)}
+					continue
+				}
+			}
+			out[p.ID] = WAFSteering{Status: WAFSteeringActive, EIPAddress: eips[pick].Address}
+		}
+		return nil
+	})
+	return out, err
+}
+
 // DeleteWafProtection stops protecting the object and deletes its rules.
 func (s *Service) DeleteWafProtection(ctx context.Context, accountID, id string) error {
 	_, err := s.update(ctx, func(tx store.Txn) error {

@@ -346,3 +346,63 @@ func TestWafProtectionUpstream(t *testing.T) {
 		t.Errorf("fixing a stored bad upstream: %v", err)
 	}
 }
+
+// TestWafSteering: a protected object is reported in force only as the
+// agent steers it: NoEip until the instance has an EIP, then Active through
+// that EIP (the one on the primary ENI when there are several), and
+// UpstreamNotOnInstance once its upstream address is released; another
+// account's objects are never answered for.
+func TestWafSteering(t *testing.T) {
+	ctx := context.Background()
+	s := New(memory.New(), Config{})
+	web, _ := wafInstances(t, s)
+	up := "10.0.1.10:80" // secondary address of the second ENI
+	p, err := s.CreateWafProtection(ctx, "1", WAFProtectionInput{InstanceID: web, Port: 80, Upstream: &up})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := func() WAFSteering {
+		t.Helper()
+		st, err := s.WafSteering(ctx, "1", []model.WAFProtection{p})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st[p.ID]
+	}
+	if st := state(); st.Status != WAFSteeringNoEIP || st.EIPAddress.IsValid() || !strings.Contains(st.Reason, "no EIP") {
+		t.Errorf("without an EIP: %+v", st)
+	}
+	var enis []*model.ENI
+	if err := s.view(ctx, func(tx store.ReadTxn) (err error) { enis, err = instanceENIs(tx, web); return err }); err != nil || len(enis) != 2 {
+		t.Fatalf("ENIs of %s: %v %v", web, enis, err)
+	}
+	second, err := s.AllocateEipAddress(ctx, "1", AllocateEipInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AssociateEipAddress(ctx, "1", second.ID, enis[1].ID, "NetworkInterface", ""); err != nil {
+		t.Fatal(err)
+	}
+	if st := state(); st.Status != WAFSteeringActive || st.EIPAddress != second.Address || st.Reason != "" {
+		t.Errorf("with an EIP on the second ENI: %+v, want Active through %s", st, second.Address)
+	}
+	primary, err := s.AllocateEipAddress(ctx, "1", AllocateEipInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AssociateEipAddress(ctx, "1", primary.ID, web, "EcsInstance", ""); err != nil {
+		t.Fatal(err)
+	}
+	if st := state(); st.Status != WAFSteeringActive || st.EIPAddress != primary.Address {
+		t.Errorf("with EIPs on both ENIs: %+v, want Active through the primary ENI's %s", st, primary.Address)
+	}
+	if err := s.UnassignPrivateIpAddresses(ctx, "1", enis[1].ID, []string{"10.0.1.10"}); err != nil {
+		t.Fatal(err)
+	}
+	if st := state(); st.Status != WAFSteeringUpstreamGone || !strings.Contains(st.Reason, up) {
+		t.Errorf("upstream released: %+v", st)
+	}
+	if st, err := s.WafSteering(ctx, "2", []model.WAFProtection{p}); err != nil || len(st) != 0 {
+		t.Errorf("another account: %v %v", st, err)
+	}
+}

@@ -187,7 +187,15 @@ func TestWAFSteering(t *testing.T) {
 	t.Logf("client address %s, EIP %s", client, eip)
 
 	// Protect port 80.
-	prot := call("CreateWafProtection", map[string]string{"InstanceId": w.ids["web1"], "Port": "80"})["ProtectionId"].(string)
+	created := call("CreateWafProtection", map[string]string{"InstanceId": w.ids["web1"], "Port": "80"})
+	prot := created["ProtectionId"].(string)
+	if created["Status"] != "Active" {
+		t.Errorf("CreateWafProtection with an EIP: %v, want Status Active", created)
+	}
+	listed := call("DescribeWafProtections", map[string]string{"ProtectionId": prot})["Protections"].(map[string]any)["Protection"].([]any)[0].(map[string]any)
+	if listed["Status"] != "Active" || listed["EipAddress"] != eip.String() {
+		t.Errorf("DescribeWafProtections: %v, want Status Active through %s", listed, eip)
+	}
 	w.settle()
 	out, _ := w.vpcExecNS(vpcID, "nft", "list", "table", "inet", "palisade_nat")
 	if !strings.Contains(out, "tproxy") {
