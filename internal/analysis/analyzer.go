@@ -37,6 +37,12 @@ type World struct {
 	// EIPs route the internet to and from the ENIs they are associated
 	// with (IPv4 only); an ENI without one is not on the internet.
 	EIPs []model.EIP
+	// PublicCIDR is the deployment's pool of elastic IP addresses (every
+	// account's EIPs are in it): traffic between an address of it and a
+	// VPC would have to turn around in the host (EIP hairpin), which the
+	// data plane does not do. Zero: the pool is unknown, and only the
+	// account's own associated EIPs are recognised.
+	PublicCIDR netip.Prefix
 	// WAF lists the protected ports: connections from the internet to
 	// such a port of an instance's steered EIP (model.SteeredEIP) end at
 	// the WAF, which connects on to the instance from the client's

@@ -336,12 +336,19 @@ func (a *Analyzer) Reach(q ReachQuery) (*ReachResult, error) {
 	}
 	for _, f := range froms {
 		for _, t := range tos {
-			if f.eni != nil && t.eni != nil && f.eni == t.eni {
+			// An ENI to itself is no path; to its own EIP it is one (a
+			// hairpin, which the data plane does not do).
+			if f.eni != nil && t.eni != nil && f.eni == t.eni && !t.public.IsValid() {
 				continue
 			}
 			for _, fs := range a.segments(f, t, proto) {
 				for _, ts := range a.segments(t, f, proto) {
 					pkt := Packet{Src: fs.addr, Dst: ts.addr, Proto: proto}
+					if a.hairpin(fs, ts) {
+						// Sent to the EIP itself: nothing translates it to
+						// the private address on the way.
+						pkt.Dst = a.publicOf(ts)
+					}
 					if hasPorts(proto) {
 						pkt.SrcPort, pkt.DstPort = uint16(res.SourcePort), uint16(res.Port)
 					}
@@ -401,6 +408,9 @@ func (a *Analyzer) segments(t, other target, proto uint8) []target {
 			cuts = append(cuts, iv.Hi.Add1())
 		}
 	}
+	// The EIP pool is a range of its own: traffic between it and a VPC
+	// is an EIP hairpin.
+	add(a.w.PublicCIDR)
 	if other.eni != nil {
 		c := a.contextOf(other.eni)
 		for _, r := range c.ingress {
@@ -471,6 +481,9 @@ func (a *Analyzer) sportMatters(paths []PathResult) bool {
 // and the reply's network ACLs.
 func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 	pr := PathResult{From: a.endpointOf(f), To: a.endpointOf(t), Packet: pkt.String()}
+	if a.hairpin(f, t) {
+		return a.hairpinPath(pr, f, t, pkt)
+	}
 	var steps []Step
 	// Source and destination state: the data plane drops everything of a
 	// stopped instance and knows nothing of a detached ENI.
@@ -518,6 +531,99 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 	}
 	pr.Reachable = pr.Forward && pr.ReplyPasses
 	return pr
+}
+
+// inPool reports whether addr is an address of the EIP pool.
+func (a *Analyzer) inPool(addr netip.Addr) bool {
+	return a.w.PublicCIDR.IsValid() && a.w.PublicCIDR.Contains(addr)
+}
+
+// hairpin reports whether a packet from f to t would have to turn around
+// in the host: from inside a VPC to an EIP (the account's own, named by
+// its address, or any address of the pool: another account's, or one not
+// associated), or from an address of the pool (only instances behind their
+// VPC's uplink send from one) to an instance through its EIP.
+//
+// The data plane has no such path. In the VPC namespace a packet to an
+// EIP matches no route but the uplink's default route (none without an
+// uplink: the router answers network unreachable); the uplink lets out
+// only private addresses with an EIP (forward chain of the palisade_nat
+// table, "only ENIs with an EIP go out"), translated to theirs. The host's
+// end of the uplink is its own interface: the host (the internet, not a
+// router between VPCs; Palisade never turns on forwarding in its
+// namespace) does not forward the packet back into an uplink and drops it
+// silently. TestEIPHairpinMatchesKernel checks this on real packets.
+func (a *Analyzer) hairpin(f, t target) bool {
+	if f.vpc != "" {
+		return t.public.IsValid() || (t.vpc == "" && a.inPool(t.addr))
+	}
+	if t.eni == nil || !a.inPool(f.addr) {
+		return false
+	}
+	return t.public.IsValid() || a.eipByPrivate[eniAddr{t.eni.e.ID, t.addr}] != nil
+}
+
+// publicOf is the address a packet to t from outside t's VPC is sent to:
+// its EIP, or t's own address when it has none (or is outside every VPC).
+func (a *Analyzer) publicOf(t target) netip.Addr {
+	if t.public.IsValid() {
+		return t.public
+	}
+	if t.eni != nil {
+		if eip := a.eipByPrivate[eniAddr{t.eni.e.ID, t.addr}]; eip != nil {
+			return eip.Address.Unmap()
+		}
+	}
+	return t.addr
+}
+
+// hairpinPath is the path of a packet that needs an EIP hairpin: the
+// sender's own filters, then the route, which drops it. The receiver's
+// filters never see it, and there is no reply.
+func (a *Analyzer) hairpinPath(pr PathResult, f, t target, pkt Packet) PathResult {
+	var steps []Step
+	if s, ok := a.stateStep(PointSource, f); ok {
+		steps = append(steps, s)
+	}
+	if f.eni != nil {
+		steps = append(steps, a.sgStep(PointSGEgress, f.eni, model.Egress, pkt))
+		steps = append(steps, a.aclStep(PointACLEgress, f.eni, target{addr: pkt.Dst}, model.Egress, pkt))
+	}
+	steps = append(steps, a.hairpinStep(f, t, pkt))
+	pr.Steps = steps
+	return pr
+}
+
+const hairpinNote = "EIP hairpin is not supported: "
+
+func (a *Analyzer) hairpinStep(f, t target, pkt Packet) Step {
+	s := Step{Point: PointRoute, DecidedBy: ByRoute}
+	const back = "does not route traffic from a VPC's uplink back into a VPC (its end of an uplink is the internet, not a router between EIPs)"
+	if f.vpc != "" {
+		s.Resource = f.vpc
+		dst := "EIP " + pkt.Dst.String()
+		if !t.public.IsValid() {
+			// Nothing about the address beyond its being in the pool:
+			// whose it is, if anyone's, is another account's business.
+			dst = pkt.Dst.String() + ", an address of the EIP pool " + a.w.PublicCIDR.String() + ","
+		}
+		var eip *model.EIP
+		if f.eni != nil {
+			eip = a.eipByPrivate[eniAddr{f.eni.e.ID, f.addr}]
+		}
+		if eip != nil {
+			s.Detail = fmt.Sprintf("%straffic from inside a VPC to %s leaves through the uplink of %s, translated to the sender's EIP %s, and is dropped by the host, which %s",
+				hairpinNote, dst, f.vpc, eip.Address, back)
+		} else {
+			s.Detail = fmt.Sprintf("%straffic from inside a VPC to %s never leaves %s: its router lets only private addresses with an EIP out through the VPC's uplink, and %s has none (it drops the packet, or answers network unreachable when no EIP of the VPC gives it an uplink); with one, the host would drop it, as it %s",
+				hairpinNote, dst, f.vpc, f.addr, back)
+		}
+		return s
+	}
+	s.Resource = t.vpc
+	s.Detail = fmt.Sprintf("%s%s is an address of the EIP pool %s, which only instances inside a VPC send from (translated at their VPC's uplink), and the host %s: nothing from %s reaches EIP %s",
+		hairpinNote, f.addr, a.w.PublicCIDR, back, f.addr, pkt.Dst)
+	return s
 }
 
 func (a *Analyzer) stateStep(point string, t target) (Step, bool) {

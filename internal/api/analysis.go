@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"github.com/palisade-project/palisade/internal/analysis"
@@ -70,6 +71,25 @@ func ParseChanges(v string) ([]service.ChangeSpec, error) {
 	return out, nil
 }
 
+// sourcePortDefault completes the message of an invalid SourcePort.
+var sourcePortDefault = fmt.Sprintf("source port, use 1-65535 or omit SourcePort for the default %d", analysis.DefaultSourcePort)
+
+// portParam reads an optional port parameter: 0 when absent (or empty),
+// which the analysis reads as "not given"; a port that is given must be
+// 1-65535, so an explicit 0 is refused rather than taken for "not given".
+// what ends the message of an invalid value: what the port is and how to
+// fix it.
+func portParam(p Params, name, what string) (int, error) {
+	n, err := p.Int(name, 0)
+	if err != nil {
+		return 0, err
+	}
+	if p.Get(name) != "" && (n < 1 || n > 65535) {
+		return 0, errs.InvalidParameter(name, "%d is not a valid %s", n, what)
+	}
+	return n, nil
+}
+
 // RegisterAnalysis registers the analysis actions.
 func RegisterAnalysis(rt *Router, svc *service.Service) {
 	rt.Handle(VersionPalisade, "AnalyzeReachability", func(ctx context.Context, r *Request) (any, error) {
@@ -89,11 +109,11 @@ func RegisterAnalysis(rt *Router, svc *service.Service) {
 		if err != nil {
 			return nil, err
 		}
-		port, err := r.Params.IntRange("Port", 0, 0, 65535)
+		port, err := portParam(r.Params, "Port", "destination port, use 1-65535")
 		if err != nil {
 			return nil, err
 		}
-		sport, err := r.Params.IntRange("SourcePort", 0, 0, 65535)
+		sport, err := portParam(r.Params, "SourcePort", sourcePortDefault)
 		if err != nil {
 			return nil, err
 		}
@@ -114,7 +134,7 @@ func RegisterAnalysis(rt *Router, svc *service.Service) {
 				return nil, err
 			}
 		}
-		sport, err := r.Params.IntRange("SourcePort", 0, 0, 65535)
+		sport, err := portParam(r.Params, "SourcePort", sourcePortDefault)
 		if err != nil {
 			return nil, err
 		}

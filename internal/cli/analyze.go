@@ -179,7 +179,10 @@ analysis cannot see) and the filters after it decide on its own connection to
 the instance, from the client's address and port.
 
 FROM and TO are instance IDs (their primary ENI), ENI IDs, IP addresses or
-CIDRs; an address outside every VPC is the internet.`,
+CIDRs; an address outside every VPC is the internet, and an EIP of the account
+stands for its ENI. Traffic from inside a VPC to an EIP (of any VPC or account,
+the sender's own included) is never reachable: the data plane has no EIP
+hairpin, so use private addresses between instances.`,
 		Example: `  palisade analyze reach --from i-web --to i-db --protocol tcp --port 5432
   palisade analyze reach --from 203.0.113.0/24 --to i-web --protocol tcp --port 22
   palisade analyze reach --from i-web --to i-db --protocol tcp --port 5432 --add-rule sg-db,ingress,tcp,5432,sg-web`,
@@ -190,10 +193,12 @@ CIDRs; an address outside every VPC is the internet.`,
 				return err
 			}
 			p := nonEmpty(map[string]string{"From": from, "To": to, "Protocol": proto, "Changes": changes})
-			if port != 0 {
+			// A port given is sent as given, 0 included: the server
+			// refuses what is not 1-65535 (0 is not "no port").
+			if cmd.Flags().Changed("port") {
 				p["Port"] = strconv.Itoa(port)
 			}
-			if sport != 0 {
+			if cmd.Flags().Changed("source-port") {
 				p["SourcePort"] = strconv.Itoa(sport)
 			}
 			resp, err := c.call(cmd, apiclient.VersionPalisade, "AnalyzeReachability", p)
@@ -212,8 +217,8 @@ CIDRs; an address outside every VPC is the internet.`,
 	reach.Flags().StringVar(&from, "from", "", "source: instance, ENI, IP or CIDR (required)")
 	reach.Flags().StringVar(&to, "to", "", "destination: instance, ENI, IP or CIDR (required)")
 	reach.Flags().StringVar(&proto, "protocol", "tcp", "tcp, udp, icmp, icmpv6, gre or a protocol number")
-	reach.Flags().IntVar(&port, "port", 0, "destination port (tcp, udp)")
-	reach.Flags().IntVar(&sport, "source-port", 0, fmt.Sprintf("source port (default %d)", analysis.DefaultSourcePort))
+	reach.Flags().IntVar(&port, "port", 0, "destination port, 1-65535 (required for tcp and udp)")
+	reach.Flags().IntVar(&sport, "source-port", 0, fmt.Sprintf("source port, 1-65535 (default %d when not given)", analysis.DefaultSourcePort))
 	_ = reach.MarkFlagRequired("from")
 	_ = reach.MarkFlagRequired("to")
 	wiReach.flags(reach)
@@ -237,7 +242,7 @@ response (one string per row and port, one character per destination).`,
 				return err
 			}
 			p := nonEmpty(map[string]string{"VpcId": vpc, "Ports": ports, "Changes": changes})
-			if msport != 0 {
+			if cmd.Flags().Changed("source-port") {
 				p["SourcePort"] = strconv.Itoa(msport)
 			}
 			resp, err := c.call(cmd, apiclient.VersionPalisade, "AnalyzeMatrix", p)
@@ -259,7 +264,7 @@ response (one string per row and port, one character per destination).`,
 	}
 	matrix.Flags().StringVar(&vpc, "vpc", "", "VPC ID (required)")
 	matrix.Flags().StringVar(&ports, "ports", strings.Join([]string{"22", "80", "443", "5432"}, ","), "ports: numbers (TCP), proto:port (udp:53) or a protocol (icmp)")
-	matrix.Flags().IntVar(&msport, "source-port", 0, fmt.Sprintf("source port (default %d)", analysis.DefaultSourcePort))
+	matrix.Flags().IntVar(&msport, "source-port", 0, fmt.Sprintf("source port, 1-65535 (default %d when not given)", analysis.DefaultSourcePort))
 	_ = matrix.MarkFlagRequired("vpc")
 	wiMatrix.flags(matrix)
 

@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -121,5 +122,100 @@ func TestAnalyzeCommands(t *testing.T) {
 	}
 	if out := r2.ok("audit"); !strings.Contains(out, "0 groups") {
 		t.Errorf("other account audit:\n%s", out)
+	}
+}
+
+// TestAnalyzePortFlags: --port and --source-port given as 0 are refused
+// by the server (InvalidParameter, naming the valid range), not taken for
+// "not given"; not given, --port is still required for tcp and
+// --source-port still defaults to 49152.
+func TestAnalyzePortFlags(t *testing.T) {
+	env := apitest.Start(t)
+	r := newRunner(t, env)
+	vpc := strings.TrimSpace(r.ok("vpc", "create", "--cidr", "10.0.0.0/16"))
+	vsw := strings.TrimSpace(r.ok("vswitch", "create", "--vpc", vpc, "--cidr", "10.0.1.0/24"))
+	sg := strings.TrimSpace(r.ok("sg", "create", "--vpc", vpc, "--name", "web"))
+	a := strings.TrimSpace(r.ok("instance", "create", "--vswitch", vsw, "--sg", sg, "--name", "ia"))
+	b := strings.TrimSpace(r.ok("instance", "create", "--vswitch", vsw, "--sg", sg, "--name", "ib"))
+	reach := []string{"analyze", "reach", "--from", a, "--to", b}
+	for _, c := range []struct {
+		args []string
+		want []string // in stderr
+	}{
+		{append(reach, "--port", "0"), []string{"InvalidParameter", `"Port"`, "0 is not a valid destination port", "1-65535"}},
+		{append(reach, "--port", "65536"), []string{"InvalidParameter", `"Port"`, "1-65535"}},
+		{append(reach, "--port", "22", "--source-port", "0"), []string{"InvalidParameter", `"SourcePort"`, "1-65535", "default 49152"}},
+		{append(reach, "--port", "22", "--source-port", "-5"), []string{"InvalidParameter", `"SourcePort"`, "1-65535"}},
+		{append(reach, "--protocol", "icmp", "--port", "0"), []string{"InvalidParameter", `"Port"`}},
+		{reach, []string{"MissingParameter", `"Port"`}},
+		{[]string{"analyze", "matrix", "--vpc", vpc, "--source-port", "0"}, []string{"InvalidParameter", `"SourcePort"`, "1-65535"}},
+	} {
+		e := r.fail(c.args...)
+		for _, w := range c.want {
+			if !strings.Contains(e, w) {
+				t.Errorf("palisade %s: stderr %q lacks %q", strings.Join(c.args, " "), e, w)
+			}
+		}
+	}
+	for _, c := range []struct {
+		args  []string
+		sport string
+	}{
+		{append(reach, "--port", "22"), "49152"},
+		{append(reach, "--port", "22", "--source-port", "1"), "1"},
+		{append(reach, "--port", "65535", "--source-port", "65535"), "65535"},
+		{append(reach, "--protocol", "icmp"), "0"},
+		{[]string{"analyze", "matrix", "--vpc", vpc}, "49152"},
+	} {
+		if got := fmt.Sprint(r.okJSON(c.args...)["SourcePort"]); got != c.sport {
+			t.Errorf("palisade %s: SourcePort %s, want %s", strings.Join(c.args, " "), got, c.sport)
+		}
+	}
+}
+
+// TestAnalyzeReachEIPHairpin: from an instance to an EIP (of its own VPC,
+// of another VPC, of another account) is unreachable, the route naming
+// the missing EIP hairpin, as the data plane drops such traffic.
+func TestAnalyzeReachEIPHairpin(t *testing.T) {
+	env := apitest.Start(t)
+	r := newRunner(t, env)
+	mk := func(r *runner, cidr string) (vpc, inst string) {
+		vpc = strings.TrimSpace(r.ok("vpc", "create", "--cidr", cidr))
+		vsw := strings.TrimSpace(r.ok("vswitch", "create", "--vpc", vpc, "--cidr", strings.Replace(cidr, "0.0/16", "1.0/24", 1)))
+		sg := strings.TrimSpace(r.ok("sg", "create", "--vpc", vpc, "--name", "open"))
+		r.ok("sg", "rule", "add", sg, "--protocol", "tcp", "--port", "80", "--cidr", "0.0.0.0/0")
+		return vpc, strings.TrimSpace(r.ok("instance", "create", "--vswitch", vsw, "--sg", sg))
+	}
+	eip := func(r *runner, inst string) string {
+		e := r.okJSON("eip", "allocate")
+		r.ok("eip", "associate", str(e, "AllocationId"), inst)
+		return str(e, "EipAddress")
+	}
+	vpc1, a := mk(r, "10.1.0.0/16")
+	_, b := mk(r, "10.2.0.0/16")
+	eipA, eipB := eip(r, a), eip(r, b)
+	other := env.NewAccount(t, "other")
+	r2 := newRunner(t, env)
+	r2.vars["ALIBABA_CLOUD_ACCESS_KEY_ID"], r2.vars["ALIBABA_CLOUD_ACCESS_KEY_SECRET"] = other.AccessKeyID, other.Secret
+	vpcO, o := mk(r2, "10.3.0.0/16")
+	eipO := eip(r2, o)
+	for _, c := range []struct{ to, want string }{
+		{eipA, "EIP hairpin is not supported: traffic from inside a VPC to EIP " + eipA},
+		{eipB, "EIP hairpin is not supported: traffic from inside a VPC to EIP " + eipB + " leaves through the uplink of " + vpc1},
+		{eipO, "EIP hairpin is not supported: traffic from inside a VPC to " + eipO + ", an address of the EIP pool"},
+	} {
+		out := r.ok("analyze", "reach", "--from", a, "--to", c.to, "--port", "80")
+		if !strings.Contains(out, "UNREACHABLE") || !strings.Contains(out, c.want) || strings.Contains(out, "never reach each other") {
+			t.Errorf("reach %s -> %s:\n%s", a, c.to, out)
+		}
+		for _, leak := range []string{o, vpcO, other.AccountID} {
+			if strings.Contains(out, leak) {
+				t.Errorf("reach %s -> %s names %s of another account:\n%s", a, c.to, leak, out)
+			}
+		}
+	}
+	// The internet still reaches the instance through its EIP.
+	if out := r.ok("analyze", "reach", "--from", "203.0.113.5", "--to", eipA, "--port", "80"); !strings.Contains(out, "REACHABLE") || strings.Contains(out, "UNREACHABLE") {
+		t.Errorf("internet -> %s:\n%s", eipA, out)
 	}
 }

@@ -76,7 +76,7 @@ func (s *Service) analysisWorld(ctx context.Context, accountID string) (*analysi
 		PrivateIPsPerENI: q.PrivateIPsPerENI, NetworkAclsPerVpc: q.NetworkAclsPerVpc, ACLEntriesPerDirection: q.ACLEntriesPerDirection,
 	}}
 	err := s.view(ctx, func(tx store.ReadTxn) error {
-		*w = analysis.World{Limits: w.Limits}
+		*w = analysis.World{Limits: w.Limits, PublicCIDR: s.publicPool()}
 		rev = tx.Revision()
 		if err := listJSON(tx, model.PrefixVPC, func(v *model.VPC) error {
 			if v.AccountID == accountID {
