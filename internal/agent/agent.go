@@ -23,6 +23,16 @@ type Topology interface {
 	Apply(ctx context.Context, h dataplane.Host) (dataplane.Status, error)
 }
 
+// InstancePower is implemented by a Topology that can power instances off
+// and on (linux.Applier). A stopped instance runs nothing, as a stopped VM:
+// SetInstancesStopped kills every process in the namespace of each
+// instance listed as stopped (true), on every call, and marks it so that
+// `palisade instance exec` refuses it; for one listed as running (false)
+// it takes the mark off. It returns the PIDs it killed by instance ID.
+type InstancePower interface {
+	SetInstancesStopped(ctx context.Context, instances map[string]bool) (map[string][]int, error)
+}
+
 // Firewall installs the security-group program of one VPC namespace and
 // cuts the established flows the policy now denies.
 type Firewall interface {
@@ -78,6 +88,11 @@ type Agent struct {
 	// captures are the flow-log captures by VPC (flowlog.go; only the
 	// reconciling goroutine uses it).
 	captures map[string]*capture.Capture
+	// powerSynced says that the instances' power has been set once since
+	// this agent started; stoppedSet holds the instances last set stopped
+	// (power.go; only the reconciling goroutine uses them).
+	powerSynced bool
+	stoppedSet  map[string]bool
 }
 
 // New returns an agent.
@@ -91,7 +106,7 @@ func New(cfg Config) *Agent {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}}
+	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}}
 }
 
 // Applied returns a channel that receives the revision of every completed
@@ -225,6 +240,10 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 	st, topoErr := a.cfg.Topology.Apply(ctx, host)
 	if topoErr != nil {
 		errList = append(errList, fmt.Errorf("topology: %w", topoErr))
+	}
+	// After the topology, which creates the namespaces of new instances.
+	if err := a.syncPower(ctx, d); err != nil {
+		errList = append(errList, fmt.Errorf("instance power: %w", err))
 	}
 	if a.cfg.WAF != nil {
 		// After the topology: the listeners live in the VPC namespaces.

@@ -391,7 +391,7 @@ func TestInstanceBadInputSDK(t *testing.T) {
 		{"delete dry run running", "DeleteInstance", map[string]string{"InstanceId": inst, "DryRun": "true"}, 403, "IncorrectInstanceStatus"},
 		{"delete many dry run", "DeleteInstances", map[string]string{"InstanceId.1": inst, "Force": "true", "DryRun": "true"}, 400, "DryRunOperation"},
 		{"stop dry run", "StopInstance", map[string]string{"InstanceId": inst, "DryRun": "true"}, 400, "DryRunOperation"},
-		{"start dry run", "StartInstance", map[string]string{"InstanceId": inst, "DryRun": "true"}, 400, "DryRunOperation"},
+		{"start dry run running", "StartInstance", map[string]string{"InstanceId": inst, "DryRun": "true"}, 403, "IncorrectInstanceStatus"},
 		// An action without a dry run refuses one rather than running.
 		{"authorize dry run", "AuthorizeSecurityGroup", map[string]string{"SecurityGroupId": n.sg, "IpProtocol": "tcp", "PortRange": "22/22", "SourceCidrIp": "0.0.0.0/0", "DryRun": "true"}, 400, "InvalidParameter"},
 		{"modify policy dry run", "ModifySecurityGroupPolicy", map[string]string{"SecurityGroupId": n.sg, "InnerAccessPolicy": "Drop", "DryRun": "true"}, 400, "InvalidParameter"},
@@ -533,5 +533,150 @@ func TestInstanceV2SDK(t *testing.T) {
 	}
 	if _, err := c.DeleteInstance(&ecsv2.DeleteInstanceRequest{InstanceId: ids[0], Force: dara.Bool(true)}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestInstanceStateTransitionsSDK walks one instance through StopInstance,
+// StartInstance and DeleteInstance in every state, dry runs included: as in
+// the cloud, stopping needs Running, starting needs Stopped and a plain
+// delete needs Stopped; otherwise IncorrectInstanceStatus (403) naming the
+// current status, and a dry run reports that before DryRunOperation. A
+// refused call changes nothing.
+func TestInstanceStateTransitionsSDK(t *testing.T) {
+	env := apitest.Start(t)
+	c := env.ECS(t, env.Admin)
+	n := newNet(t, env, env.Admin, "192.168.0.0/16", "192.168.1.0/24")
+	inst := runInstance(t, c, n.vsw, n.sg, "")
+
+	call := func(action string, dry bool) error {
+		switch action {
+		case "StopInstance":
+			req := ecs.CreateStopInstanceRequest()
+			req.InstanceId = inst
+			if dry {
+				req.DryRun = requests.NewBoolean(true)
+			}
+			_, err := c.StopInstance(req)
+			return err
+		case "StartInstance":
+			req := ecs.CreateStartInstanceRequest()
+			req.InstanceId = inst
+			if dry {
+				req.DryRun = requests.NewBoolean(true)
+			}
+			_, err := c.StartInstance(req)
+			return err
+		case "DeleteInstance":
+			req := ecs.CreateDeleteInstanceRequest()
+			req.InstanceId = inst
+			if dry {
+				req.DryRun = requests.NewBoolean(true)
+			}
+			_, err := c.DeleteInstance(req)
+			return err
+		}
+		t.Fatalf("unknown action %s", action)
+		return nil
+	}
+	steps := []struct {
+		name   string
+		action string
+		dry    bool
+		status int    // 0: success
+		code   string // expected error code
+		after  string // status afterwards
+	}{
+		{"start running", "StartInstance", false, 403, "IncorrectInstanceStatus", "Running"},
+		{"start running dry run", "StartInstance", true, 403, "IncorrectInstanceStatus", "Running"},
+		{"delete running", "DeleteInstance", false, 403, "IncorrectInstanceStatus", "Running"},
+		{"delete running dry run", "DeleteInstance", true, 403, "IncorrectInstanceStatus", "Running"},
+		{"stop running dry run", "StopInstance", true, 400, "DryRunOperation", "Running"},
+		{"stop running", "StopInstance", false, 0, "", "Stopped"},
+		{"stop stopped", "StopInstance", false, 403, "IncorrectInstanceStatus", "Stopped"},
+		{"stop stopped dry run", "StopInstance", true, 403, "IncorrectInstanceStatus", "Stopped"},
+		{"start stopped dry run", "StartInstance", true, 400, "DryRunOperation", "Stopped"},
+		{"start stopped", "StartInstance", false, 0, "", "Running"},
+		{"start started", "StartInstance", false, 403, "IncorrectInstanceStatus", "Running"},
+		{"stop again", "StopInstance", false, 0, "", "Stopped"},
+		{"delete stopped dry run", "DeleteInstance", true, 400, "DryRunOperation", "Stopped"},
+	}
+	for _, st := range steps {
+		before := describeInstance(t, c, inst).Status
+		snap := env.Snapshot(t)
+		err := call(st.action, st.dry)
+		if st.status == 0 {
+			if err != nil {
+				t.Fatalf("%s: %v", st.name, err)
+			}
+		} else {
+			status, code := apitest.ServerErr(t, err)
+			if status != st.status || code != st.code {
+				t.Errorf("%s: got %d %s, want %d %s (%v)", st.name, status, code, st.status, st.code, err)
+			}
+			if code == "IncorrectInstanceStatus" && !strings.Contains(err.Error(), "is "+before) {
+				t.Errorf("%s: the message does not name the current status %s: %v", st.name, before, err)
+			}
+			if after := env.Snapshot(t); !maps.Equal(snap, after) {
+				t.Errorf("%s: the refused call changed the store", st.name)
+			}
+		}
+		if got := describeInstance(t, c, inst).Status; got != st.after {
+			t.Fatalf("%s: status %s, want %s", st.name, got, st.after)
+		}
+	}
+	if err := call("DeleteInstance", false); err != nil {
+		t.Fatalf("delete stopped: %v", err)
+	}
+}
+
+// TestInstanceNameSDK: InstanceName follows the cloud's rule (2-128
+// characters, a letter first, then letters, digits, '.', '_', ':', '-';
+// Chinese characters are letters), and a refused name creates nothing.
+func TestInstanceNameSDK(t *testing.T) {
+	env := apitest.Start(t)
+	c := env.ECS(t, env.Admin)
+	n := newNet(t, env, env.Admin, "192.168.0.0/16", "192.168.1.0/24")
+	tests := []struct {
+		name, instanceName string
+		ok                 bool
+	}{
+		{"two letters", "ab", true},
+		{"all allowed characters", "Web.server_01:blue-2", true},
+		{"chinese", "网站服务器1", true},
+		{"128 characters", "a" + strings.Repeat("b", 127), true},
+		{"128 chinese characters", strings.Repeat("网", 128), true},
+		{"one character", "a", false},
+		{"129 characters", "a" + strings.Repeat("b", 128), false},
+		{"starts with a digit", "1web", false},
+		{"starts with a hyphen", "-web", false},
+		{"starts with an underscore", "_web", false},
+		{"space", "web server", false},
+		{"slash", "web/1", false},
+		{"url", "http://web", false},
+		{"star", "web*", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := ecs.CreateRunInstancesRequest()
+			req.ImageId, req.InstanceType, req.VSwitchId, req.SecurityGroupId, req.InstanceName = "img", "t", n.vsw, n.sg, tt.instanceName
+			before := env.Snapshot(t)
+			resp, err := c.RunInstances(req)
+			if tt.ok {
+				if err != nil {
+					t.Fatalf("RunInstances %q: %v", tt.instanceName, err)
+				}
+				if got := describeInstance(t, c, resp.InstanceIdSets.InstanceIdSet[0]).InstanceName; got != tt.instanceName {
+					t.Errorf("InstanceName %q, want %q", got, tt.instanceName)
+				}
+				return
+			}
+			status, code := apitest.ServerErr(t, err)
+			if status != 400 || code != "InvalidInstanceName.Malformed" {
+				t.Errorf("RunInstances %q: got %d %s, want 400 InvalidInstanceName.Malformed (%v)", tt.instanceName, status, code, err)
+			}
+			if after := env.Snapshot(t); !maps.Equal(before, after) {
+				t.Errorf("the refused call changed the store")
+			}
+		})
 	}
 }

@@ -1,8 +1,10 @@
 package api_test
 
 import (
+	"fmt"
 	"maps"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -558,3 +560,192 @@ func TestSecurityGroupV2SDK(t *testing.T) {
 }
 
 func requestsInt(n int) requests.Integer { return requests.NewInteger(n) }
+
+// TestModifySecurityGroupRuleProtocolSwitchSDK: changing a rule's protocol
+// through ModifySecurityGroupRule(Egress) treats PortRange as
+// AuthorizeSecurityGroup(Egress) does for the same inputs. To ICMP, GRE or
+// ALL an omitted PortRange is -1/-1 (and the source ports go), an explicit
+// TCP-style range is InvalidIpPortRange.Malformed; to TCP or UDP from a
+// protocol without ports the new PortRange is required (MissingParameter),
+// and -1/-1 is malformed. A refused modification changes nothing.
+func TestModifySecurityGroupRuleProtocolSwitchSDK(t *testing.T) {
+	env := apitest.Start(t)
+	c := env.ECS(t, env.Admin)
+	vpcID := sgFixtureVPC(t, env, env.Admin.AccountID, "10.0.0.0/8")
+	sg := createSG(t, c, vpcID, "app", "")
+
+	type rule struct{ proto, ports, srcPorts string }
+	tests := []struct {
+		name    string
+		egress  bool
+		from    rule
+		patch   rule   // proto, ports, srcPorts of the modification ("" = not sent)
+		code    string // "" = success
+		want    rule   // the rule afterwards (on success)
+		authErr string // what AuthorizeSecurityGroup says to patch's protocol and ports alone
+	}{
+		{name: "tcp to icmp, no range", from: rule{"TCP", "80/80", ""}, patch: rule{"ICMP", "", ""}, want: rule{"ICMP", "-1/-1", ""}},
+		{name: "tcp with source ports to icmp, no range", from: rule{"TCP", "80/80", "1024/65535"}, patch: rule{"ICMP", "", ""}, want: rule{"ICMP", "-1/-1", ""}},
+		{name: "tcp to icmp, -1/-1", from: rule{"TCP", "80/80", ""}, patch: rule{"ICMP", "-1/-1", ""}, want: rule{"ICMP", "-1/-1", ""}},
+		{name: "tcp to icmp, tcp range", from: rule{"TCP", "80/80", ""}, patch: rule{"ICMP", "80/80", ""}, code: "InvalidIpPortRange.Malformed", authErr: "InvalidIpPortRange.Malformed"},
+		{name: "tcp to all, tcp range", from: rule{"TCP", "80/80", ""}, patch: rule{"ALL", "1/65535", ""}, code: "InvalidIpPortRange.Malformed", authErr: "InvalidIpPortRange.Malformed"},
+		{name: "tcp to gre, no range", from: rule{"TCP", "22/22", ""}, patch: rule{"GRE", "", ""}, want: rule{"GRE", "-1/-1", ""}},
+		{name: "icmp to tcp, no range", from: rule{"ICMP", "-1/-1", ""}, patch: rule{"TCP", "", ""}, code: "MissingParameter", authErr: "MissingParameter"},
+		{name: "all to udp, no range", from: rule{"ALL", "-1/-1", ""}, patch: rule{"udp", "", ""}, code: "MissingParameter", authErr: "MissingParameter"},
+		{name: "icmp to tcp, -1/-1", from: rule{"ICMP", "-1/-1", ""}, patch: rule{"TCP", "-1/-1", ""}, code: "InvalidIpPortRange.Malformed", authErr: "InvalidIpPortRange.Malformed"},
+		{name: "icmp to tcp with range", from: rule{"ICMP", "-1/-1", ""}, patch: rule{"TCP", "443/443", ""}, want: rule{"TCP", "443/443", ""}},
+		{name: "tcp to udp keeps the range", from: rule{"TCP", "53/53", "1024/65535"}, patch: rule{"UDP", "", ""}, want: rule{"UDP", "53/53", "1024/65535"}},
+		{name: "icmp, only a tcp range", from: rule{"ICMP", "-1/-1", ""}, patch: rule{"", "80/80", ""}, code: "InvalidIpPortRange.Malformed", authErr: "InvalidIpPortRange.Malformed"},
+		{name: "egress tcp to icmp, tcp range", egress: true, from: rule{"TCP", "443/443", ""}, patch: rule{"ICMP", "443/443", ""}, code: "InvalidIpPortRange.Malformed", authErr: "InvalidIpPortRange.Malformed"},
+		{name: "egress icmp to udp, no range", egress: true, from: rule{"ICMP", "-1/-1", ""}, patch: rule{"UDP", "", ""}, code: "MissingParameter", authErr: "MissingParameter"},
+		{name: "egress tcp to icmp, no range", egress: true, from: rule{"TCP", "443/443", ""}, patch: rule{"ICMP", "", ""}, want: rule{"ICMP", "-1/-1", ""}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cidr := fmt.Sprintf("10.%d.0.0/16", i+1)
+			dir := "ingress"
+			if tt.egress {
+				dir = "egress"
+				req := ecs.CreateAuthorizeSecurityGroupEgressRequest()
+				req.SecurityGroupId = sg
+				req.Permissions = &[]ecs.AuthorizeSecurityGroupEgressPermissions{{IpProtocol: tt.from.proto, PortRange: tt.from.ports, SourcePortRange: tt.from.srcPorts, DestCidrIp: cidr}}
+				if _, err := c.AuthorizeSecurityGroupEgress(req); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				req := ecs.CreateAuthorizeSecurityGroupRequest()
+				req.SecurityGroupId = sg
+				req.Permissions = &[]ecs.AuthorizeSecurityGroupPermissions{{IpProtocol: tt.from.proto, PortRange: tt.from.ports, SourcePortRange: tt.from.srcPorts, SourceCidrIp: cidr}}
+				if _, err := c.AuthorizeSecurityGroup(req); err != nil {
+					t.Fatal(err)
+				}
+			}
+			find := func() ecs.Permission {
+				t.Helper()
+				for _, p := range sgAttr(t, c, sg).Permissions.Permission {
+					if p.Direction == dir && (p.SourceCidrIp == cidr || p.DestCidrIp == cidr) {
+						return p
+					}
+				}
+				t.Fatalf("rule for %s not found", cidr)
+				return ecs.Permission{}
+			}
+			ruleID := find().SecurityGroupRuleId
+
+			before := env.Snapshot(t)
+			var err error
+			if tt.egress {
+				m := ecs.CreateModifySecurityGroupEgressRuleRequest()
+				m.SecurityGroupId, m.SecurityGroupRuleId = sg, ruleID
+				m.IpProtocol, m.PortRange, m.SourcePortRange = tt.patch.proto, tt.patch.ports, tt.patch.srcPorts
+				_, err = c.ModifySecurityGroupEgressRule(m)
+			} else {
+				m := ecs.CreateModifySecurityGroupRuleRequest()
+				m.SecurityGroupId, m.SecurityGroupRuleId = sg, ruleID
+				m.IpProtocol, m.PortRange, m.SourcePortRange = tt.patch.proto, tt.patch.ports, tt.patch.srcPorts
+				_, err = c.ModifySecurityGroupRule(m)
+			}
+			if tt.code != "" {
+				status, code := apitest.ServerErr(t, err)
+				if status != 400 || code != tt.code {
+					t.Errorf("got %d %s, want 400 %s (%v)", status, code, tt.code, err)
+				}
+				if code == "MissingParameter" && !strings.Contains(err.Error(), "PortRange") {
+					t.Errorf("the error does not ask for PortRange: %v", err)
+				}
+				if after := env.Snapshot(t); !maps.Equal(before, after) {
+					t.Errorf("the refused modification changed the store")
+				}
+			} else {
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := find()
+				got := rule{p.IpProtocol, p.PortRange, p.SourcePortRange}
+				if got != tt.want || p.SecurityGroupRuleId != ruleID {
+					t.Errorf("after modify: %+v (ID %s), want %+v (ID %s)", got, p.SecurityGroupRuleId, tt.want, ruleID)
+				}
+			}
+
+			// AuthorizeSecurityGroup answers the same to the same protocol
+			// and ports.
+			if tt.authErr != "" {
+				params := map[string]string{"SecurityGroupId": sg, "Permissions.1.SourceCidrIp": "192.0.2.0/24"}
+				if tt.patch.proto != "" {
+					params["Permissions.1.IpProtocol"] = tt.patch.proto
+				} else {
+					params["Permissions.1.IpProtocol"] = tt.from.proto
+				}
+				if tt.patch.ports != "" {
+					params["Permissions.1.PortRange"] = tt.patch.ports
+				}
+				_, err := env.Common(t, env.Admin, "2014-05-26", "AuthorizeSecurityGroup", params)
+				if _, code := apitest.ServerErr(t, err); code != tt.authErr {
+					t.Errorf("AuthorizeSecurityGroup with %v: %s, want %s (%v)", params, code, tt.authErr, err)
+				}
+			}
+		})
+	}
+}
+
+// TestSecurityGroupNameSDK: SecurityGroupName follows the cloud's rule in
+// CreateSecurityGroup and ModifySecurityGroupAttribute alike: 2-128
+// characters, a letter first (Chinese characters are letters), then
+// letters, digits, '.', '_', ':', '-', not starting with http:// or
+// https://. A refused name changes nothing.
+func TestSecurityGroupNameSDK(t *testing.T) {
+	env := apitest.Start(t)
+	c := env.ECS(t, env.Admin)
+	vpcID := sgFixtureVPC(t, env, env.Admin.AccountID, "10.0.0.0/8")
+	existing := createSG(t, c, vpcID, "existing", "")
+	tests := []struct {
+		name, groupName string
+		ok              bool
+	}{
+		{"two letters", "ab", true},
+		{"all allowed characters", "Web.sg_01:blue-2", true},
+		{"chinese", "安全组a", true},
+		{"128 characters", "s" + strings.Repeat("g", 127), true},
+		{"128 chinese characters", strings.Repeat("组", 128), true},
+		{"letters then a colon", "http:x", true},
+		{"one character", "g", false},
+		{"129 characters", "s" + strings.Repeat("g", 128), false},
+		{"http url", "http://sg", false},
+		{"https url", "https://sg", false},
+		{"starts with a digit", "1sg", false},
+		{"starts with a dot", ".sg", false},
+		{"space", "web sg", false},
+		{"star and tilde", "sg*~", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := env.Snapshot(t)
+			req := ecs.CreateCreateSecurityGroupRequest()
+			req.VpcId, req.SecurityGroupName = vpcID, tt.groupName
+			resp, err := c.CreateSecurityGroup(req)
+			mod := ecs.CreateModifySecurityGroupAttributeRequest()
+			mod.SecurityGroupId, mod.SecurityGroupName = existing, tt.groupName
+			_, modErr := c.ModifySecurityGroupAttribute(mod)
+			if tt.ok {
+				if err != nil || modErr != nil {
+					t.Fatalf("name %q: create %v, modify %v", tt.groupName, err, modErr)
+				}
+				if got := sgAttr(t, c, resp.SecurityGroupId).SecurityGroupName; got != tt.groupName {
+					t.Errorf("created with name %q, want %q", got, tt.groupName)
+				}
+				if got := sgAttr(t, c, existing).SecurityGroupName; got != tt.groupName {
+					t.Errorf("renamed to %q, want %q", got, tt.groupName)
+				}
+				return
+			}
+			for what, err := range map[string]error{"CreateSecurityGroup": err, "ModifySecurityGroupAttribute": modErr} {
+				if status, code := apitest.ServerErr(t, err); status != 400 || code != "InvalidSecurityGroupName.Malformed" {
+					t.Errorf("%s %q: got %d %s, want 400 InvalidSecurityGroupName.Malformed (%v)", what, tt.groupName, status, code, err)
+				}
+			}
+			if after := env.Snapshot(t); !maps.Equal(before, after) {
+				t.Errorf("the refused calls changed the store")
+			}
+		})
+	}
+}

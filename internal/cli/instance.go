@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/palisade-project/palisade/internal/apiclient"
+	"github.com/palisade-project/palisade/internal/dataplane/linux"
 )
 
 func (c *cli) instanceCommand() *cobra.Command {
@@ -16,13 +17,15 @@ func (c *cli) instanceCommand() *cobra.Command {
 		Use:     "instance",
 		Aliases: []string{"i"},
 		Short:   "Manage instances",
-		Long: `Create, list, show and delete instances and run commands in them (ECS API
+		Long: `Create, list, show, stop, start and delete instances and run commands in them (ECS API
 2014-05-26). A Palisade instance is a network namespace on an agent host with
 one ENI per attached network interface.`,
 		Example: `  palisade instance create --vswitch vsw-xxx --sg sg-xxx --name web1
   palisade instance list
   palisade instance show i-xxx
   sudo palisade instance exec i-xxx -- ping -c1 192.168.1.10
+  palisade instance stop i-xxx
+  palisade instance start i-xxx
   palisade instance delete i-xxx --force`,
 	}
 
@@ -134,13 +137,49 @@ line. Each instance gets a primary ENI in the vSwitch, in the --sg groups.`,
 	}
 	del.Flags().BoolVar(&force, "force", false, "delete even if running")
 
+	// stop and start: StopInstance needs a Running instance, StartInstance
+	// a Stopped one (IncorrectInstanceStatus otherwise).
+	power := func(use, action, short, long string) *cobra.Command {
+		var dry bool
+		pc := &cobra.Command{
+			Use:     use + " INSTANCE_ID",
+			Short:   short,
+			Long:    long,
+			Example: "  palisade instance " + use + " i-xxx",
+			Args:    cobra.ExactArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				p := map[string]string{"InstanceId": args[0]}
+				if dry {
+					p["DryRun"] = "true"
+				}
+				resp, err := c.call(cmd, apiclient.VersionECS, action, p)
+				if err != nil {
+					return err
+				}
+				return c.renderDone(cmd, resp)
+			},
+		}
+		pc.Flags().BoolVar(&dry, "dry-run", false, "check only (DryRunOperation when the call would succeed)")
+		return pc
+	}
+	stop := power("stop", "StopInstance", "Stop a running instance",
+		`Stop a Running instance (StopInstance). A stopped instance keeps its
+addresses and namespace but runs nothing and passes nothing: its agent kills
+every process in its namespace (also any started there later) and "instance
+exec" refuses it.`)
+	start := power("start", "StartInstance", "Start a stopped instance",
+		`Start a Stopped instance (StartInstance). It is Pending until its agent has
+it in place again, then Running. It starts empty: what ran before the stop
+does not come back.`)
+
 	exec := &cobra.Command{
 		Use:   "exec INSTANCE_ID -- COMMAND [ARG...]",
 		Short: "Run a command inside an instance's network namespace",
 		Long: `Run COMMAND in the instance's network namespace, as
 "ip netns exec INSTANCE_ID COMMAND...", with stdin, stdout and stderr passed
 through; palisade exits with the command's exit code. Deleting the instance
-kills whatever still runs in it, as terminating a VM would.
+kills whatever still runs in it, as terminating a VM would; so does stopping
+it, and a stopped instance refuses exec until it is started again.
 
 This does not go through the API: it must run as root on the host where the
 instance lives (the host running "palisade up" or the agent serving its zone).`,
@@ -157,6 +196,11 @@ instance lives (the host running "palisade up" or the agent serving its zone).`,
 			if len(prog) == 0 {
 				return fmt.Errorf("no command: palisade instance exec INSTANCE_ID -- COMMAND [ARG...]")
 			}
+			// The agent marks a stopped instance's namespace; without
+			// the rights to read it, "ip netns exec" reports its error.
+			if stopped, err := linux.InstanceStopped(args[0]); err == nil && stopped {
+				return fmt.Errorf("instance %s is Stopped: a stopped instance runs nothing; start it first (palisade instance start %s)", args[0], args[0])
+			}
 			argv := append([]string{"ip", "netns", "exec", args[0]}, prog...)
 			code, err := c.env.Exec(cmd.Context(), argv, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 			if err != nil {
@@ -170,6 +214,6 @@ instance lives (the host running "palisade up" or the agent serving its zone).`,
 	}
 	exec.Flags().SetInterspersed(false)
 
-	cmd.AddCommand(create, list, show, del, exec)
+	cmd.AddCommand(create, list, show, stop, start, del, exec)
 	return cmd
 }

@@ -32,6 +32,21 @@ func instanceENIs(tx store.ReadTxn, instanceID string) ([]*model.ENI, error) {
 	return out, err
 }
 
+// validateInstanceName checks an InstanceName as the cloud does: 2-128
+// characters, starting with a letter (Chinese characters are letters),
+// then letters, digits, '.', '_', ':' and '-'. Empty means not given (the
+// name defaults to the instance ID).
+func validateInstanceName(name string) error {
+	if name == "" {
+		return nil
+	}
+	if why := nameProblem(name, false); why != "" {
+		return errs.InvalidParam("InvalidInstanceName.Malformed",
+			"The specified InstanceName %q is not valid: %s. Use 2-128 characters: letters (Chinese characters too), digits, '.', '_', ':' and '-', starting with a letter.", name, why)
+	}
+	return nil
+}
+
 // RunInstancesInput is the request of RunInstances. ENIs[0] configures the
 // primary ENI (its VSwitchID defaults to VSwitchID, its groups to
 // SecurityGroupIDs); further entries are secondary ENIs made and attached
@@ -92,7 +107,7 @@ func (s *Service) RunInstances(ctx context.Context, accountID string, in RunInst
 	if in.Amount > 1 && (primary.PrimaryIP != "" || len(primary.IPv6s) > 0) {
 		return nil, errs.InvalidParameter("PrivateIpAddress", "a fixed private IP can only be given when Amount is 1")
 	}
-	if err := validateName("InvalidInstanceName.Malformed", "InstanceName", in.Name); err != nil {
+	if err := validateInstanceName(in.Name); err != nil {
 		return nil, err
 	}
 	if err := validateName("InvalidHostName.Malformed", "HostName", in.HostName); err != nil {
@@ -302,7 +317,7 @@ func (s *Service) DeleteInstances(ctx context.Context, accountID string, ids []s
 			}
 			if !force && inst.Status != model.InstanceStopped {
 				return errs.Forbidden("IncorrectInstanceStatus",
-					"Instance %s is %s; stop it first or pass Force=true.", id, inst.Status)
+					"The current status of the resource does not support this operation: instance %s is %s; stop it first or pass Force=true.", id, inst.Status)
 			}
 			enis, err := instanceENIs(tx, id)
 			if err != nil {
@@ -338,35 +353,40 @@ func (s *Service) DeleteInstances(ctx context.Context, accountID string, ids []s
 }
 
 // StopInstance and StartInstance move an instance between Running and
-// Stopped. A stopped instance keeps its addresses; its namespace stays but
-// its interfaces pass nothing (the agent takes them down).
-// With dryRun, the state is checked and not changed (errDryRun).
+// Stopped. A stopped instance keeps its addresses and its namespace, but
+// runs nothing and passes nothing: the agent kills every process in its
+// namespace and leaves its interfaces out of the security-group program.
+// As in the cloud, StopInstance needs a Running instance (Pending too: here
+// that only means the agent has not put it in place yet) and StartInstance
+// a Stopped one; any other state is IncorrectInstanceStatus (403), also
+// with dryRun, which checks the state first and then changes nothing
+// (errDryRun).
 func (s *Service) StopInstance(ctx context.Context, accountID, id string, dryRun bool) error {
-	return s.setInstanceState(ctx, accountID, id, model.InstanceStopped,
-		[]string{model.InstanceRunning, model.InstancePending, model.InstanceStopped}, dryRun)
+	return s.setInstanceState(ctx, accountID, id, "StopInstance", model.InstanceStopped,
+		[]string{model.InstanceRunning, model.InstancePending}, dryRun)
 }
 
-// StartInstance starts a stopped instance.
+// StartInstance starts a stopped instance: it is Running at once without an
+// agent serving its zone, else Pending until the agent has it in place.
 func (s *Service) StartInstance(ctx context.Context, accountID, id string, dryRun bool) error {
-	return s.setInstanceState(ctx, accountID, id, "", []string{model.InstanceStopped, model.InstanceRunning}, dryRun)
+	return s.setInstanceState(ctx, accountID, id, "StartInstance", "", []string{model.InstanceStopped}, dryRun)
 }
 
-func (s *Service) setInstanceState(ctx context.Context, accountID, id, to string, from []string, dryRun bool) error {
+func (s *Service) setInstanceState(ctx context.Context, accountID, id, action, to string, from []string, dryRun bool) error {
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		inst, err := getInstance(tx, accountID, id)
 		if err != nil {
 			return err
 		}
 		if !slices.Contains(from, inst.Status) {
-			return errs.Forbidden("IncorrectInstanceStatus", "Instance %s is %s; the operation needs one of %v.", id, inst.Status, from)
+			return errs.Forbidden("IncorrectInstanceStatus",
+				"The current status of the resource does not support this operation: instance %s is %s, and %s needs it %s.",
+				id, inst.Status, action, strings.Join(from, " or "))
 		}
 		if dryRun {
 			return errDryRun
 		}
 		if to == "" { // start
-			if inst.Status == model.InstanceRunning {
-				return nil
-			}
 			to = model.InstanceRunning
 			if s.zoneServed(tx, inst.ZoneID) {
 				to = model.InstancePending

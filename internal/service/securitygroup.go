@@ -2,10 +2,13 @@ package service
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/model"
@@ -43,15 +46,50 @@ type SecurityGroupFilter struct {
 	Tags          []model.Tag
 }
 
+// validateGroupName checks a SecurityGroupName as the cloud does: 2-128
+// characters, starting with a letter (Chinese characters are letters), then
+// letters, digits, '.', '_', ':' and '-', and not starting with http:// or
+// https://. Empty means not given.
 func validateGroupName(name string) error {
 	if name == "" {
 		return nil
 	}
-	if len(name) < 2 || len(name) > 128 || strings.HasPrefix(name, "http://") || strings.HasPrefix(name, "https://") {
+	if why := nameProblem(name, true); why != "" {
 		return errs.InvalidParam("InvalidSecurityGroupName.Malformed",
-			"The specified SecurityGroupName %q is not valid: use 2-128 characters, not starting with http:// or https://.", name)
+			"The specified SecurityGroupName %q is not valid: %s. Use 2-128 characters: letters (Chinese characters too), digits, '.', '_', ':' and '-', starting with a letter and not with http:// or https://.", name, why)
 	}
 	return nil
+}
+
+// nameProblem says what is wrong with the name of an instance or a
+// security group ("" when nothing): the cloud's rule for both is 2-128
+// characters (not bytes), the first a Unicode letter, the others letters,
+// digits, '.', '_', ':' or '-'. With noURL, a name that starts with http://
+// or https:// is named as such (the character set forbids it anyway).
+func nameProblem(name string, noURL bool) string {
+	lower := strings.ToLower(name)
+	switch n := utf8.RuneCountInString(name); {
+	case !utf8.ValidString(name):
+		return "it is not valid UTF-8"
+	case n < 2:
+		return "it is shorter than 2 characters"
+	case n > 128:
+		return fmt.Sprintf("it is %d characters long, more than 128", n)
+	case noURL && (strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://")):
+		return "it starts with http:// or https://"
+	}
+	for i, r := range name {
+		if i == 0 {
+			if !unicode.IsLetter(r) {
+				return fmt.Sprintf("it starts with %q, not a letter", r)
+			}
+			continue
+		}
+		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("._:-", r) {
+			return fmt.Sprintf("it contains %q", r)
+		}
+	}
+	return ""
 }
 
 func validateDescription(d string) error {

@@ -303,6 +303,9 @@ func (s *Service) ModifyRule(ctx context.Context, accountID, sgID, dir, ruleID s
 				"The specified %s rule %q does not exist in security group %s.", dir, ruleID, sgID)
 		}
 		old := sg.Rules[idx]
+		if err := checkProtocolSwitch(old, patch); err != nil {
+			return err
+		}
 		spec := mergeSpec(RuleToSpec(old), patch)
 		r, err := ParseRule(dir, spec)
 		if err != nil {
@@ -325,6 +328,26 @@ func (s *Service) ModifyRule(ctx context.Context, accountID, sgID, dir, ruleID s
 		return putJSON(tx, model.PrefixSecurityGroup+sg.ID, sg)
 	})
 	return err
+}
+
+// checkProtocolSwitch refuses a patch that moves a rule from a protocol
+// without ports (ICMP, ICMPv6, GRE, ALL: -1/-1) to TCP or UDP without
+// giving the new PortRange: there is no old range to keep, and
+// AuthorizeSecurityGroup likewise requires PortRange for TCP and UDP.
+// (The other way, to a protocol without ports, an omitted PortRange
+// becomes -1/-1, as AuthorizeSecurityGroup does; an explicit TCP-style
+// range is refused by ParseRule as InvalidIpPortRange.Malformed.)
+func checkProtocolSwitch(old model.Rule, patch RuleSpec) error {
+	if strings.TrimSpace(patch.IpProtocol) == "" || strings.TrimSpace(patch.PortRange) != "" || HasPorts(old.Protocol) {
+		return nil
+	}
+	p, ok := canonicalProtocol(patch.IpProtocol)
+	if !ok || !HasPorts(p) {
+		return nil // ParseRule names a bad protocol
+	}
+	return errs.New(http.StatusBadRequest, "MissingParameter",
+		"The input parameter \"PortRange\" that is mandatory for processing this request is not supplied: rule %s changes from %s (no ports) to %s, so give its PortRange, such as 80/80.",
+		old.ID, old.Protocol, p)
 }
 
 func mergeSpec(base, patch RuleSpec) RuleSpec {

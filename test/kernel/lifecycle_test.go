@@ -22,22 +22,22 @@ func TestStopStartInstance(t *testing.T) {
 	v := w.mustVPC("10.9.0.0/16")
 	sw := w.mustVSwitch(v, "10.9.1.0/24")
 	w.mustGroup("grp", v, "normal", "Accept")
-	w.run("a", sw, "10.9.1.5", "grp")
-	w.run("b", sw, "10.9.1.6", "grp")
+	w.run("ia", sw, "10.9.1.5", "grp")
+	w.run("ib", sw, "10.9.1.6", "grp")
 	w.waitRunning()
 	w.settle()
-	ping := func() error { return probe.ICMP(context.Background(), w.ids["a"], w.addr["b"], time.Second) }
+	ping := func() error { return probe.ICMP(context.Background(), w.ids["ia"], w.addr["ib"], time.Second) }
 	if err := ping(); err != nil {
 		t.Fatalf("a -> b before stop: %v", err)
 	}
 
 	stop := ecs.CreateStopInstanceRequest()
-	stop.InstanceId = w.ids["b"]
+	stop.InstanceId = w.ids["ib"]
 	if _, err := w.ecs.StopInstance(stop); err != nil {
 		t.Fatal(err)
 	}
 	w.settle()
-	if st := describeStatus(t, w.ecs, w.ids["b"]); st != "Stopped" {
+	if st := describeStatus(t, w.ecs, w.ids["ib"]); st != "Stopped" {
 		t.Errorf("after StopInstance: %s", st)
 	}
 	if err := ping(); err == nil {
@@ -45,11 +45,11 @@ func TestStopStartInstance(t *testing.T) {
 	}
 
 	start := ecs.CreateStartInstanceRequest()
-	start.InstanceId = w.ids["b"]
+	start.InstanceId = w.ids["ib"]
 	if _, err := w.ecs.StartInstance(start); err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, w.ecs, w.ids["b"], "Running")
+	waitStatus(t, w.ecs, w.ids["ib"], "Running")
 	w.settle()
 	if err := ping(); err != nil {
 		t.Errorf("a -> b after start: %v", err)

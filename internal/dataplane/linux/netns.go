@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -193,4 +194,66 @@ func applySysctls(ns netns.NsHandle, settings []sysctl) (missing []string, err e
 		return nil
 	})
 	return missing, err
+}
+
+// stoppedAltName is the alternative name the loopback of a stopped
+// instance's namespace carries (SetInstancesStopped): the mark lives in
+// the kernel with the namespace, so `palisade instance exec` on the host
+// can refuse a stopped instance without asking the API server (which may
+// be remote, or unreachable), and `ip link show lo` shows it.
+const stoppedAltName = "palisade-stopped"
+
+// hasStoppedMark reports whether the namespace's loopback carries the
+// stopped mark.
+func hasStoppedMark(r *nsRef) (bool, error) {
+	lo, err := r.nl.LinkByName("lo")
+	if err != nil {
+		return false, fmt.Errorf("netns %s: loopback: %w", r.name, err)
+	}
+	return slices.Contains(lo.Attrs().AltNames, stoppedAltName), nil
+}
+
+// setStoppedMark puts the stopped mark on the namespace's loopback, or
+// takes it off.
+func setStoppedMark(r *nsRef, stopped bool) error {
+	lo, err := r.nl.LinkByName("lo")
+	if err != nil {
+		return fmt.Errorf("netns %s: loopback: %w", r.name, err)
+	}
+	has := slices.Contains(lo.Attrs().AltNames, stoppedAltName)
+	switch {
+	case stopped && !has:
+		if err := r.nl.LinkAddAltName(lo, stoppedAltName); err != nil {
+			return fmt.Errorf("netns %s: mark stopped: %w", r.name, err)
+		}
+	case !stopped && has:
+		if err := r.nl.LinkDelAltName(lo, stoppedAltName); err != nil {
+			return fmt.Errorf("netns %s: unmark stopped: %w", r.name, err)
+		}
+	}
+	return nil
+}
+
+// InstanceStopped reports whether the namespace of the instance is a
+// Palisade namespace that its agent has marked stopped: the instance is
+// Stopped and runs nothing (anything started in it is killed at the
+// agent's next reconciliation). A name that is not an instance ID, or a
+// namespace that does not exist or is not Palisade's, is not stopped (the
+// caller's own command then says what is wrong).
+func InstanceStopped(instanceID string) (bool, error) {
+	if validNSName(instanceID, instanceNSPrefix) != nil {
+		return false, nil
+	}
+	r, err := openNS(instanceID)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	defer r.Close()
+	if marker, err := nsMarker(r); err != nil || !strings.HasPrefix(marker, markerPrefix) {
+		return false, err
+	}
+	return hasStoppedMark(r)
 }
