@@ -282,7 +282,8 @@ func keepRuleParams(cur model.WAFRule, given Params, now time.Time) (Params, err
 		if left <= 0 {
 			return nil, errs.InvalidParameter("Ttl", "blacklist rule %s expired at %s: give a new Ttl (seconds, 0 for never)", cur.ID, cur.ExpiresAt.UTC().Format(time.RFC3339))
 		}
-		p["Ttl"] = strconv.FormatInt(int64((left+time.Second-1)/time.Second), 10)
+		// The expiry itself is kept (WAFRuleInput.ExpiresAt), not a Ttl
+		// recomputed from now, which would move it by up to a second.
 	}
 	return p, nil
 }
@@ -414,6 +415,9 @@ func RegisterWAF(rt *Router, svc *service.Service) {
 		in, err := wafRuleInput(params)
 		if err != nil {
 			return nil, err
+		}
+		if !r.Params.Has("Ttl") {
+			in.ExpiresAt = cur.ExpiresAt
 		}
 		return struct{}{}, svc.ModifyWafRule(ctx, r.Account.ID, id, in)
 	})

@@ -389,3 +389,45 @@ func TestWAFEndToEnd(t *testing.T) {
 		t.Errorf("crs log record: %v", l)
 	}
 }
+
+// TestModifyWafRuleKeepsExpiry: ModifyWafRule without Ttl keeps a
+// blacklist rule's expiry exactly (it used to be recomputed from a Ttl
+// rounded to whole seconds, moving it by up to a second); with Ttl it is
+// set anew.
+func TestModifyWafRuleKeepsExpiry(t *testing.T) {
+	env := apitest.Start(t)
+	bob := env.NewAccount(t, "bob")
+	putInstance(t, env, bob.AccountID, "i-web", "10.0.1.7")
+	call := func(action string, p map[string]string) map[string]any {
+		t.Helper()
+		out, status, code := wafCall(t, env, bob, action, p)
+		if status != 200 {
+			t.Fatalf("%s %v: %d %s", action, p, status, code)
+		}
+		return out
+	}
+	obj := call("CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "80"})["ProtectionId"].(string)
+	id := call("CreateWafRule", map[string]string{"ProtectionId": obj, "Kind": "blacklist", "Addresses": "198.51.100.0/24", "Ttl": "3600"})["RuleId"].(string)
+	stored := func() model.WAFRule {
+		t.Helper()
+		var r model.WAFRule
+		if err := json.Unmarshal([]byte(env.Snapshot(t)[model.PrefixWAFRule+id]), &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	before := stored()
+	time.Sleep(20 * time.Millisecond)
+	call("ModifyWafRule", map[string]string{"RuleId": id, "Name": "bad-nets"})
+	if after := stored(); after.Name != "bad-nets" || !after.ExpiresAt.Equal(before.ExpiresAt) {
+		t.Errorf("after a name change: name %q, expiry %v, want bad-nets and the expiry kept (%v)", after.Name, after.ExpiresAt, before.ExpiresAt)
+	}
+	call("ModifyWafRule", map[string]string{"RuleId": id, "Ttl": "60"})
+	if after := stored(); time.Until(after.ExpiresAt) > time.Minute || time.Until(after.ExpiresAt) < 50*time.Second {
+		t.Errorf("after Ttl 60: expiry %v, want about a minute from now", after.ExpiresAt)
+	}
+	call("ModifyWafRule", map[string]string{"RuleId": id, "Ttl": "0"})
+	if after := stored(); !after.ExpiresAt.IsZero() {
+		t.Errorf("after Ttl 0: expiry %v, want none", after.ExpiresAt)
+	}
+}

@@ -649,11 +649,14 @@ type WAFRuleInput struct {
 	Bypass       []string
 	Addresses    []string
 	TTL          int // blacklist: seconds until the entry expires; 0: never
-	By, Header   string
-	Interval     int
-	Threshold    int
-	BlockFor     int
-	Status       int
+	// ExpiresAt, with TTL 0, is a blacklist rule's expiry kept as it is
+	// (ModifyWafRule without Ttl); zero: none.
+	ExpiresAt  time.Time
+	By, Header string
+	Interval   int
+	Threshold  int
+	BlockFor   int
+	Status     int
 }
 
 // checkRule validates in into r (kind-specific fields).
@@ -716,8 +719,11 @@ func (s *Service) checkRule(r *model.WAFRule, in WAFRuleInput) error {
 		if in.TTL < 0 || in.TTL > 10*365*86400 {
 			return errs.InvalidParameter("Ttl", "%d is out of range, expected 0 (never expires) to %d seconds", in.TTL, 10*365*86400)
 		}
-		if in.TTL > 0 {
+		switch {
+		case in.TTL > 0:
 			r.ExpiresAt = s.cfg.Now().UTC().Add(time.Duration(in.TTL) * time.Second)
+		case !in.ExpiresAt.IsZero():
+			r.ExpiresAt = in.ExpiresAt
 		}
 	case wafrule.KindCustom:
 		if err := conds(true); err != nil {
