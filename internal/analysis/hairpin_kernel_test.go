@@ -214,6 +214,58 @@ func TestEIPHairpinMatchesKernel(t *testing.T) {
 			t.Logf("%s: not delivered, refused (not a silent drop): %v", c.name, err)
 		}
 	}
+
+	// A host that forwards (containers, routers) must not hairpin either:
+	// the applier's table in the root namespace drops what would go from
+	// one of its uplinks to another. Forwarding is turned on for the two
+	// uplinks only (net.ipv4.conf.<dev>.forwarding decides by the input
+	// device), not for the host.
+	upA, upB := linux.UplinkName(vpcs["a"]), linux.UplinkName(vpcs["b"])
+	for _, dev := range []string{upA, upB} {
+		key := "/proc/sys/net/ipv4/conf/" + dev + "/forwarding"
+		old, err := os.ReadFile(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = os.WriteFile(key, old, 0o644) })
+		if err := os.WriteFile(key, []byte("1"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dst := netip.AddrPortFrom(insts["b1"].eip, 8080)
+	if err := probe.TCP(context.Background(), insts["a1"].id, dst, hairpinTimeout); err == nil {
+		t.Errorf("a1 -> %v (EIP of another VPC) delivered with forwarding on the uplinks: the hairpin table does not drop it", dst)
+	}
+	tables, err := exec.Command("nft", "list", "tables", "inet").CombinedOutput()
+	if err != nil {
+		t.Fatalf("nft list tables: %v: %s", err, tables)
+	}
+	var table string
+	for _, l := range strings.Split(string(tables), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && strings.Contains(f[2], tag) && strings.HasSuffix(f[2], "_uplinks") {
+			table = f[2]
+		}
+	}
+	if table == "" {
+		t.Fatalf("no hairpin table of this run in the root namespace:\n%s", tables)
+	}
+	if out, err := exec.Command("nft", "list", "table", "inet", table).CombinedOutput(); err != nil ||
+		!strings.Contains(string(out), upA) || !strings.Contains(string(out), upB) {
+		t.Errorf("table %s lacks the uplinks %s, %s: %v\n%s", table, upA, upB, err, out)
+	}
+	// The control: without the table the same host hairpins, so the
+	// table is what decides (the agent puts it back at its next resync).
+	if out, err := exec.Command("nft", "delete", "table", "inet", table).CombinedOutput(); err != nil {
+		t.Fatalf("delete %s: %v: %s", table, err, out)
+	}
+	if err := probe.TCP(context.Background(), insts["a1"].id, dst, hairpinTimeout); err != nil {
+		t.Errorf("control: with forwarding on the uplinks and the hairpin table deleted, a1 -> %v not delivered (%v): the test no longer shows the table matters", dst, err)
+	}
+	t.Cleanup(func() {
+		if out, _ := exec.Command("nft", "list", "tables", "inet").CombinedOutput(); strings.Contains(string(out), table) {
+			t.Errorf("cleanup left table %s in the root namespace", table)
+		}
+	})
 }
 
 // hpInst is an instance of the hairpin test.

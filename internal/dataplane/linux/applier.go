@@ -14,8 +14,10 @@
 // palisade_spoof and inet palisade_nat, and for WAF steering the ip rule
 // of SteerMark and routing table 154 (waf.go). In the host's own (root) namespace
 // it touches only the host ends of its uplinks, veths named "pu…" whose
-// alias is its marker, and the routes with protocol 0x9a through them; they
-// vanish with the VPC namespaces, and Cleanup removes any left over.
+// alias is its marker, the routes with protocol 0x9a through them, and its
+// own nftables table inet palisade[_<tag>]_uplinks that drops forwarding
+// from one of its uplinks to another (hairpin.go); the links vanish with
+// the VPC namespaces, and Cleanup removes any left over and the table.
 package linux
 
 import (
@@ -25,6 +27,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net"
 	"net/netip"
 	"os"
@@ -140,6 +143,14 @@ func (a *Applier) Apply(ctx context.Context, h dataplane.Host) (dataplane.Status
 			errs = append(errs, fmt.Errorf("eip %s: %w", id, err))
 		}
 		if err := a.pruneUplinks(root, keepUplinks); err != nil {
+			errs = append(errs, err)
+		}
+		if err := a.syncHairpinTable(root, slices.Sorted(maps.Keys(keepUplinks))); err != nil {
+			// Without it a host that forwards would carry traffic from
+			// one EIP to another: the EIPs are not in place.
+			for id := range st.EIPs {
+				st.EIPs[id] = dataplane.ENIStatus{Error: err.Error()}
+			}
 			errs = append(errs, err)
 		}
 	}
@@ -1046,7 +1057,7 @@ func (a *Applier) Cleanup(ctx context.Context) error {
 		return errors.Join(err, rerr)
 	}
 	defer root.Close()
-	return errors.Join(err, a.pruneUplinks(root, nil))
+	return errors.Join(err, a.pruneUplinks(root, nil), a.syncHairpinTable(root, nil))
 }
 
 // Namespaces lists the namespaces carrying this Applier's marker.
