@@ -63,6 +63,13 @@ func toFlowLogItem(v service.FlowLogView) flowLogItem {
 	return it
 }
 
+// flowLogSkippedItem is one flow log's SKIPDATA counter in
+// DescribeFlowLogRecords.
+type flowLogSkippedItem struct {
+	FlowLogId      string
+	SkippedRecords int64
+}
+
 type successBody struct{ Success string }
 
 var success = successBody{Success: "true"}
@@ -202,14 +209,30 @@ func RegisterFlowLogs(rt *Router, svc *service.Service) {
 		}
 		page, total, next := Paginate(res.Records, pg)
 		var resp struct {
-			TotalCount     int
-			PageNumber     int
-			PageSize       int
-			NextToken      string `json:",omitempty"`
-			SkippedRecords int64
-			Records        struct{ Record []flowlog.Record }
+			TotalCount int
+			PageNumber int
+			PageSize   int
+			NextToken  string `json:",omitempty"`
+			// SkippedRecords is the SKIPDATA counter of the flow log
+			// named by FlowLogId; without it there is no single counter
+			// (the counters of flow logs over the same ENIs count the
+			// same misses, so a sum would mislead): see
+			// SkippedRecordsByFlowLog.
+			SkippedRecords *int64 `json:",omitempty"`
+			// SkippedRecordsByFlowLog has the counter of each flow log in
+			// scope: the one of FlowLogId, else those with records in the
+			// answer (all pages), deleted ones included.
+			SkippedRecordsByFlowLog struct{ FlowLog []flowLogSkippedItem }
+			Records                 struct{ Record []flowlog.Record }
 		}
-		resp.TotalCount, resp.PageNumber, resp.PageSize, resp.NextToken, resp.SkippedRecords = total, pg.Number, pg.Size, next, res.SkippedRecords
+		resp.TotalCount, resp.PageNumber, resp.PageSize, resp.NextToken = total, pg.Number, pg.Size, next
+		resp.SkippedRecordsByFlowLog.FlowLog = make([]flowLogSkippedItem, 0, len(res.Skipped))
+		for _, sk := range res.Skipped {
+			resp.SkippedRecordsByFlowLog.FlowLog = append(resp.SkippedRecordsByFlowLog.FlowLog, flowLogSkippedItem{FlowLogId: sk.FlowLogID, SkippedRecords: sk.SkippedRecords})
+			if sk.FlowLogID == q.FlowLogID {
+				resp.SkippedRecords = &sk.SkippedRecords
+			}
+		}
 		resp.Records.Record = page
 		return resp, nil
 	})

@@ -370,10 +370,25 @@ func TestFlowLogRecordsAPI(t *testing.T) {
 			t.Errorf("record field %s = %v, want %v", k, rec[k], want)
 		}
 	}
-	// Bob sees his rejected record only (his flow log logs Drop), and his counter.
+	// Bob sees his rejected record only (his flow log logs Drop), and his
+	// counter: per flow log, and as SkippedRecords when he names it.
 	bobOut := call(bob, "DescribeFlowLogRecords", nil)
-	if bobRecs := records(bobOut); len(bobRecs) != 1 || bobRecs[0]["dstport"] != float64(3389) || bobOut["SkippedRecords"] != float64(4) {
+	perLog := func(out map[string]any) []any {
+		m, _ := out["SkippedRecordsByFlowLog"].(map[string]any)
+		l, _ := m["FlowLog"].([]any)
+		return l
+	}
+	if bobRecs := records(bobOut); len(bobRecs) != 1 || bobRecs[0]["dstport"] != float64(3389) {
 		t.Errorf("bob records: %v", bobOut)
+	}
+	if l := perLog(bobOut); len(l) != 1 || l[0].(map[string]any)["FlowLogId"] != bobFl || l[0].(map[string]any)["SkippedRecords"] != float64(4) {
+		t.Errorf("bob's counters: %v", bobOut)
+	}
+	if _, ok := bobOut["SkippedRecords"]; ok {
+		t.Errorf("SkippedRecords without FlowLogId: %v", bobOut)
+	}
+	if out := call(bob, "DescribeFlowLogRecords", map[string]string{"FlowLogId": bobFl}); out["SkippedRecords"] != float64(4) || len(perLog(out)) != 1 {
+		t.Errorf("bob's records by flow log: %v", out)
 	}
 	out, err := env.Common(t, bob, api.VersionVPC, "DescribeFlowLogs", nil)
 	if err != nil {
@@ -392,6 +407,28 @@ func TestFlowLogRecordsAPI(t *testing.T) {
 	tl = top["TopTalkers"].(map[string]any)["TopTalker"].([]any)
 	if len(tl) != 2 || tl[0].(map[string]any)["SrcAddr"] != "192.0.2.2" || tl[0].(map[string]any)["Flows"] != float64(2) {
 		t.Errorf("top rejected by flows: %v", top)
+	}
+
+	// A deleted flow log's records stay queryable by its ID, by its
+	// account only: the admin asking for it is told it does not exist.
+	if _, err := env.Common(t, bob, api.VersionVPC, "DeleteFlowLog", map[string]string{"FlowLogId": bobFl}); err != nil {
+		t.Fatal(err)
+	}
+	if out := call(bob, "DescribeFlowLogRecords", map[string]string{"FlowLogId": bobFl}); total(out) != 1 || out["SkippedRecords"] != float64(4) {
+		t.Errorf("bob's records of his deleted flow log: %v", out)
+	}
+	for _, who := range []apitest.Creds{env.Admin, bob} {
+		id := map[string]string{"FlowLogId": bobFl}
+		if who == bob {
+			id["FlowLogId"] = fl // the admin's, live
+		}
+		for _, action := range []string{"DescribeFlowLogRecords", "DescribeFlowLogTopTalkers"} {
+			if _, err := env.Common(t, who, api.VersionPalisade, action, id); err == nil {
+				t.Errorf("%s of another account's flow log accepted", action)
+			} else if st, code := apitest.ServerErr(t, err); st != 404 || code != "InvalidFlowLogId.NotFound" {
+				t.Errorf("%s of another account's flow log: %d %s", action, st, code)
+			}
+		}
 	}
 
 	for name, p := range map[string]map[string]string{

@@ -255,7 +255,7 @@ and --ipfix none remove a sink.`,
 				if err := table(w, h, r); err != nil {
 					return err
 				}
-				_, err := fmt.Fprintf(w, "%d of %s records; skipped (SKIPDATA): %s\n", len(items), str(resp, "TotalCount"), str(resp, "SkippedRecords"))
+				_, err := fmt.Fprintf(w, "%d of %s records; %s\n", len(items), str(resp, "TotalCount"), skippedLine(resp))
 				return err
 			})
 		},
@@ -271,7 +271,8 @@ and --ipfix none remove a sink.`,
 		Short: "Rank source addresses by bytes, packets or flows (top talkers, top rejected sources)",
 		Long: `Rank source addresses by bytes, packets or flows (top talkers, top rejected
 sources). Traffic recorded by several flow logs (an ENI's, its vSwitch's,
-its VPC's) counts once.`,
+its VPC's) counts once, whatever their capture windows. Flows are distinct
+flows (ENI, direction, 5-tuple and action), however many windows they span.`,
 		Example: `  palisade flowlog top --by bytes
   palisade flowlog top --by flows --action REJECT --since 2026-11-25T10:00:00Z`,
 		Args: cobra.NoArgs,
@@ -293,10 +294,28 @@ its VPC's) counts once.`,
 
 	cmd.AddCommand(create, list, show, modify,
 		simple("activate", "Start a flow log", "ActiveFlowLog"),
-		simple("deactivate", "Stop a flow log (its records stay)", "DeactiveFlowLog"),
-		simple("delete", "Delete a flow log (its records stay until the retention removes them)", "DeleteFlowLog"),
+		simple("deactivate", "Stop a flow log (the window in progress completes; its records stay)", "DeactiveFlowLog"),
+		simple("delete", "Delete a flow log (its records stay, queryable by its ID, until the retention removes them)", "DeleteFlowLog"),
 		records, top)
 	return cmd
+}
+
+// skippedLine says what capture missed (SKIPDATA) in a
+// DescribeFlowLogRecords answer: the counter of the flow log queried, or
+// each flow log's, never a sum (flow logs over the same ENIs count the
+// same misses).
+func skippedLine(resp map[string]any) string {
+	if v := str(resp, "SkippedRecords"); v != "" {
+		return "skipped (SKIPDATA): " + v
+	}
+	var parts []string
+	for _, o := range objects(resp, "SkippedRecordsByFlowLog", "FlowLog") {
+		parts = append(parts, str(o, "FlowLogId")+" "+str(o, "SkippedRecords"))
+	}
+	if len(parts) == 0 {
+		return "skipped (SKIPDATA): no flow log in scope"
+	}
+	return "skipped (SKIPDATA) per flow log: " + strings.Join(parts, ", ")
 }
 
 // addFlowLogFlags registers the flow-log server settings of "server" and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,7 +102,12 @@ func TestFlowLogCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	out = r.ok("flowlog", "records", "--action", "reject")
-	if h, _, _ := strings.Cut(out, "\n"); !strings.HasPrefix(h, "FlowLogId") || strings.Count(out, fl) != 2 || strings.Count(out, vpcLog) != 2 {
+	rows, last, _ := strings.Cut(strings.TrimSuffix(out, "\n"), "\n4 of 4 records; ")
+	// The counters are per flow log (they count the same misses), not summed.
+	counters := []string{fl + " 2", vpcLog + " 0"}
+	slices.Sort(counters)
+	if h, _, _ := strings.Cut(rows, "\n"); !strings.HasPrefix(h, "FlowLogId") || strings.Count(rows, fl) != 2 || strings.Count(rows, vpcLog) != 2 ||
+		last != "skipped (SKIPDATA) per flow log: "+strings.Join(counters, ", ") {
 		t.Errorf("flowlog records over two flow logs:\n%s", out)
 	}
 	js = r.okJSON("flowlog", "top", "--by", "flows", "--action", "REJECT")
@@ -122,5 +128,15 @@ func TestFlowLogCommands(t *testing.T) {
 	r.ok("flowlog", "delete", fl)
 	if out := r.ok("flowlog", "list"); strings.Contains(out, fl) {
 		t.Errorf("deleted flow log still listed:\n%s", out)
+	}
+	// Its records stay, queryable by its ID.
+	if out := r.ok("flowlog", "records", "--flow-log-id", fl); strings.Count(out, fl) != 3 || !strings.Contains(out, "3 of 3 records; skipped (SKIPDATA): 2") {
+		t.Errorf("records of the deleted flow log:\n%s", out)
+	}
+	if out := r.ok("flowlog", "top", "--flow-log-id", fl, "--by", "flows"); !strings.Contains(out, "192.0.2.2") {
+		t.Errorf("top of the deleted flow log:\n%s", out)
+	}
+	if e := r.fail("flowlog", "records", "--flow-log-id", "fl-nosuchflowlog"); !strings.Contains(e, "InvalidFlowLogId.NotFound") {
+		t.Errorf("records of an unknown flow log: %s", e)
 	}
 }

@@ -1,7 +1,9 @@
 package service
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -9,10 +11,12 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/flowlog"
@@ -40,6 +44,15 @@ import (
 //     embedded store (always) and to the Palisade sinks of the flow log.
 //   - FileSink is a path on the server: only the admin account may set it
 //     (a tenant must not make the server append to files of its choice).
+//   - DeactiveFlowLog completes the capture window in progress (what was
+//     captured while the flow log was active is delivered, and the record
+//     unit is the window) and nothing after it: records of windows that
+//     begin after the deactivation, which an agent that has not learned of
+//     it yet still reports, are dropped on arrival. The cloud documents only
+//     that a deactivated flow log no longer captures traffic.
+//   - A deleted flow log's records stay (until the retention removes them)
+//     and stay queryable by its ID, by its account only: the server keeps a
+//     tombstone of the ID for the retention period.
 
 // prefixFlowLogStats + ID -> flowLogStats: counters the server keeps per
 // flow log. Not mirrored to agents (they change with every report).
@@ -50,6 +63,34 @@ type flowLogStats struct {
 	Skipped int64 `json:"skipped"`
 	// Filtered counts records refused by the flow log's TrafficType.
 	Filtered int64 `json:"filtered"`
+	// InactiveSince (Unix seconds, rounded up) is when the flow log was
+	// last deactivated, and ActiveSince (rounded down) when it was
+	// activated again after that (0: not since): records of windows
+	// between them are not taken (see inactiveWindow).
+	InactiveSince int64 `json:"inactive_since,omitempty"`
+	ActiveSince   int64 `json:"active_since,omitempty"`
+}
+
+// inactiveWindow reports whether the capture window [start, end) lies in
+// the flow log's last inactive span: it began at or after the
+// deactivation and ended by the reactivation (if any). The window in
+// progress at the deactivation is not one of them.
+func (st *flowLogStats) inactiveWindow(start, end int64) bool {
+	return st.InactiveSince > 0 && start >= st.InactiveSince && (st.ActiveSince == 0 || end <= st.ActiveSince)
+}
+
+// prefixFlowLogGone + ID -> flowLogGone: a deleted flow log, kept for the
+// record retention (its records may live that long) so that its account
+// can still query its records by its ID, and only its account. Not
+// mirrored to agents.
+const prefixFlowLogGone = "flowloggone/"
+
+type flowLogGone struct {
+	AccountID     string `json:"account_id"`
+	WindowSeconds int    `json:"window_seconds"`
+	// Skipped is the flow log's SKIPDATA counter when it was deleted.
+	Skipped   int64 `json:"skipped"`
+	DeletedAt int64 `json:"deleted_at"` // Unix seconds
 }
 
 // Defaults of flow logs.
@@ -321,6 +362,11 @@ func (s *Service) CreateFlowLog(ctx context.Context, accountID string, in Create
 		if n >= s.flowLogQuota() {
 			return errs.Quota("QuotaExceeded.FlowLog", "The account already has %d flow logs, the maximum.", n)
 		}
+		// Every tombstone was a flow log created once: pruning here too
+		// bounds them, however flow logs are deleted (an ENI's deletion).
+		if err := s.pruneFlowLogsGone(tx); err != nil {
+			return err
+		}
 		return putJSON(tx, model.PrefixFlowLog+out.ID, &out)
 	})
 	return out, err
@@ -458,6 +504,8 @@ func (s *Service) ModifyFlowLogAttribute(ctx context.Context, accountID, id stri
 	return err
 }
 
+// setFlowLogStatus changes a flow log's status and, with it, its last
+// inactive span (see flowLogStats.inactiveWindow).
 func (s *Service) setFlowLogStatus(ctx context.Context, accountID, id, status string) error {
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		fl, err := getFlowLog(tx, accountID, id)
@@ -465,6 +513,21 @@ func (s *Service) setFlowLogStatus(ctx context.Context, accountID, id, status st
 			return err
 		}
 		fl.Status = status
+		var st flowLogStats
+		if _, err := getJSON(tx, prefixFlowLogStats+fl.ID, &st); err != nil {
+			return err
+		}
+		now := s.stamp()
+		if status == model.FlowLogInactive {
+			// Rounded up: a window that began in the second of the
+			// deactivation, before it, is still in progress.
+			st.InactiveSince, st.ActiveSince = now.Add(time.Second-time.Nanosecond).Unix(), 0
+		} else if st.InactiveSince > 0 {
+			st.ActiveSince = now.Unix()
+		}
+		if err := putJSON(tx, prefixFlowLogStats+fl.ID, &st); err != nil {
+			return err
+		}
 		return putJSON(tx, model.PrefixFlowLog+fl.ID, fl)
 	})
 	return err
@@ -481,23 +544,73 @@ func (s *Service) DeactiveFlowLog(ctx context.Context, accountID, id string) err
 }
 
 // DeleteFlowLog deletes a flow log and its counters; records already
-// stored stay until the retention removes them.
+// stored stay until the retention removes them, queryable by the flow
+// log's ID (see flowLogGone).
 func (s *Service) DeleteFlowLog(ctx context.Context, accountID, id string) error {
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		fl, err := getFlowLog(tx, accountID, id)
 		if err != nil {
 			return err
 		}
-		return deleteFlowLog(tx, fl.ID)
+		if err := s.pruneFlowLogsGone(tx); err != nil {
+			return err
+		}
+		return deleteFlowLog(tx, fl, s.stamp())
 	})
 	return err
 }
 
-func deleteFlowLog(tx store.Txn, id string) error {
-	if err := tx.Delete(prefixFlowLogStats + id); err != nil {
+// deleteFlowLog deletes a flow log and its counters, leaving its tombstone.
+func deleteFlowLog(tx store.Txn, fl *model.FlowLog, now time.Time) error {
+	var st flowLogStats
+	if _, err := getJSON(tx, prefixFlowLogStats+fl.ID, &st); err != nil {
 		return err
 	}
-	return tx.Delete(model.PrefixFlowLog + id)
+	gone := flowLogGone{AccountID: fl.AccountID, WindowSeconds: int(flowLogWindow(fl)), Skipped: st.Skipped, DeletedAt: now.Unix()}
+	if err := putJSON(tx, prefixFlowLogGone+fl.ID, &gone); err != nil {
+		return err
+	}
+	if err := tx.Delete(prefixFlowLogStats + fl.ID); err != nil {
+		return err
+	}
+	return tx.Delete(model.PrefixFlowLog + fl.ID)
+}
+
+// pruneFlowLogsGone deletes the tombstones of flow logs deleted longer
+// than the record retention (and a window) ago: their records are gone.
+// With no retention records, and tombstones, stay.
+func (s *Service) pruneFlowLogsGone(tx store.Txn) error {
+	if s.cfg.FlowLogRetention <= 0 {
+		return nil
+	}
+	cutoff := s.stamp().Add(-s.cfg.FlowLogRetention).Unix() - sink.MaxWindow
+	var old []string
+	if err := tx.List(prefixFlowLogGone, func(k string, v []byte) error {
+		var g flowLogGone
+		if err := json.Unmarshal(v, &g); err != nil || g.DeletedAt < cutoff {
+			old = append(old, k)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, k := range old {
+		if err := tx.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ownedFlowLogGone returns the tombstone of the account's deleted flow log
+// id, or nil (none, or another account's).
+func ownedFlowLogGone(tx store.ReadTxn, accountID, id string) (*flowLogGone, error) {
+	var g flowLogGone
+	ok, err := getJSON(tx, prefixFlowLogGone+id, &g)
+	if err != nil || !ok || g.AccountID != accountID {
+		return nil, err
+	}
+	return &g, nil
 }
 
 // flowLogsOn returns the flow logs whose resource is one of ids.
@@ -533,7 +646,9 @@ func deleteFlowLogsOn(tx store.Txn, ids ...string) error {
 		return err
 	}
 	for _, f := range fls {
-		if err := deleteFlowLog(tx, f.ID); err != nil {
+		// The clock of the service is not at hand: the tombstone's time
+		// only bounds how long it is kept.
+		if err := deleteFlowLog(tx, f, time.Now()); err != nil {
 			return err
 		}
 	}
@@ -561,6 +676,7 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID string, b flow
 		}
 	}
 	logs := map[string]*model.FlowLog{}
+	stats := map[string]*flowLogStats{}
 	filtered := map[string]int64{}
 	err := s.view(ctx, func(tx store.ReadTxn) error {
 		if err := requireAdmin(tx, callerID); err != nil {
@@ -573,10 +689,15 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID string, b flow
 			fl := new(model.FlowLog)
 			ok, err := getJSON(tx, model.PrefixFlowLog+id, fl)
 			if err != nil || !ok {
-				fl = nil
+				logs[id] = nil
+				return err
 			}
-			logs[id] = fl
-			return err
+			st := new(flowLogStats)
+			if _, err := getJSON(tx, prefixFlowLogStats+id, st); err != nil {
+				return err
+			}
+			logs[id], stats[id] = fl, st
+			return nil
 		}
 		for i := range b.Records {
 			if err := get(b.Records[i].FlowLogID); err != nil {
@@ -596,6 +717,21 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID string, b flow
 	if b.ID != "" && s.flowBatches.seen(b.ID) {
 		return nil // sent again by an agent that did not know it arrived
 	}
+	// Records of windows in which the flow log was inactive (an agent
+	// learns of a deactivation late) are dropped, not counted: nothing of
+	// a deactivated flow log is written after the window in progress.
+	kept := b.Records[:0:0]
+	for _, r := range b.Records {
+		if fl := logs[r.FlowLogID]; fl != nil {
+			w := flowLogWindow(fl)
+			start := windowStartOf(r.Start, w)
+			if stats[fl.ID].inactiveWindow(start, start+w) {
+				continue
+			}
+		}
+		kept = append(kept, r)
+	}
+	b.Records = kept
 	for i := range b.Records {
 		r := &b.Records[i]
 		if fl := logs[r.FlowLogID]; fl != nil && !trafficAdmits(fl.TrafficType, r.Action) {
@@ -673,6 +809,26 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID string, b flow
 	return nil
 }
 
+// flowLogWindow is the capture window of a flow log in seconds, as agents
+// take it: WindowSeconds, else the aggregation interval.
+func flowLogWindow(fl *model.FlowLog) int64 {
+	if fl.WindowSeconds > 0 {
+		return int64(fl.WindowSeconds)
+	}
+	return max(int64(fl.AggregationInterval)*60, 1)
+}
+
+// windowStartOf is the start of the capture window of length w containing
+// the Unix time t (windows are aligned to multiples of w, as agents align
+// them).
+func windowStartOf(t, w int64) int64 {
+	s := t - t%w
+	if t < 0 && t%w != 0 {
+		s -= w
+	}
+	return s
+}
+
 // trafficAdmits reports whether a record with action belongs in a flow
 // log of traffic type tt. Records without an action (NODATA, SKIPDATA)
 // belong everywhere.
@@ -736,44 +892,136 @@ func (q FlowRecordQuery) toSink(accountID string) (sink.Query, error) {
 	return out, nil
 }
 
-// checkFlowLogOwned answers InvalidFlowLogId.NotFound for a flow log ID of
-// another account (or none), so queries cannot probe other accounts' IDs.
+// checkFlowLogOwned answers InvalidFlowLogId.NotFound for a flow log ID
+// that is not the account's, live or deleted (another account's, or none),
+// so queries cannot probe other accounts' IDs; the records of a deleted
+// flow log stay queryable by its ID.
 func (s *Service) checkFlowLogOwned(ctx context.Context, accountID, id string) error {
 	if id == "" {
 		return nil
 	}
 	return s.view(ctx, func(tx store.ReadTxn) error {
 		_, err := getFlowLog(tx, accountID, id)
+		if !errs.HasCode(err, "InvalidFlowLogId.NotFound") {
+			return err
+		}
+		if g, gerr := ownedFlowLogGone(tx, accountID, id); gerr != nil {
+			return gerr
+		} else if g != nil {
+			return nil
+		}
 		return err
 	})
+}
+
+// FlowLogSkipped is the SKIPDATA counter of one flow log.
+type FlowLogSkipped struct {
+	FlowLogID      string
+	SkippedRecords int64
 }
 
 // FlowRecordsResult is the answer of DescribeFlowLogRecords.
 type FlowRecordsResult struct {
 	Records []flowlog.Record // oldest first
-	// SkippedRecords is the SKIPDATA counter of the flow logs in scope (the
-	// one of FlowLogId, else all of the account's).
-	SkippedRecords int64
+	// Skipped holds the SKIPDATA counter of each flow log in scope (the
+	// one of FlowLogId, else those with records in the answer), by ID,
+	// deleted ones included. The counters are per flow log and are not
+	// summed: what capture missed on an ENI counts in every flow log
+	// covering it (its own, its vSwitch's, its VPC's), and a miss capture
+	// cannot pin on an ENI counts in every flow log of the VPC.
+	Skipped []FlowLogSkipped
 }
 
 // DescribeFlowLogRecords returns the account's records that match q.
 func (s *Service) DescribeFlowLogRecords(ctx context.Context, accountID string, q FlowRecordQuery) (FlowRecordsResult, error) {
 	var res FlowRecordsResult
-	sq, err := q.toSink(accountID)
+	recs, infos, err := s.queryFlowRecords(ctx, accountID, q)
 	if err != nil {
 		return res, err
 	}
+	res.Records = recs
+	for id, in := range infos {
+		res.Skipped = append(res.Skipped, FlowLogSkipped{FlowLogID: id, SkippedRecords: in.skipped})
+	}
+	sort.Slice(res.Skipped, func(i, j int) bool { return res.Skipped[i].FlowLogID < res.Skipped[j].FlowLogID })
+	return res, nil
+}
+
+// queryFlowRecords returns the account's records that match q, and the
+// flow logs in scope: the one of q.FlowLogID, and those of the records.
+func (s *Service) queryFlowRecords(ctx context.Context, accountID string, q FlowRecordQuery) ([]flowlog.Record, map[string]flowLogInfo, error) {
+	sq, err := q.toSink(accountID)
+	if err != nil {
+		return nil, nil, err
+	}
 	if err := s.checkFlowLogOwned(ctx, accountID, q.FlowLogID); err != nil {
-		return res, err
+		// A flow log deleted without a tombstone (before tombstones, or
+		// one pruned a little before its last records) is still the
+		// account's if its records say so: the store answers for the
+		// account's records only, so this tells nothing of others'.
+		own, qerr := s.flowRecords.Query(ctx, sink.Query{AccountID: accountID, FlowLogID: q.FlowLogID, Limit: 1})
+		if qerr != nil {
+			return nil, nil, fmt.Errorf("query flow-log records: %w", qerr)
+		}
+		if len(own) == 0 {
+			return nil, nil, err
+		}
 	}
-	if res.Records, err = s.flowRecords.Query(ctx, sq); err != nil {
-		return res, fmt.Errorf("query flow-log records: %w", err)
+	recs, err := s.flowRecords.Query(ctx, sq)
+	if err != nil {
+		return nil, nil, fmt.Errorf("query flow-log records: %w", err)
 	}
-	logs, err := s.DescribeFlowLogs(ctx, accountID, FlowLogFilter{ID: q.FlowLogID})
-	for _, l := range logs {
-		res.SkippedRecords += l.SkippedRecords
+	ids := map[string]bool{}
+	if q.FlowLogID != "" {
+		ids[q.FlowLogID] = true
 	}
-	return res, err
+	for i := range recs {
+		ids[recs[i].FlowLogID] = true
+	}
+	infos, err := s.flowLogInfos(ctx, accountID, ids)
+	return recs, infos, err
+}
+
+// flowLogInfo is what a query needs of a flow log, live or deleted.
+type flowLogInfo struct {
+	window  int64 // capture window, seconds
+	skipped int64 // SKIPDATA counter
+}
+
+// flowLogInfos returns the window and counter of the account's flow logs
+// among ids, live or deleted (IDs of other accounts are left out).
+func (s *Service) flowLogInfos(ctx context.Context, accountID string, ids map[string]bool) (map[string]flowLogInfo, error) {
+	out := map[string]flowLogInfo{}
+	err := s.view(ctx, func(tx store.ReadTxn) error {
+		clear(out)
+		for id := range ids {
+			var fl model.FlowLog
+			ok, err := getJSON(tx, model.PrefixFlowLog+id, &fl)
+			if err != nil {
+				return err
+			}
+			if ok {
+				if fl.AccountID != accountID {
+					continue
+				}
+				var st flowLogStats
+				if _, err := getJSON(tx, prefixFlowLogStats+id, &st); err != nil {
+					return err
+				}
+				out[id] = flowLogInfo{window: flowLogWindow(&fl), skipped: st.Skipped}
+				continue
+			}
+			g, err := ownedFlowLogGone(tx, accountID, id)
+			if err != nil {
+				return err
+			}
+			if g != nil {
+				out[id] = flowLogInfo{window: int64(g.WindowSeconds), skipped: g.Skipped}
+			}
+		}
+		return nil
+	})
+	return out, err
 }
 
 // Top-talker orderings.
@@ -788,13 +1036,17 @@ type TopTalker struct {
 	SrcAddr string
 	Bytes   uint64
 	Packets uint64
-	Flows   int64 // records, the same traffic counted once (see distinctTraffic)
+	// Flows counts distinct flows: ENI, direction, 5-tuple and action,
+	// however many windows and flow logs recorded them (see
+	// distinctTraffic).
+	Flows int64
 }
 
 // DescribeFlowLogTopTalkers ranks the source addresses of the matching
-// records by bytes, packets or flows (records), largest first; with Action
-// REJECT it gives the top rejected sources. Traffic recorded by several
-// flow logs (an ENI's, its vSwitch's, its VPC's) counts once.
+// records by bytes, packets or flows, largest first; with Action REJECT it
+// gives the top rejected sources. Traffic recorded by several flow logs
+// (an ENI's, its vSwitch's, its VPC's), whatever their windows, counts
+// once.
 func (s *Service) DescribeFlowLogTopTalkers(ctx context.Context, accountID string, q FlowRecordQuery, by string, limit int) ([]TopTalker, error) {
 	by = strings.ToLower(by)
 	switch by {
@@ -804,12 +1056,12 @@ func (s *Service) DescribeFlowLogTopTalkers(ctx context.Context, accountID strin
 	default:
 		return nil, errs.InvalidParam("IllegalParam.By", "The specified By %q is not valid; use bytes, packets or flows.", by)
 	}
-	res, err := s.DescribeFlowLogRecords(ctx, accountID, q)
+	recs, infos, err := s.queryFlowRecords(ctx, accountID, q)
 	if err != nil {
 		return nil, err
 	}
 	agg := map[string]*TopTalker{}
-	for k, c := range distinctTraffic(res.Records) {
+	for k, c := range distinctTraffic(recs, func(id string) int64 { return infos[id].window }) {
 		t := agg[k.src]
 		if t == nil {
 			t = &TopTalker{SrcAddr: k.src}
@@ -817,7 +1069,7 @@ func (s *Service) DescribeFlowLogTopTalkers(ctx context.Context, accountID strin
 		}
 		t.Bytes += c.bytes
 		t.Packets += c.packets
-		t.Flows += c.flows
+		t.Flows++
 	}
 	out := make([]TopTalker, 0, len(agg))
 	for _, t := range agg {
@@ -844,59 +1096,79 @@ func (s *Service) DescribeFlowLogTopTalkers(ctx context.Context, accountID strin
 	return out, nil
 }
 
-// trafficKey identifies the traffic of a record independently of the flow
-// log that recorded it: ENI, direction, 5-tuple, action and window.
-type trafficKey struct {
+// flowKey identifies a flow independently of the flow logs and windows
+// that recorded it: ENI, direction, 5-tuple and action.
+type flowKey struct {
 	eni, dir, action string
 	src, dst         string
 	srcPort, dstPort int
 	proto            int
-	start, end       int64
 }
 
 type trafficCount struct {
 	bytes, packets uint64
-	flows          int64
 }
 
-// distinctTraffic counts the traffic of recs once per trafficKey. The flow
+// flowSpan is one record's share of a flow: its flow log, its capture window
+// [start, end) and its counts.
+type flowSpan struct {
+	log        string
+	start, end int64
+	trafficCount
+}
+
+// distinctTraffic counts the traffic of each flow of recs once. The flow
 // logs of an ENI, of its vSwitch and of its VPC each record the same
-// traffic, rightly (each flow log has its records), but a ranking over
-// several of them must not count it once per flow log. Within one flow log
-// the records of a key add up (as before: a window may be reported in
-// parts); across flow logs the largest count is taken (a flow log
-// activated in the middle of a window saw only part of it). Records
+// traffic, rightly (each flow log has its records), possibly in windows
+// of other lengths (1, 5 or 10 minutes), but a ranking over several of
+// them must not count it once per flow log. So a flow's records are
+// grouped by their capture windows (window reports the window length of a
+// flow log, 0 if unknown): records whose windows overlap, chained, cover
+// one stretch of time; in a stretch each flow log's records add up (its
+// windows, and a window reported in parts) and the largest of the flow
+// logs' sums is taken (a flow log activated or deactivated in the middle
+// of the stretch saw only part of it); the stretches add up. Records
 // without a source address (NODATA, SKIPDATA) are left out.
-func distinctTraffic(recs []flowlog.Record) map[trafficKey]trafficCount {
-	perLog := map[trafficKey]map[string]*trafficCount{}
+func distinctTraffic(recs []flowlog.Record, window func(flowLogID string) int64) map[flowKey]trafficCount {
+	spans := map[flowKey][]flowSpan{}
 	for i := range recs {
 		r := &recs[i]
 		if r.SrcAddr == "" {
 			continue
 		}
-		k := trafficKey{eni: r.ENIID, dir: r.Direction, action: r.Action, src: r.SrcAddr, dst: r.DstAddr,
-			srcPort: r.SrcPort, dstPort: r.DstPort, proto: r.Protocol, start: r.Start, end: r.End}
-		logs := perLog[k]
-		if logs == nil {
-			logs = map[string]*trafficCount{}
-			perLog[k] = logs
+		k := flowKey{eni: r.ENIID, dir: r.Direction, action: r.Action, src: r.SrcAddr, dst: r.DstAddr,
+			srcPort: r.SrcPort, dstPort: r.DstPort, proto: r.Protocol}
+		sp := flowSpan{log: r.FlowLogID, start: r.Start, end: max(r.End, r.Start+1), trafficCount: trafficCount{r.Bytes, r.Packets}}
+		if w := window(r.FlowLogID); w > 0 {
+			// A record lies within its window; one made before the
+			// flow log's window changed may not fit the current one.
+			ws := windowStartOf(r.Start, w)
+			sp.start, sp.end = ws, max(ws+w, sp.end)
 		}
-		c := logs[r.FlowLogID]
-		if c == nil {
-			c = new(trafficCount)
-			logs[r.FlowLogID] = c
-		}
-		c.bytes += r.Bytes
-		c.packets += r.Packets
-		c.flows++
+		spans[k] = append(spans[k], sp)
 	}
-	out := make(map[trafficKey]trafficCount, len(perLog))
-	for k, logs := range perLog {
-		var m trafficCount
-		for _, c := range logs {
-			m.bytes, m.packets, m.flows = max(m.bytes, c.bytes), max(m.packets, c.packets), max(m.flows, c.flows)
+	out := make(map[flowKey]trafficCount, len(spans))
+	for k, ss := range spans {
+		slices.SortFunc(ss, func(a, b flowSpan) int { return cmp.Compare(a.start, b.start) })
+		var total trafficCount
+		for i := 0; i < len(ss); {
+			perLog := map[string]trafficCount{}
+			end := ss[i].end
+			for ; i < len(ss) && ss[i].start < end; i++ {
+				end = max(end, ss[i].end)
+				c := perLog[ss[i].log]
+				c.bytes += ss[i].bytes
+				c.packets += ss[i].packets
+				perLog[ss[i].log] = c
+			}
+			var m trafficCount
+			for _, c := range perLog {
+				m.bytes, m.packets = max(m.bytes, c.bytes), max(m.packets, c.packets)
+			}
+			total.bytes += m.bytes
+			total.packets += m.packets
 		}
-		out[k] = m
+		out[k] = total
 	}
 	return out
 }

@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/flowlog"
@@ -305,8 +309,8 @@ func TestIngestFlowRecords(t *testing.T) {
 		res.Records[0].LogStatus != flowlog.StatusOK || res.Records[0].Version != flowlog.Version || res.Records[1].LogStatus != flowlog.StatusNoData {
 		t.Errorf("tenant records: %+v", res.Records)
 	}
-	if res.SkippedRecords != 7 {
-		t.Errorf("SkippedRecords = %d, want 7", res.SkippedRecords)
+	if want := []FlowLogSkipped{{allowOnly.ID, 7}}; !slices.Equal(res.Skipped, want) {
+		t.Errorf("Skipped = %v, want %v", res.Skipped, want)
 	}
 	if v, _ := s.DescribeFlowLogs(ctx, "1", FlowLogFilter{ID: allowOnly.ID}); len(v) != 1 || v[0].SkippedRecords != 7 {
 		t.Errorf("DescribeFlowLogs counter: %+v", v)
@@ -359,15 +363,15 @@ func TestIngestFlowRecordsOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(res.Records) != 1 || res.SkippedRecords != 2 {
-		t.Fatalf("after the same batch twice: %d records, %d skipped; want 1 and 2", len(res.Records), res.SkippedRecords)
+	if len(res.Records) != 1 || !slices.Equal(res.Skipped, []FlowLogSkipped{{fl.ID, 2}}) {
+		t.Fatalf("after the same batch twice: %d records, %v skipped; want 1 and 2", len(res.Records), res.Skipped)
 	}
 	batch.ID = "b-2"
 	if err := s.IngestFlowRecords(ctx, "0", batch); err != nil {
 		t.Fatal(err)
 	}
-	if res, _ := s.DescribeFlowLogRecords(ctx, "1", FlowRecordQuery{}); len(res.Records) != 2 || res.SkippedRecords != 4 {
-		t.Errorf("a new batch: %d records, %d skipped; want 2 and 4", len(res.Records), res.SkippedRecords)
+	if res, _ := s.DescribeFlowLogRecords(ctx, "1", FlowRecordQuery{}); len(res.Records) != 2 || !slices.Equal(res.Skipped, []FlowLogSkipped{{fl.ID, 4}}) {
+		t.Errorf("a new batch: %d records, %v skipped; want 2 and 4", len(res.Records), res.Skipped)
 	}
 }
 
@@ -538,27 +542,27 @@ func TestTopTalkersOverlappingFlowLogs(t *testing.T) {
 		for port := range 3 {
 			batch.Records = append(batch.Records, flowlog.Record{FlowLogID: fl, ENIID: "eni-1", Direction: flowlog.DirIn,
 				SrcAddr: "192.0.2.9", DstAddr: "10.0.1.5", SrcPort: 40000 + port, DstPort: 22, Protocol: 6,
-				Packets: 1, Bytes: 60, Start: 100, End: 160, Action: flowlog.ActionReject, TCPFlags: 2})
+				Packets: 1, Bytes: 60, Start: 600, End: 600, Action: flowlog.ActionReject, TCPFlags: 2})
 		}
 	}
-	// The same 5-tuple in another window is other traffic.
+	// The same 5-tuple in another window: more traffic of the same flow.
 	batch.Records = append(batch.Records, flowlog.Record{FlowLogID: logs[0], ENIID: "eni-1", Direction: flowlog.DirIn,
 		SrcAddr: "192.0.2.9", DstAddr: "10.0.1.5", SrcPort: 40000, DstPort: 22, Protocol: 6,
-		Packets: 1, Bytes: 60, Start: 160, End: 220, Action: flowlog.ActionReject, TCPFlags: 2})
+		Packets: 1, Bytes: 60, Start: 1200, End: 1200, Action: flowlog.ActionReject, TCPFlags: 2})
 	if err := s.IngestFlowRecords(ctx, "0", batch); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name  string
-		q     FlowRecordQuery
-		flows int64
+		name           string
+		q              FlowRecordQuery
+		flows, packets int64
 	}{
-		{"all flow logs", FlowRecordQuery{Action: "REJECT"}, 4},
-		{"by ENI", FlowRecordQuery{ENIID: "eni-1", Action: "REJECT"}, 4},
-		{"by VPC", FlowRecordQuery{VpcID: "vpc-1"}, 4},
-		{"one window", FlowRecordQuery{Until: 150}, 3},
-		{"ENI flow log", FlowRecordQuery{FlowLogID: logs[0]}, 4},
-		{"VPC flow log", FlowRecordQuery{FlowLogID: logs[2]}, 3},
+		{"all flow logs", FlowRecordQuery{Action: "REJECT"}, 3, 4},
+		{"by ENI", FlowRecordQuery{ENIID: "eni-1", Action: "REJECT"}, 3, 4},
+		{"by VPC", FlowRecordQuery{VpcID: "vpc-1"}, 3, 4},
+		{"one window", FlowRecordQuery{Until: 1000}, 3, 3},
+		{"ENI flow log", FlowRecordQuery{FlowLogID: logs[0]}, 3, 4},
+		{"VPC flow log", FlowRecordQuery{FlowLogID: logs[2]}, 3, 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -566,7 +570,7 @@ func TestTopTalkersOverlappingFlowLogs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want := TopTalker{SrcAddr: "192.0.2.9", Flows: tt.flows, Packets: uint64(tt.flows), Bytes: 60 * uint64(tt.flows)}
+			want := TopTalker{SrcAddr: "192.0.2.9", Flows: tt.flows, Packets: uint64(tt.packets), Bytes: 60 * uint64(tt.packets)}
 			if len(top) != 1 || top[0] != want {
 				t.Errorf("top talkers: %+v, want [%+v]", top, want)
 			}
@@ -578,36 +582,420 @@ func TestTopTalkersOverlappingFlowLogs(t *testing.T) {
 	}
 }
 
-func TestDistinctTraffic(t *testing.T) {
-	rec := func(fl string, srcPort int, start int64, bytes uint64) flowlog.Record {
-		return flowlog.Record{FlowLogID: fl, ENIID: "eni-1", Direction: flowlog.DirIn, SrcAddr: "192.0.2.9", DstAddr: "10.0.1.5",
-			SrcPort: srcPort, DstPort: 22, Protocol: 6, Packets: bytes / 60, Bytes: bytes, Start: start, End: start + 60, Action: flowlog.ActionAccept}
+// TestTopTalkersWindows: flow logs over one ENI with windows of other
+// lengths (1, 5, 10 minutes; scaled ones that do not divide each other),
+// active over all or part of the traffic, record it as the aggregator
+// does; top talkers count every byte, packet and flow once.
+func TestTopTalkersWindows(t *testing.T) {
+	type logSpec struct {
+		rt, id   string
+		interval int
+		from, to int64 // active span (0: from the start, to the end)
 	}
+	eni := func(interval int, from, to int64) logSpec {
+		return logSpec{"NetworkInterface", "eni-1", interval, from, to}
+	}
+	vsw := func(interval int, from, to int64) logSpec { return logSpec{"VSwitch", "vsw-1", interval, from, to} }
+	vpc := func(interval int, from, to int64) logSpec { return logSpec{"VPC", "vpc-1", interval, from, to} }
+	const begin, end = 600, 1300 // the traffic is in [600, 1200)
+	tests := []struct {
+		name  string
+		scale int
+		logs  []logSpec
+	}{
+		{"equal windows", 1, []logSpec{eni(1, 0, 0), vpc(1, 0, 0)}},
+		{"1, 5 and 10 minutes", 1, []logSpec{eni(1, 0, 0), vsw(5, 0, 0), vpc(10, 0, 0)}},
+		{"10 minutes created midway", 1, []logSpec{eni(1, 0, 0), vpc(10, 900, 0)}},
+		{"1 minute deactivated midway", 1, []logSpec{eni(1, 0, 850), vpc(10, 0, 0)}},
+		{"handover at a boundary", 1, []logSpec{eni(1, 0, 900), vpc(5, 900, 0)}},
+		{"windows that do not divide", 7, []logSpec{eni(1, 0, 0), vsw(5, 0, 0), vpc(10, 0, 0)}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := flowFixture(t, Config{FlowLogWindowScale: tt.scale})
+			ctx := context.Background()
+			var logs []flowlog.Log
+			for _, l := range tt.logs {
+				fl, err := s.CreateFlowLog(ctx, "1", CreateFlowLogInput{ResourceType: l.rt, ResourceID: l.id, TrafficType: "All",
+					ProjectName: "proj", LogStoreName: "store", AggregationInterval: l.interval})
+				if err != nil {
+					t.Fatal(err)
+				}
+				logs = append(logs, flowlog.Log{ID: fl.ID, AccountID: "1", TrafficType: "All", WindowSeconds: int64(fl.WindowSeconds),
+					ENIs: []flowlog.ENI{{ID: "eni-1", VSwitchID: "vsw-1", VpcID: "vpc-1"}}})
+			}
+			// Every second: the flow logs active then, and the traffic:
+			// a long flow of 10 packets (600 bytes) a minute, and a scan
+			// of 5 ports, one rejected SYN each.
+			agg := flowlog.NewAggregator()
+			var recs []flowlog.Record
+			active := ""
+			for sec := int64(begin); sec < end; sec++ {
+				var now []flowlog.Log
+				var ids []string
+				for i, l := range tt.logs {
+					if (l.from == 0 || sec >= l.from) && (l.to == 0 || sec < l.to) {
+						now = append(now, logs[i])
+						ids = append(ids, logs[i].ID)
+					}
+				}
+				if k := strings.Join(ids, ","); k != active {
+					recs = append(recs, agg.SetLogs(now, time.Unix(sec, 0))...)
+					active = k
+				}
+				if sec < 1200 && sec%60 == 30 {
+					agg.Add(time.Unix(sec, 0), flowlog.Observation{ENI: "eni-1", Direction: flowlog.DirIn,
+						Src: netip.MustParseAddr("192.0.2.9"), Dst: netip.MustParseAddr("10.0.1.5"), SrcPort: 40000, DstPort: 443,
+						Proto: 6, Action: flowlog.ActionAccept, Packets: 10, Bytes: 600})
+				}
+				if sec < 1200 && sec%100 == 10 && sec/100 <= 10 {
+					agg.Add(time.Unix(sec, 0), flowlog.Observation{ENI: "eni-1", Direction: flowlog.DirIn,
+						Src: netip.MustParseAddr("198.51.100.7"), Dst: netip.MustParseAddr("10.0.1.5"), SrcPort: 50000, DstPort: uint16(sec / 100),
+						Proto: 6, Action: flowlog.ActionReject, Packets: 1, Bytes: 60, First: sec, Last: sec})
+				}
+			}
+			recs = append(recs, agg.Flush(time.Unix(end+900, 0)).Records...)
+			recs = append(recs, agg.SetLogs(nil, time.Unix(end+900, 0))...)
+			if err := s.IngestFlowRecords(ctx, "0", flowlog.Batch{Records: recs}); err != nil {
+				t.Fatal(err)
+			}
+			want := []TopTalker{
+				{SrcAddr: "192.0.2.9", Bytes: 6000, Packets: 100, Flows: 1},
+				{SrcAddr: "198.51.100.7", Bytes: 300, Packets: 5, Flows: 5},
+			}
+			for _, q := range []FlowRecordQuery{{}, {VpcID: "vpc-1"}, {ENIID: "eni-1"}} {
+				top, err := s.DescribeFlowLogTopTalkers(ctx, "1", q, TopByBytes, 10)
+				if err != nil || !slices.Equal(top, want) {
+					t.Errorf("query %+v: %+v %v\nwant %+v", q, top, err, want)
+				}
+			}
+			// A flow log active all along saw it all, alone.
+			for i, l := range tt.logs {
+				if l.from != 0 || l.to != 0 {
+					continue
+				}
+				top, err := s.DescribeFlowLogTopTalkers(ctx, "1", FlowRecordQuery{FlowLogID: logs[i].ID}, TopByBytes, 10)
+				if err != nil || !slices.Equal(top, want) {
+					t.Errorf("flow log %d alone: %+v %v\nwant %+v", i, top, err, want)
+				}
+			}
+		})
+	}
+}
+
+func TestDistinctTraffic(t *testing.T) {
+	rec := func(fl string, srcPort int, start, end int64, bytes uint64) flowlog.Record {
+		return flowlog.Record{FlowLogID: fl, ENIID: "eni-1", Direction: flowlog.DirIn, SrcAddr: "192.0.2.9", DstAddr: "10.0.1.5",
+			SrcPort: srcPort, DstPort: 22, Protocol: 6, Packets: bytes / 60, Bytes: bytes, Start: start, End: end, Action: flowlog.ActionAccept}
+	}
+	// fl-1 and fl-2: 1-minute windows; fl-5: 5 minutes; fl-x: unknown.
+	windows := map[string]int64{"fl-1": 60, "fl-2": 60, "fl-3": 60, "fl-5": 300}
 	tests := []struct {
 		name  string
 		recs  []flowlog.Record
 		want  trafficCount // summed over keys
 		nkeys int
 	}{
-		{"same traffic in three flow logs", []flowlog.Record{rec("fl-1", 1, 0, 60), rec("fl-2", 1, 0, 60), rec("fl-3", 1, 0, 60)},
-			trafficCount{bytes: 60, packets: 1, flows: 1}, 1},
-		{"a flow log that saw part of the window", []flowlog.Record{rec("fl-1", 1, 0, 600), rec("fl-2", 1, 0, 120)},
-			trafficCount{bytes: 600, packets: 10, flows: 1}, 1},
-		{"one flow log reporting a window in parts", []flowlog.Record{rec("fl-1", 1, 0, 60), rec("fl-1", 1, 0, 120), rec("fl-2", 1, 0, 180)},
-			trafficCount{bytes: 180, packets: 3, flows: 2}, 1},
-		{"other port, other window", []flowlog.Record{rec("fl-1", 1, 0, 60), rec("fl-2", 2, 0, 60), rec("fl-2", 1, 60, 60)},
-			trafficCount{bytes: 180, packets: 3, flows: 3}, 3},
+		{"same traffic in three flow logs", []flowlog.Record{rec("fl-1", 1, 0, 60, 60), rec("fl-2", 1, 0, 60, 60), rec("fl-3", 1, 0, 60, 60)},
+			trafficCount{bytes: 60, packets: 1}, 1},
+		{"a flow log that saw part of the window", []flowlog.Record{rec("fl-1", 1, 0, 60, 600), rec("fl-2", 1, 30, 60, 120)},
+			trafficCount{bytes: 600, packets: 10}, 1},
+		{"one flow log reporting a window in parts", []flowlog.Record{rec("fl-1", 1, 0, 60, 60), rec("fl-1", 1, 10, 20, 120), rec("fl-2", 1, 0, 60, 180)},
+			trafficCount{bytes: 180, packets: 3}, 1},
+		{"other port; the same flow in another window", []flowlog.Record{rec("fl-1", 1, 0, 60, 60), rec("fl-2", 2, 0, 60, 60), rec("fl-2", 1, 60, 120, 60)},
+			trafficCount{bytes: 180, packets: 3}, 2},
+		{"five 1-minute windows in one of 5 minutes", []flowlog.Record{rec("fl-1", 1, 0, 60, 60), rec("fl-1", 1, 60, 120, 60),
+			rec("fl-1", 1, 120, 180, 60), rec("fl-1", 1, 180, 240, 60), rec("fl-1", 1, 240, 300, 60), rec("fl-5", 1, 0, 300, 300)},
+			trafficCount{bytes: 300, packets: 5}, 1},
+		{"5 minutes, then 1 minute after it", []flowlog.Record{rec("fl-5", 1, 0, 300, 300), rec("fl-1", 1, 300, 360, 60)},
+			trafficCount{bytes: 360, packets: 6}, 1},
+		{"a packet at the end of a 5-minute window's first minute", []flowlog.Record{rec("fl-5", 1, 10, 60, 120), rec("fl-1", 1, 10, 10, 60),
+			rec("fl-1", 1, 60, 60, 60)}, trafficCount{bytes: 120, packets: 2}, 1},
+		{"unknown window: the record's times", []flowlog.Record{rec("fl-x", 1, 10, 10, 60), rec("fl-x", 1, 10, 10, 60), rec("fl-1", 1, 10, 10, 60)},
+			trafficCount{bytes: 120, packets: 2}, 1},
 		{"nodata left out", []flowlog.Record{{FlowLogID: "fl-1", ENIID: "eni-1", LogStatus: flowlog.StatusNoData}}, trafficCount{}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := distinctTraffic(tt.recs)
+			got := distinctTraffic(tt.recs, func(id string) int64 { return windows[id] })
 			var sum trafficCount
 			for _, c := range got {
-				sum.bytes, sum.packets, sum.flows = sum.bytes+c.bytes, sum.packets+c.packets, sum.flows+c.flows
+				sum.bytes, sum.packets = sum.bytes+c.bytes, sum.packets+c.packets
 			}
 			if len(got) != tt.nkeys || sum != tt.want {
 				t.Errorf("%d keys, %+v; want %d, %+v", len(got), sum, tt.nkeys, tt.want)
+			}
+		})
+	}
+}
+
+// testClock is a settable clock for Config.Now.
+type testClock struct{ t time.Time }
+
+func (c *testClock) now() time.Time { return c.t }
+
+// TestFlowRecordsOfDeletedFlowLog: a deleted flow log's records stay
+// queryable by its ID, by its account (deleted by DeleteFlowLog or with its
+// resource), with its counter; an unknown ID, another account's (live or
+// deleted) and one whose tombstone outlived the retention are not found.
+func TestFlowRecordsOfDeletedFlowLog(t *testing.T) {
+	clock := &testClock{t: time.Now()} // the record store prunes by the real clock
+	s := flowFixture(t, Config{Now: clock.now, FlowLogRetention: time.Hour})
+	start := clock.t.Unix() - 120
+	ctx := context.Background()
+	create := func(acct, rt, id string) string {
+		t.Helper()
+		fl, err := s.CreateFlowLog(ctx, acct, flowInput(rt, id, "All"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fl.ID
+	}
+	mine, mineVpc, mineEmpty := create("1", "NetworkInterface", "eni-1"), create("1", "VPC", "vpc-2"), create("1", "VSwitch", "vsw-1")
+	adminGone, adminLive := create("0", "NetworkInterface", "eni-a"), create("0", "VPC", "vpc-a")
+	rec := func(fl, acct string, port int) flowlog.Record {
+		return flowlog.Record{FlowLogID: fl, AccountID: acct, ENIID: "eni-1", SrcAddr: "192.0.2.9", DstAddr: "10.0.1.5", SrcPort: 40000,
+			DstPort: port, Protocol: 6, Packets: 1, Bytes: 60, Start: start, End: start + 60, Action: flowlog.ActionAccept}
+	}
+	if err := s.IngestFlowRecords(ctx, "0", flowlog.Batch{
+		Records: []flowlog.Record{rec(mine, "1", 22), rec(mine, "1", 80), rec(mineVpc, "1", 443), rec(adminGone, "0", 22), rec(adminLive, "0", 22)},
+		Missed:  map[string]int64{mine: 3},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteFlowLog(ctx, "1", mine); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteFlowLog(ctx, "0", adminGone); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteFlowLog(ctx, "1", mineEmpty); err != nil {
+		t.Fatal(err)
+	}
+	// A VPC deleted with ForceDelete takes its flow logs.
+	if _, err := s.update(ctx, func(tx store.Txn) error { return deleteFlowLogsOn(tx, "vpc-2") }); err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := s.DescribeFlowLogs(ctx, "1", FlowLogFilter{}); len(v) != 0 {
+		t.Errorf("deleted flow logs listed: %+v", v)
+	}
+	tests := []struct {
+		name, acct, id string
+		ports          []int  // of the records, in order
+		skipped        int64  // the flow log's counter
+		code           string // error code, if any
+	}{
+		{"own, deleted", "1", mine, []int{22, 80}, 3, ""},
+		{"own, deleted with its VPC", "1", mineVpc, []int{443}, 0, ""},
+		{"own, deleted without records", "1", mineEmpty, nil, 0, ""},
+		{"another account's, deleted", "1", adminGone, nil, 0, "InvalidFlowLogId.NotFound"},
+		{"another account's, live", "1", adminLive, nil, 0, "InvalidFlowLogId.NotFound"},
+		{"deleted, asked by another account", "0", mine, nil, 0, "InvalidFlowLogId.NotFound"},
+		{"unknown", "1", "fl-nosuchflowlog00000", nil, 0, "InvalidFlowLogId.NotFound"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := s.DescribeFlowLogRecords(ctx, tt.acct, FlowRecordQuery{FlowLogID: tt.id})
+			_, terr := s.DescribeFlowLogTopTalkers(ctx, tt.acct, FlowRecordQuery{FlowLogID: tt.id}, TopByBytes, 10)
+			if tt.code != "" {
+				if !errs.HasCode(err, tt.code) || !errs.HasCode(terr, tt.code) || len(res.Records) != 0 {
+					t.Errorf("records %v, %v; top talkers %v; want %s", res.Records, err, terr, tt.code)
+				}
+				return
+			}
+			if err != nil || terr != nil {
+				t.Fatal(err, terr)
+			}
+			var ports []int
+			for _, r := range res.Records {
+				ports = append(ports, r.DstPort)
+			}
+			if !slices.Equal(ports, tt.ports) || !slices.Equal(res.Skipped, []FlowLogSkipped{{tt.id, tt.skipped}}) {
+				t.Errorf("ports %v, skipped %v; want %v, %d", ports, res.Skipped, tt.ports, tt.skipped)
+			}
+		})
+	}
+	// The tombstone of a deleted flow log is kept for the retention (and
+	// a window), when its records are gone. Records that outlive it (or
+	// predate tombstones) still make the ID the account's, and only its.
+	clock.t = clock.t.Add(time.Hour + 2*sink.MaxWindow*time.Second)
+	create("1", "NetworkInterface", "eni-1") // prunes
+	if err := s.view(ctx, func(tx store.ReadTxn) error {
+		return tx.List(prefixFlowLogGone, func(k string, _ []byte) error { t.Errorf("tombstone kept: %s", k); return nil })
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := s.DescribeFlowLogRecords(ctx, "1", FlowRecordQuery{FlowLogID: mine}); err != nil || len(res.Records) != 2 || len(res.Skipped) != 0 {
+		t.Errorf("records without a tombstone: %+v %v", res, err)
+	}
+	for _, c := range []struct{ acct, id string }{{"1", adminGone}, {"0", mine}} {
+		if _, err := s.DescribeFlowLogRecords(ctx, c.acct, FlowRecordQuery{FlowLogID: c.id}); !errs.HasCode(err, "InvalidFlowLogId.NotFound") {
+			t.Errorf("account %s, another's flow log without a tombstone: %v", c.acct, err)
+		}
+	}
+}
+
+// TestDeactivatedFlowLogWritesNothingMore: after DeactiveFlowLog, the
+// window in progress completes and nothing later is taken, even from an
+// agent that learns of the deactivation late; after ActiveFlowLog, windows
+// that end after it are taken again.
+func TestDeactivatedFlowLogWritesNothingMore(t *testing.T) {
+	const w = 60
+	tests := []struct {
+		name       string
+		deactivate float64 // Unix seconds
+		activate   float64 // 0: not again
+		// Window starts reported, and those that must be kept.
+		windows, kept []int64
+	}{
+		{"mid-window", 1030, 0, []int64{960, 1020, 1080, 1140}, []int64{960, 1020}},
+		{"just after a boundary", 1080.4, 0, []int64{1020, 1080, 1140}, []int64{1020, 1080}},
+		{"on a boundary", 1080, 0, []int64{1020, 1080, 1140}, []int64{1020}},
+		{"and activated again", 1030, 1210.5, []int64{1020, 1080, 1140, 1200, 1260}, []int64{1020, 1200, 1260}},
+		{"and activated again on a boundary", 1030, 1200, []int64{1080, 1140, 1200}, []int64{1200}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clock := &testClock{t: time.Unix(900, 0)}
+			s := flowFixture(t, Config{Now: clock.now})
+			ctx := context.Background()
+			in := flowInput("NetworkInterface", "eni-1", "All")
+			in.AggregationInterval = 1
+			fl, err := s.CreateFlowLog(ctx, "1", in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			at := func(sec float64) time.Time { return time.Unix(0, int64(sec*1e9)) }
+			clock.t = at(tt.deactivate)
+			if err := s.DeactiveFlowLog(ctx, "1", fl.ID); err != nil {
+				t.Fatal(err)
+			}
+			if tt.activate != 0 {
+				clock.t = at(tt.activate)
+				if err := s.ActiveFlowLog(ctx, "1", fl.ID); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// What an agent reports late: per window, a NODATA record, or
+			// traffic and a SKIPDATA record.
+			var b flowlog.Batch
+			for i, ws := range tt.windows {
+				if i%2 == 0 {
+					b.Records = append(b.Records, flowlog.Record{FlowLogID: fl.ID, ENIID: "eni-1", Start: ws, End: ws + w, LogStatus: flowlog.StatusNoData})
+					continue
+				}
+				b.Records = append(b.Records,
+					flowlog.Record{FlowLogID: fl.ID, ENIID: "eni-1", SrcAddr: "192.0.2.9", DstAddr: "10.0.1.5", SrcPort: 40000, DstPort: 22,
+						Protocol: 6, Packets: 1, Bytes: 60, Start: ws + 5, End: ws + w, Action: flowlog.ActionAccept},
+					flowlog.Record{FlowLogID: fl.ID, ENIID: "eni-1", Start: ws, End: ws + w, LogStatus: flowlog.StatusSkipData})
+			}
+			if err := s.IngestFlowRecords(ctx, "0", b); err != nil {
+				t.Fatal(err)
+			}
+			res, err := s.DescribeFlowLogRecords(ctx, "1", FlowRecordQuery{FlowLogID: fl.ID})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, r := range res.Records {
+				if ws := r.Start - r.Start%w; !slices.Contains(got, ws) {
+					got = append(got, ws)
+				}
+			}
+			if !slices.Equal(got, tt.kept) {
+				t.Errorf("windows kept %v, want %v", got, tt.kept)
+			}
+		})
+	}
+}
+
+// TestDeactivationReportedLate: the agent learns of a deactivation after a
+// window boundary; the window in progress at the deactivation is complete,
+// the NODATA window the agent emits on learning is not taken.
+func TestDeactivationReportedLate(t *testing.T) {
+	clock := &testClock{t: time.Unix(900, 0)}
+	s := flowFixture(t, Config{Now: clock.now})
+	ctx := context.Background()
+	in := flowInput("NetworkInterface", "eni-1", "All")
+	in.AggregationInterval = 1
+	fl, err := s.CreateFlowLog(ctx, "1", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logs := []flowlog.Log{{ID: fl.ID, AccountID: "1", TrafficType: "All", WindowSeconds: int64(fl.WindowSeconds), ENIs: []flowlog.ENI{{ID: "eni-1"}}}}
+	agg := flowlog.NewAggregator()
+	agg.SetLogs(logs, time.Unix(1000, 0))
+	agg.Add(time.Unix(1025, 0), flowlog.Observation{ENI: "eni-1", Direction: flowlog.DirIn, Src: netip.MustParseAddr("192.0.2.9"),
+		Dst: netip.MustParseAddr("10.0.1.5"), SrcPort: 40000, DstPort: 22, Proto: 6, Action: flowlog.ActionAccept, Packets: 1, Bytes: 60})
+	clock.t = time.Unix(1030, 0)
+	if err := s.DeactiveFlowLog(ctx, "1", fl.ID); err != nil {
+		t.Fatal(err)
+	}
+	var b flowlog.Batch
+	b.Records = append(b.Records, agg.Flush(time.Unix(1080, 0)).Records...) // [960, 1020) NODATA, [1020, 1080) traffic
+	b.Records = append(b.Records, agg.SetLogs(nil, time.Unix(1100, 0))...)  // learns: [1080, 1140) NODATA
+	if err := s.IngestFlowRecords(ctx, "0", b); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.DescribeFlowLogRecords(ctx, "1", FlowRecordQuery{FlowLogID: fl.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range res.Records {
+		got = append(got, fmt.Sprintf("%d %s", r.Start, r.LogStatus))
+	}
+	if want := []string{"960 NODATA", "1020 OK"}; !slices.Equal(got, want) {
+		t.Errorf("records %v, want %v", got, want)
+	}
+}
+
+// TestSkippedRecordsPerFlowLog: the SKIPDATA counters of flow logs over the
+// same ENI count the same misses: they are given per flow log in scope,
+// never summed.
+func TestSkippedRecordsPerFlowLog(t *testing.T) {
+	s := flowFixture(t, Config{})
+	ctx := context.Background()
+	var ids []string
+	for _, r := range [][2]string{{"NetworkInterface", "eni-1"}, {"VPC", "vpc-1"}, {"VPC", "vpc-2"}} {
+		fl, err := s.CreateFlowLog(ctx, "1", flowInput(r[0], r[1], "All"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, fl.ID)
+	}
+	eniLog, vpcLog, otherLog := ids[0], ids[1], ids[2]
+	var b flowlog.Batch
+	for _, id := range []string{eniLog, vpcLog} {
+		b.Records = append(b.Records, flowlog.Record{FlowLogID: id, ENIID: "eni-1", Start: 600, End: 660, LogStatus: flowlog.StatusSkipData})
+	}
+	b.Records = append(b.Records, flowlog.Record{FlowLogID: otherLog, ENIID: "eni-9", Start: 1200, End: 1260, LogStatus: flowlog.StatusNoData})
+	b.Missed = map[string]int64{eniLog: 5, vpcLog: 5, otherLog: 2} // the same 5 misses on eni-1
+	if err := s.IngestFlowRecords(ctx, "0", b); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		q    FlowRecordQuery
+		want []FlowLogSkipped
+	}{
+		{"all", FlowRecordQuery{}, []FlowLogSkipped{{eniLog, 5}, {vpcLog, 5}, {otherLog, 2}}},
+		{"by ENI", FlowRecordQuery{ENIID: "eni-1"}, []FlowLogSkipped{{eniLog, 5}, {vpcLog, 5}}},
+		{"by VPC", FlowRecordQuery{VpcID: "vpc-2"}, []FlowLogSkipped{{otherLog, 2}}},
+		{"by flow log", FlowRecordQuery{FlowLogID: vpcLog}, []FlowLogSkipped{{vpcLog, 5}}},
+		{"by flow log, no record in range", FlowRecordQuery{FlowLogID: eniLog, Since: 5000}, []FlowLogSkipped{{eniLog, 5}}},
+		{"no record", FlowRecordQuery{Since: 5000}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := s.DescribeFlowLogRecords(ctx, "1", tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := slices.Clone(tt.want)
+			slices.SortFunc(want, func(a, b FlowLogSkipped) int { return strings.Compare(a.FlowLogID, b.FlowLogID) })
+			if !slices.Equal(res.Skipped, want) {
+				t.Errorf("skipped %v, want %v", res.Skipped, want)
 			}
 		})
 	}
