@@ -228,7 +228,7 @@ func (s *Service) deleteENI(tx store.Txn, e *model.ENI) error {
 		return err
 	}
 	// Flow logs of exactly this ENI go with it (see flowlog.go).
-	if err := deleteFlowLogsOn(tx, e.ID); err != nil {
+	if err := deleteFlowLogsOn(tx, s.stamp(), e.ID); err != nil {
 		return err
 	}
 	var eips []*model.EIP

@@ -639,16 +639,15 @@ func refuseFlowLogsOn(tx store.ReadTxn, hint string, ids ...string) error {
 	return errs.DependencyViolation("%s %s is covered by flow log %s; delete the flow log first%s.", kind, fls[0].ResourceID, fls[0].ID, hint)
 }
 
-// deleteFlowLogsOn deletes the flow logs whose resource is one of ids.
-func deleteFlowLogsOn(tx store.Txn, ids ...string) error {
+// deleteFlowLogsOn deletes the flow logs whose resource is one of ids,
+// leaving their tombstones stamped now.
+func deleteFlowLogsOn(tx store.Txn, now time.Time, ids ...string) error {
 	fls, err := flowLogsOn(tx, ids...)
 	if err != nil {
 		return err
 	}
 	for _, f := range fls {
-		// The clock of the service is not at hand: the tombstone's time
-		// only bounds how long it is kept.
-		if err := deleteFlowLog(tx, f, time.Now()); err != nil {
+		if err := deleteFlowLog(tx, f, now); err != nil {
 			return err
 		}
 	}

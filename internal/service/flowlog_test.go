@@ -773,7 +773,7 @@ func TestFlowRecordsOfDeletedFlowLog(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A VPC deleted with ForceDelete takes its flow logs.
-	if _, err := s.update(ctx, func(tx store.Txn) error { return deleteFlowLogsOn(tx, "vpc-2") }); err != nil {
+	if _, err := s.update(ctx, func(tx store.Txn) error { return deleteFlowLogsOn(tx, s.stamp(), "vpc-2") }); err != nil {
 		t.Fatal(err)
 	}
 	if v, _ := s.DescribeFlowLogs(ctx, "1", FlowLogFilter{}); len(v) != 0 {

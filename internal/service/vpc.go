@@ -442,7 +442,7 @@ func (s *Service) DeleteVpc(ctx context.Context, accountID, id string, force, dr
 		if dryRun {
 			return errDryRun
 		}
-		if err := deleteFlowLogsOn(tx, covered...); err != nil {
+		if err := deleteFlowLogsOn(tx, s.stamp(), covered...); err != nil {
 			return err
 		}
 		for _, a := range acls {
