@@ -217,22 +217,8 @@ func BenchmarkAuthorizeToFirstPacket(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	st := env.App.Service().Store()
 	// settle waits until the agent applied the store as it is now.
-	settle := func() {
-		want := st.Revision()
-		timeout := time.After(10 * time.Second)
-		for {
-			select {
-			case rev := <-env.Up.Agent.Applied():
-				if rev >= want {
-					return
-				}
-			case <-timeout:
-				b.Fatalf("agent did not apply revision %d within 10 s", want)
-			}
-		}
-	}
+	settle := func() { env.Settle(b) }
 	denied := func() bool {
 		c, err := probe.DialTCP(context.Background(), client, dst, 300*time.Millisecond)
 		if err == nil {

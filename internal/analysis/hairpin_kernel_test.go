@@ -341,18 +341,7 @@ func waitReady(t *testing.T, env *apitest.Env, insts map[string]*hpInst) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	want := env.App.Service().Store().Revision()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case rev := <-env.Up.Agent.Applied():
-			if rev >= want {
-				return
-			}
-		case <-timeout:
-			t.Fatalf("agent did not apply revision %d within 10 s", want)
-		}
-	}
+	env.Settle(t)
 }
 
 // dialHost connects from the host (the internet) to dst and exchanges a

@@ -309,3 +309,21 @@ func (e *Env) PutRecord(t testing.TB, key string, v any) {
 		t.Fatalf("apitest: put %s: %v", key, err)
 	}
 }
+
+// Settle waits until the local agent (WithAgent) has applied the store as
+// it is now, at most 10 s.
+func (e *Env) Settle(t testing.TB) {
+	t.Helper()
+	want := e.App.Service().Store().Revision()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case rev := <-e.Up.Agent.Applied():
+			if rev >= want {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("apitest: agent did not apply revision %d within 10 s", want)
+		}
+	}
+}

@@ -235,18 +235,7 @@ func (w *world) waitRunning() {
 // settle waits until the agent has applied the store as it is now.
 func (w *world) settle() {
 	w.t.Helper()
-	want := w.env.App.Service().Store().Revision()
-	timeout := time.After(10 * time.Second)
-	for {
-		select {
-		case rev := <-w.env.Up.Agent.Applied():
-			if rev >= want {
-				return
-			}
-		case <-timeout:
-			w.t.Fatalf("agent did not apply revision %d within 10 s", want)
-		}
-	}
+	w.env.Settle(w.t)
 }
 
 // probe runs one probe and reports whether it passed. A failure must be a
