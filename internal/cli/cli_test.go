@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -214,10 +215,22 @@ func TestSecurityGroupCommands(t *testing.T) {
 	if e := r.fail("sg", "rule", "add", web, "--protocol", "icmp", "--source-port", "1/2", "--cidr", "192.0.2.0/24"); !strings.Contains(e, "tcp and udp") {
 		t.Errorf("--source-port with icmp: %s", e)
 	}
+	// A quintuple rule's local address is shown: without it the rule
+	// reads as if it admitted to every member.
+	r.ok("sg", "rule", "add", web, "--protocol", "tcp", "--port", "22", "--cidr", "192.0.2.1", "--local", "10.0.0.4")
+	if out := r.ok("sg", "show", web); !strings.Contains(out, "Local") || !strings.Contains(out, "10.0.0.4/32") {
+		t.Errorf("sg show does not show the rule's local address:\n%s", out)
+	}
+	if e := r.fail("sg", "rule", "add", web, "--protocol", "tcp", "--port", "23", "--cidr", "10.0.0.5", "--local", "10.0.0.5"); !strings.Contains(e, "must differ") {
+		t.Errorf("--local equal to --cidr: %s", e)
+	}
 	attr := r.okJSON("sg", "show", web)
 	perms := list(attr, "Permissions", "Permission")
-	if len(perms) != 5 {
-		t.Fatalf("sg show -o json: %d rules, want 5: %v", len(perms), perms)
+	if len(perms) != 6 {
+		t.Fatalf("sg show -o json: %d rules, want 6: %v", len(perms), perms)
+	}
+	if p := list(attr, "Permissions", "Permission"); !slices.ContainsFunc(p, func(m map[string]any) bool { return m["PortRange"] == "22/22" && m["DestCidrIp"] == "10.0.0.4/32" }) {
+		t.Errorf("quintuple rule: %v", p)
 	}
 
 	byPorts := map[string]map[string]any{}
@@ -256,8 +269,8 @@ func TestSecurityGroupCommands(t *testing.T) {
 	}
 	r.ok("sg", "rule", "remove", web, ingressID, egressID)
 	perms = list(r.okJSON("sg", "show", web), "Permissions", "Permission")
-	if len(perms) != 3 {
-		t.Errorf("after rule remove: %d rules, want 3", len(perms))
+	if len(perms) != 4 {
+		t.Errorf("after rule remove: %d rules, want 4", len(perms))
 	}
 	for _, p := range perms {
 		if id := p["SecurityGroupRuleId"]; id == ingressID || id == egressID {

@@ -159,7 +159,24 @@ var ruleColumns = []column{
 		return ""
 	}},
 	{"Peer", rulePeer},
+	{"Local", ruleLocal},
 	field("Description", "Description"),
+}
+
+// ruleLocal is the rule's own side when it narrows it (a quintuple rule):
+// the local address of an ingress rule (DestCidrIp), the source of an
+// egress rule (SourceCidrIp); empty: every address of the group's members.
+func ruleLocal(m map[string]any) string {
+	keys := []string{"DestCidrIp", "Ipv6DestCidrIp"}
+	if strings.EqualFold(str(m, "Direction"), "egress") {
+		keys = []string{"SourceCidrIp", "Ipv6SourceCidrIp"}
+	}
+	for _, k := range keys {
+		if v := str(m, k); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // rulePeer is the other side of a rule: the source of an ingress rule, the
@@ -185,7 +202,7 @@ func (c *cli) sgRuleCommand() *cobra.Command {
   palisade sg rule remove sg-xxx sgr-aaa`,
 	}
 
-	var dir, proto, port, srcPort, cidr, group, pol, prio, desc string
+	var dir, proto, port, srcPort, cidr, local, group, pol, prio, desc string
 	add := &cobra.Command{
 		Use:   "add SG_ID",
 		Short: "Add a rule to a security group",
@@ -194,7 +211,9 @@ for egress). The peer is --cidr (IPv4 or IPv6) or --group: the source of an
 ingress rule, the destination of an egress rule. --port is "80" or "80/90"
 ("80-90" also works) and is required for tcp and udp; other protocols
 (icmp, icmpv6, gre, all) use -1/-1. --source-port narrows a tcp or udp
-rule to the peer's source ports (default any). Priority is 1 (first) to 100.`,
+rule to the peer's source ports (default any), --local to some of the
+members' own addresses (default all; shown as Local). Priority is 1 (first)
+to 100.`,
 		Example: `  palisade sg rule add sg-xxx --protocol tcp --port 80 --cidr 0.0.0.0/0
   palisade sg rule add sg-xxx --direction egress --protocol all --cidr ::/0 --policy drop --priority 100
   palisade sg rule add sg-xxx --protocol udp --port 53 --group sg-yyy --description dns`,
@@ -239,6 +258,18 @@ rule to the peer's source ports (default any). Priority is 1 (first) to 100.`,
 			}
 			p["Permissions.1."+cidrKey] = cidr
 			p["Permissions.1."+groupKey] = group
+			if local != "" {
+				// The rule's own side: which of the members' addresses an
+				// ingress rule admits to, an egress rule sends from.
+				localKey := "DestCidrIp"
+				if d == "egress" {
+					localKey = "SourceCidrIp"
+				}
+				if strings.Contains(local, ":") {
+					localKey = "Ipv6" + localKey
+				}
+				p["Permissions.1."+localKey] = local
+			}
 			resp, err := c.call(cmd, apiclient.VersionECS, action, nonEmpty(p))
 			if err != nil {
 				return err
@@ -253,6 +284,7 @@ rule to the peer's source ports (default any). Priority is 1 (first) to 100.`,
 	f.StringVar(&srcPort, "source-port", "", `the peer's source port or range, "1024/65535" (tcp/udp only; default any)`)
 	f.StringVar(&cidr, "cidr", "", "peer IPv4 or IPv6 CIDR")
 	f.StringVar(&group, "group", "", "peer security group ID")
+	f.StringVar(&local, "local", "", "narrow the rule to these addresses of the group's members: the destination of an ingress rule, the source of an egress rule (default all)")
 	f.StringVar(&pol, "policy", "accept", "accept or drop")
 	f.StringVar(&prio, "priority", "", "priority 1-100 (default 1)")
 	f.StringVar(&desc, "description", "", "description")

@@ -208,6 +208,10 @@ func ParseRule(dir string, spec RuleSpec) (model.Rule, error) {
 	if r.LocalCidr.IsValid() && r.PeerCidr.IsValid() && r.LocalCidr.Addr().Is4() != r.PeerCidr.Addr().Is4() {
 		return r, errs.InvalidParameter(names.local, "the local address %s and the peer %s are of different IP families", r.LocalCidr, r.PeerCidr)
 	}
+	if r.LocalCidr.IsValid() && r.LocalCidr == r.PeerCidr {
+		// The cloud requires SourceCidrIp and DestCidrIp to differ.
+		return r, errs.InvalidParameter(names.local, "%s is the same as %s (%s): a rule's source and destination must differ", names.local, names.peer, r.LocalCidr)
+	}
 	if r.PeerCidr.IsValid() && (proto == model.ProtoICMP && r.PeerCidr.Addr().Is6() || proto == model.ProtoICMPv6 && r.PeerCidr.Addr().Is4()) {
 		return r, errs.InvalidParam("InvalidIpProtocol.Malformed",
 			"IpProtocol %s does not match the IP family of %s; use ICMP for IPv4 and ICMPv6 for IPv6.", proto, r.PeerCidr)
