@@ -2,9 +2,16 @@ package api_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -429,5 +436,59 @@ func TestModifyWafRuleKeepsExpiry(t *testing.T) {
 	call("ModifyWafRule", map[string]string{"RuleId": id, "Ttl": "0"})
 	if after := stored(); !after.ExpiresAt.IsZero() {
 		t.Errorf("after Ttl 0: expiry %v, want none", after.ExpiresAt)
+	}
+}
+
+func testKeyPair(t *testing.T) (certPEM, keyPEM string) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "waf.test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})), string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}))
+}
+
+// TestWafPrivateKeyNeverReturned: an uploaded TLS private key comes back
+// from no action of the account (DescribeWafConfig included, which hands
+// the certificate to a standalone data plane); a new key still changes
+// the configuration's hash, so data planes reload.
+func TestWafPrivateKeyNeverReturned(t *testing.T) {
+	env := apitest.Start(t)
+	bob := env.NewAccount(t, "bob")
+	putInstance(t, env, bob.AccountID, "i-web", "10.0.1.7")
+	call := func(action string, p map[string]string) map[string]any {
+		t.Helper()
+		out, status, code := wafCall(t, env, bob, action, p)
+		if status != 200 {
+			t.Fatalf("%s %v: %d %s", action, p, status, code)
+		}
+		return out
+	}
+	cert, key := testKeyPair(t)
+	obj := call("CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "443", "TlsCertificate": cert, "TlsPrivateKey": key})["ProtectionId"].(string)
+	cfg := call("DescribeWafConfig", nil)
+	for action, out := range map[string]map[string]any{
+		"DescribeWafConfig":      cfg,
+		"DescribeWafProtections": call("DescribeWafProtections", map[string]string{"ProtectionId": obj}),
+	} {
+		b, _ := json.Marshal(out)
+		if strings.Contains(string(b), "PRIVATE KEY") || strings.Contains(string(b), strings.TrimSpace(strings.Split(key, "\n")[1])) {
+			t.Errorf("%s returns the private key: %s", action, b)
+		}
+	}
+	if b, _ := json.Marshal(cfg["Objects"]); !strings.Contains(string(b), "BEGIN CERTIFICATE") {
+		t.Errorf("DescribeWafConfig lacks the certificate: %s", b)
+	}
+	cert2, key2 := testKeyPair(t)
+	call("ModifyWafProtection", map[string]string{"ProtectionId": obj, "TlsCertificate": cert2, "TlsPrivateKey": key2})
+	if h := call("DescribeWafConfig", nil)["Hash"]; h == cfg["Hash"] {
+		t.Error("a new key pair did not change the configuration's hash")
 	}
 }

@@ -627,6 +627,7 @@ func (c *cli) wafServeCommand() *cobra.Command {
 	var logFile string
 	var interval time.Duration
 	var logAll bool
+	var keyFiles []string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the WAF data plane for the account's protected objects",
@@ -636,10 +637,17 @@ configuration is polled (--interval) and changes are swapped in without
 dropping connections. Every decision goes to --log-file as JSON lines and to
 the API ("waf logs", which keeps the newest 10,000 per account); with
 --log-pass=false only monitor and block decisions are shipped to the API.
-Stop with Ctrl-C.`,
-		Example: "  palisade waf serve --log-file /var/log/palisade-waf.jsonl",
-		Args:    cobra.NoArgs,
+The API never hands back an uploaded private key: an object that terminates
+TLS is served only with its key given here (--tls-key PROTECTION_ID=FILE),
+the others are skipped with a warning. Stop with Ctrl-C.`,
+		Example: `  palisade waf serve --log-file /var/log/palisade-waf.jsonl
+  palisade waf serve --tls-key waf-xxx=/etc/palisade/site.key`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			keys, err := readServeKeys(keyFiles)
+			if err != nil {
+				return err
+			}
 			cl, err := c.client()
 			if err != nil {
 				return err
@@ -665,6 +673,7 @@ Stop with Ctrl-C.`,
 				sinks = append(sinks, fs)
 			}
 			rt := waf.NewRuntime(sinks, log)
+			warned := map[string]bool{}
 			go ship.run(ctx)
 			fetch := func(ctx context.Context) ([]wafrule.ObjectConfig, string, error) {
 				resp, err := cl.Call(ctx, apiclient.VersionPalisade, "DescribeWafConfig", nil)
@@ -676,7 +685,7 @@ Stop with Ctrl-C.`,
 				if err := json.Unmarshal(b, &cfgs); err != nil {
 					return nil, "", fmt.Errorf("decode waf config: %w", err)
 				}
-				return cfgs, str(resp, "Hash"), nil
+				return withServeKeys(cfgs, keys, warned, log), str(resp, "Hash"), nil
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), "palisade waf: serving; Ctrl-C to stop")
 			err = rt.Run(ctx, fetch, interval)
@@ -687,7 +696,51 @@ Stop with Ctrl-C.`,
 	cmd.Flags().StringVar(&logFile, "log-file", "", "append every decision to this file as JSON lines")
 	cmd.Flags().DurationVar(&interval, "interval", waf.PollInterval, "configuration poll interval")
 	cmd.Flags().BoolVar(&logAll, "log-pass", true, "ship clean (pass) decisions to the API too")
+	cmd.Flags().StringArrayVar(&keyFiles, "tls-key", nil, "PROTECTION_ID=FILE: the PEM private key of an object that terminates TLS (repeatable)")
 	return cmd
+}
+
+// readServeKeys reads the --tls-key PROTECTION_ID=FILE arguments of waf
+// serve into PEM keys by protection ID.
+func readServeKeys(args []string) (map[string]string, error) {
+	keys := map[string]string{}
+	for _, a := range args {
+		id, file, ok := strings.Cut(a, "=")
+		if !ok || id == "" || file == "" {
+			return nil, fmt.Errorf("--tls-key %q: want PROTECTION_ID=FILE", a)
+		}
+		if _, dup := keys[id]; dup {
+			return nil, fmt.Errorf("--tls-key: %s given twice", id)
+		}
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-key %s: %w", id, err)
+		}
+		keys[id] = string(b)
+	}
+	return keys, nil
+}
+
+// withServeKeys gives each object that terminates TLS its key from keys
+// and leaves out those without one (warning once per object): the API
+// does not return private keys.
+func withServeKeys(cfgs []wafrule.ObjectConfig, keys map[string]string, warned map[string]bool, log *slog.Logger) []wafrule.ObjectConfig {
+	out := cfgs[:0]
+	for _, c := range cfgs {
+		if c.TLSCert != "" {
+			k, ok := keys[c.ID]
+			if !ok {
+				if !warned[c.ID] {
+					warned[c.ID] = true
+					log.Warn("object terminates TLS but no --tls-key was given for it: not served", "protection", c.ID)
+				}
+				continue
+			}
+			c.TLSKey = k
+		}
+		out = append(out, c)
+	}
+	return out
 }
 
 // logShipper batches records and sends them with PutWafLogs every second.

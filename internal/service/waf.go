@@ -933,7 +933,14 @@ func (s *Service) DescribeWafConfig(ctx context.Context, accountID string) ([]wa
 	if err != nil {
 		return nil, "", fmt.Errorf("encode waf config: %w", err)
 	}
+	// The hash covers the private keys (a new key reloads the data
+	// plane), the answer does not: an uploaded private key is never
+	// handed back by the API. A standalone data plane is given its keys
+	// locally (palisade waf serve --tls-key).
 	sum := sha256.Sum256(b)
+	for i := range out {
+		out[i].TLSKey = ""
+	}
 	return out, hex.EncodeToString(sum[:16]), nil
 }
 
