@@ -247,8 +247,18 @@ func (s *Server) authV1(r *http.Request, params Params) (model.Account, error) {
 		return model.Account{}, errs.InvalidParam("IncompleteSignature",
 			"The request signature does not conform to Aliyun standards: SignatureVersion must be 1.0, not %q.", v)
 	}
+	// The action is what the signature must cover: dispatch falls back
+	// to the x-acs-action/x-acs-version headers, which V1 does not sign.
+	for _, name := range []string{"Action", "Version"} {
+		if _, err := params.Required(name); err != nil {
+			return model.Account{}, err
+		}
+	}
 	nonce, err := params.Required("SignatureNonce")
 	if err != nil {
+		return model.Account{}, err
+	}
+	if err := checkNonce("SignatureNonce", nonce); err != nil {
 		return model.Account{}, err
 	}
 	ts, err := params.Required("Timestamp")
@@ -283,7 +293,7 @@ func (s *Server) authACS3(r *http.Request, header string, query url.Values, body
 	}
 	// These headers carry what the signature protects; an unsigned one
 	// could be changed in flight.
-	required := []string{"x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256"}
+	required := []string{"host", "x-acs-date", "x-acs-signature-nonce", "x-acs-content-sha256"}
 	if query.Get("Action") == "" {
 		required = append(required, "x-acs-action")
 	}
@@ -291,7 +301,7 @@ func (s *Server) authACS3(r *http.Request, header string, query url.Values, body
 		required = append(required, "x-acs-version")
 	}
 	for _, h := range required {
-		if r.Header.Get(h) == "" {
+		if v := r.Header.Get(h); v == "" && (h != "host" || r.Host == "") {
 			return model.Account{}, errs.MissingParameter(h)
 		}
 		if !slices.Contains(a.SignedHeaders, h) {
@@ -300,6 +310,9 @@ func (s *Server) authACS3(r *http.Request, header string, query url.Values, body
 		}
 	}
 	if err := s.checkTime("x-acs-date", r.Header.Get("x-acs-date")); err != nil {
+		return model.Account{}, err
+	}
+	if err := checkNonce("x-acs-signature-nonce", r.Header.Get("x-acs-signature-nonce")); err != nil {
 		return model.Account{}, err
 	}
 	payloadHash := r.Header.Get("x-acs-content-sha256")
@@ -324,6 +337,18 @@ func (s *Server) authACS3(r *http.Request, header string, query url.Values, body
 		return model.Account{}, err
 	}
 	return acct, nil
+}
+
+// maxNonceLen bounds a signature nonce: the SDKs send a UUID or 32 hex
+// characters, and every nonce is remembered for the replay window, so an
+// unbounded one would let any key holder fill the server's memory.
+const maxNonceLen = 128
+
+func checkNonce(name, v string) error {
+	if len(v) > maxNonceLen {
+		return errs.InvalidParameter(name, "it is %d characters long; use at most %d (a UUID, say)", len(v), maxNonceLen)
+	}
+	return nil
 }
 
 // checkTime parses an ISO 8601 UTC time and checks it against the clock.

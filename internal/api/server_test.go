@@ -381,18 +381,43 @@ func TestNonceCacheExpires(t *testing.T) {
 	}
 }
 
-func TestHeaderFallback(t *testing.T) {
+// TestNonceLength: a nonce is remembered for the replay window, so its
+// length is bounded (the SDKs send 32 hex characters or a UUID).
+func TestNonceLength(t *testing.T) {
 	ts := newTestServer(t)
-	p := v1Params("", ts.clock.Now(), nil)
-	delete(p, "Action")
-	delete(p, "Version")
-	sign("POST", p, testSecret)
-	req, _ := http.NewRequest("POST", ts.URL+"/?"+encode(p), nil)
-	req.Header.Set("x-acs-action", "Echo")
-	req.Header.Set("x-acs-version", VersionECS)
-	r := ts.do(t, req)
-	if r.status != 200 || r.body["Action"] != "Echo" {
-		t.Fatalf("x-acs-action fallback: %d %s", r.status, r.raw)
+	ok := v1Params("Echo", ts.clock.Now(), nil)
+	ok["SignatureNonce"] = strings.Repeat("a", 128)
+	sign("POST", ok, testSecret)
+	if r := ts.call(t, "POST", ok); r.status != 200 {
+		t.Errorf("128-character nonce: %d %s", r.status, r.raw)
+	}
+	long := v1Params("Echo", ts.clock.Now(), nil)
+	long["SignatureNonce"] = strings.Repeat("b", 1<<20)
+	sign("POST", long, testSecret)
+	req, _ := http.NewRequest("POST", ts.URL+"/", strings.NewReader(encode(long)))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	checkError(t, ts.do(t, req), 400, "InvalidParameter")
+}
+
+// TestHeaderFallbackUnsignedV1: a V1 request names its action in its
+// signed parameters (the SDK always does, and sends the x-acs-action and
+// x-acs-version headers besides). Taken from the headers, which V1 does
+// not sign, the action of a signed request could be swapped in flight
+// (security QA: a request signed with no Action ran CreateAccount).
+func TestHeaderFallbackUnsignedV1(t *testing.T) {
+	ts := newTestServer(t)
+	for _, drop := range []string{"Action", "Version"} {
+		p := v1Params("Echo", ts.clock.Now(), nil)
+		delete(p, drop)
+		sign("POST", p, testSecret)
+		req, _ := http.NewRequest("POST", ts.URL+"/?"+encode(p), nil)
+		req.Header.Set("x-acs-action", "Echo")
+		req.Header.Set("x-acs-version", VersionECS)
+		r := ts.do(t, req)
+		checkError(t, r, 400, "MissingParameter")
+		if !strings.Contains(r.raw, drop) {
+			t.Errorf("without %s: %s", drop, r.raw)
+		}
 	}
 }
 
@@ -513,6 +538,24 @@ func TestACS3(t *testing.T) {
 				r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), ";x-acs-signature-nonce", "", 1))
 			})
 		}, 400, "IncompleteSignature"},
+		{"host not signed", func() *http.Request {
+			return ts.acs3Request(t, "Echo", nil, nil, testSecret, now, func(r *http.Request) {
+				r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "SignedHeaders=host;", "SignedHeaders=", 1))
+			})
+		}, 400, "IncompleteSignature"},
+		{"signed parameters hidden in an encoded name", func() *http.Request {
+			// "CidrBlock=10.0.0.0/16&DryRun" is one name in the raw query
+			// below; rendered unencoded it read as the two signed
+			// parameters, and the request ran without them.
+			return ts.acs3Request(t, "Echo", map[string]string{"CidrBlock": "10.0.0.0/16", "DryRun": "true", "RegionId": "local"}, nil, testSecret, now, func(r *http.Request) {
+				r.URL.RawQuery = "CidrBlock%3D10.0.0.0%252F16%26DryRun=true&RegionId=local"
+			})
+		}, 400, "SignatureDoesNotMatch"},
+		{"nonce too long", func() *http.Request {
+			return ts.acs3Request(t, "Echo", nil, nil, testSecret, now, func(r *http.Request) {
+				r.Header.Set("x-acs-signature-nonce", strings.Repeat("n", 129))
+			})
+		}, 400, "InvalidParameter"},
 		{"malformed authorization", func() *http.Request {
 			return ts.acs3Request(t, "Echo", nil, nil, testSecret, now, func(r *http.Request) {
 				r.Header.Set("Authorization", "ACS3-HMAC-SHA256 nonsense")

@@ -112,9 +112,13 @@ func ParseACS3Authorization(h string) (ACS3Auth, error) {
 	return a, nil
 }
 
-// CanonicalQueryACS3 is the ACS3 canonical query string: keys sorted and
-// left as they are (the SDK does not encode them), values percent-encoded,
-// "k=" for empty values.
+// CanonicalQueryACS3 is the ACS3 canonical query string: keys sorted,
+// keys and values percent-encoded, "k=" for empty values. The SDKs do not
+// encode keys, which changes nothing for the names they send (letters,
+// digits, '.', '-', '_'); encoding them keeps a name that holds '=' or '&'
+// (decoded from "%3D", "%26" in the raw query) from rendering like several
+// parameters, which would let a signature made for one query verify
+// another with signed parameters taken away.
 func CanonicalQueryACS3(query map[string]string) string {
 	keys := make([]string, 0, len(query))
 	for k := range query {
@@ -126,7 +130,7 @@ func CanonicalQueryACS3(query map[string]string) string {
 		if i > 0 {
 			b.WriteByte('&')
 		}
-		b.WriteString(k)
+		b.WriteString(percentEncode(k))
 		b.WriteByte('=')
 		b.WriteString(percentEncode(query[k]))
 	}
