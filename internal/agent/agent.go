@@ -93,6 +93,10 @@ type Agent struct {
 	// (power.go; only the reconciling goroutine uses them).
 	powerSynced bool
 	stoppedSet  map[string]bool
+	// flowDrained holds the VPCs whose flow-log checkpoint this agent
+	// tried to report without a capture (drainFlowLogCheckpoints; only
+	// the reconciling goroutine uses it).
+	flowDrained map[string]bool
 }
 
 // New returns an agent.
@@ -106,7 +110,7 @@ func New(cfg Config) *Agent {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}}
+	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}}
 }
 
 // Applied returns a channel that receives the revision of every completed

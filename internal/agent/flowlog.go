@@ -2,6 +2,7 @@ package agent
 
 import (
 	"net/netip"
+	"os"
 	"slices"
 
 	"github.com/ti-mo/conntrack"
@@ -111,6 +112,45 @@ func (a *Agent) syncFlowLogs(d *Desired, fwOK map[string]bool) {
 			c.Update(capture.View{}) // the logs' open windows are emitted
 			c.Stop()
 			delete(a.captures, vpc)
+		}
+	}
+	a.drainFlowLogCheckpoints(d, fwOK)
+}
+
+// drainFlowLogCheckpoints reports what the checkpoint of a VPC without
+// capture holds: the open windows of flow logs that were deactivated or
+// deleted while the agent was down, when none is left in the VPC (a VPC
+// with an active log restores its checkpoint when its capture starts),
+// and batches not reported yet. A capture started with no log and
+// stopped at once restores the checkpoint, reports it and removes it
+// (see flowlog.Aggregator.Restore). Once per VPC while the agent runs: a
+// checkpoint that could not be reported (the sink is down) stays for the
+// next capture of the VPC or the next start of the agent.
+func (a *Agent) drainFlowLogCheckpoints(d *Desired, fwOK map[string]bool) {
+	if a.cfg.FlowLogDir == "" {
+		return
+	}
+	for vpc := range fwOK {
+		if a.captures[vpc] != nil || len(d.FlowLogs[vpc]) > 0 {
+			continue
+		}
+		path := capture.CheckpointPath(a.cfg.FlowLogDir, vpc)
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		if a.flowDrained[vpc] {
+			continue
+		}
+		a.flowDrained[vpc] = true
+		a.log.Info("flow-log checkpoint of a VPC without active flow log (deactivated or deleted while the agent was down): reporting it", "vpc", vpc)
+		c, err := capture.Start(capture.Config{VpcID: vpc, Sink: a.cfg.FlowRecords, CheckpointDir: a.cfg.FlowLogDir, Logger: a.cfg.Logger}, capture.View{})
+		if err != nil {
+			a.log.Warn("report flow-log checkpoint; kept for the next capture", "vpc", vpc, "err", err)
+			continue
+		}
+		c.Stop()
+		if _, err := os.Stat(path); err == nil {
+			a.log.Warn("flow-log checkpoint not reported (sink unreachable?); kept for the next capture", "vpc", vpc)
 		}
 	}
 }

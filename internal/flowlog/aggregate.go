@@ -2,6 +2,8 @@ package flowlog
 
 import (
 	"cmp"
+	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"time"
@@ -78,10 +80,18 @@ type logState struct {
 // the time) and not safe for concurrent use: capture feeds it from one
 // goroutine.
 type Aggregator struct {
-	logs  map[string]*logState
-	byENI map[string][]*logState
+	// Logger receives what Restore says about checkpointed windows of
+	// logs that are no longer active (nil: slog.Default()).
+	Logger *slog.Logger
+	logs   map[string]*logState
+	byENI  map[string][]*logState
 	// missed accumulates per flow log what was missed since the last Flush.
 	missed map[string]int64
+	// retired holds the checkpointed open windows of logs that were
+	// deactivated, deleted or re-windowed while no capture ran (see
+	// Restore): they take no more traffic and the next Flush emits them
+	// whole.
+	retired []*logState
 }
 
 // NewAggregator returns an empty aggregator.
@@ -243,6 +253,9 @@ func (a *Aggregator) Miss(t time.Time, eniID string, n int64, action string) {
 // every window of every log that overlaps the span says SKIPDATA for all
 // its covered ENIs (unless it was emitted already), and each log's missed
 // counter grows by one.
+//
+// The restored windows of retired logs (see Restore) that overlap the
+// span say SKIPDATA too; they are counted already.
 func (a *Aggregator) MissSpan(from, to time.Time) {
 	for _, s := range a.logs {
 		for st := max(windowStart(from.Unix(), s.WindowSeconds), s.closed); st <= to.Unix(); st += s.WindowSeconds {
@@ -253,17 +266,30 @@ func (a *Aggregator) MissSpan(from, to time.Time) {
 		}
 		a.missed[s.ID]++
 	}
+	for _, s := range a.retired {
+		for st := max(windowStart(from.Unix(), s.WindowSeconds), s.closed); st <= to.Unix() && st < s.lastEnd(); st += s.WindowSeconds {
+			w := s.window(st)
+			for id := range s.enis {
+				w.skipped[id]++
+			}
+		}
+	}
 }
 
 // Flush emits the records of every window that ended at or before now,
 // with a NODATA record for each covered ENI that has no record in it and
 // a SKIPDATA record for each ENI whose capture missed something, and
-// returns with them what was missed per log since the last Flush.
+// every window of the retired logs (see Restore), and returns with them
+// what was missed per log since the last Flush.
 func (a *Aggregator) Flush(now time.Time) Batch {
 	var b Batch
 	for _, s := range a.logs {
 		b.Records = append(b.Records, a.emit(s, now.Unix())...)
 	}
+	for _, s := range a.retired {
+		b.Records = append(b.Records, a.emit(s, s.lastEnd())...)
+	}
+	a.retired = nil
 	sortRecords(b.Records)
 	if len(a.missed) > 0 {
 		b.Missed = a.missed
@@ -309,6 +335,16 @@ func (a *Aggregator) emit(s *logState, upTo int64) []Record {
 // the window containing now, or a later one holding data.
 func (s *logState) final(now int64) int64 {
 	end := windowStart(now, s.WindowSeconds) + s.WindowSeconds
+	for st := range s.windows {
+		end = max(end, st+s.WindowSeconds)
+	}
+	return end
+}
+
+// lastEnd is the end of the last open window of a retired log: the one
+// in progress when it was checkpointed, or a later one holding data.
+func (s *logState) lastEnd() int64 {
+	end := s.closed + s.WindowSeconds
 	for st := range s.windows {
 		end = max(end, st+s.WindowSeconds)
 	}
@@ -367,21 +403,40 @@ type AggState struct {
 	Logs []LogCheckpoint `json:"logs"`
 }
 
-// LogCheckpoint is one log's open state.
+// LogCheckpoint is one log's open state. AccountID, TrafficType and ENIs
+// (absent from checkpoints of older agents) let a restored log that is no
+// longer active emit its windows as it would have (NODATA and SKIPDATA
+// records name the ENIs it covered).
 type LogCheckpoint struct {
 	ID            string             `json:"id"`
+	AccountID     string             `json:"account_id,omitempty"`
+	TrafficType   string             `json:"traffic_type,omitempty"`
 	WindowSeconds int64              `json:"window_seconds"`
+	ENIs          []ENI              `json:"enis,omitempty"`
 	Closed        int64              `json:"closed"`
 	Records       []Record           `json:"records,omitempty"`
 	Skipped       map[int64][]string `json:"skipped,omitempty"`
 	Missed        int64              `json:"missed,omitempty"`
+	// Retired: the log was retired already (see Restore); its windows
+	// are emitted at the next Flush whatever the active logs.
+	Retired bool `json:"retired,omitempty"`
 }
 
 // State returns the open state (for a checkpoint).
 func (a *Aggregator) State() AggState {
 	var st AggState
-	for _, s := range a.logs {
-		lc := LogCheckpoint{ID: s.ID, WindowSeconds: s.WindowSeconds, Closed: s.closed, Missed: a.missed[s.ID]}
+	counted := map[string]bool{}
+	save := func(s *logState, retired bool) {
+		lc := LogCheckpoint{ID: s.ID, AccountID: s.AccountID, TrafficType: s.TrafficType, WindowSeconds: s.WindowSeconds,
+			Closed: s.closed, Retired: retired}
+		if !counted[s.ID] {
+			lc.Missed = a.missed[s.ID]
+			counted[s.ID] = true
+		}
+		for _, e := range s.enis {
+			lc.ENIs = append(lc.ENIs, e)
+		}
+		slices.SortFunc(lc.ENIs, func(x, y ENI) int { return cmp.Compare(x.ID, y.ID) })
 		for start, w := range s.windows {
 			for _, r := range w.recs {
 				lc.Records = append(lc.Records, *r)
@@ -393,44 +448,154 @@ func (a *Aggregator) State() AggState {
 				lc.Skipped[start] = append(lc.Skipped[start], id)
 			}
 		}
+		for _, ids := range lc.Skipped {
+			slices.Sort(ids)
+		}
 		sortRecords(lc.Records)
 		st.Logs = append(st.Logs, lc)
 	}
-	slices.SortFunc(st.Logs, func(x, y LogCheckpoint) int { return cmp.Compare(x.ID, y.ID) })
+	for _, s := range a.logs {
+		save(s, false)
+	}
+	for _, s := range a.retired {
+		save(s, true)
+	}
+	// Missed counts of logs gone since the last Flush (SetLogs emitted
+	// their windows) are kept too.
+	for id, n := range a.missed {
+		if !counted[id] && n > 0 {
+			st.Logs = append(st.Logs, LogCheckpoint{ID: id, Missed: n, Retired: true})
+		}
+	}
+	slices.SortStableFunc(st.Logs, func(x, y LogCheckpoint) int {
+		if c := cmp.Compare(x.ID, y.ID); c != 0 {
+			return c
+		}
+		if x.Retired != y.Retired {
+			if x.Retired {
+				return 1
+			}
+			return -1
+		}
+		return cmp.Compare(x.WindowSeconds, y.WindowSeconds)
+	})
 	return st
 }
 
 // Restore loads a checkpoint into an aggregator whose logs are set
 // (SetLogs): the open windows of logs that are still active with the same
 // window continue; what was emitted before (Closed) is not emitted again.
+//
+// The open windows of a log that is no longer active (deactivated or
+// deleted while no capture ran) or whose window changed are not dropped:
+// the log is retired, and the next Flush emits its windows as they are,
+// with their own start and end (the server takes the window in progress
+// at a deactivation and drops windows of a deleted log). What happened
+// between the checkpoint and now was not captured for it (its traffic
+// went to no window, or to a window of the new length), so the last of
+// its windows says SKIPDATA for every ENI it covered and its missed
+// counter grows by one.
 func (a *Aggregator) Restore(st AggState) {
 	for _, lc := range st.Logs {
-		s := a.logs[lc.ID]
-		if s == nil || s.WindowSeconds != lc.WindowSeconds {
-			continue
-		}
-		s.closed = lc.Closed
-		for _, r := range lc.Records {
-			start := windowStart(r.Start, s.WindowSeconds)
-			if start < s.closed {
-				continue
-			}
-			src, _ := netip.ParseAddr(r.SrcAddr)
-			dst, _ := netip.ParseAddr(r.DstAddr)
-			k := recKey{ENI: r.ENIID, Dir: r.Direction, Action: r.Action, Src: src, Dst: dst, SrcPort: uint16(r.SrcPort), DstPort: uint16(r.DstPort), Proto: uint8(r.Protocol)}
-			r := r
-			s.window(start).recs[k] = &r
-		}
-		for start, ids := range lc.Skipped {
-			if start < s.closed {
-				continue
-			}
-			for _, id := range ids {
-				s.window(start).skipped[id]++
-			}
-		}
 		if lc.Missed > 0 {
 			a.missed[lc.ID] += lc.Missed
 		}
+		s := a.logs[lc.ID]
+		if lc.Retired || s == nil || s.WindowSeconds != lc.WindowSeconds {
+			a.retire(lc, s != nil)
+			continue
+		}
+		s.closed = lc.Closed
+		restoreWindows(s, lc)
 	}
+}
+
+// restoreWindows puts the checkpointed windows of lc into s, except those
+// emitted already.
+func restoreWindows(s *logState, lc LogCheckpoint) {
+	for _, r := range lc.Records {
+		start := windowStart(r.Start, s.WindowSeconds)
+		if start < s.closed {
+			continue
+		}
+		src, _ := netip.ParseAddr(r.SrcAddr)
+		dst, _ := netip.ParseAddr(r.DstAddr)
+		k := recKey{ENI: r.ENIID, Dir: r.Direction, Action: r.Action, Src: src, Dst: dst, SrcPort: uint16(r.SrcPort), DstPort: uint16(r.DstPort), Proto: uint8(r.Protocol)}
+		r := r
+		s.window(start).recs[k] = &r
+	}
+	for start, ids := range lc.Skipped {
+		if start < s.closed {
+			continue
+		}
+		for _, id := range ids {
+			s.window(start).skipped[id]++
+		}
+	}
+}
+
+// retire keeps the checkpointed windows of a log that is not active with
+// the same window (rewindowed: it is active with another one) for the
+// next Flush.
+func (a *Aggregator) retire(lc LogCheckpoint, rewindowed bool) {
+	if lc.WindowSeconds <= 0 {
+		return
+	}
+	s := &logState{Log: Log{ID: lc.ID, AccountID: lc.AccountID, TrafficType: lc.TrafficType, WindowSeconds: lc.WindowSeconds, ENIs: lc.ENIs},
+		enis: map[string]ENI{}, windows: map[int64]*window{}, closed: lc.Closed}
+	for _, e := range lc.ENIs {
+		s.enis[e.ID] = e
+	}
+	// A checkpoint of an older agent names no ENIs: those of its records
+	// and SKIPDATA markers.
+	for _, r := range lc.Records {
+		if _, ok := s.enis[r.ENIID]; !ok {
+			s.enis[r.ENIID] = ENI{ID: r.ENIID, VMID: r.VMID, VSwitchID: r.VSwitchID, VpcID: r.VpcID}
+		}
+		if s.AccountID == "" {
+			s.AccountID = r.AccountID
+		}
+	}
+	for _, ids := range lc.Skipped {
+		for _, id := range ids {
+			if _, ok := s.enis[id]; !ok {
+				s.enis[id] = ENI{ID: id}
+			}
+		}
+	}
+	restoreWindows(s, lc)
+	if s.closed <= 0 && len(s.windows) > 0 {
+		// No emitted window to start from (an older or odd
+		// checkpoint): from the first window it holds.
+		s.closed = slices.Min(slices.Collect(maps.Keys(s.windows)))
+	}
+	if lc.Retired {
+		if s.closed > 0 && (len(s.windows) > 0 || len(s.enis) > 0) {
+			a.retired = append(a.retired, s)
+		}
+		return
+	}
+	lg := a.Logger
+	if lg == nil {
+		lg = slog.Default()
+	}
+	why := "flow log deactivated or deleted while capture was down"
+	if rewindowed {
+		why = "flow log window changed while capture was down"
+	}
+	if s.closed <= 0 || len(s.windows) == 0 && len(s.enis) == 0 {
+		// Nothing to report but the missed count (a checkpoint of an
+		// older agent with an empty window).
+		a.missed[s.ID]++
+		lg.Info(why+"; its checkpointed window was empty", "flow_log", s.ID, "window_seconds", s.WindowSeconds)
+		return
+	}
+	w := s.window(s.lastEnd() - s.WindowSeconds)
+	for id := range s.enis {
+		w.skipped[id]++
+	}
+	a.missed[s.ID]++
+	lg.Info(why+"; its checkpointed windows are reported, the last says SKIPDATA (a deleted flow log's are dropped by the server)",
+		"flow_log", s.ID, "window_seconds", s.WindowSeconds, "from", s.closed, "to", s.lastEnd(), "records", len(lc.Records))
+	a.retired = append(a.retired, s)
 }

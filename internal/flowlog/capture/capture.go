@@ -17,6 +17,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -321,7 +322,13 @@ func (c *Capture) ckptPath() string {
 	if c.cfg.CheckpointDir == "" {
 		return ""
 	}
-	return filepath.Join(c.cfg.CheckpointDir, "flowlog-"+c.cfg.VpcID+".json")
+	return CheckpointPath(c.cfg.CheckpointDir, c.cfg.VpcID)
+}
+
+// CheckpointPath is the file in which the capture of a VPC keeps its open
+// windows across restarts.
+func CheckpointPath(dir, vpcID string) string {
+	return filepath.Join(dir, "flowlog-"+vpcID+".json")
 }
 
 // nextBoundary is the first boundary of any log's window after now.
@@ -347,6 +354,7 @@ func nextBoundary(logs []flowlog.Log, now time.Time) time.Time {
 func (c *Capture) run(ctx context.Context, r *resources, v View) {
 	start := time.Now()
 	agg := flowlog.NewAggregator()
+	agg.Logger = c.log
 	tr := NewTracker(start)
 	apply := func(v View) []flowlog.Record {
 		tr.ENIOf, tr.EgressAllowed = v.ENIOf, v.EgressAllowed
@@ -481,6 +489,10 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 			// Final: attribute counters so far to the open window and
 			// save it; closed windows are reported. A view handed over
 			// just before (logs removed) is applied first.
+			// The counters so far go to the logs as they were.
+			now := time.Now()
+			c.drain(tr, now, emit)
+			c.dump(r, tr, now, emit, agg)
 			select {
 			case nv := <-c.views:
 				if g := apply(nv); len(g) > 0 {
@@ -489,9 +501,6 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 				logs = nv.Logs
 			default:
 			}
-			now := time.Now()
-			c.drain(tr, now, emit)
-			c.dump(r, tr, now, emit, agg)
 			report()
 			if path := c.ckptPath(); path != "" && len(logs) == 0 && len(pending) == 0 {
 				// No log left: the capture ends for good; a later one
@@ -500,6 +509,14 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 			}
 			return
 		case nv := <-c.views:
+			if narrows(logs, nv.Logs) {
+				// A log (or a log's ENI) goes, or its window
+				// changes: its windows are emitted now, with the
+				// counters so far.
+				now := time.Now()
+				c.drain(tr, now, emit)
+				c.dump(r, tr, now, emit, agg)
+			}
 			if g := apply(nv); len(g) > 0 {
 				pending = append(pending, flowlog.Batch{ID: newBatchID(), Records: g})
 			}
@@ -533,6 +550,27 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 			timer.Reset(time.Until(at))
 		}
 	}
+}
+
+// narrows reports whether going from the logs old to the logs new ends a
+// log, changes its window or traffic type, or drops one of its ENIs.
+func narrows(old, new []flowlog.Log) bool {
+	byID := make(map[string]flowlog.Log, len(new))
+	for _, l := range new {
+		byID[l.ID] = l
+	}
+	for _, o := range old {
+		n, ok := byID[o.ID]
+		if !ok || n.WindowSeconds != o.WindowSeconds || n.TrafficType != o.TrafficType {
+			return true
+		}
+		for _, e := range o.ENIs {
+			if !slices.ContainsFunc(n.ENIs, func(x flowlog.ENI) bool { return x.ID == e.ID }) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // MaxPendingRecords bounds the records a capture keeps while its sink is
