@@ -197,7 +197,7 @@ func product(version string) string {
 	}
 }
 
-// Call sends action (POST, parameters in the query string, signature 1.0)
+// Call sends action (POST, parameters in the form body, signature 1.0)
 // and returns the decoded JSON response. Numbers are json.Number. A server
 // error is an *APIError; transport errors are returned wrapped.
 func (c *Client) Call(ctx context.Context, version, action string, params map[string]string) (map[string]any, error) {
@@ -211,8 +211,11 @@ func (c *Client) Call(ctx context.Context, version, action string, params map[st
 	req.Product = product(version)
 	req.Version = version
 	req.ApiName = action
+	// In the body, not the URL: parameters such as a TLS private key must
+	// not end up in the access logs of proxies in front of the API, and a
+	// large one (a certificate, a WAF rule list) fits.
 	for k, v := range params {
-		req.QueryParams[k] = v
+		req.FormParams[k] = v
 	}
 
 	type result struct {

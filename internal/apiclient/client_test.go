@@ -3,7 +3,12 @@ package apiclient_test
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/palisade-project/palisade/internal/apiclient"
@@ -106,5 +111,41 @@ func TestNewValidates(t *testing.T) {
 	}
 	if _, err := apiclient.New(apiclient.Options{Endpoint: "ftp://x", AccessKeyID: "a", AccessKeySecret: "b"}); err == nil {
 		t.Error("New accepted a bad endpoint")
+	}
+}
+
+// TestCallParamsInBody: the parameters travel in the form body, not the
+// URL (a TLS private key must not reach the access log of a proxy in
+// front of the API), and are signed there.
+func TestCallParamsInBody(t *testing.T) {
+	var mu sync.Mutex
+	var gotQuery, gotBody string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		gotQuery, gotBody = r.URL.RawQuery, string(b)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"RequestId":"r"}`))
+	}))
+	defer srv.Close()
+	cl := newClient(t, srv.URL, apitest.Creds{AccessKeyID: "id", Secret: "secret"})
+	if _, err := cl.Call(context.Background(), apiclient.VersionPalisade, "CreateWafProtection", map[string]string{"TlsPrivateKey": "SECRET-KEY"}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if strings.Contains(gotQuery, "SECRET-KEY") || strings.Contains(gotQuery, "TlsPrivateKey") {
+		t.Errorf("parameter in the URL: %s", gotQuery)
+	}
+	if !strings.Contains(gotBody, "TlsPrivateKey=SECRET-KEY") {
+		t.Errorf("parameter not in the body: %q", gotBody)
+	}
+
+	// And the server takes it: signed, from the body.
+	env := apitest.Start(t)
+	out, err := newClient(t, env.Endpoint, env.Admin).Call(context.Background(), apiclient.VersionPalisade, "DescribeAccounts", map[string]string{"AccountId": env.Admin.AccountID})
+	if err != nil || out["Accounts"] == nil {
+		t.Errorf("DescribeAccounts with a body parameter: %v %v", out, err)
 	}
 }
