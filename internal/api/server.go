@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/model"
@@ -89,6 +90,9 @@ type call struct {
 	version string
 	action  string
 	account string
+	// keyID and client say who asked, for the log (a failed signature
+	// has no account): the access key ID as sent, and the peer address.
+	keyID, client string
 }
 
 // ServeHTTP implements http.Handler.
@@ -131,6 +135,10 @@ func (s *Server) serve(r *http.Request, c *call) (any, error) {
 	h, ok := s.opts.Router.Lookup(c.version, c.action)
 	if !ok {
 		return nil, actionNotFound()
+	}
+	c.client, c.keyID = r.RemoteAddr, params["AccessKeyId"]
+	if a, err := ParseACS3Authorization(r.Header.Get("Authorization")); err == nil {
+		c.keyID = a.Credential
 	}
 	acct, err := s.authenticate(r, query, body.raw, params)
 	if err != nil {
@@ -390,7 +398,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, c *call, err
 		RequestId: c.reqID,
 		HostId:    r.Host,
 		Code:      e.Code,
-		Message:   e.Message,
+		Message:   truncateMessage(e.Message),
 		Recommend: "",
 	})
 	s.write(w, c, e.Status, b)
@@ -415,7 +423,24 @@ func (s *Server) write(w http.ResponseWriter, c *call, status int, body []byte) 
 	_, _ = w.Write(body)
 }
 
-// logCall logs one line per request: never parameters, keys or signatures.
+// maxMessage bounds an error message: messages quote the offending
+// value, which may be megabytes long.
+const maxMessage = 4096
+
+func truncateMessage(m string) string {
+	if len(m) <= maxMessage {
+		return m
+	}
+	cut := maxMessage
+	for cut > 0 && !utf8.RuneStart(m[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s... (message truncated: %d bytes)", m[:cut], len(m))
+}
+
+// logCall logs one line per request: never parameters, secrets or
+// signatures; the access key ID (an identifier, as cloud audit logs keep
+// it) and the client's address, so that a key's misuse can be traced.
 func (s *Server) logCall(c *call, status int, code string) {
 	level := slog.LevelInfo
 	if status >= 500 {
@@ -423,7 +448,17 @@ func (s *Server) logCall(c *call, status int, code string) {
 	}
 	s.opts.Logger.Log(context.Background(), level, "api request",
 		"request_id", c.reqID, "version", c.version, "action", c.action, "account", c.account,
+		"access_key_id", truncate(c.keyID, 64), "client", c.client,
 		"status", status, "code", code, "duration", s.opts.Now().Sub(c.start))
+}
+
+// truncate cuts s to at most n bytes (a value from the request in a log
+// line).
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return strings.ToValidUTF8(s[:n], "")
 }
 
 // withRequestID encodes resp (which must encode as a JSON object, or be

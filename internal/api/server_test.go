@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/model"
@@ -43,6 +44,25 @@ type testServer struct {
 	*httptest.Server
 	clock *fakeClock
 	srv   *Server
+	logs  *lockedBuffer // the server's log
+}
+
+// lockedBuffer is a bytes.Buffer safe for the server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // newTestServer serves a router with "Echo" (returns the action, account,
@@ -71,11 +91,12 @@ func newTestServer(t *testing.T) *testServer {
 		}
 		return model.AccessKey{ID: id, Secret: testSecret, AccountID: testAcct}, model.Account{ID: testAcct}, nil
 	}
+	logs := &lockedBuffer{}
 	s := NewServer(ServerOptions{Router: rt, Keys: keys, Region: "local", Now: clock.Now,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	hs := httptest.NewServer(s)
 	t.Cleanup(hs.Close)
-	return &testServer{Server: hs, clock: clock, srv: s}
+	return &testServer{Server: hs, clock: clock, srv: s, logs: logs}
 }
 
 var nonceSeq struct {
@@ -378,6 +399,49 @@ func TestNonceCacheExpires(t *testing.T) {
 	}
 	if err := n.use("5", t0.Add(2*time.Minute)); err != nil {
 		t.Errorf("expired nonce still refused: %v", err)
+	}
+}
+
+// TestFailedAuthLogged: a refused signature is logged with the access key
+// ID and the client's address (an audit trail of a key's misuse), never
+// with the secret or the signature.
+func TestFailedAuthLogged(t *testing.T) {
+	ts := newTestServer(t)
+	p := v1Params("Echo", ts.clock.Now(), nil)
+	sign("POST", p, "wrong-secret")
+	checkError(t, ts.call(t, "POST", p), 400, "SignatureDoesNotMatch")
+	var line string
+	for _, l := range strings.Split(ts.logs.String(), "\n") {
+		if strings.Contains(l, "SignatureDoesNotMatch") {
+			line = l
+		}
+	}
+	if !strings.Contains(line, "access_key_id="+testKeyID) || !strings.Contains(line, "client=127.0.0.1:") {
+		t.Errorf("log line of a refused signature lacks the key ID or the client: %q", line)
+	}
+	for _, secret := range []string{testSecret, "wrong-secret", p["Signature"]} {
+		if strings.Contains(ts.logs.String(), secret) {
+			t.Errorf("the log holds %q:\n%s", secret, ts.logs.String())
+		}
+	}
+}
+
+// TestLongMessageTruncated: an error message quotes the offending value;
+// a huge value is not sent back whole.
+func TestLongMessageTruncated(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int // length of the result at most
+	}{
+		{"short", 5},
+		{strings.Repeat("x", maxMessage), maxMessage},
+		{strings.Repeat("é", 3000), maxMessage + 64},
+		{strings.Repeat("y", 3<<20), maxMessage + 64},
+	} {
+		got := truncateMessage(tc.in)
+		if len(got) > tc.want || !utf8.ValidString(got) || (len(tc.in) <= maxMessage) != (got == tc.in) {
+			t.Errorf("truncateMessage(%d bytes) = %d bytes, valid UTF-8 %v", len(tc.in), len(got), utf8.ValidString(got))
+		}
 	}
 }
 
