@@ -205,10 +205,29 @@ func applySinks(fl *model.FlowLog, in FlowLogSinks, admin bool, dataDir string) 
 				return errs.InvalidParam("IllegalParam.IpfixCollector",
 					"The specified IpfixCollector %q is not valid: use host:port (UDP), for example 192.0.2.10:4739 or [2001:db8::1]:4739.", v)
 			}
+			if !admin && !tenantCollector(host) {
+				// The server and the agents send the datagrams: a tenant
+				// must not aim them at their own loopback or link, nor at
+				// a name whose address the tenant controls.
+				return errs.Forbidden("Forbidden.IpfixCollector",
+					"IpfixCollector %q is not allowed: give a unicast IP address (not loopback, link-local, multicast or unspecified); only the admin account may use host names or local addresses.", v)
+			}
 			fl.IPFIXCollector = v
 		}
 	}
 	return nil
+}
+
+// tenantCollector reports whether a non-admin account may send IPFIX to
+// host: an IP literal of global or private unicast scope.
+func tenantCollector(host string) bool {
+	a, err := netip.ParseAddr(host)
+	if err != nil || a.Zone() != "" {
+		return false
+	}
+	a = a.Unmap()
+	return !a.IsLoopback() && !a.IsUnspecified() && !a.IsLinkLocalUnicast() && !a.IsMulticast() &&
+		!a.IsInterfaceLocalMulticast() && a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }
 
 // checkFileSinkTarget refuses a FileSink the server must not append to,

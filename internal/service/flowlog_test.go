@@ -158,7 +158,16 @@ func TestCreateFlowLogValidation(t *testing.T) {
 		{"bad format", "0", func(in *CreateFlowLogInput) { in.ResourceID = "eni-a"; in.Sinks.FileFormat = str("csv") }, "IllegalParam.FileFormat"},
 		{"ipfix no port", "1", func(in *CreateFlowLogInput) { in.Sinks.IPFIXCollector = str("127.0.0.1") }, "IllegalParam.IpfixCollector"},
 		{"ipfix port 0", "1", func(in *CreateFlowLogInput) { in.Sinks.IPFIXCollector = str("127.0.0.1:0") }, "IllegalParam.IpfixCollector"},
-		{"ipfix ok", "1", func(in *CreateFlowLogInput) { in.Sinks.IPFIXCollector = str("[::1]:4739") }, ""},
+		{"tenant ipfix to loopback", "1", func(in *CreateFlowLogInput) { in.Sinks.IPFIXCollector = str("127.0.0.1:53") }, "Forbidden.IpfixCollector"},
+		{"tenant ipfix to v6 loopback", "1", func(in *CreateFlowLogInput) { in.Sinks.IPFIXCollector = str("[::1]:4739") }, "Forbidden.IpfixCollector"},
+		{"tenant ipfix to mapped loopback", "1", func(in *CreateFlowLogInput) { in.Sinks.IPFIXCollector = str("[::ffff:127.0.0.1]:4739") }, "Forbidden.IpfixCollector"},
+		{"tenant ipfix to link-local", "1", func(in *CreateFlowLogInput) { in.Sinks.IPFIXCollector = str("169.254.169.254:4739") }, "Forbidden.IpfixCollector"},
+		{"tenant ipfix to a name", "1", func(in *CreateFlowLogInput) { in.Sinks.IPFIXCollector = str("localhost:4739") }, "Forbidden.IpfixCollector"},
+		{"tenant ipfix to broadcast", "1", func(in *CreateFlowLogInput) { in.Sinks.IPFIXCollector = str("255.255.255.255:4739") }, "Forbidden.IpfixCollector"},
+		{"tenant ipfix to unspecified", "1", func(in *CreateFlowLogInput) { in.Sinks.IPFIXCollector = str("0.0.0.0:4739") }, "Forbidden.IpfixCollector"},
+		{"tenant ipfix to a private address", "1", func(in *CreateFlowLogInput) { in.Sinks.IPFIXCollector = str("10.1.2.3:4739") }, ""},
+		{"admin ipfix to loopback", "0", func(in *CreateFlowLogInput) { in.ResourceID = "eni-a"; in.Sinks.IPFIXCollector = str("127.0.0.1:4739") }, ""},
+		{"ipfix ok", "1", func(in *CreateFlowLogInput) { in.Sinks.IPFIXCollector = str("[2001:db8::1]:4739") }, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -393,7 +402,7 @@ func TestFlowLogModifyAndStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	name, one, none := "renamed", 1, IPFIXNone
-	collector := "127.0.0.1:4739"
+	collector := "192.0.2.10:4739"
 	if err := s.ModifyFlowLogAttribute(ctx, "1", fl.ID, ModifyFlowLogInput{Name: &name, AggregationInterval: &one, Sinks: FlowLogSinks{IPFIXCollector: &collector}}); err != nil {
 		t.Fatal(err)
 	}
