@@ -325,6 +325,11 @@ func (c *Capture) ckptPath() string {
 	return CheckpointPath(c.cfg.CheckpointDir, c.cfg.VpcID)
 }
 
+// inFlightWait bounds how long a window boundary waits for NFLOG messages
+// that the kernel's counter has seen and the socket has not delivered yet
+// before they are counted as lost.
+const inFlightWait = time.Second
+
 // CheckpointPath is the file in which the capture of a VPC keeps its open
 // windows across restarts.
 func CheckpointPath(dir, vpcID string) string {
@@ -449,9 +454,20 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 				agg.Miss(at, "", int64(over), flowlog.ActionReject)
 			}
 			loggedPrev, overPrev = lg, ov
-			time.Sleep(20 * time.Millisecond) // messages in flight
-			c.drain(tr, at, emit)
-			got := c.received.Load() - received0
+			// Messages the counter has seen may still be on their way
+			// (a loaded machine): wait for them, at most
+			// inFlightWait, before taking the difference for lost; a
+			// message taken for lost and arriving later would be
+			// counted twice, as a record and as missed.
+			var got uint64
+			for deadline := time.Now().Add(inFlightWait); ; {
+				time.Sleep(20 * time.Millisecond)
+				c.drain(tr, at, emit)
+				got = c.received.Load() - received0
+				if got+missedLogged >= loggedTotal || time.Now().After(deadline) {
+					break
+				}
+			}
 			if reset && got+missedLogged > loggedTotal {
 				// What was logged between the last read and the
 				// replacement is not in the new counter: align, so
