@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/netip"
+	"time"
 
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/model"
@@ -156,13 +157,58 @@ func toInstanceItem(region string, v service.InstanceView) instanceItem {
 	return it
 }
 
-// groupIDs reads "SecurityGroupId" plus "SecurityGroupIds.N" (either form).
-func groupIDs(p Params) []string {
-	ids := p.List("SecurityGroupIds")
-	if id := p.Get("SecurityGroupId"); id != "" {
+// groupIDs reads "SecurityGroupId" plus "SecurityGroupIds.N" (either form)
+// of the request (prefix "") or of one element of a list (prefix
+// "NetworkInterface.1.", p holding the request's keys).
+func groupIDs(p Params, prefix string) ([]string, error) {
+	ids, err := p.ListIn(prefix+"SecurityGroupIds", IndexENIGroups)
+	if err != nil {
+		return nil, err
+	}
+	if id := p.Get(prefix + "SecurityGroupId"); id != "" {
 		ids = append([]string{id}, ids...)
 	}
-	return ids
+	return ids, nil
+}
+
+// uniqueAddresses refuses an address given twice in one request (lists of
+// elements with their wire names), so the caller learns that the request
+// repeats itself instead of reading that the address is "already used" by
+// the very ENI being changed. Addresses compare as parsed (an IPv6 address
+// may be written several ways); a value that does not parse compares as
+// written and is left to the service to refuse.
+func uniqueAddresses(lists ...[]ListItem) error {
+	seen := map[string]string{}
+	for _, l := range lists {
+		for _, it := range l {
+			k := it.Value
+			if a, err := netip.ParseAddr(it.Value); err == nil {
+				k = a.String()
+			}
+			if first, dup := seen[k]; dup {
+				return errs.InvalidParam("InvalidPrivateIpAddress.Duplicated",
+					"The address %s is given twice in the request (%s and %s); give each address once.", it.Value, first, it.Param)
+			}
+			seen[k] = it.Param
+		}
+	}
+	return nil
+}
+
+// single is the one-element list of a scalar parameter, empty when absent.
+func single(p Params, name string) []ListItem {
+	if v := p.Get(name); v != "" {
+		return []ListItem{{Param: name, Value: v}}
+	}
+	return nil
+}
+
+func itemValues(items []ListItem) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = it.Value
+	}
+	return out
 }
 
 // RegisterInstances registers the ECS instance and ENI actions.
@@ -206,23 +252,40 @@ func (h instanceHandlers) run(ctx context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
+	sgs, err := groupIDs(r.Params, "")
+	if err != nil {
+		return nil, err
+	}
 	in := service.RunInstancesInput{
 		ImageID: r.Params.Get("ImageId"), InstanceType: r.Params.Get("InstanceType"),
 		ZoneID: r.Params.Get("ZoneId"), Name: r.Params.Get("InstanceName"),
 		HostName: r.Params.Get("HostName"), Description: r.Params.Get("Description"),
-		Amount: amount, VSwitchID: r.Params.Get("VSwitchId"), SecurityGroupIDs: groupIDs(r.Params),
+		Amount: amount, VSwitchID: r.Params.Get("VSwitchId"), SecurityGroupIDs: sgs,
 		PrivateIP: r.Params.Get("PrivateIpAddress"), IPv6Count: v6, Tags: tags,
 		ClientToken: r.Params.Get("ClientToken"), DryRun: dry,
 	}
-	for _, n := range r.Params.Structs("NetworkInterface") {
+	enis, err := r.Params.StructsIn("NetworkInterface", IndexNetworkIfaces)
+	if err != nil {
+		return nil, err
+	}
+	for _, it := range enis {
+		n := it.Fields
 		cnt, err := n.IntRange("Ipv6AddressCount", 0, 0, 10)
 		if err != nil {
 			return nil, err
 		}
+		sgs, err := groupIDs(r.Params, it.Param+".")
+		if err != nil {
+			return nil, err
+		}
+		v6s, err := r.Params.ListIn(it.Param+".Ipv6Address", IndexIPv6Addrs)
+		if err != nil {
+			return nil, err
+		}
 		in.ENIs = append(in.ENIs, service.ENISpec{
-			VSwitchID: n.Get("VSwitchId"), SecurityGroupIDs: groupIDs(n),
+			VSwitchID: n.Get("VSwitchId"), SecurityGroupIDs: sgs,
 			PrimaryIP: n.Get("PrimaryIpAddress"), Name: n.Get("NetworkInterfaceName"),
-			Description: n.Get("Description"), IPv6s: n.List("Ipv6Address"), IPv6Count: cnt,
+			Description: n.Get("Description"), IPv6s: v6s, IPv6Count: cnt,
 		})
 	}
 	ids, err := h.svc.RunInstances(ctx, r.Account.ID, in)
@@ -241,7 +304,7 @@ func (h instanceHandlers) run(ctx context.Context, r *Request) (any, error) {
 }
 
 func (h instanceHandlers) describe(ctx context.Context, r *Request) (any, error) {
-	pg, err := r.Params.Paging(10, 100)
+	pg, err := r.Params.PagingFor(PageInstances)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +332,7 @@ func (h instanceHandlers) describe(ctx context.Context, r *Request) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	page, total, next := Paginate(list, pg)
+	page, total, next := PaginateKeyset(list, pg, func(v service.InstanceView) (time.Time, string) { return v.CreatedAt, v.ID })
 	var resp struct {
 		TotalCount, PageNumber, PageSize int
 		NextToken                        string
@@ -312,7 +375,11 @@ func (h instanceHandlers) deleteMany(ctx context.Context, r *Request) (any, erro
 	if err != nil {
 		return nil, err
 	}
-	return empty{}, h.svc.DeleteInstances(ctx, r.Account.ID, r.Params.List("InstanceId"), force, dry)
+	ids, err := r.Params.ListIn("InstanceId", IndexInstanceIDs)
+	if err != nil {
+		return nil, err
+	}
+	return empty{}, h.svc.DeleteInstances(ctx, r.Account.ID, ids, force, dry)
 }
 
 // forceAndDryRun reads the Force and DryRun flags of the delete actions.
@@ -361,10 +428,25 @@ func (h instanceHandlers) createENI(ctx context.Context, r *Request) (any, error
 	if err != nil {
 		return nil, err
 	}
+	sgs, err := groupIDs(r.Params, "")
+	if err != nil {
+		return nil, err
+	}
+	ips, err := r.Params.ListItemsIn("PrivateIpAddress", IndexCreateENIIPs)
+	if err != nil {
+		return nil, err
+	}
+	v6s, err := r.Params.ListItemsIn("Ipv6Address", IndexIPv6Addrs)
+	if err != nil {
+		return nil, err
+	}
+	if err := uniqueAddresses(single(r.Params, "PrimaryIpAddress"), ips, v6s); err != nil {
+		return nil, err
+	}
 	e, err := h.svc.CreateNetworkInterface(ctx, r.Account.ID, service.ENISpec{
-		VSwitchID: r.Params.Get("VSwitchId"), SecurityGroupIDs: groupIDs(r.Params),
-		PrimaryIP: r.Params.Get("PrimaryIpAddress"), SecondaryIPs: r.Params.List("PrivateIpAddress"),
-		SecondaryCount: count, IPv6s: r.Params.List("Ipv6Address"), IPv6Count: v6,
+		VSwitchID: r.Params.Get("VSwitchId"), SecurityGroupIDs: sgs,
+		PrimaryIP: r.Params.Get("PrimaryIpAddress"), SecondaryIPs: itemValues(ips),
+		SecondaryCount: count, IPv6s: itemValues(v6s), IPv6Count: v6,
 		Name: r.Params.Get("NetworkInterfaceName"), Description: r.Params.Get("Description"), Tags: tags,
 	}, r.Params.Get("ClientToken"))
 	if err != nil {
@@ -374,7 +456,7 @@ func (h instanceHandlers) createENI(ctx context.Context, r *Request) (any, error
 }
 
 func (h instanceHandlers) describeENIs(ctx context.Context, r *Request) (any, error) {
-	pg, err := r.Params.Paging(10, 500)
+	pg, err := r.Params.PagingFor(PageNetworkInterfaces)
 	if err != nil {
 		return nil, err
 	}
@@ -382,17 +464,25 @@ func (h instanceHandlers) describeENIs(ctx context.Context, r *Request) (any, er
 	if err != nil {
 		return nil, err
 	}
+	ids, err := r.Params.ListIn("NetworkInterfaceId", IndexFilterIDs)
+	if err != nil {
+		return nil, err
+	}
+	ips, err := r.Params.ListIn("PrivateIpAddress", IndexFilterIDs)
+	if err != nil {
+		return nil, err
+	}
 	list, err := h.svc.DescribeNetworkInterfaces(ctx, r.Account.ID, service.ENIFilter{
-		IDs: r.Params.List("NetworkInterfaceId"), VpcID: r.Params.Get("VpcId"),
+		IDs: ids, VpcID: r.Params.Get("VpcId"),
 		VSwitchID: r.Params.Get("VSwitchId"), InstanceID: r.Params.Get("InstanceId"),
 		SecurityGroupID: r.Params.Get("SecurityGroupId"), Type: r.Params.Get("Type"),
 		Status: r.Params.Get("Status"), Name: r.Params.Get("NetworkInterfaceName"),
-		PrimaryIP: r.Params.Get("PrimaryIpAddress"), PrivateIPs: r.Params.List("PrivateIpAddress"), Tags: tags,
+		PrimaryIP: r.Params.Get("PrimaryIpAddress"), PrivateIPs: ips, Tags: tags,
 	})
 	if err != nil {
 		return nil, err
 	}
-	page, total, next := Paginate(list, pg)
+	page, total, next := PaginateKeyset(list, pg, func(e model.ENI) (time.Time, string) { return e.CreatedAt, e.ID })
 	var resp struct {
 		TotalCount, PageNumber, PageSize int
 		NextToken                        string
@@ -430,7 +520,11 @@ func (h instanceHandlers) modifyENI(ctx context.Context, r *Request) (any, error
 	in := service.ModifyENIInput{
 		Name: optional(r.Params, "NetworkInterfaceName"), Description: optional(r.Params, "Description"),
 	}
-	if ids := r.Params.List("SecurityGroupId"); len(ids) > 0 {
+	ids, err := r.Params.ListIn("SecurityGroupId", IndexENIGroups)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) > 0 {
 		in.SecurityGroupIDs = ids
 	}
 	return empty{}, h.svc.ModifyNetworkInterfaceAttribute(ctx, r.Account.ID, id, in)
@@ -445,7 +539,14 @@ func (h instanceHandlers) assign(ctx context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	added, err := h.svc.AssignPrivateIpAddresses(ctx, r.Account.ID, id, r.Params.List("PrivateIpAddress"), count)
+	ips, err := r.Params.ListItemsIn("PrivateIpAddress", IndexAssignIPs)
+	if err != nil {
+		return nil, err
+	}
+	if err := uniqueAddresses(ips); err != nil {
+		return nil, err
+	}
+	added, err := h.svc.AssignPrivateIpAddresses(ctx, r.Account.ID, id, itemValues(ips), count)
 	if err != nil {
 		return nil, err
 	}
@@ -473,7 +574,14 @@ func (h instanceHandlers) unassign(ctx context.Context, r *Request) (any, error)
 	if err != nil {
 		return nil, err
 	}
-	return empty{}, h.svc.UnassignPrivateIpAddresses(ctx, r.Account.ID, id, r.Params.List("PrivateIpAddress"))
+	ips, err := r.Params.ListItemsIn("PrivateIpAddress", IndexAssignIPs)
+	if err != nil {
+		return nil, err
+	}
+	if err := uniqueAddresses(ips); err != nil {
+		return nil, err
+	}
+	return empty{}, h.svc.UnassignPrivateIpAddresses(ctx, r.Account.ID, id, itemValues(ips))
 }
 
 func (h instanceHandlers) join(ctx context.Context, r *Request) (any, error) {

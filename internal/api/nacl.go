@@ -4,6 +4,7 @@ import (
 	"context"
 	"strconv"
 
+	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/service"
 )
@@ -92,26 +93,53 @@ func toACLItem(region string, v service.ACLView) aclItem {
 	return it
 }
 
-// aclEntrySpecs reads "<prefix>.N.*" entries; cidrField is SourceCidrIp or
-// DestinationCidrIp.
-func aclEntrySpecs(p Params, prefix, cidrField string) []service.ACLEntrySpec {
-	var out []service.ACLEntrySpec
-	for _, s := range p.Structs(prefix) {
+// aclEntrySpecs reads the "<prefix>.N.*" entries in index order (N from
+// 0 to 99: the list's order is the entries' priority, index 0 first);
+// cidrField is SourceCidrIp or DestinationCidrIp.
+func aclEntrySpecs(p Params, prefix, cidrField string) ([]service.ACLEntrySpec, error) {
+	items, err := p.StructsIn(prefix, IndexACLEntries)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]service.ACLEntrySpec, 0, len(items))
+	for _, it := range items {
+		s := it.Fields
 		out = append(out, service.ACLEntrySpec{
-			ID: s.Get("NetworkAclEntryId"), Name: s.Get("NetworkAclEntryName"), Description: s.Get("Description"),
+			Param: it.Param,
+			ID:    s.Get("NetworkAclEntryId"), Name: s.Get("NetworkAclEntryName"), Description: s.Get("Description"),
 			Policy: s.Get("Policy"), Protocol: s.Get("Protocol"), Port: s.Get("Port"), Cidr: s.Get(cidrField),
 			EntryType: s.Get("EntryType"), IPVersion: s.Get("IpVersion"),
 		})
 	}
-	return out
+	return out, nil
 }
 
-func aclResources(p Params) []service.ACLResource {
-	var out []service.ACLResource
-	for _, s := range p.Structs("Resource") {
-		out = append(out, service.ACLResource{ID: s.Get("ResourceId"), Type: s.Get("ResourceType")})
+// aclEntryLists reads both directions' entry lists.
+func aclEntryLists(p Params) (ingress, egress []service.ACLEntrySpec, err error) {
+	if ingress, err = aclEntrySpecs(p, "IngressAclEntries", "SourceCidrIp"); err != nil {
+		return nil, nil, err
 	}
-	return out
+	if egress, err = aclEntrySpecs(p, "EgressAclEntries", "DestinationCidrIp"); err != nil {
+		return nil, nil, err
+	}
+	return ingress, egress, nil
+}
+
+// aclResources reads Resource.N in index order: at most 30 resources, N
+// from 0 (see IndexACLResources).
+func aclResources(p Params) ([]service.ACLResource, error) {
+	items, err := p.StructsIn("Resource", IndexACLResources)
+	if err != nil {
+		return nil, err
+	}
+	if len(items) > 30 {
+		return nil, errs.InvalidParameter("Resource.N", "at most 30 resources per call, got %d", len(items))
+	}
+	out := make([]service.ACLResource, 0, len(items))
+	for _, it := range items {
+		out = append(out, service.ACLResource{Param: it.Param, ID: it.Fields.Get("ResourceId"), Type: it.Fields.Get("ResourceType")})
+	}
+	return out, nil
 }
 
 // RegisterNetworkACLs registers the network ACL actions.
@@ -125,11 +153,14 @@ func RegisterNetworkACLs(rt *Router, svc *service.Service) {
 		if err != nil {
 			return nil, err
 		}
+		ingress, egress, err := aclEntryLists(r.Params)
+		if err != nil {
+			return nil, err
+		}
 		a, err := svc.CreateNetworkAcl(ctx, r.Account.ID, service.CreateNetworkAclInput{
 			VpcID: r.Params.Get("VpcId"), Name: r.Params.Get("NetworkAclName"), Description: r.Params.Get("Description"),
-			Ingress: aclEntrySpecs(r.Params, "IngressAclEntries", "SourceCidrIp"),
-			Egress:  aclEntrySpecs(r.Params, "EgressAclEntries", "DestinationCidrIp"),
-			Tags:    tags, ClientToken: r.Params.Get("ClientToken"), DryRun: dry,
+			Ingress: ingress, Egress: egress,
+			Tags: tags, ClientToken: r.Params.Get("ClientToken"), DryRun: dry,
 		})
 		if err != nil {
 			return nil, err
@@ -140,7 +171,7 @@ func RegisterNetworkACLs(rt *Router, svc *service.Service) {
 		}{a.ID, toACLItem(svc.Region(), service.ACLView{NetworkACL: a, VSwitchIDs: []string{}})}, nil
 	})
 	rt.Handle(VersionVPC, "DescribeNetworkAcls", func(ctx context.Context, r *Request) (any, error) {
-		pg, err := r.Params.Paging(10, 100)
+		pg, err := r.Params.PageOnly(10, 100)
 		if err != nil {
 			return nil, err
 		}
@@ -201,23 +232,33 @@ func RegisterNetworkACLs(rt *Router, svc *service.Service) {
 		if err != nil {
 			return nil, err
 		}
-		return empty{}, svc.UpdateNetworkAclEntries(ctx, r.Account.ID, id,
-			updIn, aclEntrySpecs(r.Params, "IngressAclEntries", "SourceCidrIp"),
-			updOut, aclEntrySpecs(r.Params, "EgressAclEntries", "DestinationCidrIp"))
+		ingress, egress, err := aclEntryLists(r.Params)
+		if err != nil {
+			return nil, err
+		}
+		return empty{}, svc.UpdateNetworkAclEntries(ctx, r.Account.ID, id, updIn, ingress, updOut, egress)
 	})
 	rt.Handle(VersionVPC, "AssociateNetworkAcl", func(ctx context.Context, r *Request) (any, error) {
 		id, err := r.Params.Required("NetworkAclId")
 		if err != nil {
 			return nil, err
 		}
-		return empty{}, svc.AssociateNetworkAcl(ctx, r.Account.ID, id, aclResources(r.Params))
+		rs, err := aclResources(r.Params)
+		if err != nil {
+			return nil, err
+		}
+		return empty{}, svc.AssociateNetworkAcl(ctx, r.Account.ID, id, rs)
 	})
 	rt.Handle(VersionVPC, "UnassociateNetworkAcl", func(ctx context.Context, r *Request) (any, error) {
 		id, err := r.Params.Required("NetworkAclId")
 		if err != nil {
 			return nil, err
 		}
-		return empty{}, svc.UnassociateNetworkAcl(ctx, r.Account.ID, id, aclResources(r.Params))
+		rs, err := aclResources(r.Params)
+		if err != nil {
+			return nil, err
+		}
+		return empty{}, svc.UnassociateNetworkAcl(ctx, r.Account.ID, id, rs)
 	})
 	rt.Handle(VersionVPC, "CopyNetworkAclEntries", func(ctx context.Context, r *Request) (any, error) {
 		id, err := r.Params.Required("NetworkAclId")

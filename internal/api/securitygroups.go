@@ -164,12 +164,9 @@ func (h sgHandlers) create(ctx context.Context, r *Request) (any, error) {
 }
 
 func (h sgHandlers) describe(ctx context.Context, r *Request) (any, error) {
-	pg, err := r.Params.Paging(10, 50)
+	pg, err := r.Params.PagingFor(PageSecurityGroups)
 	if err != nil {
 		return nil, err
-	}
-	if pg.Token && pg.MaxResults > 100 {
-		pg.MaxResults = 100
 	}
 	ids, err := r.Params.JSONList("SecurityGroupIds")
 	if err != nil {
@@ -189,7 +186,7 @@ func (h sgHandlers) describe(ctx context.Context, r *Request) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	page, total, next := Paginate(groups, pg)
+	page, total, next := PaginateKeyset(groups, pg, func(g service.SecurityGroupView) (time.Time, string) { return g.CreatedAt, g.ID })
 	var resp describeSecurityGroupsResponse
 	resp.RegionId, resp.TotalCount, resp.NextToken = h.svc.Region(), total, next
 	resp.PageNumber, resp.PageSize = pg.Number, pg.Size
@@ -244,7 +241,7 @@ func (h sgHandlers) describeAttribute(ctx context.Context, r *Request) (any, err
 	paged := r.Params.Has("NextToken") || r.Params.Has("MaxResults")
 	var pg Page
 	if paged {
-		if pg, err = r.Params.Paging(100, 1000); err != nil {
+		if pg, err = r.Params.PagingFor(PageSecurityGroupRules); err != nil {
 			return nil, err
 		}
 	}
@@ -255,23 +252,32 @@ func (h sgHandlers) describeAttribute(ctx context.Context, r *Request) (any, err
 	var resp describeSecurityGroupAttributeResponse
 	resp.RegionId, resp.SecurityGroupId, resp.SecurityGroupName = h.svc.Region(), g.ID, g.Name
 	resp.Description, resp.VpcId, resp.InnerAccessPolicy = g.Description, g.VpcID, g.InnerAccessPolicy
-	perms := make([]permissionItem, 0, len(g.Rules))
-	for _, rule := range g.Rules {
-		if dir == model.Ingress || dir == model.Egress {
-			if rule.Direction != dir {
-				continue
-			}
-		}
-		if strings.EqualFold(r.Params.Get("NicType"), "internet") {
-			continue // a VPC group has no internet-NIC rules
+	rules := g.Rules
+	if paged {
+		// Pages of rules run in creation order (then rule ID), the order
+		// the NextToken positions in.
+		rules, _, resp.NextToken = PaginateKeyset(slices.DeleteFunc(slices.Clone(rules), func(rule model.Rule) bool {
+			return !ruleListed(rule, dir, r.Params.Get("NicType"))
+		}), pg, func(rule model.Rule) (time.Time, string) { return rule.CreatedAt, rule.ID })
+	}
+	perms := make([]permissionItem, 0, len(rules))
+	for _, rule := range rules {
+		if !ruleListed(rule, dir, r.Params.Get("NicType")) {
+			continue
 		}
 		perms = append(perms, toPermission(rule, g.PeerGroupNames))
 	}
-	if paged {
-		perms, _, resp.NextToken = Paginate(perms, pg)
-	}
 	resp.Permissions.Permission = perms
 	return resp, nil
+}
+
+// ruleListed reports whether DescribeSecurityGroupAttribute lists rule for
+// the Direction (lower-cased; "" or "all" for both) and NicType filters.
+func ruleListed(rule model.Rule, dir, nicType string) bool {
+	if (dir == model.Ingress || dir == model.Egress) && rule.Direction != dir {
+		return false
+	}
+	return !strings.EqualFold(nicType, "internet") // a VPC group has no internet-NIC rules
 }
 
 func optional(p Params, name string) *string {
@@ -365,7 +371,10 @@ func specFrom(dir string, p, top Params, caller model.Account) service.RuleSpec 
 // ruleSpecs decodes the rules of an Authorize/Revoke call: the
 // Permissions.N list or the older flat parameters, never both.
 func ruleSpecs(dir string, r *Request) ([]service.RuleSpec, error) {
-	perms := r.Params.Structs("Permissions")
+	perms, err := r.Params.StructsIn("Permissions", IndexPermissions)
+	if err != nil {
+		return nil, err
+	}
 	flat := slices.ContainsFunc(flatRuleParams, r.Params.Has)
 	if len(perms) > 0 && flat {
 		return nil, errs.InvalidParameter("Permissions.N",
@@ -376,7 +385,7 @@ func ruleSpecs(dir string, r *Request) ([]service.RuleSpec, error) {
 	}
 	var specs []service.RuleSpec
 	for _, p := range perms {
-		specs = append(specs, specFrom(dir, p, r.Params, r.Account))
+		specs = append(specs, specFrom(dir, p.Fields, r.Params, r.Account))
 	}
 	if flat {
 		specs = append(specs, specFrom(dir, r.Params, r.Params, r.Account))
@@ -408,7 +417,11 @@ func (h sgHandlers) revoke(dir string) Handler {
 		if err != nil {
 			return nil, err
 		}
-		return empty{}, h.svc.RevokeRules(ctx, r.Account.ID, id, dir, specs, r.Params.List("SecurityGroupRuleId"))
+		ruleIDs, err := r.Params.ListIn("SecurityGroupRuleId", IndexRuleIDs)
+		if err != nil {
+			return nil, err
+		}
+		return empty{}, h.svc.RevokeRules(ctx, r.Account.ID, id, dir, specs, ruleIDs)
 	}
 }
 
@@ -428,7 +441,10 @@ func (h sgHandlers) modifyRule(dir string) Handler {
 }
 
 func (h sgHandlers) references(ctx context.Context, r *Request) (any, error) {
-	ids := r.Params.List("SecurityGroupId")
+	ids, err := r.Params.ListIn("SecurityGroupId", IndexGroupRefs)
+	if err != nil {
+		return nil, err
+	}
 	refs, err := h.svc.DescribeSecurityGroupReferences(ctx, r.Account.ID, ids)
 	if err != nil {
 		return nil, err

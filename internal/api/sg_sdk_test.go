@@ -232,7 +232,7 @@ func TestSecurityGroupRulesSDK(t *testing.T) {
 		t.Errorf("after revokes: %d rules, want 3", n)
 	}
 	_, err = c.RevokeSecurityGroup(rev) // the ID is gone now
-	if status, code := apitest.ServerErr(t, err); status != 404 || code != "InvalidSecurityGroupRuleId.NotFound" {
+	if status, code := apitest.ServerErr(t, err); status != 400 || code != "InvalidParam.SecurityGroupRuleId" {
 		t.Errorf("revoke unknown rule ID: %d %s", status, code)
 	}
 	if _, err := c.DeleteSecurityGroup(del); err != nil {

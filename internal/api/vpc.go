@@ -175,7 +175,7 @@ func (h vpcHandlers) createVpc(ctx context.Context, r *Request) (any, error) {
 }
 
 func (h vpcHandlers) describeVpcs(ctx context.Context, r *Request) (any, error) {
-	pg, err := r.Params.Paging(10, 50)
+	pg, err := r.Params.PageOnly(10, 50)
 	if err != nil {
 		return nil, err
 	}
@@ -296,7 +296,7 @@ func (h vpcHandlers) createVSwitch(ctx context.Context, r *Request) (any, error)
 }
 
 func (h vpcHandlers) describeVSwitches(ctx context.Context, r *Request) (any, error) {
-	pg, err := r.Params.Paging(10, 50)
+	pg, err := r.Params.PageOnly(10, 50)
 	if err != nil {
 		return nil, err
 	}

@@ -99,7 +99,8 @@ func (s *Service) checkGroupsForENI(tx store.ReadTxn, accountID, vpcID string, i
 		groups = append(groups, sg)
 	}
 	if rules > s.cfg.Quotas.RulesPerENI {
-		return nil, errs.Quota("QuotaExceed.SecurityGroupRule",
+		// The same limit and code as AuthorizeSecurityGroup's (codeRuleLimit).
+		return nil, errs.Quota(codeRuleLimit,
 			"The security groups on one ENI may hold at most %d rules in total; these hold %d.", s.cfg.Quotas.RulesPerENI, rules)
 	}
 	return groups, nil

@@ -23,6 +23,7 @@ func getACL(tx store.ReadTxn, accountID, id string) (*model.NetworkACL, error) {
 
 // ACLEntrySpec is an ACL entry as the API gives it.
 type ACLEntrySpec struct {
+	Param       string // the element's wire name, e.g. "IngressAclEntries.0"; "" names it by position from 1
 	ID          string // NetworkAclEntryId: kept when given (an update of an existing entry)
 	Name        string
 	Description string
@@ -112,7 +113,7 @@ func parseACLPorts(param, v, proto string) (model.PortRange, error) {
 	from, to, ok := strings.Cut(v, "/")
 	f, err1 := strconv.Atoi(from)
 	t, err2 := strconv.Atoi(to)
-	if !ok || err1 != nil || err2 != nil {
+	if !ok || err1 != nil || err2 != nil || !canonicalPort(from) || !canonicalPort(to) {
 		return model.PortRange{}, errs.InvalidParam("IllegalParam.Port", "The specified %s %q is not valid; use start/end such as 80/80, or -1/-1.", param, v)
 	}
 	if !hasPorts {
@@ -138,12 +139,16 @@ func (s *Service) parseACLEntries(dir, listParam string, specs []ACLEntrySpec) (
 	out := make([]model.ACLEntry, 0, len(specs))
 	seen := map[string]bool{}
 	for i, spec := range specs {
-		e, err := ParseACLEntry(dir, listParam+"."+strconv.Itoa(i+1), spec)
+		param := spec.Param
+		if param == "" {
+			param = listParam + "." + strconv.Itoa(i+1)
+		}
+		e, err := ParseACLEntry(dir, param, spec)
 		if err != nil {
 			return nil, err
 		}
 		if seen[e.ID] {
-			return nil, errs.InvalidParameter(listParam+"."+strconv.Itoa(i+1)+".NetworkAclEntryId", "entry %s is given twice", e.ID)
+			return nil, errs.InvalidParameter(param+".NetworkAclEntryId", "entry %s is given twice", e.ID)
 		}
 		seen[e.ID] = true
 		out = append(out, e)
@@ -344,19 +349,26 @@ func (s *Service) UpdateNetworkAclEntries(ctx context.Context, accountID, id str
 }
 
 // ACLResource is a resource to associate with an ACL.
-type ACLResource struct{ ID, Type string }
+type ACLResource struct {
+	Param    string // the element's wire name, e.g. "Resource.0"; "" names it by position from 1
+	ID, Type string
+}
 
 func checkACLResources(rs []ACLResource) error {
 	if len(rs) == 0 {
 		return errs.MissingParameter("Resource.N.ResourceId")
 	}
 	for i, r := range rs {
+		param := r.Param
+		if param == "" {
+			param = "Resource." + strconv.Itoa(i+1)
+		}
 		if r.ID == "" {
-			return errs.MissingParameter("Resource." + strconv.Itoa(i+1) + ".ResourceId")
+			return errs.MissingParameter(param + ".ResourceId")
 		}
 		if !strings.EqualFold(r.Type, "VSwitch") {
 			return errs.InvalidParam("IllegalParam.ResourceType",
-				"The specified Resource.%d.ResourceType %q is not valid; network ACLs associate with VSwitch resources.", i+1, r.Type)
+				"The specified %s.ResourceType %q is not valid; network ACLs associate with VSwitch resources.", param, r.Type)
 		}
 	}
 	return nil

@@ -3,6 +3,7 @@ package service
 import (
 	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -17,6 +18,49 @@ func checkDirection(dir string) error {
 		return errs.InvalidParameter("Direction", "use ingress or egress, got %q", dir)
 	}
 	return nil
+}
+
+// canonicalPort reports whether s is one end of a port range as the API
+// writes it: "-1" or a decimal integer without sign, spaces or leading
+// zeros. (strconv.Atoi alone would take "+22", and a caller trimming spaces
+// " 22"; such a range would be stored as one the caller did not write.)
+func canonicalPort(s string) bool {
+	if s == "-1" || s == "0" {
+		return true
+	}
+	if s == "" || s[0] == '0' || len(s) > 5 {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// checkPortSyntax refuses a PortRange or SourcePortRange that is not
+// written exactly "start/end" with canonical ends (see canonicalPort). An
+// absent (empty or blank) value is left to ParseRule, which knows whether
+// the protocol needs one; the values themselves (1-65535, start <= end,
+// -1/-1 for protocols without ports) are ParseRule's too.
+func checkPortSyntax(param, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return nil
+	}
+	if from, to, ok := strings.Cut(v, "/"); ok && canonicalPort(from) && canonicalPort(to) {
+		return nil
+	}
+	return errs.InvalidParam("InvalidIpPortRange.Malformed",
+		"The specified parameter %s %q is not valid: write start/end with plain decimal ports, without spaces, signs or leading zeros, such as 22/22, 1024/65535 or -1/-1.", param, v)
+}
+
+// checkRuleSyntax applies checkPortSyntax to a rule's port ranges.
+func checkRuleSyntax(spec RuleSpec) error {
+	if err := checkPortSyntax("PortRange", spec.PortRange); err != nil {
+		return err
+	}
+	return checkPortSyntax("SourcePortRange", spec.SourcePortRange)
 }
 
 // resolvePeer checks what a parsed rule references: the peer group must be
@@ -63,13 +107,29 @@ func resolvePeer(tx store.ReadTxn, accountID string, sg *model.SecurityGroup, r 
 	return nil
 }
 
+// codeRuleLimit is the code of every rule-count limit: the rules of a
+// group, its group-referencing rules, and the 1,000 rules pooled across the
+// groups of one ENI. AuthorizeSecurityGroup, AuthorizeSecurityGroupEgress
+// and ModifySecurityGroupRule document it ("The limit of authorization
+// records in the security group reaches"); the membership actions
+// (JoinSecurityGroup, ModifyNetworkInterfaceAttribute, CreateNetworkInterface,
+// RunInstances) document no code of their own for the per-ENI limit, so
+// the same limit answers the same code whichever action reaches it.
+const codeRuleLimit = "AuthorizationLimitExceed"
+
+// errRulesPerENI is the error of the per-ENI rule limit.
+func errRulesPerENI(eniID string, total, limit int) error {
+	return errs.Quota(codeRuleLimit,
+		"Network interface %s would carry %d rules across its security groups; the maximum is %d.", eniID, total, limit)
+}
+
 // checkRuleQuotas enforces the per-group rule count, the group-reference
 // rule count of basic groups, and the 1,000-rule total across the groups
 // of every member ENI, for sg holding its new rule list.
 func (s *Service) checkRuleQuotas(tx store.ReadTxn, sg *model.SecurityGroup) error {
 	q := s.cfg.Quotas
 	if len(sg.Rules) > q.RulesPerGroup {
-		return errs.Quota("AuthorizationLimitExceed",
+		return errs.Quota(codeRuleLimit,
 			"Security group %s would hold %d rules; the maximum is %d.", sg.ID, len(sg.Rules), q.RulesPerGroup)
 	}
 	refs := 0
@@ -79,7 +139,7 @@ func (s *Service) checkRuleQuotas(tx store.ReadTxn, sg *model.SecurityGroup) err
 		}
 	}
 	if refs > q.GroupRefRulesPerGroup {
-		return errs.Quota("AuthorizationLimitExceed",
+		return errs.Quota(codeRuleLimit,
 			"Security group %s would hold %d rules that reference other groups; the maximum is %d.", sg.ID, refs, q.GroupRefRulesPerGroup)
 	}
 	members, err := groupMemberENIs(tx, sg.ID)
@@ -110,8 +170,7 @@ func (s *Service) checkRuleQuotas(tx store.ReadTxn, sg *model.SecurityGroup) err
 			total += n
 		}
 		if total > q.RulesPerENI {
-			return errs.Quota("AuthorizationLimitExceed",
-				"Network interface %s would carry %d rules across its security groups; the maximum is %d.", eniID, total, q.RulesPerENI)
+			return errRulesPerENI(eniID, total, q.RulesPerENI)
 		}
 	}
 	return nil
@@ -132,6 +191,9 @@ func (s *Service) AuthorizeRules(ctx context.Context, accountID, sgID, dir strin
 	}
 	parsed := make([]model.Rule, len(specs))
 	for i, spec := range specs {
+		if err := checkRuleSyntax(spec); err != nil {
+			return err
+		}
 		r, err := ParseRule(dir, spec)
 		if err != nil {
 			return err
@@ -184,9 +246,24 @@ func (s *Service) AuthorizeRules(ctx context.Context, accountID, sgID, dir strin
 	return err
 }
 
+// errRevokeUnknownRule is the error of a Revoke call naming a rule ID that
+// the group does not hold in that direction. Since 2024-07-08 the cloud
+// documents one code per action: RevokeSecurityGroup answers
+// InvalidParam.SecurityGroupRuleId, RevokeSecurityGroupEgress
+// InvalidSecurityGroupRule.RuleNotExist (both 400).
+func errRevokeUnknownRule(dir, sgID, id string) error {
+	code := "InvalidParam.SecurityGroupRuleId"
+	if dir == model.Egress {
+		code = "InvalidSecurityGroupRule.RuleNotExist"
+	}
+	return errs.InvalidParam(code,
+		"The specified SecurityGroupRuleId %q is not an %s rule of security group %s; list its rules with DescribeSecurityGroupAttribute.", id, dir, sgID)
+}
+
 // RevokeRules removes rules of one direction, by ID or by their fields. A
-// rule ID that does not exist is an error; a field-described rule that does
-// not exist removes nothing and succeeds, as in the cloud.
+// rule ID that does not exist is an error (see errRevokeUnknownRule), and
+// so is a rule ID given twice; a field-described rule that does not exist
+// removes nothing and succeeds, as in the cloud.
 func (s *Service) RevokeRules(ctx context.Context, accountID, sgID, dir string, specs []RuleSpec, ruleIDs []string) error {
 	if err := checkDirection(dir); err != nil {
 		return err
@@ -194,8 +271,17 @@ func (s *Service) RevokeRules(ctx context.Context, accountID, sgID, dir string, 
 	if len(specs) == 0 && len(ruleIDs) == 0 {
 		return errs.MissingParameter("SecurityGroupRuleId.N | Permissions.N.IpProtocol")
 	}
+	for i, id := range ruleIDs {
+		if slices.Contains(ruleIDs[:i], id) {
+			return errs.InvalidParam("InvalidParam.SecurityGroupRuleIdRepeated",
+				"The specified SecurityGroupRuleId %q is given twice; give each rule ID once.", id)
+		}
+	}
 	parsed := make([]model.Rule, len(specs))
 	for i, spec := range specs {
+		if err := checkRuleSyntax(spec); err != nil {
+			return err
+		}
 		r, err := ParseRule(dir, spec)
 		if err != nil {
 			return err
@@ -217,8 +303,7 @@ func (s *Service) RevokeRules(ctx context.Context, accountID, sgID, dir string, 
 				}
 			}
 			if !found {
-				return errs.NotFound("InvalidSecurityGroupRuleId.NotFound",
-					"The specified %s rule %q does not exist in security group %s.", dir, id, sgID)
+				return errRevokeUnknownRule(dir, sgID, id)
 			}
 			remove[id] = true
 		}
@@ -285,6 +370,9 @@ func (s *Service) ModifyRule(ctx context.Context, accountID, sgID, dir, ruleID s
 	}
 	if ruleID == "" {
 		return errs.MissingParameter("SecurityGroupRuleId")
+	}
+	if err := checkRuleSyntax(patch); err != nil {
+		return err
 	}
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		sg, err := getGroup(tx, accountID, sgID)
