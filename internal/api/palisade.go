@@ -38,8 +38,23 @@ type describeAccountsResponse struct {
 	}
 }
 
-// RegisterPalisade registers CreateAccount, DescribeAccounts and
-// CreateAccessKey.
+type accessKeyItem struct {
+	AccessKeyId  string
+	AccountId    string
+	CreationTime string
+	Status       string // always Active: a deleted key is gone
+	Root         bool   // the admin's root key (credentials.json or the environment)
+}
+
+type describeAccessKeysResponse struct {
+	TotalCount int
+	AccessKeys struct {
+		AccessKey []accessKeyItem
+	}
+}
+
+// RegisterPalisade registers CreateAccount, DescribeAccounts,
+// CreateAccessKey, DeleteAccessKey and DescribeAccessKeys.
 func RegisterPalisade(rt *Router, svc *service.Service) {
 	rt.Handle(VersionPalisade, "CreateAccount", func(ctx context.Context, r *Request) (any, error) {
 		name, err := r.Params.Required("AccountName")
@@ -74,6 +89,36 @@ func RegisterPalisade(rt *Router, svc *service.Service) {
 			return nil, err
 		}
 		return createAccessKeyResponse{AccountId: key.AccountID, AccessKeyId: key.ID, AccessKeySecret: key.Secret}, nil
+	})
+	// DeleteAccessKey revokes a key at once: every request looks its key
+	// up in the store. The key is UserAccessKeyId, as in RAM's
+	// DeleteAccessKey: AccessKeyId is the signature's own parameter.
+	rt.Handle(VersionPalisade, "DeleteAccessKey", func(ctx context.Context, r *Request) (any, error) {
+		id, err := r.Params.Required("UserAccessKeyId")
+		if err != nil {
+			return nil, err
+		}
+		if _, err := svc.DeleteAccessKey(ctx, r.Account.ID, id); err != nil {
+			return nil, err
+		}
+		return empty{}, nil
+	})
+	// DescribeAccessKeys never returns secrets.
+	rt.Handle(VersionPalisade, "DescribeAccessKeys", func(ctx context.Context, r *Request) (any, error) {
+		keys, err := svc.DescribeAccessKeys(ctx, r.Account.ID, r.Params.Get("AccountId"))
+		if err != nil {
+			return nil, err
+		}
+		var resp describeAccessKeysResponse
+		resp.TotalCount = len(keys)
+		resp.AccessKeys.AccessKey = make([]accessKeyItem, 0, len(keys))
+		for _, k := range keys {
+			resp.AccessKeys.AccessKey = append(resp.AccessKeys.AccessKey, accessKeyItem{
+				AccessKeyId: k.ID, AccountId: k.AccountID, CreationTime: k.CreatedAt.UTC().Format(time.RFC3339),
+				Status: "Active", Root: k.Root,
+			})
+		}
+		return resp, nil
 	})
 }
 

@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/palisade-project/palisade/internal/api"
@@ -96,6 +97,7 @@ type App struct {
 	router   *api.Router
 	ln       net.Listener
 	srv      *http.Server
+	mu       sync.Mutex // guards admin and adminKey (the root key may be replaced)
 	admin    model.Account
 	adminKey model.AccessKey
 
@@ -130,8 +132,8 @@ func New(opts Options) (*App, error) {
 }
 
 func (a *App) init() error {
-	if err := os.MkdirAll(a.opts.DataDir, 0o700); err != nil {
-		return fmt.Errorf("create data dir: %w", err)
+	if err := secureDataDir(a.opts.DataDir, a.log); err != nil {
+		return err
 	}
 	st, err := openStore(a.opts.Backend, filepath.Join(a.opts.DataDir, DBFile))
 	if err != nil {
@@ -146,7 +148,8 @@ func (a *App) init() error {
 		return err
 	}
 	a.svc = service.New(st, service.Config{Region: a.opts.Region, Quotas: a.opts.Quotas, ZoneServed: a.opts.ZoneServed, PublicCIDR: a.opts.PublicCIDR,
-		FlowLogWindowScale: a.opts.FlowLogWindowScale, FlowLogRetention: a.opts.FlowLogRetention, FlowRecords: flowRecs, DataDir: a.opts.DataDir, Logger: a.log})
+		FlowLogWindowScale: a.opts.FlowLogWindowScale, FlowLogRetention: a.opts.FlowLogRetention, FlowRecords: flowRecs, DataDir: a.opts.DataDir, Logger: a.log,
+		RootKeyDeleted: a.rootKeyDeleted})
 	a.router = api.NewRouter()
 	registerAll(a.router, a.svc)
 
@@ -155,17 +158,18 @@ func (a *App) init() error {
 	if err := a.svc.ReconcileFlowLogWindows(ctx); err != nil {
 		return fmt.Errorf("flow-log windows: %w", err)
 	}
-	admin, key, created, err := a.svc.EnsureAdmin(ctx, a.opts.RootAccessKeyID, a.opts.RootAccessKeySecret)
+	// The key published last time is the previous root key of data
+	// directories from before the store recorded it (EnsureAdmin).
+	published, _ := ReadCredentials(a.opts.DataDir)
+	admin, key, created, err := a.svc.EnsureAdmin(ctx, a.opts.RootAccessKeyID, a.opts.RootAccessKeySecret, published.AccessKeyID)
 	if err != nil {
 		return err
 	}
-	a.admin, a.adminKey = admin, key
-	credPath := filepath.Join(a.opts.DataDir, CredentialsFile)
-	if err := writeCredentials(credPath, Credentials{AccessKeyID: key.ID, AccessKeySecret: key.Secret}); err != nil {
+	if err := a.publishRootKey(admin, key); err != nil {
 		return err
 	}
 	a.log.Info("admin account ready", "account", admin.ID, "access_key_id", key.ID,
-		"created", created, "credentials", credPath)
+		"created", created, "credentials", filepath.Join(a.opts.DataDir, CredentialsFile))
 
 	ln, err := net.Listen("tcp", a.opts.Listen)
 	if err != nil {
@@ -194,6 +198,73 @@ func (a *App) init() error {
 	}
 	a.srv.RegisterOnShutdown(cancelBase)
 	return nil
+}
+
+// secureDataDir creates the data directory with mode 0700, or tightens an
+// existing one that other users may read or enter: it holds the database
+// and the admin's credentials. A directory that is plainly not Palisade's
+// own (sticky, like /tmp, or another user's) is left alone, with a warning.
+func secureDataDir(dir string, log *slog.Logger) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("data dir %s is not a directory", dir)
+	}
+	perm := fi.Mode().Perm()
+	if perm&0o077 == 0 {
+		return nil
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if fi.Mode()&os.ModeSticky != 0 || (ok && int(st.Uid) != os.Geteuid()) {
+		log.Warn("data directory is open to other users but not Palisade's own (sticky or another user's): mode left as is; use a private directory",
+			"data_dir", dir, "mode", fmt.Sprintf("%#o", perm))
+		return nil
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("tighten data dir %s to 0700: %w", dir, err)
+	}
+	log.Warn("data directory was open to other users: mode tightened",
+		"data_dir", dir, "from", fmt.Sprintf("%#o", perm), "to", "0700")
+	return nil
+}
+
+// publishRootKey records the root key and writes it to credentials.json.
+func (a *App) publishRootKey(admin model.Account, key model.AccessKey) error {
+	if err := writeCredentials(filepath.Join(a.opts.DataDir, CredentialsFile), Credentials{AccessKeyID: key.ID, AccessKeySecret: key.Secret}); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.admin, a.adminKey = admin, key
+	a.mu.Unlock()
+	return nil
+}
+
+// rootKeyDeleted follows DeleteAccessKey of the root key: without a preset
+// root key a new one is made and published at once, so that
+// credentials.json always holds a valid key; a preset root key stays
+// deleted (the next start refuses it: the environment needs a new pair).
+func (a *App) rootKeyDeleted(keyID string) {
+	if a.opts.RootAccessKeyID != "" {
+		a.log.Warn("the root access key from the environment was deleted; set "+EnvRootKeyID+" and "+EnvRootKeySecret+
+			" to a new key pair before the next start (a deleted key is refused)", "access_key_id", keyID)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin, key, _, err := a.svc.EnsureAdmin(ctx, "", "", "")
+	if err == nil {
+		err = a.publishRootKey(admin, key)
+	}
+	if err != nil {
+		a.log.Error("root access key deleted: publishing a new one failed; it is made at the next start", "deleted_access_key_id", keyID, "err", err)
+		return
+	}
+	a.log.Warn("root access key deleted: a new one is in credentials.json", "deleted_access_key_id", keyID, "access_key_id", key.ID)
 }
 
 // writeCredentials writes the admin key atomically with mode 0600.
@@ -253,7 +324,11 @@ func (a *App) Service() *service.Service { return a.svc }
 func (a *App) Router() *api.Router { return a.router }
 
 // Admin returns the admin account and the key written to credentials.json.
-func (a *App) Admin() (model.Account, model.AccessKey) { return a.admin, a.adminKey }
+func (a *App) Admin() (model.Account, model.AccessKey) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.admin, a.adminKey
+}
 
 // Serve serves HTTP until ctx ends, then shuts down gracefully and closes
 // the app. It returns nil after a clean shutdown.

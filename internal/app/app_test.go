@@ -68,28 +68,34 @@ func TestPresetRootKey(t *testing.T) {
 
 	bob := env.NewAccount(t, "bob")
 
-	// A different preset on a later start is added to the same admin
-	// account; the earlier key keeps working.
+	// A different preset on a later start becomes the root key of the same
+	// admin account and revokes the previous root key.
 	svc := env.App.Service()
 	ctx := context.Background()
-	acct, key, created, err := svc.EnsureAdmin(ctx, "LTAIsecondpreset00000001", "secondsecret")
+	acct, key, created, err := svc.EnsureAdmin(ctx, "LTAIsecondpreset00000001", "secondsecret", "")
 	if err != nil || created || acct.ID != env.Admin.AccountID || key.ID != "LTAIsecondpreset00000001" {
 		t.Fatalf("second preset: %+v %+v created=%v err=%v", acct, key, created, err)
 	}
-	for _, c := range []apitest.Creds{env.Admin, {AccessKeyID: key.ID, Secret: key.Secret}} {
-		if _, err := env.Common(t, c, api.VersionPalisade, "DescribeAccounts", nil); err != nil {
-			t.Errorf("key %s after second preset: %v", c.AccessKeyID, err)
-		}
-	}
-	// A changed secret for the same ID replaces the old one.
-	if _, _, _, err := svc.EnsureAdmin(ctx, id, "rotated"); err != nil {
-		t.Fatal(err)
+	second := apitest.Creds{AccessKeyID: key.ID, Secret: key.Secret}
+	if _, err := env.Common(t, second, api.VersionPalisade, "DescribeAccounts", nil); err != nil {
+		t.Errorf("second preset key: %v", err)
 	}
 	if _, err := env.Common(t, env.Admin, api.VersionPalisade, "DescribeAccounts", nil); err == nil {
+		t.Errorf("previous root key %s still accepted after the second preset", env.Admin.AccessKeyID)
+	}
+	// A changed secret for the same ID replaces the old one.
+	if _, _, _, err := svc.EnsureAdmin(ctx, second.AccessKeyID, "rotated", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := env.Common(t, second, api.VersionPalisade, "DescribeAccounts", nil); err == nil {
 		t.Errorf("old secret still accepted after rotation")
 	}
+	// A revoked key ID cannot come back as a preset.
+	if _, _, _, err := svc.EnsureAdmin(ctx, id, secret, ""); err == nil {
+		t.Errorf("EnsureAdmin took a revoked key back")
+	}
 	// A preset key ID that belongs to another account is refused.
-	if _, _, _, err := svc.EnsureAdmin(ctx, bob.AccessKeyID, "x"); err == nil {
+	if _, _, _, err := svc.EnsureAdmin(ctx, bob.AccessKeyID, "x", ""); err == nil {
 		t.Errorf("EnsureAdmin took over bob's key")
 	}
 }

@@ -11,8 +11,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// kernelLockDir holds the host-wide locks of Palisade's kernel objects.
-const kernelLockDir = "/run/palisade"
+// kernelLockDir holds the host-wide locks of Palisade's kernel objects (a
+// variable for tests).
+var kernelLockDir = "/run/palisade"
 
 // lockKernel takes the host-wide lock (a file in dir, kernelLockDir) of
 // the kernel objects marked with tag, held until release. Two processes reconciling the same objects

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/palisade-project/palisade/internal/agent"
@@ -37,14 +38,32 @@ type Up struct {
 	Agent   *agent.Agent
 	Applier *linux.Applier
 	zone    string
-	tag     string // marker of its kernel objects (lockKernel)
 	// waf serves the protected objects steered on this host (waf.go).
 	waf     *hostWAF
 	wafLogs *wafLogBatcher
+	// unlock releases the host-wide kernel lock taken by NewUp (once).
+	unlock func()
 }
 
-// NewUp opens the control plane for the local zone and builds the agent.
+// NewUp takes the host-wide kernel lock (lockKernel), then opens the
+// control plane for the local zone and builds the agent. The lock comes
+// first: a refused second "up" leaves the data directory untouched. It is
+// held until Run returns or Close.
 func NewUp(o UpOptions) (*Up, error) {
+	release, err := lockKernel(kernelLockDir, o.Tag)
+	if err != nil {
+		return nil, err
+	}
+	u, err := newUp(o)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	u.unlock = sync.OnceFunc(release)
+	return u, nil
+}
+
+func newUp(o UpOptions) (*Up, error) {
 	if o.Region == "" {
 		o.Region = DefaultRegion
 	}
@@ -81,7 +100,7 @@ func NewUp(o UpOptions) (*Up, error) {
 		Resync:      o.Resync,
 		Logger:      o.Logger,
 	})
-	return &Up{App: a, Agent: ag, Applier: applier, zone: zone, tag: o.Tag, waf: hw, wafLogs: wafLogs}, nil
+	return &Up{App: a, Agent: ag, Applier: applier, zone: zone, waf: hw, wafLogs: wafLogs}, nil
 }
 
 func putZone(tx store.Txn, z model.ZoneStatus) error {
@@ -115,11 +134,7 @@ func registerZone(a *App, zone string) error {
 // its state when Palisade stops (workloads keep their network); CleanupKernel
 // removes it.
 func (u *Up) Run(ctx context.Context) error {
-	release, err := lockKernel(kernelLockDir, u.tag)
-	if err != nil {
-		return err
-	}
-	defer release()
+	defer u.unlock()
 	// The agent stops before the server: Serve closes the store the agent
 	// reads and reports status through.
 	agentCtx, stopAgent := context.WithCancel(context.Background())
@@ -161,6 +176,13 @@ func (u *Up) Run(ctx context.Context) error {
 	}
 	stopAgent()
 	return errors.Join(errServe, <-agentErr)
+}
+
+// Close closes the app and releases the kernel lock.
+func (u *Up) Close() error {
+	err := u.App.Close()
+	u.unlock()
+	return err
 }
 
 // RunUp runs NewUp(o).Run(ctx) and closes everything after.

@@ -11,12 +11,15 @@ import (
 func (c *cli) accountCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "account",
-		Short: "Manage accounts and their access keys (admin only)",
+		Short: "Manage accounts and their access keys",
 		Long: `Manage Palisade accounts (tenants) and their access keys with Palisade's own
-actions (version 2026-11-01). Only the admin account may create accounts.`,
+actions (version 2026-11-01). Only the admin account may create accounts; an
+account may list and delete its own keys, the admin those of any account.`,
 		Example: `  palisade account create alice
   palisade account list
-  palisade account key create 1234567890123456`,
+  palisade account key create 1234567890123456
+  palisade account key list 1234567890123456
+  palisade account key delete LTAIxxxxxxxxxxxxxxxxxxxx`,
 	}
 	create := &cobra.Command{
 		Use:     "create NAME",
@@ -71,7 +74,47 @@ actions (version 2026-11-01). Only the admin account may create accounts.`,
 			})
 		},
 	}
-	key.AddCommand(keyCreate)
+	keyList := &cobra.Command{
+		Use:   "list [ACCOUNT_ID]",
+		Short: "List the access keys of an account (never their secrets)",
+		Long: `List the access keys of ACCOUNT_ID (DescribeAccessKeys), oldest first, without
+their secrets. Without ACCOUNT_ID: the caller's own keys. Root marks the
+admin's root key (the one in credentials.json or from the environment).`,
+		Example: "  palisade account key list\n  palisade account key list 1234567890123456 -o json",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			params := map[string]string{}
+			if len(args) == 1 {
+				params["AccountId"] = args[0]
+			}
+			resp, err := c.call(cmd, apiclient.VersionPalisade, "DescribeAccessKeys", params)
+			if err != nil {
+				return err
+			}
+			return c.renderList(cmd, resp, objects(resp, "AccessKeys", "AccessKey"), []column{
+				field("AccessKeyId", "AccessKeyId"), field("AccountId", "AccountId"),
+				field("Root", "Root"), field("CreationTime", "CreationTime"),
+			})
+		},
+	}
+	keyDelete := &cobra.Command{
+		Use:   "delete ACCESS_KEY_ID",
+		Short: "Delete (revoke) an access key",
+		Long: `Delete the access key ACCESS_KEY_ID (DeleteAccessKey): requests signed with it
+fail at once, and its ID is never valid again. An account may delete its own
+keys, the admin any key; the admin account's last key cannot be deleted
+(create another one first).`,
+		Example: "  palisade account key delete LTAIxxxxxxxxxxxxxxxxxxxx",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			resp, err := c.call(cmd, apiclient.VersionPalisade, "DeleteAccessKey", map[string]string{"UserAccessKeyId": args[0]})
+			if err != nil {
+				return err
+			}
+			return c.renderDone(cmd, resp)
+		},
+	}
+	key.AddCommand(keyCreate, keyList, keyDelete)
 	cmd.AddCommand(create, list, key)
 	return cmd
 }

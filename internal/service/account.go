@@ -8,6 +8,7 @@ import (
 	"math/big"
 	"regexp"
 	"sort"
+	"time"
 
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/model"
@@ -66,13 +67,33 @@ func errAccountNotFound(id string) *errs.Error {
 	return errs.NotFound("InvalidAccountId.NotFound", "The specified AccountId %q does not exist.", id)
 }
 
-// EnsureAdmin makes sure the admin account and an admin key exist and
+// Store keys of the root key's bookkeeping (not resources: no prefix of
+// package model, not mirrored to agents).
+const (
+	// keyRootKey holds the ID of the root key: the admin key Palisade
+	// publishes in credentials.json (or takes from the environment).
+	keyRootKey = "meta/rootkey"
+	// prefixRevokedKey + key ID -> deletion time: a deleted key ID is
+	// never accepted again, not even as a preset from the environment.
+	prefixRevokedKey = "meta/revokedkey/"
+)
+
+// EnsureAdmin makes sure the admin account and its root key exist and
 // returns them. On first start it creates the account (and created is
-// true). When presetID/presetSecret are given (both or neither) that pair
-// is the returned admin key: it is added to the admin account if absent,
-// and its secret is updated if it changed. Without a preset, the oldest
-// admin key is returned, or a new one if the admin has none.
-func (s *Service) EnsureAdmin(ctx context.Context, presetID, presetSecret string) (model.Account, model.AccessKey, bool, error) {
+// true). The root key is the admin key that the server publishes
+// (credentials.json); its ID is recorded in the store.
+//
+// With a preset (presetID and presetSecret, both or neither, from
+// PALISADE_ROOT_ACCESS_KEY_ID/SECRET) that pair becomes the root key: it is
+// added to the admin account if absent, its secret is updated if it
+// changed, and the previous root key, if another, is revoked (deleted).
+// A preset whose ID was deleted before is refused.
+//
+// Without a preset the recorded root key is kept; if it was deleted, a new
+// one is made. publishedID is the key ID found in credentials.json: data
+// directories from before the root key was recorded use it (or else the
+// oldest admin key) as the previous root key.
+func (s *Service) EnsureAdmin(ctx context.Context, presetID, presetSecret, publishedID string) (model.Account, model.AccessKey, bool, error) {
 	if (presetID == "") != (presetSecret == "") {
 		return model.Account{}, model.AccessKey{}, false, errors.New("service: the preset admin key needs both an ID and a secret")
 	}
@@ -83,9 +104,10 @@ func (s *Service) EnsureAdmin(ctx context.Context, presetID, presetSecret string
 		admin   model.Account
 		key     model.AccessKey
 		created bool
+		revoked string
 	)
 	_, err := s.update(ctx, func(tx store.Txn) error {
-		created = false
+		created, revoked = false, ""
 		var found bool
 		var err error
 		admin, found, err = findAdmin(tx)
@@ -99,44 +121,109 @@ func (s *Service) EnsureAdmin(ctx context.Context, presetID, presetSecret string
 			}
 			created = true
 		}
-		key, err = s.ensureAdminKey(tx, admin, presetID, presetSecret)
+		key, revoked, err = s.ensureRootKey(tx, admin, presetID, presetSecret, publishedID)
 		return err
 	})
 	if err != nil {
 		return model.Account{}, model.AccessKey{}, false, fmt.Errorf("ensure admin: %w", err)
 	}
+	if revoked != "" {
+		s.log.Warn("previous root access key revoked: the key from the environment replaces it",
+			"revoked_access_key_id", revoked, "access_key_id", key.ID)
+	}
 	return admin, key, created, nil
 }
 
-// ensureAdminKey returns the admin key to publish (see EnsureAdmin).
-func (s *Service) ensureAdminKey(tx store.Txn, admin model.Account, presetID, presetSecret string) (model.AccessKey, error) {
+// ensureRootKey returns the root key (see EnsureAdmin) and the ID of the
+// previous root key it revoked, if any.
+func (s *Service) ensureRootKey(tx store.Txn, admin model.Account, presetID, presetSecret, publishedID string) (model.AccessKey, string, error) {
+	prev, recorded, err := rootKeyID(tx)
+	if err != nil {
+		return model.AccessKey{}, "", err
+	}
+	if !recorded {
+		prev = publishedID
+	}
+	// prevKey is the previous root key if it still exists.
+	var prevKey *model.AccessKey
+	if prev != "" {
+		var k model.AccessKey
+		ok, err := getJSON(tx, model.PrefixAccessKey+prev, &k)
+		if err != nil {
+			return model.AccessKey{}, "", err
+		}
+		if ok && k.AccountID == admin.ID {
+			prevKey = &k
+		}
+	}
 	if presetID != "" {
+		if _, gone, err := tx.Get(prefixRevokedKey + presetID); err != nil {
+			return model.AccessKey{}, "", err
+		} else if gone {
+			return model.AccessKey{}, "", fmt.Errorf("the preset root key %s (PALISADE_ROOT_ACCESS_KEY_ID) was deleted before and a deleted key is never valid again: preset a new key pair", presetID)
+		}
 		var k model.AccessKey
 		ok, err := getJSON(tx, model.PrefixAccessKey+presetID, &k)
 		if err != nil {
-			return model.AccessKey{}, err
+			return model.AccessKey{}, "", err
 		}
 		if ok && k.AccountID != admin.ID {
-			return model.AccessKey{}, fmt.Errorf("preset admin key %s belongs to account %s, not to the admin", presetID, k.AccountID)
-		}
-		if ok && k.Secret == presetSecret {
-			return k, nil
+			return model.AccessKey{}, "", fmt.Errorf("preset admin key %s belongs to account %s, not to the admin", presetID, k.AccountID)
 		}
 		if !ok {
 			k = model.AccessKey{ID: presetID, AccountID: admin.ID, CreatedAt: s.now()}
 		}
-		k.Secret = presetSecret // the environment is authoritative
-		return k, putJSON(tx, model.PrefixAccessKey+k.ID, k)
+		if k.Secret != presetSecret {
+			k.Secret = presetSecret // the environment is authoritative
+			if err := putJSON(tx, model.PrefixAccessKey+k.ID, k); err != nil {
+				return model.AccessKey{}, "", err
+			}
+		}
+		revoked := ""
+		if prevKey != nil && prevKey.ID != k.ID {
+			if err := s.revokeKey(tx, prevKey.ID); err != nil {
+				return model.AccessKey{}, "", err
+			}
+			revoked = prevKey.ID
+		}
+		return k, revoked, setRootKeyID(tx, k.ID)
 	}
-	keys, err := accountKeys(tx, admin.ID)
-	if err != nil {
-		return model.AccessKey{}, err
+	if prevKey != nil {
+		return *prevKey, "", setRootKeyID(tx, prevKey.ID)
 	}
-	if len(keys) > 0 {
-		return keys[0], nil
+	if !recorded {
+		// A data directory from before the record: the oldest admin key
+		// was the published one.
+		keys, err := accountKeys(tx, admin.ID)
+		if err != nil {
+			return model.AccessKey{}, "", err
+		}
+		if len(keys) > 0 {
+			return keys[0], "", setRootKeyID(tx, keys[0].ID)
+		}
 	}
+	// First start, or the root key was deleted: a new one.
 	k := model.AccessKey{ID: NewAccessKeyID(), Secret: NewAccessKeySecret(), AccountID: admin.ID, CreatedAt: s.now()}
-	return k, putJSON(tx, model.PrefixAccessKey+k.ID, k)
+	if err := putJSON(tx, model.PrefixAccessKey+k.ID, k); err != nil {
+		return model.AccessKey{}, "", err
+	}
+	return k, "", setRootKeyID(tx, k.ID)
+}
+
+// rootKeyID reads the recorded root key ID.
+func rootKeyID(tx store.ReadTxn) (string, bool, error) {
+	b, ok, err := tx.Get(keyRootKey)
+	return string(b), ok, err
+}
+
+func setRootKeyID(tx store.Txn, id string) error { return tx.Put(keyRootKey, []byte(id)) }
+
+// revokeKey deletes a key and remembers its ID as revoked.
+func (s *Service) revokeKey(tx store.Txn, id string) error {
+	if err := tx.Delete(model.PrefixAccessKey + id); err != nil {
+		return err
+	}
+	return tx.Put(prefixRevokedKey+id, []byte(s.now().Format(time.RFC3339)))
 }
 
 // findAdmin returns the admin account, if any.
@@ -264,6 +351,119 @@ func (s *Service) CreateAccessKey(ctx context.Context, callerAccountID, targetAc
 		return model.AccessKey{}, err
 	}
 	return key, nil
+}
+
+func errAccessKeyNotFound(id string) *errs.Error {
+	// Not InvalidAccessKeyId.NotFound: that is the signing key's error.
+	return errs.NotFound("InvalidUserAccessKeyId.NotFound", "The specified UserAccessKeyId %q does not exist.", id)
+}
+
+// DeleteAccessKey deletes (revokes) a key: requests signed with it fail
+// from then on. An account may delete its own keys, the admin any key; a
+// key of another account is not found for a non-admin caller. The last
+// key of an admin account cannot be deleted (the admin would lock itself
+// out). rootDeleted reports that the key was the root key (the one
+// published in credentials.json).
+func (s *Service) DeleteAccessKey(ctx context.Context, callerAccountID, keyID string) (rootDeleted bool, err error) {
+	if keyID == "" {
+		return false, errs.MissingParameter("UserAccessKeyId")
+	}
+	_, err = s.update(ctx, func(tx store.Txn) error {
+		rootDeleted = false
+		var key model.AccessKey
+		ok, err := getJSON(tx, model.PrefixAccessKey+keyID, &key)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errAccessKeyNotFound(keyID)
+		}
+		if key.AccountID != callerAccountID {
+			if err := requireAdmin(tx, callerAccountID); err != nil {
+				if errs.HasCode(err, "Forbidden.NotAdmin") {
+					return errAccessKeyNotFound(keyID) // no probing of other accounts' keys
+				}
+				return err
+			}
+		}
+		var owner model.Account
+		if _, err := getJSON(tx, model.PrefixAccount+key.AccountID, &owner); err != nil {
+			return err
+		}
+		if owner.Admin {
+			keys, err := accountKeys(tx, owner.ID)
+			if err != nil {
+				return err
+			}
+			if len(keys) <= 1 {
+				return errs.Forbidden("OperationDenied.LastAdminAccessKey",
+					"Access key %s is the last key of the admin account %s; deleting it would lock the admin out. Create another key first (CreateAccessKey), then delete this one.",
+					keyID, owner.ID)
+			}
+		}
+		root, _, err := rootKeyID(tx)
+		if err != nil {
+			return err
+		}
+		rootDeleted = root == keyID
+		return s.revokeKey(tx, keyID)
+	})
+	if err != nil {
+		return false, err
+	}
+	if rootDeleted && s.cfg.RootKeyDeleted != nil {
+		s.cfg.RootKeyDeleted(keyID)
+	}
+	return rootDeleted, nil
+}
+
+// AccessKeyInfo describes a key without its secret.
+type AccessKeyInfo struct {
+	ID, AccountID string
+	CreatedAt     time.Time
+	// Root: the admin's root key (credentials.json or the environment).
+	Root bool
+}
+
+// DescribeAccessKeys lists the keys of targetAccountID ("" = the caller's
+// own account), oldest first, never with their secrets. Only the admin may
+// list another account's keys.
+func (s *Service) DescribeAccessKeys(ctx context.Context, callerAccountID, targetAccountID string) ([]AccessKeyInfo, error) {
+	if targetAccountID == "" {
+		targetAccountID = callerAccountID
+	}
+	var out []AccessKeyInfo
+	err := s.view(ctx, func(tx store.ReadTxn) error {
+		out = nil
+		if targetAccountID != callerAccountID {
+			if err := requireAdmin(tx, callerAccountID); err != nil {
+				return err
+			}
+		}
+		ok, err := getJSON(tx, model.PrefixAccount+targetAccountID, &model.Account{})
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errAccountNotFound(targetAccountID)
+		}
+		root, _, err := rootKeyID(tx)
+		if err != nil {
+			return err
+		}
+		keys, err := accountKeys(tx, targetAccountID)
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			out = append(out, AccessKeyInfo{ID: k.ID, AccountID: k.AccountID, CreatedAt: k.CreatedAt, Root: k.ID == root})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // DescribeAccounts lists every account, oldest first. Admin only.

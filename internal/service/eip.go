@@ -86,6 +86,11 @@ func (s *Service) AllocateEipAddress(ctx context.Context, accountID string, in A
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		var id string
 		replayed, err := withClientToken(tx, accountID, "AllocateEipAddress", in.ClientToken, in, &id, func() error {
+			// The account's quota first: an account at its quota learns
+			// that, whatever is left in the pool.
+			if err := s.checkEIPQuota(tx, accountID); err != nil {
+				return err
+			}
 			addr, err := allocPublic(tx, pool, want)
 			if err != nil {
 				return err
@@ -140,8 +145,38 @@ func allocPublic(tx store.Txn, pool netip.Prefix, want netip.Addr) (netip.Addr, 
 			return a, nil
 		}
 	}
-	return netip.Addr{}, errs.New(http.StatusForbidden, "QuotaExceeded.Eip",
-		"The public address pool %s has no free address left; release unused EIPs.", pool)
+	return netip.Addr{}, errPoolExhausted(pool)
+}
+
+// errPoolExhausted: the deployment's public pool has no free address. It
+// is not the account's quota (QuotaExceeded.Eip): every account gets it
+// until addresses are released or the operator widens the pool.
+func errPoolExhausted(pool netip.Prefix) *errs.Error {
+	return errs.New(http.StatusForbidden, "ResourceNotEnough.Eip",
+		"The public address pool %s has no free address left; release unused EIPs or ask the operator to widen the pool (--public-cidr).", pool)
+}
+
+// checkEIPQuota refuses a new EIP to an account that holds
+// Quotas.EipsPerAccount already (QuotaExceeded.Eip, the cloud's code and
+// status for its per-account EIP quota), so that one account cannot take
+// the whole shared pool.
+func (s *Service) checkEIPQuota(tx store.ReadTxn, accountID string) error {
+	limit := s.cfg.Quotas.EipsPerAccount
+	n := 0
+	if err := listJSON(tx, model.PrefixEIP, func(e *model.EIP) error {
+		if e.AccountID == accountID {
+			n++
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if n >= limit {
+		return errs.New(http.StatusBadRequest, "QuotaExceeded.Eip",
+			"Elastic IP address quota exceeded: an account may hold at most %d EIPs and this one holds %d; release unused EIPs (ReleaseEipAddress) or ask the operator to raise the quota.",
+			limit, n)
+	}
+	return nil
 }
 
 // EIPFilter selects EIPs in DescribeEipAddresses.

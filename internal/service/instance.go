@@ -132,6 +132,9 @@ func (s *Service) RunInstances(ctx context.Context, accountID string, in RunInst
 				return errs.Quota("QuotaExceed.NetworkInterface",
 					"An instance may have at most %d network interfaces; %d were requested.", s.cfg.Quotas.ENIsPerInstance, len(in.ENIs))
 			}
+			if err := s.checkInstanceQuota(tx, accountID, in.Amount); err != nil {
+				return err
+			}
 			status := model.InstanceRunning
 			if s.zoneServed(tx, vsw.ZoneID) {
 				status = model.InstancePending

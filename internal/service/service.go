@@ -14,11 +14,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"time"
 
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/flowlog/sink"
+	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/store"
 )
 
@@ -40,7 +42,21 @@ type Quotas struct {
 	NetworkAclsPerVpc        int // 20
 	ACLEntriesPerDirection   int // 100 (ingress and egress each)
 	FlowLogsPerAccount       int // 100 (0 also means 100)
+	// EipsPerAccount bounds the EIPs one account holds, so that no account
+	// can take the whole shared public pool (the cloud's default,
+	// eip_quota_instances_num, is 20). 0 also means 20.
+	EipsPerAccount int
+	// InstancesPerAccount bounds the instances of one account (each is a
+	// network namespace on its zone's host, a resource all accounts
+	// share). 0 also means DefaultInstancesPerAccount.
+	InstancesPerAccount int
 }
+
+// Defaults of the quotas where 0 means the default.
+const (
+	DefaultEipsPerAccount      = 20
+	DefaultInstancesPerAccount = 1000
+)
 
 // DefaultQuotas returns the limits of SEMANTICS.md Part A.
 func DefaultQuotas() Quotas {
@@ -61,6 +77,8 @@ func DefaultQuotas() Quotas {
 		NetworkAclsPerVpc:        20,
 		ACLEntriesPerDirection:   100,
 		FlowLogsPerAccount:       DefaultFlowLogsPerAcct,
+		EipsPerAccount:           DefaultEipsPerAccount,
+		InstancesPerAccount:      DefaultInstancesPerAccount,
 	}
 }
 
@@ -92,6 +110,9 @@ type Config struct {
 	// Logger logs what has no caller to answer (flow-log sink failures);
 	// nil means slog.Default().
 	Logger *slog.Logger
+	// RootKeyDeleted, when set, is called after DeleteAccessKey deleted
+	// the root key (the app publishes a new one in credentials.json).
+	RootKeyDeleted func(keyID string)
 }
 
 // Service implements the API's actions on a store.
@@ -114,6 +135,14 @@ func New(st store.Store, cfg Config) *Service {
 	if cfg.Quotas == (Quotas{}) {
 		cfg.Quotas = DefaultQuotas()
 	}
+	// Quotas spelled out field by field before these existed mean the
+	// defaults: an unset quota must not be "nothing allowed".
+	if cfg.Quotas.EipsPerAccount <= 0 {
+		cfg.Quotas.EipsPerAccount = DefaultEipsPerAccount
+	}
+	if cfg.Quotas.InstancesPerAccount <= 0 {
+		cfg.Quotas.InstancesPerAccount = DefaultInstancesPerAccount
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -128,6 +157,31 @@ func New(st store.Store, cfg Config) *Service {
 	}
 	return &Service{st: st, cfg: cfg, log: cfg.Logger, flowRecords: cfg.FlowRecords, flowSinks: sink.NewFanout(sink.IPFIXOptions{}),
 		flowBatches: newRecentIDs(100_000)}
+}
+
+// Quotas returns the limits in force (defaults filled in).
+func (s *Service) Quotas() Quotas { return s.cfg.Quotas }
+
+// checkInstanceQuota refuses to add n instances to an account that would
+// then hold more than Quotas.InstancesPerAccount (QuotaExceed.Instance,
+// the cloud's code). RunInstances calls it in its transaction.
+func (s *Service) checkInstanceQuota(tx store.ReadTxn, accountID string, n int) error {
+	limit := s.cfg.Quotas.InstancesPerAccount
+	have := 0
+	if err := listJSON(tx, model.PrefixInstance, func(i *model.Instance) error {
+		if i.AccountID == accountID {
+			have++
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if have+n > limit {
+		return errs.New(http.StatusBadRequest, "QuotaExceed.Instance",
+			"An account may have at most %d instances; this one has %d and asked for %d more. Delete unused instances or ask the operator to raise the quota.",
+			limit, have, n)
+	}
+	return nil
 }
 
 // Region returns the region this control plane serves.

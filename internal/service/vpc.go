@@ -64,6 +64,19 @@ func parseVpcCidr(param, v string) (netip.Prefix, error) {
 	return p, nil
 }
 
+// checkOutsidePublicPool refuses a VPC or vSwitch CIDR that overlaps the
+// public address pool: its addresses are the EIPs of every account, so a
+// private network over them would shadow (or be shadowed by) the public
+// addresses. Same code as the other reserved ranges.
+func (s *Service) checkOutsidePublicPool(param string, p netip.Prefix) error {
+	if pool := s.publicPool(); pool.Overlaps(p) {
+		return errs.InvalidParam("InvalidCidrBlock.Malformed",
+			"The specified %s %s overlaps the public address pool %s of this deployment (its elastic IP addresses); choose a private range such as 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16 outside it.",
+			param, p, pool)
+	}
+	return nil
+}
+
 func validateName(code, param, name string) error {
 	if name == "" {
 		return nil
@@ -141,6 +154,9 @@ func (s *Service) CreateVpc(ctx context.Context, accountID string, in CreateVpcI
 		if cidr, err = parseVpcCidr("CidrBlock", in.CidrBlock); err != nil {
 			return res, err
 		}
+	}
+	if err := s.checkOutsidePublicPool("CidrBlock", cidr); err != nil {
+		return res, err
 	}
 	if err := validateName("InvalidVpcName.Malformed", "VpcName", in.Name); err != nil {
 		return res, err
@@ -307,6 +323,9 @@ func (s *Service) AssociateVpcCidrBlock(ctx context.Context, accountID, id, seco
 	if secondary != "" {
 		var err error
 		if cidr, err = parseVpcCidr("SecondaryCidrBlock", secondary); err != nil {
+			return err
+		}
+		if err := s.checkOutsidePublicPool("SecondaryCidrBlock", cidr); err != nil {
 			return err
 		}
 	}
@@ -533,6 +552,11 @@ func (s *Service) CreateVSwitch(ctx context.Context, accountID string, in Create
 	}
 	cidr, err := parseVSwitchCidr(in.CidrBlock)
 	if err != nil {
+		return "", err
+	}
+	// VPCs made before the check, or before the pool was moved, may
+	// overlap it: their new vSwitches may not.
+	if err := s.checkOutsidePublicPool("CidrBlock", cidr); err != nil {
 		return "", err
 	}
 	if err := validateName("InvalidVSwitchName.Malformed", "VSwitchName", in.Name); err != nil {
