@@ -113,6 +113,9 @@ type Analyzer struct {
 	eniIdx   map[string]int32
 	insts    map[string]*model.Instance
 	byAddr   map[vpcAddr]int32
+	// instENIs lists the ENIs attached to each instance, by device index
+	// (the instance's eth0, eth1, ...): the order of its routes.
+	instENIs map[string][]*eniInfo
 	// eipByAddr maps an associated EIP's address to it; eipByPrivate maps
 	// (ENI, private IP) to the EIP mapped to it.
 	eipByAddr    map[netip.Addr]*model.EIP
@@ -137,6 +140,7 @@ func New(w *World) *Analyzer {
 		eniIdx:   make(map[string]int32, len(w.ENIs)),
 		insts:    make(map[string]*model.Instance, len(w.Instances)),
 		byAddr:   make(map[vpcAddr]int32, len(w.ENIs)),
+		instENIs: make(map[string][]*eniInfo, len(w.Instances)),
 		ctxs:     map[string]*context{},
 
 		eipByAddr:    map[netip.Addr]*model.EIP{},
@@ -224,6 +228,19 @@ func New(w *World) *Analyzer {
 		for _, ad := range e.Addrs() {
 			a.byAddr[vpcAddr{e.VpcID, ad.Unmap()}] = ei.idx
 		}
+		if ei.inst != nil {
+			a.instENIs[e.InstanceID] = append(a.instENIs[e.InstanceID], ei)
+		}
+	}
+	for _, es := range a.instENIs {
+		// The data plane gives the default routes to the ENI with the
+		// lowest device index (normally the primary ENI, eth0).
+		slices.SortStableFunc(es, func(x, y *eniInfo) int {
+			if c := x.e.DeviceIndex - y.e.DeviceIndex; c != 0 {
+				return c
+			}
+			return strings.Compare(x.e.ID, y.e.ID)
+		})
 	}
 	byInst := map[string][]*model.EIP{}
 	for _, e := range a.eipByAddr {

@@ -88,6 +88,8 @@ func genWorld(rng *rand.Rand, withACLs bool) *World {
 	for i, n := range genNets {
 		w.VSwitches = append(w.VSwitches, model.VSwitch{ID: fmt.Sprintf("vsw-%d", i+1), VpcID: "vpc-1", CidrBlock: netip.MustParsePrefix(n)})
 	}
+	// One dual-stack vSwitch: only its instances have an IPv6 route.
+	w.VSwitches[0].Ipv6CidrBlock = netip.MustParsePrefix("fd00::/64")
 	ng := 2 + rng.IntN(4)
 	var ids []string
 	for g := range ng {

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"net/netip"
 	"runtime"
 	"slices"
 	"strconv"
@@ -83,13 +84,24 @@ type MatrixInstance struct {
 	Status   string
 }
 
-// Matrix cell values.
+// Matrix cell values. A cell stands for every address of the destination
+// instance (each ENI's, IPv4 and IPv6), each reached from the ENI and
+// source address the source instance's routing picks: it is reachable
+// when one of these paths is.
 const (
-	CellReachable = 'Y' // the flow opens and its replies pass
-	CellBlocked   = '.' // the first packet is dropped
-	CellOneWay    = 'r' // the first packet passes, a network ACL drops the replies
-	CellSelf      = '-'
+	CellReachable  = 'Y' // the flow opens and its replies pass (over every address family the pair shares)
+	CellReachable4 = '4' // reachable over IPv4 only: both have IPv6, which is blocked
+	CellReachable6 = '6' // reachable over IPv6 only: IPv4 is blocked
+	CellBlocked    = '.' // the first packet is dropped
+	CellOneWay     = 'r' // the first packet passes, the replies are dropped (network ACL, or the destination's routing)
+	CellSelf       = '-'
 )
+
+// CellReaches reports whether a cell value is reachable (over at least
+// one address family).
+func CellReaches(c byte) bool {
+	return c == CellReachable || c == CellReachable4 || c == CellReachable6
+}
 
 // MatrixRow holds, for each port of the query, one character per instance
 // (in Instances order): see the Cell* constants.
@@ -105,14 +117,15 @@ type MatrixResult struct {
 	SourcePort int
 	Instances  []MatrixInstance
 	Rows       []MatrixRow
-	// Reachable counts the Y cells (pairs x ports).
+	// Reachable counts the reachable cells (Y, 4 and 6; pairs x ports).
 	Reachable int
 	Legend    string
 	WhatIf    []string `json:",omitempty"`
 }
 
-// Matrix answers q: the instances of the VPC (each by its primary ENI and
-// primary address) against each other, for each port.
+// Matrix answers q: the instances of the VPC against each other, for each
+// port. Rows and columns show each instance's primary ENI and address; a
+// cell covers all its addresses (see CellReachable).
 func (a *Analyzer) Matrix(q MatrixQuery) (*MatrixResult, error) {
 	if q.VpcID == "" {
 		return nil, errs.MissingParameter("VpcId")
@@ -132,7 +145,18 @@ func (a *Analyzer) Matrix(q MatrixQuery) (*MatrixResult, error) {
 	for _, p := range q.Ports {
 		res.Ports = append(res.Ports, p.String())
 	}
-	var nodes []*eniInfo
+	// An end is one address of an ENI with its rule lists prefiltered per
+	// port; a node is an instance: its ENIs (the first carries the default
+	// routes) and all their addresses.
+	type end struct {
+		eni     *eniInfo
+		addr    netip.Addr
+		in, out []pooled
+	}
+	var nodes []mNode
+	var ends []end
+	endIdx := map[eniAddr]int{}
+	v6, multi := false, false
 	for _, inst := range a.w.Instances {
 		if inst.VpcID != q.VpcID {
 			continue
@@ -141,29 +165,60 @@ func (a *Analyzer) Matrix(q MatrixQuery) (*MatrixResult, error) {
 		if !ok || !a.enis[i].e.PrimaryIP.IsValid() {
 			continue
 		}
-		nodes = append(nodes, a.enis[i])
+		n := mNode{primary: a.enis[i], enis: a.instENIs[inst.ID]}
+		if len(n.enis) == 0 {
+			n.enis = []*eniInfo{n.primary}
+		}
+		_, dead := a.stateStep(PointSource, target{eni: n.primary})
+		n.live = !dead
+		for _, e := range n.enis {
+			a.contextOf(e)
+			for _, ad := range e.e.Addrs() {
+				ad = ad.Unmap()
+				k := eniAddr{e.e.ID, ad}
+				if _, dup := endIdx[k]; dup || !ad.IsValid() {
+					continue
+				}
+				en := end{eni: e, addr: ad, in: make([]pooled, len(q.Ports)), out: make([]pooled, len(q.Ports))}
+				for pi, p := range q.Ports {
+					en.in[pi] = a.filter(e, ad, model.Ingress, p, uint16(sport))
+					en.out[pi] = a.filter(e, ad, model.Egress, p, uint16(sport))
+				}
+				endIdx[k] = len(ends)
+				n.ends = append(n.ends, len(ends))
+				ends = append(ends, en)
+				n.has[b2i(ad.Is6())] = true
+				v6 = v6 || ad.Is6()
+			}
+			src := [2]int{-1, -1}
+			for fam := range 2 {
+				if k, ok := endIdx[eniAddr{e.e.ID, firstAddr(e, fam == 1)}]; ok {
+					src[fam] = k
+				}
+			}
+			n.src = append(n.src, src)
+		}
+		if len(n.enis) == 1 {
+			n.only = [2]int{-1, -1}
+			for fam := range 2 {
+				if routeOut(n.enis, famProbe[fam]) != nil {
+					n.only[fam] = 0
+				}
+			}
+		}
+		nodes = append(nodes, n)
+		multi = multi || len(n.enis) > 1
 	}
-	slices.SortFunc(nodes, func(x, y *eniInfo) int { return strings.Compare(x.e.InstanceID, y.e.InstanceID) })
+	slices.SortFunc(nodes, func(x, y mNode) int { return strings.Compare(x.primary.e.InstanceID, y.primary.e.InstanceID) })
+	if v6 || multi {
+		res.Legend = "Y reachable, 4 reachable over IPv4 only, 6 reachable over IPv6 only, . blocked, r first packet passes but the replies are dropped (by a network ACL, or the destination's routing sends them out of another ENI), - self"
+	}
 	for _, n := range nodes {
-		mi := MatrixInstance{Instance: n.e.InstanceID, ENI: n.e.ID, Address: n.e.PrimaryIP.String()}
-		if n.inst != nil {
-			mi.Name, mi.Status = n.inst.Name, n.inst.Status
+		mi := MatrixInstance{Instance: n.primary.e.InstanceID, ENI: n.primary.e.ID, Address: n.primary.e.PrimaryIP.String()}
+		if n.primary.inst != nil {
+			mi.Name, mi.Status = n.primary.inst.Name, n.primary.inst.Status
 		}
 		res.Instances = append(res.Instances, mi)
-	}
-	// Prefiltered rule lists per node, port and direction.
-	type lists struct{ in, out []pooled }
-	pre := make([]lists, len(nodes))
-	live := make([]bool, len(nodes))
-	for i, n := range nodes {
-		a.contextOf(n)
-		_, dead := a.stateStep(PointSource, target{eni: n})
-		live[i] = !dead
-		pre[i] = lists{in: make([]pooled, len(q.Ports)), out: make([]pooled, len(q.Ports))}
-		for pi, p := range q.Ports {
-			pre[i].in[pi] = a.filter(n, model.Ingress, p, uint16(sport))
-			pre[i].out[pi] = a.filter(n, model.Egress, p, uint16(sport))
-		}
 	}
 	res.Rows = make([]MatrixRow, len(nodes))
 	var wg sync.WaitGroup
@@ -177,20 +232,61 @@ func (a *Analyzer) Matrix(q MatrixQuery) (*MatrixResult, error) {
 		wg.Go(func() {
 			buf := make([]byte, len(nodes))
 			for i := range next {
-				f := nodes[i]
-				row := MatrixRow{Instance: f.e.InstanceID, Cells: make([]string, len(q.Ports))}
+				f := &nodes[i]
+				row := MatrixRow{Instance: f.primary.e.InstanceID, Cells: make([]string, len(q.Ports))}
 				for pi, p := range q.Ports {
-					for j, t := range nodes {
+					for j := range nodes {
 						if i == j {
 							buf[j] = CellSelf
 							continue
 						}
-						pkt := Packet{Src: f.e.PrimaryIP, Dst: t.e.PrimaryIP, Proto: p.Proto}
-						if hasPorts(p.Proto) {
-							pkt.SrcPort, pkt.DstPort = uint16(sport), p.Port
+						t := &nodes[j]
+						var tried, reached [2]bool
+						oneWay := false
+						for _, d := range t.ends {
+							de := &ends[d]
+							fam := b2i(de.addr.Is6())
+							if !f.has[fam] {
+								continue // no pair of this family
+							}
+							tried[fam] = true
+							// The instance's routing: the ENI the packet
+							// leaves through must hold the source address
+							// (anti-spoofing), else it is dropped.
+							out := f.routeIdx(de.addr)
+							if out < 0 || f.src[out][fam] < 0 {
+								continue
+							}
+							se := &ends[f.src[out][fam]]
+							pkt := Packet{Src: se.addr, Dst: de.addr, Proto: p.Proto}
+							if hasPorts(p.Proto) {
+								pkt.SrcPort, pkt.DstPort = uint16(sport), p.Port
+							}
+							c := a.cell(se.eni, de.eni, pkt, f.live && t.live, se.out[pi], de.in[pi])
+							if k := t.routeIdx(se.addr); c == CellReachable && (k < 0 || t.enis[k] != de.eni) {
+								// The replies leave through another ENI:
+								// anti-spoofing drops them.
+								c = CellOneWay
+							}
+							switch c {
+							case CellReachable:
+								reached[fam] = true
+							case CellOneWay:
+								oneWay = true
+							}
 						}
-						c := a.cell(f, t, pkt, live[i] && live[j], pre[i].out[pi], pre[j].in[pi])
-						if c == CellReachable {
+						c := byte(CellBlocked)
+						switch {
+						case reached == tried && (reached[0] || reached[1]):
+							c = CellReachable
+						case reached[0]:
+							c = CellReachable4
+						case reached[1]:
+							c = CellReachable6
+						case oneWay:
+							c = CellOneWay
+						}
+						if CellReaches(c) {
 							counts[i]++
 						}
 						buf[j] = c
@@ -206,6 +302,40 @@ func (a *Analyzer) Matrix(q MatrixQuery) (*MatrixResult, error) {
 		res.Reachable += c
 	}
 	return res, nil
+}
+
+// mNode is an instance of the matrix: its ENIs (the first carries the
+// default routes) and the ends (addresses) of all of them.
+type mNode struct {
+	primary *eniInfo
+	enis    []*eniInfo
+	ends    []int
+	src     [][2]int // per ENI, the end of its source address per family (-1: none)
+	has     [2]bool  // has an address of IPv4, IPv6
+	live    bool
+	// only is, for an instance with one ENI, routeIdx per family: the
+	// ENI's index when it has a (default) route of the family, else -1.
+	only [2]int
+}
+
+// famProbe are addresses outside every vSwitch, one per family: with one
+// ENI, the route to any address of a family is the route to these.
+var famProbe = [2]netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()}
+
+// routeIdx is the index in n.enis of the ENI n's routing sends a packet to
+// dst through, -1 for none (see routeOut).
+func (n *mNode) routeIdx(dst netip.Addr) int {
+	if len(n.enis) == 1 {
+		return n.only[b2i(dst.Is6())]
+	}
+	return slices.Index(n.enis, routeOut(n.enis, dst))
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // cell decides one pair and port with prefiltered lists.
@@ -230,10 +360,9 @@ func (a *Analyzer) cell(f, t *eniInfo, pkt Packet, live bool, out, in pooled) by
 }
 
 // filter keeps the rules of e's pooled list for dir that can match a
-// packet of p with source port sport at e's primary address (order kept).
-func (a *Analyzer) filter(e *eniInfo, dir string, p PortSpec, sport uint16) pooled {
+// packet of p with source port sport at e's address local (order kept).
+func (a *Analyzer) filter(e *eniInfo, local netip.Addr, dir string, p PortSpec, sport uint16) pooled {
 	c := a.contextOf(e)
-	local := e.e.PrimaryIP
 	pkt := Packet{Proto: p.Proto}
 	if hasPorts(p.Proto) {
 		pkt.SrcPort, pkt.DstPort = sport, p.Port
@@ -270,7 +399,7 @@ func (m *MatrixResult) CSV() string {
 					continue
 				}
 				fmt.Fprintf(&b, "%s,%s,%s,%s,%s,%t,%t\n", row.Instance, m.Instances[i].Address, m.Instances[j].Instance,
-					m.Instances[j].Address, port, c == CellReachable, c == CellReachable || c == CellOneWay)
+					m.Instances[j].Address, port, CellReaches(c), CellReaches(c) || c == CellOneWay)
 			}
 		}
 	}

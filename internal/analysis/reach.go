@@ -18,8 +18,16 @@ const DefaultSourcePort = 49152
 
 // ReachQuery asks whether From can open a flow to To.
 type ReachQuery struct {
-	// From and To are an instance ID (its primary ENI), an ENI ID, an IP
-	// address or a CIDR. An address outside every VPC is the internet.
+	// From and To are an instance ID, an ENI ID, an IP address or a
+	// CIDR. An address outside every VPC is the internet.
+	//
+	// An instance or an ENI stands for all its addresses, IPv4 and IPv6:
+	// as a destination, each address of each of its ENIs is one path; as
+	// a source, one path per address family of the destination, from the
+	// ENI and source address the instance's own routing picks (a
+	// destination in the subnet of one of its ENIs leaves through that
+	// ENI, anything else through its default routes on eth0) or, for an
+	// ENI, from its first address of the family.
 	From, To string
 	// Protocol is tcp, udp, icmp, icmpv6, gre or a protocol number.
 	Protocol string
@@ -65,14 +73,18 @@ func (e Endpoint) String() string {
 
 // Decision points of a Step, in path order.
 const (
-	PointSource      = "source"
-	PointSGEgress    = "sg-egress"
-	PointACLEgress   = "acl-egress"
-	PointRoute       = "route"
-	PointWAF         = "waf"
-	PointACLIngress  = "acl-ingress"
-	PointSGIngress   = "sg-ingress"
-	PointDestination = "destination"
+	PointSource = "source"
+	// PointInstanceRoute is the routing of the sending instance: the ENI
+	// a packet leaves through and its source address. A path has this
+	// step when the instance has several ENIs or the step denies.
+	PointInstanceRoute = "instance-route"
+	PointSGEgress      = "sg-egress"
+	PointACLEgress     = "acl-egress"
+	PointRoute         = "route"
+	PointWAF           = "waf"
+	PointACLIngress    = "acl-ingress"
+	PointSGIngress     = "sg-ingress"
+	PointDestination   = "destination"
 )
 
 // Step is one decision point of a path.
@@ -116,7 +128,9 @@ type ReachResult struct {
 	Port       int
 	SourcePort int
 	// Verdict is reachable, unreachable or partial (some of the pairs a
-	// CIDR stands for are reachable).
+	// CIDR stands for are reachable). A pair of endpoints is reachable
+	// when one of its paths is: an instance reachable over IPv6 only, or
+	// at one of its ENIs only, is reachable (a note says which).
 	Verdict   string
 	Reachable bool
 	Paths     []PathResult
@@ -156,6 +170,162 @@ type target struct {
 	vpc    string
 	rng    string
 	public netip.Addr // the EIP the endpoint was named by, if any
+	// elem is the endpoint of the query the target stands for (an
+	// instance or ENI ID): paths of one pair of elements are one answer.
+	elem string
+	// srcInst, srcENI: a source endpoint that is an instance or an ENI,
+	// made concrete for each destination by sourceFor.
+	srcInst *model.Instance
+	srcENI  bool
+	// route is the sending instance's routing decision (sources only).
+	route *instRoute
+}
+
+// instRoute is how an instance's own routing table (the data plane's: a
+// connected IPv4 route for the vSwitch subnet of each ENI, the IPv4 and
+// IPv6 default routes via the gateways on the ENI with the lowest device
+// index, no IPv6 subnet routes) sends a packet to dst.
+type instRoute struct {
+	inst  *model.Instance
+	out   *eniInfo // the ENI the packet leaves through; nil: no route
+	via   string   // the route, for people
+	multi bool     // the instance has several ENIs
+}
+
+// routeOf is the route of inst to dst.
+func (a *Analyzer) routeOf(inst *model.Instance, dst netip.Addr) *instRoute {
+	enis := a.instENIs[inst.ID]
+	r := &instRoute{inst: inst, multi: len(enis) > 1}
+	if len(enis) == 0 {
+		r.via = "instance " + inst.ID + " has no ENI"
+		return r
+	}
+	def := enis[0]
+	r.out = routeOut(enis, dst)
+	switch {
+	case r.out != nil && r.out.vsw.CidrBlock.Contains(dst):
+		r.via = fmt.Sprintf("connected route of vSwitch %s (%s)", r.out.vsw.ID, r.out.vsw.CidrBlock)
+	case r.out != nil && dst.Is4():
+		r.via = fmt.Sprintf("default route via gateway %s", model.VSwitchGateway(def.vsw.CidrBlock))
+	case r.out != nil:
+		r.via = fmt.Sprintf("IPv6 default route via gateway %s", model.VSwitchGateway(def.vsw.Ipv6CidrBlock))
+	case dst.Is4():
+		r.via = "no IPv4 default route: vSwitch " + def.e.VSwitchID + " of " + def.e.ID + " (" + ifName(def) + ") does not exist"
+	default:
+		r.via = "no IPv6 route: the default routes are on " + ifName(def) + " (" + def.e.ID + "), whose vSwitch " + def.e.VSwitchID + " has no IPv6 CIDR"
+	}
+	return r
+}
+
+// routeOut is the ENI of enis (an instance's, by device index) that the
+// instance's routing sends a packet to dst through, nil for none: the
+// first ENI whose vSwitch subnet holds dst (a connected route; IPv4
+// only, IPv6 addresses get no subnet route), else the default route's.
+func routeOut(enis []*eniInfo, dst netip.Addr) *eniInfo {
+	if len(enis) == 0 {
+		return nil
+	}
+	def := enis[0]
+	if dst.Is4() {
+		for _, e := range enis {
+			if e.vsw != nil && e.vsw.CidrBlock.Contains(dst) && e.e.PrimaryIP.Is4() {
+				return e
+			}
+		}
+		if def.vsw == nil || !def.vsw.CidrBlock.IsValid() {
+			return nil
+		}
+		return def
+	}
+	if def.vsw == nil || !def.vsw.Ipv6CidrBlock.IsValid() {
+		return nil
+	}
+	return def
+}
+
+// ifName is the instance's name of an ENI's interface.
+func ifName(e *eniInfo) string { return "eth" + strconv.Itoa(e.e.DeviceIndex) }
+
+// firstAddr is the ENI's source address for family v6: its primary IPv4
+// address, or its first IPv6 address.
+func firstAddr(e *eniInfo, v6 bool) netip.Addr {
+	if !v6 {
+		if e.e.PrimaryIP.Is4() {
+			return e.e.PrimaryIP.Unmap()
+		}
+		return netip.Addr{}
+	}
+	for _, ad := range e.e.IPv6s {
+		if ad.Is6() && !ad.Is4In6() {
+			return ad
+		}
+	}
+	return netip.Addr{}
+}
+
+// sourceFor makes a source endpoint concrete for a packet to dst: an
+// instance sends from the ENI and address its routing picks; an ENI from
+// its first address of dst's family. Either, and an address of an ENI,
+// gets the routing decision of its instance. ok is false when the source
+// has no address of dst's family.
+func (a *Analyzer) sourceFor(f target, dst netip.Addr) (target, bool) {
+	v6 := dst.Is6()
+	switch {
+	case f.srcInst != nil:
+		r := a.routeOf(f.srcInst, dst)
+		// The kernel takes the source address from the ENI the packet
+		// leaves through; with no route, or no address of the family
+		// there, from the first ENI that has one (Linux addresses belong
+		// to the host, not to an interface).
+		var src *eniInfo
+		if r.out != nil && firstAddr(r.out, v6).IsValid() {
+			src = r.out
+		} else {
+			for _, e := range a.instENIs[f.srcInst.ID] {
+				if firstAddr(e, v6).IsValid() {
+					src = e
+					break
+				}
+			}
+		}
+		if src == nil {
+			return target{}, false
+		}
+		return target{eni: src, addr: firstAddr(src, v6), vpc: src.e.VpcID, elem: f.elem, route: r}, true
+	case f.srcENI:
+		ad := firstAddr(f.eni, v6)
+		if !ad.IsValid() {
+			return target{}, false
+		}
+		f.addr, f.srcENI = ad, false
+	}
+	if f.eni != nil && f.eni.inst != nil && f.route == nil && f.addr.Is6() == v6 {
+		f.route = a.routeOf(f.eni.inst, dst)
+	}
+	return f, f.addr.IsValid() && f.addr.Is6() == v6
+}
+
+// routeDenies reports whether the routing of f's instance drops a packet
+// from f: no route, or a route out of another ENI than the one holding
+// the source address (the data plane's anti-spoofing drops it).
+func (f target) routeDenies() bool {
+	return f.route != nil && (f.route.out == nil || f.route.out != f.eni)
+}
+
+// instRouteStep is the routing step of source f.
+func (a *Analyzer) instRouteStep(f target, pkt Packet) Step {
+	r := f.route
+	s := Step{Point: PointInstanceRoute, Resource: r.inst.ID, DecidedBy: ByRoute, Allow: !f.routeDenies()}
+	switch {
+	case r.out == nil:
+		s.Detail = fmt.Sprintf("%s cannot send to %s: %s", r.inst.ID, pkt.Dst, r.via)
+	case r.out != f.eni:
+		s.Detail = fmt.Sprintf("%s sends to %s through %s (%s): %s; the source %s is an address of %s (%s), and the data plane's anti-spoofing drops packets leaving an ENI from another ENI's address",
+			r.inst.ID, pkt.Dst, ifName(r.out), r.out.e.ID, r.via, f.addr, f.eni.e.ID, ifName(f.eni))
+	default:
+		s.Detail = fmt.Sprintf("%s sends to %s through %s (%s): %s, source %s", r.inst.ID, pkt.Dst, ifName(r.out), r.out.e.ID, r.via, f.addr)
+	}
+	return s
 }
 
 func (a *Analyzer) endpointOf(t target) Endpoint {
@@ -198,25 +368,39 @@ func (a *Analyzer) resolve(param, s, hintVPC string) ([]target, error) {
 	if s == "" {
 		return nil, errs.MissingParameter(param)
 	}
+	src := param == "From"
 	switch {
 	case strings.HasPrefix(s, "i-"):
 		inst := a.insts[s]
 		if inst == nil {
 			return nil, errs.NotFound("InvalidInstanceId.NotFound", "The specified instance %q (%s) does not exist.", s, param)
 		}
-		i, ok := a.eniIdx[inst.PrimaryENIID]
-		if !ok {
-			return nil, errs.NotFound("InvalidNetworkInterfaceId.NotFound", "Instance %s has no primary ENI.", s)
+		enis := a.instENIs[s]
+		if len(enis) == 0 {
+			i, ok := a.eniIdx[inst.PrimaryENIID]
+			if !ok {
+				return nil, errs.NotFound("InvalidNetworkInterfaceId.NotFound", "Instance %s has no primary ENI.", s)
+			}
+			enis = []*eniInfo{a.enis[i]}
 		}
-		e := a.enis[i]
-		return []target{{eni: e, addr: e.e.PrimaryIP, vpc: e.e.VpcID}}, nil
+		if src {
+			return []target{{eni: enis[0], addr: enis[0].e.PrimaryIP, vpc: enis[0].e.VpcID, elem: s, srcInst: inst}}, nil
+		}
+		var out []target
+		for _, e := range enis {
+			out = append(out, a.eniTargets(e, s)...)
+		}
+		return out, nil
 	case strings.HasPrefix(s, "eni-"):
 		i, ok := a.eniIdx[s]
 		if !ok {
 			return nil, errs.NotFound("InvalidNetworkInterfaceId.NotFound", "The specified ENI %q (%s) does not exist.", s, param)
 		}
 		e := a.enis[i]
-		return []target{{eni: e, addr: e.e.PrimaryIP, vpc: e.e.VpcID}}, nil
+		if src {
+			return []target{{eni: e, addr: e.e.PrimaryIP, vpc: e.e.VpcID, elem: s, srcENI: true}}, nil
+		}
+		return a.eniTargets(e, s), nil
 	}
 	if addr, err := netip.ParseAddr(s); err == nil {
 		addr = addr.Unmap()
@@ -273,6 +457,20 @@ func (a *Analyzer) resolve(param, s, hintVPC string) ([]target, error) {
 
 const maxPairs = 256
 
+// eniTargets are the addresses of e as destinations (primary first).
+func (a *Analyzer) eniTargets(e *eniInfo, elem string) []target {
+	var out []target
+	for _, ad := range e.e.Addrs() {
+		if ad.IsValid() {
+			out = append(out, target{eni: e, addr: ad.Unmap(), vpc: e.e.VpcID, elem: elem})
+		}
+	}
+	if len(out) == 0 {
+		out = append(out, target{eni: e, addr: e.e.PrimaryIP, vpc: e.e.VpcID, elem: elem})
+	}
+	return out
+}
+
 func (a *Analyzer) resolveAddr(addr netip.Addr, hintVPC string) target {
 	if hintVPC != "" {
 		if i := a.eniByAddr(hintVPC, addr); i >= 0 {
@@ -321,7 +519,8 @@ func (a *Analyzer) Reach(q ReachQuery) (*ReachResult, error) {
 	// Resolve ENI IDs first so that addresses are looked up in their VPC.
 	hint := func(s string) string {
 		ts, err := a.resolve("x", s, "")
-		if err == nil && len(ts) == 1 && ts[0].eni != nil && !strings.Contains(s, "/") {
+		if err == nil && len(ts) > 0 && ts[0].eni != nil && !strings.Contains(s, "/") &&
+			(len(ts) == 1 || strings.HasPrefix(strings.TrimSpace(s), "i-") || strings.HasPrefix(strings.TrimSpace(s), "eni-")) {
 			return ts[0].vpc
 		}
 		return ""
@@ -334,15 +533,30 @@ func (a *Analyzer) Reach(q ReachQuery) (*ReachResult, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range froms {
+	type pairKey struct{ from, to string }
+	var pairs []pairKey
+	for _, f0 := range froms {
 		for _, t := range tos {
-			// An ENI to itself is no path; to its own EIP it is one (a
-			// hairpin, which the data plane does not do).
-			if f.eni != nil && t.eni != nil && f.eni == t.eni && !t.public.IsValid() {
+			f := f0
+			if f.srcInst != nil || f.srcENI || f.eni != nil {
+				var ok bool
+				if f, ok = a.sourceFor(f0, t.addr); !ok {
+					continue
+				}
+			}
+			// An ENI to itself is no path, nor an instance to its own
+			// addresses (the kernel delivers them locally); to its own EIP
+			// it is one (a hairpin, which the data plane does not do).
+			if f.eni != nil && t.eni != nil && !t.public.IsValid() && (f.eni == t.eni || f.eni.inst != nil && f.eni.inst == t.eni.inst) {
 				continue
 			}
 			for _, fs := range a.segments(f, t, proto) {
 				for _, ts := range a.segments(t, f, proto) {
+					if fs.route != nil && ts.addr != t.addr {
+						// Segments of an internet range are all outside
+						// every VPC: the route is the same for each.
+						fs.route = a.routeOf(fs.route.inst, ts.addr)
+					}
 					pkt := Packet{Src: fs.addr, Dst: ts.addr, Proto: proto}
 					if a.hairpin(fs, ts) {
 						// Sent to the EIP itself: nothing translates it to
@@ -356,6 +570,7 @@ func (a *Analyzer) Reach(q ReachQuery) (*ReachResult, error) {
 						continue
 					}
 					res.Paths = append(res.Paths, a.path(fs, ts, pkt))
+					pairs = append(pairs, pairKey{fs.key(), ts.key()})
 					if len(res.Paths) >= maxPairs {
 						break
 					}
@@ -366,14 +581,36 @@ func (a *Analyzer) Reach(q ReachQuery) (*ReachResult, error) {
 	if len(res.Paths) == 0 {
 		return nil, errs.InvalidParameter("To", "no pair of endpoints of the same address family (and distinct) to analyse between %s and %s", q.From, q.To)
 	}
+	// One answer per pair of endpoints: reachable when one of its paths
+	// is (an instance or ENI stands for all its addresses).
+	type pairInfo struct {
+		paths []int
+		reach bool
+	}
+	var order []pairKey
+	byPair := map[pairKey]*pairInfo{}
+	for i, k := range pairs {
+		pi := byPair[k]
+		if pi == nil {
+			pi = &pairInfo{}
+			byPair[k] = pi
+			order = append(order, k)
+		}
+		pi.paths = append(pi.paths, i)
+		pi.reach = pi.reach || res.Paths[i].Reachable
+	}
 	n := 0
-	for _, p := range res.Paths {
-		if p.Reachable {
+	for _, k := range order {
+		pi := byPair[k]
+		if pi.reach {
 			n++
+		}
+		if note := mixedNote(k.from, k.to, res.Paths, pi.paths); note != "" {
+			res.Notes = append(res.Notes, note)
 		}
 	}
 	switch {
-	case n == len(res.Paths):
+	case n == len(order):
 		res.Verdict, res.Reachable = "reachable", true
 	case n == 0:
 		res.Verdict = "unreachable"
@@ -384,6 +621,54 @@ func (a *Analyzer) Reach(q ReachQuery) (*ReachResult, error) {
 		res.Notes = append(res.Notes, fmt.Sprintf("some rules on this path restrict source ports; the answer is for source port %d (set SourcePort to ask about another)", res.SourcePort))
 	}
 	return res, nil
+}
+
+// key identifies the endpoint of the query a target stands for.
+func (t target) key() string {
+	switch {
+	case t.elem != "":
+		return t.elem
+	case t.rng != "":
+		return t.rng
+	case t.eni != nil:
+		return t.eni.e.ID + " " + t.addr.String()
+	}
+	return t.vpc + " " + t.addr.String()
+}
+
+// mixedNote says which paths of a pair of endpoints with several paths
+// are reachable, when some are and some are not.
+func mixedNote(from, to string, paths []PathResult, idx []int) string {
+	if len(idx) < 2 {
+		return ""
+	}
+	var yes, no []string
+	fam := [2][2]int{} // [v6][reachable] counts
+	for _, i := range idx {
+		p := paths[i]
+		v6 := 0
+		if strings.Contains(p.To.Address, ":") {
+			v6 = 1
+		}
+		pair := p.From.Address + " -> " + p.To.Address
+		if p.Reachable {
+			yes = append(yes, pair)
+			fam[v6][1]++
+		} else {
+			no = append(no, pair)
+			fam[v6][0]++
+		}
+	}
+	if len(yes) == 0 || len(no) == 0 {
+		return ""
+	}
+	switch {
+	case fam[0][1] > 0 && fam[0][0] == 0 && fam[1][1] == 0 && fam[1][0] > 0:
+		return fmt.Sprintf("%s -> %s: reachable over IPv4 only (the IPv6 paths are blocked)", from, to)
+	case fam[1][1] > 0 && fam[1][0] == 0 && fam[0][1] == 0 && fam[0][0] > 0:
+		return fmt.Sprintf("%s -> %s: reachable over IPv6 only (the IPv4 paths are blocked)", from, to)
+	}
+	return fmt.Sprintf("%s -> %s: reachable at %s; blocked at %s", from, to, strings.Join(yes, ", "), strings.Join(no, ", "))
 }
 
 // segments splits an internet CIDR endpoint into ranges the rules of the
@@ -490,6 +775,14 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 	if s, ok := a.stateStep(PointSource, f); ok {
 		steps = append(steps, s)
 	}
+	if f.route != nil && (f.route.multi || f.routeDenies()) {
+		steps = append(steps, a.instRouteStep(f, pkt))
+		if f.routeDenies() {
+			// The packet never reaches the VPC.
+			pr.Steps = steps
+			return pr
+		}
+	}
 	if f.eni != nil {
 		steps = append(steps, a.sgStep(PointSGEgress, f.eni, model.Egress, pkt))
 		steps = append(steps, a.aclStep(PointACLEgress, f.eni, t, model.Egress, pkt))
@@ -514,6 +807,20 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 	// them as packets of their own.
 	rp := pkt.reverse()
 	pr.ReplyPasses = true
+	routed := false
+	if t.eni != nil && t.eni.inst != nil {
+		// The destination instance sends the replies by its own routing:
+		// out of another ENI than the one they are from, anti-spoofing
+		// drops them.
+		rt := target{eni: t.eni, addr: t.addr, route: a.routeOf(t.eni.inst, rp.Dst)}
+		if rt.route.multi || rt.routeDenies() {
+			s := a.instRouteStep(rt, rp)
+			s.Detail = "reply: " + s.Detail
+			pr.Reply = append(pr.Reply, s)
+			pr.ReplyPasses = s.Allow
+			routed = true
+		}
+	}
 	if t.eni != nil {
 		if s := a.aclStep(PointACLEgress, t.eni, f, model.Egress, rp); s.DecidedBy != ByNoACL {
 			pr.Reply = append(pr.Reply, s)
@@ -527,7 +834,11 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 		}
 	}
 	if len(pr.Reply) > 0 {
-		pr.Reply = append([]Step{{Point: "reply", Allow: pr.ReplyPasses, DecidedBy: ByState, Detail: "reply " + rp.String() + ": security groups pass it (stateful), network ACLs evaluate it"}}, pr.Reply...)
+		what := "network ACLs evaluate it"
+		if routed {
+			what = "the destination instance's routing and network ACLs decide"
+		}
+		pr.Reply = append([]Step{{Point: "reply", Allow: pr.ReplyPasses, DecidedBy: ByState, Detail: "reply " + rp.String() + ": security groups pass it (stateful), " + what}}, pr.Reply...)
 	}
 	pr.Reachable = pr.Forward && pr.ReplyPasses
 	return pr
@@ -584,6 +895,13 @@ func (a *Analyzer) hairpinPath(pr PathResult, f, t target, pkt Packet) PathResul
 	var steps []Step
 	if s, ok := a.stateStep(PointSource, f); ok {
 		steps = append(steps, s)
+	}
+	if f.route != nil && (f.route.multi || f.routeDenies()) {
+		steps = append(steps, a.instRouteStep(f, pkt))
+		if f.routeDenies() {
+			pr.Steps = steps
+			return pr
+		}
 	}
 	if f.eni != nil {
 		steps = append(steps, a.sgStep(PointSGEgress, f.eni, model.Egress, pkt))

@@ -178,9 +178,14 @@ shows the WAF after the route: it inspects each request (by content, which the
 analysis cannot see) and the filters after it decide on its own connection to
 the instance, from the client's address and port.
 
-FROM and TO are instance IDs (their primary ENI), ENI IDs, IP addresses or
-CIDRs; an address outside every VPC is the internet, and an EIP of the account
-stands for its ENI. Traffic from inside a VPC to an EIP (of any VPC or account,
+FROM and TO are instance IDs, ENI IDs, IP addresses or CIDRs; an address
+outside every VPC is the internet, and an EIP of the account stands for its
+ENI. An instance or ENI stands for all its addresses, IPv4 and IPv6: as a
+destination each address is a path; as a source the instance's own routing
+picks the ENI (a destination in one of its ENIs' subnets leaves through that
+ENI, everything else and all IPv6 through eth0), shown in an instance-route
+step. A pair is REACHABLE when any of its paths is, with a note when only one
+family works. Traffic from inside a VPC to an EIP (of any VPC or account,
 the sender's own included) is never reachable: the data plane has no EIP
 hairpin, so use private addresses between instances.`,
 		Example: `  palisade analyze reach --from i-web --to i-db --protocol tcp --port 5432
@@ -229,9 +234,9 @@ hairpin, so use private addresses between instances.`,
 	matrix := &cobra.Command{
 		Use:   "matrix",
 		Short: "Who reaches whom: instances x instances x ports of a VPC",
-		Long: `Decide, for every ordered pair of instances of the VPC (primary ENIs and
-addresses) and every port, whether a flow opens. Table output prints one grid
-per port; --output csv one line per (from, to, port); --output json the API
+		Long: `Decide, for every ordered pair of instances of the VPC (all their addresses,
+IPv4 and IPv6) and every port, whether a flow opens: Y, or 4 / 6 when only
+IPv4 / only IPv6 reaches. Table output prints one grid per port; --output csv one line per (from, to, port); --output json the API
 response (one string per row and port, one character per destination).`,
 		Example: `  palisade analyze matrix --vpc vpc-xxx
   palisade analyze matrix --vpc vpc-xxx --ports 22,443,udp:53,icmp --output csv`,
