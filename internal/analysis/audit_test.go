@@ -210,10 +210,37 @@ func TestAuditExposureMatchesReach(t *testing.T) {
 	clients := []string{"203.0.113.9", "203.0.114.1", "198.51.100.1", "8.8.8.8", "127.255.255.255", "128.0.0.0",
 		"11.0.0.1", "10.1.0.1", "0.0.0.1", "255.255.255.255"}
 	sports := []uint16{22, 1023, 1024, 40000, 49152, 60000, 65535}
-	checked, reached := 0, 0
+	checked, reached, aclReached := 0, 0, 0
 	for wi := range 120 {
 		rng := rand.New(rand.NewPCG(uint64(wi), 23))
 		w := genWorld(rng, wi%4 != 0)
+		// Random ACL entries seldom let an internet client in and its
+		// reply out: in half the worlds, each ACL gets an ingress entry
+		// for (part of) the internet and an egress entry for the replies,
+		// anywhere in its lists, so that ACL-admitted exposures are tested.
+		for i := range w.ACLs {
+			if rng.IntN(2) == 0 {
+				continue
+			}
+			a := &w.ACLs[i]
+			in := model.ACLEntry{ID: fmt.Sprintf("nae-web-%d", i), Policy: model.PolicyAccept, Protocol: "tcp",
+				Ports: pickOf(rng, model.PortRange{From: 22, To: 22}, model.PortRange{From: 1, To: 65535}, model.PortRange{From: 80, To: 5432}),
+				Cidr:  netip.MustParsePrefix(pickOf(rng, "0.0.0.0/0", "0.0.0.0/1", "128.0.0.0/1", "203.0.113.0/24"))}
+			out := model.ACLEntry{ID: fmt.Sprintf("nae-reply-%d", i), Policy: model.PolicyAccept, Protocol: pickOf(rng, "tcp", "all"),
+				Ports: model.PortRange{From: -1, To: -1}, Cidr: netip.MustParsePrefix(pickOf(rng, "0.0.0.0/0", "0.0.0.0/1", "192.0.0.0/2"))}
+			if out.Protocol == "tcp" {
+				out.Ports = pickOf(rng, model.PortRange{From: 1024, To: 65535}, model.PortRange{From: 1, To: 65535}, model.PortRange{From: 40000, To: 65535})
+			}
+			a.Ingress = slices.Insert(slices.Clone(a.Ingress), rng.IntN(len(a.Ingress)+1), in)
+			a.Egress = slices.Insert(slices.Clone(a.Egress), rng.IntN(len(a.Egress)+1), out)
+			if rng.IntN(2) == 0 {
+				// And a drop entry for some replies (by client port and address).
+				drop := model.ACLEntry{ID: fmt.Sprintf("nae-noreply-%d", i), Policy: model.PolicyDrop, Protocol: "tcp",
+					Ports: pickOf(rng, model.PortRange{From: 40000, To: 49152}, model.PortRange{From: 1, To: 1023}, model.PortRange{From: 60000, To: 65535}),
+					Cidr:  netip.MustParsePrefix(pickOf(rng, "0.0.0.0/1", "192.0.0.0/2", "203.0.113.0/24", "0.0.0.0/0"))}
+				a.Egress = slices.Insert(a.Egress, rng.IntN(len(a.Egress)+1), drop)
+			}
+		}
 		for i, e := range w.ENIs {
 			if rng.IntN(2) == 0 {
 				w.EIPs = append(w.EIPs, model.EIP{ID: fmt.Sprintf("eip-%d", i), Address: netip.AddrFrom4([4]byte{47, 0, 0, byte(i + 1)}),
@@ -253,6 +280,9 @@ func TestAuditExposureMatchesReach(t *testing.T) {
 							continue
 						}
 						reached++
+						if e.vsw != nil && e.vsw.NetworkAclID != "" {
+							aclReached++
+						}
 						// The rule that admits an admitted public client is named.
 						d := a.evalSG(e, model.Ingress, Packet{Src: ip(c), Dst: eip.PrivateIP, Proto: ProtoTCP, SrcPort: sp, DstPort: port})
 						public := slices.ContainsFunc(public4, func(p span32) bool { return p.lo <= v && v <= p.hi })
@@ -264,8 +294,8 @@ func TestAuditExposureMatchesReach(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("%d clients agree with reach, %d of them reach the port", checked, reached)
-	if reached == 0 || reached == checked {
-		t.Fatal("the random worlds do not exercise both answers")
+	t.Logf("%d clients agree with reach, %d of them reach the port, %d through a network ACL", checked, reached, aclReached)
+	if reached == 0 || reached == checked || aclReached == 0 {
+		t.Fatal("the random worlds do not exercise both answers, and network ACLs that admit")
 	}
 }
