@@ -2,9 +2,12 @@ package policy
 
 import (
 	"cmp"
+	"encoding/binary"
 	"math"
 	"net/netip"
 	"slices"
+
+	"github.com/palisade-project/palisade/internal/model"
 )
 
 // SourceRange is a block of IPv4 clients: the addresses Addr.From-Addr.To,
@@ -66,27 +69,121 @@ func AdmitsClient(w World, eniID string, local netip.Addr, port uint16, client n
 // addresses), not quadratic: the audit asks it for every EIP and sensitive
 // port of an account.
 func AdmittedSources(w World, eniID string, local netip.Addr, port uint16, limit int) (ranges []SourceRange, all, ok bool) {
+	a := NewAdmitter(w, limit).Admit(eniID, local, port)
+	return a.Ranges, a.All, a.OK
+}
+
+// Admitter answers AdmittedSources for many ENIs, addresses and ports of
+// one World (which must not change meanwhile), computing each distinct
+// answer once: an answer depends only on the ENI's groups, the network
+// ACL of its vSwitch (and the vSwitch's CIDR) and which of their rules
+// and entries apply to the port and the local address, and many ENIs
+// share groups, as many ports share the rules that apply to them (every
+// port of an ENI whose groups only open some ports to the internet but
+// accept all protocols from the VPC, say). An Admitter is not safe for
+// concurrent use.
+type Admitter struct {
+	w     World
+	limit int
+	memo  map[string]Admission
+	buf   []byte
+}
+
+// Admission is an answer of an Admitter: AdmittedSources' ranges, all and
+// ok. Ranges may be shared with other answers and must not be modified.
+// Class identifies the computation: answers of one Admitter with the same
+// non-zero Class are equal, and for the same ENI and local address the
+// same rules and entries decide each client (the port does not matter
+// within a class). Class is zero for the answers that read no rule (an
+// unknown ENI, no or unknown groups, an address that is not IPv4).
+type Admission struct {
+	Ranges  []SourceRange
+	All, OK bool
+	Class   int
+}
+
+// NewAdmitter returns an Admitter over w whose answers hold at most limit
+// ranges (see AdmittedSources).
+func NewAdmitter(w World, limit int) *Admitter {
+	return &Admitter{w: w, limit: limit, memo: map[string]Admission{}}
+}
+
+// Admit answers AdmittedSources(w, eniID, local, port, limit).
+func (ad *Admitter) Admit(eniID string, local netip.Addr, port uint16) Admission {
+	w := ad.w
 	eni := w.ENI(eniID)
 	local = local.Unmap()
 	if eni == nil || !local.Is4() {
-		return nil, false, true
+		return Admission{OK: true}
 	}
 	groups, _, known := eniGroups(w, eni)
 	if !known {
-		return nil, false, true // the ENI denies everything (fail closed)
+		return Admission{OK: true} // the ENI denies everything (fail closed)
 	}
+
+	// What the answer depends on, as the memo's key: the groups (in
+	// order), the vSwitch when it has an ACL, and the positions of the
+	// pooled rules and ACL entries that apply.
+	key := ad.buf[:0]
+	for _, g := range groups {
+		key = append(append(key, g.ID...), 0)
+	}
+	var rules []*normRule
+	entries := pool(w, groups, Ingress)
+	key = append(key, 1)
+	for i := range entries {
+		n := &entries[i].n
+		if !n.proto.has(uint16(IPProtoTCP)) || !n.dport.has(port) || (n.local.IsValid() && !n.local.Contains(local)) {
+			continue
+		}
+		if n.peerGroup == "" && prefixFamily(n.peer) != fam4 || n.peerGroup != "" && n.family != famAny && n.family != fam4 {
+			continue
+		}
+		rules = append(rules, n)
+		key = binary.AppendUvarint(key, uint64(i))
+	}
+	var acl *model.NetworkACL
+	var aclRules []aclRule
+	vsw := w.VSwitch(eni.VSwitchID)
+	hasACL := vsw != nil && vsw.NetworkAclID != ""
+	if hasACL {
+		key = append(append(append(key, 1), vsw.ID...), 0)
+		if acl = w.NetworkACL(vsw.NetworkAclID); acl != nil {
+			for i := range acl.Ingress {
+				n, valid := normalizeACL(&acl.Ingress[i])
+				if !valid || n.family != fam4 || !n.proto.has(uint16(IPProtoTCP)) || (n.ports && !n.dport.has(port)) {
+					continue
+				}
+				aclRules = append(aclRules, n)
+				key = binary.AppendUvarint(key, uint64(i))
+			}
+		}
+	}
+	ad.buf = key
+	if a, ok := ad.memo[string(key)]; ok {
+		return a
+	}
+	a := admit(w, groups, vsw, hasACL, rules, aclRules, ad.limit)
+	a.Class = len(ad.memo) + 1
+	ad.memo[string(key)] = a
+	return a
+}
+
+// admit computes an answer from the rules and ACL entries that apply, in
+// evaluation order.
+func admit(w World, groups []*model.SecurityGroup, vsw *model.VSwitch, hasACL bool, rules []*normRule, aclRules []aclRule, limit int) Admission {
 	// The answer is a first-match over the plane (client address, client
 	// source port): every filter below is a rectangle of that plane once
 	// the protocol (TCP), the port and the local address are fixed.
 	budget := 4*limit + 16 // segments of a map on the way (the work is quadratic in it)
+	fail := Admission{}
 
 	// The network ACL of the ENI's vSwitch: the vSwitch itself and the
 	// exempt service addresses pass, then the ingress entries in order,
 	// then the default (deny).
 	var acl *admitMap
-	vsw := w.VSwitch(eni.VSwitchID)
-	if vsw != nil && vsw.NetworkAclID != "" {
-		acl = newAdmitMap(budget)
+	if hasACL {
+		acl = newAdmitMap(budget, 2*len(aclRules)+8)
 		pass := ACLExemptPrefixes()
 		if vsw.CidrBlock.Addr().Is4() {
 			pass = append(pass, vsw.CidrBlock.Masked())
@@ -95,54 +192,38 @@ func AdmittedSources(w World, eniID string, local netip.Addr, port uint16, limit
 			lo, hi := prefixSpan32(p)
 			acl.decide(lo, hi, anyPort(), true)
 		}
-		if a := w.NetworkACL(vsw.NetworkAclID); a != nil {
-			for i := range a.Ingress {
-				n, valid := normalizeACL(&a.Ingress[i])
-				if !valid || n.family != fam4 || !n.proto.has(uint16(IPProtoTCP)) || (n.ports && !n.dport.has(port)) {
-					continue
-				}
-				lo, hi := prefixSpan32(n.peer)
-				if !acl.decide(lo, hi, anyPort(), !n.drop) {
-					return nil, false, false
-				}
+		for _, n := range aclRules {
+			lo, hi := prefixSpan32(n.peer)
+			if !acl.decide(lo, hi, anyPort(), !n.drop) {
+				return fail
 			}
 		}
 	}
 
 	// Security groups: intra-group members first, then the pooled rules,
 	// then the ingress default (deny).
-	sg := newAdmitMap(budget)
+	sg := newAdmitMap(budget, 2*len(rules)+8)
 	for _, g := range groups {
 		if !innerAccept(g) {
 			continue
 		}
 		for _, a := range memberAddrs4(w, g.ID) {
 			if !sg.decide(a, a, anyPort(), true) {
-				return nil, false, false
+				return fail
 			}
 		}
 	}
-	for _, e := range pool(w, groups, Ingress) {
-		n := &e.n
-		if !n.proto.has(uint16(IPProtoTCP)) || !n.dport.has(port) || (n.local.IsValid() && !n.local.Contains(local)) {
-			continue
-		}
+	for _, n := range rules {
 		if n.peerGroup == "" {
-			if prefixFamily(n.peer) != fam4 {
-				continue
-			}
 			lo, hi := prefixSpan32(n.peer)
 			if !sg.decide(lo, hi, n.sport, !n.drop) {
-				return nil, false, false
+				return fail
 			}
-			continue
-		}
-		if n.family != famAny && n.family != fam4 {
 			continue
 		}
 		for _, a := range memberAddrs4(w, n.peerGroup) {
 			if !sg.decide(a, a, n.sport, !n.drop) {
-				return nil, false, false
+				return fail
 			}
 		}
 	}
@@ -153,8 +234,9 @@ func AdmittedSources(w World, eniID string, local netip.Addr, port uint16, limit
 	}
 	admitted = mergeAllowed(admitted)
 	if len(admitted) == 1 && slices.Equal(admitted[0].allowed, fullPorts) {
-		return nil, true, true
+		return Admission{All: true, OK: true}
 	}
+	var ranges []SourceRange
 	for i, s := range admitted {
 		hi := uint32(math.MaxUint32)
 		if i+1 < len(admitted) {
@@ -162,7 +244,7 @@ func AdmittedSources(w World, eniID string, local netip.Addr, port uint16, limit
 		}
 		for _, p := range s.allowed {
 			if len(ranges) == limit {
-				return nil, false, false
+				return fail
 			}
 			ranges = append(ranges, SourceRange{
 				Addr:  AddrRange{addrFrom32(s.lo), addrFrom32(hi)},
@@ -170,7 +252,7 @@ func AdmittedSources(w World, eniID string, local netip.Addr, port uint16, limit
 			})
 		}
 	}
-	return ranges, false, true
+	return Admission{Ranges: ranges, OK: true}
 }
 
 // memberAddrs4 returns the IPv4 addresses of the members of group gid
@@ -318,8 +400,12 @@ type admitMap struct {
 	budget int
 }
 
-func newAdmitMap(budget int) *admitMap {
-	return &admitMap{segs: []admitSeg{{lo: 0, open: fullPorts}}, budget: budget}
+// newAdmitMap returns a map where nothing is decided yet, with room for
+// size segments.
+func newAdmitMap(budget, size int) *admitMap {
+	segs := make([]admitSeg, 1, size)
+	segs[0] = admitSeg{lo: 0, open: fullPorts}
+	return &admitMap{segs: segs, budget: budget}
 }
 
 // decide records the verdict of the addresses lo-hi with the source ports
