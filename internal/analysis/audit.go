@@ -652,11 +652,6 @@ func (c clientRange) intersect(o clientRange) (clientRange, bool) {
 	return x, x.addr.lo <= x.addr.hi && x.sport.lo <= x.sport.hi
 }
 
-// internetClients returns the internet clients (address, source port)
-// that can open a TCP connection to port of the IPv4 address local of e:
-// policy.AdmittedSources, less those whose reply the network ACL's egress
-// entries drop. The ranges are disjoint. ok is false when the answer is
-// too fragmented to compute (more than admitLimit ranges).
 // mayOpenToInternet bounds internetExposure from above, cheaply: the
 // public IPv4 addresses that some ingress accept rule of the ENI's groups
 // could let in on TCP port (the union of their CIDRs) plus every member of
@@ -689,16 +684,25 @@ func (a *Analyzer) mayOpenToInternet(e *eniInfo, port uint16) bool {
 	return n+members >= partInternet
 }
 
-func (a *Analyzer) internetClients(pw policy.World, e *eniInfo, local netip.Addr, port uint16) (out []clientRange, ok bool) {
-	ranges, all, ok := policy.AdmittedSources(pw, e.e.ID, local, port, admitLimit)
-	if !ok {
+// internetClients returns the internet clients (address, source port)
+// that can open a TCP connection to port of the IPv4 address local of e:
+// policy.AdmittedSources (ad's answer), less those whose reply the network
+// ACL's egress entries drop. The ranges are disjoint. ok is false when the
+// answer is too fragmented to compute (more than admitLimit ranges).
+func (a *Analyzer) internetClients(ad *policy.Admitter, e *eniInfo, local netip.Addr, port uint16) (out []clientRange, ok bool) {
+	return a.replyClients(e, ad.Admit(e.e.ID, local, port))
+}
+
+// replyClients is internetClients on the admission adm.
+func (a *Analyzer) replyClients(e *eniInfo, adm policy.Admission) (out []clientRange, ok bool) {
+	if !adm.OK {
 		return nil, false
 	}
 	var in []clientRange
-	if all {
+	if adm.All {
 		in = []clientRange{{span32{0, 1<<32 - 1}, anyPort}}
 	}
-	for _, r := range ranges {
+	for _, r := range adm.Ranges {
 		in = append(in, clientRange{span32{addr32(r.Addr.From), addr32(r.Addr.To)}, span{r.SPort.From, r.SPort.To}})
 	}
 	if e.vsw == nil || e.vsw.NetworkAclID == "" || len(in) == 0 {
@@ -877,6 +881,18 @@ func (a *Analyzer) publicENICuts(vpc string) []uint32 {
 	return out
 }
 
+// classExposure is what internetExposure derives from one admission
+// class at one ENI address: the public clients (pieces, n addresses) or
+// tooMany, and once named, the rules that admit them.
+type classExposure struct {
+	tooMany        bool
+	pieces         []clientRange
+	n              uint64
+	named          bool
+	rules          []*srule
+	inner, partial bool
+}
+
 // exposureKey gathers the exposures a finding reports: one severity, one
 // set of deciding rules.
 type exposureKey struct {
@@ -899,7 +915,7 @@ type exposureAcc struct {
 // to a large part of it (medium), naming the rules that admit it; one
 // finding gathers the ports and ENIs opened by one set of rules.
 func (a *Analyzer) internetExposure(in func(string) bool) []Finding {
-	var pw policy.World
+	var ad *policy.Admitter
 	acc := map[exposureKey]*exposureAcc{}
 	var order []exposureKey
 	var out []Finding
@@ -914,25 +930,40 @@ func (a *Analyzer) internetExposure(in func(string) bool) []Finding {
 			if eip == nil || !local.Is4() {
 				continue
 			}
-			if pw == nil {
-				pw = policy.NewWorld(a.w.Groups, a.w.ENIs, a.w.VSwitches, a.w.ACLs)
+			if ad == nil {
+				// One Admitter for the audit: it computes each distinct
+				// admission once (ports to which the same rules apply,
+				// ENIs with the same groups and vSwitch).
+				ad = policy.NewAdmitter(policy.NewWorld(a.w.Groups, a.w.ENIs, a.w.VSwitches, a.w.ACLs), admitLimit)
 			}
 			where := fmt.Sprintf("%s (EIP %s)", e.e.ID, eip.Address)
+			// The ports of one admission class have the same clients,
+			// decided by the same rules: judged once per address.
+			byClass := map[int]*classExposure{}
 			for _, port := range sortedSensitive() {
 				label := fmt.Sprintf("tcp/%d (%s)", port, SensitivePorts[port])
 				if !a.mayOpenToInternet(e, port) {
 					continue
 				}
-				clients, ok := a.internetClients(pw, e, local, port)
-				if !ok {
+				adm := ad.Admit(e.e.ID, local, port)
+				c := byClass[adm.Class]
+				if c == nil || adm.Class == 0 {
+					c = &classExposure{}
+					clients, ok := a.replyClients(e, adm)
+					c.tooMany = !ok
+					if ok {
+						c.pieces, c.n = publicClients(clients)
+					}
+					byClass[adm.Class] = c
+				}
+				if c.tooMany {
 					out = append(out, Finding{SeverityMedium, CodeSensitivePortOpen, e.e.ID, "",
 						fmt.Sprintf("%s may be open to the internet on %s: its network ACL and security groups are too fragmented for the audit to decide (over %d ranges)", label, where, admitLimit),
 						"check it with palisade analyze reach --from <address> --to " + eip.Address.String() + " --port " + fmt.Sprint(port) + ", and merge rules and ACL entries"})
 					continue
 				}
-				pieces, n := publicClients(clients)
 				sev := SeverityHigh
-				switch {
+				switch n := c.n; {
 				case n == publicSize:
 				case n >= partInternet:
 					sev = SeverityMedium
@@ -940,21 +971,25 @@ func (a *Analyzer) internetExposure(in func(string) bool) []Finding {
 				default:
 					continue
 				}
-				vc, done := cuts[e.e.VpcID]
-				if !done {
-					vc = a.publicENICuts(e.e.VpcID)
-					cuts[e.e.VpcID] = vc
+				if !c.named {
+					vc, done := cuts[e.e.VpcID]
+					if !done {
+						vc = a.publicENICuts(e.e.VpcID)
+						cuts[e.e.VpcID] = vc
+					}
+					c.rules, c.inner, c.partial = a.deciders(e, local, port, c.pieces, vc)
+					slices.SortStableFunc(c.rules, func(x, y *srule) int {
+						if c := policy.CompareRuleOrder(x.priority, x.drop, y.priority, y.drop); c != 0 {
+							return c
+						}
+						if c := strings.Compare(x.groupID, y.groupID); c != 0 {
+							return c
+						}
+						return strings.Compare(x.rule.ID, y.rule.ID)
+					})
+					c.named = true
 				}
-				rules, inner, partial := a.deciders(e, local, port, pieces, vc)
-				slices.SortStableFunc(rules, func(x, y *srule) int {
-					if c := policy.CompareRuleOrder(x.priority, x.drop, y.priority, y.drop); c != 0 {
-						return c
-					}
-					if c := strings.Compare(x.groupID, y.groupID); c != 0 {
-						return c
-					}
-					return strings.Compare(x.rule.ID, y.rule.ID)
-				})
+				rules, inner, partial := c.rules, c.inner, c.partial
 				var ids []string
 				for _, r := range rules {
 					ids = append(ids, r.groupID+"/"+r.rule.ID)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy"
 )
 
 // exposureWorld is one VPC with one vSwitch (with network ACL acl unless
@@ -249,10 +250,13 @@ func TestAuditExposureMatchesReach(t *testing.T) {
 		}
 		a := New(w)
 		pw := policyWorld(w)
+		// One Admitter per world, as the audit uses it: its memoized
+		// answers are checked against reach too.
+		ad := policy.NewAdmitter(pw, admitLimit)
 		for _, eip := range w.EIPs {
 			e := a.enis[a.eniIdx[eip.ENIID]]
 			for _, port := range []uint16{22, 80, 5432} {
-				got, ok := a.internetClients(pw, e, eip.PrivateIP, port)
+				got, ok := a.internetClients(ad, e, eip.PrivateIP, port)
 				if !ok {
 					t.Fatalf("world %d %s port %d: over the limit", wi, e.e.ID, port)
 				}
