@@ -87,6 +87,10 @@ type Admitter struct {
 	limit int
 	memo  map[string]Admission
 	buf   []byte
+
+	// Scratch space of the computations, reused (answers copy out of it).
+	sgMap, aclMap admitMap
+	both, merged  []admitSeg
 }
 
 // Admission is an answer of an Admitter: AdmittedSources' ranges, all and
@@ -163,7 +167,7 @@ func (ad *Admitter) Admit(eniID string, local netip.Addr, port uint16) Admission
 	if a, ok := ad.memo[string(key)]; ok {
 		return a
 	}
-	a := admit(w, groups, vsw, hasACL, rules, aclRules, ad.limit)
+	a := ad.admit(groups, vsw, hasACL, rules, aclRules)
 	a.Class = len(ad.memo) + 1
 	ad.memo[string(key)] = a
 	return a
@@ -171,7 +175,8 @@ func (ad *Admitter) Admit(eniID string, local netip.Addr, port uint16) Admission
 
 // admit computes an answer from the rules and ACL entries that apply, in
 // evaluation order.
-func admit(w World, groups []*model.SecurityGroup, vsw *model.VSwitch, hasACL bool, rules []*normRule, aclRules []aclRule, limit int) Admission {
+func (ad *Admitter) admit(groups []*model.SecurityGroup, vsw *model.VSwitch, hasACL bool, rules []*normRule, aclRules []aclRule) Admission {
+	w, limit := ad.w, ad.limit
 	// The answer is a first-match over the plane (client address, client
 	// source port): every filter below is a rectangle of that plane once
 	// the protocol (TCP), the port and the local address are fixed.
@@ -183,7 +188,7 @@ func admit(w World, groups []*model.SecurityGroup, vsw *model.VSwitch, hasACL bo
 	// then the default (deny).
 	var acl *admitMap
 	if hasACL {
-		acl = newAdmitMap(budget, 2*len(aclRules)+8)
+		acl = ad.aclMap.reset(budget)
 		pass := ACLExemptPrefixes()
 		if vsw.CidrBlock.Addr().Is4() {
 			pass = append(pass, vsw.CidrBlock.Masked())
@@ -202,7 +207,7 @@ func admit(w World, groups []*model.SecurityGroup, vsw *model.VSwitch, hasACL bo
 
 	// Security groups: intra-group members first, then the pooled rules,
 	// then the ingress default (deny).
-	sg := newAdmitMap(budget, 2*len(rules)+8)
+	sg := ad.sgMap.reset(budget)
 	for _, g := range groups {
 		if !innerAccept(g) {
 			continue
@@ -230,9 +235,11 @@ func admit(w World, groups []*model.SecurityGroup, vsw *model.VSwitch, hasACL bo
 
 	admitted := sg.segs
 	if acl != nil {
-		admitted = intersectAdmitted(sg.segs, acl.segs)
+		ad.both = intersectAdmitted(ad.both[:0], sg.segs, acl.segs)
+		admitted = ad.both
 	}
-	admitted = mergeAllowed(admitted)
+	ad.merged = mergeAllowed(ad.merged[:0], admitted)
+	admitted = ad.merged
 	if len(admitted) == 1 && slices.Equal(admitted[0].allowed, fullPorts) {
 		return Admission{All: true, OK: true}
 	}
@@ -400,12 +407,12 @@ type admitMap struct {
 	budget int
 }
 
-// newAdmitMap returns a map where nothing is decided yet, with room for
-// size segments.
-func newAdmitMap(budget, size int) *admitMap {
-	segs := make([]admitSeg, 1, size)
-	segs[0] = admitSeg{lo: 0, open: fullPorts}
-	return &admitMap{segs: segs, budget: budget}
+// reset makes m a map where nothing is decided yet (its segments' space
+// is reused) and returns it.
+func (m *admitMap) reset(budget int) *admitMap {
+	m.segs = append(m.segs[:0], admitSeg{lo: 0, open: fullPorts})
+	m.budget = budget
+	return m
 }
 
 // decide records the verdict of the addresses lo-hi with the source ports
@@ -448,10 +455,9 @@ func (m *admitMap) decide(lo, hi uint32, sp span, allow bool) bool {
 	return len(m.segs) <= m.budget
 }
 
-// intersectAdmitted returns the segments of the clients both a and b
-// accept (allowed only).
-func intersectAdmitted(a, b []admitSeg) []admitSeg {
-	var out []admitSeg
+// intersectAdmitted appends to out the segments of the clients both a
+// and b accept (allowed only).
+func intersectAdmitted(out, a, b []admitSeg) []admitSeg {
 	i, j := 0, 0
 	for i < len(a) && j < len(b) {
 		out = append(out, admitSeg{lo: max(a[i].lo, b[j].lo), allowed: a[i].allowed.andSet(b[j].allowed)})
@@ -471,9 +477,9 @@ func intersectAdmitted(a, b []admitSeg) []admitSeg {
 	return out
 }
 
-// mergeAllowed merges neighbours that accept the same source ports.
-func mergeAllowed(segs []admitSeg) []admitSeg {
-	var out []admitSeg
+// mergeAllowed appends segs to out, neighbours that accept the same
+// source ports merged.
+func mergeAllowed(out, segs []admitSeg) []admitSeg {
 	for _, s := range segs {
 		if len(out) > 0 && slices.Equal(out[len(out)-1].allowed, s.allowed) {
 			continue
