@@ -126,15 +126,17 @@ func (ad *Admitter) Admit(eniID string, local netip.Addr, port uint16) Admission
 	}
 
 	// What the answer depends on, as the memo's key: the groups (in
-	// order), the vSwitch when it has an ACL, and the positions of the
-	// pooled rules and ACL entries that apply.
-	key := ad.buf[:0]
+	// order), the positions of the pooled rules that apply, and the
+	// vSwitch when it has an ACL with the positions of the entries that
+	// apply. The encoding is prefix-free (strings by length, positions
+	// plus one ended by a zero), so two keys are equal only when all that
+	// is.
+	key := binary.AppendUvarint(ad.buf[:0], uint64(len(groups)))
 	for _, g := range groups {
-		key = append(append(key, g.ID...), 0)
+		key = appendString(key, g.ID)
 	}
 	var rules []*normRule
 	entries := pool(w, groups, Ingress)
-	key = append(key, 1)
 	for i := range entries {
 		n := &entries[i].n
 		if !n.proto.has(uint16(IPProtoTCP)) || !n.dport.has(port) || (n.local.IsValid() && !n.local.Contains(local)) {
@@ -144,14 +146,15 @@ func (ad *Admitter) Admit(eniID string, local netip.Addr, port uint16) Admission
 			continue
 		}
 		rules = append(rules, n)
-		key = binary.AppendUvarint(key, uint64(i))
+		key = binary.AppendUvarint(key, uint64(i)+1)
 	}
+	key = append(key, 0)
 	var acl *model.NetworkACL
 	var aclRules []aclRule
 	vsw := w.VSwitch(eni.VSwitchID)
 	hasACL := vsw != nil && vsw.NetworkAclID != ""
 	if hasACL {
-		key = append(append(append(key, 1), vsw.ID...), 0)
+		key = appendString(append(key, 1), vsw.ID)
 		if acl = w.NetworkACL(vsw.NetworkAclID); acl != nil {
 			for i := range acl.Ingress {
 				n, valid := normalizeACL(&acl.Ingress[i])
@@ -159,9 +162,10 @@ func (ad *Admitter) Admit(eniID string, local netip.Addr, port uint16) Admission
 					continue
 				}
 				aclRules = append(aclRules, n)
-				key = binary.AppendUvarint(key, uint64(i))
+				key = binary.AppendUvarint(key, uint64(i)+1)
 			}
 		}
+		key = append(key, 0)
 	}
 	ad.buf = key
 	if a, ok := ad.memo[string(key)]; ok {
@@ -171,6 +175,11 @@ func (ad *Admitter) Admit(eniID string, local netip.Addr, port uint16) Admission
 	a.Class = len(ad.memo) + 1
 	ad.memo[string(key)] = a
 	return a
+}
+
+// appendString appends s to a key, preceded by its length.
+func appendString(key []byte, s string) []byte {
+	return append(binary.AppendUvarint(key, uint64(len(s))), s...)
 }
 
 // admit computes an answer from the rules and ACL entries that apply, in

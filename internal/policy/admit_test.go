@@ -193,9 +193,12 @@ func TestAdmittedSourcesMatchesBoxes(t *testing.T) {
 		classes := map[int]bool{}
 		for _, e := range s.enis {
 			for _, local := range append([]netip.Addr{e.PrimaryIP}, e.SecondaryIPs...) {
-				for range 4 {
-					port := uint16(18 + r.IntN(14))
-					if r.IntN(5) == 0 {
+				// Every port the random rules cut (so that the memo sees
+				// ports to which different rules of one group set apply),
+				// and a random one.
+				for pi := range 15 {
+					port := uint16(18 + pi)
+					if pi == 14 {
 						port = uint16(1024 + r.IntN(60000))
 					}
 					got, gotAll, gotOK := AdmittedSources(s.w, e.ID, local, port, 100000)
