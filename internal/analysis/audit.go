@@ -3,6 +3,7 @@ package analysis
 import (
 	"cmp"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -161,11 +162,16 @@ func (a *Analyzer) Audit(q AuditQuery) (*AuditResult, error) {
 					add(shadowFinding(g, r, sr))
 					continue
 				}
-				if f, ok := a.exposure(g, r, ctxOfGroup[g.idx]); ok {
+				for _, f := range a.exposure(g, r, ctxOfGroup[g.idx]) {
 					add(f)
 				}
 			}
 		}
+	}
+
+	// Sensitive TCP ports open to the internet through an EIP.
+	for _, f := range a.internetExposure(in) {
+		add(f)
 	}
 
 	// ACL entries.
@@ -325,34 +331,20 @@ func shadowFinding(g *groupInfo, r *srule, sr shadowResult) Finding {
 		"remove the rule: palisade sg rule remove " + id + " " + rid}
 }
 
-// exposure reports an ingress accept rule that opens a sensitive port to
-// 0.0.0.0/0 or ::/0 and decides at least one such packet in a context of
-// its group (the group alone when no ENI has it).
-func (a *Analyzer) exposure(g *groupInfo, r *srule, ctxs []*context) (Finding, bool) {
+// exposure reports an ingress accept rule that opens a sensitive UDP port
+// to 0.0.0.0/0 or ::/0 and decides at least one such packet in a context
+// of its group (the group alone when no ENI has it). TCP ports are judged
+// on what the filters of each ENI with an EIP admit (internetExposure);
+// UDP has no such evaluation yet (policy.AdmittedSources is TCP only), so
+// it is still judged on the rule's literal source.
+func (a *Analyzer) exposure(g *groupInfo, r *srule, ctxs []*context) []Finding {
 	if r.drop || !strings.EqualFold(r.rule.Direction, model.Ingress) || r.peerGroup != "" || r.peer.Bits() != 0 {
-		return Finding{}, false
+		return nil
 	}
 	if len(ctxs) == 0 {
 		ctxs = []*context{a.buildContext([]string{g.g.ID})}
 	}
 	fam := prefixFamily(r.peer)
-	var open []string
-	for _, port := range sortedSensitive() {
-		for _, proto := range []uint8{ProtoTCP, ProtoUDP} {
-			if !r.proto.has(uint16(proto)) || (r.ports && !r.dport.has(port)) {
-				continue
-			}
-			if proto == ProtoUDP && port != 11211 && port != 135 && port != 139 {
-				continue // UDP exposure matters for these only
-			}
-			if a.decidesSome(r, fam, ctxs, proto, port) {
-				open = append(open, fmt.Sprintf("%s/%d (%s)", ProtoName(proto), port, SensitivePorts[port]))
-			}
-		}
-	}
-	if len(open) == 0 {
-		return Finding{}, false
-	}
 	public := 0
 	for _, m := range g.members {
 		for _, ad := range a.enis[m].e.Addrs() {
@@ -362,9 +354,43 @@ func (a *Analyzer) exposure(g *groupInfo, r *srule, ctxs []*context) (Finding, b
 			}
 		}
 	}
-	return Finding{SeverityHigh, CodeSensitivePortOpen, g.g.ID, r.rule.ID,
-		fmt.Sprintf("ingress rule %s (%s) opens %s to the whole internet (%s); %d of its %d ENIs have an EIP", r.rule.ID, ruleSummary(r.rule), strings.Join(open, ", "), r.peer, public, len(g.members)),
-		"restrict the source to the addresses that need it (a bastion, a VPN range, a security group), e.g. palisade sg rule add " + g.g.ID + " --direction ingress --protocol tcp --port <port> --cidr <your-range>, then remove " + r.rule.ID}, true
+	var out []Finding
+	var open, latent []string
+	for _, port := range sortedSensitive() {
+		// TCP through an EIP is judged on what the filters admit
+		// (internetExposure); with no EIP in the group the rule is a
+		// latent exposure: the first EIP would open the port.
+		if public == 0 && r.proto.has(uint16(ProtoTCP)) && (!r.ports || r.dport.has(port)) && a.decidesSome(r, fam, ctxs, ProtoTCP, port) {
+			latent = append(latent, fmt.Sprintf("%s/%d (%s)", ProtoName(ProtoTCP), port, SensitivePorts[port]))
+		}
+		if !r.proto.has(uint16(ProtoUDP)) || (r.ports && !r.dport.has(port)) {
+			continue
+		}
+		if port != 11211 && port != 135 && port != 139 {
+			continue // UDP exposure matters for these only
+		}
+		if a.decidesSome(r, fam, ctxs, ProtoUDP, port) {
+			open = append(open, fmt.Sprintf("%s/%d (%s)", ProtoName(ProtoUDP), port, SensitivePorts[port]))
+		}
+	}
+	if len(latent) > 0 {
+		out = append(out, Finding{SeverityMedium, CodeSensitivePortOpen, g.g.ID, r.rule.ID,
+			fmt.Sprintf("ingress rule %s (%s) opens %s to any address (%s); none of its %d ENIs has an EIP, so the internet cannot reach it today, but an EIP would", r.rule.ID, ruleSummary(r.rule), strings.Join(latent, ", "), r.peer, len(g.members)),
+			"restrict the source to the addresses that need it (a bastion, a VPN range, a security group), e.g. palisade sg rule add " + g.g.ID + " --direction ingress --protocol tcp --port <port> --cidr <your-range>, then remove " + r.rule.ID})
+	}
+	if len(open) > 0 {
+		out = append(out, Finding{SeverityHigh, CodeSensitivePortOpen, g.g.ID, r.rule.ID,
+			fmt.Sprintf("ingress rule %s (%s) opens %s to the whole internet (%s); %d of its %d ENIs %s an EIP", r.rule.ID, ruleSummary(r.rule), strings.Join(open, ", "), r.peer, public, len(g.members), hasHave(public)),
+			"restrict the source to the addresses that need it (a bastion, a VPN range, a security group), e.g. palisade sg rule add " + g.g.ID + " --direction ingress --protocol udp --port <port> --cidr <your-range>, then remove " + r.rule.ID})
+	}
+	return out
+}
+
+func hasHave(n int) string {
+	if n == 1 {
+		return "has"
+	}
+	return "have"
 }
 
 // decidesSome reports whether r decides a packet of proto to port in one
@@ -496,4 +522,569 @@ func (a *Analyzer) quotaFindings(q AuditQuery, in func(string) bool, add func(Fi
 			check(inst.ID, "ENIs per instance", perInst[inst.ID], l.ENIsPerInstance, "detach unused ENIs")
 		}
 	}
+}
+
+// Exposure of sensitive TCP ports to the internet.
+//
+// The internet reaches an ENI only through an EIP (IPv4), translated to
+// the private address it is mapped to before the filters. For each such
+// address and each sensitive port, the clients that can open a TCP
+// connection are those whose SYN the receiver's network ACL (ingress) and
+// security groups (ingress) admit, as policy.AdmittedSources computes them
+// (the kernel's decision, tested differentially), and whose SYN-ACK the
+// network ACL's egress entries let back out (ACLs are stateless; an
+// analyze reach query says unreachable otherwise). Every rule and entry
+// counts at once, so two rules "from 0.0.0.0/1" and "from 128.0.0.0/1"
+// open a port as 0.0.0.0/0 does, and an ACL that does not admit the port
+// closes it whatever the groups say. IPv6 sources never reach an EIP.
+//
+// A client chooses its source port: a client address counts as admitted
+// when some source port of it is. The port is open to the whole internet
+// (high) when every public IPv4 address is admitted, to part of it
+// (medium) when at least partInternet public addresses are; fewer (an
+// office, a VPN range, a partner) is not reported. Public addresses are
+// those outside the special-purpose blocks of nonPublic4.
+
+// partInternet is the number of admitted public addresses (a /8's worth)
+// from which an open port is reported as open to part of the internet.
+const partInternet = 1 << 24
+
+// admitLimit bounds the ranges AdmittedSources may return for one port.
+const admitLimit = 1 << 12
+
+// nonPublic4 are the IPv4 blocks of the IANA special-purpose registry that
+// are not globally reachable (RFC 6890 and successors), with multicast and
+// the reserved 240.0.0.0/4: no internet client has such an address.
+var nonPublic4 = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("127.0.0.0/8"),
+	netip.MustParsePrefix("169.254.0.0/16"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.0.0.0/24"),
+	netip.MustParsePrefix("192.0.2.0/24"),
+	netip.MustParsePrefix("192.88.99.0/24"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("198.18.0.0/15"),
+	netip.MustParsePrefix("198.51.100.0/24"),
+	netip.MustParsePrefix("203.0.113.0/24"),
+	netip.MustParsePrefix("224.0.0.0/4"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+}
+
+// span32 is an inclusive interval of IPv4 addresses.
+type span32 struct{ lo, hi uint32 }
+
+func (s span32) size() uint64 { return uint64(s.hi) - uint64(s.lo) + 1 }
+
+func addr32(a netip.Addr) uint32 {
+	b := a.Unmap().As4()
+	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+}
+
+func addrOf32(v uint32) netip.Addr {
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+func prefix32(p netip.Prefix) span32 {
+	iv := ipspace.PrefixInterval(p.Masked())
+	return span32{uint32(iv.Lo.Lo), uint32(iv.Hi.Lo)}
+}
+
+// public4 is the public IPv4 space, sorted disjoint intervals, and its size.
+var public4, publicSize = func() ([]span32, uint64) {
+	var blocks []span32
+	for _, p := range nonPublic4 {
+		blocks = append(blocks, prefix32(p))
+	}
+	slices.SortFunc(blocks, func(x, y span32) int { return cmp.Compare(x.lo, y.lo) })
+	var out []span32
+	var n uint64
+	next := uint64(0)
+	for _, b := range blocks {
+		if uint64(b.lo) > next {
+			out = append(out, span32{uint32(next), b.lo - 1})
+			n += uint64(b.lo) - next
+		}
+		next = max(next, uint64(b.hi)+1)
+	}
+	if next <= 1<<32-1 {
+		out = append(out, span32{uint32(next), 1<<32 - 1})
+		n += 1<<32 - next
+	}
+	return out, n
+}()
+
+// clientRange is a block of internet clients: the addresses addr, each
+// with the source ports sport.
+type clientRange struct {
+	addr  span32
+	sport span
+}
+
+// minus appends the parts of c outside o to out (at most four).
+func (c clientRange) minus(o clientRange, out []clientRange) []clientRange {
+	if c.addr.hi < o.addr.lo || o.addr.hi < c.addr.lo || c.sport.hi < o.sport.lo || o.sport.hi < c.sport.lo {
+		return append(out, c)
+	}
+	if c.addr.lo < o.addr.lo {
+		out = append(out, clientRange{span32{c.addr.lo, o.addr.lo - 1}, c.sport})
+		c.addr.lo = o.addr.lo
+	}
+	if c.addr.hi > o.addr.hi {
+		out = append(out, clientRange{span32{o.addr.hi + 1, c.addr.hi}, c.sport})
+		c.addr.hi = o.addr.hi
+	}
+	if c.sport.lo < o.sport.lo {
+		out = append(out, clientRange{c.addr, span{c.sport.lo, o.sport.lo - 1}})
+		c.sport.lo = o.sport.lo
+	}
+	if c.sport.hi > o.sport.hi {
+		out = append(out, clientRange{c.addr, span{o.sport.hi + 1, c.sport.hi}})
+	}
+	return out
+}
+
+// intersect returns c ∩ o; ok is false when they do not overlap.
+func (c clientRange) intersect(o clientRange) (clientRange, bool) {
+	x := clientRange{span32{max(c.addr.lo, o.addr.lo), min(c.addr.hi, o.addr.hi)}, span{max(c.sport.lo, o.sport.lo), min(c.sport.hi, o.sport.hi)}}
+	return x, x.addr.lo <= x.addr.hi && x.sport.lo <= x.sport.hi
+}
+
+// mayOpenToInternet bounds internetExposure from above, cheaply: the
+// public IPv4 addresses that some ingress accept rule of the ENI's groups
+// could let in on TCP port (the union of their CIDRs) plus every member of
+// its groups and of the groups its rules reference (intra-group and
+// group-reference rules admit only those). Drop rules and the network ACL
+// only take away, so below partInternet nothing can be reported and the
+// exact (and far costlier) policy.AdmittedSources need not run.
+func (a *Analyzer) mayOpenToInternet(e *eniInfo, port uint16) bool {
+	var peers []clientRange
+	var members uint64
+	for _, gi := range e.memberOf {
+		g := a.groups[gi]
+		members += uint64(len(g.members))
+		for i := range g.ingress {
+			r := &g.ingress[i]
+			if r.inert || r.drop || !r.proto.has(uint16(ProtoTCP)) || (r.ports && !r.dport.has(port)) {
+				continue
+			}
+			switch {
+			case r.peerGroup != "":
+				if r.peerIdx >= 0 {
+					members += uint64(len(a.groups[r.peerIdx].members))
+				}
+			case r.peer.Addr().Is4():
+				peers = append(peers, clientRange{prefix32(r.peer), anyPort})
+			}
+		}
+	}
+	_, n := publicClients(peers)
+	return n+members >= partInternet
+}
+
+// internetClients returns the internet clients (address, source port)
+// that can open a TCP connection to port of the IPv4 address local of e:
+// policy.AdmittedSources (ad's answer), less those whose reply the network
+// ACL's egress entries drop. The ranges are disjoint. ok is false when the
+// answer is too fragmented to compute (more than admitLimit ranges).
+func (a *Analyzer) internetClients(ad *policy.Admitter, e *eniInfo, local netip.Addr, port uint16) (out []clientRange, ok bool) {
+	return a.replyClients(e, ad.Admit(e.e.ID, local, port))
+}
+
+// replyClients is internetClients on the admission adm.
+func (a *Analyzer) replyClients(e *eniInfo, adm policy.Admission) (out []clientRange, ok bool) {
+	if !adm.OK {
+		return nil, false
+	}
+	var in []clientRange
+	if adm.All {
+		in = []clientRange{{span32{0, 1<<32 - 1}, anyPort}}
+	}
+	for _, r := range adm.Ranges {
+		in = append(in, clientRange{span32{addr32(r.Addr.From), addr32(r.Addr.To)}, span{r.SPort.From, r.SPort.To}})
+	}
+	if e.vsw == nil || e.vsw.NetworkAclID == "" || len(in) == 0 {
+		return in, true
+	}
+	// The reply (local:port -> client:sport) leaves through the ACL's
+	// egress entries, first match: exempt peers pass, an entry's CIDR is
+	// the client's address and its ports the client's source port, no
+	// match (or an ACL that does not exist) denies.
+	decide := func(c clientRange, accept bool) bool {
+		var rest []clientRange
+		for _, r := range in {
+			if x, hit := r.intersect(c); hit {
+				if accept {
+					out = append(out, x)
+				}
+				rest = r.minus(c, rest)
+			} else {
+				rest = append(rest, r)
+			}
+		}
+		in = rest
+		return len(in)+len(out) <= 4*admitLimit
+	}
+	for _, p := range aclExemptPrefixes {
+		decide(clientRange{prefix32(p), anyPort}, true)
+	}
+	if ai := a.acls[e.vsw.NetworkAclID]; ai != nil {
+		for _, r := range ai.egress {
+			if r.inert || r.family != fam4 || !r.proto.has(uint16(ProtoTCP)) {
+				continue
+			}
+			sport := anyPort
+			if r.ports {
+				sport = r.dport
+			}
+			if !decide(clientRange{prefix32(r.cidr), sport}, !r.drop) {
+				return nil, false
+			}
+			if len(in) == 0 {
+				break
+			}
+		}
+	}
+	return out, true
+}
+
+// publicClients clips client ranges to the public address space and
+// returns the pieces and how many distinct public addresses they hold.
+func publicClients(rs []clientRange) ([]clientRange, uint64) {
+	var pieces []clientRange
+	var addrs []span32
+	for _, r := range rs {
+		for _, p := range public4 {
+			if x, ok := r.intersect(clientRange{p, anyPort}); ok {
+				pieces = append(pieces, x)
+				addrs = append(addrs, x.addr)
+			}
+		}
+	}
+	slices.SortFunc(addrs, func(x, y span32) int { return cmp.Compare(x.lo, y.lo) })
+	var n uint64
+	var cur span32
+	for i, s := range addrs {
+		switch {
+		case i == 0:
+			cur = s
+		case uint64(s.lo) <= uint64(cur.hi)+1:
+			cur.hi = max(cur.hi, s.hi)
+		default:
+			n += cur.size()
+			cur = s
+		}
+	}
+	if len(addrs) > 0 {
+		n += cur.size()
+	}
+	return pieces, n
+}
+
+// maxAttribution bounds the probes that name the rules of one exposure.
+const maxAttribution = 4096
+
+// deciders names the security-group rules that admit the client ranges rs
+// at port of local on e: the analyzer's evaluator (which agrees with
+// policy's, down to the rule) at one client of each cell of rs cut by the
+// rules' source CIDRs and source ports and by the addresses of the VPC's
+// ENIs (group references and intra-group access), where every client is
+// decided by the same rule. inner reports an admission by the intra-group
+// policy; partial that the cells were too many to probe them all.
+func (a *Analyzer) deciders(e *eniInfo, local netip.Addr, port uint16, rs []clientRange, vpcCuts []uint32) (rules []*srule, inner, partial bool) {
+	acuts := slices.Clone(vpcCuts) // first addresses of cells
+	scuts := []uint16{}
+	for _, r := range a.contextOf(e).ingress {
+		if r.peer.IsValid() && r.peer.Addr().Is4() {
+			s := prefix32(r.peer)
+			acuts = append(acuts, s.lo)
+			if s.hi != 1<<32-1 {
+				acuts = append(acuts, s.hi+1)
+			}
+		}
+		if r.ports {
+			scuts = append(scuts, r.sport.lo)
+			if r.sport.hi != 65535 {
+				scuts = append(scuts, r.sport.hi+1)
+			}
+		}
+	}
+	slices.Sort(acuts)
+	acuts = slices.Compact(acuts)
+	slices.Sort(scuts)
+	scuts = slices.Compact(scuts)
+	// starts returns lo and the cuts inside (lo, hi].
+	starts32 := func(lo, hi uint32) []uint32 {
+		out := []uint32{lo}
+		i, _ := slices.BinarySearch(acuts, lo+1)
+		for ; lo != hi && i < len(acuts) && acuts[i] <= hi; i++ {
+			out = append(out, acuts[i])
+		}
+		return out
+	}
+	starts16 := func(lo, hi uint16) []uint16 {
+		out := []uint16{lo}
+		i, _ := slices.BinarySearch(scuts, lo+1)
+		for ; lo != hi && i < len(scuts) && scuts[i] <= hi; i++ {
+			out = append(out, scuts[i])
+		}
+		return out
+	}
+	seen := map[*srule]bool{}
+	probes := 0
+	for _, r := range rs {
+		for _, addr := range starts32(r.addr.lo, r.addr.hi) {
+			for _, sp := range starts16(r.sport.lo, r.sport.hi) {
+				if probes++; probes > maxAttribution {
+					return rules, inner, true
+				}
+				d := a.evalSG(e, model.Ingress, Packet{Src: addrOf32(addr), Dst: local, Proto: ProtoTCP, SrcPort: sp, DstPort: port})
+				switch {
+				case !d.allow:
+				case d.by == ByIntraGroup:
+					inner = true
+				case d.by == ByRule && !seen[d.rule]:
+					seen[d.rule] = true
+					rules = append(rules, d.rule)
+				}
+			}
+		}
+	}
+	return rules, inner, false
+}
+
+// publicENICuts returns the cell cuts of deciders for the public IPv4
+// addresses held by ENIs of vpc (group references and intra-group access
+// match them one by one; private ones never matter for the internet).
+func (a *Analyzer) publicENICuts(vpc string) []uint32 {
+	var out []uint32
+	for _, o := range a.enis {
+		if o.e.VpcID != vpc {
+			continue
+		}
+		for _, ad := range o.e.Addrs() {
+			if ad = ad.Unmap(); !ad.Is4() {
+				continue
+			}
+			v := addr32(ad)
+			if !slices.ContainsFunc(public4, func(p span32) bool { return p.lo <= v && v <= p.hi }) {
+				continue
+			}
+			out = append(out, v)
+			if v != 1<<32-1 {
+				out = append(out, v+1)
+			}
+		}
+	}
+	return out
+}
+
+// classExposure is what internetExposure derives from one admission
+// class at one ENI address: the public clients (pieces, n addresses) or
+// tooMany, and once named, the rules that admit them.
+type classExposure struct {
+	tooMany        bool
+	pieces         []clientRange
+	n              uint64
+	named          bool
+	rules          []*srule
+	inner, partial bool
+}
+
+// exposureKey gathers the exposures a finding reports: one severity, one
+// set of deciding rules.
+type exposureKey struct {
+	severity string
+	rules    string // group/rule IDs of the deciding rules
+}
+
+type exposureAcc struct {
+	rules    []*srule
+	inner    bool
+	partial  bool
+	resource string // the first rule's group, else the ENI
+	ports    []string
+	enis     []string // "eni-1 (EIP 47.0.0.1)"
+	eniIDs   []string
+}
+
+// internetExposure reports, for each ENI of the audited VPCs with an EIP
+// and each sensitive TCP port, a port open to the whole internet (high) or
+// to a large part of it (medium), naming the rules that admit it; one
+// finding gathers the ports and ENIs opened by one set of rules.
+func (a *Analyzer) internetExposure(in func(string) bool) []Finding {
+	var ad *policy.Admitter
+	acc := map[exposureKey]*exposureAcc{}
+	var order []exposureKey
+	var out []Finding
+	cuts := map[string][]uint32{}
+	for _, e := range a.enis {
+		if !in(e.e.VpcID) {
+			continue
+		}
+		for _, local := range e.e.Addrs() {
+			local = local.Unmap()
+			eip := a.eipByPrivate[eniAddr{e.e.ID, local}]
+			if eip == nil || !local.Is4() {
+				continue
+			}
+			if ad == nil {
+				// One Admitter for the audit: it computes each distinct
+				// admission once (ports to which the same rules apply,
+				// ENIs with the same groups and vSwitch).
+				ad = policy.NewAdmitter(policy.NewWorld(a.w.Groups, a.w.ENIs, a.w.VSwitches, a.w.ACLs), admitLimit)
+			}
+			where := fmt.Sprintf("%s (EIP %s)", e.e.ID, eip.Address)
+			// The ports of one admission class have the same clients,
+			// decided by the same rules: judged once per address.
+			byClass := map[int]*classExposure{}
+			for _, port := range sortedSensitive() {
+				label := fmt.Sprintf("tcp/%d (%s)", port, SensitivePorts[port])
+				if !a.mayOpenToInternet(e, port) {
+					continue
+				}
+				adm := ad.Admit(e.e.ID, local, port)
+				c := byClass[adm.Class]
+				if c == nil || adm.Class == 0 {
+					c = &classExposure{}
+					clients, ok := a.replyClients(e, adm)
+					c.tooMany = !ok
+					if ok {
+						c.pieces, c.n = publicClients(clients)
+					}
+					byClass[adm.Class] = c
+				}
+				if c.tooMany {
+					out = append(out, Finding{SeverityMedium, CodeSensitivePortOpen, e.e.ID, "",
+						fmt.Sprintf("%s may be open to the internet on %s: its network ACL and security groups are too fragmented for the audit to decide (over %d ranges)", label, where, admitLimit),
+						"check it with palisade analyze reach --from <address> --to " + eip.Address.String() + " --port " + fmt.Sprint(port) + ", and merge rules and ACL entries"})
+					continue
+				}
+				sev := SeverityHigh
+				switch n := c.n; {
+				case n == publicSize:
+				case n >= partInternet:
+					sev = SeverityMedium
+					label = fmt.Sprintf("tcp/%d (%s, from %.1f%% of public IPv4 addresses)", port, SensitivePorts[port], float64(n)*100/float64(publicSize))
+				default:
+					continue
+				}
+				if !c.named {
+					vc, done := cuts[e.e.VpcID]
+					if !done {
+						vc = a.publicENICuts(e.e.VpcID)
+						cuts[e.e.VpcID] = vc
+					}
+					c.rules, c.inner, c.partial = a.deciders(e, local, port, c.pieces, vc)
+					slices.SortStableFunc(c.rules, func(x, y *srule) int {
+						if c := policy.CompareRuleOrder(x.priority, x.drop, y.priority, y.drop); c != 0 {
+							return c
+						}
+						if c := strings.Compare(x.groupID, y.groupID); c != 0 {
+							return c
+						}
+						return strings.Compare(x.rule.ID, y.rule.ID)
+					})
+					c.named = true
+				}
+				rules, inner, partial := c.rules, c.inner, c.partial
+				var ids []string
+				for _, r := range rules {
+					ids = append(ids, r.groupID+"/"+r.rule.ID)
+				}
+				if inner {
+					ids = append(ids, "intra-group")
+				}
+				k := exposureKey{sev, strings.Join(ids, ",")}
+				x := acc[k]
+				if x == nil {
+					x = &exposureAcc{rules: rules, inner: inner, resource: e.e.ID}
+					if len(rules) > 0 {
+						x.resource = rules[0].groupID
+					}
+					acc[k] = x
+					order = append(order, k)
+				}
+				x.partial = x.partial || partial
+				if !slices.Contains(x.ports, label) {
+					x.ports = append(x.ports, label)
+				}
+				if !slices.Contains(x.enis, where) {
+					x.enis = append(x.enis, where)
+				}
+				if !slices.Contains(x.eniIDs, e.e.ID) {
+					x.eniIDs = append(x.eniIDs, e.e.ID)
+				}
+			}
+		}
+	}
+	for _, k := range order {
+		out = append(out, a.exposureFinding(k.severity, acc[k]))
+	}
+	return out
+}
+
+// exposureFinding words one gathered exposure.
+func (a *Analyzer) exposureFinding(sev string, x *exposureAcc) Finding {
+	f := Finding{Severity: sev, Code: CodeSensitivePortOpen, Resource: x.resource}
+	sameGroup := true
+	for _, r := range x.rules {
+		sameGroup = sameGroup && r.groupID == x.resource
+	}
+	var names, ids []string
+	for _, r := range x.rules {
+		if sameGroup {
+			names = append(names, fmt.Sprintf("%s (%s)", r.rule.ID, ruleSummary(r.rule)))
+			ids = append(ids, r.rule.ID)
+		} else {
+			names = append(names, fmt.Sprintf("%s of %s (%s)", r.rule.ID, r.groupID, ruleSummary(r.rule)))
+			ids = append(ids, r.rule.ID+" ("+r.groupID+")")
+		}
+	}
+	if x.inner {
+		names = append(names, "the intra-group policy")
+	}
+	who := "ingress rule " + strings.Join(names, "")
+	verb := "opens"
+	if len(names) > 1 {
+		who, verb = "ingress rules "+strings.Join(names, ", "), "together open"
+		if len(x.rules) == 0 || x.inner {
+			who = strings.Join(names, ", ")
+		}
+	} else if len(x.rules) == 0 {
+		who = strings.Join(names, "")
+	}
+	if x.partial {
+		who += " and possibly others"
+	}
+	if len(x.rules) > 0 {
+		f.Rule = x.rules[0].rule.ID
+	}
+	reach := "the whole internet"
+	if sev != SeverityHigh {
+		reach = "part of the internet"
+	}
+	enis := x.enis
+	if len(enis) > 3 {
+		enis = append(slices.Clone(enis[:3]), fmt.Sprintf("and %d more", len(enis)-3))
+	}
+	on := "on " + strings.Join(enis, ", ")
+	if gi, ok := a.groupIdx[x.resource]; ok && len(x.rules) > 0 {
+		on = fmt.Sprintf("on %d of the %d ENIs of %s: %s", len(x.eniIDs), len(a.groups[gi].members), x.resource, strings.Join(enis, ", "))
+	}
+	admits := "every public IPv4 address"
+	if sev != SeverityHigh {
+		admits = "at least a /8's worth of public IPv4 addresses"
+	}
+	f.Message = fmt.Sprintf("%s %s %s to %s %s; the network ACL and security groups admit %s through the EIP",
+		who, verb, strings.Join(x.ports, ", "), reach, on, admits)
+	if len(ids) == 0 {
+		f.Fix = "restrict the port in the network ACL of the ENI's vSwitch, or take the ENI out of the groups that accept its peers"
+		return f
+	}
+	f.Fix = "restrict the sources to the addresses that need it (a bastion, a VPN range, a security group), e.g. palisade sg rule add " + x.resource +
+		" --direction ingress --protocol tcp --port <port> --cidr <your-range>, then remove " + strings.Join(ids, ", ") + "; or deny the port in the network ACL of the ENI's vSwitch"
+	return f
 }

@@ -1,9 +1,11 @@
 package policy
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/palisade-project/palisade/internal/model"
@@ -168,4 +170,123 @@ func TestAdmittedSources(t *testing.T) {
 	if _, _, ok := AdmittedSources(w, "eni-1", netip.MustParseAddr("192.168.1.1"), 80, 1); ok {
 		t.Error("a two-range answer fits a limit of 1")
 	}
+}
+
+// TestAdmittedSourcesMatchesBoxes compares AdmittedSources with the first
+// implementation (admittedSourcesBoxes, box first-match) as sets of
+// clients, over the whole plane (every address and source port), on the
+// random worlds of the differential test and every port either cuts.
+func TestAdmittedSourcesMatchesBoxes(t *testing.T) {
+	seed := testSeed(t)
+	r := rand.New(rand.NewPCG(seed, 0xb0))
+	worlds := 300
+	if testing.Short() {
+		worlds = 60
+	}
+	nonEmpty, shared := 0, 0
+	for wi := range worlds {
+		s := randACLWorld(r)
+		// One Admitter per world: its memoized answers (shared between
+		// ENIs with the same groups and vSwitch, and between ports and
+		// addresses to which the same rules apply) must be right too.
+		ad := NewAdmitter(s.w, 100000)
+		classes := map[int]bool{}
+		for _, e := range s.enis {
+			for _, local := range append([]netip.Addr{e.PrimaryIP}, e.SecondaryIPs...) {
+				// Every port the random rules cut (so that the memo sees
+				// ports to which different rules of one group set apply),
+				// and a random one.
+				for pi := range 15 {
+					port := uint16(18 + pi)
+					if pi == 14 {
+						port = uint16(1024 + r.IntN(60000))
+					}
+					got, gotAll, gotOK := AdmittedSources(s.w, e.ID, local, port, 100000)
+					want, wantAll, wantOK := admittedSourcesBoxes(s.w, e.ID, local, port, 100000)
+					a := ad.Admit(e.ID, local, port)
+					if a.OK != gotOK || a.All != gotAll || !slices.Equal(a.Ranges, got) {
+						t.Fatalf("world %d %s %s:%d: Admitter (class %d) %v all %v ok %v, AdmittedSources %v all %v ok %v",
+							wi, e.ID, local, port, a.Class, a.Ranges, a.All, a.OK, got, gotAll, gotOK)
+					}
+					if classes[a.Class] {
+						shared++
+					}
+					classes[a.Class] = true
+					if !gotOK || !wantOK {
+						t.Fatalf("world %d %s %s:%d: ok %v, boxes ok %v", wi, e.ID, local, port, gotOK, wantOK)
+					}
+					checkSourcesDisjoint(t, got)
+					g, w := canonSources(got, gotAll), canonSources(want, wantAll)
+					if !slices.Equal(g, w) {
+						t.Fatalf("world %d %s %s:%d:\n got %v (all %v)\nwant %v (all %v)", wi, e.ID, local, port, g, gotAll, w, wantAll)
+					}
+					if !gotAll && !slices.Equal(got, g) {
+						t.Fatalf("world %d %s %s:%d: the answer is not in canonical form (maximal blocks, sorted)\n got %v\nwant %v", wi, e.ID, local, port, got, g)
+					}
+					if gotAll != wantAll {
+						t.Fatalf("world %d %s %s:%d: all %v, boxes %v", wi, e.ID, local, port, gotAll, wantAll)
+					}
+					if len(g) > 0 {
+						nonEmpty++
+					}
+				}
+			}
+		}
+	}
+	t.Logf("%d non-empty answers, %d answered from the memo", nonEmpty, shared)
+	if nonEmpty == 0 || shared == 0 {
+		t.Error("every answer was empty, or none was shared: the generator is too narrow")
+	}
+}
+
+// canonSources returns the clients of ranges as maximal address blocks,
+// each with the union of its source ports, sorted; "all" is one block.
+func canonSources(ranges []SourceRange, all bool) []SourceRange {
+	if all {
+		ranges = []SourceRange{{AddrRange{netip.IPv4Unspecified(), netip.AddrFrom4([4]byte{255, 255, 255, 255})}, Range{0, 65535}}}
+	}
+	var cuts []uint64
+	for _, s := range ranges {
+		cuts = append(cuts, uint64(addr32(s.Addr.From)), uint64(addr32(s.Addr.To))+1)
+	}
+	slices.Sort(cuts)
+	cuts = slices.Compact(cuts)
+	type block struct {
+		lo, hi uint64
+		ports  []Range
+	}
+	var blocks []block
+	for i := 0; i+1 < len(cuts); i++ {
+		lo, hi := cuts[i], cuts[i+1]-1
+		var ps []Range
+		for _, s := range ranges {
+			if uint64(addr32(s.Addr.From)) <= lo && hi <= uint64(addr32(s.Addr.To)) {
+				ps = append(ps, s.SPort)
+			}
+		}
+		slices.SortFunc(ps, func(a, b Range) int { return cmp.Compare(a.From, b.From) })
+		var merged []Range
+		for _, p := range ps {
+			if n := len(merged); n > 0 && uint32(p.From) <= uint32(merged[n-1].To)+1 {
+				merged[n-1].To = max(merged[n-1].To, p.To)
+				continue
+			}
+			merged = append(merged, p)
+		}
+		if len(merged) == 0 {
+			continue
+		}
+		if n := len(blocks); n > 0 && blocks[n-1].hi+1 == lo && slices.Equal(blocks[n-1].ports, merged) {
+			blocks[n-1].hi = hi
+			continue
+		}
+		blocks = append(blocks, block{lo, hi, merged})
+	}
+	var out []SourceRange
+	for _, b := range blocks {
+		for _, p := range b.ports {
+			out = append(out, SourceRange{AddrRange{addrFrom32(uint32(b.lo)), addrFrom32(uint32(b.hi))}, p})
+		}
+	}
+	return out
 }

@@ -67,6 +67,9 @@ type Snapshot struct {
 	// would otherwise normalize and sort the same rules each time.
 	poolMu sync.Mutex
 	pools  map[string][]poolEntry
+	// members4 memoizes memberAddrs4 per group, for the same reason
+	// (AdmittedSources expands every group reference of an ENI's rules).
+	members4 map[string][]uint32
 }
 
 // cachedPool returns the pooled rules under key, building them once.
@@ -82,6 +85,21 @@ func (s *Snapshot) cachedPool(key string, build func() []poolEntry) []poolEntry 
 	}
 	s.pools[key] = p
 	return p
+}
+
+// cachedMembers4 returns the member addresses of gid, building them once.
+func (s *Snapshot) cachedMembers4(gid string, build func() []uint32) []uint32 {
+	s.poolMu.Lock()
+	defer s.poolMu.Unlock()
+	if m, ok := s.members4[gid]; ok {
+		return m
+	}
+	m := build()
+	if s.members4 == nil {
+		s.members4 = map[string][]uint32{}
+	}
+	s.members4[gid] = m
+	return m
 }
 
 type vpcAddr struct {
