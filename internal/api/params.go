@@ -2,6 +2,8 @@ package api
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -126,11 +128,7 @@ func (p Params) Structs(prefix string) []Params {
 		}
 		byN[n][rest] = v
 	}
-	ns := make([]int, 0, len(byN))
-	for n := range byN {
-		ns = append(ns, n)
-	}
-	sort.Ints(ns)
+	ns := slices.Sorted(maps.Keys(byN))
 	out := make([]Params, len(ns))
 	for i, n := range ns {
 		out[i] = byN[n]
@@ -272,11 +270,7 @@ func (p Params) StructsIn(name string, r Indexes) ([]StructItem, error) {
 		}
 		byN[n][rest] = v
 	}
-	ns := make([]int, 0, len(byN))
-	for n := range byN {
-		ns = append(ns, n)
-	}
-	sort.Ints(ns)
+	ns := slices.Sorted(maps.Keys(byN))
 	out := make([]StructItem, len(ns))
 	for i, n := range ns {
 		out[i] = StructItem{Param: name + "." + strconv.Itoa(n), Fields: byN[n]}
