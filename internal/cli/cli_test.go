@@ -423,8 +423,11 @@ func TestInstanceExec(t *testing.T) {
 	r.exec = func(_ context.Context, argv []string, _ io.Reader, stdout, _ io.Writer) (int, error) {
 		gotArgv = argv
 		io.WriteString(stdout, "hello\n")
-		if argv[len(argv)-1] == "fail" {
+		switch argv[len(argv)-1] {
+		case "fail":
 			return 7, nil
+		case "nons":
+			return 255, nil // ip: "Cannot open network namespace"
 		}
 		return 0, nil
 	}
@@ -441,6 +444,10 @@ func TestInstanceExec(t *testing.T) {
 	}
 	if _, _, code := r.run("instance", "exec", "i-abc"); code != 1 {
 		t.Errorf("exec without a command: exit %d", code)
+	}
+	// No such namespace here (a Pending instance): a message that says why.
+	if _, errOut, code := r.run("instance", "exec", "i-notonthishost", "--", "nons"); code != 1 || !strings.Contains(errOut, "may still be Pending") {
+		t.Errorf("exec of an instance without a namespace: exit %d stderr %q", code, errOut)
 	}
 }
 
@@ -533,9 +540,13 @@ func TestVPCAndVSwitchCommands(t *testing.T) {
 		t.Errorf("delete VPC with vSwitch: %q", errOut)
 	}
 	r.ok("vswitch", "delete", vswA)
-	r.ok("vswitch", "delete", vswB)
 	r.ok("vpc", "delete", vpcID)
-	r.ok("vpc", "delete", v6ID)
+	// --force (ForceDelete) takes the VPC's empty vSwitch with it.
+	r.fail("vpc", "delete", v6ID)
+	r.ok("vpc", "delete", v6ID, "--force")
+	if errOut := r.fail("vswitch", "show", vswB); !strings.Contains(errOut, "NotFound") {
+		t.Errorf("vswitch of a force-deleted VPC: %q", errOut)
+	}
 	if errOut := r.fail("vpc", "show", vpcID); !strings.Contains(errOut, "NotFound") {
 		t.Errorf("show deleted VPC: %q", errOut)
 	}

@@ -206,6 +206,12 @@ instance lives (the host running "palisade up" or the agent serving its zone).`,
 			if err != nil {
 				return fmt.Errorf("run %q: %w", argv[0], err)
 			}
+			if code == 255 && !linux.InstanceNamespaceHere(args[0]) {
+				// ip's own message ("Cannot open network namespace") does
+				// not say why: a new instance is Pending until its agent
+				// made the namespace.
+				return fmt.Errorf("instance %s has no namespace on this host: it may still be Pending (wait until \"palisade instance list\" shows it Running), be served by an agent on another host, or not exist", args[0])
+			}
 			if code != 0 {
 				return &ExitError{Code: code}
 			}

@@ -77,20 +77,28 @@ func (c *cli) vpcCommand() *cobra.Command {
 			return c.render(cmd, resp, func(w io.Writer) error { return printObject(w, resp) })
 		},
 	}
+	var force bool
 	del := &cobra.Command{
-		Use:     "delete VPC_ID",
-		Short:   "Delete a VPC",
-		Long:    "Delete a VPC (DeleteVpc). It must have no vSwitches or security groups left.",
-		Example: "  palisade vpc delete vpc-xxx",
+		Use:   "delete VPC_ID",
+		Short: "Delete a VPC",
+		Long: `Delete a VPC (DeleteVpc). It must have no vSwitches, security groups or
+network ACLs left, and no flow log on it; with --force (ForceDelete) its
+empty vSwitches, groups, ACLs and flow logs go with it (never its instances).`,
+		Example: "  palisade vpc delete vpc-xxx\n  palisade vpc delete vpc-xxx --force",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := c.call(cmd, apiclient.VersionVPC, "DeleteVpc", map[string]string{"VpcId": args[0]})
+			p := map[string]string{"VpcId": args[0]}
+			if force {
+				p["ForceDelete"] = "true"
+			}
+			resp, err := c.call(cmd, apiclient.VersionVPC, "DeleteVpc", p)
 			if err != nil {
 				return err
 			}
 			return c.renderDone(cmd, resp)
 		},
 	}
+	del.Flags().BoolVar(&force, "force", false, "also delete the VPC's empty vSwitches, groups, ACLs and flow logs (ForceDelete)")
 	cmd.AddCommand(create, list, show, del)
 	return cmd
 }

@@ -234,6 +234,16 @@ func setStoppedMark(r *nsRef, stopped bool) error {
 	return nil
 }
 
+// InstanceNamespaceHere reports whether the instance's network namespace
+// exists on this host (whoever made it).
+func InstanceNamespaceHere(instanceID string) bool {
+	if validNSName(instanceID, instanceNSPrefix) != nil {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(netnsDir, instanceID))
+	return err == nil
+}
+
 // InstanceStopped reports whether the namespace of the instance is a
 // Palisade namespace that its agent has marked stopped: the instance is
 // Stopped and runs nothing (anything started in it is killed at the
