@@ -76,11 +76,13 @@ func (c *cli) aclCommand() *cobra.Command {
 		Long: `Create, list, show and delete network ACLs, replace their entries and
 associate them with vSwitches (VPC API 2016-04-28).
 
-A network ACL filters traffic between vSwitches, statelessly: a reply needs
-an entry of its own (for example egress 1024-65535 for the clients' ephemeral
-ports). Entries are evaluated in list order, the first match decides, and no
-match denies; a new ACL has no entries, so once associated it denies all
-cross-vSwitch traffic of its vSwitches until entries are added. Traffic inside
+A network ACL filters the traffic that enters or leaves its vSwitches (from
+other vSwitches and from the internet through EIPs), statelessly: a reply
+needs an entry of its own (for example egress 1024-65535 for the clients'
+ephemeral ports). Entries are evaluated in list order, the first match
+decides, and no match denies; a new ACL has no entries, so once associated it
+denies all traffic in and out of its vSwitches, EIP traffic included, until
+entries are added. Traffic inside
 one vSwitch, DNS (100.100.2.128/28, 100.100.2.112/28), metadata
 (100.100.100.200) and DHCP are never filtered.`,
 		Example: `  palisade acl create --vpc vpc-xxx --name edge
