@@ -639,7 +639,11 @@ the API ("waf logs", which keeps the newest 10,000 per account); with
 --log-pass=false only monitor and block decisions are shipped to the API.
 The API never hands back an uploaded private key: an object that terminates
 TLS is served only with its key given here (--tls-key PROTECTION_ID=FILE),
-the others are skipped with a warning. Stop with Ctrl-C.`,
+the others are skipped with a warning. An upstream is a private address of
+the instance's VPC: it is reached from inside the VPC's network namespace,
+so run this as root on the host that runs the VPC; an object whose VPC
+namespace is not on this host (or cannot be entered) is not served, with a
+warning. Stop with Ctrl-C.`,
 		Example: `  palisade waf serve --log-file /var/log/palisade-waf.jsonl
   palisade waf serve --tls-key waf-xxx=/etc/palisade/site.key`,
 		Args: cobra.NoArgs,
@@ -674,6 +678,7 @@ the others are skipped with a warning. Stop with Ctrl-C.`,
 			}
 			rt := waf.NewRuntime(sinks, log)
 			warned := map[string]bool{}
+			unreachable := map[string]string{} // object ID -> warning last given
 			go ship.run(ctx)
 			fetch := func(ctx context.Context) ([]wafrule.ObjectConfig, string, error) {
 				resp, err := cl.Call(ctx, apiclient.VersionPalisade, "DescribeWafConfig", nil)
@@ -685,7 +690,31 @@ the others are skipped with a warning. Stop with Ctrl-C.`,
 				if err := json.Unmarshal(b, &cfgs); err != nil {
 					return nil, "", fmt.Errorf("decode waf config: %w", err)
 				}
-				return withServeKeys(cfgs, keys, warned, log), str(resp, "Hash"), nil
+				cfgs = withServeKeys(cfgs, keys, warned, log)
+				// An upstream is a private address of the object's VPC,
+				// reached inside the VPC's namespace (rt.VPCs): an object
+				// whose namespace this process cannot enter is not served
+				// (never dialled from this host's own namespace). Its
+				// ID goes into the hash, so that the object starts once
+				// its namespace appears.
+				served := cfgs[:0]
+				hash := str(resp, "Hash")
+				for _, c := range cfgs {
+					if err := rt.VPCs.CheckObject(c); err != nil {
+						if msg := err.Error(); unreachable[c.ID] != msg {
+							unreachable[c.ID] = msg
+							log.Warn("waf object not served: "+msg, "protection", c.ID)
+						}
+						hash += " -" + c.ID
+						continue
+					}
+					if _, ok := unreachable[c.ID]; ok {
+						delete(unreachable, c.ID)
+						log.Info("upstream reachable again: served", "protection", c.ID, "upstream", c.Upstream, "vpc", c.VPCID)
+					}
+					served = append(served, c)
+				}
+				return served, hash, nil
 			}
 			fmt.Fprintln(cmd.ErrOrStderr(), "palisade waf: serving; Ctrl-C to stop")
 			err = rt.Run(ctx, fetch, interval)

@@ -908,10 +908,11 @@ func (s *Service) DescribeWafConfig(ctx context.Context, accountID string) ([]wa
 			if p.AccountID != accountID {
 				return nil
 			}
-			upstream := ""
-			if p.Upstream == "" {
-				inst, err := getInstance(tx, accountID, p.InstanceID)
-				if err == nil {
+			upstream, vpcID := "", ""
+			inst, ierr := getInstance(tx, accountID, p.InstanceID)
+			if ierr == nil {
+				vpcID = inst.VpcID
+				if p.Upstream == "" {
 					if eni, err := getENI(tx, accountID, inst.PrimaryENIID); err == nil && eni.PrimaryIP.IsValid() {
 						upstream = wafconfig.Upstream(eni.PrimaryIP.String(), p.Port)
 					}
@@ -922,6 +923,14 @@ func (s *Service) DescribeWafConfig(ctx context.Context, accountID string) ([]wa
 				tpl = &t
 			}
 			oc := wafconfig.Object(*p, tpl, rules[p.ID], upstream)
+			// The upstream is a private address of the instance's VPC:
+			// the data plane reaches it only inside the VPC's namespace.
+			// Without the instance, its VPC and addresses are unknown:
+			// no upstream (the object is not served).
+			oc.VPCID = vpcID
+			if ierr != nil {
+				oc.Upstream = ""
+			}
 			out = append(out, oc)
 			return nil
 		})

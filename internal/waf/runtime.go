@@ -114,6 +114,11 @@ type Runtime struct {
 	// contexts carry the client's connection: its address (ClientAddr),
 	// and its own upstream connections (PerClientConnection).
 	Transport func(oc wafrule.ObjectConfig) http.RoundTripper
+	// VPCs reaches, without a Transport hook, the upstream of an object
+	// with a VPCID inside that VPC's network namespace (never from this
+	// process's own namespace, whose routes would carry a VPC's private
+	// address elsewhere). Objects without a VPCID are dialled directly.
+	VPCs *VPCNamespaces
 
 	mu      sync.Mutex
 	objects map[string]*runningObject
@@ -175,7 +180,7 @@ func NewRuntime(sink Sink, log *slog.Logger) *Runtime {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Runtime{Cache: NewCache(), State: NewState(), Sink: sink, Log: log, objects: map[string]*runningObject{}}
+	return &Runtime{Cache: NewCache(), State: NewState(), Sink: sink, Log: log, VPCs: &VPCNamespaces{}, objects: map[string]*runningObject{}}
 }
 
 // Apply makes the running objects those of cfgs. Errors of single objects
@@ -195,7 +200,9 @@ func (rt *Runtime) Apply(cfgs []wafrule.ObjectConfig) error {
 		}
 		profiles = append(profiles, pol.Profile)
 		cur := rt.objects[oc.ID]
-		if cur != nil && cur.cfg.Listen == oc.Listen && (cur.cfg.TLSCert == "") == (oc.TLSCert == "") {
+		// The upstream transport is made for the object's VPC: another
+		// VPC restarts it.
+		if cur != nil && cur.cfg.Listen == oc.Listen && cur.cfg.VPCID == oc.VPCID && (cur.cfg.TLSCert == "") == (oc.TLSCert == "") {
 			if err := rt.updateLocked(cur, oc, pol); err != nil {
 				errsOut = append(errsOut, fmt.Errorf("object %s: %w", oc.ID, err))
 			}
@@ -232,8 +239,15 @@ func (rt *Runtime) start(oc wafrule.ObjectConfig, pol Policy) (*runningObject, e
 		return nil, err
 	}
 	opts := Options{ObjectID: oc.ID, Upstream: u, Cache: rt.Cache, State: rt.State, Sink: rt.Sink}
-	if rt.Transport != nil {
+	switch {
+	case rt.Transport != nil:
 		opts.Transport = rt.Transport(oc)
+	case oc.VPCID != "":
+		vpcs := rt.VPCs
+		if vpcs == nil {
+			vpcs = &VPCNamespaces{}
+		}
+		opts.Transport = vpcs.Transport(oc.VPCID)
 	}
 	px, err := NewProxy(opts, pol)
 	if err != nil {
@@ -285,7 +299,7 @@ func (rt *Runtime) start(oc wafrule.ObjectConfig, pol Policy) (*runningObject, e
 			rt.Log.Error("waf listener stopped", "object", oc.ID, "err", err)
 		}
 	}()
-	rt.Log.Info("waf protecting", "object", oc.ID, "listen", ln.Addr().String(), "upstream", oc.Upstream, "tls", oc.TLSCert != "")
+	rt.Log.Info("waf protecting", "object", oc.ID, "listen", ln.Addr().String(), "upstream", oc.Upstream, "vpc", oc.VPCID, "tls", oc.TLSCert != "")
 	return ro, nil
 }
 

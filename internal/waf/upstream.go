@@ -3,11 +3,22 @@ package waf
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
+	"time"
+
+	"github.com/vishvananda/netns"
+
+	"github.com/palisade-project/palisade/internal/netnsrun"
+	"github.com/palisade-project/palisade/internal/waf/wafrule"
 )
 
 // clientConn is one client connection to an object's server. The runtime
@@ -148,5 +159,164 @@ func mirrorClose(resp *http.Response) {
 	cc.mu.Unlock()
 	if own {
 		resp.Header.Set("Connection", "close")
+	}
+}
+
+// NetnsDir is where the named network namespaces are (`ip netns`): a VPC's
+// is named after its ID.
+const NetnsDir = "/run/netns"
+
+// VPCNamespaces reaches objects' upstreams inside their VPC's network
+// namespace, as the agents' host WAF does (netnsrun): a VPC's private
+// addresses are routed there, and nowhere else on the host. An address of
+// a VPC dialled from any other namespace would leave through that
+// namespace's own routes, to whatever machine has the address there.
+type VPCNamespaces struct {
+	// Dir holds the namespaces (empty: NetnsDir).
+	Dir string
+
+	mu      sync.Mutex
+	entered map[string]enterCheck // VPC ID -> last check of its namespace file
+}
+
+type enterCheck struct {
+	fi  os.FileInfo
+	err error
+}
+
+// Errors of CheckObject and DialContext.
+var (
+	// ErrNetnsNotOnHost: the VPC's namespace is not on this host.
+	ErrNetnsNotOnHost = errors.New("namespace not on this host")
+	// ErrNetnsDenied: this process may not enter the namespace.
+	ErrNetnsDenied = errors.New("namespace not enterable")
+)
+
+func (v *VPCNamespaces) dir() string {
+	if v.Dir == "" {
+		return NetnsDir
+	}
+	return v.Dir
+}
+
+func (v *VPCNamespaces) path(vpcID string) (string, error) {
+	if !strings.HasPrefix(vpcID, "vpc-") || len(vpcID) == len("vpc-") || len(vpcID) > 200 || strings.ContainsAny(vpcID, "/\x00") {
+		return "", fmt.Errorf("invalid VPC ID %q", vpcID)
+	}
+	return filepath.Join(v.dir(), vpcID), nil
+}
+
+// Check returns nil when the namespace of vpcID is on this host and this
+// process can enter it: ErrNetnsNotOnHost or ErrNetnsDenied (wrapped)
+// otherwise. Entering is tried once per namespace file.
+func (v *VPCNamespaces) Check(vpcID string) error {
+	p, err := v.path(vpcID)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: %s", ErrNetnsNotOnHost, p)
+		}
+		return fmt.Errorf("%w: %w", ErrNetnsDenied, err)
+	}
+	v.mu.Lock()
+	last, ok := v.entered[vpcID]
+	v.mu.Unlock()
+	if ok && os.SameFile(last.fi, fi) {
+		return last.err
+	}
+	err = v.in(vpcID, func() error { return nil })
+	v.mu.Lock()
+	if v.entered == nil {
+		v.entered = map[string]enterCheck{}
+	}
+	v.entered[vpcID] = enterCheck{fi: fi, err: err}
+	v.mu.Unlock()
+	return err
+}
+
+// in runs fn on an OS thread inside the namespace of vpcID.
+func (v *VPCNamespaces) in(vpcID string, fn func() error) error {
+	p, err := v.path(vpcID)
+	if err != nil {
+		return err
+	}
+	ns, err := netns.GetFromPath(p)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("%w: %s", ErrNetnsNotOnHost, p)
+		}
+		return fmt.Errorf("%w: open %s: %w", ErrNetnsDenied, p, err)
+	}
+	defer ns.Close()
+	entered := false
+	err = netnsrun.In(ns, func() error {
+		entered = true
+		return fn()
+	})
+	if err != nil && !entered {
+		return fmt.Errorf("%w: %s: %w", ErrNetnsDenied, p, err)
+	}
+	return err
+}
+
+// DialContext connects to address from inside the namespace of vpcID. It
+// never falls back to the caller's own namespace: when the namespace is
+// gone or cannot be entered the dial fails.
+func (v *VPCNamespaces) DialContext(ctx context.Context, vpcID, network, address string) (net.Conn, error) {
+	var c net.Conn
+	err := v.in(vpcID, func() error {
+		d := net.Dialer{Timeout: UpstreamDialTimeout, KeepAlive: 30 * time.Second}
+		var err error
+		c, err = d.DialContext(ctx, network, address)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dial %s in VPC %s: %w", address, vpcID, err)
+	}
+	return c, nil
+}
+
+// Transport returns the pooled transport to the upstreams of VPC vpcID:
+// every connection is made inside its namespace (a socket stays in the
+// namespace it was made in).
+func (v *VPCNamespaces) Transport(vpcID string) *http.Transport {
+	t := NewTransport()
+	t.DialContext = func(ctx context.Context, network, address string) (net.Conn, error) {
+		return v.DialContext(ctx, vpcID, network, address)
+	}
+	return t
+}
+
+// CheckObject says whether a standalone data plane (`palisade waf serve`)
+// can serve oc from this host, with the reason when not. An object of a
+// VPC (VPCID set, as the control plane gives every object) is served when
+// the VPC's namespace is here and may be entered: its upstream is then
+// reached from inside it. An object without a VPC is reached from this
+// process's own namespace, so only when its upstream is a loopback
+// address (it cannot leave the host); any other address would be sent
+// wherever the host's own routes lead (a configuration from a server
+// that predates VPC IDs, say).
+func (v *VPCNamespaces) CheckObject(oc wafrule.ObjectConfig) error {
+	const fix = "run waf serve as root on the host that runs the VPC"
+	if oc.VPCID == "" {
+		host, _, err := net.SplitHostPort(oc.Upstream)
+		if a, perr := netip.ParseAddr(host); err == nil && (host == "localhost" || perr == nil && a.Unmap().IsLoopback()) {
+			return nil
+		}
+		return fmt.Errorf("upstream %q has no VPC in the configuration (is the server older than this client?): not served, as this host's own routes would carry it elsewhere", oc.Upstream)
+	}
+	err := v.Check(oc.VPCID)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrNetnsNotOnHost):
+		return fmt.Errorf("upstream %s is in VPC %s, whose namespace is not on this host: %s", oc.Upstream, oc.VPCID, fix)
+	case errors.Is(err, ErrNetnsDenied):
+		return fmt.Errorf("upstream %s is in VPC %s, whose namespace this process may not enter (%v): %s", oc.Upstream, oc.VPCID, err, fix)
+	default:
+		return fmt.Errorf("upstream %s is in VPC %s: %v", oc.Upstream, oc.VPCID, err)
 	}
 }

@@ -17,8 +17,14 @@ type ObjectConfig struct {
 	ID       string `json:"id"`
 	Listen   string `json:"listen"`   // e.g. ":80"
 	Upstream string `json:"upstream"` // host:port of the instance
-	TLSCert  string `json:"tls_cert,omitempty"`
-	TLSKey   string `json:"tls_key,omitempty"`
+	// VPCID is the VPC of the protected instance (DescribeWafConfig): its
+	// Upstream is a private address of that VPC, reachable only inside
+	// the VPC's network namespace (named after the ID), where a
+	// standalone data plane dials it. Empty in the agents' own objects
+	// (their Transport dials in the VPC) and in tests.
+	VPCID   string `json:"vpc_id,omitempty"`
+	TLSCert string `json:"tls_cert,omitempty"`
+	TLSKey  string `json:"tls_key,omitempty"`
 
 	Profile         ProfileConfig  `json:"profile"`
 	Response        ResponseConfig `json:"response"`
