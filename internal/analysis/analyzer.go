@@ -45,8 +45,8 @@ type World struct {
 	PublicCIDR netip.Prefix
 	// WAF lists the protected ports: connections from the internet to
 	// such a port of an instance's steered EIP (model.SteeredEIP) end at
-	// the WAF, which connects on to the instance from the client's
-	// address and port.
+	// the WAF, which connects on to the instance's upstream address and
+	// port from the client's address and port.
 	WAF []WAFSteer
 	// Limits are the deployment's quotas, for the audit; zero fields are
 	// not checked.
@@ -62,6 +62,14 @@ type WAFSteer struct {
 	Protocol     string // HTTP or HTTPS (TLS terminated by the WAF)
 	Mode         string // block, monitor or off (the core rule set's)
 	Paranoia     int
+	// Upstream is where the WAF forwards the requests it passes, IP:PORT
+	// (model.WAFProtection.Upstream): the WAF's own connection goes there
+	// from the client's address and port, so the network ACL and security
+	// groups of the ENI holding IP decide on it at PORT. Empty: the
+	// private address the steered EIP is mapped to, and Port (the agent's
+	// default). One that is not a private IPv4 address of the instance is
+	// not steered (the agent leaves the port on the direct path).
+	Upstream string
 }
 
 // Limits are the quotas the audit compares usage with.

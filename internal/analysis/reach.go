@@ -741,10 +741,17 @@ func (a *Analyzer) segments(t, other target, proto uint8) []target {
 }
 
 // sportMatters reports whether a rule that restricts source ports is in
-// the groups of an ENI of the paths.
+// the groups of an ENI of the paths (the ends, and an ENI the WAF forwards
+// to).
 func (a *Analyzer) sportMatters(paths []PathResult) bool {
 	for _, p := range paths {
-		for _, id := range []string{p.From.ENI, p.To.ENI} {
+		ids := []string{p.From.ENI, p.To.ENI}
+		for _, s := range p.Steps {
+			if s.Point == PointSGIngress {
+				ids = append(ids, s.Resource)
+			}
+		}
+		for _, id := range ids {
 			i, ok := a.eniIdx[id]
 			if !ok {
 				continue
@@ -788,8 +795,13 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 		steps = append(steps, a.aclStep(PointACLEgress, f.eni, t, model.Egress, pkt))
 	}
 	steps = append(steps, a.routeStep(f, t))
-	if s, ok := a.wafStep(f, t, pkt); ok {
+	reply := "reply "
+	if s, up, ok := a.wafStep(f, t, pkt); ok {
 		steps = append(steps, s)
+		reply = "reply of the WAF's connection "
+		// Every later step, and the replies, are about the WAF's own
+		// connection: to the upstream address and port, from the client.
+		t, pkt.Dst, pkt.DstPort = up.target, up.addr, up.port
 	}
 	if t.eni != nil {
 		steps = append(steps, a.aclStep(PointACLIngress, t.eni, f, model.Ingress, pkt))
@@ -838,7 +850,7 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 		if routed {
 			what = "the destination instance's routing and network ACLs decide"
 		}
-		pr.Reply = append([]Step{{Point: "reply", Allow: pr.ReplyPasses, DecidedBy: ByState, Detail: "reply " + rp.String() + ": security groups pass it (stateful), " + what}}, pr.Reply...)
+		pr.Reply = append([]Step{{Point: "reply", Allow: pr.ReplyPasses, DecidedBy: ByState, Detail: reply + rp.String() + ": security groups pass it (stateful), " + what}}, pr.Reply...)
 	}
 	pr.Reachable = pr.Forward && pr.ReplyPasses
 	return pr
@@ -1025,31 +1037,69 @@ func (a *Analyzer) routeStep(f, t target) Step {
 	return s
 }
 
+// wafUpstream is where the WAF of a protected port forwards: an address
+// of one of the instance's ENIs, and a port.
+type wafUpstream struct {
+	target
+	port uint16
+}
+
 // wafStep is the WAF on the path of a TCP connection from the internet to
 // a protected port of an instance, through the EIP its ports are steered
 // on. It passes the connection on: whether a request reaches the instance
 // depends on its content, which a packet does not say. The steps after it
-// (network ACL, security groups) decide on the client: the edge drops the
-// SYN of a client they deny (policy.AdmittedSources), and they filter the
-// WAF's own connection to the instance, which has the client's address
-// and port.
-func (a *Analyzer) wafStep(f, t target, pkt Packet) (Step, bool) {
+// (network ACL, security groups) are about the WAF's own connection, to
+// the upstream address and port (up) from the client's address and port:
+// the edge drops the SYN of a client they deny (policy.AdmittedSources on
+// the upstream's ENI, address and port), and they filter that connection.
+func (a *Analyzer) wafStep(f, t target, pkt Packet) (Step, wafUpstream, bool) {
 	if f.vpc != "" || t.eni == nil || t.eni.inst == nil || pkt.Proto != ProtoTCP {
-		return Step{}, false
+		return Step{}, wafUpstream{}, false
 	}
 	eip := a.eipByPrivate[eniAddr{t.eni.e.ID, t.addr}]
 	w := a.waf[instPort{t.eni.inst.ID, int(pkt.DstPort)}]
 	if eip == nil || w == nil || a.steered[t.eni.inst.ID] != eip.ID {
-		return Step{}, false
+		return Step{}, wafUpstream{}, false
+	}
+	up, ok := a.wafUpstream(w, t)
+	if !ok {
+		// The agent does not steer the port: the direct path.
+		return Step{}, wafUpstream{}, false
 	}
 	mode := "core rule set off"
 	switch w.Mode {
 	case "block", "monitor":
 		mode = fmt.Sprintf("core rule set paranoia %d, %s", w.Paranoia, w.Mode)
 	}
+	to := netip.AddrPortFrom(up.addr, up.port).String()
+	if up.eni != t.eni {
+		to += " (" + up.eni.e.ID + ")"
+	}
 	return Step{Point: PointWAF, Resource: w.ProtectionID, Allow: true, DecidedBy: ByWAF,
-		Detail: fmt.Sprintf("port %d of EIP %s is protected (%s, %s): the connection ends at the WAF, which inspects each request and forwards those it passes on its own connection from the client's address and port; the next steps decide on the client (one they deny is dropped at its SYN)",
-			pkt.DstPort, eip.Address, w.Protocol, mode)}, true
+		Detail: fmt.Sprintf("port %d of EIP %s is protected (%s, %s): the connection ends at the WAF, which inspects each request and forwards those it passes to %s on its own connection from the client's address and port; the next steps decide on that connection (a client they deny is dropped at its SYN)",
+			pkt.DstPort, eip.Address, w.Protocol, mode, to)}, up, true
+}
+
+// wafUpstream resolves where the WAF of w forwards, t being the address
+// the steered EIP is mapped to: w.Upstream, else t's address and the
+// protected port, as the agent does (wafconfig.Object with the EIP's
+// private address). ok is false when the agent does not steer the port:
+// an upstream that is not IP:PORT with IP a private IPv4 address of the
+// instance's ENIs.
+func (a *Analyzer) wafUpstream(w *WAFSteer, t target) (wafUpstream, bool) {
+	if w.Upstream == "" {
+		return wafUpstream{target: t, port: uint16(w.Port)}, true
+	}
+	ap, err := netip.ParseAddrPort(w.Upstream)
+	if err != nil || !ap.Addr().Is4() {
+		return wafUpstream{}, false
+	}
+	for _, e := range a.instENIs[t.eni.inst.ID] {
+		if e.e.PrimaryIP == ap.Addr() || slices.Contains(e.e.SecondaryIPs, ap.Addr()) {
+			return wafUpstream{target: target{eni: e, addr: ap.Addr(), vpc: e.e.VpcID, elem: t.elem}, port: ap.Port()}, true
+		}
+	}
+	return wafUpstream{}, false
 }
 
 func (a *Analyzer) sgStep(point string, e *eniInfo, dir string, pkt Packet) Step {

@@ -1,7 +1,10 @@
 package analysis
 
 import (
+	"fmt"
+	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/palisade-project/palisade/internal/model"
@@ -73,4 +76,116 @@ func TestSteeredEIP(t *testing.T) {
 			t.Errorf("SteeredEIP(%v) = %d, want %d", c.eips, got, c.want)
 		}
 	}
+}
+
+// wafUpstreamWorld is fixedWorld with i-web1's port 443 protected and
+// forwarded to upstream, a network ACL on vsw-web and sg-web that both
+// admit tcp port allow only (from anywhere), a secondary address
+// 10.0.1.20 on eni-web1, and a second ENI eni-web1b of i-web1 (eth1,
+// 10.0.3.30 in vsw-admin) in sg-up, which admits tcp 8080 from source
+// ports 1024-65535.
+func wafUpstreamWorld(upstream string, allow int) *World {
+	w := fixedWorld()
+	w.WAF[0].Upstream = upstream
+	w.VSwitches[0].NetworkAclID = "nacl-web"
+	w.ACLs = append(w.ACLs, model.NetworkACL{ID: "nacl-web", VpcID: "vpc-prod",
+		Ingress: []model.ACLEntry{{ID: "nae-web-in", Name: "in", Policy: model.PolicyAccept, Protocol: "tcp", Ports: model.PortRange{From: allow, To: allow}, Cidr: pfx("0.0.0.0/0")}},
+		Egress:  []model.ACLEntry{{ID: "nae-web-out", Name: "out", Policy: model.PolicyAccept, Protocol: "all", Ports: model.PortRange{From: -1, To: -1}, Cidr: pfx("0.0.0.0/0")}},
+	})
+	w.Groups[0].Rules = []model.Rule{tcp("sgr-web-allow", model.Ingress, allow, "0.0.0.0/0", model.PolicyAccept, 1)}
+	w.Groups = append(w.Groups, model.SecurityGroup{ID: "sg-up", VpcID: "vpc-prod", Type: model.GroupTypeBasic, Rules: []model.Rule{
+		tcp("sgr-up-8080", model.Ingress, 8080, "0.0.0.0/0", model.PolicyAccept, 1),
+	}})
+	w.Groups[len(w.Groups)-1].Rules[0].SourcePorts = model.PortRange{From: 1024, To: 65535}
+	w.ENIs[0].SecondaryIPs = []netip.Addr{ip("10.0.1.20")}
+	w.ENIs = append(w.ENIs, model.ENI{ID: "eni-web1b", InstanceID: "i-web1", VSwitchID: "vsw-admin", VpcID: "vpc-prod",
+		PrimaryIP: ip("10.0.3.30"), DeviceIndex: 1, SecurityGroupIDs: []string{"sg-up"}, Type: model.ENITypeSecondary})
+	return w
+}
+
+// TestWAFUpstream: after the WAF step, the network ACL and security
+// groups decide on the WAF's own connection, to the upstream address and
+// port (the kernel's transparent upstream connection), not on the
+// client's packet to the protected port; the reply is the upstream's.
+func TestWAFUpstream(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		upstream string
+		allow    int    // the port the ACL and sg-web admit
+		waf      string // "": no WAF step; else the upstream in its detail
+		forward  bool
+		reach    bool
+		sgENI    string // the ENI of the security-group step
+		reply    string // the reply packet
+	}{
+		{"upstream port allowed, protected port not", "10.0.1.10:80", 80, "10.0.1.10:80", true, true, "eni-web1", "10.0.1.10:80 -> 203.0.113.7:49152"},
+		{"protected port allowed, upstream port not", "10.0.1.10:80", 443, "10.0.1.10:80", false, false, "eni-web1", "10.0.1.10:80 -> 203.0.113.7:49152"},
+		{"default upstream, port allowed", "", 443, "10.0.1.10:443", true, true, "eni-web1", "10.0.1.10:443 -> 203.0.113.7:49152"},
+		{"default upstream, port not allowed", "", 80, "10.0.1.10:443", false, false, "eni-web1", "10.0.1.10:443 -> 203.0.113.7:49152"},
+		{"secondary address of the ENI", "10.0.1.20:80", 80, "10.0.1.20:80", true, true, "eni-web1", "10.0.1.20:80 -> 203.0.113.7:49152"},
+		// Another ENI's filters decide; its reply to the internet leaves
+		// through eth0 (the default route) from eth1's address, which
+		// the data plane's anti-spoofing drops.
+		{"address of another ENI", "10.0.3.30:8080", 80, "10.0.3.30:8080 (eni-web1b)", true, false, "eni-web1b", ""},
+		// The agent does not steer an upstream outside the instance: the
+		// direct path, decided at the protected port.
+		{"upstream not on the instance", "10.0.2.10:80", 80, "", false, false, "eni-web1", "10.0.1.10:443 -> 203.0.113.7:49152"},
+		{"upstream not on the instance, port allowed", "10.0.2.10:80", 443, "", true, true, "eni-web1", "10.0.1.10:443 -> 203.0.113.7:49152"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			r, err := New(wafUpstreamWorld(c.upstream, c.allow)).Reach(ReachQuery{From: "203.0.113.7", To: "198.18.0.10", Protocol: "tcp", Port: 443})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(r.Paths) != 1 {
+				t.Fatalf("%d paths, want 1", len(r.Paths))
+			}
+			p := r.Paths[0]
+			var waf, acl, sg *Step
+			for i := range p.Steps {
+				switch s := &p.Steps[i]; s.Point {
+				case PointWAF:
+					waf = s
+				case PointACLIngress:
+					acl = s
+				case PointSGIngress:
+					sg = s
+				}
+			}
+			switch {
+			case c.waf == "" && waf != nil:
+				t.Errorf("WAF step %+v, want none (the port is not steered)", *waf)
+			case c.waf != "" && (waf == nil || !strings.Contains(waf.Detail, "forwards those it passes to "+c.waf+" ")):
+				t.Errorf("WAF step %+v, want one forwarding to %s", waf, c.waf)
+			}
+			if sg == nil || acl == nil {
+				t.Fatalf("steps %+v: no ACL or security-group step", p.Steps)
+			}
+			if sg.Resource != c.sgENI {
+				t.Errorf("security-group step on %s, want %s", sg.Resource, c.sgENI)
+			}
+			if p.Forward != c.forward || r.Reachable != c.reach {
+				t.Errorf("forward %v, reachable %v; want %v, %v; steps:\n%s", p.Forward, r.Reachable, c.forward, c.reach, stepLines(append(p.Steps, p.Reply...)))
+			}
+			if c.reply != "" && (len(p.Reply) == 0 || !strings.Contains(p.Reply[0].Detail, "tcp "+c.reply+":")) {
+				t.Errorf("reply %+v, want the packet %s", p.Reply, c.reply)
+			}
+			// Only sg-up restricts source ports: the answer says it
+			// assumes one when the WAF forwards to its ENI.
+			if note := strings.Contains(strings.Join(r.Notes, "\n"), "restrict source ports"); note != (c.sgENI == "eni-web1b") {
+				t.Errorf("source-port note %v, want %v: %q", note, !note, r.Notes)
+			}
+			if p.Packet != "tcp 203.0.113.7:49152 -> 10.0.1.10:443" {
+				t.Errorf("packet %q, want the client's", p.Packet)
+			}
+		})
+	}
+}
+
+func stepLines(ss []Step) string {
+	var b strings.Builder
+	for _, s := range ss {
+		fmt.Fprintf(&b, "  %s %s allow=%v: %s\n", s.Point, s.Resource, s.Allow, s.Detail)
+	}
+	return b.String()
 }

@@ -140,7 +140,9 @@ func (s *Service) analysisWorld(ctx context.Context, accountID string) (*analysi
 }
 
 // listWAFSteering appends the account's protected ports with their
-// template's mode (the built-in default for objects without one).
+// template's mode (the built-in default for objects without one) and
+// their upstream as stored (empty: the default, which the analyzer
+// resolves as the agent does).
 func listWAFSteering(tx store.ReadTxn, accountID string, out *[]analysis.WAFSteer) error {
 	tpls, err := accountWAFTemplates(tx, accountID)
 	if err != nil {
@@ -155,7 +157,7 @@ func listWAFSteering(tx store.ReadTxn, accountID string, out *[]analysis.WAFStee
 			tpl = wafconfig.DefaultTemplate()
 		}
 		*out = append(*out, analysis.WAFSteer{ProtectionID: p.ID, InstanceID: p.InstanceID, Port: p.Port,
-			Protocol: p.Protocol, Mode: tpl.Action, Paranoia: tpl.ParanoiaLevel})
+			Protocol: p.Protocol, Mode: tpl.Action, Paranoia: tpl.ParanoiaLevel, Upstream: p.Upstream})
 		return nil
 	})
 }

@@ -202,11 +202,12 @@ func TestWAFSteering(t *testing.T) {
 		t.Errorf("no tproxy steering in palisade_nat after protect:\n%s", out)
 	}
 	// The reachability analysis shows the WAF on the path.
-	wafOnPath := func() string {
-		resp := call("AnalyzeReachability", map[string]string{"From": client, "To": w.ids["web1"], "Protocol": "tcp", "Port": "80"})
+	analyze := func(port string) (waf, verdict string) {
+		resp := call("AnalyzeReachability", map[string]string{"From": client, "To": w.ids["web1"], "Protocol": "tcp", "Port": port})
 		b, _ := json.Marshal(resp)
 		var r struct {
-			Paths []struct {
+			Verdict string
+			Paths   []struct {
 				Steps []struct{ Point, Resource string }
 			}
 		}
@@ -215,10 +216,14 @@ func TestWAFSteering(t *testing.T) {
 		}
 		for _, st := range r.Paths[0].Steps {
 			if st.Point == "waf" {
-				return st.Resource
+				return st.Resource, r.Verdict
 			}
 		}
-		return ""
+		return "", r.Verdict
+	}
+	wafOnPath := func() string {
+		waf, _ := analyze("80")
+		return waf
 	}
 	if got := wafOnPath(); got != prot {
 		t.Errorf("reachability analysis after protect: WAF step %q, want %s", got, prot)
@@ -528,6 +533,33 @@ func TestWAFSteering(t *testing.T) {
 		t.Errorf("HTTP/2: origin saw %+v (found %v), want X-Forwarded-For %s", s, ok, client)
 	}
 	h2.CloseIdleConnections()
+
+	// A protected port forwarded to another port: TLS on port 443 of the
+	// EIP, upstream the instance's port 80. The group admits tcp 80 only,
+	// and the WAF's own connection goes to port 80 (from the client), so
+	// the client gets through; the analyzer decides at the upstream port
+	// as well, and says reachable.
+	prot443 := call("CreateWafProtection", map[string]string{"InstanceId": w.ids["web1"], "Port": "443",
+		"UpstreamAddress": w.addr["web1"].String() + ":80", "TlsCertificate": certPEM, "TlsPrivateKey": keyPEM})["ProtectionId"].(string)
+	w.settle()
+	var upErr error
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		code, body, err := get(secure, "https://"+eip.String()+"/upstream-port")
+		if upErr = err; err == nil && (code != 200 || body != "origin /upstream-port") {
+			upErr = fmt.Errorf("%d %q", code, body)
+		}
+		if upErr == nil {
+			break
+		}
+	}
+	if upErr != nil {
+		t.Errorf("HTTPS on port 443 forwarded to port 80: %v", upErr)
+	}
+	if waf, verdict := analyze("443"); waf != prot443 || verdict != "reachable" {
+		t.Errorf("reachability analysis of port 443 forwarded to port 80: WAF step %q, verdict %s; want %s, reachable (as the kernel)", waf, verdict, prot443)
+	}
+	call("DeleteWafProtection", map[string]string{"ProtectionId": prot443})
+	w.settle()
 
 	// Unprotect: the direct path again, attacks included.
 	call("DeleteWafProtection", map[string]string{"ProtectionId": prot})
