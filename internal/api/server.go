@@ -17,7 +17,6 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -49,6 +48,14 @@ type ServerOptions struct {
 	Logger *slog.Logger     // nil: slog.Default()
 	Now    func() time.Time // nil: time.Now
 	Skew   time.Duration    // 0: DefaultClockSkew
+	// Nonces keeps the used signature nonces across restarts (nil: in
+	// memory only, so that after a restart a request can be replayed
+	// within its timestamp window). With Nonces, call Start before serving
+	// (until then requests are refused) and Close after; see nonce.go.
+	Nonces NonceStore
+	// NonceFlushInterval is how often new nonces are written to Nonces
+	// (0: DefaultNonceFlushInterval). It bounds what a crash loses.
+	NonceFlushInterval time.Duration
 }
 
 // Server speaks Alibaba Cloud's RPC protocol on "/" (GET and POST): it
@@ -60,8 +67,9 @@ type ServerOptions struct {
 // JSON only, and a JSON body under an XML request would make the SDK fail
 // with a confusing parse error instead of a clear one.
 type Server struct {
-	opts   ServerOptions
-	nonces *nonceCache
+	opts    ServerOptions
+	nonces  *nonceCache
+	persist *noncePersister // nil without ServerOptions.Nonces
 }
 
 // NewServer returns a Server.
@@ -78,9 +86,18 @@ func NewServer(opts ServerOptions) *Server {
 	if opts.Skew <= 0 {
 		opts.Skew = DefaultClockSkew
 	}
+	if opts.NonceFlushInterval <= 0 {
+		opts.NonceFlushInterval = DefaultNonceFlushInterval
+	}
 	// A request is accepted while |now - timestamp| <= skew, so a nonce
 	// can be replayed up to 2*skew after its first use.
-	return &Server{opts: opts, nonces: newNonceCache(2 * opts.Skew)}
+	s := &Server{opts: opts, nonces: newNonceCache(2 * opts.Skew)}
+	if opts.Nonces != nil {
+		s.nonces.state = nonceLoading
+		s.persist = &noncePersister{store: opts.Nonces, cache: s.nonces, interval: opts.NonceFlushInterval,
+			now: opts.Now, log: opts.Logger, stop: make(chan struct{}), done: make(chan struct{})}
+	}
+	return s
 }
 
 // call is the state of one request while it is served.
@@ -496,60 +513,4 @@ func newRequestID() string {
 	b[8] = b[8]&0x3f | 0x80
 	h := strings.ToUpper(hex.EncodeToString(b[:]))
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
-// nonceCache remembers used nonces for ttl. Entries are kept in insertion
-// order, so expiring is advancing head: memory is bounded by the request
-// rate times ttl.
-type nonceCache struct {
-	ttl   time.Duration
-	mu    sync.Mutex
-	seen  map[string]time.Time
-	order []nonceEntry
-	head  int // order[:head] have expired
-}
-
-type nonceEntry struct {
-	key string
-	at  time.Time
-}
-
-func newNonceCache(ttl time.Duration) *nonceCache {
-	return &nonceCache{ttl: ttl, seen: map[string]time.Time{}}
-}
-
-// use records key at now, or fails with SignatureNonceUsed if it was
-// recorded within ttl.
-func (n *nonceCache) use(key string, now time.Time) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	n.expireLocked(now)
-	if _, ok := n.seen[key]; ok {
-		return errs.InvalidParam("SignatureNonceUsed",
-			"The request signature nonce has been used. Use a new SignatureNonce for every request.")
-	}
-	n.seen[key] = now
-	n.order = append(n.order, nonceEntry{key, now})
-	return nil
-}
-
-// expireLocked drops entries older than ttl; must be called with mu held.
-func (n *nonceCache) expireLocked(now time.Time) {
-	for n.head < len(n.order) && now.Sub(n.order[n.head].at) > n.ttl {
-		delete(n.seen, n.order[n.head].key)
-		n.order[n.head] = nonceEntry{}
-		n.head++
-	}
-	// Compact once the expired prefix dominates, so the copy is amortised.
-	if n.head > 64 && n.head*2 > len(n.order) {
-		n.order = append([]nonceEntry(nil), n.order[n.head:]...)
-		n.head = 0
-	}
-}
-
-// size reports the number of remembered nonces.
-func (n *nonceCache) size() int {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return len(n.seen)
 }

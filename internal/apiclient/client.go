@@ -11,11 +11,15 @@ package apiclient
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	stderrors "errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -43,8 +47,12 @@ type Options struct {
 	AccessKeyID     string
 	AccessKeySecret string
 	Region          string // empty: DefaultRegion
-	// InsecureTLS skips certificate verification for https endpoints.
-	InsecureTLS bool
+	// CAFile is a PEM file of the certificates that an https endpoint's
+	// certificate must chain to (a private CA, or a self-signed server
+	// certificate itself), instead of the system's roots; empty: the
+	// system's roots. It is refused with a plain-HTTP endpoint. The
+	// server's certificate is always verified, name included.
+	CAFile string
 	// Timeout bounds each request (connect + read); zero: 30s.
 	Timeout time.Duration
 }
@@ -57,6 +65,9 @@ type Client struct {
 	opts   Options
 	scheme string // requests.HTTP or requests.HTTPS
 	domain string // host:port
+	// tls is the client TLS configuration of https endpoints; each SDK
+	// client gets a clone (the SDK writes to it on every request).
+	tls *tls.Config
 
 	mu   sync.Mutex
 	idle []*sdk.Client
@@ -136,6 +147,19 @@ func New(opts Options) (*Client, error) {
 		opts.Timeout = 30 * time.Second
 	}
 	c := &Client{opts: opts, scheme: scheme, domain: domain}
+	if opts.CAFile != "" && scheme != requests.HTTPS {
+		return nil, fmt.Errorf("a CA certificate (%s) is given but endpoint %q is plain HTTP: use https://", opts.CAFile, opts.Endpoint)
+	}
+	if scheme == requests.HTTPS {
+		c.tls = &tls.Config{MinVersion: tls.VersionTLS12}
+		if opts.CAFile != "" {
+			pool, err := loadCAFile(opts.CAFile)
+			if err != nil {
+				return nil, err
+			}
+			c.tls.RootCAs = pool
+		}
+	}
 	first, err := c.newSDK()
 	if err != nil {
 		return nil, err
@@ -153,10 +177,31 @@ func (c *Client) newSDK() (*sdk.Client, error) {
 	s.SetReadTimeout(c.opts.Timeout)
 	// Never send loopback traffic through an HTTP(S)_PROXY of the environment.
 	s.SetNoProxy("127.0.0.1,localhost,::1")
-	if c.opts.InsecureTLS {
-		s.SetHTTPSInsecure(true)
+	if c.tls != nil {
+		// A transport of its own: the SDK sets its dialer's timeouts and
+		// InsecureSkipVerify (false: no request asks otherwise) on each
+		// request, and keeps TLSClientConfig's roots.
+		s.SetTransport(&http.Transport{
+			TLSClientConfig:     c.tls.Clone(),
+			TLSHandshakeTimeout: c.opts.Timeout,
+			IdleConnTimeout:     90 * time.Second,
+			MaxIdleConnsPerHost: 2,
+		})
 	}
 	return s, nil
+}
+
+// loadCAFile reads a PEM file of one or more certificates into a pool.
+func loadCAFile(path string) (*x509.CertPool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("CA certificate: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(b) {
+		return nil, fmt.Errorf("CA certificate %s: no PEM certificate in it", path)
+	}
+	return pool, nil
 }
 
 // take returns an idle SDK client or a new one; put gives it back.

@@ -74,6 +74,11 @@ type Options struct {
 	// are kept (0: DefaultFlowLogRetention).
 	FlowLogWindowScale int
 	FlowLogRetention   time.Duration
+	// TLSCertFile and TLSKeyFile are a PEM certificate (chain) and its
+	// private key: with them the API serves TLS only (1.2 at least) and
+	// re-reads the pair when the files change; both empty: plain HTTP.
+	TLSCertFile string
+	TLSKeyFile  string
 }
 
 // RootKeyFromEnv reads PALISADE_ROOT_ACCESS_KEY_ID and
@@ -95,6 +100,7 @@ type App struct {
 	st       store.Store
 	svc      *service.Service
 	router   *api.Router
+	handler  *api.Server // closed before the store: it flushes the used nonces
 	ln       net.Listener
 	srv      *http.Server
 	mu       sync.Mutex // guards admin and adminKey (the root key may be replaced)
@@ -171,17 +177,32 @@ func (a *App) init() error {
 	a.log.Info("admin account ready", "account", admin.ID, "access_key_id", key.ID,
 		"created", created, "credentials", filepath.Join(a.opts.DataDir, CredentialsFile))
 
+	tlsConf, err := serverTLS(a.opts, a.log)
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", a.opts.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", a.opts.Listen, err)
 	}
 	a.ln = ln
+	// Used signature nonces outlive a restart where the backend keeps
+	// them (bolt); the memory backend keeps nothing.
+	var nonces api.NonceStore
+	if ns, ok := st.(store.NonceStore); ok {
+		nonces = ns
+	}
 	handler := api.NewServer(api.ServerOptions{
 		Router: a.router,
 		Keys:   a.svc.LookupAccessKey,
 		Region: a.opts.Region,
 		Logger: a.log,
+		Nonces: nonces,
 	})
+	a.handler = handler
+	if err := handler.Start(ctx); err != nil {
+		return err
+	}
 	mux := http.NewServeMux()
 	mux.Handle("/", handler)
 	// Requests' contexts end when shutdown begins, so that long polls
@@ -195,6 +216,7 @@ func (a *App) init() error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 		BaseContext:       func(net.Listener) context.Context { return base },
+		TLSConfig:         tlsConf, // nil: plain HTTP
 	}
 	a.srv.RegisterOnShutdown(cancelBase)
 	return nil
@@ -333,9 +355,10 @@ func (a *App) Admin() (model.Account, model.AccessKey) {
 // Serve serves HTTP until ctx ends, then shuts down gracefully and closes
 // the app. It returns nil after a clean shutdown.
 func (a *App) Serve(ctx context.Context) error {
-	a.log.Info("palisade API listening", "addr", a.Addr(), "region", a.opts.Region, "backend", a.opts.Backend)
+	a.log.Info("palisade API listening", "addr", a.Addr(), "tls", a.srv.TLSConfig != nil, "region", a.opts.Region, "backend", a.opts.Backend)
+	a.warnCleartext()
 	errc := make(chan error, 1)
-	go func() { errc <- a.srv.Serve(a.ln) }()
+	go func() { errc <- a.serveListener() }()
 	select {
 	case err := <-errc:
 		a.Close()
@@ -356,8 +379,9 @@ func (a *App) Serve(ctx context.Context) error {
 	return err
 }
 
-// Close stops the HTTP server (without waiting for requests) and closes
-// the store. It is safe to call more than once.
+// Close stops the HTTP server (without waiting for requests), writes the
+// used signature nonces not yet written and closes the store. It is safe
+// to call more than once.
 func (a *App) Close() error {
 	a.closeOnce.Do(func() {
 		var errList []error
@@ -369,6 +393,17 @@ func (a *App) Close() error {
 		// srv.Close only closes listeners it serves; Serve may not have run.
 		if a.ln != nil {
 			if err := a.ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+				errList = append(errList, err)
+			}
+		}
+		// After the listener, before the store: the nonces not yet
+		// written are written, and requests still running are refused
+		// from now on rather than accepted unrecorded.
+		if a.handler != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+			err := a.handler.Close(ctx)
+			cancel()
+			if err != nil {
 				errList = append(errList, err)
 			}
 		}

@@ -9,6 +9,10 @@ import (
 	"github.com/palisade-project/palisade/internal/app"
 )
 
+// runAgent is app.RunAgent; tests replace it to check the client the
+// command builds without a kernel.
+var runAgent = app.RunAgent
+
 func (c *cli) agentCommand() *cobra.Command {
 	var zone string
 	cmd := &cobra.Command{
@@ -24,8 +28,11 @@ is treated as unserved.
 
 The server is --server (or --endpoint / PALISADE_ENDPOINT); the agent needs the
 admin key (ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET or <data-dir>/credentials.json).
+The admin key's requests and the state of every account cross the network:
+use a server started with --tls-cert/--tls-key, an https:// URL, and
+--ca-cert (or PALISADE_CA_CERT) for a private CA or self-signed certificate.
 Needs root.`,
-		Example: `  sudo palisade agent --server http://10.0.0.1:8787 --zone local-b`,
+		Example: `  sudo palisade agent --server https://10.0.0.1:8787 --ca-cert /etc/palisade/ca.pem --zone local-b`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if zone == "" {
@@ -36,7 +43,7 @@ Needs root.`,
 				return err
 			}
 			logger := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelInfo}))
-			return app.RunAgent(cmd.Context(), client, zone, "", logger)
+			return tlsHint(runAgent(cmd.Context(), client, zone, "", logger))
 		},
 	}
 	cmd.Flags().StringVar(&zone, "zone", "", "zone this host serves (required)")

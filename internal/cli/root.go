@@ -9,6 +9,7 @@ package cli
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -27,6 +28,8 @@ const (
 	EnvEndpoint     = "PALISADE_ENDPOINT"
 	EnvAccessKeyID  = "ALIBABA_CLOUD_ACCESS_KEY_ID"
 	EnvAccessSecret = "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+	// EnvCACert is the default of --ca-cert.
+	EnvCACert = "PALISADE_CA_CERT"
 )
 
 // Output formats.
@@ -129,6 +132,7 @@ type cli struct {
 	output   string
 	dataDir  string
 	region   string
+	caCert   string // PEM file of the CAs an https endpoint must chain to
 }
 
 // NewRootCommand builds the palisade command tree. Errors are returned by
@@ -153,7 +157,12 @@ the API, signed with an access key like any Alibaba Cloud SDK.
 
 Credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID and
 ALIBABA_CLOUD_ACCESS_KEY_SECRET, or else from <data-dir>/credentials.json,
-which the server writes with the admin key when it starts.`,
+which the server writes with the admin key when it starts.
+
+A server started with --tls-cert and --tls-key serves TLS only: give its
+endpoint as https://host:port, and trust a private CA or self-signed
+certificate with --ca-cert FILE (or PALISADE_CA_CERT); without it the
+system's roots are used. Certificates are always verified.`,
 		Example: `  palisade server --data-dir ./palisade-data &
   palisade account create alice
   palisade sg create --vpc vpc-xxx --name web
@@ -173,6 +182,7 @@ which the server writes with the admin key when it starts.`,
 	root.SetErr(env.Stderr)
 	pf := root.PersistentFlags()
 	pf.StringVar(&c.endpoint, "endpoint", defEndpoint, "API endpoint, host:port or http(s)://host:port (env "+EnvEndpoint+")")
+	pf.StringVar(&c.caCert, "ca-cert", env.Getenv(EnvCACert), "PEM file of the CA (or self-signed certificate) that an https:// endpoint's certificate must chain to, instead of the system's roots (env "+EnvCACert+")")
 	pf.StringVarP(&c.output, "output", "o", OutputTable, "output format: table or json")
 	pf.StringVar(&c.dataDir, "data-dir", app.DefaultDataDir, "data directory (the server's store; the client reads credentials.json from it)")
 	pf.StringVar(&c.region, "region", app.DefaultRegion, "region ID (the server's region; clients must send the same)")
@@ -240,7 +250,17 @@ func (c *cli) client() (*apiclient.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	return apiclient.New(apiclient.Options{Endpoint: c.endpoint, AccessKeyID: id, AccessKeySecret: secret, Region: c.region})
+	return apiclient.New(apiclient.Options{Endpoint: c.endpoint, AccessKeyID: id, AccessKeySecret: secret, Region: c.region, CAFile: c.caCert})
+}
+
+// tlsHint adds what to do to an error about an untrusted server
+// certificate.
+func tlsHint(err error) error {
+	var unknown x509.UnknownAuthorityError
+	if errors.As(err, &unknown) {
+		return fmt.Errorf("%w (to trust the server's private CA or self-signed certificate, give its PEM file with --ca-cert or %s)", err, EnvCACert)
+	}
+	return err
 }
 
 // call sends one action.
@@ -249,5 +269,6 @@ func (c *cli) call(cmd *cobra.Command, version, action string, params map[string
 	if err != nil {
 		return nil, err
 	}
-	return cl.Call(cmd.Context(), version, action, params)
+	out, err := cl.Call(cmd.Context(), version, action, params)
+	return out, tlsHint(err)
 }

@@ -17,6 +17,7 @@ func (c *cli) serverCommand() *cobra.Command {
 	var (
 		flowScale     int
 		flowRetention time.Duration
+		tlsFiles      tlsFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -27,13 +28,19 @@ the region --region. It stops gracefully on SIGINT or SIGTERM.
 
 On start it ensures the admin account and writes its access key to
 <data-dir>/credentials.json (mode 0600), where the client commands find it.
-PALISADE_ROOT_ACCESS_KEY_ID and PALISADE_ROOT_ACCESS_KEY_SECRET preset that key.`,
+PALISADE_ROOT_ACCESS_KEY_ID and PALISADE_ROOT_ACCESS_KEY_SECRET preset that key.
+
+` + tlsHelp,
 		Example: `  palisade server
-  palisade server --listen 0.0.0.0:8787 --data-dir /var/lib/palisade`,
+  palisade server --listen 0.0.0.0:8787 --data-dir /var/lib/palisade \
+    --tls-cert /etc/palisade/server.pem --tls-key /etc/palisade/server-key.pem`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			pool, err := parsePublicCIDR(publicCIDR)
 			if err != nil {
+				return err
+			}
+			if err := tlsFiles.check(); err != nil {
 				return err
 			}
 			id, secret := app.RootKeyFromEnv(c.env.Getenv)
@@ -49,10 +56,13 @@ PALISADE_ROOT_ACCESS_KEY_ID and PALISADE_ROOT_ACCESS_KEY_SECRET preset that key.
 				Logger:              logger,
 				FlowLogWindowScale:  flowScale,
 				FlowLogRetention:    flowRetention,
+				TLSCertFile:         tlsFiles.cert,
+				TLSKeyFile:          tlsFiles.key,
 			})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", app.DefaultListen, "address to listen on (host:port)")
+	tlsFiles.add(cmd)
 	addFlowLogFlags(cmd, &flowScale, &flowRetention)
 	cmd.Flags().StringVar(&publicCIDR, "public-cidr", service.DefaultPublicCIDR.String(), "pool of elastic IP addresses (a CIDR; its first address is kept for the host)")
 	return cmd
@@ -66,4 +76,28 @@ func parsePublicCIDR(v string) (netip.Prefix, error) {
 		return netip.Prefix{}, fmt.Errorf("--public-cidr %q: want an IPv4 network such as 198.18.0.0/20 (at most /30)", v)
 	}
 	return p, nil
+}
+
+// tlsHelp is the TLS paragraph of the server and up commands' help.
+const tlsHelp = `With --tls-cert and --tls-key (PEM files: the certificate, with any
+intermediates after it, and its private key) the API serves TLS only, version
+1.2 or later, and re-reads the pair when the files change (a renewal); clients
+then use an https:// endpoint (and --ca-cert for a private CA). Without them it
+serves plain HTTP, and warns when listening beyond loopback: requests,
+responses (an agent's DescribeState carries every account's records) and
+access-key signatures would cross the network in clear text.`
+
+// tlsFlags are --tls-cert and --tls-key of the server and up commands.
+type tlsFlags struct{ cert, key string }
+
+func (f *tlsFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.cert, "tls-cert", "", "PEM certificate (chain) of the API: serve TLS only (needs --tls-key)")
+	cmd.Flags().StringVar(&f.key, "tls-key", "", "PEM private key of --tls-cert")
+}
+
+func (f *tlsFlags) check() error {
+	if (f.cert == "") != (f.key == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together: give both (TLS) or neither (plain HTTP)")
+	}
+	return nil
 }

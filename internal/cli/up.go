@@ -19,6 +19,7 @@ func (c *cli) upCommand() *cobra.Command {
 	var (
 		flowScale     int
 		flowRetention time.Duration
+		tlsFiles      tlsFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -37,9 +38,12 @@ named pv*/vpc-*/i-*, marked as its own). Stopping "palisade up" leaves them
 in place so that workloads keep their network; "palisade up --cleanup"
 removes everything it made and exits. One "palisade up" or "palisade agent"
 manages a host's kernel objects: a second one (whatever its data directory)
-and a cleanup while one runs are refused. Needs root.`,
+and a cleanup while one runs are refused. Needs root.
+
+` + tlsHelp,
 		Example: `  sudo palisade up
-  sudo palisade up --listen 0.0.0.0:8787 --data-dir /var/lib/palisade
+  sudo palisade up --listen 0.0.0.0:8787 --data-dir /var/lib/palisade \
+    --tls-cert /etc/palisade/server.pem --tls-key /etc/palisade/server-key.pem
   sudo palisade up --cleanup`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -55,6 +59,9 @@ and a cleanup while one runs are refused. Needs root.`,
 			if err != nil {
 				return err
 			}
+			if err := tlsFiles.check(); err != nil {
+				return err
+			}
 			id, secret := app.RootKeyFromEnv(c.env.Getenv)
 			return app.RunUp(cmd.Context(), app.UpOptions{
 				Options: app.Options{
@@ -68,12 +75,15 @@ and a cleanup while one runs are refused. Needs root.`,
 					Logger:              logger,
 					FlowLogWindowScale:  flowScale,
 					FlowLogRetention:    flowRetention,
+					TLSCertFile:         tlsFiles.cert,
+					TLSKeyFile:          tlsFiles.key,
 				},
 				Zone: zone,
 			})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", app.DefaultListen, "address to listen on (host:port)")
+	tlsFiles.add(cmd)
 	addFlowLogFlags(cmd, &flowScale, &flowRetention)
 	cmd.Flags().StringVar(&publicCIDR, "public-cidr", service.DefaultPublicCIDR.String(), "pool of elastic IP addresses (a CIDR; its first address is kept for the host)")
 	cmd.Flags().StringVar(&zone, "zone", "", "zone this host serves (default <region>-a)")
