@@ -294,6 +294,12 @@ func (c *Client) Call(ctx context.Context, version, action string, params map[st
 		if stderrors.As(r.err, &se) {
 			return nil, &APIError{Code: se.ErrorCode(), Message: se.Message(), RequestID: se.RequestId(), HTTPStatus: se.HttpStatus()}
 		}
+		var ue *url.Error
+		if stderrors.As(r.err, &ue) {
+			// Not the URL: its query holds the request's signature and
+			// nonce, and says nothing the user needs.
+			return nil, fmt.Errorf("%s: cannot reach Palisade at %s: %w (is the server running? --endpoint / PALISADE_ENDPOINT)", action, c.domain, ue.Err)
+		}
 		return nil, fmt.Errorf("%s: %w", action, r.err)
 	}
 	out := map[string]any{}

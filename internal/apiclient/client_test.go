@@ -3,6 +3,7 @@ package apiclient_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -102,6 +103,11 @@ func TestCallTransportError(t *testing.T) {
 	var ae *apiclient.APIError
 	if err == nil || errors.As(err, &ae) {
 		t.Errorf("closed port: got %v, want a transport error", err)
+	}
+	// Said plainly, without the signed URL.
+	if msg := fmt.Sprint(err); !strings.Contains(msg, "cannot reach Palisade at "+addr) || !strings.Contains(msg, "connection refused") ||
+		strings.Contains(msg, "Signature") || strings.Contains(msg, "AccessKeyId") {
+		t.Errorf("closed port: %q", msg)
 	}
 }
 
