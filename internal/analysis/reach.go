@@ -776,23 +776,11 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 	if a.hairpin(f, t) {
 		return a.hairpinPath(pr, f, t, pkt)
 	}
-	var steps []Step
-	// Source and destination state: the data plane drops everything of a
-	// stopped instance and knows nothing of a detached ENI.
-	if s, ok := a.stateStep(PointSource, f); ok {
-		steps = append(steps, s)
-	}
-	if f.route != nil && (f.route.multi || f.routeDenies()) {
-		steps = append(steps, a.instRouteStep(f, pkt))
-		if f.routeDenies() {
-			// The packet never reaches the VPC.
-			pr.Steps = steps
-			return pr
-		}
-	}
-	if f.eni != nil {
-		steps = append(steps, a.sgStep(PointSGEgress, f.eni, model.Egress, pkt))
-		steps = append(steps, a.aclStep(PointACLEgress, f.eni, t, model.Egress, pkt))
+	steps, sent := a.senderSteps(f, t, pkt)
+	if !sent {
+		// The packet never reaches the VPC.
+		pr.Steps = steps
+		return pr
 	}
 	steps = append(steps, a.routeStep(f, t))
 	reply := "reply "
@@ -900,24 +888,36 @@ func (a *Analyzer) publicOf(t target) netip.Addr {
 	return t.addr
 }
 
-// hairpinPath is the path of a packet that needs an EIP hairpin: the
-// sender's own filters, then the route, which drops it. The receiver's
-// filters never see it, and there is no reply.
-func (a *Analyzer) hairpinPath(pr PathResult, f, t target, pkt Packet) PathResult {
-	var steps []Step
+// senderSteps are the steps on the sender's side of a path to t: its state
+// (the data plane drops everything of a stopped instance and knows nothing
+// of a detached ENI), the instance's own route when it matters, and the
+// sender's security groups and ACL. routed is false when the instance's
+// route drops the packet before it reaches the VPC.
+func (a *Analyzer) senderSteps(f, t target, pkt Packet) (steps []Step, routed bool) {
 	if s, ok := a.stateStep(PointSource, f); ok {
 		steps = append(steps, s)
 	}
 	if f.route != nil && (f.route.multi || f.routeDenies()) {
 		steps = append(steps, a.instRouteStep(f, pkt))
 		if f.routeDenies() {
-			pr.Steps = steps
-			return pr
+			return steps, false
 		}
 	}
 	if f.eni != nil {
 		steps = append(steps, a.sgStep(PointSGEgress, f.eni, model.Egress, pkt))
-		steps = append(steps, a.aclStep(PointACLEgress, f.eni, target{addr: pkt.Dst}, model.Egress, pkt))
+		steps = append(steps, a.aclStep(PointACLEgress, f.eni, t, model.Egress, pkt))
+	}
+	return steps, true
+}
+
+// hairpinPath is the path of a packet that needs an EIP hairpin: the
+// sender's own filters, then the route, which drops it. The receiver's
+// filters never see it, and there is no reply.
+func (a *Analyzer) hairpinPath(pr PathResult, f, t target, pkt Packet) PathResult {
+	steps, routed := a.senderSteps(f, target{addr: pkt.Dst}, pkt)
+	if !routed {
+		pr.Steps = steps
+		return pr
 	}
 	steps = append(steps, a.hairpinStep(f, t, pkt))
 	pr.Steps = steps
