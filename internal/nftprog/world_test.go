@@ -213,11 +213,14 @@ func (s *worldSpec) mutate(r *rand.Rand) {
 	case k < 6: // an address changes (member sets)
 		e := &s.enis[r.IntN(len(s.enis))]
 		e.PrimaryIP = netip.AddrFrom4([4]byte{10, 0, byte(r.IntN(3)), byte(1 + r.IntN(250))})
-	case k < 7: // flow logs
-		if len(s.flowlog) > 0 {
-			s.flowlog = nil
-		} else {
+	case k < 7: // flow logs: none, one, two (one to two is a set change)
+		switch len(s.flowlog) {
+		case 0:
+			s.flowlog = []string{"pv-0"}
+		case 1:
 			s.flowlog = []string{"pv-0", "pv-1"}
+		default:
+			s.flowlog = nil
 		}
 	case k < 8 && len(s.acls) > 0: // an ACL entry
 		a := &s.acls[r.IntN(len(s.acls))]
