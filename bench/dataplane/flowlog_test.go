@@ -2,6 +2,7 @@ package dataplane_test
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net/netip"
@@ -13,14 +14,13 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mdlayher/netlink"
-	"github.com/ti-mo/conntrack"
 	"golang.org/x/sys/unix"
 
 	"github.com/palisade-project/palisade/internal/agent"
 	"github.com/palisade-project/palisade/internal/dataplane/linux"
 	"github.com/palisade-project/palisade/internal/flowlog"
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/probe"
 	"github.com/palisade-project/palisade/internal/store"
 )
 
@@ -219,44 +219,64 @@ func BenchmarkFlowLogConnRate(b *testing.B) {
 	b.ReportMetric(float64(missed), "missed")
 }
 
-// BenchmarkFlowLogMemory fills the VPC namespace's conntrack table with
-// 100,000 live flows between the two instances, turns the flow log on and
-// measures the Go heap of the process over two window boundaries: live
-// bytes after a GC (the capture's state), and the peak heap (live and
-// not yet collected objects, sampled every 5 ms) while the capture dumps
-// and checkpoints, both above the level before. Run with -benchtime 1x.
+// BenchmarkFlowLogMemory turns the flow log on, sends 100,000 flows (a
+// datagram each) between the two instances, which the kernel counts in
+// 100,000 elements of the counting sets, and measures the Go heap of the
+// process over two window boundaries: live bytes after a GC (the
+// capture's state), and the peak heap (live and not yet collected
+// objects, sampled every 5 ms) while the capture dumps and checkpoints,
+// both above the level before. Run with -benchtime 1x.
 func BenchmarkFlowLogMemory(b *testing.B) {
 	e := getFlowEnv(b)
 	const flows = 100_000
-	if err := e.setFlowLogs(false); err != nil {
-		b.Fatal(err)
-	}
-	ns, err := os.Open("/run/netns/" + e.vpcID)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ns.Close()
-	c, err := conntrack.Dial(&netlink.Config{NetNS: int(ns.Fd())})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer c.Close()
-	client := netip.MustParseAddr("10.78.1.10")
-	for i := range flows {
-		f := conntrack.NewFlow(17, 0, client, e.serverIP,
-			uint16(1024+i%60000), uint16(10000+i/60000), 600, 0)
-		if err := c.Create(f); err != nil {
-			b.Fatalf("create flow %d: %v", i, err)
-		}
-	}
-	defer c.Flush()
 	heap := func() uint64 {
 		s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 		metrics.Read(s)
 		return s[0].Value.Uint64()
 	}
+	if err := e.setFlowLogs(false); err != nil {
+		b.Fatal(err)
+	}
 	runtime.GC()
-	base := heap()
+	base := heap() // no capture
+	if err := e.setFlowLogs(true); err != nil {
+		b.Fatal(err)
+	}
+	if err := e.awaitCapture(); err != nil {
+		b.Fatal(err)
+	}
+	// 100,000 flows with a packet each: two source ports to 50,000
+	// destination ports each (the server answers some with ICMP port
+	// unreachable, which adds a few elements).
+	err := probe.InNetns(e.client, func() error {
+		for sp := range 2 {
+			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return err
+			}
+			defer unix.Close(fd)
+			if err := unix.Bind(fd, &unix.SockaddrInet4{Port: 20000 + sp}); err != nil {
+				return err
+			}
+			for i := range flows / 2 {
+				sa := &unix.SockaddrInet4{Port: 1025 + i, Addr: e.serverIP.As4()}
+				for {
+					err := unix.Sendto(fd, []byte{1}, 0, sa)
+					if err == nil {
+						break
+					}
+					if !errors.Is(err, unix.ENOBUFS) && !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.ECONNREFUSED) {
+						return err
+					}
+					time.Sleep(time.Millisecond)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
 	var peak atomic.Uint64
 	stop := make(chan struct{})
 	done := make(chan struct{})
@@ -276,12 +296,6 @@ func BenchmarkFlowLogMemory(b *testing.B) {
 	var sampler sync.Once
 	b.ResetTimer()
 	for range b.N {
-		// The agent's reconciliation (its CutDenied dumps the whole
-		// table with conntrack.Conn.Dump) is not the capture pipeline:
-		// the sampling starts after it, once its garbage is collected.
-		if err := e.setFlowLogs(true); err != nil {
-			b.Fatal(err)
-		}
 		runtime.GC()
 		sampler.Do(func() { go sample() })
 		// Two window boundaries (a dump and a checkpoint of all the

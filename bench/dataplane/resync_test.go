@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ti-mo/conntrack"
-
 	"github.com/palisade-project/palisade/internal/agent"
 	"github.com/palisade-project/palisade/internal/dataplane"
 	"github.com/palisade-project/palisade/internal/policy"
@@ -56,9 +54,9 @@ func (f *timedFirewall) Load(ctx context.Context, vpcID string, p *policy.Progra
 	return err
 }
 
-func (f *timedFirewall) CutDenied(ctx context.Context, vpcID string, w policy.World, beforeCut func([]conntrack.Flow)) (int, error) {
+func (f *timedFirewall) CutDenied(ctx context.Context, vpcID string, w policy.World) (int, error) {
 	start := time.Now()
-	n, err := f.inner.CutDenied(ctx, vpcID, w, beforeCut)
+	n, err := f.inner.CutDenied(ctx, vpcID, w)
 	f.mu.Lock()
 	f.cut += time.Since(start)
 	f.mu.Unlock()

@@ -9,8 +9,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/ti-mo/conntrack"
-
 	"github.com/palisade-project/palisade/internal/dataplane"
 	"github.com/palisade-project/palisade/internal/flowlog/capture"
 	"github.com/palisade-project/palisade/internal/model"
@@ -37,9 +35,7 @@ type InstancePower interface {
 // cuts the established flows the policy now denies.
 type Firewall interface {
 	Load(ctx context.Context, vpcID string, p *policy.Program) error
-	// CutDenied calls beforeCut, when set, with the flows it is about to
-	// delete (flow logs take their last counters).
-	CutDenied(ctx context.Context, vpcID string, w policy.World, beforeCut func([]conntrack.Flow)) (int, error)
+	CutDenied(ctx context.Context, vpcID string, w policy.World) (int, error)
 }
 
 // StatusSink receives the status of local instances and ENIs.
@@ -64,6 +60,9 @@ type Config struct {
 	// (none when empty: a restart then says SKIPDATA for open windows).
 	FlowRecords FlowRecordSink
 	FlowLogDir  string
+	// FlowLogSetSize bounds the flows a VPC's capture can have counted at
+	// once, per set (default capture.CountSetSize).
+	FlowLogSetSize int
 	// IfName is the data plane's host-side interface name of an ENI.
 	IfName func(eniID string) string
 	// Resync is the period of the full reconciliation that repairs drift
@@ -97,6 +96,9 @@ type Agent struct {
 	// tried to report without a capture (drainFlowLogCheckpoints; only
 	// the reconciling goroutine uses it).
 	flowDrained map[string]bool
+	// countSwept holds the VPCs whose stale flow-log counting table this
+	// agent removed (sweepCountTables), once each.
+	countSwept map[string]bool
 }
 
 // New returns an agent.
@@ -110,7 +112,7 @@ func New(cfg Config) *Agent {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}}
+	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}, countSwept: map[string]bool{}}
 }
 
 // Applied returns a channel that receives the revision of every completed
@@ -261,7 +263,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 		if !fwOK[v.ID] {
 			continue
 		}
-		n, err := a.cfg.Firewall.CutDenied(ctx, v.ID, d.World, a.beforeCut(v.ID))
+		n, err := a.cfg.Firewall.CutDenied(ctx, v.ID, d.World)
 		if err != nil {
 			errList = append(errList, fmt.Errorf("cut denied flows in %s: %w", v.ID, err))
 		} else if n > 0 {

@@ -70,9 +70,10 @@ func tuplePacket(t conntrack.Tuple) policy.Packet {
 // CutDeniedFlows deletes, in the network namespace nsFd, every conntrack
 // entry whose flow the policy now denies, and leaves the others alone.
 // This is what makes a rule or membership change cut exactly the
-// established flows it turns to deny (SEMANTICS.md Part A). beforeCut,
-// when set, gets the flows (with their counters) before they go.
-func CutDeniedFlows(nsFd int, vpcID string, w policy.World, beforeCut func([]conntrack.Flow)) (int, error) {
+// established flows it turns to deny (SEMANTICS.md Part A). (Flow logs
+// count packets in the kernel's counting sets, not in conntrack: a cut
+// flow has been counted up to its last packet.)
+func CutDeniedFlows(nsFd int, vpcID string, w policy.World) (int, error) {
 	c, err := conntrack.Dial(&netlink.Config{NetNS: nsFd})
 	if err != nil {
 		return 0, fmt.Errorf("conntrack dial: %w", err)
@@ -87,9 +88,6 @@ func CutDeniedFlows(nsFd int, vpcID string, w policy.World, beforeCut func([]con
 		if !FlowVerdict(w, vpcID, f) {
 			denied = append(denied, f)
 		}
-	}
-	if beforeCut != nil && len(denied) > 0 {
-		beforeCut(denied)
 	}
 	cut := 0
 	for _, f := range denied {

@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/ti-mo/conntrack"
-
 	"github.com/palisade-project/palisade/internal/policy"
 )
 
@@ -145,11 +143,11 @@ func (f *NftFirewall) listing(ctx context.Context, vpcID string) (string, error)
 }
 
 // CutDenied implements Firewall.
-func (f *NftFirewall) CutDenied(_ context.Context, vpcID string, w policy.World, beforeCut func([]conntrack.Flow)) (int, error) {
+func (f *NftFirewall) CutDenied(_ context.Context, vpcID string, w policy.World) (int, error) {
 	fd, err := os.Open(f.nsPath(vpcID))
 	if err != nil {
 		return 0, fmt.Errorf("open namespace %s: %w", vpcID, err)
 	}
 	defer fd.Close()
-	return CutDeniedFlows(int(fd.Fd()), vpcID, w, beforeCut)
+	return CutDeniedFlows(int(fd.Fd()), vpcID, w)
 }

@@ -3,9 +3,8 @@ package agent
 import (
 	"net/netip"
 	"os"
+	"path/filepath"
 	"slices"
-
-	"github.com/ti-mo/conntrack"
 
 	"github.com/palisade-project/palisade/internal/flowlog"
 	"github.com/palisade-project/palisade/internal/flowlog/capture"
@@ -100,7 +99,7 @@ func (a *Agent) syncFlowLogs(d *Desired, fwOK map[string]bool) {
 			c.Update(v)
 			continue
 		}
-		c, err := capture.Start(capture.Config{VpcID: vpc, Sink: a.cfg.FlowRecords, CheckpointDir: a.cfg.FlowLogDir, Logger: a.cfg.Logger}, v)
+		c, err := capture.Start(capture.Config{VpcID: vpc, Sink: a.cfg.FlowRecords, CheckpointDir: a.cfg.FlowLogDir, SetSize: a.cfg.FlowLogSetSize, Logger: a.cfg.Logger}, v)
 		if err != nil {
 			a.log.Warn("start flow-log capture", "vpc", vpc, "err", err)
 			continue
@@ -115,6 +114,24 @@ func (a *Agent) syncFlowLogs(d *Desired, fwOK map[string]bool) {
 		}
 	}
 	a.drainFlowLogCheckpoints(d, fwOK)
+	a.sweepCountTables(d, fwOK)
+}
+
+// sweepCountTables removes, once per VPC while the agent runs, the
+// flow-log counting table of a VPC that has neither an active flow log
+// nor a capture: a table left by an agent that stopped while a log was
+// active, whose logs went meanwhile (a capture that ends removes its
+// table itself).
+func (a *Agent) sweepCountTables(d *Desired, fwOK map[string]bool) {
+	for vpc := range fwOK {
+		if a.captures[vpc] != nil || len(d.FlowLogs[vpc]) > 0 || a.countSwept[vpc] {
+			continue
+		}
+		a.countSwept[vpc] = true
+		if err := capture.RemoveCountTable(filepath.Join("/run/netns", vpc)); err != nil {
+			a.log.Warn("remove a stale flow-log counting table", "vpc", vpc, "err", err)
+		}
+	}
 }
 
 // drainFlowLogCheckpoints reports what the checkpoint of a VPC without
@@ -143,7 +160,7 @@ func (a *Agent) drainFlowLogCheckpoints(d *Desired, fwOK map[string]bool) {
 		}
 		a.flowDrained[vpc] = true
 		a.log.Info("flow-log checkpoint of a VPC without active flow log (deactivated or deleted while the agent was down): reporting it", "vpc", vpc)
-		c, err := capture.Start(capture.Config{VpcID: vpc, Sink: a.cfg.FlowRecords, CheckpointDir: a.cfg.FlowLogDir, Logger: a.cfg.Logger}, capture.View{})
+		c, err := capture.Start(capture.Config{VpcID: vpc, Sink: a.cfg.FlowRecords, CheckpointDir: a.cfg.FlowLogDir, SetSize: a.cfg.FlowLogSetSize, Logger: a.cfg.Logger}, capture.View{})
 		if err != nil {
 			a.log.Warn("report flow-log checkpoint; kept for the next capture", "vpc", vpc, "err", err)
 			continue
@@ -161,24 +178,6 @@ func (a *Agent) stopFlowLogs() {
 	for vpc, c := range a.captures {
 		c.Stop()
 		delete(a.captures, vpc)
-	}
-}
-
-// beforeCut returns what the firewall calls with the flows it is about to
-// cut in the VPC: their last counters go to the VPC's flow-log capture, so
-// a cut flow is reported up to the cut and its leaving is no loss (nil
-// without a capture).
-func (a *Agent) beforeCut(vpcID string) func([]conntrack.Flow) {
-	c := a.captures[vpcID]
-	if c == nil {
-		return nil
-	}
-	return func(flows []conntrack.Flow) {
-		out := make([]capture.Flow, len(flows))
-		for i, f := range flows {
-			out[i] = capture.FromConntrack(f)
-		}
-		c.Cutting(out)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/palisade-project/palisade/internal/agent"
 	"github.com/palisade-project/palisade/internal/dataplane/linux"
 	"github.com/palisade-project/palisade/internal/flowlog"
+	"github.com/palisade-project/palisade/internal/flowlog/capture"
 	"github.com/palisade-project/palisade/internal/model"
 )
 
@@ -208,6 +210,13 @@ func (r *flowRig) checkpointGone() {
 	}
 }
 
+// countTable reports whether the VPC namespace has the flow-log counting
+// table.
+func (r *flowRig) countTable() bool {
+	r.t.Helper()
+	return exec.Command("ip", "netns", "exec", r.vpc, "nft", "list", "table", "inet", capture.CountTable).Run() == nil
+}
+
 func deactivate(r *flowRig) {
 	fl := r.fl
 	fl.Status = model.FlowLogInactive
@@ -228,6 +237,8 @@ func TestKernelFlowLogChangedWhileDown(t *testing.T) {
 		other  bool             // another log (ENI a, 2 s) keeps capturing
 		// newWindow: fl stays active with this window (re-windowed).
 		newWindow int64
+		// lost: the checkpoint is lost too (nothing to report).
+		lost bool
 	}{{
 		name:   "deactivated, no log left in the VPC",
 		change: deactivate,
@@ -246,6 +257,10 @@ func TestKernelFlowLogChangedWhileDown(t *testing.T) {
 			r.put(model.PrefixFlowLog+fl.ID, fl)
 		},
 		newWindow: 2,
+	}, {
+		name:   "deleted, checkpoint lost",
+		change: func(r *flowRig) { r.del(model.PrefixFlowLog + r.fl.ID) },
+		lost:   true,
 	}}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -255,6 +270,22 @@ func TestKernelFlowLogChangedWhileDown(t *testing.T) {
 			stop() // graceful: the open window goes into the checkpoint
 			r.stillOpen(w)
 			tc.change(r)
+			if !r.countTable() {
+				t.Fatal("the counting table went with the agent (a restart keeps it)")
+			}
+			if tc.lost {
+				if err := os.Remove(filepath.Join(r.dir, "flowlog-"+r.vpc+".json")); err != nil {
+					t.Fatal(err)
+				}
+				r.start()
+				// The new agent removes the table nobody needs.
+				for deadline := time.Now().Add(10 * time.Second); r.countTable(); time.Sleep(100 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatal("the stale counting table is still there")
+					}
+				}
+				return
+			}
 			r.start()
 			// At once when no log is left in the VPC, at the first
 			// boundary otherwise.
@@ -286,6 +317,9 @@ func TestKernelFlowLogChangedWhileDown(t *testing.T) {
 			}
 			if !tc.other && tc.newWindow == 0 {
 				r.checkpointGone()
+				if r.countTable() {
+					t.Error("the counting table outlived the VPC's last flow log")
+				}
 			}
 		})
 	}

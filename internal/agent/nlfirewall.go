@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/ti-mo/conntrack"
-
 	"github.com/palisade-project/palisade/internal/nftprog"
 	"github.com/palisade-project/palisade/internal/policy"
 )
@@ -149,11 +147,11 @@ func (f *NlFirewall) Load(ctx context.Context, vpcID string, p *policy.Program) 
 }
 
 // CutDenied implements Firewall.
-func (f *NlFirewall) CutDenied(_ context.Context, vpcID string, w policy.World, beforeCut func([]conntrack.Flow)) (int, error) {
+func (f *NlFirewall) CutDenied(_ context.Context, vpcID string, w policy.World) (int, error) {
 	fd, err := os.Open(f.nsPath(vpcID))
 	if err != nil {
 		return 0, fmt.Errorf("open namespace %s: %w", vpcID, err)
 	}
 	defer fd.Close()
-	return CutDeniedFlows(int(fd.Fd()), vpcID, w, beforeCut)
+	return CutDeniedFlows(int(fd.Fd()), vpcID, w)
 }

@@ -1,5 +1,5 @@
 // Package flowlog holds flow-log records: what the agents capture in the
-// kernel path (conntrack for accepted flows, NFLOG for rejected packets),
+// kernel path (counting sets for accepted packets, NFLOG for rejected ones),
 // aggregated per ENI, direction, 5-tuple and capture window, and the sinks
 // records are written to.
 package flowlog

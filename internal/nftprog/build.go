@@ -350,18 +350,6 @@ func ctState(bits uint32, op expr.CmpOp) []expr.Any {
 	}
 }
 
-// ipsConfirmed is conntrack's IPS_CONFIRMED status bit.
-const ipsConfirmed = 1 << 3
-
-// ctStatus is `ct status & bits == 0` (op eq) or `!= 0` (op neq).
-func ctStatus(bits uint32, op expr.CmpOp) []expr.Any {
-	return []expr.Any{
-		&expr.Ct{Key: expr.CtKeySTATUS, Register: 1},
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(bits), Xor: make([]byte, 4)},
-		&expr.Cmp{Op: op, Register: 1, Data: make([]byte, 4)},
-	}
-}
-
 // markMask is `meta mark & m == 0` (op eq) or `!= 0` (op neq).
 func markMask(m uint32, op expr.CmpOp) []expr.Any {
 	return []expr.Any{
@@ -868,22 +856,12 @@ func exemptElems(ps []netip.Prefix) []nftables.SetElement {
 // deny builds the flow-log counters, the covered-interface set and the
 // deny chains (see policy.DenyChain).
 func (b *builder) deny(p *policy.Program) {
-	b.t.Counters = append(b.t.Counters, policy.FlowLogOverCounter, policy.FlowLogLoggedCounter, policy.FlowLogNewCounter)
+	b.t.Counters = append(b.t.Counters, policy.FlowLogOverCounter, policy.FlowLogLoggedCounter)
 	var elems []nftables.SetElement
 	for _, name := range p.FlowLogIfaces {
 		elems = append(elems, nftables.SetElement{Key: ifname(name)})
 	}
 	ifs := b.set(policy.FlowLogIfaces, nftables.TypeIFName, nil, false, elems)
-	if len(p.FlowLogIfaces) > 0 {
-		for _, c := range []struct {
-			name string
-			hook *nftables.ChainHook
-		}{{policy.FlowLogNewChain, nftables.ChainHookPostrouting}, {policy.FlowLogNewInChain, nftables.ChainHookInput}} {
-			ch := b.baseChain(c.name, c.hook, policy.FlowLogNewPriority)
-			ch.add(nil, cat(ctStatus(ipsConfirmed, expr.CmpOpEq),
-				[]expr.Any{&expr.Objref{Type: int(nftables.ObjTypeCounter), Name: policy.FlowLogNewCounter}}))
-		}
-	}
 	stages := []string{policy.StageSG}
 	if len(p.VSwitchChains) > 0 {
 		stages = []string{policy.StageACL, policy.StageSG}

@@ -6,10 +6,9 @@ import (
 )
 
 // TestFlowLogIfacesIncremental: covering more or fewer ENIs of a namespace
-// that already has a covered ENI is a change of the covered-interface
-// set's elements only; the first covered ENI adds the new-flow counting
-// chains, the last one removes them. Every policy drop goes through a deny
-// chain that ends in drop.
+// is a change of the covered-interface set's elements only, the first
+// and the last included. Every policy drop goes through a deny chain that
+// ends in drop.
 func TestFlowLogIfacesIncremental(t *testing.T) {
 	w, ifaces := goldenWorld()
 	none := Compile(w, ifaces)
@@ -24,15 +23,8 @@ func TestFlowLogIfacesIncremental(t *testing.T) {
 	if !strings.Contains(script, `add element inet palisade flowlog_ifaces { "pv-b1" }`) {
 		t.Errorf("script does not add the covered interface:\n%s", script)
 	}
-	if _, ok := Incremental(none.Render(), one.Render()); ok {
-		t.Error("the first covered ENI did not add the counting chains")
-	}
-	for _, p := range []*Program{none, one} {
-		text := p.Render()
-		has := strings.Contains(text, "chain "+FlowLogNewChain+" {") && strings.Contains(text, "chain "+FlowLogNewInChain+" {")
-		if has != (len(p.FlowLogIfaces) > 0) {
-			t.Errorf("with %d covered ENIs, counting chains present: %v", len(p.FlowLogIfaces), has)
-		}
+	if _, ok := Incremental(none.Render(), one.Render()); !ok {
+		t.Error("covering the first ENI changed the table's structure")
 	}
 	text := on.Render()
 	for _, line := range strings.Split(text, "\n") {

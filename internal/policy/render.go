@@ -74,17 +74,6 @@ const (
 	FlowLogSnaplen       = 128
 	FlowLogOverCounter   = "flowlog_over"
 	FlowLogLoggedCounter = "flowlog_logged"
-	// While any ENI of the namespace is covered, two base chains at the
-	// end of the postrouting and input hooks (just before conntrack
-	// confirms a flow) count the packets that begin a flow, which is the
-	// namespace's new flows, in FlowLogNewCounter: capture compares it
-	// with the flows it met to say SKIPDATA when flows came and went
-	// unseen. (Conntrack NEW events would say the same at a netlink
-	// message per flow.)
-	FlowLogNewCounter  = "flowlog_new"
-	FlowLogNewChain    = "fl_new"
-	FlowLogNewInChain  = "fl_new_in"
-	FlowLogNewPriority = 1000000
 	// Deny stages as they appear in prefixes and chain names.
 	StageSG  = "sg"
 	StageACL = "acl"
@@ -109,18 +98,13 @@ func dirShort(dir Direction) string {
 	return "in"
 }
 
-// renderDeny prints the flow-log counters, the covered-interface set, the
-// new-flow counting chains (when an ENI is covered) and the deny chains with their logging chains (those of the ACL stage only
-// when there are ACLs).
+// renderDeny prints the flow-log counters, the covered-interface set and
+// the deny chains with their logging chains (those of the ACL stage only
+// when there are ACLs). Accepted packets are counted by capture's own
+// table (see flowlog/capture), not here.
 func (p *Program) renderDeny(b *strings.Builder) {
-	fmt.Fprintf(b, "\tcounter %s {\n\t}\n\tcounter %s {\n\t}\n\tcounter %s {\n\t}\n", FlowLogOverCounter, FlowLogLoggedCounter, FlowLogNewCounter)
+	fmt.Fprintf(b, "\tcounter %s {\n\t}\n\tcounter %s {\n\t}\n", FlowLogOverCounter, FlowLogLoggedCounter)
 	renderSet(b, FlowLogIfaces, "ifname", false, quoted(p.FlowLogIfaces))
-	if len(p.FlowLogIfaces) > 0 {
-		for _, c := range []struct{ name, hook string }{{FlowLogNewChain, "postrouting"}, {FlowLogNewInChain, "input"}} {
-			fmt.Fprintf(b, "\tchain %s {\n\t\ttype filter hook %s priority %d; policy accept;\n", c.name, c.hook, FlowLogNewPriority)
-			fmt.Fprintf(b, "\t\tct status ! confirmed counter name %q\n\t}\n", FlowLogNewCounter)
-		}
-	}
 	stages := []string{StageSG}
 	if len(p.VSwitchChains) > 0 {
 		stages = []string{StageACL, StageSG}

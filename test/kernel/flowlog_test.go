@@ -26,6 +26,7 @@ import (
 	"github.com/palisade-project/palisade/internal/app"
 	"github.com/palisade-project/palisade/internal/dataplane/linux"
 	"github.com/palisade-project/palisade/internal/flowlog"
+	"github.com/palisade-project/palisade/internal/flowlog/capture"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/probe"
 	"github.com/palisade-project/palisade/internal/service"
@@ -106,7 +107,7 @@ func (r *rig) withFlowAgent(sink agent.FlowRecordSink, dir string) {
 	r.a = agent.New(agent.Config{
 		Store: r.st, Zone: rigZone, Topology: r.ap, Firewall: r.fw,
 		IfName: linux.VethName, Resync: r.resync, Logger: r.log,
-		FlowRecords: sink, FlowLogDir: dir,
+		FlowRecords: sink, FlowLogDir: dir, FlowLogSetSize: r.flowSetSize,
 	})
 }
 
@@ -289,8 +290,10 @@ func TestFlowLogExactness(t *testing.T) {
 
 	recs := sink.waitWindow(t, flAll, start, 4)
 	A, B := a.addr.String(), b.addr.String()
+	// The probe's flags both ways: SYN (or SYN+ACK), ACK, PSH with its
+	// data, FIN.
 	tcp := func(eni, dir, src string, sp int, dst string, dp int, c [2]uint64) string {
-		return fmt.Sprintf("%s %s ACCEPT %s:%d>%s:%d p6 %d/%d f19", eni, dir, src, sp, dst, dp, c[0], c[1])
+		return fmt.Sprintf("%s %s ACCEPT %s:%d>%s:%d p6 %d/%d f27", eni, dir, src, sp, dst, dp, c[0], c[1])
 	}
 	want := []string{
 		tcp(a.eni, "out", A, 41000, B, 8080, ab), tcp(a.eni, "in", B, 8080, A, 41000, ba),
@@ -647,13 +650,99 @@ func TestFlowLogRateLimit(t *testing.T) {
 	}
 }
 
+// nextBoundary sleeps until just after the next boundary of windows of
+// window seconds and returns it.
+func nextBoundary(window int64) int64 {
+	now := time.Now()
+	next := now.Unix() - now.Unix()%window + window
+	time.Sleep(time.Until(time.Unix(next, 0).Add(150 * time.Millisecond)))
+	return next
+}
+
+// windowLines waits for the records of the flow log's window that starts
+// at start, from two ENIs at least, and returns them sorted.
+func windowLines(t *testing.T, sink *fakeFlowSink, id string, window, start int64) []string {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var lines []string
+		enis := map[string]bool{}
+		for _, rec := range sink.records() {
+			if rec.FlowLogID == id && rec.Start-rec.Start%window == start {
+				lines = append(lines, recordLine(rec))
+				enis[rec.ENIID] = true
+			}
+		}
+		if len(enis) >= 2 {
+			slices.Sort(lines)
+			return lines
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("window %d not reported: %v", start, lines)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestFlowLogSetFull: packets of flows that find their counting set full
+// are not counted, and the window says SKIPDATA for every covered ENI
+// instead of staying quiet; the flows that fit are counted exactly.
+func TestFlowLogSetFull(t *testing.T) {
+	const window = 4
+	r := newRig(t, "ff", 10*time.Second)
+	sink := &fakeFlowSink{}
+	r.flowSetSize = 4
+	r.withFlowAgent(sink, t.TempDir())
+	va := r.vswitch("a", "10.77.1.0/24")
+	g := r.groupID("udp")
+	r.put(model.PrefixSecurityGroup+g, model.SecurityGroup{ID: g, VpcID: r.vpc, Type: model.GroupTypeBasic, InnerAccessPolicy: model.InnerDrop,
+		Rules: []model.Rule{{ID: "sgr-udp9000", Direction: model.Ingress, Protocol: model.ProtoUDP, Policy: model.PolicyAccept, Priority: 1,
+			Ports: model.PortRange{From: 9000, To: 9000}, PeerCidr: netip.MustParsePrefix("10.77.0.0/16")}}})
+	a := r.instance("a", va, "10.77.1.10", g)
+	b := r.instance("b", va, "10.77.1.20", g)
+	id := "fl-" + r.tag + "full"
+	r.put(model.PrefixFlowLog+id, model.FlowLog{ID: id, AccountID: "acct-" + r.tag, ResourceType: model.FlowLogResourceVPC, ResourceID: r.vpc,
+		VpcID: r.vpc, TrafficType: model.FlowLogTrafficAll, AggregationInterval: 1, WindowSeconds: window, Status: model.FlowLogActive})
+	r.run()
+	r.waitApplied()
+	r.serve(b, nil, []int{9000})
+	sink.waitAny(t, id)
+
+	// Six echoed flows, two elements each, in sets of four.
+	start := nextBoundary(window)
+	for i := range 6 {
+		sendUDP(t, a.inst, uint16(45000+i), netip.AddrPortFrom(b.addr, 9000), 1, 100, true)
+	}
+	got := windowLines(t, sink, id, window, start)
+	for _, eni := range []string{a.eni, b.eni} {
+		if !slices.Contains(got, eni+" "+flowlog.StatusSkipData) {
+			t.Errorf("%s does not say SKIPDATA:\n%s", eni, strings.Join(got, "\n"))
+		}
+	}
+	accepted := 0
+	for _, l := range got {
+		if strings.Contains(l, " ACCEPT ") {
+			accepted++
+			if !strings.HasSuffix(l, " p17 1/128 f0") {
+				t.Errorf("not exact: %s", l)
+			}
+		}
+	}
+	// Each element counted gives two records (the sender's out and the
+	// receiver's in).
+	if accepted == 0 || accepted > 2*r.flowSetSize {
+		t.Errorf("%d ACCEPT records from sets of %d elements:\n%s", accepted, r.flowSetSize, strings.Join(got, "\n"))
+	}
+}
+
 // TestFlowLogCutAndFlush: a flow that a policy change denies is cut by the
-// agent; its records count it exactly up to the cut and its window says OK
-// (the cut is announced to capture with the flow's last counters). Flows
-// that leave conntrack behind capture's back (conntrack -F), one that a
-// dump has seen and one born and flushed between two dumps, are reported
-// exactly too, from conntrack's DESTROY events; without events, such a
-// flow makes the window say SKIPDATA.
+// agent; its records count it exactly up to the cut and its window says OK.
+// Flows that leave conntrack behind capture's back (conntrack -F), one
+// that a dump has seen and one born and flushed between two dumps, are
+// reported exactly too: capture counts packets in its own sets, not in
+// conntrack. The counting table deleted by hand loses what it counted
+// since the last dump: the window says SKIPDATA, the table comes back and
+// the next window is exact again.
 func TestFlowLogCutAndFlush(t *testing.T) {
 	const window = 4
 	r := newRig(t, "fc", 10*time.Second)
@@ -677,34 +766,8 @@ func TestFlowLogCutAndFlush(t *testing.T) {
 	r.serve(b, nil, []int{9000})
 	sink.waitAny(t, id)
 
-	boundary := func() int64 {
-		now := time.Now()
-		next := now.Unix() - now.Unix()%window + window
-		time.Sleep(time.Until(time.Unix(next, 0).Add(150 * time.Millisecond)))
-		return next
-	}
-	windowLines := func(start int64) []string {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for {
-			var lines []string
-			enis := map[string]bool{}
-			for _, rec := range sink.records() {
-				if rec.FlowLogID == id && rec.Start-rec.Start%window == start {
-					lines = append(lines, recordLine(rec))
-					enis[rec.ENIID] = true
-				}
-			}
-			if len(enis) >= 2 {
-				slices.Sort(lines)
-				return lines
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("window %d not reported: %v", start, lines)
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
-	}
+	boundary := func() int64 { return nextBoundary(window) }
+	windowLines := func(start int64) []string { return windowLines(t, sink, id, window, start) }
 	A, B := a.addr.String(), b.addr.String()
 	dst := netip.AddrPortFrom(b.addr, 9000)
 
@@ -761,19 +824,21 @@ func TestFlowLogCutAndFlush(t *testing.T) {
 		t.Errorf("window of the unseen flow:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(exact(47000, 3), "\n"))
 	}
 
-	// The same without conntrack events (new flows get none): nothing
-	// reports the flow, but the table's new-flow counter says one began,
-	// so the covered ENIs' window says SKIPDATA instead of staying quiet.
-	if _, err := r.vpcExec("sysctl", "-q", "-w", "net.netfilter.nf_conntrack_events=0"); err != nil {
-		t.Fatal(err)
-	}
+	// The counting table deleted by hand with what it counted.
 	start = boundary()
 	sendUDP(t, a.inst, 48000, dst, 3, 100, true)
-	r.flushConntrack()
+	if out, err := r.vpcExec("nft", "delete", "table", "inet", capture.CountTable); err != nil {
+		t.Fatalf("delete the counting table: %v: %s", err, out)
+	}
 	got := windowLines(start)
 	for _, eni := range []string{a.eni, b.eni} {
 		if !slices.Contains(got, eni+" "+flowlog.StatusSkipData) {
-			t.Errorf("window of a flow no event reported: %s does not say SKIPDATA:\n%s", eni, strings.Join(got, "\n"))
+			t.Errorf("window of a deleted counting table: %s does not say SKIPDATA:\n%s", eni, strings.Join(got, "\n"))
 		}
+	}
+	start = boundary()
+	sendUDP(t, a.inst, 49000, dst, 4, 100, true)
+	if got := windowLines(start); !slices.Equal(got, exact(49000, 4)) {
+		t.Errorf("window after the counting table came back:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(exact(49000, 4), "\n"))
 	}
 }

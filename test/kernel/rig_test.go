@@ -49,6 +49,9 @@ type rig struct {
 	vswCID map[string]netip.Prefix // vSwitch ID -> CIDR
 	nodes  []node
 	resync time.Duration
+	// flowSetSize bounds the flow-log counting sets (withFlowAgent; 0:
+	// the default).
+	flowSetSize int
 }
 
 // newRig makes the store and the agent (not running). idp is a short

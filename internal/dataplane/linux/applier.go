@@ -420,14 +420,10 @@ func (a *Applier) setupVPC(vref *nsRef, p vpcPlan) error {
 	settings := []sysctl{
 		{Key: "net/ipv4/ip_forward", Value: "1"},
 		{Key: "net/ipv6/conf/all/forwarding", Value: "1", Optional: true},
-		// Conntrack must not pick up mid-stream TCP flows it never saw open,
-		// and must count bytes for flow logs. Both exist only once
-		// nf_conntrack is loaded.
+		// Conntrack must not pick up mid-stream TCP flows it never saw open
+		// (exists only once nf_conntrack is loaded). Flow logs count in
+		// their own sets, not with conntrack accounting.
 		{Key: "net/netfilter/nf_conntrack_tcp_loose", Value: "0", Optional: true},
-		{Key: "net/netfilter/nf_conntrack_acct", Value: "1", Optional: true},
-		// Flow start times in conntrack dumps (flow logs: a flow first seen
-		// in a dump started before or after the last one).
-		{Key: "net/netfilter/nf_conntrack_timestamp", Value: "1", Optional: true},
 		// Security groups are stateful with a 910 s idle timeout
 		// (SEMANTICS.md Part A): established TCP flows and UDP flows
 		// that have seen replies expire after 910 s without a packet.

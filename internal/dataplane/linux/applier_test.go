@@ -232,7 +232,6 @@ func TestTopology(t *testing.T) {
 			"net.ipv4.neigh." + w.veths["a1"] + ".proxy_delay":   "0",
 			"net.ipv6.conf." + w.veths["a1"] + ".proxy_ndp":      "1",
 			"net.netfilter.nf_conntrack_tcp_loose":               "0",
-			"net.netfilter.nf_conntrack_acct":                    "1",
 			"net.netfilter.nf_conntrack_tcp_timeout_established": "910",
 			"net.netfilter.nf_conntrack_udp_timeout_stream":      "910",
 		}

@@ -2,7 +2,6 @@ package capture
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -25,7 +24,6 @@ import (
 
 	nflog "github.com/florianl/go-nflog/v2"
 	"github.com/mdlayher/netlink"
-	"github.com/ti-mo/conntrack"
 
 	"github.com/palisade-project/palisade/internal/flowlog"
 	"github.com/palisade-project/palisade/internal/policy"
@@ -57,10 +55,14 @@ type Config struct {
 	// repeats nor silently loses records.
 	CheckpointDir string
 	// GapTolerance: a restart whose checkpoint is older than this may have
-	// missed flows that began and ended meanwhile, and says SKIPDATA
-	// (default 10 s, the shortest conntrack timeout of a closed flow).
+	// missed elements that the kernel counted and dropped meanwhile, and
+	// says SKIPDATA (default CountTimeout less two dump intervals).
 	GapTolerance time.Duration
-	Logger       *slog.Logger
+	// SetSize bounds each counting set (default CountSetSize): the
+	// kernel memory of the flows a VPC can have counted at once. It
+	// applies when the counting table is made.
+	SetSize int
+	Logger  *slog.Logger
 }
 
 // Capture is the running capture of one VPC namespace.
@@ -74,41 +76,31 @@ type Capture struct {
 	received atomic.Uint64
 	// dropped counts NFLOG messages the hook could not hand over.
 	dropped atomic.Uint64
-	// newLost counts lost conntrack events (and batches not handed over).
-	newLost atomic.Uint64
-	// destroyed carries batches of flows conntrack destroyed, with their
-	// final counters, to the run loop; flushEvents asks the event reader
-	// to hand over what is queued at once (a window boundary).
-	destroyed   chan []Flow
-	flushEvents chan chan struct{}
-	packets     chan Packet
-	// cuts carries the last counters of flows the agent is about to cut
-	// (Cutting) to the capture's goroutine.
-	cuts chan cutRequest
+	packets chan Packet
 	// Stats for tests and benchmarks.
 	stats atomic.Pointer[Stats]
 	// rawCounters are the logging counters last read, by table and name;
-	// loggedSum and overSum add up their growth (see counters). Only the
-	// run loop touches them.
-	rawCounters        map[string]uint64
-	loggedSum, overSum uint64
+	// loggedSum, overSum and fullSum add up their growth (see counters).
+	// Only the run loop touches them.
+	rawCounters                 map[string]uint64
+	loggedSum, overSum, fullSum uint64
 }
 
 // Stats are a capture's counters since it started.
 type Stats struct {
-	Flows    int   // tracked conntrack entries
+	Flows    int   // tracked elements of the counting sets
 	Logged   int64 // NFLOG messages received
 	Missed   int64 // what was reported missed (SKIPDATA)
 	Reported int   // records reported
 	Windows  int   // window boundaries handled
-	Dumps    int   // conntrack dumps done (the first sets the baselines)
+	Dumps    int   // dumps of the counting sets done
 }
 
 // checkpoint is what a capture saves per VPC.
 type checkpoint struct {
 	Time time.Time        `json:"time"`
 	Agg  flowlog.AggState `json:"agg"`
-	// The flows' baselines follow the header, one JSON value each
+	// The elements' baselines follow the header, one JSON value each
 	// (streamed: a checkpoint of 100,000 flows needs no buffer of them).
 	Flows   []flowBase      `json:"-"`
 	Pending []flowlog.Batch `json:"pending,omitempty"`
@@ -117,7 +109,7 @@ type checkpoint struct {
 }
 
 type flowBase struct {
-	K FlowKey `json:"k"`
+	K ElemKey `json:"k"`
 	C Counts  `json:"c"`
 }
 
@@ -127,22 +119,17 @@ func Start(cfg Config, v View) (*Capture, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.GapTolerance == 0 {
-		cfg.GapTolerance = 10 * time.Second
+		cfg.GapTolerance = CountTimeout - 2*DumpInterval
+	}
+	if cfg.SetSize <= 0 {
+		cfg.SetSize = CountSetSize
 	}
 	if cfg.NetnsPath == "" {
 		cfg.NetnsPath = filepath.Join("/run/netns", cfg.VpcID)
 	}
-	// Accounting and flow timestamps (the data plane sets both when it
-	// creates the namespace; a namespace of an older agent may lack the
-	// timestamps).
-	if out, err := exec.Command("nsenter", "--net="+cfg.NetnsPath, "sysctl", "-q", "-w",
-		"net.netfilter.nf_conntrack_acct=1", "net.netfilter.nf_conntrack_timestamp=1").CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("conntrack accounting in %s: %w: %s", cfg.VpcID, err, bytes.TrimSpace(out))
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &Capture{cfg: cfg, log: cfg.Logger.With("component", "flowlog", "vpc", cfg.VpcID), views: make(chan View, 1),
-		cancel: cancel, done: make(chan struct{}), packets: make(chan Packet, 16384), cuts: make(chan cutRequest), destroyed: make(chan []Flow, 256),
-		flushEvents: make(chan chan struct{})}
+		cancel: cancel, done: make(chan struct{}), packets: make(chan Packet, 16384)}
 	c.stats.Store(&Stats{})
 	r, err := c.open(ctx)
 	if err != nil {
@@ -172,49 +159,6 @@ func (c *Capture) Update(v View) {
 	}
 }
 
-type cutRequest struct {
-	flows []Flow
-	done  chan struct{}
-}
-
-// Cutting hands capture the last counters of flows the agent deletes next
-// (a policy change denies them), so that they are reported up to that
-// moment and their leaving the table is not taken for a loss (see
-// Tracker.Lost). It returns when capture has taken them, or at once when
-// the capture has stopped.
-func (c *Capture) Cutting(flows []Flow) {
-	if len(flows) == 0 {
-		return
-	}
-	req := cutRequest{flows: flows, done: make(chan struct{})}
-	select {
-	case c.cuts <- req:
-		select {
-		case <-req.done:
-		case <-c.done:
-		}
-	case <-c.done:
-	}
-}
-
-// FromConntrack converts an entry read with github.com/ti-mo/conntrack.
-func FromConntrack(f conntrack.Flow) Flow {
-	tuple := func(t conntrack.Tuple) Tuple {
-		return Tuple{Src: t.IP.SourceAddress, Dst: t.IP.DestinationAddress, SrcPort: t.Proto.SourcePort,
-			DstPort: t.Proto.DestinationPort, Proto: t.Proto.Protocol}
-	}
-	out := Flow{ID: f.ID, Orig: tuple(f.TupleOrig), Reply: tuple(f.TupleReply), Timeout: f.Timeout,
-		Counts: Counts{OrigPackets: f.CountersOrig.Packets, OrigBytes: f.CountersOrig.Bytes,
-			ReplyPackets: f.CountersReply.Packets, ReplyBytes: f.CountersReply.Bytes}}
-	if !f.Timestamp.Start.IsZero() {
-		out.Start = f.Timestamp.Start.UnixNano()
-	}
-	if f.ProtoInfo.TCP != nil {
-		out.TCPState = f.ProtoInfo.TCP.State
-	}
-	return out
-}
-
 // Stop ends the capture: the counters are dumped, the open windows saved
 // in the checkpoint (they continue after a restart) and what closed is
 // reported.
@@ -228,23 +172,19 @@ func (c *Capture) Stats() Stats { return *c.stats.Load() }
 
 // resources are the kernel sockets of one capture.
 type resources struct {
-	ns *os.File
-	ct *dumper
-	// newFlows is the table's new-flow counter (policy.FlowLogNewCounter)
-	// read before the last dump; surplus the flows the last dump met
-	// beyond those counted (flows begun between the counter's read and
-	// the dump, counted at the next read); created the tracker's Created
-	// at the last dump; counted says a dump set the balance.
-	newFlows uint64
-	surplus  int64
-	created  uint64
-	counted  bool
-	nf       *nflog.Nflog
+	ns   *os.File
+	sets *elemReader
+	// fresh: the counting table was made by this capture (not kept from
+	// an earlier one).
+	fresh bool
+	// counted says the last read of the counters succeeded.
+	counted bool
+	nf      *nflog.Nflog
 }
 
 func (r *resources) close() {
-	if r.ct != nil {
-		r.ct.Close()
+	if r.sets != nil {
+		r.sets.Close()
 	}
 	if r.nf != nil {
 		r.nf.Close()
@@ -261,19 +201,14 @@ func (c *Capture) open(ctx context.Context) (*resources, error) {
 		return nil, fmt.Errorf("open namespace %s: %w", c.cfg.VpcID, err)
 	}
 	fd := int(r.ns.Fd())
-	if r.ct, err = newDumper(fd); err != nil {
+	if r.fresh, err = ensureCountTable(fd, c.cfg.SetSize); err != nil {
+		r.close()
+		return nil, fmt.Errorf("%s: %w", c.cfg.VpcID, err)
+	}
+	if r.sets, err = newElemReader(fd); err != nil {
 		r.close()
 		return nil, err
 	}
-	// NFNLGRP_CONNTRACK_NEW and _DESTROY are groups 1 and 3 of
-	// NETLINK_NETFILTER.
-	// NFNLGRP_CONNTRACK_DESTROY is group 3 of NETLINK_NETFILTER.
-	events, err := openEvents(fd, 1<<2)
-	if err != nil {
-		r.close()
-		return nil, fmt.Errorf("conntrack events: %w", err)
-	}
-	go c.watchEvents(ctx, events) // closes the socket when ctx ends
 	r.nf, err = nflog.Open(&nflog.Config{NetNS: fd, Group: policy.FlowLogGroup, Copymode: nflog.CopyPacket,
 		// Every message at once (no batching for up to a second), so
 		// that a packet lands in the window it was dropped in.
@@ -360,7 +295,9 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 	start := time.Now()
 	agg := flowlog.NewAggregator()
 	agg.Logger = c.log
-	tr := NewTracker(start)
+	// A table kept from an earlier capture counted for it: without its
+	// checkpoint, the first dump's counters are baselines.
+	tr := NewTracker(!r.fresh)
 	apply := func(v View) []flowlog.Record {
 		tr.ENIOf, tr.EgressAllowed = v.ENIOf, v.EgressAllowed
 		if tr.ENIOf == nil {
@@ -382,15 +319,17 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 				agg.Miss(start, "", 1, "")
 			} else {
 				agg.Restore(ck.Agg)
-				base := make(map[FlowKey]Counts, len(ck.Flows))
-				for _, f := range ck.Flows {
-					base[f.K] = f.C
+				if !r.fresh {
+					base := make(map[ElemKey]Counts, len(ck.Flows))
+					for _, f := range ck.Flows {
+						base[f.K] = f.C
+					}
+					tr.Restore(base)
 				}
-				tr.Restore(ck.Time, base)
 				pending = ck.Pending
 				loggedPrev, overPrev = ck.Logged, ck.Over
 				if len(ck.Agg.Logs) > 0 {
-					c.restartGap(agg, logs, ck.Time, start)
+					c.restartGap(agg, logs, ck.Time, start, r.fresh)
 				}
 			}
 		}
@@ -518,10 +457,15 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 			default:
 			}
 			report()
-			if path := c.ckptPath(); path != "" && len(logs) == 0 && len(pending) == 0 {
-				// No log left: the capture ends for good; a later one
-				// starts afresh.
-				_ = os.Remove(path)
+			if len(logs) == 0 {
+				// No log left: the capture ends for good, and so does
+				// the kernel's counting; a later one starts afresh.
+				if err := removeCountTable(int(r.ns.Fd())); err != nil {
+					c.log.Warn("flow-log counting table left in place", "err", err)
+				}
+				if path := c.ckptPath(); path != "" && len(pending) == 0 {
+					_ = os.Remove(path)
+				}
 			}
 			return
 		case nv := <-c.views:
@@ -546,14 +490,6 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 			}
 		case p := <-c.packets:
 			tr.Logged(time.Now(), p, emit)
-		case fs := <-c.destroyed:
-			now := time.Now()
-			for i := range fs {
-				tr.Destroyed(now, &fs[i], emit)
-			}
-		case req := <-c.cuts:
-			tr.Final(time.Now(), req.flows, emit)
-			close(req.done)
 		case <-timer.C:
 			if at.Equal(edge) {
 				boundary(edge)
@@ -634,15 +570,10 @@ func newBatchID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// DumpInterval bounds the time between two conntrack dumps. It is below
-// the shortest conntrack timeout of the namespace (10 s, a TCP flow after
-// a reset), and a flow's timeout restarts with each of its packets, so a
-// flow that times out is still in the table at the first dump after its
-// last packet and its final counters are read even if its DESTROY event
-// is lost (events can be lost under load; dumps cannot). Flows that leave
-// early (a port reused while the old connection is in TIME_WAIT or CLOSE,
-// a deletion by hand) are reported by their DESTROY events; flows the
-// agent cuts hand over their last counters first (Cutting).
+// DumpInterval bounds the time between two dumps of the counting sets,
+// so that long flows are reported in the windows their packets belong to
+// within that much. It is far below CountTimeout: every element is read
+// after its last packet, before it leaves its set.
 const DumpInterval = 5 * time.Second
 
 func minTime(a, b time.Time) time.Time {
@@ -653,12 +584,13 @@ func minTime(a, b time.Time) time.Time {
 }
 
 // restartGap marks SKIPDATA where a restart may have lost or misplaced
-// traffic: with a checkpoint older than GapTolerance, flows may have come
-// and gone unseen; across a window boundary, the counts of the downtime
-// are attributed to the window of the restart. Then every window from
-// the checkpoint to now says SKIPDATA.
-func (c *Capture) restartGap(agg *flowlog.Aggregator, logs []flowlog.Log, ckpt, now time.Time) {
-	gap := now.Sub(ckpt) > c.cfg.GapTolerance
+// traffic: with a checkpoint older than GapTolerance, elements may have
+// come and gone unseen; with a counting table made anew (it was gone),
+// nothing was counted meanwhile; across a window boundary, the counts of
+// the downtime are attributed to the window of the restart. Then every
+// window from the checkpoint to now says SKIPDATA.
+func (c *Capture) restartGap(agg *flowlog.Aggregator, logs []flowlog.Log, ckpt, now time.Time, fresh bool) {
+	gap := fresh || now.Sub(ckpt) > c.cfg.GapTolerance
 	for _, l := range logs {
 		if w := l.WindowSeconds; w > 0 && ckpt.Unix()/w != now.Unix()/w {
 			gap = true
@@ -676,21 +608,10 @@ func delta(cur, prev uint64) uint64 {
 	return cur - prev
 }
 
-// drain handles the logged packets and destroyed flows queued now,
-// first asking the event reader for what it has not handed over yet.
+// drain handles the logged packets queued now.
 func (c *Capture) drain(tr *Tracker, at time.Time, emit Emit) {
-	ack := make(chan struct{})
-	select {
-	case c.flushEvents <- ack:
-		<-ack
-	default: // the reader is reading or waiting for the socket
-	}
 	for {
 		select {
-		case fs := <-c.destroyed:
-			for i := range fs {
-				tr.Destroyed(at, &fs[i], emit)
-			}
 		case p := <-c.packets:
 			tr.Logged(at, p, emit)
 		default:
@@ -699,61 +620,42 @@ func (c *Capture) drain(tr *Tracker, at time.Time, emit Emit) {
 	}
 }
 
-// dump reads the table's flow-log counters and then conntrack's table, and
-// returns the counters it read.
+// dump reads the namespace's flow-log counters and then the counting
+// sets, and returns the counters it read. A packet that found its set
+// full, a dump that fails, or counters that cannot be read make the
+// window say SKIPDATA for every covered ENI (which ENIs lost packets is
+// unknown); a counting table gone (deleted by hand) is made again.
 func (c *Capture) dump(r *resources, tr *Tracker, at time.Time, emit Emit, agg *flowlog.Aggregator) (tableCounters, error) {
-	// Flows the table counted as new before the dump are flows the dump
-	// (or an earlier one, a DESTROY event, or Final) must meet: every flow
-	// outlives its last packet by more than the time between dumps,
-	// unless conntrack replaced it early (a port reused while the old
-	// connection is in TIME_WAIT or CLOSE) or someone deleted it, and
-	// then its DESTROY event tells. More new flows than flows met means
-	// flows came and went unseen: their ENIs are unknown, so every covered
-	// ENI's window says SKIPDATA. So does a lost event, or a counter that
-	// cannot be read.
+	fullBefore := c.fullSum
 	cnt, cerr := c.counters()
 	tr.begin()
-	err := r.ct.dump(func(f *Flow) { tr.flow(at, f, emit) })
-	if err != nil {
-		// The flows not read keep their baselines (see Tracker.end);
-		// their growth goes to the next dump's window.
-		c.log.Warn("conntrack dump; the window says SKIPDATA", "err", err)
-		agg.Miss(at, "", 1, flowlog.ActionAccept)
-	}
+	err := r.sets.dump(func(e *Elem) { tr.elem(at, e, emit) })
 	tr.end(at)
-	// Flows that left during the walk, unseen by it, are in DESTROY
-	// events: met before the balance.
-	c.drain(tr, at, emit)
+	if err != nil {
+		c.log.Warn("flow-log counting sets unreadable; the window says SKIPDATA", "err", err)
+		agg.Miss(at, "", 1, flowlog.ActionAccept)
+		if fresh, err := ensureCountTable(int(r.ns.Fd()), c.cfg.SetSize); err != nil {
+			c.log.Warn("flow-log counting table", "err", err)
+		} else if fresh {
+			c.log.Warn("flow-log counting table was gone; made again")
+		}
+	}
 	st := *c.stats.Load()
 	st.Dumps++
 	c.stats.Store(&st)
-	met := int64(tr.Created - r.created)
-	r.created = tr.Created
 	switch {
 	case cerr != nil:
 		if r.counted {
 			c.log.Warn("flow-log counters; the window says SKIPDATA", "err", cerr)
 			agg.Miss(at, "", 1, flowlog.ActionAccept)
 		}
-		r.counted = false // the next read sets the balance again
-	case !r.counted:
-		r.counted, r.surplus = true, 0 // the first dump met what was there
+		r.counted = false
 	default:
-		// A replaced table restarts its counter (delta). A surplus is
-		// forgiven once: flows met but not counted beyond that (made
-		// through ctnetlink, counted in a table since replaced) must not
-		// hide later losses.
-		d := int64(delta(cnt.newFlows, r.newFlows)) - met
-		if unseen := r.surplus + d; unseen > 0 {
-			agg.Miss(at, "", unseen, flowlog.ActionAccept)
+		if full := c.fullSum - fullBefore; full > 0 && r.counted {
+			c.log.Warn("flow-log counting sets full; the window says SKIPDATA", "packets", full)
+			agg.Miss(at, "", int64(full), flowlog.ActionAccept)
 		}
-		r.surplus = min(0, d)
-	}
-	if cerr == nil {
-		r.newFlows = cnt.newFlows
-	}
-	if n := c.newLost.Swap(0); n > 0 {
-		agg.Miss(at, "", int64(n), flowlog.ActionAccept)
+		r.counted = true
 	}
 	return cnt, cerr
 }
@@ -768,10 +670,10 @@ var (
 // program's deny chains, the NAT table's refused WAF clients) and only
 // grow, except that the first read gives the counters' values; reset says
 // that a table's counters restarted since the last read (it was replaced)
-// or that a table went away. newFlows is the program table's.
+// or that a table went away.
 type tableCounters struct {
-	logged, over, newFlows uint64
-	reset                  bool
+	logged, over uint64
+	reset        bool
 }
 
 // counters reads the flow-log counters of the namespace's tables.
@@ -789,12 +691,11 @@ func (c *Capture) counters() (tableCounters, error) {
 func (c *Capture) accumulate(raw map[string]map[string]uint64) (tableCounters, error) {
 	var tc tableCounters
 	prog := raw["inet "+policy.TableName]
-	for _, name := range []string{policy.FlowLogLoggedCounter, policy.FlowLogOverCounter, policy.FlowLogNewCounter} {
+	for _, name := range []string{policy.FlowLogLoggedCounter, policy.FlowLogOverCounter} {
 		if _, ok := prog[name]; !ok {
 			return tc, fmt.Errorf("flow-log counters not in the table")
 		}
 	}
-	tc.newFlows = prog[policy.FlowLogNewCounter]
 	if c.rawCounters == nil {
 		c.rawCounters = map[string]uint64{}
 	}
@@ -808,22 +709,25 @@ func (c *Capture) accumulate(raw map[string]map[string]uint64) (tableCounters, e
 		}
 	}
 	for table, cs := range raw {
-		for _, name := range []string{policy.FlowLogLoggedCounter, policy.FlowLogOverCounter} {
+		for _, name := range []string{policy.FlowLogLoggedCounter, policy.FlowLogOverCounter, FullCounter} {
 			v, ok := cs[name]
-			if !ok {
+			if !ok || (name == FullCounter) != (table == "inet "+CountTable) {
 				continue
 			}
 			key := table + "/" + name
 			d := v
 			if prev, seen := c.rawCounters[key]; seen {
-				tc.reset = tc.reset || v < prev
+				tc.reset = tc.reset || (v < prev && name != FullCounter)
 				d = delta(v, prev)
 			}
 			c.rawCounters[key] = v
-			if name == policy.FlowLogLoggedCounter {
+			switch name {
+			case policy.FlowLogLoggedCounter:
 				c.loggedSum += d
-			} else {
+			case policy.FlowLogOverCounter:
 				c.overSum += d
+			default:
+				c.fullSum += d
 			}
 		}
 	}

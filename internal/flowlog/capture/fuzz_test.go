@@ -8,23 +8,27 @@ import (
 	nflog "github.com/florianl/go-nflog/v2"
 )
 
-// FuzzParseFlow decodes arbitrary conntrack attributes: never a panic, and
-// a flow it accepts has addresses of one family at both ends of each
-// direction.
-func FuzzParseFlow(f *testing.F) {
-	b, _ := sampleFlowAttrs()
+// FuzzParseElems decodes arbitrary NEWSETELEM bodies for every set
+// shape: never a panic, and an element it accepts has addresses of the
+// set's family and a protocol that fits the set.
+func FuzzParseElems(f *testing.F) {
+	key := concat(ipA.AsSlice(), ipB.AsSlice(), []byte{0x9c, 0x40, 0, 0, 0, 80, 0, 0, 0x12, 0, 0, 0})
+	b := sampleElemAttrs(key, false)
 	f.Add(b)
 	f.Add(b[:len(b)/2])
+	f.Add(sampleElemAttrs(key[:20], true))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		var fl Flow
-		if !parseFlow(b, &fl) {
-			return
-		}
-		for _, tu := range []Tuple{fl.Orig, fl.Reply} {
-			if tu.Src.IsValid() && tu.Dst.IsValid() && tu.Src.Is4() != tu.Dst.Is4() {
-				t.Errorf("tuple with mixed families: %+v", tu)
-			}
+		for _, cs := range countSets() {
+			var e Elem
+			parseElems(b, cs, &e, func(e *Elem) {
+				if e.Src.Is4() == cs.v6 || e.Dst.Is4() == cs.v6 {
+					t.Errorf("%s: element of the other family: %+v", cs.name, *e)
+				}
+				if cs.shape == shapeTCP && e.Proto != 6 {
+					t.Errorf("%s: protocol %d", cs.name, e.Proto)
+				}
+			})
 		}
 	})
 }
