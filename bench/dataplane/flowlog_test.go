@@ -25,10 +25,9 @@ import (
 )
 
 // flowWindowFlag is the flow-log window of the benchmarks: by default 2 s,
-// the shortest the tests use, so that window boundaries (a full conntrack
-// dump, the records and a checkpoint each) fall inside every measurement;
-// production windows are 60 s or more (between boundaries capture dumps
-// every capture.DumpInterval, 5 s).
+// the shortest the tests use, so that window boundaries (a dump of the
+// counting sets, the records and a checkpoint each) fall inside every
+// measurement; production windows are 60 s or more.
 var flowWindowFlag = flag.Int("flowlog.window", 2, "flow-log window of the flow-log benchmarks, seconds")
 
 // countSink counts what the agent reports.
@@ -245,11 +244,12 @@ func BenchmarkFlowLogMemory(b *testing.B) {
 	if err := e.awaitCapture(); err != nil {
 		b.Fatal(err)
 	}
-	// 100,000 flows with a packet each: two source ports to 50,000
-	// destination ports each (the server answers some with ICMP port
-	// unreachable, which adds a few elements).
+	// 102,000 flows with a packet each, paced (a burst overflows the
+	// veths' backlog): three source ports to 34,000 destination ports
+	// each (the server answers some with ICMP port unreachable, which
+	// adds a few elements).
 	err := probe.InNetns(e.client, func() error {
-		for sp := range 2 {
+		for sp := range 3 {
 			fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 			if err != nil {
 				return err
@@ -258,7 +258,10 @@ func BenchmarkFlowLogMemory(b *testing.B) {
 			if err := unix.Bind(fd, &unix.SockaddrInet4{Port: 20000 + sp}); err != nil {
 				return err
 			}
-			for i := range flows / 2 {
+			for i := range 34_000 {
+				if i%500 == 0 {
+					time.Sleep(2 * time.Millisecond)
+				}
 				sa := &unix.SockaddrInet4{Port: 1025 + i, Addr: e.serverIP.As4()}
 				for {
 					err := unix.Sendto(fd, []byte{1}, 0, sa)
@@ -314,6 +317,8 @@ func BenchmarkFlowLogMemory(b *testing.B) {
 	var ru unix.Rusage
 	_ = unix.Getrusage(unix.RUSAGE_SELF, &ru)
 	b.ReportMetric(float64(st.Flows), "tracked-flows")
+	b.ReportMetric(st.LastDump.Seconds(), "last-dump-s")
+	b.Logf("last dump: %d elements in %v", st.LastDumpElems, st.LastDump)
 	b.ReportMetric(float64(int64(live)-int64(base))/1e6, "live-MB")
 	b.ReportMetric(float64(int64(peak.Load())-int64(base))/1e6, "peak-MB")
 	b.ReportMetric(float64(ru.Maxrss)/1e3, "process-maxrss-MB")

@@ -59,16 +59,28 @@ type recKey struct {
 	Proto            uint8
 }
 
+// recAgg is what a window holds of a record besides its key: a record
+// is built from both when the window is emitted (a window of 100,000
+// flows holds 100,000 of these, not 100,000 records).
+type recAgg struct {
+	eni            *ENI // as the log covered it when the record began
+	packets, bytes uint64
+	flags          int
+	start, end     int64
+}
+
 // window is one open capture window of one flow log.
 type window struct {
 	start   int64
-	recs    map[recKey]*Record
+	recs    map[recKey]recAgg
 	skipped map[string]int64 // ENI -> missed count (SKIPDATA)
 }
 
 type logState struct {
 	Log
-	enis    map[string]ENI
+	enis map[string]ENI
+	// eniRefs shares one ENI value among the records of an ENI.
+	eniRefs map[string]*ENI
 	windows map[int64]*window // by start
 	// closed is the end of the last window emitted: observations before
 	// it are late (counted as missed in the current window).
@@ -162,7 +174,7 @@ func wants(trafficType, action string) bool {
 func (s *logState) window(start int64) *window {
 	w := s.windows[start]
 	if w == nil {
-		w = &window{start: start, recs: map[recKey]*Record{}, skipped: map[string]int64{}}
+		w = &window{start: start, recs: map[recKey]recAgg{}, skipped: map[string]int64{}}
 		s.windows[start] = w
 	}
 	return w
@@ -190,22 +202,45 @@ func (a *Aggregator) Add(t time.Time, o Observation) {
 		end := start + s.WindowSeconds
 		first, last := clamp(o.First, start, end, start), clamp(o.Last, start, end, end)
 		k := recKey{ENI: o.ENI, Dir: o.Direction, Action: o.Action, Src: o.Src, Dst: o.Dst, SrcPort: o.SrcPort, DstPort: o.DstPort, Proto: o.Proto}
-		r := w.recs[k]
-		if r == nil {
-			e := s.enis[o.ENI]
-			r = &Record{
-				Version: Version, FlowLogID: s.ID, AccountID: s.AccountID, ENIID: e.ID, VMID: e.VMID,
-				VSwitchID: e.VSwitchID, VpcID: e.VpcID, SrcAddr: o.Src.String(), SrcPort: int(o.SrcPort),
-				DstAddr: o.Dst.String(), DstPort: int(o.DstPort), Protocol: int(o.Proto), Direction: o.Direction,
-				Start: first, End: last, Action: o.Action, LogStatus: StatusOK,
-			}
-			w.recs[k] = r
+		r, ok := w.recs[k]
+		if !ok {
+			r = recAgg{eni: s.eniRef(o.ENI), start: first, end: last}
 		}
-		r.Packets += o.Packets
-		r.Bytes += o.Bytes
-		r.TCPFlags |= o.TCPFlags
-		r.Start = min(r.Start, first)
-		r.End = max(r.End, last)
+		r.packets += o.Packets
+		r.bytes += o.Bytes
+		r.flags |= o.TCPFlags
+		r.start = min(r.start, first)
+		r.end = max(r.end, last)
+		w.recs[k] = r
+	}
+}
+
+// eniRef returns the shared value of the covered ENI id as the log covers
+// it now.
+func (s *logState) eniRef(id string) *ENI {
+	e := s.enis[id]
+	if p := s.eniRefs[id]; p != nil && *p == e {
+		return p
+	}
+	if s.eniRefs == nil {
+		s.eniRefs = map[string]*ENI{}
+	}
+	p := &e
+	s.eniRefs[id] = p
+	return p
+}
+
+// record builds the record of key k in a window of s.
+func (s *logState) record(k recKey, r recAgg) Record {
+	e := r.eni
+	if e == nil {
+		e = &ENI{ID: k.ENI}
+	}
+	return Record{
+		Version: Version, FlowLogID: s.ID, AccountID: s.AccountID, ENIID: e.ID, VMID: e.VMID,
+		VSwitchID: e.VSwitchID, VpcID: e.VpcID, SrcAddr: k.Src.String(), SrcPort: int(k.SrcPort),
+		DstAddr: k.Dst.String(), DstPort: int(k.DstPort), Protocol: int(k.Proto), Direction: k.Dir,
+		Packets: r.packets, Bytes: r.bytes, Start: r.start, End: r.end, Action: k.Action, LogStatus: StatusOK, TCPFlags: r.flags,
 	}
 }
 
@@ -283,13 +318,25 @@ func (a *Aggregator) MissSpan(from, to time.Time) {
 // what was missed per log since the last Flush.
 func (a *Aggregator) Flush(now time.Time) Batch {
 	var b Batch
+	var parts [][]Record
+	n := 0
 	for _, s := range a.logs {
-		b.Records = append(b.Records, a.emit(s, now.Unix())...)
+		parts = append(parts, a.emit(s, now.Unix()))
+		n += len(parts[len(parts)-1])
 	}
 	for _, s := range a.retired {
-		b.Records = append(b.Records, a.emit(s, s.lastEnd())...)
+		parts = append(parts, a.emit(s, s.lastEnd()))
+		n += len(parts[len(parts)-1])
 	}
 	a.retired = nil
+	if len(parts) == 1 {
+		b.Records = parts[0]
+	} else if n > 0 {
+		b.Records = make([]Record, 0, n)
+		for _, p := range parts {
+			b.Records = append(b.Records, p...)
+		}
+	}
 	sortRecords(b.Records)
 	if len(a.missed) > 0 {
 		b.Missed = a.missed
@@ -303,14 +350,24 @@ func (a *Aggregator) Flush(now time.Time) Batch {
 func (a *Aggregator) emit(s *logState, upTo int64) []Record {
 	var out []Record
 	W := s.WindowSeconds
+	n := 0
+	for st := s.closed; st+W <= upTo; st += W {
+		if w := s.windows[st]; w != nil {
+			n += len(w.recs) + len(w.skipped)
+		}
+		n += len(s.enis)
+	}
+	if n > 0 {
+		out = make([]Record, 0, n)
+	}
 	for st := s.closed; st+W <= upTo; st += W {
 		w := s.windows[st]
 		delete(s.windows, st)
 		seen := map[string]bool{}
 		if w != nil {
-			for _, r := range w.recs {
-				out = append(out, *r)
-				seen[r.ENIID] = true
+			for k, r := range w.recs {
+				out = append(out, s.record(k, r))
+				seen[k.ENI] = true
 			}
 			for id := range w.skipped {
 				e, ok := s.enis[id]
@@ -438,8 +495,8 @@ func (a *Aggregator) State() AggState {
 		}
 		slices.SortFunc(lc.ENIs, func(x, y ENI) int { return cmp.Compare(x.ID, y.ID) })
 		for start, w := range s.windows {
-			for _, r := range w.recs {
-				lc.Records = append(lc.Records, *r)
+			for k, r := range w.recs {
+				lc.Records = append(lc.Records, s.record(k, r))
 			}
 			for id := range w.skipped {
 				if lc.Skipped == nil {
@@ -521,8 +578,8 @@ func restoreWindows(s *logState, lc LogCheckpoint) {
 		src, _ := netip.ParseAddr(r.SrcAddr)
 		dst, _ := netip.ParseAddr(r.DstAddr)
 		k := recKey{ENI: r.ENIID, Dir: r.Direction, Action: r.Action, Src: src, Dst: dst, SrcPort: uint16(r.SrcPort), DstPort: uint16(r.DstPort), Proto: uint8(r.Protocol)}
-		r := r
-		s.window(start).recs[k] = &r
+		s.window(start).recs[k] = recAgg{eni: &ENI{ID: r.ENIID, VMID: r.VMID, VSwitchID: r.VSwitchID, VpcID: r.VpcID},
+			packets: r.Packets, bytes: r.Bytes, flags: r.TCPFlags, start: r.Start, end: r.End}
 	}
 	for start, ids := range lc.Skipped {
 		if start < s.closed {

@@ -94,6 +94,10 @@ type Stats struct {
 	Reported int   // records reported
 	Windows  int   // window boundaries handled
 	Dumps    int   // dumps of the counting sets done
+	// LastDump is how long the last dump of the counting sets took, and
+	// LastDumpElems how many elements it read.
+	LastDump      time.Duration
+	LastDumpElems int
 }
 
 // checkpoint is what a capture saves per VPC.
@@ -119,7 +123,7 @@ func Start(cfg Config, v View) (*Capture, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.GapTolerance == 0 {
-		cfg.GapTolerance = CountTimeout - 2*DumpInterval
+		cfg.GapTolerance = CountTimeout - DumpInterval
 	}
 	if cfg.SetSize <= 0 {
 		cfg.SetSize = CountSetSize
@@ -352,9 +356,8 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 
 	report := func() {
 		b := agg.Flush(time.Now())
-		b.ID = newBatchID()
 		if len(b.Records) > 0 || len(b.Missed) > 0 {
-			pending = append(pending, b)
+			pending = append(pending, splitBatch(b, MaxBatchRecords)...)
 		}
 		pending = boundPending(pending, MaxPendingRecords)
 		for len(pending) > 0 && c.cfg.Sink != nil {
@@ -525,6 +528,27 @@ func narrows(old, new []flowlog.Log) bool {
 	return false
 }
 
+// MaxBatchRecords bounds the records of one batch handed to the sink:
+// a window of 100,000 flows is reported in several, so that no sink holds
+// all of it encoded at once.
+const MaxBatchRecords = 20_000
+
+// splitBatch cuts b into batches of at most max records, each with its
+// own ID (the missed counts go with the first).
+func splitBatch(b flowlog.Batch, max int) []flowlog.Batch {
+	var out []flowlog.Batch
+	for first := true; first || len(b.Records) > 0; first = false {
+		n := min(max, len(b.Records))
+		part := flowlog.Batch{ID: newBatchID(), Records: b.Records[:n:n]}
+		if first {
+			part.Missed = b.Missed
+		}
+		b.Records = b.Records[n:]
+		out = append(out, part)
+	}
+	return out
+}
+
 // MaxPendingRecords bounds the records a capture keeps while its sink is
 // unreachable; beyond it the oldest batches go, and their records are
 // counted as missed in the batch that follows (so the flow logs' missed
@@ -570,11 +594,15 @@ func newBatchID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// DumpInterval bounds the time between two dumps of the counting sets,
-// so that long flows are reported in the windows their packets belong to
-// within that much. It is far below CountTimeout: every element is read
-// after its last packet, before it leaves its set.
-const DumpInterval = 5 * time.Second
+// DumpInterval bounds the time between two dumps of the counting sets.
+// Counts go to windows at the boundary dumps (the kernel keeps counting
+// in between); a dump between boundaries is there so that every element
+// is read after its last packet before it leaves its set (CountTimeout),
+// whatever the windows' length. Dumps are not cheap: the kernel walks a
+// set from its start for every batch of a dump (nft_rhash_walk), so a
+// dump of n elements costs O(n^2) (about a second of kernel time for
+// 100,000).
+const DumpInterval = time.Minute
 
 func minTime(a, b time.Time) time.Time {
 	if a.Before(b) {
@@ -629,7 +657,9 @@ func (c *Capture) dump(r *resources, tr *Tracker, at time.Time, emit Emit, agg *
 	fullBefore := c.fullSum
 	cnt, cerr := c.counters()
 	tr.begin()
-	err := r.sets.dump(func(e *Elem) { tr.elem(at, e, emit) })
+	began, elems := time.Now(), 0
+	err := r.sets.dump(func(e *Elem) { elems++; tr.elem(at, e, emit) })
+	took := time.Since(began)
 	tr.end(at)
 	if err != nil {
 		c.log.Warn("flow-log counting sets unreadable; the window says SKIPDATA", "err", err)
@@ -642,6 +672,8 @@ func (c *Capture) dump(r *resources, tr *Tracker, at time.Time, emit Emit, agg *
 	}
 	st := *c.stats.Load()
 	st.Dumps++
+	st.LastDump, st.LastDumpElems = took, elems
+	st.Flows = tr.Len()
 	c.stats.Store(&st)
 	switch {
 	case cerr != nil:

@@ -19,7 +19,7 @@ func FuzzParseElems(f *testing.F) {
 	f.Add(sampleElemAttrs(key[:20], true))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		for _, cs := range countSets() {
+		for _, cs := range countShapes() {
 			var e Elem
 			parseElems(b, cs, &e, func(e *Elem) {
 				if e.Src.Is4() == cs.v6 || e.Dst.Is4() == cs.v6 {

@@ -396,6 +396,38 @@ func TestTrackerLost(t *testing.T) {
 	}
 }
 
+// TestSplitBatch: batches of at most the bound, every record once, in
+// order, each batch with its own ID, the missed counts with the first.
+func TestSplitBatch(t *testing.T) {
+	for _, n := range []int{0, 1, 4, 5, 9} {
+		b := flowlog.Batch{Missed: map[string]int64{"fl": 3}}
+		for i := range n {
+			b.Records = append(b.Records, flowlog.Record{SrcPort: i})
+		}
+		parts := splitBatch(b, 4)
+		if want := max(1, (n+3)/4); len(parts) != want {
+			t.Fatalf("%d records: %d batches, want %d", n, len(parts), want)
+		}
+		ids := map[string]bool{}
+		next := 0
+		for i, p := range parts {
+			if len(p.Records) > 4 || p.ID == "" || ids[p.ID] || (i == 0) != (p.Missed["fl"] == 3) {
+				t.Errorf("%d records: batch %d: %d records, ID %q, missed %v", n, i, len(p.Records), p.ID, p.Missed)
+			}
+			ids[p.ID] = true
+			for _, r := range p.Records {
+				if r.SrcPort != next {
+					t.Errorf("%d records: record %d where %d was due", n, r.SrcPort, next)
+				}
+				next++
+			}
+		}
+		if next != n {
+			t.Errorf("%d records: %d reported", n, next)
+		}
+	}
+}
+
 // TestBoundPending: past the bound the oldest batches go and their records
 // and missed counts move into the missed counts of the oldest batch kept.
 func TestBoundPending(t *testing.T) {
