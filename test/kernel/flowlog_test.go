@@ -684,29 +684,49 @@ func windowLines(t *testing.T, sink *fakeFlowSink, id string, window, start int6
 	}
 }
 
+// udpFlowRig is two instances of one vSwitch whose group accepts UDP to
+// port 9000 (b serves it, echoing), and a VPC-wide flow log of all
+// traffic with windows of window seconds, reported once.
+type udpFlowRig struct {
+	*rig
+	sink     *fakeFlowSink
+	a, b     node
+	id       string
+	setRules func([]model.Rule)
+	allow    []model.Rule
+}
+
+func newUDPFlowRig(t *testing.T, idp string, window, setSize int) *udpFlowRig {
+	r := newRig(t, idp, 10*time.Second)
+	u := &udpFlowRig{rig: r, sink: &fakeFlowSink{}, id: "fl-" + r.tag + idp}
+	r.flowSetSize = setSize
+	r.withFlowAgent(u.sink, t.TempDir())
+	va := r.vswitch("a", "10.77.1.0/24")
+	g := r.groupID("udp")
+	u.allow = []model.Rule{{ID: "sgr-udp9000", Direction: model.Ingress, Protocol: model.ProtoUDP, Policy: model.PolicyAccept, Priority: 1,
+		Ports: model.PortRange{From: 9000, To: 9000}, PeerCidr: netip.MustParsePrefix("10.77.0.0/16")}}
+	u.setRules = func(rules []model.Rule) {
+		r.put(model.PrefixSecurityGroup+g, model.SecurityGroup{ID: g, VpcID: r.vpc, Type: model.GroupTypeBasic, InnerAccessPolicy: model.InnerDrop, Rules: rules})
+	}
+	u.setRules(u.allow)
+	u.a = r.instance("a", va, "10.77.1.10", g)
+	u.b = r.instance("b", va, "10.77.1.20", g)
+	r.put(model.PrefixFlowLog+u.id, model.FlowLog{ID: u.id, AccountID: "acct-" + r.tag, ResourceType: model.FlowLogResourceVPC, ResourceID: r.vpc,
+		VpcID: r.vpc, TrafficType: model.FlowLogTrafficAll, AggregationInterval: 1, WindowSeconds: window, Status: model.FlowLogActive})
+	r.run()
+	r.waitApplied()
+	r.serve(u.b, nil, []int{9000})
+	u.sink.waitAny(t, u.id)
+	return u
+}
+
 // TestFlowLogSetFull: packets of flows that find their counting set full
 // are not counted, and the window says SKIPDATA for every covered ENI
 // instead of staying quiet; the flows that fit are counted exactly.
 func TestFlowLogSetFull(t *testing.T) {
 	const window = 4
-	r := newRig(t, "ff", 10*time.Second)
-	sink := &fakeFlowSink{}
-	r.flowSetSize = 1 // per set: capture.CountShards sets per key shape
-	r.withFlowAgent(sink, t.TempDir())
-	va := r.vswitch("a", "10.77.1.0/24")
-	g := r.groupID("udp")
-	r.put(model.PrefixSecurityGroup+g, model.SecurityGroup{ID: g, VpcID: r.vpc, Type: model.GroupTypeBasic, InnerAccessPolicy: model.InnerDrop,
-		Rules: []model.Rule{{ID: "sgr-udp9000", Direction: model.Ingress, Protocol: model.ProtoUDP, Policy: model.PolicyAccept, Priority: 1,
-			Ports: model.PortRange{From: 9000, To: 9000}, PeerCidr: netip.MustParsePrefix("10.77.0.0/16")}}})
-	a := r.instance("a", va, "10.77.1.10", g)
-	b := r.instance("b", va, "10.77.1.20", g)
-	id := "fl-" + r.tag + "full"
-	r.put(model.PrefixFlowLog+id, model.FlowLog{ID: id, AccountID: "acct-" + r.tag, ResourceType: model.FlowLogResourceVPC, ResourceID: r.vpc,
-		VpcID: r.vpc, TrafficType: model.FlowLogTrafficAll, AggregationInterval: 1, WindowSeconds: window, Status: model.FlowLogActive})
-	r.run()
-	r.waitApplied()
-	r.serve(b, nil, []int{9000})
-	sink.waitAny(t, id)
+	u := newUDPFlowRig(t, "ff", window, 1) // per set: capture.CountShards sets per key shape
+	r, sink, a, b, id := u.rig, u.sink, u.a, u.b, u.id
 
 	// Twelve echoed flows, two elements each, in 16 sets of one.
 	start := nextBoundary(window)
@@ -745,26 +765,8 @@ func TestFlowLogSetFull(t *testing.T) {
 // the next window is exact again.
 func TestFlowLogCutAndFlush(t *testing.T) {
 	const window = 4
-	r := newRig(t, "fc", 10*time.Second)
-	sink := &fakeFlowSink{}
-	r.withFlowAgent(sink, t.TempDir())
-	va := r.vswitch("a", "10.77.1.0/24")
-	g := r.groupID("udp")
-	allow := []model.Rule{{ID: "sgr-udp9000", Direction: model.Ingress, Protocol: model.ProtoUDP, Policy: model.PolicyAccept, Priority: 1,
-		Ports: model.PortRange{From: 9000, To: 9000}, PeerCidr: netip.MustParsePrefix("10.77.0.0/16")}}
-	setRules := func(rules []model.Rule) {
-		r.put(model.PrefixSecurityGroup+g, model.SecurityGroup{ID: g, VpcID: r.vpc, Type: model.GroupTypeBasic, InnerAccessPolicy: model.InnerDrop, Rules: rules})
-	}
-	setRules(allow)
-	a := r.instance("a", va, "10.77.1.10", g)
-	b := r.instance("b", va, "10.77.1.20", g)
-	id := "fl-" + r.tag + "cut"
-	r.put(model.PrefixFlowLog+id, model.FlowLog{ID: id, AccountID: "acct-" + r.tag, ResourceType: model.FlowLogResourceVPC, ResourceID: r.vpc,
-		VpcID: r.vpc, TrafficType: model.FlowLogTrafficAll, AggregationInterval: 1, WindowSeconds: window, Status: model.FlowLogActive})
-	r.run()
-	r.waitApplied()
-	r.serve(b, nil, []int{9000})
-	sink.waitAny(t, id)
+	u := newUDPFlowRig(t, "fc", window, 0)
+	r, sink, a, b, id, setRules, allow := u.rig, u.sink, u.a, u.b, u.id, u.setRules, u.allow
 
 	boundary := func() int64 { return nextBoundary(window) }
 	windowLines := func(start int64) []string { return windowLines(t, sink, id, window, start) }
