@@ -736,7 +736,9 @@ func (c *Capture) accumulate(raw map[string]map[string]uint64) (tableCounters, e
 		if _, ok := raw[table][name]; !ok {
 			// The counter (or its table) went away with what it counted
 			// since the last read; if it comes back, it starts afresh.
-			tc.reset = true
+			// (reset concerns the logging counters: the counting table
+			// going away is said by its failed dump.)
+			tc.reset = tc.reset || name != FullCounter
 			delete(c.rawCounters, key)
 		}
 	}

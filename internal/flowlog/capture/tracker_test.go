@@ -274,6 +274,38 @@ func TestAccumulateCounters(t *testing.T) {
 	}
 }
 
+// TestAccumulateFullCounter: the counting table's full counter adds its
+// growth (a table made again counts from zero) and its going away is not
+// a reset of the logging counters.
+func TestAccumulateFullCounter(t *testing.T) {
+	prog := map[string]uint64{policy.FlowLogLoggedCounter: 1, policy.FlowLogOverCounter: 0}
+	const p, f = "inet " + policy.TableName, "inet " + CountTable
+	c := &Capture{}
+	for i, st := range []struct {
+		full  map[string]uint64 // nil: no counting table
+		sum   uint64
+		reset bool
+	}{
+		{map[string]uint64{FullCounter: 2}, 2, false},
+		{map[string]uint64{FullCounter: 5}, 5, false},
+		{nil, 5, false}, // deleted by hand
+		{map[string]uint64{FullCounter: 1}, 6, false},
+		{map[string]uint64{FullCounter: 0, policy.FlowLogLoggedCounter: 9}, 6, false}, // made again; not a logging counter there
+	} {
+		raw := map[string]map[string]uint64{p: prog}
+		if st.full != nil {
+			raw[f] = st.full
+		}
+		got, err := c.accumulate(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.fullSum != st.sum || got.reset != st.reset || got.logged != 1 {
+			t.Errorf("step %d: full %d reset %v logged %d, want %d %v 1", i, c.fullSum, got.reset, got.logged, st.sum, st.reset)
+		}
+	}
+}
+
 // TestParseElem decodes elements of counting sets in the kernel's
 // attribute layout (nf_tables_fill_setelem); the kernel tests decode real
 // dumps.
