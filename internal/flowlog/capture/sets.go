@@ -154,14 +154,19 @@ func queueCountTable(conn *nftables.Conn, size int) error {
 	conn.AddObj(&nftables.CounterObj{Table: t, Name: FullCounter})
 	full := &expr.Objref{Type: int(nftables.ObjTypeCounter), Name: FullCounter}
 	count := conn.AddChain(&nftables.Chain{Name: "count", Table: t})
+	// Set IDs name sets within the batch. They are given here: the
+	// library's own allocator is a package variable that concurrent
+	// captures would race on.
+	var setID uint32
+	nextID := func() uint32 { setID++; return setID }
 	for _, cs := range countShapes() {
 		// The shape's shards: a set and a chain that updates it each,
 		// and the verdict map from a key's hash to the chain.
-		vmap := &nftables.Set{Table: t, Name: "shard_" + cs.name, IsMap: true, KeyType: nftables.TypeInteger, DataType: nftables.TypeVerdict}
+		vmap := &nftables.Set{Table: t, Name: "shard_" + cs.name, ID: nextID(), IsMap: true, KeyType: nftables.TypeInteger, DataType: nftables.TypeVerdict}
 		var jumps []nftables.SetElement
 		for i := range CountShards {
 			sh := cs.shard(i)
-			set := &nftables.Set{Table: t, Name: sh.name, KeyType: sh.keyType(), Concatenation: true, Dynamic: true,
+			set := &nftables.Set{Table: t, Name: sh.name, ID: nextID(), KeyType: sh.keyType(), Concatenation: true, Dynamic: true,
 				HasTimeout: true, Timeout: CountTimeout, Counter: true, Size: uint32(size)}
 			if err := conn.AddSet(set, nil); err != nil {
 				return fmt.Errorf("counting set %s: %w", sh.name, err)
