@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/spf13/cobra"
 	"io"
 	"net/netip"
 	"os"
@@ -703,4 +704,21 @@ func TestServerCommand(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("server did not stop after its context was cancelled")
 	}
+}
+
+// TestEveryCommandHasExample: every command that does something (a leaf
+// of the tree) shows in --help an example of itself.
+func TestEveryCommandHasExample(t *testing.T) {
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if len(c.Commands()) == 0 && c.Runnable() && !c.Hidden && c.Name() != "help" && c.Parent().Name() != "completion" {
+			if !strings.Contains(c.Example, c.CommandPath()) {
+				t.Errorf("%s: no example of itself in --help (Example %q)", c.CommandPath(), c.Example)
+			}
+		}
+		for _, s := range c.Commands() {
+			walk(s)
+		}
+	}
+	walk(cli.NewRootCommand(cli.Env{}))
 }

@@ -364,6 +364,7 @@ Objects with equal settings share one compiled rule set.`,
 	flags(modify)
 	list := &cobra.Command{
 		Use: "list", Short: "List templates", Args: cobra.NoArgs,
+		Example: "  palisade waf template list\n  palisade waf template list -o json",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			resp, err := c.call(cmd, apiclient.VersionPalisade, "DescribeWafTemplates", nil)
 			if err != nil {
@@ -378,6 +379,7 @@ Objects with equal settings share one compiled rule set.`,
 	}
 	del := &cobra.Command{
 		Use: "delete TEMPLATE_ID", Short: "Delete an unused template", Args: cobra.ExactArgs(1),
+		Example: "  palisade waf template delete waftpl-xxx",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			resp, err := c.call(cmd, apiclient.VersionPalisade, "DeleteWafTemplate", map[string]string{"TemplateId": args[0]})
 			if err != nil {
@@ -493,6 +495,7 @@ quote values with spaces or commas in double quotes.`
 	var listProt string
 	list := &cobra.Command{
 		Use: "list", Short: "List rules of this kind", Args: cobra.NoArgs,
+		Example: "  palisade waf " + use + " list\n  palisade waf " + use + " list --protection waf-xxx",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return c.listWafRules(cmd, listProt, kind)
 		},
@@ -520,7 +523,8 @@ func (c *cli) wafRulesCommand() *cobra.Command {
 	var protection, kind string
 	list := &cobra.Command{
 		Use: "list", Short: "List rules", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error { return c.listWafRules(cmd, protection, kind) },
+		Example: "  palisade waf rules list\n  palisade waf rules list --protection waf-xxx --kind blacklist",
+		RunE:    func(cmd *cobra.Command, args []string) error { return c.listWafRules(cmd, protection, kind) },
 	}
 	list.Flags().StringVar(&protection, "protection", "", "only this object's rules")
 	list.Flags().StringVar(&kind, "kind", "", "whitelist, blacklist, custom or ratelimit")
@@ -555,6 +559,7 @@ func (c *cli) wafRulesCommand() *cobra.Command {
 	set.Flags().StringSliceVar(&setBypass, "bypass", nil, "modules a whitelist rule skips: blacklist, custom, ratelimit, crs (empty: all)")
 	del := &cobra.Command{
 		Use: "delete RULE_ID...", Short: "Delete rules (none when one of them does not exist)", Args: cobra.MinimumNArgs(1),
+		Example: "  palisade waf rules delete wafr-xxx wafr-yyy",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Every ID is checked first, so that a typo in the list deletes
 			// nothing rather than the rules before it.
