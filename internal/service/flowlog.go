@@ -88,6 +88,12 @@ const prefixFlowLogGone = "flowloggone/"
 type flowLogGone struct {
 	AccountID     string `json:"account_id"`
 	WindowSeconds int    `json:"window_seconds"`
+	// VpcID, RegionID and TrafficType let the records of the window in
+	// progress at the deletion, reported after it, be taken (empty in
+	// tombstones older than these fields: such records are dropped).
+	VpcID       string `json:"vpc_id,omitempty"`
+	RegionID    string `json:"region_id,omitempty"`
+	TrafficType string `json:"traffic_type,omitempty"`
 	// Skipped is the flow log's SKIPDATA counter when it was deleted.
 	Skipped   int64 `json:"skipped"`
 	DeletedAt int64 `json:"deleted_at"` // Unix seconds
@@ -585,7 +591,8 @@ func deleteFlowLog(tx store.Txn, fl *model.FlowLog, now time.Time) error {
 	if _, err := getJSON(tx, prefixFlowLogStats+fl.ID, &st); err != nil {
 		return err
 	}
-	gone := flowLogGone{AccountID: fl.AccountID, WindowSeconds: int(flowLogWindow(fl)), Skipped: st.Skipped, DeletedAt: now.Unix()}
+	gone := flowLogGone{AccountID: fl.AccountID, WindowSeconds: int(flowLogWindow(fl)), Skipped: st.Skipped, DeletedAt: now.Unix(),
+		VpcID: fl.VpcID, RegionID: fl.RegionID, TrafficType: fl.TrafficType}
 	if err := putJSON(tx, prefixFlowLogGone+fl.ID, &gone); err != nil {
 		return err
 	}
@@ -677,8 +684,11 @@ func deleteFlowLogsOn(tx store.Txn, now time.Time, ids ...string) error {
 // Records
 
 // IngestFlowRecords takes a batch an agent reports (admin caller only):
-// records of unknown flow logs are dropped (the flow log was deleted while
-// the window was open); each record gets its flow log's account and VPC
+// records of a flow log deleted while their window was open go to the
+// embedded store (the window in progress at a deletion completes, as at a
+// deactivation; its file and IPFIX sinks went with the flow log), later
+// ones and those of unknown flow logs are dropped; each record gets its
+// flow log's account and VPC
 // (agents are not trusted with tenancy); the flow log's TrafficType is
 // applied again as a safety net; records go to the embedded store, then to
 // the flow log's sinks. Missed counts are added to the flow logs' SKIPDATA
@@ -694,6 +704,7 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID string, b flow
 		}
 	}
 	logs := map[string]*model.FlowLog{}
+	gone := map[string]*flowLogGone{}
 	stats := map[string]*flowLogStats{}
 	filtered := map[string]int64{}
 	err := s.view(ctx, func(tx store.ReadTxn) error {
@@ -708,7 +719,16 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID string, b flow
 			ok, err := getJSON(tx, model.PrefixFlowLog+id, fl)
 			if err != nil || !ok {
 				logs[id] = nil
-				return err
+				if err != nil {
+					return err
+				}
+				g := new(flowLogGone)
+				if ok, err := getJSON(tx, prefixFlowLogGone+id, g); err != nil {
+					return err
+				} else if ok && g.VpcID != "" {
+					gone[id] = g
+				}
+				return nil
 			}
 			st := new(flowLogStats)
 			if _, err := getJSON(tx, prefixFlowLogStats+id, st); err != nil {
@@ -762,7 +782,7 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID string, b flow
 	// gets no counter.
 	touched := map[string]bool{}
 	for id, n := range b.Missed {
-		if n > 0 && logs[id] != nil {
+		if n > 0 && (logs[id] != nil || gone[id] != nil) {
 			touched[id] = true
 		}
 	}
@@ -775,6 +795,16 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID string, b flow
 				if _, ok, err := tx.Get(model.PrefixFlowLog + id); err != nil {
 					return err
 				} else if !ok {
+					// Deleted: its tombstone keeps the counter.
+					var g flowLogGone
+					if ok, err := getJSON(tx, prefixFlowLogGone+id, &g); err != nil {
+						return err
+					} else if ok {
+						g.Skipped += b.Missed[id]
+						if err := putJSON(tx, prefixFlowLogGone+id, &g); err != nil {
+							return err
+						}
+					}
 					continue
 				}
 				var st flowLogStats
@@ -796,6 +826,21 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID string, b flow
 	var all []flowlog.Record
 	for _, r := range b.Records {
 		fl := logs[r.FlowLogID]
+		if g := gone[r.FlowLogID]; g != nil {
+			// The window in progress at the deletion, or an earlier one.
+			if windowStartOf(r.Start, int64(g.WindowSeconds)) > g.DeletedAt || !trafficAdmits(g.TrafficType, r.Action) {
+				continue
+			}
+			r.AccountID, r.VpcID, r.Region = g.AccountID, g.VpcID, g.RegionID
+			if r.Version == 0 {
+				r.Version = flowlog.Version
+			}
+			if r.LogStatus == "" {
+				r.LogStatus = flowlog.StatusOK
+			}
+			all = append(all, r)
+			continue
+		}
 		if fl == nil || !trafficAdmits(fl.TrafficType, r.Action) {
 			continue
 		}

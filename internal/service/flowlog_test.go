@@ -781,6 +781,17 @@ func TestFlowRecordsOfDeletedFlowLog(t *testing.T) {
 	if err := s.DeleteFlowLog(ctx, "1", mineEmpty); err != nil {
 		t.Fatal(err)
 	}
+	// The agent reports the window that was open at the deletion (taken,
+	// with its missed count) and, having learnt late, a later one
+	// (dropped).
+	late := rec(mine, "1", 9999)
+	late.Start, late.End = clock.t.Unix()+1200, clock.t.Unix()+1260
+	if err := s.IngestFlowRecords(ctx, "0", flowlog.Batch{
+		Records: []flowlog.Record{rec(mine, "1", 8080), late},
+		Missed:  map[string]int64{mine: 2},
+	}); err != nil {
+		t.Fatal(err)
+	}
 	// A VPC deleted with ForceDelete takes its flow logs.
 	if _, err := s.update(ctx, func(tx store.Txn) error { return deleteFlowLogsOn(tx, s.stamp(), "vpc-2") }); err != nil {
 		t.Fatal(err)
@@ -794,7 +805,7 @@ func TestFlowRecordsOfDeletedFlowLog(t *testing.T) {
 		skipped        int64  // the flow log's counter
 		code           string // error code, if any
 	}{
-		{"own, deleted", "1", mine, []int{22, 80}, 3, ""},
+		{"own, deleted", "1", mine, []int{22, 80, 8080}, 5, ""},
 		{"own, deleted with its VPC", "1", mineVpc, []int{443}, 0, ""},
 		{"own, deleted without records", "1", mineEmpty, nil, 0, ""},
 		{"another account's, deleted", "1", adminGone, nil, 0, "InvalidFlowLogId.NotFound"},
@@ -834,7 +845,7 @@ func TestFlowRecordsOfDeletedFlowLog(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if res, err := s.DescribeFlowLogRecords(ctx, "1", FlowRecordQuery{FlowLogID: mine}); err != nil || len(res.Records) != 2 || len(res.Skipped) != 0 {
+	if res, err := s.DescribeFlowLogRecords(ctx, "1", FlowRecordQuery{FlowLogID: mine}); err != nil || len(res.Records) != 3 || len(res.Skipped) != 0 {
 		t.Errorf("records without a tombstone: %+v %v", res, err)
 	}
 	for _, c := range []struct{ acct, id string }{{"1", adminGone}, {"0", mine}} {
