@@ -262,9 +262,9 @@ func (c *cli) wafListCommand() *cobra.Command {
 				return err
 			}
 			return c.renderList(cmd, resp, objects(resp, "Protections", "Protection"), []column{
-				field("ID", "ProtectionId"), field("INSTANCE", "InstanceId"), field("PORT", "Port"), field("PROTOCOL", "Protocol"),
-				field("STATUS", "Status"), field("EIP", "EipAddress"),
-				field("TEMPLATE", "TemplateId"), field("UPSTREAM", "UpstreamAddress"), field("LISTEN", "ListenAddress"), field("BLOCK STATUS", "BlockStatus"),
+				field("ProtectionId", "ProtectionId"), field("InstanceId", "InstanceId"), field("Port", "Port"), field("Protocol", "Protocol"),
+				field("Status", "Status"), field("EipAddress", "EipAddress"),
+				field("TemplateId", "TemplateId"), field("UpstreamAddress", "UpstreamAddress"), field("ListenAddress", "ListenAddress"), field("BlockStatus", "BlockStatus"),
 			})
 		},
 	}
@@ -371,9 +371,9 @@ Objects with equal settings share one compiled rule set.`,
 				return err
 			}
 			return c.renderList(cmd, resp, objects(resp, "Templates", "Template"), []column{
-				field("ID", "TemplateId"), field("NAME", "Name"), field("MODE", "Mode"), field("PARANOIA", "ParanoiaLevel"),
-				field("THRESHOLD", "InboundThreshold"), joined("EXCLUDED IDS", "ExcludeRuleIds"), joined("EXCLUDED TAGS", "ExcludeTags"),
-				field("BODY LIMIT", "BodyLimit"), field("BODY ACTION", "BodyAction"), field("RESPONSES", "InspectResponses"),
+				field("TemplateId", "TemplateId"), field("Name", "Name"), field("Mode", "Mode"), field("ParanoiaLevel", "ParanoiaLevel"),
+				field("InboundThreshold", "InboundThreshold"), joined("ExcludeRuleIds", "ExcludeRuleIds"), joined("ExcludeTags", "ExcludeTags"),
+				field("BodyLimit", "BodyLimit"), field("BodyAction", "BodyAction"), field("InspectResponses", "InspectResponses"),
 			})
 		},
 	}
@@ -511,10 +511,10 @@ func (c *cli) listWafRules(cmd *cobra.Command, protection, kind string) error {
 		return err
 	}
 	return c.renderList(cmd, resp, objects(resp, "Rules", "Rule"), []column{
-		field("ID", "RuleId"), field("OBJECT", "ProtectionId"), field("KIND", "Kind"), field("NAME", "Name"), field("CONDITIONS", "Conditions"),
-		field("ACTION", "RuleAction"), joined("BYPASS", "Bypass"), joined("ADDRESSES", "Addresses"), field("EXPIRES", "ExpireTime"),
-		field("BY", "By"), field("HEADER", "Header"), field("INTERVAL", "Interval"), field("THRESHOLD", "Threshold"),
-		field("BLOCK", "BlockDuration"), field("STATUS", "Status"),
+		field("RuleId", "RuleId"), field("ProtectionId", "ProtectionId"), field("Kind", "Kind"), field("Name", "Name"), field("Conditions", "Conditions"),
+		field("RuleAction", "RuleAction"), joined("Bypass", "Bypass"), joined("Addresses", "Addresses"), field("ExpireTime", "ExpireTime"),
+		field("By", "By"), field("Header", "Header"), field("Interval", "Interval"), field("Threshold", "Threshold"),
+		field("BlockDuration", "BlockDuration"), field("Status", "Status"),
 	})
 }
 

@@ -42,6 +42,10 @@ func TestWAFCommands(t *testing.T) {
 		t.Errorf("protect without an EIP: stderr %q, want a warning", stderr)
 	}
 	out := r.ok("waf", "list")
+	// Headers are the API's field names, as in every other list.
+	if head, _, _ := strings.Cut(out, "\n"); !strings.Contains(head, "ProtectionId") || !strings.Contains(head, "BlockStatus") {
+		t.Errorf("waf list headers: %q", head)
+	}
 	for _, want := range []string{obj, "i-web", "8080", "HTTP", tpl, "403", "NoEip"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("waf list lacks %q:\n%s", want, out)
@@ -53,6 +57,9 @@ func TestWAFCommands(t *testing.T) {
 	mon := strings.TrimSpace(r.ok("waf", "rule", "add", "--protection", obj, "--name", "mon", "--if", "path prefix /m", "--action", "monitor"))
 	r.ok("waf", "ratelimit", "add", "--protection", obj, "--status", "404", "--interval", "60s", "--threshold", "20", "--block-for", "10m")
 	out = r.ok("waf", "rules", "list", "--protection", obj)
+	if head, _, _ := strings.Cut(out, "\n"); !strings.Contains(head, "RuleId") || !strings.Contains(head, "RuleAction") {
+		t.Errorf("rules list headers: %q", head)
+	}
 	for _, want := range []string{"custom", "blacklist", "whitelist", "ratelimit", `path prefix "/admin"`, "198.51.100.0/24", "404", "600"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("rules list lacks %q:\n%s", want, out)
