@@ -825,26 +825,17 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID string, b flow
 	byLog := map[string][]flowlog.Record{}
 	var all []flowlog.Record
 	for _, r := range b.Records {
-		fl := logs[r.FlowLogID]
-		if g := gone[r.FlowLogID]; g != nil {
-			// The window in progress at the deletion, or an earlier one.
-			if windowStartOf(r.Start, int64(g.WindowSeconds)) > g.DeletedAt || !trafficAdmits(g.TrafficType, r.Action) {
-				continue
-			}
+		fl, g := logs[r.FlowLogID], gone[r.FlowLogID]
+		switch {
+		case fl != nil && trafficAdmits(fl.TrafficType, r.Action):
+			r.AccountID, r.VpcID, r.Region = fl.AccountID, fl.VpcID, fl.RegionID
+		case g != nil && windowStartOf(r.Start, int64(g.WindowSeconds)) <= g.DeletedAt && trafficAdmits(g.TrafficType, r.Action):
+			// Deleted: the window in progress at the deletion, or an
+			// earlier one (embedded store only).
 			r.AccountID, r.VpcID, r.Region = g.AccountID, g.VpcID, g.RegionID
-			if r.Version == 0 {
-				r.Version = flowlog.Version
-			}
-			if r.LogStatus == "" {
-				r.LogStatus = flowlog.StatusOK
-			}
-			all = append(all, r)
+		default:
 			continue
 		}
-		if fl == nil || !trafficAdmits(fl.TrafficType, r.Action) {
-			continue
-		}
-		r.AccountID, r.VpcID, r.Region = fl.AccountID, fl.VpcID, fl.RegionID
 		if r.Version == 0 {
 			r.Version = flowlog.Version
 		}
@@ -852,7 +843,9 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID string, b flow
 			r.LogStatus = flowlog.StatusOK
 		}
 		all = append(all, r)
-		byLog[fl.ID] = append(byLog[fl.ID], r)
+		if fl != nil {
+			byLog[fl.ID] = append(byLog[fl.ID], r)
+		}
 	}
 	if len(all) == 0 {
 		s.flowBatches.add(b.ID)
