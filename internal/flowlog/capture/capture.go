@@ -56,7 +56,7 @@ type Config struct {
 	CheckpointDir string
 	// GapTolerance: a restart whose checkpoint is older than this may have
 	// missed elements that the kernel counted and dropped meanwhile, and
-	// says SKIPDATA (default CountTimeout less two dump intervals).
+	// says SKIPDATA (default CountTimeout less one dump interval).
 	GapTolerance time.Duration
 	// SetSize bounds each counting set (default CountSetSize): the
 	// kernel memory of the flows a VPC can have counted at once. It
@@ -430,7 +430,6 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 		report()
 		st := *c.stats.Load()
 		st.Windows++
-		st.Flows = tr.Len()
 		st.Logged = int64(c.received.Load())
 		c.stats.Store(&st)
 	}
