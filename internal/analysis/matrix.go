@@ -254,6 +254,19 @@ func (a *Analyzer) Matrix(q MatrixQuery) (*MatrixResult, error) {
 							// leaves through must hold the source address
 							// (anti-spoofing), else it is dropped.
 							out := f.routeIdx(de.addr)
+							if out < 0 && fam == 1 && len(f.enis) > 1 {
+								// IPv6 looks again with the source it
+								// chose (the first ENI with an IPv6
+								// address): that ENI's own table.
+								for k := range f.enis {
+									if f.src[k][1] >= 0 {
+										if hasSourceTable(f.enis[k], true) {
+											out = k
+										}
+										break
+									}
+								}
+							}
 							if out < 0 || f.src[out][fam] < 0 {
 								continue
 							}
@@ -263,9 +276,16 @@ func (a *Analyzer) Matrix(q MatrixQuery) (*MatrixResult, error) {
 								pkt.SrcPort, pkt.DstPort = uint16(sport), p.Port
 							}
 							c := a.cell(se.eni, de.eni, pkt, f.live && t.live, se.out[pi], de.in[pi])
-							if k := t.routeIdx(se.addr); c == CellReachable && (k < 0 || t.enis[k] != de.eni) {
-								// The replies leave through another ENI:
-								// anti-spoofing drops them.
+							// The replies leave through the ENI their
+							// source address belongs to (its source
+							// routing table), or where the main table
+							// sends them: another ENI's anti-spoofing
+							// drops them.
+							replied := len(t.enis) > 1 && hasSourceTable(de.eni, fam == 1)
+							if k := t.routeIdx(se.addr); !replied {
+								replied = k >= 0 && t.enis[k] == de.eni
+							}
+							if c == CellReachable && !replied {
 								c = CellOneWay
 							}
 							switch c {

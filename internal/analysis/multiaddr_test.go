@@ -100,10 +100,14 @@ func TestReachMultiAddress(t *testing.T) {
 			paths: []pathWant{{"192.168.2.4", "192.168.2.3", true, "through eth1 (eni-ia1): connected route of vSwitch vsw-w2"}}},
 		{name: "other subnets leave through eth0", from: "i-ia", to: "i-ic", port: 7002, verdict: "unreachable",
 			paths: []pathWant{{"192.168.1.1", "192.168.3.3", false, "sgr-lock-out"}}},
-		{name: "primary ENI's address to the second ENI's subnet: anti-spoofing", from: "eni-ia0", to: "i-id", port: 7002, verdict: "unreachable",
-			paths: []pathWant{{"192.168.1.1", "192.168.2.3", false, "anti-spoofing"}}},
+		// From eth0's address the source routing table of eth0 decides:
+		// out of eth0 via its gateway, so eth0's egress drop applies.
+		{name: "primary ENI's address to the second ENI's subnet: its own table", from: "eni-ia0", to: "i-id", port: 7002, verdict: "unreachable",
+			paths: []pathWant{{"192.168.1.1", "192.168.2.3", false, "through eth0 (eni-ia0): default route via gateway 192.168.1.253 in the source routing table of eth0 (eni-ia0), source 192.168.1.1"}}},
 		{name: "address of the primary ENI likewise", from: "192.168.1.1", to: "192.168.2.3", port: 7002, verdict: "unreachable",
-			paths: []pathWant{{"192.168.1.1", "192.168.2.3", false, "anti-spoofing"}}},
+			paths: []pathWant{{"192.168.1.1", "192.168.2.3", false, "sgr-lock-out"}}},
+		{name: "second ENI to another subnet leaves through it", from: "eni-ia1", to: "i-ic", port: 7002, verdict: "reachable",
+			paths: []pathWant{{"192.168.2.4", "192.168.3.3", true, "through eth1 (eni-ia1): default route via gateway 192.168.2.253 in the source routing table of eth1 (eni-ia1)"}}},
 		{name: "second ENI to its own subnet", from: "eni-ia1", to: "i-id", port: 7002, verdict: "reachable",
 			paths: []pathWant{{"192.168.2.4", "192.168.2.3", true, ""}}},
 		{name: "IPv6 leaves through eth0, which has no IPv6 address", from: "i-ia", to: "fd00:ab:0:1::10", port: 22, verdict: "unreachable",
@@ -113,11 +117,11 @@ func TestReachMultiAddress(t *testing.T) {
 				{"192.168.2.3", "192.168.1.1", false, "no ingress rule matched"},
 				{"192.168.2.3", "192.168.2.4", true, "reply: i-ia sends to 192.168.2.3 through eth1"},
 			}, note: "reachable at 192.168.2.3 -> 192.168.2.4; blocked at 192.168.2.3 -> 192.168.1.1"},
-		{name: "replies of a second ENI leave through eth0: anti-spoofing", from: "i-x2", to: "i-ia", port: 7002, verdict: "unreachable",
+		{name: "replies of a second ENI leave through it", from: "i-x2", to: "i-ia", port: 7002, verdict: "reachable",
 			paths: []pathWant{
 				{"192.168.1.11", "192.168.1.1", false, "no ingress rule matched"},
-				{"192.168.1.11", "192.168.2.4", false, "reply: i-ia sends to 192.168.1.11 through eth0 (eni-ia0): connected route of vSwitch vsw-w1 (192.168.1.0/24); the source 192.168.2.4 is an address of eni-ia1 (eth1), and the data plane's anti-spoofing drops"},
-				{"fd00:ab:0:1::11", "fd00:ab:0:2::4", false, "reply: i-ia sends to fd00:ab:0:1::11 through eth0"},
+				{"192.168.1.11", "192.168.2.4", true, "reply: i-ia sends to 192.168.1.11 through eth1 (eni-ia1): default route via gateway 192.168.2.253 in the source routing table of eth1 (eni-ia1), source 192.168.2.4"},
+				{"fd00:ab:0:1::11", "fd00:ab:0:2::4", true, "reply: i-ia sends to fd00:ab:0:1::11 through eth1 (eni-ia1): IPv6 default route via gateway"},
 			}},
 		{name: "an instance to its own ENI is local", from: "i-ia", to: "eni-ia1", port: 22, err: "no pair"},
 	} {
@@ -193,7 +197,7 @@ func TestMatrixMultiAddress(t *testing.T) {
 		{"i-x1", "i-x2", 0, '6'},
 		{"i-ia", "i-id", 1, 'Y'}, // through eth1
 		{"i-ia", "i-ic", 1, '.'}, // through eth0: egress drop
-		{"i-x2", "i-ia", 1, 'r'}, // eth1's addresses accept, its replies leave through eth0
+		{"i-x2", "i-ia", 1, 'Y'}, // eth1's addresses accept, its replies leave through eth1 (source routing)
 		{"i-id", "i-ia", 1, 'Y'}, // eth1's subnet: the replies leave through eth1
 		{"i-x2", "i-id", 1, 'Y'},
 		{"i-ia", "i-x1", 0, '.'}, // IPv6 leaves eth0 from eth1's address
@@ -212,8 +216,8 @@ func TestMatrixMultiAddress(t *testing.T) {
 }
 
 // TestReachEIPOfSecondENI: the internet reaches an EIP of a second ENI,
-// but the replies follow the instance's default route out of eth0, from
-// eth1's address: anti-spoofing drops them.
+// and the replies, from eth1's address, follow eth1's source routing
+// table out of eth1 (the main table's default route is on eth0).
 func TestReachEIPOfSecondENI(t *testing.T) {
 	w := multiWorld()
 	w.Groups[2].Rules = append(w.Groups[2].Rules, tcp("sgr-open-web", model.Ingress, 7002, "0.0.0.0/0", model.PolicyAccept, 1))
@@ -226,12 +230,12 @@ func TestReachEIPOfSecondENI(t *testing.T) {
 		}
 		var b strings.Builder
 		WriteReach(&b, r)
-		if r.Verdict != "unreachable" || !strings.Contains(b.String(), "reply: i-ia sends to 203.0.113.9 through eth0 (eni-ia0): default route via gateway 192.168.1.253; the source 192.168.2.4 is an address of eni-ia1") {
+		if r.Verdict != "reachable" || !strings.Contains(b.String(), "reply: i-ia sends to 203.0.113.9 through eth1 (eni-ia1): default route via gateway 192.168.2.253 in the source routing table of eth1 (eni-ia1), source 192.168.2.4") {
 			t.Errorf("to %s:\n%s", to, b.String())
 		}
 		for _, p := range r.Paths {
-			if p.To.Address == "192.168.2.4" && (!p.Forward || p.ReplyPasses) {
-				t.Errorf("to %s: the first packet should pass and the replies not:\n%s", to, b.String())
+			if p.To.Address == "192.168.2.4" && (!p.Forward || !p.ReplyPasses) {
+				t.Errorf("to %s: the first packet and the replies should pass:\n%s", to, b.String())
 			}
 		}
 	}

@@ -181,10 +181,12 @@ type target struct {
 	route *instRoute
 }
 
-// instRoute is how an instance's own routing table (the data plane's: a
-// connected IPv4 route for the vSwitch subnet of each ENI, the IPv4 and
-// IPv6 default routes via the gateways on the ENI with the lowest device
-// index, no IPv6 subnet routes) sends a packet to dst.
+// instRoute is how an instance's own routing sends a packet to dst. The
+// data plane's main table has a connected IPv4 route for the vSwitch
+// subnet of each ENI, the IPv4 and IPv6 default routes via the gateways on
+// the ENI with the lowest device index, no IPv6 subnet routes; with several
+// ENIs, a packet whose source address is chosen already follows the table
+// of the ENI owning it (routeFrom).
 type instRoute struct {
 	inst  *model.Instance
 	out   *eniInfo // the ENI the packet leaves through; nil: no route
@@ -215,6 +217,61 @@ func (a *Analyzer) routeOf(inst *model.Instance, dst netip.Addr) *instRoute {
 		r.via = "no IPv6 route: the default routes are on " + ifName(def) + " (" + def.e.ID + "), whose vSwitch " + def.e.VSwitchID + " has no IPv6 CIDR"
 	}
 	return r
+}
+
+// routeFrom is the route of a packet to dst whose source address is
+// already chosen and belongs to e (a bound socket, a reply). An instance
+// with several ENIs has a routing table per ENI, selected by source
+// address (the data plane's source routing): its vSwitch's connected IPv4
+// route and default routes via its own gateways. Without a route of dst's
+// family there, the main table decides, as for any packet.
+func (a *Analyzer) routeFrom(e *eniInfo, dst netip.Addr) *instRoute {
+	inst := e.inst
+	if inst == nil || len(a.instENIs[inst.ID]) < 2 || e.vsw == nil {
+		return a.routeOf(inst, dst)
+	}
+	if !hasSourceTable(e, dst.Is6()) {
+		return a.routeOf(inst, dst)
+	}
+	r := &instRoute{inst: inst, out: e, multi: true}
+	table := fmt.Sprintf("the source routing table of %s (%s)", ifName(e), e.e.ID)
+	switch {
+	case dst.Is6():
+		r.via = fmt.Sprintf("IPv6 default route via gateway %s in %s", model.VSwitchGateway(e.vsw.Ipv6CidrBlock), table)
+	case e.vsw.CidrBlock.Contains(dst):
+		r.via = fmt.Sprintf("connected route of vSwitch %s (%s) in %s", e.vsw.ID, e.vsw.CidrBlock, table)
+	default:
+		r.via = fmt.Sprintf("default route via gateway %s in %s", model.VSwitchGateway(e.vsw.CidrBlock), table)
+	}
+	return r
+}
+
+// sourceRoute is the route to dst of source f, which sourceFor made
+// concrete from f0: an instance's routing picks the ENI (IPv6 looks again
+// with the chosen source when the main table has no route), a bound
+// address follows its ENI's table.
+func (a *Analyzer) sourceRoute(f0, f target, dst netip.Addr) *instRoute {
+	if f0.srcInst != nil {
+		r := a.routeOf(f0.srcInst, dst)
+		if r.out == nil && dst.Is6() {
+			r = a.routeFrom(f.eni, dst)
+		}
+		return r
+	}
+	return a.routeFrom(f.eni, dst)
+}
+
+// hasSourceTable reports whether the source routing table of e (an ENI of
+// an instance with several) has a route of the family: its vSwitch's
+// IPv4 subnet and gateway, or its IPv6 gateway.
+func hasSourceTable(e *eniInfo, v6 bool) bool {
+	if e.vsw == nil {
+		return false
+	}
+	if v6 {
+		return e.vsw.Ipv6CidrBlock.IsValid()
+	}
+	return e.vsw.CidrBlock.IsValid() && e.e.PrimaryIP.Is4()
 }
 
 // routeOut is the ENI of enis (an instance's, by device index) that the
@@ -291,7 +348,9 @@ func (a *Analyzer) sourceFor(f target, dst netip.Addr) (target, bool) {
 		if src == nil {
 			return target{}, false
 		}
-		return target{eni: src, addr: firstAddr(src, v6), vpc: src.e.VpcID, elem: f.elem, route: r}, true
+		t := target{eni: src, addr: firstAddr(src, v6), vpc: src.e.VpcID, elem: f.elem}
+		t.route = a.sourceRoute(f, t, dst)
+		return t, true
 	case f.srcENI:
 		ad := firstAddr(f.eni, v6)
 		if !ad.IsValid() {
@@ -300,7 +359,7 @@ func (a *Analyzer) sourceFor(f target, dst netip.Addr) (target, bool) {
 		f.addr, f.srcENI = ad, false
 	}
 	if f.eni != nil && f.eni.inst != nil && f.route == nil && f.addr.Is6() == v6 {
-		f.route = a.routeOf(f.eni.inst, dst)
+		f.route = a.routeFrom(f.eni, dst)
 	}
 	return f, f.addr.IsValid() && f.addr.Is6() == v6
 }
@@ -555,7 +614,7 @@ func (a *Analyzer) Reach(q ReachQuery) (*ReachResult, error) {
 					if fs.route != nil && ts.addr != t.addr {
 						// Segments of an internet range are all outside
 						// every VPC: the route is the same for each.
-						fs.route = a.routeOf(fs.route.inst, ts.addr)
+						fs.route = a.sourceRoute(f0, fs, ts.addr)
 					}
 					pkt := Packet{Src: fs.addr, Dst: ts.addr, Proto: proto}
 					if a.hairpin(fs, ts) {
@@ -809,10 +868,11 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 	pr.ReplyPasses = true
 	routed := false
 	if t.eni != nil && t.eni.inst != nil {
-		// The destination instance sends the replies by its own routing:
-		// out of another ENI than the one they are from, anti-spoofing
-		// drops them.
-		rt := target{eni: t.eni, addr: t.addr, route: a.routeOf(t.eni.inst, rp.Dst)}
+		// The destination instance sends the replies by its own routing,
+		// from the address they answer for: out of another ENI than the
+		// one owning it (only without a source routing table of the
+		// family), anti-spoofing drops them.
+		rt := target{eni: t.eni, addr: t.addr, route: a.routeFrom(t.eni, rp.Dst)}
 		if rt.route.multi || rt.routeDenies() {
 			s := a.instRouteStep(rt, rp)
 			s.Detail = "reply: " + s.Detail

@@ -123,10 +123,9 @@ func TestWAFUpstream(t *testing.T) {
 		{"default upstream, port allowed", "", 443, "10.0.1.10:443", true, true, "eni-web1", "10.0.1.10:443 -> 203.0.113.7:49152"},
 		{"default upstream, port not allowed", "", 80, "10.0.1.10:443", false, false, "eni-web1", "10.0.1.10:443 -> 203.0.113.7:49152"},
 		{"secondary address of the ENI", "10.0.1.20:80", 80, "10.0.1.20:80", true, true, "eni-web1", "10.0.1.20:80 -> 203.0.113.7:49152"},
-		// Another ENI's filters decide; its reply to the internet leaves
-		// through eth0 (the default route) from eth1's address, which
-		// the data plane's anti-spoofing drops.
-		{"address of another ENI", "10.0.3.30:8080", 80, "10.0.3.30:8080 (eni-web1b)", true, false, "eni-web1b", ""},
+		// Another ENI's filters decide; its reply to the client leaves
+		// through that ENI (its source routing table) back to the WAF.
+		{"address of another ENI", "10.0.3.30:8080", 80, "10.0.3.30:8080 (eni-web1b)", true, true, "eni-web1b", "10.0.3.30:8080 -> 203.0.113.7:49152"},
 		// The agent does not steer an upstream outside the instance: the
 		// direct path, decided at the protected port.
 		{"upstream not on the instance", "10.0.2.10:80", 80, "", false, false, "eni-web1", "10.0.1.10:443 -> 203.0.113.7:49152"},

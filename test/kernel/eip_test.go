@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
 	"github.com/palisade-project/palisade/internal/apitest"
@@ -485,5 +486,76 @@ func TestEIPInternet(t *testing.T) {
 			t.Errorf("internet -> released %v: answered by instance %s", pub1, name)
 		}
 		c.Close()
+	}
+}
+
+// TestEIPOfSecondaryENI: an EIP associated with a secondary ENI in another
+// vSwitch than the instance's primary ENI. The internet reaches the
+// instance at it: the replies, from the ENI's address, leave through that
+// ENI (its source routing table), not through eth0 where the default
+// routes are and where anti-spoofing would drop them. A socket bound to
+// the ENI's address reaches the internet from the EIP; one the kernel
+// chooses for follows the default route out of eth0, which has no EIP.
+func TestEIPOfSecondaryENI(t *testing.T) {
+	requireKernel(t)
+	tag := randTag(t)
+	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(tag))
+	w := &eipWorld{world: newWorld(t, env)}
+	w.vpcID = w.mustVPC("10.9.0.0/16")
+	vsw1 := w.mustVSwitch(w.vpcID, "10.9.1.0/24")
+	vsw2 := w.mustVSwitch(w.vpcID, "10.9.2.0/24")
+	w.mustGroup("pub", w.vpcID, "normal", "")
+	w.authorize("pub", ruleSpec{proto: "tcp", ports: "8080/8080", peer: "0.0.0.0/0", policy: "accept", priority: 1})
+	w.run("m1", vsw1, "10.9.1.11", "pub")
+	w.waitRunning()
+
+	creq := ecs.CreateCreateNetworkInterfaceRequest()
+	creq.VSwitchId, creq.SecurityGroupId, creq.PrimaryIpAddress = vsw2, w.sgs["pub"], "10.9.2.22"
+	cresp, err := w.ecs.CreateNetworkInterface(creq)
+	if err != nil {
+		t.Fatalf("CreateNetworkInterface: %v", err)
+	}
+	eni := cresp.NetworkInterfaceId
+	areq := ecs.CreateAttachNetworkInterfaceRequest()
+	areq.NetworkInterfaceId, areq.InstanceId = eni, w.ids["m1"]
+	if _, err := w.ecs.AttachNetworkInterface(areq); err != nil {
+		t.Fatalf("AttachNetworkInterface: %v", err)
+	}
+	id, eip := w.allocate()
+	req := vpc.CreateAssociateEipAddressRequest()
+	req.AllocationId, req.InstanceId, req.InstanceType = id, eni, "NetworkInterface"
+	if _, err := w.vpc.AssociateEipAddress(req); err != nil {
+		t.Fatalf("associate %s with %s: %v", id, eni, err)
+	}
+	w.waitInUse(id)
+	w.settle()
+	serveWho(t, w.ids["m1"], "m1", 8080)
+
+	w.mustReach(netip.AddrPortFrom(eip, 8080), "m1").Close()
+
+	inet := serveWho(t, "", "internet", 0)
+	probeConn, err := net.Dial("udp4", netip.AddrPortFrom(eip, 9).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inetAP := netip.AddrPortFrom(netip.MustParseAddrPort(probeConn.LocalAddr().String()).Addr(), uint16(inet.port()))
+	probeConn.Close()
+	var c net.Conn
+	err = probe.InNetns(w.ids["m1"], func() error {
+		d := net.Dialer{Timeout: eipTimeout, LocalAddr: &net.TCPAddr{IP: net.ParseIP("10.9.2.22")}}
+		var err error
+		c, err = d.Dial("tcp4", inetAP.String())
+		return err
+	})
+	if err != nil {
+		t.Fatalf("m1 bound to 10.9.2.22 -> internet: %v", err)
+	}
+	name, peer, err := ask(c)
+	c.Close()
+	if err != nil || name != "internet" || !strings.HasPrefix(peer, eip.String()+":") {
+		t.Errorf("m1 bound to 10.9.2.22 -> internet: %q %q %v, want the internet server seeing %s", name, peer, err, eip)
+	}
+	if _, _, err := w.outbound("m1", inetAP); err == nil || !probe.IsTimeout(err) {
+		t.Errorf("m1 -> internet from eth0 (no EIP): %v, want a silent drop", err)
 	}
 }

@@ -330,13 +330,17 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 	}
 
 	var errs []error
-	hostIdx := map[string]int{} // ENI ID -> host veth index
+	hostIdx := map[string]int{}      // ENI ID -> host veth index
+	placed := map[string][]eniLink{} // instance ID -> its ENIs in place
 	for _, e := range p.enis {
 		iref, err := a.instanceNS(e.InstanceID, insts)
 		if err == nil {
-			var idx int
-			idx, err = a.ensureENI(vref, iref, e, p.names[e.ID], p.primary[e.InstanceID] == e.DeviceIndex)
+			var idx, peerIdx int
+			idx, peerIdx, err = a.ensureENI(vref, iref, e, p.names[e.ID], p.primary[e.InstanceID] == e.DeviceIndex)
 			hostIdx[e.ID] = idx
+			if err == nil {
+				placed[e.InstanceID] = append(placed[e.InstanceID], eniLink{eni: e, linkIdx: peerIdx})
+			}
 		}
 		if err != nil {
 			err = fmt.Errorf("eni %s: %w", e.ID, err)
@@ -345,6 +349,15 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 			continue
 		}
 		st.ENIs[e.ID] = dataplane.ENIStatus{Ready: true}
+	}
+	for inst, links := range placed {
+		if err := syncSourceRouting(insts[inst].nl, links); err != nil {
+			err = fmt.Errorf("instance %s: source routing: %w", inst, err)
+			for _, l := range links {
+				notReady(l.eni, err)
+			}
+			errs = append(errs, err)
+		}
 	}
 
 	// The public edge: the NAT table before the uplink, so the uplink is
@@ -546,16 +559,17 @@ func (a *Applier) ensureNS(name string) (*nsRef, error) {
 	return r, nil
 }
 
-// ensureENI puts one ENI in place and returns the index of its host veth.
-func (a *Applier) ensureENI(vref, iref *nsRef, e dataplane.ENI, hostName string, primary bool) (int, error) {
+// ensureENI puts one ENI in place and returns the indexes of its host veth
+// and of its interface in the instance.
+func (a *Applier) ensureENI(vref, iref *nsRef, e dataplane.ENI, hostName string, primary bool) (hostIdx, peerIdx int, err error) {
 	ethName := InstanceIfName(e.DeviceIndex)
 	mac, err := net.ParseMAC(e.MAC)
 	if err != nil {
-		return 0, fmt.Errorf("mac: %w", err)
+		return 0, 0, fmt.Errorf("mac: %w", err)
 	}
 	host, peer, err := lookupPair(vref, iref, hostName, ethName)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if !vethPair(host, peer) {
 		// Half a pair, a pair into another namespace or a foreign link of
@@ -568,7 +582,7 @@ func (a *Applier) ensureENI(vref, iref *nsRef, e dataplane.ENI, hostName string,
 				continue
 			}
 			if err := del.nl.LinkDel(del.link); err != nil && !errors.Is(err, unix.ENODEV) {
-				return 0, fmt.Errorf("delete stale %s: %w", del.link.Attrs().Name, err)
+				return 0, 0, fmt.Errorf("delete stale %s: %w", del.link.Attrs().Name, err)
 			}
 		}
 		veth := &netlink.Veth{
@@ -578,19 +592,19 @@ func (a *Applier) ensureENI(vref, iref *nsRef, e dataplane.ENI, hostName string,
 			PeerHardwareAddr: mac,
 		}
 		if err := vref.nl.LinkAdd(veth); err != nil {
-			return 0, fmt.Errorf("create veth %s/%s: %w", hostName, ethName, err)
+			return 0, 0, fmt.Errorf("create veth %s/%s: %w", hostName, ethName, err)
 		}
 		a.log.Info("created veth", "eni", e.ID, "vpc_netns", vref.name, "host", hostName, "instance", e.InstanceID, "peer", ethName)
 		if host, peer, err = lookupPair(vref, iref, hostName, ethName); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		if host == nil || peer == nil {
-			return 0, fmt.Errorf("veth %s/%s missing right after creation", hostName, ethName)
+			return 0, 0, fmt.Errorf("veth %s/%s missing right after creation", hostName, ethName)
 		}
 	}
 	if peer.Attrs().HardwareAddr.String() != mac.String() {
 		if err := iref.nl.LinkSetHardwareAddr(peer, mac); err != nil {
-			return 0, fmt.Errorf("set mac of %s: %w", ethName, err)
+			return 0, 0, fmt.Errorf("set mac of %s: %w", ethName, err)
 		}
 	}
 
@@ -612,27 +626,27 @@ func (a *Applier) ensureENI(vref, iref *nsRef, e dataplane.ENI, hostName string,
 			sysctl{Key: "net/ipv6/neigh/" + hostName + "/proxy_delay", Value: "0"})
 	}
 	if _, err := applySysctls(vref.ns, settings); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if err := syncProxyNDP(vref.nl, host, e.Gateway6); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 
 	if err := syncAddrs(iref.nl, peer, eniPrefixes(e)); err != nil {
-		return 0, fmt.Errorf("%s addresses: %w", ethName, err)
+		return 0, 0, fmt.Errorf("%s addresses: %w", ethName, err)
 	}
 	if err := linkUp(vref.nl, host); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if err := linkUp(iref.nl, peer); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if primary {
 		if err := ensureDefaultRoutes(iref.nl, peer, e); err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	return host.Attrs().Index, nil
+	return host.Attrs().Index, peer.Attrs().Index, nil
 }
 
 func lookupPair(vref, iref *nsRef, hostName, ethName string) (host, peer netlink.Link, err error) {

@@ -511,3 +511,93 @@ func TestInvalidENIsReported(t *testing.T) {
 		}
 	}
 }
+
+// TestSecondaryENISourceRouting: an instance with ENIs in two vSwitches
+// answers on its secondary ENI from outside that ENI's subnet, and sends
+// from the secondary ENI's address through that ENI (source routing);
+// nothing of it outlives the secondary ENI's detachment.
+func TestSecondaryENISourceRouting(t *testing.T) {
+	needRoot(t)
+	tag := randHex(t, 4)
+	vsw1, vsw2, vsw3 := netip.MustParsePrefix("10.30.1.0/24"), netip.MustParsePrefix("10.30.2.0/24"), netip.MustParsePrefix("10.30.3.0/24")
+	vsw2v6 := netip.MustParsePrefix("fd00:30:2::/64")
+	n := 0
+	mk := func(inst string, dev int, vsw, vsw6 netip.Prefix, addrs ...string) dataplane.ENI {
+		n++
+		e := dataplane.ENI{ID: fmt.Sprintf("eni-%s%s%d", tag, inst, dev), InstanceID: "i-" + tag + inst, DeviceIndex: dev,
+			MAC: fmt.Sprintf("02:%s:%s:%s:00:%02x", tag[0:2], tag[2:4], tag[4:6], n), VSwitchCidr: vsw, Gateway: model.VSwitchGateway(vsw)}
+		if vsw6.IsValid() {
+			e.VSwitchCidr6, e.Gateway6 = vsw6, model.VSwitchGateway(vsw6)
+		}
+		for _, ad := range addrs {
+			e.Addrs = append(e.Addrs, netip.MustParseAddr(ad))
+		}
+		return e
+	}
+	m0 := mk("m", 0, vsw1, netip.Prefix{}, "10.30.1.10")
+	m1 := mk("m", 1, vsw2, vsw2v6, "10.30.2.10", "10.30.2.11", "fd00:30:2::10")
+	c := mk("c", 0, vsw3, netip.Prefix{}, "10.30.3.10")
+	vpc := dataplane.VPC{ID: "vpc-" + tag, Gateways: []netip.Prefix{gwPrefix(vsw1), gwPrefix(vsw2), gwPrefix(vsw2v6), gwPrefix(vsw3)}}
+	host := func(enis ...dataplane.ENI) dataplane.Host {
+		v := vpc
+		v.ENIs = enis
+		return dataplane.Host{VPCs: []dataplane.VPC{v}}
+	}
+	a := newApplier(t, tag)
+	apply(t, a, host(m0, m1, c))
+	m, cl := m0.InstanceID, c.InstanceID
+	drops := spoofDrops(t, vpc.ID)
+
+	// The reply to a connection that came in on eth1 from another subnet.
+	startServer(t, m, 7001, "from-m")
+	for _, dst := range []string{"10.30.2.10", "10.30.2.11", "10.30.1.10"} {
+		if got := tcpReply(cl, dst, 7001, 20); got != "from-m" {
+			t.Errorf("c -> m %s:7001: got %q, want from-m", dst, got)
+		}
+	}
+	// A socket bound to eth1's address, to another subnet.
+	startServer(t, cl, 7002, "from-c")
+	if o, err := nsRun(m, "ncat", "-w", "1", "--recv-only", "-s", "10.30.2.10", "10.30.3.10", "7002"); err != nil || strings.TrimSpace(o) != "from-c" {
+		t.Errorf("m bound to 10.30.2.10 -> c: %v %q", err, o)
+	}
+	for _, c := range []struct{ from, to, dev string }{
+		{"10.30.2.10", "10.30.3.10", "eth1"},
+		{"10.30.2.11", "10.30.1.99", "eth1"}, // eth0's subnet, from eth1's address
+		{"10.30.1.10", "10.30.2.99", "eth0"}, // eth1's subnet, from eth0's address
+		{"fd00:30:2::10", "fd00:99::1", "eth1"},
+	} {
+		out := mustNS(t, m, "ip", "route", "get", c.to, "from", c.from)
+		if !strings.Contains(out, "dev "+c.dev+" ") {
+			t.Errorf("route from %s to %s: %s, want dev %s", c.from, c.to, out, c.dev)
+		}
+	}
+	// Without a source, the main table decides, as before.
+	if out := mustNS(t, m, "ip", "route", "get", "10.30.3.10"); !strings.Contains(out, "dev eth0 ") {
+		t.Errorf("route to 10.30.3.10: %s, want the default route on eth0", out)
+	}
+	if got := spoofDrops(t, vpc.ID); got != drops {
+		t.Errorf("anti-spoofing dropped %d packets: something left through the wrong ENI", got-drops)
+	}
+	// One ENI only: no rules, no tables.
+	if rules := mustNS(t, cl, "ip", "rule"); strings.Contains(rules, "lookup 10") {
+		t.Errorf("single-ENI instance has source rules:\n%s", rules)
+	}
+
+	// A rule deleted by hand comes back.
+	mustNS(t, m, "ip", "rule", "del", "from", "10.30.2.11", "lookup", "1001")
+	apply(t, a, host(m0, m1, c))
+	if rules := mustNS(t, m, "ip", "rule"); !strings.Contains(rules, "from 10.30.2.11 lookup 1001") {
+		t.Errorf("rule not repaired:\n%s", rules)
+	}
+
+	// eth1 detached: its rules and tables go with it.
+	apply(t, a, host(m0, c))
+	rules := mustNS(t, m, "ip", "rule") + mustNS(t, m, "ip", "-6", "rule")
+	routes := mustNS(t, m, "ip", "route", "show", "table", "all") + mustNS(t, m, "ip", "-6", "route", "show", "table", "all")
+	if strings.Contains(rules, "lookup 100") || strings.Contains(routes, "table 100") {
+		t.Errorf("source routing left after eth1 was detached:\n%s\n%s", rules, routes)
+	}
+	if got := tcpReply(cl, "10.30.1.10", 7001, 20); got != "from-m" {
+		t.Errorf("c -> m eth0 after the detachment: got %q", got)
+	}
+}
