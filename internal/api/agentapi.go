@@ -14,10 +14,11 @@ import (
 )
 
 // RegisterAgentAPI registers the admin-only actions remote agents use to
-// mirror the store and report what they applied (Palisade's own version).
+// mirror the store and report what they applied (Palisade's own version):
+// the agent actions, which agent keys may sign (Router.HandleAgent).
 func RegisterAgentAPI(rt *Router, svc *service.Service) {
-	rt.Handle(VersionPalisade, "DescribeState", func(ctx context.Context, r *Request) (any, error) {
-		rev, recs, err := svc.ExportState(ctx, r.Account.ID)
+	rt.HandleAgent(VersionPalisade, "DescribeState", func(ctx context.Context, r *Request) (any, error) {
+		rev, recs, err := svc.ExportState(ctx, r.Account.ID, r.AgentZone)
 		if err != nil {
 			return nil, err
 		}
@@ -29,7 +30,7 @@ func RegisterAgentAPI(rt *Router, svc *service.Service) {
 			Records  []service.Record
 		}{rev, recs}, nil
 	})
-	rt.Handle(VersionPalisade, "WaitState", func(ctx context.Context, r *Request) (any, error) {
+	rt.HandleAgent(VersionPalisade, "WaitState", func(ctx context.Context, r *Request) (any, error) {
 		after, err := r.Params.IntRange("AfterRevision", 0, 0, 1<<62)
 		if err != nil {
 			return nil, err
@@ -44,7 +45,7 @@ func RegisterAgentAPI(rt *Router, svc *service.Service) {
 		}
 		return struct{ Revision int64 }{rev}, nil
 	})
-	rt.Handle(VersionPalisade, "RegisterZone", func(ctx context.Context, r *Request) (any, error) {
+	rt.HandleAgent(VersionPalisade, "RegisterZone", func(ctx context.Context, r *Request) (any, error) {
 		zone, err := r.Params.Required("ZoneId")
 		if err != nil {
 			return nil, err
@@ -53,9 +54,9 @@ func RegisterAgentAPI(rt *Router, svc *service.Service) {
 		if err != nil {
 			return nil, err
 		}
-		return empty{}, svc.RegisterZone(ctx, r.Account.ID, zone, r.Params.Get("Host"), int64(applied))
+		return empty{}, svc.RegisterZone(ctx, r.Account.ID, r.AgentZone, zone, r.Params.Get("Host"), int64(applied))
 	})
-	rt.Handle(VersionPalisade, "ReportStatus", func(ctx context.Context, r *Request) (any, error) {
+	rt.HandleAgent(VersionPalisade, "ReportStatus", func(ctx context.Context, r *Request) (any, error) {
 		inst, enis := map[string]string{}, map[string]string{}
 		for _, s := range r.Params.Structs("Instance") {
 			if id, st := s.Get("Id"), s.Get("Status"); id != "" && st != "" {
@@ -73,27 +74,27 @@ func RegisterAgentAPI(rt *Router, svc *service.Service) {
 				eips[id] = st
 			}
 		}
-		return empty{}, svc.ReportStatus(ctx, r.Account.ID, inst, enis, eips)
+		return empty{}, svc.ReportStatus(ctx, r.Account.ID, r.AgentZone, inst, enis, eips)
 	})
 	// PalisadeReportFlowRecords: the Batch parameter is a flowlog.Batch as
 	// JSON (records of closed windows and missed counts per flow log).
-	rt.Handle(VersionPalisade, "PalisadeReportFlowRecords", func(ctx context.Context, r *Request) (any, error) {
+	rt.HandleAgent(VersionPalisade, "PalisadeReportFlowRecords", func(ctx context.Context, r *Request) (any, error) {
 		b, err := DecodeFlowBatch(r.Params.Get("Batch"))
 		if err != nil {
 			return nil, err
 		}
-		return empty{}, svc.IngestFlowRecords(ctx, r.Account.ID, b)
+		return empty{}, svc.IngestFlowRecords(ctx, r.Account.ID, r.AgentZone, b)
 	})
 	// PalisadeReportWafLogs: the Records parameter is a JSON array of WAF
 	// decisions (model.WAFLog) of any accounts; the server takes each
 	// record's account from its protected object and drops records of
 	// unknown objects.
-	rt.Handle(VersionPalisade, "PalisadeReportWafLogs", func(ctx context.Context, r *Request) (any, error) {
+	rt.HandleAgent(VersionPalisade, "PalisadeReportWafLogs", func(ctx context.Context, r *Request) (any, error) {
 		recs, err := DecodeWafLogs(r.Params.Get("Records"))
 		if err != nil {
 			return nil, err
 		}
-		n, err := svc.IngestWafLogs(ctx, r.Account.ID, recs)
+		n, err := svc.IngestWafLogs(ctx, r.Account.ID, r.AgentZone, recs)
 		if err != nil {
 			return nil, err
 		}

@@ -29,6 +29,7 @@ type createAccessKeyResponse struct {
 	AccountId       string
 	AccessKeyId     string
 	AccessKeySecret string
+	AgentZoneId     string `json:",omitempty"` // an agent key's zone
 }
 
 type describeAccountsResponse struct {
@@ -44,6 +45,7 @@ type accessKeyItem struct {
 	CreationTime string
 	Status       string // always Active: a deleted key is gone
 	Root         bool   // the admin's root key (credentials.json or the environment)
+	AgentZoneId  string // an agent key's zone; empty for a full key
 }
 
 type describeAccessKeysResponse struct {
@@ -84,11 +86,11 @@ func RegisterPalisade(rt *Router, svc *service.Service) {
 		return resp, nil
 	})
 	rt.Handle(VersionPalisade, "CreateAccessKey", func(ctx context.Context, r *Request) (any, error) {
-		key, err := svc.CreateAccessKey(ctx, r.Account.ID, r.Params.Get("AccountId"))
+		key, err := svc.CreateAccessKey(ctx, r.Account.ID, r.Params.Get("AccountId"), r.Params.Get("AgentZoneId"))
 		if err != nil {
 			return nil, err
 		}
-		return createAccessKeyResponse{AccountId: key.AccountID, AccessKeyId: key.ID, AccessKeySecret: key.Secret}, nil
+		return createAccessKeyResponse{AccountId: key.AccountID, AccessKeyId: key.ID, AccessKeySecret: key.Secret, AgentZoneId: key.AgentZone}, nil
 	})
 	// DeleteAccessKey revokes a key at once: every request looks its key
 	// up in the store. The key is UserAccessKeyId, as in RAM's
@@ -115,7 +117,7 @@ func RegisterPalisade(rt *Router, svc *service.Service) {
 		for _, k := range keys {
 			resp.AccessKeys.AccessKey = append(resp.AccessKeys.AccessKey, accessKeyItem{
 				AccessKeyId: k.ID, AccountId: k.AccountID, CreationTime: k.CreatedAt.UTC().Format(time.RFC3339),
-				Status: "Active", Root: k.Root,
+				Status: "Active", Root: k.Root, AgentZoneId: k.AgentZone,
 			})
 		}
 		return resp, nil

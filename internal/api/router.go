@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"slices"
 
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/model"
@@ -18,6 +19,9 @@ const (
 type Request struct {
 	RequestID string
 	Account   model.Account // the caller's account
+	// AgentZone is the zone of the signing key when it is an agent key
+	// (model.AccessKey.AgentZone): the request is an agent action.
+	AgentZone string
 	Version   string
 	Action    string
 	RegionID  string // RegionId parameter (may be empty)
@@ -35,10 +39,37 @@ type routeKey struct{ version, action string }
 // Router maps (Version, Action) to handlers.
 type Router struct {
 	routes map[routeKey]Handler
+	// agent marks the actions an agent key may sign.
+	agent map[routeKey]bool
 }
 
 // NewRouter returns an empty router.
-func NewRouter() *Router { return &Router{routes: map[routeKey]Handler{}} }
+func NewRouter() *Router {
+	return &Router{routes: map[routeKey]Handler{}, agent: map[routeKey]bool{}}
+}
+
+// HandleAgent registers h like Handle, as an agent action: one that agent
+// keys may sign (all other actions refuse them). Its handler checks what
+// the key's zone (Request.AgentZone) allows.
+func (rt *Router) HandleAgent(version, action string, h Handler) {
+	rt.Handle(version, action, h)
+	rt.agent[routeKey{version, action}] = true
+}
+
+// IsAgentAction reports whether (version, action) is an agent action.
+func (rt *Router) IsAgentAction(version, action string) bool {
+	return rt.agent[routeKey{version, action}]
+}
+
+// AgentActions lists the agent actions' names, sorted.
+func (rt *Router) AgentActions() []string {
+	out := make([]string, 0, len(rt.agent))
+	for k := range rt.agent {
+		out = append(out, k.action)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // Handle registers h for (version, action), an action without a dry run:
 // a request that asks for one (DryRun=true) is refused before h runs. The

@@ -157,11 +157,16 @@ func (s *Server) serve(r *http.Request, c *call) (any, error) {
 	if a, err := ParseACS3Authorization(r.Header.Get("Authorization")); err == nil {
 		c.keyID = a.Credential
 	}
-	acct, err := s.authenticate(r, query, body.raw, params)
+	key, acct, err := s.authenticate(r, query, body.raw, params)
 	if err != nil {
 		return nil, err
 	}
 	c.account = acct.ID
+	if key.AgentZone != "" && !s.opts.Router.IsAgentAction(c.version, c.action) {
+		return nil, errs.Forbidden("Forbidden.AgentKey",
+			"Access key %s is the agent key of zone %s: it signs the agent actions only (%s), not %s. Use a full access key.",
+			key.ID, key.AgentZone, strings.Join(s.opts.Router.AgentActions(), ", "), c.action)
+	}
 	if f := params["Format"]; f != "" && !strings.EqualFold(f, "JSON") {
 		return nil, errs.InvalidParam("InvalidParameter.Format",
 			"The specified Format %q is not supported: Palisade answers JSON only.", f)
@@ -175,6 +180,7 @@ func (s *Server) serve(r *http.Request, c *call) (any, error) {
 	return h(r.Context(), &Request{
 		RequestID: c.reqID,
 		Account:   acct,
+		AgentZone: key.AgentZone,
 		Version:   c.version,
 		Action:    c.action,
 		RegionID:  region,
@@ -246,74 +252,74 @@ func mergeParams(query url.Values, body formBody) (Params, error) {
 
 // authenticate verifies the request's signature (ACS3 when an ACS3
 // Authorization header is present, else signature 1.0), its timestamp and
-// its nonce, and returns the caller's account.
-func (s *Server) authenticate(r *http.Request, query url.Values, body []byte, params Params) (model.Account, error) {
+// its nonce, and returns the signing key and the caller's account.
+func (s *Server) authenticate(r *http.Request, query url.Values, body []byte, params Params) (model.AccessKey, model.Account, error) {
 	if auth := r.Header.Get("Authorization"); strings.HasPrefix(auth, "ACS3-") {
 		return s.authACS3(r, auth, query, body)
 	}
 	return s.authV1(r, params)
 }
 
-func (s *Server) authV1(r *http.Request, params Params) (model.Account, error) {
+func (s *Server) authV1(r *http.Request, params Params) (model.AccessKey, model.Account, error) {
 	keyID, err := params.Required("AccessKeyId")
 	if err != nil {
-		return model.Account{}, err
+		return model.AccessKey{}, model.Account{}, err
 	}
 	sig := params["Signature"]
 	if sig == "" {
-		return model.Account{}, errs.InvalidParam("IncompleteSignature",
+		return model.AccessKey{}, model.Account{}, errs.InvalidParam("IncompleteSignature",
 			"The request signature does not conform to Aliyun standards: the Signature parameter is missing.")
 	}
 	if m := params["SignatureMethod"]; m != SigMethodV1 {
-		return model.Account{}, errs.InvalidParam("IncompleteSignature",
+		return model.AccessKey{}, model.Account{}, errs.InvalidParam("IncompleteSignature",
 			"The request signature does not conform to Aliyun standards: SignatureMethod must be %s, not %q.", SigMethodV1, m)
 	}
 	if v := params["SignatureVersion"]; v != "1.0" {
-		return model.Account{}, errs.InvalidParam("IncompleteSignature",
+		return model.AccessKey{}, model.Account{}, errs.InvalidParam("IncompleteSignature",
 			"The request signature does not conform to Aliyun standards: SignatureVersion must be 1.0, not %q.", v)
 	}
 	// The action is what the signature must cover: dispatch falls back
 	// to the x-acs-action/x-acs-version headers, which V1 does not sign.
 	for _, name := range []string{"Action", "Version"} {
 		if _, err := params.Required(name); err != nil {
-			return model.Account{}, err
+			return model.AccessKey{}, model.Account{}, err
 		}
 	}
 	nonce, err := params.Required("SignatureNonce")
 	if err != nil {
-		return model.Account{}, err
+		return model.AccessKey{}, model.Account{}, err
 	}
 	if err := checkNonce("SignatureNonce", nonce); err != nil {
-		return model.Account{}, err
+		return model.AccessKey{}, model.Account{}, err
 	}
 	ts, err := params.Required("Timestamp")
 	if err != nil {
-		return model.Account{}, err
+		return model.AccessKey{}, model.Account{}, err
 	}
 	if err := s.checkTime("Timestamp", ts); err != nil {
-		return model.Account{}, err
+		return model.AccessKey{}, model.Account{}, err
 	}
 	key, acct, err := s.opts.Keys(r.Context(), keyID)
 	if err != nil {
-		return model.Account{}, err
+		return model.AccessKey{}, model.Account{}, err
 	}
 	sts := StringToSignV1(r.Method, params)
 	if !hmac.Equal([]byte(SignV1(key.Secret, sts)), []byte(sig)) {
 		// The V1 SDK compares this string with its own to tell a wrong
 		// secret from a wrong encoding (ALIBABA_API.md 2.6).
-		return model.Account{}, errs.InvalidParam("SignatureDoesNotMatch",
+		return model.AccessKey{}, model.Account{}, errs.InvalidParam("SignatureDoesNotMatch",
 			"Specified signature is not matched with our calculation. server string to sign is:%s", sts)
 	}
 	if err := s.nonces.use(keyID+"\x00"+nonce, s.opts.Now()); err != nil {
-		return model.Account{}, err
+		return model.AccessKey{}, model.Account{}, err
 	}
-	return acct, nil
+	return key, acct, nil
 }
 
-func (s *Server) authACS3(r *http.Request, header string, query url.Values, body []byte) (model.Account, error) {
+func (s *Server) authACS3(r *http.Request, header string, query url.Values, body []byte) (model.AccessKey, model.Account, error) {
 	a, err := ParseACS3Authorization(header)
 	if err != nil {
-		return model.Account{}, errs.InvalidParam("IncompleteSignature",
+		return model.AccessKey{}, model.Account{}, errs.InvalidParam("IncompleteSignature",
 			"The request signature does not conform to Aliyun standards: the Authorization header is malformed.")
 	}
 	// These headers carry what the signature protects; an unsigned one
@@ -327,27 +333,27 @@ func (s *Server) authACS3(r *http.Request, header string, query url.Values, body
 	}
 	for _, h := range required {
 		if v := r.Header.Get(h); v == "" && (h != "host" || r.Host == "") {
-			return model.Account{}, errs.MissingParameter(h)
+			return model.AccessKey{}, model.Account{}, errs.MissingParameter(h)
 		}
 		if !slices.Contains(a.SignedHeaders, h) {
-			return model.Account{}, errs.InvalidParam("IncompleteSignature",
+			return model.AccessKey{}, model.Account{}, errs.InvalidParam("IncompleteSignature",
 				"The request signature does not conform to Aliyun standards: header %s must be signed.", h)
 		}
 	}
 	if err := s.checkTime("x-acs-date", r.Header.Get("x-acs-date")); err != nil {
-		return model.Account{}, err
+		return model.AccessKey{}, model.Account{}, err
 	}
 	if err := checkNonce("x-acs-signature-nonce", r.Header.Get("x-acs-signature-nonce")); err != nil {
-		return model.Account{}, err
+		return model.AccessKey{}, model.Account{}, err
 	}
 	payloadHash := r.Header.Get("x-acs-content-sha256")
 	if !strings.EqualFold(payloadHash, HashPayload(body)) {
-		return model.Account{}, errs.InvalidParam("SignatureDoesNotMatch",
+		return model.AccessKey{}, model.Account{}, errs.InvalidParam("SignatureDoesNotMatch",
 			"Specified signature is not matched with our calculation: x-acs-content-sha256 does not match the body.")
 	}
 	key, acct, err := s.opts.Keys(r.Context(), a.Credential)
 	if err != nil {
-		return model.Account{}, err
+		return model.AccessKey{}, model.Account{}, err
 	}
 	q := make(map[string]string, len(query))
 	for k, v := range query {
@@ -355,13 +361,13 @@ func (s *Server) authACS3(r *http.Request, header string, query url.Values, body
 	}
 	sts := StringToSignACS3(r.Method, r.URL.EscapedPath(), q, r.Host, r.Header, a.SignedHeaders, payloadHash)
 	if !hmac.Equal([]byte(SignACS3(key.Secret, sts)), []byte(a.Signature)) {
-		return model.Account{}, errs.InvalidParam("SignatureDoesNotMatch",
+		return model.AccessKey{}, model.Account{}, errs.InvalidParam("SignatureDoesNotMatch",
 			"Specified signature is not matched with our calculation. server string to sign is:%s", sts)
 	}
 	if err := s.nonces.use(a.Credential+"\x00"+r.Header.Get("x-acs-signature-nonce"), s.opts.Now()); err != nil {
-		return model.Account{}, err
+		return model.AccessKey{}, model.Account{}, err
 	}
-	return acct, nil
+	return key, acct, nil
 }
 
 // maxNonceLen bounds a signature nonce: the SDKs send a UUID or 32 hex

@@ -39,5 +39,5 @@ func (a *App) FlowRecordReporter() *FlowRecordReporter {
 
 // ReportFlowRecords stores a batch (service.IngestFlowRecords).
 func (r *FlowRecordReporter) ReportFlowRecords(ctx context.Context, b flowlog.Batch) error {
-	return r.svc.IngestFlowRecords(ctx, r.adminID, b)
+	return r.svc.IngestFlowRecords(ctx, r.adminID, "", b)
 }

@@ -77,7 +77,7 @@ func TestRootKeyRotationAcrossRestarts(t *testing.T) {
 			// it is not a root key, so no rotation revokes it, and no
 			// start publishes it.
 			admin, _ := a.Admin()
-			if _, err := a.Service().CreateAccessKey(context.Background(), admin.ID, ""); err != nil {
+			if _, err := a.Service().CreateAccessKey(context.Background(), admin.ID, "", ""); err != nil {
 				t.Fatal(err)
 			}
 		}

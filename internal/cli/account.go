@@ -18,6 +18,7 @@ account may list and delete its own keys, the admin those of any account.`,
 		Example: `  palisade account create alice
   palisade account list
   palisade account key create 1234567890123456
+  palisade account key create --agent-zone local-b
   palisade account key list 1234567890123456
   palisade account key delete LTAIxxxxxxxxxxxxxxxxxxxx`,
 	}
@@ -58,28 +59,48 @@ account may list and delete its own keys, the admin those of any account.`,
 		Use:   "key",
 		Short: "Manage access keys",
 	}
+	var agentZone string
 	keyCreate := &cobra.Command{
-		Use:     "create ACCOUNT_ID",
-		Short:   "Create an access key for an account",
-		Long:    "Create an access key for ACCOUNT_ID (CreateAccessKey) and print its ID and secret.\nThe secret is shown only once.",
-		Example: "  palisade account key create 1234567890123456",
-		Args:    cobra.ExactArgs(1),
+		Use:   "create [ACCOUNT_ID] [--agent-zone ZONE]",
+		Short: "Create an access key for an account, or an agent key for a zone",
+		Long: `Create an access key for ACCOUNT_ID, the caller's own account without it
+(CreateAccessKey), and print its ID and secret. The secret is shown only once.
+
+With --agent-zone, the admin creates an agent key for that zone: it signs the
+agent actions only (DescribeState, WaitState, RegisterZone, ReportStatus and
+the flow-log and WAF-log reports), and only for that zone's instances, ENIs
+and EIPs. Give it to "palisade agent --zone ZONE" on the zone's host instead
+of the admin key: that host then holds no key that can change resources.`,
+		Example: "  palisade account key create 1234567890123456\n  palisade account key create --agent-zone local-b",
+		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := c.call(cmd, apiclient.VersionPalisade, "CreateAccessKey", map[string]string{"AccountId": args[0]})
+			params := map[string]string{}
+			if len(args) == 1 {
+				params["AccountId"] = args[0]
+			}
+			if agentZone != "" {
+				params["AgentZoneId"] = agentZone
+			}
+			resp, err := c.call(cmd, apiclient.VersionPalisade, "CreateAccessKey", params)
 			if err != nil {
 				return err
 			}
 			return c.render(cmd, resp, func(w io.Writer) error {
+				if agentZone != "" {
+					return kv(w, resp, "AccountId", "AccessKeyId", "AccessKeySecret", "AgentZoneId")
+				}
 				return kv(w, resp, "AccountId", "AccessKeyId", "AccessKeySecret")
 			})
 		},
 	}
+	keyCreate.Flags().StringVar(&agentZone, "agent-zone", "", "create an agent key of the admin account for this zone")
 	keyList := &cobra.Command{
 		Use:   "list [ACCOUNT_ID]",
 		Short: "List the access keys of an account (never their secrets)",
 		Long: `List the access keys of ACCOUNT_ID (DescribeAccessKeys), oldest first, without
 their secrets. Without ACCOUNT_ID: the caller's own keys. Root marks the
-admin's root key (the one in credentials.json or from the environment).`,
+admin's root key (the one in credentials.json or from the environment);
+AgentZoneId the zone of an agent key.`,
 		Example: "  palisade account key list\n  palisade account key list 1234567890123456 -o json",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -93,7 +114,7 @@ admin's root key (the one in credentials.json or from the environment).`,
 			}
 			return c.renderList(cmd, resp, objects(resp, "AccessKeys", "AccessKey"), []column{
 				field("AccessKeyId", "AccessKeyId"), field("AccountId", "AccountId"),
-				field("Root", "Root"), field("CreationTime", "CreationTime"),
+				field("Root", "Root"), field("AgentZoneId", "AgentZoneId"), field("CreationTime", "CreationTime"),
 			})
 		},
 	}

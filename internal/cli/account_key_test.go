@@ -51,3 +51,24 @@ func TestAccountKeyListDelete(t *testing.T) {
 		t.Errorf("bob's keys after the deletion:\n%s", out)
 	}
 }
+
+// palisade account key create --agent-zone: an agent key, listed with its
+// zone, which the CLI's other commands cannot use.
+func TestAccountAgentKey(t *testing.T) {
+	env := apitest.Start(t)
+	r := newRunner(t, env)
+	key := r.okJSON("account", "key", "create", "--agent-zone", "local-b")
+	if key["AgentZoneId"] != "local-b" || key["AccountId"] != env.Admin.AccountID {
+		t.Fatalf("agent key: %v", key)
+	}
+	if out := r.ok("account", "key", "list"); !strings.Contains(out, "AgentZoneId") || !strings.Contains(out, "local-b") {
+		t.Errorf("key list:\n%s", out)
+	}
+	if errOut := r.fail("account", "key", "create", "--agent-zone", "B"); !strings.Contains(errOut, "InvalidZoneId.Malformed") {
+		t.Errorf("malformed zone: %q", errOut)
+	}
+	r.vars[cli.EnvAccessKeyID], r.vars[cli.EnvAccessSecret] = key["AccessKeyId"].(string), key["AccessKeySecret"].(string)
+	if errOut := r.fail("vpc", "list"); !strings.Contains(errOut, "Forbidden.AgentKey") {
+		t.Errorf("vpc list with the agent key: %q", errOut)
+	}
+}

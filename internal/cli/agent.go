@@ -26,12 +26,15 @@ the API, and puts the zone's instances in this host's kernel exactly as
 are in place. It heartbeats every 10 s; a zone without a heartbeat for 30 s
 is treated as unserved.
 
-The server is --server (or --endpoint / PALISADE_ENDPOINT); the agent needs the
-admin key (ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET or <data-dir>/credentials.json).
-The admin key's requests and the state of every account cross the network:
-use a server started with --tls-cert/--tls-key, an https:// URL, and
---ca-cert (or PALISADE_CA_CERT) for a private CA or self-signed certificate.
-Needs root.`,
+The server is --server (or --endpoint / PALISADE_ENDPOINT). The agent signs
+with ALIBABA_CLOUD_ACCESS_KEY_ID/SECRET (or <data-dir>/credentials.json): give
+it an agent key of its zone, made on the server with
+"palisade account key create --agent-zone ZONE". An agent key signs the agent
+actions only, for its zone only, so this host holds no key that can change
+resources; the admin's own keys work too. The state of every account crosses
+the network: use a server started with --tls-cert/--tls-key, an https:// URL,
+and --ca-cert (or PALISADE_CA_CERT) for a private CA or self-signed
+certificate. Needs root.`,
 		Example: `  sudo palisade agent --server https://10.0.0.1:8787 --ca-cert /etc/palisade/ca.pem --zone local-b`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

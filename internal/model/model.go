@@ -53,6 +53,11 @@ type AccessKey struct {
 	Secret    string    `json:"secret"`
 	AccountID string    `json:"account_id"`
 	CreatedAt time.Time `json:"created_at"`
+	// AgentZone, when set, makes this an agent key of the admin account:
+	// it signs the agent actions only (mirroring the store, reporting),
+	// for this zone only, so a remote agent's host never holds a key
+	// that can change resources.
+	AgentZone string `json:"agent_zone,omitempty"`
 }
 
 // VPC is a private network.

@@ -170,6 +170,9 @@ func (s *Service) ensureRootKey(tx store.Txn, admin model.Account, presetID, pre
 		if ok && k.AccountID != admin.ID {
 			return model.AccessKey{}, "", fmt.Errorf("preset admin key %s belongs to account %s, not to the admin", presetID, k.AccountID)
 		}
+		if ok && k.AgentZone != "" {
+			return model.AccessKey{}, "", fmt.Errorf("preset admin key %s is the agent key of zone %s, which cannot administer: preset another key pair", presetID, k.AgentZone)
+		}
 		if !ok {
 			k = model.AccessKey{ID: presetID, AccountID: admin.ID, CreatedAt: s.now()}
 		}
@@ -317,17 +320,27 @@ func (s *Service) CreateAccount(ctx context.Context, callerAccountID, name strin
 }
 
 // CreateAccessKey adds a key to targetAccountID ("" = the caller's own
-// account). Only the admin may create keys for another account.
-func (s *Service) CreateAccessKey(ctx context.Context, callerAccountID, targetAccountID string) (model.AccessKey, error) {
+// account). Only the admin may create keys for another account. With
+// agentZone, the key is an agent key of the admin account for that zone
+// (model.AccessKey.AgentZone): only the admin may create one, for itself.
+func (s *Service) CreateAccessKey(ctx context.Context, callerAccountID, targetAccountID, agentZone string) (model.AccessKey, error) {
 	if targetAccountID == "" {
 		targetAccountID = callerAccountID
 	}
+	if agentZone != "" && !zoneIDRe.MatchString(agentZone) {
+		return model.AccessKey{}, errs.InvalidParam("InvalidZoneId.Malformed",
+			"The specified AgentZoneId %q is not valid: use lowercase letters, digits and '-', at most 63 characters.", agentZone)
+	}
 	var key model.AccessKey
 	_, err := s.update(ctx, func(tx store.Txn) error {
-		if targetAccountID != callerAccountID {
+		if targetAccountID != callerAccountID || agentZone != "" {
 			if err := requireAdmin(tx, callerAccountID); err != nil {
 				return err
 			}
+		}
+		if agentZone != "" && targetAccountID != callerAccountID {
+			return errs.InvalidParameter("AccountId",
+				"an agent key (AgentZoneId) belongs to the admin account %s; leave AccountId out or give that account", callerAccountID)
 		}
 		var target model.Account
 		ok, err := getJSON(tx, model.PrefixAccount+targetAccountID, &target)
@@ -344,7 +357,7 @@ func (s *Service) CreateAccessKey(ctx context.Context, callerAccountID, targetAc
 		if len(keys) >= maxKeysPerAccount {
 			return errs.Quota("QuotaExceeded.AccessKey", "Account %s already has %d access keys, the maximum.", target.ID, maxKeysPerAccount)
 		}
-		key = model.AccessKey{ID: NewAccessKeyID(), Secret: NewAccessKeySecret(), AccountID: target.ID, CreatedAt: s.now()}
+		key = model.AccessKey{ID: NewAccessKeyID(), Secret: NewAccessKeySecret(), AccountID: target.ID, CreatedAt: s.now(), AgentZone: agentZone}
 		return putJSON(tx, model.PrefixAccessKey+key.ID, key)
 	})
 	if err != nil {
@@ -390,14 +403,21 @@ func (s *Service) DeleteAccessKey(ctx context.Context, callerAccountID, keyID st
 		if _, err := getJSON(tx, model.PrefixAccount+key.AccountID, &owner); err != nil {
 			return err
 		}
-		if owner.Admin {
+		if owner.Admin && key.AgentZone == "" {
 			keys, err := accountKeys(tx, owner.ID)
 			if err != nil {
 				return err
 			}
-			if len(keys) <= 1 {
+			// Agent keys cannot administer: they do not count.
+			full := 0
+			for _, k := range keys {
+				if k.AgentZone == "" {
+					full++
+				}
+			}
+			if full <= 1 {
 				return errs.Forbidden("OperationDenied.LastAdminAccessKey",
-					"Access key %s is the last key of the admin account %s; deleting it would lock the admin out. Create another key first (CreateAccessKey), then delete this one.",
+					"Access key %s is the last key of the admin account %s that is not an agent key; deleting it would lock the admin out. Create another key first (CreateAccessKey), then delete this one.",
 					keyID, owner.ID)
 			}
 		}
@@ -423,6 +443,8 @@ type AccessKeyInfo struct {
 	CreatedAt     time.Time
 	// Root: the admin's root key (credentials.json or the environment).
 	Root bool
+	// AgentZone: an agent key for this zone (model.AccessKey.AgentZone).
+	AgentZone string
 }
 
 // DescribeAccessKeys lists the keys of targetAccountID ("" = the caller's
@@ -456,7 +478,7 @@ func (s *Service) DescribeAccessKeys(ctx context.Context, callerAccountID, targe
 			return err
 		}
 		for _, k := range keys {
-			out = append(out, AccessKeyInfo{ID: k.ID, AccountID: k.AccountID, CreatedAt: k.CreatedAt, Root: k.ID == root})
+			out = append(out, AccessKeyInfo{ID: k.ID, AccountID: k.AccountID, CreatedAt: k.CreatedAt, Root: k.ID == root, AgentZone: k.AgentZone})
 		}
 		return nil
 	})

@@ -38,8 +38,10 @@ type Record struct {
 	Value json.RawMessage
 }
 
-// ExportState returns the records agents mirror, at one revision.
-func (s *Service) ExportState(ctx context.Context, callerID string) (int64, []Record, error) {
+// ExportState returns the records agents mirror, at one revision. An
+// agent key (keyZone) gets the WAF objects of its zone's instances only:
+// they hold TLS private keys, and no other zone's agent needs them.
+func (s *Service) ExportState(ctx context.Context, callerID, keyZone string) (int64, []Record, error) {
 	var rev int64
 	var out []Record
 	err := s.view(ctx, func(tx store.ReadTxn) error {
@@ -49,6 +51,18 @@ func (s *Service) ExportState(ctx context.Context, callerID string) (int64, []Re
 		rev, out = tx.Revision(), nil
 		for _, p := range AgentPrefixes() {
 			if err := tx.List(p, func(k string, v []byte) error {
+				if keyZone != "" && p == model.PrefixWAFProtection {
+					var wp model.WAFProtection
+					if err := json.Unmarshal(v, &wp); err != nil {
+						return err
+					}
+					var in model.Instance
+					if ok, err := getJSON(tx, model.PrefixInstance+wp.InstanceID, &in); err != nil {
+						return err
+					} else if !ok || in.ZoneID != keyZone {
+						return nil
+					}
+				}
 				if len(v) == 0 {
 					v = []byte("null")
 				}
@@ -91,10 +105,15 @@ var zoneIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 // RegisterZone records (or refreshes) the agent that serves zone: the zone
 // then appears in DescribeZones, and instances launched in it stay Pending
 // until the agent has put them in the kernel.
-func (s *Service) RegisterZone(ctx context.Context, callerID, zone, host string, appliedRev int64) error {
+// keyZone is the zone of the caller's agent key ("" for a full key of the
+// admin: any zone).
+func (s *Service) RegisterZone(ctx context.Context, callerID, keyZone, zone, host string, appliedRev int64) error {
 	if !zoneIDRe.MatchString(zone) {
 		return errs.InvalidParam("InvalidZoneId.Malformed",
 			"The specified ZoneId %q is not valid: use lowercase letters, digits and '-', at most 63 characters.", zone)
+	}
+	if keyZone != "" && zone != keyZone {
+		return errAgentZone(keyZone, "register zone "+zone)
 	}
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		if err := requireAdmin(tx, callerID); err != nil {
@@ -107,9 +126,39 @@ func (s *Service) RegisterZone(ctx context.Context, callerID, zone, host string,
 	return err
 }
 
-// ReportStatus records the statuses an agent observed (admin only).
-func (s *Service) ReportStatus(ctx context.Context, callerID string, instances, enis, eips map[string]string) error {
-	if err := s.view(ctx, func(tx store.ReadTxn) error { return requireAdmin(tx, callerID) }); err != nil {
+// ReportStatus records the statuses an agent observed (admin only). With
+// an agent key (keyZone), every instance, ENI and EIP must be of its zone.
+func (s *Service) ReportStatus(ctx context.Context, callerID, keyZone string, instances, enis, eips map[string]string) error {
+	err := s.view(ctx, func(tx store.ReadTxn) error {
+		if err := requireAdmin(tx, callerID); err != nil {
+			return err
+		}
+		if keyZone == "" {
+			return nil
+		}
+		for id := range instances {
+			if err := instanceInZone(tx, keyZone, id); err != nil {
+				return err
+			}
+		}
+		for id := range enis {
+			if err := eniInZone(tx, keyZone, id); err != nil {
+				return err
+			}
+		}
+		for id := range eips {
+			var e model.EIP
+			if ok, err := getJSON(tx, model.PrefixEIP+id, &e); err != nil {
+				return err
+			} else if ok && e.ENIID != "" {
+				if err := eniInZone(tx, keyZone, e.ENIID); err != nil {
+					return errAgentZone(keyZone, "report EIP "+id+", which is mapped to an ENI of another zone")
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	for id, st := range instances {
@@ -154,4 +203,36 @@ func (s *Service) zoneServed(tx store.ReadTxn, zone string) bool {
 	var z model.ZoneStatus
 	ok, err := getJSON(tx, model.PrefixZoneStatus+zone, &z)
 	return err == nil && ok && z.Agent && s.cfg.Now().Sub(z.LastSeen) < ZoneTTL
+}
+
+// errAgentZone: an agent key of zone tried to act for another zone.
+func errAgentZone(zone, what string) *errs.Error {
+	return errs.Forbidden("Forbidden.AgentZone",
+		"This access key is the agent key of zone %s: it cannot %s. Run each zone's agent with that zone's key (CreateAccessKey with AgentZoneId).", zone, what)
+}
+
+// instanceInZone checks that instance id, if it exists, is in zone.
+func instanceInZone(tx store.ReadTxn, zone, id string) error {
+	var in model.Instance
+	ok, err := getJSON(tx, model.PrefixInstance+id, &in)
+	if err != nil {
+		return err
+	}
+	if ok && in.ZoneID != zone {
+		return errAgentZone(zone, "report instance "+id+" of zone "+in.ZoneID)
+	}
+	return nil
+}
+
+// eniInZone checks that ENI id, if it exists, is in zone.
+func eniInZone(tx store.ReadTxn, zone, id string) error {
+	var e model.ENI
+	ok, err := getJSON(tx, model.PrefixENI+id, &e)
+	if err != nil {
+		return err
+	}
+	if ok && e.ZoneID != zone {
+		return errAgentZone(zone, "report ENI "+id+" of zone "+e.ZoneID)
+	}
+	return nil
 }

@@ -694,7 +694,9 @@ func deleteFlowLogsOn(tx store.Txn, now time.Time, ids ...string) error {
 // the flow log's sinks. Missed counts are added to the flow logs' SKIPDATA
 // counters. A sink failure is logged and does not fail the batch: the
 // records are in the embedded store, and a retry would store them twice.
-func (s *Service) IngestFlowRecords(ctx context.Context, callerID string, b flowlog.Batch) error {
+// With an agent key (keyZone), every record's ENI must be of that zone
+// (missed counts are per flow log, which may span zones).
+func (s *Service) IngestFlowRecords(ctx context.Context, callerID, keyZone string, b flowlog.Batch) error {
 	if len(b.Records) > maxFlowRecordsPerBatch {
 		return errs.InvalidParameter("Batch", "at most %d records per batch, got %d", maxFlowRecordsPerBatch, len(b.Records))
 	}
@@ -737,9 +739,17 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID string, b flow
 			logs[id], stats[id] = fl, st
 			return nil
 		}
+		checked := map[string]bool{}
 		for i := range b.Records {
 			if err := get(b.Records[i].FlowLogID); err != nil {
 				return err
+			}
+			// An agent key reports its own zone's ENIs only.
+			if eni := b.Records[i].ENIID; keyZone != "" && !checked[eni] {
+				if err := eniInZone(tx, keyZone, eni); err != nil {
+					return err
+				}
+				checked[eni] = true
 			}
 		}
 		for id := range b.Missed {

@@ -41,7 +41,7 @@ func flowFixtureOn(t *testing.T, st store.Store, cfg Config) *Service {
 			{model.PrefixAccount + "1", model.Account{ID: "1", Name: "bob"}},
 			{model.PrefixVPC + "vpc-1", model.VPC{ID: "vpc-1", AccountID: "1"}},
 			{model.PrefixVSwitch + "vsw-1", model.VSwitch{ID: "vsw-1", AccountID: "1", VpcID: "vpc-1"}},
-			{model.PrefixENI + "eni-1", model.ENI{ID: "eni-1", AccountID: "1", VpcID: "vpc-1", VSwitchID: "vsw-1"}},
+			{model.PrefixENI + "eni-1", model.ENI{ID: "eni-1", AccountID: "1", VpcID: "vpc-1", VSwitchID: "vsw-1", ZoneID: "zone-a"}},
 			{model.PrefixVPC + "vpc-2", model.VPC{ID: "vpc-2", AccountID: "1"}},
 			{model.PrefixVPC + "vpc-a", model.VPC{ID: "vpc-a", AccountID: "0"}},
 			{model.PrefixENI + "eni-a", model.ENI{ID: "eni-a", AccountID: "0", VpcID: "vpc-a"}},
@@ -301,13 +301,17 @@ func TestIngestFlowRecords(t *testing.T) {
 		},
 		Missed: map[string]int64{allowOnly.ID: 7, "fl-deleted": 3},
 	}
-	if err := s.IngestFlowRecords(ctx, "1", batch); !errs.HasCode(err, "Forbidden.NotAdmin") {
+	if err := s.IngestFlowRecords(ctx, "1", "", batch); !errs.HasCode(err, "Forbidden.NotAdmin") {
 		t.Fatal("a tenant reported flow records")
 	}
-	if err := s.IngestFlowRecords(ctx, "0", flowlog.Batch{Missed: map[string]int64{allowOnly.ID: -1}}); err == nil {
+	if err := s.IngestFlowRecords(ctx, "0", "", flowlog.Batch{Missed: map[string]int64{allowOnly.ID: -1}}); err == nil {
 		t.Error("negative missed count accepted")
 	}
-	if err := s.IngestFlowRecords(ctx, "0", batch); err != nil {
+	if err := s.IngestFlowRecords(ctx, "0", "zone-b", batch); !errs.HasCode(err, "Forbidden.AgentZone") {
+		t.Errorf("the agent key of another zone reported eni-1's records: %v", err)
+	}
+	// The agent key of eni-1's zone may.
+	if err := s.IngestFlowRecords(ctx, "0", "zone-a", batch); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.DescribeFlowLogRecords(ctx, "1", FlowRecordQuery{})
@@ -364,7 +368,7 @@ func TestIngestFlowRecordsOnce(t *testing.T) {
 		SrcPort: 1234, DstPort: 80, Protocol: 6, Packets: 1, Bytes: 60, Start: 100, End: 160, Action: flowlog.ActionAccept}
 	batch := flowlog.Batch{ID: "b-1", Records: []flowlog.Record{rec}, Missed: map[string]int64{fl.ID: 2}}
 	for range 2 {
-		if err := s.IngestFlowRecords(ctx, "0", batch); err != nil {
+		if err := s.IngestFlowRecords(ctx, "0", "", batch); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -376,7 +380,7 @@ func TestIngestFlowRecordsOnce(t *testing.T) {
 		t.Fatalf("after the same batch twice: %d records, %v skipped; want 1 and 2", len(res.Records), res.Skipped)
 	}
 	batch.ID = "b-2"
-	if err := s.IngestFlowRecords(ctx, "0", batch); err != nil {
+	if err := s.IngestFlowRecords(ctx, "0", "", batch); err != nil {
 		t.Fatal(err)
 	}
 	if res, _ := s.DescribeFlowLogRecords(ctx, "1", FlowRecordQuery{}); len(res.Records) != 2 || !slices.Equal(res.Skipped, []FlowLogSkipped{{fl.ID, 4}}) {
@@ -430,7 +434,7 @@ func TestFlowLogModifyAndStatus(t *testing.T) {
 		}
 	}
 	// Agents mirror flow logs.
-	_, recs, err := s.ExportState(ctx, "0")
+	_, recs, err := s.ExportState(ctx, "0", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -511,7 +515,7 @@ func TestFlowLogFileSinkRestart(t *testing.T) {
 	}
 	rec := flowlog.Record{FlowLogID: fl.ID, ENIID: "eni-a", SrcAddr: "10.0.0.1", DstAddr: "10.0.0.2",
 		SrcPort: 1234, DstPort: 80, Protocol: 6, Packets: 1, Bytes: 60, Start: 100, End: 160, Action: flowlog.ActionAccept}
-	if err := s.IngestFlowRecords(ctx, "0", flowlog.Batch{Records: []flowlog.Record{rec}}); err != nil {
+	if err := s.IngestFlowRecords(ctx, "0", "", flowlog.Batch{Records: []flowlog.Record{rec}}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.CloseFlowLogs(); err != nil {
@@ -522,7 +526,7 @@ func TestFlowLogFileSinkRestart(t *testing.T) {
 	if err := restarted.ModifyFlowLogAttribute(ctx, "0", fl.ID, ModifyFlowLogInput{Sinks: FlowLogSinks{FileSink: &path}}); err != nil {
 		t.Errorf("setting the sink's own file again: %v", err)
 	}
-	if err := restarted.IngestFlowRecords(ctx, "0", flowlog.Batch{Records: []flowlog.Record{rec}}); err != nil {
+	if err := restarted.IngestFlowRecords(ctx, "0", "", flowlog.Batch{Records: []flowlog.Record{rec}}); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(path); err != nil || strings.Count(string(b), "\n") != 2 {
@@ -558,7 +562,7 @@ func TestTopTalkersOverlappingFlowLogs(t *testing.T) {
 	batch.Records = append(batch.Records, flowlog.Record{FlowLogID: logs[0], ENIID: "eni-1", Direction: flowlog.DirIn,
 		SrcAddr: "192.0.2.9", DstAddr: "10.0.1.5", SrcPort: 40000, DstPort: 22, Protocol: 6,
 		Packets: 1, Bytes: 60, Start: 1200, End: 1200, Action: flowlog.ActionReject, TCPFlags: 2})
-	if err := s.IngestFlowRecords(ctx, "0", batch); err != nil {
+	if err := s.IngestFlowRecords(ctx, "0", "", batch); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -665,7 +669,7 @@ func TestTopTalkersWindows(t *testing.T) {
 			}
 			recs = append(recs, agg.Flush(time.Unix(end+900, 0)).Records...)
 			recs = append(recs, agg.SetLogs(nil, time.Unix(end+900, 0))...)
-			if err := s.IngestFlowRecords(ctx, "0", flowlog.Batch{Records: recs}); err != nil {
+			if err := s.IngestFlowRecords(ctx, "0", "", flowlog.Batch{Records: recs}); err != nil {
 				t.Fatal(err)
 			}
 			want := []TopTalker{
@@ -766,7 +770,7 @@ func TestFlowRecordsOfDeletedFlowLog(t *testing.T) {
 		return flowlog.Record{FlowLogID: fl, AccountID: acct, ENIID: "eni-1", SrcAddr: "192.0.2.9", DstAddr: "10.0.1.5", SrcPort: 40000,
 			DstPort: port, Protocol: 6, Packets: 1, Bytes: 60, Start: start, End: start + 60, Action: flowlog.ActionAccept}
 	}
-	if err := s.IngestFlowRecords(ctx, "0", flowlog.Batch{
+	if err := s.IngestFlowRecords(ctx, "0", "", flowlog.Batch{
 		Records: []flowlog.Record{rec(mine, "1", 22), rec(mine, "1", 80), rec(mineVpc, "1", 443), rec(adminGone, "0", 22), rec(adminLive, "0", 22)},
 		Missed:  map[string]int64{mine: 3},
 	}); err != nil {
@@ -786,7 +790,7 @@ func TestFlowRecordsOfDeletedFlowLog(t *testing.T) {
 	// (dropped).
 	late := rec(mine, "1", 9999)
 	late.Start, late.End = clock.t.Unix()+1200, clock.t.Unix()+1260
-	if err := s.IngestFlowRecords(ctx, "0", flowlog.Batch{
+	if err := s.IngestFlowRecords(ctx, "0", "", flowlog.Batch{
 		Records: []flowlog.Record{rec(mine, "1", 8080), late},
 		Missed:  map[string]int64{mine: 2},
 	}); err != nil {
@@ -909,7 +913,7 @@ func TestDeactivatedFlowLogWritesNothingMore(t *testing.T) {
 						Protocol: 6, Packets: 1, Bytes: 60, Start: ws + 5, End: ws + w, Action: flowlog.ActionAccept},
 					flowlog.Record{FlowLogID: fl.ID, ENIID: "eni-1", Start: ws, End: ws + w, LogStatus: flowlog.StatusSkipData})
 			}
-			if err := s.IngestFlowRecords(ctx, "0", b); err != nil {
+			if err := s.IngestFlowRecords(ctx, "0", "", b); err != nil {
 				t.Fatal(err)
 			}
 			res, err := s.DescribeFlowLogRecords(ctx, "1", FlowRecordQuery{FlowLogID: fl.ID})
@@ -954,7 +958,7 @@ func TestDeactivationReportedLate(t *testing.T) {
 	var b flowlog.Batch
 	b.Records = append(b.Records, agg.Flush(time.Unix(1080, 0)).Records...) // [960, 1020) NODATA, [1020, 1080) traffic
 	b.Records = append(b.Records, agg.SetLogs(nil, time.Unix(1100, 0))...)  // learns: [1080, 1140) NODATA
-	if err := s.IngestFlowRecords(ctx, "0", b); err != nil {
+	if err := s.IngestFlowRecords(ctx, "0", "", b); err != nil {
 		t.Fatal(err)
 	}
 	res, err := s.DescribeFlowLogRecords(ctx, "1", FlowRecordQuery{FlowLogID: fl.ID})
@@ -991,7 +995,7 @@ func TestSkippedRecordsPerFlowLog(t *testing.T) {
 	}
 	b.Records = append(b.Records, flowlog.Record{FlowLogID: otherLog, ENIID: "eni-9", Start: 1200, End: 1260, LogStatus: flowlog.StatusNoData})
 	b.Missed = map[string]int64{eniLog: 5, vpcLog: 5, otherLog: 2} // the same 5 misses on eni-1
-	if err := s.IngestFlowRecords(ctx, "0", b); err != nil {
+	if err := s.IngestFlowRecords(ctx, "0", "", b); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {

@@ -230,7 +230,7 @@ func TestDeleteAccessKey(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			f := newKeyFixture(t)
 			if tc.extra {
-				if _, err := f.s.CreateAccessKey(ctx, f.admin, ""); err != nil {
+				if _, err := f.s.CreateAccessKey(ctx, f.admin, "", ""); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -251,18 +251,18 @@ func TestDeleteAccessKeyFreesQuota(t *testing.T) {
 	f := newKeyFixture(t)
 	var last model.AccessKey
 	for range maxKeysPerAccount - 1 {
-		k, err := f.s.CreateAccessKey(ctx, f.alice, "")
+		k, err := f.s.CreateAccessKey(ctx, f.alice, "", "")
 		if err != nil {
 			t.Fatal(err)
 		}
 		last = k
 	}
-	_, err := f.s.CreateAccessKey(ctx, f.alice, "")
+	_, err := f.s.CreateAccessKey(ctx, f.alice, "", "")
 	wantCode(t, "21st key", err, "QuotaExceeded.AccessKey", 0)
 	if _, err := f.s.DeleteAccessKey(ctx, f.alice, last.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.CreateAccessKey(ctx, f.alice, ""); err != nil {
+	if _, err := f.s.CreateAccessKey(ctx, f.alice, "", ""); err != nil {
 		t.Fatalf("after a deletion: %v", err)
 	}
 }
@@ -373,7 +373,7 @@ func TestEnsureAdminLegacyPublished(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := s.CreateAccessKey(ctx, admin.ID, "")
+	other, err := s.CreateAccessKey(ctx, admin.ID, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +397,7 @@ func TestEnsureAdminLegacyPublished(t *testing.T) {
 func TestEnsureAdminAfterRootDeleted(t *testing.T) {
 	ctx := context.Background()
 	f := newKeyFixture(t)
-	other, err := f.s.CreateAccessKey(ctx, f.admin, "")
+	other, err := f.s.CreateAccessKey(ctx, f.admin, "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -982,8 +982,10 @@ func (s *Service) PutWafLogs(ctx context.Context, accountID string, recs []model
 // only), for any number of accounts: each record takes the account of the
 // protected object it names (agents are not trusted with tenancy), and
 // records of unknown objects (deleted meanwhile) are dropped. The bounds
-// and retention are PutWafLogs's. It returns how many records were stored.
-func (s *Service) IngestWafLogs(ctx context.Context, callerID string, recs []model.WAFLog) (int, error) {
+// and retention are PutWafLogs's. With an agent key (keyZone), every
+// object named must protect an instance of that zone. It returns how many
+// records were stored.
+func (s *Service) IngestWafLogs(ctx context.Context, callerID, keyZone string, recs []model.WAFLog) (int, error) {
 	if len(recs) > WAFLogsPerPut {
 		return 0, errs.InvalidParameter("Records", "at most %d records per call, got %d", WAFLogsPerPut, len(recs))
 	}
@@ -1006,6 +1008,11 @@ func (s *Service) IngestWafLogs(ctx context.Context, callerID string, recs []mod
 				}
 				if ok && p.ID != "" && p.ID == r.ProtectionID {
 					acct = p.AccountID
+					if keyZone != "" {
+						if err := instanceInZone(tx, keyZone, p.InstanceID); err != nil {
+							return errAgentZone(keyZone, "report WAF logs of "+p.ID+", which protects an instance of another zone")
+						}
+					}
 				}
 				owner[r.ProtectionID] = acct
 			}

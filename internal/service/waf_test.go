@@ -79,7 +79,7 @@ func TestIngestWafLogs(t *testing.T) {
 			if err := putJSON(tx, model.PrefixAccount+acct, model.Account{ID: acct, Name: "tenant" + acct}); err != nil {
 				return err
 			}
-			if err := putJSON(tx, model.PrefixInstance+"i-"+acct, model.Instance{ID: "i-" + acct, AccountID: acct, PrimaryENIID: "eni-w" + acct}); err != nil {
+			if err := putJSON(tx, model.PrefixInstance+"i-"+acct, model.Instance{ID: "i-" + acct, AccountID: acct, PrimaryENIID: "eni-w" + acct, ZoneID: "zone-" + acct}); err != nil {
 				return err
 			}
 			return putJSON(tx, model.PrefixENI+"eni-w"+acct, model.ENI{ID: "eni-w" + acct, AccountID: acct, PrimaryIP: netip.MustParseAddr("10.0.0.1")})
@@ -104,17 +104,25 @@ func TestIngestWafLogs(t *testing.T) {
 		{AccountID: "1", ProtectionID: p1.ID, URI: "/e", Action: "monitor"},
 	}
 	for _, caller := range []string{"1", "2", "nobody"} {
-		if _, err := s.IngestWafLogs(ctx, caller, recs); !errs.HasCode(err, "Forbidden.NotAdmin") {
+		if _, err := s.IngestWafLogs(ctx, caller, "", recs); !errs.HasCode(err, "Forbidden.NotAdmin") {
 			t.Errorf("caller %s: %v, want Forbidden.NotAdmin", caller, err)
 		}
 	}
 	if _, total, _ := s.DescribeWafLogs(ctx, "1", WAFLogFilter{}); total != 0 {
 		t.Fatalf("a refused report stored %d records", total)
 	}
-	if _, err := s.IngestWafLogs(ctx, "0", make([]model.WAFLog, WAFLogsPerPut+1)); !errs.HasCode(err, "InvalidParameter") {
+	if _, err := s.IngestWafLogs(ctx, "0", "", make([]model.WAFLog, WAFLogsPerPut+1)); !errs.HasCode(err, "InvalidParameter") {
 		t.Errorf("oversized batch: %v", err)
 	}
-	n, err := s.IngestWafLogs(ctx, "0", recs)
+	// An agent key reports its own zone's objects only: p2 protects i-2
+	// of zone-2.
+	if _, err := s.IngestWafLogs(ctx, "0", "zone-1", recs); !errs.HasCode(err, "Forbidden.AgentZone") {
+		t.Errorf("the agent key of zone-1 reported zone-2's WAF logs: %v", err)
+	}
+	if _, total, _ := s.DescribeWafLogs(ctx, "1", WAFLogFilter{}); total != 0 {
+		t.Fatalf("a refused report stored %d records", total)
+	}
+	n, err := s.IngestWafLogs(ctx, "0", "", recs)
 	if err != nil || n != 3 {
 		t.Fatalf("ingest: %d %v, want 3 stored", n, err)
 	}

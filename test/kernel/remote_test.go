@@ -9,6 +9,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
+	"github.com/palisade-project/palisade/internal/api"
 	"github.com/palisade-project/palisade/internal/apiclient"
 	"github.com/palisade-project/palisade/internal/apitest"
 	"github.com/palisade-project/palisade/internal/app"
@@ -17,15 +18,20 @@ import (
 )
 
 // TestRemoteAgent runs a server without a data plane and, beside it, an agent
-// that talks to it only over the API (palisade agent --server --zone): the
-// agent registers its zone, instances launched there stay Pending until the
-// agent has put them in the kernel, then Running, and security-group changes
-// made through the SDK reach the kernel.
+// that talks to it only over the API (palisade agent --server --zone) with
+// an agent key of its zone: the agent registers its zone, instances
+// launched there stay Pending until the agent has put them in the kernel,
+// then Running, and security-group changes made through the SDK reach the
+// kernel.
 func TestRemoteAgent(t *testing.T) {
 	requireKernel(t)
 	tag := randTag(t)
 	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory))
-	client, err := apiclient.New(apiclient.Options{Endpoint: env.Endpoint, AccessKeyID: env.Admin.AccessKeyID, AccessKeySecret: env.Admin.Secret, Region: apitest.Region})
+	key, err := env.Common(t, env.Admin, api.VersionPalisade, "CreateAccessKey", map[string]string{"AgentZoneId": "local-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := apiclient.New(apiclient.Options{Endpoint: env.Endpoint, AccessKeyID: key["AccessKeyId"].(string), AccessKeySecret: key["AccessKeySecret"].(string), Region: apitest.Region})
 	if err != nil {
 		t.Fatal(err)
 	}
