@@ -57,22 +57,44 @@ func RegisterAgentAPI(rt *Router, svc *service.Service) {
 		return empty{}, svc.RegisterZone(ctx, r.Account.ID, r.AgentZone, zone, r.Params.Get("Host"), int64(applied))
 	})
 	rt.HandleAgent(VersionPalisade, "ReportStatus", func(ctx context.Context, r *Request) (any, error) {
-		inst, enis := map[string]string{}, map[string]string{}
-		for _, s := range r.Params.Structs("Instance") {
-			if id, st := s.Get("Id"), s.Get("Status"); id != "" && st != "" {
-				inst[id] = st
+		statuses := func(list string) (map[string]string, error) {
+			items, err := r.Params.StructsIn(list, IndexAgentReports)
+			if err != nil {
+				return nil, err
 			}
+			out := make(map[string]string, len(items))
+			for _, it := range items {
+				for f := range it.Fields {
+					if f != "Id" && f != "Status" {
+						return nil, errs.InvalidParameter(it.Param+"."+f, "unknown field: %s.N takes Id and Status", list)
+					}
+				}
+				id, err := it.Fields.Required("Id")
+				if err != nil {
+					return nil, errs.MissingParameter(it.Param + ".Id")
+				}
+				st, err := it.Fields.Required("Status")
+				if err != nil {
+					return nil, errs.MissingParameter(it.Param + ".Status")
+				}
+				if prev, dup := out[id]; dup && prev != st {
+					return nil, errs.InvalidParameter(it.Param+".Id", "%s is reported twice, as %s and %s", id, prev, st)
+				}
+				out[id] = st
+			}
+			return out, nil
 		}
-		for _, s := range r.Params.Structs("NetworkInterface") {
-			if id, st := s.Get("Id"), s.Get("Status"); id != "" && st != "" {
-				enis[id] = st
-			}
+		inst, err := statuses("Instance")
+		if err != nil {
+			return nil, err
 		}
-		eips := map[string]string{}
-		for _, s := range r.Params.Structs("Eip") {
-			if id, st := s.Get("Id"), s.Get("Status"); id != "" && st != "" {
-				eips[id] = st
-			}
+		enis, err := statuses("NetworkInterface")
+		if err != nil {
+			return nil, err
+		}
+		eips, err := statuses("Eip")
+		if err != nil {
+			return nil, err
 		}
 		return empty{}, svc.ReportStatus(ctx, r.Account.ID, r.AgentZone, inst, enis, eips)
 	})

@@ -166,3 +166,31 @@ func TestAgentAccessKey(t *testing.T) {
 		t.Errorf("deleted agent key: %d %s", status, code)
 	}
 }
+
+// TestReportStatusLists: ReportStatus refuses a malformed list with the
+// parameter to fix, and changes nothing then (it used to skip such
+// entries silently).
+func TestReportStatusLists(t *testing.T) {
+	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory))
+	for _, tc := range []struct {
+		name   string
+		params map[string]string
+		code   string
+	}{
+		{"no status", map[string]string{"Instance.1.Id": "i-x"}, "MissingParameter"},
+		{"no id", map[string]string{"NetworkInterface.1.Status": "InUse"}, "MissingParameter"},
+		{"unknown field", map[string]string{"Eip.1.Id": "eip-x", "Eip.1.Status": "InUse", "Eip.1.State": "x"}, "InvalidParameter"},
+		{"index 0", map[string]string{"Instance.0.Id": "i-x", "Instance.0.Status": "Running"}, "InvalidParameter"},
+		{"not an index", map[string]string{"Instance.a.Id": "i-x"}, "InvalidParameter"},
+		{"no field", map[string]string{"Instance.1": "i-x"}, "InvalidParameter"},
+		{"twice, differently", map[string]string{"Instance.1.Id": "i-x", "Instance.1.Status": "Running", "Instance.2.Id": "i-x", "Instance.2.Status": "Pending"}, "InvalidParameter"},
+		{"a status agents do not report", map[string]string{"Instance.1.Id": "i-x", "Instance.1.Status": "Stopped"}, "InvalidParameter"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := env.Common(t, env.Admin, api.VersionPalisade, "ReportStatus", tc.params)
+			if status, code := apitest.ServerErr(t, err); status != 400 || code != tc.code {
+				t.Errorf("got %d %s, want 400 %s", status, code, tc.code)
+			}
+		})
+	}
+}

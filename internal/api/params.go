@@ -151,19 +151,20 @@ type Indexes struct{ Min, Max int }
 // instance), the range is a syntactic cap and the service checks the count
 // against the deployment's quota.
 var (
-	IndexTags          = Indexes{1, 20}  // Tag.N, Tags.N
-	IndexPermissions   = Indexes{1, 100} // Permissions.N of Authorize/Revoke
-	IndexRuleIDs       = Indexes{1, 100} // SecurityGroupRuleId.N of Revoke
-	IndexGroupRefs     = Indexes{1, 10}  // DescribeSecurityGroupReferences SecurityGroupId.N
-	IndexACLEntries    = Indexes{0, 100} // IngressAclEntries.N, EgressAclEntries.N (documented 0-99; the SDKs send 1-100)
-	IndexACLResources  = Indexes{0, 30}  // AssociateNetworkAcl/UnassociateNetworkAcl Resource.N (documented 0-29; SDKs 1-30)
-	IndexInstanceIDs   = Indexes{1, 100} // DeleteInstances InstanceId.N
-	IndexENIGroups     = Indexes{1, 100} // SecurityGroupIds.N, SecurityGroupId.N of an ENI (quota: GroupsPerENI)
-	IndexNetworkIfaces = Indexes{1, 100} // RunInstances NetworkInterface.N (quota: ENIsPerInstance)
-	IndexIPv6Addrs     = Indexes{1, 10}  // Ipv6Address.N of RunInstances and CreateNetworkInterface
-	IndexCreateENIIPs  = Indexes{0, 10}  // CreateNetworkInterface PrivateIpAddress.N
-	IndexAssignIPs     = Indexes{1, 50}  // Assign/UnassignPrivateIpAddresses PrivateIpAddress.N
-	IndexFilterIDs     = Indexes{1, 100} // DescribeNetworkInterfaces NetworkInterfaceId.N, PrivateIpAddress.N
+	IndexTags          = Indexes{1, 20}    // Tag.N, Tags.N
+	IndexPermissions   = Indexes{1, 100}   // Permissions.N of Authorize/Revoke
+	IndexRuleIDs       = Indexes{1, 100}   // SecurityGroupRuleId.N of Revoke
+	IndexGroupRefs     = Indexes{1, 10}    // DescribeSecurityGroupReferences SecurityGroupId.N
+	IndexACLEntries    = Indexes{0, 100}   // IngressAclEntries.N, EgressAclEntries.N (documented 0-99; the SDKs send 1-100)
+	IndexACLResources  = Indexes{0, 30}    // AssociateNetworkAcl/UnassociateNetworkAcl Resource.N (documented 0-29; SDKs 1-30)
+	IndexInstanceIDs   = Indexes{1, 100}   // DeleteInstances InstanceId.N
+	IndexENIGroups     = Indexes{1, 100}   // SecurityGroupIds.N, SecurityGroupId.N of an ENI (quota: GroupsPerENI)
+	IndexNetworkIfaces = Indexes{1, 100}   // RunInstances NetworkInterface.N (quota: ENIsPerInstance)
+	IndexIPv6Addrs     = Indexes{1, 10}    // Ipv6Address.N of RunInstances and CreateNetworkInterface
+	IndexCreateENIIPs  = Indexes{0, 10}    // CreateNetworkInterface PrivateIpAddress.N
+	IndexAssignIPs     = Indexes{1, 50}    // Assign/UnassignPrivateIpAddresses PrivateIpAddress.N
+	IndexFilterIDs     = Indexes{1, 100}   // DescribeNetworkInterfaces NetworkInterfaceId.N, PrivateIpAddress.N
+	IndexAgentReports  = Indexes{1, 10000} // ReportStatus Instance.N, NetworkInterface.N, Eip.N (Palisade's own)
 )
 
 // ListItem is one element of a repeated scalar: its wire name
