@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -199,7 +200,7 @@ func RegisterFlowLogs(rt *Router, svc *service.Service) {
 		if err != nil {
 			return nil, err
 		}
-		pg, err := r.Params.Paging(100, 1000)
+		pg, err := r.Params.PagingFor(PageFlowLogRecords)
 		if err != nil {
 			return nil, err
 		}
@@ -207,7 +208,12 @@ func RegisterFlowLogs(rt *Router, svc *service.Service) {
 		if err != nil {
 			return nil, err
 		}
-		page, total, next := Paginate(res.Records, pg)
+		// A NextToken names the last record returned (its start and its
+		// place in the store), so records pruned or added between two
+		// calls neither shift nor repeat the rest.
+		page, total, next := PaginateKeyset(res.Records, pg, func(rec flowlog.Record) (time.Time, string) {
+			return time.Unix(rec.Start, 0), fmt.Sprintf("%020d", rec.Seq)
+		})
 		var resp struct {
 			TotalCount int
 			PageNumber int

@@ -24,9 +24,10 @@ type Page struct {
 
 // Paging decodes the paging parameters; defSize is the default page size
 // and maxSize the largest allowed (the cloud uses 10 and 50 or 100). Its
-// NextToken is a plain offset: it serves the lists that are not the cloud's
-// own (flow log records). The cloud's lists use PagingFor and PaginateKeyset,
-// whose tokens survive deletes and inserts between pages.
+// NextToken is a plain offset, for the short lists answered in one page
+// whose actions never return a NextToken (DescribeEipAddresses,
+// DescribeFlowLogs). Lists that return NextTokens use PagingFor and
+// PaginateKeyset, whose tokens survive deletes and inserts between pages.
 func (p Params) Paging(defSize, maxSize int) (Page, error) {
 	var pg Page
 	var err error
@@ -120,6 +121,10 @@ var (
 	// above 500 as 500.
 	PageNetworkInterfaces = PageLimits{Scope: "DescribeNetworkInterfaces", DefaultSize: 10, MaxSize: 500,
 		DefaultResults: 10, MinResults: 10, MaxResults: 500, Clamp: true}
+	// DescribeFlowLogRecords (Palisade's own): PageSize and MaxResults
+	// 1-1000, default 100.
+	PageFlowLogRecords = PageLimits{Scope: "DescribeFlowLogRecords", DefaultSize: 100, MaxSize: 1000,
+		DefaultResults: 100, MinResults: 1, MaxResults: 1000}
 )
 
 // pageKey is the position of an item in a keyset-paged list: the lists are

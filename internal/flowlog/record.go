@@ -50,6 +50,11 @@ type Record struct {
 	// TCPFlags is the OR of the TCP flags seen in the window (FIN 1, SYN 2,
 	// RST 4, PSH 8, ACK 16, URG 32).
 	TCPFlags int `json:"tcp-flags"`
+	// Seq is the record's place among the records of its account with
+	// the same Start, in arrival order: the record store sets it in the
+	// records a query returns, so that (Start, Seq) names one record for
+	// paging. It is not part of the record.
+	Seq uint64 `json:"-"`
 }
 
 // Batch is what an agent reports: records of closed windows, and how many

@@ -214,6 +214,7 @@ func (s *BoltStore) Query(ctx context.Context, q Query) ([]flowlog.Record, error
 			if err := json.Unmarshal(v, &r); err != nil {
 				return fmt.Errorf("decode flow-log record: %w", err)
 			}
+			r.Seq = binary.BigEndian.Uint64(k[len(prefix)+8:])
 			if q.Match(&r) {
 				out = append(out, r)
 				if q.Limit > 0 && len(out) >= q.Limit {
@@ -284,6 +285,7 @@ type MemoryStore struct {
 	mu        sync.Mutex // guards the fields below
 	byAccount map[string][]flowlog.Record
 	lastPrune time.Time
+	seq       uint64 // the last record's Seq (arrival order, as bolt's)
 }
 
 // NewMemory returns an empty in-memory record store.
@@ -303,6 +305,8 @@ func (s *MemoryStore) Append(ctx context.Context, recs []flowlog.Record) error {
 	}
 	s.mu.Lock()
 	for _, r := range recs {
+		s.seq++
+		r.Seq = s.seq
 		l := s.byAccount[r.AccountID]
 		// Keep each account sorted by Start (stable: equal starts keep
 		// arrival order), as the bolt keys do.
