@@ -346,6 +346,7 @@ func (a *Analyzer) exposure(g *groupInfo, r *srule, ctxs []*context) []Finding {
 	}
 	fam := prefixFamily(r.peer)
 	public := 0
+	viaWAF := a.wafUpstreamPorts()
 	for _, m := range g.members {
 		for _, ad := range a.enis[m].e.Addrs() {
 			if a.eipByPrivate[eniAddr{a.enis[m].e.ID, ad.Unmap()}] != nil {
@@ -357,10 +358,12 @@ func (a *Analyzer) exposure(g *groupInfo, r *srule, ctxs []*context) []Finding {
 	var out []Finding
 	var open, latent []string
 	for _, port := range sortedSensitive() {
-		// TCP through an EIP is judged on what the filters admit
-		// (internetExposure); with no EIP in the group the rule is a
-		// latent exposure: the first EIP would open the port.
-		if public == 0 && r.proto.has(uint16(ProtoTCP)) && (!r.ports || r.dport.has(port)) && a.decidesSome(r, fam, ctxs, ProtoTCP, port) {
+		// TCP through an EIP, or a WAF forwarding to a member's port, is
+		// judged on what the filters admit (internetExposure); with
+		// neither the rule is a latent exposure: the first EIP would
+		// open the port.
+		forwarded := slices.ContainsFunc(g.members, func(m int32) bool { return viaWAF[eniPort{a.enis[m].e.ID, port}] })
+		if public == 0 && !forwarded && r.proto.has(uint16(ProtoTCP)) && (!r.ports || r.dport.has(port)) && a.decidesSome(r, fam, ctxs, ProtoTCP, port) {
 			latent = append(latent, fmt.Sprintf("%s/%d (%s)", ProtoName(ProtoTCP), port, SensitivePorts[port]))
 		}
 		if !r.proto.has(uint16(ProtoUDP)) || (r.ports && !r.dport.has(port)) {
@@ -920,6 +923,94 @@ func (a *Analyzer) internetExposure(in func(string) bool) []Finding {
 	var order []exposureKey
 	var out []Finding
 	cuts := map[string][]uint32{}
+	// judge decides one sensitive port of one address of e, which the
+	// internet reaches as where: at eip:eipPort, directly or through a
+	// WAF forwarding to it; byClass holds the admission classes already
+	// judged for the address.
+	judge := func(e *eniInfo, local netip.Addr, port uint16, where string, eip netip.Addr, eipPort int, byClass map[int]*classExposure) {
+		if ad == nil {
+			// One Admitter for the audit: it computes each distinct
+			// admission once (ports to which the same rules apply,
+			// ENIs with the same groups and vSwitch).
+			ad = policy.NewAdmitter(policy.NewWorld(a.w.Groups, a.w.ENIs, a.w.VSwitches, a.w.ACLs), admitLimit)
+		}
+		label := fmt.Sprintf("tcp/%d (%s)", port, SensitivePorts[port])
+		if !a.mayOpenToInternet(e, port) {
+			return
+		}
+		adm := ad.Admit(e.e.ID, local, port)
+		c := byClass[adm.Class]
+		if c == nil || adm.Class == 0 {
+			c = &classExposure{}
+			clients, ok := a.replyClients(e, adm)
+			c.tooMany = !ok
+			if ok {
+				c.pieces, c.n = publicClients(clients)
+			}
+			byClass[adm.Class] = c
+		}
+		if c.tooMany {
+			out = append(out, Finding{SeverityMedium, CodeSensitivePortOpen, e.e.ID, "",
+				fmt.Sprintf("%s may be open to the internet on %s: its network ACL and security groups are too fragmented for the audit to decide (over %d ranges)", label, where, admitLimit),
+				"check it with palisade analyze reach --from <address> --to " + eip.String() + " --port " + fmt.Sprint(eipPort) + ", and merge rules and ACL entries"})
+			return
+		}
+		sev := SeverityHigh
+		switch n := c.n; {
+		case n == publicSize:
+		case n >= partInternet:
+			sev = SeverityMedium
+			label = fmt.Sprintf("tcp/%d (%s, from %.1f%% of public IPv4 addresses)", port, SensitivePorts[port], float64(n)*100/float64(publicSize))
+		default:
+			return
+		}
+		if !c.named {
+			vc, done := cuts[e.e.VpcID]
+			if !done {
+				vc = a.publicENICuts(e.e.VpcID)
+				cuts[e.e.VpcID] = vc
+			}
+			c.rules, c.inner, c.partial = a.deciders(e, local, port, c.pieces, vc)
+			slices.SortStableFunc(c.rules, func(x, y *srule) int {
+				if c := policy.CompareRuleOrder(x.priority, x.drop, y.priority, y.drop); c != 0 {
+					return c
+				}
+				if c := strings.Compare(x.groupID, y.groupID); c != 0 {
+					return c
+				}
+				return strings.Compare(x.rule.ID, y.rule.ID)
+			})
+			c.named = true
+		}
+		rules, inner, partial := c.rules, c.inner, c.partial
+		var ids []string
+		for _, r := range rules {
+			ids = append(ids, r.groupID+"/"+r.rule.ID)
+		}
+		if inner {
+			ids = append(ids, "intra-group")
+		}
+		k := exposureKey{sev, strings.Join(ids, ",")}
+		x := acc[k]
+		if x == nil {
+			x = &exposureAcc{rules: rules, inner: inner, resource: e.e.ID}
+			if len(rules) > 0 {
+				x.resource = rules[0].groupID
+			}
+			acc[k] = x
+			order = append(order, k)
+		}
+		x.partial = x.partial || partial
+		if !slices.Contains(x.ports, label) {
+			x.ports = append(x.ports, label)
+		}
+		if !slices.Contains(x.enis, where) {
+			x.enis = append(x.enis, where)
+		}
+		if !slices.Contains(x.eniIDs, e.e.ID) {
+			x.eniIDs = append(x.eniIDs, e.e.ID)
+		}
+	}
 	for _, e := range a.enis {
 		if !in(e.e.VpcID) {
 			continue
@@ -930,98 +1021,88 @@ func (a *Analyzer) internetExposure(in func(string) bool) []Finding {
 			if eip == nil || !local.Is4() {
 				continue
 			}
-			if ad == nil {
-				// One Admitter for the audit: it computes each distinct
-				// admission once (ports to which the same rules apply,
-				// ENIs with the same groups and vSwitch).
-				ad = policy.NewAdmitter(policy.NewWorld(a.w.Groups, a.w.ENIs, a.w.VSwitches, a.w.ACLs), admitLimit)
-			}
 			where := fmt.Sprintf("%s (EIP %s)", e.e.ID, eip.Address)
 			// The ports of one admission class have the same clients,
 			// decided by the same rules: judged once per address.
 			byClass := map[int]*classExposure{}
 			for _, port := range sortedSensitive() {
-				label := fmt.Sprintf("tcp/%d (%s)", port, SensitivePorts[port])
-				if !a.mayOpenToInternet(e, port) {
-					continue
-				}
-				adm := ad.Admit(e.e.ID, local, port)
-				c := byClass[adm.Class]
-				if c == nil || adm.Class == 0 {
-					c = &classExposure{}
-					clients, ok := a.replyClients(e, adm)
-					c.tooMany = !ok
-					if ok {
-						c.pieces, c.n = publicClients(clients)
-					}
-					byClass[adm.Class] = c
-				}
-				if c.tooMany {
-					out = append(out, Finding{SeverityMedium, CodeSensitivePortOpen, e.e.ID, "",
-						fmt.Sprintf("%s may be open to the internet on %s: its network ACL and security groups are too fragmented for the audit to decide (over %d ranges)", label, where, admitLimit),
-						"check it with palisade analyze reach --from <address> --to " + eip.Address.String() + " --port " + fmt.Sprint(port) + ", and merge rules and ACL entries"})
-					continue
-				}
-				sev := SeverityHigh
-				switch n := c.n; {
-				case n == publicSize:
-				case n >= partInternet:
-					sev = SeverityMedium
-					label = fmt.Sprintf("tcp/%d (%s, from %.1f%% of public IPv4 addresses)", port, SensitivePorts[port], float64(n)*100/float64(publicSize))
-				default:
-					continue
-				}
-				if !c.named {
-					vc, done := cuts[e.e.VpcID]
-					if !done {
-						vc = a.publicENICuts(e.e.VpcID)
-						cuts[e.e.VpcID] = vc
-					}
-					c.rules, c.inner, c.partial = a.deciders(e, local, port, c.pieces, vc)
-					slices.SortStableFunc(c.rules, func(x, y *srule) int {
-						if c := policy.CompareRuleOrder(x.priority, x.drop, y.priority, y.drop); c != 0 {
-							return c
-						}
-						if c := strings.Compare(x.groupID, y.groupID); c != 0 {
-							return c
-						}
-						return strings.Compare(x.rule.ID, y.rule.ID)
-					})
-					c.named = true
-				}
-				rules, inner, partial := c.rules, c.inner, c.partial
-				var ids []string
-				for _, r := range rules {
-					ids = append(ids, r.groupID+"/"+r.rule.ID)
-				}
-				if inner {
-					ids = append(ids, "intra-group")
-				}
-				k := exposureKey{sev, strings.Join(ids, ",")}
-				x := acc[k]
-				if x == nil {
-					x = &exposureAcc{rules: rules, inner: inner, resource: e.e.ID}
-					if len(rules) > 0 {
-						x.resource = rules[0].groupID
-					}
-					acc[k] = x
-					order = append(order, k)
-				}
-				x.partial = x.partial || partial
-				if !slices.Contains(x.ports, label) {
-					x.ports = append(x.ports, label)
-				}
-				if !slices.Contains(x.enis, where) {
-					x.enis = append(x.enis, where)
-				}
-				if !slices.Contains(x.eniIDs, e.e.ID) {
-					x.eniIDs = append(x.eniIDs, e.e.ID)
-				}
+				judge(e, local, port, where, eip.Address, int(port), byClass)
 			}
 		}
 	}
+	// A protected port whose WAF forwards to another address of the
+	// instance exposes that address's upstream port to the internet (the
+	// WAF connects from the client's own address, so its filters decide
+	// as for a direct client), although no EIP maps to it. The upstream
+	// at the EIP's own address is judged above: its ports are reached
+	// directly too, under the same filters.
+	for _, u := range a.wafUpstreams() {
+		if !in(u.eip.e.e.VpcID) || SensitivePorts[u.up.port] == "" {
+			continue
+		}
+		where := fmt.Sprintf("%s (%s, reached from the internet through the WAF of port %d of EIP %s)", u.up.eni.e.ID, u.up.addr, u.steer.Port, u.eip.Address)
+		judge(u.up.eni, u.up.addr, u.up.port, where, u.eip.Address, u.steer.Port, map[int]*classExposure{})
+	}
 	for _, k := range order {
 		out = append(out, a.exposureFinding(k.severity, acc[k]))
+	}
+	return out
+}
+
+// wafForward is a protected port whose WAF forwards to another address of
+// the instance than the one its EIP maps to.
+type wafForward struct {
+	steer *WAFSteer
+	eip   struct {
+		Address netip.Addr
+		e       *eniInfo
+	}
+	up wafUpstream
+}
+
+// wafUpstreams lists the protected ports whose WAF forwards to another
+// address of the instance than the steered EIP's: the internet reaches
+// that address through the WAF, although no EIP maps to it.
+func (a *Analyzer) wafUpstreams() []wafForward {
+	var out []wafForward
+	for i := range a.w.WAF {
+		w := &a.w.WAF[i]
+		inst := a.insts[w.InstanceID]
+		if inst == nil {
+			continue
+		}
+		for j := range a.w.EIPs {
+			eip := &a.w.EIPs[j]
+			if eip.ID != a.steered[inst.ID] {
+				continue
+			}
+			ei, ok := a.eniIdx[eip.ENIID]
+			if !ok {
+				continue
+			}
+			t := target{eni: a.enis[ei], addr: eip.PrivateIP.Unmap(), vpc: inst.VpcID}
+			up, ok := a.wafUpstream(w, t)
+			if !ok || up.eni == nil || up.addr == t.addr {
+				continue
+			}
+			f := wafForward{steer: w, up: up}
+			f.eip.Address, f.eip.e = eip.Address, t.eni
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+type eniPort struct {
+	eni  string
+	port uint16
+}
+
+// wafUpstreamPorts are the ENIs and ports of wafUpstreams.
+func (a *Analyzer) wafUpstreamPorts() map[eniPort]bool {
+	out := map[eniPort]bool{}
+	for _, u := range a.wafUpstreams() {
+		out[eniPort{u.up.eni.e.ID, u.up.port}] = true
 	}
 	return out
 }

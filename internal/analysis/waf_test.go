@@ -188,3 +188,41 @@ func stepLines(ss []Step) string {
 	}
 	return b.String()
 }
+
+// TestAuditWAFUpstreamExposure: a protected port whose WAF forwards to a
+// sensitive port of another ENI of the instance exposes that port to the
+// internet (the WAF connects from the client's address), although no EIP
+// maps to that ENI; without the steering, nothing reaches it.
+func TestAuditWAFUpstreamExposure(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		upstream string
+		want     bool
+	}{
+		{"upstream on another ENI", "10.0.3.30:9200", true},
+		{"default upstream", "", false},
+		{"upstream port not sensitive", "10.0.3.30:8080", false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := wafUpstreamWorld(c.upstream, 80)
+			w.Groups[len(w.Groups)-1].Rules = append(w.Groups[len(w.Groups)-1].Rules,
+				tcp("sgr-up-9200", model.Ingress, 9200, "0.0.0.0/0", model.PolicyAccept, 1))
+			res, err := New(w).Audit(AuditQuery{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := portFindings(res.Findings, "tcp/9200 (Elasticsearch)")
+			if !c.want {
+				// Only the latent exposure of the rule: no EIP reaches it.
+				if len(got) != 1 || got[0].Severity != SeverityMedium || !strings.Contains(got[0].Message, "the internet cannot reach it today") {
+					t.Errorf("findings %+v, want the latent one only", got)
+				}
+				return
+			}
+			if len(got) != 1 || got[0].Severity != SeverityHigh || got[0].Rule != "sgr-up-9200" ||
+				!strings.Contains(got[0].Message, "eni-web1b (10.0.3.30, reached from the internet through the WAF of port 443 of EIP 198.18.0.10)") {
+				t.Errorf("findings %+v, want one: open through the WAF", got)
+			}
+		})
+	}
+}
