@@ -492,3 +492,39 @@ func TestWafPrivateKeyNeverReturned(t *testing.T) {
 		t.Error("a new key pair did not change the configuration's hash")
 	}
 }
+
+// TestWAFConfigDefaultUpstream: without UpstreamAddress, DescribeWafConfig
+// gives the upstream the agent steers to: the private address of the
+// instance's steered EIP (here a secondary address), where the direct path
+// leads, and the primary address while the instance has no EIP.
+func TestWAFConfigDefaultUpstream(t *testing.T) {
+	env := apitest.Start(t)
+	bob := env.NewAccount(t, "bob")
+	putInstance(t, env, bob.AccountID, "i-web", "10.0.1.7")
+	if _, status, code := wafCall(t, env, bob, "CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "80"}); status != 200 {
+		t.Fatalf("CreateWafProtection: %d %s", status, code)
+	}
+	upstream := func() string {
+		t.Helper()
+		out, status, code := wafCall(t, env, bob, "DescribeWafConfig", nil)
+		if status != 200 {
+			t.Fatalf("DescribeWafConfig: %d %s", status, code)
+		}
+		b, _ := json.Marshal(out["Objects"])
+		var cfgs []wafrule.ObjectConfig
+		if err := json.Unmarshal(b, &cfgs); err != nil || len(cfgs) != 1 {
+			t.Fatalf("config: %v %s", err, b)
+		}
+		return cfgs[0].Upstream
+	}
+	if got := upstream(); got != "10.0.1.7:80" {
+		t.Errorf("without an EIP: upstream %s, want the primary address 10.0.1.7:80", got)
+	}
+	env.PutRecord(t, model.PrefixENI+"eni-i-web", model.ENI{ID: "eni-i-web", AccountID: bob.AccountID, InstanceID: "i-web",
+		PrimaryIP: netip.MustParseAddr("10.0.1.7"), SecondaryIPs: []netip.Addr{netip.MustParseAddr("10.0.1.9")}})
+	env.PutRecord(t, model.PrefixEIP+"eip-web", model.EIP{ID: "eip-web", AccountID: bob.AccountID, Address: netip.MustParseAddr("198.18.0.9"),
+		ENIID: "eni-i-web", PrivateIP: netip.MustParseAddr("10.0.1.9"), InstanceID: "i-web", Status: model.EIPInUse})
+	if got := upstream(); got != "10.0.1.9:80" {
+		t.Errorf("with an EIP on 10.0.1.9: upstream %s, want 10.0.1.9:80", got)
+	}
+}

@@ -76,7 +76,7 @@ type wafObjectFlags struct {
 func (f *wafObjectFlags) register(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.template, "template", "", "template ID (default: CRS paranoia 1, block)")
-	fl.StringVar(&f.upstream, "upstream", "", "IP:PORT of the instance to forward to: one of its private IPv4 addresses, any port (default: its primary address and --port)")
+	fl.StringVar(&f.upstream, "upstream", "", "IP:PORT of the instance to forward to: one of its private IPv4 addresses, any port (default: the private address its EIP maps to, else its primary address, and --port)")
 	fl.StringVar(&f.listen, "listen", "", "address the WAF listens on (default :PORT)")
 	fl.StringVar(&f.certFile, "tls-cert", "", "PEM certificate file: terminate TLS at the WAF")
 	fl.StringVar(&f.keyFile, "tls-key", "", "PEM private key file of --tls-cert")

@@ -527,25 +527,8 @@ func (s *Service) WafSteering(ctx context.Context, accountID string, ps []model.
 	}
 	err := s.view(ctx, func(tx store.ReadTxn) error {
 		clear(out)
-		eniInstance := map[string]string{}
-		if err := listJSON(tx, model.PrefixENI, func(e *model.ENI) error {
-			if e.AccountID == accountID && e.InstanceID != "" {
-				eniInstance[e.ID] = e.InstanceID
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-		instEIPs := map[string][]*model.EIP{} // instance ID -> its associated EIPs
-		if err := listJSON(tx, model.PrefixEIP, func(e *model.EIP) error {
-			if e.AccountID != accountID || e.ENIID == "" {
-				return nil
-			}
-			if inst := eniInstance[e.ENIID]; inst != "" {
-				instEIPs[inst] = append(instEIPs[inst], e)
-			}
-			return nil
-		}); err != nil {
+		instEIPs, err := accountInstanceEIPs(tx, accountID)
+		if err != nil {
 			return err
 		}
 		for _, p := range ps {
@@ -575,6 +558,31 @@ func (s *Service) WafSteering(ctx context.Context, accountID string, ps []model.
 				}
 			}
 			out[p.ID] = WAFSteering{Status: WAFSteeringActive, EIPAddress: eips[pick].Address}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// accountInstanceEIPs maps each of the account's instances to the EIPs
+// associated with its ENIs.
+func accountInstanceEIPs(tx store.ReadTxn, accountID string) (map[string][]*model.EIP, error) {
+	eniInstance := map[string]string{}
+	if err := listJSON(tx, model.PrefixENI, func(e *model.ENI) error {
+		if e.AccountID == accountID && e.InstanceID != "" {
+			eniInstance[e.ID] = e.InstanceID
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	out := map[string][]*model.EIP{}
+	err := listJSON(tx, model.PrefixEIP, func(e *model.EIP) error {
+		if e.AccountID != accountID || e.ENIID == "" {
+			return nil
+		}
+		if inst := eniInstance[e.ENIID]; inst != "" {
+			out[inst] = append(out[inst], e)
 		}
 		return nil
 	})
@@ -904,6 +912,10 @@ func (s *Service) DescribeWafConfig(ctx context.Context, accountID string) ([]wa
 		}); err != nil {
 			return err
 		}
+		instEIPs, err := accountInstanceEIPs(tx, accountID)
+		if err != nil {
+			return err
+		}
 		return listJSON(tx, model.PrefixWAFProtection, func(p *model.WAFProtection) error {
 			if p.AccountID != accountID {
 				return nil
@@ -913,7 +925,13 @@ func (s *Service) DescribeWafConfig(ctx context.Context, accountID string) ([]wa
 			if ierr == nil {
 				vpcID = inst.VpcID
 				if p.Upstream == "" {
-					if eni, err := getENI(tx, accountID, inst.PrimaryENIID); err == nil && eni.PrimaryIP.IsValid() {
+					// The default upstream is the agent's: the private
+					// address of the EIP the port is steered on (where
+					// the direct path leads), else the primary address.
+					eips := instEIPs[inst.ID]
+					if pick := model.SteeredEIP(inst.PrimaryENIID, eips, func(e *model.EIP) (string, string) { return e.ID, e.ENIID }); pick >= 0 && eips[pick].PrivateIP.IsValid() {
+						upstream = wafconfig.Upstream(eips[pick].PrivateIP.String(), p.Port)
+					} else if eni, err := getENI(tx, accountID, inst.PrimaryENIID); err == nil && eni.PrimaryIP.IsValid() {
 						upstream = wafconfig.Upstream(eni.PrimaryIP.String(), p.Port)
 					}
 				}
