@@ -351,7 +351,7 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 		st.ENIs[e.ID] = dataplane.ENIStatus{Ready: true}
 	}
 	for inst, links := range placed {
-		if err := syncSourceRouting(insts[inst].nl, links); err != nil {
+		if _, err := syncSourceRouting(insts[inst].nl, links); err != nil {
 			err = fmt.Errorf("instance %s: source routing: %w", inst, err)
 			for _, l := range links {
 				notReady(l.eni, err)

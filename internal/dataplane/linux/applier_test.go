@@ -583,6 +583,25 @@ func TestSecondaryENISourceRouting(t *testing.T) {
 		t.Errorf("single-ENI instance has source rules:\n%s", rules)
 	}
 
+	// In place, a sync changes nothing (no rule or route is replaced on
+	// every reconciliation).
+	ref, err := openNS(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ref.Close()
+	var links []eniLink
+	for _, e := range []dataplane.ENI{m0, m1} {
+		l, err := ref.nl.LinkByName(InstanceIfName(e.DeviceIndex))
+		if err != nil {
+			t.Fatal(err)
+		}
+		links = append(links, eniLink{eni: e, linkIdx: l.Attrs().Index})
+	}
+	if n, err := syncSourceRouting(ref.nl, links); err != nil || n != 0 {
+		t.Errorf("sync of the routing in place: %d changes, %v; want none", n, err)
+	}
+
 	// A rule deleted by hand comes back.
 	mustNS(t, m, "ip", "rule", "del", "from", "10.30.2.11", "lookup", "1001")
 	apply(t, a, host(m0, m1, c))

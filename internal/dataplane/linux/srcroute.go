@@ -98,15 +98,17 @@ func desiredSourceRouting(links []eniLink) (map[ruleKey]bool, map[routeKey]*netl
 // syncSourceRouting makes the instance namespace's per-ENI tables and
 // rules exactly those of links: missing ones are added, Palisade's others
 // (an ENI detached, an address removed) deleted. Only rules and routes
-// tagged routeProto in tables from eniTableBase up are touched.
-func syncSourceRouting(h *netlink.Handle, links []eniLink) error {
+// tagged routeProto in tables from eniTableBase up are touched. It returns
+// how many rules and routes it added or deleted.
+func syncSourceRouting(h *netlink.Handle, links []eniLink) (int, error) {
 	wantRules, wantRoutes := desiredSourceRouting(links)
 	var errs []error
+	changes := 0
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		routes, err := h.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC, Protocol: routeProto},
 			netlink.RT_FILTER_TABLE|netlink.RT_FILTER_PROTOCOL)
 		if err != nil {
-			return fmt.Errorf("list routes: %w", err)
+			return changes, fmt.Errorf("list routes: %w", err)
 		}
 		for _, r := range routes {
 			if r.Table < eniTableBase {
@@ -127,12 +129,14 @@ func syncSourceRouting(h *netlink.Handle, links []eniLink) error {
 				delete(wantRoutes, k)
 				continue
 			}
+			changes++
 			if err := h.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
 				errs = append(errs, fmt.Errorf("delete route %s table %d: %w", k.dst, r.Table, err))
 			}
 		}
 	}
 	for k, r := range wantRoutes {
+		changes++
 		if err := h.RouteReplace(r); err != nil {
 			errs = append(errs, fmt.Errorf("route %s via %v table %d: %w", k.dst, k.gw, k.table, err))
 		}
@@ -140,7 +144,7 @@ func syncSourceRouting(h *netlink.Handle, links []eniLink) error {
 	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
 		rules, err := h.RuleList(fam)
 		if err != nil {
-			return errors.Join(append(errs, fmt.Errorf("list ip rules: %w", err))...)
+			return changes, errors.Join(append(errs, fmt.Errorf("list ip rules: %w", err))...)
 		}
 		for _, r := range rules {
 			if r.Protocol != routeProto || r.Table < eniTableBase {
@@ -155,6 +159,7 @@ func syncSourceRouting(h *netlink.Handle, links []eniLink) error {
 				delete(wantRules, k)
 				continue
 			}
+			changes++
 			if err := h.RuleDel(&r); err != nil && !errors.Is(err, unix.ENOENT) {
 				errs = append(errs, fmt.Errorf("delete ip rule from %s lookup %d: %w", k.src, k.table, err))
 			}
@@ -167,11 +172,12 @@ func syncSourceRouting(h *netlink.Handle, links []eniLink) error {
 			r.Family = netlink.FAMILY_V6
 		}
 		r.Src, r.Table, r.Priority, r.Protocol = prefixIPNet(k.src), k.table, eniRulePref, routeProto
+		changes++
 		if err := h.RuleAdd(r); err != nil && !errors.Is(err, unix.EEXIST) {
 			errs = append(errs, fmt.Errorf("add ip rule from %s lookup %d: %w", k.src, k.table, err))
 		}
 	}
-	return errors.Join(errs...)
+	return changes, errors.Join(errs...)
 }
 
 func sameSrc(a, b net.IP) bool {
