@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"strconv"
 	"strings"
@@ -402,10 +403,10 @@ func BenchmarkInterleavedRatio(b *testing.B) {
 	udp := &unix.SockaddrInet4{Port: udpPort, Addr: e.serverIP.As4()}
 	tcp := &unix.SockaddrInet4{Port: tcpPort, Addr: e.serverIP.As4()}
 	const packets, conns = 400_000, 20_000
-	var pkt, conn []float64
+	var pkt, conn, pktCPU, connCPU []float64
 	for round := range b.N {
 		var rates [2]burstResult
-		var cr [2]float64
+		var cr, cc [2]float64
 		for _, i := range counterbalanced(round, 2) {
 			mode := []string{"none", "compiled"}[i]
 			e.setPolicy(b, mode, 1000)
@@ -413,18 +414,34 @@ func BenchmarkInterleavedRatio(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			before, err := busyCPU()
+			if err != nil {
+				b.Fatal(err)
+			}
 			c, _, err := dialN(e.client, tcp, conns)
 			if err != nil {
 				b.Fatal(err)
 			}
-			rates[i], cr[i] = r, c
+			after, err := busyCPU()
+			if err != nil {
+				b.Fatal(err)
+			}
+			rates[i], cr[i], cc[i] = r, c, float64((after-before).Microseconds())/conns
 		}
 		pkt = append(pkt, rates[1].pps/rates[0].pps)
 		conn = append(conn, cr[1]/cr[0])
-		b.Logf("round: none %.0f pps %.0f conns/s; compiled/1000 %.0f pps %.0f conns/s", rates[0].pps, cr[0], rates[1].pps, cr[1])
+		// CPU cost ratios: the no-policy cost over the program's, the
+		// rate ratio the machine would show if it were bound by CPU time
+		// alone.
+		pktCPU = append(pktCPU, rates[0].cpuPerPkt/rates[1].cpuPerPkt)
+		connCPU = append(connCPU, cc[0]/cc[1])
+		b.Logf("round: none %.0f pps (%.2f µs CPU each) %.0f conns/s (%.1f µs); compiled/1000 %.0f pps (%.2f µs) %.0f conns/s (%.1f µs)",
+			rates[0].pps, rates[0].cpuPerPkt, cr[0], cc[0], rates[1].pps, rates[1].cpuPerPkt, cr[1], cc[1])
 	}
 	b.ReportMetric(median(pkt), "pps-ratio")
 	b.ReportMetric(median(conn), "conns-ratio")
+	b.ReportMetric(median(pktCPU), "pkt-cpu-ratio")
+	b.ReportMetric(median(connCPU), "conn-cpu-ratio")
 }
 
 // BenchmarkPacketRate sends b.N 64-byte-frame UDP datagrams from the client
@@ -447,7 +464,38 @@ func BenchmarkPacketRate(b *testing.B) {
 	}, "pps")
 }
 
-type burstResult struct{ pps, sentPPS, lossPct float64 }
+type burstResult struct {
+	pps, sentPPS, lossPct float64
+	// cpuPerPkt is the machine's busy CPU time (all CPUs, every process
+	// and softirq) per datagram received, in microseconds: what a
+	// datagram costs, less sensitive than the rate to how the scheduler
+	// spreads the senders and the receiver over the CPUs.
+	cpuPerPkt float64
+}
+
+// busyCPU returns the machine's busy CPU time so far (/proc/stat: user,
+// nice, system, irq, softirq and steal of all CPUs).
+func busyCPU() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	var busy int64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system irq softirq steal
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("/proc/stat: %w", err)
+		}
+		busy += n
+	}
+	const userHZ = 100 // USER_HZ: the unit of /proc/stat on Linux
+	return time.Duration(busy) * time.Second / userHZ, nil
+}
 
 // udpBurst sends n 64-byte datagrams from namespace ns to sa with several
 // unthrottled senders (sendmmsg) and returns the rate the sink received.
@@ -458,6 +506,10 @@ func udpBurst(ns string, sa *unix.SockaddrInet4, s *sink, n int64) (burstResult,
 	var errOnce sync.Once
 	var firstErr error
 	before := s.received.Load()
+	cpuBefore, err := busyCPU()
+	if err != nil {
+		return burstResult{}, err
+	}
 	start := time.Now()
 	for range senders {
 		wg.Go(func() {
@@ -509,14 +561,19 @@ func udpBurst(ns string, sa *unix.SockaddrInet4, s *sink, n int64) (burstResult,
 		prev = cur
 	}
 	got := s.received.Load() - before
+	cpuAfter, err := busyCPU()
+	if err != nil {
+		return burstResult{}, err
+	}
 	elapsed := time.Unix(0, s.lastRecv.Load()).Sub(start)
 	if elapsed < sendElapsed {
 		elapsed = sendElapsed
 	}
 	return burstResult{
-		pps:     float64(got) / elapsed.Seconds(),
-		sentPPS: float64(sent.Load()) / sendElapsed.Seconds(),
-		lossPct: 100 * (1 - float64(got)/float64(max(1, sent.Load()))),
+		pps:       float64(got) / elapsed.Seconds(),
+		sentPPS:   float64(sent.Load()) / sendElapsed.Seconds(),
+		lossPct:   100 * (1 - float64(got)/float64(max(1, sent.Load()))),
+		cpuPerPkt: float64((cpuAfter - cpuBefore).Microseconds()) / float64(max(1, got)),
 	}, firstErr
 }
 
