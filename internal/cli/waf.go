@@ -648,7 +648,11 @@ the others are skipped with a warning. An upstream is a private address of
 the instance's VPC: it is reached from inside the VPC's network namespace,
 so run this as root on the host that runs the VPC; an object whose VPC
 namespace is not on this host (or cannot be entered) is not served, with a
-warning. Stop with Ctrl-C.`,
+warning. That upstream connection comes from the VPC's router itself, so the
+instance's security groups and network ACL do not decide on it: only the
+agent's steering (an object of an instance with an EIP, served by its agent)
+forwards from the client's own address under the instance's filters. Stop
+with Ctrl-C.`,
 		Example: `  palisade waf serve --log-file /var/log/palisade-waf.jsonl
   palisade waf serve --tls-key waf-xxx=/etc/palisade/site.key`,
 		Args: cobra.NoArgs,
