@@ -1,11 +1,17 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
+	"net"
 
 	"github.com/mdlayher/netlink"
 	"github.com/ti-mo/conntrack"
+	vnl "github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
+	"github.com/palisade-project/palisade/internal/netnsrun"
 	"github.com/palisade-project/palisade/internal/policy"
 )
 
@@ -53,10 +59,17 @@ func FlowVerdict(w policy.World, vpcID string, f conntrack.Flow) bool {
 		out, in := policy.EvaluateACLs(w, rfrom, rto, rpkt)
 		return out.Allow && in.Allow
 	}
-	// One end is not an ENI of this VPC: the VPC namespace's own traffic
-	// (its gateway addresses), which it delivers locally instead of
-	// forwarding. The security-group chains hook forward only, so these
-	// flows were never subject to them and are not cut.
+	if to != "" && f.Mark != 0 {
+		// The router's own connection to an ENI that the program's output
+		// chain judged and stamped (a WAF's upstream connection, marked:
+		// from the client's address, or from the router's gateway
+		// address for waf serve): the receiver's ingress network ACL and
+		// security groups decide, as at its first packet.
+		return policy.EvaluateACLIngress(w, to, pkt).Allow && policy.EvaluateENI(w, to, policy.Ingress, pkt).Allow
+	}
+	// Otherwise one end is not an ENI of this VPC: the VPC namespace's
+	// own unmarked traffic (its gateway addresses), which no security
+	// group chain judged, so it is not cut.
 	return true
 }
 
@@ -84,9 +97,23 @@ func CutDeniedFlows(nsFd int, vpcID string, w policy.World) (int, error) {
 		return 0, fmt.Errorf("conntrack dump: %w", err)
 	}
 	var denied []conntrack.Flow
+	var local []conntrack.Flow // the router's own TCP connections among them
 	for _, f := range flows {
-		if !FlowVerdict(w, vpcID, f) {
-			denied = append(denied, f)
+		if FlowVerdict(w, vpcID, f) {
+			continue
+		}
+		denied = append(denied, f)
+		if routerConn(w, vpcID, f) {
+			local = append(local, f)
+		}
+	}
+	// The router's own sockets are aborted first (their peers get a
+	// reset while the entry still lets it through), so that their owner,
+	// a WAF, fails over at once instead of writing into a cut flow until
+	// its timeouts.
+	if len(local) > 0 {
+		if err := abortSockets(nsFd, local); err != nil {
+			return 0, err
 		}
 	}
 	cut := 0
@@ -97,4 +124,33 @@ func CutDeniedFlows(nsFd int, vpcID string, w policy.World) (int, error) {
 		cut++
 	}
 	return cut, nil
+}
+
+// routerConn reports whether f is a TCP connection the VPC router opened
+// itself to an ENI and the program judged (marked): a WAF's upstream.
+func routerConn(w policy.World, vpcID string, f conntrack.Flow) bool {
+	pkt := tuplePacket(f.TupleOrig)
+	return pkt.Proto == unix.IPPROTO_TCP && f.Mark != 0 && !f.Status.DstNAT() && !f.Status.SrcNAT() &&
+		w.ENIByAddr(vpcID, pkt.Src) == "" && w.ENIByAddr(vpcID, pkt.Dst) != ""
+}
+
+// abortSockets destroys (sock_diag SOCK_DESTROY) the local TCP sockets of
+// flows in the namespace nsFd; a socket already gone is no error.
+func abortSockets(nsFd int, flows []conntrack.Flow) error {
+	return netnsrun.In(netns.NsHandle(nsFd), func() error {
+		h, err := vnl.NewHandle()
+		if err != nil {
+			return fmt.Errorf("netlink handle: %w", err)
+		}
+		defer h.Delete()
+		for _, f := range flows {
+			t := f.TupleOrig
+			local := &net.TCPAddr{IP: t.IP.SourceAddress.AsSlice(), Port: int(t.Proto.SourcePort)}
+			remote := &net.TCPAddr{IP: t.IP.DestinationAddress.AsSlice(), Port: int(t.Proto.DestinationPort)}
+			if err := h.SocketDestroy(local, remote); err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, vnl.ErrNotImplemented) {
+				return fmt.Errorf("abort socket %v -> %v: %w", local, remote, err)
+			}
+		}
+		return nil
+	})
 }

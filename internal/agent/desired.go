@@ -144,7 +144,8 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 		byVPC[vpc].EIPs = append(byVPC[vpc].EIPs, dataplane.EIP{ID: e.ID, Address: e.Address, ENIID: e.ENIID, PrivateIP: e.PrivateIP})
 		d.EIPs = append(d.EIPs, e)
 	}
-	if d.WAF, err = buildWAF(tx, s, byVPC); err != nil {
+	var wafVPCs map[string]bool
+	if d.WAF, wafVPCs, err = buildWAF(tx, s, byVPC); err != nil {
 		return nil, err
 	}
 	// Gateways: every vSwitch of a present VPC, so that a vSwitch's gateway
@@ -208,8 +209,15 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 		}
 		d.Programs[id] = policy.Compile(d.World, ifaces)
 	}
+	// Filter the WAF's upstream connections: the agent's own, and those a
+	// standalone WAF (waf serve) marks in a VPC with protected instances.
 	for _, o := range d.WAF {
-		d.Programs[o.VPCID].Transparent = true // filter the WAF's upstream connections
+		d.Programs[o.VPCID].Transparent = true
+	}
+	for id := range wafVPCs {
+		if p := d.Programs[id]; p != nil {
+			p.Transparent = true
+		}
 	}
 	if d.FlowLogs, err = buildFlowLogs(tx, d, ifName); err != nil {
 		return nil, err

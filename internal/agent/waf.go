@@ -73,22 +73,25 @@ type WAF interface {
 // host (byVPC holds the local VPCs with their EIPs), adds their ports to
 // the EIPs' WAFPorts and returns them, sorted by ID. A protected object
 // whose instance has no EIP here is not steered (nothing of it reaches
-// this host from the internet).
-func buildWAF(tx store.ReadTxn, s *snapshot, byVPC map[string]*dataplane.VPC) ([]WAFObject, error) {
+// this host from the internet). withObjects holds the local VPCs with a
+// protected instance, steered or not: a standalone WAF ("waf serve") may
+// forward to it, and its marked connections must meet the filters.
+func buildWAF(tx store.ReadTxn, s *snapshot, byVPC map[string]*dataplane.VPC) (objs []WAFObject, withObjects map[string]bool, err error) {
 	var prots []model.WAFProtection
 	if err := listAll(tx, model.PrefixWAFProtection, func(p model.WAFProtection) { prots = append(prots, p) }); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	withObjects = map[string]bool{}
 	if len(prots) == 0 {
-		return nil, nil
+		return nil, withObjects, nil
 	}
 	tpls := map[string]model.WAFTemplate{}
 	if err := listAll(tx, model.PrefixWAFTemplate, func(t model.WAFTemplate) { tpls[t.ID] = t }); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	rules := map[string][]model.WAFRule{}
 	if err := listAll(tx, model.PrefixWAFRule, func(r model.WAFRule) { rules[r.ProtectionID] = append(rules[r.ProtectionID], r) }); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	insts := map[string]model.Instance{}
 	for _, i := range s.instances {
@@ -114,6 +117,7 @@ func buildWAF(tx store.ReadTxn, s *snapshot, byVPC map[string]*dataplane.VPC) ([
 		if v == nil {
 			continue // not on this host
 		}
+		withObjects[inst.VpcID] = true
 		var mine []int // indexes in v.EIPs of the instance's EIPs
 		for i, e := range v.EIPs {
 			if eniInst[e.ENIID] == inst.ID {
@@ -147,7 +151,7 @@ func buildWAF(tx store.ReadTxn, s *snapshot, byVPC map[string]*dataplane.VPC) ([
 		out = append(out, WAFObject{AccountID: p.AccountID, VPCID: v.ID, EIP: e.Address, Port: port, Config: oc})
 	}
 	slices.SortFunc(out, func(a, b WAFObject) int { return cmpString(a.Config.ID, b.Config.ID) })
-	return out, nil
+	return out, withObjects, nil
 }
 
 // MaxAdmitRanges bounds the client ranges loaded for one steered port. A

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/palisade-project/palisade/internal/apiclient"
+	"github.com/palisade-project/palisade/internal/dataplane/linux"
 	"github.com/palisade-project/palisade/internal/waf"
 	"github.com/palisade-project/palisade/internal/waf/wafrule"
 )
@@ -648,11 +649,12 @@ the others are skipped with a warning. An upstream is a private address of
 the instance's VPC: it is reached from inside the VPC's network namespace,
 so run this as root on the host that runs the VPC; an object whose VPC
 namespace is not on this host (or cannot be entered) is not served, with a
-warning. That upstream connection comes from the VPC's router itself, so the
-instance's security groups and network ACL do not decide on it: only the
-agent's steering (an object of an instance with an EIP, served by its agent)
-forwards from the client's own address under the instance's filters. Stop
-with Ctrl-C.`,
+warning. That upstream connection comes from the VPC's router, from its
+address on the upstream's vSwitch (the gateway, x.x.x.253 of a /24): the
+instance's inbound network ACL entries and security groups decide on it as
+on a client at that address, so they must admit it, and a rule change that
+denies it aborts the open ones (the agent's steering, for an instance with
+an EIP, forwards from the client's own address instead). Stop with Ctrl-C.`,
 		Example: `  palisade waf serve --log-file /var/log/palisade-waf.jsonl
   palisade waf serve --tls-key waf-xxx=/etc/palisade/site.key`,
 		Args: cobra.NoArgs,
@@ -686,6 +688,9 @@ with Ctrl-C.`,
 				sinks = append(sinks, fs)
 			}
 			rt := waf.NewRuntime(sinks, log)
+			// Marked, the upstream connections meet the instance's
+			// network ACL and security groups in the VPC's program.
+			rt.VPCs.Mark = linux.UpstreamMark
 			warned := map[string]bool{}
 			unreachable := map[string]string{} // object ID -> warning last given
 			go ship.run(ctx)

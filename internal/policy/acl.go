@@ -141,6 +141,13 @@ func EvaluateACLs(w World, from, to string, pkt Packet) (egress, ingress Decisio
 	return evaluateACL(w, f, t, Egress, pkt), evaluateACL(w, t, f, Ingress, pkt)
 }
 
+// EvaluateACLIngress decides the network-ACL part of a packet that ENI to
+// receives from an address that is no ENI of the VPC: the VPC router's
+// own connections (a WAF's upstream), which pass only the receiver's ACL.
+func EvaluateACLIngress(w World, to string, pkt Packet) Decision {
+	return evaluateACL(w, w.ENI(to), nil, Ingress, pkt)
+}
+
 // evaluateACL decides pkt at the ACL of eni's vSwitch: dir Egress when eni
 // sends pkt, Ingress when it receives it; other is the ENI at the other end.
 func evaluateACL(w World, eni, other *model.ENI, dir Direction, pkt Packet) Decision {

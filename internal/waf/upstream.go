@@ -13,9 +13,11 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/palisade-project/palisade/internal/netnsrun"
 	"github.com/palisade-project/palisade/internal/waf/wafrule"
@@ -174,6 +176,11 @@ const NetnsDir = "/run/netns"
 type VPCNamespaces struct {
 	// Dir holds the namespaces (empty: NetnsDir).
 	Dir string
+	// Mark, when not 0, is the SO_MARK of the upstream connections. The
+	// security-group program of a VPC with protected instances filters the
+	// connections its router opens with linux.UpstreamMark through the
+	// receiving ENI's ingress network ACL and security groups.
+	Mark int
 
 	mu      sync.Mutex
 	entered map[string]enterCheck // VPC ID -> last check of its namespace file
@@ -269,6 +276,25 @@ func (v *VPCNamespaces) DialContext(ctx context.Context, vpcID, network, address
 	var c net.Conn
 	err := v.in(vpcID, func() error {
 		d := net.Dialer{Timeout: UpstreamDialTimeout, KeepAlive: 30 * time.Second}
+		// From the router's address on the upstream's subnet (the
+		// vSwitch gateway), which the instance's filters then see.
+		if src := localAddrOn(address); src.IsValid() {
+			d.LocalAddr = &net.TCPAddr{IP: src.AsSlice()}
+		}
+		if v.Mark != 0 {
+			d.Control = func(_, _ string, rc syscall.RawConn) error {
+				var serr error
+				if err := rc.Control(func(fd uintptr) {
+					serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_MARK, v.Mark)
+				}); err != nil {
+					return err
+				}
+				if serr != nil {
+					return fmt.Errorf("SO_MARK: %w", serr)
+				}
+				return nil
+			}
+		}
 		var err error
 		c, err = d.DialContext(ctx, network, address)
 		return err
@@ -277,6 +303,33 @@ func (v *VPCNamespaces) DialContext(ctx context.Context, vpcID, network, address
 		return nil, fmt.Errorf("dial %s in VPC %s: %w", address, vpcID, err)
 	}
 	return c, nil
+}
+
+// localAddrOn returns this namespace's own IPv4 address on the subnet of
+// address (host:port), other than address itself; invalid when there is
+// none (the kernel then chooses the source).
+func localAddrOn(address string) netip.Addr {
+	ap, err := netip.ParseAddrPort(address)
+	if err != nil || !ap.Addr().Unmap().Is4() {
+		return netip.Addr{}
+	}
+	dst := ap.Addr().Unmap()
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return netip.Addr{}
+	}
+	for _, a := range addrs {
+		n, ok := a.(*net.IPNet)
+		if !ok {
+			continue
+		}
+		ip, ok := netip.AddrFromSlice(n.IP)
+		if !ok || !ip.Unmap().Is4() || ip.Unmap() == dst || !n.Contains(dst.AsSlice()) {
+			continue
+		}
+		return ip.Unmap()
+	}
+	return netip.Addr{}
 }
 
 // Transport returns the pooled transport to the upstreams of VPC vpcID:
