@@ -110,8 +110,9 @@ func TestReachMultiAddress(t *testing.T) {
 			paths: []pathWant{{"192.168.2.4", "192.168.3.3", true, "through eth1 (eni-ia1): default route via gateway 192.168.2.253 in the source routing table of eth1 (eni-ia1)"}}},
 		{name: "second ENI to its own subnet", from: "eni-ia1", to: "i-id", port: 7002, verdict: "reachable",
 			paths: []pathWant{{"192.168.2.4", "192.168.2.3", true, ""}}},
-		{name: "IPv6 leaves through eth0, which has no IPv6 address", from: "i-ia", to: "fd00:ab:0:1::10", port: 22, verdict: "unreachable",
-			paths: []pathWant{{"fd00:ab:0:2::4", "fd00:ab:0:1::10", false, "anti-spoofing"}}},
+		// eth0 has no IPv6 address: the IPv6 default route is eth1's.
+		{name: "IPv6 leaves through the first ENI with an IPv6 address", from: "i-ia", to: "fd00:ab:0:1::10", port: 22, verdict: "reachable",
+			paths: []pathWant{{"fd00:ab:0:2::4", "fd00:ab:0:1::10", true, "through eth1 (eni-ia1): IPv6 default route via gateway"}}},
 		{name: "destination instance: every address of every ENI", from: "i-id", to: "i-ia", port: 7002, verdict: "reachable",
 			paths: []pathWant{
 				{"192.168.2.3", "192.168.1.1", false, "no ingress rule matched"},
@@ -200,7 +201,7 @@ func TestMatrixMultiAddress(t *testing.T) {
 		{"i-x2", "i-ia", 1, 'Y'}, // eth1's addresses accept, its replies leave through eth1 (source routing)
 		{"i-id", "i-ia", 1, 'Y'}, // eth1's subnet: the replies leave through eth1
 		{"i-x2", "i-id", 1, 'Y'},
-		{"i-ia", "i-x1", 0, '.'}, // IPv6 leaves eth0 from eth1's address
+		{"i-ia", "i-x1", 0, '6'}, // IPv6 leaves through eth1, the first ENI with an IPv6 address
 	} {
 		got := m.Rows[col[tc.from]].Cells[tc.port][col[tc.to]]
 		if got != tc.want {

@@ -210,11 +210,11 @@ func (a *Analyzer) routeOf(inst *model.Instance, dst netip.Addr) *instRoute {
 	case r.out != nil && dst.Is4():
 		r.via = fmt.Sprintf("default route via gateway %s", model.VSwitchGateway(def.vsw.CidrBlock))
 	case r.out != nil:
-		r.via = fmt.Sprintf("IPv6 default route via gateway %s", model.VSwitchGateway(def.vsw.Ipv6CidrBlock))
+		r.via = fmt.Sprintf("IPv6 default route via gateway %s", model.VSwitchGateway(r.out.vsw.Ipv6CidrBlock))
 	case dst.Is4():
 		r.via = "no IPv4 default route: vSwitch " + def.e.VSwitchID + " of " + def.e.ID + " (" + ifName(def) + ") does not exist"
 	default:
-		r.via = "no IPv6 route: the default routes are on " + ifName(def) + " (" + def.e.ID + "), whose vSwitch " + def.e.VSwitchID + " has no IPv6 CIDR"
+		r.via = "no IPv6 route: none of its ENIs has an IPv6 address"
 	}
 	return r
 }
@@ -277,7 +277,8 @@ func hasSourceTable(e *eniInfo, v6 bool) bool {
 // routeOut is the ENI of enis (an instance's, by device index) that the
 // instance's routing sends a packet to dst through, nil for none: the
 // first ENI whose vSwitch subnet holds dst (a connected route; IPv4
-// only, IPv6 addresses get no subnet route), else the default route's.
+// only, IPv6 addresses get no subnet route), else the default route's:
+// the first ENI for IPv4, the first with an IPv6 address for IPv6.
 func routeOut(enis []*eniInfo, dst netip.Addr) *eniInfo {
 	if len(enis) == 0 {
 		return nil
@@ -294,10 +295,12 @@ func routeOut(enis []*eniInfo, dst netip.Addr) *eniInfo {
 		}
 		return def
 	}
-	if def.vsw == nil || !def.vsw.Ipv6CidrBlock.IsValid() {
-		return nil
+	for _, e := range enis {
+		if e.vsw != nil && e.vsw.Ipv6CidrBlock.IsValid() && firstAddr(e, true).IsValid() {
+			return e
+		}
 	}
-	return def
+	return nil
 }
 
 // ifName is the instance's name of an ENI's interface.

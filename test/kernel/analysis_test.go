@@ -243,8 +243,8 @@ func TestKernelMatchesAnalyzerMultiAddress(t *testing.T) {
 	}
 	add("x1", eniSpec{w1, "10.77.1.10", "fd00:77:0:1::10", gV6})
 	add("x2", eniSpec{w1, "10.77.1.11", "fd00:77:0:1::11", gV6})
-	// eth0 without IPv6 in a dual-stack vSwitch: IPv6 leaves through it
-	// from eth1's address.
+	// eth0 without IPv6 in a dual-stack vSwitch: IPv6 leaves through
+	// eth1, the first ENI with an IPv6 address.
 	add("ia", eniSpec{w1, "10.77.1.5", "", gLock}, eniSpec{w2, "10.77.2.4", "fd00:77:0:2::4", gOpen})
 	// eth0 in an IPv4-only vSwitch: no IPv6 route at all.
 	add("ib", eniSpec{w3, "10.77.3.6", "", gOpen}, eniSpec{w2, "10.77.2.6", "fd00:77:0:2::6", gOpen})
@@ -400,7 +400,7 @@ func TestKernelMatchesAnalyzerMultiAddress(t *testing.T) {
 		{ia.inst, ia.eni, "10.77.1.5", "10.77.2.3"},                           // eth0's address to eth1's subnet
 		{ia.inst, "eni-" + r.tag + "ia1", "10.77.2.4", "10.77.3.3"},           // eth1's address to the default route
 		{ia.inst, "eni-" + r.tag + "ia1", "10.77.2.4", "10.77.2.3"},           // eth1's address to its own subnet
-		{ib.inst, "eni-" + r.tag + "ib1", "fd00:77:0:2::6", "fd00:77:0:2::3"}, // no IPv6 route
+		{ib.inst, "eni-" + r.tag + "ib1", "fd00:77:0:2::6", "fd00:77:0:2::3"}, // eth1 carries the IPv6 default route
 	} {
 		dst := netip.MustParseAddr(c.dst)
 		res, err := a.Reach(analysis.ReachQuery{From: c.fromENI, To: c.dst, Protocol: "tcp", Port: 7002})

@@ -168,13 +168,24 @@ func (a *Applier) Apply(ctx context.Context, h dataplane.Host) (dataplane.Status
 	return st, errors.Join(errs...)
 }
 
+// isPrimary6 reports whether e carries its instance's IPv6 default route.
+func (p vpcPlan) isPrimary6(e dataplane.ENI) bool {
+	d, ok := p.primary6[e.InstanceID]
+	return ok && d == e.DeviceIndex
+}
+
 // vpcPlan is a validated VPC with the ENIs that passed validation.
 type vpcPlan struct {
 	vpc     dataplane.VPC
 	enis    []dataplane.ENI
 	names   map[string]string // ENI ID -> host veth
-	primary map[string]int    // instance ID -> device index carrying the default route
-	eips    []dataplane.EIP
+	primary map[string]int    // instance ID -> device index carrying the IPv4 default route
+	// primary6 is the device index carrying the IPv6 default route: the
+	// lowest with an IPv6 address, so that a packet the kernel sends by
+	// it has a source address of that ENI (anti-spoofing would drop one
+	// from another ENI's).
+	primary6 map[string]int
+	eips     []dataplane.EIP
 }
 
 // planHost validates h. Invalid VPCs and ENIs are left out of the plans and
@@ -205,7 +216,7 @@ func planHost(h dataplane.Host, st dataplane.Status) ([]vpcPlan, []error) {
 			continue
 		}
 		seenVPC[v.ID] = true
-		p := vpcPlan{vpc: v, primary: map[string]int{}}
+		p := vpcPlan{vpc: v, primary: map[string]int{}, primary6: map[string]int{}}
 		for _, e := range v.ENIs {
 			dev := fmt.Sprintf("%s/%d", e.InstanceID, e.DeviceIndex)
 			err := validENI(e)
@@ -228,6 +239,9 @@ func planHost(h dataplane.Host, st dataplane.Status) ([]vpcPlan, []error) {
 			p.enis = append(p.enis, e)
 			if cur, ok := p.primary[e.InstanceID]; !ok || e.DeviceIndex < cur {
 				p.primary[e.InstanceID] = e.DeviceIndex
+			}
+			if cur, ok := p.primary6[e.InstanceID]; e.Gateway6.IsValid() && slices.ContainsFunc(e.Addrs, netip.Addr.Is6) && (!ok || e.DeviceIndex < cur) {
+				p.primary6[e.InstanceID] = e.DeviceIndex
 			}
 		}
 		ids := make([]string, len(p.enis))
@@ -336,7 +350,7 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 		iref, err := a.instanceNS(e.InstanceID, insts)
 		if err == nil {
 			var idx, peerIdx int
-			idx, peerIdx, err = a.ensureENI(vref, iref, e, p.names[e.ID], p.primary[e.InstanceID] == e.DeviceIndex)
+			idx, peerIdx, err = a.ensureENI(vref, iref, e, p.names[e.ID], p.primary[e.InstanceID] == e.DeviceIndex, p.isPrimary6(e))
 			hostIdx[e.ID] = idx
 			if err == nil {
 				placed[e.InstanceID] = append(placed[e.InstanceID], eniLink{eni: e, linkIdx: peerIdx})
@@ -351,6 +365,18 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 		st.ENIs[e.ID] = dataplane.ENIStatus{Ready: true}
 	}
 	for inst, links := range placed {
+		if !slices.ContainsFunc(links, func(l eniLink) bool { return p.isPrimary6(l.eni) }) {
+			// No ENI with IPv6 now: no IPv6 default route either (one
+			// left through an ENI without an IPv6 address would send
+			// from another ENI's address).
+			if err := removeDefault6(insts[inst].nl); err != nil {
+				err = fmt.Errorf("instance %s: %w", inst, err)
+				for _, l := range links {
+					notReady(l.eni, err)
+				}
+				errs = append(errs, err)
+			}
+		}
 		if _, err := syncSourceRouting(insts[inst].nl, links); err != nil {
 			err = fmt.Errorf("instance %s: source routing: %w", inst, err)
 			for _, l := range links {
@@ -561,7 +587,7 @@ func (a *Applier) ensureNS(name string) (*nsRef, error) {
 
 // ensureENI puts one ENI in place and returns the indexes of its host veth
 // and of its interface in the instance.
-func (a *Applier) ensureENI(vref, iref *nsRef, e dataplane.ENI, hostName string, primary bool) (hostIdx, peerIdx int, err error) {
+func (a *Applier) ensureENI(vref, iref *nsRef, e dataplane.ENI, hostName string, primary, primary6 bool) (hostIdx, peerIdx int, err error) {
 	ethName := InstanceIfName(e.DeviceIndex)
 	mac, err := net.ParseMAC(e.MAC)
 	if err != nil {
@@ -641,8 +667,15 @@ func (a *Applier) ensureENI(vref, iref *nsRef, e dataplane.ENI, hostName string,
 	if err := linkUp(iref.nl, peer); err != nil {
 		return 0, 0, err
 	}
+	gw4, gw6 := netip.Addr{}, netip.Addr{}
 	if primary {
-		if err := ensureDefaultRoutes(iref.nl, peer, e); err != nil {
+		gw4 = e.Gateway
+	}
+	if primary6 {
+		gw6 = e.Gateway6
+	}
+	if gw4.IsValid() || gw6.IsValid() {
+		if err := ensureDefaultRoutes(iref.nl, peer, gw4, gw6); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -750,10 +783,11 @@ func prefixIPNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
 
-// ensureDefaultRoutes points the instance's default routes at the gateways.
-// onlink: the IPv6 gateway is not covered by a connected route.
-func ensureDefaultRoutes(h *netlink.Handle, eth netlink.Link, e dataplane.ENI) error {
-	for _, gw := range []netip.Addr{e.Gateway, e.Gateway6} {
+// ensureDefaultRoutes points the instance's default routes of the valid
+// gateways' families at them through eth. onlink: the IPv6 gateway is not
+// covered by a connected route.
+func ensureDefaultRoutes(h *netlink.Handle, eth netlink.Link, gw4, gw6 netip.Addr) error {
+	for _, gw := range []netip.Addr{gw4, gw6} {
 		if !gw.IsValid() {
 			continue
 		}
@@ -786,6 +820,23 @@ func ensureDefaultRoutes(h *netlink.Handle, eth netlink.Link, e dataplane.ENI) e
 		}
 		if err := h.RouteReplace(r); err != nil {
 			return fmt.Errorf("default route via %s: %w", gw, err)
+		}
+	}
+	return nil
+}
+
+// removeDefault6 deletes Palisade's IPv6 default routes of the main table.
+func removeDefault6(h *netlink.Handle) error {
+	routes, err := h.RouteListFiltered(netlink.FAMILY_V6, &netlink.Route{Protocol: routeProto}, netlink.RT_FILTER_PROTOCOL)
+	if err != nil {
+		return fmt.Errorf("list IPv6 routes: %w", err)
+	}
+	for _, r := range routes {
+		if !isDefault(r) {
+			continue
+		}
+		if err := h.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("delete IPv6 default route: %w", err)
 		}
 	}
 	return nil

@@ -571,9 +571,13 @@ func TestSecondaryENISourceRouting(t *testing.T) {
 			t.Errorf("route from %s to %s: %s, want dev %s", c.from, c.to, out, c.dev)
 		}
 	}
-	// Without a source, the main table decides, as before.
+	// Without a source, the main table decides, as before; its IPv6
+	// default route is on eth1, the first ENI with an IPv6 address.
 	if out := mustNS(t, m, "ip", "route", "get", "10.30.3.10"); !strings.Contains(out, "dev eth0 ") {
 		t.Errorf("route to 10.30.3.10: %s, want the default route on eth0", out)
+	}
+	if out := mustNS(t, m, "ip", "-6", "route", "show", "default"); !strings.Contains(out, "dev eth1 ") {
+		t.Errorf("IPv6 default route: %q, want it on eth1", out)
 	}
 	if got := spoofDrops(t, vpc.ID); got != drops {
 		t.Errorf("anti-spoofing dropped %d packets: something left through the wrong ENI", got-drops)
@@ -618,5 +622,15 @@ func TestSecondaryENISourceRouting(t *testing.T) {
 	}
 	if got := tcpReply(cl, "10.30.1.10", 7001, 20); got != "from-m" {
 		t.Errorf("c -> m eth0 after the detachment: got %q", got)
+	}
+	if out := mustNS(t, m, "ip", "-6", "route", "show", "default"); strings.TrimSpace(out) != "" {
+		t.Errorf("IPv6 default route left with no IPv6 ENI: %q", out)
+	}
+	// One left on eth0 (by an older agent, which put both defaults on the
+	// first ENI) goes: eth0 has no IPv6 address to send from.
+	mustNS(t, m, "ip", "-6", "route", "add", "default", "via", "fd00:30:1::fffd", "dev", "eth0", "onlink", "proto", "0x9a")
+	apply(t, a, host(m0, c))
+	if out := mustNS(t, m, "ip", "-6", "route", "show", "default"); strings.TrimSpace(out) != "" {
+		t.Errorf("stale IPv6 default route kept: %q", out)
 	}
 }
