@@ -254,19 +254,6 @@ func (a *Analyzer) Matrix(q MatrixQuery) (*MatrixResult, error) {
 							// leaves through must hold the source address
 							// (anti-spoofing), else it is dropped.
 							out := f.routeIdx(de.addr)
-							if out < 0 && fam == 1 && len(f.enis) > 1 {
-								// IPv6 looks again with the source it
-								// chose (the first ENI with an IPv6
-								// address): that ENI's own table.
-								for k := range f.enis {
-									if f.src[k][1] >= 0 {
-										if hasSourceTable(f.enis[k], true) {
-											out = k
-										}
-										break
-									}
-								}
-							}
 							if out < 0 || f.src[out][fam] < 0 {
 								continue
 							}

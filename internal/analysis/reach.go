@@ -247,16 +247,11 @@ func (a *Analyzer) routeFrom(e *eniInfo, dst netip.Addr) *instRoute {
 }
 
 // sourceRoute is the route to dst of source f, which sourceFor made
-// concrete from f0: an instance's routing picks the ENI (IPv6 looks again
-// with the chosen source when the main table has no route), a bound
-// address follows its ENI's table.
+// concrete from f0: an instance's routing picks the ENI, a bound address
+// follows its ENI's table.
 func (a *Analyzer) sourceRoute(f0, f target, dst netip.Addr) *instRoute {
 	if f0.srcInst != nil {
-		r := a.routeOf(f0.srcInst, dst)
-		if r.out == nil && dst.Is6() {
-			r = a.routeFrom(f.eni, dst)
-		}
-		return r
+		return a.routeOf(f0.srcInst, dst)
 	}
 	return a.routeFrom(f.eni, dst)
 }
