@@ -111,19 +111,19 @@ func CutDeniedFlows(nsFd int, vpcID string, w policy.World) (int, error) {
 	// reset while the entry still lets it through), so that their owner,
 	// a WAF, fails over at once instead of writing into a cut flow until
 	// its timeouts.
+	var abortErr error
 	if len(local) > 0 {
-		if err := abortSockets(nsFd, local); err != nil {
-			return 0, err
-		}
+		// Reported, but the flows are cut all the same.
+		abortErr = abortSockets(nsFd, local)
 	}
 	cut := 0
 	for _, f := range denied {
 		if err := c.Delete(f); err != nil {
-			return cut, fmt.Errorf("conntrack delete %v: %w", f.TupleOrig, err)
+			return cut, errors.Join(abortErr, fmt.Errorf("conntrack delete %v: %w", f.TupleOrig, err))
 		}
 		cut++
 	}
-	return cut, nil
+	return cut, abortErr
 }
 
 // routerConn reports whether f is a TCP connection the VPC router opened
