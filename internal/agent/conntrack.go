@@ -63,8 +63,9 @@ func FlowVerdict(w policy.World, vpcID string, f conntrack.Flow) bool {
 		// The router's own connection to an ENI that the program's output
 		// chain judged and stamped (a WAF's upstream connection, marked:
 		// from the client's address, or from the router's gateway
-		// address for waf serve): the receiver's ingress network ACL and
-		// security groups decide, as at its first packet.
+		// address for waf serve): the receiver's ingress network ACL (not
+		// from an address of its own vSwitch) and security groups
+		// decide, as at its first packet.
 		return policy.EvaluateACLIngress(w, to, pkt).Allow && policy.EvaluateENI(w, to, policy.Ingress, pkt).Allow
 	}
 	// Otherwise one end is not an ENI of this VPC: the VPC namespace's

@@ -56,21 +56,27 @@ func TestFlowVerdictACL(t *testing.T) {
 	if !agent.FlowVerdict(world(), "vpc-1", flow(a, netip.MustParseAddr("10.0.1.1"), 40000, 22)) {
 		t.Error("a flow to the gateway (not an ENI) must not be cut")
 	}
-	// The router's own connections to an ENI (a WAF's upstream, from the
-	// gateway here): judged by the receiver's ACL and groups once the
-	// program has stamped them (ct mark), left alone otherwise.
-	gw := netip.MustParseAddr("10.0.2.253")
-	up := flow(gw, b, 40000, 80)
-	if !agent.FlowVerdict(world(), "vpc-1", up) {
+	// The router's own connections to an ENI (a WAF's upstream): judged
+	// by the receiver's ingress ACL and groups once the program has
+	// stamped them (ct mark), left alone otherwise. From an address of
+	// the receiver's own vSwitch (its gateway) no ACL applies, as in the
+	// kernel, whose vSwitch chains return on the vSwitch's prefixes.
+	other := flow(netip.MustParseAddr("10.0.1.253"), b, 40000, 22)
+	if !agent.FlowVerdict(world(), "vpc-1", other) {
 		t.Error("an unstamped router connection was judged")
 	}
-	up.Mark = 0x5eed
-	if agent.FlowVerdict(world(), "vpc-1", up) {
-		t.Error("the router's stamped connection to b:80 kept although B's ACL admits 80 from 10.0.1.0/24 only")
+	other.Mark = 0x5eed
+	if agent.FlowVerdict(world(), "vpc-1", other) {
+		t.Error("the router's stamped connection from 10.0.1.253 to b:22 kept although B's ACL admits 80 only")
 	}
-	local := flow(netip.MustParseAddr("10.0.1.253"), b, 40000, 80)
-	local.Mark = 0x5eed
-	if !agent.FlowVerdict(world(), "vpc-1", local) {
+	other80 := flow(netip.MustParseAddr("10.0.1.253"), b, 40000, 80)
+	other80.Mark = 0x5eed
+	if !agent.FlowVerdict(world(), "vpc-1", other80) {
 		t.Error("the router's stamped connection from 10.0.1.253 to b:80 cut although B's ACL admits it")
+	}
+	own := flow(netip.MustParseAddr("10.0.2.253"), b, 40000, 22)
+	own.Mark = 0x5eed
+	if !agent.FlowVerdict(world(), "vpc-1", own) {
+		t.Error("the router's stamped connection from b's own gateway cut by b's ACL, which does not apply inside the vSwitch")
 	}
 }

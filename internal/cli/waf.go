@@ -651,10 +651,11 @@ so run this as root on the host that runs the VPC; an object whose VPC
 namespace is not on this host (or cannot be entered) is not served, with a
 warning. That upstream connection comes from the VPC's router, from its
 address on the upstream's vSwitch (the gateway, x.x.x.253 of a /24): the
-instance's inbound network ACL entries and security groups decide on it as
-on a client at that address, so they must admit it, and a rule change that
-denies it aborts the open ones (the agent's steering, for an instance with
-an EIP, forwards from the client's own address instead). Stop with Ctrl-C.`,
+instance's security groups decide on it as on a client at that address, so
+they must admit it, and a rule change that denies it aborts the open ones
+(the network ACL does not apply: the gateway is an address of the
+instance's own vSwitch). The agent's steering, for an instance with an EIP,
+forwards from the client's own address instead. Stop with Ctrl-C.`,
 		Example: `  palisade waf serve --log-file /var/log/palisade-waf.jsonl
   palisade waf serve --tls-key waf-xxx=/etc/palisade/site.key`,
 		Args: cobra.NoArgs,

@@ -145,7 +145,18 @@ func EvaluateACLs(w World, from, to string, pkt Packet) (egress, ingress Decisio
 // receives from an address that is no ENI of the VPC: the VPC router's
 // own connections (a WAF's upstream), which pass only the receiver's ACL.
 func EvaluateACLIngress(w World, to string, pkt Packet) Decision {
-	return evaluateACL(w, w.ENI(to), nil, Ingress, pkt)
+	e := w.ENI(to)
+	if e != nil {
+		src := pkt.Src.Unmap()
+		if vsw := w.VSwitch(e.VSwitchID); vsw != nil && vsw.NetworkAclID != "" && (vsw.CidrBlock.Contains(src) || vsw.Ipv6CidrBlock.Contains(src)) {
+			// An address of the receiver's own vSwitch (its gateway, from
+			// which a standalone WAF connects): no ACL applies inside a
+			// vSwitch, as the kernel's vSwitch chains return on the
+			// vSwitch's own prefixes.
+			return Decision{Allow: true, Reason: Reason{Kind: ReasonACLSameVSwitch, VSwitchID: vsw.ID, ACLID: vsw.NetworkAclID, Policy: model.PolicyAccept}}
+		}
+	}
+	return evaluateACL(w, e, nil, Ingress, pkt)
 }
 
 // evaluateACL decides pkt at the ACL of eni's vSwitch: dir Egress when eni

@@ -94,8 +94,21 @@ func TestWAFServeUpstreamFiltered(t *testing.T) {
 		body, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(body)
 	}
-	if code, body := get(); code != 200 || !strings.HasPrefix(body, "seen 10.12.1.253:") {
-		t.Fatalf("through waf serve with the gateway admitted: %d %q, want 200 from 10.12.1.253", code, body)
+	code, seen := get()
+	if code != 200 || !strings.HasPrefix(seen, "seen 10.12.1.253:") {
+		t.Fatalf("through waf serve with the gateway admitted: %d %q, want 200 from 10.12.1.253", code, seen)
+	}
+
+	// A network ACL on the vSwitch admitting nothing of the gateway does
+	// not apply to it (an address of the instance's own vSwitch), in the
+	// kernel as in the agent's cut: the pooled upstream connection stays
+	// (the server sees the same port).
+	acl := w.mustACL(vpcID, "wafserve")
+	w.setACL(acl, []aclEntry{{"only-docs", "accept", "tcp", "1/65535", "192.0.2.0/24"}}, nil)
+	w.associateACL(acl, vsw, true)
+	w.settle()
+	if code, body := get(); code != 200 || body != seen {
+		t.Errorf("through waf serve with an ACL on the vSwitch: %d %q, want 200 on the same upstream connection (%q)", code, body, seen)
 	}
 
 	rev := ecs.CreateRevokeSecurityGroupRequest()
