@@ -135,6 +135,7 @@ func (a *Analyzer) Audit(q AuditQuery) (*AuditResult, error) {
 
 	// Rules: dead, shadowed, duplicates, exposure.
 	shadow := a.shadowAll(groups, contexts)
+	viaWAF := a.wafUpstreamPorts()
 	for _, g := range groups {
 		id := g.g.ID
 		if len(g.members) == 0 {
@@ -162,7 +163,7 @@ func (a *Analyzer) Audit(q AuditQuery) (*AuditResult, error) {
 					add(shadowFinding(g, r, sr))
 					continue
 				}
-				for _, f := range a.exposure(g, r, ctxOfGroup[g.idx]) {
+				for _, f := range a.exposure(g, r, ctxOfGroup[g.idx], viaWAF) {
 					add(f)
 				}
 			}
@@ -337,7 +338,8 @@ func shadowFinding(g *groupInfo, r *srule, sr shadowResult) Finding {
 // on what the filters of each ENI with an EIP admit (internetExposure);
 // UDP has no such evaluation yet (policy.AdmittedSources is TCP only), so
 // it is still judged on the rule's literal source.
-func (a *Analyzer) exposure(g *groupInfo, r *srule, ctxs []*context) []Finding {
+// viaWAF is wafUpstreamPorts, computed once per audit.
+func (a *Analyzer) exposure(g *groupInfo, r *srule, ctxs []*context, viaWAF map[eniPort]bool) []Finding {
 	if r.drop || !strings.EqualFold(r.rule.Direction, model.Ingress) || r.peerGroup != "" || r.peer.Bits() != 0 {
 		return nil
 	}
@@ -346,7 +348,6 @@ func (a *Analyzer) exposure(g *groupInfo, r *srule, ctxs []*context) []Finding {
 	}
 	fam := prefixFamily(r.peer)
 	public := 0
-	viaWAF := a.wafUpstreamPorts()
 	for _, m := range g.members {
 		for _, ad := range a.enis[m].e.Addrs() {
 			if a.eipByPrivate[eniAddr{a.enis[m].e.ID, ad.Unmap()}] != nil {

@@ -2,7 +2,6 @@ package api_test
 
 import (
 	"encoding/json"
-	"net/http"
 	"strings"
 	"testing"
 
@@ -23,12 +22,7 @@ func TestAgentAccessKey(t *testing.T) {
 	bob := env.NewAccount(t, "bob")
 	call := func(c apitest.Creds, action string, params map[string]string) (map[string]any, int, string) {
 		t.Helper()
-		out, err := env.Common(t, c, api.VersionPalisade, action, params)
-		if err != nil {
-			status, code := apitest.ServerErr(t, err)
-			return nil, status, code
-		}
-		return out, http.StatusOK, ""
+		return palisadeCall(t, env, c, action, params)
 	}
 
 	for _, tc := range []struct {

@@ -29,7 +29,9 @@ import (
 	"github.com/palisade-project/palisade/internal/waf/wafrule"
 )
 
-func wafCall(t *testing.T, env *apitest.Env, c apitest.Creds, action string, p map[string]string) (map[string]any, int, string) {
+// palisadeCall calls a Palisade action and returns its answer, or the
+// HTTP status and code of its error.
+func palisadeCall(t *testing.T, env *apitest.Env, c apitest.Creds, action string, p map[string]string) (map[string]any, int, string) {
 	t.Helper()
 	out, err := env.Common(t, c, api.VersionPalisade, action, p)
 	if err != nil {
@@ -54,7 +56,7 @@ func TestWAFActions(t *testing.T) {
 	putInstance(t, env, eve.AccountID, "i-eve", "10.0.1.8")
 	ok := func(c apitest.Creds, action string, p map[string]string) map[string]any {
 		t.Helper()
-		out, status, code := wafCall(t, env, c, action, p)
+		out, status, code := palisadeCall(t, env, c, action, p)
 		if status != 200 {
 			t.Fatalf("%s %v: %d %s", action, p, status, code)
 		}
@@ -171,7 +173,7 @@ func TestWAFActions(t *testing.T) {
 	}
 	before := env.Snapshot(t)
 	for _, tc := range bad {
-		_, status, code := wafCall(t, env, bob, tc.action, tc.p)
+		_, status, code := palisadeCall(t, env, bob, tc.action, tc.p)
 		if status != tc.status || (tc.code != "" && code != tc.code) {
 			t.Errorf("%s %v: %d %s, want %d %s", tc.action, tc.p, status, code, tc.status, tc.code)
 		}
@@ -210,7 +212,7 @@ func TestWAFActions(t *testing.T) {
 		{"CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "80"}},
 		{"CreateWafProtection", map[string]string{"InstanceId": "i-eve", "Port": "80", "TemplateId": tpl}},
 	} {
-		if _, status, code := wafCall(t, env, eve, tc.action, tc.p); status != 404 {
+		if _, status, code := palisadeCall(t, env, eve, tc.action, tc.p); status != 404 {
 			t.Errorf("eve %s: %d %s, want 404", tc.action, status, code)
 		}
 	}
@@ -269,13 +271,13 @@ func TestWAFEndToEnd(t *testing.T) {
 	// the test's origin in its place.
 	const upstream = "10.0.1.7:8080"
 	origin := strings.TrimPrefix(up.URL, "http://")
-	obj, status, code := wafCall(t, env, bob, "CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "80",
+	obj, status, code := palisadeCall(t, env, bob, "CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "80",
 		"UpstreamAddress": upstream, "ListenAddress": listen})
 	if status != 200 {
 		t.Fatalf("protect: %d %s", status, code)
 	}
 	id := obj["ProtectionId"].(string)
-	rule, _, _ := wafCall(t, env, bob, "CreateWafRule", map[string]string{"ProtectionId": id, "Kind": "custom", "Conditions": "path prefix /a", "RuleAction": "block"})
+	rule, _, _ := palisadeCall(t, env, bob, "CreateWafRule", map[string]string{"ProtectionId": id, "Kind": "custom", "Conditions": "path prefix /a", "RuleAction": "block"})
 	ruleID := rule["RuleId"].(string)
 
 	var mu sync.Mutex
@@ -355,7 +357,7 @@ func TestWAFEndToEnd(t *testing.T) {
 	}
 	time.Sleep(100 * time.Millisecond)
 	changed := time.Now()
-	wafCall(t, env, bob, "ModifyWafRule", map[string]string{"RuleId": ruleID, "Conditions": "path prefix /b", "RuleAction": "block"})
+	palisadeCall(t, env, bob, "ModifyWafRule", map[string]string{"RuleId": ruleID, "Conditions": "path prefix /b", "RuleAction": "block"})
 	for {
 		sa, _ := get("/a/1")
 		sb, _ := get("/b/1")
@@ -386,10 +388,10 @@ func TestWAFEndToEnd(t *testing.T) {
 	}
 	mu.Unlock()
 	b, _ := json.Marshal(blocked)
-	if _, status, code := wafCall(t, env, bob, "PutWafLogs", map[string]string{"Records": string(b)}); status != 200 {
+	if _, status, code := palisadeCall(t, env, bob, "PutWafLogs", map[string]string{"Records": string(b)}); status != 200 {
 		t.Fatalf("put logs: %d %s", status, code)
 	}
-	out, _, _ := wafCall(t, env, bob, "DescribeWafLogs", map[string]string{"ProtectionId": id, "Module": "crs"})
+	out, _, _ := palisadeCall(t, env, bob, "DescribeWafLogs", map[string]string{"ProtectionId": id, "Module": "crs"})
 	if out["TotalCount"].(float64) != 1 {
 		t.Errorf("crs logs: %v", out)
 	} else if l := out["Logs"].(map[string]any)["Log"].([]any)[0].(map[string]any); l["Status"].(float64) != 405 || len(l["RuleIds"].([]any)) == 0 || l["Score"].(float64) < 5 {
@@ -407,7 +409,7 @@ func TestModifyWafRuleKeepsExpiry(t *testing.T) {
 	putInstance(t, env, bob.AccountID, "i-web", "10.0.1.7")
 	call := func(action string, p map[string]string) map[string]any {
 		t.Helper()
-		out, status, code := wafCall(t, env, bob, action, p)
+		out, status, code := palisadeCall(t, env, bob, action, p)
 		if status != 200 {
 			t.Fatalf("%s %v: %d %s", action, p, status, code)
 		}
@@ -465,7 +467,7 @@ func TestWafPrivateKeyNeverReturned(t *testing.T) {
 	putInstance(t, env, bob.AccountID, "i-web", "10.0.1.7")
 	call := func(action string, p map[string]string) map[string]any {
 		t.Helper()
-		out, status, code := wafCall(t, env, bob, action, p)
+		out, status, code := palisadeCall(t, env, bob, action, p)
 		if status != 200 {
 			t.Fatalf("%s %v: %d %s", action, p, status, code)
 		}
@@ -501,12 +503,12 @@ func TestWAFConfigDefaultUpstream(t *testing.T) {
 	env := apitest.Start(t)
 	bob := env.NewAccount(t, "bob")
 	putInstance(t, env, bob.AccountID, "i-web", "10.0.1.7")
-	if _, status, code := wafCall(t, env, bob, "CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "80"}); status != 200 {
+	if _, status, code := palisadeCall(t, env, bob, "CreateWafProtection", map[string]string{"InstanceId": "i-web", "Port": "80"}); status != 200 {
 		t.Fatalf("CreateWafProtection: %d %s", status, code)
 	}
 	upstream := func() string {
 		t.Helper()
-		out, status, code := wafCall(t, env, bob, "DescribeWafConfig", nil)
+		out, status, code := palisadeCall(t, env, bob, "DescribeWafConfig", nil)
 		if status != 200 {
 			t.Fatalf("DescribeWafConfig: %d %s", status, code)
 		}

@@ -29,7 +29,7 @@ func TestReportWafLogsAPI(t *testing.T) {
 	putInstance(t, env, eve.AccountID, "i-eve", "10.0.1.8")
 	ok := func(c apitest.Creds, action string, p map[string]string) map[string]any {
 		t.Helper()
-		out, status, code := wafCall(t, env, c, action, p)
+		out, status, code := palisadeCall(t, env, c, action, p)
 		if status != 200 {
 			t.Fatalf("%s %v: %d %s", action, p, status, code)
 		}
@@ -52,7 +52,7 @@ func TestReportWafLogsAPI(t *testing.T) {
 	// Tenants may not report, not even for their own objects.
 	before := env.Snapshot(t)
 	for _, who := range []apitest.Creds{bob, eve} {
-		if _, status, code := wafCall(t, env, who, "PalisadeReportWafLogs", map[string]string{"Records": string(js)}); status != 403 || code != "Forbidden.NotAdmin" {
+		if _, status, code := palisadeCall(t, env, who, "PalisadeReportWafLogs", map[string]string{"Records": string(js)}); status != 403 || code != "Forbidden.NotAdmin" {
 			t.Errorf("%s reports: %d %s", who.AccountID, status, code)
 		}
 	}
@@ -78,7 +78,7 @@ func TestReportWafLogsAPI(t *testing.T) {
 		if bad.records == "" {
 			p = nil
 		}
-		if _, status, code := wafCall(t, env, env.Admin, "PalisadeReportWafLogs", p); status != 400 || code != bad.code {
+		if _, status, code := palisadeCall(t, env, env.Admin, "PalisadeReportWafLogs", p); status != 400 || code != bad.code {
 			t.Errorf("records %.40q: %d %s, want 400 %s", bad.records, status, code, bad.code)
 		}
 	}

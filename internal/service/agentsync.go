@@ -213,26 +213,24 @@ func errAgentZone(zone, what string) *errs.Error {
 
 // instanceInZone checks that instance id, if it exists, is in zone.
 func instanceInZone(tx store.ReadTxn, zone, id string) error {
-	var in model.Instance
-	ok, err := getJSON(tx, model.PrefixInstance+id, &in)
-	if err != nil {
-		return err
-	}
-	if ok && in.ZoneID != zone {
-		return errAgentZone(zone, "report instance "+id+" of zone "+in.ZoneID)
-	}
-	return nil
+	return recordInZone(tx, zone, model.PrefixInstance, "instance", id, func(in *model.Instance) string { return in.ZoneID })
 }
 
 // eniInZone checks that ENI id, if it exists, is in zone.
 func eniInZone(tx store.ReadTxn, zone, id string) error {
-	var e model.ENI
-	ok, err := getJSON(tx, model.PrefixENI+id, &e)
+	return recordInZone(tx, zone, model.PrefixENI, "ENI", id, func(e *model.ENI) string { return e.ZoneID })
+}
+
+// recordInZone checks that the record id under prefix, if it exists, is
+// in zone (zoneOf reads its zone); what names it in the error.
+func recordInZone[T any](tx store.ReadTxn, zone, prefix, what, id string, zoneOf func(*T) string) error {
+	v := new(T)
+	ok, err := getJSON(tx, prefix+id, v)
 	if err != nil {
 		return err
 	}
-	if ok && e.ZoneID != zone {
-		return errAgentZone(zone, "report ENI "+id+" of zone "+e.ZoneID)
+	if z := zoneOf(v); ok && z != zone {
+		return errAgentZone(zone, "report "+what+" "+id+" of zone "+z)
 	}
 	return nil
 }
