@@ -7,10 +7,12 @@ import (
 	"io/fs"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/palisade-project/palisade/internal/dataplane"
 	"github.com/palisade-project/palisade/internal/flowlog/capture"
+	"github.com/palisade-project/palisade/internal/mirror"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
 	"github.com/palisade-project/palisade/internal/store"
@@ -99,6 +101,10 @@ type Agent struct {
 	// countSwept holds the VPCs whose stale flow-log counting table this
 	// agent removed (sweepCountTables), once each.
 	countSwept map[string]bool
+	// mirrors are the traffic mirrors by VPC (mirror.go; written by the
+	// reconciling goroutine, under mirrorMu).
+	mirrorMu sync.Mutex
+	mirrors  map[string]*mirror.Mirror
 }
 
 // New returns an agent.
@@ -112,7 +118,7 @@ func New(cfg Config) *Agent {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}, countSwept: map[string]bool{}}
+	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}, countSwept: map[string]bool{}, mirrors: map[string]*mirror.Mirror{}}
 }
 
 // Applied returns a channel that receives the revision of every completed
@@ -130,6 +136,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("watch store: %w", err)
 	}
 	defer a.stopFlowLogs()
+	defer a.stopMirrors()
 	if err := a.Reconcile(ctx); err != nil {
 		a.log.Error("reconcile", "err", err)
 	}
@@ -189,9 +196,13 @@ func (a *Agent) drain(events <-chan store.Event) {
 // is reported. Reconcile must not run concurrently with itself or Run.
 func (a *Agent) Reconcile(ctx context.Context) error {
 	var d *Desired
+	var mirrors map[string]mirror.View
 	err := a.cfg.Store.View(ctx, func(tx store.ReadTxn) error {
 		var err error
-		d, err = Build(tx, a.cfg.Zone, a.cfg.IfName)
+		if d, err = Build(tx, a.cfg.Zone, a.cfg.IfName); err != nil {
+			return err
+		}
+		mirrors, err = a.buildMirrors(tx, d)
 		return err
 	})
 	if err != nil {
@@ -271,6 +282,9 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 		}
 	}
 	a.syncFlowLogs(d, fwOK)
+	if err := a.syncMirrors(mirrors, fwOK); err != nil {
+		errList = append(errList, fmt.Errorf("traffic mirroring: %w", err))
+	}
 	a.report(ctx, d, st, fwOK)
 	select {
 	case <-a.applied:

@@ -1,0 +1,308 @@
+// Package mirror is traffic mirroring in a VPC namespace: the packets its
+// source ENIs send and receive, once the security groups and network ACLs
+// have let them through, reach userspace through NFLOG (table.go); each is
+// matched against the ENI's sessions (policy.SelectMirrorSession) and the
+// copy is sent to the session's target in VXLAN (vxlan.go), from the
+// source ENI's address, through a raw socket of the namespace.
+package mirror
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/florianl/go-nflog/v2"
+	"github.com/mdlayher/netlink"
+	vnl "github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/palisade-project/palisade/internal/netnsrun"
+	"github.com/palisade-project/palisade/internal/policy"
+)
+
+// Session is a session of one source, as the data plane needs it.
+type Session struct {
+	policy.MirrorSession
+	VNI          uint32
+	PacketLength int
+	// Target is the target ENI's primary IPv4 address, TargetIf its
+	// host-side interface (for the MTU of the path).
+	Target   netip.Addr
+	TargetIf string
+}
+
+// Source is a source ENI.
+type Source struct {
+	ENIID string
+	// Addr is the ENI's primary IPv4 address (the copies' outer source),
+	// MAC its hardware address.
+	Addr netip.Addr
+	MAC  net.HardwareAddr
+	// Sessions are sorted as policy.NewMirrorSessions sorts them.
+	Sessions []Session
+}
+
+// View is what a VPC namespace mirrors: sources by host-side interface.
+type View struct {
+	Sources map[string]Source
+}
+
+// Stats counts what the mirror did.
+type Stats struct {
+	// Received counts the packets NFLOG handed over; Mirrored those
+	// copied; Unmatched those no session's filter accepted; SendErrors
+	// the copies the kernel refused.
+	Received, Mirrored, Unmatched, SendErrors uint64
+}
+
+// Config configures a Mirror.
+type Config struct {
+	VpcID     string
+	NetnsPath string
+	Logger    *slog.Logger
+}
+
+// resolved is the view with interface indexes and MACs of the namespace.
+type resolved struct {
+	byIndex map[uint32]*resolvedSource
+}
+
+type resolvedSource struct {
+	Source
+	vethMAC net.HardwareAddr
+	mtu     []int // by session
+	// sessions are the policy halves of Sessions.
+	sessions []policy.MirrorSession
+}
+
+// Mirror mirrors the sources of one VPC namespace.
+type Mirror struct {
+	cfg    Config
+	log    *slog.Logger
+	ns     netns.NsHandle
+	nl     *vnl.Handle
+	nf     *nflog.Nflog
+	sock   int
+	cancel context.CancelFunc
+	view   atomic.Pointer[resolved]
+	ipID   atomic.Uint32
+	mu     sync.Mutex // serialises sends (one buffer)
+	buf    []byte
+
+	received, mirrored, unmatched, sendErrors atomic.Uint64
+}
+
+// Start opens the namespace's NFLOG group and raw socket and begins
+// mirroring v. The table (ApplyTable) is the caller's.
+func Start(cfg Config, v View) (*Mirror, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	m := &Mirror{cfg: cfg, log: cfg.Logger.With("component", "mirror", "vpc", cfg.VpcID), sock: -1}
+	var err error
+	if m.ns, err = netns.GetFromPath(cfg.NetnsPath); err != nil {
+		return nil, fmt.Errorf("open namespace of %s: %w", cfg.VpcID, err)
+	}
+	if m.nl, err = vnl.NewHandleAt(m.ns); err != nil {
+		m.close()
+		return nil, fmt.Errorf("netlink in %s: %w", cfg.VpcID, err)
+	}
+	if err := netnsrun.In(m.ns, func() error {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+		if err != nil {
+			return err
+		}
+		m.sock = fd
+		return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, Mark)
+	}); err != nil {
+		m.close()
+		return nil, fmt.Errorf("raw socket in %s: %w", cfg.VpcID, err)
+	}
+	m.Update(v)
+	m.nf, err = nflog.Open(&nflog.Config{NetNS: int(m.ns), Group: Group, Copymode: nflog.CopyPacket, QThresh: 1, Timeout: 1})
+	if err != nil {
+		m.close()
+		return nil, fmt.Errorf("nflog open in %s: %w", cfg.VpcID, err)
+	}
+	_ = m.nf.Con.SetReadBuffer(4 << 20)
+	ctx, cancel := context.WithCancel(context.Background())
+	m.cancel = cancel
+	errFn := func(err error) int {
+		if ctx.Err() != nil {
+			return 1
+		}
+		var op *netlink.OpError
+		if errors.As(err, &op) && op.Timeout() {
+			return 0
+		}
+		m.log.Debug("nflog receive", "err", err) // ENOBUFS: copies lost under load
+		return 0
+	}
+	if err := m.nf.RegisterWithErrorFunc(ctx, m.handle, errFn); err != nil {
+		m.close()
+		return nil, fmt.Errorf("nflog register in %s: %w", cfg.VpcID, err)
+	}
+	return m, nil
+}
+
+// Update replaces the view; packets logged from now on follow it.
+func (m *Mirror) Update(v View) {
+	r := &resolved{byIndex: map[uint32]*resolvedSource{}}
+	for name, s := range v.Sources {
+		l, err := m.nl.LinkByName(name)
+		if err != nil {
+			m.log.Warn("mirror source interface", "eni", s.ENIID, "ifname", name, "err", err)
+			continue
+		}
+		rs := &resolvedSource{Source: s, vethMAC: l.Attrs().HardwareAddr}
+		for _, ss := range s.Sessions {
+			mtu := 1500
+			if t, err := m.nl.LinkByName(ss.TargetIf); err == nil && t.Attrs().MTU > 0 {
+				mtu = t.Attrs().MTU
+			}
+			rs.mtu = append(rs.mtu, mtu)
+			rs.sessions = append(rs.sessions, ss.MirrorSession)
+		}
+		r.byIndex[uint32(l.Attrs().Index)] = rs
+	}
+	m.view.Store(r)
+}
+
+// handle mirrors one logged packet.
+func (m *Mirror) handle(a nflog.Attribute) int {
+	m.received.Add(1)
+	if a.Prefix == nil || a.Payload == nil {
+		return 0
+	}
+	var dir policy.Direction
+	var idx *uint32
+	switch strings.TrimRight(*a.Prefix, "\x00") {
+	case prefixEgress:
+		dir, idx = policy.Egress, a.InDev
+	case prefixIngress:
+		dir, idx = policy.Ingress, a.OutDev
+	default:
+		return 0
+	}
+	if idx == nil {
+		return 0
+	}
+	src := m.view.Load().byIndex[*idx]
+	if src == nil {
+		return 0
+	}
+	pkt := *a.Payload
+	p, ok := parsePacket(pkt)
+	if !ok {
+		return 0
+	}
+	i := policy.SelectMirrorSession(src.sessions, dir, p)
+	if i < 0 {
+		m.unmatched.Add(1)
+		return 0
+	}
+	s := src.Sessions[i]
+	e := Encap{Src: src.Addr, Dst: s.Target, VNI: s.VNI, MaxLen: s.PacketLength}
+	if dir == policy.Egress {
+		e.InnerSrc, e.InnerDst = src.MAC, src.vethMAC
+	} else {
+		e.InnerSrc, e.InnerDst = src.vethMAC, src.MAC
+	}
+	if err := m.send(e, pkt, src.mtu[i]); err != nil {
+		m.sendErrors.Add(1)
+		m.log.Debug("send mirrored copy", "eni", src.ENIID, "session", s.ID, "err", err)
+		return 0
+	}
+	m.mirrored.Add(1)
+	return 0
+}
+
+func (m *Mirror) send(e Encap, pkt []byte, mtu int) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sock < 0 {
+		return errors.New("mirror stopped")
+	}
+	m.buf = e.Build(m.buf[:0], pkt)
+	id := uint16(m.ipID.Add(1))
+	if id == 0 {
+		id = uint16(m.ipID.Add(1))
+	}
+	to := &unix.SockaddrInet4{Addr: e.Dst.As4()}
+	for _, f := range Fragment(m.buf, mtu, id) {
+		if err := unix.Sendto(m.sock, f, 0, to); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// parsePacket reads what filters match on from an IP packet.
+func parsePacket(b []byte) (policy.Packet, bool) {
+	var p policy.Packet
+	var l4 []byte
+	switch {
+	case len(b) >= 20 && b[0]>>4 == 4:
+		ihl := int(b[0]&0x0f) * 4
+		p.Proto = b[9]
+		p.Src = netip.AddrFrom4([4]byte(b[12:16]))
+		p.Dst = netip.AddrFrom4([4]byte(b[16:20]))
+		// Only a first fragment (offset 0) carries the ports.
+		if ihl >= 20 && ihl < len(b) && b[6]&0x1f == 0 && b[7] == 0 {
+			l4 = b[ihl:]
+		}
+	case len(b) >= 40 && b[0]>>4 == 6:
+		p.Proto = b[6]
+		p.Src = netip.AddrFrom16([16]byte(b[8:24]))
+		p.Dst = netip.AddrFrom16([16]byte(b[24:40]))
+		l4 = b[40:]
+	default:
+		return p, false
+	}
+	if (p.Proto == policy.IPProtoTCP || p.Proto == policy.IPProtoUDP) && len(l4) >= 4 {
+		p.SrcPort = uint16(l4[0])<<8 | uint16(l4[1])
+		p.DstPort = uint16(l4[2])<<8 | uint16(l4[3])
+	}
+	return p, true
+}
+
+// Stats returns the counters.
+func (m *Mirror) Stats() Stats {
+	return Stats{Received: m.received.Load(), Mirrored: m.mirrored.Load(), Unmatched: m.unmatched.Load(), SendErrors: m.sendErrors.Load()}
+}
+
+// Stop stops mirroring and closes the sockets.
+func (m *Mirror) Stop() {
+	if m.cancel != nil {
+		m.cancel()
+	}
+	m.close()
+}
+
+func (m *Mirror) close() {
+	if m.nf != nil {
+		m.nf.Close()
+		m.nf = nil
+	}
+	m.mu.Lock()
+	if m.sock >= 0 {
+		unix.Close(m.sock)
+		m.sock = -1
+	}
+	m.mu.Unlock()
+	if m.nl != nil {
+		m.nl.Close()
+		m.nl = nil
+	}
+	if m.ns.IsOpen() {
+		m.ns.Close()
+	}
+}

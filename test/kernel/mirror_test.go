@@ -1,0 +1,254 @@
+package kernel_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/palisade-project/palisade/internal/mirror"
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy"
+	"github.com/palisade-project/palisade/internal/probe"
+)
+
+// vxlanCopy is one mirrored copy as the target received it.
+type vxlanCopy struct {
+	outerSrc           netip.Addr
+	vni                uint32
+	innerSrcMAC, inDst net.HardwareAddr
+	src, dst           netip.Addr
+	proto              uint8
+	sport, dport       uint16
+	ipLen              int // bytes of the inner IP packet received
+}
+
+func (c vxlanCopy) String() string {
+	return fmt.Sprintf("vni %d from %s: %s:%d -> %s:%d proto %d (%d bytes)", c.vni, c.outerSrc, c.src, c.sport, c.dst, c.dport, c.proto, c.ipLen)
+}
+
+// vxlanSink collects the VXLAN datagrams an instance receives on 4789.
+type vxlanSink struct {
+	mu     sync.Mutex
+	copies []vxlanCopy
+	bad    []string
+	pc     net.PacketConn
+}
+
+func listenVXLAN(t *testing.T, ns string) *vxlanSink {
+	t.Helper()
+	s := &vxlanSink{}
+	if err := probe.InNetns(ns, func() error {
+		var err error
+		s.pc, err = net.ListenPacket("udp4", fmt.Sprintf(":%d", model.MirrorVXLANPort))
+		return err
+	}); err != nil {
+		t.Fatalf("listen on 4789 in %s: %v", ns, err)
+	}
+	t.Cleanup(func() { s.pc.Close() })
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, from, err := s.pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			c, err := parseVXLAN(buf[:n])
+			s.mu.Lock()
+			if err != nil {
+				s.bad = append(s.bad, err.Error())
+			} else {
+				c.outerSrc = from.(*net.UDPAddr).AddrPort().Addr().Unmap()
+				s.copies = append(s.copies, c)
+			}
+			s.mu.Unlock()
+		}
+	}()
+	return s
+}
+
+func (s *vxlanSink) take() ([]vxlanCopy, []string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, b := s.copies, s.bad
+	s.copies, s.bad = nil, nil
+	return c, b
+}
+
+func parseVXLAN(b []byte) (vxlanCopy, error) {
+	var c vxlanCopy
+	if len(b) < 8+14+20 || b[0] != 0x08 {
+		return c, fmt.Errorf("not a VXLAN datagram with an IPv4 frame (%d bytes)", len(b))
+	}
+	c.vni = binary.BigEndian.Uint32(b[4:8]) >> 8
+	eth := b[8:]
+	c.inDst, c.innerSrcMAC = slices.Clone(net.HardwareAddr(eth[0:6])), slices.Clone(net.HardwareAddr(eth[6:12]))
+	if binary.BigEndian.Uint16(eth[12:14]) != 0x0800 {
+		return c, fmt.Errorf("inner ethertype %#x", binary.BigEndian.Uint16(eth[12:14]))
+	}
+	ip := eth[14:]
+	c.ipLen = len(ip)
+	ihl := int(ip[0]&0x0f) * 4
+	c.proto = ip[9]
+	c.src = netip.AddrFrom4([4]byte(ip[12:16]))
+	c.dst = netip.AddrFrom4([4]byte(ip[16:20]))
+	if (c.proto == 6 || c.proto == 17) && len(ip) >= ihl+4 {
+		c.sport = binary.BigEndian.Uint16(ip[ihl:])
+		c.dport = binary.BigEndian.Uint16(ip[ihl+2:])
+	}
+	return c, nil
+}
+
+// TestTrafficMirror mirrors one ENI to another with a filter that accepts
+// TCP and UDP to 8080 and drops ICMP, and checks what reaches the target:
+// copies in VXLAN from the source's address with the session's VNI, of
+// both directions of an allowed connection; nothing of a connection the
+// security groups drop, nothing the filter drops; truncation to the
+// session's packet length; no conntrack entry for the copies; and, once
+// the session is disabled, no table and no copies.
+func TestTrafficMirror(t *testing.T) {
+	r := newRig(t, "m", 2*time.Second)
+	v := r.vswitch("1", "10.77.1.0/24")
+	g := r.groupID("g")
+	vsw := netip.MustParsePrefix("10.77.1.0/24")
+	rule := func(proto string, port int) model.Rule {
+		return model.Rule{ID: fmt.Sprintf("sgr-%s%d", strings.ToLower(proto), port), Direction: model.Ingress, Protocol: proto,
+			Ports: model.PortRange{From: port, To: port}, PeerCidr: vsw, Policy: model.PolicyAccept, Priority: 1}
+	}
+	r.put(model.PrefixSecurityGroup+g, model.SecurityGroup{ID: g, VpcID: r.vpc, Type: model.GroupTypeBasic, InnerAccessPolicy: model.InnerDrop,
+		Rules: []model.Rule{rule(model.ProtoTCP, 8080), rule(model.ProtoUDP, 8080), rule(model.ProtoICMP, -1)}})
+	a := r.instance("a", v, "10.77.1.10", g)
+	b := r.instance("b", v, "10.77.1.11", g)
+	tg := r.instance("t", v, "10.77.1.12", g)
+	r.reconcile()
+	r.serve(b, []int{8080, 9090}, []int{8080})
+	sink := listenVXLAN(t, tg.inst)
+
+	all := model.PortRange{From: -1, To: -1}
+	filter := model.MirrorFilter{ID: "tmf-" + r.tag, AccountID: "1",
+		Egress: []model.MirrorRule{
+			{ID: "tmr-e1", Priority: 1, Action: model.PolicyDrop, Protocol: model.ProtoICMP, SourcePorts: all, DestinationPorts: all},
+			{ID: "tmr-e2", Priority: 2, Action: model.PolicyAccept, Protocol: model.ProtoALL, SourcePorts: all, DestinationPorts: all},
+		},
+		Ingress: []model.MirrorRule{
+			{ID: "tmr-i1", Priority: 1, Action: model.PolicyAccept, Protocol: model.ProtoTCP, SourcePorts: model.PortRange{From: 8080, To: 8080}, DestinationPorts: all},
+		},
+	}
+	session := model.MirrorSession{ID: "tms-" + r.tag, AccountID: "1", FilterID: filter.ID, TargetID: tg.eni, TargetType: model.MirrorTargetENI,
+		Priority: 1, VNI: 4242, PacketLength: 1500, Enabled: true, SourceIDs: []string{a.eni}}
+	r.put(model.PrefixMirrorFilter+filter.ID, filter)
+	r.put(model.PrefixMirrorSession+session.ID, session)
+	r.reconcile()
+	if _, err := r.vpcExec("nft", "list", "table", "inet", mirror.Table); err != nil {
+		t.Fatalf("no mirroring table after the session was enabled: %v", err)
+	}
+
+	// Allowed: a -> b:8080 (TCP, then UDP), both directions.
+	var err error
+	for range 5 { // ARP
+		if err = tcpProbe(a.inst, 40001, netip.AddrPortFrom(b.addr, 8080), time.Second); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatalf("a -> b:8080: %v", err)
+	}
+	if err := udpProbe(a.inst, 40002, netip.AddrPortFrom(b.addr, 8080), time.Second); err != nil {
+		t.Fatalf("a -> b:8080/udp: %v", err)
+	}
+	// Dropped by b's security group: never mirrored.
+	if err := tcpProbe(a.inst, 40003, netip.AddrPortFrom(b.addr, 9090), 300*time.Millisecond); !probe.IsTimeout(err) {
+		t.Fatalf("a -> b:9090: %v, want a silent drop", err)
+	}
+	// Allowed, but dropped by the filter (egress ICMP; the reply matches
+	// no ingress rule).
+	if err := icmpProbe(a.inst, b.addr, time.Second); err != nil {
+		t.Fatalf("a -> b ping: %v", err)
+	}
+	// b -> a is not mirrored as a's egress... it is a's ingress: a TCP
+	// connection from b to a's closed port 7070 is dropped by a's group.
+	time.Sleep(300 * time.Millisecond)
+	copies, bad := sink.take()
+	for _, s := range bad {
+		t.Errorf("malformed copy: %s", s)
+	}
+	count := map[string]int{}
+	for _, c := range copies {
+		if c.vni != 4242 || c.outerSrc != a.addr {
+			t.Errorf("copy %v: want VNI 4242 from %s", c, a.addr)
+		}
+		switch {
+		case c.proto == policy.IPProtoTCP && c.src == a.addr && c.dst == b.addr && c.sport == 40001 && c.dport == 8080:
+			count["tcp egress"]++
+			if c.innerSrcMAC.String() != r.eniRecord(0, nil).MAC {
+				t.Errorf("egress copy's inner source MAC %s, want the ENI's %s", c.innerSrcMAC, r.eniRecord(0, nil).MAC)
+			}
+		case c.proto == policy.IPProtoTCP && c.src == b.addr && c.dst == a.addr && c.sport == 8080 && c.dport == 40001:
+			count["tcp ingress"]++
+			if c.inDst.String() != r.eniRecord(0, nil).MAC {
+				t.Errorf("ingress copy's inner destination MAC %s, want the ENI's %s", c.inDst, r.eniRecord(0, nil).MAC)
+			}
+		case c.proto == policy.IPProtoUDP && c.src == a.addr && c.dst == b.addr && c.sport == 40002 && c.dport == 8080:
+			count["udp egress"]++
+		default:
+			t.Errorf("unexpected copy: %v", c)
+		}
+	}
+	t.Logf("copies: %v", count)
+	// The handshake, the data and the close: several each way.
+	if count["tcp egress"] < 3 || count["tcp ingress"] < 2 || count["udp egress"] < 1 {
+		t.Errorf("copies of the allowed traffic: %v, want >= 3 TCP egress, >= 2 TCP ingress, >= 1 UDP egress", count)
+	}
+	// The copies are not tracked: no flow to 4789 in the VPC's conntrack.
+	if out, err := r.vpcExec("conntrack", "-L", "-p", "udp", "--dport", "4789"); err != nil && !strings.Contains(err.Error(), "0 flow entries") {
+		t.Fatalf("conntrack -L: %v", err)
+	} else if strings.Contains(out, "dport=4789") {
+		t.Errorf("copies were tracked by conntrack:\n%s", out)
+	}
+	st, ok := r.a.MirrorStats(r.vpc)
+	t.Logf("mirror stats: %+v", st)
+	if !ok || st.SendErrors > 0 {
+		t.Errorf("mirror stats %+v (running %v): want no send errors", st, ok)
+	}
+
+	// Truncation: a 1,400-byte datagram mirrored with packet length 200.
+	session.PacketLength = 200
+	r.put(model.PrefixMirrorSession+session.ID, session)
+	r.reconcile()
+	if err := probe.InNetns(a.inst, func() error {
+		c, err := net.DialUDP("udp4", &net.UDPAddr{Port: 40004}, net.UDPAddrFromAddrPort(netip.AddrPortFrom(b.addr, 8080)))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		_, err = c.Write(make([]byte, 1400))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	copies, _ = sink.take()
+	if len(copies) != 1 || copies[0].ipLen != 200 || copies[0].sport != 40004 {
+		t.Errorf("copies of a 1,428-byte packet with packet length 200: %v, want one of 200 bytes", copies)
+	}
+
+	// Disabled: the table goes, nothing is mirrored.
+	session.Enabled = false
+	r.put(model.PrefixMirrorSession+session.ID, session)
+	r.reconcile()
+	if _, err := r.vpcExec("nft", "list", "table", "inet", mirror.Table); err == nil {
+		t.Errorf("the mirroring table is still there with no enabled session")
+	}
+	if err := tcpProbe(a.inst, 40005, netip.AddrPortFrom(b.addr, 8080), time.Second); err != nil {
+		t.Fatalf("a -> b:8080 after disabling: %v", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if copies, _ := sink.take(); len(copies) > 0 {
+		t.Errorf("copies after the session was disabled: %v", copies)
+	}
+}
