@@ -78,7 +78,10 @@ type resolved struct {
 type resolvedSource struct {
 	Source
 	vethMAC net.HardwareAddr
-	mtu     []int // by session
+	// mtu is the ENI's link MTU (the size of the packets it carries);
+	// targetMTU, by session, the MTU toward the target.
+	mtu       int
+	targetMTU []int
 	// sessions are the policy halves of Sessions.
 	sessions []policy.MirrorSession
 }
@@ -162,13 +165,16 @@ func (m *Mirror) Update(v View) {
 			m.log.Warn("mirror source interface", "eni", s.ENIID, "ifname", name, "err", err)
 			continue
 		}
-		rs := &resolvedSource{Source: s, vethMAC: l.Attrs().HardwareAddr}
+		rs := &resolvedSource{Source: s, vethMAC: l.Attrs().HardwareAddr, mtu: l.Attrs().MTU}
+		if rs.mtu <= 0 {
+			rs.mtu = 1500
+		}
 		for _, ss := range s.Sessions {
 			mtu := 1500
 			if t, err := m.nl.LinkByName(ss.TargetIf); err == nil && t.Attrs().MTU > 0 {
 				mtu = t.Attrs().MTU
 			}
-			rs.mtu = append(rs.mtu, mtu)
+			rs.targetMTU = append(rs.targetMTU, mtu)
 			rs.sessions = append(rs.sessions, ss.MirrorSession)
 		}
 		r.byIndex[uint32(l.Attrs().Index)] = rs
@@ -216,12 +222,14 @@ func (m *Mirror) handle(a nflog.Attribute) int {
 	} else {
 		e.InnerSrc, e.InnerDst = src.vethMAC, src.MAC
 	}
-	if err := m.send(e, pkt, src.mtu[i]); err != nil {
-		m.sendErrors.Add(1)
-		m.log.Debug("send mirrored copy", "eni", src.ENIID, "session", s.ID, "err", err)
-		return 0
+	for _, q := range Split(pkt, src.mtu, m.nextID) {
+		if err := m.send(e, q, src.targetMTU[i]); err != nil {
+			m.sendErrors.Add(1)
+			m.log.Debug("send mirrored copy", "eni", src.ENIID, "session", s.ID, "err", err)
+			continue
+		}
+		m.mirrored.Add(1)
 	}
-	m.mirrored.Add(1)
 	return 0
 }
 
@@ -232,10 +240,7 @@ func (m *Mirror) send(e Encap, pkt []byte, mtu int) error {
 		return errors.New("mirror stopped")
 	}
 	m.buf = e.Build(m.buf[:0], pkt)
-	id := uint16(m.ipID.Add(1))
-	if id == 0 {
-		id = uint16(m.ipID.Add(1))
-	}
+	id := m.nextID()
 	to := &unix.SockaddrInet4{Addr: e.Dst.As4()}
 	for _, f := range Fragment(m.buf, mtu, id) {
 		if err := unix.Sendto(m.sock, f, 0, to); err != nil {
@@ -243,6 +248,15 @@ func (m *Mirror) send(e Encap, pkt []byte, mtu int) error {
 		}
 	}
 	return nil
+}
+
+// nextID returns a fresh, non-zero IPv4 identification.
+func (m *Mirror) nextID() uint16 {
+	for {
+		if id := uint16(m.ipID.Add(1)); id != 0 {
+			return id
+		}
+	}
 }
 
 // parsePacket reads what filters match on from an IP packet.

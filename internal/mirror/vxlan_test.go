@@ -107,6 +107,11 @@ func FuzzParsePacket(f *testing.F) {
 			t.Fatal("parsed a packet without a source")
 		}
 		_ = SourcePort(b)
+		for _, q := range Split(b, 1500, func() uint16 { return 1 }) {
+			if len(q) > 1500 && len(q) > len(b) {
+				t.Fatalf("split made a %d-byte packet of %d bytes", len(q), len(b))
+			}
+		}
 		e := Encap{Src: netip.MustParseAddr("10.0.0.1"), Dst: netip.MustParseAddr("10.0.0.2"), MaxLen: 100}
 		out := e.Build(nil, b)
 		for _, fr := range Fragment(out, 576, 1) {

@@ -1,8 +1,11 @@
 package kernel_test
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"slices"
@@ -26,6 +29,10 @@ type vxlanCopy struct {
 	proto              uint8
 	sport, dport       uint16
 	ipLen              int // bytes of the inner IP packet received
+	// For a whole TCP segment: its payload length and whether its
+	// checksum is right.
+	tcpPayload int
+	tcpSumOK   bool
 }
 
 func (c vxlanCopy) String() string {
@@ -100,6 +107,24 @@ func parseVXLAN(b []byte) (vxlanCopy, error) {
 	if (c.proto == 6 || c.proto == 17) && len(ip) >= ihl+4 {
 		c.sport = binary.BigEndian.Uint16(ip[ihl:])
 		c.dport = binary.BigEndian.Uint16(ip[ihl+2:])
+	}
+	if total := int(binary.BigEndian.Uint16(ip[2:4])); c.proto == 6 && total == len(ip) && len(ip) >= ihl+20 {
+		c.tcpPayload = total - ihl - int(ip[ihl+12]>>4)*4
+		s := uint32(6 + total - ihl)
+		add := func(b []byte) {
+			for i := 0; i+1 < len(b); i += 2 {
+				s += uint32(b[i])<<8 | uint32(b[i+1])
+			}
+			if len(b)%2 == 1 {
+				s += uint32(b[len(b)-1]) << 8
+			}
+		}
+		add(ip[12:20])
+		add(ip[ihl:])
+		for s > 0xffff {
+			s = s>>16 + s&0xffff
+		}
+		c.tcpSumOK = s == 0xffff
 	}
 	return c, nil
 }
@@ -214,6 +239,43 @@ func TestTrafficMirror(t *testing.T) {
 	t.Logf("mirror stats: %+v", st)
 	if !ok || st.SendErrors > 0 {
 		t.Errorf("mirror stats %+v (running %v): want no send errors", st, ok)
+	}
+
+	// A bulk transfer each way: the kernel hands the VPC namespace
+	// offload batches of up to 64 KiB; the target gets MTU-sized
+	// segments with valid checksums, carrying every byte.
+	const bulk = 200000
+	conn, err := probe.DialTCP(context.Background(), a.inst, netip.AddrPortFrom(b.addr, 8080), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write(append(bytes.Repeat([]byte("m"), bulk), '\n')); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(conn, make([]byte, bulk+1)); err != nil {
+		t.Fatalf("echo of the bulk transfer: %v", err)
+	}
+	lport := uint16(conn.LocalAddr().(*net.TCPAddr).Port)
+	conn.Close()
+	time.Sleep(500 * time.Millisecond)
+	copies, _ = sink.take()
+	var sent, echoed, biggest, badSum int
+	for _, c := range copies {
+		biggest = max(biggest, c.ipLen)
+		if c.proto == policy.IPProtoTCP && !c.tcpSumOK {
+			badSum++
+		}
+		switch {
+		case c.sport == lport && c.dport == 8080:
+			sent += c.tcpPayload
+		case c.sport == 8080 && c.dport == lport:
+			echoed += c.tcpPayload
+		}
+	}
+	t.Logf("bulk: %d copies, largest inner packet %d bytes, payload %d sent / %d echoed, %d bad checksums", len(copies), biggest, sent, echoed, badSum)
+	if biggest > 1500 || badSum > 0 || sent < bulk+1 || echoed < bulk+1 {
+		t.Errorf("bulk copies: largest %d bytes (want <= 1500), %d bad TCP checksums, payload %d / %d (want >= %d each way)", biggest, badSum, sent, echoed, bulk+1)
 	}
 
 	// Truncation: a 1,400-byte datagram mirrored with packet length 200.
