@@ -58,6 +58,10 @@ func listenVXLAN(t *testing.T, ns string) *vxlanSink {
 		t.Fatalf("listen on 4789 in %s: %v", ns, err)
 	}
 	t.Cleanup(func() { s.pc.Close() })
+	// Bursts of copies (a bulk transfer) overflow the default buffer.
+	if err := s.pc.(*net.UDPConn).SetReadBuffer(4 << 20); err != nil {
+		t.Fatal(err)
+	}
 	go func() {
 		buf := make([]byte, 65536)
 		for {
@@ -274,6 +278,9 @@ func TestTrafficMirror(t *testing.T) {
 		}
 	}
 	t.Logf("bulk: %d copies, largest inner packet %d bytes, payload %d sent / %d echoed, %d bad checksums", len(copies), biggest, sent, echoed, badSum)
+	if st, _ := r.a.MirrorStats(r.vpc); st.SendErrors > 0 {
+		t.Errorf("mirror stats after the bulk transfer: %+v", st)
+	}
 	if biggest > 1500 || badSum > 0 || sent < bulk+1 || echoed < bulk+1 {
 		t.Errorf("bulk copies: largest %d bytes (want <= 1500), %d bad TCP checksums, payload %d / %d (want >= %d each way)", biggest, badSum, sent, echoed, bulk+1)
 	}
@@ -297,6 +304,23 @@ func TestTrafficMirror(t *testing.T) {
 	copies, _ = sink.take()
 	if len(copies) != 1 || copies[0].ipLen != 200 || copies[0].sport != 40004 {
 		t.Errorf("copies of a 1,428-byte packet with packet length 200: %v, want one of 200 bytes", copies)
+	}
+
+	// Drift: the table deleted by hand comes back at the next
+	// reconciliation, and mirroring goes on.
+	if _, err := r.vpcExec("nft", "delete", "table", "inet", mirror.Table); err != nil {
+		t.Fatal(err)
+	}
+	r.reconcile()
+	if _, err := r.vpcExec("nft", "list", "table", "inet", mirror.Table); err != nil {
+		t.Fatalf("the mirroring table was not repaired: %v", err)
+	}
+	if err := udpProbe(a.inst, 40006, netip.AddrPortFrom(b.addr, 8080), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if copies, _ := sink.take(); len(copies) != 1 || copies[0].sport != 40006 {
+		t.Errorf("copies after the repair: %v, want the one UDP datagram", copies)
 	}
 
 	// Disabled: the table goes, nothing is mirrored.
