@@ -17,5 +17,6 @@ func registerAll(rt *api.Router, svc *service.Service) {
 	api.RegisterWAF(rt, svc)
 	api.RegisterEIPs(rt, svc)
 	api.RegisterFlowLogs(rt, svc)
+	api.RegisterTrafficMirror(rt, svc)
 	api.RegisterAgentAPI(rt, svc)
 }

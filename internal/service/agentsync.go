@@ -21,6 +21,9 @@ func AgentPrefixes() []string {
 		model.PrefixVPC, model.PrefixVSwitch, model.PrefixSecurityGroup,
 		model.PrefixInstance, model.PrefixENI, model.PrefixMember, model.PrefixNetworkACL, model.PrefixEIP,
 		model.PrefixFlowLog,
+		// Traffic mirroring: a host mirrors the packets of its own source
+		// ENIs to the sessions' targets.
+		model.PrefixMirrorFilter, model.PrefixMirrorSession,
 		// WAF protected objects, templates and rules: agents run the WAF
 		// for the steered EIP ports of their instances (TLS keys included:
 		// the agent terminates TLS). Not the WAF logs.

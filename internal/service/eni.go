@@ -222,8 +222,15 @@ func (s *Service) allocMore(al allocator, eniID, param string, explicit []string
 }
 
 // deleteENI removes an ENI with its addresses and memberships; EIPs
-// mapped to it become Available again (their address stays allocated).
+// mapped to it become Available again (their address stays allocated). An
+// ENI that a traffic-mirror session mirrors to is refused
+// (DependencyViolation.TrafficMirrorSession).
 func (s *Service) deleteENI(tx store.Txn, e *model.ENI) error {
+	// A traffic-mirror target cannot go; a source leaves its sessions
+	// (see mirror.go).
+	if err := releaseMirrorENI(tx, e); err != nil {
+		return err
+	}
 	if err := releaseAddrs(tx, e); err != nil {
 		return err
 	}

@@ -50,6 +50,12 @@ type Quotas struct {
 	// network namespace on its zone's host, a resource all accounts
 	// share). 0 also means DefaultInstancesPerAccount.
 	InstancesPerAccount int
+	// MirrorRulesPerDirection bounds the rules of each direction of a
+	// traffic-mirror filter, MirrorSessionsPerSource the sessions that may
+	// list one source ENI. 0 also means model.MirrorRulesPerDirection
+	// (10) and model.MirrorSessionsPerSource (3).
+	MirrorRulesPerDirection int
+	MirrorSessionsPerSource int
 }
 
 // Defaults of the quotas where 0 means the default.
@@ -79,6 +85,8 @@ func DefaultQuotas() Quotas {
 		FlowLogsPerAccount:       DefaultFlowLogsPerAcct,
 		EipsPerAccount:           DefaultEipsPerAccount,
 		InstancesPerAccount:      DefaultInstancesPerAccount,
+		MirrorRulesPerDirection:  model.MirrorRulesPerDirection,
+		MirrorSessionsPerSource:  model.MirrorSessionsPerSource,
 	}
 }
 
@@ -142,6 +150,12 @@ func New(st store.Store, cfg Config) *Service {
 	}
 	if cfg.Quotas.InstancesPerAccount <= 0 {
 		cfg.Quotas.InstancesPerAccount = DefaultInstancesPerAccount
+	}
+	if cfg.Quotas.MirrorRulesPerDirection <= 0 {
+		cfg.Quotas.MirrorRulesPerDirection = model.MirrorRulesPerDirection
+	}
+	if cfg.Quotas.MirrorSessionsPerSource <= 0 {
+		cfg.Quotas.MirrorSessionsPerSource = model.MirrorSessionsPerSource
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
