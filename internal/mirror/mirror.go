@@ -190,8 +190,11 @@ func (m *Mirror) handle(a nflog.Attribute) int {
 	}
 	var dir policy.Direction
 	var idx *uint32
+	routed := false
 	switch strings.TrimRight(*a.Prefix, "\x00") {
 	case prefixEgress:
+		dir, idx, routed = policy.Egress, a.InDev, true
+	case prefixEgressLocal:
 		dir, idx = policy.Egress, a.InDev
 	case prefixIngress:
 		dir, idx = policy.Ingress, a.OutDev
@@ -206,6 +209,11 @@ func (m *Mirror) handle(a nflog.Attribute) int {
 		return 0
 	}
 	pkt := *a.Payload
+	if routed {
+		// Routing has already taken one from the TTL; the copy shows the
+		// packet as the ENI sent it.
+		pkt = undoForwardTTL(pkt)
+	}
 	p, ok := parsePacket(pkt)
 	if !ok {
 		return 0
@@ -248,6 +256,23 @@ func (m *Mirror) send(e Encap, pkt []byte, mtu int) error {
 		}
 	}
 	return nil
+}
+
+// undoForwardTTL returns a copy of an IP packet with its TTL (hop limit)
+// one higher, and the IPv4 header checksum fixed.
+func undoForwardTTL(b []byte) []byte {
+	switch {
+	case len(b) >= 20 && b[0]>>4 == 4 && int(b[0]&0x0f)*4 <= len(b) && b[8] < 255:
+		c := append([]byte(nil), b...)
+		c[8]++
+		ipv4Checksum(c[:int(c[0]&0x0f)*4])
+		return c
+	case len(b) >= 40 && b[0]>>4 == 6 && b[7] < 255:
+		c := append([]byte(nil), b...)
+		c[7]++
+		return c
+	}
+	return b
 }
 
 // nextID returns a fresh, non-zero IPv4 identification.

@@ -25,7 +25,7 @@ import (
 //	  chain forward { type filter hook forward priority filter + 20; policy accept;
 //	    iifname @sources log prefix "palisade-mirror egress" group 8 }
 //	  chain input { type filter hook input priority filter + 20; policy accept;
-//	    iifname @sources log prefix "palisade-mirror egress" group 8 }
+//	    iifname @sources log prefix "palisade-mirror egress-local" group 8 }
 //	  chain postrouting { type filter hook postrouting priority filter; policy accept;
 //	    meta mark & 0x00800000 == 0 oifname @sources log prefix "palisade-mirror ingress" group 8 }
 //	  chain output { type filter hook output priority raw; policy accept;
@@ -43,12 +43,17 @@ const (
 	// Group is the NFLOG group of mirrored packets (flow logs use 7).
 	Group = 8
 	// Mark is the packet mark of the copies the mirror sends.
-	Mark          = 0x00800000
-	setName       = "sources"
-	prefixEgress  = "palisade-mirror egress"
-	prefixIngress = "palisade-mirror ingress"
-	versionTag    = "palisade-mirror-v1"
-	nftSockBuf    = 4 << 20
+	Mark    = 0x00800000
+	setName = "sources"
+	// The prefixes say the direction, and for what an ENI sends whether
+	// it was routed (forward: the TTL is already one less) or is for the
+	// namespace itself (input). The hook is not read from NFLOG's packet
+	// header: go-nflog v2.1.0 reads its padding byte instead.
+	prefixEgress      = "palisade-mirror egress"
+	prefixEgressLocal = "palisade-mirror egress-local"
+	prefixIngress     = "palisade-mirror ingress"
+	versionTag        = "palisade-mirror-v2"
+	nftSockBuf        = 4 << 20
 )
 
 // ApplyTable makes the namespace's mirroring table hold exactly the source
@@ -185,7 +190,7 @@ func chains(table *nftables.Table) []chainSpec {
 		{mk("forward", nftables.ChainHookForward, nftables.ChainPriorityRef(20)),
 			append(sources(expr.MetaKeyIIFNAME), log(prefixEgress))},
 		{mk("input", nftables.ChainHookInput, nftables.ChainPriorityRef(20)),
-			append(sources(expr.MetaKeyIIFNAME), log(prefixEgress))},
+			append(sources(expr.MetaKeyIIFNAME), log(prefixEgressLocal))},
 		{mk("postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityFilter),
 			append(append(markBit(expr.CmpOpEq), sources(expr.MetaKeyOIFNAME)...), log(prefixIngress))},
 		{mk("output", nftables.ChainHookOutput, nftables.ChainPriorityRaw),

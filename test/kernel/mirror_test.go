@@ -29,6 +29,7 @@ type vxlanCopy struct {
 	proto              uint8
 	sport, dport       uint16
 	ipLen              int // bytes of the inner IP packet received
+	ttl                uint8
 	// For a whole TCP segment: its payload length and whether its
 	// checksum is right.
 	tcpPayload int
@@ -105,7 +106,7 @@ func parseVXLAN(b []byte) (vxlanCopy, error) {
 	ip := eth[14:]
 	c.ipLen = len(ip)
 	ihl := int(ip[0]&0x0f) * 4
-	c.proto = ip[9]
+	c.proto, c.ttl = ip[9], ip[8]
 	c.src = netip.AddrFrom4([4]byte(ip[12:16]))
 	c.dst = netip.AddrFrom4([4]byte(ip[16:20]))
 	if (c.proto == 6 || c.proto == 17) && len(ip) >= ihl+4 {
@@ -214,11 +215,17 @@ func TestTrafficMirror(t *testing.T) {
 		switch {
 		case c.proto == policy.IPProtoTCP && c.src == a.addr && c.dst == b.addr && c.sport == 40001 && c.dport == 8080:
 			count["tcp egress"]++
+			if c.ttl != 64 {
+				t.Errorf("egress copy with TTL %d, want 64 as the ENI sent it: %v", c.ttl, c)
+			}
 			if c.innerSrcMAC.String() != r.eniRecord(0, nil).MAC {
 				t.Errorf("egress copy's inner source MAC %s, want the ENI's %s", c.innerSrcMAC, r.eniRecord(0, nil).MAC)
 			}
 		case c.proto == policy.IPProtoTCP && c.src == b.addr && c.dst == a.addr && c.sport == 8080 && c.dport == 40001:
 			count["tcp ingress"]++
+			if c.ttl != 63 {
+				t.Errorf("ingress copy with TTL %d, want 63 as the ENI received it (one router)", c.ttl)
+			}
 			if c.inDst.String() != r.eniRecord(0, nil).MAC {
 				t.Errorf("ingress copy's inner destination MAC %s, want the ENI's %s", c.inDst, r.eniRecord(0, nil).MAC)
 			}

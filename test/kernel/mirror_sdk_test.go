@@ -1,0 +1,149 @@
+package kernel_test
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
+
+	"github.com/palisade-project/palisade/internal/apitest"
+	"github.com/palisade-project/palisade/internal/app"
+	"github.com/palisade-project/palisade/internal/probe"
+)
+
+// primaryENI returns the primary ENI of an instance, through the SDK.
+func (w *world) primaryENI(name string) string {
+	w.t.Helper()
+	req := ecs.CreateDescribeNetworkInterfacesRequest()
+	req.InstanceId = w.ids[name]
+	resp, err := w.ecs.DescribeNetworkInterfaces(req)
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	for _, n := range resp.NetworkInterfaceSets.NetworkInterfaceSet {
+		if n.Type == "Primary" {
+			return n.NetworkInterfaceId
+		}
+	}
+	w.t.Fatalf("no primary ENI for %s", name)
+	return ""
+}
+
+// TestTrafficMirrorSDK drives traffic mirroring through the official SDK
+// end to end: a filter and a session made with the VPC client, created
+// disabled (nothing mirrored), enabled (copies reach the target in VXLAN
+// with the session's VNI, from the source's address), the source removed
+// (nothing mirrored), and the session and filter deleted.
+func TestTrafficMirrorSDK(t *testing.T) {
+	requireKernel(t)
+	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(randTag(t)))
+	w := newWorld(t, env)
+	vpcID := w.mustVPC("10.8.0.0/16")
+	vsw := w.mustVSwitch(vpcID, "10.8.1.0/24")
+	w.mustGroup("web", vpcID, "normal", "")
+	w.authorize("web", ruleSpec{proto: "tcp", ports: "8080/8080", peer: "10.8.0.0/16", policy: "accept", priority: 1})
+	w.run("src", vsw, "10.8.1.10", "web")
+	w.run("peer", vsw, "10.8.1.11", "web")
+	w.run("tgt", vsw, "10.8.1.12", "web")
+	w.waitRunning()
+	srcENI, tgtENI := w.primaryENI("src"), w.primaryENI("tgt")
+	srv, err := probe.Serve(w.ids["peer"], []int{8080}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	sink := listenVXLAN(t, w.ids["tgt"])
+	dst := netip.AddrPortFrom(w.addr["peer"], 8080)
+	connect := func(sport uint16) {
+		t.Helper()
+		var err error
+		for range 5 { // ARP
+			if err = tcpProbe(w.ids["src"], sport, dst, time.Second); err == nil {
+				return
+			}
+		}
+		t.Fatalf("src -> peer:8080: %v", err)
+	}
+	copiesOf := func(sport uint16) []vxlanCopy {
+		time.Sleep(300 * time.Millisecond)
+		all, bad := sink.take()
+		if len(bad) > 0 {
+			t.Errorf("malformed copies: %v", bad)
+		}
+		var out []vxlanCopy
+		for _, c := range all {
+			if c.sport == sport || c.dport == sport {
+				out = append(out, c)
+			} else {
+				t.Errorf("unexpected copy %v", c)
+			}
+		}
+		return out
+	}
+
+	freq := vpc.CreateCreateTrafficMirrorFilterRequest()
+	freq.TrafficMirrorFilterName = "web"
+	freq.EgressRules = &[]vpc.CreateTrafficMirrorFilterEgressRules{{
+		Action: "accept", Protocol: "TCP", Priority: "1", DestinationCidrBlock: "10.8.1.0/24",
+		SourcePortRange: "-1/-1", DestinationPortRange: "8080/8080"}}
+	fresp, err := w.vpc.CreateTrafficMirrorFilter(freq)
+	if err != nil {
+		t.Fatalf("CreateTrafficMirrorFilter: %v", err)
+	}
+	sreq := vpc.CreateCreateTrafficMirrorSessionRequest()
+	sreq.TrafficMirrorFilterId, sreq.TrafficMirrorTargetId, sreq.TrafficMirrorTargetType = fresp.TrafficMirrorFilterId, tgtENI, "NetworkInterface"
+	sreq.Priority, sreq.VirtualNetworkId = requests.NewInteger(1), requests.NewInteger(777)
+	sreq.TrafficMirrorSourceIds = &[]string{srcENI}
+	sresp, err := w.vpc.CreateTrafficMirrorSession(sreq)
+	if err != nil {
+		t.Fatalf("CreateTrafficMirrorSession: %v", err)
+	}
+	session := sresp.TrafficMirrorSessionId
+	w.settle()
+	connect(41001)
+	if c := copiesOf(41001); len(c) > 0 {
+		t.Errorf("copies while the session is disabled (sessions are created disabled): %v", c)
+	}
+
+	ureq := vpc.CreateUpdateTrafficMirrorSessionAttributeRequest()
+	ureq.TrafficMirrorSessionId, ureq.Enabled = session, requests.NewBoolean(true)
+	if _, err := w.vpc.UpdateTrafficMirrorSessionAttribute(ureq); err != nil {
+		t.Fatalf("enable the session: %v", err)
+	}
+	w.settle()
+	connect(41002)
+	got := copiesOf(41002)
+	if len(got) < 3 {
+		t.Errorf("%d copies of the connection's egress, want its handshake, data and close: %v", len(got), got)
+	}
+	for _, c := range got {
+		if c.vni != 777 || c.outerSrc != w.addr["src"] || c.src != w.addr["src"] || c.dport != 8080 {
+			t.Errorf("copy %v: want VNI 777, outer source %s, src's egress to 8080 only", c, w.addr["src"])
+		}
+	}
+
+	rreq := vpc.CreateRemoveSourcesFromTrafficMirrorSessionRequest()
+	rreq.TrafficMirrorSessionId, rreq.TrafficMirrorSourceIds = session, &[]string{srcENI}
+	if _, err := w.vpc.RemoveSourcesFromTrafficMirrorSession(rreq); err != nil {
+		t.Fatalf("RemoveSourcesFromTrafficMirrorSession: %v", err)
+	}
+	w.settle()
+	connect(41003)
+	if c := copiesOf(41003); len(c) > 0 {
+		t.Errorf("copies after the source was removed: %v", c)
+	}
+
+	dreq := vpc.CreateDeleteTrafficMirrorSessionRequest()
+	dreq.TrafficMirrorSessionId = session
+	if _, err := w.vpc.DeleteTrafficMirrorSession(dreq); err != nil {
+		t.Fatalf("DeleteTrafficMirrorSession: %v", err)
+	}
+	dfreq := vpc.CreateDeleteTrafficMirrorFilterRequest()
+	dfreq.TrafficMirrorFilterId = fresp.TrafficMirrorFilterId
+	if _, err := w.vpc.DeleteTrafficMirrorFilter(dfreq); err != nil {
+		t.Fatalf("DeleteTrafficMirrorFilter: %v", err)
+	}
+}
