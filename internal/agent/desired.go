@@ -48,6 +48,8 @@ type snapshot struct {
 	instances []model.Instance
 	acls      []model.NetworkACL
 	eips      []model.EIP
+	services  map[string]model.EndpointService
+	endpoints []model.Endpoint
 }
 
 func listAll[T any](tx store.ReadTxn, prefix string, each func(T)) error {
@@ -62,7 +64,7 @@ func listAll[T any](tx store.ReadTxn, prefix string, each func(T)) error {
 }
 
 func readSnapshot(tx store.ReadTxn) (*snapshot, error) {
-	s := &snapshot{vpcs: map[string]model.VPC{}, vswitches: map[string]model.VSwitch{}}
+	s := &snapshot{vpcs: map[string]model.VPC{}, vswitches: map[string]model.VSwitch{}, services: map[string]model.EndpointService{}}
 	if err := listAll(tx, model.PrefixVPC, func(v model.VPC) { s.vpcs[v.ID] = v }); err != nil {
 		return nil, err
 	}
@@ -82,6 +84,12 @@ func readSnapshot(tx store.ReadTxn) (*snapshot, error) {
 		return nil, err
 	}
 	if err := listAll(tx, model.PrefixEIP, func(e model.EIP) { s.eips = append(s.eips, e) }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixEndpointService, func(v model.EndpointService) { s.services[v.ID] = v }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixEndpoint, func(e model.Endpoint) { s.endpoints = append(s.endpoints, e) }); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -144,6 +152,7 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 		byVPC[vpc].EIPs = append(byVPC[vpc].EIPs, dataplane.EIP{ID: e.ID, Address: e.Address, ENIID: e.ENIID, PrivateIP: e.PrivateIP})
 		d.EIPs = append(d.EIPs, e)
 	}
+	addEndpoints(s, byVPC, zone, stopped)
 	var wafVPCs map[string]bool
 	if d.WAF, wafVPCs, err = buildWAF(tx, s, byVPC); err != nil {
 		return nil, err
@@ -207,6 +216,9 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 				ifaces[e.ID] = ifName(e.ID)
 			}
 		}
+		for _, ep := range v.Endpoints {
+			ifaces[ep.ENIID] = ifName(ep.ENIID)
+		}
 		d.Programs[id] = policy.Compile(d.World, ifaces)
 	}
 	// Filter the WAF's upstream connections: the agent's own, and those a
@@ -224,6 +236,48 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 	}
 	admitWAFClients(d, ifName)
 	return d, nil
+}
+
+// addEndpoints puts into each consumer VPC on the host its connected
+// PrivateLink endpoints whose zone is this host's and whose provider VPC is
+// here too (a zone is one host: the service's instances in the zone run
+// here). The backends are the service's running instances of the zone.
+func addEndpoints(s *snapshot, byVPC map[string]*dataplane.VPC, zone string, stopped map[string]bool) {
+	enis := map[string]model.ENI{}
+	for _, e := range s.enis {
+		enis[e.ID] = e
+	}
+	insts := map[string]model.Instance{}
+	for _, i := range s.instances {
+		insts[i.ID] = i
+	}
+	slices.SortFunc(s.endpoints, func(a, b model.Endpoint) int { return cmpString(a.ID, b.ID) })
+	for _, ep := range s.endpoints {
+		svc, ok := s.services[ep.ServiceID]
+		consumer := byVPC[ep.VpcID]
+		if !ok || ep.ConnectionStatus != model.EndpointConnected || consumer == nil || byVPC[svc.VpcID] == nil {
+			continue
+		}
+		var backends []netip.Addr
+		for _, r := range svc.Resources {
+			in, ok := insts[r.ResourceID]
+			if !ok || in.ZoneID != zone || stopped[in.ID] || in.VpcID != svc.VpcID {
+				continue
+			}
+			if e, ok := enis[in.PrimaryENIID]; ok && e.PrimaryIP.Is4() {
+				backends = append(backends, e.PrimaryIP)
+			}
+		}
+		slices.SortFunc(backends, netip.Addr.Compare)
+		for _, z := range ep.Zones {
+			if z.ZoneID != zone || !z.Addr.Is4() || !z.TransitAddr.Is4() {
+				continue
+			}
+			consumer.Endpoints = append(consumer.Endpoints, dataplane.Endpoint{
+				ENIID: z.ENIID, Addr: z.Addr, TransitAddr: z.TransitAddr, ProviderVPC: svc.VpcID, Backends: backends,
+			})
+		}
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {

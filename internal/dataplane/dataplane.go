@@ -42,6 +42,23 @@ type VPC struct {
 	// EIPs are the elastic IPs mapped to ENIs of this VPC on this host;
 	// the VPC has an uplink exactly when there is at least one.
 	EIPs []EIP
+	// Endpoints are the PrivateLink endpoints of this VPC (the consumer)
+	// served on this host.
+	Endpoints []Endpoint
+}
+
+// Endpoint is a PrivateLink endpoint's ENI in a consumer VPC, joined to the
+// provider VPC's namespace on the same host. Connections the consumer opens
+// to Addr cross to the provider with TransitAddr as their source and go to
+// one of Backends, the same port; nothing crosses the other way.
+type Endpoint struct {
+	ENIID       string
+	Addr        netip.Addr // IPv4, in a consumer vSwitch
+	TransitAddr netip.Addr // IPv4, unique on the host (model.TransitRange)
+	ProviderVPC string
+	// Backends are the provider instances' IPv4 addresses; with none,
+	// connections to Addr are dropped.
+	Backends []netip.Addr
 }
 
 // EIP maps one public IPv4 address to a private address of an ENI in the

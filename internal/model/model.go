@@ -236,10 +236,14 @@ type ENI struct {
 	SecondaryIPs []netip.Addr `json:"secondary_ips,omitempty"`
 	IPv6s        []netip.Addr `json:"ipv6s,omitempty"`
 	// SecurityGroupIDs in the order they were joined; at most 10, all of one type.
-	SecurityGroupIDs []string  `json:"security_group_ids"`
-	Status           string    `json:"status"`
-	Tags             []Tag     `json:"tags,omitempty"`
-	CreatedAt        time.Time `json:"created_at"`
+	SecurityGroupIDs []string `json:"security_group_ids"`
+	Status           string   `json:"status"`
+	// EndpointID is set on the ENI a PrivateLink endpoint holds in one
+	// zone (service-managed: not attachable, not deletable by hand); it
+	// has no instance.
+	EndpointID string    `json:"endpoint_id,omitempty"`
+	Tags       []Tag     `json:"tags,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // Addrs returns every address of the ENI (primary first).

@@ -186,6 +186,12 @@ type vpcPlan struct {
 	// from another ENI's).
 	primary6 map[string]int
 	eips     []dataplane.EIP
+	// endpoints are the VPC's valid PrivateLink endpoints (the consumer
+	// side); provided are those of any VPC whose provider is this one,
+	// with their consumer-side interface names in providedNames.
+	endpoints     []dataplane.Endpoint
+	provided      []dataplane.Endpoint
+	providedNames map[string]string
 }
 
 // planHost validates h. Invalid VPCs and ENIs are left out of the plans and
@@ -244,13 +250,47 @@ func planHost(h dataplane.Host, st dataplane.Status) ([]vpcPlan, []error) {
 				p.primary6[e.InstanceID] = e.DeviceIndex
 			}
 		}
-		ids := make([]string, len(p.enis))
-		for i, e := range p.enis {
-			ids[i] = e.ID
+		for _, ep := range v.Endpoints {
+			err := validEndpoint(ep)
+			if err == nil && seenENI[ep.ENIID] {
+				err = fmt.Errorf("eni %s listed twice", ep.ENIID)
+			}
+			if err != nil {
+				fail(ep.ENIID, err)
+				continue
+			}
+			seenENI[ep.ENIID] = true
+			st.ENIs[ep.ENIID] = dataplane.ENIStatus{Error: "not applied"}
+			p.endpoints = append(p.endpoints, ep)
+		}
+		ids := make([]string, 0, len(p.enis)+len(p.endpoints))
+		for _, e := range p.enis {
+			ids = append(ids, e.ID)
+		}
+		for _, ep := range p.endpoints {
+			ids = append(ids, ep.ENIID)
 		}
 		p.names = assignVethNames(ids)
 		p.eips = planEIPs(v, p.enis, seenEIP, st)
 		plans = append(plans, p)
+	}
+	// Each provider serves the endpoints that name it.
+	byID := map[string]int{}
+	for i := range plans {
+		byID[plans[i].vpc.ID] = i
+	}
+	for _, c := range plans {
+		for _, ep := range c.endpoints {
+			i, ok := byID[ep.ProviderVPC]
+			if !ok {
+				continue // its namespace is not on this host: ensureEndpoint fails
+			}
+			if plans[i].providedNames == nil {
+				plans[i].providedNames = map[string]string{}
+			}
+			plans[i].provided = append(plans[i].provided, ep)
+			plans[i].providedNames[ep.ENIID] = c.names[ep.ENIID]
+		}
 	}
 	return plans, errs
 }
@@ -386,6 +426,34 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 		}
 	}
 
+	// PrivateLink: this VPC's endpoints (consumer side), then what it
+	// provides to others' endpoints.
+	var placedEPs []dataplane.Endpoint
+	for _, ep := range p.endpoints {
+		idx, err := a.ensureEndpoint(vref, ep, p.names[ep.ENIID])
+		if err != nil {
+			err = fmt.Errorf("endpoint eni %s: %w", ep.ENIID, err)
+			notReady(dataplane.ENI{ID: ep.ENIID}, err)
+			errs = append(errs, err)
+			continue
+		}
+		hostIdx[ep.ENIID] = idx
+		placedEPs = append(placedEPs, ep)
+	}
+	if err := applyConsumerTable(int(vref.ns), placedEPs, p.names); err != nil {
+		for _, ep := range placedEPs {
+			notReady(dataplane.ENI{ID: ep.ENIID}, err)
+		}
+		errs = append(errs, fmt.Errorf("privatelink consumer table: %w", err))
+		placedEPs = nil
+	}
+	for _, ep := range placedEPs {
+		st.ENIs[ep.ENIID] = dataplane.ENIStatus{Ready: true}
+	}
+	if err := applyProviderTable(int(vref.ns), p.provided, p.providedNames); err != nil {
+		errs = append(errs, fmt.Errorf("privatelink provider table: %w", err))
+	}
+
 	// The public edge: the NAT table before the uplink, so the uplink is
 	// filtered from its first packet; without EIPs, neither.
 	uplinkIdx := 0
@@ -424,7 +492,11 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 	}
 
 	// Routes last: a /32 needs its veth.
-	routeErrs := syncVPCRoutes(vref, p.enis, hostIdx, uplinkIdx)
+	routed := slices.Clone(p.enis)
+	for _, ep := range p.endpoints {
+		routed = append(routed, dataplane.ENI{ID: ep.ENIID, Addrs: []netip.Addr{ep.Addr}})
+	}
+	routeErrs := syncVPCRoutes(vref, routed, hostIdx, uplinkIdx)
 	for id, err := range routeErrs {
 		notReady(dataplane.ENI{ID: id}, err)
 		errs = append(errs, fmt.Errorf("eni %s: %w", id, err))
@@ -483,6 +555,9 @@ func (a *Applier) setupVPC(vref *nsRef, p vpcPlan) error {
 		for _, ad := range e.Addrs {
 			entries = append(entries, spoofEntry{IfName: p.names[e.ID], Addr: ad})
 		}
+	}
+	for _, ep := range p.endpoints {
+		entries = append(entries, spoofEntry{IfName: p.names[ep.ENIID], Addr: ep.Addr})
 	}
 	if err := applySpoofTable(int(vref.ns), entries); err != nil {
 		return fmt.Errorf("anti-spoofing table: %w", err)

@@ -1,0 +1,395 @@
+package linux
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/palisade-project/palisade/internal/dataplane"
+)
+
+// PrivateLink joins a consumer VPC namespace to a provider VPC namespace,
+// one veth pair per endpoint ENI:
+//
+//	consumer netns  pv<eni>  (the endpoint ENI's interface: its security
+//	                          groups, ACL and anti-spoofing apply as to any ENI)
+//	                <endpoint IP>/32 dev pv<eni> proto 0x9a; neighbour: the peer's MAC
+//	provider netns  pk<eni>  <transit IP>/32 dev pk<eni> proto 0x9b; neighbour: pv<eni>'s MAC
+//
+//	table ip palisade_plc {                        # consumer side
+//	  chain postrouting { type nat hook postrouting priority srcnat;
+//	    oifname "pv<eni>" snat ip to <transit IP> }
+//	  chain forward { type filter hook forward priority filter - 10;
+//	    iifname "pv<eni>" ct state != established,related drop }
+//	  chain input { type filter hook input priority filter - 10;
+//	    iifname "pv<eni>" ct state != established,related drop }
+//	}
+//	table ip palisade_plp {                        # provider side
+//	  map backends_<n> { type mark : ipv4_addr; elements = { 0 : b0, 1 : b1, … } }
+//	  chain prerouting { type nat hook prerouting priority dstnat;
+//	    iifname "pk<eni>" ip daddr <endpoint IP> dnat ip to numgen random mod N map @backends_<n> }
+//	  chain forward { type filter hook forward priority filter - 10;
+//	    iifname "pk*" ct status & dnat == 0 drop       # only translated connections
+//	    oifname "pk*" ct state new drop }              # the provider opens nothing
+//	  chain input { type filter hook input priority filter - 10; iifname "pk*" drop }
+//	}
+//
+// The consumer's source is replaced by the transit address (outside every
+// VPC range), so the two VPCs may overlap; replies find their way back by
+// conntrack on both sides.
+const (
+	plPeerPrefix   = "pk"
+	plRouteProto   = 0x9b
+	plcTable       = "palisade_plc"
+	plpTable       = "palisade_plp"
+	plVersionTag   = "palisade-pl-v1"
+	plChainPrioOff = -10
+	// ipsDstNAT is conntrack's IPS_DST_NAT status bit.
+	ipsDstNAT = 1 << 5
+)
+
+// endpointPeerName is the provider-side name of an endpoint's veth.
+func endpointPeerName(hostName string) string {
+	return plPeerPrefix + strings.TrimPrefix(hostName, vethPrefix)
+}
+
+// ensureEndpoint makes the endpoint's veth pair between the consumer
+// namespace vref and the provider's, with its neighbours and the provider's
+// transit route. It returns the consumer side's index.
+func (a *Applier) ensureEndpoint(vref *nsRef, ep dataplane.Endpoint, hostName string) (int, error) {
+	pref, err := a.ensureNS(ep.ProviderVPC)
+	if err != nil {
+		return 0, fmt.Errorf("provider namespace: %w", err)
+	}
+	defer pref.Close()
+	peerName := endpointPeerName(hostName)
+	host, peer, err := lookupPair(vref, pref, hostName, peerName)
+	if err != nil {
+		return 0, err
+	}
+	if !vethPair(host, peer) {
+		for _, del := range []struct {
+			nl   *netlink.Handle
+			link netlink.Link
+		}{{vref.nl, host}, {pref.nl, peer}} {
+			if del.link == nil {
+				continue
+			}
+			if err := del.nl.LinkDel(del.link); err != nil && !errors.Is(err, unix.ENODEV) {
+				return 0, fmt.Errorf("delete stale %s: %w", del.link.Attrs().Name, err)
+			}
+		}
+		veth := &netlink.Veth{
+			LinkAttrs:     netlink.LinkAttrs{Name: hostName},
+			PeerName:      peerName,
+			PeerNamespace: netlink.NsFd(pref.ns),
+		}
+		if err := vref.nl.LinkAdd(veth); err != nil {
+			return 0, fmt.Errorf("create veth %s/%s: %w", hostName, peerName, err)
+		}
+		a.log.Info("created endpoint veth", "eni", ep.ENIID, "consumer_netns", vref.name, "provider_netns", pref.name, "host", hostName, "peer", peerName)
+		if host, peer, err = lookupPair(vref, pref, hostName, peerName); err != nil {
+			return 0, err
+		}
+		if host == nil || peer == nil {
+			return 0, fmt.Errorf("veth %s/%s missing right after creation", hostName, peerName)
+		}
+	}
+	if err := linkUp(vref.nl, host); err != nil {
+		return 0, err
+	}
+	if err := linkUp(pref.nl, peer); err != nil {
+		return 0, err
+	}
+	// No ARP across: each side knows the other's address statically.
+	for _, n := range []struct {
+		nl   *netlink.Handle
+		link netlink.Link
+		ip   netip.Addr
+		mac  net.HardwareAddr
+	}{
+		{vref.nl, host, ep.Addr, peer.Attrs().HardwareAddr},
+		{pref.nl, peer, ep.TransitAddr, host.Attrs().HardwareAddr},
+	} {
+		if err := n.nl.NeighSet(&netlink.Neigh{LinkIndex: n.link.Attrs().Index, Family: unix.AF_INET,
+			State: netlink.NUD_PERMANENT, IP: n.ip.AsSlice(), HardwareAddr: n.mac}); err != nil {
+			return 0, fmt.Errorf("neighbour %s on %s: %w", n.ip, n.link.Attrs().Name, err)
+		}
+	}
+	r := &netlink.Route{Dst: prefixIPNet(netip.PrefixFrom(ep.TransitAddr, 32)), LinkIndex: peer.Attrs().Index,
+		Scope: netlink.SCOPE_LINK, Protocol: plRouteProto}
+	if err := pref.nl.RouteReplace(r); err != nil {
+		return 0, fmt.Errorf("transit route %s in %s: %w", ep.TransitAddr, pref.name, err)
+	}
+	return host.Attrs().Index, nil
+}
+
+// validEndpoint checks an endpoint before anything is made for it.
+func validEndpoint(ep dataplane.Endpoint) error {
+	switch {
+	case ep.ENIID == "":
+		return errors.New("endpoint without ENI ID")
+	case !ep.Addr.Is4():
+		return fmt.Errorf("endpoint %s: address %v is not IPv4", ep.ENIID, ep.Addr)
+	case !ep.TransitAddr.Is4():
+		return fmt.Errorf("endpoint %s: transit address %v is not IPv4", ep.ENIID, ep.TransitAddr)
+	}
+	for _, b := range ep.Backends {
+		if !b.Is4() {
+			return fmt.Errorf("endpoint %s: backend %v is not IPv4", ep.ENIID, b)
+		}
+	}
+	return validNSName(ep.ProviderVPC, vpcNSPrefix)
+}
+
+// plRule is a rule of a PrivateLink table, by chain.
+type plRule struct {
+	chain string
+	exprs []expr.Any
+}
+
+func ifnameIs(key expr.MetaKey, name string, wildcard bool) []expr.Any {
+	data := []byte(name)
+	if !wildcard {
+		data = make([]byte, 16)
+		copy(data, name)
+	}
+	return []expr.Any{
+		&expr.Meta{Key: key, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data},
+	}
+}
+
+func ctStateNotEstablished() []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: make([]byte, 4)},
+	}
+}
+
+var plDrop = &expr.Verdict{Kind: expr.VerdictDrop}
+
+// applyConsumerTable makes the consumer side's table hold the endpoints
+// (names: ENI ID -> interface); with none it is removed.
+func applyConsumerTable(nsFd int, eps []dataplane.Endpoint, names map[string]string) error {
+	var rules []plRule
+	for _, ep := range eps {
+		n := names[ep.ENIID]
+		rules = append(rules,
+			plRule{"postrouting", append(ifnameIs(expr.MetaKeyOIFNAME, n, false),
+				&expr.Immediate{Register: 1, Data: ep.TransitAddr.AsSlice()},
+				&expr.NAT{Type: expr.NATTypeSourceNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1})},
+			plRule{"forward", append(append(ifnameIs(expr.MetaKeyIIFNAME, n, false), ctStateNotEstablished()...), plDrop)},
+			plRule{"input", append(append(ifnameIs(expr.MetaKeyIIFNAME, n, false), ctStateNotEstablished()...), plDrop)},
+		)
+	}
+	chains := map[string]chainHook{
+		"postrouting": {nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource},
+		"forward":     {nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityRef(plChainPrioOff)},
+		"input":       {nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityRef(plChainPrioOff)},
+	}
+	return applyPLTable(nsFd, plcTable, chains, nil, rules, len(eps) == 0)
+}
+
+// applyProviderTable makes the provider side's table serve the endpoints
+// whose provider is this namespace (names: ENI ID -> consumer interface).
+func applyProviderTable(nsFd int, eps []dataplane.Endpoint, names map[string]string) error {
+	var rules []plRule
+	var maps []plMap
+	for i, ep := range eps {
+		peer := endpointPeerName(names[ep.ENIID])
+		if len(ep.Backends) == 0 {
+			continue // not translated: the forward chain drops it
+		}
+		m := plMap{name: fmt.Sprintf("backends_%d", i), backends: ep.Backends}
+		maps = append(maps, m)
+		rules = append(rules, plRule{"prerouting", append(ifnameIs(expr.MetaKeyIIFNAME, peer, false),
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ep.Addr.AsSlice()},
+			&expr.Numgen{Register: 1, Modulus: uint32(len(ep.Backends)), Type: unix.NFT_NG_RANDOM},
+			&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: m.name},
+			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1})})
+	}
+	if len(eps) > 0 {
+		rules = append(rules,
+			plRule{"forward", append(ifnameIs(expr.MetaKeyIIFNAME, plPeerPrefix, true),
+				&expr.Ct{Register: 1, Key: expr.CtKeySTATUS},
+				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+					Mask: binaryutil.NativeEndian.PutUint32(ipsDstNAT), Xor: make([]byte, 4)},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: make([]byte, 4)},
+				plDrop)},
+			plRule{"forward", append(append(ifnameIs(expr.MetaKeyOIFNAME, plPeerPrefix, true), ctStateNew()...), plDrop)},
+			plRule{"input", append(ifnameIs(expr.MetaKeyIIFNAME, plPeerPrefix, true), plDrop)},
+		)
+	}
+	chains := map[string]chainHook{
+		"prerouting": {nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest},
+		"forward":    {nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityRef(plChainPrioOff)},
+		"input":      {nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityRef(plChainPrioOff)},
+	}
+	return applyPLTable(nsFd, plpTable, chains, maps, rules, len(eps) == 0)
+}
+
+func ctStateNew() []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitNEW), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
+	}
+}
+
+type chainHook struct {
+	typ  nftables.ChainType
+	hook *nftables.ChainHook
+	prio *nftables.ChainPriority
+}
+
+type plMap struct {
+	name     string
+	backends []netip.Addr
+}
+
+// applyPLTable replaces the table when what is in the kernel differs from
+// what is wanted (a tag of the wanted content on every rule says what was
+// loaded); remove deletes it.
+func applyPLTable(nsFd int, name string, chains map[string]chainHook, maps []plMap, rules []plRule, remove bool) error {
+	conn, err := nftables.New(nftables.WithNetNSFd(nsFd), nftables.WithSockOptions(bigBuffers))
+	if err != nil {
+		return fmt.Errorf("nftables connection: %w", err)
+	}
+	table := &nftables.Table{Name: name, Family: nftables.TableFamilyIPv4}
+	_, lerr := conn.ListTableOfFamily(name, nftables.TableFamilyIPv4)
+	exists := lerr == nil
+	if remove {
+		if !exists {
+			return nil
+		}
+		conn.DelTable(table)
+		if err := conn.Flush(); err != nil && !errors.Is(err, syscall.ENOENT) {
+			return fmt.Errorf("delete %s: %w", name, err)
+		}
+		return nil
+	}
+	tag := plTag(maps, rules)
+	if exists && plTableIntact(conn, table, chains, len(rules), tag) {
+		return nil
+	}
+	conn.AddTable(table)
+	conn.DelTable(table)
+	conn.AddTable(table)
+	for i, m := range maps {
+		set := &nftables.Set{Table: table, Name: m.name, ID: uint32(i + 1), IsMap: true,
+			KeyType: nftables.TypeMark, DataType: nftables.TypeIPAddr}
+		var elems []nftables.SetElement
+		for j, b := range m.backends {
+			elems = append(elems, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(j)), Val: b.AsSlice()})
+		}
+		if err := conn.AddSet(set, elems); err != nil {
+			return fmt.Errorf("add map %s: %w", m.name, err)
+		}
+	}
+	accept := nftables.ChainPolicyAccept
+	made := map[string]*nftables.Chain{}
+	for _, cn := range slices.Sorted(mapsKeys(chains)) {
+		h := chains[cn]
+		made[cn] = conn.AddChain(&nftables.Chain{Name: cn, Table: table, Type: h.typ, Hooknum: h.hook, Priority: h.prio, Policy: &accept})
+	}
+	for _, r := range rules {
+		exprs := r.exprs
+		for i, e := range exprs {
+			if l, ok := e.(*expr.Lookup); ok && l.SetID == 0 {
+				for j, m := range maps {
+					if m.name == l.SetName {
+						c := *l
+						c.SetID = uint32(j + 1)
+						exprs[i] = &c
+					}
+				}
+			}
+		}
+		conn.AddRule(&nftables.Rule{Table: table, Chain: made[r.chain], Exprs: exprs,
+			UserData: userdata.AppendString(nil, userdata.TypeComment, tag)})
+	}
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("commit %s: %w", name, err)
+	}
+	return nil
+}
+
+func mapsKeys(m map[string]chainHook) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// plTag summarises the wanted content: rule count, the maps' elements and
+// every rule's expressions as the kernel would list them back.
+func plTag(maps []plMap, rules []plRule) string {
+	h := fnv.New64a()
+	for _, m := range maps {
+		h.Write([]byte(m.name))
+		for _, b := range m.backends {
+			h.Write(b.AsSlice())
+		}
+	}
+	for _, r := range rules {
+		h.Write([]byte(r.chain))
+		for _, e := range r.exprs {
+			fmt.Fprintf(h, "%T%+v;", e, e) // top-level pointers print their fields
+		}
+	}
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], h.Sum64())
+	return fmt.Sprintf("%s %x %d", plVersionTag, n, len(rules))
+}
+
+// plTableIntact reports whether the kernel's table has the chains and the
+// rules (by count and tag) this content makes.
+func plTableIntact(conn *nftables.Conn, table *nftables.Table, chains map[string]chainHook, nrules int, tag string) bool {
+	all, err := conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return false
+	}
+	have := 0
+	got := 0
+	for _, c := range all {
+		if c.Table.Name != table.Name {
+			continue
+		}
+		if _, ok := chains[c.Name]; !ok {
+			return false
+		}
+		have++
+		rules, err := conn.GetRules(table, c)
+		if err != nil {
+			return false
+		}
+		for _, r := range rules {
+			if t, _ := userdata.GetString(r.UserData, userdata.TypeComment); t != tag {
+				return false
+			}
+			got++
+		}
+	}
+	return have == len(chains) && got == nrules
+}

@@ -1,0 +1,106 @@
+package model
+
+import (
+	"net/netip"
+	"time"
+)
+
+// PrivateLink store prefixes. Both are mirrored to agents: the host of a
+// connected endpoint's zone joins the consumer and provider VPCs.
+const (
+	// PrefixEndpointService + ID -> EndpointService.
+	PrefixEndpointService = "epsrv/"
+	// PrefixEndpoint + ID -> Endpoint.
+	PrefixEndpoint = "ep/"
+	// PrefixEndpointTransit + address -> the ID of the endpoint whose zone
+	// holds that TransitAddr (an address is given out once). Server-side
+	// bookkeeping, not mirrored to agents: the endpoints carry their
+	// addresses.
+	PrefixEndpointTransit = "eptransit/"
+)
+
+// PrivateLink values (Alibaba spelling).
+const (
+	// EndpointResourceECS is the service resource Palisade serves: an
+	// instance of the provider's VPC (Palisade has no load balancers;
+	// connections are spread over a service's instances at random).
+	EndpointResourceECS = "ecs"
+
+	EndpointConnected    = "Connected"
+	EndpointDisconnected = "Disconnected"
+	EndpointRejected     = "Rejected"
+)
+
+// TransitRange holds the addresses provider instances see PrivateLink
+// connections come from: one per endpoint zone, never a VPC address
+// (VPC CIDRs may not overlap 100.64.0.0/10), so both sides may use
+// overlapping CIDRs. A provider's security groups must admit it.
+var TransitRange = netip.MustParsePrefix("100.64.0.0/10")
+
+// EndpointServiceResource is an instance backing a service.
+type EndpointServiceResource struct {
+	ResourceID   string `json:"resource_id"`   // i-...
+	ResourceType string `json:"resource_type"` // EndpointResourceECS
+	ZoneID       string `json:"zone_id"`
+}
+
+// EndpointService is a provider's PrivateLink service.
+type EndpointService struct {
+	ID          string                    `json:"id"` // epsrv-...
+	AccountID   string                    `json:"account_id"`
+	RegionID    string                    `json:"region_id"`
+	Name        string                    `json:"name"`   // com.aliyuncs.privatelink.<region>.<id>
+	Domain      string                    `json:"domain"` // <id>.<region>.privatelink.<domain>
+	Description string                    `json:"description"`
+	VpcID       string                    `json:"vpc_id"` // of its resources (one VPC)
+	Resources   []EndpointServiceResource `json:"resources"`
+	AutoAccept  bool                      `json:"auto_accept"`
+	// Users are the accounts allowed to connect besides the owner, in the
+	// order they were added; the owner always may and is never listed.
+	Users     []string  `json:"users"`
+	Status    string    `json:"status"` // Active
+	CreatedAt time.Time `json:"created_at"`
+	// ResourceGroupID and Tags are the API's labels (no effect).
+	ResourceGroupID string `json:"resource_group_id,omitempty"`
+	Tags            []Tag  `json:"tags,omitempty"`
+}
+
+// EndpointZone is an endpoint's presence in one zone: its ENI there (in a
+// consumer vSwitch, with the endpoint's address) and the transit address
+// its connections have on the provider side.
+type EndpointZone struct {
+	ZoneID    string     `json:"zone_id"`
+	VSwitchID string     `json:"vswitch_id"`
+	ENIID     string     `json:"eni_id"`
+	Addr      netip.Addr `json:"addr"`
+	// TransitAddr is unique among all endpoint zones, in TransitRange.
+	TransitAddr netip.Addr `json:"transit_addr"`
+}
+
+// Endpoint is a consumer's interface endpoint of a service.
+type Endpoint struct {
+	ID               string         `json:"id"` // ep-...
+	AccountID        string         `json:"account_id"`
+	RegionID         string         `json:"region_id"`
+	Name             string         `json:"name"`
+	Description      string         `json:"description"`
+	VpcID            string         `json:"vpc_id"` // consumer VPC
+	ServiceID        string         `json:"service_id"`
+	ServiceName      string         `json:"service_name"`
+	SecurityGroupIDs []string       `json:"security_group_ids"`
+	Zones            []EndpointZone `json:"zones"`
+	// ConnectionStatus: EndpointConnected carries traffic; anything else
+	// (awaiting acceptance, disabled by the provider) carries none.
+	ConnectionStatus string    `json:"connection_status"`
+	Status           string    `json:"status"` // Active
+	Domain           string    `json:"domain"` // ep-<id>.<service domain>
+	CreatedAt        time.Time `json:"created_at"`
+	// ServiceAccountID is the account of the service (the provider).
+	ServiceAccountID string `json:"service_account_id"`
+	// ConnectionChangedAt is when ConnectionStatus last changed (creation
+	// included).
+	ConnectionChangedAt time.Time `json:"connection_changed_at"`
+	// ResourceGroupID and Tags are the API's labels (no effect).
+	ResourceGroupID string `json:"resource_group_id,omitempty"`
+	Tags            []Tag  `json:"tags,omitempty"`
+}
