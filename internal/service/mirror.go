@@ -71,6 +71,8 @@ import (
 //     direction, or a session priority already used in the account.
 //   - DuplicatedParam.TrafficMirrorSourceIds (400): a source given twice.
 //   - OperationUnsupported.TrafficMirrorTargetType (400): an SLB target.
+//   - OperationDenied.TrafficMirrorServiceManagedENI (400): a PrivateLink
+//     endpoint's interface as source or target.
 //   - OperationDenied.TrafficMirrorSourceZone (400): a source in another
 //     zone than the target (each zone is one host's data plane).
 //   - OperationDenied.TrafficMirrorSourceVpc (400): a source in another
@@ -131,9 +133,16 @@ func getMirrorENI(tx store.ReadTxn, accountID, param, id string, target bool) (*
 	if target {
 		code, what = "ResourceNotFound.TrafficMirrorTarget", "target"
 	}
-	return getOwned(tx, model.PrefixENI, param, accountID, id, func(v *model.ENI) string { return v.AccountID }, func(id string) *errs.Error {
+	e, err := getOwned(tx, model.PrefixENI, param, accountID, id, func(v *model.ENI) string { return v.AccountID }, func(id string) *errs.Error {
 		return errs.NotFound(code, "The specified %s %q does not exist: a traffic mirror %s is a network interface (eni-...) of your account.", param, id, what)
 	})
+	if err == nil && e.EndpointID != "" {
+		// Its packets never pass an instance's link: there is nothing
+		// to tap on it, nor to deliver copies to.
+		return nil, errs.InvalidParam("OperationDenied.TrafficMirrorServiceManagedENI",
+			"Network interface %s belongs to PrivateLink endpoint %s: a service-managed interface can be neither the %s nor the target of traffic mirroring; use an instance's interface.", id, e.EndpointID, what)
+	}
+	return e, err
 }
 
 // accountMirrorSessions lists the sessions of an account.
