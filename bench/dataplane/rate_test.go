@@ -50,6 +50,7 @@ type rateEnv struct {
 	clientENI      string
 	serverENI      string
 	other          string // an instance that the server's group denies
+	otherENI       string // its ENI
 	clientIP       netip.Addr
 	serverIP       netip.Addr
 	groupC, groupS string
@@ -105,12 +106,12 @@ func buildRateEnv() (*rateEnv, error) {
 		if err := w.group(gid, e.vpcID, rules); err != nil {
 			return nil, err
 		}
-		inst, _, err := w.instance(fmt.Sprintf("o%d", g), e.vpcID, vswID, netip.AddrFrom4([4]byte{10, 77, 1, byte(100 + g)}), gid)
+		inst, eni, err := w.instance(fmt.Sprintf("o%d", g), e.vpcID, vswID, netip.AddrFrom4([4]byte{10, 77, 1, byte(100 + g)}), gid)
 		if err != nil {
 			return nil, err
 		}
 		if g == 0 {
-			e.other = inst
+			e.other, e.otherENI = inst, eni
 		}
 	}
 	if err := w.a.Reconcile(w.ctx); err != nil {

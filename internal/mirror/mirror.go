@@ -130,7 +130,7 @@ func Start(cfg Config, v View) (*Mirror, error) {
 		return nil, fmt.Errorf("raw socket in %s: %w", cfg.VpcID, err)
 	}
 	m.Update(v)
-	m.nf, err = nflog.Open(&nflog.Config{NetNS: int(m.ns), Group: Group, Copymode: nflog.CopyPacket, QThresh: 1, Timeout: 1})
+	m.nf, err = nflog.Open(&nflog.Config{NetNS: int(m.ns), Group: Group, Copymode: nflog.CopyPacket, QThresh: queueThreshold, Timeout: 1})
 	if err != nil {
 		m.close()
 		return nil, fmt.Errorf("nflog open in %s: %w", cfg.VpcID, err)
