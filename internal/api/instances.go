@@ -72,6 +72,8 @@ func toENIItem(e model.ENI) eniItem {
 		InstanceId: e.InstanceID, PrivateIpAddress: e.PrimaryIP.String(), MacAddress: e.MAC,
 		OwnerId: e.AccountID, CreationTime: formatTime(e.CreatedAt), SourceDestCheck: true,
 		DeleteOnRelease: e.Type == model.ENITypePrimary, Tags: toTags(e.Tags),
+		// A PrivateLink endpoint's ENI is managed by its endpoint.
+		ServiceManaged: e.EndpointID != "",
 	}
 	it.SecurityGroupIds.SecurityGroupId = append([]string{}, e.SecurityGroupIDs...)
 	it.PrivateIpSets.PrivateIpSet = privateIPSets(e)

@@ -10,9 +10,10 @@ import (
 
 // API versions by product.
 const (
-	VersionECS      = "2014-05-26"
-	VersionVPC      = "2016-04-28"
-	VersionPalisade = "2026-11-01" // Palisade's own actions (accounts, analysis, ...)
+	VersionECS         = "2014-05-26"
+	VersionVPC         = "2016-04-28"
+	VersionPrivateLink = "2020-04-15" // product Privatelink (PrivateLink)
+	VersionPalisade    = "2026-11-01" // Palisade's own actions (accounts, analysis, ...)
 )
 
 // Request is one authenticated API call.

@@ -31,9 +31,10 @@ import (
 
 // API versions (the server dispatches on Version and Action).
 const (
-	VersionECS      = "2014-05-26"
-	VersionVPC      = "2016-04-28"
-	VersionPalisade = "2026-11-01"
+	VersionECS         = "2014-05-26"
+	VersionVPC         = "2016-04-28"
+	VersionPrivateLink = "2020-04-15" // product Privatelink (PrivateLink)
+	VersionPalisade    = "2026-11-01"
 )
 
 // DefaultRegion is the region of a Palisade server unless started with another.
@@ -237,6 +238,8 @@ func product(version string) string {
 		return "Ecs"
 	case VersionVPC:
 		return "Vpc"
+	case VersionPrivateLink:
+		return "Privatelink"
 	default:
 		return "Palisade"
 	}

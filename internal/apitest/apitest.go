@@ -27,6 +27,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/privatelink"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
 	"github.com/palisade-project/palisade/internal/api"
@@ -188,6 +189,19 @@ func (e *Env) VPC(t testing.TB, c Creds) *vpc.Client {
 	cl, err := vpc.NewClientWithAccessKey(Region, c.AccessKeyID, c.Secret)
 	if err != nil {
 		t.Fatalf("apitest: vpc client: %v", err)
+	}
+	cl.Domain = e.Endpoint
+	cl.SetNoProxy(noProxy)
+	return cl
+}
+
+// PrivateLink returns a V1 SDK PrivateLink (Privatelink 2020-04-15) client
+// for c.
+func (e *Env) PrivateLink(t testing.TB, c Creds) *privatelink.Client {
+	t.Helper()
+	cl, err := privatelink.NewClientWithAccessKey(Region, c.AccessKeyID, c.Secret)
+	if err != nil {
+		t.Fatalf("apitest: privatelink client: %v", err)
 	}
 	cl.Domain = e.Endpoint
 	cl.SetNoProxy(noProxy)

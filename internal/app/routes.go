@@ -18,5 +18,6 @@ func registerAll(rt *api.Router, svc *service.Service) {
 	api.RegisterEIPs(rt, svc)
 	api.RegisterFlowLogs(rt, svc)
 	api.RegisterTrafficMirror(rt, svc)
+	api.RegisterPrivateLink(rt, svc)
 	api.RegisterAgentAPI(rt, svc)
 }

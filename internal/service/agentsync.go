@@ -28,6 +28,10 @@ func AgentPrefixes() []string {
 		// for the steered EIP ports of their instances (TLS keys included:
 		// the agent terminates TLS). Not the WAF logs.
 		model.PrefixWAFProtection, model.PrefixWAFTemplate, model.PrefixWAFRule,
+		// PrivateLink services and endpoints: the host of a connected
+		// endpoint's zone joins the consumer and provider VPCs (the
+		// endpoint ENIs are ENIs).
+		model.PrefixEndpointService, model.PrefixEndpoint,
 	}
 }
 

@@ -281,6 +281,9 @@ func (s *Service) AssociateEipAddress(ctx context.Context, accountID, id, instan
 		} else if eni, err = getENI(tx, accountID, instanceID); err != nil {
 			return err
 		}
+		if err := refuseEndpointENI(eni, "associated with an EIP (a PrivateLink endpoint is reached from its VPC only)"); err != nil {
+			return err
+		}
 		addr := eni.PrimaryIP
 		if privateIP != "" {
 			a, err := netip.ParseAddr(privateIP)

@@ -374,6 +374,9 @@ func (s *Service) AttachNetworkInterface(ctx context.Context, accountID, eniID, 
 		if err != nil {
 			return err
 		}
+		if err := refuseEndpointENI(e, "attached to an instance"); err != nil {
+			return err
+		}
 		inst, err := getInstance(tx, accountID, instanceID)
 		if err != nil {
 			return err
@@ -431,6 +434,9 @@ func (s *Service) DetachNetworkInterface(ctx context.Context, accountID, eniID, 
 		if err != nil {
 			return err
 		}
+		if err := refuseEndpointENI(e, "detached"); err != nil {
+			return err
+		}
 		if _, err := getInstance(tx, accountID, instanceID); err != nil {
 			return err
 		}
@@ -453,6 +459,9 @@ func (s *Service) DeleteNetworkInterface(ctx context.Context, accountID, eniID s
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		e, err := getENI(tx, accountID, eniID)
 		if err != nil {
+			return err
+		}
+		if err := refuseEndpointENI(e, "deleted by hand (DeleteVpcEndpoint or RemoveZoneFromVpcEndpoint deletes it)"); err != nil {
 			return err
 		}
 		if e.InstanceID != "" {
@@ -485,6 +494,9 @@ func (s *Service) ModifyNetworkInterfaceAttribute(ctx context.Context, accountID
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		e, err := getENI(tx, accountID, eniID)
 		if err != nil {
+			return err
+		}
+		if err := refuseEndpointENI(e, "modified (its groups are the endpoint's: AttachSecurityGroupToVpcEndpoint, DetachSecurityGroupFromVpcEndpoint)"); err != nil {
 			return err
 		}
 		if in.SecurityGroupIDs != nil {
@@ -540,6 +552,9 @@ func (s *Service) AssignPrivateIpAddresses(ctx context.Context, accountID, eniID
 		if err != nil {
 			return err
 		}
+		if err := refuseEndpointENI(e, "given more addresses (an endpoint has one address per zone)"); err != nil {
+			return err
+		}
 		have := 1 + len(e.SecondaryIPs)
 		if have+len(ips)+count > s.cfg.Quotas.PrivateIPsPerENI {
 			return errs.Quota("QuotaExceed.PrivateIpAddress",
@@ -570,6 +585,9 @@ func (s *Service) UnassignPrivateIpAddresses(ctx context.Context, accountID, eni
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		e, err := getENI(tx, accountID, eniID)
 		if err != nil {
+			return err
+		}
+		if err := refuseEndpointENI(e, "changed"); err != nil {
 			return err
 		}
 		for _, ip := range ips {
@@ -629,6 +647,9 @@ func (s *Service) JoinSecurityGroup(ctx context.Context, accountID, sgID, instan
 		if err != nil {
 			return err
 		}
+		if err := refuseEndpointENI(e, "moved between security groups (the endpoint's groups are its: AttachSecurityGroupToVpcEndpoint, DetachSecurityGroupFromVpcEndpoint)"); err != nil {
+			return err
+		}
 		if _, err := getGroup(tx, accountID, sgID); err != nil {
 			return err
 		}
@@ -653,6 +674,9 @@ func (s *Service) LeaveSecurityGroup(ctx context.Context, accountID, sgID, insta
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		e, err := resolveENI(tx, accountID, instanceID, eniID)
 		if err != nil {
+			return err
+		}
+		if err := refuseEndpointENI(e, "moved between security groups (the endpoint's groups are its: AttachSecurityGroupToVpcEndpoint, DetachSecurityGroupFromVpcEndpoint)"); err != nil {
 			return err
 		}
 		if _, err := getGroup(tx, accountID, sgID); err != nil {

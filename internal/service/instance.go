@@ -322,6 +322,11 @@ func (s *Service) DeleteInstances(ctx context.Context, accountID string, ids []s
 				return errs.Forbidden("IncorrectInstanceStatus",
 					"The current status of the resource does not support this operation: instance %s is %s; stop it first or pass Force=true.", id, inst.Status)
 			}
+			// An instance that backs a PrivateLink service stays (see
+			// privatelink.go).
+			if err := refuseServiceInstance(tx, id); err != nil {
+				return err
+			}
 			enis, err := instanceENIs(tx, id)
 			if err != nil {
 				return err

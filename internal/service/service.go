@@ -56,6 +56,11 @@ type Quotas struct {
 	// (10) and model.MirrorSessionsPerSource (3).
 	MirrorRulesPerDirection int
 	MirrorSessionsPerSource int
+	// EndpointServiceResources bounds the instances of one PrivateLink
+	// service, EndpointZones the zones of one endpoint. 0 also means
+	// DefaultServiceResources (20) and DefaultEndpointZones (10).
+	EndpointServiceResources int
+	EndpointZones            int
 }
 
 // Defaults of the quotas where 0 means the default.
@@ -87,6 +92,8 @@ func DefaultQuotas() Quotas {
 		InstancesPerAccount:      DefaultInstancesPerAccount,
 		MirrorRulesPerDirection:  model.MirrorRulesPerDirection,
 		MirrorSessionsPerSource:  model.MirrorSessionsPerSource,
+		EndpointServiceResources: DefaultServiceResources,
+		EndpointZones:            DefaultEndpointZones,
 	}
 }
 
@@ -156,6 +163,12 @@ func New(st store.Store, cfg Config) *Service {
 	}
 	if cfg.Quotas.MirrorSessionsPerSource <= 0 {
 		cfg.Quotas.MirrorSessionsPerSource = model.MirrorSessionsPerSource
+	}
+	if cfg.Quotas.EndpointServiceResources <= 0 {
+		cfg.Quotas.EndpointServiceResources = DefaultServiceResources
+	}
+	if cfg.Quotas.EndpointZones <= 0 {
+		cfg.Quotas.EndpointZones = DefaultEndpointZones
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
