@@ -46,8 +46,8 @@ import (
 //     com.aliyuncs.privatelink.<region>.<id> and its domain
 //     <id>.<region>.privatelink.palisade.local (PrivateLinkDomain); an
 //     endpoint's domain is <endpoint id>.<service domain>, a zone's
-//     <endpoint id>-<zone>.<service domain> (resolved by Palisade's
-//     resolver, not by public DNS). AutoAcceptEnabled defaults to false.
+//     <endpoint id>-<zone>.<service domain> (names only: Palisade has no
+//     resolver to serve them yet). AutoAcceptEnabled defaults to false.
 //     Zone affinity, IPv6, private service domains, Payer EndpointService
 //     and bandwidth settings are refused (OperationUnsupported.<Param>),
 //     not silently ignored.
