@@ -50,6 +50,9 @@ type snapshot struct {
 	eips      []model.EIP
 	services  map[string]model.EndpointService
 	endpoints []model.Endpoint
+	policies  []model.FirewallPolicy
+	books     []model.AddressBook
+	fwOff     map[string]bool // model.FirewallOffKey -> switched off
 }
 
 func listAll[T any](tx store.ReadTxn, prefix string, each func(T)) error {
@@ -90,6 +93,16 @@ func readSnapshot(tx store.ReadTxn) (*snapshot, error) {
 		return nil, err
 	}
 	if err := listAll(tx, model.PrefixEndpoint, func(e model.Endpoint) { s.endpoints = append(s.endpoints, e) }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixFirewallPolicy, func(p model.FirewallPolicy) { s.policies = append(s.policies, p) }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixAddressBook, func(b model.AddressBook) { s.books = append(s.books, b) }); err != nil {
+		return nil, err
+	}
+	s.fwOff = map[string]bool{}
+	if err := tx.List(model.PrefixFirewallOff, func(k string, _ []byte) error { s.fwOff[k] = true; return nil }); err != nil {
 		return nil, err
 	}
 	return s, nil
@@ -153,6 +166,7 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 		d.EIPs = append(d.EIPs, e)
 	}
 	addEndpoints(s, byVPC, zone, stopped)
+	addFirewalls(s, byVPC)
 	var wafVPCs map[string]bool
 	if d.WAF, wafVPCs, err = buildWAF(tx, s, byVPC); err != nil {
 		return nil, err
@@ -236,6 +250,45 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 	}
 	admitWAFClients(d, ifName)
 	return d, nil
+}
+
+// addFirewalls gives each VPC with EIPs on the host its account's
+// Internet firewall, for the EIPs whose switch is on.
+func addFirewalls(s *snapshot, byVPC map[string]*dataplane.VPC) {
+	compiled := map[string]policy.InternetFirewall{}
+	for id, v := range byVPC {
+		vpc, ok := s.vpcs[id]
+		if !ok || len(v.EIPs) == 0 {
+			continue
+		}
+		var protected []netip.Addr
+		for _, e := range v.EIPs {
+			if !s.fwOff[model.FirewallOffKey(vpc.AccountID, e.Address)] {
+				protected = append(protected, e.Address)
+			}
+		}
+		if len(protected) == 0 {
+			continue
+		}
+		fw, ok := compiled[vpc.AccountID]
+		if !ok {
+			fw = policy.CompileInternetFirewall(vpc.AccountID, s.policies, s.books)
+			compiled[vpc.AccountID] = fw
+		}
+		v.Firewall = &dataplane.Firewall{Protected: protected, In: firewallRules(fw.In), Out: firewallRules(fw.Out)}
+	}
+}
+
+func firewallRules(rs []policy.FirewallRule) []dataplane.FirewallRule {
+	out := make([]dataplane.FirewallRule, len(rs))
+	for i, r := range rs {
+		d := dataplane.FirewallRule{Drop: r.Drop, Src: r.Src, Dst: r.Dst, Proto: r.Proto}
+		for _, p := range r.Ports {
+			d.Ports = append(d.Ports, dataplane.PortRange{From: p.From, To: p.To})
+		}
+		out[i] = d
+	}
+	return out
 }
 
 // addEndpoints puts into each consumer VPC on the host its connected

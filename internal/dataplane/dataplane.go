@@ -45,7 +45,31 @@ type VPC struct {
 	// Endpoints are the PrivateLink endpoints of this VPC (the consumer)
 	// served on this host.
 	Endpoints []Endpoint
+	// Firewall is the Internet firewall of the VPC's EIPs (nil: none).
+	Firewall *Firewall
 }
+
+// Firewall filters new connections between the internet and the
+// Protected EIP addresses: In (to an EIP) and Out (from one, after
+// translation) are tried in order, the first that matches decides, and
+// none matching allows. Established connections are not judged again.
+type Firewall struct {
+	Protected []netip.Addr
+	In, Out   []FirewallRule
+}
+
+// FirewallRule matches a packet whose source is in Src, destination in
+// Dst, protocol Proto (0: any) and, with Ports, destination port in one of
+// them.
+type FirewallRule struct {
+	Drop     bool
+	Src, Dst []netip.Prefix
+	Proto    uint8
+	Ports    []PortRange
+}
+
+// PortRange is an inclusive range of ports.
+type PortRange struct{ From, To uint16 }
 
 // Endpoint is a PrivateLink endpoint's ENI in a consumer VPC, joined to the
 // provider VPC's namespace on the same host. Connections the consumer opens

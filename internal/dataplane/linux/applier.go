@@ -463,6 +463,10 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 		if err == nil {
 			err = applyNATTable(int(vref.ns), p.eips)
 		}
+		if err == nil {
+			// Before the uplink: the firewall judges its first packet.
+			err = applyFirewallTable(int(vref.ns), p.vpc.Firewall)
+		}
 		if err == nil && root == nil {
 			err = errors.New("root netns not available")
 		}
@@ -484,6 +488,9 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 			errs = append(errs, err)
 		}
 		if err := applyNATTable(int(vref.ns), nil); err != nil {
+			errs = append(errs, err)
+		}
+		if err := applyFirewallTable(int(vref.ns), nil); err != nil {
 			errs = append(errs, err)
 		}
 		if err := syncSteerRouting(vref, false); err != nil {

@@ -1,20 +1,15 @@
 package linux
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net"
 	"net/netip"
-	"slices"
 	"strings"
-	"syscall"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
-	"github.com/google/nftables/userdata"
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
@@ -155,7 +150,7 @@ func validEndpoint(ep dataplane.Endpoint) error {
 	return validNSName(ep.ProviderVPC, vpcNSPrefix)
 }
 
-// plRule is a rule of a PrivateLink table, by chain.
+// plRule is a rule of a tagged table, by chain.
 type plRule struct {
 	chain string
 	exprs []expr.Any
@@ -203,21 +198,24 @@ func applyConsumerTable(nsFd int, eps []dataplane.Endpoint, names map[string]str
 		"forward":     {nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityRef(plChainPrioOff)},
 		"input":       {nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityRef(plChainPrioOff)},
 	}
-	return applyPLTable(nsFd, plcTable, chains, nil, rules, len(eps) == 0)
+	return applyTaggedTable(nsFd, plcTable, chains, nil, rules, len(eps) == 0)
 }
 
 // applyProviderTable makes the provider side's table serve the endpoints
 // whose provider is this namespace (names: ENI ID -> consumer interface).
 func applyProviderTable(nsFd int, eps []dataplane.Endpoint, names map[string]string) error {
 	var rules []plRule
-	var maps []plMap
+	var sets []tableSet
 	for i, ep := range eps {
 		peer := endpointPeerName(names[ep.ENIID])
 		if len(ep.Backends) == 0 {
 			continue // not translated: the forward chain drops it
 		}
-		m := plMap{name: fmt.Sprintf("backends_%d", i), backends: ep.Backends}
-		maps = append(maps, m)
+		m := tableSet{name: fmt.Sprintf("backends_%d", i), isMap: true, key: nftables.TypeMark, data: nftables.TypeIPAddr}
+		for j, b := range ep.Backends {
+			m.elems = append(m.elems, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(j)), Val: b.AsSlice()})
+		}
+		sets = append(sets, m)
 		rules = append(rules, plRule{"prerouting", append(ifnameIs(expr.MetaKeyIIFNAME, peer, false),
 			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ep.Addr.AsSlice()},
@@ -242,7 +240,7 @@ func applyProviderTable(nsFd int, eps []dataplane.Endpoint, names map[string]str
 		"forward":    {nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityRef(plChainPrioOff)},
 		"input":      {nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityRef(plChainPrioOff)},
 	}
-	return applyPLTable(nsFd, plpTable, chains, maps, rules, len(eps) == 0)
+	return applyTaggedTable(nsFd, plpTable, chains, sets, rules, len(eps) == 0)
 }
 
 func ctStateNew() []expr.Any {
@@ -252,144 +250,4 @@ func ctStateNew() []expr.Any {
 			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitNEW), Xor: make([]byte, 4)},
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
 	}
-}
-
-type chainHook struct {
-	typ  nftables.ChainType
-	hook *nftables.ChainHook
-	prio *nftables.ChainPriority
-}
-
-type plMap struct {
-	name     string
-	backends []netip.Addr
-}
-
-// applyPLTable replaces the table when what is in the kernel differs from
-// what is wanted (a tag of the wanted content on every rule says what was
-// loaded); remove deletes it.
-func applyPLTable(nsFd int, name string, chains map[string]chainHook, maps []plMap, rules []plRule, remove bool) error {
-	conn, err := nftables.New(nftables.WithNetNSFd(nsFd), nftables.WithSockOptions(bigBuffers))
-	if err != nil {
-		return fmt.Errorf("nftables connection: %w", err)
-	}
-	table := &nftables.Table{Name: name, Family: nftables.TableFamilyIPv4}
-	_, lerr := conn.ListTableOfFamily(name, nftables.TableFamilyIPv4)
-	exists := lerr == nil
-	if remove {
-		if !exists {
-			return nil
-		}
-		conn.DelTable(table)
-		if err := conn.Flush(); err != nil && !errors.Is(err, syscall.ENOENT) {
-			return fmt.Errorf("delete %s: %w", name, err)
-		}
-		return nil
-	}
-	tag := plTag(maps, rules)
-	if exists && plTableIntact(conn, table, chains, len(rules), tag) {
-		return nil
-	}
-	conn.AddTable(table)
-	conn.DelTable(table)
-	conn.AddTable(table)
-	for i, m := range maps {
-		set := &nftables.Set{Table: table, Name: m.name, ID: uint32(i + 1), IsMap: true,
-			KeyType: nftables.TypeMark, DataType: nftables.TypeIPAddr}
-		var elems []nftables.SetElement
-		for j, b := range m.backends {
-			elems = append(elems, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(j)), Val: b.AsSlice()})
-		}
-		if err := conn.AddSet(set, elems); err != nil {
-			return fmt.Errorf("add map %s: %w", m.name, err)
-		}
-	}
-	accept := nftables.ChainPolicyAccept
-	made := map[string]*nftables.Chain{}
-	for _, cn := range slices.Sorted(mapsKeys(chains)) {
-		h := chains[cn]
-		made[cn] = conn.AddChain(&nftables.Chain{Name: cn, Table: table, Type: h.typ, Hooknum: h.hook, Priority: h.prio, Policy: &accept})
-	}
-	for _, r := range rules {
-		exprs := r.exprs
-		for i, e := range exprs {
-			if l, ok := e.(*expr.Lookup); ok && l.SetID == 0 {
-				for j, m := range maps {
-					if m.name == l.SetName {
-						c := *l
-						c.SetID = uint32(j + 1)
-						exprs[i] = &c
-					}
-				}
-			}
-		}
-		conn.AddRule(&nftables.Rule{Table: table, Chain: made[r.chain], Exprs: exprs,
-			UserData: userdata.AppendString(nil, userdata.TypeComment, tag)})
-	}
-	if err := conn.Flush(); err != nil {
-		return fmt.Errorf("commit %s: %w", name, err)
-	}
-	return nil
-}
-
-func mapsKeys(m map[string]chainHook) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
-// plTag summarises the wanted content: rule count, the maps' elements and
-// every rule's expressions as the kernel would list them back.
-func plTag(maps []plMap, rules []plRule) string {
-	h := fnv.New64a()
-	for _, m := range maps {
-		h.Write([]byte(m.name))
-		for _, b := range m.backends {
-			h.Write(b.AsSlice())
-		}
-	}
-	for _, r := range rules {
-		h.Write([]byte(r.chain))
-		for _, e := range r.exprs {
-			fmt.Fprintf(h, "%T%+v;", e, e) // top-level pointers print their fields
-		}
-	}
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], h.Sum64())
-	return fmt.Sprintf("%s %x %d", plVersionTag, n, len(rules))
-}
-
-// plTableIntact reports whether the kernel's table has the chains and the
-// rules (by count and tag) this content makes.
-func plTableIntact(conn *nftables.Conn, table *nftables.Table, chains map[string]chainHook, nrules int, tag string) bool {
-	all, err := conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
-	if err != nil {
-		return false
-	}
-	have := 0
-	got := 0
-	for _, c := range all {
-		if c.Table.Name != table.Name {
-			continue
-		}
-		if _, ok := chains[c.Name]; !ok {
-			return false
-		}
-		have++
-		rules, err := conn.GetRules(table, c)
-		if err != nil {
-			return false
-		}
-		for _, r := range rules {
-			if t, _ := userdata.GetString(r.UserData, userdata.TypeComment); t != tag {
-				return false
-			}
-			got++
-		}
-	}
-	return have == len(chains) && got == nrules
 }

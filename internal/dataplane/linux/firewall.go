@@ -1,0 +1,198 @@
+package linux
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+
+	"github.com/palisade-project/palisade/internal/dataplane"
+)
+
+// The Internet firewall of a VPC namespace with EIPs, on its uplink:
+//
+//	table ip palisade_cfw {
+//	  set protected { type ipv4_addr; elements = { protected EIPs } }
+//	  set in_<i>_src, in_<i>_dst, in_<i>_port … (intervals, per rule and field)
+//	  chain in { type filter hook prerouting priority dstnat - 10; policy accept;
+//	    iifname != "uplink" accept
+//	    ct state established,related accept
+//	    ip daddr != @protected accept
+//	    [ip saddr @in_0_src] [ip daddr @in_0_dst] [meta l4proto P] [th dport @in_0_port] counter drop|accept
+//	    …
+//	  }
+//	  chain out { type filter hook postrouting priority srcnat + 10; policy accept;
+//	    oifname != "uplink" accept
+//	    ct state established,related accept
+//	    ip saddr != @protected accept
+//	    …
+//	  }
+//	}
+//
+// Inbound connections are judged before their destination is translated,
+// outbound ones after their source is: rules see the EIP, as the cloud's
+// firewall at the internet border does. Only new connections are judged.
+const (
+	cfwTable = "palisade_cfw"
+	// cfwPrioOffset places the chains next to the EIP translation.
+	cfwPrioOffset = 10
+)
+
+// applyFirewallTable makes the namespace's firewall table match fw (nil,
+// or nothing protected: no table).
+func applyFirewallTable(nsFd int, fw *dataplane.Firewall) error {
+	remove := fw == nil || len(fw.Protected) == 0
+	var sets []tableSet
+	var rules []plRule
+	if !remove {
+		protected := tableSet{name: "protected", key: nftables.TypeIPAddr}
+		for _, a := range sortedAddrs(fw.Protected) {
+			protected.elems = append(protected.elems, nftables.SetElement{Key: a.AsSlice()})
+		}
+		sets = append(sets, protected)
+		head := func(chain string, ifKey expr.MetaKey, addrOff uint32) {
+			rules = append(rules,
+				plRule{chain, []expr.Any{
+					&expr.Meta{Key: ifKey, Register: 1},
+					&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifnameKey16(uplinkLink)},
+					&expr.Verdict{Kind: expr.VerdictAccept}}},
+				plRule{chain, []expr.Any{
+					&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+					&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+						Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED), Xor: make([]byte, 4)},
+					&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
+					&expr.Verdict{Kind: expr.VerdictAccept}}},
+				plRule{chain, []expr.Any{
+					&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: addrOff, Len: 4},
+					&expr.Lookup{SourceRegister: 1, SetName: "protected", Invert: true},
+					&expr.Verdict{Kind: expr.VerdictAccept}}},
+			)
+		}
+		body := func(chain string, rs []dataplane.FirewallRule) {
+			for i, r := range rs {
+				var ex []expr.Any
+				match := func(field string, off uint32, ps []netip.Prefix) {
+					if isAny4(ps) {
+						return
+					}
+					s := tableSet{name: fmt.Sprintf("%s_%d_%s", chain, i, field), interval: true, key: nftables.TypeIPAddr, elems: prefixIntervals(ps)}
+					sets = append(sets, s)
+					ex = append(ex,
+						&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 4},
+						&expr.Lookup{SourceRegister: 1, SetName: s.name})
+				}
+				match("src", 12, r.Src)
+				match("dst", 16, r.Dst)
+				if r.Proto != 0 {
+					ex = append(ex,
+						&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+						&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{r.Proto}})
+				}
+				if len(r.Ports) > 0 {
+					s := tableSet{name: fmt.Sprintf("%s_%d_port", chain, i), interval: true, key: nftables.TypeInetService, elems: portIntervals(r.Ports)}
+					sets = append(sets, s)
+					ex = append(ex,
+						&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+						&expr.Lookup{SourceRegister: 1, SetName: s.name})
+				}
+				verdict := expr.VerdictAccept
+				if r.Drop {
+					verdict = expr.VerdictDrop
+				}
+				ex = append(ex, &expr.Counter{}, &expr.Verdict{Kind: verdict})
+				rules = append(rules, plRule{chain, ex})
+			}
+		}
+		head("in", expr.MetaKeyIIFNAME, 16)
+		body("in", fw.In)
+		head("out", expr.MetaKeyOIFNAME, 12)
+		body("out", fw.Out)
+	}
+	chains := map[string]chainHook{
+		"in":  {nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRef(*nftables.ChainPriorityNATDest - cfwPrioOffset)},
+		"out": {nftables.ChainTypeFilter, nftables.ChainHookPostrouting, nftables.ChainPriorityRef(*nftables.ChainPriorityNATSource + cfwPrioOffset)},
+	}
+	return applyTaggedTable(nsFd, cfwTable, chains, sets, rules, remove)
+}
+
+func ifnameKey16(name string) []byte {
+	b := make([]byte, 16)
+	copy(b, name)
+	return b
+}
+
+func sortedAddrs(as []netip.Addr) []netip.Addr {
+	out := slices.Clone(as)
+	slices.SortFunc(out, netip.Addr.Compare)
+	return slices.Compact(out)
+}
+
+func isAny4(ps []netip.Prefix) bool {
+	return slices.ContainsFunc(ps, func(p netip.Prefix) bool { return p.Bits() == 0 })
+}
+
+// prefixIntervals are the elements of an interval set holding the
+// prefixes (merged: the kernel refuses overlapping intervals). An empty
+// list gives no element: a set that matches nothing.
+func prefixIntervals(ps []netip.Prefix) []nftables.SetElement {
+	type iv struct{ lo, hi uint64 } // hi exclusive
+	var ivs []iv
+	for _, p := range ps {
+		if !p.Addr().Is4() {
+			continue
+		}
+		p = p.Masked()
+		a := p.Addr().As4()
+		lo := uint64(binary.BigEndian.Uint32(a[:]))
+		ivs = append(ivs, iv{lo, lo + 1<<(32-p.Bits())})
+	}
+	slices.SortFunc(ivs, func(a, b iv) int { return cmp.Compare(a.lo, b.lo) })
+	var merged []iv
+	for _, x := range ivs {
+		if n := len(merged); n > 0 && x.lo <= merged[n-1].hi {
+			merged[n-1].hi = max(merged[n-1].hi, x.hi)
+			continue
+		}
+		merged = append(merged, x)
+	}
+	var out []nftables.SetElement
+	for _, x := range merged {
+		out = append(out, nftables.SetElement{Key: binary.BigEndian.AppendUint32(nil, uint32(x.lo))})
+		if x.hi <= 0xffffffff {
+			out = append(out, nftables.SetElement{Key: binary.BigEndian.AppendUint32(nil, uint32(x.hi)), IntervalEnd: true})
+		}
+	}
+	return out
+}
+
+// portIntervals: likewise for port ranges.
+func portIntervals(rs []dataplane.PortRange) []nftables.SetElement {
+	type iv struct{ lo, hi uint32 }
+	var ivs []iv
+	for _, r := range rs {
+		ivs = append(ivs, iv{uint32(r.From), uint32(r.To) + 1})
+	}
+	slices.SortFunc(ivs, func(a, b iv) int { return cmp.Compare(a.lo, b.lo) })
+	var merged []iv
+	for _, x := range ivs {
+		if n := len(merged); n > 0 && x.lo <= merged[n-1].hi {
+			merged[n-1].hi = max(merged[n-1].hi, x.hi)
+			continue
+		}
+		merged = append(merged, x)
+	}
+	var out []nftables.SetElement
+	for _, x := range merged {
+		out = append(out, nftables.SetElement{Key: binary.BigEndian.AppendUint16(nil, uint16(x.lo))})
+		if x.hi <= 0xffff {
+			out = append(out, nftables.SetElement{Key: binary.BigEndian.AppendUint16(nil, uint16(x.hi)), IntervalEnd: true})
+		}
+	}
+	return out
+}
+

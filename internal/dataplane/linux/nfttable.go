@@ -1,0 +1,155 @@
+package linux
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"syscall"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+)
+
+type chainHook struct {
+	typ  nftables.ChainType
+	hook *nftables.ChainHook
+	prio *nftables.ChainPriority
+}
+
+// tableSet is a set or map of a tagged table; rules refer to it by name.
+type tableSet struct {
+	name      string
+	isMap     bool
+	interval  bool
+	key, data nftables.SetDatatype
+	elems     []nftables.SetElement
+}
+
+// applyTaggedTable replaces an ip-family table when what is in the kernel
+// differs from what is wanted (a tag of the wanted content on every rule
+// says what was loaded, so an unchanged table costs one listing); remove
+// deletes it.
+func applyTaggedTable(nsFd int, name string, chains map[string]chainHook, sets []tableSet, rules []plRule, remove bool) error {
+	conn, err := nftables.New(nftables.WithNetNSFd(nsFd), nftables.WithSockOptions(bigBuffers))
+	if err != nil {
+		return fmt.Errorf("nftables connection: %w", err)
+	}
+	table := &nftables.Table{Name: name, Family: nftables.TableFamilyIPv4}
+	_, lerr := conn.ListTableOfFamily(name, nftables.TableFamilyIPv4)
+	exists := lerr == nil
+	if remove {
+		if !exists {
+			return nil
+		}
+		conn.DelTable(table)
+		if err := conn.Flush(); err != nil && !errors.Is(err, syscall.ENOENT) {
+			return fmt.Errorf("delete %s: %w", name, err)
+		}
+		return nil
+	}
+	tag := tableTag(sets, rules)
+	if exists && taggedTableIntact(conn, table, chains, len(rules), tag) {
+		return nil
+	}
+	conn.AddTable(table)
+	conn.DelTable(table)
+	conn.AddTable(table)
+	for i, m := range sets {
+		set := &nftables.Set{Table: table, Name: m.name, ID: uint32(i + 1), IsMap: m.isMap, Interval: m.interval,
+			KeyType: m.key, DataType: m.data}
+		if err := conn.AddSet(set, m.elems); err != nil {
+			return fmt.Errorf("add set %s: %w", m.name, err)
+		}
+	}
+	accept := nftables.ChainPolicyAccept
+	made := map[string]*nftables.Chain{}
+	for _, cn := range slices.Sorted(mapsKeys(chains)) {
+		h := chains[cn]
+		made[cn] = conn.AddChain(&nftables.Chain{Name: cn, Table: table, Type: h.typ, Hooknum: h.hook, Priority: h.prio, Policy: &accept})
+	}
+	for _, r := range rules {
+		exprs := r.exprs
+		for i, e := range exprs {
+			if l, ok := e.(*expr.Lookup); ok && l.SetID == 0 {
+				for j, m := range sets {
+					if m.name == l.SetName {
+						c := *l
+						c.SetID = uint32(j + 1)
+						exprs[i] = &c
+					}
+				}
+			}
+		}
+		conn.AddRule(&nftables.Rule{Table: table, Chain: made[r.chain], Exprs: exprs,
+			UserData: userdata.AppendString(nil, userdata.TypeComment, tag)})
+	}
+	if err := conn.Flush(); err != nil {
+		return fmt.Errorf("commit %s: %w", name, err)
+	}
+	return nil
+}
+
+func mapsKeys(m map[string]chainHook) func(func(string) bool) {
+	return func(yield func(string) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// tableTag summarises the wanted content: the sets' elements and every
+// rule's expressions.
+func tableTag(sets []tableSet, rules []plRule) string {
+	h := fnv.New64a()
+	for _, m := range sets {
+		fmt.Fprintf(h, "%s %v %v;", m.name, m.isMap, m.interval)
+		for _, e := range m.elems {
+			fmt.Fprintf(h, "%x %x %v,", e.Key, e.Val, e.IntervalEnd)
+		}
+	}
+	for _, r := range rules {
+		h.Write([]byte(r.chain))
+		for _, e := range r.exprs {
+			fmt.Fprintf(h, "%T%+v;", e, e) // top-level pointers print their fields
+		}
+	}
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], h.Sum64())
+	return fmt.Sprintf("%s %x %d", plVersionTag, n, len(rules))
+}
+
+// taggedTableIntact reports whether the kernel's table has the chains and the
+// rules (by count and tag) this content makes.
+func taggedTableIntact(conn *nftables.Conn, table *nftables.Table, chains map[string]chainHook, nrules int, tag string) bool {
+	all, err := conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	if err != nil {
+		return false
+	}
+	have := 0
+	got := 0
+	for _, c := range all {
+		if c.Table.Name != table.Name {
+			continue
+		}
+		if _, ok := chains[c.Name]; !ok {
+			return false
+		}
+		have++
+		rules, err := conn.GetRules(table, c)
+		if err != nil {
+			return false
+		}
+		for _, r := range rules {
+			if t, _ := userdata.GetString(r.UserData, userdata.TypeComment); t != tag {
+				return false
+			}
+			got++
+		}
+	}
+	return have == len(chains) && got == nrules
+}

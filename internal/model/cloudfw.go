@@ -1,0 +1,90 @@
+package model
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Cloud Firewall (the Internet firewall) store prefixes. All are mirrored
+// to agents: each host filters the public traffic of its EIPs.
+const (
+	// PrefixFirewallPolicy + ID -> FirewallPolicy.
+	PrefixFirewallPolicy = "cfwpol/"
+	// PrefixAddressBook + ID -> AddressBook.
+	PrefixAddressBook = "cfwbook/"
+	// PrefixFirewallOff + accountID + "/" + public IP -> "": the Internet
+	// firewall is switched off for that EIP (PutDisableFwSwitch). It is on
+	// for every other EIP of the account.
+	PrefixFirewallOff = "cfwoff/"
+)
+
+// Internet-firewall values (Alibaba spelling).
+const (
+	FirewallIn  = "in"  // from the internet to an EIP
+	FirewallOut = "out" // from an EIP to the internet
+
+	FirewallAccept = "accept"
+	FirewallDrop   = "drop"
+	FirewallLog    = "log" // allow, and count as a hit
+
+	FirewallNet   = "net"   // Source/Destination is a CIDR
+	FirewallGroup = "group" // Source/Destination is an address book's name
+
+	FirewallPort      = "port"  // DestPort is a port or a range "80/88"
+	FirewallPortGroup = "group" // DestPortGroup is a port address book
+
+	FirewallProtoANY  = "ANY"
+	FirewallProtoTCP  = "TCP"
+	FirewallProtoUDP  = "UDP"
+	FirewallProtoICMP = "ICMP"
+
+	AddressBookIP   = "ip"
+	AddressBookPort = "port"
+)
+
+// FirewallPolicy is one Internet-firewall access-control policy. The
+// policies of one account and direction are tried in Order (1 first); the
+// first that matches a new connection decides; none matching allows it.
+// Established connections are not judged again.
+type FirewallPolicy struct {
+	ID          string `json:"id"` // AclUuid
+	AccountID   string `json:"account_id"`
+	Direction   string `json:"direction"` // FirewallIn or FirewallOut
+	Order       int    `json:"order"`     // 1..n, contiguous per account and direction
+	Action      string `json:"action"`    // FirewallAccept, FirewallDrop or FirewallLog
+	Description string `json:"description"`
+	// Source and Destination are a CIDR (type FirewallNet) or an address
+	// book's name (FirewallGroup). For "in" the destination is the EIP
+	// side, for "out" the source is.
+	Source          string `json:"source"`
+	SourceType      string `json:"source_type"`
+	Destination     string `json:"destination"`
+	DestinationType string `json:"destination_type"`
+	Proto           string `json:"proto"` // FirewallProto*
+	// Ports (TCP and UDP): DestPort "80" or "80/88" (DestPortType
+	// FirewallPort), or the port book DestPortGroup (FirewallPortGroup);
+	// empty: every port.
+	DestPort         string    `json:"dest_port"`
+	DestPortType     string    `json:"dest_port_type"`
+	DestPortGroup    string    `json:"dest_port_group"`
+	ApplicationNames []string  `json:"application_names"`
+	Enabled          bool      `json:"enabled"` // Release
+	CreatedAt        time.Time `json:"created_at"`
+}
+
+// AddressBook is a named list of CIDRs (AddressBookIP) or ports
+// (AddressBookPort: "80" or "80/88") policies refer to by name.
+type AddressBook struct {
+	ID          string    `json:"id"` // GroupUuid
+	AccountID   string    `json:"account_id"`
+	Name        string    `json:"name"`
+	Type        string    `json:"type"`
+	Description string    `json:"description"`
+	Addresses   []string  `json:"addresses"`
+	CreatedAt   time.Time `json:"created_at"`
+}
+
+// FirewallOffKey is the store key that switches the firewall off for ip.
+func FirewallOffKey(accountID string, ip netip.Addr) string {
+	return PrefixFirewallOff + accountID + "/" + ip.String()
+}
