@@ -48,6 +48,12 @@ type World struct {
 	// the WAF, which connects on to the instance's upstream address and
 	// port from the client's address and port.
 	WAF []WAFSteer
+	// FirewallPolicies and AddressBooks are the account's Internet
+	// firewall; FirewallOff lists the EIP addresses it is switched off
+	// for.
+	FirewallPolicies []model.FirewallPolicy
+	AddressBooks     []model.AddressBook
+	FirewallOff      []netip.Addr
 	// Limits are the deployment's quotas, for the audit; zero fields are
 	// not checked.
 	Limits Limits
@@ -133,6 +139,11 @@ type Analyzer struct {
 	waf     map[instPort]*WAFSteer
 	steered map[string]string
 
+	// fwOff holds the EIP addresses the Internet firewall is off for;
+	// firewalls the compiled firewall by account (under mu).
+	fwOff     map[netip.Addr]bool
+	firewalls map[string]policy.InternetFirewall
+
 	mu   sync.Mutex
 	ctxs map[string]*context
 }
@@ -150,6 +161,7 @@ func New(w *World) *Analyzer {
 		byAddr:   make(map[vpcAddr]int32, len(w.ENIs)),
 		instENIs: make(map[string][]*eniInfo, len(w.Instances)),
 		ctxs:     map[string]*context{},
+		fwOff:    map[netip.Addr]bool{},
 
 		eipByAddr:    map[netip.Addr]*model.EIP{},
 		eipByPrivate: map[eniAddr]*model.EIP{},
@@ -260,6 +272,9 @@ func New(w *World) *Analyzer {
 		if k := model.SteeredEIP(a.insts[id].PrimaryENIID, eips, func(e *model.EIP) (string, string) { return e.ID, e.ENIID }); k >= 0 {
 			a.steered[id] = eips[k].ID
 		}
+	}
+	for _, ip := range w.FirewallOff {
+		a.fwOff[ip] = true
 	}
 	return a
 }

@@ -65,6 +65,12 @@ const (
 	ByRoute        = "route"
 	ByState        = "state"
 	ByWAF          = "waf"
+	// ByFirewallPolicy and ByFirewallDefault: the Internet firewall's
+	// policy that matched, or none (allowed); ByFirewallOff: switched off
+	// for the EIP.
+	ByFirewallPolicy  = "firewall-policy"
+	ByFirewallDefault = "firewall-default"
+	ByFirewallOff     = "firewall-off"
 )
 
 // sgDecision is the verdict of the security groups of one ENI.

@@ -10,6 +10,7 @@ import (
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/ipspace"
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy"
 )
 
 // DefaultSourcePort is the source port of reach and matrix queries that do
@@ -81,6 +82,10 @@ const (
 	PointSGEgress      = "sg-egress"
 	PointACLEgress     = "acl-egress"
 	PointRoute         = "route"
+	// PointFirewall is the Internet firewall at the EIP: before the
+	// route for inbound connections, after it (the source translated)
+	// for outbound ones.
+	PointFirewall = "internet-firewall"
 	PointWAF           = "waf"
 	PointACLIngress    = "acl-ingress"
 	PointSGIngress     = "sg-ingress"
@@ -839,7 +844,16 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 		pr.Steps = steps
 		return pr
 	}
-	steps = append(steps, a.routeStep(f, t))
+	rs := a.routeStep(f, t)
+	fs, border := a.firewallStep(f, t, pkt, rs)
+	switch {
+	case border && f.vpc == "":
+		steps = append(steps, fs, rs)
+	case border:
+		steps = append(steps, rs, fs)
+	default:
+		steps = append(steps, rs)
+	}
 	reply := "reply "
 	if s, up, ok := a.wafStep(f, t, pkt); ok {
 		steps = append(steps, s)
@@ -1093,6 +1107,73 @@ func (a *Analyzer) routeStep(f, t target) Step {
 		}
 	}
 	return s
+}
+
+// firewallStep is the Internet firewall on a path between the internet
+// and an EIP that the route step let through, when the account has
+// policies of the direction (ok false otherwise): they judge the
+// connection with the EIP's public address.
+func (a *Analyzer) firewallStep(f, t target, pkt Packet, route Step) (Step, bool) {
+	if !route.Allow || (f.vpc != "" && t.vpc != "") || (f.vpc == "" && t.vpc == "") {
+		return Step{}, false
+	}
+	end, dir := t, model.FirewallIn
+	if f.vpc != "" {
+		end, dir = f, model.FirewallOut
+	}
+	if end.eni == nil {
+		return Step{}, false
+	}
+	eip := a.eipByPrivate[eniAddr{end.eni.e.ID, end.addr}]
+	if eip == nil {
+		return Step{}, false
+	}
+	fw := a.internetFirewall(eip.AccountID)
+	if (dir == model.FirewallIn && len(fw.In) == 0) || (dir == model.FirewallOut && len(fw.Out) == 0) {
+		return Step{}, false // no policy of the direction: nothing at the border to show
+	}
+	s := Step{Point: PointFirewall, Resource: eip.Address.String(), Allow: true}
+	if a.fwOff[eip.Address] {
+		s.DecidedBy = ByFirewallOff
+		s.Detail = "the Internet firewall is switched off for " + eip.Address.String()
+		return s, true
+	}
+	p := policy.Packet{Proto: pkt.Proto, SrcPort: pkt.SrcPort, DstPort: pkt.DstPort}
+	if dir == model.FirewallIn {
+		p.Src, p.Dst = pkt.Src, eip.Address
+	} else {
+		p.Src, p.Dst = eip.Address, pkt.Dst
+	}
+	r, ok := fw.Decide(dir, p)
+	if !ok {
+		s.DecidedBy = ByFirewallDefault
+		s.Detail = "no " + dir + " policy of the Internet firewall matches: allowed"
+		return s, true
+	}
+	s.DecidedBy, s.RuleID, s.Priority = ByFirewallPolicy, r.ID, r.Order
+	s.Allow = !r.Drop
+	s.Action = model.FirewallAccept
+	if r.Drop {
+		s.Action = model.FirewallDrop
+	}
+	s.Detail = fmt.Sprintf("%s policy %s (order %d) of the Internet firewall: %s", dir, r.ID, r.Order, s.Action)
+	return s, true
+}
+
+// internetFirewall is an account's compiled Internet firewall (once per
+// analyzer).
+func (a *Analyzer) internetFirewall(accountID string) policy.InternetFirewall {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if fw, ok := a.firewalls[accountID]; ok {
+		return fw
+	}
+	if a.firewalls == nil {
+		a.firewalls = map[string]policy.InternetFirewall{}
+	}
+	fw := policy.CompileInternetFirewall(accountID, a.w.FirewallPolicies, a.w.AddressBooks)
+	a.firewalls[accountID] = fw
+	return fw
 }
 
 // wafUpstream is where the WAF of a protected port forwards: an address

@@ -226,3 +226,46 @@ func TestAuditWAFUpstreamExposure(t *testing.T) {
 		})
 	}
 }
+
+// TestFirewallStep: with Internet-firewall policies, a path between the
+// internet and an EIP has the firewall at the border (before the route
+// inbound, after it outbound), deciding with the EIP's public address;
+// switched off for the EIP it allows; without policies it is not shown.
+func TestFirewallStep(t *testing.T) {
+	w := fixedWorld()
+	acct := w.EIPs[0].AccountID
+	eip := w.EIPs[0].Address.String()
+	w.FirewallPolicies = []model.FirewallPolicy{
+		{ID: "p-ssh", AccountID: acct, Direction: model.FirewallIn, Order: 1, Action: model.FirewallDrop, Source: "0.0.0.0/0", SourceType: model.FirewallNet,
+			Destination: eip + "/32", DestinationType: model.FirewallNet, Proto: "TCP", DestPort: "22", DestPortType: model.FirewallPort, Enabled: true},
+	}
+	reach := func(w *World, q ReachQuery) *ReachResult {
+		t.Helper()
+		r, err := New(w).Reach(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r := reach(w, ReachQuery{From: "203.0.113.7", To: "i-web1", Protocol: "tcp", Port: 22})
+	steps := r.Paths[0].Steps
+	if r.Reachable || steps[0].Point != PointFirewall || steps[0].Allow || steps[0].RuleID != "p-ssh" || steps[1].Point != PointRoute {
+		t.Errorf("internet -> ssh under a drop policy: reachable %v\n%s", r.Reachable, stepLines(steps))
+	}
+	r = reach(w, ReachQuery{From: "203.0.113.7", To: "i-web1", Protocol: "tcp", Port: 443})
+	if s := r.Paths[0].Steps[0]; s.Point != PointFirewall || !s.Allow || s.DecidedBy != ByFirewallDefault {
+		t.Errorf("internet -> 443, no policy matches:\n%s", stepLines(r.Paths[0].Steps))
+	}
+	// No outbound policy: no firewall step outbound.
+	r = reach(w, ReachQuery{From: "i-web1", To: "203.0.113.7", Protocol: "tcp", Port: 22})
+	for _, s := range r.Paths[0].Steps {
+		if s.Point == PointFirewall {
+			t.Errorf("outbound with inbound policies only: a firewall step %+v", s)
+		}
+	}
+	w.FirewallOff = []netip.Addr{w.EIPs[0].Address}
+	r = reach(w, ReachQuery{From: "203.0.113.7", To: "i-web1", Protocol: "tcp", Port: 22})
+	if s := r.Paths[0].Steps[0]; s.Point != PointFirewall || !s.Allow || s.DecidedBy != ByFirewallOff {
+		t.Errorf("switched off:\n%s", stepLines(r.Paths[0].Steps))
+	}
+}

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"net/netip"
 	"strings"
 	"sync"
 
@@ -132,6 +133,9 @@ func (s *Service) analysisWorld(ctx context.Context, accountID string) (*analysi
 			}
 			return nil
 		}); err != nil {
+			return err
+		}
+		if err := listInternetFirewall(tx, accountID, w); err != nil {
 			return err
 		}
 		return listWAFSteering(tx, accountID, &w.WAF)
@@ -271,4 +275,31 @@ func (s *Service) AuditSecurity(ctx context.Context, accountID string, q analysi
 	}
 	r.WhatIf = desc
 	return r, nil
+}
+
+// listInternetFirewall reads the account's Internet-firewall policies,
+// address books and switched-off EIPs into w.
+func listInternetFirewall(tx store.ReadTxn, accountID string, w *analysis.World) error {
+	if err := listJSON(tx, model.PrefixFirewallPolicy, func(v *model.FirewallPolicy) error {
+		if v.AccountID == accountID {
+			w.FirewallPolicies = append(w.FirewallPolicies, *v)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := listJSON(tx, model.PrefixAddressBook, func(v *model.AddressBook) error {
+		if v.AccountID == accountID {
+			w.AddressBooks = append(w.AddressBooks, *v)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return tx.List(model.PrefixFirewallOff+accountID+"/", func(k string, _ []byte) error {
+		if ip, err := netip.ParseAddr(strings.TrimPrefix(k, model.PrefixFirewallOff+accountID+"/")); err == nil {
+			w.FirewallOff = append(w.FirewallOff, ip)
+		}
+		return nil
+	})
 }
