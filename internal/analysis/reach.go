@@ -85,11 +85,11 @@ const (
 	// PointFirewall is the Internet firewall at the EIP: before the
 	// route for inbound connections, after it (the source translated)
 	// for outbound ones.
-	PointFirewall = "internet-firewall"
-	PointWAF           = "waf"
-	PointACLIngress    = "acl-ingress"
-	PointSGIngress     = "sg-ingress"
-	PointDestination   = "destination"
+	PointFirewall    = "internet-firewall"
+	PointWAF         = "waf"
+	PointACLIngress  = "acl-ingress"
+	PointSGIngress   = "sg-ingress"
+	PointDestination = "destination"
 )
 
 // Step is one decision point of a path.

@@ -13,6 +13,7 @@ const (
 	VersionECS         = "2014-05-26"
 	VersionVPC         = "2016-04-28"
 	VersionPrivateLink = "2020-04-15" // product Privatelink (PrivateLink)
+	VersionCloudfw     = "2017-12-07" // product Cloudfw (Cloud Firewall)
 	VersionPalisade    = "2026-11-01" // Palisade's own actions (accounts, analysis, ...)
 )
 

@@ -1,5 +1,5 @@
-// Package apiclient calls Palisade's RPC API (ECS, VPC and Palisade's own
-// actions) with the official Alibaba Cloud Go SDK's CommonRequest, so the
+// Package apiclient calls Palisade's RPC API (ECS, VPC, PrivateLink,
+// Cloudfw and Palisade's own actions) with the official Alibaba Cloud Go SDK's CommonRequest, so the
 // CLI signs and sends requests exactly as any SDK user does.
 //
 //	c, err := apiclient.New(apiclient.Options{Endpoint: "127.0.0.1:8787", AccessKeyID: id, AccessKeySecret: secret})
@@ -34,6 +34,7 @@ const (
 	VersionECS         = "2014-05-26"
 	VersionVPC         = "2016-04-28"
 	VersionPrivateLink = "2020-04-15" // product Privatelink (PrivateLink)
+	VersionCloudfw     = "2017-12-07" // product Cloudfw (Cloud Firewall)
 	VersionPalisade    = "2026-11-01"
 )
 
@@ -240,6 +241,8 @@ func product(version string) string {
 		return "Vpc"
 	case VersionPrivateLink:
 		return "Privatelink"
+	case VersionCloudfw:
+		return "Cloudfw"
 	default:
 		return "Palisade"
 	}

@@ -155,3 +155,22 @@ func TestCallParamsInBody(t *testing.T) {
 		t.Errorf("DescribeAccounts with a body parameter: %v %v", out, err)
 	}
 }
+
+// Every product's actions go through Call: the server dispatches on
+// Version, whatever product the SDK's CommonRequest names.
+func TestCallProducts(t *testing.T) {
+	env := apitest.Start(t)
+	cl := newClient(t, env.Endpoint, env.Admin)
+	for _, tc := range []struct{ version, action, key string }{
+		{apiclient.VersionECS, "DescribeRegions", "Regions"},
+		{apiclient.VersionVPC, "DescribeVpcs", "Vpcs"},
+		{apiclient.VersionPrivateLink, "ListVpcEndpoints", "Endpoints"},
+		{apiclient.VersionCloudfw, "DescribeAddressBook", "Acls"},
+		{apiclient.VersionPalisade, "DescribeAccounts", "Accounts"},
+	} {
+		out, err := cl.Call(context.Background(), tc.version, tc.action, nil)
+		if err != nil || out[tc.key] == nil {
+			t.Errorf("%s %s: %v %v", tc.version, tc.action, out, err)
+		}
+	}
+}

@@ -26,6 +26,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/privatelink"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
@@ -202,6 +203,21 @@ func (e *Env) PrivateLink(t testing.TB, c Creds) *privatelink.Client {
 	cl, err := privatelink.NewClientWithAccessKey(Region, c.AccessKeyID, c.Secret)
 	if err != nil {
 		t.Fatalf("apitest: privatelink client: %v", err)
+	}
+	cl.Domain = e.Endpoint
+	cl.SetNoProxy(noProxy)
+	return cl
+}
+
+// Cloudfw returns a V1 SDK Cloud Firewall (Cloudfw 2017-12-07) client for
+// c. The SDK's cloudfw endpoint is central (one host for every region);
+// Domain overrides it like any other, and the client still sends RegionId
+// "local", the server's region.
+func (e *Env) Cloudfw(t testing.TB, c Creds) *cloudfw.Client {
+	t.Helper()
+	cl, err := cloudfw.NewClientWithAccessKey(Region, c.AccessKeyID, c.Secret)
+	if err != nil {
+		t.Fatalf("apitest: cloudfw client: %v", err)
 	}
 	cl.Domain = e.Endpoint
 	cl.SetNoProxy(noProxy)

@@ -19,5 +19,6 @@ func registerAll(rt *api.Router, svc *service.Service) {
 	api.RegisterFlowLogs(rt, svc)
 	api.RegisterTrafficMirror(rt, svc)
 	api.RegisterPrivateLink(rt, svc)
+	api.RegisterCloudfw(rt, svc)
 	api.RegisterAgentAPI(rt, svc)
 }

@@ -149,12 +149,13 @@ func NewRootCommand(env Env) *cobra.Command {
 		Short: "Self-hosted cloud network security stack with Alibaba Cloud's ECS/VPC API",
 		Long: `Palisade gives workloads on your own Linux hosts what a public cloud gives its
 instances: VPCs and vSwitches, stateful security groups, network ACLs,
-elastic IPs, flow logs, traffic mirroring, PrivateLink and a web application
-firewall, enforced in the kernel (namespaces, nftables, conntrack), behind
-Alibaba Cloud's ECS, VPC and PrivateLink APIs. "palisade up" runs the API with
-the local data plane (root), "palisade server" the API alone, "palisade agent"
-the data plane of one zone against a remote server; the other commands are a
-client of the API, signed with an access key like any Alibaba Cloud SDK.
+elastic IPs, flow logs, traffic mirroring, PrivateLink, an Internet firewall
+and a web application firewall, enforced in the kernel (namespaces, nftables,
+conntrack), behind Alibaba Cloud's ECS, VPC, PrivateLink and Cloud Firewall
+APIs. "palisade up" runs the API with the local data plane (root), "palisade
+server" the API alone, "palisade agent" the data plane of one zone against a
+remote server; the other commands are a client of the API, signed with an
+access key like any Alibaba Cloud SDK.
 
 Credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID and
 ALIBABA_CLOUD_ACCESS_KEY_SECRET, or else from <data-dir>/credentials.json,
@@ -203,6 +204,7 @@ system's roots are used. Certificates are always verified.`,
 		c.flowlogCommand(),
 		c.mirrorCommand(),
 		c.privatelinkCommand(),
+		c.firewallCommand(),
 		c.analyzeCommand(), c.auditCommand(),
 		c.eipCommand(),
 		c.wafCommand(),

@@ -70,6 +70,9 @@ type FirewallPolicy struct {
 	ApplicationNames []string  `json:"application_names"`
 	Enabled          bool      `json:"enabled"` // Release
 	CreatedAt        time.Time `json:"created_at"`
+	// UpdatedAt is the last change of the policy's fields (ModifyTime;
+	// not its order).
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
 // AddressBook is a named list of CIDRs (AddressBookIP) or ports

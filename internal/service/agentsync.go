@@ -32,6 +32,10 @@ func AgentPrefixes() []string {
 		// endpoint's zone joins the consumer and provider VPCs (the
 		// endpoint ENIs are ENIs).
 		model.PrefixEndpointService, model.PrefixEndpoint,
+		// Internet firewall: each host filters the public traffic of its
+		// EIPs with the policies and address books of their account,
+		// unless the EIP's switch is off.
+		model.PrefixFirewallPolicy, model.PrefixAddressBook, model.PrefixFirewallOff,
 	}
 }
 

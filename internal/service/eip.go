@@ -347,6 +347,11 @@ func (s *Service) ReleaseEipAddress(ctx context.Context, accountID, id string) e
 		if err := tx.Delete(model.PrefixEIPAddr + e.Address.String()); err != nil {
 			return err
 		}
+		// Its Internet-firewall switch goes with it: the address may come
+		// back to the account later, and then starts protected.
+		if err := tx.Delete(model.FirewallOffKey(accountID, e.Address)); err != nil {
+			return err
+		}
 		return tx.Delete(model.PrefixEIP + e.ID)
 	})
 	return err

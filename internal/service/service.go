@@ -61,6 +61,14 @@ type Quotas struct {
 	// DefaultServiceResources (20) and DefaultEndpointZones (10).
 	EndpointServiceResources int
 	EndpointZones            int
+	// FirewallPolicies bounds the Internet-firewall policies of one
+	// account and direction, AddressBooks the address books of one
+	// account, AddressBookEntries the entries of one book. 0 also means
+	// DefaultFirewallPolicies (1000), DefaultAddressBooks (5000) and
+	// DefaultAddressBookEntries (2000).
+	FirewallPolicies   int
+	AddressBooks       int
+	AddressBookEntries int
 }
 
 // Defaults of the quotas where 0 means the default.
@@ -94,6 +102,9 @@ func DefaultQuotas() Quotas {
 		MirrorSessionsPerSource:  model.MirrorSessionsPerSource,
 		EndpointServiceResources: DefaultServiceResources,
 		EndpointZones:            DefaultEndpointZones,
+		FirewallPolicies:         DefaultFirewallPolicies,
+		AddressBooks:             DefaultAddressBooks,
+		AddressBookEntries:       DefaultAddressBookEntries,
 	}
 }
 
@@ -169,6 +180,15 @@ func New(st store.Store, cfg Config) *Service {
 	}
 	if cfg.Quotas.EndpointZones <= 0 {
 		cfg.Quotas.EndpointZones = DefaultEndpointZones
+	}
+	if cfg.Quotas.FirewallPolicies <= 0 {
+		cfg.Quotas.FirewallPolicies = DefaultFirewallPolicies
+	}
+	if cfg.Quotas.AddressBooks <= 0 {
+		cfg.Quotas.AddressBooks = DefaultAddressBooks
+	}
+	if cfg.Quotas.AddressBookEntries <= 0 {
+		cfg.Quotas.AddressBookEntries = DefaultAddressBookEntries
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

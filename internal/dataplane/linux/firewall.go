@@ -195,4 +195,3 @@ func portIntervals(rs []dataplane.PortRange) []nftables.SetElement {
 	}
 	return out
 }
-

@@ -1,0 +1,359 @@
+package cli
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/palisade-project/palisade/internal/apiclient"
+)
+
+// listPages pages through a Cloudfw Describe action (CurrentPage,
+// PageSize 100) and returns every item of the bare array key, plus a
+// response holding all of them for JSON output.
+func (c *cli) listPages(cmd *cobra.Command, action string, params map[string]string, key string) (map[string]any, []map[string]any, error) {
+	const pageSize = 100
+	var all []any
+	var last map[string]any
+	for page := 1; page <= 100000; page++ {
+		p := map[string]string{"CurrentPage": strconv.Itoa(page), "PageSize": strconv.Itoa(pageSize)}
+		for k, v := range params {
+			p[k] = v
+		}
+		resp, err := c.call(cmd, apiclient.VersionCloudfw, action, p)
+		if err != nil {
+			return nil, nil, err
+		}
+		last = resp
+		arr, _ := resp[key].([]any)
+		all = append(all, arr...)
+		total, terr := strconv.Atoi(str(resp, "TotalCount"))
+		if len(arr) < pageSize || (terr == nil && len(all) >= total) {
+			break
+		}
+	}
+	if all == nil {
+		all = []any{}
+	}
+	out := map[string]any{}
+	for k, v := range last {
+		out[k] = v
+	}
+	delete(out, "PageNo")
+	delete(out, "PageSize")
+	out[key] = all
+	return out, objects(out, key), nil
+}
+
+func (c *cli) firewallCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "firewall",
+		Short: "Manage the Internet firewall: policies, address books and the per-EIP switch",
+		Long: `Manage the Internet firewall of your account (Cloud Firewall API 2017-12-07):
+access-control policies on the traffic between the internet and your EIPs,
+the address books they name, and the switch that turns the firewall off for
+an EIP.
+
+Policies are kept per direction, "in" (from the internet to your EIPs: the
+destination is the EIP side) and "out" (from your EIPs to the internet: the
+source is), each numbered 1..n. A new connection is judged by the enabled
+policies of its direction in order, 1 first: the first that matches decides
+(accept allows, drop drops, log allows and counts); none matching allows.
+A policy matches a source and a destination (an IPv4 CIDR, or an IP address
+book by name), a protocol (ANY, TCP, UDP, ICMP) and, for TCP and UDP,
+destination ports (a port, a range 80/88, or a port address book).
+
+The firewall is on for every EIP of the account unless switched off.`,
+		Example: `  palisade firewall book add --name office --type ip --entries 192.0.2.0/24,198.51.100.7 --description "office ranges"
+  palisade firewall policy add --direction in --action accept --proto tcp --source office --source-type group --destination 0.0.0.0/0 --port 22 --order 1 --description "ssh from the office"
+  palisade firewall policy add --direction in --action drop --proto tcp --source 0.0.0.0/0 --destination 0.0.0.0/0 --port 22 --description "no other ssh"
+  palisade firewall policy list
+  palisade firewall switch off 198.18.0.5`,
+	}
+	cmd.AddCommand(c.firewallPolicyCommand(), c.firewallBookCommand(), c.firewallSwitchCommand())
+	return cmd
+}
+
+func (c *cli) firewallPolicyCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "policy", Short: "Add, list, move and delete Internet-firewall policies"}
+
+	var direction, action, proto, source, sourceType, dest, destType, port, portGroup, order, desc string
+	var disabled bool
+	add := &cobra.Command{
+		Use:   "add",
+		Short: "Add a policy and print its ID (AclUuid)",
+		Long: `Add a policy (AddControlPolicy) and print its ID. --order N inserts it at
+position N of its direction (1 is tried first), moving the policies from
+there down by one; without --order it goes last. --source and --destination
+are IPv4 CIDR blocks (0.0.0.0/0: any address), or with --source-type group /
+--destination-type group the name of an IP address book. Ports are for tcp
+and udp only: --port 80, --port 80/88 (a range) or --port-group NAME (a port
+address book); without either, every port. A policy identical to the one
+already at that position adds nothing and prints that policy's ID.`,
+		Example: `  palisade firewall policy add --direction in --action drop --proto tcp --source 203.0.113.0/24 --destination 0.0.0.0/0 --port 3306 --order 1 --description "no MySQL from there"
+  palisade firewall policy add --direction out --action log --proto udp --source 0.0.0.0/0 --destination 198.51.100.53 --port 53 --description "count DNS"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := nonEmpty(map[string]string{
+				"Direction": direction, "AclAction": action, "Proto": proto, "Source": source, "SourceType": sourceType,
+				"Destination": dest, "DestinationType": destType, "NewOrder": order, "Description": desc, "ApplicationName": "ANY",
+			})
+			if portGroup != "" {
+				p["DestPortType"], p["DestPortGroup"] = "group", portGroup
+			} else if port != "" {
+				p["DestPortType"], p["DestPort"] = "port", port
+			}
+			if disabled {
+				p["Release"] = "false"
+			}
+			resp, err := c.call(cmd, apiclient.VersionCloudfw, "AddControlPolicy", p)
+			if err != nil {
+				return err
+			}
+			return c.renderID(cmd, resp, "AclUuid")
+		},
+	}
+	f := add.Flags()
+	f.StringVar(&direction, "direction", "", "in (from the internet to your EIPs) or out (from your EIPs to the internet)")
+	f.StringVar(&action, "action", "", "accept, drop, or log (allow and count)")
+	f.StringVar(&proto, "proto", "", "ANY, TCP, UDP or ICMP")
+	f.StringVar(&source, "source", "", "source: an IPv4 CIDR block, or an IP address book's name with --source-type group")
+	f.StringVar(&sourceType, "source-type", "net", "net (a CIDR block) or group (an IP address book)")
+	f.StringVar(&dest, "destination", "", "destination: an IPv4 CIDR block, or an IP address book's name with --destination-type group")
+	f.StringVar(&destType, "destination-type", "net", "net (a CIDR block) or group (an IP address book)")
+	f.StringVar(&port, "port", "", "destination port 80 or range 80/88, tcp and udp only (default: every port)")
+	f.StringVar(&portGroup, "port-group", "", "a port address book's name instead of --port")
+	f.StringVar(&order, "order", "-1", "position in its direction, 1 first (-1: last)")
+	f.StringVar(&desc, "description", "", "description (required)")
+	f.BoolVar(&disabled, "disabled", false, "add it disabled (it keeps its place and matches nothing)")
+	for _, name := range []string{"direction", "action", "proto", "source", "destination", "description"} {
+		_ = add.MarkFlagRequired(name)
+	}
+	add.MarkFlagsMutuallyExclusive("port", "port-group")
+	_ = add.RegisterFlagCompletionFunc("direction", cobra.FixedCompletions([]string{"in", "out"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = add.RegisterFlagCompletionFunc("action", cobra.FixedCompletions([]string{"accept", "drop", "log"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = add.RegisterFlagCompletionFunc("proto", cobra.FixedCompletions([]string{"ANY", "TCP", "UDP", "ICMP"}, cobra.ShellCompDirectiveNoFileComp))
+
+	var listDir string
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List the policies, in then out, each in order",
+		Example: "  palisade firewall policy list\n  palisade firewall policy list --direction in",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			resp, items, err := c.listPages(cmd, "DescribeControlPolicy", nonEmpty(map[string]string{"Direction": listDir}), "Policys")
+			if err != nil {
+				return err
+			}
+			ports := func(m map[string]any) string {
+				if str(m, "DestPortType") == "group" {
+					return "group:" + str(m, "DestPortGroup")
+				}
+				if v := str(m, "DestPort"); v != "0/0" {
+					return v
+				}
+				return "all"
+			}
+			addr := func(value, typ string) func(map[string]any) string {
+				return func(m map[string]any) string {
+					if str(m, typ) == "group" {
+						return "group:" + str(m, value)
+					}
+					return str(m, value)
+				}
+			}
+			return c.renderList(cmd, resp, items, []column{
+				field("Direction", "Direction"), field("Order", "Order"), field("Action", "AclAction"), field("Proto", "Proto"),
+				{"Source", addr("Source", "SourceType")}, {"Destination", addr("Destination", "DestinationType")}, {"Ports", ports},
+				field("Enabled", "Release"), field("AclUuid", "AclUuid"), field("Description", "Description"),
+			})
+		},
+	}
+	list.Flags().StringVar(&listDir, "direction", "", "only this direction: in or out")
+
+	var delDir string
+	del := &cobra.Command{
+		Use:     "delete ACL_UUID",
+		Short:   "Delete a policy (the ones after it move up)",
+		Example: "  palisade firewall policy delete 2f1c...-... --direction in",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			resp, err := c.call(cmd, apiclient.VersionCloudfw, "DeleteControlPolicy", map[string]string{"AclUuid": args[0], "Direction": delDir})
+			if err != nil {
+				return err
+			}
+			return c.renderDone(cmd, resp)
+		},
+	}
+	del.Flags().StringVar(&delDir, "direction", "", "the policy's direction: in or out (required)")
+	_ = del.MarkFlagRequired("direction")
+
+	var moveDir, moveOrder string
+	move := &cobra.Command{
+		Use:     "move ACL_UUID",
+		Short:   "Move a policy to another position of its direction",
+		Long:    "Move a policy to position --order (1 first, -1 last) of its direction (ModifyControlPolicyPosition); the policies in between shift by one.",
+		Example: "  palisade firewall policy move 2f1c...-... --direction in --order 1",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			resp, err := c.call(cmd, apiclient.VersionCloudfw, "ModifyControlPolicyPosition",
+				map[string]string{"AclUuid": args[0], "Direction": moveDir, "NewOrder": moveOrder})
+			if err != nil {
+				return err
+			}
+			return c.renderDone(cmd, resp)
+		},
+	}
+	move.Flags().StringVar(&moveDir, "direction", "", "the policy's direction: in or out (required)")
+	move.Flags().StringVar(&moveOrder, "order", "", "new position, 1 first (-1: last) (required)")
+	_ = move.MarkFlagRequired("direction")
+	_ = move.MarkFlagRequired("order")
+
+	cmd.AddCommand(add, list, del, move)
+	return cmd
+}
+
+func (c *cli) firewallBookCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "book", Short: "Add, list, update and delete address books"}
+
+	var name, typ, desc string
+	var entries []string
+	add := &cobra.Command{
+		Use:   "add",
+		Short: "Add an address book and print its ID (GroupUuid)",
+		Long: `Add an address book (AddAddressBook) and print its ID. An ip book holds IPv4
+CIDR blocks or addresses, a port book ports (80) and ranges (80/88), at most
+2000 entries. Policies name a book by its name, unique in the account.`,
+		Example: `  palisade firewall book add --name office --type ip --entries 192.0.2.0/24,198.51.100.7 --description "office ranges"
+  palisade firewall book add --name web --type port --entries 80,443,8000/8080 --description "web ports"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			resp, err := c.call(cmd, apiclient.VersionCloudfw, "AddAddressBook", nonEmpty(map[string]string{
+				"GroupName": name, "GroupType": typ, "AddressList": strings.Join(entries, ","), "Description": desc,
+			}))
+			if err != nil {
+				return err
+			}
+			return c.renderID(cmd, resp, "GroupUuid")
+		},
+	}
+	add.Flags().StringVar(&name, "name", "", "the book's name (required)")
+	add.Flags().StringVar(&typ, "type", "", "ip or port (required)")
+	add.Flags().StringSliceVar(&entries, "entries", nil, "comma-separated CIDR blocks (ip) or ports and ranges (port) (required)")
+	add.Flags().StringVar(&desc, "description", "", "description (required)")
+	for _, n := range []string{"name", "type", "entries", "description"} {
+		_ = add.MarkFlagRequired(n)
+	}
+	_ = add.RegisterFlagCompletionFunc("type", cobra.FixedCompletions([]string{"ip", "port"}, cobra.ShellCompDirectiveNoFileComp))
+
+	var listType string
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List the address books, oldest first, with how many policies use each",
+		Example: "  palisade firewall book list\n  palisade firewall book list --type port",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			resp, items, err := c.listPages(cmd, "DescribeAddressBook", nonEmpty(map[string]string{"GroupType": listType}), "Acls")
+			if err != nil {
+				return err
+			}
+			return c.renderList(cmd, resp, items, []column{
+				field("GroupUuid", "GroupUuid"), field("Name", "GroupName"), field("Type", "GroupType"),
+				joined("Entries", "AddressList"), field("UsedBy", "ReferenceCount"), field("Description", "Description"),
+			})
+		},
+	}
+	list.Flags().StringVar(&listType, "type", "", "only books of this type: ip or port")
+
+	var newName, newDesc string
+	var newEntries []string
+	update := &cobra.Command{
+		Use:   "update GROUP_UUID",
+		Short: "Rename an address book, or replace its entries or description",
+		Long: `Change an address book (ModifyAddressBook): --name renames it, in the
+policies that use it too; --entries replaces its entries (its type never
+changes).`,
+		Example: "  palisade firewall book update 7d3e...-... --entries 192.0.2.0/24,203.0.113.0/24",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := nonEmpty(map[string]string{"GroupUuid": args[0], "GroupName": newName, "Description": newDesc, "AddressList": strings.Join(newEntries, ",")})
+			if len(p) == 1 {
+				return fmt.Errorf("nothing to change: give --name, --entries or --description")
+			}
+			resp, err := c.call(cmd, apiclient.VersionCloudfw, "ModifyAddressBook", p)
+			if err != nil {
+				return err
+			}
+			return c.renderDone(cmd, resp)
+		},
+	}
+	update.Flags().StringVar(&newName, "name", "", "new name")
+	update.Flags().StringSliceVar(&newEntries, "entries", nil, "new entries, replacing the old ones")
+	update.Flags().StringVar(&newDesc, "description", "", "new description")
+
+	del := &cobra.Command{
+		Use:     "delete GROUP_UUID",
+		Short:   "Delete an address book (no policy may use it)",
+		Example: "  palisade firewall book delete 7d3e...-...",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			resp, err := c.call(cmd, apiclient.VersionCloudfw, "DeleteAddressBook", map[string]string{"GroupUuid": args[0]})
+			if err != nil {
+				return err
+			}
+			return c.renderDone(cmd, resp)
+		},
+	}
+	cmd.AddCommand(add, list, update, del)
+	return cmd
+}
+
+func (c *cli) firewallSwitchCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "switch",
+		Short: "Turn the Internet firewall off or on for EIPs, and list their status",
+		Long: `The Internet firewall is on for every EIP of your account unless switched off
+here: traffic to and from a switched-off EIP is not judged by the policies.`,
+	}
+	set := func(use, action, short string) *cobra.Command {
+		return &cobra.Command{
+			Use:     use + " EIP_ADDRESS...",
+			Short:   short,
+			Example: "  palisade firewall switch " + use + " 198.18.0.5 198.18.0.6",
+			Args:    cobra.MinimumNArgs(1),
+			RunE: func(cmd *cobra.Command, args []string) error {
+				p := map[string]string{}
+				indexed(p, "IpaddrList", args)
+				resp, err := c.call(cmd, apiclient.VersionCloudfw, action, p)
+				if err != nil {
+					return err
+				}
+				return c.renderDone(cmd, resp)
+			},
+		}
+	}
+	list := &cobra.Command{
+		Use:     "list",
+		Short:   "List your EIPs with the firewall's status (open: on, closed: off)",
+		Example: "  palisade firewall switch list",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			resp, items, err := c.listPages(cmd, "DescribeAssetList", nil, "Assets")
+			if err != nil {
+				return err
+			}
+			return c.renderList(cmd, resp, items, []column{
+				field("Address", "InternetAddress"), field("AllocationId", "ResourceInstanceId"), field("Type", "ResourceType"),
+				field("BoundTo", "BindInstanceId"), field("PrivateIp", "IntranetAddress"), field("Firewall", "ProtectStatus"),
+			})
+		},
+	}
+	cmd.AddCommand(
+		set("off", "PutDisableFwSwitch", "Turn the firewall off for EIPs of your account"),
+		set("on", "PutEnableFwSwitch", "Turn the firewall back on for EIPs of your account"),
+		list,
+	)
+	return cmd
+}
