@@ -1,0 +1,70 @@
+package kernel_test
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
+
+	"github.com/palisade-project/palisade/internal/apitest"
+	"github.com/palisade-project/palisade/internal/app"
+)
+
+// TestInternetFirewallSDK drives the Internet firewall through the
+// official Cloudfw SDK against real connections from the internet (the
+// host) to an instance's EIP: a drop policy on one port, the switch off
+// for the EIP, the policy deleted.
+func TestInternetFirewallSDK(t *testing.T) {
+	requireKernel(t)
+	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(randTag(t)))
+	w := &eipWorld{world: newWorld(t, env)}
+	w.vpcID = w.mustVPC("10.9.0.0/16")
+	vsw := w.mustVSwitch(w.vpcID, "10.9.1.0/24")
+	w.mustGroup("pub", w.vpcID, "normal", "")
+	w.authorize("pub", ruleSpec{proto: "tcp", ports: "8080/8081", peer: "0.0.0.0/0", policy: "accept", priority: 1})
+	w.run("web", vsw, "10.9.1.11", "pub")
+	w.waitRunning()
+	id, eip := w.allocate()
+	w.associate(id, "web")
+	w.waitInUse(id)
+	w.settle()
+	serveWho(t, w.ids["web"], "web", 8080)
+	serveWho(t, w.ids["web"], "web", 8081)
+	w.mustReach(netip.AddrPortFrom(eip, 8080), "web").Close()
+
+	fw := env.Cloudfw(t, env.Admin)
+	req := cloudfw.CreateAddControlPolicyRequest()
+	req.Direction, req.AclAction, req.Proto, req.NewOrder = "in", "drop", "TCP", "1"
+	req.Source, req.SourceType, req.Destination, req.DestinationType = "0.0.0.0/0", "net", eip.String()+"/32", "net"
+	req.DestPortType, req.DestPort, req.ApplicationName, req.Description = "port", "8080", "ANY", "no 8080 from the internet"
+	resp, err := fw.AddControlPolicy(req)
+	if err != nil {
+		t.Fatalf("AddControlPolicy: %v", err)
+	}
+	w.settle()
+	w.mustNotReach(netip.AddrPortFrom(eip, 8080), "dropped by the Internet firewall")
+	w.mustReach(netip.AddrPortFrom(eip, 8081), "web").Close()
+
+	off := cloudfw.CreatePutDisableFwSwitchRequest()
+	off.IpaddrList = &[]string{eip.String()}
+	if _, err := fw.PutDisableFwSwitch(off); err != nil {
+		t.Fatalf("PutDisableFwSwitch: %v", err)
+	}
+	w.settle()
+	w.mustReach(netip.AddrPortFrom(eip, 8080), "web").Close()
+	on := cloudfw.CreatePutEnableFwSwitchRequest()
+	on.IpaddrList = &[]string{eip.String()}
+	if _, err := fw.PutEnableFwSwitch(on); err != nil {
+		t.Fatalf("PutEnableFwSwitch: %v", err)
+	}
+	w.settle()
+	w.mustNotReach(netip.AddrPortFrom(eip, 8080), "dropped again with the switch on")
+
+	del := cloudfw.CreateDeleteControlPolicyRequest()
+	del.AclUuid, del.Direction = resp.AclUuid, "in"
+	if _, err := fw.DeleteControlPolicy(del); err != nil {
+		t.Fatalf("DeleteControlPolicy: %v", err)
+	}
+	w.settle()
+	w.mustReach(netip.AddrPortFrom(eip, 8080), "web").Close()
+}
