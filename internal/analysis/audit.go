@@ -656,6 +656,106 @@ func (c clientRange) intersect(o clientRange) (clientRange, bool) {
 	return x, x.addr.lo <= x.addr.hi && x.sport.lo <= x.sport.hi
 }
 
+// firewallSources returns the internet addresses the account's Internet
+// firewall lets open a TCP connection to eip:port, as sorted disjoint
+// spans; applies is false when no inbound policy of the account can judge
+// it (none, or the firewall is off for the EIP): then it lets all in.
+func (a *Analyzer) firewallSources(eip netip.Addr, port uint16) (allowed []span32, applies bool) {
+	e := a.eipByAddr[eip]
+	if e == nil || a.fwOff[eip] {
+		return nil, false
+	}
+	fw := a.internetFirewall(e.AccountID)
+	if len(fw.In) == 0 {
+		return nil, false
+	}
+	remaining := []span32{{0, ^uint32(0)}}
+	for _, r := range fw.In {
+		if (r.Proto != 0 && r.Proto != policy.IPProtoTCP) ||
+			(len(r.Ports) > 0 && !slices.ContainsFunc(r.Ports, func(x policy.Range) bool { return port >= x.From && port <= x.To })) ||
+			!slices.ContainsFunc(r.Dst, func(p netip.Prefix) bool { return p.Contains(eip) }) {
+			continue
+		}
+		var src []span32
+		for _, p := range r.Src {
+			if p.Addr().Is4() {
+				lo := addr32(p.Masked().Addr())
+				src = append(src, span32{lo, lo + uint32(uint64(1)<<(32-p.Bits())-1)})
+			}
+		}
+		matched := spansIntersect(remaining, spansNormalize(src))
+		if !r.Drop {
+			allowed = spansNormalize(append(allowed, matched...))
+		}
+		remaining = spansMinus(remaining, matched)
+	}
+	return spansNormalize(append(allowed, remaining...)), true
+}
+
+// spansNormalize sorts and merges spans.
+func spansNormalize(ss []span32) []span32 {
+	ss = slices.Clone(ss)
+	slices.SortFunc(ss, func(x, y span32) int { return cmp.Compare(x.lo, y.lo) })
+	var out []span32
+	for _, s := range ss {
+		if n := len(out); n > 0 && uint64(s.lo) <= uint64(out[n-1].hi)+1 {
+			out[n-1].hi = max(out[n-1].hi, s.hi)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// spansIntersect intersects two normalized span lists.
+func spansIntersect(a, b []span32) []span32 {
+	var out []span32
+	for _, x := range a {
+		for _, y := range b {
+			if lo, hi := max(x.lo, y.lo), min(x.hi, y.hi); lo <= hi {
+				out = append(out, span32{lo, hi})
+			}
+		}
+	}
+	return spansNormalize(out)
+}
+
+// spansMinus removes b from a (both normalized).
+func spansMinus(a, b []span32) []span32 {
+	out := a
+	for _, y := range b {
+		var next []span32
+		for _, x := range out {
+			if y.hi < x.lo || x.hi < y.lo {
+				next = append(next, x)
+				continue
+			}
+			if x.lo < y.lo {
+				next = append(next, span32{x.lo, y.lo - 1})
+			}
+			if y.hi < x.hi {
+				next = append(next, span32{y.hi + 1, x.hi})
+			}
+		}
+		out = next
+	}
+	return out
+}
+
+// restrictClients keeps the parts of the clients whose address is in
+// allowed.
+func restrictClients(cs []clientRange, allowed []span32) []clientRange {
+	var out []clientRange
+	for _, c := range cs {
+		for _, s := range allowed {
+			if x, ok := c.intersect(clientRange{s, anyPort}); ok {
+				out = append(out, x)
+			}
+		}
+	}
+	return out
+}
+
 // mayOpenToInternet bounds internetExposure from above, cheaply: the
 // public IPv4 addresses that some ingress accept rule of the ENI's groups
 // could let in on TCP port (the union of their CIDRs) plus every member of
@@ -940,15 +1040,23 @@ func (a *Analyzer) internetExposure(in func(string) bool) []Finding {
 			return
 		}
 		adm := ad.Admit(e.e.ID, local, port)
+		// The Internet firewall narrows the clients per EIP and port,
+		// which admission classes do not know of: no cache then.
+		fwAllowed, fwApplies := a.firewallSources(eip, uint16(eipPort))
 		c := byClass[adm.Class]
-		if c == nil || adm.Class == 0 {
+		if c == nil || adm.Class == 0 || fwApplies {
 			c = &classExposure{}
 			clients, ok := a.replyClients(e, adm)
 			c.tooMany = !ok
 			if ok {
+				if fwApplies {
+					clients = restrictClients(clients, fwAllowed)
+				}
 				c.pieces, c.n = publicClients(clients)
 			}
-			byClass[adm.Class] = c
+			if !fwApplies {
+				byClass[adm.Class] = c
+			}
 		}
 		if c.tooMany {
 			out = append(out, Finding{SeverityMedium, CodeSensitivePortOpen, e.e.ID, "",

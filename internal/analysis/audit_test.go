@@ -303,3 +303,47 @@ func TestAuditExposureMatchesReach(t *testing.T) {
 		t.Fatal("the random worlds do not exercise both answers, and network ACLs that admit")
 	}
 }
+
+// TestAuditExposureInternetFirewall: a port the security groups open to
+// the whole internet is not reported when the Internet firewall drops it
+// for everyone or lets only a few addresses in; it is again when the
+// firewall is switched off for the EIP, or its policy does not cover it.
+func TestAuditExposureInternetFirewall(t *testing.T) {
+	ssh := tcp("sgr-ssh", model.Ingress, 22, "0.0.0.0/0", model.PolicyAccept, 1)
+	pol := func(id string, order int, action, src, dst, port string) model.FirewallPolicy {
+		return model.FirewallPolicy{ID: id, Direction: model.FirewallIn, Order: order, Action: action, Source: src, SourceType: model.FirewallNet,
+			Destination: dst, DestinationType: model.FirewallNet, Proto: "TCP", DestPort: port, DestPortType: model.FirewallPort, Enabled: true}
+	}
+	for _, c := range []struct {
+		name     string
+		policies []model.FirewallPolicy
+		off      bool
+		reported bool
+	}{
+		{"no policy", nil, false, true},
+		{"ssh dropped for everyone", []model.FirewallPolicy{pol("p1", 1, model.FirewallDrop, "0.0.0.0/0", "0.0.0.0/0", "22")}, false, false},
+		{"ssh from the office only", []model.FirewallPolicy{
+			pol("p1", 1, model.FirewallAccept, "203.0.113.0/24", "47.0.0.1/32", "22"),
+			pol("p2", 2, model.FirewallDrop, "0.0.0.0/0", "47.0.0.1/32", "22")}, false, false},
+		{"the drop is for another EIP", []model.FirewallPolicy{pol("p1", 1, model.FirewallDrop, "0.0.0.0/0", "47.0.0.2/32", "22")}, false, true},
+		{"the drop is for another port", []model.FirewallPolicy{pol("p1", 1, model.FirewallDrop, "0.0.0.0/0", "0.0.0.0/0", "80")}, false, true},
+		{"half the internet dropped: still a large part", []model.FirewallPolicy{pol("p1", 1, model.FirewallDrop, "0.0.0.0/1", "0.0.0.0/0", "22")}, false, true},
+		{"switched off", []model.FirewallPolicy{pol("p1", 1, model.FirewallDrop, "0.0.0.0/0", "0.0.0.0/0", "22")}, true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := exposureWorld([]model.Rule{ssh}, nil, true)
+			w.FirewallPolicies = c.policies
+			if c.off {
+				w.FirewallOff = []netip.Addr{w.EIPs[0].Address}
+			}
+			res, err := New(w).Audit(AuditQuery{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := portFindings(res.Findings, "tcp/22 (SSH") // medium findings say how much
+			if (len(got) > 0) != c.reported {
+				t.Errorf("reported %v, want %v: %+v", len(got) > 0, c.reported, got)
+			}
+		})
+	}
+}
