@@ -192,6 +192,16 @@ type vpcPlan struct {
 	endpoints     []dataplane.Endpoint
 	provided      []dataplane.Endpoint
 	providedNames map[string]string
+	// providers holds, by provider VPC, what its table serves (shared by
+	// every plan of the host): a consumer makes sure it is in place
+	// before it links an endpoint to the provider.
+	providers map[string]*providedEndpoints
+}
+
+// providedEndpoints is what one provider VPC's table serves.
+type providedEndpoints struct {
+	eps   []dataplane.Endpoint
+	names map[string]string
 }
 
 // planHost validates h. Invalid VPCs and ENIs are left out of the plans and
@@ -279,17 +289,25 @@ func planHost(h dataplane.Host, st dataplane.Status) ([]vpcPlan, []error) {
 	for i := range plans {
 		byID[plans[i].vpc.ID] = i
 	}
+	providers := map[string]*providedEndpoints{}
 	for _, c := range plans {
 		for _, ep := range c.endpoints {
-			i, ok := byID[ep.ProviderVPC]
-			if !ok {
+			if _, ok := byID[ep.ProviderVPC]; !ok {
 				continue // its namespace is not on this host: ensureEndpoint fails
 			}
-			if plans[i].providedNames == nil {
-				plans[i].providedNames = map[string]string{}
+			pe := providers[ep.ProviderVPC]
+			if pe == nil {
+				pe = &providedEndpoints{names: map[string]string{}}
+				providers[ep.ProviderVPC] = pe
 			}
-			plans[i].provided = append(plans[i].provided, ep)
-			plans[i].providedNames[ep.ENIID] = c.names[ep.ENIID]
+			pe.eps = append(pe.eps, ep)
+			pe.names[ep.ENIID] = c.names[ep.ENIID]
+		}
+	}
+	for i := range plans {
+		plans[i].providers = providers
+		if pe := providers[plans[i].vpc.ID]; pe != nil {
+			plans[i].provided, plans[i].providedNames = pe.eps, pe.names
 		}
 	}
 	return plans, errs
@@ -427,27 +445,30 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 	}
 
 	// PrivateLink: this VPC's endpoints (consumer side), then what it
-	// provides to others' endpoints.
-	var placedEPs []dataplane.Endpoint
+	// provides to others' endpoints. Fail closed: an endpoint is linked
+	// only once the tables of both sides are in place (without them a
+	// connection would cross untranslated); the links of a VPC whose
+	// consumer table failed are removed below.
+	keepLinks := maps.Clone(p.names)
+	consumerErr := applyConsumerTable(int(vref.ns), p.endpoints, p.names)
+	if consumerErr != nil {
+		errs = append(errs, fmt.Errorf("privatelink consumer table: %w", consumerErr))
+	}
 	for _, ep := range p.endpoints {
-		idx, err := a.ensureEndpoint(vref, ep, p.names[ep.ENIID])
+		var idx int
+		err := consumerErr
+		if err == nil {
+			idx, err = a.ensureEndpoint(vref, ep, p.names[ep.ENIID], p.providers[ep.ProviderVPC])
+		}
 		if err != nil {
-			err = fmt.Errorf("endpoint eni %s: %w", ep.ENIID, err)
-			notReady(dataplane.ENI{ID: ep.ENIID}, err)
-			errs = append(errs, err)
+			notReady(dataplane.ENI{ID: ep.ENIID}, fmt.Errorf("endpoint eni %s: %w", ep.ENIID, err))
+			if consumerErr == nil {
+				errs = append(errs, fmt.Errorf("endpoint eni %s: %w", ep.ENIID, err))
+			}
+			delete(keepLinks, ep.ENIID)
 			continue
 		}
 		hostIdx[ep.ENIID] = idx
-		placedEPs = append(placedEPs, ep)
-	}
-	if err := applyConsumerTable(int(vref.ns), placedEPs, p.names); err != nil {
-		for _, ep := range placedEPs {
-			notReady(dataplane.ENI{ID: ep.ENIID}, err)
-		}
-		errs = append(errs, fmt.Errorf("privatelink consumer table: %w", err))
-		placedEPs = nil
-	}
-	for _, ep := range placedEPs {
 		st.ENIs[ep.ENIID] = dataplane.ENIStatus{Ready: true}
 	}
 	if err := applyProviderTable(int(vref.ns), p.provided, p.providedNames); err != nil {
@@ -508,7 +529,7 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 		notReady(dataplane.ENI{ID: id}, err)
 		errs = append(errs, fmt.Errorf("eni %s: %w", id, err))
 	}
-	if err := pruneVPCLinks(vref, p.names); err != nil {
+	if err := pruneVPCLinks(vref, keepLinks); err != nil {
 		errs = append(errs, err)
 	}
 	// Connections whose translation no longer holds end now.

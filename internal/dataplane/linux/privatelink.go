@@ -63,13 +63,22 @@ func endpointPeerName(hostName string) string {
 
 // ensureEndpoint makes the endpoint's veth pair between the consumer
 // namespace vref and the provider's, with its neighbours and the provider's
-// transit route. It returns the consumer side's index.
-func (a *Applier) ensureEndpoint(vref *nsRef, ep dataplane.Endpoint, hostName string) (int, error) {
+// transit route, once the provider's table (provided) is in place. It
+// returns the consumer side's index.
+func (a *Applier) ensureEndpoint(vref *nsRef, ep dataplane.Endpoint, hostName string, provided *providedEndpoints) (int, error) {
+	if provided == nil {
+		return 0, fmt.Errorf("provider %s is not on this host", ep.ProviderVPC)
+	}
 	pref, err := a.ensureNS(ep.ProviderVPC)
 	if err != nil {
 		return 0, fmt.Errorf("provider namespace: %w", err)
 	}
 	defer pref.Close()
+	// The provider's table before the link: it translates what crosses
+	// and drops the rest.
+	if err := applyProviderTable(int(pref.ns), provided.eps, provided.names); err != nil {
+		return 0, fmt.Errorf("provider table in %s: %w", pref.name, err)
+	}
 	peerName := endpointPeerName(hostName)
 	host, peer, err := lookupPair(vref, pref, hostName, peerName)
 	if err != nil {
