@@ -48,6 +48,10 @@ type World struct {
 	// the WAF, which connects on to the instance's upstream address and
 	// port from the client's address and port.
 	WAF []WAFSteer
+	// Endpoints are the account's PrivateLink endpoints: their ENIs are
+	// destinations whose connections go on to a service (while
+	// connected), never sources.
+	Endpoints []model.Endpoint
 	// FirewallPolicies and AddressBooks are the account's Internet
 	// firewall; FirewallOff lists the EIP addresses it is switched off
 	// for.

@@ -1037,6 +1037,9 @@ func (a *Analyzer) stateStep(point string, t target) (Step, bool) {
 	}
 	e := t.eni
 	s := Step{Point: point, Resource: e.e.ID, DecidedBy: ByState}
+	if e.e.EndpointID != "" {
+		return a.endpointStep(point, e), true
+	}
 	switch {
 	case e.e.InstanceID == "":
 		s.Detail = "ENI " + e.e.ID + " is not attached to an instance"
@@ -1048,6 +1051,33 @@ func (a *Analyzer) stateStep(point string, t target) (Step, bool) {
 		return Step{}, false
 	}
 	return s, true
+}
+
+// endpointStep is a PrivateLink endpoint's ENI at either end of a path:
+// as the destination it passes connections on to its service while the
+// endpoint is connected; it never opens a connection.
+func (a *Analyzer) endpointStep(point string, e *eniInfo) Step {
+	s := Step{Point: point, Resource: e.e.ID, DecidedBy: ByState}
+	if point != PointDestination {
+		s.Detail = "ENI " + e.e.ID + " belongs to PrivateLink endpoint " + e.e.EndpointID + ": it only receives connections for its service, it opens none"
+		return s
+	}
+	var ep *model.Endpoint
+	for i := range a.w.Endpoints {
+		if a.w.Endpoints[i].ID == e.e.EndpointID {
+			ep = &a.w.Endpoints[i]
+		}
+	}
+	switch {
+	case ep == nil:
+		s.Detail = "PrivateLink endpoint " + e.e.EndpointID + " of ENI " + e.e.ID + " does not exist"
+	case ep.ConnectionStatus != model.EndpointConnected:
+		s.Detail = "PrivateLink endpoint " + ep.ID + " is " + ep.ConnectionStatus + ": nothing crosses to service " + ep.ServiceID + " until its owner accepts the connection"
+	default:
+		s.Allow = true
+		s.Detail = "PrivateLink endpoint " + ep.ID + ": connections go on to service " + ep.ServiceID + " (the provider's side, its instances' security groups included, is not analysed here)"
+	}
+	return s
 }
 
 func (a *Analyzer) routeStep(f, t target) Step {

@@ -138,6 +138,14 @@ func (s *Service) analysisWorld(ctx context.Context, accountID string) (*analysi
 		if err := listInternetFirewall(tx, accountID, w); err != nil {
 			return err
 		}
+		if err := listJSON(tx, model.PrefixEndpoint, func(v *model.Endpoint) error {
+			if v.AccountID == accountID {
+				w.Endpoints = append(w.Endpoints, *v)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 		return listWAFSteering(tx, accountID, &w.WAF)
 	})
 	return w, rev, err
