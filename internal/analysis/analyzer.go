@@ -48,6 +48,9 @@ type World struct {
 	// the WAF, which connects on to the instance's upstream address and
 	// port from the client's address and port.
 	WAF []WAFSteer
+	// Services are the account's PrivateLink services (the audit checks
+	// that their instances admit the transit range).
+	Services []model.EndpointService
 	// Endpoints are the account's PrivateLink endpoints: their ENIs are
 	// destinations whose connections go on to a service (while
 	// connected), never sources.

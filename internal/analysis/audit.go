@@ -47,6 +47,10 @@ const (
 	CodeACLDuplicate       = "duplicate-acl-entry"
 	CodeENIAcceptsNothing  = "eni-accepts-nothing"
 	CodeQuotaNearlyReached = "quota-above-80-percent"
+	// CodeServiceRefusesTransit: an instance backing a PrivateLink
+	// service admits nothing from the transit range its endpoints'
+	// connections come from.
+	CodeServiceRefusesTransit = "privatelink-backend-refuses-transit"
 )
 
 // Finding is one result of the audit.
@@ -242,6 +246,7 @@ func (a *Analyzer) Audit(q AuditQuery) (*AuditResult, error) {
 			"add an ingress accept rule to one of its groups for the traffic it serves, or delete the ENI if unused"})
 	}
 
+	a.serviceFindings(in, add)
 	a.quotaFindings(q, in, add)
 
 	slices.SortStableFunc(res.Findings, func(x, y Finding) int {
@@ -447,6 +452,61 @@ func (a *Analyzer) acceptsNothing(c *context) string {
 }
 
 // quotaFindings reports usage above 80% of a limit.
+// serviceFindings reports each instance backing one of the account's
+// PrivateLink services whose security groups have no ingress accept rule
+// whose source overlaps model.TransitRange: every endpoint connection to
+// it is dropped. (A rule that overlaps it may still be narrowed by drops;
+// only the certain case is reported.)
+func (a *Analyzer) serviceFindings(in func(string) bool, add func(Finding)) {
+	for _, svc := range a.w.Services {
+		if !in(svc.VpcID) {
+			continue
+		}
+		for _, r := range svc.Resources {
+			inst := a.insts[r.ResourceID]
+			if inst == nil {
+				continue
+			}
+			i, ok := a.eniIdx[inst.PrimaryENIID]
+			if !ok {
+				continue
+			}
+			e := a.enis[i]
+			if a.mayAdmitTransit(e) {
+				continue
+			}
+			add(Finding{SeverityMedium, CodeServiceRefusesTransit, inst.ID, "",
+				fmt.Sprintf("instance %s backs PrivateLink service %s, but the security groups of its ENI %s admit nothing from %s, where endpoint connections come from: every endpoint of the service reaches nothing on it",
+					inst.ID, svc.ID, e.e.ID, model.TransitRange),
+				fmt.Sprintf("add an ingress rule accepting %s on the service's ports to one of its groups", model.TransitRange)})
+		}
+	}
+}
+
+// mayAdmitTransit reports whether some ingress accept rule of the ENI's
+// groups has a source overlapping the transit range (or one the audit
+// cannot bound, a prefix list).
+func (a *Analyzer) mayAdmitTransit(e *eniInfo) bool {
+	for _, gid := range e.e.SecurityGroupIDs {
+		gi, ok := a.groupIdx[gid]
+		if !ok {
+			continue
+		}
+		for _, r := range a.groups[gi].ingress {
+			if r.drop {
+				continue
+			}
+			switch {
+			case r.rule.PeerPrefixListID != "":
+				return true
+			case r.rule.PeerCidr.IsValid() && r.rule.PeerCidr.Overlaps(model.TransitRange):
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (a *Analyzer) quotaFindings(q AuditQuery, in func(string) bool, add func(Finding)) {
 	l := a.w.Limits
 	check := func(resource, what string, used, limit int, fix string) {

@@ -44,3 +44,38 @@ func TestEndpointDestination(t *testing.T) {
 		t.Errorf("i-1 -> a disconnected endpoint: reachable %v\n%s", r.Reachable, stepLines(r.Paths[0].Steps))
 	}
 }
+
+// TestAuditServiceRefusesTransit: an instance backing a PrivateLink
+// service whose groups admit nothing from the transit range is reported;
+// one that admits it (or all sources) is not.
+func TestAuditServiceRefusesTransit(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		rules    []model.Rule
+		reported bool
+	}{
+		{"admits the vSwitch only", []model.Rule{tcp("sgr-web", model.Ingress, 443, "10.0.1.0/24", model.PolicyAccept, 1)}, true},
+		{"admits the transit range", []model.Rule{tcp("sgr-pl", model.Ingress, 443, "100.64.0.0/10", model.PolicyAccept, 1)}, false},
+		{"admits everyone", []model.Rule{tcp("sgr-any", model.Ingress, 443, "0.0.0.0/0", model.PolicyAccept, 1)}, false},
+		{"drops the transit range only", []model.Rule{tcp("sgr-no", model.Ingress, 443, "100.64.0.0/10", model.PolicyDrop, 1)}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			w := exposureWorld(c.rules, nil, false)
+			w.Services = []model.EndpointService{{ID: "epsrv-1", VpcID: "vpc-1",
+				Resources: []model.EndpointServiceResource{{ResourceID: "i-1", ResourceType: model.EndpointResourceECS}}}}
+			res, err := New(w).Audit(AuditQuery{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := false
+			for _, f := range res.Findings {
+				if f.Code == CodeServiceRefusesTransit && f.Resource == "i-1" && strings.Contains(f.Message, "epsrv-1") {
+					got = true
+				}
+			}
+			if got != c.reported {
+				t.Errorf("reported %v, want %v: %+v", got, c.reported, res.Findings)
+			}
+		})
+	}
+}

@@ -146,6 +146,14 @@ func (s *Service) analysisWorld(ctx context.Context, accountID string) (*analysi
 		}); err != nil {
 			return err
 		}
+		if err := listJSON(tx, model.PrefixEndpointService, func(v *model.EndpointService) error {
+			if v.AccountID == accountID {
+				w.Services = append(w.Services, *v)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 		return listWAFSteering(tx, accountID, &w.WAF)
 	})
 	return w, rev, err
