@@ -15,12 +15,12 @@ import (
 // items are the bare array key, and returns every item, plus a response
 // holding all of them (the last page's fields with the full list, no
 // NextToken) for JSON output.
-func (c *cli) listAllTokens(cmd *cobra.Command, version, action string, params map[string]string, key string) (map[string]any, []map[string]any, error) {
+func (c *cli) listAllTokens(cmd *cobra.Command, version, action string, params map[string]string, key string, pageSize int) (map[string]any, []map[string]any, error) {
 	var all []any
 	var last map[string]any
 	token := ""
 	for range 100000 {
-		p := map[string]string{"MaxResults": "100"}
+		p := map[string]string{"MaxResults": strconv.Itoa(pageSize)}
 		for k, v := range params {
 			p[k] = v
 		}
@@ -110,7 +110,7 @@ func (c *cli) mirrorFilterCommand() *cobra.Command {
 		Example: "  palisade mirror filter list",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, items, err := c.listAllTokens(cmd, apiclient.VersionVPC, "ListTrafficMirrorFilters", nil, "TrafficMirrorFilters")
+			resp, items, err := c.listAllTokens(cmd, apiclient.VersionVPC, "ListTrafficMirrorFilters", nil, "TrafficMirrorFilters", 100)
 			if err != nil {
 				return err
 			}
@@ -315,7 +315,7 @@ disabled unless --enable is given. Without --vni a random VNI is chosen.`,
 	list.RunE = func(cmd *cobra.Command, args []string) error {
 		resp, items, err := c.listAllTokens(cmd, apiclient.VersionVPC, "ListTrafficMirrorSessions",
 			nonEmpty(map[string]string{"TrafficMirrorSourceId": listSource, "TrafficMirrorTargetId": listTarget, "TrafficMirrorFilterId": listFilter}),
-			"TrafficMirrorSessions")
+			"TrafficMirrorSessions", 100)
 		if err != nil {
 			return err
 		}

@@ -15,39 +15,7 @@ import (
 // MaxResults up to max) and returns every item of the bare array key, plus
 // a response holding all of them for JSON output.
 func (c *cli) listTokens(cmd *cobra.Command, action string, params map[string]string, key string, max int) (map[string]any, []map[string]any, error) {
-	var all []any
-	var last map[string]any
-	token := ""
-	for range 100000 {
-		p := map[string]string{"MaxResults": strconv.Itoa(max)}
-		for k, v := range params {
-			p[k] = v
-		}
-		if token != "" {
-			p["NextToken"] = token
-		}
-		resp, err := c.call(cmd, apiclient.VersionPrivateLink, action, p)
-		if err != nil {
-			return nil, nil, err
-		}
-		last = resp
-		arr, _ := resp[key].([]any)
-		all = append(all, arr...)
-		if token = str(resp, "NextToken"); token == "" {
-			break
-		}
-	}
-	if all == nil {
-		all = []any{}
-	}
-	out := map[string]any{}
-	for k, v := range last {
-		out[k] = v
-	}
-	delete(out, "NextToken")
-	delete(out, "MaxResults")
-	out[key] = all
-	return out, objects(out, key), nil
+	return c.listAllTokens(cmd, apiclient.VersionPrivateLink, action, params, key, max)
 }
 
 func (c *cli) privatelinkCommand() *cobra.Command {

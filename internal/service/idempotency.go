@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -54,4 +55,31 @@ func withClientToken(tx store.Txn, accountID, action, token string, params any, 
 		return false, err
 	}
 	return false, putJSON(tx, key, result)
+}
+
+// changeOwned is the shape of every attribute update: in one transaction,
+// with ClientToken and DryRun, it reads a resource of the caller (get
+// fails with the resource's not-found error), lets change alter it (or
+// refuse), and writes it back under key.
+func changeOwned[T any](s *Service, ctx context.Context, accountID, action, id, token string, params any, dryRun bool,
+	get func(tx store.ReadTxn) (*T, error), change func(tx store.Txn, v *T) error, key func(v *T) string) error {
+	_, err := s.update(ctx, func(tx store.Txn) error {
+		var done bool
+		_, err := withClientToken(tx, accountID, action+"/"+id, token, params, &done, func() error {
+			v, err := get(tx)
+			if err != nil {
+				return err
+			}
+			if err := change(tx, v); err != nil {
+				return err
+			}
+			if dryRun {
+				return errDryRun
+			}
+			done = true
+			return putJSON(tx, key(v), v)
+		})
+		return err
+	})
+	return err
 }

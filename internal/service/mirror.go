@@ -647,28 +647,17 @@ func (s *Service) UpdateTrafficMirrorFilterAttribute(ctx context.Context, accoun
 		Name, Description *string
 		DryRun            bool
 	}{name, description, dryRun}
-	_, err := s.update(ctx, func(tx store.Txn) error {
-		var done bool
-		_, err := withClientToken(tx, accountID, "UpdateTrafficMirrorFilterAttribute/"+id, clientToken, params, &done, func() error {
-			f, err := getMirrorFilter(tx, accountID, id)
-			if err != nil {
-				return err
-			}
+	return changeOwned(s, ctx, accountID, "UpdateTrafficMirrorFilterAttribute", id, clientToken, params, dryRun,
+		func(tx store.ReadTxn) (*model.MirrorFilter, error) { return getMirrorFilter(tx, accountID, id) },
+		func(_ store.Txn, f *model.MirrorFilter) error {
 			if name != nil {
 				f.Name = *name
 			}
 			if description != nil {
 				f.Description = *description
 			}
-			if dryRun {
-				return errDryRun
-			}
-			done = true
-			return putJSON(tx, model.PrefixMirrorFilter+f.ID, f)
-		})
-		return err
-	})
-	return err
+			return nil
+		}, func(f *model.MirrorFilter) string { return model.PrefixMirrorFilter + f.ID })
 }
 
 // DeleteTrafficMirrorFilter deletes a filter that no session uses.

@@ -579,25 +579,9 @@ func (s *Service) changeService(ctx context.Context, accountID, id, action, toke
 	if id == "" {
 		return errs.MissingParameter(privateLinkServiceParam)
 	}
-	_, err := s.update(ctx, func(tx store.Txn) error {
-		var done bool
-		_, err := withClientToken(tx, accountID, action+"/"+id, token, params, &done, func() error {
-			sv, err := getEndpointService(tx, accountID, id)
-			if err != nil {
-				return err
-			}
-			if err := change(tx, sv); err != nil {
-				return err
-			}
-			if dryRun {
-				return errDryRun
-			}
-			done = true
-			return putJSON(tx, model.PrefixEndpointService+sv.ID, sv)
-		})
-		return err
-	})
-	return err
+	return changeOwned(s, ctx, accountID, action, id, token, params, dryRun,
+		func(tx store.ReadTxn) (*model.EndpointService, error) { return getEndpointService(tx, accountID, id) },
+		change, func(sv *model.EndpointService) string { return model.PrefixEndpointService + sv.ID })
 }
 
 // DeleteVpcEndpointService deletes a service that no endpoint uses.
@@ -1192,25 +1176,9 @@ func (s *Service) changeEndpoint(ctx context.Context, accountID, id, action, tok
 	if id == "" {
 		return errs.MissingParameter(privateLinkEndpointName)
 	}
-	_, err := s.update(ctx, func(tx store.Txn) error {
-		var done bool
-		_, err := withClientToken(tx, accountID, action+"/"+id, token, params, &done, func() error {
-			ep, err := getEndpoint(tx, accountID, id)
-			if err != nil {
-				return err
-			}
-			if err := change(tx, ep); err != nil {
-				return err
-			}
-			if dryRun {
-				return errDryRun
-			}
-			done = true
-			return putJSON(tx, model.PrefixEndpoint+ep.ID, ep)
-		})
-		return err
-	})
-	return err
+	return changeOwned(s, ctx, accountID, action, id, token, params, dryRun,
+		func(tx store.ReadTxn) (*model.Endpoint, error) { return getEndpoint(tx, accountID, id) },
+		change, func(ep *model.Endpoint) string { return model.PrefixEndpoint + ep.ID })
 }
 
 // UpdateVpcEndpointAttribute renames an endpoint or changes its

@@ -136,23 +136,15 @@ func isAny4(ps []netip.Prefix) bool {
 	return slices.ContainsFunc(ps, func(p netip.Prefix) bool { return p.Bits() == 0 })
 }
 
-// prefixIntervals are the elements of an interval set holding the
-// prefixes (merged: the kernel refuses overlapping intervals). An empty
-// list gives no element: a set that matches nothing.
-func prefixIntervals(ps []netip.Prefix) []nftables.SetElement {
-	type iv struct{ lo, hi uint64 } // hi exclusive
-	var ivs []iv
-	for _, p := range ps {
-		if !p.Addr().Is4() {
-			continue
-		}
-		p = p.Masked()
-		a := p.Addr().As4()
-		lo := uint64(binary.BigEndian.Uint32(a[:]))
-		ivs = append(ivs, iv{lo, lo + 1<<(32-p.Bits())})
-	}
-	slices.SortFunc(ivs, func(a, b iv) int { return cmp.Compare(a.lo, b.lo) })
-	var merged []iv
+// interval is a half-open range [lo, hi) of set keys.
+type interval struct{ lo, hi uint64 }
+
+// mergeIntervals sorts and merges overlapping or touching intervals: the
+// kernel refuses overlapping elements in an interval set.
+func mergeIntervals(ivs []interval) []interval {
+	ivs = slices.Clone(ivs)
+	slices.SortFunc(ivs, func(a, b interval) int { return cmp.Compare(a.lo, b.lo) })
+	var merged []interval
 	for _, x := range ivs {
 		if n := len(merged); n > 0 && x.lo <= merged[n-1].hi {
 			merged[n-1].hi = max(merged[n-1].hi, x.hi)
@@ -160,38 +152,51 @@ func prefixIntervals(ps []netip.Prefix) []nftables.SetElement {
 		}
 		merged = append(merged, x)
 	}
+	return merged
+}
+
+// intervalElements are the elements of an interval set of keys of size
+// bytes (4: IPv4 addresses, 2: ports), an end marker after each interval
+// that does not reach the top of the key space. No intervals give no
+// element: a set that matches nothing.
+func intervalElements(ivs []interval, size int) []nftables.SetElement {
+	top := uint64(1)<<(8*size) - 1
+	key := func(v uint64) []byte {
+		if size == 2 {
+			return binary.BigEndian.AppendUint16(nil, uint16(v))
+		}
+		return binary.BigEndian.AppendUint32(nil, uint32(v))
+	}
 	var out []nftables.SetElement
-	for _, x := range merged {
-		out = append(out, nftables.SetElement{Key: binary.BigEndian.AppendUint32(nil, uint32(x.lo))})
-		if x.hi <= 0xffffffff {
-			out = append(out, nftables.SetElement{Key: binary.BigEndian.AppendUint32(nil, uint32(x.hi)), IntervalEnd: true})
+	for _, x := range mergeIntervals(ivs) {
+		out = append(out, nftables.SetElement{Key: key(x.lo)})
+		if x.hi <= top {
+			out = append(out, nftables.SetElement{Key: key(x.hi), IntervalEnd: true})
 		}
 	}
 	return out
 }
 
-// portIntervals: likewise for port ranges.
-func portIntervals(rs []dataplane.PortRange) []nftables.SetElement {
-	type iv struct{ lo, hi uint32 }
-	var ivs []iv
-	for _, r := range rs {
-		ivs = append(ivs, iv{uint32(r.From), uint32(r.To) + 1})
-	}
-	slices.SortFunc(ivs, func(a, b iv) int { return cmp.Compare(a.lo, b.lo) })
-	var merged []iv
-	for _, x := range ivs {
-		if n := len(merged); n > 0 && x.lo <= merged[n-1].hi {
-			merged[n-1].hi = max(merged[n-1].hi, x.hi)
+// prefixIntervals are the elements of an interval set holding the IPv4
+// prefixes.
+func prefixIntervals(ps []netip.Prefix) []nftables.SetElement {
+	var ivs []interval
+	for _, p := range ps {
+		if !p.Addr().Is4() {
 			continue
 		}
-		merged = append(merged, x)
+		a := p.Masked().Addr().As4()
+		lo := uint64(binary.BigEndian.Uint32(a[:]))
+		ivs = append(ivs, interval{lo, lo + 1<<(32-p.Bits())})
 	}
-	var out []nftables.SetElement
-	for _, x := range merged {
-		out = append(out, nftables.SetElement{Key: binary.BigEndian.AppendUint16(nil, uint16(x.lo))})
-		if x.hi <= 0xffff {
-			out = append(out, nftables.SetElement{Key: binary.BigEndian.AppendUint16(nil, uint16(x.hi)), IntervalEnd: true})
-		}
+	return intervalElements(ivs, 4)
+}
+
+// portIntervals: likewise for port ranges.
+func portIntervals(rs []dataplane.PortRange) []nftables.SetElement {
+	var ivs []interval
+	for _, r := range rs {
+		ivs = append(ivs, interval{uint64(r.From), uint64(r.To) + 1})
 	}
-	return out
+	return intervalElements(ivs, 2)
 }
