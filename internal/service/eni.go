@@ -333,6 +333,23 @@ func (f ENIFilter) match(e *model.ENI) bool {
 		hasTags(e.Tags, f.Tags)
 }
 
+// listMatching reads, in one view, the records under prefix that keep
+// accepts, oldest first (created gives a record's creation time and ID).
+func listMatching[T any](s *Service, ctx context.Context, prefix string, keep func(*T) bool, created func(T) (int64, string)) ([]T, error) {
+	var out []T
+	err := s.view(ctx, func(tx store.ReadTxn) error {
+		out = nil
+		return listJSON(tx, prefix, func(v *T) error {
+			if keep(v) {
+				out = append(out, *v)
+			}
+			return nil
+		})
+	})
+	sortByCreation(out, created)
+	return out, err
+}
+
 func sortByCreation[T any](items []T, key func(T) (int64, string)) {
 	sort.SliceStable(items, func(i, j int) bool {
 		ti, idi := key(items[i])

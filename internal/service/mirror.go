@@ -702,19 +702,10 @@ type MirrorFilterQuery struct {
 
 // ListTrafficMirrorFilters lists the account's filters, oldest first.
 func (s *Service) ListTrafficMirrorFilters(ctx context.Context, accountID string, q MirrorFilterQuery) ([]model.MirrorFilter, error) {
-	var out []model.MirrorFilter
-	err := s.view(ctx, func(tx store.ReadTxn) error {
-		out = nil
-		return listJSON(tx, model.PrefixMirrorFilter, func(f *model.MirrorFilter) error {
-			if f.AccountID == accountID && (len(q.IDs) == 0 || slices.Contains(q.IDs, f.ID)) && (q.Name == "" || f.Name == q.Name) &&
-				(q.ResourceGroupID == "" || f.ResourceGroupID == q.ResourceGroupID) && hasTags(f.Tags, q.Tags) {
-				out = append(out, *f)
-			}
-			return nil
-		})
-	})
-	sortByCreation(out, func(f model.MirrorFilter) (int64, string) { return f.CreatedAt.UnixNano(), f.ID })
-	return out, err
+	return listMatching(s, ctx, model.PrefixMirrorFilter, func(f *model.MirrorFilter) bool {
+		return f.AccountID == accountID && (len(q.IDs) == 0 || slices.Contains(q.IDs, f.ID)) && (q.Name == "" || f.Name == q.Name) &&
+			(q.ResourceGroupID == "" || f.ResourceGroupID == q.ResourceGroupID) && hasTags(f.Tags, q.Tags)
+	}, func(f model.MirrorFilter) (int64, string) { return f.CreatedAt.UnixNano(), f.ID })
 }
 
 // ---------------------------------------------------------------------------
@@ -1186,18 +1177,8 @@ func (q MirrorSessionQuery) match(m *model.MirrorSession) bool {
 
 // ListTrafficMirrorSessions lists the account's sessions, oldest first.
 func (s *Service) ListTrafficMirrorSessions(ctx context.Context, accountID string, q MirrorSessionQuery) ([]model.MirrorSession, error) {
-	var out []model.MirrorSession
-	err := s.view(ctx, func(tx store.ReadTxn) error {
-		out = nil
-		return listJSON(tx, model.PrefixMirrorSession, func(m *model.MirrorSession) error {
-			if m.AccountID == accountID && q.match(m) {
-				out = append(out, *m)
-			}
-			return nil
-		})
-	})
-	sortByCreation(out, func(m model.MirrorSession) (int64, string) { return m.CreatedAt.UnixNano(), m.ID })
-	return out, err
+	return listMatching(s, ctx, model.PrefixMirrorSession, func(m *model.MirrorSession) bool { return m.AccountID == accountID && q.match(m) },
+		func(m model.MirrorSession) (int64, string) { return m.CreatedAt.UnixNano(), m.ID })
 }
 
 // releaseMirrorENI is deleteENI's part of traffic mirroring: an ENI that a

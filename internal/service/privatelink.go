@@ -639,18 +639,8 @@ func (q EndpointServiceQuery) match(sv *model.EndpointService) bool {
 }
 
 func (s *Service) listServices(ctx context.Context, q EndpointServiceQuery, keep func(*model.EndpointService) bool) ([]model.EndpointService, error) {
-	var out []model.EndpointService
-	err := s.view(ctx, func(tx store.ReadTxn) error {
-		out = nil
-		return listJSON(tx, model.PrefixEndpointService, func(sv *model.EndpointService) error {
-			if keep(sv) && q.match(sv) {
-				out = append(out, *sv)
-			}
-			return nil
-		})
-	})
-	sortByCreation(out, func(sv model.EndpointService) (int64, string) { return sv.CreatedAt.UnixNano(), sv.ID })
-	return out, err
+	return listMatching(s, ctx, model.PrefixEndpointService, func(sv *model.EndpointService) bool { return keep(sv) && q.match(sv) },
+		func(sv model.EndpointService) (int64, string) { return sv.CreatedAt.UnixNano(), sv.ID })
 }
 
 // ListVpcEndpointServices lists the caller's services, oldest first.
@@ -1252,18 +1242,8 @@ func (q EndpointQuery) match(ep *model.Endpoint) bool {
 
 // ListVpcEndpoints lists the caller's endpoints, oldest first.
 func (s *Service) ListVpcEndpoints(ctx context.Context, accountID string, q EndpointQuery) ([]model.Endpoint, error) {
-	var out []model.Endpoint
-	err := s.view(ctx, func(tx store.ReadTxn) error {
-		out = nil
-		return listJSON(tx, model.PrefixEndpoint, func(ep *model.Endpoint) error {
-			if ep.AccountID == accountID && q.match(ep) {
-				out = append(out, *ep)
-			}
-			return nil
-		})
-	})
-	sortByCreation(out, func(ep model.Endpoint) (int64, string) { return ep.CreatedAt.UnixNano(), ep.ID })
-	return out, err
+	return listMatching(s, ctx, model.PrefixEndpoint, func(ep *model.Endpoint) bool { return ep.AccountID == accountID && q.match(ep) },
+		func(ep model.Endpoint) (int64, string) { return ep.CreatedAt.UnixNano(), ep.ID })
 }
 
 // endpointENIs reads the ENIs of an endpoint's zones.
