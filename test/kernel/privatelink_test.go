@@ -206,6 +206,26 @@ func TestPrivateLink(t *testing.T) {
 	if _, peer, err := dialWho(w.consumer.inst, ep, time.Second); err != nil || !strings.HasPrefix(peer, w.transit.String()+":") {
 		t.Errorf("consumer -> endpoint after the repair: %q, %v", peer, err)
 	}
+
+	// A connection open across the endpoint lives on through a
+	// reconciliation and a restarted agent; new ones are made.
+	long, err := probe.DialTCP(context.Background(), w.consumer.inst, ep, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer long.Close()
+	w.reconcile()
+	if _, _, err := ask(long); err != nil {
+		t.Errorf("a connection across the endpoint after a reconciliation: %v", err)
+	}
+	w.newAgent()
+	w.reconcile()
+	if _, _, err := ask(long); err != nil {
+		t.Errorf("a connection across the endpoint after the agent restarted: %v", err)
+	}
+	if _, _, err := dialWho(w.consumer.inst, ep, time.Second); err != nil {
+		t.Errorf("consumer -> endpoint after the agent restarted: %v", err)
+	}
 }
 
 // nsExec runs a command in a namespace.

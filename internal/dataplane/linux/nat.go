@@ -489,6 +489,20 @@ func refuseMatch(iif []expr.Any, eip netip.Addr, port uint16, admit *nftables.Se
 // address now leaves with another EIP (or none). The flow's next packets
 // then find no state; TCP ones are invalid and dropped, so the connection
 // ends as it does in the cloud when the address moves.
+// plTransitRange holds PrivateLink's transit addresses (model.TransitRange):
+// the source a provider sees endpoint connections come from.
+var plTransitRange = netip.MustParsePrefix("100.64.0.0/10")
+
+// privateLinkFlow reports whether conntrack translated f for PrivateLink:
+// on the consumer side its source became a transit address, on the
+// provider side it came from one.
+func privateLinkFlow(f conntrack.Flow) bool {
+	if f.Status.SrcNAT() && plTransitRange.Contains(f.TupleReply.IP.DestinationAddress.Unmap()) {
+		return true
+	}
+	return f.Status.DstNAT() && plTransitRange.Contains(f.TupleOrig.IP.SourceAddress.Unmap())
+}
+
 func flushStaleNAT(nsFd int, eips []dataplane.EIP) (int, error) {
 	in := map[netip.Addr]netip.Addr{}  // EIP -> private
 	out := map[netip.Addr]netip.Addr{} // private -> EIP
@@ -507,6 +521,9 @@ func flushStaleNAT(nsFd int, eips []dataplane.EIP) (int, error) {
 	}
 	n := 0
 	for _, f := range flows {
+		if privateLinkFlow(f) {
+			continue // translated by PrivateLink's tables, not by an EIP
+		}
 		stale := false
 		if f.Status.DstNAT() {
 			// original: peer -> EIP; reply: private -> peer
