@@ -121,6 +121,15 @@ func New(cfg Config) *Agent {
 	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}, countSwept: map[string]bool{}, mirrors: map[string]*mirror.Mirror{}}
 }
 
+// Close stops what an agent that reconciles by hand (Reconcile, without
+// Run) keeps open: its flow-log captures and traffic mirrors, whose NFLOG
+// groups a new agent of the same host then binds. Run does it itself when
+// it returns. The kernel keeps its state.
+func (a *Agent) Close() {
+	a.stopFlowLogs()
+	a.stopMirrors()
+}
+
 // Applied returns a channel that receives the revision of every completed
 // reconciliation (the latest one; older ones are dropped).
 func (a *Agent) Applied() <-chan int64 { return a.applied }

@@ -330,6 +330,18 @@ func TestTrafficMirror(t *testing.T) {
 		t.Errorf("copies after the repair: %v, want the one UDP datagram", copies)
 	}
 
+	// A restarted agent mirrors on: the new mirror takes the NFLOG group
+	// over from the old one.
+	r.newAgent()
+	r.reconcile()
+	if err := udpProbe(a.inst, 40007, netip.AddrPortFrom(b.addr, 8080), time.Second); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if copies, _ := sink.take(); len(copies) != 1 || copies[0].sport != 40007 {
+		t.Errorf("copies after the agent restarted: %v, want the one UDP datagram", copies)
+	}
+
 	// Disabled: the table goes, nothing is mirrored.
 	session.Enabled = false
 	r.put(model.PrefixMirrorSession+session.ID, session)

@@ -88,6 +88,9 @@ func newRig(t *testing.T, idp string, resync time.Duration) *rig {
 // newAgent replaces the agent with a new one with a new applier of the same
 // tag and a new firewall: what a restarted process has.
 func (r *rig) newAgent() {
+	if r.a != nil {
+		r.a.Close() // what the old process's exit would release
+	}
 	r.ap = linux.New(linux.Config{Tag: "k-" + r.tag, Logger: r.log})
 	r.fw = &agent.NlFirewall{GuardPrefix: linux.VethPrefix}
 	r.a = agent.New(agent.Config{
