@@ -93,6 +93,14 @@ func TestInternetFirewall(t *testing.T) {
 	if _, _, err := ask(long); err != nil {
 		t.Errorf("a connection established before the drop policy: %v, want it alive (only new connections are judged)", err)
 	}
+	r.newAgent()
+	r.reconcile()
+	if _, _, err := ask(long); err != nil {
+		t.Errorf("that connection after the agent restarted: %v", err)
+	}
+	if _, err := reach(9090); !probe.IsTimeout(err) {
+		t.Errorf("internet -> :9090 after the agent restarted: %v, want a silent drop", err)
+	}
 	// An address book holding the host, accepted first: it wins.
 	r.put(model.PrefixAddressBook+"b-home", model.AddressBook{ID: "b-home", AccountID: acct, Name: "home", Type: model.AddressBookIP, Addresses: []string{hostAddr.String() + "/32", "203.0.113.0/24"}})
 	r.put(model.PrefixFirewallPolicy+"p-drop", pol("p-drop", 2, model.FirewallIn, model.FirewallDrop, "0.0.0.0/0", model.FirewallNet, eip.String()+"/32", model.FirewallNet, "TCP", "9090"))
