@@ -34,17 +34,7 @@ func (c *cli) listPages(cmd *cobra.Command, action string, params map[string]str
 			break
 		}
 	}
-	if all == nil {
-		all = []any{}
-	}
-	out := map[string]any{}
-	for k, v := range last {
-		out[k] = v
-	}
-	delete(out, "PageNo")
-	delete(out, "PageSize")
-	out[key] = all
-	return out, objects(out, key), nil
+	return mergePages(last, key, all, "PageNo", "PageSize")
 }
 
 func (c *cli) firewallCommand() *cobra.Command {
@@ -293,19 +283,7 @@ changes).`,
 	update.Flags().StringSliceVar(&newEntries, "entries", nil, "new entries, replacing the old ones")
 	update.Flags().StringVar(&newDesc, "description", "", "new description")
 
-	del := &cobra.Command{
-		Use:     "delete GROUP_UUID",
-		Short:   "Delete an address book (no policy may use it)",
-		Example: "  palisade firewall book delete 7d3e...-...",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := c.call(cmd, apiclient.VersionCloudfw, "DeleteAddressBook", map[string]string{"GroupUuid": args[0]})
-			if err != nil {
-				return err
-			}
-			return c.renderDone(cmd, resp)
-		},
-	}
+	del := c.byIDCommand("delete GROUP_UUID", "Delete an address book (no policy may use it)", "  palisade firewall book delete 7d3e...-...", apiclient.VersionCloudfw, "DeleteAddressBook", "GroupUuid")
 	cmd.AddCommand(add, list, update, del)
 	return cmd
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -38,16 +39,36 @@ func (c *cli) listAllTokens(cmd *cobra.Command, version, action string, params m
 			break
 		}
 	}
+	return mergePages(last, key, all, "NextToken", "MaxResults", "Count")
+}
+
+// byIDCommand is a command that calls action with its one argument as
+// param (a delete) and says it is done.
+func (c *cli) byIDCommand(use, short, example, version, action, param string) *cobra.Command {
+	return &cobra.Command{
+		Use: use, Short: short, Example: example, Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			resp, err := c.call(cmd, version, action, map[string]string{param: args[0]})
+			if err != nil {
+				return err
+			}
+			return c.renderDone(cmd, resp)
+		},
+	}
+}
+
+// mergePages is the response of a paged listing for JSON output: the last
+// page's fields, its paging fields left out, with every item under key.
+func mergePages(last map[string]any, key string, all []any, paging ...string) (map[string]any, []map[string]any, error) {
 	if all == nil {
 		all = []any{}
 	}
 	out := map[string]any{}
 	for k, v := range last {
-		out[k] = v
+		if !slices.Contains(paging, k) {
+			out[k] = v
+		}
 	}
-	delete(out, "NextToken")
-	delete(out, "MaxResults")
-	delete(out, "Count")
 	out[key] = all
 	return out, objects(out, key), nil
 }
@@ -157,19 +178,7 @@ func (c *cli) mirrorFilterCommand() *cobra.Command {
 		},
 	}
 
-	del := &cobra.Command{
-		Use:     "delete FILTER_ID",
-		Short:   "Delete a filter (no session may use it)",
-		Example: "  palisade mirror filter delete tmf-xxx",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := c.call(cmd, apiclient.VersionVPC, "DeleteTrafficMirrorFilter", map[string]string{"TrafficMirrorFilterId": args[0]})
-			if err != nil {
-				return err
-			}
-			return c.renderDone(cmd, resp)
-		},
-	}
+	del := c.byIDCommand("delete FILTER_ID", "Delete a filter (no session may use it)", "  palisade mirror filter delete tmf-xxx", apiclient.VersionVPC, "DeleteTrafficMirrorFilter", "TrafficMirrorFilterId")
 	cmd.AddCommand(create, list, show, del)
 	return cmd
 }
@@ -363,19 +372,7 @@ disabled unless --enable is given. Without --vni a random VNI is chosen.`,
 			},
 		}
 	}
-	del := &cobra.Command{
-		Use:     "delete SESSION_ID",
-		Short:   "Delete a session",
-		Example: "  palisade mirror session delete tms-xxx",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := c.call(cmd, apiclient.VersionVPC, "DeleteTrafficMirrorSession", map[string]string{"TrafficMirrorSessionId": args[0]})
-			if err != nil {
-				return err
-			}
-			return c.renderDone(cmd, resp)
-		},
-	}
+	del := c.byIDCommand("delete SESSION_ID", "Delete a session", "  palisade mirror session delete tms-xxx", apiclient.VersionVPC, "DeleteTrafficMirrorSession", "TrafficMirrorSessionId")
 	cmd.AddCommand(create, list,
 		toggle("enable", "Start mirroring a session's traffic", "true"),
 		toggle("disable", "Stop mirroring a session's traffic (the session stays)", "false"),

@@ -163,19 +163,7 @@ owners added it as a user (ListVpcEndpointServicesByEndUser).`,
 			},
 		}
 	}
-	del := &cobra.Command{
-		Use:     "delete SERVICE_ID",
-		Short:   "Delete a service (it must have no endpoints left)",
-		Example: "  palisade privatelink service delete epsrv-xxx",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := c.call(cmd, apiclient.VersionPrivateLink, "DeleteVpcEndpointService", map[string]string{"ServiceId": args[0]})
-			if err != nil {
-				return err
-			}
-			return c.renderDone(cmd, resp)
-		},
-	}
+	del := c.byIDCommand("delete SERVICE_ID", "Delete a service (it must have no endpoints left)", "  palisade privatelink service delete epsrv-xxx", apiclient.VersionPrivateLink, "DeleteVpcEndpointService", "ServiceId")
 	cmd.AddCommand(create, list, show,
 		user("add-user", "Allow an account to create endpoints of a service", "AddUserToVpcEndpointService"),
 		user("remove-user", "Stop an account from creating endpoints of a service (its endpoints stay)", "RemoveUserFromVpcEndpointService"),
@@ -304,19 +292,7 @@ instances. The endpoint's addresses are in its security groups (--sg, 1 to
 		},
 	}
 
-	del := &cobra.Command{
-		Use:     "delete ENDPOINT_ID",
-		Short:   "Delete an endpoint with its network interfaces",
-		Example: "  palisade privatelink endpoint delete ep-xxx",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			resp, err := c.call(cmd, apiclient.VersionPrivateLink, "DeleteVpcEndpoint", map[string]string{"EndpointId": args[0]})
-			if err != nil {
-				return err
-			}
-			return c.renderDone(cmd, resp)
-		},
-	}
+	del := c.byIDCommand("delete ENDPOINT_ID", "Delete an endpoint with its network interfaces", "  palisade privatelink endpoint delete ep-xxx", apiclient.VersionPrivateLink, "DeleteVpcEndpoint", "EndpointId")
 	cmd.AddCommand(create, list, show, del)
 	return cmd
 }

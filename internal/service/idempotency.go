@@ -63,6 +63,23 @@ func withClientToken(tx store.Txn, accountID, action, token string, params any, 
 // refuse), and writes it back under key.
 func changeOwned[T any](s *Service, ctx context.Context, accountID, action, id, token string, params any, dryRun bool,
 	get func(tx store.ReadTxn) (*T, error), change func(tx store.Txn, v *T) error, key func(v *T) string) error {
+	return ownedTxn(s, ctx, accountID, action, id, token, params, dryRun, get, change,
+		func(tx store.Txn, v *T) error { return putJSON(tx, key(v), v) })
+}
+
+// deleteOwned is the shape of every delete: like changeOwned, with check
+// refusing (a dependency) or cleaning up first, and the record under key
+// deleted.
+func deleteOwned[T any](s *Service, ctx context.Context, accountID, action, id, token string, dryRun bool,
+	get func(tx store.ReadTxn) (*T, error), check func(tx store.Txn, v *T) error, key func(v *T) string) error {
+	return ownedTxn(s, ctx, accountID, action, id, token, dryRun, dryRun, get, check,
+		func(tx store.Txn, v *T) error { return tx.Delete(key(v)) })
+}
+
+// ownedTxn runs get, apply and (unless a dry run) commit on a resource of
+// the caller in one transaction, with ClientToken.
+func ownedTxn[T any](s *Service, ctx context.Context, accountID, action, id, token string, params any, dryRun bool,
+	get func(tx store.ReadTxn) (*T, error), apply, commit func(tx store.Txn, v *T) error) error {
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		var done bool
 		_, err := withClientToken(tx, accountID, action+"/"+id, token, params, &done, func() error {
@@ -70,14 +87,14 @@ func changeOwned[T any](s *Service, ctx context.Context, accountID, action, id, 
 			if err != nil {
 				return err
 			}
-			if err := change(tx, v); err != nil {
+			if err := apply(tx, v); err != nil {
 				return err
 			}
 			if dryRun {
 				return errDryRun
 			}
 			done = true
-			return putJSON(tx, key(v), v)
+			return commit(tx, v)
 		})
 		return err
 	})

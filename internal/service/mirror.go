@@ -665,13 +665,9 @@ func (s *Service) DeleteTrafficMirrorFilter(ctx context.Context, accountID, id, 
 	if id == "" {
 		return errs.MissingParameter(mirrorFilterIDName)
 	}
-	_, err := s.update(ctx, func(tx store.Txn) error {
-		var done bool
-		_, err := withClientToken(tx, accountID, "DeleteTrafficMirrorFilter/"+id, clientToken, dryRun, &done, func() error {
-			f, err := getMirrorFilter(tx, accountID, id)
-			if err != nil {
-				return err
-			}
+	return deleteOwned(s, ctx, accountID, "DeleteTrafficMirrorFilter", id, clientToken, dryRun,
+		func(tx store.ReadTxn) (*model.MirrorFilter, error) { return getMirrorFilter(tx, accountID, id) },
+		func(tx store.Txn, f *model.MirrorFilter) error {
 			sessions, err := accountMirrorSessions(tx, accountID)
 			if err != nil {
 				return err
@@ -681,15 +677,8 @@ func (s *Service) DeleteTrafficMirrorFilter(ctx context.Context, accountID, id, 
 					return errMirrorDependency("Filter %s is used by traffic mirror session %s; delete the session or give it another filter first.", f.ID, m.ID)
 				}
 			}
-			if dryRun {
-				return errDryRun
-			}
-			done = true
-			return tx.Delete(model.PrefixMirrorFilter + f.ID)
-		})
-		return err
-	})
-	return err
+			return nil
+		}, func(f *model.MirrorFilter) string { return model.PrefixMirrorFilter + f.ID })
 }
 
 // MirrorFilterQuery selects filters in ListTrafficMirrorFilters; empty
@@ -1133,22 +1122,10 @@ func (s *Service) DeleteTrafficMirrorSession(ctx context.Context, accountID, id,
 	if id == "" {
 		return errs.MissingParameter(mirrorSessionIDName)
 	}
-	_, err := s.update(ctx, func(tx store.Txn) error {
-		var done bool
-		_, err := withClientToken(tx, accountID, "DeleteTrafficMirrorSession/"+id, clientToken, dryRun, &done, func() error {
-			m, err := getMirrorSession(tx, accountID, id)
-			if err != nil {
-				return err
-			}
-			if dryRun {
-				return errDryRun
-			}
-			done = true
-			return tx.Delete(model.PrefixMirrorSession + m.ID)
-		})
-		return err
-	})
-	return err
+	return deleteOwned(s, ctx, accountID, "DeleteTrafficMirrorSession", id, clientToken, dryRun,
+		func(tx store.ReadTxn) (*model.MirrorSession, error) { return getMirrorSession(tx, accountID, id) },
+		func(store.Txn, *model.MirrorSession) error { return nil },
+		func(m *model.MirrorSession) string { return model.PrefixMirrorSession + m.ID })
 }
 
 // MirrorSessionQuery selects sessions in ListTrafficMirrorSessions; empty

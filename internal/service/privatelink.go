@@ -589,13 +589,9 @@ func (s *Service) DeleteVpcEndpointService(ctx context.Context, accountID, id, c
 	if id == "" {
 		return errs.MissingParameter(privateLinkServiceParam)
 	}
-	_, err := s.update(ctx, func(tx store.Txn) error {
-		var done bool
-		_, err := withClientToken(tx, accountID, "DeleteVpcEndpointService/"+id, clientToken, dryRun, &done, func() error {
-			sv, err := getEndpointService(tx, accountID, id)
-			if err != nil {
-				return err
-			}
+	return deleteOwned(s, ctx, accountID, "DeleteVpcEndpointService", id, clientToken, dryRun,
+		func(tx store.ReadTxn) (*model.EndpointService, error) { return getEndpointService(tx, accountID, id) },
+		func(tx store.Txn, sv *model.EndpointService) error {
 			eps, err := serviceEndpoints(tx, sv.ID)
 			if err != nil {
 				return err
@@ -605,15 +601,8 @@ func (s *Service) DeleteVpcEndpointService(ctx context.Context, accountID, id, c
 					"Service %s still has %d endpoint(s) (%s); their owners must delete them first (DeleteVpcEndpoint). You can disconnect them now with DisableVpcEndpointConnection.",
 					sv.ID, len(eps), endpointIDs(eps))
 			}
-			if dryRun {
-				return errDryRun
-			}
-			done = true
-			return tx.Delete(model.PrefixEndpointService + sv.ID)
-		})
-		return err
-	})
-	return err
+			return nil
+		}, func(sv *model.EndpointService) string { return model.PrefixEndpointService + sv.ID })
 }
 
 // EndpointServiceQuery selects services in ListVpcEndpointServices and
@@ -1198,27 +1187,16 @@ func (s *Service) DeleteVpcEndpoint(ctx context.Context, accountID, id, clientTo
 	if id == "" {
 		return errs.MissingParameter(privateLinkEndpointName)
 	}
-	_, err := s.update(ctx, func(tx store.Txn) error {
-		var done bool
-		_, err := withClientToken(tx, accountID, "DeleteVpcEndpoint/"+id, clientToken, dryRun, &done, func() error {
-			ep, err := getEndpoint(tx, accountID, id)
-			if err != nil {
-				return err
-			}
+	return deleteOwned(s, ctx, accountID, "DeleteVpcEndpoint", id, clientToken, dryRun,
+		func(tx store.ReadTxn) (*model.Endpoint, error) { return getEndpoint(tx, accountID, id) },
+		func(tx store.Txn, ep *model.Endpoint) error {
 			for len(ep.Zones) > 0 {
 				if err := s.removeEndpointZone(tx, ep, len(ep.Zones)-1); err != nil {
 					return err
 				}
 			}
-			if dryRun {
-				return errDryRun
-			}
-			done = true
-			return tx.Delete(model.PrefixEndpoint + ep.ID)
-		})
-		return err
-	})
-	return err
+			return nil
+		}, func(ep *model.Endpoint) string { return model.PrefixEndpoint + ep.ID })
 }
 
 // EndpointQuery selects endpoints in ListVpcEndpoints; empty fields match

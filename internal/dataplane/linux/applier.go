@@ -454,11 +454,12 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 	if consumerErr != nil {
 		errs = append(errs, fmt.Errorf("privatelink consumer table: %w", consumerErr))
 	}
+	providerTables := map[string]error{}
 	for _, ep := range p.endpoints {
 		var idx int
 		err := consumerErr
 		if err == nil {
-			idx, err = a.ensureEndpoint(vref, ep, p.names[ep.ENIID], p.providers[ep.ProviderVPC])
+			idx, err = a.ensureEndpoint(vref, ep, p.names[ep.ENIID], p.providers[ep.ProviderVPC], providerTables)
 		}
 		if err != nil {
 			notReady(dataplane.ENI{ID: ep.ENIID}, fmt.Errorf("endpoint eni %s: %w", ep.ENIID, err))

@@ -63,9 +63,10 @@ func endpointPeerName(hostName string) string {
 
 // ensureEndpoint makes the endpoint's veth pair between the consumer
 // namespace vref and the provider's, with its neighbours and the provider's
-// transit route, once the provider's table (provided) is in place. It
-// returns the consumer side's index.
-func (a *Applier) ensureEndpoint(vref *nsRef, ep dataplane.Endpoint, hostName string, provided *providedEndpoints) (int, error) {
+// transit route, once the provider's table (provided) is in place (tables
+// holds the outcome per provider, so that it is applied once). It returns
+// the consumer side's index.
+func (a *Applier) ensureEndpoint(vref *nsRef, ep dataplane.Endpoint, hostName string, provided *providedEndpoints, tables map[string]error) (int, error) {
 	if provided == nil {
 		return 0, fmt.Errorf("provider %s is not on this host", ep.ProviderVPC)
 	}
@@ -76,7 +77,12 @@ func (a *Applier) ensureEndpoint(vref *nsRef, ep dataplane.Endpoint, hostName st
 	defer pref.Close()
 	// The provider's table before the link: it translates what crosses
 	// and drops the rest.
-	if err := applyProviderTable(int(pref.ns), provided.eps, provided.names); err != nil {
+	err, done := tables[ep.ProviderVPC]
+	if !done { // once per provider and reconciliation
+		err = applyProviderTable(int(pref.ns), provided.eps, provided.names)
+		tables[ep.ProviderVPC] = err
+	}
+	if err != nil {
 		return 0, fmt.Errorf("provider table in %s: %w", pref.name, err)
 	}
 	peerName := endpointPeerName(hostName)
