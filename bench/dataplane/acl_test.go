@@ -24,6 +24,7 @@ type aclEnv struct {
 	client, server     string
 	clientIP, serverIP netip.Addr
 	none               []float64
+	sink               *sink
 }
 
 var (
@@ -97,6 +98,7 @@ func buildACLEnv() (*aclEnv, error) {
 		return nil, err
 	}
 	cleanups = append(cleanups, srv.close)
+	e.sink = srv
 	return e, nil
 }
 
@@ -141,7 +143,7 @@ func BenchmarkACLConnRate(b *testing.B) {
 			b.Fatal(err)
 		}
 		check(b)
-		rate := dialLoop(b, e.client, sa)
+		rate := dialLoop(b, e.client, sa, e.sink)
 		b.ReportMetric(rate, "conns/s")
 		if finalRun(b) {
 			e.none = append(e.none, rate)
@@ -159,7 +161,7 @@ func BenchmarkACLConnRate(b *testing.B) {
 		if err != nil || !strings.Contains(out, "acl_forward") {
 			b.Fatalf("the loaded table has no ACL chains: %v", err)
 		}
-		rate := dialLoop(b, e.client, sa)
+		rate := dialLoop(b, e.client, sa, e.sink)
 		b.ReportMetric(rate, "conns/s")
 		if base := median(e.none); base > 0 {
 			b.ReportMetric(rate/base, "ratio-to-none")

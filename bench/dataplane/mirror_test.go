@@ -48,11 +48,11 @@ func BenchmarkMirrorCost(b *testing.B) {
 				b.Fatal(err)
 			}
 			after, _ := e.w.a.MirrorStats(e.vpcID)
-			c, _, err := dialN(e.client, tcp, conns)
+			c, err := dialN(e.client, tcp, e.sink, conns)
 			if err != nil {
 				b.Fatal(err)
 			}
-			pps[i], cps[i] = r.pps, c
+			pps[i], cps[i] = r.pps, c.rate
 			if i == 1 {
 				copied = append(copied, float64(after.Mirrored-before.Mirrored)/float64(packets))
 			}
