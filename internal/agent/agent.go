@@ -47,6 +47,13 @@ type StatusSink interface {
 	SetEIPStatus(ctx context.Context, eipID, status string) error
 }
 
+// DDoSSink records Anti-DDoS events (scrubbing and blackholes of EIPs)
+// detected on this host: each event as a whole, again at every change
+// (service.ReportDDoSEvents, remote.Mirror.ReportDDoSEvents).
+type DDoSSink interface {
+	ReportDDoSEvents(ctx context.Context, events []model.DDoSEvent) error
+}
+
 // Config configures an Agent.
 type Config struct {
 	Store    store.Store
@@ -65,6 +72,9 @@ type Config struct {
 	// FlowLogSetSize bounds the flows a VPC's capture can have counted at
 	// once, per set (default capture.CountSetSize).
 	FlowLogSetSize int
+	// DDoS, when set, receives the Anti-DDoS events of this host's EIPs
+	// (ddos.go); without it the agent neither measures nor scrubs.
+	DDoS DDoSSink
 	// IfName is the data plane's host-side interface name of an ENI.
 	IfName func(eniID string) string
 	// Resync is the period of the full reconciliation that repairs drift
