@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/palisade-project/palisade/internal/dataplane"
+	"github.com/palisade-project/palisade/internal/ddos"
 	"github.com/palisade-project/palisade/internal/flowlog/capture"
 	"github.com/palisade-project/palisade/internal/mirror"
 	"github.com/palisade-project/palisade/internal/model"
@@ -115,6 +116,13 @@ type Agent struct {
 	// reconciling goroutine, under mirrorMu).
 	mirrorMu sync.Mutex
 	mirrors  map[string]*mirror.Mirror
+	// detector and ddosView are Anti-DDoS's state (ddos.go), shared by
+	// the reconciling goroutine and the sampler under ddosMu.
+	ddosMu   sync.Mutex
+	detector *ddos.Detector
+	ddosView ddosView
+	// kick asks Run for a reconciliation outside store changes.
+	kick chan struct{}
 }
 
 // New returns an agent.
@@ -128,7 +136,7 @@ func New(cfg Config) *Agent {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}, countSwept: map[string]bool{}, mirrors: map[string]*mirror.Mirror{}}
+	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}, countSwept: map[string]bool{}, mirrors: map[string]*mirror.Mirror{}, kick: make(chan struct{}, 1)}
 }
 
 // Close stops what an agent that reconciles by hand (Reconcile, without
@@ -161,8 +169,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	ticker := time.NewTicker(a.cfg.Resync)
 	defer ticker.Stop()
+	var ddosDone sync.WaitGroup
+	defer ddosDone.Wait()
+	ddosDone.Go(func() { a.runDDoS(ctx) })
 	for {
 		select {
+		case <-a.kick:
 		case <-ctx.Done():
 			return nil
 		case _, ok := <-events:
@@ -221,8 +233,10 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 		if d, err = Build(tx, a.cfg.Zone, a.cfg.IfName); err != nil {
 			return err
 		}
-		mirrors, err = a.buildMirrors(tx, d)
-		return err
+		if mirrors, err = a.buildMirrors(tx, d); err != nil {
+			return err
+		}
+		return a.buildDDoS(tx, d)
 	})
 	if err != nil {
 		return fmt.Errorf("build desired state: %w", err)

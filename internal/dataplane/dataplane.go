@@ -47,6 +47,33 @@ type VPC struct {
 	Endpoints []Endpoint
 	// Firewall is the Internet firewall of the VPC's EIPs (nil: none).
 	Firewall *Firewall
+	// DDoS is the Anti-DDoS Basic protection of the VPC's EIPs (nil:
+	// none).
+	DDoS *DDoS
+}
+
+// DDoS counts the inbound packets and bytes of every Counted EIP before
+// anything else sees them, drops everything to a Blackholed one, and
+// scrubs the traffic of a Scrubbed one.
+type DDoS struct {
+	Counted    []netip.Addr
+	Blackholed []netip.Addr
+	Scrubbed   []DDoSScrub
+}
+
+// DDoSScrub scrubs the inbound traffic of IP: invalid packets and TCP
+// packets that open no connection are dropped, each source is held to a
+// rate of new TCP connections, UDP and ICMP packets, and what is left is
+// throttled to Pps packets and Bps bits per second (0: no limit).
+type DDoSScrub struct {
+	IP  netip.Addr
+	Pps int64
+	Bps int64
+}
+
+// DDoSCounter is an EIP's cumulative inbound traffic.
+type DDoSCounter struct {
+	Packets, Bytes uint64
 }
 
 // Firewall filters new connections between the internet and the

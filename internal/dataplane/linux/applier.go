@@ -489,6 +489,11 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 			// Before the uplink: the firewall judges its first packet.
 			err = applyFirewallTable(int(vref.ns), p.vpc.Firewall)
 		}
+		if err == nil {
+			// Anti-DDoS too: an EIP is counted, and blackholed or
+			// scrubbed, from its first packet.
+			err = applyDDoSTable(int(vref.ns), p.vpc.DDoS)
+		}
 		if err == nil && root == nil {
 			err = errors.New("root netns not available")
 		}
@@ -513,6 +518,9 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 			errs = append(errs, err)
 		}
 		if err := applyFirewallTable(int(vref.ns), nil); err != nil {
+			errs = append(errs, err)
+		}
+		if err := applyDDoSTable(int(vref.ns), nil); err != nil {
 			errs = append(errs, err)
 		}
 		if err := syncSteerRouting(vref, false); err != nil {

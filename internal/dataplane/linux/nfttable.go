@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"slices"
 	"syscall"
+	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -26,6 +27,10 @@ type tableSet struct {
 	interval  bool
 	key, data nftables.SetDatatype
 	elems     []nftables.SetElement
+	// dynamic sets are filled by the rules (per-source meters), their
+	// elements forgotten after timeout.
+	dynamic bool
+	timeout time.Duration
 }
 
 // applyTaggedTable replaces an ip-family table when what is in the kernel
@@ -59,7 +64,7 @@ func applyTaggedTable(nsFd int, name string, chains map[string]chainHook, sets [
 	conn.AddTable(table)
 	for i, m := range sets {
 		set := &nftables.Set{Table: table, Name: m.name, ID: uint32(i + 1), IsMap: m.isMap, Interval: m.interval,
-			KeyType: m.key, DataType: m.data}
+			KeyType: m.key, DataType: m.data, Dynamic: m.dynamic, HasTimeout: m.timeout > 0, Timeout: m.timeout}
 		if err := conn.AddSet(set, m.elems); err != nil {
 			return fmt.Errorf("add set %s: %w", m.name, err)
 		}
@@ -68,18 +73,35 @@ func applyTaggedTable(nsFd int, name string, chains map[string]chainHook, sets [
 	made := map[string]*nftables.Chain{}
 	for _, cn := range slices.Sorted(mapsKeys(chains)) {
 		h := chains[cn]
+		if h.hook == nil { // a regular chain, jumped to
+			made[cn] = conn.AddChain(&nftables.Chain{Name: cn, Table: table})
+			continue
+		}
 		made[cn] = conn.AddChain(&nftables.Chain{Name: cn, Table: table, Type: h.typ, Hooknum: h.hook, Priority: h.prio, Policy: &accept})
 	}
 	for _, r := range rules {
 		exprs := r.exprs
+		setID := func(name string) uint32 {
+			for j, m := range sets {
+				if m.name == name {
+					return uint32(j + 1)
+				}
+			}
+			return 0
+		}
 		for i, e := range exprs {
-			if l, ok := e.(*expr.Lookup); ok && l.SetID == 0 {
-				for j, m := range sets {
-					if m.name == l.SetName {
-						c := *l
-						c.SetID = uint32(j + 1)
-						exprs[i] = &c
-					}
+			switch x := e.(type) {
+			case *expr.Lookup:
+				if x.SetID == 0 {
+					c := *x
+					c.SetID = setID(x.SetName)
+					exprs[i] = &c
+				}
+			case *expr.Dynset:
+				if x.SetID == 0 {
+					c := *x
+					c.SetID = setID(x.SetName)
+					exprs[i] = &c
 				}
 			}
 		}
@@ -115,6 +137,15 @@ func tableTag(sets []tableSet, rules []plRule) string {
 	for _, r := range rules {
 		h.Write([]byte(r.chain))
 		for _, e := range r.exprs {
+			if d, ok := e.(*expr.Dynset); ok {
+				// Its nested expressions are pointers: print their fields.
+				fmt.Fprintf(h, "dynset %s %d %d %v[", d.SetName, d.Operation, d.SrcRegKey, d.Timeout)
+				for _, x := range d.Exprs {
+					fmt.Fprintf(h, "%T%+v,", x, x)
+				}
+				h.Write([]byte("];"))
+				continue
+			}
 			fmt.Fprintf(h, "%T%+v;", e, e) // top-level pointers print their fields
 		}
 	}

@@ -1,0 +1,202 @@
+package linux
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+
+	"github.com/palisade-project/palisade/internal/dataplane"
+)
+
+// Anti-DDoS Basic on a VPC namespace's uplink:
+//
+//	table ip palisade_ddos {
+//	  set syn_0, udp_0, icmp_0 { type ipv4_addr; flags dynamic,timeout; timeout 1m }   per scrubbed EIP
+//	  chain count { type filter hook prerouting priority raw; policy accept;
+//	    iifname != "uplink" accept
+//	    ip daddr 203.0.113.5 counter                 every EIP
+//	    ip daddr 203.0.113.6 counter drop            a blackholed one
+//	  }
+//	  chain scrub { type filter hook prerouting priority mangle; policy accept;
+//	    iifname != "uplink" accept
+//	    ip daddr 203.0.113.7 jump s_0                a scrubbed one
+//	  }
+//	  chain s_0 {
+//	    ct state invalid drop
+//	    meta l4proto tcp ct state new tcp flags & (fin|syn|rst|ack) != syn drop
+//	    meta l4proto tcp ct state new add @syn_0 { ip saddr limit rate over 100/second burst 200 packets } drop
+//	    meta l4proto udp add @udp_0 { ip saddr limit rate over 2000/second burst 4000 packets } drop
+//	    meta l4proto icmp add @icmp_0 { ip saddr limit rate over 50/second burst 100 packets } drop
+//	    limit rate over PPS/second drop
+//	    limit rate over BPS/8 bytes/second drop
+//	  }
+//	}
+//
+// Counting comes first (raw, before conntrack and the EIP's translation),
+// so an attack stays measurable while it is dropped; scrubbing after
+// conntrack, which it needs to tell invalid packets and new connections.
+const (
+	ddosTable = "palisade_ddos"
+	// Per-source limits while an EIP is scrubbed: well above what one
+	// client of a service sends, far below a flood from one source.
+	ddosSYNPerSource  = 100
+	ddosUDPPerSource  = 2000
+	ddosICMPPerSource = 50
+	ddosMeterTimeout  = time.Minute
+)
+
+// applyDDoSTable makes the namespace's table match d (nil or nothing
+// counted: no table).
+func applyDDoSTable(nsFd int, d *dataplane.DDoS) error {
+	remove := d == nil || len(d.Counted) == 0
+	chains := map[string]chainHook{
+		"count": {nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRaw},
+		"scrub": {nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityMangle},
+	}
+	var sets []tableSet
+	var rules []plRule
+	if !remove {
+		notUplink := []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifnameKey16(uplinkLink)},
+			&expr.Verdict{Kind: expr.VerdictAccept},
+		}
+		rules = append(rules, plRule{"count", notUplink}, plRule{"scrub", slices.Clone(notUplink)})
+		for _, ip := range sortedAddrs(d.Counted) {
+			ex := append(daddrIs(ip), &expr.Counter{})
+			if slices.Contains(d.Blackholed, ip) {
+				ex = append(ex, &expr.Verdict{Kind: expr.VerdictDrop})
+			}
+			rules = append(rules, plRule{"count", ex})
+		}
+		scrubbed := slices.Clone(d.Scrubbed)
+		slices.SortFunc(scrubbed, func(a, b dataplane.DDoSScrub) int { return a.IP.Compare(b.IP) })
+		for i, s := range scrubbed {
+			if !slices.Contains(d.Counted, s.IP) || slices.Contains(d.Blackholed, s.IP) {
+				continue
+			}
+			ch := fmt.Sprintf("s_%d", i)
+			chains[ch] = chainHook{}
+			rules = append(rules, plRule{"scrub", append(daddrIs(s.IP), &expr.Verdict{Kind: expr.VerdictJump, Chain: ch})})
+			meter := func(name string) string {
+				n := fmt.Sprintf("%s_%d", name, i)
+				sets = append(sets, tableSet{name: n, key: nftables.TypeIPAddr, dynamic: true, timeout: ddosMeterTimeout})
+				return n
+			}
+			drop := &expr.Verdict{Kind: expr.VerdictDrop}
+			rules = append(rules,
+				plRule{ch, cat(ctStateHas(expr.CtStateBitINVALID), []expr.Any{drop})},
+				// A new connection starts with a clean SYN: ACK, FIN and
+				// RST floods open nothing.
+				plRule{ch, cat(l4protoIs(unix.IPPROTO_TCP), ctStateHas(expr.CtStateBitNEW), []expr.Any{
+					&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+					&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x17}, Xor: []byte{0}},
+					&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0x02}},
+					drop})},
+				plRule{ch, cat(l4protoIs(unix.IPPROTO_TCP), ctStateHas(expr.CtStateBitNEW), perSource(meter("syn"), ddosSYNPerSource), []expr.Any{drop})},
+				plRule{ch, cat(l4protoIs(unix.IPPROTO_UDP), perSource(meter("udp"), ddosUDPPerSource), []expr.Any{drop})},
+				plRule{ch, cat(l4protoIs(unix.IPPROTO_ICMP), perSource(meter("icmp"), ddosICMPPerSource), []expr.Any{drop})},
+			)
+			if s.Pps > 0 {
+				rules = append(rules, plRule{ch, []expr.Any{
+					&expr.Limit{Type: expr.LimitTypePkts, Rate: uint64(s.Pps), Over: true, Unit: expr.LimitTimeSecond, Burst: uint32(max(s.Pps/10, 1))},
+					drop}})
+			}
+			if s.Bps > 0 {
+				rules = append(rules, plRule{ch, []expr.Any{
+					&expr.Limit{Type: expr.LimitTypePktBytes, Rate: uint64(s.Bps / 8), Over: true, Unit: expr.LimitTimeSecond, Burst: uint32(min(s.Bps/80, 1<<30))},
+					drop}})
+			}
+		}
+	}
+	return applyTaggedTable(nsFd, ddosTable, chains, sets, rules, remove)
+}
+
+func cat(parts ...[]expr.Any) []expr.Any {
+	var out []expr.Any
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func daddrIs(ip netip.Addr) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ip.AsSlice()},
+	}
+}
+
+func l4protoIs(p int) []expr.Any {
+	return []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{byte(p)}},
+	}
+}
+
+func ctStateHas(bits uint32) []expr.Any {
+	return []expr.Any{
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: binaryutil.NativeEndian.PutUint32(bits), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
+	}
+}
+
+// perSource matches when the packet's source has sent more than rate
+// packets per second (burst twice that), counted in the dynamic set.
+func perSource(set string, rate uint64) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		&expr.Dynset{SrcRegKey: 1, SetName: set, Operation: unix.NFT_DYNSET_OP_ADD, Timeout: ddosMeterTimeout,
+			Exprs: []expr.Any{&expr.Limit{Type: expr.LimitTypePkts, Rate: rate, Over: true, Unit: expr.LimitTimeSecond, Burst: uint32(2 * rate)}}},
+	}
+}
+
+// DDoSCounters reads the inbound counters of the EIPs of a VPC namespace
+// (none without the table).
+func (a *Applier) DDoSCounters(vpcID string) (map[netip.Addr]dataplane.DDoSCounter, error) {
+	ref, err := openNS(vpcID)
+	if err != nil {
+		return nil, err
+	}
+	defer ref.Close()
+	return a.ddosCountersIn(ref)
+}
+
+func (a *Applier) ddosCountersIn(ref *nsRef) (map[netip.Addr]dataplane.DDoSCounter, error) {
+	out := map[netip.Addr]dataplane.DDoSCounter{}
+	err := func() error {
+		conn, err := nftables.New(nftables.WithNetNSFd(int(ref.ns)))
+		if err != nil {
+			return err
+		}
+		table := &nftables.Table{Name: ddosTable, Family: nftables.TableFamilyIPv4}
+		rules, err := conn.GetRules(table, &nftables.Chain{Name: "count", Table: table})
+		if err != nil {
+			return nil // no table: nothing counted
+		}
+		for _, r := range rules {
+			var ip netip.Addr
+			for _, e := range r.Exprs {
+				switch x := e.(type) {
+				case *expr.Cmp:
+					if len(x.Data) == 4 && x.Op == expr.CmpOpEq {
+						ip = netip.AddrFrom4([4]byte(x.Data))
+					}
+				case *expr.Counter:
+					if ip.IsValid() {
+						out[ip] = dataplane.DDoSCounter{Packets: x.Packets, Bytes: x.Bytes}
+					}
+				}
+			}
+		}
+		return nil
+	}()
+	return out, err
+}
