@@ -122,6 +122,16 @@ func RegisterAgentAPI(rt *Router, svc *service.Service) {
 		}
 		return map[string]int{"Accepted": n}, nil
 	})
+	// PalisadeReportDdosEvents: the Events parameter is a JSON array of
+	// Anti-DDoS events (model.DDoSEvent) of the EIPs the agent serves; the
+	// server sets each event's account and EIP from its address.
+	rt.HandleAgent(VersionPalisade, "PalisadeReportDdosEvents", func(ctx context.Context, r *Request) (any, error) {
+		events, err := DecodeDDoSEvents(r.Params.Get("Events"))
+		if err != nil {
+			return nil, err
+		}
+		return empty{}, svc.ReportDDoSEvents(ctx, r.Account.ID, r.AgentZone, events)
+	})
 }
 
 // DecodeWafLogs reads the Records parameter of PalisadeReportWafLogs: a JSON

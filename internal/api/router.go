@@ -14,6 +14,7 @@ const (
 	VersionVPC         = "2016-04-28"
 	VersionPrivateLink = "2020-04-15" // product Privatelink (PrivateLink)
 	VersionCloudfw     = "2017-12-07" // product Cloudfw (Cloud Firewall)
+	VersionAntiDDoS    = "2017-05-18" // product antiddos-public (Anti-DDoS Basic)
 	VersionPalisade    = "2026-11-01" // Palisade's own actions (accounts, analysis, ...)
 )
 

@@ -26,6 +26,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	antiddos "github.com/aliyun/alibaba-cloud-sdk-go/services/antiddos-public"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/privatelink"
@@ -33,6 +34,7 @@ import (
 
 	"github.com/palisade-project/palisade/internal/api"
 	"github.com/palisade-project/palisade/internal/app"
+	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/service"
 	"github.com/palisade-project/palisade/internal/store"
 )
@@ -99,6 +101,10 @@ func WithRoutes(fn func(rt *api.Router, svc *service.Service)) Option {
 // WithFlowLogWindowScale divides flow-log capture windows (the server's
 // --flowlog-window-scale): 30 makes a 1-minute window 2 s.
 func WithFlowLogWindowScale(n int) Option { return func(c *config) { c.opts.FlowLogWindowScale = n } }
+
+// WithDDoS sets the operator's Anti-DDoS configuration (the server's
+// --ddos-* flags), e.g. a short blackhole for tests.
+func WithDDoS(cfg model.DDoSConfig) Option { return func(c *config) { c.opts.DDoS = cfg } }
 
 // WithLogger sets the server's logger (default: warnings and errors go to t.Log).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.opts.Logger = l } }
@@ -218,6 +224,20 @@ func (e *Env) Cloudfw(t testing.TB, c Creds) *cloudfw.Client {
 	cl, err := cloudfw.NewClientWithAccessKey(Region, c.AccessKeyID, c.Secret)
 	if err != nil {
 		t.Fatalf("apitest: cloudfw client: %v", err)
+	}
+	cl.Domain = e.Endpoint
+	cl.SetNoProxy(noProxy)
+	return cl
+}
+
+// AntiDDoS returns a V1 SDK Anti-DDoS Basic (antiddos-public 2017-05-18)
+// client for c. Its requests carry DdosRegionId besides RegionId: set it
+// to Region.
+func (e *Env) AntiDDoS(t testing.TB, c Creds) *antiddos.Client {
+	t.Helper()
+	cl, err := antiddos.NewClientWithAccessKey(Region, c.AccessKeyID, c.Secret)
+	if err != nil {
+		t.Fatalf("apitest: antiddos client: %v", err)
 	}
 	cl.Domain = e.Endpoint
 	cl.SetNoProxy(noProxy)

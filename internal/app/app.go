@@ -74,6 +74,10 @@ type Options struct {
 	// are kept (0: DefaultFlowLogRetention).
 	FlowLogWindowScale int
 	FlowLogRetention   time.Duration
+	// DDoS is the operator's Anti-DDoS Basic configuration, which the
+	// server writes to the store for the agents (zero:
+	// model.DefaultDDoSConfig(); otherwise it must pass Validate).
+	DDoS model.DDoSConfig
 	// TLSCertFile and TLSKeyFile are a PEM certificate (chain) and its
 	// private key: with them the API serves TLS only (1.2 at least) and
 	// re-reads the pair when the files change; both empty: plain HTTP.
@@ -138,6 +142,12 @@ func New(opts Options) (*App, error) {
 }
 
 func (a *App) init() error {
+	if a.opts.DDoS == (model.DDoSConfig{}) {
+		a.opts.DDoS = model.DefaultDDoSConfig()
+	}
+	if err := a.opts.DDoS.Validate(); err != nil {
+		return err
+	}
 	if err := secureDataDir(a.opts.DataDir, a.log); err != nil {
 		return err
 	}
@@ -155,7 +165,7 @@ func (a *App) init() error {
 	}
 	a.svc = service.New(st, service.Config{Region: a.opts.Region, Quotas: a.opts.Quotas, ZoneServed: a.opts.ZoneServed, PublicCIDR: a.opts.PublicCIDR,
 		FlowLogWindowScale: a.opts.FlowLogWindowScale, FlowLogRetention: a.opts.FlowLogRetention, FlowRecords: flowRecs, DataDir: a.opts.DataDir, Logger: a.log,
-		RootKeyDeleted: a.rootKeyDeleted})
+		RootKeyDeleted: a.rootKeyDeleted, DDoS: a.opts.DDoS})
 	a.router = api.NewRouter()
 	registerAll(a.router, a.svc)
 
@@ -163,6 +173,10 @@ func (a *App) init() error {
 	defer cancel()
 	if err := a.svc.ReconcileFlowLogWindows(ctx); err != nil {
 		return fmt.Errorf("flow-log windows: %w", err)
+	}
+	// Before any agent starts: they read the Anti-DDoS settings there.
+	if err := a.svc.EnsureDDoSConfig(ctx); err != nil {
+		return fmt.Errorf("anti-DDoS configuration: %w", err)
 	}
 	// The key published last time is the previous root key of data
 	// directories from before the store recorded it (EnsureAdmin).

@@ -57,8 +57,10 @@ func RunAgent(ctx context.Context, client remote.Caller, zone, tag string, logge
 		// survive an agent restart (not a reboot) under /run.
 		FlowRecords: m,
 		FlowLogDir:  filepath.Join("/run/palisade", "flowlog"+tag),
-		IfName:      linux.VethName,
-		Logger:      logger,
+		// Anti-DDoS events go to the server (PalisadeReportDdosEvents).
+		DDoS:   m,
+		IfName: linux.VethName,
+		Logger: logger,
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -20,5 +20,6 @@ func registerAll(rt *api.Router, svc *service.Service) {
 	api.RegisterTrafficMirror(rt, svc)
 	api.RegisterPrivateLink(rt, svc)
 	api.RegisterCloudfw(rt, svc)
+	api.RegisterAntiDDoS(rt, svc)
 	api.RegisterAgentAPI(rt, svc)
 }

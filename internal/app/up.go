@@ -96,9 +96,11 @@ func newUp(o UpOptions) (*Up, error) {
 		// checkpoints live in the data directory.
 		FlowRecords: a.FlowRecordReporter(),
 		FlowLogDir:  filepath.Join(a.opts.DataDir, "flowlog"),
-		IfName:      linux.VethName,
-		Resync:      o.Resync,
-		Logger:      o.Logger,
+		// Anti-DDoS events go to the service as the admin.
+		DDoS:   a.DDoSReporter(),
+		IfName: linux.VethName,
+		Resync: o.Resync,
+		Logger: o.Logger,
 	})
 	return &Up{App: a, Agent: ag, Applier: applier, zone: zone, waf: hw, wafLogs: wafLogs}, nil
 }

@@ -18,6 +18,7 @@ func (c *cli) serverCommand() *cobra.Command {
 		flowScale     int
 		flowRetention time.Duration
 		tlsFiles      tlsFlags
+		ddos          ddosFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -30,7 +31,9 @@ On start it ensures the admin account and writes its access key to
 <data-dir>/credentials.json (mode 0600), where the client commands find it.
 PALISADE_ROOT_ACCESS_KEY_ID and PALISADE_ROOT_ACCESS_KEY_SECRET preset that key.
 
-` + tlsHelp,
+` + tlsHelp + `
+
+` + ddosHelp,
 		Example: `  palisade server
   palisade server --listen 0.0.0.0:8787 --data-dir /var/lib/palisade \
     --tls-cert /etc/palisade/server.pem --tls-key /etc/palisade/server-key.pem`,
@@ -41,6 +44,10 @@ PALISADE_ROOT_ACCESS_KEY_ID and PALISADE_ROOT_ACCESS_KEY_SECRET preset that key.
 				return err
 			}
 			if err := tlsFiles.check(); err != nil {
+				return err
+			}
+			ddosCfg, err := ddos.config()
+			if err != nil {
 				return err
 			}
 			id, secret := app.RootKeyFromEnv(c.env.Getenv)
@@ -58,12 +65,14 @@ PALISADE_ROOT_ACCESS_KEY_ID and PALISADE_ROOT_ACCESS_KEY_SECRET preset that key.
 				FlowLogRetention:    flowRetention,
 				TLSCertFile:         tlsFiles.cert,
 				TLSKeyFile:          tlsFiles.key,
+				DDoS:                ddosCfg,
 			})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", app.DefaultListen, "address to listen on (host:port)")
 	tlsFiles.add(cmd)
 	addFlowLogFlags(cmd, &flowScale, &flowRetention)
+	ddos.add(cmd)
 	cmd.Flags().StringVar(&publicCIDR, "public-cidr", service.DefaultPublicCIDR.String(), "pool of elastic IP addresses (a CIDR; its first address is kept for the host)")
 	return cmd
 }

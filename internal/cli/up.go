@@ -20,6 +20,7 @@ func (c *cli) upCommand() *cobra.Command {
 		flowScale     int
 		flowRetention time.Duration
 		tlsFiles      tlsFlags
+		ddos          ddosFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -40,7 +41,9 @@ removes everything it made and exits. One "palisade up" or "palisade agent"
 manages a host's kernel objects: a second one (whatever its data directory)
 and a cleanup while one runs are refused. Needs root.
 
-` + tlsHelp,
+` + tlsHelp + `
+
+` + ddosHelp,
 		Example: `  sudo palisade up
   sudo palisade up --listen 0.0.0.0:8787 --data-dir /var/lib/palisade \
     --tls-cert /etc/palisade/server.pem --tls-key /etc/palisade/server-key.pem
@@ -62,6 +65,10 @@ and a cleanup while one runs are refused. Needs root.
 			if err := tlsFiles.check(); err != nil {
 				return err
 			}
+			ddosCfg, err := ddos.config()
+			if err != nil {
+				return err
+			}
 			id, secret := app.RootKeyFromEnv(c.env.Getenv)
 			return app.RunUp(cmd.Context(), app.UpOptions{
 				Options: app.Options{
@@ -77,6 +84,7 @@ and a cleanup while one runs are refused. Needs root.
 					FlowLogRetention:    flowRetention,
 					TLSCertFile:         tlsFiles.cert,
 					TLSKeyFile:          tlsFiles.key,
+					DDoS:                ddosCfg,
 				},
 				Zone: zone,
 			})
@@ -85,6 +93,7 @@ and a cleanup while one runs are refused. Needs root.
 	cmd.Flags().StringVar(&listen, "listen", app.DefaultListen, "address to listen on (host:port)")
 	tlsFiles.add(cmd)
 	addFlowLogFlags(cmd, &flowScale, &flowRetention)
+	ddos.add(cmd)
 	cmd.Flags().StringVar(&publicCIDR, "public-cidr", service.DefaultPublicCIDR.String(), "pool of elastic IP addresses (a CIDR; its first address is kept for the host)")
 	cmd.Flags().StringVar(&zone, "zone", "", "zone this host serves (default <region>-a)")
 	cmd.Flags().BoolVar(&cleanup, "cleanup", false, "remove every kernel object Palisade made on this host, then exit")

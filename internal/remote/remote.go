@@ -263,6 +263,29 @@ func (m *Mirror) ReportWafLogs(ctx context.Context, _ string, recs []model.WAFLo
 	return send()
 }
 
+// ddosEventsPerCall bounds one PalisadeReportDdosEvents call (the server
+// takes up to service.DDoSEventsPerReport; an event is about 300 bytes).
+const ddosEventsPerCall = 200
+
+// ReportDDoSEvents sends Anti-DDoS events to the server
+// (PalisadeReportDdosEvents), in calls of at most ddosEventsPerCall
+// events (agent.DDoSSink). The server sets each event's account and EIP.
+// On an error the calls before it have been stored.
+func (m *Mirror) ReportDDoSEvents(ctx context.Context, events []model.DDoSEvent) error {
+	for len(events) > 0 {
+		n := min(len(events), ddosEventsPerCall)
+		js, err := json.Marshal(events[:n])
+		if err != nil {
+			return fmt.Errorf("encode anti-DDoS events: %w", err)
+		}
+		if _, err := m.c.Call(ctx, VersionPalisade, "PalisadeReportDdosEvents", map[string]string{"Events": string(js)}); err != nil {
+			return fmt.Errorf("PalisadeReportDdosEvents: %w", err)
+		}
+		events = events[n:]
+	}
+	return nil
+}
+
 func number(v any) (int64, error) {
 	switch n := v.(type) {
 	case json.Number:

@@ -36,6 +36,12 @@ func AgentPrefixes() []string {
 		// EIPs with the policies and address books of their account,
 		// unless the EIP's switch is off.
 		model.PrefixFirewallPolicy, model.PrefixAddressBook, model.PrefixFirewallOff,
+		// Anti-DDoS Basic: each host measures, scrubs and blackholes the
+		// inbound traffic of its EIPs with their manual thresholds and the
+		// operator's configuration, and resumes the open events after a
+		// restart. KeyDDoSConfig is a single key; as a prefix it lists
+		// exactly that key (no other key starts with it).
+		model.PrefixDDoSThreshold, model.PrefixDDoSEvent, model.KeyDDoSConfig,
 	}
 }
 

@@ -352,6 +352,11 @@ func (s *Service) ReleaseEipAddress(ctx context.Context, accountID, id string) e
 		if err := tx.Delete(model.FirewallOffKey(accountID, e.Address)); err != nil {
 			return err
 		}
+		// So does its manual Anti-DDoS threshold (its events stay, as
+		// history of the address under that EIP's ID).
+		if err := tx.Delete(model.DDoSThresholdKey(accountID, e.Address)); err != nil {
+			return err
+		}
 		return tx.Delete(model.PrefixEIP + e.ID)
 	})
 	return err

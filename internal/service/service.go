@@ -139,6 +139,10 @@ type Config struct {
 	// RootKeyDeleted, when set, is called after DeleteAccessKey deleted
 	// the root key (the app publishes a new one in credentials.json).
 	RootKeyDeleted func(keyID string)
+	// DDoS is the operator's Anti-DDoS Basic configuration (zero:
+	// model.DefaultDDoSConfig()); the caller validates it. EnsureDDoSConfig
+	// writes it where the agents read it.
+	DDoS model.DDoSConfig
 }
 
 // Service implements the API's actions on a store.
@@ -198,6 +202,9 @@ func New(st store.Store, cfg Config) *Service {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.DDoS == (model.DDoSConfig{}) {
+		cfg.DDoS = model.DefaultDDoSConfig()
 	}
 	if cfg.FlowRecords == nil {
 		cfg.FlowRecords = sink.NewMemory(sink.Retention{Keep: cfg.FlowLogRetention})

@@ -1,0 +1,27 @@
+package app
+
+import (
+	"context"
+
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/service"
+)
+
+// DDoSReporter hands the Anti-DDoS events of the local agent (palisade
+// up) to the service as the admin: the in-process counterpart of
+// remote.Mirror.ReportDDoSEvents (agent.DDoSSink).
+type DDoSReporter struct {
+	svc     *service.Service
+	adminID string
+}
+
+// DDoSReporter returns the reporter for the local agent.
+func (a *App) DDoSReporter() *DDoSReporter {
+	return &DDoSReporter{svc: a.svc, adminID: a.admin.ID}
+}
+
+// ReportDDoSEvents stores events (service.ReportDDoSEvents). The local
+// agent serves the server's own zones: no zone restriction.
+func (r *DDoSReporter) ReportDDoSEvents(ctx context.Context, events []model.DDoSEvent) error {
+	return r.svc.ReportDDoSEvents(ctx, r.adminID, "", events)
+}
