@@ -61,6 +61,10 @@ type World struct {
 	FirewallPolicies []model.FirewallPolicy
 	AddressBooks     []model.AddressBook
 	FirewallOff      []netip.Addr
+	// DDoSEvents are the open Anti-DDoS events of the account's EIPs: an
+	// EIP under a blackhole receives nothing from the internet, one under
+	// scrubbing is scrubbed.
+	DDoSEvents []model.DDoSEvent
 	// Limits are the deployment's quotas, for the audit; zero fields are
 	// not checked.
 	Limits Limits
@@ -150,6 +154,9 @@ type Analyzer struct {
 	// firewalls the compiled firewall by account (under mu).
 	fwOff     map[netip.Addr]bool
 	firewalls map[string]policy.InternetFirewall
+	// ddos holds the open Anti-DDoS event of each EIP address (a
+	// blackhole over scrubbing).
+	ddos map[netip.Addr]*model.DDoSEvent
 
 	mu   sync.Mutex
 	ctxs map[string]*context
@@ -169,6 +176,7 @@ func New(w *World) *Analyzer {
 		instENIs: make(map[string][]*eniInfo, len(w.Instances)),
 		ctxs:     map[string]*context{},
 		fwOff:    map[netip.Addr]bool{},
+		ddos:     map[netip.Addr]*model.DDoSEvent{},
 
 		eipByAddr:    map[netip.Addr]*model.EIP{},
 		eipByPrivate: map[eniAddr]*model.EIP{},
@@ -282,6 +290,12 @@ func New(w *World) *Analyzer {
 	}
 	for _, ip := range w.FirewallOff {
 		a.fwOff[ip] = true
+	}
+	for i := range w.DDoSEvents {
+		e := &w.DDoSEvents[i]
+		if cur := a.ddos[e.IP]; cur == nil || cur.Type != model.DDoSBlackhole {
+			a.ddos[e.IP] = e
+		}
 	}
 	return a
 }

@@ -71,6 +71,10 @@ const (
 	ByFirewallPolicy  = "firewall-policy"
 	ByFirewallDefault = "firewall-default"
 	ByFirewallOff     = "firewall-off"
+	// ByDDoSBlackhole and ByDDoSScrubbing: Anti-DDoS Basic's mitigation
+	// of the destination EIP under attack.
+	ByDDoSBlackhole = "ddos-blackhole"
+	ByDDoSScrubbing = "ddos-scrubbing"
 )
 
 // sgDecision is the verdict of the security groups of one ENI.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/ipspace"
@@ -85,7 +86,10 @@ const (
 	// PointFirewall is the Internet firewall at the EIP: before the
 	// route for inbound connections, after it (the source translated)
 	// for outbound ones.
-	PointFirewall    = "internet-firewall"
+	PointFirewall = "internet-firewall"
+	// PointDDoS is Anti-DDoS Basic at an EIP under attack, first on the
+	// way in: a blackholed EIP receives nothing.
+	PointDDoS        = "anti-ddos"
 	PointWAF         = "waf"
 	PointACLIngress  = "acl-ingress"
 	PointSGIngress   = "sg-ingress"
@@ -846,6 +850,9 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 	}
 	rs := a.routeStep(f, t)
 	fs, border := a.firewallStep(f, t, pkt, rs)
+	if s, ok := a.ddosStep(f, t, rs); ok {
+		steps = append(steps, s)
+	}
 	switch {
 	case border && f.vpc == "":
 		steps = append(steps, fs, rs)
@@ -1187,6 +1194,35 @@ func (a *Analyzer) firewallStep(f, t target, pkt Packet, route Step) (Step, bool
 		s.Action = model.FirewallDrop
 	}
 	s.Detail = fmt.Sprintf("%s policy %s (order %d) of the Internet firewall: %s", dir, r.ID, r.Order, s.Action)
+	return s, true
+}
+
+// ddosStep is Anti-DDoS Basic on a path from the internet to an EIP
+// under attack (ok false for any other path): a blackhole drops
+// everything, scrubbing lets a connection like this one through (it
+// holds floods per source and to the threshold).
+func (a *Analyzer) ddosStep(f, t target, route Step) (Step, bool) {
+	if !route.Allow || f.vpc != "" || t.vpc == "" || t.eni == nil {
+		return Step{}, false
+	}
+	eip := a.eipByPrivate[eniAddr{t.eni.e.ID, t.addr}]
+	if eip == nil {
+		return Step{}, false
+	}
+	e := a.ddos[eip.Address]
+	if e == nil {
+		return Step{}, false
+	}
+	s := Step{Point: PointDDoS, Resource: eip.Address.String()}
+	if e.Type == model.DDoSBlackhole {
+		s.DecidedBy = ByDDoSBlackhole
+		s.Detail = fmt.Sprintf("%s is blackholed by Anti-DDoS Basic since %s (peak %d Mbit/s, %d packets/s); it is lifted at %s unless the attack goes on",
+			eip.Address, e.Start.UTC().Format(time.RFC3339), e.PeakBps/1_000_000, e.PeakPps, e.UnBlackholeAt.UTC().Format(time.RFC3339))
+		return s, true
+	}
+	s.Allow, s.DecidedBy = true, ByDDoSScrubbing
+	s.Detail = fmt.Sprintf("%s is scrubbed by Anti-DDoS Basic since %s (peak %d Mbit/s, %d packets/s): each source is held to a rate, the rest passes",
+		eip.Address, e.Start.UTC().Format(time.RFC3339), e.PeakBps/1_000_000, e.PeakPps)
 	return s, true
 }
 

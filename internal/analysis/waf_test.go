@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/palisade-project/palisade/internal/model"
 )
@@ -267,5 +268,53 @@ func TestFirewallStep(t *testing.T) {
 	r = reach(w, ReachQuery{From: "203.0.113.7", To: "i-web1", Protocol: "tcp", Port: 22})
 	if s := r.Paths[0].Steps[0]; s.Point != PointFirewall || !s.Allow || s.DecidedBy != ByFirewallOff {
 		t.Errorf("switched off:\n%s", stepLines(r.Paths[0].Steps))
+	}
+}
+
+// TestDDoSStep: from the internet to an EIP under an open Anti-DDoS
+// blackhole nothing arrives, and the step says so first; under scrubbing
+// the connection passes with the scrubbing shown; without an event, or
+// outbound, there is no such step.
+func TestDDoSStep(t *testing.T) {
+	w := fixedWorld()
+	eip := w.EIPs[0].Address
+	reach := func(w *World, q ReachQuery) *ReachResult {
+		t.Helper()
+		r, err := New(w).Reach(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	in := ReachQuery{From: "203.0.113.7", To: "i-web1", Protocol: "tcp", Port: 443}
+	base := reach(w, in)
+	if !base.Reachable {
+		t.Fatalf("internet -> 443 without an attack:\n%s", stepLines(base.Paths[0].Steps))
+	}
+	for _, s := range base.Paths[0].Steps {
+		if s.Point == PointDDoS {
+			t.Errorf("a step of Anti-DDoS without an event: %+v", s)
+		}
+	}
+	start := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	w.DDoSEvents = []model.DDoSEvent{
+		{IP: eip, Type: model.DDoSDefense, Start: start, PeakPps: 50_000, PeakBps: 30_000_000},
+		{IP: eip, Type: model.DDoSBlackhole, Start: start.Add(time.Minute), UnBlackholeAt: start.Add(3 * time.Hour), PeakBps: 6_000_000_000},
+	}
+	r := reach(w, in)
+	s := r.Paths[0].Steps[0]
+	if r.Reachable || s.Point != PointDDoS || s.Allow || s.DecidedBy != ByDDoSBlackhole || s.Resource != eip.String() || !strings.Contains(s.Detail, "2026-11-26T15:00:00Z") {
+		t.Errorf("internet -> blackholed EIP: reachable %v\n%s", r.Reachable, stepLines(r.Paths[0].Steps))
+	}
+	w.DDoSEvents = w.DDoSEvents[:1]
+	r = reach(w, in)
+	if s := r.Paths[0].Steps[0]; !r.Reachable || s.Point != PointDDoS || !s.Allow || s.DecidedBy != ByDDoSScrubbing {
+		t.Errorf("internet -> scrubbed EIP: reachable %v\n%s", r.Reachable, stepLines(r.Paths[0].Steps))
+	}
+	r = reach(w, ReachQuery{From: "i-web1", To: "203.0.113.7", Protocol: "tcp", Port: 443})
+	for _, s := range r.Paths[0].Steps {
+		if s.Point == PointDDoS {
+			t.Errorf("outbound from a scrubbed EIP: a step of Anti-DDoS %+v", s)
+		}
 	}
 }

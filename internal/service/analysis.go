@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/palisade-project/palisade/internal/analysis"
 	"github.com/palisade-project/palisade/internal/errs"
@@ -136,6 +137,15 @@ func (s *Service) analysisWorld(ctx context.Context, accountID string) (*analysi
 			return err
 		}
 		if err := listInternetFirewall(tx, accountID, w); err != nil {
+			return err
+		}
+		now := time.Now()
+		if err := listJSON(tx, model.PrefixDDoSEvent, func(v *model.DDoSEvent) error {
+			if v.AccountID == accountID && v.Open(now) {
+				w.DDoSEvents = append(w.DDoSEvents, *v)
+			}
+			return nil
+		}); err != nil {
 			return err
 		}
 		if err := listJSON(tx, model.PrefixEndpoint, func(v *model.Endpoint) error {
