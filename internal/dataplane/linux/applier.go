@@ -490,9 +490,7 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 			err = applyFirewallTable(int(vref.ns), p.vpc.Firewall)
 		}
 		if err == nil {
-			// Anti-DDoS too: an EIP is counted, and blackholed or
-			// scrubbed, from its first packet.
-			err = applyDDoSTable(int(vref.ns), p.vpc.DDoS)
+			err = applyDDoSScrubTable(int(vref.ns), p.vpc.DDoS)
 		}
 		if err == nil && root == nil {
 			err = errors.New("root netns not available")
@@ -500,6 +498,11 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 		var rootIdx int
 		if err == nil {
 			rootIdx, uplinkIdx, err = a.ensureUplink(root, vref, p.vpc.ID)
+		}
+		if err == nil {
+			// Anti-DDoS counts and blackholes on the uplink's ingress,
+			// which needs the uplink.
+			err = applyDDoSCountTable(int(vref.ns), p.vpc.DDoS, uplinkIdx)
 		}
 		if err != nil {
 			err = fmt.Errorf("uplink: %w", err)
@@ -520,7 +523,10 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 		if err := applyFirewallTable(int(vref.ns), nil); err != nil {
 			errs = append(errs, err)
 		}
-		if err := applyDDoSTable(int(vref.ns), nil); err != nil {
+		if err := applyDDoSCountTable(int(vref.ns), nil, 0); err != nil {
+			errs = append(errs, err)
+		}
+		if err := applyDDoSScrubTable(int(vref.ns), nil); err != nil {
 			errs = append(errs, err)
 		}
 		if err := syncSteerRouting(vref, false); err != nil {

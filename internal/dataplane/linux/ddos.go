@@ -14,18 +14,19 @@ import (
 	"github.com/palisade-project/palisade/internal/dataplane"
 )
 
-// Anti-DDoS Basic on a VPC namespace's uplink:
+// Anti-DDoS Basic on a VPC namespace's uplink, in two tables:
 //
-//	table ip palisade_ddos {
-//	  set syn_0, udp_0, icmp_0 { type ipv4_addr; flags dynamic,timeout; timeout 1m }   per scrubbed EIP
-//	  chain count { type filter hook prerouting priority raw; policy accept;
-//	    iifname != "uplink" accept
-//	    ip daddr 203.0.113.5 counter                 every EIP
-//	    ip daddr 203.0.113.6 counter drop            a blackholed one
+//	table netdev palisade_ddos {
+//	  chain count { type filter hook ingress device "uplink" priority -500; policy accept;
+//	    meta protocol ip ip daddr 203.0.113.5 counter          every EIP
+//	    meta protocol ip ip daddr 203.0.113.6 counter drop     a blackholed one
 //	  }
+//	}
+//	table ip palisade_ddos_scrub {                   only while an EIP is scrubbed
+//	  set syn_0, udp_0, icmp_0 { type ipv4_addr; flags dynamic,timeout; timeout 1m }
 //	  chain scrub { type filter hook prerouting priority mangle; policy accept;
 //	    iifname != "uplink" accept
-//	    ip daddr 203.0.113.7 jump s_0                a scrubbed one
+//	    ip daddr 203.0.113.7 jump s_0
 //	  }
 //	  chain s_0 {
 //	    ct state invalid drop
@@ -38,11 +39,16 @@ import (
 //	  }
 //	}
 //
-// Counting comes first (raw, before conntrack and the EIP's translation),
-// so an attack stays measurable while it is dropped; scrubbing after
-// conntrack, which it needs to tell invalid packets and new connections.
+// Counting and blackholes sit on the uplink's ingress, before anything
+// else, so an attack stays measurable while it is dropped and costs the
+// VPC's other traffic nothing. Scrubbing needs conntrack (to tell invalid
+// packets and new connections), so it is a prerouting chain after it,
+// which exists only while an EIP is scrubbed.
 const (
-	ddosTable = "palisade_ddos"
+	ddosTable      = "palisade_ddos"
+	ddosScrubTable = "palisade_ddos_scrub"
+	// ddosCountPrio runs the count chain before any other ingress hook.
+	ddosCountPrio = -500
 	// Per-source limits while an EIP is scrubbed: well above what one
 	// client of a service sends, far below a flood from one source.
 	ddosSYNPerSource  = 100
@@ -51,35 +57,52 @@ const (
 	ddosMeterTimeout  = time.Minute
 )
 
-// applyDDoSTable makes the namespace's table match d (nil or nothing
-// counted: no table).
-func applyDDoSTable(nsFd int, d *dataplane.DDoS) error {
+// applyDDoSCountTable makes the uplink's counting table match d (nil or
+// nothing counted: no table). uplinkIdx is the uplink's index in the
+// namespace: a re-created uplink gets its chain again.
+func applyDDoSCountTable(nsFd int, d *dataplane.DDoS, uplinkIdx int) error {
 	remove := d == nil || len(d.Counted) == 0
 	chains := map[string]chainHook{
-		"count": {nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRaw},
-		"scrub": {nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityMangle},
+		"count": {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookIngress, prio: nftables.ChainPriorityRef(ddosCountPrio), device: uplinkLink},
 	}
-	var sets []tableSet
 	var rules []plRule
 	if !remove {
-		notUplink := []expr.Any{
-			&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifnameKey16(uplinkLink)},
-			&expr.Verdict{Kind: expr.VerdictAccept},
-		}
-		rules = append(rules, plRule{"count", notUplink}, plRule{"scrub", slices.Clone(notUplink)})
 		for _, ip := range sortedAddrs(d.Counted) {
-			ex := append(daddrIs(ip), &expr.Counter{})
+			// The protocol first: a netdev chain sees every frame.
+			ex := cat([]expr.Any{
+				&expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(unix.ETH_P_IP)},
+			}, daddrIs(ip), []expr.Any{&expr.Counter{}})
 			if slices.Contains(d.Blackholed, ip) {
 				ex = append(ex, &expr.Verdict{Kind: expr.VerdictDrop})
 			}
 			rules = append(rules, plRule{"count", ex})
 		}
+	}
+	return applyTaggedTableOf(nsFd, nftables.TableFamilyNetdev, ddosTable, chains, nil, rules, remove, fmt.Sprintf(" uplink %d", uplinkIdx))
+}
+
+// applyDDoSScrubTable makes the scrubbing table match d: present only
+// while an EIP counted and not blackholed is scrubbed.
+func applyDDoSScrubTable(nsFd int, d *dataplane.DDoS) error {
+	chains := map[string]chainHook{
+		"scrub": {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityMangle},
+	}
+	var sets []tableSet
+	var rules []plRule
+	if d != nil {
 		scrubbed := slices.Clone(d.Scrubbed)
 		slices.SortFunc(scrubbed, func(a, b dataplane.DDoSScrub) int { return a.IP.Compare(b.IP) })
 		for i, s := range scrubbed {
 			if !slices.Contains(d.Counted, s.IP) || slices.Contains(d.Blackholed, s.IP) {
 				continue
+			}
+			if len(rules) == 0 {
+				rules = append(rules, plRule{"scrub", []expr.Any{
+					&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+					&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifnameKey16(uplinkLink)},
+					&expr.Verdict{Kind: expr.VerdictAccept},
+				}})
 			}
 			ch := fmt.Sprintf("s_%d", i)
 			chains[ch] = chainHook{}
@@ -115,7 +138,10 @@ func applyDDoSTable(nsFd int, d *dataplane.DDoS) error {
 			}
 		}
 	}
-	return applyTaggedTable(nsFd, ddosTable, chains, sets, rules, remove)
+	if len(rules) == 0 {
+		chains = nil
+	}
+	return applyTaggedTable(nsFd, ddosScrubTable, chains, sets, rules, len(rules) == 0)
 }
 
 func cat(parts ...[]expr.Any) []expr.Any {
@@ -176,7 +202,7 @@ func (a *Applier) ddosCountersIn(ref *nsRef) (map[netip.Addr]dataplane.DDoSCount
 		if err != nil {
 			return err
 		}
-		table := &nftables.Table{Name: ddosTable, Family: nftables.TableFamilyIPv4}
+		table := &nftables.Table{Name: ddosTable, Family: nftables.TableFamilyNetdev}
 		rules, err := conn.GetRules(table, &nftables.Chain{Name: "count", Table: table})
 		if err != nil {
 			return nil // no table: nothing counted

@@ -114,8 +114,8 @@ func applyFirewallTable(nsFd int, fw *dataplane.Firewall) error {
 		body("out", fw.Out)
 	}
 	chains := map[string]chainHook{
-		"in":  {nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRef(*nftables.ChainPriorityNATDest - cfwPrioOffset)},
-		"out": {nftables.ChainTypeFilter, nftables.ChainHookPostrouting, nftables.ChainPriorityRef(*nftables.ChainPriorityNATSource + cfwPrioOffset)},
+		"in":  {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityRef(*nftables.ChainPriorityNATDest - cfwPrioOffset)},
+		"out": {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookPostrouting, prio: nftables.ChainPriorityRef(*nftables.ChainPriorityNATSource + cfwPrioOffset)},
 	}
 	return applyTaggedTable(nsFd, cfwTable, chains, sets, rules, remove)
 }

@@ -18,6 +18,8 @@ type chainHook struct {
 	typ  nftables.ChainType
 	hook *nftables.ChainHook
 	prio *nftables.ChainPriority
+	// device is the interface of a netdev-family ingress chain.
+	device string
 }
 
 // tableSet is a set or map of a tagged table; rules refer to it by name.
@@ -38,12 +40,20 @@ type tableSet struct {
 // says what was loaded, so an unchanged table costs one listing); remove
 // deletes it.
 func applyTaggedTable(nsFd int, name string, chains map[string]chainHook, sets []tableSet, rules []plRule, remove bool) error {
+	return applyTaggedTableOf(nsFd, nftables.TableFamilyIPv4, name, chains, sets, rules, remove, "")
+}
+
+// applyTaggedTableOf is applyTaggedTable for a table of any family; salt
+// joins the tag (what the content depends on besides its rules, such as
+// the index of a netdev chain's device, which a re-created device
+// changes).
+func applyTaggedTableOf(nsFd int, family nftables.TableFamily, name string, chains map[string]chainHook, sets []tableSet, rules []plRule, remove bool, salt string) error {
 	conn, err := nftables.New(nftables.WithNetNSFd(nsFd), nftables.WithSockOptions(bigBuffers))
 	if err != nil {
 		return fmt.Errorf("nftables connection: %w", err)
 	}
-	table := &nftables.Table{Name: name, Family: nftables.TableFamilyIPv4}
-	_, lerr := conn.ListTableOfFamily(name, nftables.TableFamilyIPv4)
+	table := &nftables.Table{Name: name, Family: family}
+	_, lerr := conn.ListTableOfFamily(name, family)
 	exists := lerr == nil
 	if remove {
 		if !exists {
@@ -55,7 +65,7 @@ func applyTaggedTable(nsFd int, name string, chains map[string]chainHook, sets [
 		}
 		return nil
 	}
-	tag := tableTag(sets, rules)
+	tag := tableTag(sets, rules) + salt
 	if exists && taggedTableIntact(conn, table, chains, len(rules), tag) {
 		return nil
 	}
@@ -77,7 +87,7 @@ func applyTaggedTable(nsFd int, name string, chains map[string]chainHook, sets [
 			made[cn] = conn.AddChain(&nftables.Chain{Name: cn, Table: table})
 			continue
 		}
-		made[cn] = conn.AddChain(&nftables.Chain{Name: cn, Table: table, Type: h.typ, Hooknum: h.hook, Priority: h.prio, Policy: &accept})
+		made[cn] = conn.AddChain(&nftables.Chain{Name: cn, Table: table, Type: h.typ, Hooknum: h.hook, Priority: h.prio, Policy: &accept, Device: h.device})
 	}
 	for _, r := range rules {
 		exprs := r.exprs
@@ -157,7 +167,7 @@ func tableTag(sets []tableSet, rules []plRule) string {
 // taggedTableIntact reports whether the kernel's table has the chains and the
 // rules (by count and tag) this content makes.
 func taggedTableIntact(conn *nftables.Conn, table *nftables.Table, chains map[string]chainHook, nrules int, tag string) bool {
-	all, err := conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
+	all, err := conn.ListChainsOfTableFamily(table.Family)
 	if err != nil {
 		return false
 	}

@@ -209,9 +209,9 @@ func applyConsumerTable(nsFd int, eps []dataplane.Endpoint, names map[string]str
 		)
 	}
 	chains := map[string]chainHook{
-		"postrouting": {nftables.ChainTypeNAT, nftables.ChainHookPostrouting, nftables.ChainPriorityNATSource},
-		"forward":     {nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityRef(plChainPrioOff)},
-		"input":       {nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityRef(plChainPrioOff)},
+		"postrouting": {typ: nftables.ChainTypeNAT, hook: nftables.ChainHookPostrouting, prio: nftables.ChainPriorityNATSource},
+		"forward":     {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookForward, prio: nftables.ChainPriorityRef(plChainPrioOff)},
+		"input":       {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookInput, prio: nftables.ChainPriorityRef(plChainPrioOff)},
 	}
 	return applyTaggedTable(nsFd, plcTable, chains, nil, rules, len(eps) == 0)
 }
@@ -251,9 +251,9 @@ func applyProviderTable(nsFd int, eps []dataplane.Endpoint, names map[string]str
 		)
 	}
 	chains := map[string]chainHook{
-		"prerouting": {nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest},
-		"forward":    {nftables.ChainTypeFilter, nftables.ChainHookForward, nftables.ChainPriorityRef(plChainPrioOff)},
-		"input":      {nftables.ChainTypeFilter, nftables.ChainHookInput, nftables.ChainPriorityRef(plChainPrioOff)},
+		"prerouting": {typ: nftables.ChainTypeNAT, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityNATDest},
+		"forward":    {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookForward, prio: nftables.ChainPriorityRef(plChainPrioOff)},
+		"input":      {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookInput, prio: nftables.ChainPriorityRef(plChainPrioOff)},
 	}
 	return applyTaggedTable(nsFd, plpTable, chains, sets, rules, len(eps) == 0)
 }
