@@ -125,9 +125,16 @@ func (w *kworld) newAgent() {
 	w.fwT.inner = w.fw
 	w.a = agent.New(agent.Config{
 		Store: w.st, Zone: zone, Topology: w.topo, Firewall: w.fwT,
+		// Anti-DDoS as every deployment has it: EIPs counted on the
+		// uplink (nothing is sampled without Run).
+		DDoS:   discardDDoS{},
 		IfName: linux.VethName, Resync: 1 << 40, Logger: quietLogger(),
 	})
 }
+
+type discardDDoS struct{}
+
+func (discardDDoS) ReportDDoSEvents(context.Context, []model.DDoSEvent) error { return nil }
 
 func (w *kworld) close() {
 	if err := w.ap.Cleanup(context.Background()); err != nil {
