@@ -24,7 +24,7 @@ import (
 
 // ddosTestConfig is a short operator configuration: blackholes at 1000
 // Mbit/s for 10 minutes.
-var ddosTestConfig = model.DDoSConfig{BlackholeMbps: 1000, BlackholeSeconds: 600, QuietSeconds: 5}
+var ddosTestConfig = model.DDoSConfig{BlackholeMbps: 1000, BlackholeSeconds: 1800, QuietSeconds: 5}
 
 // wantSDKErr checks an SDK error's status and code, and that its message
 // holds inMsg.
@@ -325,7 +325,7 @@ func TestAntiDDoSSDK(t *testing.T) {
 	credit := antiddos.CreateDescribeDdosCreditRequest()
 	credit.DdosRegionId = apitest.Region
 	cr, err := c.DescribeDdosCredit(credit)
-	if err != nil || !cr.Success || cr.DdosCredit != (antiddos.DdosCredit{Score: 100, ScoreLevel: "A", BlackholeTime: 10}) {
+	if err != nil || !cr.Success || cr.DdosCredit != (antiddos.DdosCredit{Score: 100, ScoreLevel: "A", BlackholeTime: 30}) {
 		t.Errorf("DescribeDdosCredit: %+v %v", cr, err)
 	}
 

@@ -49,7 +49,7 @@ func TestDDoSConfigAtStart(t *testing.T) {
 		t.Errorf("default: %+v", got)
 	}
 	a.Close()
-	short := model.DDoSConfig{BlackholeMbps: 10, BlackholeSeconds: 5, QuietSeconds: 1}
+	short := model.DDoSConfig{BlackholeMbps: 10, BlackholeSeconds: 3600, QuietSeconds: 1, TimeScale: 60}
 	a = open(short)
 	defer a.Close()
 	if got := storedDDoSConfig(t, a); got != short {
@@ -57,9 +57,11 @@ func TestDDoSConfigAtStart(t *testing.T) {
 	}
 
 	for _, bad := range []model.DDoSConfig{
-		{BlackholeMbps: 0, BlackholeSeconds: 5, QuietSeconds: 1},
+		{BlackholeMbps: 0, BlackholeSeconds: 1800, QuietSeconds: 1},
 		{BlackholeMbps: 10, BlackholeSeconds: 86401, QuietSeconds: 1},
-		{BlackholeMbps: 10, BlackholeSeconds: 5, QuietSeconds: 0},
+		{BlackholeMbps: 10, BlackholeSeconds: 1799, QuietSeconds: 1}, // Alibaba's range starts at 30 min
+		{BlackholeMbps: 10, BlackholeSeconds: 1800, QuietSeconds: 0},
+		{BlackholeMbps: 10, BlackholeSeconds: 1800, QuietSeconds: 1, TimeScale: -1},
 	} {
 		other := t.TempDir() + "/data"
 		if b, err := app.New(app.Options{Listen: "127.0.0.1:0", DataDir: other, Logger: quiet, DDoS: bad}); err == nil || !strings.Contains(err.Error(), "anti-DDoS") {

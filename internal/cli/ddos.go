@@ -24,6 +24,7 @@ type ddosFlags struct {
 	blackholeMbps int
 	blackholeFor  time.Duration
 	quiet         time.Duration
+	timeScale     int
 }
 
 func (f *ddosFlags) add(cmd *cobra.Command) {
@@ -31,28 +32,30 @@ func (f *ddosFlags) add(cmd *cobra.Command) {
 	cmd.Flags().IntVar(&f.blackholeMbps, "ddos-blackhole-mbps", def.BlackholeMbps,
 		"Anti-DDoS: inbound traffic to one EIP above this many Mbit/s blackholes it")
 	cmd.Flags().DurationVar(&f.blackholeFor, "ddos-blackhole-duration", time.Duration(def.BlackholeSeconds)*time.Second,
-		"Anti-DDoS: how long a blackhole lasts after the attack was last seen (1s to 24h)")
+		"Anti-DDoS: how long a blackhole lasts after the attack was last seen (30m to 24h)")
 	cmd.Flags().DurationVar(&f.quiet, "ddos-quiet", time.Duration(def.QuietSeconds)*time.Second,
 		"Anti-DDoS: scrubbing ends after this long under the threshold (1s to 1h)")
+	cmd.Flags().IntVar(&f.timeScale, "ddos-time-scale", 1,
+		"divide the Anti-DDoS blackhole duration and quiet period by this factor (demos and tests only; 1800 makes 30 minutes 1 second)")
 }
 
 // config checks the flags and returns the configuration they make.
 func (f *ddosFlags) config() (model.DDoSConfig, error) {
-	seconds := func(name string, d, most time.Duration) (int, error) {
-		if d < time.Second || d > most || d%time.Second != 0 {
-			return 0, fmt.Errorf("--%s %s: want whole seconds from 1s to %s", name, d, most)
+	seconds := func(name string, d, least, most time.Duration) (int, error) {
+		if d < least || d > most || d%time.Second != 0 {
+			return 0, fmt.Errorf("--%s %s: want whole seconds from %s to %s", name, d, least, most)
 		}
 		return int(d / time.Second), nil
 	}
 	if f.blackholeMbps < 1 {
 		return model.DDoSConfig{}, fmt.Errorf("--ddos-blackhole-mbps %d: want at least 1 (Mbit/s)", f.blackholeMbps)
 	}
-	cfg := model.DDoSConfig{BlackholeMbps: f.blackholeMbps}
+	cfg := model.DDoSConfig{BlackholeMbps: f.blackholeMbps, TimeScale: f.timeScale}
 	var err error
-	if cfg.BlackholeSeconds, err = seconds("ddos-blackhole-duration", f.blackholeFor, 24*time.Hour); err != nil {
+	if cfg.BlackholeSeconds, err = seconds("ddos-blackhole-duration", f.blackholeFor, 30*time.Minute, 24*time.Hour); err != nil {
 		return cfg, err
 	}
-	if cfg.QuietSeconds, err = seconds("ddos-quiet", f.quiet, time.Hour); err != nil {
+	if cfg.QuietSeconds, err = seconds("ddos-quiet", f.quiet, time.Second, time.Hour); err != nil {
 		return cfg, err
 	}
 	return cfg, cfg.Validate()

@@ -96,6 +96,8 @@ func TestDDoSServerFlags(t *testing.T) {
 	}{
 		{[]string{"--ddos-blackhole-mbps", "0"}, "--ddos-blackhole-mbps"},
 		{[]string{"--ddos-blackhole-duration", "25h"}, "--ddos-blackhole-duration"},
+		{[]string{"--ddos-blackhole-duration", "10m"}, "from 30m0s to 24h0m0s"},
+		{[]string{"--ddos-time-scale", "-2"}, "time scale"},
 		{[]string{"--ddos-blackhole-duration", "1500ms"}, "whole seconds"},
 		{[]string{"--ddos-quiet", "0s"}, "--ddos-quiet"},
 		{[]string{"--ddos-quiet", "2h"}, "--ddos-quiet"},

@@ -56,8 +56,8 @@ type Config struct {
 func ConfigOf(c model.DDoSConfig) Config {
 	return Config{
 		BlackholeBps: int64(c.BlackholeMbps) * 1_000_000,
-		BlackholeFor: time.Duration(c.BlackholeSeconds) * time.Second,
-		Quiet:        time.Duration(c.QuietSeconds) * time.Second,
+		BlackholeFor: c.Blackhole(),
+		Quiet:        c.Quiet(),
 	}
 }
 

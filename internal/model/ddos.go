@@ -75,6 +75,19 @@ type DDoSConfig struct {
 	BlackholeSeconds int `json:"blackhole_seconds"`
 	// QuietSeconds: scrubbing ends after this long under the threshold.
 	QuietSeconds int `json:"quiet_seconds"`
+	// TimeScale divides both durations (demos and tests only, as the
+	// flow-log window scale does; 0 or 1 in production).
+	TimeScale int `json:"time_scale,omitempty"`
+}
+
+// Blackhole is how long a blackhole lasts, scaled.
+func (c DDoSConfig) Blackhole() time.Duration {
+	return time.Duration(c.BlackholeSeconds) * time.Second / time.Duration(max(c.TimeScale, 1))
+}
+
+// Quiet is the quiet period, scaled.
+func (c DDoSConfig) Quiet() time.Duration {
+	return time.Duration(c.QuietSeconds) * time.Second / time.Duration(max(c.TimeScale, 1))
 }
 
 // DefaultDDoSConfig: Alibaba's ECS figures (5 Gbit/s, 2.5 h); scrubbing
@@ -88,10 +101,12 @@ func (c DDoSConfig) Validate() error {
 	switch {
 	case c.BlackholeMbps < 1:
 		return fmt.Errorf("anti-DDoS blackhole threshold %d Mbit/s: must be at least 1", c.BlackholeMbps)
-	case c.BlackholeSeconds < 1 || c.BlackholeSeconds > 86400:
-		return fmt.Errorf("anti-DDoS blackhole duration %d s: must be 1 s to 24 h", c.BlackholeSeconds)
+	case c.BlackholeSeconds < 1800 || c.BlackholeSeconds > 86400:
+		return fmt.Errorf("anti-DDoS blackhole duration %d s: must be 30 min to 24 h", c.BlackholeSeconds)
 	case c.QuietSeconds < 1 || c.QuietSeconds > 3600:
 		return fmt.Errorf("anti-DDoS quiet period %d s: must be 1 s to 1 h", c.QuietSeconds)
+	case c.TimeScale < 0 || c.TimeScale > 3600:
+		return fmt.Errorf("anti-DDoS time scale %d: must be 1 to 3600", c.TimeScale)
 	}
 	return nil
 }

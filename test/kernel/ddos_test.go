@@ -88,7 +88,7 @@ func (f *flooder) close() {
 func TestAntiDDoS(t *testing.T) {
 	requireKernel(t)
 	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(randTag(t)),
-		apitest.WithDDoS(model.DDoSConfig{BlackholeMbps: 40, BlackholeSeconds: 4, QuietSeconds: 2}))
+		apitest.WithDDoS(model.DDoSConfig{BlackholeMbps: 40, BlackholeSeconds: 1800, QuietSeconds: 900, TimeScale: 450})) // 4 s and 2 s
 	w := &eipWorld{world: newWorld(t, env)}
 	w.vpcID = w.mustVPC("10.11.0.0/16")
 	vsw := w.mustVSwitch(w.vpcID, "10.11.1.0/24")
