@@ -16,6 +16,7 @@ import (
 	"github.com/palisade-project/palisade/internal/mirror"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
+	"github.com/palisade-project/palisade/internal/resolver"
 	"github.com/palisade-project/palisade/internal/store"
 )
 
@@ -73,6 +74,8 @@ type Config struct {
 	// FlowLogSetSize bounds the flows a VPC's capture can have counted at
 	// once, per set (default capture.CountSetSize).
 	FlowLogSetSize int
+	// Resolvers runs each VPC's DNS server (resolver.go) on this host.
+	Resolvers bool
 	// DDoS, when set, receives the Anti-DDoS events of this host's EIPs
 	// (ddos.go); without it the agent neither measures nor scrubs.
 	DDoS DDoSSink
@@ -123,6 +126,9 @@ type Agent struct {
 	ddosView ddosView
 	// kick asks Run for a reconciliation outside store changes.
 	kick chan struct{}
+	// resolvers are the VPCs' DNS servers (resolver.go; only the
+	// reconciling goroutine uses it).
+	resolvers map[string]*resolver.Server
 }
 
 // New returns an agent.
@@ -136,16 +142,17 @@ func New(cfg Config) *Agent {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}, countSwept: map[string]bool{}, mirrors: map[string]*mirror.Mirror{}, kick: make(chan struct{}, 1)}
+	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}, countSwept: map[string]bool{}, mirrors: map[string]*mirror.Mirror{}, kick: make(chan struct{}, 1), resolvers: map[string]*resolver.Server{}}
 }
 
 // Close stops what an agent that reconciles by hand (Reconcile, without
 // Run) keeps open: its flow-log captures and traffic mirrors, whose NFLOG
-// groups a new agent of the same host then binds. Run does it itself when
+// groups a new agent of the same host then binds, and its DNS servers. Run does it itself when
 // it returns. The kernel keeps its state.
 func (a *Agent) Close() {
 	a.stopFlowLogs()
 	a.stopMirrors()
+	a.stopResolvers()
 }
 
 // Applied returns a channel that receives the revision of every completed
@@ -164,6 +171,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	defer a.stopFlowLogs()
 	defer a.stopMirrors()
+	defer a.stopResolvers()
 	if err := a.Reconcile(ctx); err != nil {
 		a.log.Error("reconcile", "err", err)
 	}
@@ -315,6 +323,10 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 		}
 	}
 	a.syncFlowLogs(d, fwOK)
+	// After the topology: the servers listen in the VPC namespaces.
+	if err := a.syncResolvers(d); err != nil {
+		errList = append(errList, err)
+	}
 	if err := a.syncMirrors(mirrors, fwOK); err != nil {
 		errList = append(errList, fmt.Errorf("traffic mirroring: %w", err))
 	}

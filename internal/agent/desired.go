@@ -14,6 +14,7 @@ import (
 	"github.com/palisade-project/palisade/internal/flowlog"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
+	"github.com/palisade-project/palisade/internal/resolver"
 	"github.com/palisade-project/palisade/internal/store"
 )
 
@@ -37,6 +38,9 @@ type Desired struct {
 	FlowLogs map[string][]flowlog.Log
 	// WAF holds the protected objects steered on this host (waf.go).
 	WAF []WAFObject
+	// DNS holds, per VPC on the host, the names its resolver answers
+	// (resolver.go).
+	DNS map[string]resolver.Records
 }
 
 // snapshot is everything read from the store in one transaction.
@@ -249,6 +253,7 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 		return nil, err
 	}
 	admitWAFClients(d, ifName)
+	d.DNS = dnsRecords(s, d.Host.VPCs)
 	return d, nil
 }
 

@@ -97,10 +97,12 @@ func newUp(o UpOptions) (*Up, error) {
 		FlowRecords: a.FlowRecordReporter(),
 		FlowLogDir:  filepath.Join(a.opts.DataDir, "flowlog"),
 		// Anti-DDoS events go to the service as the admin.
-		DDoS:   a.DDoSReporter(),
-		IfName: linux.VethName,
-		Resync: o.Resync,
-		Logger: o.Logger,
+		DDoS: a.DDoSReporter(),
+		// Each VPC namespace gets its DNS server, as a cloud VPC does.
+		Resolvers: true,
+		IfName:    linux.VethName,
+		Resync:    o.Resync,
+		Logger:    o.Logger,
 	})
 	return &Up{App: a, Agent: ag, Applier: applier, zone: zone, waf: hw, wafLogs: wafLogs}, nil
 }

@@ -52,6 +52,12 @@ type VPC struct {
 	DDoS *DDoS
 }
 
+// ResolverAddr is the VPC's DNS server, as in Alibaba Cloud
+// (100.100.2.136, in the range network ACLs never filter): an address of
+// every VPC namespace, which instances reach through their gateway, and
+// the nameserver of their resolv.conf.
+func ResolverAddr() netip.Addr { return netip.AddrFrom4([4]byte{100, 100, 2, 136}) }
+
 // DDoS counts the inbound packets and bytes of every Counted EIP before
 // anything else sees them, drops everything to a Blackholed one, and
 // scrubs the traffic of a Scrubbed one.

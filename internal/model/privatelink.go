@@ -2,6 +2,7 @@ package model
 
 import (
 	"net/netip"
+	"strings"
 	"time"
 )
 
@@ -75,6 +76,17 @@ type EndpointZone struct {
 	Addr      netip.Addr `json:"addr"`
 	// TransitAddr is unique among all endpoint zones, in TransitRange.
 	TransitAddr netip.Addr `json:"transit_addr"`
+}
+
+// PrivateLinkDomain is the DNS suffix of services and endpoints
+// (<service id>.<region>.PrivateLinkDomain), served by each VPC's
+// resolver.
+const PrivateLinkDomain = "privatelink.palisade.local"
+
+// ZoneDomain is the DNS name of one zone of the endpoint.
+func (ep *Endpoint) ZoneDomain(zoneID string) string {
+	_, svcDomain, _ := strings.Cut(ep.Domain, ".")
+	return ep.ID + "-" + zoneID + "." + svcDomain
 }
 
 // Endpoint is a consumer's interface endpoint of a service.

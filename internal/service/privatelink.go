@@ -46,8 +46,9 @@ import (
 //     com.aliyuncs.privatelink.<region>.<id> and its domain
 //     <id>.<region>.privatelink.palisade.local (PrivateLinkDomain); an
 //     endpoint's domain is <endpoint id>.<service domain>, a zone's
-//     <endpoint id>-<zone>.<service domain> (names only: Palisade has no
-//     resolver to serve them yet). AutoAcceptEnabled defaults to false.
+//     <endpoint id>-<zone>.<service domain>, which the consumer VPC's
+//     resolver answers (agent/resolver.go). AutoAcceptEnabled defaults to
+//     false.
 //     Zone affinity, IPv6, private service domains, Payer EndpointService
 //     and bandwidth settings are refused (OperationUnsupported.<Param>),
 //     not silently ignored.
@@ -138,7 +139,7 @@ import (
 
 // PrivateLinkDomain is the DNS suffix of services and endpoints:
 // <service id>.<region>.PrivateLinkDomain.
-const PrivateLinkDomain = "privatelink.palisade.local"
+const PrivateLinkDomain = model.PrivateLinkDomain
 
 // Values the API shows.
 const (
@@ -209,10 +210,7 @@ func ServiceZones(sv *model.EndpointService) []string {
 }
 
 // EndpointZoneDomain is the DNS name of one zone of an endpoint.
-func EndpointZoneDomain(ep *model.Endpoint, zoneID string) string {
-	_, svcDomain, _ := strings.Cut(ep.Domain, ".")
-	return ep.ID + "-" + zoneID + "." + svcDomain
-}
+func EndpointZoneDomain(ep *model.Endpoint, zoneID string) string { return ep.ZoneDomain(zoneID) }
 
 // usableService finds the service a consumer names by ID or name, among
 // those it may use; anything else is EndpointServiceNotFound.

@@ -2,6 +2,7 @@ package kernel_test
 
 import (
 	"net/netip"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +98,24 @@ func TestPrivateLinkSDK(t *testing.T) {
 		t.Fatalf("client -> endpoint once accepted: %q %q %v, want the backend seeing a 100.64.0.0/10 address", name, peer, err)
 	}
 
+	// The consumer VPC's resolver answers the endpoint's domain, through
+	// the instance's own resolv.conf (ip netns exec mounts it); names of
+	// the zone it does not know do not exist.
+	if eresp.EndpointDomain == "" {
+		t.Fatal("CreateVpcEndpoint returned no EndpointDomain")
+	}
+	if out, err := exec.Command("ip", "netns", "exec", cons.ids["client"], "getent", "ahostsv4", eresp.EndpointDomain).CombinedOutput(); err != nil || !strings.Contains(string(out), ep.Addr().String()) {
+		t.Errorf("getent %s in the consumer's instance: %v %q, want %s", eresp.EndpointDomain, err, out, ep.Addr())
+	}
+	bogus := "ep-nosuchendpoint." + strings.SplitN(eresp.EndpointDomain, ".", 2)[1]
+	if out, err := exec.Command("ip", "netns", "exec", cons.ids["client"], "getent", "ahostsv4", bogus).CombinedOutput(); err == nil {
+		t.Errorf("getent %s: %q, want no such name", bogus, out)
+	}
+	// The provider's VPC has no such endpoint: its resolver does not know it.
+	if out, err := exec.Command("ip", "netns", "exec", prov.ids["backend"], "getent", "ahostsv4", eresp.EndpointDomain).CombinedOutput(); err == nil {
+		t.Errorf("getent %s in the provider's VPC: %q, want no such name", eresp.EndpointDomain, out)
+	}
+
 	dreq := privatelink.CreateDeleteVpcEndpointRequest()
 	dreq.EndpointId = eresp.EndpointId
 	if _, err := cpl.DeleteVpcEndpoint(dreq); err != nil {
@@ -108,5 +127,8 @@ func TestPrivateLinkSDK(t *testing.T) {
 	}
 	if _, err := probe.DialTCP(t.Context(), cons.ids["client"], ep, 300*time.Millisecond); err == nil {
 		t.Error("a connection to a deleted endpoint")
+	}
+	if out, err := exec.Command("ip", "netns", "exec", cons.ids["client"], "getent", "ahostsv4", eresp.EndpointDomain).CombinedOutput(); err == nil {
+		t.Errorf("getent %s after the endpoint was deleted: %q, want no such name", eresp.EndpointDomain, out)
 	}
 }

@@ -590,7 +590,8 @@ func (a *Applier) setupVPC(vref *nsRef, p vpcPlan) error {
 	}
 	a.warnMissing(vref.name, missing)
 
-	if err := ensureGateway(vref, p.vpc.Gateways); err != nil {
+	// The VPC's DNS server answers on an address of the gateway link.
+	if err := ensureGateway(vref, append(slices.Clone(p.vpc.Gateways), netip.PrefixFrom(dataplane.ResolverAddr(), 32))); err != nil {
 		return err
 	}
 	var entries []spoofEntry
@@ -663,6 +664,10 @@ func (a *Applier) instanceNS(id string, insts map[string]*nsRef) (*nsRef, error)
 	}
 	r, err := a.ensureNS(id)
 	if err != nil {
+		return nil, err
+	}
+	if err := writeResolvConf(id); err != nil {
+		r.Close()
 		return nil, err
 	}
 	insts[id] = r
@@ -1213,7 +1218,7 @@ func (a *Applier) deleteNS(name string) error {
 	}
 	err := deleteNamedNS(name)
 	kill()
-	return err
+	return errors.Join(err, removeResolvConf(name))
 }
 
 // Cleanup removes every namespace carrying this Applier's marker, and with
