@@ -2,8 +2,8 @@ package resolver
 
 import (
 	"net"
-	"os"
 	"net/netip"
+	"os"
 	"testing"
 	"time"
 
