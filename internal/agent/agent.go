@@ -74,6 +74,9 @@ type Config struct {
 	// FlowLogSetSize bounds the flows a VPC's capture can have counted at
 	// once, per set (default capture.CountSetSize).
 	FlowLogSetSize int
+	// FirewallHits, when set, receives the hits of the Internet
+	// firewall's policies counted on this host (fwhits.go).
+	FirewallHits FirewallHitSink
 	// Resolvers runs each VPC's DNS server (resolver.go) on this host.
 	Resolvers bool
 	// DDoS, when set, receives the Anti-DDoS events of this host's EIPs
@@ -124,6 +127,12 @@ type Agent struct {
 	ddosMu   sync.Mutex
 	detector *ddos.Detector
 	ddosView ddosView
+	// fwRules are, per VPC, the policy IDs of the Internet firewall's in
+	// and out rules as loaded, and fwCounts the counts last read (both
+	// under ddosMu; fwhits.go).
+	fwRules   map[string][2][]string
+	fwCounts  map[fwRuleKey]uint64
+	fwSampled bool
 	// kick asks Run for a reconciliation outside store changes.
 	kick chan struct{}
 	// resolvers are the VPCs' DNS servers (resolver.go; only the
@@ -179,7 +188,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer ticker.Stop()
 	var ddosDone sync.WaitGroup
 	defer ddosDone.Wait()
-	ddosDone.Go(func() { a.runDDoS(ctx) })
+	ddosDone.Go(func() { a.runSamplers(ctx) })
 	for {
 		select {
 		case <-a.kick:
@@ -322,6 +331,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 			a.log.Info("cut flows the policy now denies", "vpc", v.ID, "flows", n)
 		}
 	}
+	a.setFirewallRules(host.VPCs)
 	a.syncFlowLogs(d, fwOK)
 	// After the topology: the servers listen in the VPC namespaces.
 	if err := a.syncResolvers(d); err != nil {

@@ -102,24 +102,38 @@ func (a *Agent) buildDDoS(tx store.ReadTxn, d *Desired) error {
 	return nil
 }
 
-// runDDoS samples the EIPs' counters every ddosSamplePeriod, reports the
-// events the detector opens, changes and closes, and asks for a
-// reconciliation whenever an IP's mitigation changes (or a blackhole's
-// time runs out), until ctx ends.
-func (a *Agent) runDDoS(ctx context.Context) {
-	counters, ok := a.cfg.Topology.(DDoSCounters)
-	if a.cfg.DDoS == nil || !ok {
+// runSamplers reads the kernel's counters until ctx ends: every
+// ddosSamplePeriod the EIPs' (Anti-DDoS: it reports the events the
+// detector opens, changes and closes, and asks for a reconciliation
+// whenever an IP's mitigation changes), every fwHitsPeriod the Internet
+// firewall's rules' (fwhits.go).
+func (a *Agent) runSamplers(ctx context.Context) {
+	ddosCounters, ddosOK := a.cfg.Topology.(DDoSCounters)
+	ddosOK = ddosOK && a.cfg.DDoS != nil
+	fwCounters, fwOK := a.cfg.Topology.(FirewallCounters)
+	fwOK = fwOK && a.cfg.FirewallHits != nil
+	if !ddosOK && !fwOK {
 		return
+	}
+	if fwOK {
+		// The baseline: what the tables in place (an earlier agent's,
+		// already reported) have counted so far.
+		a.sampleFirewallHits(ctx, fwCounters)
 	}
 	ticker := time.NewTicker(ddosSamplePeriod)
 	defer ticker.Stop()
-	for {
+	for tick := 1; ; tick++ {
 		select {
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
 		}
-		a.sampleDDoS(ctx, counters)
+		if ddosOK {
+			a.sampleDDoS(ctx, ddosCounters)
+		}
+		if fwOK && tick%int(fwHitsPeriod/ddosSamplePeriod) == 0 {
+			a.sampleFirewallHits(ctx, fwCounters)
+		}
 	}
 }
 

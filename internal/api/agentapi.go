@@ -132,26 +132,48 @@ func RegisterAgentAPI(rt *Router, svc *service.Service) {
 		}
 		return empty{}, svc.ReportDDoSEvents(ctx, r.Account.ID, r.AgentZone, events)
 	})
+	// PalisadeReportFirewallHits: the Hits parameter is a JSON array of
+	// the Internet-firewall hits the agent counted (model.FirewallHits),
+	// added to the policies' totals.
+	rt.HandleAgent(VersionPalisade, "PalisadeReportFirewallHits", func(ctx context.Context, r *Request) (any, error) {
+		hits, err := DecodeFirewallHits(r.Params.Get("Hits"))
+		if err != nil {
+			return nil, err
+		}
+		return empty{}, svc.ReportFirewallHits(ctx, r.Account.ID, hits)
+	})
 }
 
 // DecodeWafLogs reads the Records parameter of PalisadeReportWafLogs: a JSON
 // array of model.WAFLog, at most service.WAFLogsPerPut long; unknown fields
 // and trailing data are refused.
 func DecodeWafLogs(v string) ([]model.WAFLog, error) {
+	return decodeReports[model.WAFLog]("Records", "WAF log records [{\"protection_id\":...}]", "records", service.WAFLogsPerPut, v)
+}
+
+// DecodeFirewallHits reads the Hits parameter of
+// PalisadeReportFirewallHits: a JSON array of model.FirewallHits.
+func DecodeFirewallHits(v string) ([]model.FirewallHits, error) {
+	return decodeReports[model.FirewallHits]("Hits", "firewall hit counts [{\"policy_id\":...,\"hits\":...}]", "entries", service.FirewallHitsPerReport, v)
+}
+
+// decodeReports reads an agent report parameter: a JSON array of T, at
+// most limit long; unknown fields and trailing data are refused.
+func decodeReports[T any](param, what, unit string, limit int, v string) ([]T, error) {
 	if strings.TrimSpace(v) == "" {
-		return nil, errs.MissingParameter("Records")
+		return nil, errs.MissingParameter(param)
 	}
-	var recs []model.WAFLog
+	var out []T
 	dec := json.NewDecoder(strings.NewReader(v))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&recs); err != nil {
-		return nil, errs.InvalidParameter("Records", "expected a JSON array of WAF log records [{\"protection_id\":...}]: %v", err)
+	if err := dec.Decode(&out); err != nil {
+		return nil, errs.InvalidParameter(param, "expected a JSON array of %s: %v", what, err)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errs.InvalidParameter("Records", "trailing data after the JSON array")
+		return nil, errs.InvalidParameter(param, "trailing data after the JSON array")
 	}
-	if len(recs) > service.WAFLogsPerPut {
-		return nil, errs.InvalidParameter("Records", "at most %d records per call, got %d", service.WAFLogsPerPut, len(recs))
+	if len(out) > limit {
+		return nil, errs.InvalidParameter(param, "at most %d %s per call, got %d", limit, unit, len(out))
 	}
-	return recs, nil
+	return out, nil
 }

@@ -98,8 +98,8 @@ type cfwPolicyItem struct {
 	Description           string
 	Release               string
 	IpVersion             int
-	// HitTimes and HitLastTime are 0: the kernel's hit counters are not
-	// reported to the control plane yet.
+	// HitTimes and HitLastTime: the new connections the policy decided,
+	// as the agents count them in the kernel.
 	HitTimes        int64
 	HitLastTime     int64
 	CreateTime      int64 // Unix seconds
@@ -122,7 +122,10 @@ func toCfwPolicyItem(v service.FirewallPolicyView) cfwPolicyItem {
 		DestPortGroupPorts: v.DestPortGroupPorts, ApplicationName: service.FirewallApplicationAny,
 		ApplicationNameList: []string{service.FirewallApplicationAny}, Description: p.Description,
 		Release: strconv.FormatBool(p.Enabled), IpVersion: 4, CreateTime: p.CreatedAt.Unix(), ModifyTime: p.UpdatedAt.Unix(),
-		SpreadCnt: 1,
+		SpreadCnt: 1, HitTimes: v.Hits.Hits,
+	}
+	if !v.Hits.LastHit.IsZero() {
+		it.HitLastTime = v.Hits.LastHit.Unix()
 	}
 	if p.SourceType == model.FirewallGroup {
 		it.SourceGroupType = model.AddressBookIP

@@ -2,9 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"io"
 	"strings"
 	"time"
 
@@ -437,20 +434,5 @@ func RegisterAntiDDoS(rt *Router, svc *service.Service) {
 // a JSON array of model.DDoSEvent, at most service.DDoSEventsPerReport
 // long; unknown fields and trailing data are refused.
 func DecodeDDoSEvents(v string) ([]model.DDoSEvent, error) {
-	if strings.TrimSpace(v) == "" {
-		return nil, errs.MissingParameter("Events")
-	}
-	var events []model.DDoSEvent
-	dec := json.NewDecoder(strings.NewReader(v))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&events); err != nil {
-		return nil, errs.InvalidParameter("Events", "expected a JSON array of Anti-DDoS events [{\"ip\":...,\"type\":...,\"start\":...}]: %v", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return nil, errs.InvalidParameter("Events", "trailing data after the JSON array")
-	}
-	if len(events) > service.DDoSEventsPerReport {
-		return nil, errs.InvalidParameter("Events", "at most %d events per call, got %d", service.DDoSEventsPerReport, len(events))
-	}
-	return events, nil
+	return decodeReports[model.DDoSEvent]("Events", "Anti-DDoS events [{\"ip\":...,\"type\":...,\"start\":...}]", "events", service.DDoSEventsPerReport, v)
 }

@@ -25,3 +25,9 @@ func (a *App) DDoSReporter() *DDoSReporter {
 func (r *DDoSReporter) ReportDDoSEvents(ctx context.Context, events []model.DDoSEvent) error {
 	return r.svc.ReportDDoSEvents(ctx, r.adminID, "", events)
 }
+
+// ReportFirewallHits adds the Internet-firewall hits the local agent
+// counted (service.ReportFirewallHits; agent.FirewallHitSink).
+func (r *DDoSReporter) ReportFirewallHits(ctx context.Context, hits []model.FirewallHits) error {
+	return r.svc.ReportFirewallHits(ctx, r.adminID, hits)
+}

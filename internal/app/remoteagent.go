@@ -58,10 +58,11 @@ func RunAgent(ctx context.Context, client remote.Caller, zone, tag string, logge
 		FlowRecords: m,
 		FlowLogDir:  filepath.Join("/run/palisade", "flowlog"+tag),
 		// Anti-DDoS events go to the server (PalisadeReportDdosEvents).
-		DDoS:      m,
-		Resolvers: true,
-		IfName:    linux.VethName,
-		Logger:    logger,
+		DDoS:         m,
+		Resolvers:    true,
+		FirewallHits: m,
+		IfName:       linux.VethName,
+		Logger:       logger,
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -99,10 +99,11 @@ func newUp(o UpOptions) (*Up, error) {
 		// Anti-DDoS events go to the service as the admin.
 		DDoS: a.DDoSReporter(),
 		// Each VPC namespace gets its DNS server, as a cloud VPC does.
-		Resolvers: true,
-		IfName:    linux.VethName,
-		Resync:    o.Resync,
-		Logger:    o.Logger,
+		Resolvers:    true,
+		FirewallHits: a.DDoSReporter(),
+		IfName:       linux.VethName,
+		Resync:       o.Resync,
+		Logger:       o.Logger,
 	})
 	return &Up{App: a, Agent: ag, Applier: applier, zone: zone, waf: hw, wafLogs: wafLogs}, nil
 }

@@ -95,6 +95,8 @@ type Firewall struct {
 // Dst, protocol Proto (0: any) and, with Ports, destination port in one of
 // them.
 type FirewallRule struct {
+	// ID is the policy's (its hits are counted per rule).
+	ID       string
 	Drop     bool
 	Src, Dst []netip.Prefix
 	Proto    uint8

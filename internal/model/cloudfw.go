@@ -91,3 +91,15 @@ type AddressBook struct {
 func FirewallOffKey(accountID string, ip netip.Addr) string {
 	return PrefixFirewallOff + accountID + "/" + ip.String()
 }
+
+// PrefixFirewallHits + policy ID -> FirewallHits: the new connections a
+// policy has decided, as the agents counted them in the kernel (not
+// mirrored to agents).
+const PrefixFirewallHits = "cfwhit/"
+
+// FirewallHits counts a policy's hits (HitTimes, HitLastTime).
+type FirewallHits struct {
+	PolicyID string    `json:"policy_id"`
+	Hits     int64     `json:"hits"`
+	LastHit  time.Time `json:"last_hit"`
+}

@@ -286,6 +286,23 @@ func (m *Mirror) ReportDDoSEvents(ctx context.Context, events []model.DDoSEvent)
 	return nil
 }
 
+// ReportFirewallHits sends the Internet-firewall hits this agent counted
+// (PalisadeReportFirewallHits), in calls of at most ddosEventsPerCall.
+func (m *Mirror) ReportFirewallHits(ctx context.Context, hits []model.FirewallHits) error {
+	for len(hits) > 0 {
+		n := min(len(hits), ddosEventsPerCall)
+		js, err := json.Marshal(hits[:n])
+		if err != nil {
+			return fmt.Errorf("encode firewall hits: %w", err)
+		}
+		if _, err := m.c.Call(ctx, VersionPalisade, "PalisadeReportFirewallHits", map[string]string{"Hits": string(js)}); err != nil {
+			return fmt.Errorf("PalisadeReportFirewallHits: %w", err)
+		}
+		hits = hits[n:]
+	}
+	return nil
+}
+
 func number(v any) (int64, error) {
 	switch n := v.(type) {
 	case json.Number:

@@ -77,8 +77,10 @@ import (
 //     out policies, each in order; filters Direction, AclUuid, AclAction,
 //     Proto, Release (exact), Source, Destination, Description
 //     (substrings). CurrentPage/PageSize (1-100, default 10). HitTimes and
-//     HitLastTime are 0: the kernel's hit counters are not reported to the
-//     control plane yet. DescribePolicyPriorUsed answers Start 1 and End n
+//     HitLastTime are what the agents counted in the kernel: the new
+//     connections a policy decided (ReportFirewallHits, every few seconds;
+//     a policy changed within that time may lose the hits since).
+//     DescribePolicyPriorUsed answers Start 1 and End n
 //     (0 and 0 without policies).
 //   - Address books: GroupType ip (IPv4 CIDRs or addresses, stored masked)
 //     or port ("80" or "80/88", stored "80" when a = b); ipv6, domain and
@@ -770,6 +772,9 @@ func (s *Service) DeleteControlPolicy(ctx context.Context, accountID, id, direct
 		if err := tx.Delete(model.PrefixFirewallPolicy + p.ID); err != nil {
 			return err
 		}
+		if err := tx.Delete(model.PrefixFirewallHits + p.ID); err != nil {
+			return err
+		}
 		list, err := firewallPolicies(tx, accountID, dir)
 		if err != nil {
 			return err
@@ -869,6 +874,8 @@ type ControlPolicyQuery struct {
 type FirewallPolicyView struct {
 	model.FirewallPolicy
 	SourceGroupCidrs, DestinationGroupCidrs, DestPortGroupPorts []string
+	// Hits are the new connections the policy decided (ReportFirewallHits).
+	Hits model.FirewallHits
 }
 
 // DescribeControlPolicy lists the caller's policies: in then out, each in
@@ -948,6 +955,9 @@ func (s *Service) DescribeControlPolicy(ctx context.Context, accountID string, q
 				}
 				if p.DestPortType == model.FirewallPortGroup {
 					v.DestPortGroupPorts = entries(p.DestPortGroup)
+				}
+				if _, err := getJSON(tx, model.PrefixFirewallHits+p.ID, &v.Hits); err != nil {
+					return err
 				}
 				out = append(out, v)
 			}
@@ -1469,4 +1479,50 @@ func (s *Service) DescribeFirewallAssets(ctx context.Context, accountID string, 
 	})
 	sortByCreation(out, func(a FirewallAsset) (int64, string) { return a.CreatedAt.UnixNano(), a.ID })
 	return out, err
+}
+
+// FirewallHitsPerReport bounds one ReportFirewallHits call.
+const FirewallHitsPerReport = 1000
+
+// ReportFirewallHits adds the hits agents counted in the kernel to the
+// policies' totals (HitTimes) and moves their last hit (HitLastTime)
+// forward. A policy deleted meanwhile is skipped: its hits went with it.
+// Agents only (the admin, or an agent key: policies belong to no zone).
+func (s *Service) ReportFirewallHits(ctx context.Context, callerID string, hits []model.FirewallHits) error {
+	if len(hits) > FirewallHitsPerReport {
+		return errs.InvalidParameter("Hits", "at most %d entries per call, got %d", FirewallHitsPerReport, len(hits))
+	}
+	for i, h := range hits {
+		if h.PolicyID == "" || h.Hits < 0 || (h.Hits > 0 && h.LastHit.IsZero()) {
+			return errs.InvalidParameter("Hits", "Hits[%d]: want a policy ID, a count of at least 0 and, with hits, the time of the last", i)
+		}
+	}
+	_, err := s.update(ctx, func(tx store.Txn) error {
+		if err := requireAdmin(tx, callerID); err != nil {
+			return err
+		}
+		for _, h := range hits {
+			if h.Hits == 0 {
+				continue
+			}
+			if _, ok, err := tx.Get(model.PrefixFirewallPolicy + h.PolicyID); err != nil {
+				return err
+			} else if !ok {
+				continue
+			}
+			var cur model.FirewallHits
+			if _, err := getJSON(tx, model.PrefixFirewallHits+h.PolicyID, &cur); err != nil {
+				return err
+			}
+			cur.PolicyID, cur.Hits = h.PolicyID, cur.Hits+h.Hits
+			if h.LastHit.After(cur.LastHit) {
+				cur.LastHit = h.LastHit
+			}
+			if err := putJSON(tx, model.PrefixFirewallHits+h.PolicyID, cur); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return err
 }

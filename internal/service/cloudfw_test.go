@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/model"
@@ -755,5 +756,68 @@ func TestFirewallSwitch(t *testing.T) {
 	}
 	if got := off(); len(got) != 0 {
 		t.Errorf("after enable all: %v", got)
+	}
+}
+
+// TestReportFirewallHits: agents' hits add up per policy and show in
+// DescribeControlPolicy; hits of a deleted policy are skipped; tenants
+// cannot report; bad entries are refused whole; deleting a policy drops
+// its count.
+func TestReportFirewallHits(t *testing.T) {
+	s := cfwFixture(t, Quotas{})
+	ctx := context.Background()
+	if _, err := s.update(ctx, func(tx store.Txn) error {
+		return putJSON(tx, model.PrefixAccount+"0", model.Account{ID: "0", Name: "admin", Admin: true})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p := addPolicy(t, s, "1", "in", "1", "a")
+	t1 := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	report := func(caller string, hits ...model.FirewallHits) error { return s.ReportFirewallHits(ctx, caller, hits) }
+	if err := report("0", model.FirewallHits{PolicyID: p.ID, Hits: 3, LastHit: t1},
+		model.FirewallHits{PolicyID: "gone", Hits: 9, LastHit: t1}); err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	if err := report("0", model.FirewallHits{PolicyID: p.ID, Hits: 2, LastHit: t1.Add(-time.Minute)}); err != nil {
+		t.Fatalf("report: %v", err)
+	}
+	hits := func() model.FirewallHits {
+		t.Helper()
+		list, err := s.DescribeControlPolicy(ctx, "1", ControlPolicyQuery{AclUuid: p.ID})
+		if err != nil || len(list) != 1 {
+			t.Fatalf("DescribeControlPolicy: %v %v", list, err)
+		}
+		return list[0].Hits
+	}
+	if h := hits(); h.Hits != 5 || !h.LastHit.Equal(t1) {
+		t.Errorf("hits %+v, want 5, the last at %v (an older report does not move it back)", h, t1)
+	}
+	for name, tc := range map[string]struct {
+		caller string
+		hits   model.FirewallHits
+		code   string
+	}{
+		"tenant":    {"1", model.FirewallHits{PolicyID: p.ID, Hits: 1, LastHit: t1}, "Forbidden.NotAdmin"},
+		"negative":  {"0", model.FirewallHits{PolicyID: p.ID, Hits: -1, LastHit: t1}, "InvalidParameter"},
+		"no time":   {"0", model.FirewallHits{PolicyID: p.ID, Hits: 1}, "InvalidParameter"},
+		"no policy": {"0", model.FirewallHits{Hits: 1, LastHit: t1}, "InvalidParameter"},
+	} {
+		if err := report(tc.caller, model.FirewallHits{PolicyID: p.ID, Hits: 1, LastHit: t1}, tc.hits); err == nil || !strings.Contains(err.Error(), tc.code) {
+			t.Errorf("%s: %v, want %s", name, err, tc.code)
+		}
+	}
+	if h := hits(); h.Hits != 5 {
+		t.Errorf("after refused reports: %d hits, want 5 (nothing half-done)", h.Hits)
+	}
+	if err := s.DeleteControlPolicy(ctx, "1", p.ID, "in"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.view(ctx, func(tx store.ReadTxn) error {
+		if _, ok, _ := tx.Get(model.PrefixFirewallHits + p.ID); ok {
+			t.Error("the deleted policy's hits are still stored")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
 	}
 }

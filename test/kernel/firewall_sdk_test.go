@@ -3,6 +3,7 @@ package kernel_test
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
 
@@ -44,6 +45,29 @@ func TestInternetFirewallSDK(t *testing.T) {
 	w.settle()
 	w.mustNotReach(netip.AddrPortFrom(eip, 8080), "dropped by the Internet firewall")
 	w.mustReach(netip.AddrPortFrom(eip, 8081), "web").Close()
+
+	// The kernel counted the dropped connection attempt (its SYN and the
+	// SYN's retransmissions) against the policy: HitTimes and HitLastTime.
+	before := time.Now().Add(-time.Second).Unix()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		dreq := cloudfw.CreateDescribeControlPolicyRequest()
+		dreq.Direction, dreq.AclUuid, dreq.CurrentPage, dreq.PageSize = "in", resp.AclUuid, "1", "10"
+		dresp, err := fw.DescribeControlPolicy(dreq)
+		if err != nil {
+			t.Fatalf("DescribeControlPolicy: %v", err)
+		}
+		if len(dresp.Policys) == 1 && dresp.Policys[0].HitTimes >= 1 {
+			if p := dresp.Policys[0]; p.HitLastTime < before-10 || p.HitLastTime > time.Now().Unix()+1 {
+				t.Errorf("HitLastTime %d, want about now (%d)", p.HitLastTime, before)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("DescribeControlPolicy: no hit counted for the dropped connection after 10 s: %+v", dresp.Policys)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 
 	off := cloudfw.CreatePutDisableFwSwitchRequest()
 	off.IpaddrList = &[]string{eip.String()}

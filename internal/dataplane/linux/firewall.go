@@ -200,3 +200,40 @@ func portIntervals(rs []dataplane.PortRange) []nftables.SetElement {
 	}
 	return intervalElements(ivs, 2)
 }
+
+// cfwHeadRules is the number of rules before the policies' in each chain
+// of the firewall table (see applyFirewallTable).
+const cfwHeadRules = 3
+
+// FirewallCounters reads the packets each policy rule of a VPC's Internet
+// firewall matched, in rule order, per chain (none without the table).
+func (a *Applier) FirewallCounters(vpcID string) (in, out []uint64, err error) {
+	ref, err := openNS(vpcID)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer ref.Close()
+	conn, err := nftables.New(nftables.WithNetNSFd(int(ref.ns)))
+	if err != nil {
+		return nil, nil, err
+	}
+	table := &nftables.Table{Name: cfwTable, Family: nftables.TableFamilyIPv4}
+	read := func(chain string) []uint64 {
+		rules, err := conn.GetRules(table, &nftables.Chain{Name: chain, Table: table})
+		if err != nil || len(rules) < cfwHeadRules {
+			return nil
+		}
+		var counts []uint64
+		for _, r := range rules[cfwHeadRules:] {
+			var n uint64
+			for _, e := range r.Exprs {
+				if c, ok := e.(*expr.Counter); ok {
+					n = c.Packets
+				}
+			}
+			counts = append(counts, n)
+		}
+		return counts
+	}
+	return read("in"), read("out"), nil
+}

@@ -1,0 +1,69 @@
+package agent
+
+import (
+	"context"
+	"testing"
+
+	"github.com/palisade-project/palisade/internal/dataplane"
+	"github.com/palisade-project/palisade/internal/model"
+)
+
+type fakeFwCounters map[string][2][]uint64
+
+func (f fakeFwCounters) FirewallCounters(vpcID string) (in, out []uint64, err error) {
+	c := f[vpcID]
+	return c[0], c[1], nil
+}
+
+type hitLog struct{ got map[string]int64 }
+
+func (h *hitLog) ReportFirewallHits(_ context.Context, hits []model.FirewallHits) error {
+	for _, x := range hits {
+		h.got[x.PolicyID] += x.Hits
+	}
+	return nil
+}
+
+// TestFirewallHits: the first reading is a baseline (an earlier agent
+// reported those hits); afterwards gains are reported per policy, summed
+// over VPCs; a rule that appears later counts from 0, a count that went
+// down restarted; a chain whose rules are not the loaded ones is skipped.
+func TestFirewallHits(t *testing.T) {
+	sink := &hitLog{got: map[string]int64{}}
+	a := New(Config{FirewallHits: sink})
+	fw := func(in ...string) *dataplane.Firewall {
+		f := &dataplane.Firewall{}
+		for _, id := range in {
+			f.In = append(f.In, dataplane.FirewallRule{ID: id})
+		}
+		return f
+	}
+	a.setFirewallRules([]dataplane.VPC{{ID: "v1", Firewall: fw("p1", "p2")}, {ID: "v2", Firewall: fw("p1")}})
+	counts := fakeFwCounters{"v1": {{7, 3}}, "v2": {{5}}}
+	step := func(want map[string]int64) {
+		t.Helper()
+		sink.got = map[string]int64{}
+		a.sampleFirewallHits(context.Background(), counts)
+		if len(sink.got) != len(want) {
+			t.Fatalf("reported %v, want %v", sink.got, want)
+		}
+		for id, n := range want {
+			if sink.got[id] != n {
+				t.Fatalf("reported %v, want %v", sink.got, want)
+			}
+		}
+	}
+	step(map[string]int64{}) // baseline
+	counts["v1"], counts["v2"] = [2][]uint64{{9, 3}}, [2][]uint64{{6}}
+	step(map[string]int64{"p1": 3})
+	// A new policy in v2: the table is rebuilt, its counters restart.
+	a.setFirewallRules([]dataplane.VPC{{ID: "v1", Firewall: fw("p1", "p2")}, {ID: "v2", Firewall: fw("p3", "p1")}})
+	counts["v2"] = [2][]uint64{{4, 1}}
+	step(map[string]int64{"p3": 4, "p1": 1})
+	// v1's table rebuilt with the same rules (a new EIP): counts went down.
+	counts["v1"] = [2][]uint64{{2, 5}}
+	step(map[string]int64{"p1": 2, "p2": 2})
+	// Not the loaded rules (a load in progress): skipped.
+	counts["v1"] = [2][]uint64{{100}}
+	step(map[string]int64{})
+}
