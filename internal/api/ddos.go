@@ -168,24 +168,9 @@ func RegisterAntiDDoS(rt *Router, svc *service.Service) {
 	v := VersionAntiDDoS
 
 	rt.Handle(v, "DescribeInstanceIpAddress", func(ctx context.Context, r *Request) (any, error) {
-		p := r.Params
-		if err := ddosRegion(p, svc, true); err != nil {
-			return nil, err
-		}
-		if _, err := service.ParseDDoSInstanceType(p.Get("InstanceType")); err != nil {
-			return nil, err
-		}
-		status := strings.ToLower(p.Get("DdosStatus"))
-		if status != "" && status != model.DDoSDefense && status != model.DDoSBlackhole {
-			return nil, errs.InvalidParameter("DdosStatus", "%q is not a status: use defense (scrubbing) or blackhole", p.Get("DdosStatus"))
-		}
-		pg, err := cfwPage(p)
-		if err != nil {
-			return nil, err
-		}
-		list, err := svc.DescribeDDoSInstances(ctx, r.Account.ID, service.DDoSQuery{
-			Type: p.Get("InstanceType"), InstanceID: p.Get("InstanceId"), Name: p.Get("InstanceName"), IP: p.Get("InstanceIp"), Status: status,
-		})
+		list, pg, err := ddosInstances(ctx, svc, r, func(s string) (string, bool) {
+			return s, s == model.DDoSDefense || s == model.DDoSBlackhole
+		}, "use defense (scrubbing) or blackhole")
 		if err != nil {
 			return nil, err
 		}
@@ -209,31 +194,14 @@ func RegisterAntiDDoS(rt *Router, svc *service.Service) {
 	})
 
 	rt.Handle(v, "DescribeInstance", func(ctx context.Context, r *Request) (any, error) {
-		p := r.Params
-		if err := ddosRegion(p, svc, true); err != nil {
-			return nil, err
-		}
-		if _, err := service.ParseDDoSInstanceType(p.Get("InstanceType")); err != nil {
-			return nil, err
-		}
-		status := ""
-		if s := strings.ToLower(p.Get("DdosStatus")); s != "" {
+		list, pg, err := ddosInstances(ctx, svc, r, func(s string) (string, bool) {
 			for st, legacy := range ddosLegacyStatus {
 				if s == legacy {
-					status = st
+					return st, true
 				}
 			}
-			if status == "" {
-				return nil, errs.InvalidParameter("DdosStatus", "%q is not a status: use mitigating (scrubbing), blackholed or normal", p.Get("DdosStatus"))
-			}
-		}
-		pg, err := cfwPage(p)
-		if err != nil {
-			return nil, err
-		}
-		list, err := svc.DescribeDDoSInstances(ctx, r.Account.ID, service.DDoSQuery{
-			Type: p.Get("InstanceType"), InstanceID: p.Get("InstanceId"), Name: p.Get("InstanceName"), IP: p.Get("InstanceIp"), Status: status,
-		})
+			return "", false
+		}, "use mitigating (scrubbing), blackholed or normal")
 		if err != nil {
 			return nil, err
 		}
@@ -435,4 +403,32 @@ func RegisterAntiDDoS(rt *Router, svc *service.Service) {
 // long; unknown fields and trailing data are refused.
 func DecodeDDoSEvents(v string) ([]model.DDoSEvent, error) {
 	return decodeReports[model.DDoSEvent]("Events", "Anti-DDoS events [{\"ip\":...,\"type\":...,\"start\":...}]", "events", service.DDoSEventsPerReport, v)
+}
+
+// ddosInstances answers the query both instance listings share: region,
+// InstanceType, the DdosStatus filter in the action's words (status maps
+// one to a status, or says it is none; hint lists the valid ones), paging.
+func ddosInstances(ctx context.Context, svc *service.Service, r *Request, status func(string) (string, bool), hint string) ([]service.DDoSInstance, Page, error) {
+	p := r.Params
+	if err := ddosRegion(p, svc, true); err != nil {
+		return nil, Page{}, err
+	}
+	if _, err := service.ParseDDoSInstanceType(p.Get("InstanceType")); err != nil {
+		return nil, Page{}, err
+	}
+	var st string
+	if s := strings.ToLower(p.Get("DdosStatus")); s != "" {
+		var ok bool
+		if st, ok = status(s); !ok {
+			return nil, Page{}, errs.InvalidParameter("DdosStatus", "%q is not a status: %s", p.Get("DdosStatus"), hint)
+		}
+	}
+	pg, err := cfwPage(p)
+	if err != nil {
+		return nil, Page{}, err
+	}
+	list, err := svc.DescribeDDoSInstances(ctx, r.Account.ID, service.DDoSQuery{
+		Type: p.Get("InstanceType"), InstanceID: p.Get("InstanceId"), Name: p.Get("InstanceName"), IP: p.Get("InstanceIp"), Status: st,
+	})
+	return list, pg, err
 }

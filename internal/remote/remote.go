@@ -272,33 +272,28 @@ const ddosEventsPerCall = 200
 // events (agent.DDoSSink). The server sets each event's account and EIP.
 // On an error the calls before it have been stored.
 func (m *Mirror) ReportDDoSEvents(ctx context.Context, events []model.DDoSEvent) error {
-	for len(events) > 0 {
-		n := min(len(events), ddosEventsPerCall)
-		js, err := json.Marshal(events[:n])
-		if err != nil {
-			return fmt.Errorf("encode anti-DDoS events: %w", err)
-		}
-		if _, err := m.c.Call(ctx, VersionPalisade, "PalisadeReportDdosEvents", map[string]string{"Events": string(js)}); err != nil {
-			return fmt.Errorf("PalisadeReportDdosEvents: %w", err)
-		}
-		events = events[n:]
-	}
-	return nil
+	return sendChunks(ctx, m, "PalisadeReportDdosEvents", "Events", events)
 }
 
 // ReportFirewallHits sends the Internet-firewall hits this agent counted
-// (PalisadeReportFirewallHits), in calls of at most ddosEventsPerCall.
+// (PalisadeReportFirewallHits; agent.FirewallHitSink).
 func (m *Mirror) ReportFirewallHits(ctx context.Context, hits []model.FirewallHits) error {
-	for len(hits) > 0 {
-		n := min(len(hits), ddosEventsPerCall)
-		js, err := json.Marshal(hits[:n])
+	return sendChunks(ctx, m, "PalisadeReportFirewallHits", "Hits", hits)
+}
+
+// sendChunks calls an agent report action with items as a JSON array in
+// param, ddosEventsPerCall at a time.
+func sendChunks[T any](ctx context.Context, m *Mirror, action, param string, items []T) error {
+	for len(items) > 0 {
+		n := min(len(items), ddosEventsPerCall)
+		js, err := json.Marshal(items[:n])
 		if err != nil {
-			return fmt.Errorf("encode firewall hits: %w", err)
+			return fmt.Errorf("%s: encode: %w", action, err)
 		}
-		if _, err := m.c.Call(ctx, VersionPalisade, "PalisadeReportFirewallHits", map[string]string{"Hits": string(js)}); err != nil {
-			return fmt.Errorf("PalisadeReportFirewallHits: %w", err)
+		if _, err := m.c.Call(ctx, VersionPalisade, action, map[string]string{param: string(js)}); err != nil {
+			return fmt.Errorf("%s: %w", action, err)
 		}
-		hits = hits[n:]
+		items = items[n:]
 	}
 	return nil
 }
