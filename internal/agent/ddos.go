@@ -157,7 +157,7 @@ func (a *Agent) sampleDDoS(ctx context.Context, counters DDoSCounters) {
 		}
 		for _, ip := range ips {
 			if c, ok := got[ip]; ok {
-				counts[ip] = ddos.Counter{Packets: c.Packets, Bytes: c.Bytes}
+				counts[ip] = ddos.Counter{Packets: c.Packets, Bytes: c.Bytes, SYNs: c.SYNs}
 			}
 		}
 	}

@@ -77,9 +77,10 @@ type DDoSScrub struct {
 	Bps int64
 }
 
-// DDoSCounter is an EIP's cumulative inbound traffic.
+// DDoSCounter is an EIP's cumulative inbound traffic, and the TCP SYNs
+// (without ACK) among it.
 type DDoSCounter struct {
-	Packets, Bytes uint64
+	Packets, Bytes, SYNs uint64
 }
 
 // Firewall filters new connections between the internet and the

@@ -61,11 +61,23 @@ func ConfigOf(c model.DDoSConfig) Config {
 	}
 }
 
-// Counter is an IP's cumulative inbound packets and bytes, as counted
-// before any mitigation (so an attack stays visible while it is dropped).
+// Counter is an IP's cumulative inbound packets and bytes, and the TCP
+// SYNs among the packets, as counted before any mitigation (so an attack
+// stays visible while it is dropped).
 type Counter struct {
-	Packets, Bytes uint64
+	Packets, Bytes, SYNs uint64
 }
+
+// The SYN flood pattern: at least SYNFloodMinPps SYNs per second that
+// make at least SYNFloodShare of the IP's packets. Connections that carry
+// anything send several packets for their one SYN; a flood of
+// handshakes that never go on is nearly all SYNs. It starts scrubbing
+// even under the threshold, as Alibaba's detection does on a flood
+// pattern.
+const (
+	SYNFloodMinPps = 1000
+	SYNFloodShare  = 0.7
+)
 
 // Detector follows a set of IPs. It is not safe for concurrent use.
 type Detector struct {
@@ -162,14 +174,16 @@ func (d *Detector) Observe(now time.Time, counts map[netip.Addr]Counter, thresho
 		prev, prevAt := st.last, st.lastAt
 		st.last, st.lastAt = c, now
 		dt := now.Sub(prevAt).Seconds()
-		if prevAt.IsZero() || dt <= 0 || c.Packets < prev.Packets || c.Bytes < prev.Bytes {
+		if prevAt.IsZero() || dt <= 0 || c.Packets < prev.Packets || c.Bytes < prev.Bytes || c.SYNs < prev.SYNs {
 			d.expire(st, now, emit)
 			continue
 		}
 		pps := int64(float64(c.Packets-prev.Packets) / dt)
 		bps := int64(float64(c.Bytes-prev.Bytes) * 8 / dt)
+		syns := int64(float64(c.SYNs-prev.SYNs) / dt)
 		thr := thresholds[ip]
-		attack := (thr.Pps > 0 && pps > thr.Pps) || (thr.Bps > 0 && bps > thr.Bps)
+		attack := (thr.Pps > 0 && pps > thr.Pps) || (thr.Bps > 0 && bps > thr.Bps) ||
+			(syns >= SYNFloodMinPps && float64(syns) >= SYNFloodShare*float64(pps))
 		flood := d.cfg.BlackholeBps > 0 && bps > d.cfg.BlackholeBps
 
 		if bh := st.blackhole; bh != nil {

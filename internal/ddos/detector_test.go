@@ -138,3 +138,41 @@ func TestResumeAndReset(t *testing.T) {
 		t.Fatalf("IP gone: %+v", ev)
 	}
 }
+
+// TestSYNFloodPattern: SYNs that make most of an IP's packets start
+// scrubbing under the thresholds, and keep it going while they last; the
+// same SYN rate inside real connections (several packets each) does not,
+// nor do a few SYNs alone.
+func TestSYNFloodPattern(t *testing.T) {
+	d := New(Config{BlackholeBps: 1_000_000_000, BlackholeFor: time.Hour, Quiet: 2 * time.Second})
+	thr := map[netip.Addr]Threshold{ipA: {Bps: 100_000_000, Pps: 100_000}}
+	var c Counter
+	now := t0
+	tick := func(pkts, syns uint64) []model.DDoSEvent {
+		now = now.Add(time.Second)
+		c.Packets += pkts
+		c.Bytes += pkts * 60
+		c.SYNs += syns
+		return d.Observe(now, map[netip.Addr]Counter{ipA: c}, thr)
+	}
+	tick(0, 0) // baseline
+	if ev := tick(8000, 1500); len(ev) != 0 {
+		t.Fatalf("1,500 SYNs/s among 8,000 packets/s (connections that carry data): %+v", ev)
+	}
+	if ev := tick(600, 590); len(ev) != 0 {
+		t.Fatalf("590 SYNs/s, under the pattern's floor: %+v", ev)
+	}
+	ev := tick(3100, 3000)
+	if len(ev) != 1 || ev[0].Type != model.DDoSDefense || d.Mode(ipA, now) != Scrub {
+		t.Fatalf("3,000 SYNs/s of 3,100 packets/s, far under the 100,000 packets/s threshold: %+v, want scrubbing", ev)
+	}
+	for range 3 {
+		if ev := tick(3100, 3000); len(ev) != 0 || d.Mode(ipA, now) != Scrub {
+			t.Fatalf("the flood goes on: %+v mode %v", ev, d.Mode(ipA, now))
+		}
+	}
+	tick(100, 5)
+	if ev := tick(100, 5); len(ev) != 1 || ev[0].End.IsZero() {
+		t.Fatalf("quiet for 2 s after the flood: %+v, want the scrubbing ended", ev)
+	}
+}

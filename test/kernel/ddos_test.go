@@ -28,21 +28,44 @@ type flooder struct {
 	sent atomic.Int64
 }
 
-func startFlood(t *testing.T, src netip.Addr, dst netip.AddrPort, payload, pps int) *flooder {
-	t.Helper()
-	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
-	if err != nil {
-		t.Fatalf("raw socket: %v", err)
+// floodPacket is an IPv4 packet from src to dst: a UDP datagram with
+// payload bytes, or (syn) a bare TCP SYN.
+func floodPacket(src netip.Addr, dst netip.AddrPort, payload int, syn bool) []byte {
+	l4 := 8 + payload
+	proto := byte(unix.IPPROTO_UDP)
+	if syn {
+		l4, proto = 20, unix.IPPROTO_TCP
 	}
-	pkt := make([]byte, 28+payload)
-	pkt[0], pkt[8], pkt[9] = 0x45, 64, unix.IPPROTO_UDP
+	pkt := make([]byte, 20+l4)
+	pkt[0], pkt[8], pkt[9] = 0x45, 64, proto
 	binary.BigEndian.PutUint16(pkt[2:], uint16(len(pkt)))
 	copy(pkt[12:16], src.AsSlice())
 	copy(pkt[16:20], dst.Addr().AsSlice())
 	binary.BigEndian.PutUint16(pkt[20:], 40000)
 	binary.BigEndian.PutUint16(pkt[22:], dst.Port())
-	binary.BigEndian.PutUint16(pkt[24:], uint16(8+payload))
-	to := &unix.SockaddrInet4{Addr: dst.Addr().As4()}
+	if syn {
+		binary.BigEndian.PutUint32(pkt[24:], 12345) // sequence
+		pkt[32], pkt[33] = 5<<4, 0x02               // header length, SYN
+		binary.BigEndian.PutUint16(pkt[34:], 65535) // window
+	} else {
+		binary.BigEndian.PutUint16(pkt[24:], uint16(l4))
+	}
+	return pkt
+}
+
+func startFlood(t *testing.T, src netip.Addr, dst netip.AddrPort, payload, pps int) *flooder {
+	t.Helper()
+	return startRawFlood(t, floodPacket(src, dst, payload, false), dst.Addr(), pps)
+}
+
+// startRawFlood sends pkt to dst pps times a second until stopped.
+func startRawFlood(t *testing.T, pkt []byte, dst netip.Addr, pps int) *flooder {
+	t.Helper()
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
+	if err != nil {
+		t.Fatalf("raw socket: %v", err)
+	}
+	to := &unix.SockaddrInet4{Addr: dst.As4()}
 	f := &flooder{stop: make(chan struct{})}
 	f.done.Go(func() {
 		defer unix.Close(fd)
@@ -206,6 +229,14 @@ func TestAntiDDoS(t *testing.T) {
 	w.settle()
 	w.mustReach(netip.AddrPortFrom(eip, 8080), "web").Close()
 
+	// A SYN flood under the thresholds (1,500 packets/s, all SYNs, to a
+	// port the security group closes, so nothing answers) matches the
+	// flood pattern: scrubbing starts all the same, and ends after it.
+	flood = startRawFlood(t, floodPacket(attacker, netip.AddrPortFrom(eip, 8081), 0, true), eip, 1500)
+	waitStatus(model.DDoSDefense, 5*time.Second)
+	flood.close()
+	waitStatus(model.DDoSNormal, 6*time.Second)
+
 	ev := antiddos.CreateDescribeDdosEventListRequest()
 	ev.DdosRegionId, ev.InstanceId, ev.InstanceType, ev.InternetIp = apitest.Region, w.ids["web"], "ecs", eip.String()
 	ev.PageSize = requests.NewInteger(50)
@@ -228,7 +259,7 @@ func TestAntiDDoS(t *testing.T) {
 			}
 		}
 	}
-	if defense < 1 || blackhole != 1 {
-		t.Errorf("events %+v: want the scrubbing and one blackhole", resp.DdosEventList.DdosEvent)
+	if defense < 2 || blackhole != 1 {
+		t.Errorf("events %+v: want the two scrubbings and one blackhole", resp.DdosEventList.DdosEvent)
 	}
 }

@@ -18,6 +18,7 @@ import (
 //
 //	table netdev palisade_ddos {
 //	  chain count { type filter hook ingress device "uplink" priority -500; policy accept;
+//	    ip daddr 203.0.113.5 tcp flags syn / syn,ack counter  its SYNs, and
 //	    meta protocol ip ip daddr 203.0.113.5 counter          every EIP
 //	    meta protocol ip ip daddr 203.0.113.6 counter drop     a blackholed one
 //	  }
@@ -69,10 +70,19 @@ func applyDDoSCountTable(nsFd int, d *dataplane.DDoS, uplinkIdx int) error {
 	if !remove {
 		for _, ip := range sortedAddrs(d.Counted) {
 			// The protocol first: a netdev chain sees every frame.
-			ex := cat([]expr.Any{
+			isIP := []expr.Any{
 				&expr.Meta{Key: expr.MetaKeyPROTOCOL, Register: 1},
 				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(unix.ETH_P_IP)},
-			}, daddrIs(ip), []expr.Any{&expr.Counter{}})
+			}
+			// The SYNs apart (the SYN flood pattern), before a blackhole
+			// drops them.
+			rules = append(rules, plRule{"count", cat(isIP, daddrIs(ip), l4protoIs(unix.IPPROTO_TCP), []expr.Any{
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 13, Len: 1},
+				&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x12}, Xor: []byte{0}},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{0x02}},
+				&expr.Counter{},
+			})})
+			ex := cat(isIP, daddrIs(ip), []expr.Any{&expr.Counter{}})
 			if slices.Contains(d.Blackholed, ip) {
 				ex = append(ex, &expr.Verdict{Kind: expr.VerdictDrop})
 			}
@@ -209,16 +219,26 @@ func (a *Applier) ddosCountersIn(ref *nsRef) (map[netip.Addr]dataplane.DDoSCount
 		}
 		for _, r := range rules {
 			var ip netip.Addr
+			syn := false // the rule of the SYNs: it tests the TCP flags
 			for _, e := range r.Exprs {
 				switch x := e.(type) {
+				case *expr.Payload:
+					syn = syn || (x.Base == expr.PayloadBaseTransportHeader && x.Offset == 13)
 				case *expr.Cmp:
 					if len(x.Data) == 4 && x.Op == expr.CmpOpEq {
 						ip = netip.AddrFrom4([4]byte(x.Data))
 					}
 				case *expr.Counter:
-					if ip.IsValid() {
-						out[ip] = dataplane.DDoSCounter{Packets: x.Packets, Bytes: x.Bytes}
+					if !ip.IsValid() {
+						continue
 					}
+					c := out[ip]
+					if syn {
+						c.SYNs = x.Packets
+					} else {
+						c.Packets, c.Bytes = x.Packets, x.Bytes
+					}
+					out[ip] = c
 				}
 			}
 		}

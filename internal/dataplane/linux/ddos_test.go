@@ -89,12 +89,17 @@ func TestDDoSTable(t *testing.T) {
 		t.Fatal("no counting rule for 203.0.113.5")
 	}
 	nft("replace", "rule", "netdev", ddosTable, "count", "handle", handle[1], "ip", "daddr", "203.0.113.5", "counter", "packets", "7", "bytes", "700")
+	synHandle := regexp.MustCompile(`ip daddr 203\.0\.113\.5 tcp flags syn / syn,ack counter packets 0 bytes 0 .*# handle (\d+)`).FindStringSubmatch(nft("-a", "list", "chain", "netdev", ddosTable, "count"))
+	if synHandle == nil {
+		t.Fatal("no SYN counting rule for 203.0.113.5")
+	}
+	nft("replace", "rule", "netdev", ddosTable, "count", "handle", synHandle[1], "ip", "daddr", "203.0.113.5", "tcp", "flags", "syn", "/", "syn,ack", "counter", "packets", "3", "bytes", "180")
 	counts, err := (&Applier{}).ddosCountersIn(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if counts[a] != (dataplane.DDoSCounter{Packets: 7, Bytes: 700}) || len(counts) != 3 {
-		t.Fatalf("counters %v, want 7 packets 700 bytes for %v among 3", counts, a)
+	if counts[a] != (dataplane.DDoSCounter{Packets: 7, Bytes: 700, SYNs: 3}) || len(counts) != 3 {
+		t.Fatalf("counters %v, want 7 packets, 700 bytes, 3 SYNs for %v among 3", counts, a)
 	}
 	// The replaced rule lost its tag: the table is rebuilt; loaded
 	// again unchanged, it is kept as it is (counters and all).
