@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"sync"
 	"time"
@@ -16,7 +17,6 @@ import (
 	"github.com/palisade-project/palisade/internal/mirror"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
-	"github.com/palisade-project/palisade/internal/resolver"
 	"github.com/palisade-project/palisade/internal/store"
 )
 
@@ -127,6 +127,9 @@ type Agent struct {
 	ddosMu   sync.Mutex
 	detector *ddos.Detector
 	ddosView ddosView
+	// ddosApplied is each EIP's mitigation as the last reconciliation
+	// built it (what the kernel has).
+	ddosApplied map[netip.Addr]ddos.Mode
 	// fwRules are, per VPC, the policy IDs of the Internet firewall's in
 	// and out rules as loaded, and fwCounts the counts last read (both
 	// under ddosMu; fwhits.go).
@@ -137,7 +140,7 @@ type Agent struct {
 	kick chan struct{}
 	// resolvers are the VPCs' DNS servers (resolver.go; only the
 	// reconciling goroutine uses it).
-	resolvers map[string]*resolver.Server
+	resolvers map[string]*vpcResolver
 }
 
 // New returns an agent.
@@ -151,7 +154,7 @@ func New(cfg Config) *Agent {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}, countSwept: map[string]bool{}, mirrors: map[string]*mirror.Mirror{}, kick: make(chan struct{}, 1), resolvers: map[string]*resolver.Server{}}
+	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}, countSwept: map[string]bool{}, mirrors: map[string]*mirror.Mirror{}, kick: make(chan struct{}, 1), resolvers: map[string]*vpcResolver{}}
 }
 
 // Close stops what an agent that reconciles by hand (Reconcile, without

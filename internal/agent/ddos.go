@@ -81,6 +81,7 @@ func (a *Agent) buildDDoS(tx store.ReadTxn, d *Desired) error {
 		a.detector.SetConfig(ddos.ConfigOf(cfg))
 	}
 	a.ddosView = view
+	a.ddosApplied = map[netip.Addr]ddos.Mode{}
 	for i := range d.Host.VPCs {
 		v := &d.Host.VPCs[i]
 		ips := view.vpcs[v.ID]
@@ -89,7 +90,8 @@ func (a *Agent) buildDDoS(tx store.ReadTxn, d *Desired) error {
 		}
 		p := &dataplane.DDoS{Counted: ips}
 		for _, ip := range ips {
-			switch a.detector.Mode(ip, now) {
+			a.ddosApplied[ip] = a.detector.Mode(ip, now)
+			switch a.ddosApplied[ip] {
 			case ddos.Blackhole:
 				p.Blackholed = append(p.Blackholed, ip)
 			case ddos.Scrub:
@@ -163,9 +165,13 @@ func (a *Agent) sampleDDoS(ctx context.Context, counters DDoSCounters) {
 	}
 	now := time.Now()
 	a.ddosMu.Lock()
-	before := modes(det, counts, now)
 	events := det.Observe(now, counts, view.thresholds)
-	after := modes(det, counts, now)
+	changed := false
+	for ip := range counts {
+		// Against what the kernel has: a blackhole whose time ran out
+		// changes nothing in the detector's answer at this instant.
+		changed = changed || det.Mode(ip, now) != a.ddosApplied[ip]
+	}
 	a.ddosMu.Unlock()
 	if len(events) > 0 {
 		for _, e := range events {
@@ -175,20 +181,9 @@ func (a *Agent) sampleDDoS(ctx context.Context, counters DDoSCounters) {
 			a.log.Warn("report anti-DDoS events", "err", err)
 		}
 	}
-	for ip, m := range after {
-		if before[ip] != m {
-			a.kickReconcile()
-			return
-		}
+	if changed {
+		a.kickReconcile()
 	}
-}
-
-func modes(det *ddos.Detector, counts map[netip.Addr]ddos.Counter, now time.Time) map[netip.Addr]ddos.Mode {
-	out := make(map[netip.Addr]ddos.Mode, len(counts))
-	for ip := range counts {
-		out[ip] = det.Mode(ip, now)
-	}
-	return out
 }
 
 // kickReconcile asks Run for a reconciliation (without waiting).

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 
 	"github.com/palisade-project/palisade/internal/dataplane"
 	"github.com/palisade-project/palisade/internal/model"
@@ -67,9 +68,16 @@ func (a *Agent) syncResolvers(d *Desired) error {
 	}
 	for id, recs := range d.DNS {
 		s := a.resolvers[id]
+		if s != nil && s.ns != netnsInode(id) {
+			// The namespace was made again (drift repair): the server's
+			// sockets are in the old one.
+			s.Close()
+			s = nil
+		}
 		if s == nil {
 			var err error
 			if s, err = a.startResolver(id); err != nil {
+				delete(a.resolvers, id)
 				errs = append(errs, fmt.Errorf("dns of %s: %w", id, err))
 				continue
 			}
@@ -80,7 +88,23 @@ func (a *Agent) syncResolvers(d *Desired) error {
 	return errors.Join(errs...)
 }
 
-func (a *Agent) startResolver(vpcID string) (*resolver.Server, error) {
+// vpcResolver is a VPC's DNS server and the namespace it listens in.
+type vpcResolver struct {
+	*resolver.Server
+	ns uint64 // the namespace file's inode
+}
+
+// netnsInode identifies the namespace named id (0 when absent).
+func netnsInode(id string) uint64 {
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join("/run/netns", id), &st); err != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+func (a *Agent) startResolver(vpcID string) (*vpcResolver, error) {
+	ino := netnsInode(vpcID)
 	ns, err := netns.GetFromPath(filepath.Join("/run/netns", vpcID))
 	if err != nil {
 		return nil, err
@@ -102,11 +126,11 @@ func (a *Agent) startResolver(vpcID string) (*resolver.Server, error) {
 	}); err != nil {
 		return nil, err
 	}
-	return resolver.Serve(resolver.Config{
+	return &vpcResolver{Server: resolver.Serve(resolver.Config{
 		Zones:    []string{model.PrivateLinkDomain},
 		Upstream: resolver.HostUpstream(resolvConfPath),
 		Logger:   a.log.With("vpc", vpcID, "part", "dns"),
-	}, pc, ln), nil
+	}, pc, ln), ns: ino}, nil
 }
 
 // stopResolvers stops every VPC's DNS server.

@@ -13,10 +13,14 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	mdns "github.com/miekg/dns"
+	"github.com/palisade-project/palisade/internal/dataplane"
+	"github.com/palisade-project/palisade/internal/model"
 	"io"
 	"math/big"
 	"net"
 	nethttp "net/http"
+	"net/netip"
 	"net/url"
 	"os/exec"
 	"strings"
@@ -349,6 +353,17 @@ func TestWAFSteering(t *testing.T) {
 	}
 	if s, _ := org.last("/drift"); s.xff != client {
 		t.Errorf("after drift repair the origin saw X-Forwarded-For %q, want %s", s.xff, client)
+	}
+	// The VPC's DNS server follows the new namespace too: it answers for
+	// its zone (a name it does not have: an authoritative NXDOMAIN).
+	var dnsErr error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if dnsErr = askVPCResolver(w.ids["web1"], "ep-none.epsrv-none.local."+model.PrivateLinkDomain); dnsErr == nil {
+			break
+		}
+	}
+	if dnsErr != nil {
+		t.Errorf("the VPC's DNS server after the namespace was made anew: %v", dnsErr)
 	}
 
 	// The security group applies to the protected path as to the direct
@@ -758,4 +773,20 @@ func TestWAFSteeringRemoteAgent(t *testing.T) {
 	if s, _ := org.last(attack); s.xff != "" {
 		t.Errorf("after unprotect the origin saw X-Forwarded-For %q", s.xff)
 	}
+}
+
+// askVPCResolver asks the VPC's DNS server, from instance namespace ns,
+// for a name of its zone that does not exist: nil when it answers so.
+func askVPCResolver(ns, name string) error {
+	return probe.InNetns(ns, func() error {
+		c := &mdns.Client{Timeout: time.Second}
+		r, _, err := c.Exchange(new(mdns.Msg).SetQuestion(mdns.Fqdn(name), mdns.TypeA), netip.AddrPortFrom(dataplane.ResolverAddr(), 53).String())
+		if err != nil {
+			return err
+		}
+		if r.Rcode != mdns.RcodeNameError || !r.Authoritative {
+			return fmt.Errorf("answer %v, want an authoritative NXDOMAIN", r)
+		}
+		return nil
+	})
 }
