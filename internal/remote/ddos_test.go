@@ -77,3 +77,34 @@ func TestReportDDoSEventsSplits(t *testing.T) {
 		t.Errorf("error: %v after %d calls", err, len(c.calls))
 	}
 }
+
+type hitsCaller struct{ calls [][]model.FirewallHits }
+
+func (c *hitsCaller) Call(_ context.Context, version, action string, p map[string]string) (map[string]any, error) {
+	if version != VersionPalisade || action != "PalisadeReportFirewallHits" {
+		return nil, errors.New("unexpected action " + action)
+	}
+	var hits []model.FirewallHits
+	if err := json.Unmarshal([]byte(p["Hits"]), &hits); err != nil {
+		return nil, err
+	}
+	c.calls = append(c.calls, hits)
+	return map[string]any{}, nil
+}
+
+// TestReportFirewallHits: the hits go to PalisadeReportFirewallHits as a
+// JSON array in Hits, split like the Anti-DDoS events.
+func TestReportFirewallHits(t *testing.T) {
+	at := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	hits := make([]model.FirewallHits, ddosEventsPerCall+1)
+	for i := range hits {
+		hits[i] = model.FirewallHits{PolicyID: "p", Hits: int64(i + 1), LastHit: at}
+	}
+	c := &hitsCaller{}
+	if err := New(c, "z", nil).ReportFirewallHits(context.Background(), hits); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.calls) != 2 || len(c.calls[0]) != ddosEventsPerCall || len(c.calls[1]) != 1 || c.calls[1][0].Hits != int64(len(hits)) || !c.calls[1][0].LastHit.Equal(at) {
+		t.Errorf("calls %d: %+v", len(c.calls), c.calls)
+	}
+}
