@@ -157,7 +157,7 @@ already at that position adds nothing and prints that policy's ID.`,
 			return c.renderList(cmd, resp, items, []column{
 				field("Direction", "Direction"), field("Order", "Order"), field("Action", "AclAction"), field("Proto", "Proto"),
 				{"Source", addr("Source", "SourceType")}, {"Destination", addr("Destination", "DestinationType")}, {"Ports", ports},
-				field("Enabled", "Release"), field("AclUuid", "AclUuid"), field("Description", "Description"),
+				field("Enabled", "Release"), field("HitTimes", "HitTimes"), field("AclUuid", "AclUuid"), field("Description", "Description"),
 			})
 		},
 	}

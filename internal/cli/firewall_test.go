@@ -89,7 +89,7 @@ func TestFirewallCommands(t *testing.T) {
 		t.Errorf("in: %v", got)
 	}
 	out = r.ok("firewall", "policy", "list")
-	for _, want := range []string{"Direction", "Order", "group:office", "group:web", eip + "/32", "22", "drop", "log", "all", "false", "never there", ssh} {
+	for _, want := range []string{"Direction", "Order", "HitTimes", "group:office", "group:web", eip + "/32", "22", "drop", "log", "all", "false", "never there", ssh} {
 		if !strings.Contains(out, want) {
 			t.Errorf("policy list lacks %q:\n%s", want, out)
 		}
