@@ -14,6 +14,18 @@ import (
 	"github.com/palisade-project/palisade/internal/store/memory"
 )
 
+// putRecord stores v as JSON at key, as the service does.
+func putRecord(t testing.TB, tx store.Txn, key string, v any) {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Put(key, b); err != nil {
+		t.Fatal(err)
+	}
+}
+
 type discardDDoS struct{}
 
 func (discardDDoS) ReportDDoSEvents(context.Context, []model.DDoSEvent) error { return nil }
@@ -27,23 +39,14 @@ func TestBuildDDoSResumes(t *testing.T) {
 	st := memory.New()
 	now := time.Now()
 	held, freed, other := netip.MustParseAddr("198.51.100.1"), netip.MustParseAddr("198.51.100.2"), netip.MustParseAddr("198.51.100.3")
-	put := func(tx store.Txn, key string, v any) {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Put(key, b); err != nil {
-			t.Fatal(err)
-		}
-	}
 	if _, err := st.Update(ctx, func(tx store.Txn) error {
-		put(tx, model.KeyDDoSConfig, model.DDoSConfig{BlackholeMbps: 100, BlackholeSeconds: 60, QuietSeconds: 5})
-		put(tx, model.DDoSThresholdKey("acc", other), model.DDoSThreshold{AccountID: "acc", IP: other, Bps: 3, Pps: 700})
+		putRecord(t, tx, model.KeyDDoSConfig, model.DDoSConfig{BlackholeMbps: 100, BlackholeSeconds: 60, QuietSeconds: 5})
+		putRecord(t, tx, model.DDoSThresholdKey("acc", other), model.DDoSThreshold{AccountID: "acc", IP: other, Bps: 3, Pps: 700})
 		for _, e := range []model.DDoSEvent{
 			{IP: held, Type: model.DDoSBlackhole, Start: now.Add(-10 * time.Second), LastAttack: now.Add(-5 * time.Second), UnBlackholeAt: now.Add(55 * time.Second)},
 			{IP: freed, Type: model.DDoSBlackhole, Start: now.Add(-2 * time.Minute), LastAttack: now.Add(-90 * time.Second), UnBlackholeAt: now.Add(-30 * time.Second)},
 		} {
-			put(tx, e.Key(), e)
+			putRecord(t, tx, e.Key(), e)
 		}
 		return nil
 	}); err != nil {

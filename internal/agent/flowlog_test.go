@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -20,25 +19,16 @@ import (
 func TestBuildFlowLogs(t *testing.T) {
 	st := memory.New()
 	t.Cleanup(func() { st.Close() })
-	put := func(tx store.Txn, key string, v any) {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Put(key, b); err != nil {
-			t.Fatal(err)
-		}
-	}
 	_, err := st.Update(context.Background(), func(tx store.Txn) error {
-		put(tx, model.PrefixVPC+"vpc-a", model.VPC{ID: "vpc-a", CidrBlock: netip.MustParsePrefix("10.0.0.0/16")})
+		putRecord(t, tx, model.PrefixVPC+"vpc-a", model.VPC{ID: "vpc-a", CidrBlock: netip.MustParsePrefix("10.0.0.0/16")})
 		for _, v := range []struct{ id, cidr string }{{"vsw-1", "10.0.1.0/24"}, {"vsw-2", "10.0.2.0/24"}} {
-			put(tx, model.PrefixVSwitch+v.id, model.VSwitch{ID: v.id, VpcID: "vpc-a", ZoneID: "z1", CidrBlock: netip.MustParsePrefix(v.cidr)})
+			putRecord(t, tx, model.PrefixVSwitch+v.id, model.VSwitch{ID: v.id, VpcID: "vpc-a", ZoneID: "z1", CidrBlock: netip.MustParsePrefix(v.cidr)})
 		}
 		for _, i := range []struct{ id, zone, vsw, ip string }{
 			{"i-a", "z1", "vsw-1", "10.0.1.5"}, {"i-b", "z1", "vsw-2", "10.0.2.5"}, {"i-far", "z2", "vsw-1", "10.0.1.9"},
 		} {
-			put(tx, model.PrefixInstance+i.id, model.Instance{ID: i.id, ZoneID: i.zone, VpcID: "vpc-a", VSwitchID: i.vsw, PrimaryENIID: "eni-" + i.id[2:], Status: model.InstanceRunning})
-			put(tx, model.PrefixENI+"eni-"+i.id[2:], model.ENI{ID: "eni-" + i.id[2:], VpcID: "vpc-a", VSwitchID: i.vsw, ZoneID: i.zone, InstanceID: i.id,
+			putRecord(t, tx, model.PrefixInstance+i.id, model.Instance{ID: i.id, ZoneID: i.zone, VpcID: "vpc-a", VSwitchID: i.vsw, PrimaryENIID: "eni-" + i.id[2:], Status: model.InstanceRunning})
+			putRecord(t, tx, model.PrefixENI+"eni-"+i.id[2:], model.ENI{ID: "eni-" + i.id[2:], VpcID: "vpc-a", VSwitchID: i.vsw, ZoneID: i.zone, InstanceID: i.id,
 				MAC: "02:00:00:00:00:01", PrimaryIP: netip.MustParseAddr(i.ip)})
 		}
 		for _, f := range []model.FlowLog{
@@ -48,7 +38,7 @@ func TestBuildFlowLogs(t *testing.T) {
 			{ID: "fl-off", AccountID: "acct", ResourceType: model.FlowLogResourceVPC, ResourceID: "vpc-a", VpcID: "vpc-a", WindowSeconds: 60, Status: model.FlowLogInactive},
 			{ID: "fl-b-only", AccountID: "acct", ResourceType: model.FlowLogResourceENI, ResourceID: "eni-far", VpcID: "vpc-a", WindowSeconds: 60, Status: model.FlowLogActive},
 		} {
-			put(tx, model.PrefixFlowLog+f.ID, f)
+			putRecord(t, tx, model.PrefixFlowLog+f.ID, f)
 		}
 		return nil
 	})

@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -24,22 +23,13 @@ import (
 func TestBuildWAF(t *testing.T) {
 	st := memory.New()
 	t.Cleanup(func() { st.Close() })
-	put := func(tx store.Txn, key string, v any) {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := tx.Put(key, b); err != nil {
-			t.Fatal(err)
-		}
-	}
 	eip := netip.MustParseAddr("198.18.0.9")
 	_, err := st.Update(context.Background(), func(tx store.Txn) error {
-		put(tx, model.PrefixVPC+"vpc-a", model.VPC{ID: "vpc-a", CidrBlock: netip.MustParsePrefix("10.0.0.0/16")})
-		put(tx, model.PrefixVSwitch+"vsw-a", model.VSwitch{ID: "vsw-a", VpcID: "vpc-a", ZoneID: "z1", CidrBlock: netip.MustParsePrefix("10.0.1.0/24")})
+		putRecord(t, tx, model.PrefixVPC+"vpc-a", model.VPC{ID: "vpc-a", CidrBlock: netip.MustParsePrefix("10.0.0.0/16")})
+		putRecord(t, tx, model.PrefixVSwitch+"vsw-a", model.VSwitch{ID: "vsw-a", VpcID: "vpc-a", ZoneID: "z1", CidrBlock: netip.MustParsePrefix("10.0.1.0/24")})
 		for _, i := range []struct{ id, zone, ip string }{{"i-web", "z1", "10.0.1.5"}, {"i-noeip", "z1", "10.0.1.6"}, {"i-far", "z2", "10.0.1.7"}} {
-			put(tx, model.PrefixInstance+i.id, model.Instance{ID: i.id, ZoneID: i.zone, VpcID: "vpc-a", VSwitchID: "vsw-a", PrimaryENIID: "eni-" + i.id[2:], Status: model.InstanceRunning})
-			put(tx, model.PrefixENI+"eni-"+i.id[2:], model.ENI{ID: "eni-" + i.id[2:], VpcID: "vpc-a", VSwitchID: "vsw-a", ZoneID: i.zone, InstanceID: i.id,
+			putRecord(t, tx, model.PrefixInstance+i.id, model.Instance{ID: i.id, ZoneID: i.zone, VpcID: "vpc-a", VSwitchID: "vsw-a", PrimaryENIID: "eni-" + i.id[2:], Status: model.InstanceRunning})
+			putRecord(t, tx, model.PrefixENI+"eni-"+i.id[2:], model.ENI{ID: "eni-" + i.id[2:], VpcID: "vpc-a", VSwitchID: "vsw-a", ZoneID: i.zone, InstanceID: i.id,
 				MAC: "02:00:00:00:00:01", PrimaryIP: netip.MustParseAddr(i.ip), SecurityGroupIDs: []string{"sg-web"}})
 		}
 		// Port 80 open to all, 443 to one office only, 8080 to more
@@ -52,10 +42,10 @@ func TestBuildWAF(t *testing.T) {
 			rules = append(rules, policytest.Rule(fmt.Sprintf("sgr-8080-%d", i), model.Ingress, "TCP", "8080/8080",
 				netip.AddrFrom4([4]byte{100, 64, byte(i >> 7), byte(2 * (i & 127))}).String()+"/32", model.PolicyAccept, 1))
 		}
-		put(tx, model.PrefixSecurityGroup+"sg-web", model.SecurityGroup{ID: "sg-web", VpcID: "vpc-a", Type: model.GroupTypeBasic, InnerAccessPolicy: model.InnerDrop,
+		putRecord(t, tx, model.PrefixSecurityGroup+"sg-web", model.SecurityGroup{ID: "sg-web", VpcID: "vpc-a", Type: model.GroupTypeBasic, InnerAccessPolicy: model.InnerDrop,
 			Rules: rules})
-		put(tx, model.PrefixEIP+"eip-1", model.EIP{ID: "eip-1", Address: eip, ENIID: "eni-web", PrivateIP: netip.MustParseAddr("10.0.1.5"), VpcID: "vpc-a", Status: model.EIPInUse})
-		put(tx, model.PrefixWAFTemplate+"wtpl-1", model.WAFTemplate{ID: "wtpl-1", AccountID: "acct", Action: "monitor", ParanoiaLevel: 2, InboundThreshold: 7, BodyLimit: 1024})
+		putRecord(t, tx, model.PrefixEIP+"eip-1", model.EIP{ID: "eip-1", Address: eip, ENIID: "eni-web", PrivateIP: netip.MustParseAddr("10.0.1.5"), VpcID: "vpc-a", Status: model.EIPInUse})
+		putRecord(t, tx, model.PrefixWAFTemplate+"wtpl-1", model.WAFTemplate{ID: "wtpl-1", AccountID: "acct", Action: "monitor", ParanoiaLevel: 2, InboundThreshold: 7, BodyLimit: 1024})
 		for _, p := range []model.WAFProtection{
 			{ID: "waf-web", AccountID: "acct", InstanceID: "i-web", Port: 80, TemplateID: "wtpl-1"},
 			{ID: "waf-web443", AccountID: "acct", InstanceID: "i-web", Port: 443},
@@ -69,13 +59,13 @@ func TestBuildWAF(t *testing.T) {
 			{ID: "waf-noeip", AccountID: "acct", InstanceID: "i-noeip", Port: 80},
 			{ID: "waf-far", AccountID: "acct", InstanceID: "i-far", Port: 80},
 		} {
-			put(tx, model.PrefixWAFProtection+p.ID, p)
+			putRecord(t, tx, model.PrefixWAFProtection+p.ID, p)
 		}
 		// A flow log on the web instance's ENI: the SYNs its WAF ports
 		// refuse are its REJECT records.
-		put(tx, model.PrefixFlowLog+"fl-1", model.FlowLog{ID: "fl-1", AccountID: "acct", ResourceType: model.FlowLogResourceENI, ResourceID: "eni-web",
+		putRecord(t, tx, model.PrefixFlowLog+"fl-1", model.FlowLog{ID: "fl-1", AccountID: "acct", ResourceType: model.FlowLogResourceENI, ResourceID: "eni-web",
 			VpcID: "vpc-a", TrafficType: "All", AggregationInterval: 1, Status: model.FlowLogActive})
-		put(tx, model.PrefixWAFRule+"wr-1", model.WAFRule{ID: "wr-1", AccountID: "acct", ProtectionID: "waf-web", Kind: "custom", Conditions: "path prefix /admin", Action: "block"})
+		putRecord(t, tx, model.PrefixWAFRule+"wr-1", model.WAFRule{ID: "wr-1", AccountID: "acct", ProtectionID: "waf-web", Kind: "custom", Conditions: "path prefix /admin", Action: "block"})
 		return nil
 	})
 	if err != nil {

@@ -3,12 +3,14 @@ package linux
 import (
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"time"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
 	"github.com/palisade-project/palisade/internal/dataplane"
@@ -197,21 +199,34 @@ func perSource(set string, rate uint64) []expr.Any {
 // DDoSCounters reads the inbound counters of the EIPs of a VPC namespace
 // (none without the table).
 func (a *Applier) DDoSCounters(vpcID string) (map[netip.Addr]dataplane.DDoSCounter, error) {
-	ref, err := openNS(vpcID)
-	if err != nil {
-		return nil, err
-	}
-	defer ref.Close()
-	return a.ddosCountersIn(ref)
+	var out map[netip.Addr]dataplane.DDoSCounter
+	err := nftIn(vpcID, func(conn *nftables.Conn) error {
+		var err error
+		out, err = ddosCountersOf(conn)
+		return err
+	})
+	return out, err
 }
 
-func (a *Applier) ddosCountersIn(ref *nsRef) (map[netip.Addr]dataplane.DDoSCounter, error) {
+// nftIn runs fn with an nftables connection inside the named namespace.
+// It opens the namespace only (no netlink handle, unlike openNS): the
+// counters are read every few seconds.
+func nftIn(name string, fn func(*nftables.Conn) error) error {
+	ns, err := netns.GetFromPath(filepath.Join(netnsDir, name))
+	if err != nil {
+		return fmt.Errorf("open netns %s: %w", name, err)
+	}
+	defer ns.Close()
+	conn, err := nftables.New(nftables.WithNetNSFd(int(ns)))
+	if err != nil {
+		return fmt.Errorf("nftables connection in %s: %w", name, err)
+	}
+	return fn(conn)
+}
+
+func ddosCountersOf(conn *nftables.Conn) (map[netip.Addr]dataplane.DDoSCounter, error) {
 	out := map[netip.Addr]dataplane.DDoSCounter{}
 	err := func() error {
-		conn, err := nftables.New(nftables.WithNetNSFd(int(ref.ns)))
-		if err != nil {
-			return err
-		}
 		table := &nftables.Table{Name: ddosTable, Family: nftables.TableFamilyNetdev}
 		rules, err := conn.GetRules(table, &nftables.Chain{Name: "count", Table: table})
 		if err != nil {

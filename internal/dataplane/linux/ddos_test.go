@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"testing"
 
+	"github.com/google/nftables"
+
 	"github.com/palisade-project/palisade/internal/dataplane"
 )
 
@@ -22,27 +24,10 @@ var updateGolden = flag.Bool("update", false, "rewrite the golden files")
 // scrubbing one when nothing is scrubbed, both with the last EIP.
 func TestDDoSTable(t *testing.T) {
 	needRoot(t)
-	ns := "pal-dd-" + randHex(t, 3)
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	ns, ref, nft := scratchNS(t, "pal-dd-")
 	// The uplink the counting chain hooks (a veth will do).
 	if out, err := exec.Command("ip", "-n", ns, "link", "add", uplinkLink, "type", "veth", "peer", "name", "uplink-peer").CombinedOutput(); err != nil {
 		t.Fatalf("add uplink: %v: %s", err, out)
-	}
-	ref, err := openNS(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ref.Close()
-	nft := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("nft %v: %v: %s", args, err, out)
-		}
-		return string(out)
 	}
 	a, b, c := netip.MustParseAddr("203.0.113.5"), netip.MustParseAddr("203.0.113.6"), netip.MustParseAddr("203.0.113.7")
 	d := &dataplane.DDoS{
@@ -94,7 +79,11 @@ func TestDDoSTable(t *testing.T) {
 		t.Fatal("no SYN counting rule for 203.0.113.5")
 	}
 	nft("replace", "rule", "netdev", ddosTable, "count", "handle", synHandle[1], "ip", "daddr", "203.0.113.5", "tcp", "flags", "syn", "/", "syn,ack", "counter", "packets", "3", "bytes", "180")
-	counts, err := (&Applier{}).ddosCountersIn(ref)
+	conn, err := nftables.New(nftables.WithNetNSFd(int(ref.ns)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	counts, err := ddosCountersOf(conn)
 	if err != nil {
 		t.Fatal(err)
 	}

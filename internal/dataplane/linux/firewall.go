@@ -208,15 +208,14 @@ const cfwHeadRules = 3
 // FirewallCounters reads the packets each policy rule of a VPC's Internet
 // firewall matched, in rule order, per chain (none without the table).
 func (a *Applier) FirewallCounters(vpcID string) (in, out []uint64, err error) {
-	ref, err := openNS(vpcID)
-	if err != nil {
-		return nil, nil, err
-	}
-	defer ref.Close()
-	conn, err := nftables.New(nftables.WithNetNSFd(int(ref.ns)))
-	if err != nil {
-		return nil, nil, err
-	}
+	err = nftIn(vpcID, func(conn *nftables.Conn) error {
+		in, out = firewallCountersOf(conn)
+		return nil
+	})
+	return in, out, err
+}
+
+func firewallCountersOf(conn *nftables.Conn) (in, out []uint64) {
 	table := &nftables.Table{Name: cfwTable, Family: nftables.TableFamilyIPv4}
 	read := func(chain string) []uint64 {
 		rules, err := conn.GetRules(table, &nftables.Chain{Name: chain, Table: table})
@@ -235,5 +234,5 @@ func (a *Applier) FirewallCounters(vpcID string) (in, out []uint64, err error) {
 		}
 		return counts
 	}
-	return read("in"), read("out"), nil
+	return read("in"), read("out")
 }

@@ -13,24 +13,7 @@ import (
 // test runs against a scratch namespace standing for the root.
 func TestHairpinTable(t *testing.T) {
 	needRoot(t)
-	ns := "pal-hp-" + randHex(t, 3)
-	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Fatalf("ip netns add: %v: %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
-	root, err := openNS(ns)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer root.Close()
-	nft := func(args ...string) string {
-		t.Helper()
-		out, err := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("nft %v: %v: %s", args, err, out)
-		}
-		return string(out)
-	}
+	ns, root, nft := scratchNS(t, "pal-hp-")
 	a := New(Config{Tag: "hp"})
 	table := a.hairpinTable()
 	if table != "palisade_hp_uplinks" {
@@ -97,4 +80,30 @@ func TestHairpinTable(t *testing.T) {
 		t.Errorf("another Applier's table was removed:\n%s", tables)
 	}
 	sync() // nothing to remove: no error
+}
+
+// scratchNS makes a namespace named prefix plus random hex for a test
+// (deleted when it ends) and returns its name, an open reference and a
+// runner of nft inside it that fails the test on error.
+func scratchNS(t *testing.T, prefix string) (string, *nsRef, func(args ...string) string) {
+	t.Helper()
+	ns := prefix + randHex(t, 3)
+	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", ns).Run() })
+	ref, err := openNS(ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ref.Close)
+	nft := func(args ...string) string {
+		t.Helper()
+		out, err := exec.Command("ip", append([]string{"netns", "exec", ns, "nft"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nft %v: %v: %s", args, err, out)
+		}
+		return string(out)
+	}
+	return ns, ref, nft
 }
