@@ -65,25 +65,8 @@ func (f *ddosFlags) config() (model.DDoSConfig, error) {
 // PageSize 100) and returns every element of the list that items reads
 // from a page.
 func (c *cli) ddosPages(cmd *cobra.Command, action string, params map[string]string, items func(map[string]any) []any) ([]any, error) {
-	const pageSize = 100
-	var all []any
-	for page := 1; page <= 100000; page++ {
-		p := map[string]string{"CurrentPage": strconv.Itoa(page), "PageSize": strconv.Itoa(pageSize)}
-		for k, v := range params {
-			p[k] = v
-		}
-		resp, err := c.call(cmd, apiclient.VersionAntiDDoS, action, p)
-		if err != nil {
-			return nil, err
-		}
-		arr := items(resp)
-		all = append(all, arr...)
-		total, terr := strconv.Atoi(str(resp, "Total"))
-		if len(arr) < pageSize || (terr == nil && len(all) >= total) {
-			break
-		}
-	}
-	return all, nil
+	_, all, err := c.numberedPages(cmd, apiclient.VersionAntiDDoS, action, params, "Total", items)
+	return all, err
 }
 
 // ddosInstanceType is the InstanceType of an instance ID: eip for an EIP

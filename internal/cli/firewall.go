@@ -14,6 +14,20 @@ import (
 // PageSize 100) and returns every item of the bare array key, plus a
 // response holding all of them for JSON output.
 func (c *cli) listPages(cmd *cobra.Command, action string, params map[string]string, key string) (map[string]any, []map[string]any, error) {
+	last, all, err := c.numberedPages(cmd, apiclient.VersionCloudfw, action, params, "TotalCount", func(resp map[string]any) []any {
+		arr, _ := resp[key].([]any)
+		return arr
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return mergePages(last, key, all, "PageNo", "PageSize")
+}
+
+// numberedPages pages through a Describe action that numbers its pages
+// (CurrentPage, PageSize 100) and counts its items in totalKey; items
+// reads a page's. It returns the last page and every item.
+func (c *cli) numberedPages(cmd *cobra.Command, version, action string, params map[string]string, totalKey string, items func(map[string]any) []any) (map[string]any, []any, error) {
 	const pageSize = 100
 	var all []any
 	var last map[string]any
@@ -22,19 +36,19 @@ func (c *cli) listPages(cmd *cobra.Command, action string, params map[string]str
 		for k, v := range params {
 			p[k] = v
 		}
-		resp, err := c.call(cmd, apiclient.VersionCloudfw, action, p)
+		resp, err := c.call(cmd, version, action, p)
 		if err != nil {
 			return nil, nil, err
 		}
 		last = resp
-		arr, _ := resp[key].([]any)
+		arr := items(resp)
 		all = append(all, arr...)
-		total, terr := strconv.Atoi(str(resp, "TotalCount"))
+		total, terr := strconv.Atoi(str(resp, totalKey))
 		if len(arr) < pageSize || (terr == nil && len(all) >= total) {
 			break
 		}
 	}
-	return mergePages(last, key, all, "PageNo", "PageSize")
+	return last, all, nil
 }
 
 func (c *cli) firewallCommand() *cobra.Command {
