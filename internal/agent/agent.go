@@ -91,6 +91,10 @@ type Config struct {
 	// (default 5 ms).
 	Debounce time.Duration
 	Logger   *slog.Logger
+	// Metrics, when set, receives the agent's measurements (reconciles,
+	// what is in the kernel, flows cut, reports); nil: none. See
+	// NewMetrics.
+	Metrics *Metrics
 }
 
 // Agent reconciles the kernel of one host to the store.
@@ -153,6 +157,9 @@ func New(cfg Config) *Agent {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
+	}
+	if cfg.Metrics != nil && cfg.FlowRecords != nil {
+		cfg.FlowRecords = countingFlowSink{sink: cfg.FlowRecords, metrics: cfg.Metrics}
 	}
 	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}, countSwept: map[string]bool{}, mirrors: map[string]*mirror.Mirror{}, kick: make(chan struct{}, 1), resolvers: map[string]*vpcResolver{}}
 }
@@ -246,6 +253,13 @@ func (a *Agent) drain(events <-chan store.Event) {
 // program yet. Then the flows the new policy denies are cut, and status
 // is reported. Reconcile must not run concurrently with itself or Run.
 func (a *Agent) Reconcile(ctx context.Context) error {
+	start := time.Now()
+	err := a.reconcile(ctx)
+	a.cfg.Metrics.reconciled(err, time.Since(start))
+	return err
+}
+
+func (a *Agent) reconcile(ctx context.Context) error {
 	var d *Desired
 	var mirrors map[string]mirror.View
 	err := a.cfg.Store.View(ctx, func(tx store.ReadTxn) error {
@@ -307,6 +321,13 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 		a.fwLoaded[id] = true
 	}
 	host := withoutENIs(d.Host, failed)
+	failedClosed := 0
+	for _, v := range d.Host.VPCs {
+		if slices.Contains(failed, v.ID) {
+			failedClosed += len(v.ENIs)
+		}
+	}
+	a.cfg.Metrics.setHost(host, len(d.Instances), failedClosed)
 	st, topoErr := a.cfg.Topology.Apply(ctx, host)
 	if topoErr != nil {
 		errList = append(errList, fmt.Errorf("topology: %w", topoErr))
@@ -328,6 +349,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 			continue
 		}
 		n, err := a.cfg.Firewall.CutDenied(ctx, v.ID, d.World)
+		a.cfg.Metrics.flowsCutAdd(n)
 		if err != nil {
 			errList = append(errList, fmt.Errorf("cut denied flows in %s: %w", v.ID, err))
 		} else if n > 0 {

@@ -101,6 +101,7 @@ func (a *Agent) buildDDoS(tx store.ReadTxn, d *Desired) error {
 		}
 		v.DDoS = p
 	}
+	a.cfg.Metrics.setDDoS(a.ddosApplied)
 	return nil
 }
 
@@ -179,6 +180,8 @@ func (a *Agent) sampleDDoS(ctx context.Context, counters DDoSCounters) {
 		}
 		if err := a.cfg.DDoS.ReportDDoSEvents(ctx, events); err != nil {
 			a.log.Warn("report anti-DDoS events", "err", err)
+		} else {
+			a.cfg.Metrics.ddosEventsAdd(len(events))
 		}
 	}
 	if changed {

@@ -56,6 +56,9 @@ type ServerOptions struct {
 	// NonceFlushInterval is how often new nonces are written to Nonces
 	// (0: DefaultNonceFlushInterval). It bounds what a crash loses.
 	NonceFlushInterval time.Duration
+	// Metrics counts the answered requests (nil: no metrics); see
+	// NewMetrics.
+	Metrics *Metrics
 }
 
 // Server speaks Alibaba Cloud's RPC protocol on "/" (GET and POST): it
@@ -106,6 +109,9 @@ type call struct {
 	reqID   string
 	version string
 	action  string
+	// routed says that (version, action) is a registered route: only
+	// then are they metric labels.
+	routed  bool
 	account string
 	// keyID and client say who asked, for the log (a failed signature
 	// has no account): the access key ID as sent, and the peer address.
@@ -153,6 +159,7 @@ func (s *Server) serve(r *http.Request, c *call) (any, error) {
 	if !ok {
 		return nil, actionNotFound()
 	}
+	c.routed = true
 	c.client, c.keyID = r.RemoteAddr, params["AccessKeyId"]
 	if a, err := ParseACS3Authorization(r.Header.Get("Authorization")); err == nil {
 		c.keyID = a.Credential
@@ -410,22 +417,13 @@ type errorBody struct {
 }
 
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, c *call, err error) {
-	e, ok := errs.As(err)
-	if !ok {
+	status, code, b, internal := ErrorResponse(err, c.reqID, r.Host)
+	if internal {
 		s.opts.Logger.Error("api: internal error", "request_id", c.reqID, "version", c.version,
 			"action", c.action, "account", c.account, "err", err)
-		e = errs.New(http.StatusInternalServerError, "InternalError",
-			"The request processing has failed due to some unknown error, exception or failure.")
 	}
-	b, _ := json.Marshal(errorBody{
-		RequestId: c.reqID,
-		HostId:    r.Host,
-		Code:      e.Code,
-		Message:   truncateMessage(e.Message),
-		Recommend: "",
-	})
-	s.write(w, c, e.Status, b)
-	s.logCall(c, e.Status, e.Code)
+	s.write(w, c, status, b)
+	s.logCall(c, status, code)
 }
 
 func (s *Server) writeOK(w http.ResponseWriter, r *http.Request, c *call, resp any) {
@@ -469,10 +467,12 @@ func (s *Server) logCall(c *call, status int, code string) {
 	if status >= 500 {
 		level = slog.LevelError
 	}
+	elapsed := s.opts.Now().Sub(c.start)
+	s.opts.Metrics.observe(c, code, elapsed)
 	s.opts.Logger.Log(context.Background(), level, "api request",
 		"request_id", c.reqID, "version", c.version, "action", c.action, "account", c.account,
 		"access_key_id", truncate(c.keyID, 64), "client", c.client,
-		"status", status, "code", code, "duration", s.opts.Now().Sub(c.start))
+		"status", status, "code", code, "duration", elapsed)
 }
 
 // truncate cuts s to at most n bytes (a value from the request in a log

@@ -23,6 +23,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/palisade-project/palisade/internal/api"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/service"
@@ -113,6 +115,10 @@ type App struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	// metrics is the Prometheus registry served on /metrics (to admin
+	// keys): the API's, the local agent's and the Go runtime's metrics.
+	metrics *prometheus.Registry
 }
 
 // New opens the store, ensures the admin account, writes credentials.json
@@ -206,12 +212,20 @@ func (a *App) init() error {
 	if ns, ok := st.(store.NonceStore); ok {
 		nonces = ns
 	}
+	if a.metrics, err = newMetricsRegistry(); err != nil {
+		return err
+	}
+	apiMetrics, err := api.NewMetrics(a.metrics)
+	if err != nil {
+		return err
+	}
 	handler := api.NewServer(api.ServerOptions{
-		Router: a.router,
-		Keys:   a.svc.LookupAccessKey,
-		Region: a.opts.Region,
-		Logger: a.log,
-		Nonces: nonces,
+		Router:  a.router,
+		Keys:    a.svc.LookupAccessKey,
+		Region:  a.opts.Region,
+		Logger:  a.log,
+		Nonces:  nonces,
+		Metrics: apiMetrics,
 	})
 	a.handler = handler
 	if err := handler.Start(ctx); err != nil {
@@ -219,6 +233,7 @@ func (a *App) init() error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", handler)
+	mux.Handle("GET "+MetricsPath, adminOnly(a.svc.LookupAccessKey, a.log, metricsHandler(a.metrics, a.log)))
 	// Requests' contexts end when shutdown begins, so that long polls
 	// (WaitState of remote agents) return at once instead of holding the
 	// graceful shutdown for their whole wait.

@@ -12,18 +12,51 @@ import (
 	"github.com/palisade-project/palisade/internal/remote"
 )
 
+// AgentOption changes how RunAgent runs.
+type AgentOption func(*agentOptions)
+
+type agentOptions struct {
+	metricsListen string
+}
+
+// WithMetricsListen serves the agent's Prometheus metrics on addr
+// (host:port), path /metrics, WITHOUT authentication: bind it to loopback
+// or a private interface. Empty: no metrics endpoint.
+func WithMetricsListen(addr string) AgentOption {
+	return func(o *agentOptions) { o.metricsListen = addr }
+}
+
 // RunAgent runs an agent for zone against a remote server (palisade agent):
 // it registers the zone, mirrors the server's records and enforces them in
 // this host's kernel until ctx ends. tag separates test instances.
-func RunAgent(ctx context.Context, client remote.Caller, zone, tag string, logger *slog.Logger) error {
+func RunAgent(ctx context.Context, client remote.Caller, zone, tag string, logger *slog.Logger, opts ...AgentOption) error {
 	if logger == nil {
 		logger = slog.Default()
+	}
+	var o agentOptions
+	for _, opt := range opts {
+		opt(&o)
 	}
 	release, err := lockKernel(kernelLockDir, tag)
 	if err != nil {
 		return err
 	}
 	defer release()
+	var hm hostMetrics // nil metrics: none
+	if o.metricsListen != "" {
+		reg, err := newMetricsRegistry()
+		if err != nil {
+			return err
+		}
+		if hm, err = newHostMetrics(reg); err != nil {
+			return err
+		}
+		_, stop, err := serveMetrics(o.metricsListen, reg, logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 	m := remote.New(client, zone, logger)
 	if err := m.Heartbeat(ctx); err != nil {
 		return fmt.Errorf("register zone %s: %w", zone, err)
@@ -34,7 +67,7 @@ func RunAgent(ctx context.Context, client remote.Caller, zone, tag string, logge
 	// The WAF of the steered protected objects; its decisions go to the
 	// server (PalisadeReportWafLogs), which stores each under its object's
 	// account. The listeners stop first, then the last decisions are sent.
-	hw, wafLogs := newHostWAF(logger, m.ReportWafLogs)
+	hw, wafLogs := newHostWAF(logger, m.ReportWafLogs, hm.waf)
 	logsCtx, stopLogs := context.WithCancel(context.Background())
 	logsDone := make(chan struct{})
 	go func() {
@@ -63,6 +96,7 @@ func RunAgent(ctx context.Context, client remote.Caller, zone, tag string, logge
 		FirewallHits: m,
 		IfName:       linux.VethName,
 		Logger:       logger,
+		Metrics:      hm.agent,
 	})
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

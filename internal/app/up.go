@@ -84,7 +84,13 @@ func newUp(o UpOptions) (*Up, error) {
 		return nil, err
 	}
 	applier := linux.New(linux.Config{Tag: o.Tag, Logger: o.Logger})
-	hw, wafLogs := newHostWAF(o.Logger, storeWAFLogs(a.Service()))
+	// The local agent's and WAF's metrics join the API's on /metrics.
+	hm, err := newHostMetrics(a.metrics)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	hw, wafLogs := newHostWAF(o.Logger, storeWAFLogs(a.Service()), hm.waf)
 	ag := agent.New(agent.Config{
 		Store:    a.Service().Store(),
 		Zone:     zone,
@@ -104,6 +110,7 @@ func newUp(o UpOptions) (*Up, error) {
 		IfName:       linux.VethName,
 		Resync:       o.Resync,
 		Logger:       o.Logger,
+		Metrics:      hm.agent,
 	})
 	return &Up{App: a, Agent: ag, Applier: applier, zone: zone, waf: hw, wafLogs: wafLogs}, nil
 }

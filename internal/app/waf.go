@@ -54,8 +54,8 @@ type hostWAF struct {
 // newHostWAF returns the WAF of a host. put, when set, stores decision
 // records of an account (PutWafLogs on the server itself,
 // PalisadeReportWafLogs from a remote agent); without it decisions are not
-// kept.
-func newHostWAF(log *slog.Logger, put func(ctx context.Context, accountID string, recs []model.WAFLog) error) (*hostWAF, *wafLogBatcher) {
+// kept. metrics, when set, counts the decisions.
+func newHostWAF(log *slog.Logger, put func(ctx context.Context, accountID string, recs []model.WAFLog) error, metrics *waf.Metrics) (*hostWAF, *wafLogBatcher) {
 	h := &hostWAF{log: log.With("component", "waf"), account: map[string]string{}, admitted: map[string][]policy.SourceRange{}}
 	var sink waf.Sink
 	var batch *wafLogBatcher
@@ -64,6 +64,7 @@ func newHostWAF(log *slog.Logger, put func(ctx context.Context, accountID string
 		sink = batch
 	}
 	h.rt = waf.NewRuntime(sink, h.log)
+	h.rt.Metrics = metrics
 	h.rt.Listen = listenSteered
 	h.rt.Transport = func(oc wafrule.ObjectConfig) http.RoundTripper {
 		vpcID, _, _ := strings.Cut(oc.Listen, "/")

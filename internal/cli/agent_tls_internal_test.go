@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/palisade-project/palisade/internal/app"
 	"github.com/palisade-project/palisade/internal/app/tlstest"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/remote"
@@ -22,7 +23,7 @@ func TestAgentOverHTTPS(t *testing.T) {
 	var synced int64 = -1
 	saved := runAgent
 	t.Cleanup(func() { runAgent = saved })
-	runAgent = func(ctx context.Context, client remote.Caller, zone, tag string, logger *slog.Logger) error {
+	runAgent = func(ctx context.Context, client remote.Caller, zone, tag string, logger *slog.Logger, _ ...app.AgentOption) error {
 		m := remote.New(client, zone, logger)
 		if err := m.Heartbeat(ctx); err != nil {
 			return err

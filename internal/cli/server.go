@@ -33,6 +33,8 @@ PALISADE_ROOT_ACCESS_KEY_ID and PALISADE_ROOT_ACCESS_KEY_SECRET preset that key.
 
 ` + tlsHelp + `
 
+` + metricsHelp + `
+
 ` + ddosHelp,
 		Example: `  palisade server
   palisade server --listen 0.0.0.0:8787 --data-dir /var/lib/palisade \
@@ -95,6 +97,12 @@ then use an https:// endpoint (and --ca-cert for a private CA). Without them it
 serves plain HTTP, and warns when listening beyond loopback: requests,
 responses (an agent's DescribeState carries every account's records) and
 access-key signatures would cross the network in clear text.`
+
+// metricsHelp is the metrics paragraph of the server and up commands' help.
+const metricsHelp = `Prometheus metrics are served at GET /metrics on the same listener, to HTTP
+Basic credentials made of an access key ID (username) and its secret
+(password) of the admin account; agent keys and other accounts' keys are
+refused (403).`
 
 // tlsFlags are --tls-cert and --tls-key of the server and up commands.
 type tlsFlags struct{ cert, key string }

@@ -43,6 +43,8 @@ and a cleanup while one runs are refused. Needs root.
 
 ` + tlsHelp + `
 
+` + metricsHelp + `
+
 ` + ddosHelp,
 		Example: `  sudo palisade up
   sudo palisade up --listen 0.0.0.0:8787 --data-dir /var/lib/palisade \

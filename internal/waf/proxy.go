@@ -54,6 +54,8 @@ type Options struct {
 	Cache    *Cache // shared engines; nil: a private cache
 	State    *State // rate-limit state; nil: a private one
 	Sink     Sink   // nil: decisions are not logged
+	// Metrics counts decisions and inspection times (nil: none).
+	Metrics *Metrics
 	// Transport to the upstream; nil: a pooled transport.
 	Transport http.RoundTripper
 	Now       func() time.Time
@@ -291,7 +293,9 @@ func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			r.Body = io.NopCloser(bytes.NewReader(buf))
 		}
 	}
+	inspectStart := time.Now()
 	d := c.Evaluate(Input{HTTP: r, Req: req, LocalAddr: local, SkipCRSBody: skipCRSBody}, px.opts.State, now)
+	px.opts.Metrics.inspected(time.Since(inspectStart))
 	defer d.Finish()
 	d.BodyTooLarge = tooLarge
 	if d.Action == wafrule.Block {
@@ -399,6 +403,7 @@ func (px *Proxy) inspectResponse(resp *http.Response) error {
 }
 
 func (px *Proxy) log(c *Compiled, r *http.Request, req *wafrule.Request, d *Decision, status int, now time.Time) {
+	px.opts.Metrics.decided(d)
 	if px.opts.Sink == nil {
 		return
 	}

@@ -104,6 +104,9 @@ type Runtime struct {
 	State *State
 	Sink  Sink
 	Log   *slog.Logger
+	// Metrics counts every object's decisions (nil: none); set it before
+	// the first Apply.
+	Metrics *Metrics
 	// Listen, when set, makes an object's listener instead of
 	// net.Listen("tcp", Listen); Listen is then the hook's to interpret
 	// (a changed Listen still restarts the object). The agents use it for
@@ -238,7 +241,7 @@ func (rt *Runtime) start(oc wafrule.ObjectConfig, pol Policy) (*runningObject, e
 	if err != nil {
 		return nil, err
 	}
-	opts := Options{ObjectID: oc.ID, Upstream: u, Cache: rt.Cache, State: rt.State, Sink: rt.Sink}
+	opts := Options{ObjectID: oc.ID, Upstream: u, Cache: rt.Cache, State: rt.State, Sink: rt.Sink, Metrics: rt.Metrics}
 	switch {
 	case rt.Transport != nil:
 		opts.Transport = rt.Transport(oc)
