@@ -26,6 +26,8 @@ command -v ncat >/dev/null      || need+=(ncat)
 command -v ping >/dev/null      || need+=(iputils-ping)
 command -v nsenter >/dev/null   || need+=(util-linux)
 command -v nfcapd >/dev/null    || need+=(nfdump)
+command -v prometheus >/dev/null || need+=(prometheus)
+command -v chromium >/dev/null  || need+=(chromium)
 if ((${#need[@]})); then
 	if [[ $(id -u) -ne 0 ]]; then
 		echo "missing ${need[*]}: run as root so that they can be installed" >&2
@@ -42,6 +44,9 @@ if [[ $(id -u) -ne 0 ]]; then
 fi
 modprobe nf_conntrack 2>/dev/null || true
 
+echo "--- npm ci (test/console: playwright-core drives Debian's chromium; it downloads no browser)"
+(cd test/console && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund)
+
 echo "--- go mod download"
 go mod download
 
@@ -57,6 +62,8 @@ echo "--- go vet"
 go vet ./...
 
 echo "--- go test -race"
+# Tests that need a tool installed above fail instead of skipping.
+export PALISADE_REQUIRE_TOOLS=1
 go test -race -count=1 -timeout 20m ./...
 
 echo "--- WAF: OWASP CRS regression suite through go-ftw, and its requests through pruned and unpruned engines (about two minutes)"

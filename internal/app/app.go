@@ -26,6 +26,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/palisade-project/palisade/internal/api"
+	"github.com/palisade-project/palisade/internal/console"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/service"
 	"github.com/palisade-project/palisade/internal/store"
@@ -234,6 +235,13 @@ func (a *App) init() error {
 	mux := http.NewServeMux()
 	mux.Handle("/", handler)
 	mux.Handle("GET "+MetricsPath, adminOnly(a.svc.LookupAccessKey, a.log, metricsHandler(a.metrics, a.log)))
+	// The web console (sessions in memory: a restart logs its users out).
+	mux.Handle("/console/", console.New(console.Options{
+		Router: a.router,
+		Keys:   a.svc.LookupAccessKey,
+		Region: a.opts.Region,
+		Logger: a.log,
+	}))
 	// Requests' contexts end when shutdown begins, so that long polls
 	// (WaitState of remote agents) return at once instead of holding the
 	// graceful shutdown for their whole wait.

@@ -1,0 +1,651 @@
+// Palisade web console: plain JavaScript, no build step, no third-party
+// code. Every call goes to /console/api, which dispatches it through the
+// API server's router as the logged-in account. Data is put in the page
+// with textContent and DOM APIs only (never innerHTML).
+'use strict';
+
+const V = {
+  ECS: '2014-05-26',
+  VPC: '2016-04-28',
+  CFW: '2017-12-07',
+  DDOS: '2017-05-18',
+  PALISADE: '2026-11-01',
+};
+
+const state = { csrf: '', who: null };
+
+// ---------- DOM helpers ----------
+
+// el builds an element: attrs are set as attributes (on* keys as event
+// listeners), children are nodes or strings (text nodes).
+function el(tag, attrs, ...children) {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on') && typeof v === 'function') e.addEventListener(k.slice(2), v);
+    else if (k === 'text') e.textContent = v;
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return e;
+}
+
+function $(id) { return document.getElementById(id); }
+
+// ApiError is an error in the cloud's shape: Code, Message, RequestId.
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.Message) || ('HTTP ' + status));
+    this.status = status;
+    this.code = (body && body.Code) || 'HTTP' + status;
+    this.requestId = (body && body.RequestId) || '';
+  }
+}
+
+async function post(path, body) {
+  const headers = { 'Content-Type': 'application/json' };
+  if (state.csrf) headers['X-Palisade-CSRF'] = state.csrf;
+  const resp = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body), credentials: 'same-origin' });
+  return decode(resp);
+}
+
+async function decode(resp) {
+  let body = null;
+  try { body = await resp.json(); } catch (_) { body = null; }
+  if (!resp.ok) {
+    const err = new ApiError(resp.status, body);
+    if (resp.status === 401 && err.code === 'InvalidSession') loggedOut();
+    throw err;
+  }
+  return body;
+}
+
+// call sends one action: params is a flat map of RPC parameters
+// ("Permissions.1.IpProtocol": "TCP"); empty values are left out, as the
+// SDKs leave out unset fields.
+function call(version, action, params) {
+  const p = {};
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v !== undefined && v !== null && String(v) !== '') p[k] = String(v);
+  }
+  return post('api', { Version: version, Action: action, Params: p });
+}
+
+// alertBox is a page's error area (role="alert"): it shows an API error's
+// Code and Message.
+function alertBox() {
+  const box = el('div', { class: 'alert', role: 'alert', hidden: true });
+  box.show = (err) => {
+    box.replaceChildren();
+    if (err instanceof ApiError) {
+      box.append(el('strong', {}, err.code), ': ', err.message);
+      if (err.requestId) box.append(el('div', { class: 'muted' }, 'RequestId ' + err.requestId));
+    } else {
+      box.append(String(err && err.message ? err.message : err));
+    }
+    box.hidden = false;
+  };
+  box.clear = () => { box.replaceChildren(); box.hidden = true; };
+  return box;
+}
+
+// clearMessages hides the alert and the page's status messages (stale
+// once the user acts again).
+function clearMessages(alert) {
+  alert.clear();
+  for (const s of document.querySelectorAll('main [role="status"]')) { if (s.clear) s.clear(); }
+}
+
+function statusBox() {
+  const box = el('div', { class: 'status', role: 'status', hidden: true });
+  box.show = (msg) => { box.textContent = msg; box.hidden = false; };
+  box.clear = () => { box.textContent = ''; box.hidden = true; };
+  return box;
+}
+
+let fieldSeq = 0;
+
+// form builds an inline form. fields: {name, label, type ('text' default,
+// 'select', 'number'), options ([value, label] pairs or values), value,
+// required, placeholder, list}. onSubmit(values) may be async; its errors
+// go to alert.
+function form(title, fields, submitLabel, onSubmit, alert) {
+  const f = el('form', { class: 'inline', 'aria-label': title });
+  const inputs = {};
+  for (const fd of fields) {
+    const id = 'f' + (++fieldSeq);
+    let input;
+    if (fd.type === 'select') {
+      input = el('select', { id, name: fd.name });
+      for (const o of fd.options) {
+        const [value, label] = Array.isArray(o) ? o : [o, o];
+        input.append(el('option', { value }, label));
+      }
+      if (fd.value !== undefined) input.value = fd.value;
+    } else {
+      input = el('input', { id, name: fd.name, type: fd.type || 'text', required: !!fd.required,
+        placeholder: fd.placeholder, list: fd.list, spellcheck: 'false' });
+      if (fd.value !== undefined) input.value = fd.value;
+    }
+    inputs[fd.name] = input;
+    f.append(el('div', { class: 'field' }, el('label', { for: id }, fd.label), input));
+  }
+  const btn = el('button', { type: 'submit' }, submitLabel);
+  f.append(btn);
+  f.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearMessages(alert);
+    const values = {};
+    for (const [k, input] of Object.entries(inputs)) values[k] = input.value.trim();
+    btn.disabled = true;
+    try {
+      await onSubmit(values);
+    } catch (err) {
+      alert.show(err);
+    } finally {
+      btn.disabled = false;
+    }
+  });
+  f.inputs = inputs;
+  return f;
+}
+
+// table builds a table; cols: [header, row => string | Node].
+function table(caption, cols, rows) {
+  const t = el('table', {},
+    el('caption', { class: 'muted' }, caption),
+    el('thead', {}, el('tr', {}, cols.map(([h]) => el('th', { scope: 'col' }, h)))));
+  const body = el('tbody');
+  if (!rows || rows.length === 0) {
+    body.append(el('tr', {}, el('td', { class: 'empty', colspan: cols.length }, 'None.')));
+  }
+  for (const r of rows || []) {
+    body.append(el('tr', {}, cols.map(([, f]) => {
+      const v = f(r);
+      return el('td', {}, v === undefined || v === null ? '' : v);
+    })));
+  }
+  t.append(body);
+  return t;
+}
+
+function list(v) { return Array.isArray(v) ? v : []; }
+function join(v) { return list(v).join(', '); }
+function yes(b) { return b ? 'yes' : 'no'; }
+function unixTime(s) { return s ? new Date(s * 1000).toISOString().replace('.000Z', 'Z') : ''; }
+function link(href, text) { return el('a', { href }, text); }
+
+// page replaces the main area: a heading, the alert and status areas, and
+// whatever else the view adds.
+function page(title) {
+  const main = $('main');
+  const alert = alertBox();
+  const status = statusBox();
+  const body = el('div');
+  main.replaceChildren(el('h2', {}, title), alert, status, body);
+  document.title = title + ' · Palisade console';
+  return { alert, status, body };
+}
+
+// loader fills a container from an async function, showing errors in alert.
+async function fill(container, alert, fn) {
+  try {
+    const node = await fn();
+    container.replaceChildren(node);
+  } catch (err) {
+    container.replaceChildren();
+    alert.show(err);
+  }
+}
+
+// datalist of IDs for inputs (VPCs, vSwitches, groups, instances).
+async function idList(id, version, action, pick, params) {
+  const dl = el('datalist', { id });
+  try {
+    const r = await call(version, action, Object.assign({ PageSize: 50 }, params || {}));
+    for (const [value, label] of pick(r)) dl.append(el('option', { value }, label));
+  } catch (_) { /* the list is only a help */ }
+  return dl;
+}
+const vpcOptions = (r) => list(r.Vpcs && r.Vpcs.Vpc).map((v) => [v.VpcId, v.VpcName + ' ' + v.CidrBlock]);
+const vswOptions = (r) => list(r.VSwitches && r.VSwitches.VSwitch).map((v) => [v.VSwitchId, v.VSwitchName + ' ' + v.CidrBlock]);
+const sgOptions = (r) => list(r.SecurityGroups && r.SecurityGroups.SecurityGroup).map((g) => [g.SecurityGroupId, g.SecurityGroupName]);
+const instOptions = (r) => list(r.Instances && r.Instances.Instance).map((i) => [i.InstanceId, i.InstanceName]);
+
+// ---------- views ----------
+
+async function viewVpcs() {
+  const { alert, status, body } = page('VPCs');
+  const tbl = el('div');
+  const load = () => fill(tbl, alert, async () => {
+    const r = await call(V.VPC, 'DescribeVpcs', { PageSize: 50 });
+    return table('VPCs (' + (r.TotalCount || 0) + ')', [
+      ['VPC ID', (v) => v.VpcId], ['Name', (v) => v.VpcName], ['CIDR block', (v) => v.CidrBlock],
+      ['Status', (v) => v.Status], ['Default', (v) => yes(v.IsDefault)], ['vSwitches', (v) => join(v.VSwitchIds && v.VSwitchIds.VSwitchId)],
+      ['Created', (v) => v.CreationTime],
+    ], list(r.Vpcs && r.Vpcs.Vpc));
+  });
+  body.append(el('h3', {}, 'Create VPC'), form('Create VPC', [
+    { name: 'CidrBlock', label: 'CIDR block', required: true, placeholder: '10.0.0.0/16' },
+    { name: 'VpcName', label: 'VPC name' },
+    { name: 'Description', label: 'Description' },
+  ], 'Create VPC', async (v) => {
+    const r = await call(V.VPC, 'CreateVpc', v);
+    status.show('Created VPC ' + r.VpcId + '.');
+    await load();
+  }, alert), tbl);
+  await load();
+}
+
+async function viewVSwitches() {
+  const { alert, status, body } = page('vSwitches');
+  const tbl = el('div');
+  const load = () => fill(tbl, alert, async () => {
+    const r = await call(V.VPC, 'DescribeVSwitches', { PageSize: 50 });
+    return table('vSwitches (' + (r.TotalCount || 0) + ')', [
+      ['vSwitch ID', (v) => v.VSwitchId], ['Name', (v) => v.VSwitchName], ['VPC', (v) => v.VpcId],
+      ['CIDR block', (v) => v.CidrBlock], ['Zone', (v) => v.ZoneId], ['Free IPs', (v) => v.AvailableIpAddressCount],
+      ['Network ACL', (v) => v.NetworkAclId], ['Status', (v) => v.Status],
+    ], list(r.VSwitches && r.VSwitches.VSwitch));
+  });
+  body.append(await idList('vpc-ids', V.VPC, 'DescribeVpcs', vpcOptions),
+    el('h3', {}, 'Create vSwitch'), form('Create vSwitch', [
+      { name: 'VpcId', label: 'VPC ID', required: true, list: 'vpc-ids' },
+      { name: 'CidrBlock', label: 'CIDR block', required: true, placeholder: '10.0.1.0/24' },
+      { name: 'ZoneId', label: 'Zone', value: state.who.RegionId + '-a' },
+      { name: 'VSwitchName', label: 'vSwitch name' },
+    ], 'Create vSwitch', async (v) => {
+      const r = await call(V.VPC, 'CreateVSwitch', v);
+      status.show('Created vSwitch ' + r.VSwitchId + '.');
+      await load();
+    }, alert), tbl);
+  await load();
+}
+
+function instanceIPs(i) {
+  const a = i.VpcAttributes && i.VpcAttributes.PrivateIpAddress;
+  return join(a && a.IpAddress);
+}
+
+async function viewInstances() {
+  const { alert, status, body } = page('Instances');
+  const tbl = el('div');
+  const load = () => fill(tbl, alert, async () => {
+    const r = await call(V.ECS, 'DescribeInstances', { PageSize: 100 });
+    return table('Instances (' + (r.TotalCount || 0) + ')', [
+      ['Instance ID', (i) => i.InstanceId], ['Name', (i) => i.InstanceName], ['Status', (i) => i.Status],
+      ['Zone', (i) => i.ZoneId], ['VPC', (i) => i.VpcAttributes && i.VpcAttributes.VpcId],
+      ['vSwitch', (i) => i.VpcAttributes && i.VpcAttributes.VSwitchId], ['Private IPs', instanceIPs],
+      ['Security groups', (i) => join(i.SecurityGroupIds && i.SecurityGroupIds.SecurityGroupId)],
+    ], list(r.Instances && r.Instances.Instance));
+  });
+  body.append(await idList('vsw-ids', V.VPC, 'DescribeVSwitches', vswOptions),
+    await idList('sg-ids', V.ECS, 'DescribeSecurityGroups', sgOptions),
+    el('h3', {}, 'Run instance'), form('Run instance', [
+      { name: 'VSwitchId', label: 'vSwitch ID', required: true, list: 'vsw-ids' },
+      { name: 'SecurityGroupId', label: 'Security group ID', list: 'sg-ids', placeholder: 'the VPC default group' },
+      { name: 'InstanceName', label: 'Instance name' },
+      { name: 'PrivateIpAddress', label: 'Private IP', placeholder: 'any free address' },
+      { name: 'ImageId', label: 'Image ID', value: 'ubuntu_24_04_x64', required: true },
+      { name: 'InstanceType', label: 'Instance type', value: 'ecs.g7.large', required: true },
+    ], 'Run instance', async (v) => {
+      const r = await call(V.ECS, 'RunInstances', v);
+      status.show('Started instance ' + join(r.InstanceIdSets && r.InstanceIdSets.InstanceIdSet) + '.');
+      await load();
+    }, alert), tbl);
+  await load();
+}
+
+async function viewENIs() {
+  const { alert, body } = page('Network interfaces');
+  await fill(body, alert, async () => {
+    const r = await call(V.ECS, 'DescribeNetworkInterfaces', { PageSize: 100 });
+    return table('Network interfaces (' + (r.TotalCount || 0) + ')', [
+      ['ENI ID', (e) => e.NetworkInterfaceId], ['Name', (e) => e.NetworkInterfaceName], ['Type', (e) => e.Type],
+      ['Status', (e) => e.Status], ['Instance', (e) => e.InstanceId], ['Private IP', (e) => e.PrivateIpAddress],
+      ['MAC', (e) => e.MacAddress], ['vSwitch', (e) => e.VSwitchId],
+      ['Security groups', (e) => join(e.SecurityGroupIds && e.SecurityGroupIds.SecurityGroupId)],
+    ], list(r.NetworkInterfaceSets && r.NetworkInterfaceSets.NetworkInterfaceSet));
+  });
+}
+
+async function viewSecurityGroups() {
+  const { alert, status, body } = page('Security groups');
+  const tbl = el('div');
+  const load = () => fill(tbl, alert, async () => {
+    const r = await call(V.ECS, 'DescribeSecurityGroups', { PageSize: 50 });
+    return table('Security groups (' + (r.TotalCount || 0) + ')', [
+      ['Group ID', (g) => link('#/security-groups/' + encodeURIComponent(g.SecurityGroupId), g.SecurityGroupId)],
+      ['Name', (g) => g.SecurityGroupName], ['VPC', (g) => g.VpcId], ['Type', (g) => g.SecurityGroupType],
+      ['Instances', (g) => g.EcsCount], ['Description', (g) => g.Description],
+    ], list(r.SecurityGroups && r.SecurityGroups.SecurityGroup));
+  });
+  body.append(await idList('vpc-ids', V.VPC, 'DescribeVpcs', vpcOptions),
+    el('h3', {}, 'Create security group'), form('Create security group', [
+      { name: 'VpcId', label: 'VPC ID', required: true, list: 'vpc-ids' },
+      { name: 'SecurityGroupName', label: 'Group name' },
+      { name: 'Description', label: 'Description' },
+    ], 'Create security group', async (v) => {
+      const r = await call(V.ECS, 'CreateSecurityGroup', v);
+      status.show('Created security group ' + r.SecurityGroupId + '.');
+      await load();
+    }, alert), tbl);
+  await load();
+}
+
+async function viewSecurityGroup(id) {
+  const { alert, status, body } = page('Security group ' + id);
+  const tbl = el('div');
+  const load = () => fill(tbl, alert, async () => {
+    const r = await call(V.ECS, 'DescribeSecurityGroupAttribute', { SecurityGroupId: id });
+    const perms = list(r.Permissions && r.Permissions.Permission);
+    const peer = (p) => p.Direction === 'egress'
+      ? (p.DestCidrIp || p.Ipv6DestCidrIp || p.DestGroupId || p.DestPrefixListId)
+      : (p.SourceCidrIp || p.Ipv6SourceCidrIp || p.SourceGroupId || p.SourcePrefixListId);
+    return el('div', {},
+      el('p', {}, 'Name: ', r.SecurityGroupName || '', ' · VPC: ', r.VpcId || '', ' · Inner access: ', r.InnerAccessPolicy || ''),
+      table('Rules (' + perms.length + ')', [
+        ['Rule ID', (p) => p.SecurityGroupRuleId], ['Direction', (p) => p.Direction], ['Policy', (p) => p.Policy],
+        ['Priority', (p) => p.Priority], ['Protocol', (p) => p.IpProtocol], ['Port range', (p) => p.PortRange],
+        ['Peer', peer], ['Description', (p) => p.Description],
+        ['', (p) => el('button', { type: 'button', class: 'danger', 'aria-label': 'Revoke rule ' + p.SecurityGroupRuleId,
+          onclick: async () => {
+            clearMessages(alert);
+            try {
+              await call(V.ECS, p.Direction === 'egress' ? 'RevokeSecurityGroupEgress' : 'RevokeSecurityGroup',
+                { SecurityGroupId: id, 'SecurityGroupRuleId.1': p.SecurityGroupRuleId });
+              status.show('Revoked rule ' + p.SecurityGroupRuleId + '.');
+              await load();
+            } catch (err) { alert.show(err); }
+          } }, 'Revoke')],
+      ], perms));
+  });
+  body.append(el('p', {}, link('#/security-groups', '← All security groups')),
+    el('h3', {}, 'Authorize rule'), form('Authorize rule', [
+      { name: 'Direction', label: 'Direction', type: 'select', options: [['ingress', 'Ingress'], ['egress', 'Egress']] },
+      { name: 'IpProtocol', label: 'Protocol', type: 'select', options: ['TCP', 'UDP', 'ICMP', 'ICMPv6', 'GRE', 'ALL'] },
+      { name: 'PortRange', label: 'Port range', placeholder: '22/22', required: true },
+      { name: 'Cidr', label: 'CIDR', placeholder: '0.0.0.0/0', required: true },
+      { name: 'Policy', label: 'Policy', type: 'select', options: [['accept', 'Accept'], ['drop', 'Drop']] },
+      { name: 'Priority', label: 'Priority', type: 'number', value: '1' },
+      { name: 'Description', label: 'Rule description' },
+    ], 'Authorize', async (v) => {
+      const egress = v.Direction === 'egress';
+      const p = { SecurityGroupId: id };
+      const set = (k, val) => { p['Permissions.1.' + k] = val; };
+      set('IpProtocol', v.IpProtocol);
+      set('PortRange', v.PortRange);
+      const v6 = v.Cidr.includes(':');
+      set(egress ? (v6 ? 'Ipv6DestCidrIp' : 'DestCidrIp') : (v6 ? 'Ipv6SourceCidrIp' : 'SourceCidrIp'), v.Cidr);
+      set('Policy', v.Policy);
+      set('Priority', v.Priority);
+      set('Description', v.Description);
+      await call(V.ECS, egress ? 'AuthorizeSecurityGroupEgress' : 'AuthorizeSecurityGroup', p);
+      status.show('Authorized the ' + v.Direction + ' rule.');
+      await load();
+    }, alert), tbl);
+  await load();
+}
+
+function aclEntries(entries, peerKey) {
+  return el('ul', {}, list(entries).map((e) => el('li', {},
+    (e.NetworkAclEntryName || e.NetworkAclEntryId) + ': ' + e.Policy + ' ' + e.Protocol + ' ' + e.Port + ' ' + e[peerKey])));
+}
+
+async function viewACLs() {
+  const { alert, body } = page('Network ACLs');
+  await fill(body, alert, async () => {
+    const r = await call(V.VPC, 'DescribeNetworkAcls', { PageSize: 50 });
+    return table('Network ACLs (' + (r.TotalCount || 0) + ')', [
+      ['ACL ID', (a) => a.NetworkAclId], ['Name', (a) => a.NetworkAclName], ['VPC', (a) => a.VpcId], ['Status', (a) => a.Status],
+      ['vSwitches', (a) => list(a.Resources && a.Resources.Resource).map((x) => x.ResourceId).join(', ')],
+      ['Ingress entries', (a) => aclEntries(a.IngressAclEntries && a.IngressAclEntries.IngressAclEntry, 'SourceCidrIp')],
+      ['Egress entries', (a) => aclEntries(a.EgressAclEntries && a.EgressAclEntries.EgressAclEntry, 'DestinationCidrIp')],
+    ], list(r.NetworkAcls && r.NetworkAcls.NetworkAcl));
+  });
+}
+
+async function viewEIPs() {
+  const { alert, body } = page('EIPs');
+  await fill(body, alert, async () => {
+    const r = await call(V.VPC, 'DescribeEipAddresses', { PageSize: 50 });
+    return table('EIPs (' + (r.TotalCount || 0) + ')', [
+      ['Allocation ID', (e) => e.AllocationId], ['IP address', (e) => e.IpAddress], ['Name', (e) => e.Name],
+      ['Status', (e) => e.Status], ['Bound to', (e) => e.InstanceId ? e.InstanceType + ' ' + e.InstanceId : ''],
+      ['Private IP', (e) => e.PrivateIpAddress], ['Bandwidth (Mbit/s)', (e) => e.Bandwidth],
+    ], list(r.EipAddresses && r.EipAddresses.EipAddress));
+  });
+}
+
+function endpoint(e) {
+  if (!e) return '';
+  if (e.Kind === 'eni') {
+    let s = (e.Instance ? e.Instance + '/' : '') + e.ENI + ' (' + e.Address;
+    if (e.PublicIP) s += ', EIP ' + e.PublicIP;
+    return s + ')';
+  }
+  if (e.Kind === 'internet' || e.Kind === 'service') return e.Kind + ' ' + (e.Range || e.Address);
+  return e.Address + (e.VPC ? ' in ' + e.VPC : '');
+}
+
+function stepTable(caption, steps) {
+  return table(caption, [
+    ['Point', (s) => s.Point], ['Resource', (s) => s.Resource],
+    ['Result', (s) => el('span', { class: s.Allow ? 'allow' : 'deny' }, s.Allow ? 'allow' : 'deny')],
+    ['Decided by', (s) => s.DecidedBy],
+    ['Rule', (s) => [s.GroupID, s.RuleID, s.ACLID, s.EntryName, s.Priority ? 'priority ' + s.Priority : '', s.Action]
+      .filter(Boolean).join(' · ')],
+    ['Detail', (s) => s.Detail],
+  ], list(steps));
+}
+
+async function viewReach() {
+  const { alert, body } = page('Can A reach B?');
+  const out = el('div', { id: 'reach-result' });
+  body.append(await idList('inst-ids', V.ECS, 'DescribeInstances', instOptions, { PageSize: 100 }),
+    el('p', { class: 'muted' }, 'From and To: an instance ID, an ENI ID, an IP address or a CIDR (an address outside every VPC is the internet).'),
+    form('Reachability', [
+      { name: 'From', label: 'From (A)', required: true, list: 'inst-ids' },
+      { name: 'To', label: 'To (B)', required: true, list: 'inst-ids' },
+      { name: 'Protocol', label: 'Protocol', type: 'select', options: ['tcp', 'udp', 'icmp', 'icmpv6', 'gre'] },
+      { name: 'Port', label: 'Port', placeholder: '443' },
+    ], 'Analyze', async (v) => {
+      out.replaceChildren();
+      const r = await call(V.PALISADE, 'AnalyzeReachability', v);
+      const verdict = String(r.Verdict || (r.Reachable ? 'reachable' : 'unreachable'));
+      out.append(el('p', {}, 'Verdict: ', el('span', { class: 'verdict ' + verdict, id: 'verdict' }, verdict)),
+        el('p', { class: 'muted' }, r.From + ' → ' + r.To + ' ' + r.Protocol + (r.Port ? ' port ' + r.Port : '')));
+      if (list(r.Notes).length) out.append(el('h3', {}, 'Notes'), el('ul', {}, list(r.Notes).map((n) => el('li', {}, n))));
+      list(r.Paths).forEach((p, i) => {
+        out.append(el('h3', {}, 'Path ' + (i + 1) + ': ' + endpoint(p.From) + ' → ' + endpoint(p.To) + ' — ' +
+          (p.Reachable ? 'reachable' : 'unreachable')),
+        el('p', { class: 'muted' }, p.Packet || ''),
+        stepTable('Rule trace (first packet)', p.Steps));
+        if (list(p.Reply).length) out.append(stepTable('Rule trace (reply)', p.Reply));
+      });
+    }, alert), out);
+}
+
+async function viewFlowLogs() {
+  const { alert, body } = page('Flow logs');
+  const logs = el('div');
+  const recs = el('div');
+  body.append(logs, el('h3', {}, 'Records'), form('Flow-log records', [
+    { name: 'FlowLogId', label: 'Flow log ID' },
+    { name: 'EniId', label: 'ENI ID' },
+    { name: 'SrcAddr', label: 'Source address' },
+    { name: 'DstAddr', label: 'Destination address' },
+    { name: 'Port', label: 'Port' },
+    { name: 'RecordAction', label: 'Action', type: 'select', options: [['', 'any'], ['ACCEPT', 'ACCEPT'], ['REJECT', 'REJECT']] },
+    { name: 'Since', label: 'Since', placeholder: '1h or 2026-11-25T12:00:00Z' },
+  ], 'Search', async (v) => {
+    const r = await call(V.PALISADE, 'DescribeFlowLogRecords', Object.assign({ PageSize: 100 }, v));
+    recs.replaceChildren(table('Records (' + (r.TotalCount || 0) + ')', [
+      ['Start', (x) => unixTime(x.start)], ['Flow log', (x) => x['flow-log-id']], ['ENI', (x) => x['eni-id']],
+      ['Direction', (x) => x.direction], ['Source', (x) => x.srcaddr + ':' + x.srcport],
+      ['Destination', (x) => x.dstaddr + ':' + x.dstport], ['Protocol', (x) => x.protocol],
+      ['Packets', (x) => x.packets], ['Bytes', (x) => x.bytes], ['Action', (x) => x.action], ['Status', (x) => x['log-status']],
+    ], list(r.Records && r.Records.Record)));
+  }, alert), recs);
+  await fill(logs, alert, async () => {
+    const r = await call(V.VPC, 'DescribeFlowLogs', { PageSize: 50 });
+    return table('Flow logs (' + (r.TotalCount || 0) + ')', [
+      ['Flow log ID', (f) => f.FlowLogId], ['Name', (f) => f.FlowLogName], ['Resource', (f) => f.ResourceType + ' ' + f.ResourceId],
+      ['Traffic', (f) => f.TrafficType], ['Status', (f) => f.Status],
+    ], list(r.FlowLogs && r.FlowLogs.FlowLog));
+  });
+}
+
+async function viewWafLogs() {
+  const { alert, body } = page('WAF logs');
+  const out = el('div');
+  const f = form('WAF logs', [
+    { name: 'ProtectionId', label: 'Protection ID' },
+    { name: 'ClientIp', label: 'Client IP' },
+    { name: 'WafAction', label: 'WAF action', type: 'select', options: [['', 'any'], 'block', 'monitor', 'pass'] },
+    { name: 'Module', label: 'Module' },
+    { name: 'MaxResults', label: 'Max results', value: '100' },
+  ], 'Search', async (v) => {
+    const r = await call(V.PALISADE, 'DescribeWafLogs', v);
+    out.replaceChildren(table('WAF logs (' + (r.TotalCount || 0) + ')', [
+      ['Time', (l) => l.Time], ['Protection', (l) => l.ProtectionId], ['Client', (l) => l.ClientIp],
+      ['Request', (l) => l.Method + ' ' + l.Host + l.Uri], ['Status', (l) => l.Status], ['Module', (l) => l.Module],
+      ['Rules', (l) => join(l.RuleIds)], ['Action', (l) => l.WafAction], ['Score', (l) => l.Score],
+    ], list(r.Logs && r.Logs.Log)));
+  }, alert);
+  body.append(f, out);
+  f.requestSubmit();
+}
+
+async function viewDDoS() {
+  const { alert, body } = page('Anti-DDoS events');
+  const out = el('div');
+  const eips = el('div');
+  body.append(eips, el('h3', {}, 'Events'), form('Anti-DDoS events', [
+    { name: 'InstanceType', label: 'Instance type', type: 'select', options: ['eip', 'ecs'] },
+    { name: 'InstanceId', label: 'Instance ID', required: true, list: 'ddos-ids' },
+    { name: 'QueryDays', label: 'Days', value: '7' },
+  ], 'Show events', async (v) => {
+    const r = await call(V.DDOS, 'DescribeDdosEventList', Object.assign({ DdosRegionId: state.who.RegionId, PageSize: 50 }, v));
+    out.replaceChildren(table('Events (' + (r.Total || 0) + ')', [
+      ['Type', (e) => e.DdosType], ['Status', (e) => e.DdosStatus], ['Start', (e) => unixTime(e.StartTime)],
+      ['End', (e) => e.EndTime ? unixTime(e.EndTime) : 'ongoing'], ['Blackhole (min)', (e) => e.DelayTime || ''],
+      ['Blackhole ends', (e) => unixTime(e.UnBlackholeTime)],
+    ], list(r.DdosEventList && r.DdosEventList.DdosEvent)));
+  }, alert), out);
+  await fill(eips, alert, async () => {
+    const r = await call(V.VPC, 'DescribeEipAddresses', { PageSize: 50 });
+    const items = list(r.EipAddresses && r.EipAddresses.EipAddress);
+    return el('div', {}, el('datalist', { id: 'ddos-ids' }, items.map((e) => el('option', { value: e.AllocationId }, e.IpAddress))),
+      el('p', { class: 'muted' }, items.length ? 'EIPs: ' + items.map((e) => e.AllocationId + ' (' + e.IpAddress + ')').join(', ') : 'This account has no EIP.'));
+  });
+}
+
+async function viewFirewall() {
+  const { alert, body } = page('Cloud Firewall control policies');
+  const out = el('div');
+  const f = form('Control policies', [
+    { name: 'Direction', label: 'Direction', type: 'select', options: [['in', 'Inbound'], ['out', 'Outbound']] },
+  ], 'Show', async (v) => {
+    const r = await call(V.CFW, 'DescribeControlPolicy', Object.assign({ CurrentPage: 1, PageSize: 100 }, v));
+    out.replaceChildren(table('Policies (' + (r.TotalCount || 0) + ')', [
+      ['Order', (p) => p.Order], ['UUID', (p) => p.AclUuid], ['Action', (p) => p.AclAction],
+      ['Source', (p) => p.SourceType + ' ' + p.Source], ['Destination', (p) => p.DestinationType + ' ' + p.Destination],
+      ['Protocol', (p) => p.Proto], ['Port', (p) => p.DestPort || p.DestPortGroup], ['Enabled', (p) => p.Release],
+      ['Hits', (p) => p.HitTimes], ['Last hit', (p) => unixTime(p.HitLastTime)], ['Description', (p) => p.Description],
+    ], list(r.Policys)));
+  }, alert);
+  body.append(f, out);
+  f.requestSubmit();
+}
+
+// ---------- routing, login, logout ----------
+
+const routes = [
+  [/^\/vpcs$/, viewVpcs],
+  [/^\/vswitches$/, viewVSwitches],
+  [/^\/instances$/, viewInstances],
+  [/^\/enis$/, viewENIs],
+  [/^\/security-groups$/, viewSecurityGroups],
+  [/^\/security-groups\/([^/]+)$/, (id) => viewSecurityGroup(decodeURIComponent(id))],
+  [/^\/network-acls$/, viewACLs],
+  [/^\/eips$/, viewEIPs],
+  [/^\/reach$/, viewReach],
+  [/^\/flow-logs$/, viewFlowLogs],
+  [/^\/waf-logs$/, viewWafLogs],
+  [/^\/ddos$/, viewDDoS],
+  [/^\/firewall$/, viewFirewall],
+];
+
+async function route() {
+  if (!state.who) return;
+  const path = location.hash.replace(/^#/, '') || '/vpcs';
+  for (const a of document.querySelectorAll('nav a')) {
+    if (a.getAttribute('href') === '#' + path.split('/').slice(0, 2).join('/')) a.setAttribute('aria-current', 'page');
+    else a.removeAttribute('aria-current');
+  }
+  for (const [re, view] of routes) {
+    const m = path.match(re);
+    if (m) {
+      try { await view(...m.slice(1)); } catch (err) { page('Error').alert.show(err); }
+      return;
+    }
+  }
+  page('Not found').alert.show(new Error('No such page: ' + path));
+}
+
+function loggedIn(who) {
+  state.who = who;
+  state.csrf = who.CsrfToken;
+  $('login-view').hidden = true;
+  $('app-view').hidden = false;
+  $('logout').hidden = false;
+  const w = $('whoami');
+  w.textContent = 'Account ' + who.AccountName + ' (' + who.AccountId + ') · key ' + who.AccessKeyId + ' · region ' + who.RegionId;
+  w.hidden = false;
+  route();
+}
+
+function loggedOut() {
+  state.who = null;
+  state.csrf = '';
+  $('app-view').hidden = true;
+  $('logout').hidden = true;
+  $('whoami').hidden = true;
+  $('main').replaceChildren();
+  $('login-view').hidden = false;
+}
+
+async function start() {
+  const loginAlert = alertBox();
+  loginAlert.id = 'login-alert';
+  $('login-alert').replaceWith(loginAlert);
+  $('login-form').addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    loginAlert.clear();
+    const secret = $('login-secret');
+    try {
+      state.csrf = '';
+      const who = await post('login', { AccessKeyId: $('login-id').value.trim(), AccessKeySecret: secret.value });
+      secret.value = '';
+      loggedIn(who);
+    } catch (err) {
+      loginAlert.show(err);
+    }
+  });
+  $('logout').addEventListener('click', async () => {
+    try { await post('logout', {}); } catch (_) { /* the session is gone either way */ }
+    loggedOut();
+  });
+  window.addEventListener('hashchange', route);
+  try {
+    const resp = await fetch('session', { credentials: 'same-origin' });
+    if (resp.ok) { loggedIn(await resp.json()); return; }
+  } catch (_) { /* not logged in */ }
+  loggedOut();
+}
+
+document.addEventListener('DOMContentLoaded', start);

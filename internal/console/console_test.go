@@ -1,0 +1,497 @@
+package console_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
+
+	"github.com/palisade-project/palisade/internal/api"
+	"github.com/palisade-project/palisade/internal/apitest"
+	"github.com/palisade-project/palisade/internal/app"
+	"github.com/palisade-project/palisade/internal/console"
+)
+
+// clock is a settable clock for session expiry.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// fixture is an API server (for SDK calls and accounts) and a console
+// built on the same router and keys, served by httptest with a fake clock.
+type fixture struct {
+	env   *apitest.Env
+	clock *clock
+	url   string // the console's base URL, ".../console/"
+}
+
+func newFixture(t *testing.T, opts ...func(*console.Options)) *fixture {
+	t.Helper()
+	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory))
+	clk := &clock{now: time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)}
+	o := console.Options{
+		Router: env.App.Router(),
+		Keys:   env.App.Service().LookupAccessKey,
+		Region: apitest.Region,
+		Now:    clk.Now,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	for _, fn := range opts {
+		fn(&o)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/console/", console.New(o))
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return &fixture{env: env, clock: clk, url: srv.URL + "/console/"}
+}
+
+// browser is an HTTP client with a cookie jar, like a browser tab.
+type browser struct {
+	t    *testing.T
+	base string
+	hc   *http.Client
+	csrf string
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, hc: &http.Client{Jar: jar, Timeout: 30 * time.Second}}
+}
+
+// reply is a decoded JSON answer.
+type reply struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (r reply) str(k string) string { s, _ := r.body[k].(string); return s }
+
+func (b *browser) do(method, path string, body any, header map[string]string) reply {
+	b.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		j, _ := json.Marshal(body)
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, b.base+path, rd)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	out := reply{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &out.body)
+	return out
+}
+
+func (b *browser) login(c apitest.Creds) reply {
+	b.t.Helper()
+	r := b.do("POST", "login", map[string]string{"AccessKeyId": c.AccessKeyID, "AccessKeySecret": c.Secret}, nil)
+	if r.status == 200 {
+		b.csrf = r.str("CsrfToken")
+	}
+	return r
+}
+
+func (b *browser) mustLogin(c apitest.Creds) {
+	b.t.Helper()
+	if r := b.login(c); r.status != 200 {
+		b.t.Fatalf("login: %d %s", r.status, r.raw)
+	}
+}
+
+func (b *browser) api(version, action string, params map[string]string) reply {
+	b.t.Helper()
+	return b.do("POST", "api", map[string]any{"Version": version, "Action": action, "Params": params},
+		map[string]string{console.CSRFHeader: b.csrf})
+}
+
+// wantErr checks an error answer: status, code and the cloud's error shape.
+func wantErr(t *testing.T, r reply, status int, code string) {
+	t.Helper()
+	if r.status != status || r.str("Code") != code {
+		t.Fatalf("got %d %s, want %d %s: %s", r.status, r.str("Code"), status, code, r.raw)
+	}
+	for _, k := range []string{"RequestId", "HostId", "Code", "Message", "Recommend"} {
+		if _, ok := r.body[k].(string); !ok {
+			t.Fatalf("error body lacks string field %s: %s", k, r.raw)
+		}
+	}
+}
+
+func TestLogin(t *testing.T) {
+	f := newFixture(t)
+	b := newBrowser(t, f.url)
+	r := b.login(f.env.Admin)
+	if r.status != 200 || r.str("CsrfToken") == "" || r.str("AccountId") != f.env.Admin.AccountID || r.str("RequestId") == "" {
+		t.Fatalf("login: %d %s", r.status, r.raw)
+	}
+	if strings.Contains(r.raw, f.env.Admin.Secret) {
+		t.Fatalf("login answer contains the secret: %s", r.raw)
+	}
+	ck := r.header.Get("Set-Cookie")
+	for _, want := range []string{console.CookieName + "=", "Path=/console/", "HttpOnly", "SameSite=Strict"} {
+		if !strings.Contains(ck, want) {
+			t.Errorf("Set-Cookie %q lacks %q", ck, want)
+		}
+	}
+	if strings.Contains(ck, "Secure") {
+		t.Errorf("Set-Cookie %q: Secure over plain HTTP", ck)
+	}
+	if s := b.do("GET", "session", nil, nil); s.status != 200 || s.str("CsrfToken") != b.csrf || s.str("AccessKeyId") != f.env.Admin.AccessKeyID {
+		t.Fatalf("session: %d %s", s.status, s.raw)
+	}
+	out := b.api(api.VersionVPC, "DescribeVpcs", nil)
+	if out.status != 200 || out.str("RequestId") == "" {
+		t.Fatalf("DescribeVpcs: %d %s", out.status, out.raw)
+	}
+	// Without the cookie: not logged in.
+	anon := newBrowser(t, f.url)
+	anon.csrf = b.csrf
+	wantErr(t, anon.api(api.VersionVPC, "DescribeVpcs", nil), 401, "InvalidSession")
+	wantErr(t, anon.do("GET", "session", nil, nil), 401, "InvalidSession")
+}
+
+func TestLoginRefused(t *testing.T) {
+	f := newFixture(t)
+	b := newBrowser(t, f.url)
+	wrong := f.env.Admin
+	wrong.Secret += "x"
+	wantErr(t, b.login(wrong), 401, "InvalidAccessKey")
+	unknown := apitest.Creds{AccessKeyID: "LTAInosuchkey000000000", Secret: "x"}
+	wantErr(t, b.login(unknown), 401, "InvalidAccessKey")
+	if r := b.do("POST", "login", map[string]string{"AccessKeyId": f.env.Admin.AccessKeyID}, nil); r.status != 400 {
+		t.Fatalf("no secret: %d %s", r.status, r.raw)
+	}
+	if r := b.do("POST", "login", map[string]string{"AccessKeyId": "a", "AccessKeySecret": "b", "Extra": "c"}, nil); r.status != 400 {
+		t.Fatalf("unknown field: %d %s", r.status, r.raw)
+	}
+	if r := b.do("GET", "login", nil, nil); r.status != 405 {
+		t.Fatalf("GET login: %d %s", r.status, r.raw)
+	}
+	// An agent key has the right secret but may not log in.
+	out, err := f.env.Common(t, f.env.Admin, api.VersionPalisade, "CreateAccessKey", map[string]string{"AgentZoneId": "local-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := apitest.Creds{AccessKeyID: out["AccessKeyId"].(string), Secret: out["AccessKeySecret"].(string)}
+	wantErr(t, b.login(agent), 403, "Forbidden.AgentKey")
+}
+
+func TestLoginThrottle(t *testing.T) {
+	f := newFixture(t)
+	b := newBrowser(t, f.url)
+	wrong := f.env.Admin
+	wrong.Secret = "nope"
+	for i := 0; i < console.DefaultLoginFailures; i++ {
+		wantErr(t, b.login(wrong), 401, "InvalidAccessKey")
+	}
+	// Even the right secret is refused until the minute is over.
+	wantErr(t, b.login(f.env.Admin), 429, "Throttling.User")
+	f.clock.Add(61 * time.Second)
+	b.mustLogin(f.env.Admin)
+}
+
+func TestCSRF(t *testing.T) {
+	f := newFixture(t)
+	b := newBrowser(t, f.url)
+	b.mustLogin(f.env.Admin)
+	good := b.csrf
+	for _, tok := range []string{"", "wrong", good + "x"} {
+		b.csrf = tok
+		wantErr(t, b.api(api.VersionVPC, "DescribeVpcs", nil), 403, "Forbidden.CSRF")
+		wantErr(t, b.do("POST", "logout", map[string]string{}, map[string]string{console.CSRFHeader: tok}), 403, "Forbidden.CSRF")
+	}
+	// Another origin is refused even with the token.
+	b.csrf = good
+	r := b.do("POST", "api", map[string]any{"Version": api.VersionVPC, "Action": "DescribeVpcs"},
+		map[string]string{console.CSRFHeader: good, "Origin": "https://evil.example"})
+	wantErr(t, r, 403, "Forbidden.Origin")
+	// A form post (no JSON) is refused.
+	req, _ := http.NewRequest("POST", f.url+"api", strings.NewReader("Action=DescribeVpcs"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set(console.CSRFHeader, good)
+	resp, err := b.hc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusUnsupportedMediaType {
+		t.Fatalf("form post: %d", resp.StatusCode)
+	}
+	if r := b.api(api.VersionVPC, "DescribeVpcs", nil); r.status != 200 {
+		t.Fatalf("with the token: %d %s", r.status, r.raw)
+	}
+	// Logout ends the session.
+	if r := b.do("POST", "logout", map[string]string{}, map[string]string{console.CSRFHeader: good}); r.status != 200 {
+		t.Fatalf("logout: %d %s", r.status, r.raw)
+	}
+	wantErr(t, b.api(api.VersionVPC, "DescribeVpcs", nil), 401, "InvalidSession")
+}
+
+func TestSessionExpiry(t *testing.T) {
+	f := newFixture(t)
+	b := newBrowser(t, f.url)
+	b.mustLogin(f.env.Admin)
+	f.clock.Add(29 * time.Minute)
+	if r := b.api(api.VersionVPC, "DescribeVpcs", nil); r.status != 200 {
+		t.Fatalf("after 29 idle minutes: %d %s", r.status, r.raw)
+	}
+	f.clock.Add(30 * time.Minute)
+	wantErr(t, b.api(api.VersionVPC, "DescribeVpcs", nil), 401, "InvalidSession")
+
+	// Absolute lifetime: used every 20 minutes, it still ends at 12 h.
+	b.mustLogin(f.env.Admin)
+	for elapsed := 20 * time.Minute; elapsed < 12*time.Hour; elapsed += 20 * time.Minute {
+		f.clock.Add(20 * time.Minute)
+		if r := b.api(api.VersionVPC, "DescribeVpcs", nil); r.status != 200 {
+			t.Fatalf("after %s: %d %s", elapsed, r.status, r.raw)
+		}
+	}
+	f.clock.Add(20 * time.Minute)
+	wantErr(t, b.api(api.VersionVPC, "DescribeVpcs", nil), 401, "InvalidSession")
+}
+
+func TestSessionLimit(t *testing.T) {
+	f := newFixture(t, func(o *console.Options) { o.MaxSessions = 2 })
+	bs := []*browser{newBrowser(t, f.url), newBrowser(t, f.url), newBrowser(t, f.url)}
+	for _, b := range bs {
+		b.mustLogin(f.env.Admin)
+		f.clock.Add(time.Second)
+	}
+	// The least recently used session made room for the third.
+	wantErr(t, bs[0].api(api.VersionVPC, "DescribeVpcs", nil), 401, "InvalidSession")
+	for _, b := range bs[1:] {
+		if r := b.api(api.VersionVPC, "DescribeVpcs", nil); r.status != 200 {
+			t.Fatalf("%d %s", r.status, r.raw)
+		}
+	}
+}
+
+func TestDeletedKeyEndsSession(t *testing.T) {
+	f := newFixture(t)
+	bob := f.env.NewAccount(t, "bob")
+	b := newBrowser(t, f.url)
+	b.mustLogin(bob)
+	if r := b.api(api.VersionVPC, "DescribeVpcs", nil); r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+	if _, err := f.env.Common(t, f.env.Admin, api.VersionPalisade, "DeleteAccessKey",
+		map[string]string{"UserAccessKeyId": bob.AccessKeyID}); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, b.api(api.VersionVPC, "DescribeVpcs", nil), 401, "InvalidSession")
+	wantErr(t, b.do("GET", "session", nil, nil), 401, "InvalidSession")
+	wantErr(t, b.login(bob), 401, "InvalidAccessKey")
+}
+
+// TestAccountIsolation: a session acts as its account only, with the API's
+// own answers.
+func TestAccountIsolation(t *testing.T) {
+	f := newFixture(t)
+	v := f.env.VPC(t, f.env.Admin)
+	vreq := vpc.CreateCreateVpcRequest()
+	vreq.CidrBlock, vreq.VpcName = "10.8.0.0/16", "admins"
+	vresp, err := v.CreateVpc(vreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sreq := ecs.CreateCreateSecurityGroupRequest()
+	sreq.VpcId = vresp.VpcId
+	sresp, err := f.env.ECS(t, f.env.Admin).CreateSecurityGroup(sreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bob := f.env.NewAccount(t, "bob")
+	b := newBrowser(t, f.url)
+	b.mustLogin(bob)
+	r := b.api(api.VersionVPC, "DescribeVpcs", nil)
+	if r.status != 200 || strings.Contains(r.raw, vresp.VpcId) {
+		t.Fatalf("bob's DescribeVpcs: %d %s", r.status, r.raw)
+	}
+	r = b.api(api.VersionECS, "DescribeSecurityGroupAttribute", map[string]string{"SecurityGroupId": sresp.SecurityGroupId})
+	areq := ecs.CreateDescribeSecurityGroupAttributeRequest()
+	areq.SecurityGroupId = sresp.SecurityGroupId
+	_, err = f.env.ECS(t, bob).DescribeSecurityGroupAttribute(areq)
+	status, code := apitest.ServerErr(t, err)
+	wantErr(t, r, status, code)
+	if status != 404 && status != 400 {
+		t.Fatalf("bob describing the admin's group: %d %s", status, code)
+	}
+	// The admin's own session sees it.
+	a := newBrowser(t, f.url)
+	a.mustLogin(f.env.Admin)
+	if r := a.api(api.VersionVPC, "DescribeVpcs", nil); !strings.Contains(r.raw, vresp.VpcId) {
+		t.Fatalf("admin's DescribeVpcs: %d %s", r.status, r.raw)
+	}
+}
+
+func TestAPIBridgeRefusals(t *testing.T) {
+	f := newFixture(t)
+	b := newBrowser(t, f.url)
+	b.mustLogin(f.env.Admin)
+	for _, action := range []string{"DescribeState", "WaitState", "ReportStatus"} {
+		if !f.env.App.Router().IsAgentAction(api.VersionPalisade, action) {
+			t.Fatalf("%s is not an agent action", action)
+		}
+		wantErr(t, b.api(api.VersionPalisade, action, nil), 403, "Forbidden.AgentAction")
+	}
+	wantErr(t, b.api(api.VersionVPC, "NoSuchAction", nil), 404, "InvalidAction.NotFound")
+	wantErr(t, b.api(api.VersionVPC, "DescribeVpcs", map[string]string{"RegionId": "cn-hangzhou"}), 400, "InvalidRegionId.NotFound")
+	if r := b.api(api.VersionVPC, "DescribeVpcs", map[string]string{"AccessKeyId": "x"}); r.status != 400 {
+		t.Fatalf("reserved parameter: %d %s", r.status, r.raw)
+	}
+}
+
+// TestInvalidParameterLikeSDK: the console answers a bad parameter exactly
+// as the API does through the SDK.
+func TestInvalidParameterLikeSDK(t *testing.T) {
+	f := newFixture(t)
+	v := f.env.VPC(t, f.env.Admin)
+	vreq := vpc.CreateCreateVpcRequest()
+	vreq.CidrBlock = "10.9.0.0/16"
+	vresp, err := v.CreateVpc(vreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sreq := ecs.CreateCreateSecurityGroupRequest()
+	sreq.VpcId = vresp.VpcId
+	sresp, err := f.env.ECS(t, f.env.Admin).CreateSecurityGroup(sreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := map[string]string{
+		"SecurityGroupId": sresp.SecurityGroupId, "Permissions.1.IpProtocol": "TCP",
+		"Permissions.1.PortRange": "90/80", "Permissions.1.SourceCidrIp": "10.0.0.0/8", "Permissions.1.Policy": "accept",
+	}
+	_, err = f.env.Common(t, f.env.Admin, api.VersionECS, "AuthorizeSecurityGroup", params)
+	var se *errors.ServerError
+	status, code := apitest.ServerErr(t, err)
+	if !asServerError(err, &se) {
+		t.Fatalf("%T", err)
+	}
+	b := newBrowser(t, f.url)
+	b.mustLogin(f.env.Admin)
+	r := b.api(api.VersionECS, "AuthorizeSecurityGroup", params)
+	wantErr(t, r, status, code)
+	if r.str("Message") != se.Message() {
+		t.Fatalf("message %q, the SDK's %q", r.str("Message"), se.Message())
+	}
+	// And a valid rule goes through.
+	params["Permissions.1.PortRange"] = "80/90"
+	if r := b.api(api.VersionECS, "AuthorizeSecurityGroup", params); r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.raw)
+	}
+}
+
+func asServerError(err error, se **errors.ServerError) bool {
+	s, ok := err.(*errors.ServerError)
+	*se = s
+	return ok
+}
+
+// TestServedByApp checks the console as the server mounts it: assets,
+// content types and security headers.
+func TestServedByApp(t *testing.T) {
+	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory))
+	base := "http://" + env.Endpoint
+	b := newBrowser(t, base+"/console/")
+	checkHeaders := func(path string, r reply) {
+		t.Helper()
+		want := map[string]string{
+			"Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+			"X-Content-Type-Options":  "nosniff",
+			"Referrer-Policy":         "no-referrer",
+		}
+		for k, v := range want {
+			if got := r.header.Get(k); got != v {
+				t.Errorf("%s: %s = %q, want %q", path, k, got, v)
+			}
+		}
+	}
+	for path, ct := range map[string]string{
+		"":           "text/html; charset=utf-8",
+		"index.html": "text/html; charset=utf-8",
+		"app.js":     "text/javascript; charset=utf-8",
+		"style.css":  "text/css; charset=utf-8",
+	} {
+		r := b.do("GET", path, nil, nil)
+		if r.status != 200 || r.header.Get("Content-Type") != ct || len(r.raw) == 0 {
+			t.Errorf("%q: %d %q", path, r.status, r.header.Get("Content-Type"))
+		}
+		checkHeaders(path, r)
+	}
+	if r := b.do("GET", "", nil, nil); !strings.Contains(r.raw, `src="app.js"`) || strings.Contains(r.raw, "<script>") || strings.Contains(r.raw, "style=") {
+		t.Errorf("index.html must load app.js and have no inline script or style")
+	}
+	r := b.do("GET", "nope.js", nil, nil)
+	if r.status != 404 {
+		t.Errorf("nope.js: %d", r.status)
+	}
+	checkHeaders("nope.js", r)
+	for _, p := range []string{"login", "session"} {
+		var r reply
+		if p == "login" {
+			r = b.do("POST", p, map[string]string{"AccessKeyId": "x", "AccessKeySecret": "y"}, nil)
+		} else {
+			r = b.do("GET", p, nil, nil)
+		}
+		checkHeaders(p, r)
+		if r.header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: Cache-Control %q", p, r.header.Get("Cache-Control"))
+		}
+	}
+	b.mustLogin(env.Admin)
+	r = b.api(api.VersionVPC, "DescribeVpcs", nil)
+	if r.status != 200 || r.header.Get("Cache-Control") != "no-store" {
+		t.Errorf("api: %d %q", r.status, r.header.Get("Cache-Control"))
+	}
+	checkHeaders("api", r)
+	// The API itself still answers on "/".
+	out, err := env.Common(t, env.Admin, api.VersionVPC, "DescribeVpcs", nil)
+	if err != nil || out["RequestId"] == nil {
+		t.Fatalf("API: %v %v", err, out)
+	}
+	// /console redirects to /console/.
+	hc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := hc.Get(base + "/console")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if (resp.StatusCode != 301 && resp.StatusCode != 307 && resp.StatusCode != 308) || resp.Header.Get("Location") != "/console/" {
+		t.Errorf("/console: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
