@@ -12,11 +12,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
@@ -56,6 +58,14 @@ type result struct {
 	SecurityGroupId string
 	Instances       []string
 	Verdict         string
+
+	SecurityGroup2Id string // instances[1] joined it; instances[0] joined and left
+	ReleasedEip      string
+	BoundEip         string // associated with instances[1]
+	NetworkAclId     string // on VSwitchId, entries ssh-in (ingress) and all-out (egress)
+
+	// Made, refused deletion while in use, then deleted in order.
+	DeletedVpcId, DeletedVSwitchId, DeletedSecurityGroupId, DeletedInstanceId string
 }
 
 func TestConsoleInBrowser(t *testing.T) {
@@ -63,7 +73,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory))
 	bob := env.NewAccount(t, "bob")
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
 	tmp := t.TempDir() // Chromium's profile and temp files: removed even on failure
 	cmd := exec.CommandContext(ctx, node, "e2e.mjs")
@@ -100,7 +110,7 @@ func TestConsoleInBrowser(t *testing.T) {
 			}
 		}
 	}
-	if res.VpcId == "" || res.SecurityGroupId == "" || len(res.Instances) != 2 {
+	if res.VpcId == "" || res.SecurityGroupId == "" || len(res.Instances) != 2 || res.NetworkAclId == "" || res.DeletedVpcId == "" {
 		t.Fatalf("no complete RESULT line in the output:\n%s", out)
 	}
 
@@ -125,6 +135,11 @@ func TestConsoleInBrowser(t *testing.T) {
 			t.Errorf("rule %s %s is still there after the revoke", p.SecurityGroupRuleId, p.PortRange)
 		}
 	}
+	if attr.InnerAccessPolicy != "Drop" {
+		t.Errorf("InnerAccessPolicy of %s: %q, want Drop", res.SecurityGroupId, attr.InnerAccessPolicy)
+	}
+	checkManaged(t, env, res)
+
 	// And it is the admin's only: bob does not see it.
 	bresp, err := env.VPC(t, bob).DescribeVpcs(vpc.CreateDescribeVpcsRequest())
 	if err != nil {
@@ -134,5 +149,95 @@ func TestConsoleInBrowser(t *testing.T) {
 		if v.VpcId == res.VpcId {
 			t.Fatalf("bob sees the admin's VPC %s", v.VpcId)
 		}
+	}
+}
+
+// checkManaged verifies, through the SDK, the end state of what the
+// browser changed and deleted.
+func checkManaged(t *testing.T, env *apitest.Env, res result) {
+	t.Helper()
+	ecsc, vpcc := env.ECS(t, env.Admin), env.VPC(t, env.Admin)
+
+	// Security group membership: instances[1] joined the second group,
+	// instances[0] joined and left it.
+	ireq := ecs.CreateDescribeInstancesRequest()
+	ireq.InstanceIds = `["` + strings.Join(res.Instances, `","`) + `"]`
+	insts, err := ecsc.DescribeInstances(ireq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := map[string][]string{}
+	for _, i := range insts.Instances.Instance {
+		groups[i.InstanceId] = i.SecurityGroupIds.SecurityGroupId
+	}
+	if g := groups[res.Instances[0]]; len(g) != 1 || g[0] != res.SecurityGroupId {
+		t.Errorf("groups of %s: %v, want [%s]", res.Instances[0], g, res.SecurityGroupId)
+	}
+	if g := groups[res.Instances[1]]; len(g) != 2 || !slices.Contains(g, res.SecurityGroup2Id) {
+		t.Errorf("groups of %s: %v, want %s and %s", res.Instances[1], g, res.SecurityGroupId, res.SecurityGroup2Id)
+	}
+
+	// EIPs: one released, one bound to instances[1].
+	ereq := vpc.CreateDescribeEipAddressesRequest()
+	ereq.PageSize = requests.NewInteger(100)
+	eips, err := vpcc.DescribeEipAddresses(ereq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound := false
+	for _, e := range eips.EipAddresses.EipAddress {
+		switch e.AllocationId {
+		case res.ReleasedEip:
+			t.Errorf("EIP %s is still there after the release", e.AllocationId)
+		case res.BoundEip:
+			bound = e.InstanceId == res.Instances[1] && e.InstanceType == "EcsInstance"
+		}
+	}
+	if !bound {
+		t.Errorf("EIP %s is not bound to %s: %+v", res.BoundEip, res.Instances[1], eips.EipAddresses.EipAddress)
+	}
+
+	// The network ACL: on the vSwitch, the entries the form left.
+	areq := vpc.CreateDescribeNetworkAclAttributesRequest()
+	areq.NetworkAclId = res.NetworkAclId
+	acl, err := vpcc.DescribeNetworkAclAttributes(areq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := acl.NetworkAclAttribute
+	if len(a.Resources.Resource) != 1 || a.Resources.Resource[0].ResourceId != res.VSwitchId {
+		t.Errorf("ACL %s resources: %+v, want %s", res.NetworkAclId, a.Resources.Resource, res.VSwitchId)
+	}
+	in, out := a.IngressAclEntries.IngressAclEntry, a.EgressAclEntries.EgressAclEntry
+	if len(in) != 1 || in[0].NetworkAclEntryName != "ssh-in" || in[0].Protocol != "tcp" || in[0].Port != "22/22" ||
+		in[0].SourceCidrIp != "10.0.0.0/8" || in[0].Policy != "accept" {
+		t.Errorf("ACL %s ingress entries: %+v, want ssh-in only", res.NetworkAclId, in)
+	}
+	if len(out) != 1 || out[0].NetworkAclEntryName != "all-out" || out[0].Protocol != "all" || out[0].DestinationCidrIp != "0.0.0.0/0" {
+		t.Errorf("ACL %s egress entries: %+v, want all-out only", res.NetworkAclId, out)
+	}
+
+	// What the browser deleted is gone.
+	vreq := vpc.CreateDescribeVpcsRequest()
+	vreq.VpcId = res.DeletedVpcId
+	if v, err := vpcc.DescribeVpcs(vreq); err == nil && len(v.Vpcs.Vpc) != 0 {
+		t.Errorf("VPC %s is still there", res.DeletedVpcId)
+	}
+	wreq := vpc.CreateDescribeVSwitchesRequest()
+	wreq.VSwitchId = res.DeletedVSwitchId
+	if w, err := vpcc.DescribeVSwitches(wreq); err == nil && len(w.VSwitches.VSwitch) != 0 {
+		t.Errorf("vSwitch %s is still there", res.DeletedVSwitchId)
+	}
+	greq := ecs.CreateDescribeSecurityGroupsRequest()
+	greq.SecurityGroupId = res.DeletedSecurityGroupId
+	if g, err := ecsc.DescribeSecurityGroups(greq); err == nil && len(g.SecurityGroups.SecurityGroup) != 0 {
+		t.Errorf("security group %s is still there", res.DeletedSecurityGroupId)
+	}
+	dreq := ecs.CreateDescribeInstancesRequest()
+	dreq.InstanceIds = `["` + res.DeletedInstanceId + `"]`
+	if d, err := ecsc.DescribeInstances(dreq); err != nil {
+		t.Errorf("DescribeInstances %s: %v", res.DeletedInstanceId, err)
+	} else if len(d.Instances.Instance) != 0 {
+		t.Errorf("instance %s is still there", res.DeletedInstanceId)
 	}
 }

@@ -179,7 +179,8 @@ function unixTime(s) { return s ? new Date(s * 1000).toISOString().replace('.000
 function link(href, text) { return el('a', { href }, text); }
 
 // page replaces the main area: a heading, the alert and status areas, and
-// whatever else the view adds.
+// whatever else the view adds. load refills the page's listing (see
+// listing); actions call it after a change.
 function page(title) {
   const main = $('main');
   const alert = alertBox();
@@ -187,7 +188,59 @@ function page(title) {
   const body = el('div');
   main.replaceChildren(el('h2', {}, title), alert, status, body);
   document.title = title + ' · Palisade console';
-  return { alert, status, body };
+  return { alert, status, body, load: async () => {} };
+}
+
+// listing returns a container that fn (async, returning a node) fills,
+// and makes it the page's listing: pg.load() refills it.
+function listing(pg, fn) {
+  const c = el('div');
+  pg.load = () => fill(c, pg.alert, fn);
+  return c;
+}
+
+// done turns fn (async, returning a status message) into an action that
+// shows the message and reloads the page's listing: a form's onSubmit.
+function done(pg, fn) {
+  return async (values) => {
+    const msg = await fn(values);
+    pg.status.show(msg);
+    await pg.load();
+  };
+}
+
+// actionButton is a button in a table row. opts: verb ("Delete"), kind
+// ("VPC"), id; its accessible name is "Delete VPC vpc-1" and, once fn
+// (async) succeeds, the status says "Deleted VPC vpc-1." (the verbs used
+// all take a "d"). With opts.ask (a string, may be empty) window.confirm
+// asks "Delete VPC vpc-1?" + ask first. Errors go to the alert.
+function actionButton(pg, opts, fn) {
+  const what = opts.kind + ' ' + opts.id;
+  const b = el('button', { type: 'button', class: opts.danger || opts.ask !== undefined ? 'danger' : null,
+    'aria-label': opts.verb + ' ' + what }, opts.verb);
+  b.addEventListener('click', async () => {
+    if (opts.ask !== undefined && !window.confirm(opts.verb + ' ' + what + '?' + (opts.ask ? ' ' + opts.ask : ''))) return;
+    clearMessages(pg.alert);
+    b.disabled = true;
+    try {
+      await done(pg, async () => { await fn(); return opts.verb + 'd ' + what + '.'; })();
+    } catch (err) {
+      pg.alert.show(err);
+    } finally {
+      b.disabled = false;
+    }
+  });
+  return b;
+}
+
+// callButton is an actionButton that sends one action.
+function callButton(pg, opts, version, action, params) {
+  return actionButton(pg, opts, () => call(version, action, params));
+}
+
+// deleteButton is a callButton that asks for a confirmation first.
+function deleteButton(pg, kind, id, version, action, params, ask) {
+  return callButton(pg, { verb: 'Delete', kind, id, ask: ask || '' }, version, action, params);
 }
 
 // loader fills a container from an async function, showing errors in alert.
@@ -218,51 +271,44 @@ const instOptions = (r) => list(r.Instances && r.Instances.Instance).map((i) => 
 // ---------- views ----------
 
 async function viewVpcs() {
-  const { alert, status, body } = page('VPCs');
-  const tbl = el('div');
-  const load = () => fill(tbl, alert, async () => {
+  const pg = page('VPCs');
+  const tbl = listing(pg, async () => {
     const r = await call(V.VPC, 'DescribeVpcs', { PageSize: 50 });
     return table('VPCs (' + (r.TotalCount || 0) + ')', [
       ['VPC ID', (v) => v.VpcId], ['Name', (v) => v.VpcName], ['CIDR block', (v) => v.CidrBlock],
       ['Status', (v) => v.Status], ['Default', (v) => yes(v.IsDefault)], ['vSwitches', (v) => join(v.VSwitchIds && v.VSwitchIds.VSwitchId)],
       ['Created', (v) => v.CreationTime],
+      ['', (v) => deleteButton(pg, 'VPC', v.VpcId, V.VPC, 'DeleteVpc', { VpcId: v.VpcId })],
     ], list(r.Vpcs && r.Vpcs.Vpc));
   });
-  body.append(el('h3', {}, 'Create VPC'), form('Create VPC', [
+  pg.body.append(el('h3', {}, 'Create VPC'), form('Create VPC', [
     { name: 'CidrBlock', label: 'CIDR block', required: true, placeholder: '10.0.0.0/16' },
     { name: 'VpcName', label: 'VPC name' },
     { name: 'Description', label: 'Description' },
-  ], 'Create VPC', async (v) => {
-    const r = await call(V.VPC, 'CreateVpc', v);
-    status.show('Created VPC ' + r.VpcId + '.');
-    await load();
-  }, alert), tbl);
-  await load();
+  ], 'Create VPC', done(pg, async (v) => 'Created VPC ' + (await call(V.VPC, 'CreateVpc', v)).VpcId + '.'), pg.alert), tbl);
+  await pg.load();
 }
 
 async function viewVSwitches() {
-  const { alert, status, body } = page('vSwitches');
-  const tbl = el('div');
-  const load = () => fill(tbl, alert, async () => {
+  const pg = page('vSwitches');
+  const tbl = listing(pg, async () => {
     const r = await call(V.VPC, 'DescribeVSwitches', { PageSize: 50 });
     return table('vSwitches (' + (r.TotalCount || 0) + ')', [
       ['vSwitch ID', (v) => v.VSwitchId], ['Name', (v) => v.VSwitchName], ['VPC', (v) => v.VpcId],
       ['CIDR block', (v) => v.CidrBlock], ['Zone', (v) => v.ZoneId], ['Free IPs', (v) => v.AvailableIpAddressCount],
       ['Network ACL', (v) => v.NetworkAclId], ['Status', (v) => v.Status],
+      ['', (v) => deleteButton(pg, 'vSwitch', v.VSwitchId, V.VPC, 'DeleteVSwitch', { VSwitchId: v.VSwitchId })],
     ], list(r.VSwitches && r.VSwitches.VSwitch));
   });
-  body.append(await idList('vpc-ids', V.VPC, 'DescribeVpcs', vpcOptions),
+  pg.body.append(await idList('vpc-ids', V.VPC, 'DescribeVpcs', vpcOptions),
     el('h3', {}, 'Create vSwitch'), form('Create vSwitch', [
       { name: 'VpcId', label: 'VPC ID', required: true, list: 'vpc-ids' },
       { name: 'CidrBlock', label: 'CIDR block', required: true, placeholder: '10.0.1.0/24' },
       { name: 'ZoneId', label: 'Zone', value: state.who.RegionId + '-a' },
       { name: 'VSwitchName', label: 'vSwitch name' },
-    ], 'Create vSwitch', async (v) => {
-      const r = await call(V.VPC, 'CreateVSwitch', v);
-      status.show('Created vSwitch ' + r.VSwitchId + '.');
-      await load();
-    }, alert), tbl);
-  await load();
+    ], 'Create vSwitch', done(pg, async (v) => 'Created vSwitch ' + (await call(V.VPC, 'CreateVSwitch', v)).VSwitchId + '.'),
+    pg.alert), tbl);
+  await pg.load();
 }
 
 function instanceIPs(i) {
@@ -270,19 +316,28 @@ function instanceIPs(i) {
   return join(a && a.IpAddress);
 }
 
+// deleteInstanceButton: DeleteInstance takes a Stopped instance only, or
+// any with Force=true; the confirmation says when it is forced.
+function deleteInstanceButton(pg, i) {
+  const stopped = i.Status === 'Stopped';
+  return deleteButton(pg, 'instance', i.InstanceId, V.ECS, 'DeleteInstance',
+    { InstanceId: i.InstanceId, Force: stopped ? '' : 'true' },
+    stopped ? '' : 'It is ' + i.Status + ': it is deleted without stopping it first.');
+}
+
 async function viewInstances() {
-  const { alert, status, body } = page('Instances');
-  const tbl = el('div');
-  const load = () => fill(tbl, alert, async () => {
+  const pg = page('Instances');
+  const tbl = listing(pg, async () => {
     const r = await call(V.ECS, 'DescribeInstances', { PageSize: 100 });
     return table('Instances (' + (r.TotalCount || 0) + ')', [
       ['Instance ID', (i) => i.InstanceId], ['Name', (i) => i.InstanceName], ['Status', (i) => i.Status],
       ['Zone', (i) => i.ZoneId], ['VPC', (i) => i.VpcAttributes && i.VpcAttributes.VpcId],
       ['vSwitch', (i) => i.VpcAttributes && i.VpcAttributes.VSwitchId], ['Private IPs', instanceIPs],
       ['Security groups', (i) => join(i.SecurityGroupIds && i.SecurityGroupIds.SecurityGroupId)],
+      ['', (i) => deleteInstanceButton(pg, i)],
     ], list(r.Instances && r.Instances.Instance));
   });
-  body.append(await idList('vsw-ids', V.VPC, 'DescribeVSwitches', vswOptions),
+  pg.body.append(await idList('vsw-ids', V.VPC, 'DescribeVSwitches', vswOptions),
     await idList('sg-ids', V.ECS, 'DescribeSecurityGroups', sgOptions),
     el('h3', {}, 'Run instance'), form('Run instance', [
       { name: 'VSwitchId', label: 'vSwitch ID', required: true, list: 'vsw-ids' },
@@ -291,12 +346,11 @@ async function viewInstances() {
       { name: 'PrivateIpAddress', label: 'Private IP', placeholder: 'any free address' },
       { name: 'ImageId', label: 'Image ID', value: 'ubuntu_24_04_x64', required: true },
       { name: 'InstanceType', label: 'Instance type', value: 'ecs.g7.large', required: true },
-    ], 'Run instance', async (v) => {
+    ], 'Run instance', done(pg, async (v) => {
       const r = await call(V.ECS, 'RunInstances', v);
-      status.show('Started instance ' + join(r.InstanceIdSets && r.InstanceIdSets.InstanceIdSet) + '.');
-      await load();
-    }, alert), tbl);
-  await load();
+      return 'Started instance ' + join(r.InstanceIdSets && r.InstanceIdSets.InstanceIdSet) + '.';
+    }), pg.alert), tbl);
+  await pg.load();
 }
 
 async function viewENIs() {
@@ -313,35 +367,33 @@ async function viewENIs() {
 }
 
 async function viewSecurityGroups() {
-  const { alert, status, body } = page('Security groups');
-  const tbl = el('div');
-  const load = () => fill(tbl, alert, async () => {
+  const pg = page('Security groups');
+  const tbl = listing(pg, async () => {
     const r = await call(V.ECS, 'DescribeSecurityGroups', { PageSize: 50 });
     return table('Security groups (' + (r.TotalCount || 0) + ')', [
       ['Group ID', (g) => link('#/security-groups/' + encodeURIComponent(g.SecurityGroupId), g.SecurityGroupId)],
       ['Name', (g) => g.SecurityGroupName], ['VPC', (g) => g.VpcId], ['Type', (g) => g.SecurityGroupType],
       ['Instances', (g) => g.EcsCount], ['Description', (g) => g.Description],
+      ['', (g) => deleteButton(pg, 'security group', g.SecurityGroupId, V.ECS, 'DeleteSecurityGroup', { SecurityGroupId: g.SecurityGroupId })],
     ], list(r.SecurityGroups && r.SecurityGroups.SecurityGroup));
   });
-  body.append(await idList('vpc-ids', V.VPC, 'DescribeVpcs', vpcOptions),
+  pg.body.append(await idList('vpc-ids', V.VPC, 'DescribeVpcs', vpcOptions),
     el('h3', {}, 'Create security group'), form('Create security group', [
       { name: 'VpcId', label: 'VPC ID', required: true, list: 'vpc-ids' },
       { name: 'SecurityGroupName', label: 'Group name' },
       { name: 'Description', label: 'Description' },
-    ], 'Create security group', async (v) => {
-      const r = await call(V.ECS, 'CreateSecurityGroup', v);
-      status.show('Created security group ' + r.SecurityGroupId + '.');
-      await load();
-    }, alert), tbl);
-  await load();
+    ], 'Create security group', done(pg, async (v) =>
+      'Created security group ' + (await call(V.ECS, 'CreateSecurityGroup', v)).SecurityGroupId + '.'), pg.alert), tbl);
+  await pg.load();
 }
 
 async function viewSecurityGroup(id) {
-  const { alert, status, body } = page('Security group ' + id);
-  const tbl = el('div');
-  const load = () => fill(tbl, alert, async () => {
+  const pg = page('Security group ' + id);
+  const tbl = listing(pg, async () => {
     const r = await call(V.ECS, 'DescribeSecurityGroupAttribute', { SecurityGroupId: id });
+    const m = await call(V.ECS, 'DescribeInstances', { SecurityGroupId: id, PageSize: 100 });
     const perms = list(r.Permissions && r.Permissions.Permission);
+    const members = list(m.Instances && m.Instances.Instance);
     const peer = (p) => p.Direction === 'egress'
       ? (p.DestCidrIp || p.Ipv6DestCidrIp || p.DestGroupId || p.DestPrefixListId)
       : (p.SourceCidrIp || p.Ipv6SourceCidrIp || p.SourceGroupId || p.SourcePrefixListId);
@@ -351,19 +403,31 @@ async function viewSecurityGroup(id) {
         ['Rule ID', (p) => p.SecurityGroupRuleId], ['Direction', (p) => p.Direction], ['Policy', (p) => p.Policy],
         ['Priority', (p) => p.Priority], ['Protocol', (p) => p.IpProtocol], ['Port range', (p) => p.PortRange],
         ['Peer', peer], ['Description', (p) => p.Description],
-        ['', (p) => el('button', { type: 'button', class: 'danger', 'aria-label': 'Revoke rule ' + p.SecurityGroupRuleId,
-          onclick: async () => {
-            clearMessages(alert);
-            try {
-              await call(V.ECS, p.Direction === 'egress' ? 'RevokeSecurityGroupEgress' : 'RevokeSecurityGroup',
-                { SecurityGroupId: id, 'SecurityGroupRuleId.1': p.SecurityGroupRuleId });
-              status.show('Revoked rule ' + p.SecurityGroupRuleId + '.');
-              await load();
-            } catch (err) { alert.show(err); }
-          } }, 'Revoke')],
-      ], perms));
+        ['', (p) => callButton(pg, { verb: 'Revoke', kind: 'rule', id: p.SecurityGroupRuleId, danger: true }, V.ECS,
+          p.Direction === 'egress' ? 'RevokeSecurityGroupEgress' : 'RevokeSecurityGroup',
+          { SecurityGroupId: id, 'SecurityGroupRuleId.1': p.SecurityGroupRuleId })],
+      ], perms),
+      table('Member instances (' + members.length + ')', [
+        ['Instance ID', (i) => i.InstanceId], ['Name', (i) => i.InstanceName], ['Status', (i) => i.Status],
+        ['Private IPs', instanceIPs], ['Security groups', (i) => join(i.SecurityGroupIds && i.SecurityGroupIds.SecurityGroupId)],
+        ['', (i) => callButton(pg, { verb: 'Remove', kind: 'instance', id: i.InstanceId }, V.ECS, 'LeaveSecurityGroup',
+          { SecurityGroupId: id, InstanceId: i.InstanceId })],
+      ], members));
   });
-  body.append(el('p', {}, link('#/security-groups', '← All security groups')),
+  pg.body.append(el('p', {}, link('#/security-groups', '← All security groups')),
+    await idList('inst-ids', V.ECS, 'DescribeInstances', instOptions, { PageSize: 100 }),
+    el('h3', {}, 'Inner access policy'), form('Change the inner access policy', [
+      { name: 'InnerAccessPolicy', label: 'Inner access policy', type: 'select', options: ['Accept', 'Drop'] },
+    ], 'Change policy', done(pg, async (v) => {
+      await call(V.ECS, 'ModifySecurityGroupPolicy', { SecurityGroupId: id, InnerAccessPolicy: v.InnerAccessPolicy });
+      return 'Inner access policy set to ' + v.InnerAccessPolicy + '.';
+    }), pg.alert),
+    el('h3', {}, 'Add an instance'), form('Add an instance', [
+      { name: 'InstanceId', label: 'Instance ID', required: true, list: 'inst-ids' },
+    ], 'Add instance', done(pg, async (v) => {
+      await call(V.ECS, 'JoinSecurityGroup', { SecurityGroupId: id, InstanceId: v.InstanceId });
+      return 'Added instance ' + v.InstanceId + ' to ' + id + '.';
+    }), pg.alert),
     el('h3', {}, 'Authorize rule'), form('Authorize rule', [
       { name: 'Direction', label: 'Direction', type: 'select', options: [['ingress', 'Ingress'], ['egress', 'Egress']] },
       { name: 'IpProtocol', label: 'Protocol', type: 'select', options: ['TCP', 'UDP', 'ICMP', 'ICMPv6', 'GRE', 'ALL'] },
@@ -372,7 +436,7 @@ async function viewSecurityGroup(id) {
       { name: 'Policy', label: 'Policy', type: 'select', options: [['accept', 'Accept'], ['drop', 'Drop']] },
       { name: 'Priority', label: 'Priority', type: 'number', value: '1' },
       { name: 'Description', label: 'Rule description' },
-    ], 'Authorize', async (v) => {
+    ], 'Authorize', done(pg, async (v) => {
       const egress = v.Direction === 'egress';
       const p = { SecurityGroupId: id };
       const set = (k, val) => { p['Permissions.1.' + k] = val; };
@@ -384,40 +448,151 @@ async function viewSecurityGroup(id) {
       set('Priority', v.Priority);
       set('Description', v.Description);
       await call(V.ECS, egress ? 'AuthorizeSecurityGroupEgress' : 'AuthorizeSecurityGroup', p);
-      status.show('Authorized the ' + v.Direction + ' rule.');
-      await load();
-    }, alert), tbl);
-  await load();
+      return 'Authorized the ' + v.Direction + ' rule.';
+    }), pg.alert), tbl);
+  await pg.load();
 }
 
-function aclEntries(entries, peerKey) {
-  return el('ul', {}, list(entries).map((e) => el('li', {},
-    (e.NetworkAclEntryName || e.NetworkAclEntryId) + ': ' + e.Policy + ' ' + e.Protocol + ' ' + e.Port + ' ' + e[peerKey])));
+// ACL entry lists by direction: the response's wrapper and item names, the
+// peer field and UpdateNetworkAclEntries' flag.
+const ACL_DIRS = {
+  ingress: { list: 'IngressAclEntries', item: 'IngressAclEntry', peer: 'SourceCidrIp', flag: 'UpdateIngressAclEntries' },
+  egress: { list: 'EgressAclEntries', item: 'EgressAclEntry', peer: 'DestinationCidrIp', flag: 'UpdateEgressAclEntries' },
+};
+
+function aclDirEntries(a, dir) {
+  const d = ACL_DIRS[dir];
+  return list(a[d.list] && a[d.list][d.item]);
+}
+
+function aclEntries(a, dir) {
+  return el('ul', {}, aclDirEntries(a, dir).map((e) => el('li', {},
+    (e.NetworkAclEntryName || e.NetworkAclEntryId) + ': ' + e.Policy + ' ' + e.Protocol + ' ' + e.Port + ' ' + e[ACL_DIRS[dir].peer])));
+}
+
+// editAclEntries changes one direction's entries of ACL id: change gets
+// the current list and returns the new one. UpdateNetworkAclEntries
+// replaces the whole list (its order is the priority), so the request
+// carries every entry that stays, with its ID.
+async function editAclEntries(id, dir, change) {
+  const d = ACL_DIRS[dir];
+  const r = await call(V.VPC, 'DescribeNetworkAclAttributes', { NetworkAclId: id });
+  const entries = change(aclDirEntries(r.NetworkAclAttribute || {}, dir));
+  const p = { NetworkAclId: id, [d.flag]: 'true' };
+  entries.forEach((e, i) => {
+    for (const k of ['NetworkAclEntryId', 'NetworkAclEntryName', 'Description', 'Policy', 'Protocol', 'Port', d.peer]) {
+      p[d.list + '.' + (i + 1) + '.' + k] = e[k];
+    }
+  });
+  return call(V.VPC, 'UpdateNetworkAclEntries', p);
 }
 
 async function viewACLs() {
-  const { alert, body } = page('Network ACLs');
-  await fill(body, alert, async () => {
+  const pg = page('Network ACLs');
+  const tbl = listing(pg, async () => {
     const r = await call(V.VPC, 'DescribeNetworkAcls', { PageSize: 50 });
     return table('Network ACLs (' + (r.TotalCount || 0) + ')', [
-      ['ACL ID', (a) => a.NetworkAclId], ['Name', (a) => a.NetworkAclName], ['VPC', (a) => a.VpcId], ['Status', (a) => a.Status],
+      ['ACL ID', (a) => link('#/network-acls/' + encodeURIComponent(a.NetworkAclId), a.NetworkAclId)],
+      ['Name', (a) => a.NetworkAclName], ['VPC', (a) => a.VpcId], ['Status', (a) => a.Status],
       ['vSwitches', (a) => list(a.Resources && a.Resources.Resource).map((x) => x.ResourceId).join(', ')],
-      ['Ingress entries', (a) => aclEntries(a.IngressAclEntries && a.IngressAclEntries.IngressAclEntry, 'SourceCidrIp')],
-      ['Egress entries', (a) => aclEntries(a.EgressAclEntries && a.EgressAclEntries.EgressAclEntry, 'DestinationCidrIp')],
+      ['Ingress entries', (a) => aclEntries(a, 'ingress')], ['Egress entries', (a) => aclEntries(a, 'egress')],
+      ['', (a) => deleteButton(pg, 'network ACL', a.NetworkAclId, V.VPC, 'DeleteNetworkAcl', { NetworkAclId: a.NetworkAclId })],
     ], list(r.NetworkAcls && r.NetworkAcls.NetworkAcl));
   });
+  pg.body.append(await idList('vpc-ids', V.VPC, 'DescribeVpcs', vpcOptions),
+    el('h3', {}, 'Create network ACL'), form('Create network ACL', [
+      { name: 'VpcId', label: 'VPC ID', required: true, list: 'vpc-ids' },
+      { name: 'NetworkAclName', label: 'ACL name' },
+      { name: 'Description', label: 'Description' },
+    ], 'Create network ACL', done(pg, async (v) =>
+      'Created network ACL ' + (await call(V.VPC, 'CreateNetworkAcl', v)).NetworkAclId + '.'), pg.alert),
+    el('p', { class: 'muted' }, 'A network ACL with no entries denies all the traffic it filters once a vSwitch is associated with it.'),
+    tbl);
+  await pg.load();
+}
+
+async function viewACL(id) {
+  const pg = page('Network ACL ' + id);
+  let vpcId = '';
+  const entryTable = (a, dir) => table(dir[0].toUpperCase() + dir.slice(1) + ' entries, in priority order', [
+    ['Entry ID', (e) => e.NetworkAclEntryId], ['Name', (e) => e.NetworkAclEntryName], ['Policy', (e) => e.Policy],
+    ['Protocol', (e) => e.Protocol], ['Port', (e) => e.Port], [dir === 'ingress' ? 'Source' : 'Destination', (e) => e[ACL_DIRS[dir].peer]],
+    ['Description', (e) => e.Description],
+    ['', (e) => actionButton(pg, { verb: 'Remove', kind: 'entry', id: e.NetworkAclEntryName || e.NetworkAclEntryId, ask: '' },
+      () => editAclEntries(id, dir, (es) => es.filter((x) => x.NetworkAclEntryId !== e.NetworkAclEntryId)))],
+  ], aclDirEntries(a, dir));
+  const tbl = listing(pg, async () => {
+    const a = (await call(V.VPC, 'DescribeNetworkAclAttributes', { NetworkAclId: id })).NetworkAclAttribute || {};
+    vpcId = a.VpcId || '';
+    return el('div', {},
+      el('p', {}, 'Name: ', a.NetworkAclName || '', ' · VPC: ', vpcId, ' · Status: ', a.Status || ''),
+      table('Associated vSwitches', [
+        ['vSwitch ID', (x) => x.ResourceId], ['Status', (x) => x.Status],
+        ['', (x) => callButton(pg, { verb: 'Unassociate', kind: 'vSwitch', id: x.ResourceId }, V.VPC, 'UnassociateNetworkAcl',
+          { NetworkAclId: id, 'Resource.1.ResourceId': x.ResourceId, 'Resource.1.ResourceType': 'VSwitch' })],
+      ], list(a.Resources && a.Resources.Resource)),
+      entryTable(a, 'ingress'), entryTable(a, 'egress'));
+  });
+  await pg.load();
+  pg.body.append(el('p', {}, link('#/network-acls', '← All network ACLs')),
+    await idList('vsw-ids', V.VPC, 'DescribeVSwitches', vswOptions, { VpcId: vpcId }),
+    el('h3', {}, 'Associate a vSwitch'), form('Associate a vSwitch', [
+      { name: 'VSwitchId', label: 'vSwitch ID', required: true, list: 'vsw-ids' },
+    ], 'Associate vSwitch', done(pg, async (v) => {
+      await call(V.VPC, 'AssociateNetworkAcl', { NetworkAclId: id, 'Resource.1.ResourceId': v.VSwitchId, 'Resource.1.ResourceType': 'VSwitch' });
+      return 'Associated vSwitch ' + v.VSwitchId + ' with ' + id + '.';
+    }), pg.alert),
+    el('h3', {}, 'Add entry'), form('Add entry', [
+      { name: 'Direction', label: 'Direction', type: 'select', options: [['ingress', 'Ingress'], ['egress', 'Egress']] },
+      { name: 'Policy', label: 'Policy', type: 'select', options: [['accept', 'Accept'], ['drop', 'Drop']] },
+      { name: 'Protocol', label: 'Protocol', type: 'select', options: ['tcp', 'udp', 'icmp', 'gre', 'all'] },
+      { name: 'Port', label: 'Port range', placeholder: '22/22 (-1/-1 for icmp, gre, all)' },
+      { name: 'Cidr', label: 'CIDR', required: true, placeholder: '0.0.0.0/0' },
+      { name: 'NetworkAclEntryName', label: 'Entry name' },
+      { name: 'Description', label: 'Entry description' },
+      { name: 'Position', label: 'Position', type: 'number', placeholder: 'last' },
+    ], 'Add entry', done(pg, async (v) => {
+      const entry = { NetworkAclEntryName: v.NetworkAclEntryName, Description: v.Description, Policy: v.Policy,
+        Protocol: v.Protocol, Port: v.Port, [ACL_DIRS[v.Direction].peer]: v.Cidr };
+      await editAclEntries(id, v.Direction, (es) => {
+        const at = v.Position ? Math.max(0, Number(v.Position) - 1) : es.length;
+        return es.slice(0, at).concat([entry], es.slice(at));
+      });
+      return 'Added the ' + v.Direction + ' entry ' + (v.NetworkAclEntryName || '') + '.';
+    }), pg.alert), tbl);
 }
 
 async function viewEIPs() {
-  const { alert, body } = page('EIPs');
-  await fill(body, alert, async () => {
+  const pg = page('EIPs');
+  const tbl = listing(pg, async () => {
     const r = await call(V.VPC, 'DescribeEipAddresses', { PageSize: 50 });
     return table('EIPs (' + (r.TotalCount || 0) + ')', [
       ['Allocation ID', (e) => e.AllocationId], ['IP address', (e) => e.IpAddress], ['Name', (e) => e.Name],
       ['Status', (e) => e.Status], ['Bound to', (e) => e.InstanceId ? e.InstanceType + ' ' + e.InstanceId : ''],
       ['Private IP', (e) => e.PrivateIpAddress], ['Bandwidth (Mbit/s)', (e) => e.Bandwidth],
+      ['', (e) => e.InstanceId
+        ? callButton(pg, { verb: 'Unassociate', kind: 'EIP', id: e.AllocationId }, V.VPC, 'UnassociateEipAddress',
+          { AllocationId: e.AllocationId, InstanceId: e.InstanceId })
+        : callButton(pg, { verb: 'Release', kind: 'EIP', id: e.AllocationId, ask: 'Its address ' + e.IpAddress + ' goes back to the pool.' },
+          V.VPC, 'ReleaseEipAddress', { AllocationId: e.AllocationId })],
     ], list(r.EipAddresses && r.EipAddresses.EipAddress));
   });
+  pg.body.append(await idList('inst-ids', V.ECS, 'DescribeInstances', instOptions, { PageSize: 100 }),
+    el('h3', {}, 'Allocate EIP'), form('Allocate EIP', [
+      { name: 'Name', label: 'EIP name' },
+      { name: 'Bandwidth', label: 'Bandwidth (Mbit/s)', type: 'number', value: '5' },
+    ], 'Allocate EIP', done(pg, async (v) => {
+      const r = await call(V.VPC, 'AllocateEipAddress', v);
+      return 'Allocated EIP ' + r.AllocationId + ' (' + r.EipAddress + ').';
+    }), pg.alert),
+    el('h3', {}, 'Associate EIP'), form('Associate EIP', [
+      { name: 'AllocationId', label: 'Allocation ID', required: true },
+      { name: 'InstanceId', label: 'Instance ID', required: true, list: 'inst-ids', placeholder: 'i-… or eni-…' },
+    ], 'Associate EIP', done(pg, async (v) => {
+      await call(V.VPC, 'AssociateEipAddress', v);
+      return 'Associated EIP ' + v.AllocationId + ' with ' + v.InstanceId + '.';
+    }), pg.alert), tbl);
+  await pg.load();
 }
 
 function endpoint(e) {
@@ -572,6 +747,7 @@ const routes = [
   [/^\/security-groups$/, viewSecurityGroups],
   [/^\/security-groups\/([^/]+)$/, (id) => viewSecurityGroup(decodeURIComponent(id))],
   [/^\/network-acls$/, viewACLs],
+  [/^\/network-acls\/([^/]+)$/, (id) => viewACL(decodeURIComponent(id))],
   [/^\/eips$/, viewEIPs],
   [/^\/reach$/, viewReach],
   [/^\/flow-logs$/, viewFlowLogs],
