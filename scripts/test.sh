@@ -36,7 +36,22 @@ if ((${#need[@]})); then
 	echo "--- installing ${need[*]}"
 	export DEBIAN_FRONTEND=noninteractive
 	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+	# Debian's prometheus package ships a service: the tests run their own
+	# Prometheus, so nothing is started at install (policy-rc.d says no,
+	# the Debian way) and the service is not enabled for the next boot.
+	rcd=
+	if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
+		chmod 755 /usr/sbin/policy-rc.d
+		rcd=1
+	fi
+	rc=0
+	apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || rc=$?
+	[[ -z $rcd ]] || rm -f /usr/sbin/policy-rc.d
+	((rc == 0)) || exit "$rc"
+	if [[ " ${need[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null; then
+		systemctl disable --now prometheus >/dev/null 2>&1 || true
+	fi
 fi
 if [[ $(id -u) -ne 0 ]]; then
 	echo "the kernel data-plane tests need root (network namespaces, nftables); run as root" >&2

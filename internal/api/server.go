@@ -471,13 +471,13 @@ func (s *Server) logCall(c *call, status int, code string) {
 	s.opts.Metrics.observe(c, code, elapsed)
 	s.opts.Logger.Log(context.Background(), level, "api request",
 		"request_id", c.reqID, "version", c.version, "action", c.action, "account", c.account,
-		"access_key_id", truncate(c.keyID, 64), "client", c.client,
+		"access_key_id", ClipForLog(c.keyID, 64), "client", c.client,
 		"status", status, "code", code, "duration", elapsed)
 }
 
-// truncate cuts s to at most n bytes (a value from the request in a log
+// ClipForLog cuts s to at most n bytes of valid UTF-8 (a value from a request in a log
 // line).
-func truncate(s string, n int) string {
+func ClipForLog(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}

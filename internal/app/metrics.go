@@ -85,7 +85,7 @@ func adminOnly(keys api.KeyLookup, log *slog.Logger, next http.Handler) http.Han
 		}
 		refuse := func(status int, why string) {
 			log.Warn("metrics request refused", "status", status, "reason", why,
-				"access_key_id", truncateID(id), "client", r.RemoteAddr)
+				"access_key_id", api.ClipForLog(id, 64), "client", r.RemoteAddr)
 			if status == http.StatusUnauthorized {
 				w.Header().Set("WWW-Authenticate", metricsRealm)
 			}
@@ -98,7 +98,7 @@ func adminOnly(keys api.KeyLookup, log *slog.Logger, next http.Handler) http.Han
 				return
 			}
 			if !errors.Is(err, context.Canceled) {
-				log.Error("metrics: look up access key", "access_key_id", truncateID(id), "err", err)
+				log.Error("metrics: look up access key", "access_key_id", api.ClipForLog(id, 64), "err", err)
 			}
 			http.Error(w, "metrics: internal error", http.StatusInternalServerError)
 			return
@@ -117,14 +117,6 @@ func adminOnly(keys api.KeyLookup, log *slog.Logger, next http.Handler) http.Han
 		}
 		next.ServeHTTP(w, r)
 	})
-}
-
-// truncateID bounds an access key ID from a request in a log line.
-func truncateID(id string) string {
-	if len(id) > 64 {
-		return id[:64]
-	}
-	return id
 }
 
 // serveMetrics serves reg without authentication on addr until stop is

@@ -316,21 +316,26 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request, cl *call) (any, 
 	if in.AccessKeyId == "" || in.AccessKeySecret == "" {
 		return nil, errs.MissingParameter(map[bool]string{true: "AccessKeyId", false: "AccessKeySecret"}[in.AccessKeyId == ""])
 	}
-	if len(in.AccessKeyId) > 128 {
+	// A failed login is counted against the client's address and logged
+	// with the key ID tried (cut short), never the secret.
+	refuse := func(why string) (any, error) {
 		c.throttle.fail(ip, now)
+		c.opts.Logger.Warn("console login refused", "request_id", cl.reqID, "reason", why,
+			"access_key_id", api.ClipForLog(in.AccessKeyId, 64), "client", ip)
 		return nil, errBadCredentials
+	}
+	if len(in.AccessKeyId) > 128 {
+		return refuse("access key ID too long")
 	}
 	key, acct, err := c.opts.Keys(r.Context(), in.AccessKeyId)
 	if err != nil {
 		if _, coded := errs.As(err); !coded {
 			return nil, err
 		}
-		c.throttle.fail(ip, now)
-		return nil, errBadCredentials
+		return refuse("unknown access key")
 	}
 	if subtle.ConstantTimeCompare([]byte(key.Secret), []byte(in.AccessKeySecret)) != 1 {
-		c.throttle.fail(ip, now)
-		return nil, errBadCredentials
+		return refuse("wrong secret")
 	}
 	if key.AgentZone != "" {
 		return nil, errs.Forbidden("Forbidden.AgentKey",

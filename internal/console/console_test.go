@@ -185,11 +185,17 @@ func TestLogin(t *testing.T) {
 }
 
 func TestLoginRefused(t *testing.T) {
-	f := newFixture(t)
+	var logs syncBuffer
+	f := newFixture(t, func(o *console.Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	b := newBrowser(t, f.url)
 	wrong := f.env.Admin
 	wrong.Secret += "x"
 	wantErr(t, b.login(wrong), 401, "InvalidAccessKey")
+	// The refusal is logged with the key ID tried, never with a secret.
+	if l := logs.String(); !strings.Contains(l, "console login refused") || !strings.Contains(l, "reason=\"wrong secret\"") ||
+		!strings.Contains(l, f.env.Admin.AccessKeyID) || strings.Contains(l, wrong.Secret) || strings.Contains(l, f.env.Admin.Secret) {
+		t.Errorf("log of a refused login: %q", l)
+	}
 	unknown := apitest.Creds{AccessKeyID: "LTAInosuchkey000000000", Secret: "x"}
 	wantErr(t, b.login(unknown), 401, "InvalidAccessKey")
 	if r := b.do("POST", "login", map[string]string{"AccessKeyId": f.env.Admin.AccessKeyID}, nil); r.status != 400 {
@@ -494,4 +500,22 @@ func TestServedByApp(t *testing.T) {
 	if (resp.StatusCode != 301 && resp.StatusCode != 307 && resp.StatusCode != 308) || resp.Header.Get("Location") != "/console/" {
 		t.Errorf("/console: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
