@@ -118,6 +118,7 @@ func TestAntiDDoS(t *testing.T) {
 	w.mustGroup("pub", w.vpcID, "normal", "")
 	w.authorize("pub", ruleSpec{proto: "tcp", ports: "8080/8080", peer: "0.0.0.0/0", policy: "accept", priority: 1})
 	w.authorize("pub", ruleSpec{proto: "udp", ports: "9000/9000", peer: "0.0.0.0/0", policy: "accept", priority: 1})
+	w.authorize("pub", ruleSpec{proto: "udp", ports: "53/53", peer: "0.0.0.0/0", policy: "accept", priority: 1})
 	w.run("web", vsw, "10.11.1.11", "pub")
 	w.waitRunning()
 	id, eip := w.allocate()
@@ -208,6 +209,45 @@ func TestAntiDDoS(t *testing.T) {
 	}
 	if got > sent/3 || got == 0 {
 		t.Errorf("scrubbing let %d of %d datagrams through; want the source held to its rate (about 2,000/s), not cut off", got, sent)
+	}
+	flood.close()
+	waitStatus(model.DDoSNormal, 6*time.Second)
+
+	// A DNS query flood (6,000 queries a second from one source, over the
+	// 2,000 pps threshold): the source is held to its DNS rate, a tenth of
+	// what it may send in other datagrams.
+	var dnsReceived atomic.Int64
+	var dnsPC net.PacketConn
+	if err := probe.InNetns(w.ids["web"], func() error {
+		var err error
+		dnsPC, err = net.ListenPacket("udp4", ":53")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sinkDone.Go(func() {
+		buf := make([]byte, 2048)
+		for {
+			if _, _, err := dnsPC.ReadFrom(buf); err != nil {
+				return
+			}
+			dnsReceived.Add(1)
+		}
+	})
+	t.Cleanup(func() { dnsPC.Close() })
+	flood = startFlood(t, attacker, netip.AddrPortFrom(eip, 53), 64, 6000)
+	waitStatus(model.DDoSDefense, 5*time.Second)
+	time.Sleep(time.Second) // the scrubbing rules are in
+	sent0, got0 = flood.sent.Load(), dnsReceived.Load()
+	time.Sleep(2 * time.Second)
+	sent, got = flood.sent.Load()-sent0, dnsReceived.Load()-got0
+	t.Logf("DNS flood while scrubbed: %d queries sent, %d received", sent, got)
+	if sent < 6000 {
+		t.Fatalf("the DNS flood sent only %d queries in 2 s", sent)
+	}
+	// 200 a second and a burst of 400 (the meter's), with room for timing.
+	if got == 0 || got > 1000 {
+		t.Errorf("scrubbing let %d of %d DNS queries through in 2 s; want the source held to about 200/s", got, sent)
 	}
 	flood.close()
 	waitStatus(model.DDoSNormal, 6*time.Second)

@@ -26,7 +26,7 @@ import (
 //	  }
 //	}
 //	table ip palisade_ddos_scrub {                   only while an EIP is scrubbed
-//	  set syn_0, udp_0, icmp_0 { type ipv4_addr; flags dynamic,timeout; timeout 1m }
+//	  set syn_0, dns_0, udp_0, icmp_0 { type ipv4_addr; flags dynamic,timeout; timeout 1m }
 //	  chain scrub { type filter hook prerouting priority mangle; policy accept;
 //	    iifname != "uplink" accept
 //	    ip daddr 203.0.113.7 jump s_0
@@ -35,6 +35,7 @@ import (
 //	    ct state invalid drop
 //	    meta l4proto tcp ct state new tcp flags & (fin|syn|rst|ack) != syn drop
 //	    meta l4proto tcp ct state new add @syn_0 { ip saddr limit rate over 100/second burst 200 packets } drop
+//	    udp dport 53 add @dns_0 { ip saddr limit rate over 200/second burst 400 packets } drop
 //	    meta l4proto udp add @udp_0 { ip saddr limit rate over 2000/second burst 4000 packets } drop
 //	    meta l4proto icmp add @icmp_0 { ip saddr limit rate over 50/second burst 100 packets } drop
 //	    limit rate over PPS/second drop
@@ -54,7 +55,10 @@ const (
 	ddosCountPrio = -500
 	// Per-source limits while an EIP is scrubbed: well above what one
 	// client of a service sends, far below a flood from one source.
-	ddosSYNPerSource  = 100
+	ddosSYNPerSource = 100
+	// DNS queries to a scrubbed address (a DNS query flood): a source may
+	// send far fewer of them than other datagrams.
+	ddosDNSPerSource  = 200
 	ddosUDPPerSource  = 2000
 	ddosICMPPerSource = 50
 	ddosMeterTimeout  = time.Minute
@@ -135,6 +139,7 @@ func applyDDoSScrubTable(nsFd int, d *dataplane.DDoS) error {
 					&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0x02}},
 					drop})},
 				plRule{ch, cat(l4protoIs(unix.IPPROTO_TCP), ctStateHas(expr.CtStateBitNEW), perSource(meter("syn"), ddosSYNPerSource), []expr.Any{drop})},
+				plRule{ch, cat(l4protoIs(unix.IPPROTO_UDP), dportIs(53), perSource(meter("dns"), ddosDNSPerSource), []expr.Any{drop})},
 				plRule{ch, cat(l4protoIs(unix.IPPROTO_UDP), perSource(meter("udp"), ddosUDPPerSource), []expr.Any{drop})},
 				plRule{ch, cat(l4protoIs(unix.IPPROTO_ICMP), perSource(meter("icmp"), ddosICMPPerSource), []expr.Any{drop})},
 			)
@@ -175,6 +180,15 @@ func l4protoIs(p int) []expr.Any {
 	return []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{byte(p)}},
+	}
+}
+
+// dportIs matches the transport header's destination port (after a test
+// of the protocol: TCP and UDP keep it at the same offset).
+func dportIs(port uint16) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)},
 	}
 }
 
