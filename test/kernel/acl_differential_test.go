@@ -201,7 +201,7 @@ func (r *rig) runACLDiffSet(seed uint64, s aclDiffSet, vsw [2]string, sport *ato
 		default:
 			kinds["delivered"]++
 		}
-		res := results[i]
+		res := r.confirmDrop(t, p, results[i], want)
 		if res.ok {
 			delivered++
 		}

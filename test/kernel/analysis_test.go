@@ -138,7 +138,7 @@ func (r *rig) runAnalysisSet(seed uint64, i int, vsw [2]string, verdicts map[str
 		}
 		path := ans.Paths[0]
 		verdicts[ans.Verdict]++
-		res := results[k]
+		res := r.confirmDrop(t, p, results[k], path.Reachable)
 		if res.ok {
 			delivered++
 		}

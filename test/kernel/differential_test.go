@@ -334,7 +334,7 @@ func (r *rig) runDiffSet(seed uint64, s diffSet) (int, int, bool) {
 			pkt.SrcPort, pkt.DstPort = p.sport, p.dport
 		}
 		d := policy.Evaluate(world, from.eni, to.eni, pkt)
-		res := results[i]
+		res := r.confirmDrop(t, p, results[i], d.Allow)
 		if res.ok {
 			delivered++
 		}
