@@ -19,9 +19,11 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
+	"github.com/palisade-project/palisade/internal/api"
 	"github.com/palisade-project/palisade/internal/apitest"
 	"github.com/palisade-project/palisade/internal/app"
 )
@@ -66,6 +68,17 @@ type result struct {
 
 	// Made, refused deletion while in use, then deleted in order.
 	DeletedVpcId, DeletedVSwitchId, DeletedSecurityGroupId, DeletedInstanceId string
+
+	// The analysis steps' VPC and group (inner access Drop, and OpenRuleId:
+	// tcp 22 from 0.0.0.0/0), and the what-if verdicts (before, after).
+	AnalysisVpcId, AnalysisGroupId, OpenRuleId string
+	WhatIf                                     []string
+
+	KeptPolicy, DeletedPolicy string // Cloud Firewall inbound: kept (disabled), deleted
+	DeletedFlowLog            string
+	WafTemplate               string // kept
+	DeletedProtection         string
+	DeletedKeys               []string // the second was the session's own key
 }
 
 func TestConsoleInBrowser(t *testing.T) {
@@ -139,6 +152,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Errorf("InnerAccessPolicy of %s: %q, want Drop", res.SecurityGroupId, attr.InnerAccessPolicy)
 	}
 	checkManaged(t, env, res)
+	checkSecurity(t, env, res)
 
 	// And it is the admin's only: bob does not see it.
 	bresp, err := env.VPC(t, bob).DescribeVpcs(vpc.CreateDescribeVpcsRequest())
@@ -239,5 +253,112 @@ func checkManaged(t *testing.T, env *apitest.Env, res result) {
 		t.Errorf("DescribeInstances %s: %v", res.DeletedInstanceId, err)
 	} else if len(d.Instances.Instance) != 0 {
 		t.Errorf("instance %s is still there", res.DeletedInstanceId)
+	}
+}
+
+// checkSecurity verifies, through the SDKs, what the analysis, firewall,
+// flow-log, WAF and access-key steps left.
+func checkSecurity(t *testing.T, env *apitest.Env, res result) {
+	t.Helper()
+	if len(res.WhatIf) != 2 || res.WhatIf[0] != "unreachable" || res.WhatIf[1] != "reachable" {
+		t.Errorf("what-if verdicts %v, want [unreachable reachable]", res.WhatIf)
+	}
+	common := func(action string, params map[string]string) map[string]any {
+		t.Helper()
+		out, err := env.Common(t, env.Admin, api.VersionPalisade, action, params)
+		if err != nil {
+			t.Fatalf("%s: %v", action, err)
+		}
+		return out
+	}
+	items := func(out map[string]any, wrapper, item string) []map[string]any {
+		w, _ := out[wrapper].(map[string]any)
+		l, _ := w[item].([]any)
+		var ms []map[string]any
+		for _, x := range l {
+			if m, ok := x.(map[string]any); ok {
+				ms = append(ms, m)
+			}
+		}
+		return ms
+	}
+
+	// The group the browser changed: inner access Drop, the open SSH rule
+	// (which the audit reports), and no what-if rule (never applied).
+	areq := ecs.CreateDescribeSecurityGroupAttributeRequest()
+	areq.SecurityGroupId = res.AnalysisGroupId
+	attr, err := env.ECS(t, env.Admin).DescribeSecurityGroupAttribute(areq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if attr.InnerAccessPolicy != "Drop" || len(attr.Permissions.Permission) != 1 ||
+		attr.Permissions.Permission[0].SecurityGroupRuleId != res.OpenRuleId || attr.Permissions.Permission[0].SourceCidrIp != "0.0.0.0/0" {
+		t.Errorf("group %s: inner %s, rules %+v; want Drop and %s only", res.AnalysisGroupId, attr.InnerAccessPolicy, attr.Permissions.Permission, res.OpenRuleId)
+	}
+	audit := common("AuditSecurity", map[string]string{"VpcId": res.AnalysisVpcId})
+	found := false
+	for _, f := range audit["Findings"].([]any) {
+		f := f.(map[string]any)
+		found = found || (f["Code"] == "sensitive-port-open" && f["Rule"] == res.OpenRuleId && f["Resource"] == res.AnalysisGroupId)
+	}
+	if !found {
+		t.Errorf("AuditSecurity %s: no sensitive-port-open finding for %s: %v", res.AnalysisVpcId, res.OpenRuleId, audit["Findings"])
+	}
+
+	// Cloud Firewall: the kept policy is disabled, the other is gone.
+	preq := cloudfw.CreateDescribeControlPolicyRequest()
+	preq.Direction, preq.CurrentPage, preq.PageSize = "in", "1", "100"
+	pols, err := env.Cloudfw(t, env.Admin).DescribeControlPolicy(preq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept := false
+	for _, p := range pols.Policys {
+		switch p.AclUuid {
+		case res.DeletedPolicy:
+			t.Errorf("policy %s is still there after the delete", p.AclUuid)
+		case res.KeptPolicy:
+			kept = p.Release == "false" && p.Description == "console-cfw-keep" && p.AclAction == "drop" && p.DestPort == "3389"
+			if !kept {
+				t.Errorf("kept policy: %+v", p)
+			}
+		}
+	}
+	if !kept {
+		t.Errorf("policy %s is missing or not disabled", res.KeptPolicy)
+	}
+
+	// The flow log is gone.
+	freq := vpc.CreateDescribeFlowLogsRequest()
+	freq.FlowLogId = res.DeletedFlowLog
+	if f, err := env.VPC(t, env.Admin).DescribeFlowLogs(freq); err == nil && len(f.FlowLogs.FlowLog) != 0 {
+		t.Errorf("flow log %s is still there: %+v", res.DeletedFlowLog, f.FlowLogs.FlowLog)
+	}
+
+	// WAF: the template stays, the protected object is gone.
+	for _, p := range items(common("DescribeWafProtections", nil), "Protections", "Protection") {
+		if p["ProtectionId"] == res.DeletedProtection {
+			t.Errorf("protected object %s is still there", res.DeletedProtection)
+		}
+	}
+	if ts := items(common("DescribeWafTemplates", nil), "Templates", "Template"); !slices.ContainsFunc(ts, func(m map[string]any) bool {
+		return m["TemplateId"] == res.WafTemplate && m["Name"] == "console-tpl"
+	}) {
+		t.Errorf("template %s is missing: %v", res.WafTemplate, ts)
+	}
+
+	// The keys the browser made and deleted are gone; the admin's stays.
+	keys := items(common("DescribeAccessKeys", nil), "AccessKeys", "AccessKey")
+	ids := map[any]bool{}
+	for _, k := range keys {
+		ids[k["AccessKeyId"]] = true
+	}
+	if len(res.DeletedKeys) != 2 || !ids[env.Admin.AccessKeyID] {
+		t.Errorf("keys %v, deleted %v", ids, res.DeletedKeys)
+	}
+	for _, k := range res.DeletedKeys {
+		if ids[k] {
+			t.Errorf("access key %s is still there", k)
+		}
 	}
 }

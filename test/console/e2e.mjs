@@ -306,9 +306,182 @@ try {
   const reachErr = await alert().textContent();
   check(/NotFound|Invalid/.test(reachErr), 'reachability error shown: ' + reachErr);
 
+  // A fresh VPC, group and two instances: the analysis steps below know
+  // exactly what decides their traffic (no network ACL, no EIP).
+  step('analysis setup: a fresh VPC, group and two instances');
+  await nav('VPCs');
+  const mxVpc = await create({ 'CIDR block': '10.40.0.0/16', 'VPC name': 'console-mx' }, 'Create VPC', 'vpc-');
+  await nav('vSwitches');
+  const mxVsw = await create({ 'VPC ID': mxVpc, 'CIDR block': '10.40.1.0/24', 'vSwitch name': 'console-mx-vsw' }, 'Create vSwitch', 'vsw-');
+  await nav('Security groups');
+  const mxSg = await create({ 'VPC ID': mxVpc, 'Group name': 'console-mx-sg' }, 'Create security group', 'sg-');
+  await nav('Instances');
+  const mxA = await create({ 'vSwitch ID': mxVsw, 'Security group ID': mxSg, 'Instance name': 'mx-a' }, 'Run instance', 'i-');
+  const mxB = await create({ 'vSwitch ID': mxVsw, 'Security group ID': mxSg, 'Instance name': 'mx-b' }, 'Run instance', 'i-');
+  check(mxA !== mxB, 'two distinct instances');
+  const openSg = async () => {
+    await nav('Security groups');
+    await page.getByRole('link', { name: mxSg, exact: true }).click();
+    await page.getByRole('heading', { name: 'Security group ' + mxSg }).waitFor();
+  };
+
+  step('reachability matrix');
+  // One group whose inner access policy is Accept (a new group's): its
+  // members reach each other on every port.
+  await nav('Reachability matrix');
+  await label('VPC ID').fill(mxVpc);
+  await label('Ports').fill('22,udp:53');
+  await button('Show matrix').click();
+  const mxCell = button(mxA + ' → ' + mxB + ' on tcp:22');
+  await mxCell.waitFor();
+  check((await mxCell.textContent()).trim() === 'reachable', 'matrix cell A→B tcp:22: ' + (await mxCell.textContent()));
+  check((await button(mxB + ' → ' + mxA + ' on udp:53').textContent()).trim() === 'reachable', 'matrix cell B→A udp:53');
+  check((await mxCell.getAttribute('title')).includes('the flow opens and its replies pass'), 'the cell title says what it means');
+  await mxCell.click(); // the rules that decide the cell
+  await page.locator('#cell-verdict').filter({ hasText: 'reachable' }).waitFor();
+  const decided = await page.locator('#matrix-detail .decided').first().textContent();
+  check(decided.includes('sg-ingress') && decided.includes(mxSg), 'the deciding step is the group: ' + decided);
+  await shot('matrix');
+
+  step('what if: a proposed accept rule');
+  await openSg();
+  await label('Inner access policy').selectOption('Drop');
+  await act('Change policy', 'Inner access policy set to Drop');
+  await nav('What if');
+  await label('From (A)').fill(mxA);
+  await label('To (B)').fill(mxB);
+  await label('Protocol').selectOption('tcp');
+  await label('Port').fill('22');
+  await label('Proposed change').selectOption('add');
+  await label('Security group ID').fill(mxSg);
+  await label('Direction').selectOption('ingress');
+  await label('Rule protocol').selectOption('tcp');
+  await label('Rule port range').fill('22/22');
+  await label('Peer CIDR').fill('10.40.0.0/16');
+  await label('Rule policy').selectOption('accept');
+  await button('Compare').click();
+  await page.locator('#verdict-after').waitFor();
+  const before = (await page.locator('#verdict-before').textContent()).trim();
+  const after = (await page.locator('#verdict-after').textContent()).trim();
+  check(before === 'unreachable' && after === 'reachable', 'what if: before ' + before + ', after ' + after);
+  await page.getByRole('region', { name: 'After' }).getByText('add ingress rule sgr-whatif-1 to ' + mxSg, { exact: false }).waitFor();
+  await shot('what-if');
+  // Removing a rule that does not exist: the API's error.
+  await label('Proposed change').selectOption('remove');
+  await label('Rule ID (to remove)').fill('sgr-doesnotexist');
+  await refused('Compare', 'InvalidSecurityGroupRuleId.NotFound');
+
+  step('security audit: SSH open to 0.0.0.0/0');
+  await openSg();
+  await label('Direction').selectOption('ingress');
+  await label('Protocol').selectOption('TCP');
+  await label('Port range').fill('22/22');
+  await label('CIDR').fill('0.0.0.0/0');
+  await label('Policy').selectOption('accept');
+  await button('Authorize').click();
+  await status().filter({ hasText: 'Authorized' }).waitFor();
+  const openRule = (await row('0.0.0.0/0').getByRole('cell').first().textContent()).trim();
+  check(openRule.startsWith('sgr-'), 'open rule ID ' + openRule);
+  await nav('Security audit');
+  await label('VPC ID').fill(mxVpc);
+  await button('Audit').click();
+  const finding = page.locator('#audit-result tr').filter({ has: cell(openRule) });
+  await finding.waitFor();
+  const findingText = await finding.textContent();
+  check(findingText.includes('sensitive-port-open') && findingText.includes(mxSg) && findingText.includes('medium') &&
+    findingText.includes('SSH') && findingText.includes('0.0.0.0/0'), 'audit finding: ' + findingText);
+  await shot('audit');
+
+  step('Cloud Firewall: add, disable, delete policies');
+  await nav('Cloud Firewall policies');
+  const addPolicy = async (desc, dest, port) => {
+    await label('Policy direction').selectOption('in');
+    await label('Policy action').selectOption('drop');
+    await label('Policy protocol').selectOption('TCP');
+    await label('Source type').selectOption('net');
+    await label('Policy source').fill('0.0.0.0/0');
+    await label('Destination type').selectOption('net');
+    await label('Policy destination').fill(dest);
+    await label('Destination port').fill(port);
+    await label('Order').fill('1');
+    await label('Policy description').fill(desc);
+    await button('Add policy').click();
+    await status().filter({ hasText: 'Added policy' }).waitFor();
+    const m = (await status().textContent()).match(/Added policy ([0-9a-f-]{36})/);
+    check(m, 'policy UUID in ' + (await status().textContent()));
+    await cell(desc).waitFor();
+    return m[1];
+  };
+  const keptPolicy = await addPolicy('console-cfw-keep', '203.0.113.10/32', '3389');
+  const deletedPolicy = await addPolicy('console-cfw-del', '203.0.113.11/32', '443');
+  await act('Disable policy ' + keptPolicy, 'Disabled policy ' + keptPolicy);
+  await row('console-cfw-keep').getByRole('cell', { name: 'false', exact: true }).waitFor();
+  await act('Delete policy ' + deletedPolicy, 'Deleted policy ' + deletedPolicy);
+  await cell('console-cfw-del').waitFor({ state: 'detached' });
+  await cell('console-cfw-keep').waitFor();
+  await label('Destination port').fill('70000');
+  await refused('Add policy', 'IllegalParam.DestPort');
+
+  step('flow logs: create, deactivate, delete');
+  await nav('Flow logs');
+  const flowLog = await create({ 'Resource ID': mxVsw, 'Flow log name': 'console-fl' }, 'Create flow log', 'fl-');
+  await row(flowLog).getByRole('cell', { name: 'Active', exact: true }).waitFor();
+  await act('Deactivate flow log ' + flowLog, 'Deactivated flow log ' + flowLog);
+  await row(flowLog).getByRole('cell', { name: 'Inactive', exact: true }).waitFor();
+  await act('Delete flow log ' + flowLog, 'Deleted flow log ' + flowLog);
+  await cell(flowLog).waitFor({ state: 'detached' });
+  check(dialogs.some((d) => d === 'confirm: Delete flow log ' + flowLog + '?'), 'flow log delete asked: ' + dialogs);
+
+  step('WAF: protect and unprotect an instance port');
+  await nav('WAF protection');
+  const tpl = await create({ 'Template name': 'console-tpl' }, 'Create template', 'waftpl-');
+  const prot = await create({ 'Instance ID': mxA, Port: '8080', 'Template ID': tpl }, 'Protect', 'waf-');
+  check((await status().textContent()).includes('NoEip'), 'no EIP: not in force: ' + (await status().textContent()));
+  await row(prot).getByRole('cell', { name: tpl, exact: true }).waitFor();
+  await refused('Protect', 'InvalidProtection.Duplicate');
+  await act('Delete protected object ' + prot, 'Deleted protected object ' + prot);
+  await cell(prot).waitFor({ state: 'detached' });
+
+  step('access keys: create (secret shown once), delete');
+  await nav('Access keys');
+  await row(keyId).getByRole('cell', { name: 'in use', exact: true }).waitFor();
+  const newKey = async () => {
+    await button('Create access key').click();
+    await page.locator('#new-key-secret').waitFor();
+    const id = (await page.locator('#new-key-id').textContent()).trim();
+    const sec = (await page.locator('#new-key-secret').textContent()).trim();
+    check(id && sec.length >= 16 && id !== keyId, 'new key ' + id);
+    await page.getByText('it is not shown again').waitFor();
+    await cell(id).waitFor();
+    return [id, sec];
+  };
+  const [key1] = await newKey();
+  await act('Delete access key ' + key1, 'Deleted access key ' + key1);
+  await cell(key1).waitFor({ state: 'detached' });
+  check(await page.locator('#new-key-secret').count() === 0, 'the secret is not shown again');
+  const [key2, secret2] = await newKey();
+  step('access keys: deleting the session\'s own key logs out');
+  await button('Log out').click();
+  await label('AccessKey ID').fill(key2);
+  await label('AccessKey secret').fill(secret2);
+  await button('Log in').click();
+  await button('Log out').waitFor();
+  await nav('Access keys');
+  await row(key2).getByRole('cell', { name: 'in use', exact: true }).waitFor();
+  await button('Delete access key ' + key2).click();
+  await page.locator('#login-alert').filter({ hasText: 'InvalidSession' }).waitFor();
+  check(await page.locator('#app-view').isHidden(), 'the app is hidden once the session key is gone');
+  check(dialogs.some((d) => d.startsWith('confirm: Delete access key ' + key2 + '? This console session uses it')), 'own key delete asked: ' + dialogs);
+  await label('AccessKey ID').fill(keyId);
+  await label('AccessKey secret').fill(secret);
+  await button('Log in').click();
+  await button('Log out').waitFor();
+  check(await page.locator('#login-alert').isHidden(), 'the login alert is cleared');
+
   step('other views render');
   for (const [link, heading] of [['Network ACLs', 'Network ACLs'], ['EIPs', 'EIPs'], ['Flow logs', 'Flow logs'],
-    ['WAF logs', 'WAF logs'], ['Anti-DDoS events', 'Anti-DDoS events'], ['Cloud Firewall policies', 'Cloud Firewall control policies']]) {
+    ['WAF logs', 'WAF logs'], ['Anti-DDoS events', 'Anti-DDoS events'], ['Cloud Firewall policies', 'Cloud Firewall control policies'],
+    ['WAF protection', 'WAF protection'], ['Access keys', 'Access keys'], ['Security audit', 'Security audit']]) {
     await nav(link);
     await page.getByRole('heading', { name: heading, exact: true }).waitFor();
     await page.locator('main table, main p.muted').first().waitFor();
@@ -332,7 +505,10 @@ try {
   check(problems.length === 0, 'page problems:\n' + problems.join('\n'));
   console.log('RESULT ' + JSON.stringify({ VpcId: vpcId, VSwitchId: vswId, SecurityGroupId: sgId, Instances: instances, Verdict: verdict,
     SecurityGroup2Id: sg2Id, ReleasedEip: eipA, BoundEip: eipB, NetworkAclId: aclId,
-    DeletedVpcId: tmpVpc, DeletedVSwitchId: tmpVsw, DeletedSecurityGroupId: tmpSg, DeletedInstanceId: tmpInst }));
+    DeletedVpcId: tmpVpc, DeletedVSwitchId: tmpVsw, DeletedSecurityGroupId: tmpSg, DeletedInstanceId: tmpInst,
+    AnalysisVpcId: mxVpc, AnalysisGroupId: mxSg, OpenRuleId: openRule, WhatIf: [before, after],
+    KeptPolicy: keptPolicy, DeletedPolicy: deletedPolicy, DeletedFlowLog: flowLog, WafTemplate: tpl, DeletedProtection: prot,
+    DeletedKeys: [key1, key2] }));
 } catch (err) {
   console.error('FAILED: ' + (err && err.stack ? err.stack : err));
   if (problems.length) console.error('page problems:\n' + problems.join('\n'));

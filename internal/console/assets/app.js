@@ -57,7 +57,7 @@ async function decode(resp) {
   try { body = await resp.json(); } catch (_) { body = null; }
   if (!resp.ok) {
     const err = new ApiError(resp.status, body);
-    if (resp.status === 401 && err.code === 'InvalidSession') loggedOut();
+    if (resp.status === 401 && err.code === 'InvalidSession') loggedOut(err);
     throw err;
   }
   return body;
@@ -92,11 +92,11 @@ function alertBox() {
   return box;
 }
 
-// clearMessages hides the alert and the page's status messages (stale
-// once the user acts again).
+// clearMessages hides the alert, the page's status messages and what is
+// shown once (stale once the user acts again).
 function clearMessages(alert) {
   alert.clear();
-  for (const s of document.querySelectorAll('main [role="status"]')) { if (s.clear) s.clear(); }
+  for (const s of document.querySelectorAll('main [role="status"], main .once')) { if (s.clear) s.clear(); }
 }
 
 function statusBox() {
@@ -606,72 +606,246 @@ function endpoint(e) {
   return e.Address + (e.VPC ? ' in ' + e.VPC : '');
 }
 
+// ruleText names the rule or entry a trace step was decided by.
+function ruleText(s) {
+  return [s.GroupID, s.RuleID, s.ACLID, s.EntryName, s.Priority ? 'priority ' + s.Priority : '', s.Action].filter(Boolean).join(' · ');
+}
+
 function stepTable(caption, steps) {
   return table(caption, [
     ['Point', (s) => s.Point], ['Resource', (s) => s.Resource],
     ['Result', (s) => el('span', { class: s.Allow ? 'allow' : 'deny' }, s.Allow ? 'allow' : 'deny')],
-    ['Decided by', (s) => s.DecidedBy],
-    ['Rule', (s) => [s.GroupID, s.RuleID, s.ACLID, s.EntryName, s.Priority ? 'priority ' + s.Priority : '', s.Action]
-      .filter(Boolean).join(' · ')],
-    ['Detail', (s) => s.Detail],
+    ['Decided by', (s) => s.DecidedBy], ['Rule', ruleText], ['Detail', (s) => s.Detail],
   ], list(steps));
+}
+
+// decidingStep is the step that decides a path: the first that denies it
+// (reply included), else the destination's security group step.
+function decidingStep(p) {
+  const steps = list(p.Steps).concat(list(p.Reply));
+  return steps.find((s) => !s.Allow) || steps.find((s) => s.Point === 'sg-ingress');
+}
+
+function bullets(title, items) {
+  return list(items).length ? [el('h3', {}, title), el('ul', {}, list(items).map((n) => el('li', {}, n)))] : [];
+}
+
+// reachResult shows an AnalyzeReachability answer: the verdict (in an
+// element with id verdictId, headed by title), the changes it assumes,
+// its notes and the rule trace of each path.
+function reachResult(r, verdictId, title) {
+  const verdict = String(r.Verdict || (r.Reachable ? 'reachable' : 'unreachable'));
+  const out = el('div', {}, el('p', {}, title + ': ', el('span', { class: 'verdict ' + verdict, id: verdictId }, verdict)),
+    el('p', { class: 'muted' }, r.From + ' → ' + r.To + ' ' + r.Protocol + (r.Port ? ' port ' + r.Port : '')),
+    bullets('Assuming (not applied)', r.WhatIf), bullets('Notes', r.Notes)); // el flattens arrays
+  list(r.Paths).forEach((p, i) => {
+    const d = decidingStep(p);
+    out.append(el('h3', {}, 'Path ' + (i + 1) + ': ' + endpoint(p.From) + ' → ' + endpoint(p.To) + ' — ' +
+      (p.Reachable ? 'reachable' : 'unreachable')),
+    el('p', { class: 'muted' }, p.Packet || ''),
+    d ? el('p', { class: 'decided' }, 'Decided by: ' + [d.Point, d.Resource, ruleText(d), d.Detail].filter(Boolean).join(' · ')) : null,
+    stepTable('Rule trace (first packet)', p.Steps));
+    if (list(p.Reply).length) out.append(stepTable('Rule trace (reply)', p.Reply));
+  });
+  return out;
+}
+
+const REACH_FIELDS = [
+  { name: 'From', label: 'From (A)', required: true, list: 'inst-ids' },
+  { name: 'To', label: 'To (B)', required: true, list: 'inst-ids' },
+  { name: 'Protocol', label: 'Protocol', type: 'select', options: ['tcp', 'udp', 'icmp', 'icmpv6', 'gre'] },
+  { name: 'Port', label: 'Port', placeholder: '443' },
+];
+const REACH_HELP = 'From and To: an instance ID, an ENI ID, an IP address or a CIDR (an address outside every VPC is the internet).';
+
+function reach(params) {
+  return call(V.PALISADE, 'AnalyzeReachability', params);
 }
 
 async function viewReach() {
   const { alert, body } = page('Can A reach B?');
   const out = el('div', { id: 'reach-result' });
   body.append(await idList('inst-ids', V.ECS, 'DescribeInstances', instOptions, { PageSize: 100 }),
-    el('p', { class: 'muted' }, 'From and To: an instance ID, an ENI ID, an IP address or a CIDR (an address outside every VPC is the internet).'),
-    form('Reachability', [
-      { name: 'From', label: 'From (A)', required: true, list: 'inst-ids' },
-      { name: 'To', label: 'To (B)', required: true, list: 'inst-ids' },
-      { name: 'Protocol', label: 'Protocol', type: 'select', options: ['tcp', 'udp', 'icmp', 'icmpv6', 'gre'] },
-      { name: 'Port', label: 'Port', placeholder: '443' },
-    ], 'Analyze', async (v) => {
+    el('p', { class: 'muted' }, REACH_HELP),
+    form('Reachability', REACH_FIELDS, 'Analyze', async (v) => {
       out.replaceChildren();
-      const r = await call(V.PALISADE, 'AnalyzeReachability', v);
-      const verdict = String(r.Verdict || (r.Reachable ? 'reachable' : 'unreachable'));
-      out.append(el('p', {}, 'Verdict: ', el('span', { class: 'verdict ' + verdict, id: 'verdict' }, verdict)),
-        el('p', { class: 'muted' }, r.From + ' → ' + r.To + ' ' + r.Protocol + (r.Port ? ' port ' + r.Port : '')));
-      if (list(r.Notes).length) out.append(el('h3', {}, 'Notes'), el('ul', {}, list(r.Notes).map((n) => el('li', {}, n))));
-      list(r.Paths).forEach((p, i) => {
-        out.append(el('h3', {}, 'Path ' + (i + 1) + ': ' + endpoint(p.From) + ' → ' + endpoint(p.To) + ' — ' +
-          (p.Reachable ? 'reachable' : 'unreachable')),
-        el('p', { class: 'muted' }, p.Packet || ''),
-        stepTable('Rule trace (first packet)', p.Steps));
-        if (list(p.Reply).length) out.append(stepTable('Rule trace (reply)', p.Reply));
-      });
+      out.append(reachResult(await reach(v), 'verdict', 'Verdict'));
     }, alert), out);
 }
 
+// Matrix cells (analysis.Cell*): the text shown and what it means.
+const MATRIX_CELLS = {
+  Y: ['reachable', 'allow', 'the flow opens and its replies pass'],
+  4: ['IPv4 only', 'allow', 'reachable over IPv4 only: IPv6 is blocked'],
+  6: ['IPv6 only', 'allow', 'reachable over IPv6 only: IPv4 is blocked'],
+  '.': ['blocked', 'deny', 'the first packet is dropped'],
+  r: ['one-way', 'deny', 'the first packet passes, the replies are dropped'],
+};
+
+// portParams reads a matrix port ("tcp:22", "icmp") as reachability
+// parameters.
+function portParams(port) {
+  const [Protocol, Port] = port.split(':');
+  return { Protocol, Port };
+}
+
+async function viewMatrix() {
+  const { alert, body } = page('Reachability matrix');
+  const out = el('div', { id: 'matrix-result' });
+  const detail = el('div', { id: 'matrix-detail' });
+  // why shows the rule trace of one cell.
+  const why = async (from, to, port) => {
+    clearMessages(alert);
+    detail.replaceChildren(el('p', { class: 'muted' }, 'Analyzing ' + from + ' → ' + to + ' on ' + port + '…'));
+    try {
+      const r = await reach(Object.assign({ From: from, To: to }, portParams(port)));
+      detail.replaceChildren(el('h3', {}, 'Why: ' + from + ' → ' + to + ' on ' + port), reachResult(r, 'cell-verdict', 'Verdict'));
+    } catch (err) {
+      detail.replaceChildren();
+      alert.show(err);
+    }
+  };
+  const cell = (from, to, port, c) => {
+    if (c === '-') return el('span', { class: 'muted' }, '—');
+    const [text, cls, meaning] = MATRIX_CELLS[c] || [c, '', 'unknown'];
+    const what = from + ' → ' + to + ' on ' + port;
+    return el('button', { type: 'button', class: 'cell ' + cls, 'aria-label': what, title: what + ': ' + meaning + '. Select it for the deciding rules.',
+      onclick: () => why(from, to, port) }, text);
+  };
+  body.append(await idList('vpc-ids', V.VPC, 'DescribeVpcs', vpcOptions),
+    el('p', { class: 'muted' }, 'Every instance of a VPC against every other, for each port (rows: sources; columns: destinations). ' +
+      'Select a cell for the rules that decide it.'),
+    form('Reachability matrix', [
+      { name: 'VpcId', label: 'VPC ID', required: true, list: 'vpc-ids' },
+      { name: 'Ports', label: 'Ports', placeholder: '22,443,udp:53,icmp (default: tcp 22, 80, 443, 5432)' },
+    ], 'Show matrix', async (v) => {
+      out.replaceChildren();
+      detail.replaceChildren();
+      const r = await call(V.PALISADE, 'AnalyzeMatrix', v);
+      const insts = list(r.Instances);
+      const label = (i) => i.Instance + (i.Name ? ' ' + i.Name : '') + ' (' + i.Address + ')';
+      const byId = Object.fromEntries(insts.map((i) => [i.Instance, i]));
+      out.append(el('p', { class: 'muted' }, 'Reachable cells: ' + r.Reachable + '.'),
+        ...list(r.Ports).map((port, k) => table('Port ' + port, [
+          ['From \\ To', (row) => label(byId[row.Instance] || { Instance: row.Instance })],
+          ...insts.map((dst, j) => [label(dst), (row) => cell(row.Instance, dst.Instance, port, (row.Cells[k] || '')[j])]),
+        ], list(r.Rows))));
+    }, alert), out, detail);
+}
+
+async function viewWhatIf() {
+  const { alert, body } = page('What if');
+  const out = el('div', { id: 'whatif-result' });
+  body.append(await idList('inst-ids', V.ECS, 'DescribeInstances', instOptions, { PageSize: 100 }),
+    await idList('sg-ids', V.ECS, 'DescribeSecurityGroups', sgOptions),
+    el('p', { class: 'muted' }, 'Would A reach B after a proposed security group change? The change is assumed, not applied. ' + REACH_HELP),
+    form('What if', REACH_FIELDS.concat([
+      { name: 'Action', label: 'Proposed change', type: 'select', options: [['add', 'Add a rule'], ['remove', 'Remove a rule']] },
+      { name: 'SecurityGroupId', label: 'Security group ID', required: true, list: 'sg-ids' },
+      { name: 'RuleId', label: 'Rule ID (to remove)', placeholder: 'sgr-…' },
+      { name: 'Direction', label: 'Direction', type: 'select', options: [['ingress', 'Ingress'], ['egress', 'Egress']] },
+      { name: 'IpProtocol', label: 'Rule protocol', type: 'select', options: ['tcp', 'udp', 'icmp', 'icmpv6', 'gre', 'all'] },
+      { name: 'PortRange', label: 'Rule port range', placeholder: '22/22' },
+      { name: 'PeerCidrIp', label: 'Peer CIDR', placeholder: 'source (ingress) or destination (egress)' },
+      { name: 'Policy', label: 'Rule policy', type: 'select', options: [['accept', 'Accept'], ['drop', 'Drop']] },
+      { name: 'Priority', label: 'Rule priority', type: 'number', value: '1' },
+    ]), 'Compare', async (v) => {
+      out.replaceChildren();
+      const change = { Action: v.Action, SecurityGroupId: v.SecurityGroupId };
+      if (v.Action === 'remove') change.RuleId = v.RuleId;
+      else {
+        Object.assign(change, { Direction: v.Direction, IpProtocol: v.IpProtocol, PortRange: v.PortRange, Policy: v.Policy, Priority: v.Priority });
+        change[v.PeerCidrIp.includes(':') ? 'Ipv6PeerCidrIp' : 'PeerCidrIp'] = v.PeerCidrIp;
+      }
+      for (const k of Object.keys(change)) if (!change[k]) delete change[k];
+      const q = { From: v.From, To: v.To, Protocol: v.Protocol, Port: v.Port };
+      const [before, after] = await Promise.all([reach(q), reach(Object.assign({ Changes: JSON.stringify([change]) }, q))]);
+      out.append(el('section', { 'aria-label': 'Before' }, reachResult(before, 'verdict-before', 'Now')),
+        el('section', { 'aria-label': 'After' }, reachResult(after, 'verdict-after', 'After the change')));
+    }, alert), out);
+}
+
+// latest wraps an async fn so that only the answer of its latest call is
+// used (a slow earlier answer does not overwrite a newer one).
+function latest(fn, use) {
+  let seq = 0;
+  return async (v) => {
+    const n = ++seq;
+    const r = await fn(v);
+    if (n === seq) use(r);
+  };
+}
+
+async function viewAudit() {
+  const { alert, body } = page('Security audit');
+  const out = el('div', { id: 'audit-result' });
+  const f = form('Security audit', [
+    { name: 'VpcId', label: 'VPC ID', list: 'vpc-ids', placeholder: 'every VPC of the account' },
+  ], 'Audit', latest((v) => call(V.PALISADE, 'AuditSecurity', v), (r) => {
+    const findings = list(r.Findings);
+    out.replaceChildren(el('p', {}, 'High ' + r.High + ' · medium ' + r.Medium + ' · low ' + r.Low + ' — checked ' + r.Groups +
+      ' security groups, ' + r.Rules + ' rules, ' + r.ENIs + ' network interfaces and ' + r.ACLs + ' network ACLs.'),
+    table('Findings (' + findings.length + ')', [
+      ['Severity', (x) => el('span', { class: 'sev-' + x.Severity }, x.Severity)], ['Finding', (x) => x.Code],
+      ['Resource', (x) => x.Resource], ['Rule', (x) => x.Rule], ['What is exposed, and why', (x) => x.Message], ['Fix', (x) => x.Fix],
+    ], findings));
+  }), alert);
+  body.append(await idList('vpc-ids', V.VPC, 'DescribeVpcs', vpcOptions),
+    el('p', { class: 'muted' }, 'Security groups, network ACLs and network interfaces checked for exposure and for rules that never decide anything.'),
+    f, out);
+  f.requestSubmit();
+}
+
+// statusButton switches a resource on or off: verbs (on, off) as
+// actionButton's, each with its action.
+function statusButton(pg, kind, id, isOn, [onVerb, onAction], [offVerb, offAction], version, params) {
+  return isOn
+    ? callButton(pg, { verb: offVerb, kind, id }, version, offAction, params)
+    : callButton(pg, { verb: onVerb, kind, id }, version, onAction, params);
+}
+
 async function viewFlowLogs() {
-  const { alert, body } = page('Flow logs');
-  const logs = el('div');
+  const pg = page('Flow logs');
   const recs = el('div');
-  body.append(logs, el('h3', {}, 'Records'), form('Flow-log records', [
-    { name: 'FlowLogId', label: 'Flow log ID' },
-    { name: 'EniId', label: 'ENI ID' },
-    { name: 'SrcAddr', label: 'Source address' },
-    { name: 'DstAddr', label: 'Destination address' },
-    { name: 'Port', label: 'Port' },
-    { name: 'RecordAction', label: 'Action', type: 'select', options: [['', 'any'], ['ACCEPT', 'ACCEPT'], ['REJECT', 'REJECT']] },
-    { name: 'Since', label: 'Since', placeholder: '1h or 2026-11-25T12:00:00Z' },
-  ], 'Search', async (v) => {
-    const r = await call(V.PALISADE, 'DescribeFlowLogRecords', Object.assign({ PageSize: 100 }, v));
-    recs.replaceChildren(table('Records (' + (r.TotalCount || 0) + ')', [
-      ['Start', (x) => unixTime(x.start)], ['Flow log', (x) => x['flow-log-id']], ['ENI', (x) => x['eni-id']],
-      ['Direction', (x) => x.direction], ['Source', (x) => x.srcaddr + ':' + x.srcport],
-      ['Destination', (x) => x.dstaddr + ':' + x.dstport], ['Protocol', (x) => x.protocol],
-      ['Packets', (x) => x.packets], ['Bytes', (x) => x.bytes], ['Action', (x) => x.action], ['Status', (x) => x['log-status']],
-    ], list(r.Records && r.Records.Record)));
-  }, alert), recs);
-  await fill(logs, alert, async () => {
+  const logs = listing(pg, async () => {
     const r = await call(V.VPC, 'DescribeFlowLogs', { PageSize: 50 });
     return table('Flow logs (' + (r.TotalCount || 0) + ')', [
       ['Flow log ID', (f) => f.FlowLogId], ['Name', (f) => f.FlowLogName], ['Resource', (f) => f.ResourceType + ' ' + f.ResourceId],
-      ['Traffic', (f) => f.TrafficType], ['Status', (f) => f.Status],
+      ['Traffic', (f) => f.TrafficType], ['Status', (f) => f.Status], ['Description', (f) => f.Description],
+      ['', (f) => el('span', { class: 'actions' },
+        statusButton(pg, 'flow log', f.FlowLogId, f.Status === 'Active', ['Activate', 'ActiveFlowLog'], ['Deactivate', 'DeactiveFlowLog'],
+          V.VPC, { FlowLogId: f.FlowLogId }),
+        deleteButton(pg, 'flow log', f.FlowLogId, V.VPC, 'DeleteFlowLog', { FlowLogId: f.FlowLogId }))],
     ], list(r.FlowLogs && r.FlowLogs.FlowLog));
   });
+  pg.body.append(logs, await idList('vsw-ids', V.VPC, 'DescribeVSwitches', vswOptions),
+    el('h3', {}, 'Create flow log'), form('Create flow log', [
+      { name: 'ResourceType', label: 'Resource type', type: 'select', options: ['VSwitch', 'VPC', 'NetworkInterface'] },
+      { name: 'ResourceId', label: 'Resource ID', required: true, list: 'vsw-ids', placeholder: 'vsw-…, vpc-… or eni-…' },
+      { name: 'TrafficType', label: 'Traffic type', type: 'select', options: [['All', 'All'], ['Allow', 'Accepted'], ['Drop', 'Rejected']] },
+      { name: 'ProjectName', label: 'Project name', required: true, value: 'flow-project' },
+      { name: 'LogStoreName', label: 'Logstore name', required: true, value: 'flow_store' },
+      { name: 'FlowLogName', label: 'Flow log name' },
+      { name: 'Description', label: 'Description' },
+    ], 'Create flow log', done(pg, async (v) => 'Created flow log ' + (await call(V.VPC, 'CreateFlowLog', v)).FlowLogId + '.'), pg.alert),
+    el('h3', {}, 'Records'), form('Flow-log records', [
+      { name: 'FlowLogId', label: 'Flow log ID' },
+      { name: 'EniId', label: 'ENI ID' },
+      { name: 'SrcAddr', label: 'Source address' },
+      { name: 'DstAddr', label: 'Destination address' },
+      { name: 'Port', label: 'Port' },
+      { name: 'RecordAction', label: 'Action', type: 'select', options: [['', 'any'], ['ACCEPT', 'ACCEPT'], ['REJECT', 'REJECT']] },
+      { name: 'Since', label: 'Since', placeholder: '1h or 2026-11-25T12:00:00Z' },
+    ], 'Search', async (v) => {
+      const r = await call(V.PALISADE, 'DescribeFlowLogRecords', Object.assign({ PageSize: 100 }, v));
+      recs.replaceChildren(table('Records (' + (r.TotalCount || 0) + ')', [
+        ['Start', (x) => unixTime(x.start)], ['Flow log', (x) => x['flow-log-id']], ['ENI', (x) => x['eni-id']],
+        ['Direction', (x) => x.direction], ['Source', (x) => x.srcaddr + ':' + x.srcport],
+        ['Destination', (x) => x.dstaddr + ':' + x.dstport], ['Protocol', (x) => x.protocol],
+        ['Packets', (x) => x.packets], ['Bytes', (x) => x.bytes], ['Action', (x) => x.action], ['Status', (x) => x['log-status']],
+      ], list(r.Records && r.Records.Record)));
+    }, pg.alert), recs);
+  await pg.load();
 }
 
 async function viewWafLogs() {
@@ -719,22 +893,113 @@ async function viewDDoS() {
   });
 }
 
+const CFW_DIRS = [['in', 'Inbound'], ['out', 'Outbound']];
+const CFW_ADDR_TYPES = [['net', 'CIDR'], ['group', 'Address book']];
+
 async function viewFirewall() {
-  const { alert, body } = page('Cloud Firewall control policies');
-  const out = el('div');
-  const f = form('Control policies', [
-    { name: 'Direction', label: 'Direction', type: 'select', options: [['in', 'Inbound'], ['out', 'Outbound']] },
-  ], 'Show', async (v) => {
-    const r = await call(V.CFW, 'DescribeControlPolicy', Object.assign({ CurrentPage: 1, PageSize: 100 }, v));
-    out.replaceChildren(table('Policies (' + (r.TotalCount || 0) + ')', [
+  const pg = page('Cloud Firewall control policies');
+  let dir = 'in';
+  const tbl = listing(pg, async () => {
+    const r = await call(V.CFW, 'DescribeControlPolicy', { CurrentPage: 1, PageSize: 100, Direction: dir });
+    return table((dir === 'in' ? 'Inbound' : 'Outbound') + ' policies (' + (r.TotalCount || 0) + '), in priority order', [
       ['Order', (p) => p.Order], ['UUID', (p) => p.AclUuid], ['Action', (p) => p.AclAction],
       ['Source', (p) => p.SourceType + ' ' + p.Source], ['Destination', (p) => p.DestinationType + ' ' + p.Destination],
       ['Protocol', (p) => p.Proto], ['Port', (p) => p.DestPort || p.DestPortGroup], ['Enabled', (p) => p.Release],
       ['Hits', (p) => p.HitTimes], ['Last hit', (p) => unixTime(p.HitLastTime)], ['Description', (p) => p.Description],
-    ], list(r.Policys)));
-  }, alert);
-  body.append(f, out);
-  f.requestSubmit();
+      ['', (p) => el('span', { class: 'actions' },
+        statusButton(pg, 'policy', p.AclUuid, p.Release === 'true', ['Enable', 'ModifyControlPolicy'], ['Disable', 'ModifyControlPolicy'],
+          V.CFW, { AclUuid: p.AclUuid, Direction: p.Direction, Release: String(p.Release !== 'true') }),
+        deleteButton(pg, 'policy', p.AclUuid, V.CFW, 'DeleteControlPolicy', { AclUuid: p.AclUuid, Direction: p.Direction }))],
+    ], list(r.Policys));
+  });
+  const show = form('Control policies', [
+    { name: 'Direction', label: 'Direction', type: 'select', options: CFW_DIRS },
+  ], 'Show', async (v) => { dir = v.Direction; await pg.load(); }, pg.alert);
+  pg.body.append(show, el('h3', {}, 'Add policy'), form('Add policy', [
+    { name: 'Direction', label: 'Policy direction', type: 'select', options: CFW_DIRS },
+    { name: 'AclAction', label: 'Policy action', type: 'select', options: ['accept', 'drop', 'log'] },
+    { name: 'Proto', label: 'Policy protocol', type: 'select', options: ['TCP', 'UDP', 'ICMP', 'ANY'] },
+    { name: 'SourceType', label: 'Source type', type: 'select', options: CFW_ADDR_TYPES },
+    { name: 'Source', label: 'Policy source', required: true, placeholder: '0.0.0.0/0 or a book name' },
+    { name: 'DestinationType', label: 'Destination type', type: 'select', options: CFW_ADDR_TYPES },
+    { name: 'Destination', label: 'Policy destination', required: true, placeholder: '203.0.113.10/32' },
+    { name: 'DestPort', label: 'Destination port', placeholder: '443 or 80/88 (none: every port)' },
+    { name: 'NewOrder', label: 'Order', type: 'number', value: '1', required: true },
+    { name: 'Description', label: 'Policy description', required: true },
+  ], 'Add policy', done(pg, async (v) => {
+    const r = await call(V.CFW, 'AddControlPolicy', Object.assign({ ApplicationName: 'ANY', DestPortType: 'port' }, v));
+    dir = v.Direction;
+    show.inputs.Direction.value = dir;
+    return 'Added policy ' + r.AclUuid + '.';
+  }), pg.alert), tbl);
+  await pg.load();
+}
+
+async function viewWaf() {
+  const pg = page('WAF protection');
+  const tbl = listing(pg, async () => {
+    const [p, t] = await Promise.all([call(V.PALISADE, 'DescribeWafProtections'), call(V.PALISADE, 'DescribeWafTemplates')]);
+    const prots = list(p.Protections && p.Protections.Protection);
+    const tpls = list(t.Templates && t.Templates.Template);
+    return el('div', {}, table('Protected objects (' + prots.length + ')', [
+      ['Protection ID', (x) => x.ProtectionId], ['Instance', (x) => x.InstanceId], ['Port', (x) => x.Port],
+      ['Protocol', (x) => x.Protocol], ['Upstream', (x) => x.UpstreamAddress], ['Template', (x) => x.TemplateId],
+      ['Status', (x) => x.Status + (x.EipAddress ? ' (' + x.EipAddress + ')' : '')], ['Why', (x) => x.StatusReason],
+      ['', (x) => deleteButton(pg, 'protected object', x.ProtectionId, V.PALISADE, 'DeleteWafProtection', { ProtectionId: x.ProtectionId },
+        'Port ' + x.Port + ' of ' + x.InstanceId + ' is no longer filtered by the WAF.')],
+    ], prots), table('Templates (' + tpls.length + ')', [
+      ['Template ID', (x) => x.TemplateId], ['Name', (x) => x.Name], ['Mode', (x) => x.Mode],
+      ['Paranoia level', (x) => x.ParanoiaLevel], ['Inbound threshold', (x) => x.InboundThreshold], ['Created', (x) => x.CreationTime],
+      ['', (x) => deleteButton(pg, 'template', x.TemplateId, V.PALISADE, 'DeleteWafTemplate', { TemplateId: x.TemplateId })],
+    ], tpls));
+  });
+  pg.body.append(await idList('inst-ids', V.ECS, 'DescribeInstances', instOptions, { PageSize: 100 }),
+    el('h3', {}, 'Protect an instance port'), form('Protect an instance port', [
+      { name: 'InstanceId', label: 'Instance ID', required: true, list: 'inst-ids' },
+      { name: 'Port', label: 'Port', type: 'number', required: true, value: '80' },
+      { name: 'TemplateId', label: 'Template ID', placeholder: 'the default rule set' },
+      { name: 'UpstreamAddress', label: 'Upstream address', placeholder: 'the instance, same port' },
+    ], 'Protect', done(pg, async (v) => {
+      const r = await call(V.PALISADE, 'CreateWafProtection', v);
+      return 'Protected port ' + v.Port + ' of ' + v.InstanceId + ' as ' + r.ProtectionId + ': ' + r.Status +
+        (r.StatusReason ? ' (' + r.StatusReason + ')' : '') + '.';
+    }), pg.alert),
+    el('h3', {}, 'Create template'), form('Create template', [
+      { name: 'Name', label: 'Template name' },
+      { name: 'Mode', label: 'Mode', type: 'select', options: ['block', 'monitor', 'off'] },
+      { name: 'ParanoiaLevel', label: 'Paranoia level', type: 'select', options: ['1', '2', '3', '4'] },
+    ], 'Create template', done(pg, async (v) => 'Created template ' + (await call(V.PALISADE, 'CreateWafTemplate', v)).TemplateId + '.'),
+    pg.alert), tbl);
+  await pg.load();
+}
+
+async function viewAccessKeys() {
+  const pg = page('Access keys');
+  const mine = state.who.AccessKeyId;
+  // The new key's secret, shown once: clearMessages hides it (class once).
+  const secret = el('div', { class: 'secret once', hidden: true });
+  secret.clear = () => { secret.replaceChildren(); secret.hidden = true; };
+  const tbl = listing(pg, async () => {
+    const r = await call(V.PALISADE, 'DescribeAccessKeys');
+    return table('Access keys (' + (r.TotalCount || 0) + ')', [
+      ['AccessKey ID', (k) => k.AccessKeyId], ['Account', (k) => k.AccountId], ['Created', (k) => k.CreationTime],
+      ['Status', (k) => k.Status], ['Kind', (k) => k.AgentZoneId ? 'agent key (' + k.AgentZoneId + ')' : (k.Root ? 'root key' : 'full key')],
+      ['This session', (k) => k.AccessKeyId === mine ? 'in use' : ''],
+      ['', (k) => deleteButton(pg, 'access key', k.AccessKeyId, V.PALISADE, 'DeleteAccessKey', { UserAccessKeyId: k.AccessKeyId },
+        k.AccessKeyId === mine ? 'This console session uses it: you will be logged out.' : 'Whatever uses it stops working at once.')],
+    ], list(r.AccessKeys && r.AccessKeys.AccessKey));
+  });
+  pg.body.append(el('h3', {}, 'Create access key'), form('Create access key',
+    state.who.Admin ? [{ name: 'AccountId', label: 'Account ID', placeholder: 'this account' }] : [],
+    'Create access key', async (v) => {
+      const r = await call(V.PALISADE, 'CreateAccessKey', v);
+      secret.replaceChildren(el('strong', {}, 'Copy the secret now: it is not shown again.'),
+        el('dl', {}, el('dt', {}, 'AccessKey ID'), el('dd', {}, el('code', { id: 'new-key-id' }, r.AccessKeyId)),
+          el('dt', {}, 'AccessKey secret'), el('dd', {}, el('code', { id: 'new-key-secret' }, r.AccessKeySecret))));
+      secret.hidden = false;
+      await done(pg, async () => 'Created access key ' + r.AccessKeyId + '.')();
+    }, pg.alert), secret, tbl);
+  await pg.load();
 }
 
 // ---------- routing, login, logout ----------
@@ -750,10 +1015,15 @@ const routes = [
   [/^\/network-acls\/([^/]+)$/, (id) => viewACL(decodeURIComponent(id))],
   [/^\/eips$/, viewEIPs],
   [/^\/reach$/, viewReach],
+  [/^\/matrix$/, viewMatrix],
+  [/^\/what-if$/, viewWhatIf],
+  [/^\/audit$/, viewAudit],
   [/^\/flow-logs$/, viewFlowLogs],
+  [/^\/waf$/, viewWaf],
   [/^\/waf-logs$/, viewWafLogs],
   [/^\/ddos$/, viewDDoS],
   [/^\/firewall$/, viewFirewall],
+  [/^\/access-keys$/, viewAccessKeys],
 ];
 
 async function route() {
@@ -785,7 +1055,9 @@ function loggedIn(who) {
   route();
 }
 
-function loggedOut() {
+// loggedOut shows the login form; reason (an error) is shown on it when
+// the server ended the session (expired, or its AccessKey deleted).
+function loggedOut(reason) {
   state.who = null;
   state.csrf = '';
   $('app-view').hidden = true;
@@ -793,6 +1065,7 @@ function loggedOut() {
   $('whoami').hidden = true;
   $('main').replaceChildren();
   $('login-view').hidden = false;
+  if (reason) $('login-alert').show(reason);
 }
 
 async function start() {
