@@ -50,6 +50,36 @@ type VPC struct {
 	// DDoS is the Anti-DDoS Basic protection of the VPC's EIPs (nil:
 	// none).
 	DDoS *DDoS
+	// Peerings are this VPC's ends of activated VPC peering connections
+	// whose other VPC also has its namespace on this host.
+	Peerings []Peering
+}
+
+// Peering is one end of a VPC peering connection: a link from this VPC's
+// namespace to the other VPC's (both ends carry the same link name, one in
+// each namespace), the destinations this VPC routes over it, and the VPC
+// firewall that judges the new connections arriving over it. A peering
+// routes nothing by itself; each end routes what its own route entries
+// say, so traffic crosses only where both ends route (the way back).
+type Peering struct {
+	// ID is the connection's ID (pcc-...).
+	ID string
+	// PeerVPC is the other VPC's ID (its namespace's name).
+	PeerVPC string
+	// Routes are the IPv4 destinations this VPC sends over the link.
+	Routes []netip.Prefix
+	// Firewall, when set, judges every new connection that arrives over
+	// the link (each end judges what comes in, so each connection is
+	// judged once, where it enters the other VPC): Rules in order, the
+	// first match decides, none matching allows.
+	Firewall *PeerFirewall
+}
+
+// PeerFirewall is a VPC firewall's policies as one end applies them.
+type PeerFirewall struct {
+	// ID is the VPC firewall's ID (vfw-...).
+	ID    string
+	Rules []FirewallRule
 }
 
 // ResolverAddr is the VPC's DNS server, as in Alibaba Cloud

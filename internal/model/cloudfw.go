@@ -47,12 +47,17 @@ const (
 // first that matches a new connection decides; none matching allows it.
 // Established connections are not judged again.
 type FirewallPolicy struct {
-	ID          string `json:"id"` // AclUuid
-	AccountID   string `json:"account_id"`
-	Direction   string `json:"direction"` // FirewallIn or FirewallOut
-	Order       int    `json:"order"`     // 1..n, contiguous per account and direction
-	Action      string `json:"action"`    // FirewallAccept, FirewallDrop or FirewallLog
-	Description string `json:"description"`
+	ID        string `json:"id"` // AclUuid
+	AccountID string `json:"account_id"`
+	// VpcFirewallID is set for a policy of a VPC firewall (stored under
+	// PrefixVpcFirewallPolicy): it has no Direction, its Order is
+	// contiguous per firewall, and Source and Destination may be either
+	// side of the peering.
+	VpcFirewallID string `json:"vpc_firewall_id,omitempty"`
+	Direction     string `json:"direction"` // FirewallIn or FirewallOut (Internet firewall)
+	Order         int    `json:"order"`     // 1..n, contiguous per account and direction
+	Action        string `json:"action"`    // FirewallAccept, FirewallDrop or FirewallLog
+	Description   string `json:"description"`
 	// Source and Destination are a CIDR (type FirewallNet) or an address
 	// book's name (FirewallGroup). For "in" the destination is the EIP
 	// side, for "out" the source is.
