@@ -5,6 +5,7 @@
 package agent
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -57,6 +58,10 @@ type snapshot struct {
 	policies  []model.FirewallPolicy
 	books     []model.AddressBook
 	fwOff     map[string]bool // model.FirewallOffKey -> switched off
+	peerings  []model.PeerConnection
+	routes    []model.RouteEntry
+	vpcFws    []model.VpcFirewall
+	vpcFwPols []model.FirewallPolicy
 }
 
 func listAll[T any](tx store.ReadTxn, prefix string, each func(T)) error {
@@ -103,6 +108,18 @@ func readSnapshot(tx store.ReadTxn) (*snapshot, error) {
 		return nil, err
 	}
 	if err := listAll(tx, model.PrefixAddressBook, func(b model.AddressBook) { s.books = append(s.books, b) }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixPeerConnection, func(p model.PeerConnection) { s.peerings = append(s.peerings, p) }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixRouteEntry, func(r model.RouteEntry) { s.routes = append(s.routes, r) }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixVpcFirewall, func(f model.VpcFirewall) { s.vpcFws = append(s.vpcFws, f) }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixVpcFirewallPolicy, func(p model.FirewallPolicy) { s.vpcFwPols = append(s.vpcFwPols, p) }); err != nil {
 		return nil, err
 	}
 	s.fwOff = map[string]bool{}
@@ -171,6 +188,7 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 	}
 	addEndpoints(s, byVPC, zone, stopped)
 	addFirewalls(s, byVPC)
+	addPeerings(s, byVPC)
 	var wafVPCs map[string]bool
 	if d.WAF, wafVPCs, err = buildWAF(tx, s, byVPC); err != nil {
 		return nil, err
@@ -294,6 +312,52 @@ func firewallRules(rs []policy.FirewallRule) []dataplane.FirewallRule {
 		out[i] = d
 	}
 	return out
+}
+
+// addPeerings gives both ends of every activated peering whose VPCs are
+// both on the host their routes over it and its VPC firewall, when one is
+// on.
+func addPeerings(s *snapshot, byVPC map[string]*dataplane.VPC) {
+	for _, p := range s.peerings {
+		if p.Status != model.PeerActivated || byVPC[p.VpcID] == nil || byVPC[p.AcceptingVpcID] == nil {
+			continue
+		}
+		var fw *dataplane.PeerFirewall
+		for _, f := range s.vpcFws {
+			if f.PeerConnectionID == p.ID && f.Enabled {
+				fw = &dataplane.PeerFirewall{ID: f.ID, Rules: vpcFirewallRules(f, s.vpcFwPols, s.books)}
+			}
+		}
+		for _, end := range []string{p.VpcID, p.AcceptingVpcID} {
+			pe := dataplane.Peering{ID: p.ID, PeerVPC: p.Other(end), Firewall: fw}
+			for _, r := range s.routes {
+				if r.VpcID == end && r.NextHopID == p.ID && r.NextHopType == model.RouteNextHopPeer && r.DestinationCidr.Addr().Is4() {
+					pe.Routes = append(pe.Routes, r.DestinationCidr.Masked())
+				}
+			}
+			slices.SortFunc(pe.Routes, func(a, b netip.Prefix) int {
+				return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
+			})
+			byVPC[end].Peerings = append(byVPC[end].Peerings, pe)
+		}
+	}
+	for _, v := range byVPC {
+		slices.SortFunc(v.Peerings, func(a, b dataplane.Peering) int { return cmpString(a.ID, b.ID) })
+	}
+}
+
+// vpcFirewallRules compiles a VPC firewall's enabled policies in order,
+// with its account's address books, by the Internet firewall's rules (one
+// matching semantics for both).
+func vpcFirewallRules(f model.VpcFirewall, policies []model.FirewallPolicy, books []model.AddressBook) []dataplane.FirewallRule {
+	var own []model.FirewallPolicy
+	for _, p := range policies {
+		if p.VpcFirewallID == f.ID {
+			p.AccountID, p.Direction = f.AccountID, model.FirewallIn
+			own = append(own, p)
+		}
+	}
+	return firewallRules(policy.CompileInternetFirewall(f.AccountID, own, books).In)
 }
 
 // addEndpoints puts into each consumer VPC on the host its connected

@@ -137,6 +137,10 @@ func (a *Applier) Apply(ctx context.Context, h dataplane.Host) (dataplane.Status
 			errs = append(errs, fmt.Errorf("vpc %s: %w", p.vpc.ID, err))
 		}
 	}
+	// Peerings join namespaces: after every VPC's own.
+	for vpc, err := range a.applyPeerings(plans) {
+		errs = append(errs, fmt.Errorf("vpc %s: %w", vpc, err))
+	}
 	if root != nil {
 		for id, err := range a.syncRootRoutes(root, routes) {
 			st.EIPs[id] = dataplane.ENIStatus{Error: err.Error()}

@@ -75,36 +75,8 @@ func applyFirewallTable(nsFd int, fw *dataplane.Firewall) error {
 		}
 		body := func(chain string, rs []dataplane.FirewallRule) {
 			for i, r := range rs {
-				var ex []expr.Any
-				match := func(field string, off uint32, ps []netip.Prefix) {
-					if isAny4(ps) {
-						return
-					}
-					s := tableSet{name: fmt.Sprintf("%s_%d_%s", chain, i, field), interval: true, key: nftables.TypeIPAddr, elems: prefixIntervals(ps)}
-					sets = append(sets, s)
-					ex = append(ex,
-						&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 4},
-						&expr.Lookup{SourceRegister: 1, SetName: s.name})
-				}
-				match("src", 12, r.Src)
-				match("dst", 16, r.Dst)
-				if r.Proto != 0 {
-					ex = append(ex,
-						&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-						&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{r.Proto}})
-				}
-				if len(r.Ports) > 0 {
-					s := tableSet{name: fmt.Sprintf("%s_%d_port", chain, i), interval: true, key: nftables.TypeInetService, elems: portIntervals(r.Ports)}
-					sets = append(sets, s)
-					ex = append(ex,
-						&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-						&expr.Lookup{SourceRegister: 1, SetName: s.name})
-				}
-				verdict := expr.VerdictAccept
-				if r.Drop {
-					verdict = expr.VerdictDrop
-				}
-				ex = append(ex, &expr.Counter{}, &expr.Verdict{Kind: verdict})
+				ex, rsets := firewallRuleExprs(fmt.Sprintf("%s_%d", chain, i), r)
+				sets = append(sets, rsets...)
 				rules = append(rules, plRule{chain, ex})
 			}
 		}
@@ -118,6 +90,43 @@ func applyFirewallTable(nsFd int, fw *dataplane.Firewall) error {
 		"out": {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookPostrouting, prio: nftables.ChainPriorityRef(*nftables.ChainPriorityNATSource + cfwPrioOffset)},
 	}
 	return applyTaggedTable(nsFd, cfwTable, chains, sets, rules, remove)
+}
+
+// firewallRuleExprs is one firewall rule (Internet or VPC firewall) as a
+// rule's expressions, with the interval sets it looks addresses and ports
+// up in, named from name: match, count, and accept or drop.
+func firewallRuleExprs(name string, r dataplane.FirewallRule) ([]expr.Any, []tableSet) {
+	var ex []expr.Any
+	var sets []tableSet
+	match := func(field string, off uint32, ps []netip.Prefix) {
+		if isAny4(ps) {
+			return
+		}
+		s := tableSet{name: name + "_" + field, interval: true, key: nftables.TypeIPAddr, elems: prefixIntervals(ps)}
+		sets = append(sets, s)
+		ex = append(ex,
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 4},
+			&expr.Lookup{SourceRegister: 1, SetName: s.name})
+	}
+	match("src", 12, r.Src)
+	match("dst", 16, r.Dst)
+	if r.Proto != 0 {
+		ex = append(ex,
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{r.Proto}})
+	}
+	if len(r.Ports) > 0 {
+		s := tableSet{name: name + "_port", interval: true, key: nftables.TypeInetService, elems: portIntervals(r.Ports)}
+		sets = append(sets, s)
+		ex = append(ex,
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+			&expr.Lookup{SourceRegister: 1, SetName: s.name})
+	}
+	verdict := expr.VerdictAccept
+	if r.Drop {
+		verdict = expr.VerdictDrop
+	}
+	return append(ex, &expr.Counter{}, &expr.Verdict{Kind: verdict}), sets
 }
 
 func ifnameKey16(name string) []byte {

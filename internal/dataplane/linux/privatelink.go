@@ -86,37 +86,9 @@ func (a *Applier) ensureEndpoint(vref *nsRef, ep dataplane.Endpoint, hostName st
 		return 0, fmt.Errorf("provider table in %s: %w", pref.name, err)
 	}
 	peerName := endpointPeerName(hostName)
-	host, peer, err := lookupPair(vref, pref, hostName, peerName)
+	host, peer, err := a.ensureVethBetween(vref, pref, hostName, peerName)
 	if err != nil {
 		return 0, err
-	}
-	if !vethPair(host, peer) {
-		for _, del := range []struct {
-			nl   *netlink.Handle
-			link netlink.Link
-		}{{vref.nl, host}, {pref.nl, peer}} {
-			if del.link == nil {
-				continue
-			}
-			if err := del.nl.LinkDel(del.link); err != nil && !errors.Is(err, unix.ENODEV) {
-				return 0, fmt.Errorf("delete stale %s: %w", del.link.Attrs().Name, err)
-			}
-		}
-		veth := &netlink.Veth{
-			LinkAttrs:     netlink.LinkAttrs{Name: hostName},
-			PeerName:      peerName,
-			PeerNamespace: netlink.NsFd(pref.ns),
-		}
-		if err := vref.nl.LinkAdd(veth); err != nil {
-			return 0, fmt.Errorf("create veth %s/%s: %w", hostName, peerName, err)
-		}
-		a.log.Info("created endpoint veth", "eni", ep.ENIID, "consumer_netns", vref.name, "provider_netns", pref.name, "host", hostName, "peer", peerName)
-		if host, peer, err = lookupPair(vref, pref, hostName, peerName); err != nil {
-			return 0, err
-		}
-		if host == nil || peer == nil {
-			return 0, fmt.Errorf("veth %s/%s missing right after creation", hostName, peerName)
-		}
 	}
 	if err := linkUp(vref.nl, host); err != nil {
 		return 0, err
