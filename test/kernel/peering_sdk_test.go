@@ -1,0 +1,175 @@
+package kernel_test
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpcpeer"
+
+	"github.com/palisade-project/palisade/internal/apitest"
+	"github.com/palisade-project/palisade/internal/app"
+	"github.com/palisade-project/palisade/internal/model"
+)
+
+// TestVpcPeeringSDK drives VPC peering (VpcPeer 2022-01-01), its route
+// entries (VPC 2016-04-28) and Cloud Firewall's VPC firewall (Cloudfw
+// 2017-12-07) through the official SDK against real connections between
+// two VPCs: isolated at first; a peering alone routes nothing; a route on
+// one side only gets no answer; routes on both sides connect, and the
+// security groups still decide; the VPC firewall drops one port while it
+// is open and nothing once it is closed; deleting the routes and the
+// peering isolates the VPCs again.
+func TestVpcPeeringSDK(t *testing.T) {
+	requireKernel(t)
+	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(randTag(t)))
+	w := newWorld(t, env)
+	vpcA, vpcB := w.mustVPC("10.61.0.0/16"), w.mustVPC("10.62.0.0/16")
+	vswA, vswB := w.mustVSwitch(vpcA, "10.61.1.0/24"), w.mustVSwitch(vpcB, "10.62.1.0/24")
+	w.mustGroup("a", vpcA, "normal", "")
+	w.mustGroup("b", vpcB, "normal", "")
+	w.authorize("b", ruleSpec{proto: "tcp", ports: "8080/8081", peer: "10.61.0.0/16", policy: "accept", priority: 1})
+	w.run("a1", vswA, "10.61.1.10", "a")
+	w.run("b1", vswB, "10.62.1.10", "b")
+	w.waitRunning()
+	serveWho(t, w.ids["b1"], "b1", 8080)
+	serveWho(t, w.ids["b1"], "b1", 8081)
+	serveWho(t, w.ids["b1"], "b1", 9090) // no group rule opens it
+	b1 := netip.MustParseAddr("10.62.1.10")
+	reach := func(step string, port int, want bool) {
+		t.Helper()
+		dst := netip.AddrPortFrom(b1, uint16(port))
+		var err error
+		for range 5 { // the agent may still be applying the last change
+			var name string
+			name, _, err = dialWho(w.ids["a1"], dst, 500*time.Millisecond)
+			if err == nil && name != "b1" {
+				err = fmt.Errorf("answered by %s", name)
+			}
+			if (err == nil) == want {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		if want {
+			t.Errorf("%s: a1 -> b1:%d: %v, want a connection", step, port, err)
+		} else {
+			t.Errorf("%s: a1 -> b1:%d connected, want no connection", step, port)
+		}
+	}
+	reach("no peering", 8080, false)
+
+	peer := vpcPeerClient(t, env)
+	cr := vpcpeer.CreateCreateVpcPeerConnectionRequest()
+	cr.VpcId, cr.AcceptingVpcId, cr.AcceptingRegionId, cr.Name = vpcA, vpcB, apitest.Region, "a-b"
+	created, err := peer.CreateVpcPeerConnection(cr)
+	if err != nil {
+		t.Fatalf("CreateVpcPeerConnection: %v", err)
+	}
+	pcc := created.InstanceId
+	get := vpcpeer.CreateGetVpcPeerConnectionAttributeRequest()
+	get.InstanceId = pcc
+	attr, err := peer.GetVpcPeerConnectionAttribute(get)
+	if err != nil {
+		t.Fatalf("GetVpcPeerConnectionAttribute: %v", err)
+	}
+	if attr.Status != model.PeerActivated {
+		t.Fatalf("a peering within one account: Status %q, want %s", attr.Status, model.PeerActivated)
+	}
+	w.settle()
+	reach("peering without routes", 8080, false)
+
+	route := func(vpcID, dst string) string {
+		t.Helper()
+		req := vpc.CreateCreateRouteEntryRequest()
+		req.RouteTableId, req.DestinationCidrBlock, req.NextHopType, req.NextHopId = model.SystemRouteTableID(vpcID), dst, "VpcPeer", pcc
+		resp, err := w.vpc.CreateRouteEntry(req)
+		if err != nil {
+			t.Fatalf("CreateRouteEntry %s in %s: %v", dst, vpcID, err)
+		}
+		return resp.RouteEntryId
+	}
+	toB := route(vpcA, "10.62.0.0/16")
+	w.settle()
+	reach("a route on A's side only", 8080, false)
+	toA := route(vpcB, "10.61.1.0/24")
+	w.settle()
+	reach("routes on both sides", 8080, true)
+	reach("routes on both sides, a port B's group does not open", 9090, false)
+
+	fw := env.Cloudfw(t, env.Admin)
+	fcr := cloudfw.CreateCreateVpcFirewallConfigureRequest()
+	fcr.VpcFirewallName, fcr.LocalVpcId, fcr.PeerVpcId, fcr.FirewallSwitch = "a-b", vpcA, vpcB, "opened"
+	fresp, err := fw.CreateVpcFirewallConfigure(fcr)
+	if err != nil {
+		t.Fatalf("CreateVpcFirewallConfigure: %v", err)
+	}
+	pol := cloudfw.CreateCreateVpcFirewallControlPolicyRequest()
+	pol.VpcFirewallId, pol.AclAction, pol.Proto, pol.NewOrder = fresp.VpcFirewallId, "drop", "TCP", "1"
+	pol.Source, pol.SourceType, pol.Destination, pol.DestinationType = "10.61.0.0/16", "net", "10.62.1.0/24", "net"
+	pol.DestPortType, pol.DestPort, pol.ApplicationName, pol.Description = "port", "8080/8080", "ANY", "no 8080 from A"
+	if _, err := fw.CreateVpcFirewallControlPolicy(pol); err != nil {
+		t.Fatalf("CreateVpcFirewallControlPolicy: %v", err)
+	}
+	w.settle()
+	reach("VPC firewall drops 8080", 8080, false)
+	reach("VPC firewall: no policy for 8081", 8081, true)
+
+	sw := cloudfw.CreateModifyVpcFirewallSwitchStatusRequest()
+	sw.VpcFirewallId, sw.FirewallSwitch = fresp.VpcFirewallId, "closed"
+	if _, err := fw.ModifyVpcFirewallSwitchStatus(sw); err != nil {
+		t.Fatalf("ModifyVpcFirewallSwitchStatus: %v", err)
+	}
+	w.settle()
+	reach("VPC firewall closed", 8080, true)
+
+	// The peering is refused while routes use it (or a firewall is on it).
+	del := vpcpeer.CreateDeleteVpcPeerConnectionRequest()
+	del.InstanceId = pcc
+	if _, err := peer.DeleteVpcPeerConnection(del); err == nil || !strings.Contains(err.Error(), "DependencyViolation") {
+		t.Fatalf("DeleteVpcPeerConnection with routes in place: %v, want DependencyViolation", err)
+	}
+	for _, id := range []string{toB, toA} {
+		req := vpc.CreateDeleteRouteEntryRequest()
+		req.RouteEntryId = id
+		if _, err := w.vpc.DeleteRouteEntry(req); err != nil {
+			t.Fatalf("DeleteRouteEntry %s: %v", id, err)
+		}
+	}
+	w.settle()
+	reach("routes deleted", 8081, false)
+	fdel := cloudfw.CreateDeleteVpcFirewallConfigureRequest()
+	fdel.VpcFirewallIdList = &[]string{fresp.VpcFirewallId}
+	if _, err := fw.DeleteVpcFirewallConfigure(fdel); err != nil {
+		t.Fatalf("DeleteVpcFirewallConfigure: %v", err)
+	}
+	if _, err := peer.DeleteVpcPeerConnection(del); err != nil {
+		t.Fatalf("DeleteVpcPeerConnection: %v", err)
+	}
+	w.settle()
+	for _, ns := range []string{vpcA, vpcB} {
+		out, err := nsExec(ns, "ip", "-o", "link", "show")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out, " pp") {
+			t.Errorf("%s: a peering link is left after the peering was deleted:\n%s", ns, out)
+		}
+	}
+}
+
+// vpcPeerClient is an official SDK client of product VpcPeer for the admin.
+func vpcPeerClient(t *testing.T, env *apitest.Env) *vpcpeer.Client {
+	t.Helper()
+	cl, err := vpcpeer.NewClientWithAccessKey(apitest.Region, env.Admin.AccessKeyID, env.Admin.Secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl.Domain = env.Endpoint
+	cl.SetNoProxy("127.0.0.1,localhost")
+	return cl
+}
