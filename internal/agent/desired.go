@@ -322,11 +322,20 @@ func addPeerings(s *snapshot, byVPC map[string]*dataplane.VPC) {
 		if p.Status != model.PeerActivated || byVPC[p.VpcID] == nil || byVPC[p.AcceptingVpcID] == nil {
 			continue
 		}
+		// The firewall on the peering (the lowest ID, should there be
+		// several, as the analyzer has it), when it is on.
 		var fw *dataplane.PeerFirewall
 		for _, f := range s.vpcFws {
-			if f.PeerConnectionID == p.ID && f.Enabled {
-				fw = &dataplane.PeerFirewall{ID: f.ID, Rules: vpcFirewallRules(f, s.vpcFwPols, s.books)}
+			if f.PeerConnectionID == p.ID && (fw == nil || f.ID < fw.ID) {
+				c := policy.CompileVpcFirewall(f, s.vpcFwPols, s.books)
+				fw = &dataplane.PeerFirewall{ID: f.ID, Rules: firewallRules(c.Rules)}
+				if !f.Enabled {
+					fw.Rules = nil
+				}
 			}
+		}
+		if fw != nil && fw.Rules == nil {
+			fw = nil // off, or nothing to judge
 		}
 		for _, end := range []string{p.VpcID, p.AcceptingVpcID} {
 			pe := dataplane.Peering{ID: p.ID, PeerVPC: p.Other(end), Firewall: fw}
@@ -344,20 +353,6 @@ func addPeerings(s *snapshot, byVPC map[string]*dataplane.VPC) {
 	for _, v := range byVPC {
 		slices.SortFunc(v.Peerings, func(a, b dataplane.Peering) int { return cmpString(a.ID, b.ID) })
 	}
-}
-
-// vpcFirewallRules compiles a VPC firewall's enabled policies in order,
-// with its account's address books, by the Internet firewall's rules (one
-// matching semantics for both).
-func vpcFirewallRules(f model.VpcFirewall, policies []model.FirewallPolicy, books []model.AddressBook) []dataplane.FirewallRule {
-	var own []model.FirewallPolicy
-	for _, p := range policies {
-		if p.VpcFirewallID == f.ID {
-			p.AccountID, p.Direction = f.AccountID, model.FirewallIn
-			own = append(own, p)
-		}
-	}
-	return firewallRules(policy.CompileInternetFirewall(f.AccountID, own, books).In)
 }
 
 // addEndpoints puts into each consumer VPC on the host its connected

@@ -61,6 +61,26 @@ type World struct {
 	FirewallPolicies []model.FirewallPolicy
 	AddressBooks     []model.AddressBook
 	FirewallOff      []netip.Addr
+	// AccountID is the account the World is read for: resources of
+	// another account (the far end of a peering, a VPC firewall it owns)
+	// decide verdicts but are not named in them. Empty: every resource is
+	// the caller's.
+	AccountID string
+	// Peerings are the VPC peering connections with an end in one of the
+	// account's VPCs; the other end may be another account's VPC, whose
+	// ENIs, network ACLs and security groups are not in the World (as the
+	// provider side of PrivateLink): a path ends at its address.
+	Peerings []model.PeerConnection
+	// RouteEntries are the custom route entries of the account's VPCs and
+	// of the other ends of Peerings (the route back).
+	RouteEntries []model.RouteEntry
+	// VpcFirewalls are Cloud Firewall's VPC firewalls on Peerings (of any
+	// account), VpcFirewallPolicies their policies (VpcFirewallID set),
+	// and PeerAddressBooks the address books of the other accounts that
+	// own one of them (the account's own are in AddressBooks).
+	VpcFirewalls        []model.VpcFirewall
+	VpcFirewallPolicies []model.FirewallPolicy
+	PeerAddressBooks    []model.AddressBook
 	// DDoSEvents are the open Anti-DDoS events of the account's EIPs: an
 	// EIP under a blackhole receives nothing from the internet, one under
 	// scrubbing is scrubbed.
@@ -157,6 +177,14 @@ type Analyzer struct {
 	// ddos holds the open Anti-DDoS event of each EIP address (a
 	// blackhole over scrubbing).
 	ddos map[netip.Addr]*model.DDoSEvent
+
+	// peerings by ID; routes holds each VPC's custom route entries;
+	// vpcFWs the compiled VPC firewall of each peering (the one with the
+	// lowest ID when there are several).
+	peerings map[string]*model.PeerConnection
+	peered   map[string]bool
+	routes   map[string][]*model.RouteEntry
+	vpcFWs   map[string]*policy.VpcFirewall
 
 	mu   sync.Mutex
 	ctxs map[string]*context
@@ -288,6 +316,7 @@ func New(w *World) *Analyzer {
 			a.steered[id] = eips[k].ID
 		}
 	}
+	a.indexPeerings()
 	for _, ip := range w.FirewallOff {
 		a.fwOff[ip] = true
 	}

@@ -51,6 +51,9 @@ const (
 	// service admits nothing from the transit range its endpoints'
 	// connections come from.
 	CodeServiceRefusesTransit = "privatelink-backend-refuses-transit"
+	// CodeVpcFirewallClosed: a VPC firewall of the account on an
+	// Activated peering is off (closed): nothing judges what crosses it.
+	CodeVpcFirewallClosed = "vpc-firewall-closed"
 )
 
 // Finding is one result of the audit.
@@ -247,6 +250,8 @@ func (a *Analyzer) Audit(q AuditQuery) (*AuditResult, error) {
 	}
 
 	a.serviceFindings(in, add)
+	a.vpcFirewallFindings(in, add)
+
 	a.quotaFindings(q, in, add)
 
 	slices.SortStableFunc(res.Findings, func(x, y Finding) int {

@@ -486,11 +486,13 @@ func (a *Analyzer) resolve(param, s, hintVPC string) ([]target, error) {
 	var out []target
 	// ENIs of the VPC in the CIDR.
 	for _, e := range a.enis {
-		if hintVPC != "" && e.e.VpcID != hintVPC {
+		if hintVPC != "" && e.e.VpcID != hintVPC && len(a.routes[hintVPC]) == 0 {
 			continue
 		}
 		for _, ad := range e.e.Addrs() {
-			if p.Contains(ad) {
+			// With a hint, the hint's VPC and the peers its route
+			// entries send the address to.
+			if p.Contains(ad) && (hintVPC == "" || e.e.VpcID == hintVPC || a.peerVPCOf(hintVPC, ad) == e.e.VpcID) {
 				out = append(out, target{eni: e, addr: ad, vpc: e.e.VpcID})
 				break
 			}
@@ -544,6 +546,15 @@ func (a *Analyzer) resolveAddr(addr netip.Addr, hintVPC string) target {
 		}
 		if slices.Contains(a.vpcsOfAddr(addr), hintVPC) {
 			return target{addr: addr, vpc: hintVPC}
+		}
+		// Outside the VPC, where its route entries send the address
+		// over a peering: the VPC at the other end (VPCs may overlap;
+		// the route decides which one is meant).
+		if v := a.peerVPCOf(hintVPC, addr); v != "" {
+			if i := a.eniByAddr(v, addr); i >= 0 {
+				return target{eni: a.enis[i], addr: addr, vpc: v}
+			}
+			return target{addr: addr, vpc: v}
 		}
 	}
 	vpcs := a.vpcsOfAddr(addr)
@@ -853,11 +864,20 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 	if s, ok := a.ddosStep(f, t, rs); ok {
 		steps = append(steps, s)
 	}
+	var peer *model.PeerConnection // the peering the path crosses
 	switch {
 	case border && f.vpc == "":
 		steps = append(steps, fs, rs)
 	case border:
 		steps = append(steps, rs, fs)
+	case f.vpc != "" && t.vpc != "" && f.vpc != t.vpc && a.usesPeering(f.vpc):
+		rs, peer = a.peerRouteStep(f, t)
+		steps = append(steps, rs)
+		if rs.Allow {
+			if s, ok := a.vpcFirewallStep(peer, pkt); ok {
+				steps = append(steps, s)
+			}
+		}
 	default:
 		steps = append(steps, rs)
 	}
@@ -900,6 +920,14 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 			routed = true
 		}
 	}
+	crossed := peer != nil && rs.Allow
+	if crossed {
+		// The reply goes back over the peering only where the
+		// destination's VPC routes the source's address to it.
+		s := a.replyRouteStep(f, t, peer)
+		pr.Reply = append(pr.Reply, s)
+		pr.ReplyPasses = pr.ReplyPasses && s.Allow
+	}
 	if t.eni != nil {
 		if s := a.aclStep(PointACLEgress, t.eni, f, model.Egress, rp); s.DecidedBy != ByNoACL {
 			pr.Reply = append(pr.Reply, s)
@@ -914,8 +942,15 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 	}
 	if len(pr.Reply) > 0 {
 		what := "network ACLs evaluate it"
-		if routed {
+		switch {
+		case routed && crossed:
+			what = "the destination instance's routing, the route back over " + peer.ID + " and network ACLs decide"
+		case routed:
 			what = "the destination instance's routing and network ACLs decide"
+		case crossed && len(pr.Reply) == 1:
+			what = "the route back over " + peer.ID + " decides"
+		case crossed:
+			what = "the route back over " + peer.ID + " and network ACLs decide"
 		}
 		pr.Reply = append([]Step{{Point: "reply", Allow: pr.ReplyPasses, DecidedBy: ByState, Detail: reply + rp.String() + ": security groups pass it (stateful), " + what}}, pr.Reply...)
 	}
@@ -1037,6 +1072,9 @@ func (a *Analyzer) hairpinStep(f, t target, pkt Packet) Step {
 
 func (a *Analyzer) stateStep(point string, t target) (Step, bool) {
 	if t.eni == nil {
+		if a.foreignVPC(t.vpc) && point == PointDestination {
+			return a.foreignStep(t), true
+		}
 		if t.vpc != "" && point == PointDestination {
 			return Step{Point: point, Resource: t.addr.String(), DecidedBy: ByState, Detail: "no ENI of " + t.vpc + " holds " + t.addr.String()}, true
 		}

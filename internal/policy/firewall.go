@@ -23,6 +23,8 @@ type FirewallRule struct {
 	ID    string
 	Order int
 	Drop  bool
+	// Log is set for a "log" policy (it allows, as accept does).
+	Log bool
 	// Src and Dst are the prefixes the packet's addresses must be in
 	// (a book with no usable entry matches nothing).
 	Src, Dst []netip.Prefix
@@ -89,7 +91,7 @@ func CompileInternetFirewall(accountID string, policies []model.FirewallPolicy, 
 }
 
 func compileFirewallPolicy(p model.FirewallPolicy, ipBooks map[string][]netip.Prefix, portBooks map[string][]Range) (FirewallRule, bool) {
-	r := FirewallRule{ID: p.ID, Order: p.Order, Drop: p.Action == model.FirewallDrop}
+	r := FirewallRule{ID: p.ID, Order: p.Order, Drop: p.Action == model.FirewallDrop, Log: p.Action == model.FirewallLog}
 	side := func(v, typ string) ([]netip.Prefix, bool) {
 		switch typ {
 		case model.FirewallNet, "":
@@ -211,5 +213,57 @@ func (f InternetFirewall) Decide(dir string, p Packet) (FirewallRule, bool) {
 // Allows reports whether the firewall lets a new connection through.
 func (f InternetFirewall) Allows(dir string, p Packet) bool {
 	r, ok := f.Decide(dir, p)
+	return !ok || !r.Drop
+}
+
+// VpcFirewall is Cloud Firewall's compiled VPC firewall on a peering
+// connection (SEMANTICS.md Part A, "Cloud Firewall"): while Enabled, its
+// rules judge every new connection crossing the peering, in either
+// direction, with the private addresses on both sides; the first that
+// matches decides (drop drops, accept and log allow), none matching
+// allows. Off, it judges nothing.
+type VpcFirewall struct {
+	ID               string
+	AccountID        string
+	PeerConnectionID string
+	Enabled          bool
+	Rules            []FirewallRule
+}
+
+// CompileVpcFirewall compiles the policies of fw (those with
+// VpcFirewallID fw.ID and fw's account) with the address books of fw's
+// account, as CompileInternetFirewall does: disabled policies and policies
+// that refer to a missing book or cannot be parsed are left out.
+func CompileVpcFirewall(fw model.VpcFirewall, policies []model.FirewallPolicy, books []model.AddressBook) VpcFirewall {
+	var own []model.FirewallPolicy
+	for _, p := range policies {
+		if p.VpcFirewallID == fw.ID && p.AccountID == fw.AccountID {
+			// Direction is meaningless for a VPC firewall: compile every
+			// policy as "in".
+			p.Direction = model.FirewallIn
+			own = append(own, p)
+		}
+	}
+	c := CompileInternetFirewall(fw.AccountID, own, books)
+	return VpcFirewall{ID: fw.ID, AccountID: fw.AccountID, PeerConnectionID: fw.PeerConnectionID, Enabled: fw.Enabled, Rules: c.In}
+}
+
+// Decide returns the rule that decides a new connection crossing the
+// peering, if any (none, or a firewall that is off: allowed).
+func (f VpcFirewall) Decide(p Packet) (FirewallRule, bool) {
+	if !f.Enabled {
+		return FirewallRule{}, false
+	}
+	for _, r := range f.Rules {
+		if r.Matches(p) {
+			return r, true
+		}
+	}
+	return FirewallRule{}, false
+}
+
+// Allows reports whether the VPC firewall lets a new connection through.
+func (f VpcFirewall) Allows(p Packet) bool {
+	r, ok := f.Decide(p)
 	return !ok || !r.Drop
 }

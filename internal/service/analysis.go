@@ -78,7 +78,7 @@ func (s *Service) analysisWorld(ctx context.Context, accountID string) (*analysi
 		PrivateIPsPerENI: q.PrivateIPsPerENI, NetworkAclsPerVpc: q.NetworkAclsPerVpc, ACLEntriesPerDirection: q.ACLEntriesPerDirection,
 	}}
 	err := s.view(ctx, func(tx store.ReadTxn) error {
-		*w = analysis.World{Limits: w.Limits, PublicCIDR: s.publicPool()}
+		*w = analysis.World{Limits: w.Limits, PublicCIDR: s.publicPool(), AccountID: accountID}
 		rev = tx.Revision()
 		if err := listJSON(tx, model.PrefixVPC, func(v *model.VPC) error {
 			if v.AccountID == accountID {
@@ -162,6 +162,9 @@ func (s *Service) analysisWorld(ctx context.Context, accountID string) (*analysi
 			}
 			return nil
 		}); err != nil {
+			return err
+		}
+		if err := listPeering(tx, accountID, w); err != nil {
 			return err
 		}
 		return listWAFSteering(tx, accountID, &w.WAF)
@@ -325,6 +328,75 @@ func listInternetFirewall(tx store.ReadTxn, accountID string, w *analysis.World)
 	return tx.List(model.PrefixFirewallOff+accountID+"/", func(k string, _ []byte) error {
 		if ip, err := netip.ParseAddr(strings.TrimPrefix(k, model.PrefixFirewallOff+accountID+"/")); err == nil {
 			w.FirewallOff = append(w.FirewallOff, ip)
+		}
+		return nil
+	})
+}
+
+// listPeering reads into w (whose VPCs are read) the peering connections
+// with an end in one of the account's VPCs, the route entries of the
+// account's VPCs and of the other ends of those peerings (the route
+// back), the VPC firewalls on those peerings with their policies, and the
+// address books of the other accounts owning one of them. As for
+// PrivateLink, nothing else of another account is read: a path into its
+// VPC ends at the address, and the analyzer names none of its route
+// entries or policies (w.AccountID).
+func listPeering(tx store.ReadTxn, accountID string, w *analysis.World) error {
+	own := map[string]bool{}
+	for _, v := range w.VPCs {
+		own[v.ID] = true
+	}
+	ends := map[string]bool{} // the VPCs at either end of a visible peering
+	peerings := map[string]bool{}
+	if err := listJSON(tx, model.PrefixPeerConnection, func(v *model.PeerConnection) error {
+		if own[v.VpcID] || own[v.AcceptingVpcID] {
+			w.Peerings = append(w.Peerings, *v)
+			peerings[v.ID] = true
+			ends[v.VpcID], ends[v.AcceptingVpcID] = true, true
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := listJSON(tx, model.PrefixRouteEntry, func(v *model.RouteEntry) error {
+		if own[v.VpcID] || ends[v.VpcID] {
+			w.RouteEntries = append(w.RouteEntries, *v)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	fws := map[string]string{} // firewall ID -> owner account
+	owners := map[string]bool{}
+	if err := listJSON(tx, model.PrefixVpcFirewall, func(v *model.VpcFirewall) error {
+		if peerings[v.PeerConnectionID] {
+			w.VpcFirewalls = append(w.VpcFirewalls, *v)
+			fws[v.ID] = v.AccountID
+			if v.AccountID != accountID {
+				owners[v.AccountID] = true
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if len(fws) == 0 {
+		return nil
+	}
+	if err := listJSON(tx, model.PrefixVpcFirewallPolicy, func(v *model.FirewallPolicy) error {
+		if owner, ok := fws[v.VpcFirewallID]; ok && owner == v.AccountID {
+			w.VpcFirewallPolicies = append(w.VpcFirewallPolicies, *v)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if len(owners) == 0 {
+		return nil
+	}
+	return listJSON(tx, model.PrefixAddressBook, func(v *model.AddressBook) error {
+		if owners[v.AccountID] {
+			w.PeerAddressBooks = append(w.PeerAddressBooks, *v)
 		}
 		return nil
 	})
