@@ -142,6 +142,17 @@ func toCfwPolicyItem(v service.FirewallPolicyView) cfwPolicyItem {
 	return it
 }
 
+// cfwPolicyPage is one page of policies as DescribeControlPolicy and
+// DescribeVpcFirewallControlPolicy show them, and their total.
+func cfwPolicyPage(all []service.FirewallPolicyView, pg Page) ([]cfwPolicyItem, int) {
+	items, total, _ := Paginate(all, pg)
+	out := make([]cfwPolicyItem, 0, len(items))
+	for _, it := range items {
+		out = append(out, toCfwPolicyItem(it))
+	}
+	return out, total
+}
+
 // cfwBookItem is an address book as DescribeAddressBook shows it
 // (cloudfw.Acl).
 type cfwBookItem struct {
@@ -303,11 +314,7 @@ func RegisterCloudfw(rt *Router, svc *service.Service) {
 		if err != nil {
 			return nil, err
 		}
-		items, total, _ := Paginate(all, pg)
-		out := make([]cfwPolicyItem, 0, len(items))
-		for _, it := range items {
-			out = append(out, toCfwPolicyItem(it))
-		}
+		out, total := cfwPolicyPage(all, pg)
 		return struct {
 			PageNo, PageSize, TotalCount string
 			Policys                      []cfwPolicyItem

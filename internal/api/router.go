@@ -15,6 +15,7 @@ const (
 	VersionPrivateLink = "2020-04-15" // product Privatelink (PrivateLink)
 	VersionCloudfw     = "2017-12-07" // product Cloudfw (Cloud Firewall)
 	VersionAntiDDoS    = "2017-05-18" // product antiddos-public (Anti-DDoS Basic)
+	VersionVpcPeer     = "2022-01-01" // product VpcPeer (VPC peering)
 	VersionPalisade    = "2026-11-01" // Palisade's own actions (accounts, analysis, ...)
 )
 

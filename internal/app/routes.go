@@ -20,6 +20,9 @@ func registerAll(rt *api.Router, svc *service.Service) {
 	api.RegisterTrafficMirror(rt, svc)
 	api.RegisterPrivateLink(rt, svc)
 	api.RegisterCloudfw(rt, svc)
+	api.RegisterVpcPeer(rt, svc)
+	api.RegisterRoutes(rt, svc)
+	api.RegisterVpcFirewall(rt, svc)
 	api.RegisterAntiDDoS(rt, svc)
 	api.RegisterAgentAPI(rt, svc)
 }

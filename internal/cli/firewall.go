@@ -76,15 +76,61 @@ The firewall is on for every EIP of the account unless switched off.`,
   palisade firewall policy list
   palisade firewall switch off 198.18.0.5`,
 	}
-	cmd.AddCommand(c.firewallPolicyCommand(), c.firewallBookCommand(), c.firewallSwitchCommand())
+	cmd.AddCommand(c.firewallPolicyCommand(), c.firewallBookCommand(), c.firewallSwitchCommand(), c.firewallVpcCommand())
 	return cmd
+}
+
+// policyFlags are the rule flags of "firewall policy add" and "firewall vpc
+// policy add".
+type policyFlags struct {
+	action, proto, source, sourceType, dest, destType, port, portGroup, order, desc string
+}
+
+// register adds the rule flags to cmd; orderHelp explains --order.
+func (r *policyFlags) register(cmd *cobra.Command, orderHelp string) {
+	f := cmd.Flags()
+	f.StringVar(&r.action, "action", "", "accept, drop, or log (allow and count)")
+	f.StringVar(&r.proto, "proto", "", "ANY, TCP, UDP or ICMP")
+	f.StringVar(&r.source, "source", "", "source: an IPv4 CIDR block, or an IP address book's name with --source-type group")
+	f.StringVar(&r.sourceType, "source-type", "net", "net (a CIDR block) or group (an IP address book)")
+	f.StringVar(&r.dest, "destination", "", "destination: an IPv4 CIDR block, or an IP address book's name with --destination-type group")
+	f.StringVar(&r.destType, "destination-type", "net", "net (a CIDR block) or group (an IP address book)")
+	f.StringVar(&r.port, "port", "", "destination port 80 or range 80/88, tcp and udp only (default: every port)")
+	f.StringVar(&r.portGroup, "port-group", "", "a port address book's name instead of --port")
+	f.StringVar(&r.order, "order", "-1", orderHelp)
+	f.StringVar(&r.desc, "description", "", "description (required)")
+	for _, name := range []string{"action", "proto", "source", "destination", "description"} {
+		_ = cmd.MarkFlagRequired(name)
+	}
+	cmd.MarkFlagsMutuallyExclusive("port", "port-group")
+	_ = cmd.RegisterFlagCompletionFunc("action", cobra.FixedCompletions([]string{"accept", "drop", "log"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("proto", cobra.FixedCompletions([]string{"ANY", "TCP", "UDP", "ICMP"}, cobra.ShellCompDirectiveNoFileComp))
+}
+
+// params are the request parameters of the rule, with extra.
+func (r *policyFlags) params(extra map[string]string) map[string]string {
+	p := map[string]string{
+		"AclAction": r.action, "Proto": r.proto, "Source": r.source, "SourceType": r.sourceType,
+		"Destination": r.dest, "DestinationType": r.destType, "NewOrder": r.order, "Description": r.desc, "ApplicationName": "ANY",
+	}
+	for k, v := range extra {
+		p[k] = v
+	}
+	p = nonEmpty(p)
+	if r.portGroup != "" {
+		p["DestPortType"], p["DestPortGroup"] = "group", r.portGroup
+	} else if r.port != "" {
+		p["DestPortType"], p["DestPort"] = "port", r.port
+	}
+	return p
 }
 
 func (c *cli) firewallPolicyCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "policy", Short: "Add, list, move and delete Internet-firewall policies"}
 
-	var direction, action, proto, source, sourceType, dest, destType, port, portGroup, order, desc string
+	var direction string
 	var disabled bool
+	var rule policyFlags
 	add := &cobra.Command{
 		Use:   "add",
 		Short: "Add a policy and print its ID (AclUuid)",
@@ -100,15 +146,7 @@ already at that position adds nothing and prints that policy's ID.`,
   palisade firewall policy add --direction out --action log --proto udp --source 0.0.0.0/0 --destination 198.51.100.53 --port 53 --description "count DNS"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := nonEmpty(map[string]string{
-				"Direction": direction, "AclAction": action, "Proto": proto, "Source": source, "SourceType": sourceType,
-				"Destination": dest, "DestinationType": destType, "NewOrder": order, "Description": desc, "ApplicationName": "ANY",
-			})
-			if portGroup != "" {
-				p["DestPortType"], p["DestPortGroup"] = "group", portGroup
-			} else if port != "" {
-				p["DestPortType"], p["DestPort"] = "port", port
-			}
+			p := rule.params(map[string]string{"Direction": direction})
 			if disabled {
 				p["Release"] = "false"
 			}
@@ -119,26 +157,11 @@ already at that position adds nothing and prints that policy's ID.`,
 			return c.renderID(cmd, resp, "AclUuid")
 		},
 	}
-	f := add.Flags()
-	f.StringVar(&direction, "direction", "", "in (from the internet to your EIPs) or out (from your EIPs to the internet)")
-	f.StringVar(&action, "action", "", "accept, drop, or log (allow and count)")
-	f.StringVar(&proto, "proto", "", "ANY, TCP, UDP or ICMP")
-	f.StringVar(&source, "source", "", "source: an IPv4 CIDR block, or an IP address book's name with --source-type group")
-	f.StringVar(&sourceType, "source-type", "net", "net (a CIDR block) or group (an IP address book)")
-	f.StringVar(&dest, "destination", "", "destination: an IPv4 CIDR block, or an IP address book's name with --destination-type group")
-	f.StringVar(&destType, "destination-type", "net", "net (a CIDR block) or group (an IP address book)")
-	f.StringVar(&port, "port", "", "destination port 80 or range 80/88, tcp and udp only (default: every port)")
-	f.StringVar(&portGroup, "port-group", "", "a port address book's name instead of --port")
-	f.StringVar(&order, "order", "-1", "position in its direction, 1 first (-1: last)")
-	f.StringVar(&desc, "description", "", "description (required)")
-	f.BoolVar(&disabled, "disabled", false, "add it disabled (it keeps its place and matches nothing)")
-	for _, name := range []string{"direction", "action", "proto", "source", "destination", "description"} {
-		_ = add.MarkFlagRequired(name)
-	}
-	add.MarkFlagsMutuallyExclusive("port", "port-group")
+	add.Flags().StringVar(&direction, "direction", "", "in (from the internet to your EIPs) or out (from your EIPs to the internet)")
+	rule.register(add, "position in its direction, 1 first (-1: last)")
+	add.Flags().BoolVar(&disabled, "disabled", false, "add it disabled (it keeps its place and matches nothing)")
+	_ = add.MarkFlagRequired("direction")
 	_ = add.RegisterFlagCompletionFunc("direction", cobra.FixedCompletions([]string{"in", "out"}, cobra.ShellCompDirectiveNoFileComp))
-	_ = add.RegisterFlagCompletionFunc("action", cobra.FixedCompletions([]string{"accept", "drop", "log"}, cobra.ShellCompDirectiveNoFileComp))
-	_ = add.RegisterFlagCompletionFunc("proto", cobra.FixedCompletions([]string{"ANY", "TCP", "UDP", "ICMP"}, cobra.ShellCompDirectiveNoFileComp))
 
 	var listDir string
 	list := &cobra.Command{

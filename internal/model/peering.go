@@ -94,8 +94,8 @@ type RouteEntry struct {
 	CreatedAt       time.Time    `json:"created_at"`
 }
 
-// SystemRouteTableID is the ID of a VPC's system route table (every VPC
-// has exactly one, made with it).
+// SystemRouteTableID is the ID of the system route table of a VPC stored
+// without one (VPC.RouteTableID, given at creation, names it otherwise).
 func SystemRouteTableID(vpcID string) string {
 	return "vtb-" + strings.TrimPrefix(vpcID, "vpc-")
 }

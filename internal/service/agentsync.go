@@ -36,6 +36,10 @@ func AgentPrefixes() []string {
 		// EIPs with the policies and address books of their account,
 		// unless the EIP's switch is off.
 		model.PrefixFirewallPolicy, model.PrefixAddressBook, model.PrefixFirewallOff,
+		// VPC peering, its route entries and the VPC firewall: a host
+		// links the namespaces of two peered VPCs, routes what the route
+		// entries say and filters what the VPC firewall's policies say.
+		model.PrefixPeerConnection, model.PrefixRouteEntry, model.PrefixVpcFirewall, model.PrefixVpcFirewallPolicy,
 		// Anti-DDoS Basic: each host measures, scrubs and blackholes the
 		// inbound traffic of its EIPs with their manual thresholds and the
 		// operator's configuration, and resumes the open events after a

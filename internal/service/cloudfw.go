@@ -315,9 +315,26 @@ func CheckFirewallIPVersion(v string) error {
 // firewallPolicies returns the policies of an account and direction in
 // order.
 func firewallPolicies(tx store.ReadTxn, accountID, direction string) ([]*model.FirewallPolicy, error) {
+	return policiesWhere(tx, model.PrefixFirewallPolicy, func(p *model.FirewallPolicy) bool {
+		return p.AccountID == accountID && p.Direction == direction
+	})
+}
+
+// policyKey is the store key of a policy: an Internet-firewall policy's,
+// or a VPC firewall's (VpcFirewallID set).
+func policyKey(p *model.FirewallPolicy) string {
+	if p.VpcFirewallID != "" {
+		return model.PrefixVpcFirewallPolicy + p.ID
+	}
+	return model.PrefixFirewallPolicy + p.ID
+}
+
+// policiesWhere returns the policies under prefix that keep selects, in
+// order.
+func policiesWhere(tx store.ReadTxn, prefix string, keep func(*model.FirewallPolicy) bool) ([]*model.FirewallPolicy, error) {
 	var out []*model.FirewallPolicy
-	err := listJSON(tx, model.PrefixFirewallPolicy, func(p *model.FirewallPolicy) error {
-		if p.AccountID == accountID && p.Direction == direction {
+	err := listJSON(tx, prefix, func(p *model.FirewallPolicy) error {
+		if keep(p) {
 			out = append(out, p)
 		}
 		return nil
@@ -344,15 +361,16 @@ func getFirewallPolicy(tx store.ReadTxn, accountID, id, direction string) (*mode
 	return p, nil
 }
 
-// renumber gives the policies (one account and direction, in their new
-// sequence) the orders 1..n and writes those whose order changed.
+// renumber gives the policies (one account and direction, or one VPC
+// firewall, in their new sequence) the orders 1..n and writes those whose
+// order changed.
 func renumber(tx store.Txn, list []*model.FirewallPolicy) error {
 	for i, p := range list {
 		if p.Order == i+1 {
 			continue
 		}
 		p.Order = i + 1
-		if err := putJSON(tx, model.PrefixFirewallPolicy+p.ID, p); err != nil {
+		if err := putJSON(tx, policyKey(p), p); err != nil {
 			return err
 		}
 	}
@@ -418,19 +436,32 @@ func usesBook(p *model.FirewallPolicy, b *model.AddressBook) bool {
 		p.DestinationType == model.FirewallGroup && p.Destination == b.Name
 }
 
-// bookUsers lists the account's policies that use the book, in and out,
-// each in order.
-func bookUsers(tx store.ReadTxn, b *model.AddressBook) ([]*model.FirewallPolicy, error) {
+// accountPolicies returns every policy of the account: in, out (each in
+// order), then those of its VPC firewalls.
+func accountPolicies(tx store.ReadTxn, accountID string) ([]*model.FirewallPolicy, error) {
 	var out []*model.FirewallPolicy
 	for _, dir := range []string{model.FirewallIn, model.FirewallOut} {
-		list, err := firewallPolicies(tx, b.AccountID, dir)
+		list, err := firewallPolicies(tx, accountID, dir)
 		if err != nil {
 			return nil, err
 		}
-		for _, p := range list {
-			if usesBook(p, b) {
-				out = append(out, p)
-			}
+		out = append(out, list...)
+	}
+	vpcs, err := policiesWhere(tx, model.PrefixVpcFirewallPolicy, func(p *model.FirewallPolicy) bool { return p.AccountID == accountID })
+	return append(out, vpcs...), err
+}
+
+// bookUsers lists the account's policies that use the book (Internet and
+// VPC firewalls).
+func bookUsers(tx store.ReadTxn, b *model.AddressBook) ([]*model.FirewallPolicy, error) {
+	all, err := accountPolicies(tx, b.AccountID)
+	if err != nil {
+		return nil, err
+	}
+	var out []*model.FirewallPolicy
+	for _, p := range all {
+		if usesBook(p, b) {
+			out = append(out, p)
 		}
 	}
 	return out, nil
@@ -699,33 +730,70 @@ func (s *Service) AddControlPolicy(ctx context.Context, accountID string, in Add
 		if err != nil {
 			return err
 		}
-		order, err := parseNewOrder(in.NewOrder, len(list)+1, false)
-		if err != nil {
-			return err
-		}
-		// The same policy already where it was asked for: a retry.
-		at := order - 1
-		if order == len(list)+1 {
-			at = len(list) - 1
-		}
-		if at >= 0 && samePolicy(list[at], p) {
-			out = *list[at]
-			return nil
-		}
-		if limit := s.cfg.Quotas.FirewallPolicies; len(list) >= limit {
-			return errs.Quota("QuotaExceeded.ControlPolicy",
-				"Your account has %d policies of direction %s, the most allowed (%d): delete one first, or ask the operator to raise the quota.", len(list), dir, limit)
-		}
-		// p (order 0 until now) is written with its order, and the
-		// policies after it with theirs.
-		list = slices.Insert(list, order-1, p)
-		if err := renumber(tx, list); err != nil {
-			return err
-		}
-		out = *p
-		return nil
+		out, err = placePolicy(tx, list, p, in.NewOrder, s.cfg.Quotas.FirewallPolicies, "Your account has %d policies of direction "+dir)
+		return err
 	})
 	return out, err
+}
+
+// placePolicy inserts the new policy p into list (the policies of one
+// account and direction, or of one VPC firewall, in order) at NewOrder
+// and writes what changed. The same policy already where it was asked
+// for is a retry: it answers that one and writes nothing. what describes
+// the list for the quota error ("... %d policies ...").
+func placePolicy(tx store.Txn, list []*model.FirewallPolicy, p *model.FirewallPolicy, newOrder string, limit int, what string) (model.FirewallPolicy, error) {
+	order, err := parseNewOrder(newOrder, len(list)+1, false)
+	if err != nil {
+		return model.FirewallPolicy{}, err
+	}
+	at := order - 1
+	if order == len(list)+1 {
+		at = len(list) - 1
+	}
+	if at >= 0 && samePolicy(list[at], p) {
+		return *list[at], nil
+	}
+	if len(list) >= limit {
+		return model.FirewallPolicy{}, errs.Quota("QuotaExceeded.ControlPolicy",
+			what+", the most allowed (%d): delete one first, or ask the operator to raise the quota.", len(list), limit)
+	}
+	// p (order 0 until now) is written with its order, and the policies
+	// after it with theirs.
+	list = slices.Insert(list, order-1, p)
+	if err := renumber(tx, list); err != nil {
+		return model.FirewallPolicy{}, err
+	}
+	return *p, nil
+}
+
+// changePolicy applies in to the stored policy p and writes it when
+// something changed.
+func (s *Service) changePolicy(tx store.Txn, p *model.FirewallPolicy, in PolicyInput) error {
+	before := *p
+	if err := applyPolicyInput(tx, p, in, false); err != nil {
+		return err
+	}
+	if samePolicy(&before, p) {
+		return nil
+	}
+	p.UpdatedAt = s.stamp()
+	return putJSON(tx, policyKey(p), p)
+}
+
+// removePolicy deletes p (and its hits) and renumbers the rest of its
+// list, which list reads after the delete.
+func removePolicy(tx store.Txn, p *model.FirewallPolicy, list func() ([]*model.FirewallPolicy, error)) error {
+	if err := tx.Delete(policyKey(p)); err != nil {
+		return err
+	}
+	if err := tx.Delete(model.PrefixFirewallHits + p.ID); err != nil {
+		return err
+	}
+	rest, err := list()
+	if err != nil {
+		return err
+	}
+	return renumber(tx, rest)
 }
 
 // ModifyControlPolicy changes the fields given of a policy.
@@ -742,15 +810,7 @@ func (s *Service) ModifyControlPolicy(ctx context.Context, accountID, id, direct
 		if err != nil {
 			return err
 		}
-		before := *p
-		if err := applyPolicyInput(tx, p, in, false); err != nil {
-			return err
-		}
-		if samePolicy(&before, p) {
-			return nil
-		}
-		p.UpdatedAt = s.stamp()
-		return putJSON(tx, model.PrefixFirewallPolicy+p.ID, p)
+		return s.changePolicy(tx, p, in)
 	})
 	return err
 }
@@ -769,17 +829,7 @@ func (s *Service) DeleteControlPolicy(ctx context.Context, accountID, id, direct
 		if err != nil {
 			return err
 		}
-		if err := tx.Delete(model.PrefixFirewallPolicy + p.ID); err != nil {
-			return err
-		}
-		if err := tx.Delete(model.PrefixFirewallHits + p.ID); err != nil {
-			return err
-		}
-		list, err := firewallPolicies(tx, accountID, dir)
-		if err != nil {
-			return err
-		}
-		return renumber(tx, list)
+		return removePolicy(tx, p, func() ([]*model.FirewallPolicy, error) { return firewallPolicies(tx, accountID, dir) })
 	})
 	return err
 }
@@ -889,25 +939,9 @@ func (s *Service) DescribeControlPolicy(ctx context.Context, accountID string, q
 		}
 		dirs = []string{d}
 	}
-	var action, proto string
-	var release *bool
-	var err error
-	if q.AclAction != "" {
-		if action, err = parseAclAction(q.AclAction); err != nil {
-			return nil, err
-		}
-	}
-	if q.Proto != "" {
-		if proto, err = parseFirewallProto(q.Proto); err != nil {
-			return nil, err
-		}
-	}
-	if q.Release != "" {
-		on, err := parseRelease(q.Release)
-		if err != nil {
-			return nil, err
-		}
-		release = &on
+	f, err := parsePolicyFilter(q.AclUuid, q.AclAction, q.Proto, q.Release, q.Source, q.Destination, q.Description)
+	if err != nil {
+		return nil, err
 	}
 	ipv6 := false
 	if strings.TrimSpace(q.IpVersion) == "6" {
@@ -921,50 +955,95 @@ func (s *Service) DescribeControlPolicy(ctx context.Context, accountID string, q
 		if ipv6 {
 			return nil
 		}
-		books, err := addressBooks(tx, accountID)
-		if err != nil {
-			return err
-		}
-		byName := map[string]*model.AddressBook{}
-		for _, b := range books {
-			byName[b.Name] = b
-		}
-		entries := func(name string) []string {
-			if b := byName[name]; b != nil {
-				return slices.Clone(b.Addresses)
-			}
-			return []string{}
-		}
+		var list []*model.FirewallPolicy
 		for _, dir := range dirs {
-			list, err := firewallPolicies(tx, accountID, dir)
+			l, err := firewallPolicies(tx, accountID, dir)
 			if err != nil {
 				return err
 			}
-			for _, p := range list {
-				if q.AclUuid != "" && p.ID != q.AclUuid || action != "" && p.Action != action || proto != "" && p.Proto != proto ||
-					release != nil && p.Enabled != *release || !strings.Contains(p.Source, q.Source) ||
-					!strings.Contains(p.Destination, q.Destination) || !strings.Contains(p.Description, q.Description) {
-					continue
-				}
-				v := FirewallPolicyView{FirewallPolicy: *p, SourceGroupCidrs: []string{}, DestinationGroupCidrs: []string{}, DestPortGroupPorts: []string{}}
-				if p.SourceType == model.FirewallGroup {
-					v.SourceGroupCidrs = entries(p.Source)
-				}
-				if p.DestinationType == model.FirewallGroup {
-					v.DestinationGroupCidrs = entries(p.Destination)
-				}
-				if p.DestPortType == model.FirewallPortGroup {
-					v.DestPortGroupPorts = entries(p.DestPortGroup)
-				}
-				if _, err := getJSON(tx, model.PrefixFirewallHits+p.ID, &v.Hits); err != nil {
-					return err
-				}
-				out = append(out, v)
-			}
+			list = append(list, l...)
 		}
-		return nil
+		out, err = policyViews(tx, accountID, list, f)
+		return err
 	})
 	return out, err
+}
+
+// policyFilter selects policies in DescribeControlPolicy and
+// DescribeVpcFirewallControlPolicy; empty fields match all.
+type policyFilter struct {
+	id, action, proto                string
+	release                          *bool
+	source, destination, description string // substrings
+}
+
+func parsePolicyFilter(id, action, proto, release, source, destination, description string) (policyFilter, error) {
+	f := policyFilter{id: id, source: source, destination: destination, description: description}
+	var err error
+	if action != "" {
+		if f.action, err = parseAclAction(action); err != nil {
+			return f, err
+		}
+	}
+	if proto != "" {
+		if f.proto, err = parseFirewallProto(proto); err != nil {
+			return f, err
+		}
+	}
+	if release != "" {
+		on, err := parseRelease(release)
+		if err != nil {
+			return f, err
+		}
+		f.release = &on
+	}
+	return f, nil
+}
+
+func (f policyFilter) match(p *model.FirewallPolicy) bool {
+	return (f.id == "" || p.ID == f.id) && (f.action == "" || p.Action == f.action) && (f.proto == "" || p.Proto == f.proto) &&
+		(f.release == nil || p.Enabled == *f.release) && strings.Contains(p.Source, f.source) &&
+		strings.Contains(p.Destination, f.destination) && strings.Contains(p.Description, f.description)
+}
+
+// policyViews shows the policies of list that f selects, with the entries
+// of the account's books they name and their hits.
+func policyViews(tx store.ReadTxn, accountID string, list []*model.FirewallPolicy, f policyFilter) ([]FirewallPolicyView, error) {
+	books, err := addressBooks(tx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	byName := map[string]*model.AddressBook{}
+	for _, b := range books {
+		byName[b.Name] = b
+	}
+	entries := func(name string) []string {
+		if b := byName[name]; b != nil {
+			return slices.Clone(b.Addresses)
+		}
+		return []string{}
+	}
+	var out []FirewallPolicyView
+	for _, p := range list {
+		if !f.match(p) {
+			continue
+		}
+		v := FirewallPolicyView{FirewallPolicy: *p, SourceGroupCidrs: []string{}, DestinationGroupCidrs: []string{}, DestPortGroupPorts: []string{}}
+		if p.SourceType == model.FirewallGroup {
+			v.SourceGroupCidrs = entries(p.Source)
+		}
+		if p.DestinationType == model.FirewallGroup {
+			v.DestinationGroupCidrs = entries(p.Destination)
+		}
+		if p.DestPortType == model.FirewallPortGroup {
+			v.DestPortGroupPorts = entries(p.DestPortGroup)
+		}
+		if _, err := getJSON(tx, model.PrefixFirewallHits+p.ID, &v.Hits); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // ---------------------------------------------------------------------------
@@ -1168,7 +1247,7 @@ func (s *Service) ModifyAddressBook(ctx context.Context, accountID, id string, i
 					p.DestPortGroup = *in.Name
 				}
 				p.UpdatedAt = now
-				if err := putJSON(tx, model.PrefixFirewallPolicy+p.ID, p); err != nil {
+				if err := putJSON(tx, policyKey(p), p); err != nil {
 					return err
 				}
 			}
@@ -1182,7 +1261,11 @@ func (s *Service) ModifyAddressBook(ctx context.Context, accountID, id string, i
 func policyRefs(ps []*model.FirewallPolicy) string {
 	refs := make([]string, 0, len(ps))
 	for _, p := range ps {
-		refs = append(refs, fmt.Sprintf("%s (%s #%d)", p.ID, p.Direction, p.Order))
+		where := p.Direction
+		if p.VpcFirewallID != "" {
+			where = p.VpcFirewallID
+		}
+		refs = append(refs, fmt.Sprintf("%s (%s #%d)", p.ID, where, p.Order))
 	}
 	return strings.Join(refs, ", ")
 }
@@ -1246,13 +1329,9 @@ func (s *Service) DescribeAddressBook(ctx context.Context, accountID string, q A
 		if err != nil {
 			return err
 		}
-		var policies []*model.FirewallPolicy
-		for _, dir := range []string{model.FirewallIn, model.FirewallOut} {
-			list, err := firewallPolicies(tx, accountID, dir)
-			if err != nil {
-				return err
-			}
-			policies = append(policies, list...)
+		policies, err := accountPolicies(tx, accountID)
+		if err != nil {
+			return err
 		}
 		for _, b := range books {
 			if typ != "" && b.Type != typ || port != 0 && !bookHasPort(b, port) || !bookMatches(b, q.Query) {
@@ -1508,7 +1587,12 @@ func (s *Service) ReportFirewallHits(ctx context.Context, callerID string, hits 
 			if _, ok, err := tx.Get(model.PrefixFirewallPolicy + h.PolicyID); err != nil {
 				return err
 			} else if !ok {
-				continue
+				if _, ok, err := tx.Get(model.PrefixVpcFirewallPolicy + h.PolicyID); err != nil || !ok {
+					if err != nil {
+						return err
+					}
+					continue
+				}
 			}
 			var cur model.FirewallHits
 			if _, err := getJSON(tx, model.PrefixFirewallHits+h.PolicyID, &cur); err != nil {

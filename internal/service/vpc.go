@@ -400,6 +400,11 @@ func (s *Service) DeleteVpc(ctx context.Context, accountID, id string, force, dr
 		if err != nil {
 			return err
 		}
+		// Even with ForceDelete: a peering joins another VPC, maybe of
+		// another account (peering.go).
+		if err := refuseVpcPeers(tx, id); err != nil {
+			return err
+		}
 		vsws, err := vpcVSwitches(tx, id)
 		if err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpcpeer"
 
+	"github.com/palisade-project/palisade/internal/api"
 	"github.com/palisade-project/palisade/internal/apitest"
 	"github.com/palisade-project/palisade/internal/app"
 	"github.com/palisade-project/palisade/internal/model"
@@ -30,11 +31,11 @@ func TestVpcPeeringSDK(t *testing.T) {
 	w := newWorld(t, env)
 	vpcA, vpcB := w.mustVPC("10.61.0.0/16"), w.mustVPC("10.62.0.0/16")
 	vswA, vswB := w.mustVSwitch(vpcA, "10.61.1.0/24"), w.mustVSwitch(vpcB, "10.62.1.0/24")
-	w.mustGroup("a", vpcA, "normal", "")
-	w.mustGroup("b", vpcB, "normal", "")
-	w.authorize("b", ruleSpec{proto: "tcp", ports: "8080/8081", peer: "10.61.0.0/16", policy: "accept", priority: 1})
-	w.run("a1", vswA, "10.61.1.10", "a")
-	w.run("b1", vswB, "10.62.1.10", "b")
+	w.mustGroup("ga", vpcA, "normal", "")
+	w.mustGroup("gb", vpcB, "normal", "")
+	w.authorize("gb", ruleSpec{proto: "tcp", ports: "8080/8081", peer: "10.61.0.0/16", policy: "accept", priority: 1})
+	w.run("a1", vswA, "10.61.1.10", "ga")
+	w.run("b1", vswB, "10.62.1.10", "gb")
 	w.waitRunning()
 	serveWho(t, w.ids["b1"], "b1", 8080)
 	serveWho(t, w.ids["b1"], "b1", 8081)
@@ -42,8 +43,16 @@ func TestVpcPeeringSDK(t *testing.T) {
 	b1 := netip.MustParseAddr("10.62.1.10")
 	reach := func(step string, port int, want bool) {
 		t.Helper()
+		// The analyzer says the same as the kernel, at every step.
+		out, err := env.Common(t, env.Admin, api.VersionPalisade, "AnalyzeReachability",
+			map[string]string{"From": w.ids["a1"], "To": w.ids["b1"], "Protocol": "tcp", "Port": fmt.Sprint(port)})
+		if err != nil {
+			t.Fatalf("%s: AnalyzeReachability: %v", step, err)
+		}
+		if verdict := out["Verdict"]; (verdict == "reachable") != want {
+			t.Errorf("%s: the analyzer says %v for a1 -> b1:%d, want reachable=%v", step, verdict, port, want)
+		}
 		dst := netip.AddrPortFrom(b1, uint16(port))
-		var err error
 		for range 5 { // the agent may still be applying the last change
 			var name string
 			name, _, err = dialWho(w.ids["a1"], dst, 500*time.Millisecond)
@@ -85,8 +94,14 @@ func TestVpcPeeringSDK(t *testing.T) {
 
 	route := func(vpcID, dst string) string {
 		t.Helper()
+		tables := vpc.CreateDescribeRouteTableListRequest()
+		tables.VpcId = vpcID
+		tl, err := w.vpc.DescribeRouteTableList(tables)
+		if err != nil || len(tl.RouterTableList.RouterTableListType) != 1 {
+			t.Fatalf("DescribeRouteTableList %s: %v %+v", vpcID, err, tl)
+		}
 		req := vpc.CreateCreateRouteEntryRequest()
-		req.RouteTableId, req.DestinationCidrBlock, req.NextHopType, req.NextHopId = model.SystemRouteTableID(vpcID), dst, "VpcPeer", pcc
+		req.RouteTableId, req.DestinationCidrBlock, req.NextHopType, req.NextHopId = tl.RouterTableList.RouterTableListType[0].RouteTableId, dst, "VpcPeer", pcc
 		resp, err := w.vpc.CreateRouteEntry(req)
 		if err != nil {
 			t.Fatalf("CreateRouteEntry %s in %s: %v", dst, vpcID, err)
