@@ -1,0 +1,203 @@
+package kernel_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpcpeer"
+
+	"github.com/palisade-project/palisade/internal/api"
+	"github.com/palisade-project/palisade/internal/apitest"
+	"github.com/palisade-project/palisade/internal/app"
+)
+
+// TestPeeringKernelMatchesAnalyzer compares the analyzer with real TCP
+// connections across a VPC peering, over random rounds of route entries
+// (none, one side, both, covering some subnets or hosts only) and VPC
+// firewalls (none, closed, open with random ordered policies), set through
+// the official SDK. Every ordered pair of instances across the peering and
+// every port must get the same answer from both. PALISADE_PEER_DIFF_SEED
+// fixes the seed; PALISADE_PEER_DIFF_ROUNDS the number of rounds.
+func TestPeeringKernelMatchesAnalyzer(t *testing.T) {
+	requireKernel(t)
+	seed := envInt(t, "PALISADE_PEER_DIFF_SEED", uint64(time.Now().UnixNano()))
+	rounds := int(envInt(t, "PALISADE_PEER_DIFF_ROUNDS", 12))
+	t.Logf("seed %d, %d rounds (replay with PALISADE_PEER_DIFF_SEED=%d)", seed, rounds, seed)
+	r := rand.New(rand.NewPCG(seed, 11))
+
+	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(randTag(t)))
+	w := newWorld(t, env)
+	vpcA, vpcB := w.mustVPC("10.71.0.0/16"), w.mustVPC("10.72.0.0/16")
+	vswA1, vswA2, vswB := w.mustVSwitch(vpcA, "10.71.1.0/24"), w.mustVSwitch(vpcA, "10.71.2.0/24"), w.mustVSwitch(vpcB, "10.72.1.0/24")
+	w.mustGroup("ga", vpcA, "normal", "")
+	w.mustGroup("gb", vpcB, "normal", "")
+	// The groups open the ports to the other VPC but one: port 8003 into
+	// B only from A's first vSwitch.
+	w.authorize("ga", ruleSpec{proto: "tcp", ports: "8000/8003", peer: "10.72.0.0/16", policy: "accept", priority: 1})
+	w.authorize("gb", ruleSpec{proto: "tcp", ports: "8000/8002", peer: "10.71.0.0/16", policy: "accept", priority: 1})
+	w.authorize("gb", ruleSpec{proto: "tcp", ports: "8003/8003", peer: "10.71.1.0/24", policy: "accept", priority: 1})
+	insts := []struct{ name, vsw, ip, group string }{
+		{"a1", vswA1, "10.71.1.10", "ga"}, {"a2", vswA2, "10.71.2.10", "ga"},
+		{"b1", vswB, "10.72.1.10", "gb"}, {"b2", vswB, "10.72.1.11", "gb"},
+	}
+	for _, in := range insts {
+		w.run(in.name, in.vsw, in.ip, in.group)
+	}
+	w.waitRunning()
+	ports := []int{8000, 8001, 8002, 8003}
+	for _, in := range insts {
+		for _, p := range ports {
+			serveWho(t, w.ids[in.name], in.name, p)
+		}
+	}
+
+	peer := vpcPeerClient(t, env)
+	cr := vpcpeer.CreateCreateVpcPeerConnectionRequest()
+	cr.VpcId, cr.AcceptingVpcId, cr.AcceptingRegionId = vpcA, vpcB, apitest.Region
+	created, err := peer.CreateVpcPeerConnection(cr)
+	if err != nil {
+		t.Fatalf("CreateVpcPeerConnection: %v", err)
+	}
+	pcc := created.InstanceId
+	table := func(vpcID string) string {
+		req := vpc.CreateDescribeRouteTableListRequest()
+		req.VpcId = vpcID
+		resp, err := w.vpc.DescribeRouteTableList(req)
+		if err != nil || len(resp.RouterTableList.RouterTableListType) != 1 {
+			t.Fatalf("DescribeRouteTableList %s: %v", vpcID, err)
+		}
+		return resp.RouterTableList.RouterTableListType[0].RouteTableId
+	}
+	tables := map[string]string{vpcA: table(vpcA), vpcB: table(vpcB)}
+	fw := env.Cloudfw(t, env.Admin)
+	fcr := cloudfw.CreateCreateVpcFirewallConfigureRequest()
+	fcr.VpcFirewallName, fcr.LocalVpcId, fcr.PeerVpcId, fcr.FirewallSwitch = "diff", vpcA, vpcB, "closed"
+	fresp, err := fw.CreateVpcFirewallConfigure(fcr)
+	if err != nil {
+		t.Fatalf("CreateVpcFirewallConfigure: %v", err)
+	}
+	fwID := fresp.VpcFirewallId
+
+	routeChoices := map[string][]string{
+		vpcA: {"10.72.0.0/16", "10.72.1.0/24", "10.72.1.10/32", "10.72.1.11/32"},
+		vpcB: {"10.71.0.0/16", "10.71.1.0/24", "10.71.2.0/24", "10.71.1.10/32"},
+	}
+	cidrs := []string{"0.0.0.0/0", "10.71.0.0/16", "10.71.1.0/24", "10.71.2.10/32", "10.72.0.0/16", "10.72.1.10/32"}
+	var routeIDs, policyIDs []string
+	var probes, reachable int
+	for round := range rounds {
+		// Clear the last round's routes and policies.
+		for _, id := range routeIDs {
+			req := vpc.CreateDeleteRouteEntryRequest()
+			req.RouteEntryId = id
+			if _, err := w.vpc.DeleteRouteEntry(req); err != nil {
+				t.Fatalf("DeleteRouteEntry: %v", err)
+			}
+		}
+		for _, id := range policyIDs {
+			req := cloudfw.CreateDeleteVpcFirewallControlPolicyRequest()
+			req.VpcFirewallId, req.AclUuid = fwID, id
+			if _, err := fw.DeleteVpcFirewallControlPolicy(req); err != nil {
+				t.Fatalf("DeleteVpcFirewallControlPolicy: %v", err)
+			}
+		}
+		routeIDs, policyIDs = nil, nil
+		var desc []string
+		for _, v := range []string{vpcA, vpcB} {
+			for _, dst := range routeChoices[v] {
+				if r.IntN(3) != 0 {
+					continue
+				}
+				req := vpc.CreateCreateRouteEntryRequest()
+				req.RouteTableId, req.DestinationCidrBlock, req.NextHopType, req.NextHopId = tables[v], dst, "VpcPeer", pcc
+				resp, err := w.vpc.CreateRouteEntry(req)
+				if err != nil {
+					t.Fatalf("CreateRouteEntry %s %s: %v", v, dst, err)
+				}
+				routeIDs = append(routeIDs, resp.RouteEntryId)
+				desc = append(desc, fmt.Sprintf("route %s in %s", dst, v))
+			}
+		}
+		open := r.IntN(3) != 0
+		for i := range r.IntN(4) {
+			req := cloudfw.CreateCreateVpcFirewallControlPolicyRequest()
+			req.VpcFirewallId, req.NewOrder, req.ApplicationName, req.Description = fwID, "-1", "ANY", fmt.Sprintf("p%d", i)
+			req.AclAction = []string{"accept", "drop", "drop", "log"}[r.IntN(4)]
+			req.Source, req.SourceType = cidrs[r.IntN(len(cidrs))], "net"
+			req.Destination, req.DestinationType = cidrs[r.IntN(len(cidrs))], "net"
+			req.Proto = "ANY"
+			if r.IntN(2) == 0 {
+				req.Proto = "TCP"
+				p := ports[r.IntN(len(ports))]
+				req.DestPortType, req.DestPort = "port", fmt.Sprintf("%d/%d", p, p)
+			}
+			resp, err := fw.CreateVpcFirewallControlPolicy(req)
+			if err != nil {
+				t.Fatalf("CreateVpcFirewallControlPolicy: %v", err)
+			}
+			policyIDs = append(policyIDs, resp.AclUuid)
+			desc = append(desc, fmt.Sprintf("policy %d: %s %s %s -> %s %s", i+1, req.AclAction, req.Proto, req.Source, req.Destination, req.DestPort))
+		}
+		sw := cloudfw.CreateModifyVpcFirewallSwitchStatusRequest()
+		sw.VpcFirewallId, sw.FirewallSwitch = fwID, map[bool]string{true: "opened", false: "closed"}[open]
+		if _, err := fw.ModifyVpcFirewallSwitchStatus(sw); err != nil {
+			t.Fatalf("ModifyVpcFirewallSwitchStatus: %v", err)
+		}
+		desc = append(desc, "firewall "+sw.FirewallSwitch)
+		w.settle()
+
+		type probeCase struct {
+			from, to string
+			port     int
+		}
+		var cases []probeCase
+		for _, a := range []string{"a1", "a2"} {
+			for _, b := range []string{"b1", "b2"} {
+				for _, p := range ports {
+					cases = append(cases, probeCase{a, b, p}, probeCase{b, a, p})
+				}
+			}
+		}
+		got := make([]bool, len(cases))
+		var wg sync.WaitGroup
+		for i, c := range cases {
+			wg.Go(func() {
+				dst := netip.AddrPortFrom(w.addr[c.to], uint16(c.port))
+				name, _, err := dialWho(w.ids[c.from], dst, 300*time.Millisecond)
+				got[i] = err == nil && name == c.to
+			})
+		}
+		wg.Wait()
+		var diffs []string
+		for i, c := range cases {
+			out, err := env.Common(t, env.Admin, api.VersionPalisade, "AnalyzeReachability",
+				map[string]string{"From": w.ids[c.from], "To": w.ids[c.to], "Protocol": "tcp", "Port": fmt.Sprint(c.port)})
+			if err != nil {
+				t.Fatalf("AnalyzeReachability: %v", err)
+			}
+			want := out["Verdict"] == "reachable"
+			if !got[i] && want { // a timeout under load: once more, alone and slowly
+				name, _, err := dialWho(w.ids[c.from], netip.AddrPortFrom(w.addr[c.to], uint16(c.port)), confirmTimeout)
+				got[i] = err == nil && name == c.to
+			}
+			probes++
+			if got[i] {
+				reachable++
+			}
+			if got[i] != want {
+				diffs = append(diffs, fmt.Sprintf("%s -> %s:%d: kernel %v, analyzer %v", c.from, c.to, c.port, got[i], out["Verdict"]))
+			}
+		}
+		if len(diffs) > 0 {
+			t.Errorf("seed %d round %d (%s): %d of %d differ:\n  %s", seed, round, strings.Join(desc, "; "), len(diffs), len(cases), strings.Join(diffs, "\n  "))
+		}
+	}
+	t.Logf("%d rounds, %d probes, %d connected (seed %d)", rounds, probes, reachable, seed)
+}
