@@ -22,6 +22,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpcpeer"
 
 	"github.com/palisade-project/palisade/internal/api"
 	"github.com/palisade-project/palisade/internal/apitest"
@@ -79,12 +80,19 @@ type result struct {
 	WafTemplate               string // kept
 	DeletedProtection         string
 	DeletedKeys               []string // the second was the session's own key
+
+	// VPC peering: two VPCs and their route tables; two peerings (one
+	// deleted after its routes, one with Force), their route entries and
+	// a VPC firewall (with a drop policy), all deleted.
+	PeerVpcs, RouteTables, DeletedPeerings, DeletedRoutes []string
+	DeletedVpcFirewall                                    string
 }
 
 func TestConsoleInBrowser(t *testing.T) {
 	node := needTools(t)
 	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory))
 	bob := env.NewAccount(t, "bob")
+	inbound := peeringsToAdmin(t, env, bob)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -94,6 +102,8 @@ func TestConsoleInBrowser(t *testing.T) {
 		"PALISADE_CONSOLE_URL=http://"+env.Endpoint+"/console/",
 		"PALISADE_ACCESS_KEY_ID="+env.Admin.AccessKeyID,
 		"PALISADE_ACCESS_KEY_SECRET="+env.Admin.Secret,
+		"PALISADE_PEER_INBOUND="+strings.Join(inbound, ","),
+		"PALISADE_PEER_ACCOUNT="+bob.AccountID,
 		"TMPDIR="+tmp,
 		"HOME="+tmp,
 		"NO_PROXY=127.0.0.1,localhost",
@@ -153,6 +163,8 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	checkManaged(t, env, res)
 	checkSecurity(t, env, res)
+	checkPeering(t, env, res)
+	checkInbound(t, env, bob, inbound)
 
 	// And it is the admin's only: bob does not see it.
 	bresp, err := env.VPC(t, bob).DescribeVpcs(vpc.CreateDescribeVpcsRequest())
@@ -359,6 +371,135 @@ func checkSecurity(t *testing.T, env *apitest.Env, res result) {
 	for _, k := range res.DeletedKeys {
 		if ids[k] {
 			t.Errorf("access key %s is still there", k)
+		}
+	}
+}
+
+// checkPeering verifies, through the SDKs, that the peerings, their route
+// entries and the VPC firewall the browser made are gone, and the VPCs
+// stay.
+func checkPeering(t *testing.T, env *apitest.Env, res result) {
+	t.Helper()
+	if len(res.PeerVpcs) != 2 || len(res.RouteTables) != 2 || len(res.DeletedPeerings) != 2 || len(res.DeletedRoutes) != 3 ||
+		res.DeletedVpcFirewall == "" {
+		t.Fatalf("incomplete peering result: %+v", res)
+	}
+	pc := peerClient(t, env, env.Admin)
+	lreq := vpcpeer.CreateListVpcPeerConnectionsRequest()
+	lreq.VpcId = &res.PeerVpcs
+	l, err := pc.ListVpcPeerConnections(lreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.VpcPeerConnects) != 0 {
+		t.Errorf("peerings of %v left: %+v", res.PeerVpcs, l.VpcPeerConnects)
+	}
+	for _, id := range res.DeletedPeerings {
+		greq := vpcpeer.CreateGetVpcPeerConnectionAttributeRequest()
+		greq.InstanceId = id
+		if _, err := pc.GetVpcPeerConnectionAttribute(greq); err == nil || !strings.Contains(err.Error(), "ResourceNotFound.InstanceId") {
+			t.Errorf("GetVpcPeerConnectionAttribute %s: %v, want ResourceNotFound.InstanceId", id, err)
+		}
+	}
+
+	vpcc := env.VPC(t, env.Admin)
+	for i, table := range res.RouteTables {
+		req := vpc.CreateDescribeRouteEntryListRequest()
+		req.RouteTableId = table
+		resp, err := vpcc.DescribeRouteEntryList(req)
+		if err != nil {
+			t.Fatalf("DescribeRouteEntryList %s: %v", table, err)
+		}
+		for _, e := range resp.RouteEntrys.RouteEntry {
+			if e.Type != "System" {
+				t.Errorf("route table %s of %s: entry %s (%s %s) left", table, res.PeerVpcs[i], e.RouteEntryId, e.Type, e.DestinationCidrBlock)
+			}
+		}
+		if i == 0 && (len(resp.RouteEntrys.RouteEntry) != 1 || resp.RouteEntrys.RouteEntry[0].DestinationCidrBlock != "10.60.1.0/24") {
+			t.Errorf("route table %s: %+v, want the vSwitch's system entry only", table, resp.RouteEntrys.RouteEntry)
+		}
+	}
+	vreq := vpc.CreateDescribeVpcsRequest()
+	vreq.VpcId = strings.Join(res.PeerVpcs, ",")
+	if v, err := vpcc.DescribeVpcs(vreq); err != nil || len(v.Vpcs.Vpc) != 2 {
+		t.Errorf("DescribeVpcs %v: %v %+v", res.PeerVpcs, err, v)
+	}
+
+	freq := cloudfw.CreateDescribeVpcFirewallListRequest()
+	freq.CurrentPage, freq.PageSize = "1", "50"
+	fws, err := env.Cloudfw(t, env.Admin).DescribeVpcFirewallList(freq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fws.VpcFirewalls {
+		if f.VpcFirewallId == res.DeletedVpcFirewall {
+			t.Errorf("VPC firewall %s is still there", f.VpcFirewallId)
+		}
+	}
+	preq := cloudfw.CreateDescribeVpcFirewallControlPolicyRequest()
+	preq.VpcFirewallId, preq.CurrentPage, preq.PageSize = res.DeletedVpcFirewall, "1", "10"
+	if p, err := env.Cloudfw(t, env.Admin).DescribeVpcFirewallControlPolicy(preq); err == nil && len(p.Policys) != 0 {
+		t.Errorf("policies of the deleted firewall %s: %+v", res.DeletedVpcFirewall, p.Policys)
+	}
+}
+
+// peerClient is a VpcPeer (2022-01-01) client for c, as
+// internal/api/vpcpeer_sdk_test.go builds it.
+func peerClient(t *testing.T, env *apitest.Env, c apitest.Creds) *vpcpeer.Client {
+	t.Helper()
+	cl, err := vpcpeer.NewClientWithAccessKey(apitest.Region, c.AccessKeyID, c.Secret)
+	if err != nil {
+		t.Fatalf("vpcpeer client: %v", err)
+	}
+	cl.Domain = env.Endpoint
+	cl.SetNoProxy("127.0.0.1,localhost")
+	return cl
+}
+
+// peeringsToAdmin has bob ask for two peerings with a VPC of the admin:
+// the browser accepts the first and rejects the second.
+func peeringsToAdmin(t *testing.T, env *apitest.Env, bob apitest.Creds) []string {
+	t.Helper()
+	newVPC := func(c apitest.Creds, cidr, name string) string {
+		t.Helper()
+		req := vpc.CreateCreateVpcRequest()
+		req.CidrBlock, req.VpcName = cidr, name
+		resp, err := env.VPC(t, c).CreateVpc(req)
+		if err != nil {
+			t.Fatalf("CreateVpc %s: %v", cidr, err)
+		}
+		return resp.VpcId
+	}
+	mine := newVPC(env.Admin, "10.63.0.0/16", "console-peer-in")
+	pc := peerClient(t, env, bob)
+	var ids []string
+	for _, cidr := range []string{"10.64.0.0/16", "10.65.0.0/16"} {
+		req := vpcpeer.CreateCreateVpcPeerConnectionRequest()
+		req.VpcId, req.AcceptingVpcId, req.Name = newVPC(bob, cidr, "bob-"+cidr), mine, "from bob "+cidr
+		req.AcceptingAliUid = requests.Integer(env.Admin.AccountID)
+		resp, err := pc.CreateVpcPeerConnection(req)
+		if err != nil {
+			t.Fatalf("CreateVpcPeerConnection to the admin: %v", err)
+		}
+		ids = append(ids, resp.InstanceId)
+	}
+	return ids
+}
+
+// checkInbound verifies, as bob sees them, that the browser accepted the
+// first peering and rejected the second.
+func checkInbound(t *testing.T, env *apitest.Env, bob apitest.Creds, ids []string) {
+	t.Helper()
+	pc := peerClient(t, env, bob)
+	for i, want := range []string{"Activated", "Rejected"} {
+		req := vpcpeer.CreateGetVpcPeerConnectionAttributeRequest()
+		req.InstanceId = ids[i]
+		resp, err := pc.GetVpcPeerConnectionAttribute(req)
+		if err != nil {
+			t.Fatalf("GetVpcPeerConnectionAttribute %s: %v", ids[i], err)
+		}
+		if resp.Status != want {
+			t.Errorf("peering %s from bob: %s, want %s", ids[i], resp.Status, want)
 		}
 	}
 }

@@ -10,6 +10,11 @@ import { chromium } from 'playwright-core';
 const url = process.env.PALISADE_CONSOLE_URL;
 const keyId = process.env.PALISADE_ACCESS_KEY_ID;
 const secret = process.env.PALISADE_ACCESS_KEY_SECRET;
+// Two peerings another account asked for with a VPC of this one (both
+// Accepting), and that account's ID: the script accepts the first and
+// rejects the second.
+const inbound = (process.env.PALISADE_PEER_INBOUND || '').split(',').filter(Boolean);
+const otherAccount = process.env.PALISADE_PEER_ACCOUNT || '';
 if (!url || !keyId || !secret) {
   console.error('PALISADE_CONSOLE_URL, PALISADE_ACCESS_KEY_ID and PALISADE_ACCESS_KEY_SECRET must be set');
   process.exit(2);
@@ -422,6 +427,158 @@ try {
   await label('Destination port').fill('70000');
   await refused('Add policy', 'IllegalParam.DestPort');
 
+  step('VPC peering: two VPCs, an Activated peering');
+  await nav('VPCs');
+  const pA = await create({ 'CIDR block': '10.60.0.0/16', 'VPC name': 'console-peer-a' }, 'Create VPC', 'vpc-');
+  const pB = await create({ 'CIDR block': '10.61.0.0/16', 'VPC name': 'console-peer-b' }, 'Create VPC', 'vpc-');
+  await nav('vSwitches');
+  await create({ 'VPC ID': pA, 'CIDR block': '10.60.1.0/24', 'vSwitch name': 'console-peer-vsw' }, 'Create vSwitch', 'vsw-');
+  await nav('VPC peering');
+  const peering = await create({ 'VPC ID': pA, 'Accepting VPC ID': pB, 'Peering name': 'console-peer' }, 'Create peering', 'pcc-');
+  check((await status().textContent()).includes('(Activated)'), 'same-account peering is Activated: ' + (await status().textContent()));
+  const peerRow = row(peering);
+  await peerRow.getByRole('cell', { name: 'Activated', exact: true }).waitFor();
+  check(await peerRow.getByRole('cell', { name: pA + ' (10.60.0.0/16)', exact: true }).count() === 1, 'the peering lists its VPC');
+  check(await peerRow.getByRole('cell', { name: pB + ' (10.61.0.0/16)', exact: true }).count() === 1, 'the peering lists the accepting VPC');
+  check(await peerRow.getByRole('cell', { name: /\(this account\)$/ }).count() === 2, 'both ends are this account');
+  check(await button('Accept peering ' + peering).count() === 0, 'no Accept button on an Activated peering');
+  await nav('VPC peering'); // creating it twice: the API's error
+  await label('VPC ID').fill(pB);
+  await label('Accepting VPC ID').fill(pA);
+  await refused('Create peering', 'ResourceAlreadyExist.VpcPeer');
+  await shot('peering');
+
+  step('VPC peering: accept and reject another account\'s requests');
+  check(inbound.length === 2 && /^\d{16}$/.test(otherAccount), 'PALISADE_PEER_INBOUND and PALISADE_PEER_ACCOUNT: ' + inbound + ' ' + otherAccount);
+  for (const id of inbound) {
+    await row(id).getByRole('cell', { name: 'Accepting', exact: true }).waitFor();
+    // The requester's 16-digit ID, exactly (not rounded to a double).
+    check(await row(id).getByRole('cell', { name: otherAccount, exact: true }).count() === 1, 'the requester is listed: ' +
+      (await row(id).textContent()));
+    check(await button('Delete peering ' + id).count() === 1, 'either end may delete it');
+  }
+  await act('Accept peering ' + inbound[0], 'Accepted peering ' + inbound[0]);
+  await row(inbound[0]).getByRole('cell', { name: 'Activated', exact: true }).waitFor();
+  check(await button('Accept peering ' + inbound[0]).count() === 0, 'no Accept button once Activated');
+  await act('Reject peering ' + inbound[1], 'Rejected peering ' + inbound[1]);
+  await row(inbound[1]).getByRole('cell', { name: 'Rejected', exact: true }).waitFor();
+  check(dialogs.some((d) => d === 'confirm: Reject peering ' + inbound[1] + '?'), 'reject asked: ' + dialogs);
+
+  step('route tables: a VpcPeer route on each side');
+  const routeTable = async (vpc) => {
+    await nav('Route tables');
+    const link = row(vpc).getByRole('link');
+    const id = (await link.textContent()).trim();
+    check(id.startsWith('vtb-'), 'route table of ' + vpc + ': ' + id);
+    await link.click();
+    await page.getByRole('heading', { name: 'Route table ' + id }).waitFor();
+    return id;
+  };
+  const addRoute = async (dst, name) => {
+    await label('Destination CIDR').fill(dst);
+    await label('Peering ID').fill(peering);
+    await label('Entry name').fill(name);
+    await button('Add route entry').click();
+    const id = await idFrom('rte-');
+    await row(name).getByRole('cell', { name: peering, exact: true }).waitFor();
+    return id;
+  };
+  const rtA = await routeTable(pA);
+  await row('10.60.1.0/24').getByRole('cell', { name: 'System', exact: true }).waitFor();
+  const routeA = await addRoute('10.61.0.0/16', 'to-b');
+  check(await row('to-b').getByRole('cell', { name: 'VpcPeer', exact: true }).count() === 1, 'a VpcPeer entry');
+  check(await row('10.60.1.0/24').getByRole('button').count() === 0, 'no delete button on the system entry');
+  err = await refused('Add route entry', 'InvalidCIDRBlock.Duplicate'); // the same destination again
+  await label('Destination CIDR').fill('10.60.0.0/16'); // the VPC's own CIDR
+  await label('Entry name').fill('overlap');
+  err = await refused('Add route entry', 'InvalidCidrBlock.Overlapped');
+  check(await cell('overlap').count() === 0, 'no overlapping entry listed');
+  await shot('route-table');
+  const rtB = await routeTable(pB);
+  check(rtA !== rtB, 'two route tables');
+  const routeB = await addRoute('10.60.0.0/16', 'to-a');
+  await nav('Route tables');
+  await row(pA).waitFor();
+  await row(pB).waitFor();
+
+  step('VPC firewall: create, add a drop policy, close');
+  await nav('VPC firewalls');
+  await label('Firewall name').fill('console-vfw');
+  await label('Local VPC ID').fill(pA);
+  await label('Peer VPC ID').fill(pB);
+  await label('Switch').selectOption('opened');
+  await button('Create VPC firewall').click();
+  const vfw = await idFrom('vfw-');
+  await row(vfw).getByRole('cell', { name: 'opened', exact: true }).waitFor();
+  await page.getByRole('link', { name: vfw, exact: true }).click();
+  await page.getByRole('heading', { name: 'VPC firewall ' + vfw }).waitFor();
+  await label('Policy action').selectOption('drop');
+  await label('Policy protocol').selectOption('TCP');
+  await label('Source type').selectOption('net');
+  await label('Policy source').fill('10.60.0.0/16');
+  await label('Destination type').selectOption('net');
+  await label('Policy destination').fill('10.61.0.0/16');
+  await label('Destination port').fill('22');
+  await label('Order').fill('1');
+  await label('Policy description').fill('console-vfw-drop');
+  await button('Add policy').click();
+  await status().filter({ hasText: 'Added policy' }).waitFor();
+  const vfwPolicy = (await status().textContent()).match(/Added policy ([0-9a-f-]{36})/)[1];
+  const polRow = row('console-vfw-drop');
+  await polRow.getByRole('cell', { name: 'drop', exact: true }).waitFor();
+  check(await polRow.getByRole('cell', { name: '1', exact: true }).count() === 1, 'the policy is first');
+  check(await polRow.getByRole('cell', { name: vfwPolicy, exact: true }).count() === 1, 'the policy lists its UUID');
+  await label('Order').fill('9');
+  await refused('Add policy', 'IllegalParam.NewOrder');
+  await shot('vpc-firewall');
+  await page.getByRole('link', { name: '← All VPC firewalls' }).click();
+  await act('Close VPC firewall ' + vfw, 'Closed VPC firewall ' + vfw);
+  await row(vfw).getByRole('cell', { name: 'closed', exact: true }).waitFor();
+  await button('Open VPC firewall ' + vfw).waitFor();
+
+  step('VPC peering: refused while in use, then deleted');
+  await nav('VPC peering');
+  err = await refused('Delete peering ' + peering, 'DependencyViolation');
+  check(err.includes(vfw), 'the error names the firewall: ' + err);
+  check(dialogs.some((d) => d === 'confirm: Delete peering ' + peering + '?'), 'peering delete asked: ' + dialogs);
+  await nav('VPC firewalls');
+  await act('Delete VPC firewall ' + vfw, 'Deleted VPC firewall ' + vfw);
+  await cell(vfw).waitFor({ state: 'detached' });
+  await nav('VPC peering');
+  err = await refused('Delete peering ' + peering, 'DependencyViolation.RouteEntry');
+  check(err.includes(routeA) && err.includes(routeB), 'the error names the route entries: ' + err);
+  await routeTable(pA);
+  await act('Delete route entry ' + routeA, 'Deleted route entry ' + routeA);
+  await cell(routeA).waitFor({ state: 'detached' });
+  await cell('10.60.1.0/24').waitFor();
+  await routeTable(pB);
+  await act('Delete route entry ' + routeB, 'Deleted route entry ' + routeB);
+  await cell(routeB).waitFor({ state: 'detached' });
+  await nav('VPC peering');
+  await act('Delete peering ' + peering, 'Deleted peering ' + peering);
+  await cell(peering).waitFor({ state: 'detached' });
+
+  step('VPC peering: Force deletes the routes through it');
+  await label('VPC ID').fill(pA);
+  await label('Accepting VPC ID').fill(pB);
+  await label('Peering name').fill('console-peer2');
+  await button('Create peering').click();
+  await status().filter({ hasText: 'Created peering' }).waitFor();
+  const peering2 = await idFrom('pcc-');
+  await routeTable(pB);
+  await label('Destination CIDR').fill('10.60.0.0/16');
+  await label('Peering ID').fill(peering2);
+  await label('Entry name').fill('to-a-2');
+  await button('Add route entry').click();
+  const routeB2 = await idFrom('rte-');
+  await nav('VPC peering');
+  await refused('Delete peering ' + peering2, 'DependencyViolation.RouteEntry');
+  await act('Force delete peering ' + peering2, 'Force deleted peering ' + peering2);
+  await cell(peering2).waitFor({ state: 'detached' });
+  check(dialogs.some((d) => d.startsWith('confirm: Force delete peering ' + peering2 + '? The route entries')), 'force delete asked: ' + dialogs);
+  await routeTable(pB);
+  await page.locator('main td.empty').waitFor(); // no entry left (no vSwitch: no system entry)
+
   step('flow logs: create, deactivate, delete');
   await nav('Flow logs');
   const flowLog = await create({ 'Resource ID': mxVsw, 'Flow log name': 'console-fl' }, 'Create flow log', 'fl-');
@@ -481,7 +638,8 @@ try {
   step('other views render');
   for (const [link, heading] of [['Network ACLs', 'Network ACLs'], ['EIPs', 'EIPs'], ['Flow logs', 'Flow logs'],
     ['WAF logs', 'WAF logs'], ['Anti-DDoS events', 'Anti-DDoS events'], ['Cloud Firewall policies', 'Cloud Firewall control policies'],
-    ['WAF protection', 'WAF protection'], ['Access keys', 'Access keys'], ['Security audit', 'Security audit']]) {
+    ['WAF protection', 'WAF protection'], ['Access keys', 'Access keys'], ['Security audit', 'Security audit'],
+    ['VPC peering', 'VPC peering'], ['Route tables', 'Route tables'], ['VPC firewalls', 'VPC firewalls']]) {
     await nav(link);
     await page.getByRole('heading', { name: heading, exact: true }).waitFor();
     await page.locator('main table, main p.muted').first().waitFor();
@@ -508,7 +666,9 @@ try {
     DeletedVpcId: tmpVpc, DeletedVSwitchId: tmpVsw, DeletedSecurityGroupId: tmpSg, DeletedInstanceId: tmpInst,
     AnalysisVpcId: mxVpc, AnalysisGroupId: mxSg, OpenRuleId: openRule, WhatIf: [before, after],
     KeptPolicy: keptPolicy, DeletedPolicy: deletedPolicy, DeletedFlowLog: flowLog, WafTemplate: tpl, DeletedProtection: prot,
-    DeletedKeys: [key1, key2] }));
+    DeletedKeys: [key1, key2],
+    PeerVpcs: [pA, pB], RouteTables: [rtA, rtB], DeletedPeerings: [peering, peering2], DeletedRoutes: [routeA, routeB, routeB2],
+    DeletedVpcFirewall: vfw }));
 } catch (err) {
   console.error('FAILED: ' + (err && err.stack ? err.stack : err));
   if (problems.length) console.error('page problems:\n' + problems.join('\n'));

@@ -10,6 +10,7 @@ const V = {
   CFW: '2017-12-07',
   DDOS: '2017-05-18',
   PALISADE: '2026-11-01',
+  PEER: '2022-01-01',
 };
 
 const state = { csrf: '', who: null };
@@ -52,9 +53,15 @@ async function post(path, body) {
   return decode(resp);
 }
 
+// bigInts keeps integers that a double cannot hold (16-digit account IDs
+// such as OwnerId) as their digits, where the browser gives the source.
+function bigInts(_key, v, ctx) {
+  return typeof v === 'number' && !Number.isSafeInteger(v) && Number.isInteger(v) && ctx && ctx.source ? ctx.source : v;
+}
+
 async function decode(resp) {
   let body = null;
-  try { body = await resp.json(); } catch (_) { body = null; }
+  try { body = JSON.parse(await resp.text(), bigInts); } catch (_) { body = null; }
   if (!resp.ok) {
     const err = new ApiError(resp.status, body);
     if (resp.status === 401 && err.code === 'InvalidSession') loggedOut(err);
@@ -212,7 +219,7 @@ function done(pg, fn) {
 // actionButton is a button in a table row. opts: verb ("Delete"), kind
 // ("VPC"), id; its accessible name is "Delete VPC vpc-1" and, once fn
 // (async) succeeds, the status says "Deleted VPC vpc-1." (the verbs used
-// all take a "d"). With opts.ask (a string, may be empty) window.confirm
+// verbs that do not take a "d" give opts.past). With opts.ask (a string, may be empty) window.confirm
 // asks "Delete VPC vpc-1?" + ask first. Errors go to the alert.
 function actionButton(pg, opts, fn) {
   const what = opts.kind + ' ' + opts.id;
@@ -223,7 +230,7 @@ function actionButton(pg, opts, fn) {
     clearMessages(pg.alert);
     b.disabled = true;
     try {
-      await done(pg, async () => { await fn(); return opts.verb + 'd ' + what + '.'; })();
+      await done(pg, async () => { await fn(); return (opts.past || opts.verb + 'd') + ' ' + what + '.'; })();
     } catch (err) {
       pg.alert.show(err);
     } finally {
@@ -896,42 +903,221 @@ async function viewDDoS() {
 const CFW_DIRS = [['in', 'Inbound'], ['out', 'Outbound']];
 const CFW_ADDR_TYPES = [['net', 'CIDR'], ['group', 'Address book']];
 
+// CFW_POLICY_FIELDS are the rule fields of a Cloud Firewall control
+// policy, of the Internet firewall (AddControlPolicy) and of a VPC
+// firewall (CreateVpcFirewallControlPolicy) alike.
+const CFW_POLICY_FIELDS = [
+  { name: 'AclAction', label: 'Policy action', type: 'select', options: ['accept', 'drop', 'log'] },
+  { name: 'Proto', label: 'Policy protocol', type: 'select', options: ['TCP', 'UDP', 'ICMP', 'ANY'] },
+  { name: 'SourceType', label: 'Source type', type: 'select', options: CFW_ADDR_TYPES },
+  { name: 'Source', label: 'Policy source', required: true, placeholder: '0.0.0.0/0 or a book name' },
+  { name: 'DestinationType', label: 'Destination type', type: 'select', options: CFW_ADDR_TYPES },
+  { name: 'Destination', label: 'Policy destination', required: true, placeholder: '203.0.113.10/32' },
+  { name: 'DestPort', label: 'Destination port', placeholder: '443 or 80/88 (none: every port)' },
+  { name: 'NewOrder', label: 'Order', type: 'number', value: '1', required: true },
+  { name: 'Description', label: 'Policy description', required: true },
+];
+
+// cfwPolicyForm is the "Add policy" form: lead fields come first; add
+// (async) sends the values, with the application and port type set, and
+// returns the response (its AclUuid is shown).
+function cfwPolicyForm(pg, lead, add) {
+  return form('Add policy', lead.concat(CFW_POLICY_FIELDS), 'Add policy', done(pg, async (v) => {
+    const r = await add(Object.assign({ ApplicationName: 'ANY', DestPortType: 'port' }, v));
+    return 'Added policy ' + r.AclUuid + '.';
+  }), pg.alert);
+}
+
+// cfwPolicyTable lists policies in priority order, with Enable/Disable
+// and Delete buttons: ops.modify and ops.remove are the actions, and
+// ops.params(p) the parameters naming the policy's list.
+function cfwPolicyTable(pg, caption, policies, ops) {
+  return table(caption, [
+    ['Order', (p) => p.Order], ['UUID', (p) => p.AclUuid], ['Action', (p) => p.AclAction],
+    ['Source', (p) => p.SourceType + ' ' + p.Source], ['Destination', (p) => p.DestinationType + ' ' + p.Destination],
+    ['Protocol', (p) => p.Proto], ['Port', (p) => p.DestPort || p.DestPortGroup], ['Enabled', (p) => p.Release],
+    ['Hits', (p) => p.HitTimes], ['Last hit', (p) => unixTime(p.HitLastTime)], ['Description', (p) => p.Description],
+    ['', (p) => el('span', { class: 'actions' },
+      statusButton(pg, 'policy', p.AclUuid, p.Release === 'true', ['Enable', ops.modify], ['Disable', ops.modify],
+        V.CFW, Object.assign(ops.params(p), { AclUuid: p.AclUuid, Release: String(p.Release !== 'true') })),
+      deleteButton(pg, 'policy', p.AclUuid, V.CFW, ops.remove, Object.assign(ops.params(p), { AclUuid: p.AclUuid })))],
+  ], policies);
+}
+
 async function viewFirewall() {
   const pg = page('Cloud Firewall control policies');
   let dir = 'in';
   const tbl = listing(pg, async () => {
     const r = await call(V.CFW, 'DescribeControlPolicy', { CurrentPage: 1, PageSize: 100, Direction: dir });
-    return table((dir === 'in' ? 'Inbound' : 'Outbound') + ' policies (' + (r.TotalCount || 0) + '), in priority order', [
-      ['Order', (p) => p.Order], ['UUID', (p) => p.AclUuid], ['Action', (p) => p.AclAction],
-      ['Source', (p) => p.SourceType + ' ' + p.Source], ['Destination', (p) => p.DestinationType + ' ' + p.Destination],
-      ['Protocol', (p) => p.Proto], ['Port', (p) => p.DestPort || p.DestPortGroup], ['Enabled', (p) => p.Release],
-      ['Hits', (p) => p.HitTimes], ['Last hit', (p) => unixTime(p.HitLastTime)], ['Description', (p) => p.Description],
-      ['', (p) => el('span', { class: 'actions' },
-        statusButton(pg, 'policy', p.AclUuid, p.Release === 'true', ['Enable', 'ModifyControlPolicy'], ['Disable', 'ModifyControlPolicy'],
-          V.CFW, { AclUuid: p.AclUuid, Direction: p.Direction, Release: String(p.Release !== 'true') }),
-        deleteButton(pg, 'policy', p.AclUuid, V.CFW, 'DeleteControlPolicy', { AclUuid: p.AclUuid, Direction: p.Direction }))],
-    ], list(r.Policys));
+    return cfwPolicyTable(pg, (dir === 'in' ? 'Inbound' : 'Outbound') + ' policies (' + (r.TotalCount || 0) + '), in priority order',
+      list(r.Policys), { modify: 'ModifyControlPolicy', remove: 'DeleteControlPolicy', params: (p) => ({ Direction: p.Direction }) });
   });
   const show = form('Control policies', [
     { name: 'Direction', label: 'Direction', type: 'select', options: CFW_DIRS },
   ], 'Show', async (v) => { dir = v.Direction; await pg.load(); }, pg.alert);
-  pg.body.append(show, el('h3', {}, 'Add policy'), form('Add policy', [
+  pg.body.append(show, el('h3', {}, 'Add policy'), cfwPolicyForm(pg, [
     { name: 'Direction', label: 'Policy direction', type: 'select', options: CFW_DIRS },
-    { name: 'AclAction', label: 'Policy action', type: 'select', options: ['accept', 'drop', 'log'] },
-    { name: 'Proto', label: 'Policy protocol', type: 'select', options: ['TCP', 'UDP', 'ICMP', 'ANY'] },
-    { name: 'SourceType', label: 'Source type', type: 'select', options: CFW_ADDR_TYPES },
-    { name: 'Source', label: 'Policy source', required: true, placeholder: '0.0.0.0/0 or a book name' },
-    { name: 'DestinationType', label: 'Destination type', type: 'select', options: CFW_ADDR_TYPES },
-    { name: 'Destination', label: 'Policy destination', required: true, placeholder: '203.0.113.10/32' },
-    { name: 'DestPort', label: 'Destination port', placeholder: '443 or 80/88 (none: every port)' },
-    { name: 'NewOrder', label: 'Order', type: 'number', value: '1', required: true },
-    { name: 'Description', label: 'Policy description', required: true },
-  ], 'Add policy', done(pg, async (v) => {
-    const r = await call(V.CFW, 'AddControlPolicy', Object.assign({ ApplicationName: 'ANY', DestPortType: 'port' }, v));
+  ], async (v) => {
+    const r = await call(V.CFW, 'AddControlPolicy', v);
     dir = v.Direction;
     show.inputs.Direction.value = dir;
-    return 'Added policy ' + r.AclUuid + '.';
-  }), pg.alert), tbl);
+    return r;
+  }), tbl);
+  await pg.load();
+}
+
+// ---------- VPC peering, route tables, VPC firewalls ----------
+
+// mine tells whether an account ID (a number, or its digits when a
+// double cannot hold it: see bigInts) is the caller's.
+function mine(id) {
+  return String(id) === state.who.AccountId || (typeof id === 'number' && id === Number(state.who.AccountId));
+}
+
+// account shows an account ID, "this account" for the caller's.
+function account(id) {
+  return id ? (mine(id) ? state.who.AccountId + ' (this account)' : String(id)) : '';
+}
+
+function peerVpc(v) {
+  return v ? v.VpcId + (list(v.Ipv4Cidrs).length ? ' (' + join(v.Ipv4Cidrs) + ')' : '') : '';
+}
+
+const peerOptions = (r) => list(r.VpcPeerConnects).map((p) => [p.InstanceId, (p.Name || '') + ' ' + p.Vpc.VpcId + ' ↔ ' + p.AcceptingVpc.VpcId]);
+
+async function viewPeerings() {
+  const pg = page('VPC peering');
+  const tbl = listing(pg, async () => {
+    const r = await call(V.PEER, 'ListVpcPeerConnections', { MaxResults: 100 });
+    return table('VPC peering connections (' + (r.TotalCount || 0) + ')', [
+      ['Peering ID', (p) => p.InstanceId], ['Name', (p) => p.Name], ['Status', (p) => p.Status],
+      ['VPC', (p) => peerVpc(p.Vpc)], ['Account', (p) => account(p.OwnerId)],
+      ['Accepting VPC', (p) => peerVpc(p.AcceptingVpc)], ['Accepting account', (p) => account(p.AcceptingOwnerUid)],
+      ['Bandwidth (Mbit/s)', (p) => p.Bandwidth], ['Created', (p) => p.GmtCreate],
+      ['', (p) => el('span', { class: 'actions' },
+        p.Status === 'Accepting' && mine(p.AcceptingOwnerUid) ? [
+          callButton(pg, { verb: 'Accept', past: 'Accepted', kind: 'peering', id: p.InstanceId }, V.PEER, 'AcceptVpcPeerConnection',
+            { InstanceId: p.InstanceId }),
+          callButton(pg, { verb: 'Reject', past: 'Rejected', kind: 'peering', id: p.InstanceId, ask: '' }, V.PEER, 'RejectVpcPeerConnection',
+            { InstanceId: p.InstanceId }),
+        ] : [],
+        deleteButton(pg, 'peering', p.InstanceId, V.PEER, 'DeleteVpcPeerConnection', { InstanceId: p.InstanceId }),
+        callButton(pg, { verb: 'Force delete', kind: 'peering', id: p.InstanceId, ask: 'The route entries through it are deleted with it.' },
+          V.PEER, 'DeleteVpcPeerConnection', { InstanceId: p.InstanceId, Force: 'true' }))],
+    ], list(r.VpcPeerConnects));
+  });
+  pg.body.append(await idList('vpc-ids', V.VPC, 'DescribeVpcs', vpcOptions),
+    el('h3', {}, 'Create peering connection'), form('Create peering connection', [
+      { name: 'VpcId', label: 'VPC ID', required: true, list: 'vpc-ids' },
+      { name: 'AcceptingVpcId', label: 'Accepting VPC ID', required: true, list: 'vpc-ids' },
+      { name: 'AcceptingAliUid', label: 'Accepting account ID', placeholder: 'this account' },
+      { name: 'Name', label: 'Peering name' },
+    ], 'Create peering', done(pg, async (v) => {
+      const id = (await call(V.PEER, 'CreateVpcPeerConnection', v)).InstanceId;
+      const p = await call(V.PEER, 'GetVpcPeerConnectionAttribute', { InstanceId: id });
+      return 'Created peering ' + id + ' (' + p.Status + ').';
+    }), pg.alert),
+    el('p', { class: 'muted' }, 'Between two VPCs of this account the connection is Activated at once; with another account it waits ' +
+      'for that account to accept it. Traffic flows once each side has a route entry to the other through it (Route tables).'),
+    tbl);
+  await pg.load();
+}
+
+async function viewRouteTables() {
+  const pg = page('Route tables');
+  const tbl = listing(pg, async () => {
+    const r = await call(V.VPC, 'DescribeRouteTableList', { PageSize: 50 });
+    return table('Route tables (' + (r.TotalCount || 0) + ')', [
+      ['Route table ID', (t) => link('#/route-tables/' + encodeURIComponent(t.RouteTableId), t.RouteTableId)],
+      ['VPC', (t) => t.VpcId], ['Type', (t) => t.RouteTableType], ['Router', (t) => t.RouterId],
+      ['vSwitches', (t) => join(t.VSwitchIds && t.VSwitchIds.VSwitchId)], ['Status', (t) => t.Status],
+    ], list(r.RouterTableList && r.RouterTableList.RouterTableListType));
+  });
+  pg.body.append(el('p', { class: 'muted' }, 'A VPC has one route table. Select it for its entries.'), tbl);
+  await pg.load();
+}
+
+async function viewRouteTable(id) {
+  const pg = page('Route table ' + id);
+  const tbl = listing(pg, async () => {
+    const [t, r] = await Promise.all([call(V.VPC, 'DescribeRouteTableList', { RouteTableId: id }),
+      call(V.VPC, 'DescribeRouteEntryList', { RouteTableId: id, MaxResult: 100 })]);
+    const rt = list(t.RouterTableList && t.RouterTableList.RouterTableListType)[0] || {};
+    return el('div', {}, el('p', {}, 'VPC: ', rt.VpcId || '', ' · Type: ', rt.RouteTableType || ''),
+      table('Route entries', [
+        ['Entry ID', (e) => e.RouteEntryId], ['Name', (e) => e.RouteEntryName], ['Destination', (e) => e.DestinationCidrBlock],
+        ['Next hop type', (e) => e.NextHopType], ['Next hop', (e) => e.InstanceId], ['Type', (e) => e.Type], ['Status', (e) => e.Status],
+        ['', (e) => e.Type === 'Custom'
+          ? deleteButton(pg, 'route entry', e.RouteEntryId, V.VPC, 'DeleteRouteEntry', { RouteEntryId: e.RouteEntryId, RouteTableId: id })
+          : ''],
+      ], list(r.RouteEntrys && r.RouteEntrys.RouteEntry)));
+  });
+  pg.body.append(el('p', {}, link('#/route-tables', '← All route tables')),
+    await idList('peer-ids', V.PEER, 'ListVpcPeerConnections', peerOptions, { PageSize: '', MaxResults: 100 }),
+    el('h3', {}, 'Add route entry'), form('Add route entry', [
+      { name: 'DestinationCidrBlock', label: 'Destination CIDR', required: true, placeholder: '10.1.0.0/16' },
+      { name: 'NextHopId', label: 'Peering ID', required: true, list: 'peer-ids', placeholder: 'pcc-…' },
+      { name: 'RouteEntryName', label: 'Entry name' },
+    ], 'Add route entry', done(pg, async (v) => {
+      const r = await call(V.VPC, 'CreateRouteEntry', Object.assign({ RouteTableId: id, NextHopType: 'VpcPeer' }, v));
+      return 'Added route entry ' + r.RouteEntryId + ' to ' + v.DestinationCidrBlock + '.';
+    }), pg.alert),
+    el('p', { class: 'muted' }, 'System entries (the vSwitches of the VPC) cannot be deleted; a destination within the VPC is refused.'),
+    tbl);
+  await pg.load();
+}
+
+const VFW_SWITCH = [['opened', 'Opened'], ['closed', 'Closed']];
+
+async function viewVpcFirewalls() {
+  const pg = page('VPC firewalls');
+  const tbl = listing(pg, async () => {
+    const r = await call(V.CFW, 'DescribeVpcFirewallList', { CurrentPage: 1, PageSize: 50 });
+    return table('VPC firewalls (' + (r.TotalCount || 0) + ')', [
+      ['Firewall ID', (f) => link('#/vpc-firewalls/' + encodeURIComponent(f.VpcFirewallId), f.VpcFirewallId)],
+      ['Name', (f) => f.VpcFirewallName], ['Local VPC', (f) => f.LocalVpc && f.LocalVpc.VpcId],
+      ['Peer VPC', (f) => f.PeerVpc && f.PeerVpc.VpcId], ['Peer account', (f) => account(f.PeerVpc && f.PeerVpc.OwnerId)],
+      ['Switch', (f) => f.FirewallSwitchStatus], ['Bandwidth (Mbit/s)', (f) => f.Bandwidth],
+      ['', (f) => el('span', { class: 'actions' },
+        f.FirewallSwitchStatus === 'opened'
+          ? callButton(pg, { verb: 'Close', kind: 'VPC firewall', id: f.VpcFirewallId }, V.CFW, 'ModifyVpcFirewallSwitchStatus',
+            { VpcFirewallId: f.VpcFirewallId, FirewallSwitch: 'closed' })
+          : callButton(pg, { verb: 'Open', past: 'Opened', kind: 'VPC firewall', id: f.VpcFirewallId }, V.CFW, 'ModifyVpcFirewallSwitchStatus',
+            { VpcFirewallId: f.VpcFirewallId, FirewallSwitch: 'opened' }),
+        deleteButton(pg, 'VPC firewall', f.VpcFirewallId, V.CFW, 'DeleteVpcFirewallConfigure', { 'VpcFirewallIdList.1': f.VpcFirewallId },
+          'Its policies are deleted with it.'))],
+    ], list(r.VpcFirewalls));
+  });
+  pg.body.append(await idList('vpc-ids', V.VPC, 'DescribeVpcs', vpcOptions),
+    el('h3', {}, 'Create VPC firewall'), form('Create VPC firewall', [
+      { name: 'VpcFirewallName', label: 'Firewall name', required: true },
+      { name: 'LocalVpcId', label: 'Local VPC ID', required: true, list: 'vpc-ids' },
+      { name: 'PeerVpcId', label: 'Peer VPC ID', required: true, list: 'vpc-ids' },
+      { name: 'FirewallSwitch', label: 'Switch', type: 'select', options: VFW_SWITCH },
+    ], 'Create VPC firewall', done(pg, async (v) => {
+      const p = Object.assign({ LocalVpcRegion: state.who.RegionId, PeerVpcRegion: state.who.RegionId }, v);
+      return 'Created VPC firewall ' + (await call(V.CFW, 'CreateVpcFirewallConfigure', p)).VpcFirewallId + '.';
+    }), pg.alert),
+    el('p', { class: 'muted' }, 'A VPC firewall filters the traffic of the Activated peering connection between its two VPCs ' +
+      'with its control policies, while its switch is opened.'),
+    tbl);
+  await pg.load();
+}
+
+async function viewVpcFirewall(id) {
+  const pg = page('VPC firewall ' + id);
+  const tbl = listing(pg, async () => {
+    const [l, r] = await Promise.all([call(V.CFW, 'DescribeVpcFirewallList', { VpcFirewallId: id, CurrentPage: 1, PageSize: 1 }),
+      call(V.CFW, 'DescribeVpcFirewallControlPolicy', { VpcFirewallId: id, CurrentPage: 1, PageSize: 100 })]);
+    const f = list(l.VpcFirewalls)[0] || {};
+    return el('div', {}, el('p', {}, 'Name: ', f.VpcFirewallName || '', ' · Local VPC: ', (f.LocalVpc && f.LocalVpc.VpcId) || '',
+      ' · Peer VPC: ', (f.PeerVpc && f.PeerVpc.VpcId) || '', ' · Switch: ', f.FirewallSwitchStatus || ''),
+    cfwPolicyTable(pg, 'Policies (' + (r.TotalCount || 0) + '), in priority order', list(r.Policys),
+      { modify: 'ModifyVpcFirewallControlPolicy', remove: 'DeleteVpcFirewallControlPolicy', params: () => ({ VpcFirewallId: id }) }));
+  });
+  pg.body.append(el('p', {}, link('#/vpc-firewalls', '← All VPC firewalls')),
+    el('h3', {}, 'Add policy'), cfwPolicyForm(pg, [], (v) => call(V.CFW, 'CreateVpcFirewallControlPolicy',
+      Object.assign({ VpcFirewallId: id }, v))), tbl);
   await pg.load();
 }
 
@@ -1023,6 +1209,11 @@ const routes = [
   [/^\/waf-logs$/, viewWafLogs],
   [/^\/ddos$/, viewDDoS],
   [/^\/firewall$/, viewFirewall],
+  [/^\/peerings$/, viewPeerings],
+  [/^\/route-tables$/, viewRouteTables],
+  [/^\/route-tables\/([^/]+)$/, (id) => viewRouteTable(decodeURIComponent(id))],
+  [/^\/vpc-firewalls$/, viewVpcFirewalls],
+  [/^\/vpc-firewalls\/([^/]+)$/, (id) => viewVpcFirewall(decodeURIComponent(id))],
   [/^\/access-keys$/, viewAccessKeys],
 ];
 
