@@ -14,19 +14,6 @@ import (
 	"github.com/palisade-project/palisade/internal/model"
 )
 
-// peerClient is a V1 SDK VpcPeer (2022-01-01) client for c. Its endpoint
-// is central; Domain overrides it, and it sends RegionId "local".
-func peerClient(t *testing.T, env *apitest.Env, c apitest.Creds) *vpcpeer.Client {
-	t.Helper()
-	cl, err := vpcpeer.NewClientWithAccessKey(apitest.Region, c.AccessKeyID, c.Secret)
-	if err != nil {
-		t.Fatalf("vpcpeer client: %v", err)
-	}
-	cl.Domain = env.Endpoint
-	cl.SetNoProxy("127.0.0.1,localhost")
-	return cl
-}
-
 func createPeer(t *testing.T, c *vpcpeer.Client, vpcID, accepting, accepter string) string {
 	t.Helper()
 	req := vpcpeer.CreateCreateVpcPeerConnectionRequest()
@@ -58,7 +45,7 @@ func getPeer(t *testing.T, c *vpcpeer.Client, id string) *vpcpeer.GetVpcPeerConn
 func TestVpcPeerSDK(t *testing.T) {
 	env := apitest.Start(t)
 	alice, bob, carol := env.NewAccount(t, "alice"), env.NewAccount(t, "bob"), env.NewAccount(t, "carol")
-	pa, pb, pc := peerClient(t, env, alice), peerClient(t, env, bob), peerClient(t, env, carol)
+	pa, pb, pc := env.VpcPeer(t, alice), env.VpcPeer(t, bob), env.VpcPeer(t, carol)
 	va, vb := env.VPC(t, alice), env.VPC(t, bob)
 	a1 := createVPC(t, va, "10.0.0.0/16", "a1")
 	a2 := createVPC(t, va, "10.1.0.0/16", "a2")
@@ -240,7 +227,7 @@ func TestRouteEntriesSDK(t *testing.T) {
 	a1 := createVPC(t, va, "10.0.0.0/16", "a1")
 	vsw := createVSwitch(t, va, a1, "10.0.1.0/24")
 	a2 := createVPC(t, va, "10.1.0.0/16", "a2")
-	peer := createPeer(t, peerClient(t, env, alice), a1, a2, "")
+	peer := createPeer(t, env.VpcPeer(t, alice), a1, a2, "")
 	rt := routeTableOf(t, va, a1)
 	// The table is the VPC's RouteTableId.
 	dreq := vpc.CreateDescribeVpcsRequest()
@@ -361,7 +348,7 @@ func TestVpcFirewallSDK(t *testing.T) {
 	ca, cb := env.Cloudfw(t, alice), env.Cloudfw(t, bob)
 	a1 := createVPC(t, env.VPC(t, alice), "10.0.0.0/16", "a1")
 	b1 := createVPC(t, env.VPC(t, bob), "10.2.0.0/16", "b1")
-	peer := createPeer(t, peerClient(t, env, alice), a1, b1, bob.AccountID)
+	peer := createPeer(t, env.VpcPeer(t, alice), a1, b1, bob.AccountID)
 
 	create := func(c *cloudfw.Client, local, remote, sw string) (string, error) {
 		req := cloudfw.CreateCreateVpcFirewallConfigureRequest()
@@ -377,7 +364,7 @@ func TestVpcFirewallSDK(t *testing.T) {
 	wantSDKErr(t, "accepting peering", err, 400, "IncorrectStatus.VpcPeer", peer)
 	acc := vpcpeer.CreateAcceptVpcPeerConnectionRequest()
 	acc.InstanceId = peer
-	if _, err := peerClient(t, env, bob).AcceptVpcPeerConnection(acc); err != nil {
+	if _, err := env.VpcPeer(t, bob).AcceptVpcPeerConnection(acc); err != nil {
 		t.Fatal(err)
 	}
 	_, err = create(ca, a1, b1, "on")
@@ -487,7 +474,7 @@ func TestVpcFirewallSDK(t *testing.T) {
 	// its policies.
 	pd := vpcpeer.CreateDeleteVpcPeerConnectionRequest()
 	pd.InstanceId, pd.Force = peer, "true"
-	_, err = peerClient(t, env, bob).DeleteVpcPeerConnection(pd)
+	_, err = env.VpcPeer(t, bob).DeleteVpcPeerConnection(pd)
 	wantSDKErr(t, "delete guarded peering", err, 403, "DependencyViolation.VpcFirewall", fw)
 	dfw := cloudfw.CreateDeleteVpcFirewallConfigureRequest()
 	dfw.VpcFirewallIdList = &[]string{fw}
@@ -501,7 +488,7 @@ func TestVpcFirewallSDK(t *testing.T) {
 			t.Errorf("policy left: %s", k)
 		}
 	}
-	if _, err := peerClient(t, env, bob).DeleteVpcPeerConnection(pd); err != nil {
+	if _, err := env.VpcPeer(t, bob).DeleteVpcPeerConnection(pd); err != nil {
 		t.Errorf("delete peering: %v", err)
 	}
 }

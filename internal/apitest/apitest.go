@@ -12,12 +12,14 @@
 package apitest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	stderrors "errors"
 	"log/slog"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,6 +33,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/privatelink"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpcpeer"
 
 	"github.com/palisade-project/palisade/internal/api"
 	"github.com/palisade-project/palisade/internal/app"
@@ -228,6 +231,39 @@ func (e *Env) Cloudfw(t testing.TB, c Creds) *cloudfw.Client {
 	cl.Domain = e.Endpoint
 	cl.SetNoProxy(noProxy)
 	return cl
+}
+
+// VpcPeer returns a V1 SDK VpcPeer (2022-01-01) client for c. Its
+// endpoint is central; Domain overrides it, and it still sends RegionId
+// "local".
+func (e *Env) VpcPeer(t testing.TB, c Creds) *vpcpeer.Client {
+	t.Helper()
+	cl, err := vpcpeer.NewClientWithAccessKey(Region, c.AccessKeyID, c.Secret)
+	if err != nil {
+		t.Fatalf("apitest: vpcpeer client: %v", err)
+	}
+	cl.Domain = e.Endpoint
+	cl.SetNoProxy(noProxy)
+	return cl
+}
+
+// SyncBuffer is a bytes.Buffer that the goroutines of a server under test
+// may write (a log) while the test reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // AntiDDoS returns a V1 SDK Anti-DDoS Basic (antiddos-public 2017-05-18)

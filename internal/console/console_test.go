@@ -185,7 +185,7 @@ func TestLogin(t *testing.T) {
 }
 
 func TestLoginRefused(t *testing.T) {
-	var logs syncBuffer
+	var logs apitest.SyncBuffer
 	f := newFixture(t, func(o *console.Options) { o.Logger = slog.New(slog.NewTextHandler(&logs, nil)) })
 	b := newBrowser(t, f.url)
 	wrong := f.env.Admin
@@ -500,22 +500,4 @@ func TestServedByApp(t *testing.T) {
 	if (resp.StatusCode != 301 && resp.StatusCode != 307 && resp.StatusCode != 308) || resp.Header.Get("Location") != "/console/" {
 		t.Errorf("/console: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -384,7 +384,7 @@ func checkPeering(t *testing.T, env *apitest.Env, res result) {
 		res.DeletedVpcFirewall == "" {
 		t.Fatalf("incomplete peering result: %+v", res)
 	}
-	pc := peerClient(t, env, env.Admin)
+	pc := env.VpcPeer(t, env.Admin)
 	lreq := vpcpeer.CreateListVpcPeerConnectionsRequest()
 	lreq.VpcId = &res.PeerVpcs
 	l, err := pc.ListVpcPeerConnections(lreq)
@@ -443,19 +443,6 @@ func checkPeering(t *testing.T, env *apitest.Env, res result) {
 	}
 }
 
-// peerClient is a VpcPeer (2022-01-01) client for c, as
-// internal/api/vpcpeer_sdk_test.go builds it.
-func peerClient(t *testing.T, env *apitest.Env, c apitest.Creds) *vpcpeer.Client {
-	t.Helper()
-	cl, err := vpcpeer.NewClientWithAccessKey(apitest.Region, c.AccessKeyID, c.Secret)
-	if err != nil {
-		t.Fatalf("vpcpeer client: %v", err)
-	}
-	cl.Domain = env.Endpoint
-	cl.SetNoProxy("127.0.0.1,localhost")
-	return cl
-}
-
 // peeringsToAdmin has bob ask for two peerings with a VPC of the admin:
 // the browser accepts the first and rejects the second.
 func peeringsToAdmin(t *testing.T, env *apitest.Env, bob apitest.Creds) []string {
@@ -471,7 +458,7 @@ func peeringsToAdmin(t *testing.T, env *apitest.Env, bob apitest.Creds) []string
 		return resp.VpcId
 	}
 	mine := newVPC(env.Admin, "10.63.0.0/16", "console-peer-in")
-	pc := peerClient(t, env, bob)
+	pc := env.VpcPeer(t, bob)
 	var ids []string
 	for _, cidr := range []string{"10.64.0.0/16", "10.65.0.0/16"} {
 		req := vpcpeer.CreateCreateVpcPeerConnectionRequest()
@@ -490,7 +477,7 @@ func peeringsToAdmin(t *testing.T, env *apitest.Env, bob apitest.Creds) []string
 // first peering and rejected the second.
 func checkInbound(t *testing.T, env *apitest.Env, bob apitest.Creds, ids []string) {
 	t.Helper()
-	pc := peerClient(t, env, bob)
+	pc := env.VpcPeer(t, bob)
 	for i, want := range []string{"Activated", "Rejected"} {
 		req := vpcpeer.CreateGetVpcPeerConnectionAttributeRequest()
 		req.InstanceId = ids[i]

@@ -58,7 +58,7 @@ func TestPeeringKernelMatchesAnalyzer(t *testing.T) {
 		}
 	}
 
-	peer := vpcPeerClient(t, env)
+	peer := env.VpcPeer(t, env.Admin)
 	cr := vpcpeer.CreateCreateVpcPeerConnectionRequest()
 	cr.VpcId, cr.AcceptingVpcId, cr.AcceptingRegionId = vpcA, vpcB, apitest.Region
 	created, err := peer.CreateVpcPeerConnection(cr)

@@ -72,7 +72,7 @@ func TestVpcPeeringSDK(t *testing.T) {
 	}
 	reach("no peering", 8080, false)
 
-	peer := vpcPeerClient(t, env)
+	peer := env.VpcPeer(t, env.Admin)
 	cr := vpcpeer.CreateCreateVpcPeerConnectionRequest()
 	cr.VpcId, cr.AcceptingVpcId, cr.AcceptingRegionId, cr.Name = vpcA, vpcB, apitest.Region, "a-b"
 	created, err := peer.CreateVpcPeerConnection(cr)
@@ -175,16 +175,4 @@ func TestVpcPeeringSDK(t *testing.T) {
 			t.Errorf("%s: a peering link is left after the peering was deleted:\n%s", ns, out)
 		}
 	}
-}
-
-// vpcPeerClient is an official SDK client of product VpcPeer for the admin.
-func vpcPeerClient(t *testing.T, env *apitest.Env) *vpcpeer.Client {
-	t.Helper()
-	cl, err := vpcpeer.NewClientWithAccessKey(apitest.Region, env.Admin.AccessKeyID, env.Admin.Secret)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cl.Domain = env.Endpoint
-	cl.SetNoProxy("127.0.0.1,localhost")
-	return cl
 }
