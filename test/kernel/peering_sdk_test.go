@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpcpeer"
@@ -175,4 +176,98 @@ func TestVpcPeeringSDK(t *testing.T) {
 			t.Errorf("%s: a peering link is left after the peering was deleted:\n%s", ns, out)
 		}
 	}
+}
+
+// TestVpcPeeringAcrossAccountsSDK peers VPCs of two accounts through the
+// official SDK: nothing crosses and no route may use the peering while it
+// waits for the accepting account; once accepted and routed on both sides
+// the accepter's security group decides; the accepter may delete it (with
+// Force, which takes its routes), which isolates the VPCs again.
+func TestVpcPeeringAcrossAccountsSDK(t *testing.T) {
+	requireKernel(t)
+	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(randTag(t)))
+	bob := env.NewAccount(t, "bob")
+	wa, wb := newWorld(t, env), newWorldAs(t, env, bob)
+	vpcA, vpcB := wa.mustVPC("10.63.0.0/16"), wb.mustVPC("10.64.0.0/16")
+	wa.mustGroup("ga", vpcA, "normal", "")
+	wb.mustGroup("gb", vpcB, "normal", "")
+	wb.authorize("gb", ruleSpec{proto: "tcp", ports: "8080/8080", peer: "10.63.0.0/16", policy: "accept", priority: 1})
+	wa.run("a1", wa.mustVSwitch(vpcA, "10.63.1.0/24"), "10.63.1.10", "ga")
+	wb.run("b1", wb.mustVSwitch(vpcB, "10.64.1.0/24"), "10.64.1.10", "gb")
+	wa.waitRunning()
+	wb.waitRunning()
+	serveWho(t, wb.ids["b1"], "b1", 8080)
+	serveWho(t, wb.ids["b1"], "b1", 9090)
+	b1 := netip.MustParseAddr("10.64.1.10")
+	reach := func(step string, port int, want bool) {
+		t.Helper()
+		var err error
+		for range 5 {
+			var name string
+			name, _, err = dialWho(wa.ids["a1"], netip.AddrPortFrom(b1, uint16(port)), 500*time.Millisecond)
+			if err == nil && name != "b1" {
+				err = fmt.Errorf("answered by %s", name)
+			}
+			if (err == nil) == want {
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Errorf("%s: a1 -> b1:%d: %v, want a connection: %v", step, port, err, want)
+	}
+	tableOf := func(w *world, vpcID string) string {
+		t.Helper()
+		req := vpc.CreateDescribeRouteTableListRequest()
+		req.VpcId = vpcID
+		resp, err := w.vpc.DescribeRouteTableList(req)
+		if err != nil || len(resp.RouterTableList.RouterTableListType) != 1 {
+			t.Fatalf("DescribeRouteTableList %s: %v", vpcID, err)
+		}
+		return resp.RouterTableList.RouterTableListType[0].RouteTableId
+	}
+	route := func(w *world, vpcID, dst, pcc string) error {
+		req := vpc.CreateCreateRouteEntryRequest()
+		req.RouteTableId, req.DestinationCidrBlock, req.NextHopType, req.NextHopId = tableOf(w, vpcID), dst, "VpcPeer", pcc
+		_, err := w.vpc.CreateRouteEntry(req)
+		return err
+	}
+
+	cr := vpcpeer.CreateCreateVpcPeerConnectionRequest()
+	cr.VpcId, cr.AcceptingVpcId, cr.AcceptingRegionId = vpcA, vpcB, apitest.Region
+	cr.AcceptingAliUid = requests.Integer(bob.AccountID)
+	created, err := env.VpcPeer(t, env.Admin).CreateVpcPeerConnection(cr)
+	if err != nil {
+		t.Fatalf("CreateVpcPeerConnection to bob's VPC: %v", err)
+	}
+	pcc := created.InstanceId
+	if err := route(wa, vpcA, "10.64.0.0/16", pcc); err == nil || !strings.Contains(err.Error(), "IncorrectStatus.VpcPeer") {
+		t.Fatalf("a route over a peering still Accepting: %v, want IncorrectStatus.VpcPeer", err)
+	}
+	acc := vpcpeer.CreateAcceptVpcPeerConnectionRequest()
+	acc.InstanceId = pcc
+	if _, err := env.VpcPeer(t, env.Admin).AcceptVpcPeerConnection(acc); err == nil || !strings.Contains(err.Error(), "OperationDenied.AcceptingAccount") {
+		t.Fatalf("the requester accepting its own request: %v, want OperationDenied.AcceptingAccount", err)
+	}
+	if _, err := env.VpcPeer(t, bob).AcceptVpcPeerConnection(acc); err != nil {
+		t.Fatalf("bob's AcceptVpcPeerConnection: %v", err)
+	}
+	if err := route(wa, vpcA, "10.64.0.0/16", pcc); err != nil {
+		t.Fatalf("admin's route: %v", err)
+	}
+	wa.settle()
+	reach("accepted, routed on the requester's side only", 8080, false)
+	if err := route(wb, vpcB, "10.63.0.0/16", pcc); err != nil {
+		t.Fatalf("bob's route: %v", err)
+	}
+	wa.settle()
+	reach("accepted, routed on both sides", 8080, true)
+	reach("bob's group does not open 9090", 9090, false)
+
+	del := vpcpeer.CreateDeleteVpcPeerConnectionRequest()
+	del.InstanceId, del.Force = pcc, requests.NewBoolean(true)
+	if _, err := env.VpcPeer(t, bob).DeleteVpcPeerConnection(del); err != nil {
+		t.Fatalf("bob's DeleteVpcPeerConnection with Force: %v", err)
+	}
+	wa.settle()
+	reach("peering deleted by the accepter", 8080, false)
 }

@@ -92,7 +92,12 @@ type world struct {
 
 // newWorld is an empty world driven through env's admin account.
 func newWorld(t testing.TB, env *apitest.Env) *world {
-	return &world{t: t, env: env, ecs: env.ECS(t, env.Admin), vpc: env.VPC(t, env.Admin),
+	return newWorldAs(t, env, env.Admin)
+}
+
+// newWorldAs is an empty world driven through the account of c.
+func newWorldAs(t testing.TB, env *apitest.Env, c apitest.Creds) *world {
+	return &world{t: t, env: env, ecs: env.ECS(t, c), vpc: env.VPC(t, c),
 		ids: map[string]string{}, addr: map[string]netip.Addr{}, sgs: map[string]string{}, rule: map[string]string{}}
 }
 
