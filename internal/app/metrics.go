@@ -119,6 +119,26 @@ func adminOnly(keys api.KeyLookup, log *slog.Logger, next http.Handler) http.Han
 	})
 }
 
+// ServeWAFMetrics serves the metrics of a standalone WAF (palisade waf
+// serve --metrics-listen): the Go runtime's, the process's and the WAF's,
+// without authentication on addr (bind it to loopback or a private
+// interface). Give the returned metrics to the WAF's runtime; stop ends
+// the listener.
+func ServeWAFMetrics(addr string, log *slog.Logger) (m *waf.Metrics, bound net.Addr, stop func(), err error) {
+	reg, err := newMetricsRegistry()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if m, err = waf.NewMetrics(reg); err != nil {
+		return nil, nil, nil, err
+	}
+	bound, stop, err = serveMetrics(addr, reg, log)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return m, bound, stop, nil
+}
+
 // serveMetrics serves reg without authentication on addr until stop is
 // called (a remote agent's --metrics-listen): the operator binds it to
 // loopback or a private interface. It returns once the listener is bound,

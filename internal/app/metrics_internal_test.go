@@ -52,3 +52,30 @@ func TestServeAgentMetrics(t *testing.T) {
 		t.Error("registering the agent's metrics twice succeeded")
 	}
 }
+
+// TestServeWAFMetrics: a standalone WAF's endpoint has the WAF's and the
+// runtime's metrics, and what the WAF counts shows there.
+func TestServeWAFMetrics(t *testing.T) {
+	m, addr, stop, err := ServeWAFMetrics("127.0.0.1:0", slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if m == nil {
+		t.Fatal("no WAF metrics")
+	}
+	resp, err := http.Get("http://" + addr.String() + MetricsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, w := range []string{"palisade_waf_inspection_duration_seconds_count 0", "go_goroutines ", "process_"} {
+		if !strings.Contains(string(b), w) {
+			t.Errorf("GET %s lacks %q", MetricsPath, w)
+		}
+	}
+	if strings.Contains(string(b), "palisade_agent_") {
+		t.Error("a standalone WAF serves agent metrics")
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/palisade-project/palisade/internal/apiclient"
+	"github.com/palisade-project/palisade/internal/app"
 	"github.com/palisade-project/palisade/internal/dataplane/linux"
 	"github.com/palisade-project/palisade/internal/waf"
 	"github.com/palisade-project/palisade/internal/waf/wafrule"
@@ -630,7 +631,7 @@ func (c *cli) wafLogsCommand() *cobra.Command {
 }
 
 func (c *cli) wafServeCommand() *cobra.Command {
-	var logFile string
+	var logFile, metricsListen string
 	var interval time.Duration
 	var logAll bool
 	var keyFiles []string
@@ -689,6 +690,14 @@ forwards from the client's own address instead. Stop with Ctrl-C.`,
 				sinks = append(sinks, fs)
 			}
 			rt := waf.NewRuntime(sinks, log)
+			if metricsListen != "" {
+				m, _, stopMetrics, err := app.ServeWAFMetrics(metricsListen, log)
+				if err != nil {
+					return err
+				}
+				defer stopMetrics()
+				rt.Metrics = m
+			}
 			// Marked, the upstream connections meet the instance's
 			// network ACL and security groups in the VPC's program.
 			rt.VPCs.Mark = linux.UpstreamMark
@@ -738,6 +747,7 @@ forwards from the client's own address instead. Stop with Ctrl-C.`,
 		},
 	}
 	cmd.Flags().StringVar(&logFile, "log-file", "", "append every decision to this file as JSON lines")
+	cmd.Flags().StringVar(&metricsListen, "metrics-listen", "", "serve Prometheus metrics at /metrics on this address (host:port), without authentication: bind it to loopback or a private interface (default: off)")
 	cmd.Flags().DurationVar(&interval, "interval", waf.PollInterval, "configuration poll interval")
 	cmd.Flags().BoolVar(&logAll, "log-pass", true, "ship clean (pass) decisions to the API too")
 	cmd.Flags().StringArrayVar(&keyFiles, "tls-key", nil, "PROTECTION_ID=FILE: the PEM private key of an object that terminates TLS (repeatable)")
