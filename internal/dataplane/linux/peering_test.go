@@ -13,8 +13,8 @@ import (
 // TestPeering links two VPC namespaces through a peering, step by step:
 // no peering, routes on one side only (the reply has no way back), on
 // both sides, a VPC firewall dropping one port, the router itself out of
-// reach, a link deleted by hand (repaired), and the peering removed (no
-// link, no route left).
+// reach, the firewall's table, a route and the link deleted by hand (each
+// repaired), and the peering removed (no link, no route left).
 func TestPeering(t *testing.T) {
 	needRoot(t)
 	tag := randHex(t, 4)
@@ -94,7 +94,13 @@ func TestPeering(t *testing.T) {
 		t.Error("VPC firewall: ICMP matches no policy but is dropped")
 	}
 
-	// Drift: the link deleted by hand comes back with its routes.
+	// Drift: the firewall's table and a route deleted by hand come back
+	// (the firewall still drops 8080), and so does the link.
+	mustNS(t, vpcQ, "nft", "delete", "table", "ip", peerTable)
+	mustNS(t, vpcP, "ip", "route", "del", "10.41.0.0/16")
+	apply(t, a, host([]string{"10.41.0.0/16"}, []string{"10.31.1.0/24"}, fw))
+	reach("table and route deleted by hand, repaired: 8080 still dropped", "10.41.1.10", 8080, "")
+	reach("table and route deleted by hand, repaired: 8081 passes", "10.41.1.10", 8081, "q-8081")
 	mustNS(t, vpcQ, "ip", "link", "del", link)
 	apply(t, a, host([]string{"10.41.0.0/16"}, []string{"10.31.1.0/24"}, nil))
 	reach("link deleted by hand, repaired", "10.41.1.10", 8080, "q-8080")
