@@ -8,7 +8,6 @@ import (
 
 	"github.com/palisade-project/palisade/internal/analysis"
 	"github.com/palisade-project/palisade/internal/model"
-	"github.com/palisade-project/palisade/internal/store"
 	"github.com/palisade-project/palisade/internal/store/memory"
 )
 
@@ -52,16 +51,7 @@ func TestAnalysisWorldPeering(t *testing.T) {
 		model.PrefixAddressBook + "book-z": model.AddressBook{ID: "book-z", AccountID: "3", Name: "hosts-a", Type: model.AddressBookIP, Addresses: []string{"0.0.0.0/0"}},
 	}
 	ctx := context.Background()
-	if _, err := s.update(ctx, func(tx store.Txn) error {
-		for k, v := range recs {
-			if err := putJSON(tx, k, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	putRecords(t, s, recs)
 	w, _, err := s.analysisWorld(ctx, "1")
 	if err != nil {
 		t.Fatal(err)

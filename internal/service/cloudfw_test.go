@@ -38,21 +38,7 @@ func cfwFixture(t *testing.T, q Quotas) *Service {
 		model.PrefixEIP + "eip-b":      eip("eip-b", "1", "198.18.0.11", ""),
 		model.PrefixEIP + "eip-c":      eip("eip-c", "2", "198.18.0.20", ""),
 	}
-	if _, err := s.update(context.Background(), func(tx store.Txn) error {
-		for k, v := range recs {
-			if err := putJSON(tx, k, v); err != nil {
-				return err
-			}
-			if e, ok := v.(model.EIP); ok { // as AllocateEipAddress writes it
-				if err := tx.Put(model.PrefixEIPAddr+e.Address.String(), []byte(e.ID)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	putRecords(t, s, recs)
 	return s
 }
 

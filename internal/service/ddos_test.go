@@ -57,33 +57,8 @@ func ddosFixture(t *testing.T) *Service {
 	} {
 		recs[model.PrefixEIP+e.ID] = e
 	}
-	if _, err := s.update(context.Background(), func(tx store.Txn) error {
-		for k, v := range recs {
-			if err := putJSON(tx, k, v); err != nil {
-				return err
-			}
-			if e, ok := v.(model.EIP); ok {
-				if err := tx.Put(model.PrefixEIPAddr+e.Address.String(), []byte(e.ID)); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	putRecords(t, s, recs)
 	return s
-}
-
-func ddosSnapshot(t *testing.T, s *Service) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	if err := s.view(context.Background(), func(tx store.ReadTxn) error {
-		return tx.List("", func(k string, v []byte) error { out[k] = string(v); return nil })
-	}); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 func ipOf(s string) netip.Addr { return netip.MustParseAddr(s) }
@@ -129,13 +104,13 @@ func TestReportDDoSEventsRefusals(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := ddosFixture(t)
-			before := ddosSnapshot(t, s)
+			before := storeSnapshot(t, s)
 			err := s.ReportDDoSEvents(context.Background(), tc.caller, tc.zone, tc.events)
 			wantCode(t, tc.name, err, tc.code, tc.status)
 			if err != nil && !strings.Contains(err.Error(), tc.inMsg) {
 				t.Errorf("message %q lacks %q", err, tc.inMsg)
 			}
-			if changed := !maps.Equal(before, ddosSnapshot(t, s)); changed != tc.accepted {
+			if changed := !maps.Equal(before, storeSnapshot(t, s)); changed != tc.accepted {
 				t.Errorf("store changed: %v, want %v", changed, tc.accepted)
 			}
 		})
@@ -458,14 +433,14 @@ func TestModifyDDoSThreshold(t *testing.T) {
 			if err := s.ModifyDDoSThreshold(context.Background(), "1", "", "i-web", "", DDoSThresholdInput{Bps: n(200), Pps: n(300)}); err != nil {
 				t.Fatal(err)
 			}
-			before := ddosSnapshot(t, s)
+			before := storeSnapshot(t, s)
 			err := s.ModifyDDoSThreshold(context.Background(), tc.acct, tc.typ, tc.id, tc.ip, tc.in)
 			wantCode(t, tc.name, err, tc.code, tc.wantStatus)
 			if err != nil {
 				if !strings.Contains(err.Error(), tc.inMsg) {
 					t.Errorf("message %q lacks %q", err, tc.inMsg)
 				}
-				if !maps.Equal(before, ddosSnapshot(t, s)) {
+				if !maps.Equal(before, storeSnapshot(t, s)) {
 					t.Error("a refused change changed the store")
 				}
 				return

@@ -45,17 +45,30 @@ func mirrorFixture(t *testing.T) *Service {
 		model.PrefixENI + "eni-s4":         eni("eni-s4", "1", "vpc-1"),
 		model.PrefixVSwitch + "vsw-unused": model.VSwitch{ID: "vsw-unused", AccountID: "1", VpcID: "vpc-1"},
 	}
+	putRecords(t, s, recs)
+	return s
+}
+
+// putRecords writes recs (store key -> record) into the service's store in
+// one transaction, with an EIP's address index as AllocateEipAddress
+// writes it.
+func putRecords(t *testing.T, s *Service, recs map[string]any) {
+	t.Helper()
 	if _, err := s.update(context.Background(), func(tx store.Txn) error {
 		for k, v := range recs {
 			if err := putJSON(tx, k, v); err != nil {
 				return err
+			}
+			if e, ok := v.(model.EIP); ok {
+				if err := tx.Put(model.PrefixEIPAddr+e.Address.String(), []byte(e.ID)); err != nil {
+					return err
+				}
 			}
 		}
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
-	return s
 }
 
 // storeSnapshot returns every key and value of the service's store.

@@ -39,16 +39,7 @@ func peerFixture(t *testing.T) *Service {
 		model.PrefixVPC + "vpc-c":      vpc("vpc-c", "2", "10.2.0.0/16"),
 		model.PrefixVSwitch + "vsw-a1": model.VSwitch{ID: "vsw-a1", AccountID: "1", VpcID: "vpc-a", CidrBlock: netip.MustParsePrefix("10.0.1.0/24")},
 	}
-	if _, err := s.update(context.Background(), func(tx store.Txn) error {
-		for k, v := range recs {
-			if err := putJSON(tx, k, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	putRecords(t, s, recs)
 	return s
 }
 

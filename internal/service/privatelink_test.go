@@ -44,16 +44,7 @@ func plFixture(t *testing.T) *Service {
 		model.PrefixSecurityGroup + "sg-adv": model.SecurityGroup{ID: "sg-adv", AccountID: "2", VpcID: "vpc-c", Type: model.GroupTypeAdvanced},
 		model.PrefixSecurityGroup + "sg-d":   model.SecurityGroup{ID: "sg-d", AccountID: "2", VpcID: "vpc-d", Type: model.GroupTypeBasic},
 	}
-	if _, err := s.update(context.Background(), func(tx store.Txn) error {
-		for k, v := range recs {
-			if err := putJSON(tx, k, v); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	putRecords(t, s, recs)
 	return s
 }
 
