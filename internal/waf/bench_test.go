@@ -1,18 +1,16 @@
 package waf
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/palisade-project/palisade/internal/httpload"
 	"github.com/palisade-project/palisade/internal/waf/wafrule"
 )
 
@@ -30,12 +28,12 @@ func BenchmarkProxy(b *testing.B) {
 		{"proxy-nowaf", benchFront(b, up, Policy{})},
 		{"proxy-crs-pl1", benchFront(b, up, benchCRSPolicy)},
 	}
-	for _, kind := range []string{"get", "post16k"} {
+	for _, kind := range httpload.Kinds {
 		for _, tg := range targets {
 			b.Run(kind+"/"+tg.name, func(b *testing.B) {
-				client := benchClient()
+				client := httpload.Client()
 				defer client.CloseIdleConnections()
-				send := benchRequest(b, client, tg.url, kind)
+				send := httpload.Sender(client, tg.url, kind)
 				b.SetParallelism(4)
 				b.ResetTimer()
 				start := time.Now()
@@ -62,37 +60,27 @@ func BenchmarkProxy(b *testing.B) {
 // are medians over the rounds:
 //
 //	go test ./internal/waf -run '^$' -bench WAFRatio -benchtime 5x
+//
+// bench/wafbaseline measures Coraza's own middleware the same way.
 func BenchmarkWAFRatio(b *testing.B) {
 	up := benchUpstream(b)
-	bare := benchFront(b, up, Policy{})
-	waf := benchFront(b, up, benchCRSPolicy)
-	for _, kind := range []string{"get", "post16k"} {
+	targets := [2]string{benchFront(b, up, Policy{}), benchFront(b, up, benchCRSPolicy)}
+	for _, kind := range httpload.Kinds {
 		b.Run(kind, func(b *testing.B) {
 			var rps, p99 [2][]float64 // [bare, waf]
 			round := 0
 			for b.Loop() {
-				for i := range 2 {
-					which := (i + round) % 2
-					u := []string{bare, waf}[which]
-					r, p := benchLoad(b, u, kind, 8, benchRound)
-					rps[which] = append(rps[which], r)
-					p99[which] = append(p99[which], p)
+				if err := httpload.Round(round, targets, kind, 8, benchRound, &rps, &p99); err != nil {
+					b.Fatal(err)
 				}
 				round++
 			}
-			ratio := func(a, b []float64) []float64 {
-				out := make([]float64, len(a))
-				for i := range a {
-					out[i] = a[i] / b[i]
-				}
-				return out
-			}
-			b.ReportMetric(median(rps[0]), "bare-req/s")
-			b.ReportMetric(median(rps[1]), "waf-req/s")
-			b.ReportMetric(median(ratio(rps[1], rps[0])), "rps-ratio")
-			b.ReportMetric(median(p99[0])*1e3, "bare-p99-ms")
-			b.ReportMetric(median(p99[1])*1e3, "waf-p99-ms")
-			b.ReportMetric(median(ratio(p99[0], p99[1])), "p99-ratio")
+			b.ReportMetric(httpload.Median(rps[0]), "bare-req/s")
+			b.ReportMetric(httpload.Median(rps[1]), "waf-req/s")
+			b.ReportMetric(httpload.Median(httpload.Ratios(rps[1], rps[0])), "rps-ratio")
+			b.ReportMetric(httpload.Median(p99[0])*1e3, "bare-p99-ms")
+			b.ReportMetric(httpload.Median(p99[1])*1e3, "waf-p99-ms")
+			b.ReportMetric(httpload.Median(httpload.Ratios(p99[0], p99[1])), "p99-ratio")
 		})
 	}
 }
@@ -123,82 +111,6 @@ func benchFront(b *testing.B, up *httptest.Server, p Policy) string {
 	return s.URL
 }
 
-func benchClient() *http.Client {
-	return &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
-}
-
-// benchRequest returns a function sending one request of kind (get or
-// post16k) to base and checking it passed.
-func benchRequest(b *testing.B, client *http.Client, base, kind string) func() error {
-	target := base + "/products/42?page=2&sort=price"
-	form := benchForm16K()
-	return func() error {
-		var req *http.Request
-		if kind == "get" {
-			req, _ = http.NewRequest("GET", target, nil)
-		} else {
-			req, _ = http.NewRequest("POST", target, strings.NewReader(form))
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		}
-		req.Header.Set("User-Agent", "Mozilla/5.0 (bench)")
-		req.Header.Set("Accept", "text/html")
-		resp, err := client.Do(req)
-		if err != nil {
-			return err
-		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			return fmt.Errorf("%s %s: status %d", req.Method, base, resp.StatusCode)
-		}
-		return nil
-	}
-}
-
-// benchLoad runs clients concurrent senders against base for d and returns
-// requests/s and the p99 latency in seconds.
-func benchLoad(b *testing.B, base, kind string, clients int, d time.Duration) (float64, float64) {
-	client := benchClient()
-	defer client.CloseIdleConnections()
-	lat := make([][]time.Duration, clients)
-	var wg sync.WaitGroup
-	start := time.Now()
-	deadline := start.Add(d)
-	for i := range clients {
-		wg.Go(func() {
-			send := benchRequest(b, client, base, kind)
-			for time.Now().Before(deadline) {
-				t := time.Now()
-				if err := send(); err != nil {
-					b.Error(err)
-					return
-				}
-				lat[i] = append(lat[i], time.Since(t))
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	all := slices.Concat(lat...)
-	if len(all) == 0 {
-		b.Fatal("no request completed")
-	}
-	slices.Sort(all)
-	return float64(len(all)) / elapsed.Seconds(), all[(len(all)*99)/100].Seconds()
-}
-
-func median(v []float64) float64 {
-	s := slices.Clone(v)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
 // BenchmarkEvaluateModules is the module path without the CRS (whitelist,
 // blacklist, custom rules, rate limit) for one request.
 func BenchmarkEvaluateModules(b *testing.B) {
@@ -217,26 +129,6 @@ func BenchmarkEvaluateModules(b *testing.B) {
 	}
 }
 
-// benchForm16K is a 16 KiB urlencoded form of plain prose in 16 fields, the
-// "16 KiB form POST" of the performance goal.
-func benchForm16K() string {
-	words := strings.Fields("the customer asked about delivery times for the blue chair and whether a second cushion could be added before shipping next week thanks again for the quick answer kind regards from our small team in the north")
-	var b strings.Builder
-	for f := 0; b.Len() < 16<<10; f++ {
-		if f > 0 {
-			b.WriteByte('&')
-		}
-		fmt.Fprintf(&b, "field%02d=", f)
-		for i := 0; i < 170 && b.Len() < 16<<10; i++ {
-			if i > 0 {
-				b.WriteByte('+')
-			}
-			b.WriteString(words[(f*7+i)%len(words)])
-		}
-	}
-	return b.String()[:16<<10]
-}
-
 // BenchmarkEngine is the core rule set alone (Palisade's Coraza engine at
 // paranoia level 1, no HTTP): a small GET and form POSTs of 1 KiB and
 // 16 KiB. cpu-ns/op is the process CPU time per request, less sensitive to
@@ -253,7 +145,7 @@ func BenchmarkEngine(b *testing.B) {
 				s.method, s.body = "POST", "name=alice&comment="+strings.Repeat("hello+world+", 80)
 				s.header["Content-Type"] = "application/x-www-form-urlencoded"
 			case "post16k":
-				s.method, s.body = "POST", benchForm16K()
+				s.method, s.body = "POST", httpload.Form16K()
 				s.header["Content-Type"] = "application/x-www-form-urlencoded"
 			}
 			b.ReportAllocs()
@@ -299,7 +191,10 @@ func BenchmarkResponseInspection(b *testing.B) {
 	for b.Loop() {
 		for i := range 2 {
 			which := (i + round) % 2
-			r, _ := benchLoad(b, fronts[which], "get", 8, benchRound)
+			r, _, err := httpload.Load(fronts[which], "get", 8, benchRound)
+			if err != nil {
+				b.Fatal(err)
+			}
 			rps[which] = append(rps[which], r)
 		}
 		round++
@@ -309,7 +204,7 @@ func BenchmarkResponseInspection(b *testing.B) {
 		ratio[i] = rps[1][i] / rps[0][i]
 	}
 	b.ReportMetric(float64(len(page)), "page-bytes")
-	b.ReportMetric(median(rps[0]), "off-req/s")
-	b.ReportMetric(median(rps[1]), "on-req/s")
-	b.ReportMetric(median(ratio), "on/off")
+	b.ReportMetric(httpload.Median(rps[0]), "off-req/s")
+	b.ReportMetric(httpload.Median(rps[1]), "on-req/s")
+	b.ReportMetric(httpload.Median(ratio), "on/off")
 }
