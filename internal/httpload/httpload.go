@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"testing"
 	"time"
 )
 
@@ -150,4 +151,18 @@ func Round(round int, targets [2]string, kind string, clients int, d time.Durati
 		p99[which] = append(p99[which], p)
 	}
 	return nil
+}
+
+// Report reports the medians over rounds of each side's requests/s and
+// p99 latency, named after sides (e.g. "bare" and "waf"), and the medians
+// of the per-round ratios: requests/s of the second side over the first,
+// and p99 of the first over the second (1 when equal, lower when the
+// second is slower).
+func Report(b *testing.B, sides [2]string, rps, p99 [2][]float64) {
+	for i, side := range sides {
+		b.ReportMetric(Median(rps[i]), side+"-req/s")
+		b.ReportMetric(Median(p99[i])*1e3, side+"-p99-ms")
+	}
+	b.ReportMetric(Median(Ratios(rps[1], rps[0])), "rps-ratio")
+	b.ReportMetric(Median(Ratios(p99[0], p99[1])), "p99-ratio")
 }

@@ -75,12 +75,7 @@ func BenchmarkWAFRatio(b *testing.B) {
 				}
 				round++
 			}
-			b.ReportMetric(httpload.Median(rps[0]), "bare-req/s")
-			b.ReportMetric(httpload.Median(rps[1]), "waf-req/s")
-			b.ReportMetric(httpload.Median(httpload.Ratios(rps[1], rps[0])), "rps-ratio")
-			b.ReportMetric(httpload.Median(p99[0])*1e3, "bare-p99-ms")
-			b.ReportMetric(httpload.Median(p99[1])*1e3, "waf-p99-ms")
-			b.ReportMetric(httpload.Median(httpload.Ratios(p99[0], p99[1])), "p99-ratio")
+			httpload.Report(b, [2]string{"bare", "waf"}, rps, p99)
 		})
 	}
 }
