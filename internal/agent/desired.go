@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 
@@ -62,6 +63,7 @@ type snapshot struct {
 	routes    []model.RouteEntry
 	vpcFws    []model.VpcFirewall
 	vpcFwPols []model.FirewallPolicy
+	underlays map[string]model.Underlay // zone -> its host's underlay
 }
 
 func listAll[T any](tx store.ReadTxn, prefix string, each func(T)) error {
@@ -120,6 +122,10 @@ func readSnapshot(tx store.ReadTxn) (*snapshot, error) {
 		return nil, err
 	}
 	if err := listAll(tx, model.PrefixVpcFirewallPolicy, func(p model.FirewallPolicy) { s.vpcFwPols = append(s.vpcFwPols, p) }); err != nil {
+		return nil, err
+	}
+	s.underlays = map[string]model.Underlay{}
+	if err := listAll(tx, model.PrefixUnderlay, func(u model.Underlay) { s.underlays[u.ZoneID] = u }); err != nil {
 		return nil, err
 	}
 	s.fwOff = map[string]bool{}
@@ -189,6 +195,7 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 	addEndpoints(s, byVPC, zone, stopped)
 	addFirewalls(s, byVPC)
 	addPeerings(s, byVPC)
+	addOverlays(s, byVPC, zone)
 	var wafVPCs map[string]bool
 	if d.WAF, wafVPCs, err = buildWAF(tx, s, byVPC); err != nil {
 		return nil, err
@@ -414,4 +421,44 @@ func cmpString(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// addOverlays joins each VPC on the host to the other hosts that serve
+// ENIs of it: through this zone's underlay to each other zone's, with the
+// addresses of the VPC's ENIs there. Nothing without this zone's underlay
+// or the VPC's VNI; a zone without an underlay, or one on another port or
+// address family, is not joined (its ENIs stay unreachable from here, as
+// here from there).
+func addOverlays(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
+	local, ok := s.underlays[zone]
+	if !ok {
+		return
+	}
+	for id, v := range byVPC {
+		vni := s.vpcs[id].VNI
+		if vni == 0 {
+			continue
+		}
+		remote := map[netip.Addr][]netip.Addr{}
+		for _, e := range s.enis {
+			if e.VpcID != id || e.InstanceID == "" || e.ZoneID == zone {
+				continue
+			}
+			u, ok := s.underlays[e.ZoneID]
+			if !ok || u.Port != local.Port || u.Addr.Is4() != local.Addr.Is4() || u.Addr == local.Addr {
+				continue
+			}
+			remote[u.Addr] = append(remote[u.Addr], e.Addrs()...)
+		}
+		if len(remote) == 0 {
+			continue
+		}
+		o := &dataplane.Overlay{VNI: vni, Local: local.Addr, Port: local.Port}
+		for _, addr := range slices.SortedFunc(maps.Keys(remote), netip.Addr.Compare) {
+			addrs := remote[addr]
+			slices.SortFunc(addrs, netip.Addr.Compare)
+			o.Remotes = append(o.Remotes, dataplane.RemoteHost{Underlay: addr, Addrs: slices.Compact(addrs)})
+		}
+		v.Overlay = o
+	}
 }

@@ -54,7 +54,8 @@ func RegisterAgentAPI(rt *Router, svc *service.Service) {
 		if err != nil {
 			return nil, err
 		}
-		return empty{}, svc.RegisterZone(ctx, r.Account.ID, r.AgentZone, zone, r.Params.Get("Host"), int64(applied))
+		underlay := service.UnderlayRequest{Addr: r.Params.Get("UnderlayAddress"), Port: r.Params.Get("UnderlayPort")}
+		return empty{}, svc.RegisterZone(ctx, r.Account.ID, r.AgentZone, zone, r.Params.Get("Host"), int64(applied), underlay)
 	})
 	rt.HandleAgent(VersionPalisade, "ReportStatus", func(ctx context.Context, r *Request) (any, error) {
 		statuses := func(list string) (map[string]string, error) {

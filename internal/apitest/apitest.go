@@ -68,10 +68,11 @@ type Env struct {
 }
 
 type config struct {
-	opts   app.Options
-	routes []func(*api.Router, *service.Service)
-	agent  bool
-	tag    string
+	opts     app.Options
+	routes   []func(*api.Router, *service.Service)
+	agent    bool
+	tag      string
+	underlay service.UnderlayRequest
 }
 
 // WithAgent runs a local agent beside the server (as `palisade up` does):
@@ -109,6 +110,14 @@ func WithFlowLogWindowScale(n int) Option { return func(c *config) { c.opts.Flow
 // --ddos-* flags), e.g. a short blackhole for tests.
 func WithDDoS(cfg model.DDoSConfig) Option { return func(c *config) { c.opts.DDoS = cfg } }
 
+// WithListen serves on addr instead of 127.0.0.1:0 (an address other
+// namespaces reach, for agents of other "hosts").
+func WithListen(addr string) Option { return func(c *config) { c.opts.Listen = addr } }
+
+// WithUnderlay announces the local agent's underlay (`palisade up
+// --underlay-addr`); only with WithAgent.
+func WithUnderlay(u service.UnderlayRequest) Option { return func(c *config) { c.underlay = u } }
+
 // WithLogger sets the server's logger (default: warnings and errors go to t.Log).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.opts.Logger = l } }
 
@@ -132,7 +141,7 @@ func Start(t testing.TB, opts ...Option) *Env {
 		err error
 	)
 	if c.agent {
-		up, err = app.NewUp(app.UpOptions{Options: c.opts, Tag: c.tag, Resync: time.Second})
+		up, err = app.NewUp(app.UpOptions{Options: c.opts, Tag: c.tag, Resync: time.Second, Underlay: c.underlay})
 		if up != nil {
 			a = up.App
 		}

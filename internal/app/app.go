@@ -181,6 +181,10 @@ func (a *App) init() error {
 	if err := a.svc.ReconcileFlowLogWindows(ctx); err != nil {
 		return fmt.Errorf("flow-log windows: %w", err)
 	}
+	// Before any agent starts: they join VPCs across hosts by VNI.
+	if err := a.svc.AssignMissingVNIs(ctx); err != nil {
+		return fmt.Errorf("VXLAN network identifiers: %w", err)
+	}
 	// Before any agent starts: they read the Anti-DDoS settings there.
 	if err := a.svc.EnsureDDoSConfig(ctx); err != nil {
 		return fmt.Errorf("anti-DDoS configuration: %w", err)

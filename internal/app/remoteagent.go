@@ -10,6 +10,7 @@ import (
 	"github.com/palisade-project/palisade/internal/agent"
 	"github.com/palisade-project/palisade/internal/dataplane/linux"
 	"github.com/palisade-project/palisade/internal/remote"
+	"github.com/palisade-project/palisade/internal/service"
 )
 
 // AgentOption changes how RunAgent runs.
@@ -17,6 +18,14 @@ type AgentOption func(*agentOptions)
 
 type agentOptions struct {
 	metricsListen string
+	underlay      service.UnderlayRequest
+}
+
+// WithUnderlay announces the address (and UDP port) the agents of other
+// hosts reach this host by, so that a VPC with instances here and on
+// other hosts is one network (VXLAN between the VPC namespaces).
+func WithUnderlay(u service.UnderlayRequest) AgentOption {
+	return func(o *agentOptions) { o.underlay = u }
 }
 
 // WithMetricsListen serves the agent's Prometheus metrics on addr
@@ -58,6 +67,7 @@ func RunAgent(ctx context.Context, client remote.Caller, zone, tag string, logge
 		defer stop()
 	}
 	m := remote.New(client, zone, logger)
+	m.SetUnderlay(o.underlay.Addr, o.underlay.Port)
 	if err := m.Heartbeat(ctx); err != nil {
 		return fmt.Errorf("register zone %s: %w", zone, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/palisade-project/palisade/internal/agent"
 	"github.com/palisade-project/palisade/internal/dataplane/linux"
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/service"
 	"github.com/palisade-project/palisade/internal/store"
 )
 
@@ -28,6 +29,11 @@ type UpOptions struct {
 	Tag string
 	// Resync is the period of the agent's drift repair (default 10 s).
 	Resync time.Duration
+	// Underlay is the address (and UDP port, default
+	// model.DefaultUnderlayPort) the agents of other hosts reach this host
+	// by, to join its VPC namespaces to theirs; empty: this host joins no
+	// other.
+	Underlay service.UnderlayRequest
 	// Started, when set, is called once the API serves and the agent runs.
 	Started func(*App, *agent.Agent)
 }
@@ -79,7 +85,7 @@ func newUp(o UpOptions) (*Up, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := registerZone(a, zone); err != nil {
+	if err := registerZone(a, zone, o.Underlay); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -131,13 +137,17 @@ func hostname() string {
 	return h
 }
 
-// registerZone records the zone so that DescribeZones lists it.
-func registerZone(a *App, zone string) error {
+// registerZone records the zone so that DescribeZones lists it, and its
+// underlay (or that it has none).
+func registerZone(a *App, zone string, underlay service.UnderlayRequest) error {
 	_, err := a.Service().Store().Update(context.Background(), func(tx store.Txn) error {
 		return putZone(tx, model.ZoneStatus{ZoneID: zone, Host: hostname(), LastSeen: time.Now().UTC()})
 	})
 	if err != nil {
 		return fmt.Errorf("register zone %s: %w", zone, err)
+	}
+	if err := a.Service().SetZoneUnderlay(context.Background(), zone, underlay); err != nil {
+		return fmt.Errorf("underlay of zone %s: %w", zone, err)
 	}
 	return nil
 }

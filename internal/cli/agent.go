@@ -3,10 +3,13 @@ package cli
 import (
 	"errors"
 	"log/slog"
+	"strconv"
 
 	"github.com/spf13/cobra"
 
 	"github.com/palisade-project/palisade/internal/app"
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/service"
 )
 
 // runAgent is app.RunAgent; tests replace it to check the client the
@@ -15,6 +18,7 @@ var runAgent = app.RunAgent
 
 func (c *cli) agentCommand() *cobra.Command {
 	var zone, metricsListen string
+	var underlay underlayFlags
 	cmd := &cobra.Command{
 		Use:   "agent --server URL --zone NAME",
 		Short: "Run an agent that enforces one zone of a remote Palisade server in this host's kernel (root)",
@@ -39,9 +43,12 @@ certificate. Needs root.
 With --metrics-listen ADDR the agent serves its Prometheus metrics
 (reconciliations, namespaces, instances and ENIs on the host, flows cut,
 WAF decisions, Anti-DDoS state, Go runtime) at http://ADDR/metrics, without
-authentication: bind it to 127.0.0.1 or a private interface only.`,
+authentication: bind it to 127.0.0.1 or a private interface only.
+
+` + underlayHelp,
 		Example: `  sudo palisade agent --server https://10.0.0.1:8787 --ca-cert /etc/palisade/ca.pem --zone local-b
-  sudo palisade agent --server https://10.0.0.1:8787 --zone local-b --metrics-listen 127.0.0.1:9787`,
+  sudo palisade agent --server https://10.0.0.1:8787 --zone local-b --metrics-listen 127.0.0.1:9787
+  sudo palisade agent --server https://10.0.0.1:8787 --zone local-b --underlay-addr 10.0.0.2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if zone == "" {
@@ -56,11 +63,45 @@ authentication: bind it to 127.0.0.1 or a private interface only.`,
 			if metricsListen != "" {
 				opts = append(opts, app.WithMetricsListen(metricsListen))
 			}
+			if underlay.addr != "" {
+				opts = append(opts, app.WithUnderlay(underlay.request()))
+			}
 			return tlsHint(runAgent(cmd.Context(), client, zone, "", logger, opts...))
 		},
 	}
 	cmd.Flags().StringVar(&zone, "zone", "", "zone this host serves (required)")
 	cmd.Flags().StringVar(&metricsListen, "metrics-listen", "", "serve Prometheus metrics on this host:port at /metrics, without authentication (bind to 127.0.0.1 or a private interface; default: off)")
 	cmd.Flags().StringVar(&c.endpoint, "server", c.endpoint, "server endpoint (same as --endpoint)")
+	underlay.add(cmd)
 	return cmd
+}
+
+// underlayHelp explains --underlay-addr (up and agent).
+const underlayHelp = `A VPC may have vSwitches in several zones, so instances on several hosts.
+With --underlay-addr ADDR every host with instances of such a VPC joins its
+VPC namespace to the others' over VXLAN (UDP --underlay-port, default 4798,
+one network identifier per VPC): the VPC is one network again, and each
+host judges its own ENIs (the sender's egress groups and outbound ACL on
+its host, the receiver's ingress on its). ADDR is this host's address the
+other hosts reach it by; give every host one, on the same port, and let
+that port through between them. Each host accepts the port only from the
+other hosts' addresses. Without it this host joins no other (its instances
+reach only those on this host).`
+
+// underlayFlags are --underlay-addr and --underlay-port.
+type underlayFlags struct {
+	addr string
+	port uint16
+}
+
+func (u *underlayFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&u.addr, "underlay-addr", "", "this host's address that the other hosts' agents reach it by, to join VPCs spread over hosts (VXLAN; default: join none)")
+	cmd.Flags().Uint16Var(&u.port, "underlay-port", model.DefaultUnderlayPort, "UDP port of the VXLAN between hosts (the same on every host)")
+}
+
+func (u *underlayFlags) request() service.UnderlayRequest {
+	if u.addr == "" {
+		return service.UnderlayRequest{}
+	}
+	return service.UnderlayRequest{Addr: u.addr, Port: strconv.Itoa(int(u.port))}
 }

@@ -21,6 +21,7 @@ func (c *cli) upCommand() *cobra.Command {
 		flowRetention time.Duration
 		tlsFiles      tlsFlags
 		ddos          ddosFlags
+		underlay      underlayFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -45,7 +46,9 @@ and a cleanup while one runs are refused. Needs root.
 
 ` + metricsHelp + `
 
-` + ddosHelp,
+` + ddosHelp + `
+
+` + underlayHelp,
 		Example: `  sudo palisade up
   sudo palisade up --listen 0.0.0.0:8787 --data-dir /var/lib/palisade \
     --tls-cert /etc/palisade/server.pem --tls-key /etc/palisade/server-key.pem
@@ -88,7 +91,8 @@ and a cleanup while one runs are refused. Needs root.
 					TLSKeyFile:          tlsFiles.key,
 					DDoS:                ddosCfg,
 				},
-				Zone: zone,
+				Zone:     zone,
+				Underlay: underlay.request(),
 			})
 		},
 	}
@@ -98,6 +102,7 @@ and a cleanup while one runs are refused. Needs root.
 	ddos.add(cmd)
 	cmd.Flags().StringVar(&publicCIDR, "public-cidr", service.DefaultPublicCIDR.String(), "pool of elastic IP addresses (a CIDR; its first address is kept for the host)")
 	cmd.Flags().StringVar(&zone, "zone", "", "zone this host serves (default <region>-a)")
+	underlay.add(cmd)
 	cmd.Flags().BoolVar(&cleanup, "cleanup", false, "remove every kernel object Palisade made on this host, then exit")
 	return cmd
 }

@@ -53,6 +53,34 @@ type VPC struct {
 	// Peerings are this VPC's ends of activated VPC peering connections
 	// whose other VPC also has its namespace on this host.
 	Peerings []Peering
+	// Overlay joins this VPC's namespace to its namespaces on other hosts
+	// (nil: the VPC is on this host only, or this host has no underlay).
+	Overlay *Overlay
+}
+
+// Overlay is a VPC spread over hosts: each host has the VPC's namespace
+// with the ENIs it serves, and the namespaces are joined by VXLAN over
+// the hosts' own network (the underlay), one network identifier per VPC.
+// Each host routes the addresses of the ENIs served elsewhere to their
+// host and judges its own ENIs: the egress of a packet on the sender's
+// host, the ingress on the receiver's, as security groups and network
+// ACLs say of each end.
+type Overlay struct {
+	// VNI is the VPC's VXLAN network identifier (unique in the store).
+	VNI uint32
+	// Local is this host's underlay address and Port the UDP port of
+	// every host's tunnel end.
+	Local netip.Addr
+	Port  uint16
+	// Remotes are the other hosts with ENIs of the VPC.
+	Remotes []RemoteHost
+}
+
+// RemoteHost is another host of a VPC: its underlay address and the
+// addresses of the VPC's ENIs it serves.
+type RemoteHost struct {
+	Underlay netip.Addr
+	Addrs    []netip.Addr
 }
 
 // Peering is one end of a VPC peering connection: a link from this VPC's

@@ -27,6 +27,10 @@ const (
 	PrefixIdempotency = "idem/"
 	// PrefixZoneStatus + zoneID -> ZoneStatus (written by agents).
 	PrefixZoneStatus = "zone/"
+	// PrefixUnderlay + zoneID -> Underlay (written by the zone's agent;
+	// mirrored to every agent, which joins its VPC namespaces to the other
+	// hosts' over it).
+	PrefixUnderlay   = "underlay/"
 	PrefixNetworkACL = "nacl/"
 	PrefixEIP        = "eip/"
 	// PrefixEIPAddr + address -> allocation ID (an address is given out once).
@@ -79,7 +83,29 @@ type VPC struct {
 	DefaultSecurityGroupID string    `json:"default_security_group_id,omitempty"`
 	Tags                   []Tag     `json:"tags,omitempty"`
 	CreatedAt              time.Time `json:"created_at"`
+	// VNI identifies the VPC on the underlay between hosts (VXLAN), unique
+	// in the store; 0 only in stores written before VNIs existed, until the
+	// server assigns one at start.
+	VNI uint32 `json:"vni,omitempty"`
 }
+
+// MaxVNI is the largest VXLAN network identifier (24 bits).
+const MaxVNI = 1<<24 - 1
+
+// Underlay is how the agent serving a zone is reached by the other hosts:
+// VXLAN to UDP Port of Addr carries the packets between the VPC
+// namespaces of different hosts.
+type Underlay struct {
+	ZoneID string     `json:"zone_id"`
+	Addr   netip.Addr `json:"addr"`
+	Port   uint16     `json:"port"`
+}
+
+// DefaultUnderlayPort is the UDP port of Palisade's VXLAN between hosts.
+// It is not VXLAN's 4789, which Docker's overlay networks use: Palisade's
+// tunnels must not share a socket, or network identifiers, with anyone
+// else's on the host.
+const DefaultUnderlayPort = 4798
 
 // VSwitch is a zone-scoped subnet of a VPC.
 type VSwitch struct {

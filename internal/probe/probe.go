@@ -31,9 +31,16 @@ import (
 // NetnsDir is where named namespaces live (as made by `ip netns add`).
 const NetnsDir = "/run/netns"
 
-// InNetns runs fn on an OS thread inside the named namespace.
+// InNetns runs fn on an OS thread inside the named namespace; an absolute
+// path names a namespace file anywhere (such as
+// /proc/PID/root/run/netns/NAME, a namespace named in another mount
+// namespace: another "host" of a multi-host test).
 func InNetns(name string, fn func() error) error {
-	ns, err := netns.GetFromPath(filepath.Join(NetnsDir, name))
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(NetnsDir, name)
+	}
+	ns, err := netns.GetFromPath(path)
 	if err != nil {
 		return fmt.Errorf("open netns %s: %w", name, err)
 	}

@@ -39,6 +39,9 @@ type Mirror struct {
 	heartbeat time.Duration
 	// applied is the server revision of the last sync (for heartbeats).
 	applied int64
+	// underlayAddr and underlayPort are announced in heartbeats (empty:
+	// this host joins no other).
+	underlayAddr, underlayPort string
 }
 
 // New returns a Mirror for zone.
@@ -152,12 +155,23 @@ func (m *Mirror) Run(ctx context.Context) error {
 	return nil
 }
 
+// SetUnderlay sets the underlay address and UDP port the heartbeats
+// announce (before the first heartbeat; an empty port is the default).
+func (m *Mirror) SetUnderlay(addr, port string) { m.underlayAddr, m.underlayPort = addr, port }
+
 // Heartbeat registers the zone as served by this agent.
 func (m *Mirror) Heartbeat(ctx context.Context) error {
 	host, _ := os.Hostname()
-	_, err := m.c.Call(ctx, VersionPalisade, "RegisterZone", map[string]string{
+	params := map[string]string{
 		"ZoneId": m.zone, "Host": host, "AppliedRevision": strconv.FormatInt(m.applied, 10),
-	})
+	}
+	if m.underlayAddr != "" {
+		params["UnderlayAddress"] = m.underlayAddr
+		if m.underlayPort != "" {
+			params["UnderlayPort"] = m.underlayPort
+		}
+	}
+	_, err := m.c.Call(ctx, VersionPalisade, "RegisterZone", params)
 	return err
 }
 

@@ -40,6 +40,8 @@ func AgentPrefixes() []string {
 		// links the namespaces of two peered VPCs, routes what the route
 		// entries say and filters what the VPC firewall's policies say.
 		model.PrefixPeerConnection, model.PrefixRouteEntry, model.PrefixVpcFirewall, model.PrefixVpcFirewallPolicy,
+		// Where the other zones' hosts are (VXLAN between VPC namespaces).
+		model.PrefixUnderlay,
 		// Anti-DDoS Basic: each host measures, scrubs and blackholes the
 		// inbound traffic of its EIPs with their manual thresholds and the
 		// operator's configuration, and resumes the open events after a
@@ -128,7 +130,8 @@ var zoneIDRe = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 // until the agent has put them in the kernel.
 // keyZone is the zone of the caller's agent key ("" for a full key of the
 // admin: any zone).
-func (s *Service) RegisterZone(ctx context.Context, callerID, keyZone, zone, host string, appliedRev int64) error {
+// underlay is the agent's underlay (UnderlayRequest).
+func (s *Service) RegisterZone(ctx context.Context, callerID, keyZone, zone, host string, appliedRev int64, underlay UnderlayRequest) error {
 	if !zoneIDRe.MatchString(zone) {
 		return errs.InvalidParam("InvalidZoneId.Malformed",
 			"The specified ZoneId %q is not valid: use lowercase letters, digits and '-', at most 63 characters.", zone)
@@ -138,6 +141,9 @@ func (s *Service) RegisterZone(ctx context.Context, callerID, keyZone, zone, hos
 	}
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		if err := requireAdmin(tx, callerID); err != nil {
+			return err
+		}
+		if err := setUnderlay(tx, zone, underlay); err != nil {
 			return err
 		}
 		return putJSON(tx, model.PrefixZoneStatus+zone, model.ZoneStatus{

@@ -190,6 +190,11 @@ func (s *Service) CreateVpc(ctx context.Context, accountID string, in CreateVpcI
 			if in.EnableIPv6 {
 				v.Ipv6CidrBlock = newULA56()
 			}
+			vni, err := allocVNI(tx)
+			if err != nil {
+				return err
+			}
+			v.VNI = vni
 			res = CreateVpcResult{VpcID: v.ID, VRouterID: v.VRouterID, RouteTableID: v.RouteTableID, ResourceGroupID: v.ResourceGroup}
 			return putJSON(tx, model.PrefixVPC+v.ID, &v)
 		})

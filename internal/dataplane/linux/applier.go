@@ -141,6 +141,24 @@ func (a *Applier) Apply(ctx context.Context, h dataplane.Host) (dataplane.Status
 	for vpc, err := range a.applyPeerings(plans) {
 		errs = append(errs, fmt.Errorf("vpc %s: %w", vpc, err))
 	}
+	// Overlays join them to the other hosts' namespaces of the same VPCs,
+	// after the host's underlay filter is in place (fail closed).
+	var overlays []*dataplane.Overlay
+	for _, p := range plans {
+		if o := p.vpc.Overlay; o != nil && len(o.Remotes) > 0 && validOverlay(o) == nil {
+			overlays = append(overlays, o)
+		}
+	}
+	underlayErr := rootErr
+	if root != nil {
+		if err := a.syncUnderlayFilter(root, overlays); err != nil {
+			underlayErr = err
+			errs = append(errs, err)
+		}
+	}
+	for vpc, err := range a.applyOverlays(plans, root, underlayErr) {
+		errs = append(errs, fmt.Errorf("vpc %s: %w", vpc, err))
+	}
 	if root != nil {
 		for id, err := range a.syncRootRoutes(root, routes) {
 			st.EIPs[id] = dataplane.ENIStatus{Error: err.Error()}
@@ -1245,7 +1263,7 @@ func (a *Applier) Cleanup(ctx context.Context) error {
 		return errors.Join(err, rerr)
 	}
 	defer root.Close()
-	return errors.Join(err, a.pruneUplinks(root, nil), a.syncHairpinTable(root, nil))
+	return errors.Join(err, a.pruneUplinks(root, nil), a.syncHairpinTable(root, nil), a.syncUnderlayFilter(root, nil))
 }
 
 // Namespaces lists the namespaces carrying this Applier's marker.

@@ -1,0 +1,412 @@
+package kernel_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
+
+	"github.com/palisade-project/palisade/internal/api"
+	"github.com/palisade-project/palisade/internal/apitest"
+	"github.com/palisade-project/palisade/internal/probe"
+	"github.com/palisade-project/palisade/internal/service"
+)
+
+// otherHost is a second host on this machine: a process holding a network
+// namespace of its own (the host's "root" namespace, joined to this one
+// by a veth pair: the underlay) and a mount namespace with its own
+// /run/netns and /run/palisade, so that its agent names its namespaces
+// (vpc-…, i-…) and takes the kernel lock without seeing this host's.
+type otherHost struct {
+	pid  int
+	addr netip.Addr // its underlay address
+}
+
+// netns is the path of a namespace the other host's agent named.
+func (h *otherHost) netns(name string) string {
+	return fmt.Sprintf("/proc/%d/root/run/netns/%s", h.pid, name)
+}
+
+// run runs a command on the other host (its mount and network namespaces).
+func (h *otherHost) run(args ...string) (string, error) {
+	out, err := exec.Command("nsenter", append([]string{"-t", strconv.Itoa(h.pid), "-m", "-n", "--"}, args...)...).CombinedOutput()
+	return string(out), err
+}
+
+// startOtherHost makes the other host and the underlay between it and
+// this one (local gets the first address of a random 198.19.N.0/30, the
+// other host the second). Everything goes in t.Cleanup: killing the
+// holder ends both namespaces, the other end of the veth with them.
+func startOtherHost(t *testing.T, tag string) (h *otherHost, local netip.Addr) {
+	t.Helper()
+	n := 1 + rand.IntN(250)
+	local = netip.MustParseAddr(fmt.Sprintf("198.19.%d.1", n))
+	remote := netip.MustParseAddr(fmt.Sprintf("198.19.%d.2", n))
+	ours, theirs := "pu"+tag+"a", "pu"+tag+"b"
+	for _, d := range []string{"/run/netns", "/run/palisade"} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holder := exec.Command("unshare", "--mount", "--net", "--propagation", "private", "--", "sh", "-c",
+		"mount -t tmpfs palisade-otherhost /run/netns && mount -t tmpfs palisade-otherhost /run/palisade && ip link set lo up && exec sleep 3600")
+	holder.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	var holderOut bytes.Buffer
+	holder.Stdout, holder.Stderr = &holderOut, &holderOut
+	if err := holder.Start(); err != nil {
+		t.Fatalf("start the other host: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = holder.Process.Kill()
+		_ = holder.Wait()
+		_ = exec.Command("ip", "link", "del", ours).Run()
+	})
+	h = &otherHost{pid: holder.Process.Pid, addr: remote}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		mi, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", h.pid))
+		if err == nil && strings.Count(string(mi), "palisade-otherhost") == 2 {
+			if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", h.pid)); strings.TrimSpace(string(b)) == "sleep" {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the other host did not come up: %v %s", err, holderOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	for _, c := range [][]string{
+		{"ip", "link", "add", ours, "type", "veth", "peer", "name", theirs},
+		{"ip", "link", "set", theirs, "netns", strconv.Itoa(h.pid)},
+		{"ip", "addr", "add", local.String() + "/30", "dev", ours},
+		{"ip", "link", "set", ours, "up"},
+	} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %v: %s", c, err, out)
+		}
+	}
+	for _, c := range [][]string{
+		{"ip", "addr", "add", remote.String() + "/30", "dev", theirs},
+		{"ip", "link", "set", theirs, "up"},
+	} {
+		if out, err := h.run(c...); err != nil {
+			t.Fatalf("other host: %v: %v: %s", c, err, out)
+		}
+	}
+	return h, local
+}
+
+// syncBuf is a bytes.Buffer safe for a process's output and the test.
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// buildPalisade builds the palisade command once per test binary.
+var buildPalisade = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "palisade-kernel-bin-")
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(dir, "palisade")
+	if out, err := exec.Command("go", "build", "-o", path, "../../cmd/palisade").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %v\n%s", err, out)
+	}
+	return path, nil
+})
+
+// TestVPCAcrossHosts runs a VPC over two hosts: this one (palisade up's
+// agent, zone local-a) and another (palisade agent, zone local-b, in its
+// own namespaces: see otherHost), joined by the underlay. Instances of the
+// two zones reach each other through the VXLAN between the hosts' VPC
+// namespaces, where the security groups allow, each host judging its own
+// ENIs: the receiver's ingress groups on the receiver's host, the sender's
+// egress groups on the sender's. Large packets cross (the underlay
+// fragments the tunnel), and deleting the remote instance takes its
+// routes away.
+func TestVPCAcrossHosts(t *testing.T) {
+	requireKernel(t)
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Fatalf("the multi-host test needs unshare (util-linux): %v", err)
+	}
+	bin, err := buildPalisade()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := randTag(t)
+	other, local := startOtherHost(t, tag)
+	env := apitest.Start(t, apitest.WithAgent(tag), apitest.WithListen(local.String()+":0"),
+		apitest.WithUnderlay(service.UnderlayRequest{Addr: local.String()}))
+	key, err := env.Common(t, env.Admin, api.VersionPalisade, "CreateAccessKey", map[string]string{"AgentZoneId": "local-b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	agentOut := &syncBuf{}
+	agent := exec.Command("nsenter", "-t", strconv.Itoa(other.pid), "-m", "-n", "--", bin, "agent",
+		"--server", "http://"+env.Endpoint, "--region", apitest.Region, "--zone", "local-b",
+		"--underlay-addr", other.addr.String(), "--data-dir", t.TempDir())
+	agent.Env = append(os.Environ(), "ALIBABA_CLOUD_ACCESS_KEY_ID="+key["AccessKeyId"].(string), "ALIBABA_CLOUD_ACCESS_KEY_SECRET="+key["AccessKeySecret"].(string))
+	agent.Stdout, agent.Stderr = agentOut, agentOut
+	agent.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = agent.Process.Signal(syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = agent.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = agent.Process.Kill()
+			<-done
+		}
+		if t.Failed() {
+			t.Logf("the other host's agent:\n%s", agentOut.String())
+		}
+	})
+
+	e, v := env.ECS(t, env.Admin), env.VPC(t, env.Admin)
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		z, err := e.DescribeZones(ecs.CreateDescribeZonesRequest())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(z.Zones.Zone) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("zone local-b not registered: %+v\n%s", z.Zones, agentOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	cv := vpc.CreateCreateVpcRequest()
+	cv.CidrBlock = "10.61.0.0/16"
+	vr, err := v.CreateVpc(cv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vsw := map[string]string{}
+	for zone, cidr := range map[string]string{"local-a": "10.61.1.0/24", "local-b": "10.61.2.0/24"} {
+		cw := vpc.CreateCreateVSwitchRequest()
+		cw.VpcId, cw.CidrBlock, cw.ZoneId = vr.VpcId, cidr, zone
+		wr, err := v.CreateVSwitch(cw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vsw[zone] = wr.VSwitchId
+	}
+	cs := ecs.CreateCreateSecurityGroupRequest()
+	cs.VpcId = vr.VpcId
+	sg, err := e.CreateSecurityGroup(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pol := ecs.CreateModifySecurityGroupPolicyRequest()
+	pol.SecurityGroupId, pol.InnerAccessPolicy = sg.SecurityGroupId, "Drop"
+	if _, err := e.ModifySecurityGroupPolicy(pol); err != nil {
+		t.Fatal(err)
+	}
+	authorize := func(perm ecs.AuthorizeSecurityGroupPermissions) {
+		t.Helper()
+		r := ecs.CreateAuthorizeSecurityGroupRequest()
+		r.SecurityGroupId, r.Permissions = sg.SecurityGroupId, &[]ecs.AuthorizeSecurityGroupPermissions{perm}
+		if _, err := e.AuthorizeSecurityGroup(r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// To port 8080 from zone a's vSwitch only; ICMP from the VPC.
+	authorize(ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "10.61.1.0/24"})
+	authorize(ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "icmp", PortRange: "-1/-1", SourceCidrIp: "10.61.0.0/16"})
+
+	ids := map[string]string{}
+	addrs := map[string]netip.Addr{"local-a": netip.MustParseAddr("10.61.1.10"), "local-b": netip.MustParseAddr("10.61.2.10")}
+	for zone, ip := range addrs {
+		r := ecs.CreateRunInstancesRequest()
+		r.ImageId, r.InstanceType, r.VSwitchId, r.SecurityGroupId, r.PrivateIpAddress = "img", "t", vsw[zone], sg.SecurityGroupId, ip.String()
+		rr, err := e.RunInstances(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[zone] = rr.InstanceIdSets.InstanceIdSet[0]
+	}
+	waitStatus(t, e, ids["local-a"], "Running")
+	waitStatus(t, e, ids["local-b"], "Running")
+	nsA, nsB := ids["local-a"], other.netns(ids["local-b"])
+
+	for _, s := range []struct{ ns string }{{nsA}, {nsB}} {
+		srv, err := probe.Serve(s.ns, []int{8080}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Close)
+	}
+	eventually := func(what string, fn func() error) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			err := fn()
+			if err == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				out, _ := other.run("ip", "netns", "exec", vr.VpcId, "ip", "-d", "link", "show", "povl")
+				t.Fatalf("%s: %v\nthe other host's VPC namespace: %s\nits agent:\n%s", what, err, out, agentOut.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	denied := func(what string, err error) {
+		t.Helper()
+		if !probe.IsTimeout(err) {
+			t.Fatalf("%s: %v, want a silent drop", what, err)
+		}
+	}
+	toB, toA := netip.AddrPortFrom(addrs["local-b"], 8080), netip.AddrPortFrom(addrs["local-a"], 8080)
+
+	eventually("zone a to zone b, TCP 8080 across hosts", func() error { return probe.TCP(context.Background(), nsA, toB, 500*time.Millisecond) })
+	eventually("zone a pings zone b", func() error { return probe.Ping(nsA, addrs["local-b"], 500*time.Millisecond) })
+	eventually("zone b pings zone a", func() error { return probe.Ping(nsB, addrs["local-a"], 500*time.Millisecond) })
+	// The receiver's host judges its ingress: a admits 8080 from zone a only.
+	denied("zone b to zone a, TCP 8080 (a's ingress)", probe.TCP(context.Background(), nsB, toA, time.Second))
+
+	// 64 KiB lines: full-size segments, each a tunnel packet larger than
+	// the underlay's MTU, which the host fragments.
+	c, err := probe.DialTCP(context.Background(), nsA, toB, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("palisade-overlay ", 4096)
+	if err := probe.Echo(c, big, 5*time.Second); err != nil {
+		t.Fatalf("a 64 KiB line across hosts: %v", err)
+	}
+	c.Close()
+
+	authorize(ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "10.61.2.0/24"})
+	eventually("zone b to zone a once a's group admits it", func() error { return probe.TCP(context.Background(), nsB, toA, 500*time.Millisecond) })
+
+	// The sender's host judges its egress: a drop rule on egress, which
+	// only the other host's program has for b's ENI.
+	eg := ecs.CreateAuthorizeSecurityGroupEgressRequest()
+	eg.SecurityGroupId = sg.SecurityGroupId
+	eg.Permissions = &[]ecs.AuthorizeSecurityGroupEgressPermissions{{IpProtocol: "tcp", PortRange: "8080/8080", DestCidrIp: "10.61.1.10/32", Policy: "drop", Priority: "1"}}
+	if _, err := e.AuthorizeSecurityGroupEgress(eg); err != nil {
+		t.Fatal(err)
+	}
+	eventually("zone b to zone a denied by b's egress", func() error {
+		err := probe.TCP(context.Background(), nsB, toA, 500*time.Millisecond)
+		if probe.IsTimeout(err) {
+			return nil
+		}
+		return fmt.Errorf("still open: %v", err)
+	})
+	// And the same rule stops a's packets to b? No: it is an egress rule
+	// to a, so a to b still passes.
+	if err := probe.TCP(context.Background(), nsA, toB, time.Second); err != nil {
+		t.Fatalf("zone a to zone b after b's egress rule to a: %v", err)
+	}
+
+	// Both hosts filter what comes out of the tunnel, and this one admits
+	// the tunnel's port from the other host only.
+	for _, c := range [][]string{{"ip", "netns", "exec", vr.VpcId, "nft", "list", "table", "inet", "palisade_overlay"}} {
+		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil || !strings.Contains(string(out), addrs["local-b"].String()) {
+			t.Fatalf("this host's overlay table: %v\n%s", err, out)
+		}
+		if out, err := other.run(c...); err != nil || !strings.Contains(out, addrs["local-a"].String()) {
+			t.Fatalf("the other host's overlay table: %v\n%s", err, out)
+		}
+	}
+	// Only the other host's ENIs' addresses come out of the tunnel. The
+	// other host's router stands for a compromised host: it sends from an
+	// address of zone b's vSwitch that no ENI has (the gateway addresses
+	// would not do: every host has them, so they are martians here
+	// anyway), though a's group admits ICMP from the whole VPC. a listens
+	// for ICMP itself: no echo request from that address may arrive.
+	var icmpConn net.PacketConn
+	if err := probe.InNetns(nsA, func() error {
+		var err error
+		icmpConn, err = net.ListenPacket("ip4:icmp", "0.0.0.0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	gwB := "10.61.2.99"
+	if out, err := other.run("ip", "netns", "exec", vr.VpcId, "ip", "addr", "add", gwB+"/32", "dev", "lo"); err != nil {
+		t.Fatalf("other host: %v: %s", err, out)
+	}
+	if out, err := other.run("ip", "netns", "exec", vr.VpcId, "ping", "-n", "-c", "3", "-i", "0.2", "-W", "1", "-I", gwB, addrs["local-a"].String()); err == nil {
+		t.Fatalf("the other host's router got an answer from a through the tunnel:\n%s", out)
+	}
+	if out, err := other.run("ip", "netns", "exec", vr.VpcId, "ip", "addr", "del", gwB+"/32", "dev", "lo"); err != nil {
+		t.Fatalf("other host: %v: %s", err, out)
+	}
+	_ = icmpConn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := icmpConn.ReadFrom(buf)
+		if err != nil {
+			break
+		}
+		if from.String() == gwB && n > 0 && buf[0] == 8 {
+			t.Fatalf("an echo request from the other host's router (%s, no ENI's address) came out of the tunnel to a", gwB)
+		}
+	}
+	icmpConn.Close()
+	// Drift: the tunnel end deleted by hand comes back within the resync.
+	if out, err := exec.Command("ip", "-n", vr.VpcId, "link", "del", "povl").CombinedOutput(); err != nil {
+		t.Fatalf("delete povl: %v: %s", err, out)
+	}
+	eventually("zone a to zone b after the tunnel end was deleted by hand", func() error { return probe.TCP(context.Background(), nsA, toB, 500*time.Millisecond) })
+
+	underlay := "palisade_" + tag + "_underlay"
+	if out, err := exec.Command("nft", "list", "table", "inet", underlay).CombinedOutput(); err != nil || !strings.Contains(string(out), other.addr.String()) {
+		t.Fatalf("underlay table %s: %v\n%s", underlay, err, out)
+	}
+
+	// Deleting b takes its route from a's VPC namespace, and the tunnel
+	// end with it (no other host has ENIs of the VPC left).
+	del := ecs.CreateDeleteInstanceRequest()
+	del.InstanceId, del.Force = ids["local-b"], "true"
+	if _, err := e.DeleteInstance(del); err != nil {
+		t.Fatal(err)
+	}
+	eventually("the tunnel end goes with the last remote ENI", func() error {
+		out, err := exec.Command("ip", "-n", vr.VpcId, "link", "show", "povl").CombinedOutput()
+		if err == nil {
+			return fmt.Errorf("povl still there: %s", out)
+		}
+		if out, err := exec.Command("nft", "list", "table", "inet", underlay).CombinedOutput(); err == nil {
+			return fmt.Errorf("underlay table still there: %s", out)
+		}
+		return nil
+	})
+}
