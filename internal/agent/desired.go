@@ -347,7 +347,7 @@ func addPeerings(s *snapshot, byVPC map[string]*dataplane.VPC) {
 		for _, end := range []string{p.VpcID, p.AcceptingVpcID} {
 			pe := dataplane.Peering{ID: p.ID, PeerVPC: p.Other(end), Firewall: fw}
 			for _, r := range s.routes {
-				if r.VpcID == end && r.NextHopID == p.ID && r.NextHopType == model.RouteNextHopPeer && r.DestinationCidr.Addr().Is4() {
+				if r.VpcID == end && r.NextHopID == p.ID && r.NextHopType == model.RouteNextHopPeer && r.DestinationCidr.IsValid() {
 					pe.Routes = append(pe.Routes, r.DestinationCidr.Masked())
 				}
 			}

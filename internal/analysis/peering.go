@@ -12,11 +12,11 @@ import (
 )
 
 // VPC peering (SEMANTICS.md Part A, "VPC and vSwitch": different VPCs
-// reach each other only over a peering). A packet from VPC A to an
-// address X leaves A over peering P when A's most specific custom route
-// entry covering X has next hop P (A's own vSwitch subnets are local and
-// win), P is Activated, and X is in P's other VPC B, which delivers it as
-// any packet. Replies need B to route the source back over the same P. A
+// reach each other only over a peering), IPv4 and IPv6 alike. A packet
+// from VPC A to an address X leaves A over peering P when A's most
+// specific custom route entry covering X (of X's family) has next hop P
+// (A's own vSwitch subnets are local and win), P is Activated, and X is
+// in P's other VPC B, which delivers it as any packet. Replies need B to route the source back over the same P. A
 // VPC firewall enabled on P judges each new connection crossing it, in
 // either direction, where it enters the destination VPC: after the
 // route, before the destination's network ACL and security groups.
@@ -110,6 +110,15 @@ func (a *Analyzer) routeIn(vpc string, addr netip.Addr) vpcRoute {
 	return vpcRoute{}
 }
 
+// localCidr is the block of vSwitch v that holds addr (its IPv4 or its
+// IPv6 block).
+func localCidr(v *model.VSwitch, addr netip.Addr) netip.Prefix {
+	if addr.Is6() && v.Ipv6CidrBlock.IsValid() {
+		return v.Ipv6CidrBlock
+	}
+	return v.CidrBlock
+}
+
 // peerVPCOf is the VPC at the other end of the peering that vpc's route
 // entries send addr to ("" if none): where the address is, seen from vpc.
 func (a *Analyzer) peerVPCOf(vpc string, addr netip.Addr) string {
@@ -141,7 +150,7 @@ func (a *Analyzer) peerRouteStep(f, t target) (Step, *model.PeerConnection) {
 	switch {
 	case r.local != nil:
 		s.Detail = fmt.Sprintf("%s is an address of vSwitch %s (%s) of %s: the local route keeps it inside %s, and different VPCs (%s, %s) never reach each other that way",
-			t.addr, r.local.ID, r.local.CidrBlock, f.vpc, f.vpc, f.vpc, t.vpc)
+			t.addr, r.local.ID, localCidr(r.local, t.addr), f.vpc, f.vpc, f.vpc, t.vpc)
 		return s, nil
 	case r.entry == nil:
 		s.Detail = fmt.Sprintf("no route to %s in %s: no custom route entry of %s covers it (different VPCs (%s, %s) reach each other only where a route entry sends traffic over a peering connection)",
@@ -224,6 +233,10 @@ func (a *Analyzer) vpcFirewallStep(p *model.PeerConnection, pkt Packet) (Step, b
 	if !ok {
 		s.DecidedBy = ByVpcFirewallDefault
 		s.Detail = "no policy of " + name + " matches: allowed"
+		if pkt.Dst.Is6() {
+			// Policies are IPv4 (IpVersion 4): 0.0.0.0/0 is not ::/0.
+			s.Detail = "no policy of " + name + " matches: its policies name IPv4 addresses only, so IPv6 meets none; allowed"
+		}
 		return s, true
 	}
 	s.DecidedBy, s.Priority, s.Allow = ByVpcFirewallPolicy, r.Order, !r.Drop

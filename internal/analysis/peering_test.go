@@ -1,6 +1,8 @@
 package analysis
 
 import (
+	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -82,6 +84,23 @@ func TestPeeringReach(t *testing.T) {
 		}
 	}
 	open := []model.ACLEntry{aclEntry("nae-all", model.PolicyAccept, "all", 0, "0.0.0.0/0")}
+	// dual gives vpc-a and vpc-b IPv6 (vSwitches, ENIs, vpc-b's group
+	// opens port 80 to vpc-a's IPv6 block) and IPv6 route entries: over
+	// pcc-ab from vpc-a, and back from vpc-b when back is set.
+	dual := func(back bool) func(*World) {
+		return func(w *World) {
+			for i, v6 := range map[int]string{1: "fd00:a::/56", 2: "fd00:b::/56"} {
+				w.VPCs[i].Ipv6CidrBlock = pfx(v6)
+			}
+			w.VSwitches[1].Ipv6CidrBlock, w.VSwitches[2].Ipv6CidrBlock = pfx("fd00:a:0:1::/64"), pfx("fd00:b:0:1::/64")
+			w.ENIs[0].IPv6s, w.ENIs[1].IPv6s = []netip.Addr{ip("fd00:a:0:1::10")}, []netip.Addr{ip("fd00:b:0:1::10")}
+			w.Groups[1].Rules = append(w.Groups[1].Rules, tcp("sgr-b80v6", model.Ingress, 80, "fd00:a::/56", model.PolicyAccept, 1))
+			w.RouteEntries = append(w.RouteEntries, model.RouteEntry{ID: "rte-a6", VpcID: "vpc-a", DestinationCidr: pfx("fd00:b::/56"), NextHopType: model.RouteNextHopPeer, NextHopID: "pcc-ab"})
+			if back {
+				w.RouteEntries = append(w.RouteEntries, model.RouteEntry{ID: "rte-b6", VpcID: "vpc-b", DestinationCidr: pfx("fd00:a:0:1::/64"), NextHopType: model.RouteNextHopPeer, NextHopID: "pcc-ab"})
+			}
+		}
+	}
 	cases := []struct {
 		name   string
 		change func(*World)
@@ -210,6 +229,43 @@ func TestPeeringReach(t *testing.T) {
 			change: withFW(true, vfwPolicy("acl-fromb", 1, model.FirewallDrop, "10.1.0.0/16", model.FirewallNet, "TCP", "80/80")),
 			q:      ReachQuery{From: "i-b", To: "i-a", Protocol: "tcp", Port: 80},
 			point:  PointVpcFirewall, detail: "policy acl-fromb", rule: "acl-fromb"},
+		{name: "IPv6 both ways: reachable over the IPv6 route entry",
+			change: dual(true),
+			q:      ReachQuery{From: "i-a", To: "fd00:b:0:1::10", Protocol: "tcp", Port: 80}, reach: true, fwd: true,
+			point: PointRoute, allow: true, detail: "route entry rte-a6 (fd00:b::/56) of vpc-a sends fd00:b:0:1::10 over peering connection pcc-ab (Activated) to vpc-b", to: "eni-b"},
+		{name: "IPv6 both ways: the reply's route step",
+			change: dual(true),
+			q:      ReachQuery{From: "i-a", To: "fd00:b:0:1::10", Protocol: "tcp", Port: 80}, reach: true, fwd: true,
+			point: PointRoute, reply: true, allow: true, detail: "reply: route entry rte-b6 (fd00:a:0:1::/64) of vpc-b sends fd00:a:0:1::10 back over peering connection pcc-ab"},
+		{name: "IPv6 one way: the IPv4 route back does not carry IPv6",
+			change: dual(false),
+			q:      ReachQuery{From: "i-a", To: "fd00:b:0:1::10", Protocol: "tcp", Port: 80}, fwd: true,
+			point: PointRoute, reply: true, detail: "reply: no route to fd00:a:0:1::10 in vpc-b"},
+		{name: "IPv6 without an IPv6 route entry: the IPv4 ones do not carry it",
+			change: func(w *World) {
+				dual(true)(w)
+				w.RouteEntries = slices.DeleteFunc(w.RouteEntries, func(e model.RouteEntry) bool { return e.ID == "rte-a6" })
+			},
+			q:     ReachQuery{From: "i-a", To: "fd00:b:0:1::10", Protocol: "tcp", Port: 80},
+			point: PointRoute, detail: "no route to fd00:b:0:1::10 in vpc-a"},
+		{name: "IPv6: the destination's group decides by IPv6 rules",
+			change: dual(true),
+			q:      ReachQuery{From: "i-a", To: "fd00:b:0:1::10", Protocol: "tcp", Port: 22},
+			point:  PointSGIngress, detail: "no ingress rule matched"},
+		{name: "IPv6: the VPC firewall's IPv4 policies match nothing",
+			change: func(w *World) {
+				dual(true)(w)
+				withFW(true, vfwPolicy("acl-drop", 1, model.FirewallDrop, "0.0.0.0/0", model.FirewallNet, "ANY", ""))(w)
+			},
+			q: ReachQuery{From: "i-a", To: "fd00:b:0:1::10", Protocol: "tcp", Port: 80}, reach: true, fwd: true,
+			point: PointVpcFirewall, allow: true, detail: "its policies name IPv4 addresses only, so IPv6 meets none; allowed"},
+		{name: "IPv6: the same policy still drops IPv4",
+			change: func(w *World) {
+				dual(true)(w)
+				withFW(true, vfwPolicy("acl-drop", 1, model.FirewallDrop, "0.0.0.0/0", model.FirewallNet, "ANY", ""))(w)
+			},
+			q:     ReachQuery{From: "i-a", To: "10.1.1.10", Protocol: "tcp", Port: 80},
+			point: PointVpcFirewall, detail: "policy acl-drop (order 1)", rule: "acl-drop"},
 		{name: "VPC firewall: not consulted when the peering is not routed",
 			change: func(w *World) {
 				withFW(true)(w)

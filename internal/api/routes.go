@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"net/netip"
 	"strconv"
 
 	"github.com/palisade-project/palisade/internal/errs"
@@ -88,12 +89,20 @@ func toRouteEntryItem(e service.RouteEntryView, region string) routeEntryItem {
 	it := routeEntryItem{
 		RouteEntryId: e.ID, RouteEntryName: e.Name, RouteTableId: e.RouteTableID, DestinationCidrBlock: e.DestinationCidr.String(),
 		NextHopType: e.NextHopType, InstanceId: e.NextHopID, Type: e.Type, Status: model.RouteAvailable, Description: e.Description,
-		IpVersion: "IPv4", Origin: "StaticRoute", GmtModified: formatTime(e.CreatedAt), NextHops: nextHops{NextHop: []nextHopItem{}},
+		IpVersion: ipVersionOf(e.DestinationCidr), Origin: "StaticRoute", GmtModified: formatTime(e.CreatedAt), NextHops: nextHops{NextHop: []nextHopItem{}},
 	}
 	if e.NextHopID != "" {
 		it.NextHops.NextHop = append(it.NextHops.NextHop, nextHopItem{NextHopId: e.NextHopID, NextHopType: e.NextHopType, NextHopRegionId: region, Enabled: 1})
 	}
 	return it
+}
+
+// ipVersionOf is a route entry's IpVersion as Alibaba spells it.
+func ipVersionOf(p netip.Prefix) string {
+	if p.Addr().Is6() {
+		return "IPv6"
+	}
+	return "IPv4"
 }
 
 // routeEntryPage reads MaxResult and NextToken (an offset).

@@ -66,8 +66,8 @@ func toPeerItem(v service.PeerView, region string) peerItem {
 		InstanceId: v.ID, GmtCreate: formatTime(v.CreatedAt), GmtModified: formatTime(v.CreatedAt), Name: v.Name, Description: v.Description,
 		OwnerId: owner, AcceptingOwnerUid: accepter, RegionId: region, AcceptingRegionId: region, Bandwidth: v.Bandwidth,
 		Status: v.Status, BizStatus: "Normal",
-		Vpc:          peerVpcItem{VpcId: v.VpcID, Ipv4Cidrs: cidrStrings(v.VpcCidrs), Ipv6Cidrs: []string{}},
-		AcceptingVpc: peerVpcItem{VpcId: v.AcceptingVpcID, Ipv4Cidrs: cidrStrings(v.AcceptingVpcCidrs), Ipv6Cidrs: []string{}},
+		Vpc:          peerVpcItem{VpcId: v.VpcID, Ipv4Cidrs: cidrStrings(v.VpcCidrs), Ipv6Cidrs: cidrStrings(v.VpcCidrs6)},
+		AcceptingVpc: peerVpcItem{VpcId: v.AcceptingVpcID, Ipv4Cidrs: cidrStrings(v.AcceptingVpcCidrs), Ipv6Cidrs: cidrStrings(v.AcceptingVpcCidrs6)},
 		Tags:         []struct{}{},
 	}
 }

@@ -312,6 +312,76 @@ func TestRouteEntriesSDK(t *testing.T) {
 	}
 }
 
+// TestRouteEntriesIPv6SDK: IPv6 route entries through the SDK between two
+// VPCs with IPv6: the vSwitch's IPv6 system entry, IpVersion on each entry
+// and as a filter, the peering's Ipv6Cidrs, and the refusals.
+func TestRouteEntriesIPv6SDK(t *testing.T) {
+	env := apitest.Start(t)
+	alice := env.NewAccount(t, "alice")
+	va := env.VPC(t, alice)
+	mk := func(cidr string, ipv6 bool) (string, string) {
+		req := vpc.CreateCreateVpcRequest()
+		req.CidrBlock, req.EnableIpv6 = cidr, requests.NewBoolean(ipv6)
+		resp, err := va.CreateVpc(req)
+		if err != nil {
+			t.Fatalf("CreateVpc %s: %v", cidr, err)
+		}
+		d := vpc.CreateDescribeVpcsRequest()
+		d.VpcId = resp.VpcId
+		dr, err := va.DescribeVpcs(d)
+		if err != nil || len(dr.Vpcs.Vpc) != 1 {
+			t.Fatalf("DescribeVpcs: %v", err)
+		}
+		return resp.VpcId, dr.Vpcs.Vpc[0].Ipv6CidrBlock
+	}
+	a, a6 := mk("10.0.0.0/16", true)
+	b, b6 := mk("10.1.0.0/16", true)
+	c, _ := mk("10.2.0.0/16", false)
+	vreq := vpc.CreateCreateVSwitchRequest()
+	vreq.VpcId, vreq.CidrBlock, vreq.ZoneId, vreq.Ipv6CidrBlock = a, "10.0.1.0/24", "local-a", requests.NewInteger(3)
+	if _, err := va.CreateVSwitch(vreq); err != nil {
+		t.Fatalf("CreateVSwitch: %v", err)
+	}
+	ab, ac := createPeer(t, env.VpcPeer(t, alice), a, b, ""), createPeer(t, env.VpcPeer(t, alice), c, a, "")
+	get := vpcpeer.CreateGetVpcPeerConnectionAttributeRequest()
+	get.InstanceId = ab
+	if g, err := env.VpcPeer(t, alice).GetVpcPeerConnectionAttribute(get); err != nil ||
+		!slices.Equal(g.Vpc.Ipv6Cidrs, []string{a6}) || !slices.Equal(g.AcceptingVpc.Ipv6Cidrs, []string{b6}) {
+		t.Errorf("Ipv6Cidrs %v %v, want [%s] [%s] (%v)", g.Vpc.Ipv6Cidrs, g.AcceptingVpc.Ipv6Cidrs, a6, b6, err)
+	}
+	rt := routeTableOf(t, va, a)
+	for _, tc := range []struct {
+		name, table, dst, hop string
+		code                  string
+	}{
+		{"a VPC without IPv6", routeTableOf(t, va, c), b6, ac, "OperationFailed.VpcNotEnabledIpv6"},
+		{"own IPv6 block", rt, a6, ab, "InvalidCidrBlock.Overlapped"},
+		{"::/0", rt, "::/0", ab, "InvalidCidrBlock.Overlapped"},
+		{"host bits", rt, "fd00::1/64", ab, "InvalidDestinationCidrBlock.Malformed"},
+		{"link-local", rt, "fe80::/64", ab, "InvalidDestinationCidrBlock.Malformed"},
+	} {
+		req := vpc.CreateCreateRouteEntryRequest()
+		req.RouteTableId, req.DestinationCidrBlock, req.NextHopType, req.NextHopId = tc.table, tc.dst, "VpcPeer", tc.hop
+		_, err := va.CreateRouteEntry(req)
+		wantSDKErr(t, tc.name, err, 400, tc.code, "")
+	}
+	id := createRoute(t, va, rt, b6, ab)
+	createRoute(t, va, rt, "10.1.0.0/16", ab)
+	var got []string
+	for _, e := range routeEntries(t, va, rt, nil) {
+		got = append(got, e.Type+" "+e.IpVersion)
+	}
+	if want := []string{"System IPv4", "System IPv6", "Custom IPv6", "Custom IPv4"}; !slices.Equal(got, want) {
+		t.Errorf("entries: %v, want %v", got, want)
+	}
+	if e := routeEntries(t, va, rt, func(r *vpc.DescribeRouteEntryListRequest) { r.IpVersion = "IPv6"; r.RouteEntryType = "Custom" }); len(e) != 1 || e[0].RouteEntryId != id {
+		t.Errorf("IPv6 custom entries: %+v", e)
+	}
+	if e := routeEntries(t, va, rt, func(r *vpc.DescribeRouteEntryListRequest) { r.IpVersion = "IPv4" }); len(e) != 2 {
+		t.Errorf("IPv4 entries: %+v", e)
+	}
+}
+
 func vfwPolicy(fw, order, label string) *cloudfw.CreateVpcFirewallControlPolicyRequest {
 	req := cloudfw.CreateCreateVpcFirewallControlPolicyRequest()
 	req.VpcFirewallId, req.NewOrder, req.Description = fw, order, label

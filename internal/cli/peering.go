@@ -115,13 +115,16 @@ func (c *cli) routeCommand() *cobra.Command {
 		Long: `Manage the route entries of a VPC's route table (VPC API 2016-04-28). Each VPC
 has one route table: a system entry per vSwitch (next hop local) and the
 custom entries you add, which send a destination over a VPC peering
-connection. A destination may not overlap the VPC's own CIDR blocks.`,
+connection. A destination is an IPv4 or an IPv6 CIDR block (IPv6 needs IPv6
+enabled on the VPC) and may not overlap the VPC's own CIDR blocks.`,
 		Example: `  palisade route list --vpc vpc-aaa
+  palisade route list --vpc vpc-aaa --ip-version IPv6
   palisade route add --vpc vpc-aaa --destination 10.2.0.0/16 --peering pcc-xxx
+  palisade route add --vpc vpc-aaa --destination fd12:3456:789a:bc00::/56 --peering pcc-xxx
   palisade route delete rte-xxx`,
 	}
 
-	var listVpc, listTable string
+	var listVpc, listTable, listVersion string
 	list := &cobra.Command{
 		Use:     "list",
 		Short:   "List the entries of a VPC's route table",
@@ -142,6 +145,9 @@ connection. A destination may not overlap the VPC's own CIDR blocks.`,
 				p := map[string]string{"RouteTableId": table, "MaxResult": "100"}
 				if token != "" {
 					p["NextToken"] = token
+				}
+				if listVersion != "" {
+					p["IpVersion"] = listVersion
 				}
 				resp, err := c.call(cmd, apiclient.VersionVPC, "DescribeRouteEntryList", p)
 				if err != nil {
@@ -167,13 +173,14 @@ connection. A destination may not overlap the VPC's own CIDR blocks.`,
 			resp["RouteEntrys"] = map[string]any{"RouteEntry": all}
 			items := objects(resp, "RouteEntrys", "RouteEntry")
 			return c.renderList(cmd, resp, items, []column{
-				field("RouteEntryId", "RouteEntryId"), field("Type", "Type"), field("Destination", "DestinationCidrBlock"),
+				field("RouteEntryId", "RouteEntryId"), field("Type", "Type"), field("IpVersion", "IpVersion"), field("Destination", "DestinationCidrBlock"),
 				field("NextHopType", "NextHopType"), field("NextHop", "InstanceId"), field("Name", "RouteEntryName"),
 			})
 		},
 	}
 	list.Flags().StringVar(&listVpc, "vpc", "", "the VPC")
 	list.Flags().StringVar(&listTable, "table", "", "the route table (instead of --vpc)")
+	list.Flags().StringVar(&listVersion, "ip-version", "", "list one family only: IPv4 or IPv6")
 	list.MarkFlagsOneRequired("vpc", "table")
 	list.MarkFlagsMutuallyExclusive("vpc", "table")
 
@@ -204,7 +211,7 @@ connection. A destination may not overlap the VPC's own CIDR blocks.`,
 	f := add.Flags()
 	f.StringVar(&addVpc, "vpc", "", "the VPC")
 	f.StringVar(&addTable, "table", "", "the route table (instead of --vpc)")
-	f.StringVar(&dst, "destination", "", "destination IPv4 CIDR block (required)")
+	f.StringVar(&dst, "destination", "", "destination IPv4 or IPv6 CIDR block (required)")
 	f.StringVar(&peering, "peering", "", "the peering connection to send it over (required)")
 	f.StringVar(&name, "name", "", "name")
 	f.StringVar(&desc, "description", "", "description")

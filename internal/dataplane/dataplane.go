@@ -94,7 +94,8 @@ type Peering struct {
 	ID string
 	// PeerVPC is the other VPC's ID (its namespace's name).
 	PeerVPC string
-	// Routes are the IPv4 destinations this VPC sends over the link.
+	// Routes are the destinations this VPC sends over the link, IPv4
+	// and IPv6.
 	Routes []netip.Prefix
 	// Firewall, when set, judges every new connection that arrives over
 	// the link (each end judges what comes in, so each connection is

@@ -304,7 +304,7 @@ func CheckFirewallIPVersion(v string) error {
 	case "", "4":
 		return nil
 	case "6":
-		return notSupported("IpVersion", "IpVersion 6 is not supported: Palisade's Internet firewall filters IPv4 (EIPs are IPv4); use IpVersion 4.")
+		return notSupported("IpVersion", "IpVersion 6 is not supported: Palisade's Cloud Firewall policies match IPv4 addresses (EIPs are IPv4, and IPv6 crossing a VPC firewall meets no policy, so it is allowed); use IpVersion 4.")
 	}
 	return illegal("IpVersion", "The specified IpVersion %q is not valid: use 4.", v)
 }

@@ -383,28 +383,34 @@ func (s *Service) GetVpcPeerConnection(ctx context.Context, accountID, id string
 	return out, err
 }
 
-// PeerView is a connection with the CIDR blocks of its two VPCs.
+// PeerView is a connection with the CIDR blocks of its two VPCs, IPv4
+// and IPv6 (empty without IPv6).
 type PeerView struct {
 	model.PeerConnection
-	VpcCidrs, AcceptingVpcCidrs []netip.Prefix
+	VpcCidrs, AcceptingVpcCidrs   []netip.Prefix
+	VpcCidrs6, AcceptingVpcCidrs6 []netip.Prefix
 }
 
-func vpcCidrs(tx store.ReadTxn, vpcID string) ([]netip.Prefix, error) {
+func vpcCidrs(tx store.ReadTxn, vpcID string) (v4, v6 []netip.Prefix, err error) {
 	var v model.VPC
 	ok, err := getJSON(tx, model.PrefixVPC+vpcID, &v)
 	if err != nil || !ok {
-		return []netip.Prefix{}, err
+		return []netip.Prefix{}, []netip.Prefix{}, err
 	}
-	return append([]netip.Prefix{v.CidrBlock}, v.SecondaryCidrs...), nil
+	v6 = []netip.Prefix{}
+	if v.Ipv6CidrBlock.IsValid() {
+		v6 = append(v6, v.Ipv6CidrBlock)
+	}
+	return append([]netip.Prefix{v.CidrBlock}, v.SecondaryCidrs...), v6, nil
 }
 
 func peerView(tx store.ReadTxn, p *model.PeerConnection) (PeerView, error) {
 	v := PeerView{PeerConnection: *p}
 	var err error
-	if v.VpcCidrs, err = vpcCidrs(tx, p.VpcID); err != nil {
+	if v.VpcCidrs, v.VpcCidrs6, err = vpcCidrs(tx, p.VpcID); err != nil {
 		return v, err
 	}
-	v.AcceptingVpcCidrs, err = vpcCidrs(tx, p.AcceptingVpcID)
+	v.AcceptingVpcCidrs, v.AcceptingVpcCidrs6, err = vpcCidrs(tx, p.AcceptingVpcID)
 	return v, err
 }
 

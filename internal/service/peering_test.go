@@ -15,8 +15,10 @@ import (
 
 // peerFixture is a service with accounts 1, 2 and 3: account 1 holds
 // vpc-a (10.0.0.0/16 and 10.9.0.0/16, vSwitch vsw-a1 10.0.1.0/24), vpc-b
-// (10.1.0.0/16) and vpc-d (10.0.0.0/16, overlapping vpc-a); account 2
-// holds vpc-c (10.2.0.0/16).
+// (10.1.0.0/16) and vpc-d (10.0.0.0/16, overlapping vpc-a), none with
+// IPv6, and vpc-e (10.5.0.0/16, fd00:e::/56, vSwitch vsw-e1 10.5.1.0/24
+// and fd00:e:0:1::/64) and vpc-f (10.6.0.0/16, fd00:f::/56) with IPv6;
+// account 2 holds vpc-c (10.2.0.0/16).
 func peerFixture(t *testing.T) *Service {
 	t.Helper()
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -38,9 +40,18 @@ func peerFixture(t *testing.T) *Service {
 		model.PrefixVPC + "vpc-d":      vpc("vpc-d", "1", "10.0.0.0/16"),
 		model.PrefixVPC + "vpc-c":      vpc("vpc-c", "2", "10.2.0.0/16"),
 		model.PrefixVSwitch + "vsw-a1": model.VSwitch{ID: "vsw-a1", AccountID: "1", VpcID: "vpc-a", CidrBlock: netip.MustParsePrefix("10.0.1.0/24")},
+		model.PrefixVPC + "vpc-e":      vpc6(vpc("vpc-e", "1", "10.5.0.0/16"), "fd00:e::/56"),
+		model.PrefixVPC + "vpc-f":      vpc6(vpc("vpc-f", "1", "10.6.0.0/16"), "fd00:f::/56"),
+		model.PrefixVSwitch + "vsw-e1": model.VSwitch{ID: "vsw-e1", AccountID: "1", VpcID: "vpc-e", CidrBlock: netip.MustParsePrefix("10.5.1.0/24"),
+			Ipv6CidrBlock: netip.MustParsePrefix("fd00:e:0:1::/64"), CreatedAt: base},
 	}
 	putRecords(t, s, recs)
 	return s
+}
+
+func vpc6(v model.VPC, cidr6 string) model.VPC {
+	v.Ipv6CidrBlock = netip.MustParsePrefix(cidr6)
+	return v
 }
 
 func mustPeer(t *testing.T, s *Service, acct string, in CreatePeerInput) model.PeerConnection {
@@ -168,7 +179,7 @@ func TestRouteEntries(t *testing.T) {
 	}{
 		{"no table", CreateRouteEntryInput{DestinationCidrBlock: "10.1.0.0/16", NextHopType: "VpcPeer", NextHopID: ab.ID}, "MissingParameter", 400},
 		{"no destination", CreateRouteEntryInput{RouteTableID: "vtb-vpc-a", NextHopType: "VpcPeer", NextHopID: ab.ID}, "MissingParameter", 400},
-		{"ipv6", in("fd00::/64"), "InvalidDestinationCidrBlock.Malformed", 400},
+		{"ipv6 in a VPC without IPv6", in("fd00::/64"), "OperationFailed.VpcNotEnabledIpv6", 400},
 		{"host bits", in("10.1.0.1/16"), "InvalidDestinationCidrBlock.Malformed", 400},
 		{"garbage", in("10.1.0.0/33"), "InvalidDestinationCidrBlock.Malformed", 400},
 		{"instance hop", CreateRouteEntryInput{RouteTableID: "vtb-vpc-a", DestinationCidrBlock: "10.1.0.0/16", NextHopType: "Instance", NextHopID: "i-1"}, "InvalidNextHopType.NotSupported", 400},
@@ -229,6 +240,95 @@ func TestRouteEntries(t *testing.T) {
 	}
 	wantCode(t, "delete other peering", s.DeleteVpcPeerConnection(ctx, "1", other.ID, false, "", false), "", 0)
 	wantCode(t, "delete vpc now", s.DeleteVpc(ctx, "1", "vpc-b", true, false), "", 0)
+}
+
+// TestRouteEntriesIPv6 sends IPv6 over a peering between two VPCs with
+// IPv6: what CreateRouteEntry accepts and refuses, the IPv6 system entry
+// of a vSwitch, IpVersion in DescribeRouteEntryList, and deleting by an
+// IPv6 destination.
+func TestRouteEntriesIPv6(t *testing.T) {
+	s := peerFixture(t)
+	ctx := context.Background()
+	ef := mustPeer(t, s, "1", CreatePeerInput{VpcID: "vpc-e", AcceptingVpcID: "vpc-f"})
+	in := func(dst string) CreateRouteEntryInput {
+		return CreateRouteEntryInput{RouteTableID: "vtb-vpc-e", DestinationCidrBlock: dst, NextHopType: "VpcPeer", NextHopID: ef.ID}
+	}
+	for _, tc := range []struct {
+		name, dst, code string
+		status          int
+	}{
+		{"host bits", "fd00:f::1/56", "InvalidDestinationCidrBlock.Malformed", 400},
+		{"prefix too long", "fd00:f::/129", "InvalidDestinationCidrBlock.Malformed", 400},
+		{"bare address", "fd00:f::1", "InvalidDestinationCidrBlock.Malformed", 400},
+		{"zone", "fe80::%eth0/64", "InvalidDestinationCidrBlock.Malformed", 400},
+		{"ipv4-mapped", "::ffff:10.6.0.0/112", "InvalidDestinationCidrBlock.Malformed", 400},
+		{"link-local", "fe80::/64", "InvalidDestinationCidrBlock.Malformed", 400},
+		{"multicast", "ff02::/16", "InvalidDestinationCidrBlock.Malformed", 400},
+		{"own ipv6 cidr", "fd00:e:0:2::/64", "InvalidCidrBlock.Overlapped", 400},
+		{"covers own ipv6 cidr", "fd00::/16", "InvalidCidrBlock.Overlapped", 400},
+		{"ipv6 default route", "::/0", "InvalidCidrBlock.Overlapped", 400},
+		{"the peer's block", "fd00:f::/56", "", 0},
+		{"the same spelled otherwise", "FD00:F:0::/56", "InvalidCIDRBlock.Duplicate", 400},
+		{"more specific", "fd00:f:0:1::/64", "", 0},
+		{"a host", "fd00:f:0:1::10/128", "", 0},
+		{"ipv4 beside", "10.6.0.0/16", "", 0},
+	} {
+		_, err := s.CreateRouteEntry(ctx, "1", in(tc.dst))
+		wantCode(t, tc.name, err, tc.code, tc.status)
+	}
+	// The accepter's side: its VPC has IPv6 too, so it routes back.
+	back := in("fd00:e::/56")
+	back.RouteTableID = "vtb-vpc-f"
+	if _, err := s.CreateRouteEntry(ctx, "1", back); err != nil {
+		t.Fatalf("route back: %v", err)
+	}
+	// Nothing half-done: the refusals added nothing.
+	list, err := s.DescribeRouteEntryList(ctx, "1", RouteEntryQuery{RouteTableID: "vtb-vpc-e"})
+	var got []string
+	for _, e := range list {
+		got = append(got, e.Type+" "+e.DestinationCidr.String()+" "+e.ID[:4])
+	}
+	want := []string{"System 10.5.1.0/24 rte-", "System fd00:e:0:1::/64 rte-", "Custom fd00:f::/56 rte-", "Custom fd00:f:0:1::/64 rte-",
+		"Custom fd00:f:0:1::10/128 rte-", "Custom 10.6.0.0/16 rte-"}
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("entries: %v %v, want %v", got, err, want)
+	}
+	if list[0].ID == list[1].ID || list[1].NextHopType != RouteNextHopLocal {
+		t.Errorf("system entries: %+v", list[:2])
+	}
+	for _, tc := range []struct {
+		version string
+		n       int
+	}{{"IPv6", 4}, {"ipv6", 4}, {"IPv4", 2}, {"", 6}} {
+		l, err := s.DescribeRouteEntryList(ctx, "1", RouteEntryQuery{RouteTableID: "vtb-vpc-e", IpVersion: tc.version})
+		if err != nil || len(l) != tc.n {
+			t.Errorf("IpVersion %q: %d entries %v, want %d", tc.version, len(l), err, tc.n)
+		}
+	}
+	_, err = s.DescribeRouteEntryList(ctx, "1", RouteEntryQuery{RouteTableID: "vtb-vpc-e", IpVersion: "6"})
+	wantCode(t, "IpVersion 6", err, "IllegalParam.IpVersion", 400)
+	if l, _ := s.DescribeRouteEntryList(ctx, "1", RouteEntryQuery{RouteTableID: "vtb-vpc-e", DestinationCidrBlock: "FD00:F::/56"}); len(l) != 1 {
+		t.Errorf("filter by another spelling: %+v", l)
+	}
+	// The IPv6 system entry cannot be deleted; a custom one by its
+	// destination can.
+	wantCode(t, "ipv6 system entry", s.DeleteRouteEntry(ctx, "1", DeleteRouteEntryInput{RouteTableID: "vtb-vpc-e", DestinationCidrBlock: "fd00:e:0:1::/64"}),
+		"OperationDenied.SystemRouteEntry", 403)
+	wantCode(t, "delete by ipv6 destination", s.DeleteRouteEntry(ctx, "1", DeleteRouteEntryInput{RouteTableID: "vtb-vpc-e", DestinationCidrBlock: "fd00:f:0:1::10/128"}), "", 0)
+	if l, _ := s.DescribeRouteEntryList(ctx, "1", RouteEntryQuery{RouteTableID: "vtb-vpc-e", IpVersion: "IPv6"}); len(l) != 3 {
+		t.Errorf("after delete: %+v", l)
+	}
+	// The peering shows both VPCs' IPv6 blocks.
+	v, err := s.GetVpcPeerConnection(ctx, "1", ef.ID)
+	if err != nil || !slices.Equal(v.VpcCidrs6, []netip.Prefix{netip.MustParsePrefix("fd00:e::/56")}) ||
+		!slices.Equal(v.AcceptingVpcCidrs6, []netip.Prefix{netip.MustParsePrefix("fd00:f::/56")}) {
+		t.Errorf("peering view: %+v %v", v, err)
+	}
+	// A VPC without IPv6 shows none (an empty list, not null).
+	ab := mustPeer(t, s, "1", CreatePeerInput{VpcID: "vpc-a", AcceptingVpcID: "vpc-e"})
+	if v, err := s.GetVpcPeerConnection(ctx, "1", ab.ID); err != nil || v.VpcCidrs6 == nil || len(v.VpcCidrs6) != 0 || len(v.AcceptingVpcCidrs6) != 1 {
+		t.Errorf("peering of a VPC without IPv6: %+v %v", v, err)
+	}
 }
 
 func vpcPolicy(label string) PolicyInput {

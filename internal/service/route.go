@@ -20,26 +20,35 @@ import (
 //     custom route tables and vSwitch associations do not exist). Its ID
 //     is the VPC's RouteTableId as CreateVpc and DescribeVpcs show it
 //     (model.SystemRouteTableID(vpcID) for a VPC stored without one).
-//   - The table's system entries are the VPC's vSwitch CIDR blocks
-//     (NextHopType local, Type System); they are derived, never stored,
-//     and cannot be deleted. Custom entries (Type Custom) send a
+//   - The table's system entries are the VPC's vSwitch CIDR blocks, IPv4
+//     and, for a vSwitch with IPv6, its IPv6 /64 (NextHopType local, Type
+//     System, IpVersion IPv4 or IPv6); they are derived, never stored,
+//     and cannot be deleted. DescribeRouteEntryList's IpVersion (IPv4 or
+//     IPv6, any case) lists one family. Custom entries (Type Custom) send a
 //     destination over a VPC peering connection: NextHopType VpcPeer (the
 //     only next hop Palisade has; others are
 //     InvalidNextHopType.NotSupported) and NextHopId the connection, which
 //     must be Activated and have the table's VPC as one end.
-//   - DestinationCidrBlock is an IPv4 CIDR block with its host bits zero;
-//     it may not overlap the VPC's CIDR blocks (primary and secondary:
-//     the VPC's own addresses stay local) and no other entry of the table
-//     may have the same destination. At most RouteEntriesPerTable custom
-//     entries per table.
+//   - DestinationCidrBlock is an IPv4 or IPv6 CIDR block with its host
+//     bits zero; it may not overlap the VPC's CIDR blocks (primary, secondary and IPv6: the
+//     VPC's own addresses stay local, so 0.0.0.0/0 and ::/0 are refused
+//     too) and no other entry of the table may have the same destination.
+//     An IPv6 destination needs IPv6 enabled on the VPC (a VPC without an
+//     IPv6 CIDR block has no IPv6 traffic to route). IPv4-mapped IPv6
+//     blocks, link-local (fe80::/10) and multicast (ff00::/8) blocks are
+//     not routable destinations. At most RouteEntriesPerTable custom
+//     entries per table, both families together.
 //   - Route entries belong to the VPC's account; another account's table
 //     or entry is not found.
 //
 // Error codes (HTTP status):
 //   - MissingParameter (400).
 //   - InvalidRouteTableId.NotFound, InvalidRouteEntryId.NotFound (404).
-//   - InvalidDestinationCidrBlock.Malformed (400): not an IPv4 CIDR block
-//     with its host bits zero.
+//   - InvalidDestinationCidrBlock.Malformed (400): not an IPv4 or IPv6
+//     CIDR block with its host bits zero, or an IPv6 block that is
+//     IPv4-mapped, link-local or multicast.
+//   - OperationFailed.VpcNotEnabledIpv6 (400): an IPv6 destination in the
+//     table of a VPC without IPv6 (the code CreateVSwitch answers).
 //   - InvalidCidrBlock.Overlapped (400): it overlaps the VPC's CIDR.
 //   - InvalidCIDRBlock.Duplicate (400): an entry has that destination.
 //   - InvalidNextHopType.NotSupported (400): a next hop other than VpcPeer.
@@ -94,8 +103,20 @@ func routeTableVPC(tx store.ReadTxn, accountID, tableID string) (*model.VPC, err
 	return out, err
 }
 
-// systemEntryID is the RouteEntryId of a vSwitch's system entry.
-func systemEntryID(vswID string) string { return "rte-" + strings.TrimPrefix(vswID, "vsw-") }
+// systemEntryID is the RouteEntryId of a vSwitch's system entry (its
+// IPv4 block), systemEntryID6 of the entry of its IPv6 block.
+func systemEntryID(vswID string) string  { return "rte-" + strings.TrimPrefix(vswID, "vsw-") }
+func systemEntryID6(vswID string) string { return systemEntryID(vswID) + "v6" }
+
+// vpcOwnCidrs are the CIDR blocks of a VPC, every family: a custom route
+// entry may not overlap any of them.
+func vpcOwnCidrs(v *model.VPC) []netip.Prefix {
+	out := append([]netip.Prefix{v.CidrBlock}, v.SecondaryCidrs...)
+	if v.Ipv6CidrBlock.IsValid() {
+		out = append(out, v.Ipv6CidrBlock)
+	}
+	return out
+}
 
 // RouteEntryView is an entry of a route table: a custom entry, or a
 // system entry (Type System, NextHopType local, no next hop).
@@ -128,11 +149,16 @@ func tableEntries(tx store.ReadTxn, v *model.VPC) ([]RouteEntryView, error) {
 	sortByCreation(vsws, func(w *model.VSwitch) (int64, string) { return w.CreatedAt.UnixNano(), w.ID })
 	table := RouteTableOf(v)
 	out := make([]RouteEntryView, 0, len(vsws))
-	for _, w := range vsws {
+	system := func(id string, w *model.VSwitch, dst netip.Prefix) {
 		out = append(out, RouteEntryView{Type: model.RouteTypeSystem, RouteTableID: table, RouteEntry: model.RouteEntry{
-			ID: systemEntryID(w.ID), AccountID: v.AccountID, VpcID: v.ID, DestinationCidr: w.CidrBlock,
-			NextHopType: RouteNextHopLocal, CreatedAt: w.CreatedAt,
+			ID: id, AccountID: v.AccountID, VpcID: v.ID, DestinationCidr: dst, NextHopType: RouteNextHopLocal, CreatedAt: w.CreatedAt,
 		}})
+	}
+	for _, w := range vsws {
+		system(systemEntryID(w.ID), w, w.CidrBlock)
+		if w.Ipv6CidrBlock.IsValid() {
+			system(systemEntryID6(w.ID), w, w.Ipv6CidrBlock)
+		}
 	}
 	custom, err := vpcRouteEntries(tx, v.ID)
 	for _, e := range custom {
@@ -200,10 +226,14 @@ type RouteEntryQuery struct {
 // DescribeRouteEntryList lists the entries of a route table of the
 // caller: system entries, then custom entries, each oldest first.
 func (s *Service) DescribeRouteEntryList(ctx context.Context, accountID string, q RouteEntryQuery) ([]RouteEntryView, error) {
+	// IpVersion lists one family (none: both).
+	var family func(netip.Prefix) bool
 	switch strings.ToLower(strings.TrimSpace(q.IpVersion)) {
-	case "", "ipv4":
+	case "":
+	case "ipv4":
+		family = func(p netip.Prefix) bool { return p.Addr().Is4() }
 	case "ipv6":
-		q.IpVersion = "ipv6" // no IPv6 entries
+		family = func(p netip.Prefix) bool { return p.Addr().Is6() }
 	default:
 		return nil, illegal("IpVersion", "The specified IpVersion %q is not valid: use IPv4 or IPv6.", q.IpVersion)
 	}
@@ -214,19 +244,16 @@ func (s *Service) DescribeRouteEntryList(ctx context.Context, accountID string, 
 		if err != nil {
 			return err
 		}
-		if q.IpVersion == "ipv6" {
-			return nil
-		}
 		all, err := tableEntries(tx, v)
 		if err != nil {
 			return err
 		}
 		for _, e := range all {
-			if q.RouteEntryID != "" && e.ID != q.RouteEntryID || q.RouteEntryType != "" && !strings.EqualFold(q.RouteEntryType, e.Type) ||
+			if family != nil && !family(e.DestinationCidr) || q.RouteEntryID != "" && e.ID != q.RouteEntryID || q.RouteEntryType != "" && !strings.EqualFold(q.RouteEntryType, e.Type) ||
 				q.RouteEntryName != "" && e.Name != q.RouteEntryName || q.NextHopID != "" && e.NextHopID != q.NextHopID ||
 				q.NextHopType != "" && !strings.EqualFold(q.NextHopType, e.NextHopType) ||
-				q.DestinationCidrBlock != "" && e.DestinationCidr.String() != q.DestinationCidrBlock ||
-				len(q.DestCidrBlocks) > 0 && !slices.Contains(q.DestCidrBlocks, e.DestinationCidr.String()) {
+				q.DestinationCidrBlock != "" && !sameCidr(e.DestinationCidr, q.DestinationCidrBlock) ||
+				len(q.DestCidrBlocks) > 0 && !slices.ContainsFunc(q.DestCidrBlocks, func(c string) bool { return sameCidr(e.DestinationCidr, c) }) {
 				continue
 			}
 			out = append(out, e)
@@ -234,6 +261,15 @@ func (s *Service) DescribeRouteEntryList(ctx context.Context, accountID string, 
 		return nil
 	})
 	return out, err
+}
+
+// sameCidr reports whether a filter value names p: IPv6 blocks have more
+// than one spelling (FD00::/64 is fd00::/64).
+func sameCidr(p netip.Prefix, v string) bool {
+	if q, err := netip.ParsePrefix(strings.TrimSpace(v)); err == nil {
+		return q == p
+	}
+	return false
 }
 
 // CreateRouteEntryInput is the request of CreateRouteEntry.
@@ -244,20 +280,38 @@ type CreateRouteEntryInput struct {
 	ClientToken                                                string
 }
 
-// parseRouteDestination reads DestinationCidrBlock: IPv4, host bits zero.
+// Ranges an IPv6 route entry may not send anywhere: the link's own
+// addresses and multicast are never forwarded between VPCs.
+var (
+	linkLocal6 = netip.MustParsePrefix("fe80::/10")
+	multicast6 = netip.MustParsePrefix("ff00::/8")
+)
+
+// parseRouteDestination reads DestinationCidrBlock: IPv4 or IPv6, host
+// bits zero.
 func parseRouteDestination(v string) (netip.Prefix, error) {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return netip.Prefix{}, errs.MissingParameter("DestinationCidrBlock")
 	}
 	p, err := netip.ParsePrefix(v)
-	if err != nil || !p.Addr().Is4() {
+	if err != nil || p.Addr().Zone() != "" {
 		return netip.Prefix{}, errs.InvalidParam("InvalidDestinationCidrBlock.Malformed",
-			"The specified DestinationCidrBlock %q is not valid: give an IPv4 CIDR block such as 10.1.0.0/16 (Palisade routes IPv4 over peerings).", v)
+			"The specified DestinationCidrBlock %q is not valid: give an IPv4 or IPv6 CIDR block such as 10.1.0.0/16 or fd00:1:2:300::/56.", v)
 	}
 	if p.Masked() != p {
 		return netip.Prefix{}, errs.InvalidParam("InvalidDestinationCidrBlock.Malformed",
 			"The specified DestinationCidrBlock %q has host bits set: give the network, %s.", v, p.Masked())
+	}
+	if a := p.Addr(); a.Is4In6() {
+		return netip.Prefix{}, errs.InvalidParam("InvalidDestinationCidrBlock.Malformed",
+			"The specified DestinationCidrBlock %q is an IPv4-mapped IPv6 block: give the IPv4 CIDR block instead.", v)
+	}
+	for _, r := range []netip.Prefix{linkLocal6, multicast6} {
+		if p.Addr().Is6() && p.Bits() >= r.Bits() && r.Contains(p.Addr()) {
+			return netip.Prefix{}, errs.InvalidParam("InvalidDestinationCidrBlock.Malformed",
+				"The specified DestinationCidrBlock %q is in %s, which is never routed between VPCs: give the peer VPC's IPv6 CIDR block (or a part of it).", v, r)
+		}
 	}
 	return p, nil
 }
@@ -305,7 +359,11 @@ func (s *Service) CreateRouteEntry(ctx context.Context, accountID string, in Cre
 			if err != nil {
 				return err
 			}
-			for _, c := range append([]netip.Prefix{v.CidrBlock}, v.SecondaryCidrs...) {
+			if dst.Addr().Is6() && !v.Ipv6CidrBlock.IsValid() {
+				return errs.InvalidParam("OperationFailed.VpcNotEnabledIpv6",
+					"DestinationCidrBlock %s is IPv6 but VPC %s has no IPv6 CIDR block: enable IPv6 on the VPC first (ModifyVpcAttribute EnableIPv6=true), or give an IPv4 destination.", dst, v.ID)
+			}
+			for _, c := range vpcOwnCidrs(v) {
 				if c.Overlaps(dst) {
 					return errs.Conflict("InvalidCidrBlock.Overlapped",
 						"DestinationCidrBlock %s overlaps CIDR block %s of VPC %s: the VPC's own addresses stay in the VPC; give a destination outside it (the peer VPC's CIDR block).", dst, c, v.ID)

@@ -37,6 +37,11 @@ import (
 //     Quotas.FirewallPolicies per firewall; an identical policy at the
 //     requested place is a retry. Deleting a firewall deletes its
 //     policies in the same transaction.
+//   - Policies are IPv4 (IpVersion 6 is refused, as for the Internet
+//     firewall) and an address matches a policy of its own family only
+//     (0.0.0.0/0 is not ::/0): an IPv6 connection across the peering
+//     (IPv6 route entries) meets no policy and is allowed, which is what
+//     Cloud Firewall does when no policy matches.
 //
 // Error codes (HTTP status), besides the policy codes of cloudfw.go:
 //   - MissingParameter (400); IllegalParam.<Parameter> (400):

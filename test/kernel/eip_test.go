@@ -36,14 +36,26 @@ type whoServer struct {
 	wg    sync.WaitGroup
 }
 
-// serveWho listens on port (0: any) in namespace ns ("" for the test's own,
-// the root namespace: the "internet").
+// serveWho listens on IPv4 port (0: any) in namespace ns ("" for the
+// test's own, the root namespace: the "internet").
 func serveWho(t *testing.T, ns, name string, port int) *whoServer {
+	t.Helper()
+	return serveWhoOn(t, "tcp4", ns, name, port)
+}
+
+// serveWho6 is serveWho on IPv6.
+func serveWho6(t *testing.T, ns, name string, port int) *whoServer {
+	t.Helper()
+	return serveWhoOn(t, "tcp6", ns, name, port)
+}
+
+// serveWhoOn is serveWho on network tcp4 or tcp6.
+func serveWhoOn(t *testing.T, network, ns, name string, port int) *whoServer {
 	t.Helper()
 	s := &whoServer{}
 	listen := func() error {
 		var err error
-		s.ln, err = net.Listen("tcp4", fmt.Sprintf(":%d", port))
+		s.ln, err = net.Listen(network, fmt.Sprintf(":%d", port))
 		return err
 	}
 	var err error

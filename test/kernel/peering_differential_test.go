@@ -19,11 +19,12 @@ import (
 )
 
 // TestPeeringKernelMatchesAnalyzer compares the analyzer with real TCP
-// connections across a VPC peering, over random rounds of route entries
-// (none, one side, both, covering some subnets or hosts only) and VPC
-// firewalls (none, closed, open with random ordered policies), set through
-// the official SDK. Every ordered pair of instances across the peering and
-// every port must get the same answer from both. PALISADE_PEER_DIFF_SEED
+// connections across a VPC peering of two dual-stack VPCs, over random
+// rounds of route entries, IPv4 and IPv6 (none, one side, both, covering
+// some subnets or hosts only) and VPC firewalls (none, closed, open with
+// random ordered policies, which are IPv4), set through the official SDK.
+// Every ordered pair of instances across the peering, every port and both
+// families must get the same answer from both. PALISADE_PEER_DIFF_SEED
 // fixes the seed; PALISADE_PEER_DIFF_ROUNDS the number of rounds.
 func TestPeeringKernelMatchesAnalyzer(t *testing.T) {
 	requireKernel(t)
@@ -34,29 +35,38 @@ func TestPeeringKernelMatchesAnalyzer(t *testing.T) {
 
 	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(randTag(t)))
 	w := newWorld(t, env)
-	vpcA, vpcB := w.mustVPC("10.71.0.0/16"), w.mustVPC("10.72.0.0/16")
-	vswA1, vswA2, vswB := w.mustVSwitch(vpcA, "10.71.1.0/24"), w.mustVSwitch(vpcA, "10.71.2.0/24"), w.mustVSwitch(vpcB, "10.72.1.0/24")
+	vpcA, vpcA6 := w.mustVPC6("10.71.0.0/16")
+	vpcB, vpcB6 := w.mustVPC6("10.72.0.0/16")
+	vswA1, vswA16 := w.mustVSwitch6(vpcA, "10.71.1.0/24", 1)
+	vswA2, vswA26 := w.mustVSwitch6(vpcA, "10.71.2.0/24", 2)
+	vswB, vswB6 := w.mustVSwitch6(vpcB, "10.72.1.0/24", 1)
 	w.mustGroup("ga", vpcA, "normal", "")
 	w.mustGroup("gb", vpcB, "normal", "")
 	// The groups open the ports to the other VPC but one: port 8003 into
-	// B only from A's first vSwitch.
+	// B only from A's first vSwitch; the same for IPv6.
 	w.authorize("ga", ruleSpec{proto: "tcp", ports: "8000/8003", peer: "10.72.0.0/16", policy: "accept", priority: 1})
 	w.authorize("gb", ruleSpec{proto: "tcp", ports: "8000/8002", peer: "10.71.0.0/16", policy: "accept", priority: 1})
 	w.authorize("gb", ruleSpec{proto: "tcp", ports: "8003/8003", peer: "10.71.1.0/24", policy: "accept", priority: 1})
+	w.authorize6("ga", "8000/8003", vpcB6)
+	w.authorize6("gb", "8000/8002", vpcA6)
+	w.authorize6("gb", "8003/8003", vswA16)
 	insts := []struct{ name, vsw, ip, group string }{
 		{"a1", vswA1, "10.71.1.10", "ga"}, {"a2", vswA2, "10.71.2.10", "ga"},
 		{"b1", vswB, "10.72.1.10", "gb"}, {"b2", vswB, "10.72.1.11", "gb"},
 	}
+	addr6 := map[string]netip.Addr{}
 	for _, in := range insts {
-		w.run(in.name, in.vsw, in.ip, in.group)
+		addr6[in.name] = w.run6(in.name, in.vsw, in.ip, in.group)
 	}
 	w.waitRunning()
 	ports := []int{8000, 8001, 8002, 8003}
 	for _, in := range insts {
 		for _, p := range ports {
 			serveWho(t, w.ids[in.name], in.name, p)
+			serveWho6(t, w.ids[in.name], in.name, p)
 		}
 	}
+	host6 := func(name string) string { return netip.PrefixFrom(addr6[name], 128).String() }
 
 	peer := env.VpcPeer(t, env.Admin)
 	cr := vpcpeer.CreateCreateVpcPeerConnectionRequest()
@@ -86,12 +96,14 @@ func TestPeeringKernelMatchesAnalyzer(t *testing.T) {
 	fwID := fresp.VpcFirewallId
 
 	routeChoices := map[string][]string{
-		vpcA: {"10.72.0.0/16", "10.72.1.0/24", "10.72.1.10/32", "10.72.1.11/32"},
-		vpcB: {"10.71.0.0/16", "10.71.1.0/24", "10.71.2.0/24", "10.71.1.10/32"},
+		vpcA: {"10.72.0.0/16", "10.72.1.0/24", "10.72.1.10/32", "10.72.1.11/32",
+			vpcB6.String(), vswB6.String(), host6("b1"), host6("b2")},
+		vpcB: {"10.71.0.0/16", "10.71.1.0/24", "10.71.2.0/24", "10.71.1.10/32",
+			vpcA6.String(), vswA16.String(), vswA26.String(), host6("a1")},
 	}
 	cidrs := []string{"0.0.0.0/0", "10.71.0.0/16", "10.71.1.0/24", "10.71.2.10/32", "10.72.0.0/16", "10.72.1.10/32"}
 	var routeIDs, policyIDs []string
-	var probes, reachable int
+	var probes, reachable, reachable6 int
 	for round := range rounds {
 		// Clear the last round's routes and policies.
 		for _, id := range routeIDs {
@@ -153,15 +165,25 @@ func TestPeeringKernelMatchesAnalyzer(t *testing.T) {
 		desc = append(desc, "firewall "+sw.FirewallSwitch)
 		w.settle()
 
+		// Every pair, port and family.
 		type probeCase struct {
 			from, to string
 			port     int
+			v6       bool
+		}
+		dstOf := func(c probeCase) netip.AddrPort {
+			if c.v6 {
+				return netip.AddrPortFrom(addr6[c.to], uint16(c.port))
+			}
+			return netip.AddrPortFrom(w.addr[c.to], uint16(c.port))
 		}
 		var cases []probeCase
 		for _, a := range []string{"a1", "a2"} {
 			for _, b := range []string{"b1", "b2"} {
 				for _, p := range ports {
-					cases = append(cases, probeCase{a, b, p}, probeCase{b, a, p})
+					for _, v6 := range []bool{false, true} {
+						cases = append(cases, probeCase{a, b, p, v6}, probeCase{b, a, p, v6})
+					}
 				}
 			}
 		}
@@ -169,35 +191,39 @@ func TestPeeringKernelMatchesAnalyzer(t *testing.T) {
 		var wg sync.WaitGroup
 		for i, c := range cases {
 			wg.Go(func() {
-				dst := netip.AddrPortFrom(w.addr[c.to], uint16(c.port))
-				name, _, err := dialWho(w.ids[c.from], dst, 300*time.Millisecond)
+				name, _, err := dialWho(w.ids[c.from], dstOf(c), 300*time.Millisecond)
 				got[i] = err == nil && name == c.to
 			})
 		}
 		wg.Wait()
 		var diffs []string
 		for i, c := range cases {
+			// The address, not the instance: the instance means either
+			// family, and is reachable when one of them is.
 			out, err := env.Common(t, env.Admin, api.VersionPalisade, "AnalyzeReachability",
-				map[string]string{"From": w.ids[c.from], "To": w.ids[c.to], "Protocol": "tcp", "Port": fmt.Sprint(c.port)})
+				map[string]string{"From": w.ids[c.from], "To": dstOf(c).Addr().String(), "Protocol": "tcp", "Port": fmt.Sprint(c.port)})
 			if err != nil {
 				t.Fatalf("AnalyzeReachability: %v", err)
 			}
 			want := out["Verdict"] == "reachable"
 			if !got[i] && want { // a timeout under load: once more, alone and slowly
-				name, _, err := dialWho(w.ids[c.from], netip.AddrPortFrom(w.addr[c.to], uint16(c.port)), confirmTimeout)
+				name, _, err := dialWho(w.ids[c.from], dstOf(c), confirmTimeout)
 				got[i] = err == nil && name == c.to
 			}
 			probes++
 			if got[i] {
 				reachable++
+				if c.v6 {
+					reachable6++
+				}
 			}
 			if got[i] != want {
-				diffs = append(diffs, fmt.Sprintf("%s -> %s:%d: kernel %v, analyzer %v", c.from, c.to, c.port, got[i], out["Verdict"]))
+				diffs = append(diffs, fmt.Sprintf("%s -> %s (%s): kernel %v, analyzer %v", c.from, c.to, dstOf(c), got[i], out["Verdict"]))
 			}
 		}
 		if len(diffs) > 0 {
 			t.Errorf("seed %d round %d (%s): %d of %d differ:\n  %s", seed, round, strings.Join(desc, "; "), len(diffs), len(cases), strings.Join(diffs, "\n  "))
 		}
 	}
-	t.Logf("%d rounds, %d probes, %d connected (seed %d)", rounds, probes, reachable, seed)
+	t.Logf("%d rounds, %d probes, %d connected, %d of them over IPv6 (seed %d)", rounds, probes, reachable, reachable6, seed)
 }

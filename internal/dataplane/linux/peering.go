@@ -1,8 +1,10 @@
 package linux
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"slices"
@@ -19,8 +21,9 @@ import (
 // VPC peering joins the namespaces of two VPCs on the host with one veth
 // pair per connection, both ends named PeerLinkName(ID):
 //
-//	vpc A netns  pp<id>  neighbour 169.254.77.1 -> the other end's MAC (permanent)
-//	             <A's route entry> via 169.254.77.1 dev pp<id> onlink proto 0x9c
+//	vpc A netns  pp<id>  neighbours 169.254.77.1 and fe80::77:1 -> the other end's MAC (permanent)
+//	             <A's IPv4 route entry> via 169.254.77.1 dev pp<id> onlink proto 0x9c
+//	             <A's IPv6 route entry> via fe80::77:1 dev pp<id> proto 0x9c
 //	vpc B netns  pp<id>  the same with B's route entries
 //
 //	table ip palisade_peer {                  # in each namespace with peerings
@@ -33,16 +36,25 @@ import (
 //	  chain input { type filter hook input priority filter - 20; policy accept;
 //	    iifname "pp*" drop }                   # nor the router itself
 //	}
+//	table ip6 palisade_peer {                 # the same for IPv6, without vfw chains
+//	  chain forward { …; iifname "pp*" oifname != "pv*" drop }
+//	  chain input { …; iifname "pp*" drop }
+//	}
 //
 // Each end routes only what its own route entries say, as in the cloud: a
 // peering with routes on one side carries requests that get no answer.
-// The next hop is a link-local address nobody has; the permanent
-// neighbour makes the frames go to the other end, which routes them to the
-// ENI as any packet. A VPC firewall judges the new connections arriving
-// over the link, so every connection is judged once, where it enters the
-// other VPC, after the route and before the ACLs and security groups. The
-// table comes before the link and the routes: a link whose firewall could
-// not be loaded is not made (fail closed).
+// The next hop is a link-local address nobody has (one per family); the
+// permanent neighbour makes the frames go to the other end, which routes
+// them to the ENI as any packet. A VPC firewall judges the new connections
+// arriving over the link, so every connection is judged once, where it
+// enters the other VPC, after the route and before the ACLs and security
+// groups. Its policies are IPv4 (Cloud Firewall's IpVersion 4; 6 is
+// refused), and a policy matches addresses of its own family only, so an
+// IPv6 connection meets none of them and is allowed, as when no policy
+// matches: the ip6 table keeps the peer to ENIs and has no firewall chain.
+// Both tables come before the link and the routes: a link whose tables
+// could not be loaded is not made (fail closed). The link takes no router
+// advertisements and makes no addresses of its own but its link-local one.
 const (
 	peerLinkPrefix = "pp"
 	peerRouteProto = 0x9c
@@ -50,8 +62,20 @@ const (
 	peerPrioOff    = -20
 )
 
-// peerNextHop is the link-local next hop of every peering route.
-var peerNextHop = netip.AddrFrom4([4]byte{169, 254, 77, 1})
+// peerNextHop and peerNextHop6 are the link-local next hops of every
+// peering route, IPv4 and IPv6.
+var (
+	peerNextHop  = netip.AddrFrom4([4]byte{169, 254, 77, 1})
+	peerNextHop6 = netip.MustParseAddr("fe80::77:1")
+)
+
+// peerGateway is the next hop of a peering route to dst.
+func peerGateway(dst netip.Prefix) netip.Addr {
+	if dst.Addr().Is6() {
+		return peerNextHop6
+	}
+	return peerNextHop
+}
 
 // PeerLinkName is a peering connection's link name in both namespaces:
 // "pp" and the first 13 characters of the ID after its last '-'.
@@ -69,31 +93,37 @@ func validPeering(p dataplane.Peering) error {
 		return fmt.Errorf("peering %q: no usable ID", p.ID)
 	}
 	for _, r := range p.Routes {
-		if !r.Addr().Is4() || r != r.Masked() {
-			return fmt.Errorf("peering %s: route %v is not a masked IPv4 prefix", p.ID, r)
+		if !r.IsValid() || r != r.Masked() || r.Addr().Zone() != "" || r.Addr().Is4In6() {
+			return fmt.Errorf("peering %s: route %v is not a masked IPv4 or IPv6 prefix", p.ID, r)
 		}
 	}
 	return validNSName(p.PeerVPC, vpcNSPrefix)
 }
 
-// applyPeerTable makes a VPC namespace's peering table match its peerings
-// (none: no table).
+// applyPeerTable makes a VPC namespace's peering tables, ip and ip6,
+// match its peerings (none: no tables).
 func applyPeerTable(nsFd int, peerings []dataplane.Peering) error {
 	if len(peerings) == 0 {
-		return applyTaggedTable(nsFd, peerTable, nil, nil, nil, true)
+		return errors.Join(applyTaggedTable(nsFd, peerTable, nil, nil, nil, true),
+			applyTaggedTableOf(nsFd, nftables.TableFamilyIPv6, peerTable, nil, nil, nil, true, ""))
 	}
-	drop := &expr.Verdict{Kind: expr.VerdictDrop}
-	rules := []plRule{
-		{"forward", cat(ifnameIs(expr.MetaKeyIIFNAME, peerLinkPrefix, true), []expr.Any{
-			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
-			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte(vethPrefix)},
-			drop})},
-		{"input", cat(ifnameIs(expr.MetaKeyIIFNAME, peerLinkPrefix, true), []expr.Any{drop})},
+	// The rules every family has: a peer reaches ENIs only.
+	base := func() ([]plRule, map[string]chainHook) {
+		drop := &expr.Verdict{Kind: expr.VerdictDrop}
+		rules := []plRule{
+			{"forward", cat(ifnameIs(expr.MetaKeyIIFNAME, peerLinkPrefix, true), []expr.Any{
+				&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
+				&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte(vethPrefix)},
+				drop})},
+			{"input", cat(ifnameIs(expr.MetaKeyIIFNAME, peerLinkPrefix, true), []expr.Any{drop})},
+		}
+		chains := map[string]chainHook{
+			"forward": {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookForward, prio: nftables.ChainPriorityRef(*nftables.ChainPriorityFilter + peerPrioOff)},
+			"input":   {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookInput, prio: nftables.ChainPriorityRef(*nftables.ChainPriorityFilter + peerPrioOff)},
+		}
+		return rules, chains
 	}
-	chains := map[string]chainHook{
-		"forward": {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookForward, prio: nftables.ChainPriorityRef(*nftables.ChainPriorityFilter + peerPrioOff)},
-		"input":   {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookInput, prio: nftables.ChainPriorityRef(*nftables.ChainPriorityFilter + peerPrioOff)},
-	}
+	rules, chains := base()
 	var sets []tableSet
 	sorted := slices.Clone(peerings)
 	slices.SortFunc(sorted, func(a, b dataplane.Peering) int { return strings.Compare(a.ID, b.ID) })
@@ -111,7 +141,14 @@ func applyPeerTable(nsFd int, peerings []dataplane.Peering) error {
 			rules = append(rules, plRule{ch, ex})
 		}
 	}
-	return applyTaggedTable(nsFd, peerTable, chains, sets, rules, false)
+	if err := applyTaggedTable(nsFd, peerTable, chains, sets, rules, false); err != nil {
+		return err
+	}
+	rules6, chains6 := base()
+	if err := applyTaggedTableOf(nsFd, nftables.TableFamilyIPv6, peerTable, chains6, nil, rules6, false, ""); err != nil {
+		return fmt.Errorf("ip6: %w", err)
+	}
+	return nil
 }
 
 // applyPeerings links the VPC namespaces of every peering in plans (both
@@ -203,15 +240,37 @@ func (a *Applier) ensurePeerLink(aRef, bRef *nsRef, name string) error {
 		ref        *nsRef
 		link, peer netlink.Link
 	}{{aRef, aLink, bLink}, {bRef, bLink, aLink}} {
+		// IPv6 before the link is up: it comes up with no router
+		// advertisements taken and no address made from one, forwarding,
+		// and without DAD holding its link-local address.
+		v6 := "net/ipv6/conf/" + name + "/"
+		missing, err := applySysctls(end.ref.ns, []sysctl{
+			{Key: "net/ipv4/conf/" + name + "/rp_filter", Value: "0"},
+			{Key: v6 + "disable_ipv6", Value: "0", Optional: true},
+			{Key: v6 + "forwarding", Value: "1", Optional: true},
+			{Key: v6 + "accept_ra", Value: "0", Optional: true},
+			{Key: v6 + "autoconf", Value: "0", Optional: true},
+			{Key: v6 + "accept_dad", Value: "0", Optional: true},
+		})
+		if err != nil {
+			return err
+		}
 		if err := linkUp(end.ref.nl, end.link); err != nil {
 			return err
 		}
-		if _, err := applySysctls(end.ref.ns, []sysctl{{Key: "net/ipv4/conf/" + name + "/rp_filter", Value: "0"}}); err != nil {
-			return err
+		hops := []netip.Addr{peerNextHop}
+		if len(missing) == 0 { // a host without IPv6 peers IPv4 only
+			hops = append(hops, peerNextHop6)
 		}
-		if err := end.ref.nl.NeighSet(&netlink.Neigh{LinkIndex: end.link.Attrs().Index, Family: unix.AF_INET,
-			State: netlink.NUD_PERMANENT, IP: peerNextHop.AsSlice(), HardwareAddr: end.peer.Attrs().HardwareAddr}); err != nil {
-			return fmt.Errorf("neighbour %s on %s in %s: %w", peerNextHop, name, end.ref.name, err)
+		for _, hop := range hops {
+			family := unix.AF_INET
+			if hop.Is6() {
+				family = unix.AF_INET6
+			}
+			if err := end.ref.nl.NeighSet(&netlink.Neigh{LinkIndex: end.link.Attrs().Index, Family: family,
+				State: netlink.NUD_PERMANENT, IP: hop.AsSlice(), HardwareAddr: end.peer.Attrs().HardwareAddr}); err != nil {
+				return fmt.Errorf("neighbour %s on %s in %s: %w", hop, name, end.ref.name, err)
+			}
 		}
 	}
 	return nil
@@ -272,26 +331,35 @@ func syncPeerRoutes(ref *nsRef, peerings []dataplane.Peering, links map[string]b
 			want[r] = l.Attrs().Index
 		}
 	}
-	routes, err := ref.nl.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Protocol: peerRouteProto}, netlink.RT_FILTER_PROTOCOL)
-	if err != nil {
-		return errors.Join(append(errs, fmt.Errorf("netns %s: list peering routes: %w", ref.name, err))...)
-	}
 	have := map[netip.Prefix]bool{}
-	for _, r := range routes {
-		p, ok := ipNetPrefix(r.Dst)
-		if idx, wanted := want[p]; ok && wanted && r.LinkIndex == idx && r.Gw.Equal(net.IP(peerNextHop.AsSlice())) {
-			have[p] = true
+	for _, family := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		routes, err := ref.nl.RouteListFiltered(family, &netlink.Route{Protocol: peerRouteProto}, netlink.RT_FILTER_PROTOCOL)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("netns %s: list peering routes (family %d): %w", ref.name, family, err))
 			continue
 		}
-		if err := ref.nl.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("netns %s: delete peering route %v: %w", ref.name, r.Dst, err))
+		for _, r := range routes {
+			p, ok := ipNetPrefix(r.Dst)
+			if idx, wanted := want[p]; ok && wanted && r.LinkIndex == idx && r.Gw.Equal(net.IP(peerGateway(p).AsSlice())) {
+				have[p] = true
+				continue
+			}
+			if err := ref.nl.RouteDel(&r); err != nil && !errors.Is(err, unix.ESRCH) {
+				errs = append(errs, fmt.Errorf("netns %s: delete peering route %v: %w", ref.name, r.Dst, err))
+			}
 		}
 	}
-	for p, idx := range want {
+	// In order, so that errors read the same every time.
+	for _, p := range slices.SortedFunc(maps.Keys(want), comparePrefix) {
 		if have[p] {
 			continue
 		}
-		r := &netlink.Route{Dst: prefixIPNet(p), LinkIndex: idx, Gw: peerNextHop.AsSlice(), Flags: int(netlink.FLAG_ONLINK), Protocol: peerRouteProto}
+		r := &netlink.Route{Dst: prefixIPNet(p), LinkIndex: want[p], Gw: peerGateway(p).AsSlice(), Protocol: peerRouteProto}
+		if p.Addr().Is4() {
+			// The IPv4 next hop is in no subnet of the link; the IPv6
+			// one is link-local, on the link by definition.
+			r.Flags = int(netlink.FLAG_ONLINK)
+		}
 		if err := ref.nl.RouteReplace(r); err != nil {
 			errs = append(errs, fmt.Errorf("netns %s: peering route %s: %w", ref.name, p, err))
 		}
@@ -317,4 +385,9 @@ func prunePeerLinks(ref *nsRef, keep map[string]bool) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// comparePrefix orders prefixes by address (IPv4 first), then length.
+func comparePrefix(a, b netip.Prefix) int {
+	return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
 }
