@@ -88,9 +88,9 @@ func (a *Analyzer) newPeerRoutes(vpcs []string, eniOf func(int) *eniInfo, addrs 
 }
 
 // crossCell decides one pair of ends in different VPCs (s and d, of ENIs
-// f and t) and one packet with prefiltered lists, in the order of reach's
-// path: the route over a peering, its VPC firewall, the security groups
-// and network ACLs; then the replies: the route back over the same
+// f and t) and one packet with prefiltered lists, with the steps of
+// reach's path: the route over a peering, its VPC firewall, the security
+// groups and network ACLs; then the replies: the route back over the same
 // peering and the network ACLs (the instances' own routing is the
 // caller's, as within a VPC).
 func (a *Analyzer) crossCell(pr *peerRoutes, s, d int, f, t *eniInfo, pkt Packet, live bool, out, in pooled) byte {
@@ -101,13 +101,18 @@ func (a *Analyzer) crossCell(pr *peerRoutes, s, d int, f, t *eniInfo, pkt Packet
 	if p == nil {
 		return CellBlocked
 	}
-	if st, ok := a.vpcFirewallStep(p, pkt); ok && !st.Allow {
-		return CellBlocked
-	}
 	if !a.evalSGList(f, model.Egress, pkt, out).allow || !a.evalSGList(t, model.Ingress, pkt, in).allow {
 		return CellBlocked
 	}
 	c := a.aclCell(f, t, pkt)
+	// The first packet passes when every step allows it, in any order:
+	// the VPC firewall (the costliest step, which builds its text) last.
+	if c == CellBlocked {
+		return c
+	}
+	if st, ok := a.vpcFirewallStep(p, pkt); ok && !st.Allow {
+		return CellBlocked
+	}
 	if c == CellReachable && !slices.Contains(pr.back[pr.idx[t.e.VpcID]][s], p.ID) {
 		return CellOneWay
 	}
