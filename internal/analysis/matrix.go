@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"runtime"
@@ -73,6 +74,10 @@ type MatrixQuery struct {
 	VpcID      string
 	Ports      []PortSpec
 	SourcePort int // 0: DefaultSourcePort
+	// IncludePeers adds the instances of every VPC joined to VpcID by an
+	// Activated peering connection, when the World holds that VPC (one of
+	// the account's own: another account's instances are never shown).
+	IncludePeers bool
 }
 
 // MatrixInstance is one row and column of the matrix.
@@ -82,6 +87,7 @@ type MatrixInstance struct {
 	ENI      string
 	Address  string
 	Status   string
+	VpcID    string
 }
 
 // Matrix cell values. A cell stands for every address of the destination
@@ -112,7 +118,10 @@ type MatrixRow struct {
 
 // MatrixResult is the answer of Matrix.
 type MatrixResult struct {
-	VpcID      string
+	VpcID string
+	// PeerVpcIDs are the peered VPCs whose instances the matrix includes
+	// (IncludePeers), in ID order.
+	PeerVpcIDs []string `json:",omitempty"`
 	Ports      []string
 	SourcePort int
 	Instances  []MatrixInstance
@@ -121,6 +130,8 @@ type MatrixResult struct {
 	Reachable int
 	Legend    string
 	WhatIf    []string `json:",omitempty"`
+	// Notes say which peered VPCs are left out, and why.
+	Notes []string `json:",omitempty"`
 }
 
 // Matrix answers q: the instances of the VPC against each other, for each
@@ -142,6 +153,12 @@ func (a *Analyzer) Matrix(q MatrixQuery) (*MatrixResult, error) {
 	}
 	res := &MatrixResult{VpcID: q.VpcID, SourcePort: sport,
 		Legend: "Y reachable, . blocked, r first packet passes but a network ACL drops the replies, - self"}
+	// The VPCs of the matrix: q's first, then its peers.
+	vpcs := []string{q.VpcID}
+	if q.IncludePeers {
+		res.PeerVpcIDs, res.Notes = a.matrixPeers(q.VpcID)
+		vpcs = append(vpcs, res.PeerVpcIDs...)
+	}
 	for _, p := range q.Ports {
 		res.Ports = append(res.Ports, p.String())
 	}
@@ -158,7 +175,7 @@ func (a *Analyzer) Matrix(q MatrixQuery) (*MatrixResult, error) {
 	endIdx := map[eniAddr]int{}
 	v6, multi := false, false
 	for _, inst := range a.w.Instances {
-		if inst.VpcID != q.VpcID {
+		if !slices.Contains(vpcs, inst.VpcID) {
 			continue
 		}
 		i, ok := a.eniIdx[inst.PrimaryENIID]
@@ -209,18 +226,35 @@ func (a *Analyzer) Matrix(q MatrixQuery) (*MatrixResult, error) {
 		nodes = append(nodes, n)
 		multi = multi || len(n.enis) > 1
 	}
-	slices.SortFunc(nodes, func(x, y mNode) int { return strings.Compare(x.primary.e.InstanceID, y.primary.e.InstanceID) })
-	if v6 || multi {
+	// Grouped by VPC (q's first), then by instance ID.
+	slices.SortFunc(nodes, func(x, y mNode) int {
+		return cmp.Or(cmp.Compare(slices.Index(vpcs, x.primary.e.VpcID), slices.Index(vpcs, y.primary.e.VpcID)),
+			strings.Compare(x.primary.e.InstanceID, y.primary.e.InstanceID))
+	})
+	switch {
+	case len(vpcs) > 1:
+		res.Legend = "Y reachable, 4 reachable over IPv4 only, 6 reachable over IPv6 only, . blocked, r first packet passes but the replies are dropped (by a network ACL, the destination's routing sending them out of another ENI, or no route back over the peering), - self"
+	case v6 || multi:
 		res.Legend = "Y reachable, 4 reachable over IPv4 only, 6 reachable over IPv6 only, . blocked, r first packet passes but the replies are dropped (by a network ACL, or the destination's routing sends them out of another ENI), - self"
 	}
 	for _, n := range nodes {
-		mi := MatrixInstance{Instance: n.primary.e.InstanceID, ENI: n.primary.e.ID, Address: n.primary.e.PrimaryIP.String()}
+		mi := MatrixInstance{Instance: n.primary.e.InstanceID, ENI: n.primary.e.ID, Address: n.primary.e.PrimaryIP.String(), VpcID: n.primary.e.VpcID}
 		if n.primary.inst != nil {
 			mi.Name, mi.Status = n.primary.inst.Name, n.primary.inst.Status
 		}
 		res.Instances = append(res.Instances, mi)
 	}
 	res.Rows = make([]MatrixRow, len(nodes))
+	// The peerings between the VPCs, decided once per (VPC, address)
+	// by reach's route steps.
+	var pr *peerRoutes
+	if len(vpcs) > 1 {
+		addrs := make([]netip.Addr, len(ends))
+		for k := range ends {
+			addrs[k] = ends[k].addr
+		}
+		pr = a.newPeerRoutes(vpcs, func(k int) *eniInfo { return ends[k].eni }, addrs)
+	}
 	var wg sync.WaitGroup
 	next := make(chan int, len(nodes))
 	for i := range nodes {
@@ -262,7 +296,12 @@ func (a *Analyzer) Matrix(q MatrixQuery) (*MatrixResult, error) {
 							if hasPorts(p.Proto) {
 								pkt.SrcPort, pkt.DstPort = uint16(sport), p.Port
 							}
-							c := a.cell(se.eni, de.eni, pkt, f.live && t.live, se.out[pi], de.in[pi])
+							var c byte
+							if se.eni.e.VpcID == de.eni.e.VpcID {
+								c = a.cell(se.eni, de.eni, pkt, f.live && t.live, se.out[pi], de.in[pi])
+							} else {
+								c = a.crossCell(pr, f.src[out][fam], d, se.eni, de.eni, pkt, f.live && t.live, se.out[pi], de.in[pi])
+							}
 							// The replies leave through the ENI their
 							// source address belongs to (its source
 							// routing table), or where the main table
@@ -353,6 +392,12 @@ func (a *Analyzer) cell(f, t *eniInfo, pkt Packet, live bool, out, in pooled) by
 	if !a.evalSGList(f, model.Egress, pkt, out).allow || !a.evalSGList(t, model.Ingress, pkt, in).allow {
 		return CellBlocked
 	}
+	return a.aclCell(f, t, pkt)
+}
+
+// aclCell decides one pair and packet that the security groups pass at
+// the network ACLs: of both vSwitches, for the packet and its reply.
+func (a *Analyzer) aclCell(f, t *eniInfo, pkt Packet) byte {
 	if f.e.VSwitchID == t.e.VSwitchID || (f.vsw == nil || f.vsw.NetworkAclID == "") && (t.vsw == nil || t.vsw.NetworkAclID == "") {
 		return CellReachable
 	}
@@ -395,18 +440,33 @@ func (a *Analyzer) filter(e *eniInfo, local netip.Addr, dir string, p PortSpec, 
 	return out
 }
 
-// CSV renders the matrix as from,to,port,cell rows.
+// MultiVPC reports whether the matrix covers more than one VPC (peered
+// VPCs were included): renderings then name each instance's VPC.
+func (m *MatrixResult) MultiVPC() bool { return len(m.PeerVpcIDs) > 0 }
+
+// CSV renders the matrix as from,to,port,cell rows; with peered VPCs each
+// end's VPC follows its address.
 func (m *MatrixResult) CSV() string {
 	var b strings.Builder
-	b.WriteString("from_instance,from_address,to_instance,to_address,port,reachable,first_packet_passes\n")
+	multi := m.MultiVPC()
+	if multi {
+		b.WriteString("from_instance,from_address,from_vpc,to_instance,to_address,to_vpc,port,reachable,first_packet_passes\n")
+	} else {
+		b.WriteString("from_instance,from_address,to_instance,to_address,port,reachable,first_packet_passes\n")
+	}
 	for i, row := range m.Rows {
 		for pi, port := range m.Ports {
 			for j, c := range []byte(row.Cells[pi]) {
 				if c == CellSelf {
 					continue
 				}
-				fmt.Fprintf(&b, "%s,%s,%s,%s,%s,%t,%t\n", row.Instance, m.Instances[i].Address, m.Instances[j].Instance,
-					m.Instances[j].Address, port, CellReaches(c), CellReaches(c) || c == CellOneWay)
+				from, to := m.Instances[i].Address, m.Instances[j].Address
+				if multi {
+					from += "," + m.Instances[i].VpcID
+					to += "," + m.Instances[j].VpcID
+				}
+				fmt.Fprintf(&b, "%s,%s,%s,%s,%s,%t,%t\n", row.Instance, from, m.Instances[j].Instance,
+					to, port, CellReaches(c), CellReaches(c) || c == CellOneWay)
 			}
 		}
 	}

@@ -69,14 +69,29 @@ func verdictWord(allow bool) string {
 // columns destinations (numbered; the key lists them).
 func WriteMatrix(w io.Writer, m *MatrixResult) error {
 	var b strings.Builder
-	fmt.Fprintf(&b, "VPC %s: %d instances, %d reachable (pair, port) cells; source port %d\n", m.VpcID, len(m.Instances), m.Reachable, m.SourcePort)
+	scope := "VPC " + m.VpcID
+	if m.MultiVPC() {
+		scope += " and its peered " + strings.Join(m.PeerVpcIDs, ", ")
+	}
+	fmt.Fprintf(&b, "%s: %d instances, %d reachable (pair, port) cells; source port %d\n", scope, len(m.Instances), m.Reachable, m.SourcePort)
 	for _, c := range m.WhatIf {
 		fmt.Fprintf(&b, "what-if (not applied): %s\n", c)
 	}
+	for _, n := range m.Notes {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
 	fmt.Fprintf(&b, "legend: %s\n\n", m.Legend)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "#\tInstance\tName\tAddress\tStatus")
+	if m.MultiVPC() {
+		fmt.Fprintln(tw, "#\tInstance\tName\tVPC\tAddress\tStatus")
+	} else {
+		fmt.Fprintln(tw, "#\tInstance\tName\tAddress\tStatus")
+	}
 	for i, in := range m.Instances {
+		if m.MultiVPC() {
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", i+1, in.Instance, orDash(in.Name), in.VpcID, in.Address, orDash(in.Status))
+			continue
+		}
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\n", i+1, in.Instance, orDash(in.Name), in.Address, orDash(in.Status))
 	}
 	tw.Flush()

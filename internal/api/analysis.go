@@ -138,7 +138,13 @@ func RegisterAnalysis(rt *Router, svc *service.Service) {
 		if err != nil {
 			return nil, err
 		}
-		return svc.AnalyzeMatrix(ctx, r.Account.ID, analysis.MatrixQuery{VpcID: vpc, Ports: ports, SourcePort: sport}, changes)
+		// IncludePeers adds the instances of the VPCs peered with VpcId
+		// (Activated, of the caller's account).
+		peers, err := r.Params.Bool("IncludePeers", false)
+		if err != nil {
+			return nil, err
+		}
+		return svc.AnalyzeMatrix(ctx, r.Account.ID, analysis.MatrixQuery{VpcID: vpc, Ports: ports, SourcePort: sport, IncludePeers: peers}, changes)
 	})
 	rt.Handle(VersionPalisade, "AuditSecurity", func(ctx context.Context, r *Request) (any, error) {
 		changes, err := ParseChanges(r.Params.Get("Changes"))

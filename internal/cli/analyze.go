@@ -230,16 +230,29 @@ hairpin, so use private addresses between instances.`,
 
 	var vpc, ports string
 	var msport int
+	var peers bool
 	var wiMatrix whatIf
 	matrix := &cobra.Command{
 		Use:   "matrix",
-		Short: "Who reaches whom: instances x instances x ports of a VPC",
+		Short: "Who reaches whom: instances x instances x ports of a VPC (and its peers)",
 		Long: `Decide, for every ordered pair of instances of the VPC (all their addresses,
 IPv4 and IPv6) and every port, whether a flow opens: Y, or 4 / 6 when only
-IPv4 / only IPv6 reaches. Table output prints one grid per port; --output csv one line per (from, to, port); --output json the API
-response (one string per row and port, one character per destination).`,
+IPv4 / only IPv6 reaches; r when the first packet passes but the replies
+are dropped. Table output prints one grid per port; --output csv one line per (from, to, port); --output json the API
+response (one string per row and port, one character per destination).
+
+--include-peers adds the instances of every VPC joined to --vpc by an
+Activated peering connection, and each instance's VPC to the output. A
+cell between two VPCs is what "analyze reach" answers for the pair: the
+route entry on the source's side, the route back on the destination's
+side (without it: r), the VPC firewall, network ACLs and security groups.
+Only VPCs of your own account are included: the instances of another
+account's peer VPC are not yours to see (a note names the peering; use
+"analyze reach" to an address there for your side of the path). Peers of
+peers are not included (peering is not transitive).`,
 		Example: `  palisade analyze matrix --vpc vpc-xxx
-  palisade analyze matrix --vpc vpc-xxx --ports 22,443,udp:53,icmp --output csv`,
+  palisade analyze matrix --vpc vpc-xxx --ports 22,443,udp:53,icmp --output csv
+  palisade analyze matrix --vpc vpc-xxx --include-peers --ports 22,5432`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			changes, err := wiMatrix.param()
@@ -249,6 +262,9 @@ response (one string per row and port, one character per destination).`,
 			p := nonEmpty(map[string]string{"VpcId": vpc, "Ports": ports, "Changes": changes})
 			if cmd.Flags().Changed("source-port") {
 				p["SourcePort"] = strconv.Itoa(msport)
+			}
+			if peers {
+				p["IncludePeers"] = "true"
 			}
 			resp, err := c.call(cmd, apiclient.VersionPalisade, "AnalyzeMatrix", p)
 			if err != nil {
@@ -270,6 +286,7 @@ response (one string per row and port, one character per destination).`,
 	matrix.Flags().StringVar(&vpc, "vpc", "", "VPC ID (required)")
 	matrix.Flags().StringVar(&ports, "ports", strings.Join([]string{"22", "80", "443", "5432"}, ","), "ports: numbers (TCP), proto:port (udp:53) or a protocol (icmp)")
 	matrix.Flags().IntVar(&msport, "source-port", 0, fmt.Sprintf("source port, 1-65535 (default %d when not given)", analysis.DefaultSourcePort))
+	matrix.Flags().BoolVar(&peers, "include-peers", false, "also the instances of the VPCs peered with --vpc (Activated peerings, your account's VPCs only)")
 	_ = matrix.MarkFlagRequired("vpc")
 	wiMatrix.flags(matrix)
 

@@ -432,7 +432,7 @@ try {
   const pA = await create({ 'CIDR block': '10.60.0.0/16', 'VPC name': 'console-peer-a' }, 'Create VPC', 'vpc-');
   const pB = await create({ 'CIDR block': '10.61.0.0/16', 'VPC name': 'console-peer-b' }, 'Create VPC', 'vpc-');
   await nav('vSwitches');
-  await create({ 'VPC ID': pA, 'CIDR block': '10.60.1.0/24', 'vSwitch name': 'console-peer-vsw' }, 'Create vSwitch', 'vsw-');
+  const pVswA = await create({ 'VPC ID': pA, 'CIDR block': '10.60.1.0/24', 'vSwitch name': 'console-peer-vsw' }, 'Create vSwitch', 'vsw-');
   await nav('VPC peering');
   const peering = await create({ 'VPC ID': pA, 'Accepting VPC ID': pB, 'Peering name': 'console-peer' }, 'Create peering', 'pcc-');
   check((await status().textContent()).includes('(Activated)'), 'same-account peering is Activated: ' + (await status().textContent()));
@@ -500,6 +500,38 @@ try {
   await nav('Route tables');
   await row(pA).waitFor();
   await row(pB).waitFor();
+
+  step('reachability matrix across the peering');
+  // An instance on each side, each in a fresh group: nothing admits the
+  // other VPC, so the cell is blocked at the destination's group, after
+  // the route over the peering.
+  await nav('vSwitches');
+  const pVswB = await create({ 'VPC ID': pB, 'CIDR block': '10.61.1.0/24', 'vSwitch name': 'console-peer-vsw-b' }, 'Create vSwitch', 'vsw-');
+  await nav('Security groups');
+  const pSgA = await create({ 'VPC ID': pA, 'Group name': 'console-peer-sg-a' }, 'Create security group', 'sg-');
+  const pSgB = await create({ 'VPC ID': pB, 'Group name': 'console-peer-sg-b' }, 'Create security group', 'sg-');
+  await nav('Instances');
+  const pInstA = await create({ 'vSwitch ID': pVswA, 'Security group ID': pSgA, 'Instance name': 'peer-a' }, 'Run instance', 'i-');
+  const pInstB = await create({ 'vSwitch ID': pVswB, 'Security group ID': pSgB, 'Instance name': 'peer-b' }, 'Run instance', 'i-');
+  await nav('Reachability matrix');
+  await label('VPC ID').fill(pA);
+  await label('Ports').fill('22');
+  await button('Show matrix').click();
+  await page.locator('#matrix-result table').first().waitFor();
+  check(await button(pInstA + ' → ' + pInstB + ' on tcp:22').count() === 0, 'without the checkbox, no instance of the peer');
+  await label('Include peered VPCs').check();
+  await button('Show matrix').click();
+  const peerCell = button(pInstA + ' → ' + pInstB + ' on tcp:22');
+  await peerCell.waitFor();
+  check((await peerCell.textContent()).trim() === 'blocked', 'cross-VPC cell A→B tcp:22: ' + (await peerCell.textContent()));
+  const mxText = await page.locator('#matrix-result').textContent();
+  check(mxText.includes(', ' + pB + ')') && mxText.includes('VPCs: ' + pA + ', ' + pB), 'the instances name their VPCs: ' + mxText);
+  await peerCell.click();
+  await page.locator('#cell-verdict').filter({ hasText: 'unreachable' }).waitFor();
+  const peerDecided = await page.locator('#matrix-detail .decided').first().textContent();
+  check(peerDecided.includes('sg-ingress') && peerDecided.includes('deny ingress by default'), 'the deciding step is B\'s group: ' + peerDecided);
+  check((await page.locator('#matrix-detail').textContent()).includes('over peering connection ' + peering), 'the trace crosses the peering');
+  await shot('matrix-peers');
 
   step('VPC firewall: create, add a drop policy, close');
   await nav('VPC firewalls');
@@ -577,7 +609,9 @@ try {
   await cell(peering2).waitFor({ state: 'detached' });
   check(dialogs.some((d) => d.startsWith('confirm: Force delete peering ' + peering2 + '? The route entries')), 'force delete asked: ' + dialogs);
   await routeTable(pB);
-  await page.locator('main td.empty').waitFor(); // no entry left (no vSwitch: no system entry)
+  // No custom entry left: only the system entry of the vSwitch.
+  await row('10.61.1.0/24').getByRole('cell', { name: 'System', exact: true }).waitFor();
+  check(await cell('to-a-2').count() === 0, 'no custom entry left in ' + pB);
 
   step('flow logs: create, deactivate, delete');
   await nav('Flow logs');

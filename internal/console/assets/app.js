@@ -125,7 +125,11 @@ function form(title, fields, submitLabel, onSubmit, alert) {
   for (const fd of fields) {
     const id = 'f' + (++fieldSeq);
     let input;
-    if (fd.type === 'select') {
+    if (fd.type === 'checkbox') {
+      // Sent as "true" when checked, left out otherwise.
+      input = el('input', { id, name: fd.name, type: 'checkbox' });
+      input.checked = !!fd.value;
+    } else if (fd.type === 'select') {
       input = el('select', { id, name: fd.name });
       for (const o of fd.options) {
         const [value, label] = Array.isArray(o) ? o : [o, o];
@@ -146,7 +150,9 @@ function form(title, fields, submitLabel, onSubmit, alert) {
     ev.preventDefault();
     clearMessages(alert);
     const values = {};
-    for (const [k, input] of Object.entries(inputs)) values[k] = input.value.trim();
+    for (const [k, input] of Object.entries(inputs)) {
+      values[k] = input.type === 'checkbox' ? (input.checked ? 'true' : '') : input.value.trim();
+    }
     btn.disabled = true;
     try {
       await onSubmit(values);
@@ -721,18 +727,25 @@ async function viewMatrix() {
   };
   body.append(await idList('vpc-ids', V.VPC, 'DescribeVpcs', vpcOptions),
     el('p', { class: 'muted' }, 'Every instance of a VPC against every other, for each port (rows: sources; columns: destinations). ' +
-      'Select a cell for the rules that decide it.'),
+      'Select a cell for the rules that decide it. With peered VPCs, the instances of the VPCs joined to it by an Activated ' +
+      'peering connection are added (your account\'s VPCs only; another account\'s instances are not shown): a cell between ' +
+      'two VPCs also needs a route entry on each side and the VPC firewall\'s consent.'),
     form('Reachability matrix', [
       { name: 'VpcId', label: 'VPC ID', required: true, list: 'vpc-ids' },
       { name: 'Ports', label: 'Ports', placeholder: '22,443,udp:53,icmp (default: tcp 22, 80, 443, 5432)' },
+      { name: 'IncludePeers', label: 'Include peered VPCs', type: 'checkbox' },
     ], 'Show matrix', async (v) => {
       out.replaceChildren();
       detail.replaceChildren();
       const r = await call(V.PALISADE, 'AnalyzeMatrix', v);
       const insts = list(r.Instances);
-      const label = (i) => i.Instance + (i.Name ? ' ' + i.Name : '') + ' (' + i.Address + ')';
+      // With peered VPCs each instance names its VPC.
+      const multi = list(r.PeerVpcIDs).length > 0;
+      const label = (i) => i.Instance + (i.Name ? ' ' + i.Name : '') + ' (' + i.Address + (multi && i.VpcID ? ', ' + i.VpcID : '') + ')';
       const byId = Object.fromEntries(insts.map((i) => [i.Instance, i]));
-      out.append(el('p', { class: 'muted' }, 'Reachable cells: ' + r.Reachable + '.'),
+      out.append(el('p', { class: 'muted' }, 'Reachable cells: ' + r.Reachable + '.' +
+        (multi ? ' VPCs: ' + [r.VpcID].concat(r.PeerVpcIDs).join(', ') + '.' : '')),
+        ...bullets('Notes', r.Notes),
         ...list(r.Ports).map((port, k) => table('Port ' + port, [
           ['From \\ To', (row) => label(byId[row.Instance] || { Instance: row.Instance })],
           ...insts.map((dst, j) => [label(dst), (row) => cell(row.Instance, dst.Instance, port, (row.Cells[k] || '')[j])]),
