@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
@@ -210,20 +211,29 @@ func TestVPCAcrossHosts(t *testing.T) {
 	}
 
 	cv := vpc.CreateCreateVpcRequest()
-	cv.CidrBlock = "10.61.0.0/16"
+	cv.CidrBlock, cv.EnableIpv6 = "10.61.0.0/16", requests.NewBoolean(true)
 	vr, err := v.CreateVpc(cv)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vsw := map[string]string{}
-	for zone, cidr := range map[string]string{"local-a": "10.61.1.0/24", "local-b": "10.61.2.0/24"} {
+	vsw, vsw6 := map[string]string{}, map[string]netip.Prefix{}
+	for i, zone := range []string{"local-a", "local-b"} {
 		cw := vpc.CreateCreateVSwitchRequest()
-		cw.VpcId, cw.CidrBlock, cw.ZoneId = vr.VpcId, cidr, zone
+		cw.VpcId, cw.CidrBlock, cw.ZoneId, cw.Ipv6CidrBlock = vr.VpcId, fmt.Sprintf("10.61.%d.0/24", i+1), zone, requests.NewInteger(i)
 		wr, err := v.CreateVSwitch(cw)
 		if err != nil {
 			t.Fatal(err)
 		}
 		vsw[zone] = wr.VSwitchId
+		d := vpc.CreateDescribeVSwitchesRequest()
+		d.VSwitchId = wr.VSwitchId
+		dr, err := v.DescribeVSwitches(d)
+		if err != nil || len(dr.VSwitches.VSwitch) != 1 {
+			t.Fatalf("DescribeVSwitches %s: %v", wr.VSwitchId, err)
+		}
+		if vsw6[zone], err = netip.ParsePrefix(dr.VSwitches.VSwitch[0].Ipv6CidrBlock); err != nil {
+			t.Fatalf("vSwitch %s has no IPv6 block: %v", wr.VSwitchId, err)
+		}
 	}
 	cs := ecs.CreateCreateSecurityGroupRequest()
 	cs.VpcId = vr.VpcId
@@ -244,20 +254,30 @@ func TestVPCAcrossHosts(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// To port 8080 from zone a's vSwitch only; ICMP from the VPC.
+	// To port 8080 from zone a's vSwitch only (both families); ICMP from
+	// the VPC.
 	authorize(ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "10.61.1.0/24"})
+	authorize(ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", Ipv6SourceCidrIp: vsw6["local-a"].String()})
 	authorize(ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "icmp", PortRange: "-1/-1", SourceCidrIp: "10.61.0.0/16"})
 
-	ids := map[string]string{}
+	ids, addrs6 := map[string]string{}, map[string]netip.Addr{}
 	addrs := map[string]netip.Addr{"local-a": netip.MustParseAddr("10.61.1.10"), "local-b": netip.MustParseAddr("10.61.2.10")}
 	for zone, ip := range addrs {
 		r := ecs.CreateRunInstancesRequest()
 		r.ImageId, r.InstanceType, r.VSwitchId, r.SecurityGroupId, r.PrivateIpAddress = "img", "t", vsw[zone], sg.SecurityGroupId, ip.String()
+		r.Ipv6AddressCount = requests.NewInteger(1)
 		rr, err := e.RunInstances(r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		ids[zone] = rr.InstanceIdSets.InstanceIdSet[0]
+		d := ecs.CreateDescribeNetworkInterfacesRequest()
+		d.InstanceId = ids[zone]
+		dr, err := e.DescribeNetworkInterfaces(d)
+		if err != nil || len(dr.NetworkInterfaceSets.NetworkInterfaceSet) != 1 || len(dr.NetworkInterfaceSets.NetworkInterfaceSet[0].Ipv6Sets.Ipv6Set) != 1 {
+			t.Fatalf("DescribeNetworkInterfaces of %s: %v %+v", ids[zone], err, dr)
+		}
+		addrs6[zone] = netip.MustParseAddr(dr.NetworkInterfaceSets.NetworkInterfaceSet[0].Ipv6Sets.Ipv6Set[0].Ipv6Address)
 	}
 	waitStatus(t, e, ids["local-a"], "Running")
 	waitStatus(t, e, ids["local-b"], "Running")
@@ -298,6 +318,10 @@ func TestVPCAcrossHosts(t *testing.T) {
 	eventually("zone b pings zone a", func() error { return probe.Ping(nsB, addrs["local-a"], 500*time.Millisecond) })
 	// The receiver's host judges its ingress: a admits 8080 from zone a only.
 	denied("zone b to zone a, TCP 8080 (a's ingress)", probe.TCP(context.Background(), nsB, toA, time.Second))
+	// IPv6 crosses the same way, with its own rules.
+	toB6, toA6 := netip.AddrPortFrom(addrs6["local-b"], 8080), netip.AddrPortFrom(addrs6["local-a"], 8080)
+	eventually("zone a to zone b, TCP 8080 over IPv6 across hosts", func() error { return probe.TCP(context.Background(), nsA, toB6, 500*time.Millisecond) })
+	denied("zone b to zone a, TCP 8080 over IPv6 (a's ingress)", probe.TCP(context.Background(), nsB, toA6, time.Second))
 
 	// 64 KiB lines: full-size segments, each a tunnel packet larger than
 	// the underlay's MTU, which the host fragments.
@@ -313,6 +337,7 @@ func TestVPCAcrossHosts(t *testing.T) {
 
 	authorize(ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "10.61.2.0/24"})
 	eventually("zone b to zone a once a's group admits it", func() error { return probe.TCP(context.Background(), nsB, toA, 500*time.Millisecond) })
+	denied("zone b to zone a over IPv6, which the new IPv4 rule does not admit", probe.TCP(context.Background(), nsB, toA6, time.Second))
 
 	// The sender's host judges its egress: a drop rule on egress, which
 	// only the other host's program has for b's ENI.
