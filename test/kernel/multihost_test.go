@@ -370,6 +370,30 @@ func TestVPCAcrossHosts(t *testing.T) {
 			t.Fatalf("the other host's overlay table: %v\n%s", err, out)
 		}
 	}
+	// The connection that must die: open from a to b, then b's ingress
+	// rule for it revoked: the hosts cut it, mid-stream.
+	live, err := probe.DialTCP(context.Background(), nsA, toB, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer live.Close()
+	if err := probe.Echo(live, "before", 2*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	rv := ecs.CreateRevokeSecurityGroupRequest()
+	rv.SecurityGroupId = sg.SecurityGroupId
+	rv.Permissions = &[]ecs.RevokeSecurityGroupPermissions{{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "10.61.1.0/24"}}
+	if _, err := e.RevokeSecurityGroup(rv); err != nil {
+		t.Fatal(err)
+	}
+	eventually("the connection from a to b cut once b's rule is revoked", func() error {
+		if err := probe.Echo(live, "after", 300*time.Millisecond); err == nil {
+			return fmt.Errorf("still open")
+		}
+		return nil
+	})
+	denied("a new connection from a to b after the revoke", probe.TCP(context.Background(), nsA, toB, time.Second))
+
 	// Only the other host's ENIs' addresses come out of the tunnel. The
 	// other host's router stands for a compromised host: it sends from an
 	// address of zone b's vSwitch that no ENI has (the gateway addresses
@@ -410,7 +434,7 @@ func TestVPCAcrossHosts(t *testing.T) {
 	if out, err := exec.Command("ip", "-n", vr.VpcId, "link", "del", "povl").CombinedOutput(); err != nil {
 		t.Fatalf("delete povl: %v: %s", err, out)
 	}
-	eventually("zone a to zone b after the tunnel end was deleted by hand", func() error { return probe.TCP(context.Background(), nsA, toB, 500*time.Millisecond) })
+	eventually("zone a pings zone b after the tunnel end was deleted by hand", func() error { return probe.Ping(nsA, addrs["local-b"], 500*time.Millisecond) })
 
 	underlay := "palisade_" + tag + "_underlay"
 	if out, err := exec.Command("nft", "list", "table", "inet", underlay).CombinedOutput(); err != nil || !strings.Contains(string(out), other.addr.String()) {
