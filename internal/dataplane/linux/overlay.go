@@ -110,7 +110,7 @@ func validOverlay(o *dataplane.Overlay) error {
 	seen := map[netip.Addr]bool{o.Local: true}
 	addrs := map[netip.Addr]bool{}
 	for _, r := range o.Remotes {
-		if !r.Underlay.IsValid() || r.Underlay.Is4() != o.Local.Is4() || seen[r.Underlay] {
+		if !r.Underlay.IsValid() || r.Underlay.Is4In6() || r.Underlay.Is4() != o.Local.Is4() || seen[r.Underlay] {
 			return fmt.Errorf("overlay: remote underlay address %v is invalid, of another family than %v, or repeated", r.Underlay, o.Local)
 		}
 		seen[r.Underlay] = true

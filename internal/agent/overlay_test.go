@@ -1,0 +1,218 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"reflect"
+	"testing"
+
+	"github.com/palisade-project/palisade/internal/dataplane"
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/store"
+	"github.com/palisade-project/palisade/internal/store/memory"
+)
+
+// overlayWorld is the store of TestBuildOverlays: zone a is this host.
+//
+//	vpc-1 (VNI 100)  a: eni-a1            b: eni-b1 (2 IPv4, 1 IPv6), eni-b2, eni-b3 (unattached)
+//	                 c: eni-c1            d: eni-d1   e: eni-e1   f: eni-f1   g: eni-g1
+//	vpc-2 (VNI 200)  a: eni-a2            b: eni-b4
+//	vpc-3 (VNI 300)  a: eni-a3 only
+//	vpc-0 (no VNI)   a: eni-a0            b: eni-b0
+//	vpc-x (VNI 400)  b: eni-bx only (not on this host)
+//
+// vnis overrides VPC VNIs; underlays are the zones' underlay records.
+func overlayWorld(t *testing.T, vnis map[string]uint32, underlays map[string]model.Underlay) store.Store {
+	t.Helper()
+	st := memory.New()
+	t.Cleanup(func() { st.Close() })
+	vni := map[string]uint32{"vpc-1": 100, "vpc-2": 200, "vpc-3": 300, "vpc-0": 0, "vpc-x": 400}
+	for k, v := range vnis {
+		vni[k] = v
+	}
+	type eni struct {
+		id, vpc, zone string
+		attached      bool
+		addrs         []string // primary, then secondary IPv4s; IPv6 ones by ':'
+	}
+	enis := []eni{
+		{"eni-a1", "vpc-1", "a", true, []string{"10.1.1.5"}},
+		{"eni-b1", "vpc-1", "b", true, []string{"10.1.2.5", "10.1.2.6", "fd00:1:0:2::5"}},
+		{"eni-b2", "vpc-1", "b", true, []string{"10.1.2.7"}},
+		{"eni-b3", "vpc-1", "b", false, []string{"10.1.2.8"}},
+		{"eni-c1", "vpc-1", "c", true, []string{"10.1.3.5", "fd00:1:0:3::5"}},
+		{"eni-d1", "vpc-1", "d", true, []string{"10.1.4.5"}},
+		{"eni-e1", "vpc-1", "e", true, []string{"10.1.5.5"}},
+		{"eni-f1", "vpc-1", "f", true, []string{"10.1.6.5"}},
+		{"eni-g1", "vpc-1", "g", true, []string{"10.1.7.5"}},
+		{"eni-a2", "vpc-2", "a", true, []string{"10.2.1.5"}},
+		{"eni-b4", "vpc-2", "b", true, []string{"10.2.2.5"}},
+		{"eni-a3", "vpc-3", "a", true, []string{"10.3.1.5"}},
+		{"eni-a0", "vpc-0", "a", true, []string{"10.4.1.5"}},
+		{"eni-b0", "vpc-0", "b", true, []string{"10.4.2.5"}},
+		{"eni-bx", "vpc-x", "b", true, []string{"10.5.2.5"}},
+	}
+	_, err := st.Update(context.Background(), func(tx store.Txn) error {
+		for id, n := range vni {
+			putRecord(t, tx, model.PrefixVPC+id, model.VPC{ID: id, CidrBlock: netip.MustParsePrefix("10.0.0.0/8"), VNI: n})
+		}
+		vsw := map[string]bool{}
+		for _, e := range enis {
+			vswID := "vsw-" + e.vpc + "-" + e.zone
+			if !vsw[vswID] {
+				vsw[vswID] = true
+				p := netip.MustParseAddr(e.addrs[0]).As4()
+				putRecord(t, tx, model.PrefixVSwitch+vswID, model.VSwitch{ID: vswID, VpcID: e.vpc, ZoneID: e.zone,
+					CidrBlock: netip.PrefixFrom(netip.AddrFrom4([4]byte{p[0], p[1], p[2], 0}), 24)})
+			}
+			rec := model.ENI{ID: e.id, VpcID: e.vpc, VSwitchID: vswID, ZoneID: e.zone, MAC: "02:00:00:00:00:01",
+				Type: model.ENITypeSecondary, Status: model.ENIAvailable, PrimaryIP: netip.MustParseAddr(e.addrs[0])}
+			for _, a := range e.addrs[1:] {
+				if addr := netip.MustParseAddr(a); addr.Is4() {
+					rec.SecondaryIPs = append(rec.SecondaryIPs, addr)
+				} else {
+					rec.IPv6s = append(rec.IPv6s, addr)
+				}
+			}
+			if e.attached {
+				inst := "i-" + e.id[4:]
+				rec.InstanceID, rec.Type, rec.Status = inst, model.ENITypePrimary, model.ENIInUse
+				putRecord(t, tx, model.PrefixInstance+inst, model.Instance{ID: inst, ZoneID: e.zone, VpcID: e.vpc, VSwitchID: vswID,
+					PrimaryENIID: e.id, Status: model.InstanceRunning})
+			}
+			putRecord(t, tx, model.PrefixENI+e.id, rec)
+		}
+		for zone, u := range underlays {
+			u.ZoneID = zone
+			putRecord(t, tx, model.PrefixUnderlay+zone, u)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func ul(addr string, port uint16) model.Underlay {
+	return model.Underlay{Addr: netip.MustParseAddr(addr), Port: port}
+}
+
+func addrs(ss ...string) []netip.Addr {
+	out := make([]netip.Addr, len(ss))
+	for i, s := range ss {
+		out[i] = netip.MustParseAddr(s)
+	}
+	return out
+}
+
+// TestBuildOverlays: a VPC with ENIs here (zone a) and in other zones
+// with underlays gets an overlay with its VNI, this zone's underlay and
+// one remote per other host, sorted by underlay address, carrying every
+// address of the VPC's attached ENIs there; zones without an underlay,
+// on another port or address family, or on this host's own address are
+// not joined; no overlay without a local underlay, a VNI, or a remote.
+func TestBuildOverlays(t *testing.T) {
+	const p = model.DefaultUnderlayPort
+	// Zone c's address sorts before b's (10.9.0.3 < 10.9.0.20), though
+	// not as strings: the order is by address.
+	all := map[string]model.Underlay{
+		"a": ul("10.9.0.1", p),
+		"b": ul("10.9.0.20", p),
+		"c": ul("10.9.0.3", p),
+		"d": ul("10.9.0.4", 4800), // another port
+		"e": ul("2001:db8::5", p), // another family
+		"g": ul("10.9.0.1", p),    // this host's own address
+		"h": ul("10.9.0.8", p),    // a zone with no ENIs
+		// f: no underlay
+	}
+	vpc1 := &dataplane.Overlay{VNI: 100, Local: netip.MustParseAddr("10.9.0.1"), Port: p, Remotes: []dataplane.RemoteHost{
+		{Underlay: netip.MustParseAddr("10.9.0.3"), Addrs: addrs("10.1.3.5", "fd00:1:0:3::5")},
+		{Underlay: netip.MustParseAddr("10.9.0.20"), Addrs: addrs("10.1.2.5", "10.1.2.6", "10.1.2.7", "fd00:1:0:2::5")},
+	}}
+	vpc2 := &dataplane.Overlay{VNI: 200, Local: netip.MustParseAddr("10.9.0.1"), Port: p, Remotes: []dataplane.RemoteHost{
+		{Underlay: netip.MustParseAddr("10.9.0.20"), Addrs: addrs("10.2.2.5")},
+	}}
+	without := func(zones ...string) map[string]model.Underlay {
+		out := map[string]model.Underlay{}
+		for k, v := range all {
+			out[k] = v
+		}
+		for _, z := range zones {
+			delete(out, z)
+		}
+		return out
+	}
+	only := func(zones ...string) map[string]model.Underlay {
+		out := map[string]model.Underlay{}
+		for _, z := range zones {
+			out[z] = all[z]
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name      string
+		vnis      map[string]uint32
+		underlays map[string]model.Underlay
+		want      map[string]*dataplane.Overlay // VPC on this host -> overlay (absent: nil)
+	}{
+		{"every zone", nil, all, map[string]*dataplane.Overlay{"vpc-1": vpc1, "vpc-2": vpc2}},
+		{"no local underlay", nil, without("a"), nil},
+		{"no remote underlay", nil, only("a"), nil},
+		{"remotes on another port, family or this address only", nil, only("a", "d", "e", "g", "h"), nil},
+		{"vpc-1 without VNI", map[string]uint32{"vpc-1": 0}, all, map[string]*dataplane.Overlay{"vpc-2": vpc2}},
+		{"zone b gone", nil, without("b"), map[string]*dataplane.Overlay{"vpc-1": {VNI: 100, Local: netip.MustParseAddr("10.9.0.1"), Port: p,
+			Remotes: []dataplane.RemoteHost{{Underlay: netip.MustParseAddr("10.9.0.3"), Addrs: addrs("10.1.3.5", "fd00:1:0:3::5")}}}}},
+		{"ipv6 underlay", nil, map[string]model.Underlay{"a": ul("2001:db8::1", 4800), "b": ul("10.9.0.20", 4800), "c": ul("2001:db8::3", 4800),
+			"e": ul("2001:db8::5", 4800), "d": ul("2001:db8::4", p)},
+			map[string]*dataplane.Overlay{"vpc-1": {VNI: 100, Local: netip.MustParseAddr("2001:db8::1"), Port: 4800, Remotes: []dataplane.RemoteHost{
+				{Underlay: netip.MustParseAddr("2001:db8::3"), Addrs: addrs("10.1.3.5", "fd00:1:0:3::5")},
+				{Underlay: netip.MustParseAddr("2001:db8::5"), Addrs: addrs("10.1.5.5")},
+			}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := overlayWorld(t, tc.vnis, tc.underlays)
+			var d *Desired
+			if err := st.View(context.Background(), func(tx store.ReadTxn) error {
+				var err error
+				d, err = Build(tx, "a", func(id string) string { return "pv" + id })
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			// The VPCs on this host are those with an ENI here, overlay or not.
+			got := map[string]*dataplane.Overlay{}
+			var onHost []string
+			for _, v := range d.Host.VPCs {
+				onHost = append(onHost, v.ID)
+				if v.Overlay != nil {
+					got[v.ID] = v.Overlay
+				}
+			}
+			if want := []string{"vpc-0", "vpc-1", "vpc-2", "vpc-3"}; !reflect.DeepEqual(onHost, want) {
+				t.Errorf("VPCs on the host %v, want %v", onHost, want)
+			}
+			want := tc.want
+			if want == nil {
+				want = map[string]*dataplane.Overlay{}
+			}
+			for _, id := range []string{"vpc-0", "vpc-1", "vpc-2", "vpc-3"} {
+				if !reflect.DeepEqual(got[id], want[id]) {
+					t.Errorf("%s overlay:\n got %s\nwant %s", id, fmtOverlay(got[id]), fmtOverlay(want[id]))
+				}
+			}
+		})
+	}
+}
+
+func fmtOverlay(o *dataplane.Overlay) string {
+	if o == nil {
+		return "none"
+	}
+	s := fmt.Sprintf("VNI %d local %s port %d", o.VNI, o.Local, o.Port)
+	for _, r := range o.Remotes {
+		s += fmt.Sprintf(" [%s %v]", r.Underlay, r.Addrs)
+	}
+	return s
+}
