@@ -51,6 +51,9 @@ authentication: bind it to 127.0.0.1 or a private interface only.
   sudo palisade agent --server https://10.0.0.1:8787 --zone local-b --underlay-addr 10.0.0.2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := underlay.check(cmd); err != nil {
+				return err
+			}
 			if zone == "" {
 				return errors.New("--zone is required: the zone this host serves (for example " + c.region + "-b)")
 			}
@@ -97,6 +100,15 @@ type underlayFlags struct {
 func (u *underlayFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&u.addr, "underlay-addr", "", "this host's address that the other hosts' agents reach it by, to join VPCs spread over hosts (VXLAN; default: join none)")
 	cmd.Flags().Uint16Var(&u.port, "underlay-port", model.DefaultUnderlayPort, "UDP port of the VXLAN between hosts (the same on every host)")
+}
+
+// check refuses --underlay-port without --underlay-addr: the port alone
+// would join nothing, silently.
+func (u *underlayFlags) check(cmd *cobra.Command) error {
+	if u.addr == "" && cmd.Flags().Changed("underlay-port") {
+		return errors.New("--underlay-port needs --underlay-addr: give this host's address that the other hosts reach it by")
+	}
+	return nil
 }
 
 func (u *underlayFlags) request() service.UnderlayRequest {

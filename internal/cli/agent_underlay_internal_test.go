@@ -54,7 +54,7 @@ func TestAgentUnderlayFlags(t *testing.T) {
 		{"address, default port", []string{"--underlay-addr", "2001:db8::2"}, 1,
 			map[string]string{"UnderlayAddress": "2001:db8::2", "UnderlayPort": "4798"}, 0},
 		{"no underlay", nil, 0, map[string]string{}, 0},
-		{"a port without an address", []string{"--underlay-port", "4800"}, 0, map[string]string{}, 0},
+		{"a port without an address", []string{"--underlay-port", "4800"}, -1, nil, 1},
 		{"with metrics, no underlay", []string{"--metrics-listen", "127.0.0.1:0"}, 1, map[string]string{}, 0},
 		{"port out of range", []string{"--underlay-addr", "10.0.0.2", "--underlay-port", "70000"}, -1, nil, 1},
 	} {

@@ -63,6 +63,9 @@ and a cleanup while one runs are refused. Needs root.
 				fmt.Fprintln(cmd.OutOrStdout(), "removed every namespace, link and nftables table Palisade made")
 				return nil
 			}
+			if err := underlay.check(cmd); err != nil {
+				return err
+			}
 			pool, err := parsePublicCIDR(publicCIDR)
 			if err != nil {
 				return err
