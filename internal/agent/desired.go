@@ -426,9 +426,10 @@ func cmpString(a, b string) int {
 // addOverlays joins each VPC on the host to the other hosts that serve
 // ENIs of it: through this zone's underlay to each other zone's, with the
 // addresses of the VPC's ENIs there. Nothing without this zone's underlay
-// or the VPC's VNI; a zone without an underlay, or one on another port or
-// address family, is not joined (its ENIs stay unreachable from here, as
-// here from there).
+// or the VPC's VNI; a zone without an underlay, or one this zone's does
+// not Join (model.Underlay.Joins: another port or address family), is not
+// joined (its ENIs stay unreachable from here, as here from there; the
+// analyzer says so with the same predicate).
 func addOverlays(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
 	local, ok := s.underlays[zone]
 	if !ok {
@@ -445,7 +446,7 @@ func addOverlays(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
 				continue
 			}
 			u, ok := s.underlays[e.ZoneID]
-			if !ok || u.Port != local.Port || u.Addr.Is4() != local.Addr.Is4() || u.Addr == local.Addr {
+			if !ok || !local.Joins(u) {
 				continue
 			}
 			remote[u.Addr] = append(remote[u.Addr], e.Addrs()...)

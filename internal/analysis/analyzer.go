@@ -81,6 +81,20 @@ type World struct {
 	VpcFirewalls        []model.VpcFirewall
 	VpcFirewallPolicies []model.FirewallPolicy
 	PeerAddressBooks    []model.AddressBook
+	// Underlays are the underlays of the deployment's zones (every
+	// zone's, whoever's instances its host serves): ENIs of one VPC in two
+	// zones are on two hosts, and a packet between them crosses only when
+	// the zones' underlays Join (model.Underlay.Joins), as the agents join
+	// the hosts. A zone without one is joined to no other. ENIs of one
+	// zone (or without a zone) are on one host, whatever the underlays.
+	Underlays []model.Underlay
+	// HostedZones are the zones a host serves now (an agent's recent
+	// heartbeat, or palisade up's own zone). Paths between two zones are
+	// judged by their hosts' underlays only when both zones have a host
+	// (hosted, or an underlay announced): without agents (a server alone,
+	// analysing policy) or with a zone nobody serves, nothing is said of
+	// hosts.
+	HostedZones []string
 	// DDoSEvents are the open Anti-DDoS events of the account's EIPs: an
 	// EIP under a blackhole receives nothing from the internet, one under
 	// scrubbing is scrubbed.
@@ -143,6 +157,9 @@ type eniInfo struct {
 	inst     *model.Instance
 	vsw      *model.VSwitch
 	ctx      *context
+	// zone is the ENI's zone (its instance's when the ENI has none): the
+	// host that serves it.
+	zone string
 }
 
 // Analyzer holds a World with its indexes. It is safe for concurrent use.
@@ -185,6 +202,11 @@ type Analyzer struct {
 	peered   map[string]bool
 	routes   map[string][]*model.RouteEntry
 	vpcFWs   map[string]*policy.VpcFirewall
+	// underlays holds each zone's underlay (World.Underlays).
+	underlays map[string]*model.Underlay
+	// hosted holds the zones that have a host (World.HostedZones, and
+	// those with an underlay).
+	hosted map[string]bool
 
 	mu   sync.Mutex
 	ctxs map[string]*context
@@ -225,6 +247,15 @@ func New(w *World) *Analyzer {
 	}
 	for i := range w.VPCs {
 		a.vpcs[w.VPCs[i].ID] = &w.VPCs[i]
+	}
+	a.underlays = make(map[string]*model.Underlay, len(w.Underlays))
+	a.hosted = make(map[string]bool, len(w.Underlays)+len(w.HostedZones))
+	for i := range w.Underlays {
+		a.underlays[w.Underlays[i].ZoneID] = &w.Underlays[i]
+		a.hosted[w.Underlays[i].ZoneID] = true
+	}
+	for _, z := range w.HostedZones {
+		a.hosted[z] = true
 	}
 	for i := range w.VSwitches {
 		a.vsws[w.VSwitches[i].ID] = &w.VSwitches[i]
@@ -273,7 +304,10 @@ func New(w *World) *Analyzer {
 	}
 	for i := range w.ENIs {
 		e := &w.ENIs[i]
-		ei := &eniInfo{e: e, idx: int32(i), inst: a.insts[e.InstanceID], vsw: a.vsws[e.VSwitchID]}
+		ei := &eniInfo{e: e, idx: int32(i), inst: a.insts[e.InstanceID], vsw: a.vsws[e.VSwitchID], zone: e.ZoneID}
+		if ei.zone == "" && ei.inst != nil {
+			ei.zone = ei.inst.ZoneID
+		}
 		a.eniIdx[e.ID] = ei.idx
 		a.enis = append(a.enis, ei)
 		for _, gid := range uniq(e.SecurityGroupIDs) {

@@ -148,13 +148,18 @@ func cellOfPaths(paths []PathResult) byte {
 }
 
 // TestMatrixMatchesReach: every cell of the matrix is the verdict of a
-// reach query on the same pair.
+// reach query on the same pair (a third of the worlds over two zones'
+// hosts, joined or not).
 func TestMatrixMatchesReach(t *testing.T) {
 	for wi := range 60 {
 		rng := rand.New(rand.NewPCG(uint64(wi), 11))
 		w := genWorld(rng, wi%2 == 0)
 		if wi%5 == 0 {
 			w.Instances[0].Status = model.InstanceStopped
+		}
+		if wi%3 == 1 {
+			// Over two zones' hosts, joined or not.
+			zoneWorld(rand.New(rand.NewPCG(uint64(wi), 23)), w)
 		}
 		a := New(w)
 		ports := []PortSpec{{ProtoTCP, 22}, {ProtoUDP, 53}, {ProtoICMP, 0}, {ProtoTCP, 5432}}

@@ -65,6 +65,9 @@ const (
 	ByRoute        = "route"
 	ByState        = "state"
 	ByWAF          = "waf"
+	// ByUnderlay decides a PointHosts step: the zones' underlays (and
+	// the VPC's VNI, the ENIs' kinds).
+	ByUnderlay = "underlay"
 	// ByFirewallPolicy and ByFirewallDefault: the Internet firewall's
 	// policy that matched, or none (allowed); ByFirewallOff: switched off
 	// for the EIP.

@@ -231,6 +231,7 @@ func (a *Analyzer) Matrix(q MatrixQuery) (*MatrixResult, error) {
 		return cmp.Or(cmp.Compare(slices.Index(vpcs, x.primary.e.VpcID), slices.Index(vpcs, y.primary.e.VpcID)),
 			strings.Compare(x.primary.e.InstanceID, y.primary.e.InstanceID))
 	})
+	res.Notes = append(res.Notes, a.hostsNotes(nodes)...)
 	switch {
 	case len(vpcs) > 1:
 		res.Legend = "Y reachable, 4 reachable over IPv4 only, 6 reachable over IPv6 only, . blocked, r first packet passes but the replies are dropped (by a network ACL, the destination's routing sending them out of another ENI, or no route back over the peering), - self"
@@ -364,6 +365,40 @@ type mNode struct {
 	only [2]int
 }
 
+// hostsNotes say, for each pair of zones with instances of one VPC of the
+// matrix whose hosts are not joined, why: the cells between them are
+// blocked (reach's hosts step).
+func (a *Analyzer) hostsNotes(nodes []mNode) []string {
+	type vpcZone struct{ vpc, zone string }
+	rep := map[vpcZone]*eniInfo{}
+	var keys []vpcZone
+	for _, n := range nodes {
+		for _, e := range n.enis {
+			k := vpcZone{e.e.VpcID, e.zone}
+			if e.zone == "" || rep[k] != nil {
+				continue
+			}
+			rep[k] = e
+			keys = append(keys, k)
+		}
+	}
+	slices.SortFunc(keys, func(x, y vpcZone) int {
+		return cmp.Or(strings.Compare(x.vpc, y.vpc), strings.Compare(x.zone, y.zone))
+	})
+	var notes []string
+	for i, x := range keys {
+		for _, y := range keys[i+1:] {
+			if x.vpc != y.vpc {
+				continue
+			}
+			if s, ok := a.hostsStep(rep[x], rep[y]); ok && !s.Allow {
+				notes = append(notes, fmt.Sprintf("instances of %s in zones %s and %s do not reach each other: %s", x.vpc, x.zone, y.zone, s.Detail))
+			}
+		}
+	}
+	return notes
+}
+
 // famProbe are addresses outside every vSwitch, one per family: with one
 // ENI, the route to any address of a family is the route to these.
 var famProbe = [2]netip.Addr{netip.IPv4Unspecified(), netip.IPv6Unspecified()}
@@ -387,6 +422,11 @@ func b2i(b bool) int {
 // cell decides one pair and port with prefiltered lists.
 func (a *Analyzer) cell(f, t *eniInfo, pkt Packet, live bool, out, in pooled) byte {
 	if !live || f.e.VpcID != t.e.VpcID || pkt.Src.Is4() != pkt.Dst.Is4() {
+		return CellBlocked
+	}
+	// In two zones: on two hosts, which must be joined (reach's hosts
+	// step).
+	if a.hostsBlock(f, t) {
 		return CellBlocked
 	}
 	if !a.evalSGList(f, model.Egress, pkt, out).allow || !a.evalSGList(t, model.Ingress, pkt, in).allow {

@@ -83,6 +83,9 @@ const (
 	PointSGEgress      = "sg-egress"
 	PointACLEgress     = "acl-egress"
 	PointRoute         = "route"
+	// PointHosts is the way between the hosts of two zones, on a path
+	// between ENIs of one VPC in different zones (hosts.go).
+	PointHosts = "hosts"
 	// PointFirewall is the Internet firewall at the EIP: before the
 	// route for inbound connections, after it (the source translated)
 	// for outbound ones.
@@ -880,6 +883,13 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 		}
 	default:
 		steps = append(steps, rs)
+		// Two ENIs of the VPC in different zones: on two hosts, which
+		// must be joined.
+		if rs.Allow && f.eni != nil && t.eni != nil && f.eni.e.VpcID == t.eni.e.VpcID {
+			if s, ok := a.hostsStep(f.eni, t.eni); ok {
+				steps = append(steps, s)
+			}
+		}
 	}
 	reply := "reply "
 	if s, up, ok := a.wafStep(f, t, pkt); ok {

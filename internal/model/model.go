@@ -101,6 +101,17 @@ type Underlay struct {
 	Port   uint16     `json:"port"`
 }
 
+// Joins reports whether the hosts of u and v are joined by the overlay
+// (each agent makes the VXLAN to the other's): both have an address, of
+// one family, on the same port, and the addresses differ. The agent
+// joins its VPC namespaces to the hosts whose underlay it Joins, and the
+// analyzer lets a packet between ENIs of one VPC in the two zones cross
+// only then: otherwise nothing routes it between the hosts.
+func (u Underlay) Joins(v Underlay) bool {
+	return u.Addr.IsValid() && v.Addr.IsValid() && u.Port == v.Port &&
+		u.Addr.Is4() == v.Addr.Is4() && u.Addr != v.Addr
+}
+
 // DefaultUnderlayPort is the UDP port of Palisade's VXLAN between hosts.
 // It is not VXLAN's 4789, which Docker's overlay networks use: Palisade's
 // tunnels must not share a socket, or network identifiers, with anyone

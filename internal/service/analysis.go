@@ -164,6 +164,24 @@ func (s *Service) analysisWorld(ctx context.Context, accountID string) (*analysi
 		}); err != nil {
 			return err
 		}
+		// Every zone's underlay (the deployment's, not an account's): an
+		// account's VPC spans the hosts of its vSwitches' zones.
+		if err := listJSON(tx, model.PrefixUnderlay, func(v *model.Underlay) error {
+			w.Underlays = append(w.Underlays, *v)
+			return nil
+		}); err != nil {
+			return err
+		}
+		// The zones a host serves now: only between two of them is there
+		// an underlay to speak of.
+		if err := listJSON(tx, model.PrefixZoneStatus, func(z *model.ZoneStatus) error {
+			if s.zoneServed(tx, z.ZoneID) {
+				w.HostedZones = append(w.HostedZones, z.ZoneID)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 		if err := listPeering(tx, accountID, w); err != nil {
 			return err
 		}

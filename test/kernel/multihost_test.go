@@ -3,6 +3,7 @@ package kernel_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -322,6 +323,22 @@ func TestVPCAcrossHosts(t *testing.T) {
 	toB6, toA6 := netip.AddrPortFrom(addrs6["local-b"], 8080), netip.AddrPortFrom(addrs6["local-a"], 8080)
 	eventually("zone a to zone b, TCP 8080 over IPv6 across hosts", func() error { return probe.TCP(context.Background(), nsA, toB6, 500*time.Millisecond) })
 	denied("zone b to zone a, TCP 8080 over IPv6 (a's ingress)", probe.TCP(context.Background(), nsB, toA6, time.Second))
+	// The analyzer agrees: the hosts are joined (a hosts step that
+	// allows), and the policy decides as the kernel did.
+	for _, c := range []struct {
+		from, to  string
+		reachable bool
+	}{{ids["local-a"], ids["local-b"], true}, {ids["local-b"], ids["local-a"], false}} {
+		out, err := env.Common(t, env.Admin, api.VersionPalisade, "AnalyzeReachability", map[string]string{"From": c.from, "To": c.to, "Protocol": "tcp", "Port": "8080"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(out)
+		if out["Reachable"] != c.reachable || !strings.Contains(string(b), "zone local-a's host and zone local-b's are joined by the underlay") &&
+			!strings.Contains(string(b), "zone local-b's host and zone local-a's are joined by the underlay") {
+			t.Errorf("AnalyzeReachability %s -> %s: want reachable %v (as the kernel) across joined hosts:\n%s", c.from, c.to, c.reachable, b)
+		}
+	}
 
 	// 64 KiB lines: full-size segments, each a tunnel packet larger than
 	// the underlay's MTU, which the host fragments.

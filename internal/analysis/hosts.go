@@ -1,0 +1,123 @@
+package analysis
+
+import "fmt"
+
+// Each zone is served by one host (its agent). ENIs of one VPC in two
+// zones are on two hosts, whose VPC namespaces the agents join by VXLAN
+// only when both zones' underlays Join (model.Underlay.Joins, the
+// predicate the agent uses), the VPC has a VNI, and both ENIs are
+// instances' (the overlay routes nothing else between hosts: not an
+// endpoint's ENI). Otherwise the destination's address routes nowhere on
+// the sender's host and the packet is dropped there. ENIs of one zone, or
+// of no zone, are on one host: nothing to cross (a single host, such as
+// palisade up serving its zone alone, is never affected).
+
+// hostsVerdict is why a packet between two zones' hosts crosses or not.
+type hostsVerdict uint8
+
+const (
+	hostsJoined hostsVerdict = iota
+	hostsNoUnderlayFrom
+	hostsNoUnderlayTo
+	hostsNoUnderlayEither
+	hostsPortDiffers
+	hostsFamilyDiffers
+	hostsSameAddr
+	hostsNoVNI
+	hostsNotInstance
+)
+
+// crossesHosts reports whether a packet between f and t (ENIs of one VPC)
+// goes from one host to another: their zones differ and both have a host
+// (World.HostedZones). A zone nobody serves has no kernel to ask about:
+// the answer is the policy's alone, as without agents.
+func (a *Analyzer) crossesHosts(f, t *eniInfo) bool {
+	return f.zone != t.zone && f.zone != "" && t.zone != "" && a.hosted[f.zone] && a.hosted[t.zone]
+}
+
+// hostsJoin decides a packet from f to t, ENIs of one VPC in different
+// zones (Analyzer.crossesHosts).
+func (a *Analyzer) hostsJoin(f, t *eniInfo) hostsVerdict {
+	if f.e.InstanceID == "" || t.e.InstanceID == "" {
+		return hostsNotInstance
+	}
+	fu, tu := a.underlays[f.zone], a.underlays[t.zone]
+	switch {
+	case fu == nil && tu == nil:
+		return hostsNoUnderlayEither
+	case fu == nil:
+		return hostsNoUnderlayFrom
+	case tu == nil:
+		return hostsNoUnderlayTo
+	case fu.Joins(*tu):
+	case fu.Port != tu.Port:
+		return hostsPortDiffers
+	case fu.Addr.Is4() != tu.Addr.Is4():
+		return hostsFamilyDiffers
+	default:
+		return hostsSameAddr
+	}
+	if v := a.vpcs[f.e.VpcID]; v != nil && v.VNI == 0 {
+		return hostsNoVNI
+	}
+	return hostsJoined
+}
+
+// hostsBlock reports whether a packet from f to t, ENIs of one VPC, is
+// dropped between their hosts (the matrix's question).
+func (a *Analyzer) hostsBlock(f, t *eniInfo) bool {
+	return a.crossesHosts(f, t) && a.hostsJoin(f, t) != hostsJoined
+}
+
+// hostsStep is the step of a packet from f to t, ENIs of one VPC, between
+// their hosts; ok is false when both are on one host.
+func (a *Analyzer) hostsStep(f, t *eniInfo) (Step, bool) {
+	if !a.crossesHosts(f, t) {
+		return Step{}, false
+	}
+	fz, tz := f.zone, t.zone
+	s := Step{Point: PointHosts, Resource: fz + " -> " + tz, DecidedBy: ByUnderlay}
+	const nothing = "so nothing crosses between them"
+	switch a.hostsJoin(f, t) {
+	case hostsJoined:
+		s.Allow = true
+		s.Detail = fmt.Sprintf("zone %s's host and zone %s's are joined by the underlay: the packet crosses in VXLAN (UDP port %d)",
+			fz, tz, a.underlays[fz].Port)
+	case hostsNoUnderlayTo:
+		s.Detail = fmt.Sprintf("zone %s's host has no underlay address (--underlay-addr of its palisade agent, or of palisade up): it is not joined to zone %s's host, %s", tz, fz, nothing)
+	case hostsNoUnderlayFrom:
+		s.Detail = fmt.Sprintf("zone %s's host has no underlay address (--underlay-addr of its palisade agent, or of palisade up): it is not joined to zone %s's host, %s", fz, tz, nothing)
+	case hostsNoUnderlayEither:
+		s.Detail = fmt.Sprintf("neither zone %s's host nor zone %s's has an underlay address (--underlay-addr of palisade agent, or of palisade up): they are not joined, %s", fz, tz, nothing)
+	case hostsPortDiffers:
+		s.Detail = fmt.Sprintf("zone %s's host tunnels on UDP port %d, zone %s's on %d (--underlay-port must be the same on every host): they are not joined, %s",
+			fz, a.underlays[fz].Port, tz, a.underlays[tz].Port, nothing)
+	case hostsFamilyDiffers:
+		s.Detail = fmt.Sprintf("zone %s's host has an %s underlay address, zone %s's an %s one (every host needs one of the same family): they are not joined, %s",
+			fz, family(a.underlays[fz].Addr.Is4()), tz, family(a.underlays[tz].Addr.Is4()), nothing)
+	case hostsSameAddr:
+		s.Detail = fmt.Sprintf("zones %s and %s announce the same underlay address: they are not joined, %s", fz, tz, nothing)
+	case hostsNoVNI:
+		s.Detail = fmt.Sprintf("%s has no VXLAN network identifier yet (the server assigns one at start): its namespaces on zone %s's and zone %s's hosts are not joined, %s",
+			f.e.VpcID, fz, tz, nothing)
+	case hostsNotInstance:
+		e := t
+		if f.e.InstanceID == "" {
+			e = f
+		}
+		what, hint := "ENI "+e.e.ID+" is not an instance's", ""
+		if e.e.EndpointID != "" {
+			what = "ENI " + e.e.ID + " is PrivateLink endpoint " + e.e.EndpointID + "'s in zone " + e.zone
+			hint = " (an endpoint is reached at its ENI in the sender's zone)"
+		}
+		s.Detail = fmt.Sprintf("%s: only instances' ENIs are routed between hosts, so nothing crosses from zone %s's host to zone %s's%s", what, fz, tz, hint)
+	}
+	return s, true
+}
+
+func family(v4 bool) string {
+	if v4 {
+		return "IPv4"
+	}
+	return "IPv6"
+}
