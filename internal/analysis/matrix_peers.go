@@ -106,11 +106,8 @@ func (a *Analyzer) crossCell(pr *peerRoutes, s, d int, f, t *eniInfo, pkt Packet
 	}
 	c := a.aclCell(f, t, pkt)
 	// The first packet passes when every step allows it, in any order:
-	// the VPC firewall (the costliest step, which builds its text) last.
-	if c == CellBlocked {
-		return c
-	}
-	if st, ok := a.vpcFirewallStep(p, pkt); ok && !st.Allow {
+	// the VPC firewall (a policy walk) last.
+	if c == CellBlocked || !a.vpcFirewallAllows(p, pkt) {
 		return CellBlocked
 	}
 	if c == CellReachable && !slices.Contains(pr.back[pr.idx[t.e.VpcID]][s], p.ID) {

@@ -260,6 +260,17 @@ func (a *Analyzer) vpcFirewallStep(p *model.PeerConnection, pkt Packet) (Step, b
 	return s, true
 }
 
+// vpcFirewallAllows is vpcFirewallStep's verdict alone, without its text
+// (the matrix asks it for every cross-VPC cell).
+func (a *Analyzer) vpcFirewallAllows(p *model.PeerConnection, pkt Packet) bool {
+	fw := a.vpcFWs[p.ID]
+	if fw == nil || !fw.Enabled {
+		return true
+	}
+	r, ok := fw.Decide(policy.Packet{Proto: pkt.Proto, Src: pkt.Src, Dst: pkt.Dst, SrcPort: pkt.SrcPort, DstPort: pkt.DstPort})
+	return !ok || !r.Drop
+}
+
 // foreignStep is the destination step of an address in another
 // account's VPC, reached over a peering: its side is not analysed.
 func (a *Analyzer) foreignStep(t target) Step {
