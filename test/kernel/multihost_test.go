@@ -49,15 +49,20 @@ func (h *otherHost) run(args ...string) (string, error) {
 	return string(out), err
 }
 
-// startOtherHost makes the other host and the underlay between it and
-// this one (local gets the first address of a random 198.19.N.0/30, the
-// other host the second). Everything goes in t.Cleanup: killing the
-// holder ends both namespaces, the other end of the veth with them.
-func startOtherHost(t *testing.T, tag string) (h *otherHost, local netip.Addr) {
+// startOtherHost makes the other host and the link between it and this
+// one: this host gets the first address of a random 198.19.N.0/30 (api,
+// where the server listens), the other host the second; with underlay6
+// they also get fd19:0:N::1 and ::2, and the underlay is IPv6. local is
+// this host's underlay address, h.addr the other's. Everything goes in
+// t.Cleanup: killing the holder ends both namespaces, the other end of
+// the veth with them.
+func startOtherHost(t *testing.T, tag string, underlay6 bool) (h *otherHost, api, local netip.Addr) {
 	t.Helper()
 	n := 1 + rand.IntN(250)
-	local = netip.MustParseAddr(fmt.Sprintf("198.19.%d.1", n))
-	remote := netip.MustParseAddr(fmt.Sprintf("198.19.%d.2", n))
+	api = netip.MustParseAddr(fmt.Sprintf("198.19.%d.1", n))
+	remote4 := netip.MustParseAddr(fmt.Sprintf("198.19.%d.2", n))
+	local6 := netip.MustParseAddr(fmt.Sprintf("fd19:0:%x::1", n))
+	remote6 := netip.MustParseAddr(fmt.Sprintf("fd19:0:%x::2", n))
 	ours, theirs := "pu"+tag+"a", "pu"+tag+"b"
 	for _, d := range []string{"/run/netns", "/run/palisade"} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -77,7 +82,11 @@ func startOtherHost(t *testing.T, tag string) (h *otherHost, local netip.Addr) {
 		_ = holder.Wait()
 		_ = exec.Command("ip", "link", "del", ours).Run()
 	})
-	h = &otherHost{pid: holder.Process.Pid, addr: remote}
+	h = &otherHost{pid: holder.Process.Pid, addr: remote4}
+	local = api
+	if underlay6 {
+		h.addr, local = remote6, local6
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		mi, err := os.ReadFile(fmt.Sprintf("/proc/%d/mountinfo", h.pid))
@@ -94,7 +103,8 @@ func startOtherHost(t *testing.T, tag string) (h *otherHost, local netip.Addr) {
 	for _, c := range [][]string{
 		{"ip", "link", "add", ours, "type", "veth", "peer", "name", theirs},
 		{"ip", "link", "set", theirs, "netns", strconv.Itoa(h.pid)},
-		{"ip", "addr", "add", local.String() + "/30", "dev", ours},
+		{"ip", "addr", "add", api.String() + "/30", "dev", ours},
+		{"ip", "addr", "add", local6.String() + "/64", "dev", ours, "nodad"},
 		{"ip", "link", "set", ours, "up"},
 	} {
 		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
@@ -102,14 +112,15 @@ func startOtherHost(t *testing.T, tag string) (h *otherHost, local netip.Addr) {
 		}
 	}
 	for _, c := range [][]string{
-		{"ip", "addr", "add", remote.String() + "/30", "dev", theirs},
+		{"ip", "addr", "add", remote4.String() + "/30", "dev", theirs},
+		{"ip", "addr", "add", remote6.String() + "/64", "dev", theirs, "nodad"},
 		{"ip", "link", "set", theirs, "up"},
 	} {
 		if out, err := h.run(c...); err != nil {
 			t.Fatalf("other host: %v: %v: %s", c, err, out)
 		}
 	}
-	return h, local
+	return h, api, local
 }
 
 // syncBuf is a bytes.Buffer safe for a process's output and the test.
@@ -151,8 +162,16 @@ var buildPalisade = sync.OnceValues(func() (string, error) {
 // ENIs: the receiver's ingress groups on the receiver's host, the sender's
 // egress groups on the sender's. Large packets cross (the underlay
 // fragments the tunnel), and deleting the remote instance takes its
-// routes away.
+// routes away. The underlay between the hosts is IPv4, then IPv6.
 func TestVPCAcrossHosts(t *testing.T) {
+	for _, underlay6 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "underlay=ipv4", true: "underlay=ipv6"}[underlay6], func(t *testing.T) {
+			testVPCAcrossHosts(t, underlay6)
+		})
+	}
+}
+
+func testVPCAcrossHosts(t *testing.T, underlay6 bool) {
 	requireKernel(t)
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Fatalf("the multi-host test needs unshare (util-linux): %v", err)
@@ -162,8 +181,8 @@ func TestVPCAcrossHosts(t *testing.T) {
 		t.Fatal(err)
 	}
 	tag := randTag(t)
-	other, local := startOtherHost(t, tag)
-	env := apitest.Start(t, apitest.WithAgent(tag), apitest.WithListen(local.String()+":0"),
+	other, apiAddr, local := startOtherHost(t, tag, underlay6)
+	env := apitest.Start(t, apitest.WithAgent(tag), apitest.WithListen(apiAddr.String()+":0"),
 		apitest.WithUnderlay(service.UnderlayRequest{Addr: local.String()}))
 	key, err := env.Common(t, env.Admin, api.VersionPalisade, "CreateAccessKey", map[string]string{"AgentZoneId": "local-b"})
 	if err != nil {

@@ -25,7 +25,7 @@ import (
 // VPC's:
 //
 //	vpc netns  povl  vxlan id <VNI> local <this host's underlay> dstport <port>, nolearning,
-//	                 MAC overlayMAC(VNI, local), MTU 1500 (the underlay fragments)
+//	                 MAC overlayMAC(VNI, local), MTU overlayMTU (the underlay's less the encapsulation)
 //	           fdb  <remote's MAC> dst <remote's underlay>  (one per other host, permanent)
 //	           neighbour 169.254.78.<i> and fe80::4f:<i> -> <remote's MAC> (permanent)
 //	           <remote ENI address>/32|/128 via <those> dev povl onlink proto 0x9d
@@ -315,10 +315,16 @@ func removeOverlay(ref *nsRef) error {
 // replacing one that differs, and brings it up.
 func (a *Applier) ensureOverlayLink(root, ref *nsRef, o *dataplane.Overlay) (netlink.Link, error) {
 	mac := overlayMAC(o.VNI, o.Local)
+	mtu := overlayMTU(root, o.Local)
 	if l, err := ref.nl.LinkByName(overlayLink); err == nil {
 		vx, ok := l.(*netlink.Vxlan)
 		if ok && vx.VxlanId == int(o.VNI) && vx.SrcAddr.Equal(o.Local.AsSlice()) && vx.Port == int(o.Port) &&
 			!vx.Learning && slices.Equal(vx.HardwareAddr, mac) {
+			if l.Attrs().MTU != mtu {
+				if err := ref.nl.LinkSetMTU(l, mtu); err != nil {
+					return nil, fmt.Errorf("netns %s: %s MTU %d: %w", ref.name, overlayLink, mtu, err)
+				}
+			}
 			if err := linkUp(ref.nl, l); err != nil {
 				return nil, err
 			}
@@ -329,7 +335,7 @@ func (a *Applier) ensureOverlayLink(root, ref *nsRef, o *dataplane.Overlay) (net
 		}
 	}
 	vx := &netlink.Vxlan{
-		LinkAttrs: netlink.LinkAttrs{Name: overlayLink, MTU: 1500, HardwareAddr: mac, Namespace: netlink.NsFd(ref.ns)},
+		LinkAttrs: netlink.LinkAttrs{Name: overlayLink, MTU: mtu, HardwareAddr: mac, Namespace: netlink.NsFd(ref.ns)},
 		VxlanId:   int(o.VNI), SrcAddr: o.Local.AsSlice(), Port: int(o.Port), Learning: false,
 	}
 	// Made by the host's namespace: the tunnel's socket is the host's.
@@ -354,6 +360,34 @@ func (a *Applier) ensureOverlayLink(root, ref *nsRef, o *dataplane.Overlay) (net
 		return nil, err
 	}
 	return l, nil
+}
+
+// overlayMTU is the MTU of a VPC's tunnel end: the MTU of the host's link
+// that holds the underlay address, less the encapsulation (50 bytes over
+// IPv4, 70 over IPv6), at most the ENIs' 1500 and at least IPv6's 1280.
+// Packets larger than it are refused by the VPC's router with
+// "fragmentation needed" / "packet too big", so path-MTU discovery works
+// for the instances; without it, a full-size packet would be dropped in
+// the tunnel over an IPv6 underlay, which cannot fragment it.
+func overlayMTU(root *nsRef, local netip.Addr) int {
+	overhead := 50
+	if local.Is6() {
+		overhead = 70
+	}
+	underlay := 1500
+	if root != nil {
+		if addrs, err := root.nl.AddrList(nil, netlink.FAMILY_ALL); err == nil {
+			for _, a := range addrs {
+				if ip, ok := netip.AddrFromSlice(a.IP); ok && ip.Unmap() == local {
+					if l, err := root.nl.LinkByIndex(a.LinkIndex); err == nil && l.Attrs().MTU > 0 {
+						underlay = l.Attrs().MTU
+					}
+					break
+				}
+			}
+		}
+	}
+	return min(max(underlay-overhead, 1280), 1500)
 }
 
 // syncOverlayNeighbours makes the tunnel end's forwarding entries (a

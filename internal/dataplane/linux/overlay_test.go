@@ -239,3 +239,16 @@ func TestAddrSets(t *testing.T) {
 		t.Error("addrSets sorted its input")
 	}
 }
+
+// Without the host's link to read, the tunnel end's MTU is a 1500-byte
+// underlay's less the encapsulation of the underlay's family.
+func TestOverlayMTUDefault(t *testing.T) {
+	for _, tc := range []struct {
+		local string
+		want  int
+	}{{"192.0.2.1", 1450}, {"2001:db8::1", 1430}} {
+		if got := overlayMTU(nil, netip.MustParseAddr(tc.local)); got != tc.want {
+			t.Errorf("overlayMTU(%s) = %d, want %d", tc.local, got, tc.want)
+		}
+	}
+}
