@@ -123,24 +123,6 @@ func startOtherHost(t *testing.T, tag string, underlay6 bool) (h *otherHost, api
 	return h, api, local
 }
 
-// syncBuf is a bytes.Buffer safe for a process's output and the test.
-type syncBuf struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuf) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuf) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // buildPalisade builds the palisade command once per test binary.
 var buildPalisade = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "palisade-kernel-bin-")
@@ -189,7 +171,7 @@ func testVPCAcrossHosts(t *testing.T, underlay6 bool) {
 		t.Fatal(err)
 	}
 
-	agentOut := &syncBuf{}
+	agentOut := &apitest.SyncBuffer{}
 	agent := exec.Command("nsenter", "-t", strconv.Itoa(other.pid), "-m", "-n", "--", bin, "agent",
 		"--server", "http://"+env.Endpoint, "--region", apitest.Region, "--zone", "local-b",
 		"--underlay-addr", other.addr.String(), "--data-dir", t.TempDir())

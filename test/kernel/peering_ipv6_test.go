@@ -127,6 +127,41 @@ func (w *world) addRoute(vpcID, dst, pcc string) (string, error) {
 	return resp.RouteEntryId, nil
 }
 
+// peerVPCs creates an activated peering "a-b" from vpcA to vpcB (one
+// account: no acceptance) with the admin's key, and returns its client,
+// ID and attributes as GetVpcPeerConnectionAttribute reports them.
+func peerVPCs(t *testing.T, env *apitest.Env, vpcA, vpcB string) (*vpcpeer.Client, string, *vpcpeer.GetVpcPeerConnectionAttributeResponse) {
+	t.Helper()
+	peer := env.VpcPeer(t, env.Admin)
+	cr := vpcpeer.CreateCreateVpcPeerConnectionRequest()
+	cr.VpcId, cr.AcceptingVpcId, cr.AcceptingRegionId, cr.Name = vpcA, vpcB, apitest.Region, "a-b"
+	created, err := peer.CreateVpcPeerConnection(cr)
+	if err != nil {
+		t.Fatalf("CreateVpcPeerConnection: %v", err)
+	}
+	get := vpcpeer.CreateGetVpcPeerConnectionAttributeRequest()
+	get.InstanceId = created.InstanceId
+	attr, err := peer.GetVpcPeerConnectionAttribute(get)
+	if err != nil {
+		t.Fatalf("GetVpcPeerConnectionAttribute: %v", err)
+	}
+	return peer, created.InstanceId, attr
+}
+
+// openVpcFirewall creates the VPC firewall "a-b" of the peering between
+// vpcA and vpcB, switched on, and returns its client and ID.
+func openVpcFirewall(t *testing.T, env *apitest.Env, vpcA, vpcB string) (*cloudfw.Client, string) {
+	t.Helper()
+	fw := env.Cloudfw(t, env.Admin)
+	fcr := cloudfw.CreateCreateVpcFirewallConfigureRequest()
+	fcr.VpcFirewallName, fcr.LocalVpcId, fcr.PeerVpcId, fcr.FirewallSwitch = "a-b", vpcA, vpcB, "opened"
+	fresp, err := fw.CreateVpcFirewallConfigure(fcr)
+	if err != nil {
+		t.Fatalf("CreateVpcFirewallConfigure: %v", err)
+	}
+	return fw, fresp.VpcFirewallId
+}
+
 // TestVpcPeeringIPv6SDK drives IPv6 over a VPC peering through the
 // official SDK between two VPCs with IPv6, with real TCP connections
 // checked against the analyzer at every step: IPv4 route entries carry no
@@ -191,19 +226,9 @@ func TestVpcPeeringIPv6SDK(t *testing.T) {
 	reach6 := func(step string, port int, want bool) { t.Helper(); reachTo(step, b1v6, port, want) }
 	reach6("no peering", 8080, false)
 
-	peer := env.VpcPeer(t, env.Admin)
-	cr := vpcpeer.CreateCreateVpcPeerConnectionRequest()
-	cr.VpcId, cr.AcceptingVpcId, cr.AcceptingRegionId, cr.Name = vpcA, vpcB, apitest.Region, "a-b"
-	created, err := peer.CreateVpcPeerConnection(cr)
-	if err != nil {
-		t.Fatalf("CreateVpcPeerConnection: %v", err)
-	}
-	pcc := created.InstanceId
-	get := vpcpeer.CreateGetVpcPeerConnectionAttributeRequest()
-	get.InstanceId = pcc
-	if attr, err := peer.GetVpcPeerConnectionAttribute(get); err != nil ||
-		strings.Join(attr.Vpc.Ipv6Cidrs, ",") != vpcA6.String() || strings.Join(attr.AcceptingVpc.Ipv6Cidrs, ",") != vpcB6.String() {
-		t.Fatalf("GetVpcPeerConnectionAttribute: Ipv6Cidrs %v and %v, want %s and %s (%v)", attr.Vpc.Ipv6Cidrs, attr.AcceptingVpc.Ipv6Cidrs, vpcA6, vpcB6, err)
+	peer, pcc, attr := peerVPCs(t, env, vpcA, vpcB)
+	if strings.Join(attr.Vpc.Ipv6Cidrs, ",") != vpcA6.String() || strings.Join(attr.AcceptingVpc.Ipv6Cidrs, ",") != vpcB6.String() {
+		t.Fatalf("GetVpcPeerConnectionAttribute: Ipv6Cidrs %v and %v, want %s and %s", attr.Vpc.Ipv6Cidrs, attr.AcceptingVpc.Ipv6Cidrs, vpcA6, vpcB6)
 	}
 	w.settle()
 	reach6("peering without routes", 8080, false)
@@ -264,15 +289,9 @@ func TestVpcPeeringIPv6SDK(t *testing.T) {
 	}
 
 	// A VPC firewall dropping everything, as its IPv4 policies can say it.
-	fw := env.Cloudfw(t, env.Admin)
-	fcr := cloudfw.CreateCreateVpcFirewallConfigureRequest()
-	fcr.VpcFirewallName, fcr.LocalVpcId, fcr.PeerVpcId, fcr.FirewallSwitch = "a-b", vpcA, vpcB, "opened"
-	fresp, err := fw.CreateVpcFirewallConfigure(fcr)
-	if err != nil {
-		t.Fatalf("CreateVpcFirewallConfigure: %v", err)
-	}
+	fw, fwID := openVpcFirewall(t, env, vpcA, vpcB)
 	pol := cloudfw.CreateCreateVpcFirewallControlPolicyRequest()
-	pol.VpcFirewallId, pol.AclAction, pol.Proto, pol.NewOrder = fresp.VpcFirewallId, "drop", "ANY", "1"
+	pol.VpcFirewallId, pol.AclAction, pol.Proto, pol.NewOrder = fwID, "drop", "ANY", "1"
 	pol.Source, pol.SourceType, pol.Destination, pol.DestinationType = "0.0.0.0/0", "net", "0.0.0.0/0", "net"
 	pol.ApplicationName, pol.Description = "ANY", "drop all IPv4"
 	if _, err := fw.CreateVpcFirewallControlPolicy(pol); err != nil {
@@ -282,7 +301,7 @@ func TestVpcPeeringIPv6SDK(t *testing.T) {
 	reachTo("VPC firewall drops all IPv4: IPv4", b1v4, 8080, false)
 	reach6("VPC firewall drops all IPv4: IPv6 meets no policy", 8080, true)
 	fdel := cloudfw.CreateDeleteVpcFirewallConfigureRequest()
-	fdel.VpcFirewallIdList = &[]string{fresp.VpcFirewallId}
+	fdel.VpcFirewallIdList = &[]string{fwID}
 	if _, err := fw.DeleteVpcFirewallConfigure(fdel); err != nil {
 		t.Fatalf("DeleteVpcFirewallConfigure: %v", err)
 	}

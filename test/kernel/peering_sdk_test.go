@@ -73,20 +73,7 @@ func TestVpcPeeringSDK(t *testing.T) {
 	}
 	reach("no peering", 8080, false)
 
-	peer := env.VpcPeer(t, env.Admin)
-	cr := vpcpeer.CreateCreateVpcPeerConnectionRequest()
-	cr.VpcId, cr.AcceptingVpcId, cr.AcceptingRegionId, cr.Name = vpcA, vpcB, apitest.Region, "a-b"
-	created, err := peer.CreateVpcPeerConnection(cr)
-	if err != nil {
-		t.Fatalf("CreateVpcPeerConnection: %v", err)
-	}
-	pcc := created.InstanceId
-	get := vpcpeer.CreateGetVpcPeerConnectionAttributeRequest()
-	get.InstanceId = pcc
-	attr, err := peer.GetVpcPeerConnectionAttribute(get)
-	if err != nil {
-		t.Fatalf("GetVpcPeerConnectionAttribute: %v", err)
-	}
+	peer, pcc, attr := peerVPCs(t, env, vpcA, vpcB)
 	if attr.Status != model.PeerActivated {
 		t.Fatalf("a peering within one account: Status %q, want %s", attr.Status, model.PeerActivated)
 	}
@@ -95,19 +82,11 @@ func TestVpcPeeringSDK(t *testing.T) {
 
 	route := func(vpcID, dst string) string {
 		t.Helper()
-		tables := vpc.CreateDescribeRouteTableListRequest()
-		tables.VpcId = vpcID
-		tl, err := w.vpc.DescribeRouteTableList(tables)
-		if err != nil || len(tl.RouterTableList.RouterTableListType) != 1 {
-			t.Fatalf("DescribeRouteTableList %s: %v %+v", vpcID, err, tl)
-		}
-		req := vpc.CreateCreateRouteEntryRequest()
-		req.RouteTableId, req.DestinationCidrBlock, req.NextHopType, req.NextHopId = tl.RouterTableList.RouterTableListType[0].RouteTableId, dst, "VpcPeer", pcc
-		resp, err := w.vpc.CreateRouteEntry(req)
+		id, err := w.addRoute(vpcID, dst, pcc)
 		if err != nil {
 			t.Fatalf("CreateRouteEntry %s in %s: %v", dst, vpcID, err)
 		}
-		return resp.RouteEntryId
+		return id
 	}
 	toB := route(vpcA, "10.62.0.0/16")
 	w.settle()
@@ -117,15 +96,9 @@ func TestVpcPeeringSDK(t *testing.T) {
 	reach("routes on both sides", 8080, true)
 	reach("routes on both sides, a port B's group does not open", 9090, false)
 
-	fw := env.Cloudfw(t, env.Admin)
-	fcr := cloudfw.CreateCreateVpcFirewallConfigureRequest()
-	fcr.VpcFirewallName, fcr.LocalVpcId, fcr.PeerVpcId, fcr.FirewallSwitch = "a-b", vpcA, vpcB, "opened"
-	fresp, err := fw.CreateVpcFirewallConfigure(fcr)
-	if err != nil {
-		t.Fatalf("CreateVpcFirewallConfigure: %v", err)
-	}
+	fw, fwID := openVpcFirewall(t, env, vpcA, vpcB)
 	pol := cloudfw.CreateCreateVpcFirewallControlPolicyRequest()
-	pol.VpcFirewallId, pol.AclAction, pol.Proto, pol.NewOrder = fresp.VpcFirewallId, "drop", "TCP", "1"
+	pol.VpcFirewallId, pol.AclAction, pol.Proto, pol.NewOrder = fwID, "drop", "TCP", "1"
 	pol.Source, pol.SourceType, pol.Destination, pol.DestinationType = "10.61.0.0/16", "net", "10.62.1.0/24", "net"
 	pol.DestPortType, pol.DestPort, pol.ApplicationName, pol.Description = "port", "8080/8080", "ANY", "no 8080 from A"
 	if _, err := fw.CreateVpcFirewallControlPolicy(pol); err != nil {
@@ -136,7 +109,7 @@ func TestVpcPeeringSDK(t *testing.T) {
 	reach("VPC firewall: no policy for 8081", 8081, true)
 
 	sw := cloudfw.CreateModifyVpcFirewallSwitchStatusRequest()
-	sw.VpcFirewallId, sw.FirewallSwitch = fresp.VpcFirewallId, "closed"
+	sw.VpcFirewallId, sw.FirewallSwitch = fwID, "closed"
 	if _, err := fw.ModifyVpcFirewallSwitchStatus(sw); err != nil {
 		t.Fatalf("ModifyVpcFirewallSwitchStatus: %v", err)
 	}
@@ -159,7 +132,7 @@ func TestVpcPeeringSDK(t *testing.T) {
 	w.settle()
 	reach("routes deleted", 8081, false)
 	fdel := cloudfw.CreateDeleteVpcFirewallConfigureRequest()
-	fdel.VpcFirewallIdList = &[]string{fresp.VpcFirewallId}
+	fdel.VpcFirewallIdList = &[]string{fwID}
 	if _, err := fw.DeleteVpcFirewallConfigure(fdel); err != nil {
 		t.Fatalf("DeleteVpcFirewallConfigure: %v", err)
 	}
