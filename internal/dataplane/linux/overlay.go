@@ -253,6 +253,7 @@ func (a *Applier) syncUnderlayFilter(root *nsRef, overlays []*dataplane.Overlay)
 // underlay filter (rootErr) no tunnel end is made.
 func (a *Applier) applyOverlays(plans []vpcPlan, root *nsRef, rootErr error) map[string]error {
 	errs := map[string]error{}
+	mtus := map[netip.Addr]int{} // underlay address -> tunnel MTU, read once per Apply
 	for _, p := range plans {
 		o := p.vpc.Overlay
 		if o != nil && len(o.Remotes) == 0 {
@@ -263,7 +264,14 @@ func (a *Applier) applyOverlays(plans []vpcPlan, root *nsRef, rootErr error) map
 			errs[p.vpc.ID] = err
 			continue
 		}
-		err = a.applyOverlay(root, rootErr, ref, o)
+		mtu := 0
+		if o != nil {
+			if _, ok := mtus[o.Local]; !ok {
+				mtus[o.Local] = overlayMTU(root, o.Local)
+			}
+			mtu = mtus[o.Local]
+		}
+		err = a.applyOverlay(root, rootErr, ref, o, mtu)
 		ref.Close()
 		if err != nil {
 			errs[p.vpc.ID] = fmt.Errorf("overlay: %w", err)
@@ -274,7 +282,7 @@ func (a *Applier) applyOverlays(plans []vpcPlan, root *nsRef, rootErr error) map
 
 // applyOverlay makes one VPC namespace's tunnel end, its table,
 // neighbours and routes match o (nil: none of them).
-func (a *Applier) applyOverlay(root *nsRef, rootErr error, ref *nsRef, o *dataplane.Overlay) error {
+func (a *Applier) applyOverlay(root *nsRef, rootErr error, ref *nsRef, o *dataplane.Overlay, mtu int) error {
 	if o != nil {
 		if err := validOverlay(o); err != nil {
 			return errors.Join(err, removeOverlay(ref))
@@ -289,7 +297,7 @@ func (a *Applier) applyOverlay(root *nsRef, rootErr error, ref *nsRef, o *datapl
 	if err := applyOverlayTable(int(ref.ns), o); err != nil {
 		return errors.Join(fmt.Errorf("table: %w", err), removeOverlay(ref))
 	}
-	link, err := a.ensureOverlayLink(root, ref, o)
+	link, err := a.ensureOverlayLink(root, ref, o, mtu)
 	if err != nil {
 		return err
 	}
@@ -312,10 +320,9 @@ func removeOverlay(ref *nsRef) error {
 }
 
 // ensureOverlayLink makes the VPC namespace's VXLAN device as o says,
-// replacing one that differs, and brings it up.
-func (a *Applier) ensureOverlayLink(root, ref *nsRef, o *dataplane.Overlay) (netlink.Link, error) {
+// with MTU mtu, replacing one that differs, and brings it up.
+func (a *Applier) ensureOverlayLink(root, ref *nsRef, o *dataplane.Overlay, mtu int) (netlink.Link, error) {
 	mac := overlayMAC(o.VNI, o.Local)
-	mtu := overlayMTU(root, o.Local)
 	if l, err := ref.nl.LinkByName(overlayLink); err == nil {
 		vx, ok := l.(*netlink.Vxlan)
 		if ok && vx.VxlanId == int(o.VNI) && vx.SrcAddr.Equal(o.Local.AsSlice()) && vx.Port == int(o.Port) &&
