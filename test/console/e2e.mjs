@@ -49,7 +49,14 @@ try {
   });
   const label = (name) => page.getByLabel(name, { exact: true });
   const button = (name) => page.getByRole('button', { name, exact: true });
-  const nav = (name) => page.getByRole('link', { name, exact: true }).click();
+  // follow (and nav, for the menu's links) follows a link and waits for its page to be drawn:
+  // the previous page may have fields of the same names.
+  const follow = async (link) => {
+    const href = await link.getAttribute('href');
+    await link.click();
+    await page.locator('main[data-route="' + href + '"]').waitFor({ state: 'attached' });
+  };
+  const nav = (name) => follow(page.getByRole('link', { name, exact: true }));
   const alert = () => page.locator('main [role="alert"]');
   const status = () => page.locator('main [role="status"]');
   const cell = (text) => page.getByRole('cell', { name: text, exact: true });
@@ -117,7 +124,7 @@ try {
   await button('Create security group').click();
   const sgId = await idFrom('sg-');
   await cell('console-sg').waitFor();
-  await page.getByRole('link', { name: sgId, exact: true }).click();
+  await follow(page.getByRole('link', { name: sgId, exact: true }));
   await page.getByRole('heading', { name: 'Security group ' + sgId }).waitFor();
 
   step('authorize ingress rule');
@@ -168,7 +175,7 @@ try {
 
   step('security group: inner access policy and members');
   await nav('Security groups');
-  await page.getByRole('link', { name: sgId, exact: true }).click();
+  await follow(page.getByRole('link', { name: sgId, exact: true }));
   await page.getByText('Inner access: Accept').waitFor();
   await label('Inner access policy').selectOption('Drop');
   await act('Change policy', 'Inner access policy set to Drop');
@@ -176,7 +183,7 @@ try {
   await row(instances[0]).waitFor(); // the instances run in the group are its members
   await nav('Security groups');
   const sg2Id = await create({ 'VPC ID': vpcId, 'Group name': 'console-sg2' }, 'Create security group', 'sg-');
-  await page.getByRole('link', { name: sg2Id, exact: true }).click();
+  await follow(page.getByRole('link', { name: sg2Id, exact: true }));
   await page.getByRole('heading', { name: 'Security group ' + sg2Id }).waitFor();
   for (const id of instances) {
     await label('Instance ID').fill(id);
@@ -216,7 +223,7 @@ try {
   await nav('Network ACLs');
   const aclId = await create({ 'VPC ID': vpcId, 'ACL name': 'console-acl' }, 'Create network ACL', 'nacl-');
   await cell('console-acl').waitFor();
-  await page.getByRole('link', { name: aclId, exact: true }).click();
+  await follow(page.getByRole('link', { name: aclId, exact: true }));
   await page.getByRole('heading', { name: 'Network ACL ' + aclId }).waitFor();
   await label('vSwitch ID').fill(vswId);
   await act('Associate vSwitch', 'Associated vSwitch ' + vswId);
@@ -326,7 +333,7 @@ try {
   check(mxA !== mxB, 'two distinct instances');
   const openSg = async () => {
     await nav('Security groups');
-    await page.getByRole('link', { name: mxSg, exact: true }).click();
+    await follow(page.getByRole('link', { name: mxSg, exact: true }));
     await page.getByRole('heading', { name: 'Security group ' + mxSg }).waitFor();
   };
 
@@ -542,7 +549,7 @@ try {
   await button('Create VPC firewall').click();
   const vfw = await idFrom('vfw-');
   await row(vfw).getByRole('cell', { name: 'opened', exact: true }).waitFor();
-  await page.getByRole('link', { name: vfw, exact: true }).click();
+  await follow(page.getByRole('link', { name: vfw, exact: true }));
   await page.getByRole('heading', { name: 'VPC firewall ' + vfw }).waitFor();
   await label('Policy action').selectOption('drop');
   await label('Policy protocol').selectOption('TCP');
@@ -563,7 +570,7 @@ try {
   await label('Order').fill('9');
   await refused('Add policy', 'IllegalParam.NewOrder');
   await shot('vpc-firewall');
-  await page.getByRole('link', { name: '← All VPC firewalls' }).click();
+  await follow(page.getByRole('link', { name: '← All VPC firewalls' }));
   await act('Close VPC firewall ' + vfw, 'Closed VPC firewall ' + vfw);
   await row(vfw).getByRole('cell', { name: 'closed', exact: true }).waitFor();
   await button('Open VPC firewall ' + vfw).waitFor();

@@ -200,6 +200,9 @@ function page(title) {
   const status = statusBox();
   const body = el('div');
   main.replaceChildren(el('h2', {}, title), alert, status, body);
+  // Which route drew the page: lets a driver (and a test) tell the new
+  // page from the one it replaced.
+  main.dataset.route = location.hash || '#/vpcs';
   document.title = title + ' · Palisade console';
   return { alert, status, body, load: async () => {} };
 }
