@@ -58,9 +58,9 @@ func (f *NftFirewall) Script(p *policy.Program) string {
 	return f.guardScript() + "table inet " + policy.TableName + " {}\ndelete table inet " + policy.TableName + "\n" + p.Render()
 }
 
-// guardScript replaces the guard table: ENI traffic that the program's
-// egress chain did not mark (policy.GuardMark) is dropped, so a namespace
-// whose program table was deleted fails closed until the next load.
+// guardScript replaces the guard table: ENI traffic of flows the program
+// did not stamp (see policy.GuardMark) is dropped, so a namespace whose
+// program table was deleted fails closed until the next load.
 func (f *NftFirewall) guardScript() string {
 	if f.GuardPrefix == "" {
 		return ""
@@ -69,9 +69,9 @@ func (f *NftFirewall) guardScript() string {
 	// (policy.TransparentMark), which the program's output chain marks.
 	return fmt.Sprintf("table inet %[1]s {}\ndelete table inet %[1]s\ntable inet %[1]s {\n\tchain forward {\n"+
 		"\t\ttype filter hook forward priority filter + 10; policy accept;\n"+
-		"\t\tmeta mark & 0x%08[2]x != 0 accept\n"+
-		"\t\tmeta mark & 0x%08[2]x == 0 iifname %[3]q drop\n"+
-		"\t\tmeta mark & 0x%08[2]x == 0 oifname %[3]q drop\n\t}\n"+
+		"\t\tct mark != 0x00000000 accept\n"+
+		"\t\tiifname %[3]q drop\n"+
+		"\t\toifname %[3]q drop\n\t}\n"+
 		"\tchain output {\n\t\ttype filter hook output priority filter + 10; policy accept;\n"+
 		"\t\tmeta mark & 0x%08[4]x != 0 meta mark & 0x%08[2]x == 0 drop\n\t}\n}\n",
 		policy.GuardTable, policy.GuardMark, f.GuardPrefix+"*", policy.TransparentMark)

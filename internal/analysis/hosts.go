@@ -1,6 +1,10 @@
 package analysis
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/palisade-project/palisade/internal/model"
+)
 
 // Each zone is served by one host (its agent). ENIs of one VPC in two
 // zones are on two hosts, whose VPC namespaces the agents join by VXLAN
@@ -113,6 +117,23 @@ func (a *Analyzer) hostsStep(f, t *eniInfo) (Step, bool) {
 		s.Detail = fmt.Sprintf("%s: only instances' ENIs are routed between hosts, so nothing crosses from zone %s's host to zone %s's%s", what, fz, tz, hint)
 	}
 	return s, true
+}
+
+// A peering joins the namespaces of its two VPCs on a host where both
+// have instances (the agent's addPeerings): a packet from an ENI on one
+// host to an ENI of the peer VPC on another is not carried, whatever the
+// underlays (the overlay of a VPC carries its own ENIs' traffic only).
+
+// peerHostsStep is the step of a packet from f to t, ENIs of two VPCs
+// joined by peering p, when they are on two hosts (ok false otherwise):
+// it is dropped on the sender's host.
+func (a *Analyzer) peerHostsStep(f, t *eniInfo, p *model.PeerConnection) (Step, bool) {
+	if !a.crossesHosts(f, t) {
+		return Step{}, false
+	}
+	return Step{Point: PointHosts, Resource: f.zone + " -> " + t.zone, DecidedBy: ByPeeringHost,
+		Detail: fmt.Sprintf("peering connection %s joins %s and %s on a host where both have instances: %s is on zone %s's host and %s on zone %s's, and no host carries a packet over a peering to another host, so it is dropped on zone %s's host",
+			p.ID, f.e.VpcID, t.e.VpcID, f.e.ID, f.zone, t.e.ID, t.zone, f.zone)}, true
 }
 
 func family(v4 bool) string {

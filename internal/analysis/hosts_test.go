@@ -302,3 +302,73 @@ func TestNoHostsNoStep(t *testing.T) {
 		})
 	}
 }
+
+// TestPeeringAcrossHosts: a peering joins its VPCs' namespaces on a host
+// where both have instances, so a packet over it between ENIs on two
+// hosts is dropped on the sender's, joined underlays or not; on one host,
+// or without hosts, the policy decides as before.
+func TestPeeringAcrossHosts(t *testing.T) {
+	joined := []model.Underlay{underlay("za", "192.0.2.1", 4798), underlay("zb", "192.0.2.2", 4798)}
+	for _, tc := range []struct {
+		name      string
+		zoneB     string
+		hosted    []string
+		reachable bool
+	}{
+		{"two hosts", "zb", []string{"za", "zb"}, false},
+		{"one host", "za", []string{"za"}, true},
+		{"zone zb not served", "zb", []string{"za"}, true},
+	} {
+		underlays := joined
+		if len(tc.hosted) == 1 {
+			underlays = joined[:1] // an underlay makes its zone hosted
+		}
+		t.Run(tc.name, func(t *testing.T) {
+			w := peerWorld()
+			w.Underlays, w.HostedZones = underlays, tc.hosted
+			zones := map[string]string{"vsw-a": "za", "vsw-b": tc.zoneB, "vsw-c": "za"}
+			for i := range w.VSwitches {
+				w.VSwitches[i].ZoneID = zones[w.VSwitches[i].ID]
+			}
+			for i := range w.ENIs {
+				w.ENIs[i].ZoneID = zones[w.ENIs[i].VSwitchID]
+			}
+			for i := range w.Instances {
+				w.Instances[i].ZoneID = zones[w.Instances[i].VSwitchID]
+			}
+			for i := range w.VPCs {
+				w.VPCs[i].VNI = uint32(10 + i)
+			}
+			r, err := New(w).Reach(ReachQuery{From: "i-a", To: "i-b", Protocol: "tcp", Port: 80})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b bytes.Buffer
+			_ = WriteReach(&b, r)
+			if r.Reachable != tc.reachable {
+				t.Fatalf("i-a -> i-b tcp:80 reachable %v, want %v\n%s", r.Reachable, tc.reachable, b.String())
+			}
+			s, ok := hostsStepOf(r.Paths[0])
+			if ok != !tc.reachable {
+				t.Fatalf("hosts step present %v, want %v\n%s", ok, !tc.reachable, b.String())
+			}
+			if !ok {
+				return
+			}
+			if s.Allow || s.DecidedBy != ByPeeringHost || s.Resource != "za -> zb" ||
+				!strings.Contains(s.Detail, "peering connection pcc-ab joins vpc-a and vpc-b on a host where both have instances: eni-a is on zone za's host and eni-b on zone zb's") {
+				t.Errorf("hosts step %+v", s)
+			}
+			if _, ok := stepAt(r.Paths[0].Steps, PointVpcFirewall); ok {
+				t.Errorf("a VPC firewall step after the packet was dropped on the sender's host\n%s", b.String())
+			}
+			m, err := New(w).Matrix(MatrixQuery{VpcID: "vpc-a", Ports: []PortSpec{{ProtoTCP, 80}}, IncludePeers: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c := matrixCell(m, "i-a", "i-b", "tcp:80"); c != CellBlocked {
+				t.Errorf("matrix i-a -> i-b tcp:80 = %c, want blocked", c)
+			}
+		})
+	}
+}

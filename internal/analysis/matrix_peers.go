@@ -98,8 +98,8 @@ func (a *Analyzer) crossCell(pr *peerRoutes, s, d int, f, t *eniInfo, pkt Packet
 		return CellBlocked
 	}
 	p := pr.fwd[pr.idx[f.e.VpcID]][d]
-	if p == nil {
-		return CellBlocked
+	if p == nil || a.crossesHosts(f, t) {
+		return CellBlocked // no route, or on two hosts (peerHostsStep)
 	}
 	if !a.evalSGList(f, model.Egress, pkt, out).allow || !a.evalSGList(t, model.Ingress, pkt, in).allow {
 		return CellBlocked

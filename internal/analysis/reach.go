@@ -84,7 +84,7 @@ const (
 	PointACLEgress     = "acl-egress"
 	PointRoute         = "route"
 	// PointHosts is the way between the hosts of two zones, on a path
-	// between ENIs of one VPC in different zones (hosts.go).
+	// between ENIs in different zones (hosts.go).
 	PointHosts = "hosts"
 	// PointFirewall is the Internet firewall at the EIP: before the
 	// route for inbound connections, after it (the source translated)
@@ -876,7 +876,14 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 	case f.vpc != "" && t.vpc != "" && f.vpc != t.vpc && a.usesPeering(f.vpc):
 		rs, peer = a.peerRouteStep(f, t)
 		steps = append(steps, rs)
-		if rs.Allow {
+		carried := rs.Allow
+		if carried && f.eni != nil && t.eni != nil {
+			if s, ok := a.peerHostsStep(f.eni, t.eni, peer); ok {
+				steps = append(steps, s)
+				carried = s.Allow
+			}
+		}
+		if carried {
 			if s, ok := a.vpcFirewallStep(peer, pkt); ok {
 				steps = append(steps, s)
 			}

@@ -100,16 +100,21 @@ func (b *builder) begin(name string) {
 	b.sets = map[string]*Set{}
 }
 
-// guardTable: ENI traffic that the program's egress chain did not mark
-// (policy.GuardMark) is dropped, so a namespace whose program table was
+// guardTable: ENI traffic of flows the program did not stamp (see
+// policy.GuardMark) is dropped, so a namespace whose program table was
 // deleted fails closed until the next load.
 func (b *builder) guardTable(prefix string) *Table {
 	b.begin(policy.GuardTable)
 	ch := b.baseChain("forward", nftables.ChainHookForward, 10)
-	// Marked packets (nearly all) leave after one rule.
-	ch.add(nil, cat(markMask(policy.GuardMark, expr.CmpOpNeq), verdict(expr.VerdictAccept, "")))
+	// Packets of stamped flows (nearly all) leave after one rule. A
+	// packet without a flow (invalid) has no mark to read and goes on.
+	ch.add(nil, []expr.Any{
+		&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
+		&expr.Verdict{Kind: expr.VerdictAccept},
+	})
 	for _, key := range []expr.MetaKey{expr.MetaKeyIIFNAME, expr.MetaKeyOIFNAME} {
-		ch.add(nil, cat(markMask(policy.GuardMark, expr.CmpOpEq), ifPrefix(key, prefix), verdict(expr.VerdictDrop, "")))
+		ch.add(nil, cat(ifPrefix(key, prefix), verdict(expr.VerdictDrop, "")))
 	}
 	// The same for the WAF's upstream connections (policy.TransparentMark),
 	// which the program's output chain marks.
@@ -676,9 +681,6 @@ func (b *builder) ifaceMap(name string, enis []policy.ENIProgram, chain func(pol
 // stage) and the ingress stage's chain (see policy.Render).
 func (b *builder) sgBase(guard string) {
 	ch := b.baseChain(policy.EgressChain, nftables.ChainHookForward, 0)
-	if guard != "" {
-		ch.add(nil, markOr(policy.GuardMark))
-	}
 	ch.add(nil, []expr.Any{
 		&expr.Ct{Key: expr.CtKeyMARK, Register: 1},
 		&expr.Lookup{SourceRegister: 1, SetName: policy.GenSet, SetID: b.setID(policy.GenSet)},

@@ -15,12 +15,21 @@ const (
 	TableName = "palisade"
 	// GuardTable is the loader's table beside TableName (see GuardMark).
 	GuardTable = "palisade_guard"
-	// GuardMark: with a GuardPrefix, the egress base chain first ORs it
-	// into the packet mark of every forwarded packet; the guard table, at
-	// a later forward priority, drops ENI traffic without it. So a
-	// namespace whose table is gone (deleted by hand) forwards nothing
-	// from or to ENIs until the table is loaded again, rather than
-	// everything (fail closed).
+	// The guard table, at a later forward priority than the program,
+	// passes forwarded packets whose flow carries a conntrack mark (the
+	// program's commit chain stamps every flow it lets through, see
+	// GenSet; a generation is never 0) and drops other ENI traffic. So a
+	// namespace whose program table is gone (deleted by hand) forwards no
+	// new flow from or to ENIs until the table is loaded again, rather
+	// than every flow (fail closed), while the flows the program had let
+	// through go on. The stamp costs nothing more: the program writes it
+	// once per flow, where a packet mark would be written on every packet.
+	//
+	// GuardMark: the router's own packets have no stamp at their first
+	// packet (the output hook comes before the program's commit), so the
+	// program's output chain (Transparent) ORs GuardMark into their packet
+	// mark and the guard table's output chain drops the WAF's upstream
+	// packets without it.
 	GuardMark = 0x00100000
 	// EgressChain is the security groups' one forward-hook chain (the
 	// egress stage); IngressChain, the ingress stage, is where its passes
@@ -579,9 +588,6 @@ func renderMap(b *strings.Builder, name string, enis []ENIProgram, chain func(EN
 func renderBase(b *strings.Builder, guard string) {
 	fmt.Fprintf(b, "\tchain %s {\n", EgressChain)
 	b.WriteString("\t\ttype filter hook forward priority filter; policy accept;\n")
-	if guard != "" {
-		fmt.Fprintf(b, "\t\tmeta mark set meta mark | 0x%08x\n", GuardMark)
-	}
 	// The verdict cache first: most packets (of flows stamped under this
 	// program, established or not) leave here. A packet without a flow
 	// (invalid) has no mark to match.

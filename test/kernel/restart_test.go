@@ -224,6 +224,17 @@ func TestDriftRepair(t *testing.T) {
 	// (a0) The window: with no agent running to repair it, the table is
 	// deleted; nothing may pass between ENIs, not even what the groups
 	// allow (fail closed).
+	// A connection the groups allow, open before the table goes: the
+	// guard passes the flows the program stamped, so it goes on, while
+	// no new flow starts, allowed or not.
+	held, err := probe.DialTCP(context.Background(), b.inst, netip.AddrPortFrom(a.addr, 8080), time.Second)
+	if err != nil {
+		t.Fatalf("(a0) b -> a:8080 before the table is deleted: %v", err)
+	}
+	defer held.Close()
+	if err := probe.Echo(held, "before", time.Second); err != nil {
+		t.Fatalf("(a0) echo over b -> a:8080 before the table is deleted: %v", err)
+	}
 	stopFirst()
 	if _, err := r.vpcExec("nft", "delete", "table", "inet", policy.TableName); err != nil {
 		t.Fatal(err)
@@ -234,9 +245,12 @@ func TestDriftRepair(t *testing.T) {
 		t.Logf("(a0) with the table gone, c -> a:8080: %v", err)
 	}
 	if err := tcpProbe(b.inst, 0, netip.AddrPortFrom(a.addr, 8080), 300*time.Millisecond); err == nil {
-		t.Logf("(a0) with the table gone, b -> a:8080 (allowed by the groups) was forwarded")
+		t.Errorf("(a0) with the table gone, a new connection b -> a:8080 was forwarded: no program judged it")
 	} else {
-		t.Logf("(a0) with the table gone, b -> a:8080 (allowed by the groups): %v", err)
+		t.Logf("(a0) with the table gone, a new connection b -> a:8080 (allowed by the groups): %v", err)
+	}
+	if err := probe.Echo(held, "during", time.Second); err != nil {
+		t.Errorf("(a0) with the table gone, the established b -> a:8080 broke: %v", err)
 	}
 	r.newAgent()
 	r.run()
@@ -250,7 +264,7 @@ func TestDriftRepair(t *testing.T) {
 		t.Fatal(err)
 	}
 	changed := time.Now()
-	err := tcpProbe(c.inst, 0, netip.AddrPortFrom(a.addr, 8080), 150*time.Millisecond)
+	err = tcpProbe(c.inst, 0, netip.AddrPortFrom(a.addr, 8080), 150*time.Millisecond)
 	stillGone := tableGone()
 	switch {
 	case !stillGone:
