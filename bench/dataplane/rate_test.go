@@ -735,9 +735,11 @@ func BenchmarkInterleavedRuleCost(b *testing.B) {
 // BenchmarkInterleavedStateCost separates the cost of conntrack from the
 // cost of the program's chains: no policy; a table with one forward-hook
 // chain whose one rule reads conntrack state; the compiled program with 1
-// rule per ENI; in alternation round by round (counterbalanced), 64-byte
-// unreplied UDP and new TCP connections. It reports the median per-round
-// ratios to no policy.
+// rule per ENI and with 1,000; in alternation round by round
+// (counterbalanced), 64-byte unreplied UDP and new TCP connections. It
+// reports the median per-round ratios to no policy, of rates and of CPU
+// time per connection (no policy's over the mode's: the rate ratio the
+// machine would show if CPU time alone bounded it).
 func BenchmarkInterleavedStateCost(b *testing.B) {
 	e := getRateEnv(b)
 	udp := &unix.SockaddrInet4{Port: udpPort, Addr: e.serverIP.As4()}
@@ -746,10 +748,11 @@ func BenchmarkInterleavedStateCost(b *testing.B) {
 	const probe = "palisade_bench_ct"
 	ctOnly := fmt.Sprintf("table inet %[1]s {\n\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tct state established accept\n\t}\n}\n", probe)
 	dropProbe := fmt.Sprintf("table inet %[1]s {}\ndelete table inet %[1]s\n", probe)
-	var ct, one, ctConns, oneConns []float64
+	names := []string{"ctchain", "1rule", "1000rules"}
+	ratios := map[string][]float64{}
 	for round := range b.N {
-		var pps, cps [3]float64
-		for _, i := range counterbalanced(round, 3) {
+		var pps, cps, cpu [4]float64
+		for _, i := range counterbalanced(round, 4) {
 			switch i {
 			case 0:
 				e.setPolicy(b, "none", 0)
@@ -760,6 +763,8 @@ func BenchmarkInterleavedStateCost(b *testing.B) {
 				}
 			case 2:
 				e.setPolicy(b, "compiled", 1)
+			case 3:
+				e.setPolicy(b, "compiled", 1000)
 			}
 			r, err := udpBurst(e.client, udp, e.sink, packets)
 			if err != nil {
@@ -770,24 +775,26 @@ func BenchmarkInterleavedStateCost(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			cps[i] = c.rate
+			cps[i], cpu[i] = c.rate, c.cpuPerConn
 			if i == 1 {
 				if out, err := nsNft(e.vpcID, dropProbe, "-f", "-"); err != nil {
 					b.Fatalf("%v: %s", err, out)
 				}
 			}
 		}
-		ct = append(ct, pps[1]/pps[0])
-		one = append(one, pps[2]/pps[0])
-		ctConns = append(ctConns, cps[1]/cps[0])
-		oneConns = append(oneConns, cps[2]/cps[0])
-		b.Logf("round: none %.0f pps %.0f conns/s, conntrack chain %.0f pps %.0f conns/s, 1 rule %.0f pps %.0f conns/s",
-			pps[0], cps[0], pps[1], cps[1], pps[2], cps[2])
+		for k, n := range names {
+			ratios[n+"/none"] = append(ratios[n+"/none"], pps[k+1]/pps[0])
+			ratios[n+"/none-conns"] = append(ratios[n+"/none-conns"], cps[k+1]/cps[0])
+			ratios[n+"/none-conn-cpu"] = append(ratios[n+"/none-conn-cpu"], cpu[0]/cpu[k+1])
+		}
+		b.Logf("round: none %.0f pps %.0f conns/s (%.1f µs CPU each), conntrack chain %.0f pps %.0f conns/s (%.1f µs), 1 rule %.0f pps %.0f conns/s (%.1f µs), 1,000 rules %.0f pps %.0f conns/s (%.1f µs)",
+			pps[0], cps[0], cpu[0], pps[1], cps[1], cpu[1], pps[2], cps[2], cpu[2], pps[3], cps[3], cpu[3])
 	}
-	b.ReportMetric(median(ct), "ctchain/none")
-	b.ReportMetric(median(one), "1rule/none")
-	b.ReportMetric(median(ctConns), "ctchain/none-conns")
-	b.ReportMetric(median(oneConns), "1rule/none-conns")
+	for _, n := range names {
+		for _, suffix := range []string{"/none", "/none-conns", "/none-conn-cpu"} {
+			b.ReportMetric(median(ratios[n+suffix]), n+suffix)
+		}
+	}
 }
 
 // counterbalanced is the order of n modes in a round: forward in even
