@@ -252,9 +252,23 @@ func TestHostsEndpointENI(t *testing.T) {
 // join them.
 func zoneWorld(rng *rand.Rand, w *World) {
 	zones := map[string]string{}
+	for _, v := range w.VSwitches {
+		zones[v.ID] = pickOf(rng, "z1", "z2")
+	}
+	setZones(w, zones, 100)
+	w.HostedZones = []string{"z1", "z2"}
+	w.Underlays = pickOf(rng,
+		[]model.Underlay{underlay("z1", "192.0.2.1", 4798), underlay("z2", "192.0.2.2", 4798)},
+		[]model.Underlay{underlay("z1", "192.0.2.1", 4798)},
+		[]model.Underlay{underlay("z1", "192.0.2.1", 4798), underlay("z2", "192.0.2.2", 4799)},
+	)
+}
+
+// setZones puts each vSwitch of w (and its ENIs and instances) in the
+// zone zones gives it, and numbers the VPCs' VNIs from vni.
+func setZones(w *World, zones map[string]string, vni uint32) {
 	for i := range w.VSwitches {
-		w.VSwitches[i].ZoneID = pickOf(rng, "z1", "z2")
-		zones[w.VSwitches[i].ID] = w.VSwitches[i].ZoneID
+		w.VSwitches[i].ZoneID = zones[w.VSwitches[i].ID]
 	}
 	for i := range w.ENIs {
 		w.ENIs[i].ZoneID = zones[w.ENIs[i].VSwitchID]
@@ -263,14 +277,8 @@ func zoneWorld(rng *rand.Rand, w *World) {
 		w.Instances[i].ZoneID = zones[w.Instances[i].VSwitchID]
 	}
 	for i := range w.VPCs {
-		w.VPCs[i].VNI = uint32(100 + i)
+		w.VPCs[i].VNI = vni + uint32(i)
 	}
-	w.HostedZones = []string{"z1", "z2"}
-	w.Underlays = pickOf(rng,
-		[]model.Underlay{underlay("z1", "192.0.2.1", 4798), underlay("z2", "192.0.2.2", 4798)},
-		[]model.Underlay{underlay("z1", "192.0.2.1", 4798)},
-		[]model.Underlay{underlay("z1", "192.0.2.1", 4798), underlay("z2", "192.0.2.2", 4799)},
-	)
 }
 
 // TestNoHostsNoStep: without hosts for both zones (a server alone,
@@ -326,19 +334,7 @@ func TestPeeringAcrossHosts(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := peerWorld()
 			w.Underlays, w.HostedZones = underlays, tc.hosted
-			zones := map[string]string{"vsw-a": "za", "vsw-b": tc.zoneB, "vsw-c": "za"}
-			for i := range w.VSwitches {
-				w.VSwitches[i].ZoneID = zones[w.VSwitches[i].ID]
-			}
-			for i := range w.ENIs {
-				w.ENIs[i].ZoneID = zones[w.ENIs[i].VSwitchID]
-			}
-			for i := range w.Instances {
-				w.Instances[i].ZoneID = zones[w.Instances[i].VSwitchID]
-			}
-			for i := range w.VPCs {
-				w.VPCs[i].VNI = uint32(10 + i)
-			}
+			setZones(w, map[string]string{"vsw-a": "za", "vsw-b": tc.zoneB, "vsw-c": "za"}, 10)
 			r, err := New(w).Reach(ReachQuery{From: "i-a", To: "i-b", Protocol: "tcp", Port: 80})
 			if err != nil {
 				t.Fatal(err)
