@@ -172,25 +172,38 @@ func testVPCAcrossHosts(t *testing.T, underlay6 bool) {
 	}
 
 	agentOut := &apitest.SyncBuffer{}
-	agent := exec.Command("nsenter", "-t", strconv.Itoa(other.pid), "-m", "-n", "--", bin, "agent",
-		"--server", "http://"+env.Endpoint, "--region", apitest.Region, "--zone", "local-b",
-		"--underlay-addr", other.addr.String(), "--data-dir", t.TempDir())
-	agent.Env = append(os.Environ(), "ALIBABA_CLOUD_ACCESS_KEY_ID="+key["AccessKeyId"].(string), "ALIBABA_CLOUD_ACCESS_KEY_SECRET="+key["AccessKeySecret"].(string))
-	agent.Stdout, agent.Stderr = agentOut, agentOut
-	agent.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := agent.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = agent.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = agent.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			_ = agent.Process.Kill()
-			<-done
+	dataDir := t.TempDir()
+	// startAgent runs the other host's agent; the stop it returns ends it
+	// as systemd would (SIGTERM, then SIGKILL after 10 s).
+	startAgent := func() (stop func()) {
+		agent := exec.Command("nsenter", "-t", strconv.Itoa(other.pid), "-m", "-n", "--", bin, "agent",
+			"--server", "http://"+env.Endpoint, "--region", apitest.Region, "--zone", "local-b",
+			"--underlay-addr", other.addr.String(), "--data-dir", dataDir)
+		agent.Env = append(os.Environ(), "ALIBABA_CLOUD_ACCESS_KEY_ID="+key["AccessKeyId"].(string), "ALIBABA_CLOUD_ACCESS_KEY_SECRET="+key["AccessKeySecret"].(string))
+		agent.Stdout, agent.Stderr = agentOut, agentOut
+		agent.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+		if err := agent.Start(); err != nil {
+			t.Fatal(err)
 		}
+		var once sync.Once
+		stop = func() {
+			once.Do(func() {
+				_ = agent.Process.Signal(syscall.SIGTERM)
+				done := make(chan struct{})
+				go func() { _ = agent.Wait(); close(done) }()
+				select {
+				case <-done:
+				case <-time.After(10 * time.Second):
+					_ = agent.Process.Kill()
+					<-done
+				}
+			})
+		}
+		t.Cleanup(stop)
+		return stop
+	}
+	stopAgent := startAgent()
+	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("the other host's agent:\n%s", agentOut.String())
 		}
@@ -340,6 +353,59 @@ func testVPCAcrossHosts(t *testing.T, underlay6 bool) {
 			t.Errorf("AnalyzeReachability %s -> %s: want reachable %v (as the kernel) across joined hosts:\n%s", c.from, c.to, c.reachable, b)
 		}
 	}
+
+	// The other host's agent restarted under continuous probing: while it
+	// is down its kernel keeps enforcing the last state, and the new agent
+	// converges without breaking an allowed connection or opening a
+	// denied path for a moment.
+	held, err := probe.DialTCP(context.Background(), nsA, toB, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	var probeErrs []string
+	var probeMu sync.Mutex
+	failed := func(format string, args ...any) {
+		probeMu.Lock()
+		probeErrs = append(probeErrs, fmt.Sprintf(format, args...))
+		probeMu.Unlock()
+	}
+	stopProbing := make(chan struct{})
+	var probing sync.WaitGroup
+	rounds := 0
+	probing.Go(func() {
+		for n := 0; ; n++ {
+			select {
+			case <-stopProbing:
+				rounds = n
+				return
+			default:
+			}
+			if err := probe.Echo(held, fmt.Sprint("line ", n), time.Second); err != nil {
+				failed("round %d: the held connection a -> b: %v", n, err)
+			}
+			if err := probe.TCP(context.Background(), nsA, toB, time.Second); err != nil {
+				failed("round %d: a new connection a -> b: %v", n, err)
+			}
+			if err := probe.TCP(context.Background(), nsB, toA, 150*time.Millisecond); !probe.IsTimeout(err) {
+				failed("round %d: b -> a (denied by a's ingress): %v", n, errStr(err))
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
+	time.Sleep(300 * time.Millisecond)
+	stopAgent()
+	time.Sleep(time.Second) // down: the kernel alone
+	startAgent() // stopped by its cleanup
+	time.Sleep(3 * time.Second) // the new agent resyncs
+	close(stopProbing)
+	probing.Wait()
+	if len(probeErrs) > 0 {
+		t.Fatalf("across the other host's agent restart (%d rounds):\n%s", rounds, strings.Join(probeErrs, "\n"))
+	}
+	t.Logf("the other host's agent restarted under %d rounds of probing, none failed", rounds)
+	// The new agent applies changes (the egress rule below is enforced
+	// by the other host's program alone).
 
 	// 64 KiB lines: full-size segments, each a tunnel packet larger than
 	// the underlay's MTU, which the host fragments.
