@@ -395,8 +395,8 @@ func testVPCAcrossHosts(t *testing.T, underlay6 bool) {
 	})
 	time.Sleep(300 * time.Millisecond)
 	stopAgent()
-	time.Sleep(time.Second) // down: the kernel alone
-	startAgent() // stopped by its cleanup
+	time.Sleep(time.Second)     // down: the kernel alone
+	startAgent()                // stopped by its cleanup
 	time.Sleep(3 * time.Second) // the new agent resyncs
 	close(stopProbing)
 	probing.Wait()
