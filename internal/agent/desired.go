@@ -194,6 +194,7 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 	}
 	addEndpoints(s, byVPC, zone, stopped)
 	addFirewalls(s, byVPC)
+	addTransits(s, byVPC, zone)
 	addPeerings(s, byVPC)
 	addOverlays(s, byVPC, zone)
 	var wafVPCs map[string]bool
@@ -362,6 +363,84 @@ func addPeerings(s *snapshot, byVPC map[string]*dataplane.VPC) {
 	}
 }
 
+// addTransits gives this host a namespace without ENIs of each peering's
+// tunnel VPC (model.PeerConnection.TunnelVPC) that has none here, where
+// the other VPC has ENIs here and the tunnel VPC has instances on a host
+// joined to this one: their packets cross the peering here (see
+// peerRemotes).
+func addTransits(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
+	local, ok := s.underlays[zone]
+	if !ok {
+		return
+	}
+	for _, p := range s.peerings {
+		x := p.TunnelVPC()
+		if p.Status != model.PeerActivated || byVPC[p.Other(x)] == nil || byVPC[x] != nil || s.vpcs[x].VNI == 0 {
+			continue
+		}
+		for _, e := range s.enis {
+			if u, ok := s.underlays[e.ZoneID]; ok && e.VpcID == x && e.InstanceID != "" && e.ZoneID != zone && local.Joins(u) {
+				byVPC[x] = &dataplane.VPC{ID: x}
+				break
+			}
+		}
+	}
+}
+
+// peeringOf is the peering over which vpc's route entries send addr: the
+// most specific entry covering it, unless a vSwitch of vpc holds addr (its
+// system route wins); "" when none does.
+func peeringOf(s *snapshot, vpc string, addr netip.Addr) string {
+	for _, v := range s.vswitches {
+		if v.VpcID == vpc && (v.CidrBlock.Contains(addr) || v.Ipv6CidrBlock.IsValid() && v.Ipv6CidrBlock.Contains(addr)) {
+			return ""
+		}
+	}
+	var best *model.RouteEntry
+	for i := range s.routes {
+		r := &s.routes[i]
+		if r.VpcID == vpc && r.DestinationCidr.IsValid() && r.DestinationCidr.Contains(addr) &&
+			(best == nil || r.DestinationCidr.Bits() > best.DestinationCidr.Bits() ||
+				r.DestinationCidr.Bits() == best.DestinationCidr.Bits() && r.ID < best.ID) {
+			best = r
+		}
+	}
+	if best == nil || best.NextHopType != model.RouteNextHopPeer {
+		return ""
+	}
+	return best.NextHopID
+}
+
+// peerRemotes adds to remote (underlay address -> addresses) the ENIs of
+// the VPCs peered with vpc, where vpc is the peering's tunnel VPC, on the
+// other hosts joined to local: vpc's namespace here routes each address
+// its route entries send over the peering to the ENI's host, where vpc's
+// namespace links to the peer's (addTransits). seen holds the addresses
+// already routed (the VPC's own remote ENIs): an address is routed once.
+func peerRemotes(s *snapshot, vpc string, zone string, local model.Underlay, remote map[netip.Addr][]netip.Addr, seen map[netip.Addr]bool) {
+	for _, p := range s.peerings {
+		if p.Status != model.PeerActivated || p.TunnelVPC() != vpc || p.Other(vpc) == vpc {
+			continue
+		}
+		y := p.Other(vpc)
+		for _, e := range s.enis {
+			if e.VpcID != y || e.InstanceID == "" || e.ZoneID == zone {
+				continue
+			}
+			u, ok := s.underlays[e.ZoneID]
+			if !ok || !local.Joins(u) {
+				continue
+			}
+			for _, a := range e.Addrs() {
+				if !seen[a] && peeringOf(s, vpc, a) == p.ID {
+					seen[a] = true
+					remote[u.Addr] = append(remote[u.Addr], a)
+				}
+			}
+		}
+	}
+}
+
 // addEndpoints puts into each consumer VPC on the host its connected
 // PrivateLink endpoints whose zone is this host's and whose provider VPC is
 // here too (a zone is one host: the service's instances in the zone run
@@ -429,7 +508,8 @@ func cmpString(a, b string) int {
 // or the VPC's VNI; a zone without an underlay, or one this zone's does
 // not Join (model.Underlay.Joins: another port or address family), is not
 // joined (its ENIs stay unreachable from here, as here from there; the
-// analyzer says so with the same predicate).
+// analyzer says so with the same predicate). A peering's tunnel VPC also
+// routes the peer's ENIs on other hosts through it (peerRemotes).
 func addOverlays(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
 	local, ok := s.underlays[zone]
 	if !ok {
@@ -441,6 +521,7 @@ func addOverlays(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
 			continue
 		}
 		remote := map[netip.Addr][]netip.Addr{}
+		seen := map[netip.Addr]bool{}
 		for _, e := range s.enis {
 			if e.VpcID != id || e.InstanceID == "" || e.ZoneID == zone {
 				continue
@@ -450,7 +531,11 @@ func addOverlays(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
 				continue
 			}
 			remote[u.Addr] = append(remote[u.Addr], e.Addrs()...)
+			for _, a := range e.Addrs() {
+				seen[a] = true
+			}
 		}
+		peerRemotes(s, id, zone, local, remote, seen)
 		if len(remote) == 0 {
 			continue
 		}

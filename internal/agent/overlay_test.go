@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/palisade-project/palisade/internal/dataplane"
@@ -215,4 +216,124 @@ func fmtOverlay(o *dataplane.Overlay) string {
 		s += fmt.Sprintf(" [%s %v]", r.Underlay, r.Addrs)
 	}
 	return s
+}
+
+// TestBuildPeeringOverlays: a packet over a peering between ENIs on two
+// hosts crosses it on the host of the non-tunnel VPC's ENI
+// (model.PeerConnection.TunnelVPC, the lower ID). Zone a is this host.
+//
+//	pcc-1  vpc-a (tunnel, VNI 10, ENI in b only)  -  vpc-z (VNI 20, ENI here)
+//	pcc-2  vpc-b (tunnel, VNI 30, ENI here)       -  vpc-y (VNI 40, ENIs in b: 10.40.2.5, 10.41.2.5)
+//
+// vpc-b routes 10.40.0.0/16 (not 10.41) over pcc-2; vpc-a and vpc-z route
+// each other's blocks over pcc-1.
+func TestBuildPeeringOverlays(t *testing.T) {
+	const p = model.DefaultUnderlayPort
+	here, there := ul("10.9.0.1", p), ul("10.9.0.2", p)
+	for _, tc := range []struct {
+		name      string
+		underlays map[string]model.Underlay
+		status    string
+		onHost    []string
+		want      map[string]*dataplane.Overlay
+	}{
+		{"joined", map[string]model.Underlay{"a": here, "b": there}, model.PeerActivated,
+			// vpc-a has a namespace here without ENIs (its packets
+			// to vpc-z's ENI cross pcc-1 here), reaching its ENI in b;
+			// vpc-b routes vpc-y's 10.40.2.5 to zone b, where it
+			// crosses pcc-2; vpc-z and vpc-y carry nothing of the peer.
+			[]string{"vpc-a", "vpc-b", "vpc-z"},
+			map[string]*dataplane.Overlay{
+				"vpc-a": {VNI: 10, Local: here.Addr, Port: p, Remotes: []dataplane.RemoteHost{{Underlay: there.Addr, Addrs: addrs("10.10.2.5")}}},
+				"vpc-b": {VNI: 30, Local: here.Addr, Port: p, Remotes: []dataplane.RemoteHost{{Underlay: there.Addr, Addrs: addrs("10.40.2.5")}}},
+			}},
+		{"zone b without an underlay", map[string]model.Underlay{"a": here}, model.PeerActivated, []string{"vpc-b", "vpc-z"}, nil},
+		{"peerings not activated", map[string]model.Underlay{"a": here, "b": there}, model.PeerAccepting, []string{"vpc-b", "vpc-z"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := memory.New()
+			t.Cleanup(func() { st.Close() })
+			_, err := st.Update(context.Background(), func(tx store.Txn) error {
+				for _, v := range []struct {
+					id    string
+					vni   uint32
+					block string
+				}{{"vpc-a", 10, "10.10.0.0/16"}, {"vpc-z", 20, "10.20.0.0/16"}, {"vpc-b", 30, "10.30.0.0/16"}, {"vpc-y", 40, "10.40.0.0/15"}} {
+					putRecord(t, tx, model.PrefixVPC+v.id, model.VPC{ID: v.id, CidrBlock: netip.MustParsePrefix(v.block), VNI: v.vni})
+				}
+				for _, e := range []struct{ id, vpc, zone, addr string }{
+					{"eni-a", "vpc-a", "b", "10.10.2.5"}, {"eni-z", "vpc-z", "a", "10.20.1.5"},
+					{"eni-b", "vpc-b", "a", "10.30.1.5"}, {"eni-y1", "vpc-y", "b", "10.40.2.5"}, {"eni-y2", "vpc-y", "b", "10.41.2.5"},
+				} {
+					a := netip.MustParseAddr(e.addr)
+					vsw := "vsw-" + e.id
+					putRecord(t, tx, model.PrefixVSwitch+vsw, model.VSwitch{ID: vsw, VpcID: e.vpc, ZoneID: e.zone, CidrBlock: netip.PrefixFrom(a, 24).Masked()})
+					inst := "i-" + e.id[4:]
+					putRecord(t, tx, model.PrefixInstance+inst, model.Instance{ID: inst, ZoneID: e.zone, VpcID: e.vpc, VSwitchID: vsw, PrimaryENIID: e.id, Status: model.InstanceRunning})
+					putRecord(t, tx, model.PrefixENI+e.id, model.ENI{ID: e.id, VpcID: e.vpc, VSwitchID: vsw, ZoneID: e.zone, MAC: "02:00:00:00:00:01",
+						InstanceID: inst, Type: model.ENITypePrimary, Status: model.ENIInUse, PrimaryIP: a})
+				}
+				putRecord(t, tx, model.PrefixPeerConnection+"pcc-1", model.PeerConnection{ID: "pcc-1", VpcID: "vpc-z", AcceptingVpcID: "vpc-a", Status: tc.status})
+				putRecord(t, tx, model.PrefixPeerConnection+"pcc-2", model.PeerConnection{ID: "pcc-2", VpcID: "vpc-b", AcceptingVpcID: "vpc-y", Status: tc.status})
+				for _, r := range []struct{ id, vpc, dst, pcc string }{
+					{"rte-az", "vpc-a", "10.20.0.0/16", "pcc-1"}, {"rte-za", "vpc-z", "10.10.0.0/16", "pcc-1"},
+					{"rte-by", "vpc-b", "10.40.0.0/16", "pcc-2"}, {"rte-yb", "vpc-y", "10.30.0.0/16", "pcc-2"},
+				} {
+					putRecord(t, tx, model.PrefixRouteEntry+r.id, model.RouteEntry{ID: r.id, VpcID: r.vpc, DestinationCidr: netip.MustParsePrefix(r.dst),
+						NextHopType: model.RouteNextHopPeer, NextHopID: r.pcc})
+				}
+				for zone, u := range tc.underlays {
+					u.ZoneID = zone
+					putRecord(t, tx, model.PrefixUnderlay+zone, u)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var d *Desired
+			if err := st.View(context.Background(), func(tx store.ReadTxn) error {
+				var err error
+				d, err = Build(tx, "a", func(id string) string { return "pv" + id })
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			got := map[string]*dataplane.Overlay{}
+			var onHost []string
+			peerings := map[string][]string{}
+			for _, v := range d.Host.VPCs {
+				onHost = append(onHost, v.ID)
+				if v.Overlay != nil {
+					got[v.ID] = v.Overlay
+				}
+				for _, pe := range v.Peerings {
+					peerings[v.ID] = append(peerings[v.ID], pe.ID+" to "+pe.PeerVPC)
+				}
+				if v.ID == "vpc-a" && len(v.ENIs) != 0 {
+					t.Errorf("vpc-a's namespace here has ENIs %v, want none (a transit)", v.ENIs)
+				}
+			}
+			if !reflect.DeepEqual(onHost, tc.onHost) {
+				t.Errorf("VPCs on the host %v, want %v", onHost, tc.onHost)
+			}
+			want := tc.want
+			if want == nil {
+				want = map[string]*dataplane.Overlay{}
+			}
+			for _, id := range []string{"vpc-a", "vpc-b", "vpc-y", "vpc-z"} {
+				if !reflect.DeepEqual(got[id], want[id]) {
+					t.Errorf("%s overlay:\n got %s\nwant %s", id, fmtOverlay(got[id]), fmtOverlay(want[id]))
+				}
+			}
+			// pcc-1 links vpc-a's namespace to vpc-z's here, where they cross.
+			wantPeerings := map[string][]string{}
+			if slices.Contains(tc.onHost, "vpc-a") {
+				wantPeerings = map[string][]string{"vpc-a": {"pcc-1 to vpc-z"}, "vpc-z": {"pcc-1 to vpc-a"}}
+			}
+			if !reflect.DeepEqual(peerings, wantPeerings) {
+				t.Errorf("peerings %v, want %v", peerings, wantPeerings)
+			}
+		})
+	}
 }

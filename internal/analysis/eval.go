@@ -68,9 +68,6 @@ const (
 	// ByUnderlay decides a PointHosts step: the zones' underlays (and
 	// the VPC's VNI, the ENIs' kinds).
 	ByUnderlay = "underlay"
-	// ByPeeringHost decides a PointHosts step on a path over a peering:
-	// a peering joins its VPCs' namespaces on one host only.
-	ByPeeringHost = "peering-host"
 	// ByFirewallPolicy and ByFirewallDefault: the Internet firewall's
 	// policy that matched, or none (allowed); ByFirewallOff: switched off
 	// for the EIP.

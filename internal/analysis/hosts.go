@@ -39,9 +39,10 @@ func (a *Analyzer) crossesHosts(f, t *eniInfo) bool {
 	return f.zone != t.zone && f.zone != "" && t.zone != "" && a.hosted[f.zone] && a.hosted[t.zone]
 }
 
-// hostsJoin decides a packet from f to t, ENIs of one VPC in different
-// zones (Analyzer.crossesHosts).
-func (a *Analyzer) hostsJoin(f, t *eniInfo) hostsVerdict {
+// hostsJoin decides a packet from f to t, ENIs in different zones
+// (Analyzer.crossesHosts), carried by the overlay of VPC vpc (theirs, or a
+// peering's tunnel VPC).
+func (a *Analyzer) hostsJoin(f, t *eniInfo, vpc string) hostsVerdict {
 	if f.e.InstanceID == "" || t.e.InstanceID == "" {
 		return hostsNotInstance
 	}
@@ -61,7 +62,7 @@ func (a *Analyzer) hostsJoin(f, t *eniInfo) hostsVerdict {
 	default:
 		return hostsSameAddr
 	}
-	if v := a.vpcs[f.e.VpcID]; v != nil && v.VNI == 0 {
+	if v := a.vpcs[vpc]; v != nil && v.VNI == 0 {
 		return hostsNoVNI
 	}
 	return hostsJoined
@@ -70,7 +71,7 @@ func (a *Analyzer) hostsJoin(f, t *eniInfo) hostsVerdict {
 // hostsBlock reports whether a packet from f to t, ENIs of one VPC, is
 // dropped between their hosts (the matrix's question).
 func (a *Analyzer) hostsBlock(f, t *eniInfo) bool {
-	return a.crossesHosts(f, t) && a.hostsJoin(f, t) != hostsJoined
+	return a.crossesHosts(f, t) && a.hostsJoin(f, t, f.e.VpcID) != hostsJoined
 }
 
 // hostsStep is the step of a packet from f to t, ENIs of one VPC, between
@@ -79,10 +80,16 @@ func (a *Analyzer) hostsStep(f, t *eniInfo) (Step, bool) {
 	if !a.crossesHosts(f, t) {
 		return Step{}, false
 	}
+	return a.hostsStepVia(f, t, f.e.VpcID), true
+}
+
+// hostsStepVia is the step of a packet from f to t between their hosts
+// over the overlay of VPC vpc.
+func (a *Analyzer) hostsStepVia(f, t *eniInfo, vpc string) Step {
 	fz, tz := f.zone, t.zone
 	s := Step{Point: PointHosts, Resource: fz + " -> " + tz, DecidedBy: ByUnderlay}
 	const nothing = "so nothing crosses between them"
-	switch a.hostsJoin(f, t) {
+	switch a.hostsJoin(f, t, vpc) {
 	case hostsJoined:
 		s.Allow = true
 		s.Detail = fmt.Sprintf("zone %s's host and zone %s's are joined by the underlay: the packet crosses in VXLAN (UDP port %d)",
@@ -103,7 +110,7 @@ func (a *Analyzer) hostsStep(f, t *eniInfo) (Step, bool) {
 		s.Detail = fmt.Sprintf("zones %s and %s announce the same underlay address: they are not joined, %s", fz, tz, nothing)
 	case hostsNoVNI:
 		s.Detail = fmt.Sprintf("%s has no VXLAN network identifier yet (the server assigns one at start): its namespaces on zone %s's and zone %s's hosts are not joined, %s",
-			f.e.VpcID, fz, tz, nothing)
+			vpc, fz, tz, nothing)
 	case hostsNotInstance:
 		e := t
 		if f.e.InstanceID == "" {
@@ -116,24 +123,32 @@ func (a *Analyzer) hostsStep(f, t *eniInfo) (Step, bool) {
 		}
 		s.Detail = fmt.Sprintf("%s: only instances' ENIs are routed between hosts, so nothing crosses from zone %s's host to zone %s's%s", what, fz, tz, hint)
 	}
-	return s, true
+	return s
 }
 
-// A peering joins the namespaces of its two VPCs on a host where both
-// have instances (the agent's addPeerings): a packet from an ENI on one
-// host to an ENI of the peer VPC on another is not carried, whatever the
-// underlays (the overlay of a VPC carries its own ENIs' traffic only).
+// A packet over a peering between ENIs on two hosts goes through the
+// overlay of the peering's tunnel VPC (model.PeerConnection.TunnelVPC) and
+// crosses the peering on the host of the other VPC's ENI, either way (the
+// agent's addTransits and peerRemotes): the two hosts must be joined as
+// for one VPC, with the tunnel VPC's network identifier.
 
 // peerHostsStep is the step of a packet from f to t, ENIs of two VPCs
-// joined by peering p, when they are on two hosts (ok false otherwise):
-// it is dropped on the sender's host.
+// joined by peering p, when they are on two hosts (ok false otherwise).
 func (a *Analyzer) peerHostsStep(f, t *eniInfo, p *model.PeerConnection) (Step, bool) {
 	if !a.crossesHosts(f, t) {
 		return Step{}, false
 	}
-	return Step{Point: PointHosts, Resource: f.zone + " -> " + t.zone, DecidedBy: ByPeeringHost,
-		Detail: fmt.Sprintf("peering connection %s joins %s and %s on a host where both have instances: %s is on zone %s's host and %s on zone %s's, and no host carries a packet over a peering to another host, so it is dropped on zone %s's host",
-			p.ID, f.e.VpcID, t.e.VpcID, f.e.ID, f.zone, t.e.ID, t.zone, f.zone)}, true
+	x := p.TunnelVPC()
+	s := a.hostsStepVia(f, t, x)
+	if s.Allow {
+		at := t
+		if t.e.VpcID == x {
+			at = f
+		}
+		s.Detail = fmt.Sprintf("%s, in %s's overlay; it goes over peering connection %s on zone %s's host",
+			s.Detail, x, p.ID, at.zone)
+	}
+	return s, true
 }
 
 func family(v4 bool) string {

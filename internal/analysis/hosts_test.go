@@ -311,59 +311,68 @@ func TestNoHostsNoStep(t *testing.T) {
 	}
 }
 
-// TestPeeringAcrossHosts: a peering joins its VPCs' namespaces on a host
-// where both have instances, so a packet over it between ENIs on two
-// hosts is dropped on the sender's, joined underlays or not; on one host,
-// or without hosts, the policy decides as before.
+// TestPeeringAcrossHosts: a packet over a peering between ENIs on two
+// hosts goes through the tunnel VPC's overlay (vpc-a, the lower ID) and
+// crosses the peering on the host of vpc-b's ENI, either way; it needs
+// the hosts joined and vpc-a's network identifier. On one host, or
+// without hosts, the policy decides alone.
 func TestPeeringAcrossHosts(t *testing.T) {
 	joined := []model.Underlay{underlay("za", "192.0.2.1", 4798), underlay("zb", "192.0.2.2", 4798)}
+	const crossed = "in vpc-a's overlay; it goes over peering connection pcc-ab on zone zb's host"
 	for _, tc := range []struct {
 		name      string
 		zoneB     string
 		hosted    []string
+		underlays []model.Underlay
+		noVNI     bool
+		detail    string // of the hosts step ("": none)
 		reachable bool
 	}{
-		{"two hosts", "zb", []string{"za", "zb"}, false},
-		{"one host", "za", []string{"za"}, true},
-		{"zone zb not served", "zb", []string{"za"}, true},
+		{"two hosts joined", "zb", []string{"za", "zb"}, joined, false, crossed, true},
+		{"two hosts, zb without an underlay", "zb", []string{"za", "zb"}, joined[:1], false, "zone zb's host has no underlay address", false},
+		{"two hosts, the tunnel VPC without a VNI", "zb", []string{"za", "zb"}, joined, true, "vpc-a has no VXLAN network identifier yet", false},
+		{"one host", "za", []string{"za"}, joined[:1], false, "", true},
+		{"zone zb not served", "zb", []string{"za"}, joined[:1], false, "", true},
 	} {
-		underlays := joined
-		if len(tc.hosted) == 1 {
-			underlays = joined[:1] // an underlay makes its zone hosted
-		}
 		t.Run(tc.name, func(t *testing.T) {
 			w := peerWorld()
-			w.Underlays, w.HostedZones = underlays, tc.hosted
+			w.Underlays, w.HostedZones = tc.underlays, tc.hosted
 			setZones(w, map[string]string{"vsw-a": "za", "vsw-b": tc.zoneB, "vsw-c": "za"}, 10)
-			r, err := New(w).Reach(ReachQuery{From: "i-a", To: "i-b", Protocol: "tcp", Port: 80})
+			if tc.noVNI {
+				w.VPCs[slices.IndexFunc(w.VPCs, func(v model.VPC) bool { return v.ID == "vpc-a" })].VNI = 0
+			}
+			a := New(w)
+			for _, q := range []ReachQuery{{From: "i-a", To: "i-b", Protocol: "tcp", Port: 80}, {From: "i-b", To: "i-a", Protocol: "tcp", Port: 80}} {
+				r, err := a.Reach(q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var b bytes.Buffer
+				_ = WriteReach(&b, r)
+				if r.Reachable != tc.reachable {
+					t.Fatalf("%s -> %s tcp:80 reachable %v, want %v\n%s", q.From, q.To, r.Reachable, tc.reachable, b.String())
+				}
+				s, ok := hostsStepOf(r.Paths[0])
+				if ok != (tc.detail != "") {
+					t.Fatalf("%s -> %s: hosts step present %v, want %v\n%s", q.From, q.To, ok, tc.detail != "", b.String())
+				}
+				if !ok {
+					continue
+				}
+				if s.Allow != tc.reachable || s.DecidedBy != ByUnderlay || !strings.Contains(s.Detail, tc.detail) {
+					t.Errorf("%s -> %s: hosts step %+v, want allow %v and %q", q.From, q.To, s, tc.reachable, tc.detail)
+				}
+				if _, ok := stepAt(r.Paths[0].Steps, PointVpcFirewall); ok && !s.Allow {
+					t.Errorf("%s -> %s: a VPC firewall step after the packet was dropped between the hosts\n%s", q.From, q.To, b.String())
+				}
+			}
+			m, err := a.Matrix(MatrixQuery{VpcID: "vpc-a", Ports: []PortSpec{{ProtoTCP, 80}}, IncludePeers: true})
 			if err != nil {
 				t.Fatal(err)
 			}
-			var b bytes.Buffer
-			_ = WriteReach(&b, r)
-			if r.Reachable != tc.reachable {
-				t.Fatalf("i-a -> i-b tcp:80 reachable %v, want %v\n%s", r.Reachable, tc.reachable, b.String())
-			}
-			s, ok := hostsStepOf(r.Paths[0])
-			if ok != !tc.reachable {
-				t.Fatalf("hosts step present %v, want %v\n%s", ok, !tc.reachable, b.String())
-			}
-			if !ok {
-				return
-			}
-			if s.Allow || s.DecidedBy != ByPeeringHost || s.Resource != "za -> zb" ||
-				!strings.Contains(s.Detail, "peering connection pcc-ab joins vpc-a and vpc-b on a host where both have instances: eni-a is on zone za's host and eni-b on zone zb's") {
-				t.Errorf("hosts step %+v", s)
-			}
-			if _, ok := stepAt(r.Paths[0].Steps, PointVpcFirewall); ok {
-				t.Errorf("a VPC firewall step after the packet was dropped on the sender's host\n%s", b.String())
-			}
-			m, err := New(w).Matrix(MatrixQuery{VpcID: "vpc-a", Ports: []PortSpec{{ProtoTCP, 80}}, IncludePeers: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if c := matrixCell(m, "i-a", "i-b", "tcp:80"); c != CellBlocked {
-				t.Errorf("matrix i-a -> i-b tcp:80 = %c, want blocked", c)
+			want := map[bool]byte{true: CellReachable, false: CellBlocked}[tc.reachable]
+			if c := matrixCell(m, "i-a", "i-b", "tcp:80"); c != want {
+				t.Errorf("matrix i-a -> i-b tcp:80 = %c, want %c", c, want)
 			}
 		})
 	}

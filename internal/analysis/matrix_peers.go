@@ -98,8 +98,8 @@ func (a *Analyzer) crossCell(pr *peerRoutes, s, d int, f, t *eniInfo, pkt Packet
 		return CellBlocked
 	}
 	p := pr.fwd[pr.idx[f.e.VpcID]][d]
-	if p == nil || a.crossesHosts(f, t) {
-		return CellBlocked // no route, or on two hosts (peerHostsStep)
+	if p == nil || a.crossesHosts(f, t) && a.hostsJoin(f, t, p.TunnelVPC()) != hostsJoined {
+		return CellBlocked // no route, or two hosts not joined (peerHostsStep)
 	}
 	if !a.evalSGList(f, model.Egress, pkt, out).allow || !a.evalSGList(t, model.Ingress, pkt, in).allow {
 		return CellBlocked

@@ -66,6 +66,15 @@ func (p PeerConnection) Other(vpcID string) string {
 	return ""
 }
 
+// TunnelVPC is, of p's two VPCs, the one whose overlay carries a packet
+// between an ENI of each on two hosts: the lower ID. Such a packet, either
+// way, crosses p on the host of the other VPC's ENI (the tunnel VPC's
+// namespace there links to the other's), so one host's conntrack and VPC
+// firewall see both directions of a connection.
+func (p PeerConnection) TunnelVPC() string {
+	return min(p.VpcID, p.AcceptingVpcID)
+}
+
 // Route-entry values (Alibaba spelling).
 const (
 	// RouteNextHopPeer sends the destination over a VPC peering

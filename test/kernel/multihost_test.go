@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
@@ -525,6 +526,8 @@ func testVPCAcrossHosts(t *testing.T, underlay6 bool) {
 		t.Fatalf("underlay table %s: %v\n%s", underlay, err, out)
 	}
 
+	peeringAcrossHosts(t, env, other, eventually)
+
 	// Deleting b takes its route from a's VPC namespace, and the tunnel
 	// end with it (no other host has ENIs of the VPC left).
 	del := ecs.CreateDeleteInstanceRequest()
@@ -539,6 +542,213 @@ func testVPCAcrossHosts(t *testing.T, underlay6 bool) {
 		}
 		if out, err := exec.Command("nft", "list", "table", "inet", underlay).CombinedOutput(); err == nil {
 			return fmt.Errorf("underlay table still there: %s", out)
+		}
+		return nil
+	})
+}
+
+// peeringAcrossHosts peers two pairs of VPCs, each VPC with one instance
+// on one of the hosts: in one pair the peering's tunnel VPC
+// (model.PeerConnection.TunnelVPC, the lower ID) has its instance on this
+// host, in the other on the other host (so this host holds a namespace of
+// it without instances, where their packets cross). Connections cross
+// both ways where the groups admit them, a port they do not admit is
+// dropped silently, a VPC firewall on the peering judges them, the
+// analyzer agrees, and the crossing namespace goes with the instances.
+func peeringAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, eventually func(string, func() error)) {
+	t.Helper()
+	e, v := env.ECS(t, env.Admin), env.VPC(t, env.Admin)
+	type end struct {
+		vpc, block, inst, ns string
+		addr                 netip.Addr
+	}
+	next := 70
+	newEnd := func(zone string) *end {
+		block := fmt.Sprintf("10.%d.0.0/16", next)
+		n := &end{block: block, addr: netip.MustParseAddr(fmt.Sprintf("10.%d.1.10", next))}
+		next++
+		cv := vpc.CreateCreateVpcRequest()
+		cv.CidrBlock = block
+		vr, err := v.CreateVpc(cv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.vpc = vr.VpcId
+		cw := vpc.CreateCreateVSwitchRequest()
+		cw.VpcId, cw.CidrBlock, cw.ZoneId = n.vpc, netip.PrefixFrom(n.addr, 24).Masked().String(), zone
+		if _, err := v.CreateVSwitch(cw); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	w := &world{t: t, vpc: v}
+	type pair struct {
+		here, there *end // the instance on this host, on the other
+		tunnelHere  bool
+		pcc         string
+	}
+	var pairs []*pair
+	for _, tunnelHere := range []bool{true, false} {
+		x, y := newEnd("local-a"), newEnd("local-b")
+		if (x.vpc < y.vpc) != tunnelHere {
+			// Swap the zones rather than the IDs: the VPC with the
+			// lower ID goes where the case wants it.
+			x, y = y, x
+			for _, n := range []*end{x, y} {
+				d := vpc.CreateDescribeVSwitchesRequest()
+				d.VpcId = n.vpc
+				dr, err := v.DescribeVSwitches(d)
+				if err != nil || len(dr.VSwitches.VSwitch) != 1 {
+					t.Fatalf("DescribeVSwitches of %s: %v", n.vpc, err)
+				}
+				dw := vpc.CreateDeleteVSwitchRequest()
+				dw.VSwitchId = dr.VSwitches.VSwitch[0].VSwitchId
+				if _, err := v.DeleteVSwitch(dw); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for zone, n := range map[string]*end{"local-a": x, "local-b": y} {
+				cw := vpc.CreateCreateVSwitchRequest()
+				cw.VpcId, cw.CidrBlock, cw.ZoneId = n.vpc, netip.PrefixFrom(n.addr, 24).Masked().String(), zone
+				if _, err := v.CreateVSwitch(cw); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		pairs = append(pairs, &pair{here: x, there: y, tunnelHere: tunnelHere})
+	}
+	for _, pr := range pairs {
+		for _, n := range []*end{pr.here, pr.there} {
+			peer := pr.there
+			if n == pr.there {
+				peer = pr.here
+			}
+			cs := ecs.CreateCreateSecurityGroupRequest()
+			cs.VpcId = n.vpc
+			g, err := e.CreateSecurityGroup(cs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := ecs.CreateAuthorizeSecurityGroupRequest()
+			r.SecurityGroupId, r.Permissions = g.SecurityGroupId, &[]ecs.AuthorizeSecurityGroupPermissions{{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: peer.block}}
+			if _, err := e.AuthorizeSecurityGroup(r); err != nil {
+				t.Fatal(err)
+			}
+			d := vpc.CreateDescribeVSwitchesRequest()
+			d.VpcId = n.vpc
+			dr, err := v.DescribeVSwitches(d)
+			if err != nil || len(dr.VSwitches.VSwitch) != 1 {
+				t.Fatalf("DescribeVSwitches of %s: %v", n.vpc, err)
+			}
+			ri := ecs.CreateRunInstancesRequest()
+			ri.ImageId, ri.InstanceType, ri.VSwitchId, ri.SecurityGroupId, ri.PrivateIpAddress = "img", "t", dr.VSwitches.VSwitch[0].VSwitchId, g.SecurityGroupId, n.addr.String()
+			rr, err := e.RunInstances(ri)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n.inst = rr.InstanceIdSets.InstanceIdSet[0]
+			n.ns = n.inst
+			if n == pr.there {
+				n.ns = other.netns(n.inst)
+			}
+		}
+		_, pr.pcc, _ = peerVPCs(t, env, pr.here.vpc, pr.there.vpc)
+		for _, rt := range []struct{ vpc, dst string }{{pr.here.vpc, pr.there.block}, {pr.there.vpc, pr.here.block}} {
+			if _, err := w.addRoute(rt.vpc, rt.dst, pr.pcc); err != nil {
+				t.Fatalf("route %s over %s in %s: %v", rt.dst, pr.pcc, rt.vpc, err)
+			}
+		}
+	}
+	for _, pr := range pairs {
+		for _, n := range []*end{pr.here, pr.there} {
+			waitStatus(t, e, n.inst, "Running")
+			srv, err := probe.Serve(n.ns, []int{8080}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(srv.Close)
+		}
+	}
+	for _, pr := range pairs {
+		role := map[bool]string{true: "the tunnel VPC's instance on this host", false: "the tunnel VPC's instance on the other host"}[pr.tunnelHere]
+		ways := []struct {
+			from, to *end
+			what     string
+		}{{pr.here, pr.there, "this host to the other"}, {pr.there, pr.here, "the other host to this"}}
+		for _, d := range ways {
+			eventually(fmt.Sprintf("%s over %s (%s)", d.what, pr.pcc, role), func() error {
+				return probe.TCP(context.Background(), d.from.ns, netip.AddrPortFrom(d.to.addr, 8080), 500*time.Millisecond)
+			})
+			c, err := probe.DialTCP(context.Background(), d.from.ns, netip.AddrPortFrom(d.to.addr, 8080), 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := probe.Echo(c, strings.Repeat("over the peering ", 4096), 5*time.Second); err != nil {
+				t.Errorf("a 64 KiB line %s over %s (%s): %v", d.what, pr.pcc, role, err)
+			}
+			c.Close()
+			// The groups admit 8080 only: 8081 is dropped silently
+			// (not refused by the instance).
+			if err := probe.TCP(context.Background(), d.from.ns, netip.AddrPortFrom(d.to.addr, 8081), time.Second); !probe.IsTimeout(err) {
+				t.Errorf("%s:8081 over %s (%s): %v, want a silent drop by the group", d.what, pr.pcc, role, errStr(err))
+			}
+			out, err := env.Common(t, env.Admin, api.VersionPalisade, "AnalyzeReachability", map[string]string{"From": d.from.inst, "To": d.to.inst, "Protocol": "tcp", "Port": "8080"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(out)
+			if out["Reachable"] != true || !strings.Contains(string(b), "it goes over peering connection "+pr.pcc) {
+				t.Errorf("AnalyzeReachability %s over %s: want reachable across the hosts, as the kernel:\n%s", d.what, pr.pcc, b)
+			}
+		}
+		// A VPC firewall on the peering that drops everything judges the
+		// new connections where they cross, either way; deleted, it
+		// judges nothing again.
+		fw, fwID := openVpcFirewall(t, env, pr.here.vpc, pr.there.vpc)
+		pol := cloudfw.CreateCreateVpcFirewallControlPolicyRequest()
+		pol.VpcFirewallId, pol.AclAction, pol.Proto, pol.NewOrder = fwID, "drop", "ANY", "1"
+		pol.Source, pol.SourceType, pol.Destination, pol.DestinationType = "0.0.0.0/0", "net", "0.0.0.0/0", "net"
+		pol.ApplicationName, pol.Description = "ANY", "drop all"
+		if _, err := fw.CreateVpcFirewallControlPolicy(pol); err != nil {
+			t.Fatalf("CreateVpcFirewallControlPolicy: %v", err)
+		}
+		for _, d := range ways {
+			eventually(fmt.Sprintf("%s over %s (%s) dropped by the VPC firewall", d.what, pr.pcc, role), func() error {
+				if err := probe.TCP(context.Background(), d.from.ns, netip.AddrPortFrom(d.to.addr, 8080), 300*time.Millisecond); !probe.IsTimeout(err) {
+					return fmt.Errorf("not dropped: %v", errStr(err))
+				}
+				return nil
+			})
+		}
+		fdel := cloudfw.CreateDeleteVpcFirewallConfigureRequest()
+		fdel.VpcFirewallIdList = &[]string{fwID}
+		if _, err := fw.DeleteVpcFirewallConfigure(fdel); err != nil {
+			t.Fatalf("DeleteVpcFirewallConfigure: %v", err)
+		}
+		eventually(fmt.Sprintf("this host to the other over %s (%s) once the VPC firewall is gone", pr.pcc, role), func() error {
+			return probe.TCP(context.Background(), pr.here.ns, netip.AddrPortFrom(pr.there.addr, 8080), 500*time.Millisecond)
+		})
+		t.Logf("%s (this host) and %s (the other) connect both ways over %s, %s, and its VPC firewall judges them", pr.here.vpc, pr.there.vpc, pr.pcc, role)
+	}
+	// Where the tunnel VPC's instance is on the other host, this host
+	// holds a namespace of it without instances for the crossing: it goes
+	// with the instances.
+	transit := pairs[1].there.vpc
+	if _, err := os.Stat("/run/netns/" + transit); err != nil {
+		t.Errorf("the tunnel VPC %s has no namespace on this host: %v", transit, err)
+	}
+	for _, pr := range pairs {
+		for _, n := range []*end{pr.here, pr.there} {
+			del := ecs.CreateDeleteInstanceRequest()
+			del.InstanceId, del.Force = n.inst, "true"
+			if _, err := e.DeleteInstance(del); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	eventually("the crossing namespace goes with the instances", func() error {
+		if _, err := os.Stat("/run/netns/" + transit); err == nil {
+			return fmt.Errorf("namespace %s still here", transit)
 		}
 		return nil
 	})

@@ -37,7 +37,7 @@ import (
 //	    iifname "povl" meta nfproto ipv4 ip saddr != @remote4 drop
 //	    iifname "povl" meta nfproto ipv6 ip6 saddr != @remote6 drop }
 //	  chain forward { type filter hook forward priority filter - 20; policy accept;
-//	    iifname "povl" oifname != "pv*" drop }  # to ENIs only: not the uplink, a peering, an endpoint
+//	    iifname "povl" oifname != "pv*" oifname != "pp*" drop }  # to ENIs and peerings only: not the uplink, an endpoint
 //	  chain input { type filter hook input priority filter - 20; policy accept;
 //	    iifname "povl" drop }                    # nor the router itself
 //	}
@@ -183,6 +183,9 @@ func applyOverlayTable(nsFd int, o *dataplane.Overlay) error {
 		{"forward", cat(iif, []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte(vethPrefix)},
+			// A peering's packets cross where the tunnel VPC's
+			// namespace links to the peer's (model.PeerConnection.TunnelVPC).
+			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte(peerLinkPrefix)},
 			plDrop})},
 		{"input", cat(iif, []expr.Any{plDrop})},
 	}

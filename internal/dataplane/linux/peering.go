@@ -29,7 +29,7 @@ import (
 //	table ip palisade_peer {                  # in each namespace with peerings
 //	  set vfw_<n>_src, vfw_<n>_dst, vfw_<n>_port … (a VPC firewall's rules)
 //	  chain forward { type filter hook forward priority filter - 20; policy accept;
-//	    iifname "pp*" oifname != "pv*" drop    # a peer reaches ENIs, nothing beyond
+//	    iifname "pp*" oifname != "pv*" oifname != "povl" drop  # a peer reaches ENIs (here or, through the tunnel, on other hosts), nothing beyond
 //	    iifname "pp<id>" ct state new jump vfw_<n>
 //	  }
 //	  chain vfw_<n> { [ip saddr @…] [ip daddr @…] [meta l4proto P] [th dport @…] counter accept|drop … }
@@ -40,6 +40,12 @@ import (
 //	  chain forward { …; iifname "pp*" oifname != "pv*" drop }
 //	  chain input { …; iifname "pp*" drop }
 //	}
+//
+// Across hosts a peering's packets go through the overlay of its tunnel
+// VPC (overlay.go) and cross on the host of the other VPC's ENI, where the
+// agent gives the tunnel VPC a namespace if it has no ENIs there: so a
+// peer may also send into the tunnel end (povl), to this VPC's ENIs on
+// other hosts, and what comes out of it may go to a peering link.
 //
 // Each end routes only what its own route entries say, as in the cloud: a
 // peering with routes on one side carries requests that get no answer.
@@ -114,6 +120,10 @@ func applyPeerTable(nsFd int, peerings []dataplane.Peering) error {
 			{"forward", cat(ifnameIs(expr.MetaKeyIIFNAME, peerLinkPrefix, true), []expr.Any{
 				&expr.Meta{Key: expr.MetaKeyOIFNAME, Register: 1},
 				&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte(vethPrefix)},
+				// Into the tunnel: the peer's packets to this VPC's
+				// ENIs on other hosts, where this namespace is where
+				// they cross (model.PeerConnection.TunnelVPC).
+				&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: ifnameKey(overlayLink)},
 				drop})},
 			{"input", cat(ifnameIs(expr.MetaKeyIIFNAME, peerLinkPrefix, true), []expr.Any{drop})},
 		}
