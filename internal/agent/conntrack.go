@@ -60,17 +60,25 @@ func FlowVerdict(w policy.World, vpcID string, f conntrack.Flow) bool {
 		return out.Allow && in.Allow
 	}
 	if to != "" && f.Mark != 0 {
-		// The router's own connection to an ENI that the program's output
-		// chain judged and stamped (a WAF's upstream connection, marked:
-		// from the client's address, or from the router's gateway
-		// address for waf serve): the receiver's ingress network ACL (not
-		// from an address of its own vSwitch) and security groups
-		// decide, as at its first packet.
+		// A stamped flow to an ENI from beyond the VPC: an ENI of a
+		// peered VPC (over a peering here, or across hosts), or the
+		// router's own connection that the program's output chain
+		// judged and stamped (a WAF's upstream connection, marked: from
+		// the client's address, or from the router's gateway address
+		// for waf serve). The receiver's ingress network ACL (not from
+		// an address of its own vSwitch) and security groups decide, as
+		// at its first packet.
 		return policy.EvaluateACLIngress(w, to, pkt).Allow && policy.EvaluateENI(w, to, policy.Ingress, pkt).Allow
 	}
-	// Otherwise one end is not an ENI of this VPC: the VPC namespace's
-	// own unmarked traffic (its gateway addresses), which no security
-	// group chain judged, so it is not cut.
+	if from != "" && f.Mark != 0 {
+		// A stamped flow from an ENI to beyond the VPC (an ENI of a
+		// peered VPC): the sender's egress groups decide, as at its
+		// first packet (its network ACL judges every packet anyway).
+		return policy.EvaluateENI(w, from, policy.Egress, pkt).Allow
+	}
+	// Otherwise one end is not an ENI of this VPC and nothing stamped the
+	// flow: the VPC namespace's own traffic (its gateway addresses),
+	// which no security group chain judged, so it is not cut.
 	return true
 }
 

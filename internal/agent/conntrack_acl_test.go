@@ -80,3 +80,46 @@ func TestFlowVerdictACL(t *testing.T) {
 		t.Error("the router's stamped connection from b's own gateway cut by b's ACL, which does not apply inside the vSwitch")
 	}
 }
+
+// TestFlowVerdictPeered: a flow the program stamped between an ENI of the
+// VPC and an address beyond it (an ENI of a peered VPC) is judged by that
+// ENI's groups, egress when it sends, ingress when it receives; unstamped,
+// it is the namespace's own and left alone.
+func TestFlowVerdictPeered(t *testing.T) {
+	a, peer := netip.MustParseAddr("10.0.1.11"), netip.MustParseAddr("10.9.1.5")
+	flow := func(src, dst netip.Addr, dport uint16) conntrack.Flow {
+		return conntrack.Flow{
+			TupleOrig:  conntrack.Tuple{IP: conntrack.IPTuple{SourceAddress: src, DestinationAddress: dst}, Proto: conntrack.ProtoTuple{Protocol: 6, SourcePort: 40000, DestinationPort: dport}},
+			TupleReply: conntrack.Tuple{IP: conntrack.IPTuple{SourceAddress: dst, DestinationAddress: src}, Proto: conntrack.ProtoTuple{Protocol: 6, SourcePort: dport, DestinationPort: 40000}},
+			Mark:       0x5eed,
+		}
+	}
+	tcp := func(id, dir string, port int, policyName string) model.Rule {
+		return model.Rule{ID: id, Direction: dir, Protocol: model.ProtoTCP, Policy: policyName, Priority: 1,
+			Ports: model.PortRange{From: port, To: port}, PeerCidr: netip.MustParsePrefix("10.9.0.0/16")}
+	}
+	w := policy.NewWorld([]model.SecurityGroup{{ID: "sg-1", VpcID: "vpc-1", Type: model.GroupTypeBasic, InnerAccessPolicy: model.InnerDrop, Rules: []model.Rule{
+		tcp("in80", model.Ingress, 80, model.PolicyAccept),
+		tcp("out22", model.Egress, 22, model.PolicyDrop),
+	}}}, []model.ENI{{ID: "eni-a", VpcID: "vpc-1", VSwitchID: "vsw-a", PrimaryIP: a, SecurityGroupIDs: []string{"sg-1"}}},
+		[]model.VSwitch{{ID: "vsw-a", VpcID: "vpc-1", CidrBlock: netip.MustParsePrefix("10.0.1.0/24")}}, nil)
+	for _, c := range []struct {
+		name string
+		f    conntrack.Flow
+		keep bool
+	}{
+		{"peer -> a:80, admitted by a's ingress", flow(peer, a, 80), true},
+		{"peer -> a:8080, not admitted", flow(peer, a, 8080), false},
+		{"a -> peer:443, egress open by default", flow(a, peer, 443), true},
+		{"a -> peer:22, dropped by a's egress", flow(a, peer, 22), false},
+	} {
+		if got := agent.FlowVerdict(w, "vpc-1", c.f); got != c.keep {
+			t.Errorf("%s: kept %v, want %v", c.name, got, c.keep)
+		}
+		unstamped := c.f
+		unstamped.Mark = 0
+		if !agent.FlowVerdict(w, "vpc-1", unstamped) {
+			t.Errorf("%s, unstamped: cut, want left alone", c.name)
+		}
+	}
+}

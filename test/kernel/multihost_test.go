@@ -559,8 +559,8 @@ func peeringAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, eventu
 	t.Helper()
 	e, v := env.ECS(t, env.Admin), env.VPC(t, env.Admin)
 	type end struct {
-		vpc, block, inst, ns string
-		addr                 netip.Addr
+		vpc, block, inst, ns, sg string
+		addr                     netip.Addr
 	}
 	next := 70
 	newEnd := func(zone string) *end {
@@ -629,6 +629,7 @@ func peeringAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, eventu
 			if err != nil {
 				t.Fatal(err)
 			}
+			n.sg = g.SecurityGroupId
 			r := ecs.CreateAuthorizeSecurityGroupRequest()
 			r.SecurityGroupId, r.Permissions = g.SecurityGroupId, &[]ecs.AuthorizeSecurityGroupPermissions{{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: peer.block}}
 			if _, err := e.AuthorizeSecurityGroup(r); err != nil {
@@ -728,7 +729,51 @@ func peeringAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, eventu
 		eventually(fmt.Sprintf("this host to the other over %s (%s) once the VPC firewall is gone", pr.pcc, role), func() error {
 			return probe.TCP(context.Background(), pr.here.ns, netip.AddrPortFrom(pr.there.addr, 8080), 500*time.Millisecond)
 		})
-		t.Logf("%s (this host) and %s (the other) connect both ways over %s, %s, and its VPC firewall judges them", pr.here.vpc, pr.there.vpc, pr.pcc, role)
+		// The connections that must die. One from there to here, then a
+		// drop rule on the sender's egress: cut where it is sent.
+		back, err := probe.DialTCP(context.Background(), pr.there.ns, netip.AddrPortFrom(pr.here.addr, 8080), 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := probe.Echo(back, "before", 2*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		eg := ecs.CreateAuthorizeSecurityGroupEgressRequest()
+		eg.SecurityGroupId = pr.there.sg
+		eg.Permissions = &[]ecs.AuthorizeSecurityGroupEgressPermissions{{IpProtocol: "tcp", PortRange: "8080/8080", DestCidrIp: pr.here.block, Policy: "drop", Priority: "1"}}
+		if _, err := e.AuthorizeSecurityGroupEgress(eg); err != nil {
+			t.Fatal(err)
+		}
+		eventually(fmt.Sprintf("the connection from the other host to this over %s (%s) cut once the sender's egress drops it", pr.pcc, role), func() error {
+			if err := probe.Echo(back, "after", 300*time.Millisecond); err == nil {
+				return fmt.Errorf("still open")
+			}
+			return nil
+		})
+		back.Close()
+		// One from here to there, then the receiver's rule for it
+		// revoked: cut where it is received.
+		live, err := probe.DialTCP(context.Background(), pr.here.ns, netip.AddrPortFrom(pr.there.addr, 8080), 2*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := probe.Echo(live, "before", 2*time.Second); err != nil {
+			t.Fatal(err)
+		}
+		rv := ecs.CreateRevokeSecurityGroupRequest()
+		rv.SecurityGroupId = pr.there.sg
+		rv.Permissions = &[]ecs.RevokeSecurityGroupPermissions{{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: pr.here.block}}
+		if _, err := e.RevokeSecurityGroup(rv); err != nil {
+			t.Fatal(err)
+		}
+		eventually(fmt.Sprintf("the connection from this host to the other over %s (%s) cut once the receiver's rule is revoked", pr.pcc, role), func() error {
+			if err := probe.Echo(live, "after", 300*time.Millisecond); err == nil {
+				return fmt.Errorf("still open")
+			}
+			return nil
+		})
+		live.Close()
+		t.Logf("%s (this host) and %s (the other) connect both ways over %s, %s; its VPC firewall judges them, and an egress drop and a revoked rule cut them", pr.here.vpc, pr.there.vpc, pr.pcc, role)
 	}
 	// Where the tunnel VPC's instance is on the other host, this host
 	// holds a namespace of it without instances for the crossing: it goes
