@@ -174,14 +174,7 @@ func TestBuildOverlays(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := overlayWorld(t, tc.vnis, tc.underlays)
-			var d *Desired
-			if err := st.View(context.Background(), func(tx store.ReadTxn) error {
-				var err error
-				d, err = Build(tx, "a", func(id string) string { return "pv" + id })
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
+			d := buildDesired(t, st, "a")
 			// The VPCs on this host are those with an ENI here, overlay or not.
 			got := map[string]*dataplane.Overlay{}
 			var onHost []string
@@ -205,6 +198,21 @@ func TestBuildOverlays(t *testing.T) {
 			}
 		})
 	}
+}
+
+// buildDesired is the desired state of the host serving zone, built from
+// st as the agent builds it (ENI veths named "pv" + ID).
+func buildDesired(t *testing.T, st store.Store, zone string) *Desired {
+	t.Helper()
+	var d *Desired
+	if err := st.View(context.Background(), func(tx store.ReadTxn) error {
+		var err error
+		d, err = Build(tx, zone, func(id string) string { return "pv" + id })
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return d
 }
 
 func fmtOverlay(o *dataplane.Overlay) string {
@@ -291,14 +299,7 @@ func TestBuildPeeringOverlays(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var d *Desired
-			if err := st.View(context.Background(), func(tx store.ReadTxn) error {
-				var err error
-				d, err = Build(tx, "a", func(id string) string { return "pv" + id })
-				return err
-			}); err != nil {
-				t.Fatal(err)
-			}
+			d := buildDesired(t, st, "a")
 			got := map[string]*dataplane.Overlay{}
 			var onHost []string
 			peerings := map[string][]string{}

@@ -71,14 +71,7 @@ func TestBuildWAF(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var d *Desired
-	if err := st.View(context.Background(), func(tx store.ReadTxn) error {
-		var err error
-		d, err = Build(tx, "z1", func(id string) string { return "pv" + id })
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
+	d := buildDesired(t, st, "z1")
 	var ids []string
 	for _, o := range d.WAF {
 		ids = append(ids, o.Config.ID)

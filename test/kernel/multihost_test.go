@@ -706,13 +706,7 @@ func peeringAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, eventu
 		// new connections where they cross, either way; deleted, it
 		// judges nothing again.
 		fw, fwID := openVpcFirewall(t, env, pr.here.vpc, pr.there.vpc)
-		pol := cloudfw.CreateCreateVpcFirewallControlPolicyRequest()
-		pol.VpcFirewallId, pol.AclAction, pol.Proto, pol.NewOrder = fwID, "drop", "ANY", "1"
-		pol.Source, pol.SourceType, pol.Destination, pol.DestinationType = "0.0.0.0/0", "net", "0.0.0.0/0", "net"
-		pol.ApplicationName, pol.Description = "ANY", "drop all"
-		if _, err := fw.CreateVpcFirewallControlPolicy(pol); err != nil {
-			t.Fatalf("CreateVpcFirewallControlPolicy: %v", err)
-		}
+		dropAllIPv4(t, fw, fwID)
 		for _, d := range ways {
 			eventually(fmt.Sprintf("%s over %s (%s) dropped by the VPC firewall", d.what, pr.pcc, role), func() error {
 				if err := probe.TCP(context.Background(), d.from.ns, netip.AddrPortFrom(d.to.addr, 8080), 300*time.Millisecond); !probe.IsTimeout(err) {
@@ -729,50 +723,42 @@ func peeringAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, eventu
 		eventually(fmt.Sprintf("this host to the other over %s (%s) once the VPC firewall is gone", pr.pcc, role), func() error {
 			return probe.TCP(context.Background(), pr.here.ns, netip.AddrPortFrom(pr.there.addr, 8080), 500*time.Millisecond)
 		})
-		// The connections that must die. One from there to here, then a
-		// drop rule on the sender's egress: cut where it is sent.
-		back, err := probe.DialTCP(context.Background(), pr.there.ns, netip.AddrPortFrom(pr.here.addr, 8080), 2*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := probe.Echo(back, "before", 2*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		eg := ecs.CreateAuthorizeSecurityGroupEgressRequest()
-		eg.SecurityGroupId = pr.there.sg
-		eg.Permissions = &[]ecs.AuthorizeSecurityGroupEgressPermissions{{IpProtocol: "tcp", PortRange: "8080/8080", DestCidrIp: pr.here.block, Policy: "drop", Priority: "1"}}
-		if _, err := e.AuthorizeSecurityGroupEgress(eg); err != nil {
-			t.Fatal(err)
-		}
-		eventually(fmt.Sprintf("the connection from the other host to this over %s (%s) cut once the sender's egress drops it", pr.pcc, role), func() error {
-			if err := probe.Echo(back, "after", 300*time.Millisecond); err == nil {
-				return fmt.Errorf("still open")
+		// The connections that must die: each held open, then a change
+		// that denies it, after which it is cut mid-stream.
+		mustDie := func(from, to *end, what string, change func()) {
+			t.Helper()
+			c, err := probe.DialTCP(context.Background(), from.ns, netip.AddrPortFrom(to.addr, 8080), 2*time.Second)
+			if err != nil {
+				t.Fatal(err)
 			}
-			return nil
-		})
-		back.Close()
-		// One from here to there, then the receiver's rule for it
-		// revoked: cut where it is received.
-		live, err := probe.DialTCP(context.Background(), pr.here.ns, netip.AddrPortFrom(pr.there.addr, 8080), 2*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := probe.Echo(live, "before", 2*time.Second); err != nil {
-			t.Fatal(err)
-		}
-		rv := ecs.CreateRevokeSecurityGroupRequest()
-		rv.SecurityGroupId = pr.there.sg
-		rv.Permissions = &[]ecs.RevokeSecurityGroupPermissions{{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: pr.here.block}}
-		if _, err := e.RevokeSecurityGroup(rv); err != nil {
-			t.Fatal(err)
-		}
-		eventually(fmt.Sprintf("the connection from this host to the other over %s (%s) cut once the receiver's rule is revoked", pr.pcc, role), func() error {
-			if err := probe.Echo(live, "after", 300*time.Millisecond); err == nil {
-				return fmt.Errorf("still open")
+			defer c.Close()
+			if err := probe.Echo(c, "before", 2*time.Second); err != nil {
+				t.Fatal(err)
 			}
-			return nil
+			change()
+			eventually(fmt.Sprintf("%s over %s (%s)", what, pr.pcc, role), func() error {
+				if err := probe.Echo(c, "after", 300*time.Millisecond); err == nil {
+					return fmt.Errorf("still open")
+				}
+				return nil
+			})
+		}
+		mustDie(pr.there, pr.here, "the connection from the other host cut where it is sent, by a drop on the sender's egress", func() {
+			eg := ecs.CreateAuthorizeSecurityGroupEgressRequest()
+			eg.SecurityGroupId = pr.there.sg
+			eg.Permissions = &[]ecs.AuthorizeSecurityGroupEgressPermissions{{IpProtocol: "tcp", PortRange: "8080/8080", DestCidrIp: pr.here.block, Policy: "drop", Priority: "1"}}
+			if _, err := e.AuthorizeSecurityGroupEgress(eg); err != nil {
+				t.Fatal(err)
+			}
 		})
-		live.Close()
+		mustDie(pr.here, pr.there, "the connection from this host cut where it is received, by the receiver's rule revoked", func() {
+			rv := ecs.CreateRevokeSecurityGroupRequest()
+			rv.SecurityGroupId = pr.there.sg
+			rv.Permissions = &[]ecs.RevokeSecurityGroupPermissions{{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: pr.here.block}}
+			if _, err := e.RevokeSecurityGroup(rv); err != nil {
+				t.Fatal(err)
+			}
+		})
 		t.Logf("%s (this host) and %s (the other) connect both ways over %s, %s; its VPC firewall judges them, and an egress drop and a revoked rule cut them", pr.here.vpc, pr.there.vpc, pr.pcc, role)
 	}
 	// Where the tunnel VPC's instance is on the other host, this host

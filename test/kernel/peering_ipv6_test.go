@@ -162,6 +162,19 @@ func openVpcFirewall(t *testing.T, env *apitest.Env, vpcA, vpcB string) (*cloudf
 	return fw, fresp.VpcFirewallId
 }
 
+// dropAllIPv4 gives VPC firewall fwID one policy, first, that drops every
+// IPv4 connection.
+func dropAllIPv4(t *testing.T, fw *cloudfw.Client, fwID string) {
+	t.Helper()
+	pol := cloudfw.CreateCreateVpcFirewallControlPolicyRequest()
+	pol.VpcFirewallId, pol.AclAction, pol.Proto, pol.NewOrder = fwID, "drop", "ANY", "1"
+	pol.Source, pol.SourceType, pol.Destination, pol.DestinationType = "0.0.0.0/0", "net", "0.0.0.0/0", "net"
+	pol.ApplicationName, pol.Description = "ANY", "drop all IPv4"
+	if _, err := fw.CreateVpcFirewallControlPolicy(pol); err != nil {
+		t.Fatalf("CreateVpcFirewallControlPolicy: %v", err)
+	}
+}
+
 // TestVpcPeeringIPv6SDK drives IPv6 over a VPC peering through the
 // official SDK between two VPCs with IPv6, with real TCP connections
 // checked against the analyzer at every step: IPv4 route entries carry no
@@ -290,13 +303,7 @@ func TestVpcPeeringIPv6SDK(t *testing.T) {
 
 	// A VPC firewall dropping everything, as its IPv4 policies can say it.
 	fw, fwID := openVpcFirewall(t, env, vpcA, vpcB)
-	pol := cloudfw.CreateCreateVpcFirewallControlPolicyRequest()
-	pol.VpcFirewallId, pol.AclAction, pol.Proto, pol.NewOrder = fwID, "drop", "ANY", "1"
-	pol.Source, pol.SourceType, pol.Destination, pol.DestinationType = "0.0.0.0/0", "net", "0.0.0.0/0", "net"
-	pol.ApplicationName, pol.Description = "ANY", "drop all IPv4"
-	if _, err := fw.CreateVpcFirewallControlPolicy(pol); err != nil {
-		t.Fatalf("CreateVpcFirewallControlPolicy: %v", err)
-	}
+	dropAllIPv4(t, fw, fwID)
 	w.settle()
 	reachTo("VPC firewall drops all IPv4: IPv4", b1v4, 8080, false)
 	reach6("VPC firewall drops all IPv4: IPv6 meets no policy", 8080, true)
