@@ -1,6 +1,8 @@
 package kernel_test
 
 import (
+	"bufio"
+	"context"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -16,6 +18,7 @@ import (
 	"github.com/palisade-project/palisade/internal/apitest"
 	"github.com/palisade-project/palisade/internal/app"
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/probe"
 )
 
 // TestVpcPeeringSDK drives VPC peering (VpcPeer 2022-01-01), its route
@@ -115,6 +118,44 @@ func TestVpcPeeringSDK(t *testing.T) {
 	}
 	w.settle()
 	reach("VPC firewall closed", 8080, true)
+
+	// The connection that must die over the peering: held open from a1 to
+	// b1:8081, then a drop on the sender's egress (a1's group, in A's
+	// namespace, where the flow's other end is beyond the VPC) cuts it.
+	held, err := probe.DialTCP(context.Background(), w.ids["a1"], netip.AddrPortFrom(b1, 8081), 2*time.Second)
+	if err != nil {
+		t.Fatalf("a1 -> b1:8081 before the egress drop: %v", err)
+	}
+	defer held.Close()
+	lines := bufio.NewReader(held)
+	ask := func(timeout time.Duration) error { // a line, and b1's answer
+		_ = held.SetDeadline(time.Now().Add(timeout))
+		if _, err := fmt.Fprintln(held, "who"); err != nil {
+			return err
+		}
+		line, err := lines.ReadString('\n')
+		if err == nil && !strings.HasPrefix(line, "b1 ") {
+			err = fmt.Errorf("answered %q", line)
+		}
+		return err
+	}
+	if err := ask(time.Second); err != nil {
+		t.Fatalf("a1 -> b1:8081 before the egress drop: %v", err)
+	}
+	w.authorize("ga", ruleSpec{dir: "egress", proto: "tcp", ports: "8081/8081", peer: "10.62.0.0/16", policy: "drop", priority: 1})
+	cut := false
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		if err := ask(300 * time.Millisecond); err != nil {
+			cut = true
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !cut {
+		t.Errorf("a1 -> b1:8081 still open 5 s after a1's egress drops it")
+	}
+	reach("a1's egress drops 8081", 8081, false)
+	reach("a1's egress drops 8081: 8080 still passes", 8080, true)
 
 	// The peering is refused while routes use it (or a firewall is on it).
 	del := vpcpeer.CreateDeleteVpcPeerConnectionRequest()
