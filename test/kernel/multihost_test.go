@@ -705,7 +705,7 @@ func peeringAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, eventu
 		// A VPC firewall on the peering that drops everything judges the
 		// new connections where they cross, either way; deleted, it
 		// judges nothing again.
-		fw, fwID := openVpcFirewall(t, env, pr.here.vpc, pr.there.vpc)
+		fw, fwID := vpcFirewall(t, env, pr.here.vpc, pr.there.vpc, "opened")
 		dropAllIPv4(t, fw, fwID)
 		for _, d := range ways {
 			eventually(fmt.Sprintf("%s over %s (%s) dropped by the VPC firewall", d.what, pr.pcc, role), func() error {

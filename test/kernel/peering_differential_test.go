@@ -11,7 +11,6 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
-	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpcpeer"
 
 	"github.com/palisade-project/palisade/internal/api"
 	"github.com/palisade-project/palisade/internal/apitest"
@@ -68,32 +67,9 @@ func TestPeeringKernelMatchesAnalyzer(t *testing.T) {
 	}
 	host6 := func(name string) string { return netip.PrefixFrom(addr6[name], 128).String() }
 
-	peer := env.VpcPeer(t, env.Admin)
-	cr := vpcpeer.CreateCreateVpcPeerConnectionRequest()
-	cr.VpcId, cr.AcceptingVpcId, cr.AcceptingRegionId = vpcA, vpcB, apitest.Region
-	created, err := peer.CreateVpcPeerConnection(cr)
-	if err != nil {
-		t.Fatalf("CreateVpcPeerConnection: %v", err)
-	}
-	pcc := created.InstanceId
-	table := func(vpcID string) string {
-		req := vpc.CreateDescribeRouteTableListRequest()
-		req.VpcId = vpcID
-		resp, err := w.vpc.DescribeRouteTableList(req)
-		if err != nil || len(resp.RouterTableList.RouterTableListType) != 1 {
-			t.Fatalf("DescribeRouteTableList %s: %v", vpcID, err)
-		}
-		return resp.RouterTableList.RouterTableListType[0].RouteTableId
-	}
-	tables := map[string]string{vpcA: table(vpcA), vpcB: table(vpcB)}
-	fw := env.Cloudfw(t, env.Admin)
-	fcr := cloudfw.CreateCreateVpcFirewallConfigureRequest()
-	fcr.VpcFirewallName, fcr.LocalVpcId, fcr.PeerVpcId, fcr.FirewallSwitch = "diff", vpcA, vpcB, "closed"
-	fresp, err := fw.CreateVpcFirewallConfigure(fcr)
-	if err != nil {
-		t.Fatalf("CreateVpcFirewallConfigure: %v", err)
-	}
-	fwID := fresp.VpcFirewallId
+	_, pcc, _ := peerVPCs(t, env, vpcA, vpcB)
+	tables := map[string]string{vpcA: w.routeTableOf(vpcA), vpcB: w.routeTableOf(vpcB)}
+	fw, fwID := vpcFirewall(t, env, vpcA, vpcB, "closed")
 
 	routeChoices := map[string][]string{
 		vpcA: {"10.72.0.0/16", "10.72.1.0/24", "10.72.1.10/32", "10.72.1.11/32",

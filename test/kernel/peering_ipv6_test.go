@@ -148,13 +148,14 @@ func peerVPCs(t *testing.T, env *apitest.Env, vpcA, vpcB string) (*vpcpeer.Clien
 	return peer, created.InstanceId, attr
 }
 
-// openVpcFirewall creates the VPC firewall "a-b" of the peering between
-// vpcA and vpcB, switched on, and returns its client and ID.
-func openVpcFirewall(t *testing.T, env *apitest.Env, vpcA, vpcB string) (*cloudfw.Client, string) {
+// vpcFirewall creates the VPC firewall "a-b" of the peering between vpcA
+// and vpcB, switched sw ("opened" or "closed"), and returns its client
+// and ID.
+func vpcFirewall(t *testing.T, env *apitest.Env, vpcA, vpcB, sw string) (*cloudfw.Client, string) {
 	t.Helper()
 	fw := env.Cloudfw(t, env.Admin)
 	fcr := cloudfw.CreateCreateVpcFirewallConfigureRequest()
-	fcr.VpcFirewallName, fcr.LocalVpcId, fcr.PeerVpcId, fcr.FirewallSwitch = "a-b", vpcA, vpcB, "opened"
+	fcr.VpcFirewallName, fcr.LocalVpcId, fcr.PeerVpcId, fcr.FirewallSwitch = "a-b", vpcA, vpcB, sw
 	fresp, err := fw.CreateVpcFirewallConfigure(fcr)
 	if err != nil {
 		t.Fatalf("CreateVpcFirewallConfigure: %v", err)
@@ -302,7 +303,7 @@ func TestVpcPeeringIPv6SDK(t *testing.T) {
 	}
 
 	// A VPC firewall dropping everything, as its IPv4 policies can say it.
-	fw, fwID := openVpcFirewall(t, env, vpcA, vpcB)
+	fw, fwID := vpcFirewall(t, env, vpcA, vpcB, "opened")
 	dropAllIPv4(t, fw, fwID)
 	w.settle()
 	reachTo("VPC firewall drops all IPv4: IPv4", b1v4, 8080, false)

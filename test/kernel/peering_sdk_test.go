@@ -99,7 +99,7 @@ func TestVpcPeeringSDK(t *testing.T) {
 	reach("routes on both sides", 8080, true)
 	reach("routes on both sides, a port B's group does not open", 9090, false)
 
-	fw, fwID := openVpcFirewall(t, env, vpcA, vpcB)
+	fw, fwID := vpcFirewall(t, env, vpcA, vpcB, "opened")
 	pol := cloudfw.CreateCreateVpcFirewallControlPolicyRequest()
 	pol.VpcFirewallId, pol.AclAction, pol.Proto, pol.NewOrder = fwID, "drop", "TCP", "1"
 	pol.Source, pol.SourceType, pol.Destination, pol.DestinationType = "10.61.0.0/16", "net", "10.62.1.0/24", "net"
