@@ -441,10 +441,35 @@ func peerRemotes(s *snapshot, vpc string, zone string, local model.Underlay, rem
 	}
 }
 
+// endpointRemotes adds to remote (underlay address -> addresses) the
+// addresses of vpc's connected PrivateLink endpoints in the zones of other
+// hosts joined to local: the endpoint's host makes a namespace of vpc for
+// it (addEndpoints) when vpc has none there. seen holds the addresses
+// already routed.
+func endpointRemotes(s *snapshot, vpc, zone string, local model.Underlay, remote map[netip.Addr][]netip.Addr, seen map[netip.Addr]bool) {
+	for _, ep := range s.endpoints {
+		if ep.VpcID != vpc || ep.ConnectionStatus != model.EndpointConnected {
+			continue
+		}
+		for _, z := range ep.Zones {
+			u, ok := s.underlays[z.ZoneID]
+			if z.ZoneID == zone || !ok || !local.Joins(u) || !z.Addr.IsValid() || seen[z.Addr] {
+				continue
+			}
+			seen[z.Addr] = true
+			remote[u.Addr] = append(remote[u.Addr], z.Addr)
+		}
+	}
+}
+
 // addEndpoints puts into each consumer VPC on the host its connected
 // PrivateLink endpoints whose zone is this host's and whose provider VPC is
 // here too (a zone is one host: the service's instances in the zone run
 // here). The backends are the service's running instances of the zone.
+// A consumer VPC without instances here gets a namespace for its endpoint
+// when it has instances on a host joined to this one: they reach the
+// endpoint through the VPC's overlay (addOverlays routes the endpoint's
+// address to this host there).
 func addEndpoints(s *snapshot, byVPC map[string]*dataplane.VPC, zone string, stopped map[string]bool) {
 	enis := map[string]model.ENI{}
 	for _, e := range s.enis {
@@ -457,8 +482,16 @@ func addEndpoints(s *snapshot, byVPC map[string]*dataplane.VPC, zone string, sto
 	slices.SortFunc(s.endpoints, func(a, b model.Endpoint) int { return cmpString(a.ID, b.ID) })
 	for _, ep := range s.endpoints {
 		svc, ok := s.services[ep.ServiceID]
+		if !ok || ep.ConnectionStatus != model.EndpointConnected || byVPC[svc.VpcID] == nil ||
+			!slices.ContainsFunc(ep.Zones, func(z model.EndpointZone) bool { return z.ZoneID == zone }) {
+			continue
+		}
 		consumer := byVPC[ep.VpcID]
-		if !ok || ep.ConnectionStatus != model.EndpointConnected || consumer == nil || byVPC[svc.VpcID] == nil {
+		if consumer == nil && reachedFromJoined(s, ep.VpcID, zone) {
+			consumer = &dataplane.VPC{ID: ep.VpcID}
+			byVPC[ep.VpcID] = consumer
+		}
+		if consumer == nil {
 			continue
 		}
 		var backends []netip.Addr
@@ -481,6 +514,19 @@ func addEndpoints(s *snapshot, byVPC map[string]*dataplane.VPC, zone string, sto
 			})
 		}
 	}
+}
+
+// reachedFromJoined reports whether VPC vpc has instances on another host
+// joined to this zone's by the underlay, with a VNI to join them by.
+func reachedFromJoined(s *snapshot, vpc, zone string) bool {
+	local, ok := s.underlays[zone]
+	if !ok || s.vpcs[vpc].VNI == 0 {
+		return false
+	}
+	return slices.ContainsFunc(s.enis, func(e model.ENI) bool {
+		u, ok := s.underlays[e.ZoneID]
+		return ok && e.VpcID == vpc && e.InstanceID != "" && e.ZoneID != zone && local.Joins(u)
+	})
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -508,8 +554,10 @@ func cmpString(a, b string) int {
 // or the VPC's VNI; a zone without an underlay, or one this zone's does
 // not Join (model.Underlay.Joins: another port or address family), is not
 // joined (its ENIs stay unreachable from here, as here from there; the
-// analyzer says so with the same predicate). A peering's tunnel VPC also
-// routes the peer's ENIs on other hosts through it (peerRemotes).
+// analyzer says so with the same predicate). The VPC's PrivateLink
+// endpoints of other zones are routed to their hosts too
+// (endpointRemotes), and a peering's tunnel VPC routes the peer's ENIs on
+// other hosts through it (peerRemotes).
 func addOverlays(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
 	local, ok := s.underlays[zone]
 	if !ok {
@@ -535,6 +583,7 @@ func addOverlays(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
 				seen[a] = true
 			}
 		}
+		endpointRemotes(s, id, zone, local, remote, seen)
 		peerRemotes(s, id, zone, local, remote, seen)
 		if len(remote) == 0 {
 			continue

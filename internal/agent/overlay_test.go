@@ -338,3 +338,97 @@ func TestBuildPeeringOverlays(t *testing.T) {
 		})
 	}
 }
+
+// TestBuildEndpointOverlays: a PrivateLink endpoint in zone a (this host,
+// with the service's backend) whose consumer VPC has its instance in zone
+// b only. Zone a makes a namespace of the consumer VPC for the endpoint
+// and routes the instance to zone b; zone b routes the endpoint's address
+// to zone a. Without joined hosts, or without a connection, neither does.
+//
+//	vpc-c (VNI 50)  a: endpoint ep-1's eni-ep 10.50.1.50   b: i-c 10.50.2.5
+//	vpc-p (VNI 60)  a: i-p 10.60.1.5, epsrv-1's backend
+func TestBuildEndpointOverlays(t *testing.T) {
+	const p = model.DefaultUnderlayPort
+	here, there := ul("10.9.0.1", p), ul("10.9.0.2", p)
+	epAddr, backend := netip.MustParseAddr("10.50.1.50"), netip.MustParseAddr("10.60.1.5")
+	type side struct {
+		onHost    []string
+		endpoints []dataplane.Endpoint // vpc-c's
+		overlay   *dataplane.Overlay   // vpc-c's
+	}
+	for _, tc := range []struct {
+		name      string
+		underlays map[string]model.Underlay
+		status    string
+		a, b      side
+	}{
+		{"joined", map[string]model.Underlay{"a": here, "b": there}, model.EndpointConnected,
+			side{[]string{"vpc-c", "vpc-p"},
+				[]dataplane.Endpoint{{ENIID: "eni-ep", Addr: epAddr, TransitAddr: netip.MustParseAddr("100.64.0.5"), ProviderVPC: "vpc-p", Backends: []netip.Addr{backend}}},
+				&dataplane.Overlay{VNI: 50, Local: here.Addr, Port: p, Remotes: []dataplane.RemoteHost{{Underlay: there.Addr, Addrs: addrs("10.50.2.5")}}}},
+			side{[]string{"vpc-c"}, nil,
+				&dataplane.Overlay{VNI: 50, Local: there.Addr, Port: p, Remotes: []dataplane.RemoteHost{{Underlay: here.Addr, Addrs: []netip.Addr{epAddr}}}}}},
+		{"zone b without an underlay", map[string]model.Underlay{"a": here}, model.EndpointConnected,
+			side{[]string{"vpc-p"}, nil, nil}, side{[]string{"vpc-c"}, nil, nil}},
+		{"on another port", map[string]model.Underlay{"a": here, "b": ul("10.9.0.2", p+1)}, model.EndpointConnected,
+			side{[]string{"vpc-p"}, nil, nil}, side{[]string{"vpc-c"}, nil, nil}},
+		{"not connected", map[string]model.Underlay{"a": here, "b": there}, model.EndpointDisconnected,
+			side{[]string{"vpc-p"}, nil, nil}, side{[]string{"vpc-c"}, nil, nil}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := memory.New()
+			t.Cleanup(func() { st.Close() })
+			_, err := st.Update(context.Background(), func(tx store.Txn) error {
+				putRecord(t, tx, model.PrefixVPC+"vpc-c", model.VPC{ID: "vpc-c", CidrBlock: netip.MustParsePrefix("10.50.0.0/16"), VNI: 50})
+				putRecord(t, tx, model.PrefixVPC+"vpc-p", model.VPC{ID: "vpc-p", CidrBlock: netip.MustParsePrefix("10.60.0.0/16"), VNI: 60})
+				for _, e := range []struct{ id, vpc, zone, addr, inst string }{
+					{"eni-ep", "vpc-c", "a", "10.50.1.50", ""}, {"eni-c", "vpc-c", "b", "10.50.2.5", "i-c"}, {"eni-p", "vpc-p", "a", "10.60.1.5", "i-p"},
+				} {
+					a := netip.MustParseAddr(e.addr)
+					vsw := "vsw-" + e.vpc + "-" + e.zone
+					putRecord(t, tx, model.PrefixVSwitch+vsw, model.VSwitch{ID: vsw, VpcID: e.vpc, ZoneID: e.zone, CidrBlock: netip.PrefixFrom(a, 24).Masked()})
+					rec := model.ENI{ID: e.id, VpcID: e.vpc, VSwitchID: vsw, ZoneID: e.zone, MAC: "02:00:00:00:00:01",
+						InstanceID: e.inst, Type: model.ENITypePrimary, Status: model.ENIInUse, PrimaryIP: a}
+					if e.inst == "" {
+						rec.Type, rec.EndpointID = model.ENITypeSecondary, "ep-1"
+					} else {
+						putRecord(t, tx, model.PrefixInstance+e.inst, model.Instance{ID: e.inst, ZoneID: e.zone, VpcID: e.vpc, VSwitchID: vsw, PrimaryENIID: e.id, Status: model.InstanceRunning})
+					}
+					putRecord(t, tx, model.PrefixENI+e.id, rec)
+				}
+				putRecord(t, tx, model.PrefixEndpointService+"epsrv-1", model.EndpointService{ID: "epsrv-1", VpcID: "vpc-p",
+					Resources: []model.EndpointServiceResource{{ResourceID: "i-p", ResourceType: model.EndpointResourceECS, ZoneID: "a"}}})
+				putRecord(t, tx, model.PrefixEndpoint+"ep-1", model.Endpoint{ID: "ep-1", VpcID: "vpc-c", ServiceID: "epsrv-1", ConnectionStatus: tc.status,
+					Zones: []model.EndpointZone{{ZoneID: "a", VSwitchID: "vsw-vpc-c-a", ENIID: "eni-ep", Addr: epAddr, TransitAddr: netip.MustParseAddr("100.64.0.5")}}})
+				for zone, u := range tc.underlays {
+					u.ZoneID = zone
+					putRecord(t, tx, model.PrefixUnderlay+zone, u)
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for zone, want := range map[string]side{"a": tc.a, "b": tc.b} {
+				d := buildDesired(t, st, zone)
+				var got side
+				for _, v := range d.Host.VPCs {
+					got.onHost = append(got.onHost, v.ID)
+					if v.ID != "vpc-c" {
+						continue
+					}
+					got.endpoints, got.overlay = v.Endpoints, v.Overlay
+					if zone == "a" && len(v.ENIs) != 0 {
+						t.Errorf("zone a: vpc-c's namespace has ENIs %v, want none (the endpoint's only)", v.ENIs)
+					}
+				}
+				if !reflect.DeepEqual(got.onHost, want.onHost) || !reflect.DeepEqual(got.endpoints, want.endpoints) {
+					t.Errorf("zone %s: VPCs %v with vpc-c's endpoints %+v, want %v with %+v", zone, got.onHost, got.endpoints, want.onHost, want.endpoints)
+				}
+				if !reflect.DeepEqual(got.overlay, want.overlay) {
+					t.Errorf("zone %s: vpc-c's overlay\n got %s\nwant %s", zone, fmtOverlay(got.overlay), fmtOverlay(want.overlay))
+				}
+			}
+		})
+	}
+}
