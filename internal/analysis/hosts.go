@@ -10,9 +10,11 @@ import (
 // zones are on two hosts, whose VPC namespaces the agents join by VXLAN
 // only when both zones' underlays Join (model.Underlay.Joins, the
 // predicate the agent uses), the VPC has a VNI, and both ENIs are
-// instances' (the overlay routes nothing else between hosts: not an
-// endpoint's ENI). Otherwise the destination's address routes nowhere on
-// the sender's host and the packet is dropped there. ENIs of one zone, or
+// instances' or PrivateLink endpoints' (the overlay routes nothing else
+// between hosts; the endpoint's host makes a namespace of the consumer
+// VPC for it when the VPC has no instance there). Otherwise the
+// destination's address routes nowhere on the sender's host and the
+// packet is dropped there. ENIs of one zone, or
 // of no zone, are on one host: nothing to cross (a single host, such as
 // palisade up serving its zone alone, is never affected).
 
@@ -43,7 +45,7 @@ func (a *Analyzer) crossesHosts(f, t *eniInfo) bool {
 // (Analyzer.crossesHosts), carried by the overlay of VPC vpc (theirs, or a
 // peering's tunnel VPC).
 func (a *Analyzer) hostsJoin(f, t *eniInfo, vpc string) hostsVerdict {
-	if f.e.InstanceID == "" || t.e.InstanceID == "" {
+	if !routedBetweenHosts(f.e) || !routedBetweenHosts(t.e) {
 		return hostsNotInstance
 	}
 	fu, tu := a.underlays[f.zone], a.underlays[t.zone]
@@ -66,6 +68,12 @@ func (a *Analyzer) hostsJoin(f, t *eniInfo, vpc string) hostsVerdict {
 		return hostsNoVNI
 	}
 	return hostsJoined
+}
+
+// routedBetweenHosts reports whether the overlay routes e's addresses to
+// its host: an instance's ENI, or a PrivateLink endpoint's.
+func routedBetweenHosts(e *model.ENI) bool {
+	return e.InstanceID != "" || e.EndpointID != ""
 }
 
 // hostsBlock reports whether a packet from f to t, ENIs of one VPC, is
@@ -113,15 +121,11 @@ func (a *Analyzer) hostsStepVia(f, t *eniInfo, vpc string) Step {
 			vpc, fz, tz, nothing)
 	case hostsNotInstance:
 		e := t
-		if f.e.InstanceID == "" {
+		if !routedBetweenHosts(f.e) {
 			e = f
 		}
-		what, hint := "ENI "+e.e.ID+" is not an instance's", ""
-		if e.e.EndpointID != "" {
-			what = "ENI " + e.e.ID + " is PrivateLink endpoint " + e.e.EndpointID + "'s in zone " + e.zone
-			hint = " (an endpoint is reached at its ENI in the sender's zone)"
-		}
-		s.Detail = fmt.Sprintf("%s: only instances' ENIs are routed between hosts, so nothing crosses from zone %s's host to zone %s's%s", what, fz, tz, hint)
+		s.Detail = fmt.Sprintf("ENI %s is neither an instance's nor a PrivateLink endpoint's: only those are routed between hosts, so nothing crosses from zone %s's host to zone %s's",
+			e.e.ID, fz, tz)
 	}
 	return s
 }

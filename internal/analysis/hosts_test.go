@@ -216,34 +216,42 @@ func TestMatrixAcrossHosts(t *testing.T) {
 }
 
 // TestHostsEndpointENI: a PrivateLink endpoint's ENI in another zone is
-// not reached across hosts even when they are joined (the overlay routes
-// instances' ENIs only); in the sender's zone it is.
+// reached across hosts as an instance's is, when they are joined (its host
+// makes a namespace of the consumer VPC for it); in the sender's zone
+// there is no hosts step at all.
 func TestHostsEndpointENI(t *testing.T) {
-	w := hostsWorld(77, underlay("za", "192.0.2.1", 4798), underlay("zb", "192.0.2.2", 4798))
-	for _, z := range []struct{ eni, vsw, zone, addr string }{{"eni-epa", "vsw-a", "za", "10.8.1.50"}, {"eni-epb", "vsw-b", "zb", "10.8.2.50"}} {
-		w.ENIs = append(w.ENIs, model.ENI{ID: z.eni, VpcID: "vpc-h", VSwitchID: z.vsw, ZoneID: z.zone, PrimaryIP: ip(z.addr),
-			SecurityGroupIDs: []string{"sg-open"}, EndpointID: "ep-1", Status: model.ENIInUse})
-	}
-	w.Endpoints = []model.Endpoint{{ID: "ep-1", VpcID: "vpc-h", ServiceID: "epsrv-1", ConnectionStatus: model.EndpointConnected}}
-	a := New(w)
 	for _, c := range []struct {
+		name      string
+		underlays []model.Underlay
 		to        string
 		reachable bool
+		crosses   bool
 		detail    string
 	}{
-		{"eni-epa", true, ""},
-		{"eni-epb", false, "ENI eni-epb is PrivateLink endpoint ep-1's in zone zb: only instances' ENIs are routed between hosts"},
+		{"same zone", []model.Underlay{underlay("za", "192.0.2.1", 4798), underlay("zb", "192.0.2.2", 4798)}, "eni-epa", true, false, ""},
+		{"joined", []model.Underlay{underlay("za", "192.0.2.1", 4798), underlay("zb", "192.0.2.2", 4798)}, "eni-epb", true, true,
+			"zone za's host and zone zb's are joined by the underlay"},
+		{"not joined", []model.Underlay{underlay("za", "192.0.2.1", 4798)}, "eni-epb", false, true,
+			"zone zb's host has no underlay address"},
 	} {
-		r, err := a.Reach(ReachQuery{From: "i-a1", To: c.to, Protocol: "tcp", Port: 22})
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, ok := hostsStepOf(r.Paths[0])
-		if r.Reachable != c.reachable || ok == c.reachable || ok && !strings.Contains(s.Detail, c.detail) {
-			var b bytes.Buffer
-			_ = WriteReach(&b, r)
-			t.Errorf("i-a1 -> %s: reachable %v, want %v (%q)\n%s", c.to, r.Reachable, c.reachable, c.detail, b.String())
-		}
+		t.Run(c.name, func(t *testing.T) {
+			w := hostsWorld(77, c.underlays...)
+			for _, z := range []struct{ eni, vsw, zone, addr string }{{"eni-epa", "vsw-a", "za", "10.8.1.50"}, {"eni-epb", "vsw-b", "zb", "10.8.2.50"}} {
+				w.ENIs = append(w.ENIs, model.ENI{ID: z.eni, VpcID: "vpc-h", VSwitchID: z.vsw, ZoneID: z.zone, PrimaryIP: ip(z.addr),
+					SecurityGroupIDs: []string{"sg-open"}, EndpointID: "ep-1", Status: model.ENIInUse})
+			}
+			w.Endpoints = []model.Endpoint{{ID: "ep-1", VpcID: "vpc-h", ServiceID: "epsrv-1", ConnectionStatus: model.EndpointConnected}}
+			r, err := New(w).Reach(ReachQuery{From: "i-a1", To: c.to, Protocol: "tcp", Port: 22})
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, ok := hostsStepOf(r.Paths[0])
+			if r.Reachable != c.reachable || ok != c.crosses || ok && (s.Allow != c.reachable || !strings.Contains(s.Detail, c.detail)) {
+				var b bytes.Buffer
+				_ = WriteReach(&b, r)
+				t.Errorf("i-a1 -> %s: reachable %v, hosts step %v, want %v, %v (%q)\n%s", c.to, r.Reachable, ok, c.reachable, c.crosses, c.detail, b.String())
+			}
+		})
 	}
 }
 
