@@ -88,8 +88,9 @@ host judges its own ENIs (the sender's egress groups and outbound ACL on
 its host, the receiver's ingress on its). ADDR is this host's address the
 other hosts reach it by; give every host one, on the same port, and let
 that port through between them. Each host accepts the port only from the
-other hosts' addresses. VPC peerings cross hosts the same way. Without it
-this host joins no other (its instances reach only those on this host).`
+other hosts' addresses. VPC peerings and PrivateLink endpoints cross hosts
+the same way. Without it this host joins no other (its instances reach only
+those on this host).`
 
 // underlayFlags are --underlay-addr and --underlay-port.
 type underlayFlags struct {

@@ -1,6 +1,7 @@
 package kernel_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -21,6 +22,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/privatelink"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
 	"github.com/palisade-project/palisade/internal/api"
@@ -527,6 +529,7 @@ func testVPCAcrossHosts(t *testing.T, underlay6 bool) {
 	}
 
 	peeringAcrossHosts(t, env, other, eventually)
+	privateLinkAcrossHosts(t, env, other, eventually)
 
 	// Deleting b takes its route from a's VPC namespace, and the tunnel
 	// end with it (no other host has ENIs of the VPC left).
@@ -783,4 +786,162 @@ func peeringAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, eventu
 		}
 		return nil
 	})
+}
+
+// privateLinkAcrossHosts reaches a PrivateLink endpoint on this host
+// (zone local-a, with the service's backend) from a consumer instance on
+// the other host (local-b), in a consumer VPC without instances here:
+// this host makes a namespace of the consumer VPC for the endpoint, the
+// other host routes the endpoint's address here through the VPC's
+// overlay. The backend answers and sees a transit address, the endpoint's
+// group (judged here) drops a port it does not admit, the analyzer agrees,
+// and deleting the endpoint takes the namespace with it.
+func privateLinkAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, eventually func(string, func() error)) {
+	t.Helper()
+	e, v, pl := env.ECS(t, env.Admin), env.VPC(t, env.Admin), env.PrivateLink(t, env.Admin)
+	newVPC := func(block string) string {
+		cv := vpc.CreateCreateVpcRequest()
+		cv.CidrBlock = block
+		vr, err := v.CreateVpc(cv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vr.VpcId
+	}
+	newVSwitch := func(vpcID, block, zone string) string {
+		cw := vpc.CreateCreateVSwitchRequest()
+		cw.VpcId, cw.CidrBlock, cw.ZoneId = vpcID, block, zone
+		wr, err := v.CreateVSwitch(cw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return wr.VSwitchId
+	}
+	newGroup := func(vpcID string, perms ...ecs.AuthorizeSecurityGroupPermissions) string {
+		cs := ecs.CreateCreateSecurityGroupRequest()
+		cs.VpcId = vpcID
+		g, err := e.CreateSecurityGroup(cs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(perms) > 0 {
+			r := ecs.CreateAuthorizeSecurityGroupRequest()
+			r.SecurityGroupId, r.Permissions = g.SecurityGroupId, &perms
+			if _, err := e.AuthorizeSecurityGroup(r); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return g.SecurityGroupId
+	}
+	runIn := func(vswID, sg, addr string) string {
+		ri := ecs.CreateRunInstancesRequest()
+		ri.ImageId, ri.InstanceType, ri.VSwitchId, ri.SecurityGroupId, ri.PrivateIpAddress = "img", "t", vswID, sg, addr
+		rr, err := e.RunInstances(ri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rr.InstanceIdSets.InstanceIdSet[0]
+	}
+
+	// The provider: its backend here, admitting 8080 from transit addresses.
+	pvpc := newVPC("10.75.0.0/16")
+	backend := runIn(newVSwitch(pvpc, "10.75.1.0/24", "local-a"),
+		newGroup(pvpc, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "100.64.0.0/10"}), "10.75.1.10")
+	// The consumer: a vSwitch here for the endpoint, its instance on the
+	// other host; the endpoint's group admits 8080 from that vSwitch only.
+	cvpc := newVPC("10.76.0.0/16")
+	epVSwitch := newVSwitch(cvpc, "10.76.1.0/24", "local-a")
+	client := runIn(newVSwitch(cvpc, "10.76.2.0/24", "local-b"), newGroup(cvpc), "10.76.2.10")
+	epGroup := newGroup(cvpc, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "10.76.2.0/24"},
+		ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8081/8081", SourceCidrIp: "10.76.9.0/24"})
+	waitStatus(t, e, backend, "Running")
+	waitStatus(t, e, client, "Running")
+	serveWho(t, backend, "backend", 8080)
+	clientNS := other.netns(client)
+
+	sreq := privatelink.CreateCreateVpcEndpointServiceRequest()
+	sreq.ServiceResourceType, sreq.AutoAcceptEnabled = "ecs", requests.NewBoolean(true)
+	sreq.Resource = &[]privatelink.CreateVpcEndpointServiceResource{{ResourceType: "ecs", ResourceId: backend, ZoneId: "local-a"}}
+	sresp, err := pl.CreateVpcEndpointService(sreq)
+	if err != nil {
+		t.Fatalf("CreateVpcEndpointService: %v", err)
+	}
+	ereq := privatelink.CreateCreateVpcEndpointRequest()
+	ereq.VpcId, ereq.ServiceId, ereq.SecurityGroupId = cvpc, sresp.ServiceId, &[]string{epGroup}
+	ereq.Zone = &[]privatelink.CreateVpcEndpointZone{{ZoneId: "local-a", VSwitchId: epVSwitch, Ip: "10.76.1.50"}}
+	eresp, err := pl.CreateVpcEndpoint(ereq)
+	if err != nil {
+		t.Fatalf("CreateVpcEndpoint: %v", err)
+	}
+	ep := netip.MustParseAddrPort("10.76.1.50:8080")
+
+	eventually("the other host's instance reaches the endpoint on this host", func() error {
+		name, peer, err := dialWho(clientNS, ep, 500*time.Millisecond)
+		if err != nil {
+			return err
+		}
+		if name != "backend" || !strings.HasPrefix(peer, "100.64.") {
+			return fmt.Errorf("answered by %q seeing %q, want the backend seeing a 100.64.0.0/10 address", name, peer)
+		}
+		return nil
+	})
+	c, err := probe.DialTCP(context.Background(), clientNS, ep, 2*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A 64 KiB line (full-size segments through the overlay and the
+	// endpoint's link), which the backend answers with its name.
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Write([]byte(strings.Repeat("through the endpoint ", 3200) + "\n")); err != nil {
+		t.Errorf("a 64 KiB line to the endpoint across hosts: %v", err)
+	} else if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.HasPrefix(line, "backend ") {
+		t.Errorf("the answer to a 64 KiB line to the endpoint across hosts: %q %v", line, err)
+	}
+	c.Close()
+	if err := probe.TCP(context.Background(), clientNS, netip.AddrPortFrom(ep.Addr(), 8081), time.Second); !probe.IsTimeout(err) {
+		t.Errorf("the endpoint's port 8081 from the other host: %v, want a silent drop by the endpoint's group", errStr(err))
+	}
+	if _, err := os.Stat("/run/netns/" + cvpc); err != nil {
+		t.Errorf("the consumer VPC %s has no namespace on this host: %v", cvpc, err)
+	}
+	for _, port := range []struct {
+		port      string
+		reachable bool
+	}{{"8080", true}, {"8081", false}} {
+		out, err := env.Common(t, env.Admin, api.VersionPalisade, "AnalyzeReachability", map[string]string{"From": client, "To": ep.Addr().String(), "Protocol": "tcp", "Port": port.port})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(out)
+		if out["Reachable"] != port.reachable || !strings.Contains(string(b), "zone local-b's host and zone local-a's are joined by the underlay") {
+			t.Errorf("AnalyzeReachability %s -> endpoint %s port %s: want reachable %v (as the kernel) across joined hosts:\n%s", client, ep.Addr(), port.port, port.reachable, b)
+		}
+	}
+
+	dreq := privatelink.CreateDeleteVpcEndpointRequest()
+	dreq.EndpointId = eresp.EndpointId
+	if _, err := pl.DeleteVpcEndpoint(dreq); err != nil {
+		t.Fatalf("DeleteVpcEndpoint: %v", err)
+	}
+	eventually("the consumer VPC's namespace here goes with its endpoint", func() error {
+		if _, err := os.Stat("/run/netns/" + cvpc); err == nil {
+			return fmt.Errorf("namespace %s still here", cvpc)
+		}
+		return nil
+	})
+	if err := probe.TCP(context.Background(), clientNS, ep, 500*time.Millisecond); err == nil {
+		t.Error("the other host's instance reaches a deleted endpoint")
+	}
+	sdel := privatelink.CreateDeleteVpcEndpointServiceRequest()
+	sdel.ServiceId = sresp.ServiceId
+	if _, err := pl.DeleteVpcEndpointService(sdel); err != nil {
+		t.Fatalf("DeleteVpcEndpointService: %v", err)
+	}
+	for _, id := range []string{client, backend} {
+		del := ecs.CreateDeleteInstanceRequest()
+		del.InstanceId, del.Force = id, "true"
+		if _, err := e.DeleteInstance(del); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -37,7 +37,7 @@ import (
 //	    iifname "povl" meta nfproto ipv4 ip saddr != @remote4 drop
 //	    iifname "povl" meta nfproto ipv6 ip6 saddr != @remote6 drop }
 //	  chain forward { type filter hook forward priority filter - 20; policy accept;
-//	    iifname "povl" oifname != "pv*" oifname != "pp*" drop }  # to ENIs and peerings only: not the uplink, an endpoint
+//	    iifname "povl" oifname != "pv*" oifname != "pp*" drop }  # to ENIs (instances', endpoints') and peerings only: not the uplink
 //	  chain input { type filter hook input priority filter - 20; policy accept;
 //	    iifname "povl" drop }                    # nor the router itself
 //	}
