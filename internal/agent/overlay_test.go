@@ -84,16 +84,22 @@ func overlayWorld(t *testing.T, vnis map[string]uint32, underlays map[string]mod
 			}
 			putRecord(t, tx, model.PrefixENI+e.id, rec)
 		}
-		for zone, u := range underlays {
-			u.ZoneID = zone
-			putRecord(t, tx, model.PrefixUnderlay+zone, u)
-		}
+		putUnderlays(t, tx, underlays)
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return st
+}
+
+// putUnderlays writes the zones' underlay records.
+func putUnderlays(t *testing.T, tx store.Txn, underlays map[string]model.Underlay) {
+	t.Helper()
+	for zone, u := range underlays {
+		u.ZoneID = zone
+		putRecord(t, tx, model.PrefixUnderlay+zone, u)
+	}
 }
 
 func ul(addr string, port uint16) model.Underlay {
@@ -290,10 +296,7 @@ func TestBuildPeeringOverlays(t *testing.T) {
 					putRecord(t, tx, model.PrefixRouteEntry+r.id, model.RouteEntry{ID: r.id, VpcID: r.vpc, DestinationCidr: netip.MustParsePrefix(r.dst),
 						NextHopType: model.RouteNextHopPeer, NextHopID: r.pcc})
 				}
-				for zone, u := range tc.underlays {
-					u.ZoneID = zone
-					putRecord(t, tx, model.PrefixUnderlay+zone, u)
-				}
+				putUnderlays(t, tx, tc.underlays)
 				return nil
 			})
 			if err != nil {
@@ -400,10 +403,7 @@ func TestBuildEndpointOverlays(t *testing.T) {
 					Resources: []model.EndpointServiceResource{{ResourceID: "i-p", ResourceType: model.EndpointResourceECS, ZoneID: "a"}}})
 				putRecord(t, tx, model.PrefixEndpoint+"ep-1", model.Endpoint{ID: "ep-1", VpcID: "vpc-c", ServiceID: "epsrv-1", ConnectionStatus: tc.status,
 					Zones: []model.EndpointZone{{ZoneID: "a", VSwitchID: "vsw-vpc-c-a", ENIID: "eni-ep", Addr: epAddr, TransitAddr: netip.MustParseAddr("100.64.0.5")}}})
-				for zone, u := range tc.underlays {
-					u.ZoneID = zone
-					putRecord(t, tx, model.PrefixUnderlay+zone, u)
-				}
+				putUnderlays(t, tx, tc.underlays)
 				return nil
 			})
 			if err != nil {
