@@ -885,6 +885,11 @@ func privateLinkAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, ev
 		}
 		return nil
 	})
+	// The consumer VPC's resolver on the other host answers the endpoint's
+	// domain with its address here.
+	if out, err := other.run("ip", "netns", "exec", client, "getent", "ahostsv4", eresp.EndpointDomain); err != nil || !strings.Contains(out, ep.Addr().String()) {
+		t.Errorf("getent %s on the other host's instance: %v %q, want %s", eresp.EndpointDomain, err, out, ep.Addr())
+	}
 	c, err := probe.DialTCP(context.Background(), clientNS, ep, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
