@@ -788,16 +788,49 @@ func peeringAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, eventu
 	})
 }
 
-// privateLinkAcrossHosts reaches a PrivateLink endpoint on this host
-// (zone local-a, with the service's backend) from a consumer instance on
-// the other host (local-b), in a consumer VPC without instances here:
-// this host makes a namespace of the consumer VPC for the endpoint, the
-// other host routes the endpoint's address here through the VPC's
-// overlay. The backend answers and sees a transit address, the endpoint's
-// group (judged here) drops a port it does not admit, the analyzer agrees,
-// and deleting the endpoint takes the namespace with it.
+// privateLinkAcrossHosts reaches a PrivateLink endpoint on one host (with
+// the service's backend) from a consumer instance on the other, in a
+// consumer VPC without instances on the endpoint's host: that host makes
+// a namespace of the consumer VPC for the endpoint, the client's host
+// routes the endpoint's address there through the VPC's overlay. Both
+// ways round: the endpoint on this host (zone local-a) and the client on
+// the other (local-b), then the reverse. The client resolves the
+// endpoint's domain, the backend answers and sees a transit address, the
+// endpoint's group (judged on its host) drops a port it does not admit,
+// the analyzer agrees, and deleting the endpoint takes the namespace with
+// it.
 func privateLinkAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, eventually func(string, func() error)) {
 	t.Helper()
+	for i, endpointHere := range []bool{true, false} {
+		privateLinkAcrossHostsOnce(t, env, other, eventually, endpointHere, 75+2*i)
+	}
+}
+
+// privateLinkAcrossHostsOnce is one way round of privateLinkAcrossHosts:
+// the provider's VPC is 10.<net>.0.0/16, the consumer's 10.<net+1>.0.0/16.
+func privateLinkAcrossHostsOnce(t *testing.T, env *apitest.Env, other *otherHost, eventually func(string, func() error), endpointHere bool, net int) {
+	t.Helper()
+	// Where each side runs: the endpoint's host, the client's, and how to
+	// name a namespace and run a command on each.
+	epZone, clientZone := "local-a", "local-b"
+	here := func(name string) string { return name }
+	epNS, clientNS := here, other.netns
+	runAtClient := other.run
+	if !endpointHere {
+		epZone, clientZone = clientZone, epZone
+		epNS, clientNS = other.netns, here
+		runAtClient = func(args ...string) (string, error) {
+			out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+			return string(out), err
+		}
+	}
+	nsPath := func(ns func(string) string, name string) string {
+		if p := ns(name); strings.HasPrefix(p, "/") {
+			return p
+		}
+		return "/run/netns/" + name
+	}
+	way := map[bool]string{true: "the endpoint on this host", false: "the endpoint on the other host"}[endpointHere]
 	e, v, pl := env.ECS(t, env.Admin), env.VPC(t, env.Admin), env.PrivateLink(t, env.Admin)
 	newVPC := func(block string) string {
 		cv := vpc.CreateCreateVpcRequest()
@@ -844,39 +877,40 @@ func privateLinkAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, ev
 	}
 
 	// The provider: its backend here, admitting 8080 from transit addresses.
-	pvpc := newVPC("10.75.0.0/16")
-	backend := runIn(newVSwitch(pvpc, "10.75.1.0/24", "local-a"),
-		newGroup(pvpc, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "100.64.0.0/10"}), "10.75.1.10")
+	pvpc := newVPC(fmt.Sprintf("10.%d.0.0/16", net))
+	backend := runIn(newVSwitch(pvpc, fmt.Sprintf("10.%d.1.0/24", net), epZone),
+		newGroup(pvpc, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "100.64.0.0/10"}), fmt.Sprintf("10.%d.1.10", net))
 	// The consumer: a vSwitch here for the endpoint, its instance on the
 	// other host; the endpoint's group admits 8080 from that vSwitch only.
-	cvpc := newVPC("10.76.0.0/16")
-	epVSwitch := newVSwitch(cvpc, "10.76.1.0/24", "local-a")
-	client := runIn(newVSwitch(cvpc, "10.76.2.0/24", "local-b"), newGroup(cvpc), "10.76.2.10")
-	epGroup := newGroup(cvpc, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "10.76.2.0/24"},
-		ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8081/8081", SourceCidrIp: "10.76.9.0/24"})
+	cnet := net + 1
+	cvpc := newVPC(fmt.Sprintf("10.%d.0.0/16", cnet))
+	epVSwitch := newVSwitch(cvpc, fmt.Sprintf("10.%d.1.0/24", cnet), epZone)
+	client := runIn(newVSwitch(cvpc, fmt.Sprintf("10.%d.2.0/24", cnet), clientZone), newGroup(cvpc), fmt.Sprintf("10.%d.2.10", cnet))
+	epGroup := newGroup(cvpc, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: fmt.Sprintf("10.%d.2.0/24", cnet)},
+		ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8081/8081", SourceCidrIp: fmt.Sprintf("10.%d.9.0/24", cnet)})
 	waitStatus(t, e, backend, "Running")
 	waitStatus(t, e, client, "Running")
-	serveWho(t, backend, "backend", 8080)
-	clientNS := other.netns(client)
+	serveWho(t, epNS(backend), "backend", 8080)
+	cns := clientNS(client)
 
 	sreq := privatelink.CreateCreateVpcEndpointServiceRequest()
 	sreq.ServiceResourceType, sreq.AutoAcceptEnabled = "ecs", requests.NewBoolean(true)
-	sreq.Resource = &[]privatelink.CreateVpcEndpointServiceResource{{ResourceType: "ecs", ResourceId: backend, ZoneId: "local-a"}}
+	sreq.Resource = &[]privatelink.CreateVpcEndpointServiceResource{{ResourceType: "ecs", ResourceId: backend, ZoneId: epZone}}
 	sresp, err := pl.CreateVpcEndpointService(sreq)
 	if err != nil {
 		t.Fatalf("CreateVpcEndpointService: %v", err)
 	}
 	ereq := privatelink.CreateCreateVpcEndpointRequest()
 	ereq.VpcId, ereq.ServiceId, ereq.SecurityGroupId = cvpc, sresp.ServiceId, &[]string{epGroup}
-	ereq.Zone = &[]privatelink.CreateVpcEndpointZone{{ZoneId: "local-a", VSwitchId: epVSwitch, Ip: "10.76.1.50"}}
+	ereq.Zone = &[]privatelink.CreateVpcEndpointZone{{ZoneId: epZone, VSwitchId: epVSwitch, Ip: fmt.Sprintf("10.%d.1.50", cnet)}}
 	eresp, err := pl.CreateVpcEndpoint(ereq)
 	if err != nil {
 		t.Fatalf("CreateVpcEndpoint: %v", err)
 	}
-	ep := netip.MustParseAddrPort("10.76.1.50:8080")
+	ep := netip.MustParseAddrPort(fmt.Sprintf("10.%d.1.50:8080", cnet))
 
-	eventually("the other host's instance reaches the endpoint on this host", func() error {
-		name, peer, err := dialWho(clientNS, ep, 500*time.Millisecond)
+	eventually("the client reaches "+way, func() error {
+		name, peer, err := dialWho(cns, ep, 500*time.Millisecond)
 		if err != nil {
 			return err
 		}
@@ -885,12 +919,12 @@ func privateLinkAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, ev
 		}
 		return nil
 	})
-	// The consumer VPC's resolver on the other host answers the endpoint's
-	// domain with its address here.
-	if out, err := other.run("ip", "netns", "exec", client, "getent", "ahostsv4", eresp.EndpointDomain); err != nil || !strings.Contains(out, ep.Addr().String()) {
-		t.Errorf("getent %s on the other host's instance: %v %q, want %s", eresp.EndpointDomain, err, out, ep.Addr())
+	// The consumer VPC's resolver on the client's host answers the
+	// endpoint's domain with its address on the other.
+	if out, err := runAtClient("ip", "netns", "exec", client, "getent", "ahostsv4", eresp.EndpointDomain); err != nil || !strings.Contains(out, ep.Addr().String()) {
+		t.Errorf("getent %s on the client (%s): %v %q, want %s", eresp.EndpointDomain, way, err, out, ep.Addr())
 	}
-	c, err := probe.DialTCP(context.Background(), clientNS, ep, 2*time.Second)
+	c, err := probe.DialTCP(context.Background(), cns, ep, 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -898,16 +932,16 @@ func privateLinkAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, ev
 	// endpoint's link), which the backend answers with its name.
 	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
 	if _, err := c.Write([]byte(strings.Repeat("through the endpoint ", 3200) + "\n")); err != nil {
-		t.Errorf("a 64 KiB line to the endpoint across hosts: %v", err)
+		t.Errorf("a 64 KiB line to %s: %v", way, err)
 	} else if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.HasPrefix(line, "backend ") {
-		t.Errorf("the answer to a 64 KiB line to the endpoint across hosts: %q %v", line, err)
+		t.Errorf("the answer to a 64 KiB line to %s: %q %v", way, line, err)
 	}
 	c.Close()
-	if err := probe.TCP(context.Background(), clientNS, netip.AddrPortFrom(ep.Addr(), 8081), time.Second); !probe.IsTimeout(err) {
-		t.Errorf("the endpoint's port 8081 from the other host: %v, want a silent drop by the endpoint's group", errStr(err))
+	if err := probe.TCP(context.Background(), cns, netip.AddrPortFrom(ep.Addr(), 8081), time.Second); !probe.IsTimeout(err) {
+		t.Errorf("port 8081 of %s: %v, want a silent drop by the endpoint's group", way, errStr(err))
 	}
-	if _, err := os.Stat("/run/netns/" + cvpc); err != nil {
-		t.Errorf("the consumer VPC %s has no namespace on this host: %v", cvpc, err)
+	if _, err := os.Stat(nsPath(epNS, cvpc)); err != nil {
+		t.Errorf("the consumer VPC %s has no namespace on the endpoint's host (%s): %v", cvpc, way, err)
 	}
 	for _, port := range []struct {
 		port      string
@@ -918,8 +952,8 @@ func privateLinkAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, ev
 			t.Fatal(err)
 		}
 		b, _ := json.Marshal(out)
-		if out["Reachable"] != port.reachable || !strings.Contains(string(b), "zone local-b's host and zone local-a's are joined by the underlay") {
-			t.Errorf("AnalyzeReachability %s -> endpoint %s port %s: want reachable %v (as the kernel) across joined hosts:\n%s", client, ep.Addr(), port.port, port.reachable, b)
+		if out["Reachable"] != port.reachable || !strings.Contains(string(b), "zone "+clientZone+"'s host and zone "+epZone+"'s are joined by the underlay") {
+			t.Errorf("AnalyzeReachability %s -> endpoint %s port %s (%s): want reachable %v (as the kernel) across joined hosts:\n%s", client, ep.Addr(), port.port, way, port.reachable, b)
 		}
 	}
 
@@ -928,15 +962,16 @@ func privateLinkAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, ev
 	if _, err := pl.DeleteVpcEndpoint(dreq); err != nil {
 		t.Fatalf("DeleteVpcEndpoint: %v", err)
 	}
-	eventually("the consumer VPC's namespace here goes with its endpoint", func() error {
-		if _, err := os.Stat("/run/netns/" + cvpc); err == nil {
+	eventually("the consumer VPC's namespace on the endpoint's host goes with its endpoint ("+way+")", func() error {
+		if _, err := os.Stat(nsPath(epNS, cvpc)); err == nil {
 			return fmt.Errorf("namespace %s still here", cvpc)
 		}
 		return nil
 	})
-	if err := probe.TCP(context.Background(), clientNS, ep, 500*time.Millisecond); err == nil {
-		t.Error("the other host's instance reaches a deleted endpoint")
+	if err := probe.TCP(context.Background(), cns, ep, 500*time.Millisecond); err == nil {
+		t.Errorf("the client reaches a deleted endpoint (%s)", way)
 	}
+	t.Logf("PrivateLink across hosts, %s: the client resolves and reaches it, its group drops 8081, the analyzer agrees, its namespace goes with it", way)
 	sdel := privatelink.CreateDeleteVpcEndpointServiceRequest()
 	sdel.ServiceId = sresp.ServiceId
 	if _, err := pl.DeleteVpcEndpointService(sdel); err != nil {
