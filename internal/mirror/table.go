@@ -15,6 +15,8 @@ import (
 	"github.com/google/nftables/userdata"
 	mnl "github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/palisade-project/palisade/internal/policy"
 )
 
 // The mirroring table of a VPC namespace, present while one of the VPC's
@@ -43,7 +45,7 @@ const (
 	// Group is the NFLOG group of mirrored packets (flow logs use 7).
 	Group = 8
 	// Mark is the packet mark of the copies the mirror sends.
-	Mark    = 0x00800000
+	Mark    = policy.MirrorCopyMark
 	setName = "sources"
 	// The prefixes say the direction, and for what an ENI sends whether
 	// it was routed (forward: the TTL is already one less) or is for the

@@ -20,6 +20,10 @@ const (
 	// transparent sockets (linux.SteerMark has the same value): the
 	// instances' answers on the WAF's upstream connections among them.
 	SteeredMark = 0x00400000
+	// MirrorCopyMark marks the copies the traffic mirror sends (SO_MARK;
+	// mirror.Mark has the same value): they are neither mirrored again,
+	// tracked by conntrack, nor counted by flow logs.
+	MirrorCopyMark = 0x00800000
 	// OutputChain filters the WAF's upstream connections with the
 	// receiver's ingress network ACL and security groups, as if they came
 	// from the client; InputChain holds the answers to the sender's

@@ -8,12 +8,15 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/palisade-project/palisade/internal/flowlog"
+	"github.com/palisade-project/palisade/internal/flowlog/capture"
 	"github.com/palisade-project/palisade/internal/mirror"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
@@ -355,5 +358,108 @@ func TestTrafficMirror(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if copies, _ := sink.take(); len(copies) > 0 {
 		t.Errorf("copies after the session was disabled: %v", copies)
+	}
+}
+
+// TestMirrorCopiesNotFlowLogged: a flow log on the VPC records the traffic
+// a mirror session copies, never the copies themselves (SEMANTICS: flow
+// logs do not log mirrored copies): no record of the source's or the
+// target's ENI is a copy (UDP to 4789 from the source to the target), and
+// the target, which receives only copies, has no record with traffic.
+func TestMirrorCopiesNotFlowLogged(t *testing.T) {
+	r := newRig(t, "mf", 10*time.Second)
+	sink := &fakeFlowSink{}
+	r.withFlowAgent(sink, t.TempDir())
+	v := r.vswitch("1", "10.77.1.0/24")
+	g := r.groupID("g")
+	all := model.PortRange{From: -1, To: -1}
+	r.put(model.PrefixSecurityGroup+g, model.SecurityGroup{ID: g, VpcID: r.vpc, Type: model.GroupTypeBasic, InnerAccessPolicy: model.InnerDrop,
+		Rules: []model.Rule{{ID: "sgr-all", Direction: model.Ingress, Protocol: model.ProtoALL, Policy: model.PolicyAccept, Priority: 1, Ports: all,
+			PeerCidr: netip.MustParsePrefix("10.77.0.0/16")}}})
+	a := r.instance("a", v, "10.77.1.10", g)
+	b := r.instance("b", v, "10.77.1.11", g)
+	tg := r.instance("t", v, "10.77.1.12", g)
+	fl := r.flowLog("all", model.FlowLogResourceVPC, r.vpc, model.FlowLogTrafficAll)
+	filter := model.MirrorFilter{ID: "tmf-" + r.tag, AccountID: "1",
+		Egress: []model.MirrorRule{{ID: "tmr-e", Priority: 1, Action: model.PolicyAccept, Protocol: model.ProtoALL, SourcePorts: all, DestinationPorts: all}}}
+	session := model.MirrorSession{ID: "tms-" + r.tag, AccountID: "1", FilterID: filter.ID, TargetID: tg.eni, TargetType: model.MirrorTargetENI,
+		Priority: 1, VNI: 4243, PacketLength: 1500, Enabled: true, SourceIDs: []string{a.eni}}
+	r.put(model.PrefixMirrorFilter+filter.ID, filter)
+	r.put(model.PrefixMirrorSession+session.ID, session)
+	stop := r.run()
+	r.waitApplied()
+	r.serve(b, nil, []int{9000})
+	vx := listenVXLAN(t, tg.inst)
+
+	sink.waitAny(t, fl)
+	start := waitBoundary()
+	sendUDP(t, a.inst, 42000, netip.AddrPortFrom(b.addr, 9000), 20, 100, true)
+	recs := sink.waitWindow(t, fl, start, 3)
+	copies, _ := vx.take()
+	if len(copies) < 20 {
+		t.Fatalf("the target got %d copies of a's 20 datagrams, want 20 at least", len(copies))
+	}
+	sent := false
+	for _, rec := range recs {
+		line := recordLine(rec)
+		switch {
+		case rec.DstPort == model.MirrorVXLANPort || rec.SrcPort == model.MirrorVXLANPort:
+			t.Errorf("a mirrored copy was logged: %s", line)
+		case rec.ENIID == tg.eni && rec.LogStatus == flowlog.StatusOK:
+			t.Errorf("the target, which only receives copies, has a record: %s", line)
+		case rec.ENIID == a.eni && rec.SrcPort == 42000 && rec.DstPort == 9000 && rec.Packets == 20:
+			sent = true
+		}
+	}
+	if !sent {
+		var lines []string
+		for _, rec := range recs {
+			lines = append(lines, recordLine(rec))
+		}
+		t.Errorf("no record of a's 20 datagrams to b:9000 among:\n%s", strings.Join(lines, "\n"))
+	}
+	// The counting table passed the copies by their mark, and counted them.
+	out, err := r.vpcExec("nft", "list", "counter", "inet", capture.CountTable, capture.CopiesCounter)
+	if err != nil {
+		t.Fatalf("the copies' counter: %v", err)
+	}
+	var n int
+	if i := strings.Index(out, "packets "); i < 0 {
+		t.Fatalf("the copies' counter: %q", out)
+	} else if _, err := fmt.Sscanf(out[i:], "packets %d", &n); err != nil || n < 20 {
+		t.Errorf("the copies' counter holds %d packets (%v), want 20 at least:\n%s", n, err, out)
+	}
+
+	// The counting table of an older agent, without the copies' rule and
+	// counter, is made again by the next agent: it does not keep it.
+	stop()
+	listing, err := r.vpcExec("nft", "-a", "list", "chain", "inet", capture.CountTable, "count")
+	if err != nil {
+		t.Fatal(err)
+	}
+	handle := regexp.MustCompile(`(?m)` + capture.CopiesCounter + `.*# handle (\d+)$`).FindStringSubmatch(listing)
+	if handle == nil {
+		t.Fatalf("no copies' rule in the count chain:\n%s", listing)
+	}
+	for _, c := range [][]string{
+		{"nft", "delete", "rule", "inet", capture.CountTable, "count", "handle", handle[1]},
+		{"nft", "delete", "counter", "inet", capture.CountTable, capture.CopiesCounter},
+	} {
+		if out, err := r.vpcExec(c...); err != nil {
+			t.Fatalf("%v: %v %s", c, err, out)
+		}
+	}
+	r.withFlowAgent(sink, t.TempDir())
+	r.run()
+	r.waitApplied()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := r.vpcExec("nft", "list", "counter", "inet", capture.CountTable, capture.CopiesCounter); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the next agent kept the counting table without the copies' rule")
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

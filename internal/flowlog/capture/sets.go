@@ -13,6 +13,8 @@ import (
 	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
+
+	"github.com/palisade-project/palisade/internal/policy"
 )
 
 // The counting table. While a VPC has an active flow log, capture keeps
@@ -30,6 +32,7 @@ import (
 //
 //	table inet palisade_flowlog {
 //	  counter flowlog_full {}
+//	  counter flowlog_mirror_copies {}
 //	  set t4_00 ... t4_15 { type ipv4_addr . ipv4_addr . inet_service . inet_service . mark   # TCP flags
 //	           size 65536; flags dynamic,timeout; timeout 2m; counter }
 //	  set p4_NN { type ipv4_addr . ipv4_addr . inet_proto . inet_service . inet_service ... }
@@ -38,6 +41,7 @@ import (
 //	  map shard_t4 { type integer : verdict; elements = { 0 : goto c_t4_00, ... } }   # and so on
 //	  chain c_t4_00 { update @t4_00 { ip saddr . ip daddr . th sport . th dport . tcp flags } accept; counter name flowlog_full }
 //	  chain count {
+//	    meta mark & 0x00800000 != 0 counter name flowlog_mirror_copies accept   # the traffic mirror's copies
 //	    meta nfproto ipv4 meta l4proto tcp <load ip saddr . ip daddr . th sport . th dport . tcp flags>
 //	        jhash <key> mod 16 vmap @shard_t4
 //	    meta nfproto ipv4 meta l4proto udp <load ip saddr . ip daddr . meta l4proto . th sport . th dport> ... vmap @shard_p4
@@ -64,7 +68,10 @@ const (
 	// SKIPDATA.
 	CountSetSize = 1 << 16
 	FullCounter  = "flowlog_full"
-	countPrio    = 20 // after the program (filter) and the guard (filter + 10)
+	// CopiesCounter counts the traffic mirror's copies (marked
+	// policy.MirrorCopyMark), which the table passes uncounted otherwise.
+	CopiesCounter = "flowlog_mirror_copies"
+	countPrio     = 20 // after the program (filter) and the guard (filter + 10)
 )
 
 // Key shapes of the counting sets.
@@ -152,8 +159,19 @@ func (s countSet) keyType() nftables.SetDatatype {
 func queueCountTable(conn *nftables.Conn, size int) error {
 	t := conn.AddTable(&nftables.Table{Family: nftables.TableFamilyINet, Name: CountTable})
 	conn.AddObj(&nftables.CounterObj{Table: t, Name: FullCounter})
+	conn.AddObj(&nftables.CounterObj{Table: t, Name: CopiesCounter})
 	full := &expr.Objref{Type: int(nftables.ObjTypeCounter), Name: FullCounter}
 	count := conn.AddChain(&nftables.Chain{Name: "count", Table: t})
+	// The traffic mirror's copies are not flows of the VPC (flow logs do
+	// not log them): counted apart, never in a set.
+	conn.AddRule(&nftables.Rule{Table: t, Chain: count, Exprs: []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyMARK, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binary.NativeEndian.AppendUint32(nil, policy.MirrorCopyMark), Xor: []byte{0, 0, 0, 0}},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{0, 0, 0, 0}},
+		&expr.Objref{Type: int(nftables.ObjTypeCounter), Name: CopiesCounter},
+		&expr.Verdict{Kind: expr.VerdictAccept},
+	}})
 	// Set IDs name sets within the batch. They are given here: the
 	// library's own allocator is a package variable that concurrent
 	// captures would race on.
@@ -294,7 +312,9 @@ func ensureCountTable(nsFd, size int) (fresh bool, err error) {
 				}
 			}
 		}
-		if have == len(countSets()) {
+		// A table of an older agent lacks the mirror copies' rule (its
+		// counter says it is there): it is made again.
+		if have == len(countSets()) && hasCounter(conn, t, CopiesCounter) {
 			return false, nil
 		}
 		conn.DelTable(t) // incomplete or of another shape
@@ -306,6 +326,20 @@ func ensureCountTable(nsFd, size int) (fresh bool, err error) {
 		return false, fmt.Errorf("create the flow-log counting table: %w", err)
 	}
 	return true, nil
+}
+
+// hasCounter reports whether table t has the named counter object.
+func hasCounter(conn *nftables.Conn, t *nftables.Table, name string) bool {
+	objs, err := conn.GetNamedObjects(t)
+	if err != nil {
+		return false
+	}
+	for _, o := range objs {
+		if c, ok := o.(*nftables.CounterObj); ok && c.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 // RemoveCountTable deletes the counting table of the VPC namespace at
