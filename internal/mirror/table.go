@@ -39,7 +39,8 @@ import (
 // never gets here: what is mirrored is what the ENI really sent. Packets
 // to an ENI are taken in postrouting, after every forward and output
 // verdict. The copies themselves (Mark) are neither mirrored again nor
-// tracked by conntrack (so flow logs never see them).
+// tracked by conntrack, and the flow-log counting table passes them
+// uncounted (flow logs never see them).
 const (
 	Table = "palisade_mirror"
 	// Group is the NFLOG group of mirrored packets (flow logs use 7).
