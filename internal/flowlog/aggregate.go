@@ -32,7 +32,7 @@ type Log struct {
 }
 
 // Observation is traffic seen by capture for one ENI and direction: a
-// conntrack counter delta (ACCEPT) or NFLOG'd packets (REJECT).
+// counting-set element's growth (ACCEPT) or NFLOG'd packets (REJECT).
 type Observation struct {
 	ENI       string
 	Direction string // DirIn or DirOut
