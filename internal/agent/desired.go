@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"iter"
 	"maps"
 	"net/netip"
 	"slices"
@@ -378,11 +379,9 @@ func addTransits(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
 		if p.Status != model.PeerActivated || byVPC[p.Other(x)] == nil || byVPC[x] != nil || s.vpcs[x].VNI == 0 {
 			continue
 		}
-		for _, e := range s.enis {
-			if u, ok := s.underlays[e.ZoneID]; ok && e.VpcID == x && e.InstanceID != "" && e.ZoneID != zone && local.Joins(u) {
-				byVPC[x] = &dataplane.VPC{ID: x}
-				break
-			}
+		for range joinedRemoteENIs(s, x, zone, local) {
+			byVPC[x] = &dataplane.VPC{ID: x}
+			break
 		}
 	}
 }
@@ -423,14 +422,7 @@ func peerRemotes(s *snapshot, vpc string, zone string, local model.Underlay, rem
 			continue
 		}
 		y := p.Other(vpc)
-		for _, e := range s.enis {
-			if e.VpcID != y || e.InstanceID == "" || e.ZoneID == zone {
-				continue
-			}
-			u, ok := s.underlays[e.ZoneID]
-			if !ok || !local.Joins(u) {
-				continue
-			}
+		for e, u := range joinedRemoteENIs(s, y, zone, local) {
 			for _, a := range e.Addrs() {
 				if !seen[a] && peeringOf(s, vpc, a) == p.ID {
 					seen[a] = true
@@ -523,10 +515,26 @@ func reachedFromJoined(s *snapshot, vpc, zone string) bool {
 	if !ok || s.vpcs[vpc].VNI == 0 {
 		return false
 	}
-	return slices.ContainsFunc(s.enis, func(e model.ENI) bool {
-		u, ok := s.underlays[e.ZoneID]
-		return ok && e.VpcID == vpc && e.InstanceID != "" && e.ZoneID != zone && local.Joins(u)
-	})
+	for range joinedRemoteENIs(s, vpc, zone, local) {
+		return true
+	}
+	return false
+}
+
+// joinedRemoteENIs yields vpc's instance ENIs in zones other than zone
+// whose underlay local joins, with that underlay: the ENIs its overlay
+// reaches on other hosts.
+func joinedRemoteENIs(s *snapshot, vpc, zone string, local model.Underlay) iter.Seq2[model.ENI, model.Underlay] {
+	return func(yield func(model.ENI, model.Underlay) bool) {
+		for _, e := range s.enis {
+			if e.VpcID != vpc || e.InstanceID == "" || e.ZoneID == zone {
+				continue
+			}
+			if u, ok := s.underlays[e.ZoneID]; ok && local.Joins(u) && !yield(e, u) {
+				return
+			}
+		}
+	}
 }
 
 func sortedKeys[V any](m map[string]V) []string {
@@ -570,14 +578,7 @@ func addOverlays(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
 		}
 		remote := map[netip.Addr][]netip.Addr{}
 		seen := map[netip.Addr]bool{}
-		for _, e := range s.enis {
-			if e.VpcID != id || e.InstanceID == "" || e.ZoneID == zone {
-				continue
-			}
-			u, ok := s.underlays[e.ZoneID]
-			if !ok || !local.Joins(u) {
-				continue
-			}
+		for e, u := range joinedRemoteENIs(s, id, zone, local) {
 			remote[u.Addr] = append(remote[u.Addr], e.Addrs()...)
 			for _, a := range e.Addrs() {
 				seen[a] = true

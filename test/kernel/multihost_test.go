@@ -584,6 +584,17 @@ func peeringAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, eventu
 		}
 		return n
 	}
+	// vswitchOf is the ID of the one vSwitch of a VPC of newEnd.
+	vswitchOf := func(vpcID string) string {
+		t.Helper()
+		d := vpc.CreateDescribeVSwitchesRequest()
+		d.VpcId = vpcID
+		dr, err := v.DescribeVSwitches(d)
+		if err != nil || len(dr.VSwitches.VSwitch) != 1 {
+			t.Fatalf("DescribeVSwitches of %s: %v", vpcID, err)
+		}
+		return dr.VSwitches.VSwitch[0].VSwitchId
+	}
 	w := &world{t: t, vpc: v}
 	type pair struct {
 		here, there *end // the instance on this host, on the other
@@ -598,14 +609,8 @@ func peeringAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, eventu
 			// lower ID goes where the case wants it.
 			x, y = y, x
 			for _, n := range []*end{x, y} {
-				d := vpc.CreateDescribeVSwitchesRequest()
-				d.VpcId = n.vpc
-				dr, err := v.DescribeVSwitches(d)
-				if err != nil || len(dr.VSwitches.VSwitch) != 1 {
-					t.Fatalf("DescribeVSwitches of %s: %v", n.vpc, err)
-				}
 				dw := vpc.CreateDeleteVSwitchRequest()
-				dw.VSwitchId = dr.VSwitches.VSwitch[0].VSwitchId
+				dw.VSwitchId = vswitchOf(n.vpc)
 				if _, err := v.DeleteVSwitch(dw); err != nil {
 					t.Fatal(err)
 				}
@@ -638,14 +643,8 @@ func peeringAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, eventu
 			if _, err := e.AuthorizeSecurityGroup(r); err != nil {
 				t.Fatal(err)
 			}
-			d := vpc.CreateDescribeVSwitchesRequest()
-			d.VpcId = n.vpc
-			dr, err := v.DescribeVSwitches(d)
-			if err != nil || len(dr.VSwitches.VSwitch) != 1 {
-				t.Fatalf("DescribeVSwitches of %s: %v", n.vpc, err)
-			}
 			ri := ecs.CreateRunInstancesRequest()
-			ri.ImageId, ri.InstanceType, ri.VSwitchId, ri.SecurityGroupId, ri.PrivateIpAddress = "img", "t", dr.VSwitches.VSwitch[0].VSwitchId, g.SecurityGroupId, n.addr.String()
+			ri.ImageId, ri.InstanceType, ri.VSwitchId, ri.SecurityGroupId, ri.PrivateIpAddress = "img", "t", vswitchOf(n.vpc), g.SecurityGroupId, n.addr.String()
 			rr, err := e.RunInstances(ri)
 			if err != nil {
 				t.Fatal(err)
