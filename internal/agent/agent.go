@@ -126,6 +126,10 @@ type Agent struct {
 	// reconciling goroutine, under mirrorMu).
 	mirrorMu sync.Mutex
 	mirrors  map[string]*mirror.Mirror
+	// relay is the traffic-mirror relay between hosts, when a session
+	// crosses hosts (mirror.go; written by the reconciling goroutine,
+	// under mirrorMu).
+	relay *mirror.Relay
 	// detector and ddosView are Anti-DDoS's state (ddos.go), shared by
 	// the reconciling goroutine and the sampler under ddosMu.
 	ddosMu   sync.Mutex
@@ -261,7 +265,7 @@ func (a *Agent) Reconcile(ctx context.Context) error {
 
 func (a *Agent) reconcile(ctx context.Context) error {
 	var d *Desired
-	var mirrors map[string]mirror.View
+	var mirrors mirrorPlan
 	err := a.cfg.Store.View(ctx, func(tx store.ReadTxn) error {
 		var err error
 		if d, err = Build(tx, a.cfg.Zone, a.cfg.IfName); err != nil {

@@ -3,6 +3,7 @@ package agent
 import (
 	"errors"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"slices"
 
@@ -12,64 +13,111 @@ import (
 	"github.com/palisade-project/palisade/internal/store"
 )
 
-// buildMirrors returns, per VPC on the host, the local source ENIs of
-// enabled traffic-mirror sessions with their sessions. A session is served
-// where its source runs, to a target ENI in the same VPC on this host
-// (a VPC's namespaces are one host's; a target elsewhere is reported once
-// per reconciliation and skipped).
-func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (map[string]mirror.View, error) {
+// mirrorPlan is what this host does for traffic mirroring: the view of
+// each VPC namespace with local sources of enabled sessions, and the
+// relay's targets (local targets of sources on other hosts).
+type mirrorPlan struct {
+	views        map[string]mirror.View
+	relayTargets []mirror.RelayTarget
+	// relay is this host's relay address (its underlay address and
+	// mirror.RelayPort), valid when a session crosses hosts either way.
+	relay netip.AddrPort
+}
+
+// buildMirrors plans the host's traffic mirroring. A session is served
+// where its source runs. A target in the same VPC on this host gets the
+// copies from the VPC namespace; a target on another host joined to this
+// one by the underlay (model.Underlay.Joins) gets them through that host's
+// relay (mirror/relay.go), and this host's relay delivers the copies of
+// sources elsewhere to its own targets. A target on a host not joined to
+// the source's is reported once per reconciliation and skipped.
+func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (mirrorPlan, error) {
+	plan := mirrorPlan{views: map[string]mirror.View{}}
 	var sessions []model.MirrorSession
 	if err := listAll(tx, model.PrefixMirrorSession, func(s model.MirrorSession) {
 		if s.Enabled {
 			sessions = append(sessions, s)
 		}
 	}); err != nil {
-		return nil, err
+		return plan, err
 	}
-	out := map[string]mirror.View{}
 	if len(sessions) == 0 {
-		return out, nil
+		return plan, nil
 	}
 	filters := map[string]model.MirrorFilter{}
 	if err := listAll(tx, model.PrefixMirrorFilter, func(f model.MirrorFilter) { filters[f.ID] = f }); err != nil {
-		return nil, err
+		return plan, err
+	}
+	enis := map[string]model.ENI{}
+	if err := listAll(tx, model.PrefixENI, func(e model.ENI) { enis[e.ID] = e }); err != nil {
+		return plan, err
+	}
+	underlays := map[string]model.Underlay{}
+	if err := listAll(tx, model.PrefixUnderlay, func(u model.Underlay) { underlays[u.ZoneID] = u }); err != nil {
+		return plan, err
+	}
+	localU, hasLocalU := underlays[a.cfg.Zone]
+	// joined returns the underlay of zone's host when it is another host
+	// joined to this one.
+	joined := func(zone string) (model.Underlay, bool) {
+		u, ok := underlays[zone]
+		return u, ok && hasLocalU && zone != a.cfg.Zone && localU.Joins(u)
 	}
 	local := map[string]model.ENI{}
 	for _, e := range d.ENIs {
 		local[e.ID] = e
 	}
 	perSource := map[string][]mirror.Session{}
+	relayed := map[string]*mirror.RelayTarget{}
 	for _, s := range sessions {
 		f, ok := filters[s.FilterID]
 		if !ok {
 			continue
 		}
-		target, ok := local[s.TargetID]
-		var srcs []string
-		for _, id := range s.SourceIDs {
-			if _, isLocal := local[id]; isLocal {
-				srcs = append(srcs, id)
-			}
-		}
-		if len(srcs) == 0 {
-			continue
-		}
+		target, ok := enis[s.TargetID]
 		if !ok || !target.PrimaryIP.Is4() {
-			if a != nil {
-				a.log.Warn("traffic-mirror target not on this host: session not served here", "session", s.ID, "target", s.TargetID)
-			}
 			continue
 		}
-		for _, id := range srcs {
-			if local[id].VpcID != target.VpcID || id == target.ID {
+		_, targetHere := local[target.ID]
+		pol := policy.MirrorSession{ID: s.ID, Priority: s.Priority, Ingress: f.Ingress, Egress: f.Egress}
+		for _, id := range s.SourceIDs {
+			src, ok := enis[id]
+			if !ok || src.VpcID != target.VpcID || id == target.ID {
 				continue // refused by the API; never routed across VPCs
 			}
-			perSource[id] = append(perSource[id], mirror.Session{
-				MirrorSession: policy.MirrorSession{ID: s.ID, Priority: s.Priority, Ingress: f.Ingress, Egress: f.Egress},
-				VNI:           s.VNI, PacketLength: s.PacketLength,
-				Target: target.PrimaryIP, TargetIf: a.ifName(target.ID),
-			})
+			_, srcHere := local[id]
+			switch {
+			case srcHere && targetHere:
+				perSource[id] = append(perSource[id], mirror.Session{MirrorSession: pol, VNI: s.VNI, PacketLength: s.PacketLength,
+					Target: target.PrimaryIP, TargetIf: a.ifName(target.ID)})
+			case srcHere:
+				u, ok := joined(target.ZoneID)
+				if !ok {
+					a.log.Warn("traffic-mirror target on a host not joined to this one by the underlay: session not served here",
+						"session", s.ID, "target", s.TargetID, "zone", target.ZoneID)
+					continue
+				}
+				perSource[id] = append(perSource[id], mirror.Session{MirrorSession: pol, VNI: s.VNI, PacketLength: s.PacketLength,
+					Target: target.PrimaryIP, Relay: netip.AddrPortFrom(u.Addr, mirror.RelayPort(u.Port))})
+				plan.relay = netip.AddrPortFrom(localU.Addr, mirror.RelayPort(localU.Port))
+			case targetHere:
+				u, ok := joined(src.ZoneID)
+				if !ok || !src.PrimaryIP.Is4() {
+					continue
+				}
+				rt := relayed[s.ID]
+				if rt == nil {
+					rt = &mirror.RelayTarget{SessionID: s.ID, VpcID: target.VpcID, NetnsPath: filepath.Join("/run/netns", target.VpcID),
+						VNI: s.VNI, Target: target.PrimaryIP, TargetIf: a.ifName(target.ID), Sources: map[netip.Addr]netip.Addr{}}
+					relayed[s.ID] = rt
+				}
+				rt.Sources[src.PrimaryIP] = u.Addr
+				plan.relay = netip.AddrPortFrom(localU.Addr, mirror.RelayPort(localU.Port))
+			}
 		}
+	}
+	for _, id := range sortedKeys(relayed) {
+		plan.relayTargets = append(plan.relayTargets, *relayed[id])
 	}
 	for id, ss := range perSource {
 		e := local[id]
@@ -86,26 +134,32 @@ func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (map[string]mirror.Vi
 			s.MirrorSession = p
 			sorted = append(sorted, s)
 		}
-		v := out[e.VpcID]
+		v := plan.views[e.VpcID]
 		if v.Sources == nil {
 			v.Sources = map[string]mirror.Source{}
 		}
 		v.Sources[a.ifName(id)] = mirror.Source{ENIID: id, Addr: e.PrimaryIP, MAC: mac, Sessions: sorted}
-		out[e.VpcID] = v
+		plan.views[e.VpcID] = v
 	}
-	return out, nil
+	return plan, nil
 }
 
 func (a *Agent) ifName(eniID string) string { return a.cfg.IfName(eniID) }
 
-// syncMirrors makes each VPC namespace's mirroring table and mirror match
-// the desired views, after the programs are loaded. The table is checked
-// on every reconciliation (drift is repaired); a VPC without sources has
-// neither table nor mirror.
-func (a *Agent) syncMirrors(views map[string]mirror.View, fwOK map[string]bool) error {
+// syncMirrors makes the relay, and each VPC namespace's mirroring table
+// and mirror, match the plan, after the programs are loaded. The table is
+// checked on every reconciliation (drift is repaired); a VPC without
+// sources has neither table nor mirror, a host whose sessions all stay on
+// it has no relay.
+func (a *Agent) syncMirrors(plan mirrorPlan, fwOK map[string]bool) error {
 	var errs []error
+	if err := a.syncRelay(plan, fwOK); err != nil {
+		errs = append(errs, err)
+	}
+	views := plan.views
 	for vpc := range fwOK {
 		v := views[vpc]
+		v.Relay = a.relay
 		path := filepath.Join("/run/netns", vpc)
 		ifaces := make([]string, 0, len(v.Sources))
 		for n := range v.Sources {
@@ -151,6 +205,61 @@ func (a *Agent) stopMirrors() {
 	for vpc := range a.mirrors {
 		a.stopMirror(vpc)
 	}
+	a.stopRelay()
+}
+
+// syncRelay opens, moves or closes this host's relay as the plan says,
+// and gives it the targets whose VPC program is loaded (a copy is only
+// delivered into a namespace the agent has made and secured).
+func (a *Agent) syncRelay(plan mirrorPlan, fwOK map[string]bool) error {
+	if !plan.relay.IsValid() {
+		a.stopRelay()
+		return nil
+	}
+	if a.relay != nil && a.relay.Addr() != plan.relay {
+		a.stopRelay()
+	}
+	if a.relay == nil {
+		r, err := mirror.ListenRelay(plan.relay, a.cfg.Logger)
+		if err != nil {
+			return err
+		}
+		a.log.Info("traffic-mirror relay listening", "addr", plan.relay)
+		a.mirrorMu.Lock()
+		a.relay = r
+		a.mirrorMu.Unlock()
+	}
+	var targets []mirror.RelayTarget
+	for _, t := range plan.relayTargets {
+		if fwOK[t.VpcID] {
+			targets = append(targets, t)
+		}
+	}
+	return a.relay.Update(targets)
+}
+
+func (a *Agent) stopRelay() {
+	a.mirrorMu.Lock()
+	r := a.relay
+	a.relay = nil
+	a.mirrorMu.Unlock()
+	if r != nil {
+		// The mirrors hold it in their views until their next Update;
+		// a closed relay makes their sends fail, counted as send errors.
+		r.Close()
+	}
+}
+
+// RelayStats returns the counters of this host's traffic-mirror relay
+// (false: none is open).
+func (a *Agent) RelayStats() (mirror.RelayStats, bool) {
+	a.mirrorMu.Lock()
+	r := a.relay
+	a.mirrorMu.Unlock()
+	if r == nil {
+		return mirror.RelayStats{}, false
+	}
+	return r.Stats(), true
 }
 
 func (a *Agent) stopMirror(vpc string) {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"strconv"
 
@@ -87,10 +88,11 @@ one network identifier per VPC): the VPC is one network again, and each
 host judges its own ENIs (the sender's egress groups and outbound ACL on
 its host, the receiver's ingress on its). ADDR is this host's address the
 other hosts reach it by; give every host one, on the same port, and let
-that port through between them. Each host accepts the port only from the
-other hosts' addresses. VPC peerings and PrivateLink endpoints cross hosts
-the same way. Without it this host joins no other (its instances reach only
-those on this host).`
+that port and the next one (which relays traffic-mirror copies to targets
+on another host) through between them. Each host accepts both ports only
+from the other hosts' addresses. VPC peerings, PrivateLink endpoints and
+traffic-mirror sessions cross hosts the same way. Without it this host
+joins no other (its instances reach only those on this host).`
 
 // underlayFlags are --underlay-addr and --underlay-port.
 type underlayFlags struct {
@@ -100,7 +102,7 @@ type underlayFlags struct {
 
 func (u *underlayFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&u.addr, "underlay-addr", "", "this host's address that the other hosts' agents reach it by, to join VPCs spread over hosts (VXLAN; default: join none)")
-	cmd.Flags().Uint16Var(&u.port, "underlay-port", model.DefaultUnderlayPort, "UDP port of the VXLAN between hosts (the same on every host)")
+	cmd.Flags().Uint16Var(&u.port, "underlay-port", model.DefaultUnderlayPort, "UDP port of the VXLAN between hosts (the same on every host; the next port relays mirrored traffic between them)")
 }
 
 // check refuses --underlay-port without --underlay-addr: the port alone
@@ -108,6 +110,9 @@ func (u *underlayFlags) add(cmd *cobra.Command) {
 func (u *underlayFlags) check(cmd *cobra.Command) error {
 	if u.addr == "" && cmd.Flags().Changed("underlay-port") {
 		return errors.New("--underlay-port needs --underlay-addr: give this host's address that the other hosts reach it by")
+	}
+	if u.port == 0 || u.port == 65535 {
+		return fmt.Errorf("--underlay-port %d: give a port from 1 to 65534 (the next port carries mirrored traffic between hosts)", u.port)
 	}
 	return nil
 }

@@ -57,6 +57,7 @@ func TestAgentUnderlayFlags(t *testing.T) {
 		{"a port without an address", []string{"--underlay-port", "4800"}, -1, nil, 1},
 		{"with metrics, no underlay", []string{"--metrics-listen", "127.0.0.1:0"}, 1, map[string]string{}, 0},
 		{"port out of range", []string{"--underlay-addr", "10.0.0.2", "--underlay-port", "70000"}, -1, nil, 1},
+		{"port 65535 (the relay takes the next)", []string{"--underlay-addr", "10.0.0.2", "--underlay-port", "65535"}, -1, nil, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			called := false

@@ -72,6 +72,10 @@ type Overlay struct {
 	// every host's tunnel end.
 	Local netip.Addr
 	Port  uint16
+	// RelayPort is the UDP port of the traffic-mirror relay between
+	// hosts (mirror.RelayPort of Port), admitted from the same hosts as
+	// the tunnels; 0: none.
+	RelayPort uint16
 	// Remotes are the other hosts with ENIs of the VPC.
 	Remotes []RemoteHost
 }

@@ -3,7 +3,8 @@
 // have let them through, reach userspace through NFLOG (table.go); each is
 // matched against the ENI's sessions (policy.SelectMirrorSession) and the
 // copy is sent to the session's target in VXLAN (vxlan.go), from the
-// source ENI's address, through a raw socket of the namespace.
+// source ENI's address, through a raw socket of the namespace; a target
+// on another host gets it through that host's relay (relay.go).
 package mirror
 
 import (
@@ -24,7 +25,6 @@ import (
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
 
-	"github.com/palisade-project/palisade/internal/netnsrun"
 	"github.com/palisade-project/palisade/internal/policy"
 )
 
@@ -37,6 +37,10 @@ type Session struct {
 	// host-side interface (for the MTU of the path).
 	Target   netip.Addr
 	TargetIf string
+	// Relay, when valid, is the relay of the target's host (another
+	// one): the copies go there over the underlay (relay.go), and that
+	// host sends them to the target.
+	Relay netip.AddrPort
 }
 
 // Source is a source ENI.
@@ -53,6 +57,9 @@ type Source struct {
 // View is what a VPC namespace mirrors: sources by host-side interface.
 type View struct {
 	Sources map[string]Source
+	// Relay sends the copies of sessions whose target runs on another
+	// host (nil: their copies are counted as send errors).
+	Relay *Relay
 }
 
 // Stats counts what the mirror did.
@@ -73,6 +80,7 @@ type Config struct {
 // resolved is the view with interface indexes and MACs of the namespace.
 type resolved struct {
 	byIndex map[uint32]*resolvedSource
+	relay   *Relay
 }
 
 type resolvedSource struct {
@@ -118,14 +126,7 @@ func Start(cfg Config, v View) (*Mirror, error) {
 		m.close()
 		return nil, fmt.Errorf("netlink in %s: %w", cfg.VpcID, err)
 	}
-	if err := netnsrun.In(m.ns, func() error {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.IPPROTO_RAW)
-		if err != nil {
-			return err
-		}
-		m.sock = fd
-		return unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, Mark)
-	}); err != nil {
+	if m.sock, err = openRawSocket(m.ns); err != nil {
 		m.close()
 		return nil, fmt.Errorf("raw socket in %s: %w", cfg.VpcID, err)
 	}
@@ -158,7 +159,7 @@ func Start(cfg Config, v View) (*Mirror, error) {
 
 // Update replaces the view; packets logged from now on follow it.
 func (m *Mirror) Update(v View) {
-	r := &resolved{byIndex: map[uint32]*resolvedSource{}}
+	r := &resolved{byIndex: map[uint32]*resolvedSource{}, relay: v.Relay}
 	for name, s := range v.Sources {
 		l, err := m.nl.LinkByName(name)
 		if err != nil {
@@ -204,7 +205,8 @@ func (m *Mirror) handle(a nflog.Attribute) int {
 	if idx == nil {
 		return 0
 	}
-	src := m.view.Load().byIndex[*idx]
+	view := m.view.Load()
+	src := view.byIndex[*idx]
 	if src == nil {
 		return 0
 	}
@@ -231,7 +233,13 @@ func (m *Mirror) handle(a nflog.Attribute) int {
 		e.InnerSrc, e.InnerDst = src.vethMAC, src.MAC
 	}
 	for _, q := range Split(pkt, src.mtu, m.nextID) {
-		if err := m.send(e, q, src.targetMTU[i]); err != nil {
+		var err error
+		if s.Relay.IsValid() {
+			err = m.relay(view.relay, s, e, q)
+		} else {
+			err = m.send(e, q, src.targetMTU[i])
+		}
+		if err != nil {
 			m.sendErrors.Add(1)
 			m.log.Debug("send mirrored copy", "eni", src.ENIID, "session", s.ID, "err", err)
 			continue
@@ -256,6 +264,19 @@ func (m *Mirror) send(e Encap, pkt []byte, mtu int) error {
 		}
 	}
 	return nil
+}
+
+// relay sends one copy to the relay of the target's host, whole: that
+// host fragments it to its target's MTU, and the underlay fragments the
+// relay datagram if it must.
+func (m *Mirror) relay(r *Relay, s Session, e Encap, pkt []byte) error {
+	if r == nil {
+		return errors.New("no relay to the target's host")
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.buf = e.Build(m.buf[:0], pkt)
+	return r.Send(s.ID, m.buf, s.Relay)
 }
 
 // undoForwardTTL returns a copy of an IP packet with its TTL (hop limit)

@@ -42,7 +42,8 @@ import (
 //     disabled unless Enabled=true. The target is an ENI of the account
 //     (TrafficMirrorTargetType NetworkInterface; SLB is refused: Palisade has
 //     no load balancer). Sources are ENIs of the account in the target's VPC
-//     (Palisade has no VPC peering), never the target itself, each listed by
+//     (in any zone: the agents relay copies between hosts), never the
+//     target itself, each listed by
 //     at most Quotas.MirrorSessionsPerSource (3) sessions. Adding a source
 //     the session already has changes nothing; removing one it does not
 //     have is an error.
@@ -73,8 +74,6 @@ import (
 //   - OperationUnsupported.TrafficMirrorTargetType (400): an SLB target.
 //   - OperationDenied.TrafficMirrorServiceManagedENI (400): a PrivateLink
 //     endpoint's interface as source or target.
-//   - OperationDenied.TrafficMirrorSourceZone (400): a source in another
-//     zone than the target (each zone is one host's data plane).
 //   - OperationDenied.TrafficMirrorSourceVpc (400): a source in another
 //     VPC than the target; OperationDenied.TrafficMirrorSourceIsTarget
 //     (400): the target as its own session's source.
@@ -787,13 +786,8 @@ func (s *Service) checkMirrorSource(tx store.ReadTxn, self string, e, target *mo
 	}
 	if e.VpcID != target.VpcID {
 		return errs.InvalidParam("OperationDenied.TrafficMirrorSourceVpc",
-			"Source %s is in VPC %s but the target %s is in VPC %s: Palisade has no VPC peering, so sources and target must be in one VPC.",
+			"Source %s is in VPC %s but the target %s is in VPC %s: Palisade mirrors within one VPC (in any of its zones); choose a target in the source's VPC.",
 			e.ID, e.VpcID, target.ID, target.VpcID)
-	}
-	if e.ZoneID != target.ZoneID {
-		return errs.InvalidParam("OperationDenied.TrafficMirrorSourceZone",
-			"Source %s is in zone %s but the target %s is in zone %s: a zone is one host's data plane, which mirrors to targets in its own zone only; choose a target in the source's zone.",
-			e.ID, e.ZoneID, target.ID, target.ZoneID)
 	}
 	n := 0
 	var ids []string
@@ -1006,13 +1000,8 @@ func (s *Service) UpdateTrafficMirrorSessionAttribute(ctx context.Context, accou
 					}
 					if e.VpcID != target.VpcID {
 						return errs.InvalidParam("OperationDenied.TrafficMirrorSourceVpc",
-							"Source %s of session %s is in VPC %s but the new target %s is in VPC %s: Palisade has no VPC peering, so sources and target must be in one VPC.",
+							"Source %s of session %s is in VPC %s but the new target %s is in VPC %s: Palisade mirrors within one VPC (in any of its zones).",
 							e.ID, m.ID, e.VpcID, target.ID, target.VpcID)
-					}
-					if e.ZoneID != target.ZoneID {
-						return errs.InvalidParam("OperationDenied.TrafficMirrorSourceZone",
-							"Source %s of session %s is in zone %s but the new target %s is in zone %s: a zone is one host's data plane, which mirrors to targets in its own zone only.",
-							e.ID, m.ID, e.ZoneID, target.ID, target.ZoneID)
 					}
 				}
 				m.TargetID = target.ID

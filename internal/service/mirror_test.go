@@ -417,7 +417,6 @@ func TestMirrorSessionCreate(t *testing.T) {
 		{"unknown source", "1", func(in *CreateMirrorSessionInput) { in.SourceIDs = []string{"eni-s1", "eni-nope"} }, "ResourceNotFound.TrafficMirrorSource"},
 		{"other account's source", "1", func(in *CreateMirrorSessionInput) { in.SourceIDs = []string{"eni-b"} }, "ResourceNotFound.TrafficMirrorSource"},
 		{"source in other vpc", "1", func(in *CreateMirrorSessionInput) { in.SourceIDs = []string{"eni-x"} }, "OperationDenied.TrafficMirrorSourceVpc"},
-		{"source in other zone", "1", func(in *CreateMirrorSessionInput) { in.SourceIDs = []string{"eni-z"} }, "OperationDenied.TrafficMirrorSourceZone"},
 		{"endpoint ENI as source", "1", func(in *CreateMirrorSessionInput) { in.SourceIDs = []string{"eni-ep"} }, "OperationDenied.TrafficMirrorServiceManagedENI"},
 		{"endpoint ENI as target", "1", func(in *CreateMirrorSessionInput) { in.TargetID = "eni-ep" }, "OperationDenied.TrafficMirrorServiceManagedENI"},
 		{"source is target", "1", func(in *CreateMirrorSessionInput) { in.SourceIDs = []string{"eni-t"} }, "OperationDenied.TrafficMirrorSourceIsTarget"},
@@ -468,6 +467,14 @@ func TestMirrorSessionSources(t *testing.T) {
 	unchanged(t, s, "add a 4th session's source", "QuotaExceeded.TrafficMirrorSessionPerSource", func() error {
 		return s.AddSourcesToTrafficMirrorSession(ctx, "1", d, []string{"eni-s4", "eni-s1"}, "", false)
 	})
+	// A source in another zone than the target (another host): the
+	// agents relay its copies.
+	if err := s.AddSourcesToTrafficMirrorSession(ctx, "1", d, []string{"eni-z"}, "", false); err != nil {
+		t.Errorf("add a source in another zone: %v", err)
+	}
+	if m := getSession(t, s, "1", d); !slices.Equal(m.SourceIDs, []string{"eni-s2", "eni-z"}) {
+		t.Errorf("sources after adding one in another zone: %v", m.SourceIDs)
+	}
 	// Adding what the session has changes nothing; the others are checked.
 	if err := s.AddSourcesToTrafficMirrorSession(ctx, "1", a, []string{"eni-s1", "eni-s4"}, "", false); err != nil {
 		t.Fatal(err)
@@ -481,7 +488,6 @@ func TestMirrorSessionSources(t *testing.T) {
 	}{
 		"target":      {[]string{"eni-t"}, "OperationDenied.TrafficMirrorSourceIsTarget"},
 		"other vpc":   {[]string{"eni-x"}, "OperationDenied.TrafficMirrorSourceVpc"},
-		"other zone":  {[]string{"eni-z"}, "OperationDenied.TrafficMirrorSourceZone"},
 		"other acct":  {[]string{"eni-b"}, "ResourceNotFound.TrafficMirrorSource"},
 		"none":        {nil, "MissingParameter"},
 		"twice":       {[]string{"eni-s3", "eni-s3"}, "DuplicatedParam.TrafficMirrorSourceIds"},

@@ -74,6 +74,10 @@ type UnderlayRequest struct {
 	Port string
 }
 
+// maxUnderlayPort is the highest underlay port: the relay of mirrored
+// copies between hosts takes the one after it.
+const maxUnderlayPort = 65534
+
 // parseUnderlay validates an agent's underlay address and port.
 func parseUnderlay(in UnderlayRequest) (netip.Addr, uint16, error) {
 	addr, err := netip.ParseAddr(in.Addr)
@@ -88,10 +92,12 @@ func parseUnderlay(in UnderlayRequest) (netip.Addr, uint16, error) {
 	}
 	port := uint16(model.DefaultUnderlayPort)
 	if in.Port != "" {
+		// The next port carries the traffic-mirror relay between hosts
+		// (mirror.RelayPort), so 65535 is not one.
 		n, err := strconv.ParseUint(in.Port, 10, 16)
-		if err != nil || n == 0 {
+		if err != nil || n == 0 || n > maxUnderlayPort {
 			return netip.Addr{}, 0, errs.InvalidParam("InvalidParameter.UnderlayPort",
-				"The specified UnderlayPort %q is not a port: give a number from 1 to 65535.", in.Port)
+				"The specified UnderlayPort %q is not a usable port: give a number from 1 to %d (the next port carries mirrored traffic between hosts).", in.Port, maxUnderlayPort)
 		}
 		port = uint16(n)
 	}

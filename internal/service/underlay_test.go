@@ -183,7 +183,7 @@ func underlayEvents(t *testing.T, st store.Store, after int64) []store.Event {
 
 // RegisterZone validates the underlay an agent announces: a unicast
 // address other hosts can reach (IPv4 or IPv6, no zone, no loopback,
-// link-local, multicast or unspecified), a port 1..65535 (default 4798);
+// link-local, multicast or unspecified), a port 1..65534 (the next one relays mirrored copies) (default 4798);
 // a refused one stores nothing, not even the zone's status.
 func TestRegisterZoneUnderlayValidation(t *testing.T) {
 	ctx := context.Background()
@@ -195,7 +195,7 @@ func TestRegisterZoneUnderlayValidation(t *testing.T) {
 	}{
 		{"ipv4 default port", "10.0.0.2", "", "", model.Underlay{ZoneID: "z-a", Addr: netip.MustParseAddr("10.0.0.2"), Port: model.DefaultUnderlayPort}},
 		{"ipv4 public with port", "198.51.100.7", "4800", "", model.Underlay{ZoneID: "z-a", Addr: netip.MustParseAddr("198.51.100.7"), Port: 4800}},
-		{"ipv6", "2001:db8::2", "65535", "", model.Underlay{ZoneID: "z-a", Addr: netip.MustParseAddr("2001:db8::2"), Port: 65535}},
+		{"ipv6", "2001:db8::2", "4800", "", model.Underlay{ZoneID: "z-a", Addr: netip.MustParseAddr("2001:db8::2"), Port: 4800}},
 		{"ipv6 unique local", "fd00::2", "1", "", model.Underlay{ZoneID: "z-a", Addr: netip.MustParseAddr("fd00::2"), Port: 1}},
 		{"ipv4-mapped is stored as ipv4", "::ffff:10.0.0.9", "", "", model.Underlay{ZoneID: "z-a", Addr: netip.MustParseAddr("10.0.0.9"), Port: model.DefaultUnderlayPort}},
 		{"not an address", "x", "", "InvalidParameter.UnderlayAddress", model.Underlay{}},
@@ -212,6 +212,8 @@ func TestRegisterZoneUnderlayValidation(t *testing.T) {
 		{"ipv4 broadcast", "255.255.255.255", "", "InvalidParameter.UnderlayAddress", model.Underlay{}},
 		{"port 0", "10.0.0.2", "0", "InvalidParameter.UnderlayPort", model.Underlay{}},
 		{"port too big", "10.0.0.2", "70000", "InvalidParameter.UnderlayPort", model.Underlay{}},
+		{"port 65535 (the relay takes the next one)", "10.0.0.2", "65535", "InvalidParameter.UnderlayPort", model.Underlay{}},
+		{"port 65534", "10.0.0.2", "65534", "", model.Underlay{ZoneID: "z-a", Addr: netip.MustParseAddr("10.0.0.2"), Port: 65534}},
 		{"port not a number", "10.0.0.2", "abc", "InvalidParameter.UnderlayPort", model.Underlay{}},
 		{"port negative", "10.0.0.2", "-1", "InvalidParameter.UnderlayPort", model.Underlay{}},
 	} {

@@ -95,6 +95,47 @@ func (s *vxlanSink) take() ([]vxlanCopy, []string) {
 	return c, b
 }
 
+// mirrorBulk sends a 200,000-byte line from ns to an echo server at dst
+// and checks the copies sink then holds: MTU-sized segments with valid
+// checksums, carrying every byte each way.
+func mirrorBulk(t *testing.T, what string, sink *vxlanSink, ns string, dst netip.AddrPort) {
+	t.Helper()
+	const bulk = 200000
+	sink.take()
+	conn, err := probe.DialTCP(context.Background(), ns, dst, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Write(append(bytes.Repeat([]byte("m"), bulk), '\n')); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadFull(conn, make([]byte, bulk+1)); err != nil {
+		t.Fatalf("%s: echo of the bulk transfer: %v", what, err)
+	}
+	lport := uint16(conn.LocalAddr().(*net.TCPAddr).Port)
+	conn.Close()
+	time.Sleep(500 * time.Millisecond)
+	copies, _ := sink.take()
+	var sent, echoed, biggest, badSum int
+	for _, c := range copies {
+		biggest = max(biggest, c.ipLen)
+		if c.proto == policy.IPProtoTCP && !c.tcpSumOK {
+			badSum++
+		}
+		switch {
+		case c.sport == lport && c.dport == dst.Port():
+			sent += c.tcpPayload
+		case c.sport == dst.Port() && c.dport == lport:
+			echoed += c.tcpPayload
+		}
+	}
+	t.Logf("%s: %d copies, largest inner packet %d bytes, payload %d sent / %d echoed, %d bad checksums", what, len(copies), biggest, sent, echoed, badSum)
+	if biggest > 1500 || badSum > 0 || sent < bulk+1 || echoed < bulk+1 {
+		t.Errorf("%s copies: largest %d bytes (want <= 1500), %d bad TCP checksums, payload %d / %d (want >= %d each way)", what, biggest, badSum, sent, echoed, bulk+1)
+	}
+}
+
 func parseVXLAN(b []byte) (vxlanCopy, error) {
 	var c vxlanCopy
 	if len(b) < 8+14+20 || b[0] != 0x08 {
@@ -258,41 +299,9 @@ func TestTrafficMirror(t *testing.T) {
 	// A bulk transfer each way: the kernel hands the VPC namespace
 	// offload batches of up to 64 KiB; the target gets MTU-sized
 	// segments with valid checksums, carrying every byte.
-	const bulk = 200000
-	conn, err := probe.DialTCP(context.Background(), a.inst, netip.AddrPortFrom(b.addr, 8080), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Write(append(bytes.Repeat([]byte("m"), bulk), '\n')); err != nil {
-		t.Fatal(err)
-	}
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := io.ReadFull(conn, make([]byte, bulk+1)); err != nil {
-		t.Fatalf("echo of the bulk transfer: %v", err)
-	}
-	lport := uint16(conn.LocalAddr().(*net.TCPAddr).Port)
-	conn.Close()
-	time.Sleep(500 * time.Millisecond)
-	copies, _ = sink.take()
-	var sent, echoed, biggest, badSum int
-	for _, c := range copies {
-		biggest = max(biggest, c.ipLen)
-		if c.proto == policy.IPProtoTCP && !c.tcpSumOK {
-			badSum++
-		}
-		switch {
-		case c.sport == lport && c.dport == 8080:
-			sent += c.tcpPayload
-		case c.sport == 8080 && c.dport == lport:
-			echoed += c.tcpPayload
-		}
-	}
-	t.Logf("bulk: %d copies, largest inner packet %d bytes, payload %d sent / %d echoed, %d bad checksums", len(copies), biggest, sent, echoed, badSum)
+	mirrorBulk(t, "bulk", sink, a.inst, netip.AddrPortFrom(b.addr, 8080))
 	if st, _ := r.a.MirrorStats(r.vpc); st.SendErrors > 0 {
 		t.Errorf("mirror stats after the bulk transfer: %+v", st)
-	}
-	if biggest > 1500 || badSum > 0 || sent < bulk+1 || echoed < bulk+1 {
-		t.Errorf("bulk copies: largest %d bytes (want <= 1500), %d bad TCP checksums, payload %d / %d (want >= %d each way)", biggest, badSum, sent, echoed, bulk+1)
 	}
 
 	// Truncation: a 1,400-byte datagram mirrored with packet length 200.

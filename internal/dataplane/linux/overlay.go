@@ -43,13 +43,16 @@ import (
 //	}
 //
 // and, in the host's namespace, one table per Applier that accepts the
-// tunnel's UDP port from the other hosts' underlay addresses only:
+// tunnel's UDP port, and the traffic-mirror relay's after it
+// (dataplane.Overlay.RelayPort), from the other hosts' underlay addresses
+// only:
 //
 //	table inet palisade_underlay {           # palisade_<tag>_underlay with a tag
 //	  set peers4 { type ipv4_addr }  set peers6 { type ipv6_addr }
 //	  chain input { type filter hook input priority filter - 20; policy accept;
 //	    meta nfproto ipv4 meta l4proto udp udp dport <port> ip saddr != @peers4 drop
-//	    meta nfproto ipv6 meta l4proto udp udp dport <port> ip6 saddr != @peers6 drop }
+//	    meta nfproto ipv6 meta l4proto udp udp dport <port> ip6 saddr != @peers6 drop
+//	    (the same two for <port> + 1, the relay) }
 //	}
 //
 // Each host judges what its own ENIs send and receive: a packet to a
@@ -219,8 +222,10 @@ func (a *Applier) syncUnderlayFilter(root *nsRef, overlays []*dataplane.Overlay)
 				peers = append(peers, r.Underlay)
 			}
 		}
-		if !slices.Contains(ports, o.Port) {
-			ports = append(ports, o.Port)
+		for _, p := range []uint16{o.Port, o.RelayPort} {
+			if p != 0 && !slices.Contains(ports, p) {
+				ports = append(ports, p)
+			}
 		}
 	}
 	slices.Sort(ports)
