@@ -25,8 +25,9 @@ type mirrorPlan struct {
 }
 
 // buildMirrors plans the host's traffic mirroring. A session is served
-// where its source runs. A target in the same VPC on this host gets the
-// copies from the VPC namespace; a target on another host joined to this
+// where its source runs. A target on this host gets the copies from its
+// VPC's namespace (the source's, or a peered VPC's that the source's
+// routes the target's address to: routedOverPeering); a target on another host joined to this
 // one by the underlay (model.Underlay.Joins) gets them through that host's
 // relay (mirror/relay.go), and this host's relay delivers the copies of
 // sources elsewhere to its own targets. A target on a host not joined to
@@ -56,6 +57,18 @@ func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (mirrorPlan, error) {
 	if err := listAll(tx, model.PrefixUnderlay, func(u model.Underlay) { underlays[u.ZoneID] = u }); err != nil {
 		return plan, err
 	}
+	// Sources in a peered VPC mirror only where their VPC routes the
+	// target's address over the peering, as a copy would be routed.
+	routing := &snapshot{vswitches: map[string]model.VSwitch{}}
+	if err := listAll(tx, model.PrefixVSwitch, func(v model.VSwitch) { routing.vswitches[v.ID] = v }); err != nil {
+		return plan, err
+	}
+	if err := listAll(tx, model.PrefixRouteEntry, func(r model.RouteEntry) { routing.routes = append(routing.routes, r) }); err != nil {
+		return plan, err
+	}
+	if err := listAll(tx, model.PrefixPeerConnection, func(p model.PeerConnection) { routing.peerings = append(routing.peerings, p) }); err != nil {
+		return plan, err
+	}
 	localU, hasLocalU := underlays[a.cfg.Zone]
 	// joined returns the underlay of zone's host when it is another host
 	// joined to this one.
@@ -82,14 +95,23 @@ func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (mirrorPlan, error) {
 		pol := policy.MirrorSession{ID: s.ID, Priority: s.Priority, Ingress: f.Ingress, Egress: f.Egress}
 		for _, id := range s.SourceIDs {
 			src, ok := enis[id]
-			if !ok || src.VpcID != target.VpcID || id == target.ID {
-				continue // refused by the API; never routed across VPCs
+			if !ok || id == target.ID {
+				continue
+			}
+			if src.VpcID != target.VpcID && !routedOverPeering(routing, src.VpcID, target) {
+				a.log.Warn("traffic-mirror source in another VPC that does not route the target's address over a peering with it: not mirrored",
+					"session", s.ID, "source", id, "target", s.TargetID)
+				continue
 			}
 			_, srcHere := local[id]
 			switch {
 			case srcHere && targetHere:
-				perSource[id] = append(perSource[id], mirror.Session{MirrorSession: pol, VNI: s.VNI, PacketLength: s.PacketLength,
-					Target: target.PrimaryIP, TargetIf: a.ifName(target.ID)})
+				ms := mirror.Session{MirrorSession: pol, VNI: s.VNI, PacketLength: s.PacketLength,
+					Target: target.PrimaryIP, TargetIf: a.ifName(target.ID)}
+				if src.VpcID != target.VpcID {
+					ms.TargetNetns = filepath.Join("/run/netns", target.VpcID)
+				}
+				perSource[id] = append(perSource[id], ms)
 			case srcHere:
 				u, ok := joined(target.ZoneID)
 				if !ok {
@@ -142,6 +164,19 @@ func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (mirrorPlan, error) {
 		plan.views[e.VpcID] = v
 	}
 	return plan, nil
+}
+
+// routedOverPeering reports whether VPC from's route entries send the
+// target's primary address over an activated peering with the target's
+// VPC (the way a copy to it would go).
+func routedOverPeering(s *snapshot, from string, target model.ENI) bool {
+	pcc := peeringOf(s, from, target.PrimaryIP)
+	for _, p := range s.peerings {
+		if p.ID == pcc && p.Status == model.PeerActivated && p.Other(from) == target.VpcID {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Agent) ifName(eniID string) string { return a.cfg.IfName(eniID) }

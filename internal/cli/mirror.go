@@ -91,7 +91,9 @@ mirrored.
 A session copies what its filter accepts from its source ENIs to its target
 ENI in VXLAN (UDP 4789, the session's VNI), cut to its packet length
 (default 1500 bytes). Sources and target are ENIs of one VPC, in any of its zones
-(copies cross hosts joined by the underlay); an ENI is the source of at most 3 sessions, and a packet is mirrored once: by the session
+(copies cross hosts joined by the underlay), or of two VPCs joined by an activated
+peering (copies flow while the source's VPC routes the target's address over it);
+an ENI is the source of at most 3 sessions, and a packet is mirrored once: by the session
 of smallest priority (1-32766, unique per account) whose filter accepts it.
 Sessions are created disabled unless --enable is given.`,
 		Example: `  palisade mirror filter create --name web
@@ -274,7 +276,8 @@ func (c *cli) mirrorSessionCommand() *cobra.Command {
 		Use:   "create",
 		Short: "Create a session and print its ID",
 		Long: `Create a traffic-mirror session (CreateTrafficMirrorSession) and print its
-ID. The target and the sources are ENIs of one VPC (in any of its zones); the session starts
+ID. The target and the sources are ENIs of one VPC (in any of its zones) or of
+two peered VPCs; the session starts
 disabled unless --enable is given. Without --vni a random VNI is chosen.`,
 		Example: "  palisade mirror session create --filter tmf-xxx --target eni-ids --priority 10 --source eni-web1 --source eni-web2 --enable --name web-to-ids",
 		Args:    cobra.NoArgs,

@@ -23,7 +23,6 @@ import (
 	"github.com/mdlayher/netlink"
 	vnl "github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 
 	"github.com/palisade-project/palisade/internal/policy"
 )
@@ -41,6 +40,10 @@ type Session struct {
 	// one): the copies go there over the underlay (relay.go), and that
 	// host sends them to the target.
 	Relay netip.AddrPort
+	// TargetNetns, when set, is the namespace of the target's VPC on
+	// this host, peered with the source's: the copies are sent from
+	// there (TargetIf is its interface there).
+	TargetNetns string
 }
 
 // Source is a source ENI.
@@ -87,21 +90,26 @@ type resolvedSource struct {
 	Source
 	vethMAC net.HardwareAddr
 	// mtu is the ENI's link MTU (the size of the packets it carries);
-	// targetMTU, by session, the MTU toward the target.
+	// targetMTU, by session, the MTU toward the target, and targetVia
+	// the socket that reaches it.
 	mtu       int
 	targetMTU []int
+	targetVia []*injector
 	// sessions are the policy halves of Sessions.
 	sessions []policy.MirrorSession
 }
 
 // Mirror mirrors the sources of one VPC namespace.
 type Mirror struct {
-	cfg    Config
-	log    *slog.Logger
-	ns     netns.NsHandle
-	nl     *vnl.Handle
-	nf     *nflog.Nflog
-	sock   int
+	cfg Config
+	log *slog.Logger
+	ns  netns.NsHandle
+	nl  *vnl.Handle
+	nf  *nflog.Nflog
+	own *injector // the namespace's raw socket
+	// peered are the raw sockets in the namespaces of peered VPCs with
+	// targets (only Update, on the reconciling goroutine, changes it).
+	peered map[string]*injector
 	cancel context.CancelFunc
 	view   atomic.Pointer[resolved]
 	ipID   atomic.Uint32
@@ -117,7 +125,7 @@ func Start(cfg Config, v View) (*Mirror, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	m := &Mirror{cfg: cfg, log: cfg.Logger.With("component", "mirror", "vpc", cfg.VpcID), sock: -1}
+	m := &Mirror{cfg: cfg, log: cfg.Logger.With("component", "mirror", "vpc", cfg.VpcID), peered: map[string]*injector{}}
 	var err error
 	if m.ns, err = netns.GetFromPath(cfg.NetnsPath); err != nil {
 		return nil, fmt.Errorf("open namespace of %s: %w", cfg.VpcID, err)
@@ -126,10 +134,12 @@ func Start(cfg Config, v View) (*Mirror, error) {
 		m.close()
 		return nil, fmt.Errorf("netlink in %s: %w", cfg.VpcID, err)
 	}
-	if m.sock, err = openRawSocket(m.ns); err != nil {
+	fd, err := openRawSocket(m.ns)
+	if err != nil {
 		m.close()
 		return nil, fmt.Errorf("raw socket in %s: %w", cfg.VpcID, err)
 	}
+	m.own = &injector{sock: fd}
 	m.Update(v)
 	m.nf, err = nflog.Open(&nflog.Config{NetNS: int(m.ns), Group: Group, Copymode: nflog.CopyPacket, QThresh: queueThreshold, Timeout: 1})
 	if err != nil {
@@ -160,6 +170,7 @@ func Start(cfg Config, v View) (*Mirror, error) {
 // Update replaces the view; packets logged from now on follow it.
 func (m *Mirror) Update(v View) {
 	r := &resolved{byIndex: map[uint32]*resolvedSource{}, relay: v.Relay}
+	peered := map[string]*injector{}
 	for name, s := range v.Sources {
 		l, err := m.nl.LinkByName(name)
 		if err != nil {
@@ -171,16 +182,43 @@ func (m *Mirror) Update(v View) {
 			rs.mtu = 1500
 		}
 		for _, ss := range s.Sessions {
-			mtu := 1500
-			if t, err := m.nl.LinkByName(ss.TargetIf); err == nil && t.Attrs().MTU > 0 {
-				mtu = t.Attrs().MTU
+			mtu, via := 1500, m.own
+			switch {
+			case ss.TargetNetns != "":
+				via = peered[ss.TargetNetns]
+				if via == nil {
+					via = m.peered[ss.TargetNetns]
+				}
+				if via == nil {
+					var err error
+					if via, err = openInjector(ss.TargetNetns); err != nil {
+						m.log.Warn("mirror target's namespace", "session", ss.ID, "netns", ss.TargetNetns, "err", err)
+					}
+				}
+				if via != nil {
+					peered[ss.TargetNetns] = via
+					mtu = linkMTU(ss.TargetNetns, ss.TargetIf)
+				}
+			default:
+				if t, err := m.nl.LinkByName(ss.TargetIf); err == nil && t.Attrs().MTU > 0 {
+					mtu = t.Attrs().MTU
+				}
 			}
 			rs.targetMTU = append(rs.targetMTU, mtu)
+			rs.targetVia = append(rs.targetVia, via)
 			rs.sessions = append(rs.sessions, ss.MirrorSession)
 		}
 		r.byIndex[uint32(l.Attrs().Index)] = rs
 	}
 	m.view.Store(r)
+	// Sockets no session needs any more: a packet still being handled
+	// with the old view fails to send, counted as a send error.
+	for path, inj := range m.peered {
+		if peered[path] != inj {
+			inj.close()
+		}
+	}
+	m.peered = peered
 }
 
 // handle mirrors one logged packet.
@@ -237,7 +275,7 @@ func (m *Mirror) handle(a nflog.Attribute) int {
 		if s.Relay.IsValid() {
 			err = m.relay(view.relay, s, e, q)
 		} else {
-			err = m.send(e, q, src.targetMTU[i])
+			err = m.send(src.targetVia[i], e, q, src.targetMTU[i])
 		}
 		if err != nil {
 			m.sendErrors.Add(1)
@@ -249,21 +287,16 @@ func (m *Mirror) handle(a nflog.Attribute) int {
 	return 0
 }
 
-func (m *Mirror) send(e Encap, pkt []byte, mtu int) error {
+// send sends one copy through via (the namespace's own socket, or a
+// peered VPC's), in fragments of at most mtu bytes.
+func (m *Mirror) send(via *injector, e Encap, pkt []byte, mtu int) error {
+	if via == nil {
+		return errors.New("no socket toward the target")
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.sock < 0 {
-		return errors.New("mirror stopped")
-	}
 	m.buf = e.Build(m.buf[:0], pkt)
-	id := m.nextID()
-	to := &unix.SockaddrInet4{Addr: e.Dst.As4()}
-	for _, f := range Fragment(m.buf, mtu, id) {
-		if err := unix.Sendto(m.sock, f, 0, to); err != nil {
-			return err
-		}
-	}
-	return nil
+	return via.send(m.buf, e.Dst, mtu, m.nextID)
 }
 
 // relay sends one copy to the relay of the target's host, whole: that
@@ -352,12 +385,12 @@ func (m *Mirror) close() {
 		m.nf.Close()
 		m.nf = nil
 	}
-	m.mu.Lock()
-	if m.sock >= 0 {
-		unix.Close(m.sock)
-		m.sock = -1
+	if m.own != nil {
+		m.own.close()
 	}
-	m.mu.Unlock()
+	for _, inj := range m.peered {
+		inj.close()
+	}
 	if m.nl != nil {
 		m.nl.Close()
 		m.nl = nil

@@ -211,7 +211,11 @@ func (r *Relay) Update(targets []RelayTarget) error {
 			}
 			r.inject[path] = inj
 		}
-		inj.readMTUs(path, ts)
+		ifs := make([]string, len(ts))
+		for i, t := range ts {
+			ifs[i] = t.TargetIf
+		}
+		inj.readMTUs(path, ifs)
 	}
 	for path, inj := range r.inject {
 		if _, ok := byNS[path]; !ok {
@@ -344,15 +348,15 @@ func openInjector(path string) (*injector, error) {
 	return &injector{sock: fd, mtu: map[string]int{}}, nil
 }
 
-// readMTUs records the MTU of each target's interface (1500 when it
-// cannot be read).
-func (inj *injector) readMTUs(path string, ts []RelayTarget) {
+// readMTUs records the MTU of each of the namespace's interfaces ifnames
+// (targets'), forgetting the others (1500 when it cannot be read).
+func (inj *injector) readMTUs(path string, ifnames []string) {
 	mtu := map[string]int{}
 	if ns, err := netns.GetFromPath(path); err == nil {
 		if h, err := vnl.NewHandleAt(ns); err == nil {
-			for _, t := range ts {
-				if l, err := h.LinkByName(t.TargetIf); err == nil && l.Attrs().MTU > 0 {
-					mtu[t.TargetIf] = l.Attrs().MTU
+			for _, n := range ifnames {
+				if l, err := h.LinkByName(n); err == nil && l.Attrs().MTU > 0 {
+					mtu[n] = l.Attrs().MTU
 				}
 			}
 			h.Close()
@@ -362,6 +366,14 @@ func (inj *injector) readMTUs(path string, ts []RelayTarget) {
 	inj.mu.Lock()
 	inj.mtu = mtu
 	inj.mu.Unlock()
+}
+
+// linkMTU is the MTU of interface ifname of the namespace at path (1500
+// when it cannot be read).
+func linkMTU(path, ifname string) int {
+	inj := &injector{}
+	inj.readMTUs(path, []string{ifname})
+	return inj.mtuOf(ifname)
 }
 
 func (inj *injector) mtuOf(ifname string) int {

@@ -42,8 +42,9 @@ import (
 //     disabled unless Enabled=true. The target is an ENI of the account
 //     (TrafficMirrorTargetType NetworkInterface; SLB is refused: Palisade has
 //     no load balancer). Sources are ENIs of the account in the target's VPC
-//     (in any zone: the agents relay copies between hosts), never the
-//     target itself, each listed by
+//     (in any zone: the agents relay copies between hosts) or in a VPC
+//     joined to it by an activated peering connection, never the target
+//     itself, each listed by
 //     at most Quotas.MirrorSessionsPerSource (3) sessions. Adding a source
 //     the session already has changes nothing; removing one it does not
 //     have is an error.
@@ -75,7 +76,7 @@ import (
 //   - OperationDenied.TrafficMirrorServiceManagedENI (400): a PrivateLink
 //     endpoint's interface as source or target.
 //   - OperationDenied.TrafficMirrorSourceVpc (400): a source in another
-//     VPC than the target; OperationDenied.TrafficMirrorSourceIsTarget
+//     VPC than the target, not peered with it; OperationDenied.TrafficMirrorSourceIsTarget
 //     (400): the target as its own session's source.
 //   - QuotaExceeded.TrafficMirrorRule, QuotaExceeded.TrafficMirrorSessionPerSource
 //     (403): the limits above.
@@ -760,6 +761,33 @@ func checkMirrorSourceList(ids []string) error {
 	return nil
 }
 
+// checkMirrorVPCs refuses source e for target when they are in two VPCs
+// not joined by an activated peering connection (a cross-VPC target needs
+// VPC peering, as in Alibaba Cloud); session names the session whose
+// target changes ("" on creation and when adding sources).
+func checkMirrorVPCs(tx store.ReadTxn, e, target *model.ENI, session string) error {
+	if e.VpcID == target.VpcID {
+		return nil
+	}
+	peered := false
+	if err := listJSON(tx, model.PrefixPeerConnection, func(p *model.PeerConnection) error {
+		peered = peered || p.Status == model.PeerActivated && p.Other(e.VpcID) == target.VpcID
+		return nil
+	}); err != nil {
+		return err
+	}
+	if peered {
+		return nil
+	}
+	of := ""
+	if session != "" {
+		of = " of session " + session
+	}
+	return errs.InvalidParam("OperationDenied.TrafficMirrorSourceVpc",
+		"Source %s%s is in VPC %s but the target %s is in VPC %s, and no activated VPC peering connection joins them: peer the two VPCs (and route the target's address over the peering from the source's VPC), or choose a target in the source's VPC.",
+		e.ID, of, e.VpcID, target.ID, target.VpcID)
+}
+
 // checkMirrorSessionPriority refuses a priority another session of the
 // account (not self) has.
 func checkMirrorSessionPriority(tx store.ReadTxn, accountID, self string, p int) error {
@@ -784,10 +812,8 @@ func (s *Service) checkMirrorSource(tx store.ReadTxn, self string, e, target *mo
 		return errs.InvalidParam("OperationDenied.TrafficMirrorSourceIsTarget",
 			"Network interface %s is the session's target; it cannot also be its source.", e.ID)
 	}
-	if e.VpcID != target.VpcID {
-		return errs.InvalidParam("OperationDenied.TrafficMirrorSourceVpc",
-			"Source %s is in VPC %s but the target %s is in VPC %s: Palisade mirrors within one VPC (in any of its zones); choose a target in the source's VPC.",
-			e.ID, e.VpcID, target.ID, target.VpcID)
+	if err := checkMirrorVPCs(tx, e, target, ""); err != nil {
+		return err
 	}
 	n := 0
 	var ids []string
@@ -998,10 +1024,8 @@ func (s *Service) UpdateTrafficMirrorSessionAttribute(ctx context.Context, accou
 						return errs.InvalidParam("OperationDenied.TrafficMirrorSourceIsTarget",
 							"Network interface %s is a source of session %s; it cannot also be its target (remove it from the sources first).", e.ID, m.ID)
 					}
-					if e.VpcID != target.VpcID {
-						return errs.InvalidParam("OperationDenied.TrafficMirrorSourceVpc",
-							"Source %s of session %s is in VPC %s but the new target %s is in VPC %s: Palisade mirrors within one VPC (in any of its zones).",
-							e.ID, m.ID, e.VpcID, target.ID, target.VpcID)
+					if err := checkMirrorVPCs(tx, &e, target, m.ID); err != nil {
+						return err
 					}
 				}
 				m.TargetID = target.ID

@@ -695,3 +695,39 @@ func TestMirrorClientToken(t *testing.T) {
 		t.Errorf("delete again without token: %v", err)
 	}
 }
+
+// TestMirrorSessionAcrossPeering: a source in another VPC than the target
+// is refused until an activated peering connection joins the two VPCs
+// (one still Accepting does not), then accepted when added, on creation
+// and when the target changes.
+func TestMirrorSessionAcrossPeering(t *testing.T) {
+	s := mirrorFixture(t)
+	ctx := context.Background()
+	f, err := s.CreateTrafficMirrorFilter(ctx, "1", CreateMirrorFilterInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newSession(t, s, f.ID, 1, "eni-t", "eni-s1")
+	addX := func() error { return s.AddSourcesToTrafficMirrorSession(ctx, "1", a, []string{"eni-x"}, "", false) }
+	unchanged(t, s, "a source in an unpeered VPC", "OperationDenied.TrafficMirrorSourceVpc", addX)
+	pcc := model.PeerConnection{ID: "pcc-1", AccountID: "1", VpcID: "vpc-2", AcceptingAccountID: "1", AcceptingVpcID: "vpc-1", Status: model.PeerAccepting}
+	putRecords(t, s, map[string]any{model.PrefixPeerConnection + pcc.ID: pcc})
+	unchanged(t, s, "a source across a peering not yet accepted", "OperationDenied.TrafficMirrorSourceVpc", addX)
+	pcc.Status = model.PeerActivated
+	putRecords(t, s, map[string]any{model.PrefixPeerConnection + pcc.ID: pcc})
+	if err := addX(); err != nil {
+		t.Fatalf("a source across an activated peering: %v", err)
+	}
+	if m := getSession(t, s, "1", a); !slices.Equal(m.SourceIDs, []string{"eni-s1", "eni-x"}) {
+		t.Errorf("sources %v, want eni-s1 and eni-x", m.SourceIDs)
+	}
+	// Either way round, on creation and on a new target.
+	b := newSession(t, s, f.ID, 2, "eni-x", "eni-s2")
+	str := func(v string) *string { return &v }
+	if err := s.UpdateTrafficMirrorSessionAttribute(ctx, "1", b, UpdateMirrorSessionInput{TargetID: str("eni-t")}); err != nil {
+		t.Errorf("a target in the source's VPC: %v", err)
+	}
+	if err := s.UpdateTrafficMirrorSessionAttribute(ctx, "1", b, UpdateMirrorSessionInput{TargetID: str("eni-x")}); err != nil {
+		t.Errorf("a target back across the peering: %v", err)
+	}
+}

@@ -2,6 +2,7 @@ package kernel_test
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,5 +146,105 @@ func TestTrafficMirrorSDK(t *testing.T) {
 	dfreq.TrafficMirrorFilterId = fresp.TrafficMirrorFilterId
 	if _, err := w.vpc.DeleteTrafficMirrorFilter(dfreq); err != nil {
 		t.Fatalf("DeleteTrafficMirrorFilter: %v", err)
+	}
+}
+
+// TestTrafficMirrorAcrossPeeringSDK mirrors an ENI to a target in another
+// VPC, through the official SDK: refused while no peering joins the two
+// VPCs, accepted once one does; the copies then reach the target (from
+// its VPC's namespace, not judged by its groups, which admit nothing from
+// the source's VPC) exactly while the source's VPC routes the target's
+// address over the peering, as a copy to it would be routed.
+func TestTrafficMirrorAcrossPeeringSDK(t *testing.T) {
+	requireKernel(t)
+	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(randTag(t)))
+	w := newWorld(t, env)
+	vpcA, vpcB := w.mustVPC("10.8.0.0/16"), w.mustVPC("10.9.0.0/16")
+	vswA, vswB := w.mustVSwitch(vpcA, "10.8.1.0/24"), w.mustVSwitch(vpcB, "10.9.1.0/24")
+	w.mustGroup("web", vpcA, "normal", "")
+	w.authorize("web", ruleSpec{proto: "tcp", ports: "8080/8080", peer: "10.8.0.0/16", policy: "accept", priority: 1})
+	w.mustGroup("ids", vpcB, "normal", "Drop")
+	w.run("src", vswA, "10.8.1.10", "web")
+	w.run("peer", vswA, "10.8.1.11", "web")
+	w.run("tgt", vswB, "10.9.1.12", "ids")
+	w.waitRunning()
+	srcENI, tgtENI := w.primaryENI("src"), w.primaryENI("tgt")
+	srv, err := probe.Serve(w.ids["peer"], []int{8080}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	sink := listenVXLAN(t, w.ids["tgt"])
+	dst := netip.AddrPortFrom(w.addr["peer"], 8080)
+	var sport uint16 = 42000
+	// connect opens and closes one connection from src to peer and
+	// returns the copies of it the target received.
+	connect := func() []vxlanCopy {
+		t.Helper()
+		sink.take()
+		sport++
+		var err error
+		for range 5 { // ARP
+			if err = tcpProbe(w.ids["src"], sport, dst, time.Second); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatalf("src -> peer:8080: %v", err)
+		}
+		time.Sleep(300 * time.Millisecond)
+		all, bad := sink.take()
+		if len(bad) > 0 {
+			t.Errorf("malformed copies: %v", bad)
+		}
+		for _, c := range all {
+			if c.vni != 778 || c.outerSrc != w.addr["src"] || c.sport != sport && c.dport != sport {
+				t.Errorf("copy %v: want VNI 778 from %s, of the connection from port %d", c, w.addr["src"], sport)
+			}
+		}
+		return all
+	}
+
+	freq := vpc.CreateCreateTrafficMirrorFilterRequest()
+	freq.EgressRules = &[]vpc.CreateTrafficMirrorFilterEgressRules{{Action: "accept", Protocol: "TCP", Priority: "1",
+		DestinationCidrBlock: "10.8.0.0/16", SourcePortRange: "-1/-1", DestinationPortRange: "8080/8080"}}
+	freq.IngressRules = &[]vpc.CreateTrafficMirrorFilterIngressRules{{Action: "accept", Protocol: "TCP", Priority: "1",
+		SourceCidrBlock: "10.8.0.0/16", SourcePortRange: "8080/8080", DestinationPortRange: "-1/-1"}}
+	fresp, err := w.vpc.CreateTrafficMirrorFilter(freq)
+	if err != nil {
+		t.Fatalf("CreateTrafficMirrorFilter: %v", err)
+	}
+	sreq := vpc.CreateCreateTrafficMirrorSessionRequest()
+	sreq.TrafficMirrorFilterId, sreq.TrafficMirrorTargetId, sreq.TrafficMirrorTargetType = fresp.TrafficMirrorFilterId, tgtENI, "NetworkInterface"
+	sreq.Priority, sreq.VirtualNetworkId, sreq.Enabled = requests.NewInteger(1), requests.NewInteger(778), requests.NewBoolean(true)
+	sreq.TrafficMirrorSourceIds = &[]string{srcENI}
+	if _, err := w.vpc.CreateTrafficMirrorSession(sreq); err == nil || !strings.Contains(err.Error(), "OperationDenied.TrafficMirrorSourceVpc") {
+		t.Fatalf("a session to a target in an unpeered VPC: %v, want OperationDenied.TrafficMirrorSourceVpc", err)
+	}
+	_, pcc, _ := peerVPCs(t, env, vpcA, vpcB)
+	if _, err := w.vpc.CreateTrafficMirrorSession(sreq); err != nil {
+		t.Fatalf("a session to a target in a peered VPC: %v", err)
+	}
+	w.settle()
+	if c := connect(); len(c) > 0 {
+		t.Errorf("%d copies while the source's VPC routes nothing over the peering: %v", len(c), c)
+	}
+	route, err := w.addRoute(vpcA, "10.9.0.0/16", pcc)
+	if err != nil {
+		t.Fatalf("CreateRouteEntry: %v", err)
+	}
+	w.settle()
+	if c := connect(); len(c) < 5 {
+		t.Errorf("%d copies across the peering, want both directions of the connection's handshake, data and close: %v", len(c), c)
+	}
+	mirrorBulk(t, "bulk across the peering", sink, w.ids["src"], dst)
+	dr := vpc.CreateDeleteRouteEntryRequest()
+	dr.RouteEntryId = route
+	if _, err := w.vpc.DeleteRouteEntry(dr); err != nil {
+		t.Fatalf("DeleteRouteEntry: %v", err)
+	}
+	w.settle()
+	if c := connect(); len(c) > 0 {
+		t.Errorf("%d copies after the route over the peering was deleted: %v", len(c), c)
 	}
 }
