@@ -130,6 +130,9 @@ type Agent struct {
 	// crosses hosts (mirror.go; written by the reconciling goroutine,
 	// under mirrorMu).
 	relay *mirror.Relay
+	// retired holds the counters of the mirrors and relays stopped
+	// (under mirrorMu).
+	retired mirrorTotals
 	// detector and ddosView are Anti-DDoS's state (ddos.go), shared by
 	// the reconciling goroutine and the sampler under ddosMu.
 	ddosMu   sync.Mutex
@@ -165,7 +168,9 @@ func New(cfg Config) *Agent {
 	if cfg.Metrics != nil && cfg.FlowRecords != nil {
 		cfg.FlowRecords = countingFlowSink{sink: cfg.FlowRecords, metrics: cfg.Metrics}
 	}
-	return &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}, countSwept: map[string]bool{}, mirrors: map[string]*mirror.Mirror{}, kick: make(chan struct{}, 1), resolvers: map[string]*vpcResolver{}}
+	a := &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}, countSwept: map[string]bool{}, mirrors: map[string]*mirror.Mirror{}, kick: make(chan struct{}, 1), resolvers: map[string]*vpcResolver{}}
+	cfg.Metrics.bindMirrors(a.mirrorTotals)
+	return a
 }
 
 // Close stops what an agent that reconciles by hand (Reconcile, without

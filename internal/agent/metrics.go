@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -11,6 +12,7 @@ import (
 	"github.com/palisade-project/palisade/internal/dataplane"
 	"github.com/palisade-project/palisade/internal/ddos"
 	"github.com/palisade-project/palisade/internal/flowlog"
+	"github.com/palisade-project/palisade/internal/mirror"
 )
 
 // Metrics is what an agent tells Prometheus about its host: its
@@ -28,6 +30,54 @@ type Metrics struct {
 	ddosScrubbed      prometheus.Gauge
 	ddosBlackholed    prometheus.Gauge
 	ddosEvents        prometheus.Counter
+	mirror            *mirrorCollector
+}
+
+// mirrorCollector reads the traffic mirrors' counters at each scrape
+// (Agent.mirrorTotals, bound by New): the mirrors count for themselves on
+// the packet path, where a Prometheus counter per copy would cost more.
+type mirrorCollector struct {
+	totals                               atomic.Pointer[func() (mirror.Stats, mirror.RelayStats)]
+	tapped, unmatched, copies, relayedIn *prometheus.Desc
+}
+
+func newMirrorCollector() *mirrorCollector {
+	return &mirrorCollector{
+		tapped: prometheus.NewDesc("palisade_agent_mirror_packets_tapped_total",
+			"Packets of traffic-mirror sources that the kernel handed to this host's mirrors.", nil, nil),
+		unmatched: prometheus.NewDesc("palisade_agent_mirror_packets_unmatched_total",
+			"Tapped packets that no session's filter accepted (not mirrored).", nil, nil),
+		copies: prometheus.NewDesc("palisade_agent_mirror_copies_total",
+			"Copies this host's mirrors sent, to a target here or to the relay of the target's host, by result (sent or error).", []string{"result"}, nil),
+		relayedIn: prometheus.NewDesc("palisade_agent_mirror_relayed_copies_total",
+			"Copies other hosts relayed to this host's targets, by result (delivered, refused: not a copy of a session of a target here, or error).", []string{"result"}, nil),
+	}
+}
+
+// Describe implements prometheus.Collector.
+func (c *mirrorCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.tapped, c.unmatched, c.copies, c.relayedIn} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector: zeros until an agent is bound.
+func (c *mirrorCollector) Collect(ch chan<- prometheus.Metric) {
+	var st mirror.Stats
+	var rs mirror.RelayStats
+	if f := c.totals.Load(); f != nil {
+		st, rs = (*f)()
+	}
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	counter(c.tapped, st.Received)
+	counter(c.unmatched, st.Unmatched)
+	counter(c.copies, st.Mirrored, "sent")
+	counter(c.copies, st.SendErrors, "error")
+	counter(c.relayedIn, rs.Delivered, "delivered")
+	counter(c.relayedIn, rs.Refused, "refused")
+	counter(c.relayedIn, rs.DeliverErrors, "error")
 }
 
 // Values of the result label of palisade_agent_reconciles_total.
@@ -84,9 +134,10 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "palisade_agent_ddos_events_reported_total",
 			Help: "Anti-DDoS event reports (an event opened, changed or ended) sent by this host.",
 		}),
+		mirror: newMirrorCollector(),
 	}
 	for _, c := range []prometheus.Collector{m.reconciles, m.reconcileDuration, m.vpcNamespaces, m.instances, m.enis,
-		m.enisFailedClosed, m.flowsCut, m.flowRecords, m.ddosScrubbed, m.ddosBlackholed, m.ddosEvents} {
+		m.enisFailedClosed, m.flowsCut, m.flowRecords, m.ddosScrubbed, m.ddosBlackholed, m.ddosEvents, m.mirror} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register agent metrics: %w", err)
 		}
@@ -128,6 +179,14 @@ func (m *Metrics) setHost(host dataplane.Host, instances, failedClosed int) {
 	m.enis.Set(float64(enis))
 	m.instances.Set(float64(instances))
 	m.enisFailedClosed.Set(float64(failedClosed))
+}
+
+// bindMirrors makes the mirror metrics read totals.
+func (m *Metrics) bindMirrors(totals func() (mirror.Stats, mirror.RelayStats)) {
+	if m == nil {
+		return
+	}
+	m.mirror.totals.Store(&totals)
 }
 
 func (m *Metrics) flowsCutAdd(n int) {

@@ -3,9 +3,13 @@ package agent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -13,6 +17,7 @@ import (
 	"github.com/palisade-project/palisade/internal/dataplane"
 	"github.com/palisade-project/palisade/internal/ddos"
 	"github.com/palisade-project/palisade/internal/flowlog"
+	"github.com/palisade-project/palisade/internal/mirror"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
 	"github.com/palisade-project/palisade/internal/store"
@@ -195,4 +200,71 @@ func TestDDoSMetrics(t *testing.T) {
 	if got := testutil.ToFloat64(m.ddosEvents); got != 3 {
 		t.Errorf("events reported %v, want 3", got)
 	}
+}
+
+// TestMirrorMetrics: the traffic-mirror counters are read at each scrape,
+// zeros before anything ran; a relay's count stays in the totals after it
+// is closed (counters never go back), and the stopped mirrors' too.
+func TestMirrorMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m, err := NewMetrics(reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := New(Config{Store: memory.New(), Zone: "z1", Metrics: m, Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(a.Close)
+	want := func(step string, w string) {
+		t.Helper()
+		if err := testutil.CollectAndCompare(m.mirror, strings.NewReader(w),
+			"palisade_agent_mirror_copies_total", "palisade_agent_mirror_relayed_copies_total", "palisade_agent_mirror_packets_tapped_total"); err != nil {
+			t.Errorf("%s: %v", step, err)
+		}
+	}
+	const help = `# HELP palisade_agent_mirror_copies_total Copies this host's mirrors sent, to a target here or to the relay of the target's host, by result (sent or error).
+# TYPE palisade_agent_mirror_copies_total counter
+# HELP palisade_agent_mirror_packets_tapped_total Packets of traffic-mirror sources that the kernel handed to this host's mirrors.
+# TYPE palisade_agent_mirror_packets_tapped_total counter
+# HELP palisade_agent_mirror_relayed_copies_total Copies other hosts relayed to this host's targets, by result (delivered, refused: not a copy of a session of a target here, or error).
+# TYPE palisade_agent_mirror_relayed_copies_total counter
+`
+	series := func(tapped, sent, sendErr, delivered, refused int) string {
+		return help + fmt.Sprintf(`palisade_agent_mirror_copies_total{result="error"} %d
+palisade_agent_mirror_copies_total{result="sent"} %d
+palisade_agent_mirror_packets_tapped_total %d
+palisade_agent_mirror_relayed_copies_total{result="delivered"} %d
+palisade_agent_mirror_relayed_copies_total{result="error"} 0
+palisade_agent_mirror_relayed_copies_total{result="refused"} %d
+`, sendErr, sent, tapped, delivered, refused)
+	}
+	want("nothing ran", series(0, 0, 0, 0, 0))
+
+	// A relay that refuses one datagram (not a relay datagram), then is
+	// closed: the refusal stays counted.
+	r, err := mirror.ListenRelay(netip.MustParseAddrPort("127.0.0.1:0"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.mirrorMu.Lock()
+	a.relay = r
+	a.mirrorMu.Unlock()
+	c, err := net.Dial("udp", r.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("not a copy")); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	deadline := time.Now().Add(2 * time.Second)
+	for st, _ := a.RelayStats(); st.Refused == 0 && time.Now().Before(deadline); st, _ = a.RelayStats() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	want("relay open", series(0, 0, 0, 0, 1))
+	a.stopRelay()
+	want("relay closed", series(0, 0, 0, 0, 1))
+	// A stopped mirror's counts (as stopMirror retires them).
+	a.mirrorMu.Lock()
+	a.retired.add(mirror.Stats{Received: 10, Mirrored: 12, Unmatched: 1, SendErrors: 2})
+	a.mirrorMu.Unlock()
+	want("a mirror stopped", series(10, 12, 2, 0, 1))
 }

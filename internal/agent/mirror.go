@@ -282,6 +282,9 @@ func (a *Agent) stopRelay() {
 		// The mirrors hold it in their views until their next Update;
 		// a closed relay makes their sends fail, counted as send errors.
 		r.Close()
+		a.mirrorMu.Lock()
+		a.retired.addRelay(r.Stats())
+		a.mirrorMu.Unlock()
 	}
 }
 
@@ -304,7 +307,49 @@ func (a *Agent) stopMirror(vpc string) {
 	a.mirrorMu.Unlock()
 	if m != nil {
 		m.Stop()
+		a.mirrorMu.Lock()
+		a.retired.add(m.Stats())
+		a.mirrorMu.Unlock()
 	}
+}
+
+// mirrorTotals are traffic-mirror counters summed over mirrors and
+// relays: the retired ones' (stopped by this agent) keep the exported
+// totals from going back when a mirror or the relay stops.
+type mirrorTotals struct {
+	copies mirror.Stats
+	relay  mirror.RelayStats
+}
+
+func (t *mirrorTotals) add(s mirror.Stats) {
+	t.copies.Received += s.Received
+	t.copies.Mirrored += s.Mirrored
+	t.copies.Unmatched += s.Unmatched
+	t.copies.SendErrors += s.SendErrors
+}
+
+func (t *mirrorTotals) addRelay(s mirror.RelayStats) {
+	t.relay.Received += s.Received
+	t.relay.Delivered += s.Delivered
+	t.relay.Refused += s.Refused
+	t.relay.DeliverErrors += s.DeliverErrors
+	t.relay.Sent += s.Sent
+	t.relay.SendErrors += s.SendErrors
+}
+
+// mirrorTotals returns the counters of every mirror and relay this agent
+// has run (the metrics read them).
+func (a *Agent) mirrorTotals() (mirror.Stats, mirror.RelayStats) {
+	a.mirrorMu.Lock()
+	defer a.mirrorMu.Unlock()
+	t := a.retired
+	for _, m := range a.mirrors {
+		t.add(m.Stats())
+	}
+	if a.relay != nil {
+		t.addRelay(a.relay.Stats())
+	}
+	return t.copies, t.relay
 }
 
 // MirrorStats returns the mirror counters of a VPC.

@@ -183,8 +183,12 @@ func ListenRelay(addr netip.AddrPort, log *slog.Logger) (*Relay, error) {
 	return r, nil
 }
 
-// Addr is the address the relay listens on.
+// Addr is the address the relay was asked to listen on.
 func (r *Relay) Addr() netip.AddrPort { return r.addr }
+
+// LocalAddr is the address the relay's socket is bound to (its port
+// chosen by the kernel when Addr's is 0).
+func (r *Relay) LocalAddr() net.Addr { return r.conn.LocalAddr() }
 
 // Update replaces the sessions the relay delivers, opening a raw socket in
 // each target VPC's namespace it has none in yet and closing those no
