@@ -207,6 +207,10 @@ func (a *Agent) syncMirrors(plan mirrorPlan, fwOK map[string]bool) error {
 			}
 			continue
 		}
+		if m := a.mirrors[vpc]; m != nil && m.Stale() {
+			a.log.Info("VPC namespace made anew: restarting its traffic mirror", "vpc", vpc)
+			a.stopMirror(vpc)
+		}
 		if m := a.mirrors[vpc]; m != nil {
 			m.Update(v)
 		} else {

@@ -107,6 +107,8 @@ type Mirror struct {
 	nl  *vnl.Handle
 	nf  *nflog.Nflog
 	own *injector // the namespace's raw socket
+	// ino identifies the namespace the mirror runs in (nsInode).
+	ino uint64
 	// peered are the raw sockets in the namespaces of peered VPCs with
 	// targets (only Update, on the reconciling goroutine, changes it).
 	peered map[string]*injector
@@ -127,6 +129,7 @@ func Start(cfg Config, v View) (*Mirror, error) {
 	}
 	m := &Mirror{cfg: cfg, log: cfg.Logger.With("component", "mirror", "vpc", cfg.VpcID), peered: map[string]*injector{}}
 	var err error
+	m.ino = nsInode(cfg.NetnsPath)
 	if m.ns, err = netns.GetFromPath(cfg.NetnsPath); err != nil {
 		return nil, fmt.Errorf("open namespace of %s: %w", cfg.VpcID, err)
 	}
@@ -139,7 +142,7 @@ func Start(cfg Config, v View) (*Mirror, error) {
 		m.close()
 		return nil, fmt.Errorf("raw socket in %s: %w", cfg.VpcID, err)
 	}
-	m.own = &injector{sock: fd}
+	m.own = &injector{ino: m.ino, sock: fd}
 	m.Update(v)
 	m.nf, err = nflog.Open(&nflog.Config{NetNS: int(m.ns), Group: Group, Copymode: nflog.CopyPacket, QThresh: queueThreshold, Timeout: 1})
 	if err != nil {
@@ -186,8 +189,8 @@ func (m *Mirror) Update(v View) {
 			switch {
 			case ss.TargetNetns != "":
 				via = peered[ss.TargetNetns]
-				if via == nil {
-					via = m.peered[ss.TargetNetns]
+				if old := m.peered[ss.TargetNetns]; via == nil && old != nil && !old.stale(ss.TargetNetns) {
+					via = old
 				}
 				if via == nil {
 					var err error
@@ -219,6 +222,13 @@ func (m *Mirror) Update(v View) {
 		}
 	}
 	m.peered = peered
+}
+
+// Stale reports whether the mirror's namespace is no longer the one at
+// its path (deleted, or made anew by the agent): its NFLOG group and
+// socket belong to the old one, so the caller starts a new mirror.
+func (m *Mirror) Stale() bool {
+	return nsInode(m.cfg.NetnsPath) != m.ino
 }
 
 // handle mirrors one logged packet.

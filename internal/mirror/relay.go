@@ -154,6 +154,9 @@ type Relay struct {
 
 // injector sends copies from one VPC namespace.
 type injector struct {
+	// ino identifies the namespace the socket was opened in (nsInode):
+	// a namespace made anew under the same name needs a new socket.
+	ino  uint64
 	mu   sync.Mutex
 	sock int
 	// mtu is the MTU toward each target interface, read when the target
@@ -204,6 +207,10 @@ func (r *Relay) Update(targets []RelayTarget) error {
 	r.mu.Lock()
 	for path, ts := range byNS {
 		inj := r.inject[path]
+		if inj != nil && inj.stale(path) {
+			inj.close()
+			inj = nil
+		}
 		if inj == nil {
 			var err error
 			if inj, err = openInjector(path); err != nil {
@@ -340,6 +347,7 @@ func openRawSocket(ns netns.NsHandle) (int, error) {
 }
 
 func openInjector(path string) (*injector, error) {
+	ino := nsInode(path)
 	ns, err := netns.GetFromPath(path)
 	if err != nil {
 		return nil, fmt.Errorf("open namespace %s: %w", path, err)
@@ -349,7 +357,22 @@ func openInjector(path string) (*injector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("raw socket in %s: %w", path, err)
 	}
-	return &injector{sock: fd, mtu: map[string]int{}}, nil
+	return &injector{ino: ino, sock: fd, mtu: map[string]int{}}, nil
+}
+
+// nsInode identifies the namespace at path (0 when there is none).
+func nsInode(path string) uint64 {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0
+	}
+	return st.Ino
+}
+
+// stale reports whether the namespace at path is no longer the one the
+// socket was opened in (deleted, or made anew).
+func (inj *injector) stale(path string) bool {
+	return nsInode(path) != inj.ino
 }
 
 // readMTUs records the MTU of each of the namespace's interfaces ifnames

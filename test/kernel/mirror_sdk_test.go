@@ -2,6 +2,7 @@ package kernel_test
 
 import (
 	"net/netip"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -238,6 +239,28 @@ func TestTrafficMirrorAcrossPeeringSDK(t *testing.T) {
 		t.Errorf("%d copies across the peering, want both directions of the connection's handshake, data and close: %v", len(c), c)
 	}
 	mirrorBulk(t, "bulk across the peering", sink, w.ids["src"], dst)
+	// The target's VPC namespace deleted by hand: the agent makes it (and
+	// the target's, whose veth went with it) anew within its resync, and
+	// the copies follow.
+	tgtIno := nsIno(t, w.ids["tgt"])
+	if out, err := exec.Command("ip", "netns", "del", vpcB).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns del %s: %v: %s", vpcB, err, out)
+	}
+	sink.pc.Close()
+	var copies []vxlanCopy
+	for deadline := time.Now().Add(10 * time.Second); len(copies) == 0 && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if ino := nsIno(t, w.ids["tgt"]); ino == 0 || ino == tgtIno {
+			continue // not made anew yet
+		}
+		if sink.pc != nil {
+			sink.pc.Close()
+		}
+		sink = listenVXLAN(t, w.ids["tgt"])
+		copies = connect()
+	}
+	if len(copies) < 5 {
+		t.Errorf("%d copies after the target's VPC namespace was made anew, want the connection both ways", len(copies))
+	}
 	dr := vpc.CreateDeleteRouteEntryRequest()
 	dr.RouteEntryId = route
 	if _, err := w.vpc.DeleteRouteEntry(dr); err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strings"
@@ -352,6 +353,30 @@ func TestTrafficMirror(t *testing.T) {
 	time.Sleep(300 * time.Millisecond)
 	if copies, _ := sink.take(); len(copies) != 1 || copies[0].sport != 40007 {
 		t.Errorf("copies after the agent restarted: %v, want the one UDP datagram", copies)
+	}
+
+	// The VPC namespace deleted by hand: the agent makes it anew (the
+	// instances' too: their veths went with it), and the mirror follows
+	// it there (its NFLOG group and socket were the old namespace's,
+	// which lives on as long as they do).
+	if out, err := exec.Command("ip", "netns", "del", r.vpc).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns del %s: %v: %s", r.vpc, err, out)
+	}
+	r.reconcile()
+	r.serve(b, []int{8080}, []int{8080})
+	sink = listenVXLAN(t, tg.inst)
+	var after []vxlanCopy
+	for try := range 5 {
+		if err := udpProbe(a.inst, uint16(40010+try), netip.AddrPortFrom(b.addr, 8080), time.Second); err != nil {
+			continue // ARP in the new namespaces
+		}
+		time.Sleep(300 * time.Millisecond)
+		if after, _ = sink.take(); len(after) > 0 {
+			break
+		}
+	}
+	if len(after) != 1 || after[0].dport != 8080 {
+		t.Errorf("copies after the VPC namespace was made anew: %v, want the one UDP datagram", after)
 	}
 
 	// Disabled: the table goes, nothing is mirrored.
