@@ -95,6 +95,13 @@ func (a *Agent) syncFlowLogs(d *Desired, fwOK map[string]bool) {
 				return policy.EvaluateENI(w, eniID, policy.Egress, pkt).Allow
 			},
 		}
+		if c := a.captures[vpc]; c != nil && c.Stale() {
+			// The namespace was made anew: the old capture saves its
+			// counts, and a new one counts in the new namespace.
+			a.log.Info("VPC namespace made anew: restarting its flow-log capture", "vpc", vpc)
+			c.Stop()
+			delete(a.captures, vpc)
+		}
 		if c := a.captures[vpc]; c != nil {
 			c.Update(v)
 			continue

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
@@ -842,5 +843,61 @@ func TestFlowLogCutAndFlush(t *testing.T) {
 	sendUDP(t, a.inst, 49000, dst, 4, 100, true)
 	if got := windowLines(start); !slices.Equal(got, exact(49000, 4)) {
 		t.Errorf("window after the counting table came back:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(exact(49000, 4), "\n"))
+	}
+}
+
+// TestFlowLogNamespaceMadeAnew: the VPC namespace deleted by hand is made
+// anew by the agent (the instances' too), and the flow log's capture
+// follows it there: the traffic after the repair is recorded, exactly.
+func TestFlowLogNamespaceMadeAnew(t *testing.T) {
+	r := newRig(t, "fn", time.Second)
+	sink := &fakeFlowSink{}
+	r.withFlowAgent(sink, t.TempDir())
+	va := r.vswitch("a", "10.77.1.0/24")
+	g := r.groupID("open")
+	all := model.PortRange{From: -1, To: -1}
+	r.put(model.PrefixSecurityGroup+g, model.SecurityGroup{ID: g, VpcID: r.vpc, Type: model.GroupTypeBasic, InnerAccessPolicy: model.InnerDrop,
+		Rules: []model.Rule{{ID: "sgr-all", Direction: model.Ingress, Protocol: "ALL", Policy: model.PolicyAccept, Priority: 1, Ports: all,
+			PeerCidr: netip.MustParsePrefix("10.77.0.0/16")}}})
+	a := r.instance("a", va, "10.77.1.10", g)
+	b := r.instance("b", va, "10.77.1.11", g)
+	fl := r.flowLog("all", model.FlowLogResourceVPC, r.vpc, model.FlowLogTrafficAll)
+	r.run()
+	r.waitApplied()
+	r.serve(b, nil, []int{9000})
+	sink.waitAny(t, fl)
+
+	bIno := nsIno(t, b.inst)
+	if out, err := exec.Command("ip", "netns", "del", r.vpc).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns del %s: %v: %s", r.vpc, err, out)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for ino := nsIno(t, b.inst); ino == 0 || ino == bIno; ino = nsIno(t, b.inst) {
+		if time.Now().After(deadline) {
+			t.Fatal("the instance namespaces were not made anew")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(1500 * time.Millisecond) // the next resync after the repair settles
+	r.serve(b, nil, []int{9000})
+	dst := netip.AddrPortFrom(b.addr, 9000)
+	for range 5 { // ARP in the new namespaces
+		if err := udpProbe(a.inst, 45100, dst, time.Second); err == nil {
+			break
+		}
+	}
+	const n = 6
+	start := waitBoundary()
+	sendUDP(t, a.inst, 45101, dst, n, 100, true)
+	got := map[string]uint64{}
+	for _, rec := range sink.waitWindow(t, fl, start, 2) {
+		if rec.LogStatus == flowlog.StatusOK && (rec.SrcPort == 45101 || rec.DstPort == 45101) {
+			got[rec.ENIID+" "+rec.Direction] += rec.Packets
+		}
+	}
+	for _, k := range []string{a.eni + " out", b.eni + " in", b.eni + " out", a.eni + " in"} {
+		if got[k] != n {
+			t.Errorf("%s: %d packets recorded after the namespace was made anew, want %d (all: %v)", k, got[k], n, got)
+		}
 	}
 }

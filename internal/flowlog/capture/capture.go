@@ -24,6 +24,7 @@ import (
 
 	nflog "github.com/florianl/go-nflog/v2"
 	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
 
 	"github.com/palisade-project/palisade/internal/flowlog"
 	"github.com/palisade-project/palisade/internal/policy"
@@ -79,6 +80,8 @@ type Capture struct {
 	packets chan Packet
 	// Stats for tests and benchmarks.
 	stats atomic.Pointer[Stats]
+	// ino identifies the namespace captured in (nsInode).
+	ino uint64
 	// rawCounters are the logging counters last read, by table and name;
 	// loggedSum, overSum and fullSum add up their growth (see counters).
 	// Only the run loop touches them.
@@ -135,6 +138,7 @@ func Start(cfg Config, v View) (*Capture, error) {
 	c := &Capture{cfg: cfg, log: cfg.Logger.With("component", "flowlog", "vpc", cfg.VpcID), views: make(chan View, 1),
 		cancel: cancel, done: make(chan struct{}), packets: make(chan Packet, 16384)}
 	c.stats.Store(&Stats{})
+	c.ino = nsInode(cfg.NetnsPath)
 	r, err := c.open(ctx)
 	if err != nil {
 		cancel()
@@ -173,6 +177,22 @@ func (c *Capture) Stop() {
 
 // Stats returns the capture's counters.
 func (c *Capture) Stats() Stats { return *c.stats.Load() }
+
+// Stale reports whether the VPC namespace at the capture's path is no
+// longer the one it captures in (deleted by hand, or made anew by the
+// agent): its counting table and NFLOG socket are the old namespace's,
+// so the caller stops it (its counts are saved in the checkpoint) and
+// starts a new one there.
+func (c *Capture) Stale() bool { return nsInode(c.cfg.NetnsPath) != c.ino }
+
+// nsInode identifies the namespace at path (0 when there is none).
+func nsInode(path string) uint64 {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0
+	}
+	return st.Ino
+}
 
 // resources are the kernel sockets of one capture.
 type resources struct {
