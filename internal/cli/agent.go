@@ -43,8 +43,9 @@ certificate. Needs root.
 
 With --metrics-listen ADDR the agent serves its Prometheus metrics
 (reconciliations, namespaces, instances and ENIs on the host, flows cut,
-WAF decisions, Anti-DDoS state, Go runtime) at http://ADDR/metrics, without
-authentication: bind it to 127.0.0.1 or a private interface only.
+WAF decisions, Anti-DDoS state, traffic mirroring, Go runtime) at
+http://ADDR/metrics, without authentication: bind it to 127.0.0.1 or a
+private interface only.
 
 ` + underlayHelp,
 		Example: `  sudo palisade agent --server https://10.0.0.1:8787 --ca-cert /etc/palisade/ca.pem --zone local-b
