@@ -367,16 +367,13 @@ func TestFlowLogExactness(t *testing.T) {
 	}
 }
 
-// TestFlowLogRestart restarts the agent in the middle of a window while a
-// UDP stream runs: the window's records count every datagram exactly once
-// (no duplicate, none lost), or say SKIPDATA where the restart spanned a
-// boundary; no record of any window is reported twice. Then it restarts
-// the agent across a boundary: the window it stopped in says SKIPDATA and
-// the downtime's datagrams are counted in the window after it.
-func TestFlowLogRestart(t *testing.T) {
-	r := newRig(t, "fr", 10*time.Second)
-	sink := &fakeFlowSink{}
-	dir := t.TempDir()
+// newFlowPair is a rig (resync period resync) whose agent captures flow
+// logs into sink (checkpoints in dir), with instances a (10.77.1.10) and
+// b (.11) on one vSwitch in a group that admits everything from the VPC,
+// and a VPC-wide flow log fl of all traffic.
+func newFlowPair(t *testing.T, tag string, resync time.Duration, sink *fakeFlowSink, dir string) (r *rig, a, b node, fl string) {
+	t.Helper()
+	r = newRig(t, tag, resync)
 	r.withFlowAgent(sink, dir)
 	va := r.vswitch("a", "10.77.1.0/24")
 	g := r.groupID("open")
@@ -384,9 +381,22 @@ func TestFlowLogRestart(t *testing.T) {
 	r.put(model.PrefixSecurityGroup+g, model.SecurityGroup{ID: g, VpcID: r.vpc, Type: model.GroupTypeBasic, InnerAccessPolicy: model.InnerDrop,
 		Rules: []model.Rule{{ID: "sgr-all", Direction: model.Ingress, Protocol: "ALL", Policy: model.PolicyAccept, Priority: 1, Ports: all,
 			PeerCidr: netip.MustParsePrefix("10.77.0.0/16")}}})
-	a := r.instance("a", va, "10.77.1.10", g)
-	b := r.instance("b", va, "10.77.1.11", g)
-	fl := r.flowLog("all", model.FlowLogResourceVPC, r.vpc, model.FlowLogTrafficAll)
+	a = r.instance("a", va, "10.77.1.10", g)
+	b = r.instance("b", va, "10.77.1.11", g)
+	fl = r.flowLog("all", model.FlowLogResourceVPC, r.vpc, model.FlowLogTrafficAll)
+	return r, a, b, fl
+}
+
+// TestFlowLogRestart restarts the agent in the middle of a window while a
+// UDP stream runs: the window's records count every datagram exactly once
+// (no duplicate, none lost), or say SKIPDATA where the restart spanned a
+// boundary; no record of any window is reported twice. Then it restarts
+// the agent across a boundary: the window it stopped in says SKIPDATA and
+// the downtime's datagrams are counted in the window after it.
+func TestFlowLogRestart(t *testing.T) {
+	sink := &fakeFlowSink{}
+	dir := t.TempDir()
+	r, a, b, fl := newFlowPair(t, "fr", 10*time.Second, sink, dir)
 	stop := r.run()
 	r.waitApplied()
 	r.serve(b, nil, []int{9000})
@@ -850,18 +860,8 @@ func TestFlowLogCutAndFlush(t *testing.T) {
 // anew by the agent (the instances' too), and the flow log's capture
 // follows it there: the traffic after the repair is recorded, exactly.
 func TestFlowLogNamespaceMadeAnew(t *testing.T) {
-	r := newRig(t, "fn", time.Second)
 	sink := &fakeFlowSink{}
-	r.withFlowAgent(sink, t.TempDir())
-	va := r.vswitch("a", "10.77.1.0/24")
-	g := r.groupID("open")
-	all := model.PortRange{From: -1, To: -1}
-	r.put(model.PrefixSecurityGroup+g, model.SecurityGroup{ID: g, VpcID: r.vpc, Type: model.GroupTypeBasic, InnerAccessPolicy: model.InnerDrop,
-		Rules: []model.Rule{{ID: "sgr-all", Direction: model.Ingress, Protocol: "ALL", Policy: model.PolicyAccept, Priority: 1, Ports: all,
-			PeerCidr: netip.MustParsePrefix("10.77.0.0/16")}}})
-	a := r.instance("a", va, "10.77.1.10", g)
-	b := r.instance("b", va, "10.77.1.11", g)
-	fl := r.flowLog("all", model.FlowLogResourceVPC, r.vpc, model.FlowLogTrafficAll)
+	r, a, b, fl := newFlowPair(t, "fn", time.Second, sink, t.TempDir())
 	r.run()
 	r.waitApplied()
 	r.serve(b, nil, []int{9000})

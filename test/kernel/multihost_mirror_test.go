@@ -54,30 +54,14 @@ func mirrorAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, local n
 		}
 		vsw[zone] = wr.VSwitchId
 	}
-	cs := ecs.CreateCreateSecurityGroupRequest()
-	cs.VpcId = vr.VpcId
-	sg, err := e.CreateSecurityGroup(cs)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Members reach each other only through rules: TCP 8080. Nothing
 	// admits UDP 4789; copies are not judged by the target's groups,
 	// on one host or across two.
-	pol := ecs.CreateModifySecurityGroupPolicyRequest()
-	pol.SecurityGroupId, pol.InnerAccessPolicy = sg.SecurityGroupId, "Drop"
-	if _, err := e.ModifySecurityGroupPolicy(pol); err != nil {
-		t.Fatal(err)
-	}
-	ar := ecs.CreateAuthorizeSecurityGroupRequest()
-	ar.SecurityGroupId = sg.SecurityGroupId
-	ar.Permissions = &[]ecs.AuthorizeSecurityGroupPermissions{{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "10.79.0.0/16"}}
-	if _, err := e.AuthorizeSecurityGroup(ar); err != nil {
-		t.Fatal(err)
-	}
+	sg := newGroup(t, e, vr.VpcId, true, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "10.79.0.0/16"})
 	addrA, addrB := netip.MustParseAddr("10.79.1.10"), netip.MustParseAddr("10.79.2.10")
 	run := func(zone string, addr netip.Addr) (inst, eni string) {
 		ri := ecs.CreateRunInstancesRequest()
-		ri.ImageId, ri.InstanceType, ri.VSwitchId, ri.SecurityGroupId, ri.PrivateIpAddress = "img", "t", vsw[zone], sg.SecurityGroupId, addr.String()
+		ri.ImageId, ri.InstanceType, ri.VSwitchId, ri.SecurityGroupId, ri.PrivateIpAddress = "img", "t", vsw[zone], sg, addr.String()
 		rr, err := e.RunInstances(ri)
 		if err != nil {
 			t.Fatal(err)

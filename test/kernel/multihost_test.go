@@ -126,6 +126,40 @@ func startOtherHost(t *testing.T, tag string, underlay6 bool) (h *otherHost, api
 	return h, api, local
 }
 
+// newGroup creates a security group of vpcID through the SDK, with the
+// inner access policy Drop when innerDrop (members reach each other only
+// through rules), and authorizes perms in it.
+func newGroup(t *testing.T, e *ecs.Client, vpcID string, innerDrop bool, perms ...ecs.AuthorizeSecurityGroupPermissions) string {
+	t.Helper()
+	cs := ecs.CreateCreateSecurityGroupRequest()
+	cs.VpcId = vpcID
+	g, err := e.CreateSecurityGroup(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if innerDrop {
+		pol := ecs.CreateModifySecurityGroupPolicyRequest()
+		pol.SecurityGroupId, pol.InnerAccessPolicy = g.SecurityGroupId, "Drop"
+		if _, err := e.ModifySecurityGroupPolicy(pol); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(perms) > 0 {
+		authorizeGroup(t, e, g.SecurityGroupId, perms...)
+	}
+	return g.SecurityGroupId
+}
+
+// authorizeGroup authorizes perms in group sg through the SDK.
+func authorizeGroup(t *testing.T, e *ecs.Client, sg string, perms ...ecs.AuthorizeSecurityGroupPermissions) {
+	t.Helper()
+	r := ecs.CreateAuthorizeSecurityGroupRequest()
+	r.SecurityGroupId, r.Permissions = sg, &perms
+	if _, err := e.AuthorizeSecurityGroup(r); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // buildPalisade builds the palisade command once per test binary.
 var buildPalisade = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "palisade-kernel-bin-")
@@ -253,24 +287,10 @@ func testVPCAcrossHosts(t *testing.T, underlay6 bool) {
 			t.Fatalf("vSwitch %s has no IPv6 block: %v", wr.VSwitchId, err)
 		}
 	}
-	cs := ecs.CreateCreateSecurityGroupRequest()
-	cs.VpcId = vr.VpcId
-	sg, err := e.CreateSecurityGroup(cs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pol := ecs.CreateModifySecurityGroupPolicyRequest()
-	pol.SecurityGroupId, pol.InnerAccessPolicy = sg.SecurityGroupId, "Drop"
-	if _, err := e.ModifySecurityGroupPolicy(pol); err != nil {
-		t.Fatal(err)
-	}
+	sgID := newGroup(t, e, vr.VpcId, true)
 	authorize := func(perm ecs.AuthorizeSecurityGroupPermissions) {
 		t.Helper()
-		r := ecs.CreateAuthorizeSecurityGroupRequest()
-		r.SecurityGroupId, r.Permissions = sg.SecurityGroupId, &[]ecs.AuthorizeSecurityGroupPermissions{perm}
-		if _, err := e.AuthorizeSecurityGroup(r); err != nil {
-			t.Fatal(err)
-		}
+		authorizeGroup(t, e, sgID, perm)
 	}
 	// To port 8080 from zone a's vSwitch only (both families); ICMP from
 	// the VPC.
@@ -282,7 +302,7 @@ func testVPCAcrossHosts(t *testing.T, underlay6 bool) {
 	addrs := map[string]netip.Addr{"local-a": netip.MustParseAddr("10.61.1.10"), "local-b": netip.MustParseAddr("10.61.2.10")}
 	for zone, ip := range addrs {
 		r := ecs.CreateRunInstancesRequest()
-		r.ImageId, r.InstanceType, r.VSwitchId, r.SecurityGroupId, r.PrivateIpAddress = "img", "t", vsw[zone], sg.SecurityGroupId, ip.String()
+		r.ImageId, r.InstanceType, r.VSwitchId, r.SecurityGroupId, r.PrivateIpAddress = "img", "t", vsw[zone], sgID, ip.String()
 		r.Ipv6AddressCount = requests.NewInteger(1)
 		rr, err := e.RunInstances(r)
 		if err != nil {
@@ -429,7 +449,7 @@ func testVPCAcrossHosts(t *testing.T, underlay6 bool) {
 	// The sender's host judges its egress: a drop rule on egress, which
 	// only the other host's program has for b's ENI.
 	eg := ecs.CreateAuthorizeSecurityGroupEgressRequest()
-	eg.SecurityGroupId = sg.SecurityGroupId
+	eg.SecurityGroupId = sgID
 	eg.Permissions = &[]ecs.AuthorizeSecurityGroupEgressPermissions{{IpProtocol: "tcp", PortRange: "8080/8080", DestCidrIp: "10.61.1.10/32", Policy: "drop", Priority: "1"}}
 	if _, err := e.AuthorizeSecurityGroupEgress(eg); err != nil {
 		t.Fatal(err)
@@ -468,7 +488,7 @@ func testVPCAcrossHosts(t *testing.T, underlay6 bool) {
 		t.Fatal(err)
 	}
 	rv := ecs.CreateRevokeSecurityGroupRequest()
-	rv.SecurityGroupId = sg.SecurityGroupId
+	rv.SecurityGroupId = sgID
 	rv.Permissions = &[]ecs.RevokeSecurityGroupPermissions{{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "10.61.1.0/24"}}
 	if _, err := e.RevokeSecurityGroup(rv); err != nil {
 		t.Fatal(err)
@@ -858,22 +878,6 @@ func privateLinkAcrossHostsOnce(t *testing.T, env *apitest.Env, other *otherHost
 		}
 		return wr.VSwitchId
 	}
-	newGroup := func(vpcID string, perms ...ecs.AuthorizeSecurityGroupPermissions) string {
-		cs := ecs.CreateCreateSecurityGroupRequest()
-		cs.VpcId = vpcID
-		g, err := e.CreateSecurityGroup(cs)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(perms) > 0 {
-			r := ecs.CreateAuthorizeSecurityGroupRequest()
-			r.SecurityGroupId, r.Permissions = g.SecurityGroupId, &perms
-			if _, err := e.AuthorizeSecurityGroup(r); err != nil {
-				t.Fatal(err)
-			}
-		}
-		return g.SecurityGroupId
-	}
 	runIn := func(vswID, sg, addr string) string {
 		ri := ecs.CreateRunInstancesRequest()
 		ri.ImageId, ri.InstanceType, ri.VSwitchId, ri.SecurityGroupId, ri.PrivateIpAddress = "img", "t", vswID, sg, addr
@@ -887,14 +891,14 @@ func privateLinkAcrossHostsOnce(t *testing.T, env *apitest.Env, other *otherHost
 	// The provider: its backend here, admitting 8080 from transit addresses.
 	pvpc := newVPC(fmt.Sprintf("10.%d.0.0/16", net))
 	backend := runIn(newVSwitch(pvpc, fmt.Sprintf("10.%d.1.0/24", net), epZone),
-		newGroup(pvpc, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "100.64.0.0/10"}), fmt.Sprintf("10.%d.1.10", net))
+		newGroup(t, e, pvpc, false, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "100.64.0.0/10"}), fmt.Sprintf("10.%d.1.10", net))
 	// The consumer: a vSwitch here for the endpoint, its instance on the
 	// other host; the endpoint's group admits 8080 from that vSwitch only.
 	cnet := net + 1
 	cvpc := newVPC(fmt.Sprintf("10.%d.0.0/16", cnet))
 	epVSwitch := newVSwitch(cvpc, fmt.Sprintf("10.%d.1.0/24", cnet), epZone)
-	client := runIn(newVSwitch(cvpc, fmt.Sprintf("10.%d.2.0/24", cnet), clientZone), newGroup(cvpc), fmt.Sprintf("10.%d.2.10", cnet))
-	epGroup := newGroup(cvpc, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: fmt.Sprintf("10.%d.2.0/24", cnet)},
+	client := runIn(newVSwitch(cvpc, fmt.Sprintf("10.%d.2.0/24", cnet), clientZone), newGroup(t, e, cvpc, false), fmt.Sprintf("10.%d.2.10", cnet))
+	epGroup := newGroup(t, e, cvpc, false, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: fmt.Sprintf("10.%d.2.0/24", cnet)},
 		ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8081/8081", SourceCidrIp: fmt.Sprintf("10.%d.9.0/24", cnet)})
 	waitStatus(t, e, backend, "Running")
 	waitStatus(t, e, client, "Running")
