@@ -86,6 +86,13 @@ type result struct {
 	// a VPC firewall (with a drop policy), all deleted.
 	PeerVpcs, RouteTables, DeletedPeerings, DeletedRoutes []string
 	DeletedVpcFirewall                                    string
+
+	// Traffic mirroring: a filter with one egress rule (TCP to 22 of the
+	// analysis VPC), a session (priority 7, VNI 4242) from MirrorENIs[0]
+	// to MirrorENIs[1], made enabled and then disabled, and a second
+	// filter deleted.
+	MirrorFilter, MirrorRule, MirrorSession, DeletedMirrorFilter string
+	MirrorENIs                                                   []string
 }
 
 func TestConsoleInBrowser(t *testing.T) {
@@ -164,6 +171,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	checkManaged(t, env, res)
 	checkSecurity(t, env, res)
 	checkPeering(t, env, res)
+	checkMirror(t, env, res)
 	checkInbound(t, env, bob, inbound)
 
 	// And it is the admin's only: bob does not see it.
@@ -488,5 +496,43 @@ func checkInbound(t *testing.T, env *apitest.Env, bob apitest.Creds, ids []strin
 		if resp.Status != want {
 			t.Errorf("peering %s from bob: %s, want %s", ids[i], resp.Status, want)
 		}
+	}
+}
+
+// checkMirror verifies, through the SDK, the traffic mirroring the browser
+// set up.
+func checkMirror(t *testing.T, env *apitest.Env, res result) {
+	t.Helper()
+	c := env.VPC(t, env.Admin)
+	fr := vpc.CreateListTrafficMirrorFiltersRequest()
+	fr.TrafficMirrorFilterIds = &[]string{res.MirrorFilter, res.DeletedMirrorFilter}
+	filters, err := c.ListTrafficMirrorFilters(fr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(filters.TrafficMirrorFilters) != 1 || filters.TrafficMirrorFilters[0].TrafficMirrorFilterId != res.MirrorFilter {
+		t.Fatalf("filters %s (kept) and %s (deleted): %+v", res.MirrorFilter, res.DeletedMirrorFilter, filters.TrafficMirrorFilters)
+	}
+	f := filters.TrafficMirrorFilters[0]
+	if len(f.IngressRules) != 0 || len(f.EgressRules) != 1 {
+		t.Fatalf("filter %s rules: %+v %+v, want one egress rule", f.TrafficMirrorFilterId, f.IngressRules, f.EgressRules)
+	}
+	if r := f.EgressRules[0]; r.TrafficMirrorFilterRuleId != res.MirrorRule || r.Protocol != "TCP" || r.DestinationCidrBlock != "10.40.0.0/16" ||
+		r.DestinationPortRange != "22/22" || r.Action != "accept" || r.Priority != 1 {
+		t.Errorf("egress rule %+v, want %s: accept TCP to 10.40.0.0/16 port 22/22, priority 1", r, res.MirrorRule)
+	}
+	sr := vpc.CreateListTrafficMirrorSessionsRequest()
+	sr.TrafficMirrorSessionIds = &[]string{res.MirrorSession}
+	sessions, err := c.ListTrafficMirrorSessions(sr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sessions.TrafficMirrorSessions) != 1 {
+		t.Fatalf("session %s: %+v", res.MirrorSession, sessions.TrafficMirrorSessions)
+	}
+	m := sessions.TrafficMirrorSessions[0]
+	if m.TrafficMirrorFilterId != res.MirrorFilter || m.TrafficMirrorTargetId != res.MirrorENIs[1] || len(m.TrafficMirrorSourceIds) != 1 ||
+		m.TrafficMirrorSourceIds[0] != res.MirrorENIs[0] || m.Priority != 7 || m.VirtualNetworkId != 4242 || m.Enabled {
+		t.Errorf("session %+v, want filter %s, %s -> %s, priority 7, VNI 4242, disabled", m, res.MirrorFilter, res.MirrorENIs[0], res.MirrorENIs[1])
 	}
 }

@@ -630,6 +630,54 @@ try {
   await cell(flowLog).waitFor({ state: 'detached' });
   check(dialogs.some((d) => d === 'confirm: Delete flow log ' + flowLog + '?'), 'flow log delete asked: ' + dialogs);
 
+  step('traffic mirroring: a filter and its rule, a session, refusals, disable, delete');
+  await nav('Network interfaces');
+  const eniOf = async (inst) => (await row(inst).getByRole('cell').first().textContent()).trim();
+  const mxEniA = await eniOf(mxA);
+  const mxEniB = await eniOf(mxB);
+  check(mxEniA.startsWith('eni-') && mxEniB.startsWith('eni-') && mxEniA !== mxEniB, 'ENIs of the analysis instances: ' + mxEniA + ' ' + mxEniB);
+  await nav('Traffic mirror filters');
+  const tmf = await create({ 'Filter name': 'console-tmf' }, 'Create filter', 'tmf-');
+  const tmf2 = await create({ 'Filter name': 'console-tmf-2' }, 'Create filter', 'tmf-');
+  await follow(page.getByRole('link', { name: tmf, exact: true }));
+  await page.getByRole('heading', { name: 'Traffic mirror filter ' + tmf }).waitFor();
+  await label('Direction').selectOption('egress');
+  await label('Protocol').selectOption('TCP');
+  await label('Priority').fill('1');
+  await label('Destination CIDR').fill('10.40.0.0/16');
+  await label('Destination port range').fill('22/22');
+  await button('Add rule').click();
+  const tmr = await idFrom('tmr-');
+  await row(tmr).getByRole('cell', { name: '22/22', exact: true }).waitFor();
+  await label('Destination port range').fill('443/80');
+  const badPorts = await refused('Add rule', 'IllegalParam.DestinationPortRange');
+  check(badPorts.includes('443/80'), 'the refused port range is named: ' + badPorts);
+  await nav('Traffic mirror sessions');
+  const sessionFields = (sources) => ({ 'Filter ID': tmf, 'Target ENI ID': mxEniB, 'Source ENI IDs': sources, Priority: '7', VNI: '4242' });
+  for (const [l, v] of Object.entries(sessionFields(mxEniB))) await label(l).fill(v);
+  await refused('Create session', 'OperationDenied.TrafficMirrorSourceIsTarget');
+  for (const [l, v] of Object.entries(sessionFields(mxEniA))) await label(l).fill(v);
+  await label('Enabled').check();
+  await button('Create session').click();
+  const tms = await idFrom('tms-');
+  await row(tms).getByRole('cell', { name: 'yes', exact: true }).waitFor();
+  await row(tms).getByRole('cell', { name: mxEniA, exact: true }).waitFor();
+  // A source in another VPC (the first instance's, not peered with it).
+  await nav('Network interfaces');
+  const otherEni = await eniOf(instances[0]);
+  await nav('Traffic mirror sessions');
+  await label('Session ID').fill(tms);
+  await label('ENI IDs').fill(otherEni);
+  await refused('Change sources', 'OperationDenied.TrafficMirrorSourceVpc');
+  await act('Disable session ' + tms, 'Disabled session ' + tms);
+  await row(tms).getByRole('cell', { name: 'no', exact: true }).waitFor();
+  await shot('mirror-sessions');
+  await nav('Traffic mirror filters');
+  await refused('Delete filter ' + tmf, 'DependencyViolation.TrafficMirrorSession');
+  await act('Delete filter ' + tmf2, 'Deleted filter ' + tmf2);
+  await cell(tmf2).waitFor({ state: 'detached' });
+  await shot('mirror');
+
   step('WAF: protect and unprotect an instance port');
   await nav('WAF protection');
   const tpl = await create({ 'Template name': 'console-tpl' }, 'Create template', 'waftpl-');
@@ -680,7 +728,8 @@ try {
   for (const [link, heading] of [['Network ACLs', 'Network ACLs'], ['EIPs', 'EIPs'], ['Flow logs', 'Flow logs'],
     ['WAF logs', 'WAF logs'], ['Anti-DDoS events', 'Anti-DDoS events'], ['Cloud Firewall policies', 'Cloud Firewall control policies'],
     ['WAF protection', 'WAF protection'], ['Access keys', 'Access keys'], ['Security audit', 'Security audit'],
-    ['VPC peering', 'VPC peering'], ['Route tables', 'Route tables'], ['VPC firewalls', 'VPC firewalls']]) {
+    ['VPC peering', 'VPC peering'], ['Route tables', 'Route tables'], ['VPC firewalls', 'VPC firewalls'],
+    ['Traffic mirror filters', 'Traffic mirror filters'], ['Traffic mirror sessions', 'Traffic mirror sessions']]) {
     await nav(link);
     await page.getByRole('heading', { name: heading, exact: true }).waitFor();
     await page.locator('main table, main p.muted').first().waitFor();
@@ -709,7 +758,7 @@ try {
     KeptPolicy: keptPolicy, DeletedPolicy: deletedPolicy, DeletedFlowLog: flowLog, WafTemplate: tpl, DeletedProtection: prot,
     DeletedKeys: [key1, key2],
     PeerVpcs: [pA, pB], RouteTables: [rtA, rtB], DeletedPeerings: [peering, peering2], DeletedRoutes: [routeA, routeB, routeB2],
-    DeletedVpcFirewall: vfw }));
+    DeletedVpcFirewall: vfw, MirrorFilter: tmf, MirrorRule: tmr, MirrorSession: tms, MirrorENIs: [mxEniA, mxEniB], DeletedMirrorFilter: tmf2 }));
 } catch (err) {
   console.error('FAILED: ' + (err && err.stack ? err.stack : err));
   if (problems.length) console.error('page problems:\n' + problems.join('\n'));

@@ -1083,6 +1083,130 @@ async function viewRouteTable(id) {
   await pg.load();
 }
 
+// ---------- traffic mirroring (VPC 2016-04-28) ----------
+
+const filterOptions = (r) => list(r.TrafficMirrorFilters).map((f) => [f.TrafficMirrorFilterId, f.TrafficMirrorFilterName || '']);
+const eniOptions = (r) => list(r.NetworkInterfaceSets && r.NetworkInterfaceSets.NetworkInterfaceSet)
+  .map((e) => [e.NetworkInterfaceId, (e.InstanceId || '') + ' ' + (e.PrivateIpAddress || '')]);
+
+async function viewMirrorFilters() {
+  const pg = page('Traffic mirror filters');
+  const tbl = listing(pg, async () => {
+    const r = await call(V.VPC, 'ListTrafficMirrorFilters', { MaxResults: 100 });
+    return table('Filters (' + (r.TotalCount || 0) + ')', [
+      ['Filter ID', (f) => link('#/mirror-filters/' + encodeURIComponent(f.TrafficMirrorFilterId), f.TrafficMirrorFilterId)],
+      ['Name', (f) => f.TrafficMirrorFilterName], ['Description', (f) => f.TrafficMirrorFilterDescription],
+      ['Inbound rules', (f) => list(f.IngressRules).length], ['Outbound rules', (f) => list(f.EgressRules).length],
+      ['Created', (f) => f.CreationTime],
+      ['', (f) => deleteButton(pg, 'filter', f.TrafficMirrorFilterId, V.VPC, 'DeleteTrafficMirrorFilter',
+        { TrafficMirrorFilterId: f.TrafficMirrorFilterId }, 'Its rules are deleted with it.')],
+    ], list(r.TrafficMirrorFilters));
+  });
+  pg.body.append(el('h3', {}, 'Create filter'), form('Create filter', [
+    { name: 'TrafficMirrorFilterName', label: 'Filter name' },
+    { name: 'TrafficMirrorFilterDescription', label: 'Description' },
+  ], 'Create filter', done(pg, async (v) => 'Created filter ' + (await call(V.VPC, 'CreateTrafficMirrorFilter', v)).TrafficMirrorFilterId + '.'),
+  pg.alert),
+  el('p', { class: 'muted' }, 'A filter\'s inbound and outbound rules say what a session copies: the first rule in priority order that ' +
+    'matches a packet decides (accept: copied, drop: not); a packet no rule matches is not copied.'),
+  tbl);
+  await pg.load();
+}
+
+async function viewMirrorFilter(id) {
+  const pg = page('Traffic mirror filter ' + id);
+  const rules = (pg2, caption, rs) => table(caption, [
+    ['Rule ID', (x) => x.TrafficMirrorFilterRuleId], ['Priority', (x) => x.Priority], ['Action', (x) => x.Action],
+    ['Protocol', (x) => x.Protocol], ['Source', (x) => x.SourceCidrBlock], ['Source ports', (x) => x.SourcePortRange],
+    ['Destination', (x) => x.DestinationCidrBlock], ['Destination ports', (x) => x.DestinationPortRange],
+    ['', (x) => deleteButton(pg2, 'rule', x.TrafficMirrorFilterRuleId, V.VPC, 'DeleteTrafficMirrorFilterRules',
+      { TrafficMirrorFilterId: id, 'TrafficMirrorFilterRuleIds.1': x.TrafficMirrorFilterRuleId })],
+  ], rs);
+  const tbl = listing(pg, async () => {
+    const r = await call(V.VPC, 'ListTrafficMirrorFilters', { 'TrafficMirrorFilterIds.1': id, MaxResults: 1 });
+    const f = list(r.TrafficMirrorFilters)[0];
+    if (!f) throw new Error('No traffic mirror filter ' + id + '.');
+    const byPrio = (rs) => list(rs).slice().sort((a, b) => a.Priority - b.Priority);
+    return el('div', {}, el('p', {}, 'Name: ', f.TrafficMirrorFilterName || '', ' · Description: ', f.TrafficMirrorFilterDescription || ''),
+      rules(pg, 'Inbound rules (received by the source)', byPrio(f.IngressRules)),
+      rules(pg, 'Outbound rules (sent by the source)', byPrio(f.EgressRules)));
+  });
+  pg.body.append(el('p', {}, link('#/mirror-filters', '← All filters')),
+    el('h3', {}, 'Add rule'), form('Add rule', [
+      { name: 'Direction', label: 'Direction', type: 'select', options: [['ingress', 'Inbound'], ['egress', 'Outbound']] },
+      { name: 'Action', label: 'Action', type: 'select', options: [['accept', 'Accept (copy)'], ['drop', 'Drop (do not copy)']] },
+      { name: 'Protocol', label: 'Protocol', type: 'select', options: ['ALL', 'TCP', 'UDP', 'ICMP'] },
+      { name: 'Priority', label: 'Priority', required: true, placeholder: '1-10' },
+      { name: 'SourceCidrBlock', label: 'Source CIDR', value: '0.0.0.0/0' },
+      { name: 'SourcePortRange', label: 'Source port range', value: '-1/-1' },
+      { name: 'DestinationCidrBlock', label: 'Destination CIDR', value: '0.0.0.0/0' },
+      { name: 'DestinationPortRange', label: 'Destination port range', value: '-1/-1' },
+    ], 'Add rule', done(pg, async (v) => {
+      const dir = v.Direction === 'egress' ? 'EgressRules' : 'IngressRules';
+      const p = { TrafficMirrorFilterId: id };
+      for (const k of ['Action', 'Protocol', 'Priority', 'SourceCidrBlock', 'SourcePortRange', 'DestinationCidrBlock', 'DestinationPortRange']) {
+        p[dir + '.1.' + k] = v[k];
+      }
+      const r = await call(V.VPC, 'CreateTrafficMirrorFilterRules', p);
+      const ids = list(r[dir === 'EgressRules' ? 'EgressRules' : 'IngressRules']).map((x) => x.InstanceId);
+      return 'Added rule ' + ids.join(', ') + '.';
+    }), pg.alert),
+    el('p', { class: 'muted' }, 'Port ranges are start/end (1-65535), or -1/-1 for every port; ICMP and ALL take -1/-1.'),
+    tbl);
+  await pg.load();
+}
+
+async function viewMirrorSessions() {
+  const pg = page('Traffic mirror sessions');
+  const tbl = listing(pg, async () => {
+    const r = await call(V.VPC, 'ListTrafficMirrorSessions', { MaxResults: 100 });
+    return table('Sessions (' + (r.TotalCount || 0) + ')', [
+      ['Session ID', (m) => m.TrafficMirrorSessionId], ['Name', (m) => m.TrafficMirrorSessionName], ['Priority', (m) => m.Priority],
+      ['Filter', (m) => link('#/mirror-filters/' + encodeURIComponent(m.TrafficMirrorFilterId), m.TrafficMirrorFilterId)],
+      ['Target', (m) => m.TrafficMirrorTargetId], ['Sources', (m) => join(m.TrafficMirrorSourceIds)],
+      ['VNI', (m) => m.VirtualNetworkId], ['Packet length', (m) => m.PacketLength], ['Enabled', (m) => yes(m.Enabled)],
+      ['', (m) => el('span', { class: 'actions' },
+        callButton(pg, { verb: m.Enabled ? 'Disable' : 'Enable', kind: 'session', id: m.TrafficMirrorSessionId }, V.VPC,
+          'UpdateTrafficMirrorSessionAttribute', { TrafficMirrorSessionId: m.TrafficMirrorSessionId, Enabled: m.Enabled ? 'false' : 'true' }),
+        deleteButton(pg, 'session', m.TrafficMirrorSessionId, V.VPC, 'DeleteTrafficMirrorSession', { TrafficMirrorSessionId: m.TrafficMirrorSessionId }))],
+    ], list(r.TrafficMirrorSessions));
+  });
+  const ids = (s) => s.split(/[\s,]+/).filter(Boolean);
+  pg.body.append(await idList('tmf-ids', V.VPC, 'ListTrafficMirrorFilters', filterOptions, { PageSize: '', MaxResults: 100 }),
+    await idList('eni-ids', V.ECS, 'DescribeNetworkInterfaces', eniOptions, { PageSize: 100 }),
+    el('h3', {}, 'Create session'), form('Create session', [
+      { name: 'TrafficMirrorFilterId', label: 'Filter ID', required: true, list: 'tmf-ids' },
+      { name: 'TrafficMirrorTargetId', label: 'Target ENI ID', required: true, list: 'eni-ids' },
+      { name: 'Sources', label: 'Source ENI IDs', required: true, placeholder: 'eni-…, eni-…' },
+      { name: 'Priority', label: 'Priority', required: true, placeholder: '1-32766' },
+      { name: 'VirtualNetworkId', label: 'VNI', placeholder: 'random' },
+      { name: 'PacketLength', label: 'Packet length', placeholder: '1500' },
+      { name: 'TrafficMirrorSessionName', label: 'Session name' },
+      { name: 'Enabled', label: 'Enabled', type: 'checkbox' },
+    ], 'Create session', done(pg, async (v) => {
+      const p = Object.assign({ TrafficMirrorTargetType: 'NetworkInterface' }, v);
+      delete p.Sources;
+      ids(v.Sources).forEach((id, i) => { p['TrafficMirrorSourceIds.' + (i + 1)] = id; });
+      return 'Created session ' + (await call(V.VPC, 'CreateTrafficMirrorSession', p)).TrafficMirrorSessionId + '.';
+    }), pg.alert),
+    el('h3', {}, 'Sources'), form('Sources', [
+      { name: 'TrafficMirrorSessionId', label: 'Session ID', required: true },
+      { name: 'Sources', label: 'ENI IDs', required: true, placeholder: 'eni-…, eni-…' },
+      { name: 'Op', label: 'Change', type: 'select', options: [['add', 'Add'], ['remove', 'Remove']] },
+    ], 'Change sources', done(pg, async (v) => {
+      const p = { TrafficMirrorSessionId: v.TrafficMirrorSessionId };
+      ids(v.Sources).forEach((id, i) => { p['TrafficMirrorSourceIds.' + (i + 1)] = id; });
+      const add = v.Op === 'add';
+      await call(V.VPC, add ? 'AddSourcesToTrafficMirrorSession' : 'RemoveSourcesFromTrafficMirrorSession', p);
+      return (add ? 'Added ' : 'Removed ') + ids(v.Sources).join(', ') + (add ? ' to ' : ' from ') + v.TrafficMirrorSessionId + '.';
+    }), pg.alert),
+    el('p', { class: 'muted' }, 'A session copies what its filter accepts of its source ENIs\' traffic to its target ENI in VXLAN ' +
+      '(UDP 4789, the session\'s VNI); each packet once, by the enabled session of smallest priority whose filter accepts it. ' +
+      'Sources and target are ENIs of one VPC, in any of its zones, or of two VPCs joined by a peering.'),
+    tbl);
+  await pg.load();
+}
+
 const VFW_SWITCH = [['opened', 'Opened'], ['closed', 'Closed']];
 
 async function viewVpcFirewalls() {
@@ -1230,6 +1354,9 @@ const routes = [
   [/^\/route-tables\/([^/]+)$/, (id) => viewRouteTable(decodeURIComponent(id))],
   [/^\/vpc-firewalls$/, viewVpcFirewalls],
   [/^\/vpc-firewalls\/([^/]+)$/, (id) => viewVpcFirewall(decodeURIComponent(id))],
+  [/^\/mirror-filters$/, viewMirrorFilters],
+  [/^\/mirror-filters\/([^/]+)$/, (id) => viewMirrorFilter(decodeURIComponent(id))],
+  [/^\/mirror-sessions$/, viewMirrorSessions],
   [/^\/access-keys$/, viewAccessKeys],
 ];
 
