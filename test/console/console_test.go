@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -21,6 +22,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/privatelink"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpcpeer"
 
@@ -93,6 +95,11 @@ type result struct {
 	// filter deleted.
 	MirrorFilter, MirrorRule, MirrorSession, DeletedMirrorFilter string
 	MirrorENIs                                                   []string
+
+	// PrivateLink: a service backed by the analysis VPC's second
+	// instance, and an endpoint of it in VpcId whose connection the
+	// browser enabled.
+	EndpointService, Endpoint, ServiceBackend string
 }
 
 func TestConsoleInBrowser(t *testing.T) {
@@ -172,6 +179,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	checkSecurity(t, env, res)
 	checkPeering(t, env, res)
 	checkMirror(t, env, res)
+	checkPrivateLink(t, env, res, bob.AccountID)
 	checkInbound(t, env, bob, inbound)
 
 	// And it is the admin's only: bob does not see it.
@@ -534,5 +542,40 @@ func checkMirror(t *testing.T, env *apitest.Env, res result) {
 	if m.TrafficMirrorFilterId != res.MirrorFilter || m.TrafficMirrorTargetId != res.MirrorENIs[1] || len(m.TrafficMirrorSourceIds) != 1 ||
 		m.TrafficMirrorSourceIds[0] != res.MirrorENIs[0] || m.Priority != 7 || m.VirtualNetworkId != 4242 || m.Enabled {
 		t.Errorf("session %+v, want filter %s, %s -> %s, priority 7, VNI 4242, disabled", m, res.MirrorFilter, res.MirrorENIs[0], res.MirrorENIs[1])
+	}
+}
+
+// checkPrivateLink verifies, through the SDK, the endpoint service and
+// endpoint the browser made.
+func checkPrivateLink(t *testing.T, env *apitest.Env, res result, bobID string) {
+	t.Helper()
+	c := env.PrivateLink(t, env.Admin)
+	sr := privatelink.CreateListVpcEndpointServiceResourcesRequest()
+	sr.ServiceId = res.EndpointService
+	resources, err := c.ListVpcEndpointServiceResources(sr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resources.Resources) != 1 || resources.Resources[0].ResourceId != res.ServiceBackend || resources.Resources[0].ResourceType != "ecs" {
+		t.Errorf("resources of %s: %+v, want the ecs instance %s", res.EndpointService, resources.Resources, res.ServiceBackend)
+	}
+	ur := privatelink.CreateListVpcEndpointServiceUsersRequest()
+	ur.ServiceId = res.EndpointService
+	users, err := c.ListVpcEndpointServiceUsers(ur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users.Users) != 1 || fmt.Sprint(users.Users[0].UserId) != bobID {
+		t.Errorf("users of %s: %+v, want bob (%s), added in the browser", res.EndpointService, users.Users, bobID)
+	}
+	er := privatelink.CreateGetVpcEndpointAttributeRequest()
+	er.EndpointId = res.Endpoint
+	ep, err := c.GetVpcEndpointAttribute(er)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ep.ServiceId != res.EndpointService || ep.VpcId != res.VpcId || ep.ConnectionStatus != "Connected" || ep.EndpointName != "console-ep" {
+		t.Errorf("endpoint %s: service %s, VPC %s, connection %s, name %q; want %s, %s, Connected, console-ep",
+			res.Endpoint, ep.ServiceId, ep.VpcId, ep.ConnectionStatus, ep.EndpointName, res.EndpointService, res.VpcId)
 	}
 }

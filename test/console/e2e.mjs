@@ -678,6 +678,36 @@ try {
   await cell(tmf2).waitFor({ state: 'detached' });
   await shot('mirror');
 
+  step('PrivateLink: a service of the analysis VPC, an endpoint in the first VPC, its connection enabled');
+  await nav('Endpoint services');
+  await label('Backend instance ID').fill(mxB);
+  await label('Description').fill('console-svc');
+  await button('Create endpoint service').click();
+  const epsrv = await idFrom('epsrv-');
+  await row(epsrv).getByRole('cell', { name: 'console-svc', exact: true }).waitFor();
+  await nav('Endpoints');
+  for (const [l, v] of Object.entries({ 'VPC ID': vpcId, 'Service ID': epsrv, 'Security group ID': sgId, 'vSwitch ID': vswId,
+    'Endpoint name': 'console-ep' })) await label(l).fill(v);
+  await button('Create endpoint').click();
+  const ep = await idFrom('ep-');
+  await row(ep).getByRole('cell', { name: 'Disconnected', exact: true }).waitFor();
+  await nav('Endpoint services');
+  await refused('Delete endpoint service ' + epsrv, 'DependencyViolation.VpcEndpoint');
+  await follow(page.getByRole('link', { name: epsrv, exact: true }));
+  await page.getByRole('heading', { name: 'Endpoint service ' + epsrv }).waitFor();
+  await act('Enable connection ' + ep, 'Enabled connection ' + ep);
+  await row(ep).getByRole('cell', { name: 'Connected', exact: true }).waitFor();
+  await label('Account ID').fill('not-an-account');
+  await refused('Add user', 'IllegalParam.UserId');
+  if (otherAccount) {
+    await label('Account ID').fill(otherAccount);
+    await act('Add user', 'Added user ' + otherAccount);
+    await cell(otherAccount).waitFor();
+  }
+  await shot('endpoint-service');
+  await nav('Endpoints');
+  await row(ep).getByRole('cell', { name: 'Connected', exact: true }).waitFor();
+
   step('WAF: protect and unprotect an instance port');
   await nav('WAF protection');
   const tpl = await create({ 'Template name': 'console-tpl' }, 'Create template', 'waftpl-');
@@ -729,7 +759,8 @@ try {
     ['WAF logs', 'WAF logs'], ['Anti-DDoS events', 'Anti-DDoS events'], ['Cloud Firewall policies', 'Cloud Firewall control policies'],
     ['WAF protection', 'WAF protection'], ['Access keys', 'Access keys'], ['Security audit', 'Security audit'],
     ['VPC peering', 'VPC peering'], ['Route tables', 'Route tables'], ['VPC firewalls', 'VPC firewalls'],
-    ['Traffic mirror filters', 'Traffic mirror filters'], ['Traffic mirror sessions', 'Traffic mirror sessions']]) {
+    ['Traffic mirror filters', 'Traffic mirror filters'], ['Traffic mirror sessions', 'Traffic mirror sessions'],
+    ['Endpoint services', 'Endpoint services'], ['Endpoints', 'Endpoints']]) {
     await nav(link);
     await page.getByRole('heading', { name: heading, exact: true }).waitFor();
     await page.locator('main table, main p.muted').first().waitFor();
@@ -758,7 +789,8 @@ try {
     KeptPolicy: keptPolicy, DeletedPolicy: deletedPolicy, DeletedFlowLog: flowLog, WafTemplate: tpl, DeletedProtection: prot,
     DeletedKeys: [key1, key2],
     PeerVpcs: [pA, pB], RouteTables: [rtA, rtB], DeletedPeerings: [peering, peering2], DeletedRoutes: [routeA, routeB, routeB2],
-    DeletedVpcFirewall: vfw, MirrorFilter: tmf, MirrorRule: tmr, MirrorSession: tms, MirrorENIs: [mxEniA, mxEniB], DeletedMirrorFilter: tmf2 }));
+    DeletedVpcFirewall: vfw, MirrorFilter: tmf, MirrorRule: tmr, MirrorSession: tms, MirrorENIs: [mxEniA, mxEniB], DeletedMirrorFilter: tmf2,
+    EndpointService: epsrv, Endpoint: ep, ServiceBackend: mxB }));
 } catch (err) {
   console.error('FAILED: ' + (err && err.stack ? err.stack : err));
   if (problems.length) console.error('page problems:\n' + problems.join('\n'));

@@ -11,6 +11,7 @@ const V = {
   DDOS: '2017-05-18',
   PALISADE: '2026-11-01',
   PEER: '2022-01-01',
+  PL: '2020-04-15',
 };
 
 const state = { csrf: '', who: null };
@@ -1207,6 +1208,106 @@ async function viewMirrorSessions() {
   await pg.load();
 }
 
+// ---------- PrivateLink (Privatelink 2020-04-15) ----------
+
+const serviceOptions = (r) => list(r.Services).map((v) => [v.ServiceId, v.ServiceDomain || '']);
+
+async function viewEndpointServices() {
+  const pg = page('Endpoint services');
+  const tbl = listing(pg, async () => {
+    const r = await call(V.PL, 'ListVpcEndpointServices', { MaxResults: 100 });
+    return table('Endpoint services (' + (r.TotalCount || 0) + ')', [
+      ['Service ID', (v) => link('#/endpoint-services/' + encodeURIComponent(v.ServiceId), v.ServiceId)],
+      ['Domain', (v) => v.ServiceDomain], ['Zones', (v) => join(v.Zones)], ['Auto-accept', (v) => yes(v.AutoAcceptEnabled)],
+      ['Status', (v) => v.ServiceStatus], ['Description', (v) => v.ServiceDescription],
+      ['', (v) => deleteButton(pg, 'endpoint service', v.ServiceId, V.PL, 'DeleteVpcEndpointService', { ServiceId: v.ServiceId })],
+    ], list(r.Services));
+  });
+  pg.body.append(await idList('inst-ids', V.ECS, 'DescribeInstances', instOptions),
+    el('h3', {}, 'Create endpoint service'), form('Create endpoint service', [
+      { name: 'ResourceId', label: 'Backend instance ID', required: true, list: 'inst-ids' },
+      { name: 'ZoneId', label: 'Zone', required: true, value: state.who.RegionId + '-a' },
+      { name: 'ServiceDescription', label: 'Description' },
+      { name: 'AutoAcceptEnabled', label: 'Auto-accept', type: 'checkbox' },
+    ], 'Create endpoint service', done(pg, async (v) => {
+      const r = await call(V.PL, 'CreateVpcEndpointService', { ServiceResourceType: 'ecs', 'Resource.1.ResourceType': 'ecs',
+        'Resource.1.ResourceId': v.ResourceId, 'Resource.1.ZoneId': v.ZoneId, ServiceDescription: v.ServiceDescription,
+        AutoAcceptEnabled: v.AutoAcceptEnabled });
+      return 'Created endpoint service ' + r.ServiceId + ' (' + r.ServiceDomain + ').';
+    }), pg.alert),
+    el('p', { class: 'muted' }, 'A service is backed by instances of one of your VPCs; other accounts reach it through their ' +
+      'endpoints once added as users, and only over connections you enable (or all, with auto-accept).'),
+    tbl);
+  await pg.load();
+}
+
+async function viewEndpointService(id) {
+  const pg = page('Endpoint service ' + id);
+  const tbl = listing(pg, async () => {
+    const [a, c, u] = await Promise.all([call(V.PL, 'GetVpcEndpointServiceAttribute', { ServiceId: id }),
+      call(V.PL, 'ListVpcEndpointConnections', { ServiceId: id, MaxResults: 100 }),
+      call(V.PL, 'ListVpcEndpointServiceUsers', { ServiceId: id, MaxResults: 50 })]);
+    return el('div', {}, el('p', {}, 'Domain: ', a.ServiceDomain || '', ' · Auto-accept: ', yes(a.AutoAcceptEnabled),
+      ' · Zones: ', join(a.Zones)),
+    table('Connections (' + (c.TotalCount || 0) + ')', [
+      ['Endpoint ID', (x) => x.EndpointId], ['Endpoint owner', (x) => account(x.EndpointOwnerId)], ['Endpoint VPC', (x) => x.EndpointVpcId],
+      ['Status', (x) => x.ConnectionStatus],
+      ['', (x) => x.ConnectionStatus === 'Connected'
+        ? callButton(pg, { verb: 'Disable', kind: 'connection', id: x.EndpointId }, V.PL, 'DisableVpcEndpointConnection',
+          { ServiceId: id, EndpointId: x.EndpointId })
+        : callButton(pg, { verb: 'Enable', kind: 'connection', id: x.EndpointId }, V.PL, 'EnableVpcEndpointConnection',
+          { ServiceId: id, EndpointId: x.EndpointId })],
+    ], list(c.Connections)),
+    table('Users (' + (u.TotalCount || 0) + ')', [
+      ['Account', (x) => account(x.UserId)],
+      ['', (x) => callButton(pg, { verb: 'Remove', kind: 'user', id: String(x.UserId) }, V.PL, 'RemoveUserFromVpcEndpointService',
+        { ServiceId: id, UserId: x.UserId })],
+    ], list(u.Users)));
+  });
+  pg.body.append(el('p', {}, link('#/endpoint-services', '← All endpoint services')),
+    el('h3', {}, 'Add user'), form('Add user', [
+      { name: 'UserId', label: 'Account ID', required: true },
+    ], 'Add user', done(pg, async (v) => {
+      await call(V.PL, 'AddUserToVpcEndpointService', { ServiceId: id, UserId: v.UserId });
+      return 'Added user ' + v.UserId + '.';
+    }), pg.alert),
+    tbl);
+  await pg.load();
+}
+
+async function viewEndpoints() {
+  const pg = page('Endpoints');
+  const tbl = listing(pg, async () => {
+    const r = await call(V.PL, 'ListVpcEndpoints', { MaxResults: 100 });
+    return table('Endpoints (' + (r.TotalCount || 0) + ')', [
+      ['Endpoint ID', (e) => e.EndpointId], ['Name', (e) => e.EndpointName], ['Service', (e) => e.ServiceId], ['VPC', (e) => e.VpcId],
+      ['Domain', (e) => e.EndpointDomain], ['Status', (e) => e.EndpointStatus], ['Connection', (e) => e.ConnectionStatus],
+      ['', (e) => deleteButton(pg, 'endpoint', e.EndpointId, V.PL, 'DeleteVpcEndpoint', { EndpointId: e.EndpointId },
+        'Its network interfaces are deleted with it.')],
+    ], list(r.Endpoints));
+  });
+  pg.body.append(await idList('vpc-ids', V.VPC, 'DescribeVpcs', vpcOptions),
+    await idList('vsw-ids', V.VPC, 'DescribeVSwitches', vswOptions),
+    await idList('sg-ids', V.ECS, 'DescribeSecurityGroups', sgOptions),
+    await idList('svc-ids', V.PL, 'ListVpcEndpointServicesByEndUser', serviceOptions, { PageSize: '', MaxResults: 100 }),
+    el('h3', {}, 'Create endpoint'), form('Create endpoint', [
+      { name: 'VpcId', label: 'VPC ID', required: true, list: 'vpc-ids' },
+      { name: 'ServiceId', label: 'Service ID', required: true, list: 'svc-ids' },
+      { name: 'SecurityGroupId', label: 'Security group ID', required: true, list: 'sg-ids' },
+      { name: 'ZoneId', label: 'Zone', required: true, value: state.who.RegionId + '-a' },
+      { name: 'VSwitchId', label: 'vSwitch ID', required: true, list: 'vsw-ids' },
+      { name: 'EndpointName', label: 'Endpoint name' },
+    ], 'Create endpoint', done(pg, async (v) => {
+      const r = await call(V.PL, 'CreateVpcEndpoint', { VpcId: v.VpcId, ServiceId: v.ServiceId, 'SecurityGroupId.1': v.SecurityGroupId,
+        'Zone.1.ZoneId': v.ZoneId, 'Zone.1.VSwitchId': v.VSwitchId, EndpointName: v.EndpointName });
+      return 'Created endpoint ' + r.EndpointId + ' (' + r.EndpointDomain + ', ' + r.ConnectionStatus + ').';
+    }), pg.alert),
+    el('p', { class: 'muted' }, 'An endpoint gives one of your VPCs an address, in a vSwitch of the service\'s zone, that reaches ' +
+      'the service; its security groups judge what the VPC sends to it.'),
+    tbl);
+  await pg.load();
+}
+
 const VFW_SWITCH = [['opened', 'Opened'], ['closed', 'Closed']];
 
 async function viewVpcFirewalls() {
@@ -1357,6 +1458,9 @@ const routes = [
   [/^\/mirror-filters$/, viewMirrorFilters],
   [/^\/mirror-filters\/([^/]+)$/, (id) => viewMirrorFilter(decodeURIComponent(id))],
   [/^\/mirror-sessions$/, viewMirrorSessions],
+  [/^\/endpoint-services$/, viewEndpointServices],
+  [/^\/endpoint-services\/([^/]+)$/, (id) => viewEndpointService(decodeURIComponent(id))],
+  [/^\/endpoints$/, viewEndpoints],
   [/^\/access-keys$/, viewAccessKeys],
 ];
 
