@@ -22,6 +22,10 @@ type mirrorPlan struct {
 	// relay is this host's relay address (its underlay address and
 	// mirror.RelayPort), valid when a session crosses hosts either way.
 	relay netip.AddrPort
+	// receivers are the VPCs whose namespace sends copies to targets of
+	// theirs for sources elsewhere (another host, a peered VPC): their
+	// mirroring table keeps those copies out of conntrack.
+	receivers map[string]bool
 }
 
 // buildMirrors plans the host's traffic mirroring. A session is served
@@ -33,7 +37,7 @@ type mirrorPlan struct {
 // sources elsewhere to its own targets. A target on a host not joined to
 // the source's is reported once per reconciliation and skipped.
 func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (mirrorPlan, error) {
-	plan := mirrorPlan{views: map[string]mirror.View{}}
+	plan := mirrorPlan{views: map[string]mirror.View{}, receivers: map[string]bool{}}
 	var sessions []model.MirrorSession
 	if err := listAll(tx, model.PrefixMirrorSession, func(s model.MirrorSession) {
 		if s.Enabled {
@@ -110,6 +114,7 @@ func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (mirrorPlan, error) {
 					Target: target.PrimaryIP, TargetIf: a.ifName(target.ID)}
 				if src.VpcID != target.VpcID {
 					ms.TargetNetns = filepath.Join("/run/netns", target.VpcID)
+					plan.receivers[target.VpcID] = true
 				}
 				perSource[id] = append(perSource[id], ms)
 			case srcHere:
@@ -134,6 +139,7 @@ func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (mirrorPlan, error) {
 					relayed[s.ID] = rt
 				}
 				rt.Sources[src.PrimaryIP] = u.Addr
+				plan.receivers[target.VpcID] = true
 				plan.relay = netip.AddrPortFrom(localU.Addr, mirror.RelayPort(localU.Port))
 			}
 		}
@@ -202,7 +208,7 @@ func (a *Agent) syncMirrors(plan mirrorPlan, fwOK map[string]bool) error {
 		}
 		if len(ifaces) == 0 {
 			a.stopMirror(vpc)
-			if _, err := mirror.ApplyTable(path, nil); err != nil {
+			if _, err := mirror.ApplyTable(path, nil, plan.receivers[vpc]); err != nil {
 				errs = append(errs, err)
 			}
 			continue
@@ -223,7 +229,7 @@ func (a *Agent) syncMirrors(plan mirrorPlan, fwOK map[string]bool) error {
 			a.mirrors[vpc] = m
 			a.mirrorMu.Unlock()
 		}
-		if changed, err := mirror.ApplyTable(path, ifaces); err != nil {
+		if changed, err := mirror.ApplyTable(path, ifaces, plan.receivers[vpc]); err != nil {
 			errs = append(errs, err)
 		} else if changed {
 			a.log.Info("traffic-mirror table applied", "vpc", vpc, "sources", len(ifaces))

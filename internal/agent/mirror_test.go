@@ -109,6 +109,9 @@ func TestBuildMirrorsAcrossHosts(t *testing.T) {
 			{SessionID: "tms-peerb", VpcID: "vpc-1", NetnsPath: "/run/netns/vpc-1", VNI: 17,
 				Target: netip.MustParseAddr("10.1.1.5"), TargetIf: "pveni-a1",
 				Sources: map[netip.Addr]netip.Addr{netip.MustParseAddr("10.2.2.5"): netip.MustParseAddr("10.9.0.2")}}}
+		if !reflect.DeepEqual(got.receivers, map[string]bool{"vpc-1": true}) {
+			t.Errorf("receivers %v, want vpc-1 (copies of sources on b and in vpc-2 are sent from its namespace)", got.receivers)
+		}
 		if !reflect.DeepEqual(got.relayTargets, want) {
 			t.Errorf("relay targets\n got %+v\nwant %+v (eni-c1's host is not joined)", got.relayTargets, want)
 		}
@@ -116,7 +119,7 @@ func TestBuildMirrorsAcrossHosts(t *testing.T) {
 	t.Run("no underlay here", func(t *testing.T) {
 		u := map[string]model.Underlay{"b": joined["b"], "c": joined["c"]}
 		got := plan(t, u)
-		if got.relay.IsValid() || len(got.views) != 1 || len(got.relayTargets) != 0 {
+		if got.relay.IsValid() || len(got.views) != 1 || len(got.relayTargets) != 0 || !reflect.DeepEqual(got.receivers, map[string]bool{"vpc-1": true}) {
 			t.Errorf("plan %+v, want only the peered source on this host (tms-peer): this host joins no other", got)
 		}
 	})

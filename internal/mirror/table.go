@@ -20,7 +20,9 @@ import (
 )
 
 // The mirroring table of a VPC namespace, present while one of the VPC's
-// local ENIs is the source of an enabled session:
+// local ENIs is the source of an enabled session, or copies are sent from
+// the namespace to targets of its VPC for sources elsewhere (relayed from
+// another host, or of a peered VPC: then it holds the output chain only):
 //
 //	table inet palisade_mirror {
 //	  set sources { type ifname; elements = { host veths of source ENIs } }
@@ -72,11 +74,13 @@ const (
 )
 
 // ApplyTable makes the namespace's mirroring table hold exactly the source
-// interfaces; with none, the table is removed (no cost on any packet). It
-// reports whether it changed anything. A table whose chains, rules or set
-// differ from what this version builds (drift, an older version) is
-// replaced in one transaction.
-func ApplyTable(nsPath string, ifaces []string) (bool, error) {
+// interfaces, and keep copies sent from the namespace out of conntrack
+// when there are sources or receives is set (copies for targets here of
+// sources elsewhere are sent from it); with neither, the table is removed
+// (no cost on any packet). It reports whether it changed anything. A
+// table whose chains, rules or set differ from what this version builds
+// (drift, an older version) is replaced in one transaction.
+func ApplyTable(nsPath string, ifaces []string, receives bool) (bool, error) {
 	ns, err := os.Open(nsPath)
 	if err != nil {
 		return false, fmt.Errorf("open namespace: %w", err)
@@ -95,7 +99,7 @@ func ApplyTable(nsPath string, ifaces []string) (bool, error) {
 	table := &nftables.Table{Name: Table, Family: nftables.TableFamilyINet}
 	_, lerr := conn.ListTableOfFamily(Table, nftables.TableFamilyINet)
 	exists := lerr == nil
-	if len(want) == 0 {
+	if len(want) == 0 && !receives {
 		if !exists {
 			return false, nil
 		}
@@ -116,7 +120,7 @@ func ApplyTable(nsPath string, ifaces []string) (bool, error) {
 
 // RemoveTable deletes the namespace's mirroring table, if any.
 func RemoveTable(nsPath string) error {
-	_, err := ApplyTable(nsPath, nil)
+	_, err := ApplyTable(nsPath, nil, false)
 	return err
 }
 
@@ -150,7 +154,7 @@ func intact(conn *nftables.Conn, table *nftables.Table, ifaces []string) bool {
 	if !slices.Equal(have, ifaces) {
 		return false
 	}
-	want := chains(table)
+	want := chains(table, len(ifaces) > 0)
 	for _, c := range want {
 		rules, err := conn.GetRules(table, c.chain)
 		if err != nil || len(rules) != 1 {
@@ -178,7 +182,9 @@ type chainSpec struct {
 	exprs []expr.Any
 }
 
-func chains(table *nftables.Table) []chainSpec {
+// chains are the table's chains: the taps of the sources (when taps) and
+// the copies' notrack.
+func chains(table *nftables.Table, taps bool) []chainSpec {
 	accept := nftables.ChainPolicyAccept
 	mk := func(name string, hook *nftables.ChainHook, prio *nftables.ChainPriority) *nftables.Chain {
 		return &nftables.Chain{Name: name, Table: table, Type: nftables.ChainTypeFilter, Hooknum: hook, Priority: prio, Policy: &accept}
@@ -205,6 +211,11 @@ func chains(table *nftables.Table) []chainSpec {
 			&expr.Cmp{Op: op, Register: 1, Data: make([]byte, 4)},
 		}
 	}
+	notrack := chainSpec{mk("output", nftables.ChainHookOutput, nftables.ChainPriorityRaw),
+		append(markBit(expr.CmpOpNeq), &expr.Notrack{})}
+	if !taps {
+		return []chainSpec{notrack}
+	}
 	return []chainSpec{
 		{mk("forward", nftables.ChainHookForward, nftables.ChainPriorityRef(20)),
 			append(sources(expr.MetaKeyIIFNAME), log(prefixEgress)...)},
@@ -212,8 +223,7 @@ func chains(table *nftables.Table) []chainSpec {
 			append(sources(expr.MetaKeyIIFNAME), log(prefixEgressLocal)...)},
 		{mk("postrouting", nftables.ChainHookPostrouting, nftables.ChainPriorityFilter),
 			append(append(markBit(expr.CmpOpEq), sources(expr.MetaKeyOIFNAME)...), log(prefixIngress)...)},
-		{mk("output", nftables.ChainHookOutput, nftables.ChainPriorityRaw),
-			append(markBit(expr.CmpOpNeq), &expr.Notrack{})},
+		notrack,
 	}
 }
 
@@ -232,7 +242,7 @@ func rebuild(conn *nftables.Conn, table *nftables.Table, ifaces []string) error 
 		return fmt.Errorf("add set %s: %w", setName, err)
 	}
 	t := tag(ifaces)
-	for _, c := range chains(table) {
+	for _, c := range chains(table, len(ifaces) > 0) {
 		conn.AddChain(c.chain)
 		conn.AddRule(&nftables.Rule{Table: table, Chain: c.chain, Exprs: c.exprs,
 			UserData: userdata.AppendString(nil, userdata.TypeComment, t)})

@@ -239,6 +239,14 @@ func TestTrafficMirrorAcrossPeeringSDK(t *testing.T) {
 		t.Errorf("%d copies across the peering, want both directions of the connection's handshake, data and close: %v", len(c), c)
 	}
 	mirrorBulk(t, "bulk across the peering", sink, w.ids["src"], dst)
+	// The copies are not tracked where they are sent from, the target's
+	// VPC namespace, as on one VPC.
+	if out, err := exec.Command("ip", "netns", "exec", vpcB, "conntrack", "-L", "-p", "udp", "--dport", "4789").CombinedOutput(); err != nil &&
+		!strings.Contains(string(out), "0 flow entries") {
+		t.Fatalf("conntrack -L in %s: %v: %s", vpcB, err, out)
+	} else if strings.Contains(string(out), "dport=4789") {
+		t.Errorf("copies were tracked by conntrack in the target's VPC namespace:\n%s", out)
+	}
 	// The target's VPC namespace deleted by hand: the agent makes it (and
 	// the target's, whose veth went with it) anew within its resync, and
 	// the copies follow.
