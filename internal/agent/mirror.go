@@ -31,53 +31,22 @@ type mirrorPlan struct {
 // buildMirrors plans the host's traffic mirroring. A session is served
 // where its source runs. A target on this host gets the copies from its
 // VPC's namespace (the source's, or a peered VPC's that the source's
-// routes the target's address to: routedOverPeering); a target on another host joined to this
-// one by the underlay (model.Underlay.Joins) gets them through that host's
+// routes the target's address to: routedOverPeering); a target on another
+// host joined to this one by the underlay (model.Underlay.Joins) gets them through that host's
 // relay (mirror/relay.go), and this host's relay delivers the copies of
 // sources elsewhere to its own targets. A target on a host not joined to
 // the source's is reported once per reconciliation and skipped.
 func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (mirrorPlan, error) {
 	plan := mirrorPlan{views: map[string]mirror.View{}, receivers: map[string]bool{}}
-	var sessions []model.MirrorSession
-	if err := listAll(tx, model.PrefixMirrorSession, func(s model.MirrorSession) {
-		if s.Enabled {
-			sessions = append(sessions, s)
-		}
-	}); err != nil {
+	w, err := readMirrorWorld(tx)
+	if err != nil || len(w.sessions) == 0 {
 		return plan, err
 	}
-	if len(sessions) == 0 {
-		return plan, nil
-	}
-	filters := map[string]model.MirrorFilter{}
-	if err := listAll(tx, model.PrefixMirrorFilter, func(f model.MirrorFilter) { filters[f.ID] = f }); err != nil {
-		return plan, err
-	}
-	enis := map[string]model.ENI{}
-	if err := listAll(tx, model.PrefixENI, func(e model.ENI) { enis[e.ID] = e }); err != nil {
-		return plan, err
-	}
-	underlays := map[string]model.Underlay{}
-	if err := listAll(tx, model.PrefixUnderlay, func(u model.Underlay) { underlays[u.ZoneID] = u }); err != nil {
-		return plan, err
-	}
-	// Sources in a peered VPC mirror only where their VPC routes the
-	// target's address over the peering, as a copy would be routed.
-	routing := &snapshot{vswitches: map[string]model.VSwitch{}}
-	if err := listAll(tx, model.PrefixVSwitch, func(v model.VSwitch) { routing.vswitches[v.ID] = v }); err != nil {
-		return plan, err
-	}
-	if err := listAll(tx, model.PrefixRouteEntry, func(r model.RouteEntry) { routing.routes = append(routing.routes, r) }); err != nil {
-		return plan, err
-	}
-	if err := listAll(tx, model.PrefixPeerConnection, func(p model.PeerConnection) { routing.peerings = append(routing.peerings, p) }); err != nil {
-		return plan, err
-	}
-	localU, hasLocalU := underlays[a.cfg.Zone]
+	localU, hasLocalU := w.underlays[a.cfg.Zone]
 	// joined returns the underlay of zone's host when it is another host
 	// joined to this one.
 	joined := func(zone string) (model.Underlay, bool) {
-		u, ok := underlays[zone]
+		u, ok := w.underlays[zone]
 		return u, ok && hasLocalU && zone != a.cfg.Zone && localU.Joins(u)
 	}
 	local := map[string]model.ENI{}
@@ -86,28 +55,30 @@ func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (mirrorPlan, error) {
 	}
 	perSource := map[string][]mirror.Session{}
 	relayed := map[string]*mirror.RelayTarget{}
-	for _, s := range sessions {
-		f, ok := filters[s.FilterID]
+	for _, s := range w.sessions {
+		f, ok := w.filters[s.FilterID]
 		if !ok {
 			continue
 		}
-		target, ok := enis[s.TargetID]
+		target, ok := w.enis[s.TargetID]
 		if !ok || !target.PrimaryIP.Is4() {
 			continue
 		}
 		_, targetHere := local[target.ID]
 		pol := policy.MirrorSession{ID: s.ID, Priority: s.Priority, Ingress: f.Ingress, Egress: f.Egress}
 		for _, id := range s.SourceIDs {
-			src, ok := enis[id]
+			src, ok := w.enis[id]
 			if !ok || id == target.ID {
 				continue
 			}
-			if src.VpcID != target.VpcID && !routedOverPeering(routing, src.VpcID, target) {
-				a.log.Warn("traffic-mirror source in another VPC that does not route the target's address over a peering with it: not mirrored",
-					"session", s.ID, "source", id, "target", s.TargetID)
+			_, srcHere := local[id]
+			if src.VpcID != target.VpcID && !routedOverPeering(w.routing, src.VpcID, target) {
+				if srcHere {
+					a.log.Warn("traffic-mirror source in another VPC that does not route the target's address over a peering with it: not mirrored",
+						"session", s.ID, "source", id, "target", s.TargetID)
+				}
 				continue
 			}
-			_, srcHere := local[id]
 			switch {
 			case srcHere && targetHere:
 				ms := mirror.Session{MirrorSession: pol, VNI: s.VNI, PacketLength: s.PacketLength,
@@ -149,27 +120,71 @@ func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (mirrorPlan, error) {
 	}
 	for id, ss := range perSource {
 		e := local[id]
-		mac, _ := net.ParseMAC(e.MAC)
-		pol := make([]policy.MirrorSession, len(ss))
-		for i, s := range ss {
-			pol[i] = s.MirrorSession
-		}
-		pol = policy.NewMirrorSessions(pol)
-		sorted := make([]mirror.Session, 0, len(ss))
-		for _, p := range pol {
-			i := slices.IndexFunc(ss, func(s mirror.Session) bool { return s.ID == p.ID })
-			s := ss[i]
-			s.MirrorSession = p
-			sorted = append(sorted, s)
-		}
 		v := plan.views[e.VpcID]
 		if v.Sources == nil {
 			v.Sources = map[string]mirror.Source{}
 		}
-		v.Sources[a.ifName(id)] = mirror.Source{ENIID: id, Addr: e.PrimaryIP, MAC: mac, Sessions: sorted}
+		v.Sources[a.ifName(id)] = mirrorSource(e, ss)
 		plan.views[e.VpcID] = v
 	}
 	return plan, nil
+}
+
+// mirrorWorld is what traffic mirroring reads from the store.
+type mirrorWorld struct {
+	sessions  []model.MirrorSession // enabled ones
+	filters   map[string]model.MirrorFilter
+	enis      map[string]model.ENI
+	underlays map[string]model.Underlay // by zone
+	// routing holds the vSwitches, route entries and peerings
+	// (routedOverPeering).
+	routing *snapshot
+}
+
+// readMirrorWorld reads the enabled sessions and, when there is one, the
+// rest of mirrorWorld.
+func readMirrorWorld(tx store.ReadTxn) (*mirrorWorld, error) {
+	w := &mirrorWorld{filters: map[string]model.MirrorFilter{}, enis: map[string]model.ENI{}, underlays: map[string]model.Underlay{},
+		routing: &snapshot{vswitches: map[string]model.VSwitch{}}}
+	if err := listAll(tx, model.PrefixMirrorSession, func(s model.MirrorSession) {
+		if s.Enabled {
+			w.sessions = append(w.sessions, s)
+		}
+	}); err != nil || len(w.sessions) == 0 {
+		return w, err
+	}
+	for _, err := range []error{
+		listAll(tx, model.PrefixMirrorFilter, func(f model.MirrorFilter) { w.filters[f.ID] = f }),
+		listAll(tx, model.PrefixENI, func(e model.ENI) { w.enis[e.ID] = e }),
+		listAll(tx, model.PrefixUnderlay, func(u model.Underlay) { w.underlays[u.ZoneID] = u }),
+		listAll(tx, model.PrefixVSwitch, func(v model.VSwitch) { w.routing.vswitches[v.ID] = v }),
+		listAll(tx, model.PrefixRouteEntry, func(r model.RouteEntry) { w.routing.routes = append(w.routing.routes, r) }),
+		listAll(tx, model.PrefixPeerConnection, func(p model.PeerConnection) { w.routing.peerings = append(w.routing.peerings, p) }),
+	} {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
+
+// mirrorSource is local ENI e as a source of sessions ss, sorted as
+// policy.NewMirrorSessions sorts them.
+func mirrorSource(e model.ENI, ss []mirror.Session) mirror.Source {
+	mac, _ := net.ParseMAC(e.MAC)
+	pol := make([]policy.MirrorSession, len(ss))
+	for i, s := range ss {
+		pol[i] = s.MirrorSession
+	}
+	pol = policy.NewMirrorSessions(pol)
+	sorted := make([]mirror.Session, 0, len(ss))
+	for _, p := range pol {
+		i := slices.IndexFunc(ss, func(s mirror.Session) bool { return s.ID == p.ID })
+		s := ss[i]
+		s.MirrorSession = p
+		sorted = append(sorted, s)
+	}
+	return mirror.Source{ENIID: e.ID, Addr: e.PrimaryIP, MAC: mac, Sessions: sorted}
 }
 
 // routedOverPeering reports whether VPC from's route entries send the
