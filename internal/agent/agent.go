@@ -279,6 +279,7 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		if mirrors, err = a.buildMirrors(tx, d); err != nil {
 			return err
 		}
+		d.Host.MirrorRelay = mirrors.hostRelay()
 		return a.buildDDoS(tx, d)
 	})
 	if err != nil {
@@ -389,7 +390,7 @@ func withoutENIs(h dataplane.Host, vpcIDs []string) dataplane.Host {
 	if len(vpcIDs) == 0 {
 		return h
 	}
-	out := dataplane.Host{VPCs: make([]dataplane.VPC, len(h.VPCs))}
+	out := dataplane.Host{VPCs: make([]dataplane.VPC, len(h.VPCs)), MirrorRelay: h.MirrorRelay}
 	for i, v := range h.VPCs {
 		if slices.Contains(vpcIDs, v.ID) {
 			v.ENIs, v.EIPs = nil, nil

@@ -15,7 +15,6 @@ import (
 
 	"github.com/palisade-project/palisade/internal/dataplane"
 	"github.com/palisade-project/palisade/internal/flowlog"
-	"github.com/palisade-project/palisade/internal/mirror"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
 	"github.com/palisade-project/palisade/internal/resolver"
@@ -590,7 +589,7 @@ func addOverlays(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
 		if len(remote) == 0 {
 			continue
 		}
-		o := &dataplane.Overlay{VNI: vni, Local: local.Addr, Port: local.Port, RelayPort: mirror.RelayPort(local.Port)}
+		o := &dataplane.Overlay{VNI: vni, Local: local.Addr, Port: local.Port}
 		for _, addr := range slices.SortedFunc(maps.Keys(remote), netip.Addr.Compare) {
 			addrs := remote[addr]
 			slices.SortFunc(addrs, netip.Addr.Compare)

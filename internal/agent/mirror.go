@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 
+	"github.com/palisade-project/palisade/internal/dataplane"
 	"github.com/palisade-project/palisade/internal/mirror"
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
@@ -128,6 +129,24 @@ func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (mirrorPlan, error) {
 		plan.views[e.VpcID] = v
 	}
 	return plan, nil
+}
+
+// hostRelay is what the host's underlay filter admits to the relay: its
+// port, from the hosts of the sources of the targets here (nil: no relay).
+func (p mirrorPlan) hostRelay() *dataplane.MirrorRelay {
+	if !p.relay.IsValid() {
+		return nil
+	}
+	r := &dataplane.MirrorRelay{Port: p.relay.Port()}
+	for _, t := range p.relayTargets {
+		for _, host := range t.Sources {
+			if !slices.Contains(r.Peers, host) {
+				r.Peers = append(r.Peers, host)
+			}
+		}
+	}
+	slices.SortFunc(r.Peers, netip.Addr.Compare)
+	return r
 }
 
 // mirrorWorld is what traffic mirroring reads from the store.

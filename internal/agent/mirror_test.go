@@ -109,6 +109,9 @@ func TestBuildMirrorsAcrossHosts(t *testing.T) {
 			{SessionID: "tms-peerb", VpcID: "vpc-1", NetnsPath: "/run/netns/vpc-1", VNI: 17,
 				Target: netip.MustParseAddr("10.1.1.5"), TargetIf: "pveni-a1",
 				Sources: map[netip.Addr]netip.Addr{netip.MustParseAddr("10.2.2.5"): netip.MustParseAddr("10.9.0.2")}}}
+		if r := got.hostRelay(); r == nil || r.Port != 4799 || !reflect.DeepEqual(r.Peers, []netip.Addr{netip.MustParseAddr("10.9.0.2")}) {
+			t.Errorf("the host's relay admission %+v, want port 4799 from b's host (the sources' host; c is not joined)", r)
+		}
 		if !reflect.DeepEqual(got.receivers, map[string]bool{"vpc-1": true}) {
 			t.Errorf("receivers %v, want vpc-1 (copies of sources on b and in vpc-2 are sent from its namespace)", got.receivers)
 		}
@@ -121,6 +124,9 @@ func TestBuildMirrorsAcrossHosts(t *testing.T) {
 		got := plan(t, u)
 		if got.relay.IsValid() || len(got.views) != 1 || len(got.relayTargets) != 0 || !reflect.DeepEqual(got.receivers, map[string]bool{"vpc-1": true}) {
 			t.Errorf("plan %+v, want only the peered source on this host (tms-peer): this host joins no other", got)
+		}
+		if r := got.hostRelay(); r != nil {
+			t.Errorf("the host's relay admission %+v without an underlay, want none", r)
 		}
 	})
 }

@@ -134,11 +134,11 @@ func TestBuildOverlays(t *testing.T) {
 		"h": ul("10.9.0.8", p),    // a zone with no ENIs
 		// f: no underlay
 	}
-	vpc1 := &dataplane.Overlay{VNI: 100, Local: netip.MustParseAddr("10.9.0.1"), Port: p, RelayPort: p + 1, Remotes: []dataplane.RemoteHost{
+	vpc1 := &dataplane.Overlay{VNI: 100, Local: netip.MustParseAddr("10.9.0.1"), Port: p, Remotes: []dataplane.RemoteHost{
 		{Underlay: netip.MustParseAddr("10.9.0.3"), Addrs: addrs("10.1.3.5", "fd00:1:0:3::5")},
 		{Underlay: netip.MustParseAddr("10.9.0.20"), Addrs: addrs("10.1.2.5", "10.1.2.6", "10.1.2.7", "fd00:1:0:2::5")},
 	}}
-	vpc2 := &dataplane.Overlay{VNI: 200, Local: netip.MustParseAddr("10.9.0.1"), Port: p, RelayPort: p + 1, Remotes: []dataplane.RemoteHost{
+	vpc2 := &dataplane.Overlay{VNI: 200, Local: netip.MustParseAddr("10.9.0.1"), Port: p, Remotes: []dataplane.RemoteHost{
 		{Underlay: netip.MustParseAddr("10.9.0.20"), Addrs: addrs("10.2.2.5")},
 	}}
 	without := func(zones ...string) map[string]model.Underlay {
@@ -169,11 +169,11 @@ func TestBuildOverlays(t *testing.T) {
 		{"no remote underlay", nil, only("a"), nil},
 		{"remotes on another port, family or this address only", nil, only("a", "d", "e", "g", "h"), nil},
 		{"vpc-1 without VNI", map[string]uint32{"vpc-1": 0}, all, map[string]*dataplane.Overlay{"vpc-2": vpc2}},
-		{"zone b gone", nil, without("b"), map[string]*dataplane.Overlay{"vpc-1": {VNI: 100, Local: netip.MustParseAddr("10.9.0.1"), Port: p, RelayPort: p + 1,
+		{"zone b gone", nil, without("b"), map[string]*dataplane.Overlay{"vpc-1": {VNI: 100, Local: netip.MustParseAddr("10.9.0.1"), Port: p,
 			Remotes: []dataplane.RemoteHost{{Underlay: netip.MustParseAddr("10.9.0.3"), Addrs: addrs("10.1.3.5", "fd00:1:0:3::5")}}}}},
 		{"ipv6 underlay", nil, map[string]model.Underlay{"a": ul("2001:db8::1", 4800), "b": ul("10.9.0.20", 4800), "c": ul("2001:db8::3", 4800),
 			"e": ul("2001:db8::5", 4800), "d": ul("2001:db8::4", p)},
-			map[string]*dataplane.Overlay{"vpc-1": {VNI: 100, Local: netip.MustParseAddr("2001:db8::1"), Port: 4800, RelayPort: 4800 + 1, Remotes: []dataplane.RemoteHost{
+			map[string]*dataplane.Overlay{"vpc-1": {VNI: 100, Local: netip.MustParseAddr("2001:db8::1"), Port: 4800, Remotes: []dataplane.RemoteHost{
 				{Underlay: netip.MustParseAddr("2001:db8::3"), Addrs: addrs("10.1.3.5", "fd00:1:0:3::5")},
 				{Underlay: netip.MustParseAddr("2001:db8::5"), Addrs: addrs("10.1.5.5")},
 			}}}},
@@ -225,7 +225,7 @@ func fmtOverlay(o *dataplane.Overlay) string {
 	if o == nil {
 		return "none"
 	}
-	s := fmt.Sprintf("VNI %d local %s port %d relay %d", o.VNI, o.Local, o.Port, o.RelayPort)
+	s := fmt.Sprintf("VNI %d local %s port %d", o.VNI, o.Local, o.Port)
 	for _, r := range o.Remotes {
 		s += fmt.Sprintf(" [%s %v]", r.Underlay, r.Addrs)
 	}
@@ -258,8 +258,8 @@ func TestBuildPeeringOverlays(t *testing.T) {
 			// crosses pcc-2; vpc-z and vpc-y carry nothing of the peer.
 			[]string{"vpc-a", "vpc-b", "vpc-z"},
 			map[string]*dataplane.Overlay{
-				"vpc-a": {VNI: 10, Local: here.Addr, Port: p, RelayPort: p + 1, Remotes: []dataplane.RemoteHost{{Underlay: there.Addr, Addrs: addrs("10.10.2.5")}}},
-				"vpc-b": {VNI: 30, Local: here.Addr, Port: p, RelayPort: p + 1, Remotes: []dataplane.RemoteHost{{Underlay: there.Addr, Addrs: addrs("10.40.2.5")}}},
+				"vpc-a": {VNI: 10, Local: here.Addr, Port: p, Remotes: []dataplane.RemoteHost{{Underlay: there.Addr, Addrs: addrs("10.10.2.5")}}},
+				"vpc-b": {VNI: 30, Local: here.Addr, Port: p, Remotes: []dataplane.RemoteHost{{Underlay: there.Addr, Addrs: addrs("10.40.2.5")}}},
 			}},
 		{"zone b without an underlay", map[string]model.Underlay{"a": here}, model.PeerActivated, []string{"vpc-b", "vpc-z"}, nil},
 		{"peerings not activated", map[string]model.Underlay{"a": here, "b": there}, model.PeerAccepting, []string{"vpc-b", "vpc-z"}, nil},
@@ -368,9 +368,9 @@ func TestBuildEndpointOverlays(t *testing.T) {
 		{"joined", map[string]model.Underlay{"a": here, "b": there}, model.EndpointConnected,
 			side{[]string{"vpc-c", "vpc-p"},
 				[]dataplane.Endpoint{{ENIID: "eni-ep", Addr: epAddr, TransitAddr: netip.MustParseAddr("100.64.0.5"), ProviderVPC: "vpc-p", Backends: []netip.Addr{backend}}},
-				&dataplane.Overlay{VNI: 50, Local: here.Addr, Port: p, RelayPort: p + 1, Remotes: []dataplane.RemoteHost{{Underlay: there.Addr, Addrs: addrs("10.50.2.5")}}}},
+				&dataplane.Overlay{VNI: 50, Local: here.Addr, Port: p, Remotes: []dataplane.RemoteHost{{Underlay: there.Addr, Addrs: addrs("10.50.2.5")}}}},
 			side{[]string{"vpc-c"}, nil,
-				&dataplane.Overlay{VNI: 50, Local: there.Addr, Port: p, RelayPort: p + 1, Remotes: []dataplane.RemoteHost{{Underlay: here.Addr, Addrs: []netip.Addr{epAddr}}}}}},
+				&dataplane.Overlay{VNI: 50, Local: there.Addr, Port: p, Remotes: []dataplane.RemoteHost{{Underlay: here.Addr, Addrs: []netip.Addr{epAddr}}}}}},
 		{"zone b without an underlay", map[string]model.Underlay{"a": here}, model.EndpointConnected,
 			side{[]string{"vpc-p"}, nil, nil}, side{[]string{"vpc-c"}, nil, nil}},
 		{"on another port", map[string]model.Underlay{"a": here, "b": ul("10.9.0.2", p+1)}, model.EndpointConnected,

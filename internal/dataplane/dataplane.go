@@ -29,6 +29,17 @@ import "net/netip"
 // Host is everything one host must have in its kernel.
 type Host struct {
 	VPCs []VPC
+	// MirrorRelay is the traffic-mirror relay of this host (nil: none).
+	MirrorRelay *MirrorRelay
+}
+
+// MirrorRelay is what the host admits to its traffic-mirror relay: its
+// UDP port (mirror.RelayPort of the underlay port), from the underlay
+// addresses of the other hosts whose ENIs are sources of sessions with
+// targets here, and from no one else.
+type MirrorRelay struct {
+	Port  uint16
+	Peers []netip.Addr
 }
 
 // VPC is one router namespace and the ENIs routed through it.
@@ -72,10 +83,6 @@ type Overlay struct {
 	// every host's tunnel end.
 	Local netip.Addr
 	Port  uint16
-	// RelayPort is the UDP port of the traffic-mirror relay between
-	// hosts (mirror.RelayPort of Port), admitted from the same hosts as
-	// the tunnels; 0: none.
-	RelayPort uint16
 	// Remotes are the other hosts with ENIs of the VPC.
 	Remotes []RemoteHost
 }

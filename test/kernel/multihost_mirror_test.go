@@ -201,10 +201,11 @@ func mirrorAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, local n
 	if now, _ := env.Up.Agent.RelayStats(); now.Delivered != st.Delivered {
 		t.Errorf("relay delivered %d copies more after the forged datagram", now.Delivered-st.Delivered)
 	}
-	// The underlay filter admits the relay's port from the other host.
+	// The underlay filter admits the relay's port from the other host
+	// (the host of session 2's source) only.
 	ruleset, err := exec.Command("nft", "list", "ruleset").CombinedOutput()
-	if err != nil || !strings.Contains(string(ruleset), "udp dport "+relayPort) {
-		t.Errorf("no underlay rule for the relay port %s: %v", relayPort, err)
+	if err != nil || !strings.Contains(string(ruleset), "udp dport "+relayPort) || !strings.Contains(string(ruleset), "@relay") {
+		t.Errorf("no underlay rule for the relay port %s: %v\n%s", relayPort, err, ruleset)
 	}
 
 	// Session 1 disabled: B receives nothing more; session 2 goes on.
@@ -235,9 +236,12 @@ func mirrorAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, local n
 			t.Fatal(err)
 		}
 	}
-	eventually("this host's relay closes with the last session across hosts", func() error {
+	eventually("this host's relay closes with the last session across hosts, and its port is admitted no more", func() error {
 		if st, ok := env.Up.Agent.RelayStats(); ok {
 			return fmt.Errorf("relay still open: %+v", st)
+		}
+		if out, _ := exec.Command("nft", "list", "ruleset").CombinedOutput(); strings.Contains(string(out), "udp dport "+relayPort) {
+			return fmt.Errorf("the underlay filter still has the relay's port")
 		}
 		return nil
 	})

@@ -151,7 +151,7 @@ func (a *Applier) Apply(ctx context.Context, h dataplane.Host) (dataplane.Status
 	}
 	underlayErr := rootErr
 	if root != nil {
-		if err := a.syncUnderlayFilter(root, overlays); err != nil {
+		if err := a.syncUnderlayFilter(root, overlays, h.MirrorRelay); err != nil {
 			underlayErr = err
 			errs = append(errs, err)
 		}
@@ -1263,7 +1263,7 @@ func (a *Applier) Cleanup(ctx context.Context) error {
 		return errors.Join(err, rerr)
 	}
 	defer root.Close()
-	return errors.Join(err, a.pruneUplinks(root, nil), a.syncHairpinTable(root, nil), a.syncUnderlayFilter(root, nil))
+	return errors.Join(err, a.pruneUplinks(root, nil), a.syncHairpinTable(root, nil), a.syncUnderlayFilter(root, nil, nil))
 }
 
 // Namespaces lists the namespaces carrying this Applier's marker.

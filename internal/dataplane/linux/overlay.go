@@ -43,16 +43,17 @@ import (
 //	}
 //
 // and, in the host's namespace, one table per Applier that accepts the
-// tunnel's UDP port, and the traffic-mirror relay's after it
-// (dataplane.Overlay.RelayPort), from the other hosts' underlay addresses
-// only:
+// tunnel's UDP port from the other hosts' underlay addresses only, and the
+// traffic-mirror relay's (dataplane.MirrorRelay) from the hosts of the
+// sources of sessions with targets here only:
 //
 //	table inet palisade_underlay {           # palisade_<tag>_underlay with a tag
 //	  set peers4 { type ipv4_addr }  set peers6 { type ipv6_addr }
 //	  chain input { type filter hook input priority filter - 20; policy accept;
 //	    meta nfproto ipv4 meta l4proto udp udp dport <port> ip saddr != @peers4 drop
 //	    meta nfproto ipv6 meta l4proto udp udp dport <port> ip6 saddr != @peers6 drop
-//	    (the same two for <port> + 1, the relay) }
+//	    meta nfproto ipv4 meta l4proto udp udp dport <relay port> ip saddr != @relay4 drop   # with a relay
+//	    meta nfproto ipv6 meta l4proto udp udp dport <relay port> ip6 saddr != @relay6 drop }
 //	}
 //
 // Each host judges what its own ENIs send and receive: a packet to a
@@ -208,10 +209,11 @@ func (a *Applier) underlayTable() string {
 }
 
 // syncUnderlayFilter makes the host's underlay table admit the tunnels'
-// UDP ports from exactly the other hosts of the overlays (none: no table).
-func (a *Applier) syncUnderlayFilter(root *nsRef, overlays []*dataplane.Overlay) error {
+// UDP ports from exactly the other hosts of the overlays, and the mirror
+// relay's port from exactly its peers (neither: no table).
+func (a *Applier) syncUnderlayFilter(root *nsRef, overlays []*dataplane.Overlay, relay *dataplane.MirrorRelay) error {
 	name := a.underlayTable()
-	if len(overlays) == 0 {
+	if len(overlays) == 0 && relay == nil {
 		return applyTaggedTableOf(int(root.ns), nftables.TableFamilyINet, name, nil, nil, nil, true, "")
 	}
 	var peers []netip.Addr
@@ -222,10 +224,8 @@ func (a *Applier) syncUnderlayFilter(root *nsRef, overlays []*dataplane.Overlay)
 				peers = append(peers, r.Underlay)
 			}
 		}
-		for _, p := range []uint16{o.Port, o.RelayPort} {
-			if p != 0 && !slices.Contains(ports, p) {
-				ports = append(ports, p)
-			}
+		if !slices.Contains(ports, o.Port) {
+			ports = append(ports, o.Port)
 		}
 	}
 	slices.Sort(ports)
@@ -235,7 +235,7 @@ func (a *Applier) syncUnderlayFilter(root *nsRef, overlays []*dataplane.Overlay)
 		{name: "peers6", key: nftables.TypeIP6Addr, elems: v6},
 	}
 	var rules []plRule
-	for _, port := range ports {
+	admit := func(port uint16, set4, set6 string) {
 		udpDport := []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_UDP}},
@@ -243,8 +243,17 @@ func (a *Applier) syncUnderlayFilter(root *nsRef, overlays []*dataplane.Overlay)
 			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(port)},
 		}
 		rules = append(rules,
-			plRule{"input", cat(udpDport, saddrNotIn(unix.NFPROTO_IPV4, "peers4"), []expr.Any{plDrop})},
-			plRule{"input", cat(udpDport, saddrNotIn(unix.NFPROTO_IPV6, "peers6"), []expr.Any{plDrop})})
+			plRule{"input", cat(udpDport, saddrNotIn(unix.NFPROTO_IPV4, set4), []expr.Any{plDrop})},
+			plRule{"input", cat(udpDport, saddrNotIn(unix.NFPROTO_IPV6, set6), []expr.Any{plDrop})})
+	}
+	for _, port := range ports {
+		admit(port, "peers4", "peers6")
+	}
+	if relay != nil {
+		r4, r6 := addrSets(relay.Peers)
+		sets = append(sets, tableSet{name: "relay4", key: nftables.TypeIPAddr, elems: r4},
+			tableSet{name: "relay6", key: nftables.TypeIP6Addr, elems: r6})
+		admit(relay.Port, "relay4", "relay6")
 	}
 	chains := map[string]chainHook{
 		"input": {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookInput, prio: nftables.ChainPriorityRef(*nftables.ChainPriorityFilter + overlayPrioOff)},
