@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	antiddos "github.com/aliyun/alibaba-cloud-sdk-go/services/antiddos-public"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/privatelink"
@@ -180,6 +181,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	checkPeering(t, env, res)
 	checkMirror(t, env, res)
 	checkPrivateLink(t, env, res, bob.AccountID)
+	checkDDoS(t, env, res)
 	checkInbound(t, env, bob, inbound)
 
 	// And it is the admin's only: bob does not see it.
@@ -577,5 +579,22 @@ func checkPrivateLink(t *testing.T, env *apitest.Env, res result, bobID string) 
 	if ep.ServiceId != res.EndpointService || ep.VpcId != res.VpcId || ep.ConnectionStatus != "Connected" || ep.EndpointName != "console-ep" {
 		t.Errorf("endpoint %s: service %s, VPC %s, connection %s, name %q; want %s, %s, Connected, console-ep",
 			res.Endpoint, ep.ServiceId, ep.VpcId, ep.ConnectionStatus, ep.EndpointName, res.EndpointService, res.VpcId)
+	}
+}
+
+// checkDDoS verifies, through the SDK, the scrubbing threshold the browser
+// set on the bound EIP (50 Mbit/s, 1,000 packets/s; the refused one left
+// nothing).
+func checkDDoS(t *testing.T, env *apitest.Env, res result) {
+	t.Helper()
+	req := antiddos.CreateDescribeDdosThresholdRequest()
+	req.DdosRegionId, req.InstanceType, req.DdosType, req.InstanceIds = apitest.Region, "eip", "defense", &[]string{res.BoundEip}
+	resp, err := env.AntiDDoS(t, env.Admin).DescribeDdosThreshold(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := resp.Thresholds.Threshold
+	if len(th) != 1 || th[0].Bps != 50 || th[0].Pps != 1000 || th[0].IsAuto {
+		t.Errorf("scrubbing threshold of %s: %+v, want 50 Mbit/s and 1000 packets/s, not automatic", res.BoundEip, th)
 	}
 }

@@ -756,7 +756,7 @@ try {
 
   step('other views render');
   for (const [link, heading] of [['Network ACLs', 'Network ACLs'], ['EIPs', 'EIPs'], ['Flow logs', 'Flow logs'],
-    ['WAF logs', 'WAF logs'], ['Anti-DDoS events', 'Anti-DDoS events'], ['Cloud Firewall policies', 'Cloud Firewall control policies'],
+    ['WAF logs', 'WAF logs'], ['Anti-DDoS', 'Anti-DDoS'], ['Cloud Firewall policies', 'Cloud Firewall control policies'],
     ['WAF protection', 'WAF protection'], ['Access keys', 'Access keys'], ['Security audit', 'Security audit'],
     ['VPC peering', 'VPC peering'], ['Route tables', 'Route tables'], ['VPC firewalls', 'VPC firewalls'],
     ['Traffic mirror filters', 'Traffic mirror filters'], ['Traffic mirror sessions', 'Traffic mirror sessions'],
@@ -766,8 +766,19 @@ try {
     await page.locator('main table, main p.muted').first().waitFor();
     check(await alert().isHidden(), link + ' shows an error: ' + (await alert().textContent()));
   }
+  step('Anti-DDoS: an EIP\'s protection and its scrubbing threshold');
+  await nav('Anti-DDoS');
+  await row(eipB).getByRole('cell', { name: 'normal', exact: true }).waitFor();
+  await label('EIP ID').fill(eipB);
+  await label('Threshold (Mbit/s)').fill('999999');
+  await label('Threshold (packets/s)').fill('1000');
+  const tooHigh = await refused('Set threshold', 'InvalidParameter');
+  check(tooHigh.includes('999999'), 'the refused threshold is named: ' + tooHigh);
+  await label('Threshold (Mbit/s)').fill('50');
+  await act('Set threshold', 'Set the scrubbing threshold of ' + eipB);
+  await row(eipB).getByRole('cell', { name: '50', exact: true }).waitFor();
+  await row(eipB).getByRole('cell', { name: '1000', exact: true }).waitFor();
   // Anti-DDoS events of an EIP that does not exist: the API's error.
-  await nav('Anti-DDoS events');
   await label('Instance type').selectOption('eip');
   await label('Instance ID').fill('eip-doesnotexist');
   await button('Show events').click();

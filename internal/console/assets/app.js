@@ -894,10 +894,34 @@ async function viewWafLogs() {
 }
 
 async function viewDDoS() {
-  const { alert, body } = page('Anti-DDoS events');
+  const pg = page('Anti-DDoS');
   const out = el('div');
-  const eips = el('div');
-  body.append(eips, el('h3', {}, 'Events'), form('Anti-DDoS events', [
+  const eips = listing(pg, async () => {
+    const r = await call(V.DDOS, 'DescribeInstanceIpAddress', { DdosRegionId: state.who.RegionId, InstanceType: 'eip',
+      CurrentPage: 1, PageSize: 50 });
+    const rows = [];
+    for (const inst of list(r.InstanceList)) {
+      for (const ip of list(inst.IpAddressConfig)) rows.push(Object.assign({ InstanceId: inst.InstanceId }, ip));
+    }
+    return el('div', {}, el('datalist', { id: 'ddos-ids' }, rows.map((x) => el('option', { value: x.InstanceId }, x.InstanceIp))),
+      table('Protection of the EIPs (' + rows.length + ')', [
+        ['EIP', (x) => x.InstanceId], ['Address', (x) => x.InstanceIp], ['Status', (x) => x.IpStatus],
+        ['Scrubbing threshold (Mbit/s)', (x) => x.DefenseBpsThreshold], ['Scrubbing threshold (packets/s)', (x) => x.DefensePpsThreshold],
+        ['Blackhole threshold (Mbit/s)', (x) => x.BlackholeThreshold],
+      ], rows));
+  });
+  pg.body.append(eips, el('h3', {}, 'Scrubbing threshold'), form('Scrubbing threshold', [
+    { name: 'InstanceId', label: 'EIP ID', required: true, list: 'ddos-ids' },
+    { name: 'Bps', label: 'Threshold (Mbit/s)', placeholder: 'at most the default' },
+    { name: 'Pps', label: 'Threshold (packets/s)', placeholder: 'at most the default' },
+    { name: 'IsAuto', label: 'Back to the default', type: 'checkbox' },
+  ], 'Set threshold', done(pg, async (v) => {
+    await call(V.DDOS, 'ModifyDefenseThreshold', Object.assign({ DdosRegionId: state.who.RegionId, InstanceType: 'eip' }, v));
+    return 'Set the scrubbing threshold of ' + v.InstanceId + (v.IsAuto ? ' back to the default.' : '.');
+  }), pg.alert),
+  el('p', { class: 'muted' }, 'Traffic to an EIP above its scrubbing threshold is scrubbed; above the blackhole threshold, ' +
+    'everything to it is dropped for the blackhole\'s duration. A threshold may only be lowered below its default.'),
+  el('h3', {}, 'Events'), form('Anti-DDoS events', [
     { name: 'InstanceType', label: 'Instance type', type: 'select', options: ['eip', 'ecs'] },
     { name: 'InstanceId', label: 'Instance ID', required: true, list: 'ddos-ids' },
     { name: 'QueryDays', label: 'Days', value: '7' },
@@ -908,13 +932,8 @@ async function viewDDoS() {
       ['End', (e) => e.EndTime ? unixTime(e.EndTime) : 'ongoing'], ['Blackhole (min)', (e) => e.DelayTime || ''],
       ['Blackhole ends', (e) => unixTime(e.UnBlackholeTime)],
     ], list(r.DdosEventList && r.DdosEventList.DdosEvent)));
-  }, alert), out);
-  await fill(eips, alert, async () => {
-    const r = await call(V.VPC, 'DescribeEipAddresses', { PageSize: 50 });
-    const items = list(r.EipAddresses && r.EipAddresses.EipAddress);
-    return el('div', {}, el('datalist', { id: 'ddos-ids' }, items.map((e) => el('option', { value: e.AllocationId }, e.IpAddress))),
-      el('p', { class: 'muted' }, items.length ? 'EIPs: ' + items.map((e) => e.AllocationId + ' (' + e.IpAddress + ')').join(', ') : 'This account has no EIP.'));
-  });
+  }, pg.alert), out);
+  await pg.load();
 }
 
 const CFW_DIRS = [['in', 'Inbound'], ['out', 'Outbound']];
