@@ -101,6 +101,11 @@ type result struct {
 	// instance, and an endpoint of it in VpcId whose connection the
 	// browser enabled.
 	EndpointService, Endpoint, ServiceBackend string
+
+	// Cloud Firewall: an address book (198.51.100.0/24 and
+	// 203.0.113.0/24) that BookPolicy (inbound accept TCP 22) takes as
+	// its source, and an EIP whose protection the browser disabled.
+	AddressBook, BookPolicy, UnprotectedEip string
 }
 
 func TestConsoleInBrowser(t *testing.T) {
@@ -182,6 +187,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	checkMirror(t, env, res)
 	checkPrivateLink(t, env, res, bob.AccountID)
 	checkDDoS(t, env, res)
+	checkFirewall(t, env, res)
 	checkInbound(t, env, bob, inbound)
 
 	// And it is the admin's only: bob does not see it.
@@ -596,5 +602,59 @@ func checkDDoS(t *testing.T, env *apitest.Env, res result) {
 	th := resp.Thresholds.Threshold
 	if len(th) != 1 || th[0].Bps != 50 || th[0].Pps != 1000 || th[0].IsAuto {
 		t.Errorf("scrubbing threshold of %s: %+v, want 50 Mbit/s and 1000 packets/s, not automatic", res.BoundEip, th)
+	}
+}
+
+// checkFirewall verifies, through the SDK, the address book, the policy
+// that uses it and the EIP switch the browser set.
+func checkFirewall(t *testing.T, env *apitest.Env, res result) {
+	t.Helper()
+	c := env.Cloudfw(t, env.Admin)
+	br := cloudfw.CreateDescribeAddressBookRequest()
+	books, err := c.DescribeAddressBook(br)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, b := range books.Acls {
+		if b.GroupUuid != res.AddressBook {
+			continue
+		}
+		found = true
+		if b.GroupName != "console-admins" || !slices.Equal(b.AddressList, []string{"198.51.100.0/24", "203.0.113.0/24"}) || b.ReferenceCount != 1 {
+			t.Errorf("address book %s: %+v, want console-admins with two blocks, used by one policy", res.AddressBook, b)
+		}
+	}
+	if !found {
+		t.Errorf("address book %s not found: %+v", res.AddressBook, books.Acls)
+	}
+	pr := cloudfw.CreateDescribeControlPolicyRequest()
+	pr.Direction, pr.CurrentPage, pr.PageSize = "in", "1", "100"
+	pols, err := c.DescribeControlPolicy(pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found = false
+	for _, p := range pols.Policys {
+		if p.AclUuid == res.BookPolicy {
+			found = true
+			if p.Source != "console-admins" || p.SourceType != "group" || p.DestPort != "22" {
+				t.Errorf("policy %s: source %s (%s), port %s; want the book console-admins, port 22", p.AclUuid, p.Source, p.SourceType, p.DestPort)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("policy %s not found", res.BookPolicy)
+	}
+	ar := cloudfw.CreateDescribeAssetListRequest()
+	ar.CurrentPage, ar.PageSize = "1", "100"
+	assets, err := c.DescribeAssetList(ar)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range assets.Assets {
+		if a.ResourceInstanceId == res.UnprotectedEip && a.ProtectStatus != "closed" {
+			t.Errorf("EIP %s: protection %q, want closed (disabled in the browser)", a.ResourceInstanceId, a.ProtectStatus)
+		}
 	}
 }

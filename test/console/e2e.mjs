@@ -434,6 +434,48 @@ try {
   await label('Destination port').fill('70000');
   await refused('Add policy', 'IllegalParam.DestPort');
 
+  step('Cloud Firewall: an address book used by a policy, and the protection of an EIP');
+  await nav('Address books');
+  const book = async (fields) => {
+    for (const [l, v] of Object.entries(fields)) await label(l).fill(v);
+    await button('Create address book').click();
+  };
+  await book({ 'Book name': 'console-admins', Entries: '198.51.100.0/24', 'Book description': 'admin networks' });
+  await status().filter({ hasText: 'Created address book console-admins' }).waitFor();
+  const bookId = ((await status().textContent()).match(/\(([0-9a-f-]{36})\)/) || [])[1];
+  check(bookId, 'address book ID in ' + (await status().textContent()));
+  await row('console-admins').getByRole('cell', { name: '198.51.100.0/24', exact: true }).waitFor();
+  await book({ 'Book name': 'console-admins', Entries: '192.0.2.0/24', 'Book description': 'again' });
+  await alert().filter({ hasText: 'DuplicatedParam.GroupName' }).waitFor();
+  await label('Book ID').fill(bookId);
+  await label('New entries').fill('198.51.100.0/24,203.0.113.0/24');
+  await act('Change entries', 'Changed the entries of ' + bookId);
+  await row('console-admins').getByRole('cell', { name: '198.51.100.0/24, 203.0.113.0/24', exact: true }).waitFor();
+  // A policy whose source is the book: the book cannot be deleted.
+  await nav('Cloud Firewall policies');
+  await label('Policy direction').selectOption('in');
+  await label('Policy action').selectOption('accept');
+  await label('Policy protocol').selectOption('TCP');
+  await label('Source type').selectOption('group');
+  await label('Policy source').fill('console-admins');
+  await label('Destination type').selectOption('net');
+  await label('Policy destination').fill('0.0.0.0/0');
+  await label('Destination port').fill('22');
+  await label('Order').fill('1');
+  await label('Policy description').fill('console-ssh-admins');
+  await button('Add policy').click();
+  await status().filter({ hasText: 'Added policy' }).waitFor();
+  const bookPolicy = ((await status().textContent()).match(/Added policy ([0-9a-f-]{36})/) || [])[1];
+  check(bookPolicy, 'policy UUID in ' + (await status().textContent()));
+  await nav('Address books');
+  await row('console-admins').getByRole('cell', { name: '1', exact: true }).waitFor();
+  await refused('Delete address book console-admins', 'DependencyViolation.AddressBook');
+  await nav('Cloud Firewall protection');
+  const eipAddr = (await row(eipB).getByRole('cell').first().textContent()).trim();
+  await row(eipB).getByRole('cell', { name: 'open', exact: true }).waitFor();
+  await act('Disable protection of ' + eipAddr, 'Disabled protection of ' + eipAddr);
+  await row(eipB).getByRole('cell', { name: 'closed', exact: true }).waitFor();
+
   step('VPC peering: two VPCs, an Activated peering');
   await nav('VPCs');
   const pA = await create({ 'CIDR block': '10.60.0.0/16', 'VPC name': 'console-peer-a' }, 'Create VPC', 'vpc-');
@@ -760,7 +802,8 @@ try {
     ['WAF protection', 'WAF protection'], ['Access keys', 'Access keys'], ['Security audit', 'Security audit'],
     ['VPC peering', 'VPC peering'], ['Route tables', 'Route tables'], ['VPC firewalls', 'VPC firewalls'],
     ['Traffic mirror filters', 'Traffic mirror filters'], ['Traffic mirror sessions', 'Traffic mirror sessions'],
-    ['Endpoint services', 'Endpoint services'], ['Endpoints', 'Endpoints']]) {
+    ['Endpoint services', 'Endpoint services'], ['Endpoints', 'Endpoints'],
+    ['Cloud Firewall protection', 'Cloud Firewall protection'], ['Address books', 'Address books']]) {
     await nav(link);
     await page.getByRole('heading', { name: heading, exact: true }).waitFor();
     await page.locator('main table, main p.muted').first().waitFor();
@@ -801,7 +844,7 @@ try {
     DeletedKeys: [key1, key2],
     PeerVpcs: [pA, pB], RouteTables: [rtA, rtB], DeletedPeerings: [peering, peering2], DeletedRoutes: [routeA, routeB, routeB2],
     DeletedVpcFirewall: vfw, MirrorFilter: tmf, MirrorRule: tmr, MirrorSession: tms, MirrorENIs: [mxEniA, mxEniB], DeletedMirrorFilter: tmf2,
-    EndpointService: epsrv, Endpoint: ep, ServiceBackend: mxB }));
+    EndpointService: epsrv, Endpoint: ep, ServiceBackend: mxB, AddressBook: bookId, BookPolicy: bookPolicy, UnprotectedEip: eipB }));
 } catch (err) {
   console.error('FAILED: ' + (err && err.stack ? err.stack : err));
   if (problems.length) console.error('page problems:\n' + problems.join('\n'));

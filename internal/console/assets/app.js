@@ -1002,6 +1002,60 @@ async function viewFirewall() {
   await pg.load();
 }
 
+// viewFirewallAssets lists the EIPs the Internet firewall protects, with
+// their switch.
+async function viewFirewallAssets() {
+  const pg = page('Cloud Firewall protection');
+  const tbl = listing(pg, async () => {
+    const r = await call(V.CFW, 'DescribeAssetList', { CurrentPage: 1, PageSize: 100 });
+    return table('EIPs (' + (r.TotalCount || 0) + ')', [
+      ['Address', (a) => a.InternetAddress], ['EIP', (a) => a.ResourceInstanceId], ['Bound to', (a) => a.BindInstanceId],
+      ['Private IP', (a) => a.IntranetAddress], ['Protection', (a) => a.ProtectStatus],
+      ['', (a) => a.ProtectStatus === 'open'
+        ? callButton(pg, { verb: 'Disable', kind: 'protection of', id: a.InternetAddress }, V.CFW, 'PutDisableFwSwitch',
+          { 'IpaddrList.1': a.InternetAddress })
+        : callButton(pg, { verb: 'Enable', kind: 'protection of', id: a.InternetAddress }, V.CFW, 'PutEnableFwSwitch',
+          { 'IpaddrList.1': a.InternetAddress })],
+    ], list(r.Assets));
+  });
+  pg.body.append(el('p', { class: 'muted' }, 'While its protection is enabled, the control policies judge every new connection ' +
+    'between the internet and an EIP; disabled, nothing does.'), tbl);
+  await pg.load();
+}
+
+const BOOK_TYPES = [['ip', 'Addresses (CIDR blocks)'], ['port', 'Ports']];
+
+async function viewAddressBooks() {
+  const pg = page('Address books');
+  const tbl = listing(pg, async () => {
+    const r = await call(V.CFW, 'DescribeAddressBook', { CurrentPage: 1, PageSize: 100 });
+    return el('div', {}, el('datalist', { id: 'book-ids' }, list(r.Acls).map((b) => el('option', { value: b.GroupUuid }, b.GroupName))),
+      table('Address books (' + (r.TotalCount || 0) + ')', [
+        ['Name', (b) => b.GroupName], ['Type', (b) => b.GroupType], ['Entries', (b) => join(b.AddressList)],
+        ['Used by policies', (b) => b.ReferenceCount], ['Description', (b) => b.Description], ['ID', (b) => b.GroupUuid],
+        ['', (b) => deleteButton(pg, 'address book', b.GroupName, V.CFW, 'DeleteAddressBook', { GroupUuid: b.GroupUuid })],
+      ], list(r.Acls)));
+  });
+  pg.body.append(el('h3', {}, 'Create address book'), form('Create address book', [
+    { name: 'GroupName', label: 'Book name', required: true },
+    { name: 'GroupType', label: 'Book type', type: 'select', options: BOOK_TYPES },
+    { name: 'AddressList', label: 'Entries', required: true, placeholder: '10.0.0.0/8,192.0.2.1/32 or 80,8000/8080' },
+    { name: 'Description', label: 'Book description', required: true },
+  ], 'Create address book', done(pg, async (v) => 'Created address book ' + v.GroupName + ' (' +
+    (await call(V.CFW, 'AddAddressBook', v)).GroupUuid + ').'), pg.alert),
+  el('h3', {}, 'Change entries'), form('Change entries', [
+    { name: 'GroupUuid', label: 'Book ID', required: true, list: 'book-ids' },
+    { name: 'AddressList', label: 'New entries', required: true },
+  ], 'Change entries', done(pg, async (v) => {
+    await call(V.CFW, 'ModifyAddressBook', v);
+    return 'Changed the entries of ' + v.GroupUuid + '.';
+  }), pg.alert),
+  el('p', { class: 'muted' }, 'A control policy names a book as its source, destination or port; renaming a book renames it in them, ' +
+    'and a book in use cannot be deleted.'),
+  tbl);
+  await pg.load();
+}
+
 // ---------- VPC peering, route tables, VPC firewalls ----------
 
 // mine tells whether an account ID (a number, or its digits when a
@@ -1469,6 +1523,8 @@ const routes = [
   [/^\/waf-logs$/, viewWafLogs],
   [/^\/ddos$/, viewDDoS],
   [/^\/firewall$/, viewFirewall],
+  [/^\/firewall-assets$/, viewFirewallAssets],
+  [/^\/address-books$/, viewAddressBooks],
   [/^\/peerings$/, viewPeerings],
   [/^\/route-tables$/, viewRouteTables],
   [/^\/route-tables\/([^/]+)$/, (id) => viewRouteTable(decodeURIComponent(id))],
