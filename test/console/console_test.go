@@ -106,6 +106,11 @@ type result struct {
 	// 203.0.113.0/24) that BookPolicy (inbound accept TCP 22) takes as
 	// its source, and an EIP whose protection the browser disabled.
 	AddressBook, BookPolicy, UnprotectedEip string
+
+	// A secondary ENI of VSwitchId the browser created, attached to
+	// Instances[0], detached and deleted (Instances[0] was stopped and
+	// started meanwhile).
+	DeletedEni string
 }
 
 func TestConsoleInBrowser(t *testing.T) {
@@ -188,6 +193,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	checkPrivateLink(t, env, res, bob.AccountID)
 	checkDDoS(t, env, res)
 	checkFirewall(t, env, res)
+	checkENIAndPower(t, env, res)
 	checkInbound(t, env, bob, inbound)
 
 	// And it is the admin's only: bob does not see it.
@@ -656,5 +662,31 @@ func checkFirewall(t *testing.T, env *apitest.Env, res result) {
 		if a.ResourceInstanceId == res.UnprotectedEip && a.ProtectStatus != "closed" {
 			t.Errorf("EIP %s: protection %q, want closed (disabled in the browser)", a.ResourceInstanceId, a.ProtectStatus)
 		}
+	}
+}
+
+// checkENIAndPower verifies, through the SDK, that the secondary ENI the
+// browser made is gone and that Instances[0] runs again after its stop
+// and start.
+func checkENIAndPower(t *testing.T, env *apitest.Env, res result) {
+	t.Helper()
+	c := env.ECS(t, env.Admin)
+	er := ecs.CreateDescribeNetworkInterfacesRequest()
+	er.NetworkInterfaceId = &[]string{res.DeletedEni}
+	enis, err := c.DescribeNetworkInterfaces(er)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(enis.NetworkInterfaceSets.NetworkInterfaceSet); n != 0 {
+		t.Errorf("ENI %s deleted in the browser: %d still listed", res.DeletedEni, n)
+	}
+	ir := ecs.CreateDescribeInstancesRequest()
+	ir.InstanceIds = `["` + res.Instances[0] + `"]`
+	insts, err := c.DescribeInstances(ir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(insts.Instances.Instance) != 1 || insts.Instances.Instance[0].Status != "Running" {
+		t.Errorf("instance %s after stop and start: %+v, want Running", res.Instances[0], insts.Instances.Instance)
 	}
 }

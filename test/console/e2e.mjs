@@ -290,9 +290,34 @@ try {
   await cell(tmpVpc).waitFor({ state: 'detached' });
   await cell(vpcId).waitFor();
 
-  step('network interfaces');
+  step('network interfaces: a secondary one created, given an IP, attached, detached, deleted');
   await nav('Network interfaces');
   await page.getByRole('cell', { name: instances[0], exact: true }).first().waitFor();
+  const eni2 = await create({ 'vSwitch ID': vswId, 'Security group ID': sgId, 'Interface name': 'console-eni', 'Primary IP': '10.20.1.200' },
+    'Create network interface', 'eni-');
+  await row(eni2).getByRole('cell', { name: 'Available', exact: true }).waitFor();
+  await row(eni2).getByRole('cell', { name: '10.20.1.200', exact: true }).waitFor();
+  await label('ENI ID').fill(eni2);
+  await label('Address').fill('10.20.1.201');
+  await act('Change IPs', 'Assigned 10.20.1.201 to ' + eni2);
+  await row(eni2).getByRole('cell', { name: '10.20.1.201', exact: true }).waitFor();
+  await label('Address').fill('10.20.1.200');
+  await refused('Change IPs', 'InvalidPrivateIpAddress.Duplicated');
+  await label('Interface ID').fill(eni2);
+  await label('Instance ID').fill(instances[0]);
+  await act('Attach', 'Attached ' + eni2 + ' to ' + instances[0]);
+  await row(eni2).getByRole('cell', { name: instances[0], exact: true }).waitFor();
+  await act('Detach network interface ' + eni2, 'Detached network interface ' + eni2);
+  await row(eni2).getByRole('cell', { name: 'Available', exact: true }).waitFor();
+  await act('Delete network interface ' + eni2, 'Deleted network interface ' + eni2);
+  await cell(eni2).waitFor({ state: 'detached' });
+
+  step('instances: stop, start');
+  await nav('Instances');
+  await act('Stop instance ' + instances[0], 'Stopped instance ' + instances[0]);
+  await row(instances[0]).getByRole('cell', { name: 'Stopped', exact: true }).waitFor();
+  await act('Start instance ' + instances[0], 'Started instance ' + instances[0]);
+  await row(instances[0]).getByRole('cell', { name: 'Running', exact: true }).waitFor();
 
   step('can A reach B?');
   await nav('Can A reach B?');
@@ -844,7 +869,7 @@ try {
     DeletedKeys: [key1, key2],
     PeerVpcs: [pA, pB], RouteTables: [rtA, rtB], DeletedPeerings: [peering, peering2], DeletedRoutes: [routeA, routeB, routeB2],
     DeletedVpcFirewall: vfw, MirrorFilter: tmf, MirrorRule: tmr, MirrorSession: tms, MirrorENIs: [mxEniA, mxEniB], DeletedMirrorFilter: tmf2,
-    EndpointService: epsrv, Endpoint: ep, ServiceBackend: mxB, AddressBook: bookId, BookPolicy: bookPolicy, UnprotectedEip: eipB }));
+    EndpointService: epsrv, Endpoint: ep, ServiceBackend: mxB, AddressBook: bookId, BookPolicy: bookPolicy, UnprotectedEip: eipB, DeletedEni: eni2 }));
 } catch (err) {
   console.error('FAILED: ' + (err && err.stack ? err.stack : err));
   if (problems.length) console.error('page problems:\n' + problems.join('\n'));

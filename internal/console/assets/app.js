@@ -351,7 +351,12 @@ async function viewInstances() {
       ['Zone', (i) => i.ZoneId], ['VPC', (i) => i.VpcAttributes && i.VpcAttributes.VpcId],
       ['vSwitch', (i) => i.VpcAttributes && i.VpcAttributes.VSwitchId], ['Private IPs', instanceIPs],
       ['Security groups', (i) => join(i.SecurityGroupIds && i.SecurityGroupIds.SecurityGroupId)],
-      ['', (i) => deleteInstanceButton(pg, i)],
+      ['', (i) => el('span', { class: 'actions' },
+        i.Status === 'Running' ? callButton(pg, { verb: 'Stop', past: 'Stopped', kind: 'instance', id: i.InstanceId }, V.ECS, 'StopInstance',
+          { InstanceId: i.InstanceId }) : '',
+        i.Status === 'Stopped' ? callButton(pg, { verb: 'Start', past: 'Started', kind: 'instance', id: i.InstanceId }, V.ECS, 'StartInstance',
+          { InstanceId: i.InstanceId }) : '',
+        deleteInstanceButton(pg, i))],
     ], list(r.Instances && r.Instances.Instance));
   });
   pg.body.append(await idList('vsw-ids', V.VPC, 'DescribeVSwitches', vswOptions),
@@ -371,16 +376,61 @@ async function viewInstances() {
 }
 
 async function viewENIs() {
-  const { alert, body } = page('Network interfaces');
-  await fill(body, alert, async () => {
+  const pg = page('Network interfaces');
+  const tbl = listing(pg, async () => {
     const r = await call(V.ECS, 'DescribeNetworkInterfaces', { PageSize: 100 });
     return table('Network interfaces (' + (r.TotalCount || 0) + ')', [
       ['ENI ID', (e) => e.NetworkInterfaceId], ['Name', (e) => e.NetworkInterfaceName], ['Type', (e) => e.Type],
       ['Status', (e) => e.Status], ['Instance', (e) => e.InstanceId], ['Private IP', (e) => e.PrivateIpAddress],
+      ['Secondary IPs', (e) => list(e.PrivateIpSets && e.PrivateIpSets.PrivateIpSet).filter((x) => !x.Primary).map((x) => x.PrivateIpAddress).join(', ')],
       ['MAC', (e) => e.MacAddress], ['vSwitch', (e) => e.VSwitchId],
       ['Security groups', (e) => join(e.SecurityGroupIds && e.SecurityGroupIds.SecurityGroupId)],
+      ['', (e) => e.Type !== 'Secondary' ? '' : el('span', { class: 'actions' },
+        e.InstanceId
+          ? callButton(pg, { verb: 'Detach', past: 'Detached', kind: 'network interface', id: e.NetworkInterfaceId }, V.ECS, 'DetachNetworkInterface',
+            { NetworkInterfaceId: e.NetworkInterfaceId, InstanceId: e.InstanceId })
+          : deleteButton(pg, 'network interface', e.NetworkInterfaceId, V.ECS, 'DeleteNetworkInterface',
+            { NetworkInterfaceId: e.NetworkInterfaceId }))],
     ], list(r.NetworkInterfaceSets && r.NetworkInterfaceSets.NetworkInterfaceSet));
   });
+  pg.body.append(await idList('vsw-ids', V.VPC, 'DescribeVSwitches', vswOptions),
+    await idList('sg-ids', V.ECS, 'DescribeSecurityGroups', sgOptions),
+    await idList('inst-ids', V.ECS, 'DescribeInstances', instOptions),
+    el('h3', {}, 'Create network interface'), form('Create network interface', [
+      { name: 'VSwitchId', label: 'vSwitch ID', required: true, list: 'vsw-ids' },
+      { name: 'SecurityGroupId', label: 'Security group ID', required: true, list: 'sg-ids' },
+      { name: 'NetworkInterfaceName', label: 'Interface name' },
+      { name: 'PrimaryIpAddress', label: 'Primary IP', placeholder: 'any free address' },
+    ], 'Create network interface', done(pg, async (v) =>
+      'Created network interface ' + (await call(V.ECS, 'CreateNetworkInterface', v)).NetworkInterfaceId + '.'), pg.alert),
+    el('h3', {}, 'Attach to an instance'), form('Attach network interface', [
+      { name: 'NetworkInterfaceId', label: 'Interface ID', required: true },
+      { name: 'InstanceId', label: 'Instance ID', required: true, list: 'inst-ids' },
+    ], 'Attach', done(pg, async (v) => {
+      await call(V.ECS, 'AttachNetworkInterface', v);
+      return 'Attached ' + v.NetworkInterfaceId + ' to ' + v.InstanceId + '.';
+    }), pg.alert),
+    el('h3', {}, 'Secondary private IPs'), form('Secondary private IPs', [
+      { name: 'NetworkInterfaceId', label: 'ENI ID', required: true },
+      { name: 'Address', label: 'Address', placeholder: 'any free address (assign)' },
+      { name: 'Op', label: 'Change', type: 'select', options: [['assign', 'Assign'], ['unassign', 'Unassign']] },
+    ], 'Change IPs', done(pg, async (v) => {
+      const p = { NetworkInterfaceId: v.NetworkInterfaceId };
+      if (v.Address) p['PrivateIpAddress.1'] = v.Address;
+      else if (v.Op === 'assign') p.SecondaryPrivateIpAddressCount = 1;
+      if (v.Op === 'assign') {
+        const r = await call(V.ECS, 'AssignPrivateIpAddresses', p);
+        const got = list(r.AssignedPrivateIpAddressesSet && r.AssignedPrivateIpAddressesSet.PrivateIpSet &&
+          r.AssignedPrivateIpAddressesSet.PrivateIpSet.PrivateIpAddress);
+        return 'Assigned ' + (got.length ? got.join(', ') : v.Address) + ' to ' + v.NetworkInterfaceId + '.';
+      }
+      await call(V.ECS, 'UnassignPrivateIpAddresses', p);
+      return 'Unassigned ' + v.Address + ' from ' + v.NetworkInterfaceId + '.';
+    }), pg.alert),
+    el('p', { class: 'muted' }, 'A secondary interface is made in a vSwitch with its security groups, then attached to an instance of ' +
+      'the vSwitch\'s zone; an attached one is detached before it can be deleted. Primary interfaces go with their instance.'),
+    tbl);
+  await pg.load();
 }
 
 async function viewSecurityGroups() {
