@@ -582,6 +582,15 @@ func checkPrivateLink(t *testing.T, env *apitest.Env, res result, bobID string) 
 	if len(users.Users) != 1 || fmt.Sprint(users.Users[0].UserId) != bobID {
 		t.Errorf("users of %s: %+v, want bob (%s), added in the browser", res.EndpointService, users.Users, bobID)
 	}
+	gr := privatelink.CreateListVpcEndpointSecurityGroupsRequest()
+	gr.EndpointId = res.Endpoint
+	groups, err := c.ListVpcEndpointSecurityGroups(gr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(groups.SecurityGroups) != 1 || groups.SecurityGroups[0].SecurityGroupId != res.SecurityGroup2Id {
+		t.Errorf("groups of endpoint %s: %+v, want only %s (attached; the first detached)", res.Endpoint, groups.SecurityGroups, res.SecurityGroup2Id)
+	}
 	er := privatelink.CreateGetVpcEndpointAttributeRequest()
 	er.EndpointId = res.Endpoint
 	ep, err := c.GetVpcEndpointAttribute(er)

@@ -774,6 +774,19 @@ try {
   await shot('endpoint-service');
   await nav('Endpoints');
   await row(ep).getByRole('cell', { name: 'Connected', exact: true }).waitFor();
+  // The endpoint's groups: a second one attached, the first detached; the
+  // last one, or the last zone, cannot go.
+  await follow(page.getByRole('link', { name: ep, exact: true }));
+  await page.getByRole('heading', { name: 'Endpoint ' + ep }).waitFor();
+  await label('Security group ID').fill(sg2Id);
+  await act('Attach', 'Attached security group ' + sg2Id);
+  await cell(sg2Id).waitFor();
+  await act('Detach security group ' + sgId, 'Detached security group ' + sgId);
+  await cell(sgId).waitFor({ state: 'detached' });
+  await refused('Detach security group ' + sg2Id, 'InvalidOperation.LastSecurityGroup');
+  const zoneId = ((await page.locator('#whoami').textContent()).match(/region (\S+)/) || [])[1] + '-a';
+  await row(zoneId).waitFor();
+  await refused('Remove zone ' + zoneId, 'InvalidOperation.LastEndpointZone');
 
   step('WAF: protect and unprotect an instance port');
   await nav('WAF protection');

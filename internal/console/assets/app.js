@@ -1403,7 +1403,8 @@ async function viewEndpoints() {
   const tbl = listing(pg, async () => {
     const r = await call(V.PL, 'ListVpcEndpoints', { MaxResults: 100 });
     return table('Endpoints (' + (r.TotalCount || 0) + ')', [
-      ['Endpoint ID', (e) => e.EndpointId], ['Name', (e) => e.EndpointName], ['Service', (e) => e.ServiceId], ['VPC', (e) => e.VpcId],
+      ['Endpoint ID', (e) => link('#/endpoints/' + encodeURIComponent(e.EndpointId), e.EndpointId)], ['Name', (e) => e.EndpointName],
+      ['Service', (e) => e.ServiceId], ['VPC', (e) => e.VpcId],
       ['Domain', (e) => e.EndpointDomain], ['Status', (e) => e.EndpointStatus], ['Connection', (e) => e.ConnectionStatus],
       ['', (e) => deleteButton(pg, 'endpoint', e.EndpointId, V.PL, 'DeleteVpcEndpoint', { EndpointId: e.EndpointId },
         'Its network interfaces are deleted with it.')],
@@ -1427,6 +1428,39 @@ async function viewEndpoints() {
     }), pg.alert),
     el('p', { class: 'muted' }, 'An endpoint gives one of your VPCs an address, in a vSwitch of the service\'s zone, that reaches ' +
       'the service; its security groups judge what the VPC sends to it.'),
+    tbl);
+  await pg.load();
+}
+
+async function viewEndpoint(id) {
+  const pg = page('Endpoint ' + id);
+  const tbl = listing(pg, async () => {
+    const [a, g, z] = await Promise.all([call(V.PL, 'GetVpcEndpointAttribute', { EndpointId: id }),
+      call(V.PL, 'ListVpcEndpointSecurityGroups', { EndpointId: id, MaxResults: 50 }),
+      call(V.PL, 'ListVpcEndpointZones', { EndpointId: id, MaxResults: 50 })]);
+    return el('div', {}, el('p', {}, 'Service: ', a.ServiceId || '', ' · VPC: ', a.VpcId || '', ' · Domain: ', a.EndpointDomain || '',
+      ' · Connection: ', a.ConnectionStatus || ''),
+    table('Security groups', [
+      ['Group ID', (x) => x.SecurityGroupId],
+      ['', (x) => callButton(pg, { verb: 'Detach', past: 'Detached', kind: 'security group', id: x.SecurityGroupId }, V.PL,
+        'DetachSecurityGroupFromVpcEndpoint', { EndpointId: id, SecurityGroupId: x.SecurityGroupId })],
+    ], list(g.SecurityGroups)),
+    table('Zones', [
+      ['Zone', (x) => x.ZoneId], ['vSwitch', (x) => x.VSwitchId], ['ENI', (x) => x.EniId], ['Address', (x) => x.EniIp],
+      ['Domain', (x) => x.ZoneDomain], ['Status', (x) => x.ZoneStatus],
+      ['', (x) => callButton(pg, { verb: 'Remove', kind: 'zone', id: x.ZoneId }, V.PL, 'RemoveZoneFromVpcEndpoint',
+        { EndpointId: id, ZoneId: x.ZoneId })],
+    ], list(z.Zones)));
+  });
+  pg.body.append(el('p', {}, link('#/endpoints', '← All endpoints')),
+    await idList('sg-ids', V.ECS, 'DescribeSecurityGroups', sgOptions),
+    el('h3', {}, 'Attach security group'), form('Attach security group', [
+      { name: 'SecurityGroupId', label: 'Security group ID', required: true, list: 'sg-ids' },
+    ], 'Attach', done(pg, async (v) => {
+      await call(V.PL, 'AttachSecurityGroupToVpcEndpoint', { EndpointId: id, SecurityGroupId: v.SecurityGroupId });
+      return 'Attached security group ' + v.SecurityGroupId + '.';
+    }), pg.alert),
+    el('p', { class: 'muted' }, 'An endpoint keeps at least one security group and one zone.'),
     tbl);
   await pg.load();
 }
@@ -1586,6 +1620,7 @@ const routes = [
   [/^\/endpoint-services$/, viewEndpointServices],
   [/^\/endpoint-services\/([^/]+)$/, (id) => viewEndpointService(decodeURIComponent(id))],
   [/^\/endpoints$/, viewEndpoints],
+  [/^\/endpoints\/([^/]+)$/, (id) => viewEndpoint(decodeURIComponent(id))],
   [/^\/access-keys$/, viewAccessKeys],
 ];
 
