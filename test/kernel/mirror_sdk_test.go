@@ -34,6 +34,24 @@ func (w *world) primaryENI(name string) string {
 	return ""
 }
 
+// mirrorTrio runs "src" and "peer" (10.8.1.10 and .11, an echo server on
+// 8080) in srcVsw with group "web", and "tgt" at tgtIP in tgtVsw with
+// tgtGroup; it returns the source's and the target's primary ENIs, a VXLAN
+// sink in the target and the peer's echo address.
+func mirrorTrio(t *testing.T, w *world, srcVsw, tgtVsw, tgtIP, tgtGroup string) (srcENI, tgtENI string, sink *vxlanSink, dst netip.AddrPort) {
+	t.Helper()
+	w.run("src", srcVsw, "10.8.1.10", "web")
+	w.run("peer", srcVsw, "10.8.1.11", "web")
+	w.run("tgt", tgtVsw, tgtIP, tgtGroup)
+	w.waitRunning()
+	srv, err := probe.Serve(w.ids["peer"], []int{8080}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return w.primaryENI("src"), w.primaryENI("tgt"), listenVXLAN(t, w.ids["tgt"]), netip.AddrPortFrom(w.addr["peer"], 8080)
+}
+
 // TestTrafficMirrorSDK drives traffic mirroring through the official SDK
 // end to end: a filter and a session made with the VPC client, created
 // disabled (nothing mirrored), enabled (copies reach the target in VXLAN
@@ -47,18 +65,7 @@ func TestTrafficMirrorSDK(t *testing.T) {
 	vsw := w.mustVSwitch(vpcID, "10.8.1.0/24")
 	w.mustGroup("web", vpcID, "normal", "")
 	w.authorize("web", ruleSpec{proto: "tcp", ports: "8080/8080", peer: "10.8.0.0/16", policy: "accept", priority: 1})
-	w.run("src", vsw, "10.8.1.10", "web")
-	w.run("peer", vsw, "10.8.1.11", "web")
-	w.run("tgt", vsw, "10.8.1.12", "web")
-	w.waitRunning()
-	srcENI, tgtENI := w.primaryENI("src"), w.primaryENI("tgt")
-	srv, err := probe.Serve(w.ids["peer"], []int{8080}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	sink := listenVXLAN(t, w.ids["tgt"])
-	dst := netip.AddrPortFrom(w.addr["peer"], 8080)
+	srcENI, tgtENI, sink, dst := mirrorTrio(t, w, vsw, vsw, "10.8.1.12", "web")
 	connect := func(sport uint16) {
 		t.Helper()
 		var err error
@@ -165,18 +172,7 @@ func TestTrafficMirrorAcrossPeeringSDK(t *testing.T) {
 	w.mustGroup("web", vpcA, "normal", "")
 	w.authorize("web", ruleSpec{proto: "tcp", ports: "8080/8080", peer: "10.8.0.0/16", policy: "accept", priority: 1})
 	w.mustGroup("ids", vpcB, "normal", "Drop")
-	w.run("src", vswA, "10.8.1.10", "web")
-	w.run("peer", vswA, "10.8.1.11", "web")
-	w.run("tgt", vswB, "10.9.1.12", "ids")
-	w.waitRunning()
-	srcENI, tgtENI := w.primaryENI("src"), w.primaryENI("tgt")
-	srv, err := probe.Serve(w.ids["peer"], []int{8080}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	sink := listenVXLAN(t, w.ids["tgt"])
-	dst := netip.AddrPortFrom(w.addr["peer"], 8080)
+	srcENI, tgtENI, sink, dst := mirrorTrio(t, w, vswA, vswB, "10.9.1.12", "ids")
 	var sport uint16 = 42000
 	// connect opens and closes one connection from src to peer and
 	// returns the copies of it the target received.
