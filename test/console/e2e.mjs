@@ -693,6 +693,13 @@ try {
   await row(flowLog).getByRole('cell', { name: 'Active', exact: true }).waitFor();
   await act('Deactivate flow log ' + flowLog, 'Deactivated flow log ' + flowLog);
   await row(flowLog).getByRole('cell', { name: 'Inactive', exact: true }).waitFor();
+  // Top talkers: none recorded here (no agent); a bad time is refused.
+  await label('Ranked by').selectOption('packets');
+  await button('Rank sources').click();
+  await page.getByRole('table').filter({ hasText: 'Top sources by packets' }).getByText('None.').waitFor();
+  await label('Recorded since').fill('yesterday');
+  await refused('Rank sources', 'Since');
+  await label('Recorded since').fill('');
   await act('Delete flow log ' + flowLog, 'Deleted flow log ' + flowLog);
   await cell(flowLog).waitFor({ state: 'detached' });
   check(dialogs.some((d) => d === 'confirm: Delete flow log ' + flowLog + '?'), 'flow log delete asked: ' + dialogs);

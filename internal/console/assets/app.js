@@ -881,6 +881,7 @@ function statusButton(pg, kind, id, isOn, [onVerb, onAction], [offVerb, offActio
 async function viewFlowLogs() {
   const pg = page('Flow logs');
   const recs = el('div');
+  const top = el('div');
   const logs = listing(pg, async () => {
     const r = await call(V.VPC, 'DescribeFlowLogs', { PageSize: 50 });
     return table('Flow logs (' + (r.TotalCount || 0) + ')', [
@@ -918,7 +919,20 @@ async function viewFlowLogs() {
         ['Destination', (x) => x.dstaddr + ':' + x.dstport], ['Protocol', (x) => x.protocol],
         ['Packets', (x) => x.packets], ['Bytes', (x) => x.bytes], ['Action', (x) => x.action], ['Status', (x) => x['log-status']],
       ], list(r.Records && r.Records.Record)));
-    }, pg.alert), recs);
+    }, pg.alert), recs,
+    el('h3', {}, 'Top talkers'), form('Top talkers', [
+      { name: 'FlowLogId', label: 'Of flow log', placeholder: 'all of them' },
+      { name: 'VpcId', label: 'In VPC' },
+      { name: 'RecordAction', label: 'Traffic', type: 'select', options: [['', 'any'], ['ACCEPT', 'accepted'], ['REJECT', 'rejected']] },
+      { name: 'By', label: 'Ranked by', type: 'select', options: ['bytes', 'packets', 'flows'] },
+      { name: 'Since', label: 'Recorded since', placeholder: '1h or 2026-11-25T12:00:00Z' },
+      { name: 'Limit', label: 'How many', value: '10' },
+    ], 'Rank sources', async (v) => {
+      const r = await call(V.PALISADE, 'DescribeFlowLogTopTalkers', v);
+      top.replaceChildren(table('Top sources by ' + (r.By || v.By), [
+        ['Source address', (x) => x.SrcAddr], ['Bytes', (x) => x.Bytes], ['Packets', (x) => x.Packets], ['Flows', (x) => x.Flows],
+      ], list(r.TopTalkers && r.TopTalkers.TopTalker)));
+    }, pg.alert), top);
   await pg.load();
 }
 
