@@ -802,6 +802,31 @@ try {
   check((await status().textContent()).includes('NoEip'), 'no EIP: not in force: ' + (await status().textContent()));
   await row(prot).getByRole('cell', { name: tpl, exact: true }).waitFor();
   await refused('Protect', 'InvalidProtection.Duplicate');
+  // Rules of the object: a custom rule and a blacklist; bad conditions
+  // are refused; a rule deleted; the rest go with the object.
+  await nav('WAF rules');
+  await label('Protected object ID').fill(prot);
+  await label('Rule kind').selectOption('custom');
+  await label('Rule name').fill('console-admin');
+  await label('Conditions').fill('path prefix /admin && method equals post');
+  await label('Rule action').selectOption('block');
+  await button('Add rule').click();
+  const wafRule = await idFrom('wafr-');
+  // Shown as the WAF reads it: values quoted, the method upper-cased.
+  await row(wafRule).getByRole('cell', { name: 'path prefix "/admin" && method equals "POST"', exact: true }).waitFor();
+  await label('Conditions').fill('path frobnicates /x');
+  const badCond = await refused('Add rule', 'InvalidParameter');
+  check(badCond.includes('Conditions'), 'the refusal names Conditions: ' + badCond);
+  await label('Rule kind').selectOption('blacklist');
+  await label('Rule name').fill('console-bad-net');
+  await label('Conditions').fill('');
+  await label('Blacklisted addresses').fill('198.51.100.0/24, 203.0.113.5');
+  await button('Add rule').click();
+  const wafBlack = await idFrom('wafr-');
+  await row(wafBlack).getByRole('cell', { name: '198.51.100.0/24, 203.0.113.5/32', exact: true }).waitFor();
+  await act('Delete WAF rule ' + wafRule, 'Deleted WAF rule ' + wafRule);
+  await cell(wafRule).waitFor({ state: 'detached' });
+  await nav('WAF protection');
   await act('Delete protected object ' + prot, 'Deleted protected object ' + prot);
   await cell(prot).waitFor({ state: 'detached' });
 
@@ -848,7 +873,7 @@ try {
     ['VPC peering', 'VPC peering'], ['Route tables', 'Route tables'], ['VPC firewalls', 'VPC firewalls'],
     ['Traffic mirror filters', 'Traffic mirror filters'], ['Traffic mirror sessions', 'Traffic mirror sessions'],
     ['Endpoint services', 'Endpoint services'], ['Endpoints', 'Endpoints'],
-    ['Cloud Firewall protection', 'Cloud Firewall protection'], ['Address books', 'Address books']]) {
+    ['Cloud Firewall protection', 'Cloud Firewall protection'], ['Address books', 'Address books'], ['WAF rules', 'WAF rules']]) {
     await nav(link);
     await page.getByRole('heading', { name: heading, exact: true }).waitFor();
     await page.locator('main table, main p.muted').first().waitFor();

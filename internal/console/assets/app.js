@@ -936,6 +936,66 @@ async function viewFlowLogs() {
   await pg.load();
 }
 
+const WAF_KINDS = [['custom', 'Custom rule'], ['whitelist', 'Whitelist'], ['blacklist', 'IP blacklist'], ['ratelimit', 'Rate limit']];
+
+// wafRuleWhat is what a rule matches, in words.
+function wafRuleWhat(x) {
+  if (x.Kind === 'blacklist') return join(x.Addresses) + (x.ExpireTime ? ' until ' + x.ExpireTime : '');
+  if (x.Kind === 'ratelimit') {
+    return (x.Conditions ? x.Conditions + ': ' : '') + x.Threshold + ' per ' + x.Interval + ' s by ' + (x.By === 'header' ? 'header ' + x.Header : 'IP') +
+      (x.Status ? ' (status ' + x.Status + ' only)' : '') + ', blocked ' + x.BlockDuration + ' s';
+  }
+  return x.Conditions + (x.Kind === 'whitelist' ? ' (skips ' + (list(x.Bypass).length ? join(x.Bypass) : 'every module') + ')' : '');
+}
+
+async function viewWafRules() {
+  const pg = page('WAF rules');
+  const tbl = listing(pg, async () => {
+    const r = await call(V.PALISADE, 'DescribeWafRules', {});
+    return table('Rules (' + (r.TotalCount || list(r.Rules && r.Rules.Rule).length) + ')', [
+      ['Rule ID', (x) => x.RuleId], ['Protected object', (x) => x.ProtectionId], ['Kind', (x) => x.Kind], ['Name', (x) => x.Name],
+      ['Matches', wafRuleWhat], ['Action', (x) => x.RuleAction],
+      ['', (x) => deleteButton(pg, 'WAF rule', x.RuleId, V.PALISADE, 'DeleteWafRule', { RuleId: x.RuleId })],
+    ], list(r.Rules && r.Rules.Rule));
+  });
+  const seconds = (v) => v === '' ? '' : v;
+  pg.body.append(await idList('waf-ids', V.PALISADE, 'DescribeWafProtections', (r) => list(r.Protections && r.Protections.Protection)
+    .map((p) => [p.ProtectionId, p.InstanceId + ':' + p.Port])),
+  el('h3', {}, 'Add rule'), form('Add WAF rule', [
+    { name: 'ProtectionId', label: 'Protected object ID', required: true, list: 'waf-ids' },
+    { name: 'Kind', label: 'Rule kind', type: 'select', options: WAF_KINDS },
+    { name: 'Name', label: 'Rule name' },
+    { name: 'Conditions', label: 'Conditions', placeholder: 'path prefix /admin && method equals post' },
+    { name: 'RuleAction', label: 'Rule action', type: 'select', options: [['block', 'Block'], ['monitor', 'Monitor']] },
+    { name: 'Bypass', label: 'Whitelist skips', placeholder: 'blacklist,custom,ratelimit,crs (empty: all)' },
+    { name: 'Addresses', label: 'Blacklisted addresses', placeholder: '198.51.100.0/24, 203.0.113.5' },
+    { name: 'Ttl', label: 'Blacklisted for (s)', placeholder: 'for ever' },
+    { name: 'By', label: 'Count by', type: 'select', options: [['ip', 'Client IP'], ['header', 'Header']] },
+    { name: 'Header', label: 'Header name' },
+    { name: 'Interval', label: 'Interval (s)' },
+    { name: 'Threshold', label: 'Threshold' },
+    { name: 'BlockDuration', label: 'Block for (s)' },
+    { name: 'Status', label: 'Only status' },
+  ], 'Add rule', done(pg, async (v) => {
+    const p = { ProtectionId: v.ProtectionId, Kind: v.Kind, Name: v.Name, Conditions: v.Conditions };
+    if (v.Kind === 'custom' || v.Kind === 'ratelimit') p.RuleAction = v.RuleAction;
+    if (v.Kind === 'whitelist') p.Bypass = v.Bypass;
+    if (v.Kind === 'blacklist') {
+      p.Addresses = JSON.stringify(v.Addresses.split(/[\s,]+/).filter(Boolean));
+      p.Ttl = seconds(v.Ttl);
+    }
+    if (v.Kind === 'ratelimit') {
+      Object.assign(p, { By: v.By, Header: v.Header, Interval: v.Interval, Threshold: v.Threshold, BlockDuration: v.BlockDuration, Status: v.Status });
+    }
+    return 'Added WAF rule ' + (await call(V.PALISADE, 'CreateWafRule', p)).RuleId + '.';
+  }), pg.alert),
+  el('p', { class: 'muted' }, 'Conditions are "field[:name] op value" joined by &&: fields ip, url, path, query[:arg], header:NAME, ' +
+    'cookie:NAME, method, body; operators contains, equals, prefix, regex and in-cidr. Each kind takes its own fields: a whitelist ' +
+    'its conditions and the modules it skips, a blacklist its addresses, a rate limit its counting.'),
+  tbl);
+  await pg.load();
+}
+
 async function viewWafLogs() {
   const { alert, body } = page('WAF logs');
   const out = el('div');
@@ -1618,6 +1678,7 @@ const routes = [
   [/^\/audit$/, viewAudit],
   [/^\/flow-logs$/, viewFlowLogs],
   [/^\/waf$/, viewWaf],
+  [/^\/waf-rules$/, viewWafRules],
   [/^\/waf-logs$/, viewWafLogs],
   [/^\/ddos$/, viewDDoS],
   [/^\/firewall$/, viewFirewall],
