@@ -90,9 +90,10 @@ host judges its own ENIs (the sender's egress groups and outbound ACL on
 its host, the receiver's ingress on its). ADDR is this host's address the
 other hosts reach it by; give every host one, on the same port, and let
 that port and the next one (which relays traffic-mirror copies to targets
-on another host) through between them. Each host accepts both ports only
-from the other hosts' addresses. VPC peerings, PrivateLink endpoints and
-traffic-mirror sessions cross hosts the same way. Without it this host
+on another host) through between them. Each host accepts the first only
+from the other hosts' addresses, and the second only from the hosts of
+the sources mirrored to its targets. VPC peerings, PrivateLink endpoints
+and traffic-mirror sessions cross hosts the same way. Without it this host
 joins no other (its instances reach only those on this host).`
 
 // underlayFlags are --underlay-addr and --underlay-port.
