@@ -49,6 +49,18 @@ func mirrorFixture(t *testing.T) *Service {
 	return s
 }
 
+// mirrorFixtureFilter is mirrorFixture with an empty filter of account
+// "1".
+func mirrorFixtureFilter(t *testing.T) (*Service, MirrorCreated) {
+	t.Helper()
+	s := mirrorFixture(t)
+	f, err := s.CreateTrafficMirrorFilter(context.Background(), "1", CreateMirrorFilterInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, f
+}
+
 // putRecords writes recs (store key -> record) into the service's store in
 // one transaction, with an EIP's address index as AllocateEipAddress
 // writes it.
@@ -370,12 +382,8 @@ func getSession(t *testing.T, s *Service, acct, id string) model.MirrorSession {
 }
 
 func TestMirrorSessionCreate(t *testing.T) {
-	s := mirrorFixture(t)
+	s, f := mirrorFixtureFilter(t)
 	ctx := context.Background()
-	f, err := s.CreateTrafficMirrorFilter(ctx, "1", CreateMirrorFilterInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	bobFilter, err := s.CreateTrafficMirrorFilter(ctx, "2", CreateMirrorFilterInput{})
 	if err != nil {
 		t.Fatal(err)
@@ -449,12 +457,8 @@ func TestMirrorSessionCreate(t *testing.T) {
 }
 
 func TestMirrorSessionSources(t *testing.T) {
-	s := mirrorFixture(t)
+	s, f := mirrorFixtureFilter(t)
 	ctx := context.Background()
-	f, err := s.CreateTrafficMirrorFilter(ctx, "1", CreateMirrorFilterInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	a := newSession(t, s, f.ID, 1, "eni-t", "eni-s1")
 	b := newSession(t, s, f.ID, 2, "eni-t", "eni-s1", "eni-s2")
 	c := newSession(t, s, f.ID, 3, "eni-s3", "eni-s1")
@@ -584,12 +588,8 @@ func TestMirrorSessionSources(t *testing.T) {
 }
 
 func TestMirrorDependencies(t *testing.T) {
-	s := mirrorFixture(t)
+	s, f := mirrorFixtureFilter(t)
 	ctx := context.Background()
-	f, err := s.CreateTrafficMirrorFilter(ctx, "1", CreateMirrorFilterInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	a := newSession(t, s, f.ID, 1, "eni-t", "eni-s1", "eni-p", "eni-s2")
 	b := newSession(t, s, f.ID, 2, "eni-q", "eni-s1")
 
@@ -701,12 +701,8 @@ func TestMirrorClientToken(t *testing.T) {
 // (one still Accepting does not), then accepted when added, on creation
 // and when the target changes.
 func TestMirrorSessionAcrossPeering(t *testing.T) {
-	s := mirrorFixture(t)
+	s, f := mirrorFixtureFilter(t)
 	ctx := context.Background()
-	f, err := s.CreateTrafficMirrorFilter(ctx, "1", CreateMirrorFilterInput{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	a := newSession(t, s, f.ID, 1, "eni-t", "eni-s1")
 	addX := func() error { return s.AddSourcesToTrafficMirrorSession(ctx, "1", a, []string{"eni-x"}, "", false) }
 	unchanged(t, s, "a source in an unpeered VPC", "OperationDenied.TrafficMirrorSourceVpc", addX)
