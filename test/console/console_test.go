@@ -194,6 +194,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	checkDDoS(t, env, res)
 	checkFirewall(t, env, res)
 	checkENIAndPower(t, env, res)
+	checkGroupReference(t, env, res)
 	checkInbound(t, env, bob, inbound)
 
 	// And it is the admin's only: bob does not see it.
@@ -697,5 +698,26 @@ func checkENIAndPower(t *testing.T, env *apitest.Env, res result) {
 	}
 	if len(insts.Instances.Instance) != 1 || insts.Instances.Instance[0].Status != "Running" {
 		t.Errorf("instance %s after stop and start: %+v, want Running", res.Instances[0], insts.Instances.Instance)
+	}
+}
+
+// checkGroupReference verifies, through the SDK, the rule of the second
+// group whose peer is the first: the first is referenced by the second.
+func checkGroupReference(t *testing.T, env *apitest.Env, res result) {
+	t.Helper()
+	req := ecs.CreateDescribeSecurityGroupReferencesRequest()
+	req.SecurityGroupId = &[]string{res.SecurityGroupId}
+	resp, err := env.ECS(t, env.Admin).DescribeSecurityGroupReferences(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var by []string
+	for _, r := range resp.SecurityGroupReferences.SecurityGroupReference {
+		for _, g := range r.ReferencingSecurityGroups.ReferencingSecurityGroup {
+			by = append(by, g.SecurityGroupId)
+		}
+	}
+	if !slices.Equal(by, []string{res.SecurityGroup2Id}) {
+		t.Errorf("groups referencing %s: %v, want [%s] (its 5432 rule made in the browser)", res.SecurityGroupId, by, res.SecurityGroup2Id)
 	}
 }

@@ -193,6 +193,20 @@ try {
   await act('Remove instance ' + instances[0], 'Removed instance ' + instances[0]);
   await row(instances[0]).waitFor({ state: 'detached' });
   await row(instances[1]).waitFor();
+  // A rule of the second group whose peer is the first group: the first
+  // is then referenced by the second.
+  await label('Direction').selectOption('ingress');
+  await label('Protocol').selectOption('TCP');
+  await label('Port range').fill('5432/5432');
+  await label('CIDR').fill('');
+  await label('or security group').fill(sgId);
+  await button('Authorize').click();
+  await status().filter({ hasText: 'Authorized' }).waitFor();
+  await row('5432/5432').getByRole('cell', { name: sgId, exact: true }).waitFor();
+  await page.locator('#sg-referenced-by').filter({ hasText: 'no group' }).waitFor();
+  await nav('Security groups');
+  await follow(page.getByRole('link', { name: sgId, exact: true }));
+  await page.locator('#sg-referenced-by').filter({ hasText: sg2Id }).waitFor();
   await nav('Security groups');
   let err = await refused('Delete security group ' + sgId, 'DependencyViolation');
   check(err.includes(sgId), 'the error names the group: ' + err);

@@ -459,6 +459,10 @@ async function viewSecurityGroup(id) {
   const tbl = listing(pg, async () => {
     const r = await call(V.ECS, 'DescribeSecurityGroupAttribute', { SecurityGroupId: id });
     const m = await call(V.ECS, 'DescribeInstances', { SecurityGroupId: id, PageSize: 100 });
+    const refs = await call(V.ECS, 'DescribeSecurityGroupReferences', { 'SecurityGroupId.1': id });
+    const by = list(refs.SecurityGroupReferences && refs.SecurityGroupReferences.SecurityGroupReference)
+      .flatMap((x) => list(x.ReferencingSecurityGroups && x.ReferencingSecurityGroups.ReferencingSecurityGroup))
+      .map((g) => g.SecurityGroupId);
     const perms = list(r.Permissions && r.Permissions.Permission);
     const members = list(m.Instances && m.Instances.Instance);
     const peer = (p) => p.Direction === 'egress'
@@ -466,6 +470,7 @@ async function viewSecurityGroup(id) {
       : (p.SourceCidrIp || p.Ipv6SourceCidrIp || p.SourceGroupId || p.SourcePrefixListId);
     return el('div', {},
       el('p', {}, 'Name: ', r.SecurityGroupName || '', ' · VPC: ', r.VpcId || '', ' · Inner access: ', r.InnerAccessPolicy || ''),
+      el('p', { id: 'sg-referenced-by' }, 'Referenced by the rules of: ', by.length ? by.join(', ') : 'no group'),
       table('Rules (' + perms.length + ')', [
         ['Rule ID', (p) => p.SecurityGroupRuleId], ['Direction', (p) => p.Direction], ['Policy', (p) => p.Policy],
         ['Priority', (p) => p.Priority], ['Protocol', (p) => p.IpProtocol], ['Port range', (p) => p.PortRange],
@@ -499,7 +504,8 @@ async function viewSecurityGroup(id) {
       { name: 'Direction', label: 'Direction', type: 'select', options: [['ingress', 'Ingress'], ['egress', 'Egress']] },
       { name: 'IpProtocol', label: 'Protocol', type: 'select', options: ['TCP', 'UDP', 'ICMP', 'ICMPv6', 'GRE', 'ALL'] },
       { name: 'PortRange', label: 'Port range', placeholder: '22/22', required: true },
-      { name: 'Cidr', label: 'CIDR', placeholder: '0.0.0.0/0', required: true },
+      { name: 'Cidr', label: 'CIDR', placeholder: '0.0.0.0/0' },
+      { name: 'PeerGroup', label: 'or security group', placeholder: 'sg-… (instead of a CIDR)' },
       { name: 'Policy', label: 'Policy', type: 'select', options: [['accept', 'Accept'], ['drop', 'Drop']] },
       { name: 'Priority', label: 'Priority', type: 'number', value: '1' },
       { name: 'Description', label: 'Rule description' },
@@ -509,8 +515,12 @@ async function viewSecurityGroup(id) {
       const set = (k, val) => { p['Permissions.1.' + k] = val; };
       set('IpProtocol', v.IpProtocol);
       set('PortRange', v.PortRange);
-      const v6 = v.Cidr.includes(':');
-      set(egress ? (v6 ? 'Ipv6DestCidrIp' : 'DestCidrIp') : (v6 ? 'Ipv6SourceCidrIp' : 'SourceCidrIp'), v.Cidr);
+      if (v.PeerGroup) {
+        set(egress ? 'DestGroupId' : 'SourceGroupId', v.PeerGroup);
+      } else {
+        const v6 = v.Cidr.includes(':');
+        set(egress ? (v6 ? 'Ipv6DestCidrIp' : 'DestCidrIp') : (v6 ? 'Ipv6SourceCidrIp' : 'SourceCidrIp'), v.Cidr);
+      }
       set('Policy', v.Policy);
       set('Priority', v.Priority);
       set('Description', v.Description);
