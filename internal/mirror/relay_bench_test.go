@@ -19,6 +19,8 @@ func benchNetns(b *testing.B) string {
 		b.Skip("needs root (a network namespace)")
 	}
 	name := fmt.Sprintf("pmrbench-%06d", rand.IntN(1000000))
+	// Registered first, so that a failed setup leaves nothing behind.
+	b.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
 	for _, c := range [][]string{
 		{"ip", "netns", "add", name},
 		{"ip", "-n", name, "link", "add", "tgt0", "type", "veth", "peer", "name", "tgt1"},
@@ -31,7 +33,6 @@ func benchNetns(b *testing.B) string {
 			b.Fatalf("%v: %v: %s", c, err, out)
 		}
 	}
-	b.Cleanup(func() { _ = exec.Command("ip", "netns", "del", name).Run() })
 	return "/run/netns/" + name
 }
 
