@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/vishvananda/netns"
-	"golang.org/x/sys/unix"
 
 	"github.com/palisade-project/palisade/internal/dataplane"
 	"github.com/palisade-project/palisade/internal/model"
@@ -96,11 +95,7 @@ type vpcResolver struct {
 
 // netnsInode identifies the namespace named id (0 when absent).
 func netnsInode(id string) uint64 {
-	var st unix.Stat_t
-	if err := unix.Stat(filepath.Join("/run/netns", id), &st); err != nil {
-		return 0
-	}
-	return st.Ino
+	return netnsrun.Inode(filepath.Join("/run/netns", id))
 }
 
 func (a *Agent) startResolver(vpcID string) (*vpcResolver, error) {

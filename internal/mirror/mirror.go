@@ -24,6 +24,7 @@ import (
 	vnl "github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 
+	"github.com/palisade-project/palisade/internal/netnsrun"
 	"github.com/palisade-project/palisade/internal/policy"
 )
 
@@ -107,7 +108,7 @@ type Mirror struct {
 	nl  *vnl.Handle
 	nf  *nflog.Nflog
 	own *injector // the namespace's raw socket
-	// ino identifies the namespace the mirror runs in (nsInode).
+	// ino identifies the namespace the mirror runs in (netnsrun.Inode).
 	ino uint64
 	// peered are the raw sockets in the namespaces of peered VPCs with
 	// targets (only Update, on the reconciling goroutine, changes it).
@@ -129,7 +130,7 @@ func Start(cfg Config, v View) (*Mirror, error) {
 	}
 	m := &Mirror{cfg: cfg, log: cfg.Logger.With("component", "mirror", "vpc", cfg.VpcID), peered: map[string]*injector{}}
 	var err error
-	m.ino = nsInode(cfg.NetnsPath)
+	m.ino = netnsrun.Inode(cfg.NetnsPath)
 	if m.ns, err = netns.GetFromPath(cfg.NetnsPath); err != nil {
 		return nil, fmt.Errorf("open namespace of %s: %w", cfg.VpcID, err)
 	}
@@ -228,7 +229,7 @@ func (m *Mirror) Update(v View) {
 // its path (deleted, or made anew by the agent): its NFLOG group and
 // socket belong to the old one, so the caller starts a new mirror.
 func (m *Mirror) Stale() bool {
-	return nsInode(m.cfg.NetnsPath) != m.ino
+	return netnsrun.Inode(m.cfg.NetnsPath) != m.ino
 }
 
 // handle mirrors one logged packet.

@@ -154,7 +154,7 @@ type Relay struct {
 
 // injector sends copies from one VPC namespace.
 type injector struct {
-	// ino identifies the namespace the socket was opened in (nsInode):
+	// ino identifies the namespace the socket was opened in (netnsrun.Inode):
 	// a namespace made anew under the same name needs a new socket.
 	ino  uint64
 	mu   sync.Mutex
@@ -347,7 +347,7 @@ func openRawSocket(ns netns.NsHandle) (int, error) {
 }
 
 func openInjector(path string) (*injector, error) {
-	ino := nsInode(path)
+	ino := netnsrun.Inode(path)
 	ns, err := netns.GetFromPath(path)
 	if err != nil {
 		return nil, fmt.Errorf("open namespace %s: %w", path, err)
@@ -360,19 +360,10 @@ func openInjector(path string) (*injector, error) {
 	return &injector{ino: ino, sock: fd, mtu: map[string]int{}}, nil
 }
 
-// nsInode identifies the namespace at path (0 when there is none).
-func nsInode(path string) uint64 {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return 0
-	}
-	return st.Ino
-}
-
 // stale reports whether the namespace at path is no longer the one the
 // socket was opened in (deleted, or made anew).
 func (inj *injector) stale(path string) bool {
-	return nsInode(path) != inj.ino
+	return netnsrun.Inode(path) != inj.ino
 }
 
 // readMTUs records the MTU of each of the namespace's interfaces ifnames

@@ -9,6 +9,7 @@ import (
 	"runtime"
 
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // OnLockedThread runs fn on a dedicated OS thread and puts the thread back
@@ -45,4 +46,15 @@ func In(ns netns.NsHandle, fn func() error) error {
 		}
 		return fn()
 	})
+}
+
+// Inode identifies the namespace bound at path (0 when there is none): a
+// namespace deleted and made anew under the same name has another, so
+// sockets opened in the old one can be told stale.
+func Inode(path string) uint64 {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0
+	}
+	return st.Ino
 }

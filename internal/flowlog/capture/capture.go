@@ -24,9 +24,9 @@ import (
 
 	nflog "github.com/florianl/go-nflog/v2"
 	"github.com/mdlayher/netlink"
-	"golang.org/x/sys/unix"
 
 	"github.com/palisade-project/palisade/internal/flowlog"
+	"github.com/palisade-project/palisade/internal/netnsrun"
 	"github.com/palisade-project/palisade/internal/policy"
 )
 
@@ -80,7 +80,7 @@ type Capture struct {
 	packets chan Packet
 	// Stats for tests and benchmarks.
 	stats atomic.Pointer[Stats]
-	// ino identifies the namespace captured in (nsInode).
+	// ino identifies the namespace captured in (netnsrun.Inode).
 	ino uint64
 	// rawCounters are the logging counters last read, by table and name;
 	// loggedSum, overSum and fullSum add up their growth (see counters).
@@ -138,7 +138,7 @@ func Start(cfg Config, v View) (*Capture, error) {
 	c := &Capture{cfg: cfg, log: cfg.Logger.With("component", "flowlog", "vpc", cfg.VpcID), views: make(chan View, 1),
 		cancel: cancel, done: make(chan struct{}), packets: make(chan Packet, 16384)}
 	c.stats.Store(&Stats{})
-	c.ino = nsInode(cfg.NetnsPath)
+	c.ino = netnsrun.Inode(cfg.NetnsPath)
 	r, err := c.open(ctx)
 	if err != nil {
 		cancel()
@@ -183,16 +183,7 @@ func (c *Capture) Stats() Stats { return *c.stats.Load() }
 // agent): its counting table and NFLOG socket are the old namespace's,
 // so the caller stops it (its counts are saved in the checkpoint) and
 // starts a new one there.
-func (c *Capture) Stale() bool { return nsInode(c.cfg.NetnsPath) != c.ino }
-
-// nsInode identifies the namespace at path (0 when there is none).
-func nsInode(path string) uint64 {
-	var st unix.Stat_t
-	if err := unix.Stat(path, &st); err != nil {
-		return 0
-	}
-	return st.Ino
-}
+func (c *Capture) Stale() bool { return netnsrun.Inode(c.cfg.NetnsPath) != c.ino }
 
 // resources are the kernel sockets of one capture.
 type resources struct {
