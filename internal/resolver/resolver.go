@@ -67,13 +67,23 @@ func Serve(cfg Config, pc net.PacketConn, ln net.Listener) *Server {
 	s := &Server{cfg: cfg, client: &dns.Client{Timeout: cfg.Timeout}, records: Records{}}
 	h := dns.HandlerFunc(s.serveDNS)
 	s.servers = []*dns.Server{{PacketConn: pc, Handler: h}, {Listener: ln, Handler: h}}
+	// Serve returns only once both servers run (or have failed): a
+	// Shutdown that comes before ActivateAndServe marks a server started
+	// is refused by miekg/dns ("server not started"), and the server would
+	// then serve on forever, hanging Close.
+	var ready sync.WaitGroup
 	for _, srv := range s.servers {
+		ready.Add(1)
+		started := sync.OnceFunc(ready.Done)
+		srv.NotifyStartedFunc = started
 		s.wg.Go(func() {
+			defer started()
 			if err := srv.ActivateAndServe(); err != nil && !errors.Is(err, net.ErrClosed) {
 				cfg.Logger.Warn("dns server", "err", err)
 			}
 		})
 	}
+	ready.Wait()
 	return s
 }
 

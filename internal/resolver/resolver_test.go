@@ -111,3 +111,29 @@ func TestHostUpstream(t *testing.T) {
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o644) }
+
+// TestCloseRightAfterServe: Close returns even when it follows Serve at
+// once, before the servers' goroutines have run (it once hung forever).
+func TestCloseRightAfterServe(t *testing.T) {
+	type sockets struct {
+		pc net.PacketConn
+		ln net.Listener
+	}
+	var socks []sockets
+	for range 200 {
+		pc, ln, _ := listen(t)
+		socks = append(socks, sockets{pc, ln})
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for _, s := range socks {
+			Serve(Config{}, s.pc, s.ln).Close()
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Close did not return")
+	}
+}
