@@ -77,6 +77,9 @@ type Config struct {
 	// FirewallHits, when set, receives the hits of the Internet
 	// firewall's policies counted on this host (fwhits.go).
 	FirewallHits FirewallHitSink
+	// LBHealth, when set, receives the health of the backends of the
+	// load balancers this host serves (slb.go).
+	LBHealth LBHealthSink
 	// Resolvers runs each VPC's DNS server (resolver.go) on this host.
 	Resolvers bool
 	// DDoS, when set, receives the Anti-DDoS events of this host's EIPs
@@ -152,6 +155,8 @@ type Agent struct {
 	// resolvers are the VPCs' DNS servers (resolver.go; only the
 	// reconciling goroutine uses it).
 	resolvers map[string]*vpcResolver
+	// lbs checks the health of the load balancers' backends (slb.go).
+	lbs *lbChecker
 }
 
 // New returns an agent.
@@ -169,6 +174,7 @@ func New(cfg Config) *Agent {
 		cfg.FlowRecords = countingFlowSink{sink: cfg.FlowRecords, metrics: cfg.Metrics}
 	}
 	a := &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}, countSwept: map[string]bool{}, mirrors: map[string]*mirror.Mirror{}, kick: make(chan struct{}, 1), resolvers: map[string]*vpcResolver{}}
+	a.lbs = newLBChecker(probeLBBackend, a.kickReconcile)
 	cfg.Metrics.bindMirrors(a.mirrorTotals)
 	return a
 }
@@ -181,6 +187,7 @@ func (a *Agent) Close() {
 	a.stopFlowLogs()
 	a.stopMirrors()
 	a.stopResolvers()
+	a.lbs.stop()
 }
 
 // Applied returns a channel that receives the revision of every completed
@@ -200,6 +207,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer a.stopFlowLogs()
 	defer a.stopMirrors()
 	defer a.stopResolvers()
+	defer a.lbs.stop()
 	if err := a.Reconcile(ctx); err != nil {
 		a.log.Error("reconcile", "err", err)
 	}
@@ -208,6 +216,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	var ddosDone sync.WaitGroup
 	defer ddosDone.Wait()
 	ddosDone.Go(func() { a.runSamplers(ctx) })
+	ddosDone.Go(func() { a.runLBReports(ctx) })
 	for {
 		select {
 		case <-a.kick:
@@ -285,6 +294,8 @@ func (a *Agent) reconcile(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("build desired state: %w", err)
 	}
+	a.lbs.sync(d.LoadBalancers)
+	a.lbs.place(&d.Host, d.LoadBalancers)
 	var errList []error
 	fwOK := map[string]bool{}
 	var missing, failed []string // VPCs without namespace; without a program
@@ -393,7 +404,7 @@ func withoutENIs(h dataplane.Host, vpcIDs []string) dataplane.Host {
 	out := dataplane.Host{VPCs: make([]dataplane.VPC, len(h.VPCs)), MirrorRelay: h.MirrorRelay}
 	for i, v := range h.VPCs {
 		if slices.Contains(vpcIDs, v.ID) {
-			v.ENIs, v.EIPs = nil, nil
+			v.ENIs, v.EIPs, v.LoadBalancers = nil, nil, nil
 		}
 		out.VPCs[i] = v
 	}

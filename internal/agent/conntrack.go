@@ -22,6 +22,9 @@ import (
 // a flow whose replies the ACLs now drop is dead anyway; cutting it keeps
 // conntrack honest).
 //
+// A flow to an internal load balancer (translated to a backend) is judged
+// as the packet the VPC forwarded: from the client to the backend.
+//
 // A flow through the VPC's uplink (an elastic IP's address translation)
 // has one ENI end: an inbound one (DNAT) must still pass the ingress
 // security groups of the ENI it was translated to, with the internet
@@ -30,11 +33,17 @@ import (
 func FlowVerdict(w policy.World, vpcID string, f conntrack.Flow) bool {
 	pkt := tuplePacket(f.TupleOrig)
 	if f.Status.DstNAT() {
-		// original: peer -> EIP; the reply comes from the private address.
+		// original: peer -> EIP or load balancer; the reply comes from
+		// the private address.
 		rpkt := tuplePacket(f.TupleReply)
 		if to := w.ENIByAddr(vpcID, rpkt.Src); to != "" {
 			in := pkt
 			in.Dst, in.DstPort = rpkt.Src, rpkt.SrcPort
+			if from := w.ENIByAddr(vpcID, pkt.Src); from != "" {
+				// A client of the VPC through an internal load balancer:
+				// judged as the packet the VPC forwarded, to the backend.
+				return policy.Evaluate(w, from, to, in).Allow
+			}
 			return policy.EvaluateENI(w, to, policy.Ingress, in).Allow
 		}
 		return true

@@ -123,3 +123,41 @@ func TestFlowVerdictPeered(t *testing.T) {
 		}
 	}
 }
+
+// TestFlowVerdictLoadBalanced: a client's flow to an internal load
+// balancer, translated to a backend, is judged as the packet the VPC
+// forwarded: to the backend's address and port, by the client's egress
+// and the backend's ingress rules.
+func TestFlowVerdictLoadBalanced(t *testing.T) {
+	cli, be, vip := netip.MustParseAddr("10.0.1.11"), netip.MustParseAddr("10.0.2.21"), netip.MustParseAddr("10.0.1.100")
+	flow := conntrack.Flow{
+		Status:     conntrack.StatusDstNAT,
+		TupleOrig:  conntrack.Tuple{IP: conntrack.IPTuple{SourceAddress: cli, DestinationAddress: vip}, Proto: conntrack.ProtoTuple{Protocol: 6, SourcePort: 40000, DestinationPort: 80}},
+		TupleReply: conntrack.Tuple{IP: conntrack.IPTuple{SourceAddress: be, DestinationAddress: cli}, Proto: conntrack.ProtoTuple{Protocol: 6, SourcePort: 8080, DestinationPort: 40000}},
+	}
+	world := func(port int, egressDrop bool) policy.World {
+		rules := []model.Rule{{ID: "in", Direction: model.Ingress, Protocol: "TCP", Policy: model.PolicyAccept, Priority: 1,
+			Ports: model.PortRange{From: port, To: port}, PeerCidr: netip.MustParsePrefix("10.0.0.0/8")}}
+		if egressDrop {
+			rules = append(rules, model.Rule{ID: "out", Direction: model.Egress, Protocol: "TCP", Policy: model.PolicyDrop, Priority: 1,
+				Ports: model.PortRange{From: 8080, To: 8080}, PeerCidr: netip.MustParsePrefix("10.0.2.0/24")})
+		}
+		sg := model.SecurityGroup{ID: "sg-1", VpcID: "vpc-1", Type: model.GroupTypeBasic, InnerAccessPolicy: model.InnerDrop, Rules: rules}
+		return policy.NewWorld([]model.SecurityGroup{sg}, []model.ENI{
+			{ID: "eni-cli", VpcID: "vpc-1", VSwitchID: "vsw-a", PrimaryIP: cli, SecurityGroupIDs: []string{"sg-1"}},
+			{ID: "eni-be", VpcID: "vpc-1", VSwitchID: "vsw-b", PrimaryIP: be, SecurityGroupIDs: []string{"sg-1"}},
+		}, []model.VSwitch{
+			{ID: "vsw-a", VpcID: "vpc-1", CidrBlock: netip.MustParsePrefix("10.0.1.0/24")},
+			{ID: "vsw-b", VpcID: "vpc-1", CidrBlock: netip.MustParsePrefix("10.0.2.0/24")},
+		}, nil)
+	}
+	if !agent.FlowVerdict(world(8080, false), "vpc-1", flow) {
+		t.Error("cut although the backend admits its port 8080")
+	}
+	if agent.FlowVerdict(world(80, false), "vpc-1", flow) {
+		t.Error("kept although the backend admits the listener's port 80 only, not its own 8080")
+	}
+	if agent.FlowVerdict(world(8080, true), "vpc-1", flow) {
+		t.Error("kept although the client's egress drops the backend's address and port")
+	}
+}

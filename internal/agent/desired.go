@@ -44,6 +44,10 @@ type Desired struct {
 	// DNS holds, per VPC on the host, the names its resolver answers
 	// (resolver.go).
 	DNS map[string]resolver.Records
+	// LoadBalancers are the internal load balancers this host serves, with
+	// their backends' addresses (slb.go); the agent gives each VPC's data
+	// plane those listeners' healthy backends.
+	LoadBalancers []LoadBalancer
 }
 
 // snapshot is everything read from the store in one transaction.
@@ -65,6 +69,7 @@ type snapshot struct {
 	vpcFws    []model.VpcFirewall
 	vpcFwPols []model.FirewallPolicy
 	underlays map[string]model.Underlay // zone -> its host's underlay
+	lbs       []model.LoadBalancer
 }
 
 func listAll[T any](tx store.ReadTxn, prefix string, each func(T)) error {
@@ -127,6 +132,9 @@ func readSnapshot(tx store.ReadTxn) (*snapshot, error) {
 	}
 	s.underlays = map[string]model.Underlay{}
 	if err := listAll(tx, model.PrefixUnderlay, func(u model.Underlay) { s.underlays[u.ZoneID] = u }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixLoadBalancer, func(lb model.LoadBalancer) { s.lbs = append(s.lbs, lb) }); err != nil {
 		return nil, err
 	}
 	s.fwOff = map[string]bool{}
@@ -198,6 +206,7 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 	addTransits(s, byVPC, zone)
 	addPeerings(s, byVPC)
 	addOverlays(s, byVPC, zone)
+	d.LoadBalancers = loadBalancers(s, byVPC, zone)
 	var wafVPCs map[string]bool
 	if d.WAF, wafVPCs, err = buildWAF(tx, s, byVPC); err != nil {
 		return nil, err
@@ -585,6 +594,7 @@ func addOverlays(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
 			}
 		}
 		endpointRemotes(s, id, zone, local, remote, seen)
+		lbRemotes(s, id, zone, local, remote, seen)
 		peerRemotes(s, id, zone, local, remote, seen)
 		if len(remote) == 0 {
 			continue

@@ -67,6 +67,38 @@ type VPC struct {
 	// Overlay joins this VPC's namespace to its namespaces on other hosts
 	// (nil: the VPC is on this host only, or this host has no underlay).
 	Overlay *Overlay
+	// LoadBalancers are the VPC's internal load balancers served on this
+	// host (those of its zone).
+	LoadBalancers []LoadBalancer
+}
+
+// LoadBalancer is an internal load balancer's address in its VPC's
+// namespace: connections to a listener's port go to one of the listener's
+// backends, the client's address kept (destination NAT). Anything else
+// sent to Addr is dropped, except echo requests, which it answers.
+type LoadBalancer struct {
+	ID        string     // lb-...
+	Addr      netip.Addr // IPv4, of a vSwitch of the VPC
+	Listeners []LBListener
+}
+
+// LBListener is one running listener with the backends that take new
+// connections now (healthy, weight above 0); with none, its connections
+// are dropped.
+type LBListener struct {
+	Protocol string // "tcp" or "udp"
+	Port     uint16
+	// BackendPort is where the backends receive the connections.
+	BackendPort uint16
+	// RoundRobin: in turn; otherwise at random, in proportion to weight.
+	RoundRobin bool
+	Backends   []LBBackend
+}
+
+// LBBackend is one backend of a listener.
+type LBBackend struct {
+	Addr   netip.Addr // IPv4
+	Weight int        // 1-100
 }
 
 // Overlay is a VPC spread over hosts: each host has the VPC's namespace

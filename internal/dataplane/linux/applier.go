@@ -497,6 +497,9 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 	if err := applyProviderTable(int(vref.ns), p.provided, p.providedNames); err != nil {
 		errs = append(errs, fmt.Errorf("privatelink provider table: %w", err))
 	}
+	if err := applyLBTable(int(vref.ns), p.vpc.LoadBalancers); err != nil {
+		errs = append(errs, err)
+	}
 
 	// The public edge: the NAT table before the uplink, so the uplink is
 	// filtered from its first packet; without EIPs, neither.
@@ -570,10 +573,10 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 		errs = append(errs, err)
 	}
 	// Connections whose translation no longer holds end now.
-	if n, err := flushStaleNAT(int(vref.ns), p.eips); err != nil {
+	if n, err := flushStaleNAT(int(vref.ns), p.eips, p.vpc.LoadBalancers); err != nil {
 		errs = append(errs, fmt.Errorf("flush stale NAT flows: %w", err))
 	} else if n > 0 {
-		a.log.Info("ended flows of changed EIP mappings", "vpc_netns", vref.name, "flows", n)
+		a.log.Info("ended flows of changed EIP mappings and load balancer listeners", "vpc_netns", vref.name, "flows", n)
 	}
 	for _, e := range p.eips {
 		if _, routed := routes[e.Address]; routed && st.Ready(e.ENIID) {
@@ -613,7 +616,10 @@ func (a *Applier) setupVPC(vref *nsRef, p vpcPlan) error {
 	a.warnMissing(vref.name, missing)
 
 	// The VPC's DNS server answers on an address of the gateway link.
-	if err := ensureGateway(vref, append(slices.Clone(p.vpc.Gateways), netip.PrefixFrom(dataplane.ResolverAddr(), 32))); err != nil {
+	// So do the internal load balancers, whose addresses the namespace
+	// answers ARP for like the gateways'.
+	gws := append(slices.Clone(p.vpc.Gateways), netip.PrefixFrom(dataplane.ResolverAddr(), 32))
+	if err := ensureGateway(vref, append(gws, lbAddrs(p.vpc.LoadBalancers)...)); err != nil {
 		return err
 	}
 	var entries []spoofEntry

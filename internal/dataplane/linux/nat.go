@@ -503,7 +503,16 @@ func privateLinkFlow(f conntrack.Flow) bool {
 	return f.Status.DstNAT() && plTransitRange.Contains(f.TupleOrig.IP.SourceAddress.Unmap())
 }
 
-func flushStaleNAT(nsFd int, eips []dataplane.EIP) (int, error) {
+func flushStaleNAT(nsFd int, eips []dataplane.EIP, lbs []dataplane.LoadBalancer) (int, error) {
+	// Listeners of load balancers, by address, protocol and port: their
+	// connections live while the listener does (a backend removed or
+	// found unhealthy takes no new ones; those it has run to their end).
+	listeners := map[lbListenerKey]bool{}
+	for _, lb := range lbs {
+		for _, l := range lb.Listeners {
+			listeners[lbListenerKey{lb.Addr, lbProto(l.Protocol), l.Port}] = true
+		}
+	}
 	in := map[netip.Addr]netip.Addr{}  // EIP -> private
 	out := map[netip.Addr]netip.Addr{} // private -> EIP
 	for _, e := range eips {
@@ -519,13 +528,22 @@ func flushStaleNAT(nsFd int, eips []dataplane.EIP) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("conntrack dump: %w", err)
 	}
+	lbAddr := map[netip.Addr]bool{}
+	for _, lb := range lbs {
+		lbAddr[lb.Addr] = true
+	}
 	n := 0
 	for _, f := range flows {
 		if privateLinkFlow(f) {
 			continue // translated by PrivateLink's tables, not by an EIP
 		}
 		stale := false
-		if f.Status.DstNAT() {
+		if dst := f.TupleOrig.IP.DestinationAddress.Unmap(); f.Status.DstNAT() && lbAddr[dst] {
+			// original: client -> load balancer; reply: backend -> client
+			if !listeners[lbListenerKey{dst, f.TupleOrig.Proto.Protocol, f.TupleOrig.Proto.DestinationPort}] {
+				stale = true
+			}
+		} else if f.Status.DstNAT() {
 			// original: peer -> EIP; reply: private -> peer
 			want, ok := in[f.TupleOrig.IP.DestinationAddress.Unmap()]
 			stale = !ok || want != f.TupleReply.IP.SourceAddress.Unmap()
