@@ -143,6 +143,16 @@ func RegisterAgentAPI(rt *Router, svc *service.Service) {
 		}
 		return empty{}, svc.ReportFirewallHits(ctx, r.Account.ID, hits)
 	})
+	// PalisadeReportLoadBalancerHealth: the Health parameter is a JSON
+	// array of model.LBHealth, the health of the backends of load
+	// balancers of the agent's zone (an agent key: of its zone only).
+	rt.HandleAgent(VersionPalisade, "PalisadeReportLoadBalancerHealth", func(ctx context.Context, r *Request) (any, error) {
+		hs, err := DecodeLBHealth(r.Params.Get("Health"))
+		if err != nil {
+			return nil, err
+		}
+		return empty{}, svc.ReportLBHealth(ctx, r.Account.ID, r.AgentZone, hs)
+	})
 }
 
 // DecodeWafLogs reads the Records parameter of PalisadeReportWafLogs: a JSON

@@ -16,6 +16,7 @@ const (
 	VersionCloudfw     = "2017-12-07" // product Cloudfw (Cloud Firewall)
 	VersionAntiDDoS    = "2017-05-18" // product antiddos-public (Anti-DDoS Basic)
 	VersionVpcPeer     = "2022-01-01" // product VpcPeer (VPC peering)
+	VersionSLB         = "2014-05-15" // product Slb (Server Load Balancer, classic: CLB)
 	VersionPalisade    = "2026-11-01" // Palisade's own actions (accounts, analysis, ...)
 )
 

@@ -25,6 +25,7 @@ import (
 
 	openapiutil "github.com/alibabacloud-go/darabonba-openapi/v2/utils"
 	ecsv2 "github.com/alibabacloud-go/ecs-20140526/v7/client"
+	slb "github.com/alibabacloud-go/slb-20140515/v4/client"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
@@ -304,6 +305,26 @@ func (e *Env) ECSV2(t testing.TB, c Creds) *ecsv2.Client {
 	cl, err := ecsv2.NewClient(cfg)
 	if err != nil {
 		t.Fatalf("apitest: ecs v2 client: %v", err)
+	}
+	return cl
+}
+
+// SLB returns a client of the Server Load Balancer SDK
+// (github.com/alibabacloud-go/slb-20140515/v4), built like ECSV2 (the
+// darabonba OpenAPI client: ACS3-HMAC-SHA256, Action and Version as
+// headers).
+func (e *Env) SLB(t testing.TB, c Creds) *slb.Client {
+	t.Helper()
+	cfg := &openapiutil.Config{}
+	cfg.SetAccessKeyId(c.AccessKeyID).
+		SetAccessKeySecret(c.Secret).
+		SetRegionId(Region).
+		SetEndpoint(e.Endpoint).
+		SetProtocol("HTTP").
+		SetNoProxy(noProxy)
+	cl, err := slb.NewClient(cfg)
+	if err != nil {
+		t.Fatalf("apitest: slb client: %v", err)
 	}
 	return cl
 }

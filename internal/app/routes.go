@@ -19,6 +19,7 @@ func registerAll(rt *api.Router, svc *service.Service) {
 	api.RegisterFlowLogs(rt, svc)
 	api.RegisterTrafficMirror(rt, svc)
 	api.RegisterPrivateLink(rt, svc)
+	api.RegisterSLB(rt, svc)
 	api.RegisterCloudfw(rt, svc)
 	api.RegisterVpcPeer(rt, svc)
 	api.RegisterRoutes(rt, svc)

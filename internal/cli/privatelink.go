@@ -27,7 +27,7 @@ other VPCs (of any account the service allows) through interface endpoints
 (PrivateLink API 2020-04-15).
 
 A service (epsrv-...) is backed by instances of one VPC of your account
-(Palisade has no load balancers: the connections to an endpoint's address
+(not by load balancers: the connections to an endpoint's address
 in a zone are spread at random over the service's running instances of
 that zone). Its owner may always use it; other accounts see it only once
 added as users. An endpoint (ep-...) has one address in a vSwitch

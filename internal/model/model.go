@@ -19,7 +19,8 @@ const (
 	PrefixSecurityGroup = "sg/"
 	PrefixInstance      = "instance/"
 	PrefixENI           = "eni/"
-	// PrefixIPAM + vswID + "/" + ip -> ENI ID holding that address.
+	// PrefixIPAM + vswID + "/" + ip -> ID of the ENI (or the load balancer,
+	// slb.go) holding that address.
 	PrefixIPAM = "ipam/"
 	// PrefixMember + sgID + "/" + eniID -> "" (ENI membership of a group).
 	PrefixMember = "member/"

@@ -23,7 +23,7 @@ const (
 // PrivateLink values (Alibaba spelling).
 const (
 	// EndpointResourceECS is the service resource Palisade serves: an
-	// instance of the provider's VPC (Palisade has no load balancers;
+	// instance of the provider's VPC (load balancers cannot back a service;
 	// connections are spread over a service's instances at random).
 	EndpointResourceECS = "ecs"
 

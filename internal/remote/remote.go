@@ -295,11 +295,50 @@ func (m *Mirror) ReportFirewallHits(ctx context.Context, hits []model.FirewallHi
 	return sendChunks(ctx, m, "PalisadeReportFirewallHits", "Hits", hits)
 }
 
+// lbHealthPerCall and lbHealthEntriesPerCall bound one
+// PalisadeReportLoadBalancerHealth call: load balancers, and their
+// (listener, server) entries (about 60 bytes each). A load balancer with
+// more entries goes alone.
+const (
+	lbHealthPerCall        = 50
+	lbHealthEntriesPerCall = 5000
+)
+
+// ReportLBHealth sends the health of load balancers' backends to the
+// server (PalisadeReportLoadBalancerHealth), in calls of at most
+// lbHealthPerCall load balancers and lbHealthEntriesPerCall entries. On
+// an error the calls before it have been stored.
+func (m *Mirror) ReportLBHealth(ctx context.Context, h []model.LBHealth) error {
+	return sendChunksBy(ctx, m, "PalisadeReportLoadBalancerHealth", "Health", h, lbHealthPerCall, lbHealthEntriesPerCall, func(x model.LBHealth) int {
+		n := 0
+		for _, l := range x.Listeners {
+			n += len(l.Servers)
+		}
+		return n
+	})
+}
+
 // sendChunks calls an agent report action with items as a JSON array in
 // param, ddosEventsPerCall at a time.
 func sendChunks[T any](ctx context.Context, m *Mirror, action, param string, items []T) error {
+	return sendChunksBy(ctx, m, action, param, items, ddosEventsPerCall, 0, nil)
+}
+
+// sendChunksBy is sendChunks with at most perCall items a call and, with
+// weight, at most maxWeight of their weights (an item heavier alone goes
+// alone).
+func sendChunksBy[T any](ctx context.Context, m *Mirror, action, param string, items []T, perCall, maxWeight int, weight func(T) int) error {
 	for len(items) > 0 {
-		n := min(len(items), ddosEventsPerCall)
+		n := min(len(items), perCall)
+		if weight != nil {
+			w := weight(items[0])
+			for i := 1; i < n; i++ {
+				if w += weight(items[i]); w > maxWeight {
+					n = i
+					break
+				}
+			}
+		}
 		js, err := json.Marshal(items[:n])
 		if err != nil {
 			return fmt.Errorf("%s: encode: %w", action, err)

@@ -48,6 +48,10 @@ func AgentPrefixes() []string {
 		// restart. KeyDDoSConfig is a single key; as a prefix it lists
 		// exactly that key (no other key starts with it).
 		model.PrefixDDoSThreshold, model.PrefixDDoSEvent, model.KeyDDoSConfig,
+		// Server Load Balancer: the host of a load balancer's zone
+		// programs its address, listeners and backends, and probes them
+		// (the health it reports, PrefixLBHealth, stays on the server).
+		model.PrefixLoadBalancer,
 	}
 }
 

@@ -16,9 +16,10 @@ import (
 )
 
 // IP address management: every allocated address of a vSwitch has a key
-// ipam/<vsw>/<ip> whose value is the ENI holding it, written in the same
-// transaction as the ENI. Duplicates are impossible because allocation and
-// the check happen in one serializable store transaction.
+// ipam/<vsw>/<ip> whose value is the ENI holding it (or the load
+// balancer: slb.go), written in the same transaction as the ENI.
+// Duplicates are impossible because allocation and the check happen in
+// one serializable store transaction.
 
 func ipamKey(vswID string, a netip.Addr) string { return model.PrefixIPAM + vswID + "/" + a.String() }
 

@@ -348,6 +348,11 @@ func (s *Service) DeleteInstances(ctx context.Context, accountID string, ids []s
 			if err := deleteInstanceWAF(tx, accountID, id); err != nil {
 				return err
 			}
+			// It leaves the load balancers it backs, as in the cloud
+			// (see slb.go).
+			if err := removeInstanceBackends(tx, id); err != nil {
+				return err
+			}
 			if err := tx.Delete(model.PrefixInstance + id); err != nil {
 				return err
 			}

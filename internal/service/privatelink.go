@@ -32,7 +32,7 @@ import (
 //   - A service is backed by instances: ServiceResourceType and each
 //     resource's ResourceType are "ecs" (model.EndpointResourceECS; the
 //     default when not given at creation); slb, alb, nlb and gwlb are
-//     refused (Palisade has no load balancers). Resources are instances of
+//     refused (services are backed by instances only). Resources are instances of
 //     the provider's account, all in one VPC (the service's VpcID, taken
 //     from its first resource and released when the last one leaves a
 //     service that no endpoint uses); a resource's ZoneId is its
@@ -371,7 +371,7 @@ func checkResourceType(param, v string, required bool) error {
 		return nil
 	case "slb", "alb", "nlb", "gwlb":
 		return errs.InvalidParam("OperationUnsupported.ServiceResourceType",
-			"%s %q is not supported: Palisade has no load balancers, it serves instances. Use %s with instances (i-...) of your VPC as the service's resources; connections are spread at random over those running in the endpoint's zone.",
+			"%s %q is not supported: PrivateLink services are backed by instances in Palisade, not load balancers. Use %s with instances (i-...) of your VPC as the service's resources; connections are spread at random over those running in the endpoint's zone.",
 			param, v, model.EndpointResourceECS)
 	}
 	field := param

@@ -69,6 +69,14 @@ type Quotas struct {
 	FirewallPolicies   int
 	AddressBooks       int
 	AddressBookEntries int
+	// LoadBalancersPerAccount bounds the Server Load Balancer instances of
+	// one account, ListenersPerLoadBalancer and BackendsPerLoadBalancer
+	// the listeners and backend servers of one. 0 also means
+	// DefaultLoadBalancersPerAccount (60), DefaultListenersPerLoadBalancer
+	// (50) and DefaultBackendsPerLoadBalancer (200).
+	LoadBalancersPerAccount  int
+	ListenersPerLoadBalancer int
+	BackendsPerLoadBalancer  int
 }
 
 // Defaults of the quotas where 0 means the default.
@@ -105,6 +113,9 @@ func DefaultQuotas() Quotas {
 		FirewallPolicies:         DefaultFirewallPolicies,
 		AddressBooks:             DefaultAddressBooks,
 		AddressBookEntries:       DefaultAddressBookEntries,
+		LoadBalancersPerAccount:  DefaultLoadBalancersPerAccount,
+		ListenersPerLoadBalancer: DefaultListenersPerLoadBalancer,
+		BackendsPerLoadBalancer:  DefaultBackendsPerLoadBalancer,
 	}
 }
 
@@ -193,6 +204,15 @@ func New(st store.Store, cfg Config) *Service {
 	}
 	if cfg.Quotas.AddressBookEntries <= 0 {
 		cfg.Quotas.AddressBookEntries = DefaultAddressBookEntries
+	}
+	if cfg.Quotas.LoadBalancersPerAccount <= 0 {
+		cfg.Quotas.LoadBalancersPerAccount = DefaultLoadBalancersPerAccount
+	}
+	if cfg.Quotas.ListenersPerLoadBalancer <= 0 {
+		cfg.Quotas.ListenersPerLoadBalancer = DefaultListenersPerLoadBalancer
+	}
+	if cfg.Quotas.BackendsPerLoadBalancer <= 0 {
+		cfg.Quotas.BackendsPerLoadBalancer = DefaultBackendsPerLoadBalancer
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -410,6 +410,11 @@ func (s *Service) DeleteVpc(ctx context.Context, accountID, id string, force, dr
 		if err := refuseVpcPeers(tx, id); err != nil {
 			return err
 		}
+		// Even with ForceDelete: a load balancer holds an address of one
+		// of its vSwitches (slb.go).
+		if err := refuseLoadBalancersIn(tx, id, ""); err != nil {
+			return err
+		}
 		vsws, err := vpcVSwitches(tx, id)
 		if err != nil {
 			return err
@@ -741,6 +746,9 @@ func (s *Service) DeleteVSwitch(ctx context.Context, accountID, id string) error
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		w, err := getVSwitch(tx, accountID, id)
 		if err != nil {
+			return err
+		}
+		if err := refuseLoadBalancersIn(tx, "", w.ID); err != nil {
 			return err
 		}
 		if n, err := usedAddrs(tx, w.ID); err != nil {

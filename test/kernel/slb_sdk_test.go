@@ -1,0 +1,241 @@
+package kernel_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/slb"
+
+	"github.com/palisade-project/palisade/internal/apitest"
+	"github.com/palisade-project/palisade/internal/app"
+	"github.com/palisade-project/palisade/internal/probe"
+)
+
+// slbClient is a V1 SDK Server Load Balancer (Slb 2014-05-15) client.
+func slbClient(t *testing.T, env *apitest.Env, c apitest.Creds) *slb.Client {
+	t.Helper()
+	cl, err := slb.NewClientWithAccessKey(apitest.Region, c.AccessKeyID, c.Secret)
+	if err != nil {
+		t.Fatalf("slb client: %v", err)
+	}
+	cl.Domain = env.Endpoint
+	cl.SetNoProxy("127.0.0.1,localhost")
+	return cl
+}
+
+// TestLoadBalancerSDK drives an internal load balancer through the
+// official SDK and checks it with real connections: a client reaches a
+// listener's address and lands on both backends (in two vSwitches), which
+// see the client's own address; a stopped listener carries nothing; a
+// backend whose server stops is found abnormal by the health check and
+// takes no more connections, and comes back when it serves again; a
+// backend's security group judges the translated connections; a UDP
+// listener on the same port; the load balancer deleted takes its address
+// with it.
+func TestLoadBalancerSDK(t *testing.T) {
+	requireKernel(t)
+	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(randTag(t)))
+	w := newWorld(t, env)
+	lbc := slbClient(t, env, env.Admin)
+	vpcID := w.mustVPC("10.9.0.0/16")
+	vsw1 := w.mustVSwitch(vpcID, "10.9.1.0/24")
+	vsw2 := w.mustVSwitch(vpcID, "10.9.2.0/24")
+	w.mustGroup("web", vpcID, "normal", "drop")
+	w.authorize("web", ruleSpec{proto: "tcp", ports: "8080/8080", peer: "10.9.0.0/16", policy: "accept", priority: 1})
+	w.authorize("web", ruleSpec{proto: "udp", ports: "5353/5353", peer: "10.9.0.0/16", policy: "accept", priority: 1})
+	w.mustGroup("cli", vpcID, "normal", "drop")
+	w.run("cli", vsw1, "10.9.1.10", "cli")
+	w.run("b1", vsw1, "10.9.1.11", "web")
+	w.run("b2", vsw2, "10.9.2.11", "web")
+	w.waitRunning()
+	serveWho(t, w.ids["b1"], "b1", 8080)
+	b2 := serveWho(t, w.ids["b2"], "b2", 8080)
+	for _, b := range []string{"b1", "b2"} {
+		srv, err := probe.Serve(w.ids[b], nil, []int{5353})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Close)
+	}
+
+	creq := slb.CreateCreateLoadBalancerRequest()
+	creq.AddressType, creq.VSwitchId, creq.Address, creq.LoadBalancerName = "intranet", vsw1, "10.9.1.100", "web"
+	cresp, err := lbc.CreateLoadBalancer(creq)
+	if err != nil {
+		t.Fatalf("CreateLoadBalancer: %v", err)
+	}
+	lbID := cresp.LoadBalancerId
+	vip := netip.MustParseAddr(cresp.Address)
+	if vip != netip.MustParseAddr("10.9.1.100") || cresp.VpcId != vpcID {
+		t.Fatalf("CreateLoadBalancer: %+v", cresp)
+	}
+	lreq := slb.CreateCreateLoadBalancerTCPListenerRequest()
+	lreq.LoadBalancerId, lreq.ListenerPort, lreq.BackendServerPort = lbID, requests.NewInteger(80), requests.NewInteger(8080)
+	lreq.Bandwidth, lreq.HealthCheckInterval = requests.NewInteger(-1), requests.NewInteger(1)
+	lreq.HealthyThreshold, lreq.UnhealthyThreshold = requests.NewInteger(2), requests.NewInteger(2)
+	lreq.HealthCheckConnectTimeout = requests.NewInteger(1)
+	if _, err := lbc.CreateLoadBalancerTCPListener(lreq); err != nil {
+		t.Fatalf("CreateLoadBalancerTCPListener: %v", err)
+	}
+	ureq := slb.CreateCreateLoadBalancerUDPListenerRequest()
+	ureq.LoadBalancerId, ureq.ListenerPort, ureq.BackendServerPort = lbID, requests.NewInteger(80), requests.NewInteger(5353)
+	ureq.Bandwidth, ureq.HealthCheckSwitch = requests.NewInteger(-1), "off"
+	if _, err := lbc.CreateLoadBalancerUDPListener(ureq); err != nil {
+		t.Fatalf("CreateLoadBalancerUDPListener: %v", err)
+	}
+	servers, _ := json.Marshal([]map[string]string{
+		{"ServerId": w.ids["b1"], "Weight": "100", "Type": "ecs"},
+		{"ServerId": w.ids["b2"], "Weight": "100", "Type": "ecs"},
+	})
+	breq := slb.CreateAddBackendServersRequest()
+	breq.LoadBalancerId, breq.BackendServers = lbID, string(servers)
+	if _, err := lbc.AddBackendServers(breq); err != nil {
+		t.Fatalf("AddBackendServers: %v", err)
+	}
+	w.settle()
+
+	tcpDst := netip.AddrPortFrom(vip, 80)
+	// whoAnswers makes n connections from the client and counts who
+	// answered; every backend must see the client's address.
+	whoAnswers := func(n int) map[string]int {
+		t.Helper()
+		got := map[string]int{}
+		for range n {
+			name, peer, err := dialWho(w.ids["cli"], tcpDst, time.Second)
+			if err != nil {
+				got["error"]++
+				continue
+			}
+			if ap, perr := netip.ParseAddrPort(peer); perr != nil || ap.Addr() != w.addr["cli"] {
+				t.Errorf("%s saw the connection from %s, want the client's address %s", name, peer, w.addr["cli"])
+			}
+			got[name]++
+		}
+		return got
+	}
+	// health waits until DescribeHealthStatus reports want per server.
+	health := func(want map[string]string) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		var last string
+		for time.Now().Before(deadline) {
+			req := slb.CreateDescribeHealthStatusRequest()
+			req.LoadBalancerId, req.ListenerPort = lbID, requests.NewInteger(80)
+			resp, err := lbc.DescribeHealthStatus(req)
+			if err != nil {
+				t.Fatalf("DescribeHealthStatus: %v", err)
+			}
+			got := map[string]string{}
+			for _, s := range resp.BackendServers.BackendServer {
+				if s.Protocol == "tcp" || s.Protocol == "" {
+					got[s.ServerId] = s.ServerHealthStatus
+				}
+			}
+			ok := true
+			for id, st := range want {
+				ok = ok && got[id] == st
+			}
+			if ok {
+				return
+			}
+			last = fmt.Sprint(got)
+			time.Sleep(200 * time.Millisecond)
+		}
+		t.Fatalf("health status: %s, want %v", last, want)
+	}
+
+	// Listeners are created stopped: nothing answers yet.
+	if name, _, err := dialWho(w.ids["cli"], tcpDst, time.Second); err == nil {
+		t.Fatalf("a stopped listener answered (%s)", name)
+	}
+	if err := probe.Ping(w.ids["cli"], vip, time.Second); err != nil {
+		t.Errorf("the load balancer's address does not answer ping: %v", err)
+	}
+	for _, proto := range []string{"tcp", "udp"} {
+		sreq := slb.CreateStartLoadBalancerListenerRequest()
+		sreq.LoadBalancerId, sreq.ListenerPort, sreq.ListenerProtocol = lbID, requests.NewInteger(80), proto
+		if _, err := lbc.StartLoadBalancerListener(sreq); err != nil {
+			t.Fatalf("StartLoadBalancerListener %s: %v", proto, err)
+		}
+	}
+	health(map[string]string{w.ids["b1"]: "normal", w.ids["b2"]: "normal"})
+	w.settle()
+	if got := whoAnswers(40); got["b1"] < 5 || got["b2"] < 5 || got["error"] > 0 {
+		t.Errorf("40 connections to the listener: %v, want both backends", got)
+	}
+	udpDst := netip.AddrPortFrom(vip, 80)
+	for i := range 10 {
+		if err := probe.UDPFrom(t.Context(), w.ids["cli"], uint16(42000+i), udpDst, time.Second); err != nil {
+			t.Errorf("UDP listener, datagram %d: %v", i, err)
+		}
+	}
+	// A port without a listener: silence.
+	if err := probe.TCP(t.Context(), w.ids["cli"], netip.AddrPortFrom(vip, 81), time.Second); err == nil {
+		t.Error("a port without listener answered")
+	}
+
+	// b2's server stops: the health check takes it out.
+	b2.ln.Close()
+	health(map[string]string{w.ids["b1"]: "normal", w.ids["b2"]: "abnormal"})
+	w.settle()
+	if got := whoAnswers(20); got["b1"] != 20 {
+		t.Errorf("20 connections with b2 abnormal: %v, want all on b1", got)
+	}
+	serveWho(t, w.ids["b2"], "b2", 8080)
+	health(map[string]string{w.ids["b1"]: "normal", w.ids["b2"]: "normal"})
+	w.settle()
+	if got := whoAnswers(40); got["b2"] < 5 {
+		t.Errorf("40 connections with b2 back: %v", got)
+	}
+
+	// The backends' security group judges the translated connections: an
+	// established one through the listener survives a change that keeps
+	// it allowed and dies with the rule that admitted it.
+	conn, err := probe.DialTCP(t.Context(), w.ids["cli"], tcpDst, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, _, err := ask(conn); err != nil {
+		t.Fatal(err)
+	}
+	w.authorize("web", ruleSpec{proto: "tcp", ports: "22/22", peer: "10.9.0.0/16", policy: "accept", priority: 1})
+	w.settle()
+	if _, _, err := ask(conn); err != nil {
+		t.Errorf("connection through the listener after an unrelated rule: %v", err)
+	}
+	rv := ecs.CreateRevokeSecurityGroupRequest()
+	rv.SecurityGroupId = w.sgs["web"]
+	rv.Permissions = &[]ecs.RevokeSecurityGroupPermissions{{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "10.9.0.0/16", Policy: "accept", Priority: "1"}}
+	if _, err := w.ecs.RevokeSecurityGroup(rv); err != nil {
+		t.Fatalf("RevokeSecurityGroup: %v", err)
+	}
+	w.settle()
+	if _, _, err := ask(conn); err == nil {
+		t.Error("connection through the listener lives on after its backends' group stopped admitting it")
+	}
+	if got := whoAnswers(3); got["error"] != 3 {
+		t.Errorf("new connections after the revoke: %v", got)
+	}
+
+	// Deleted: the address goes (no more answer to ping).
+	dreq := slb.CreateDeleteLoadBalancerRequest()
+	dreq.LoadBalancerId = lbID
+	if _, err := lbc.DeleteLoadBalancer(dreq); err != nil {
+		t.Fatalf("DeleteLoadBalancer: %v", err)
+	}
+	w.settle()
+	if err := probe.Ping(w.ids["cli"], vip, time.Second); err == nil {
+		t.Error("the deleted load balancer's address still answers ping")
+	}
+	out, _ := nsExec(vpcID, "nft", "list", "tables")
+	if strings.Contains(out, "palisade_lb") {
+		t.Errorf("load balancer table left after the delete:\n%s", out)
+	}
+}
