@@ -559,6 +559,7 @@ func testVPCAcrossHosts(t *testing.T, underlay6 bool) {
 	peeringAcrossHosts(t, env, other, eventually)
 	privateLinkAcrossHosts(t, env, other, eventually)
 	mirrorAcrossHosts(t, env, other, local, eventually)
+	loadBalancerAcrossHosts(t, env, other, vr.VpcId, vsw, eventually)
 
 	// Deleting b takes its route from a's VPC namespace, and the tunnel
 	// end with it (no other host has ENIs of the VPC left).
