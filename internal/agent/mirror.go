@@ -62,10 +62,29 @@ func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (mirrorPlan, error) {
 			continue
 		}
 		target, ok := w.enis[s.TargetID]
-		if !ok || !target.PrimaryIP.Is4() {
+		var backends []netip.Addr
+		targetIf := target.ID
+		if s.TargetType == model.MirrorTargetSLB {
+			// A load balancer: the copies go to the backends of its UDP
+			// listener on the VXLAN port; with none, nowhere.
+			lb, ok := w.lbs[s.TargetID]
+			if !ok || lb.Status != model.LBStatusActive || !lb.Address.Is4() {
+				continue
+			}
+			var first string
+			if backends, first = a.lbs.mirrorBackends(LoadBalancer{LB: lb, Addrs: w.primary}); len(backends) == 0 {
+				continue
+			}
+			target = model.ENI{ID: lb.ID, VpcID: lb.VpcID, ZoneID: lb.ZoneID, PrimaryIP: lb.Address}
+			targetIf = w.primaryENI[first]
+		} else if !ok || !target.PrimaryIP.Is4() {
 			continue
 		}
 		_, targetHere := local[target.ID]
+		if backends != nil {
+			// Its backends run in its zone.
+			targetHere = target.ZoneID == a.cfg.Zone
+		}
 		pol := policy.MirrorSession{ID: s.ID, Priority: s.Priority, Ingress: f.Ingress, Egress: f.Egress}
 		for _, id := range s.SourceIDs {
 			src, ok := w.enis[id]
@@ -83,7 +102,7 @@ func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (mirrorPlan, error) {
 			switch {
 			case srcHere && targetHere:
 				ms := mirror.Session{MirrorSession: pol, VNI: s.VNI, PacketLength: s.PacketLength,
-					Target: target.PrimaryIP, TargetIf: a.ifName(target.ID)}
+					Target: target.PrimaryIP, TargetIf: a.ifName(targetIf), Backends: backends}
 				if src.VpcID != target.VpcID {
 					ms.TargetNetns = filepath.Join("/run/netns", target.VpcID)
 					plan.receivers[target.VpcID] = true
@@ -97,7 +116,7 @@ func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (mirrorPlan, error) {
 					continue
 				}
 				perSource[id] = append(perSource[id], mirror.Session{MirrorSession: pol, VNI: s.VNI, PacketLength: s.PacketLength,
-					Target: target.PrimaryIP, Relay: netip.AddrPortFrom(u.Addr, mirror.RelayPort(u.Port))})
+					Target: target.PrimaryIP, Backends: backends, Relay: netip.AddrPortFrom(u.Addr, mirror.RelayPort(u.Port))})
 				plan.relay = netip.AddrPortFrom(localU.Addr, mirror.RelayPort(localU.Port))
 			case targetHere:
 				u, ok := joined(src.ZoneID)
@@ -107,7 +126,7 @@ func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (mirrorPlan, error) {
 				rt := relayed[s.ID]
 				if rt == nil {
 					rt = &mirror.RelayTarget{SessionID: s.ID, VpcID: target.VpcID, NetnsPath: filepath.Join("/run/netns", target.VpcID),
-						VNI: s.VNI, Target: target.PrimaryIP, TargetIf: a.ifName(target.ID), Sources: map[netip.Addr]netip.Addr{}}
+						VNI: s.VNI, Target: target.PrimaryIP, TargetIf: a.ifName(targetIf), Backends: backends, Sources: map[netip.Addr]netip.Addr{}}
 					relayed[s.ID] = rt
 				}
 				rt.Sources[src.PrimaryIP] = u.Addr
@@ -155,6 +174,11 @@ type mirrorWorld struct {
 	filters   map[string]model.MirrorFilter
 	enis      map[string]model.ENI
 	underlays map[string]model.Underlay // by zone
+	// lbs are the load balancers (targets of type SLB), primary the
+	// address of each instance's primary ENI and primaryENI its ID.
+	lbs        map[string]model.LoadBalancer
+	primary    map[string]netip.Addr
+	primaryENI map[string]string
 	// routing holds the vSwitches, route entries and peerings
 	// (routedOverPeering).
 	routing *snapshot
@@ -164,6 +188,7 @@ type mirrorWorld struct {
 // rest of mirrorWorld.
 func readMirrorWorld(tx store.ReadTxn) (*mirrorWorld, error) {
 	w := &mirrorWorld{filters: map[string]model.MirrorFilter{}, enis: map[string]model.ENI{}, underlays: map[string]model.Underlay{},
+		lbs: map[string]model.LoadBalancer{}, primary: map[string]netip.Addr{}, primaryENI: map[string]string{},
 		routing: &snapshot{vswitches: map[string]model.VSwitch{}}}
 	if err := listAll(tx, model.PrefixMirrorSession, func(s model.MirrorSession) {
 		if s.Enabled {
@@ -179,9 +204,15 @@ func readMirrorWorld(tx store.ReadTxn) (*mirrorWorld, error) {
 		listAll(tx, model.PrefixVSwitch, func(v model.VSwitch) { w.routing.vswitches[v.ID] = v }),
 		listAll(tx, model.PrefixRouteEntry, func(r model.RouteEntry) { w.routing.routes = append(w.routing.routes, r) }),
 		listAll(tx, model.PrefixPeerConnection, func(p model.PeerConnection) { w.routing.peerings = append(w.routing.peerings, p) }),
+		listAll(tx, model.PrefixLoadBalancer, func(lb model.LoadBalancer) { w.lbs[lb.ID] = lb }),
 	} {
 		if err != nil {
 			return nil, err
+		}
+	}
+	for _, e := range w.enis {
+		if e.Type == model.ENITypePrimary && e.InstanceID != "" && e.PrimaryIP.Is4() {
+			w.primary[e.InstanceID], w.primaryENI[e.InstanceID] = e.PrimaryIP, e.ID
 		}
 	}
 	return w, nil

@@ -256,6 +256,52 @@ func (c *lbChecker) backends(l LoadBalancer, ls model.LBListener) []dataplane.LB
 	return out
 }
 
+// mirrorBackends are the addresses a load balancer spreads mirrored copies
+// over: the backends of its running UDP listener on the VXLAN port (4789)
+// that take connections now, each as often as its weight is worth (all
+// once for round robin), and the server ID of the first (nil: none).
+func (c *lbChecker) mirrorBackends(l LoadBalancer) ([]netip.Addr, string) {
+	i := slices.IndexFunc(l.LB.Listeners, func(ls model.LBListener) bool {
+		return ls.Protocol == model.LBProtocolUDP && ls.Port == model.MirrorVXLANPort && ls.Status == model.ListenerRunning
+	})
+	if i < 0 {
+		return nil, ""
+	}
+	ls := l.LB.Listeners[i]
+	bs := c.backends(l, ls)
+	if len(bs) == 0 {
+		return nil, ""
+	}
+	g := 0
+	for _, b := range bs {
+		g = gcdInt(g, b.Weight)
+	}
+	var out []netip.Addr
+	for _, b := range bs {
+		n := b.Weight / g
+		if ls.Scheduler == model.LBSchedulerRR {
+			n = 1
+		}
+		for range n {
+			out = append(out, b.Addr)
+		}
+	}
+	first := ""
+	for id, a := range l.Addrs {
+		if a == bs[0].Addr {
+			first = id
+		}
+	}
+	return out, first
+}
+
+func gcdInt(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
 // place gives each VPC of h its load balancers' running listeners with
 // the backends that take connections now.
 func (c *lbChecker) place(h *dataplane.Host, lbs []LoadBalancer) {

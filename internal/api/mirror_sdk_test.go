@@ -429,7 +429,7 @@ func TestTrafficMirrorBadInputSDK(t *testing.T) {
 		{"delete filter dry run", "DeleteTrafficMirrorFilter", env.Admin, map[string]string{"TrafficMirrorFilterId": createMirrorFilter(t, c, "spare", nil, nil), "DryRun": "true"}, 400, "DryRunOperation"},
 
 		{"no target type", create, env.Admin, session("TrafficMirrorTargetType", ""), 400, "MissingParameter"},
-		{"slb target", create, env.Admin, session("TrafficMirrorTargetType", "SLB"), 400, "OperationUnsupported.TrafficMirrorTargetType"},
+		{"slb target that is an ENI", create, env.Admin, session("TrafficMirrorTargetType", "SLB"), 404, "ResourceNotFound.TrafficMirrorTarget"},
 		{"bad target type", create, env.Admin, session("TrafficMirrorTargetType", "ENI"), 400, "IllegalParam.TrafficMirrorTargetType"},
 		{"no priority", create, env.Admin, session("Priority", ""), 400, "MissingParameter"},
 		{"priority text", create, env.Admin, session("Priority", "high"), 400, "InvalidParameter"},
@@ -454,7 +454,7 @@ func TestTrafficMirrorBadInputSDK(t *testing.T) {
 		{"update to taken priority", "UpdateTrafficMirrorSessionAttribute", env.Admin, map[string]string{"TrafficMirrorSessionId": onInst, "Priority": "1"}, 400, "DuplicatedParam.Priority"},
 		{"update target in other vpc", "UpdateTrafficMirrorSessionAttribute", env.Admin, map[string]string{"TrafficMirrorSessionId": onInst, "TrafficMirrorTargetId": far}, 400, "OperationDenied.TrafficMirrorSourceVpc"},
 		{"update target to a source", "UpdateTrafficMirrorSessionAttribute", env.Admin, map[string]string{"TrafficMirrorSessionId": onInst, "TrafficMirrorTargetId": src2}, 400, "OperationDenied.TrafficMirrorSourceIsTarget"},
-		{"update slb", "UpdateTrafficMirrorSessionAttribute", env.Admin, map[string]string{"TrafficMirrorSessionId": onInst, "TrafficMirrorTargetType": "SLB"}, 400, "OperationUnsupported.TrafficMirrorTargetType"},
+		{"update to slb without a target", "UpdateTrafficMirrorSessionAttribute", env.Admin, map[string]string{"TrafficMirrorSessionId": onInst, "TrafficMirrorTargetType": "SLB"}, 400, "MissingParameter"},
 		{"bob updates", "UpdateTrafficMirrorSessionAttribute", bob, map[string]string{"TrafficMirrorSessionId": onInst, "Enabled": "true"}, 404, "ResourceNotFound.TrafficMirrorSession"},
 		{"update dry run", "UpdateTrafficMirrorSessionAttribute", env.Admin, map[string]string{"TrafficMirrorSessionId": onInst, "Enabled": "true", "DryRun": "true"}, 400, "DryRunOperation"},
 		{"add cross-vpc", "AddSourcesToTrafficMirrorSession", env.Admin, map[string]string{"TrafficMirrorSessionId": onInst, "TrafficMirrorSourceIds.1": far}, 400, "OperationDenied.TrafficMirrorSourceVpc"},

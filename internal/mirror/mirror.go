@@ -45,6 +45,21 @@ type Session struct {
 	// this host, peered with the source's: the copies are sent from
 	// there (TargetIf is its interface there).
 	TargetNetns string
+	// Backends, when set, stand for a load balancer target (Target is
+	// its address): each copy goes to the backend its outer source port
+	// picks, so the copies of a flow go to one backend, as a load
+	// balancer's UDP listener spreads datagrams by flow. A backend is
+	// listed as often as its weight is worth.
+	Backends []netip.Addr
+}
+
+// Dst is where the copy of pkt goes: the target, or for a load balancer
+// target the backend the copy's flow picks.
+func (s Session) Dst(pkt []byte) netip.Addr {
+	if len(s.Backends) == 0 {
+		return s.Target
+	}
+	return s.Backends[int(SourcePort(pkt))%len(s.Backends)]
 }
 
 // Source is a source ENI.
@@ -275,7 +290,7 @@ func (m *Mirror) handle(a nflog.Attribute) int {
 		return 0
 	}
 	s := src.Sessions[i]
-	e := Encap{Src: src.Addr, Dst: s.Target, VNI: s.VNI, MaxLen: s.PacketLength}
+	e := Encap{Src: src.Addr, Dst: s.Dst(pkt), VNI: s.VNI, MaxLen: s.PacketLength}
 	if dir == policy.Egress {
 		e.InnerSrc, e.InnerDst = src.MAC, src.vethMAC
 	} else {

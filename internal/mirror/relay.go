@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -80,6 +81,9 @@ type RelayTarget struct {
 	// host-side interface in the VPC namespace (for the MTU).
 	Target   netip.Addr
 	TargetIf string
+	// Backends, for a load balancer target (Target is its address), are
+	// the addresses a copy may go to instead (Session.Backends).
+	Backends []netip.Addr
 	// Sources maps the primary address of each source ENI on another
 	// host to that host's underlay address: a copy is taken only from
 	// the host of its source.
@@ -102,7 +106,11 @@ func CheckCopy(t RelayTarget, from netip.Addr, pkt []byte) error {
 		return errors.New("length or fragment fields do not match a whole datagram")
 	}
 	src, dst := netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20]))
-	if dst != t.Target {
+	if len(t.Backends) > 0 {
+		if !slices.Contains(t.Backends, dst) {
+			return fmt.Errorf("copy to %s, which is no backend of session %s's load balancer %s", dst, t.SessionID, t.Target)
+		}
+	} else if dst != t.Target {
 		return fmt.Errorf("copy to %s, but session %s's target is %s", dst, t.SessionID, t.Target)
 	}
 	host, ok := t.Sources[src]
@@ -312,7 +320,10 @@ func (r *Relay) deliver(from netip.Addr, b []byte) error {
 		r.deliverErrors.Add(1)
 		return fmt.Errorf("no socket in %s", t.VpcID)
 	}
-	if err := inj.send(pkt, t.Target, inj.mtuOf(t.TargetIf), r.nextID); err != nil {
+	// To the copy's own destination: the target, or the backend of a
+	// load balancer target that CheckCopy found among t's.
+	dst := netip.AddrFrom4([4]byte(pkt[16:20]))
+	if err := inj.send(pkt, dst, inj.mtuOf(t.TargetIf), r.nextID); err != nil {
 		r.deliverErrors.Add(1)
 		return err
 	}

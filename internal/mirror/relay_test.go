@@ -79,6 +79,42 @@ func TestCheckCopy(t *testing.T) {
 // TestRelayRefuses sends the relay datagrams it must refuse over
 // loopback: nothing of them is delivered, each is counted, and the relay
 // goes on receiving (delivery itself needs namespaces: the kernel tests').
+// TestCheckCopyLoadBalancer: for a load balancer target a copy goes to one
+// of its backends, never to the load balancer's own address or elsewhere.
+func TestCheckCopyLoadBalancer(t *testing.T) {
+	src, vip, hostB := netip.MustParseAddr("10.0.1.10"), netip.MustParseAddr("10.0.2.100"), netip.MustParseAddr("192.0.2.2")
+	rt := RelayTarget{SessionID: "tms-1", VNI: 77, Target: vip, Backends: []netip.Addr{netip.MustParseAddr("10.0.2.10"), netip.MustParseAddr("10.0.2.11")},
+		Sources: map[netip.Addr]netip.Addr{src: hostB}}
+	for dst, want := range map[string]string{"10.0.2.10": "", "10.0.2.11": "", "10.0.2.100": "no backend", "10.0.2.12": "no backend"} {
+		err := CheckCopy(rt, hostB, relayCopy("10.0.1.10", dst, 77))
+		if (want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), want) {
+			t.Errorf("copy to %s: %v, want %q", dst, err, want)
+		}
+	}
+}
+
+// TestSessionDst: a load balancer target's copies of one flow go to one
+// backend, and flows spread over all of them.
+func TestSessionDst(t *testing.T) {
+	a, b := netip.MustParseAddr("10.0.2.10"), netip.MustParseAddr("10.0.2.11")
+	s := Session{Target: netip.MustParseAddr("10.0.2.100"), Backends: []netip.Addr{a, b}}
+	seen := map[netip.Addr]int{}
+	for sport := range 64 {
+		pkt := ipv4UDP(10, uint16(40000+sport), 8080)
+		d := s.Dst(pkt)
+		if d != s.Dst(pkt) {
+			t.Fatal("one flow, two backends")
+		}
+		seen[d]++
+	}
+	if seen[a] == 0 || seen[b] == 0 || len(seen) != 2 {
+		t.Errorf("64 flows went to %v", seen)
+	}
+	if d := (Session{Target: a}).Dst(nil); d != a {
+		t.Errorf("an ENI target: %v", d)
+	}
+}
+
 func TestRelayRefuses(t *testing.T) {
 	r, err := ListenRelay(netip.MustParseAddrPort("127.0.0.1:0"), nil)
 	if err != nil {

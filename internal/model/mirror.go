@@ -24,9 +24,12 @@ const (
 	MirrorDefaultPacketLen  = 1500
 	// MirrorVXLANPort is the fixed outer destination port (RFC 7348).
 	MirrorVXLANPort = 4789
-	// MirrorTargetENI is the one target type Palisade serves
-	// (TrafficMirrorTargetType); "SLB" has no load balancer to point at.
+	// MirrorTargetENI and MirrorTargetSLB are the target types
+	// (TrafficMirrorTargetType): a network interface, or an internal load
+	// balancer whose running UDP listener on port 4789 spreads the copies
+	// over its backends.
 	MirrorTargetENI = "NetworkInterface"
+	MirrorTargetSLB = "SLB"
 )
 
 // MirrorRule is one rule of a filter. The first rule of a direction, in
@@ -73,8 +76,8 @@ type MirrorSession struct {
 	Name        string `json:"name"`
 	Description string `json:"description"`
 	FilterID    string `json:"filter_id"`
-	TargetID    string `json:"target_id"`   // an ENI of the account
-	TargetType  string `json:"target_type"` // MirrorTargetENI
+	TargetID    string `json:"target_id"`   // an ENI or a load balancer (lb-) of the account
+	TargetType  string `json:"target_type"` // MirrorTargetENI or MirrorTargetSLB
 	// Priority 1..32766, unique per account and region; a packet of a
 	// source in several sessions is mirrored by the first (smallest)
 	// whose filter accepts it, and only by that one.

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -40,8 +41,9 @@ import (
 //     0-16777215, random (and unused by the account's other sessions where
 //     possible) when not given; PacketLength 64-9600, default 1500; created
 //     disabled unless Enabled=true. The target is an ENI of the account
-//     (TrafficMirrorTargetType NetworkInterface; SLB is refused: Palisade has
-//     no load balancer). Sources are ENIs of the account in the target's VPC
+//     (TrafficMirrorTargetType NetworkInterface) or an internal load
+//     balancer of the account (SLB: its running UDP listener on port 4789
+//     spreads the copies over its backends). Sources are ENIs of the account in the target's VPC
 //     (in any zone: the agents relay copies between hosts) or in a VPC
 //     joined to it by an activated peering connection, never the target
 //     itself, each listed by
@@ -72,7 +74,6 @@ import (
 //   - DuplicatedParam.Priority (400): a rule priority already used in its
 //     direction, or a session priority already used in the account.
 //   - DuplicatedParam.TrafficMirrorSourceIds (400): a source given twice.
-//   - OperationUnsupported.TrafficMirrorTargetType (400): an SLB target.
 //   - OperationDenied.TrafficMirrorServiceManagedENI (400): a PrivateLink
 //     endpoint's interface as source or target.
 //   - OperationDenied.TrafficMirrorSourceVpc (400): a source in another
@@ -716,16 +717,32 @@ type CreateMirrorSessionInput struct {
 	DryRun             bool
 }
 
-// parseMirrorTargetType checks TrafficMirrorTargetType.
-func parseMirrorTargetType(v string) error {
+// parseMirrorTargetType checks TrafficMirrorTargetType and returns its
+// model spelling.
+func parseMirrorTargetType(v string) (string, error) {
 	switch {
 	case strings.EqualFold(v, model.MirrorTargetENI):
-		return nil
-	case strings.EqualFold(v, "SLB"):
-		return errs.InvalidParam("OperationUnsupported.TrafficMirrorTargetType",
-			"TrafficMirrorTargetType SLB is not supported: Palisade has no Server Load Balancer; mirror to a network interface (TrafficMirrorTargetType NetworkInterface).")
+		return model.MirrorTargetENI, nil
+	case strings.EqualFold(v, model.MirrorTargetSLB):
+		return model.MirrorTargetSLB, nil
 	}
-	return errs.InvalidParam("IllegalParam.TrafficMirrorTargetType", "The specified TrafficMirrorTargetType %q is not valid; use NetworkInterface.", v)
+	return "", errs.InvalidParam("IllegalParam.TrafficMirrorTargetType", "The specified TrafficMirrorTargetType %q is not valid; use NetworkInterface or SLB.", v)
+}
+
+// getMirrorTarget reads a session's target of type typ: an ENI, or an
+// internal load balancer, given as an ENI value with its ID, VPC and
+// zone (what the source checks need).
+func getMirrorTarget(tx store.ReadTxn, accountID, typ, id string) (*model.ENI, error) {
+	if typ != model.MirrorTargetSLB {
+		return getMirrorENI(tx, accountID, "TrafficMirrorTargetId", id, true)
+	}
+	lb, err := getOwned(tx, model.PrefixLoadBalancer, "TrafficMirrorTargetId", accountID, id, func(v *model.LoadBalancer) string { return v.AccountID }, func(id string) *errs.Error {
+		return errs.NotFound("ResourceNotFound.TrafficMirrorTarget", "The specified TrafficMirrorTargetId %q does not exist: an SLB traffic mirror target is a load balancer (lb-...) of your account.", id)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &model.ENI{ID: lb.ID, VpcID: lb.VpcID, ZoneID: lb.ZoneID}, nil
 }
 
 func checkMirrorPriority(p int) error {
@@ -889,7 +906,8 @@ func (s *Service) CreateTrafficMirrorSession(ctx context.Context, accountID stri
 	case in.TargetType == "":
 		return out, errs.MissingParameter("TrafficMirrorTargetType")
 	}
-	if err := parseMirrorTargetType(in.TargetType); err != nil {
+	targetType, err := parseMirrorTargetType(in.TargetType)
+	if err != nil {
 		return out, err
 	}
 	if err := checkMirrorPriority(in.Priority); err != nil {
@@ -910,12 +928,12 @@ func (s *Service) CreateTrafficMirrorSession(ctx context.Context, accountID stri
 	if err := checkMirrorSourceList(in.SourceIDs); err != nil {
 		return out, err
 	}
-	_, err := s.update(ctx, func(tx store.Txn) error {
+	_, err = s.update(ctx, func(tx store.Txn) error {
 		_, err := withClientToken(tx, accountID, "CreateTrafficMirrorSession", in.ClientToken, in, &out, func() error {
 			if _, err := getMirrorFilter(tx, accountID, in.FilterID); err != nil {
 				return err
 			}
-			target, err := getMirrorENI(tx, accountID, "TrafficMirrorTargetId", in.TargetID, true)
+			target, err := getMirrorTarget(tx, accountID, targetType, in.TargetID)
 			if err != nil {
 				return err
 			}
@@ -924,7 +942,7 @@ func (s *Service) CreateTrafficMirrorSession(ctx context.Context, accountID stri
 			}
 			m := model.MirrorSession{
 				ID: NewID("tms"), AccountID: accountID, RegionID: s.cfg.Region, Name: in.Name, Description: in.Description,
-				FilterID: in.FilterID, TargetID: target.ID, TargetType: model.MirrorTargetENI, Priority: in.Priority,
+				FilterID: in.FilterID, TargetID: target.ID, TargetType: targetType, Priority: in.Priority,
 				PacketLength: model.MirrorDefaultPacketLen, Enabled: in.Enabled, SourceIDs: []string{},
 				ResourceGroupID: in.ResourceGroupID, Tags: in.Tags, CreatedAt: s.stamp(),
 			}
@@ -969,8 +987,10 @@ func (s *Service) UpdateTrafficMirrorSessionAttribute(ctx context.Context, accou
 	if id == "" {
 		return errs.MissingParameter(mirrorSessionIDName)
 	}
+	targetType := ""
 	if in.TargetType != nil {
-		if err := parseMirrorTargetType(*in.TargetType); err != nil {
+		var err error
+		if targetType, err = parseMirrorTargetType(*in.TargetType); err != nil {
 			return err
 		}
 	}
@@ -1008,8 +1028,12 @@ func (s *Service) UpdateTrafficMirrorSessionAttribute(ctx context.Context, accou
 				}
 				m.FilterID = *in.FilterID
 			}
+			typ := cmp.Or(targetType, m.TargetType, model.MirrorTargetENI)
+			if typ != cmp.Or(m.TargetType, model.MirrorTargetENI) && (in.TargetID == nil || *in.TargetID == m.TargetID) {
+				return errs.MissingParameter("TrafficMirrorTargetId")
+			}
 			if in.TargetID != nil && *in.TargetID != m.TargetID {
-				target, err := getMirrorENI(tx, accountID, "TrafficMirrorTargetId", *in.TargetID, true)
+				target, err := getMirrorTarget(tx, accountID, typ, *in.TargetID)
 				if err != nil {
 					return err
 				}
@@ -1028,7 +1052,7 @@ func (s *Service) UpdateTrafficMirrorSessionAttribute(ctx context.Context, accou
 						return err
 					}
 				}
-				m.TargetID = target.ID
+				m.TargetID, m.TargetType = target.ID, typ
 			}
 			if in.Priority != nil && *in.Priority != m.Priority {
 				if err := checkMirrorSessionPriority(tx, accountID, m.ID, *in.Priority); err != nil {
@@ -1104,13 +1128,11 @@ func (s *Service) mirrorSourcesChange(ctx context.Context, action, accountID, id
 // already has is left as it is.
 func (s *Service) AddSourcesToTrafficMirrorSession(ctx context.Context, accountID, id string, ids []string, clientToken string, dryRun bool) error {
 	return s.mirrorSourcesChange(ctx, "AddSourcesToTrafficMirrorSession", accountID, id, ids, clientToken, dryRun, func(tx store.Txn, m *model.MirrorSession) error {
-		var target model.ENI
-		if ok, err := getJSON(tx, model.PrefixENI+m.TargetID, &target); err != nil {
-			return err
-		} else if !ok {
+		target, err := getMirrorTarget(tx, m.AccountID, m.TargetType, m.TargetID)
+		if err != nil {
 			return errs.New(http.StatusInternalServerError, "InternalError", "The target %s of session %s is missing.", m.TargetID, m.ID)
 		}
-		return s.addMirrorSources(tx, m, &target, ids)
+		return s.addMirrorSources(tx, m, target, ids)
 	})
 }
 

@@ -406,7 +406,7 @@ func TestMirrorSessionCreate(t *testing.T) {
 		{"no filter", "1", func(in *CreateMirrorSessionInput) { in.FilterID = "" }, "MissingParameter"},
 		{"no target", "1", func(in *CreateMirrorSessionInput) { in.TargetID = "" }, "MissingParameter"},
 		{"no target type", "1", func(in *CreateMirrorSessionInput) { in.TargetType = "" }, "MissingParameter"},
-		{"slb target", "1", func(in *CreateMirrorSessionInput) { in.TargetType = "SLB" }, "OperationUnsupported.TrafficMirrorTargetType"},
+		{"slb target that is an ENI", "1", func(in *CreateMirrorSessionInput) { in.TargetType = "SLB" }, "ResourceNotFound.TrafficMirrorTarget"},
 		{"bad target type", "1", func(in *CreateMirrorSessionInput) { in.TargetType = "Instance" }, "IllegalParam.TrafficMirrorTargetType"},
 		{"priority 0", "1", func(in *CreateMirrorSessionInput) { in.Priority = 0 }, "IllegalParam.Priority"},
 		{"priority 32767", "1", func(in *CreateMirrorSessionInput) { in.Priority = 32767 }, "IllegalParam.Priority"},
@@ -528,7 +528,7 @@ func TestMirrorSessionSources(t *testing.T) {
 	unchanged(t, s, "taken priority", "DuplicatedParam.Priority", func() error {
 		return s.UpdateTrafficMirrorSessionAttribute(ctx, "1", a, UpdateMirrorSessionInput{Priority: n(2)})
 	})
-	unchanged(t, s, "slb", "OperationUnsupported.TrafficMirrorTargetType", func() error {
+	unchanged(t, s, "slb without a target", "MissingParameter", func() error {
 		return s.UpdateTrafficMirrorSessionAttribute(ctx, "1", a, UpdateMirrorSessionInput{TargetType: str("SLB")})
 	})
 	unchanged(t, s, "unknown filter", "ResourceNotFound.TrafficMirrorFilter", func() error {
@@ -726,4 +726,48 @@ func TestMirrorSessionAcrossPeering(t *testing.T) {
 	if err := s.UpdateTrafficMirrorSessionAttribute(ctx, "1", b, UpdateMirrorSessionInput{TargetID: str("eni-x")}); err != nil {
 		t.Errorf("a target back across the peering: %v", err)
 	}
+}
+
+// TestMirrorToLoadBalancer: an internal load balancer of the account is a
+// target (TrafficMirrorTargetType SLB); a source in an unpeered VPC is
+// refused as for an ENI target; another account's load balancer does not
+// exist; the load balancer cannot be deleted while it is a target, and a
+// session moves from an ENI target to a load balancer and back.
+func TestMirrorToLoadBalancer(t *testing.T) {
+	ctx := context.Background()
+	s, f := mirrorFixtureFilter(t)
+	putRecords(t, s, map[string]any{
+		model.PrefixLoadBalancer + "lb-1": model.LoadBalancer{ID: "lb-1", AccountID: "1", VpcID: "vpc-1", ZoneID: "zone-a", Status: model.LBStatusActive},
+		model.PrefixLoadBalancer + "lb-b": model.LoadBalancer{ID: "lb-b", AccountID: "2", VpcID: "vpc-b", Status: model.LBStatusActive},
+	})
+	in := CreateMirrorSessionInput{FilterID: f.ID, TargetID: "lb-1", TargetType: "slb", Priority: 1, SourceIDs: []string{"eni-s1"}}
+	created, err := s.CreateTrafficMirrorSession(ctx, "1", in)
+	if err != nil {
+		t.Fatalf("a load balancer target: %v", err)
+	}
+	sessions, err := s.ListTrafficMirrorSessions(ctx, "1", MirrorSessionQuery{})
+	if err != nil || len(sessions) != 1 || sessions[0].TargetID != "lb-1" || sessions[0].TargetType != model.MirrorTargetSLB {
+		t.Fatalf("the session: %+v %v", sessions, err)
+	}
+	unchanged(t, s, "source in an unpeered VPC", "OperationDenied.TrafficMirrorSourceVpc", func() error {
+		return s.AddSourcesToTrafficMirrorSession(ctx, "1", created.ID, []string{"eni-x"}, "", false)
+	})
+	unchanged(t, s, "another account's load balancer", "ResourceNotFound.TrafficMirrorTarget", func() error {
+		in := in
+		in.TargetID, in.Priority = "lb-b", 2
+		_, err := s.CreateTrafficMirrorSession(ctx, "1", in)
+		return err
+	})
+	unchanged(t, s, "delete a target", "DependencyViolation.TrafficMirrorSession", func() error {
+		return s.DeleteLoadBalancer(ctx, "1", "lb-1")
+	})
+	if err := s.UpdateTrafficMirrorSessionAttribute(ctx, "1", created.ID, UpdateMirrorSessionInput{TargetID: strp("eni-t"), TargetType: strp("NetworkInterface")}); err != nil {
+		t.Fatalf("to an ENI target: %v", err)
+	}
+	if err := s.DeleteLoadBalancer(ctx, "1", "lb-1"); err != nil {
+		t.Fatalf("delete the load balancer once no session targets it: %v", err)
+	}
+	unchanged(t, s, "back to a deleted load balancer", "ResourceNotFound.TrafficMirrorTarget", func() error {
+		return s.UpdateTrafficMirrorSessionAttribute(ctx, "1", created.ID, UpdateMirrorSessionInput{TargetID: strp("lb-1"), TargetType: strp("SLB")})
+	})
 }

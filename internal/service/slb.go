@@ -410,6 +410,14 @@ func (s *Service) DeleteLoadBalancer(ctx context.Context, accountID, id string) 
 			return errs.InvalidParam("OperationDenied.DeleteProtectionIsOn",
 				"The loadbalancer can't be deleted due to DeleteProtection is enabled: turn it off first (SetLoadBalancerDeleteProtection DeleteProtection=off).")
 		}
+		if err := listJSON(tx, model.PrefixMirrorSession, func(m *model.MirrorSession) error {
+			if m.TargetType == model.MirrorTargetSLB && m.TargetID == lb.ID {
+				return errMirrorDependency("Load balancer %s is the target of traffic mirror session %s; delete the session or give it another target first.", lb.ID, m.ID)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 		key := ipamKey(lb.VSwitchID, lb.Address)
 		if owner, ok, err := tx.Get(key); err != nil {
 			return err
