@@ -64,26 +64,28 @@ func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (mirrorPlan, error) {
 		target, ok := w.enis[s.TargetID]
 		var backends []netip.Addr
 		targetIf := target.ID
+		_, targetHere := local[target.ID]
 		if s.TargetType == model.MirrorTargetSLB {
 			// A load balancer: the copies go to the backends of its UDP
-			// listener on the VXLAN port; with none, nowhere.
+			// listener on the VXLAN port that take connections, which
+			// only its zone's agent knows (it checks their health). A
+			// source elsewhere sends the copies to the load balancer's
+			// address through the relay, and that agent picks the
+			// backend as a local source does (mirror.Session.Dst).
 			lb, ok := w.lbs[s.TargetID]
 			if !ok || lb.Status != model.LBStatusActive || !lb.Address.Is4() {
 				continue
 			}
-			var first string
-			if backends, first = a.lbs.mirrorBackends(LoadBalancer{LB: lb, Addrs: w.primary}); len(backends) == 0 {
-				continue
-			}
 			target = model.ENI{ID: lb.ID, VpcID: lb.VpcID, ZoneID: lb.ZoneID, PrimaryIP: lb.Address}
-			targetIf = w.primaryENI[first]
+			if targetHere = lb.ZoneID == a.cfg.Zone; targetHere {
+				var first string
+				if backends, first = a.lbs.mirrorBackends(LoadBalancer{LB: lb, Addrs: w.primary}); len(backends) == 0 {
+					continue
+				}
+				targetIf = w.primaryENI[first]
+			}
 		} else if !ok || !target.PrimaryIP.Is4() {
 			continue
-		}
-		_, targetHere := local[target.ID]
-		if backends != nil {
-			// Its backends run in its zone.
-			targetHere = target.ZoneID == a.cfg.Zone
 		}
 		pol := policy.MirrorSession{ID: s.ID, Priority: s.Priority, Ingress: f.Ingress, Egress: f.Egress}
 		for _, id := range s.SourceIDs {
@@ -116,7 +118,7 @@ func (a *Agent) buildMirrors(tx store.ReadTxn, d *Desired) (mirrorPlan, error) {
 					continue
 				}
 				perSource[id] = append(perSource[id], mirror.Session{MirrorSession: pol, VNI: s.VNI, PacketLength: s.PacketLength,
-					Target: target.PrimaryIP, Backends: backends, Relay: netip.AddrPortFrom(u.Addr, mirror.RelayPort(u.Port))})
+					Target: target.PrimaryIP, Relay: netip.AddrPortFrom(u.Addr, mirror.RelayPort(u.Port))})
 				plan.relay = netip.AddrPortFrom(localU.Addr, mirror.RelayPort(localU.Port))
 			case targetHere:
 				u, ok := joined(src.ZoneID)

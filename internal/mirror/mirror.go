@@ -45,11 +45,13 @@ type Session struct {
 	// this host, peered with the source's: the copies are sent from
 	// there (TargetIf is its interface there).
 	TargetNetns string
-	// Backends, when set, stand for a load balancer target (Target is
-	// its address): each copy goes to the backend its outer source port
-	// picks, so the copies of a flow go to one backend, as a load
-	// balancer's UDP listener spreads datagrams by flow. A backend is
-	// listed as often as its weight is worth.
+	// Backends, when set, stand for a load balancer target on this host
+	// (Target is its address): each copy goes to the backend its outer
+	// source port picks, so the copies of a flow go to one backend, as a
+	// load balancer's UDP listener spreads datagrams by flow. A backend
+	// is listed as often as its weight is worth. (A load balancer on
+	// another host gets the copies at Target through the relay, whose
+	// host picks the backend the same way.)
 	Backends []netip.Addr
 }
 

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -82,7 +81,9 @@ type RelayTarget struct {
 	Target   netip.Addr
 	TargetIf string
 	// Backends, for a load balancer target (Target is its address), are
-	// the addresses a copy may go to instead (Session.Backends).
+	// where the copies go: the source's host sends them to Target, and
+	// the relay sends each to the backend its outer source port picks
+	// (as Session.Dst does for a local source).
 	Backends []netip.Addr
 	// Sources maps the primary address of each source ENI on another
 	// host to that host's underlay address: a copy is taken only from
@@ -106,11 +107,7 @@ func CheckCopy(t RelayTarget, from netip.Addr, pkt []byte) error {
 		return errors.New("length or fragment fields do not match a whole datagram")
 	}
 	src, dst := netip.AddrFrom4([4]byte(ip[12:16])), netip.AddrFrom4([4]byte(ip[16:20]))
-	if len(t.Backends) > 0 {
-		if !slices.Contains(t.Backends, dst) {
-			return fmt.Errorf("copy to %s, which is no backend of session %s's load balancer %s", dst, t.SessionID, t.Target)
-		}
-	} else if dst != t.Target {
+	if dst != t.Target {
 		return fmt.Errorf("copy to %s, but session %s's target is %s", dst, t.SessionID, t.Target)
 	}
 	host, ok := t.Sources[src]
@@ -320,9 +317,14 @@ func (r *Relay) deliver(from netip.Addr, b []byte) error {
 		r.deliverErrors.Add(1)
 		return fmt.Errorf("no socket in %s", t.VpcID)
 	}
-	// To the copy's own destination: the target, or the backend of a
-	// load balancer target that CheckCopy found among t's.
-	dst := netip.AddrFrom4([4]byte(pkt[16:20]))
+	dst := t.Target
+	if len(t.Backends) > 0 {
+		// A load balancer's copy: to the backend its flow picks. The
+		// outer IPv4 checksum is the kernel's to fill and the UDP one is
+		// 0, so rewriting the address is all it takes.
+		dst = t.Backends[int(binary.BigEndian.Uint16(pkt[ipv4HeaderLen:ipv4HeaderLen+2]))%len(t.Backends)]
+		copy(pkt[16:20], dst.AsSlice())
+	}
 	if err := inj.send(pkt, dst, inj.mtuOf(t.TargetIf), r.nextID); err != nil {
 		r.deliverErrors.Add(1)
 		return err

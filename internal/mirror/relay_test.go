@@ -79,13 +79,14 @@ func TestCheckCopy(t *testing.T) {
 // TestRelayRefuses sends the relay datagrams it must refuse over
 // loopback: nothing of them is delivered, each is counted, and the relay
 // goes on receiving (delivery itself needs namespaces: the kernel tests').
-// TestCheckCopyLoadBalancer: for a load balancer target a copy goes to one
-// of its backends, never to the load balancer's own address or elsewhere.
+// TestCheckCopyLoadBalancer: for a load balancer target the copies come
+// addressed to the load balancer (the relay picks the backend), never to
+// a backend or elsewhere.
 func TestCheckCopyLoadBalancer(t *testing.T) {
 	src, vip, hostB := netip.MustParseAddr("10.0.1.10"), netip.MustParseAddr("10.0.2.100"), netip.MustParseAddr("192.0.2.2")
 	rt := RelayTarget{SessionID: "tms-1", VNI: 77, Target: vip, Backends: []netip.Addr{netip.MustParseAddr("10.0.2.10"), netip.MustParseAddr("10.0.2.11")},
 		Sources: map[netip.Addr]netip.Addr{src: hostB}}
-	for dst, want := range map[string]string{"10.0.2.10": "", "10.0.2.11": "", "10.0.2.100": "no backend", "10.0.2.12": "no backend"} {
+	for dst, want := range map[string]string{"10.0.2.100": "", "10.0.2.10": "target is 10.0.2.100", "10.0.2.12": "target is 10.0.2.100"} {
 		err := CheckCopy(rt, hostB, relayCopy("10.0.1.10", dst, 77))
 		if (want == "") != (err == nil) || err != nil && !strings.Contains(err.Error(), want) {
 			t.Errorf("copy to %s: %v, want %q", dst, err, want)

@@ -11,6 +11,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/slb"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
 	"github.com/palisade-project/palisade/internal/apitest"
 )
@@ -22,7 +23,9 @@ import (
 // sees the client's address; each zone's agent checks its own backends and
 // reports their health (the other host's through its store mirror). A
 // backend whose server stops is found abnormal by the other host's agent
-// and the listener then answers nothing.
+// and the listener then answers nothing. A traffic mirror session of zone
+// a's client targets zone b's load balancer: the copies reach its backend
+// through the relay.
 func loadBalancerAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, vpcID string, vsw map[string]string, eventually func(string, func() error)) {
 	t.Helper()
 	e, lbc := env.ECS(t, env.Admin), slbClient(t, env, env.Admin)
@@ -87,7 +90,7 @@ func loadBalancerAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, v
 	}
 	health := func(s *side) string {
 		req := slb.CreateDescribeHealthStatusRequest()
-		req.LoadBalancerId = s.lb
+		req.LoadBalancerId, req.ListenerPort = s.lb, requests.NewInteger(80)
 		resp, err := lbc.DescribeHealthStatus(req)
 		if err != nil || len(resp.BackendServers.BackendServer) != 1 {
 			return fmt.Sprintf("%v %+v", err, resp)
@@ -119,6 +122,75 @@ func loadBalancerAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, v
 			t.Errorf("%s's own client to its load balancer: %q %v", s.zone, name, err)
 		}
 	}
+	// Mirroring to the other host's load balancer: zone a's client (this
+	// host) is the source, zone b's load balancer the target; its UDP
+	// listener on 4789 has zone b's backend, where the copies arrive
+	// through the relay.
+	a0, b1 := sides[0], sides[1]
+	sink := listenVXLAN(t, nsOf[b1.zone](b1.backend))
+	ul := slb.CreateCreateLoadBalancerUDPListenerRequest()
+	ul.LoadBalancerId, ul.ListenerPort, ul.BackendServerPort, ul.Bandwidth, ul.HealthCheckSwitch = b1.lb, requests.NewInteger(4789), requests.NewInteger(4789), requests.NewInteger(-1), "off"
+	if _, err := lbc.CreateLoadBalancerUDPListener(ul); err != nil {
+		t.Fatalf("CreateLoadBalancerUDPListener: %v", err)
+	}
+	us := slb.CreateStartLoadBalancerListenerRequest()
+	us.LoadBalancerId, us.ListenerPort, us.ListenerProtocol = b1.lb, requests.NewInteger(4789), "udp"
+	if _, err := lbc.StartLoadBalancerListener(us); err != nil {
+		t.Fatalf("StartLoadBalancerListener udp/4789: %v", err)
+	}
+	di := ecs.CreateDescribeNetworkInterfacesRequest()
+	di.InstanceId = a0.client
+	dr, err := e.DescribeNetworkInterfaces(di)
+	if err != nil || len(dr.NetworkInterfaceSets.NetworkInterfaceSet) != 1 {
+		t.Fatalf("DescribeNetworkInterfaces of %s: %v", a0.client, err)
+	}
+	v := env.VPC(t, env.Admin)
+	fr := vpc.CreateCreateTrafficMirrorFilterRequest()
+	fr.EgressRules = &[]vpc.CreateTrafficMirrorFilterEgressRules{{Action: "accept", Protocol: "TCP", Priority: "1",
+		DestinationCidrBlock: "0.0.0.0/0", SourceCidrBlock: "0.0.0.0/0", SourcePortRange: "-1/-1", DestinationPortRange: "-1/-1"}}
+	fresp, err := v.CreateTrafficMirrorFilter(fr)
+	if err != nil {
+		t.Fatalf("CreateTrafficMirrorFilter: %v", err)
+	}
+	sr := vpc.CreateCreateTrafficMirrorSessionRequest()
+	sr.TrafficMirrorFilterId, sr.TrafficMirrorTargetId, sr.TrafficMirrorTargetType = fresp.TrafficMirrorFilterId, b1.lb, "SLB"
+	sr.Priority, sr.VirtualNetworkId, sr.Enabled = requests.NewInteger(911), requests.NewInteger(911), requests.NewBoolean(true)
+	sr.TrafficMirrorSourceIds = &[]string{dr.NetworkInterfaceSets.NetworkInterfaceSet[0].NetworkInterfaceId}
+	sresp, err := v.CreateTrafficMirrorSession(sr)
+	if err != nil {
+		t.Fatalf("CreateTrafficMirrorSession to the other host's load balancer: %v", err)
+	}
+	eventually("copies of zone a's client reach zone b's load balancer's backend across hosts", func() error {
+		sink.take()
+		if _, _, err := dialWho(a0.client, netip.AddrPortFrom(b1.vip, 80), 500*time.Millisecond); err != nil {
+			return err
+		}
+		time.Sleep(200 * time.Millisecond)
+		copies, bad := sink.take()
+		if len(bad) > 0 {
+			return fmt.Errorf("malformed copies: %v", bad)
+		}
+		if len(copies) == 0 {
+			return fmt.Errorf("no copies")
+		}
+		for _, c := range copies {
+			if c.vni != 911 || c.outerSrc != a0.cliAddr || c.src != a0.cliAddr || c.dst != b1.vip || c.dport != 80 {
+				return fmt.Errorf("copy %v: want VNI 911, from %s to %s:80", c, a0.cliAddr, b1.vip)
+			}
+		}
+		return nil
+	})
+	ds := vpc.CreateDeleteTrafficMirrorSessionRequest()
+	ds.TrafficMirrorSessionId = sresp.TrafficMirrorSessionId
+	if _, err := v.DeleteTrafficMirrorSession(ds); err != nil {
+		t.Fatalf("DeleteTrafficMirrorSession: %v", err)
+	}
+	df := vpc.CreateDeleteTrafficMirrorFilterRequest()
+	df.TrafficMirrorFilterId = fresp.TrafficMirrorFilterId
+	if _, err := v.DeleteTrafficMirrorFilter(df); err != nil {
+		t.Fatalf("DeleteTrafficMirrorFilter: %v", err)
+	}
+
 	// The other host's backend stops serving: its agent finds it abnormal,
 	// reports it through its mirror, and the listener answers nothing.
 	b := sides[1]
