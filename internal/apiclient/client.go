@@ -1,5 +1,5 @@
 // Package apiclient calls Palisade's RPC API (ECS, VPC, PrivateLink,
-// Cloudfw, Anti-DDoS and Palisade's own actions) with the official Alibaba Cloud Go SDK's CommonRequest, so the
+// Cloudfw, Anti-DDoS, SLB and Palisade's own actions) with the official Alibaba Cloud Go SDK's CommonRequest, so the
 // CLI signs and sends requests exactly as any SDK user does.
 //
 //	c, err := apiclient.New(apiclient.Options{Endpoint: "127.0.0.1:8787", AccessKeyID: id, AccessKeySecret: secret})
@@ -36,6 +36,7 @@ const (
 	VersionPrivateLink = "2020-04-15" // product Privatelink (PrivateLink)
 	VersionCloudfw     = "2017-12-07" // product Cloudfw (Cloud Firewall)
 	VersionAntiDDoS    = "2017-05-18" // product antiddos-public (Anti-DDoS Basic)
+	VersionSLB         = "2014-05-15" // product Slb (Server Load Balancer, classic: CLB)
 	VersionPalisade    = "2026-11-01"
 )
 
@@ -246,6 +247,8 @@ func product(version string) string {
 		return "Cloudfw"
 	case VersionAntiDDoS:
 		return "antiddos-public"
+	case VersionSLB:
+		return "Slb"
 	default:
 		return "Palisade"
 	}

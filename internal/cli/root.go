@@ -149,10 +149,11 @@ func NewRootCommand(env Env) *cobra.Command {
 		Short: "Self-hosted cloud network security stack with Alibaba Cloud's ECS/VPC API",
 		Long: `Palisade gives workloads on your own Linux hosts what a public cloud gives its
 instances: VPCs and vSwitches, stateful security groups, network ACLs,
-elastic IPs, flow logs, traffic mirroring, PrivateLink, an Internet firewall,
-Anti-DDoS Basic and a web application firewall, enforced in the kernel
-(namespaces, nftables, conntrack), behind Alibaba Cloud's ECS, VPC,
-PrivateLink, Cloud Firewall and Anti-DDoS APIs. "palisade up" runs the API with the local data plane (root), "palisade
+elastic IPs, flow logs, traffic mirroring, PrivateLink, internal load
+balancers, an Internet firewall, Anti-DDoS Basic and a web application
+firewall, enforced in the kernel (namespaces, nftables, conntrack), behind
+Alibaba Cloud's ECS, VPC, PrivateLink, Server Load Balancer, Cloud Firewall
+and Anti-DDoS APIs. "palisade up" runs the API with the local data plane (root), "palisade
 server" the API alone, "palisade agent" the data plane of one zone against a
 remote server; the other commands are a client of the API, signed with an
 access key like any Alibaba Cloud SDK.
@@ -204,6 +205,7 @@ system's roots are used. Certificates are always verified.`,
 		c.flowlogCommand(),
 		c.mirrorCommand(),
 		c.privatelinkCommand(),
+		c.slbCommand(),
 		c.peeringCommand(), c.routeCommand(),
 		c.firewallCommand(),
 		c.ddosCommand(),

@@ -19,6 +19,8 @@ import (
 	"testing"
 	"time"
 
+	slb "github.com/alibabacloud-go/slb-20140515/v4/client"
+	"github.com/alibabacloud-go/tea/tea"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	antiddos "github.com/aliyun/alibaba-cloud-sdk-go/services/antiddos-public"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
@@ -111,6 +113,12 @@ type result struct {
 	// Instances[0], detached and deleted (Instances[0] was stopped and
 	// started meanwhile).
 	DeletedEni string
+
+	// Server Load Balancer: a load balancer at 10.20.1.200 of VSwitchId
+	// with a running TCP listener 80 -> 8080 (rr, health check on) and
+	// Instances[0] (weight 50) as its backend (a UDP listener and
+	// Instances[1] were added and removed), and a second one deleted.
+	LoadBalancer, DeletedLoadBalancer string
 }
 
 func TestConsoleInBrowser(t *testing.T) {
@@ -191,6 +199,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	checkPeering(t, env, res)
 	checkMirror(t, env, res)
 	checkPrivateLink(t, env, res, bob.AccountID)
+	checkLoadBalancer(t, env, res)
 	checkDDoS(t, env, res)
 	checkFirewall(t, env, res)
 	checkENIAndPower(t, env, res)
@@ -601,6 +610,52 @@ func checkPrivateLink(t *testing.T, env *apitest.Env, res result, bobID string) 
 	if ep.ServiceId != res.EndpointService || ep.VpcId != res.VpcId || ep.ConnectionStatus != "Connected" || ep.EndpointName != "console-ep" {
 		t.Errorf("endpoint %s: service %s, VPC %s, connection %s, name %q; want %s, %s, Connected, console-ep",
 			res.Endpoint, ep.ServiceId, ep.VpcId, ep.ConnectionStatus, ep.EndpointName, res.EndpointService, res.VpcId)
+	}
+}
+
+// checkLoadBalancer verifies, through the SLB SDK, the load balancers,
+// listeners and backend servers the browser made, changed and deleted.
+func checkLoadBalancer(t *testing.T, env *apitest.Env, res result) {
+	t.Helper()
+	if res.LoadBalancer == "" || res.DeletedLoadBalancer == "" {
+		t.Fatalf("incomplete load balancer result: %+v", res)
+	}
+	c := env.SLB(t, env.Admin)
+	a, err := c.DescribeLoadBalancerAttribute(&slb.DescribeLoadBalancerAttributeRequest{LoadBalancerId: tea.String(res.LoadBalancer)})
+	if err != nil {
+		t.Fatalf("DescribeLoadBalancerAttribute %s: %v", res.LoadBalancer, err)
+	}
+	b := a.Body
+	if tea.StringValue(b.LoadBalancerName) != "console-lb" || tea.StringValue(b.Address) != "10.20.1.200" || tea.StringValue(b.AddressType) != "intranet" ||
+		tea.StringValue(b.VpcId) != res.VpcId || tea.StringValue(b.VSwitchId) != res.VSwitchId || tea.StringValue(b.LoadBalancerStatus) != "active" {
+		t.Errorf("load balancer %s: %s", res.LoadBalancer, b)
+	}
+	if bs := b.BackendServers; bs == nil || len(bs.BackendServer) != 1 || tea.StringValue(bs.BackendServer[0].ServerId) != res.Instances[0] ||
+		tea.Int32Value(bs.BackendServer[0].Weight) != 50 {
+		t.Errorf("backend servers of %s: %v, want %s with weight 50 only", res.LoadBalancer, bs, res.Instances[0])
+	}
+	ls, err := c.DescribeLoadBalancerListeners(&slb.DescribeLoadBalancerListenersRequest{LoadBalancerId: []*string{tea.String(res.LoadBalancer)}})
+	if err != nil {
+		t.Fatalf("DescribeLoadBalancerListeners %s: %v", res.LoadBalancer, err)
+	}
+	if l := ls.Body.Listeners; len(l) != 1 || tea.StringValue(l[0].ListenerProtocol) != "tcp" || tea.Int32Value(l[0].ListenerPort) != 80 ||
+		tea.Int32Value(l[0].BackendServerPort) != 8080 || tea.StringValue(l[0].Scheduler) != "rr" || tea.StringValue(l[0].Status) != "running" ||
+		l[0].TCPListenerConfig == nil || tea.StringValue(l[0].TCPListenerConfig.HealthCheck) != "on" {
+		t.Errorf("listeners of %s: %v, want TCP 80 -> 8080, rr, running, health check on", res.LoadBalancer, l)
+	}
+	h, err := c.DescribeHealthStatus(&slb.DescribeHealthStatusRequest{LoadBalancerId: tea.String(res.LoadBalancer)})
+	if err != nil {
+		t.Fatalf("DescribeHealthStatus %s: %v", res.LoadBalancer, err)
+	}
+	if hs := h.Body.BackendServers; hs == nil || len(hs.BackendServer) != 1 || tea.StringValue(hs.BackendServer[0].ServerId) != res.Instances[0] ||
+		tea.StringValue(hs.BackendServer[0].ServerHealthStatus) != "abnormal" {
+		t.Errorf("health of %s: %v, want %s abnormal (no agent reports here)", res.LoadBalancer, hs, res.Instances[0])
+	}
+	_, err = c.DescribeLoadBalancerAttribute(&slb.DescribeLoadBalancerAttributeRequest{LoadBalancerId: tea.String(res.DeletedLoadBalancer)})
+	if err == nil {
+		t.Errorf("load balancer %s is still there", res.DeletedLoadBalancer)
+	} else if _, code := apitest.ServerErr(t, err); code != "InvalidLoadBalancerId.NotFound" {
+		t.Errorf("DescribeLoadBalancerAttribute %s: %v, want InvalidLoadBalancerId.NotFound", res.DeletedLoadBalancer, err)
 	}
 }
 

@@ -809,6 +809,70 @@ try {
   await row(zoneId).waitFor();
   await refused('Remove zone ' + zoneId, 'InvalidOperation.LastEndpointZone');
 
+  step('load balancers: create, listeners, backend servers, health');
+  await nav('Load balancers');
+  for (const [l, v] of Object.entries({ 'vSwitch ID': vswId, Address: '10.99.0.1', 'Load balancer name': 'console-lb' })) await label(l).fill(v);
+  const badAddr = await refused('Create load balancer', 'InvalidPrivateIpAddress');
+  check(badAddr.includes('10.99.0.1'), 'the refused address is named: ' + badAddr);
+  await label('Address').fill('10.20.1.200');
+  await button('Create load balancer').click();
+  const lb = await idFrom('lb-');
+  check((await status().textContent()).includes('10.20.1.200'), 'the address is shown: ' + (await status().textContent()));
+  for (const c of ['console-lb', '10.20.1.200', vpcId, vswId, 'active']) await row(lb).getByRole('cell', { name: c, exact: true }).waitFor();
+  const lb2 = await create({ 'vSwitch ID': vswId, Address: '', 'Load balancer name': 'console-lb2' }, 'Create load balancer', 'lb-');
+  check(lb2 !== lb, 'two distinct load balancers');
+  await row(lb2).getByRole('cell', { name: 'console-lb2', exact: true }).waitFor();
+  await act('Delete load balancer ' + lb2, 'Deleted load balancer ' + lb2);
+  await cell(lb2).waitFor({ state: 'detached' });
+  check(dialogs.some((d) => d.startsWith('confirm: Delete load balancer ' + lb2 + '?')), 'load balancer delete asked: ' + dialogs);
+  await follow(page.getByRole('link', { name: lb, exact: true }));
+  await page.getByRole('heading', { name: 'Load balancer ' + lb }).waitFor();
+  const addListener = async (protocol, port, backendPort, scheduler, health) => {
+    await label('Protocol').selectOption(protocol);
+    await label('Listener port').fill(port);
+    await label('Backend port').fill(backendPort);
+    await label('Scheduler').selectOption(scheduler);
+    await label('Health check').selectOption(health);
+  };
+  await addListener('tcp', '80', '8080', 'rr', 'on');
+  await act('Add listener', 'Added listener TCP:80');
+  await row('TCP:80').getByRole('cell', { name: 'stopped', exact: true }).waitFor();
+  await row('TCP:80').getByRole('cell', { name: 'on, every 2 s', exact: true }).waitFor();
+  await addListener('udp', '53', '5353', 'wrr', 'off');
+  await act('Add listener', 'Added listener UDP:53');
+  await row('UDP:53').getByRole('cell', { name: 'off', exact: true }).first().waitFor();
+  await addListener('tcp', '80', '9090', 'wrr', 'on');
+  await refused('Add listener', 'ListenerAlreadyExists');
+  await label('Instance ID').fill(instances[0]);
+  await label('Weight').fill('50');
+  await act('Add backend server', 'Added backend server ' + instances[0]);
+  await label('Instance ID').fill(instances[1]);
+  await label('Weight').fill('100');
+  await act('Add backend server', 'Added backend server ' + instances[1]);
+  await label('Instance ID').fill(mxB); // of another VPC
+  await refused('Add backend server', 'OperationDenied.BackendServerVpc');
+  await label('Instance ID').fill(instances[0]);
+  await refused('Add backend server', 'BackendServerAlreadyExists');
+  const backendRow = (id) => page.getByRole('table', { name: 'Backend servers' }).getByRole('row').filter({ has: cell(id) });
+  await backendRow(instances[0]).getByRole('cell', { name: '50', exact: true }).waitFor();
+  // Health: a running listener with health checks is abnormal until a
+  // check passes (no agent here); a stopped one is unavailable.
+  const healthOf = (listener, id) => page.getByRole('table', { name: 'Health' }).getByRole('row')
+    .filter({ has: cell(listener) }).filter({ has: cell(id) });
+  await healthOf('TCP:80', instances[1]).getByRole('cell', { name: 'unavailable', exact: true }).waitFor();
+  await act('Start listener TCP:80', 'Started listener TCP:80');
+  await row('TCP:80').getByRole('cell', { name: 'running', exact: true }).first().waitFor();
+  await healthOf('TCP:80', instances[0]).getByRole('cell', { name: 'abnormal', exact: true }).waitFor();
+  await healthOf('UDP:53', instances[0]).getByRole('cell', { name: 'unavailable', exact: true }).waitFor();
+  await act('Start listener UDP:53', 'Started listener UDP:53');
+  await act('Stop listener UDP:53', 'Stopped listener UDP:53');
+  await act('Delete listener UDP:53', 'Deleted listener UDP:53');
+  await cell('UDP:53').first().waitFor({ state: 'detached' });
+  await act('Remove backend server ' + instances[1], 'Removed backend server ' + instances[1]);
+  await backendRow(instances[1]).waitFor({ state: 'detached' });
+  await healthOf('TCP:80', instances[1]).waitFor({ state: 'detached' });
+  await shot('load-balancer');
+
   step('WAF: protect and unprotect an instance port');
   await nav('WAF protection');
   const tpl = await create({ 'Template name': 'console-tpl' }, 'Create template', 'waftpl-');
@@ -886,7 +950,7 @@ try {
     ['WAF protection', 'WAF protection'], ['Access keys', 'Access keys'], ['Security audit', 'Security audit'],
     ['VPC peering', 'VPC peering'], ['Route tables', 'Route tables'], ['VPC firewalls', 'VPC firewalls'],
     ['Traffic mirror filters', 'Traffic mirror filters'], ['Traffic mirror sessions', 'Traffic mirror sessions'],
-    ['Endpoint services', 'Endpoint services'], ['Endpoints', 'Endpoints'],
+    ['Endpoint services', 'Endpoint services'], ['Endpoints', 'Endpoints'], ['Load balancers', 'Load balancers'],
     ['Cloud Firewall protection', 'Cloud Firewall protection'], ['Address books', 'Address books'], ['WAF rules', 'WAF rules']]) {
     await nav(link);
     await page.getByRole('heading', { name: heading, exact: true }).waitFor();
@@ -928,7 +992,8 @@ try {
     DeletedKeys: [key1, key2],
     PeerVpcs: [pA, pB], RouteTables: [rtA, rtB], DeletedPeerings: [peering, peering2], DeletedRoutes: [routeA, routeB, routeB2],
     DeletedVpcFirewall: vfw, MirrorFilter: tmf, MirrorRule: tmr, MirrorSession: tms, MirrorENIs: [mxEniA, mxEniB], DeletedMirrorFilter: tmf2,
-    EndpointService: epsrv, Endpoint: ep, ServiceBackend: mxB, AddressBook: bookId, BookPolicy: bookPolicy, UnprotectedEip: eipB, DeletedEni: eni2 }));
+    EndpointService: epsrv, Endpoint: ep, ServiceBackend: mxB, AddressBook: bookId, BookPolicy: bookPolicy, UnprotectedEip: eipB, DeletedEni: eni2,
+    LoadBalancer: lb, DeletedLoadBalancer: lb2 }));
 } catch (err) {
   console.error('FAILED: ' + (err && err.stack ? err.stack : err));
   if (problems.length) console.error('page problems:\n' + problems.join('\n'));

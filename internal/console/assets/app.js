@@ -12,6 +12,7 @@ const V = {
   PALISADE: '2026-11-01',
   PEER: '2022-01-01',
   PL: '2020-04-15',
+  SLB: '2014-05-15',
 };
 
 const state = { csrf: '', who: null };
@@ -1549,6 +1550,102 @@ async function viewEndpoint(id) {
   await pg.load();
 }
 
+// ---------- Server Load Balancer (Slb 2014-05-15) ----------
+
+// lbListener names a listener as the pages show it: "TCP:80".
+function lbListener(protocol, port) { return String(protocol || '').toUpperCase() + ':' + port; }
+
+async function viewLoadBalancers() {
+  const pg = page('Load balancers');
+  const tbl = listing(pg, async () => {
+    const r = await call(V.SLB, 'DescribeLoadBalancers', { PageSize: 100 });
+    return table('Load balancers (' + (r.TotalCount || 0) + ')', [
+      ['Load balancer ID', (b) => link('#/load-balancers/' + encodeURIComponent(b.LoadBalancerId), b.LoadBalancerId)],
+      ['Name', (b) => b.LoadBalancerName], ['Address', (b) => b.Address], ['VPC', (b) => b.VpcId], ['vSwitch', (b) => b.VSwitchId],
+      ['Zone', (b) => b.MasterZoneId], ['Status', (b) => b.LoadBalancerStatus],
+      ['', (b) => deleteButton(pg, 'load balancer', b.LoadBalancerId, V.SLB, 'DeleteLoadBalancer', { LoadBalancerId: b.LoadBalancerId },
+        'Its listeners are deleted with it and its address goes back to the vSwitch.')],
+    ], list(r.LoadBalancers && r.LoadBalancers.LoadBalancer));
+  });
+  pg.body.append(await idList('vsw-ids', V.VPC, 'DescribeVSwitches', vswOptions),
+    el('h3', {}, 'Create load balancer'), form('Create load balancer', [
+      { name: 'VSwitchId', label: 'vSwitch ID', required: true, list: 'vsw-ids' },
+      { name: 'Address', label: 'Address', placeholder: 'the lowest free one' },
+      { name: 'LoadBalancerName', label: 'Load balancer name' },
+    ], 'Create load balancer', done(pg, async (v) => {
+      const r = await call(V.SLB, 'CreateLoadBalancer', Object.assign({ AddressType: 'intranet' }, v));
+      return 'Created load balancer ' + r.LoadBalancerId + ' (' + r.Address + ').';
+    }), pg.alert),
+    el('p', { class: 'muted' }, 'An internal load balancer has an address of one vSwitch. Its running listeners spread new ' +
+      'connections over its backend servers (instances of its VPC and zone) on the listener\'s backend port, keeping the ' +
+      'client\'s address: the backends\' security groups must admit the clients on that port.'),
+    tbl);
+  await pg.load();
+}
+
+async function viewLoadBalancer(id) {
+  const pg = page('Load balancer ' + id);
+  const lbId = { LoadBalancerId: id };
+  const tbl = listing(pg, async () => {
+    const [a, l, h] = await Promise.all([call(V.SLB, 'DescribeLoadBalancerAttribute', lbId),
+      call(V.SLB, 'DescribeLoadBalancerListeners', { 'LoadBalancerId.1': id, MaxResults: 100 }),
+      call(V.SLB, 'DescribeHealthStatus', lbId)]);
+    const hc = (x) => x.TCPListenerConfig || x.UDPListenerConfig || {};
+    return el('div', {}, el('p', {}, 'Name: ', a.LoadBalancerName || '', ' · Address: ', a.Address || '', ' · VPC: ', a.VpcId || '',
+      ' · vSwitch: ', a.VSwitchId || '', ' · Zone: ', a.MasterZoneId || '', ' · Status: ', a.LoadBalancerStatus || ''),
+    table('Listeners (' + (l.TotalCount || 0) + ')', [
+      ['Listener', (x) => lbListener(x.ListenerProtocol, x.ListenerPort)], ['Backend port', (x) => x.BackendServerPort],
+      ['Scheduler', (x) => x.Scheduler],
+      ['Health check', (x) => hc(x).HealthCheck === 'on' ? 'on, every ' + hc(x).HealthCheckInterval + ' s' : 'off'],
+      ['Status', (x) => x.Status],
+      ['', (x) => {
+        const name = lbListener(x.ListenerProtocol, x.ListenerPort);
+        const which = { LoadBalancerId: id, ListenerPort: x.ListenerPort, ListenerProtocol: x.ListenerProtocol };
+        return el('span', { class: 'actions' },
+          x.Status === 'running'
+            ? callButton(pg, { verb: 'Stop', past: 'Stopped', kind: 'listener', id: name }, V.SLB, 'StopLoadBalancerListener', which)
+            : callButton(pg, { verb: 'Start', past: 'Started', kind: 'listener', id: name }, V.SLB, 'StartLoadBalancerListener', which),
+          deleteButton(pg, 'listener', name, V.SLB, 'DeleteLoadBalancerListener', which));
+      }],
+    ], list(l.Listeners)),
+    table('Backend servers', [
+      ['Instance ID', (b) => b.ServerId], ['Address', (b) => b.ServerIp], ['Weight', (b) => b.Weight],
+      ['', (b) => callButton(pg, { verb: 'Remove', kind: 'backend server', id: b.ServerId }, V.SLB, 'RemoveBackendServers',
+        { LoadBalancerId: id, BackendServers: JSON.stringify([{ ServerId: b.ServerId, Type: 'ecs' }]) })],
+    ], list(a.BackendServers && a.BackendServers.BackendServer)),
+    table('Health', [
+      ['Listener', (x) => lbListener(x.Protocol, x.ListenerPort)], ['Instance ID', (x) => x.ServerId], ['Address', (x) => x.ServerIp],
+      ['Backend port', (x) => x.Port], ['Health', (x) => x.ServerHealthStatus],
+    ], list(h.BackendServers && h.BackendServers.BackendServer)));
+  });
+  pg.body.append(el('p', {}, link('#/load-balancers', '← All load balancers')),
+    await idList('inst-ids', V.ECS, 'DescribeInstances', instOptions),
+    el('h3', {}, 'Add listener'), form('Add listener', [
+      { name: 'Protocol', label: 'Protocol', type: 'select', options: [['tcp', 'TCP'], ['udp', 'UDP']] },
+      { name: 'ListenerPort', label: 'Listener port', required: true, placeholder: '1-65535' },
+      { name: 'BackendServerPort', label: 'Backend port', required: true, placeholder: '1-65535' },
+      { name: 'Scheduler', label: 'Scheduler', type: 'select', options: [['wrr', 'wrr (weighted random)'], ['rr', 'rr (round robin)']] },
+      { name: 'HealthCheckSwitch', label: 'Health check', type: 'select', options: [['on', 'On'], ['off', 'Off']] },
+    ], 'Add listener', done(pg, async (v) => {
+      const p = Object.assign({ LoadBalancerId: id, Bandwidth: -1 }, v);
+      delete p.Protocol;
+      await call(V.SLB, 'CreateLoadBalancer' + v.Protocol.toUpperCase() + 'Listener', p);
+      return 'Added listener ' + lbListener(v.Protocol, v.ListenerPort) + ' (stopped: start it to carry traffic).';
+    }), pg.alert),
+    el('h3', {}, 'Add backend server'), form('Add backend server', [
+      { name: 'ServerId', label: 'Instance ID', required: true, list: 'inst-ids' },
+      { name: 'Weight', label: 'Weight', value: '100', placeholder: '0-100' },
+    ], 'Add backend server', done(pg, async (v) => {
+      await call(V.SLB, 'AddBackendServers', { LoadBalancerId: id,
+        BackendServers: JSON.stringify([{ ServerId: v.ServerId, Weight: v.Weight || '100', Type: 'ecs' }]) });
+      return 'Added backend server ' + v.ServerId + '.';
+    }), pg.alert),
+    el('p', { class: 'muted' }, 'Health is unavailable while a listener is stopped, its health check off or the load balancer inactive; otherwise it is ' +
+      'what the health checks of the load balancer\'s zone last found (abnormal until a check passes). A weight of 0 takes no new connections.'),
+    tbl);
+  await pg.load();
+}
+
 const VFW_SWITCH = [['opened', 'Opened'], ['closed', 'Closed']];
 
 async function viewVpcFirewalls() {
@@ -1706,6 +1803,8 @@ const routes = [
   [/^\/endpoint-services\/([^/]+)$/, (id) => viewEndpointService(decodeURIComponent(id))],
   [/^\/endpoints$/, viewEndpoints],
   [/^\/endpoints\/([^/]+)$/, (id) => viewEndpoint(decodeURIComponent(id))],
+  [/^\/load-balancers$/, viewLoadBalancers],
+  [/^\/load-balancers\/([^/]+)$/, (id) => viewLoadBalancer(decodeURIComponent(id))],
   [/^\/access-keys$/, viewAccessKeys],
 ];
 
