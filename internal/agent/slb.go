@@ -120,6 +120,8 @@ type lbRun struct {
 	probe  lbProbe
 	cancel context.CancelFunc
 	done   chan struct{}
+	// first is closed once the first check has an outcome.
+	first chan struct{}
 }
 
 func newLBChecker(probe func(context.Context, lbProbe) bool, changed func()) *lbChecker {
@@ -175,20 +177,40 @@ func (c *lbChecker) sync(lbs []LoadBalancer) {
 		delete(c.running, k)
 		delete(c.healthy, k)
 	}
+	var started []*lbRun
 	for k, p := range want {
 		if _, ok := c.running[k]; ok {
 			continue
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		r := &lbRun{probe: p, cancel: cancel, done: make(chan struct{})}
+		r := &lbRun{probe: p, cancel: cancel, done: make(chan struct{}), first: make(chan struct{})}
 		c.running[k] = r
+		started = append(started, r)
 		go c.run(ctx, k, r)
 	}
 	c.mu.Unlock()
 	for _, r := range stopped {
 		<-r.done
 	}
+	// The first check of each new backend, briefly: a restarted agent
+	// (whose checks all start anew) then gives the kernel the backends
+	// that answer instead of none, and no new connection is dropped
+	// meanwhile; a new backend takes connections from the first
+	// reconciliation after it answers.
+	deadline := time.NewTimer(lbFirstCheckWait)
+	defer deadline.Stop()
+	for _, r := range started {
+		select {
+		case <-r.first:
+		case <-deadline.C:
+			return
+		}
+	}
 }
+
+// lbFirstCheckWait bounds how long sync waits for new backends' first
+// checks.
+const lbFirstCheckWait = 2 * time.Second
 
 // stop ends every check.
 func (c *lbChecker) stop() { c.sync(nil) }
@@ -196,7 +218,7 @@ func (c *lbChecker) stop() { c.sync(nil) }
 func (c *lbChecker) run(ctx context.Context, k lbProbeKey, r *lbRun) {
 	defer close(r.done)
 	p := r.probe
-	known, healthy, streak := false, false, 0
+	known, healthy, streak, first := false, false, 0, true
 	t := time.NewTimer(0)
 	defer t.Stop()
 	for {
@@ -232,6 +254,10 @@ func (c *lbChecker) run(ctx context.Context, k lbProbeKey, r *lbRun) {
 			}
 			c.mu.Unlock()
 			c.changed()
+		}
+		if first {
+			close(r.first)
+			first = false
 		}
 		t.Reset(p.Interval)
 	}

@@ -55,6 +55,14 @@ type World struct {
 	// destinations whose connections go on to a service (while
 	// connected), never sources.
 	Endpoints []model.Endpoint
+	// LoadBalancers are the account's internal load balancers (Server
+	// Load Balancer): their addresses are destinations whose connections
+	// to a running listener go on to a backend (lb.go). LBHealth is the
+	// last health of their backends as the agent of each one's zone
+	// reported it (at most one record per load balancer; none yet: every
+	// backend of a listener with its health check on is out).
+	LoadBalancers []model.LoadBalancer
+	LBHealth      []model.LBHealth
 	// FirewallPolicies and AddressBooks are the account's Internet
 	// firewall; FirewallOff lists the EIP addresses it is switched off
 	// for.
@@ -207,6 +215,11 @@ type Analyzer struct {
 	// hosted holds the zones that have a host (World.HostedZones, and
 	// those with an underlay).
 	hosted map[string]bool
+	// lbs holds the load balancers by ID, lbByAddr by address in their
+	// VPC, lbHealth their last health by ID.
+	lbs      map[string]*model.LoadBalancer
+	lbByAddr map[vpcAddr]*model.LoadBalancer
+	lbHealth map[string]*model.LBHealth
 
 	mu   sync.Mutex
 	ctxs map[string]*context
@@ -351,6 +364,7 @@ func New(w *World) *Analyzer {
 		}
 	}
 	a.indexPeerings()
+	a.indexLoadBalancers()
 	for _, ip := range w.FirewallOff {
 		a.fwOff[ip] = true
 	}

@@ -51,6 +51,11 @@ const (
 	// service admits nothing from the transit range its endpoints'
 	// connections come from.
 	CodeServiceRefusesTransit = "privatelink-backend-refuses-transit"
+	// CodeLBBackendsRefuseVPC: a running listener of an active load
+	// balancer none of whose backends' security groups admit any address
+	// of the load balancer's VPC on the backend port: every connection of
+	// its clients is dropped at the backends.
+	CodeLBBackendsRefuseVPC = "lb-backends-refuse-vpc"
 	// CodeVpcFirewallClosed: a VPC firewall of the account on an
 	// Activated peering is off (closed): nothing judges what crosses it.
 	CodeVpcFirewallClosed = "vpc-firewall-closed"
@@ -250,6 +255,7 @@ func (a *Analyzer) Audit(q AuditQuery) (*AuditResult, error) {
 	}
 
 	a.serviceFindings(in, add)
+	a.lbFindings(in, add)
 	a.vpcFirewallFindings(in, add)
 
 	a.quotaFindings(q, in, add)

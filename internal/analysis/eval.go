@@ -78,6 +78,14 @@ const (
 	// of the destination EIP under attack.
 	ByDDoSBlackhole = "ddos-blackhole"
 	ByDDoSScrubbing = "ddos-scrubbing"
+	// ByLoadBalancer decides a PointLoadBalancer step: the load
+	// balancer's state and listeners. ByLBWeight and ByLBHealth decide a
+	// PointLBBackend step: the backend's weight (0 takes no new
+	// connections; above 0 suffices when the listener checks no health),
+	// or its last reported health.
+	ByLoadBalancer = "load-balancer"
+	ByLBWeight     = "lb-weight"
+	ByLBHealth     = "lb-health"
 )
 
 // sgDecision is the verdict of the security groups of one ENI.

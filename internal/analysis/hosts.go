@@ -16,7 +16,9 @@ import (
 // destination's address routes nowhere on the sender's host and the
 // packet is dropped there. ENIs of one zone, or
 // of no zone, are on one host: nothing to cross (a single host, such as
-// palisade up serving its zone alone, is never affected).
+// palisade up serving its zone alone, is never affected). The address of
+// an active load balancer is routed to its zone's host the same way
+// (lb.go, lbHostsStep).
 
 // hostsVerdict is why a packet between two zones' hosts crosses or not.
 type hostsVerdict uint8
@@ -38,7 +40,13 @@ const (
 // (World.HostedZones). A zone nobody serves has no kernel to ask about:
 // the answer is the policy's alone, as without agents.
 func (a *Analyzer) crossesHosts(f, t *eniInfo) bool {
-	return f.zone != t.zone && f.zone != "" && t.zone != "" && a.hosted[f.zone] && a.hosted[t.zone]
+	return a.zonesCross(f.zone, t.zone)
+}
+
+// zonesCross reports whether a packet from zone fz's host to zone tz's
+// crosses between two hosts (crossesHosts).
+func (a *Analyzer) zonesCross(fz, tz string) bool {
+	return fz != tz && fz != "" && tz != "" && a.hosted[fz] && a.hosted[tz]
 }
 
 // hostsJoin decides a packet from f to t, ENIs in different zones
@@ -48,7 +56,13 @@ func (a *Analyzer) hostsJoin(f, t *eniInfo, vpc string) hostsVerdict {
 	if !routedBetweenHosts(f.e) || !routedBetweenHosts(t.e) {
 		return hostsNotInstance
 	}
-	fu, tu := a.underlays[f.zone], a.underlays[t.zone]
+	return a.zonesJoin(f.zone, t.zone, vpc)
+}
+
+// zonesJoin decides a packet from zone fz's host to zone tz's carried by
+// the overlay of VPC vpc, whatever sends and receives it.
+func (a *Analyzer) zonesJoin(fz, tz, vpc string) hostsVerdict {
+	fu, tu := a.underlays[fz], a.underlays[tz]
 	switch {
 	case fu == nil && tu == nil:
 		return hostsNoUnderlayEither
@@ -94,10 +108,24 @@ func (a *Analyzer) hostsStep(f, t *eniInfo) (Step, bool) {
 // hostsStepVia is the step of a packet from f to t between their hosts
 // over the overlay of VPC vpc.
 func (a *Analyzer) hostsStepVia(f, t *eniInfo, vpc string) Step {
-	fz, tz := f.zone, t.zone
+	v := a.hostsJoin(f, t, vpc)
+	other := ""
+	if v == hostsNotInstance {
+		other = t.e.ID
+		if !routedBetweenHosts(f.e) {
+			other = f.e.ID
+		}
+	}
+	return a.zonesStep(f.zone, t.zone, vpc, v, other)
+}
+
+// zonesStep is the step of a packet from zone fz's host to zone tz's over
+// the overlay of VPC vpc, given the verdict; eni names the ENI that is
+// neither an instance's nor an endpoint's (hostsNotInstance).
+func (a *Analyzer) zonesStep(fz, tz, vpc string, v hostsVerdict, eni string) Step {
 	s := Step{Point: PointHosts, Resource: fz + " -> " + tz, DecidedBy: ByUnderlay}
 	const nothing = "so nothing crosses between them"
-	switch a.hostsJoin(f, t, vpc) {
+	switch v {
 	case hostsJoined:
 		s.Allow = true
 		s.Detail = fmt.Sprintf("zone %s's host and zone %s's are joined by the underlay: the packet crosses in VXLAN (UDP port %d)",
@@ -120,12 +148,8 @@ func (a *Analyzer) hostsStepVia(f, t *eniInfo, vpc string) Step {
 		s.Detail = fmt.Sprintf("%s has no VXLAN network identifier yet (the server assigns one at start): its namespaces on zone %s's and zone %s's hosts are not joined, %s",
 			vpc, fz, tz, nothing)
 	case hostsNotInstance:
-		e := t
-		if !routedBetweenHosts(f.e) {
-			e = f
-		}
 		s.Detail = fmt.Sprintf("ENI %s is neither an instance's nor a PrivateLink endpoint's: only those are routed between hosts, so nothing crosses from zone %s's host to zone %s's",
-			e.e.ID, fz, tz)
+			eni, fz, tz)
 	}
 	return s
 }

@@ -21,7 +21,9 @@ const DefaultSourcePort = 49152
 // ReachQuery asks whether From can open a flow to To.
 type ReachQuery struct {
 	// From and To are an instance ID, an ENI ID, an IP address or a
-	// CIDR. An address outside every VPC is the internet.
+	// CIDR. An address outside every VPC is the internet. To may also be
+	// a load balancer (its ID, lb-..., or its address): the paths go on
+	// to its backends (lb.go).
 	//
 	// An instance or an ENI stands for all its addresses, IPv4 and IPv6:
 	// as a destination, each address of each of its ENIs is one path; as
@@ -42,7 +44,8 @@ type ReachQuery struct {
 // Endpoint is one end of a path.
 type Endpoint struct {
 	// Kind is "eni", "address" (an address of a VPC that no ENI holds),
-	// "service" (the DNS and metadata addresses) or "internet".
+	// "load-balancer" (an internal load balancer's address), "service"
+	// (the DNS and metadata addresses) or "internet".
 	Kind     string
 	Address  string
 	Range    string `json:",omitempty"` // the addresses this answer covers (CIDR queries)
@@ -51,6 +54,8 @@ type Endpoint struct {
 	Instance string `json:",omitempty"`
 	VSwitch  string `json:",omitempty"`
 	VPC      string `json:",omitempty"`
+	// LoadBalancer is the load balancer (Kind "load-balancer").
+	LoadBalancer string `json:",omitempty"`
 }
 
 func (e Endpoint) String() string {
@@ -64,6 +69,8 @@ func (e Endpoint) String() string {
 			return s + " (" + e.Address + ", EIP " + e.PublicIP + ")"
 		}
 		return s + " (" + e.Address + ")"
+	case "load-balancer":
+		return e.LoadBalancer + " (" + e.Address + ")"
 	case "internet", "service":
 		if e.Range != "" {
 			return e.Kind + " " + e.Range
@@ -97,6 +104,13 @@ const (
 	PointACLIngress  = "acl-ingress"
 	PointSGIngress   = "sg-ingress"
 	PointDestination = "destination"
+	// PointLoadBalancer is an internal load balancer taking a packet sent
+	// to its address (its listener, or why it drops it), after the
+	// sender's route (and, for a client of another zone, its filters and
+	// the hosts step); PointLBBackend whether the backend of the path
+	// takes new connections now (lb.go).
+	PointLoadBalancer = "load-balancer"
+	PointLBBackend    = "lb-backend"
 )
 
 // Step is one decision point of a path.
@@ -131,6 +145,12 @@ type PathResult struct {
 	// Reply holds the network ACL steps of the reply packet; empty when no
 	// ACL is on the path.
 	Reply []Step `json:",omitempty"`
+	// Backend is, on a path to a load balancer, the backend its listener
+	// translates the connection to (one path per backend), and Translated
+	// the packet after the translation, which the steps after the
+	// load balancer judge.
+	Backend    *Endpoint `json:",omitempty"`
+	Translated string    `json:",omitempty"`
 }
 
 // ReachResult is the answer of Reach.
@@ -191,6 +211,8 @@ type target struct {
 	srcENI  bool
 	// route is the sending instance's routing decision (sources only).
 	route *instRoute
+	// lb is the load balancer whose address addr is (eni nil).
+	lb *model.LoadBalancer
 }
 
 // instRoute is how an instance's own routing sends a packet to dst. The
@@ -398,6 +420,9 @@ func (a *Analyzer) instRouteStep(f target, pkt Packet) Step {
 }
 
 func (a *Analyzer) endpointOf(t target) Endpoint {
+	if t.lb != nil && t.eni == nil {
+		return lbEndpoint(t.lb)
+	}
 	if t.eni != nil {
 		e := t.eni.e
 		ep := Endpoint{Kind: "eni", Address: t.addr.String(), Range: t.rng, ENI: e.ID, Instance: e.InstanceID, VSwitch: e.VSwitchID, VPC: e.VpcID}
@@ -470,6 +495,15 @@ func (a *Analyzer) resolve(param, s, hintVPC string) ([]target, error) {
 			return []target{{eni: e, addr: e.e.PrimaryIP, vpc: e.e.VpcID, elem: s, srcENI: true}}, nil
 		}
 		return a.eniTargets(e, s), nil
+	case strings.HasPrefix(s, "lb-"):
+		lb := a.lbs[s]
+		if lb == nil {
+			return nil, errs.NotFound("InvalidLoadBalancerId.NotFound", "The specified load balancer %q (%s) does not exist.", s, param)
+		}
+		if src {
+			return nil, errs.InvalidParameter(param, "load balancer %s opens no connections (its health checks only, which security groups do not judge): name it as To", s)
+		}
+		return []target{{lb: lb, addr: lb.Address.Unmap(), vpc: lb.VpcID, elem: s}}, nil
 	}
 	if addr, err := netip.ParseAddr(s); err == nil {
 		addr = addr.Unmap()
@@ -479,11 +513,11 @@ func (a *Analyzer) resolve(param, s, hintVPC string) ([]target, error) {
 				return []target{{eni: e, addr: eip.PrivateIP.Unmap(), vpc: e.e.VpcID, public: addr}}, nil
 			}
 		}
-		return []target{a.resolveAddr(addr, hintVPC)}, nil
+		return []target{a.withLB(a.resolveAddr(addr, hintVPC), hintVPC)}, nil
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return nil, errs.InvalidParameter(param, "use an instance ID (i-...), an ENI ID (eni-...), an IP address or a CIDR, got %q", s)
+		return nil, errs.InvalidParameter(param, "use an instance ID (i-...), an ENI ID (eni-...), a load balancer ID (lb-..., To only), an IP address or a CIDR, got %q", s)
 	}
 	p = p.Masked()
 	var out []target
@@ -599,7 +633,7 @@ func (a *Analyzer) Reach(q ReachQuery) (*ReachResult, error) {
 	// Resolve ENI IDs first so that addresses are looked up in their VPC.
 	hint := func(s string) string {
 		ts, err := a.resolve("x", s, "")
-		if err == nil && len(ts) > 0 && ts[0].eni != nil && !strings.Contains(s, "/") &&
+		if err == nil && len(ts) > 0 && (ts[0].eni != nil || ts[0].lb != nil) && !strings.Contains(s, "/") &&
 			(len(ts) == 1 || strings.HasPrefix(strings.TrimSpace(s), "i-") || strings.HasPrefix(strings.TrimSpace(s), "eni-")) {
 			return ts[0].vpc
 		}
@@ -647,6 +681,17 @@ func (a *Analyzer) Reach(q ReachQuery) (*ReachResult, error) {
 						pkt.SrcPort, pkt.DstPort = uint16(res.SourcePort), uint16(res.Port)
 					}
 					if fs.addr.Is4() != ts.addr.Is4() {
+						continue
+					}
+					if ts.lb != nil && ts.eni == nil {
+						// One path per backend of the listener.
+						for _, p := range a.lbPaths(fs, ts, pkt) {
+							res.Paths = append(res.Paths, p)
+							pairs = append(pairs, pairKey{fs.key(), ts.key()})
+						}
+						if len(res.Paths) >= maxPairs {
+							break
+						}
 						continue
 					}
 					res.Paths = append(res.Paths, a.path(fs, ts, pkt))
@@ -721,6 +766,9 @@ func (t target) key() string {
 func mixedNote(from, to string, paths []PathResult, idx []int) string {
 	if len(idx) < 2 {
 		return ""
+	}
+	if paths[idx[0]].To.Kind == "load-balancer" {
+		return lbNote(from, to, paths, idx)
 	}
 	var yes, no []string
 	fam := [2][2]int{} // [v6][reachable] counts
@@ -1088,6 +1136,9 @@ func (a *Analyzer) hairpinStep(f, t target, pkt Packet) Step {
 }
 
 func (a *Analyzer) stateStep(point string, t target) (Step, bool) {
+	if t.lb != nil && t.eni == nil {
+		return a.lbStateStep(point, t), true
+	}
 	if t.eni == nil {
 		if a.foreignVPC(t.vpc) && point == PointDestination {
 			return a.foreignStep(t), true
@@ -1402,8 +1453,11 @@ func (a *Analyzer) sgStep(point string, e *eniInfo, dir string, pkt Packet) Step
 
 func (a *Analyzer) aclStep(point string, e *eniInfo, other target, dir string, pkt Packet) Step {
 	ov := ""
-	if other.eni != nil {
+	switch {
+	case other.eni != nil:
 		ov = other.eni.e.VSwitchID
+	case other.lb != nil:
+		ov = other.lb.VSwitchID
 	}
 	d := a.evalACL(e.vsw, ov, dir, pkt)
 	s := Step{Point: point, Resource: e.e.VSwitchID, Allow: d.allow, DecidedBy: d.by, Detail: d.note}

@@ -31,13 +31,26 @@ func WriteReach(w io.Writer, r *ReachResult) error {
 		case !p.ReplyPasses:
 			verdict = "first packet passes, replies blocked"
 		}
-		fmt.Fprintf(&b, "\n%s -> %s: %s\n", p.From, p.To, verdict)
+		ends := []Endpoint{p.From, p.To}
+		to := p.To.String()
+		if p.Backend != nil {
+			// Through a load balancer to one of its backends.
+			ends = append(ends, *p.Backend)
+			to += " -> " + p.Backend.String()
+		}
+		fmt.Fprintf(&b, "\n%s -> %s: %s\n", p.From, to, verdict)
 		fmt.Fprintf(&b, "  packet: %s\n", p.Packet)
+		if p.Translated != "" {
+			fmt.Fprintf(&b, "  translated: %s\n", p.Translated)
+		}
 		path := []string{}
-		for _, e := range []Endpoint{p.From, p.To} {
-			if e.Kind == "eni" {
+		for _, e := range ends {
+			switch e.Kind {
+			case "eni":
 				path = append(path, fmt.Sprintf("%s [%s, %s]", e.ENI, e.VSwitch, e.VPC))
-			} else {
+			case "load-balancer":
+				path = append(path, fmt.Sprintf("%s %s [%s, %s]", e.LoadBalancer, e.Address, e.VSwitch, e.VPC))
+			default:
 				path = append(path, e.String())
 			}
 		}

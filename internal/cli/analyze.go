@@ -187,9 +187,19 @@ ENI, everything else and all IPv6 through eth0), shown in an instance-route
 step. A pair is REACHABLE when any of its paths is, with a note when only one
 family works. Traffic from inside a VPC to an EIP (of any VPC or account,
 the sender's own included) is never reachable: the data plane has no EIP
-hairpin, so use private addresses between instances.`,
+hairpin, so use private addresses between instances.
+
+TO may also be an internal load balancer (lb-... or its address), for clients
+of its VPC: the answer shows the listener of the protocol and port (or why the
+load balancer drops the packet: no running listener, inactive), then one path
+per backend: whether it takes new connections now (weight above 0, health
+normal when the listener checks health) and the filters of the translated
+connection (the client to the backend's address and backend port), as for the
+backend directly. It is REACHABLE when one backend is. ICMP echo is answered
+by the load balancer's address itself.`,
 		Example: `  palisade analyze reach --from i-web --to i-db --protocol tcp --port 5432
   palisade analyze reach --from 203.0.113.0/24 --to i-web --protocol tcp --port 22
+  palisade analyze reach --from i-web --to lb-api --protocol tcp --port 80
   palisade analyze reach --from i-web --to i-db --protocol tcp --port 5432 --add-rule sg-db,ingress,tcp,5432,sg-web`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -220,7 +230,7 @@ hairpin, so use private addresses between instances.`,
 		},
 	}
 	reach.Flags().StringVar(&from, "from", "", "source: instance, ENI, IP or CIDR (required)")
-	reach.Flags().StringVar(&to, "to", "", "destination: instance, ENI, IP or CIDR (required)")
+	reach.Flags().StringVar(&to, "to", "", "destination: instance, ENI, load balancer (lb-...), IP or CIDR (required)")
 	reach.Flags().StringVar(&proto, "protocol", "tcp", "tcp, udp, icmp, icmpv6, gre or a protocol number")
 	reach.Flags().IntVar(&port, "port", 0, "destination port, 1-65535 (required for tcp and udp)")
 	reach.Flags().IntVar(&sport, "source-port", 0, fmt.Sprintf("source port, 1-65535 (default %d when not given)", analysis.DefaultSourcePort))
@@ -306,7 +316,9 @@ open to 0.0.0.0/0 or ::/0; rules that never decide a packet because earlier
 rules in pooled order decide all their traffic (shadowed), exact duplicates,
 accept rules overridden by drops; rules referencing groups without members;
 groups attached to nothing; shadowed network ACL entries; ENIs that accept
-nothing; quotas above 80%.
+nothing; PrivateLink backends that refuse their endpoints' connections; load
+balancer listeners whose backends' groups admit no address of the VPC on the
+backend port; quotas above 80%.
 
 With --fail-on, the exit code is 2 when a finding of that severity or higher
 exists (for CI).`,

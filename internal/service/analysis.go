@@ -164,6 +164,9 @@ func (s *Service) analysisWorld(ctx context.Context, accountID string) (*analysi
 		}); err != nil {
 			return err
 		}
+		if err := listLoadBalancers(tx, accountID, w); err != nil {
+			return err
+		}
 		// Every zone's underlay (the deployment's, not an account's): an
 		// account's VPC spans the hosts of its vSwitches' zones.
 		if err := listJSON(tx, model.PrefixUnderlay, func(v *model.Underlay) error {
@@ -188,6 +191,30 @@ func (s *Service) analysisWorld(ctx context.Context, accountID string) (*analysi
 		return listWAFSteering(tx, accountID, &w.WAF)
 	})
 	return w, rev, err
+}
+
+// listLoadBalancers reads the account's load balancers into w, with the
+// last health the agents of their zones reported.
+func listLoadBalancers(tx store.ReadTxn, accountID string, w *analysis.World) error {
+	own := map[string]bool{}
+	if err := listJSON(tx, model.PrefixLoadBalancer, func(v *model.LoadBalancer) error {
+		if v.AccountID == accountID {
+			w.LoadBalancers = append(w.LoadBalancers, *v)
+			own[v.ID] = true
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if len(own) == 0 {
+		return nil
+	}
+	return listJSON(tx, model.PrefixLBHealth, func(v *model.LBHealth) error {
+		if own[v.LoadBalancerID] {
+			w.LBHealth = append(w.LBHealth, *v)
+		}
+		return nil
+	})
 }
 
 // listWAFSteering appends the account's protected ports with their

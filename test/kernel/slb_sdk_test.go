@@ -12,8 +12,10 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/slb"
 
+	"github.com/palisade-project/palisade/internal/api"
 	"github.com/palisade-project/palisade/internal/apitest"
 	"github.com/palisade-project/palisade/internal/app"
+	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/probe"
 )
 
@@ -150,6 +152,16 @@ func TestLoadBalancerSDK(t *testing.T) {
 		t.Fatalf("health status: %s, want %v", last, want)
 	}
 
+	// analyzed asks the analyzer whether the client reaches the listener.
+	analyzed := func(port string) bool {
+		t.Helper()
+		out, err := env.Common(t, env.Admin, api.VersionPalisade, "AnalyzeReachability", map[string]string{"From": w.ids["cli"], "To": lbID, "Protocol": "tcp", "Port": port})
+		if err != nil {
+			t.Fatalf("AnalyzeReachability: %v", err)
+		}
+		return out["Reachable"] == true
+	}
+
 	// Listeners are created stopped: nothing answers yet.
 	if name, _, err := dialWho(w.ids["cli"], tcpDst, time.Second); err == nil {
 		t.Fatalf("a stopped listener answered (%s)", name)
@@ -168,6 +180,9 @@ func TestLoadBalancerSDK(t *testing.T) {
 	w.settle()
 	if got := whoAnswers(40); got["b1"] < 5 || got["b2"] < 5 || got["error"] > 0 {
 		t.Errorf("40 connections to the listener: %v, want both backends", got)
+	}
+	if !analyzed("80") || analyzed("81") {
+		t.Errorf("the analyzer disagrees with the kernel: port 80 reachable %v (want true), 81 %v (want false)", analyzed("80"), analyzed("81"))
 	}
 	udpDst := netip.AddrPortFrom(vip, 80)
 	for i := range 10 {
@@ -223,6 +238,9 @@ func TestLoadBalancerSDK(t *testing.T) {
 	if got := whoAnswers(3); got["error"] != 3 {
 		t.Errorf("new connections after the revoke: %v", got)
 	}
+	if analyzed("80") {
+		t.Error("the analyzer says the listener is reachable after its backends' group stopped admitting the client, unlike the kernel")
+	}
 
 	// Deleted: the address goes (no more answer to ping).
 	dreq := slb.CreateDeleteLoadBalancerRequest()
@@ -237,5 +255,63 @@ func TestLoadBalancerSDK(t *testing.T) {
 	out, _ := nsExec(vpcID, "nft", "list", "tables")
 	if strings.Contains(out, "palisade_lb") {
 		t.Errorf("load balancer table left after the delete:\n%s", out)
+	}
+}
+
+// TestLoadBalancerAgentRestart: while a client opens a connection to a
+// load balancer's listener every 20 ms and a long-lived one exchanges a
+// line every 50 ms, the agent stops and a new one starts (its health
+// checks begin anew): no connection fails, as for security groups
+// (TestAgentRestartUnderProbing).
+func TestLoadBalancerAgentRestart(t *testing.T) {
+	r := newRig(t, "l", 2*time.Second)
+	v := r.vswitch("1", "10.78.1.0/24")
+	g := r.groupID("g")
+	r.put(model.PrefixSecurityGroup+g, model.SecurityGroup{ID: g, VpcID: r.vpc, Type: model.GroupTypeBasic, InnerAccessPolicy: model.InnerDrop, Rules: []model.Rule{{
+		ID: "sgr-8080", Direction: model.Ingress, Protocol: model.ProtoTCP, Ports: model.PortRange{From: 8080, To: 8080},
+		PeerCidr: netip.MustParsePrefix("10.78.1.0/24"), Policy: model.PolicyAccept, Priority: 1}}})
+	a := r.instance("a", v, "10.78.1.10", g)
+	b := r.instance("b", v, "10.78.1.11", g)
+	c := r.instance("c", v, "10.78.1.12", g)
+	vip := netip.MustParseAddr("10.78.1.100")
+	hc := model.LBHealthCheck{Enabled: true, Interval: 1, ConnectTimeout: 1, HealthyThreshold: 2, UnhealthyThreshold: 2}
+	r.put(model.PrefixLoadBalancer+"lb-"+r.tag, model.LoadBalancer{ID: "lb-" + r.tag, VpcID: r.vpc, VSwitchID: v, ZoneID: rigZone, Address: vip,
+		Status: model.LBStatusActive, AddressType: model.LBAddressIntranet,
+		Listeners: []model.LBListener{{Protocol: model.LBProtocolTCP, Port: 80, BackendPort: 8080, Scheduler: model.LBSchedulerWRR, Status: model.ListenerRunning, HealthCheck: hc}},
+		Backends:  []model.LBBackend{{ServerID: b.inst, Type: model.LBBackendECS, Weight: 100}, {ServerID: c.inst, Type: model.LBBackendECS, Weight: 100}}})
+	stopFirst := r.run()
+	r.waitApplied()
+	r.serve(b, []int{8080}, nil)
+	r.serve(c, []int{8080}, nil)
+	dst := netip.AddrPortFrom(vip, 80)
+	deadline := time.Now().Add(10 * time.Second)
+	for tcpProbe(a.inst, 0, dst, 500*time.Millisecond) != nil { // the first checks, ARP
+		if time.Now().After(deadline) {
+			t.Fatal("the listener never answered")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	long, err := probe.DialTCP(t.Context(), a.inst, dst, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer long.Close()
+	p := newProber()
+	p.every("connect", 20*time.Millisecond, func(int) error { return tcpProbe(a.inst, 0, dst, time.Second) })
+	p.every("long-lived", 50*time.Millisecond, func(n int) error { return probe.Echo(long, fmt.Sprint("line ", n), time.Second) })
+	time.Sleep(400 * time.Millisecond)
+	stopFirst()
+	time.Sleep(400 * time.Millisecond)
+	r.newAgent()
+	r.run()
+	r.waitApplied()
+	time.Sleep(500 * time.Millisecond)
+	p.halt()
+	for _, f := range p.fails {
+		t.Errorf("probe failed: %s", f)
+	}
+	t.Logf("probes: %v, %d failed", p.count, len(p.fails))
+	if p.count["connect"] < 40 || p.count["long-lived"] < 20 {
+		t.Errorf("too few probes ran: %v", p.count)
 	}
 }

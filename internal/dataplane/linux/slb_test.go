@@ -120,6 +120,18 @@ func TestLoadBalancer(t *testing.T) {
 		}
 	}
 
+	// Drift: the table and the address removed by hand come back with the
+	// next reconciliation.
+	mustNS(t, vpcNS, "nft", "delete", "table", "ip", lbTable)
+	mustNS(t, vpcNS, "ip", "addr", "del", vip+"/32", "dev", gatewayLink)
+	if got := tcpReply(w.inst("a1"), vip, 80, 1); got != "" {
+		t.Fatalf("answered %q without table and address", got)
+	}
+	apply(t, a, h)
+	if got := tcpReply(w.inst("a1"), vip, 80, 3); got != "a2" && got != "a3" {
+		t.Errorf("after drift repair: %q", got)
+	}
+
 	// Round robin: in turn.
 	h.VPCs[0].LoadBalancers[0].Listeners[0].RoundRobin = true
 	apply(t, a, h)
