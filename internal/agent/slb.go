@@ -298,34 +298,13 @@ func (c *lbChecker) mirrorBackends(l LoadBalancer) ([]netip.Addr, string) {
 	if len(bs) == 0 {
 		return nil, ""
 	}
-	g := 0
-	for _, b := range bs {
-		g = gcdInt(g, b.Weight)
-	}
-	var out []netip.Addr
-	for _, b := range bs {
-		n := b.Weight / g
-		if ls.Scheduler == model.LBSchedulerRR {
-			n = 1
-		}
-		for range n {
-			out = append(out, b.Addr)
-		}
-	}
 	first := ""
 	for id, a := range l.Addrs {
 		if a == bs[0].Addr {
 			first = id
 		}
 	}
-	return out, first
-}
-
-func gcdInt(a, b int) int {
-	for b != 0 {
-		a, b = b, a%b
-	}
-	return a
+	return dataplane.LBListener{RoundRobin: ls.Scheduler == model.LBSchedulerRR, Backends: bs}.Slots(), first
 }
 
 // place gives each VPC of h its load balancers' running listeners with

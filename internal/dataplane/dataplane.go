@@ -101,6 +101,36 @@ type LBBackend struct {
 	Weight int        // 1-100
 }
 
+// Slots are the addresses a new connection picks from, one at random (or
+// in turn for round robin): each backend once for round robin, otherwise
+// weight/gcd(weights) times, so that the picks follow the weights.
+func (l LBListener) Slots() []netip.Addr {
+	var out []netip.Addr
+	if l.RoundRobin {
+		for _, b := range l.Backends {
+			out = append(out, b.Addr)
+		}
+		return out
+	}
+	g := 0
+	for _, b := range l.Backends {
+		g = gcd(g, b.Weight)
+	}
+	for _, b := range l.Backends {
+		for range b.Weight / max(g, 1) {
+			out = append(out, b.Addr)
+		}
+	}
+	return out
+}
+
+func gcd(a, b int) int {
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}
+
 // Overlay is a VPC spread over hosts: each host has the VPC's namespace
 // with the ENIs it serves, and the namespaces are joined by VXLAN over
 // the hosts' own network (the underlay), one network identifier per VPC.

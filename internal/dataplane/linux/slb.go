@@ -37,8 +37,8 @@ import (
 //	  }
 //	}
 //
-// Weights are divided by their greatest common divisor and each backend
-// holds as many keys of the map as its weight is worth.
+// Each backend holds as many keys of the map as its weight is worth
+// (dataplane.LBListener.Slots).
 const (
 	lbTable        = "palisade_lb"
 	lbInputPrioOff = -5
@@ -72,35 +72,6 @@ func validLoadBalancer(lb dataplane.LoadBalancer) error {
 	return nil
 }
 
-// lbSlots are the addresses numgen picks from, one per map key: for round
-// robin each backend once; otherwise each backend weight/gcd times.
-func lbSlots(l dataplane.LBListener) [][]byte {
-	var out [][]byte
-	if l.RoundRobin {
-		for _, b := range l.Backends {
-			out = append(out, b.Addr.AsSlice())
-		}
-		return out
-	}
-	g := 0
-	for _, b := range l.Backends {
-		g = gcd(g, b.Weight)
-	}
-	for _, b := range l.Backends {
-		for range b.Weight / g {
-			out = append(out, b.Addr.AsSlice())
-		}
-	}
-	return out
-}
-
-func gcd(a, b int) int {
-	for b != 0 {
-		a, b = b, a%b
-	}
-	return a
-}
-
 // lbProgram is the table's content for lbs: its sets and rules.
 func lbProgram(lbs []dataplane.LoadBalancer) ([]tableSet, []plRule) {
 	vips := tableSet{name: lbVIPSet, key: nftables.TypeIPAddr}
@@ -116,13 +87,13 @@ func lbProgram(lbs []dataplane.LoadBalancer) ([]tableSet, []plRule) {
 			return strings.Compare(a.Protocol, b.Protocol)
 		})
 		for _, l := range listeners {
-			slots := lbSlots(l)
+			slots := l.Slots()
 			if len(slots) == 0 {
 				continue // nothing takes it: the input chain drops it
 			}
 			m := tableSet{name: fmt.Sprintf("be_%d", len(sets)), isMap: true, key: nftables.TypeMark, data: nftables.TypeIPAddr}
 			for i, a := range slots {
-				m.elems = append(m.elems, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(i)), Val: a})
+				m.elems = append(m.elems, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(i)), Val: a.AsSlice()})
 			}
 			sets = append(sets, m)
 			proto := lbProto(l.Protocol)

@@ -8,41 +8,6 @@ import (
 	"github.com/palisade-project/palisade/internal/dataplane"
 )
 
-func TestLBSlots(t *testing.T) {
-	a, b, c := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2"), netip.MustParseAddr("10.0.0.3")
-	count := func(slots [][]byte) map[netip.Addr]int {
-		n := map[netip.Addr]int{}
-		for _, s := range slots {
-			ad, _ := netip.AddrFromSlice(s)
-			n[ad]++
-		}
-		return n
-	}
-	for _, tc := range []struct {
-		name string
-		l    dataplane.LBListener
-		want map[netip.Addr]int
-	}{
-		{"weights divided by their gcd", dataplane.LBListener{Backends: []dataplane.LBBackend{{Addr: a, Weight: 100}, {Addr: b, Weight: 50}}}, map[netip.Addr]int{a: 2, b: 1}},
-		{"coprime weights", dataplane.LBListener{Backends: []dataplane.LBBackend{{Addr: a, Weight: 3}, {Addr: b, Weight: 7}, {Addr: c, Weight: 1}}}, map[netip.Addr]int{a: 3, b: 7, c: 1}},
-		{"equal weights", dataplane.LBListener{Backends: []dataplane.LBBackend{{Addr: a, Weight: 80}, {Addr: b, Weight: 80}}}, map[netip.Addr]int{a: 1, b: 1}},
-		{"round robin ignores weights", dataplane.LBListener{RoundRobin: true, Backends: []dataplane.LBBackend{{Addr: a, Weight: 100}, {Addr: b, Weight: 1}}}, map[netip.Addr]int{a: 1, b: 1}},
-		{"none", dataplane.LBListener{}, map[netip.Addr]int{}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got := count(lbSlots(tc.l))
-			if len(got) != len(tc.want) {
-				t.Fatalf("slots %v, want %v", got, tc.want)
-			}
-			for k, v := range tc.want {
-				if got[k] != v {
-					t.Errorf("slots %v, want %v", got, tc.want)
-				}
-			}
-		})
-	}
-}
-
 func TestValidLoadBalancer(t *testing.T) {
 	ok := dataplane.LoadBalancer{ID: "lb-1", Addr: netip.MustParseAddr("10.0.0.5"), Listeners: []dataplane.LBListener{
 		{Protocol: "tcp", Port: 80, BackendPort: 8080, Backends: []dataplane.LBBackend{{Addr: netip.MustParseAddr("10.0.0.6"), Weight: 100}}},
