@@ -496,7 +496,19 @@ func addEndpoints(s *snapshot, byVPC map[string]*dataplane.VPC, zone string, sto
 			continue
 		}
 		var backends []netip.Addr
+		// A service backed by load balancers: the one of this zone
+		// (the first by ID), whose listeners the agent fills in
+		// (lbChecker.place).
+		lbID := ""
 		for _, r := range svc.Resources {
+			if r.ResourceType == model.EndpointResourceSLB && r.ZoneID == zone && (lbID == "" || r.ResourceID < lbID) {
+				lbID = r.ResourceID
+			}
+		}
+		for _, r := range svc.Resources {
+			if r.ResourceType == model.EndpointResourceSLB {
+				continue
+			}
 			in, ok := insts[r.ResourceID]
 			if !ok || in.ZoneID != zone || stopped[in.ID] || in.VpcID != svc.VpcID {
 				continue
@@ -512,6 +524,7 @@ func addEndpoints(s *snapshot, byVPC map[string]*dataplane.VPC, zone string, sto
 			}
 			consumer.Endpoints = append(consumer.Endpoints, dataplane.Endpoint{
 				ENIID: z.ENIID, Addr: z.Addr, TransitAddr: z.TransitAddr, ProviderVPC: svc.VpcID, Backends: backends,
+				LoadBalancer: lbID,
 			})
 		}
 	}

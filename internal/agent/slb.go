@@ -308,7 +308,8 @@ func (c *lbChecker) mirrorBackends(l LoadBalancer) ([]netip.Addr, string) {
 }
 
 // place gives each VPC of h its load balancers' running listeners with
-// the backends that take connections now.
+// the backends that take connections now, and so its PrivateLink
+// endpoints of services backed by one of them.
 func (c *lbChecker) place(h *dataplane.Host, lbs []LoadBalancer) {
 	byVPC := map[string][]dataplane.LoadBalancer{}
 	for _, l := range lbs {
@@ -324,8 +325,21 @@ func (c *lbChecker) place(h *dataplane.Host, lbs []LoadBalancer) {
 		}
 		byVPC[l.LB.VpcID] = append(byVPC[l.LB.VpcID], dl)
 	}
+	byID := map[string]dataplane.LoadBalancer{}
+	for _, lbs := range byVPC {
+		for _, lb := range lbs {
+			byID[lb.ID] = lb
+		}
+	}
 	for i := range h.VPCs {
 		h.VPCs[i].LoadBalancers = byVPC[h.VPCs[i].ID]
+		// PrivateLink endpoints of services backed by a load balancer
+		// translate as its listeners do (none: it serves nothing now).
+		for j, ep := range h.VPCs[i].Endpoints {
+			if ep.LoadBalancer != "" {
+				h.VPCs[i].Endpoints[j].Listeners = byID[ep.LoadBalancer].Listeners
+			}
+		}
 	}
 }
 

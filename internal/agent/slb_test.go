@@ -155,3 +155,25 @@ func TestLBChecker(t *testing.T) {
 		t.Errorf("listeners placed after the stop: %+v", ls)
 	}
 }
+
+// TestLBPlaceEndpoints: a PrivateLink endpoint of a service backed by a
+// load balancer gets that load balancer's listeners as placed (running
+// ones, backends that take connections); one of a load balancer not served
+// here gets none.
+func TestLBPlaceEndpoints(t *testing.T) {
+	c := newLBChecker(func(context.Context, lbProbe) bool { return true }, func() {})
+	defer c.stop()
+	lb := testLB()
+	lb.LB.Listeners[0].HealthCheck.Enabled = false
+	h := dataplane.Host{VPCs: []dataplane.VPC{{ID: "vpc-1"}, {ID: "vpc-c", Endpoints: []dataplane.Endpoint{
+		{ENIID: "eni-ep1", LoadBalancer: "lb-1"}, {ENIID: "eni-ep2", LoadBalancer: "lb-elsewhere"}, {ENIID: "eni-ep3"},
+	}}}}
+	c.place(&h, []LoadBalancer{lb})
+	eps := h.VPCs[1].Endpoints
+	if len(eps[0].Listeners) != 2 || eps[0].Listeners[0].Port != 80 || len(eps[0].Listeners[0].Backends) != 2 {
+		t.Errorf("endpoint of lb-1: %+v", eps[0].Listeners)
+	}
+	if eps[1].Listeners != nil || eps[2].Listeners != nil {
+		t.Errorf("endpoints of another load balancer and of instances: %+v, %+v", eps[1].Listeners, eps[2].Listeners)
+	}
+}

@@ -49,11 +49,14 @@ type World struct {
 	// port from the client's address and port.
 	WAF []WAFSteer
 	// Services are the account's PrivateLink services (the audit checks
-	// that their instances admit the transit range).
+	// that their instances, and their load balancers' backends, admit the
+	// transit range).
 	Services []model.EndpointService
 	// Endpoints are the account's PrivateLink endpoints: their ENIs are
 	// destinations whose connections go on to a service (while
-	// connected), never sources.
+	// connected), never sources. The provider's side is followed for a
+	// service backed by load balancers that is in Services (the account's
+	// own, privatelink.go); another account's is not read.
 	Endpoints []model.Endpoint
 	// LoadBalancers are the account's internal load balancers (Server
 	// Load Balancer): their addresses are destinations whose connections
@@ -220,6 +223,10 @@ type Analyzer struct {
 	lbs      map[string]*model.LoadBalancer
 	lbByAddr map[vpcAddr]*model.LoadBalancer
 	lbHealth map[string]*model.LBHealth
+	// services and endpoints hold World.Services and World.Endpoints by
+	// ID.
+	services  map[string]*model.EndpointService
+	endpoints map[string]*model.Endpoint
 
 	mu   sync.Mutex
 	ctxs map[string]*context
@@ -365,6 +372,7 @@ func New(w *World) *Analyzer {
 	}
 	a.indexPeerings()
 	a.indexLoadBalancers()
+	a.indexPrivateLink()
 	for _, ip := range w.FirewallOff {
 		a.fwOff[ip] = true
 	}

@@ -462,20 +462,26 @@ func (a *Analyzer) acceptsNothing(c *context) string {
 	return "no ingress accept rule of its groups can take effect (drops before them, or empty peer groups)"
 }
 
-// quotaFindings reports usage above 80% of a limit.
 // serviceFindings reports each instance backing one of the account's
 // PrivateLink services whose security groups have no ingress accept rule
 // whose source overlaps model.TransitRange: every endpoint connection to
 // it is dropped. (A rule that overlaps it may still be narrowed by drops;
-// only the certain case is reported.)
+// only the certain case is reported.) For a service backed by load
+// balancers, the backends of their running listeners, on the backend
+// port (serviceLBFindings).
 func (a *Analyzer) serviceFindings(in func(string) bool, add func(Finding)) {
-	for _, svc := range a.w.Services {
+	for i := range a.w.Services {
+		svc := &a.w.Services[i]
 		if !in(svc.VpcID) {
+			continue
+		}
+		if svc.Type() == model.EndpointResourceSLB {
+			a.serviceLBFindings(svc, add)
 			continue
 		}
 		for _, r := range svc.Resources {
 			inst := a.insts[r.ResourceID]
-			if inst == nil {
+			if inst == nil || r.ResourceType == model.EndpointResourceSLB {
 				continue
 			}
 			i, ok := a.eniIdx[inst.PrimaryENIID]
@@ -518,6 +524,7 @@ func (a *Analyzer) mayAdmitTransit(e *eniInfo) bool {
 	return false
 }
 
+// quotaFindings reports usage above 80% of a limit.
 func (a *Analyzer) quotaFindings(q AuditQuery, in func(string) bool, add func(Finding)) {
 	l := a.w.Limits
 	check := func(resource, what string, used, limit int, fix string) {

@@ -157,6 +157,12 @@ func listenerName(l *model.LBListener) string {
 // listener of its protocol and port (l), or why it drops it or answers it
 // itself (l nil). where says on which host that happens.
 func (a *Analyzer) lbListenerStep(lb *model.LoadBalancer, pkt Packet, where string) (l *model.LBListener, s Step) {
+	return a.lbListenerStepFrom(lb, pkt, "with the client's address kept", where)
+}
+
+// lbListenerStepFrom is lbListenerStep; source says which source address
+// the translated connection has.
+func (a *Analyzer) lbListenerStepFrom(lb *model.LoadBalancer, pkt Packet, source, where string) (l *model.LBListener, s Step) {
 	s = Step{Point: PointLoadBalancer, Resource: lb.ID, DecidedBy: ByLoadBalancer}
 	if lb.Status != model.LBStatusActive {
 		s.Detail = fmt.Sprintf("dropped: load balancer %s is %s, so its address %s is not served (SetLoadBalancerStatus active serves it again)", lb.ID, lb.Status, lb.Address)
@@ -200,8 +206,8 @@ func (a *Analyzer) lbListenerStep(lb *model.LoadBalancer, pkt Packet, where stri
 		hc = "health check on"
 	}
 	s.Allow = true
-	s.Detail = fmt.Sprintf("the %s of load balancer %s is running (scheduler %s, %s): a new connection goes to one of its backends that take connections now, translated to the backend's address and port %d with the client's address kept, %s",
-		listenerName(l), lb.ID, l.Scheduler, hc, l.BackendPort, where)
+	s.Detail = fmt.Sprintf("the %s of load balancer %s is running (scheduler %s, %s): a new connection goes to one of its backends that take connections now, translated to the backend's address and port %d %s, %s",
+		listenerName(l), lb.ID, l.Scheduler, hc, l.BackendPort, source, where)
 	if len(lb.Backends) == 0 {
 		s.Allow = false
 		s.Detail = fmt.Sprintf("dropped by load balancer %s: the %s is running but the load balancer has no backend servers (AddBackendServers)", lb.ID, listenerName(l))
@@ -570,13 +576,19 @@ func prefixList(ps []netip.Prefix) string {
 // whose source overlaps them or is a group with members (ENIs of the
 // VPC), or an inner-accept group with another member.
 func (a *Analyzer) mayAdmitClients(be lbBackend, proto uint8, port uint16, cidrs []netip.Prefix) bool {
+	return a.mayAdmit(be, proto, port, cidrs, true)
+}
+
+// mayAdmit is mayAdmitClients; without viaGroups only rules with a CIDR
+// source count (clients outside every group: transit addresses).
+func (a *Analyzer) mayAdmit(be lbBackend, proto uint8, port uint16, cidrs []netip.Prefix, viaGroups bool) bool {
 	for _, gid := range uniq(be.eni.e.SecurityGroupIDs) {
 		gi, ok := a.groupIdx[gid]
 		if !ok {
 			return false // fail closed: the ENI passes nothing
 		}
 		g := a.groups[gi]
-		if policy.InnerAccept(g.g) && len(g.members) > 1 {
+		if viaGroups && policy.InnerAccept(g.g) && len(g.members) > 1 {
 			return true
 		}
 		for k := range g.ingress {
@@ -592,7 +604,7 @@ func (a *Analyzer) mayAdmitClients(be lbBackend, proto uint8, port uint16, cidrs
 			}
 			switch {
 			case r.peerGroup != "":
-				if r.peerIdx >= 0 && len(a.groups[r.peerIdx].members) > 0 {
+				if viaGroups && r.peerIdx >= 0 && len(a.groups[r.peerIdx].members) > 0 {
 					return true
 				}
 			case r.peer.IsValid():

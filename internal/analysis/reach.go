@@ -504,6 +504,19 @@ func (a *Analyzer) resolve(param, s, hintVPC string) ([]target, error) {
 			return nil, errs.InvalidParameter(param, "load balancer %s opens no connections (its health checks only, which security groups do not judge): name it as To", s)
 		}
 		return []target{{lb: lb, addr: lb.Address.Unmap(), vpc: lb.VpcID, elem: s}}, nil
+	case strings.HasPrefix(s, "ep-"):
+		ep := a.endpoints[s]
+		if ep == nil {
+			return nil, errs.NotFound("EndpointNotFound", "The specified PrivateLink endpoint %q (%s) does not exist.", s, param)
+		}
+		if src {
+			return nil, errs.InvalidParameter(param, "PrivateLink endpoint %s opens no connections (it only receives them for its service): name it as To", s)
+		}
+		out := a.endpointTargets(ep)
+		if len(out) == 0 {
+			return nil, errs.InvalidParameter(param, "PrivateLink endpoint %s has no zone with an ENI to analyse", s)
+		}
+		return out, nil
 	}
 	if addr, err := netip.ParseAddr(s); err == nil {
 		addr = addr.Unmap()
@@ -517,7 +530,7 @@ func (a *Analyzer) resolve(param, s, hintVPC string) ([]target, error) {
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return nil, errs.InvalidParameter(param, "use an instance ID (i-...), an ENI ID (eni-...), a load balancer ID (lb-..., To only), an IP address or a CIDR, got %q", s)
+		return nil, errs.InvalidParameter(param, "use an instance ID (i-...), an ENI ID (eni-...), a load balancer ID (lb-..., To only), a PrivateLink endpoint ID (ep-..., To only), an IP address or a CIDR, got %q", s)
 	}
 	p = p.Masked()
 	var out []target
@@ -634,7 +647,7 @@ func (a *Analyzer) Reach(q ReachQuery) (*ReachResult, error) {
 	hint := func(s string) string {
 		ts, err := a.resolve("x", s, "")
 		if err == nil && len(ts) > 0 && (ts[0].eni != nil || ts[0].lb != nil) && !strings.Contains(s, "/") &&
-			(len(ts) == 1 || strings.HasPrefix(strings.TrimSpace(s), "i-") || strings.HasPrefix(strings.TrimSpace(s), "eni-")) {
+			(len(ts) == 1 || strings.HasPrefix(strings.TrimSpace(s), "i-") || strings.HasPrefix(strings.TrimSpace(s), "eni-") || strings.HasPrefix(strings.TrimSpace(s), "ep-")) {
 			return ts[0].vpc
 		}
 		return ""
@@ -686,6 +699,18 @@ func (a *Analyzer) Reach(q ReachQuery) (*ReachResult, error) {
 					if ts.lb != nil && ts.eni == nil {
 						// One path per backend of the listener.
 						for _, p := range a.lbPaths(fs, ts, pkt) {
+							res.Paths = append(res.Paths, p)
+							pairs = append(pairs, pairKey{fs.key(), ts.key()})
+						}
+						if len(res.Paths) >= maxPairs {
+							break
+						}
+						continue
+					}
+					if ps, ok := a.endpointLBPaths(fs, ts, pkt); ok {
+						// Through a PrivateLink endpoint to a load
+						// balancer: one path per backend of the listener.
+						for _, p := range ps {
 							res.Paths = append(res.Paths, p)
 							pairs = append(pairs, pairKey{fs.key(), ts.key()})
 						}
@@ -767,7 +792,7 @@ func mixedNote(from, to string, paths []PathResult, idx []int) string {
 	if len(idx) < 2 {
 		return ""
 	}
-	if paths[idx[0]].To.Kind == "load-balancer" {
+	if paths[idx[0]].To.Kind == "load-balancer" || paths[idx[0]].Backend != nil {
 		return lbNote(from, to, paths, idx)
 	}
 	var yes, no []string
@@ -1175,12 +1200,7 @@ func (a *Analyzer) endpointStep(point string, e *eniInfo) Step {
 		s.Detail = "ENI " + e.e.ID + " belongs to PrivateLink endpoint " + e.e.EndpointID + ": it only receives connections for its service, it opens none"
 		return s
 	}
-	var ep *model.Endpoint
-	for i := range a.w.Endpoints {
-		if a.w.Endpoints[i].ID == e.e.EndpointID {
-			ep = &a.w.Endpoints[i]
-		}
-	}
+	ep := a.endpoints[e.e.EndpointID]
 	switch {
 	case ep == nil:
 		s.Detail = "PrivateLink endpoint " + e.e.EndpointID + " of ENI " + e.e.ID + " does not exist"

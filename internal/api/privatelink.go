@@ -81,7 +81,7 @@ type plServiceItem struct {
 func toPLServiceItem(sv model.EndpointService) plServiceItem {
 	return plServiceItem{
 		ServiceId: sv.ID, ServiceName: sv.Name, ServiceDomain: sv.Domain, ServiceDescription: sv.Description,
-		ServiceStatus: sv.Status, ServiceBusinessStatus: service.PrivateLinkBusinessOK, ServiceResourceType: model.EndpointResourceECS,
+		ServiceStatus: sv.Status, ServiceBusinessStatus: service.PrivateLinkBusinessOK, ServiceResourceType: sv.Type(),
 		ServiceType: service.EndpointTypeInterface, Payer: service.EndpointPayer, RegionId: sv.RegionID, ResourceGroupId: sv.ResourceGroupID,
 		CreateTime: formatTime(sv.CreatedAt), AutoAcceptEnabled: sv.AutoAccept, Zones: service.ServiceZones(&sv), Tags: toPLTags(sv.Tags),
 	}

@@ -541,7 +541,9 @@ func TestPrivateLinkBadInputSDK(t *testing.T) {
 		code         string
 	}{
 		// Services.
-		{"slb service", createSvc, w.provider, with(svcReq, "ServiceResourceType", "slb"), 400, "OperationUnsupported.ServiceResourceType"},
+		{"slb service of an instance", createSvc, w.provider, with(svcReq, "ServiceResourceType", "slb"), 400, "OperationDenied.ServiceResourceType"},
+		{"slb resource of an instance", createSvc, w.provider, with(svcReq, "ServiceResourceType", "slb", "Resource.1.ResourceType", "slb"), 404, "InvalidLoadBalancerId.NotFound"},
+		{"alb service", createSvc, w.provider, with(svcReq, "ServiceResourceType", "alb"), 400, "OperationUnsupported.ServiceResourceType"},
 		{"nlb resource", createSvc, w.provider, with(svcReq, "Resource.1.ResourceType", "nlb"), 400, "OperationUnsupported.ServiceResourceType"},
 		{"bad service type", createSvc, w.provider, with(svcReq, "ServiceResourceType", "vm"), 400, "IllegalParam.ServiceResourceType"},
 		{"bad resource type", createSvc, w.provider, with(svcReq, "Resource.1.ResourceType", "vm"), 400, "IllegalParam.ResourceType"},
@@ -569,7 +571,8 @@ func TestPrivateLinkBadInputSDK(t *testing.T) {
 		{"delete another's", "DeleteVpcEndpointService", w.consumer, map[string]string{"ServiceId": empty.ServiceId}, 404, "EndpointServiceNotFound"},
 		{"delete dry run", "DeleteVpcEndpointService", w.provider, map[string]string{"ServiceId": empty.ServiceId, "DryRun": "true"}, 400, "DryRunOperation"},
 		{"attach no type", "AttachResourceToVpcEndpointService", w.provider, with(attach, "ResourceType", ""), 400, "MissingParameter"},
-		{"attach slb", "AttachResourceToVpcEndpointService", w.provider, with(attach, "ResourceType", "slb"), 400, "OperationUnsupported.ServiceResourceType"},
+		{"attach slb to ecs", "AttachResourceToVpcEndpointService", w.provider, with(attach, "ResourceType", "slb"), 400, "OperationDenied.ServiceResourceType"},
+		{"attach gwlb", "AttachResourceToVpcEndpointService", w.provider, with(attach, "ResourceType", "gwlb"), 400, "OperationUnsupported.ServiceResourceType"},
 		{"attach other vpc", "AttachResourceToVpcEndpointService", w.provider, with(attach, "ResourceId", pInst), 400, "OperationDenied.ServiceResourceVpc"},
 		{"attach wrong zone", "AttachResourceToVpcEndpointService", w.provider, with(attach, "ZoneId", "local-a"), 400, "IllegalParam.ZoneId"},
 		{"attach to another's", "AttachResourceToVpcEndpointService", w.consumer, with(attach, "ResourceId", cInst), 404, "EndpointServiceNotFound"},

@@ -22,20 +22,23 @@ func (c *cli) privatelinkCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "privatelink",
 		Short: "Manage PrivateLink: endpoint services, endpoints and their connections",
-		Long: `Publish instances of a VPC as an endpoint service, and reach services from
-other VPCs (of any account the service allows) through interface endpoints
-(PrivateLink API 2020-04-15).
+		Long: `Publish instances or internal load balancers of a VPC as an endpoint service,
+and reach services from other VPCs (of any account the service allows)
+through interface endpoints (PrivateLink API 2020-04-15).
 
-A service (epsrv-...) is backed by instances of one VPC of your account
-(not by load balancers: the connections to an endpoint's address
-in a zone are spread at random over the service's running instances of
-that zone). Its owner may always use it; other accounts see it only once
-added as users. An endpoint (ep-...) has one address in a vSwitch
-of the consumer's VPC per zone (a zone of the service's instances), and
+A service (epsrv-...) is backed by instances (i-...) of one VPC of your
+account, whose running instances of an endpoint's zone share its
+connections at random on the same port, or by internal load balancers
+(lb-...) of it: a connection to a port of the endpoint goes to the
+listener of the zone's load balancer on that port, which picks one of its
+backends on the listener's backend port (ports without a running listener
+are dropped). Its owner may always use it; other accounts see it only
+once added as users. An endpoint (ep-...) has one address in a vSwitch
+of the consumer's VPC per zone (a zone of the service's resources), and
 1 to 10 security groups of that VPC. Only connections that the consumer
-opens toward the endpoint's addresses cross; the service's instances see
-them coming from a transit address of 100.64.0.0/10, which their security
-groups must admit. A new endpoint is Disconnected until the service's owner
+opens toward the endpoint's addresses cross; the service's instances (or
+its load balancers' backends) see them coming from a transit address of
+100.64.0.0/10, which their security groups must admit. A new endpoint is Disconnected until the service's owner
 accepts it ("connection accept"), unless the service auto-accepts.`,
 		Example: `  palisade privatelink service create --resource i-web1 --resource i-web2 --description "orders API"
   palisade privatelink service add-user epsrv-xxx 1234567890123456
@@ -46,30 +49,50 @@ accepts it ("connection accept"), unless the service auto-accepts.`,
 	return cmd
 }
 
+// plResourceType is the ResourceType of a service resource by its ID: slb
+// for a load balancer (lb-...), else ecs (an instance).
+func plResourceType(id string) string {
+	if strings.HasPrefix(id, "lb-") {
+		return "slb"
+	}
+	return "ecs"
+}
+
 func (c *cli) plServiceCommand() *cobra.Command {
 	cmd := &cobra.Command{Use: "service", Short: "Create, list, show and delete endpoint services and manage their users"}
 
 	var resources []string
+	var resourceType string
 	var autoAccept bool
 	var desc string
 	create := &cobra.Command{
 		Use:   "create",
 		Short: "Create an endpoint service and print its ID",
-		Long: `Create an endpoint service (CreateVpcEndpointService) backed by instances of
-one VPC of your account, and print its ID. Each --resource is an instance
-(its zone becomes a zone of the service); a service may start without any.
+		Long: `Create an endpoint service (CreateVpcEndpointService) backed by instances or
+by internal load balancers of one VPC of your account, and print its ID.
+Each --resource is an instance (i-...) or a load balancer (lb-...), all of
+one type (its zone becomes a zone of the service); a service may start
+without any (--type says which it will take: ecs, the default, or slb).
 Without --auto-accept, every new endpoint waits for "palisade privatelink
 connection accept".`,
-		Example: "  palisade privatelink service create --resource i-web1 --resource i-web2 --auto-accept --description \"orders API\"",
-		Args:    cobra.NoArgs,
+		Example: "  palisade privatelink service create --resource i-web1 --resource i-web2 --auto-accept --description \"orders API\"\n" +
+			"  palisade privatelink service create --resource lb-web --description \"orders API behind a load balancer\"",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p := nonEmpty(map[string]string{"ServiceResourceType": "ecs", "ServiceDescription": desc})
+			typ := resourceType
+			if typ == "" {
+				typ = "ecs"
+				if len(resources) > 0 {
+					typ = plResourceType(resources[0])
+				}
+			}
+			p := nonEmpty(map[string]string{"ServiceResourceType": typ, "ServiceDescription": desc})
 			if autoAccept {
 				p["AutoAcceptEnabled"] = "true"
 			}
 			for i, id := range resources {
 				k := "Resource." + strconv.Itoa(i+1) + "."
-				p[k+"ResourceType"], p[k+"ResourceId"] = "ecs", id
+				p[k+"ResourceType"], p[k+"ResourceId"] = plResourceType(id), id
 			}
 			resp, err := c.call(cmd, apiclient.VersionPrivateLink, "CreateVpcEndpointService", p)
 			if err != nil {
@@ -78,7 +101,8 @@ connection accept".`,
 			return c.renderID(cmd, resp, "ServiceId")
 		},
 	}
-	create.Flags().StringSliceVar(&resources, "resource", nil, "instance ID (i-...) backing the service (repeatable)")
+	create.Flags().StringSliceVar(&resources, "resource", nil, "instance (i-...) or load balancer (lb-...) backing the service (repeatable)")
+	create.Flags().StringVar(&resourceType, "type", "", "ServiceResourceType: ecs (instances) or slb (load balancers); default: the first resource's, else ecs")
 	create.Flags().BoolVar(&autoAccept, "auto-accept", false, "connect new endpoints at once (default: they wait for acceptance)")
 	create.Flags().StringVar(&desc, "description", "", "description")
 
@@ -111,7 +135,7 @@ owners added it as a user (ListVpcEndpointServicesByEndUser).`,
 
 	show := &cobra.Command{
 		Use:     "show SERVICE_ID",
-		Short:   "Show a service with its instances and users",
+		Short:   "Show a service with its resources and users",
 		Example: "  palisade privatelink service show epsrv-xxx",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -130,7 +154,7 @@ owners added it as a user (ListVpcEndpointServicesByEndUser).`,
 			}
 			resp["Resources"], resp["Users"] = res["Resources"], usr["Users"]
 			return c.render(cmd, resp, func(w io.Writer) error {
-				if err := kv(w, resp, "ServiceId", "ServiceName", "ServiceDomain", "ServiceDescription", "ServiceStatus", "AutoAcceptEnabled", "CreateTime"); err != nil {
+				if err := kv(w, resp, "ServiceId", "ServiceName", "ServiceDomain", "ServiceDescription", "ServiceResourceType", "ServiceStatus", "AutoAcceptEnabled", "CreateTime"); err != nil {
 					return err
 				}
 				fmt.Fprintf(w, "Zones:\t%s\n", strings.Join(strs(resp, "Zones"), ","))
@@ -195,7 +219,7 @@ func (c *cli) plEndpointCommand() *cobra.Command {
 account and print its ID. --service is the service's ID (epsrv-...) or
 name. Each --zone ZONE:VSWITCH[:IP] gives the endpoint an address in that
 vSwitch (the given one, or the next free), in a zone of the service's
-instances. The endpoint's addresses are in its security groups (--sg, 1 to
+resources. The endpoint's addresses are in its security groups (--sg, 1 to
 10 groups of the VPC).`,
 		Example: "  palisade privatelink endpoint create --vpc vpc-xxx --service epsrv-xxx --sg sg-xxx --zone local-a:vsw-aaa --zone local-b:vsw-bbb:10.0.2.20",
 		Args:    cobra.NoArgs,
@@ -305,7 +329,8 @@ func (c *cli) plConnectionCommand() *cobra.Command {
 		Short: "List the endpoints connected to one of your services",
 		Long: `List the endpoints of one of your services (ListVpcEndpointConnections): their
 owner, VPC and connection status, and per zone the transit address the
-service's instances see their connections come from.`,
+service's instances (or its load balancers' backends) see their
+connections come from.`,
 		Example: "  palisade privatelink connection list epsrv-xxx",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {

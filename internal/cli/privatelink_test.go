@@ -161,3 +161,38 @@ func TestPrivateLinkCommands(t *testing.T) {
 		t.Errorf("deleted service still listed:\n%s", out)
 	}
 }
+
+// TestPrivateLinkSLBCommands: service create takes load balancers
+// (lb-...) as resources, ServiceResourceType slb; --type slb makes an
+// empty one; mixing types is refused by the server; a load balancer that
+// backs a service cannot be deleted.
+func TestPrivateLinkSLBCommands(t *testing.T) {
+	env := apitest.Start(t)
+	r := newRunner(t, env)
+	vpc := strings.TrimSpace(r.ok("vpc", "create", "--cidr", "10.0.0.0/16"))
+	vsw := strings.TrimSpace(r.ok("vswitch", "create", "--vpc", vpc, "--cidr", "10.0.1.0/24"))
+	sg := strings.TrimSpace(r.ok("sg", "create", "--vpc", vpc, "--name", "backends"))
+	i1 := strings.TrimSpace(r.ok("instance", "create", "--vswitch", vsw, "--sg", sg, "--private-ip", "10.0.1.10"))
+	lb := strings.TrimSpace(r.ok("slb", "create", "--vswitch", vsw, "--address", "10.0.1.100"))
+
+	svc := strings.TrimSpace(r.ok("privatelink", "service", "create", "--resource", lb))
+	show := r.ok("privatelink", "service", "show", svc)
+	for _, want := range []string{lb, "slb", "10.0.1.100", "local-a"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("service show lacks %q:\n%s", want, show)
+		}
+	}
+	if js := r.okJSON("privatelink", "service", "show", svc); js["ServiceResourceType"] != "slb" {
+		t.Errorf("ServiceResourceType: %v", js["ServiceResourceType"])
+	}
+	if e := r.fail("privatelink", "service", "create", "--resource", lb, "--resource", i1); !strings.Contains(e, "OperationDenied.ServiceResourceType") {
+		t.Errorf("mixed resources: %s", e)
+	}
+	empty := strings.TrimSpace(r.ok("privatelink", "service", "create", "--type", "slb"))
+	if js := r.okJSON("privatelink", "service", "show", empty); js["ServiceResourceType"] != "slb" {
+		t.Errorf("empty slb service: %v", js)
+	}
+	if e := r.fail("slb", "delete", lb); !strings.Contains(e, "DependencyViolation.VpcEndpointService") || !strings.Contains(e, svc) {
+		t.Errorf("delete the service's load balancer: %s", e)
+	}
+}

@@ -251,6 +251,12 @@ type Endpoint struct {
 	// Backends are the provider instances' IPv4 addresses; with none,
 	// connections to Addr are dropped.
 	Backends []netip.Addr
+	// LoadBalancer, when set, is the provider's internal load balancer
+	// behind the service (lb-...): Backends are unused, and a connection
+	// to a port of Addr goes to Listeners' listener on that port, to one
+	// of its backends on its backend port; other ports are dropped.
+	LoadBalancer string
+	Listeners    []LBListener
 }
 
 // EIP maps one public IPv4 address to a private address of an ENI in the

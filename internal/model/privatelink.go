@@ -22,10 +22,15 @@ const (
 
 // PrivateLink values (Alibaba spelling).
 const (
-	// EndpointResourceECS is the service resource Palisade serves: an
-	// instance of the provider's VPC (load balancers cannot back a service;
-	// connections are spread over a service's instances at random).
+	// EndpointResourceECS and EndpointResourceSLB are the service
+	// resources Palisade serves: instances of the provider's VPC
+	// (connections are spread at random over those of the endpoint's
+	// zone, on the same port), or internal load balancers of it (a
+	// connection to a port of the endpoint goes to the load balancer's
+	// listener on that port, which picks a backend as for its own
+	// clients).
 	EndpointResourceECS = "ecs"
+	EndpointResourceSLB = "slb"
 
 	EndpointConnected    = "Connected"
 	EndpointDisconnected = "Disconnected"
@@ -38,24 +43,31 @@ const (
 // overlapping CIDRs. A provider's security groups must admit it.
 var TransitRange = netip.MustParsePrefix("100.64.0.0/10")
 
-// EndpointServiceResource is an instance backing a service.
+// EndpointServiceResource is an instance or a load balancer backing a
+// service.
 type EndpointServiceResource struct {
-	ResourceID   string `json:"resource_id"`   // i-...
-	ResourceType string `json:"resource_type"` // EndpointResourceECS
+	ResourceID   string `json:"resource_id"`   // i-... or lb-...
+	ResourceType string `json:"resource_type"` // EndpointResourceECS or EndpointResourceSLB
 	ZoneID       string `json:"zone_id"`
 }
 
 // EndpointService is a provider's PrivateLink service.
 type EndpointService struct {
-	ID          string                    `json:"id"` // epsrv-...
-	AccountID   string                    `json:"account_id"`
-	RegionID    string                    `json:"region_id"`
-	Name        string                    `json:"name"`   // com.aliyuncs.privatelink.<region>.<id>
-	Domain      string                    `json:"domain"` // <id>.<region>.privatelink.<domain>
-	Description string                    `json:"description"`
-	VpcID       string                    `json:"vpc_id"` // of its resources (one VPC)
-	Resources   []EndpointServiceResource `json:"resources"`
-	AutoAccept  bool                      `json:"auto_accept"`
+	ID          string `json:"id"` // epsrv-...
+	AccountID   string `json:"account_id"`
+	RegionID    string `json:"region_id"`
+	Name        string `json:"name"`   // com.aliyuncs.privatelink.<region>.<id>
+	Domain      string `json:"domain"` // <id>.<region>.privatelink.<domain>
+	Description string `json:"description"`
+	VpcID       string `json:"vpc_id"` // of its resources (one VPC)
+	// ResourceType is the ServiceResourceType: the type of all its
+	// resources, kept while it has none (EndpointResourceECS or
+	// EndpointResourceSLB; "" in records written before load balancers
+	// could back a service means EndpointResourceECS). Read it with
+	// Type.
+	ResourceType string                    `json:"resource_type,omitempty"`
+	Resources    []EndpointServiceResource `json:"resources"`
+	AutoAccept   bool                      `json:"auto_accept"`
 	// Users are the accounts allowed to connect besides the owner, in the
 	// order they were added; the owner always may and is never listed.
 	Users     []string  `json:"users"`
@@ -64,6 +76,15 @@ type EndpointService struct {
 	// ResourceGroupID and Tags are the API's labels (no effect).
 	ResourceGroupID string `json:"resource_group_id,omitempty"`
 	Tags            []Tag  `json:"tags,omitempty"`
+}
+
+// Type is the service's ServiceResourceType (EndpointResourceECS for old
+// records without one).
+func (sv *EndpointService) Type() string {
+	if sv.ResourceType == "" {
+		return EndpointResourceECS
+	}
+	return sv.ResourceType
 }
 
 // EndpointZone is an endpoint's presence in one zone: its ENI there (in a

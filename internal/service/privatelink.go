@@ -29,19 +29,34 @@ import (
 // Enable/DisableVpcEndpointConnection).
 //
 // Decisions (SEMANTICS.md Part A "PrivateLink", and where it is silent):
-//   - A service is backed by instances: ServiceResourceType and each
-//     resource's ResourceType are "ecs" (model.EndpointResourceECS; the
-//     default when not given at creation); slb, alb, nlb and gwlb are
-//     refused (services are backed by instances only). Resources are instances of
-//     the provider's account, all in one VPC (the service's VpcID, taken
-//     from its first resource and released when the last one leaves a
-//     service that no endpoint uses); a resource's ZoneId is its
-//     instance's zone (the default when not given). At most
-//     Quotas.EndpointServiceResources (20) resources; a service may have
-//     none. Attaching a resource the service has changes nothing;
-//     detaching its last one is allowed (endpoints then reach nothing until
-//     one is attached). An instance that backs a service cannot be
-//     deleted.
+//   - A service is backed by instances (ServiceResourceType "ecs",
+//     model.EndpointResourceECS) or by internal load balancers ("slb",
+//     model.EndpointResourceSLB); alb, nlb and gwlb are refused. Without
+//     ServiceResourceType a service takes the type of its first resource
+//     that gives one, else ecs. All its resources are of its type, which it
+//     keeps while it has none (model.EndpointService.ResourceType; ""
+//     in older records is ecs): a resource without ResourceType is of the
+//     service's type, one of the other type is refused (mixing, attaching
+//     or detaching). Resources are instances or load balancers (any
+//     status; intranet, the only kind) of the provider's account, all in
+//     one VPC (the service's VpcID, taken from its first resource and
+//     released when the last one leaves a service that no endpoint uses);
+//     a resource's ZoneId is its instance's or load balancer's zone (the
+//     default when not given). At most Quotas.EndpointServiceResources (20)
+//     resources; a service may have none. Attaching a resource the service
+//     has changes nothing; detaching its last one is allowed (endpoints
+//     then reach nothing until one is attached). An instance or load
+//     balancer that backs a service cannot be deleted; an instance that is
+//     a backend of such a load balancer can (it leaves the load balancer).
+//   - Where an endpoint's connections go, from the transit address of its
+//     zone: ecs, to one of the service's running instances of the zone, at
+//     random, on the same port; slb, to the service's load balancer of the
+//     zone (the first by ID when it has several there): a connection to a
+//     port goes to its running listener of that protocol and port, which
+//     picks one of its backends that take connections (scheduler, weights,
+//     health), on the listener's backend port; ports without a running
+//     listener, and an inactive load balancer, drop them. The backends
+//     judge them with the transit address as source.
 //   - A service is Active at once. Its name is
 //     com.aliyuncs.privatelink.<region>.<id> and its domain
 //     <id>.<region>.privatelink.palisade.local (PrivateLinkDomain); an
@@ -105,11 +120,16 @@ import (
 //   - MissingParameter (400); IllegalParam.<Parameter> (400): a value
 //     malformed or out of range (ServiceResourceType, ResourceType,
 //     ZoneId, UserId, EndpointType, ServiceName, names and descriptions).
-//   - OperationUnsupported.ServiceResourceType (400): slb, alb, nlb, gwlb;
+//   - OperationUnsupported.ServiceResourceType (400): alb, nlb, gwlb;
+//     OperationDenied.ServiceResourceType (400): a resource of another
+//     type than the service's;
 //     OperationUnsupported.EndpointType (400): Reverse, GatewayLoadBalancer;
 //     OperationUnsupported.<Param> (400): the settings above and UserARN.
-//   - InvalidInstanceId.NotFound (404): a resource that is no instance of
-//     the caller; OperationDenied.ServiceResourceVpc (400): a resource
+//   - InvalidInstanceId.NotFound (404): an ecs resource that is no
+//     instance of the caller; InvalidLoadBalancerId.NotFound (404): an slb
+//     resource that is no load balancer of the caller;
+//     OperationDenied.ServiceResourceAddressType (400): an internet-facing
+//     load balancer; OperationDenied.ServiceResourceVpc (400): a resource
 //     outside the service's VPC; DuplicatedParam.ResourceId (400): one
 //     given twice; ResourceNotFound.ServiceResource (404): detaching one
 //     the service does not have; QuotaExceeded.ServiceResource (403).
@@ -133,7 +153,7 @@ import (
 //     the endpoint has, detaching one it has not, or its last one.
 //   - DependencyViolation.VpcEndpoint (403): deleting a service that has
 //     endpoints; DependencyViolation.VpcEndpointService (403): deleting an
-//     instance that backs a service.
+//     instance or a load balancer that backs a service.
 //   - OperationDenied.ServiceManagedNetworkInterface (403): see above.
 //   - ResourceNotEnough.TransitAddress (403): the transit range is used up.
 
@@ -271,16 +291,30 @@ func endpointIDs(eps []*model.Endpoint) string {
 	return strings.Join(ids, ", ")
 }
 
-// refuseServiceInstance is DeleteInstances' part of PrivateLink: an
-// instance that backs a service cannot go.
-func refuseServiceInstance(tx store.ReadTxn, instanceID string) error {
+// refuseServiceResource refuses to delete a resource (an instance, for
+// DeleteInstances, or a load balancer, for DeleteLoadBalancer) that backs
+// a service; what names it ("Instance", "Load balancer").
+func refuseServiceResource(tx store.ReadTxn, typ, what, id string) error {
 	return listJSON(tx, model.PrefixEndpointService, func(sv *model.EndpointService) error {
-		if slices.ContainsFunc(sv.Resources, func(r model.EndpointServiceResource) bool { return r.ResourceID == instanceID }) {
+		if slices.ContainsFunc(sv.Resources, func(r model.EndpointServiceResource) bool { return r.ResourceID == id && r.ResourceType == typ }) {
 			return errs.Forbidden("DependencyViolation.VpcEndpointService",
-				"Instance %s backs PrivateLink endpoint service %s; detach it from the service first (DetachResourceFromVpcEndpointService).", instanceID, sv.ID)
+				"%s %s backs PrivateLink endpoint service %s; detach it from the service first (DetachResourceFromVpcEndpointService).", what, id, sv.ID)
 		}
 		return nil
 	})
+}
+
+// refuseServiceInstance is DeleteInstances' part of PrivateLink: an
+// instance that backs a service cannot go (an instance that is a backend
+// of a load balancer backing one may: it leaves the load balancer).
+func refuseServiceInstance(tx store.ReadTxn, instanceID string) error {
+	return refuseServiceResource(tx, model.EndpointResourceECS, "Instance", instanceID)
+}
+
+// refuseServiceLoadBalancer is DeleteLoadBalancer's part of PrivateLink:
+// a load balancer that backs a service cannot go.
+func refuseServiceLoadBalancer(tx store.ReadTxn, lbID string) error {
+	return refuseServiceResource(tx, model.EndpointResourceSLB, "Load balancer", lbID)
 }
 
 func validatePrivateLinkText(param, v string, maxLen int) error {
@@ -358,57 +392,107 @@ func (r ServiceResourceSpec) name(field string) string {
 	return r.Param + "." + field
 }
 
-// checkResourceType checks a ServiceResourceType or ResourceType ("" is
-// ecs unless required).
-func checkResourceType(param, v string, required bool) error {
-	switch strings.ToLower(v) {
+// checkResourceType checks a ServiceResourceType or ResourceType and
+// returns it in lower case ("" when not given and not required).
+func checkResourceType(param, v string, required bool) (string, error) {
+	switch t := strings.ToLower(v); t {
 	case "":
 		if required {
-			return errs.MissingParameter(param)
+			return "", errs.MissingParameter(param)
 		}
-		return nil
-	case model.EndpointResourceECS:
-		return nil
-	case "slb", "alb", "nlb", "gwlb":
-		return errs.InvalidParam("OperationUnsupported.ServiceResourceType",
-			"%s %q is not supported: PrivateLink services are backed by instances in Palisade, not load balancers. Use %s with instances (i-...) of your VPC as the service's resources; connections are spread at random over those running in the endpoint's zone.",
-			param, v, model.EndpointResourceECS)
+		return "", nil
+	case model.EndpointResourceECS, model.EndpointResourceSLB:
+		return t, nil
+	case "alb", "nlb", "gwlb":
+		return "", errs.InvalidParam("OperationUnsupported.ServiceResourceType",
+			"%s %q is not supported: PrivateLink services in Palisade are backed by instances (%s: i-... of your VPC) or internal classic load balancers (%s: lb-... of your VPC), not by application, network or gateway load balancers.",
+			param, v, model.EndpointResourceECS, model.EndpointResourceSLB)
 	}
 	field := param
 	if i := strings.LastIndex(param, "."); i >= 0 {
 		field = param[i+1:]
 	}
-	return errs.InvalidParam("IllegalParam."+field, "The specified %s %q is not valid; use %s (an instance).", param, v, model.EndpointResourceECS)
+	return "", errs.InvalidParam("IllegalParam."+field, "The specified %s %q is not valid; use %s (an instance) or %s (an internal load balancer).",
+		param, v, model.EndpointResourceECS, model.EndpointResourceSLB)
 }
 
-// resolveResource checks a resource for service sv and returns it with
-// its instance.
-func resolveResource(tx store.ReadTxn, accountID string, sv *model.EndpointService, spec ServiceResourceSpec, required bool) (model.EndpointServiceResource, *model.Instance, error) {
+// resourceTypeName names a resource type for people.
+func resourceTypeName(t string) string {
+	if t == model.EndpointResourceSLB {
+		return "load balancers (slb, lb-...)"
+	}
+	return "instances (ecs, i-...)"
+}
+
+// errResourceTypeMismatch refuses a resource of another type than the
+// service's: a service's resources are all of one type.
+func errResourceTypeMismatch(sv *model.EndpointService, param, typ string) *errs.Error {
+	return errs.InvalidParam("OperationDenied.ServiceResourceType",
+		"%s %s does not match the ServiceResourceType %s of %s: a service's resources are all of one type, here %s. Use a resource of that type, or create another service with ServiceResourceType %s for %s.",
+		param, typ, sv.Type(), serviceName(sv), resourceTypeName(sv.Type()), typ, resourceTypeName(typ))
+}
+
+// serviceName names a service in errors: "service epsrv-...", or "the
+// new service" while CreateVpcEndpointService checks its resources.
+func serviceName(sv *model.EndpointService) string {
+	if sv.ID == "" {
+		return "the new service"
+	}
+	return "service " + sv.ID
+}
+
+// resolveResource checks a resource for service sv (whose Type is set)
+// and returns it with the VPC it is in.
+func resolveResource(tx store.ReadTxn, accountID string, sv *model.EndpointService, spec ServiceResourceSpec, required bool) (model.EndpointServiceResource, string, error) {
 	var r model.EndpointServiceResource
-	if err := checkResourceType(spec.name("ResourceType"), spec.ResourceType, required); err != nil {
-		return r, nil, err
+	typ, err := checkResourceType(spec.name("ResourceType"), spec.ResourceType, required)
+	if err != nil {
+		return r, "", err
+	}
+	if typ == "" {
+		typ = sv.Type()
+	}
+	if typ != sv.Type() {
+		return r, "", errResourceTypeMismatch(sv, spec.name("ResourceType"), typ)
 	}
 	param := spec.name("ResourceId")
-	inst, err := getOwned(tx, model.PrefixInstance, param, accountID, spec.ResourceID, func(v *model.Instance) string { return v.AccountID }, func(id string) *errs.Error {
-		return errs.NotFound("InvalidInstanceId.NotFound", "The specified %s %q does not exist: a service resource is an instance (i-...) of your account.", param, id)
-	})
-	if err != nil {
-		return r, nil, err
+	var what, rid, zone, vpc string
+	switch typ {
+	case model.EndpointResourceSLB:
+		lb, err := getOwned(tx, model.PrefixLoadBalancer, param, accountID, spec.ResourceID, func(v *model.LoadBalancer) string { return v.AccountID }, func(id string) *errs.Error {
+			return errs.NotFound("InvalidLoadBalancerId.NotFound", "The specified %s %q does not exist: a resource of type slb is an internal load balancer (lb-...) of your account.", param, id)
+		})
+		if err != nil {
+			return r, "", err
+		}
+		if lb.AddressType != model.LBAddressIntranet {
+			return r, "", errs.InvalidParam("OperationDenied.ServiceResourceAddressType",
+				"Load balancer %s is %s-facing: a PrivateLink service is backed by internal (intranet) load balancers only.", lb.ID, lb.AddressType)
+		}
+		what, rid, zone, vpc = "load balancer", lb.ID, lb.ZoneID, lb.VpcID
+	default:
+		inst, err := getOwned(tx, model.PrefixInstance, param, accountID, spec.ResourceID, func(v *model.Instance) string { return v.AccountID }, func(id string) *errs.Error {
+			return errs.NotFound("InvalidInstanceId.NotFound", "The specified %s %q does not exist: a resource of type ecs is an instance (i-...) of your account.", param, id)
+		})
+		if err != nil {
+			return r, "", err
+		}
+		what, rid, zone, vpc = "instance", inst.ID, inst.ZoneID, inst.VpcID
 	}
-	if spec.ZoneID != "" && spec.ZoneID != inst.ZoneID {
-		return r, nil, errs.InvalidParam("IllegalParam.ZoneId",
-			"The specified %s %q is not the zone of instance %s (%s); give the instance's zone or leave it out.", spec.name("ZoneId"), spec.ZoneID, inst.ID, inst.ZoneID)
+	if spec.ZoneID != "" && spec.ZoneID != zone {
+		return r, "", errs.InvalidParam("IllegalParam.ZoneId",
+			"The specified %s %q is not the zone of %s %s (%s); give the %s's zone or leave it out.", spec.name("ZoneId"), spec.ZoneID, what, rid, zone, what)
 	}
-	if sv.VpcID != "" && inst.VpcID != sv.VpcID {
-		return r, nil, errs.InvalidParam("OperationDenied.ServiceResourceVpc",
-			"Instance %s is in VPC %s, but the resources of service %s are in VPC %s: a service's instances are all in one VPC.", inst.ID, inst.VpcID, sv.ID, sv.VpcID)
+	if sv.VpcID != "" && vpc != sv.VpcID {
+		return r, "", errs.InvalidParam("OperationDenied.ServiceResourceVpc",
+			"The %s %s is in VPC %s, but the resources of %s are in VPC %s: a service's resources are all in one VPC.", what, rid, vpc, serviceName(sv), sv.VpcID)
 	}
-	return model.EndpointServiceResource{ResourceID: inst.ID, ResourceType: model.EndpointResourceECS, ZoneID: inst.ZoneID}, inst, nil
+	return model.EndpointServiceResource{ResourceID: rid, ResourceType: typ, ZoneID: zone}, vpc, nil
 }
 
 // addResource adds a checked resource to sv (nothing when it has it).
 func (s *Service) addResource(tx store.ReadTxn, accountID string, sv *model.EndpointService, spec ServiceResourceSpec, required bool) error {
-	r, inst, err := resolveResource(tx, accountID, sv, spec, required)
+	r, vpc, err := resolveResource(tx, accountID, sv, spec, required)
 	if err != nil {
 		return err
 	}
@@ -416,11 +500,12 @@ func (s *Service) addResource(tx store.ReadTxn, accountID string, sv *model.Endp
 		return nil
 	}
 	if limit := s.cfg.Quotas.EndpointServiceResources; len(sv.Resources) >= limit {
+		who := serviceName(sv)
 		return errs.Quota("QuotaExceeded.ServiceResource",
-			"Service %s cannot take %s %s: a service has at most %d resources.", sv.ID, spec.name("ResourceId"), r.ResourceID, limit)
+			"%s cannot take %s %s: a service has at most %d resources.", strings.ToUpper(who[:1])+who[1:], spec.name("ResourceId"), r.ResourceID, limit)
 	}
 	if sv.VpcID == "" {
-		sv.VpcID = inst.VpcID
+		sv.VpcID = vpc
 	}
 	sv.Resources = append(sv.Resources, r)
 	return nil
@@ -479,8 +564,19 @@ func checkResourceList(specs []ServiceResourceSpec) error {
 // CreateVpcEndpointService creates a service of the caller's instances.
 func (s *Service) CreateVpcEndpointService(ctx context.Context, accountID string, in CreateEndpointServiceInput) (model.EndpointService, error) {
 	var out model.EndpointService
-	if err := checkResourceType("ServiceResourceType", in.ServiceResourceType, false); err != nil {
+	typ, err := checkResourceType("ServiceResourceType", in.ServiceResourceType, false)
+	if err != nil {
 		return out, err
+	}
+	if typ == "" {
+		// The first resource's type when it gives one, else ecs.
+		typ = model.EndpointResourceECS
+		for _, r := range in.Resources {
+			if t, err := checkResourceType("ResourceType", r.ResourceType, false); err == nil && t != "" {
+				typ = t
+				break
+			}
+		}
 	}
 	if err := in.Settings.check(); err != nil {
 		return out, err
@@ -496,14 +592,13 @@ func (s *Service) CreateVpcEndpointService(ctx context.Context, accountID string
 	if err := checkResourceList(in.Resources); err != nil {
 		return out, err
 	}
-	_, err := s.update(ctx, func(tx store.Txn) error {
+	_, err = s.update(ctx, func(tx store.Txn) error {
 		_, err := withClientToken(tx, accountID, "CreateVpcEndpointService", in.ClientToken, in, &out, func() error {
-			id := NewID("epsrv")
+			// The ID is given once the resources are checked (errors
+			// name "the new service").
 			sv := model.EndpointService{
-				ID: id, AccountID: accountID, RegionID: s.cfg.Region,
-				Name:        "com.aliyuncs.privatelink." + s.cfg.Region + "." + id,
-				Domain:      id + "." + s.cfg.Region + "." + PrivateLinkDomain,
-				Description: in.Description, Resources: []model.EndpointServiceResource{}, AutoAccept: in.AutoAccept,
+				AccountID: accountID, RegionID: s.cfg.Region,
+				Description: in.Description, ResourceType: typ, Resources: []model.EndpointServiceResource{}, AutoAccept: in.AutoAccept,
 				Users: []string{}, Status: EndpointServiceActive, CreatedAt: s.stamp(),
 				ResourceGroupID: in.ResourceGroupID, Tags: in.Tags,
 			}
@@ -512,6 +607,8 @@ func (s *Service) CreateVpcEndpointService(ctx context.Context, accountID string
 					return err
 				}
 			}
+			id := NewID("epsrv")
+			sv.ID, sv.Name, sv.Domain = id, "com.aliyuncs.privatelink."+s.cfg.Region+"."+id, id+"."+s.cfg.Region+"."+PrivateLinkDomain
 			if in.DryRun {
 				return errDryRun
 			}
@@ -617,7 +714,7 @@ type EndpointServiceQuery struct {
 func (q EndpointServiceQuery) match(sv *model.EndpointService) bool {
 	return (q.ID == "" || sv.ID == q.ID) && (q.Name == "" || sv.Name == q.Name) &&
 		(q.Status == "" || strings.EqualFold(q.Status, sv.Status)) &&
-		(q.ResourceType == "" || strings.EqualFold(q.ResourceType, model.EndpointResourceECS)) &&
+		(q.ResourceType == "" || strings.EqualFold(q.ResourceType, sv.Type())) &&
 		(q.ServiceType == "" || strings.EqualFold(q.ServiceType, EndpointTypeInterface)) &&
 		(q.ResourceID == "" || slices.ContainsFunc(sv.Resources, func(r model.EndpointServiceResource) bool { return r.ResourceID == q.ResourceID })) &&
 		(q.AutoAccept == nil || sv.AutoAccept == *q.AutoAccept) && (q.ZoneAffinity == nil || !*q.ZoneAffinity) &&
@@ -641,13 +738,14 @@ func (s *Service) ListVpcEndpointServicesByEndUser(ctx context.Context, accountI
 	return s.listServices(ctx, q, func(sv *model.EndpointService) bool { return MayUseService(sv, accountID) })
 }
 
-// AttachResourceToVpcEndpointService adds an instance to a service; one
-// the service has is left as it is.
+// AttachResourceToVpcEndpointService adds an instance or a load balancer
+// (of the service's type) to a service; one the service has is left as
+// it is.
 func (s *Service) AttachResourceToVpcEndpointService(ctx context.Context, accountID, id string, spec ServiceResourceSpec, clientToken string, dryRun bool) error {
 	if spec.ResourceID == "" {
 		return errs.MissingParameter(spec.name("ResourceId"))
 	}
-	if err := checkResourceType(spec.name("ResourceType"), spec.ResourceType, true); err != nil {
+	if _, err := checkResourceType(spec.name("ResourceType"), spec.ResourceType, true); err != nil {
 		return err
 	}
 	params := struct {
@@ -659,13 +757,14 @@ func (s *Service) AttachResourceToVpcEndpointService(ctx context.Context, accoun
 	})
 }
 
-// DetachResourceFromVpcEndpointService removes an instance from a
-// service (its last one too).
+// DetachResourceFromVpcEndpointService removes an instance or a load
+// balancer from a service (its last one too).
 func (s *Service) DetachResourceFromVpcEndpointService(ctx context.Context, accountID, id string, spec ServiceResourceSpec, clientToken string, dryRun bool) error {
 	if spec.ResourceID == "" {
 		return errs.MissingParameter(spec.name("ResourceId"))
 	}
-	if err := checkResourceType(spec.name("ResourceType"), spec.ResourceType, true); err != nil {
+	typ, err := checkResourceType(spec.name("ResourceType"), spec.ResourceType, true)
+	if err != nil {
 		return err
 	}
 	params := struct {
@@ -673,6 +772,9 @@ func (s *Service) DetachResourceFromVpcEndpointService(ctx context.Context, acco
 		DryRun bool
 	}{spec, dryRun}
 	return s.changeService(ctx, accountID, id, "DetachResourceFromVpcEndpointService", clientToken, params, dryRun, func(tx store.Txn, sv *model.EndpointService) error {
+		if typ != sv.Type() {
+			return errResourceTypeMismatch(sv, spec.name("ResourceType"), typ)
+		}
 		i := slices.IndexFunc(sv.Resources, func(r model.EndpointServiceResource) bool {
 			return r.ResourceID == spec.ResourceID && (spec.ZoneID == "" || r.ZoneID == spec.ZoneID)
 		})
@@ -697,8 +799,9 @@ func (s *Service) DetachResourceFromVpcEndpointService(ctx context.Context, acco
 	})
 }
 
-// ServiceResourceView is a resource of a service with its instance's
-// network and the endpoints that reach it.
+// ServiceResourceView is a resource of a service with its network (an
+// instance's primary address, a load balancer's address) and the
+// endpoints that reach it.
 type ServiceResourceView struct {
 	model.EndpointServiceResource
 	VpcID, VSwitchID string
@@ -728,7 +831,14 @@ func (s *Service) ListVpcEndpointServiceResources(ctx context.Context, accountID
 			}
 			v := ServiceResourceView{EndpointServiceResource: r}
 			var inst model.Instance
-			if ok, err := getJSON(tx, model.PrefixInstance+r.ResourceID, &inst); err != nil {
+			var lb model.LoadBalancer
+			if r.ResourceType == model.EndpointResourceSLB {
+				if ok, err := getJSON(tx, model.PrefixLoadBalancer+r.ResourceID, &lb); err != nil {
+					return err
+				} else if ok {
+					v.VpcID, v.VSwitchID, v.IP = lb.VpcID, lb.VSwitchID, lb.Address
+				}
+			} else if ok, err := getJSON(tx, model.PrefixInstance+r.ResourceID, &inst); err != nil {
 				return err
 			} else if ok {
 				v.VpcID, v.VSwitchID = inst.VpcID, inst.VSwitchID

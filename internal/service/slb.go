@@ -69,6 +69,9 @@ import (
 //     otherwise what the agent of the load balancer's zone last reported
 //     (PalisadeReportLoadBalancerHealth), and "abnormal" until it has
 //     reported the server normal.
+//   - A load balancer may back a PrivateLink endpoint service
+//     (privatelink.go, ServiceResourceType slb); while it does, it cannot
+//     be deleted. Its backends may still be removed or deleted.
 //
 // Error codes (HTTP status):
 //   - InvalidLoadBalancerId.NotFound (404): no such load balancer of the
@@ -92,6 +95,8 @@ import (
 //     OperationDenied.BackendServerZone (400); BackendServerAlreadyExists
 //     (400); ResourceNotFound.BackendServer (404): removing or setting a
 //     server the load balancer does not have.
+//   - DependencyViolation.VpcEndpointService (403): deleting a load
+//     balancer that backs a PrivateLink service.
 //   - Agents: Forbidden.NotAdmin, Forbidden.AgentZone (403).
 
 // SLB values the API shows.
@@ -398,7 +403,8 @@ func (s *Service) CreateLoadBalancer(ctx context.Context, accountID string, in C
 	return out, err
 }
 
-// DeleteLoadBalancer deletes a load balancer (unless protected) with its
+// DeleteLoadBalancer deletes a load balancer (unless protected, a traffic
+// mirror target or the resource of a PrivateLink service) with its
 // listeners, its address and its health record.
 func (s *Service) DeleteLoadBalancer(ctx context.Context, accountID, id string) error {
 	_, err := s.update(ctx, func(tx store.Txn) error {
@@ -416,6 +422,9 @@ func (s *Service) DeleteLoadBalancer(ctx context.Context, accountID, id string) 
 			}
 			return nil
 		}); err != nil {
+			return err
+		}
+		if err := refuseServiceLoadBalancer(tx, lb.ID); err != nil {
 			return err
 		}
 		key := ipamKey(lb.VSwitchID, lb.Address)

@@ -35,7 +35,10 @@ import (
 //	table ip palisade_plp {                        # provider side
 //	  map backends_<n> { type mark : ipv4_addr; elements = { 0 : b0, 1 : b1, … } }
 //	  chain prerouting { type nat hook prerouting priority dstnat;
-//	    iifname "pk<eni>" ip daddr <endpoint IP> dnat ip to numgen random mod N map @backends_<n> }
+//	    iifname "pk<eni>" ip daddr <endpoint IP> dnat ip to numgen random mod N map @backends_<n>
+//	    # a service backed by a load balancer: per listener, as its own table
+//	    iifname "pk<eni>" ip daddr <endpoint IP> meta l4proto tcp th dport <port>
+//	      dnat ip to numgen random mod <slots> map @backends_<n>_tcp<port> : <backend port> }
 //	  chain forward { type filter hook forward priority filter - 10;
 //	    iifname "pk*" ct status & dnat == 0 drop       # only translated connections
 //	    oifname "pk*" ct state new drop }              # the provider opens nothing
@@ -134,6 +137,9 @@ func validEndpoint(ep dataplane.Endpoint) error {
 			return fmt.Errorf("endpoint %s: backend %v is not IPv4", ep.ENIID, b)
 		}
 	}
+	if err := validLoadBalancer(dataplane.LoadBalancer{ID: ep.LoadBalancer, Addr: ep.Addr, Listeners: ep.Listeners}); err != nil {
+		return fmt.Errorf("endpoint %s: %w", ep.ENIID, err)
+	}
 	return validNSName(ep.ProviderVPC, vpcNSPrefix)
 }
 
@@ -195,6 +201,23 @@ func applyProviderTable(nsFd int, eps []dataplane.Endpoint, names map[string]str
 	var sets []tableSet
 	for i, ep := range eps {
 		peer := endpointPeerName(names[ep.ENIID])
+		if ep.LoadBalancer != "" {
+			// Per port, as the load balancer's listeners translate.
+			for _, l := range ep.Listeners {
+				slots := l.Slots()
+				if len(slots) == 0 {
+					continue
+				}
+				m := tableSet{name: fmt.Sprintf("backends_%d_%s%d", i, l.Protocol, l.Port), isMap: true, key: nftables.TypeMark, data: nftables.TypeIPAddr}
+				for j, b := range slots {
+					m.elems = append(m.elems, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(j)), Val: b.AsSlice()})
+				}
+				sets = append(sets, m)
+				rules = append(rules, plRule{"prerouting", append(ifnameIs(expr.MetaKeyIIFNAME, peer, false),
+					lbListenerDNAT(ep.Addr, l, len(slots), m.name)...)})
+			}
+			continue
+		}
 		if len(ep.Backends) == 0 {
 			continue // not translated: the forward chain drops it
 		}

@@ -72,6 +72,28 @@ func validLoadBalancer(lb dataplane.LoadBalancer) error {
 	return nil
 }
 
+// lbListenerDNAT translates a new connection to addr on listener l's
+// protocol and port to a backend picked from the map of its slots (n of
+// them), on the backend port.
+func lbListenerDNAT(addr netip.Addr, l dataplane.LBListener, n int, mapName string) []expr.Any {
+	gen := uint32(unix.NFT_NG_RANDOM)
+	if l.RoundRobin {
+		gen = unix.NFT_NG_INCREMENTAL
+	}
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr.AsSlice()},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{lbProto(l.Protocol)}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(l.Port)},
+		&expr.Numgen{Register: 1, Modulus: uint32(n), Type: gen},
+		&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: mapName},
+		&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(l.BackendPort)},
+		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
+	}
+}
+
 // lbProgram is the table's content for lbs: its sets and rules.
 func lbProgram(lbs []dataplane.LoadBalancer) ([]tableSet, []plRule) {
 	vips := tableSet{name: lbVIPSet, key: nftables.TypeIPAddr}
@@ -96,23 +118,7 @@ func lbProgram(lbs []dataplane.LoadBalancer) ([]tableSet, []plRule) {
 				m.elems = append(m.elems, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(i)), Val: a.AsSlice()})
 			}
 			sets = append(sets, m)
-			proto := lbProto(l.Protocol)
-			gen := uint32(unix.NFT_NG_RANDOM)
-			if l.RoundRobin {
-				gen = unix.NFT_NG_INCREMENTAL
-			}
-			rules = append(rules, plRule{"prerouting", []expr.Any{
-				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: lb.Addr.AsSlice()},
-				&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
-				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(l.Port)},
-				&expr.Numgen{Register: 1, Modulus: uint32(len(slots)), Type: gen},
-				&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: m.name},
-				&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(l.BackendPort)},
-				&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
-			}})
+			rules = append(rules, plRule{"prerouting", lbListenerDNAT(lb.Addr, l, len(slots), m.name)})
 		}
 	}
 	if len(lbs) == 0 {
