@@ -12,6 +12,9 @@ const (
 	// PrefixLoadBalancer + ID -> LoadBalancer (its listeners and backend
 	// servers inside).
 	PrefixLoadBalancer = "slb/"
+	// PrefixLBACL + ID -> LBAccessControlList (mirrored to agents: the
+	// listeners that use one filter their clients by it).
+	PrefixLBACL = "slbacl/"
 	// PrefixLBHealth + load balancer ID -> LBHealth, written by the agent
 	// of the load balancer's zone (an agent action), read by
 	// DescribeHealthStatus.
@@ -47,6 +50,12 @@ const (
 	LBHealthUnavailable = "unavailable"
 
 	LBBackendECS = "ecs"
+
+	// Access control of a listener (AclStatus, AclType).
+	LBACLOn    = "on"
+	LBACLOff   = "off"
+	LBACLWhite = "white"
+	LBACLBlack = "black"
 )
 
 // LoadBalancer is an internal-facing classic load balancer: an address
@@ -89,6 +98,33 @@ type LBListener struct {
 	Description string        `json:"description,omitempty"`
 	Bandwidth   int           `json:"bandwidth"` // -1: not limited (the only value for intranet)
 	HealthCheck LBHealthCheck `json:"health_check"`
+	// AclStatus LBACLOn filters new connections by the access control
+	// list AclID: AclType LBACLWhite admits only its entries' addresses,
+	// LBACLBlack refuses them; a list without entries admits everyone
+	// either way (as the cloud documents). Off (or ""): no filter.
+	AclStatus string `json:"acl_status,omitempty"`
+	AclType   string `json:"acl_type,omitempty"`
+	AclID     string `json:"acl_id,omitempty"`
+}
+
+// LBAccessControlList is a list of client addresses that listeners admit
+// (whitelist) or refuse (blacklist).
+type LBAccessControlList struct {
+	ID               string       `json:"id"` // acl-...
+	AccountID        string       `json:"account_id"`
+	RegionID         string       `json:"region_id"`
+	Name             string       `json:"name"`
+	AddressIPVersion string       `json:"address_ip_version"` // ipv4
+	Entries          []LBACLEntry `json:"entries"`
+	CreatedAt        time.Time    `json:"created_at"`
+	ResourceGroupID  string       `json:"resource_group_id,omitempty"`
+	Tags             []Tag        `json:"tags,omitempty"`
+}
+
+// LBACLEntry is one address or CIDR block of a list.
+type LBACLEntry struct {
+	Entry   netip.Prefix `json:"entry"`
+	Comment string       `json:"comment,omitempty"`
 }
 
 // LBHealthCheck is how the agent probes a listener's backends: a TCP
