@@ -70,6 +70,7 @@ type snapshot struct {
 	vpcFwPols []model.FirewallPolicy
 	underlays map[string]model.Underlay // zone -> its host's underlay
 	lbs       []model.LoadBalancer
+	lbACLs    map[string]model.LBAccessControlList
 }
 
 func listAll[T any](tx store.ReadTxn, prefix string, each func(T)) error {
@@ -135,6 +136,10 @@ func readSnapshot(tx store.ReadTxn) (*snapshot, error) {
 		return nil, err
 	}
 	if err := listAll(tx, model.PrefixLoadBalancer, func(lb model.LoadBalancer) { s.lbs = append(s.lbs, lb) }); err != nil {
+		return nil, err
+	}
+	s.lbACLs = map[string]model.LBAccessControlList{}
+	if err := listAll(tx, model.PrefixLBACL, func(a model.LBAccessControlList) { s.lbACLs[a.ID] = a }); err != nil {
 		return nil, err
 	}
 	s.fwOff = map[string]bool{}

@@ -31,6 +31,8 @@ type LBHealthSink interface {
 type LoadBalancer struct {
 	LB    model.LoadBalancer
 	Addrs map[string]netip.Addr // server ID -> address
+	// ACLs are the access control lists its listeners use, by ID.
+	ACLs map[string]model.LBAccessControlList
 }
 
 // loadBalancers are the active load balancers of zone whose VPC has its
@@ -53,7 +55,13 @@ func loadBalancers(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) []
 				addrs[b.ServerID] = a
 			}
 		}
-		out = append(out, LoadBalancer{LB: lb, Addrs: addrs})
+		acls := map[string]model.LBAccessControlList{}
+		for _, ls := range lb.Listeners {
+			if a, ok := s.lbACLs[ls.AclID]; ok && ls.AclStatus == model.LBACLOn {
+				acls[a.ID] = a
+			}
+		}
+		out = append(out, LoadBalancer{LB: lb, Addrs: addrs, ACLs: acls})
 	}
 	slices.SortFunc(out, func(a, b LoadBalancer) int { return cmpString(a.LB.ID, b.LB.ID) })
 	return out
@@ -320,7 +328,7 @@ func (c *lbChecker) place(h *dataplane.Host, lbs []LoadBalancer) {
 			}
 			dl.Listeners = append(dl.Listeners, dataplane.LBListener{
 				Protocol: ls.Protocol, Port: uint16(ls.Port), BackendPort: uint16(ls.BackendPort),
-				RoundRobin: ls.Scheduler == model.LBSchedulerRR, Backends: c.backends(l, ls),
+				RoundRobin: ls.Scheduler == model.LBSchedulerRR, Backends: c.backends(l, ls), ACL: listenerACL(l, ls),
 			})
 		}
 		byVPC[l.LB.VpcID] = append(byVPC[l.LB.VpcID], dl)
@@ -341,6 +349,27 @@ func (c *lbChecker) place(h *dataplane.Host, lbs []LoadBalancer) {
 			}
 		}
 	}
+}
+
+// listenerACL is a listener's access control for the data plane (nil:
+// none). A list that is on but missing (being deleted) admits no one: a
+// whitelist of nothing would admit everyone, so it fails closed as a
+// whitelist of one unroutable address instead.
+func listenerACL(l LoadBalancer, ls model.LBListener) *dataplane.LBACL {
+	if ls.AclStatus != model.LBACLOn {
+		return nil
+	}
+	a, ok := l.ACLs[ls.AclID]
+	if !ok {
+		return &dataplane.LBACL{White: true, Prefixes: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/32")}}
+	}
+	out := &dataplane.LBACL{White: ls.AclType == model.LBACLWhite}
+	for _, e := range a.Entries {
+		if e.Entry.Addr().Is4() {
+			out.Prefixes = append(out.Prefixes, e.Entry.Masked())
+		}
+	}
+	return out
 }
 
 // report is the health of every checked backend, when it changed since

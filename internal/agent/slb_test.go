@@ -177,3 +177,24 @@ func TestLBPlaceEndpoints(t *testing.T) {
 		t.Errorf("endpoints of another load balancer and of instances: %+v, %+v", eps[1].Listeners, eps[2].Listeners)
 	}
 }
+
+// TestListenerACL: a listener's access control as the data plane gets it;
+// a list that is on but missing admits no one.
+func TestListenerACL(t *testing.T) {
+	l := LoadBalancer{ACLs: map[string]model.LBAccessControlList{"acl-1": {ID: "acl-1", Entries: []model.LBACLEntry{
+		{Entry: netip.MustParsePrefix("10.0.0.0/24")}, {Entry: netip.MustParsePrefix("10.0.1.7/32")}}}}}
+	if got := listenerACL(l, model.LBListener{AclID: "acl-1"}); got != nil {
+		t.Errorf("off: %+v", got)
+	}
+	got := listenerACL(l, model.LBListener{AclStatus: model.LBACLOn, AclType: model.LBACLWhite, AclID: "acl-1"})
+	if got == nil || !got.White || len(got.Prefixes) != 2 {
+		t.Errorf("whitelist: %+v", got)
+	}
+	if got := listenerACL(l, model.LBListener{AclStatus: model.LBACLOn, AclType: model.LBACLBlack, AclID: "acl-1"}); got == nil || got.White || len(got.Prefixes) != 2 {
+		t.Errorf("blacklist: %+v", got)
+	}
+	got = listenerACL(l, model.LBListener{AclStatus: model.LBACLOn, AclType: model.LBACLBlack, AclID: "acl-gone"})
+	if got == nil || !got.White || len(got.Prefixes) != 1 || got.Prefixes[0] != netip.MustParsePrefix("0.0.0.0/32") {
+		t.Errorf("a missing list must admit no one: %+v", got)
+	}
+}

@@ -93,6 +93,15 @@ type LBListener struct {
 	// RoundRobin: in turn; otherwise at random, in proportion to weight.
 	RoundRobin bool
 	Backends   []LBBackend
+	// ACL, when set, filters the listener's new connections by source.
+	ACL *LBACL
+}
+
+// LBACL is a listener's access control: a whitelist (White) admits only
+// sources in Prefixes, a blacklist refuses them; no prefixes admits all.
+type LBACL struct {
+	White    bool
+	Prefixes []netip.Prefix // IPv4
 }
 
 // LBBackend is one backend of a listener.

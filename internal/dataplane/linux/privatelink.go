@@ -213,6 +213,11 @@ func applyProviderTable(nsFd int, eps []dataplane.Endpoint, names map[string]str
 					m.elems = append(m.elems, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(j)), Val: b.AsSlice()})
 				}
 				sets = append(sets, m)
+				// The listener's access control, with the transit
+				// address as source (as the load balancer sees it).
+				if acl, rule := lbACL(ifnameIs(expr.MetaKeyIIFNAME, peer, false), ep.Addr, l, m.name+"_acl"); rule != nil {
+					sets, rules = append(sets, acl), append(rules, plRule{"acl", rule})
+				}
 				rules = append(rules, plRule{"prerouting", append(ifnameIs(expr.MetaKeyIIFNAME, peer, false),
 					lbListenerDNAT(ep.Addr, l, len(slots), m.name)...)})
 			}
@@ -250,6 +255,7 @@ func applyProviderTable(nsFd int, eps []dataplane.Endpoint, names map[string]str
 		"forward":    {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookForward, prio: nftables.ChainPriorityRef(plChainPrioOff)},
 		"input":      {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookInput, prio: nftables.ChainPriorityRef(plChainPrioOff)},
 	}
+	withACLChain(chains, rules)
 	return applyTaggedTable(nsFd, plpTable, chains, sets, rules, len(eps) == 0)
 }
 

@@ -30,6 +30,11 @@ import (
 //	      dnat ip to numgen random mod <total weight> map @be_<n> : <backend port>   # wrr
 //	      (numgen inc mod <backends> for rr)
 //	  }
+//	  set acl_<n> { type ipv4_addr; flags interval; elements = { <a listener's list> } }
+//	  chain acl { type filter hook prerouting priority dstnat - 10; policy accept;
+//	    ip daddr <address> meta l4proto tcp th dport <port> ct state new ip saddr != @acl_<n> drop  # whitelist
+//	    ip daddr <address> meta l4proto tcp th dport <port> ct state new ip saddr @acl_<n> drop   # blacklist
+//	  }
 //	  chain input { type filter hook input priority filter - 5; policy accept;
 //	    ip daddr @vips ct state established,related accept   # the health checks' replies
 //	    ip daddr @vips icmp type echo-request accept
@@ -63,6 +68,9 @@ func validLoadBalancer(lb dataplane.LoadBalancer) error {
 			return fmt.Errorf("load balancer %s: listener %s/%d twice", lb.ID, l.Protocol, l.Port)
 		}
 		seen[k] = true
+		if l.ACL != nil && slices.ContainsFunc(l.ACL.Prefixes, func(p netip.Prefix) bool { return !p.Addr().Is4() }) {
+			return fmt.Errorf("load balancer %s: listener %s/%d: access control list with a non-IPv4 entry", lb.ID, l.Protocol, l.Port)
+		}
 		for _, b := range l.Backends {
 			if !b.Addr.Is4() || b.Weight < 1 || b.Weight > 100 {
 				return fmt.Errorf("load balancer %s: listener %s/%d: backend %v weight %d", lb.ID, l.Protocol, l.Port, b.Addr, b.Weight)
@@ -70,6 +78,44 @@ func validLoadBalancer(lb dataplane.LoadBalancer) error {
 		}
 	}
 	return nil
+}
+
+// lbACLChain filters listeners' new connections by their access control
+// lists before the translation (dstnat - 10), where the destination is
+// still the listener's.
+var lbACLChain = chainHook{typ: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting,
+	prio: nftables.ChainPriorityRef(*nftables.ChainPriorityNATDest - 10)}
+
+// withACLChain adds the access control chain when a rule needs it (a base
+// chain costs every packet a hook, even empty).
+func withACLChain(chains map[string]chainHook, rules []plRule) {
+	if slices.ContainsFunc(rules, func(r plRule) bool { return r.chain == "acl" }) {
+		chains["acl"] = lbACLChain
+	}
+}
+
+// lbACL is the set and the rule (after match, e.g. an input interface)
+// that drop a new connection to addr on listener l from a source l's list
+// refuses; none when l has no list or an empty one (which admits all).
+func lbACL(match []expr.Any, addr netip.Addr, l dataplane.LBListener, setName string) (tableSet, []expr.Any) {
+	if l.ACL == nil || len(l.ACL.Prefixes) == 0 {
+		return tableSet{}, nil
+	}
+	set := tableSet{name: setName, key: nftables.TypeIPAddr, interval: true, elems: prefixIntervals(l.ACL.Prefixes)}
+	rule := append(slices.Clone(match),
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr.AsSlice()},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{lbProto(l.Protocol)}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(l.Port)},
+	)
+	rule = append(rule, ctStateNew()...)
+	rule = append(rule,
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+		&expr.Lookup{SourceRegister: 1, SetName: setName, Invert: l.ACL.White},
+		plDrop)
+	return set, rule
 }
 
 // lbListenerDNAT translates a new connection to addr on listener l's
@@ -118,6 +164,9 @@ func lbProgram(lbs []dataplane.LoadBalancer) ([]tableSet, []plRule) {
 				m.elems = append(m.elems, nftables.SetElement{Key: binaryutil.NativeEndian.PutUint32(uint32(i)), Val: a.AsSlice()})
 			}
 			sets = append(sets, m)
+			if acl, rule := lbACL(nil, lb.Addr, l, fmt.Sprintf("acl_%d", len(sets)-1)); rule != nil {
+				sets, rules = append(sets, acl), append(rules, plRule{"acl", rule})
+			}
 			rules = append(rules, plRule{"prerouting", lbListenerDNAT(lb.Addr, l, len(slots), m.name)})
 		}
 	}
@@ -170,6 +219,7 @@ func applyLBTable(nsFd int, lbs []dataplane.LoadBalancer) error {
 		"prerouting": {typ: nftables.ChainTypeNAT, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityNATDest},
 		"input":      {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookInput, prio: nftables.ChainPriorityRef(*nftables.ChainPriorityFilter + lbInputPrioOff)},
 	}
+	withACLChain(chains, rules)
 	if err := applyTaggedTable(nsFd, lbTable, chains, sets, rules, len(valid) == 0); err != nil {
 		errs = append(errs, fmt.Errorf("load balancer table: %w", err))
 	}

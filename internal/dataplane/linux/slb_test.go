@@ -24,6 +24,9 @@ func TestValidLoadBalancer(t *testing.T) {
 		"listener twice": func(lb *dataplane.LoadBalancer) { lb.Listeners[1].Protocol = "tcp" },
 		"weight 0":       func(lb *dataplane.LoadBalancer) { lb.Listeners[0].Backends[0].Weight = 0 },
 		"IPv6 backend":   func(lb *dataplane.LoadBalancer) { lb.Listeners[0].Backends[0].Addr = netip.MustParseAddr("fd00::6") },
+		"IPv6 ACL entry": func(lb *dataplane.LoadBalancer) {
+			lb.Listeners[0].ACL = &dataplane.LBACL{Prefixes: []netip.Prefix{netip.MustParsePrefix("fd00::/64")}}
+		},
 	} {
 		lb := ok
 		lb.Listeners = []dataplane.LBListener{ok.Listeners[0], ok.Listeners[1]}
@@ -96,6 +99,29 @@ func TestLoadBalancer(t *testing.T) {
 	if got := tcpReply(w.inst("a1"), vip, 80, 3); got != "a2" && got != "a3" {
 		t.Errorf("after drift repair: %q", got)
 	}
+
+	// Access control: a whitelist without the client's address, a
+	// blacklist with it, refuse it; an empty list, a whitelist with it and
+	// a blacklist without it admit it.
+	for _, c := range []struct {
+		name  string
+		acl   *dataplane.LBACL
+		admit bool
+	}{
+		{"whitelist without the client", &dataplane.LBACL{White: true, Prefixes: []netip.Prefix{netip.MustParsePrefix("10.20.1.50/32")}}, false},
+		{"whitelist with the client", &dataplane.LBACL{White: true, Prefixes: []netip.Prefix{netip.MustParsePrefix("10.20.1.0/28")}}, true},
+		{"blacklist with the client", &dataplane.LBACL{Prefixes: []netip.Prefix{netip.MustParsePrefix("10.20.1.10/32"), netip.MustParsePrefix("10.99.0.0/16")}}, false},
+		{"blacklist without the client", &dataplane.LBACL{Prefixes: []netip.Prefix{netip.MustParsePrefix("10.99.0.0/16")}}, true},
+		{"empty whitelist", &dataplane.LBACL{White: true}, true},
+	} {
+		h.VPCs[0].LoadBalancers[0].Listeners[0].ACL = c.acl
+		apply(t, a, h)
+		got := tcpReply(w.inst("a1"), vip, 80, 2)
+		if admitted := got == "a2" || got == "a3"; admitted != c.admit {
+			t.Errorf("%s: answered %q, want admitted %v", c.name, got, c.admit)
+		}
+	}
+	h.VPCs[0].LoadBalancers[0].Listeners[0].ACL = nil
 
 	// Round robin: in turn.
 	h.VPCs[0].LoadBalancers[0].Listeners[0].RoundRobin = true
