@@ -16,7 +16,8 @@ import (
 
 // Server Load Balancer actions (Slb 2014-05-15: the classic load balancer,
 // internal-facing, TCP and UDP listeners); semantics and error codes in
-// service/slb.go. Response names are those of
+// service/slb.go (access control lists: service/slbacl.go, actions in
+// slbacl.go). Response names are those of
 // github.com/alibabacloud-go/slb-20140515/v4: the classic wrapped lists
 // ("LoadBalancers":{"LoadBalancer":[...]},
 // "BackendServers":{"BackendServer":[...]}), except
@@ -294,6 +295,14 @@ func optionalIntOf(p Params, names ...string) (*int, error) {
 	return nil, nil
 }
 
+// sent is a parameter sent non-empty (nil otherwise).
+func sent(p Params, name string) *string {
+	if v := p.Get(name); v != "" {
+		return &v
+	}
+	return nil
+}
+
 // listenerSpec reads the parameters of Create/SetLoadBalancer{TCP,UDP}
 // Listener(Attribute).
 func listenerSpec(p Params, protocol string, create bool) (service.ListenerSpec, error) {
@@ -315,6 +324,7 @@ func listenerSpec(p Params, protocol string, create bool) (service.ListenerSpec,
 	if hc := firstOf(p, "HealthCheckSwitch", "HealthCheck"); hc != "" {
 		x.HealthCheck = &hc
 	}
+	x.AclStatus, x.AclType, x.AclID = sent(p, "AclStatus"), sent(p, "AclType"), sent(p, "AclId")
 	for _, f := range []struct {
 		dst   **int
 		names []string
@@ -334,7 +344,7 @@ func listenerSpec(p Params, protocol string, create bool) (service.ListenerSpec,
 	st := service.ListenerSettings{
 		VServerGroupID: p.Get("VServerGroupId"), VServerGroup: p.Get("VServerGroup"),
 		MasterSlaveServerGroupID: p.Get("MasterSlaveServerGroupId"), MasterSlaveServerGroup: p.Get("MasterSlaveServerGroup"),
-		AclStatus: p.Get("AclStatus"), ConnectionDrain: p.Get("ConnectionDrain"), HealthCheckType: p.Get("HealthCheckType"),
+		ConnectionDrain: p.Get("ConnectionDrain"), HealthCheckType: p.Get("HealthCheckType"),
 		HealthCheckURI: p.Get("HealthCheckURI"), HealthCheckDomain: p.Get("HealthCheckDomain"),
 		HealthCheckReq: firstOf(p, "healthCheckReq", "HealthCheckReq"), HealthCheckExp: firstOf(p, "healthCheckExp", "HealthCheckExp"),
 		SynProxy: p.Get("SynProxy"),
@@ -374,6 +384,9 @@ type tcpListenerAttribute struct {
 	HealthyThreshold          int
 	UnhealthyThreshold        int
 	AclStatus                 string
+	AclType                   string    `json:",omitempty"`
+	AclId                     string    `json:",omitempty"`
+	AclIds                    *lbACLIDs `json:",omitempty"`
 	PersistenceTimeout        int
 	ProxyProtocolV2Enabled    bool
 	VServerGroupId            string
@@ -399,8 +412,9 @@ func toListenerAttribute(lbID string, l model.LBListener) tcpListenerAttribute {
 		Scheduler: l.Scheduler, Description: l.Description, HealthCheck: service.OnOff(l.HealthCheck.Enabled),
 		HealthCheckConnectPort: connectPort(l), HealthCheckConnectTimeout: l.HealthCheck.ConnectTimeout,
 		HealthCheckInterval: l.HealthCheck.Interval, HealthyThreshold: l.HealthCheck.HealthyThreshold,
-		UnhealthyThreshold: l.HealthCheck.UnhealthyThreshold, AclStatus: "off", Tags: toLBTags(nil),
+		UnhealthyThreshold: l.HealthCheck.UnhealthyThreshold, Tags: toLBTags(nil),
 	}
+	out.AclStatus, out.AclType, out.AclId, out.AclIds = listenerACL(l)
 	if l.Protocol == model.LBProtocolTCP {
 		out.HealthCheckType, out.EstablishedTimeout, out.ConnectionDrain, out.SynProxy = service.LBHealthCheckTCP, 900, "off", "disable"
 	}
@@ -418,6 +432,9 @@ type lbListenerItem struct {
 	Scheduler         string
 	Description       string
 	AclStatus         string
+	AclType           string    `json:",omitempty"`
+	AclId             string    `json:",omitempty"`
+	AclIds            *lbACLIDs `json:",omitempty"`
 	VServerGroupId    string
 	Tags              []lbTag
 	TCPListenerConfig *lbL4Config `json:",omitempty"`
@@ -449,8 +466,9 @@ func toLBListenerItem(v service.ListenerView) lbListenerItem {
 	}
 	it := lbListenerItem{
 		LoadBalancerId: v.LoadBalancerID, ListenerProtocol: l.Protocol, ListenerPort: l.Port, BackendServerPort: l.BackendPort,
-		Bandwidth: l.Bandwidth, Status: l.Status, Scheduler: l.Scheduler, Description: l.Description, AclStatus: "off", Tags: []lbTag{},
+		Bandwidth: l.Bandwidth, Status: l.Status, Scheduler: l.Scheduler, Description: l.Description, Tags: []lbTag{},
 	}
+	it.AclStatus, it.AclType, it.AclId, it.AclIds = listenerACL(l)
 	if l.Protocol == model.LBProtocolTCP {
 		cfg.HealthCheckType, cfg.EstablishedTimeout, cfg.PersistenceTimeout = service.LBHealthCheckTCP, 900, new(int)
 		it.TCPListenerConfig = cfg
@@ -684,6 +702,7 @@ func RegisterSLB(rt *Router, svc *service.Service) {
 			return backendsAnswer(lb, action != "RemoveBackendServers"), nil
 		})
 	}
+	registerSLBACL(rt, svc)
 	rt.Handle(v, "DescribeHealthStatus", func(ctx context.Context, r *Request) (any, error) {
 		port, err := r.Params.Int("ListenerPort", 0)
 		if err != nil {

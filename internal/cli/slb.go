@@ -39,17 +39,21 @@ servers of weight above 0 (that pass its health check, unless it is off),
 at random in proportion to their weights (wrr, the default) or in turn
 (rr), to its backend port, keeping the client's address: the backends'
 security groups must admit the clients on that port. Backend servers are
-instances of the load balancer's VPC and zone, weight 0-100 (default 100).`,
+instances of the load balancer's VPC and zone, weight 0-100 (default 100).
+A listener may filter its clients by an access control list ("slb acl"):
+a whitelist admits only its entries' addresses, a blacklist refuses them.`,
 		Example: `  palisade slb create --vswitch vsw-xxx --name web
   palisade slb listener add lb-xxx --protocol tcp --port 80 --backend-port 8080
   palisade slb backend add lb-xxx --server i-web1,i-web2
   palisade slb listener start lb-xxx --port 80
+  palisade slb acl create --name office
+  palisade slb listener set lb-xxx --port 80 --acl acl-xxx --acl-type white
   palisade slb health lb-xxx`,
 	}
 	cmd.AddCommand(c.slbCreateCommand(), c.slbListCommand(), c.slbShowCommand(),
 		c.byIDCommand("delete LOAD_BALANCER_ID", "Delete a load balancer with its listeners (its address goes back to the vSwitch)",
 			"  palisade slb delete lb-xxx", apiclient.VersionSLB, "DeleteLoadBalancer", "LoadBalancerId"),
-		c.slbListenerCommand(), c.slbBackendCommand(), c.slbHealthCommand())
+		c.slbListenerCommand(), c.slbBackendCommand(), c.slbHealthCommand(), c.slbACLCommand())
 	return cmd
 }
 
@@ -144,6 +148,7 @@ func (c *cli) slbShowCommand() *cobra.Command {
 					field("Scheduler", "Scheduler"), field("Status", "Status"),
 					{"HealthCheck", func(m map[string]any) string { return str(listenerConfig(m), "HealthCheck") }},
 					{"Interval", func(m map[string]any) string { return str(listenerConfig(m), "HealthCheckInterval") }},
+					{"Acl", listenerACLColumn},
 					field("Description", "Description"),
 				})
 				if err := table(w, h, r); err != nil {
@@ -160,11 +165,74 @@ func (c *cli) slbShowCommand() *cobra.Command {
 	}
 }
 
-func (c *cli) slbListenerCommand() *cobra.Command {
-	cmd := &cobra.Command{Use: "listener", Short: "Add, start, stop and delete the TCP and UDP listeners of a load balancer"}
+// listenerFlags are the settings "listener add" and "listener set" share.
+type listenerFlags struct {
+	scheduler, healthCheck, desc                   string
+	interval, timeout, healthy, unhealthy, chkPort int
+	acl, aclType                                   string
+}
 
-	var protocol, scheduler, healthCheck, desc string
-	var port, backendPort, interval, timeout, healthy, unhealthy, checkPort int
+func (lf *listenerFlags) register(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.StringVar(&lf.scheduler, "scheduler", "", "wrr (weighted random, the default) or rr (round robin)")
+	f.StringVar(&lf.healthCheck, "health-check", "", "on (the default) or off")
+	f.IntVar(&lf.interval, "interval", 0, "seconds between health checks, 1-50 (default 2)")
+	f.IntVar(&lf.timeout, "timeout", 0, "seconds a health check waits, 1-300 (default 5)")
+	f.IntVar(&lf.healthy, "healthy-threshold", 0, "passed checks in a row that bring a backend back, 2-10 (default 3)")
+	f.IntVar(&lf.unhealthy, "unhealthy-threshold", 0, "failed checks in a row that take a backend out, 2-10 (default 3)")
+	f.IntVar(&lf.chkPort, "check-port", 0, "port the health checks probe (default: the backend port)")
+	f.StringVar(&lf.desc, "description", "", "description")
+	f.StringVar(&lf.acl, "acl", "", "access control list (acl-...) that filters the listener's clients (with --acl-type)")
+	f.StringVar(&lf.aclType, "acl-type", "", "white (admit only the list's addresses) or black (refuse them)")
+}
+
+// params adds the flags that were given to p; interval is the parameter
+// name of the health-check interval (healthCheckInterval when creating).
+func (lf *listenerFlags) params(cmd *cobra.Command, p map[string]string, interval string) {
+	for k, v := range map[string]string{"Scheduler": lf.scheduler, "HealthCheckSwitch": lf.healthCheck, "Description": lf.desc} {
+		if v != "" {
+			p[k] = v
+		}
+	}
+	fl := cmd.Flags()
+	for _, o := range []struct {
+		flag, param string
+		v           int
+	}{
+		{"interval", interval, lf.interval}, {"timeout", "HealthCheckConnectTimeout", lf.timeout},
+		{"healthy-threshold", "HealthyThreshold", lf.healthy}, {"unhealthy-threshold", "UnhealthyThreshold", lf.unhealthy},
+		{"check-port", "HealthCheckConnectPort", lf.chkPort},
+	} {
+		if fl.Changed(o.flag) {
+			p[o.param] = strconv.Itoa(o.v)
+		}
+	}
+}
+
+// listenerProtocol is the protocol of the one listener of lbID on port
+// (--protocol left out).
+func (c *cli) listenerProtocol(cmd *cobra.Command, lbID string, port int) (string, error) {
+	resp, err := c.call(cmd, apiclient.VersionSLB, "DescribeLoadBalancerListeners", map[string]string{
+		"LoadBalancerId.1": lbID, "ListenerPort": strconv.Itoa(port)})
+	if err != nil {
+		return "", err
+	}
+	ls := objects(resp, "Listeners")
+	switch len(ls) {
+	case 0:
+		return "", fmt.Errorf("load balancer %s has no listener on port %d", lbID, port)
+	case 1:
+		return str(ls[0], "ListenerProtocol"), nil
+	}
+	return "", fmt.Errorf("load balancer %s has a TCP and a UDP listener on port %d: give --protocol", lbID, port)
+}
+
+func (c *cli) slbListenerCommand() *cobra.Command {
+	cmd := &cobra.Command{Use: "listener", Short: "Add, change, start, stop and delete the TCP and UDP listeners of a load balancer"}
+
+	var protocol string
+	var port, backendPort int
+	var lf listenerFlags
 	add := &cobra.Command{
 		Use:   "add LOAD_BALANCER_ID",
 		Short: "Add a listener (created stopped: start it with \"listener start\")",
@@ -172,30 +240,23 @@ func (c *cli) slbListenerCommand() *cobra.Command {
 (CreateLoadBalancerTCPListener, CreateLoadBalancerUDPListener). It forwards
 connections to its --port to the backend servers' --backend-port once
 started. Health checks (on by default) are TCP connections or UDP
-datagrams to the backend port (or --check-port), every --interval seconds.`,
+datagrams to the backend port (or --check-port), every --interval seconds.
+With --acl and --acl-type, an access control list filters its clients: a
+whitelist admits only the list's addresses, a blacklist refuses them.`,
 		Example: "  palisade slb listener add lb-xxx --protocol tcp --port 80 --backend-port 8080 --scheduler rr\n" +
-			"  palisade slb listener add lb-xxx --protocol udp --port 53 --backend-port 53 --health-check off",
+			"  palisade slb listener add lb-xxx --protocol udp --port 53 --backend-port 53 --health-check off\n" +
+			"  palisade slb listener add lb-xxx --protocol tcp --port 22 --backend-port 22 --acl acl-xxx --acl-type white",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			proto, err := lbProtocol(protocol, false)
 			if err != nil {
 				return err
 			}
-			p := nonEmpty(map[string]string{"LoadBalancerId": args[0], "ListenerPort": strconv.Itoa(port),
-				"BackendServerPort": strconv.Itoa(backendPort), "Bandwidth": "-1", "Scheduler": scheduler,
-				"HealthCheckSwitch": healthCheck, "Description": desc})
-			fl := cmd.Flags()
-			for _, o := range []struct {
-				flag, param string
-				v           int
-			}{
-				{"interval", "healthCheckInterval", interval}, {"timeout", "HealthCheckConnectTimeout", timeout},
-				{"healthy-threshold", "HealthyThreshold", healthy}, {"unhealthy-threshold", "UnhealthyThreshold", unhealthy},
-				{"check-port", "HealthCheckConnectPort", checkPort},
-			} {
-				if fl.Changed(o.flag) {
-					p[o.param] = strconv.Itoa(o.v)
-				}
+			p := map[string]string{"LoadBalancerId": args[0], "ListenerPort": strconv.Itoa(port),
+				"BackendServerPort": strconv.Itoa(backendPort), "Bandwidth": "-1"}
+			lf.params(cmd, p, "healthCheckInterval")
+			if err := listenerACLParams(p, lf.acl, lf.aclType, false, true); err != nil {
+				return err
 			}
 			resp, err := c.call(cmd, apiclient.VersionSLB, "CreateLoadBalancer"+strings.ToUpper(proto)+"Listener", p)
 			if err != nil {
@@ -208,17 +269,57 @@ datagrams to the backend port (or --check-port), every --interval seconds.`,
 	f.StringVar(&protocol, "protocol", "", "tcp or udp (required)")
 	f.IntVar(&port, "port", 0, "listener port, 1-65535 (required)")
 	f.IntVar(&backendPort, "backend-port", 0, "port of the backend servers, 1-65535 (required)")
-	f.StringVar(&scheduler, "scheduler", "", "wrr (weighted random, the default) or rr (round robin)")
-	f.StringVar(&healthCheck, "health-check", "", "on (the default) or off")
-	f.IntVar(&interval, "interval", 0, "seconds between health checks, 1-50 (default 2)")
-	f.IntVar(&timeout, "timeout", 0, "seconds a health check waits, 1-300 (default 5)")
-	f.IntVar(&healthy, "healthy-threshold", 0, "passed checks in a row that bring a backend back, 2-10 (default 3)")
-	f.IntVar(&unhealthy, "unhealthy-threshold", 0, "failed checks in a row that take a backend out, 2-10 (default 3)")
-	f.IntVar(&checkPort, "check-port", 0, "port the health checks probe (default: the backend port)")
-	f.StringVar(&desc, "description", "", "description")
+	lf.register(add)
 	for _, n := range []string{"protocol", "port", "backend-port"} {
 		_ = add.MarkFlagRequired(n)
 	}
+
+	var setProtocol string
+	var setPort int
+	var setFlags listenerFlags
+	var aclOff bool
+	set := &cobra.Command{
+		Use:   "set LOAD_BALANCER_ID",
+		Short: "Change a listener's scheduler, health check, description or access control",
+		Long: `Change the settings of a listener (SetLoadBalancerTCPListenerAttribute,
+SetLoadBalancerUDPListenerAttribute); settings not given stay. --acl and
+--acl-type turn access control on (either alone changes that much of the
+listener's access control when it is on); --acl-off turns it off. A change
+of access control applies to new connections.`,
+		Example: "  palisade slb listener set lb-xxx --port 80 --acl acl-xxx --acl-type black\n" +
+			"  palisade slb listener set lb-xxx --port 80 --acl-off\n" +
+			"  palisade slb listener set lb-xxx --port 53 --protocol udp --scheduler rr",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			proto, err := lbProtocol(setProtocol, true)
+			if err != nil {
+				return err
+			}
+			p := map[string]string{"LoadBalancerId": args[0], "ListenerPort": strconv.Itoa(setPort)}
+			setFlags.params(cmd, p, "HealthCheckInterval")
+			if err := listenerACLParams(p, setFlags.acl, setFlags.aclType, aclOff, false); err != nil {
+				return err
+			}
+			if len(p) == 2 {
+				return fmt.Errorf("nothing to change: give a setting such as --scheduler, --health-check, --acl or --acl-off")
+			}
+			if proto == "" {
+				if proto, err = c.listenerProtocol(cmd, args[0], setPort); err != nil {
+					return err
+				}
+			}
+			resp, err := c.call(cmd, apiclient.VersionSLB, "SetLoadBalancer"+strings.ToUpper(proto)+"ListenerAttribute", p)
+			if err != nil {
+				return err
+			}
+			return c.renderDone(cmd, resp)
+		},
+	}
+	set.Flags().StringVar(&setProtocol, "protocol", "", "tcp or udp (required when a TCP and a UDP listener share the port)")
+	set.Flags().IntVar(&setPort, "port", 0, "listener port (required)")
+	setFlags.register(set)
+	set.Flags().BoolVar(&aclOff, "acl-off", false, "turn access control off")
+	_ = set.MarkFlagRequired("port")
 
 	byPort := func(use, short, action string) *cobra.Command {
 		var port int
@@ -246,7 +347,7 @@ datagrams to the backend port (or --check-port), every --interval seconds.`,
 		_ = sub.MarkFlagRequired("port")
 		return sub
 	}
-	cmd.AddCommand(add,
+	cmd.AddCommand(add, set,
 		byPort("start", "Start a listener: it forwards new connections to the backends", "StartLoadBalancerListener"),
 		byPort("stop", "Stop a listener: its connections end and new ones are dropped", "StopLoadBalancerListener"),
 		byPort("delete", "Delete a listener (running or stopped)", "DeleteLoadBalancerListener"))

@@ -186,3 +186,143 @@ func TestSLBCommands(t *testing.T) {
 		t.Errorf("deleted load balancer still listed:\n%s", out)
 	}
 }
+
+func TestSLBACLCommands(t *testing.T) {
+	env := apitest.Start(t)
+	r := newRunner(t, env)
+
+	vpcID := strings.TrimSpace(r.ok("vpc", "create", "--cidr", "10.0.0.0/16"))
+	vsw := strings.TrimSpace(r.ok("vswitch", "create", "--vpc", vpcID, "--cidr", "10.0.1.0/24"))
+	lb := strings.TrimSpace(r.ok("slb", "create", "--vswitch", vsw))
+
+	// Lists and entries.
+	if e := r.fail("slb", "acl", "create"); !strings.Contains(e, `"name" not set`) {
+		t.Errorf("create without --name: %s", e)
+	}
+	acl := strings.TrimSpace(r.ok("slb", "acl", "create", "--name", "office"))
+	if !strings.HasPrefix(acl, "acl-") || strings.Contains(acl, "\n") {
+		t.Fatalf("slb acl create printed %q", acl)
+	}
+	if e := r.fail("slb", "acl", "create", "--name", "office"); !strings.Contains(e, "Error: AclNameExist: ") {
+		t.Errorf("create a taken name: %s", e)
+	}
+	acl2 := strings.TrimSpace(r.ok("slb", "acl", "create", "--name", "branch"))
+	r.ok("slb", "acl", "add", acl, "--entry", "10.0.0.0/8,192.0.2.7", "--comment", "lan")
+	r.ok("slb", "acl", "add", acl, "--entry", "198.51.100.0/24")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--entry", "10.1.2.3/16"}, "Error: InvalidParameter: "},
+		{[]string{"--entry", "192.0.2.7/32"}, "Error: Duplicated.AclEntry: "},
+		{[]string{}, `"entry" not set`},
+	} {
+		if e := r.fail(append([]string{"slb", "acl", "add", acl}, tc.args...)...); !strings.Contains(e, tc.want) {
+			t.Errorf("acl add %v: %s", tc.args, e)
+		}
+	}
+	if e := r.fail("slb", "acl", "remove", acl, "--entry", "10.99.0.0/16"); !strings.Contains(e, "Error: ResourceNotFound.AclEntry: ") {
+		t.Errorf("remove a stranger: %s", e)
+	}
+	r.ok("slb", "acl", "remove", acl, "--entry", "198.51.100.0/24")
+	r.ok("slb", "acl", "rename", acl2, "--name", "branch-2")
+	out := r.ok("slb", "acl", "list")
+	for _, want := range []string{"AclId", acl, "office", acl2, "branch-2", "ipv4"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("slb acl list lacks %q:\n%s", want, out)
+		}
+	}
+	if out := r.ok("slb", "acl", "list", "--name", "bran"); strings.Contains(out, acl+" ") || !strings.Contains(out, acl2) {
+		t.Errorf("slb acl list --name bran:\n%s", out)
+	}
+	if acls := list(r.okJSON("slb", "acl", "list"), "Acls", "Acl"); len(acls) != 2 {
+		t.Errorf("slb acl list -o json: %d lists, want 2", len(acls))
+	}
+
+	// Listeners use the list.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--acl", acl}, "--acl needs --acl-type"},
+		{[]string{"--acl-type", "white"}, "--acl-type needs --acl"},
+		{[]string{"--acl", acl, "--acl-type", "grey"}, "invalid --acl-type"},
+		{[]string{"--acl", "acl-nope", "--acl-type", "white"}, "Error: AclNotExist: "},
+	} {
+		args := append([]string{"slb", "listener", "add", lb, "--protocol", "tcp", "--port", "80", "--backend-port", "8080"}, tc.args...)
+		if e := r.fail(args...); !strings.Contains(e, tc.want) {
+			t.Errorf("listener add %v: %s", tc.args, e)
+		}
+	}
+	r.ok("slb", "listener", "add", lb, "--protocol", "tcp", "--port", "80", "--backend-port", "8080", "--acl", acl, "--acl-type", "white")
+	r.ok("slb", "listener", "add", lb, "--protocol", "udp", "--port", "80", "--backend-port", "8080")
+	r.ok("slb", "listener", "add", lb, "--protocol", "udp", "--port", "53", "--backend-port", "53")
+	if e := r.fail("slb", "listener", "set", lb, "--port", "80", "--acl", acl, "--acl-type", "black"); !strings.Contains(e, "give --protocol") {
+		t.Errorf("set a shared port without --protocol: %s", e)
+	}
+	if e := r.fail("slb", "listener", "set", lb, "--port", "81", "--acl-off"); !strings.Contains(e, "no listener on port 81") {
+		t.Errorf("set a port without listener: %s", e)
+	}
+	if e := r.fail("slb", "listener", "set", lb, "--port", "53"); !strings.Contains(e, "nothing to change") {
+		t.Errorf("set without settings: %s", e)
+	}
+	if e := r.fail("slb", "listener", "set", lb, "--port", "53", "--acl-off", "--acl", acl); !strings.Contains(e, "--acl-off") {
+		t.Errorf("set --acl-off with --acl: %s", e)
+	}
+	if e := r.fail("slb", "listener", "set", lb, "--port", "53", "--acl-type", "black"); !strings.Contains(e, "Error: MissingParameter: ") {
+		t.Errorf("set a type without a list: %s", e)
+	}
+	r.ok("slb", "listener", "set", lb, "--port", "53", "--acl", acl2, "--acl-type", "black", "--scheduler", "rr")
+	r.ok("slb", "listener", "set", lb, "--port", "53", "--acl", acl) // the list alone: the type stays
+	show := r.ok("slb", "show", lb)
+	for _, want := range []string{"Acl", "white " + acl, "black " + acl, "off"} {
+		if !strings.Contains(show, want) {
+			t.Errorf("slb show lacks %q:\n%s", want, show)
+		}
+	}
+	out = r.ok("slb", "acl", "show", acl)
+	for _, want := range []string{"AclName:", "office", "TotalAclEntry:", "10.0.0.0/8", "192.0.2.7/32", "lan", lb, "tcp", "white", "udp", "53", "black"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("slb acl show lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "198.51.100.0/24") {
+		t.Errorf("slb acl show shows a removed entry:\n%s", out)
+	}
+	js := r.okJSON("slb", "acl", "show", acl)
+	if es, ls := list(js, "AclEntrys", "AclEntry"), list(js, "RelatedListeners", "RelatedListener"); len(es) != 2 || len(ls) != 2 {
+		t.Errorf("slb acl show -o json: %v", js)
+	}
+
+	// A list in use stays; another account sees nothing.
+	if e := r.fail("slb", "acl", "delete", acl); !strings.Contains(e, "Error: AclInUsed: ") || !strings.Contains(e, lb) {
+		t.Errorf("delete a list in use: %s", e)
+	}
+	otherCreds := env.NewAccount(t, "other")
+	other := newRunner(t, env)
+	other.vars = maps.Clone(r.vars)
+	other.vars[cli.EnvAccessKeyID], other.vars[cli.EnvAccessSecret] = otherCreds.AccessKeyID, otherCreds.Secret
+	if e := other.fail("slb", "acl", "show", acl); !strings.Contains(e, "Error: AclNotExist: ") {
+		t.Errorf("another account shows the list: %s", e)
+	}
+	if out := other.ok("slb", "acl", "list"); strings.Contains(out, acl) {
+		t.Errorf("another account lists the list:\n%s", out)
+	}
+
+	// Off, then the list goes.
+	r.ok("slb", "listener", "set", lb, "--port", "80", "--protocol", "tcp", "--acl-off")
+	r.ok("slb", "listener", "set", lb, "--port", "53", "--acl-off")
+	r.ok("slb", "acl", "delete", acl)
+	if out := r.ok("slb", "acl", "list"); strings.Contains(out, acl) {
+		t.Errorf("deleted list still listed:\n%s", out)
+	}
+	if ls, _ := r.okJSON("slb", "show", lb)["Listeners"].([]any); len(ls) != 3 {
+		t.Errorf("listeners: %v", ls)
+	} else {
+		for _, l := range ls {
+			if m, _ := l.(map[string]any); m["AclStatus"] != "off" || m["AclId"] != nil {
+				t.Errorf("listener after off: %v", m)
+			}
+		}
+	}
+}

@@ -50,8 +50,10 @@ func AgentPrefixes() []string {
 		model.PrefixDDoSThreshold, model.PrefixDDoSEvent, model.KeyDDoSConfig,
 		// Server Load Balancer: the host of a load balancer's zone
 		// programs its address, listeners and backends, and probes them
-		// (the health it reports, PrefixLBHealth, stays on the server).
-		model.PrefixLoadBalancer,
+		// (the health it reports, PrefixLBHealth, stays on the server),
+		// filtering the new connections of listeners with access control
+		// by their lists.
+		model.PrefixLoadBalancer, model.PrefixLBACL,
 	}
 }
 

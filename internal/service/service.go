@@ -77,6 +77,14 @@ type Quotas struct {
 	LoadBalancersPerAccount  int
 	ListenersPerLoadBalancer int
 	BackendsPerLoadBalancer  int
+	// LBACLsPerAccount bounds the access control lists of listeners of
+	// one account, LBACLEntries the entries of one list (the cloud's limit
+	// of a listener's list), LBListenersPerACL the listeners that may use
+	// one list. 0 also means DefaultLBACLsPerAccount (50),
+	// DefaultLBACLEntries (1000) and DefaultLBListenersPerACL (50).
+	LBACLsPerAccount  int
+	LBACLEntries      int
+	LBListenersPerACL int
 }
 
 // Defaults of the quotas where 0 means the default.
@@ -116,6 +124,9 @@ func DefaultQuotas() Quotas {
 		LoadBalancersPerAccount:  DefaultLoadBalancersPerAccount,
 		ListenersPerLoadBalancer: DefaultListenersPerLoadBalancer,
 		BackendsPerLoadBalancer:  DefaultBackendsPerLoadBalancer,
+		LBACLsPerAccount:         DefaultLBACLsPerAccount,
+		LBACLEntries:             DefaultLBACLEntries,
+		LBListenersPerACL:        DefaultLBListenersPerACL,
 	}
 }
 
@@ -213,6 +224,15 @@ func New(st store.Store, cfg Config) *Service {
 	}
 	if cfg.Quotas.BackendsPerLoadBalancer <= 0 {
 		cfg.Quotas.BackendsPerLoadBalancer = DefaultBackendsPerLoadBalancer
+	}
+	if cfg.Quotas.LBACLsPerAccount <= 0 {
+		cfg.Quotas.LBACLsPerAccount = DefaultLBACLsPerAccount
+	}
+	if cfg.Quotas.LBACLEntries <= 0 {
+		cfg.Quotas.LBACLEntries = DefaultLBACLEntries
+	}
+	if cfg.Quotas.LBListenersPerACL <= 0 {
+		cfg.Quotas.LBListenersPerACL = DefaultLBListenersPerACL
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

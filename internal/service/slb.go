@@ -50,11 +50,18 @@ import (
 //     when both exist. New listeners are stopped. Schedulers wrr
 //     (default) and rr; health checks are TCP connections (TCP listeners)
 //     or datagrams (UDP listeners). Settings Palisade does not implement
-//     (session persistence, connection timeouts, ACLs, connection
-//     draining, proxy protocol, HTTP health checks, server groups, UDP
+//     (session persistence, connection timeouts, connection draining,
+//     proxy protocol, HTTP health checks, server groups, UDP
 //     request/response checks, SYN proxy, listener tags, other
 //     schedulers) are refused with OperationUnsupported.<Param>, never
 //     ignored. Bandwidth is -1 (not limited) only.
+//   - Access control (AclStatus on, AclType white or black, AclId): a
+//     listener uses one access control list of its account (slbacl.go);
+//     with AclStatus on, AclType and AclId are required; a Set keeps
+//     those of a listener that has access control on when it leaves them
+//     out (so AclType or AclId alone changes that one). With AclStatus off
+//     a listener has no list: AclType and AclId sent with it are checked
+//     (AclType white or black) and not kept.
 //   - Backend servers are instances (Type ecs) of the load balancer's
 //     account and VPC, and, in this version, of its zone: the host of
 //     that zone programs the load balancer and reaches its backends
@@ -97,6 +104,9 @@ import (
 //     server the load balancer does not have.
 //   - DependencyViolation.VpcEndpointService (403): deleting a load
 //     balancer that backs a PrivateLink service.
+//   - Access control: AclNotExist (404), MissingParameter (AclType,
+//     AclId), OverQuota (a list used by too many listeners, or with too
+//     many entries); see slbacl.go.
 //   - Agents: Forbidden.NotAdmin, Forbidden.AgentZone (403).
 
 // SLB values the API shows.
@@ -624,7 +634,6 @@ type ListenerSettings struct {
 	MasterSlaveServerGroup   string // Set: on/off
 	PersistenceTimeout       *int   // 0 only
 	EstablishedTimeout       *int   // not settable
-	AclStatus                string // off only
 	ConnectionDrain          string // off only
 	ProxyProtocolV2          bool
 	HealthCheckType          string // tcp only
@@ -646,8 +655,6 @@ func (x ListenerSettings) check() error {
 		return slbUnsupported("PersistenceTimeout", "Palisade has no session persistence: each new connection is scheduled on its own (PersistenceTimeout 0).")
 	case x.EstablishedTimeout != nil:
 		return slbUnsupported("EstablishedTimeout", "connections to the load balancer keep the kernel's connection-tracking timeouts; leave EstablishedTimeout out.")
-	case strings.EqualFold(x.AclStatus, "on"):
-		return slbUnsupported("AclStatus", "Palisade has no load balancer ACLs: filter clients with the backends' security groups, which see the clients' addresses.")
 	case strings.EqualFold(x.ConnectionDrain, "on"):
 		return slbUnsupported("ConnectionDrain", "Palisade does not drain connections of removed backends.")
 	case x.ProxyProtocolV2:
@@ -683,7 +690,18 @@ type ListenerSpec struct {
 	HealthCheckInterval       *int
 	HealthCheckConnectTimeout *int
 	Description               *string
-	Settings                  ListenerSettings
+	// Access control: AclStatus on/off, AclType white/black, AclID (an
+	// access control list of the account; checked in the transaction by
+	// checkListenerACL).
+	AclStatus *string
+	AclType   *string
+	AclID     *string
+	Settings  ListenerSettings
+}
+
+// hasACL reports whether the request sets any access control parameter.
+func (x ListenerSpec) hasACL() bool {
+	return x.AclStatus != nil || x.AclType != nil || x.AclID != nil
 }
 
 // checkListenerPort checks a ListenerPort (1-65535).
@@ -740,6 +758,37 @@ func (x ListenerSpec) apply(l *model.LBListener) error {
 			return err
 		}
 		l.Description = *x.Description
+	}
+	return x.applyACL(l)
+}
+
+// applyACL checks the access control parameters and sets them on l: the
+// list's existence and limits are checkListenerACL's. Off is stored as
+// "" (no filter), without type or list.
+func (x ListenerSpec) applyACL(l *model.LBListener) error {
+	if x.AclStatus != nil {
+		on, err := onOff("AclStatus", *x.AclStatus, false)
+		if err != nil {
+			return err
+		}
+		l.AclStatus = ""
+		if on {
+			l.AclStatus = model.LBACLOn
+		}
+	}
+	if x.AclType != nil {
+		switch v := strings.ToLower(*x.AclType); v {
+		case model.LBACLWhite, model.LBACLBlack:
+			l.AclType = v
+		default:
+			return errs.InvalidParameter("AclType", "%q is neither white nor black", *x.AclType)
+		}
+	}
+	if x.AclID != nil {
+		l.AclID = *x.AclID
+	}
+	if l.AclStatus != model.LBACLOn {
+		l.AclStatus, l.AclType, l.AclID = "", "", ""
 	}
 	return nil
 }
@@ -816,7 +865,7 @@ func (s *Service) CreateListener(ctx context.Context, accountID, lbID string, x 
 	if err := x.apply(&l); err != nil {
 		return err
 	}
-	_, err := s.changeLB(ctx, accountID, lbID, func(_ store.Txn, lb *model.LoadBalancer) error {
+	_, err := s.changeLB(ctx, accountID, lbID, func(tx store.Txn, lb *model.LoadBalancer) error {
 		if slices.ContainsFunc(lb.Listeners, func(o model.LBListener) bool { return o.Protocol == l.Protocol && o.Port == l.Port }) {
 			return errs.InvalidParam("ListenerAlreadyExists",
 				"The specified listener port is already in use: load balancer %s has a %s listener on port %d.", lb.ID, strings.ToUpper(l.Protocol), l.Port)
@@ -828,13 +877,13 @@ func (s *Service) CreateListener(ctx context.Context, accountID, lbID string, x 
 		slices.SortFunc(lb.Listeners, func(a, b model.LBListener) int {
 			return cmp.Or(cmp.Compare(a.Port, b.Port), strings.Compare(a.Protocol, b.Protocol))
 		})
-		return nil
+		return s.checkListenerACL(tx, accountID, lb, slices.IndexFunc(lb.Listeners, func(o model.LBListener) bool { return o.Protocol == l.Protocol && o.Port == l.Port }))
 	})
 	return err
 }
 
-// SetListener changes a listener's scheduler, health check or
-// description (SetLoadBalancer{TCP,UDP}ListenerAttribute).
+// SetListener changes a listener's scheduler, health check, description
+// or access control (SetLoadBalancer{TCP,UDP}ListenerAttribute).
 func (s *Service) SetListener(ctx context.Context, accountID, lbID string, x ListenerSpec) error {
 	if err := checkListenerPort(x.Port); err != nil {
 		return err
@@ -845,12 +894,18 @@ func (s *Service) SetListener(ctx context.Context, accountID, lbID string, x Lis
 	if err := x.apply(&model.LBListener{}); err != nil {
 		return err
 	}
-	_, err := s.changeLB(ctx, accountID, lbID, func(_ store.Txn, lb *model.LoadBalancer) error {
+	_, err := s.changeLB(ctx, accountID, lbID, func(tx store.Txn, lb *model.LoadBalancer) error {
 		i, err := findListener(lb, x.Port, x.Protocol)
 		if err != nil {
 			return err
 		}
-		return x.apply(&lb.Listeners[i])
+		if err := x.apply(&lb.Listeners[i]); err != nil {
+			return err
+		}
+		if !x.hasACL() {
+			return nil
+		}
+		return s.checkListenerACL(tx, accountID, lb, i)
 	})
 	return err
 }

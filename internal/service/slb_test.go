@@ -337,7 +337,11 @@ func TestListeners(t *testing.T) {
 		{"master slave", with(func(x *ListenerSpec) { x.Settings.MasterSlaveServerGroupID = "rsp-2" }), "OperationUnsupported.MasterSlaveServerGroupId"},
 		{"persistence", with(func(x *ListenerSpec) { x.Settings.PersistenceTimeout = intp(60) }), "OperationUnsupported.PersistenceTimeout"},
 		{"established", with(func(x *ListenerSpec) { x.Settings.EstablishedTimeout = intp(900) }), "OperationUnsupported.EstablishedTimeout"},
-		{"acl", with(func(x *ListenerSpec) { x.Settings.AclStatus = "on" }), "OperationUnsupported.AclStatus"},
+		{"acl on without type", with(func(x *ListenerSpec) { x.AclStatus, x.AclID = strp("on"), strp("acl-nope") }), "MissingParameter"},
+		{"acl on without list", with(func(x *ListenerSpec) { x.AclStatus, x.AclType = strp("on"), strp("white") }), "MissingParameter"},
+		{"acl unknown", with(func(x *ListenerSpec) { x.AclStatus, x.AclType, x.AclID = strp("on"), strp("white"), strp("acl-nope") }), "AclNotExist"},
+		{"acl bad status", with(func(x *ListenerSpec) { x.AclStatus = strp("yes") }), "InvalidParameter"},
+		{"acl bad type", with(func(x *ListenerSpec) { x.AclStatus, x.AclType, x.AclID = strp("on"), strp("grey"), strp("acl-nope") }), "InvalidParameter"},
 		{"drain", with(func(x *ListenerSpec) { x.Settings.ConnectionDrain = "on" }), "OperationUnsupported.ConnectionDrain"},
 		{"proxy protocol", with(func(x *ListenerSpec) { x.Settings.ProxyProtocolV2 = true }), "OperationUnsupported.ProxyProtocolV2Enabled"},
 		{"http check", with(func(x *ListenerSpec) { x.Settings.HealthCheckType = "http" }), "OperationUnsupported.HealthCheckType"},
@@ -351,7 +355,8 @@ func TestListeners(t *testing.T) {
 	}
 	// Defaults of the refused settings pass.
 	ok := with(func(x *ListenerSpec) {
-		x.Settings = ListenerSettings{PersistenceTimeout: intp(0), AclStatus: "off", ConnectionDrain: "off", HealthCheckType: "tcp",
+		x.AclStatus, x.AclType = strp("off"), strp("black")
+		x.Settings = ListenerSettings{PersistenceTimeout: intp(0), ConnectionDrain: "off", HealthCheckType: "tcp",
 			HealthCheckDomain: "$_ip", SynProxy: "disable", VServerGroup: "off"}
 	})
 	if err := s.CreateListener(ctx, "1", lb.ID, ok); err != nil {

@@ -315,3 +315,104 @@ func TestLoadBalancerAgentRestart(t *testing.T) {
 		t.Errorf("too few probes ran: %v", p.count)
 	}
 }
+
+// TestLoadBalancerACLSDK: a listener's access control through the official
+// SDK, with real connections from two clients: a whitelist admits only
+// its entries, a blacklist refuses them, an empty list admits everyone,
+// and access control switched off admits everyone again.
+func TestLoadBalancerACLSDK(t *testing.T) {
+	requireKernel(t)
+	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(randTag(t)))
+	w := newWorld(t, env)
+	lbc := slbClient(t, env, env.Admin)
+	vpcID := w.mustVPC("10.9.0.0/16")
+	vsw := w.mustVSwitch(vpcID, "10.9.1.0/24")
+	w.mustGroup("web", vpcID, "normal", "drop")
+	w.authorize("web", ruleSpec{proto: "tcp", ports: "8080/8080", peer: "10.9.0.0/16", policy: "accept", priority: 1})
+	w.mustGroup("cli", vpcID, "normal", "drop")
+	w.run("c1", vsw, "10.9.1.10", "cli")
+	w.run("c2", vsw, "10.9.1.20", "cli")
+	w.run("be", vsw, "10.9.1.11", "web")
+	w.waitRunning()
+	serveWho(t, w.ids["be"], "be", 8080)
+
+	creq := slb.CreateCreateLoadBalancerRequest()
+	creq.AddressType, creq.VSwitchId = "intranet", vsw
+	cresp, err := lbc.CreateLoadBalancer(creq)
+	if err != nil {
+		t.Fatalf("CreateLoadBalancer: %v", err)
+	}
+	lbID, vip := cresp.LoadBalancerId, netip.MustParseAddr(cresp.Address)
+	lreq := slb.CreateCreateLoadBalancerTCPListenerRequest()
+	lreq.LoadBalancerId, lreq.ListenerPort, lreq.BackendServerPort, lreq.Bandwidth = lbID, requests.NewInteger(80), requests.NewInteger(8080), requests.NewInteger(-1)
+	lreq.HealthCheckSwitch = "off"
+	if _, err := lbc.CreateLoadBalancerTCPListener(lreq); err != nil {
+		t.Fatalf("CreateLoadBalancerTCPListener: %v", err)
+	}
+	servers, _ := json.Marshal([]map[string]string{{"ServerId": w.ids["be"]}})
+	breq := slb.CreateAddBackendServersRequest()
+	breq.LoadBalancerId, breq.BackendServers = lbID, string(servers)
+	if _, err := lbc.AddBackendServers(breq); err != nil {
+		t.Fatalf("AddBackendServers: %v", err)
+	}
+	start := slb.CreateStartLoadBalancerListenerRequest()
+	start.LoadBalancerId, start.ListenerPort = lbID, requests.NewInteger(80)
+	if _, err := lbc.StartLoadBalancerListener(start); err != nil {
+		t.Fatalf("StartLoadBalancerListener: %v", err)
+	}
+	areq := slb.CreateCreateAccessControlListRequest()
+	areq.AclName, areq.AddressIPVersion = "office", "ipv4"
+	aresp, err := lbc.CreateAccessControlList(areq)
+	if err != nil {
+		t.Fatalf("CreateAccessControlList: %v", err)
+	}
+	acl := aresp.AclId
+
+	// reach says which clients the listener admits.
+	reach := func() map[string]bool {
+		t.Helper()
+		w.settle()
+		got := map[string]bool{}
+		for _, c := range []string{"c1", "c2"} {
+			var err error
+			for range 2 { // ARP
+				if _, _, err = dialWho(w.ids[c], netip.AddrPortFrom(vip, 80), time.Second); err == nil {
+					break
+				}
+			}
+			got[c] = err == nil
+		}
+		return got
+	}
+	setACL := func(status, typ string) {
+		t.Helper()
+		req := slb.CreateSetLoadBalancerTCPListenerAttributeRequest()
+		req.LoadBalancerId, req.ListenerPort, req.AclStatus = lbID, requests.NewInteger(80), status
+		if status == "on" {
+			req.AclType, req.AclId = typ, acl
+		}
+		if _, err := lbc.SetLoadBalancerTCPListenerAttribute(req); err != nil {
+			t.Fatalf("SetLoadBalancerTCPListenerAttribute AclStatus=%s AclType=%s: %v", status, typ, err)
+		}
+	}
+	want := func(step string, c1, c2 bool) {
+		t.Helper()
+		if got := reach(); got["c1"] != c1 || got["c2"] != c2 {
+			t.Errorf("%s: c1 admitted %v, c2 %v; want %v, %v", step, got["c1"], got["c2"], c1, c2)
+		}
+	}
+	want("no access control", true, true)
+	setACL("on", "white")
+	want("an empty whitelist (admits everyone, as the cloud documents)", true, true)
+	entries, _ := json.Marshal([]map[string]string{{"entry": "10.9.1.10/32", "comment": "c1"}})
+	ereq := slb.CreateAddAccessControlListEntryRequest()
+	ereq.AclId, ereq.AclEntrys = acl, string(entries)
+	if _, err := lbc.AddAccessControlListEntry(ereq); err != nil {
+		t.Fatalf("AddAccessControlListEntry: %v", err)
+	}
+	want("a whitelist of c1", true, false)
+	setACL("on", "black")
+	want("a blacklist of c1", false, true)
+	setACL("off", "")
+	want("access control off", true, true)
+}
