@@ -66,6 +66,8 @@ type World struct {
 	// backend of a listener with its health check on is out).
 	LoadBalancers []model.LoadBalancer
 	LBHealth      []model.LBHealth
+	// LBACLs are the account's access control lists of listeners.
+	LBACLs []model.LBAccessControlList
 	// FirewallPolicies and AddressBooks are the account's Internet
 	// firewall; FirewallOff lists the EIP addresses it is switched off
 	// for.
@@ -223,6 +225,7 @@ type Analyzer struct {
 	lbs      map[string]*model.LoadBalancer
 	lbByAddr map[vpcAddr]*model.LoadBalancer
 	lbHealth map[string]*model.LBHealth
+	lbACLs   map[string]*model.LBAccessControlList
 	// services and endpoints hold World.Services and World.Endpoints by
 	// ID.
 	services  map[string]*model.EndpointService

@@ -82,10 +82,13 @@ const (
 	// balancer's state and listeners. ByLBWeight and ByLBHealth decide a
 	// PointLBBackend step: the backend's weight (0 takes no new
 	// connections; above 0 suffices when the listener checks no health),
-	// or its last reported health.
-	ByLoadBalancer = "load-balancer"
-	ByLBWeight     = "lb-weight"
-	ByLBHealth     = "lb-health"
+	// or its last reported health. ByLoadBalancerACL decides a
+	// PointLoadBalancer step by the listener's access control list
+	// (RuleID: the list's ID).
+	ByLoadBalancer    = "load-balancer"
+	ByLoadBalancerACL = "lb-acl"
+	ByLBWeight        = "lb-weight"
+	ByLBHealth        = "lb-health"
 )
 
 // sgDecision is the verdict of the security groups of one ENI.

@@ -60,6 +60,41 @@ func (a *Analyzer) indexLoadBalancers() {
 	for i := range w.LBHealth {
 		a.lbHealth[w.LBHealth[i].LoadBalancerID] = &w.LBHealth[i]
 	}
+	a.lbACLs = make(map[string]*model.LBAccessControlList, len(w.LBACLs))
+	for i := range w.LBACLs {
+		a.lbACLs[w.LBACLs[i].ID] = &w.LBACLs[i]
+	}
+}
+
+// lbACLAdmits says whether listener l's access control admits a new
+// connection from src, and why: a whitelist admits its entries only, a
+// blacklist refuses them, an empty list admits everyone (as the cloud
+// documents), a list that is on but missing admits no one (as the agent
+// programs it).
+func (a *Analyzer) lbACLAdmits(l *model.LBListener, src netip.Addr) (bool, string) {
+	if l.AclStatus != model.LBACLOn {
+		return true, ""
+	}
+	acl := a.lbACLs[l.AclID]
+	if acl == nil {
+		return false, fmt.Sprintf("its access control list %s is missing, so it admits no one", l.AclID)
+	}
+	kind := map[bool]string{true: "whitelist", false: "blacklist"}[l.AclType == model.LBACLWhite]
+	if len(acl.Entries) == 0 {
+		return true, fmt.Sprintf("its %s %s has no entries and admits everyone", kind, acl.ID)
+	}
+	for _, e := range acl.Entries {
+		if e.Entry.Contains(src) {
+			if l.AclType == model.LBACLWhite {
+				return true, fmt.Sprintf("its whitelist %s admits %s (entry %s)", acl.ID, src, e.Entry)
+			}
+			return false, fmt.Sprintf("its blacklist %s refuses %s (entry %s)", acl.ID, src, e.Entry)
+		}
+	}
+	if l.AclType == model.LBACLWhite {
+		return false, fmt.Sprintf("its whitelist %s has no entry for %s", acl.ID, src)
+	}
+	return true, fmt.Sprintf("its blacklist %s has no entry for %s", acl.ID, src)
 }
 
 // withLB marks t, a resolved address, as a load balancer's when no ENI
@@ -201,6 +236,13 @@ func (a *Analyzer) lbListenerStepFrom(lb *model.LoadBalancer, pkt Packet, source
 		s.Detail = fmt.Sprintf("%s (the %s is %s; StartLoadBalancerListener starts it)", drop, listenerName(l), l.Status)
 		return nil, s
 	}
+	admitted, acl := a.lbACLAdmits(l, pkt.Src)
+	if !admitted {
+		s.Detail = fmt.Sprintf("dropped by the %s of load balancer %s: %s", listenerName(l), lb.ID, acl)
+		s.DecidedBy = ByLoadBalancerACL
+		s.RuleID = l.AclID
+		return nil, s
+	}
 	hc := "health check off"
 	if l.HealthCheck.Enabled {
 		hc = "health check on"
@@ -208,6 +250,9 @@ func (a *Analyzer) lbListenerStepFrom(lb *model.LoadBalancer, pkt Packet, source
 	s.Allow = true
 	s.Detail = fmt.Sprintf("the %s of load balancer %s is running (scheduler %s, %s): a new connection goes to one of its backends that take connections now, translated to the backend's address and port %d %s, %s",
 		listenerName(l), lb.ID, l.Scheduler, hc, l.BackendPort, source, where)
+	if acl != "" {
+		s.Detail += "; " + acl
+	}
 	if len(lb.Backends) == 0 {
 		s.Allow = false
 		s.Detail = fmt.Sprintf("dropped by load balancer %s: the %s is running but the load balancer has no backend servers (AddBackendServers)", lb.ID, listenerName(l))

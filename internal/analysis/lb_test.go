@@ -65,6 +65,18 @@ func lbWorld() *World {
 	return w
 }
 
+// withListenerACL puts the tcp/80 listener of lb-1 behind access control
+// list acl-1 of type typ with the given entries.
+func withListenerACL(w *World, typ string, entries ...string) {
+	acl := model.LBAccessControlList{ID: "acl-1", AddressIPVersion: "ipv4"}
+	for _, e := range entries {
+		acl.Entries = append(acl.Entries, model.LBACLEntry{Entry: pfx(e)})
+	}
+	w.LBACLs = []model.LBAccessControlList{acl}
+	l := &w.LoadBalancers[0].Listeners[1]
+	l.AclStatus, l.AclType, l.AclID = model.LBACLOn, typ, "acl-1"
+}
+
 // firstDeny is the point of the first step of p that denies ("" none).
 func firstDeny(p PathResult) (Step, bool) {
 	for _, s := range p.Steps {
@@ -127,6 +139,21 @@ func TestReachLoadBalancer(t *testing.T) {
 				}
 			}},
 		{name: "by load balancer ID", q: ReachQuery{From: "i-c", To: "lb-1", Protocol: "tcp", Port: 80}, reach: true, deny: []string{"", ""}},
+		{name: "whitelist without the client", change: func(w *World) { withListenerACL(w, model.LBACLWhite, "10.9.2.0/24") },
+			q: tcp80, deny: []string{PointLoadBalancer}, detail: "dropped by the tcp listener on port 80 of load balancer lb-1: its whitelist acl-1 has no entry for 10.9.1.10",
+			check: func(t *testing.T, r *ReachResult) {
+				if s, _ := firstDeny(r.Paths[0]); s.DecidedBy != ByLoadBalancerACL || s.RuleID != "acl-1" {
+					t.Errorf("decided by %s %s, want lb-acl acl-1", s.DecidedBy, s.RuleID)
+				}
+			}},
+		{name: "whitelist with the client", change: func(w *World) { withListenerACL(w, model.LBACLWhite, "10.9.1.0/28") },
+			q: tcp80, reach: true, deny: []string{"", ""}, detail: "its whitelist acl-1 admits 10.9.1.10 (entry 10.9.1.0/28)"},
+		{name: "blacklist with the client", change: func(w *World) { withListenerACL(w, model.LBACLBlack, "10.9.1.10/32") },
+			q: tcp80, deny: []string{PointLoadBalancer}, detail: "its blacklist acl-1 refuses 10.9.1.10 (entry 10.9.1.10/32)"},
+		{name: "empty blacklist", change: func(w *World) { withListenerACL(w, model.LBACLBlack) },
+			q: tcp80, reach: true, deny: []string{"", ""}, detail: "its blacklist acl-1 has no entries and admits everyone"},
+		{name: "missing list", change: func(w *World) { withListenerACL(w, model.LBACLBlack); w.LBACLs = nil },
+			q: tcp80, deny: []string{PointLoadBalancer}, detail: "its access control list acl-1 is missing, so it admits no one"},
 		{name: "no listener on the port", q: ReachQuery{From: "i-c", To: "lb-1", Protocol: "tcp", Port: 81}, deny: []string{PointLoadBalancer},
 			detail: "dropped by load balancer lb-1: no running tcp listener on port 81 (running: tcp 80, udp 5353)"},
 		{name: "listener stopped", q: ReachQuery{From: "i-c", To: "lb-1", Protocol: "udp", Port: 53}, deny: []string{PointLoadBalancer},

@@ -209,6 +209,14 @@ func listLoadBalancers(tx store.ReadTxn, accountID string, w *analysis.World) er
 	if len(own) == 0 {
 		return nil
 	}
+	if err := listJSON(tx, model.PrefixLBACL, func(v *model.LBAccessControlList) error {
+		if v.AccountID == accountID {
+			w.LBACLs = append(w.LBACLs, *v)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	return listJSON(tx, model.PrefixLBHealth, func(v *model.LBHealth) error {
 		if own[v.LoadBalancerID] {
 			w.LBHealth = append(w.LBHealth, *v)

@@ -397,8 +397,19 @@ func TestLoadBalancerACLSDK(t *testing.T) {
 	}
 	want := func(step string, c1, c2 bool) {
 		t.Helper()
-		if got := reach(); got["c1"] != c1 || got["c2"] != c2 {
+		got := reach()
+		if got["c1"] != c1 || got["c2"] != c2 {
 			t.Errorf("%s: c1 admitted %v, c2 %v; want %v, %v", step, got["c1"], got["c2"], c1, c2)
+		}
+		// The analyzer agrees with the kernel.
+		for _, c := range []string{"c1", "c2"} {
+			out, err := env.Common(t, env.Admin, api.VersionPalisade, "AnalyzeReachability", map[string]string{"From": w.ids[c], "To": lbID, "Protocol": "tcp", "Port": "80"})
+			if err != nil {
+				t.Fatalf("AnalyzeReachability: %v", err)
+			}
+			if out["Reachable"] != got[c] {
+				t.Errorf("%s: the analyzer says %s reachable %v, the kernel %v", step, c, out["Reachable"], got[c])
+			}
 		}
 	}
 	want("no access control", true, true)
