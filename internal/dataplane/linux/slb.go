@@ -102,20 +102,26 @@ func lbACL(match []expr.Any, addr netip.Addr, l dataplane.LBListener, setName st
 		return tableSet{}, nil
 	}
 	set := tableSet{name: setName, key: nftables.TypeIPAddr, interval: true, elems: prefixIntervals(l.ACL.Prefixes)}
-	rule := append(slices.Clone(match),
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr.AsSlice()},
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{lbProto(l.Protocol)}},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(l.Port)},
-	)
+	rule := append(slices.Clone(match), listenerMatch(addr, l)...)
 	rule = append(rule, ctStateNew()...)
 	rule = append(rule,
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
 		&expr.Lookup{SourceRegister: 1, SetName: setName, Invert: l.ACL.White},
 		plDrop)
 	return set, rule
+}
+
+// listenerMatch matches the packets to addr on listener l's protocol and
+// port.
+func listenerMatch(addr netip.Addr, l dataplane.LBListener) []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr.AsSlice()},
+		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{lbProto(l.Protocol)}},
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(l.Port)},
+	}
 }
 
 // lbListenerDNAT translates a new connection to addr on listener l's
@@ -126,18 +132,12 @@ func lbListenerDNAT(addr netip.Addr, l dataplane.LBListener, n int, mapName stri
 	if l.RoundRobin {
 		gen = unix.NFT_NG_INCREMENTAL
 	}
-	return []expr.Any{
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr.AsSlice()},
-		&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{lbProto(l.Protocol)}},
-		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(l.Port)},
+	return append(listenerMatch(addr, l),
 		&expr.Numgen{Register: 1, Modulus: uint32(n), Type: gen},
 		&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: mapName},
 		&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(l.BackendPort)},
 		&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
-	}
+	)
 }
 
 // lbProgram is the table's content for lbs: its sets and rules.
