@@ -119,6 +119,7 @@ type result struct {
 	// Instances[0] (weight 50) as its backend (a UDP listener and
 	// Instances[1] were added and removed), and a second one deleted.
 	LoadBalancer, DeletedLoadBalancer string
+	LoadBalancerService               string
 }
 
 func TestConsoleInBrowser(t *testing.T) {
@@ -582,6 +583,14 @@ func checkPrivateLink(t *testing.T, env *apitest.Env, res result, bobID string) 
 	}
 	if len(resources.Resources) != 1 || resources.Resources[0].ResourceId != res.ServiceBackend || resources.Resources[0].ResourceType != "ecs" {
 		t.Errorf("resources of %s: %+v, want the ecs instance %s", res.EndpointService, resources.Resources, res.ServiceBackend)
+	}
+	sr.ServiceId = res.LoadBalancerService
+	resources, err = c.ListVpcEndpointServiceResources(sr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resources.Resources) != 1 || resources.Resources[0].ResourceId != res.LoadBalancer || resources.Resources[0].ResourceType != "slb" {
+		t.Errorf("resources of %s: %+v, want the load balancer %s (slb)", res.LoadBalancerService, resources.Resources, res.LoadBalancer)
 	}
 	ur := privatelink.CreateListVpcEndpointServiceUsersRequest()
 	ur.ServiceId = res.EndpointService

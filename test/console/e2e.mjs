@@ -768,7 +768,7 @@ try {
 
   step('PrivateLink: a service of the analysis VPC, an endpoint in the first VPC, its connection enabled');
   await nav('Endpoint services');
-  await label('Backend instance ID').fill(mxB);
+  await label('Backend instance or load balancer ID').fill(mxB);
   await label('Description').fill('console-svc');
   await button('Create endpoint service').click();
   const epsrv = await idFrom('epsrv-');
@@ -872,6 +872,13 @@ try {
   await backendRow(instances[1]).waitFor({ state: 'detached' });
   await healthOf('TCP:80', instances[1]).waitFor({ state: 'detached' });
   await shot('load-balancer');
+  // The load balancer backs a PrivateLink service.
+  await nav('Endpoint services');
+  await label('Backend instance or load balancer ID').fill(lb);
+  await label('Description').fill('console-lb-svc');
+  await button('Create endpoint service').click();
+  const lbSvc = await idFrom('epsrv-');
+  await row(lbSvc).getByRole('cell', { name: 'console-lb-svc', exact: true }).waitFor();
 
   step('WAF: protect and unprotect an instance port');
   await nav('WAF protection');
@@ -993,7 +1000,7 @@ try {
     PeerVpcs: [pA, pB], RouteTables: [rtA, rtB], DeletedPeerings: [peering, peering2], DeletedRoutes: [routeA, routeB, routeB2],
     DeletedVpcFirewall: vfw, MirrorFilter: tmf, MirrorRule: tmr, MirrorSession: tms, MirrorENIs: [mxEniA, mxEniB], DeletedMirrorFilter: tmf2,
     EndpointService: epsrv, Endpoint: ep, ServiceBackend: mxB, AddressBook: bookId, BookPolicy: bookPolicy, UnprotectedEip: eipB, DeletedEni: eni2,
-    LoadBalancer: lb, DeletedLoadBalancer: lb2 }));
+    LoadBalancer: lb, DeletedLoadBalancer: lb2, LoadBalancerService: lbSvc }));
 } catch (err) {
   console.error('FAILED: ' + (err && err.stack ? err.stack : err));
   if (problems.length) console.error('page problems:\n' + problems.join('\n'));

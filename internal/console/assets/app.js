@@ -1433,18 +1433,19 @@ async function viewEndpointServices() {
   });
   pg.body.append(await idList('inst-ids', V.ECS, 'DescribeInstances', instOptions),
     el('h3', {}, 'Create endpoint service'), form('Create endpoint service', [
-      { name: 'ResourceId', label: 'Backend instance ID', required: true, list: 'inst-ids' },
+      { name: 'ResourceId', label: 'Backend instance or load balancer ID', required: true, list: 'inst-ids', placeholder: 'i-… or lb-…' },
       { name: 'ZoneId', label: 'Zone', required: true, value: state.who.RegionId + '-a' },
       { name: 'ServiceDescription', label: 'Description' },
       { name: 'AutoAcceptEnabled', label: 'Auto-accept', type: 'checkbox' },
     ], 'Create endpoint service', done(pg, async (v) => {
-      const r = await call(V.PL, 'CreateVpcEndpointService', { ServiceResourceType: 'ecs', 'Resource.1.ResourceType': 'ecs',
+      const type = v.ResourceId.startsWith('lb-') ? 'slb' : 'ecs';
+      const r = await call(V.PL, 'CreateVpcEndpointService', { ServiceResourceType: type, 'Resource.1.ResourceType': type,
         'Resource.1.ResourceId': v.ResourceId, 'Resource.1.ZoneId': v.ZoneId, ServiceDescription: v.ServiceDescription,
         AutoAcceptEnabled: v.AutoAcceptEnabled });
       return 'Created endpoint service ' + r.ServiceId + ' (' + r.ServiceDomain + ').';
     }), pg.alert),
-    el('p', { class: 'muted' }, 'A service is backed by instances of one of your VPCs; other accounts reach it through their ' +
-      'endpoints once added as users, and only over connections you enable (or all, with auto-accept).'),
+    el('p', { class: 'muted' }, 'A service is backed by instances, or by internal load balancers, of one of your VPCs; other ' +
+      'accounts reach it through their endpoints once added as users, and only over connections you enable (or all, with auto-accept).'),
     tbl);
   await pg.load();
 }
