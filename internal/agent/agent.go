@@ -295,7 +295,7 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		return fmt.Errorf("build desired state: %w", err)
 	}
 	a.lbs.sync(d.LoadBalancers)
-	a.lbs.place(&d.Host, d.LoadBalancers)
+	a.cfg.Metrics.setLoadBalancers(a.lbs.place(&d.Host, d.LoadBalancers))
 	var errList []error
 	fwOK := map[string]bool{}
 	var missing, failed []string // VPCs without namespace; without a program

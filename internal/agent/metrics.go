@@ -30,6 +30,7 @@ type Metrics struct {
 	ddosScrubbed      prometheus.Gauge
 	ddosBlackholed    prometheus.Gauge
 	ddosEvents        prometheus.Counter
+	lbBackends        *prometheus.GaugeVec
 	mirror            *mirrorCollector
 }
 
@@ -134,10 +135,14 @@ func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 			Name: "palisade_agent_ddos_events_reported_total",
 			Help: "Anti-DDoS event reports (an event opened, changed or ended) sent by this host.",
 		}),
+		lbBackends: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "palisade_agent_lb_backends",
+			Help: "Backends of the running listeners of this host's load balancers, per listener: taking new connections (state=\"taking\") or not (state=\"out\": weight 0, or health check not passed).",
+		}, []string{"state"}),
 		mirror: newMirrorCollector(),
 	}
 	for _, c := range []prometheus.Collector{m.reconciles, m.reconcileDuration, m.vpcNamespaces, m.instances, m.enis,
-		m.enisFailedClosed, m.flowsCut, m.flowRecords, m.ddosScrubbed, m.ddosBlackholed, m.ddosEvents, m.mirror} {
+		m.enisFailedClosed, m.flowsCut, m.flowRecords, m.ddosScrubbed, m.ddosBlackholed, m.ddosEvents, m.lbBackends, m.mirror} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("register agent metrics: %w", err)
 		}
@@ -179,6 +184,16 @@ func (m *Metrics) setHost(host dataplane.Host, instances, failedClosed int) {
 	m.enis.Set(float64(enis))
 	m.instances.Set(float64(instances))
 	m.enisFailedClosed.Set(float64(failedClosed))
+}
+
+// setLoadBalancers records the backends of the running listeners the
+// kernel has: taking new connections, and the others.
+func (m *Metrics) setLoadBalancers(taking, out int) {
+	if m == nil {
+		return
+	}
+	m.lbBackends.WithLabelValues("taking").Set(float64(taking))
+	m.lbBackends.WithLabelValues("out").Set(float64(out))
 }
 
 // bindMirrors makes the mirror metrics read totals.

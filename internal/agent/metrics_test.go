@@ -268,3 +268,19 @@ palisade_agent_mirror_relayed_copies_total{result="refused"} %d
 	a.mirrorMu.Unlock()
 	want("a mirror stopped", series(10, 12, 2, 0, 1))
 }
+
+// TestLBMetrics: the load balancers' backends, taking connections or out.
+func TestLBMetrics(t *testing.T) {
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.setLoadBalancers(3, 5)
+	if got := testutil.ToFloat64(m.lbBackends.WithLabelValues("taking")); got != 3 {
+		t.Errorf("taking %v", got)
+	}
+	if got := testutil.ToFloat64(m.lbBackends.WithLabelValues("out")); got != 5 {
+		t.Errorf("out %v", got)
+	}
+	(*Metrics)(nil).setLoadBalancers(1, 1) // no metrics: nothing
+}

@@ -317,8 +317,9 @@ func (c *lbChecker) mirrorBackends(l LoadBalancer) ([]netip.Addr, string) {
 
 // place gives each VPC of h its load balancers' running listeners with
 // the backends that take connections now, and so its PrivateLink
-// endpoints of services backed by one of them.
-func (c *lbChecker) place(h *dataplane.Host, lbs []LoadBalancer) {
+// endpoints of services backed by one of them; it returns the counts of
+// backendCounts.
+func (c *lbChecker) place(h *dataplane.Host, lbs []LoadBalancer) (taking, out int) {
 	byVPC := map[string][]dataplane.LoadBalancer{}
 	for _, l := range lbs {
 		dl := dataplane.LoadBalancer{ID: l.LB.ID, Addr: l.LB.Address}
@@ -333,6 +334,34 @@ func (c *lbChecker) place(h *dataplane.Host, lbs []LoadBalancer) {
 		}
 		byVPC[l.LB.VpcID] = append(byVPC[l.LB.VpcID], dl)
 	}
+	placeVPCs(h, byVPC)
+	return backendCounts(lbs, byVPC)
+}
+
+// backendCounts are the backends of the running listeners of lbs that
+// take new connections (as placed) and the others (weight 0, health check
+// not passed, no address).
+func backendCounts(lbs []LoadBalancer, placed map[string][]dataplane.LoadBalancer) (taking, out int) {
+	for _, v := range placed {
+		for _, lb := range v {
+			for _, l := range lb.Listeners {
+				taking += len(l.Backends)
+			}
+		}
+	}
+	for _, l := range lbs {
+		for _, ls := range l.LB.Listeners {
+			if ls.Status == model.ListenerRunning {
+				out += len(l.LB.Backends)
+			}
+		}
+	}
+	return taking, out - taking
+}
+
+// placeVPCs gives each VPC of h its load balancers as placed, and so its
+// PrivateLink endpoints of services backed by one of them.
+func placeVPCs(h *dataplane.Host, byVPC map[string][]dataplane.LoadBalancer) {
 	byID := map[string]dataplane.LoadBalancer{}
 	for _, lbs := range byVPC {
 		for _, lb := range lbs {

@@ -111,6 +111,11 @@ func TestLBChecker(t *testing.T) {
 	if len(ls) != 2 || ls[1].Protocol != "udp" || !ls[1].RoundRobin || len(ls[1].Backends) != 2 {
 		t.Fatalf("listeners placed: %+v", ls)
 	}
+	// Two running listeners of four backends: tcp/80 takes a (b not yet
+	// checked), udp/53 a and b (c has weight 0, i-gone no address).
+	if taking, out := c.place(&dataplane.Host{VPCs: []dataplane.VPC{{ID: "vpc-1"}}}, lbs); taking != 3 || out != 5 {
+		t.Errorf("backends taking %d, out %d; want 3 and 5", taking, out)
+	}
 	rep := c.report()
 	if len(rep) != 1 || len(rep[0].Listeners) != 1 || len(rep[0].Listeners[0].Servers) != 3 {
 		t.Fatalf("report: %+v", rep)
