@@ -485,6 +485,17 @@ func listenerKey(v service.ListenerView) (time.Time, string) {
 	return v.CreatedAt, v.LoadBalancerID + "/" + strings.Repeat("0", 5-len(strconv.Itoa(v.Port))) + strconv.Itoa(v.Port) + "/" + v.Protocol
 }
 
+// slbTags reads the tags of an SLB request: Tag.N as every product has
+// them, and the older Tags parameter (describeTags).
+func slbTags(p Params) ([]model.Tag, error) {
+	tags, err := p.Tags("Tag")
+	if err != nil {
+		return nil, err
+	}
+	more, err := describeTags(p)
+	return append(tags, more...), err
+}
+
 // describeTags reads DescribeLoadBalancers' Tags parameter: a JSON array
 // [{"TagKey":"k","TagValue":"v"}].
 func describeTags(p Params) ([]model.Tag, error) {
@@ -555,14 +566,9 @@ func RegisterSLB(rt *Router, svc *service.Service) {
 			ChargeType: p.Get("InternetChargeType"), MasterZoneID: p.Get("MasterZoneId"), SlaveZoneID: p.Get("SlaveZoneId"),
 			ResourceGroupID: p.Get("ResourceGroupId"), ServerID: p.Get("ServerId"), ServerAddress: p.Get("ServerIntranetAddress"),
 		}
-		if q.Tags, err = p.Tags("Tag"); err != nil {
+		if q.Tags, err = slbTags(p); err != nil {
 			return nil, err
 		}
-		more, err := describeTags(p)
-		if err != nil {
-			return nil, err
-		}
-		q.Tags = append(q.Tags, more...)
 		all, err := svc.DescribeLoadBalancers(ctx, r.Account.ID, q)
 		if err != nil {
 			return nil, err

@@ -105,14 +105,9 @@ func registerSLBACL(rt *Router, svc *service.Service) {
 		p := r.Params
 		in := service.CreateLBACLInput{Name: p.Get("AclName"), AddressIPVersion: p.Get("AddressIPVersion"), ResourceGroupID: p.Get("ResourceGroupId")}
 		var err error
-		if in.Tags, err = p.Tags("Tag"); err != nil {
+		if in.Tags, err = slbTags(p); err != nil {
 			return nil, err
 		}
-		more, err := describeTags(p)
-		if err != nil {
-			return nil, err
-		}
-		in.Tags = append(in.Tags, more...)
 		a, err := svc.CreateLBACL(ctx, r.Account.ID, in)
 		if err != nil {
 			return nil, err
@@ -136,14 +131,9 @@ func registerSLBACL(rt *Router, svc *service.Service) {
 			return nil, err
 		}
 		q := service.LBACLQuery{Name: p.Get("AclName"), AddressIPVersion: p.Get("AddressIPVersion"), ResourceGroupID: p.Get("ResourceGroupId")}
-		if q.Tags, err = p.Tags("Tag"); err != nil {
+		if q.Tags, err = slbTags(p); err != nil {
 			return nil, err
 		}
-		more, err := describeTags(p)
-		if err != nil {
-			return nil, err
-		}
-		q.Tags = append(q.Tags, more...)
 		all, err := svc.DescribeLBACLs(ctx, r.Account.ID, q)
 		if err != nil {
 			return nil, err

@@ -1064,6 +1064,15 @@ func firstSpecs(specs []BackendServerSpec) []BackendServerSpec {
 	return out
 }
 
+// backendIndex is the index of server id among lb's backends.
+func backendIndex(lb *model.LoadBalancer, id string) (int, error) {
+	i := slices.IndexFunc(lb.Backends, func(o model.LBBackend) bool { return o.ServerID == id })
+	if i < 0 {
+		return 0, errBackendNotFound(lb, id)
+	}
+	return i, nil
+}
+
 func errBackendNotFound(lb *model.LoadBalancer, id string) *errs.Error {
 	return errs.NotFound("ResourceNotFound.BackendServer", "Server %s is not a backend server of load balancer %s.", id, lb.ID)
 }
@@ -1121,9 +1130,9 @@ func (s *Service) RemoveBackendServers(ctx context.Context, accountID, lbID stri
 	}
 	return s.changeLB(ctx, accountID, lbID, func(_ store.Txn, lb *model.LoadBalancer) error {
 		for _, b := range firstSpecs(specs) {
-			i := slices.IndexFunc(lb.Backends, func(o model.LBBackend) bool { return o.ServerID == b.ServerID })
-			if i < 0 {
-				return errBackendNotFound(lb, b.ServerID)
+			i, err := backendIndex(lb, b.ServerID)
+			if err != nil {
+				return err
 			}
 			lb.Backends = slices.Delete(lb.Backends, i, i+1)
 		}
@@ -1139,9 +1148,9 @@ func (s *Service) SetBackendServers(ctx context.Context, accountID, lbID string,
 	}
 	return s.changeLB(ctx, accountID, lbID, func(_ store.Txn, lb *model.LoadBalancer) error {
 		for _, b := range firstSpecs(specs) {
-			i := slices.IndexFunc(lb.Backends, func(o model.LBBackend) bool { return o.ServerID == b.ServerID })
-			if i < 0 {
-				return errBackendNotFound(lb, b.ServerID)
+			i, err := backendIndex(lb, b.ServerID)
+			if err != nil {
+				return err
 			}
 			if b.Weight != nil {
 				lb.Backends[i].Weight = *b.Weight
