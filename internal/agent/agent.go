@@ -404,7 +404,7 @@ func withoutENIs(h dataplane.Host, vpcIDs []string) dataplane.Host {
 	out := dataplane.Host{VPCs: make([]dataplane.VPC, len(h.VPCs)), MirrorRelay: h.MirrorRelay}
 	for i, v := range h.VPCs {
 		if slices.Contains(vpcIDs, v.ID) {
-			v.ENIs, v.EIPs, v.LoadBalancers = nil, nil, nil
+			v.ENIs, v.EIPs, v.LoadBalancers, v.NATGateways = nil, nil, nil, nil
 		}
 		out.VPCs[i] = v
 	}

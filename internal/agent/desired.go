@@ -71,6 +71,9 @@ type snapshot struct {
 	underlays map[string]model.Underlay // zone -> its host's underlay
 	lbs       []model.LoadBalancer
 	lbACLs    map[string]model.LBAccessControlList
+	natGWs    []model.NatGateway
+	snats     []model.SnatEntry
+	forwards  []model.ForwardEntry
 }
 
 func listAll[T any](tx store.ReadTxn, prefix string, each func(T)) error {
@@ -136,6 +139,15 @@ func readSnapshot(tx store.ReadTxn) (*snapshot, error) {
 		return nil, err
 	}
 	if err := listAll(tx, model.PrefixLoadBalancer, func(lb model.LoadBalancer) { s.lbs = append(s.lbs, lb) }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixNatGateway, func(g model.NatGateway) { s.natGWs = append(s.natGWs, g) }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixSnatEntry, func(e model.SnatEntry) { s.snats = append(s.snats, e) }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixForwardEntry, func(e model.ForwardEntry) { s.forwards = append(s.forwards, e) }); err != nil {
 		return nil, err
 	}
 	s.lbACLs = map[string]model.LBAccessControlList{}
@@ -206,6 +218,7 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 		byVPC[vpc].EIPs = append(byVPC[vpc].EIPs, dataplane.EIP{ID: e.ID, Address: e.Address, ENIID: e.ENIID, PrivateIP: e.PrivateIP})
 		d.EIPs = append(d.EIPs, e)
 	}
+	addNATGateways(s, byVPC, zone, d)
 	addEndpoints(s, byVPC, zone, stopped)
 	addFirewalls(s, byVPC)
 	addTransits(s, byVPC, zone)

@@ -70,6 +70,49 @@ type VPC struct {
 	// LoadBalancers are the VPC's internal load balancers served on this
 	// host (those of its zone).
 	LoadBalancers []LoadBalancer
+	// NATGateways are the VPC's Internet NAT gateways served on this host
+	// (those of its zone). Their EIPs are routed over the uplink like the
+	// ENIs' EIPs: the VPC has an uplink when it has either.
+	NATGateways []NATGateway
+}
+
+// NATGateway translates between the internet and the ENIs of its VPC on
+// this host with its EIPs:
+//   - SNAT: a new connection to the internet from a source and to a
+//     destination that an SNAT range covers leaves with the range's
+//     address, unless its source has an EIP of its own or an IP mapping
+//     (a DNAT rule with Proto 0), which it then leaves with;
+//   - DNAT: a new connection from the internet to a rule's address,
+//     protocol and port goes to its internal address and port; with Proto
+//     0, every protocol and port of the address goes to the internal
+//     address (an IP mapping);
+//   - with ICMPReply, echo requests to its addresses that no IP mapping
+//     takes are answered by the gateway.
+type NATGateway struct {
+	ID   string // ngw-...
+	EIPs []EIP  // ID and Address
+	SNAT []SNATRange
+	DNAT []DNATRule
+	// ICMPReply: the gateway answers pings to its addresses.
+	ICMPReply bool
+}
+
+// SNATRange: sources From-Src..To-Src sending to Dst..DstTo leave with
+// Addr. The ranges of a VPC's gateways do not overlap.
+type SNATRange struct {
+	Dst, DstTo netip.Addr
+	Src, SrcTo netip.Addr
+	Addr       netip.Addr
+}
+
+// DNATRule sends what arrives for Addr (Proto and Port; Proto 0: all) to
+// Internal (InternalPort; with Proto 0 the same port).
+type DNATRule struct {
+	Addr         netip.Addr
+	Proto        uint8 // 6, 17 or 0
+	Port         uint16
+	Internal     netip.Addr
+	InternalPort uint16
 }
 
 // LoadBalancer is an internal load balancer's address in its VPC's

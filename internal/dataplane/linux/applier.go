@@ -130,7 +130,7 @@ func (a *Applier) Apply(ctx context.Context, h dataplane.Host) (dataplane.Status
 			}
 			instEths[e.InstanceID][InstanceIfName(e.DeviceIndex)] = true
 		}
-		if len(p.eips) > 0 {
+		if len(p.eips) > 0 || hasNATAddrs(p.gws) {
 			keepUplinks[UplinkName(p.vpc.ID)] = true
 		}
 		if err := a.applyVPC(p, root, insts, st, routes); err != nil {
@@ -208,6 +208,8 @@ type vpcPlan struct {
 	// from another ENI's).
 	primary6 map[string]int
 	eips     []dataplane.EIP
+	// gws are the VPC's NAT gateways with valid addresses.
+	gws []dataplane.NATGateway
 	// endpoints are the VPC's valid PrivateLink endpoints (the consumer
 	// side); provided are those of any VPC whose provider is this one,
 	// with their consumer-side interface names in providedNames.
@@ -304,6 +306,7 @@ func planHost(h dataplane.Host, st dataplane.Status) ([]vpcPlan, []error) {
 		}
 		p.names = assignVethNames(ids)
 		p.eips = planEIPs(v, p.enis, seenEIP, st)
+		p.gws = planGateways(v, seenEIP, st)
 		plans = append(plans, p)
 	}
 	// Each provider serves the endpoints that name it.
@@ -370,6 +373,47 @@ func planEIPs(v dataplane.VPC, enis []dataplane.ENI, seen map[netip.Addr]bool, s
 	return out
 }
 
+// planGateways keeps the VPC's NAT gateways with their valid EIPs (distinct
+// public IPv4 addresses) and the rules on those; the other EIPs are marked
+// not ready with the reason.
+func planGateways(v dataplane.VPC, seen map[netip.Addr]bool, st dataplane.Status) []dataplane.NATGateway {
+	var out []dataplane.NATGateway
+	for _, g := range v.NATGateways {
+		q := dataplane.NATGateway{ID: g.ID, ICMPReply: g.ICMPReply}
+		own := map[netip.Addr]bool{}
+		for _, e := range g.EIPs {
+			var err error
+			switch {
+			case e.ID == "":
+				continue
+			case !e.Address.Is4():
+				err = fmt.Errorf("eip %s of %s: %v is not IPv4", e.ID, g.ID, e.Address)
+			case seen[e.Address]:
+				err = fmt.Errorf("eip %s of %s: address %v listed twice", e.ID, g.ID, e.Address)
+			}
+			if err != nil {
+				st.EIPs[e.ID] = dataplane.ENIStatus{Error: err.Error()}
+				continue
+			}
+			seen[e.Address], own[e.Address] = true, true
+			st.EIPs[e.ID] = dataplane.ENIStatus{Error: "not applied"}
+			q.EIPs = append(q.EIPs, e)
+		}
+		for _, r := range g.DNAT {
+			if own[r.Addr] && r.Internal.Is4() && (r.Proto == 0 || r.Proto == unix.IPPROTO_TCP || r.Proto == unix.IPPROTO_UDP) {
+				q.DNAT = append(q.DNAT, r)
+			}
+		}
+		for _, r := range g.SNAT {
+			if own[r.Addr] && r.Src.Is4() && r.SrcTo.Is4() && r.Dst.Is4() && r.DstTo.Is4() {
+				q.SNAT = append(q.SNAT, r)
+			}
+		}
+		out = append(out, q)
+	}
+	return out
+}
+
 func validNSName(name, prefix string) error {
 	if !strings.HasPrefix(name, prefix) || len(name) == len(prefix) || len(name) > 200 ||
 		strings.ContainsAny(name, "/\x00") || name == "." || name == ".." {
@@ -408,6 +452,11 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 	eipsNotReady := func(err error) {
 		for _, e := range p.eips {
 			st.EIPs[e.ID] = dataplane.ENIStatus{Error: err.Error()}
+		}
+		for _, g := range p.gws {
+			for _, e := range g.EIPs {
+				st.EIPs[e.ID] = dataplane.ENIStatus{Error: err.Error()}
+			}
 		}
 	}
 	vref, err := a.ensureNS(p.vpc.ID)
@@ -504,11 +553,11 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 	// The public edge: the NAT table before the uplink, so the uplink is
 	// filtered from its first packet; without EIPs, neither.
 	uplinkIdx := 0
-	if len(p.eips) > 0 {
+	if len(p.eips) > 0 || hasNATAddrs(p.gws) {
 		// WAF steering's routing before the rules that mark for it.
 		err := syncSteerRouting(vref, slices.ContainsFunc(p.eips, func(e dataplane.EIP) bool { return len(e.WAFPorts) > 0 }))
 		if err == nil {
-			err = applyNATTable(int(vref.ns), p.eips)
+			err = applyNATTable(int(vref.ns), p.eips, p.gws)
 		}
 		if err == nil {
 			// Before the uplink: the firewall judges its first packet.
@@ -537,12 +586,17 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 			for _, e := range p.eips {
 				routes[e.Address] = rootRoute{eip: e, linkIdx: rootIdx}
 			}
+			for _, g := range p.gws {
+				for _, e := range g.EIPs {
+					routes[e.Address] = rootRoute{eip: e, linkIdx: rootIdx}
+				}
+			}
 		}
 	} else {
 		if err := removeUplink(vref); err != nil {
 			errs = append(errs, err)
 		}
-		if err := applyNATTable(int(vref.ns), nil); err != nil {
+		if err := applyNATTable(int(vref.ns), nil, nil); err != nil {
 			errs = append(errs, err)
 		}
 		if err := applyFirewallTable(int(vref.ns), nil); err != nil {
@@ -573,10 +627,17 @@ func (a *Applier) applyVPC(p vpcPlan, root *nsRef, insts map[string]*nsRef, st d
 		errs = append(errs, err)
 	}
 	// Connections whose translation no longer holds end now.
-	if n, err := flushStaleNAT(int(vref.ns), p.eips, p.vpc.LoadBalancers); err != nil {
+	if n, err := flushStaleNAT(int(vref.ns), p.eips, p.gws, p.vpc.LoadBalancers); err != nil {
 		errs = append(errs, fmt.Errorf("flush stale NAT flows: %w", err))
 	} else if n > 0 {
 		a.log.Info("ended flows of changed EIP mappings and load balancer listeners", "vpc_netns", vref.name, "flows", n)
+	}
+	for _, g := range p.gws {
+		for _, e := range g.EIPs {
+			if _, routed := routes[e.Address]; routed {
+				st.EIPs[e.ID] = dataplane.ENIStatus{Ready: true}
+			}
+		}
 	}
 	for _, e := range p.eips {
 		if _, routed := routes[e.Address]; routed && st.Ready(e.ENIID) {

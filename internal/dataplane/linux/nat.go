@@ -91,7 +91,8 @@ const (
 	natPostrouting = "postrouting"
 	natForward     = "forward"
 	natInput       = "input"
-	natVersion     = "palisade-nat-v2"
+	natGatewaySNAT = "snatgw4"
+	natVersion     = "palisade-nat-v3"
 )
 
 // SteerMark marks, in a VPC namespace, the packets of connections steered
@@ -114,8 +115,11 @@ func EdgeChain(eip netip.Addr) string {
 
 // natFingerprint identifies a set of mappings: the comment on the last
 // rule of the forward chain, so an unchanged table is left alone.
-func natFingerprint(eips []dataplane.EIP) string {
+func natFingerprint(eips []dataplane.EIP, gws []dataplane.NATGateway) string {
 	lines := make([]string, 0, len(eips))
+	for _, g := range gws {
+		lines = append(lines, fmt.Sprintf("gw %s %v %+v %+v %v", g.ID, g.ICMPReply, g.SNAT, g.DNAT, gatewayAddrs(g)))
+	}
 	for _, e := range eips {
 		lines = append(lines, e.Address.String()+">"+e.PrivateIP.String()+fmt.Sprint(e.WAFPorts))
 		for _, port := range slices.Sorted(maps.Keys(e.WAFAdmit)) {
@@ -127,16 +131,46 @@ func natFingerprint(eips []dataplane.EIP) string {
 	return natVersion + " " + hex.EncodeToString(sum[:8])
 }
 
-// applyNATTable makes the namespace's NAT table carry exactly eips, or
-// removes it when there are none.
-func applyNATTable(nsFd int, eips []dataplane.EIP) error {
+// gatewayAddrs are the public addresses of a NAT gateway.
+func gatewayAddrs(g dataplane.NATGateway) []netip.Addr {
+	out := make([]netip.Addr, 0, len(g.EIPs))
+	for _, e := range g.EIPs {
+		out = append(out, e.Address)
+	}
+	return out
+}
+
+// withIPMappings returns eips with the NAT gateways' IP mappings (DNAT
+// rules of every protocol) added as EIPs of their internal addresses: they
+// translate both ways exactly like an ENI's EIP.
+func withIPMappings(eips []dataplane.EIP, gws []dataplane.NATGateway) []dataplane.EIP {
+	out := slices.Clone(eips)
+	for _, g := range gws {
+		for _, r := range g.DNAT {
+			if r.Proto == 0 {
+				out = append(out, dataplane.EIP{ID: g.ID, Address: r.Addr, PrivateIP: r.Internal})
+			}
+		}
+	}
+	return out
+}
+
+// hasNATAddrs reports whether any gateway has a public address (and so
+// needs the uplink).
+func hasNATAddrs(gws []dataplane.NATGateway) bool {
+	return slices.ContainsFunc(gws, func(g dataplane.NATGateway) bool { return len(g.EIPs) > 0 })
+}
+
+// applyNATTable makes the namespace's NAT table carry exactly eips and the
+// NAT gateways gws, or removes it when there are neither.
+func applyNATTable(nsFd int, eips []dataplane.EIP, gws []dataplane.NATGateway) error {
 	conn, err := nftables.New(nftables.WithNetNSFd(nsFd), nftables.WithSockOptions(bigBuffers))
 	if err != nil {
 		return fmt.Errorf("nftables connection: %w", err)
 	}
 	table := &nftables.Table{Name: natTable, Family: nftables.TableFamilyINet}
 	_, terr := conn.ListTableOfFamily(natTable, nftables.TableFamilyINet)
-	if len(eips) == 0 {
+	if len(eips) == 0 && !hasNATAddrs(gws) {
 		if terr != nil {
 			return nil
 		}
@@ -146,22 +180,30 @@ func applyNATTable(nsFd int, eips []dataplane.EIP) error {
 		}
 		return nil
 	}
-	fp := natFingerprint(eips)
-	if terr == nil && natTableIntact(conn, table, fp, eips) {
+	fp := natFingerprint(eips, gws)
+	if terr == nil && natTableIntact(conn, table, fp, eips, gws) {
 		return nil
 	}
 	conn.AddTable(table)
 	conn.DelTable(table)
 	conn.AddTable(table)
 	v4 := func(a netip.Addr) []byte { b := a.As4(); return b[:] }
-	var dnat, snat, natted, edge []nftables.SetElement
+	var dnat, snat, natted, edge, gwSNAT []nftables.SetElement
 	for _, e := range eips {
 		conn.AddChain(&nftables.Chain{Name: EdgeChain(e.Address), Table: table})
+		edge = append(edge, nftables.SetElement{Key: v4(e.Address),
+			VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: EdgeChain(e.Address)}})
+	}
+	for _, e := range withIPMappings(eips, gws) {
 		dnat = append(dnat, nftables.SetElement{Key: v4(e.Address), Val: v4(e.PrivateIP)})
 		snat = append(snat, nftables.SetElement{Key: v4(e.PrivateIP), Val: v4(e.Address)})
 		natted = append(natted, nftables.SetElement{Key: v4(e.PrivateIP)})
-		edge = append(edge, nftables.SetElement{Key: v4(e.Address),
-			VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: EdgeChain(e.Address)}})
+	}
+	for _, g := range gws {
+		for _, r := range g.SNAT {
+			gwSNAT = append(gwSNAT, nftables.SetElement{
+				Key: append(v4(r.Dst), v4(r.Src)...), KeyEnd: append(v4(r.DstTo), v4(r.SrcTo)...), Val: v4(r.Addr)})
+		}
 	}
 	// Explicit set IDs, as in the spoof table (no shared global counter).
 	sets := []natSet{
@@ -169,6 +211,8 @@ func applyNATTable(nsFd int, eips []dataplane.EIP) error {
 		{&nftables.Set{Table: table, Name: natSNAT, ID: 2, IsMap: true, KeyType: nftables.TypeIPAddr, DataType: nftables.TypeIPAddr}, snat},
 		{&nftables.Set{Table: table, Name: natNatted, ID: 3, KeyType: nftables.TypeIPAddr}, natted},
 		{&nftables.Set{Table: table, Name: natEdgeMap, ID: 4, IsMap: true, KeyType: nftables.TypeIPAddr, DataType: nftables.TypeVerdict}, edge},
+		{&nftables.Set{Table: table, Name: natGatewaySNAT, ID: 5, IsMap: true, Interval: true, Concatenation: true,
+			KeyType: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeIPAddr), DataType: nftables.TypeIPAddr}, gwSNAT},
 	}
 	admit := admitSets(table, eips, uint32(len(sets)+1))
 	for _, s := range sets {
@@ -190,7 +234,7 @@ func applyNATTable(nsFd int, eips []dataplane.EIP) error {
 		conn.AddChain(c)
 	}
 	admitSet := func(name string) *nftables.Set { return admit[name].set }
-	for _, r := range natRules(table, sets[0].set, sets[1].set, sets[2].set, sets[3].set, admitSet, fp, eips) {
+	for _, r := range natRules(table, natSets{sets[0].set, sets[1].set, sets[2].set, sets[3].set, sets[4].set}, admitSet, fp, eips, gws) {
 		conn.AddRule(r)
 	}
 	if err := conn.Flush(); err != nil {
@@ -212,10 +256,11 @@ func natBaseChains(table *nftables.Table) []*nftables.Chain {
 
 // natTableIntact reports whether every chain has its rules and the last
 // forward rule carries the fingerprint of the wanted mappings.
-func natTableIntact(conn *nftables.Conn, table *nftables.Table, fp string, eips []dataplane.EIP) bool {
+func natTableIntact(conn *nftables.Conn, table *nftables.Table, fp string, eips []dataplane.EIP, gws []dataplane.NATGateway) bool {
 	want := map[string]int{}
 	none := func(string) *nftables.Set { return &nftables.Set{} }
-	for _, r := range natRules(table, &nftables.Set{}, &nftables.Set{}, &nftables.Set{}, &nftables.Set{}, none, fp, eips) {
+	empty := natSets{&nftables.Set{}, &nftables.Set{}, &nftables.Set{}, &nftables.Set{}, &nftables.Set{}}
+	for _, r := range natRules(table, empty, none, fp, eips, gws) {
 		want[r.Chain.Name]++
 	}
 	for name, n := range want {
@@ -265,7 +310,13 @@ func admitSets(table *nftables.Table, eips []dataplane.EIP, firstID uint32) map[
 	return out
 }
 
-func natRules(table *nftables.Table, dnat, snat, natted, edge *nftables.Set, admitSet func(string) *nftables.Set, fp string, eips []dataplane.EIP) []*nftables.Rule {
+// natSets are the NAT table's fixed sets, as the rules refer to them.
+type natSets struct {
+	dnat, snat, natted, edge, gwSNAT *nftables.Set
+}
+
+func natRules(table *nftables.Table, ns natSets, admitSet func(string) *nftables.Set, fp string, eips []dataplane.EIP, gws []dataplane.NATGateway) []*nftables.Rule {
+	dnat, snat, natted, edge, gwSNAT := ns.dnat, ns.snat, ns.natted, ns.edge, ns.gwSNAT
 	chain := func(n string) *nftables.Chain { return &nftables.Chain{Name: n, Table: table} }
 	iif := []expr.Any{
 		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
@@ -328,7 +379,22 @@ func natRules(table *nftables.Table, dnat, snat, natted, edge *nftables.Set, adm
 	out := append(append(perEIP, refuse...), edgeBase...)
 	out = append(out, pre...)
 	out = append(out, input...)
-	return append(out, []*nftables.Rule{
+	hasGwSNAT := slices.ContainsFunc(gws, func(g dataplane.NATGateway) bool { return len(g.SNAT) > 0 })
+	gwPre, gwPost, gwInput := gatewayRules(table, chain, iif, oif, gws, gwSNAT)
+	out = append(out, gwInput...)
+	// An outbound packet is dropped unless its flow was translated on the
+	// way in (a reply to a forwarded port), its source has an EIP or IP
+	// mapping, or an SNAT range of a gateway covers it.
+	lastOut := cat(oif, nfproto(expr.CmpOpEq), ctStatusIs(ipsDstNAT, false), []expr.Any{
+		saddr,
+		&expr.Lookup{SourceRegister: 1, SetName: natted.Name, SetID: natted.ID, Invert: true},
+	})
+	if hasGwSNAT {
+		lastOut = append(lastOut, gwSNATKey()...)
+		lastOut = append(lastOut, &expr.Lookup{SourceRegister: 1, SetName: gwSNAT.Name, SetID: gwSNAT.ID, Invert: true})
+	}
+	lastOut = append(lastOut, &expr.Counter{}, drop)
+	rules := []*nftables.Rule{
 		{Table: table, Chain: chain(natEdgeChain), Exprs: cat(iif, nfproto(expr.CmpOpEq), []expr.Any{
 			daddr,
 			&expr.Lookup{SourceRegister: 1, DestRegister: 0, IsDestRegSet: true, SetName: edge.Name, SetID: edge.ID},
@@ -338,11 +404,16 @@ func natRules(table *nftables.Table, dnat, snat, natted, edge *nftables.Set, adm
 			&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: dnat.Name, SetID: dnat.ID},
 			&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1},
 		})},
-		{Table: table, Chain: chain(natPostrouting), Exprs: cat(oif, nfproto(expr.CmpOpEq), []expr.Any{
-			saddr,
-			&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: snat.Name, SetID: snat.ID},
-			&expr.NAT{Type: expr.NATTypeSourceNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1},
-		})},
+	}
+	rules = append(rules, gwPre...)
+	rules = append(rules, &nftables.Rule{Table: table, Chain: chain(natPostrouting), Exprs: cat(oif, nfproto(expr.CmpOpEq), []expr.Any{
+		saddr,
+		&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: snat.Name, SetID: snat.ID},
+		&expr.NAT{Type: expr.NATTypeSourceNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1},
+	})})
+	rules = append(rules, gwPost...)
+	out = append(out, rules...)
+	return append(out, []*nftables.Rule{
 		{Table: table, Chain: chain(natForward), Exprs: cat(iif, nfproto(expr.CmpOpNeq), []expr.Any{drop})},
 		{Table: table, Chain: chain(natForward), Exprs: cat(oif, nfproto(expr.CmpOpNeq), []expr.Any{drop})},
 		{Table: table, Chain: chain(natForward), Exprs: cat(iif, []expr.Any{
@@ -353,15 +424,111 @@ func natRules(table *nftables.Table, dnat, snat, natted, edge *nftables.Set, adm
 			&expr.Counter{},
 			drop,
 		})},
-		{Table: table, Chain: chain(natForward), UserData: userdata.AppendString(nil, userdata.TypeComment, fp),
-			Exprs: cat(oif, nfproto(expr.CmpOpEq), []expr.Any{
-				saddr,
-				&expr.Lookup{SourceRegister: 1, SetName: natted.Name, SetID: natted.ID, Invert: true},
-				&expr.Counter{},
-				drop,
-			})},
+		{Table: table, Chain: chain(natForward), UserData: userdata.AppendString(nil, userdata.TypeComment, fp), Exprs: lastOut},
 		{Table: table, Chain: chain(natInput), Exprs: cat(iif, []expr.Any{drop})},
 	}...)
+}
+
+// ctStatusIs matches a conntrack status bit set (set) or clear.
+func ctStatusIs(bit uint32, set bool) []expr.Any {
+	op := expr.CmpOpEq
+	if set {
+		op = expr.CmpOpNeq
+	}
+	return []expr.Any{
+		&expr.Ct{Key: expr.CtKeySTATUS, Register: 1},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(bit), Xor: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: op, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+	}
+}
+
+// gwSNATKey loads the key of the gateways' SNAT map: destination address
+// then source address.
+func gwSNATKey() []expr.Any {
+	return []expr.Any{
+		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+		&expr.Payload{DestRegister: unix.NFT_REG32_01, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+	}
+}
+
+// gatewayRules are the NAT gateways' rules: port forwards and answered
+// pings (prerouting), SNAT through the gateways' map (postrouting), and
+// the local delivery of the pings (input).
+//
+//	iifname "uplink" ip daddr 198.18.0.9 meta l4proto tcp th dport 8080 dnat ip to 10.0.1.5:80   # per DNAT rule
+//	iifname "uplink" ip daddr 198.18.0.9 icmp type echo-request dnat ip to 169.254.0.2          # ICMPReply
+//	oifname "uplink" snat ip to ip daddr . ip saddr map @snatgw4
+//	iifname "uplink" meta l4proto icmp ct status dnat accept                                   # input, ICMPReply
+func gatewayRules(table *nftables.Table, chain func(string) *nftables.Chain, iif, oif []expr.Any, gws []dataplane.NATGateway, gwSNAT *nftables.Set) (pre, post, input []*nftables.Rule) {
+	ipv4 := []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
+	}
+	to := func(a netip.Addr) []expr.Any {
+		b := a.As4()
+		return []expr.Any{
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: b[:]},
+		}
+	}
+	l4 := func(proto uint8) []expr.Any {
+		return []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}},
+		}
+	}
+	rule := func(ch string, parts ...[]expr.Any) *nftables.Rule {
+		var ex []expr.Any
+		for _, p := range parts {
+			ex = append(ex, p...)
+		}
+		return &nftables.Rule{Table: table, Chain: chain(ch), Exprs: ex}
+	}
+	ping := false
+	for _, g := range gws {
+		mapped := map[netip.Addr]bool{}
+		for _, r := range g.DNAT {
+			if r.Proto == 0 {
+				mapped[r.Addr] = true
+				continue
+			}
+			in := r.Internal.As4()
+			pre = append(pre, rule(natPrerouting, iif, ipv4, to(r.Addr), l4(r.Proto), []expr.Any{
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.BigEndian.PutUint16(r.Port)},
+				&expr.Immediate{Register: 1, Data: in[:]},
+				&expr.Immediate{Register: 2, Data: binaryutil.BigEndian.PutUint16(r.InternalPort)},
+				&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2, Specified: true},
+			}))
+		}
+		if !g.ICMPReply {
+			continue
+		}
+		router := uplinkVPCAddr.As4()
+		for _, e := range g.EIPs {
+			if mapped[e.Address] {
+				continue // the mapped instance answers
+			}
+			ping = true
+			pre = append(pre, rule(natPrerouting, iif, ipv4, to(e.Address), l4(unix.IPPROTO_ICMP), []expr.Any{
+				&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 0, Len: 1},
+				&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{8}}, // echo request
+				&expr.Immediate{Register: 1, Data: router[:]},
+				&expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1},
+			}))
+		}
+	}
+	if ping {
+		input = append(input, rule(natInput, iif, l4(unix.IPPROTO_ICMP), ctStatusIs(1<<5, true), []expr.Any{&expr.Verdict{Kind: expr.VerdictAccept}}))
+	}
+	if slices.ContainsFunc(gws, func(g dataplane.NATGateway) bool { return len(g.SNAT) > 0 }) {
+		post = append(post, rule(natPostrouting, oif, ipv4, gwSNATKey(), []expr.Any{
+			&expr.Lookup{SourceRegister: 1, DestRegister: 1, IsDestRegSet: true, SetName: gwSNAT.Name, SetID: gwSNAT.ID},
+			&expr.NAT{Type: expr.NATTypeSourceNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1},
+		}))
+	}
+	return pre, post, input
 }
 
 func tcpOnly() []expr.Any {
@@ -503,7 +670,63 @@ func privateLinkFlow(f conntrack.Flow) bool {
 	return f.Status.DstNAT() && plTransitRange.Contains(f.TupleOrig.IP.SourceAddress.Unmap())
 }
 
-func flushStaleNAT(nsFd int, eips []dataplane.EIP, lbs []dataplane.LoadBalancer) (int, error) {
+// natPortKey is a forwarded port of a NAT gateway's address.
+type natPortKey struct {
+	addr  netip.Addr
+	proto uint8
+	port  uint16
+}
+
+// gatewayView is what the NAT gateways translate, to judge existing flows.
+type gatewayView struct {
+	forwards map[natPortKey]netip.AddrPort // public address, proto, port -> internal
+	pings    map[netip.Addr]bool           // addresses whose pings the gateway answers
+	snat     []dataplane.SNATRange
+}
+
+func newGatewayView(gws []dataplane.NATGateway) gatewayView {
+	v := gatewayView{forwards: map[natPortKey]netip.AddrPort{}, pings: map[netip.Addr]bool{}}
+	for _, g := range gws {
+		for _, r := range g.DNAT {
+			if r.Proto != 0 {
+				v.forwards[natPortKey{r.Addr, r.Proto, r.Port}] = netip.AddrPortFrom(r.Internal, r.InternalPort)
+			}
+		}
+		if g.ICMPReply {
+			for _, e := range g.EIPs {
+				v.pings[e.Address] = true
+			}
+		}
+		v.snat = append(v.snat, g.SNAT...)
+	}
+	return v
+}
+
+// inbound reports whether the gateways still translate an inbound flow
+// from the internet to dst (proto, port) to the reply's source to.
+func (v gatewayView) inbound(dst netip.Addr, proto uint8, port uint16, to netip.AddrPort) (known, ok bool) {
+	if t, found := v.forwards[natPortKey{dst, proto, port}]; found {
+		return true, t == to
+	}
+	if proto == unix.IPPROTO_ICMP && v.pings[dst] {
+		return true, to.Addr() == uplinkVPCAddr
+	}
+	return false, false
+}
+
+// outbound reports whether src sending to dst still leaves with public.
+func (v gatewayView) outbound(src, dst, public netip.Addr) bool {
+	for _, r := range v.snat {
+		if r.Dst.Compare(dst) <= 0 && dst.Compare(r.DstTo) <= 0 && r.Src.Compare(src) <= 0 && src.Compare(r.SrcTo) <= 0 {
+			return r.Addr == public
+		}
+	}
+	return false
+}
+
+func flushStaleNAT(nsFd int, eips []dataplane.EIP, gws []dataplane.NATGateway, lbs []dataplane.LoadBalancer) (int, error) {
+	eips = withIPMappings(eips, gws)
+	gw := newGatewayView(gws)
 	// Listeners of load balancers, by address, protocol and port: their
 	// connections live while the listener does (a backend removed or
 	// found unhealthy takes no new ones; those it has run to their end).
@@ -545,13 +768,24 @@ func flushStaleNAT(nsFd int, eips []dataplane.EIP, lbs []dataplane.LoadBalancer)
 			}
 		} else if f.Status.DstNAT() {
 			// original: peer -> EIP; reply: private -> peer
-			want, ok := in[f.TupleOrig.IP.DestinationAddress.Unmap()]
-			stale = !ok || want != f.TupleReply.IP.SourceAddress.Unmap()
+			dst := f.TupleOrig.IP.DestinationAddress.Unmap()
+			to := netip.AddrPortFrom(f.TupleReply.IP.SourceAddress.Unmap(), f.TupleReply.Proto.SourcePort)
+			if known, ok := gw.inbound(dst, f.TupleOrig.Proto.Protocol, f.TupleOrig.Proto.DestinationPort, to); known {
+				stale = !ok
+			} else {
+				want, ok := in[dst]
+				stale = !ok || want != to.Addr()
+			}
 		}
 		if f.Status.SrcNAT() {
-			// original: private -> peer; reply: peer -> EIP
-			want, ok := out[f.TupleOrig.IP.SourceAddress.Unmap()]
-			stale = stale || !ok || want != f.TupleReply.IP.DestinationAddress.Unmap()
+			// original: private -> peer; reply: peer -> EIP (or the
+			// gateway's address)
+			src, public := f.TupleOrig.IP.SourceAddress.Unmap(), f.TupleReply.IP.DestinationAddress.Unmap()
+			if want, ok := out[src]; ok {
+				stale = stale || want != public
+			} else {
+				stale = stale || !gw.outbound(src, f.TupleOrig.IP.DestinationAddress.Unmap(), public)
+			}
 		}
 		if !stale {
 			continue

@@ -1,0 +1,96 @@
+package agent
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/palisade-project/palisade/internal/dataplane"
+	"github.com/palisade-project/palisade/internal/model"
+)
+
+func TestAddNATGateways(t *testing.T) {
+	a := netip.MustParseAddr
+	p := netip.MustParsePrefix
+	natA, natB, natC := a("198.18.0.10"), a("198.18.0.11"), a("198.18.0.12")
+	t0 := time.Unix(1, 0)
+	s := &snapshot{
+		natGWs: []model.NatGateway{
+			{ID: "ngw-1", VpcID: "vpc-1", ZoneID: "z-a", IcmpReplyEnabled: true},
+			{ID: "ngw-other", VpcID: "vpc-1", ZoneID: "z-b"},
+		},
+		eips: []model.EIP{
+			{ID: "eip-a", Address: natA, InstanceType: model.EIPInstanceNat, InstanceID: "ngw-1", VpcID: "vpc-1"},
+			{ID: "eip-b", Address: natB, InstanceType: model.EIPInstanceNat, InstanceID: "ngw-1", VpcID: "vpc-1"},
+			{ID: "eip-c", Address: natC, InstanceType: model.EIPInstanceNat, InstanceID: "ngw-1", VpcID: "vpc-1"},
+			{ID: "eip-x", Address: a("198.18.0.20"), InstanceType: model.EIPInstanceNat, InstanceID: "ngw-other", VpcID: "vpc-1"},
+			{ID: "eip-eni", Address: a("198.18.0.30"), InstanceType: "EcsInstance", InstanceID: "i-1", ENIID: "eni-1", PrivateIP: a("10.0.1.5")},
+		},
+		snats: []model.SnatEntry{
+			{ID: "snat-host", NatGatewayID: "ngw-1", SourceCIDR: p("10.0.1.6/32"), SnatIPs: []netip.Addr{natB}, CreatedAt: t0.Add(time.Second)},
+			{ID: "snat-vsw", NatGatewayID: "ngw-1", SourceCIDR: p("10.0.1.0/24"), SnatIPs: []netip.Addr{natA}, CreatedAt: t0},
+			{ID: "snat-x", NatGatewayID: "ngw-other", SourceCIDR: p("10.0.0.0/16"), SnatIPs: []netip.Addr{a("198.18.0.20")}},
+		},
+		forwards: []model.ForwardEntry{
+			{ID: "fwd-tcp", NatGatewayID: "ngw-1", ExternalIP: natA, ExternalPort: 80, IpProtocol: model.NatProtoTCP, InternalIP: a("10.0.1.5"), InternalPort: 8080},
+			{ID: "fwd-udp", NatGatewayID: "ngw-1", ExternalIP: natA, ExternalPort: 53, IpProtocol: model.NatProtoUDP, InternalIP: a("10.0.1.6"), InternalPort: 5353},
+			{ID: "fwd-any", NatGatewayID: "ngw-1", ExternalIP: natC, IpProtocol: model.NatProtoAny, InternalIP: a("10.0.1.6")},
+			{ID: "fwd-elsewhere", NatGatewayID: "ngw-1", ExternalIP: natA, ExternalPort: 81, IpProtocol: model.NatProtoTCP, InternalIP: a("10.0.9.9"), InternalPort: 80},
+		},
+		routes: []model.RouteEntry{
+			{VpcID: "vpc-1", DestinationCidr: p("0.0.0.0/0"), NextHopType: model.RouteNextHopNat, NextHopID: "ngw-1"},
+			{VpcID: "vpc-1", DestinationCidr: p("10.2.0.0/16"), NextHopType: model.RouteNextHopPeer, NextHopID: "pcc-1"},
+			{VpcID: "vpc-2", DestinationCidr: p("8.8.8.0/24"), NextHopType: model.RouteNextHopNat, NextHopID: "ngw-1"},
+		},
+	}
+	byVPC := map[string]*dataplane.VPC{"vpc-1": {ID: "vpc-1", ENIs: []dataplane.ENI{
+		{ID: "eni-1", Addrs: []netip.Addr{a("10.0.1.5")}}, {ID: "eni-2", Addrs: []netip.Addr{a("10.0.1.6")}}}}}
+	d := &Desired{}
+	addNATGateways(s, byVPC, "z-a", d)
+
+	gws := byVPC["vpc-1"].NATGateways
+	if len(gws) != 1 || gws[0].ID != "ngw-1" || !gws[0].ICMPReply {
+		t.Fatalf("gateways: %+v, want ngw-1 alone (ngw-other is in another zone)", gws)
+	}
+	g := gws[0]
+	if len(g.EIPs) != 3 || g.EIPs[0].Address != natA || g.EIPs[2].Address != natC {
+		t.Errorf("EIPs: %+v", g.EIPs)
+	}
+	if len(d.EIPs) != 3 {
+		t.Errorf("d.EIPs has %d, want the gateway's 3 (status, Anti-DDoS)", len(d.EIPs))
+	}
+	wantDNAT := []dataplane.DNATRule{
+		{Addr: natA, Proto: 6, Port: 80, Internal: a("10.0.1.5"), InternalPort: 8080},
+		{Addr: natA, Proto: 17, Port: 53, Internal: a("10.0.1.6"), InternalPort: 5353},
+		{Addr: natC, Proto: 0, Internal: a("10.0.1.6")},
+	}
+	if len(g.DNAT) != len(wantDNAT) {
+		t.Fatalf("DNAT: %+v, want %+v (an internal address not on this host left out)", g.DNAT, wantDNAT)
+	}
+	for i := range wantDNAT {
+		if g.DNAT[i] != wantDNAT[i] {
+			t.Errorf("DNAT[%d] = %+v, want %+v", i, g.DNAT[i], wantDNAT[i])
+		}
+	}
+	r := func(dst, dstTo, src, srcTo string, addr netip.Addr) dataplane.SNATRange {
+		return dataplane.SNATRange{Dst: a(dst), DstTo: a(dstTo), Src: a(src), SrcTo: a(srcTo), Addr: addr}
+	}
+	// Everything but the peering's 10.2/16 goes to the gateway; 10.0.1.6
+	// has the more specific entry.
+	want := []dataplane.SNATRange{
+		r("0.0.0.0", "10.1.255.255", "10.0.1.0", "10.0.1.5", natA),
+		r("0.0.0.0", "10.1.255.255", "10.0.1.6", "10.0.1.6", natB),
+		r("0.0.0.0", "10.1.255.255", "10.0.1.7", "10.0.1.255", natA),
+		r("10.3.0.0", "255.255.255.255", "10.0.1.0", "10.0.1.5", natA),
+		r("10.3.0.0", "255.255.255.255", "10.0.1.6", "10.0.1.6", natB),
+		r("10.3.0.0", "255.255.255.255", "10.0.1.7", "10.0.1.255", natA),
+	}
+	if len(g.SNAT) != len(want) {
+		t.Fatalf("SNAT: %+v\nwant %+v", g.SNAT, want)
+	}
+	for i := range want {
+		if g.SNAT[i] != want[i] {
+			t.Errorf("SNAT[%d] = %+v, want %+v", i, g.SNAT[i], want[i])
+		}
+	}
+}
