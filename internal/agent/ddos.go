@@ -56,7 +56,7 @@ func (a *Agent) buildDDoS(tx store.ReadTxn, d *Desired) error {
 			continue
 		}
 		view.vpcs[e.VpcID] = append(view.vpcs[e.VpcID], e.Address)
-		bps, pps := model.DefaultDDoSThreshold(e.Bandwidth)
+		bps, pps := model.EIPDDoSThreshold(e)
 		if t, ok := manual[model.DDoSThresholdKey(e.AccountID, e.Address)]; ok {
 			bps, pps = t.Bps, t.Pps
 		}

@@ -65,6 +65,26 @@ func DefaultDDoSThreshold(bandwidthMbps int) (bps, pps int) {
 	return bps, pps
 }
 
+// DefaultNatDDoSThreshold is DefaultDDoSThreshold for an EIP associated
+// with a NAT gateway, as Alibaba documents it: 800 Mbit/s and 120,000
+// packets/s up to 800 Mbit/s of bandwidth, the bandwidth and 150 packets/s
+// per Mbit/s above.
+func DefaultNatDDoSThreshold(bandwidthMbps int) (bps, pps int) {
+	if bandwidthMbps > 800 {
+		return bandwidthMbps, bandwidthMbps * 150
+	}
+	return 800, 120_000
+}
+
+// EIPDDoSThreshold is the default threshold of e: that of a NAT gateway's
+// EIP or of any other.
+func EIPDDoSThreshold(e EIP) (bps, pps int) {
+	if e.InstanceType == EIPInstanceNat {
+		return DefaultNatDDoSThreshold(e.Bandwidth)
+	}
+	return DefaultDDoSThreshold(e.Bandwidth)
+}
+
 // DDoSConfig is the operator's Anti-DDoS Basic configuration (the cloud's
 // per-region policy), the same for every account.
 type DDoSConfig struct {

@@ -36,3 +36,19 @@ func TestVSwitchAddresses(t *testing.T) {
 		t.Errorf("v6 last = %s", got)
 	}
 }
+
+func TestEIPDDoSThreshold(t *testing.T) {
+	for _, tc := range []struct {
+		e        EIP
+		bps, pps int
+	}{
+		{EIP{Bandwidth: 5}, 450, 100_000},
+		{EIP{Bandwidth: 400}, 600, 400_000},
+		{EIP{Bandwidth: 5, InstanceType: EIPInstanceNat}, 800, 120_000},
+		{EIP{Bandwidth: 1000, InstanceType: EIPInstanceNat}, 1000, 150_000},
+	} {
+		if bps, pps := EIPDDoSThreshold(tc.e); bps != tc.bps || pps != tc.pps {
+			t.Errorf("%+v: %d Mbit/s %d pps, want %d %d", tc.e, bps, pps, tc.bps, tc.pps)
+		}
+	}
+}

@@ -214,6 +214,9 @@ func (s *Service) ddosIPs(tx store.ReadTxn, accountID string, now time.Time) ([]
 			return nil
 		}
 		d := DDoSIP{EIP: *e, BlackholeMbps: s.cfg.DDoS.BlackholeMbps, Auto: true}
+		if e.InstanceType == model.EIPInstanceNat {
+			d.InstanceID = e.InstanceID // the NAT gateway
+		}
 		if e.ENIID != "" {
 			var eni model.ENI
 			if ok, err := getJSON(tx, model.PrefixENI+e.ENIID, &eni); err != nil {
@@ -232,7 +235,7 @@ func (s *Service) ddosIPs(tx store.ReadTxn, accountID string, now time.Time) ([]
 			return err
 		}
 		d.Status, d.UnBlackholeAt = ddosStatus(events, now)
-		d.MaxBps, d.MaxPps = model.DefaultDDoSThreshold(e.Bandwidth)
+		d.MaxBps, d.MaxPps = model.EIPDDoSThreshold(*e)
 		d.Bps, d.Pps = d.MaxBps, d.MaxPps
 		var thr model.DDoSThreshold
 		if ok, err := getJSON(tx, model.DDoSThresholdKey(accountID, e.Address), &thr); err != nil {
@@ -620,6 +623,9 @@ func (s *Service) ReportDDoSEvents(ctx context.Context, callerID, keyZone string
 					if err := eniInZone(tx, keyZone, e.ENIID); err != nil {
 						return errAgentZone(keyZone, "report Anti-DDoS events of "+ev.IP.String()+", an EIP mapped to an ENI of another zone")
 					}
+				}
+				if keyZone != "" && e.InstanceType == model.EIPInstanceNat && e.ZoneID != keyZone {
+					return errAgentZone(keyZone, "report Anti-DDoS events of "+ev.IP.String()+", an EIP of a NAT gateway of another zone")
 				}
 				eips[ev.IP] = e
 				ips = append(ips, ev.IP)
