@@ -40,24 +40,36 @@ import (
 //	    meta l4proto tcp ct status & dnat == 0 socket transparent 1 meta mark set meta mark | 0x00400000 accept  # with WAF ports only
 //	    iifname "uplink" meta nfproto ipv4 ip daddr vmap @edge4
 //	  }
+//	  map snatgw4 { type ipv4_addr . ipv4_addr : ipv4_addr; flags interval }  # NAT gateways: destination . source -> address
 //	  chain prerouting { type nat hook prerouting priority dstnat; policy accept;
 //	    meta mark & 0x00400000 == 0x00400000 accept  # with WAF ports only: steered, not translated
-//	    iifname "uplink" meta nfproto ipv4 dnat ip to ip daddr map @dnat4
+//	    iifname "uplink" meta nfproto ipv4 dnat ip to ip daddr map @dnat4   # EIPs and NAT gateways' IP mappings
+//	    iifname "uplink" ip daddr 198.18.0.9 meta l4proto tcp th dport 8080 dnat ip to 10.0.1.5:80   # per forward entry
+//	    iifname "uplink" ip daddr 198.18.0.9 icmp type echo-request dnat ip to 169.254.0.2          # gateway pings
 //	  }
 //	  chain postrouting { type nat hook postrouting priority srcnat; policy accept;
 //	    oifname "uplink" meta nfproto ipv4 snat ip to ip saddr map @snat4
+//	    oifname "uplink" meta nfproto ipv4 snat ip to ip daddr . ip saddr map @snatgw4   # with SNAT ranges
 //	  }
 //	  chain forward { type filter hook forward priority filter - 20; policy accept;
 //	    iifname "uplink" meta nfproto != ipv4 drop
 //	    oifname "uplink" meta nfproto != ipv4 drop
 //	    iifname "uplink" ct status & (snat|dnat) == 0 drop   # only translated flows come in
-//	    oifname "uplink" ip saddr != @natted4 drop           # only ENIs with an EIP go out
+//	    oifname "uplink" ct status & dnat == 0 ip saddr != @natted4 ip daddr . ip saddr != @snatgw4 drop
+//	        # only replies of forwarded ports, ENIs with an EIP and what a gateway translates go out
 //	  }
 //	  chain input { type filter hook input priority filter; policy accept;
 //	    meta mark & 0x00400000 == 0x00400000 accept          # with WAF ports only
+//	    iifname "uplink" meta l4proto icmp ct status dnat accept   # gateway pings
 //	    iifname "uplink" drop                                # the router itself is not on the internet
 //	  }
 //	}
+//
+// NAT gateways (dataplane.NATGateway) share the table: their addresses are
+// routed over the same uplink, an IP mapping is an EIP in all but name,
+// and an SNAT range or a forward entry is one more way through the same
+// forward filter. A gateway's pings are translated to the router's own
+// end of the uplink, which answers them.
 //
 // WAF steering (waf.go in this package has the sockets and the policy
 // routing): a new connection to a protected port of an EIP is handed by
