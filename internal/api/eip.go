@@ -40,6 +40,8 @@ func toEIPItem(region string, e model.EIP) eipItem {
 	}
 	if e.PrivateIP.IsValid() {
 		it.PrivateIpAddress, it.InstanceRegionId, it.Mode = e.PrivateIP.String(), region, "NAT"
+	} else if e.InstanceType == model.EIPInstanceNat {
+		it.InstanceRegionId, it.Mode = region, "NAT"
 	}
 	return it
 }

@@ -37,6 +37,7 @@ type vpcItem struct {
 	}
 	UserCidrs      struct{ UserCidr []string }
 	RouterTableIds struct{ RouterTableIds []string }
+	NatGatewayIds  struct{ NatGatewayIds []string }
 	Ipv6CidrBlocks struct{ Ipv6CidrBlock []ipv6CidrItem }
 	Tags           tagsWrapper
 }
@@ -99,6 +100,7 @@ func toVpcItem(region string, v service.VpcView) vpcItem {
 	}
 	it.UserCidrs.UserCidr = []string{}
 	it.RouterTableIds.RouterTableIds = []string{v.RouteTableID}
+	it.NatGatewayIds.NatGatewayIds = append([]string{}, v.NatGatewayIDs...)
 	it.Ipv6CidrBlocks.Ipv6CidrBlock = []ipv6CidrItem{}
 	if v.Ipv6CidrBlock.IsValid() {
 		it.Ipv6CidrBlocks.Ipv6CidrBlock = append(it.Ipv6CidrBlocks.Ipv6CidrBlock,

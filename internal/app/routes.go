@@ -23,6 +23,7 @@ func registerAll(rt *api.Router, svc *service.Service) {
 	api.RegisterCloudfw(rt, svc)
 	api.RegisterVpcPeer(rt, svc)
 	api.RegisterRoutes(rt, svc)
+	api.RegisterNAT(rt, svc)
 	api.RegisterVpcFirewall(rt, svc)
 	api.RegisterAntiDDoS(rt, svc)
 	api.RegisterAgentAPI(rt, svc)

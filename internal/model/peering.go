@@ -78,8 +78,8 @@ func (p PeerConnection) TunnelVPC() string {
 // Route-entry values (Alibaba spelling).
 const (
 	// RouteNextHopPeer sends the destination over a VPC peering
-	// connection (NextHopId pcc-...). It is the only next hop a custom
-	// route entry may have in Palisade.
+	// connection (NextHopId pcc-...). A custom route entry's next hop is
+	// a peering connection or a NAT gateway (RouteNextHopNat, nat.go).
 	RouteNextHopPeer = "VpcPeer"
 	RouteTypeCustom  = "Custom"
 	RouteTypeSystem  = "System"
@@ -88,15 +88,17 @@ const (
 )
 
 // RouteEntry is a custom route entry of a VPC's system route table: the
-// VPC forwards packets to DestinationCidr over the peering NextHopID. The
-// most specific entry wins; the VPC's own vSwitch CIDRs (system entries)
-// are never overridden (a custom entry may not overlap the VPC's CIDR).
+// VPC forwards packets to DestinationCidr over the peering NextHopID, or
+// to the NAT gateway NextHopID (NextHopType RouteNextHopNat). The most
+// specific entry wins; the VPC's own vSwitch CIDRs (system entries) are
+// never overridden (a custom entry may not lie inside the VPC's CIDR; one
+// to a NAT gateway may cover it, as 0.0.0.0/0 does).
 type RouteEntry struct {
 	ID              string       `json:"id"` // rte-...
 	AccountID       string       `json:"account_id"`
 	VpcID           string       `json:"vpc_id"`
 	DestinationCidr netip.Prefix `json:"destination_cidr"`
-	NextHopType     string       `json:"next_hop_type"` // RouteNextHopPeer
+	NextHopType     string       `json:"next_hop_type"` // RouteNextHopPeer or RouteNextHopNat
 	NextHopID       string       `json:"next_hop_id"`
 	Name            string       `json:"name"`
 	Description     string       `json:"description"`

@@ -54,6 +54,10 @@ func AgentPrefixes() []string {
 		// filtering the new connections of listeners with access control
 		// by their lists.
 		model.PrefixLoadBalancer, model.PrefixLBACL,
+		// Internet NAT gateways: the host of a gateway's zone translates
+		// with its EIPs what its SNAT and forward entries say, for the
+		// destinations its VPC routes to it (PrefixRouteEntry above).
+		model.PrefixNatGateway, model.PrefixSnatEntry, model.PrefixForwardEntry,
 	}
 }
 
@@ -187,6 +191,8 @@ func (s *Service) ReportStatus(ctx context.Context, callerID, keyZone string, in
 				if err := eniInZone(tx, keyZone, e.ENIID); err != nil {
 					return errAgentZone(keyZone, "report EIP "+id+", which is mapped to an ENI of another zone")
 				}
+			} else if ok && e.InstanceType == model.EIPInstanceNat && e.ZoneID != keyZone {
+				return errAgentZone(keyZone, "report EIP "+id+", which is associated with NAT gateway "+e.InstanceID+" of zone "+e.ZoneID)
 			}
 		}
 		return nil

@@ -1481,13 +1481,16 @@ type FirewallAsset struct {
 }
 
 // FirewallAssetResourceType is the cloud's asset type of an EIP: EcsEIP
-// (bound to an instance), EniEIP (to an ENI) or EIP (unbound).
+// (bound to an instance), EniEIP (to an ENI), NatEIP (to a NAT gateway)
+// or EIP (unbound).
 func FirewallAssetResourceType(e model.EIP) string {
 	switch {
 	case e.InstanceID == "":
 		return "EIP"
 	case e.InstanceType == "NetworkInterface":
 		return "EniEIP"
+	case e.InstanceType == model.EIPInstanceNat:
+		return "NatEIP"
 	}
 	return "EcsEIP"
 }
@@ -1495,7 +1498,7 @@ func FirewallAssetResourceType(e model.EIP) string {
 // AssetQuery selects assets in DescribeAssetList; empty fields match all.
 type AssetQuery struct {
 	Status       string // open or closed (opening/closing: none, switches are immediate)
-	ResourceType string // EIP, EcsEIP, EniEIP (case-insensitive)
+	ResourceType string // EIP, EcsEIP, EniEIP, NatEIP (case-insensitive)
 	Type         string // the same, as DescribeAssetList's Type
 	SearchItem   string // a substring of the address, the EIP's ID or name, or the bound instance's ID
 	RegionNo     string
@@ -1544,7 +1547,15 @@ func (s *Service) DescribeFirewallAssets(ctx context.Context, accountID string, 
 				!strings.Contains(e.Name, si) && (e.InstanceID == "" || !strings.Contains(e.InstanceID, si)) {
 				return nil
 			}
-			if e.InstanceType != "NetworkInterface" && e.InstanceID != "" {
+			switch {
+			case e.InstanceType == model.EIPInstanceNat:
+				var g model.NatGateway
+				if ok, err := getJSON(tx, model.PrefixNatGateway+e.InstanceID, &g); err != nil {
+					return err
+				} else if ok {
+					a.InstanceName = g.Name
+				}
+			case e.InstanceType != "NetworkInterface" && e.InstanceID != "":
 				var in model.Instance
 				if ok, err := getJSON(tx, model.PrefixInstance+e.InstanceID, &in); err != nil {
 					return err

@@ -244,7 +244,8 @@ func (s *Service) ModifyEipAddressAttribute(ctx context.Context, accountID, id s
 }
 
 // AssociateEipAddress maps an EIP to an instance (its primary ENI's primary
-// IP) or to an ENI (its primary IP, or PrivateIpAddress of the ENI).
+// IP), to an ENI (its primary IP, or PrivateIpAddress of the ENI) or to a
+// NAT gateway (InstanceType Nat: nat.go).
 func (s *Service) AssociateEipAddress(ctx context.Context, accountID, id, instanceID, instanceType, privateIP string) error {
 	if instanceID == "" {
 		return errs.MissingParameter("InstanceId")
@@ -254,11 +255,13 @@ func (s *Service) AssociateEipAddress(ctx context.Context, accountID, id, instan
 		instanceType = "EcsInstance"
 		if strings.HasPrefix(instanceID, "eni-") {
 			instanceType = "NetworkInterface"
+		} else if strings.HasPrefix(instanceID, "ngw-") {
+			instanceType = model.EIPInstanceNat
 		}
-	case "EcsInstance", "NetworkInterface":
+	case "EcsInstance", "NetworkInterface", model.EIPInstanceNat:
 	default:
 		return errs.InvalidParam("InvalidInstanceType.ValueNotSupported",
-			"The specified InstanceType %q is not supported; use EcsInstance or NetworkInterface.", instanceType)
+			"The specified InstanceType %q is not supported; use EcsInstance, NetworkInterface or Nat.", instanceType)
 	}
 	_, err := s.update(ctx, func(tx store.Txn) error {
 		e, err := getEIP(tx, accountID, id)
@@ -268,6 +271,9 @@ func (s *Service) AssociateEipAddress(ctx context.Context, accountID, id, instan
 		if e.Status != model.EIPAvailable {
 			return errs.Forbidden("IncorrectEipStatus",
 				"EIP %s is %s (associated with %s); unassociate it first.", e.ID, e.Status, e.InstanceID)
+		}
+		if instanceType == model.EIPInstanceNat {
+			return s.associateNatEIP(tx, accountID, e, instanceID, privateIP)
 		}
 		var eni *model.ENI
 		if instanceType == "EcsInstance" {
@@ -327,8 +333,11 @@ func (s *Service) UnassociateEipAddress(ctx context.Context, accountID, id, inst
 			return errs.InvalidParam("InvalidInstanceId.NotAssociated",
 				"EIP %s is associated with %s, not with %s.", e.ID, e.InstanceID, instanceID)
 		}
-		e.InstanceID, e.InstanceType, e.ENIID, e.PrivateIP, e.VpcID, e.ZoneID = "", "", "", netip.Addr{}, "", ""
-		e.Status = model.EIPAvailable
+		// An EIP that an SNAT or forward entry uses stays (nat.go).
+		if err := refuseNatEIPInUse(tx, e); err != nil {
+			return err
+		}
+		clearEIPAssociation(e)
 		return putJSON(tx, model.PrefixEIP+e.ID, e)
 	})
 	return err

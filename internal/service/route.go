@@ -25,14 +25,17 @@ import (
 //     System, IpVersion IPv4 or IPv6); they are derived, never stored,
 //     and cannot be deleted. DescribeRouteEntryList's IpVersion (IPv4 or
 //     IPv6, any case) lists one family. Custom entries (Type Custom) send a
-//     destination over a VPC peering connection: NextHopType VpcPeer (the
-//     only next hop Palisade has; others are
-//     InvalidNextHopType.NotSupported) and NextHopId the connection, which
-//     must be Activated and have the table's VPC as one end.
+//     destination over a VPC peering connection (NextHopType VpcPeer and
+//     NextHopId the connection, which must be Activated and have the
+//     table's VPC as one end) or to a NAT gateway of the VPC (NextHopType
+//     NatGateway, NextHopId ngw-..., IPv4 destinations only: nat.go);
+//     other next hops are InvalidNextHopType.NotSupported.
 //   - DestinationCidrBlock is an IPv4 or IPv6 CIDR block with its host
 //     bits zero; it may not overlap the VPC's CIDR blocks (primary, secondary and IPv6: the
 //     VPC's own addresses stay local, so 0.0.0.0/0 and ::/0 are refused
-//     too) and no other entry of the table may have the same destination.
+//     too), except that a route to a NAT gateway may cover them (as
+//     0.0.0.0/0 does: the system entries, more specific, keep the VPC's
+//     addresses local); no other entry of the table may have the same destination.
 //     An IPv6 destination needs IPv6 enabled on the VPC (a VPC without an
 //     IPv6 CIDR block has no IPv6 traffic to route). IPv4-mapped IPv6
 //     blocks, link-local (fe80::/10) and multicast (ff00::/8) blocks are
@@ -51,9 +54,11 @@ import (
 //     table of a VPC without IPv6 (the code CreateVSwitch answers).
 //   - InvalidCidrBlock.Overlapped (400): it overlaps the VPC's CIDR.
 //   - InvalidCIDRBlock.Duplicate (400): an entry has that destination.
-//   - InvalidNextHopType.NotSupported (400): a next hop other than VpcPeer.
-//   - InvalidNextHopId.NotFound (404): no connection of the caller;
-//     InvalidNextHopId.VpcMismatch (400): a connection of other VPCs;
+//   - InvalidNextHopType.NotSupported (400): a next hop other than VpcPeer
+//     or NatGateway, or an IPv6 destination to a NAT gateway.
+//   - InvalidNextHopId.NotFound (404): no connection or NAT gateway of the
+//     caller; InvalidNextHopId.VpcMismatch (400): a connection of other
+//     VPCs, or a NAT gateway of another VPC;
 //     IncorrectStatus.VpcPeer (400): one not Activated.
 //   - IllegalParam.RouteEntryName, IllegalParam.Description (400).
 //   - OperationDenied.SystemRouteEntry (403): deleting a system entry.
@@ -337,14 +342,23 @@ func (s *Service) CreateRouteEntry(ctx context.Context, accountID string, in Cre
 		return out, err
 	}
 	if in.NextHopList > 0 {
-		return out, errs.InvalidParam("InvalidNextHopType.NotSupported", "NextHopList (ECMP routes) is not supported: give one next hop, NextHopType VpcPeer and NextHopId the peering connection.")
+		return out, errs.InvalidParam("InvalidNextHopType.NotSupported", "NextHopList (ECMP routes) is not supported: give one next hop, NextHopType VpcPeer or NatGateway and NextHopId the peering connection or NAT gateway.")
 	}
+	var hopType string
 	switch t := strings.TrimSpace(in.NextHopType); {
 	case t == "":
 		return out, errs.MissingParameter("NextHopType")
-	case !strings.EqualFold(t, model.RouteNextHopPeer):
+	case strings.EqualFold(t, model.RouteNextHopPeer):
+		hopType = model.RouteNextHopPeer
+	case strings.EqualFold(t, model.RouteNextHopNat):
+		hopType = model.RouteNextHopNat
+		if !dst.Addr().Is4() {
+			return out, errs.InvalidParam("InvalidNextHopType.NotSupported",
+				"DestinationCidrBlock %s is IPv6, and a NAT gateway translates IPv4 only: give an IPv4 destination (0.0.0.0/0 for the internet).", dst)
+		}
+	default:
 		return out, errs.InvalidParam("InvalidNextHopType.NotSupported",
-			"The specified NextHopType %q is not supported: Palisade's route entries send traffic over VPC peering connections only; give NextHopType VpcPeer and NextHopId pcc-....", t)
+			"The specified NextHopType %q is not supported: Palisade's route entries send traffic over VPC peering connections (NextHopType VpcPeer, NextHopId pcc-...) or to NAT gateways (NextHopType NatGateway, NextHopId ngw-...).", t)
 	}
 	hop := strings.TrimSpace(in.NextHopID)
 	if hop == "" {
@@ -364,25 +378,20 @@ func (s *Service) CreateRouteEntry(ctx context.Context, accountID string, in Cre
 					"DestinationCidrBlock %s is IPv6 but VPC %s has no IPv6 CIDR block: enable IPv6 on the VPC first (ModifyVpcAttribute EnableIPv6=true), or give an IPv4 destination.", dst, v.ID)
 			}
 			for _, c := range vpcOwnCidrs(v) {
-				if c.Overlaps(dst) {
+				// A route to a NAT gateway may cover the VPC (0.0.0.0/0):
+				// the VPC's system entries, more specific, keep its own
+				// addresses local. It may not lie inside the VPC.
+				if c.Overlaps(dst) && (hopType == model.RouteNextHopPeer || dst.Bits() >= c.Bits()) {
 					return errs.Conflict("InvalidCidrBlock.Overlapped",
-						"DestinationCidrBlock %s overlaps CIDR block %s of VPC %s: the VPC's own addresses stay in the VPC; give a destination outside it (the peer VPC's CIDR block).", dst, c, v.ID)
+						"DestinationCidrBlock %s overlaps CIDR block %s of VPC %s: the VPC's own addresses stay in the VPC; give a destination outside it (the peer VPC's CIDR block; to a NAT gateway, one that covers the VPC, such as 0.0.0.0/0, is allowed too).", dst, c, v.ID)
 				}
 			}
-			p, err := getPeer(tx, accountID, hop)
-			if err != nil {
-				if errs.HasCode(err, "ResourceNotFound.InstanceId") {
-					return errs.NotFound("InvalidNextHopId.NotFound", "The specified NextHopId %q is not a VPC peering connection of your account: ListVpcPeerConnections lists them.", hop)
+			if hopType == model.RouteNextHopNat {
+				if err := checkNatRouteHop(tx, accountID, v, hop, in.RouteTableID); err != nil {
+					return err
 				}
+			} else if err := checkPeerRouteHop(tx, accountID, v, hop, in.RouteTableID); err != nil {
 				return err
-			}
-			if p.Other(v.ID) == "" {
-				return errs.InvalidParam("InvalidNextHopId.VpcMismatch",
-					"VPC peering connection %s joins %s and %s, not VPC %s of route table %s: give a connection of that VPC.", p.ID, p.VpcID, p.AcceptingVpcID, v.ID, in.RouteTableID)
-			}
-			if p.Status != model.PeerActivated {
-				return errs.Conflict("IncorrectStatus.VpcPeer",
-					"VPC peering connection %s is %s: routes can use it once it is Activated (the accepting account accepts it with AcceptVpcPeerConnection).", p.ID, p.Status)
 			}
 			entries, err := tableEntries(tx, v)
 			if err != nil {
@@ -402,8 +411,8 @@ func (s *Service) CreateRouteEntry(ctx context.Context, accountID string, in Cre
 				return errs.Quota("QuotaExceeded.RouteEntry", "Route table %s has %d custom entries, the most allowed: delete one first.", in.RouteTableID, custom)
 			}
 			e := &model.RouteEntry{
-				ID: NewID("rte"), AccountID: accountID, VpcID: v.ID, DestinationCidr: dst, NextHopType: model.RouteNextHopPeer,
-				NextHopID: p.ID, Name: in.Name, Description: in.Description, CreatedAt: s.stamp(),
+				ID: NewID("rte"), AccountID: accountID, VpcID: v.ID, DestinationCidr: dst, NextHopType: hopType,
+				NextHopID: hop, Name: in.Name, Description: in.Description, CreatedAt: s.stamp(),
 			}
 			out = *e
 			return putJSON(tx, model.PrefixRouteEntry+e.ID, e)
@@ -411,6 +420,44 @@ func (s *Service) CreateRouteEntry(ctx context.Context, accountID string, in Cre
 		return err
 	})
 	return out, err
+}
+
+// checkPeerRouteHop checks a VpcPeer next hop: an Activated peering
+// connection of the caller with v at one end.
+func checkPeerRouteHop(tx store.ReadTxn, accountID string, v *model.VPC, hop, tableID string) error {
+	p, err := getPeer(tx, accountID, hop)
+	if err != nil {
+		if errs.HasCode(err, "ResourceNotFound.InstanceId") {
+			return errs.NotFound("InvalidNextHopId.NotFound", "The specified NextHopId %q is not a VPC peering connection of your account: ListVpcPeerConnections lists them.", hop)
+		}
+		return err
+	}
+	if p.Other(v.ID) == "" {
+		return errs.InvalidParam("InvalidNextHopId.VpcMismatch",
+			"VPC peering connection %s joins %s and %s, not VPC %s of route table %s: give a connection of that VPC.", p.ID, p.VpcID, p.AcceptingVpcID, v.ID, tableID)
+	}
+	if p.Status != model.PeerActivated {
+		return errs.Conflict("IncorrectStatus.VpcPeer",
+			"VPC peering connection %s is %s: routes can use it once it is Activated (the accepting account accepts it with AcceptVpcPeerConnection).", p.ID, p.Status)
+	}
+	return nil
+}
+
+// checkNatRouteHop checks a NatGateway next hop: a NAT gateway of the
+// caller in v.
+func checkNatRouteHop(tx store.ReadTxn, accountID string, v *model.VPC, hop, tableID string) error {
+	g, err := getNatGateway(tx, accountID, hop)
+	if err != nil {
+		if errs.HasCode(err, "InvalidNatGatewayId.NotFound") {
+			return errs.NotFound("InvalidNextHopId.NotFound", "The specified NextHopId %q is not a NAT gateway of your account: DescribeNatGateways lists them.", hop)
+		}
+		return err
+	}
+	if g.VpcID != v.ID {
+		return errs.InvalidParam("InvalidNextHopId.VpcMismatch",
+			"NAT gateway %s is in VPC %s, not in VPC %s of route table %s: give a NAT gateway of that VPC.", g.ID, g.VpcID, v.ID, tableID)
+	}
+	return nil
 }
 
 // DeleteRouteEntryInput is the request of DeleteRouteEntry: the entry by

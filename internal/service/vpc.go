@@ -203,10 +203,11 @@ func (s *Service) CreateVpc(ctx context.Context, accountID string, in CreateVpcI
 	return res, err
 }
 
-// VpcView is a VPC with its vSwitches.
+// VpcView is a VPC with its vSwitches and NAT gateways.
 type VpcView struct {
 	model.VPC
-	VSwitchIDs []string
+	VSwitchIDs    []string
+	NatGatewayIDs []string
 }
 
 // VpcFilter selects VPCs in DescribeVpcs.
@@ -233,6 +234,15 @@ func (s *Service) DescribeVpcs(ctx context.Context, accountID string, f VpcFilte
 		}); err != nil {
 			return err
 		}
+		nats := map[string][]*model.NatGateway{}
+		if err := listJSON(tx, model.PrefixNatGateway, func(g *model.NatGateway) error {
+			if g.AccountID == accountID {
+				nats[g.VpcID] = append(nats[g.VpcID], g)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
 		return listJSON(tx, model.PrefixVPC, func(v *model.VPC) error {
 			if v.AccountID != accountID ||
 				(len(f.IDs) > 0 && !slices.Contains(f.IDs, v.ID)) ||
@@ -242,7 +252,13 @@ func (s *Service) DescribeVpcs(ctx context.Context, accountID string, f VpcFilte
 				!hasTags(v.Tags, f.Tags) {
 				return nil
 			}
-			out = append(out, VpcView{VPC: *v, VSwitchIDs: append([]string{}, byVPC[v.ID]...)})
+			gs := nats[v.ID]
+			sortByCreation(gs, func(g *model.NatGateway) (int64, string) { return g.CreatedAt.UnixNano(), g.ID })
+			ngws := make([]string, 0, len(gs))
+			for _, g := range gs {
+				ngws = append(ngws, g.ID)
+			}
+			out = append(out, VpcView{VPC: *v, VSwitchIDs: append([]string{}, byVPC[v.ID]...), NatGatewayIDs: ngws})
 			return nil
 		})
 	})
@@ -259,7 +275,8 @@ func vpcView(tx store.ReadTxn, v *model.VPC) (VpcView, error) {
 	for _, w := range vsws {
 		view.VSwitchIDs = append(view.VSwitchIDs, w.ID)
 	}
-	return view, nil
+	view.NatGatewayIDs, err = vpcNatGateways(tx, v.ID)
+	return view, err
 }
 
 // DescribeVpcAttribute returns one VPC.
@@ -413,6 +430,11 @@ func (s *Service) DeleteVpc(ctx context.Context, accountID, id string, force, dr
 		// Even with ForceDelete: a load balancer holds an address of one
 		// of its vSwitches (slb.go).
 		if err := refuseLoadBalancersIn(tx, id, ""); err != nil {
+			return err
+		}
+		// Even with ForceDelete: a NAT gateway holds EIPs and routes
+		// (nat.go).
+		if err := refuseNatGatewaysIn(tx, id, ""); err != nil {
 			return err
 		}
 		vsws, err := vpcVSwitches(tx, id)
@@ -749,6 +771,9 @@ func (s *Service) DeleteVSwitch(ctx context.Context, accountID, id string) error
 			return err
 		}
 		if err := refuseLoadBalancersIn(tx, "", w.ID); err != nil {
+			return err
+		}
+		if err := refuseNatGatewaysIn(tx, "", w.ID); err != nil {
 			return err
 		}
 		if n, err := usedAddrs(tx, w.ID); err != nil {
