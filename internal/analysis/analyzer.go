@@ -108,6 +108,14 @@ type World struct {
 	// analysing policy) or with a zone nobody serves, nothing is said of
 	// hosts.
 	HostedZones []string
+	// NatGateways are the account's Internet NAT gateways, SnatEntries
+	// and ForwardEntries their SNAT and forward (DNAT) entries; the EIPs
+	// associated with a gateway are in EIPs (InstanceType
+	// model.EIPInstanceNat), its routes in RouteEntries (NextHopType
+	// model.RouteNextHopNat). See nat.go.
+	NatGateways    []model.NatGateway
+	SnatEntries    []model.SnatEntry
+	ForwardEntries []model.ForwardEntry
 	// DDoSEvents are the open Anti-DDoS events of the account's EIPs: an
 	// EIP under a blackhole receives nothing from the internet, one under
 	// scrubbing is scrubbed.
@@ -230,6 +238,16 @@ type Analyzer struct {
 	// ID.
 	services  map[string]*model.EndpointService
 	endpoints map[string]*model.Endpoint
+	// nats holds the NAT gateways by ID, natAddr by EIP address,
+	// natsByVPC by VPC (by ID); fwdByInt the forward entries by internal
+	// address (IP mappings first); snats the SNAT entries by ID and
+	// snatRanges each gateway's flattened SNAT entries (policy.SNATRanges).
+	nats       map[string]*natGW
+	natAddr    map[netip.Addr]*natGW
+	natsByVPC  map[string][]*natGW
+	fwdByInt   map[vpcAddr][]*model.ForwardEntry
+	snats      map[string]*model.SnatEntry
+	snatRanges map[string][]policy.Ranged[policy.SNATChoice]
 
 	mu   sync.Mutex
 	ctxs map[string]*context
@@ -376,6 +394,7 @@ func New(w *World) *Analyzer {
 	a.indexPeerings()
 	a.indexLoadBalancers()
 	a.indexPrivateLink()
+	a.indexNAT()
 	for _, ip := range w.FirewallOff {
 		a.fwOff[ip] = true
 	}

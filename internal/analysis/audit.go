@@ -59,13 +59,19 @@ const (
 	// CodeVpcFirewallClosed: a VPC firewall of the account on an
 	// Activated peering is off (closed): nothing judges what crosses it.
 	CodeVpcFirewallClosed = "vpc-firewall-closed"
+	// CodeNatForwardOpen: a forward entry of a NAT gateway opens a port to
+	// the whole internet (the internal ENI's network ACL and security
+	// groups admit every public address; the gateway's EIPs are not
+	// behind the Internet firewall): high for a sensitive TCP port (of a
+	// port entry or an IP mapping), low for another port of a port entry.
+	CodeNatForwardOpen = "nat-forward-open"
 )
 
 // Finding is one result of the audit.
 type Finding struct {
 	Severity string
 	Code     string
-	Resource string // sg-, nacl-, eni-, vpc-, i- or "account"
+	Resource string // sg-, nacl-, eni-, vpc-, i-, fwd- or "account"
 	Rule     string `json:",omitempty"` // rule or ACL entry ID
 	Message  string
 	Fix      string
@@ -147,7 +153,14 @@ func (a *Analyzer) Audit(q AuditQuery) (*AuditResult, error) {
 
 	// Rules: dead, shadowed, duplicates, exposure.
 	shadow := a.shadowAll(groups, contexts)
+	// Ports the internet reaches without an EIP of the ENI's own: through
+	// the WAF (internetExposure judges them) or a NAT gateway's forward
+	// entry (natFindings judges them).
 	viaWAF := a.wafUpstreamPorts()
+	natPorts, natMapped := a.natForwardedPorts()
+	for k := range natPorts {
+		viaWAF[k] = true
+	}
 	for _, g := range groups {
 		id := g.g.ID
 		if len(g.members) == 0 {
@@ -175,7 +188,7 @@ func (a *Analyzer) Audit(q AuditQuery) (*AuditResult, error) {
 					add(shadowFinding(g, r, sr))
 					continue
 				}
-				for _, f := range a.exposure(g, r, ctxOfGroup[g.idx], viaWAF) {
+				for _, f := range a.exposure(g, r, ctxOfGroup[g.idx], viaWAF, natMapped) {
 					add(f)
 				}
 			}
@@ -257,6 +270,7 @@ func (a *Analyzer) Audit(q AuditQuery) (*AuditResult, error) {
 	a.serviceFindings(in, add)
 	a.lbFindings(in, add)
 	a.vpcFirewallFindings(in, add)
+	a.natFindings(in, add)
 
 	a.quotaFindings(q, in, add)
 
@@ -355,7 +369,9 @@ func shadowFinding(g *groupInfo, r *srule, sr shadowResult) Finding {
 // UDP has no such evaluation yet (policy.AdmittedSources is TCP only), so
 // it is still judged on the rule's literal source.
 // viaWAF is wafUpstreamPorts, computed once per audit.
-func (a *Analyzer) exposure(g *groupInfo, r *srule, ctxs []*context, viaWAF map[eniPort]bool) []Finding {
+// natMapped holds the ENI addresses an IP mapping of a NAT gateway opens
+// to the internet like an EIP (natFindings judges them).
+func (a *Analyzer) exposure(g *groupInfo, r *srule, ctxs []*context, viaWAF map[eniPort]bool, natMapped map[eniAddr]bool) []Finding {
 	if r.drop || !strings.EqualFold(r.rule.Direction, model.Ingress) || r.peerGroup != "" || r.peer.Bits() != 0 {
 		return nil
 	}
@@ -366,7 +382,7 @@ func (a *Analyzer) exposure(g *groupInfo, r *srule, ctxs []*context, viaWAF map[
 	public := 0
 	for _, m := range g.members {
 		for _, ad := range a.enis[m].e.Addrs() {
-			if a.eipByPrivate[eniAddr{a.enis[m].e.ID, ad.Unmap()}] != nil {
+			if k := (eniAddr{a.enis[m].e.ID, ad.Unmap()}); a.eipByPrivate[k] != nil || natMapped[k] {
 				public++
 				break
 			}

@@ -89,6 +89,12 @@ const (
 	ByLoadBalancerACL = "lb-acl"
 	ByLBWeight        = "lb-weight"
 	ByLBHealth        = "lb-health"
+	// ByNatGateway decides a PointNatGateway step: which entry of the NAT
+	// gateway takes the connection (RuleID), the gateway's zone, or why
+	// it drops it; ByNatEntry a PointNatEntry step: the entry's
+	// translation.
+	ByNatGateway = "nat-gateway"
+	ByNatEntry   = "nat-entry"
 )
 
 // sgDecision is the verdict of the security groups of one ENI.

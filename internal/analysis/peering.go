@@ -160,6 +160,9 @@ func (a *Analyzer) peerRouteStep(f, t target) (Step, *model.PeerConnection) {
 	e := r.entry
 	p := a.peerings[e.NextHopID]
 	switch {
+	case p == nil && a.nats[e.NextHopID] != nil:
+		s.Detail = fmt.Sprintf("%s sends %s to NAT gateway %s, towards the internet, not over a peering connection to %s (different VPCs reach each other only over a peering connection)", a.entryText(e), t.addr, e.NextHopID, t.vpc)
+		return s, nil
 	case p == nil:
 		if a.own(e.AccountID) {
 			s.Detail = fmt.Sprintf("%s sends %s to peering connection %s, which does not exist", a.entryText(e), t.addr, e.NextHopID)
@@ -198,10 +201,7 @@ func (a *Analyzer) replyRouteStep(f, t target, p *model.PeerConnection) Step {
 		s.Detail = fmt.Sprintf("reply: no route to %s in %s: no custom route entry of %s sends it back over peering connection %s, so the request arrives and nothing comes back",
 			f.addr, t.vpc, t.vpc, p.ID)
 	case r.entry.NextHopID != p.ID:
-		hop := "another next hop"
-		if a.own(r.entry.AccountID) {
-			hop = "peering connection " + r.entry.NextHopID
-		}
+		hop := a.hopText(r.entry)
 		s.Detail = fmt.Sprintf("reply: %s sends %s to %s, not back over %s, so the request arrives and nothing comes back", a.entryText(r.entry), f.addr, hop, p.ID)
 	default:
 		s.Allow = true

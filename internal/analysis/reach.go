@@ -23,7 +23,9 @@ type ReachQuery struct {
 	// From and To are an instance ID, an ENI ID, an IP address or a
 	// CIDR. An address outside every VPC is the internet. To may also be
 	// a load balancer (its ID, lb-..., or its address): the paths go on
-	// to its backends (lb.go).
+	// to its backends (lb.go); or a NAT gateway (its ID, ngw-..., for all
+	// its EIPs, or one of its EIPs): the paths go on through its forward
+	// entries (nat.go).
 	//
 	// An instance or an ENI stands for all its addresses, IPv4 and IPv6:
 	// as a destination, each address of each of its ENIs is one path; as
@@ -44,8 +46,9 @@ type ReachQuery struct {
 // Endpoint is one end of a path.
 type Endpoint struct {
 	// Kind is "eni", "address" (an address of a VPC that no ENI holds),
-	// "load-balancer" (an internal load balancer's address), "service"
-	// (the DNS and metadata addresses) or "internet".
+	// "load-balancer" (an internal load balancer's address),
+	// "nat-gateway" (an EIP of an Internet NAT gateway), "service" (the
+	// DNS and metadata addresses) or "internet".
 	Kind     string
 	Address  string
 	Range    string `json:",omitempty"` // the addresses this answer covers (CIDR queries)
@@ -56,6 +59,9 @@ type Endpoint struct {
 	VPC      string `json:",omitempty"`
 	// LoadBalancer is the load balancer (Kind "load-balancer").
 	LoadBalancer string `json:",omitempty"`
+	// NatGateway is the NAT gateway whose EIP Address is (Kind
+	// "nat-gateway").
+	NatGateway string `json:",omitempty"`
 }
 
 func (e Endpoint) String() string {
@@ -71,6 +77,8 @@ func (e Endpoint) String() string {
 		return s + " (" + e.Address + ")"
 	case "load-balancer":
 		return e.LoadBalancer + " (" + e.Address + ")"
+	case "nat-gateway":
+		return e.NatGateway + " (EIP " + e.Address + ")"
 	case "internet", "service":
 		if e.Range != "" {
 			return e.Kind + " " + e.Range
@@ -111,6 +119,13 @@ const (
 	// takes new connections now (lb.go).
 	PointLoadBalancer = "load-balancer"
 	PointLBBackend    = "lb-backend"
+	// PointNatGateway is an Internet NAT gateway (its ngw- ID) on a path
+	// between a VPC and the internet: which of its entries takes the
+	// connection (RuleID), or why it drops it; on the way out it also
+	// checks that the sender is in its zone. PointNatEntry is that entry
+	// (its snat- or fwd- ID) and the translation it makes (nat.go).
+	PointNatGateway = "nat-gateway"
+	PointNatEntry   = "nat-entry"
 )
 
 // Step is one decision point of a path.
@@ -146,9 +161,12 @@ type PathResult struct {
 	// ACL is on the path.
 	Reply []Step `json:",omitempty"`
 	// Backend is, on a path to a load balancer, the backend its listener
-	// translates the connection to (one path per backend), and Translated
-	// the packet after the translation, which the steps after the
-	// load balancer judge.
+	// translates the connection to (one path per backend), or on a path
+	// to a NAT gateway's EIP the ENI its forward entry translates to; and
+	// Translated the packet after the translation, which the steps after
+	// the load balancer or gateway judge (on the way out through a NAT
+	// gateway: the packet with its source translated, as the internet
+	// sees it).
 	Backend    *Endpoint `json:",omitempty"`
 	Translated string    `json:",omitempty"`
 }
@@ -213,6 +231,8 @@ type target struct {
 	route *instRoute
 	// lb is the load balancer whose address addr is (eni nil).
 	lb *model.LoadBalancer
+	// nat is the NAT gateway whose EIP addr is (eni nil; public is addr).
+	nat *natGW
 }
 
 // instRoute is how an instance's own routing sends a packet to dst. The
@@ -423,6 +443,9 @@ func (a *Analyzer) endpointOf(t target) Endpoint {
 	if t.lb != nil && t.eni == nil {
 		return lbEndpoint(t.lb)
 	}
+	if t.nat != nil && t.eni == nil {
+		return natEndpoint(t.nat, t.addr)
+	}
 	if t.eni != nil {
 		e := t.eni.e
 		ep := Endpoint{Kind: "eni", Address: t.addr.String(), Range: t.rng, ENI: e.ID, Instance: e.InstanceID, VSwitch: e.VSwitchID, VPC: e.VpcID}
@@ -504,6 +527,18 @@ func (a *Analyzer) resolve(param, s, hintVPC string) ([]target, error) {
 			return nil, errs.InvalidParameter(param, "load balancer %s opens no connections (its health checks only, which security groups do not judge): name it as To", s)
 		}
 		return []target{{lb: lb, addr: lb.Address.Unmap(), vpc: lb.VpcID, elem: s}}, nil
+	case strings.HasPrefix(s, "ngw-"):
+		if a.nats[s] == nil {
+			return nil, errs.NotFound("InvalidNatGatewayId.NotFound", "The specified NAT gateway %q (%s) does not exist.", s, param)
+		}
+		if src {
+			return nil, errs.InvalidParameter(param, "NAT gateway %s opens no connections of its own (it translates its instances'): name the instance as From", s)
+		}
+		out := a.natTargets(s)
+		if len(out) == 0 {
+			return nil, errs.InvalidParameter(param, "NAT gateway %s has no EIP: nothing reaches it from the internet", s)
+		}
+		return out, nil
 	case strings.HasPrefix(s, "ep-"):
 		ep := a.endpoints[s]
 		if ep == nil {
@@ -526,11 +561,16 @@ func (a *Analyzer) resolve(param, s, hintVPC string) ([]target, error) {
 				return []target{{eni: e, addr: eip.PrivateIP.Unmap(), vpc: e.e.VpcID, public: addr}}, nil
 			}
 		}
+		if n := a.natAddr[addr]; n != nil && len(a.vpcsOfAddr(addr)) == 0 {
+			// A NAT gateway's EIP: its forward entries decide where a
+			// connection goes (nat.go).
+			return []target{{addr: addr, public: addr, nat: n}}, nil
+		}
 		return []target{a.withLB(a.resolveAddr(addr, hintVPC), hintVPC)}, nil
 	}
 	p, err := netip.ParsePrefix(s)
 	if err != nil {
-		return nil, errs.InvalidParameter(param, "use an instance ID (i-...), an ENI ID (eni-...), a load balancer ID (lb-..., To only), a PrivateLink endpoint ID (ep-..., To only), an IP address or a CIDR, got %q", s)
+		return nil, errs.InvalidParameter(param, "use an instance ID (i-...), an ENI ID (eni-...), a load balancer ID (lb-..., To only), a PrivateLink endpoint ID (ep-..., To only), a NAT gateway ID (ngw-..., To only), an IP address or a CIDR, got %q", s)
 	}
 	p = p.Masked()
 	var out []target
@@ -792,7 +832,7 @@ func mixedNote(from, to string, paths []PathResult, idx []int) string {
 	if len(idx) < 2 {
 		return ""
 	}
-	if paths[idx[0]].To.Kind == "load-balancer" || paths[idx[0]].Backend != nil {
+	if p := paths[idx[0]]; p.To.Kind == "load-balancer" || p.Backend != nil && p.To.Kind != "nat-gateway" {
 		return lbNote(from, to, paths, idx)
 	}
 	var yes, no []string
@@ -849,16 +889,42 @@ func (a *Analyzer) segments(t, other target, proto uint8) []target {
 	// The EIP pool is a range of its own: traffic between it and a VPC
 	// is an EIP hairpin.
 	add(a.w.PublicCIDR)
-	if other.eni != nil {
-		c := a.contextOf(other.eni)
+	// So is each NAT gateway's EIP outside the pool (only the instances
+	// behind the gateway send from it).
+	for ad := range a.natAddr {
+		if !a.inPool(ad) {
+			add(netip.PrefixFrom(ad, ad.BitLen()))
+		}
+	}
+	var ends []*eniInfo
+	switch {
+	case other.eni != nil:
+		ends = append(ends, other.eni)
+		if len(a.natsByVPC[other.eni.e.VpcID]) > 0 {
+			// Where the VPC's route entries send a destination decides
+			// whether its NAT gateways translate it.
+			for _, r := range a.routes[other.eni.e.VpcID] {
+				add(r.DestinationCidr)
+			}
+		}
+	case other.nat != nil:
+		// A NAT gateway's EIP: the ENIs its forward entries reach.
+		for _, fe := range other.nat.fwd {
+			if i := a.eniByAddr(other.nat.g.VpcID, fe.InternalIP); fe.ExternalIP.Unmap() == other.addr && i >= 0 && !slices.Contains(ends, a.enis[i]) {
+				ends = append(ends, a.enis[i])
+			}
+		}
+	}
+	for _, e := range ends {
+		c := a.contextOf(e)
 		for _, r := range c.ingress {
 			add(r.peer)
 		}
 		for _, r := range c.egress {
 			add(r.peer)
 		}
-		if other.eni.vsw != nil {
-			if ai := a.acls[other.eni.vsw.NetworkAclID]; ai != nil {
+		if e.vsw != nil {
+			if ai := a.acls[e.vsw.NetworkAclID]; ai != nil {
 				for _, r := range ai.ingress {
 					add(r.cidr)
 				}
@@ -929,6 +995,18 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 	if a.hairpin(f, t) {
 		return a.hairpinPath(pr, f, t, pkt)
 	}
+	if f.vpc == "" {
+		// From the internet through a NAT gateway: to one of its EIPs, or
+		// to an address without an EIP that a forward entry reaches.
+		if t.nat != nil && t.eni == nil {
+			return a.natInPath(f, t, pkt, t.nat, nil)
+		}
+		if t.eni != nil && t.addr.Is4() && f.addr.Is4() && !isServiceAddr(f.addr) && a.eipByPrivate[eniAddr{t.eni.e.ID, t.addr}] == nil {
+			if fe := a.forwardTo(t.vpc, t.addr, pkt); fe != nil {
+				return a.natInPath(f, t, pkt, a.nats[fe.NatGatewayID], fe)
+			}
+		}
+	}
 	steps, sent := a.senderSteps(f, t, pkt)
 	if !sent {
 		// The packet never reaches the VPC.
@@ -963,6 +1041,15 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 		}
 	default:
 		steps = append(steps, rs)
+		if rs.Allow && f.vpc != "" && t.vpc == "" && !isServiceAddr(t.addr) {
+			// To the internet through a NAT gateway: the gateway and the
+			// entry that translates the source.
+			if o := a.natOutbound(f.eni, f.addr, t.addr); o != nil && o.gw != nil {
+				ns, tr := a.natOutSteps(o, pkt)
+				steps = append(steps, ns...)
+				pr.Translated = tr
+			}
+		}
 		// Two ENIs of the VPC in different zones: on two hosts, which
 		// must be joined.
 		if rs.Allow && f.eni != nil && t.eni != nil && f.eni.e.VpcID == t.eni.e.VpcID {
@@ -1068,11 +1155,20 @@ func (a *Analyzer) inPool(addr netip.Addr) bool {
 // router between VPCs; Palisade never turns on forwarding in its
 // namespace) does not forward the packet back into an uplink and drops it
 // silently. TestEIPHairpinMatchesKernel checks this on real packets.
+//
+// A NAT gateway's EIPs are the same (nat.go): routed over the uplink like
+// the ENIs' EIPs, translated only for connections from the internet.
 func (a *Analyzer) hairpin(f, t target) bool {
 	if f.vpc != "" {
-		return t.public.IsValid() || (t.vpc == "" && a.inPool(t.addr))
+		return t.public.IsValid() || (t.vpc == "" && (a.inPool(t.addr) || a.natPublic(t.addr)))
 	}
-	if t.eni == nil || !a.inPool(f.addr) {
+	if !a.publicSource(f.addr) {
+		return false
+	}
+	if t.nat != nil && t.eni == nil {
+		return true
+	}
+	if t.eni == nil {
 		return false
 	}
 	return t.public.IsValid() || a.eipByPrivate[eniAddr{t.eni.e.ID, t.addr}] != nil
@@ -1136,7 +1232,10 @@ func (a *Analyzer) hairpinStep(f, t target, pkt Packet) Step {
 	if f.vpc != "" {
 		s.Resource = f.vpc
 		dst := "EIP " + pkt.Dst.String()
-		if !t.public.IsValid() {
+		switch {
+		case a.natPublic(pkt.Dst):
+			dst = a.natPublicText(pkt.Dst)
+		case !t.public.IsValid():
 			// Nothing about the address beyond its being in the pool:
 			// whose it is, if anyone's, is another account's business.
 			dst = pkt.Dst.String() + ", an address of the EIP pool " + a.w.PublicCIDR.String() + ","
@@ -1145,18 +1244,31 @@ func (a *Analyzer) hairpinStep(f, t target, pkt Packet) Step {
 		if f.eni != nil {
 			eip = a.eipByPrivate[eniAddr{f.eni.e.ID, f.addr}]
 		}
-		if eip != nil {
+		switch {
+		case eip != nil:
 			s.Detail = fmt.Sprintf("%straffic from inside a VPC to %s leaves through the uplink of %s, translated to the sender's EIP %s, and is dropped by the host, which %s",
 				hairpinNote, dst, f.vpc, eip.Address, back)
-		} else {
+		case f.eni != nil && len(a.natsByVPC[f.vpc]) > 0:
+			s.Detail = a.natHairpinDetail(f, dst, pkt.Dst, back)
+		default:
 			s.Detail = fmt.Sprintf("%straffic from inside a VPC to %s never leaves %s: its router lets only private addresses with an EIP out through the VPC's uplink, and %s has none (it drops the packet, or answers network unreachable when no EIP of the VPC gives it an uplink); with one, the host would drop it, as it %s",
 				hairpinNote, dst, f.vpc, f.addr, back)
 		}
 		return s
 	}
 	s.Resource = t.vpc
-	s.Detail = fmt.Sprintf("%s%s is an address of the EIP pool %s, which only instances inside a VPC send from (translated at their VPC's uplink), and the host %s: nothing from %s reaches EIP %s",
-		hairpinNote, f.addr, a.w.PublicCIDR, back, f.addr, pkt.Dst)
+	if t.nat != nil {
+		s.Resource = t.nat.g.VpcID
+	}
+	what := fmt.Sprintf("%s is an address of the EIP pool %s, which only instances inside a VPC send from (translated at their VPC's uplink)", f.addr, a.w.PublicCIDR)
+	if n := a.natAddr[f.addr]; n != nil && !a.inPool(f.addr) {
+		what = fmt.Sprintf("%s is an EIP of NAT gateway %s, which only the instances behind the gateway send from (translated at it)", f.addr, n.g.ID)
+	}
+	dst := "EIP " + pkt.Dst.String()
+	if x := a.natPublicText(pkt.Dst); x != "" {
+		dst = x
+	}
+	s.Detail = fmt.Sprintf("%s%s, and the host %s: nothing from %s reaches %s", hairpinNote, what, back, f.addr, dst)
 	return s
 }
 
@@ -1238,7 +1350,16 @@ func (a *Analyzer) routeStep(f, t target) Step {
 		default:
 			eip := a.eipByPrivate[eniAddr{end.eni.e.ID, end.addr}]
 			if eip == nil {
+				if dir == "to" {
+					// Through a NAT gateway of the VPC, if any.
+					if o := a.natOutbound(end.eni, end.addr, t.addr); o != nil {
+						return a.natOutRouteStep(o)
+					}
+				}
 				s.Detail = "no EIP is associated with " + end.addr.String() + " of " + end.eni.e.ID + ": it is not on the internet"
+				if h := a.forwardHint(end.vpc, end.addr); dir == "from" && h != "" {
+					s.Detail += " (" + h + ")"
+				}
 				break
 			}
 			s.Allow = true
@@ -1335,20 +1456,27 @@ func (a *Analyzer) ddosStep(f, t target, route Step) (Step, bool) {
 	if eip == nil {
 		return Step{}, false
 	}
-	e := a.ddos[eip.Address]
+	return a.ddosAt(eip.Address)
+}
+
+// ddosAt is the Anti-DDoS step of a connection from the internet to EIP
+// addr (ok false when no event of it is open): an ENI's EIP, or a NAT
+// gateway's (the agent counts and mitigates both).
+func (a *Analyzer) ddosAt(addr netip.Addr) (Step, bool) {
+	e := a.ddos[addr]
 	if e == nil {
 		return Step{}, false
 	}
-	s := Step{Point: PointDDoS, Resource: eip.Address.String()}
+	s := Step{Point: PointDDoS, Resource: addr.String()}
 	if e.Type == model.DDoSBlackhole {
 		s.DecidedBy = ByDDoSBlackhole
 		s.Detail = fmt.Sprintf("%s is blackholed by Anti-DDoS Basic since %s (peak %d Mbit/s, %d packets/s); it is lifted at %s unless the attack goes on",
-			eip.Address, e.Start.UTC().Format(time.RFC3339), e.PeakBps/1_000_000, e.PeakPps, e.UnBlackholeAt.UTC().Format(time.RFC3339))
+			addr, e.Start.UTC().Format(time.RFC3339), e.PeakBps/1_000_000, e.PeakPps, e.UnBlackholeAt.UTC().Format(time.RFC3339))
 		return s, true
 	}
 	s.Allow, s.DecidedBy = true, ByDDoSScrubbing
 	s.Detail = fmt.Sprintf("%s is scrubbed by Anti-DDoS Basic since %s (peak %d Mbit/s, %d packets/s): each source is held to a rate, the rest passes",
-		eip.Address, e.Start.UTC().Format(time.RFC3339), e.PeakBps/1_000_000, e.PeakPps)
+		addr, e.Start.UTC().Format(time.RFC3339), e.PeakBps/1_000_000, e.PeakPps)
 	return s, true
 }
 

@@ -34,7 +34,8 @@ func WriteReach(w io.Writer, r *ReachResult) error {
 		ends := []Endpoint{p.From, p.To}
 		to := p.To.String()
 		if p.Backend != nil {
-			// Through a load balancer to one of its backends.
+			// Through a load balancer to one of its backends, or through
+			// a NAT gateway's forward entry to an ENI.
 			ends = append(ends, *p.Backend)
 			to += " -> " + p.Backend.String()
 		}
@@ -50,6 +51,8 @@ func WriteReach(w io.Writer, r *ReachResult) error {
 				path = append(path, fmt.Sprintf("%s [%s, %s]", e.ENI, e.VSwitch, e.VPC))
 			case "load-balancer":
 				path = append(path, fmt.Sprintf("%s %s [%s, %s]", e.LoadBalancer, e.Address, e.VSwitch, e.VPC))
+			case "nat-gateway":
+				path = append(path, fmt.Sprintf("%s EIP %s [%s, %s]", e.NatGateway, e.Address, e.VSwitch, e.VPC))
 			default:
 				path = append(path, e.String())
 			}

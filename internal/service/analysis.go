@@ -167,6 +167,9 @@ func (s *Service) analysisWorld(ctx context.Context, accountID string) (*analysi
 		if err := listLoadBalancers(tx, accountID, w); err != nil {
 			return err
 		}
+		if err := listNatGateways(tx, accountID, w); err != nil {
+			return err
+		}
 		// Every zone's underlay (the deployment's, not an account's): an
 		// account's VPC spans the hosts of its vSwitches' zones.
 		if err := listJSON(tx, model.PrefixUnderlay, func(v *model.Underlay) error {
@@ -220,6 +223,37 @@ func listLoadBalancers(tx store.ReadTxn, accountID string, w *analysis.World) er
 	return listJSON(tx, model.PrefixLBHealth, func(v *model.LBHealth) error {
 		if own[v.LoadBalancerID] {
 			w.LBHealth = append(w.LBHealth, *v)
+		}
+		return nil
+	})
+}
+
+// listNatGateways reads the account's NAT gateways with their SNAT and
+// forward entries into w (their EIPs are among w.EIPs, their routes among
+// the route entries listPeering reads).
+func listNatGateways(tx store.ReadTxn, accountID string, w *analysis.World) error {
+	if err := listJSON(tx, model.PrefixNatGateway, func(v *model.NatGateway) error {
+		if v.AccountID == accountID {
+			w.NatGateways = append(w.NatGateways, *v)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if len(w.NatGateways) == 0 {
+		return nil
+	}
+	if err := listJSON(tx, model.PrefixSnatEntry, func(v *model.SnatEntry) error {
+		if v.AccountID == accountID {
+			w.SnatEntries = append(w.SnatEntries, *v)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return listJSON(tx, model.PrefixForwardEntry, func(v *model.ForwardEntry) error {
+		if v.AccountID == accountID {
+			w.ForwardEntries = append(w.ForwardEntries, *v)
 		}
 		return nil
 	})
