@@ -16,9 +16,12 @@ func (c *cli) eipCommand() *cobra.Command {
 		Long: `Allocate, list, associate, unassociate and release elastic IP addresses
 (VPC API 2016-04-28). An EIP is a public address of the server's pool
 (--public-cidr of "palisade server"/"palisade up"); associated with an
-instance or ENI, it is how the internet reaches that instance.`,
+instance or ENI, it is how the internet reaches that instance; associated
+with a NAT gateway (ngw-...), it is an address of the gateway's SNAT and
+forward entries ("palisade nat").`,
 		Example: `  palisade eip allocate --name web
   palisade eip associate eip-xxx i-xxx
+  palisade eip associate eip-xxx ngw-xxx
   palisade eip list
   palisade eip unassociate eip-xxx
   palisade eip release eip-xxx`,
@@ -63,16 +66,33 @@ instance or ENI, it is how the internet reaches that instance.`,
 			})
 		},
 	}
-	var privateIP string
+	var privateIP, instanceType string
 	assoc := &cobra.Command{
-		Use:     "associate ALLOCATION_ID INSTANCE_OR_ENI_ID",
-		Short:   "Associate an EIP with an instance (i-...) or an ENI (eni-...)",
-		Example: "  palisade eip associate eip-xxx i-xxx\n  palisade eip associate eip-xxx eni-xxx --private-ip 10.0.1.20",
-		Args:    cobra.ExactArgs(2),
+		Use:   "associate ALLOCATION_ID INSTANCE_ENI_OR_NAT_GATEWAY_ID",
+		Short: "Associate an EIP with an instance (i-...), an ENI (eni-...) or a NAT gateway (ngw-...)",
+		Long: `Associate an available EIP (AssociateEipAddress) with an instance (its
+primary ENI's primary address), an ENI (its primary address, or
+--private-ip) or an Internet NAT gateway, whose SNAT and forward entries
+may then use it. The type follows from the ID's prefix (i-: EcsInstance,
+eni-: NetworkInterface, ngw-: Nat) unless --type says it.`,
+		Example: "  palisade eip associate eip-xxx i-xxx\n  palisade eip associate eip-xxx eni-xxx --private-ip 10.0.1.20\n" +
+			"  palisade eip associate eip-xxx ngw-xxx",
+		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			typ := "EcsInstance"
-			if strings.HasPrefix(args[1], "eni-") {
+			typ := instanceType
+			for _, t := range []string{"EcsInstance", "NetworkInterface", "Nat"} {
+				if strings.EqualFold(typ, t) {
+					typ = t // the API's spelling; anything else is its to refuse
+				}
+			}
+			switch {
+			case typ != "":
+			case strings.HasPrefix(args[1], "eni-"):
 				typ = "NetworkInterface"
+			case strings.HasPrefix(args[1], "ngw-"):
+				typ = "Nat"
+			default:
+				typ = "EcsInstance"
 			}
 			resp, err := c.call(cmd, apiclient.VersionVPC, "AssociateEipAddress", nonEmpty(map[string]string{
 				"AllocationId": args[0], "InstanceId": args[1], "InstanceType": typ, "PrivateIpAddress": privateIP}))
@@ -83,6 +103,7 @@ instance or ENI, it is how the internet reaches that instance.`,
 		},
 	}
 	assoc.Flags().StringVar(&privateIP, "private-ip", "", "private IPv4 address of the ENI to map (default: its primary)")
+	assoc.Flags().StringVar(&instanceType, "type", "", "EcsInstance, NetworkInterface or Nat (default: from the ID's prefix)")
 	simple := func(use, action, short string) *cobra.Command {
 		return &cobra.Command{
 			Use:     use + " ALLOCATION_ID",

@@ -211,6 +211,7 @@ system's roots are used. Certificates are always verified.`,
 		c.ddosCommand(),
 		c.analyzeCommand(), c.auditCommand(),
 		c.eipCommand(),
+		c.natCommand(),
 		c.wafCommand(),
 	)
 	markGroups(root)

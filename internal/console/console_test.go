@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -499,5 +500,165 @@ func TestServedByApp(t *testing.T) {
 	resp.Body.Close()
 	if (resp.StatusCode != 301 && resp.StatusCode != 307 && resp.StatusCode != 308) || resp.Header.Get("Location") != "/console/" {
 		t.Errorf("/console: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+}
+
+// TestNATGatewaysPage checks the NAT gateways page: its menu entry and
+// route, that every action it sends exists, and those actions sent as the
+// page sends them, through the console, with the results read back through
+// the official VPC SDK (and another account's session seeing nothing).
+func TestNATGatewaysPage(t *testing.T) {
+	f := newFixture(t)
+	b := newBrowser(t, f.url)
+	b.mustLogin(f.env.Admin)
+
+	// The page: a menu entry, its routes, and only actions the API has.
+	if r := b.do("GET", "", nil, nil); !strings.Contains(r.raw, `<a href="#/nat-gateways">NAT gateways</a>`) {
+		t.Errorf("index.html has no NAT gateways entry")
+	}
+	js := b.do("GET", "app.js", nil, nil).raw
+	start, end := strings.Index(js, "// ---------- Internet NAT gateways"), strings.Index(js, "const VFW_SWITCH")
+	if start < 0 || end < start {
+		t.Fatalf("app.js has no NAT gateways section")
+	}
+	for _, want := range []string{`[/^\/nat-gateways$/, viewNatGateways]`, `[/^\/nat-gateways\/([^/]+)$/, (id) => viewNatGateway(decodeURIComponent(id))]`} {
+		if !strings.Contains(js, want) {
+			t.Errorf("app.js lacks the route %s", want)
+		}
+	}
+	sent := map[string]bool{}
+	for _, m := range regexp.MustCompile(`V\.VPC, '(\w+)'`).FindAllStringSubmatch(js[start:end], -1) {
+		sent[m[1]] = true
+	}
+	for _, action := range []string{"CreateNatGateway", "DescribeNatGateways", "DeleteNatGateway", "AssociateEipAddress",
+		"UnassociateEipAddress", "CreateSnatEntry", "DescribeSnatTableEntries", "DeleteSnatEntry", "CreateForwardEntry",
+		"DescribeForwardTableEntries", "DeleteForwardEntry", "DescribeVpcs", "DescribeVSwitches", "DescribeEipAddresses"} {
+		if !sent[action] {
+			t.Errorf("the NAT gateways page does not send %s", action)
+		}
+	}
+	for action := range sent {
+		if _, ok := f.env.App.Router().Lookup(api.VersionVPC, action); !ok {
+			t.Errorf("the NAT gateways page sends %s, which the API does not have", action)
+		}
+	}
+
+	// A VPC, a vSwitch and two EIPs, through the SDK.
+	v := f.env.VPC(t, f.env.Admin)
+	vreq := vpc.CreateCreateVpcRequest()
+	vreq.CidrBlock = "10.30.0.0/16"
+	vresp, err := v.CreateVpc(vreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wreq := vpc.CreateCreateVSwitchRequest()
+	wreq.VpcId, wreq.CidrBlock, wreq.ZoneId = vresp.VpcId, "10.30.1.0/24", apitest.Region+"-a"
+	wresp, err := v.CreateVSwitch(wreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var eips []*vpc.AllocateEipAddressResponse
+	for range 2 {
+		e, err := v.AllocateEipAddress(vpc.CreateAllocateEipAddressRequest())
+		if err != nil {
+			t.Fatal(err)
+		}
+		eips = append(eips, e)
+	}
+
+	ok := func(action string, params map[string]string) reply {
+		t.Helper()
+		r := b.api(api.VersionVPC, action, params)
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", action, r.status, r.raw)
+		}
+		return r
+	}
+	// The create form, then the gateway's page.
+	ngw := ok("CreateNatGateway", map[string]string{"NatType": "Enhanced", "NetworkType": "internet", "VpcId": vresp.VpcId,
+		"VSwitchId": wresp.VSwitchId, "Name": "console-ngw", "IcmpReplyEnabled": "false", "IsCreateDefaultRoute": "true"}).str("NatGatewayId")
+	for _, e := range eips {
+		ok("AssociateEipAddress", map[string]string{"AllocationId": e.AllocationId, "InstanceId": ngw, "InstanceType": "Nat"})
+	}
+	gws := ok("DescribeNatGateways", map[string]string{"NatGatewayId": ngw}).body["NatGateways"].(map[string]any)["NatGateway"].([]any)
+	g := gws[0].(map[string]any)
+	snatTable := g["SnatTableIds"].(map[string]any)["SnatTableId"].([]any)[0].(string)
+	fwdTable := g["ForwardTableIds"].(map[string]any)["ForwardTableId"].([]any)[0].(string)
+	snat := ok("CreateSnatEntry", map[string]string{"SnatTableId": snatTable, "SnatIp": eips[0].EipAddress,
+		"SourceVSwitchId": wresp.VSwitchId, "SnatEntryName": "egress"}).str("SnatEntryId")
+	fwd := ok("CreateForwardEntry", map[string]string{"ForwardTableId": fwdTable, "IpProtocol": "Any", "ExternalIp": eips[1].EipAddress,
+		"ExternalPort": "Any", "InternalIp": "10.30.1.7", "InternalPort": "Any"}).str("ForwardEntryId")
+
+	// What the SDK sees.
+	dreq := vpc.CreateDescribeNatGatewaysRequest()
+	dreq.NatGatewayId = ngw
+	dresp, err := v.DescribeNatGateways(dreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(dresp.NatGateways.NatGateway); n != 1 {
+		t.Fatalf("SDK DescribeNatGateways: %d gateways", n)
+	}
+	sg := dresp.NatGateways.NatGateway[0]
+	if sg.Name != "console-ngw" || sg.VpcId != vresp.VpcId || sg.NatGatewayPrivateInfo.VswitchId != wresp.VSwitchId ||
+		sg.NatType != "Enhanced" || sg.NetworkType != "internet" || sg.IcmpReplyEnabled || len(sg.IpLists.IpList) != 2 {
+		t.Errorf("SDK DescribeNatGateways: %+v", sg)
+	}
+	sreq := vpc.CreateDescribeSnatTableEntriesRequest()
+	sreq.SnatTableId = snatTable
+	sresp, err := v.DescribeSnatTableEntries(sreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es := sresp.SnatTableEntries.SnatTableEntry; len(es) != 1 || es[0].SnatEntryId != snat || es[0].SnatIp != eips[0].EipAddress ||
+		es[0].SourceVSwitchId != wresp.VSwitchId || es[0].SourceCIDR != "10.30.1.0/24" || es[0].SnatEntryName != "egress" {
+		t.Errorf("SDK DescribeSnatTableEntries: %+v", es)
+	}
+	freq := vpc.CreateDescribeForwardTableEntriesRequest()
+	freq.ForwardTableId = fwdTable
+	fresp, err := v.DescribeForwardTableEntries(freq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es := fresp.ForwardTableEntries.ForwardTableEntry; len(es) != 1 || es[0].ForwardEntryId != fwd || es[0].IpProtocol != "Any" ||
+		es[0].ExternalIp != eips[1].EipAddress || es[0].InternalIp != "10.30.1.7" || es[0].ExternalPort != "Any" {
+		t.Errorf("SDK DescribeForwardTableEntries: %+v", es)
+	}
+
+	// The EIP table's Unassociate is refused as through the SDK.
+	ureq := vpc.CreateUnassociateEipAddressRequest()
+	ureq.AllocationId, ureq.InstanceId = eips[0].AllocationId, ngw
+	_, err = v.UnassociateEipAddress(ureq)
+	status, code := apitest.ServerErr(t, err)
+	wantErr(t, b.api(api.VersionVPC, "UnassociateEipAddress", map[string]string{"AllocationId": eips[0].AllocationId,
+		"InstanceId": ngw, "InstanceType": "Nat"}), status, code)
+
+	// Another account's session sees none of it.
+	bob := newBrowser(t, f.url)
+	bob.mustLogin(f.env.NewAccount(t, "bob"))
+	if r := bob.api(api.VersionVPC, "DescribeNatGateways", map[string]string{"PageSize": "50"}); r.status != 200 || strings.Contains(r.raw, ngw) {
+		t.Errorf("bob's DescribeNatGateways: %d %s", r.status, r.raw)
+	}
+	wantErr(t, bob.api(api.VersionVPC, "DeleteNatGateway", map[string]string{"NatGatewayId": ngw, "Force": "true"}), 404, "InvalidNatGatewayId.NotFound")
+	wantErr(t, bob.api(api.VersionVPC, "DescribeSnatTableEntries", map[string]string{"SnatTableId": snatTable}), 404, "InvalidSnatTableId.NotFound")
+
+	// The Delete buttons: an entry, then the gateway with Force.
+	ok("DeleteSnatEntry", map[string]string{"SnatTableId": snatTable, "SnatEntryId": snat})
+	if sresp, err = v.DescribeSnatTableEntries(sreq); err != nil || len(sresp.SnatTableEntries.SnatTableEntry) != 0 {
+		t.Errorf("SNAT entries after delete: %v %+v", err, sresp)
+	}
+	ok("DeleteNatGateway", map[string]string{"NatGatewayId": ngw, "Force": "true"})
+	if dresp, err = v.DescribeNatGateways(dreq); err != nil || len(dresp.NatGateways.NatGateway) != 0 {
+		t.Errorf("gateway after delete: %v %+v", err, dresp)
+	}
+	ereq := vpc.CreateDescribeEipAddressesRequest()
+	eresp, err := v.DescribeEipAddresses(ereq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range eresp.EipAddresses.EipAddress {
+		if e.Status != "Available" || e.InstanceId != "" {
+			t.Errorf("EIP %s after the gateway's deletion: %s %q", e.AllocationId, e.Status, e.InstanceId)
+		}
 	}
 }

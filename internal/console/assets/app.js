@@ -665,7 +665,7 @@ async function viewEIPs() {
     }), pg.alert),
     el('h3', {}, 'Associate EIP'), form('Associate EIP', [
       { name: 'AllocationId', label: 'Allocation ID', required: true },
-      { name: 'InstanceId', label: 'Instance ID', required: true, list: 'inst-ids', placeholder: 'i-… or eni-…' },
+      { name: 'InstanceId', label: 'Instance ID', required: true, list: 'inst-ids', placeholder: 'i-…, eni-… or ngw-…' },
     ], 'Associate EIP', done(pg, async (v) => {
       await call(V.VPC, 'AssociateEipAddress', v);
       return 'Associated EIP ' + v.AllocationId + ' with ' + v.InstanceId + '.';
@@ -1647,6 +1647,159 @@ async function viewLoadBalancer(id) {
   await pg.load();
 }
 
+// ---------- Internet NAT gateways (VPC 2016-04-28) ----------
+
+const freeEipOptions = (r) => list(r.EipAddresses && r.EipAddresses.EipAddress).filter((e) => !e.InstanceId)
+  .map((e) => [e.AllocationId, e.IpAddress + (e.Name ? ' ' + e.Name : '')]);
+function natEips(g) { return list(g.IpLists && g.IpLists.IpList); }
+function natSnatTable(g) { return list(g.SnatTableIds && g.SnatTableIds.SnatTableId)[0] || ''; }
+function natForwardTable(g) { return list(g.ForwardTableIds && g.ForwardTableIds.ForwardTableId)[0] || ''; }
+function natPrivate(g) { return g.NatGatewayPrivateInfo || {}; }
+// snatSource is an SNAT entry's source: its vSwitch and block, or the block.
+function snatSource(e) { return e.SourceVSwitchId ? e.SourceVSwitchId + ' (' + e.SourceCIDR + ')' : e.SourceCIDR; }
+function snatIps(e) { return String(e.SnatIp || '').split(',').join(', '); }
+// forwardWhat is a forward entry as one line: "TCP 198.18.0.5:8080 → 10.0.1.7:80",
+// "Any 198.18.0.5 → 10.0.1.8" for an IP mapping.
+function forwardWhat(e) {
+  if (e.IpProtocol === 'Any') return 'Any ' + e.ExternalIp + ' → ' + e.InternalIp;
+  return e.IpProtocol + ' ' + e.ExternalIp + ':' + e.ExternalPort + ' → ' + e.InternalIp + ':' + e.InternalPort;
+}
+function lines(items) { return el('div', {}, items.map((s) => el('div', {}, s))); }
+
+// natEntries reads the SNAT and forward entries of a gateway (its tables
+// come from DescribeNatGateways).
+async function natEntries(g) {
+  const [s, f] = await Promise.all([
+    call(V.VPC, 'DescribeSnatTableEntries', { SnatTableId: natSnatTable(g), PageSize: 50 }),
+    call(V.VPC, 'DescribeForwardTableEntries', { ForwardTableId: natForwardTable(g), PageSize: 50 })]);
+  return { snat: list(s.SnatTableEntries && s.SnatTableEntries.SnatTableEntry),
+    forward: list(f.ForwardTableEntries && f.ForwardTableEntries.ForwardTableEntry) };
+}
+
+// natGateway reads one gateway of the account.
+async function natGateway(id) {
+  const r = await call(V.VPC, 'DescribeNatGateways', { NatGatewayId: id });
+  const g = list(r.NatGateways && r.NatGateways.NatGateway).find((x) => x.NatGatewayId === id);
+  if (!g) throw new ApiError(404, { Code: 'InvalidNatGatewayId.NotFound', Message: 'The specified NAT gateway ' + id + ' does not exist.' });
+  return g;
+}
+
+const NAT_DELETE_ASK = 'Its SNAT and forward entries are deleted, its EIPs unassociated (they stay allocated) and the routes to it removed.';
+
+async function viewNatGateways() {
+  const pg = page('NAT gateways');
+  const tbl = listing(pg, async () => {
+    const r = await call(V.VPC, 'DescribeNatGateways', { PageSize: 50 });
+    const gws = list(r.NatGateways && r.NatGateways.NatGateway);
+    const entries = await Promise.all(gws.map(natEntries));
+    const of = new Map(gws.map((g, i) => [g.NatGatewayId, entries[i]]));
+    return table('NAT gateways (' + (r.TotalCount || 0) + ')', [
+      ['NAT gateway ID', (g) => link('#/nat-gateways/' + encodeURIComponent(g.NatGatewayId), g.NatGatewayId)],
+      ['Name', (g) => g.Name], ['VPC', (g) => g.VpcId],
+      ['vSwitch and address', (g) => lines([natPrivate(g).VswitchId, natPrivate(g).PrivateIpAddress])],
+      ['EIPs', (g) => lines(natEips(g).map((ip) => ip.IpAddress))],
+      ['SNAT entries', (g) => lines(of.get(g.NatGatewayId).snat.map((e) => e.SourceCIDR + ' → ' + snatIps(e)))],
+      ['Forward entries', (g) => lines(of.get(g.NatGatewayId).forward.map(forwardWhat))],
+      ['Status', (g) => g.Status],
+      ['', (g) => deleteButton(pg, 'NAT gateway', g.NatGatewayId, V.VPC, 'DeleteNatGateway', { NatGatewayId: g.NatGatewayId, Force: true },
+        NAT_DELETE_ASK)],
+    ], gws);
+  });
+  pg.body.append(await idList('vpc-ids', V.VPC, 'DescribeVpcs', vpcOptions),
+    await idList('vsw-ids', V.VPC, 'DescribeVSwitches', vswOptions),
+    el('h3', {}, 'Create NAT gateway'), form('Create NAT gateway', [
+      { name: 'VpcId', label: 'VPC ID', required: true, list: 'vpc-ids' },
+      { name: 'VSwitchId', label: 'vSwitch ID', required: true, list: 'vsw-ids' },
+      { name: 'Name', label: 'NAT gateway name' },
+      { name: 'Description', label: 'Description' },
+      { name: 'IcmpReplyEnabled', label: 'Answer pings', type: 'select', options: [['true', 'Yes'], ['false', 'No']] },
+      { name: 'IsCreateDefaultRoute', label: 'Default route', type: 'select',
+        options: [['true', 'Add 0.0.0.0/0 to the gateway'], ['false', 'Do not add']] },
+    ], 'Create NAT gateway', done(pg, async (v) => {
+      const r = await call(V.VPC, 'CreateNatGateway', Object.assign({ NatType: 'Enhanced', NetworkType: 'internet' }, v));
+      return 'Created NAT gateway ' + r.NatGatewayId + '.';
+    }), pg.alert),
+    el('p', { class: 'muted' }, 'An Internet NAT gateway takes an address of a vSwitch of its VPC and translates with the EIPs ' +
+      'associated with it: SNAT entries give the instances of a vSwitch or CIDR block an EIP for their connections to the internet ' +
+      '(those the VPC routes to the gateway), forward entries send an EIP\'s port (or, protocol Any, all of it) to a private address.'),
+    tbl);
+  await pg.load();
+}
+
+async function viewNatGateway(id) {
+  const pg = page('NAT gateway ' + id);
+  let gw = null; // the gateway as last loaded: its table IDs
+  const current = async () => gw || natGateway(id);
+  const tbl = listing(pg, async () => {
+    const g = await natGateway(id);
+    const { snat, forward } = await natEntries(g);
+    gw = g;
+    const p = natPrivate(g);
+    return el('div', {}, el('p', {}, 'Name: ', g.Name || '', ' · VPC: ', g.VpcId || '', ' · vSwitch: ', p.VswitchId || '',
+      ' · Zone: ', p.IzNo || '', ' · Private IP: ', p.PrivateIpAddress || '', ' · Status: ', g.Status || '',
+      ' · Answers pings: ', yes(g.IcmpReplyEnabled)),
+    el('datalist', { id: 'ngw-ips' }, natEips(g).map((ip) => el('option', { value: ip.IpAddress }, ip.AllocationId))),
+    table('EIPs', [
+      ['Allocation ID', (ip) => ip.AllocationId], ['IP address', (ip) => ip.IpAddress], ['Used by', (ip) => ip.UsingStatus],
+      ['', (ip) => callButton(pg, { verb: 'Unassociate', kind: 'EIP', id: ip.AllocationId }, V.VPC, 'UnassociateEipAddress',
+        { AllocationId: ip.AllocationId, InstanceId: id, InstanceType: 'Nat' })],
+    ], natEips(g)),
+    table('SNAT entries (table ' + natSnatTable(g) + ')', [
+      ['Entry ID', (e) => e.SnatEntryId], ['Name', (e) => e.SnatEntryName], ['Source', snatSource], ['SNAT IPs', snatIps],
+      ['Status', (e) => e.Status],
+      ['', (e) => deleteButton(pg, 'SNAT entry', e.SnatEntryId, V.VPC, 'DeleteSnatEntry', { SnatTableId: natSnatTable(g), SnatEntryId: e.SnatEntryId })],
+    ], snat),
+    table('Forward entries (table ' + natForwardTable(g) + ')', [
+      ['Entry ID', (e) => e.ForwardEntryId], ['Name', (e) => e.ForwardEntryName], ['Protocol', (e) => e.IpProtocol],
+      ['External IP', (e) => e.ExternalIp], ['External port', (e) => e.ExternalPort],
+      ['Internal IP', (e) => e.InternalIp], ['Internal port', (e) => e.InternalPort], ['Status', (e) => e.Status],
+      ['', (e) => deleteButton(pg, 'forward entry', e.ForwardEntryId, V.VPC, 'DeleteForwardEntry',
+        { ForwardTableId: natForwardTable(g), ForwardEntryId: e.ForwardEntryId })],
+    ], forward));
+  });
+  pg.body.append(el('p', {}, link('#/nat-gateways', '← All NAT gateways')),
+    await idList('free-eip-ids', V.VPC, 'DescribeEipAddresses', freeEipOptions),
+    await idList('vsw-ids', V.VPC, 'DescribeVSwitches', vswOptions),
+    el('h3', {}, 'Associate EIP'), form('Associate EIP', [
+      { name: 'AllocationId', label: 'Allocation ID', required: true, list: 'free-eip-ids', placeholder: 'eip-…' },
+    ], 'Associate EIP', done(pg, async (v) => {
+      await call(V.VPC, 'AssociateEipAddress', { AllocationId: v.AllocationId, InstanceId: id, InstanceType: 'Nat' });
+      return 'Associated EIP ' + v.AllocationId + ' with ' + id + '.';
+    }), pg.alert),
+    el('h3', {}, 'Add SNAT entry'), form('Add SNAT entry', [
+      { name: 'Source', label: 'Source', required: true, list: 'vsw-ids', placeholder: 'vsw-… or 10.0.2.0/24' },
+      { name: 'SnatIp', label: 'SNAT IPs', required: true, list: 'ngw-ips', placeholder: 'EIP addresses, comma-separated' },
+      { name: 'SnatEntryName', label: 'Entry name' },
+    ], 'Add SNAT entry', done(pg, async (v) => {
+      const p = { SnatTableId: natSnatTable(await current()), SnatIp: v.SnatIp, SnatEntryName: v.SnatEntryName };
+      if (v.Source.startsWith('vsw-')) p.SourceVSwitchId = v.Source;
+      else p.SourceCIDR = v.Source;
+      const r = await call(V.VPC, 'CreateSnatEntry', p);
+      return 'Added SNAT entry ' + r.SnatEntryId + ' (' + v.Source + ' → ' + v.SnatIp + ').';
+    }), pg.alert),
+    el('h3', {}, 'Add forward entry'), form('Add forward entry', [
+      { name: 'IpProtocol', label: 'Protocol', type: 'select', options: [['TCP', 'TCP'], ['UDP', 'UDP'], ['Any', 'Any (IP mapping)']] },
+      { name: 'ExternalIp', label: 'External IP', required: true, list: 'ngw-ips', placeholder: 'an EIP of the gateway' },
+      { name: 'ExternalPort', label: 'External port', placeholder: '1-65535 (Any: leave empty)' },
+      { name: 'InternalIp', label: 'Internal IP', required: true, placeholder: '10.0.1.7' },
+      { name: 'InternalPort', label: 'Internal port', placeholder: '1-65535 (Any: leave empty)' },
+      { name: 'ForwardEntryName', label: 'Entry name' },
+    ], 'Add forward entry', done(pg, async (v) => {
+      const p = Object.assign({ ForwardTableId: natForwardTable(await current()) }, v);
+      if (v.IpProtocol === 'Any') {
+        p.ExternalPort = v.ExternalPort || 'Any';
+        p.InternalPort = v.InternalPort || 'Any';
+      }
+      const r = await call(V.VPC, 'CreateForwardEntry', p);
+      return 'Added forward entry ' + r.ForwardEntryId + ' (' + forwardWhat(p) + ').';
+    }), pg.alert),
+    el('p', { class: 'muted' }, 'An SNAT entry\'s source is a vSwitch of the gateway\'s VPC or a CIDR block inside it; the most specific ' +
+      'source wins, and an instance with an EIP of its own keeps it. A forward entry takes one port each side (TCP or UDP), or with ' +
+      'protocol Any every port of its EIP, which then is no SNAT address. An EIP that an entry uses cannot be unassociated.'),
+    tbl);
+  await pg.load();
+}
+
 const VFW_SWITCH = [['opened', 'Opened'], ['closed', 'Closed']];
 
 async function viewVpcFirewalls() {
@@ -1806,6 +1959,8 @@ const routes = [
   [/^\/endpoints\/([^/]+)$/, (id) => viewEndpoint(decodeURIComponent(id))],
   [/^\/load-balancers$/, viewLoadBalancers],
   [/^\/load-balancers\/([^/]+)$/, (id) => viewLoadBalancer(decodeURIComponent(id))],
+  [/^\/nat-gateways$/, viewNatGateways],
+  [/^\/nat-gateways\/([^/]+)$/, (id) => viewNatGateway(decodeURIComponent(id))],
   [/^\/access-keys$/, viewAccessKeys],
 ];
 
