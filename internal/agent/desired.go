@@ -218,12 +218,15 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 		byVPC[vpc].EIPs = append(byVPC[vpc].EIPs, dataplane.EIP{ID: e.ID, Address: e.Address, ENIID: e.ENIID, PrivateIP: e.PrivateIP})
 		d.EIPs = append(d.EIPs, e)
 	}
-	addNATGateways(s, byVPC, zone, d)
 	addEndpoints(s, byVPC, zone, stopped)
 	addFirewalls(s, byVPC)
 	addTransits(s, byVPC, zone)
 	addPeerings(s, byVPC)
 	addOverlays(s, byVPC, zone)
+	// After the overlays: a gateway forwards to ENIs of other hosts too,
+	// and ENIs here reach gateways of other hosts through them.
+	addNATGateways(s, byVPC, zone, d)
+	addOverlayNAT(s, byVPC, zone)
 	d.LoadBalancers = loadBalancers(s, byVPC, zone)
 	var wafVPCs map[string]bool
 	if d.WAF, wafVPCs, err = buildWAF(tx, s, byVPC); err != nil {

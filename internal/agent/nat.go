@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -15,19 +16,26 @@ import (
 // Anti-DDoS), their forward entries to the VPC's ENIs on this host, and
 // their SNAT ranges: the sources of the gateway's SNAT entries (the most
 // specific entry wins) crossed with the destinations the VPC's route
-// entries send to the gateway (the longest prefix wins). A gateway reaches
-// the instances of its own zone only: its host does not carry translated
-// traffic to other hosts.
+// entries send to the gateway (the longest prefix wins). Forward entries
+// reach the VPC's ENIs on this host and, over the overlay, on the other
+// hosts (whose agents route their answers back here: addOverlayNAT).
 func addNATGateways(s *snapshot, byVPC map[string]*dataplane.VPC, zone string, d *Desired) {
 	for _, g := range s.natGWs {
 		v := byVPC[g.VpcID]
 		if g.ZoneID != zone || v == nil {
 			continue
 		}
-		local := map[netip.Addr]bool{}
+		local := map[netip.Addr]bool{} // ENI addresses here and on the overlay's other hosts
 		for _, e := range v.ENIs {
 			for _, a := range e.Addrs {
 				local[a] = true
+			}
+		}
+		if v.Overlay != nil {
+			for _, r := range v.Overlay.Remotes {
+				for _, a := range r.Addrs {
+					local[a] = true
+				}
 			}
 		}
 		dg := dataplane.NATGateway{ID: g.ID, ICMPReply: g.IcmpReplyEnabled}
@@ -116,4 +124,80 @@ func natSNATRanges(g model.NatGateway, snats []model.SnatEntry, routes []model.R
 		}
 	}
 	return out
+}
+
+// addOverlayNAT joins the ENIs of this host to the NAT gateways of their
+// VPC on other hosts of the overlay: the sources the gateway's SNAT
+// ranges cover, and the internal addresses of its forward entries that
+// are here, are routed to the gateway's host for the destinations the
+// VPC sends to the gateway (ENIs with an EIP of this host keep leaving
+// by its uplink). A gateway whose host has no ENI of the VPC has no VPC
+// namespace there, and is not in place (the analyzer says so).
+func addOverlayNAT(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
+	for _, g := range s.natGWs {
+		v := byVPC[g.VpcID]
+		if g.ZoneID == zone || v == nil || v.Overlay == nil {
+			continue
+		}
+		u, ok := s.underlays[g.ZoneID]
+		if !ok || !slices.ContainsFunc(v.Overlay.Remotes, func(r dataplane.RemoteHost) bool { return r.Underlay == u.Addr }) {
+			continue
+		}
+		here := map[netip.Addr]bool{}
+		for _, e := range v.ENIs {
+			for _, a := range e.Addrs {
+				here[a] = true
+			}
+		}
+		n := dataplane.OverlayNAT{Via: u.Addr}
+		seen := map[dataplane.NATRoute]bool{}
+		add := func(r dataplane.NATRoute) {
+			if !seen[r] {
+				seen[r] = true
+				n.Routes = append(n.Routes, r)
+			}
+		}
+		for _, r := range natSNATRanges(g, s.snats, s.routes) {
+			for _, src := range policy.RangePrefixes(r.Src, r.SrcTo) {
+				if !slices.ContainsFunc(slices.Collect(maps.Keys(here)), src.Contains) {
+					continue // no ENI of this host in it
+				}
+				for _, dst := range policy.RangePrefixes(r.Dst, r.DstTo) {
+					add(dataplane.NATRoute{Src: src, Dst: dst})
+				}
+			}
+		}
+		// The answers of forwarded ports, and IP mappings both ways, go
+		// back through the gateway, wherever the VPC routes the internet.
+		for _, f := range s.forwards {
+			if f.NatGatewayID == g.ID && here[f.InternalIP] {
+				add(dataplane.NATRoute{Src: netip.PrefixFrom(f.InternalIP, 32), Dst: netip.MustParsePrefix("0.0.0.0/0")})
+			}
+		}
+		if len(n.Routes) == 0 {
+			continue
+		}
+		for _, e := range v.EIPs {
+			n.Keep = append(n.Keep, e.PrivateIP)
+		}
+		slices.SortFunc(n.Keep, netip.Addr.Compare)
+		slices.SortFunc(n.Routes, func(a, b dataplane.NATRoute) int {
+			if c := a.Src.Addr().Compare(b.Src.Addr()); c != 0 {
+				return c
+			}
+			if a.Src.Bits() != b.Src.Bits() {
+				return a.Src.Bits() - b.Src.Bits()
+			}
+			if c := a.Dst.Addr().Compare(b.Dst.Addr()); c != 0 {
+				return c
+			}
+			return a.Dst.Bits() - b.Dst.Bits()
+		})
+		v.Overlay.NAT = append(v.Overlay.NAT, n)
+	}
+	for _, v := range byVPC {
+		if v.Overlay != nil {
+			slices.SortFunc(v.Overlay.NAT, func(a, b dataplane.OverlayNAT) int { return a.Via.Compare(b.Via) })
+		}
+	}
 }

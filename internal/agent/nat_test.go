@@ -94,3 +94,47 @@ func TestAddNATGateways(t *testing.T) {
 		}
 	}
 }
+
+// TestAddOverlayNAT: on zone zb's host, the ENIs that zone za's gateway
+// translates (an SNAT entry of zb's vSwitch, a forward entry's internal
+// address) are routed to za's host; an ENI with an EIP here is kept; a
+// gateway whose host is not a remote of the overlay is left out.
+func TestAddOverlayNAT(t *testing.T) {
+	a := netip.MustParseAddr
+	p := netip.MustParsePrefix
+	za, zc := a("192.0.2.1"), a("192.0.2.3")
+	s := &snapshot{
+		underlays: map[string]model.Underlay{"z-a": {ZoneID: "z-a", Addr: za}, "z-c": {ZoneID: "z-c", Addr: zc}},
+		natGWs: []model.NatGateway{
+			{ID: "ngw-a", VpcID: "vpc-1", ZoneID: "z-a"},
+			{ID: "ngw-c", VpcID: "vpc-1", ZoneID: "z-c"}, // its host has no ENI of the VPC
+			{ID: "ngw-b", VpcID: "vpc-1", ZoneID: "z-b"}, // this host's own
+		},
+		snats: []model.SnatEntry{
+			{ID: "snat-b", NatGatewayID: "ngw-a", SourceCIDR: p("10.0.2.0/24"), SnatIPs: []netip.Addr{a("198.18.0.1")}},
+			{ID: "snat-far", NatGatewayID: "ngw-a", SourceCIDR: p("10.0.9.0/24"), SnatIPs: []netip.Addr{a("198.18.0.1")}},
+			{ID: "snat-c", NatGatewayID: "ngw-c", SourceCIDR: p("10.0.2.0/24"), SnatIPs: []netip.Addr{a("198.18.0.3")}},
+		},
+		forwards: []model.ForwardEntry{
+			{ID: "fwd-1", NatGatewayID: "ngw-a", ExternalIP: a("198.18.0.1"), ExternalPort: 80, IpProtocol: model.NatProtoTCP, InternalIP: a("10.0.3.7"), InternalPort: 80},
+		},
+		routes: []model.RouteEntry{{VpcID: "vpc-1", DestinationCidr: p("0.0.0.0/0"), NextHopType: model.RouteNextHopNat, NextHopID: "ngw-a"}},
+	}
+	v := &dataplane.VPC{ID: "vpc-1",
+		ENIs: []dataplane.ENI{{ID: "eni-1", Addrs: []netip.Addr{a("10.0.2.5")}}, {ID: "eni-2", Addrs: []netip.Addr{a("10.0.3.7")}}},
+		EIPs: []dataplane.EIP{{ID: "eip-own", Address: a("198.18.0.9"), ENIID: "eni-1", PrivateIP: a("10.0.2.5")}},
+		Overlay: &dataplane.Overlay{VNI: 7, Remotes: []dataplane.RemoteHost{{Underlay: za, Addrs: []netip.Addr{a("10.0.1.5")}}}},
+	}
+	addOverlayNAT(s, map[string]*dataplane.VPC{"vpc-1": v}, "z-b")
+	if len(v.Overlay.NAT) != 1 {
+		t.Fatalf("overlay NAT: %+v, want zone z-a's gateway alone", v.Overlay.NAT)
+	}
+	n := v.Overlay.NAT[0]
+	want := []dataplane.NATRoute{{Src: p("10.0.2.0/24"), Dst: p("0.0.0.0/0")}, {Src: p("10.0.3.7/32"), Dst: p("0.0.0.0/0")}}
+	if n.Via != za || len(n.Routes) != len(want) || n.Routes[0] != want[0] || n.Routes[1] != want[1] {
+		t.Errorf("got %+v, want via %v routes %+v (no route for 10.0.9.0/24: no ENI here)", n, za, want)
+	}
+	if len(n.Keep) != 1 || n.Keep[0] != a("10.0.2.5") {
+		t.Errorf("keep %v, want the ENI with an EIP here", n.Keep)
+	}
+}

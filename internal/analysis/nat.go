@@ -23,21 +23,22 @@ import (
 //     mapping) sends every protocol and port of ExternalIP to InternalIP,
 //     same port, before any port entry of the address. The client's
 //     address is kept: the internal ENI's network ACL and security groups
-//     judge the translated packet, as on an EIP's path. Only an ENI of the
-//     gateway's zone is reached: the gateway's host does not forward
-//     translated traffic to other hosts. Echo requests to an address that
+//     judge the translated packet, as on an EIP's path. An ENI of another
+//     zone is reached over the VPC's overlay when the hosts are joined
+//     (natZoneOf). Echo requests to an address that
 //     no IP mapping takes are answered by the gateway itself when
 //     IcmpReplyEnabled, dropped otherwise; anything else that no entry
 //     takes is dropped;
 //   - outbound: an ENI address with an EIP of its own keeps using it; an
 //     address that is the InternalIP of an IP mapping leaves with its
-//     ExternalIP (an ENI of the gateway's zone); any other address
+//     ExternalIP; any other address
 //     leaves through the NAT gateway that the VPC's most specific route
 //     entry covering the destination sends it to, with the SnatIP of the
 //     gateway's most specific SNAT entry covering the address
 //     (policy.SNATRanges: an entry with k SnatIPs splits its source range
 //     into k equal consecutive parts, the last taking the remainder), when
-//     the ENI is in the gateway's zone; otherwise it does not leave;
+//     the ENI is in the gateway's zone or its host is joined to the
+//     gateway's (natZoneOf); otherwise it does not leave;
 //   - the gateway's EIPs are not behind the Internet firewall (the agent
 //     protects the ENIs' EIPs only); Anti-DDoS counts and mitigates them
 //     as any EIP (the agent gives it every EIP it serves), so an open
@@ -187,21 +188,63 @@ func (a *Analyzer) natPublic(addr netip.Addr) bool { return a.natAddr[addr] != n
 // their VPC's uplink send from: the EIP pool, or a NAT gateway's EIP.
 func (a *Analyzer) publicSource(addr netip.Addr) bool { return a.inPool(addr) || a.natPublic(addr) }
 
-// zoneOK reports whether the gateway serves ENI e: in its zone (a zone
-// unknown on either side is not held against it).
-func (n *natGW) zoneOK(e *eniInfo) bool {
-	return n.zone == "" || e.zone == "" || n.zone == e.zone
+// natZone is how gateway n reaches ENI e: on one host (the same zone, or
+// a zone nobody serves: the answer is then the policy's alone), or across
+// hosts over the VPC's overlay (dataplane.OverlayNAT: e's host routes its
+// internet traffic to the gateway's host, which forwards to e through the
+// tunnel). Across hosts it needs e to be an instance's (the overlay
+// routes nothing else), both hosts joined by the underlay, and an
+// instance of the VPC on the gateway's host (which otherwise has no
+// namespace of the VPC, and no gateway).
+type natZone struct {
+	ok, cross bool
+	verdict   hostsVerdict
+	why       string // when !ok
 }
 
-func (n *natGW) zoneText(e *eniInfo) string {
-	return fmt.Sprintf("NAT gateway %s only reaches instances of its own zone: it is in zone %s and %s is in zone %s (one host serves one zone, and the gateway's host does not forward translated traffic to other hosts)",
-		n.g.ID, n.zone, e.e.ID, e.zone)
+func (a *Analyzer) natZoneOf(n *natGW, e *eniInfo) natZone {
+	if !a.zonesCross(n.zone, e.zone) {
+		return natZone{ok: true}
+	}
+	z := natZone{cross: true, verdict: a.zonesJoin(e.zone, n.zone, n.g.VpcID)}
+	switch {
+	case !routedBetweenHosts(e.e):
+		z.why = fmt.Sprintf("NAT gateway %s is in zone %s and %s in zone %s: the overlay between their hosts routes instances' ENIs only", n.g.ID, n.zone, e.e.ID, e.zone)
+	case z.verdict != hostsJoined:
+		z.why = fmt.Sprintf("NAT gateway %s is in zone %s and %s in zone %s, whose hosts are not joined: %s", n.g.ID, n.zone, e.e.ID, e.zone,
+			a.zonesStep(e.zone, n.zone, n.g.VpcID, z.verdict, "").Detail)
+	case !a.instanceIn(n.g.VpcID, n.zone):
+		z.why = fmt.Sprintf("NAT gateway %s is in zone %s, where %s has no instance: that zone's host has no namespace of the VPC, so the gateway is not in place for %s of zone %s", n.g.ID, n.zone, n.g.VpcID, e.e.ID, e.zone)
+	default:
+		z.ok = true
+	}
+	return z
 }
 
-// zoneOutText says that n does not serve e's connections to the internet.
-func (n *natGW) zoneOutText(e *eniInfo) string {
-	return fmt.Sprintf("NAT gateway %s is in zone %s while the instance (%s) is in zone %s: the gateway only serves instances of its own zone (one host serves one zone, and the gateway's host does not take other hosts' traffic)",
-		n.g.ID, n.zone, e.e.ID, e.zone)
+// instanceIn reports whether vpc has an instance's ENI in zone.
+func (a *Analyzer) instanceIn(vpc, zone string) bool {
+	for _, e := range a.enis {
+		if e.e.VpcID == vpc && e.zone == zone && e.e.InstanceID != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// natZoneOK reports whether gateway n reaches ENI e (natZoneOf).
+func (a *Analyzer) natZoneOK(n *natGW, e *eniInfo) bool { return a.natZoneOf(n, e).ok }
+
+// natHostsStep is the overlay step between the gateway's host and e's,
+// from the gateway (in) or to it; ok is false when there is none.
+func (a *Analyzer) natHostsStep(n *natGW, e *eniInfo, in bool) (Step, bool) {
+	z := a.natZoneOf(n, e)
+	if !z.cross || !z.ok {
+		return Step{}, false
+	}
+	if in {
+		return a.zonesStep(n.zone, e.zone, n.g.VpcID, z.verdict, ""), true
+	}
+	return a.zonesStep(e.zone, n.zone, n.g.VpcID, z.verdict, ""), true
 }
 
 // natEndpoint is a NAT gateway's EIP as an end of a path.
@@ -310,14 +353,18 @@ func (a *Analyzer) natInPath(f, t target, pkt Packet, n *natGW, fe *model.Forwar
 		ep := a.endpointOf(it)
 		pr.Backend = &ep
 	}
-	if !n.zoneOK(e) {
-		rs.Detail = n.zoneText(e)
+	if z := a.natZoneOf(n, e); !z.ok {
+		rs.Detail = z.why
 		pr.Steps = append(steps, rs)
 		return pr
 	}
 	rs.Allow = true
 	rs.Detail = fmt.Sprintf("inbound through NAT gateway %s: the gateway's host (zone %s) delivers the translated connection to vSwitch %s of %s", n.g.ID, orDash(n.zone), e.e.VSwitchID, n.g.VpcID)
-	steps = append(steps, rs,
+	steps = append(steps, rs)
+	if hs, ok := a.natHostsStep(n, e, true); ok {
+		steps = append(steps, hs)
+	}
+	steps = append(steps,
 		a.aclStep(PointACLIngress, e, f, model.Ingress, tp),
 		a.sgStep(PointSGIngress, e, model.Ingress, tp))
 	if s, ok := a.stateStep(PointDestination, it); ok {
@@ -468,8 +515,8 @@ func (a *Analyzer) natOutbound(e *eniInfo, src, dst netip.Addr) *natOut {
 }
 
 // ok reports whether the packet leaves through the gateway.
-func (o *natOut) ok() bool {
-	return o.gw != nil && (o.fwd != nil || o.snat != nil) && o.gw.zoneOK(o.e)
+func (o *natOut) ok(a *Analyzer) bool {
+	return o.gw != nil && (o.fwd != nil || o.snat != nil) && a.natZoneOK(o.gw, o.e)
 }
 
 func gatewayIDs(gws []*natGW) string {
@@ -524,7 +571,7 @@ func (a *Analyzer) natWhyNot(o *natOut) string {
 	case o.fwd == nil && o.snat == nil:
 		why = fmt.Sprintf("%s sends %s to NAT gateway %s, but no SNAT entry of %s covers %s", a.entryText(o.route), o.dst, o.gw.g.ID, o.gw.g.ID, o.src)
 	default:
-		return o.gw.zoneOutText(o.e)
+		return a.natZoneOf(o.gw, o.e).why
 	}
 	if o.other != nil {
 		why += fmt.Sprintf(" (SNAT entry %s of NAT gateway %s covers %s, but only for the destinations routed to %s)", o.other.ID, o.other.NatGatewayID, o.src, o.other.NatGatewayID)
@@ -542,9 +589,14 @@ func (a *Analyzer) natOutSteps(o *natOut, pkt Packet) (steps []Step, translated 
 	case o.fwd == nil && o.snat == nil:
 		gs.Detail = "dropped by NAT gateway " + n.g.ID + ": " + a.natWhyNot(o)
 		return []Step{gs}, ""
-	case !n.zoneOK(o.e):
-		gs.Detail = n.zoneOutText(o.e)
+	}
+	if z := a.natZoneOf(n, o.e); !z.ok {
+		gs.Detail = z.why
 		return []Step{gs}, ""
+	}
+	var pre []Step
+	if hs, ok := a.natHostsStep(n, o.e, false); ok {
+		pre = append(pre, hs)
 	}
 	gs.Allow = true
 	es := Step{Point: PointNatEntry, Allow: true, DecidedBy: ByNatEntry}
@@ -566,7 +618,7 @@ func (a *Analyzer) natOutSteps(o *natOut, pkt Packet) (steps []Step, translated 
 	}
 	tp := pkt
 	tp.Src = o.pub
-	return []Step{gs, es}, tp.String()
+	return append(pre, gs, es), tp.String()
 }
 
 // snatSplit is how policy.SNATRanges splits the source range of SNAT
@@ -608,7 +660,7 @@ func addrFrom32(v uint32) netip.Addr {
 // VPC at all.
 func (a *Analyzer) natHairpinDetail(f target, dstText string, dst netip.Addr, back string) string {
 	o := a.natOutbound(f.eni, f.addr, dst)
-	if o != nil && o.ok() {
+	if o != nil && o.ok(a) {
 		return fmt.Sprintf("%straffic from inside a VPC to %s leaves %s through NAT gateway %s, translated to %s, and is dropped by the host, which %s",
 			hairpinNote, dstText, f.vpc, o.gw.g.ID, o.pub, back)
 	}
@@ -648,7 +700,7 @@ func (a *Analyzer) natPublicText(dst netip.Addr) string {
 // gateway does not reach it).
 func (a *Analyzer) natInternal(n *natGW, fe *model.ForwardEntry) *eniInfo {
 	i := a.eniByAddr(n.g.VpcID, fe.InternalIP)
-	if i < 0 || !n.zoneOK(a.enis[i]) {
+	if i < 0 || !a.natZoneOK(n, a.enis[i]) {
 		return nil
 	}
 	return a.enis[i]

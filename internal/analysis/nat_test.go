@@ -165,6 +165,37 @@ type natCase struct {
 	packet     string
 }
 
+// TestNATAcrossHosts: with zones za and zb joined by the underlay, the
+// gateway of za reaches zb's instance both ways over the overlay (the
+// path names the crossing); without an instance of the VPC in the
+// gateway's zone, the gateway is not in place for zb.
+func TestNATAcrossHosts(t *testing.T) {
+	q := func(from, to string, port int) ReachQuery {
+		return ReachQuery{From: from, To: to, Protocol: "tcp", Port: port}
+	}
+	joined := func() *World {
+		w := natWorld()
+		w.Underlays = []model.Underlay{
+			{ZoneID: "za", Addr: ip("192.0.2.1"), Port: 4798}, {ZoneID: "zb", Addr: ip("192.0.2.2"), Port: 4798}}
+		return w
+	}
+	runNATCases(t, joined(), []natCase{
+		{name: "inbound to another zone's instance", q: ReachQuery{From: "198.51.100.7", To: "47.1.0.1", Protocol: "tcp", Port: 82}, verdict: "reachable",
+			point: PointHosts, detail: []string{"zone za's host and zone zb's are joined"},
+			gw: "ngw-1", entry: "fwd-b82", translated: "tcp 198.51.100.7:49152 -> 10.8.2.11:8080"},
+		{name: "outbound from another zone's instance", q: q("i-b1", "1.2.3.4", 443), verdict: "reachable",
+			point: PointHosts, detail: []string{"zone zb's host and zone za's are joined"},
+			gw: "ngw-1", entry: "snat-b", translated: "tcp 47.1.0.1:49152 -> 1.2.3.4:443"},
+	})
+	w := joined()
+	w.Instances = slices.DeleteFunc(w.Instances, func(i model.Instance) bool { return i.ZoneID == "za" })
+	w.ENIs = slices.DeleteFunc(w.ENIs, func(e model.ENI) bool { return e.ZoneID == "za" })
+	runNATCases(t, w, []natCase{
+		{name: "no instance in the gateway's zone", q: q("i-b1", "1.2.3.4", 443), verdict: "unreachable",
+			deny: PointNatGateway, detail: []string{"zone za, where vpc-n has no instance"}, gw: "ngw-1"},
+	})
+}
+
 func runNATCases(t *testing.T, w *World, cases []natCase) {
 	t.Helper()
 	a := New(w)
@@ -246,7 +277,7 @@ func TestNATInbound(t *testing.T) {
 		{name: "behind a network ACL that admits the client", q: tcpQ(client, "47.1.0.1", 83), verdict: "reachable",
 			gw: "ngw-1", entry: "fwd-d83", translated: "tcp 198.51.100.7:49152 -> 10.8.3.11:8080"},
 		{name: "instance of another zone", q: tcpQ(client, "47.1.0.1", 82), verdict: "unreachable",
-			deny: PointRoute, detail: []string{"only reaches instances of its own zone", "zone za", "zone zb", "eni-b1"},
+			deny: PointRoute, detail: []string{"whose hosts are not joined", "zone za", "zone zb", "eni-b1", "has an underlay address"},
 			gw: "ngw-1", entry: "fwd-b82", translated: "tcp 198.51.100.7:49152 -> 10.8.2.11:8080"},
 		{name: "no ENI holds the internal address", q: tcpQ(client, "47.1.0.1", 84), verdict: "unreachable",
 			deny: PointRoute, detail: []string{"no ENI of vpc-n holds 10.8.1.99"},
@@ -380,7 +411,7 @@ func TestNATOutbound(t *testing.T) {
 		{name: "no SNAT entry covers the address", q: q("i-x1", "1.2.3.4", 443), verdict: "unreachable",
 			deny: PointNatGateway, detail: []string{"dropped by NAT gateway ngw-1", "no SNAT entry of ngw-1 covers 10.8.4.11"}, gw: "ngw-1"},
 		{name: "another zone", q: q("i-b1", "1.2.3.4", 443), verdict: "unreachable",
-			deny: PointNatGateway, detail: []string{"ngw-1 is in zone za while the instance (eni-b1) is in zone zb"}, gw: "ngw-1"},
+			deny: PointNatGateway, detail: []string{"ngw-1 is in zone za and eni-b1 in zone zb, whose hosts are not joined"}, gw: "ngw-1"},
 		{name: "egress security group", q: q("i-l1", "1.2.3.4", 80), verdict: "unreachable",
 			deny: PointSGEgress, gw: "ngw-1", entry: "snat-a", translated: "tcp 47.1.0.1:49152 -> 1.2.3.4:80"},
 		{name: "egress security group admits", q: q("i-l1", "1.2.3.4", 443), verdict: "reachable",

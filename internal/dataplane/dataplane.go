@@ -199,7 +199,26 @@ type Overlay struct {
 	Port  uint16
 	// Remotes are the other hosts with ENIs of the VPC.
 	Remotes []RemoteHost
+	// NAT joins this host's ENIs to the VPC's NAT gateways on other hosts.
+	NAT []OverlayNAT
 }
+
+// OverlayNAT is a NAT gateway on another host (Via: the underlay address
+// of one of the Remotes) that translates for ENIs of this host: a packet
+// from a source and to a destination of one of Routes goes to it over
+// the tunnel, unless this host routes the destination itself (anything
+// more specific than a default route) or the source is in Keep (it has an
+// EIP here, and leaves by this host's uplink); and packets from outside
+// the VPC (the internet, through the gateway) are let in from its tunnel
+// end.
+type OverlayNAT struct {
+	Via    netip.Addr
+	Routes []NATRoute
+	Keep   []netip.Addr
+}
+
+// NATRoute is a source and a destination prefix.
+type NATRoute struct{ Src, Dst netip.Prefix }
 
 // RemoteHost is another host of a VPC: its underlay address and the
 // addresses of the VPC's ENIs it serves.

@@ -172,3 +172,27 @@ func Lookup[T comparable](ranges []Ranged[T], a netip.Addr) (T, bool) {
 	}
 	return ranges[i].Value, true
 }
+
+// RangePrefixes returns the fewest IPv4 prefixes that cover exactly the
+// range [from, to] (nil for a non-IPv4 or empty range).
+func RangePrefixes(from, to netip.Addr) []netip.Prefix {
+	if !from.Is4() || !to.Is4() || from.Compare(to) > 0 {
+		return nil
+	}
+	lo, hi := u32(from), u32(to)
+	var out []netip.Prefix
+	for lo <= hi {
+		bits := 32
+		// Grow the block while it stays aligned and inside the range.
+		for bits > 0 {
+			size := uint64(1) << (32 - (bits - 1))
+			if lo%size != 0 || lo+size-1 > hi {
+				break
+			}
+			bits--
+		}
+		out = append(out, netip.PrefixFrom(addr4(lo), bits))
+		lo += uint64(1) << (32 - bits)
+	}
+	return out
+}

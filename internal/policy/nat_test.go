@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 )
@@ -56,5 +57,27 @@ func TestFlattenPrefixes(t *testing.T) {
 	}
 	if len(r) != 5 {
 		t.Errorf("want 5 ranges (neighbours of one value merged), got %v", r)
+	}
+}
+
+func TestRangePrefixes(t *testing.T) {
+	a := netip.MustParseAddr
+	for _, tc := range []struct {
+		from, to string
+		want     string
+	}{
+		{"0.0.0.0", "255.255.255.255", "[0.0.0.0/0]"},
+		{"10.0.1.0", "10.0.1.255", "[10.0.1.0/24]"},
+		{"10.0.1.6", "10.0.1.6", "[10.0.1.6/32]"},
+		{"10.0.1.7", "10.0.1.255", "[10.0.1.7/32 10.0.1.8/29 10.0.1.16/28 10.0.1.32/27 10.0.1.64/26 10.0.1.128/25]"},
+		{"0.0.0.0", "10.1.255.255", "[0.0.0.0/5 8.0.0.0/7 10.0.0.0/15]"},
+		{"10.3.0.0", "255.255.255.255", "[10.3.0.0/16 10.4.0.0/14 10.8.0.0/13 10.16.0.0/12 10.32.0.0/11 10.64.0.0/10 10.128.0.0/9 11.0.0.0/8 12.0.0.0/6 16.0.0.0/4 32.0.0.0/3 64.0.0.0/2 128.0.0.0/1]"},
+	} {
+		if got := fmt.Sprint(RangePrefixes(a(tc.from), a(tc.to))); got != tc.want {
+			t.Errorf("%s-%s: %s, want %s", tc.from, tc.to, got, tc.want)
+		}
+	}
+	if RangePrefixes(a("10.0.0.2"), a("10.0.0.1")) != nil {
+		t.Error("an empty range gave prefixes")
 	}
 }

@@ -338,6 +338,9 @@ func testVPCAcrossHosts(t *testing.T, underlay6 bool) {
 			}
 			if time.Now().After(deadline) {
 				out, _ := other.run("ip", "netns", "exec", vr.VpcId, "ip", "-d", "link", "show", "povl")
+				dbg, _ := other.run("sh", "-c", "ip netns exec "+vr.VpcId+" nft list ruleset; ip netns exec "+vr.VpcId+" ip rule; ip netns exec "+vr.VpcId+" ip route; ip netns exec "+vr.VpcId+" ip neigh")
+				dbgA, _ := exec.Command("sh", "-c", "ip netns exec "+vr.VpcId+" nft list table inet palisade_overlay; ip netns exec "+vr.VpcId+" ip rule; ip netns exec "+vr.VpcId+" ip route; ip netns exec "+vr.VpcId+" ip neigh").CombinedOutput()
+				t.Logf("the other host's VPC namespace (tables, rules, routes, neighbours):\n%s\nthis host's (overlay table, rules, routes, neighbours):\n%s", dbg, dbgA)
 				t.Fatalf("%s: %v\nthe other host's VPC namespace: %s\nits agent:\n%s", what, err, out, agentOut.String())
 			}
 			time.Sleep(100 * time.Millisecond)
@@ -560,6 +563,7 @@ func testVPCAcrossHosts(t *testing.T, underlay6 bool) {
 	privateLinkAcrossHosts(t, env, other, eventually)
 	mirrorAcrossHosts(t, env, other, local, eventually)
 	loadBalancerAcrossHosts(t, env, other, vr.VpcId, vsw, eventually)
+	natAcrossHosts(t, env, other, vr.VpcId, vsw, eventually)
 
 	// Deleting b takes its route from a's VPC namespace, and the tunnel
 	// end with it (no other host has ENIs of the VPC left).

@@ -24,9 +24,11 @@ type chainHook struct {
 
 // tableSet is a set or map of a tagged table; rules refer to it by name.
 type tableSet struct {
-	name      string
-	isMap     bool
-	interval  bool
+	name     string
+	isMap    bool
+	interval bool
+	// concat: an interval set of concatenated keys (pipapo).
+	concat    bool
 	key, data nftables.SetDatatype
 	elems     []nftables.SetElement
 	// dynamic sets are filled by the rules (per-source meters), their
@@ -73,7 +75,7 @@ func applyTaggedTableOf(nsFd int, family nftables.TableFamily, name string, chai
 	conn.DelTable(table)
 	conn.AddTable(table)
 	for i, m := range sets {
-		set := &nftables.Set{Table: table, Name: m.name, ID: uint32(i + 1), IsMap: m.isMap, Interval: m.interval,
+		set := &nftables.Set{Table: table, Name: m.name, ID: uint32(i + 1), IsMap: m.isMap, Interval: m.interval, Concatenation: m.concat,
 			KeyType: m.key, DataType: m.data, Dynamic: m.dynamic, HasTimeout: m.timeout > 0, Timeout: m.timeout}
 		if err := conn.AddSet(set, m.elems); err != nil {
 			return fmt.Errorf("add set %s: %w", m.name, err)

@@ -167,7 +167,7 @@ func saddrNotIn(fam byte, set string) []expr.Any {
 
 // applyOverlayTable makes a VPC namespace's overlay table hold the
 // remote ENI addresses of o (nil: no table).
-func applyOverlayTable(nsFd int, o *dataplane.Overlay) error {
+func applyOverlayTable(nsFd int, o *dataplane.Overlay, gws []dataplane.NATGateway) error {
 	if o == nil {
 		return applyTaggedTableOf(nsFd, nftables.TableFamilyINet, overlayTable, nil, nil, nil, true, "")
 	}
@@ -180,8 +180,11 @@ func applyOverlayTable(nsFd int, o *dataplane.Overlay) error {
 		{name: "remote4", key: nftables.TypeIPAddr, elems: v4},
 		{name: "remote6", key: nftables.TypeIP6Addr, elems: v6},
 	}
+	sets = append(sets, overlayNATSets(o, gws)...)
+	natPre, natFwd := overlayNATRules(o, gws)
 	iif := ifnameIs(expr.MetaKeyIIFNAME, overlayLink, false)
-	rules := []plRule{
+	rules := append(natPre, natFwd...)
+	rules = append(rules, []plRule{
 		{"prerouting", cat(iif, saddrNotIn(unix.NFPROTO_IPV4, "remote4"), []expr.Any{plDrop})},
 		{"prerouting", cat(iif, saddrNotIn(unix.NFPROTO_IPV6, "remote6"), []expr.Any{plDrop})},
 		{"forward", cat(iif, []expr.Any{
@@ -192,7 +195,7 @@ func applyOverlayTable(nsFd int, o *dataplane.Overlay) error {
 			&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte(peerLinkPrefix)},
 			plDrop})},
 		{"input", cat(iif, []expr.Any{plDrop})},
-	}
+	}...)
 	prio := nftables.ChainPriorityRef(*nftables.ChainPriorityFilter + overlayPrioOff)
 	chains := map[string]chainHook{
 		"prerouting": {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityRaw},
@@ -288,7 +291,7 @@ func (a *Applier) applyOverlays(plans []vpcPlan, root *nsRef, rootErr error) map
 			}
 			mtu = mtus[o.Local]
 		}
-		err = a.applyOverlay(root, rootErr, ref, o, mtu)
+		err = a.applyOverlay(root, rootErr, ref, o, p.gws, mtu)
 		ref.Close()
 		if err != nil {
 			errs[p.vpc.ID] = fmt.Errorf("overlay: %w", err)
@@ -299,7 +302,7 @@ func (a *Applier) applyOverlays(plans []vpcPlan, root *nsRef, rootErr error) map
 
 // applyOverlay makes one VPC namespace's tunnel end, its table,
 // neighbours and routes match o (nil: none of them).
-func (a *Applier) applyOverlay(root *nsRef, rootErr error, ref *nsRef, o *dataplane.Overlay, mtu int) error {
+func (a *Applier) applyOverlay(root *nsRef, rootErr error, ref *nsRef, o *dataplane.Overlay, gws []dataplane.NATGateway, mtu int) error {
 	if o != nil {
 		if err := validOverlay(o); err != nil {
 			return errors.Join(err, removeOverlay(ref))
@@ -311,14 +314,14 @@ func (a *Applier) applyOverlay(root *nsRef, rootErr error, ref *nsRef, o *datapl
 	if o == nil {
 		return removeOverlay(ref)
 	}
-	if err := applyOverlayTable(int(ref.ns), o); err != nil {
+	if err := applyOverlayTable(int(ref.ns), o, gws); err != nil {
 		return errors.Join(fmt.Errorf("table: %w", err), removeOverlay(ref))
 	}
 	link, err := a.ensureOverlayLink(root, ref, o, mtu)
 	if err != nil {
 		return err
 	}
-	return errors.Join(syncOverlayNeighbours(ref, link, o), syncOverlayRoutes(ref, link, o))
+	return errors.Join(syncOverlayNeighbours(ref, link, o), syncOverlayRoutes(ref, link, o), syncOverlayNATRouting(ref, link, o))
 }
 
 // removeOverlay deletes a namespace's tunnel end (its routes and
@@ -330,8 +333,11 @@ func removeOverlay(ref *nsRef) error {
 			errs = append(errs, fmt.Errorf("netns %s: delete %s: %w", ref.name, overlayLink, err))
 		}
 	}
-	if err := applyOverlayTable(int(ref.ns), nil); err != nil {
+	if err := applyOverlayTable(int(ref.ns), nil, nil); err != nil {
 		errs = append(errs, fmt.Errorf("netns %s: delete %s: %w", ref.name, overlayTable, err))
+	}
+	if err := syncOverlayNATRouting(ref, nil, nil); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

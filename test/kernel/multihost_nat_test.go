@@ -1,0 +1,169 @@
+package kernel_test
+
+import (
+	"crypto/rand"
+	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
+
+	"github.com/palisade-project/palisade/internal/api"
+	"github.com/palisade-project/palisade/internal/apitest"
+)
+
+// natAcrossHosts is a step of TestVPCAcrossHosts: a NAT gateway in zone a
+// (this host, the root namespace playing the internet) translates for
+// instances of zone b (the other host): an SNAT entry for zone b's
+// vSwitch lets its instance reach the internet with the gateway's address,
+// and a forward entry takes internet clients to a zone b instance, whose
+// security group judges them with their own address. Both ways cross the
+// overlay; the analyzer agrees. Without the SNAT entry nothing of zone b
+// leaves.
+func natAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, vpcID string, vsw map[string]string, eventually func(string, func() error)) {
+	t.Helper()
+	e, v := env.ECS(t, env.Admin), env.VPC(t, env.Admin)
+	sg := newGroup(t, e, vpcID, true, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "0.0.0.0/0"})
+	run := func(addr string) string {
+		r := ecs.CreateRunInstancesRequest()
+		r.ImageId, r.InstanceType, r.VSwitchId, r.SecurityGroupId, r.PrivateIpAddress = "img", "t", vsw["local-b"], sg, addr
+		rr, err := e.RunInstances(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rr.InstanceIdSets.InstanceIdSet[0]
+	}
+	client, server := run("10.61.2.50"), run("10.61.2.51")
+	waitStatus(t, e, client, "Running")
+	waitStatus(t, e, server, "Running")
+	serveWho(t, other.netns(server), "server-b", 8080)
+
+	cg := vpc.CreateCreateNatGatewayRequest()
+	cg.VpcId, cg.VSwitchId, cg.NatType = vpcID, vsw["local-a"], "Enhanced"
+	gw, err := v.CreateNatGateway(cg)
+	if err != nil {
+		t.Fatalf("CreateNatGateway: %v", err)
+	}
+	var eipID string
+	var pub netip.Addr
+	for try := 0; ; try++ {
+		b := make([]byte, 2)
+		if _, err := rand.Read(b); err != nil {
+			t.Fatal(err)
+		}
+		req := vpc.CreateAllocateEipAddressRequest()
+		req.IpAddress = fmt.Sprintf("198.18.%d.%d", b[0]&0x0f, 2+int(b[1])%253)
+		resp, err := v.AllocateEipAddress(req)
+		if err != nil && try < 5 {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		eipID, pub = resp.AllocationId, netip.MustParseAddr(resp.EipAddress)
+		break
+	}
+	as := vpc.CreateAssociateEipAddressRequest()
+	as.AllocationId, as.InstanceId, as.InstanceType = eipID, gw.NatGatewayId, "Nat"
+	if _, err := v.AssociateEipAddress(as); err != nil {
+		t.Fatalf("associate %s with %s: %v", eipID, gw.NatGatewayId, err)
+	}
+	sn := vpc.CreateCreateSnatEntryRequest()
+	sn.SnatTableId, sn.SourceVSwitchId, sn.SnatIp = gw.SnatTableIds.SnatTableId[0], vsw["local-b"], pub.String()
+	snat, err := v.CreateSnatEntry(sn)
+	if err != nil {
+		t.Fatalf("CreateSnatEntry: %v", err)
+	}
+	fw := vpc.CreateCreateForwardEntryRequest()
+	fw.ForwardTableId, fw.ExternalIp, fw.ExternalPort, fw.IpProtocol = gw.ForwardTableIds.ForwardTableId[0], pub.String(), "8081", "TCP"
+	fw.InternalIp, fw.InternalPort = "10.61.2.51", "8080"
+	if _, err := v.CreateForwardEntry(fw); err != nil {
+		t.Fatalf("CreateForwardEntry: %v", err)
+	}
+
+	inet := serveWho(t, "", "internet", 0)
+	u, err := net.Dial("udp4", netip.AddrPortFrom(pub, 9).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inetAP := netip.AddrPortFrom(netip.MustParseAddrPort(u.LocalAddr().String()).Addr(), uint16(inet.port()))
+	u.Close()
+	analyzed := func(from, to string, port uint16) bool {
+		out, err := env.Common(t, env.Admin, api.VersionPalisade, "AnalyzeReachability",
+			map[string]string{"From": from, "To": to, "Protocol": "tcp", "Port": strconv.Itoa(int(port))})
+		if err != nil {
+			t.Fatalf("AnalyzeReachability: %v", err)
+		}
+		return out["Reachable"] == true
+	}
+
+	eventually("zone b's instance reaches the internet through zone a's NAT gateway", func() error {
+		name, peer, err := dialWho(other.netns(client), inetAP, time.Second)
+		if err != nil {
+			return err
+		}
+		if host, _, _ := net.SplitHostPort(peer); name != "internet" || host != pub.String() {
+			return fmt.Errorf("answered by %s, seen from %s: want the internet, seen from %v", name, peer, pub)
+		}
+		return nil
+	})
+	eventually("the internet reaches zone b's instance through the gateway's forward entry", func() error {
+		c, err := dialRoot(netip.AddrPortFrom(pub, 8081))
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		name, peer, err := ask(c)
+		if err != nil {
+			return err
+		}
+		if name != "server-b" || peer != c.LocalAddr().String() {
+			return fmt.Errorf("answered by %s, which sees the client as %s (want server-b, %s)", name, peer, c.LocalAddr())
+		}
+		return nil
+	})
+	if !analyzed(client, inetAP.Addr().String(), inetAP.Port()) || !analyzed(inetAP.Addr().String(), pub.String(), 8081) {
+		t.Errorf("the analyzer disagrees with the kernel: zone b -> internet %v, internet -> %v:8081 %v (both reach)",
+			analyzed(client, inetAP.Addr().String(), inetAP.Port()), pub, analyzed(inetAP.Addr().String(), pub.String(), 8081))
+	}
+
+	// Without the SNAT entry zone b's instance has no way out.
+	ds := vpc.CreateDeleteSnatEntryRequest()
+	ds.SnatTableId, ds.SnatEntryId = gw.SnatTableIds.SnatTableId[0], snat.SnatEntryId
+	if _, err := v.DeleteSnatEntry(ds); err != nil {
+		t.Fatalf("DeleteSnatEntry: %v", err)
+	}
+	eventually("zone b's instance cut off from the internet once the SNAT entry is gone", func() error {
+		if name, _, err := dialWho(other.netns(client), inetAP, 500*time.Millisecond); err == nil {
+			return fmt.Errorf("still reaches the internet (%s)", name)
+		}
+		return nil
+	})
+	if analyzed(client, inetAP.Addr().String(), inetAP.Port()) {
+		t.Error("the analyzer says zone b reaches the internet without an SNAT entry, unlike the kernel")
+	}
+	t.Logf("NAT gateway across hosts: zone b through zone a's %s (%v)", gw.NatGatewayId, pub)
+
+	dg := vpc.CreateDeleteNatGatewayRequest()
+	dg.NatGatewayId, dg.Force = gw.NatGatewayId, requests.NewBoolean(true)
+	if _, err := v.DeleteNatGateway(dg); err != nil {
+		t.Fatalf("DeleteNatGateway: %v", err)
+	}
+	rel := vpc.CreateReleaseEipAddressRequest()
+	rel.AllocationId = eipID
+	if _, err := v.ReleaseEipAddress(rel); err != nil {
+		t.Fatalf("ReleaseEipAddress: %v", err)
+	}
+	for _, id := range []string{client, server} {
+		del := ecs.CreateDeleteInstanceRequest()
+		del.InstanceId, del.Force = id, "true"
+		if _, err := e.DeleteInstance(del); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
