@@ -121,8 +121,8 @@ func TestAddOverlayNAT(t *testing.T) {
 		routes: []model.RouteEntry{{VpcID: "vpc-1", DestinationCidr: p("0.0.0.0/0"), NextHopType: model.RouteNextHopNat, NextHopID: "ngw-a"}},
 	}
 	v := &dataplane.VPC{ID: "vpc-1",
-		ENIs: []dataplane.ENI{{ID: "eni-1", Addrs: []netip.Addr{a("10.0.2.5")}}, {ID: "eni-2", Addrs: []netip.Addr{a("10.0.3.7")}}},
-		EIPs: []dataplane.EIP{{ID: "eip-own", Address: a("198.18.0.9"), ENIID: "eni-1", PrivateIP: a("10.0.2.5")}},
+		ENIs:    []dataplane.ENI{{ID: "eni-1", Addrs: []netip.Addr{a("10.0.2.5")}}, {ID: "eni-2", Addrs: []netip.Addr{a("10.0.3.7")}}},
+		EIPs:    []dataplane.EIP{{ID: "eip-own", Address: a("198.18.0.9"), ENIID: "eni-1", PrivateIP: a("10.0.2.5")}},
 		Overlay: &dataplane.Overlay{VNI: 7, Remotes: []dataplane.RemoteHost{{Underlay: za, Addrs: []netip.Addr{a("10.0.1.5")}}}},
 	}
 	addOverlayNAT(s, map[string]*dataplane.VPC{"vpc-1": v}, "z-b")
