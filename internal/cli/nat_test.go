@@ -46,6 +46,11 @@ func TestNATCommands(t *testing.T) {
 	if routes := r.ok("route", "list", "--vpc", otherVPC); strings.Contains(routes, "0.0.0.0/0") {
 		t.Errorf("--no-default-route added one:\n%s", routes)
 	}
+	// The route the gateway did not get, added by hand.
+	rte := strings.TrimSpace(r.ok("route", "add", "--vpc", otherVPC, "--destination", "0.0.0.0/0", "--nat-gateway", ngw2))
+	if routes := r.ok("route", "list", "--vpc", otherVPC); !strings.HasPrefix(rte, "rte-") || !strings.Contains(routes, "0.0.0.0/0") || !strings.Contains(routes, ngw2) {
+		t.Errorf("route add --nat-gateway %s printed %q; routes:\n%s", ngw2, rte, routes)
+	}
 
 	out := r.ok("nat", "list")
 	for _, want := range []string{"NatGatewayId", ngw, "egress", vpcID, vsw, "10.0.1.", "Available", ngw2, otherVsw} {

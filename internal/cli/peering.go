@@ -184,12 +184,13 @@ enabled on the VPC) and may not overlap the VPC's own CIDR blocks.`,
 	list.MarkFlagsOneRequired("vpc", "table")
 	list.MarkFlagsMutuallyExclusive("vpc", "table")
 
-	var addVpc, addTable, dst, peering, name, desc string
+	var addVpc, addTable, dst, peering, natGW, name, desc string
 	add := &cobra.Command{
-		Use:     "add",
-		Short:   "Send a destination over a peering connection; prints the entry's ID",
-		Example: "  palisade route add --vpc vpc-aaa --destination 10.2.0.0/16 --peering pcc-xxx --name to-db",
-		Args:    cobra.NoArgs,
+		Use:   "add",
+		Short: "Send a destination over a peering connection or to a NAT gateway; prints the entry's ID",
+		Example: "  palisade route add --vpc vpc-aaa --destination 10.2.0.0/16 --peering pcc-xxx --name to-db\n" +
+			"  palisade route add --vpc vpc-aaa --destination 0.0.0.0/0 --nat-gateway ngw-xxx",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			table := addTable
 			if table == "" {
@@ -198,8 +199,12 @@ enabled on the VPC) and may not overlap the VPC's own CIDR blocks.`,
 					return err
 				}
 			}
+			hopType, hop := "VpcPeer", peering
+			if natGW != "" {
+				hopType, hop = "NatGateway", natGW
+			}
 			resp, err := c.call(cmd, apiclient.VersionVPC, "CreateRouteEntry", nonEmpty(map[string]string{
-				"RouteTableId": table, "DestinationCidrBlock": dst, "NextHopType": "VpcPeer", "NextHopId": peering,
+				"RouteTableId": table, "DestinationCidrBlock": dst, "NextHopType": hopType, "NextHopId": hop,
 				"RouteEntryName": name, "Description": desc,
 			}))
 			if err != nil {
@@ -212,13 +217,15 @@ enabled on the VPC) and may not overlap the VPC's own CIDR blocks.`,
 	f.StringVar(&addVpc, "vpc", "", "the VPC")
 	f.StringVar(&addTable, "table", "", "the route table (instead of --vpc)")
 	f.StringVar(&dst, "destination", "", "destination IPv4 or IPv6 CIDR block (required)")
-	f.StringVar(&peering, "peering", "", "the peering connection to send it over (required)")
+	f.StringVar(&peering, "peering", "", "the peering connection to send it over")
+	f.StringVar(&natGW, "nat-gateway", "", "the NAT gateway to send it to (the internet through its SNAT entries)")
 	f.StringVar(&name, "name", "", "name")
 	f.StringVar(&desc, "description", "", "description")
 	add.MarkFlagsOneRequired("vpc", "table")
 	add.MarkFlagsMutuallyExclusive("vpc", "table")
 	_ = add.MarkFlagRequired("destination")
-	_ = add.MarkFlagRequired("peering")
+	add.MarkFlagsOneRequired("peering", "nat-gateway")
+	add.MarkFlagsMutuallyExclusive("peering", "nat-gateway")
 
 	cmd.AddCommand(list, add,
 		c.byIDCommand("delete ROUTE_ENTRY_ID", "Delete a custom route entry", "  palisade route delete rte-xxx", apiclient.VersionVPC, "DeleteRouteEntry", "RouteEntryId"))
