@@ -464,22 +464,7 @@ func (a *Analyzer) lbBackendPath(f, t target, pkt Packet, pre []Step, ls Step, l
 	// host translates their source back to its address and port on their
 	// way out, so a client of another zone's ACL sees those.
 	rp := tp.reverse()
-	pr.ReplyPasses = true
-	routed := false
-	if be.eni.inst != nil {
-		rt := target{eni: be.eni, addr: be.addr, route: a.routeFrom(be.eni, rp.Dst)}
-		if rt.route.multi || rt.routeDenies() {
-			s := a.instRouteStep(rt, rp)
-			s.Detail = "reply: " + s.Detail
-			pr.Reply = append(pr.Reply, s)
-			pr.ReplyPasses = s.Allow
-			routed = true
-		}
-	}
-	if s := a.aclStep(PointACLEgress, be.eni, f, model.Egress, rp); s.DecidedBy != ByNoACL {
-		pr.Reply = append(pr.Reply, s)
-		pr.ReplyPasses = pr.ReplyPasses && s.Allow
-	}
+	routed := a.replyLeaves(&pr, f, be.eni, be.addr, rp)
 	if f.eni != nil {
 		crp, other := rp, bt
 		if remote {

@@ -415,22 +415,7 @@ func (a *Analyzer) natNoForwardStep(n *natGW, addr netip.Addr, pkt Packet) Step 
 // its network ACL; back is what the gateway does to the reply.
 func (a *Analyzer) natReply(pr *PathResult, f, it target, tp Packet, back string) {
 	rp := tp.reverse()
-	pr.ReplyPasses = true
-	routed := false
-	if it.eni.inst != nil {
-		rt := target{eni: it.eni, addr: it.addr, route: a.routeFrom(it.eni, rp.Dst)}
-		if rt.route.multi || rt.routeDenies() {
-			s := a.instRouteStep(rt, rp)
-			s.Detail = "reply: " + s.Detail
-			pr.Reply = append(pr.Reply, s)
-			pr.ReplyPasses = s.Allow
-			routed = true
-		}
-	}
-	if s := a.aclStep(PointACLEgress, it.eni, f, model.Egress, rp); s.DecidedBy != ByNoACL {
-		pr.Reply = append(pr.Reply, s)
-		pr.ReplyPasses = pr.ReplyPasses && s.Allow
-	}
+	routed := a.replyLeaves(pr, f, it.eni, it.addr, rp)
 	if len(pr.Reply) > 0 {
 		what := "network ACLs evaluate it"
 		if routed {
@@ -440,6 +425,29 @@ func (a *Analyzer) natReply(pr *PathResult, f, it target, tp Packet, back string
 			Detail: "reply " + rp.String() + ": security groups pass it (stateful), " + what + "; " + back}}, pr.Reply...)
 	}
 	pr.Reachable = pr.Forward && pr.ReplyPasses
+}
+
+// replyLeaves starts pr's reply rp from ENI e (address addr), which a
+// connection from f reached: the instance's routing when it has a say
+// (several ENIs, or a route that denies), then the ENI's outbound network
+// ACL. It sets pr.ReplyPasses and reports whether routing was a step.
+func (a *Analyzer) replyLeaves(pr *PathResult, f target, e *eniInfo, addr netip.Addr, rp Packet) (routed bool) {
+	pr.ReplyPasses = true
+	if e.inst != nil {
+		rt := target{eni: e, addr: addr, route: a.routeFrom(e, rp.Dst)}
+		if rt.route.multi || rt.routeDenies() {
+			s := a.instRouteStep(rt, rp)
+			s.Detail = "reply: " + s.Detail
+			pr.Reply = append(pr.Reply, s)
+			pr.ReplyPasses = s.Allow
+			routed = true
+		}
+	}
+	if s := a.aclStep(PointACLEgress, e, f, model.Egress, rp); s.DecidedBy != ByNoACL {
+		pr.Reply = append(pr.Reply, s)
+		pr.ReplyPasses = pr.ReplyPasses && s.Allow
+	}
+	return routed
 }
 
 // --- Outbound: an ENI address to the internet (SNAT, IP mapping) ---

@@ -131,25 +131,31 @@ type eipWorld struct {
 	vpcID string
 }
 
-// allocate takes a random address of the default pool, so that test runs
-// sharing the host (each with its own control plane) rarely want the same
-// route in the root namespace.
+// allocate takes a random address of the default pool (allocateEIP).
 func (w *eipWorld) allocate() (id string, addr netip.Addr) {
 	w.t.Helper()
+	return allocateEIP(w.t, w.vpc)
+}
+
+// allocateEIP takes a random address of the default pool, so that test
+// runs sharing the host (each with its own control plane) rarely want the
+// same route in the root namespace.
+func allocateEIP(t testing.TB, c *vpc.Client) (id string, addr netip.Addr) {
+	t.Helper()
 	for try := 0; ; try++ {
 		b := make([]byte, 2)
 		if _, err := rand.Read(b); err != nil {
-			w.t.Fatal(err)
+			t.Fatal(err)
 		}
 		// 198.18.0.0/20: .0.1 is the pool's gateway, .15.255 its broadcast.
 		req := vpc.CreateAllocateEipAddressRequest()
 		req.IpAddress = fmt.Sprintf("198.18.%d.%d", b[0]&0x0f, 2+int(b[1])%253)
-		resp, err := w.vpc.AllocateEipAddress(req)
+		resp, err := c.AllocateEipAddress(req)
 		if err != nil && try < 5 {
 			continue // taken by this test already
 		}
 		if err != nil {
-			w.t.Fatal(err)
+			t.Fatal(err)
 		}
 		return resp.AllocationId, netip.MustParseAddr(resp.EipAddress)
 	}

@@ -1,7 +1,6 @@
 package kernel_test
 
 import (
-	"crypto/rand"
 	"fmt"
 	"net"
 	"net/netip"
@@ -49,25 +48,7 @@ func natAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, vpcID stri
 	if err != nil {
 		t.Fatalf("CreateNatGateway: %v", err)
 	}
-	var eipID string
-	var pub netip.Addr
-	for try := 0; ; try++ {
-		b := make([]byte, 2)
-		if _, err := rand.Read(b); err != nil {
-			t.Fatal(err)
-		}
-		req := vpc.CreateAllocateEipAddressRequest()
-		req.IpAddress = fmt.Sprintf("198.18.%d.%d", b[0]&0x0f, 2+int(b[1])%253)
-		resp, err := v.AllocateEipAddress(req)
-		if err != nil && try < 5 {
-			continue
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		eipID, pub = resp.AllocationId, netip.MustParseAddr(resp.EipAddress)
-		break
-	}
+	eipID, pub := allocateEIP(t, v)
 	as := vpc.CreateAssociateEipAddressRequest()
 	as.AllocationId, as.InstanceId, as.InstanceType = eipID, gw.NatGatewayId, "Nat"
 	if _, err := v.AssociateEipAddress(as); err != nil {
