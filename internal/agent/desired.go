@@ -219,7 +219,6 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 		d.EIPs = append(d.EIPs, e)
 	}
 	addEndpoints(s, byVPC, zone, stopped)
-	addFirewalls(s, byVPC)
 	addTransits(s, byVPC, zone)
 	addPeerings(s, byVPC)
 	addOverlays(s, byVPC, zone)
@@ -227,6 +226,7 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 	// and ENIs here reach gateways of other hosts through them.
 	addNATGateways(s, byVPC, zone, d)
 	addOverlayNAT(s, byVPC, zone)
+	addFirewalls(s, byVPC) // after the NAT gateways: their EIPs too
 	d.LoadBalancers = loadBalancers(s, byVPC, zone)
 	var wafVPCs map[string]bool
 	if d.WAF, wafVPCs, err = buildWAF(tx, s, byVPC); err != nil {
@@ -314,17 +314,24 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 	return d, nil
 }
 
-// addFirewalls gives each VPC with EIPs on the host its account's
-// Internet firewall, for the EIPs whose switch is on.
+// addFirewalls gives each VPC with EIPs on the host (its ENIs' or its NAT
+// gateways') its account's Internet firewall, for the EIPs whose switch is
+// on.
 func addFirewalls(s *snapshot, byVPC map[string]*dataplane.VPC) {
 	compiled := map[string]policy.InternetFirewall{}
 	for id, v := range byVPC {
 		vpc, ok := s.vpcs[id]
-		if !ok || len(v.EIPs) == 0 {
+		if !ok {
 			continue
 		}
+		// The ENIs' EIPs and the NAT gateways': the firewall judges a
+		// connection by the public address, before DNAT and after SNAT.
 		var protected []netip.Addr
-		for _, e := range v.EIPs {
+		eips := slices.Clone(v.EIPs)
+		for _, g := range v.NATGateways {
+			eips = append(eips, g.EIPs...)
+		}
+		for _, e := range eips {
 			if !s.fwOff[model.FirewallOffKey(vpc.AccountID, e.Address)] {
 				protected = append(protected, e.Address)
 			}

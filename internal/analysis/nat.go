@@ -39,10 +39,10 @@ import (
 //     into k equal consecutive parts, the last taking the remainder), when
 //     the ENI is in the gateway's zone or its host is joined to the
 //     gateway's (natZoneOf); otherwise it does not leave;
-//   - the gateway's EIPs are not behind the Internet firewall (the agent
-//     protects the ENIs' EIPs only); Anti-DDoS counts and mitigates them
-//     as any EIP (the agent gives it every EIP it serves), so an open
-//     event of one is a step on the way in; traffic from inside a VPC to
+//   - the gateway's EIPs are behind the Internet firewall (its policies
+//     judge the public address: before the translation on the way in,
+//     after it on the way out) and Anti-DDoS, as any EIP (the agent gives
+//     them every EIP it serves); traffic from inside a VPC to
 //     them (or from them to an EIP) would need the EIP hairpin, which
 //     the data plane does not do.
 //
@@ -312,12 +312,19 @@ func (a *Analyzer) natInPath(f, t target, pkt Packet, n *natGW, fe *model.Forwar
 		pr.Steps = []Step{a.hairpinStep(f, target{addr: ext, public: ext, nat: n}, pkt)}
 		return pr
 	}
-	// Anti-DDoS counts and mitigates the gateway's EIPs as any EIP's
-	// (the agent gives it them); the Internet firewall does not protect
-	// them.
+	// Anti-DDoS and the Internet firewall see the gateway's EIPs as any
+	// EIP, before the translation (the agent gives them every EIP it
+	// serves).
 	var steps []Step
 	if s, ok := a.ddosAt(ext); ok {
 		steps = append(steps, s)
+	}
+	if s, ok := a.firewallAt(n.g.AccountID, ext, model.FirewallIn, pkt); ok {
+		steps = append(steps, s)
+		if !s.Allow {
+			pr.Steps = steps
+			return pr
+		}
 	}
 	gs := Step{Point: PointNatGateway, Resource: n.g.ID, DecidedBy: ByNatGateway}
 	if fe == nil {

@@ -341,8 +341,8 @@ func TestNATInboundPaths(t *testing.T) {
 		t.Errorf("44.0.0.0/7 to natA:83: want partial, 45/8 blocked by the internal ENI's ACL:\n%s", b.String())
 	}
 
-	// The Internet firewall does not protect a NAT gateway's EIPs;
-	// Anti-DDoS blackholes one like any EIP.
+	// The Internet firewall protects a NAT gateway's EIPs (unless switched
+	// off for one), both ways; Anti-DDoS blackholes one like any EIP.
 	w := natWorld()
 	w.FirewallPolicies = []model.FirewallPolicy{{ID: "fw-drop", AccountID: "acct-1", Direction: model.FirewallIn, Order: 1, Action: model.FirewallDrop,
 		Source: "0.0.0.0/0", SourceType: model.FirewallNet, Destination: "0.0.0.0/0", DestinationType: model.FirewallNet, Proto: "ANY", Enabled: true}}
@@ -351,8 +351,22 @@ func TestNATInboundPaths(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := stepAt(r.Paths[0].Steps, PointFirewall); ok || !r.Reachable {
-		t.Errorf("NAT EIP behind the Internet firewall: %+v", r.Paths[0].Steps)
+	if s, ok := stepAt(r.Paths[0].Steps, PointFirewall); !ok || s.Allow || s.RuleID != "fw-drop" || r.Reachable {
+		t.Errorf("NAT EIP behind the Internet firewall's drop-all: %+v", r.Paths[0].Steps)
+	}
+	out := *w
+	out.FirewallPolicies = []model.FirewallPolicy{{ID: "fw-out", AccountID: "acct-1", Direction: model.FirewallOut, Order: 1, Action: model.FirewallDrop,
+		Source: "47.1.0.1/32", SourceType: model.FirewallNet, Destination: "0.0.0.0/0", DestinationType: model.FirewallNet, Proto: "ANY", Enabled: true}}
+	if r, _ := New(&out).Reach(ReachQuery{From: "i-a1", To: "1.2.3.4", Protocol: "tcp", Port: 443}); r.Reachable {
+		t.Error("an out policy dropping the gateway's translated source lets i-a1 out")
+	}
+	if r, _ := New(&out).Reach(ReachQuery{From: "i-a2", To: "1.2.3.4", Protocol: "tcp", Port: 443}); !r.Reachable {
+		t.Error("the out policy on 47.1.0.1 stops i-a2, which leaves with 47.1.0.2")
+	}
+	off := *w
+	off.FirewallOff = []netip.Addr{ip("47.1.0.1")}
+	if r, _ := New(&off).Reach(ReachQuery{From: "198.51.100.7", To: "47.1.0.1", Protocol: "tcp", Port: 80}); !r.Reachable {
+		t.Error("the firewall switched off for 47.1.0.1 still drops it")
 	}
 	if r, _ := a.Reach(ReachQuery{From: "198.51.100.7", To: "i-e1", Protocol: "tcp", Port: 8080}); r.Reachable {
 		t.Error("control: the firewall's drop-all does not stop i-e1's own EIP")

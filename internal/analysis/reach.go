@@ -1048,6 +1048,13 @@ func (a *Analyzer) path(f, t target, pkt Packet) PathResult {
 				ns, tr := a.natOutSteps(o, pkt)
 				steps = append(steps, ns...)
 				pr.Translated = tr
+				if tr != "" {
+					// The Internet firewall judges the translated
+					// connection at the gateway's EIP.
+					if s, ok := a.firewallAt(o.gw.g.AccountID, o.pub, model.FirewallOut, pkt); ok {
+						steps = append(steps, s)
+					}
+				}
 			}
 		}
 		// Two ENIs of the VPC in different zones: on two hosts, which
@@ -1412,21 +1419,30 @@ func (a *Analyzer) firewallStep(f, t target, pkt Packet, route Step) (Step, bool
 	if eip == nil {
 		return Step{}, false
 	}
-	fw := a.internetFirewall(eip.AccountID)
+	return a.firewallAt(eip.AccountID, eip.Address, dir, pkt)
+}
+
+// firewallAt is the Internet firewall of account at its public address
+// (an ENI's EIP or a NAT gateway's) for a connection of direction dir
+// (ok false when the account has no policy of the direction): the
+// policies see the public address, before DNAT on the way in and after
+// SNAT on the way out.
+func (a *Analyzer) firewallAt(account string, public netip.Addr, dir string, pkt Packet) (Step, bool) {
+	fw := a.internetFirewall(account)
 	if (dir == model.FirewallIn && len(fw.In) == 0) || (dir == model.FirewallOut && len(fw.Out) == 0) {
 		return Step{}, false // no policy of the direction: nothing at the border to show
 	}
-	s := Step{Point: PointFirewall, Resource: eip.Address.String(), Allow: true}
-	if a.fwOff[eip.Address] {
+	s := Step{Point: PointFirewall, Resource: public.String(), Allow: true}
+	if a.fwOff[public] {
 		s.DecidedBy = ByFirewallOff
-		s.Detail = "the Internet firewall is switched off for " + eip.Address.String()
+		s.Detail = "the Internet firewall is switched off for " + public.String()
 		return s, true
 	}
 	p := policy.Packet{Proto: pkt.Proto, SrcPort: pkt.SrcPort, DstPort: pkt.DstPort}
 	if dir == model.FirewallIn {
-		p.Src, p.Dst = pkt.Src, eip.Address
+		p.Src, p.Dst = pkt.Src, public
 	} else {
-		p.Src, p.Dst = eip.Address, pkt.Dst
+		p.Src, p.Dst = public, pkt.Dst
 	}
 	r, ok := fw.Decide(dir, p)
 	if !ok {
