@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
 	"github.com/palisade-project/palisade/internal/api"
@@ -149,7 +150,8 @@ func (w *natWorld) staysIn(instance string, inet netip.AddrPort, why string) {
 // most specific entry wins, an instance's own EIP comes first, an IP
 // mapping gives its instance that address both ways), forward entries open
 // one port to one instance whose security groups still judge the real
-// client, the gateway answers pings, deleting a forward entry ends its
+// client, the Internet firewall judges the gateway's EIPs both ways, the
+// gateway answers pings, deleting a forward entry ends its
 // connections, and deleting the gateway closes everything it opened.
 func TestNATGatewaySDK(t *testing.T) {
 	requireKernel(t)
@@ -248,6 +250,41 @@ func TestNATGatewaySDK(t *testing.T) {
 	w.agrees(inetAddr, natA.String(), 80, true, w.gwID)
 	w.agrees(inetAddr, natA.String(), 81, false)
 	w.agrees(inetAddr, natA.String(), 82, false)
+
+	// The Internet firewall judges the gateway's EIPs like any other: an in
+	// policy on natA:80 drops the forwarded port, an out policy on natB
+	// (after SNAT) keeps a2 in; both gone, both open again.
+	fw := env.Cloudfw(t, env.Admin)
+	addPolicy := func(dir, src, dst, port string) string {
+		t.Helper()
+		req := cloudfw.CreateAddControlPolicyRequest()
+		req.Direction, req.AclAction, req.Proto, req.NewOrder = dir, "drop", "TCP", "1"
+		req.Source, req.SourceType, req.Destination, req.DestinationType = src, "net", dst, "net"
+		req.DestPortType, req.DestPort, req.ApplicationName, req.Description = "port", port, "ANY", "NAT EIP "+dir
+		resp, err := fw.AddControlPolicy(req)
+		if err != nil {
+			t.Fatalf("AddControlPolicy %s: %v", dir, err)
+		}
+		return resp.AclUuid
+	}
+	inPol := addPolicy("in", "0.0.0.0/0", natA.String()+"/32", "80")
+	outPol := addPolicy("out", natB.String()+"/32", "0.0.0.0/0", strconv.Itoa(int(inetPort)))
+	w.settle()
+	w.mustNotReach(netip.AddrPortFrom(natA, 80), "the Internet firewall's in policy")
+	w.staysIn("a2", inetAP, "the Internet firewall's out policy on natB")
+	w.leavesWith("a1", inetAP, natA)
+	w.agrees(inetAddr, natA.String(), 80, false, "internet-firewall")
+	w.agrees(w.ids["a2"], inetAddr, inetPort, false, "internet-firewall")
+	for uuid, dir := range map[string]string{inPol: "in", outPol: "out"} {
+		del := cloudfw.CreateDeleteControlPolicyRequest()
+		del.AclUuid, del.Direction = uuid, dir
+		if _, err := fw.DeleteControlPolicy(del); err != nil {
+			t.Fatalf("DeleteControlPolicy: %v", err)
+		}
+	}
+	w.settle()
+	w.mustReach(netip.AddrPortFrom(natA, 80), "a1").Close()
+	w.leavesWith("a2", inetAP, natB)
 
 	// An IP mapping: every port of natC goes to m1, and m1 leaves with natC.
 	w.forward(natC, "Any", "Any", "m1", "Any")
