@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os/exec"
 	"strconv"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/palisade-project/palisade/internal/api"
 	"github.com/palisade-project/palisade/internal/apitest"
+	"github.com/palisade-project/palisade/internal/probe"
 )
 
 // natAcrossHosts is a step of TestVPCAcrossHosts: a NAT gateway in zone a
@@ -22,12 +24,16 @@ import (
 // vSwitch lets its instance reach the internet with the gateway's address,
 // and a forward entry takes internet clients to a zone b instance, whose
 // security group judges them with their own address. Both ways cross the
-// overlay; the analyzer agrees. Without the SNAT entry nothing of zone b
-// leaves.
+// overlay; the analyzer agrees. The gateway's host may send zone b
+// packets from outside the VPC only: not from an address of its vSwitches
+// that no ENI has. Without the SNAT entry nothing of zone b leaves.
 func natAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, vpcID string, vsw map[string]string, eventually func(string, func() error)) {
 	t.Helper()
 	e, v := env.ECS(t, env.Admin), env.VPC(t, env.Admin)
-	sg := newGroup(t, e, vpcID, true, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "0.0.0.0/0"})
+	// ICMP from anywhere too: only the overlay may stop the spoofed ping
+	// below.
+	sg := newGroup(t, e, vpcID, true, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "0.0.0.0/0"},
+		ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "icmp", PortRange: "-1/-1", SourceCidrIp: "0.0.0.0/0"})
 	run := func(addr string) string {
 		r := ecs.CreateRunInstancesRequest()
 		r.ImageId, r.InstanceType, r.VSwitchId, r.SecurityGroupId, r.PrivateIpAddress = "img", "t", vsw["local-b"], sg, addr
@@ -108,6 +114,38 @@ func natAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, vpcID stri
 		}
 		return nil
 	})
+	// The gateway's tunnel end may send from outside the VPC, not from an
+	// address of its vSwitches that no ENI has: this host's router pings
+	// zone b's client from one, and nothing arrives.
+	var icmpConn net.PacketConn
+	if err := probe.InNetns(other.netns(client), func() error {
+		var err error
+		icmpConn, err = net.ListenPacket("ip4:icmp", "0.0.0.0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	const spoofed = "10.61.1.99"
+	if out, err := exec.Command("ip", "netns", "exec", vpcID, "ip", "addr", "add", spoofed+"/32", "dev", "lo").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	_ = exec.Command("ip", "netns", "exec", vpcID, "ping", "-n", "-c", "3", "-i", "0.2", "-W", "1", "-I", spoofed, "10.61.2.50").Run()
+	if out, err := exec.Command("ip", "netns", "exec", vpcID, "ip", "addr", "del", spoofed+"/32", "dev", "lo").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	_ = icmpConn.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := icmpConn.ReadFrom(buf)
+		if err != nil {
+			break
+		}
+		if from.String() == spoofed && n > 0 && buf[0] == 8 {
+			t.Errorf("an echo request from the gateway host's router (%s, no ENI's address) came out of the tunnel to zone b", spoofed)
+		}
+	}
+	icmpConn.Close()
+
 	if !analyzed(client, inetAP.Addr().String(), inetAP.Port()) || !analyzed(inetAP.Addr().String(), pub.String(), 8081) {
 		t.Errorf("the analyzer disagrees with the kernel: zone b -> internet %v, internet -> %v:8081 %v (both reach)",
 			analyzed(client, inetAP.Addr().String(), inetAP.Port()), pub, analyzed(inetAP.Addr().String(), pub.String(), 8081))

@@ -167,7 +167,7 @@ func saddrNotIn(fam byte, set string) []expr.Any {
 
 // applyOverlayTable makes a VPC namespace's overlay table hold the
 // remote ENI addresses of o (nil: no table).
-func applyOverlayTable(nsFd int, o *dataplane.Overlay, gws []dataplane.NATGateway) error {
+func applyOverlayTable(nsFd int, o *dataplane.Overlay, gws []dataplane.NATGateway, inside []netip.Prefix) error {
 	if o == nil {
 		return applyTaggedTableOf(nsFd, nftables.TableFamilyINet, overlayTable, nil, nil, nil, true, "")
 	}
@@ -180,7 +180,7 @@ func applyOverlayTable(nsFd int, o *dataplane.Overlay, gws []dataplane.NATGatewa
 		{name: "remote4", key: nftables.TypeIPAddr, elems: v4},
 		{name: "remote6", key: nftables.TypeIP6Addr, elems: v6},
 	}
-	sets = append(sets, overlayNATSets(o, gws)...)
+	sets = append(sets, overlayNATSets(o, gws, inside)...)
 	natPre, natFwd := overlayNATRules(o, gws)
 	iif := ifnameIs(expr.MetaKeyIIFNAME, overlayLink, false)
 	rules := append(natPre, natFwd...)
@@ -203,6 +203,16 @@ func applyOverlayTable(nsFd int, o *dataplane.Overlay, gws []dataplane.NATGatewa
 		"input":      {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookInput, prio: prio},
 	}
 	return applyTaggedTableOf(nsFd, nftables.TableFamilyINet, overlayTable, chains, sets, rules, false, "")
+}
+
+// maskedAll returns the prefixes masked (a vSwitch's gateway prefix names
+// its whole block).
+func maskedAll(ps []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 // underlayTable is the name of this Applier's table in the host's
@@ -291,7 +301,7 @@ func (a *Applier) applyOverlays(plans []vpcPlan, root *nsRef, rootErr error) map
 			}
 			mtu = mtus[o.Local]
 		}
-		err = a.applyOverlay(root, rootErr, ref, o, p.gws, mtu)
+		err = a.applyOverlay(root, rootErr, ref, o, p.gws, p.vpc.Gateways, mtu)
 		ref.Close()
 		if err != nil {
 			errs[p.vpc.ID] = fmt.Errorf("overlay: %w", err)
@@ -302,7 +312,7 @@ func (a *Applier) applyOverlays(plans []vpcPlan, root *nsRef, rootErr error) map
 
 // applyOverlay makes one VPC namespace's tunnel end, its table,
 // neighbours and routes match o (nil: none of them).
-func (a *Applier) applyOverlay(root *nsRef, rootErr error, ref *nsRef, o *dataplane.Overlay, gws []dataplane.NATGateway, mtu int) error {
+func (a *Applier) applyOverlay(root *nsRef, rootErr error, ref *nsRef, o *dataplane.Overlay, gws []dataplane.NATGateway, vswitches []netip.Prefix, mtu int) error {
 	if o != nil {
 		if err := validOverlay(o); err != nil {
 			return errors.Join(err, removeOverlay(ref))
@@ -314,7 +324,7 @@ func (a *Applier) applyOverlay(root *nsRef, rootErr error, ref *nsRef, o *datapl
 	if o == nil {
 		return removeOverlay(ref)
 	}
-	if err := applyOverlayTable(int(ref.ns), o, gws); err != nil {
+	if err := applyOverlayTable(int(ref.ns), o, gws, maskedAll(vswitches)); err != nil {
 		return errors.Join(fmt.Errorf("table: %w", err), removeOverlay(ref))
 	}
 	link, err := a.ensureOverlayLink(root, ref, o, mtu)
@@ -333,7 +343,7 @@ func removeOverlay(ref *nsRef) error {
 			errs = append(errs, fmt.Errorf("netns %s: delete %s: %w", ref.name, overlayLink, err))
 		}
 	}
-	if err := applyOverlayTable(int(ref.ns), nil, nil); err != nil {
+	if err := applyOverlayTable(int(ref.ns), nil, nil, nil); err != nil {
 		errs = append(errs, fmt.Errorf("netns %s: delete %s: %w", ref.name, overlayTable, err))
 	}
 	if err := syncOverlayNATRouting(ref, nil, nil); err != nil {

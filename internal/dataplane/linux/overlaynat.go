@@ -23,10 +23,12 @@ import (
 //	ip rule pref 202 from <source> to <destination> lookup 160+<i>   # per route of the i-th gateway host
 //	table 160+<i>: default via <the host's overlay next hop> dev povl onlink
 //
-// and its overlay table lets packets from outside the VPC in from that
-// host's tunnel end (its MAC), before the check of remote sources:
+// and its overlay table lets packets from outside the VPC (the internet,
+// through the gateway) in from that host's tunnel end (its MAC), before
+// the check of remote sources; from inside the VPC's vSwitches only the
+// other hosts' ENI addresses still come out of the tunnel:
 //
-//	prerouting: iifname "povl" ether saddr @natvia accept
+//	prerouting: iifname "povl" meta nfproto ipv4 ether saddr @natvia ip saddr != @natinside4 accept
 //
 // On the gateway's host, the overlay table lets the other hosts' packets
 // out through the uplink where the gateway translates them: sources its
@@ -47,7 +49,8 @@ const (
 // overlayNATSets are the overlay table's sets for NAT gateways across
 // hosts: the MACs of the gateways' tunnel ends (on an ENI's host) and the
 // destination . source ranges the gateways here translate.
-func overlayNATSets(o *dataplane.Overlay, gws []dataplane.NATGateway) []tableSet {
+func overlayNATSets(o *dataplane.Overlay, gws []dataplane.NATGateway, inside []netip.Prefix) []tableSet {
+	in := tableSet{name: "natinside4", interval: true, key: nftables.TypeIPAddr, elems: prefixIntervals(inside)}
 	via := tableSet{name: "natvia", key: nftables.TypeEtherAddr}
 	for _, n := range o.NAT {
 		via.elems = append(via.elems, nftables.SetElement{Key: overlayMAC(o.VNI, n.Via)})
@@ -57,7 +60,7 @@ func overlayNATSets(o *dataplane.Overlay, gws []dataplane.NATGateway) []tableSet
 	for _, r := range natOutRanges(gws) {
 		out.elems = append(out.elems, nftables.SetElement{Key: append(v4(r.Dst), v4(r.Src)...), KeyEnd: append(v4(r.DstTo), v4(r.SrcTo)...)})
 	}
-	return []tableSet{via, out}
+	return []tableSet{via, out, in}
 }
 
 // natOutRanges are what the gateways translate on the way out: their SNAT
@@ -96,8 +99,12 @@ func overlayNATRules(o *dataplane.Overlay, gws []dataplane.NATGateway) (pre, fwd
 	accept := &expr.Verdict{Kind: expr.VerdictAccept}
 	if len(o.NAT) > 0 {
 		pre = append(pre, plRule{"prerouting", cat(iif, []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyNFPROTO, Register: 1},
+			&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.NFPROTO_IPV4}},
 			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseLLHeader, Offset: 6, Len: 6},
 			&expr.Lookup{SourceRegister: 1, SetName: "natvia"},
+			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4},
+			&expr.Lookup{SourceRegister: 1, SetName: "natinside4", Invert: true},
 			accept,
 		})})
 	}
