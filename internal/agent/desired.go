@@ -218,6 +218,7 @@ func Build(tx store.ReadTxn, zone string, ifName func(eniID string) string) (*De
 		byVPC[vpc].EIPs = append(byVPC[vpc].EIPs, dataplane.EIP{ID: e.ID, Address: e.Address, ENIID: e.ENIID, PrivateIP: e.PrivateIP})
 		d.EIPs = append(d.EIPs, e)
 	}
+	addNATNamespaces(s, byVPC, zone)
 	addEndpoints(s, byVPC, zone, stopped)
 	addTransits(s, byVPC, zone)
 	addPeerings(s, byVPC)
@@ -636,6 +637,7 @@ func addOverlays(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
 		}
 		endpointRemotes(s, id, zone, local, remote, seen)
 		lbRemotes(s, id, zone, local, remote, seen)
+		natRemotes(s, id, zone, local, remote)
 		peerRemotes(s, id, zone, local, remote, seen)
 		if len(remote) == 0 {
 			continue

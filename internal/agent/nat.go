@@ -126,13 +126,48 @@ func natSNATRanges(g model.NatGateway, snats []model.SnatEntry, routes []model.R
 	return out
 }
 
+// addNATNamespaces gives the VPC of each NAT gateway of this zone with an
+// EIP a namespace here even without an instance of the VPC in the zone (a
+// vSwitch of its own for the gateway is the usual layout): the gateway
+// then translates for the VPC's instances on other hosts, which reach it
+// over the overlay (natRemotes).
+func addNATNamespaces(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
+	withEIP := map[string]bool{}
+	for _, e := range s.eips {
+		if e.InstanceType == model.EIPInstanceNat {
+			withEIP[e.InstanceID] = true
+		}
+	}
+	for _, g := range s.natGWs {
+		if g.ZoneID == zone && withEIP[g.ID] && byVPC[g.VpcID] == nil {
+			if _, ok := s.vpcs[g.VpcID]; ok {
+				byVPC[g.VpcID] = &dataplane.VPC{ID: g.VpcID}
+			}
+		}
+	}
+}
+
+// natRemotes adds to remote the hosts of the VPC's NAT gateways in other
+// zones joined to local, without addresses of their own: the tunnel to
+// them carries this host's internet traffic (addOverlayNAT), and their
+// host may have no ENI of the VPC at all (addNATNamespaces).
+func natRemotes(s *snapshot, vpc, zone string, local model.Underlay, remote map[netip.Addr][]netip.Addr) {
+	for _, g := range s.natGWs {
+		if g.VpcID != vpc || g.ZoneID == zone {
+			continue
+		}
+		if u, ok := s.underlays[g.ZoneID]; ok && local.Joins(u) {
+			remote[u.Addr] = append(remote[u.Addr], []netip.Addr{}...)
+		}
+	}
+}
+
 // addOverlayNAT joins the ENIs of this host to the NAT gateways of their
 // VPC on other hosts of the overlay: the sources the gateway's SNAT
 // ranges cover, and the internal addresses of its forward entries that
 // are here, are routed to the gateway's host for the destinations the
 // VPC sends to the gateway (ENIs with an EIP of this host keep leaving
-// by its uplink). A gateway whose host has no ENI of the VPC has no VPC
-// namespace there, and is not in place (the analyzer says so).
+// by its uplink).
 func addOverlayNAT(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
 	for _, g := range s.natGWs {
 		v := byVPC[g.VpcID]

@@ -193,9 +193,9 @@ func (a *Analyzer) publicSource(addr netip.Addr) bool { return a.inPool(addr) ||
 // hosts over the VPC's overlay (dataplane.OverlayNAT: e's host routes its
 // internet traffic to the gateway's host, which forwards to e through the
 // tunnel). Across hosts it needs e to be an instance's (the overlay
-// routes nothing else), both hosts joined by the underlay, and an
-// instance of the VPC on the gateway's host (which otherwise has no
-// namespace of the VPC, and no gateway).
+// routes nothing else) and both hosts joined by the underlay; the
+// gateway's host has a namespace of the VPC for it even without an
+// instance there.
 type natZone struct {
 	ok, cross bool
 	verdict   hostsVerdict
@@ -213,22 +213,10 @@ func (a *Analyzer) natZoneOf(n *natGW, e *eniInfo) natZone {
 	case z.verdict != hostsJoined:
 		z.why = fmt.Sprintf("NAT gateway %s is in zone %s and %s in zone %s, whose hosts are not joined: %s", n.g.ID, n.zone, e.e.ID, e.zone,
 			a.zonesStep(e.zone, n.zone, n.g.VpcID, z.verdict, "").Detail)
-	case !a.instanceIn(n.g.VpcID, n.zone):
-		z.why = fmt.Sprintf("NAT gateway %s is in zone %s, where %s has no instance: that zone's host has no namespace of the VPC, so the gateway is not in place for %s of zone %s", n.g.ID, n.zone, n.g.VpcID, e.e.ID, e.zone)
 	default:
 		z.ok = true
 	}
 	return z
-}
-
-// instanceIn reports whether vpc has an instance's ENI in zone.
-func (a *Analyzer) instanceIn(vpc, zone string) bool {
-	for _, e := range a.enis {
-		if e.e.VpcID == vpc && e.zone == zone && e.e.InstanceID != "" {
-			return true
-		}
-	}
-	return false
 }
 
 // natZoneOK reports whether gateway n reaches ENI e (natZoneOf).

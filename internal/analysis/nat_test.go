@@ -167,8 +167,8 @@ type natCase struct {
 
 // TestNATAcrossHosts: with zones za and zb joined by the underlay, the
 // gateway of za reaches zb's instance both ways over the overlay (the
-// path names the crossing); without an instance of the VPC in the
-// gateway's zone, the gateway is not in place for zb.
+// path names the crossing), also when the gateway's zone has no instance
+// of the VPC.
 func TestNATAcrossHosts(t *testing.T) {
 	q := func(from, to string, port int) ReachQuery {
 		return ReachQuery{From: from, To: to, Protocol: "tcp", Port: port}
@@ -191,8 +191,9 @@ func TestNATAcrossHosts(t *testing.T) {
 	w.Instances = slices.DeleteFunc(w.Instances, func(i model.Instance) bool { return i.ZoneID == "za" })
 	w.ENIs = slices.DeleteFunc(w.ENIs, func(e model.ENI) bool { return e.ZoneID == "za" })
 	runNATCases(t, w, []natCase{
-		{name: "no instance in the gateway's zone", q: q("i-b1", "1.2.3.4", 443), verdict: "unreachable",
-			deny: PointNatGateway, detail: []string{"zone za, where vpc-n has no instance"}, gw: "ngw-1"},
+		{name: "no instance in the gateway's zone", q: q("i-b1", "1.2.3.4", 443), verdict: "reachable",
+			point: PointHosts, detail: []string{"zone zb's host and zone za's are joined"},
+			gw: "ngw-1", entry: "snat-b", translated: "tcp 47.1.0.1:49152 -> 1.2.3.4:443"},
 	})
 }
 

@@ -185,4 +185,107 @@ func natAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, vpcID stri
 			t.Fatal(err)
 		}
 	}
+	natOnlyZone(t, env, other, eventually)
+}
+
+// natOnlyZone: a VPC whose zone a holds nothing but the NAT gateway (a
+// vSwitch of its own, the usual layout) and whose instances are in zone
+// b: this host makes a namespace of the VPC for the gateway, and zone b's
+// instance reaches the internet through it.
+func natOnlyZone(t *testing.T, env *apitest.Env, other *otherHost, eventually func(string, func() error)) {
+	t.Helper()
+	// An account of its own: the test's has used its quota of VPCs.
+	acct := env.NewAccount(t, "nat-only-zone")
+	e, v := env.ECS(t, acct), env.VPC(t, acct)
+	cv := vpc.CreateCreateVpcRequest()
+	cv.CidrBlock = "10.62.0.0/16"
+	vr, err := v.CreateVpc(cv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vsw := map[string]string{}
+	for i, zone := range []string{"local-a", "local-b"} {
+		cw := vpc.CreateCreateVSwitchRequest()
+		cw.VpcId, cw.CidrBlock, cw.ZoneId = vr.VpcId, fmt.Sprintf("10.62.%d.0/24", i+1), zone
+		wr, err := v.CreateVSwitch(cw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vsw[zone] = wr.VSwitchId
+	}
+	sg := newGroup(t, e, vr.VpcId, true)
+	r := ecs.CreateRunInstancesRequest()
+	r.ImageId, r.InstanceType, r.VSwitchId, r.SecurityGroupId, r.PrivateIpAddress = "img", "t", vsw["local-b"], sg, "10.62.2.10"
+	rr, err := e.RunInstances(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := rr.InstanceIdSets.InstanceIdSet[0]
+	waitStatus(t, e, client, "Running")
+
+	cg := vpc.CreateCreateNatGatewayRequest()
+	cg.VpcId, cg.VSwitchId = vr.VpcId, vsw["local-a"]
+	gw, err := v.CreateNatGateway(cg)
+	if err != nil {
+		t.Fatalf("CreateNatGateway: %v", err)
+	}
+	eipID, pub := allocateEIP(t, v)
+	as := vpc.CreateAssociateEipAddressRequest()
+	as.AllocationId, as.InstanceId, as.InstanceType = eipID, gw.NatGatewayId, "Nat"
+	if _, err := v.AssociateEipAddress(as); err != nil {
+		t.Fatalf("associate %s with %s: %v", eipID, gw.NatGatewayId, err)
+	}
+	sn := vpc.CreateCreateSnatEntryRequest()
+	sn.SnatTableId, sn.SourceVSwitchId, sn.SnatIp = gw.SnatTableIds.SnatTableId[0], vsw["local-b"], pub.String()
+	if _, err := v.CreateSnatEntry(sn); err != nil {
+		t.Fatalf("CreateSnatEntry: %v", err)
+	}
+	inet := serveWho(t, "", "internet", 0)
+	u, err := net.Dial("udp4", netip.AddrPortFrom(pub, 9).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	inetAP := netip.AddrPortFrom(netip.MustParseAddrPort(u.LocalAddr().String()).Addr(), uint16(inet.port()))
+	u.Close()
+	eventually("zone b's instance reaches the internet through a gateway alone in zone a", func() error {
+		name, peer, err := dialWho(other.netns(client), inetAP, time.Second)
+		if err != nil {
+			return err
+		}
+		if host, _, _ := net.SplitHostPort(peer); name != "internet" || host != pub.String() {
+			return fmt.Errorf("answered by %s, seen from %s: want the internet, seen from %v", name, peer, pub)
+		}
+		return nil
+	})
+	out, err := env.Common(t, acct, api.VersionPalisade, "AnalyzeReachability",
+		map[string]string{"From": client, "To": inetAP.Addr().String(), "Protocol": "tcp", "Port": strconv.Itoa(int(inetAP.Port()))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out["Reachable"] != true {
+		t.Errorf("the analyzer says zone b's instance does not reach the internet through %s, unlike the kernel: %v", gw.NatGatewayId, out)
+	}
+	t.Logf("NAT gateway alone in its zone: %s (%v) serves zone b", gw.NatGatewayId, pub)
+
+	dg := vpc.CreateDeleteNatGatewayRequest()
+	dg.NatGatewayId, dg.Force = gw.NatGatewayId, requests.NewBoolean(true)
+	if _, err := v.DeleteNatGateway(dg); err != nil {
+		t.Fatalf("DeleteNatGateway: %v", err)
+	}
+	rel := vpc.CreateReleaseEipAddressRequest()
+	rel.AllocationId = eipID
+	if _, err := v.ReleaseEipAddress(rel); err != nil {
+		t.Fatalf("ReleaseEipAddress: %v", err)
+	}
+	del := ecs.CreateDeleteInstanceRequest()
+	del.InstanceId, del.Force = client, "true"
+	if _, err := e.DeleteInstance(del); err != nil {
+		t.Fatal(err)
+	}
+	eventually("this host drops the namespace it made for the gateway", func() error {
+		if _, err := exec.Command("ip", "netns", "exec", vr.VpcId, "true").CombinedOutput(); err == nil {
+			return fmt.Errorf("namespace %s still here", vr.VpcId)
+		}
+		return nil
+	})
 }
