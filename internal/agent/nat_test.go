@@ -1,7 +1,9 @@
 package agent
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -136,5 +138,35 @@ func TestAddOverlayNAT(t *testing.T) {
 	}
 	if len(n.Keep) != 1 || n.Keep[0] != a("10.0.2.5") {
 		t.Errorf("keep %v, want the ENI with an EIP here", n.Keep)
+	}
+}
+
+// TestNATNamespaces: a gateway of this zone with an EIP gets a namespace
+// of its VPC here without any instance; one without an EIP, or of another
+// zone, does not. Another zone's gateway is a remote of the overlay.
+func TestNATNamespaces(t *testing.T) {
+	s := &snapshot{
+		vpcs: map[string]model.VPC{"vpc-1": {ID: "vpc-1"}, "vpc-2": {ID: "vpc-2"}, "vpc-3": {ID: "vpc-3"}},
+		natGWs: []model.NatGateway{
+			{ID: "ngw-1", VpcID: "vpc-1", ZoneID: "z-a"},
+			{ID: "ngw-2", VpcID: "vpc-2", ZoneID: "z-a"}, // no EIP
+			{ID: "ngw-3", VpcID: "vpc-3", ZoneID: "z-b"},
+		},
+		eips: []model.EIP{
+			{ID: "eip-1", InstanceType: model.EIPInstanceNat, InstanceID: "ngw-1"},
+			{ID: "eip-3", InstanceType: model.EIPInstanceNat, InstanceID: "ngw-3"},
+		},
+		underlays: map[string]model.Underlay{"z-a": {ZoneID: "z-a", Addr: netip.MustParseAddr("192.0.2.1"), Port: 4798},
+			"z-b": {ZoneID: "z-b", Addr: netip.MustParseAddr("192.0.2.2"), Port: 4798}},
+	}
+	byVPC := map[string]*dataplane.VPC{}
+	addNATNamespaces(s, byVPC, "z-a")
+	if len(byVPC) != 1 || byVPC["vpc-1"] == nil {
+		t.Errorf("namespaces for %v, want vpc-1 alone", slices.Collect(maps.Keys(byVPC)))
+	}
+	remote := map[netip.Addr][]netip.Addr{}
+	natRemotes(s, "vpc-3", "z-a", s.underlays["z-a"], remote)
+	if _, ok := remote[netip.MustParseAddr("192.0.2.2")]; !ok || len(remote) != 1 {
+		t.Errorf("remotes %v, want zone z-b's host for ngw-3", remote)
 	}
 }
