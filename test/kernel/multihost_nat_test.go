@@ -48,24 +48,7 @@ func natAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, vpcID stri
 	waitStatus(t, e, server, "Running")
 	serveWho(t, other.netns(server), "server-b", 8080)
 
-	cg := vpc.CreateCreateNatGatewayRequest()
-	cg.VpcId, cg.VSwitchId, cg.NatType = vpcID, vsw["local-a"], "Enhanced"
-	gw, err := v.CreateNatGateway(cg)
-	if err != nil {
-		t.Fatalf("CreateNatGateway: %v", err)
-	}
-	eipID, pub := allocateEIP(t, v)
-	as := vpc.CreateAssociateEipAddressRequest()
-	as.AllocationId, as.InstanceId, as.InstanceType = eipID, gw.NatGatewayId, "Nat"
-	if _, err := v.AssociateEipAddress(as); err != nil {
-		t.Fatalf("associate %s with %s: %v", eipID, gw.NatGatewayId, err)
-	}
-	sn := vpc.CreateCreateSnatEntryRequest()
-	sn.SnatTableId, sn.SourceVSwitchId, sn.SnatIp = gw.SnatTableIds.SnatTableId[0], vsw["local-b"], pub.String()
-	snat, err := v.CreateSnatEntry(sn)
-	if err != nil {
-		t.Fatalf("CreateSnatEntry: %v", err)
-	}
+	gw, eipID, pub, snatID := snatGateway(t, v, vpcID, vsw["local-a"], vsw["local-b"])
 	fw := vpc.CreateCreateForwardEntryRequest()
 	fw.ForwardTableId, fw.ExternalIp, fw.ExternalPort, fw.IpProtocol = gw.ForwardTableIds.ForwardTableId[0], pub.String(), "8081", "TCP"
 	fw.InternalIp, fw.InternalPort = "10.61.2.51", "8080"
@@ -73,13 +56,7 @@ func natAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, vpcID stri
 		t.Fatalf("CreateForwardEntry: %v", err)
 	}
 
-	inet := serveWho(t, "", "internet", 0)
-	u, err := net.Dial("udp4", netip.AddrPortFrom(pub, 9).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	inetAP := netip.AddrPortFrom(netip.MustParseAddrPort(u.LocalAddr().String()).Addr(), uint16(inet.port()))
-	u.Close()
+	inetAP := internetServer(t, pub)
 	analyzed := func(from, to string, port uint16) bool {
 		out, err := env.Common(t, env.Admin, api.VersionPalisade, "AnalyzeReachability",
 			map[string]string{"From": from, "To": to, "Protocol": "tcp", "Port": strconv.Itoa(int(port))})
@@ -89,16 +66,7 @@ func natAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, vpcID stri
 		return out["Reachable"] == true
 	}
 
-	eventually("zone b's instance reaches the internet through zone a's NAT gateway", func() error {
-		name, peer, err := dialWho(other.netns(client), inetAP, time.Second)
-		if err != nil {
-			return err
-		}
-		if host, _, _ := net.SplitHostPort(peer); name != "internet" || host != pub.String() {
-			return fmt.Errorf("answered by %s, seen from %s: want the internet, seen from %v", name, peer, pub)
-		}
-		return nil
-	})
+	eventually("zone b's instance reaches the internet through zone a's NAT gateway", leavesThrough(other.netns(client), inetAP, pub))
 	eventually("the internet reaches zone b's instance through the gateway's forward entry", func() error {
 		c, err := dialRoot(netip.AddrPortFrom(pub, 8081))
 		if err != nil {
@@ -153,7 +121,7 @@ func natAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, vpcID stri
 
 	// Without the SNAT entry zone b's instance has no way out.
 	ds := vpc.CreateDeleteSnatEntryRequest()
-	ds.SnatTableId, ds.SnatEntryId = gw.SnatTableIds.SnatTableId[0], snat.SnatEntryId
+	ds.SnatTableId, ds.SnatEntryId = gw.SnatTableIds.SnatTableId[0], snatID
 	if _, err := v.DeleteSnatEntry(ds); err != nil {
 		t.Fatalf("DeleteSnatEntry: %v", err)
 	}
@@ -168,16 +136,7 @@ func natAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, vpcID stri
 	}
 	t.Logf("NAT gateway across hosts: zone b through zone a's %s (%v)", gw.NatGatewayId, pub)
 
-	dg := vpc.CreateDeleteNatGatewayRequest()
-	dg.NatGatewayId, dg.Force = gw.NatGatewayId, requests.NewBoolean(true)
-	if _, err := v.DeleteNatGateway(dg); err != nil {
-		t.Fatalf("DeleteNatGateway: %v", err)
-	}
-	rel := vpc.CreateReleaseEipAddressRequest()
-	rel.AllocationId = eipID
-	if _, err := v.ReleaseEipAddress(rel); err != nil {
-		t.Fatalf("ReleaseEipAddress: %v", err)
-	}
+	deleteGateway(t, v, gw.NatGatewayId, eipID)
 	for _, id := range []string{client, server} {
 		del := ecs.CreateDeleteInstanceRequest()
 		del.InstanceId, del.Force = id, "true"
@@ -223,40 +182,9 @@ func natOnlyZone(t *testing.T, env *apitest.Env, other *otherHost, eventually fu
 	client := rr.InstanceIdSets.InstanceIdSet[0]
 	waitStatus(t, e, client, "Running")
 
-	cg := vpc.CreateCreateNatGatewayRequest()
-	cg.VpcId, cg.VSwitchId = vr.VpcId, vsw["local-a"]
-	gw, err := v.CreateNatGateway(cg)
-	if err != nil {
-		t.Fatalf("CreateNatGateway: %v", err)
-	}
-	eipID, pub := allocateEIP(t, v)
-	as := vpc.CreateAssociateEipAddressRequest()
-	as.AllocationId, as.InstanceId, as.InstanceType = eipID, gw.NatGatewayId, "Nat"
-	if _, err := v.AssociateEipAddress(as); err != nil {
-		t.Fatalf("associate %s with %s: %v", eipID, gw.NatGatewayId, err)
-	}
-	sn := vpc.CreateCreateSnatEntryRequest()
-	sn.SnatTableId, sn.SourceVSwitchId, sn.SnatIp = gw.SnatTableIds.SnatTableId[0], vsw["local-b"], pub.String()
-	if _, err := v.CreateSnatEntry(sn); err != nil {
-		t.Fatalf("CreateSnatEntry: %v", err)
-	}
-	inet := serveWho(t, "", "internet", 0)
-	u, err := net.Dial("udp4", netip.AddrPortFrom(pub, 9).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	inetAP := netip.AddrPortFrom(netip.MustParseAddrPort(u.LocalAddr().String()).Addr(), uint16(inet.port()))
-	u.Close()
-	eventually("zone b's instance reaches the internet through a gateway alone in zone a", func() error {
-		name, peer, err := dialWho(other.netns(client), inetAP, time.Second)
-		if err != nil {
-			return err
-		}
-		if host, _, _ := net.SplitHostPort(peer); name != "internet" || host != pub.String() {
-			return fmt.Errorf("answered by %s, seen from %s: want the internet, seen from %v", name, peer, pub)
-		}
-		return nil
-	})
+	gw, eipID, pub, _ := snatGateway(t, v, vr.VpcId, vsw["local-a"], vsw["local-b"])
+	inetAP := internetServer(t, pub)
+	eventually("zone b's instance reaches the internet through a gateway alone in zone a", leavesThrough(other.netns(client), inetAP, pub))
 	out, err := env.Common(t, acct, api.VersionPalisade, "AnalyzeReachability",
 		map[string]string{"From": client, "To": inetAP.Addr().String(), "Protocol": "tcp", "Port": strconv.Itoa(int(inetAP.Port()))})
 	if err != nil {
@@ -267,16 +195,7 @@ func natOnlyZone(t *testing.T, env *apitest.Env, other *otherHost, eventually fu
 	}
 	t.Logf("NAT gateway alone in its zone: %s (%v) serves zone b", gw.NatGatewayId, pub)
 
-	dg := vpc.CreateDeleteNatGatewayRequest()
-	dg.NatGatewayId, dg.Force = gw.NatGatewayId, requests.NewBoolean(true)
-	if _, err := v.DeleteNatGateway(dg); err != nil {
-		t.Fatalf("DeleteNatGateway: %v", err)
-	}
-	rel := vpc.CreateReleaseEipAddressRequest()
-	rel.AllocationId = eipID
-	if _, err := v.ReleaseEipAddress(rel); err != nil {
-		t.Fatalf("ReleaseEipAddress: %v", err)
-	}
+	deleteGateway(t, v, gw.NatGatewayId, eipID)
 	del := ecs.CreateDeleteInstanceRequest()
 	del.InstanceId, del.Force = client, "true"
 	if _, err := e.DeleteInstance(del); err != nil {
@@ -288,4 +207,73 @@ func natOnlyZone(t *testing.T, env *apitest.Env, other *otherHost, eventually fu
 		}
 		return nil
 	})
+}
+
+// snatGateway makes a NAT gateway in vSwitch gwVsw of vpcID with a new
+// EIP and an SNAT entry for vSwitch srcVsw, and returns the gateway, the
+// EIP's allocation ID and address, and the SNAT entry's ID.
+func snatGateway(t *testing.T, v *vpc.Client, vpcID, gwVsw, srcVsw string) (*vpc.CreateNatGatewayResponse, string, netip.Addr, string) {
+	t.Helper()
+	cg := vpc.CreateCreateNatGatewayRequest()
+	cg.VpcId, cg.VSwitchId, cg.NatType = vpcID, gwVsw, "Enhanced"
+	gw, err := v.CreateNatGateway(cg)
+	if err != nil {
+		t.Fatalf("CreateNatGateway: %v", err)
+	}
+	eipID, pub := allocateEIP(t, v)
+	as := vpc.CreateAssociateEipAddressRequest()
+	as.AllocationId, as.InstanceId, as.InstanceType = eipID, gw.NatGatewayId, "Nat"
+	if _, err := v.AssociateEipAddress(as); err != nil {
+		t.Fatalf("associate %s with %s: %v", eipID, gw.NatGatewayId, err)
+	}
+	sn := vpc.CreateCreateSnatEntryRequest()
+	sn.SnatTableId, sn.SourceVSwitchId, sn.SnatIp = gw.SnatTableIds.SnatTableId[0], srcVsw, pub.String()
+	snat, err := v.CreateSnatEntry(sn)
+	if err != nil {
+		t.Fatalf("CreateSnatEntry: %v", err)
+	}
+	return gw, eipID, pub, snat.SnatEntryId
+}
+
+// internetServer serves who-is-it in the root namespace (the internet)
+// and returns its address as an instance reaching it through pub sees it.
+func internetServer(t *testing.T, pub netip.Addr) netip.AddrPort {
+	t.Helper()
+	inet := serveWho(t, "", "internet", 0)
+	u, err := net.Dial("udp4", netip.AddrPortFrom(pub, 9).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	return netip.AddrPortFrom(netip.MustParseAddrPort(u.LocalAddr().String()).Addr(), uint16(inet.port()))
+}
+
+// leavesThrough is a check for eventually: the instance in namespace ns
+// reaches the internet server inet, which sees it come from pub.
+func leavesThrough(ns string, inet netip.AddrPort, pub netip.Addr) func() error {
+	return func() error {
+		name, peer, err := dialWho(ns, inet, time.Second)
+		if err != nil {
+			return err
+		}
+		if host, _, _ := net.SplitHostPort(peer); name != "internet" || host != pub.String() {
+			return fmt.Errorf("answered by %s, seen from %s: want the internet, seen from %v", name, peer, pub)
+		}
+		return nil
+	}
+}
+
+// deleteGateway force-deletes a NAT gateway and releases its EIP.
+func deleteGateway(t *testing.T, v *vpc.Client, gwID, eipID string) {
+	t.Helper()
+	dg := vpc.CreateDeleteNatGatewayRequest()
+	dg.NatGatewayId, dg.Force = gwID, requests.NewBoolean(true)
+	if _, err := v.DeleteNatGateway(dg); err != nil {
+		t.Fatalf("DeleteNatGateway: %v", err)
+	}
+	rel := vpc.CreateReleaseEipAddressRequest()
+	rel.AllocationId = eipID
+	if _, err := v.ReleaseEipAddress(rel); err != nil {
+		t.Fatalf("ReleaseEipAddress: %v", err)
+	}
 }
