@@ -481,7 +481,55 @@ block inside the VPC; a table takes one entry per source. --ip names
 			return c.renderDone(cmd, resp)
 		},
 	}
-	cmd.AddCommand(add, list, del)
+	var setIPs []string
+	var setName string
+	set := &cobra.Command{
+		Use:   "set NAT_GATEWAY_ID SNAT_ENTRY_ID",
+		Short: "Change an SNAT entry's EIPs or name",
+		Long: `Change an SNAT entry (ModifySnatEntry): --ip replaces its EIPs (by address or
+allocation ID, associated with the gateway), --name renames it. Flags not
+given are left as they are.`,
+		Example: "  palisade nat snat set ngw-xxx snat-xxx --ip 198.18.0.6,198.18.0.7\n  palisade nat snat set ngw-xxx snat-xxx --name batch",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !cmd.Flags().Changed("ip") && !cmd.Flags().Changed("name") {
+				return fmt.Errorf("give --ip or --name")
+			}
+			tableID, g, err := c.natTableOf(cmd, args[0], true)
+			if err != nil {
+				return err
+			}
+			p := map[string]string{"SnatTableId": tableID, "SnatEntryId": args[1]}
+			if cmd.Flags().Changed("ip") {
+				var addrs []string
+				for _, ip := range setIPs {
+					if ip = strings.TrimSpace(ip); ip == "" {
+						continue
+					}
+					a, err := natAddress(g, ip)
+					if err != nil {
+						return err
+					}
+					addrs = append(addrs, a)
+				}
+				if len(addrs) == 0 {
+					return fmt.Errorf("--ip names no EIP")
+				}
+				p["SnatIp"] = strings.Join(addrs, ",")
+			}
+			if cmd.Flags().Changed("name") {
+				p["SnatEntryName"] = setName
+			}
+			resp, err := c.call(cmd, apiclient.VersionVPC, "ModifySnatEntry", p)
+			if err != nil {
+				return err
+			}
+			return c.renderDone(cmd, resp)
+		},
+	}
+	set.Flags().StringSliceVar(&setIPs, "ip", nil, "the entry's EIPs from now on, by address or allocation ID (eip-...); repeatable or comma-separated")
+	set.Flags().StringVar(&setName, "name", "", "new entry name")
+	cmd.AddCommand(add, list, set, del)
 	return cmd
 }
 
@@ -593,6 +641,55 @@ IP mapping) they are any, and may be left out.`,
 			return c.renderDone(cmd, resp)
 		},
 	}
-	cmd.AddCommand(add, list, del)
+	set := &cobra.Command{
+		Use:   "set NAT_GATEWAY_ID FORWARD_ENTRY_ID",
+		Short: "Change a forward entry",
+		Long: `Change a forward entry (ModifyForwardEntry): any of --external-ip,
+--external-port, --protocol, --internal-ip, --internal-port and --name;
+flags not given are left as they are. The API checks the result as it
+checks a new entry.`,
+		Example: "  palisade nat forward set ngw-xxx fwd-xxx --external-port 8443 --internal-port 443",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tableID, g, err := c.natTableOf(cmd, args[0], false)
+			if err != nil {
+				return err
+			}
+			p := map[string]string{"ForwardTableId": tableID, "ForwardEntryId": args[1]}
+			for flag, param := range map[string]string{"external-port": "ExternalPort", "internal-ip": "InternalIp",
+				"internal-port": "InternalPort", "name": "ForwardEntryName"} {
+				if cmd.Flags().Changed(flag) {
+					v, _ := cmd.Flags().GetString(flag)
+					p[param] = strings.TrimSpace(v)
+				}
+			}
+			if cmd.Flags().Changed("protocol") {
+				if p["IpProtocol"], err = natProtocol(proto); err != nil {
+					return err
+				}
+			}
+			if cmd.Flags().Changed("external-ip") {
+				if p["ExternalIp"], err = natAddress(g, extIP); err != nil {
+					return err
+				}
+			}
+			if len(p) == 2 {
+				return fmt.Errorf("give at least one of --external-ip, --external-port, --protocol, --internal-ip, --internal-port, --name")
+			}
+			resp, err := c.call(cmd, apiclient.VersionVPC, "ModifyForwardEntry", p)
+			if err != nil {
+				return err
+			}
+			return c.renderDone(cmd, resp)
+		},
+	}
+	sf := set.Flags()
+	sf.StringVar(&extIP, "external-ip", "", "EIP of the gateway, by address or allocation ID (eip-...)")
+	sf.StringVar(&extPort, "external-port", "", "port of the EIP, 1-65535, or any")
+	sf.StringVar(&proto, "protocol", "", "tcp, udp or any")
+	sf.StringVar(&intIP, "internal-ip", "", "private IPv4 address in a vSwitch of the gateway's VPC")
+	sf.StringVar(&intPort, "internal-port", "", "port of the private address, 1-65535, or any")
+	sf.StringVar(&name, "name", "", "entry name")
+	cmd.AddCommand(add, list, set, del)
 	return cmd
 }

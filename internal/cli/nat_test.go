@@ -164,6 +164,30 @@ func TestNATCommands(t *testing.T) {
 		}
 	}
 
+	// Changing entries: only the flags given change; the API checks the rest.
+	r.ok("nat", "forward", "set", ngw, fwd1, "--external-port", "8081", "--name", "web2")
+	if out := r.ok("nat", "forward", "list", ngw); !strings.Contains(out, "8081") || !strings.Contains(out, "web2") || !strings.Contains(out, "10.0.1.7") {
+		t.Errorf("nat forward set --external-port 8081 --name web2:\n%s", out)
+	}
+	if e := r.fail("nat", "forward", "set", ngw, fwd1, "--protocol", "any"); !strings.Contains(e, "Error: ") {
+		t.Errorf("nat forward set --protocol any with ports: %s", e)
+	}
+	if e := r.fail("nat", "forward", "set", ngw, fwd1); !strings.Contains(e, "give at least one of") {
+		t.Errorf("nat forward set without flags: %s", e)
+	}
+	r.ok("nat", "forward", "set", ngw, fwd1, "--external-port", "8080", "--name", "web")
+	r.ok("nat", "snat", "set", ngw, snat2, "--name", "renamed", "--ip", a1)
+	if out := r.ok("nat", "snat", "list", ngw); !strings.Contains(out, "renamed") {
+		t.Errorf("nat snat set --name renamed:\n%s", out)
+	}
+	if e := r.fail("nat", "snat", "set", ngw, snat2, "--ip", "nonsense"); !strings.Contains(e, "Error: InvalidSnatIp.Malformed: ") {
+		t.Errorf("nat snat set --ip nonsense: %s", e)
+	}
+	if e := r.fail("nat", "snat", "set", ngw, snat1); !strings.Contains(e, "give --ip or --name") {
+		t.Errorf("nat snat set without flags: %s", e)
+	}
+	r.ok("nat", "snat", "set", ngw, snat2, "--name", "batch", "--ip", e2+","+a1)
+
 	// Show: the gateway, its EIPs and how they are used, and its entries.
 	show := r.ok("nat", "show", ngw)
 	for _, want := range []string{"NatGatewayId:", ngw, "egress", "to the internet", vpcID, vsw, "local-a", "10.0.1.", "Enhanced", "internet",
