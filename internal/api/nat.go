@@ -320,16 +320,12 @@ func RegisterNAT(rt *Router, svc *service.Service) {
 		if err != nil {
 			return nil, err
 		}
-		page, total, _ := Paginate(all, pg)
 		var resp struct {
 			TotalCount, PageNumber, PageSize int
 			NatGateways                      struct{ NatGateway []natGatewayItem }
 		}
-		resp.TotalCount, resp.PageNumber, resp.PageSize = total, pg.Number, pg.Size
-		resp.NatGateways.NatGateway = make([]natGatewayItem, 0, len(page))
-		for _, g := range page {
-			resp.NatGateways.NatGateway = append(resp.NatGateways.NatGateway, toNatGatewayItem(svc.Region(), g))
-		}
+		resp.NatGateways.NatGateway, resp.TotalCount = pageOf(all, pg, func(g service.NatGatewayView) natGatewayItem { return toNatGatewayItem(svc.Region(), g) })
+		resp.PageNumber, resp.PageSize = pg.Number, pg.Size
 		return resp, nil
 	})
 	rt.Handle(v, "GetNatGatewayAttribute", func(ctx context.Context, r *Request) (any, error) {
@@ -411,16 +407,12 @@ func RegisterNAT(rt *Router, svc *service.Service) {
 		if err != nil {
 			return nil, err
 		}
-		page, total, _ := Paginate(all, pg)
 		var resp struct {
 			TotalCount, PageNumber, PageSize int
 			SnatTableEntries                 struct{ SnatTableEntry []snatEntryItem }
 		}
-		resp.TotalCount, resp.PageNumber, resp.PageSize = total, pg.Number, pg.Size
-		resp.SnatTableEntries.SnatTableEntry = make([]snatEntryItem, 0, len(page))
-		for _, e := range page {
-			resp.SnatTableEntries.SnatTableEntry = append(resp.SnatTableEntries.SnatTableEntry, toSnatEntryItem(e))
-		}
+		resp.SnatTableEntries.SnatTableEntry, resp.TotalCount = pageOf(all, pg, toSnatEntryItem)
+		resp.PageNumber, resp.PageSize = pg.Number, pg.Size
 		return resp, nil
 	})
 
@@ -470,16 +462,12 @@ func RegisterNAT(rt *Router, svc *service.Service) {
 		if err != nil {
 			return nil, err
 		}
-		page, total, _ := Paginate(all, pg)
 		var resp struct {
 			TotalCount, PageNumber, PageSize int
 			ForwardTableEntries              struct{ ForwardTableEntry []forwardEntryItem }
 		}
-		resp.TotalCount, resp.PageNumber, resp.PageSize = total, pg.Number, pg.Size
-		resp.ForwardTableEntries.ForwardTableEntry = make([]forwardEntryItem, 0, len(page))
-		for _, e := range page {
-			resp.ForwardTableEntries.ForwardTableEntry = append(resp.ForwardTableEntries.ForwardTableEntry, toForwardEntryItem(e))
-		}
+		resp.ForwardTableEntries.ForwardTableEntry, resp.TotalCount = pageOf(all, pg, toForwardEntryItem)
+		resp.PageNumber, resp.PageSize = pg.Number, pg.Size
 		return resp, nil
 	})
 }

@@ -64,6 +64,17 @@ func (p Params) PageOnly(defSize, maxSize int) (Page, error) {
 	return pg, nil
 }
 
+// pageOf is the page pg of items converted by conv (never nil: an empty
+// page is an empty JSON list), with the number of items in all.
+func pageOf[T, I any](items []T, pg Page, conv func(T) I) ([]I, int) {
+	page, total, _ := Paginate(items, pg)
+	out := make([]I, 0, len(page))
+	for _, it := range page {
+		out = append(out, conv(it))
+	}
+	return out, total
+}
+
 // Paginate cuts one page out of items. next is the NextToken for the
 // following page ("" when none, and always "" in page mode).
 func Paginate[T any](items []T, pg Page) (page []T, total int, next string) {

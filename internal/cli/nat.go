@@ -445,42 +445,8 @@ block inside the VPC; a table takes one entry per source. --ip names
 	_ = add.MarkFlagRequired("source")
 	_ = add.MarkFlagRequired("ip")
 
-	list := &cobra.Command{
-		Use:     "list NAT_GATEWAY_ID",
-		Short:   "List the SNAT entries of a NAT gateway",
-		Example: "  palisade nat snat list ngw-xxx\n  palisade nat snat list ngw-xxx -o json",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			tableID, _, err := c.natTableOf(cmd, args[0], true)
-			if err != nil {
-				return err
-			}
-			resp, items, err := c.listAll(cmd, apiclient.VersionVPC, "DescribeSnatTableEntries", map[string]string{"SnatTableId": tableID},
-				"SnatTableEntries", "SnatTableEntry")
-			if err != nil {
-				return err
-			}
-			return c.renderList(cmd, resp, items, snatColumns)
-		},
-	}
+	list, del := c.natEntryCommands(snatEntries)
 
-	del := &cobra.Command{
-		Use:     "delete NAT_GATEWAY_ID SNAT_ENTRY_ID",
-		Short:   "Delete an SNAT entry",
-		Example: "  palisade nat snat delete ngw-xxx snat-xxx",
-		Args:    cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			tableID, _, err := c.natTableOf(cmd, args[0], true)
-			if err != nil {
-				return err
-			}
-			resp, err := c.call(cmd, apiclient.VersionVPC, "DeleteSnatEntry", map[string]string{"SnatTableId": tableID, "SnatEntryId": args[1]})
-			if err != nil {
-				return err
-			}
-			return c.renderDone(cmd, resp)
-		},
-	}
 	var setIPs []string
 	var setName string
 	set := &cobra.Command{
@@ -605,42 +571,8 @@ IP mapping) they are any, and may be left out.`,
 		_ = add.MarkFlagRequired(n)
 	}
 
-	list := &cobra.Command{
-		Use:     "list NAT_GATEWAY_ID",
-		Short:   "List the forward entries of a NAT gateway",
-		Example: "  palisade nat forward list ngw-xxx\n  palisade nat forward list ngw-xxx -o json",
-		Args:    cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			tableID, _, err := c.natTableOf(cmd, args[0], false)
-			if err != nil {
-				return err
-			}
-			resp, items, err := c.listAll(cmd, apiclient.VersionVPC, "DescribeForwardTableEntries", map[string]string{"ForwardTableId": tableID},
-				"ForwardTableEntries", "ForwardTableEntry")
-			if err != nil {
-				return err
-			}
-			return c.renderList(cmd, resp, items, forwardColumns)
-		},
-	}
+	list, del := c.natEntryCommands(forwardEntries)
 
-	del := &cobra.Command{
-		Use:     "delete NAT_GATEWAY_ID FORWARD_ENTRY_ID",
-		Short:   "Delete a forward entry",
-		Example: "  palisade nat forward delete ngw-xxx fwd-xxx",
-		Args:    cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			tableID, _, err := c.natTableOf(cmd, args[0], false)
-			if err != nil {
-				return err
-			}
-			resp, err := c.call(cmd, apiclient.VersionVPC, "DeleteForwardEntry", map[string]string{"ForwardTableId": tableID, "ForwardEntryId": args[1]})
-			if err != nil {
-				return err
-			}
-			return c.renderDone(cmd, resp)
-		},
-	}
 	set := &cobra.Command{
 		Use:   "set NAT_GATEWAY_ID FORWARD_ENTRY_ID",
 		Short: "Change a forward entry",
@@ -692,4 +624,64 @@ checks a new entry.`,
 	sf.StringVar(&name, "name", "", "entry name")
 	cmd.AddCommand(add, list, set, del)
 	return cmd
+}
+
+// natEntryKind is what the list and delete commands of one kind of NAT
+// entry need: SNAT entries or forward entries.
+type natEntryKind struct {
+	snat                bool   // the gateway's SNAT table, else its forward table
+	what, cmd, idPrefix string // "SNAT entry", "snat", "snat-"
+	tableParam, idParam string // SnatTableId, SnatEntryId
+	describe, del       string // the actions
+	listKey, itemKey    string // DescribeSnatTableEntries' SnatTableEntries.SnatTableEntry
+	columns             []column
+}
+
+var (
+	snatEntries = natEntryKind{snat: true, what: "SNAT entry", cmd: "snat", idPrefix: "snat-",
+		tableParam: "SnatTableId", idParam: "SnatEntryId", describe: "DescribeSnatTableEntries", del: "DeleteSnatEntry",
+		listKey: "SnatTableEntries", itemKey: "SnatTableEntry", columns: snatColumns}
+	forwardEntries = natEntryKind{what: "forward entry", cmd: "forward", idPrefix: "fwd-",
+		tableParam: "ForwardTableId", idParam: "ForwardEntryId", describe: "DescribeForwardTableEntries", del: "DeleteForwardEntry",
+		listKey: "ForwardTableEntries", itemKey: "ForwardTableEntry", columns: forwardColumns}
+)
+
+// natEntryCommands are the list and delete commands of entries of kind k,
+// which find the gateway's table from its ID.
+func (c *cli) natEntryCommands(k natEntryKind) (list, del *cobra.Command) {
+	list = &cobra.Command{
+		Use:     "list NAT_GATEWAY_ID",
+		Short:   "List the " + strings.TrimSuffix(k.what, "entry") + "entries of a NAT gateway",
+		Example: fmt.Sprintf("  palisade nat %[1]s list ngw-xxx\n  palisade nat %[1]s list ngw-xxx -o json", k.cmd),
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tableID, _, err := c.natTableOf(cmd, args[0], k.snat)
+			if err != nil {
+				return err
+			}
+			resp, items, err := c.listAll(cmd, apiclient.VersionVPC, k.describe, map[string]string{k.tableParam: tableID}, k.listKey, k.itemKey)
+			if err != nil {
+				return err
+			}
+			return c.renderList(cmd, resp, items, k.columns)
+		},
+	}
+	del = &cobra.Command{
+		Use:     "delete NAT_GATEWAY_ID " + strings.ToUpper(strings.ReplaceAll(k.what, " ", "_")) + "_ID",
+		Short:   "Delete " + map[bool]string{true: "an ", false: "a "}[k.snat] + k.what,
+		Example: fmt.Sprintf("  palisade nat %s delete ngw-xxx %sxxx", k.cmd, k.idPrefix),
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			tableID, _, err := c.natTableOf(cmd, args[0], k.snat)
+			if err != nil {
+				return err
+			}
+			resp, err := c.call(cmd, apiclient.VersionVPC, k.del, map[string]string{k.tableParam: tableID, k.idParam: args[1]})
+			if err != nil {
+				return err
+			}
+			return c.renderDone(cmd, resp)
+		},
+	}
+	return list, del
 }

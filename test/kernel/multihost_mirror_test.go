@@ -38,26 +38,11 @@ import (
 func mirrorAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, local netip.Addr, eventually func(string, func() error)) {
 	t.Helper()
 	e, v := env.ECS(t, env.Admin), env.VPC(t, env.Admin)
-	cv := vpc.CreateCreateVpcRequest()
-	cv.CidrBlock = "10.79.0.0/16"
-	vr, err := v.CreateVpc(cv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vsw := map[string]string{}
-	for i, zone := range []string{"local-a", "local-b"} {
-		cw := vpc.CreateCreateVSwitchRequest()
-		cw.VpcId, cw.CidrBlock, cw.ZoneId = vr.VpcId, fmt.Sprintf("10.79.%d.0/24", i+1), zone
-		wr, err := v.CreateVSwitch(cw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		vsw[zone] = wr.VSwitchId
-	}
+	vpcID, vsw := twoZoneVPC(t, v, "10.79")
 	// Members reach each other only through rules: TCP 8080. Nothing
 	// admits UDP 4789; copies are not judged by the target's groups,
 	// on one host or across two.
-	sg := newGroup(t, e, vr.VpcId, true, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "10.79.0.0/16"})
+	sg := newGroup(t, e, vpcID, true, ecs.AuthorizeSecurityGroupPermissions{IpProtocol: "tcp", PortRange: "8080/8080", SourceCidrIp: "10.79.0.0/16"})
 	addrA, addrB := netip.MustParseAddr("10.79.1.10"), netip.MustParseAddr("10.79.2.10")
 	run := func(zone string, addr netip.Addr) (inst, eni string) {
 		ri := ecs.CreateRunInstancesRequest()

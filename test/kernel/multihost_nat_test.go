@@ -156,23 +156,8 @@ func natOnlyZone(t *testing.T, env *apitest.Env, other *otherHost, eventually fu
 	// An account of its own: the test's has used its quota of VPCs.
 	acct := env.NewAccount(t, "nat-only-zone")
 	e, v := env.ECS(t, acct), env.VPC(t, acct)
-	cv := vpc.CreateCreateVpcRequest()
-	cv.CidrBlock = "10.62.0.0/16"
-	vr, err := v.CreateVpc(cv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vsw := map[string]string{}
-	for i, zone := range []string{"local-a", "local-b"} {
-		cw := vpc.CreateCreateVSwitchRequest()
-		cw.VpcId, cw.CidrBlock, cw.ZoneId = vr.VpcId, fmt.Sprintf("10.62.%d.0/24", i+1), zone
-		wr, err := v.CreateVSwitch(cw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		vsw[zone] = wr.VSwitchId
-	}
-	sg := newGroup(t, e, vr.VpcId, true)
+	vpcID, vsw := twoZoneVPC(t, v, "10.62")
+	sg := newGroup(t, e, vpcID, true)
 	r := ecs.CreateRunInstancesRequest()
 	r.ImageId, r.InstanceType, r.VSwitchId, r.SecurityGroupId, r.PrivateIpAddress = "img", "t", vsw["local-b"], sg, "10.62.2.10"
 	rr, err := e.RunInstances(r)
@@ -182,7 +167,7 @@ func natOnlyZone(t *testing.T, env *apitest.Env, other *otherHost, eventually fu
 	client := rr.InstanceIdSets.InstanceIdSet[0]
 	waitStatus(t, e, client, "Running")
 
-	gw, eipID, pub, _ := snatGateway(t, v, vr.VpcId, vsw["local-a"], vsw["local-b"])
+	gw, eipID, pub, _ := snatGateway(t, v, vpcID, vsw["local-a"], vsw["local-b"])
 	inetAP := internetServer(t, pub)
 	eventually("zone b's instance reaches the internet through a gateway alone in zone a", leavesThrough(other.netns(client), inetAP, pub))
 	out, err := env.Common(t, acct, api.VersionPalisade, "AnalyzeReachability",
@@ -202,8 +187,8 @@ func natOnlyZone(t *testing.T, env *apitest.Env, other *otherHost, eventually fu
 		t.Fatal(err)
 	}
 	eventually("this host drops the namespace it made for the gateway", func() error {
-		if _, err := exec.Command("ip", "netns", "exec", vr.VpcId, "true").CombinedOutput(); err == nil {
-			return fmt.Errorf("namespace %s still here", vr.VpcId)
+		if _, err := exec.Command("ip", "netns", "exec", vpcID, "true").CombinedOutput(); err == nil {
+			return fmt.Errorf("namespace %s still here", vpcID)
 		}
 		return nil
 	})
@@ -276,4 +261,28 @@ func deleteGateway(t *testing.T, v *vpc.Client, gwID, eipID string) {
 	if _, err := v.ReleaseEipAddress(rel); err != nil {
 		t.Fatalf("ReleaseEipAddress: %v", err)
 	}
+}
+
+// twoZoneVPC makes a VPC of prefix.0.0/16 with a vSwitch prefix.1.0/24 in
+// zone local-a (this host) and prefix.2.0/24 in local-b (the other), and
+// returns its ID and the vSwitches by zone.
+func twoZoneVPC(t *testing.T, v *vpc.Client, prefix string) (string, map[string]string) {
+	t.Helper()
+	cv := vpc.CreateCreateVpcRequest()
+	cv.CidrBlock = prefix + ".0.0/16"
+	vr, err := v.CreateVpc(cv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vsw := map[string]string{}
+	for i, zone := range []string{"local-a", "local-b"} {
+		cw := vpc.CreateCreateVSwitchRequest()
+		cw.VpcId, cw.CidrBlock, cw.ZoneId = vr.VpcId, fmt.Sprintf("%s.%d.0/24", prefix, i+1), zone
+		wr, err := v.CreateVSwitch(cw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		vsw[zone] = wr.VSwitchId
+	}
+	return vr.VpcId, vsw
 }
