@@ -54,10 +54,16 @@ type FirewallPolicy struct {
 	// contiguous per firewall, and Source and Destination may be either
 	// side of the peering.
 	VpcFirewallID string `json:"vpc_firewall_id,omitempty"`
-	Direction     string `json:"direction"` // FirewallIn or FirewallOut (Internet firewall)
-	Order         int    `json:"order"`     // 1..n, contiguous per account and direction
-	Action        string `json:"action"`    // FirewallAccept, FirewallDrop or FirewallLog
-	Description   string `json:"description"`
+	// NatGatewayID is set for a policy of the NAT firewall of that NAT
+	// gateway (stored under PrefixNatFirewallPolicy): Direction is "out",
+	// its Order is contiguous per gateway, its Source is on the private
+	// side (before the gateway translates it) and its Destination on the
+	// internet.
+	NatGatewayID string `json:"nat_gateway_id,omitempty"`
+	Direction    string `json:"direction"` // FirewallIn or FirewallOut (Internet firewall)
+	Order        int    `json:"order"`     // 1..n, contiguous per account and direction
+	Action       string `json:"action"`    // FirewallAccept, FirewallDrop or FirewallLog
+	Description  string `json:"description"`
 	// Source and Destination are a CIDR (type FirewallNet) or an address
 	// book's name (FirewallGroup). For "in" the destination is the EIP
 	// side, for "out" the source is.

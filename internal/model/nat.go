@@ -16,6 +16,10 @@ const (
 	PrefixNatGateway   = "natgw/"    // + ngw-ID -> NatGateway
 	PrefixSnatEntry    = "snat/"     // + snat-ID -> SnatEntry
 	PrefixForwardEntry = "fwdentry/" // + fwd-ID -> ForwardEntry
+	// PrefixNatFirewallPolicy + ID -> FirewallPolicy with NatGatewayID
+	// set (Direction "out"): the access-control policies of Cloud
+	// Firewall's NAT firewall on that gateway.
+	PrefixNatFirewallPolicy = "nfwpol/"
 )
 
 // EIPInstanceNat is EIP.InstanceType of an EIP associated with a NAT

@@ -267,3 +267,50 @@ func (f VpcFirewall) Allows(p Packet) bool {
 	r, ok := f.Decide(p)
 	return !ok || !r.Drop
 }
+
+// NatFirewall is Cloud Firewall's compiled NAT firewall on one NAT
+// gateway (SEMANTICS.md §8.1, "traffic through NAT gateways"): its rules
+// judge every new outbound connection the gateway translates (SNAT
+// entries and IP mappings), with the instance's private address as the
+// source and the internet address as the destination, before the
+// translation; the first that matches decides (drop drops, accept and log
+// allow), none matching allows. There is no switch: a gateway without
+// policies lets everything through, as Cloud Firewall does.
+type NatFirewall struct {
+	GatewayID string
+	AccountID string
+	Rules     []FirewallRule
+}
+
+// CompileNatFirewall compiles the policies of the gateway gatewayID of
+// accountID (those with that NatGatewayID and account) with the account's
+// address books, as CompileInternetFirewall does: disabled policies and
+// policies that refer to a missing book or cannot be parsed are left out.
+func CompileNatFirewall(accountID, gatewayID string, policies []model.FirewallPolicy, books []model.AddressBook) NatFirewall {
+	var own []model.FirewallPolicy
+	for _, p := range policies {
+		if p.NatGatewayID == gatewayID && p.AccountID == accountID {
+			p.Direction = model.FirewallOut
+			own = append(own, p)
+		}
+	}
+	c := CompileInternetFirewall(accountID, own, books)
+	return NatFirewall{GatewayID: gatewayID, AccountID: accountID, Rules: c.Out}
+}
+
+// Decide returns the rule that decides a new outbound connection through
+// the gateway, if any (none: allowed).
+func (f NatFirewall) Decide(p Packet) (FirewallRule, bool) {
+	for _, r := range f.Rules {
+		if r.Matches(p) {
+			return r, true
+		}
+	}
+	return FirewallRule{}, false
+}
+
+// Allows reports whether the NAT firewall lets a new connection through.
+func (f NatFirewall) Allows(p Packet) bool {
+	r, ok := f.Decide(p)
+	return !ok || !r.Drop
+}
