@@ -147,7 +147,7 @@ type Agent struct {
 	// fwRules are, per VPC, the policy IDs of the Internet firewall's in
 	// and out rules as loaded, and fwCounts the counts last read (both
 	// under ddosMu; fwhits.go).
-	fwRules   map[string][2][]string
+	fwRules   map[string]map[string][]string
 	fwCounts  map[fwRuleKey]uint64
 	fwSampled bool
 	// kick asks Run for a reconciliation outside store changes.

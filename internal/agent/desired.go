@@ -74,6 +74,7 @@ type snapshot struct {
 	natGWs    []model.NatGateway
 	snats     []model.SnatEntry
 	forwards  []model.ForwardEntry
+	natFwPols []model.FirewallPolicy
 }
 
 func listAll[T any](tx store.ReadTxn, prefix string, each func(T)) error {
@@ -148,6 +149,9 @@ func readSnapshot(tx store.ReadTxn) (*snapshot, error) {
 		return nil, err
 	}
 	if err := listAll(tx, model.PrefixForwardEntry, func(e model.ForwardEntry) { s.forwards = append(s.forwards, e) }); err != nil {
+		return nil, err
+	}
+	if err := listAll(tx, model.PrefixNatFirewallPolicy, func(p model.FirewallPolicy) { s.natFwPols = append(s.natFwPols, p) }); err != nil {
 		return nil, err
 	}
 	s.lbACLs = map[string]model.LBAccessControlList{}

@@ -9,10 +9,12 @@ import (
 )
 
 // FirewallCounters is implemented by a Topology that counts the hits of
-// the Internet firewall's rules (linux.Applier): the packets each in and
-// out rule matched, in rule order.
+// the Cloud Firewall's rules (linux.Applier): per chain of a VPC's
+// namespace (dataplane.FirewallChainIn and FirewallChainOut for the
+// Internet firewall, dataplane.NATFirewallChain for each gateway's NAT
+// firewall), the packets each rule matched, in rule order.
 type FirewallCounters interface {
-	FirewallCounters(vpcID string) (in, out []uint64, err error)
+	FirewallCounters(vpcID string) (map[string][]uint64, error)
 }
 
 // FirewallHitSink adds hits to the policies' totals
@@ -24,30 +26,41 @@ type FirewallHitSink interface {
 // fwHitsPeriod is how often the firewall's counters are read.
 const fwHitsPeriod = 5 * time.Second
 
-// fwRuleKey is one rule as loaded: its VPC, direction, place and policy.
+// fwRuleKey is one rule as loaded: its VPC, chain, place and policy.
 type fwRuleKey struct {
-	vpc, policy string
-	dir, index  int
+	vpc, chain, policy string
+	index              int
 }
 
-// setFirewallRules records the policies of each VPC's firewall rules as
-// this reconciliation loads them.
+// setFirewallRules records the policies of each VPC's firewall rules
+// (Internet and NAT firewalls) as this reconciliation loads them, per
+// chain.
 func (a *Agent) setFirewallRules(vpcs []dataplane.VPC) {
 	if a.cfg.FirewallHits == nil {
 		return
 	}
-	rules := map[string][2][]string{}
-	for _, v := range vpcs {
-		if v.Firewall == nil {
-			continue
+	rules := map[string]map[string][]string{}
+	ids := func(rs []dataplane.FirewallRule) []string {
+		out := make([]string, 0, len(rs))
+		for _, r := range rs {
+			out = append(out, r.ID)
 		}
-		var ids [2][]string
-		for dir, rs := range [2][]dataplane.FirewallRule{v.Firewall.In, v.Firewall.Out} {
-			for _, r := range rs {
-				ids[dir] = append(ids[dir], r.ID)
+		return out
+	}
+	for _, v := range vpcs {
+		chains := map[string][]string{}
+		if v.Firewall != nil {
+			chains[dataplane.FirewallChainIn] = ids(v.Firewall.In)
+			chains[dataplane.FirewallChainOut] = ids(v.Firewall.Out)
+		}
+		for _, g := range v.NATGateways {
+			if len(g.Firewall) > 0 {
+				chains[dataplane.NATFirewallChain(g.ID)] = ids(g.Firewall)
 			}
 		}
-		rules[v.ID] = ids
+		if len(chains) > 0 {
+			rules[v.ID] = chains
+		}
 	}
 	a.ddosMu.Lock()
 	a.fwRules = rules
@@ -67,18 +80,19 @@ func (a *Agent) sampleFirewallHits(ctx context.Context, counters FirewallCounter
 	now := time.Now()
 	seen := map[fwRuleKey]uint64{}
 	gained := map[string]int64{}
-	for vpc, ids := range rules {
-		in, out, err := counters.FirewallCounters(vpc)
+	for vpc, chains := range rules {
+		counts, err := counters.FirewallCounters(vpc)
 		if err != nil {
-			a.log.Warn("internet firewall counters", "vpc", vpc, "err", err)
+			a.log.Warn("cloud firewall counters", "vpc", vpc, "err", err)
 			continue
 		}
-		for dir, counts := range [2][]uint64{in, out} {
-			if len(counts) != len(ids[dir]) {
+		for chain, ids := range chains {
+			got := counts[chain]
+			if len(got) != len(ids) {
 				continue // not the rules this agent loaded (yet)
 			}
-			for i, c := range counts {
-				k := fwRuleKey{vpc: vpc, policy: ids[dir][i], dir: dir, index: i}
+			for i, c := range got {
+				k := fwRuleKey{vpc: vpc, chain: chain, policy: ids[i], index: i}
 				seen[k] = c
 				prev, ok := a.fwCounts[k]
 				switch {
@@ -107,6 +121,6 @@ func (a *Agent) sampleFirewallHits(ctx context.Context, counters FirewallCounter
 		return
 	}
 	if err := a.cfg.FirewallHits.ReportFirewallHits(ctx, hits); err != nil {
-		a.log.Warn("report internet firewall hits", "err", err)
+		a.log.Warn("report cloud firewall hits", "err", err)
 	}
 }

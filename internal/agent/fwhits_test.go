@@ -10,9 +10,12 @@ import (
 
 type fakeFwCounters map[string][2][]uint64
 
-func (f fakeFwCounters) FirewallCounters(vpcID string) (in, out []uint64, err error) {
-	c := f[vpcID]
-	return c[0], c[1], nil
+func (f fakeFwCounters) FirewallCounters(vpcID string) (map[string][]uint64, error) {
+	c, ok := f[vpcID]
+	if !ok {
+		return nil, nil
+	}
+	return map[string][]uint64{dataplane.FirewallChainIn: c[0], dataplane.FirewallChainOut: c[1]}, nil
 }
 
 type hitLog struct{ got map[string]int64 }
@@ -66,4 +69,45 @@ func TestFirewallHits(t *testing.T) {
 	// Not the loaded rules (a load in progress): skipped.
 	counts["v1"] = [2][]uint64{{100}}
 	step(map[string]int64{})
+}
+
+type fakeChainCounters map[string]map[string][]uint64
+
+func (f fakeChainCounters) FirewallCounters(vpcID string) (map[string][]uint64, error) {
+	return f[vpcID], nil
+}
+
+// TestNATFirewallHits: the rules of each gateway's NAT firewall are
+// counted in their own chain, beside the Internet firewall's, and a
+// policy's hits are summed over its rules.
+func TestNATFirewallHits(t *testing.T) {
+	sink := &hitLog{got: map[string]int64{}}
+	a := New(Config{FirewallHits: sink})
+	gw := func(id string, pols ...string) dataplane.NATGateway {
+		g := dataplane.NATGateway{ID: id}
+		for _, p := range pols {
+			g.Firewall = append(g.Firewall, dataplane.FirewallRule{ID: p})
+		}
+		return g
+	}
+	a.setFirewallRules([]dataplane.VPC{{ID: "v1",
+		Firewall:    &dataplane.Firewall{Out: []dataplane.FirewallRule{{ID: "out1"}}},
+		NATGateways: []dataplane.NATGateway{gw("ngw-a", "n1", "n2"), gw("ngw-b", "n3"), gw("ngw-c")}}})
+	chainA, chainB := dataplane.NATFirewallChain("ngw-a"), dataplane.NATFirewallChain("ngw-b")
+	counts := fakeChainCounters{"v1": {dataplane.FirewallChainOut: {1}, chainA: {2, 0}, chainB: {5}}}
+	a.sampleFirewallHits(context.Background(), counts) // baseline
+	if len(sink.got) != 0 {
+		t.Fatalf("baseline reported %v", sink.got)
+	}
+	counts["v1"] = map[string][]uint64{dataplane.FirewallChainOut: {4}, chainA: {2, 7}, chainB: {6}}
+	a.sampleFirewallHits(context.Background(), counts)
+	want := map[string]int64{"out1": 3, "n2": 7, "n3": 1}
+	if len(sink.got) != len(want) {
+		t.Fatalf("reported %v, want %v", sink.got, want)
+	}
+	for id, n := range want {
+		if sink.got[id] != n {
+			t.Fatalf("reported %v, want %v", sink.got, want)
+		}
+	}
 }

@@ -74,6 +74,10 @@ func addNATGateways(s *snapshot, byVPC map[string]*dataplane.VPC, zone string, d
 			return int(a.Port) - int(b.Port)
 		})
 		dg.SNAT = natSNATRanges(g, s.snats, s.routes)
+		dg.Firewall = firewallRules(policy.CompileNatFirewall(g.AccountID, g.ID, s.natFwPols, s.books).Rules)
+		if len(dg.Firewall) == 0 {
+			dg.Firewall = nil
+		}
 		v.NATGateways = append(v.NATGateways, dg)
 	}
 	for _, v := range byVPC {

@@ -18,8 +18,16 @@ func TestAddNATGateways(t *testing.T) {
 	t0 := time.Unix(1, 0)
 	s := &snapshot{
 		natGWs: []model.NatGateway{
-			{ID: "ngw-1", VpcID: "vpc-1", ZoneID: "z-a", IcmpReplyEnabled: true},
-			{ID: "ngw-other", VpcID: "vpc-1", ZoneID: "z-b"},
+			{ID: "ngw-1", AccountID: "1", VpcID: "vpc-1", ZoneID: "z-a", IcmpReplyEnabled: true},
+			{ID: "ngw-other", AccountID: "1", VpcID: "vpc-1", ZoneID: "z-b"},
+		},
+		natFwPols: []model.FirewallPolicy{
+			{ID: "nfw-drop", AccountID: "1", NatGatewayID: "ngw-1", Direction: model.FirewallOut, Order: 1, Action: model.FirewallDrop,
+				Source: "10.0.1.6/32", SourceType: model.FirewallNet, Destination: "0.0.0.0/0", DestinationType: model.FirewallNet, Proto: "TCP", Enabled: true},
+			{ID: "nfw-off", AccountID: "1", NatGatewayID: "ngw-1", Direction: model.FirewallOut, Order: 2, Action: model.FirewallDrop,
+				Source: "0.0.0.0/0", SourceType: model.FirewallNet, Destination: "0.0.0.0/0", DestinationType: model.FirewallNet, Proto: "ANY"},
+			{ID: "nfw-other", AccountID: "1", NatGatewayID: "ngw-other", Direction: model.FirewallOut, Order: 1, Action: model.FirewallDrop,
+				Source: "0.0.0.0/0", SourceType: model.FirewallNet, Destination: "0.0.0.0/0", DestinationType: model.FirewallNet, Proto: "ANY", Enabled: true},
 		},
 		eips: []model.EIP{
 			{ID: "eip-a", Address: natA, InstanceType: model.EIPInstanceNat, InstanceID: "ngw-1", VpcID: "vpc-1"},
@@ -94,6 +102,11 @@ func TestAddNATGateways(t *testing.T) {
 		if g.SNAT[i] != want[i] {
 			t.Errorf("SNAT[%d] = %+v, want %+v", i, g.SNAT[i], want[i])
 		}
+	}
+	// The NAT firewall: the gateway's enabled policies only.
+	if len(g.Firewall) != 1 || g.Firewall[0].ID != "nfw-drop" || !g.Firewall[0].Drop || g.Firewall[0].Proto != 6 ||
+		len(g.Firewall[0].Src) != 1 || g.Firewall[0].Src[0] != p("10.0.1.6/32") {
+		t.Errorf("NAT firewall: %+v, want nfw-drop alone", g.Firewall)
 	}
 }
 

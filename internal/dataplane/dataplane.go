@@ -24,7 +24,10 @@
 // translation or the security groups behind it.
 package dataplane
 
-import "net/netip"
+import (
+	"net/netip"
+	"strings"
+)
 
 // Host is everything one host must have in its kernel.
 type Host struct {
@@ -95,6 +98,25 @@ type NATGateway struct {
 	DNAT []DNATRule
 	// ICMPReply: the gateway answers pings to its addresses.
 	ICMPReply bool
+	// Firewall is the gateway's NAT firewall (Cloud Firewall), its rules
+	// in order: they judge every new connection the gateway translates
+	// on its way out (SNAT ranges and IP mappings), with the private
+	// source, before the translation. The first rule that matches
+	// decides; none matching (or no rule) allows.
+	Firewall []FirewallRule
+}
+
+// The Internet firewall's chains, as keys of their counters
+// (Applier.FirewallCounters).
+const (
+	FirewallChainIn  = "in"
+	FirewallChainOut = "out"
+)
+
+// NATFirewallChain names the chain of a gateway's NAT firewall rules, and
+// the key of their counters (Applier.FirewallCounters).
+func NATFirewallChain(gatewayID string) string {
+	return "nfw_" + strings.ReplaceAll(gatewayID, "-", "_")
 }
 
 // SNATRange: sources From-Src..To-Src sending to Dst..DstTo leave with

@@ -215,13 +215,25 @@ func portIntervals(rs []dataplane.PortRange) []nftables.SetElement {
 const cfwHeadRules = 3
 
 // FirewallCounters reads the packets each policy rule of a VPC's Internet
-// firewall matched, in rule order, per chain (none without the table).
-func (a *Applier) FirewallCounters(vpcID string) (in, out []uint64, err error) {
-	err = nftIn(vpcID, func(conn *nftables.Conn) error {
-		in, out = firewallCountersOf(conn)
+// firewall (chains dataplane.FirewallChainIn and FirewallChainOut) and of
+// its gateways' NAT firewalls (dataplane.NATFirewallChain) matched, in
+// rule order (no key for a chain that is not there).
+func (a *Applier) FirewallCounters(vpcID string) (map[string][]uint64, error) {
+	out := map[string][]uint64{}
+	err := nftIn(vpcID, func(conn *nftables.Conn) error {
+		in, o := firewallCountersOf(conn)
+		if in != nil {
+			out[dataplane.FirewallChainIn] = in
+		}
+		if o != nil {
+			out[dataplane.FirewallChainOut] = o
+		}
+		for chain, counts := range natFirewallCounters(conn) {
+			out[chain] = counts
+		}
 		return nil
 	})
-	return in, out, err
+	return out, err
 }
 
 func firewallCountersOf(conn *nftables.Conn) (in, out []uint64) {

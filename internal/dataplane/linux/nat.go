@@ -130,7 +130,7 @@ func EdgeChain(eip netip.Addr) string {
 func natFingerprint(eips []dataplane.EIP, gws []dataplane.NATGateway) string {
 	lines := make([]string, 0, len(eips))
 	for _, g := range gws {
-		lines = append(lines, fmt.Sprintf("gw %s %v %+v %+v %v", g.ID, g.ICMPReply, g.SNAT, g.DNAT, gatewayAddrs(g)))
+		lines = append(lines, fmt.Sprintf("gw %s %v %+v %+v %v %+v", g.ID, g.ICMPReply, g.SNAT, g.DNAT, gatewayAddrs(g), g.Firewall))
 	}
 	for _, e := range eips {
 		lines = append(lines, e.Address.String()+">"+e.PrivateIP.String()+fmt.Sprint(e.WAFPorts))
@@ -236,6 +236,18 @@ func applyNATTable(nsFd int, eips []dataplane.EIP, gws []dataplane.NATGateway) e
 		if err := conn.AddSet(admit[name].set, admit[name].elems); err != nil {
 			return fmt.Errorf("add set %s: %w", name, err)
 		}
+	}
+	nextID := uint32(len(sets) + len(admit) + 1)
+	for _, ts := range natFirewallSets(gws) {
+		s := &nftables.Set{Table: table, Name: ts.name, ID: nextID, KeyType: ts.key, Interval: ts.interval, Concatenation: ts.concat}
+		nextID++
+		if err := conn.AddSet(s, ts.elems); err != nil {
+			return fmt.Errorf("add set %s: %w", s.Name, err)
+		}
+		admit[ts.name] = natSet{s, ts.elems}
+	}
+	for _, c := range natFirewallChains(table, gws) {
+		conn.AddChain(c)
 	}
 	for _, name := range refuseCounters(eips) {
 		conn.AddObj(&nftables.CounterObj{Table: table, Name: name})
@@ -347,13 +359,6 @@ func natRules(table *nftables.Table, ns natSets, admitSet func(string) *nftables
 	daddr := &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4}
 	saddr := &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4}
 	drop := &expr.Verdict{Kind: expr.VerdictDrop}
-	cat := func(parts ...[]expr.Any) []expr.Any {
-		var out []expr.Any
-		for _, p := range parts {
-			out = append(out, p...)
-		}
-		return out
-	}
 	const ipsSrcNAT, ipsDstNAT = 1 << 4, 1 << 5 // IPS_SRC_NAT, IPS_DST_NAT
 	natMask := uint32(ipsSrcNAT | ipsDstNAT)
 	steered := steerMarked()
@@ -406,6 +411,8 @@ func natRules(table *nftables.Table, ns natSets, admitSet func(string) *nftables
 		lastOut = append(lastOut, &expr.Lookup{SourceRegister: 1, SetName: gwSNAT.Name, SetID: gwSNAT.ID, Invert: true})
 	}
 	lastOut = append(lastOut, &expr.Counter{}, drop)
+	fwJumps, fwRules := natFirewallRules(table, chain, oif, natted, admitSet, gws)
+	out = append(out, fwRules...)
 	rules := []*nftables.Rule{
 		{Table: table, Chain: chain(natEdgeChain), Exprs: cat(iif, nfproto(expr.CmpOpEq), []expr.Any{
 			daddr,
@@ -425,7 +432,7 @@ func natRules(table *nftables.Table, ns natSets, admitSet func(string) *nftables
 	})})
 	rules = append(rules, gwPost...)
 	out = append(out, rules...)
-	return append(out, []*nftables.Rule{
+	out = append(out, []*nftables.Rule{
 		{Table: table, Chain: chain(natForward), Exprs: cat(iif, nfproto(expr.CmpOpNeq), []expr.Any{drop})},
 		{Table: table, Chain: chain(natForward), Exprs: cat(oif, nfproto(expr.CmpOpNeq), []expr.Any{drop})},
 		{Table: table, Chain: chain(natForward), Exprs: cat(iif, []expr.Any{
@@ -436,6 +443,9 @@ func natRules(table *nftables.Table, ns natSets, admitSet func(string) *nftables
 			&expr.Counter{},
 			drop,
 		})},
+	}...)
+	out = append(out, fwJumps...)
+	return append(out, []*nftables.Rule{
 		{Table: table, Chain: chain(natForward), UserData: userdata.AppendString(nil, userdata.TypeComment, fp), Exprs: lastOut},
 		{Table: table, Chain: chain(natInput), Exprs: cat(iif, []expr.Any{drop})},
 	}...)

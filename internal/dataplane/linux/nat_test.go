@@ -136,3 +136,112 @@ func TestNATGateway(t *testing.T) {
 		t.Errorf("a2 -> internet without the gateway: server saw %q", got)
 	}
 }
+
+// rootEcho serves, in the root namespace (the internet), the address each
+// TCP client comes from, and returns its port.
+func rootEcho(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp4", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			host, _, _ := net.SplitHostPort(c.RemoteAddr().String())
+			_, _ = c.Write([]byte(host + "\n"))
+			c.Close()
+		}
+	}()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// rootAddr is the root namespace's address on the way to via (over an
+// uplink).
+func rootAddr(t *testing.T, via netip.Addr) netip.Addr {
+	t.Helper()
+	u, err := net.Dial("udp4", netip.AddrPortFrom(via, 9).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	return netip.MustParseAddrPort(u.LocalAddr().String()).Addr()
+}
+
+// TestNATFirewall: the gateway's NAT firewall judges the new connections
+// it translates on their way out, by their private source, in rule order
+// (a2's connections to one port are dropped; the IP-mapped a3's to every
+// port), not those of an instance with an EIP of its own (a1); its rules
+// count their hits; without rules everything the gateway translates
+// leaves again.
+func TestNATFirewall(t *testing.T) {
+	needRoot(t)
+	w := newWorld(t)
+	a := newApplier(t, w.tag)
+	b, err := strconv.ParseUint(w.tag[:4], 16, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := netip.AddrFrom4([4]byte{198, 19, byte(b >> 8), byte(b)})
+	mapped := netip.AddrFrom4([4]byte{198, 18, byte(b >> 8), byte(b)})
+	own := netip.AddrFrom4([4]byte{198, 17, byte(b >> 8), byte(b)})
+	a1, a2, a3 := w.enis["a1"].Addrs[0], w.enis["a2"].Addrs[0], w.enis["a3"].Addrs[0]
+	port, port2 := rootEcho(t), rootEcho(t)
+	host := func(a netip.Addr) []netip.Prefix { return []netip.Prefix{netip.PrefixFrom(a, 32)} }
+	anyAddr := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
+	gw := dataplane.NATGateway{ID: "ngw-" + w.tag,
+		EIPs: []dataplane.EIP{{ID: "eip-" + w.tag, Address: pub}, {ID: "eip-m" + w.tag, Address: mapped}},
+		DNAT: []dataplane.DNATRule{{Addr: mapped, Internal: a3}},
+		SNAT: []dataplane.SNATRange{{Dst: netip.MustParseAddr("0.0.0.0"), DstTo: netip.MustParseAddr("255.255.255.255"),
+			Src: netip.MustParseAddr("10.20.1.0"), SrcTo: netip.MustParseAddr("10.20.1.255"), Addr: pub}},
+		Firewall: []dataplane.FirewallRule{
+			{ID: "accept-a2-port2", Src: host(a2), Dst: anyAddr, Proto: 6, Ports: []dataplane.PortRange{{From: uint16(port2), To: uint16(port2)}}},
+			{ID: "drop-a2", Drop: true, Src: host(a2), Dst: anyAddr},
+			{ID: "drop-a3", Drop: true, Src: host(a3), Dst: anyAddr, Proto: 6},
+			{ID: "drop-a1", Drop: true, Src: host(a1), Dst: anyAddr},
+		},
+	}
+	h := w.host
+	h.VPCs = append([]dataplane.VPC(nil), w.host.VPCs...)
+	h.VPCs[0].EIPs = []dataplane.EIP{{ID: "eip-o" + w.tag, Address: own, ENIID: w.enis["a1"].ID, PrivateIP: a1}}
+	h.VPCs[0].NATGateways = []dataplane.NATGateway{gw}
+	apply(t, a, h)
+	server := rootAddr(t, pub)
+
+	reach := func(inst string, dst netip.Addr, p int, want string) {
+		t.Helper()
+		attempts := 3
+		if want == "" {
+			attempts = 1
+		}
+		if got := tcpReply(w.inst(inst), dst.String(), p, attempts); got != want {
+			t.Errorf("%s -> %v:%d: server saw %q, want %q", inst, dst, p, got, want)
+		}
+	}
+	reach("a2", server, port, "")            // drop-a2
+	reach("a2", server, port2, pub.String()) // accept-a2-port2 comes first
+	reach("a3", server, port, "")            // drop-a3: IP mappings are judged too
+	reach("a1", server, port, own.String())  // a1's own EIP: not the gateway's
+	counts, err := a.FirewallCounters(w.vpcA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := counts[dataplane.NATFirewallChain(gw.ID)]
+	if len(got) != 4 || got[0] == 0 || got[1] == 0 || got[2] == 0 || got[3] != 0 {
+		t.Errorf("NAT firewall counters %v, want hits on the first three rules and none on drop-a1", got)
+	}
+
+	// Without rules the gateway translates everything again.
+	gw.Firewall = nil
+	h.VPCs[0].NATGateways = []dataplane.NATGateway{gw}
+	apply(t, a, h)
+	reach("a2", server, port, pub.String())
+	reach("a3", server, port, mapped.String())
+	if counts, err := a.FirewallCounters(w.vpcA); err != nil || counts[dataplane.NATFirewallChain(gw.ID)] != nil {
+		t.Errorf("NAT firewall counters without rules: %v, %v", counts, err)
+	}
+}

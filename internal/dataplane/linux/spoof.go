@@ -242,13 +242,6 @@ func spoofRules(table *nftables.Table, set4, set6 *nftables.Set) []*nftables.Rul
 	linkLocal := append([]byte{0xfe, 0x80}, make([]byte, 14)...)
 	allOnes := bytes.Repeat([]byte{0xff}, 16)
 
-	cat := func(parts ...[]expr.Any) []expr.Any {
-		var out []expr.Any
-		for _, p := range parts {
-			out = append(out, p...)
-		}
-		return out
-	}
 	return []*nftables.Rule{
 		{Table: table, Chain: chain, Exprs: []expr.Any{
 			&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},

@@ -1,0 +1,173 @@
+package linux
+
+import (
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+
+	"github.com/palisade-project/palisade/internal/dataplane"
+)
+
+// The NAT firewall of Cloud Firewall, in the NAT table's forward chain:
+// every new connection a gateway with firewall rules translates on its
+// way out meets the gateway's chain, with its private source (the
+// translation comes later, in postrouting):
+//
+//	table inet palisade_nat {
+//	  set nfw_ngw_1_sel { type ipv4_addr . ipv4_addr; flags interval }  # the gateway's SNAT ranges: destination . source
+//	  set nfw_ngw_1_map { type ipv4_addr }                             # the internal addresses of its IP mappings
+//	  set nfw_ngw_1_0_src, nfw_ngw_1_0_dst, nfw_ngw_1_0_port …         # per rule and field, as the Internet firewall's
+//	  chain nfw_ngw_1 {
+//	    [ip saddr @nfw_ngw_1_0_src] [ip daddr @nfw_ngw_1_0_dst] [meta l4proto P] [th dport @nfw_ngw_1_0_port] counter drop|accept
+//	    …
+//	  }
+//	  chain forward { …
+//	    oifname "uplink" ct state new ip saddr @nfw_ngw_1_map jump nfw_ngw_1
+//	    oifname "uplink" ct state new ip saddr != @natted4 ip daddr . ip saddr @nfw_ngw_1_sel jump nfw_ngw_1
+//	    … (the last rule: what is not translated does not go out)
+//	  }
+//	}
+//
+// An instance's own EIP comes before the gateway's SNAT (natted4), so its
+// connections are the Internet firewall's alone. A rule's accept ends the
+// NAT table's forward chain only: the security groups' chains still judge
+// the packet in their own. A packet no rule matches returns and goes on.
+
+// natFirewallSets are the sets the NAT firewalls of gws need, in a fixed
+// order (gateways, then their selection sets, then the rules' sets).
+func natFirewallSets(gws []dataplane.NATGateway) []tableSet {
+	var out []tableSet
+	for _, g := range gws {
+		if len(g.Firewall) == 0 {
+			continue
+		}
+		name := dataplane.NATFirewallChain(g.ID)
+		sel, mapped := natFirewallSelection(g)
+		if len(sel) > 0 {
+			out = append(out, tableSet{name: name + "_sel", interval: true, concat: true,
+				key: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeIPAddr), elems: sel})
+		}
+		if len(mapped) > 0 {
+			out = append(out, tableSet{name: name + "_map", key: nftables.TypeIPAddr, elems: mapped})
+		}
+		for i, r := range g.Firewall {
+			_, sets := firewallRuleExprs(natFirewallRuleName(name, i), r)
+			out = append(out, sets...)
+		}
+	}
+	return out
+}
+
+func natFirewallRuleName(chain string, i int) string {
+	return chain + "_" + strconv.Itoa(i)
+}
+
+// natFirewallSelection is what the gateway translates on the way out:
+// its SNAT ranges (destination . source intervals) and the internal
+// addresses of its IP mappings.
+func natFirewallSelection(g dataplane.NATGateway) (sel, mapped []nftables.SetElement) {
+	v4 := func(a netip.Addr) []byte { b := a.As4(); return b[:] }
+	for _, r := range g.SNAT {
+		sel = append(sel, nftables.SetElement{Key: append(v4(r.Dst), v4(r.Src)...), KeyEnd: append(v4(r.DstTo), v4(r.SrcTo)...)})
+	}
+	seen := map[netip.Addr]bool{}
+	for _, r := range g.DNAT {
+		if r.Proto == 0 && !seen[r.Internal] {
+			seen[r.Internal] = true
+			mapped = append(mapped, nftables.SetElement{Key: v4(r.Internal)})
+		}
+	}
+	return sel, mapped
+}
+
+// natFirewallChains are the regular chains of the NAT firewalls of gws.
+func natFirewallChains(table *nftables.Table, gws []dataplane.NATGateway) []*nftables.Chain {
+	var out []*nftables.Chain
+	for _, g := range gws {
+		if len(g.Firewall) > 0 {
+			out = append(out, &nftables.Chain{Name: dataplane.NATFirewallChain(g.ID), Table: table})
+		}
+	}
+	return out
+}
+
+// natFirewallRules are the jumps of the forward chain into the gateways'
+// firewall chains, and those chains' rules. set finds a set by name (its
+// ID); natted is the set of sources with an EIP or IP mapping.
+func natFirewallRules(table *nftables.Table, chain func(string) *nftables.Chain, oif []expr.Any, natted *nftables.Set, set func(string) *nftables.Set, gws []dataplane.NATGateway) (jumps, rules []*nftables.Rule) {
+	isNew := []expr.Any{
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitNEW), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
+	}
+	saddr := &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4}
+	lookup := func(name string, invert bool) *expr.Lookup {
+		s := set(name)
+		return &expr.Lookup{SourceRegister: 1, SetName: name, SetID: s.ID, Invert: invert}
+	}
+	for _, g := range gws {
+		if len(g.Firewall) == 0 {
+			continue
+		}
+		name := dataplane.NATFirewallChain(g.ID)
+		jump := &expr.Verdict{Kind: expr.VerdictJump, Chain: name}
+		sel, mapped := natFirewallSelection(g)
+		if len(mapped) > 0 {
+			jumps = append(jumps, &nftables.Rule{Table: table, Chain: chain(natForward),
+				Exprs: cat(oif, isNew, []expr.Any{saddr, lookup(name+"_map", false), jump})})
+		}
+		if len(sel) > 0 {
+			jumps = append(jumps, &nftables.Rule{Table: table, Chain: chain(natForward),
+				Exprs: cat(oif, isNew, []expr.Any{
+					saddr, &expr.Lookup{SourceRegister: 1, SetName: natted.Name, SetID: natted.ID, Invert: true},
+				}, gwSNATKey(), []expr.Any{lookup(name+"_sel", false), jump})})
+		}
+		for i, r := range g.Firewall {
+			ex, _ := firewallRuleExprs(natFirewallRuleName(name, i), r)
+			for _, e := range ex {
+				if l, ok := e.(*expr.Lookup); ok {
+					l.SetID = set(l.SetName).ID
+				}
+			}
+			rules = append(rules, &nftables.Rule{Table: table, Chain: chain(name), Exprs: ex})
+		}
+	}
+	return jumps, rules
+}
+
+// natFirewallCounters reads the packets each rule of each gateway's NAT
+// firewall matched, in rule order, keyed by dataplane.NATFirewallChain.
+func natFirewallCounters(conn *nftables.Conn) map[string][]uint64 {
+	table := &nftables.Table{Name: natTable, Family: nftables.TableFamilyINet}
+	chains, err := conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	if err != nil {
+		return nil
+	}
+	out := map[string][]uint64{}
+	for _, c := range chains {
+		if c.Table.Name != natTable || !strings.HasPrefix(c.Name, "nfw_") {
+			continue
+		}
+		rules, err := conn.GetRules(table, &nftables.Chain{Name: c.Name, Table: table})
+		if err != nil {
+			continue
+		}
+		counts := make([]uint64, 0, len(rules))
+		for _, r := range rules {
+			var n uint64
+			for _, e := range r.Exprs {
+				if ctr, ok := e.(*expr.Counter); ok {
+					n = ctr.Packets
+				}
+			}
+			counts = append(counts, n)
+		}
+		out[c.Name] = counts
+	}
+	return out
+}
