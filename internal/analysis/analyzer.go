@@ -116,6 +116,11 @@ type World struct {
 	NatGateways    []model.NatGateway
 	SnatEntries    []model.SnatEntry
 	ForwardEntries []model.ForwardEntry
+	// NatFirewallPolicies are the policies of Cloud Firewall's NAT
+	// firewall on NatGateways (NatGatewayID set, stored under
+	// model.PrefixNatFirewallPolicy); their address books are
+	// AddressBooks, the Internet firewall's. See natfirewall.go.
+	NatFirewallPolicies []model.FirewallPolicy
 	// DDoSEvents are the open Anti-DDoS events of the account's EIPs: an
 	// EIP under a blackhole receives nothing from the internet, one under
 	// scrubbing is scrubbed.

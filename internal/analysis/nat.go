@@ -39,6 +39,9 @@ import (
 //     into k equal consecutive parts, the last taking the remainder), when
 //     the ENI is in the gateway's zone or its host is joined to the
 //     gateway's (natZoneOf); otherwise it does not leave;
+//   - the gateway's NAT firewall (natfirewall.go) judges the outbound
+//     connections it translates, with the private source, before the
+//     translation;
 //   - the gateway's EIPs are behind the Internet firewall (its policies
 //     judge the public address: before the translation on the way in,
 //     after it on the way out) and Anti-DDoS, as any EIP (the agent gives
@@ -47,7 +50,8 @@ import (
 //     the data plane does not do.
 //
 // The gateway and the entry are steps of their own (PointNatGateway,
-// PointNatEntry): after the route on the way out, before it on the way
+// PointNatEntry; on the way out the NAT firewall, PointNatFirewall,
+// between them): after the route on the way out, before it on the way
 // in. Gateway and entry states are not read: the agent programs every
 // stored entry.
 
@@ -59,6 +63,8 @@ type natGW struct {
 	// fwd are its forward entries whose ExternalIP is one of its EIPs,
 	// IP mappings first, then by ID.
 	fwd []*model.ForwardEntry
+	// fw is its compiled NAT firewall (no rules: nothing to show).
+	fw policy.NatFirewall
 }
 
 // indexNAT indexes World.NatGateways, SnatEntries and ForwardEntries with
@@ -83,6 +89,7 @@ func (a *Analyzer) indexNAT() {
 	for _, gs := range a.natsByVPC {
 		slices.SortFunc(gs, func(x, y *natGW) int { return strings.Compare(x.g.ID, y.g.ID) })
 	}
+	a.indexNatFirewalls()
 	for i := range w.EIPs {
 		e := &w.EIPs[i]
 		n := a.nats[e.InstanceID]
@@ -582,9 +589,9 @@ func (a *Analyzer) natWhyNot(o *natOut) string {
 	return why
 }
 
-// natOutSteps are the gateway and entry steps of o after an allowing
-// route step; translated is the packet with its source translated (""
-// when the gateway drops it).
+// natOutSteps are the gateway, NAT firewall and entry steps of o after
+// an allowing route step; translated is the packet with its source
+// translated ("" when the gateway or its NAT firewall drops it).
 func (a *Analyzer) natOutSteps(o *natOut, pkt Packet) (steps []Step, translated string) {
 	n := o.gw
 	gs := Step{Point: PointNatGateway, Resource: n.g.ID, DecidedBy: ByNatGateway}
@@ -619,9 +626,19 @@ func (a *Analyzer) natOutSteps(o *natOut, pkt Packet) (steps []Step, translated 
 				o.snat.SourceCIDR.Masked(), parts, o.src, o.part+1, lo, hi, o.pub)
 		}
 	}
+	steps = append(pre, gs)
+	// The NAT firewall judges the connection on the gateway's host, with
+	// the private source, before the entry translates it: a drop leaves
+	// nothing to translate.
+	if fs, ok := a.natFirewallStep(n, pkt); ok {
+		steps = append(steps, fs)
+		if !fs.Allow {
+			return steps, ""
+		}
+	}
 	tp := pkt
 	tp.Src = o.pub
-	return append(pre, gs, es), tp.String()
+	return append(steps, es), tp.String()
 }
 
 // snatSplit is how policy.SNATRanges splits the source range of SNAT
@@ -835,7 +852,7 @@ func admittedBy(rules []string) string {
 // security group rule that admits them all ("rule of group"), "" when
 // several do or none (intra-group).
 func (a *Analyzer) natOpenToInternet(e *eniInfo, local netip.Addr, proto uint8, port uint16) (bool, string) {
-	segs := a.segments(target{addr: netip.IPv4Unspecified(), rng: "0.0.0.0/0"}, target{eni: e, addr: local, vpc: e.e.VpcID}, proto)
+	segs := a.segments(target{addr: netip.IPv4Unspecified(), rng: "0.0.0.0/0"}, target{eni: e, addr: local, vpc: e.e.VpcID}, proto, false)
 	if len(segs) >= 64 {
 		return false, ""
 	}

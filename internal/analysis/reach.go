@@ -717,8 +717,8 @@ func (a *Analyzer) Reach(q ReachQuery) (*ReachResult, error) {
 			if f.eni != nil && t.eni != nil && !t.public.IsValid() && (f.eni == t.eni || f.eni.inst != nil && f.eni.inst == t.eni.inst) {
 				continue
 			}
-			for _, fs := range a.segments(f, t, proto) {
-				for _, ts := range a.segments(t, f, proto) {
+			for _, fs := range a.segments(f, t, proto, false) {
+				for _, ts := range a.segments(t, f, proto, true) {
 					if fs.route != nil && ts.addr != t.addr {
 						// Segments of an internet range are all outside
 						// every VPC: the route is the same for each.
@@ -866,8 +866,10 @@ func mixedNote(from, to string, paths []PathResult, idx []int) string {
 
 // segments splits an internet CIDR endpoint into ranges the rules of the
 // other end treat alike, one representative address each; other targets
-// are returned as they are.
-func (a *Analyzer) segments(t, other target, proto uint8) []target {
+// are returned as they are. outbound is set when t is the destination
+// (the other end opens the connection): the NAT firewalls of the other
+// end's VPC then cut it too (they judge outbound connections only).
+func (a *Analyzer) segments(t, other target, proto uint8, outbound bool) []target {
 	if t.eni != nil || t.vpc != "" || t.rng == "" {
 		return []target{t}
 	}
@@ -905,6 +907,17 @@ func (a *Analyzer) segments(t, other target, proto uint8) []target {
 			// whether its NAT gateways translate it.
 			for _, r := range a.routes[other.eni.e.VpcID] {
 				add(r.DestinationCidr)
+			}
+			if outbound {
+				// So do the destinations the gateways' NAT firewalls
+				// name.
+				for _, n := range a.natsByVPC[other.eni.e.VpcID] {
+					for _, r := range n.fw.Rules {
+						for _, d := range r.Dst {
+							add(d)
+						}
+					}
+				}
 			}
 		}
 	case other.nat != nil:

@@ -229,18 +229,22 @@ func listLoadBalancers(tx store.ReadTxn, accountID string, w *analysis.World) er
 }
 
 // listNatGateways reads the account's NAT gateways with their SNAT and
-// forward entries into w (their EIPs are among w.EIPs, their routes among
-// the route entries listPeering reads).
+// forward entries and the policies of their NAT firewalls into w (their
+// EIPs are among w.EIPs, their routes among the route entries listPeering
+// reads, the address books of the policies among the Internet firewall's
+// that listInternetFirewall reads).
 func listNatGateways(tx store.ReadTxn, accountID string, w *analysis.World) error {
+	own := map[string]bool{}
 	if err := listJSON(tx, model.PrefixNatGateway, func(v *model.NatGateway) error {
 		if v.AccountID == accountID {
 			w.NatGateways = append(w.NatGateways, *v)
+			own[v.ID] = true
 		}
 		return nil
 	}); err != nil {
 		return err
 	}
-	if len(w.NatGateways) == 0 {
+	if len(own) == 0 {
 		return nil
 	}
 	if err := listJSON(tx, model.PrefixSnatEntry, func(v *model.SnatEntry) error {
@@ -251,9 +255,19 @@ func listNatGateways(tx store.ReadTxn, accountID string, w *analysis.World) erro
 	}); err != nil {
 		return err
 	}
-	return listJSON(tx, model.PrefixForwardEntry, func(v *model.ForwardEntry) error {
+	if err := listJSON(tx, model.PrefixForwardEntry, func(v *model.ForwardEntry) error {
 		if v.AccountID == accountID {
 			w.ForwardEntries = append(w.ForwardEntries, *v)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	// Only the policies of the account's own gateways: a policy left
+	// behind by a deleted gateway judges nothing.
+	return listJSON(tx, model.PrefixNatFirewallPolicy, func(v *model.FirewallPolicy) error {
+		if v.AccountID == accountID && own[v.NatGatewayID] {
+			w.NatFirewallPolicies = append(w.NatFirewallPolicies, *v)
 		}
 		return nil
 	})
