@@ -206,8 +206,16 @@ func applyNATTable(nsFd int, eips []dataplane.EIP, gws []dataplane.NATGateway) e
 		edge = append(edge, nftables.SetElement{Key: v4(e.Address),
 			VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: EdgeChain(e.Address)}})
 	}
+	outbound := map[netip.Addr]bool{}
 	for _, e := range withIPMappings(eips, gws) {
 		dnat = append(dnat, nftables.SetElement{Key: v4(e.Address), Val: v4(e.PrivateIP)})
+		// One way out per private address: an ENI's own EIP (first in
+		// the list) before an IP mapping of the same address. Two
+		// translations of one key would fail the whole transaction.
+		if outbound[e.PrivateIP] {
+			continue
+		}
+		outbound[e.PrivateIP] = true
 		snat = append(snat, nftables.SetElement{Key: v4(e.PrivateIP), Val: v4(e.Address)})
 		natted = append(natted, nftables.SetElement{Key: v4(e.PrivateIP)})
 	}
@@ -238,7 +246,7 @@ func applyNATTable(nsFd int, eips []dataplane.EIP, gws []dataplane.NATGateway) e
 		}
 	}
 	nextID := uint32(len(sets) + len(admit) + 1)
-	for _, ts := range natFirewallSets(gws) {
+	for _, ts := range natFirewallSets(eips, gws) {
 		s := &nftables.Set{Table: table, Name: ts.name, ID: nextID, KeyType: ts.key, Interval: ts.interval, Concatenation: ts.concat}
 		nextID++
 		if err := conn.AddSet(s, ts.elems); err != nil {
@@ -411,7 +419,7 @@ func natRules(table *nftables.Table, ns natSets, admitSet func(string) *nftables
 		lastOut = append(lastOut, &expr.Lookup{SourceRegister: 1, SetName: gwSNAT.Name, SetID: gwSNAT.ID, Invert: true})
 	}
 	lastOut = append(lastOut, &expr.Counter{}, drop)
-	fwJumps, fwRules := natFirewallRules(table, chain, oif, natted, admitSet, gws)
+	fwJumps, fwRules := natFirewallRules(table, chain, oif, natted, admitSet, eips, gws)
 	out = append(out, fwRules...)
 	rules := []*nftables.Rule{
 		{Table: table, Chain: chain(natEdgeChain), Exprs: cat(iif, nfproto(expr.CmpOpEq), []expr.Any{

@@ -189,13 +189,16 @@ func TestNATFirewall(t *testing.T) {
 	pub := netip.AddrFrom4([4]byte{198, 19, byte(b >> 8), byte(b)})
 	mapped := netip.AddrFrom4([4]byte{198, 18, byte(b >> 8), byte(b)})
 	own := netip.AddrFrom4([4]byte{198, 17, byte(b >> 8), byte(b)})
+	mappedA1 := netip.AddrFrom4([4]byte{198, 16, byte(b >> 8), byte(b)})
 	a1, a2, a3 := w.enis["a1"].Addrs[0], w.enis["a2"].Addrs[0], w.enis["a3"].Addrs[0]
 	port, port2 := rootEcho(t), rootEcho(t)
 	host := func(a netip.Addr) []netip.Prefix { return []netip.Prefix{netip.PrefixFrom(a, 32)} }
 	anyAddr := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
 	gw := dataplane.NATGateway{ID: "ngw-" + w.tag,
-		EIPs: []dataplane.EIP{{ID: "eip-" + w.tag, Address: pub}, {ID: "eip-m" + w.tag, Address: mapped}},
-		DNAT: []dataplane.DNATRule{{Addr: mapped, Internal: a3}},
+		EIPs: []dataplane.EIP{{ID: "eip-" + w.tag, Address: pub}, {ID: "eip-m" + w.tag, Address: mapped}, {ID: "eip-a" + w.tag, Address: mappedA1}},
+		// a1 has an EIP of its own and an IP mapping: it leaves with
+		// its own, and the table still loads.
+		DNAT: []dataplane.DNATRule{{Addr: mapped, Internal: a3}, {Addr: mappedA1, Internal: a1}},
 		SNAT: []dataplane.SNATRange{{Dst: netip.MustParseAddr("0.0.0.0"), DstTo: netip.MustParseAddr("255.255.255.255"),
 			Src: netip.MustParseAddr("10.20.1.0"), SrcTo: netip.MustParseAddr("10.20.1.255"), Addr: pub}},
 		Firewall: []dataplane.FirewallRule{

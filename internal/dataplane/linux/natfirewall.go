@@ -39,14 +39,14 @@ import (
 
 // natFirewallSets are the sets the NAT firewalls of gws need, in a fixed
 // order (gateways, then their selection sets, then the rules' sets).
-func natFirewallSets(gws []dataplane.NATGateway) []tableSet {
+func natFirewallSets(eips []dataplane.EIP, gws []dataplane.NATGateway) []tableSet {
 	var out []tableSet
 	for _, g := range gws {
 		if len(g.Firewall) == 0 {
 			continue
 		}
 		name := dataplane.NATFirewallChain(g.ID)
-		sel, mapped := natFirewallSelection(g)
+		sel, mapped := natFirewallSelection(eips, g)
 		if len(sel) > 0 {
 			out = append(out, tableSet{name: name + "_sel", interval: true, concat: true,
 				key: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeIPAddr), elems: sel})
@@ -68,13 +68,17 @@ func natFirewallRuleName(chain string, i int) string {
 
 // natFirewallSelection is what the gateway translates on the way out:
 // its SNAT ranges (destination . source intervals) and the internal
-// addresses of its IP mappings.
-func natFirewallSelection(g dataplane.NATGateway) (sel, mapped []nftables.SetElement) {
+// addresses of its IP mappings, but for those with an EIP of their own
+// (eips), which leave with it.
+func natFirewallSelection(eips []dataplane.EIP, g dataplane.NATGateway) (sel, mapped []nftables.SetElement) {
 	v4 := func(a netip.Addr) []byte { b := a.As4(); return b[:] }
 	for _, r := range g.SNAT {
 		sel = append(sel, nftables.SetElement{Key: append(v4(r.Dst), v4(r.Src)...), KeyEnd: append(v4(r.DstTo), v4(r.SrcTo)...)})
 	}
 	seen := map[netip.Addr]bool{}
+	for _, e := range eips {
+		seen[e.PrivateIP] = true
+	}
 	for _, r := range g.DNAT {
 		if r.Proto == 0 && !seen[r.Internal] {
 			seen[r.Internal] = true
@@ -97,8 +101,9 @@ func natFirewallChains(table *nftables.Table, gws []dataplane.NATGateway) []*nft
 
 // natFirewallRules are the jumps of the forward chain into the gateways'
 // firewall chains, and those chains' rules. set finds a set by name (its
-// ID); natted is the set of sources with an EIP or IP mapping.
-func natFirewallRules(table *nftables.Table, chain func(string) *nftables.Chain, oif []expr.Any, natted *nftables.Set, set func(string) *nftables.Set, gws []dataplane.NATGateway) (jumps, rules []*nftables.Rule) {
+// ID); natted is the set of sources with an EIP or IP mapping; eips are
+// the ENIs' own.
+func natFirewallRules(table *nftables.Table, chain func(string) *nftables.Chain, oif []expr.Any, natted *nftables.Set, set func(string) *nftables.Set, eips []dataplane.EIP, gws []dataplane.NATGateway) (jumps, rules []*nftables.Rule) {
 	isNew := []expr.Any{
 		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
@@ -116,7 +121,7 @@ func natFirewallRules(table *nftables.Table, chain func(string) *nftables.Chain,
 		}
 		name := dataplane.NATFirewallChain(g.ID)
 		jump := &expr.Verdict{Kind: expr.VerdictJump, Chain: name}
-		sel, mapped := natFirewallSelection(g)
+		sel, mapped := natFirewallSelection(eips, g)
 		if len(mapped) > 0 {
 			jumps = append(jumps, &nftables.Rule{Table: table, Chain: chain(natForward),
 				Exprs: cat(oif, isNew, []expr.Any{saddr, lookup(name+"_map", false), jump})})
