@@ -25,6 +25,7 @@ func registerAll(rt *api.Router, svc *service.Service) {
 	api.RegisterRoutes(rt, svc)
 	api.RegisterNAT(rt, svc)
 	api.RegisterVpcFirewall(rt, svc)
+	api.RegisterNatFirewall(rt, svc)
 	api.RegisterAntiDDoS(rt, svc)
 	api.RegisterAgentAPI(rt, svc)
 }

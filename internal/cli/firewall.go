@@ -69,7 +69,11 @@ A policy matches a source and a destination (an IPv4 CIDR, or an IP address
 book by name), a protocol (ANY, TCP, UDP, ICMP) and, for TCP and UDP,
 destination ports (a port, a range 80/88, or a port address book).
 
-The firewall is on for every EIP of the account unless switched off.`,
+The firewall is on for every EIP of the account unless switched off.
+
+"palisade firewall vpc" manages VPC firewalls on peering connections;
+"palisade nat firewall" the NAT firewall of each NAT gateway (its outbound
+connections, before translation).`,
 		Example: `  palisade firewall book add --name office --type ip --entries 192.0.2.0/24,198.51.100.7 --description "office ranges"
   palisade firewall policy add --direction in --action accept --proto tcp --source office --source-type group --destination 0.0.0.0/0 --port 22 --order 1 --description "ssh from the office"
   palisade firewall policy add --direction in --action drop --proto tcp --source 0.0.0.0/0 --destination 0.0.0.0/0 --port 22 --description "no other ssh"
@@ -80,8 +84,39 @@ The firewall is on for every EIP of the account unless switched off.`,
 	return cmd
 }
 
-// policyFlags are the rule flags of "firewall policy add" and "firewall vpc
-// policy add".
+// policyAddr shows a policy's Source or Destination (value) in a list: the
+// CIDR block, or "group:NAME" for an address book (typ is its type field).
+func policyAddr(value, typ string) func(map[string]any) string {
+	return func(m map[string]any) string {
+		if str(m, typ) == "group" {
+			return "group:" + str(m, value)
+		}
+		return str(m, value)
+	}
+}
+
+// policyPorts shows a policy's ports in a list: a port or range,
+// "group:NAME" for a port address book, "all" for every port.
+func policyPorts(m map[string]any) string {
+	if str(m, "DestPortType") == "group" {
+		return "group:" + str(m, "DestPortGroup")
+	}
+	if v := str(m, "DestPort"); v != "0/0" && v != "" {
+		return v
+	}
+	return "all"
+}
+
+// policyColumns are the columns of "firewall policy list" (after its
+// Direction) and "nat firewall list".
+var policyColumns = []column{
+	field("Order", "Order"), field("Action", "AclAction"), field("Proto", "Proto"),
+	{"Source", policyAddr("Source", "SourceType")}, {"Destination", policyAddr("Destination", "DestinationType")}, {"Ports", policyPorts},
+	field("Enabled", "Release"), field("HitTimes", "HitTimes"), field("AclUuid", "AclUuid"), field("Description", "Description"),
+}
+
+// policyFlags are the rule flags of "firewall policy add", "firewall vpc
+// policy add" and "nat firewall add".
 type policyFlags struct {
 	action, proto, source, sourceType, dest, destType, port, portGroup, order, desc string
 }
@@ -174,28 +209,7 @@ already at that position adds nothing and prints that policy's ID.`,
 			if err != nil {
 				return err
 			}
-			ports := func(m map[string]any) string {
-				if str(m, "DestPortType") == "group" {
-					return "group:" + str(m, "DestPortGroup")
-				}
-				if v := str(m, "DestPort"); v != "0/0" {
-					return v
-				}
-				return "all"
-			}
-			addr := func(value, typ string) func(map[string]any) string {
-				return func(m map[string]any) string {
-					if str(m, typ) == "group" {
-						return "group:" + str(m, value)
-					}
-					return str(m, value)
-				}
-			}
-			return c.renderList(cmd, resp, items, []column{
-				field("Direction", "Direction"), field("Order", "Order"), field("Action", "AclAction"), field("Proto", "Proto"),
-				{"Source", addr("Source", "SourceType")}, {"Destination", addr("Destination", "DestinationType")}, {"Ports", ports},
-				field("Enabled", "Release"), field("HitTimes", "HitTimes"), field("AclUuid", "AclUuid"), field("Description", "Description"),
-			})
+			return c.renderList(cmd, resp, items, append([]column{field("Direction", "Direction")}, policyColumns...))
 		},
 	}
 	list.Flags().StringVar(&listDir, "direction", "", "only this direction: in or out")
@@ -370,5 +384,115 @@ here: traffic to and from a switched-off EIP is not judged by the policies.`,
 		set("on", "PutEnableFwSwitch", "Turn the firewall back on for EIPs of your account"),
 		list,
 	)
+	return cmd
+}
+
+// natFirewallCommand is "nat firewall": the policies of the NAT firewall
+// of a NAT gateway, named by the gateway as its SNAT and forward entries
+// are.
+func (c *cli) natFirewallCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "firewall",
+		Short: "Add, list, move and delete the NAT firewall policies of a NAT gateway",
+		Long: `Manage the NAT firewall of a NAT gateway (Cloud Firewall API 2017-12-07):
+access-control policies on the connections your instances open to the
+internet through the gateway (its SNAT entries and IP mappings). Every NAT
+gateway has one; without policies it lets everything through.
+
+A new outbound connection through the gateway meets its enabled policies in
+order, 1 first, with the instance's private address as the source (before
+the gateway translates it) and the internet address as the destination: the
+first that matches decides (accept allows, drop drops, log allows and
+counts); none matching allows. Policies take the same fields as the
+Internet firewall's ("palisade firewall policy add") and its address books;
+their direction is always out. Connections from the internet to the
+gateway's EIPs meet the Internet firewall instead (palisade firewall policy
+add --direction in). Deleting the gateway deletes its policies.`,
+		Example: `  palisade nat firewall add ngw-xxx --action drop --proto tcp --source 10.0.0.0/16 --destination 0.0.0.0/0 --port 25 --description "no direct mail"
+  palisade nat firewall list ngw-xxx
+  palisade nat firewall move ngw-xxx 2f1c...-... --order 1
+  palisade nat firewall delete ngw-xxx 2f1c...-...`,
+	}
+
+	var rule policyFlags
+	var disabled bool
+	add := &cobra.Command{
+		Use:   "add NAT_GATEWAY_ID",
+		Short: "Add a policy to a NAT gateway's NAT firewall and print its ID (AclUuid)",
+		Long: `Add a policy (CreateNatFirewallControlPolicy, Direction out) at --order N
+(1 is tried first; default: last), moving the policies from there down by
+one. --source is the private side (an IPv4 CIDR block of the VPC, or with
+--source-type group an IP address book), --destination the internet side
+(0.0.0.0/0: any address). Ports are for tcp and udp only: --port 80,
+--port 80/88 or --port-group NAME; without either, every port. A policy
+identical to the one already at that position adds nothing and prints that
+policy's ID.`,
+		Example: `  palisade nat firewall add ngw-xxx --action drop --proto tcp --source 10.0.0.0/16 --destination 0.0.0.0/0 --port 25 --description "no direct mail"
+  palisade nat firewall add ngw-xxx --action accept --proto tcp --source app --source-type group --destination 192.0.2.0/24 --port 443 --order 1 --description "app to the partner API"`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := rule.params(map[string]string{"NatGatewayId": args[0], "Direction": "out"})
+			if disabled {
+				p["Release"] = "false"
+			}
+			resp, err := c.call(cmd, apiclient.VersionCloudfw, "CreateNatFirewallControlPolicy", p)
+			if err != nil {
+				return err
+			}
+			return c.renderID(cmd, resp, "AclUuid")
+		},
+	}
+	rule.register(add, "position, 1 first (-1: last)")
+	add.Flags().BoolVar(&disabled, "disabled", false, "add it disabled (it keeps its place and matches nothing)")
+
+	list := &cobra.Command{
+		Use:     "list NAT_GATEWAY_ID",
+		Short:   "List the NAT firewall policies of a NAT gateway in order",
+		Example: "  palisade nat firewall list ngw-xxx\n  palisade nat firewall list ngw-xxx -o json",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			resp, items, err := c.listPages(cmd, "DescribeNatFirewallControlPolicy", map[string]string{"NatGatewayId": args[0], "Direction": "out"}, "Policys")
+			if err != nil {
+				return err
+			}
+			return c.renderList(cmd, resp, items, policyColumns)
+		},
+	}
+
+	var order string
+	move := &cobra.Command{
+		Use:     "move NAT_GATEWAY_ID ACL_UUID",
+		Short:   "Move a policy to another position of its NAT gateway's list",
+		Long:    "Move a policy to position --order (1 first, -1 last) of its gateway's NAT firewall (ModifyNatFirewallControlPolicyPosition); the policies in between shift by one.",
+		Example: "  palisade nat firewall move ngw-xxx 2f1c...-... --order 1",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			resp, err := c.call(cmd, apiclient.VersionCloudfw, "ModifyNatFirewallControlPolicyPosition",
+				map[string]string{"NatGatewayId": args[0], "AclUuid": args[1], "Direction": "out", "NewOrder": order})
+			if err != nil {
+				return err
+			}
+			return c.renderDone(cmd, resp)
+		},
+	}
+	move.Flags().StringVar(&order, "order", "", "new position, 1 first (-1: last) (required)")
+	_ = move.MarkFlagRequired("order")
+
+	del := &cobra.Command{
+		Use:     "delete NAT_GATEWAY_ID ACL_UUID",
+		Short:   "Delete a NAT firewall policy (the ones after it move up)",
+		Example: "  palisade nat firewall delete ngw-xxx 2f1c...-...",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			resp, err := c.call(cmd, apiclient.VersionCloudfw, "DeleteNatFirewallControlPolicy",
+				map[string]string{"NatGatewayId": args[0], "AclUuid": args[1], "Direction": "out"})
+			if err != nil {
+				return err
+			}
+			return c.renderDone(cmd, resp)
+		},
+	}
+
+	cmd.AddCommand(add, list, move, del)
 	return cmd
 }

@@ -147,7 +147,7 @@ var (
 func (c *cli) natCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "nat",
-		Short: "Manage Internet NAT gateways: SNAT and forward (DNAT) entries",
+		Short: "Manage Internet NAT gateways: SNAT and forward (DNAT) entries, NAT firewall policies",
 		Long: `Create Internet NAT gateways and manage their SNAT and forward entries (VPC
 API 2016-04-28, the enhanced NAT gateway).
 
@@ -164,15 +164,18 @@ port; with --protocol any it is an IP mapping: every port of the EIP goes
 to the private address, whose own connections leave with that EIP.
 
 Entries are named by the gateway: the gateway's SNAT and forward tables
-are looked up for you.`,
+are looked up for you. "palisade nat firewall" manages the policies of the
+gateway's NAT firewall (Cloud Firewall), which judge the connections it
+translates on their way out.`,
 		Example: `  palisade nat create --vpc vpc-xxx --vswitch vsw-xxx --name egress
   palisade eip associate eip-xxx ngw-xxx
   palisade nat snat add ngw-xxx --source vsw-xxx --ip 198.18.0.5
   palisade nat forward add ngw-xxx --external-ip 198.18.0.5 --external-port 8080 --protocol tcp --internal-ip 10.0.1.7 --internal-port 80
+  palisade nat firewall add ngw-xxx --action drop --proto tcp --source 10.0.0.0/16 --destination 0.0.0.0/0 --port 25 --description "no direct mail"
   palisade nat show ngw-xxx`,
 	}
 	cmd.AddCommand(c.natCreateCommand(), c.natListCommand(), c.natShowCommand(), c.natSetCommand(), c.natDeleteCommand(),
-		c.natSnatCommand(), c.natForwardCommand())
+		c.natSnatCommand(), c.natForwardCommand(), c.natFirewallCommand())
 	return cmd
 }
 

@@ -272,3 +272,108 @@ func TestNATCommands(t *testing.T) {
 	r.ok("nat", "delete", ngw2)
 	r.ok("vswitch", "delete", vsw)
 }
+
+// TestNATFirewallCommands: "nat firewall add|list|move|delete" drive a
+// gateway's NAT firewall by the gateway's ID; errors reach the user with
+// their code; another account sees nothing; deleting the gateway deletes
+// the policies.
+func TestNATFirewallCommands(t *testing.T) {
+	env := apitest.Start(t)
+	r := newRunner(t, env)
+	vpcID := strings.TrimSpace(r.ok("vpc", "create", "--cidr", "10.0.0.0/16"))
+	vsw := strings.TrimSpace(r.ok("vswitch", "create", "--vpc", vpcID, "--cidr", "10.0.1.0/24"))
+	ngw := strings.TrimSpace(r.ok("nat", "create", "--vpc", vpcID, "--vswitch", vsw))
+	book := strings.TrimSpace(r.ok("firewall", "book", "add", "--name", "app", "--type", "ip", "--entries", "10.0.1.0/24", "--description", "app hosts"))
+
+	add := func(args ...string) string {
+		t.Helper()
+		id := strings.TrimSpace(r.ok(append([]string{"nat", "firewall", "add", ngw}, args...)...))
+		if len(id) != 36 || strings.Count(id, "-") != 4 {
+			t.Fatalf("nat firewall add printed %q", id)
+		}
+		return id
+	}
+	mail := add("--action", "drop", "--proto", "tcp", "--source", "10.0.0.0/16", "--destination", "0.0.0.0/0", "--port", "25", "--description", "no direct mail")
+	partner := add("--action", "accept", "--proto", "TCP", "--source", "app", "--source-type", "group", "--destination", "192.0.2.0/24",
+		"--port", "443", "--order", "1", "--description", "app to the partner API")
+	icmp := add("--action", "log", "--proto", "icmp", "--source", "10.0.1.7", "--destination", "0.0.0.0/0", "--disabled", "--description", "count pings")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{ngw, "--action", "drop", "--proto", "tcp", "--source", "10.0.0.0/16", "--destination", "example.com", "--destination-type", "domain", "--description", "d"}, "Error: OperationUnsupported.DestinationType: "},
+		{[]string{ngw, "--action", "drop", "--proto", "tcp", "--source", "10.0.0.0/33", "--destination", "0.0.0.0/0", "--description", "d"}, "Error: IllegalParam.Source: "},
+		{[]string{ngw, "--action", "drop", "--proto", "tcp", "--source", "10.0.0.0/16", "--destination", "0.0.0.0/0", "--order", "9", "--description", "d"}, "Error: IllegalParam.NewOrder: "},
+		{[]string{"ngw-nope", "--action", "drop", "--proto", "tcp", "--source", "10.0.0.0/16", "--destination", "0.0.0.0/0", "--description", "d"}, "Error: InvalidNatGatewayId.NotFound: "},
+		{[]string{ngw, "--action", "drop", "--proto", "tcp", "--source", "10.0.0.0/16", "--destination", "0.0.0.0/0"}, `"description" not set`},
+		{[]string{"--action", "drop", "--proto", "tcp", "--source", "10.0.0.0/16", "--destination", "0.0.0.0/0", "--description", "d"}, "accepts 1 arg"},
+	} {
+		if e := r.fail(append([]string{"nat", "firewall", "add"}, tc.args...)...); !strings.Contains(e, tc.want) {
+			t.Errorf("nat firewall add %v: %s", tc.args, e)
+		}
+	}
+
+	order := func() []string {
+		t.Helper()
+		js := r.okJSON("nat", "firewall", "list", ngw)
+		pols, _ := js["Policys"].([]any)
+		var ids []string
+		for i, v := range pols {
+			p := v.(map[string]any)
+			if fmt.Sprint(p["Order"]) != fmt.Sprint(i+1) || p["NatGatewayId"] != ngw {
+				t.Errorf("policy %v: order %v at %d, gateway %v", p["AclUuid"], p["Order"], i+1, p["NatGatewayId"])
+			}
+			ids = append(ids, p["AclUuid"].(string))
+		}
+		return ids
+	}
+	if got := order(); fmt.Sprint(got) != fmt.Sprint([]string{partner, mail, icmp}) {
+		t.Errorf("order: %v", got)
+	}
+	out := r.ok("nat", "firewall", "list", ngw)
+	for _, want := range []string{"Order", "Action", "HitTimes", "group:app", "192.0.2.0/24", "443", "25", "all", "10.0.1.7/32", "false", "count pings", mail} {
+		if !strings.Contains(out, want) {
+			t.Errorf("nat firewall list lacks %q:\n%s", want, out)
+		}
+	}
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 4 || !strings.Contains(lines[1], "partner API") {
+		t.Errorf("nat firewall list order:\n%s", out)
+	}
+	r.ok("nat", "firewall", "move", ngw, icmp, "--order", "1")
+	if got := order(); fmt.Sprint(got) != fmt.Sprint([]string{icmp, partner, mail}) {
+		t.Errorf("after move: %v", got)
+	}
+	if e := r.fail("nat", "firewall", "move", ngw, icmp); !strings.Contains(e, `"order" not set`) {
+		t.Errorf("move without --order: %s", e)
+	}
+	if e := r.fail("nat", "firewall", "move", ngw, icmp, "--order", "4"); !strings.Contains(e, "Error: IllegalParam.NewOrder: ") {
+		t.Errorf("move past the end: %s", e)
+	}
+	if e := r.fail("firewall", "book", "delete", book); !strings.Contains(e, "Error: DependencyViolation.AddressBook: ") || !strings.Contains(e, partner) {
+		t.Errorf("delete a book a NAT firewall policy uses: %s", e)
+	}
+	r.ok("nat", "firewall", "delete", ngw, icmp)
+	if got := order(); fmt.Sprint(got) != fmt.Sprint([]string{partner, mail}) {
+		t.Errorf("after delete: %v", got)
+	}
+	if e := r.fail("nat", "firewall", "delete", ngw, icmp); !strings.Contains(e, "Error: ResourceNotFound.ControlPolicy: ") {
+		t.Errorf("delete a deleted policy: %s", e)
+	}
+
+	// Another account sees neither the gateway nor its policies.
+	bobCreds := env.NewAccount(t, "bob")
+	bob := newRunner(t, env)
+	bob.vars = maps.Clone(r.vars)
+	bob.vars[cli.EnvAccessKeyID], bob.vars[cli.EnvAccessSecret] = bobCreds.AccessKeyID, bobCreds.Secret
+	if e := bob.fail("nat", "firewall", "list", ngw); !strings.Contains(e, "Error: InvalidNatGatewayId.NotFound: ") {
+		t.Errorf("bob lists alice's: %s", e)
+	}
+	if e := bob.fail("nat", "firewall", "delete", ngw, mail); !strings.Contains(e, "Error: InvalidNatGatewayId.NotFound: ") {
+		t.Errorf("bob deletes alice's: %s", e)
+	}
+
+	// Deleting the gateway deletes its policies: the book they used is
+	// free.
+	r.ok("nat", "delete", ngw)
+	r.ok("firewall", "book", "delete", book)
+}

@@ -58,6 +58,13 @@ func AgentPrefixes() []string {
 		// with its EIPs what its SNAT and forward entries say, for the
 		// destinations its VPC routes to it (PrefixRouteEntry above).
 		model.PrefixNatGateway, model.PrefixSnatEntry, model.PrefixForwardEntry,
+		// Cloud Firewall's NAT firewall: the host that translates for a
+		// gateway judges the outbound connections through it with the
+		// gateway's policies (and the account's address books, above).
+		// Mirrored to every agent, as the VPC firewall's policies are:
+		// they hold no secret (only the WAF objects, which hold TLS keys,
+		// are filtered by zone in ExportState).
+		model.PrefixNatFirewallPolicy,
 	}
 }
 

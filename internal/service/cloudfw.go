@@ -92,7 +92,8 @@ import (
 //     unique in the account. A book identical to an existing one of the
 //     same name (type, entries, description) adds nothing and answers its
 //     GroupUuid. At most Quotas.AddressBooks (5000) books per account.
-//   - Policies name books, so: a book that a policy uses cannot be
+//   - Policies name books, so: a book that a policy uses (a policy of the
+//     Internet firewall, a VPC firewall or a NAT firewall) cannot be
 //     deleted (DependencyViolation.AddressBook names the policies); a
 //     book's type never changes (ModifyAddressBook has no GroupType);
 //     renaming a book renames it in the policies that use it, in the same
@@ -227,7 +228,7 @@ func parseAddressType(param, v string) (string, error) {
 	case "":
 		return "", errs.MissingParameter(param)
 	case "domain", "location":
-		return "", notSupported(param, "%s %s is not supported: Palisade's Internet firewall matches addresses only; give a CIDR (%s net) or an IP address book (%s group).", param, t, param, param)
+		return "", notSupported(param, "%s %s is not supported: Palisade's Cloud Firewall matches addresses only; give a CIDR (%s net) or an IP address book (%s group).", param, t, param, param)
 	}
 	return "", illegal(param, "The specified %s %q is not valid: use net (a CIDR) or group (an IP address book).", param, v)
 }
@@ -321,13 +322,21 @@ func firewallPolicies(tx store.ReadTxn, accountID, direction string) ([]*model.F
 }
 
 // policyKey is the store key of a policy: an Internet-firewall policy's,
-// or a VPC firewall's (VpcFirewallID set).
+// a VPC firewall's (VpcFirewallID set) or a NAT firewall's (NatGatewayID
+// set).
 func policyKey(p *model.FirewallPolicy) string {
-	if p.VpcFirewallID != "" {
+	switch {
+	case p.VpcFirewallID != "":
 		return model.PrefixVpcFirewallPolicy + p.ID
+	case p.NatGatewayID != "":
+		return model.PrefixNatFirewallPolicy + p.ID
 	}
 	return model.PrefixFirewallPolicy + p.ID
 }
+
+// policyPrefixes are the store prefixes of the policies of every kind of
+// firewall: Internet, VPC and NAT.
+var policyPrefixes = []string{model.PrefixFirewallPolicy, model.PrefixVpcFirewallPolicy, model.PrefixNatFirewallPolicy}
 
 // policiesWhere returns the policies under prefix that keep selects, in
 // order.
@@ -361,9 +370,9 @@ func getFirewallPolicy(tx store.ReadTxn, accountID, id, direction string) (*mode
 	return p, nil
 }
 
-// renumber gives the policies (one account and direction, or one VPC
-// firewall, in their new sequence) the orders 1..n and writes those whose
-// order changed.
+// renumber gives the policies (one account and direction, one VPC
+// firewall or one NAT gateway, in their new sequence) the orders 1..n and
+// writes those whose order changed.
 func renumber(tx store.Txn, list []*model.FirewallPolicy) error {
 	for i, p := range list {
 		if p.Order == i+1 {
@@ -437,7 +446,8 @@ func usesBook(p *model.FirewallPolicy, b *model.AddressBook) bool {
 }
 
 // accountPolicies returns every policy of the account: in, out (each in
-// order), then those of its VPC firewalls.
+// order), then those of its VPC firewalls, then those of the NAT firewalls
+// of its NAT gateways.
 func accountPolicies(tx store.ReadTxn, accountID string) ([]*model.FirewallPolicy, error) {
 	var out []*model.FirewallPolicy
 	for _, dir := range []string{model.FirewallIn, model.FirewallOut} {
@@ -447,12 +457,18 @@ func accountPolicies(tx store.ReadTxn, accountID string) ([]*model.FirewallPolic
 		}
 		out = append(out, list...)
 	}
-	vpcs, err := policiesWhere(tx, model.PrefixVpcFirewallPolicy, func(p *model.FirewallPolicy) bool { return p.AccountID == accountID })
-	return append(out, vpcs...), err
+	for _, prefix := range []string{model.PrefixVpcFirewallPolicy, model.PrefixNatFirewallPolicy} {
+		list, err := policiesWhere(tx, prefix, func(p *model.FirewallPolicy) bool { return p.AccountID == accountID })
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, list...)
+	}
+	return out, nil
 }
 
-// bookUsers lists the account's policies that use the book (Internet and
-// VPC firewalls).
+// bookUsers lists the account's policies that use the book (Internet, VPC
+// and NAT firewalls).
 func bookUsers(tx store.ReadTxn, b *model.AddressBook) ([]*model.FirewallPolicy, error) {
 	all, err := accountPolicies(tx, b.AccountID)
 	if err != nil {
@@ -511,7 +527,7 @@ func applyAddress(tx store.ReadTxn, accountID, param string, value, typ *string,
 	case model.FirewallNet:
 		p, ok := ParseFirewallCIDR(*curValue)
 		if !ok {
-			return illegal(param, "The specified %s %q is not valid: with %s net give an IPv4 CIDR block such as 192.0.2.0/24 (0.0.0.0/0: any address); Palisade's Internet firewall is IPv4 only.", param, *curValue, typeParam)
+			return illegal(param, "The specified %s %q is not valid: with %s net give an IPv4 CIDR block such as 192.0.2.0/24 (0.0.0.0/0: any address); Palisade's Cloud Firewall policies are IPv4 only.", param, *curValue, typeParam)
 		}
 		*curValue = p.String()
 	case model.FirewallGroup:
@@ -737,10 +753,11 @@ func (s *Service) AddControlPolicy(ctx context.Context, accountID string, in Add
 }
 
 // placePolicy inserts the new policy p into list (the policies of one
-// account and direction, or of one VPC firewall, in order) at NewOrder
-// and writes what changed. The same policy already where it was asked
-// for is a retry: it answers that one and writes nothing. what describes
-// the list for the quota error ("... %d policies ...").
+// account and direction, of one VPC firewall or of one NAT gateway, in
+// order) at NewOrder and writes what changed. The same policy already
+// where it was asked for is a retry: it answers that one and writes
+// nothing. what describes the list for the quota error ("... %d policies
+// ...").
 func placePolicy(tx store.Txn, list []*model.FirewallPolicy, p *model.FirewallPolicy, newOrder string, limit int, what string) (model.FirewallPolicy, error) {
 	order, err := parseNewOrder(newOrder, len(list)+1, false)
 	if err != nil {
@@ -783,10 +800,7 @@ func (s *Service) changePolicy(tx store.Txn, p *model.FirewallPolicy, in PolicyI
 // removePolicy deletes p (and its hits) and renumbers the rest of its
 // list, which list reads after the delete.
 func removePolicy(tx store.Txn, p *model.FirewallPolicy, list func() ([]*model.FirewallPolicy, error)) error {
-	if err := tx.Delete(policyKey(p)); err != nil {
-		return err
-	}
-	if err := tx.Delete(model.PrefixFirewallHits + p.ID); err != nil {
+	if err := deletePolicies(tx, []*model.FirewallPolicy{p}); err != nil {
 		return err
 	}
 	rest, err := list()
@@ -794,6 +808,21 @@ func removePolicy(tx store.Txn, p *model.FirewallPolicy, list func() ([]*model.F
 		return err
 	}
 	return renumber(tx, rest)
+}
+
+// deletePolicies deletes the policies and their hits, renumbering nothing:
+// one policy that removePolicy renumbers after, or every policy of a
+// firewall that goes.
+func deletePolicies(tx store.Txn, list []*model.FirewallPolicy) error {
+	for _, p := range list {
+		if err := tx.Delete(policyKey(p)); err != nil {
+			return err
+		}
+		if err := tx.Delete(model.PrefixFirewallHits + p.ID); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ModifyControlPolicy changes the fields given of a policy.
@@ -880,16 +909,32 @@ func (s *Service) ModifyControlPolicyPosition(ctx context.Context, accountID str
 			}
 			from = n - 1
 		}
-		to, err := parseNewOrder(in.NewOrder, len(list), true)
-		if err != nil {
-			return err
-		}
-		p := list[from]
-		list = slices.Delete(list, from, from+1)
-		list = slices.Insert(list, to-1, p)
-		return renumber(tx, list)
+		return movePolicy(tx, list, from, in.NewOrder)
 	})
 	return err
+}
+
+// movePolicy moves the policy at index from of list (the policies of one
+// account and direction, or of one NAT gateway, in order) to NewOrder
+// (1..n, -1: last); the ones in between shift by one.
+func movePolicy(tx store.Txn, list []*model.FirewallPolicy, from int, newOrder string) error {
+	to, err := parseNewOrder(newOrder, len(list), true)
+	if err != nil {
+		return err
+	}
+	p := list[from]
+	list = slices.Delete(list, from, from+1)
+	list = slices.Insert(list, to-1, p)
+	return renumber(tx, list)
+}
+
+// orderRange is DescribePolicyPriorUsed's answer for a list of n
+// policies: the orders in use, 1..n, or 0..0 when there are none.
+func orderRange(n int) (start, end int) {
+	if n == 0 {
+		return 0, 0
+	}
+	return 1, n
 }
 
 // PolicyPriorUsed is the answer of DescribePolicyPriorUsed: the orders in
@@ -904,10 +949,7 @@ func (s *Service) PolicyPriorUsed(ctx context.Context, accountID, direction stri
 		if err != nil {
 			return err
 		}
-		start, end = 0, len(list)
-		if len(list) > 0 {
-			start = 1
-		}
+		start, end = orderRange(len(list))
 		return nil
 	})
 	return start, end, err
@@ -969,8 +1011,9 @@ func (s *Service) DescribeControlPolicy(ctx context.Context, accountID string, q
 	return out, err
 }
 
-// policyFilter selects policies in DescribeControlPolicy and
-// DescribeVpcFirewallControlPolicy; empty fields match all.
+// policyFilter selects policies in DescribeControlPolicy,
+// DescribeVpcFirewallControlPolicy and DescribeNatFirewallControlPolicy;
+// empty fields match all.
 type policyFilter struct {
 	id, action, proto                string
 	release                          *bool
@@ -1262,8 +1305,11 @@ func policyRefs(ps []*model.FirewallPolicy) string {
 	refs := make([]string, 0, len(ps))
 	for _, p := range ps {
 		where := p.Direction
-		if p.VpcFirewallID != "" {
+		switch {
+		case p.VpcFirewallID != "":
 			where = p.VpcFirewallID
+		case p.NatGatewayID != "":
+			where = p.NatGatewayID
 		}
 		refs = append(refs, fmt.Sprintf("%s (%s #%d)", p.ID, where, p.Order))
 	}
@@ -1283,7 +1329,7 @@ func (s *Service) DeleteAddressBook(ctx context.Context, accountID, id string) e
 		}
 		if len(users) > 0 {
 			return errs.Forbidden("DependencyViolation.AddressBook",
-				"Address book %q (%s) is used by the policies %s: change or delete them first (ModifyControlPolicy, DeleteControlPolicy).", b.Name, b.ID, policyRefs(users))
+				"Address book %q (%s) is used by the policies %s: change or delete them first (ModifyControlPolicy, DeleteControlPolicy, or their VpcFirewall and NatFirewall counterparts).", b.Name, b.ID, policyRefs(users))
 		}
 		return tx.Delete(model.PrefixAddressBook + b.ID)
 	})
@@ -1576,7 +1622,8 @@ const FirewallHitsPerReport = 1000
 
 // ReportFirewallHits adds the hits agents counted in the kernel to the
 // policies' totals (HitTimes) and moves their last hit (HitLastTime)
-// forward. A policy deleted meanwhile is skipped: its hits went with it.
+// forward; a policy is one of any firewall (Internet, VPC or NAT), named
+// by its ID. A policy deleted meanwhile is skipped: its hits went with it.
 // Agents only (the admin, or an agent key: policies belong to no zone).
 func (s *Service) ReportFirewallHits(ctx context.Context, callerID string, hits []model.FirewallHits) error {
 	if len(hits) > FirewallHitsPerReport {
@@ -1595,15 +1642,10 @@ func (s *Service) ReportFirewallHits(ctx context.Context, callerID string, hits 
 			if h.Hits == 0 {
 				continue
 			}
-			if _, ok, err := tx.Get(model.PrefixFirewallPolicy + h.PolicyID); err != nil {
+			if ok, err := policyStored(tx, h.PolicyID); err != nil {
 				return err
 			} else if !ok {
-				if _, ok, err := tx.Get(model.PrefixVpcFirewallPolicy + h.PolicyID); err != nil || !ok {
-					if err != nil {
-						return err
-					}
-					continue
-				}
+				continue
 			}
 			var cur model.FirewallHits
 			if _, err := getJSON(tx, model.PrefixFirewallHits+h.PolicyID, &cur); err != nil {
@@ -1620,4 +1662,14 @@ func (s *Service) ReportFirewallHits(ctx context.Context, callerID string, hits 
 		return nil
 	})
 	return err
+}
+
+// policyStored reports whether a policy of any firewall has the ID.
+func policyStored(tx store.ReadTxn, id string) (bool, error) {
+	for _, prefix := range policyPrefixes {
+		if _, ok, err := tx.Get(prefix + id); err != nil || ok {
+			return ok, err
+		}
+	}
+	return false, nil
 }

@@ -62,7 +62,9 @@ import (
 //     (UnassociateEipAddress refuses); DeleteNatGateway without Force
 //     refuses while the gateway has SNAT entries, forward entries or EIPs,
 //     and with Force deletes the entries and unassociates the EIPs, all in
-//     one transaction.
+//     one transaction. Either way the policies of the gateway's NAT
+//     firewall (natfirewall.go) and their hit counts go with it, in the
+//     same transaction.
 //   - Entries are Available when created (the agent of the gateway's zone
 //     programs them), the gateway Available.
 //
@@ -553,8 +555,8 @@ func (s *Service) ModifyNatGatewayAttribute(ctx context.Context, accountID, id s
 	return err
 }
 
-// DeleteNatGateway deletes a gateway with its address and the route
-// entries to it. Without force it refuses while the gateway has entries or
+// DeleteNatGateway deletes a gateway with its address, the route entries
+// to it and its NAT firewall's policies. Without force it refuses while the gateway has entries or
 // EIPs; with force those entries are deleted and the EIPs unassociated.
 func (s *Service) DeleteNatGateway(ctx context.Context, accountID, id string, force bool) error {
 	_, err := s.update(ctx, func(tx store.Txn) error {
@@ -601,6 +603,12 @@ func (s *Service) DeleteNatGateway(ctx context.Context, accountID, id string, fo
 			}
 		}
 		if err := deleteRoutesTo(tx, g.ID); err != nil {
+			return err
+		}
+		// The gateway's NAT firewall goes with it (natfirewall.go): its
+		// policies judge nothing once the gateway is gone, and a policy
+		// left behind would keep its address books in use.
+		if err := deleteNatFirewallPolicies(tx, g.ID); err != nil {
 			return err
 		}
 		key := ipamKey(g.VSwitchID, g.PrivateIP)
