@@ -150,6 +150,9 @@ type Agent struct {
 	fwRules   map[string]map[string][]string
 	fwCounts  map[fwRuleKey]uint64
 	fwSampled bool
+	// fwMu serializes sampleFirewallHits: the sampler calls it on its
+	// period, the reconciliation before it rebuilds tables.
+	fwMu sync.Mutex
 	// kick asks Run for a reconciliation outside store changes.
 	kick chan struct{}
 	// resolvers are the VPCs' DNS servers (resolver.go; only the
@@ -349,6 +352,9 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		}
 	}
 	a.cfg.Metrics.setHost(host, len(d.Instances), failedClosed)
+	// A rebuilt table counts from 0 again: what its rules counted since
+	// the last reading is reported first.
+	a.sampleHitsAroundApply(ctx)
 	st, topoErr := a.cfg.Topology.Apply(ctx, host)
 	if topoErr != nil {
 		errList = append(errList, fmt.Errorf("topology: %w", topoErr))
@@ -378,6 +384,8 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		}
 	}
 	a.setFirewallRules(host.VPCs)
+	// And right after: a rebuilt table's counters start the new baseline.
+	a.sampleHitsAroundApply(ctx)
 	a.syncFlowLogs(d, fwOK)
 	// After the topology: the servers listen in the VPC namespaces.
 	if err := a.syncResolvers(d); err != nil {

@@ -67,6 +67,26 @@ func (a *Agent) setFirewallRules(vpcs []dataplane.VPC) {
 	a.ddosMu.Unlock()
 }
 
+// sampleHitsAroundApply reads the firewall rules' counters just before
+// and just after the topology is applied, once a baseline exists and some
+// firewall has rules: the application may rebuild a table (a policy
+// added, an EIP or a forward entry changed), and the hits its rules
+// counted since the sampler's last reading would otherwise be lost with
+// it; the reading after is the new table's baseline, so that its first
+// hits are not taken for a restart's.
+func (a *Agent) sampleHitsAroundApply(ctx context.Context) {
+	counters, ok := a.cfg.Topology.(FirewallCounters)
+	if !ok || a.cfg.FirewallHits == nil {
+		return
+	}
+	a.ddosMu.Lock()
+	ready := a.fwSampled && len(a.fwRules) > 0
+	a.ddosMu.Unlock()
+	if ready {
+		a.sampleFirewallHits(ctx, counters)
+	}
+}
+
 // sampleFirewallHits reads the rules' counters and reports what each
 // policy gained since the last reading. The table is rebuilt whenever its
 // content changes, and its counters start again from 0: a rule first seen
@@ -74,6 +94,8 @@ func (a *Agent) setFirewallRules(vpcs []dataplane.VPC) {
 // that went down restarted. At the first reading the counts may be an
 // earlier agent's, already reported: they are only the baseline.
 func (a *Agent) sampleFirewallHits(ctx context.Context, counters FirewallCounters) {
+	a.fwMu.Lock()
+	defer a.fwMu.Unlock()
 	a.ddosMu.Lock()
 	rules := a.fwRules
 	a.ddosMu.Unlock()

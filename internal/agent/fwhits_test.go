@@ -111,3 +111,43 @@ func TestNATFirewallHits(t *testing.T) {
 		}
 	}
 }
+
+// countingTopology is a Topology whose firewall counters are a
+// fakeChainCounters.
+type countingTopology struct{ fakeChainCounters }
+
+func (countingTopology) Apply(context.Context, dataplane.Host) (dataplane.Status, error) {
+	return dataplane.Status{}, nil
+}
+
+// TestHitsAroundApply: hits counted since the last reading are reported
+// before a table is rebuilt (a policy inserted first shifts the others),
+// and the new table's first hits count whole after it.
+func TestHitsAroundApply(t *testing.T) {
+	sink := &hitLog{got: map[string]int64{}}
+	chain := dataplane.NATFirewallChain("ngw-a")
+	counts := fakeChainCounters{"v1": {chain: {0}}}
+	a := New(Config{FirewallHits: sink, Topology: countingTopology{counts}})
+	vpc := func(pols ...string) []dataplane.VPC {
+		g := dataplane.NATGateway{ID: "ngw-a"}
+		for _, p := range pols {
+			g.Firewall = append(g.Firewall, dataplane.FirewallRule{ID: p})
+		}
+		return []dataplane.VPC{{ID: "v1", NATGateways: []dataplane.NATGateway{g}}}
+	}
+	ctx := context.Background()
+	a.setFirewallRules(vpc("drop"))
+	a.sampleHitsAroundApply(ctx) // no baseline yet: nothing
+	a.sampleFirewallHits(ctx, counts)
+	counts["v1"][chain] = []uint64{4} // hits the sampler has not read
+	a.sampleHitsAroundApply(ctx)      // before the apply
+	// The apply inserts "accept" before "drop": a new table from 0.
+	counts["v1"][chain] = []uint64{0, 0}
+	a.setFirewallRules(vpc("accept", "drop"))
+	a.sampleHitsAroundApply(ctx) // after: the baseline
+	counts["v1"][chain] = []uint64{2, 1}
+	a.sampleFirewallHits(ctx, counts)
+	if sink.got["drop"] != 5 || sink.got["accept"] != 2 || len(sink.got) != 2 {
+		t.Fatalf("reported %v, want drop 5 (4 before the rebuild, 1 after) and accept 2", sink.got)
+	}
+}

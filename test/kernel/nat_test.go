@@ -2,12 +2,14 @@ package kernel_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/netip"
 	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
@@ -142,6 +144,87 @@ func (w *natWorld) staysIn(instance string, inet netip.AddrPort, why string) {
 	} else if !probe.IsTimeout(err) {
 		w.t.Errorf("%s -> internet (%s): %v, want a silent drop", instance, why, err)
 	}
+}
+
+// natFirewall: the gateway's NAT firewall (Cloud Firewall) judges what the
+// gateway translates on the way out, by the private source: a drop policy
+// on a2 (an SNAT entry) and one on m1 (an IP mapping) keep them in, an
+// accept policy before them lets a2 reach one port, a drop policy on e1
+// (which has its own EIP) does nothing; the policies count their hits,
+// and deleting them lets everything out again.
+func (w *natWorld) natFirewall(fw *cloudfw.Client, inetAP netip.AddrPort, natA, natB, natC, own netip.Addr) {
+	t := w.t
+	t.Helper()
+	add := func(action, src, port, order string) string {
+		t.Helper()
+		req := cloudfw.CreateCreateNatFirewallControlPolicyRequest()
+		req.NatGatewayId, req.Direction, req.AclAction, req.Proto, req.NewOrder = w.gwID, "out", action, "TCP", order
+		req.Source, req.SourceType, req.Destination, req.DestinationType = src, "net", "0.0.0.0/0", "net"
+		req.DestPortType, req.DestPort, req.Description = "port", port, "NAT firewall "+action+" "+src
+		req.ApplicationNameList = &[]string{"ANY"}
+		resp, err := fw.CreateNatFirewallControlPolicy(req)
+		if err != nil {
+			t.Fatalf("CreateNatFirewallControlPolicy %s %s: %v", action, src, err)
+		}
+		return resp.AclUuid
+	}
+	inetAddr, inetPort := inetAP.Addr().String(), inetAP.Port()
+	everyPort := "0/0"
+	dropA2 := add("drop", w.addr["a2"].String()+"/32", everyPort, "-1")
+	dropM1 := add("drop", w.addr["m1"].String()+"/32", everyPort, "-1")
+	dropE1 := add("drop", w.addr["e1"].String()+"/32", everyPort, "-1")
+	w.settle()
+	w.staysIn("a2", inetAP, "the NAT firewall drops a2")
+	w.staysIn("m1", inetAP, "the NAT firewall drops m1 (IP mapping)")
+	w.leavesWith("a1", inetAP, natA)
+	w.leavesWith("e1", inetAP, own) // its own EIP: not the gateway's to judge
+	w.agrees(w.ids["a2"], inetAddr, inetPort, false, dropA2)
+	w.agrees(w.ids["m1"], inetAddr, inetPort, false, dropM1)
+	w.agrees(w.ids["a1"], inetAddr, inetPort, true, natA.String())
+	w.agrees(w.ids["e1"], inetAddr, inetPort, true, own.String())
+	// Inbound through the IP mapping is the Internet firewall's business.
+	w.mustReach(netip.AddrPortFrom(natC, 8080), "m1").Close()
+
+	// An accept policy first lets a2 reach the server's port, and only it.
+	acceptA2 := add("accept", w.addr["a2"].String()+"/32", fmt.Sprintf("%d/%d", inetPort, inetPort), "1")
+	w.settle()
+	w.leavesWith("a2", inetAP, natB)
+	w.agrees(w.ids["a2"], inetAddr, inetPort, true, acceptA2)
+
+	// The hits: the agent reads the rules' counters every few seconds.
+	hits := map[string]int{}
+	for range 40 {
+		req := cloudfw.CreateDescribeNatFirewallControlPolicyRequest()
+		req.NatGatewayId, req.Direction, req.CurrentPage, req.PageSize = w.gwID, "out", "1", "50"
+		resp, err := fw.DescribeNatFirewallControlPolicy(req)
+		if err != nil {
+			t.Fatalf("DescribeNatFirewallControlPolicy: %v", err)
+		}
+		if len(resp.Policys) != 4 || resp.Policys[0].AclUuid != acceptA2 {
+			t.Fatalf("DescribeNatFirewallControlPolicy: %+v, want 4 policies, %s first", resp.Policys, acceptA2)
+		}
+		for _, p := range resp.Policys {
+			hits[p.AclUuid] = p.HitTimes
+		}
+		if hits[dropA2] > 0 && hits[dropM1] > 0 && hits[acceptA2] > 0 {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if hits[dropA2] == 0 || hits[dropM1] == 0 || hits[acceptA2] == 0 || hits[dropE1] != 0 {
+		t.Errorf("NAT firewall hits %v: want some on %s, %s and %s, none on %s (e1 has its own EIP)", hits, dropA2, dropM1, acceptA2, dropE1)
+	}
+
+	for _, id := range []string{acceptA2, dropA2, dropM1, dropE1} {
+		req := cloudfw.CreateDeleteNatFirewallControlPolicyRequest()
+		req.AclUuid, req.NatGatewayId, req.Direction = id, w.gwID, "out"
+		if _, err := fw.DeleteNatFirewallControlPolicy(req); err != nil {
+			t.Fatalf("DeleteNatFirewallControlPolicy %s: %v", id, err)
+		}
+	}
+	w.settle()
+	w.leavesWith("m1", inetAP, natC)
+	w.leavesWith("a2", inetAP, natB)
 }
 
 // TestNATGatewaySDK drives an Internet NAT gateway end to end with the
@@ -293,6 +376,8 @@ func TestNATGatewaySDK(t *testing.T) {
 	w.leavesWith("m1", inetAP, natC)
 	w.agrees(inetAddr, natC.String(), 8080, true, w.gwID)
 	w.agrees(w.ids["m1"], inetAddr, inetPort, true, natC.String())
+
+	w.natFirewall(fw, inetAP, natA, natB, natC, own)
 
 	// Deleting the forward entry ends its connection and opens nothing.
 	w.deleteForward(fwd)
