@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
@@ -118,6 +119,33 @@ func natAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, vpcID stri
 		t.Errorf("the analyzer disagrees with the kernel: zone b -> internet %v, internet -> %v:8081 %v (both reach)",
 			analyzed(client, inetAP.Addr().String(), inetAP.Port()), pub, analyzed(inetAP.Addr().String(), pub.String(), 8081))
 	}
+
+	// The gateway's NAT firewall judges zone b's connections on zone a's
+	// host, where the gateway translates them, by their private source.
+	cfw := env.Cloudfw(t, env.Admin)
+	np := cloudfw.CreateCreateNatFirewallControlPolicyRequest()
+	np.NatGatewayId, np.Direction, np.AclAction, np.Proto, np.NewOrder = gw.NatGatewayId, "out", "drop", "TCP", "1"
+	np.Source, np.SourceType, np.Destination, np.DestinationType = "10.61.2.50/32", "net", "0.0.0.0/0", "net"
+	np.DestPortType, np.DestPort, np.ApplicationNameList, np.Description = "port", "0/0", &[]string{"ANY"}, "zone b stays in"
+	npr, err := cfw.CreateNatFirewallControlPolicy(np)
+	if err != nil {
+		t.Fatalf("CreateNatFirewallControlPolicy: %v", err)
+	}
+	eventually("the NAT firewall keeps zone b's instance in", func() error {
+		if name, _, err := dialWho(other.netns(client), inetAP, 500*time.Millisecond); err == nil {
+			return fmt.Errorf("still reaches the internet (%s)", name)
+		}
+		return nil
+	})
+	if analyzed(client, inetAP.Addr().String(), inetAP.Port()) {
+		t.Error("the analyzer says zone b reaches the internet past the NAT firewall's drop, unlike the kernel")
+	}
+	dp := cloudfw.CreateDeleteNatFirewallControlPolicyRequest()
+	dp.AclUuid, dp.NatGatewayId, dp.Direction = npr.AclUuid, gw.NatGatewayId, "out"
+	if _, err := cfw.DeleteNatFirewallControlPolicy(dp); err != nil {
+		t.Fatalf("DeleteNatFirewallControlPolicy: %v", err)
+	}
+	eventually("zone b's instance out again once the NAT firewall's policy is gone", leavesThrough(other.netns(client), inetAP, pub))
 
 	// Without the SNAT entry zone b's instance has no way out.
 	ds := vpc.CreateDeleteSnatEntryRequest()
