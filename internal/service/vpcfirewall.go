@@ -271,13 +271,8 @@ func (s *Service) DeleteVpcFirewallConfigure(ctx context.Context, accountID stri
 			if err != nil {
 				return err
 			}
-			for _, p := range pols {
-				if err := tx.Delete(policyKey(p)); err != nil {
-					return err
-				}
-				if err := tx.Delete(model.PrefixFirewallHits + p.ID); err != nil {
-					return err
-				}
+			if err := deletePolicies(tx, pols); err != nil {
+				return err
 			}
 			if err := tx.Delete(model.PrefixVpcFirewall + fw.ID); err != nil {
 				return err
