@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -19,8 +21,10 @@ type FlowRecordSink = capture.Sink
 
 // buildFlowLogs reads the active flow logs and returns, per VPC on the
 // host, each log with the local ENIs it covers (a host captures its own
-// ENIs); it puts the interfaces of covered ENIs into the VPC's program,
-// whose drops of them are then logged (policy.DenyChain).
+// ENIs) and, for a log of the path internetGateway, its path filter, whose
+// inside blocks are the VPC's (model.FlowLogInside); it puts the
+// interfaces of covered ENIs into the VPC's program, whose drops of them
+// are then logged (policy.DenyChain).
 func buildFlowLogs(tx store.ReadTxn, d *Desired, ifName func(eniID string) string) (map[string][]flowlog.Log, error) {
 	var fls []model.FlowLog
 	if err := listAll(tx, model.PrefixFlowLog, func(f model.FlowLog) { fls = append(fls, f) }); err != nil {
@@ -32,6 +36,7 @@ func buildFlowLogs(tx store.ReadTxn, d *Desired, ifName func(eniID string) strin
 	}
 	slices.SortFunc(fls, func(a, b model.FlowLog) int { return cmpString(a.ID, b.ID) })
 	ifaces := map[string][]string{}
+	paths := internetPaths{tx: tx, byVPC: map[string]*flowlog.PathFilter{}}
 	for _, f := range fls {
 		if f.Status != model.FlowLogActive || d.Programs[f.VpcID] == nil {
 			continue
@@ -39,6 +44,12 @@ func buildFlowLogs(tx store.ReadTxn, d *Desired, ifName func(eniID string) strin
 		l := flowlog.Log{ID: f.ID, AccountID: f.AccountID, TrafficType: f.TrafficType, WindowSeconds: int64(f.WindowSeconds)}
 		if l.WindowSeconds <= 0 {
 			l.WindowSeconds = int64(f.AggregationInterval) * 60
+		}
+		if f.InternetOnly() {
+			var err error
+			if l.Path, err = paths.of(f.VpcID); err != nil {
+				return nil, err
+			}
 		}
 		for _, e := range d.ENIs {
 			if e.VpcID != f.VpcID || !covers(f, e) {
@@ -59,6 +70,43 @@ func buildFlowLogs(tx store.ReadTxn, d *Desired, ifName func(eniID string) strin
 		d.Programs[vpc].FlowLogIfaces = names
 	}
 	return out, nil
+}
+
+// internetPaths builds the internetGateway filter of each VPC once, shared
+// by the VPC's logs of that path.
+type internetPaths struct {
+	tx     store.ReadTxn
+	routes []model.RouteEntry // read at the first VPC
+	read   bool
+	byVPC  map[string]*flowlog.PathFilter
+}
+
+func (p *internetPaths) of(vpcID string) (*flowlog.PathFilter, error) {
+	if f := p.byVPC[vpcID]; f != nil {
+		return f, nil
+	}
+	if !p.read {
+		if err := listAll(p.tx, model.PrefixRouteEntry, func(r model.RouteEntry) { p.routes = append(p.routes, r) }); err != nil {
+			return nil, err
+		}
+		p.read = true
+	}
+	var vpc model.VPC
+	b, ok, err := p.tx.Get(model.PrefixVPC + vpcID)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		if err := json.Unmarshal(b, &vpc); err != nil {
+			return nil, fmt.Errorf("decode %s: %w", model.PrefixVPC+vpcID, err)
+		}
+	}
+	// A VPC missing from the store (being deleted) has no CIDR left to
+	// leave out: the fixed blocks still are.
+	vpc.ID = vpcID
+	f := flowlog.NewInternetPath(model.FlowLogInside(vpc, p.routes))
+	p.byVPC[vpcID] = f
+	return f, nil
 }
 
 func covers(f model.FlowLog, e model.ENI) bool {

@@ -60,9 +60,13 @@ func toFlowLogItem(v service.FlowLogView) flowLogItem {
 	if v.FileSink != "" {
 		it.FileFormat = v.FileFormat
 	}
-	it.TrafficPath.TrafficPathList = []string{"all"}
+	it.TrafficPath.TrafficPathList = v.TrafficPathList()
 	return it
 }
+
+// IndexTrafficPaths is the range of N in CreateFlowLog's TrafficPath.N:
+// the cloud documents no bound; ten is its catalogue of paths.
+var IndexTrafficPaths = Indexes{1, 10}
 
 // flowLogSkippedItem is one flow log's SKIPDATA counter in
 // DescribeFlowLogRecords.
@@ -123,11 +127,15 @@ func RegisterFlowLogs(rt *Router, svc *service.Service) {
 		if r.Params.Has("AggregationInterval") && r.Params.Get("AggregationInterval") != "" && interval == 0 {
 			return nil, errs.InvalidParam("IllegalParam.AggregationInterval", "The specified AggregationInterval 0 is not valid; use 1, 5 or 10 (minutes).")
 		}
+		paths, err := r.Params.ListIn("TrafficPath", IndexTrafficPaths)
+		if err != nil {
+			return nil, err
+		}
 		fl, err := svc.CreateFlowLog(ctx, r.Account.ID, service.CreateFlowLogInput{
 			Name: r.Params.Get("FlowLogName"), Description: r.Params.Get("Description"),
 			ResourceType: r.Params.Get("ResourceType"), ResourceID: r.Params.Get("ResourceId"),
 			TrafficType: r.Params.Get("TrafficType"), ProjectName: r.Params.Get("ProjectName"),
-			LogStoreName: r.Params.Get("LogStoreName"), AggregationInterval: interval, Sinks: flowLogSinks(r.Params),
+			LogStoreName: r.Params.Get("LogStoreName"), AggregationInterval: interval, TrafficPaths: paths, Sinks: flowLogSinks(r.Params),
 		})
 		if err != nil {
 			return nil, err

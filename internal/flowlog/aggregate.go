@@ -20,11 +20,14 @@ type ENI struct {
 }
 
 // Log is one active flow log as capture sees it: the ENIs it covers now,
-// its traffic filter and its window length.
+// its traffic filters and its window length.
 type Log struct {
 	ID          string `json:"id"`
 	AccountID   string `json:"account_id"`
 	TrafficType string `json:"traffic_type"` // model.FlowLogTraffic*
+	// Path is the traffic-path filter (nil: all traffic), built once
+	// per log by whoever builds the Log (the agent, from the VPC).
+	Path *PathFilter `json:"-"`
 	// WindowSeconds is the capture window; windows are aligned to Unix
 	// time multiples of it.
 	WindowSeconds int64 `json:"window_seconds"`
@@ -181,13 +184,14 @@ func (s *logState) window(start int64) *window {
 }
 
 // Add records an observation made at time t (it belongs to the window
-// containing t) for every log covering o.ENI whose traffic type wants it.
+// containing t) for every log covering o.ENI whose traffic type and
+// traffic path want it.
 func (a *Aggregator) Add(t time.Time, o Observation) {
 	if o.Packets == 0 {
 		return
 	}
 	for _, s := range a.byENI[o.ENI] {
-		if !wants(s.TrafficType, o.Action) {
+		if !wants(s.TrafficType, o.Action) || !s.Path.Keeps(&o) {
 			continue
 		}
 		start := windowStart(t.Unix(), s.WindowSeconds)
@@ -241,6 +245,7 @@ func (s *logState) record(k recKey, r recAgg) Record {
 		VSwitchID: e.VSwitchID, VpcID: e.VpcID, SrcAddr: k.Src.String(), SrcPort: int(k.SrcPort),
 		DstAddr: k.Dst.String(), DstPort: int(k.DstPort), Protocol: int(k.Proto), Direction: k.Dir,
 		Packets: r.packets, Bytes: r.bytes, Start: r.start, End: r.end, Action: k.Action, LogStatus: StatusOK, TCPFlags: r.flags,
+		TrafficPath: s.Path.Name(),
 	}
 }
 
@@ -412,6 +417,7 @@ func (s *logState) marker(e ENI, start int64, status string) Record {
 	return Record{
 		Version: Version, FlowLogID: s.ID, AccountID: s.AccountID, ENIID: e.ID, VMID: e.VMID,
 		VSwitchID: e.VSwitchID, VpcID: e.VpcID, Start: start, End: start + s.WindowSeconds, LogStatus: status,
+		TrafficPath: s.Path.Name(),
 	}
 }
 
@@ -460,14 +466,17 @@ type AggState struct {
 	Logs []LogCheckpoint `json:"logs"`
 }
 
-// LogCheckpoint is one log's open state. AccountID, TrafficType and ENIs
-// (absent from checkpoints of older agents) let a restored log that is no
-// longer active emit its windows as it would have (NODATA and SKIPDATA
-// records name the ENIs it covered).
+// LogCheckpoint is one log's open state. AccountID, TrafficType,
+// TrafficPath and ENIs (absent from checkpoints of older agents) let a
+// restored log that is no longer active emit its windows as it would have
+// (NODATA and SKIPDATA records name the ENIs it covered, and every record
+// its path). The records in its windows were filtered by its path
+// already: the path's inside blocks are not kept.
 type LogCheckpoint struct {
 	ID            string             `json:"id"`
 	AccountID     string             `json:"account_id,omitempty"`
 	TrafficType   string             `json:"traffic_type,omitempty"`
+	TrafficPath   string             `json:"traffic_path,omitempty"` // PathFilter.Name
 	WindowSeconds int64              `json:"window_seconds"`
 	ENIs          []ENI              `json:"enis,omitempty"`
 	Closed        int64              `json:"closed"`
@@ -484,8 +493,8 @@ func (a *Aggregator) State() AggState {
 	var st AggState
 	counted := map[string]bool{}
 	save := func(s *logState, retired bool) {
-		lc := LogCheckpoint{ID: s.ID, AccountID: s.AccountID, TrafficType: s.TrafficType, WindowSeconds: s.WindowSeconds,
-			Closed: s.closed, Retired: retired}
+		lc := LogCheckpoint{ID: s.ID, AccountID: s.AccountID, TrafficType: s.TrafficType, TrafficPath: s.Path.Name(),
+			WindowSeconds: s.WindowSeconds, Closed: s.closed, Retired: retired}
 		if !counted[s.ID] {
 			lc.Missed = a.missed[s.ID]
 			counted[s.ID] = true
@@ -600,6 +609,11 @@ func (a *Aggregator) retire(lc LogCheckpoint, rewindowed bool) {
 	}
 	s := &logState{Log: Log{ID: lc.ID, AccountID: lc.AccountID, TrafficType: lc.TrafficType, WindowSeconds: lc.WindowSeconds, ENIs: lc.ENIs},
 		enis: map[string]ENI{}, windows: map[int64]*window{}, closed: lc.Closed}
+	if lc.TrafficPath != "" {
+		// A retired log takes no more traffic: its records keep their
+		// path's name, and the inside blocks are not needed.
+		s.Path = &PathFilter{name: lc.TrafficPath}
+	}
 	for _, e := range lc.ENIs {
 		s.enis[e.ID] = e
 	}

@@ -50,6 +50,12 @@ type Record struct {
 	// TCPFlags is the OR of the TCP flags seen in the window (FIN 1, SYN 2,
 	// RST 4, PSH 8, ACK 16, URG 32).
 	TCPFlags int `json:"tcp-flags"`
+	// TrafficPath is the path of the flow log's TrafficPath filter
+	// (model.FlowLogPathInternet) in the records of a flow log that
+	// captures one path only; empty (left out) in those of a flow log
+	// that captures all traffic. The AWS and IPFIX formats do not carry
+	// it.
+	TrafficPath string `json:"trafficPath,omitempty"`
 	// Seq is the record's place among the records of its account with
 	// the same Start, in arrival order: the record store sets it in the
 	// records a query returns, so that (Start, Seq) names one record for

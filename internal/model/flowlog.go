@@ -1,6 +1,9 @@
 package model
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Flow-log store prefixes (since issue 6).
 const (
@@ -21,6 +24,17 @@ const (
 
 	FlowLogActive   = "Active"
 	FlowLogInactive = "Inactive"
+)
+
+// Flow-log traffic paths (TrafficPath.N of CreateFlowLog) that Palisade
+// captures; the other paths of the cloud's catalogue are refused.
+const (
+	// FlowLogPathAll is everything the ENIs send and receive (the default).
+	FlowLogPathAll = "all"
+	// FlowLogPathInternet is the traffic between the ENIs and the
+	// internet: connections that cross the VPC's public edge (EIPs, NAT
+	// gateways, forward entries). See FlowLogInside.
+	FlowLogPathInternet = "internetGateway"
 )
 
 // FlowLog is one flow-log configuration: which ENIs are captured (one ENI,
@@ -45,6 +59,11 @@ type FlowLog struct {
 	ProjectName   string `json:"project_name"`
 	LogStoreName  string `json:"log_store_name"`
 	Status        string `json:"status"` // FlowLogActive or FlowLogInactive
+	// TrafficPaths are the paths captured (FlowLogPath*), as created:
+	// their union is captured, so FlowLogPathAll with another path is
+	// everything. Empty (flow logs stored before paths existed, and
+	// those created without TrafficPath.N) means FlowLogPathAll.
+	TrafficPaths []string `json:"traffic_paths,omitempty"`
 	// Sinks besides the embedded store (always written, queried by the API).
 	// FileSink is a path the server appends records to as JSON lines
 	// (FileFormat "alibaba", the default) or AWS version-2 text lines
@@ -54,4 +73,52 @@ type FlowLog struct {
 	FileFormat     string    `json:"file_format,omitempty"`
 	IPFIXCollector string    `json:"ipfix_collector,omitempty"`
 	CreatedAt      time.Time `json:"created_at"`
+}
+
+// TrafficPathList is the flow log's paths as DescribeFlowLogs answers
+// them: those it was created with, or ["all"].
+func (f *FlowLog) TrafficPathList() []string {
+	if len(f.TrafficPaths) == 0 {
+		return []string{FlowLogPathAll}
+	}
+	return append([]string(nil), f.TrafficPaths...)
+}
+
+// InternetOnly reports whether the flow log captures only the traffic
+// between its ENIs and the internet: its paths name internetGateway and
+// not all.
+func (f *FlowLog) InternetOnly() bool {
+	internet := false
+	for _, p := range f.TrafficPaths {
+		switch p {
+		case FlowLogPathAll:
+			return false
+		case FlowLogPathInternet:
+			internet = true
+		}
+	}
+	return internet
+}
+
+// FlowLogInside returns the address blocks of vpc's own network, which an
+// internetGateway flow log leaves out: its CIDR blocks (primary,
+// secondary, IPv6) and the destinations of its route entries to a VPC
+// peering connection (routes holds route entries of any VPC; the others
+// are skipped). Traffic to any other address, but the blocks no VPC
+// reaches the internet through (flowlog.NewInternetPath adds those),
+// crosses the VPC's public edge. Route entries to a NAT gateway are the
+// way to the internet, not inside.
+func FlowLogInside(vpc VPC, routes []RouteEntry) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range append([]netip.Prefix{vpc.CidrBlock, vpc.Ipv6CidrBlock}, vpc.SecondaryCidrs...) {
+		if p.IsValid() {
+			out = append(out, p.Masked())
+		}
+	}
+	for _, r := range routes {
+		if r.VpcID == vpc.ID && r.NextHopType == RouteNextHopPeer && r.DestinationCidr.IsValid() {
+			out = append(out, r.DestinationCidr.Masked())
+		}
+	}
+	return out
 }

@@ -53,6 +53,22 @@ import (
 //   - A deleted flow log's records stay (until the retention removes them)
 //     and stay queryable by its ID, by its account only: the server keeps a
 //     tombstone of the ID for the retention period.
+//   - TrafficPath.N: all (everything the ENIs send and receive, the
+//     default) and internetGateway (traffic between the ENIs and the
+//     internet: the remote end is outside the VPC's CIDR blocks, its
+//     peering routes' destinations, the PrivateLink transit range and the
+//     link-local, broadcast and multicast blocks; see
+//     model.FlowLogInside and flowlog.NewInternetPath). The other paths
+//     of the cloud's catalogue (IPv4 gateway, NAT gateway, VPN gateway,
+//     transit router, gateway endpoint, VBR, Express Connect router, GWLB
+//     endpoint) are OperationUnsupported.TrafficPath (400); a value
+//     outside the catalogue is IllegalParam.TrafficPath (400). The paths
+//     are a union: all with internetGateway is all (the cloud documents
+//     no combination rule). The list is kept as given (canonical
+//     spelling, duplicates dropped) and DescribeFlowLogs answers it;
+//     ModifyFlowLogAttribute cannot change it (the cloud's request has
+//     no TrafficPath). Records of an internetGateway flow log carry
+//     trafficPath = internetGateway.
 
 // prefixFlowLogStats + ID -> flowLogStats: counters the server keeps per
 // flow log. Not mirrored to agents (they change with every report).
@@ -61,7 +77,8 @@ const prefixFlowLogStats = "flowlogstat/"
 type flowLogStats struct {
 	// Skipped counts the packets or flows capture missed (SKIPDATA).
 	Skipped int64 `json:"skipped"`
-	// Filtered counts records refused by the flow log's TrafficType.
+	// Filtered counts records refused by the flow log's TrafficType or
+	// TrafficPath.
 	Filtered int64 `json:"filtered"`
 	// InactiveSince (Unix seconds, rounded up) is when the flow log was
 	// last deactivated, and ActiveSince (rounded down) when it was
@@ -94,6 +111,9 @@ type flowLogGone struct {
 	VpcID       string `json:"vpc_id,omitempty"`
 	RegionID    string `json:"region_id,omitempty"`
 	TrafficType string `json:"traffic_type,omitempty"`
+	// TrafficPaths are the flow log's paths: the records of its last
+	// window carry its path.
+	TrafficPaths []string `json:"traffic_paths,omitempty"`
 	// Skipped is the flow log's SKIPDATA counter when it was deleted.
 	Skipped   int64 `json:"skipped"`
 	DeletedAt int64 `json:"deleted_at"` // Unix seconds
@@ -298,7 +318,51 @@ type CreateFlowLogInput struct {
 	TrafficType               string
 	ProjectName, LogStoreName string
 	AggregationInterval       int // minutes; 0 means the default, 10
-	Sinks                     FlowLogSinks
+	// TrafficPaths are the values of TrafficPath.N (none: all).
+	TrafficPaths []string
+	Sinks        FlowLogSinks
+}
+
+// flowLogPathCatalogue are the cloud's flow-log paths Palisade does not
+// capture (OperationUnsupported.TrafficPath), with what each is.
+var flowLogPathCatalogue = [...]struct{ name, what string }{
+	{"ipv4Gateway", "traffic through an IPv4 gateway"},
+	{"natGateway", "traffic through a NAT gateway"},
+	{"vpnGateway", "traffic through a VPN gateway"},
+	{"transitRouter", "traffic through a transit router"},
+	{"gatewayEndpoint", "traffic through a gateway endpoint"},
+	{"vbr", "traffic through a virtual border router (VBR)"},
+	{"expressConnectRouter", "traffic through an Express Connect router"},
+	{"gwlbEndpoint", "traffic through a GWLB endpoint"},
+}
+
+// normalizeTrafficPaths validates TrafficPath.N and returns it in the
+// canonical spelling (names are taken in any case), duplicates dropped;
+// none gives nil (all).
+func normalizeTrafficPaths(in []string) ([]string, error) {
+	var out []string
+	for _, v := range in {
+		p := ""
+		for _, name := range []string{model.FlowLogPathAll, model.FlowLogPathInternet} {
+			if strings.EqualFold(v, name) {
+				p = name
+			}
+		}
+		if p == "" {
+			for _, c := range flowLogPathCatalogue {
+				if strings.EqualFold(v, c.name) {
+					return nil, errs.InvalidParam("OperationUnsupported.TrafficPath",
+						"The TrafficPath %q (%s) is not supported: Palisade's flow logs capture all (everything the ENI sends and receives) or internetGateway (traffic between the ENI and the internet, through EIPs, NAT gateways and forward entries alike); send one of those.",
+						v, c.what)
+				}
+			}
+			return nil, errs.InvalidParam("IllegalParam.TrafficPath", "The specified TrafficPath %q is not valid; use all or internetGateway.", v)
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 func normalizeResourceType(v string) (string, bool) {
@@ -357,7 +421,11 @@ func (s *Service) CreateFlowLog(ctx context.Context, accountID string, in Create
 	if err := parseAggregationInterval(in.AggregationInterval); err != nil {
 		return out, err
 	}
-	_, err := s.update(ctx, func(tx store.Txn) error {
+	paths, err := normalizeTrafficPaths(in.TrafficPaths)
+	if err != nil {
+		return out, err
+	}
+	_, err = s.update(ctx, func(tx store.Txn) error {
 		vpcID, err := flowLogResourceVpc(tx, accountID, rt, in.ResourceID)
 		if err != nil {
 			return err
@@ -371,6 +439,7 @@ func (s *Service) CreateFlowLog(ctx context.Context, accountID string, in Create
 			ResourceType: rt, ResourceID: in.ResourceID, VpcID: vpcID, TrafficType: tt,
 			AggregationInterval: in.AggregationInterval, WindowSeconds: s.windowSeconds(in.AggregationInterval),
 			ProjectName: in.ProjectName, LogStoreName: in.LogStoreName, Status: model.FlowLogActive, CreatedAt: s.stamp(),
+			TrafficPaths: paths,
 		}
 		if err := applySinks(&out, in.Sinks, admin, s.cfg.DataDir); err != nil {
 			return err
@@ -592,7 +661,7 @@ func deleteFlowLog(tx store.Txn, fl *model.FlowLog, now time.Time) error {
 		return err
 	}
 	gone := flowLogGone{AccountID: fl.AccountID, WindowSeconds: int(flowLogWindow(fl)), Skipped: st.Skipped, DeletedAt: now.Unix(),
-		VpcID: fl.VpcID, RegionID: fl.RegionID, TrafficType: fl.TrafficType}
+		VpcID: fl.VpcID, RegionID: fl.RegionID, TrafficType: fl.TrafficType, TrafficPaths: fl.TrafficPaths}
 	if err := putJSON(tx, prefixFlowLogGone+fl.ID, &gone); err != nil {
 		return err
 	}
@@ -688,10 +757,11 @@ func deleteFlowLogsOn(tx store.Txn, now time.Time, ids ...string) error {
 // embedded store (the window in progress at a deletion completes, as at a
 // deactivation; its file and IPFIX sinks went with the flow log), later
 // ones and those of unknown flow logs are dropped; each record gets its
-// flow log's account and VPC
-// (agents are not trusted with tenancy); the flow log's TrafficType is
-// applied again as a safety net; records go to the embedded store, then to
-// the flow log's sinks. Missed counts are added to the flow logs' SKIPDATA
+// flow log's account and VPC (agents are not trusted with tenancy) and its
+// path (trafficPath); the flow log's TrafficType and TrafficPath are
+// applied again as a safety net (an agent older than TrafficPath does not
+// filter by path); records go to the embedded store, then to the flow
+// log's sinks. Missed counts are added to the flow logs' SKIPDATA
 // counters. A sink failure is logged and does not fail the batch: the
 // records are in the embedded store, and a retry would store them twice.
 // With an agent key (keyZone), every record's ENI must be of that zone
@@ -708,11 +778,14 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID, keyZone strin
 	logs := map[string]*model.FlowLog{}
 	gone := map[string]*flowLogGone{}
 	stats := map[string]*flowLogStats{}
+	paths := map[string]*flowlog.PathFilter{} // flow log -> its path filter (internetGateway only)
 	filtered := map[string]int64{}
 	err := s.view(ctx, func(tx store.ReadTxn) error {
 		if err := requireAdmin(tx, callerID); err != nil {
 			return err
 		}
+		var routes []model.RouteEntry
+		routesRead := false
 		get := func(id string) error {
 			if _, ok := logs[id]; ok {
 				return nil
@@ -737,6 +810,22 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID, keyZone strin
 				return err
 			}
 			logs[id], stats[id] = fl, st
+			if fl.InternetOnly() {
+				if !routesRead {
+					if err := listJSON(tx, model.PrefixRouteEntry, func(r *model.RouteEntry) error {
+						routes = append(routes, *r)
+						return nil
+					}); err != nil {
+						return err
+					}
+					routesRead = true
+				}
+				vpc := model.VPC{ID: fl.VpcID}
+				if _, err := getJSON(tx, model.PrefixVPC+fl.VpcID, &vpc); err != nil {
+					return err
+				}
+				paths[id] = flowlog.NewInternetPath(model.FlowLogInside(vpc, routes))
+			}
 			return nil
 		}
 		checked := map[string]bool{}
@@ -780,9 +869,12 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID, keyZone strin
 		kept = append(kept, r)
 	}
 	b.Records = kept
+	admits := func(fl *model.FlowLog, r *flowlog.Record) bool {
+		return trafficAdmits(fl.TrafficType, r.Action) && paths[fl.ID].KeepsRecord(r)
+	}
 	for i := range b.Records {
 		r := &b.Records[i]
-		if fl := logs[r.FlowLogID]; fl != nil && !trafficAdmits(fl.TrafficType, r.Action) {
+		if fl := logs[r.FlowLogID]; fl != nil && !admits(fl, r) {
 			filtered[fl.ID]++
 		}
 	}
@@ -837,12 +929,14 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID, keyZone strin
 	for _, r := range b.Records {
 		fl, g := logs[r.FlowLogID], gone[r.FlowLogID]
 		switch {
-		case fl != nil && trafficAdmits(fl.TrafficType, r.Action):
-			r.AccountID, r.VpcID, r.Region = fl.AccountID, fl.VpcID, fl.RegionID
+		case fl != nil && admits(fl, &r):
+			r.AccountID, r.VpcID, r.Region, r.TrafficPath = fl.AccountID, fl.VpcID, fl.RegionID, recordPath(fl.TrafficPaths)
 		case g != nil && windowStartOf(r.Start, int64(g.WindowSeconds)) <= g.DeletedAt && trafficAdmits(g.TrafficType, r.Action):
 			// Deleted: the window in progress at the deletion, or an
-			// earlier one (embedded store only).
-			r.AccountID, r.VpcID, r.Region = g.AccountID, g.VpcID, g.RegionID
+			// earlier one (embedded store only). Its path's inside
+			// blocks may be gone with its VPC: the agent's filter
+			// stands.
+			r.AccountID, r.VpcID, r.Region, r.TrafficPath = g.AccountID, g.VpcID, g.RegionID, recordPath(g.TrafficPaths)
 		default:
 			continue
 		}
@@ -873,6 +967,15 @@ func (s *Service) IngestFlowRecords(ctx context.Context, callerID, keyZone strin
 	}
 	s.flowBatches.add(b.ID)
 	return nil
+}
+
+// recordPath is the trafficPath of the records of a flow log with paths:
+// the path it captures when it captures one only.
+func recordPath(paths []string) string {
+	if (&model.FlowLog{TrafficPaths: paths}).InternetOnly() {
+		return model.FlowLogPathInternet
+	}
+	return ""
 }
 
 // flowLogWindow is the capture window of a flow log in seconds, as agents

@@ -518,7 +518,9 @@ func (c *Capture) run(ctx context.Context, r *resources, v View) {
 }
 
 // narrows reports whether going from the logs old to the logs new ends a
-// log, changes its window or traffic type, or drops one of its ENIs.
+// log, changes its window, traffic type or traffic path (a path's inside
+// blocks change with the VPC's CIDRs and peering routes: the counters so
+// far are for the old ones), or drops one of its ENIs.
 func narrows(old, new []flowlog.Log) bool {
 	byID := make(map[string]flowlog.Log, len(new))
 	for _, l := range new {
@@ -526,7 +528,7 @@ func narrows(old, new []flowlog.Log) bool {
 	}
 	for _, o := range old {
 		n, ok := byID[o.ID]
-		if !ok || n.WindowSeconds != o.WindowSeconds || n.TrafficType != o.TrafficType {
+		if !ok || n.WindowSeconds != o.WindowSeconds || n.TrafficType != o.TrafficType || !n.Path.Equal(o.Path) {
 			return true
 		}
 		for _, e := range o.ENIs {
