@@ -89,6 +89,7 @@ an IPFIX collector. What capture could not keep up with is counted
 		eni, vsw, vpc, traffic, name, desc, project, logstore string
 		fileSink, fileFormat, ipfix                           string
 		interval                                              int
+		paths                                                 []string
 	)
 	create := &cobra.Command{
 		Use:   "create",
@@ -101,6 +102,7 @@ on the server and only the admin account may set it: outside the server's
 data directory, and a new file, an empty one or one Palisade wrote (the
 server refuses to append to anything else).`,
 		Example: `  palisade flowlog create --eni eni-xxx --traffic Drop
+  palisade flowlog create --vpc vpc-xxx --traffic-path internetGateway
   palisade flowlog create --vswitch vsw-xxx --traffic All --interval 5 --file /var/log/palisade/flows.log --file-format aws-v2`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -115,6 +117,9 @@ server refuses to append to anything else).`,
 			if cmd.Flags().Changed("interval") {
 				p["AggregationInterval"] = strconv.Itoa(interval) // 0 is refused by the API, not read as the default
 			}
+			for i, path := range paths {
+				p["TrafficPath."+strconv.Itoa(i+1)] = path
+			}
 			resp, err := c.call(cmd, apiclient.VersionVPC, "CreateFlowLog", p)
 			if err != nil {
 				return err
@@ -128,6 +133,7 @@ server refuses to append to anything else).`,
 	cf.StringVar(&vpc, "vpc", "", "capture every ENI of this VPC")
 	cf.StringVar(&traffic, "traffic", "All", "traffic to capture: All, Allow or Drop")
 	cf.IntVar(&interval, "interval", 0, "capture window in minutes: 1, 5 or 10 (default 10)")
+	cf.StringSliceVar(&paths, "traffic-path", nil, "traffic path: all (default) or internetGateway (only traffic with the internet: EIPs, NAT gateways, forward entries)")
 	cf.StringVar(&name, "name", "", "flow log name")
 	cf.StringVar(&desc, "description", "", "description")
 	cf.StringVar(&project, "project", "palisade", "log project name (required by the API)")

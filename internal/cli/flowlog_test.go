@@ -2,6 +2,7 @@ package cli_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -45,6 +46,14 @@ func TestFlowLogCommands(t *testing.T) {
 	if e := r.fail("flowlog", "create", "--vpc", vpcID, "--interval", "0"); !strings.Contains(e, "IllegalParam.AggregationInterval") {
 		t.Errorf("--interval 0 (not the default 10): %s", e)
 	}
+	inet := strings.TrimSpace(r.ok("flowlog", "create", "--vpc", vpcID, "--traffic-path", "internetGateway"))
+	if show := r.okJSON("flowlog", "show", inet); fmt.Sprint(show["TrafficPath"]) != "map[TrafficPathList:[internetGateway]]" {
+		t.Errorf("flowlog show of an internetGateway log: TrafficPath %v", show["TrafficPath"])
+	}
+	if e := r.fail("flowlog", "create", "--vpc", vpcID, "--traffic-path", "vpnGateway"); !strings.Contains(e, "OperationUnsupported.TrafficPath") {
+		t.Errorf("--traffic-path vpnGateway: %s", e)
+	}
+	r.ok("flowlog", "delete", inet)
 	if e := r.fail("flowlog", "records", "--limit", "0"); !strings.Contains(e, "MaxResults") {
 		t.Errorf("records --limit 0: %s", e)
 	}
