@@ -9,12 +9,15 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
 
@@ -661,4 +664,181 @@ func TestNATGatewaysPage(t *testing.T) {
 			t.Errorf("EIP %s after the gateway's deletion: %s %q", e.AllocationId, e.Status, e.InstanceId)
 		}
 	}
+}
+
+// TestNATGatewayFirewallSection checks the NAT firewall section of a NAT
+// gateway's page: the Cloudfw actions it sends exist, and those actions
+// sent as the page sends them (the Add NAT firewall policy form, the
+// listing, the Move up, Move down, Disable and Delete buttons), through
+// the console, with the results read back through the official Cloudfw
+// SDK (and another account's session refused).
+func TestNATGatewayFirewallSection(t *testing.T) {
+	f := newFixture(t)
+	b := newBrowser(t, f.url)
+	b.mustLogin(f.env.Admin)
+
+	// The section sends only actions the API has: those called with V.CFW
+	// and those given to cfwPolicyTable, which sends them with V.CFW.
+	js := b.do("GET", "app.js", nil, nil).raw
+	start, end := strings.Index(js, "// ---------- Internet NAT gateways"), strings.Index(js, "const VFW_SWITCH")
+	if start < 0 || end < start {
+		t.Fatalf("app.js has no NAT gateways section")
+	}
+	section := js[start:end]
+	sent := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?:V\.CFW, |modify: |remove: |move: )'(\w+)'`).FindAllStringSubmatch(section, -1) {
+		sent[m[1]] = true
+	}
+	for _, action := range []string{"CreateNatFirewallControlPolicy", "DescribeNatFirewallControlPolicy", "ModifyNatFirewallControlPolicy",
+		"DeleteNatFirewallControlPolicy", "ModifyNatFirewallControlPolicyPosition"} {
+		if !sent[action] {
+			t.Errorf("the NAT gateway page does not send %s", action)
+		}
+	}
+	for action := range sent {
+		if _, ok := f.env.App.Router().Lookup(api.VersionCloudfw, action); !ok {
+			t.Errorf("the NAT gateway page sends %s, which the API does not have", action)
+		}
+	}
+	// Direction out with every action; the form's order is -1 (last).
+	for _, want := range []string{`{ NatGatewayId: id, Direction: 'out' }`, `{ NewOrder: '-1' }`} {
+		if !strings.Contains(section, want) {
+			t.Errorf("the NAT gateways section lacks %s", want)
+		}
+	}
+	if !strings.Contains(js, `V.CFW, ops.move, Object.assign(ops.params(p), { AclUuid: p.AclUuid, NewOrder: order })`) {
+		t.Errorf("cfwPolicyTable does not send ops.move with AclUuid and NewOrder")
+	}
+
+	// A VPC, a vSwitch (SDK) and a gateway (the NAT gateways page's form).
+	v := f.env.VPC(t, f.env.Admin)
+	vreq := vpc.CreateCreateVpcRequest()
+	vreq.CidrBlock = "10.31.0.0/16"
+	vresp, err := v.CreateVpc(vreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wreq := vpc.CreateCreateVSwitchRequest()
+	wreq.VpcId, wreq.CidrBlock, wreq.ZoneId = vresp.VpcId, "10.31.1.0/24", apitest.Region+"-a"
+	wresp, err := v.CreateVSwitch(wreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ok := func(version, action string, params map[string]string) reply {
+		t.Helper()
+		r := b.api(version, action, params)
+		if r.status != 200 {
+			t.Fatalf("%s: %d %s", action, r.status, r.raw)
+		}
+		return r
+	}
+	ngw := ok(api.VersionVPC, "CreateNatGateway", map[string]string{"NatType": "Enhanced", "NetworkType": "internet", "VpcId": vresp.VpcId,
+		"VSwitchId": wresp.VSwitchId, "IcmpReplyEnabled": "true", "IsCreateDefaultRoute": "true"}).str("NatGatewayId")
+	// An IP address book (the Address books page's form).
+	book := ok(api.VersionCloudfw, "AddAddressBook", map[string]string{"GroupName": "app-hosts", "GroupType": "ip",
+		"AddressList": "10.31.1.0/24,10.31.2.7", "Description": "app hosts"}).str("GroupUuid")
+
+	// target is what natFirewall(id) adds to every action.
+	target := func(params map[string]string) map[string]string {
+		out := map[string]string{"NatGatewayId": ngw, "Direction": "out"}
+		for k, v := range params {
+			if v != "" { // call leaves empty values out
+				out[k] = v
+			}
+		}
+		return out
+	}
+	// add sends the Add NAT firewall policy form as cfwPolicyForm does.
+	add := func(order, action, proto, srcType, src, dst, port, desc string) map[string]string {
+		return target(map[string]string{"ApplicationName": "ANY", "DestPortType": "port", "AclAction": action, "Proto": proto,
+			"SourceType": srcType, "Source": src, "DestinationType": "net", "Destination": dst, "DestPort": port,
+			"NewOrder": order, "Description": desc})
+	}
+	ids := map[string]string{}
+	for _, p := range []map[string]string{
+		add("-1", "drop", "TCP", "net", "10.31.1.0/24", "0.0.0.0/0", "22/22", "ssh out"),
+		add("-1", "accept", "TCP", "group", "app-hosts", "198.51.100.0/24", "80/80", "app web"),
+		add("1", "log", "ICMP", "net", "10.31.0.0/16", "0.0.0.0/0", "", "pings"),
+	} {
+		id := ok(api.VersionCloudfw, "CreateNatFirewallControlPolicy", p).str("AclUuid")
+		if len(id) != 36 {
+			t.Fatalf("CreateNatFirewallControlPolicy %s: AclUuid %q", p["Description"], id)
+		}
+		ids[p["Description"]] = id
+	}
+	// A port with ICMP is refused as through the SDK.
+	bad := add("-1", "drop", "ICMP", "net", "10.31.1.0/24", "0.0.0.0/0", "80/80", "bad")
+	_, err = f.env.Common(t, f.env.Admin, api.VersionCloudfw, "CreateNatFirewallControlPolicy", bad)
+	status, code := apitest.ServerErr(t, err)
+	wantErr(t, b.api(api.VersionCloudfw, "CreateNatFirewallControlPolicy", bad), status, code)
+
+	// listed checks the page's listing (descriptions in order, TotalCount)
+	// and the SDK's, and returns the SDK's policies by description.
+	c := f.env.Cloudfw(t, f.env.Admin)
+	listed := func(want ...string) map[string]cloudfw.DataItemInDescribeNatFirewallControlPolicy {
+		t.Helper()
+		r := ok(api.VersionCloudfw, "DescribeNatFirewallControlPolicy", target(map[string]string{"CurrentPage": "1", "PageSize": "100"}))
+		var got []string
+		for _, p := range r.body["Policys"].([]any) {
+			got = append(got, p.(map[string]any)["Description"].(string))
+		}
+		if r.str("TotalCount") != strconv.Itoa(len(want)) || !slices.Equal(got, want) {
+			t.Errorf("the page's listing: TotalCount %q, %v, want %v", r.str("TotalCount"), got, want)
+		}
+		req := cloudfw.CreateDescribeNatFirewallControlPolicyRequest()
+		req.NatGatewayId, req.Direction, req.CurrentPage, req.PageSize = ngw, "out", "1", "100"
+		resp, err := c.DescribeNatFirewallControlPolicy(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]cloudfw.DataItemInDescribeNatFirewallControlPolicy{}
+		for i, p := range resp.Policys {
+			if p.Order != i+1 || p.NatGatewayId != ngw || p.Description != want[i] || p.AclUuid != ids[p.Description] {
+				t.Errorf("SDK policy %d: %+v, want %s", i+1, p, want[i])
+			}
+			out[p.Description] = p
+		}
+		return out
+	}
+	pols := listed("pings", "ssh out", "app web")
+	if p := pols["ssh out"]; p.AclAction != "drop" || p.Proto != "TCP" || p.SourceType != "net" || p.Source != "10.31.1.0/24" ||
+		p.DestinationType != "net" || p.Destination != "0.0.0.0/0" || p.DestPort != "22" || p.Release != "true" || p.HitTimes != 0 {
+		t.Errorf("ssh out: %+v", p)
+	}
+	if p := pols["app web"]; p.AclAction != "accept" || p.SourceType != "group" || p.Source != "app-hosts" ||
+		!slices.Equal(p.SourceGroupCidrs, []string{"10.31.1.0/24", "10.31.2.7/32"}) || p.Destination != "198.51.100.0/24" || p.DestPort != "80" {
+		t.Errorf("app web: %+v", p)
+	}
+	if p := pols["pings"]; p.AclAction != "log" || p.Proto != "ICMP" || p.Source != "10.31.0.0/16" || p.Release != "true" {
+		t.Errorf("pings: %+v", p)
+	}
+
+	// Move up the last, move down the first (NewOrder one less or more).
+	ok(api.VersionCloudfw, "ModifyNatFirewallControlPolicyPosition", target(map[string]string{"AclUuid": ids["app web"], "NewOrder": "2"}))
+	listed("pings", "app web", "ssh out")
+	ok(api.VersionCloudfw, "ModifyNatFirewallControlPolicyPosition", target(map[string]string{"AclUuid": ids["pings"], "NewOrder": "2"}))
+	listed("app web", "pings", "ssh out")
+	// Disable keeps the rest of the policy.
+	ok(api.VersionCloudfw, "ModifyNatFirewallControlPolicy", target(map[string]string{"AclUuid": ids["ssh out"], "Release": "false"}))
+	if p := listed("app web", "pings", "ssh out")["ssh out"]; p.Release != "false" || p.AclAction != "drop" || p.DestPort != "22" {
+		t.Errorf("ssh out disabled: %+v", p)
+	}
+
+	// Another account's session sees and changes none of it.
+	bob := newBrowser(t, f.url)
+	bob.mustLogin(f.env.NewAccount(t, "bob"))
+	wantErr(t, bob.api(api.VersionCloudfw, "DescribeNatFirewallControlPolicy", target(map[string]string{"CurrentPage": "1", "PageSize": "100"})),
+		404, "InvalidNatGatewayId.NotFound")
+	wantErr(t, bob.api(api.VersionCloudfw, "DeleteNatFirewallControlPolicy", target(map[string]string{"AclUuid": ids["pings"]})),
+		404, "InvalidNatGatewayId.NotFound")
+
+	// Delete: the ones after it move up.
+	ok(api.VersionCloudfw, "DeleteNatFirewallControlPolicy", target(map[string]string{"AclUuid": ids["pings"]}))
+	listed("app web", "ssh out")
+
+	// Deleting the gateway (its page's ask says so) takes its policies:
+	// the book they used can go.
+	ok(api.VersionVPC, "DeleteNatGateway", map[string]string{"NatGatewayId": ngw, "Force": "true"})
+	wantErr(t, b.api(api.VersionCloudfw, "DescribeNatFirewallControlPolicy", target(nil)), 404, "InvalidNatGatewayId.NotFound")
+	ok(api.VersionCloudfw, "DeleteAddressBook", map[string]string{"GroupUuid": book})
 }

@@ -1075,8 +1075,9 @@ const CFW_DIRS = [['in', 'Inbound'], ['out', 'Outbound']];
 const CFW_ADDR_TYPES = [['net', 'CIDR'], ['group', 'Address book']];
 
 // CFW_POLICY_FIELDS are the rule fields of a Cloud Firewall control
-// policy, of the Internet firewall (AddControlPolicy) and of a VPC
-// firewall (CreateVpcFirewallControlPolicy) alike.
+// policy, of the Internet firewall (AddControlPolicy), of a VPC firewall
+// (CreateVpcFirewallControlPolicy) and of a NAT firewall
+// (CreateNatFirewallControlPolicy) alike.
 const CFW_POLICY_FIELDS = [
   { name: 'AclAction', label: 'Policy action', type: 'select', options: ['accept', 'drop', 'log'] },
   { name: 'Proto', label: 'Policy protocol', type: 'select', options: ['TCP', 'UDP', 'ICMP', 'ANY'] },
@@ -1091,9 +1092,11 @@ const CFW_POLICY_FIELDS = [
 
 // cfwPolicyForm is the "Add policy" form: lead fields come first; add
 // (async) sends the values, with the application and port type set, and
-// returns the response (its AclUuid is shown).
-function cfwPolicyForm(pg, lead, add) {
-  return form('Add policy', lead.concat(CFW_POLICY_FIELDS), 'Add policy', done(pg, async (v) => {
+// returns the response (its AclUuid is shown). values (optional) are
+// initial values of the policy fields by name ({ NewOrder: '-1' }).
+function cfwPolicyForm(pg, lead, add, values) {
+  const fields = CFW_POLICY_FIELDS.map((fd) => values && fd.name in values ? Object.assign({}, fd, { value: values[fd.name] }) : fd);
+  return form('Add policy', lead.concat(fields), 'Add policy', done(pg, async (v) => {
     const r = await add(Object.assign({ ApplicationName: 'ANY', DestPortType: 'port' }, v));
     return 'Added policy ' + r.AclUuid + '.';
   }), pg.alert);
@@ -1101,8 +1104,12 @@ function cfwPolicyForm(pg, lead, add) {
 
 // cfwPolicyTable lists policies in priority order, with Enable/Disable
 // and Delete buttons: ops.modify and ops.remove are the actions, and
-// ops.params(p) the parameters naming the policy's list.
+// ops.params(p) the parameters naming the policy's list. With ops.move
+// (the action that sets a policy's NewOrder) and ops.total (the number of
+// policies, the last order), Move up and Move down buttons too.
 function cfwPolicyTable(pg, caption, policies, ops) {
+  const move = (p, way, order) => callButton(pg, { verb: 'Move ' + way, past: 'Moved ' + way, kind: 'policy', id: p.AclUuid },
+    V.CFW, ops.move, Object.assign(ops.params(p), { AclUuid: p.AclUuid, NewOrder: order }));
   return table(caption, [
     ['Order', (p) => p.Order], ['UUID', (p) => p.AclUuid], ['Action', (p) => p.AclAction],
     ['Source', (p) => p.SourceType + ' ' + p.Source], ['Destination', (p) => p.DestinationType + ' ' + p.Destination],
@@ -1111,7 +1118,9 @@ function cfwPolicyTable(pg, caption, policies, ops) {
     ['', (p) => el('span', { class: 'actions' },
       statusButton(pg, 'policy', p.AclUuid, p.Release === 'true', ['Enable', ops.modify], ['Disable', ops.modify],
         V.CFW, Object.assign(ops.params(p), { AclUuid: p.AclUuid, Release: String(p.Release !== 'true') })),
-      deleteButton(pg, 'policy', p.AclUuid, V.CFW, ops.remove, Object.assign(ops.params(p), { AclUuid: p.AclUuid })))],
+      deleteButton(pg, 'policy', p.AclUuid, V.CFW, ops.remove, Object.assign(ops.params(p), { AclUuid: p.AclUuid })),
+      ops.move && p.Order > 1 && move(p, 'up', p.Order - 1),
+      ops.move && p.Order < ops.total && move(p, 'down', p.Order + 1))],
   ], policies);
 }
 
@@ -1684,7 +1693,12 @@ async function natGateway(id) {
   return g;
 }
 
-const NAT_DELETE_ASK = 'Its SNAT and forward entries are deleted, its EIPs unassociated (they stay allocated) and the routes to it removed.';
+// natFirewall names a gateway's NAT firewall (its policies are all of
+// Direction out) in the NAT firewall actions (Cloudfw 2017-12-07).
+function natFirewall(id) { return { NatGatewayId: id, Direction: 'out' }; }
+
+const NAT_DELETE_ASK = 'Its SNAT and forward entries and its NAT firewall policies are deleted, its EIPs unassociated ' +
+  '(they stay allocated) and the routes to it removed.';
 
 async function viewNatGateways() {
   const pg = page('NAT gateways');
@@ -1732,7 +1746,8 @@ async function viewNatGateway(id) {
   const current = async () => gw || natGateway(id);
   const tbl = listing(pg, async () => {
     const g = await natGateway(id);
-    const { snat, forward } = await natEntries(g);
+    const [{ snat, forward }, nfw] = await Promise.all([natEntries(g),
+      call(V.CFW, 'DescribeNatFirewallControlPolicy', Object.assign({ CurrentPage: 1, PageSize: 100 }, natFirewall(id)))]);
     gw = g;
     const p = natPrivate(g);
     return el('div', {}, el('p', {}, 'Name: ', g.Name || '', ' · VPC: ', g.VpcId || '', ' · vSwitch: ', p.VswitchId || '',
@@ -1755,7 +1770,10 @@ async function viewNatGateway(id) {
       ['Internal IP', (e) => e.InternalIp], ['Internal port', (e) => e.InternalPort], ['Status', (e) => e.Status],
       ['', (e) => deleteButton(pg, 'forward entry', e.ForwardEntryId, V.VPC, 'DeleteForwardEntry',
         { ForwardTableId: natForwardTable(g), ForwardEntryId: e.ForwardEntryId })],
-    ], forward));
+    ], forward),
+    cfwPolicyTable(pg, 'NAT firewall policies (' + (nfw.TotalCount || 0) + '), in priority order', list(nfw.Policys), {
+      modify: 'ModifyNatFirewallControlPolicy', remove: 'DeleteNatFirewallControlPolicy',
+      move: 'ModifyNatFirewallControlPolicyPosition', total: Number(nfw.TotalCount || 0), params: () => natFirewall(id) }));
   });
   pg.body.append(el('p', {}, link('#/nat-gateways', '← All NAT gateways')),
     await idList('free-eip-ids', V.VPC, 'DescribeEipAddresses', freeEipOptions),
@@ -1796,6 +1814,11 @@ async function viewNatGateway(id) {
     el('p', { class: 'muted' }, 'An SNAT entry\'s source is a vSwitch of the gateway\'s VPC or a CIDR block inside it; the most specific ' +
       'source wins, and an instance with an EIP of its own keeps it. A forward entry takes one port each side (TCP or UDP), or with ' +
       'protocol Any every port of its EIP, which then is no SNAT address. An EIP that an entry uses cannot be unassociated.'),
+    el('h3', {}, 'Add NAT firewall policy'), cfwPolicyForm(pg, [], (v) => call(V.CFW, 'CreateNatFirewallControlPolicy',
+      Object.assign(natFirewall(id), v)), { NewOrder: '-1' }),
+    el('p', { class: 'muted' }, 'The gateway\'s NAT firewall judges the new connections it translates to the internet (SNAT entries ' +
+      'and IP mappings) by the instance\'s private source address, before translation: the first policy that matches decides, ' +
+      'and a connection that none matches is allowed. Order -1 adds the policy last.'),
     tbl);
   await pg.load();
 }
