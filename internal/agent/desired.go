@@ -75,6 +75,7 @@ type snapshot struct {
 	snats     []model.SnatEntry
 	forwards  []model.ForwardEntry
 	natFwPols []model.FirewallPolicy
+	domains   policy.Domains // the server's resolutions of the policies' domains
 }
 
 func listAll[T any](tx store.ReadTxn, prefix string, each func(T)) error {
@@ -154,6 +155,11 @@ func readSnapshot(tx store.ReadTxn) (*snapshot, error) {
 	if err := listAll(tx, model.PrefixNatFirewallPolicy, func(p model.FirewallPolicy) { s.natFwPols = append(s.natFwPols, p) }); err != nil {
 		return nil, err
 	}
+	var resolutions []model.DomainResolution
+	if err := listAll(tx, model.PrefixDomainResolution, func(r model.DomainResolution) { resolutions = append(resolutions, r) }); err != nil {
+		return nil, err
+	}
+	s.domains = policy.DomainsOf(resolutions)
 	s.lbACLs = map[string]model.LBAccessControlList{}
 	if err := listAll(tx, model.PrefixLBACL, func(a model.LBAccessControlList) { s.lbACLs[a.ID] = a }); err != nil {
 		return nil, err
@@ -346,7 +352,7 @@ func addFirewalls(s *snapshot, byVPC map[string]*dataplane.VPC) {
 		}
 		fw, ok := compiled[vpc.AccountID]
 		if !ok {
-			fw = policy.CompileInternetFirewall(vpc.AccountID, s.policies, s.books)
+			fw = policy.CompileInternetFirewall(vpc.AccountID, s.policies, s.books, s.domains)
 			compiled[vpc.AccountID] = fw
 		}
 		v.Firewall = &dataplane.Firewall{Protected: protected, In: firewallRules(fw.In), Out: firewallRules(fw.Out)}

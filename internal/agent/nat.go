@@ -74,7 +74,7 @@ func addNATGateways(s *snapshot, byVPC map[string]*dataplane.VPC, zone string, d
 			return int(a.Port) - int(b.Port)
 		})
 		dg.SNAT = natSNATRanges(g, s.snats, s.routes)
-		dg.Firewall = firewallRules(policy.CompileNatFirewall(g.AccountID, g.ID, s.natFwPols, s.books).Rules)
+		dg.Firewall = firewallRules(policy.CompileNatFirewall(g.AccountID, g.ID, s.natFwPols, s.books, s.domains).Rules)
 		if len(dg.Firewall) == 0 {
 			dg.Firewall = nil
 		}

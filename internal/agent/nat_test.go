@@ -9,6 +9,7 @@ import (
 
 	"github.com/palisade-project/palisade/internal/dataplane"
 	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/policy"
 )
 
 func TestAddNATGateways(t *testing.T) {
@@ -28,7 +29,11 @@ func TestAddNATGateways(t *testing.T) {
 				Source: "0.0.0.0/0", SourceType: model.FirewallNet, Destination: "0.0.0.0/0", DestinationType: model.FirewallNet, Proto: "ANY"},
 			{ID: "nfw-other", AccountID: "1", NatGatewayID: "ngw-other", Direction: model.FirewallOut, Order: 1, Action: model.FirewallDrop,
 				Source: "0.0.0.0/0", SourceType: model.FirewallNet, Destination: "0.0.0.0/0", DestinationType: model.FirewallNet, Proto: "ANY", Enabled: true},
+			{ID: "nfw-domain", AccountID: "1", NatGatewayID: "ngw-1", Direction: model.FirewallOut, Order: 3, Action: model.FirewallAccept,
+				Source: "0.0.0.0/0", SourceType: model.FirewallNet, Destination: "api.example.com", DestinationType: model.FirewallDomain,
+				DomainResolveType: model.FirewallResolveDNS, Proto: "ANY", Enabled: true},
 		},
+		domains: policy.Domains{"api.example.com": {a("203.0.113.7")}},
 		eips: []model.EIP{
 			{ID: "eip-a", Address: natA, InstanceType: model.EIPInstanceNat, InstanceID: "ngw-1", VpcID: "vpc-1"},
 			{ID: "eip-b", Address: natB, InstanceType: model.EIPInstanceNat, InstanceID: "ngw-1", VpcID: "vpc-1"},
@@ -103,10 +108,12 @@ func TestAddNATGateways(t *testing.T) {
 			t.Errorf("SNAT[%d] = %+v, want %+v", i, g.SNAT[i], want[i])
 		}
 	}
-	// The NAT firewall: the gateway's enabled policies only.
-	if len(g.Firewall) != 1 || g.Firewall[0].ID != "nfw-drop" || !g.Firewall[0].Drop || g.Firewall[0].Proto != 6 ||
-		len(g.Firewall[0].Src) != 1 || g.Firewall[0].Src[0] != p("10.0.1.6/32") {
-		t.Errorf("NAT firewall: %+v, want nfw-drop alone", g.Firewall)
+	// The NAT firewall: the gateway's enabled policies only, a domain
+	// matched by its resolved addresses.
+	if len(g.Firewall) != 2 || g.Firewall[0].ID != "nfw-drop" || !g.Firewall[0].Drop || g.Firewall[0].Proto != 6 ||
+		len(g.Firewall[0].Src) != 1 || g.Firewall[0].Src[0] != p("10.0.1.6/32") ||
+		g.Firewall[1].ID != "nfw-domain" || len(g.Firewall[1].Dst) != 1 || g.Firewall[1].Dst[0] != p("203.0.113.7/32") {
+		t.Errorf("NAT firewall: %+v, want nfw-drop and nfw-domain (203.0.113.7/32)", g.Firewall)
 	}
 }
 

@@ -121,6 +121,9 @@ type World struct {
 	// model.PrefixNatFirewallPolicy); their address books are
 	// AddressBooks, the Internet firewall's. See natfirewall.go.
 	NatFirewallPolicies []model.FirewallPolicy
+	// DomainResolutions are the addresses of the domains the firewalls'
+	// policies name (the server's resolver's, as the agents match them).
+	DomainResolutions []model.DomainResolution
 	// DDoSEvents are the open Anti-DDoS events of the account's EIPs: an
 	// EIP under a blackhole receives nothing from the internet, one under
 	// scrubbing is scrubbed.
@@ -191,6 +194,7 @@ type eniInfo struct {
 // Analyzer holds a World with its indexes. It is safe for concurrent use.
 type Analyzer struct {
 	w        *World
+	domains  policy.Domains
 	vpcs     map[string]*model.VPC
 	vsws     map[string]*model.VSwitch
 	acls     map[string]*aclInfo
@@ -262,6 +266,7 @@ type Analyzer struct {
 func New(w *World) *Analyzer {
 	a := &Analyzer{
 		w:        w,
+		domains:  policy.DomainsOf(w.DomainResolutions),
 		vpcs:     make(map[string]*model.VPC, len(w.VPCs)),
 		vsws:     make(map[string]*model.VSwitch, len(w.VSwitches)),
 		acls:     make(map[string]*aclInfo, len(w.ACLs)),

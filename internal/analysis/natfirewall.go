@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/palisade-project/palisade/internal/model"
 	"github.com/palisade-project/palisade/internal/policy"
@@ -50,7 +51,7 @@ func (a *Analyzer) indexNatFirewalls() {
 	}
 	for id, ps := range byGW {
 		n := a.nats[id]
-		n.fw = policy.CompileNatFirewall(n.g.AccountID, id, ps, w.AddressBooks)
+		n.fw = policy.CompileNatFirewall(n.g.AccountID, id, ps, w.AddressBooks, a.domains)
 	}
 }
 
@@ -81,6 +82,19 @@ func (a *Analyzer) natFirewallStep(n *natGW, pkt Packet) (Step, bool) {
 	case r.Log:
 		s.Action, word = model.FirewallLog, "logs (allowed and counted)"
 	}
-	s.Detail = fmt.Sprintf("NAT firewall of %s: policy %s (order %d) %s the connection (%s)", n.g.ID, r.ID, r.Order, word, seen)
+	s.Detail = fmt.Sprintf("NAT firewall of %s: policy %s (order %d%s) %s the connection (%s)", n.g.ID, r.ID, r.Order, domainNote(r), word, seen)
 	return s, true
+}
+
+// domainNote names the domain of a rule whose destination is one, with
+// the addresses it matched: "" for any other rule.
+func domainNote(r policy.FirewallRule) string {
+	if r.Domain == "" {
+		return ""
+	}
+	addrs := make([]string, 0, len(r.Dst))
+	for _, p := range r.Dst {
+		addrs = append(addrs, p.Addr().String())
+	}
+	return fmt.Sprintf(", destination domain %s, resolved to %s", r.Domain, strings.Join(addrs, " "))
 }

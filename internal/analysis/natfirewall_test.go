@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -244,5 +245,36 @@ func TestNatFirewallRange(t *testing.T) {
 	}
 	if r.Verdict != "reachable" || len(r.Paths) != 1 {
 		t.Errorf("1.2.0.0/16 to natA:80: %s over %d paths, want reachable over one", r.Verdict, len(r.Paths))
+	}
+}
+
+// TestNatFirewallDomain: a policy whose destination is a domain matches
+// the addresses the server resolved it to, and says so; another address
+// is not the domain's.
+func TestNatFirewallDomain(t *testing.T) {
+	dom := nfwPolicy("nfw-domain", "ngw-1", 1, model.FirewallAccept, "0.0.0.0/0", "api.example.com", "TCP", "443")
+	dom.DestinationType, dom.DomainResolveType = model.FirewallDomain, model.FirewallResolveDNS
+	rest := nfwPolicy("nfw-rest", "ngw-1", 2, model.FirewallDrop, "0.0.0.0/0", "0.0.0.0/0", "ANY", "")
+	w := nfwWorld(dom, rest)
+	w.DomainResolutions = []model.DomainResolution{{Domain: "api.example.com", Addrs: []netip.Addr{netip.MustParseAddr("1.2.3.4")}}}
+	for _, c := range []struct {
+		to    string
+		reach bool
+		rule  string
+	}{
+		{"1.2.3.4", true, "nfw-domain"},
+		{"1.2.3.5", false, "nfw-rest"},
+	} {
+		r, err := New(w).Reach(ReachQuery{From: "i-a1", To: c.to, Protocol: "tcp", Port: 443})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, ok := stepAt(r.Paths[0].Steps, PointNatFirewall)
+		if r.Reachable != c.reach || !ok || s.RuleID != c.rule {
+			t.Errorf("i-a1 -> %s: reachable %v, step %+v; want %v by %s", c.to, r.Reachable, s, c.reach, c.rule)
+		}
+		if c.rule == "nfw-domain" && !strings.Contains(s.Detail, "destination domain api.example.com, resolved to 1.2.3.4") {
+			t.Errorf("the step does not name the domain: %s", s.Detail)
+		}
 	}
 }

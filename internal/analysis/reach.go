@@ -1469,7 +1469,7 @@ func (a *Analyzer) firewallAt(account string, public netip.Addr, dir string, pkt
 	if r.Drop {
 		s.Action = model.FirewallDrop
 	}
-	s.Detail = fmt.Sprintf("%s policy %s (order %d) of the Internet firewall: %s", dir, r.ID, r.Order, s.Action)
+	s.Detail = fmt.Sprintf("%s policy %s (order %d) of the Internet firewall%s: %s", dir, r.ID, r.Order, domainNote(r), s.Action)
 	return s, true
 }
 
@@ -1520,7 +1520,7 @@ func (a *Analyzer) internetFirewall(accountID string) policy.InternetFirewall {
 	if a.firewalls == nil {
 		a.firewalls = map[string]policy.InternetFirewall{}
 	}
-	fw := policy.CompileInternetFirewall(accountID, a.w.FirewallPolicies, a.w.AddressBooks)
+	fw := policy.CompileInternetFirewall(accountID, a.w.FirewallPolicies, a.w.AddressBooks, a.domains)
 	a.firewalls[accountID] = fw
 	return fw
 }

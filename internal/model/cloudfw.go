@@ -29,6 +29,16 @@ const (
 
 	FirewallNet   = "net"   // Source/Destination is a CIDR
 	FirewallGroup = "group" // Source/Destination is an address book's name
+	// FirewallDomain: Destination is a domain name (an "out" policy of
+	// the Internet firewall, or a NAT-firewall policy), matched by the
+	// addresses the server's resolver last found for it
+	// (DomainResolution, DomainResolveType FirewallResolveDNS).
+	FirewallDomain = "domain"
+	// FirewallResolveDNS is DomainResolveType 1: the domain is resolved
+	// by DNS and its addresses are matched (the cloud's 0, FQDN, and 2,
+	// FQDN and DNS, inspect TLS SNI and HTTP Host, which Palisade does
+	// not do).
+	FirewallResolveDNS = 1
 
 	FirewallPort      = "port"  // DestPort is a port or a range "80/88"
 	FirewallPortGroup = "group" // DestPortGroup is a port address book
@@ -75,12 +85,14 @@ type FirewallPolicy struct {
 	// Ports (TCP and UDP): DestPort "80" or "80/88" (DestPortType
 	// FirewallPort), or the port book DestPortGroup (FirewallPortGroup);
 	// empty: every port.
-	DestPort         string    `json:"dest_port"`
-	DestPortType     string    `json:"dest_port_type"`
-	DestPortGroup    string    `json:"dest_port_group"`
-	ApplicationNames []string  `json:"application_names"`
-	Enabled          bool      `json:"enabled"` // Release
-	CreatedAt        time.Time `json:"created_at"`
+	DestPort         string   `json:"dest_port"`
+	DestPortType     string   `json:"dest_port_type"`
+	DestPortGroup    string   `json:"dest_port_group"`
+	ApplicationNames []string `json:"application_names"`
+	// DomainResolveType is FirewallResolveDNS for a domain Destination.
+	DomainResolveType int       `json:"domain_resolve_type,omitempty"`
+	Enabled           bool      `json:"enabled"` // Release
+	CreatedAt         time.Time `json:"created_at"`
 	// UpdatedAt is the last change of the policy's fields (ModifyTime;
 	// not its order).
 	UpdatedAt time.Time `json:"updated_at"`
@@ -113,4 +125,20 @@ type FirewallHits struct {
 	PolicyID string    `json:"policy_id"`
 	Hits     int64     `json:"hits"`
 	LastHit  time.Time `json:"last_hit"`
+}
+
+// PrefixDomainResolution + domain -> DomainResolution: the addresses of a
+// domain that an enabled policy names, as the server's resolver last
+// found them (mirrored to agents, which match them; the analyzer reads
+// the same).
+const PrefixDomainResolution = "cfwdns/"
+
+// DomainResolution is what DNS answered for a domain: its IPv4 addresses,
+// sorted. A failed lookup keeps the addresses of the last one that
+// succeeded and records its error.
+type DomainResolution struct {
+	Domain     string       `json:"domain"` // lowercase, no final dot
+	Addrs      []netip.Addr `json:"addrs"`
+	ResolvedAt time.Time    `json:"resolved_at"`
+	Error      string       `json:"error,omitempty"`
 }

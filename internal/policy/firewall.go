@@ -32,6 +32,9 @@ type FirewallRule struct {
 	Proto uint8
 	// Ports are the destination port ranges (TCP, UDP); empty: any.
 	Ports []Range
+	// Domain is the destination domain of a domain policy (Dst are its
+	// addresses).
+	Domain string
 }
 
 // InternetFirewall is an account's compiled Internet firewall.
@@ -39,11 +42,26 @@ type InternetFirewall struct {
 	In, Out []FirewallRule
 }
 
+// Domains are the addresses of the domains policies name as their
+// destination (model.DomainResolution, keyed by the lowercase name without
+// its final dot). A domain without an entry matches nothing.
+type Domains map[string][]netip.Addr
+
+// DomainsOf indexes resolutions by domain.
+func DomainsOf(rs []model.DomainResolution) Domains {
+	d := make(Domains, len(rs))
+	for _, r := range rs {
+		d[r.Domain] = r.Addrs
+	}
+	return d
+}
+
 // CompileInternetFirewall compiles an account's policies with its address
-// books (other accounts' entries are ignored). Disabled policies, and
-// policies that refer to a missing book or that cannot be parsed, are left
-// out (the API refuses such input; a book deleted later cannot be in use).
-func CompileInternetFirewall(accountID string, policies []model.FirewallPolicy, books []model.AddressBook) InternetFirewall {
+// books (other accounts' entries are ignored) and the domains' addresses.
+// Disabled policies, and policies that refer to a missing book or that
+// cannot be parsed, are left out (the API refuses such input; a book
+// deleted later cannot be in use).
+func CompileInternetFirewall(accountID string, policies []model.FirewallPolicy, books []model.AddressBook, domains Domains) InternetFirewall {
 	ipBooks, portBooks := map[string][]netip.Prefix{}, map[string][]Range{}
 	for _, b := range books {
 		if b.AccountID != accountID {
@@ -73,7 +91,7 @@ func CompileInternetFirewall(accountID string, policies []model.FirewallPolicy, 
 		if p.AccountID != accountID || !p.Enabled {
 			continue
 		}
-		r, ok := compileFirewallPolicy(p, ipBooks, portBooks)
+		r, ok := compileFirewallPolicy(p, ipBooks, portBooks, domains)
 		if !ok {
 			continue
 		}
@@ -90,7 +108,7 @@ func CompileInternetFirewall(accountID string, policies []model.FirewallPolicy, 
 	return fw
 }
 
-func compileFirewallPolicy(p model.FirewallPolicy, ipBooks map[string][]netip.Prefix, portBooks map[string][]Range) (FirewallRule, bool) {
+func compileFirewallPolicy(p model.FirewallPolicy, ipBooks map[string][]netip.Prefix, portBooks map[string][]Range, domains Domains) (FirewallRule, bool) {
 	r := FirewallRule{ID: p.ID, Order: p.Order, Drop: p.Action == model.FirewallDrop, Log: p.Action == model.FirewallLog}
 	side := func(v, typ string) ([]netip.Prefix, bool) {
 		switch typ {
@@ -107,7 +125,16 @@ func compileFirewallPolicy(p model.FirewallPolicy, ipBooks map[string][]netip.Pr
 	if r.Src, ok = side(p.Source, p.SourceType); !ok {
 		return r, false
 	}
-	if r.Dst, ok = side(p.Destination, p.DestinationType); !ok {
+	if p.DestinationType == model.FirewallDomain {
+		// The domain's addresses as last resolved; none (not resolved
+		// yet, or no address): the rule matches nothing.
+		r.Domain = p.Destination
+		for _, a := range domains[p.Destination] {
+			if a.Is4() {
+				r.Dst = append(r.Dst, netip.PrefixFrom(a, 32))
+			}
+		}
+	} else if r.Dst, ok = side(p.Destination, p.DestinationType); !ok {
 		return r, false
 	}
 	switch strings.ToUpper(p.Proto) {
@@ -244,7 +271,7 @@ func CompileVpcFirewall(fw model.VpcFirewall, policies []model.FirewallPolicy, b
 			own = append(own, p)
 		}
 	}
-	c := CompileInternetFirewall(fw.AccountID, own, books)
+	c := CompileInternetFirewall(fw.AccountID, own, books, nil)
 	return VpcFirewall{ID: fw.ID, AccountID: fw.AccountID, PeerConnectionID: fw.PeerConnectionID, Enabled: fw.Enabled, Rules: c.In}
 }
 
@@ -284,9 +311,9 @@ type NatFirewall struct {
 
 // CompileNatFirewall compiles the policies of the gateway gatewayID of
 // accountID (those with that NatGatewayID and account) with the account's
-// address books, as CompileInternetFirewall does: disabled policies and
+// address books and the domains' addresses, as CompileInternetFirewall does: disabled policies and
 // policies that refer to a missing book or cannot be parsed are left out.
-func CompileNatFirewall(accountID, gatewayID string, policies []model.FirewallPolicy, books []model.AddressBook) NatFirewall {
+func CompileNatFirewall(accountID, gatewayID string, policies []model.FirewallPolicy, books []model.AddressBook, domains Domains) NatFirewall {
 	var own []model.FirewallPolicy
 	for _, p := range policies {
 		if p.NatGatewayID == gatewayID && p.AccountID == accountID {
@@ -294,7 +321,7 @@ func CompileNatFirewall(accountID, gatewayID string, policies []model.FirewallPo
 			own = append(own, p)
 		}
 	}
-	c := CompileInternetFirewall(accountID, own, books)
+	c := CompileInternetFirewall(accountID, own, books, domains)
 	return NatFirewall{GatewayID: gatewayID, AccountID: accountID, Rules: c.Out}
 }
 

@@ -31,7 +31,7 @@ func TestInternetFirewallDecide(t *testing.T) {
 		{ID: "other", AccountID: "2", Direction: model.FirewallIn, Order: 1, Action: model.FirewallAccept, Source: "0.0.0.0/0", SourceType: model.FirewallNet,
 			Destination: "0.0.0.0/0", DestinationType: model.FirewallNet, Proto: "ANY", Enabled: true},
 	}
-	fw := CompileInternetFirewall(acct, policies, books)
+	fw := CompileInternetFirewall(acct, policies, books, nil)
 	if len(fw.In) != 3 || fw.In[0].ID != "a" || fw.In[2].ID != "c" || len(fw.Out) != 1 {
 		t.Fatalf("compiled in %+v out %+v", fw.In, fw.Out)
 	}

@@ -35,7 +35,7 @@ func TestNatFirewallDecide(t *testing.T) {
 		// An Internet-firewall policy of the account: not the gateway's.
 		{ID: "inet", AccountID: acct, Direction: model.FirewallOut, Order: 1, Action: model.FirewallDrop, Source: "0.0.0.0/0", Destination: "0.0.0.0/0", Proto: "ANY", Enabled: true},
 	}
-	c := CompileNatFirewall(acct, gw, policies, books)
+	c := CompileNatFirewall(acct, gw, policies, books, nil)
 	if len(c.Rules) != 3 || c.Rules[0].ID != "p1" || c.Rules[1].ID != "p2" || c.Rules[2].ID != "p3" {
 		t.Fatalf("compiled %+v", c.Rules)
 	}
@@ -64,5 +64,40 @@ func TestNatFirewallDecide(t *testing.T) {
 				t.Fatalf("rule %q allow %v, want %q %v", got, c.Allows(tc.p), tc.rule, tc.allow)
 			}
 		})
+	}
+}
+
+// TestFirewallDomains: a domain destination matches the addresses of its
+// resolution, and nothing while it has none.
+func TestFirewallDomains(t *testing.T) {
+	pol := func(id string, order int, action, dst string) model.FirewallPolicy {
+		return model.FirewallPolicy{ID: id, AccountID: "1", NatGatewayID: "ngw-1", Order: order, Action: action, Source: "0.0.0.0/0",
+			SourceType: model.FirewallNet, Destination: dst, DestinationType: model.FirewallDomain, DomainResolveType: model.FirewallResolveDNS,
+			Proto: "TCP", DestPort: "443/443", DestPortType: model.FirewallPort, Enabled: true}
+	}
+	policies := []model.FirewallPolicy{pol("api", 1, model.FirewallAccept, "api.example.com"), pol("new", 2, model.FirewallAccept, "new.example.com")}
+	policies = append(policies, model.FirewallPolicy{ID: "rest", AccountID: "1", NatGatewayID: "ngw-1", Order: 3, Action: model.FirewallDrop,
+		Source: "0.0.0.0/0", SourceType: model.FirewallNet, Destination: "0.0.0.0/0", DestinationType: model.FirewallNet, Proto: "ANY", Enabled: true})
+	domains := DomainsOf([]model.DomainResolution{
+		{Domain: "api.example.com", Addrs: []netip.Addr{netip.MustParseAddr("203.0.113.7"), netip.MustParseAddr("2001:db8::7"), netip.MustParseAddr("203.0.113.8")}},
+	})
+	c := CompileNatFirewall("1", "ngw-1", policies, nil, domains)
+	if len(c.Rules) != 3 || c.Rules[0].Domain != "api.example.com" || len(c.Rules[0].Dst) != 2 || len(c.Rules[1].Dst) != 0 {
+		t.Fatalf("compiled %+v", c.Rules)
+	}
+	for _, tc := range []struct {
+		dst  string
+		port uint16
+		rule string
+	}{
+		{"203.0.113.7", 443, "api"},
+		{"203.0.113.8", 443, "api"},
+		{"203.0.113.7", 80, "rest"},
+		{"203.0.113.9", 443, "rest"}, // new.example.com is not resolved: its policy matches nothing
+	} {
+		r, ok := c.Decide(Packet{Proto: IPProtoTCP, Src: netip.MustParseAddr("10.0.1.5"), Dst: netip.MustParseAddr(tc.dst), SrcPort: 40000, DstPort: tc.port})
+		if !ok || r.ID != tc.rule {
+			t.Errorf("%s:%d decided by %q (%v), want %s", tc.dst, tc.port, r.ID, ok, tc.rule)
+		}
 	}
 }

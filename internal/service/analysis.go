@@ -408,8 +408,15 @@ func (s *Service) AuditSecurity(ctx context.Context, accountID string, q analysi
 }
 
 // listInternetFirewall reads the account's Internet-firewall policies,
-// address books and switched-off EIPs into w.
+// address books and switched-off EIPs into w, and the resolutions of
+// the domains policies name (public DNS answers, not an account's data).
 func listInternetFirewall(tx store.ReadTxn, accountID string, w *analysis.World) error {
+	if err := listJSON(tx, model.PrefixDomainResolution, func(v *model.DomainResolution) error {
+		w.DomainResolutions = append(w.DomainResolutions, *v)
+		return nil
+	}); err != nil {
+		return err
+	}
 	if err := listJSON(tx, model.PrefixFirewallPolicy, func(v *model.FirewallPolicy) error {
 		if v.AccountID == accountID {
 			w.FirewallPolicies = append(w.FirewallPolicies, *v)
