@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"github.com/palisade-project/palisade/internal/errs"
 	"github.com/palisade-project/palisade/internal/model"
@@ -18,6 +19,9 @@ import (
 // TotalCount is a number). The SDK's client is central (one endpoint for
 // every region); it still sends RegionId, which must be this server's.
 // SourceIp and Lang, sent with every action, are informational.
+// DomainResolveType, which the V1 SDK sends with the NAT firewall's
+// policies only, is read for every policy action (a domain destination's
+// 1, DNS).
 
 // Index ranges of the Cloudfw lists.
 var (
@@ -65,7 +69,7 @@ func policyInput(p Params) (service.PolicyInput, error) {
 		Destination: cfwOpt(p, "Destination"), DestinationType: cfwOpt(p, "DestinationType"),
 		DestPort: cfwOpt(p, "DestPort"), DestPortType: cfwOpt(p, "DestPortType"), DestPortGroup: cfwOpt(p, "DestPortGroup"),
 		Description: cfwOpt(p, "Description"), Release: cfwOpt(p, "Release"), IpVersion: cfwOpt(p, "IpVersion"),
-		ApplicationName: cfwOpt(p, "ApplicationName"),
+		ApplicationName: cfwOpt(p, "ApplicationName"), DomainResolveType: cfwOpt(p, "DomainResolveType"),
 	}
 	var err error
 	in.ApplicationNameList, err = p.ListIn("ApplicationNameList", IndexApplicationNames)
@@ -100,13 +104,16 @@ type cfwPolicyItem struct {
 	IpVersion             int
 	// HitTimes and HitLastTime: the new connections the policy decided,
 	// as the agents count them in the kernel.
-	HitTimes        int64
-	HitLastTime     int64
-	CreateTime      int64 // Unix seconds
-	ModifyTime      int64
-	SpreadCnt       int
-	MemberUid       string
-	MessageType     string
+	HitTimes    int64
+	HitLastTime int64
+	CreateTime  int64 // Unix seconds
+	ModifyTime  int64
+	SpreadCnt   int
+	MemberUid   string
+	MessageType string
+	// DnsResult (the addresses, comma-separated), DnsResultTime (when
+	// they were found) and DnsFailedDomain (the domain, when its last
+	// lookup failed) are for a domain destination.
 	DnsResult       string
 	DnsResultTime   int64
 	DnsFailedDomain string
@@ -138,6 +145,19 @@ func toCfwPolicyItem(v service.FirewallPolicyView) cfwPolicyItem {
 	}
 	if p.UpdatedAt.IsZero() {
 		it.ModifyTime = it.CreateTime
+	}
+	if r := v.Resolution; r != nil {
+		as := make([]string, 0, len(r.Addrs))
+		for _, a := range r.Addrs {
+			as = append(as, a.String())
+		}
+		it.DnsResult = strings.Join(as, ",")
+		if !r.ResolvedAt.IsZero() {
+			it.DnsResultTime = r.ResolvedAt.Unix()
+		}
+		if r.Error != "" {
+			it.DnsFailedDomain = r.Domain
+		}
 	}
 	return it
 }

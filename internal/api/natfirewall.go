@@ -15,7 +15,8 @@ import (
 // bare array Policys (cloudfw.DataItemInDescribeNatFirewallControlPolicy:
 // NatGatewayId and no Direction, SpreadCnt a string);
 // DescribeNatFirewallPolicyPriorUsed answers Start and End as numbers.
-// DomainResolveType and OpsStatus are accepted and not used.
+// DomainResolveType is a domain destination's (1, DNS; not used with
+// other destinations); OpsStatus is accepted and not used.
 
 // nfwPolicyItem is a policy as DescribeNatFirewallControlPolicy shows it
 // (cloudfw.DataItemInDescribeNatFirewallControlPolicy).
@@ -63,6 +64,7 @@ func toNfwPolicyItem(v service.FirewallPolicyView) nfwPolicyItem {
 		DestPortGroup: c.DestPortGroup, DestPortGroupPorts: c.DestPortGroupPorts, ApplicationNameList: c.ApplicationNameList,
 		Description: c.Description, Release: c.Release, HitTimes: c.HitTimes, HitLastTime: c.HitLastTime,
 		CreateTime: c.CreateTime, ModifyTime: c.ModifyTime, SpreadCnt: strconv.Itoa(c.SpreadCnt),
+		DomainResolveType: v.DomainResolveType, DnsResult: c.DnsResult, DnsResultTime: c.DnsResultTime,
 	}
 }
 

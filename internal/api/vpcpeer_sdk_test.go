@@ -504,6 +504,9 @@ func TestVpcFirewallSDK(t *testing.T) {
 		{"proto", func(r *cloudfw.CreateVpcFirewallControlPolicyRequest) { r.Proto = "GRE" }, 400, "IllegalParam.Proto"},
 		{"source", func(r *cloudfw.CreateVpcFirewallControlPolicyRequest) { r.Source = "10.0.0.0/33" }, 400, "IllegalParam.Source"},
 		{"app", func(r *cloudfw.CreateVpcFirewallControlPolicyRequest) { r.ApplicationName = "HTTP" }, 400, "OperationUnsupported.ApplicationName"},
+		{"domain", func(r *cloudfw.CreateVpcFirewallControlPolicyRequest) {
+			r.Destination, r.DestinationType = "example.com", "domain"
+		}, 400, "OperationUnsupported.DestinationType"},
 		{"no firewall", func(r *cloudfw.CreateVpcFirewallControlPolicyRequest) { r.VpcFirewallId = "" }, 400, "MissingParameter"},
 		{"other firewall", func(r *cloudfw.CreateVpcFirewallControlPolicyRequest) { r.VpcFirewallId = "vfw-nope" }, 404, "ResourceNotFound.VpcFirewall"},
 	} {

@@ -65,6 +65,10 @@ func AgentPrefixes() []string {
 		// they hold no secret (only the WAF objects, which hold TLS keys,
 		// are filtered by zone in ExportState).
 		model.PrefixNatFirewallPolicy,
+		// The addresses the server's resolver found for the domains that
+		// the policies above name (DestinationType domain): each host
+		// matches those, the same everywhere (public DNS, no secret).
+		model.PrefixDomainResolution,
 	}
 }
 

@@ -44,10 +44,24 @@ import (
 //     protocol upper-case). SourceType and DestinationType net (an IPv4
 //     CIDR, or a bare address meaning /32; stored masked: 10.0.0.7/24 is
 //     10.0.0.0/24; 0.0.0.0/0 is any address) or group (the name of an IP
-//     address book of the account). domain and location are refused
-//     (OperationUnsupported.SourceType/DestinationType): Palisade matches
-//     addresses only. Ports (TCP and UDP only): DestPortType port with
-//     DestPort "80", "80/88" (1 <= a <= b <= 65535; stored "80" when a = b)
+//     address book of the account). DestinationType domain (Direction out
+//     only; and in NAT-firewall policies, natfirewall.go) names a host on
+//     the internet: a DNS name (trimmed, lower-cased, without the final
+//     dot; at least two labels of letters, digits and hyphens; not an IP
+//     address) that the server resolves by DNS (domains.go) and whose
+//     IPv4 addresses the policy matches; until the first answer, or when
+//     the name has none, it matches nothing. DomainResolveType is 1 (DNS,
+//     the default); 0 (FQDN) and 2 (FQDN and DNS) inspect TLS SNI and
+//     HTTP Host in the cloud, which Palisade does not do
+//     (OperationUnsupported.DomainResolveType), and a wildcard
+//     (*.example.com) has no addresses to resolve
+//     (OperationUnsupported.Destination). For any other destination
+//     DomainResolveType is not used. A domain as the Source, as the
+//     destination of Direction in (the EIP side) or in a VPC firewall's
+//     policy, and location anywhere, are refused
+//     (OperationUnsupported.SourceType/DestinationType). Ports (TCP and
+//     UDP only): DestPortType port with DestPort "80", "80/88"
+//     (1 <= a <= b <= 65535; stored "80" when a = b)
 //     or "0/0"/none for every port (stored empty, shown "0/0"), or
 //     DestPortType group with DestPortGroup, the name of a port address
 //     book of the account. DestPortType may be left out: it is group when
@@ -69,8 +83,9 @@ import (
 //   - ModifyControlPolicy (AclUuid and Direction required; the direction
 //     of a policy never changes) changes the fields it is given and keeps
 //     the others, then checks the whole policy as AddControlPolicy does.
-//     Changing SourceType or DestinationType needs the new Source or
-//     Destination, DestPortType group needs DestPortGroup. When Proto
+//     Changing SourceType or DestinationType (to or from domain too)
+//     needs the new Source or Destination, DestPortType group needs
+//     DestPortGroup. When Proto
 //     becomes ANY or ICMP and no port is given, the policy's ports are
 //     dropped (every port). Its order does not change.
 //   - DescribeControlPolicy: without Direction, the in policies then the
@@ -79,7 +94,10 @@ import (
 //     (substrings). CurrentPage/PageSize (1-100, default 10). HitTimes and
 //     HitLastTime are what the agents counted in the kernel: the new
 //     connections a policy decided (ReportFirewallHits, every few seconds;
-//     a policy changed within that time may lose the hits since).
+//     a policy changed within that time may lose the hits since). A domain
+//     destination shows the addresses it was last resolved to
+//     (DestinationGroupCidrs, as /32 blocks, and DnsResult), when
+//     (DnsResultTime), and DnsFailedDomain when the last lookup failed.
 //     DescribePolicyPriorUsed answers Start 1 and End n
 //     (0 and 0 without policies).
 //   - Address books: GroupType ip (IPv4 CIDRs or addresses, stored masked)
@@ -122,12 +140,14 @@ import (
 //     (Direction, AclAction, Proto, SourceType, DestinationType, Source,
 //     Destination, DestPortType, DestPort, DestPortGroup, NewOrder,
 //     OldOrder, Release, IpVersion, Description, GroupName, GroupType,
-//     AddressList, ContainPort, IpaddrList.N), including a book of the
-//     wrong type and ports with Proto ANY or ICMP.
-//   - OperationUnsupported.<Parameter> (400): SourceType/DestinationType
-//     domain or location, ApplicationName(List) other than ANY, IpVersion
-//     6, GroupType ipv6/domain/tag, TagList, TagRelation, AutoAddTagEcs,
-//     RegionList, ResourceTypeList, MemberUid and the asset filters
+//     AddressList, ContainPort, IpaddrList.N, DomainResolveType),
+//     including a book of the wrong type, ports with Proto ANY or ICMP
+//     and a malformed domain name.
+//   - OperationUnsupported.<Parameter> (400): SourceType domain,
+//     DestinationType domain where it is not accepted, location,
+//     Destination a wildcard domain, DomainResolveType 0 or 2,
+//     ApplicationName(List) other than ANY, IpVersion 6, GroupType
+//     ipv6/domain/tag, TagList, TagRelation, AutoAddTagEcs, RegionList, ResourceTypeList, MemberUid and the asset filters
 //     Palisade has no data for.
 //   - ResourceNotFound.ControlPolicy (404): no such policy of the caller in
 //     that direction; ResourceNotFound.AddressBook (404): no such book of
@@ -220,17 +240,103 @@ func parseFirewallProto(v string) (string, error) {
 	return "", illegal("Proto", "The specified Proto %q is not valid: use ANY, TCP, UDP or ICMP.", v)
 }
 
-// parseAddressType checks SourceType or DestinationType.
+// parseAddressType checks SourceType or DestinationType. domain passes
+// here; where it is accepted is domainRefusal's question.
 func parseAddressType(param, v string) (string, error) {
 	switch t := strings.ToLower(strings.TrimSpace(v)); t {
-	case model.FirewallNet, model.FirewallGroup:
+	case model.FirewallNet, model.FirewallGroup, model.FirewallDomain:
 		return t, nil
 	case "":
 		return "", errs.MissingParameter(param)
-	case "domain", "location":
-		return "", notSupported(param, "%s %s is not supported: Palisade's Cloud Firewall matches addresses only; give a CIDR (%s net) or an IP address book (%s group).", param, t, param, param)
+	case "location":
+		return "", notSupported(param, "%s location is not supported: Palisade has no geolocation data of addresses; give a CIDR (%s net) or an IP address book (%s group).", param, param, param)
 	}
-	return "", illegal(param, "The specified %s %q is not valid: use net (a CIDR) or group (an IP address book).", param, v)
+	return "", illegal(param, "The specified %s %q is not valid: use net (a CIDR), group (an IP address book) or, for a Destination, domain (a DNS name).", param, v)
+}
+
+// domainAccepted says where a domain is accepted, for the refusals.
+const domainAccepted = "a domain is accepted as the Destination of Internet-firewall policies of Direction out (AddControlPolicy) and of NAT-firewall policies (CreateNatFirewallControlPolicy)"
+
+// domainRefusal refuses a domain as param (Source or Destination) of p
+// where it makes no sense: a domain names a host on the internet that
+// connections go to, so it can be the destination of an outbound
+// Internet-firewall policy or of a NAT-firewall policy only.
+func domainRefusal(p *model.FirewallPolicy, param string) error {
+	typeParam := param + "Type"
+	switch {
+	case param != "Destination":
+		return notSupported(typeParam, "%s domain is not supported: %s; give the %s as a CIDR (%s net) or an IP address book (%s group).", typeParam, domainAccepted, param, typeParam, typeParam)
+	case p.VpcFirewallID != "":
+		return notSupported(typeParam, "%s domain is not supported in a VPC firewall's policies: the connections across a peering go between private addresses, which public DNS names do not resolve to; %s. Give a CIDR (%s net) or an IP address book (%s group).", typeParam, domainAccepted, typeParam, typeParam)
+	case p.NatGatewayID == "" && p.Direction != model.FirewallOut:
+		return notSupported(typeParam, "%s domain is not supported for Direction %s: the destination of an inbound connection is your EIP; %s. Give a CIDR (%s net) or an IP address book (%s group).", typeParam, p.Direction, domainAccepted, typeParam, typeParam)
+	}
+	return nil
+}
+
+// domainNameMax is the longest domain name (RFC 1035, without the final
+// dot), domainLabelMax the longest label.
+const (
+	domainNameMax  = 253
+	domainLabelMax = 63
+)
+
+// ParseFirewallDomain reads a domain Destination: trimmed, lower-cased,
+// without the final dot. A wildcard is refused apart: it is a name the
+// cloud matches by inspecting TLS SNI and HTTP Host, not one DNS resolves.
+func ParseFirewallDomain(param, v string) (string, error) {
+	name := strings.TrimSuffix(strings.ToLower(strings.TrimSpace(v)), ".")
+	if strings.HasPrefix(name, "*") {
+		return "", notSupported(param, "%s %q is a wildcard domain, which is not supported: Palisade resolves a domain by DNS and matches its addresses, and a wildcard has no addresses to resolve (matching one needs TLS SNI or HTTP Host inspection, which Palisade does not do). Name each host (www.example.com) in a policy of its own, or give their addresses (DestinationType net or group).", param, v)
+	}
+	bad := func() error {
+		return illegal(param, "The specified %s %q is not a valid domain name: with DestinationType domain give a DNS name of at least two labels such as www.example.com (at most %d characters; each label 1 to %d letters, digits or hyphens, not starting or ending with a hyphen).", param, v, domainNameMax, domainLabelMax)
+	}
+	if _, err := netip.ParseAddr(name); err == nil {
+		return "", illegal(param, "The specified %s %q is an IP address, not a domain name: give it with DestinationType net.", param, v)
+	}
+	if _, err := netip.ParsePrefix(name); err == nil {
+		return "", illegal(param, "The specified %s %q is a CIDR block, not a domain name: give it with DestinationType net.", param, v)
+	}
+	if name == "" || len(name) > domainNameMax {
+		return "", bad()
+	}
+	labels := strings.Split(name, ".")
+	if len(labels) < 2 {
+		return "", bad()
+	}
+	for _, l := range labels {
+		if l == "" || len(l) > domainLabelMax || l[0] == '-' || l[len(l)-1] == '-' {
+			return "", bad()
+		}
+		for _, c := range []byte(l) {
+			if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+				return "", bad()
+			}
+		}
+	}
+	// An all-numeric last label makes an address-like name (10.0.0, or
+	// an address with a label too many), which no top-level domain is.
+	if strings.Trim(labels[len(labels)-1], "0123456789") == "" {
+		return "", illegal(param, "The specified %s %q is not a domain name: its last label is a number; give an address with DestinationType net, or a name such as www.example.com.", param, v)
+	}
+	return name, nil
+}
+
+// parseDomainResolveType reads DomainResolveType for a domain
+// destination: absent or 1 is DNS, the one kind Palisade does.
+func parseDomainResolveType(v *string) (int, error) {
+	if v == nil {
+		return model.FirewallResolveDNS, nil
+	}
+	switch t := strings.TrimSpace(*v); t {
+	case "", "1":
+		return model.FirewallResolveDNS, nil
+	case "0", "2":
+		kind := map[string]string{"0": "FQDN", "2": "FQDN and DNS"}[t]
+		return 0, notSupported("DomainResolveType", "DomainResolveType %s (%s) is not supported: Palisade resolves domains by DNS only and matches the addresses it finds; it does not inspect TLS SNI or HTTP Host. Send DomainResolveType 1 (DNS), or leave it out.", t, kind)
+	}
+	return 0, illegal("DomainResolveType", "The specified DomainResolveType %q is not valid: use 1 (the domain is resolved by DNS), the one kind Palisade supports.", *v)
 }
 
 // ParseFirewallCIDR reads an IPv4 CIDR (or a bare address: /32), masked.
@@ -498,10 +604,13 @@ type PolicyInput struct {
 	Description, Release, IpVersion       *string
 	ApplicationName                       *string
 	ApplicationNameList                   []string
+	// DomainResolveType is for a domain Destination (absent: 1, DNS);
+	// with any other destination it is not used.
+	DomainResolveType *string
 }
 
 // applyAddress sets one side (Source or Destination) of p.
-func applyAddress(tx store.ReadTxn, accountID, param string, value, typ *string, curValue, curType *string, creating bool) error {
+func applyAddress(tx store.ReadTxn, p *model.FirewallPolicy, param string, value, typ *string, curValue, curType *string, creating bool) error {
 	typeParam := param + "Type"
 	if typ != nil {
 		t, err := parseAddressType(typeParam, *typ)
@@ -525,15 +634,24 @@ func applyAddress(tx store.ReadTxn, accountID, param string, value, typ *string,
 	}
 	switch *curType {
 	case model.FirewallNet:
-		p, ok := ParseFirewallCIDR(*curValue)
+		cidr, ok := ParseFirewallCIDR(*curValue)
 		if !ok {
 			return illegal(param, "The specified %s %q is not valid: with %s net give an IPv4 CIDR block such as 192.0.2.0/24 (0.0.0.0/0: any address); Palisade's Cloud Firewall policies are IPv4 only.", param, *curValue, typeParam)
 		}
-		*curValue = p.String()
+		*curValue = cidr.String()
 	case model.FirewallGroup:
-		if _, err := namedBook(tx, accountID, param, *curValue, model.AddressBookIP); err != nil {
+		if _, err := namedBook(tx, p.AccountID, param, *curValue, model.AddressBookIP); err != nil {
 			return err
 		}
+	case model.FirewallDomain:
+		if err := domainRefusal(p, param); err != nil {
+			return err
+		}
+		name, err := ParseFirewallDomain(param, *curValue)
+		if err != nil {
+			return err
+		}
+		*curValue = name
 	}
 	return nil
 }
@@ -640,11 +758,19 @@ func applyPolicyInput(tx store.ReadTxn, p *model.FirewallPolicy, in PolicyInput,
 		protoChanged = proto != p.Proto
 		p.Proto = proto
 	}
-	if err := applyAddress(tx, p.AccountID, "Source", in.Source, in.SourceType, &p.Source, &p.SourceType, creating); err != nil {
+	if err := applyAddress(tx, p, "Source", in.Source, in.SourceType, &p.Source, &p.SourceType, creating); err != nil {
 		return err
 	}
-	if err := applyAddress(tx, p.AccountID, "Destination", in.Destination, in.DestinationType, &p.Destination, &p.DestinationType, creating); err != nil {
+	if err := applyAddress(tx, p, "Destination", in.Destination, in.DestinationType, &p.Destination, &p.DestinationType, creating); err != nil {
 		return err
+	}
+	p.DomainResolveType = 0
+	if p.DestinationType == model.FirewallDomain {
+		t, err := parseDomainResolveType(in.DomainResolveType)
+		if err != nil {
+			return err
+		}
+		p.DomainResolveType = t
 	}
 	if err := applyPorts(tx, p.AccountID, p, in, creating, protoChanged); err != nil {
 		return err
@@ -694,7 +820,7 @@ func samePolicy(a, b *model.FirewallPolicy) bool {
 	return a.AccountID == b.AccountID && a.Direction == b.Direction && a.Action == b.Action && a.Description == b.Description &&
 		a.Source == b.Source && a.SourceType == b.SourceType && a.Destination == b.Destination && a.DestinationType == b.DestinationType &&
 		a.Proto == b.Proto && a.DestPort == b.DestPort && a.DestPortType == b.DestPortType && a.DestPortGroup == b.DestPortGroup &&
-		slices.Equal(a.ApplicationNames, b.ApplicationNames) && a.Enabled == b.Enabled
+		slices.Equal(a.ApplicationNames, b.ApplicationNames) && a.DomainResolveType == b.DomainResolveType && a.Enabled == b.Enabled
 }
 
 // parseNewOrder reads NewOrder for a list of n policies: 1..max, or -1
@@ -965,9 +1091,17 @@ type ControlPolicyQuery struct {
 // FirewallPolicyView is a policy with the contents of the books it names.
 type FirewallPolicyView struct {
 	model.FirewallPolicy
+	// SourceGroupCidrs, DestinationGroupCidrs and DestPortGroupPorts are
+	// the entries of the books the policy names; DestinationGroupCidrs of
+	// a domain destination are the addresses it resolved to, as /32
+	// blocks.
 	SourceGroupCidrs, DestinationGroupCidrs, DestPortGroupPorts []string
 	// Hits are the new connections the policy decided (ReportFirewallHits).
 	Hits model.FirewallHits
+	// Resolution is what the server's resolver last found for a domain
+	// destination; nil before the first lookup (and for other
+	// destinations).
+	Resolution *model.DomainResolution
 }
 
 // DescribeControlPolicy lists the caller's policies: in then out, each in
@@ -1075,8 +1209,19 @@ func policyViews(tx store.ReadTxn, accountID string, list []*model.FirewallPolic
 		if p.SourceType == model.FirewallGroup {
 			v.SourceGroupCidrs = entries(p.Source)
 		}
-		if p.DestinationType == model.FirewallGroup {
+		switch p.DestinationType {
+		case model.FirewallGroup:
 			v.DestinationGroupCidrs = entries(p.Destination)
+		case model.FirewallDomain:
+			r := new(model.DomainResolution)
+			if ok, err := getJSON(tx, model.PrefixDomainResolution+p.Destination, r); err != nil {
+				return nil, err
+			} else if ok {
+				v.Resolution = r
+				for _, a := range r.Addrs {
+					v.DestinationGroupCidrs = append(v.DestinationGroupCidrs, netip.PrefixFrom(a, a.BitLen()).String())
+				}
+			}
 		}
 		if p.DestPortType == model.FirewallPortGroup {
 			v.DestPortGroupPorts = entries(p.DestPortGroup)

@@ -222,7 +222,7 @@ func TestAddControlPolicyRefusals(t *testing.T) {
 		{"no source type", "in", "1", with(func(in *PolicyInput) { in.SourceType = nil }), "MissingParameter"},
 		{"bad source type", "in", "1", with(func(in *PolicyInput) { in.SourceType = sp("cidr") }), "IllegalParam.SourceType"},
 		{"location source", "in", "1", with(func(in *PolicyInput) { in.SourceType, in.Source = sp("location"), sp("CN") }), "OperationUnsupported.SourceType"},
-		{"domain destination", "out", "1", with(func(in *PolicyInput) { in.DestinationType, in.Destination = sp("domain"), sp("example.com") }), "OperationUnsupported.DestinationType"},
+		{"domain destination in", "in", "1", with(func(in *PolicyInput) { in.DestinationType, in.Destination = sp("domain"), sp("example.com") }), "OperationUnsupported.DestinationType"},
 		{"bad source cidr", "in", "1", with(func(in *PolicyInput) { in.Source = sp("10.0.0.0/33") }), "IllegalParam.Source"},
 		{"ipv6 source", "in", "1", with(func(in *PolicyInput) { in.Source = sp("2001:db8::/32") }), "IllegalParam.Source"},
 		{"bad destination", "in", "1", with(func(in *PolicyInput) { in.Destination = sp("any") }), "IllegalParam.Destination"},

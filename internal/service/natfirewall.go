@@ -38,10 +38,14 @@ import (
 //     firewall (AddControlPolicy Direction in), as for any EIP.
 //   - Policies are the Internet firewall's (cloudfw.go): fields, their
 //     checks, error codes and address books (the caller's) are those of
-//     AddControlPolicy / ModifyControlPolicy; domain and location
-//     addresses are refused, IpVersion is 4; DomainResolveType and
-//     OpsStatus are accepted and not used (they concern domain
-//     destinations). Source is not checked against the VPC: a source no
+//     AddControlPolicy / ModifyControlPolicy; IpVersion is 4. A
+//     Destination may be a domain (DestinationType domain, as for the
+//     Internet firewall's Direction out): the server resolves it by DNS
+//     and the policy matches its IPv4 addresses; DomainResolveType is 1
+//     (DNS, the default; 0 and 2, which inspect TLS SNI and HTTP Host,
+//     are refused) and is not used with other destinations. A domain
+//     Source and location addresses are refused. OpsStatus is accepted
+//     and not used. Source is not checked against the VPC: a source no
 //     instance of the VPC has matches nothing.
 //   - Orders are contiguous, 1..n per gateway: NewOrder 1..n+1 inserts
 //     (the policies from there move down by one), -1 appends; deleting a

@@ -132,8 +132,11 @@ func TestNatFirewallPolicies(t *testing.T) {
 		{"order past the end", "IllegalParam.NewOrder", 400, create("1", g2.ID, "out", "3", natPolicy("x"))},
 		{"unknown gateway", "InvalidNatGatewayId.NotFound", 404, create("1", "ngw-nope", "out", "1", natPolicy("x"))},
 		{"bob's gateway", "InvalidNatGatewayId.NotFound", 404, create("1", bobs.ID, "out", "1", natPolicy("x"))},
-		{"domain", "OperationUnsupported.DestinationType", 400, create("1", g2.ID, "out", "1", with(func(in *PolicyInput) {
-			in.DestinationType, in.Destination = sp("domain"), sp("example.com")
+		{"domain source", "OperationUnsupported.SourceType", 400, create("1", g2.ID, "out", "1", with(func(in *PolicyInput) {
+			in.SourceType, in.Source = sp("domain"), sp("example.com")
+		}))},
+		{"wildcard domain", "OperationUnsupported.Destination", 400, create("1", g2.ID, "out", "1", with(func(in *PolicyInput) {
+			in.DestinationType, in.Destination = sp("domain"), sp("*.example.com")
 		}))},
 		{"bad cidr", "IllegalParam.Source", 400, create("1", g2.ID, "out", "1", with(func(in *PolicyInput) { in.Source = sp("10.0.0.0/33") }))},
 		{"unknown book", "ResourceNotFound.AddressBook", 404, create("1", g2.ID, "out", "1", with(func(in *PolicyInput) {

@@ -32,7 +32,10 @@ import (
 //     the enabled policies of the firewall in Order; the first that
 //     matches decides; none matching allows. Fields, their checks and
 //     error codes are those of AddControlPolicy / ModifyControlPolicy
-//     (address books are the caller's); orders are contiguous, 1..n per
+//     (address books are the caller's), but for domain destinations,
+//     which are refused (OperationUnsupported.DestinationType: across a
+//     peering, connections go between private addresses that public DNS
+//     names do not resolve to); orders are contiguous, 1..n per
 //     firewall (NewOrder 1..n+1 inserts, -1 appends), at most
 //     Quotas.FirewallPolicies per firewall; an identical policy at the
 //     requested place is a retry. Deleting a firewall deletes its
