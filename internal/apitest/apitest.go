@@ -119,6 +119,22 @@ func WithListen(addr string) Option { return func(c *config) { c.opts.Listen = a
 // --underlay-addr`); only with WithAgent.
 func WithUnderlay(u service.UnderlayRequest) Option { return func(c *config) { c.underlay = u } }
 
+// WithDNSUpstream points the server's resolution of Cloud Firewall
+// domains at DNS servers ("host:port", tried in order; the server's
+// --dns-upstream), e.g. a test server. Without it the server has none
+// (tests do not ask the host's DNS): every lookup fails.
+func WithDNSUpstream(servers ...string) Option {
+	return func(c *config) { c.opts.DNSUpstream = append([]string{}, servers...) }
+}
+
+// WithDomainResolvePeriod sets how often the server looks up every domain
+// of the Cloud Firewall policies again (default 30 s). New domains are
+// looked up soon after the policy change anyway; Env.ResolveDomains
+// looks them all up at once.
+func WithDomainResolvePeriod(d time.Duration) Option {
+	return func(c *config) { c.opts.DomainResolvePeriod = d }
+}
+
 // WithLogger sets the server's logger (default: warnings and errors go to t.Log).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.opts.Logger = l } }
 
@@ -126,7 +142,9 @@ func WithLogger(l *slog.Logger) Option { return func(c *config) { c.opts.Logger 
 // stops (gracefully, waiting for requests in flight) in t.Cleanup.
 func Start(t testing.TB, opts ...Option) *Env {
 	t.Helper()
-	c := &config{opts: app.Options{Listen: "127.0.0.1:0", Region: Region}}
+	// No DNS upstream unless WithDNSUpstream: a test never depends on
+	// the host's resolver.
+	c := &config{opts: app.Options{Listen: "127.0.0.1:0", Region: Region, DNSUpstream: []string{}}}
 	for _, o := range opts {
 		o(c)
 	}
@@ -423,6 +441,19 @@ func (e *Env) PutRecord(t testing.TB, key string, v any) {
 		return tx.Put(key, b)
 	}); err != nil {
 		t.Fatalf("apitest: put %s: %v", key, err)
+	}
+}
+
+// ResolveDomains looks up every domain of the Cloud Firewall policies now
+// (with the WithDNSUpstream servers) and records the answers, as the
+// server's loop does every 30 s; with WithAgent, Settle after it waits
+// for the agent to match the new addresses.
+func (e *Env) ResolveDomains(t testing.TB) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.App.ResolveFirewallDomains(ctx); err != nil {
+		t.Fatalf("apitest: resolve firewall domains: %v", err)
 	}
 }
 

@@ -86,6 +86,14 @@ type Options struct {
 	// re-reads the pair when the files change; both empty: plain HTTP.
 	TLSCertFile string
 	TLSKeyFile  string
+	// DNSUpstream are the DNS servers ("host:port", tried in order) the
+	// server resolves the domains of Cloud Firewall policies with (the
+	// --dns-upstream flag). nil: the nameservers of /etc/resolv.conf; an
+	// empty non-nil list: none (every lookup fails; tests).
+	DNSUpstream []string
+	// DomainResolvePeriod is how often every domain is looked up again
+	// (0: DefaultDomainResolvePeriod, 30 s).
+	DomainResolvePeriod time.Duration
 }
 
 // RootKeyFromEnv reads PALISADE_ROOT_ACCESS_KEY_ID and
@@ -120,6 +128,14 @@ type App struct {
 	// metrics is the Prometheus registry served on /metrics (to admin
 	// keys): the API's, the local agent's and the Go runtime's metrics.
 	metrics *prometheus.Registry
+
+	// domains resolves the domains of Cloud Firewall policies (domains.go),
+	// in a loop that Serve starts (domStop stops it; domClosed: Close ran,
+	// it never starts again).
+	domains   *domainResolver
+	domMu     sync.Mutex
+	domStop   func()
+	domClosed bool
 }
 
 // New opens the store, ensures the admin account, writes credentials.json
@@ -175,6 +191,7 @@ func (a *App) init() error {
 		RootKeyDeleted: a.rootKeyDeleted, DDoS: a.opts.DDoS})
 	a.router = api.NewRouter()
 	registerAll(a.router, a.svc)
+	a.domains = newDomainResolver(a.svc, st, a.log, a.opts.DNSUpstream, a.opts.DomainResolvePeriod)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -398,6 +415,7 @@ func (a *App) Admin() (model.Account, model.AccessKey) {
 func (a *App) Serve(ctx context.Context) error {
 	a.log.Info("palisade API listening", "addr", a.Addr(), "tls", a.srv.TLSConfig != nil, "region", a.opts.Region, "backend", a.opts.Backend)
 	a.warnCleartext()
+	a.startDomains()
 	errc := make(chan error, 1)
 	go func() { errc <- a.serveListener() }()
 	select {
@@ -440,6 +458,8 @@ func (a *App) Close() error {
 		// After the listener, before the store: the nonces not yet
 		// written are written, and requests still running are refused
 		// from now on rather than accepted unrecorded.
+		// The resolution loop writes to the store: it stops first.
+		a.stopDomains()
 		if a.handler != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 			err := a.handler.Close(ctx)

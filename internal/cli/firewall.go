@@ -66,8 +66,10 @@ source is), each numbered 1..n. A new connection is judged by the enabled
 policies of its direction in order, 1 first: the first that matches decides
 (accept allows, drop drops, log allows and counts); none matching allows.
 A policy matches a source and a destination (an IPv4 CIDR, or an IP address
-book by name), a protocol (ANY, TCP, UDP, ICMP) and, for TCP and UDP,
-destination ports (a port, a range 80/88, or a port address book).
+book by name; for "out" the destination may also be a domain name, which the
+server resolves by DNS every 30 seconds: the policy matches the addresses it
+finds), a protocol (ANY, TCP, UDP, ICMP) and, for TCP and UDP, destination
+ports (a port, a range 80/88, or a port address book).
 
 The firewall is on for every EIP of the account unless switched off.
 
@@ -128,8 +130,8 @@ func (r *policyFlags) register(cmd *cobra.Command, orderHelp string) {
 	f.StringVar(&r.proto, "proto", "", "ANY, TCP, UDP or ICMP")
 	f.StringVar(&r.source, "source", "", "source: an IPv4 CIDR block, or an IP address book's name with --source-type group")
 	f.StringVar(&r.sourceType, "source-type", "net", "net (a CIDR block) or group (an IP address book)")
-	f.StringVar(&r.dest, "destination", "", "destination: an IPv4 CIDR block, or an IP address book's name with --destination-type group")
-	f.StringVar(&r.destType, "destination-type", "net", "net (a CIDR block) or group (an IP address book)")
+	f.StringVar(&r.dest, "destination", "", "destination: an IPv4 CIDR block, an IP address book's name with --destination-type group, or a domain name with --destination-type domain")
+	f.StringVar(&r.destType, "destination-type", "net", "net (a CIDR block), group (an IP address book) or domain (a DNS name the server resolves: out and NAT-firewall policies only)")
 	f.StringVar(&r.port, "port", "", "destination port 80 or range 80/88, tcp and udp only (default: every port)")
 	f.StringVar(&r.portGroup, "port-group", "", "a port address book's name instead of --port")
 	f.StringVar(&r.order, "order", "-1", orderHelp)
@@ -173,12 +175,16 @@ func (c *cli) firewallPolicyCommand() *cobra.Command {
 position N of its direction (1 is tried first), moving the policies from
 there down by one; without --order it goes last. --source and --destination
 are IPv4 CIDR blocks (0.0.0.0/0: any address), or with --source-type group /
---destination-type group the name of an IP address book. Ports are for tcp
-and udp only: --port 80, --port 80/88 (a range) or --port-group NAME (a port
-address book); without either, every port. A policy identical to the one
-already at that position adds nothing and prints that policy's ID.`,
+--destination-type group the name of an IP address book. For --direction out,
+--destination-type domain takes a domain name (www.example.com; no wildcard):
+the server resolves it by DNS and the policy matches its IPv4 addresses.
+Ports are for tcp and udp only: --port 80, --port 80/88 (a range) or
+--port-group NAME (a port address book); without either, every port. A
+policy identical to the one already at that position adds nothing and prints
+that policy's ID.`,
 		Example: `  palisade firewall policy add --direction in --action drop --proto tcp --source 203.0.113.0/24 --destination 0.0.0.0/0 --port 3306 --order 1 --description "no MySQL from there"
-  palisade firewall policy add --direction out --action log --proto udp --source 0.0.0.0/0 --destination 198.51.100.53 --port 53 --description "count DNS"`,
+  palisade firewall policy add --direction out --action log --proto udp --source 0.0.0.0/0 --destination 198.51.100.53 --port 53 --description "count DNS"
+  palisade firewall policy add --direction out --action drop --proto tcp --source 0.0.0.0/0 --destination www.example.com --destination-type domain --port 443 --description "not that site"`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p := rule.params(map[string]string{"Direction": direction})

@@ -150,3 +150,34 @@ func TestFirewallCommands(t *testing.T) {
 		t.Errorf("after on:\n%s", out)
 	}
 }
+
+// TestFirewallDomainPolicyCommands: "--destination-type domain" adds an
+// out policy with a domain destination (listed by its name); the server
+// refuses it for "in" and a wildcard, with the code.
+func TestFirewallDomainPolicyCommands(t *testing.T) {
+	env := apitest.Start(t)
+	r := newRunner(t, env)
+	id := strings.TrimSpace(r.ok("firewall", "policy", "add", "--direction", "out", "--action", "drop", "--proto", "tcp", "--source", "0.0.0.0/0",
+		"--destination", "WWW.Example.com", "--destination-type", "domain", "--port", "443", "--description", "not that site"))
+	if len(id) != 36 {
+		t.Fatalf("policy add printed %q", id)
+	}
+	if out := r.ok("firewall", "policy", "list", "--direction", "out"); !strings.Contains(out, "www.example.com") || !strings.Contains(out, id) {
+		t.Errorf("policy list:\n%s", out)
+	}
+	for _, tc := range []struct {
+		dir, dest, want string
+	}{
+		{"in", "www.example.com", "Error: OperationUnsupported.DestinationType: "},
+		{"out", "*.example.com", "Error: OperationUnsupported.Destination: "},
+		{"out", "not a name", "Error: IllegalParam.Destination: "},
+	} {
+		if e := r.fail("firewall", "policy", "add", "--direction", tc.dir, "--action", "drop", "--proto", "tcp", "--source", "0.0.0.0/0",
+			"--destination", tc.dest, "--destination-type", "domain", "--description", "d"); !strings.Contains(e, tc.want) {
+			t.Errorf("policy add %s %s: %s", tc.dir, tc.dest, e)
+		}
+	}
+	if help := r.ok("firewall", "policy", "add", "--help"); !strings.Contains(help, "domain (a DNS name") {
+		t.Errorf("help lacks the domain type:\n%s", help)
+	}
+}

@@ -301,7 +301,7 @@ func TestNATFirewallCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{ngw, "--action", "drop", "--proto", "tcp", "--source", "10.0.0.0/16", "--destination", "example.com", "--destination-type", "domain", "--description", "d"}, "Error: OperationUnsupported.DestinationType: "},
+		{[]string{ngw, "--action", "drop", "--proto", "tcp", "--source", "10.0.0.0/16", "--destination", "*.example.com", "--destination-type", "domain", "--description", "d"}, "Error: OperationUnsupported.Destination: "},
 		{[]string{ngw, "--action", "drop", "--proto", "tcp", "--source", "10.0.0.0/33", "--destination", "0.0.0.0/0", "--description", "d"}, "Error: IllegalParam.Source: "},
 		{[]string{ngw, "--action", "drop", "--proto", "tcp", "--source", "10.0.0.0/16", "--destination", "0.0.0.0/0", "--order", "9", "--description", "d"}, "Error: IllegalParam.NewOrder: "},
 		{[]string{"ngw-nope", "--action", "drop", "--proto", "tcp", "--source", "10.0.0.0/16", "--destination", "0.0.0.0/0", "--description", "d"}, "Error: InvalidNatGatewayId.NotFound: "},

@@ -3,7 +3,10 @@ package cli
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/netip"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,6 +22,7 @@ func (c *cli) serverCommand() *cobra.Command {
 		flowRetention time.Duration
 		tlsFiles      tlsFlags
 		ddos          ddosFlags
+		dnsUpstream   dnsUpstreamFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -35,7 +39,9 @@ PALISADE_ROOT_ACCESS_KEY_ID and PALISADE_ROOT_ACCESS_KEY_SECRET preset that key.
 
 ` + metricsHelp + `
 
-` + ddosHelp,
+` + ddosHelp + `
+
+` + dnsUpstreamHelp,
 		Example: `  palisade server
   palisade server --listen 0.0.0.0:8787 --data-dir /var/lib/palisade \
     --tls-cert /etc/palisade/server.pem --tls-key /etc/palisade/server-key.pem`,
@@ -49,6 +55,10 @@ PALISADE_ROOT_ACCESS_KEY_ID and PALISADE_ROOT_ACCESS_KEY_SECRET preset that key.
 				return err
 			}
 			ddosCfg, err := ddos.config()
+			if err != nil {
+				return err
+			}
+			upstream, err := dnsUpstream.servers()
 			if err != nil {
 				return err
 			}
@@ -68,6 +78,7 @@ PALISADE_ROOT_ACCESS_KEY_ID and PALISADE_ROOT_ACCESS_KEY_SECRET preset that key.
 				TLSCertFile:         tlsFiles.cert,
 				TLSKeyFile:          tlsFiles.key,
 				DDoS:                ddosCfg,
+				DNSUpstream:         upstream,
 			})
 		},
 	}
@@ -75,6 +86,7 @@ PALISADE_ROOT_ACCESS_KEY_ID and PALISADE_ROOT_ACCESS_KEY_SECRET preset that key.
 	tlsFiles.add(cmd)
 	addFlowLogFlags(cmd, &flowScale, &flowRetention)
 	ddos.add(cmd)
+	dnsUpstream.add(cmd)
 	cmd.Flags().StringVar(&publicCIDR, "public-cidr", service.DefaultPublicCIDR.String(), "pool of elastic IP addresses (a CIDR; its first address is kept for the host)")
 	return cmd
 }
@@ -117,4 +129,38 @@ func (f *tlsFlags) check() error {
 		return fmt.Errorf("--tls-cert and --tls-key go together: give both (TLS) or neither (plain HTTP)")
 	}
 	return nil
+}
+
+// dnsUpstreamHelp is the DNS paragraph of the server and up commands' help.
+const dnsUpstreamHelp = `The server resolves the domains that Cloud Firewall policies name as their
+destination (DestinationType domain: the Internet firewall's out policies and
+the NAT firewall's) by DNS, every 30 seconds and soon after a policy changes,
+asking --dns-upstream (repeatable, tried in order; default: the nameservers of
+/etc/resolv.conf) for their A records; the agents match the addresses found.`
+
+// dnsUpstreamFlag is --dns-upstream of the server and up commands.
+type dnsUpstreamFlag struct{ values []string }
+
+func (f *dnsUpstreamFlag) add(cmd *cobra.Command) {
+	cmd.Flags().StringArrayVar(&f.values, "dns-upstream", nil,
+		"DNS server (HOST:PORT, or an IP address: port 53) that resolves the domains of Cloud Firewall policies; repeat for more, tried in order (default: the nameservers of "+app.HostResolvConf+")")
+}
+
+// servers checks the flag: nil when not given (the app's default).
+func (f *dnsUpstreamFlag) servers() ([]string, error) {
+	var out []string
+	for _, v := range f.values {
+		v = strings.TrimSpace(v)
+		if a, err := netip.ParseAddr(strings.Trim(v, "[]")); err == nil {
+			out = append(out, net.JoinHostPort(a.String(), "53"))
+			continue
+		}
+		host, port, err := net.SplitHostPort(v)
+		n, perr := strconv.Atoi(port)
+		if err != nil || host == "" || perr != nil || n < 1 || n > 65535 {
+			return nil, fmt.Errorf("--dns-upstream %q: want HOST:PORT such as 192.0.2.53:53 (or an IP address, port 53)", v)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }

@@ -22,6 +22,7 @@ func (c *cli) upCommand() *cobra.Command {
 		tlsFiles      tlsFlags
 		ddos          ddosFlags
 		underlay      underlayFlags
+		dnsUpstream   dnsUpstreamFlag
 	)
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -47,6 +48,8 @@ and a cleanup while one runs are refused. Needs root.
 ` + metricsHelp + `
 
 ` + ddosHelp + `
+
+` + dnsUpstreamHelp + `
 
 ` + underlayHelp,
 		Example: `  sudo palisade up
@@ -77,6 +80,10 @@ and a cleanup while one runs are refused. Needs root.
 			if err != nil {
 				return err
 			}
+			upstream, err := dnsUpstream.servers()
+			if err != nil {
+				return err
+			}
 			id, secret := app.RootKeyFromEnv(c.env.Getenv)
 			return app.RunUp(cmd.Context(), app.UpOptions{
 				Options: app.Options{
@@ -93,6 +100,7 @@ and a cleanup while one runs are refused. Needs root.
 					TLSCertFile:         tlsFiles.cert,
 					TLSKeyFile:          tlsFiles.key,
 					DDoS:                ddosCfg,
+					DNSUpstream:         upstream,
 				},
 				Zone:     zone,
 				Underlay: underlay.request(),
@@ -103,6 +111,7 @@ and a cleanup while one runs are refused. Needs root.
 	tlsFiles.add(cmd)
 	addFlowLogFlags(cmd, &flowScale, &flowRetention)
 	ddos.add(cmd)
+	dnsUpstream.add(cmd)
 	cmd.Flags().StringVar(&publicCIDR, "public-cidr", service.DefaultPublicCIDR.String(), "pool of elastic IP addresses (a CIDR; its first address is kept for the host)")
 	cmd.Flags().StringVar(&zone, "zone", "", "zone this host serves (default <region>-a)")
 	underlay.add(cmd)
