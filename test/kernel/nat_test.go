@@ -8,12 +8,14 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/vpc"
+	mdns "github.com/miekg/dns"
 
 	"github.com/palisade-project/palisade/internal/api"
 	"github.com/palisade-project/palisade/internal/apitest"
@@ -227,6 +229,117 @@ func (w *natWorld) natFirewall(fw *cloudfw.Client, inetAP netip.AddrPort, natA, 
 	w.leavesWith("a2", inetAP, natB)
 }
 
+// testDNS is a DNS server (UDP, on the root namespace's loopback) that
+// answers A questions for the names set, and NXDOMAIN for any other.
+type testDNS struct {
+	addr string
+	mu   sync.Mutex
+	a    map[string]netip.Addr
+}
+
+func startDNS(t *testing.T) *testDNS {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &testDNS{addr: pc.LocalAddr().String(), a: map[string]netip.Addr{}}
+	started := make(chan struct{})
+	srv := &mdns.Server{PacketConn: pc, NotifyStartedFunc: func() { close(started) }, Handler: mdns.HandlerFunc(func(rw mdns.ResponseWriter, r *mdns.Msg) {
+		m := new(mdns.Msg).SetReply(r)
+		d.mu.Lock()
+		a, ok := d.a[strings.TrimSuffix(strings.ToLower(r.Question[0].Name), ".")]
+		d.mu.Unlock()
+		switch {
+		case !ok:
+			m.Rcode = mdns.RcodeNameError
+		case r.Question[0].Qtype == mdns.TypeA:
+			m.Answer = []mdns.RR{&mdns.A{Hdr: mdns.RR_Header{Name: r.Question[0].Name, Rrtype: mdns.TypeA, Class: mdns.ClassINET, Ttl: 5}, A: a.AsSlice()}}
+		}
+		_ = rw.WriteMsg(m)
+	})}
+	go func() { _ = srv.ActivateAndServe() }()
+	<-started // Shutdown before the start would be refused, and the server would run on
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return d
+}
+
+func (d *testDNS) set(name string, a netip.Addr) {
+	d.mu.Lock()
+	d.a[name] = a
+	d.mu.Unlock()
+}
+
+// domainPolicies: a policy whose destination is a domain matches the
+// addresses the server's resolver found for it, in the NAT firewall (a2
+// may reach the domain's address, nothing else) and in the Internet
+// firewall (an out policy keeps e1 from it); when the domain moves to
+// another address, so do the policies.
+func (w *natWorld) domainPolicies(fw *cloudfw.Client, names *testDNS, inetAP netip.AddrPort, natB, own netip.Addr) {
+	t := w.t
+	t.Helper()
+	const domain = "api.palisade.test"
+	names.set(domain, inetAP.Addr())
+	inetAddr, inetPort := inetAP.Addr().String(), inetAP.Port()
+	port := fmt.Sprintf("%d/%d", inetPort, inetPort)
+	nat := func(action, dst, dstType, order string) string {
+		t.Helper()
+		req := cloudfw.CreateCreateNatFirewallControlPolicyRequest()
+		req.NatGatewayId, req.Direction, req.AclAction, req.Proto, req.NewOrder = w.gwID, "out", action, "TCP", order
+		req.Source, req.SourceType, req.Destination, req.DestinationType = w.addr["a2"].String()+"/32", "net", dst, dstType
+		req.DestPortType, req.DestPort, req.Description = "port", port, "a2 to "+dst
+		req.ApplicationNameList = &[]string{"ANY"}
+		if dstType == "domain" {
+			req.DomainResolveType = requests.NewInteger(1)
+		}
+		resp, err := fw.CreateNatFirewallControlPolicy(req)
+		if err != nil {
+			t.Fatalf("CreateNatFirewallControlPolicy %s %s: %v", action, dst, err)
+		}
+		return resp.AclUuid
+	}
+	toDomain := nat("accept", domain, "domain", "1")
+	rest := nat("drop", "0.0.0.0/0", "net", "2")
+	inet := cloudfw.CreateAddControlPolicyRequest()
+	inet.Direction, inet.AclAction, inet.Proto, inet.NewOrder = "out", "drop", "TCP", "1"
+	inet.Source, inet.SourceType, inet.Destination, inet.DestinationType = own.String()+"/32", "net", domain, "domain"
+	inet.DestPortType, inet.DestPort, inet.ApplicationName, inet.Description = "port", port, "ANY", "e1 not to "+domain
+	inetResp, err := fw.AddControlPolicy(inet)
+	if err != nil {
+		t.Fatalf("AddControlPolicy out to %s: %v", domain, err)
+	}
+	w.env.ResolveDomains(t)
+	w.settle()
+	w.leavesWith("a2", inetAP, natB)
+	w.staysIn("e1", inetAP, "the Internet firewall's out policy to "+domain)
+	w.agrees(w.ids["a2"], inetAddr, inetPort, true, toDomain, "destination domain "+domain)
+	w.agrees(w.ids["e1"], inetAddr, inetPort, false, inetResp.AclUuid)
+
+	// The domain moves: the internet server is no longer it.
+	names.set(domain, netip.MustParseAddr("192.0.2.250"))
+	w.env.ResolveDomains(t)
+	w.settle()
+	w.staysIn("a2", inetAP, "the domain resolves elsewhere: the drop policy")
+	w.leavesWith("e1", inetAP, own)
+	w.agrees(w.ids["a2"], inetAddr, inetPort, false, rest)
+	w.agrees(w.ids["e1"], inetAddr, inetPort, true)
+
+	for _, id := range []string{toDomain, rest} {
+		req := cloudfw.CreateDeleteNatFirewallControlPolicyRequest()
+		req.AclUuid, req.NatGatewayId, req.Direction = id, w.gwID, "out"
+		if _, err := fw.DeleteNatFirewallControlPolicy(req); err != nil {
+			t.Fatalf("DeleteNatFirewallControlPolicy %s: %v", id, err)
+		}
+	}
+	del := cloudfw.CreateDeleteControlPolicyRequest()
+	del.AclUuid, del.Direction = inetResp.AclUuid, "out"
+	if _, err := fw.DeleteControlPolicy(del); err != nil {
+		t.Fatalf("DeleteControlPolicy: %v", err)
+	}
+	w.settle()
+	w.leavesWith("a2", inetAP, natB)
+}
+
 // TestNATGatewaySDK drives an Internet NAT gateway end to end with the
 // official SDK, the root namespace playing the internet: SNAT entries give
 // instances without an EIP the internet with the gateway's address (the
@@ -255,7 +368,8 @@ func TestNATGatewaySDK(t *testing.T) {
 			}
 		}
 	})
-	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(tag))
+	names := startDNS(t)
+	env := apitest.Start(t, apitest.WithBackend(app.BackendMemory), apitest.WithAgent(tag), apitest.WithDNSUpstream(names.addr))
 	w := &natWorld{eipWorld: &eipWorld{world: newWorld(t, env)}}
 	vpcID = w.mustVPC("10.9.0.0/16")
 	w.vpcID = vpcID
@@ -378,6 +492,7 @@ func TestNATGatewaySDK(t *testing.T) {
 	w.agrees(w.ids["m1"], inetAddr, inetPort, true, natC.String())
 
 	w.natFirewall(fw, inetAP, natA, natB, natC, own)
+	w.domainPolicies(fw, names, inetAP, natB, own)
 
 	// Deleting the forward entry ends its connection and opens nothing.
 	w.deleteForward(fwd)
