@@ -36,6 +36,10 @@ import (
 // connections are the Internet firewall's alone. A rule's accept ends the
 // NAT table's forward chain only: the security groups' chains still judge
 // the packet in their own. A packet no rule matches returns and goes on.
+// A rule whose destination is a domain has the addresses the domain was
+// resolved to in its destination set (none: it matches nothing); as for
+// every rule, only new connections are judged, so a connection outlives a
+// change of the domain's addresses.
 
 // natFirewallSets are the sets the NAT firewalls of gws need, in a fixed
 // order (gateways, then their selection sets, then the rules' sets).
