@@ -87,12 +87,12 @@ func (a *Applier) syncHairpinTable(root *nsRef, uplinks []string) error {
 		return nil
 	}
 	if len(add) > 0 {
-		if err := conn.SetAddElements(set, add); err != nil {
+		if err := addElements(conn, set, add); err != nil {
 			return fmt.Errorf("root netns: add to %s: %w", name, err)
 		}
 	}
 	if len(del) > 0 {
-		if err := conn.SetDeleteElements(set, del); err != nil {
+		if err := deleteElements(conn, set, del); err != nil {
 			return fmt.Errorf("root netns: delete from %s: %w", name, err)
 		}
 	}
@@ -143,7 +143,7 @@ func rebuildHairpinTable(conn *nftables.Conn, table *nftables.Table, want map[st
 	for _, n := range names {
 		elems = append(elems, nftables.SetElement{Key: want[n]})
 	}
-	if err := conn.AddSet(set, elems); err != nil {
+	if err := addSet(conn, set, elems); err != nil {
 		return fmt.Errorf("root netns: add set %s: %w", hairpinSet, err)
 	}
 	policy := nftables.ChainPolicyAccept

@@ -77,7 +77,7 @@ func applyTaggedTableOf(nsFd int, family nftables.TableFamily, name string, chai
 	for i, m := range sets {
 		set := &nftables.Set{Table: table, Name: m.name, ID: uint32(i + 1), IsMap: m.isMap, Interval: m.interval, Concatenation: m.concat,
 			KeyType: m.key, DataType: m.data, Dynamic: m.dynamic, HasTimeout: m.timeout > 0, Timeout: m.timeout}
-		if err := conn.AddSet(set, m.elems); err != nil {
+		if err := addSet(conn, set, m.elems); err != nil {
 			return fmt.Errorf("add set %s: %w", m.name, err)
 		}
 	}
@@ -195,4 +195,45 @@ func taggedTableIntact(conn *nftables.Conn, table *nftables.Table, chains map[st
 		}
 	}
 	return have == len(chains) && got == nrules
+}
+
+// setElemChunk is how many elements go into one netlink message. All the
+// elements of a google/nftables call travel in one nested attribute,
+// whose 16-bit length wraps past 64 KiB: a few thousand elements (1,500
+// of a concatenated verdict map) made the kernel refuse the whole
+// transaction. Each chunk is a message of its own in the same batch, so
+// the transaction stays one.
+const setElemChunk = 256
+
+// addSet adds set with elems, in chunks (see setElemChunk).
+func addSet(conn *nftables.Conn, set *nftables.Set, elems []nftables.SetElement) error {
+	first := elems[:min(len(elems), setElemChunk)]
+	if err := conn.AddSet(set, first); err != nil {
+		return err
+	}
+	return addElements(conn, set, elems[len(first):])
+}
+
+// addElements adds elems to set, in chunks (see setElemChunk).
+func addElements(conn *nftables.Conn, set *nftables.Set, elems []nftables.SetElement) error {
+	for len(elems) > 0 {
+		n := min(len(elems), setElemChunk)
+		if err := conn.SetAddElements(set, elems[:n]); err != nil {
+			return err
+		}
+		elems = elems[n:]
+	}
+	return nil
+}
+
+// deleteElements deletes elems from set, in chunks (see setElemChunk).
+func deleteElements(conn *nftables.Conn, set *nftables.Set, elems []nftables.SetElement) error {
+	for len(elems) > 0 {
+		n := min(len(elems), setElemChunk)
+		if err := conn.SetDeleteElements(set, elems[:n]); err != nil {
+			return err
+		}
+		elems = elems[n:]
+	}
+	return nil
 }

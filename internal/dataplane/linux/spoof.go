@@ -89,13 +89,13 @@ func applySpoofTable(nsFd int, entries []spoofEntry) error {
 		}
 		add, del := diffElements(have, p.want)
 		if len(add) > 0 {
-			if err := conn.SetAddElements(p.set, add); err != nil {
+			if err := addElements(conn, p.set, add); err != nil {
 				return fmt.Errorf("add elements to %s: %w", p.set.Name, err)
 			}
 			changed = true
 		}
 		if len(del) > 0 {
-			if err := conn.SetDeleteElements(p.set, del); err != nil {
+			if err := deleteElements(conn, p.set, del); err != nil {
 				return fmt.Errorf("delete elements from %s: %w", p.set.Name, err)
 			}
 			changed = true
@@ -180,10 +180,10 @@ func rebuildSpoofTable(conn *nftables.Conn, table *nftables.Table, want4, want6 
 		Table: table, Name: spoofSet6, Concatenation: true, ID: 2,
 		KeyType: nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIP6Addr),
 	}
-	if err := conn.AddSet(set4, elements(want4)); err != nil {
+	if err := addSet(conn, set4, elements(want4)); err != nil {
 		return fmt.Errorf("add set %s: %w", spoofSet4, err)
 	}
-	if err := conn.AddSet(set6, elements(want6)); err != nil {
+	if err := addSet(conn, set6, elements(want6)); err != nil {
 		return fmt.Errorf("add set %s: %w", spoofSet6, err)
 	}
 	policy := nftables.ChainPolicyAccept
