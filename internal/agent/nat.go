@@ -74,9 +74,12 @@ func addNATGateways(s *snapshot, byVPC map[string]*dataplane.VPC, zone string, d
 			return int(a.Port) - int(b.Port)
 		})
 		dg.SNAT = natSNATRanges(g, s.snats, s.routes)
-		dg.Firewall = firewallRules(policy.CompileNatFirewall(g.AccountID, g.ID, s.natFwPols, s.books, s.domains).Rules)
+		nfw := policy.CompileNatFirewall(g.AccountID, g.ID, s.natFwPols, s.books, s.domains)
+		dg.Firewall = firewallRules(nfw.Rules)
 		if len(dg.Firewall) == 0 {
 			dg.Firewall = nil
+		} else if flat, ok := policy.FlattenFirewall(nfw.Rules, policy.MaxFirewallFlatElements); ok {
+			dg.FirewallMap = firewallMap(flat)
 		}
 		v.NATGateways = append(v.NATGateways, dg)
 	}
@@ -239,4 +242,18 @@ func addOverlayNAT(s *snapshot, byVPC map[string]*dataplane.VPC, zone string) {
 			slices.SortFunc(v.Overlay.NAT, func(a, b dataplane.OverlayNAT) int { return a.Via.Compare(b.Via) })
 		}
 	}
+}
+
+// firewallMap is a flattened firewall as the data plane takes it.
+func firewallMap(f policy.FirewallFlat) *dataplane.FirewallMap {
+	conv := func(es []policy.FirewallElement) []dataplane.FirewallBox {
+		out := make([]dataplane.FirewallBox, 0, len(es))
+		for _, e := range es {
+			out = append(out, dataplane.FirewallBox{SrcFrom: e.Peer.From, SrcTo: e.Peer.To,
+				ProtoFrom: uint8(e.Proto.From), ProtoTo: uint8(e.Proto.To), PortFrom: e.DPort.From, PortTo: e.DPort.To,
+				DstFrom: e.Local.From, DstTo: e.Local.To, Rule: e.Rule})
+		}
+		return out
+	}
+	return &dataplane.FirewallMap{Ports: conv(f.Ports), Any: conv(f.Any)}
 }

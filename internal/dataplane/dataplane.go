@@ -104,6 +104,27 @@ type NATGateway struct {
 	// source, before the translation. The first rule that matches
 	// decides; none matching (or no rule) allows.
 	Firewall []FirewallRule
+	// FirewallMap is Firewall flattened (nil: the rules are tried one
+	// after another): one lookup finds the deciding rule.
+	FirewallMap *FirewallMap
+}
+
+// FirewallMap is a firewall's rules flattened into disjoint boxes, each
+// naming the index of the rule that decides it: Ports for TCP and UDP
+// packets (source, protocol, destination port, destination), Any for the
+// other protocols (the ports are then any). A packet in no box matches no
+// rule.
+type FirewallMap struct {
+	Ports, Any []FirewallBox
+}
+
+// FirewallBox is one box of a FirewallMap (inclusive ranges, IPv4).
+type FirewallBox struct {
+	SrcFrom, SrcTo     netip.Addr
+	ProtoFrom, ProtoTo uint8
+	PortFrom, PortTo   uint16
+	DstFrom, DstTo     netip.Addr
+	Rule               int
 }
 
 // The Internet firewall's chains, as keys of their counters

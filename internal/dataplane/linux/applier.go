@@ -379,7 +379,7 @@ func planEIPs(v dataplane.VPC, enis []dataplane.ENI, seen map[netip.Addr]bool, s
 func planGateways(v dataplane.VPC, seen map[netip.Addr]bool, st dataplane.Status) []dataplane.NATGateway {
 	var out []dataplane.NATGateway
 	for _, g := range v.NATGateways {
-		q := dataplane.NATGateway{ID: g.ID, ICMPReply: g.ICMPReply, Firewall: g.Firewall}
+		q := dataplane.NATGateway{ID: g.ID, ICMPReply: g.ICMPReply, Firewall: g.Firewall, FirewallMap: g.FirewallMap}
 		own := map[netip.Addr]bool{}
 		for _, e := range g.EIPs {
 			var err error

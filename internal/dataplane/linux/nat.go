@@ -130,7 +130,7 @@ func EdgeChain(eip netip.Addr) string {
 func natFingerprint(eips []dataplane.EIP, gws []dataplane.NATGateway) string {
 	lines := make([]string, 0, len(eips))
 	for _, g := range gws {
-		lines = append(lines, fmt.Sprintf("gw %s %v %+v %+v %v %+v", g.ID, g.ICMPReply, g.SNAT, g.DNAT, gatewayAddrs(g), g.Firewall))
+		lines = append(lines, fmt.Sprintf("gw %s %v %+v %+v %v %+v %v", g.ID, g.ICMPReply, g.SNAT, g.DNAT, gatewayAddrs(g), g.Firewall, g.FirewallMap != nil))
 	}
 	for _, e := range eips {
 		lines = append(lines, e.Address.String()+">"+e.PrivateIP.String()+fmt.Sprint(e.WAFPorts))
@@ -236,26 +236,28 @@ func applyNATTable(nsFd int, eips []dataplane.EIP, gws []dataplane.NATGateway) e
 	}
 	admit := admitSets(table, eips, uint32(len(sets)+1))
 	for _, s := range sets {
-		if err := conn.AddSet(s.set, s.elems); err != nil {
+		if err := addSet(conn, s.set, s.elems); err != nil {
 			return fmt.Errorf("add set %s: %w", s.set.Name, err)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(admit)) {
-		if err := conn.AddSet(admit[name].set, admit[name].elems); err != nil {
+		if err := addSet(conn, admit[name].set, admit[name].elems); err != nil {
 			return fmt.Errorf("add set %s: %w", name, err)
 		}
 	}
+	// The firewalls' chains before their maps: a map's elements go to them.
+	for _, c := range natFirewallChains(table, gws) {
+		conn.AddChain(c)
+	}
 	nextID := uint32(len(sets) + len(admit) + 1)
 	for _, ts := range natFirewallSets(eips, gws) {
-		s := &nftables.Set{Table: table, Name: ts.name, ID: nextID, KeyType: ts.key, Interval: ts.interval, Concatenation: ts.concat}
+		s := &nftables.Set{Table: table, Name: ts.name, ID: nextID, KeyType: ts.key, Interval: ts.interval, Concatenation: ts.concat,
+			IsMap: ts.isMap, DataType: ts.data}
 		nextID++
-		if err := conn.AddSet(s, ts.elems); err != nil {
+		if err := addSet(conn, s, ts.elems); err != nil {
 			return fmt.Errorf("add set %s: %w", s.Name, err)
 		}
 		admit[ts.name] = natSet{s, ts.elems}
-	}
-	for _, c := range natFirewallChains(table, gws) {
-		conn.AddChain(c)
 	}
 	for _, name := range refuseCounters(eips) {
 		conn.AddObj(&nftables.CounterObj{Table: table, Name: name})

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/palisade-project/palisade/internal/dataplane"
+	"github.com/palisade-project/palisade/internal/policy"
 )
 
 // rootPing sends one echo request from the root namespace.
@@ -180,6 +181,38 @@ func rootAddr(t *testing.T, via netip.Addr) netip.Addr {
 // leaves again.
 func TestNATFirewall(t *testing.T) {
 	needRoot(t)
+	t.Run("rules", func(t *testing.T) { testNATFirewall(t, false) })
+	// Flattened into one lookup (policy.FlattenFirewall), as the agent
+	// loads it: the same verdicts, the same counts.
+	t.Run("map", func(t *testing.T) { testNATFirewall(t, true) })
+}
+
+// flatMap is rules flattened as the agent does it.
+func flatMap(rules []dataplane.FirewallRule) *dataplane.FirewallMap {
+	var prs []policy.FirewallRule
+	for _, r := range rules {
+		pr := policy.FirewallRule{ID: r.ID, Drop: r.Drop, Src: r.Src, Dst: r.Dst, Proto: r.Proto}
+		for _, p := range r.Ports {
+			pr.Ports = append(pr.Ports, policy.Range{From: p.From, To: p.To})
+		}
+		prs = append(prs, pr)
+	}
+	f, ok := policy.FlattenFirewall(prs, policy.MaxFirewallFlatElements)
+	if !ok {
+		return nil
+	}
+	conv := func(es []policy.FirewallElement) []dataplane.FirewallBox {
+		var out []dataplane.FirewallBox
+		for _, e := range es {
+			out = append(out, dataplane.FirewallBox{SrcFrom: e.Peer.From, SrcTo: e.Peer.To, ProtoFrom: uint8(e.Proto.From), ProtoTo: uint8(e.Proto.To),
+				PortFrom: e.DPort.From, PortTo: e.DPort.To, DstFrom: e.Local.From, DstTo: e.Local.To, Rule: e.Rule})
+		}
+		return out
+	}
+	return &dataplane.FirewallMap{Ports: conv(f.Ports), Any: conv(f.Any)}
+}
+
+func testNATFirewall(t *testing.T, flat bool) {
 	w := newWorld(t)
 	a := newApplier(t, w.tag)
 	b, err := strconv.ParseUint(w.tag[:4], 16, 16)
@@ -208,12 +241,25 @@ func TestNATFirewall(t *testing.T) {
 			{ID: "drop-a1", Drop: true, Src: host(a1), Dst: anyAddr},
 		},
 	}
+	if flat {
+		if gw.FirewallMap = flatMap(gw.Firewall); gw.FirewallMap == nil {
+			t.Fatal("the rules do not flatten")
+		}
+	}
 	h := w.host
 	h.VPCs = append([]dataplane.VPC(nil), w.host.VPCs...)
 	h.VPCs[0].EIPs = []dataplane.EIP{{ID: "eip-o" + w.tag, Address: own, ENIID: w.enis["a1"].ID, PrivateIP: a1}}
 	h.VPCs[0].NATGateways = []dataplane.NATGateway{gw}
 	apply(t, a, h)
 	server := rootAddr(t, pub)
+	if flat {
+		// One lookup, not a rule per policy.
+		out, err := exec.Command("ip", "netns", "exec", w.vpcA, "nft", "list", "map", "inet", "palisade_nat", dataplane.NATFirewallChain(gw.ID)+"_p4").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "goto "+dataplane.NATFirewallChain(gw.ID)+"_r0") {
+			all, _ := exec.Command("ip", "netns", "exec", w.vpcA, "nft", "list", "table", "inet", "palisade_nat").CombinedOutput()
+			t.Fatalf("the flattened NAT firewall's map: %v\n%s\n%s", err, out, all)
+		}
+	}
 
 	reach := func(inst string, dst netip.Addr, p int, want string) {
 		t.Helper()
@@ -239,7 +285,7 @@ func TestNATFirewall(t *testing.T) {
 	}
 
 	// Without rules the gateway translates everything again.
-	gw.Firewall = nil
+	gw.Firewall, gw.FirewallMap = nil, nil
 	h.VPCs[0].NATGateways = []dataplane.NATGateway{gw}
 	apply(t, a, h)
 	reach("a2", server, port, pub.String())

@@ -8,6 +8,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
 
 	"github.com/palisade-project/palisade/internal/dataplane"
 )
@@ -58,12 +59,60 @@ func natFirewallSets(eips []dataplane.EIP, gws []dataplane.NATGateway) []tableSe
 		if len(mapped) > 0 {
 			out = append(out, tableSet{name: name + "_map", key: nftables.TypeIPAddr, elems: mapped})
 		}
+		if g.FirewallMap != nil {
+			out = append(out, natFirewallMaps(name, g.FirewallMap)...)
+			continue
+		}
 		for i, r := range g.Firewall {
 			_, sets := firewallRuleExprs(natFirewallRuleName(name, i), r)
 			out = append(out, sets...)
 		}
 	}
 	return out
+}
+
+// natFirewallMaps are the verdict maps of a flattened NAT firewall:
+// <chain>_p4 (TCP and UDP: source . protocol . destination port . source
+// port . destination) and <chain>_a4 (other protocols: source . protocol .
+// destination), each box going to the chain of its rule.
+func natFirewallMaps(chain string, m *dataplane.FirewallMap) []tableSet {
+	v4 := func(a netip.Addr) []byte { b := a.As4(); return b[:] }
+	pad := func(b ...byte) []byte { return append(b, make([]byte, 4-len(b))...) }
+	verdict := func(rule int) *expr.Verdict {
+		return &expr.Verdict{Kind: expr.VerdictGoto, Chain: natFirewallRuleChain(chain, rule)}
+	}
+	var ports, other []nftables.SetElement
+	for _, b := range m.Ports {
+		ports = append(ports, nftables.SetElement{
+			Key:         cat4(v4(b.SrcFrom), pad(b.ProtoFrom), pad(byte(b.PortFrom>>8), byte(b.PortFrom)), pad(0, 0), v4(b.DstFrom)),
+			KeyEnd:      cat4(v4(b.SrcTo), pad(b.ProtoTo), pad(byte(b.PortTo>>8), byte(b.PortTo)), pad(0xff, 0xff), v4(b.DstTo)),
+			VerdictData: verdict(b.Rule)})
+	}
+	for _, b := range m.Any {
+		other = append(other, nftables.SetElement{
+			Key: cat4(v4(b.SrcFrom), pad(b.ProtoFrom), v4(b.DstFrom)), KeyEnd: cat4(v4(b.SrcTo), pad(b.ProtoTo), v4(b.DstTo)),
+			VerdictData: verdict(b.Rule)})
+	}
+	return []tableSet{
+		{name: chain + "_p4", isMap: true, interval: true, concat: true, data: nftables.TypeVerdict, elems: ports,
+			key: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService, nftables.TypeInetService, nftables.TypeIPAddr)},
+		{name: chain + "_a4", isMap: true, interval: true, concat: true, data: nftables.TypeVerdict, elems: other,
+			key: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeIPAddr)},
+	}
+}
+
+func cat4(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// natFirewallRuleChain is the chain of rule i of a flattened NAT firewall:
+// its counter and its verdict.
+func natFirewallRuleChain(chain string, i int) string {
+	return chain + "_r" + strconv.Itoa(i)
 }
 
 func natFirewallRuleName(chain string, i int) string {
@@ -96,8 +145,15 @@ func natFirewallSelection(eips []dataplane.EIP, g dataplane.NATGateway) (sel, ma
 func natFirewallChains(table *nftables.Table, gws []dataplane.NATGateway) []*nftables.Chain {
 	var out []*nftables.Chain
 	for _, g := range gws {
-		if len(g.Firewall) > 0 {
-			out = append(out, &nftables.Chain{Name: dataplane.NATFirewallChain(g.ID), Table: table})
+		if len(g.Firewall) == 0 {
+			continue
+		}
+		name := dataplane.NATFirewallChain(g.ID)
+		out = append(out, &nftables.Chain{Name: name, Table: table})
+		if g.FirewallMap != nil {
+			for i := range g.Firewall {
+				out = append(out, &nftables.Chain{Name: natFirewallRuleChain(name, i), Table: table})
+			}
 		}
 	}
 	return out
@@ -136,6 +192,10 @@ func natFirewallRules(table *nftables.Table, chain func(string) *nftables.Chain,
 					saddr, &expr.Lookup{SourceRegister: 1, SetName: natted.Name, SetID: natted.ID, Invert: true},
 				}, gwSNATKey(), []expr.Any{lookup(name+"_sel", false), jump})})
 		}
+		if g.FirewallMap != nil {
+			rules = append(rules, natFirewallMapRules(table, chain, name, set, g.Firewall)...)
+			continue
+		}
 		for i, r := range g.Firewall {
 			ex, _ := firewallRuleExprs(natFirewallRuleName(name, i), r)
 			for _, e := range ex {
@@ -149,24 +209,65 @@ func natFirewallRules(table *nftables.Table, chain func(string) *nftables.Chain,
 	return jumps, rules
 }
 
+// natFirewallMapRules are the rules of a flattened NAT firewall: the
+// chain's lookups (TCP, UDP, then the other protocols), and each rule's
+// chain with its counter and verdict.
+func natFirewallMapRules(table *nftables.Table, chain func(string) *nftables.Chain, name string, set func(string) *nftables.Set, rules []dataplane.FirewallRule) []*nftables.Rule {
+	l4 := func(op expr.CmpOp, p byte) []expr.Any {
+		return []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+			&expr.Cmp{Op: op, Register: 1, Data: []byte{p}},
+		}
+	}
+	load := func(fields ...expr.Any) []expr.Any { return fields }
+	saddr := func(reg uint32) expr.Any {
+		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4}
+	}
+	daddr := func(reg uint32) expr.Any {
+		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4}
+	}
+	proto := func(reg uint32) expr.Any { return &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg} }
+	port := func(reg, off uint32) expr.Any {
+		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: off, Len: 2}
+	}
+	vmap := func(m string) expr.Any {
+		s := set(m)
+		return &expr.Lookup{SourceRegister: unix.NFT_REG32_00, DestRegister: 0, IsDestRegSet: true, SetName: m, SetID: s.ID}
+	}
+	portsKey := load(saddr(unix.NFT_REG32_00), proto(unix.NFT_REG32_01), port(unix.NFT_REG32_02, 2), port(unix.NFT_REG32_03, 0), daddr(unix.NFT_REG32_04))
+	anyKey := load(saddr(unix.NFT_REG32_00), proto(unix.NFT_REG32_01), daddr(unix.NFT_REG32_02))
+	out := []*nftables.Rule{
+		{Table: table, Chain: chain(name), Exprs: cat(l4(expr.CmpOpEq, unix.IPPROTO_TCP), portsKey, []expr.Any{vmap(name + "_p4")})},
+		{Table: table, Chain: chain(name), Exprs: cat(l4(expr.CmpOpEq, unix.IPPROTO_UDP), portsKey, []expr.Any{vmap(name + "_p4")})},
+		{Table: table, Chain: chain(name), Exprs: cat(l4(expr.CmpOpNeq, unix.IPPROTO_TCP), l4(expr.CmpOpNeq, unix.IPPROTO_UDP), anyKey, []expr.Any{vmap(name + "_a4")})},
+	}
+	for i, r := range rules {
+		v := expr.VerdictAccept
+		if r.Drop {
+			v = expr.VerdictDrop
+		}
+		out = append(out, &nftables.Rule{Table: table, Chain: chain(natFirewallRuleChain(name, i)),
+			Exprs: []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: v}}})
+	}
+	return out
+}
+
 // natFirewallCounters reads the packets each rule of each gateway's NAT
-// firewall matched, in rule order, keyed by dataplane.NATFirewallChain.
+// firewall matched, in rule order, keyed by dataplane.NATFirewallChain:
+// the counters of its rules' chains when it is flattened, of the rules of
+// its chain otherwise.
 func natFirewallCounters(conn *nftables.Conn) map[string][]uint64 {
 	table := &nftables.Table{Name: natTable, Family: nftables.TableFamilyINet}
 	chains, err := conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
 	if err != nil {
 		return nil
 	}
-	out := map[string][]uint64{}
-	for _, c := range chains {
-		if c.Table.Name != natTable || !strings.HasPrefix(c.Name, "nfw_") {
-			continue
-		}
-		rules, err := conn.GetRules(table, &nftables.Chain{Name: c.Name, Table: table})
+	counts := func(name string) ([]uint64, bool) {
+		rules, err := conn.GetRules(table, &nftables.Chain{Name: name, Table: table})
 		if err != nil {
-			continue
+			return nil, false
 		}
-		counts := make([]uint64, 0, len(rules))
+		out := make([]uint64, 0, len(rules))
 		for _, r := range rules {
 			var n uint64
 			for _, e := range r.Exprs {
@@ -174,9 +275,50 @@ func natFirewallCounters(conn *nftables.Conn) map[string][]uint64 {
 					n = ctr.Packets
 				}
 			}
-			counts = append(counts, n)
+			out = append(out, n)
 		}
-		out[c.Name] = counts
+		return out, true
+	}
+	names := map[string]bool{}
+	for _, c := range chains {
+		if c.Table.Name == natTable && strings.HasPrefix(c.Name, "nfw_") {
+			names[c.Name] = true
+		}
+	}
+	perRule := map[string]map[int]uint64{} // flattened: base chain -> rule -> count
+	for name := range names {
+		i := strings.LastIndex(name, "_r")
+		n, err := strconv.Atoi(name[i+2:])
+		if i < 0 || err != nil || !names[name[:i]] {
+			continue
+		}
+		c, ok := counts(name)
+		if !ok || len(c) != 1 {
+			continue
+		}
+		if perRule[name[:i]] == nil {
+			perRule[name[:i]] = map[int]uint64{}
+		}
+		perRule[name[:i]][n] = c[0]
+	}
+	out := map[string][]uint64{}
+	for name := range names {
+		if rules, ok := perRule[name]; ok {
+			c := make([]uint64, len(rules))
+			for i, n := range rules {
+				if i < len(c) {
+					c[i] = n
+				}
+			}
+			out[name] = c
+			continue
+		}
+		if i := strings.LastIndex(name, "_r"); i >= 0 && names[name[:i]] {
+			continue // a rule chain, read above
+		}
+		if c, ok := counts(name); ok {
+			out[name] = c
+		}
 	}
 	return out
 }

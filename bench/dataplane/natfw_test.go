@@ -1,0 +1,196 @@
+package dataplane_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/palisade-project/palisade/internal/model"
+	"github.com/palisade-project/palisade/internal/probe"
+	"github.com/palisade-project/palisade/internal/store"
+)
+
+// natEnv is one VPC whose client instance has no EIP: it reaches the
+// internet (a sink in the root namespace) through a NAT gateway's SNAT
+// entry for its vSwitch.
+type natEnv struct {
+	w          *kworld
+	client     string
+	vpcID, gw  string
+	pub        netip.Addr // the gateway's EIP
+	inet       netip.Addr // the root namespace's address on the uplink
+	sink       *sink
+	policyKeys []string
+}
+
+var (
+	natOnce sync.Once
+	natE    *natEnv
+	natErr  error
+)
+
+func getNATEnv(b *testing.B) *natEnv {
+	b.Helper()
+	needKernel(b)
+	natOnce.Do(func() { natE, natErr = buildNATEnv() })
+	if natErr != nil {
+		b.Fatal(natErr)
+	}
+	return natE
+}
+
+// rootNetns is the network namespace the benchmark started in, the
+// host's (the internet side).
+const rootNetns = "/proc/self/ns/net"
+
+func buildNATEnv() (*natEnv, error) {
+	w := newKWorld(randTag())
+	cleanups = append(cleanups, w.close)
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 11))
+	e := &natEnv{w: w, pub: netip.AddrFrom4([4]byte{198, 19, byte(200 + r.IntN(50)), byte(2 + r.IntN(250))})}
+	var vswID string
+	var err error
+	if e.vpcID, vswID, err = w.vpc("n", "10.78.0.0/16"); err != nil {
+		return nil, err
+	}
+	gid := "sg-" + w.tag + "n"
+	open := model.Rule{ID: "sgr-" + w.tag + "nopen", Direction: model.Egress, Protocol: model.ProtoALL,
+		Ports: model.PortRange{From: -1, To: -1}, PeerCidr: netip.MustParsePrefix("0.0.0.0/0"),
+		Policy: model.PolicyAccept, Priority: 1}
+	if err := w.group(gid, e.vpcID, []model.Rule{open}); err != nil {
+		return nil, err
+	}
+	if e.client, _, err = w.instance("nc", e.vpcID, vswID, netip.MustParseAddr("10.78.1.10"), gid); err != nil {
+		return nil, err
+	}
+	e.gw = "ngw-" + w.tag
+	eipID := "eip-" + w.tag + "n"
+	if err := w.put(map[string]any{
+		model.PrefixNatGateway + e.gw: model.NatGateway{ID: e.gw, VpcID: e.vpcID, VSwitchID: vswID, ZoneID: zone,
+			NatType: "Enhanced", NetworkType: "internet", Status: "Available"},
+		model.PrefixEIP + eipID: model.EIP{ID: eipID, Address: e.pub, InstanceID: e.gw, InstanceType: model.EIPInstanceNat,
+			VpcID: e.vpcID, ZoneID: zone, Status: model.EIPInUse},
+		model.PrefixSnatEntry + "snat-" + w.tag: model.SnatEntry{ID: "snat-" + w.tag, NatGatewayID: e.gw, VpcID: e.vpcID,
+			SourceVSwitchID: vswID, SourceCIDR: netip.MustParsePrefix("10.78.0.0/16"), SnatIPs: []netip.Addr{e.pub}, Status: "Available"},
+		model.PrefixRouteEntry + "rte-" + w.tag: model.RouteEntry{ID: "rte-" + w.tag, VpcID: e.vpcID,
+			DestinationCidr: netip.MustParsePrefix("0.0.0.0/0"), NextHopType: model.RouteNextHopNat, NextHopID: e.gw},
+	}); err != nil {
+		return nil, err
+	}
+	if err := w.a.Reconcile(w.ctx); err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
+	}
+	// The sink listens in the root namespace with a deep queue, which
+	// raises the host's somaxconn: put it back afterwards.
+	old, err := os.ReadFile("/proc/sys/net/core/somaxconn")
+	if err != nil {
+		return nil, err
+	}
+	cleanups = append(cleanups, func() { _ = os.WriteFile("/proc/sys/net/core/somaxconn", old, 0) })
+	if e.sink, err = startSink(rootNetns); err != nil {
+		return nil, err
+	}
+	cleanups = append(cleanups, e.sink.close)
+	u, err := net.Dial("udp4", netip.AddrPortFrom(e.pub, 9).String())
+	if err != nil {
+		return nil, err
+	}
+	e.inet = netip.MustParseAddrPort(u.LocalAddr().String()).Addr()
+	u.Close()
+	return e, nil
+}
+
+// setPolicies gives the gateway's NAT firewall n policies (none: no
+// firewall chain at all): n-1 drops of sources that are not the client,
+// then an accept of everything, so each new connection walks all of them.
+func (e *natEnv) setPolicies(n int) error {
+	old := e.policyKeys
+	if _, err := e.w.st.Update(e.w.ctx, func(tx store.Txn) error {
+		for _, k := range old {
+			if err := tx.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	e.policyKeys = nil
+	kv := map[string]any{}
+	for i := range n {
+		id := fmt.Sprintf("nfw-%s-%04d", e.w.tag, i)
+		p := model.FirewallPolicy{ID: id, NatGatewayID: e.gw, Direction: model.FirewallOut, Order: i + 1,
+			Action: model.FirewallDrop, SourceType: model.FirewallNet, DestinationType: model.FirewallNet,
+			Destination: "0.0.0.0/0", Proto: model.FirewallProtoTCP, DestPortType: model.FirewallPort, Enabled: true,
+			Source: fmt.Sprintf("10.78.%d.%d/32", 2+i/250, 1+i%250)}
+		if i == n-1 {
+			p.Action, p.Source, p.Proto = model.FirewallAccept, "0.0.0.0/0", model.FirewallProtoANY
+		}
+		k := model.PrefixNatFirewallPolicy + id
+		kv[k] = p
+		e.policyKeys = append(e.policyKeys, k)
+	}
+	if err := e.w.put(kv); err != nil {
+		return err
+	}
+	if err := e.w.a.Reconcile(e.w.ctx); err != nil {
+		return fmt.Errorf("reconcile: %w", err)
+	}
+	out, err := nsNft(e.vpcID, "", "list", "table", "inet", "palisade_nat")
+	if err != nil {
+		return err
+	}
+	if got := strings.Count(out, "counter packets"); n > 0 && got < n {
+		return fmt.Errorf("the NAT table has %d counters, want the %d policies' at least", got, n)
+	}
+	return nil
+}
+
+// BenchmarkNATFirewallCost compares, round by round (counterbalanced), new
+// TCP connections per second from an instance to the internet through
+// its NAT gateway with no NAT-firewall policy and with 1,000 (each new
+// connection walks them all), and reports the median of the per-round
+// ratios (-benchtime 8x for eight rounds).
+func BenchmarkNATFirewallCost(b *testing.B) {
+	e := getNATEnv(b)
+	const conns = 20_000
+	dst := &unix.SockaddrInet4{Port: tcpPort, Addr: e.inet.As4()}
+	if err := probe.InNetns(e.client, func() error {
+		c, err := net.DialTimeout("tcp4", netip.AddrPortFrom(e.inet, tcpPort).String(), 2*time.Second)
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}); err != nil {
+		b.Fatalf("the client cannot reach the internet side %s through %s: %v", e.inet, e.gw, err)
+	}
+	modes := []int{0, 1000}
+	var ratio []float64
+	for round := range b.N {
+		rate := map[int]float64{}
+		for _, i := range counterbalanced(round, len(modes)) {
+			if err := e.setPolicies(modes[i]); err != nil {
+				b.Fatal(err)
+			}
+			burst, err := dialN(e.client, dst, e.sink, conns)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rate[modes[i]] = burst.rate
+			b.Logf("round %d: %d NAT-firewall policies: %.0f conns/s (SYNs sent again: %d)", round, modes[i], burst.rate, burst.synRetrans)
+		}
+		ratio = append(ratio, rate[1000]/rate[0])
+	}
+	if err := e.setPolicies(0); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportMetric(median(ratio), "conns-ratio")
+}
