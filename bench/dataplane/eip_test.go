@@ -24,6 +24,7 @@ const discardPort = 5003
 // VPC's uplink, DNAT and the server's security group.
 type eipEnv struct {
 	w              *kworld
+	vpcID          string
 	client, server string
 	serverIP, eip  netip.Addr
 	discard        net.Listener
@@ -54,6 +55,7 @@ func buildEIPEnv() (*eipEnv, error) {
 	e := &eipEnv{w: w, serverIP: netip.MustParseAddr("10.79.1.20"),
 		eip: netip.AddrFrom4([4]byte{198, 19, byte(200 + r.IntN(50)), byte(2 + r.IntN(250))})}
 	vpcID, vswID, err := w.vpc("e", "10.79.0.0/16")
+	e.vpcID = vpcID
 	if err != nil {
 		return nil, err
 	}

@@ -109,49 +109,69 @@ func buildNATEnv() (*natEnv, error) {
 }
 
 // setPolicies gives the gateway's NAT firewall n policies (none: no
-// firewall chain at all): n-1 drops of sources that are not the client,
-// then an accept of everything, so each new connection walks all of them.
+// firewall chain at all), each new connection walking all of them.
 func (e *natEnv) setPolicies(n int) error {
-	old := e.policyKeys
-	if _, err := e.w.st.Update(e.w.ctx, func(tx store.Txn) error {
-		for _, k := range old {
+	var err error
+	e.policyKeys, err = setFirewallPolicies(e.w, e.vpcID, e.policyKeys, n, func(p *model.FirewallPolicy) (string, string) {
+		p.NatGatewayID, p.Direction = e.gw, model.FirewallOut
+		return model.PrefixNatFirewallPolicy, "palisade_nat"
+	})
+	return err
+}
+
+// setFirewallPolicies replaces the policies at keys with n new ones
+// (none: no firewall rule at all) that kind places (it sets the policy's
+// firewall and returns its store prefix and the table that holds it): n-1
+// drops of sources that are none of the benchmark's, then an accept of
+// everything, so that a new connection walks all of them before the last
+// decides. It reconciles and returns the new policies' keys.
+func setFirewallPolicies(w *kworld, vpcID string, keys []string, n int, kind func(*model.FirewallPolicy) (string, string)) ([]string, error) {
+	if _, err := w.st.Update(w.ctx, func(tx store.Txn) error {
+		for _, k := range keys {
 			if err := tx.Delete(k); err != nil {
 				return err
 			}
 		}
 		return nil
 	}); err != nil {
-		return err
+		return nil, err
 	}
-	e.policyKeys = nil
+	keys = nil
 	kv := map[string]any{}
+	table := ""
 	for i := range n {
-		id := fmt.Sprintf("nfw-%s-%04d", e.w.tag, i)
-		p := model.FirewallPolicy{ID: id, NatGatewayID: e.gw, Direction: model.FirewallOut, Order: i + 1,
+		id := fmt.Sprintf("fwp-%s-%04d", w.tag, i)
+		p := model.FirewallPolicy{ID: id, Order: i + 1,
 			Action: model.FirewallDrop, SourceType: model.FirewallNet, DestinationType: model.FirewallNet,
 			Destination: "0.0.0.0/0", Proto: model.FirewallProtoTCP, DestPortType: model.FirewallPort, Enabled: true,
-			Source: fmt.Sprintf("10.78.%d.%d/32", 2+i/250, 1+i%250)}
+			Source: fmt.Sprintf("10.99.%d.%d/32", 2+i/250, 1+i%250)}
 		if i == n-1 {
 			p.Action, p.Source, p.Proto = model.FirewallAccept, "0.0.0.0/0", model.FirewallProtoANY
 		}
-		k := model.PrefixNatFirewallPolicy + id
-		kv[k] = p
-		e.policyKeys = append(e.policyKeys, k)
+		var prefix string
+		prefix, table = kind(&p)
+		kv[prefix+id] = p
+		keys = append(keys, prefix+id)
 	}
-	if err := e.w.put(kv); err != nil {
-		return err
+	if err := w.put(kv); err != nil {
+		return nil, err
 	}
-	if err := e.w.a.Reconcile(e.w.ctx); err != nil {
-		return fmt.Errorf("reconcile: %w", err)
+	if err := w.a.Reconcile(w.ctx); err != nil {
+		return nil, fmt.Errorf("reconcile: %w", err)
 	}
-	out, err := nsNft(e.vpcID, "", "list", "table", "inet", "palisade_nat")
-	if err != nil {
-		return err
+	if n > 0 {
+		out, err := nsNft(vpcID, "", "list", "table", "ip", table)
+		if table == "palisade_nat" {
+			out, err = nsNft(vpcID, "", "list", "table", "inet", table)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if got := strings.Count(out, "counter packets"); got < n {
+			return nil, fmt.Errorf("%s has %d counters, want the %d policies' at least", table, got, n)
+		}
 	}
-	if got := strings.Count(out, "counter packets"); n > 0 && got < n {
-		return fmt.Errorf("the NAT table has %d counters, want the %d policies' at least", got, n)
-	}
-	return nil
+	return keys, nil
 }
 
 // BenchmarkNATFirewallCost compares, round by round (counterbalanced), new
@@ -192,5 +212,43 @@ func BenchmarkNATFirewallCost(b *testing.B) {
 	if err := e.setPolicies(0); err != nil {
 		b.Fatal(err)
 	}
+	b.ReportMetric(median(ratio), "conns-ratio")
+}
+
+// BenchmarkInternetFirewallCost is BenchmarkNATFirewallCost for the
+// Internet firewall: new TCP connections per second from the internet (the
+// root namespace) to a server's EIP with no policy and with 1,000 in
+// policies that each new connection walks.
+func BenchmarkInternetFirewallCost(b *testing.B) {
+	e := getEIPEnv(b)
+	const conns = 20_000
+	dst := &unix.SockaddrInet4{Port: tcpPort, Addr: e.eip.As4()}
+	var keys []string
+	set := func(n int) {
+		var err error
+		keys, err = setFirewallPolicies(e.w, e.vpcID, keys, n, func(p *model.FirewallPolicy) (string, string) {
+			p.Direction = model.FirewallIn
+			return model.PrefixFirewallPolicy, "palisade_cfw"
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	modes := []int{0, 1000}
+	var ratio []float64
+	for round := range b.N {
+		rate := map[int]float64{}
+		for _, i := range counterbalanced(round, len(modes)) {
+			set(modes[i])
+			burst, err := dialN("", dst, e.sink, conns)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rate[modes[i]] = burst.rate
+			b.Logf("round %d: %d Internet-firewall policies: %.0f conns/s (SYNs sent again: %d)", round, modes[i], burst.rate, burst.synRetrans)
+		}
+		ratio = append(ratio, rate[1000]/rate[0])
+	}
+	set(0)
 	b.ReportMetric(median(ratio), "conns-ratio")
 }

@@ -356,6 +356,12 @@ func addFirewalls(s *snapshot, byVPC map[string]*dataplane.VPC) {
 			compiled[vpc.AccountID] = fw
 		}
 		v.Firewall = &dataplane.Firewall{Protected: protected, In: firewallRules(fw.In), Out: firewallRules(fw.Out)}
+		if f, ok := policy.FlattenFirewall(fw.In, policy.MaxFirewallFlatElements); ok && len(fw.In) > 0 {
+			v.Firewall.InMap = firewallMap(f)
+		}
+		if f, ok := policy.FlattenFirewall(fw.Out, policy.MaxFirewallFlatElements); ok && len(fw.Out) > 0 {
+			v.Firewall.OutMap = firewallMap(f)
+		}
 	}
 }
 

@@ -336,6 +336,9 @@ type DDoSCounter struct {
 type Firewall struct {
 	Protected []netip.Addr
 	In, Out   []FirewallRule
+	// InMap and OutMap are In and Out flattened (nil: the rules are tried
+	// one after another).
+	InMap, OutMap *FirewallMap
 }
 
 // FirewallRule matches a packet whose source is in Src, destination in

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
 
 	"github.com/palisade-project/palisade/internal/dataplane"
 )
@@ -73,7 +76,13 @@ func applyFirewallTable(nsFd int, fw *dataplane.Firewall) error {
 					&expr.Verdict{Kind: expr.VerdictAccept}}},
 			)
 		}
-		body := func(chain string, rs []dataplane.FirewallRule) {
+		body := func(chain string, rs []dataplane.FirewallRule, m *dataplane.FirewallMap) {
+			if m != nil {
+				// Flattened: one lookup finds the deciding rule.
+				sets = append(sets, firewallMaps(chain, m)...)
+				rules = append(rules, firewallMapRules(chain, rs)...)
+				return
+			}
 			for i, r := range rs {
 				ex, rsets := firewallRuleExprs(fmt.Sprintf("%s_%d", chain, i), r)
 				sets = append(sets, rsets...)
@@ -81,13 +90,23 @@ func applyFirewallTable(nsFd int, fw *dataplane.Firewall) error {
 			}
 		}
 		head("in", expr.MetaKeyIIFNAME, 16)
-		body("in", fw.In)
+		body("in", fw.In, fw.InMap)
 		head("out", expr.MetaKeyOIFNAME, 12)
-		body("out", fw.Out)
+		body("out", fw.Out, fw.OutMap)
 	}
 	chains := map[string]chainHook{
 		"in":  {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookPrerouting, prio: nftables.ChainPriorityRef(*nftables.ChainPriorityNATDest - cfwPrioOffset)},
 		"out": {typ: nftables.ChainTypeFilter, hook: nftables.ChainHookPostrouting, prio: nftables.ChainPriorityRef(*nftables.ChainPriorityNATSource + cfwPrioOffset)},
+	}
+	if !remove {
+		for dir, rs := range map[string][]dataplane.FirewallRule{"in": fw.In, "out": fw.Out} {
+			if (dir == "in" && fw.InMap == nil) || (dir == "out" && fw.OutMap == nil) {
+				continue
+			}
+			for i := range rs {
+				chains[firewallRuleChain(dir, i)] = chainHook{} // regular chains, gone to
+			}
+		}
 	}
 	return applyTaggedTable(nsFd, cfwTable, chains, sets, rules, remove)
 }
@@ -238,22 +257,141 @@ func (a *Applier) FirewallCounters(vpcID string) (map[string][]uint64, error) {
 
 func firewallCountersOf(conn *nftables.Conn) (in, out []uint64) {
 	table := &nftables.Table{Name: cfwTable, Family: nftables.TableFamilyIPv4}
+	counter := func(r *nftables.Rule) uint64 {
+		var n uint64
+		for _, e := range r.Exprs {
+			if c, ok := e.(*expr.Counter); ok {
+				n = c.Packets
+			}
+		}
+		return n
+	}
+	chains, _ := conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
 	read := func(chain string) []uint64 {
+		// Flattened: the counters of the rules' chains, in rule order.
+		byIndex := map[int]uint64{}
+		for _, c := range chains {
+			if c.Table.Name != cfwTable || !strings.HasPrefix(c.Name, chain+"_r") {
+				continue
+			}
+			i, err := strconv.Atoi(strings.TrimPrefix(c.Name, chain+"_r"))
+			rs, rerr := conn.GetRules(table, c)
+			if err != nil || rerr != nil || len(rs) != 1 {
+				continue
+			}
+			byIndex[i] = counter(rs[0])
+		}
+		if len(byIndex) > 0 {
+			counts := make([]uint64, len(byIndex))
+			for i, n := range byIndex {
+				if i < len(counts) {
+					counts[i] = n
+				}
+			}
+			return counts
+		}
 		rules, err := conn.GetRules(table, &nftables.Chain{Name: chain, Table: table})
 		if err != nil || len(rules) < cfwHeadRules {
 			return nil
 		}
 		var counts []uint64
 		for _, r := range rules[cfwHeadRules:] {
-			var n uint64
-			for _, e := range r.Exprs {
-				if c, ok := e.(*expr.Counter); ok {
-					n = c.Packets
-				}
-			}
-			counts = append(counts, n)
+			counts = append(counts, counter(r))
 		}
 		return counts
 	}
 	return read("in"), read("out")
+}
+
+// firewallMaps are the verdict maps of a flattened firewall (Internet
+// or NAT firewall):
+// <chain>_p4 (TCP and UDP: source . protocol . destination port . source
+// port . destination) and <chain>_a4 (other protocols: source . protocol .
+// destination), each box going to the chain of its rule.
+func firewallMaps(chain string, m *dataplane.FirewallMap) []tableSet {
+	v4 := func(a netip.Addr) []byte { b := a.As4(); return b[:] }
+	pad := func(b ...byte) []byte { return append(b, make([]byte, 4-len(b))...) }
+	verdict := func(rule int) *expr.Verdict {
+		return &expr.Verdict{Kind: expr.VerdictGoto, Chain: firewallRuleChain(chain, rule)}
+	}
+	var ports, other []nftables.SetElement
+	for _, b := range m.Ports {
+		ports = append(ports, nftables.SetElement{
+			Key:         cat4(v4(b.SrcFrom), pad(b.ProtoFrom), pad(byte(b.PortFrom>>8), byte(b.PortFrom)), pad(0, 0), v4(b.DstFrom)),
+			KeyEnd:      cat4(v4(b.SrcTo), pad(b.ProtoTo), pad(byte(b.PortTo>>8), byte(b.PortTo)), pad(0xff, 0xff), v4(b.DstTo)),
+			VerdictData: verdict(b.Rule)})
+	}
+	for _, b := range m.Any {
+		other = append(other, nftables.SetElement{
+			Key: cat4(v4(b.SrcFrom), pad(b.ProtoFrom), v4(b.DstFrom)), KeyEnd: cat4(v4(b.SrcTo), pad(b.ProtoTo), v4(b.DstTo)),
+			VerdictData: verdict(b.Rule)})
+	}
+	return []tableSet{
+		{name: chain + "_p4", isMap: true, interval: true, concat: true, data: nftables.TypeVerdict, elems: ports,
+			key: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService, nftables.TypeInetService, nftables.TypeIPAddr)},
+		{name: chain + "_a4", isMap: true, interval: true, concat: true, data: nftables.TypeVerdict, elems: other,
+			key: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeIPAddr)},
+	}
+}
+
+func cat4(parts ...[]byte) []byte {
+	var out []byte
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+// firewallRuleChain is the chain of rule i of a flattened firewall:
+// its counter and its verdict.
+func firewallRuleChain(chain string, i int) string {
+	return chain + "_r" + strconv.Itoa(i)
+}
+
+func natFirewallRuleName(chain string, i int) string {
+	return chain + "_" + strconv.Itoa(i)
+}
+
+// firewallMapRules are the rules of a flattened firewall's chain name:
+// one lookup for TCP, one for UDP (the ports map), one for the other
+// protocols, each going to the chain of the deciding rule (no element:
+// the chain goes on); and each rule's chain, which counts and decides.
+// Lookups name their maps only: callers give the set IDs.
+func firewallMapRules(name string, rules []dataplane.FirewallRule) []plRule {
+	l4 := func(op expr.CmpOp, p byte) []expr.Any {
+		return []expr.Any{
+			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
+			&expr.Cmp{Op: op, Register: 1, Data: []byte{p}},
+		}
+	}
+	saddr := func(reg uint32) expr.Any {
+		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4}
+	}
+	daddr := func(reg uint32) expr.Any {
+		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4}
+	}
+	proto := func(reg uint32) expr.Any { return &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg} }
+	port := func(reg, off uint32) expr.Any {
+		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: off, Len: 2}
+	}
+	vmap := func(m string) []expr.Any {
+		return []expr.Any{&expr.Lookup{SourceRegister: unix.NFT_REG32_00, DestRegister: 0, IsDestRegSet: true, SetName: m}}
+	}
+	portsKey := func() []expr.Any {
+		return []expr.Any{saddr(unix.NFT_REG32_00), proto(unix.NFT_REG32_01), port(unix.NFT_REG32_02, 2), port(unix.NFT_REG32_03, 0), daddr(unix.NFT_REG32_04)}
+	}
+	anyKey := []expr.Any{saddr(unix.NFT_REG32_00), proto(unix.NFT_REG32_01), daddr(unix.NFT_REG32_02)}
+	out := []plRule{
+		{name, cat(l4(expr.CmpOpEq, unix.IPPROTO_TCP), portsKey(), vmap(name+"_p4"))},
+		{name, cat(l4(expr.CmpOpEq, unix.IPPROTO_UDP), portsKey(), vmap(name+"_p4"))},
+		{name, cat(l4(expr.CmpOpNeq, unix.IPPROTO_TCP), l4(expr.CmpOpNeq, unix.IPPROTO_UDP), anyKey, vmap(name+"_a4"))},
+	}
+	for i, r := range rules {
+		v := expr.VerdictAccept
+		if r.Drop {
+			v = expr.VerdictDrop
+		}
+		out = append(out, plRule{firewallRuleChain(name, i), []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: v}}})
+	}
+	return out
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
-	"golang.org/x/sys/unix"
 
 	"github.com/palisade-project/palisade/internal/dataplane"
 )
@@ -60,7 +59,7 @@ func natFirewallSets(eips []dataplane.EIP, gws []dataplane.NATGateway) []tableSe
 			out = append(out, tableSet{name: name + "_map", key: nftables.TypeIPAddr, elems: mapped})
 		}
 		if g.FirewallMap != nil {
-			out = append(out, natFirewallMaps(name, g.FirewallMap)...)
+			out = append(out, firewallMaps(name, g.FirewallMap)...)
 			continue
 		}
 		for i, r := range g.Firewall {
@@ -69,54 +68,6 @@ func natFirewallSets(eips []dataplane.EIP, gws []dataplane.NATGateway) []tableSe
 		}
 	}
 	return out
-}
-
-// natFirewallMaps are the verdict maps of a flattened NAT firewall:
-// <chain>_p4 (TCP and UDP: source . protocol . destination port . source
-// port . destination) and <chain>_a4 (other protocols: source . protocol .
-// destination), each box going to the chain of its rule.
-func natFirewallMaps(chain string, m *dataplane.FirewallMap) []tableSet {
-	v4 := func(a netip.Addr) []byte { b := a.As4(); return b[:] }
-	pad := func(b ...byte) []byte { return append(b, make([]byte, 4-len(b))...) }
-	verdict := func(rule int) *expr.Verdict {
-		return &expr.Verdict{Kind: expr.VerdictGoto, Chain: natFirewallRuleChain(chain, rule)}
-	}
-	var ports, other []nftables.SetElement
-	for _, b := range m.Ports {
-		ports = append(ports, nftables.SetElement{
-			Key:         cat4(v4(b.SrcFrom), pad(b.ProtoFrom), pad(byte(b.PortFrom>>8), byte(b.PortFrom)), pad(0, 0), v4(b.DstFrom)),
-			KeyEnd:      cat4(v4(b.SrcTo), pad(b.ProtoTo), pad(byte(b.PortTo>>8), byte(b.PortTo)), pad(0xff, 0xff), v4(b.DstTo)),
-			VerdictData: verdict(b.Rule)})
-	}
-	for _, b := range m.Any {
-		other = append(other, nftables.SetElement{
-			Key: cat4(v4(b.SrcFrom), pad(b.ProtoFrom), v4(b.DstFrom)), KeyEnd: cat4(v4(b.SrcTo), pad(b.ProtoTo), v4(b.DstTo)),
-			VerdictData: verdict(b.Rule)})
-	}
-	return []tableSet{
-		{name: chain + "_p4", isMap: true, interval: true, concat: true, data: nftables.TypeVerdict, elems: ports,
-			key: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeInetService, nftables.TypeInetService, nftables.TypeIPAddr)},
-		{name: chain + "_a4", isMap: true, interval: true, concat: true, data: nftables.TypeVerdict, elems: other,
-			key: nftables.MustConcatSetType(nftables.TypeIPAddr, nftables.TypeInetProto, nftables.TypeIPAddr)},
-	}
-}
-
-func cat4(parts ...[]byte) []byte {
-	var out []byte
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
-// natFirewallRuleChain is the chain of rule i of a flattened NAT firewall:
-// its counter and its verdict.
-func natFirewallRuleChain(chain string, i int) string {
-	return chain + "_r" + strconv.Itoa(i)
-}
-
-func natFirewallRuleName(chain string, i int) string {
-	return chain + "_" + strconv.Itoa(i)
 }
 
 // natFirewallSelection is what the gateway translates on the way out:
@@ -152,7 +103,7 @@ func natFirewallChains(table *nftables.Table, gws []dataplane.NATGateway) []*nft
 		out = append(out, &nftables.Chain{Name: name, Table: table})
 		if g.FirewallMap != nil {
 			for i := range g.Firewall {
-				out = append(out, &nftables.Chain{Name: natFirewallRuleChain(name, i), Table: table})
+				out = append(out, &nftables.Chain{Name: firewallRuleChain(name, i), Table: table})
 			}
 		}
 	}
@@ -209,45 +160,17 @@ func natFirewallRules(table *nftables.Table, chain func(string) *nftables.Chain,
 	return jumps, rules
 }
 
-// natFirewallMapRules are the rules of a flattened NAT firewall: the
-// chain's lookups (TCP, UDP, then the other protocols), and each rule's
-// chain with its counter and verdict.
+// natFirewallMapRules are the rules of a flattened NAT firewall: its
+// chain's lookups and each rule's chain (firewallMapRules).
 func natFirewallMapRules(table *nftables.Table, chain func(string) *nftables.Chain, name string, set func(string) *nftables.Set, rules []dataplane.FirewallRule) []*nftables.Rule {
-	l4 := func(op expr.CmpOp, p byte) []expr.Any {
-		return []expr.Any{
-			&expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1},
-			&expr.Cmp{Op: op, Register: 1, Data: []byte{p}},
+	var out []*nftables.Rule
+	for _, r := range firewallMapRules(name, rules) {
+		for _, e := range r.exprs {
+			if l, ok := e.(*expr.Lookup); ok {
+				l.SetID = set(l.SetName).ID
+			}
 		}
-	}
-	load := func(fields ...expr.Any) []expr.Any { return fields }
-	saddr := func(reg uint32) expr.Any {
-		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 4}
-	}
-	daddr := func(reg uint32) expr.Any {
-		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4}
-	}
-	proto := func(reg uint32) expr.Any { return &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: reg} }
-	port := func(reg, off uint32) expr.Any {
-		return &expr.Payload{DestRegister: reg, Base: expr.PayloadBaseTransportHeader, Offset: off, Len: 2}
-	}
-	vmap := func(m string) expr.Any {
-		s := set(m)
-		return &expr.Lookup{SourceRegister: unix.NFT_REG32_00, DestRegister: 0, IsDestRegSet: true, SetName: m, SetID: s.ID}
-	}
-	portsKey := load(saddr(unix.NFT_REG32_00), proto(unix.NFT_REG32_01), port(unix.NFT_REG32_02, 2), port(unix.NFT_REG32_03, 0), daddr(unix.NFT_REG32_04))
-	anyKey := load(saddr(unix.NFT_REG32_00), proto(unix.NFT_REG32_01), daddr(unix.NFT_REG32_02))
-	out := []*nftables.Rule{
-		{Table: table, Chain: chain(name), Exprs: cat(l4(expr.CmpOpEq, unix.IPPROTO_TCP), portsKey, []expr.Any{vmap(name + "_p4")})},
-		{Table: table, Chain: chain(name), Exprs: cat(l4(expr.CmpOpEq, unix.IPPROTO_UDP), portsKey, []expr.Any{vmap(name + "_p4")})},
-		{Table: table, Chain: chain(name), Exprs: cat(l4(expr.CmpOpNeq, unix.IPPROTO_TCP), l4(expr.CmpOpNeq, unix.IPPROTO_UDP), anyKey, []expr.Any{vmap(name + "_a4")})},
-	}
-	for i, r := range rules {
-		v := expr.VerdictAccept
-		if r.Drop {
-			v = expr.VerdictDrop
-		}
-		out = append(out, &nftables.Rule{Table: table, Chain: chain(natFirewallRuleChain(name, i)),
-			Exprs: []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: v}}})
+		out = append(out, &nftables.Rule{Table: table, Chain: chain(r.chain), Exprs: r.exprs})
 	}
 	return out
 }

@@ -3,7 +3,10 @@ package linux
 import (
 	"fmt"
 	"net/netip"
+	"os/exec"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/palisade-project/palisade/internal/dataplane"
 )
@@ -48,5 +51,54 @@ func TestNATFirewallLarge(t *testing.T) {
 	}
 	if c := counts[dataplane.NATFirewallChain(gw.ID)]; len(c) != n || c[n-1] == 0 {
 		t.Errorf("counters: %d of them, the last %v; want %d, the last one counting a2's connection", len(c), c[len(c)-1:], n)
+	}
+}
+
+// TestInternetFirewallModes: the Internet firewall's in rules judge new
+// connections to a protected EIP the same way tried one after another
+// and flattened into one lookup, and count their hits either way.
+func TestInternetFirewallModes(t *testing.T) {
+	needRoot(t)
+	for _, flat := range []bool{false, true} {
+		t.Run(map[bool]string{false: "rules", true: "map"}[flat], func(t *testing.T) {
+			w := newWorld(t)
+			a := newApplier(t, w.tag)
+			eip := netip.AddrFrom4([4]byte{198, 19, 79, byte(len(w.tag)) + map[bool]byte{false: 0, true: 1}[flat]})
+			a1 := w.enis["a1"].Addrs[0]
+			any4 := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
+			rules := []dataplane.FirewallRule{
+				{ID: "accept-8081", Src: any4, Dst: []netip.Prefix{netip.PrefixFrom(eip, 32)}, Proto: 6, Ports: []dataplane.PortRange{{From: 8081, To: 8081}}},
+				{ID: "drop-808x", Drop: true, Src: any4, Dst: any4, Proto: 6, Ports: []dataplane.PortRange{{From: 8080, To: 8089}}},
+			}
+			fw := &dataplane.Firewall{Protected: []netip.Addr{eip}, In: rules}
+			if flat {
+				fw.InMap = flatMap(rules)
+			}
+			h := w.host
+			h.VPCs = append([]dataplane.VPC(nil), w.host.VPCs...)
+			h.VPCs[0].EIPs = []dataplane.EIP{{ID: "eip-" + w.tag, Address: eip, ENIID: w.enis["a1"].ID, PrivateIP: a1}}
+			h.VPCs[0].Firewall = fw
+			apply(t, a, h)
+			out, err := exec.Command("ip", "netns", "exec", w.vpcA, "nft", "list", "map", "ip", cfwTable, "in_p4").CombinedOutput()
+			if flat != (err == nil && strings.Contains(string(out), "goto in_r1")) {
+				t.Fatalf("flattened %v, but the map in_p4: %v\n%s", flat, err, out)
+			}
+			for _, port := range []int{8080, 8081, 8090} {
+				startServer(t, w.inst("a1"), port, fmt.Sprint(port))
+			}
+			time.Sleep(200 * time.Millisecond)
+			for port, want := range map[int]string{8080: "", 8081: "8081", 8090: "8090"} {
+				if got := rootReply(eip, port); got != want {
+					t.Errorf("internet -> %v:%d: %q, want %q", eip, port, got, want)
+				}
+			}
+			counts, err := a.FirewallCounters(w.vpcA)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c := counts[dataplane.FirewallChainIn]; len(c) != 2 || c[0] == 0 || c[1] == 0 {
+				t.Errorf("in counters %v, want hits on both rules", c)
+			}
+		})
 	}
 }

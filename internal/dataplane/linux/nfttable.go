@@ -74,13 +74,7 @@ func applyTaggedTableOf(nsFd int, family nftables.TableFamily, name string, chai
 	conn.AddTable(table)
 	conn.DelTable(table)
 	conn.AddTable(table)
-	for i, m := range sets {
-		set := &nftables.Set{Table: table, Name: m.name, ID: uint32(i + 1), IsMap: m.isMap, Interval: m.interval, Concatenation: m.concat,
-			KeyType: m.key, DataType: m.data, Dynamic: m.dynamic, HasTimeout: m.timeout > 0, Timeout: m.timeout}
-		if err := addSet(conn, set, m.elems); err != nil {
-			return fmt.Errorf("add set %s: %w", m.name, err)
-		}
-	}
+	// Chains before sets: a verdict map's elements go to chains.
 	accept := nftables.ChainPolicyAccept
 	made := map[string]*nftables.Chain{}
 	for _, cn := range slices.Sorted(mapsKeys(chains)) {
@@ -90,6 +84,13 @@ func applyTaggedTableOf(nsFd int, family nftables.TableFamily, name string, chai
 			continue
 		}
 		made[cn] = conn.AddChain(&nftables.Chain{Name: cn, Table: table, Type: h.typ, Hooknum: h.hook, Priority: h.prio, Policy: &accept, Device: h.device})
+	}
+	for i, m := range sets {
+		set := &nftables.Set{Table: table, Name: m.name, ID: uint32(i + 1), IsMap: m.isMap, Interval: m.interval, Concatenation: m.concat,
+			KeyType: m.key, DataType: m.data, Dynamic: m.dynamic, HasTimeout: m.timeout > 0, Timeout: m.timeout}
+		if err := addSet(conn, set, m.elems); err != nil {
+			return fmt.Errorf("add set %s: %w", m.name, err)
+		}
 	}
 	for _, r := range rules {
 		exprs := r.exprs
@@ -143,7 +144,11 @@ func tableTag(sets []tableSet, rules []plRule) string {
 	for _, m := range sets {
 		fmt.Fprintf(h, "%s %v %v;", m.name, m.isMap, m.interval)
 		for _, e := range m.elems {
-			fmt.Fprintf(h, "%x %x %v,", e.Key, e.Val, e.IntervalEnd)
+			fmt.Fprintf(h, "%x %x %x %v", e.Key, e.KeyEnd, e.Val, e.IntervalEnd)
+			if e.VerdictData != nil {
+				fmt.Fprintf(h, " %d %s", e.VerdictData.Kind, e.VerdictData.Chain)
+			}
+			h.Write([]byte{','})
 		}
 	}
 	for _, r := range rules {
