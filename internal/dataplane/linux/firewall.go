@@ -29,6 +29,15 @@ import (
 //	    [ip saddr @in_0_src] [ip daddr @in_0_dst] [meta l4proto P] [th dport @in_0_port] counter drop|accept
 //	    …
 //	  }
+//	  # or, flattened (Firewall.InMap; policy.FlattenFirewall), one lookup:
+//	  map in_p4 { type ipv4_addr . inet_proto . inet_service . inet_service . ipv4_addr : verdict; flags interval }
+//	  map in_a4 { type ipv4_addr . inet_proto . ipv4_addr : verdict; flags interval }
+//	  chain in { … head as above …
+//	    meta l4proto tcp ip saddr . meta l4proto . th dport . th sport . ip daddr vmap @in_p4
+//	    meta l4proto udp ip saddr . meta l4proto . th dport . th sport . ip daddr vmap @in_p4
+//	    meta l4proto != tcp meta l4proto != udp ip saddr . meta l4proto . ip daddr vmap @in_a4
+//	  }
+//	  chain in_r0 { counter drop|accept }   # one per rule: its hits, its verdict
 //	  chain out { type filter hook postrouting priority srcnat + 10; policy accept;
 //	    oifname != "uplink" accept
 //	    ct state established,related accept
