@@ -67,6 +67,27 @@ func (a box) minus(b box) []box {
 	return out
 }
 
+// uncovered returns the parts of b that none of the boxes of earlier
+// covers (boxOf reads an earlier one), as disjoint boxes: what b adds
+// under first-match, where earlier entries win.
+func uncovered[T any](b box, earlier []T, boxOf func(T) box) []box {
+	pieces := []box{b}
+	for _, o := range earlier {
+		ob := boxOf(o)
+		if !ob.overlaps(b) {
+			continue
+		}
+		var next []box
+		for _, x := range pieces {
+			next = append(next, x.minus(ob)...)
+		}
+		if pieces = next; len(pieces) == 0 {
+			break
+		}
+	}
+	return pieces
+}
+
 // disjoint returns boxes covering exactly the union of in, pairwise
 // disjoint, in a deterministic order. Larger boxes go first so that boxes
 // they contain vanish instead of fragmenting them.

@@ -341,19 +341,7 @@ func flatten(w World, groups []*model.SecurityGroup, dir Direction, limit int, m
 	total := 0
 	for _, e := range pool(w, sorted, dir) {
 		for _, sb := range flatBoxes(&e.n, members) {
-			pieces := []box{sb.b}
-			for _, o := range spaces[sb.space] {
-				if !o.b.overlaps(sb.b) {
-					continue
-				}
-				var next []box
-				for _, x := range pieces {
-					next = append(next, x.minus(o.b)...)
-				}
-				if pieces = next; len(pieces) == 0 {
-					break
-				}
-			}
+			pieces := uncovered(sb.b, spaces[sb.space], func(p piece) box { return p.b })
 			if total += len(pieces); total > limit {
 				return nil, false
 			}

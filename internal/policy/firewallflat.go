@@ -49,19 +49,7 @@ func FlattenFirewall(rules []FirewallRule, limit int) (f FirewallFlat, ok bool) 
 	for i, r := range rules {
 		for s, bs := range firewallBoxes(r) {
 			for _, b := range bs {
-				pieces := []box{b}
-				for _, o := range spaces[s] {
-					if !o.b.overlaps(b) {
-						continue
-					}
-					var next []box
-					for _, x := range pieces {
-						next = append(next, x.minus(o.b)...)
-					}
-					if pieces = next; len(pieces) == 0 {
-						break
-					}
-				}
+				pieces := uncovered(b, spaces[s], func(p piece) box { return p.b })
 				if total += len(pieces); total > limit {
 					return FirewallFlat{}, false
 				}
