@@ -392,6 +392,9 @@ func addPeerings(s *snapshot, byVPC map[string]*dataplane.VPC) {
 			if f.PeerConnectionID == p.ID && (fw == nil || f.ID < fw.ID) {
 				c := policy.CompileVpcFirewall(f, s.vpcFwPols, s.books)
 				fw = &dataplane.PeerFirewall{ID: f.ID, Rules: firewallRules(c.Rules)}
+				if flat, ok := policy.FlattenFirewall(c.Rules, policy.MaxFirewallFlatElements); ok && len(c.Rules) > 0 {
+					fw.Map = firewallMap(flat)
+				}
 				if !f.Enabled {
 					fw.Rules = nil
 				}

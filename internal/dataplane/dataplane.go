@@ -296,6 +296,9 @@ type PeerFirewall struct {
 	// ID is the VPC firewall's ID (vfw-...).
 	ID    string
 	Rules []FirewallRule
+	// Map is Rules flattened (nil: the rules are tried one after
+	// another).
+	Map *FirewallMap
 }
 
 // ResolverAddr is the VPC's DNS server, as in Alibaba Cloud

@@ -145,6 +145,15 @@ func applyPeerTable(nsFd int, peerings []dataplane.Peering) error {
 		chains[ch] = chainHook{}
 		rules = append(rules, plRule{"forward", cat(ifnameIs(expr.MetaKeyIIFNAME, PeerLinkName(p.ID), false), ctStateHas(expr.CtStateBitNEW),
 			[]expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: ch}})})
+		if p.Firewall.Map != nil {
+			// Flattened: one lookup finds the deciding rule.
+			sets = append(sets, firewallMaps(ch, p.Firewall.Map)...)
+			rules = append(rules, firewallMapRules(ch, p.Firewall.Rules)...)
+			for i := range p.Firewall.Rules {
+				chains[firewallRuleChain(ch, i)] = chainHook{}
+			}
+			continue
+		}
 		for i, r := range p.Firewall.Rules {
 			ex, rsets := firewallRuleExprs(fmt.Sprintf("%s_%d", ch, i), r)
 			sets = append(sets, rsets...)

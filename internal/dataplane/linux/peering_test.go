@@ -129,6 +129,19 @@ func TestPeering(t *testing.T) {
 	if !pingEventually(p1.InstanceID, "10.41.1.10") {
 		t.Error("VPC firewall: ICMP matches no policy but is dropped")
 	}
+	// Flattened into one lookup, as the agent loads it: the same verdicts.
+	flat := *fw
+	flat.Map = flatMap(fw.Rules)
+	apply(t, a, host(toQ, toP, &flat))
+	if out := mustNS(t, vpcQ, "nft", "list", "table", "ip", peerTable); !strings.Contains(out, "vmap @vfw_0_p4") {
+		t.Errorf("the flattened VPC firewall has no map:\n%s", out)
+	}
+	reach("flattened VPC firewall drops 8080", q4, 8080, "")
+	reach("flattened VPC firewall: 8081 matches no policy", q4, 8081, "q-8081")
+	if !pingEventually(p1.InstanceID, "10.41.1.10") {
+		t.Error("flattened VPC firewall: ICMP matches no policy but is dropped")
+	}
+	apply(t, a, host(toQ, toP, fw))
 
 	// Drift: the firewall's tables and routes deleted by hand come back
 	// (the firewall still drops 8080), and so does the link.
