@@ -132,6 +132,23 @@ func natAddress(g map[string]any, v string) (string, error) {
 	return "", fmt.Errorf("EIP %s is not associated with NAT gateway %s: associate it first (palisade eip associate %s %s)", v, gw, v, gw)
 }
 
+// natAddresses resolves the --ip values given (blank ones skipped) with
+// natAddress.
+func natAddresses(g map[string]any, ips []string) ([]string, error) {
+	var addrs []string
+	for _, ip := range ips {
+		if ip = strings.TrimSpace(ip); ip == "" {
+			continue
+		}
+		a, err := natAddress(g, ip)
+		if err != nil {
+			return nil, err
+		}
+		addrs = append(addrs, a)
+	}
+	return addrs, nil
+}
+
 var (
 	snatColumns = []column{
 		field("SnatEntryId", "SnatEntryId"), field("Name", "SnatEntryName"), field("SourceVSwitch", "SourceVSwitchId"),
@@ -414,16 +431,9 @@ block inside the VPC; a table takes one entry per source. --ip names
 			if err != nil {
 				return err
 			}
-			var addrs []string
-			for _, ip := range ips {
-				if ip = strings.TrimSpace(ip); ip == "" {
-					continue
-				}
-				a, err := natAddress(g, ip)
-				if err != nil {
-					return err
-				}
-				addrs = append(addrs, a)
+			addrs, err := natAddresses(g, ips)
+			if err != nil {
+				return err
 			}
 			if len(addrs) == 0 {
 				return fmt.Errorf("give at least one --ip")
@@ -470,16 +480,9 @@ given are left as they are.`,
 			}
 			p := map[string]string{"SnatTableId": tableID, "SnatEntryId": args[1]}
 			if cmd.Flags().Changed("ip") {
-				var addrs []string
-				for _, ip := range setIPs {
-					if ip = strings.TrimSpace(ip); ip == "" {
-						continue
-					}
-					a, err := natAddress(g, ip)
-					if err != nil {
-						return err
-					}
-					addrs = append(addrs, a)
+				addrs, err := natAddresses(g, setIPs)
+				if err != nil {
+					return err
 				}
 				if len(addrs) == 0 {
 					return fmt.Errorf("--ip names no EIP")

@@ -357,10 +357,6 @@ func firewallRuleChain(chain string, i int) string {
 	return chain + "_r" + strconv.Itoa(i)
 }
 
-func natFirewallRuleName(chain string, i int) string {
-	return chain + "_" + strconv.Itoa(i)
-}
-
 // firewallMapRules are the rules of a flattened firewall's chain name:
 // one lookup for TCP, one for UDP (the ports map), one for the other
 // protocols, each going to the chain of the deciding rule (no element:

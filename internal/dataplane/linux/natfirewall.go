@@ -70,6 +70,12 @@ func natFirewallSets(eips []dataplane.EIP, gws []dataplane.NATGateway) []tableSe
 	return out
 }
 
+// natFirewallRuleName names the sets of rule i of a NAT firewall that is
+// a chain of rules.
+func natFirewallRuleName(chain string, i int) string {
+	return chain + "_" + strconv.Itoa(i)
+}
+
 // natFirewallSelection is what the gateway translates on the way out:
 // its SNAT ranges (destination . source intervals) and the internal
 // addresses of its IP mappings, but for those with an EIP of their own
