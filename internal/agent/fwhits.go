@@ -12,7 +12,8 @@ import (
 // the Cloud Firewall's rules (linux.Applier): per chain of a VPC's
 // namespace (dataplane.FirewallChainIn and FirewallChainOut for the
 // Internet firewall, dataplane.NATFirewallChain for each gateway's NAT
-// firewall), the packets each rule matched, in rule order.
+// firewall, dataplane.PeerFirewallChain for the VPC firewall of each
+// peering), the packets each rule matched, in rule order.
 type FirewallCounters interface {
 	FirewallCounters(vpcID string) (map[string][]uint64, error)
 }
@@ -56,6 +57,13 @@ func (a *Agent) setFirewallRules(vpcs []dataplane.VPC) {
 		for _, g := range v.NATGateways {
 			if len(g.Firewall) > 0 {
 				chains[dataplane.NATFirewallChain(g.ID)] = ids(g.Firewall)
+			}
+		}
+		// Both ends of a peering judge what enters their VPC: each
+		// connection is counted once, by one of them.
+		for _, p := range v.Peerings {
+			if p.Firewall != nil && len(p.Firewall.Rules) > 0 {
+				chains[dataplane.PeerFirewallChain(p.ID)] = ids(p.Firewall.Rules)
 			}
 		}
 		if len(chains) > 0 {

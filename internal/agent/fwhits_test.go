@@ -112,6 +112,36 @@ func TestNATFirewallHits(t *testing.T) {
 	}
 }
 
+// TestVPCFirewallHits: the VPC firewall of a peering is counted in both
+// ends' namespaces (each judges what enters its VPC), and a policy's hits
+// are the sum of both; a peering without a firewall has no chain.
+func TestVPCFirewallHits(t *testing.T) {
+	sink := &hitLog{got: map[string]int64{}}
+	a := New(Config{FirewallHits: sink})
+	fw := &dataplane.PeerFirewall{ID: "vfw-a", Rules: []dataplane.FirewallRule{{ID: "v1"}, {ID: "v2"}}}
+	a.setFirewallRules([]dataplane.VPC{
+		{ID: "p", Peerings: []dataplane.Peering{{ID: "pcc-a", PeerVPC: "q", Firewall: fw}, {ID: "pcc-b", PeerVPC: "r"}}},
+		{ID: "q", Peerings: []dataplane.Peering{{ID: "pcc-a", PeerVPC: "p", Firewall: fw}}},
+	})
+	chain := dataplane.PeerFirewallChain("pcc-a")
+	counts := fakeChainCounters{"p": {chain: {1, 1}}, "q": {chain: {0, 4}}}
+	a.sampleFirewallHits(context.Background(), counts) // baseline
+	if len(sink.got) != 0 {
+		t.Fatalf("baseline reported %v", sink.got)
+	}
+	counts = fakeChainCounters{"p": {chain: {3, 1}}, "q": {chain: {2, 9}}}
+	a.sampleFirewallHits(context.Background(), counts)
+	want := map[string]int64{"v1": 4, "v2": 5}
+	if len(sink.got) != len(want) || sink.got["v1"] != want["v1"] || sink.got["v2"] != want["v2"] {
+		t.Fatalf("reported %v, want %v", sink.got, want)
+	}
+	a.ddosMu.Lock()
+	defer a.ddosMu.Unlock()
+	if _, ok := a.fwRules["p"][dataplane.PeerFirewallChain("pcc-b")]; ok {
+		t.Errorf("a peering without a firewall has rules to count: %v", a.fwRules["p"])
+	}
+}
+
 // countingTopology is a Topology whose firewall counters are a
 // fakeChainCounters.
 type countingTopology struct{ fakeChainCounters }

@@ -110,7 +110,7 @@ func policyPorts(m map[string]any) string {
 }
 
 // policyColumns are the columns of "firewall policy list" (after its
-// Direction) and "nat firewall list".
+// Direction), "firewall vpc policy list" and "nat firewall list".
 var policyColumns = []column{
 	field("Order", "Order"), field("Action", "AclAction"), field("Proto", "Proto"),
 	{"Source", policyAddr("Source", "SourceType")}, {"Destination", policyAddr("Destination", "DestinationType")}, {"Ports", policyPorts},

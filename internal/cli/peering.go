@@ -357,11 +357,7 @@ direction: --source and --destination may be either side of the peering.`,
 			if err != nil {
 				return err
 			}
-			return c.renderList(cmd, resp, items, []column{
-				field("Order", "Order"), field("Action", "AclAction"), field("Proto", "Proto"), field("Source", "Source"),
-				field("Destination", "Destination"), field("Port", "DestPort"), field("PortGroup", "DestPortGroup"),
-				field("Enabled", "Release"), field("AclUuid", "AclUuid"), field("Description", "Description"),
-			})
+			return c.renderList(cmd, resp, items, policyColumns)
 		},
 	}
 	list.Flags().StringVar(&listFw, "firewall", "", "the VPC firewall (required)")

@@ -84,6 +84,9 @@ func TestPeeringRouteAndVpcFirewallCommands(t *testing.T) {
 	if i, j := strings.Index(out, first), strings.Index(out, pol); i < 0 || j < 0 || i > j {
 		t.Errorf("policy list order:\n%s", out)
 	}
+	if !strings.Contains(out, "HitTimes") || !strings.Contains(out, "Ports") {
+		t.Errorf("policy list without the policies' hits and ports:\n%s", out)
+	}
 	r.ok("firewall", "vpc", "policy", "delete", first, "--firewall", vfw)
 	if out := r.ok("firewall", "vpc", "policy", "list", "--firewall", vfw); strings.Contains(out, first) {
 		t.Errorf("deleted policy listed:\n%s", out)

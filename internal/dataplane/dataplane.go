@@ -140,6 +140,13 @@ func NATFirewallChain(gatewayID string) string {
 	return "nfw_" + strings.ReplaceAll(gatewayID, "-", "_")
 }
 
+// PeerFirewallChain names the chain of the VPC firewall rules on a
+// peering, in both ends' namespaces, and the key of their counters
+// (Applier.FirewallCounters).
+func PeerFirewallChain(peeringID string) string {
+	return "vfw_" + strings.ReplaceAll(peeringID, "-", "_")
+}
+
 // SNATRange: sources From-Src..To-Src sending to Dst..DstTo leave with
 // Addr. The ranges of a VPC's gateways do not overlap.
 type SNATRange struct {

@@ -104,12 +104,47 @@ func TestVpcPeeringSDK(t *testing.T) {
 	pol.VpcFirewallId, pol.AclAction, pol.Proto, pol.NewOrder = fwID, "drop", "TCP", "1"
 	pol.Source, pol.SourceType, pol.Destination, pol.DestinationType = "10.61.0.0/16", "net", "10.62.1.0/24", "net"
 	pol.DestPortType, pol.DestPort, pol.ApplicationName, pol.Description = "port", "8080/8080", "ANY", "no 8080 from A"
-	if _, err := fw.CreateVpcFirewallControlPolicy(pol); err != nil {
+	dropped, err := fw.CreateVpcFirewallControlPolicy(pol)
+	if err != nil {
 		t.Fatalf("CreateVpcFirewallControlPolicy: %v", err)
 	}
 	w.settle()
 	reach("VPC firewall drops 8080", 8080, false)
 	reach("VPC firewall: no policy for 8081", 8081, true)
+	pol.AclAction, pol.NewOrder, pol.DestPort, pol.Description = "accept", "2", "8081/8081", "8081 from A"
+	accepted, err := fw.CreateVpcFirewallControlPolicy(pol)
+	if err != nil {
+		t.Fatalf("CreateVpcFirewallControlPolicy: %v", err)
+	}
+	w.settle()
+	reach("VPC firewall accepts 8081", 8081, true)
+	// The kernel counted both policies' hits, where the connections
+	// entered B, and the agent reported them: HitTimes and HitLastTime.
+	since := time.Now().Add(-time.Minute).Unix()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		dreq := cloudfw.CreateDescribeVpcFirewallControlPolicyRequest()
+		dreq.VpcFirewallId, dreq.CurrentPage, dreq.PageSize = fwID, "1", "10"
+		dresp, err := fw.DescribeVpcFirewallControlPolicy(dreq)
+		if err != nil {
+			t.Fatalf("DescribeVpcFirewallControlPolicy: %v", err)
+		}
+		hits := map[string]cloudfw.DataItem{}
+		for _, p := range dresp.Policys {
+			hits[p.AclUuid] = p
+		}
+		d, a := hits[dropped.AclUuid], hits[accepted.AclUuid]
+		if d.HitTimes >= 1 && a.HitTimes >= 1 {
+			for _, p := range []cloudfw.DataItem{d, a} {
+				if p.HitLastTime < since || p.HitLastTime > time.Now().Unix()+1 {
+					t.Errorf("policy %s (%s): HitLastTime %d, want about now", p.AclUuid, p.AclAction, p.HitLastTime)
+				}
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("DescribeVpcFirewallControlPolicy: after 10 s the drop has %d hits and the accept %d, want at least 1 each", d.HitTimes, a.HitTimes)
+		}
+	}
 
 	sw := cloudfw.CreateModifyVpcFirewallSwitchStatusRequest()
 	sw.VpcFirewallId, sw.FirewallSwitch = fwID, "closed"

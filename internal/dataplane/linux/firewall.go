@@ -259,6 +259,9 @@ func (a *Applier) FirewallCounters(vpcID string) (map[string][]uint64, error) {
 		for chain, counts := range natFirewallCounters(conn) {
 			out[chain] = counts
 		}
+		for chain, counts := range peerFirewallCounters(conn) {
+			out[chain] = counts
+		}
 		return nil
 	})
 	return out, err

@@ -182,12 +182,18 @@ func natFirewallMapRules(table *nftables.Table, chain func(string) *nftables.Cha
 }
 
 // natFirewallCounters reads the packets each rule of each gateway's NAT
-// firewall matched, in rule order, keyed by dataplane.NATFirewallChain:
-// the counters of its rules' chains when it is flattened, of the rules of
-// its chain otherwise.
+// firewall matched, in rule order, keyed by dataplane.NATFirewallChain.
 func natFirewallCounters(conn *nftables.Conn) map[string][]uint64 {
-	table := &nftables.Table{Name: natTable, Family: nftables.TableFamilyINet}
-	chains, err := conn.ListChainsOfTableFamily(nftables.TableFamilyINet)
+	return firewallChainCounters(conn, &nftables.Table{Name: natTable, Family: nftables.TableFamilyINet}, "nfw_")
+}
+
+// firewallChainCounters reads the packets each rule matched, in rule
+// order, of every firewall chain of table whose name starts with prefix
+// (a gateway's NAT firewall, a peering's VPC firewall), keyed by the
+// chain's name: the counters of its rules' chains when it is flattened,
+// of the rules of its chain otherwise.
+func firewallChainCounters(conn *nftables.Conn, table *nftables.Table, prefix string) map[string][]uint64 {
+	chains, err := conn.ListChainsOfTableFamily(table.Family)
 	if err != nil {
 		return nil
 	}
@@ -210,7 +216,7 @@ func natFirewallCounters(conn *nftables.Conn) map[string][]uint64 {
 	}
 	names := map[string]bool{}
 	for _, c := range chains {
-		if c.Table.Name == natTable && strings.HasPrefix(c.Name, "nfw_") {
+		if c.Table.Name == table.Name && strings.HasPrefix(c.Name, prefix) {
 			names[c.Name] = true
 		}
 	}

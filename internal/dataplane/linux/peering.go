@@ -27,12 +27,12 @@ import (
 //	vpc B netns  pp<id>  the same with B's route entries
 //
 //	table ip palisade_peer {                  # in each namespace with peerings
-//	  set vfw_<n>_src, vfw_<n>_dst, vfw_<n>_port … (a VPC firewall's rules)
+//	  set vfw_<peering ID>_… (a VPC firewall's rules: maps when flattened)
 //	  chain forward { type filter hook forward priority filter - 20; policy accept;
 //	    iifname "pp*" oifname != "pv*" oifname != "povl" drop  # a peer reaches ENIs (here or, through the tunnel, on other hosts), nothing beyond
-//	    iifname "pp<id>" ct state new jump vfw_<n>
+//	    iifname "pp<id>" ct state new jump vfw_<peering ID>
 //	  }
-//	  chain vfw_<n> { [ip saddr @…] [ip daddr @…] [meta l4proto P] [th dport @…] counter accept|drop … }
+//	  chain vfw_<peering ID> { [ip saddr @…] [ip daddr @…] [meta l4proto P] [th dport @…] counter accept|drop … }
 //	  chain input { type filter hook input priority filter - 20; policy accept;
 //	    iifname "pp*" drop }                   # nor the router itself
 //	}
@@ -137,11 +137,11 @@ func applyPeerTable(nsFd int, peerings []dataplane.Peering) error {
 	var sets []tableSet
 	sorted := slices.Clone(peerings)
 	slices.SortFunc(sorted, func(a, b dataplane.Peering) int { return strings.Compare(a.ID, b.ID) })
-	for n, p := range sorted {
+	for _, p := range sorted {
 		if p.Firewall == nil {
 			continue
 		}
-		ch := fmt.Sprintf("vfw_%d", n)
+		ch := dataplane.PeerFirewallChain(p.ID)
 		chains[ch] = chainHook{}
 		rules = append(rules, plRule{"forward", cat(ifnameIs(expr.MetaKeyIIFNAME, PeerLinkName(p.ID), false), ctStateHas(expr.CtStateBitNEW),
 			[]expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: ch}})})
@@ -168,6 +168,14 @@ func applyPeerTable(nsFd int, peerings []dataplane.Peering) error {
 		return fmt.Errorf("ip6: %w", err)
 	}
 	return nil
+}
+
+// peerFirewallCounters reads the packets each rule of each peering's VPC
+// firewall matched in this namespace (the connections that entered the
+// VPC over the peering), in rule order, keyed by
+// dataplane.PeerFirewallChain.
+func peerFirewallCounters(conn *nftables.Conn) map[string][]uint64 {
+	return firewallChainCounters(conn, &nftables.Table{Name: peerTable, Family: nftables.TableFamilyIPv4}, "vfw_")
 }
 
 // applyPeerings links the VPC namespaces of every peering in plans (both

@@ -12,8 +12,9 @@ import (
 
 // TestPeering links two VPC namespaces through a peering, step by step,
 // IPv4 and IPv6: no peering, routes on one side only (the reply has no
-// way back), on both sides, a VPC firewall dropping one port (IPv4 only:
-// its policies are IPv4), the router itself out of reach, the firewall's
+// way back), on both sides, a VPC firewall dropping one port and
+// accepting another (IPv4 only: its policies are IPv4; each rule's hits
+// counted in the namespace the connection enters), the router itself out of reach, the firewall's
 // tables, routes and the link deleted by hand (each repaired), and the
 // peering removed (no link, no route, no table left).
 func TestPeering(t *testing.T) {
@@ -116,31 +117,58 @@ func TestPeering(t *testing.T) {
 		}
 	}
 
-	// The VPC firewall's policy names IPv4 blocks only (0.0.0.0/0 is not
+	// The VPC firewall's policies name IPv4 blocks only (0.0.0.0/0 is not
 	// ::/0): IPv6 meets no policy and passes.
+	any4 := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
 	fw := &dataplane.PeerFirewall{ID: "vfw-" + tag, Rules: []dataplane.FirewallRule{
-		{ID: "drop-8080", Drop: true, Src: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, Dst: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}, Proto: 6,
-			Ports: []dataplane.PortRange{{From: 8080, To: 8080}}},
+		{ID: "drop-8080", Drop: true, Src: any4, Dst: any4, Proto: 6, Ports: []dataplane.PortRange{{From: 8080, To: 8080}}},
+		{ID: "accept-8081", Src: any4, Dst: any4, Proto: 6, Ports: []dataplane.PortRange{{From: 8081, To: 8081}}},
 	}}
+	// hits checks each namespace's counters of the firewall's rules: a
+	// connection is judged once, where it enters the other VPC (Q), so P
+	// counts nothing; the accept counts the one connection, not its
+	// packets.
+	hits := func(step string) {
+		t.Helper()
+		chain := dataplane.PeerFirewallChain(pcc)
+		for ns, accepted := range map[string]uint64{vpcQ: 1, vpcP: 0} {
+			got, err := a.FirewallCounters(ns)
+			if err != nil {
+				t.Fatalf("%s: counters of %s: %v", step, ns, err)
+			}
+			c := got[chain]
+			switch {
+			case len(c) != 2:
+				t.Errorf("%s: %s counts %v for %s, want one per rule (all: %v)", step, ns, c, chain, got)
+			case accepted == 1 && (c[0] == 0 || c[1] != 1):
+				t.Errorf("%s: %s counts %v, want the drop's SYNs and the accept's one connection", step, ns, c)
+			case accepted == 0 && (c[0] != 0 || c[1] != 0):
+				t.Errorf("%s: %s counts %v, want nothing: the connections entered the other VPC", step, ns, c)
+			}
+		}
+	}
 	apply(t, a, host(toQ, toP, fw))
 	reach("VPC firewall drops 8080", q4, 8080, "")
-	reach("VPC firewall: 8081 matches no policy", q4, 8081, "q-8081")
+	reach("VPC firewall accepts 8081", q4, 8081, "q-8081")
+	hits("VPC firewall")
 	reach("VPC firewall: IPv6 to 8080 matches no policy", q6, 8080, "q-8080")
 	if !pingEventually(p1.InstanceID, "10.41.1.10") {
 		t.Error("VPC firewall: ICMP matches no policy but is dropped")
 	}
+	hits("VPC firewall, after traffic no policy matches")
 	// Flattened into one lookup, as the agent loads it: the same verdicts.
 	flat := *fw
 	flat.Map = flatMap(fw.Rules)
 	apply(t, a, host(toQ, toP, &flat))
-	if out := mustNS(t, vpcQ, "nft", "list", "table", "ip", peerTable); !strings.Contains(out, "vmap @vfw_0_p4") {
+	if out := mustNS(t, vpcQ, "nft", "list", "table", "ip", peerTable); !strings.Contains(out, "vmap @"+dataplane.PeerFirewallChain(pcc)+"_p4") {
 		t.Errorf("the flattened VPC firewall has no map:\n%s", out)
 	}
 	reach("flattened VPC firewall drops 8080", q4, 8080, "")
-	reach("flattened VPC firewall: 8081 matches no policy", q4, 8081, "q-8081")
+	reach("flattened VPC firewall accepts 8081", q4, 8081, "q-8081")
 	if !pingEventually(p1.InstanceID, "10.41.1.10") {
 		t.Error("flattened VPC firewall: ICMP matches no policy but is dropped")
 	}
+	hits("flattened VPC firewall")
 	apply(t, a, host(toQ, toP, fw))
 
 	// Drift: the firewall's tables and routes deleted by hand come back
@@ -152,7 +180,7 @@ func TestPeering(t *testing.T) {
 	mustNS(t, vpcQ, "ip", "-6", "neigh", "del", "fe80::77:1", "dev", link)
 	apply(t, a, host(toQ, toP, fw))
 	reach("table and route deleted by hand, repaired: 8080 still dropped", q4, 8080, "")
-	reach("table and route deleted by hand, repaired: 8081 passes", q4, 8081, "q-8081")
+	reach("table and route deleted by hand, repaired: 8081 accepted", q4, 8081, "q-8081")
 	reach("IPv6 route and neighbour deleted by hand, repaired", q6, 8081, "q-8081")
 	if out := mustNS(t, vpcQ, "nft", "list", "table", "ip6", peerTable); !strings.Contains(out, `iifname "pp*"`) {
 		t.Errorf("Q's ip6 table not repaired:\n%s", out)
