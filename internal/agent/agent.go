@@ -77,6 +77,10 @@ type Config struct {
 	// FirewallHits, when set, receives the hits of the Internet
 	// firewall's policies counted on this host (fwhits.go).
 	FirewallHits FirewallHitSink
+	// FirewallLogs, when set, receives the traffic logs of the Cloud
+	// Firewall's drop and log policies (service.IngestFirewallLogs,
+	// remote.Mirror.ReportFirewallLogs).
+	FirewallLogs FirewallLogSink
 	// LBHealth, when set, receives the health of the backends of the
 	// load balancers this host serves (slb.go).
 	LBHealth LBHealthSink

@@ -24,6 +24,13 @@ type FirewallHitSink interface {
 	ReportFirewallHits(ctx context.Context, hits []model.FirewallHits) error
 }
 
+// FirewallLogSink stores the traffic logs of the Cloud Firewall's drop and
+// log policies (service.IngestFirewallLogs through the local reporter,
+// remote.Mirror.ReportFirewallLogs).
+type FirewallLogSink interface {
+	ReportFirewallLogs(ctx context.Context, recs []model.FirewallTrafficLog) error
+}
+
 // fwHitsPeriod is how often the firewall's counters are read.
 const fwHitsPeriod = 5 * time.Second
 

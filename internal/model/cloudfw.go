@@ -127,6 +127,46 @@ type FirewallHits struct {
 	LastHit  time.Time `json:"last_hit"`
 }
 
+// PrefixFirewallTrafficLog + accountID + "/" + 20-digit unix nanoseconds
+// + "-" + random suffix -> FirewallTrafficLog: Cloud Firewall traffic
+// logs, bounded per account (oldest dropped first; not mirrored to
+// agents).
+const PrefixFirewallTrafficLog = "cfwlog/"
+
+// Cloud Firewall log types (the log_type field of Cloudfw traffic logs).
+const (
+	FirewallLogTypeInternet = "internet_log"
+	FirewallLogTypeNAT      = "nat_firewall_log"
+	FirewallLogTypeVPC      = "vpc_firewall_log"
+)
+
+// FirewallTrafficLog is one new connection that a Cloud Firewall policy
+// whose action is drop or log decided (accept policies are counted, not
+// logged). Agents fill Time, PolicyID, VpcID and the packet's fields as
+// the kernel judged it; the server fills the rest from the policy when it
+// stores the record (agents are not trusted with tenancy).
+type FirewallTrafficLog struct {
+	AccountID string    `json:"account_id,omitempty"`
+	Time      time.Time `json:"time"`
+	PolicyID  string    `json:"policy_id"`
+	// VpcID is the VPC whose namespace judged the connection.
+	VpcID   string     `json:"vpc_id"`
+	Src     netip.Addr `json:"src"`
+	Dst     netip.Addr `json:"dst"`
+	SrcPort uint16     `json:"src_port,omitempty"`
+	DstPort uint16     `json:"dst_port,omitempty"`
+	Proto   uint8      `json:"proto"` // IP protocol number
+	// Set by the server: the firewall (FirewallLogTypeInternet,
+	// FirewallLogTypeNAT, FirewallLogTypeVPC), the policy's Direction
+	// ("in" or "out"; empty for the VPC firewall), its action when the
+	// record was stored (drop or log), and the NAT gateway or VPC
+	// firewall ID.
+	LogType    string `json:"log_type,omitempty"`
+	Direction  string `json:"direction,omitempty"`
+	Action     string `json:"action,omitempty"`
+	FirewallID string `json:"firewall_id,omitempty"`
+}
+
 // PrefixDomainResolution + domain -> DomainResolution: the addresses of a
 // domain that an enabled policy names, as the server's resolver last
 // found them (mirrored to agents, which match them; the analyzer reads
