@@ -361,6 +361,34 @@ type FirewallRule struct {
 	Src, Dst []netip.Prefix
 	Proto    uint8
 	Ports    []PortRange
+	// Log hands the first packet of each connection the rule decides to
+	// NFLOG group FirewallLogGroup with prefix FirewallLogPrefix(ID), at
+	// most FirewallLogRate a second (the policy's traffic log; its hits
+	// count every connection).
+	Log bool
+}
+
+// The Cloud Firewall's traffic log in the kernel: the NFLOG group in each
+// VPC namespace (flow logs use 7, traffic mirrors 8), the rate each rule
+// logs at most (after a burst), and how much of the packet is copied (the
+// IPv4 header and the ports).
+const (
+	FirewallLogGroup   = 9
+	FirewallLogRate    = 1000
+	FirewallLogBurst   = 1000
+	FirewallLogSnaplen = 64
+	firewallLogPrefix  = "palisade-cfw "
+)
+
+// FirewallLogPrefix is the NFLOG prefix of the connections a policy's
+// rule logs.
+func FirewallLogPrefix(policyID string) string { return firewallLogPrefix + policyID }
+
+// FirewallLogPolicy is the policy an NFLOG prefix names (false: not a
+// firewall log's).
+func FirewallLogPolicy(prefix string) (string, bool) {
+	id, ok := strings.CutPrefix(prefix, firewallLogPrefix)
+	return id, ok && id != "" && !strings.ContainsAny(id, " \x00")
 }
 
 // PortRange is an inclusive range of ports.

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -26,9 +25,10 @@ import (
 //	    iifname != "uplink" accept
 //	    ct state established,related accept
 //	    ip daddr != @protected accept
-//	    [ip saddr @in_0_src] [ip daddr @in_0_dst] [meta l4proto P] [th dport @in_0_port] counter drop|accept
+//	    [ip saddr @in_0_src] [ip daddr @in_0_dst] [meta l4proto P] [th dport @in_0_port] goto in_r0
 //	    …
 //	  }
+//	  chain in_r0 { counter [limit … log …]; drop|accept }   # one per rule: its hits, its log, its verdict
 //	  # or, flattened (Firewall.InMap; policy.FlattenFirewall), one lookup:
 //	  map in_p4 { type ipv4_addr . inet_proto . inet_service . inet_service . ipv4_addr : verdict; flags interval }
 //	  map in_a4 { type ipv4_addr . inet_proto . ipv4_addr : verdict; flags interval }
@@ -37,7 +37,6 @@ import (
 //	    meta l4proto udp ip saddr . meta l4proto . th dport . th sport . ip daddr vmap @in_p4
 //	    meta l4proto != tcp meta l4proto != udp ip saddr . meta l4proto . ip daddr vmap @in_a4
 //	  }
-//	  chain in_r0 { counter drop|accept }   # one per rule: its hits, its verdict
 //	  chain out { type filter hook postrouting priority srcnat + 10; policy accept;
 //	    oifname != "uplink" accept
 //	    ct state established,related accept
@@ -93,9 +92,10 @@ func applyFirewallTable(nsFd int, fw *dataplane.Firewall) error {
 				return
 			}
 			for i, r := range rs {
-				ex, rsets := firewallRuleExprs(fmt.Sprintf("%s_%d", chain, i), r)
+				ex, rsets := firewallRuleExprs(fmt.Sprintf("%s_%d", chain, i), firewallRuleChain(chain, i), r)
 				sets = append(sets, rsets...)
 				rules = append(rules, plRule{chain, ex})
+				rules = append(rules, firewallRuleChainRules(chain, i, r)...)
 			}
 		}
 		head("in", expr.MetaKeyIIFNAME, 16)
@@ -109,9 +109,6 @@ func applyFirewallTable(nsFd int, fw *dataplane.Firewall) error {
 	}
 	if !remove {
 		for dir, rs := range map[string][]dataplane.FirewallRule{"in": fw.In, "out": fw.Out} {
-			if (dir == "in" && fw.InMap == nil) || (dir == "out" && fw.OutMap == nil) {
-				continue
-			}
 			for i := range rs {
 				chains[firewallRuleChain(dir, i)] = chainHook{} // regular chains, gone to
 			}
@@ -120,10 +117,11 @@ func applyFirewallTable(nsFd int, fw *dataplane.Firewall) error {
 	return applyTaggedTable(nsFd, cfwTable, chains, sets, rules, remove)
 }
 
-// firewallRuleExprs is one firewall rule (Internet or VPC firewall) as a
-// rule's expressions, with the interval sets it looks addresses and ports
-// up in, named from name: match, count, and accept or drop.
-func firewallRuleExprs(name string, r dataplane.FirewallRule) ([]expr.Any, []tableSet) {
+// firewallRuleExprs is one firewall rule of a chain of rules as a rule's
+// expressions, with the interval sets it looks addresses and ports up in,
+// named from name: match, and go to the rule's chain (ruleChain, see
+// firewallRuleChainRules), which counts and decides.
+func firewallRuleExprs(name, ruleChain string, r dataplane.FirewallRule) ([]expr.Any, []tableSet) {
 	var ex []expr.Any
 	var sets []tableSet
 	match := func(field string, off uint32, ps []netip.Prefix) {
@@ -150,11 +148,7 @@ func firewallRuleExprs(name string, r dataplane.FirewallRule) ([]expr.Any, []tab
 			&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2},
 			&expr.Lookup{SourceRegister: 1, SetName: s.name})
 	}
-	verdict := expr.VerdictAccept
-	if r.Drop {
-		verdict = expr.VerdictDrop
-	}
-	return append(ex, &expr.Counter{}, &expr.Verdict{Kind: verdict}), sets
+	return append(ex, &expr.Verdict{Kind: expr.VerdictGoto, Chain: ruleChain}), sets
 }
 
 func ifnameKey16(name string) []byte {
@@ -238,14 +232,12 @@ func portIntervals(rs []dataplane.PortRange) []nftables.SetElement {
 	return intervalElements(ivs, 2)
 }
 
-// cfwHeadRules is the number of rules before the policies' in each chain
-// of the firewall table (see applyFirewallTable).
-const cfwHeadRules = 3
 
 // FirewallCounters reads the packets each policy rule of a VPC's Internet
-// firewall (chains dataplane.FirewallChainIn and FirewallChainOut) and of
-// its gateways' NAT firewalls (dataplane.NATFirewallChain) matched, in
-// rule order (no key for a chain that is not there).
+// firewall (chains dataplane.FirewallChainIn and FirewallChainOut), of
+// its gateways' NAT firewalls (dataplane.NATFirewallChain) and of its
+// peerings' VPC firewalls (dataplane.PeerFirewallChain) matched, in rule
+// order (no key for a chain that is not there).
 func (a *Applier) FirewallCounters(vpcID string) (map[string][]uint64, error) {
 	out := map[string][]uint64{}
 	err := nftIn(vpcID, func(conn *nftables.Conn) error {
@@ -268,51 +260,8 @@ func (a *Applier) FirewallCounters(vpcID string) (map[string][]uint64, error) {
 }
 
 func firewallCountersOf(conn *nftables.Conn) (in, out []uint64) {
-	table := &nftables.Table{Name: cfwTable, Family: nftables.TableFamilyIPv4}
-	counter := func(r *nftables.Rule) uint64 {
-		var n uint64
-		for _, e := range r.Exprs {
-			if c, ok := e.(*expr.Counter); ok {
-				n = c.Packets
-			}
-		}
-		return n
-	}
-	chains, _ := conn.ListChainsOfTableFamily(nftables.TableFamilyIPv4)
-	read := func(chain string) []uint64 {
-		// Flattened: the counters of the rules' chains, in rule order.
-		byIndex := map[int]uint64{}
-		for _, c := range chains {
-			if c.Table.Name != cfwTable || !strings.HasPrefix(c.Name, chain+"_r") {
-				continue
-			}
-			i, err := strconv.Atoi(strings.TrimPrefix(c.Name, chain+"_r"))
-			rs, rerr := conn.GetRules(table, c)
-			if err != nil || rerr != nil || len(rs) != 1 {
-				continue
-			}
-			byIndex[i] = counter(rs[0])
-		}
-		if len(byIndex) > 0 {
-			counts := make([]uint64, len(byIndex))
-			for i, n := range byIndex {
-				if i < len(counts) {
-					counts[i] = n
-				}
-			}
-			return counts
-		}
-		rules, err := conn.GetRules(table, &nftables.Chain{Name: chain, Table: table})
-		if err != nil || len(rules) < cfwHeadRules {
-			return nil
-		}
-		var counts []uint64
-		for _, r := range rules[cfwHeadRules:] {
-			counts = append(counts, counter(r))
-		}
-		return counts
-	}
-	return read("in"), read("out")
+	c := firewallChainCounters(conn, &nftables.Table{Name: cfwTable, Family: nftables.TableFamilyIPv4}, "")
+	return c["in"], c["out"]
 }
 
 // firewallMaps are the verdict maps of a flattened firewall (Internet
@@ -354,10 +303,39 @@ func cat4(parts ...[]byte) []byte {
 	return out
 }
 
-// firewallRuleChain is the chain of rule i of a flattened firewall:
-// its counter and its verdict.
+// firewallRuleChain is the chain of rule i of a firewall's chain: its
+// counter and its verdict (firewallRuleChainRules), where the rule's match
+// or the flattened firewall's lookup goes.
 func firewallRuleChain(chain string, i int) string {
 	return chain + "_r" + strconv.Itoa(i)
+}
+
+// firewallRuleChainRules are the rules of the chain of rule i of a
+// firewall's chain: count (the rule's hits: the first rule's counter),
+// and accept or drop; a logged rule hands the packet to NFLOG in between,
+// in a rule of its own, so that the rate limit holds back the log and
+// never the verdict.
+//
+//	chain <chain>_r<i> {
+//	  counter [limit rate 1000/second burst 1000 packets log prefix "palisade-cfw <policy>" group 9 snaplen 64]
+//	  accept|drop
+//	}
+func firewallRuleChainRules(chain string, i int, r dataplane.FirewallRule) []plRule {
+	name := firewallRuleChain(chain, i)
+	v := &expr.Verdict{Kind: expr.VerdictAccept}
+	if r.Drop {
+		v.Kind = expr.VerdictDrop
+	}
+	if !r.Log {
+		return []plRule{{name, []expr.Any{&expr.Counter{}, v}}}
+	}
+	return []plRule{
+		{name, []expr.Any{&expr.Counter{},
+			&expr.Limit{Type: expr.LimitTypePkts, Rate: dataplane.FirewallLogRate, Unit: expr.LimitTimeSecond, Burst: dataplane.FirewallLogBurst},
+			&expr.Log{Key: 1<<unix.NFTA_LOG_PREFIX | 1<<unix.NFTA_LOG_GROUP | 1<<unix.NFTA_LOG_SNAPLEN,
+				Data: []byte(dataplane.FirewallLogPrefix(r.ID)), Group: dataplane.FirewallLogGroup, Snaplen: dataplane.FirewallLogSnaplen}}},
+		{name, []expr.Any{v}},
+	}
 }
 
 // firewallMapRules are the rules of a flattened firewall's chain name:
@@ -395,11 +373,7 @@ func firewallMapRules(name string, rules []dataplane.FirewallRule) []plRule {
 		{name, cat(l4(expr.CmpOpNeq, unix.IPPROTO_TCP), l4(expr.CmpOpNeq, unix.IPPROTO_UDP), anyKey, vmap(name+"_a4"))},
 	}
 	for i, r := range rules {
-		v := expr.VerdictAccept
-		if r.Drop {
-			v = expr.VerdictDrop
-		}
-		out = append(out, plRule{firewallRuleChain(name, i), []expr.Any{&expr.Counter{}, &expr.Verdict{Kind: v}}})
+		out = append(out, firewallRuleChainRules(name, i, r)...)
 	}
 	return out
 }

@@ -63,7 +63,7 @@ func natFirewallSets(eips []dataplane.EIP, gws []dataplane.NATGateway) []tableSe
 			continue
 		}
 		for i, r := range g.Firewall {
-			_, sets := firewallRuleExprs(natFirewallRuleName(name, i), r)
+			_, sets := firewallRuleExprs(natFirewallRuleName(name, i), firewallRuleChain(name, i), r)
 			out = append(out, sets...)
 		}
 	}
@@ -107,10 +107,8 @@ func natFirewallChains(table *nftables.Table, gws []dataplane.NATGateway) []*nft
 		}
 		name := dataplane.NATFirewallChain(g.ID)
 		out = append(out, &nftables.Chain{Name: name, Table: table})
-		if g.FirewallMap != nil {
-			for i := range g.Firewall {
-				out = append(out, &nftables.Chain{Name: firewallRuleChain(name, i), Table: table})
-			}
+		for i := range g.Firewall {
+			out = append(out, &nftables.Chain{Name: firewallRuleChain(name, i), Table: table})
 		}
 	}
 	return out
@@ -149,28 +147,27 @@ func natFirewallRules(table *nftables.Table, chain func(string) *nftables.Chain,
 					saddr, &expr.Lookup{SourceRegister: 1, SetName: natted.Name, SetID: natted.ID, Invert: true},
 				}, gwSNATKey(), []expr.Any{lookup(name+"_sel", false), jump})})
 		}
+		var body []plRule
 		if g.FirewallMap != nil {
-			rules = append(rules, natFirewallMapRules(table, chain, name, set, g.Firewall)...)
-			continue
-		}
-		for i, r := range g.Firewall {
-			ex, _ := firewallRuleExprs(natFirewallRuleName(name, i), r)
-			for _, e := range ex {
-				if l, ok := e.(*expr.Lookup); ok {
-					l.SetID = set(l.SetName).ID
-				}
+			body = firewallMapRules(name, g.Firewall)
+		} else {
+			for i, r := range g.Firewall {
+				ex, _ := firewallRuleExprs(natFirewallRuleName(name, i), firewallRuleChain(name, i), r)
+				body = append(body, plRule{name, ex})
+				body = append(body, firewallRuleChainRules(name, i, r)...)
 			}
-			rules = append(rules, &nftables.Rule{Table: table, Chain: chain(name), Exprs: ex})
 		}
+		rules = append(rules, natFirewallBody(table, chain, set, body)...)
 	}
 	return jumps, rules
 }
 
-// natFirewallMapRules are the rules of a flattened NAT firewall: its
-// chain's lookups and each rule's chain (firewallMapRules).
-func natFirewallMapRules(table *nftables.Table, chain func(string) *nftables.Chain, name string, set func(string) *nftables.Set, rules []dataplane.FirewallRule) []*nftables.Rule {
+// natFirewallBody makes the rules of a NAT firewall's chains (the
+// lookups of a flattened one, or its rules, and each rule's chain), with
+// the IDs of the sets their lookups name.
+func natFirewallBody(table *nftables.Table, chain func(string) *nftables.Chain, set func(string) *nftables.Set, body []plRule) []*nftables.Rule {
 	var out []*nftables.Rule
-	for _, r := range firewallMapRules(name, rules) {
+	for _, r := range body {
 		for _, e := range r.exprs {
 			if l, ok := e.(*expr.Lookup); ok {
 				l.SetID = set(l.SetName).ID
@@ -189,30 +186,13 @@ func natFirewallCounters(conn *nftables.Conn) map[string][]uint64 {
 
 // firewallChainCounters reads the packets each rule matched, in rule
 // order, of every firewall chain of table whose name starts with prefix
-// (a gateway's NAT firewall, a peering's VPC firewall), keyed by the
-// chain's name: the counters of its rules' chains when it is flattened,
-// of the rules of its chain otherwise.
+// (a gateway's NAT firewall, a peering's VPC firewall, the Internet
+// firewall's in and out), keyed by the chain's name: the counter in the
+// first rule of each rule's chain (firewallRuleChainRules).
 func firewallChainCounters(conn *nftables.Conn, table *nftables.Table, prefix string) map[string][]uint64 {
 	chains, err := conn.ListChainsOfTableFamily(table.Family)
 	if err != nil {
 		return nil
-	}
-	counts := func(name string) ([]uint64, bool) {
-		rules, err := conn.GetRules(table, &nftables.Chain{Name: name, Table: table})
-		if err != nil {
-			return nil, false
-		}
-		out := make([]uint64, 0, len(rules))
-		for _, r := range rules {
-			var n uint64
-			for _, e := range r.Exprs {
-				if ctr, ok := e.(*expr.Counter); ok {
-					n = ctr.Packets
-				}
-			}
-			out = append(out, n)
-		}
-		return out, true
 	}
 	names := map[string]bool{}
 	for _, c := range chains {
@@ -220,40 +200,40 @@ func firewallChainCounters(conn *nftables.Conn, table *nftables.Table, prefix st
 			names[c.Name] = true
 		}
 	}
-	perRule := map[string]map[int]uint64{} // flattened: base chain -> rule -> count
+	perRule := map[string]map[int]uint64{} // firewall chain -> rule -> count
 	for name := range names {
 		i := strings.LastIndex(name, "_r")
-		n, err := strconv.Atoi(name[i+2:])
-		if i < 0 || err != nil || !names[name[:i]] {
+		if i < 0 || !names[name[:i]] {
 			continue
 		}
-		c, ok := counts(name)
-		if !ok || len(c) != 1 {
+		n, err := strconv.Atoi(name[i+2:])
+		if err != nil {
 			continue
+		}
+		rules, err := conn.GetRules(table, &nftables.Chain{Name: name, Table: table})
+		if err != nil || len(rules) == 0 {
+			continue
+		}
+		var hits uint64
+		for _, e := range rules[0].Exprs {
+			if ctr, ok := e.(*expr.Counter); ok {
+				hits = ctr.Packets
+			}
 		}
 		if perRule[name[:i]] == nil {
 			perRule[name[:i]] = map[int]uint64{}
 		}
-		perRule[name[:i]][n] = c[0]
+		perRule[name[:i]][n] = hits
 	}
 	out := map[string][]uint64{}
-	for name := range names {
-		if rules, ok := perRule[name]; ok {
-			c := make([]uint64, len(rules))
-			for i, n := range rules {
-				if i < len(c) {
-					c[i] = n
-				}
+	for name, rules := range perRule {
+		c := make([]uint64, len(rules))
+		for i, n := range rules {
+			if i < len(c) {
+				c[i] = n
 			}
-			out[name] = c
-			continue
 		}
-		if i := strings.LastIndex(name, "_r"); i >= 0 && names[name[:i]] {
-			continue // a rule chain, read above
-		}
-		if c, ok := counts(name); ok {
-			out[name] = c
-		}
+		out[name] = c
 	}
 	return out
 }

@@ -68,7 +68,8 @@ func TestInternetFirewallModes(t *testing.T) {
 			any4 := []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}
 			rules := []dataplane.FirewallRule{
 				{ID: "accept-8081", Src: any4, Dst: []netip.Prefix{netip.PrefixFrom(eip, 32)}, Proto: 6, Ports: []dataplane.PortRange{{From: 8081, To: 8081}}},
-				{ID: "drop-808x", Drop: true, Src: any4, Dst: any4, Proto: 6, Ports: []dataplane.PortRange{{From: 8080, To: 8089}}},
+				{ID: "drop-808x", Drop: true, Log: true, Src: any4, Dst: any4, Proto: 6, Ports: []dataplane.PortRange{{From: 8080, To: 8089}}},
+				{ID: "log-8090", Log: true, Src: any4, Dst: any4, Proto: 6, Ports: []dataplane.PortRange{{From: 8090, To: 8090}}},
 			}
 			fw := &dataplane.Firewall{Protected: []netip.Addr{eip}, In: rules}
 			if flat {
@@ -79,6 +80,7 @@ func TestInternetFirewallModes(t *testing.T) {
 			h.VPCs[0].EIPs = []dataplane.EIP{{ID: "eip-" + w.tag, Address: eip, ENIID: w.enis["a1"].ID, PrivateIP: a1}}
 			h.VPCs[0].Firewall = fw
 			apply(t, a, h)
+			logged := collectNFLog(t, w.vpcA, dataplane.FirewallLogGroup)
 			out, err := exec.Command("ip", "netns", "exec", w.vpcA, "nft", "list", "map", "ip", cfwTable, "in_p4").CombinedOutput()
 			if flat != (err == nil && strings.Contains(string(out), "goto in_r1")) {
 				t.Fatalf("flattened %v, but the map in_p4: %v\n%s", flat, err, out)
@@ -96,8 +98,30 @@ func TestInternetFirewallModes(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c := counts[dataplane.FirewallChainIn]; len(c) != 2 || c[0] == 0 || c[1] == 0 {
-				t.Errorf("in counters %v, want hits on both rules", c)
+			if c := counts[dataplane.FirewallChainIn]; len(c) != 3 || c[0] == 0 || c[1] == 0 || c[2] == 0 {
+				t.Errorf("in counters %v, want hits on every rule", c)
+			}
+			// The drop and the log rule hand their connections' first
+			// packets to NFLOG (the drop's retransmitted SYNs too), the
+			// accept nothing; the verdict is a rule of its own, after
+			// the rate-limited log.
+			want := map[string]bool{dataplane.FirewallLogPrefix("drop-808x"): true, dataplane.FirewallLogPrefix("log-8090"): true}
+			got := logged()
+			for prefix, pkt := range got {
+				if !want[prefix] {
+					t.Errorf("NFLOG prefix %q logged, want only %v", prefix, want)
+				} else if !strings.Contains(pkt, eip.String()) {
+					t.Errorf("NFLOG %q: packet %s, want one to %v", prefix, pkt, eip)
+				}
+			}
+			for prefix := range want {
+				if _, ok := got[prefix]; !ok {
+					t.Errorf("nothing logged with prefix %q (got %v)", prefix, got)
+				}
+			}
+			rc, err := exec.Command("ip", "netns", "exec", w.vpcA, "nft", "list", "chain", "ip", cfwTable, "in_r1").CombinedOutput()
+			if err != nil || !strings.Contains(string(rc), `log prefix "palisade-cfw drop-808x" group 9 snaplen 64`) || !strings.Contains(string(rc), "\n\t\tdrop") {
+				t.Errorf("in_r1 (%v):\n%s\nwant a rate-limited log rule, then the drop in a rule of its own", err, rc)
 			}
 		})
 	}

@@ -32,7 +32,8 @@ import (
 //	    iifname "pp*" oifname != "pv*" oifname != "povl" drop  # a peer reaches ENIs (here or, through the tunnel, on other hosts), nothing beyond
 //	    iifname "pp<id>" ct state new jump vfw_<peering ID>
 //	  }
-//	  chain vfw_<peering ID> { [ip saddr @…] [ip daddr @…] [meta l4proto P] [th dport @…] counter accept|drop … }
+//	  chain vfw_<peering ID> { [ip saddr @…] [ip daddr @…] [meta l4proto P] [th dport @…] goto vfw_<peering ID>_r<i> … }
+//	  chain vfw_<peering ID>_r<i> { counter [log …]; accept|drop }   # firewallRuleChainRules
 //	  chain input { type filter hook input priority filter - 20; policy accept;
 //	    iifname "pp*" drop }                   # nor the router itself
 //	}
@@ -145,19 +146,20 @@ func applyPeerTable(nsFd int, peerings []dataplane.Peering) error {
 		chains[ch] = chainHook{}
 		rules = append(rules, plRule{"forward", cat(ifnameIs(expr.MetaKeyIIFNAME, PeerLinkName(p.ID), false), ctStateHas(expr.CtStateBitNEW),
 			[]expr.Any{&expr.Verdict{Kind: expr.VerdictJump, Chain: ch}})})
+		for i := range p.Firewall.Rules {
+			chains[firewallRuleChain(ch, i)] = chainHook{}
+		}
 		if p.Firewall.Map != nil {
 			// Flattened: one lookup finds the deciding rule.
 			sets = append(sets, firewallMaps(ch, p.Firewall.Map)...)
 			rules = append(rules, firewallMapRules(ch, p.Firewall.Rules)...)
-			for i := range p.Firewall.Rules {
-				chains[firewallRuleChain(ch, i)] = chainHook{}
-			}
 			continue
 		}
 		for i, r := range p.Firewall.Rules {
-			ex, rsets := firewallRuleExprs(fmt.Sprintf("%s_%d", ch, i), r)
+			ex, rsets := firewallRuleExprs(fmt.Sprintf("%s_%d", ch, i), firewallRuleChain(ch, i), r)
 			sets = append(sets, rsets...)
 			rules = append(rules, plRule{ch, ex})
+			rules = append(rules, firewallRuleChainRules(ch, i, r)...)
 		}
 	}
 	if err := applyTaggedTable(nsFd, peerTable, chains, sets, rules, false); err != nil {
