@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/palisade-project/palisade/internal/cfwlog"
 	"github.com/palisade-project/palisade/internal/dataplane"
 	"github.com/palisade-project/palisade/internal/ddos"
 	"github.com/palisade-project/palisade/internal/flowlog/capture"
@@ -157,6 +158,11 @@ type Agent struct {
 	// fwMu serializes sampleFirewallHits: the sampler calls it on its
 	// period, the reconciliation before it rebuilds tables.
 	fwMu sync.Mutex
+	// fwLogListeners read the Cloud Firewall's traffic log of each VPC
+	// namespace into fwLogBuf (cfwlog.go; only the reconciling goroutine
+	// uses the map).
+	fwLogListeners map[string]*cfwlog.Listener
+	fwLogBuf       *cfwlog.Buffer
 	// kick asks Run for a reconciliation outside store changes.
 	kick chan struct{}
 	// resolvers are the VPCs' DNS servers (resolver.go; only the
@@ -180,7 +186,8 @@ func New(cfg Config) *Agent {
 	if cfg.Metrics != nil && cfg.FlowRecords != nil {
 		cfg.FlowRecords = countingFlowSink{sink: cfg.FlowRecords, metrics: cfg.Metrics}
 	}
-	a := &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}, countSwept: map[string]bool{}, mirrors: map[string]*mirror.Mirror{}, kick: make(chan struct{}, 1), resolvers: map[string]*vpcResolver{}}
+	a := &Agent{cfg: cfg, log: cfg.Logger.With("component", "agent", "zone", cfg.Zone), applied: make(chan int64, 1), fwLoaded: map[string]bool{}, captures: map[string]*capture.Capture{}, stoppedSet: map[string]bool{}, flowDrained: map[string]bool{}, countSwept: map[string]bool{}, mirrors: map[string]*mirror.Mirror{}, kick: make(chan struct{}, 1), resolvers: map[string]*vpcResolver{},
+		fwLogListeners: map[string]*cfwlog.Listener{}, fwLogBuf: cfwlog.NewBuffer(fwLogBuffered)}
 	a.lbs = newLBChecker(probeLBBackend, a.kickReconcile)
 	cfg.Metrics.bindMirrors(a.mirrorTotals)
 	return a
@@ -192,6 +199,7 @@ func New(cfg Config) *Agent {
 // it returns. The kernel keeps its state.
 func (a *Agent) Close() {
 	a.stopFlowLogs()
+	a.stopFirewallLogs()
 	a.stopMirrors()
 	a.stopResolvers()
 	a.lbs.stop()
@@ -212,6 +220,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		return fmt.Errorf("watch store: %w", err)
 	}
 	defer a.stopFlowLogs()
+	defer a.stopFirewallLogs()
 	defer a.stopMirrors()
 	defer a.stopResolvers()
 	defer a.lbs.stop()
@@ -224,6 +233,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer ddosDone.Wait()
 	ddosDone.Go(func() { a.runSamplers(ctx) })
 	ddosDone.Go(func() { a.runLBReports(ctx) })
+	ddosDone.Go(func() { a.runFirewallLogs(ctx) })
 	for {
 		select {
 		case <-a.kick:
@@ -391,6 +401,7 @@ func (a *Agent) reconcile(ctx context.Context) error {
 	// And right after: a rebuilt table's counters start the new baseline.
 	a.sampleHitsAroundApply(ctx)
 	a.syncFlowLogs(d, fwOK)
+	a.syncFirewallLogs(host.VPCs, fwOK)
 	// After the topology: the servers listen in the VPC namespaces.
 	if err := a.syncResolvers(d); err != nil {
 		errList = append(errList, err)

@@ -368,7 +368,9 @@ func addFirewalls(s *snapshot, byVPC map[string]*dataplane.VPC) {
 func firewallRules(rs []policy.FirewallRule) []dataplane.FirewallRule {
 	out := make([]dataplane.FirewallRule, len(rs))
 	for i, r := range rs {
-		d := dataplane.FirewallRule{ID: r.ID, Drop: r.Drop, Src: r.Src, Dst: r.Dst, Proto: r.Proto}
+		// Drop and log policies record what they decide (Cloud
+		// Firewall's traffic log); accept policies are counted only.
+		d := dataplane.FirewallRule{ID: r.ID, Drop: r.Drop, Log: r.Drop || r.Log, Src: r.Src, Dst: r.Dst, Proto: r.Proto}
 		for _, p := range r.Ports {
 			d.Ports = append(d.Ports, dataplane.PortRange{From: p.From, To: p.To})
 		}
