@@ -12,13 +12,15 @@ import (
 // The Cloud Firewall's traffic log on this host: a listener per VPC
 // namespace whose firewalls (Internet, NAT, VPC) have logged rules (drop
 // and log policies), all adding to one buffer that runFirewallLogs
-// reports from every fwLogPeriod, fwLogReport records a call. What the
+// reports from every fwLogPeriod, fwLogReport records a call (a remote
+// agent's one call to the server, so that a failed call leaves no stored
+// part to send again). What the
 // sink refuses (the server is down) is kept for the next report, within
 // the buffer's bound; beyond it records are dropped and counted in the
 // log (the policies' hits still count every connection).
 const (
 	fwLogPeriod   = 2 * time.Second
-	fwLogReport   = 1000
+	fwLogReport   = 200
 	fwLogBuffered = 20000
 )
 

@@ -60,8 +60,8 @@ func TestReportFirewallLogs(t *testing.T) {
 	}
 	sink.fail, sink.calls = false, nil
 	a.reportFirewallLogs(context.Background())
-	if fmt.Sprint(sink.calls) != "[1000 1000 500]" || len(sink.got) != 2500 {
-		t.Fatalf("calls %v, stored %d; want [1000 1000 500] and every record", sink.calls, len(sink.got))
+	if len(sink.calls) != 13 || sink.calls[0] != fwLogReport || sink.calls[12] != 2500-12*fwLogReport || len(sink.got) != 2500 {
+		t.Fatalf("calls %v, stored %d; want 13 calls of at most %d and every record", sink.calls, len(sink.got), fwLogReport)
 	}
 	seen := map[string]bool{}
 	for _, r := range sink.got {

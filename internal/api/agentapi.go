@@ -143,6 +143,22 @@ func RegisterAgentAPI(rt *Router, svc *service.Service) {
 		}
 		return empty{}, svc.ReportFirewallHits(ctx, r.Account.ID, hits)
 	})
+	// PalisadeReportFirewallLogs: the Records parameter is a JSON array of
+	// the traffic logs of drop and log policies the agent recorded
+	// (model.FirewallTrafficLog); the server takes each record's account,
+	// firewall and action from its policy and drops records of unknown
+	// policies.
+	rt.HandleAgent(VersionPalisade, "PalisadeReportFirewallLogs", func(ctx context.Context, r *Request) (any, error) {
+		recs, err := DecodeFirewallLogs(r.Params.Get("Records"))
+		if err != nil {
+			return nil, err
+		}
+		n, err := svc.IngestFirewallLogs(ctx, r.Account.ID, r.AgentZone, recs)
+		if err != nil {
+			return nil, err
+		}
+		return map[string]int{"Accepted": n}, nil
+	})
 	// PalisadeReportLoadBalancerHealth: the Health parameter is a JSON
 	// array of model.LBHealth, the health of the backends of load
 	// balancers of the agent's zone (an agent key: of its zone only).
@@ -166,6 +182,13 @@ func DecodeWafLogs(v string) ([]model.WAFLog, error) {
 // PalisadeReportFirewallHits: a JSON array of model.FirewallHits.
 func DecodeFirewallHits(v string) ([]model.FirewallHits, error) {
 	return decodeReports[model.FirewallHits]("Hits", "firewall hit counts [{\"policy_id\":...,\"hits\":...}]", "entries", service.FirewallHitsPerReport, v)
+}
+
+// DecodeFirewallLogs reads the Records parameter of
+// PalisadeReportFirewallLogs: a JSON array of model.FirewallTrafficLog, at
+// most service.FirewallLogsPerReport long.
+func DecodeFirewallLogs(v string) ([]model.FirewallTrafficLog, error) {
+	return decodeReports[model.FirewallTrafficLog]("Records", "firewall traffic logs [{\"policy_id\":...,\"src\":...,\"dst\":...}]", "records", service.FirewallLogsPerReport, v)
 }
 
 // decodeReports reads an agent report parameter: a JSON array of T, at

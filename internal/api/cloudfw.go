@@ -40,12 +40,18 @@ const (
 
 // cfwPage reads CurrentPage and PageSize.
 func cfwPage(p Params) (Page, error) {
+	return cfwPageSized(p, cfwDefaultPageSize, cfwMaxPageSize)
+}
+
+// cfwPageSized reads CurrentPage and PageSize (1 to maxSize, defSize when
+// absent).
+func cfwPageSized(p Params, defSize, maxSize int) (Page, error) {
 	var pg Page
 	var err error
 	if pg.Number, err = p.IntRange("CurrentPage", 1, 1, 1<<30); err != nil {
 		return pg, err
 	}
-	if pg.Size, err = p.IntRange("PageSize", cfwDefaultPageSize, 1, cfwMaxPageSize); err != nil {
+	if pg.Size, err = p.IntRange("PageSize", defSize, 1, maxSize); err != nil {
 		return pg, err
 	}
 	return pg, nil
@@ -276,8 +282,11 @@ func refuseAssetFilters(p Params) error {
 	return nil
 }
 
-// RegisterCloudfw registers the Cloud Firewall (Internet firewall) actions.
+// RegisterCloudfw registers the Cloud Firewall (Internet firewall) actions,
+// and DescribeFirewallLogs, the traffic logs of every firewall (Palisade's
+// own version: cfwlog.go).
 func RegisterCloudfw(rt *Router, svc *service.Service) {
+	registerFirewallLogs(rt, svc)
 	v := VersionCloudfw
 
 	// Policies.

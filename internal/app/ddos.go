@@ -31,3 +31,11 @@ func (r *DDoSReporter) ReportDDoSEvents(ctx context.Context, events []model.DDoS
 func (r *DDoSReporter) ReportFirewallHits(ctx context.Context, hits []model.FirewallHits) error {
 	return r.svc.ReportFirewallHits(ctx, r.adminID, hits)
 }
+
+// ReportFirewallLogs stores the traffic logs of the Cloud Firewall's drop
+// and log policies the local agent recorded (service.IngestFirewallLogs;
+// agent.FirewallLogSink).
+func (r *DDoSReporter) ReportFirewallLogs(ctx context.Context, recs []model.FirewallTrafficLog) error {
+	_, err := r.svc.IngestFirewallLogs(ctx, r.adminID, "", recs)
+	return err
+}

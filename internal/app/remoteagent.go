@@ -104,6 +104,7 @@ func RunAgent(ctx context.Context, client remote.Caller, zone, tag string, logge
 		DDoS:         m,
 		Resolvers:    true,
 		FirewallHits: m,
+		FirewallLogs: m,
 		LBHealth:     m,
 		IfName:       linux.VethName,
 		Logger:       logger,

@@ -113,6 +113,7 @@ func newUp(o UpOptions) (*Up, error) {
 		// Each VPC namespace gets its DNS server, as a cloud VPC does.
 		Resolvers:    true,
 		FirewallHits: a.DDoSReporter(),
+		FirewallLogs: a.DDoSReporter(),
 		LBHealth:     a.DDoSReporter(),
 		IfName:       linux.VethName,
 		Resync:       o.Resync,

@@ -75,14 +75,16 @@ The firewall is on for every EIP of the account unless switched off.
 
 "palisade firewall vpc" manages VPC firewalls on peering connections;
 "palisade nat firewall" the NAT firewall of each NAT gateway (its outbound
-connections, before translation).`,
+connections, before translation). "palisade firewall logs" shows the
+connections that drop and log policies of all three decided.`,
 		Example: `  palisade firewall book add --name office --type ip --entries 192.0.2.0/24,198.51.100.7 --description "office ranges"
   palisade firewall policy add --direction in --action accept --proto tcp --source office --source-type group --destination 0.0.0.0/0 --port 22 --order 1 --description "ssh from the office"
   palisade firewall policy add --direction in --action drop --proto tcp --source 0.0.0.0/0 --destination 0.0.0.0/0 --port 22 --description "no other ssh"
   palisade firewall policy list
-  palisade firewall switch off 198.18.0.5`,
+  palisade firewall switch off 198.18.0.5
+  palisade firewall logs --action drop --since 1h`,
 	}
-	cmd.AddCommand(c.firewallPolicyCommand(), c.firewallBookCommand(), c.firewallSwitchCommand(), c.firewallVpcCommand())
+	cmd.AddCommand(c.firewallPolicyCommand(), c.firewallBookCommand(), c.firewallSwitchCommand(), c.firewallVpcCommand(), c.firewallLogsCommand())
 	return cmd
 }
 

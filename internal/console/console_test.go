@@ -2,12 +2,14 @@ package console_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -25,6 +27,7 @@ import (
 	"github.com/palisade-project/palisade/internal/apitest"
 	"github.com/palisade-project/palisade/internal/app"
 	"github.com/palisade-project/palisade/internal/console"
+	"github.com/palisade-project/palisade/internal/model"
 )
 
 // clock is a settable clock for session expiry.
@@ -841,4 +844,80 @@ func TestNATGatewayFirewallSection(t *testing.T) {
 	ok(api.VersionVPC, "DeleteNatGateway", map[string]string{"NatGatewayId": ngw, "Force": "true"})
 	wantErr(t, b.api(api.VersionCloudfw, "DescribeNatFirewallControlPolicy", target(nil)), 404, "InvalidNatGatewayId.NotFound")
 	ok(api.VersionCloudfw, "DeleteAddressBook", map[string]string{"GroupUuid": book})
+}
+
+// TestFirewallTrafficLogsSection checks the Traffic logs section of the
+// Cloud Firewall page: it sends DescribeFirewallLogs, which the API has,
+// with only that action's parameters, and reads fields the answer has;
+// sent as the page sends it through the console, each account sees its
+// own logs and a bad filter comes back as the API's error.
+func TestFirewallTrafficLogsSection(t *testing.T) {
+	f := newFixture(t)
+	b := newBrowser(t, f.url)
+	b.mustLogin(f.env.Admin)
+
+	js := b.do("GET", "app.js", nil, nil).raw
+	start, view, end := strings.Index(js, "function cfwTrafficLogs("), strings.Index(js, "async function viewFirewall("), strings.Index(js, "async function viewFirewallAssets(")
+	if start < 0 || view < start || end < view {
+		t.Fatalf("app.js has no Traffic logs section before the Cloud Firewall page")
+	}
+	section := js[start:view]
+	if !strings.Contains(section, "V.PALISADE, 'DescribeFirewallLogs', v") || !strings.Contains(js[view:end], "cfwTrafficLogs(pg.alert)") {
+		t.Errorf("the Cloud Firewall page does not send DescribeFirewallLogs from its Traffic logs form")
+	}
+	if _, ok := f.env.App.Router().Lookup(api.VersionPalisade, "DescribeFirewallLogs"); !ok {
+		t.Fatalf("the API has no DescribeFirewallLogs")
+	}
+	var params []string
+	for _, m := range regexp.MustCompile(`\{ name: '(\w+)'`).FindAllStringSubmatch(section, -1) {
+		params = append(params, m[1])
+	}
+	slices.Sort(params)
+	if want := []string{"AclUuid", "CurrentPage", "DstIP", "LogType", "PageSize", "Port", "RuleResult", "SrcIP"}; !slices.Equal(params, want) {
+		t.Errorf("the Traffic logs form sends %v, want %v", params, want)
+	}
+	var fields []string
+	for _, m := range regexp.MustCompile(`\bl\.(\w+)`).FindAllStringSubmatch(section, -1) {
+		fields = append(fields, m[1])
+	}
+
+	// A log of the admin's NAT firewall policy and one of bob's, as an
+	// agent reports them.
+	bob := f.env.NewAccount(t, "bob")
+	f.env.PutRecord(t, model.PrefixNatFirewallPolicy+"pol-a", model.FirewallPolicy{ID: "pol-a", AccountID: f.env.Admin.AccountID,
+		NatGatewayID: "ngw-a", Direction: "out", Action: "drop", Order: 1})
+	f.env.PutRecord(t, model.PrefixFirewallPolicy+"pol-b", model.FirewallPolicy{ID: "pol-b", AccountID: bob.AccountID, Direction: "in", Action: "log", Order: 1})
+	rec := func(policy string) model.FirewallTrafficLog {
+		return model.FirewallTrafficLog{Time: f.clock.Now(), PolicyID: policy, VpcID: "vpc-1", Src: netip.MustParseAddr("10.0.1.5"),
+			Dst: netip.MustParseAddr("192.0.2.1"), SrcPort: 50000, DstPort: 25, Proto: 6}
+	}
+	if n, err := f.env.App.Service().IngestFirewallLogs(context.Background(), f.env.Admin.AccountID, "", []model.FirewallTrafficLog{rec("pol-a"), rec("pol-b")}); err != nil || n != 2 {
+		t.Fatalf("ingest: %d %v", n, err)
+	}
+	// As the form sends it by default: the page and its size, no filter.
+	r := b.api(api.VersionPalisade, "DescribeFirewallLogs", map[string]string{"CurrentPage": "1", "PageSize": "20"})
+	logs, _ := r.body["Logs"].([]any)
+	if r.status != 200 || r.body["TotalCount"] != float64(1) || len(logs) != 1 {
+		t.Fatalf("the admin's logs: %d %s", r.status, r.raw)
+	}
+	l := logs[0].(map[string]any)
+	for _, k := range fields {
+		if _, ok := l[k]; !ok {
+			t.Errorf("the page reads %s, which a log lacks: %v", k, l)
+		}
+	}
+	if l["acl_rule_id"] != "pol-a" || l["log_type"] != "nat_firewall_log" || l["firewall_id"] != "ngw-a" {
+		t.Errorf("the admin's log: %v", l)
+	}
+	if r := b.api(api.VersionPalisade, "DescribeFirewallLogs", map[string]string{"LogType": "nat_firewall_log", "RuleResult": "log"}); r.body["TotalCount"] != float64(0) {
+		t.Errorf("filtered: %s", r.raw)
+	}
+	wantErr(t, b.api(api.VersionPalisade, "DescribeFirewallLogs", map[string]string{"SrcIP": "10.0.1"}), 400, "InvalidParameter")
+
+	bb := newBrowser(t, f.url)
+	bb.mustLogin(bob)
+	r = bb.api(api.VersionPalisade, "DescribeFirewallLogs", nil)
+	if logs, _ := r.body["Logs"].([]any); r.status != 200 || len(logs) != 1 || logs[0].(map[string]any)["acl_rule_id"] != "pol-b" {
+		t.Errorf("bob's logs: %d %s", r.status, r.raw)
+	}
 }

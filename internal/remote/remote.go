@@ -295,6 +295,15 @@ func (m *Mirror) ReportFirewallHits(ctx context.Context, hits []model.FirewallHi
 	return sendChunks(ctx, m, "PalisadeReportFirewallHits", "Hits", hits)
 }
 
+// ReportFirewallLogs sends the traffic logs of the Cloud Firewall's drop
+// and log policies this agent recorded (PalisadeReportFirewallLogs;
+// agent.FirewallLogSink). The server fills each record's account and
+// firewall from its policy. On an error the calls before it have been
+// stored.
+func (m *Mirror) ReportFirewallLogs(ctx context.Context, recs []model.FirewallTrafficLog) error {
+	return sendChunks(ctx, m, "PalisadeReportFirewallLogs", "Records", recs)
+}
+
 // lbHealthPerCall and lbHealthEntriesPerCall bound one
 // PalisadeReportLoadBalancerHealth call: load balancers, and their
 // (listener, server) entries (about 60 bytes each). A load balancer with

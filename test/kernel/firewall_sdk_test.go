@@ -1,12 +1,14 @@
 package kernel_test
 
 import (
+	"fmt"
 	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/cloudfw"
 
+	"github.com/palisade-project/palisade/internal/api"
 	"github.com/palisade-project/palisade/internal/apitest"
 	"github.com/palisade-project/palisade/internal/app"
 )
@@ -67,6 +69,26 @@ func TestInternetFirewallSDK(t *testing.T) {
 			t.Fatalf("DescribeControlPolicy: no hit counted for the dropped connection after 10 s: %+v", dresp.Policys)
 		}
 		time.Sleep(500 * time.Millisecond)
+	}
+
+	// The drop policy logged the connection attempt: its traffic log
+	// names the policy, the internet client and the EIP's port, and
+	// another account sees none of it.
+	isDrop := func(m map[string]any) bool {
+		return logField(m, "acl_rule_id") == resp.AclUuid && logField(m, "dst_ip") == eip.String() && logField(m, "dst_port") == "8080"
+	}
+	logs := firewallLogs(t, env, env.Admin, map[string]string{"LogType": "internet_log", "AclUuid": resp.AclUuid}, isDrop)
+	for _, m := range logs {
+		if !isDrop(m) || logField(m, "rule_result") != "drop" || logField(m, "direction") != "in" || logField(m, "ip_protocol") != "TCP" ||
+			logField(m, "log_type") != "internet_log" || logField(m, "src_ip") == "" || logField(m, "start_time") < fmt.Sprint(before-10) || len(logField(m, "start_time")) != len(fmt.Sprint(before)) {
+			t.Errorf("traffic log %v, want the drop of a TCP connection from the internet to %v:8080 just now", m, eip)
+		}
+	}
+	other := env.NewAccount(t, "cfwlog-other")
+	if out, err := env.Common(t, other, api.VersionPalisade, "DescribeFirewallLogs", nil); err != nil {
+		t.Fatalf("DescribeFirewallLogs of another account: %v", err)
+	} else if logs, _ := out["Logs"].([]any); len(logs) != 0 {
+		t.Errorf("another account sees traffic logs: %v", logs)
 	}
 
 	off := cloudfw.CreatePutDisableFwSwitchRequest()

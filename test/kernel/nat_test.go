@@ -216,6 +216,19 @@ func (w *natWorld) natFirewall(fw *cloudfw.Client, inetAP netip.AddrPort, natA, 
 	if hits[dropA2] == 0 || hits[dropM1] == 0 || hits[acceptA2] == 0 || hits[dropE1] != 0 {
 		t.Errorf("NAT firewall hits %v: want some on %s, %s and %s, none on %s (e1 has its own EIP)", hits, dropA2, dropM1, acceptA2, dropE1)
 	}
+	// The drops were logged with the private sources they judged (the
+	// accept logs nothing, e1's drop never decided).
+	natLogs := firewallLogs(t, w.env, w.env.Admin, map[string]string{"LogType": "nat_firewall_log"}, func(m map[string]any) bool {
+		return logField(m, "acl_rule_id") == dropM1
+	})
+	srcOf := map[string]string{dropA2: w.addr["a2"].String(), dropM1: w.addr["m1"].String()}
+	for _, m := range natLogs {
+		id := logField(m, "acl_rule_id")
+		if srcOf[id] == "" || logField(m, "src_ip") != srcOf[id] || logField(m, "dst_ip") != inetAddr || logField(m, "rule_result") != "drop" ||
+			logField(m, "direction") != "out" || logField(m, "firewall_id") != w.gwID {
+			t.Errorf("NAT firewall traffic log %v, want a drop by %s or %s of a private source to %s through %s", m, dropA2, dropM1, inetAddr, w.gwID)
+		}
+	}
 
 	for _, id := range []string{acceptA2, dropA2, dropM1, dropE1} {
 		req := cloudfw.CreateDeleteNatFirewallControlPolicyRequest()

@@ -145,6 +145,17 @@ func TestVpcPeeringSDK(t *testing.T) {
 			t.Fatalf("DescribeVpcFirewallControlPolicy: after 10 s the drop has %d hits and the accept %d, want at least 1 each", d.HitTimes, a.HitTimes)
 		}
 	}
+	// The drop logged a1's attempts at b1:8080 (judged in B, where they
+	// entered); the accept logs nothing.
+	vfwLogs := firewallLogs(t, env, env.Admin, map[string]string{"LogType": "vpc_firewall_log"}, func(m map[string]any) bool {
+		return logField(m, "acl_rule_id") == dropped.AclUuid
+	})
+	for _, m := range vfwLogs {
+		if logField(m, "acl_rule_id") != dropped.AclUuid || logField(m, "rule_result") != "drop" || logField(m, "firewall_id") != fwID ||
+			logField(m, "vpc_id") != vpcB || logField(m, "src_ip") != "10.61.1.10" || logField(m, "dst_ip") != b1.String() || logField(m, "dst_port") != "8080" {
+			t.Errorf("VPC firewall traffic log %v, want the drop of a1 -> b1:8080 by %s in %s", m, dropped.AclUuid, vpcB)
+		}
+	}
 
 	sw := cloudfw.CreateModifyVpcFirewallSwitchStatusRequest()
 	sw.VpcFirewallId, sw.FirewallSwitch = fwID, "closed"

@@ -1124,6 +1124,41 @@ function cfwPolicyTable(pg, caption, policies, ops) {
   ], policies);
 }
 
+// CFW_LOG_TYPES are the firewalls of DescribeFirewallLogs (LogType).
+const CFW_LOG_TYPES = [['', 'any'], ['internet_log', 'Internet'], ['nat_firewall_log', 'NAT'], ['vpc_firewall_log', 'VPC']];
+
+// cfwTrafficLogs is the "Traffic logs" section: a search of the
+// connections that drop and log policies of every firewall decided
+// (DescribeFirewallLogs), newest first. It returns the form and the
+// results' container, which shows the first page at once.
+function cfwTrafficLogs(alert) {
+  const out = el('div');
+  const kind = Object.fromEntries(CFW_LOG_TYPES);
+  const end = (ip, port) => (port ? (ip.includes(':') ? '[' + ip + ']' : ip) + ':' + port : ip);
+  const search = async (v) => {
+    const r = await call(V.PALISADE, 'DescribeFirewallLogs', v);
+    return table('Traffic logs (' + (r.TotalCount || 0) + '), newest first', [
+      ['Time', (l) => unixTime(l.start_time)], ['Firewall', (l) => kind[l.log_type] || l.log_type],
+      ['Action', (l) => l.rule_result], ['Policy', (l) => l.acl_rule_id], ['Direction', (l) => l.direction],
+      ['Protocol', (l) => l.ip_protocol], ['Source', (l) => end(l.src_ip, l.src_port)],
+      ['Destination', (l) => end(l.dst_ip, l.dst_port)], ['VPC', (l) => l.vpc_id], ['NAT gateway or VPC firewall', (l) => l.firewall_id],
+    ], list(r.Logs));
+  };
+  const f = form('Traffic logs', [
+    { name: 'LogType', label: 'Firewall', type: 'select', options: CFW_LOG_TYPES },
+    { name: 'RuleResult', label: 'Logged action', type: 'select', options: [['', 'any'], 'drop', 'log'] },
+    { name: 'AclUuid', label: 'Policy UUID' },
+    { name: 'SrcIP', label: 'Source IP or CIDR' },
+    { name: 'DstIP', label: 'Destination IP or CIDR' },
+    { name: 'Port', label: 'Source or destination port' },
+    { name: 'CurrentPage', label: 'Page', value: '1' },
+    { name: 'PageSize', label: 'Page size', value: '20' },
+  ], 'Search', async (v) => out.replaceChildren(await search(v)), alert);
+  // Not a submit: that would clear the messages of the page's other forms.
+  fill(out, alert, () => search({ CurrentPage: 1, PageSize: 20 }));
+  return [f, out];
+}
+
 async function viewFirewall() {
   const pg = page('Cloud Firewall control policies');
   let dir = 'in';
@@ -1143,6 +1178,10 @@ async function viewFirewall() {
     show.inputs.Direction.value = dir;
     return r;
   }), tbl);
+  const [logs, found] = cfwTrafficLogs(pg.alert);
+  pg.body.append(el('h3', {}, 'Traffic logs'), logs, found,
+    el('p', { class: 'muted' }, 'Every new connection a drop or log policy of the Internet, NAT or VPC firewalls decided, ' +
+      'as the agents record it (the newest 10,000 of the account are kept). Accept policies are counted, not logged.'));
   await pg.load();
 }
 

@@ -232,7 +232,6 @@ func portIntervals(rs []dataplane.PortRange) []nftables.SetElement {
 	return intervalElements(ivs, 2)
 }
 
-
 // FirewallCounters reads the packets each policy rule of a VPC's Internet
 // firewall (chains dataplane.FirewallChainIn and FirewallChainOut), of
 // its gateways' NAT firewalls (dataplane.NATFirewallChain) and of its
