@@ -366,6 +366,10 @@ func (a *Agent) reconcile(ctx context.Context) error {
 		}
 	}
 	a.cfg.Metrics.setHost(host, len(d.Instances), failedClosed)
+	// The firewalls' traffic log is read before the topology loads the
+	// rules that log: what they log at once is not lost to a group that
+	// nobody listens to yet.
+	a.syncFirewallLogs(host.VPCs, fwOK)
 	// A rebuilt table counts from 0 again: what its rules counted since
 	// the last reading is reported first.
 	a.sampleHitsAroundApply(ctx)
@@ -401,7 +405,7 @@ func (a *Agent) reconcile(ctx context.Context) error {
 	// And right after: a rebuilt table's counters start the new baseline.
 	a.sampleHitsAroundApply(ctx)
 	a.syncFlowLogs(d, fwOK)
-	a.syncFirewallLogs(host.VPCs, fwOK)
+	a.syncFirewallLogs(host.VPCs, fwOK) // and in a namespace the topology made anew
 	// After the topology: the servers listen in the VPC namespaces.
 	if err := a.syncResolvers(d); err != nil {
 		errList = append(errList, err)

@@ -751,6 +751,15 @@ func peeringAcrossHosts(t *testing.T, env *apitest.Env, other *otherHost, eventu
 				return nil
 			})
 		}
+		// Both ways were logged, by the agent of the host where each
+		// crossed (for one of them the other host's, through the
+		// server's agent API).
+		for _, d := range ways {
+			firewallLogs(t, env, env.Admin, map[string]string{"LogType": "vpc_firewall_log", "SrcIP": d.from.addr.String(), "DstIP": d.to.addr.String()},
+				func(m map[string]any) bool {
+					return logField(m, "firewall_id") == fwID && logField(m, "dst_port") == "8080" && logField(m, "rule_result") == "drop"
+				})
+		}
 		fdel := cloudfw.CreateDeleteVpcFirewallConfigureRequest()
 		fdel.VpcFirewallIdList = &[]string{fwID}
 		if _, err := fw.DeleteVpcFirewallConfigure(fdel); err != nil {
