@@ -42,6 +42,7 @@ type cfwLogItem struct {
 	StartTime  int64  `json:"start_time"` // Unix seconds
 	VpcID      string `json:"vpc_id"`
 	FirewallID string `json:"firewall_id"`
+	Domain     string `json:"domain,omitempty"` // a domain policy's destination
 }
 
 func toCfwLogItem(l model.FirewallTrafficLog) cfwLogItem {
@@ -49,6 +50,7 @@ func toCfwLogItem(l model.FirewallTrafficLog) cfwLogItem {
 		LogType: l.LogType, AclRuleID: l.PolicyID, AliUID: l.AccountID, Direction: l.Direction,
 		SrcIP: l.Src.String(), SrcPort: l.SrcPort, DstIP: l.Dst.String(), DstPort: l.DstPort,
 		IPProtocol: ipProtocolName(l.Proto), RuleResult: l.Action, StartTime: l.Time.Unix(), VpcID: l.VpcID, FirewallID: l.FirewallID,
+		Domain: l.Domain,
 	}
 }
 

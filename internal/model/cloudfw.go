@@ -159,12 +159,14 @@ type FirewallTrafficLog struct {
 	// Set by the server: the firewall (FirewallLogTypeInternet,
 	// FirewallLogTypeNAT, FirewallLogTypeVPC), the policy's Direction
 	// ("in" or "out"; empty for the VPC firewall), its action when the
-	// record was stored (drop or log), and the NAT gateway or VPC
-	// firewall ID.
+	// record was stored (drop or log), the NAT gateway or VPC firewall
+	// ID, and the destination domain of a domain policy (Dst was one of
+	// its addresses).
 	LogType    string `json:"log_type,omitempty"`
 	Direction  string `json:"direction,omitempty"`
 	Action     string `json:"action,omitempty"`
 	FirewallID string `json:"firewall_id,omitempty"`
+	Domain     string `json:"domain,omitempty"`
 }
 
 // PrefixDomainResolution + domain -> DomainResolution: the addresses of a

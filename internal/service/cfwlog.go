@@ -28,7 +28,7 @@ const (
 
 // loggedPolicy is what a traffic log takes from the policy it names.
 type loggedPolicy struct {
-	accountID, logType, direction, action, firewallID string
+	accountID, logType, direction, action, firewallID, domain string
 }
 
 // lookupLoggedPolicy finds the policy id in any firewall; ok is false when
@@ -48,6 +48,9 @@ func lookupLoggedPolicy(tx store.ReadTxn, id string) (loggedPolicy, bool, error)
 			continue
 		}
 		lp := loggedPolicy{accountID: p.AccountID, logType: fw.logType, direction: p.Direction, action: p.Action}
+		if p.DestinationType == model.FirewallDomain {
+			lp.domain = p.Destination
+		}
 		switch fw.logType {
 		case model.FirewallLogTypeNAT:
 			lp.firewallID = p.NatGatewayID
@@ -137,7 +140,7 @@ func (s *Service) putFirewallLog(tx store.Txn, r model.FirewallTrafficLog, p *lo
 	}
 	// An IPv4 address in IPv6 form would escape IPv4 address filters.
 	r.Src, r.Dst = r.Src.Unmap(), r.Dst.Unmap()
-	r.AccountID, r.LogType, r.Direction, r.Action, r.FirewallID = p.accountID, p.logType, p.direction, p.action, p.firewallID
+	r.AccountID, r.LogType, r.Direction, r.Action, r.FirewallID, r.Domain = p.accountID, p.logType, p.direction, p.action, p.firewallID, p.domain
 	key := fmt.Sprintf("%s%s/%020d-%s", model.PrefixFirewallTrafficLog, p.accountID, r.Time.UnixNano(), NewSecret(4))
 	return putJSON(tx, key, r)
 }

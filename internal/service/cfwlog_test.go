@@ -15,7 +15,8 @@ import (
 
 // cfwLogFixture is a service with the admin "0", accounts "1" and "2",
 // and policies of each firewall: account 1 has the Internet policy
-// pol-in (in, drop) and the NAT policy pol-nat (gateway ngw-1, log);
+// pol-in (in, drop) and the NAT policy pol-nat (gateway ngw-1, log, to
+// the domain api.example.com);
 // account 2 has the VPC policy pol-vpc (firewall vfw-1, drop) and the
 // Internet policy pol-out (out), changed to accept. Its clock says
 // cfwLogNow.
@@ -27,6 +28,7 @@ func cfwLogFixture(t *testing.T) *Service {
 	}
 	nat := pol("pol-nat", "1", model.FirewallOut, model.FirewallLog)
 	nat.NatGatewayID = "ngw-1"
+	nat.DestinationType, nat.Destination = model.FirewallDomain, "api.example.com"
 	vpc := pol("pol-vpc", "2", "", model.FirewallDrop)
 	vpc.VpcFirewallID = "vfw-1"
 	putRecords(t, s, map[string]any{
@@ -100,7 +102,7 @@ func TestIngestFirewallLogs(t *testing.T) {
 	want := map[string]model.FirewallTrafficLog{
 		"pol-in": {AccountID: "1", LogType: model.FirewallLogTypeInternet, Direction: model.FirewallIn, Action: model.FirewallDrop},
 		"pol-nat": {AccountID: "1", LogType: model.FirewallLogTypeNAT, Direction: model.FirewallOut, Action: model.FirewallLog,
-			FirewallID: "ngw-1", Src: netip.MustParseAddr("10.0.1.5"), Dst: netip.MustParseAddr("192.0.2.1")},
+			FirewallID: "ngw-1", Domain: "api.example.com", Src: netip.MustParseAddr("10.0.1.5"), Dst: netip.MustParseAddr("192.0.2.1")},
 		"pol-vpc": {AccountID: "2", LogType: model.FirewallLogTypeVPC, Action: model.FirewallDrop, FirewallID: "vfw-1"},
 		"pol-out": {AccountID: "2", LogType: model.FirewallLogTypeInternet, Direction: model.FirewallOut, Action: model.FirewallAccept},
 	}
@@ -113,7 +115,7 @@ func TestIngestFirewallLogs(t *testing.T) {
 		for i, l := range logs {
 			w := want[l.PolicyID]
 			if l.PolicyID != ids[i] || l.AccountID != w.AccountID || l.LogType != w.LogType || l.Direction != w.Direction ||
-				l.Action != w.Action || l.FirewallID != w.FirewallID || l.VpcID != "vpc-"+l.PolicyID || l.Time.IsZero() {
+				l.Action != w.Action || l.FirewallID != w.FirewallID || l.Domain != w.Domain || l.VpcID != "vpc-"+l.PolicyID || l.Time.IsZero() {
 				t.Errorf("account %s record %d: %+v, want policy %s with %+v", acct, i, l, ids[i], w)
 			}
 			if l.PolicyID == "pol-vpc" && !l.Time.Equal(cfwLogNow()) {
