@@ -46,7 +46,14 @@ func firewallLogColumns() []column {
 		}},
 		{"Type", func(m map[string]any) string { return short[str(m, "log_type")] }},
 		field("Action", "rule_result"), field("Policy", "acl_rule_id"), field("Proto", "ip_protocol"),
-		{"Source", logEndpoint("src_ip", "src_port")}, {"Destination", logEndpoint("dst_ip", "dst_port")},
+		{"Source", logEndpoint("src_ip", "src_port")},
+		{"Destination", func(m map[string]any) string {
+			// A domain policy's records name its domain too.
+			if d := str(m, "domain"); d != "" {
+				return logEndpoint("dst_ip", "dst_port")(m) + " (" + d + ")"
+			}
+			return logEndpoint("dst_ip", "dst_port")(m)
+		}},
 		field("Firewall", "firewall_id"),
 	}
 }

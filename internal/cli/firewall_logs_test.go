@@ -22,7 +22,8 @@ func TestFirewallLogsCommand(t *testing.T) {
 	r := newRunner(t, env)
 	acct := env.Admin.AccountID
 	env.PutRecord(t, model.PrefixFirewallPolicy+"pol-in", model.FirewallPolicy{ID: "pol-in", AccountID: acct, Direction: "in", Action: "drop", Order: 1})
-	env.PutRecord(t, model.PrefixNatFirewallPolicy+"pol-nat", model.FirewallPolicy{ID: "pol-nat", AccountID: acct, NatGatewayID: "ngw-1", Direction: "out", Action: "log", Order: 1})
+	env.PutRecord(t, model.PrefixNatFirewallPolicy+"pol-nat", model.FirewallPolicy{ID: "pol-nat", AccountID: acct, NatGatewayID: "ngw-1", Direction: "out", Action: "log", Order: 1,
+		DestinationType: model.FirewallDomain, Destination: "api.example.com"})
 	env.PutRecord(t, model.PrefixVpcFirewallPolicy+"pol-vpc", model.FirewallPolicy{ID: "pol-vpc", AccountID: acct, VpcFirewallID: "vfw-1", Action: "drop", Order: 1})
 	now := time.Now().UTC().Truncate(time.Second)
 	rec := func(policy, src, dst string, dport uint16, proto uint8, ago time.Duration) model.FirewallTrafficLog {
@@ -48,7 +49,7 @@ func TestFirewallLogsCommand(t *testing.T) {
 	for i, want := range [][]string{
 		{"Time", "Type", "Action", "Policy", "Proto", "Source", "Destination", "Firewall"},
 		{now.Add(-time.Minute).Format(time.RFC3339), "vpc", "drop", "pol-vpc", "TCP", "10.0.1.5:50000", "10.1.0.7:5432", "vfw-1"},
-		{"nat", "log", "pol-nat", "ICMP", " 10.0.1.5 ", " 192.0.2.1 ", "ngw-1"},
+		{"nat", "log", "pol-nat", "ICMP", " 10.0.1.5 ", " 192.0.2.1 (api.example.com) ", "ngw-1"},
 		{now.Add(-3 * time.Hour).Format(time.RFC3339), "internet", "drop", "pol-in", "203.0.113.9:50000", "198.18.0.10:22", " -"},
 		{"page 1: 3 of 3 records"},
 	} {
