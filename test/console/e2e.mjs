@@ -701,10 +701,12 @@ try {
   await row('10.61.1.0/24').getByRole('cell', { name: 'System', exact: true }).waitFor();
   check(await cell('to-a-2').count() === 0, 'no custom entry left in ' + pB);
 
-  step('flow logs: create, deactivate, delete');
+  step('flow logs: create (internet traffic only), deactivate, delete');
   await nav('Flow logs');
+  await label('Traffic path').selectOption('internetGateway');
   const flowLog = await create({ 'Resource ID': mxVsw, 'Flow log name': 'console-fl' }, 'Create flow log', 'fl-');
   await row(flowLog).getByRole('cell', { name: 'Active', exact: true }).waitFor();
+  await row(flowLog).getByRole('cell', { name: 'internetGateway', exact: true }).waitFor();
   await act('Deactivate flow log ' + flowLog, 'Deactivated flow log ' + flowLog);
   await row(flowLog).getByRole('cell', { name: 'Inactive', exact: true }).waitFor();
   // Top talkers: none recorded here (no agent); a bad time is refused.

@@ -897,7 +897,8 @@ async function viewFlowLogs() {
     const r = await call(V.VPC, 'DescribeFlowLogs', { PageSize: 50 });
     return table('Flow logs (' + (r.TotalCount || 0) + ')', [
       ['Flow log ID', (f) => f.FlowLogId], ['Name', (f) => f.FlowLogName], ['Resource', (f) => f.ResourceType + ' ' + f.ResourceId],
-      ['Traffic', (f) => f.TrafficType], ['Status', (f) => f.Status], ['Description', (f) => f.Description],
+      ['Traffic', (f) => f.TrafficType], ['Path', (f) => list(f.TrafficPath && f.TrafficPath.TrafficPathList).join(', ')],
+      ['Status', (f) => f.Status], ['Description', (f) => f.Description],
       ['', (f) => el('span', { class: 'actions' },
         statusButton(pg, 'flow log', f.FlowLogId, f.Status === 'Active', ['Activate', 'ActiveFlowLog'], ['Deactivate', 'DeactiveFlowLog'],
           V.VPC, { FlowLogId: f.FlowLogId }),
@@ -909,6 +910,7 @@ async function viewFlowLogs() {
       { name: 'ResourceType', label: 'Resource type', type: 'select', options: ['VSwitch', 'VPC', 'NetworkInterface'] },
       { name: 'ResourceId', label: 'Resource ID', required: true, list: 'vsw-ids', placeholder: 'vsw-…, vpc-… or eni-…' },
       { name: 'TrafficType', label: 'Traffic type', type: 'select', options: [['All', 'All'], ['Allow', 'Accepted'], ['Drop', 'Rejected']] },
+      { name: 'TrafficPath.1', label: 'Traffic path', type: 'select', options: [['all', 'All'], ['internetGateway', 'With the internet only']] },
       { name: 'ProjectName', label: 'Project name', required: true, value: 'flow-project' },
       { name: 'LogStoreName', label: 'Logstore name', required: true, value: 'flow_store' },
       { name: 'FlowLogName', label: 'Flow log name' },
