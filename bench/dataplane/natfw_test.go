@@ -252,3 +252,46 @@ func BenchmarkInternetFirewallCost(b *testing.B) {
 	set(0)
 	b.ReportMetric(median(ratio), "conns-ratio")
 }
+
+// BenchmarkFirewallLogCost compares, round by round (counterbalanced), new
+// TCP connections per second from the internet to a server's EIP whose
+// Internet firewall has one policy that decides them all: accept (counted
+// only) and log (allowed, counted and handed to the traffic log, at most
+// dataplane.FirewallLogRate a second, with the agent's listener reading
+// them). It reports the median of the per-round ratios log / accept.
+func BenchmarkFirewallLogCost(b *testing.B) {
+	e := getEIPEnv(b)
+	const conns = 20_000
+	dst := &unix.SockaddrInet4{Port: tcpPort, Addr: e.eip.As4()}
+	var keys []string
+	set := func(action string) {
+		var err error
+		keys, err = setFirewallPolicies(e.w, e.vpcID, keys, 1, func(p *model.FirewallPolicy) (string, string) {
+			p.Direction, p.Action = model.FirewallIn, action
+			return model.PrefixFirewallPolicy, "palisade_cfw"
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if out, err := nsNft(e.vpcID, "", "list", "table", "ip", "palisade_cfw"); err != nil || strings.Contains(out, "log prefix") != (action == model.FirewallLog) {
+			b.Fatalf("%s policy: the table logs %v, want %v (%v)", action, strings.Contains(out, "log prefix"), action == model.FirewallLog, err)
+		}
+	}
+	modes := []string{model.FirewallAccept, model.FirewallLog}
+	var ratio []float64
+	for round := range b.N {
+		rate := map[string]float64{}
+		for _, i := range counterbalanced(round, len(modes)) {
+			set(modes[i])
+			burst, err := dialN("", dst, e.sink, conns)
+			if err != nil {
+				b.Fatal(err)
+			}
+			rate[modes[i]] = burst.rate
+			b.Logf("round %d: one %s policy: %.0f conns/s (SYNs sent again: %d)", round, modes[i], burst.rate, burst.synRetrans)
+		}
+		ratio = append(ratio, rate[model.FirewallLog]/rate[model.FirewallAccept])
+	}
+	set(model.FirewallAccept)
+	b.ReportMetric(median(ratio), "conns-ratio")
+}

@@ -127,14 +127,20 @@ func (w *kworld) newAgent() {
 		Store: w.st, Zone: zone, Topology: w.topo, Firewall: w.fwT,
 		// Anti-DDoS as every deployment has it: EIPs counted on the
 		// uplink (nothing is sampled without Run).
-		DDoS:   discardDDoS{},
-		IfName: linux.VethName, Resync: 1 << 40, Logger: quietLogger(),
+		DDoS: discardDDoS{},
+		// The Cloud Firewall's traffic log read as every deployment
+		// reads it (nothing is reported without Run).
+		FirewallLogs: discardDDoS{},
+		IfName:       linux.VethName, Resync: 1 << 40, Logger: quietLogger(),
 	})
 }
 
+// discardDDoS is the agent's sink of Anti-DDoS events and firewall logs.
 type discardDDoS struct{}
 
 func (discardDDoS) ReportDDoSEvents(context.Context, []model.DDoSEvent) error { return nil }
+
+func (discardDDoS) ReportFirewallLogs(context.Context, []model.FirewallTrafficLog) error { return nil }
 
 func (w *kworld) close() {
 	if err := w.ap.Cleanup(context.Background()); err != nil {
