@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -95,6 +96,14 @@ type Config struct {
 	// Resync is the period of the full reconciliation that repairs drift
 	// (default 10 s).
 	Resync time.Duration
+	// WatchPrefixes are the key prefixes whose changes start a
+	// reconciliation (nil: every key). The store of palisade up also
+	// holds what the server keeps for itself (firewall hits and logs, WAF
+	// logs, statuses), much of it written because this agent reported
+	// it: a reconciliation for each such write would run back to back
+	// while traffic flows (each one reports the hits counted since the
+	// last).
+	WatchPrefixes []string
 	// Debounce gathers bursts of store events into one reconciliation
 	// (default 5 ms).
 	Debounce time.Duration
@@ -239,7 +248,10 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-a.kick:
 		case <-ctx.Done():
 			return nil
-		case _, ok := <-events:
+		case ev, ok := <-events:
+			if ok && !a.watched(ev.Key) {
+				continue // the server's own record: nothing to apply
+			}
 			if !ok {
 				if ctx.Err() != nil {
 					return nil
@@ -257,6 +269,20 @@ func (a *Agent) Run(ctx context.Context) error {
 			a.log.Error("reconcile", "err", err)
 		}
 	}
+}
+
+// watched reports whether a change of key starts a reconciliation
+// (Config.WatchPrefixes).
+func (a *Agent) watched(key string) bool {
+	if a.cfg.WatchPrefixes == nil {
+		return true
+	}
+	for _, p := range a.cfg.WatchPrefixes {
+		if strings.HasPrefix(key, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // drain swallows the events of a burst: reconciliation reads a fresh

@@ -114,11 +114,14 @@ func newUp(o UpOptions) (*Up, error) {
 		Resolvers:    true,
 		FirewallHits: a.DDoSReporter(),
 		FirewallLogs: a.DDoSReporter(),
-		LBHealth:     a.DDoSReporter(),
-		IfName:       linux.VethName,
-		Resync:       o.Resync,
-		Logger:       o.Logger,
-		Metrics:      hm.agent,
+		// What a remote agent mirrors: the rest of the store is the
+		// server's (hits, logs, statuses this agent reports among them).
+		WatchPrefixes: service.AgentPrefixes(),
+		LBHealth:      a.DDoSReporter(),
+		IfName:        linux.VethName,
+		Resync:        o.Resync,
+		Logger:        o.Logger,
+		Metrics:       hm.agent,
 	})
 	return &Up{App: a, Agent: ag, Applier: applier, zone: zone, waf: hw, wafLogs: wafLogs}, nil
 }

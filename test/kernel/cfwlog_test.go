@@ -2,11 +2,16 @@ package kernel_test
 
 import (
 	"fmt"
+	"io"
+	nethttp "net/http"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/palisade-project/palisade/internal/api"
 	"github.com/palisade-project/palisade/internal/apitest"
+	"github.com/palisade-project/palisade/internal/app"
 )
 
 // firewallLogs waits up to 10 s for the Cloud Firewall traffic logs of
@@ -47,4 +52,37 @@ func logField(m map[string]any, k string) string {
 	default:
 		return fmt.Sprint(v)
 	}
+}
+
+// agentReconciles reads palisade_agent_reconciles_total (both results) from
+// the server's metrics endpoint with the admin's key.
+func agentReconciles(t testing.TB, env *apitest.Env) float64 {
+	t.Helper()
+	req, err := nethttp.NewRequest(nethttp.MethodGet, "http://"+env.Endpoint+app.MetricsPath, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth(env.Admin.AccessKeyID, env.Admin.Secret)
+	resp, err := nethttp.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("metrics: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != nethttp.StatusOK {
+		t.Fatalf("metrics: %d %v", resp.StatusCode, err)
+	}
+	var n float64
+	for _, line := range strings.Split(string(body), "\n") {
+		if rest, ok := strings.CutPrefix(line, "palisade_agent_reconciles_total{"); ok {
+			if i := strings.LastIndexByte(rest, ' '); i >= 0 {
+				v, err := strconv.ParseFloat(rest[i+1:], 64)
+				if err != nil {
+					t.Fatalf("metrics line %q: %v", line, err)
+				}
+				n += v
+			}
+		}
+	}
+	return n
 }

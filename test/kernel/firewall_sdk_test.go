@@ -2,7 +2,9 @@ package kernel_test
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -84,6 +86,29 @@ func TestInternetFirewallSDK(t *testing.T) {
 			t.Errorf("traffic log %v, want the drop of a TCP connection from the internet to %v:8080 just now", m, eip)
 		}
 	}
+	// The hits and logs the agent reports are the server's records:
+	// writing them starts no reconciliation of the local agent, which
+	// would otherwise run back to back while connections keep hitting a
+	// policy (each one reporting the hits counted since the last). Two
+	// seconds of dropped attempts from 16 dialers, and the reports after
+	// them: about the resync's one a second, not hundreds.
+	settled := agentReconciles(t, env)
+	var dialers sync.WaitGroup
+	for range 16 {
+		dialers.Go(func() {
+			for end := time.Now().Add(2 * time.Second); time.Now().Before(end); {
+				if c, err := (&net.Dialer{Timeout: 20 * time.Millisecond}).Dial("tcp4", netip.AddrPortFrom(eip, 8080).String()); err == nil {
+					c.Close()
+				}
+			}
+		})
+	}
+	dialers.Wait()
+	time.Sleep(6 * time.Second) // the hits and the logs are reported
+	if n := agentReconciles(t, env) - settled; n > 12 {
+		t.Errorf("the local agent reconciled %v times in 8 s of traffic hitting a policy, want about one a second (its resync)", n)
+	}
+
 	other := env.NewAccount(t, "cfwlog-other")
 	if out, err := env.Common(t, other, api.VersionPalisade, "DescribeFirewallLogs", nil); err != nil {
 		t.Fatalf("DescribeFirewallLogs of another account: %v", err)
