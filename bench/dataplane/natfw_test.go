@@ -192,27 +192,39 @@ func BenchmarkNATFirewallCost(b *testing.B) {
 	}); err != nil {
 		b.Fatalf("the client cannot reach the internet side %s through %s: %v", e.inet, e.gw, err)
 	}
-	modes := []int{0, 1000}
+	set := func(n int) {
+		if err := e.setPolicies(n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	ratio := connRatioRounds(b, 0, 1000, set, func() (connBurst, error) { return dialN(e.client, dst, e.sink, conns) },
+		func(n int) string { return fmt.Sprintf("%d NAT-firewall policies", n) })
+	set(0)
+	b.ReportMetric(median(ratio), "conns-ratio")
+}
+
+// connRatioRounds runs b.N rounds of two bursts of new connections (dial),
+// with the data plane set (set) to base and to mode, in counterbalanced
+// order, logging each burst (name names a mode), and returns the
+// per-round ratios of mode's rate to base's.
+func connRatioRounds[M comparable](b *testing.B, base, mode M, set func(M), dial func() (connBurst, error), name func(M) string) []float64 {
+	b.Helper()
+	modes := []M{base, mode}
 	var ratio []float64
 	for round := range b.N {
-		rate := map[int]float64{}
+		rate := map[M]float64{}
 		for _, i := range counterbalanced(round, len(modes)) {
-			if err := e.setPolicies(modes[i]); err != nil {
-				b.Fatal(err)
-			}
-			burst, err := dialN(e.client, dst, e.sink, conns)
+			set(modes[i])
+			burst, err := dial()
 			if err != nil {
 				b.Fatal(err)
 			}
 			rate[modes[i]] = burst.rate
-			b.Logf("round %d: %d NAT-firewall policies: %.0f conns/s (SYNs sent again: %d)", round, modes[i], burst.rate, burst.synRetrans)
+			b.Logf("round %d: %s: %.0f conns/s (SYNs sent again: %d)", round, name(modes[i]), burst.rate, burst.synRetrans)
 		}
-		ratio = append(ratio, rate[1000]/rate[0])
+		ratio = append(ratio, rate[mode]/rate[base])
 	}
-	if err := e.setPolicies(0); err != nil {
-		b.Fatal(err)
-	}
-	b.ReportMetric(median(ratio), "conns-ratio")
+	return ratio
 }
 
 // BenchmarkInternetFirewallCost is BenchmarkNATFirewallCost for the
@@ -234,21 +246,8 @@ func BenchmarkInternetFirewallCost(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	modes := []int{0, 1000}
-	var ratio []float64
-	for round := range b.N {
-		rate := map[int]float64{}
-		for _, i := range counterbalanced(round, len(modes)) {
-			set(modes[i])
-			burst, err := dialN("", dst, e.sink, conns)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rate[modes[i]] = burst.rate
-			b.Logf("round %d: %d Internet-firewall policies: %.0f conns/s (SYNs sent again: %d)", round, modes[i], burst.rate, burst.synRetrans)
-		}
-		ratio = append(ratio, rate[1000]/rate[0])
-	}
+	ratio := connRatioRounds(b, 0, 1000, set, func() (connBurst, error) { return dialN("", dst, e.sink, conns) },
+		func(n int) string { return fmt.Sprintf("%d Internet-firewall policies", n) })
 	set(0)
 	b.ReportMetric(median(ratio), "conns-ratio")
 }
@@ -277,21 +276,8 @@ func BenchmarkFirewallLogCost(b *testing.B) {
 			b.Fatalf("%s policy: the table logs %v, want %v (%v)", action, strings.Contains(out, "log prefix"), action == model.FirewallLog, err)
 		}
 	}
-	modes := []string{model.FirewallAccept, model.FirewallLog}
-	var ratio []float64
-	for round := range b.N {
-		rate := map[string]float64{}
-		for _, i := range counterbalanced(round, len(modes)) {
-			set(modes[i])
-			burst, err := dialN("", dst, e.sink, conns)
-			if err != nil {
-				b.Fatal(err)
-			}
-			rate[modes[i]] = burst.rate
-			b.Logf("round %d: one %s policy: %.0f conns/s (SYNs sent again: %d)", round, modes[i], burst.rate, burst.synRetrans)
-		}
-		ratio = append(ratio, rate[model.FirewallLog]/rate[model.FirewallAccept])
-	}
+	ratio := connRatioRounds(b, model.FirewallAccept, model.FirewallLog, set, func() (connBurst, error) { return dialN("", dst, e.sink, conns) },
+		func(action string) string { return "one " + action + " policy" })
 	set(model.FirewallAccept)
 	b.ReportMetric(median(ratio), "conns-ratio")
 }
