@@ -85,18 +85,8 @@ func applyFirewallTable(nsFd int, fw *dataplane.Firewall) error {
 			)
 		}
 		body := func(chain string, rs []dataplane.FirewallRule, m *dataplane.FirewallMap) {
-			if m != nil {
-				// Flattened: one lookup finds the deciding rule.
-				sets = append(sets, firewallMaps(chain, m)...)
-				rules = append(rules, firewallMapRules(chain, rs)...)
-				return
-			}
-			for i, r := range rs {
-				ex, rsets := firewallRuleExprs(fmt.Sprintf("%s_%d", chain, i), firewallRuleChain(chain, i), r)
-				sets = append(sets, rsets...)
-				rules = append(rules, plRule{chain, ex})
-				rules = append(rules, firewallRuleChainRules(chain, i, r)...)
-			}
+			brules, bsets := firewallBody(chain, rs, m)
+			rules, sets = append(rules, brules...), append(sets, bsets...)
 		}
 		head("in", expr.MetaKeyIIFNAME, 16)
 		body("in", fw.In, fw.InMap)
@@ -115,6 +105,26 @@ func applyFirewallTable(nsFd int, fw *dataplane.Firewall) error {
 		}
 	}
 	return applyTaggedTable(nsFd, cfwTable, chains, sets, rules, remove)
+}
+
+// firewallBody is what decides in a firewall's chain (Internet, NAT or
+// VPC firewall) and in its rules' chains, with the sets they look up:
+// when flattened (m), one lookup of its maps; otherwise each rule's
+// match, tried in order. Either way the deciding rule's chain counts and
+// decides (firewallRuleChainRules).
+func firewallBody(chain string, rs []dataplane.FirewallRule, m *dataplane.FirewallMap) ([]plRule, []tableSet) {
+	if m != nil {
+		return firewallMapRules(chain, rs), firewallMaps(chain, m)
+	}
+	var rules []plRule
+	var sets []tableSet
+	for i, r := range rs {
+		ex, rsets := firewallRuleExprs(fmt.Sprintf("%s_%d", chain, i), firewallRuleChain(chain, i), r)
+		sets = append(sets, rsets...)
+		rules = append(rules, plRule{chain, ex})
+		rules = append(rules, firewallRuleChainRules(chain, i, r)...)
+	}
+	return rules, sets
 }
 
 // firewallRuleExprs is one firewall rule of a chain of rules as a rule's

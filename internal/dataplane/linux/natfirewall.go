@@ -58,22 +58,10 @@ func natFirewallSets(eips []dataplane.EIP, gws []dataplane.NATGateway) []tableSe
 		if len(mapped) > 0 {
 			out = append(out, tableSet{name: name + "_map", key: nftables.TypeIPAddr, elems: mapped})
 		}
-		if g.FirewallMap != nil {
-			out = append(out, firewallMaps(name, g.FirewallMap)...)
-			continue
-		}
-		for i, r := range g.Firewall {
-			_, sets := firewallRuleExprs(natFirewallRuleName(name, i), firewallRuleChain(name, i), r)
-			out = append(out, sets...)
-		}
+		_, sets := firewallBody(name, g.Firewall, g.FirewallMap)
+		out = append(out, sets...)
 	}
 	return out
-}
-
-// natFirewallRuleName names the sets of rule i of a NAT firewall that is
-// a chain of rules.
-func natFirewallRuleName(chain string, i int) string {
-	return chain + "_" + strconv.Itoa(i)
 }
 
 // natFirewallSelection is what the gateway translates on the way out:
@@ -147,16 +135,7 @@ func natFirewallRules(table *nftables.Table, chain func(string) *nftables.Chain,
 					saddr, &expr.Lookup{SourceRegister: 1, SetName: natted.Name, SetID: natted.ID, Invert: true},
 				}, gwSNATKey(), []expr.Any{lookup(name+"_sel", false), jump})})
 		}
-		var body []plRule
-		if g.FirewallMap != nil {
-			body = firewallMapRules(name, g.Firewall)
-		} else {
-			for i, r := range g.Firewall {
-				ex, _ := firewallRuleExprs(natFirewallRuleName(name, i), firewallRuleChain(name, i), r)
-				body = append(body, plRule{name, ex})
-				body = append(body, firewallRuleChainRules(name, i, r)...)
-			}
-		}
+		body, _ := firewallBody(name, g.Firewall, g.FirewallMap)
 		rules = append(rules, natFirewallBody(table, chain, set, body)...)
 	}
 	return jumps, rules

@@ -149,18 +149,8 @@ func applyPeerTable(nsFd int, peerings []dataplane.Peering) error {
 		for i := range p.Firewall.Rules {
 			chains[firewallRuleChain(ch, i)] = chainHook{}
 		}
-		if p.Firewall.Map != nil {
-			// Flattened: one lookup finds the deciding rule.
-			sets = append(sets, firewallMaps(ch, p.Firewall.Map)...)
-			rules = append(rules, firewallMapRules(ch, p.Firewall.Rules)...)
-			continue
-		}
-		for i, r := range p.Firewall.Rules {
-			ex, rsets := firewallRuleExprs(fmt.Sprintf("%s_%d", ch, i), firewallRuleChain(ch, i), r)
-			sets = append(sets, rsets...)
-			rules = append(rules, plRule{ch, ex})
-			rules = append(rules, firewallRuleChainRules(ch, i, r)...)
-		}
+		brules, bsets := firewallBody(ch, p.Firewall.Rules, p.Firewall.Map)
+		rules, sets = append(rules, brules...), append(sets, bsets...)
 	}
 	if err := applyTaggedTable(nsFd, peerTable, chains, sets, rules, false); err != nil {
 		return err
